@@ -1,0 +1,15 @@
+"""kerasette: a Keras-style deep-learning library on numpy and numba.
+
+Example:
+    >>> from kerasette.models import Sequential
+    >>> from kerasette.layers import Dense
+    >>> model = Sequential([Dense(10, activation='softmax', input_dim=64)])
+    >>> model.count_params()
+    650
+"""
+
+__version__ = "0.1.0"
+
+from kerasette import backend, layers, models  # noqa: E402
+
+__all__ = ["__version__", "backend", "layers", "models"]

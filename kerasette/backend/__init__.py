@@ -1,0 +1,179 @@
+"""The Keras-backend-style functional API over kerasette's engine.
+
+Example:
+    >>> import numpy as np
+    >>> import kerasette.backend as K
+    >>> W = K.variable(np.ones((2, 3)))
+    >>> K.int_shape(K.dot(K.constant(np.ones((4, 2))), W))
+    (4, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import ops
+from kerasette.backend import random as _random
+from kerasette.backend.config import (
+    epsilon,
+    floatx,
+    image_data_format,
+    image_dim_ordering,
+    normalize_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+    set_image_dim_ordering,
+)
+from kerasette.backend.ops import (
+    abs,
+    binary_crossentropy,
+    categorical_crossentropy,
+    clip,
+    exp,
+    log,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    sigmoid,
+    softmax,
+    sqrt,
+    square,
+    sum,
+    tanh,
+)
+from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
+
+
+def backend() -> str:
+    """The backend's name."""
+    return "kerasette"
+
+
+def clear_session() -> None:
+    """Restarts automatic layer naming (``dense_1`` again)."""
+    from kerasette.layers.base import reset_names
+
+    reset_names()
+
+
+def set_seed(seed: int) -> None:
+    """Seeds initialisation, dropout and shuffling."""
+    _random.set_seed(seed)
+
+
+def variable(value, dtype=None, name: str | None = None, trainable: bool = True) -> Variable:
+    """A trainable variable holding a copy of ``value``."""
+    return Variable(value, dtype=dtype, name=name, trainable=trainable)
+
+
+def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:
+    """A constant tensor (``shape`` broadcasts a scalar)."""
+    array = np.asarray(value, dtype=dtype or floatx())
+    if shape is not None:
+        array = np.broadcast_to(array, shape).copy()
+    return Tensor(array, name=name)
+
+
+def zeros(shape, dtype=None, name: str | None = None) -> Variable:
+    """A variable of zeros (as in Keras)."""
+    return Variable(np.zeros(shape, dtype=dtype or floatx()), name=name)
+
+
+def ones(shape, dtype=None, name: str | None = None) -> Variable:
+    """A variable of ones (as in Keras)."""
+    return Variable(np.ones(shape, dtype=dtype or floatx()), name=name)
+
+
+def eval(x) -> np.ndarray:  # noqa: A001 - the Keras backend name
+    """The values of a tensor as an ndarray."""
+    return np.asarray(x.data if isinstance(x, Tensor) else x)
+
+
+def get_value(x) -> np.ndarray:
+    """The values of a variable."""
+    return eval(x)
+
+
+def set_value(x: Variable, value) -> None:
+    """Overwrites a variable's values."""
+    x.assign(value)
+
+
+def int_shape(x) -> tuple:
+    """The shape as a tuple of ints (None for unknown)."""
+    return tuple(x.shape)
+
+
+def ndim(x) -> int:
+    return len(x.shape)
+
+
+def dtype(x) -> str:
+    return str(x.dtype)
+
+
+def dot(x, y):
+    """Matrix product."""
+    return ops.matmul(x, y)
+
+
+def transpose(x):
+    """Reverses the axes."""
+    return ops.transpose(x)
+
+
+def reshape(x, shape):
+    return ops.reshape(x, shape)
+
+
+def flatten(x):
+    """All values in one axis."""
+    return ops.reshape(x, (-1,))
+
+
+def batch_flatten(x):
+    """Keeps the first axis, flattens the rest."""
+    return ops.flatten(x)
+
+
+def permute_dimensions(x, pattern):
+    return ops.transpose(x, pattern)
+
+
+def concatenate(tensors, axis: int = -1):
+    return ops.concatenate(tensors, axis)
+
+
+def pow(x, a):  # noqa: A001 - the Keras backend name
+    return ops.power(x, a)
+
+
+def bias_add(x, bias, data_format=None):
+    return ops.bias_add(x, bias, normalize_data_format(data_format))
+
+
+def dropout(x, level: float, seed=None):
+    rng = np.random.default_rng(seed) if seed is not None else None
+    return ops.dropout(x, level, rng)
+
+
+def softplus(x):
+    from kerasette import activations
+
+    return activations.softplus(x)
+
+
+__all__ = [
+    "Tensor", "Variable", "abs", "backend", "batch_flatten", "bias_add", "binary_crossentropy",
+    "categorical_crossentropy", "clear_session", "clip", "concatenate", "constant", "dot", "dropout",
+    "dtype", "enable_grad", "epsilon", "eval", "exp", "flatten", "floatx", "get_value",
+    "image_data_format", "image_dim_ordering", "int_shape", "is_grad_enabled", "log", "max",
+    "maximum", "mean", "min", "minimum", "ndim", "no_grad", "ones", "permute_dimensions", "pow",
+    "relu", "reshape", "set_epsilon", "set_floatx", "set_image_data_format",
+    "set_image_dim_ordering", "set_seed", "set_value", "sigmoid", "softmax", "softplus", "sqrt",
+    "square", "sum", "tanh", "transpose", "variable", "zeros",
+]

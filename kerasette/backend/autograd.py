@@ -1,0 +1,133 @@
+"""The op protocol, graph recording and the iterative backward pass.
+
+An op is a small class whose ``forward(*arrays)`` computes on raw ndarrays and keeps only what
+its ``backward(grad)`` needs; ``backward`` returns one gradient per input (None where the input
+needs none; ``self.needs_grad[i]`` says which are needed). `apply` runs an op on tensors and
+records it when a gradient may flow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import tensor as _tensor
+from kerasette.backend.tensor import Tensor
+
+
+class Op:
+    """Base class of differentiable ops. Subclasses set ``name`` and implement both passes."""
+
+    name = "op"
+    needs_grad: tuple[bool, ...] = ()
+
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+
+def as_tensor(value, dtype=None) -> Tensor:
+    """Wraps a non-tensor value (array, list, scalar) as a constant Tensor."""
+    if isinstance(value, Tensor):
+        return value
+    if dtype is None and isinstance(value, (int, float)):
+        return Tensor(np.asarray(value))
+    return Tensor(value, dtype=dtype)
+
+
+def apply(op: Op, *inputs) -> Tensor:
+    """Runs ``op`` on ``inputs`` (tensors or arrays) and records it when a gradient may flow."""
+    tensors = tuple(as_tensor(x) for x in inputs)
+    out = Tensor(op.forward(*(t.data for t in tensors)))
+    if _tensor._grad_enabled:
+        needs = tuple(t.requires_grad for t in tensors)
+        if any(needs):
+            op.needs_grad = needs
+            out._op = op
+            out._inputs = tensors
+            out.requires_grad = True
+    return out
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sums ``grad`` over the axes that broadcasting added or stretched, to get ``shape``."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """The recorded tensors reachable from ``root``, inputs before outputs.
+
+    Iterative depth-first search; the order depends only on the graph, never on ids or hashes.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node._inputs):
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _seed_gradient(root: Tensor, gradient) -> np.ndarray:
+    if gradient is None:
+        if root.size != 1:
+            raise ValueError(
+                f"backward() on a tensor of shape {root.shape} needs a `gradient` argument of "
+                "the same shape; it can be omitted only for a tensor holding a single value"
+            )
+        return np.ones_like(root.data)
+    grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+    if grad.shape != root.shape:
+        raise ValueError(
+            f"backward(): `gradient` has shape {grad.shape} but the tensor has shape {root.shape}"
+        )
+    return grad.astype(root.dtype, copy=False)
+
+
+def backward(root: Tensor, gradient=None) -> None:
+    """Accumulates d(root)/d(leaf) times ``gradient`` into ``leaf.grad`` for every leaf that
+    requires a gradient."""
+    if not root.requires_grad:
+        raise ValueError(
+            "backward(): this tensor does not depend on any variable that requires a gradient"
+        )
+    grads: dict[int, np.ndarray] = {id(root): _seed_gradient(root, gradient)}
+    for node in reversed(topological_order(root)):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        if node._op is None:
+            node.grad = grad.copy() if node.grad is None else node.grad + grad
+            continue
+        input_grads = node._op.backward(grad)
+        for parent, g in zip(node._inputs, input_grads):
+            if g is None or not parent.requires_grad:
+                continue
+            if g.shape != parent.shape:
+                raise RuntimeError(
+                    f"op '{node._op.name}' returned a gradient of shape {g.shape} for an input "
+                    f"of shape {parent.shape}"
+                )
+            key = id(parent)
+            if key in grads:
+                grads[key] = grads[key] + g
+            else:
+                grads[key] = g

@@ -1,0 +1,74 @@
+"""The one place where numba's JIT options are set.
+
+Every kernel in this package is decorated with :data:`kernel` (serial) or
+:data:`parallel_kernel` (``prange`` over disjoint output slices). Both compile lazily, on the first
+call, and cache the machine code on disk (``cache=True``); neither uses ``fastmath``, because the
+gradients of these kernels are checked numerically in float64.
+
+numba writes its cache into a ``__pycache__`` folder beside this module. When that folder cannot
+be written (a read-only install, a shared site-packages), and the user has not chosen a location
+with ``NUMBA_CACHE_DIR``, the cache goes to a per-user folder instead; see :func:`_cache_dir_for`.
+That decision has to be made before numba is imported, so it happens at the top of this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def _user_cache_root(environ: Mapping[str, str]) -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME/kerasette/numba`` or ``~/.cache/...``."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return Path(base) / "kerasette" / "numba"
+
+
+def _is_writable_dir(path: Path) -> bool:
+    """True when numba could create ``path/__pycache__`` (or write into an existing one)."""
+    pycache = path / "__pycache__"
+    if pycache.is_dir():
+        return os.access(pycache, os.W_OK | os.X_OK)
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def _cache_dir_for(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> str | None:
+    """The ``NUMBA_CACHE_DIR`` to set for kernels living in folder ``path``, or None for none.
+
+    Args:
+        path: the folder holding the kernel modules.
+        environ: the environment to consult (default ``os.environ``).
+
+    Returns:
+        None when the user already set ``NUMBA_CACHE_DIR`` or when numba can write its cache
+        beside the modules; otherwise the per-user cache folder.
+
+    Example:
+        >>> _cache_dir_for("/nonexistent", {"XDG_CACHE_HOME": "/tmp/c"})
+        '/tmp/c/kerasette/numba'
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("NUMBA_CACHE_DIR"):
+        return None
+    if _is_writable_dir(Path(path)):
+        return None
+    return str(_user_cache_root(environ))
+
+
+_CACHE_DIR = _cache_dir_for(Path(__file__).resolve().parent)
+if _CACHE_DIR is not None:
+    os.environ["NUMBA_CACHE_DIR"] = _CACHE_DIR
+
+import numba  # imported here: the cache location must be decided before numba reads it
+
+if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
+    numba.config.CACHE_DIR = _CACHE_DIR  # numba was imported earlier, before the env was set
+
+#: Serial kernel: compiled on first call, cached on disk, releases the GIL.
+kernel = numba.njit(cache=True, nogil=True)
+
+#: Parallel kernel: like :data:`kernel`; ``prange`` loops run on numba's thread pool.
+parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
+
+prange = numba.prange

@@ -1,0 +1,157 @@
+"""Convolution kernels: patch packing (im2col), its adjoint (col2im) and the fused output pass.
+
+Layout: images are NHWC, patch matrices have one row per output position ``(n, oh, ow)`` and one
+column per ``(i, j, c)`` (kernel row, kernel column, input channel), which is the row order of a
+``(kh, kw, cin, cout)`` kernel reshaped to ``(kh * kw * cin, cout)``. Kernels work on a *tile*: the
+output image rows ``g0 <= g < g1`` of the flattened ``(n, oh)`` axis, so a patch tile has
+``(g1 - g0) * ow_n`` rows. Padding is implicit: positions outside the image read as zero.
+
+All functions fill preallocated arrays and validate nothing; they are generic over dtype.
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import kernel, parallel_kernel, prange
+
+
+def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
+    """Packs the patches of output rows ``g0:g1`` into ``cols`` (one row per output position).
+
+    Args:
+        x: input images, (N, H, W, C).
+        cols: output, at least ((g1 - g0) * ow_n, kh * kw * C); rows beyond are left alone.
+        g0, g1: the tile's range on the flattened (n, oh) axis.
+        oh_n, ow_n: output height and width.
+        kh, kw: kernel size.
+        sh, sw: strides.
+        pt, pl: padding at the top and on the left.
+    """
+    n_img, height, width, chans = x.shape
+    xf = x.reshape(n_img, height, width * chans)
+    span = kw * chans
+    for g in prange(g0, g1):
+        n = g // oh_n
+        oh = g - n * oh_n
+        base = (g - g0) * ow_n
+        for ow in range(ow_n):
+            row = cols[base + ow]
+            w_first = ow * sw - pl
+            inside_w = w_first >= 0 and w_first + kw <= width
+            for i in range(kh):
+                h = oh * sh + i - pt
+                k0 = i * span
+                if h < 0 or h >= height:
+                    for q in range(span):
+                        row[k0 + q] = 0
+                elif inside_w:
+                    src = xf[n, h]
+                    s0 = w_first * chans
+                    for q in range(span):
+                        row[k0 + q] = src[s0 + q]
+                else:
+                    src = xf[n, h]
+                    for j in range(kw):
+                        wc = w_first + j
+                        k = k0 + j * chans
+                        if 0 <= wc < width:
+                            for c in range(chans):
+                                row[k + c] = src[wc * chans + c]
+                        else:
+                            for c in range(chans):
+                                row[k + c] = 0
+
+
+im2col_tile = parallel_kernel(_im2col_tile)
+im2col_tile_serial = kernel(_im2col_tile)
+
+
+def _col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
+    """Adds the patch gradients of output rows ``g0:g1`` back into ``dx`` (the adjoint of im2col).
+
+    ``dx`` must hold the sum so far (zeros at first); contributions that fall in the padding are
+    dropped. For one kernel row ``i`` distinct output rows touch distinct input rows, so the loop
+    over output rows is parallel within each kernel row.
+
+    Args:
+        dcols: patch gradients, ((g1 - g0) * ow_n, kh * kw * C).
+        dx: input gradient to add into, (N, H, W, C).
+        g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl: as for :func:`im2col_tile`.
+    """
+    height, width, chans = dx.shape[1], dx.shape[2], dx.shape[3]
+    for i in range(kh):
+        for g in prange(g0, g1):
+            n = g // oh_n
+            oh = g - n * oh_n
+            h = oh * sh + i - pt
+            if h < 0 or h >= height:
+                continue
+            base = (g - g0) * ow_n
+            k0 = i * kw * chans
+            for ow in range(ow_n):
+                row = dcols[base + ow]
+                for j in range(kw):
+                    wc = ow * sw + j - pl
+                    if 0 <= wc < width:
+                        k = k0 + j * chans
+                        for c in range(chans):
+                            dx[n, h, wc, c] += row[k + c]
+
+
+col2im_tile = parallel_kernel(_col2im_tile)
+
+
+@kernel
+def bias_act_rows(y, b, has_bias, relu):
+    """In place on a 2-D output tile ``y`` (rows, cout): ``y += b`` if ``has_bias``, then ReLU."""
+    rows, cout = y.shape
+    for r in range(rows):
+        yr = y[r]
+        if has_bias:
+            for c in range(cout):
+                yr[c] += b[c]
+        if relu:
+            for c in range(cout):
+                if not yr[c] > 0:
+                    yr[c] = 0
+
+
+@parallel_kernel
+def small_cin_conv(x, w, b, y, sh, sw, pt, pl, has_bias, relu):
+    """Direct convolution for few input channels, vectorised over output channels.
+
+    Args:
+        x: input, (N, H, W, C) with small C.
+        w: kernel, (kh, kw, C, cout).
+        b: bias, (cout,), read only when ``has_bias``.
+        y: output, (N, OH, OW, cout); overwritten.
+        sh, sw, pt, pl: strides and top/left padding.
+        has_bias, relu: fuse the bias and a ReLU into the output.
+    """
+    kh, kw, chans, cout = w.shape
+    n_img, oh_n, ow_n = y.shape[0], y.shape[1], y.shape[2]
+    height, width = x.shape[1], x.shape[2]
+    for g in prange(n_img * oh_n):
+        n = g // oh_n
+        oh = g - n * oh_n
+        for ow in range(ow_n):
+            yv = y[n, oh, ow]
+            yv[:] = 0
+            for i in range(kh):
+                h = oh * sh + i - pt
+                if h < 0 or h >= height:
+                    continue
+                for j in range(kw):
+                    wc = ow * sw + j - pl
+                    if wc < 0 or wc >= width:
+                        continue
+                    for c in range(chans):
+                        xv = x[n, h, wc, c]
+                        wv = w[i, j, c]
+                        for o in range(cout):
+                            yv[o] += xv * wv[o]
+            if has_bias:
+                yv += b
+            if relu:
+                for o in range(cout):
+                    if not yv[o] > 0:
+                        yv[o] = 0

@@ -1,0 +1,63 @@
+"""Max-pooling kernels on NHWC images; the forward pass keeps the argmax for the backward pass.
+
+The argmax of an output ``(n, oh, ow, c)`` is the flat index ``h * W + w`` of the winning input
+in image ``n``, channel ``c``. Ties go to the first maximum in row-major window order. Positions
+in 'same' padding count as -inf, i.e. they never win (every window holds at least one real input).
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import parallel_kernel, prange
+
+
+@parallel_kernel
+def maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
+    """Fills ``y`` with window maxima and ``argmax`` with their flat (h * W + w) positions.
+
+    Args:
+        x: input, (N, H, W, C).
+        y: output, (N, OH, OW, C); overwritten.
+        argmax: output, (N, OH, OW, C), an integer dtype; overwritten.
+        ph, pw: pool size.
+        sh, sw: strides.
+        pt, pl: padding at the top and on the left.
+    """
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n = y.shape[1], y.shape[2]
+    for g in prange(n_img * oh_n):
+        n = g // oh_n
+        oh = g - n * oh_n
+        h0 = max(oh * sh - pt, 0)
+        h1 = min(oh * sh - pt + ph, height)
+        for ow in range(ow_n):
+            w0 = max(ow * sw - pl, 0)
+            w1 = min(ow * sw - pl + pw, width)
+            yv = y[n, oh, ow]
+            av = argmax[n, oh, ow]
+            yv[:] = x[n, h0, w0]
+            av[:] = h0 * width + w0
+            for h in range(h0, h1):
+                for wc in range(w0, w1):
+                    xv = x[n, h, wc]
+                    idx = h * width + wc
+                    for c in range(chans):
+                        if xv[c] > yv[c]:
+                            yv[c] = xv[c]
+                            av[c] = idx
+
+
+@parallel_kernel
+def maxpool_backward(dy, argmax, dx):
+    """Adds each output gradient to the input position that won its window.
+
+    Args:
+        dy: output gradient, (N, OH, OW, C).
+        argmax: the forward pass's flat positions, (N, OH, OW, C).
+        dx: input gradient viewed as (N, H * W, C); must be zero on entry.
+    """
+    n_img, oh_n, ow_n, chans = dy.shape
+    for n in prange(n_img):
+        for oh in range(oh_n):
+            for ow in range(ow_n):
+                for c in range(chans):
+                    dx[n, argmax[n, oh, ow, c], c] += dy[n, oh, ow, c]

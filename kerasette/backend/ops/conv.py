@@ -1,0 +1,78 @@
+"""2-D convolution and max-pooling ops (channels-last), on the numba kernels.
+
+The array work lives in `conv_math` (tiling, buffers, kernels); it is imported on first use so
+that importing kerasette neither imports numba nor compiles anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend.autograd import Op, apply
+
+
+def _math():
+    from kerasette.backend.ops import conv_math
+
+    return conv_math
+
+
+class Conv2D(Op):
+    """``relu?(conv2d(x, kernel) + bias)`` for x (N, H, W, C) and kernel (kh, kw, C, F)."""
+
+    name = "conv2d"
+
+    def __init__(self, strides=(1, 1), padding: str = "valid", relu: bool = False):
+        self.strides, self.padding, self.relu = tuple(strides), padding, relu
+
+    def forward(self, x, kernel, bias=None):
+        self.x, self.kernel = x, kernel
+        out = _math().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu)
+        if self.relu:
+            self.out = out
+        return out
+
+    def backward(self, grad):
+        if self.relu:
+            grad = grad * (self.out > 0)
+        grad = np.ascontiguousarray(grad)
+        math = _math()
+        gx = gk = gb = None
+        if self.needs_grad[0]:
+            gx = math.conv2d_backward_input(grad, self.kernel, self.x.shape, self.strides, self.padding)
+        if self.needs_grad[1]:
+            gk = math.conv2d_backward_weight(grad, self.x, self.kernel.shape, self.strides, self.padding)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            gb = grad.sum(axis=(0, 1, 2))
+        return gx, gk, gb
+
+
+class MaxPool2D(Op):
+    """Max-pooling over (N, H, W, C), keeping each window's argmax for the backward pass."""
+
+    name = "max_pool2d"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid"):
+        self.pool_size = tuple(pool_size)
+        self.strides = tuple(strides) if strides is not None else self.pool_size
+        self.padding = padding
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        out, self.argmax = _math().maxpool2d_forward(x, self.pool_size, self.strides, self.padding)
+        return out
+
+    def backward(self, grad):
+        return (_math().maxpool2d_backward(np.ascontiguousarray(grad), self.argmax, self.x_shape),)
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", relu: bool = False):
+    """Cross-correlation of NHWC ``x`` with an (kh, kw, in, out) kernel, as in Keras."""
+    if bias is None:
+        return apply(Conv2D(strides, padding, relu), x, kernel)
+    return apply(Conv2D(strides, padding, relu), x, kernel, bias)
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid"):
+    """Max-pooling of NHWC ``x``."""
+    return apply(MaxPool2D(pool_size, strides, padding), x)

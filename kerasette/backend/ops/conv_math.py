@@ -1,0 +1,289 @@
+"""Array-level convolution and max-pooling: tiled implicit GEMM on numba packing and numpy BLAS.
+
+A convolution is a matrix product between patches and the reshaped kernel. The patch matrix of a
+whole batch is never built: numba packs the patches of a *tile* of output rows into a reusable
+buffer (sized to stay in cache) and ``np.matmul(..., out=)`` multiplies it straight into the
+output. numba's parallel regions and BLAS's threads take turns, they never run nested.
+
+* forward: ``y_tile = cols_tile @ w2d``, bias and ReLU fused into one pass over the tile.
+* backward to the input: for stride 1 a 'full' convolution of ``dy`` with the flipped, transposed
+  kernel (same machinery as the forward pass); otherwise ``dcols = dy_tile @ w2d.T`` and a col2im
+  scatter-add.
+* backward to the kernel: ``dw2d += cols_tile.T @ dy_tile``.
+
+Inputs are C-contiguous float32 or float64 NHWC arrays and are not validated (the ops that call
+these functions do that); outputs have the dtype of ``x``.
+
+Example:
+    >>> x = np.ones((1, 4, 4, 2), np.float32); w = np.ones((3, 3, 2, 5), np.float32)
+    >>> conv2d_forward(x, w, padding="same")[0, :, :, 0]
+    array([[ 8., 12., 12.,  8.],
+           [12., 18., 18., 12.],
+           [12., 18., 18., 12.],
+           [ 8., 12., 12.,  8.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from kerasette.backend.kernels import conv as _conv
+from kerasette.backend.kernels import pool as _pool
+from kerasette.utils.conv_utils import conv_output_length, padding_amounts
+
+#: Target size in bytes of one packed patch tile (tuned with tests/benchmarks/conv_layers.py).
+TILE_BYTES = 2 << 20
+#: Input channel counts up to this use the direct convolution instead of im2col + GEMM.
+SMALL_CIN = 0
+
+_local = threading.local()
+
+
+def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A reusable scratch array of ``shape``, one per (thread, role, dtype); contents undefined."""
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    size = int(np.prod(shape))
+    key = (role, np.dtype(dtype).str)
+    buf = cache.get(key)
+    if buf is None or buf.size < size:
+        buf = cache[key] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
+
+
+def _rows_per_tile(n_rows: int, row_elems: int, itemsize: int) -> int:
+    """How many output image rows to pack per tile so the tile is about ``TILE_BYTES``."""
+    return max(1, min(n_rows, TILE_BYTES // max(1, row_elems * itemsize)))
+
+
+def _geometry(x_shape, kernel, strides, padding):
+    """Output size and (top, bottom, left, right) padding of a 2-D window over NHWC ``x_shape``."""
+    _, height, width, _ = x_shape
+    out_h = conv_output_length(height, kernel[0], padding, strides[0])
+    out_w = conv_output_length(width, kernel[1], padding, strides[1])
+    return (out_h, out_w), padding_amounts(height, width, kernel, strides, padding)
+
+
+def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
+    """``y = conv(x, w2d)`` as tiled implicit GEMM, bias and ReLU fused per tile.
+
+    Args:
+        x: input, (N, H, W, C).
+        w2d: kernel reshaped to (kh * kw * C, cout).
+        kernel: (kh, kw).
+        strides: (sh, sw).
+        pads: (top, bottom, left, right); only top and left are needed, the output size is y's.
+        y: output, (N, OH, OW, cout); overwritten.
+        b: optional bias, (cout,).
+        relu: apply a ReLU after the bias.
+    """
+    n_img, oh_n, ow_n, cout = y.shape
+    (kh, kw), (sh, sw), (pt, pl) = kernel, strides, (pads[0], pads[2])
+    k = w2d.shape[0]
+    y2d = y.reshape(n_img * oh_n * ow_n, cout)
+    fuse = b is not None or relu
+    bias = w2d[0] if b is None else b
+    if kh == 1 and kw == 1 and sh == 1 and sw == 1 and x.shape[1:3] == (oh_n, ow_n):
+        np.matmul(x.reshape(-1, k), w2d, out=y2d)
+        if fuse:
+            _conv.bias_act_rows(y2d, bias, b is not None, relu)
+        return
+    rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
+    cols = _buffer("cols", (rows * ow_n, k), x.dtype)
+    for g0 in range(0, n_img * oh_n, rows):
+        g1 = min(g0 + rows, n_img * oh_n)
+        m = (g1 - g0) * ow_n
+        tile = cols[:m]
+        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        out = y2d[g0 * ow_n : g1 * ow_n]
+        np.matmul(tile, w2d, out=out)
+        if fuse:
+            _conv.bias_act_rows(out, bias, b is not None, relu)
+
+
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    strides: tuple[int, int] = (1, 1),
+    padding: str = "valid",
+    relu: bool = False,
+) -> np.ndarray:
+    """2-D convolution (cross-correlation, as in Keras) of NHWC images.
+
+    Args:
+        x: input images, (N, H, W, cin).
+        w: kernel, (kh, kw, cin, cout).
+        b: optional bias, (cout,).
+        strides: (sh, sw).
+        padding: 'valid' or 'same' (TensorFlow's split).
+        relu: fuse a ReLU into the output pass.
+
+    Returns:
+        y, (N, OH, OW, cout), dtype of ``x``.
+    """
+    kh, kw, cin, cout = w.shape
+    (oh_n, ow_n), pads = _geometry(x.shape, (kh, kw), strides, padding)
+    y = np.empty((x.shape[0], oh_n, ow_n, cout), x.dtype)
+    if y.size == 0:
+        return y
+    w = w.astype(x.dtype, copy=False)
+    b = None if b is None else b.astype(x.dtype, copy=False)
+    if cin <= SMALL_CIN:
+        bias = w[0, 0, 0] if b is None else b
+        _conv.small_cin_conv(x, w, bias, y, *strides, pads[0], pads[2], b is not None, relu)
+        return y
+    _gemm_conv(x, w.reshape(kh * kw * cin, cout), (kh, kw), strides, pads, y, b, relu)
+    return y
+
+
+def conv2d_backward_input(
+    dy: np.ndarray,
+    w: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> np.ndarray:
+    """Gradient of :func:`conv2d_forward` with respect to its input ``x``.
+
+    Args:
+        dy: output gradient, (N, OH, OW, cout).
+        w: kernel, (kh, kw, cin, cout).
+        x_shape: shape of the forward input, (N, H, W, cin).
+        strides: (sh, sw).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        dx, ``x_shape``, dtype of ``dy``.
+    """
+    kh, kw = w.shape[:2]
+    w = w.astype(dy.dtype, copy=False)
+    _, pads = _geometry(x_shape, (kh, kw), strides, padding)
+    if tuple(strides) == (1, 1):
+        return _backward_input_full(dy, w, x_shape, pads)
+    dx = np.zeros(x_shape, dy.dtype)
+    if dy.size == 0:
+        return dx
+    _backward_input_col2im(dy, w, dx, strides, pads)
+    return dx
+
+
+def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
+    """Stride-1 input gradient: 'full' convolution of ``dy`` with the flipped, transposed kernel."""
+    kh, kw, cin, cout = w.shape
+    wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * cout, cin)
+    full = (kh - 1 - pads[0], kh - 1 - pads[1], kw - 1 - pads[2], kw - 1 - pads[3])
+    dx = np.empty(x_shape, dy.dtype)
+    if dx.size == 0:
+        return dx
+    if dy.size == 0:
+        dx[...] = 0
+        return dx
+    _gemm_conv(dy, wf, (kh, kw), (1, 1), full, dx)
+    return dx
+
+
+def _backward_input_col2im(dy, w, dx, strides, pads) -> None:
+    """Input gradient by tiles: ``dcols = dy_tile @ w2d.T``, then col2im adds it into ``dx``."""
+    kh, kw, cin, cout = w.shape
+    n_img, oh_n, ow_n, _ = dy.shape
+    k = kh * kw * cin
+    w2d_t = w.reshape(k, cout).T
+    dy2d = dy.reshape(-1, cout)
+    rows = _rows_per_tile(n_img * oh_n, ow_n * k, dy.itemsize)
+    dcols = _buffer("dcols", (rows * ow_n, k), dy.dtype)
+    for g0 in range(0, n_img * oh_n, rows):
+        g1 = min(g0 + rows, n_img * oh_n)
+        tile = dcols[: (g1 - g0) * ow_n]
+        np.matmul(dy2d[g0 * ow_n : g1 * ow_n], w2d_t, out=tile)
+        _conv.col2im_tile(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+
+
+def conv2d_backward_weight(
+    dy: np.ndarray,
+    x: np.ndarray,
+    w_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> np.ndarray:
+    """Gradient of :func:`conv2d_forward` with respect to its kernel ``w``.
+
+    Args:
+        dy: output gradient, (N, OH, OW, cout).
+        x: forward input, (N, H, W, cin).
+        w_shape: kernel shape, (kh, kw, cin, cout).
+        strides: (sh, sw).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        dw, ``w_shape``, dtype of ``x``.
+    """
+    kh, kw, cin, cout = w_shape
+    n_img, oh_n, ow_n, _ = dy.shape
+    k = kh * kw * cin
+    dw = np.zeros((k, cout), x.dtype)
+    if dy.size == 0:
+        return dw.reshape(w_shape)
+    _, pads = _geometry(x.shape, (kh, kw), strides, padding)
+    dy2d = dy.astype(x.dtype, copy=False).reshape(-1, cout)
+    rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
+    cols = _buffer("cols", (rows * ow_n, k), x.dtype)
+    part = _buffer("dw_part", (k, cout), x.dtype)
+    for g0 in range(0, n_img * oh_n, rows):
+        g1 = min(g0 + rows, n_img * oh_n)
+        tile = cols[: (g1 - g0) * ow_n]
+        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+        np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
+        dw += part
+    return dw.reshape(w_shape)
+
+
+def maxpool2d_forward(
+    x: np.ndarray,
+    pool_size: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """2-D max pooling of NHWC images, keeping the winners' positions for the backward pass.
+
+    Args:
+        x: input, (N, H, W, C).
+        pool_size: (ph, pw).
+        strides: (sh, sw).
+        padding: 'valid' or 'same' ('same' pads with -inf).
+
+    Returns:
+        (y, argmax), both (N, OH, OW, C); ``argmax`` holds int32 (or int64 for huge images)
+        flat positions ``h * W + w`` within each image's plane.
+    """
+    (oh_n, ow_n), pads = _geometry(x.shape, pool_size, strides, padding)
+    n_img, height, width, chans = x.shape
+    index_dtype = np.int32 if height * width < 2**31 else np.int64
+    y = np.empty((n_img, oh_n, ow_n, chans), x.dtype)
+    argmax = np.empty(y.shape, index_dtype)
+    if y.size:
+        _pool.maxpool_forward(x, y, argmax, *pool_size, *strides, pads[0], pads[2])
+    return y, argmax
+
+
+def maxpool2d_backward(
+    dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Gradient of :func:`maxpool2d_forward`: each ``dy`` goes to its window's winner.
+
+    Args:
+        dy: output gradient, (N, OH, OW, C).
+        argmax: the positions returned by :func:`maxpool2d_forward`.
+        x_shape: shape of the forward input, (N, H, W, C).
+
+    Returns:
+        dx, ``x_shape``, dtype of ``dy``.
+    """
+    n_img, height, width, chans = x_shape
+    dx = np.zeros(x_shape, dy.dtype)
+    if dy.size:
+        _pool.maxpool_backward(dy, argmax, dx.reshape(n_img, height * width, chans))
+    return dx

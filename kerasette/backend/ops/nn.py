@@ -1,0 +1,229 @@
+"""Activations, dropout and the numerically stable cross-entropies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend.autograd import Op, apply
+from kerasette.backend.config import epsilon
+
+
+class Relu(Op):
+    name = "relu"
+
+    def forward(self, x):
+        self.out = np.maximum(x, 0)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * (self.out > 0),)
+
+
+class Sigmoid(Op):
+    name = "sigmoid"
+
+    def forward(self, x):
+        # exp of a non-positive number only, so neither branch overflows
+        e = np.exp(-np.abs(x))
+        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * self.out * (1 - self.out),)
+
+
+class Tanh(Op):
+    name = "tanh"
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * (1 - self.out * self.out),)
+
+
+class Softmax(Op):
+    name = "softmax"
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        self.logits = x
+        z = x - x.max(axis=self.axis, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=self.axis, keepdims=True)
+        self.out = z
+        return z
+
+    def backward(self, grad):
+        s = self.out
+        return (s * (grad - (grad * s).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    name = "log_softmax"
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        z = x - x.max(axis=self.axis, keepdims=True)
+        self.out = z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+        return self.out
+
+    def backward(self, grad):
+        return (grad - np.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
+
+
+class Dropout(Op):
+    """Zeroes each value with probability ``rate`` and scales the rest by 1/(1-rate)."""
+
+    name = "dropout"
+
+    def __init__(self, rate: float, rng: np.random.Generator):
+        self.rate, self.rng = rate, rng
+
+    def forward(self, x):
+        keep = self.rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+        self.mask = (keep >= self.rate).astype(x.dtype)
+        self.mask *= x.dtype.type(1.0 / (1.0 - self.rate))
+        return x * self.mask
+
+    def backward(self, grad):
+        return (grad * self.mask,)
+
+
+class SoftmaxCrossEntropy(Op):
+    """Per-sample ``-sum(target * log_softmax(logits))`` over the last axis, computed from the
+    logits (so it never takes the log of a rounded-to-zero probability)."""
+
+    name = "softmax_cross_entropy"
+
+    def forward(self, logits, target):
+        z = logits - logits.max(axis=-1, keepdims=True)
+        log_sum = np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        self.log_probs = z - log_sum
+        self.target = target
+        return -(target * self.log_probs).sum(axis=-1)
+
+    def backward(self, grad):
+        g = grad[..., None]
+        probs = np.exp(self.log_probs)
+        glogits = g * (probs * self.target.sum(axis=-1, keepdims=True) - self.target)
+        gtarget = -g * self.log_probs if self.needs_grad[1] else None
+        return glogits.astype(self.log_probs.dtype, copy=False), gtarget
+
+
+class CategoricalCrossentropy(Op):
+    """Per-sample ``-sum(target * log(p))`` on probabilities clipped to [eps, 1 - eps],
+    as Keras computes it when the probabilities do not come from a softmax it can see."""
+
+    name = "categorical_crossentropy"
+
+    def forward(self, probs, target):
+        eps = epsilon()
+        p = probs / probs.sum(axis=-1, keepdims=True)
+        self.probs, self.target, self.p = probs, target, p
+        self.clipped = np.clip(p, eps, 1 - eps)
+        return -(target * np.log(self.clipped)).sum(axis=-1)
+
+    def backward(self, grad):
+        eps = epsilon()
+        g = grad[..., None]
+        inside = (self.p > eps) & (self.p < 1 - eps)
+        dp = np.where(inside, -g * self.target / self.clipped, 0)
+        # through the normalisation p = probs / sum(probs)
+        total = self.probs.sum(axis=-1, keepdims=True)
+        gprobs = (dp - (dp * self.p).sum(axis=-1, keepdims=True)) / total
+        gtarget = -g * np.log(self.clipped) if self.needs_grad[1] else None
+        return gprobs.astype(self.probs.dtype, copy=False), gtarget
+
+
+class SigmoidBinaryCrossEntropy(Op):
+    """Per-element binary cross-entropy from logits, stable for large |logits|."""
+
+    name = "sigmoid_binary_cross_entropy"
+
+    def forward(self, logits, target):
+        self.logits, self.target = logits, target
+        return np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+
+    def backward(self, grad):
+        e = np.exp(-np.abs(self.logits))
+        sig = np.where(self.logits >= 0, 1 / (1 + e), e / (1 + e))
+        gtarget = -grad * self.logits if self.needs_grad[1] else None
+        return (grad * (sig - self.target)).astype(self.logits.dtype, copy=False), gtarget
+
+
+def relu(x):
+    """max(x, 0)."""
+    return apply(Relu(), x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow."""
+    return apply(Sigmoid(), x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return apply(Tanh(), x)
+
+
+def softmax(x, axis: int = -1):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
+    return apply(Softmax(axis), x)
+
+
+def log_softmax(x, axis: int = -1):
+    """log(softmax(x)) computed stably."""
+    return apply(LogSoftmax(axis), x)
+
+
+def dropout(x, rate: float, rng: np.random.Generator | None = None):
+    """Inverted dropout: zeroes values with probability ``rate``, scales the rest."""
+    if rate <= 0:
+        return x
+    if rng is None:
+        from kerasette.backend import random
+
+        rng = random.generator()
+    return apply(Dropout(rate, rng), x)
+
+
+def softmax_cross_entropy(logits, target):
+    """Per-sample categorical cross-entropy of ``target`` and ``softmax(logits)``."""
+    return apply(SoftmaxCrossEntropy(), logits, target)
+
+
+def categorical_crossentropy(target, output, from_logits: bool = False):
+    """Per-sample categorical cross-entropy (Keras's argument order: target first).
+
+    When ``output`` was produced by a softmax op, the loss is computed from that op's logits,
+    as TensorFlow's Keras backend does, which is exact where clipping would not be.
+    """
+    if from_logits:
+        return softmax_cross_entropy(output, target)
+    op = getattr(output, "_op", None)
+    if isinstance(op, Softmax) and op.axis in (-1, output.ndim - 1):
+        return softmax_cross_entropy(output._inputs[0], target)
+    return apply(CategoricalCrossentropy(), output, target)
+
+
+def binary_crossentropy(target, output, from_logits: bool = False):
+    """Per-element binary cross-entropy; uses the logits when ``output`` is a sigmoid op."""
+    op = getattr(output, "_op", None)
+    if from_logits:
+        return apply(SigmoidBinaryCrossEntropy(), output, target)
+    if isinstance(op, Sigmoid):
+        return apply(SigmoidBinaryCrossEntropy(), output._inputs[0], target)
+    from kerasette.backend.ops import elementwise as ew
+
+    eps = epsilon()
+    p = ew.clip(output, eps, 1 - eps)
+    one = np.asarray(1.0, dtype=p.dtype)
+    return ew.negative(
+        ew.add(ew.multiply(target, ew.log(p)), ew.multiply(ew.subtract(one, target), ew.log(ew.subtract(one, p))))
+    )

@@ -1,0 +1,302 @@
+"""Tensor, Variable, gradient recording and the backward pass.
+
+A `Tensor` wraps an ``np.ndarray``. When an op is applied to tensors of which at least one
+requires a gradient (and recording is on), the result remembers the op and its inputs; calling
+``backward()`` on a result walks that graph in reverse topological order (iteratively, in a
+deterministic order) and accumulates gradients into ``.grad`` of the leaves that require them.
+
+Example:
+    >>> import numpy as np
+    >>> from kerasette.backend.tensor import Variable
+    >>> from kerasette.backend import ops
+    >>> w = Variable(np.array([1.0, 2.0]))
+    >>> ops.sum(ops.multiply(w, w)).backward()
+    >>> w.grad
+    array([2., 4.])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+import numpy as np
+
+_grad_enabled = True
+_variable_ids = itertools.count(1)
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph for the backward pass."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Context manager that turns graph recording off (for inference and updates).
+
+    Example:
+        >>> with no_grad():
+        ...     pass
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Context manager that turns graph recording on."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+class Tensor:
+    """An n-dimensional array that can take part in automatic differentiation.
+
+    Args:
+        data: anything ``np.asarray`` accepts.
+        dtype: optional dtype to convert to.
+        requires_grad: whether ``backward`` should accumulate a gradient into ``.grad``.
+        name: optional name, shown in ``repr``.
+    """
+
+    __array_priority__ = 100  # so that ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = np.asarray(data, dtype=dtype)
+        self.requires_grad = bool(requires_grad)
+        self.grad: np.ndarray | None = None
+        self.name = name
+        self._op = None  # the op that produced this tensor, when recorded
+        self._inputs: tuple[Tensor, ...] = ()
+
+    # -- array-like properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numpy(self) -> np.ndarray:
+        """The values as an ndarray (the tensor's own buffer, not a copy)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self.data
+        return self.data.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    # -- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient=None) -> None:
+        """Back-propagates from this tensor, accumulating into ``.grad`` of the leaves.
+
+        Args:
+            gradient: the gradient of some scalar with respect to this tensor; may be omitted
+                only when this tensor holds a single value.
+        """
+        from kerasette.backend.autograd import backward
+
+        backward(self, gradient)
+
+    def zero_grad(self) -> None:
+        """Forgets the accumulated gradient."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph."""
+        return Tensor(self.data)
+
+    # -- operators (the ops module is imported on first use) -------------------------------
+    def _other(self, other):
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float, bool)) and np.issubdtype(self.dtype, np.floating):
+            return Tensor(np.asarray(other, dtype=self.dtype))
+        return Tensor(other)
+
+    def __add__(self, other):
+        from kerasette.backend import ops
+
+        return ops.add(self, self._other(other))
+
+    def __radd__(self, other):
+        from kerasette.backend import ops
+
+        return ops.add(self._other(other), self)
+
+    def __sub__(self, other):
+        from kerasette.backend import ops
+
+        return ops.subtract(self, self._other(other))
+
+    def __rsub__(self, other):
+        from kerasette.backend import ops
+
+        return ops.subtract(self._other(other), self)
+
+    def __mul__(self, other):
+        from kerasette.backend import ops
+
+        return ops.multiply(self, self._other(other))
+
+    def __rmul__(self, other):
+        from kerasette.backend import ops
+
+        return ops.multiply(self._other(other), self)
+
+    def __truediv__(self, other):
+        from kerasette.backend import ops
+
+        return ops.divide(self, self._other(other))
+
+    def __rtruediv__(self, other):
+        from kerasette.backend import ops
+
+        return ops.divide(self._other(other), self)
+
+    def __pow__(self, other):
+        from kerasette.backend import ops
+
+        return ops.power(self, self._other(other))
+
+    def __rpow__(self, other):
+        from kerasette.backend import ops
+
+        return ops.power(self._other(other), self)
+
+    def __matmul__(self, other):
+        from kerasette.backend import ops
+
+        return ops.matmul(self, self._other(other))
+
+    def __rmatmul__(self, other):
+        from kerasette.backend import ops
+
+        return ops.matmul(self._other(other), self)
+
+    def __neg__(self):
+        from kerasette.backend import ops
+
+        return ops.negative(self)
+
+    def __getitem__(self, index):
+        from kerasette.backend import ops
+
+        return ops.getitem(self, index)
+
+    @property
+    def T(self):  # noqa: N802 - numpy's name
+        from kerasette.backend import ops
+
+        return ops.transpose(self)
+
+    def reshape(self, *shape):
+        from kerasette.backend import ops
+
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.reshape(self, shape)
+
+    def sum(self, axis=None, keepdims: bool = False):
+        from kerasette.backend import ops
+
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        from kerasette.backend import ops
+
+        return ops.mean(self, axis, keepdims)
+
+    # -- display ----------------------------------------------------------------------------
+    def _describe(self) -> str:
+        return f"shape={self.shape}, dtype={self.dtype}"
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix=" " * 10, threshold=200)
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"<Tensor: {self._describe()}{extra}, numpy=\n{body}>" if self.ndim > 1 else (
+            f"<Tensor: {self._describe()}{extra}, numpy={body}>"
+        )
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class Variable(Tensor):
+    """A named, trainable tensor whose values are updated in place by optimizers.
+
+    Args:
+        value: the initial values.
+        dtype: the dtype (default: the backend's floatx).
+        name: the weight's name, e.g. ``'conv2d_1/kernel'``.
+        trainable: whether optimizers update it (and ``backward`` fills ``.grad``).
+    """
+
+    def __init__(self, value, dtype=None, name: str | None = None, trainable: bool = True):
+        from kerasette.backend.config import floatx
+
+        if isinstance(value, Tensor):
+            value = value.data
+        array = np.array(value, dtype=dtype or floatx(), copy=True, order="C")
+        super().__init__(array, requires_grad=trainable)
+        self.name = name or f"variable_{next(_variable_ids)}"
+        self.trainable = bool(trainable)
+
+    def assign(self, value) -> None:
+        """Overwrites the values in place, checking the shape."""
+        value = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if value.shape != self.data.shape:
+            raise ValueError(
+                f"Variable '{self.name}': cannot assign a value of shape {value.shape} to a "
+                f"variable of shape {self.data.shape}"
+            )
+        self.data[...] = value
+
+    def _describe(self) -> str:
+        return f"name={self.name!r}, shape={self.shape}, dtype={self.dtype}"
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", threshold=200)
+        return f"<Variable {self._describe()}, numpy=\n{body}>"
+
+    __str__ = __repr__

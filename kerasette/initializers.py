@@ -1,0 +1,195 @@
+"""Weight initializers, by name or object, drawing from kerasette's one random generator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kerasette.backend import random
+from kerasette.utils.validation import unknown_name_error
+
+
+def compute_fans(shape) -> tuple[float, float]:
+    """(fan_in, fan_out) of a weight shape; conv kernels are (rows, cols, in, out)."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1.0, 1.0
+    if len(shape) == 1:
+        return float(shape[0]), float(shape[0])
+    if len(shape) == 2:
+        return float(shape[0]), float(shape[1])
+    receptive = float(np.prod(shape[:-2]))
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype)`` returns an ndarray."""
+
+    def __call__(self, shape, dtype="float32") -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.ones(shape, dtype=dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, shape, dtype="float32"):
+        rng = random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        return rng.uniform(self.minval, self.maxval, shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype="float32"):
+        rng = random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        return rng.normal(self.mean, self.stddev, shape).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+def _truncated_normal(rng, stddev: float, shape) -> np.ndarray:
+    """Normal samples redrawn until they fall within two standard deviations."""
+    out = rng.normal(0.0, stddev, shape)
+    bad = np.abs(out) > 2 * stddev
+    while bad.any():
+        out[bad] = rng.normal(0.0, stddev, int(bad.sum()))
+        bad = np.abs(out) > 2 * stddev
+    return out
+
+
+class VarianceScaling(Initializer):
+    """Samples with variance ``scale / n``, n being fan_in, fan_out or their mean.
+
+    Uniform draws from [-limit, limit] with ``limit = sqrt(3 * scale / n)``; normal draws from a
+    normal truncated at two standard deviations, rescaled so the variance is ``scale / n``.
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg; received {mode!r}")
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(f"VarianceScaling: unknown distribution {distribution!r}")
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype="float32"):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        rng = random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, shape).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(variance), shape).astype(dtype)
+        stddev = math.sqrt(variance) / 0.87962566103423978
+        return _truncated_normal(rng, stddev, shape).astype(dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+
+def _scaling(scale, mode, distribution):
+    class _Named(VarianceScaling):
+        def __init__(self, seed=None):
+            super().__init__(scale, mode, distribution, seed)
+
+        def get_config(self):
+            return {"seed": self.seed}
+
+    return _Named
+
+
+GlorotUniform = type("GlorotUniform", (_scaling(1.0, "fan_avg", "uniform"),), {})
+GlorotNormal = type("GlorotNormal", (_scaling(1.0, "fan_avg", "truncated_normal"),), {})
+HeUniform = type("HeUniform", (_scaling(2.0, "fan_in", "uniform"),), {})
+HeNormal = type("HeNormal", (_scaling(2.0, "fan_in", "truncated_normal"),), {})
+LecunUniform = type("LecunUniform", (_scaling(1.0, "fan_in", "uniform"),), {})
+LecunNormal = type("LecunNormal", (_scaling(1.0, "fan_in", "truncated_normal"),), {})
+
+_BY_NAME = {
+    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
+    "uniform": RandomUniform, "random_uniform": RandomUniform,
+    "normal": RandomNormal, "random_normal": RandomNormal,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+}
+_CLASSES = {cls.__name__: cls for cls in (
+    Zeros, Ones, Constant, RandomUniform, RandomNormal, VarianceScaling, GlorotUniform,
+    GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)}
+
+
+def get(identifier) -> Initializer:
+    """An initializer from a name, a config dict ``{'class_name', 'config'}``, or an object."""
+    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, (str, dict))):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise unknown_name_error("initializer", identifier, _BY_NAME)
+        return cls()
+    raise TypeError(f"initializer must be a name, a config dict or a callable; received {identifier!r}")
+
+
+def serialize(initializer) -> dict:
+    """``{'class_name': ..., 'config': ...}`` as Keras writes it."""
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
+    """The inverse of `serialize`, resolving class names through the registry only."""
+    name = config.get("class_name")
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    if cls is None:
+        raise unknown_name_error("initializer", name, _CLASSES)
+    kwargs = dict(config.get("config") or {})
+    if name in ("GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal"):
+        kwargs = {"seed": kwargs.get("seed")}
+    if name == "VarianceScaling":
+        kwargs = {k: kwargs[k] for k in ("scale", "mode", "distribution", "seed") if k in kwargs}
+    if name in ("RandomUniform", "RandomNormal", "Constant"):
+        allowed = {"RandomUniform": ("minval", "maxval", "seed"),
+                   "RandomNormal": ("mean", "stddev", "seed"), "Constant": ("value",)}[name]
+        kwargs = {k: kwargs[k] for k in allowed if k in kwargs}
+    if name in ("Zeros", "Ones"):
+        kwargs = {}
+    return cls(**kwargs)

@@ -1,0 +1,147 @@
+"""Conv2D (Keras 1: Convolution2D): 2-D convolution in either data format.
+
+The engine convolves channels-last; a channels-first layer transposes at its boundary. The
+kernel is stored as (rows, cols, in_channels, filters) whatever the data format.
+"""
+
+from __future__ import annotations
+
+from kerasette import activations, initializers
+from kerasette.backend import ops
+from kerasette.backend.config import normalize_data_format
+from kerasette.layers.base import Layer
+from kerasette.layers.core import _reject_unsupported
+from kerasette.layers.legacy import legacy_arguments
+from kerasette.utils import conv_utils
+from kerasette.utils.validation import check_positive_int, shape_str
+
+TO_CHANNELS_LAST = (0, 2, 3, 1)
+TO_CHANNELS_FIRST = (0, 3, 1, 2)
+
+
+def spatial_dims(input_shape, data_format: str) -> tuple:
+    """(rows, cols, channels) of a 4-D shape in ``data_format``."""
+    if data_format == "channels_first":
+        return input_shape[2], input_shape[3], input_shape[1]
+    return input_shape[1], input_shape[2], input_shape[3]
+
+
+def check_window_fits(layer, input_shape, window, padding: str, what: str) -> None:
+    """Raises the error a user meets when a kernel or pool is larger than its input."""
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': expected a 4-D input (batch, rows, cols, "
+            f"channels) or (batch, channels, rows, cols); received input shape {shape_str(input_shape)}"
+        )
+    if padding != "valid":
+        return
+    rows, cols, _ = spatial_dims(input_shape, layer.data_format)
+    for axis, size, k in (("height", rows, window[0]), ("width", cols, window[1])):
+        if size is not None and size < k:
+            hint = ""
+            if layer.data_format == "channels_last":
+                hint = (" If your input_shape is (channels, rows, cols), use "
+                        "data_format='channels_first'.")
+            raise ValueError(
+                f"{type(layer).__name__} '{layer.name}': input {axis} {size} is smaller than the "
+                f"{what} {axis} {k} (input shape {shape_str(input_shape)}).{hint}"
+            )
+
+
+class Conv2D(Layer):
+    """2-D convolution layer (spatial cross-correlation, as in Keras).
+
+    Args:
+        filters: number of output channels (Keras 1: ``nb_filter``).
+        kernel_size: int or (rows, cols) (Keras 1: ``nb_row, nb_col``).
+        strides: int or (rows, cols) (Keras 1: ``subsample``).
+        padding: ``'valid'`` or ``'same'`` (Keras 1: ``border_mode``).
+        data_format: ``'channels_last'`` or ``'channels_first'`` (Keras 1: ``dim_ordering``
+            ``'tf'``/``'th'``); the backend default when None.
+        activation, use_bias, kernel_initializer, bias_initializer: as in `Dense`.
+
+    Input shape: (batch, rows, cols, channels), or (batch, channels, rows, cols) channels-first.
+    Output shape: (batch, new_rows, new_cols, filters), or channels-first likewise.
+
+    Example:
+        >>> Conv2D(32, (3, 3), input_shape=(100, 100, 3)).compute_output_shape((None, 100, 100, 3))
+        (None, 98, 98, 32)
+    """
+
+    @legacy_arguments("Conv2D")
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, groups=1, **kwargs):
+        super().__init__(**kwargs)
+        owner = f"Conv2D '{self.name}'"
+        self.filters = check_positive_int(filters, "filters", owner)
+        self.kernel_size = conv_utils.normalize_tuple(kernel_size, 2, "kernel_size", owner)
+        self.strides = conv_utils.normalize_tuple(strides, 2, "strides", owner)
+        self.padding = conv_utils.normalize_padding(padding, owner)
+        self.data_format = normalize_data_format(data_format)
+        if conv_utils.normalize_tuple(dilation_rate, 2, "dilation_rate", owner) != (1, 1) or groups != 1:
+            raise ValueError(f"{owner}: dilation_rate other than 1 and groups other than 1 are "
+                             f"not supported; received dilation_rate={dilation_rate!r}, groups={groups!r}")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        _reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                            bias_constraint=bias_constraint)
+
+    def build(self, input_shape):
+        check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
+        channels = spatial_dims(input_shape, self.data_format)[2]
+        if channels is None:
+            raise ValueError(f"Conv2D '{self.name}': the channel axis must be known; "
+                             f"received input shape {shape_str(input_shape)}")
+        shape = self.kernel_size + (channels, self.filters)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.built = True
+
+    def call(self, inputs, training=False):
+        self._check_input(inputs.shape)
+        x = inputs
+        if self.data_format == "channels_first":
+            x = ops.transpose(x, TO_CHANNELS_LAST)
+        fuse = self.activation is activations.relu
+        y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
+        if not fuse:
+            y = self.activation(y)
+        if self.data_format == "channels_first":
+            y = ops.transpose(y, TO_CHANNELS_FIRST)
+        return y
+
+    def _check_input(self, shape) -> None:
+        shape = (None,) + tuple(shape[1:])
+        check_window_fits(self, shape, self.kernel_size, self.padding, "kernel")
+        channels = spatial_dims(shape, self.data_format)[2]
+        if channels != self.kernel.shape[2]:
+            raise ValueError(
+                f"Conv2D '{self.name}': expected {self.kernel.shape[2]} input channels "
+                f"({self.data_format}), received input shape {shape_str(shape)}"
+            )
+
+    def compute_output_shape(self, input_shape):
+        check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
+        rows, cols, _ = spatial_dims(input_shape, self.data_format)
+        out_rows = conv_utils.conv_output_length(rows, self.kernel_size[0], self.padding, self.strides[0])
+        out_cols = conv_utils.conv_output_length(cols, self.kernel_size[1], self.padding, self.strides[1])
+        if self.data_format == "channels_first":
+            return (input_shape[0], self.filters, out_rows, out_cols)
+        return (input_shape[0], out_rows, out_cols, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": [1, 1], "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+Convolution2D = Conv2D

@@ -1,0 +1,65 @@
+"""Metrics computed on arrays after each batch: ``metric(y_true, y_pred)`` -> per-sample values."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from kerasette.utils.validation import unknown_name_error
+
+
+def categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """1 where the arg-max of the prediction is the arg-max of the one-hot target."""
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype("float32")
+
+
+def sparse_categorical_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """1 where the arg-max of the prediction equals the integer label."""
+    labels = np.asarray(y_true)
+    if labels.ndim == y_pred.ndim:
+        labels = labels[..., 0]
+    return (labels.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype("float32")
+
+
+def binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Mean over the last axis of (prediction > threshold) == target."""
+    return np.mean((y_pred > threshold) == (y_true > 0.5), axis=-1).astype("float32")
+
+
+def mean_squared_error(y_true, y_pred):
+    return np.mean(np.square(y_pred - y_true), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    return np.mean(np.abs(y_pred - y_true), axis=-1)
+
+
+METRICS: dict[str, Callable] = {
+    "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "binary_accuracy": binary_accuracy,
+    "mean_squared_error": mean_squared_error,
+    "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+    "mae": mean_absolute_error,
+}
+_ACCURACY_FOR_LOSS = {
+    "categorical_crossentropy": categorical_accuracy,
+    "sparse_categorical_crossentropy": sparse_categorical_accuracy,
+    "binary_crossentropy": binary_accuracy,
+}
+
+
+def get(identifier, loss_name: str | None = None) -> tuple[str, Callable]:
+    """(display name, function) of a metric. ``'accuracy'``/``'acc'`` pick the accuracy that
+    matches the loss, as Keras does."""
+    if isinstance(identifier, str):
+        if identifier in ("accuracy", "acc"):
+            return identifier, _ACCURACY_FOR_LOSS.get(loss_name, categorical_accuracy)
+        if identifier not in METRICS:
+            raise unknown_name_error("metric", identifier, list(METRICS) + ["accuracy", "acc"])
+        return identifier, METRICS[identifier]
+    if callable(identifier):
+        return getattr(identifier, "__name__", "metric"), identifier
+    raise TypeError(f"metric must be a name or a callable; received {identifier!r}")

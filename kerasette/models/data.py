@@ -1,0 +1,71 @@
+"""Small pure helpers for the fit loop: checking, splitting, shuffling and batching arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.utils.validation import shape_str
+
+
+def as_list(x) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def check_arrays(model_name: str, kind: str, arrays: list[np.ndarray], shapes: list) -> list[np.ndarray]:
+    """Converts to ndarrays and checks each against the model's declared shape."""
+    if len(arrays) != len(shapes):
+        raise ValueError(
+            f"Model '{model_name}' expects {len(shapes)} {kind} array(s), received {len(arrays)}"
+        )
+    out = []
+    for i, (array, shape) in enumerate(zip(arrays, shapes)):
+        array = np.asarray(array)
+        if shape is not None:
+            expected = tuple(shape[1:])
+            ok = array.ndim == len(shape) and all(e is None or e == a for e, a in zip(expected, array.shape[1:]))
+            if not ok:
+                which = f" {i}" if len(shapes) > 1 else ""
+                raise ValueError(
+                    f"Model '{model_name}': {kind}{which} has shape {shape_str(array.shape)} but the "
+                    f"model expects {shape_str(shape)} (batch axis first). Check `input_shape` and "
+                    "`data_format`."
+                )
+        out.append(array)
+    return out
+
+
+def check_lengths(xs: list[np.ndarray], ys: list[np.ndarray]) -> int:
+    """The common number of samples, or a ValueError naming both lengths."""
+    lengths = {len(a) for a in xs + ys}
+    if len(lengths) > 1:
+        raise ValueError(
+            "x and y must have the same number of samples; received x with "
+            f"{[len(a) for a in xs]} and y with {[len(a) for a in ys]} samples"
+        )
+    return lengths.pop() if lengths else 0
+
+
+def split_validation(arrays: list[np.ndarray], fraction: float) -> tuple[list, list]:
+    """Keras's ``validation_split``: the last ``fraction`` of the samples, before shuffling."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1); received {fraction!r}")
+    n = len(arrays[0])
+    cut = int(n * (1.0 - fraction))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={fraction} leaves no samples for training or validation ({n} samples)")
+    return [a[:cut] for a in arrays], [a[cut:] for a in arrays]
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of ``batch_size`` covering ``range(n)`` (the last one may be short)."""
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def check_batch_size(batch_size) -> int:
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer; received batch_size={batch_size!r}")
+    return int(batch_size)

@@ -1,0 +1,174 @@
+"""Sequential: a linear stack of layers with shape inference at ``add`` time."""
+
+from __future__ import annotations
+
+import copy
+
+from kerasette.backend.tensor import Tensor
+from kerasette.layers.base import Layer
+from kerasette.layers.core import InputLayer
+from kerasette.models.network import BaseModel
+from kerasette.utils.validation import shape_str
+
+
+class Sequential(BaseModel):
+    """A model whose layers each take the previous layer's output.
+
+    Args:
+        layers: optional list of layers to add.
+        name: the model's name (``sequential_1`` etc. when omitted).
+
+    Example:
+        >>> from kerasette.layers import Dense
+        >>> model = Sequential([Dense(32, activation='relu', input_dim=64), Dense(10)])
+        >>> model.output_shape
+        (None, 10)
+    """
+
+    _name_prefix = "sequential"
+
+    def __init__(self, layers=None, name: str | None = None):
+        super().__init__(name)
+        self._layers: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._batch_input_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, without the InputLayer (as Keras lists them)."""
+        return list(self._layers)
+
+    # -- building ----------------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Appends a layer; infers and checks its input shape when the model's is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer instance; received {layer!r}")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("Sequential.add: an InputLayer can only be the first layer")
+            self._input_layer = layer
+            self._batch_input_shape = layer.batch_input_shape
+            return
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"Sequential.add: the model already has a layer named '{layer.name}'; "
+                             "layer names must be unique")
+        if not self._layers and self._batch_input_shape is None and layer.batch_input_shape is not None:
+            self._batch_input_shape = layer.batch_input_shape
+        self._layers.append(layer)
+        if self._batch_input_shape is not None:
+            self._build_from(len(self._layers) - 1)
+
+    def _build_from(self, start: int) -> None:
+        shape = self._batch_input_shape if start == 0 else self._layers[start - 1].output_shape
+        for layer in self._layers[start:]:
+            layer.build_for(shape)
+            shape = layer.output_shape
+        self.built = True
+
+    def build(self, input_shape=None) -> None:
+        """Builds every layer for ``input_shape`` (batch axis included)."""
+        if input_shape is not None:
+            self._batch_input_shape = tuple(input_shape)
+        if self._batch_input_shape is None:
+            raise ValueError(f"Sequential '{self.name}': the input shape is unknown; give the first "
+                             "layer `input_shape=...` or call build(input_shape)")
+        self._build_from(0)
+
+    def pop(self) -> None:
+        """Removes the last layer."""
+        if not self._layers:
+            raise TypeError("Sequential.pop: there are no layers in the model")
+        self._layers.pop()
+
+    # -- shapes ------------------------------------------------------------------------------
+    @property
+    def input_shape(self):
+        return self._batch_input_shape
+
+    @property
+    def output_shape(self):
+        if not self._layers:
+            return self._batch_input_shape
+        return self._layers[-1].output_shape
+
+    @property
+    def input_shapes(self) -> list:
+        return [self._batch_input_shape]
+
+    @property
+    def output_shapes(self) -> list:
+        return [self.output_shape]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [self._layers[-1].name] if self._layers else ["output"]
+
+    # -- computing ---------------------------------------------------------------------------
+    def _ensure_built(self, inputs: list[Tensor]) -> None:
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}' has no layers; add some before using it")
+        if not self.built or self._layers[-1].output_shape is None:
+            if self._batch_input_shape is None:
+                self._batch_input_shape = (None,) + tuple(inputs[0].shape[1:])
+            self._build_from(0)
+
+    def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
+        self._ensure_built(inputs)
+        x = inputs[0]
+        for layer in self._layers:
+            x = layer.call(x, training=training)
+        return [x]
+
+    def __call__(self, inputs, training: bool = False):
+        """Applies the model to a tensor or array (or, in the functional API, a symbolic tensor)."""
+        from kerasette.backend import symbolic
+
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call_layer(self, inputs)
+        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        return self.call_graph([x], training=training)[0]
+
+    def _prepare(self, x, y=None, kind="input"):
+        if self._batch_input_shape is None and x is not None:
+            first = x[0] if isinstance(x, (list, tuple)) else x
+            self._batch_input_shape = (None,) + tuple(getattr(first, "shape", ())[1:])
+            self._build_from(0)
+        return super()._prepare(x, y, kind)
+
+    # -- description -------------------------------------------------------------------------
+    def summary_rows(self):
+        return [(layer.name, type(layer).__name__, layer.output_shape, layer.count_params(), [])
+                for layer in self._layers]
+
+    def get_config(self) -> dict:
+        """Keras 2/3's dict form: ``{'name', 'layers': [{'class_name', 'config'}, ...]}``."""
+        layers = []
+        if self._batch_input_shape is not None:
+            layers.append({"class_name": "InputLayer",
+                           "config": {"batch_input_shape": list(self._batch_input_shape),
+                                      "dtype": "float32", "sparse": False,
+                                      "name": self._input_layer.name if self._input_layer else
+                                      f"{self._layers[0].name if self._layers else self.name}_input"}})
+        for layer in self._layers:
+            config = copy.deepcopy(layer.get_config())
+            config.pop("batch_input_shape", None)
+            layers.append({"class_name": type(layer).__name__, "config": config})
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The inverse of `get_config` (also accepts Keras ≤ 2.1's plain list of layers)."""
+        from kerasette.layers import deserialize
+
+        layers_config = config if isinstance(config, list) else config.get("layers", [])
+        name = None if isinstance(config, list) else config.get("name")
+        model = cls(name=name)
+        for spec in layers_config:
+            model.add(deserialize(spec, custom_objects))
+        return model
+
+    def __repr__(self) -> str:
+        shape = shape_str(self.input_shape) if self.input_shape else "?"
+        return f"<Sequential name={self.name}, input_shape={shape}, layers={len(self._layers)}>"

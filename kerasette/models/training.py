@@ -1,0 +1,262 @@
+"""The training API shared by Sequential and functional models.
+
+A subclass provides ``layers``, ``input_shapes``/``output_shapes`` (batch axis first) and
+``call_graph(inputs, training)`` mapping a list of input tensors to a list of output tensors.
+`fit` is a short loop over batches around one `train_step`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette import callbacks as cbks
+from kerasette import losses as klosses
+from kerasette import metrics as kmetrics
+from kerasette import optimizers as koptimizers
+from kerasette.backend import ops
+from kerasette.backend import random as krandom
+from kerasette.backend.config import floatx
+from kerasette.backend.tensor import Tensor, enable_grad, no_grad
+from kerasette.models import data as mdata
+
+
+class TrainingModel:
+    """compile / fit / evaluate / predict and the *_on_batch methods."""
+
+    optimizer = None
+    stop_training = False
+
+    # -- setup -------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        """Chooses the optimizer, the loss (per output) and the metrics.
+
+        Args:
+            optimizer: a name (``'sgd'``, ``'adam'``, ``'rmsprop'``) or an Optimizer.
+            loss: a name (``'categorical_crossentropy'``, ``'mse'``, ...) or callable; a list or
+                dict (by output layer name) for several outputs.
+            metrics: a list of names (``'accuracy'``/``'acc'`` matches the loss) or callables.
+            loss_weights: weights of each output's loss in the total (default 1 each).
+        """
+        kwargs.pop("sample_weight_mode", None)
+        kwargs.pop("weighted_metrics", None)
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+        if loss is None:
+            raise ValueError("compile: argument `loss` is required (for example loss='categorical_crossentropy')")
+        self.optimizer = koptimizers.get(optimizer)
+        names = self.output_names
+        self.loss = loss
+        self._loss_fns = [klosses.get(spec) for spec in _per_output(loss, names, "loss")]
+        self._loss_names = [klosses.serialize(fn) for fn in self._loss_fns]
+        weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
+        self.loss_weights = [float(w) for w in weights]
+        self.metrics_names_requested = list(metrics or [])
+        self._metrics = []  # (log name, output index, fn)
+        for i, out_name in enumerate(names):
+            for spec in self.metrics_names_requested:
+                name, fn = kmetrics.get(spec, self._loss_names[i])
+                log_name = name if len(names) == 1 else f"{out_name}_{name}"
+                self._metrics.append((log_name, i, fn))
+        self.compiled = True
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + [name for name, _, _ in getattr(self, "_metrics", [])]
+
+    def _require_compiled(self, method: str) -> None:
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(
+                f"Model '{self.name}': call compile(optimizer=..., loss=...) before {method}()"
+            )
+
+    # -- one step ----------------------------------------------------------------------------
+    def _prepare(self, x, y=None, kind="input"):
+        xs = mdata.check_arrays(self.name, "input", mdata.as_list(x), self.input_shapes)
+        xs = [np.ascontiguousarray(a, dtype=floatx()) for a in xs]
+        if y is None:
+            return xs, None
+        ys = [np.asarray(a) for a in mdata.as_list(y)]
+        if len(ys) != len(self.output_names):
+            raise ValueError(f"Model '{self.name}' has {len(self.output_names)} output(s); received "
+                             f"{len(ys)} target array(s)")
+        ys = [a if "sparse" in ln else np.asarray(a, dtype=floatx()) for a, ln in zip(ys, self._loss_names)]
+        return xs, ys
+
+    def _total_loss(self, ys, outputs):
+        total = None
+        for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
+            value = ops.mean(fn(Tensor(y), out))
+            if weight != 1.0:
+                value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
+            total = value if total is None else ops.add(total, value)
+        return total
+
+    def _metric_values(self, ys, outputs) -> dict[str, float]:
+        return {name: float(np.mean(fn(ys[i], outputs[i]))) for name, i, fn in self._metrics}
+
+    def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
+        """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
+        variables = self.trainable_weights
+        for v in variables:
+            v.grad = None
+        with enable_grad():
+            outputs = self.call_graph([Tensor(x) for x in xs], training=True)
+            loss = self._total_loss(ys, outputs)
+        loss.backward()
+        self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+        for v in variables:
+            v.grad = None
+        logs = {"loss": float(loss.data)}
+        logs.update(self._metric_values(ys, [o.data for o in outputs]))
+        return logs
+
+    def test_step(self, xs, ys) -> dict[str, float]:
+        with no_grad():
+            outputs = self.call_graph([Tensor(x) for x in xs], training=False)
+            loss = self._total_loss(ys, outputs)
+        logs = {"loss": float(loss.data)}
+        logs.update(self._metric_values(ys, [o.data for o in outputs]))
+        return logs
+
+    # -- loops -------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            nb_epoch=None, **kwargs):
+        """Trains for ``epochs`` epochs (Keras 1: ``nb_epoch``); returns a `History`.
+
+        Example:
+            >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
+        """
+        for ignored in ("class_weight", "sample_weight", "steps_per_epoch", "validation_steps"):
+            if kwargs.pop(ignored, None) is not None:
+                raise ValueError(f"fit: argument `{ignored}` is not supported")
+        if kwargs:
+            raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}")
+        if nb_epoch is not None:
+            epochs = nb_epoch
+        self._require_compiled("fit")
+        batch_size = mdata.check_batch_size(batch_size)
+        xs, ys = self._prepare(x, y)
+        mdata.check_lengths(xs, ys)
+        val = None
+        if validation_data is not None:
+            vx, vy = validation_data[0], validation_data[1]
+            val = self._prepare(vx, vy)
+            mdata.check_lengths(*val)
+        elif validation_split:
+            (train, held) = mdata.split_validation(xs + ys, validation_split)
+            xs, ys = train[: len(xs)], train[len(xs):]
+            val = (held[: len(xs)], held[len(xs):])
+        return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
+
+    def _fit_loop(self, xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
+        n = len(xs[0])
+        slices = self.batch_slices(n, batch_size)
+        history = cbks.History()
+        cb_list = [history] + list(callbacks or [])
+        if verbose:
+            cb_list.append(cbks.ProgbarLogger(verbose))
+        params = {"epochs": epochs, "steps": len(slices), "samples": n, "batch_size": batch_size,
+                  "verbose": verbose, "do_validation": val is not None, "metrics": self.metrics_names}
+        calls = cbks.CallbackList(cb_list, self, params)
+        self.stop_training = False
+        self.history = history
+        calls.on_train_begin({})
+        for epoch in range(initial_epoch, epochs):
+            calls.on_epoch_begin(epoch, {})
+            order = krandom.generator().permutation(n) if shuffle else np.arange(n)
+            totals, seen = {}, 0
+            for step, sl in enumerate(slices):
+                idx = order[sl]
+                calls.on_batch_begin(step, {"batch": step, "size": len(idx)})
+                logs = self.train_step([a[idx] for a in xs], [a[idx] for a in ys])
+                seen += len(idx)
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v * len(idx)
+                calls.on_batch_end(step, {k: v / seen for k, v in totals.items()})
+                if self.stop_training:
+                    break
+            epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
+            if val is not None:
+                scores = self._evaluate_arrays(val[0], val[1], batch_size)
+                epoch_logs.update({f"val_{k}": v for k, v in scores.items()})
+            calls.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        calls.on_train_end({})
+        return history
+
+    def batch_slices(self, n: int, batch_size: int) -> list[slice]:
+        """The batches of an epoch (a hook: distributed training evens them out across ranks)."""
+        return mdata.batch_slices(n, batch_size)
+
+    def _evaluate_arrays(self, xs, ys, batch_size) -> dict[str, float]:
+        totals, n = {}, len(xs[0])
+        for sl in mdata.batch_slices(n, batch_size):
+            logs = self.test_step([a[sl] for a in xs], [a[sl] for a in ys])
+            for k, v in logs.items():
+                totals[k] = totals.get(k, 0.0) + v * (sl.stop - sl.start)
+        return {k: v / max(n, 1) for k, v in totals.items()}
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, **kwargs):
+        """The loss (a float) or ``[loss, *metrics]`` on the given data, without training."""
+        self._require_compiled("evaluate")
+        if kwargs.pop("sample_weight", None) is not None:
+            raise ValueError("evaluate: argument `sample_weight` is not supported")
+        xs, ys = self._prepare(x, y)
+        mdata.check_lengths(xs, ys)
+        scores = self._evaluate_arrays(xs, ys, mdata.check_batch_size(batch_size))
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
+        values = [scores[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+        """The model's outputs for ``x``, computed in batches with gradient recording off."""
+        batch_size = mdata.check_batch_size(batch_size)
+        xs, _ = self._prepare(x)
+        n = len(xs[0])
+        chunks: list[list[np.ndarray]] = [[] for _ in self.output_names]
+        with no_grad():
+            for sl in mdata.batch_slices(n, batch_size):
+                outs = self.call_graph([Tensor(a[sl]) for a in xs], training=False)
+                for i, out in enumerate(outs):
+                    chunks[i].append(out.data)
+        results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:]), floatx())
+                   for c, s in zip(chunks, self.output_shapes)]
+        return results[0] if len(results) == 1 else results
+
+    def train_on_batch(self, x, y):
+        """One update on one batch; returns the loss or ``[loss, *metrics]``."""
+        self._require_compiled("train_on_batch")
+        xs, ys = self._prepare(x, y)
+        mdata.check_lengths(xs, ys)
+        return self._as_result(self.train_step(xs, ys))
+
+    def test_on_batch(self, x, y):
+        """The loss or ``[loss, *metrics]`` on one batch."""
+        self._require_compiled("test_on_batch")
+        xs, ys = self._prepare(x, y)
+        mdata.check_lengths(xs, ys)
+        return self._as_result(self.test_step(xs, ys))
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch."""
+        return self.predict(x, batch_size=max(len(mdata.as_list(x)[0]), 1))
+
+    def _as_result(self, logs):
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+
+def _per_output(spec, names: list[str], what: str) -> list:
+    if isinstance(spec, dict):
+        missing = [n for n in names if n not in spec]
+        if missing:
+            raise ValueError(f"compile: `{what}` has no entry for output(s) {missing}; outputs are {names}")
+        return [spec[n] for n in names]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != len(names):
+            raise ValueError(f"compile: `{what}` lists {len(spec)} values for {len(names)} outputs {names}")
+        return list(spec)
+    return [spec] * len(names)

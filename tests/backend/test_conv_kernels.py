@@ -1,0 +1,275 @@
+"""Convolution and max-pooling kernels against slow, obviously correct numpy references."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from kerasette.backend.kernels import _jit
+from kerasette.backend.ops import conv_math
+from kerasette.utils.conv_utils import conv_output_length, padding_amounts
+
+# ----------------------------------------------------------------------------- references
+
+
+def _pad(x, kernel, strides, padding, value=0.0):
+    top, bottom, left, right = padding_amounts(x.shape[1], x.shape[2], kernel, strides, padding)
+    widths = ((0, 0), (top, bottom), (left, right), (0, 0))
+    return np.pad(x, widths, constant_values=value), (top, left)
+
+
+def _out_hw(x_shape, kernel, strides, padding):
+    return tuple(
+        conv_output_length(x_shape[1 + a], kernel[a], padding, strides[a]) for a in range(2)
+    )
+
+
+def ref_conv(x, w, b, strides, padding, relu=False):
+    """One output position at a time: a window of the zero-padded input times the kernel."""
+    kh, kw = w.shape[:2]
+    xp, _ = _pad(x, (kh, kw), strides, padding)
+    oh_n, ow_n = _out_hw(x.shape, (kh, kw), strides, padding)
+    y = np.zeros((x.shape[0], oh_n, ow_n, w.shape[3]), np.float64)
+    for oh, ow in itertools.product(range(oh_n), range(ow_n)):
+        win = xp[:, oh * strides[0] : oh * strides[0] + kh, ow * strides[1] : ow * strides[1] + kw]
+        y[:, oh, ow] = np.tensordot(win, w, axes=([1, 2, 3], [0, 1, 2]))
+    if b is not None:
+        y += b
+    return np.maximum(y, 0) if relu else y
+
+
+def ref_conv_backward(dy, x, w, strides, padding):
+    """dx and dw by adding each output position's gradient into its window."""
+    kh, kw = w.shape[:2]
+    xp, (top, left) = _pad(x, (kh, kw), strides, padding)
+    dxp = np.zeros(xp.shape, np.float64)
+    dw = np.zeros(w.shape, np.float64)
+    for oh, ow in itertools.product(range(dy.shape[1]), range(dy.shape[2])):
+        hs = slice(oh * strides[0], oh * strides[0] + kh)
+        ws = slice(ow * strides[1], ow * strides[1] + kw)
+        g = dy[:, oh, ow]
+        dxp[:, hs, ws] += np.einsum("no,ijco->nijc", g, w)
+        dw += np.einsum("nijc,no->ijco", xp[:, hs, ws], g)
+    dx = dxp[:, top : top + x.shape[1], left : left + x.shape[2]]
+    return dx, dw
+
+
+def ref_maxpool(x, pool, strides, padding):
+    """Window maxima of the -inf-padded input and the first (row-major) winner's position."""
+    xp, (top, left) = _pad(x, pool, strides, padding, value=-np.inf)
+    oh_n, ow_n = _out_hw(x.shape, pool, strides, padding)
+    n_img, _, width, chans = x.shape
+    y = np.zeros((n_img, oh_n, ow_n, chans), x.dtype)
+    arg = np.zeros(y.shape, np.int64)
+    for n, oh, ow, c in itertools.product(range(n_img), range(oh_n), range(ow_n), range(chans)):
+        win = xp[n, oh * strides[0] : oh * strides[0] + pool[0], ow * strides[1] :, c]
+        win = win[:, : pool[1]]
+        i, j = np.unravel_index(np.argmax(win), win.shape)
+        y[n, oh, ow, c] = win[i, j]
+        arg[n, oh, ow, c] = (oh * strides[0] + i - top) * width + ow * strides[1] + j - left
+    return y, arg
+
+
+# ----------------------------------------------------------------------------- cases
+
+TOL = {
+    np.float32: {"rtol": 2e-4, "atol": 2e-4},
+    np.float64: {"rtol": 1e-10, "atol": 1e-10},
+}
+
+CONV_CASES = [
+    # (n, h, w, cin, cout, kernel, strides, padding)
+    (2, 7, 7, 3, 4, (3, 3), (1, 1), "valid"),
+    (2, 7, 7, 3, 4, (3, 3), (1, 1), "same"),
+    (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),
+    (2, 10, 11, 4, 6, (5, 5), (1, 1), "same"),
+    (1, 11, 9, 2, 3, (5, 3), (3, 2), "valid"),
+    (3, 6, 5, 7, 2, (2, 2), (2, 2), "valid"),
+    (1, 7, 9, 3, 5, (2, 3), (1, 3), "same"),
+    (2, 5, 6, 6, 4, (1, 1), (1, 1), "valid"),
+    (1, 7, 6, 3, 2, (1, 1), (2, 3), "same"),
+    (2, 8, 8, 8, 8, (3, 3), (3, 3), "same"),
+    (1, 4, 13, 1, 3, (3, 5), (1, 2), "valid"),
+    (1, 3, 3, 2, 2, (5, 5), (1, 1), "same"),
+    (1, 6, 6, 32, 16, (3, 3), (1, 1), "valid"),
+]
+DTYPES = [np.float32, np.float64]
+
+
+def _case_arrays(case, dtype, seed=0):
+    n, h, w, cin, cout, kernel, strides, padding = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    wt = rng.standard_normal((*kernel, cin, cout)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    oh_n, ow_n = _out_hw(x.shape, kernel, strides, padding)
+    dy = rng.standard_normal((n, oh_n, ow_n, cout)).astype(dtype)
+    return x, wt, b, dy
+
+
+@pytest.fixture(params=[None, 1, 700], ids=["tile-default", "tile-1row", "tile-700B"])
+def tile_bytes(request, monkeypatch):
+    """Runs a test with the default tile, with one output row per tile and with a few rows."""
+    if request.param is not None:
+        monkeypatch.setattr(conv_math, "TILE_BYTES", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward(case, dtype, tile_bytes):
+    x, w, b, _ = _case_arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    for bias, relu in [(None, False), (b, True), (b, False)]:
+        y = conv_math.conv2d_forward(x, w, bias, strides, padding, relu=relu)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        np.testing.assert_allclose(y, ref_conv(x, w, bias, strides, padding, relu), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_backward(case, dtype, tile_bytes):
+    x, w, _, dy = _case_arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    dx_ref, dw_ref = ref_conv_backward(dy, x, w, strides, padding)
+    dx = conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding)
+    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, strides, padding)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    assert dw.dtype == dtype and dw.shape == w.shape
+    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[6] == (1, 1)][:3])
+def test_backward_input_paths_agree(case):
+    """The stride-1 'full convolution' path and the general col2im path give the same dx."""
+    x, w, _, dy = _case_arrays(case, np.float64)
+    pads = padding_amounts(x.shape[1], x.shape[2], case[5], (1, 1), case[7])
+    dx = np.zeros(x.shape)
+    conv_math._backward_input_col2im(dy, w, dx, (1, 1), pads)
+    full = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), case[7])
+    np.testing.assert_allclose(full, dx, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cin", [1, 3])
+def test_small_cin_direct_conv(dtype, cin, monkeypatch):
+    monkeypatch.setattr(conv_math, "SMALL_CIN", 4)
+    x, w, b, _ = _case_arrays((2, 9, 8, cin, 5, (3, 2), (2, 1), "same"), dtype)
+    y = conv_math.conv2d_forward(x, w, b, (2, 1), "same", relu=True)
+    np.testing.assert_allclose(y, ref_conv(x, w, b, (2, 1), "same", True), **TOL[dtype])
+
+
+def test_empty_output():
+    x = np.ones((2, 2, 2, 3), np.float32)
+    w = np.ones((3, 3, 3, 4), np.float32)
+    assert conv_math.conv2d_forward(x, w).shape == (2, 0, 0, 4)
+    dy = np.ones((2, 0, 0, 4), np.float32)
+    np.testing.assert_array_equal(conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), "valid"), 0)
+    np.testing.assert_array_equal(conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), "valid"), 0)
+
+
+def test_buffers_are_reused():
+    x, w, _, _ = _case_arrays(CONV_CASES[0], np.float32)
+    conv_math.conv2d_forward(x, w)
+    buf = conv_math._buffer("cols", (1,), np.float32)
+    conv_math.conv2d_forward(x, w)
+    assert conv_math._buffer("cols", (1,), np.float32).base is buf.base
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+POOL_CASES = [
+    # (n, h, w, c, pool, strides, padding)
+    (2, 6, 6, 3, (2, 2), (2, 2), "valid"),
+    (2, 7, 7, 3, (2, 2), (2, 2), "valid"),
+    (2, 7, 7, 3, (2, 2), (2, 2), "same"),
+    (1, 8, 9, 2, (3, 3), (2, 2), "same"),
+    (1, 9, 7, 4, (3, 2), (1, 3), "same"),
+    (2, 5, 8, 1, (3, 3), (3, 3), "valid"),
+    (1, 5, 5, 2, (5, 5), (1, 1), "same"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_maxpool(case, dtype):
+    n, h, w, c, pool, strides, padding = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    y, arg = conv_math.maxpool2d_forward(x, pool, strides, padding)
+    y_ref, arg_ref = ref_maxpool(x, pool, strides, padding)
+    assert y.dtype == dtype and np.isfinite(y).all()
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = conv_math.maxpool2d_backward(dy, arg, x.shape)
+    dx_ref = np.zeros(x.shape, dtype).reshape(n, h * w, c)
+    for i, oh, ow, ch in itertools.product(*map(range, y.shape)):
+        dx_ref[i, arg_ref[i, oh, ow, ch], ch] += dy[i, oh, ow, ch]
+    np.testing.assert_allclose(dx, dx_ref.reshape(x.shape), rtol=1e-6)
+
+
+def test_maxpool_ties_go_to_first_in_row_major_order():
+    x = np.zeros((1, 4, 4, 2), np.float64)
+    x[0, 1, 0, 1] = x[0, 0, 1, 1] = 5.0  # channel 1: tie; (0, 1) comes first in row-major order
+    y, arg = conv_math.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    assert arg[0, 0, 0, 0] == 0 and arg[0, 0, 0, 1] == 1
+    dx = conv_math.maxpool2d_backward(np.ones_like(y), arg, x.shape)
+    assert dx[0, 0, 0, 0] == 1 and dx[0, 0, 1, 0] == 0 and dx[0, 1, 0, 0] == 0
+    assert dx[0, 0, 1, 1] == 1 and dx[0, 1, 0, 1] == 0
+    assert dx.sum() == y.size
+
+
+def test_maxpool_same_padding_never_picks_padding():
+    x = -np.ones((1, 3, 3, 1), np.float32) * np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
+    y, arg = conv_math.maxpool2d_forward(x, (2, 2), (2, 2), "same")
+    assert y.shape == (1, 2, 2, 1)
+    np.testing.assert_array_equal(y[0, :, :, 0], [[-1, -3], [-7, -9]])
+    np.testing.assert_array_equal(arg[0, :, :, 0], [[0, 2], [6, 8]])
+
+
+# ----------------------------------------------------------------------------- numba cache dir
+
+
+def test_cache_dir_beside_writable_modules(tmp_path):
+    assert _jit._cache_dir_for(tmp_path, {"HOME": str(tmp_path)}) is None
+
+
+def test_cache_dir_respects_user_setting(tmp_path):
+    assert _jit._cache_dir_for("/nonexistent", {"NUMBA_CACHE_DIR": "/x"}) is None
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
+def test_cache_dir_falls_back_for_read_only_package(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    pkg.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        got = _jit._cache_dir_for(pkg, {"XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    finally:
+        pkg.chmod(stat.S_IRWXU)
+    assert got == str(tmp_path / "xdg" / "kerasette" / "numba")
+
+
+def test_cache_dir_falls_back_for_missing_package(tmp_path):
+    got = _jit._cache_dir_for(tmp_path / "absent", {"XDG_CACHE_HOME": str(tmp_path)})
+    assert got == str(tmp_path / "kerasette" / "numba")
+    got = _jit._cache_dir_for(tmp_path / "absent", {"HOME": str(tmp_path)})
+    assert got == str(tmp_path / ".cache" / "kerasette" / "numba")
+
+
+def test_cache_dir_falls_back_when_access_denied(tmp_path, monkeypatch):
+    monkeypatch.setattr(_jit.os, "access", lambda path, mode: False)
+    got = _jit._cache_dir_for(tmp_path, {"XDG_CACHE_HOME": "/c"})
+    assert got == "/c/kerasette/numba"
+
+
+def test_cache_dir_uses_existing_read_only_pycache(tmp_path, monkeypatch):
+    (tmp_path / "__pycache__").mkdir()
+    monkeypatch.setattr(_jit.os, "access", lambda p, mode: "__pycache__" not in str(p))
+    assert _jit._cache_dir_for(tmp_path, {"XDG_CACHE_HOME": "/c"}) == "/c/kerasette/numba"

@@ -1,0 +1,120 @@
+"""Times each convolution of the seed model: forward, backward to the input, backward to the kernel.
+
+A script, not a test: ``python tests/benchmarks/conv_layers.py [--batch 32] [--dtype float32]``.
+Prints the machine's fp32 matmul rate (numpy, 2048 x 2048) and, per layer and pass, the time,
+the GFLOP/s and the fraction of that matmul rate. With ``--torch`` it also times PyTorch's CPU
+convolutions on the same shapes (when torch is importable), for the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from kerasette.backend.ops import conv_math
+from kerasette.utils.conv_utils import conv_output_length
+
+#: The seed model's convolutions: (name, input H=W, cin, cout, kernel, padding); 3x3, stride 1.
+SEED_LAYERS = [
+    ("conv1 3->32", 100, 3, 32, 3, "valid"),
+    ("conv2 32->32", 98, 32, 32, 3, "valid"),
+    ("conv3 32->64", 48, 32, 64, 3, "valid"),
+    ("conv4 64->64", 46, 64, 64, 3, "valid"),
+]
+
+
+def best_time(fn, repeats: int, min_seconds: float = 0.3) -> float:
+    """Best wall time of ``fn()`` over ``repeats`` runs (at least ``min_seconds`` in all)."""
+    fn()
+    best, start, runs = float("inf"), time.perf_counter(), 0
+    while runs < repeats or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        runs += 1
+    return best
+
+
+def matmul_gflops(n: int = 2048) -> float:
+    """numpy's float32 n x n matmul rate in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty_like(a)
+    seconds = best_time(lambda: np.matmul(a, b, out=out), repeats=5, min_seconds=1.0)
+    return 2 * n**3 / seconds / 1e9
+
+
+def layer_passes(batch, size, cin, cout, k, padding, dtype):
+    """The three passes of one layer as zero-argument callables, and the layer's FLOP count."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, size, size, cin)).astype(dtype)
+    w = (rng.standard_normal((k, k, cin, cout)) * 0.1).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    out = conv_output_length(size, k, padding, 1)
+    dy = rng.standard_normal((batch, out, out, cout)).astype(dtype)
+    flops = 2.0 * batch * out * out * k * k * cin * cout
+    passes = {
+        "forward": lambda: conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
+        "bwd-input": lambda: conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
+        "bwd-weight": lambda: conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding),
+    }
+    return passes, flops
+
+
+def torch_passes(batch, size, cin, cout, k, padding):
+    """The same three passes in PyTorch (NCHW, float32), or None when torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    x = torch.randn(batch, cin, size, size)
+    w = torch.randn(cout, cin, k, k) * 0.1
+    b = torch.randn(cout)
+    out = conv_output_length(size, k, padding, 1)
+    dy = torch.randn(batch, cout, out, out)
+    grad = torch.nn.grad
+    return {
+        "forward": lambda: torch.relu(torch.nn.functional.conv2d(x, w, b, padding=padding)),
+        "bwd-input": lambda: grad.conv2d_input(x.shape, w, dy, padding=padding),
+        "bwd-weight": lambda: grad.conv2d_weight(x, w.shape, dy, padding=padding),
+    }
+
+
+def main() -> None:
+    """Parses the arguments, runs the timings and prints the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--torch", action="store_true", help="also time PyTorch, if importable")
+    args = parser.parse_args()
+    peak = matmul_gflops()
+    print(f"numpy float32 2048x2048 matmul: {peak:.1f} GFLOP/s")
+    print(f"batch {args.batch}, {args.dtype}, tile {conv_math.TILE_BYTES / 2**20:.2f} MiB")
+    head = f"{'layer':<14}{'pass':<12}{'ms':>9}{'GFLOP/s':>9}{'of mm':>7}"
+    print(head + ("  torch ms  ratio" if args.torch else ""))
+    total = 0.0
+    for name, size, cin, cout, k, padding in SEED_LAYERS:
+        passes, flops = layer_passes(args.batch, size, cin, cout, k, padding, args.dtype)
+        ref = torch_passes(args.batch, size, cin, cout, k, padding) if args.torch else None
+        for pass_name, fn in passes.items():
+            seconds = best_time(fn, args.repeats)
+            total += seconds
+            rate = flops / seconds / 1e9
+            line = f"{name:<14}{pass_name:<12}{seconds * 1e3:9.2f}{rate:9.1f}{rate / peak:7.2f}"
+            if ref is not None:
+                t_ref = best_time(ref[pass_name], args.repeats)
+                line += f"{t_ref * 1e3:10.2f}{seconds / t_ref:7.2f}"
+            print(line)
+    print(f"total of all passes: {total * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
