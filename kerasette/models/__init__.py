@@ -2,4 +2,26 @@
 
 from kerasette.models.sequential import Sequential
 
-__all__ = ["Sequential"]
+
+def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002 - Keras's name
+    """Loads a model saved by `Model.save` (or by Keras) from an HDF5 file."""
+    from kerasette.saving import load_model as _load
+
+    return _load(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """A model (untrained weights) from `Model.to_json`'s output."""
+    from kerasette.saving import model_from_json as _from_json
+
+    return _from_json(json_string, custom_objects=custom_objects)
+
+
+def model_from_config(config: dict, custom_objects=None):
+    """A model from ``{'class_name', 'config'}``."""
+    from kerasette.saving import model_from_config as _from_config
+
+    return _from_config(config, custom_objects=custom_objects)
+
+
+__all__ = ["Sequential", "load_model", "model_from_config", "model_from_json"]

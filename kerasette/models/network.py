@@ -78,6 +78,25 @@ class BaseModel(TrainingModel):
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
                            "keras_version": __version__, "backend": "kerasette"}, **kwargs)
 
+    # -- checkpoints (the format lives in kerasette.saving) ----------------------------------
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Saves architecture, weights, training config and optimizer state to HDF5."""
+        from kerasette.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Saves the weights only, in Keras's legacy HDF5 layout."""
+        from kerasette.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False) -> None:
+        """Loads weights saved by `save_weights`, `save` or Keras (legacy or ``.weights.h5``)."""
+        from kerasette.saving import load_weights
+
+        load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
 
