@@ -45,6 +45,8 @@ from kerasette.backend.ops import (
     sum,
     tanh,
 )
+from kerasette.backend.graph import function, gradients, stop_gradient
+from kerasette.backend.symbolic import KerasTensor, placeholder, symbolic_aware
 from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
 
 
@@ -167,7 +169,97 @@ def softplus(x):
     return activations.softplus(x)
 
 
+def softsign(x):
+    from kerasette import activations
+
+    return activations.softsign(x)
+
+
+def conv2d(x, kernel, strides=(1, 1), padding: str = "valid", data_format=None):
+    """2-D convolution of a 4-D tensor with an (rows, cols, in, out) kernel."""
+    from kerasette.utils import conv_utils
+
+    strides = conv_utils.normalize_tuple(strides, 2, "strides", "conv2d")
+    padding = conv_utils.normalize_padding(padding, "conv2d")
+    if normalize_data_format(data_format) == "channels_first":
+        y = ops.conv2d(ops.transpose(x, (0, 2, 3, 1)), kernel, None, strides, padding)
+        return ops.transpose(y, (0, 3, 1, 2))
+    return ops.conv2d(x, kernel, None, strides, padding)
+
+
+def pool2d(x, pool_size, strides=(1, 1), padding: str = "valid", data_format=None, pool_mode: str = "max"):
+    """2-D max (or average, for non-overlapping 'valid' windows) pooling of a 4-D tensor."""
+    from kerasette.utils import conv_utils
+
+    pool_size = conv_utils.normalize_tuple(pool_size, 2, "pool_size", "pool2d")
+    strides = conv_utils.normalize_tuple(strides, 2, "strides", "pool2d")
+    padding = conv_utils.normalize_padding(padding, "pool2d")
+    channels_first = normalize_data_format(data_format) == "channels_first"
+    if channels_first:
+        x = ops.transpose(x, (0, 2, 3, 1))
+    if pool_mode == "max":
+        y = ops.max_pool2d(x, pool_size, strides, padding)
+    elif pool_mode == "avg" and strides == pool_size and padding == "valid":
+        n, h, w, c = x.shape
+        ph, pw = pool_size
+        rows, cols = h // ph, w // pw
+        y = ops.getitem(x, (slice(None), slice(0, rows * ph), slice(0, cols * pw)))
+        y = ops.mean(ops.reshape(y, (n, rows, ph, cols, pw, c)), axis=(2, 4))
+    else:
+        raise ValueError(f"pool2d: pool_mode must be 'max', or 'avg' with strides == pool_size and "
+                         f"padding='valid'; received pool_mode={pool_mode!r}, strides={strides}, padding={padding!r}")
+    return ops.transpose(y, (0, 3, 1, 2)) if channels_first else y
+
+
+def zeros_like(x, dtype=None):
+    return Variable(np.zeros(x.shape, dtype=dtype or x.dtype))
+
+
+def ones_like(x, dtype=None):
+    return Variable(np.ones(x.shape, dtype=dtype or x.dtype))
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` is a symbolic tensor (from `placeholder` or `Input`)."""
+    return isinstance(x, KerasTensor)
+
+
+def is_placeholder(x) -> bool:
+    return isinstance(x, KerasTensor) and x.node is None
+
+
+def update(x: Variable, new_x):
+    """An update pair for `function`'s ``updates``."""
+    return (x, new_x)
+
+
+def update_add(x: Variable, increment):
+    return (x, x + increment)
+
+
+def update_sub(x: Variable, decrement):
+    return (x, x - decrement)
+
+
+def argmax(x, axis: int = -1):
+    return Tensor(np.argmax(np.asarray(x.data if isinstance(x, Tensor) else x), axis=axis))
+
+
+# Every op above also builds graph nodes when given symbolic tensors (placeholders, Input).
+for _name in (
+    "abs", "binary_crossentropy", "categorical_crossentropy", "clip", "exp", "log", "max",
+    "maximum", "mean", "min", "minimum", "relu", "sigmoid", "softmax", "sqrt", "square", "sum",
+    "tanh", "dot", "transpose", "reshape", "flatten", "batch_flatten", "permute_dimensions",
+    "concatenate", "pow", "bias_add", "dropout", "softplus", "softsign", "conv2d", "pool2d",
+):
+    globals()[_name] = symbolic_aware(globals()[_name])
+del _name
+
+
 __all__ = [
+    "KerasTensor", "argmax", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
+    "ones_like", "placeholder", "pool2d", "softsign", "stop_gradient", "update", "update_add",
+    "update_sub", "zeros_like",
     "Tensor", "Variable", "abs", "backend", "batch_flatten", "bias_add", "binary_crossentropy",
     "categorical_crossentropy", "clear_session", "clip", "concatenate", "constant", "dot", "dropout",
     "dtype", "enable_grad", "epsilon", "eval", "exp", "flatten", "floatx", "get_value",

@@ -102,23 +102,23 @@ def _seed_gradient(root: Tensor, gradient) -> np.ndarray:
     return grad.astype(root.dtype, copy=False)
 
 
-def backward(root: Tensor, gradient=None) -> None:
-    """Accumulates d(root)/d(leaf) times ``gradient`` into ``leaf.grad`` for every leaf that
-    requires a gradient."""
-    if not root.requires_grad:
-        raise ValueError(
-            "backward(): this tensor does not depend on any variable that requires a gradient"
-        )
-    grads: dict[int, np.ndarray] = {id(root): _seed_gradient(root, gradient)}
+def _propagate(root: Tensor, seed: np.ndarray, targets: dict[int, Tensor] | None) -> dict[int, np.ndarray]:
+    """Runs the backward pass from ``root``. Without ``targets`` it accumulates into ``.grad``
+    of the leaves; with them it returns the gradients of those tensors (id -> array) and
+    leaves ``.grad`` alone."""
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    found: dict[int, np.ndarray] = {}
     for node in reversed(topological_order(root)):
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
+        if targets is not None and id(node) in targets:
+            found[id(node)] = grad
         if node._op is None:
-            node.grad = grad.copy() if node.grad is None else node.grad + grad
+            if targets is None:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
             continue
-        input_grads = node._op.backward(grad)
-        for parent, g in zip(node._inputs, input_grads):
+        for parent, g in zip(node._inputs, node._op.backward(grad)):
             if g is None or not parent.requires_grad:
                 continue
             if g.shape != parent.shape:
@@ -127,7 +127,25 @@ def backward(root: Tensor, gradient=None) -> None:
                     f"of shape {parent.shape}"
                 )
             key = id(parent)
-            if key in grads:
-                grads[key] = grads[key] + g
-            else:
-                grads[key] = g
+            grads[key] = grads[key] + g if key in grads else g
+    return found
+
+
+def backward(root: Tensor, gradient=None) -> None:
+    """Accumulates d(root)/d(leaf) times ``gradient`` into ``leaf.grad`` for every leaf that
+    requires a gradient."""
+    if not root.requires_grad:
+        raise ValueError(
+            "backward(): this tensor does not depend on any variable that requires a gradient"
+        )
+    _propagate(root, _seed_gradient(root, gradient), None)
+
+
+def grad(root: Tensor, tensors, gradient=None) -> list[np.ndarray]:
+    """The gradients of ``root`` with respect to ``tensors`` (zeros where it does not depend on
+    one), without touching any ``.grad``."""
+    tensors = list(tensors)
+    if not root.requires_grad:
+        return [np.zeros(t.shape, dtype=t.dtype) for t in tensors]
+    found = _propagate(root, _seed_gradient(root, gradient), {id(t): t for t in tensors})
+    return [found.get(id(t), np.zeros(t.shape, dtype=t.dtype)) for t in tensors]

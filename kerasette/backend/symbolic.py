@@ -1,21 +1,311 @@
-"""Symbolic tensors: placeholders and the graph that `function` and `Model` run with values.
+"""Symbolic tensors: placeholders, ``K.function``, ``K.gradients`` and the functional API.
 
-(Filled in with the functional API; see `KerasTensor`.)
+A `KerasTensor` has a shape (None for unknown sizes) and a dtype but no values. Applying a
+backend op or a layer to one records a `Node` instead of computing; `execute` later runs the
+recorded nodes on concrete Tensors fed for the placeholders, through the same ops (and so the
+same autograd graph) that eager code uses. There is one engine: a node holds the eager function
+to call.
+
+Shapes of op results are inferred by running the op on two small probe values per placeholder
+(its unknown sizes set to 2, then 3); an axis whose size differs between the probes is unknown.
+Each symbolic tensor keeps its probe values, so inference costs one op evaluation per probe.
+Layer results take their shape from the layer's ``compute_output_shape`` instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
+import numpy as np
+
+from kerasette.backend.tensor import Tensor, enable_grad
+
+_PROBE_SIZES = (2, 3)
+_names = itertools.count(1)
+_training_phase = [False]
+
+
+class Node:
+    """How a symbolic tensor is computed: ``fn(*args, **kwargs)`` with symbolic args replaced
+    by their values; ``layer`` is set for layer calls (the functional API's graph)."""
+
+    def __init__(self, fn, args, kwargs=None, layer=None, output_index: int = 0):
+        self.fn, self.args, self.kwargs = fn, list(args), dict(kwargs or {})
+        self.layer, self.output_index = layer, output_index
+
+    def symbolic_inputs(self) -> list[KerasTensor]:
+        return [a for a in _flatten(self.args) if isinstance(a, KerasTensor)]
+
 
 class KerasTensor:
-    """A tensor with a shape and dtype but no values yet."""
+    """A symbolic tensor: shape and dtype now, values when a function runs.
+
+    Args:
+        shape: shape with None for unknown sizes (usually the batch axis).
+        dtype: dtype name.
+        name: shown in ``repr`` and in error messages.
+    """
+
+    __array_priority__ = 100
+
+    def __init__(self, shape, dtype="float32", name: str | None = None, node: Node | None = None,
+                 probes=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name or f"keras_tensor_{next(_names)}"
+        self.node = node
+        self._probes = probes if probes is not None else _placeholder_probes(self.shape, self.dtype)
+        self._keras_history = None  # (layer, node index, tensor index) in the functional API
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __len__(self) -> int:
+        if self.shape and self.shape[0] is not None:
+            return self.shape[0]
+        raise TypeError(f"len() of symbolic tensor '{self.name}' with unknown first axis {self.shape}")
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"symbolic tensor '{self.name}' has no value yet: it cannot be used as a Python bool; "
+            "run it with K.function or a Model"
+        )
+
+    def numpy(self):
+        raise ValueError(
+            f"symbolic tensor '{self.name}' {self.shape} has no values; feed it through "
+            "K.function([...], [...]) or Model.predict"
+        )
+
+
+def _placeholder_probes(shape, dtype) -> tuple[np.ndarray, ...]:
+    return tuple(np.ones([p if d is None else d for d in shape], dtype=dtype) for p in _PROBE_SIZES)
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _substitute(item, values):
+    """Replaces symbolic tensors inside (nested) args by ``values(tensor)``."""
+    if isinstance(item, KerasTensor):
+        return values(item)
+    if isinstance(item, list):
+        return [_substitute(x, values) for x in item]
+    if isinstance(item, tuple):
+        return tuple(_substitute(x, values) for x in item)
+    return item
 
 
 def is_symbolic(value) -> bool:
-    """Whether ``value`` (or any item of a list of values) is symbolic."""
+    """Whether ``value`` is, or (nested lists) contains, a symbolic tensor."""
     if isinstance(value, (list, tuple)):
-        return any(isinstance(v, KerasTensor) for v in value)
+        return any(is_symbolic(v) for v in value)
     return isinstance(value, KerasTensor)
 
 
+def placeholder(shape=None, ndim=None, dtype=None, name: str | None = None) -> KerasTensor:
+    """A symbolic input to be fed when a `function` runs."""
+    from kerasette.backend.config import floatx
+
+    if shape is None:
+        if ndim is None:
+            raise ValueError("placeholder: give `shape` (None for unknown sizes) or `ndim`")
+        shape = (None,) * ndim
+    return KerasTensor(shape, dtype or floatx(), name=name or f"placeholder_{next(_names)}")
+
+
+# -- recording ------------------------------------------------------------------------------
+def trace(fn, args, kwargs=None, name: str | None = None) -> KerasTensor:
+    """Records ``fn(*args, **kwargs)`` on symbolic args; infers the result's shape by probing."""
+    kwargs = kwargs or {}
+    results = []
+    with np.errstate(all="ignore"):
+        for i in range(len(_PROBE_SIZES)):
+            value = fn(*_substitute(list(args), lambda t, i=i: Tensor(t._probes[i])),
+                       **_substitute_dict(kwargs, i))
+            results.append(np.asarray(value.data if isinstance(value, Tensor) else value))
+    a, b = results
+    if a.ndim != b.ndim:
+        raise ValueError(f"cannot infer a static rank for symbolic '{getattr(fn, '__name__', fn)}'")
+    shape = tuple(None if da != db else da for da, db in zip(a.shape, b.shape))
+    return KerasTensor(shape, a.dtype, name=name or f"{getattr(fn, '__name__', 'op')}_{next(_names)}",
+                       node=Node(fn, args, kwargs), probes=tuple(results))
+
+
+def _substitute_dict(kwargs: dict, i: int) -> dict:
+    return {k: _substitute(v, lambda t: Tensor(t._probes[i])) for k, v in kwargs.items()}
+
+
+def symbolic_aware(fn):
+    """Makes an eager function record a node when any argument is symbolic."""
+
+    def wrapper(*args, **kwargs):
+        if is_symbolic(list(args)) or is_symbolic(list(kwargs.values())):
+            return trace(fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
 def call_layer(layer, inputs):
-    raise NotImplementedError
+    """Records a call of ``layer`` on symbolic ``inputs`` (a tensor or a list of tensors)."""
+    multiple = isinstance(inputs, (list, tuple))
+    tensors = list(inputs) if multiple else [inputs]
+    for t in tensors:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(
+                f"{type(layer).__name__} '{layer.name}': in the functional API every input must be "
+                f"a symbolic tensor (from Input or another layer); received {type(t).__name__}"
+            )
+    shapes = [t.shape for t in tensors]
+    layer.build_for(shapes if multiple else shapes[0])
+    out_shape = layer.compute_output_shape(shapes if multiple else shapes[0])
+    node_index = len(layer._inbound_nodes)
+    node = Node(_LayerCall(layer), [tensors if multiple else tensors[0]], layer=layer)
+    layer._inbound_nodes.append(tensors)
+    dtype = tensors[0].dtype
+    out = KerasTensor(out_shape, dtype, name=f"{layer.name}/output_{node_index}", node=node, probes=())
+    out._keras_history = (layer, node_index, 0)
+    return out
+
+
+class _LayerCall:
+    """The function a layer node runs: the layer's ``call`` in the current training phase."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.__name__ = layer.name
+
+    def __call__(self, inputs):
+        return self.layer.call(inputs, training=_training_phase[0])
+
+
+# -- running --------------------------------------------------------------------------------
+def topological_nodes(outputs: list[KerasTensor]) -> list[KerasTensor]:
+    """Symbolic tensors needed for ``outputs``, each after the tensors it depends on
+    (iterative, deterministic)."""
+    order, visited = [], set()
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor.node is not None:
+            for parent in reversed(tensor.node.symbolic_inputs()):
+                if id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+@contextlib.contextmanager
+def training_phase(training: bool):
+    previous = _training_phase[0]
+    _training_phase[0] = bool(training)
+    try:
+        yield
+    finally:
+        _training_phase[0] = previous
+
+
+def execute(outputs: list[KerasTensor], feed: dict[int, Tensor], training: bool = False) -> list[Tensor]:
+    """Computes ``outputs`` given concrete values for placeholders (``feed``: id -> Tensor)."""
+    values: dict[int, Tensor] = {}
+    with training_phase(training):
+        for tensor in topological_nodes(outputs):
+            key = id(tensor)
+            if key in feed:
+                values[key] = feed[key]
+                continue
+            if tensor.node is None:
+                raise ValueError(
+                    f"placeholder '{tensor.name}' {tensor.shape} is needed to compute the outputs "
+                    "but was not fed: add it to the function's inputs"
+                )
+            node = tensor.node
+            args = _substitute(node.args, lambda t: values[id(t)])
+            kwargs = {k: _substitute(v, lambda t: values[id(t)]) for k, v in node.kwargs.items()}
+            value = node.fn(*args, **kwargs)
+            values[key] = value if isinstance(value, Tensor) else Tensor(value)
+    return [values[id(t)] for t in outputs]
+
+
+def feed_value(placeholder_tensor: KerasTensor, value) -> Tensor:
+    """Checks a fed value's shape and dtype kind against a placeholder and wraps it."""
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    shape = placeholder_tensor.shape
+    if array.ndim != len(shape) or any(d is not None and d != a for d, a in zip(shape, array.shape)):
+        raise ValueError(
+            f"placeholder '{placeholder_tensor.name}' expects shape {shape}; fed a value of shape "
+            f"{array.shape}"
+        )
+    expected = placeholder_tensor.dtype
+    if array.dtype != expected:
+        if np.issubdtype(expected, np.floating) and np.issubdtype(array.dtype, np.number):
+            array = array.astype(expected)
+        elif not np.can_cast(array.dtype, expected, casting="same_kind"):
+            raise TypeError(
+                f"placeholder '{placeholder_tensor.name}' has dtype {expected}; fed a value of "
+                f"dtype {array.dtype}"
+            )
+        else:
+            array = array.astype(expected)
+    return Tensor(array)
+
+
+__all__ = ["KerasTensor", "Node", "call_layer", "enable_grad", "execute", "feed_value", "is_symbolic",
+           "placeholder", "symbolic_aware", "topological_nodes", "trace", "training_phase"]
+
+
+def _operator(name: str, reverse: bool = False):
+    def method(self, other=None):
+        from kerasette.backend import ops
+
+        fn = getattr(ops, name)
+        if other is None:
+            return trace(fn, [self])
+        if isinstance(other, (int, float)):
+            other = np.asarray(other, dtype=self.dtype)
+        return trace(fn, [other, self] if reverse else [self, other])
+
+    return method
+
+
+for _dunder, _op, _rev in (
+    ("__add__", "add", False), ("__radd__", "add", True), ("__sub__", "subtract", False),
+    ("__rsub__", "subtract", True), ("__mul__", "multiply", False), ("__rmul__", "multiply", True),
+    ("__truediv__", "divide", False), ("__rtruediv__", "divide", True), ("__pow__", "power", False),
+    ("__matmul__", "matmul", False), ("__rmatmul__", "matmul", True),
+):
+    setattr(KerasTensor, _dunder, _operator(_op, _rev))
+KerasTensor.__neg__ = lambda self: _operator("negative")(self)
+KerasTensor.__getitem__ = lambda self, index: trace(_getitem, [self, index])
+KerasTensor.T = property(lambda self: _operator("transpose")(self))
+
+
+def _getitem(x, index):
+    from kerasette.backend import ops
+
+    return ops.getitem(x, index)

@@ -247,10 +247,10 @@ class Tensor:
         return f"shape={self.shape}, dtype={self.dtype}"
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix=" " * 10, threshold=200)
-        extra = ", requires_grad=True" if self.requires_grad else ""
-        return f"<Tensor: {self._describe()}{extra}, numpy=\n{body}>" if self.ndim > 1 else (
-            f"<Tensor: {self._describe()}{extra}, numpy={body}>"
+        body = np.array2string(self.data, threshold=200)
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor(\n{body}, {self._describe()}{grad})" if self.ndim > 1 else (
+            f"Tensor({body}, {self._describe()}{grad})"
         )
 
     __str__ = __repr__
@@ -296,7 +296,7 @@ class Variable(Tensor):
         return f"name={self.name!r}, shape={self.shape}, dtype={self.dtype}"
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", threshold=200)
+        body = np.array2string(self.data, threshold=200)
         return f"<Variable {self._describe()}, numpy=\n{body}>"
 
     __str__ = __repr__

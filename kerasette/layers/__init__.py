@@ -2,16 +2,30 @@
 
 from kerasette.layers.base import Layer
 from kerasette.layers.convolutional import Conv2D, Convolution2D
-from kerasette.layers.core import Activation, Dense, Dropout, Flatten, InputLayer
+from kerasette.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from kerasette.layers.merge import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    concatenate,
+)
 from kerasette.layers.pooling import MaxPool2D, MaxPooling2D
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Activation, Conv2D, Dense, Dropout, Flatten, InputLayer, MaxPooling2D)
+    for cls in (Activation, Add, Average, Concatenate, Conv2D, Dense, Dropout, Flatten, InputLayer,
+                Maximum, MaxPooling2D, Minimum, Multiply, Subtract)
 }
 LAYER_CLASSES.update({"Convolution2D": Conv2D, "MaxPool2D": MaxPooling2D})
 
 __all__ = [
+    "Add", "Average", "Concatenate", "Input", "Maximum", "Minimum", "Multiply", "Subtract", "add",
+    "concatenate",
     "Activation", "Conv2D", "Convolution2D", "Dense", "Dropout", "Flatten", "InputLayer",
     "LAYER_CLASSES", "Layer", "MaxPool2D", "MaxPooling2D",
 ]

@@ -167,9 +167,12 @@ class InputLayer(Layer):
             batch_input_shape = batch_shape
         if input_shape is None and batch_input_shape is None:
             raise ValueError("InputLayer: give `input_shape` (or `batch_input_shape`)")
-        super().__init__(name=name or None, input_shape=input_shape, batch_input_shape=batch_input_shape,
-                         batch_size=batch_size, dtype=dtype, **kwargs)
+        from kerasette.layers.base import unique_name
+
+        super().__init__(name=name or unique_name("input"), input_shape=input_shape,
+                         batch_input_shape=batch_input_shape, batch_size=batch_size, dtype=dtype, **kwargs)
         self.built = True
+        self.input_shape = self.output_shape = self.batch_input_shape
 
     def get_config(self):
         return {"batch_input_shape": list(self.batch_input_shape), "dtype": self.dtype,
@@ -183,3 +186,30 @@ def _reject_unsupported(layer, **arguments):
                 f"{type(layer).__name__} '{layer.name}': argument `{key}` is not supported yet; "
                 f"received {key}={value!r}"
             )
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, tensor=None):  # noqa: N802
+    """A symbolic input for the functional API: ``Input(shape=(28, 28, 1))``.
+
+    Args:
+        shape: the shape of one sample (no batch axis).
+        batch_size: optional fixed batch size.
+        name: the input layer's name (``input_1`` etc. when omitted).
+        dtype: the dtype of the values that will be fed (default floatx).
+        batch_shape: the shape including the batch axis, instead of ``shape``.
+
+    Example:
+        >>> Input(shape=(28, 28, 1)).shape
+        (None, 28, 28, 1)
+    """
+    from kerasette.backend.symbolic import KerasTensor
+
+    if tensor is not None:
+        raise ValueError("Input: argument `tensor` is not supported")
+    layer = InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype,
+                       batch_input_shape=batch_shape)
+    out = KerasTensor(layer.batch_input_shape, layer.dtype, name=layer.name)
+    out._keras_history = (layer, 0, 0)
+    layer._inbound_nodes.append([])
+    layer.output_tensor = out
+    return out

@@ -1,5 +1,6 @@
 """Models: Sequential (and the functional Model), with compile / fit / evaluate / predict."""
 
+from kerasette.models.functional import Model
 from kerasette.models.sequential import Sequential
 
 
@@ -24,4 +25,4 @@ def model_from_config(config: dict, custom_objects=None):
     return _from_config(config, custom_objects=custom_objects)
 
 
-__all__ = ["Sequential", "load_model", "model_from_config", "model_from_json"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json"]

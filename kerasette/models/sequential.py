@@ -43,6 +43,10 @@ class Sequential(BaseModel):
     # -- building ----------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
         """Appends a layer; infers and checks its input shape when the model's is known."""
+        from kerasette.backend.symbolic import KerasTensor
+
+        if isinstance(layer, KerasTensor) and layer.node is None and layer._keras_history:
+            layer = layer._keras_history[0]  # Sequential([Input(shape=...), ...]) as in Keras 3
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a Layer instance; received {layer!r}")
         if isinstance(layer, InputLayer):
