@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import kerasette.backend as K
+import kerasette.backend as K  # noqa: N812 - the Keras convention
 from kerasette.backend import config
 
 

@@ -297,6 +297,7 @@ for _dunder, _op, _rev in (
     ("__add__", "add", False), ("__radd__", "add", True), ("__sub__", "subtract", False),
     ("__rsub__", "subtract", True), ("__mul__", "multiply", False), ("__rmul__", "multiply", True),
     ("__truediv__", "divide", False), ("__rtruediv__", "divide", True), ("__pow__", "power", False),
+    ("__rpow__", "power", True),
     ("__matmul__", "matmul", False), ("__rmatmul__", "matmul", True),
 ):
     setattr(KerasTensor, _dunder, _operator(_op, _rev))

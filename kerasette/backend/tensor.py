@@ -149,65 +149,50 @@ class Tensor:
             return Tensor(np.asarray(other, dtype=self.dtype))
         return Tensor(other)
 
-    def __add__(self, other):
+    def _binary(self, other, name: str, reverse: bool = False):
         from kerasette.backend import ops
+        from kerasette.backend.symbolic import KerasTensor
 
-        return ops.add(self, self._other(other))
+        if isinstance(other, KerasTensor):
+            return NotImplemented  # the symbolic tensor's reflected operator records a node
+        other = self._other(other)
+        return getattr(ops, name)(other, self) if reverse else getattr(ops, name)(self, other)
+
+    def __add__(self, other):
+        return self._binary(other, "add")
 
     def __radd__(self, other):
-        from kerasette.backend import ops
-
-        return ops.add(self._other(other), self)
+        return self._binary(other, "add", reverse=True)
 
     def __sub__(self, other):
-        from kerasette.backend import ops
-
-        return ops.subtract(self, self._other(other))
+        return self._binary(other, "subtract")
 
     def __rsub__(self, other):
-        from kerasette.backend import ops
-
-        return ops.subtract(self._other(other), self)
+        return self._binary(other, "subtract", reverse=True)
 
     def __mul__(self, other):
-        from kerasette.backend import ops
-
-        return ops.multiply(self, self._other(other))
+        return self._binary(other, "multiply")
 
     def __rmul__(self, other):
-        from kerasette.backend import ops
-
-        return ops.multiply(self._other(other), self)
+        return self._binary(other, "multiply", reverse=True)
 
     def __truediv__(self, other):
-        from kerasette.backend import ops
-
-        return ops.divide(self, self._other(other))
+        return self._binary(other, "divide")
 
     def __rtruediv__(self, other):
-        from kerasette.backend import ops
-
-        return ops.divide(self._other(other), self)
+        return self._binary(other, "divide", reverse=True)
 
     def __pow__(self, other):
-        from kerasette.backend import ops
-
-        return ops.power(self, self._other(other))
+        return self._binary(other, "power")
 
     def __rpow__(self, other):
-        from kerasette.backend import ops
-
-        return ops.power(self._other(other), self)
+        return self._binary(other, "power", reverse=True)
 
     def __matmul__(self, other):
-        from kerasette.backend import ops
-
-        return ops.matmul(self, self._other(other))
+        return self._binary(other, "matmul")
 
     def __rmatmul__(self, other):
-        from kerasette.backend import ops
-
-        return ops.matmul(self._other(other), self)
+        return self._binary(other, "matmul", reverse=True)
 
     def __neg__(self):
         from kerasette.backend import ops

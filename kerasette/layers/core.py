@@ -121,7 +121,10 @@ class Dropout(Layer):
 class Flatten(Layer):
     """Flattens each sample, keeping the batch axis, in the tensor's own order.
 
-    With ``data_format='channels_first'`` a channels-last input is flattened in (C, H, W) order.
+    ``data_format`` is the layout of the input, as in Keras 2/3: a ``'channels_first'`` input
+    (batch, channels, ...) is moved to channels-last before flattening, so the result is in
+    (rows, cols, channels) order whichever layout the model uses. When None, the input is
+    flattened in its own order (Keras 1's behaviour, also under ``dim_ordering='th'``).
 
     Example:
         >>> Flatten().compute_output_shape((None, 4, 4, 8))
@@ -135,7 +138,7 @@ class Flatten(Layer):
 
     def call(self, inputs, training=False):
         if self.data_format == "channels_first" and inputs.ndim > 2:
-            inputs = ops.transpose(inputs, (0, inputs.ndim - 1) + tuple(range(1, inputs.ndim - 1)))
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return ops.reshape(inputs, (inputs.shape[0], -1))
 
     def compute_output_shape(self, input_shape):

@@ -36,6 +36,33 @@ def check_arrays(model_name: str, kind: str, arrays: list[np.ndarray], shapes: l
     return out
 
 
+def check_targets(model_name: str, ys: list[np.ndarray], output_shapes: list, loss_names: list[str],
+                  known_losses) -> list[np.ndarray]:
+    """Makes 1-D targets (n, 1), as Keras does, and checks each against its output's shape.
+
+    Without this, targets of shape (n,) against outputs of shape (n, 1) would broadcast to
+    (n, n) inside the loss and give a wrong loss without any error. Sparse losses take integer
+    labels (one fewer axis, or a last axis of 1) and custom losses may take anything, so only
+    the built-in dense losses are checked.
+    """
+    out = []
+    for i, (y, shape, loss) in enumerate(zip(ys, output_shapes, loss_names, strict=True)):
+        if y.ndim == 1:
+            y = y[:, None]
+        if shape is not None and loss in known_losses and "sparse" not in loss:
+            expected = tuple(shape[1:])
+            ok = y.ndim == len(shape) and all(e is None or e == a for e, a in zip(expected, y.shape[1:]))
+            if not ok:
+                which = f" {i}" if len(ys) > 1 else ""
+                raise ValueError(
+                    f"Model '{model_name}': target{which} has shape {shape_str(y.shape)} but the model's "
+                    f"output has shape {shape_str(shape)} (loss '{loss}'). For integer class labels use "
+                    "loss='sparse_categorical_crossentropy' or one-hot encode them with to_categorical."
+                )
+        out.append(y)
+    return out
+
+
 def check_lengths(xs: list[np.ndarray], ys: list[np.ndarray]) -> int:
     """The common number of samples, or a ValueError naming both lengths."""
     lengths = {len(a) for a in xs + ys}

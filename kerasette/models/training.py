@@ -80,6 +80,7 @@ class TrainingModel:
             raise ValueError(f"Model '{self.name}' has {len(self.output_names)} output(s); received "
                              f"{len(ys)} target array(s)")
         ys = [a if "sparse" in ln else np.asarray(a, dtype=floatx()) for a, ln in zip(ys, self._loss_names)]
+        ys = mdata.check_targets(self.name, ys, self.output_shapes, self._loss_names, klosses.LOSSES)
         return xs, ys
 
     def _total_loss(self, ys, outputs):
@@ -153,7 +154,7 @@ class TrainingModel:
         n = len(xs[0])
         slices = self.batch_slices(n, batch_size)
         history = cbks.History()
-        cb_list = [history] + list(callbacks or [])
+        cb_list = list(callbacks or []) + [history]  # History last, as in Keras: it sees the final logs
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose))
         params = {"epochs": epochs, "steps": len(slices), "samples": n, "batch_size": batch_size,
@@ -187,8 +188,10 @@ class TrainingModel:
         return history
 
     def batch_slices(self, n: int, batch_size: int) -> list[slice]:
-        """The batches of an epoch (a hook: distributed training evens them out across ranks)."""
-        return mdata.batch_slices(n, batch_size)
+        """The batches of an epoch; an optimizer may plan them (a DistributedOptimizer evens them
+        out across ranks)."""
+        plan = getattr(self.optimizer, "batch_slices", None)
+        return plan(n, batch_size) if plan is not None else mdata.batch_slices(n, batch_size)
 
     def _evaluate_arrays(self, xs, ys, batch_size) -> dict[str, float]:
         totals, n = {}, len(xs[0])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 def unknown_name_error(kind: str, name, known) -> ValueError:
     """The error for an unknown loss, optimizer, metric, activation or initializer name."""
+    plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
     return ValueError(
-        f"Unknown {kind}: {name!r}. Known {kind}s: {', '.join(sorted(known))}. "
+        f"Unknown {kind}: {name!r}. Known {plural}: {', '.join(sorted(known))}. "
         f"A custom {kind} can be passed as a callable or object, or through `custom_objects` "
         "when loading a model."
     )

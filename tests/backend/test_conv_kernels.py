@@ -23,9 +23,7 @@ def _pad(x, kernel, strides, padding, value=0.0):
 
 
 def _out_hw(x_shape, kernel, strides, padding):
-    return tuple(
-        conv_output_length(x_shape[1 + a], kernel[a], padding, strides[a]) for a in range(2)
-    )
+    return tuple(conv_output_length(x_shape[1 + a], kernel[a], padding, strides[a]) for a in range(2))
 
 
 def ref_conv(x, w, b, strides, padding, relu=False):
@@ -132,15 +130,17 @@ def test_conv2d_forward(case, dtype, tile_bytes):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_backward(case, dtype, tile_bytes):
+def test_conv2d_backward(case, dtype, tile_bytes, monkeypatch):
     x, w, _, dy = _case_arrays(case, dtype)
     strides, padding = case[6], case[7]
     dx_ref, dw_ref = ref_conv_backward(dy, x, w, strides, padding)
-    dx = conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding)
     dw = conv_math.conv2d_backward_weight(dy, x, w.shape, strides, padding)
-    assert dx.dtype == dtype and dx.shape == x.shape
     assert dw.dtype == dtype and dw.shape == w.shape
-    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    for min_cin in (1, 10**9):  # stride 1: the 'full' convolution, then col2im
+        monkeypatch.setattr(conv_math, "FULL_CONV_MIN_CIN", min_cin)
+        dx = conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding)
+        assert dx.dtype == dtype and dx.shape == x.shape
+        np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
     np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
 
 
@@ -153,15 +153,6 @@ def test_backward_input_paths_agree(case):
     conv_math._backward_input_col2im(dy, w, dx, (1, 1), pads)
     full = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), case[7])
     np.testing.assert_allclose(full, dx, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cin", [1, 3])
-def test_small_cin_direct_conv(dtype, cin, monkeypatch):
-    monkeypatch.setattr(conv_math, "SMALL_CIN", 4)
-    x, w, b, _ = _case_arrays((2, 9, 8, cin, 5, (3, 2), (2, 1), "same"), dtype)
-    y = conv_math.conv2d_forward(x, w, b, (2, 1), "same", relu=True)
-    np.testing.assert_allclose(y, ref_conv(x, w, b, (2, 1), "same", True), **TOL[dtype])
 
 
 def test_empty_output():

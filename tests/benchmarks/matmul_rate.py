@@ -25,9 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=2048, help="square matrix size n")
     parser.add_argument("--repeats", type=int, default=10, help="timed matmuls")
     parser.add_argument("--warmup", type=int, default=2, help="untimed matmuls first")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="BLAS threads (env vars)"
-    )
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (env vars)")
     return parser.parse_args(argv)
 
 

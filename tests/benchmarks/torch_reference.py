@@ -37,17 +37,11 @@ class Case:
 
 
 CASES: dict[str, Case] = {
-    "vgg100_cl": Case(
-        100, 100, 3, 32, channels_last=True, train=True, default_steps=20
-    ),
-    "vgg100_cf": Case(
-        100, 100, 3, 32, channels_last=False, train=True, default_steps=20
-    ),
+    "vgg100_cl": Case(100, 100, 3, 32, channels_last=True, train=True, default_steps=20),
+    "vgg100_cf": Case(100, 100, 3, 32, channels_last=False, train=True, default_steps=20),
     "cifar32": Case(32, 32, 3, 32, channels_last=True, train=True, default_steps=100),
     "mnist28": Case(28, 28, 1, 128, channels_last=True, train=True, default_steps=100),
-    "predict100": Case(
-        100, 100, 3, 32, channels_last=True, train=False, default_steps=30
-    ),
+    "predict100": Case(100, 100, 3, 32, channels_last=True, train=False, default_steps=30),
 }
 
 NUM_CLASSES = 10
@@ -96,18 +90,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run(
-    case_name: str, steps: int, warmup: int, threads: int, seed: int
-) -> dict[str, object]:
+def run(case_name: str, steps: int, warmup: int, threads: int, seed: int) -> dict[str, object]:
     """Run one benchmark case and return the result record."""
     case = CASES[case_name]
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
 
-    x_np = rng.standard_normal(
-        (case.batch, case.channels, case.height, case.width), dtype=np.float32
-    )
+    x_np = rng.standard_normal((case.batch, case.channels, case.height, case.width), dtype=np.float32)
     y_np = rng.integers(0, NUM_CLASSES, size=case.batch)
     x = torch.from_numpy(x_np)
     y = torch.from_numpy(y_np).long()
@@ -120,9 +110,7 @@ def run(
     if case.train:
         model.train()
         criterion = nn.CrossEntropyLoss()  # log-softmax + NLL on logits
-        optimizer = torch.optim.SGD(
-            model.parameters(), lr=0.01, momentum=0.9, nesterov=True
-        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
 
         def step() -> None:
             optimizer.zero_grad(set_to_none=True)
@@ -174,15 +162,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), required=True)
-    parser.add_argument(
-        "--steps", type=int, default=None, help="timed steps (default depends on case)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=3, help="untimed steps before timing"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=2, help="torch.set_num_threads value"
-    )
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default depends on case)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads value")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 

@@ -60,7 +60,7 @@ _CACHE_DIR = _cache_dir_for(Path(__file__).resolve().parent)
 if _CACHE_DIR is not None:
     os.environ["NUMBA_CACHE_DIR"] = _CACHE_DIR
 
-import numba  # imported here: the cache location must be decided before numba reads it
+import numba  # noqa: E402 - the cache location must be decided before numba is imported
 
 if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = _CACHE_DIR  # numba was imported earlier, before the env was set

@@ -6,8 +6,8 @@ buffer (sized to stay in cache) and ``np.matmul(..., out=)`` multiplies it strai
 output. numba's parallel regions and BLAS's threads take turns, they never run nested.
 
 * forward: ``y_tile = cols_tile @ w2d``, bias and ReLU fused into one pass over the tile.
-* backward to the input: for stride 1 a 'full' convolution of ``dy`` with the flipped, transposed
-  kernel (same machinery as the forward pass); otherwise ``dcols = dy_tile @ w2d.T`` and a col2im
+* backward to the input: for stride 1 and enough input channels a 'full' convolution of ``dy``
+  with the flipped, transposed kernel (same machinery as the forward pass); otherwise ``dcols = dy_tile @ w2d.T`` and a col2im
   scatter-add.
 * backward to the kernel: ``dw2d += cols_tile.T @ dy_tile``.
 
@@ -35,8 +35,10 @@ from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 #: Target size in bytes of one packed patch tile (tuned with tests/benchmarks/conv_layers.py).
 TILE_BYTES = 2 << 20
-#: Input channel counts up to this use the direct convolution instead of im2col + GEMM.
-SMALL_CIN = 0
+
+#: Stride-1 input gradients with at least this many input channels use the 'full' convolution;
+#: fewer channels make its GEMM too narrow, and col2im is faster (3x for cin=3).
+FULL_CONV_MIN_CIN = 16
 
 _local = threading.local()
 
@@ -132,10 +134,6 @@ def conv2d_forward(
         return y
     w = w.astype(x.dtype, copy=False)
     b = None if b is None else b.astype(x.dtype, copy=False)
-    if cin <= SMALL_CIN:
-        bias = w[0, 0, 0] if b is None else b
-        _conv.small_cin_conv(x, w, bias, y, *strides, pads[0], pads[2], b is not None, relu)
-        return y
     _gemm_conv(x, w.reshape(kh * kw * cin, cout), (kh, kw), strides, pads, y, b, relu)
     return y
 
@@ -162,7 +160,7 @@ def conv2d_backward_input(
     kh, kw = w.shape[:2]
     w = w.astype(dy.dtype, copy=False)
     _, pads = _geometry(x_shape, (kh, kw), strides, padding)
-    if tuple(strides) == (1, 1):
+    if tuple(strides) == (1, 1) and w.shape[2] >= FULL_CONV_MIN_CIN:
         return _backward_input_full(dy, w, x_shape, pads)
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size == 0:
@@ -269,9 +267,7 @@ def maxpool2d_forward(
     return y, argmax
 
 
-def maxpool2d_backward(
-    dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int]
-) -> np.ndarray:
+def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
     """Gradient of :func:`maxpool2d_forward`: each ``dy`` goes to its window's winner.
 
     Args:

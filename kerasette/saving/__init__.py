@@ -1,0 +1,22 @@
+"""Checkpoints in Keras's HDF5 format, read and written both ways between kerasette and Keras.
+
+Example:
+    >>> import os, tempfile
+    >>> from kerasette.models import Sequential
+    >>> from kerasette.layers import Dense
+    >>> model = Sequential([Dense(2, input_dim=3)])
+    >>> path = os.path.join(tempfile.mkdtemp(), 'model.h5')
+    >>> save_model(model, path)
+    >>> load_model(path).output_shape
+    (None, 2)
+"""
+
+from kerasette.saving.api import load_model, load_weights, read_checkpoint, save_model, save_weights
+from kerasette.saving.errors import CheckpointError
+from kerasette.saving.model_config import model_from_config, model_from_json
+from kerasette.saving.registry import register_serializable
+
+__all__ = [
+    "CheckpointError", "load_model", "load_weights", "model_from_config", "model_from_json",
+    "read_checkpoint", "register_serializable", "save_model", "save_weights",
+]

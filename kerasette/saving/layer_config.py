@@ -1,0 +1,167 @@
+"""Layer configs as Keras 1, 2 and 3 write them, translated to kerasette's constructor arguments.
+
+One function, `layer_from_spec`, turns ``{'class_name': ..., 'config': {...}}`` into a layer:
+
+- the class resolves through the registry (``custom_objects`` first), never by import;
+- Keras 3's nested ``DTypePolicy`` becomes a dtype name;
+- Keras 1 argument names (``nb_filter``, ``border_mode``, ``output_dim``, ``p``, ``init``,
+  ``dim_ordering``, ...) become Keras 2/3 names through the same table the constructors use,
+  silently (the file is not the user's code, so there is nothing for them to update);
+- options that Keras writes but that mean nothing here (``ragged=False``, ``optional=False``,
+  ``quantization_config=None``, ...) are dropped when they hold their inert value, and rejected
+  with a clear message when they ask for something kerasette does not do;
+- activations and initializers named in ``custom_objects`` are substituted.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from kerasette.layers import legacy
+from kerasette.saving import registry
+from kerasette.saving.errors import CheckpointError
+
+# key -> values for which the key may be dropped (ANY: whatever its value).
+ANY = object()
+INERT_KEYS: dict[str, tuple] = {
+    "optional": (False, None),
+    "ragged": (False, None),
+    "sparse": (False, None),
+    "quantization_config": (None,),
+    "lora_rank": (None, 0),
+    "lora_alpha": (None,),
+    "activity_regularizer": (None,),
+    "input_tensor": (None,),
+    "autocast": (ANY,),
+    "build_config": (ANY,),
+    "compile_config": (ANY,),
+    "input_dtype": (ANY,),  # Keras 1; becomes `dtype` below when `dtype` is absent
+}
+_FLOAT_DTYPES = ("float16", "float32", "float64")
+_LAYER_TABLE_NAMES = {"Convolution2D": "Conv2D", "MaxPool2D": "MaxPooling2D"}
+
+
+def _dtype_name(value, where: str):
+    """A dtype string from Keras 3's ``{'class_name': 'DTypePolicy', 'config': {'name': ...}}``."""
+    if isinstance(value, dict):
+        value = (value.get("config") or {}).get("name")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CheckpointError(f"{where}: `dtype` should be a name like 'float32'; found {value!r:.80}")
+    if value not in _FLOAT_DTYPES:
+        raise CheckpointError(f"{where}: dtype policy {value!r} is not supported (kerasette computes in "
+                              f"{', '.join(_FLOAT_DTYPES)})")
+    return value
+
+
+def _drop_inert(config: dict, where: str) -> dict:
+    out = {}
+    for key, value in config.items():
+        inert = INERT_KEYS.get(key)
+        if inert is None:
+            out[key] = value
+        elif inert[0] is not ANY and value not in inert:
+            raise CheckpointError(f"{where}: option {key}={value!r:.80} is not supported by kerasette")
+    if "input_dtype" in config and out.get("dtype") is None:
+        out["dtype"] = config["input_dtype"]
+    return out
+
+
+def _resolve_objects(config: dict, custom_objects, where: str) -> dict:
+    """Substitutes custom activations and initializers, and unwraps Keras 3 function dicts."""
+    for key in ("activation",):
+        if key in config:
+            value = registry.resolve_function("activation", config[key], custom_objects, where)
+            if isinstance(value, dict) and isinstance(value.get("config"), str):
+                value = value["config"]  # Keras 3 {'class_name': 'function', 'config': 'relu'}
+            config[key] = value
+    for key, value in list(config.items()):
+        if key.endswith("_initializer") or key == "init":
+            config[key] = _resolve_initializer(value, custom_objects, where)
+    return config
+
+
+def _resolve_initializer(value, custom_objects, where: str):
+    if isinstance(value, str):
+        found = registry.resolve_function("initializer", value, custom_objects, where)
+        return found() if isinstance(found, type) else found
+    if isinstance(value, dict) and "class_name" in value:
+        custom = registry._custom_lookup(str(value.get("registered_name") or value["class_name"]),
+                                         custom_objects)
+        if custom is not None:
+            kwargs = dict(value.get("config") or {})
+            return custom.from_config(kwargs) if hasattr(custom, "from_config") else custom(**kwargs)
+        return {"class_name": value["class_name"], "config": value.get("config") or {}}
+    return value
+
+
+def translate_layer_config(class_name: str, config: dict, custom_objects=None, where: str = "") -> dict:
+    """The constructor arguments of a built-in layer for a config written by any Keras version.
+
+    Example:
+        >>> translate_layer_config('Dense', {'output_dim': 3, 'init': 'glorot_uniform', 'name': 'd'})
+        {'name': 'd', 'units': 3, 'kernel_initializer': 'glorot_uniform'}
+    """
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where}: the layer config should be a dict; found {type(config).__name__}")
+    config = dict(config)
+    if "dtype" in config:
+        config["dtype"] = _dtype_name(config["dtype"], where)
+    config = _drop_inert(config, where)
+    table_name = _LAYER_TABLE_NAMES.get(class_name, class_name)
+    try:
+        _, config, _ = legacy.translate(table_name, (), config)
+    except TypeError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    return _resolve_objects(config, custom_objects, where)
+
+
+def _check_kwargs(cls, config: dict, where: str) -> None:
+    """Names unexpected arguments before the constructor sees them (clearer than its TypeError)."""
+    from kerasette.layers.base import Layer
+
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    accepted = set(params) - {"self"}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted |= set(inspect.signature(Layer.__init__).parameters)
+    unknown = sorted(set(config) - accepted)
+    if unknown:
+        raise CheckpointError(f"{where}: {cls.__name__} does not accept the argument(s) {unknown} "
+                              "found in the config")
+
+
+def layer_from_spec(spec, custom_objects=None, where: str = "model_config"):
+    """A layer from ``{'class_name', 'config'}``; class names resolve through the registry only.
+
+    Raises:
+        CheckpointError: unknown class (with how to pass ``custom_objects``), or a config the
+            layer rejects (with the layer's own message).
+    """
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise CheckpointError(f"{where}: a layer entry should be a dict with 'class_name' and 'config'; "
+                              f"found {spec!r:.120}")
+    class_name = spec["class_name"]
+    config = spec.get("config") or {}
+    name = config.get("name") if isinstance(config, dict) else None
+    where = f"{where}: layer {name!r} ({class_name})" if name else f"{where}: layer {class_name!r}"
+    if class_name in ("Sequential", "Model", "Functional"):
+        raise CheckpointError(f"{where}: models nested inside models are not supported yet")
+    cls = registry.resolve("layer", class_name, custom_objects, where + ": ")
+    builtin = registry._custom_lookup(str(class_name), custom_objects) is None
+    if builtin:
+        config = translate_layer_config(class_name, config, custom_objects, where)
+        _check_kwargs(cls, config, where)
+    elif isinstance(config, dict) and isinstance(config.get("dtype"), dict):
+        config = {**config, "dtype": _dtype_name(config["dtype"], where)}
+    try:
+        if hasattr(cls, "from_config"):
+            return cls.from_config(dict(config))
+        return cls(**config)
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise CheckpointError(f"{where}: {exc}") from None

@@ -1,0 +1,143 @@
+"""The ``training_config`` attribute: loss, metrics, loss weights and the optimizer's config.
+
+Written so that Keras 3's ``load_model`` compiles the model (``learning_rate`` rather than
+``lr``, an explicit ``loss_weights``); read from the forms of Keras 1 (``lr``), tf.keras 2
+(``Custom>SGD``, metrics as nested ``MeanMetricWrapper`` dicts) and Keras 3.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from kerasette import losses as klosses
+from kerasette.saving import registry
+from kerasette.saving.errors import CheckpointError
+
+# Keras 3 optimizer options that carry no meaning in kerasette when they hold these values.
+_INERT_OPTIMIZER_OPTIONS = {"centered": (False,), "momentum": (0, 0.0), "weight_decay": (None, 0, 0.0)}
+
+
+def _serialize_fn(fn):
+    if isinstance(fn, str) or fn is None:
+        return fn
+    if isinstance(fn, dict):
+        return {k: _serialize_fn(v) for k, v in fn.items()}
+    if isinstance(fn, (list, tuple)):
+        return [_serialize_fn(v) for v in fn]
+    return klosses.serialize(fn)
+
+
+def optimizer_config(optimizer) -> dict:
+    """``{'class_name', 'config'}`` of an optimizer, as Keras 3 reads it."""
+    config = dict(optimizer.get_config())
+    if "lr" in config:
+        config.setdefault("learning_rate", config.pop("lr"))
+    if not config.get("decay"):
+        config.pop("decay", None)  # Keras 3 warns about `decay` even when it is 0
+    return {"class_name": type(optimizer).__name__, "config": config}
+
+
+def training_config(model) -> dict | None:
+    """The training config of a compiled model (None when it was never compiled)."""
+    if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
+        return None
+    weights = getattr(model, "loss_weights", None)
+    if isinstance(weights, (list, tuple)) and all(float(w) == 1.0 for w in weights):
+        weights = None
+    metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m))
+               for m in getattr(model, "metrics_names_requested", [])]
+    return {"loss": _serialize_fn(model.loss), "metrics": metrics, "weighted_metrics": None,
+            "loss_weights": weights, "sample_weight_mode": None,
+            "optimizer_config": optimizer_config(model.optimizer)}
+
+
+def _metric_names(spec, custom_objects) -> list:
+    """Flat list of metric names/callables from Keras 1/2/3 metric configs."""
+    out: list = []
+    items = spec.values() if isinstance(spec, dict) else spec if isinstance(spec, list) else [spec]
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, (list, dict)) and not (isinstance(item, dict) and "class_name" in item):
+            out.extend(_metric_names(item, custom_objects))
+            continue
+        if isinstance(item, dict):  # tf.keras 2: MeanMetricWrapper {'name': 'accuracy', 'fn': ...}
+            config = item.get("config") or {}
+            custom = registry.resolve_function("metric", item, custom_objects, "")
+            item = custom if not isinstance(custom, dict) else (config.get("name") or config.get("fn"))
+        elif isinstance(item, str):
+            item = registry.resolve_function("metric", item, custom_objects, "")
+        if item is not None and item not in out:
+            out.append(item)
+    return out
+
+
+def _known_metrics(metrics: list, filepath) -> list:
+    """The metrics kerasette knows; others are skipped with a warning (they do not affect the model)."""
+    from kerasette import metrics as kmetrics
+
+    known = []
+    for metric in metrics:
+        try:
+            kmetrics.get(metric)
+        except (ValueError, TypeError):
+            warnings.warn(f"{filepath}: training_config: metric {metric!r} is not known to kerasette and is "
+                          "left out; pass it with custom_objects to keep it", stacklevel=4)
+            continue
+        known.append(metric)
+    return known
+
+
+def _loss(spec, custom_objects, where: str):
+    if isinstance(spec, list):
+        return [_loss(s, custom_objects, where) for s in spec]
+    if isinstance(spec, dict) and "class_name" not in spec:
+        return {k: _loss(v, custom_objects, where) for k, v in spec.items()}
+    if isinstance(spec, dict):
+        config = spec.get("config") or {}
+        if isinstance(config, dict) and config.get("from_logits"):
+            raise CheckpointError(f"{where}: losses with from_logits=True are not supported")
+    value = registry.resolve_function("loss", spec, custom_objects, where)
+    return klosses.get(value) if not callable(value) else value
+
+
+def _optimizer(spec, custom_objects, where: str):
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise CheckpointError(f"{where}: optimizer_config should be a dict with 'class_name'; found {spec!r:.100}")
+    cls = registry.resolve("optimizer", spec["class_name"], custom_objects, f"{where}: ")
+    config = dict(spec.get("config") or {})
+    if "lr" in config:
+        config.setdefault("learning_rate", config.pop("lr"))
+    if isinstance(config.get("learning_rate"), dict):
+        raise CheckpointError(f"{where}: learning-rate schedules are not supported; found "
+                              f"{config['learning_rate'].get('class_name')!r}")
+    for key, inert in _INERT_OPTIMIZER_OPTIONS.items():
+        if key in config and config[key] in inert and key not in _init_arguments(cls):
+            config.pop(key)
+    return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+
+
+def _init_arguments(cls) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(cls.__init__).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def compile_from_training_config(model, config, custom_objects=None, filepath=None) -> None:
+    """Compiles ``model`` as the ``training_config`` describes."""
+    where = "training_config"
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where} should be a JSON object; found {type(config).__name__}", filepath)
+    try:
+        optimizer = _optimizer(config.get("optimizer_config"), custom_objects, f"{where}: optimizer_config")
+        loss = _loss(config.get("loss"), custom_objects, f"{where}: loss")
+        metrics = _known_metrics(_metric_names(config.get("metrics") or [], custom_objects), filepath)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=config.get("loss_weights"))
+    except CheckpointError as exc:
+        raise CheckpointError(exc.detail, filepath) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{where}: cannot compile the model from it ({type(exc).__name__}: {exc})",
+                              filepath) from None

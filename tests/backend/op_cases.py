@@ -1,0 +1,299 @@
+"""The op test table: for every op in kerasette.backend.ops, inputs, a call and a numpy reference.
+
+Each `Case` is used twice: `test_ops_forward` compares the op's float64 output with the numpy
+reference, `test_ops_gradients` checks its backward pass with central differences. Inputs are
+chosen away from kinks (ReLU at 0, ties in max and max-pooling, clip bounds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from kerasette.backend import ops
+from tests.helpers import conv2d_reference, max_pool2d_reference, positive, spaced
+
+
+@dataclasses.dataclass
+class Case:
+    """One op call to test.
+
+    Attributes:
+        id: the pytest id.
+        ops: names of the ops in kerasette.backend.ops that the call exercises.
+        fn: maps Tensors to a Tensor.
+        make: rng -> list of input arrays.
+        reference: the expected output from the arrays (None: tested separately).
+        wrt: indices of the inputs to check gradients for (None: every float input).
+    """
+
+    id: str
+    ops: tuple[str, ...]
+    fn: Callable
+    make: Callable
+    reference: Callable | None
+    wrt: list[int] | None = None
+
+
+def _normal(*shapes):
+    return lambda rng: [rng.standard_normal(s) for s in shapes]
+
+
+def _spaced_pair(shape_a, shape_b, **kwargs):
+    """Two arrays whose values are all distinct (no ties for maximum/minimum)."""
+
+    def make(rng):
+        na, nb = int(np.prod(shape_a)), int(np.prod(shape_b))
+        values = spaced((na + nb,), rng, **kwargs)
+        return [values[:na].reshape(shape_a), values[na:].reshape(shape_b)]
+
+    return make
+
+
+def _log_softmax(z, axis=-1):
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+BROADCAST_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((2, 1, 4), (3, 1)), ((3, 2), ())]
+
+
+def _elementwise_cases():
+    cases = []
+    for sa, sb in BROADCAST_SHAPES:
+        tag = f"{sa}-{sb}".replace(" ", "")
+        cases += [
+            Case(f"add{tag}", ("add",), ops.add, _normal(sa, sb), np.add),
+            Case(f"subtract{tag}", ("subtract",), ops.subtract, _normal(sa, sb), np.subtract),
+            Case(f"multiply{tag}", ("multiply",), ops.multiply, _normal(sa, sb), np.multiply),
+            Case(f"divide{tag}", ("divide",), ops.divide,
+                 lambda rng, sa=sa, sb=sb: [rng.standard_normal(sa),
+                                            positive(sb, rng) * rng.choice([-1.0, 1.0], sb)],
+                 np.divide),
+            Case(f"power{tag}", ("power",), ops.power,
+                 lambda rng, sa=sa, sb=sb: [positive(sa, rng), rng.uniform(-2, 2, sb)], np.power),
+            Case(f"maximum{tag}", ("maximum",), ops.maximum, _spaced_pair(sa, sb), np.maximum),
+            Case(f"minimum{tag}", ("minimum",), ops.minimum, _spaced_pair(sa, sb), np.minimum),
+        ]
+    cases += [
+        # an integer power of negative bases: only the base is differentiable
+        Case("power-negative-base", ("power",), ops.power,
+             lambda rng: [spaced((3, 4), rng), np.array(3.0)], np.power, wrt=[0]),
+        Case("negative", ("negative",), ops.negative, _normal((3, 4)), np.negative),
+        Case("exp", ("exp",), ops.exp, _normal((3, 4)), np.exp),
+        Case("log", ("log",), ops.log, lambda rng: [positive((3, 4), rng)], np.log),
+        Case("sqrt", ("sqrt",), ops.sqrt, lambda rng: [positive((3, 4), rng)], np.sqrt),
+        Case("square", ("square",), ops.square, _normal((3, 4)), np.square),
+        Case("abs", ("abs",), ops.abs, lambda rng: [spaced((3, 4), rng)], np.abs),
+        Case("clip", ("clip",), lambda x: ops.clip(x, -0.5, 0.7),
+             lambda rng: [spaced((4, 5), rng, avoid=(-0.5, 0.7))], lambda x: np.clip(x, -0.5, 0.7)),
+    ]
+    return cases
+
+
+def _preactivation_away_from_zero(make, preactivation, margin=1e-2):
+    """Draws inputs until the values fed to a fused ReLU are all at least ``margin`` from 0."""
+
+    def draw(rng):
+        for _ in range(1000):
+            arrays = make(rng)
+            if np.abs(preactivation(*arrays)).min() > margin:
+                return arrays
+        raise RuntimeError("could not draw inputs away from the ReLU kink")
+
+    return draw
+
+
+def _dense_ref(x, k, b=None, relu=False):
+    out = x @ k + (0 if b is None else b)
+    return np.maximum(out, 0) if relu else out
+
+
+def _linalg_cases():
+    return [
+        Case("matmul-2d", ("matmul",), ops.matmul, _normal((3, 4), (4, 5)), np.matmul),
+        Case("matmul-batched", ("matmul",), ops.matmul, _normal((2, 3, 4), (2, 4, 5)), np.matmul),
+        Case("matmul-broadcast", ("matmul",), ops.matmul, _normal((2, 1, 3, 4), (3, 4, 2)), np.matmul),
+        Case("matmul-broadcast-left", ("matmul",), ops.matmul, _normal((3, 4), (2, 4, 5)), np.matmul),
+        Case("dense-bias", ("dense",), ops.dense, _normal((4, 3), (3, 5), (5,)), _dense_ref),
+        Case("dense-no-bias", ("dense",), ops.dense, _normal((4, 3), (3, 5)), _dense_ref),
+        Case("dense-3d-input", ("dense",), ops.dense, _normal((2, 3, 4), (4, 5), (5,)), _dense_ref),
+        Case("dense-relu", ("dense",), lambda x, k, b: ops.dense(x, k, b, relu=True),
+             _preactivation_away_from_zero(_normal((4, 3), (3, 5), (5,)), _dense_ref),
+             lambda x, k, b: _dense_ref(x, k, b, relu=True)),
+        Case("dense-relu-no-bias", ("dense",), lambda x, k: ops.dense(x, k, relu=True),
+             _preactivation_away_from_zero(_normal((4, 3), (3, 5)), _dense_ref),
+             lambda x, k: _dense_ref(x, k, relu=True)),
+        Case("bias_add-channels_last", ("bias_add",), ops.bias_add, _normal((2, 3, 4), (4,)), np.add),
+        Case("bias_add-channels_last-4d", ("bias_add",), ops.bias_add, _normal((2, 3, 3, 4), (4,)), np.add),
+        Case("bias_add-channels_first", ("bias_add",),
+             lambda x, b: ops.bias_add(x, b, "channels_first"), _normal((2, 4, 3, 3), (4,)),
+             lambda x, b: x + b[None, :, None, None]),
+        Case("bias_add-channels_first-2d", ("bias_add",),
+             lambda x, b: ops.bias_add(x, b, "channels_first"), _normal((3, 4), (4,)), np.add),
+    ]
+
+
+def _shape_cases():
+    fancy = (slice(None), [0, 2, 0, 3])  # a repeated index: gradients must add up
+    return [
+        Case("reshape", ("reshape",), lambda x: ops.reshape(x, (4, -1)), _normal((2, 3, 4)),
+             lambda x: x.reshape(4, -1)),
+        Case("flatten", ("flatten",), ops.flatten, _normal((2, 3, 4)), lambda x: x.reshape(2, 12)),
+        Case("transpose-reverse", ("transpose",), ops.transpose, _normal((2, 3, 4)), np.transpose),
+        Case("transpose-axes", ("transpose",), lambda x: ops.transpose(x, (1, 0, 2)), _normal((2, 3, 4)),
+             lambda x: np.transpose(x, (1, 0, 2))),
+        Case("getitem-slice", ("getitem",), lambda x: ops.getitem(x, (slice(1, None), slice(None, None, -2))),
+             _normal((3, 5)), lambda x: x[1:, ::-2]),
+        Case("getitem-int", ("getitem",), lambda x: ops.getitem(x, 1), _normal((3, 5)), lambda x: x[1]),
+        Case("getitem-repeated", ("getitem",), lambda x: ops.getitem(x, fancy), _normal((3, 5)),
+             lambda x: x[fancy]),
+        Case("getitem-mask", ("getitem",), lambda x: ops.getitem(x, np.array([True, False, True])),
+             _normal((3, 5)), lambda x: x[[0, 2]]),
+        Case("concatenate-axis1", ("concatenate",), lambda a, b, c: ops.concatenate([a, b, c], axis=1),
+             _normal((2, 1, 3), (2, 4, 3), (2, 2, 3)), lambda a, b, c: np.concatenate([a, b, c], axis=1)),
+        Case("concatenate-last", ("concatenate",), lambda a, b: ops.concatenate([a, b]),
+             _normal((3, 2), (3, 5)), lambda a, b: np.concatenate([a, b], axis=-1)),
+    ]
+
+
+AXES = [None, 0, -1, (0, 2)]
+
+
+def _reduce_cases():
+    cases = []
+    for name, ref in (("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min)):
+        op = getattr(ops, name)
+        for axis in AXES:
+            for keepdims in (False, True):
+                cases.append(Case(
+                    f"{name}-axis{axis}-keepdims{keepdims}".replace(" ", ""), (name,),
+                    lambda x, op=op, axis=axis, keepdims=keepdims: op(x, axis, keepdims),
+                    lambda rng: [spaced((2, 3, 4), rng)],
+                    lambda x, ref=ref, axis=axis, keepdims=keepdims: ref(x, axis=axis, keepdims=keepdims),
+                ))
+    return cases
+
+
+def _nn_cases():
+    def cce_probs(rng):  # unnormalised probabilities well inside (eps, 1 - eps)
+        return [rng.uniform(0, 1, (4, 5)), rng.uniform(0.05, 1.0, (4, 5))]
+
+    def bce_probs(rng):
+        return [rng.uniform(0, 1, (4, 3)), rng.uniform(0.05, 0.95, (4, 3))]
+
+    def bce_ref(t, p):
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+    return [
+        Case("relu", ("relu",), ops.relu, lambda rng: [spaced((3, 4), rng)], lambda x: np.maximum(x, 0)),
+        Case("sigmoid", ("sigmoid",), ops.sigmoid, lambda rng: [spaced((3, 4), rng, -8, 8)], _sigmoid),
+        Case("tanh", ("tanh",), ops.tanh, _normal((3, 4)), np.tanh),
+        Case("softmax", ("softmax",), ops.softmax, _normal((3, 4)),
+             lambda x: np.exp(_log_softmax(x))),
+        Case("softmax-axis0", ("softmax",), lambda x: ops.softmax(x, axis=0), _normal((3, 4)),
+             lambda x: np.exp(_log_softmax(x, 0))),
+        Case("log_softmax", ("log_softmax",), ops.log_softmax, _normal((3, 4)), _log_softmax),
+        Case("log_softmax-axis1", ("log_softmax",), lambda x: ops.log_softmax(x, axis=1),
+             _normal((2, 3, 4)), lambda x: _log_softmax(x, 1)),
+        Case("dropout", ("dropout",), lambda x: ops.dropout(x, 0.4, np.random.default_rng(3)),
+             _normal((6, 5)), None),
+        Case("softmax_cross_entropy", ("softmax_cross_entropy",), ops.softmax_cross_entropy,
+             lambda rng: [rng.standard_normal((4, 5)) * 3, rng.uniform(0, 1, (4, 5))],
+             lambda z, t: -(t * _log_softmax(z)).sum(-1)),
+        Case("categorical_crossentropy-probs", ("categorical_crossentropy",),
+             ops.categorical_crossentropy, cce_probs,
+             lambda t, p: -(t * np.log(p / p.sum(-1, keepdims=True))).sum(-1)),
+        Case("categorical_crossentropy-softmax", ("categorical_crossentropy", "softmax"),
+             lambda t, z: ops.categorical_crossentropy(t, ops.softmax(z)),
+             lambda rng: [rng.uniform(0, 1, (4, 5)), rng.standard_normal((4, 5)) * 3],
+             lambda t, z: -(t * _log_softmax(z)).sum(-1)),
+        Case("categorical_crossentropy-from_logits", ("categorical_crossentropy",),
+             lambda t, z: ops.categorical_crossentropy(t, z, from_logits=True),
+             lambda rng: [rng.uniform(0, 1, (4, 5)), rng.standard_normal((4, 5)) * 3],
+             lambda t, z: -(t * _log_softmax(z)).sum(-1)),
+        Case("binary_crossentropy-probs", ("binary_crossentropy",), ops.binary_crossentropy, bce_probs,
+             bce_ref),
+        Case("binary_crossentropy-sigmoid", ("binary_crossentropy", "sigmoid"),
+             lambda t, z: ops.binary_crossentropy(t, ops.sigmoid(z)),
+             lambda rng: [rng.uniform(0, 1, (4, 3)), rng.standard_normal((4, 3)) * 3],
+             lambda t, z: bce_ref(t, _sigmoid(z))),
+        Case("binary_crossentropy-from_logits", ("binary_crossentropy",),
+             lambda t, z: ops.binary_crossentropy(t, z, from_logits=True),
+             lambda rng: [rng.uniform(0, 1, (4, 3)), rng.standard_normal((4, 3)) * 3],
+             lambda t, z: bce_ref(t, _sigmoid(z))),
+    ]
+
+
+CONV_SETTINGS = [
+    # (x shape, kernel shape, strides, padding)
+    ((2, 5, 5, 2), (3, 3, 2, 3), (1, 1), "valid"),
+    ((2, 5, 5, 2), (3, 3, 2, 3), (1, 1), "same"),
+    ((2, 5, 5, 2), (3, 3, 2, 3), (2, 2), "valid"),
+    ((2, 6, 6, 2), (3, 3, 2, 3), (2, 2), "same"),
+    ((1, 6, 5, 2), (2, 2, 2, 3), (2, 2), "same"),  # even kernel: asymmetric 'same' padding
+    ((1, 5, 7, 3), (2, 3, 3, 2), (1, 2), "valid"),
+    ((2, 4, 4, 3), (1, 1, 3, 2), (1, 1), "valid"),  # 1x1 kernel: the plain matmul path
+]
+
+
+def _conv_cases():
+    cases = []
+    for x_shape, k_shape, strides, padding in CONV_SETTINGS:
+        tag = f"{x_shape[1]}x{x_shape[2]}-k{k_shape[0]}x{k_shape[1]}-s{strides[0]}{strides[1]}-{padding}"
+        cases.append(Case(
+            f"conv2d-{tag}", ("conv2d",),
+            lambda x, k, s=strides, p=padding: ops.conv2d(x, k, strides=s, padding=p),
+            _normal(x_shape, k_shape),
+            lambda x, k, s=strides, p=padding: conv2d_reference(x, k, strides=s, padding=p)))
+    x_shape, k_shape = (2, 5, 5, 2), (3, 3, 2, 3)
+    for strides, padding in (((1, 1), "same"), ((2, 2), "valid")):
+        tag = f"s{strides[0]}-{padding}"
+        cases.append(Case(
+            f"conv2d-bias-{tag}", ("conv2d",),
+            lambda x, k, b, s=strides, p=padding: ops.conv2d(x, k, b, strides=s, padding=p),
+            _normal(x_shape, k_shape, (3,)),
+            lambda x, k, b, s=strides, p=padding: conv2d_reference(x, k, b, s, p)))
+
+        def pre(x, k, b, s=strides, p=padding):
+            return conv2d_reference(x, k, b, s, p)
+
+        cases.append(Case(
+            f"conv2d-bias-relu-{tag}", ("conv2d",),
+            lambda x, k, b, s=strides, p=padding: ops.conv2d(x, k, b, strides=s, padding=p, relu=True),
+            _preactivation_away_from_zero(_normal((1, 4, 4, 2), (3, 3, 2, 2), (2,)), pre, 1e-3),
+            lambda x, k, b, s=strides, p=padding: conv2d_reference(x, k, b, s, p, relu=True)))
+    return cases
+
+
+POOL_SETTINGS = [
+    # (x shape, pool size, strides, padding)
+    ((2, 4, 4, 3), (2, 2), None, "valid"),
+    ((2, 5, 5, 2), (2, 2), None, "valid"),
+    ((2, 5, 5, 2), (2, 2), None, "same"),
+    ((1, 5, 5, 2), (3, 3), (2, 2), "same"),
+    ((1, 6, 7, 2), (2, 3), (1, 2), "valid"),
+    ((1, 6, 6, 1), (3, 3), (1, 1), "same"),  # overlapping windows: one input wins several
+]
+
+
+def _pool_cases():
+    cases = []
+    for x_shape, pool, strides, padding in POOL_SETTINGS:
+        tag = f"{x_shape[1]}x{x_shape[2]}-p{pool[0]}x{pool[1]}-s{strides}-{padding}".replace(" ", "")
+        cases.append(Case(
+            f"max_pool2d-{tag}", ("max_pool2d",),
+            lambda x, pool=pool, s=strides, p=padding: ops.max_pool2d(x, pool, s, p),
+            lambda rng, shape=x_shape: [spaced(shape, rng)],
+            lambda x, pool=pool, s=strides, p=padding: max_pool2d_reference(x, pool, s, p)))
+    return cases
+
+
+CASES = _elementwise_cases() + _linalg_cases() + _shape_cases() + _reduce_cases() + _nn_cases() + \
+    _conv_cases() + _pool_cases()

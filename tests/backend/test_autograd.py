@@ -1,0 +1,220 @@
+"""The engine: graph recording, the iterative backward pass, accumulation, no_grad, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend import autograd, ops
+from kerasette.backend.autograd import Op, apply, topological_order, unbroadcast
+from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
+
+
+def var(values):
+    return Variable(np.asarray(values, dtype=np.float64), dtype="float64")
+
+
+class Tagged(Op):
+    """The identity, recording its label in ``log`` when its backward runs."""
+
+    name = "tagged"
+
+    def __init__(self, label, log):
+        self.label, self.log = label, log
+
+    def forward(self, *xs):
+        return sum(xs[1:], xs[0].copy())
+
+    def backward(self, grad):
+        self.log.append(self.label)
+        return (grad,) * len(self.needs_grad)
+
+
+def test_deep_chain_needs_no_recursion():
+    x = var([1.0, 2.0])
+    y = x
+    for _ in range(10000):
+        y = ops.add(y, 1.0)
+    ops.sum(y).backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(y.data, [10001.0, 10002.0])
+
+
+def _branchy_graph(log):
+    x = var(np.ones(2))
+    a = apply(Tagged("a", log), x)
+    b = apply(Tagged("b", log), x)
+    c = apply(Tagged("c", log), a, b)
+    d = apply(Tagged("d", log), b)
+    e = apply(Tagged("e", log), c, d, a)
+    return x, e
+
+
+def test_backward_order_is_deterministic_and_topological():
+    orders = []
+    for _ in range(3):
+        log: list[str] = []
+        _junk = [Tensor(np.zeros(1)) for _ in range(50)]  # different ids on each build
+        x, e = _branchy_graph(log)
+        e.backward(np.ones(2))
+        orders.append(log)
+        # every op runs after all the ops that consume its output
+        position = {label: i for i, label in enumerate(log)}
+        for consumer, producers in {"e": "cda", "c": "ab", "d": "b"}.items():
+            assert all(position[consumer] < position[p] for p in producers)
+        np.testing.assert_array_equal(x.grad, [4.0, 4.0])  # four paths: e-c-a, e-c-b, e-d-b, e-a
+    assert orders[0] == orders[1] == orders[2]
+    assert sorted(orders[0]) == ["a", "b", "c", "d", "e"]  # each op's backward runs once
+
+
+def test_topological_order_lists_inputs_before_outputs():
+    x = var([1.0])
+    a = ops.multiply(x, 2.0)
+    b = ops.add(a, x)
+    order = topological_order(b)
+    assert [id(t) for t in order] == [id(x), id(a), id(b)]
+
+
+def test_shared_input_gradients_accumulate():
+    x = var([1.0, -2.0, 3.0])
+    ops.sum(ops.multiply(x, x)).backward()
+    np.testing.assert_array_equal(x.grad, [2.0, -4.0, 6.0])
+
+    y = var([1.0, 2.0])
+    ops.sum(ops.add(y, y)).backward()
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+
+
+def test_diamond_graph():
+    x = var([1.0, 2.0])
+    a = ops.multiply(x, 2.0)
+    b = ops.multiply(x, 3.0)
+    ops.sum(ops.multiply(a, b)).backward()  # 6 x^2
+    np.testing.assert_allclose(x.grad, 12 * x.data)
+
+
+def test_input_used_at_several_depths():
+    x = var([0.5, 2.0])
+    y = ops.add(ops.multiply(ops.multiply(x, 2.0), x), x)  # 2 x^2 + x
+    ops.sum(y).backward()
+    np.testing.assert_allclose(x.grad, 4 * x.data + 1)
+
+
+def test_backward_twice_accumulates_into_grad():
+    x = var([1.0, 2.0])
+    ops.sum(ops.multiply(x, 3.0)).backward()
+    ops.sum(ops.multiply(x, 3.0)).backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_constants_get_no_gradient():
+    x = var([1.0])
+    c = Tensor(np.array([2.0]))
+    ops.sum(ops.multiply(x, c)).backward()
+    assert c.grad is None and not c.requires_grad
+    np.testing.assert_array_equal(x.grad, [2.0])
+
+
+def test_no_grad_records_nothing_and_restores_the_mode():
+    x = var([1.0, 2.0])
+    with no_grad():
+        assert not is_grad_enabled()
+        y = ops.multiply(x, x)
+        with enable_grad():
+            z = ops.multiply(x, x)
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert y._op is None and not y.requires_grad
+    assert z.requires_grad
+    with pytest.raises(ValueError, match="does not depend on any variable that requires a gradient"):
+        ops.sum(y).backward()
+    with pytest.raises(KeyError), no_grad():
+        raise KeyError("boom")
+    assert is_grad_enabled()
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = var([1.0, 2.0])
+    y = ops.multiply(x, 2.0)
+    with pytest.raises(ValueError, match=r"shape \(2,\) needs a `gradient` argument"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"`gradient` has shape \(3,\) but the tensor has shape \(2,\)"):
+        y.backward(np.ones(3))
+    y.backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad, [2.0, 20.0])
+
+
+class Broken(Op):
+    """Forward is fine, backward returns a gradient of the wrong shape."""
+
+    name = "broken"
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, grad):
+        return (grad[:-1],)
+
+
+def test_gradient_shape_error_names_the_op():
+    x = var([1.0, 2.0, 3.0])
+    y = ops.sum(apply(Broken(), x))
+    with pytest.raises(RuntimeError, match=r"op 'broken' returned a gradient of shape \(2,\) for an input "
+                                           r"of shape \(3,\)"):
+        y.backward()
+
+
+def test_unbroadcast():
+    g = np.ones((2, 3, 4))
+    assert unbroadcast(g, (2, 3, 4)) is g
+    np.testing.assert_array_equal(unbroadcast(g, (4,)), np.full(4, 6.0))
+    np.testing.assert_array_equal(unbroadcast(g, (3, 1)), np.full((3, 1), 8.0))
+    np.testing.assert_array_equal(unbroadcast(g, ()), 24.0)
+
+
+def test_grad_returns_gradients_without_touching_dot_grad():
+    x, w = var([1.0, 2.0]), var([3.0, 4.0])
+    loss = ops.sum(ops.multiply(x, w))
+    gx, gw = autograd.grad(loss, [x, w])
+    np.testing.assert_array_equal(gx, [3.0, 4.0])
+    np.testing.assert_array_equal(gw, [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_operators_build_the_graph_and_keep_float32():
+    x = Variable(np.array([1.0, 2.0], np.float32))
+    y = (2.0 * x + 1.0 - x / 2.0) ** 2.0 - (-x)
+    assert isinstance(y, Tensor) and y.dtype == np.float32
+    y2 = np.ones(2, np.float32) + x  # ndarray on the left still gives a Tensor
+    assert isinstance(y2, Tensor)
+    ops.sum(y).backward()
+    # d/dx (1.5 x + 1)^2 + x = 3 (1.5 x + 1) + 1
+    np.testing.assert_allclose(x.grad, 3 * (1.5 * x.data + 1) + 1, rtol=1e-6)
+
+
+def test_tensor_methods():
+    x = var(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.T.data, x.data.T)
+    np.testing.assert_array_equal(x.reshape(3, 2).data, x.data.reshape(3, 2))
+    np.testing.assert_array_equal(x.sum(axis=0).data, [3.0, 5.0, 7.0])
+    assert x.mean().item() == 2.5
+    np.testing.assert_array_equal(x[1].data, [3.0, 4.0, 5.0])
+    assert x.detach()._op is None and not x.detach().requires_grad
+
+
+def test_variable_assign_checks_the_shape():
+    v = Variable(np.zeros((2, 2)), name="w")
+    v.assign(np.ones((2, 2)))
+    np.testing.assert_array_equal(v.data, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"Variable 'w': cannot assign a value of shape \(3,\) to a variable "
+                                         r"of shape \(2, 2\)"):
+        v.assign(np.ones(3))
+
+
+def test_variable_copies_its_initial_value_and_uses_floatx():
+    value = np.ones(3)
+    v = Variable(value)
+    value[0] = 5
+    assert v.data[0] == 1 and v.dtype == np.float32 and v.requires_grad

@@ -1,0 +1,203 @@
+"""The programs the distributed tests start under ``mpiexec -n 2``: ``python mpi_worker.py SCENARIO OUT``.
+
+Each rank writes what it saw to ``OUT/SCENARIO.rank<R>.npz`` (or ``.json``); the tests read
+those files and compare. Small models only, so that each run takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import kerasette.distributed as hvd
+from kerasette.backend import random as krandom
+from kerasette.callbacks import Callback, ModelCheckpoint
+from kerasette.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from kerasette.models import Sequential
+from kerasette.optimizers import SGD
+
+
+def tiny_convnet() -> Sequential:
+    """A convnet without dropout: every rank computes exactly what one process would."""
+    return Sequential([
+        Conv2D(4, (3, 3), activation="relu", input_shape=(8, 8, 1)),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(16, activation="relu"),
+        Dense(3, activation="softmax"),
+    ])
+
+
+def tiny_data(n: int = 100):
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((n, 8, 8, 1)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, n)]
+    return x, y
+
+
+def flat(weights) -> np.ndarray:
+    return np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights])
+
+
+def sgd() -> SGD:
+    return SGD(learning_rate=0.05, momentum=0.9, nesterov=True, decay=1e-3)
+
+
+class RecordLogs(Callback):
+    """Keeps a copy of each epoch's logs as this callback sees them."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(dict(logs or {}))
+
+
+def equivalence(out: Path) -> None:
+    """N ranks with batch b on strided shards vs one process with batch N*b, same data order."""
+    x, y = tiny_data(100)
+    krandom.set_seed(1234 + hvd.rank())  # different initial draws: the broadcast must fix them
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()),
+                  metrics=["accuracy"])
+    before, after = RecordLogs(), RecordLogs()
+    xs, ys = hvd.shard(x, y)
+    history = model.fit(xs, ys, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), before,
+                                   hvd.callbacks.MetricAverageCallback(), after])
+    initial = None
+    result = {"weights": flat(model.get_weights()), "loss_before": [e["loss"] for e in before.seen],
+              "loss_after": [e["loss"] for e in after.seen], "loss_history": history.history["loss"]}
+    if hvd.rank() == 0:  # the one-process reference, from the same initial weights
+        krandom.set_seed(1234)
+        reference = tiny_convnet()
+        initial = reference.get_weights()
+        reference.compile(loss="categorical_crossentropy", optimizer=sgd(), metrics=["accuracy"])
+        reference.fit(x, y, batch_size=8 * hvd.size(), epochs=3, shuffle=False, verbose=0)
+        result["reference"] = flat(reference.get_weights())
+        result["initial"] = flat(initial)
+    result["all_ranks"] = hvd.allgather(result["weights"][None])
+    np.savez(out / f"equivalence.rank{hvd.rank()}.npz", **result)
+
+
+def collectives(out: Path) -> None:
+    """Each collective's result on each rank, and the thread counts `init` set."""
+    from kerasette.distributed import threads
+
+    r, n = hvd.rank(), hvd.size()
+    optimizer = sgd()
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=optimizer)
+    if r == 0:  # a resumed run: only rank 0 holds trained state
+        optimizer.iterations = 7
+        for var in model.trainable_weights:
+            optimizer.slots_for(var)["momentum"][...] = 0.5
+    hvd.callbacks.broadcast_model(model, 0)
+    import numba
+
+    record = {
+        "rank": r, "size": n, "local_rank": hvd.local_rank(), "local_size": hvd.local_size(),
+        "average": hvd.allreduce(np.array([r, 10.0 * r])).tolist(),
+        "sum": hvd.allreduce(np.array([r + 1, 2], dtype=np.int32), op=hvd.Sum).tolist(),
+        "min": hvd.allreduce(float(r + 3), op=hvd.Min), "max": hvd.allreduce(r, op=hvd.Max),
+        "average_int": hvd.allreduce(np.array([r]), average=True).tolist(),
+        "broadcast": hvd.broadcast(np.full((2, 2), float(r)), root_rank=1).tolist(),
+        "broadcast_object": hvd.broadcast({"from": r}, root_rank=0),
+        "allgather": hvd.allgather(np.full((r + 1, 2), r, dtype=np.int64)).tolist(),
+        "allgather_object": hvd.allgather_object(f"rank{r}"),
+        "weights_sum": float(flat(model.get_weights()).sum()),
+        "iterations": optimizer.iterations,
+        "momentum_mean": float(np.mean([optimizer.slots_for(v)["momentum"].mean()
+                                        for v in model.trainable_weights])),
+        "numba_threads": numba.get_num_threads(), "blas_threads": threads.blas_threads(),
+    }
+    hvd.barrier()
+    (out / f"collectives.rank{r}.json").write_text(json.dumps(record))
+
+
+class FailOnRank(Callback):
+    """Raises on rank ``rank`` at batch ``batch`` of the first epoch."""
+
+    def __init__(self, rank: int, batch: int):
+        super().__init__()
+        self.rank, self.batch = rank, batch
+
+    def on_batch_end(self, batch, logs=None):
+        if hvd.rank() == self.rank and batch == self.batch:
+            raise ValueError(f"boom from rank {self.rank} at batch {batch}")
+
+
+def fault(out: Path) -> None:
+    """Rank 1 fails in the middle of an epoch while rank 0 waits in the next allreduce."""
+    x, y = tiny_data(200)
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()))
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=4, epochs=50, verbose=0, callbacks=[FailOnRank(1, 3)])
+    (out / f"fault.rank{hvd.rank()}.json").write_text("finished")  # must never happen
+
+
+def uneven(out: Path) -> None:
+    """Ranks holding different numbers of samples (no shard): same step count, no hang."""
+    x, y = tiny_data(100 - 7 * hvd.rank())
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()))
+    steps = []
+
+    class Count(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            steps.append(self.params["steps"])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+                  callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), Count()])
+    record = {"steps": steps, "warnings": [str(w.message) for w in caught],
+              "identical": bool(np.all(hvd.allgather(flat(model.get_weights())[None]) == flat(model.get_weights())))}
+    (out / f"uneven.rank{hvd.rank()}.json").write_text(json.dumps(record))
+
+
+def checkpoint(out: Path) -> None:
+    """The documented pattern: every rank trains, only rank 0 writes the checkpoint."""
+    x, y = tiny_data(64)
+    krandom.set_seed(hvd.rank())
+    model = tiny_convnet()
+    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.05 * hvd.size(), momentum=0.9, nesterov=True))
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    callbacks = [hvd.callbacks.BroadcastGlobalVariablesCallback(0), hvd.callbacks.MetricAverageCallback()]
+    if hvd.rank() == 0:
+        callbacks.append(ModelCheckpoint(str(out / "ckpt.h5"), monitor="loss"))
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+    np.savez(out / f"checkpoint.rank{hvd.rank()}.npz", *model.get_weights(),
+             predictions=model.predict(x[:5]))
+
+
+def warmup(out: Path) -> None:
+    """The learning rate and momentum seen by each batch under LearningRateWarmupCallback."""
+    x, y = tiny_data(64)
+    optimizer = hvd.DistributedOptimizer(SGD(learning_rate=0.1 * hvd.size(), momentum=0.9))
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=optimizer)
+    seen = []
+
+    class Watch(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append((optimizer.learning_rate, optimizer.momentum))
+
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=8, epochs=3, verbose=0,
+              callbacks=[hvd.callbacks.LearningRateWarmupCallback(warmup_epochs=2), Watch()])
+    (out / f"warmup.rank{hvd.rank()}.json").write_text(json.dumps({"seen": seen, "final": optimizer.momentum}))
+
+
+SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, checkpoint, warmup)}
+
+if __name__ == "__main__":
+    hvd.init()
+    SCENARIOS[sys.argv[1]](Path(sys.argv[2]))

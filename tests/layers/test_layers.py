@@ -1,0 +1,226 @@
+"""The generic layer harness, run for every layer, and each layer's own behaviour.
+
+For each layer: build, output shape against ``compute_output_shape``, weight count and
+parameter count, ``get_config`` -> ``from_config`` round trip, and one training step in a model
+that changes its weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from kerasette import layers
+from kerasette.backend.tensor import Variable
+from kerasette.layers import (
+    Activation,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    InputLayer,
+    MaxPooling2D,
+)
+from kerasette.models import Sequential
+from kerasette.optimizers import SGD
+
+
+@dataclasses.dataclass
+class Spec:
+    id: str
+    make: Callable
+    input_shape: tuple  # one sample, no batch axis
+    n_weights: int
+    n_params: int
+
+
+SPECS = [
+    Spec("dense", lambda: Dense(4), (3,), 2, 3 * 4 + 4),
+    Spec("dense-relu-no-bias-3d", lambda: Dense(4, activation="relu", use_bias=False), (2, 3), 1, 12),
+    Spec("dense-softmax", lambda: Dense(5, activation="softmax", kernel_initializer="he_normal"), (3,), 2, 20),
+    Spec("conv2d-valid", lambda: Conv2D(4, 3), (6, 6, 2), 2, 3 * 3 * 2 * 4 + 4),
+    Spec("conv2d-same-stride2", lambda: Conv2D(4, (3, 2), strides=2, padding="same"), (7, 6, 2), 2, 52),
+    Spec("conv2d-relu-no-bias", lambda: Conv2D(2, 3, activation="relu", use_bias=False), (5, 5, 1), 1, 18),
+    Spec("conv2d-channels_first-same", lambda: Conv2D(3, 3, padding="same", data_format="channels_first"),
+         (2, 6, 6), 2, 3 * 3 * 2 * 3 + 3),
+    Spec("conv2d-channels_first-valid-strides", lambda: Conv2D(3, 2, strides=(2, 1), data_format="channels_first",
+                                                               activation="tanh"), (2, 5, 6), 2, 27),
+    Spec("maxpool-valid", lambda: MaxPooling2D(), (4, 5, 3), 0, 0),
+    Spec("maxpool-same-strides", lambda: MaxPooling2D(3, strides=2, padding="same"), (5, 5, 2), 0, 0),
+    Spec("maxpool-channels_first", lambda: MaxPooling2D((2, 2), data_format="channels_first"), (2, 5, 4), 0, 0),
+    Spec("dropout", lambda: Dropout(0.5), (6,), 0, 0),
+    Spec("dropout-4d", lambda: Dropout(0.25, seed=3), (3, 3, 2), 0, 0),
+    Spec("flatten", lambda: Flatten(), (3, 4, 2), 0, 0),
+    Spec("flatten-channels_first", lambda: Flatten(data_format="channels_first"), (3, 4, 2), 0, 0),
+    Spec("activation-tanh", lambda: Activation("tanh"), (5,), 0, 0),
+    Spec("activation-softmax", lambda: Activation("softmax"), (5,), 0, 0),
+    Spec("activation-callable", lambda: Activation(lambda x: x * 2.0), (5,), 0, 0),
+    Spec("inputlayer", lambda: InputLayer(input_shape=(4,)), (4,), 0, 0),
+]
+
+
+@pytest.fixture(params=SPECS, ids=lambda s: s.id)
+def spec(request):
+    return request.param
+
+
+def _batch(shape, n=3, seed=0):
+    return np.random.default_rng(seed).standard_normal((n,) + tuple(shape)).astype("float32")
+
+
+def test_build_and_weights(spec):
+    layer = spec.make()
+    layer.build_for((None,) + spec.input_shape)
+    assert layer.built
+    assert len(layer.weights) == spec.n_weights
+    assert layer.count_params() == spec.n_params
+    assert all(isinstance(w, Variable) and w.name.startswith(layer.name + "/") for w in layer.weights)
+    assert [w.name.split("/")[-1] for w in layer.weights] == ["kernel", "bias"][: spec.n_weights]
+    assert len(layer.get_weights()) == spec.n_weights
+
+
+def test_output_shape_matches_compute_output_shape(spec):
+    layer = spec.make()
+    x = _batch(spec.input_shape)
+    y = layer(x)
+    assert y.shape == layer.compute_output_shape(x.shape)
+    inferred = layer.compute_output_shape((None,) + spec.input_shape)
+    assert inferred[0] is None and inferred[1:] == y.shape[1:]
+    assert y.dtype == np.float32
+
+
+def test_config_round_trip(spec):
+    layer = spec.make()
+    layer.build_for((None,) + spec.input_shape)
+    config = layer.get_config()
+    if spec.id == "activation-callable":
+        return  # a lambda has no name to save; the other checks still apply to it
+    json.dumps(config)  # serialisable as is
+    clone = type(layer).from_config(config)
+    assert type(clone) is type(layer)
+    assert clone.get_config() == config
+    again = layers.deserialize({"class_name": type(layer).__name__, "config": json.loads(json.dumps(config))})
+    assert again.get_config() == config
+
+
+def test_one_training_step_changes_the_weights(spec):
+    layer = spec.make()
+    stack = [] if isinstance(layer, InputLayer) else [InputLayer(input_shape=spec.input_shape)]
+    stack.append(layer)
+    if len(layer.compute_output_shape((None,) + spec.input_shape)) > 2:
+        stack.append(Flatten())
+    stack.append(Dense(2))
+    model = Sequential(stack)
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
+    x, y = _batch(spec.input_shape, n=8), _batch((2,), n=8, seed=1)
+    before = model.get_weights()
+    own_before = layer.get_weights()
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    after = model.get_weights()
+    assert len(after) == spec.n_weights + 2
+    for old, new in zip(before, after, strict=True):
+        assert not np.array_equal(old, new)
+    for old, new in zip(own_before, layer.get_weights(), strict=True):
+        assert not np.array_equal(old, new)
+
+
+# ------------------------------------------------------------------- values of each layer
+def test_dense_computes_the_affine_map():
+    layer = Dense(3, activation="relu")
+    x = _batch((4,))
+    y = layer(x).data
+    k, b = layer.get_weights()
+    np.testing.assert_allclose(y, np.maximum(x @ k + b, 0), rtol=1e-5, atol=1e-6)
+    assert layer.kernel.shape == (4, 3)
+
+
+@pytest.mark.parametrize("padding,strides", [("valid", (1, 1)), ("same", (2, 2)), ("same", (1, 2))])
+def test_conv2d_channels_first_equals_channels_last(padding, strides):
+    last = Conv2D(3, (3, 2), strides=strides, padding=padding, activation="relu")
+    first = Conv2D(3, (3, 2), strides=strides, padding=padding, activation="relu", data_format="channels_first")
+    x = _batch((6, 5, 2))
+    y_last = last(x).data
+    first.build_for((None, 2, 6, 5))
+    assert first.kernel.shape == last.kernel.shape == (3, 2, 2, 3)  # (rows, cols, in, filters) always
+    first.set_weights(last.get_weights())
+    y_first = first(np.transpose(x, (0, 3, 1, 2))).data
+    np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_matches_the_reference():
+    from tests.helpers import conv2d_reference
+
+    layer = Conv2D(4, 3, strides=2, padding="same", bias_initializer="ones")
+    x = _batch((7, 7, 3))
+    y = layer(x).data
+    k, b = (np.asarray(w, np.float64) for w in layer.get_weights())
+    np.testing.assert_allclose(y, conv2d_reference(x, k, b, (2, 2), "same"), rtol=1e-4, atol=1e-5)
+
+
+def test_max_pooling_channels_first_equals_channels_last():
+    x = _batch((5, 6, 3))
+    y_last = MaxPooling2D(2, padding="same")(x).data
+    y_first = MaxPooling2D(2, padding="same", data_format="channels_first")(np.transpose(x, (0, 3, 1, 2))).data
+    np.testing.assert_array_equal(np.transpose(y_first, (0, 2, 3, 1)), y_last)
+    assert y_last.shape == (3, 3, 3, 3)
+
+
+def test_flatten_orders():
+    x = _batch((2, 3, 4))
+    np.testing.assert_array_equal(Flatten()(x).data, x.reshape(3, -1))
+    np.testing.assert_array_equal(Flatten(data_format="channels_last")(x).data, x.reshape(3, -1))
+    # as in Keras 2/3: a channels-first input (batch, channels, rows, cols) is moved to
+    # channels-last first, so both layouts of the same images flatten to the same vector
+    x_first = np.transpose(x, (0, 3, 1, 2))
+    np.testing.assert_array_equal(Flatten(data_format="channels_first")(x_first).data, x.reshape(3, -1))
+
+
+def test_dropout_only_in_training():
+    layer = Dropout(0.5, seed=1)
+    x = np.ones((200, 10), np.float32)
+    np.testing.assert_array_equal(layer(x).data, x)
+    y = layer(x, training=True).data
+    assert set(np.unique(y)) == {0.0, 2.0}
+    assert 0.4 < (y == 0).mean() < 0.6
+
+
+def test_activation_by_name():
+    x = _batch((5,))
+    np.testing.assert_allclose(Activation("relu")(x).data, np.maximum(x, 0))
+    np.testing.assert_allclose(Activation("softmax")(x).data.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(Activation("linear")(x).data, x)
+
+
+def test_initial_weights_argument():
+    kernel, bias = np.ones((3, 2), np.float32), np.full(2, 0.5, np.float32)
+    layer = Dense(2, weights=[kernel, bias])
+    layer.build_for((None, 3))
+    np.testing.assert_array_equal(layer.get_weights()[0], kernel)
+    np.testing.assert_array_equal(layer.get_weights()[1], bias)
+
+
+def test_set_weights_checks_count_and_shape():
+    layer = Dense(2)
+    layer.build_for((None, 3))
+    with pytest.raises(ValueError, match=r"Dense 'dense_1': set_weights expected a list of 2 arrays, received 1"):
+        layer.set_weights([np.ones((3, 2))])
+    with pytest.raises(ValueError, match=r"weight 'dense_1/kernel' has shape \(3, 2\), received an array of "
+                                         r"shape \(2, 3\)"):
+        layer.set_weights([np.ones((2, 3)), np.ones(2)])
+
+
+def test_non_trainable_layer():
+    layer = Dense(2, trainable=False)
+    layer.build_for((None, 3))
+    assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 2
+    model = Sequential([layer, Dense(1)])
+    model.compile("sgd", "mse")
+    before = layer.get_weights()
+    model.train_on_batch(_batch((3,), 4), _batch((1,), 4))
+    for old, new in zip(before, layer.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

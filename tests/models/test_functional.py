@@ -1,0 +1,172 @@
+"""The functional API: Input, layer calls on symbolic tensors, Model(inputs, outputs)."""
+
+import numpy as np
+import pytest
+
+import kerasette.backend as K
+from kerasette.datasets import digits
+from kerasette.layers import (
+    Add,
+    Average,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Flatten,
+    Input,
+    MaxPooling2D,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from kerasette.models import Model, Sequential
+from kerasette.optimizers import SGD
+from kerasette.utils import to_categorical
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    K.clear_session()
+    K.set_seed(0)
+
+
+def residual_model():
+    inp = Input(shape=(8, 8, 1))
+    y = Conv2D(8, (3, 3), padding="same", activation="relu")(inp)
+    y = Add()([y, Conv2D(8, (3, 3), padding="same")(y)])
+    out = Dense(10, activation="softmax")(Flatten()(y))
+    return Model(inputs=inp, outputs=out)
+
+
+def test_issue_snippet_builds_and_reports_shapes():
+    inp = Input(shape=(28, 28, 1))
+    y = Conv2D(8, (3, 3), padding="same", activation="relu")(inp)
+    y = Add()([y, Conv2D(8, (3, 3), padding="same")(y)])
+    out = Dense(10, activation="softmax")(Flatten()(y))
+    model = Model(inputs=inp, outputs=out)
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.output_shape == (None, 10)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer", "Conv2D", "Conv2D", "Add", "Flatten", "Dense"]
+    assert model.count_params() == 80 + 584 + 28 * 28 * 8 * 10 + 10
+
+
+def test_predict_matches_layer_by_layer_eager_computation():
+    model = residual_model()
+    x = np.random.default_rng(0).random((5, 8, 8, 1)).astype("float32")
+    c1, c2, _, flat, dense = model.layers[1:]
+    y = c1(x)
+    expected = dense(flat(y + c2(y))).numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_residual_convnet_trains_on_digits():
+    (x_train, y_train), (x_test, y_test) = digits.load_data()
+    x_train = x_train[..., None].astype("float32") / 16
+    x_test = x_test[..., None].astype("float32") / 16
+    model = residual_model()
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
+                  optimizer=SGD(learning_rate=0.05, momentum=0.9, nesterov=True))
+    history = model.fit(x_train, to_categorical(y_train), batch_size=32, epochs=6, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    _, accuracy = model.evaluate(x_test, to_categorical(y_test), verbose=0)
+    assert accuracy >= 0.9
+
+
+def test_two_inputs_two_outputs_and_a_shared_layer():
+    a, b = Input(shape=(4,), name="a"), Input(shape=(4,), name="b")
+    shared = Dense(3, name="shared")
+    ha, hb = shared(a), shared(b)
+    merged = Concatenate()([ha, hb])
+    out1 = Dense(1, name="regression")(merged)
+    out2 = Dense(2, activation="softmax", name="classes")(Subtract()([ha, hb]))
+    model = Model(inputs=[a, b], outputs=[out1, out2])
+    assert model.output_names == ["regression", "classes"]
+    assert len(shared._inbound_nodes) == 2
+    model.compile(loss=["mse", "categorical_crossentropy"], optimizer="sgd", metrics=["accuracy"],
+                  loss_weights=[0.5, 1.0])
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((16, 4)), rng.random((16, 4))
+    y1, y2 = rng.random((16, 1)), to_categorical(rng.integers(0, 2, 16), 2)
+    before = model.evaluate([xa, xb], [y1, y2], verbose=0)
+    model.fit([xa, xb], [y1, y2], epochs=20, verbose=0)
+    after = model.evaluate([xa, xb], [y1, y2], verbose=0)
+    assert model.metrics_names == ["loss", "regression_accuracy", "classes_accuracy"]
+    assert after[0] < before[0]
+    p1, p2 = model.predict([xa, xb])
+    assert p1.shape == (16, 1) and p2.shape == (16, 2)
+
+
+@pytest.mark.parametrize("layer_cls, fn", [
+    (Add, lambda a, b: a + b), (Subtract, lambda a, b: a - b), (Multiply, lambda a, b: a * b),
+    (Average, lambda a, b: (a + b) / 2), (Maximum, np.maximum), (Minimum, np.minimum),
+    (Concatenate, lambda a, b: np.concatenate([a, b], axis=-1)),
+])
+def test_merge_layers_compute_the_right_values(layer_cls, fn):
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    model = Model([a, b], layer_cls()([a, b]))
+    xa = np.array([[1.0, -2.0, 3.0]], dtype="float32")
+    xb = np.array([[0.5, 4.0, -1.0]], dtype="float32")
+    np.testing.assert_allclose(model.predict([xa, xb]), fn(xa, xb), rtol=1e-6)
+
+
+def test_summary_has_connected_to_column(capsys):
+    residual_model().summary()
+    text = capsys.readouterr().out
+    assert "Connected to" in text
+    assert "conv2d_1[0][0]" in text and "conv2d_2[0][0]" in text
+    assert "Total params: 5,794" in text
+
+
+def test_config_round_trip_gives_same_predictions():
+    model = residual_model()
+    clone = Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(1).random((3, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(clone.predict(x), model.predict(x))
+    assert clone.get_config()["input_layers"] == model.get_config()["input_layers"]
+
+
+def test_sequential_accepts_an_input_tensor_first():
+    model = Sequential([Input(shape=(4,)), Dense(2)])
+    assert model.output_shape == (None, 2)
+
+
+def test_pooling_in_the_functional_graph():
+    inp = Input(shape=(8, 8, 2))
+    model = Model(inp, MaxPooling2D()(inp))
+    x = np.arange(128, dtype="float32").reshape(1, 8, 8, 2)
+    np.testing.assert_allclose(model.predict(x), x.reshape(1, 4, 2, 4, 2, 2).max(axis=(2, 4)))
+
+
+# -- errors -----------------------------------------------------------------------------------
+def test_disconnected_graph_names_the_missing_input():
+    a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="b")
+    out = Add()([a, b])
+    with pytest.raises(ValueError, match="graph disconnected.*input 'b'"):
+        Model(inputs=a, outputs=out)
+
+
+def test_outputs_that_do_not_depend_on_an_input():
+    a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="unused")
+    with pytest.raises(ValueError, match="do not depend on input 'unused'"):
+        Model(inputs=[a, b], outputs=Dense(2)(a))
+
+
+def test_merge_of_different_shapes_names_the_layer():
+    a, b = Input(shape=(3,)), Input(shape=(4,))
+    with pytest.raises(ValueError, match=r"Add 'add_1': inputs must have the same shape; received \(None, 3\), \(None, 4\)"):
+        Add()([a, b])
+
+
+def test_layer_called_on_a_mix_of_symbolic_and_concrete():
+    a = Input(shape=(3,))
+    with pytest.raises(TypeError, match="every input must be a symbolic tensor"):
+        Add()([a, np.ones((1, 3))])
+
+
+def test_feeding_the_wrong_shape_to_a_functional_model():
+    model = residual_model()
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"has shape \(2, 8, 8\) but the model expects \(None, 8, 8, 1\)"):
+        model.predict(np.ones((2, 8, 8)))

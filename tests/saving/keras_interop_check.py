@@ -1,0 +1,67 @@
+"""Loads kerasette-written checkpoints in real Keras 3 and compares the predictions.
+
+Run with a Python that has ``keras`` (3.x) and a backend installed, for example::
+
+    KERAS_BACKEND=torch /work/kerasenv/bin/python tests/saving/keras_interop_check.py DIR
+
+``DIR`` holds ``NAME.h5`` (written by kerasette's ``model.save``) and ``NAME.npz`` (``x`` and
+kerasette's predictions ``y``), and optionally ``NAME.weights-only.h5`` with ``NAME.arch.h5``
+(a full model whose architecture Keras builds before ``load_weights`` of the weights-only file).
+Prints one JSON line per file: the max abs difference between Keras's and kerasette's
+predictions, and whether Keras restored the optimizer (iterations). Imports nothing from
+kerasette, so it runs in an environment without it.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+
+
+def check_full_model(keras, path: str) -> dict:
+    data = np.load(path[: -len(".h5")] + ".npz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.models.load_model(path)
+    predicted = np.asarray(model.predict(data["x"], verbose=0))
+    optimizer = getattr(model, "optimizer", None)
+    iterations = int(np.asarray(optimizer.iterations)) if optimizer is not None else None
+    return {"file": os.path.basename(path), "kind": "load_model",
+            "max_abs_diff": float(np.max(np.abs(predicted - data["y"]))),
+            "compiled": bool(getattr(model, "compiled", False)), "optimizer_iterations": iterations,
+            "warnings": [str(w.message)[:200] for w in caught]}
+
+
+def check_weights_only(keras, path: str) -> dict:
+    stem = path[: -len(".weights-only.h5")]
+    data = np.load(stem + ".npz")
+    model = keras.models.load_model(stem + ".h5", compile=False)
+    for var in model.weights:
+        var.assign(np.zeros(var.shape, dtype="float32"))
+    model.load_weights(path)
+    predicted = np.asarray(model.predict(data["x"], verbose=0))
+    return {"file": os.path.basename(path), "kind": "load_weights",
+            "max_abs_diff": float(np.max(np.abs(predicted - data["y"])))}
+
+
+def main(folder: str) -> int:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    print(json.dumps({"keras_version": keras.__version__, "backend": keras.backend.backend()}), flush=True)
+    for path in sorted(glob.glob(os.path.join(folder, "*.h5"))):
+        if path.endswith(".weights-only.h5"):
+            result = check_weights_only(keras, path)
+        else:
+            result = check_full_model(keras, path)
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
