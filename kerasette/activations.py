@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kerasette.backend import ops
 from kerasette.utils.validation import unknown_name_error

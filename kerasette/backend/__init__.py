@@ -25,6 +25,7 @@ from kerasette.backend.config import (
     set_image_data_format,
     set_image_dim_ordering,
 )
+from kerasette.backend.graph import function, gradients, stop_gradient
 from kerasette.backend.ops import (
     abs,
     binary_crossentropy,
@@ -45,7 +46,6 @@ from kerasette.backend.ops import (
     sum,
     tanh,
 )
-from kerasette.backend.graph import function, gradients, stop_gradient
 from kerasette.backend.symbolic import KerasTensor, placeholder, symbolic_aware
 from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
 

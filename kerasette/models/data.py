@@ -51,7 +51,7 @@ def check_targets(model_name: str, ys: list[np.ndarray], output_shapes: list, lo
             y = y[:, None]
         if shape is not None and loss in known_losses and "sparse" not in loss:
             expected = tuple(shape[1:])
-            ok = y.ndim == len(shape) and all(e is None or e == a for e, a in zip(expected, y.shape[1:]))
+            ok = y.ndim == len(shape) and all(e is None or e == a for e, a in zip(expected, y.shape[1:], strict=True))
             if not ok:
                 which = f" {i}" if len(ys) > 1 else ""
                 raise ValueError(

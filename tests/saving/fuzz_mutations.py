@@ -13,10 +13,10 @@ import numpy as np
 DIGEST = "kerasette_digest"
 
 
-def byte_mutations(base: pathlib.Path, folder: pathlib.Path, seed: int, flips: int,
-                   truncations: int) -> list[tuple[str, pathlib.Path]]:
-    """Copies with 1-4 bytes XOR-ed (half of them in the first 4 KB, where the superblock and the
-    object headers are) and copies cut short at random lengths."""
+def byte_mutations(base: pathlib.Path, folder: pathlib.Path, seed: int, flips: int, truncations: int,
+                   max_flipped: int = 4) -> list[tuple[str, pathlib.Path]]:
+    """Copies with 1 to ``max_flipped`` bytes XOR-ed (half of them in the first 4 KB, where the
+    superblock and the object headers are) and copies cut short at random lengths."""
     folder.mkdir(parents=True, exist_ok=True)
     data = base.read_bytes()
     rng = np.random.default_rng(seed)
@@ -24,7 +24,7 @@ def byte_mutations(base: pathlib.Path, folder: pathlib.Path, seed: int, flips: i
     for i in range(flips):
         mutated = bytearray(data)
         span = min(4096, len(data)) if i % 2 == 0 else len(data)
-        for offset in rng.choice(span, size=int(rng.integers(1, 5)), replace=False):
+        for offset in rng.choice(span, size=int(rng.integers(1, max_flipped + 1)), replace=False):
             mutated[offset] ^= int(rng.integers(1, 256))
         path = folder / f"flip{i}.h5"
         path.write_bytes(bytes(mutated))

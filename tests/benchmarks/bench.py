@@ -1,0 +1,88 @@
+"""Runs every benchmark case in kerasette and in PyTorch, alternating, and prints a table.
+
+PyTorch lives in a separate environment (never a kerasette dependency)::
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy
+    python tests/benchmarks/bench.py --torch-python /tmp/torchenv/bin/python --repeats 3
+
+Each figure is the median over ``--repeats`` runs; runs alternate kerasette, PyTorch, kerasette,
+... so that drift in the machine's speed hits both alike. Ratios are kerasette / PyTorch for
+throughput and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+TARGETS = {"vgg100_cl": 1.5, "vgg100_cf": 1.4, "cifar32": 1.2, "mnist28": 1.2, "predict100": 1.0}
+
+
+def run_json(cmd: list[str], env: dict | None = None) -> dict:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wall(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def compare(case: str, torch_python: str, repeats: int) -> dict:
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(run_json([sys.executable, str(HERE / "kerasette_reference.py"), "--case", case]))
+        theirs.append(run_json([torch_python, str(HERE / "torch_reference.py"), "--case", case]))
+
+    def med(rows, key):
+        return statistics.median(r[key] for r in rows)
+
+    return {"case": case, "kerasette": med(ours, "samples_per_s"), "torch": med(theirs, "samples_per_s"),
+            "kerasette_rss": med(ours, "peak_rss_mb"), "torch_rss": med(theirs, "peak_rss_mb")}
+
+
+def startup(repeats: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    imports = [wall([sys.executable, "-c", "import kerasette"], env) for _ in range(repeats)]
+    check = ("import sys, kerasette; import kerasette.backend, kerasette.layers, kerasette.models; "
+             "print('numba' in sys.modules)")
+    numba_at_import = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                                     env=env, cwd=ROOT).stdout.strip()
+    first = [wall([sys.executable, str(HERE / "kerasette_reference.py"), "--case", "vgg100_cl",
+                   "--first-batch"], env) for _ in range(repeats)]
+    return {"import_s": statistics.median(imports), "numba_imported_by_import": numba_at_import,
+            "first_batch_s": statistics.median(first)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--torch-python", required=True, help="python of an environment with torch==2.13.0")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", nargs="*", default=list(TARGETS))
+    args = parser.parse_args()
+    rate = run_json([sys.executable, str(HERE / "matmul_rate.py")])
+    print(f"numpy fp32 2048x2048 matmul: {rate['gflops_median']:.1f} GFLOP/s")
+    print(f"{'case':<12}{'kerasette/s':>13}{'torch/s':>10}{'ratio':>8}{'target':>8}"
+          f"{'RSS MB k':>10}{'RSS MB t':>10}{'RSS ratio':>10}")
+    for case in args.cases:
+        r = compare(case, args.torch_python, args.repeats)
+        print(f"{case:<12}{r['kerasette']:>13.1f}{r['torch']:>10.1f}{r['kerasette'] / r['torch']:>8.2f}"
+              f"{TARGETS[case]:>8.1f}{r['kerasette_rss']:>10.0f}{r['torch_rss']:>10.0f}"
+              f"{r['kerasette_rss'] / r['torch_rss']:>10.2f}", flush=True)
+    s = startup(args.repeats)
+    print(f"import kerasette: {s['import_s']:.2f} s (numba imported: {s['numba_imported_by_import']}); "
+          f"start to end of first batch (warm cache): {s['first_batch_s']:.2f} s")
+    print("per-layer breakdown: python tests/benchmarks/conv_layers.py")
+
+
+if __name__ == "__main__":
+    main()
