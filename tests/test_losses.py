@@ -56,7 +56,7 @@ def test_accuracy_metrics():
     np.testing.assert_array_equal(metrics.categorical_accuracy(np.eye(2)[[1, 1, 1]], pred), [1, 0, 1])
     np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(np.array([1, 0, 0]), pred), [1, 1, 0])
     np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(np.array([[1], [0], [0]]), pred), [1, 1, 0])
-    np.testing.assert_allclose(metrics.binary_accuracy(np.array([[1, 0], [1, 1], [0, 0]]), pred), [0.5, 0.5, 0.5])
+    np.testing.assert_allclose(metrics.binary_accuracy(np.array([[1, 0], [1, 1], [0, 0]]), pred), [0.0, 0.5, 0.5])
 
 
 @pytest.mark.parametrize("loss,expected", [

@@ -103,12 +103,14 @@ class Conv2D(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
         self.built = True
 
-    def call(self, inputs, training=False):
+    fusable_relu = True  # a following Activation('relu') can be fused into this layer's op
+
+    def call(self, inputs, training=False, fused_relu=False):
         self._check_input(inputs.shape)
         x = inputs
         if self.data_format == "channels_first":
             x = ops.transpose(x, TO_CHANNELS_LAST)
-        fuse = self.activation is activations.relu
+        fuse = self.activation is activations.relu or (fused_relu and self.activation is activations.linear)
         y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
         if not fuse:
             y = self.activation(y)

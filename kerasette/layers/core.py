@@ -52,13 +52,15 @@ class Dense(Layer):
         self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
         self.built = True
 
-    def call(self, inputs, training=False):
+    fusable_relu = True  # a following Activation('relu') can be fused into this layer's op
+
+    def call(self, inputs, training=False, fused_relu=False):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 f"Dense '{self.name}': expected inputs with last axis {self.kernel.shape[0]}, "
                 f"received input shape {shape_str((None,) + inputs.shape[1:])}"
             )
-        fuse = self.activation is activations.relu
+        fuse = self.activation is activations.relu or (fused_relu and self.activation is activations.linear)
         out = ops.dense(inputs, self.kernel, self.bias, relu=fuse)
         return out if fuse else self.activation(out)
 

@@ -34,7 +34,25 @@ def check_full_model(keras, path: str) -> dict:
     return {"file": os.path.basename(path), "kind": "load_model",
             "max_abs_diff": float(np.max(np.abs(predicted - data["y"]))),
             "compiled": bool(getattr(model, "compiled", False)), "optimizer_iterations": iterations,
+            "slots_max_abs_diff": _slots_diff(optimizer, data),
             "warnings": [str(w.message)[:200] for w in caught]}
+
+
+def _slots_diff(optimizer, data) -> float | None:
+    """Max abs difference between Keras's restored optimizer slots and kerasette's (``slot_<i>``
+    arrays in the .npz, in Keras 3's variable order after ``iteration`` and ``learning_rate``).
+
+    None when Keras built no slots: Keras 3.15's legacy-HDF5 loader builds a Sequential model's
+    optimizer over ``model._trainable_variables``, which is empty, so it restores only the
+    iteration count and the learning rate, for its own files too.
+    """
+    expected = [data[f"slot_{i}"] for i in range(len([k for k in data.files if k.startswith("slot_")]))]
+    restored = [np.asarray(v) for v in optimizer.variables[2:]] if optimizer is not None else []
+    if not expected or not restored:
+        return None
+    if len(restored) != len(expected):
+        return float("inf")
+    return float(max(np.max(np.abs(a - b)) for a, b in zip(restored, expected)))
 
 
 def check_weights_only(keras, path: str) -> dict:

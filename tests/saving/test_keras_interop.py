@@ -1,0 +1,82 @@
+"""Real Keras 3 loads the files kerasette writes and gives the same predictions.
+
+Runs only where Keras 3 is available: either ``keras`` imports in this interpreter, or the
+environment variable ``KERASETTE_KERAS_PYTHON`` names a Python that has it (for example a side
+environment: ``python3.11 -m venv /work/kerasenv && /work/kerasenv/bin/pip install keras
+torch==2.13.0 h5py numpy``, then ``KERASETTE_KERAS_PYTHON=/work/kerasenv/bin/python pytest
+tests/saving``). The check itself is ``keras_interop_check.py``, run with ``KERAS_BACKEND=torch``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasette.backend import random as krandom
+from kerasette.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from kerasette.models import Sequential, load_model
+from kerasette.optimizers import SGD
+from tests.saving import keras1_files as k1
+from tests.saving.conftest import DATA, optimizer_arrays, toy_data
+
+KERAS_PYTHON = os.environ.get("KERASETTE_KERAS_PYTHON") or (
+    sys.executable if importlib.util.find_spec("keras") is not None else None)
+pytestmark = pytest.mark.skipif(KERAS_PYTHON is None,
+                                reason="needs Keras 3: install keras, or set KERASETTE_KERAS_PYTHON")
+SCRIPT = pathlib.Path(__file__).with_name("keras_interop_check.py")
+
+
+def _save_with_predictions(model, x, folder: pathlib.Path, name: str) -> None:
+    model.save(folder / f"{name}.h5")
+    slots = {f"slot_{i}": a for i, a in enumerate(optimizer_arrays(model))} if model.compiled else {}
+    np.savez(folder / f"{name}.npz", x=x, y=model.predict(x), **slots)
+
+
+def _trained_convnet(folder: pathlib.Path) -> None:
+    krandom.set_seed(5)
+    model = Sequential([
+        Conv2D(8, (3, 3), activation="relu", padding="same", input_shape=(12, 12, 3)), MaxPooling2D(),
+        Dropout(0.3), Conv2D(16, (3, 3), activation="relu"), Flatten(), Dense(32, activation="tanh"),
+        Dense(4, activation="softmax")])
+    model.compile(SGD(learning_rate=0.05, momentum=0.9, nesterov=True), "categorical_crossentropy", ["accuracy"])
+    x, y = toy_data(n=32, shape=(12, 12, 3), classes=4)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    _save_with_predictions(model, x[:6], folder, "trained_convnet")
+    model.save_weights(folder / "trained_convnet.weights-only.h5")
+
+
+def _channels_first_from_keras1(folder: pathlib.Path) -> None:
+    k1.write_keras1_file(folder / "keras1.hdf5", "th", k1.random_weights(1), keras_version=None)
+    with pytest.warns(UserWarning, match="flipping"):
+        model = load_model(folder / "keras1.hdf5")
+    x = np.random.RandomState(0).uniform(-1, 1, (3, 3, *k1.IMAGE)).astype("float32")
+    _save_with_predictions(model, x, folder, "from_keras1_channels_first")
+
+
+def test_keras3_loads_kerasette_files(tmp_path):
+    _trained_convnet(tmp_path)
+    _channels_first_from_keras1(tmp_path)
+    resaved = load_model(DATA / "keras3/vgg_like.h5")
+    _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    proc = subprocess.run([KERAS_PYTHON, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    results = {r["file"]: r for r in lines if "file" in r}
+    print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
+    assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
+                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5"}
+    for result in results.values():
+        assert result["max_abs_diff"] <= 1e-5, result
+    for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7)):
+        assert results[name]["compiled"] and results[name]["optimizer_iterations"] == iterations, results[name]
+        slots = results[name]["slots_max_abs_diff"]  # None: Keras restored no slots (see the script)
+        assert slots is None or slots <= 1e-7, results[name]
