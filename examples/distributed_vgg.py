@@ -70,8 +70,8 @@ def build_model() -> Sequential:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=16, help="samples per rank per step")
-    parser.add_argument("--lr", type=float, default=0.05, help="learning rate for one process; "
+    parser.add_argument("--batch-size", type=int, default=32, help="samples per rank per step")
+    parser.add_argument("--lr", type=float, default=0.025, help="learning rate for one process; "
                         "scaled by the number of ranks")
     parser.add_argument("--warmup-epochs", type=float, default=1.0)
     parser.add_argument("--samples", type=int, default=None, help="train on the first N digits only")

@@ -121,12 +121,12 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens each sample, keeping the batch axis, in the tensor's own order.
+    """Flattens each sample, keeping the batch axis.
 
-    ``data_format`` is the layout of the input, as in Keras 2/3: a ``'channels_first'`` input
-    (batch, channels, ...) is moved to channels-last before flattening, so the result is in
-    (rows, cols, channels) order whichever layout the model uses. When None, the input is
-    flattened in its own order (Keras 1's behaviour, also under ``dim_ordering='th'``).
+    ``data_format`` is the layout of the input, as in Keras 2.2+ and 3: a ``'channels_first'``
+    input (batch, channels, ...) is moved to channels-last before flattening, so the result is in
+    (rows, cols, channels) order whichever layout the model uses. When None it is the backend's
+    image data format at construction time (Keras 2/3's default).
 
     Example:
         >>> Flatten().compute_output_shape((None, 4, 4, 8))
@@ -136,7 +136,7 @@ class Flatten(Layer):
     @legacy_arguments("Flatten")
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format) if data_format is not None else None
+        self.data_format = normalize_data_format(data_format)
 
     def call(self, inputs, training=False):
         if self.data_format == "channels_first" and inputs.ndim > 2:
@@ -153,10 +153,7 @@ class Flatten(Layer):
         return (input_shape[0], int(np.prod(rest)))
 
     def get_config(self):
-        config = super().get_config()
-        if self.data_format is not None:
-            config["data_format"] = self.data_format
-        return config
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class InputLayer(Layer):

@@ -4,11 +4,15 @@ from kerasette.models.functional import Model
 from kerasette.models.sequential import Sequential
 
 
-def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002 - Keras's name
-    """Loads a model saved by `Model.save` (or by Keras) from an HDF5 file."""
+def load_model(filepath, custom_objects=None, compile=True, flip_kernels=None):  # noqa: A002 - Keras's name
+    """Loads a model saved by `Model.save` (or by Keras) from an HDF5 file.
+
+    ``flip_kernels`` forces (True) or skips (False) flipping Theano-trained convolution kernels;
+    None decides from the file, with a warning when it flips.
+    """
     from kerasette.saving import load_model as _load
 
-    return _load(filepath, custom_objects=custom_objects, compile=compile)
+    return _load(filepath, custom_objects=custom_objects, compile=compile, flip_kernels=flip_kernels)
 
 
 def model_from_json(json_string: str, custom_objects=None):

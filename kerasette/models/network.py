@@ -91,11 +91,16 @@ class BaseModel(TrainingModel):
 
         save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False) -> None:
-        """Loads weights saved by `save_weights`, `save` or Keras (legacy or ``.weights.h5``)."""
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False,
+                     flip_kernels: bool | None = None) -> None:
+        """Loads weights saved by `save_weights`, `save` or Keras (legacy or ``.weights.h5``).
+
+        ``flip_kernels`` forces (True) or skips (False) flipping Theano-trained convolution
+        kernels; None decides from the file, with a warning when it flips.
+        """
         from kerasette.saving import load_weights
 
-        load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, flip_kernels=flip_kernels)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"

@@ -114,6 +114,8 @@ def translate_layer_config(class_name: str, config: dict, custom_objects=None, w
         _, config, _ = legacy.translate(table_name, (), config)
     except TypeError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
+    if table_name == "Flatten" and config.get("data_format") is None:
+        config["data_format"] = "channels_last"  # Keras 1 and <= 2.1: flatten in the tensor's own order
     return _resolve_objects(config, custom_objects, where)
 
 

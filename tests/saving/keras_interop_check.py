@@ -4,8 +4,8 @@ Run with a Python that has ``keras`` (3.x) and a backend installed, for example:
 
     KERAS_BACKEND=torch /work/kerasenv/bin/python tests/saving/keras_interop_check.py DIR
 
-``DIR`` holds ``NAME.h5`` (written by kerasette's ``model.save``) and ``NAME.npz`` (``x`` and
-kerasette's predictions ``y``), and optionally ``NAME.weights-only.h5`` with ``NAME.arch.h5``
+``DIR`` holds ``NAME.h5`` (written by kerasette's ``model.save``) and ``NAME.npz`` (inputs ``x``,
+or ``x_0``, ``x_1``, ... for several, and kerasette's predictions ``y``), and optionally ``NAME.weights-only.h5`` with ``NAME.arch.h5``
 (a full model whose architecture Keras builds before ``load_weights`` of the weights-only file).
 Prints one JSON line per file: the max abs difference between Keras's and kerasette's
 predictions, and whether Keras restored the optimizer (iterations). Imports nothing from
@@ -23,12 +23,19 @@ import warnings
 import numpy as np
 
 
+def _inputs(data):
+    """``x``, or the list ``x_0``, ``x_1``, ... for a model with several inputs."""
+    if "x" in data.files:
+        return data["x"]
+    return [data[f"x_{i}"] for i in range(len([k for k in data.files if k.startswith("x_")]))]
+
+
 def check_full_model(keras, path: str) -> dict:
     data = np.load(path[: -len(".h5")] + ".npz")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.models.load_model(path)
-    predicted = np.asarray(model.predict(data["x"], verbose=0))
+    predicted = np.asarray(model.predict(_inputs(data), verbose=0))
     optimizer = getattr(model, "optimizer", None)
     iterations = int(np.asarray(optimizer.iterations)) if optimizer is not None else None
     return {"file": os.path.basename(path), "kind": "load_model",
@@ -62,7 +69,7 @@ def check_weights_only(keras, path: str) -> dict:
     for var in model.weights:
         var.assign(np.zeros(var.shape, dtype="float32"))
     model.load_weights(path)
-    predicted = np.asarray(model.predict(data["x"], verbose=0))
+    predicted = np.asarray(model.predict(_inputs(data), verbose=0))
     return {"file": os.path.basename(path), "kind": "load_weights",
             "max_abs_diff": float(np.max(np.abs(predicted - data["y"])))}
 

@@ -104,3 +104,16 @@ def test_wild_file_loads_uncompiled_without_warning():
         model = load_model(DATA / "wild/dl4j_simpleconv2d.hdf5", compile=False)
     assert model.layers[0].data_format == "channels_first"
     assert model.layers[1].data_format == "channels_last"
+
+
+def test_keras3_functional_model():
+    data = np.load(DATA / "keras3_functional/functional.npz")
+    x = [data["x_image"], data["x_meta"]]
+    model = load_model(DATA / "keras3_functional/functional.h5")
+    assert type(model).__name__ == "Model" and model.optimizer.iterations == 1
+    np.testing.assert_allclose(model.predict(x), data["y"], atol=1e-5, rtol=0)
+    rebuilt = load_model(DATA / "keras3_functional/functional.h5", compile=False)
+    for var in rebuilt.weights:
+        var.assign(np.zeros(var.shape, var.dtype))
+    rebuilt.load_weights(DATA / "keras3_functional/functional.weights.h5")
+    np.testing.assert_allclose(rebuilt.predict(x), data["y"], atol=1e-5, rtol=0)

@@ -36,7 +36,24 @@ SCRIPT = pathlib.Path(__file__).with_name("keras_interop_check.py")
 def _save_with_predictions(model, x, folder: pathlib.Path, name: str) -> None:
     model.save(folder / f"{name}.h5")
     slots = {f"slot_{i}": a for i, a in enumerate(optimizer_arrays(model))} if model.compiled else {}
-    np.savez(folder / f"{name}.npz", x=x, y=model.predict(x), **slots)
+    inputs = {f"x_{i}": a for i, a in enumerate(x)} if isinstance(x, list) else {"x": x}
+    np.savez(folder / f"{name}.npz", y=model.predict(x), **inputs, **slots)
+
+
+def _functional(folder: pathlib.Path) -> None:
+    from kerasette.layers import Add, Concatenate, Input
+    from kerasette.models.functional import Model
+
+    krandom.set_seed(8)
+    image, meta = Input(shape=(8, 8, 3)), Input(shape=(5,))
+    h = Dense(6, activation="relu")(Flatten()(MaxPooling2D()(Conv2D(4, (3, 3), activation="relu")(image))))
+    g = Dense(6, activation="tanh")(meta)
+    out = Dense(3, activation="softmax")(Concatenate()([Add()([h, g]), g]))
+    model = Model(inputs=[image, meta], outputs=out)
+    model.compile(SGD(learning_rate=0.05, momentum=0.9), "categorical_crossentropy", ["accuracy"])
+    x = [toy_data(n=8, shape=(8, 8, 3))[0], toy_data(n=8, shape=(5,))[0]]
+    model.fit(x, toy_data(n=8, classes=3)[1], batch_size=4, epochs=1, verbose=0)
+    _save_with_predictions(model, x, folder, "functional")
 
 
 def _trained_convnet(folder: pathlib.Path) -> None:
@@ -63,6 +80,7 @@ def _channels_first_from_keras1(folder: pathlib.Path) -> None:
 def test_keras3_loads_kerasette_files(tmp_path):
     _trained_convnet(tmp_path)
     _channels_first_from_keras1(tmp_path)
+    _functional(tmp_path)
     resaved = load_model(DATA / "keras3/vgg_like.h5")
     _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
     env = {**os.environ, "KERAS_BACKEND": "torch"}
@@ -73,10 +91,11 @@ def test_keras3_loads_kerasette_files(tmp_path):
     results = {r["file"]: r for r in lines if "file" in r}
     print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
     assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
-                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5"}
+                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5", "functional.h5"}
     for result in results.values():
         assert result["max_abs_diff"] <= 1e-5, result
-    for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7)):
+    for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7),
+                             ("functional.h5", 2)):
         assert results[name]["compiled"] and results[name]["optimizer_iterations"] == iterations, results[name]
         slots = results[name]["slots_max_abs_diff"]  # None: Keras restored no slots (see the script)
         assert slots is None or slots <= 1e-7, results[name]

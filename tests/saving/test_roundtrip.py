@@ -171,3 +171,23 @@ def test_string_and_list_attributes_of_every_kind_are_read(tmp_path, trained_con
         names = [n.decode() for n in f["model_weights"].attrs["layer_names"]]
         f["model_weights"].attrs.create("layer_names", names, dtype=h5py.string_dtype("ascii"))
     np.testing.assert_array_equal(load_model(tmp_path / "m.h5").predict(x), model.predict(x))
+
+
+def test_weights_load_by_the_order_of_layer_names_and_weight_names(tmp_path):
+    """Neither group iteration order (alphabetical) nor dataset names decide what goes where."""
+    rng = np.random.RandomState(0)
+    kernel1, bias1 = rng.rand(3, 4).astype("float32"), rng.rand(4).astype("float32")
+    kernel2, bias2 = rng.rand(4, 2).astype("float32"), rng.rand(2).astype("float32")
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f.attrs["layer_names"] = np.array([b"zz_first", b"input_1", b"aa_second"])
+        f.attrs["keras_version"], f.attrs["backend"] = b"2.2.4", b"tensorflow"
+        for name, values in (("zz_first", (kernel1, bias1)), ("input_1", ()), ("aa_second", (kernel2, bias2))):
+            group = f.create_group(name)
+            names = [b"z_is_the_kernel:0", b"a_is_the_bias:0"][: len(values)]
+            group.attrs["weight_names"] = np.array(names) if names else np.zeros((0,))
+            for dataset, value in zip(names, values, strict=True):
+                group.create_dataset(dataset.decode(), data=value)
+    model = Sequential([Dense(4, input_dim=3), Dense(2)])
+    model.load_weights(tmp_path / "w.h5")
+    for got, expected in zip(model.get_weights(), [kernel1, bias1, kernel2, bias2], strict=True):
+        np.testing.assert_array_equal(got, expected)
