@@ -134,3 +134,14 @@ def test_keras1_list_config_round_trips_through_kerasette(tmp_path, weights, x_t
     with h5py.File(tmp_path / "again.h5", "r") as f:
         config = json.loads(f.attrs["model_config"])
     assert config["config"]["layers"][1]["config"]["filters"] == 4  # written with Keras 2 names
+
+
+def test_keras1_flatten_keeps_its_order_whatever_the_global_image_format(tmp_path, weights, x_th):
+    """Keras 1's Flatten had no data_format: it flattened the tensor in its own order."""
+    from kerasette.backend import config
+
+    path = tmp_path / "theano.h5"
+    k1.write_keras1_file(path, "th", weights)
+    config.set_image_data_format("channels_first")
+    model, _, _ = _load(path)
+    np.testing.assert_allclose(model.predict(x_th), k1.reference_predict(x_th, weights, True), atol=1e-5)

@@ -98,6 +98,7 @@ def _col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
 
 
 col2im_tile = parallel_kernel(_col2im_tile)
+col2im_tile_serial = kernel(_col2im_tile)
 
 
 @kernel

@@ -7,11 +7,10 @@ in 'same' padding count as -inf, i.e. they never win (every window holds at leas
 
 from __future__ import annotations
 
-from kerasette.backend.kernels._jit import parallel_kernel, prange
+from kerasette.backend.kernels._jit import kernel, parallel_kernel, prange
 
 
-@parallel_kernel
-def maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
+def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
     """Fills ``y`` with window maxima and ``argmax`` with their flat (h * W + w) positions.
 
     Args:
@@ -46,8 +45,7 @@ def maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
                             av[c] = idx
 
 
-@parallel_kernel
-def maxpool_backward(dy, argmax, dx):
+def _maxpool_backward(dy, argmax, dx):
     """Adds each output gradient to the input position that won its window.
 
     Args:
@@ -61,3 +59,11 @@ def maxpool_backward(dy, argmax, dx):
             for ow in range(ow_n):
                 for c in range(chans):
                     dx[n, argmax[n, oh, ow, c], c] += dy[n, oh, ow, c]
+
+
+# Each kernel comes parallel (prange over disjoint outputs) and serial, for work too small to
+# be worth waking the thread pool (conv_math picks by size).
+maxpool_forward = parallel_kernel(_maxpool_forward)
+maxpool_forward_serial = kernel(_maxpool_forward)
+maxpool_backward = parallel_kernel(_maxpool_backward)
+maxpool_backward_serial = kernel(_maxpool_backward)

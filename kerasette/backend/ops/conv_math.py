@@ -40,7 +40,16 @@ TILE_BYTES = 2 << 20
 #: fewer channels make its GEMM too narrow, and col2im is faster (3x for cin=3).
 FULL_CONV_MIN_CIN = 16
 
+#: Kernel calls touching fewer elements than this run serially: waking numba's thread pool
+#: costs more than it saves on small tiles, and far more when the cores are busy.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
 _local = threading.local()
+
+
+def _pick(module, name: str, elements: int):
+    """The parallel kernel ``name`` of ``module``, or its serial twin for small work."""
+    return getattr(module, name if elements >= PARALLEL_MIN_ELEMENTS else name + "_serial")
 
 
 def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -99,7 +108,7 @@ def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
         g1 = min(g0 + rows, n_img * oh_n)
         m = (g1 - g0) * ow_n
         tile = cols[:m]
-        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        _pick(_conv, "im2col_tile", tile.size)(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
         out = y2d[g0 * ow_n : g1 * ow_n]
         np.matmul(tile, w2d, out=out)
         if fuse:
@@ -197,7 +206,7 @@ def _backward_input_col2im(dy, w, dx, strides, pads) -> None:
         g1 = min(g0 + rows, n_img * oh_n)
         tile = dcols[: (g1 - g0) * ow_n]
         np.matmul(dy2d[g0 * ow_n : g1 * ow_n], w2d_t, out=tile)
-        _conv.col2im_tile(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+        _pick(_conv, "col2im_tile", tile.size)(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
 
 
 def conv2d_backward_weight(
@@ -233,7 +242,7 @@ def conv2d_backward_weight(
     for g0 in range(0, n_img * oh_n, rows):
         g1 = min(g0 + rows, n_img * oh_n)
         tile = cols[: (g1 - g0) * ow_n]
-        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+        _pick(_conv, "im2col_tile", tile.size)(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
         np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
         dw += part
     return dw.reshape(w_shape)
@@ -263,7 +272,7 @@ def maxpool2d_forward(
     y = np.empty((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
-        _pool.maxpool_forward(x, y, argmax, *pool_size, *strides, pads[0], pads[2])
+        _pick(_pool, "maxpool_forward", x.size)(x, y, argmax, *pool_size, *strides, pads[0], pads[2])
     return y, argmax
 
 
@@ -281,5 +290,5 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     n_img, height, width, chans = x_shape
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size:
-        _pool.maxpool_backward(dy, argmax, dx.reshape(n_img, height * width, chans))
+        _pick(_pool, "maxpool_backward", dx.size)(dy, argmax, dx.reshape(n_img, height * width, chans))
     return dx
