@@ -107,16 +107,17 @@ class Conv2D(Layer):
 
     def call(self, inputs, training=False, fused_relu=False):
         self._check_input(inputs.shape)
-        x = inputs
         if self.data_format == "channels_first":
-            x = ops.transpose(x, TO_CHANNELS_LAST)
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), training, fused_relu)
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs, training, fused_relu)
+
+    def call_channels_last(self, x, training=False, fused_relu=False):
+        """The computation on a channels-last tensor, whatever ``data_format`` says (models use
+        it to skip transposes between consecutive channels-first layers)."""
         fuse = self.activation is activations.relu or (fused_relu and self.activation is activations.linear)
         y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
-        if not fuse:
-            y = self.activation(y)
-        if self.data_format == "channels_first":
-            y = ops.transpose(y, TO_CHANNELS_FIRST)
-        return y
+        return y if fuse else self.activation(y)
 
     def _check_input(self, shape) -> None:
         shape = (None,) + tuple(shape[1:])

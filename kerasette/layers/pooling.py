@@ -45,13 +45,14 @@ class MaxPooling2D(Layer):
 
     def call(self, inputs, training=False):
         check_window_fits(self, (None,) + tuple(inputs.shape[1:]), self.pool_size, self.padding, "pool")
-        x = inputs
         if self.data_format == "channels_first":
-            x = ops.transpose(x, TO_CHANNELS_LAST)
-        y = ops.max_pool2d(x, self.pool_size, self.strides, self.padding)
-        if self.data_format == "channels_first":
-            y = ops.transpose(y, TO_CHANNELS_FIRST)
-        return y
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), training)
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs, training)
+
+    def call_channels_last(self, x, training=False):
+        """The computation on a channels-last tensor, whatever ``data_format`` says."""
+        return ops.max_pool2d(x, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
         check_window_fits(self, input_shape, self.pool_size, self.padding, "pool")

@@ -120,16 +120,9 @@ class Sequential(BaseModel):
 
     def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
         self._ensure_built(inputs)
-        x = inputs[0]
-        layers, i = self._layers, 0
-        while i < len(layers):
-            if _relu_follows(layers, i):  # Conv2D/Dense then Activation('relu'): one fused op
-                x = layers[i].call(x, training=training, fused_relu=True)
-                i += 2
-            else:
-                x = layers[i].call(x, training=training)
-                i += 1
-        return [x]
+        from kerasette.models.sequential_plan import run_layers
+
+        return [run_layers(self._layers, inputs[0], training)]
 
     def __call__(self, inputs, training: bool = False):
         """Applies the model to a tensor or array (or, in the functional API, a symbolic tensor)."""
@@ -183,13 +176,3 @@ class Sequential(BaseModel):
         shape = shape_str(self.input_shape) if self.input_shape else "?"
         return f"<Sequential name={self.name}, input_shape={shape}, layers={len(self._layers)}>"
 
-
-def _relu_follows(layers, i: int) -> bool:
-    """Whether layer ``i`` is linear, can fuse a ReLU, and is followed by Activation('relu')."""
-    from kerasette import activations
-    from kerasette.layers.core import Activation
-
-    layer = layers[i]
-    return (getattr(layer, "fusable_relu", False) and layer.activation is activations.linear
-            and i + 1 < len(layers) and type(layers[i + 1]) is Activation
-            and layers[i + 1].activation is activations.relu)

@@ -191,3 +191,24 @@ def test_weights_load_by_the_order_of_layer_names_and_weight_names(tmp_path):
     model.load_weights(tmp_path / "w.h5")
     for got, expected in zip(model.get_weights(), [kernel1, bias1, kernel2, bias2], strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_optimizers_with_several_slots_continue_identically(tmp_path, optimizer):
+    from tests.saving.conftest import toy_data
+
+    model = Sequential([Dense(8, activation="relu", input_dim=4), Dense(3, activation="softmax")])
+    model.compile(optimizer, "categorical_crossentropy")
+    x, y = toy_data(n=16, shape=(4,), classes=3)
+    model.train_on_batch(x, y)
+    model.save(tmp_path / "m.h5")
+    again = load_model(tmp_path / "m.h5")
+    model.train_on_batch(x, y)
+    again.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unbuilt_model_cannot_be_saved(tmp_path):
+    with pytest.raises(saving.CheckpointError, match="model 'sequential_1' is not built yet"):
+        Sequential([Dense(2)]).save(tmp_path / "m.h5")
