@@ -63,7 +63,7 @@ def build_model():
 
 def main() -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)  # the Keras 1 names warn, by design
@@ -72,7 +72,7 @@ def main() -> float:
     (x_train, y_train), (x_test, y_test) = load_digits_32()
     model = build_model()
     model.summary()
-    sgd = SGD(lr=0.05, decay=1e-6, momentum=0.9, nesterov=True)
+    sgd = SGD(lr=0.02, decay=1e-6, momentum=0.9, nesterov=True)
     model.compile(loss="categorical_crossentropy", optimizer=sgd, metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(x_train, y_train, batch_size=32, nb_epoch=args.epochs, validation_split=0.1)

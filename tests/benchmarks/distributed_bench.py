@@ -1,0 +1,163 @@
+"""Data-parallel throughput of the seed model on this machine: 1 process x 2 threads vs 2 x 1.
+
+A script, not a test::
+
+    python tests/benchmarks/distributed_bench.py [--steps 10] [--repeats 3]
+
+Trains the seed VGG-like convnet (100x100x3 channels-last, 7,998,250 parameters, SGD Nesterov)
+on random data and prints, for each configuration, the median over ``--repeats`` alternating
+runs of:
+
+- samples/s (global batch / median step time of the slowest rank);
+- the time per step spent in the gradient allreduce inside training (which includes waiting for
+  the slower rank) and, for the 2-process runs, the time of a bare allreduce of the model's
+  32 MB of float32 gradients after a barrier (the pure communication cost);
+- the step's compute time, the input of the scaling model in the README.
+
+Configurations: ``1x2`` one process, two numba/BLAS threads, batch 32 (``1x1``: one thread, for
+reference); ``2x1/16`` two ranks of
+one thread each, 16 samples per rank (the same global batch of 32); ``2x1/32`` two ranks, 32
+per rank (global batch 64). The 2-process runs rely on `kerasette.distributed.init` setting each
+rank's threads to cores / ranks. Each run prints the machine's load average, since other work on
+a 2-core machine changes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_seed_model():
+    """The seed VGG-like convnet at 100x100x3, channels-last, in Keras 2 names."""
+    from kerasette.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from kerasette.models import Sequential
+
+    return Sequential([
+        Conv2D(32, (3, 3), activation="relu", input_shape=(100, 100, 3)),
+        Conv2D(32, (3, 3), activation="relu"),
+        MaxPooling2D((2, 2)),
+        Dropout(0.25),
+        Conv2D(64, (3, 3), activation="relu"),
+        Conv2D(64, (3, 3), activation="relu"),
+        MaxPooling2D((2, 2)),
+        Dropout(0.25),
+        Flatten(),
+        Dense(256, activation="relu"),
+        Dropout(0.5),
+        Dense(10, activation="softmax"),
+    ])
+
+
+def bare_allreduce_seconds(n_params: int, repeats: int = 10) -> float:
+    """Median time of one in-place allreduce of ``n_params`` float32 values, ranks in step."""
+    import numpy as np
+
+    from kerasette.distributed import collectives
+
+    buffer = np.ones(n_params, np.float32)
+    times = []
+    for _ in range(repeats):
+        collectives.barrier()
+        start = time.perf_counter()
+        collectives.reduce_in_place(buffer, collectives.Sum)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def worker(batch: int, steps: int, warmup: int) -> None:
+    """One rank's run; rank 0 prints a JSON line."""
+    import numba
+    import numpy as np
+
+    import kerasette.distributed as hvd
+    from kerasette.distributed import threads
+    from kerasette.optimizers import SGD
+
+    hvd.init()
+    model = build_seed_model()
+    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.01, momentum=0.9, nesterov=True))
+    model.compile(loss="categorical_crossentropy", optimizer=opt)
+    rng = np.random.default_rng(hvd.rank())
+    x = rng.random((batch, 100, 100, 3), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
+    step_times, reduce_times = [], []
+    for _ in range(steps):
+        before = opt.allreduce_timer.seconds
+        hvd.barrier()
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        step_times.append(time.perf_counter() - start)
+        reduce_times.append(opt.allreduce_timer.seconds - before)
+    slowest = hvd.allreduce(np.array(step_times), op=hvd.Max)
+    in_step_reduce = hvd.allreduce(np.array(reduce_times), op=hvd.Max)
+    bare = bare_allreduce_seconds(model.count_params()) if hvd.size() > 1 else 0.0
+    step = float(np.median(slowest))
+    record = {"ranks": hvd.size(), "threads": numba.get_num_threads(), "blas_threads": threads.blas_threads(),
+              "batch_per_rank": batch, "params": model.count_params(), "step_s": step,
+              "samples_per_s": batch * hvd.size() / step, "allreduce_in_step_s": float(np.median(in_step_reduce)),
+              "allreduce_bare_s": bare, "compute_s": step - float(np.median(in_step_reduce)),
+              "load": os.getloadavg()[0]}
+    if hvd.rank() == 0:
+        print(json.dumps(record), flush=True)
+
+
+def mpiexec() -> str:
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else "mpiexec"
+
+
+def launch(config: str, steps: int, warmup: int) -> dict:
+    """Runs one configuration in fresh processes and returns rank 0's record."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [str(Path(__file__).resolve()), "--worker", "--steps", str(steps), "--warmup", str(warmup)]
+    if config in ("1x1", "1x2"):
+        threads = config[-1]
+        env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, NUMBA_NUM_THREADS=threads)
+        cmd = [sys.executable, *args, "--batch", "32"]
+    else:
+        cmd = [mpiexec(), "-n", "2", sys.executable, *args, "--batch", config.split("/")[1]]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--configs", default="1x2,2x1/16,2x1/32")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.batch, args.steps, args.warmup)
+        return
+    configs = args.configs.split(",")
+    runs: dict[str, list[dict]] = {c: [] for c in configs}
+    for _ in range(args.repeats):
+        for config in configs:
+            record = launch(config, args.steps, args.warmup)
+            runs[config].append(record)
+            print(f"# {config}: {json.dumps(record)}", flush=True)
+    print(f"\n{'config':<10}{'samples/s':>11}{'step s':>9}{'compute s':>11}{'allreduce in step s':>21}"
+          f"{'bare allreduce s':>18}{'load':>7}")
+    for config, rows in runs.items():
+        med = {k: statistics.median(r[k] for r in rows) for k in
+               ("samples_per_s", "step_s", "compute_s", "allreduce_in_step_s", "allreduce_bare_s", "load")}
+        print(f"{config:<10}{med['samples_per_s']:>11.2f}{med['step_s']:>9.3f}{med['compute_s']:>11.3f}"
+              f"{med['allreduce_in_step_s']:>21.4f}{med['allreduce_bare_s']:>18.4f}{med['load']:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
