@@ -228,6 +228,20 @@ def is_placeholder(x) -> bool:
     return isinstance(x, KerasTensor) and x.node is None
 
 
+def learning_phase():
+    """The learning-phase placeholder: feed 1 to a function to run layers as in training."""
+    from kerasette.backend import symbolic
+
+    return symbolic.LEARNING_PHASE
+
+
+def set_learning_phase(value: int) -> None:
+    """Sets the learning phase functions use when it is not fed (0 inference, 1 training)."""
+    from kerasette.backend import symbolic
+
+    symbolic.set_learning_phase(value)
+
+
 def update(x: Variable, new_x):
     """An update pair for `function`'s ``updates``."""
     return (x, new_x)
@@ -257,7 +271,7 @@ del _name
 
 
 __all__ = [
-    "KerasTensor", "argmax", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
+    "KerasTensor", "argmax", "learning_phase", "set_learning_phase", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
     "ones_like", "placeholder", "pool2d", "softsign", "stop_gradient", "update", "update_add",
     "update_sub", "zeros_like",
     "Tensor", "Variable", "abs", "backend", "batch_flatten", "bias_add", "binary_crossentropy",

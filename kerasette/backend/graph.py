@@ -30,13 +30,14 @@ class _Gradient:
 
     def __init__(self, loss: KerasTensor, targets: list):
         self.loss, self.targets = loss, targets
-        self._cache: tuple[int, list[np.ndarray]] | None = None
+        self._cache: tuple[Tensor, list[np.ndarray]] | None = None
 
     def __call__(self, loss_value: Tensor, index: int, *target_values):
-        if self._cache is None or self._cache[0] != id(loss_value):
-            if loss_value.size != 1:
-                loss_value = loss_value.sum()
-            self._cache = (id(loss_value), autograd.grad(loss_value, list(target_values)))
+        # The cache holds the loss tensor itself (not its id, which a later tensor may reuse), so
+        # the gradients computed for it are reused only within the same run of the function.
+        if self._cache is None or self._cache[0] is not loss_value:
+            root = loss_value if loss_value.size == 1 else loss_value.sum()
+            self._cache = (loss_value, autograd.grad(root, list(target_values)))
         return Tensor(self._cache[1][index])
 
 
@@ -83,7 +84,7 @@ class Function:
     """
 
     def __init__(self, inputs, outputs, updates=None, name: str | None = None):
-        self.inputs = list(inputs)
+        self.inputs = [inputs] if isinstance(inputs, KerasTensor) else list(inputs)
         for t in self.inputs:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"function: inputs must be placeholders; received {t!r:.80}")
@@ -94,14 +95,12 @@ class Function:
         symbolic_outputs = [o for o in self.outputs if isinstance(o, KerasTensor)]
         symbolic_outputs += [v for _, v in self.updates if isinstance(v, KerasTensor)]
         self._check_fed(symbolic_outputs)
+        self._check_depends(symbolic_outputs)
         self._symbolic = symbolic_outputs
-        self._grad_targets = {
-            id(target)
-            for t in symbolic.topological_nodes(symbolic_outputs)
-            if t.node is not None and isinstance(t.node.fn, _Gradient)
-            for target in t.node.fn.targets
-            if isinstance(target, KerasTensor)
-        }
+        gradient_fns = [t.node.fn for t in symbolic.topological_nodes(symbolic_outputs)
+                        if t.node is not None and isinstance(t.node.fn, _Gradient)]
+        self._has_gradients = bool(gradient_fns)
+        self._variable_targets = [v for fn in gradient_fns for v in fn.targets if isinstance(v, Tensor)]
 
     def _check_fed(self, outputs) -> None:
         fed = {id(t) for t in self.inputs}
@@ -112,17 +111,37 @@ class Function:
                     "among the inputs; add it to the inputs list"
                 )
 
+    def _check_depends(self, outputs) -> None:
+        data_inputs = [t for t in self.inputs if t is not symbolic.LEARNING_PHASE]
+        if not data_inputs or not self.outputs:
+            return
+        needed = {id(t) for t in symbolic.topological_nodes(outputs)}
+        if not any(id(t) in needed for t in data_inputs):
+            names = [getattr(o, "name", type(o).__name__) for o in self.outputs]
+            raise ValueError(
+                f"function: the outputs {names} do not depend on any of the inputs "
+                f"{[t.name for t in data_inputs]}; compute them from the inputs, or evaluate "
+                "them with K.eval"
+            )
+
     def __call__(self, values):
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         if len(values) != len(self.inputs):
             raise ValueError(f"function: expected {len(self.inputs)} input value(s) for "
                              f"{[t.name for t in self.inputs]}, received {len(values)}")
-        feed = {id(t): symbolic.feed_value(t, v) for t, v in zip(self.inputs, values)}
-        for key in self._grad_targets:
-            if key in feed:
-                feed[key].requires_grad = True
-        with enable_grad():
-            computed = symbolic.execute(self._symbolic, feed) if self._symbolic else []
+        training = symbolic.learning_phase_value()
+        feed = {}
+        for t, v in zip(self.inputs, values):
+            if t is symbolic.LEARNING_PHASE:
+                training = bool(np.asarray(v))
+            else:
+                feed[id(t)] = symbolic.feed_value(t, v)
+        if self._has_gradients:
+            # every fed value may be a gradient target or lead to one, so record from the start
+            for value in feed.values():
+                value.requires_grad = True
+        with enable_grad(), _targets_require_grad(self._variable_targets):
+            computed = symbolic.execute(self._symbolic, feed, training=training) if self._symbolic else []
         by_id = {id(t): v for t, v in zip(self._symbolic, computed)}
         results = []
         for o in self.outputs:
@@ -134,6 +153,22 @@ class Function:
             new_value = by_id.get(id(new), new)
             var.assign(new_value.data if isinstance(new_value, Tensor) else new_value)
         return results[0] if self.single else results
+
+
+class _targets_require_grad:
+    """Lets gradients reach targets that do not normally require one (a non-trainable
+    variable), for the duration of one function call."""
+
+    def __init__(self, tensors):
+        self.tensors = [t for t in tensors if not t.requires_grad]
+
+    def __enter__(self):
+        for t in self.tensors:
+            t.requires_grad = True
+
+    def __exit__(self, *exc):
+        for t in self.tensors:
+            t.requires_grad = False
 
 
 def function(inputs, outputs, updates=None, name: str | None = None, **kwargs) -> Function:

@@ -24,6 +24,7 @@ from kerasette.backend.tensor import Tensor, enable_grad
 _PROBE_SIZES = (2, 3)
 _names = itertools.count(1)
 _training_phase = [False]
+_default_learning_phase = [0]
 
 
 class Node:
@@ -81,6 +82,11 @@ class KerasTensor:
             "run it with K.function or a Model"
         )
 
+    def __iter__(self):
+        raise TypeError(
+            f"symbolic tensor '{self.name}' {self.shape} cannot be iterated: it has no values yet"
+        )
+
     def numpy(self):
         raise ValueError(
             f"symbolic tensor '{self.name}' {self.shape} has no values; feed it through "
@@ -118,6 +124,18 @@ def is_symbolic(value) -> bool:
     return isinstance(value, KerasTensor)
 
 
+def learning_phase_value() -> bool:
+    """The learning phase used when a function is not fed `LEARNING_PHASE` (0: inference)."""
+    return bool(_default_learning_phase[0])
+
+
+def set_learning_phase(value: int) -> None:
+    """Sets the default learning phase of functions: 1 to run Dropout as in training."""
+    if value not in (0, 1, True, False):
+        raise ValueError(f"set_learning_phase: expected 0 or 1; received {value!r}")
+    _default_learning_phase[0] = int(value)
+
+
 def placeholder(shape=None, ndim=None, dtype=None, name: str | None = None) -> KerasTensor:
     """A symbolic input to be fed when a `function` runs."""
     from kerasette.backend.config import floatx
@@ -127,6 +145,11 @@ def placeholder(shape=None, ndim=None, dtype=None, name: str | None = None) -> K
             raise ValueError("placeholder: give `shape` (None for unknown sizes) or `ndim`")
         shape = (None,) * ndim
     return KerasTensor(shape, dtype or floatx(), name=name or f"placeholder_{next(_names)}")
+
+
+#: Keras's ``K.learning_phase()``: feed it to a function (0 or 1) to choose inference or training
+#: behaviour of layers such as Dropout.
+LEARNING_PHASE = KerasTensor((), "int32", name="keras_learning_phase", probes=(np.zeros((), "int32"),) * 2)
 
 
 # -- recording ------------------------------------------------------------------------------
@@ -184,6 +207,7 @@ def call_layer(layer, inputs):
     dtype = tensors[0].dtype
     out = KerasTensor(out_shape, dtype, name=f"{layer.name}/output_{node_index}", node=node, probes=())
     out._keras_history = (layer, node_index, 0)
+    layer._node_outputs.append(out)
     return out
 
 

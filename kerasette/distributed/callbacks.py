@@ -68,6 +68,11 @@ class MetricAverageCallback(Callback):
             return
         keys = sorted(k for k, v in logs.items() if isinstance(v, (int, float, np.number)) and
                       not isinstance(v, bool))
+        every_rank = collectives.allgather_object(keys)
+        if any(other != keys for other in every_rank):
+            raise ValueError(f"MetricAverageCallback: the ranks logged different figures at the end of epoch "
+                             f"{epoch + 1}: {dict(enumerate(every_rank))}; give every rank the same metrics "
+                             "and validation data settings")
         if not keys:
             return
         values = np.array([float(logs[k]) for k in keys], dtype=np.float64)

@@ -56,6 +56,12 @@ class _DistributedMixin:
                 offset += var.size
         return [(grad, var) for grad, (_, var) in zip(out, pairs)]
 
+    def __reduce__(self):
+        """Pickles as the wrapped optimizer plus the wrapping (the class itself is made at run time)."""
+        plain = object.__new__(_base_class(type(self)))
+        plain.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _RUNTIME_ATTRIBUTES})
+        return (DistributedOptimizer, (plain, self._reduce_op))
+
     @property
     def allreduce_timer(self) -> collectives.Timer:
         """Wall time, calls and bytes of this optimizer's gradient allreduces so far."""
@@ -96,10 +102,16 @@ def _fusion_buffers(pairs: list) -> dict:
 
 
 _CLASSES: dict[type, type] = {}
+_RUNTIME_ATTRIBUTES = ("_fusion_layout", "_fusion_buffers", "_allreduce_timer", "_reduce_op")
 
 
-def DistributedOptimizer(optimizer: Optimizer, op: str = collectives.Average, name: str | None = None,
-                         **kwargs) -> Optimizer:  # noqa: N802 (Horovod's name)
+def _base_class(cls: type) -> type:
+    """The optimizer class under the distributed wrapping."""
+    return next(c for c in cls.__mro__ if not issubclass(c, _DistributedMixin))
+
+
+def DistributedOptimizer(  # noqa: N802 - Horovod's name, a factory that reads like a class
+        optimizer: Optimizer, op: str = collectives.Average, name: str | None = None, **kwargs) -> Optimizer:
     """Wraps an optimizer so that each update uses the gradients averaged over all ranks.
 
     Each step's gradients are copied into one contiguous buffer per dtype and reduced with a
@@ -138,17 +150,14 @@ def DistributedOptimizer(optimizer: Optimizer, op: str = collectives.Average, na
         raise ValueError(f"DistributedOptimizer: argument `op` must be 'average' or 'sum'; received op={op!r}")
     if not hasattr(optimizer, "apply_gradients") or isinstance(optimizer, type):
         raise TypeError(f"DistributedOptimizer: expected an optimizer instance; received {optimizer!r}")
-    base = type(optimizer)
-    if isinstance(optimizer, _DistributedMixin):
-        base = next(c for c in base.__mro__[1:] if not issubclass(c, _DistributedMixin))
+    base = _base_class(type(optimizer))
     cls = _CLASSES.get(base)
     if cls is None:
         cls = _CLASSES[base] = type(base.__name__, (_DistributedMixin, base),
                                     {"__module__": base.__module__, "__qualname__": base.__qualname__,
                                      "__doc__": base.__doc__})
     wrapped = object.__new__(cls)
-    wrapped.__dict__.update(optimizer.__dict__)
-    wrapped.__dict__.pop("_fusion_layout", None)
+    wrapped.__dict__.update({k: v for k, v in optimizer.__dict__.items() if k not in _RUNTIME_ATTRIBUTES})
     wrapped._reduce_op = op
     if name is not None:
         wrapped.name = name

@@ -65,7 +65,8 @@ class Layer:
         )
         self.input_shape = None
         self.output_shape = None
-        self._inbound_nodes: list = []
+        self._inbound_nodes: list = []  # input tensors of each call on symbolic tensors
+        self._node_outputs: list = []  # the symbolic output of each such call
 
     def _declared_input_shape(self, input_shape, batch_input_shape, input_dim, batch_size):
         if batch_input_shape is not None:
@@ -182,6 +183,27 @@ class Layer:
         if not self.built:
             self.build_for(shape)
         return self.call(inputs, training=training)
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (functional API and Sequential)."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has not been called on a symbolic "
+                                 "tensor yet, so it has no `input`; use it in a model first")
+        tensors = self._inbound_nodes[0]
+        if not tensors and getattr(self, "output_tensor", None) is not None:  # an Input layer
+            return self.output_tensor
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call (functional API and Sequential)."""
+        if getattr(self, "output_tensor", None) is not None:
+            return self.output_tensor
+        if not self._node_outputs:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' has not been called on a symbolic "
+                                 "tensor yet, so it has no `output`; use it in a model first")
+        return self._node_outputs[0]
 
     def describe_input_error(self, rule: str, received_shape) -> str:
         return f"{type(self).__name__} '{self.name}': {rule} (input shape {shape_str(received_shape)})"

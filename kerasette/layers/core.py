@@ -204,14 +204,20 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, 
         >>> Input(shape=(28, 28, 1)).shape
         (None, 28, 28, 1)
     """
-    from kerasette.backend.symbolic import KerasTensor
-
     if tensor is not None:
         raise ValueError("Input: argument `tensor` is not supported")
     layer = InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype,
                        batch_input_shape=batch_shape)
-    out = KerasTensor(layer.batch_input_shape, layer.dtype, name=layer.name)
-    out._keras_history = (layer, 0, 0)
-    layer._inbound_nodes.append([])
-    layer.output_tensor = out
-    return out
+    return input_tensor(layer)
+
+
+def input_tensor(layer: InputLayer):
+    """The symbolic tensor an InputLayer feeds (created on first use)."""
+    from kerasette.backend.symbolic import KerasTensor
+
+    if getattr(layer, "output_tensor", None) is None:
+        out = KerasTensor(layer.batch_input_shape, layer.dtype, name=layer.name)
+        out._keras_history = (layer, 0, 0)
+        layer._inbound_nodes.append([])
+        layer.output_tensor = out
+    return layer.output_tensor

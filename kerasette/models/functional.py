@@ -125,12 +125,37 @@ class Model(BaseModel):
         return symbolic.execute(self.outputs, feed, training=training)
 
     def __call__(self, inputs, training: bool = False):
-        """Applies the model to tensors or arrays (eagerly)."""
+        """Applies the model to tensors or arrays, or (as a layer of another model) to symbolic
+        tensors."""
+        if symbolic.is_symbolic(inputs):
+            if len(self.outputs) > 1:
+                raise ValueError(f"Model '{self.name}': a model with several outputs cannot be used as a "
+                                 "layer of another model")
+            return symbolic.call_layer(self, inputs)
+        return self.call(inputs, training=training)
+
+    @property
+    def input(self):
+        return self.inputs if self._multi_input else self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs if len(self.outputs) > 1 else self.outputs[0]
+
+    # -- as a layer inside another model ------------------------------------------------------
+    def build_for(self, input_shape) -> None:
+        shapes = input_shape if self._multi_input else [input_shape]
+        for given, own in zip(shapes, self.input_shapes):
+            if len(given) != len(own) or any(a is not None and b is not None and a != b
+                                              for a, b in zip(given[1:], own[1:])):
+                raise ValueError(f"Model '{self.name}': expected input shape {own}, received {tuple(given)}")
+
+    def compute_output_shape(self, input_shape):
+        return self.output_shape
+
+    def call(self, inputs, training: bool = False):
         from kerasette.backend.tensor import Tensor
 
-        if symbolic.is_symbolic(inputs):
-            raise ValueError(f"Model '{self.name}': calling a functional model on symbolic tensors "
-                             "(nesting models) is not supported; build one graph from the layers")
         values = [x if isinstance(x, Tensor) else Tensor(x) for x in as_list(inputs)]
         outputs = self.call_graph(values, training=training)
         return outputs if len(outputs) > 1 else outputs[0]

@@ -18,6 +18,9 @@ class BaseModel(TrainingModel):
         self.name = name or unique_name(self._name_prefix)
         self.compiled = False
         self.built = False
+        self.trainable = True
+        self._inbound_nodes: list = []  # when the model is used as a layer of another model
+        self._node_outputs: list = []
 
     _name_prefix = "model"
 

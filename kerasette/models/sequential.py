@@ -32,6 +32,7 @@ class Sequential(BaseModel):
         self._layers: list[Layer] = []
         self._input_layer: InputLayer | None = None
         self._batch_input_shape = None
+        self._symbolic_outputs: list = []
         for layer in layers or []:
             self.add(layer)
 
@@ -65,11 +66,59 @@ class Sequential(BaseModel):
             self._build_from(len(self._layers) - 1)
 
     def _build_from(self, start: int) -> None:
-        shape = self._batch_input_shape if start == 0 else self._layers[start - 1].output_shape
+        """Builds layers ``start:`` and records their calls on the model's symbolic input, which
+        gives ``model.input``, ``model.output`` and each ``layer.output``."""
+        from kerasette.backend import symbolic
+        from kerasette.layers.core import input_tensor
+
+        if start == 0 or not self._symbolic_outputs:
+            if self._input_layer is None or self._input_layer.batch_input_shape != self._batch_input_shape:
+                self._input_layer = InputLayer(batch_input_shape=self._batch_input_shape,
+                                               name=f"{self._layers[0].name}_input" if self._layers else None)
+            self._symbolic_outputs = [input_tensor(self._input_layer)]
+            start = 0
+        del self._symbolic_outputs[start + 1:]
         for layer in self._layers[start:]:
-            layer.build_for(shape)
-            shape = layer.output_shape
+            self._symbolic_outputs.append(symbolic.call_layer(layer, self._symbolic_outputs[-1]))
         self.built = True
+
+    @property
+    def input(self):
+        """The model's symbolic input (known once the input shape is)."""
+        if self._batch_input_shape is None:
+            raise AttributeError(f"Sequential '{self.name}' has no input yet: its input shape is unknown")
+        self._ensure_built([])
+        return self._symbolic_outputs[0]
+
+    @property
+    def output(self):
+        """The model's symbolic output."""
+        self.input  # noqa: B018 - raises the explanation when there is none
+        return self._symbolic_outputs[-1]
+
+    @property
+    def inputs(self) -> list:
+        return [self.input]
+
+    @property
+    def outputs(self) -> list:
+        return [self.output]
+
+    # -- as a layer inside another model ------------------------------------------------------
+    def build_for(self, input_shape) -> None:
+        if not self.built or self._batch_input_shape is None:
+            self.build(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def call(self, inputs, training: bool = False):
+        from kerasette.models.sequential_plan import run_layers
+
+        return run_layers(self._layers, inputs, training)
 
     def build(self, input_shape=None) -> None:
         """Builds every layer for ``input_shape`` (batch axis included)."""
@@ -85,6 +134,7 @@ class Sequential(BaseModel):
         if not self._layers:
             raise TypeError("Sequential.pop: there are no layers in the model")
         self._layers.pop()
+        del self._symbolic_outputs[len(self._layers) + 1:]
 
     # -- shapes ------------------------------------------------------------------------------
     @property
@@ -113,7 +163,7 @@ class Sequential(BaseModel):
     def _ensure_built(self, inputs: list[Tensor]) -> None:
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers; add some before using it")
-        if not self.built or self._layers[-1].output_shape is None:
+        if not self.built or self._layers[-1].output_shape is None or not self._symbolic_outputs:
             if self._batch_input_shape is None:
                 self._batch_input_shape = (None,) + tuple(inputs[0].shape[1:])
             self._build_from(0)

@@ -166,3 +166,49 @@ def test_wrong_number_of_fed_values():
     x = K.placeholder(shape=(2,), name="only")
     with pytest.raises(ValueError, match="expected 1 input value"):
         K.function([x], [x])([np.ones(2), np.ones(2)])
+
+
+def test_gradients_are_never_stale_across_calls():
+    x = K.placeholder(shape=(None, 3), dtype="float64")
+    W = K.variable(np.ones((3, 2)), dtype="float64")
+    g = K.function([x], K.gradients(K.sum(K.dot(x, W)), [W]))
+    for i in range(200):
+        (dW,) = g([np.full((4, 3), float(i))])
+        np.testing.assert_allclose(dW, np.full((3, 2), 4.0 * i))
+
+
+def test_gradient_with_respect_to_an_intermediate_and_a_frozen_variable():
+    x = K.placeholder(shape=(None, 2), dtype="float64")
+    frozen = K.variable(np.array([3.0, 4.0]), dtype="float64", trainable=False)
+    h = x * 2.0
+    loss = K.sum(K.square(h) * frozen)
+    gh, gf = K.function([x], K.gradients(loss, [h, frozen]))([np.array([[1.0, 1.0]])])
+    np.testing.assert_allclose(gh, [[12.0, 16.0]])
+    np.testing.assert_allclose(gf, [4.0, 4.0])
+    assert not frozen.requires_grad
+
+
+def test_learning_phase_switches_dropout_in_functions():
+    from kerasette.layers import Dropout
+    from kerasette.models import Sequential
+
+    model = Sequential([Dropout(0.5, input_shape=(1000,))])
+    f = K.function([model.input, K.learning_phase()], [model.output])
+    ones = np.ones((1, 1000))
+    np.testing.assert_allclose(f([ones, 0])[0], ones)
+    trained = f([ones, 1])[0]
+    assert 300 < (trained == 0).sum() < 700 and np.allclose(trained[trained != 0], 2.0)
+
+
+def test_symbolic_tensor_cannot_be_iterated_and_single_input_functions_work():
+    x = K.placeholder(shape=(None, 3), name="x")
+    with pytest.raises(TypeError, match="symbolic tensor 'x' .* cannot be iterated"):
+        list(x)
+    assert K.function(x, [x * 2])([np.ones((1, 3))])[0].tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_function_whose_outputs_ignore_its_inputs():
+    x = K.placeholder(shape=(None, 3), name="unused_input")
+    W = K.variable(np.ones(3))
+    with pytest.raises(ValueError, match=r"do not depend on any of the inputs \['unused_input'\]"):
+        K.function([x], [K.sum(W)])

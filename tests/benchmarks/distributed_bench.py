@@ -112,6 +112,37 @@ def worker(batch: int, steps: int, warmup: int) -> None:
         print(json.dumps(record), flush=True)
 
 
+def ring_allreduce_seconds(nbytes: float, ranks: int, gbit_per_s: float, latency_s: float,
+                           reduce_bytes_per_s: float) -> float:
+    """The ring allreduce's time: 2(N-1) messages of bytes/N each way, and (N-1)/N of the bytes added.
+
+    ``T = 2 (N-1)/N * bytes / bandwidth + 2 (N-1) * latency + (N-1)/N * bytes / reduce_rate``.
+    """
+    if ranks == 1:
+        return 0.0
+    share = (ranks - 1) / ranks
+    return (2 * share * nbytes / (gbit_per_s * 1e9 / 8) + 2 * (ranks - 1) * latency_s
+            + share * nbytes / reduce_bytes_per_s)
+
+
+def scaling_table(params: int, compute_s: float, gbit_per_s: float, latency_s: float,
+                  reduce_bytes_per_s: float, overhead_s: float, nodes=(2, 8, 32, 128)) -> None:
+    """Prints the predicted allreduce time and efficiency ``compute / (compute + allreduce)``.
+
+    ``overhead_s`` is the per-step cost of packing the gradients into the fused buffer and
+    scaling them, paid whatever the network.
+    """
+    nbytes = 4 * params
+    print(f"{params:,} float32 parameters = {nbytes / 1e6:.1f} MB; step compute {compute_s:.3f} s; "
+          f"{gbit_per_s:g} Gbit/s, latency {latency_s * 1e6:g} us, reduction {reduce_bytes_per_s / 1e9:g} GB/s, "
+          f"packing {overhead_s * 1e3:g} ms")
+    print(f"{'nodes':>6}{'allreduce ms':>14}{'efficiency':>12}{'samples/s speed-up':>20}")
+    for n in nodes:
+        t = ring_allreduce_seconds(nbytes, n, gbit_per_s, latency_s, reduce_bytes_per_s) + overhead_s
+        efficiency = compute_s / (compute_s + t)
+        print(f"{n:>6}{t * 1e3:>14.1f}{efficiency:>11.1%}{n * efficiency:>20.1f}")
+
+
 def mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     return str(beside) if beside.exists() else "mpiexec"
@@ -139,7 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", default="1x2,2x1/16,2x1/32")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--scaling", type=float, metavar="COMPUTE_S", default=None,
+                        help="only print the scaling model's table for this step compute time")
+    parser.add_argument("--gbit", type=float, default=25.0)
+    parser.add_argument("--latency-us", type=float, default=30.0)
+    parser.add_argument("--reduce-gb-s", type=float, default=5.0)
+    parser.add_argument("--overhead-ms", type=float, default=6.0, help="packing + scaling per step")
     args = parser.parse_args(argv)
+    if args.scaling is not None:
+        scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
+                      args.overhead_ms * 1e-3)
+        return
     if args.worker:
         worker(args.batch, args.steps, args.warmup)
         return

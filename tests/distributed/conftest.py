@@ -61,9 +61,9 @@ def run_mpi(args: list[str], n: int = 2, timeout: float = 90, check: bool = True
     return result
 
 
-def run_worker(scenario: str, out: Path, **kwargs) -> subprocess.CompletedProcess:
+def run_worker(scenario: str, out: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     """Runs one scenario of ``mpi_worker.py`` on 2 ranks."""
-    return run_mpi([str(WORKER), scenario, str(out)], **kwargs)
+    return run_mpi([str(WORKER), scenario, str(out), *args], **kwargs)
 
 
 @pytest.fixture

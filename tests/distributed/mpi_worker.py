@@ -116,8 +116,20 @@ def collectives(out: Path) -> None:
                                         for v in model.trainable_weights])),
         "numba_threads": numba.get_num_threads(), "blas_threads": threads.blas_threads(),
     }
+    record["missing_gradients"] = missing_gradients(r)
     hvd.barrier()
     (out / f"collectives.rank{r}.json").write_text(json.dumps(record))
+
+
+def missing_gradients(r: int) -> list:
+    """A gradient None on rank 1 only counts as zeros there; None on every rank stays None."""
+    from kerasette.backend.tensor import Variable
+
+    variables = [Variable(np.zeros(2, np.float32)), Variable(np.zeros(3, np.float32)),
+                 Variable(np.ones(1, np.float32))]
+    grads = [np.full(2, r + 1.0, np.float32), np.full(3, 4.0, np.float32) if r == 0 else None, None]
+    hvd.DistributedOptimizer(SGD(learning_rate=1.0)).apply_gradients(zip(grads, variables))
+    return [v.data.tolist() for v in variables]
 
 
 class FailOnRank(Callback):
@@ -132,13 +144,13 @@ class FailOnRank(Callback):
             raise ValueError(f"boom from rank {self.rank} at batch {batch}")
 
 
-def fault(out: Path) -> None:
-    """Rank 1 fails in the middle of an epoch while rank 0 waits in the next allreduce."""
+def fault(out: Path, failing_rank: int = 1) -> None:
+    """One rank fails in the middle of an epoch while the other waits in the next allreduce."""
     x, y = tiny_data(200)
     model = tiny_convnet()
     model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()))
     xs, ys = hvd.shard(x, y)
-    model.fit(xs, ys, batch_size=4, epochs=50, verbose=0, callbacks=[FailOnRank(1, 3)])
+    model.fit(xs, ys, batch_size=4, epochs=50, verbose=0, callbacks=[FailOnRank(failing_rank, 3)])
     (out / f"fault.rank{hvd.rank()}.json").write_text("finished")  # must never happen
 
 
@@ -200,4 +212,4 @@ SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, ch
 
 if __name__ == "__main__":
     hvd.init()
-    SCENARIOS[sys.argv[1]](Path(sys.argv[2]))
+    SCENARIOS[sys.argv[1]](Path(sys.argv[2]), *map(int, sys.argv[3:]))

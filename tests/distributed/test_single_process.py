@@ -133,3 +133,14 @@ def test_warmup_multiplier_follows_goyal(single_world, monkeypatch):
 def test_set_threads_validates():
     with pytest.raises(ValueError, match="threads must be a positive integer; received threads=0"):
         hvd.set_threads(0)
+
+
+def test_distributed_optimizer_pickles_and_deep_copies(single_world):
+    import copy
+    import pickle
+
+    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.3, momentum=0.9), op=hvd.Sum)
+    opt.iterations = 4
+    for clone in (pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        assert type(clone) is type(opt)
+        assert (clone.learning_rate, clone.momentum, clone.iterations, clone._reduce_op) == (0.3, 0.9, 4, hvd.Sum)

@@ -59,6 +59,8 @@ def test_broadcast_collectives_and_threads(tmp_path):
         if rec["blas_threads"] is not None:
             assert rec["blas_threads"] == max(1, _cores() // 2)
     assert records[0]["weights_sum"] == records[1]["weights_sum"]
+    for rec in records:  # grads averaged: [1, 2] -> 1.5; [4, missing] -> 2; missing everywhere -> untouched
+        assert rec["missing_gradients"] == [[-1.5, -1.5], [-2.0, -2.0, -2.0], [1.0]]
 
 
 def _cores() -> int:

@@ -170,3 +170,34 @@ def test_feeding_the_wrong_shape_to_a_functional_model():
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     with pytest.raises(ValueError, match=r"has shape \(2, 8, 8\) but the model expects \(None, 8, 8, 1\)"):
         model.predict(np.ones((2, 8, 8)))
+
+
+def test_sequential_exposes_symbolic_inputs_and_outputs():
+    seq = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2, name="last")])
+    assert seq.input.shape == (None, 3) and seq.output.shape == (None, 2)
+    assert seq.layers[0].output.shape == (None, 4)
+    intermediate = Model(seq.input, seq.layers[0].output)
+    x = np.random.default_rng(0).random((5, 3)).astype("float32")
+    np.testing.assert_allclose(intermediate.predict(x), np.maximum(x @ seq.layers[0].kernel.data, 0), rtol=1e-6)
+    f = K.function([seq.input], [seq.get_layer("last").output])
+    np.testing.assert_allclose(f([x])[0], seq.predict(x), rtol=1e-6)
+
+
+def test_models_nest_as_layers():
+    seq = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    inp = Input(shape=(3,))
+    outer = Model(inp, Dense(1)(seq(inp)))
+    inp2 = Input(shape=(3,))
+    outermost = Model(inp2, outer(inp2))
+    assert outermost.count_params() == 16 + 10 + 3
+    x = np.random.default_rng(0).random((4, 3)).astype("float32")
+    np.testing.assert_allclose(outermost.predict(x), outer.predict(x), rtol=1e-6)
+    outermost.compile(loss="mse", optimizer="sgd")
+    before = seq.get_weights()
+    outermost.fit(x, np.ones((4, 1)), epochs=1, verbose=0)
+    assert any(not np.allclose(a, b) for a, b in zip(before, seq.get_weights()))
+
+
+def test_layer_without_calls_has_no_output():
+    with pytest.raises(AttributeError, match="Dense 'dense_1' has not been called on a symbolic tensor"):
+        Dense(3).output
