@@ -140,7 +140,7 @@ class Function:
             # every fed value may be a gradient target or lead to one, so record from the start
             for value in feed.values():
                 value.requires_grad = True
-        with enable_grad(), _targets_require_grad(self._variable_targets):
+        with enable_grad(), _TargetsRequireGrad(self._variable_targets):
             computed = symbolic.execute(self._symbolic, feed, training=training) if self._symbolic else []
         by_id = {id(t): v for t, v in zip(self._symbolic, computed)}
         results = []
@@ -155,7 +155,7 @@ class Function:
         return results[0] if self.single else results
 
 
-class _targets_require_grad:
+class _TargetsRequireGrad:
     """Lets gradients reach targets that do not normally require one (a non-trainable
     variable), for the duration of one function call."""
 

@@ -200,4 +200,4 @@ def test_models_nest_as_layers():
 
 def test_layer_without_calls_has_no_output():
     with pytest.raises(AttributeError, match="Dense 'dense_1' has not been called on a symbolic tensor"):
-        Dense(3).output
+        _ = Dense(3).output
