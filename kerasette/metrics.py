@@ -44,19 +44,40 @@ METRICS: dict[str, Callable] = {
     "mean_absolute_error": mean_absolute_error,
     "mae": mean_absolute_error,
 }
-_ACCURACY_FOR_LOSS = {
-    "categorical_crossentropy": categorical_accuracy,
-    "sparse_categorical_crossentropy": sparse_categorical_accuracy,
-    "binary_crossentropy": binary_accuracy,
-}
 
 
-def get(identifier, loss_name: str | None = None) -> tuple[str, Callable]:
-    """(display name, function) of a metric. ``'accuracy'``/``'acc'`` pick the accuracy that
-    matches the loss, as Keras does."""
+def accuracy_for(loss_name: str | None, output_shape=None) -> Callable:
+    """The accuracy that ``'accuracy'``/``'acc'`` stands for, chosen as Keras 2 does.
+
+    Args:
+        loss_name: the name of the output's loss (e.g. ``'binary_crossentropy'``).
+        output_shape: the output's shape (batch axis first), when known.
+
+    Returns:
+        `binary_accuracy` when the loss is the binary cross-entropy or the output's last
+        dimension is 1, else `sparse_categorical_accuracy` for the sparse categorical
+        cross-entropy, else `categorical_accuracy`.
+    """
+    last = tuple(output_shape)[-1] if output_shape else None
+    if loss_name == "binary_crossentropy" or last == 1:
+        return binary_accuracy
+    if loss_name == "sparse_categorical_crossentropy":
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+def get(identifier, loss_name: str | None = None, output_shape=None) -> tuple[str, Callable]:
+    """(display name, function) of a metric.
+
+    Args:
+        identifier: a metric name or a callable ``fn(y_true, y_pred)``.
+        loss_name: the name of the loss of the output the metric is for.
+        output_shape: the shape of that output (batch axis first); with ``loss_name`` it decides
+            which accuracy ``'accuracy'``/``'acc'`` means (see `accuracy_for`).
+    """
     if isinstance(identifier, str):
         if identifier in ("accuracy", "acc"):
-            return identifier, _ACCURACY_FOR_LOSS.get(loss_name, categorical_accuracy)
+            return identifier, accuracy_for(loss_name, output_shape)
         if identifier not in METRICS:
             raise unknown_name_error("metric", identifier, list(METRICS) + ["accuracy", "acc"])
         return identifier, METRICS[identifier]

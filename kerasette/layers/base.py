@@ -109,10 +109,28 @@ class Layer:
         """Creates a weight named ``<layer>/<name>`` and tracks it."""
         init = initializers.get(initializer)
         value = init(tuple(shape), dtype=dtype or self.dtype)
-        var = Variable(value, dtype=dtype or self.dtype, name=f"{self.name}/{name}",
-                       trainable=trainable and self.trainable)
+        # The Variable keeps only its own flag; the layer's flag is applied on top of it (see
+        # `trainable`), so that a layer frozen at construction can be unfrozen later.
+        var = Variable(value, dtype=dtype or self.dtype, name=f"{self.name}/{name}", trainable=trainable)
+        var.requires_grad = var.trainable and self.trainable
         self._weights.append(var)
         return var
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the layer's weights are trained (weights made with ``trainable=False`` never are).
+
+        Setting it freezes or unfreezes the layer's weights, as in Keras: a frozen layer's weights
+        are in ``non_trainable_weights``, optimizers leave them alone and no gradient is computed
+        for them.
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for var in getattr(self, "_weights", ()):
+            var.requires_grad = var.trainable and self._trainable
 
     @property
     def weights(self) -> list[Variable]:

@@ -7,6 +7,8 @@ A subclass provides ``layers``, ``input_shapes``/``output_shapes`` (batch axis f
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from kerasette import callbacks as cbks
@@ -34,8 +36,16 @@ class TrainingModel:
             optimizer: a name (``'sgd'``, ``'adam'``, ``'rmsprop'``) or an Optimizer.
             loss: a name (``'categorical_crossentropy'``, ``'mse'``, ...) or callable; a list or
                 dict (by output layer name) for several outputs.
-            metrics: a list of names (``'accuracy'``/``'acc'`` matches the loss) or callables.
+            metrics: a list of names or callables. ``'accuracy'``/``'acc'`` is chosen per output as
+                Keras 2 does: binary accuracy for the binary cross-entropy or an output whose
+                last dimension is 1, sparse categorical accuracy for the sparse categorical
+                cross-entropy, categorical accuracy otherwise.
             loss_weights: weights of each output's loss in the total (default 1 each).
+
+        With several outputs, the logs and `metrics_names` also hold each output's own
+        (unweighted) loss as ``<output>_loss``, after ``'loss'``, as in Keras 2. Output names
+        that repeat (one layer giving two outputs) are made unique for these keys as tf.keras
+        does: ``dense``, ``dense_1``, ``dense_2``.
         """
         kwargs.pop("sample_weight_mode", None)
         kwargs.pop("weighted_metrics", None)
@@ -51,17 +61,34 @@ class TrainingModel:
         weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
         self.loss_weights = [float(w) for w in weights]
         self.metrics_names_requested = list(metrics or [])
-        self._metrics = []  # (log name, output index, fn)
+        self._log_output_names = unique_names(names)
+        self._resolve_metrics()
+        self.compiled = True
+
+    def _resolve_metrics(self) -> None:
+        """Makes ``self._metrics``: (log name, output index, fn) for each output and metric.
+
+        'accuracy' depends on the output's shape; a Sequential model without an input shape
+        does not know it at compile time, so this runs again once the model is built.
+        """
+        shapes = list(self.output_shapes)
+        names = self._log_output_names
+        self._metrics = []
         for i, out_name in enumerate(names):
             for spec in self.metrics_names_requested:
-                name, fn = kmetrics.get(spec, self._loss_names[i])
+                name, fn = kmetrics.get(spec, self._loss_names[i], shapes[i])
                 log_name = name if len(names) == 1 else f"{out_name}_{name}"
                 self._metrics.append((log_name, i, fn))
-        self.compiled = True
+        self._metrics_resolved = all(shape is not None for shape in shapes)
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss"] + [name for name, _, _ in getattr(self, "_metrics", [])]
+        """``'loss'``, each output's loss (several outputs only), then the metrics, as logged."""
+        return ["loss"] + self._output_loss_names() + [name for name, _, _ in getattr(self, "_metrics", [])]
+
+    def _output_loss_names(self) -> list[str]:
+        names = getattr(self, "_log_output_names", [])
+        return [f"{name}_loss" for name in names] if len(names) > 1 else []
 
     def _require_compiled(self, method: str) -> None:
         if not getattr(self, "compiled", False):
@@ -71,6 +98,8 @@ class TrainingModel:
 
     # -- one step ----------------------------------------------------------------------------
     def _prepare(self, x, y=None, kind="input"):
+        if getattr(self, "compiled", False) and not getattr(self, "_metrics_resolved", True):
+            self._resolve_metrics()
         xs = mdata.check_arrays(self.name, "input", mdata.as_list(x), self.input_shapes)
         xs = [np.ascontiguousarray(a, dtype=floatx()) for a in xs]
         if y is None:
@@ -83,14 +112,21 @@ class TrainingModel:
         ys = mdata.check_targets(self.name, ys, self.output_shapes, self._loss_names, klosses.LOSSES)
         return xs, ys
 
-    def _total_loss(self, ys, outputs):
-        total = None
+    def _losses(self, ys, outputs) -> tuple[Tensor, list[Tensor]]:
+        """The total (weighted) loss and each output's own (unweighted) mean loss."""
+        total, per_output = None, []
         for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
             value = ops.mean(fn(Tensor(y), out))
+            per_output.append(value)
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
             total = value if total is None else ops.add(total, value)
-        return total
+        return total, per_output
+
+    def _loss_logs(self, total: Tensor, per_output: list[Tensor]) -> dict[str, float]:
+        logs = {"loss": float(total.data)}
+        logs.update({name: float(v.data) for name, v in zip(self._output_loss_names(), per_output)})
+        return logs
 
     def _metric_values(self, ys, outputs) -> dict[str, float]:
         return {name: float(np.mean(fn(ys[i], outputs[i]))) for name, i, fn in self._metrics}
@@ -102,20 +138,21 @@ class TrainingModel:
             v.grad = None
         with enable_grad():
             outputs = self.call_graph([Tensor(x) for x in xs], training=True)
-            loss = self._total_loss(ys, outputs)
-        loss.backward()
+            loss, per_output = self._losses(ys, outputs)
+        if loss.requires_grad:  # False when every layer is frozen: nothing to update
+            loss.backward()
         self.optimizer.apply_gradients([(v.grad, v) for v in variables])
         for v in variables:
             v.grad = None
-        logs = {"loss": float(loss.data)}
+        logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
         return logs
 
     def test_step(self, xs, ys) -> dict[str, float]:
         with no_grad():
             outputs = self.call_graph([Tensor(x) for x in xs], training=False)
-            loss = self._total_loss(ys, outputs)
-        logs = {"loss": float(loss.data)}
+            loss, per_output = self._losses(ys, outputs)
+        logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
         return logs
 
@@ -157,8 +194,11 @@ class TrainingModel:
         cb_list = list(callbacks or []) + [history]  # History last, as in Keras: it sees the final logs
         if verbose:
             cb_list.append(cbks.ProgbarLogger(verbose))
+        metrics = self.metrics_names
+        if val is not None:  # as Keras 2 lists them: the training names, then the validation ones
+            metrics = metrics + [f"val_{name}" for name in metrics]
         params = {"epochs": epochs, "steps": len(slices), "samples": n, "batch_size": batch_size,
-                  "verbose": verbose, "do_validation": val is not None, "metrics": self.metrics_names}
+                  "verbose": verbose, "do_validation": val is not None, "metrics": metrics}
         calls = cbks.CallbackList(cb_list, self, params)
         self.stop_training = False
         self.history = history
@@ -174,7 +214,9 @@ class TrainingModel:
                 seen += len(idx)
                 for k, v in logs.items():
                     totals[k] = totals.get(k, 0.0) + v * len(idx)
-                calls.on_batch_end(step, {k: v / seen for k, v in totals.items()})
+                batch_logs = {"batch": step, "size": len(idx)}  # as Keras 2, then the running means
+                batch_logs.update({k: v / seen for k, v in totals.items()})
+                calls.on_batch_end(step, batch_logs)
                 if self.stop_training:
                     break
             epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
@@ -229,6 +271,37 @@ class TrainingModel:
                    for c, s in zip(chunks, self.output_shapes)]
         return results[0] if len(results) == 1 else results
 
+    def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Keras 1/2: the predicted probabilities, i.e. `predict`'s output (one output only).
+
+        Warns, as Keras does, when the values are not in [0, 1] (the last layer is then not a
+        softmax or sigmoid).
+        """
+        preds = self._single_output_predict("predict_proba", x, batch_size, verbose)
+        if preds.size and (preds.min() < 0.0 or preds.max() > 1.0):
+            warnings.warn(f"Model '{self.name}': predict_proba: the network returns values outside [0, 1]; "
+                          "its last layer might not normalize predictions into probabilities (like "
+                          "softmax or sigmoid would)", stacklevel=2)
+        return preds
+
+    def predict_classes(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Keras 1/2: the predicted classes (one output only).
+
+        Returns:
+            The arg-max over the last axis when the output has several columns; for a single
+            column, ``(p > 0.5)`` as int32, keeping the column (shape ``(n, 1)``), as Keras does.
+        """
+        proba = self._single_output_predict("predict_classes", x, batch_size, verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def _single_output_predict(self, method: str, x, batch_size, verbose) -> np.ndarray:
+        if len(self.output_names) != 1:
+            raise ValueError(f"Model '{self.name}': {method}() needs a model with one output; this one has "
+                             f"{len(self.output_names)} outputs {self.output_names}. Use predict() instead.")
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
     def train_on_batch(self, x, y):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
         self._require_compiled("train_on_batch")
@@ -250,6 +323,27 @@ class TrainingModel:
     def _as_result(self, logs):
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats made unique as tf.keras does for output names: the first keeps its
+    name, later ones get ``_1``, ``_2``, ... (skipping names already taken).
+
+    Example:
+        >>> unique_names(['dense', 'dense', 'out', 'dense'])
+        ['dense', 'dense_1', 'out', 'dense_2']
+    """
+    taken: set[str] = set()
+    counts: dict[str, int] = {}
+    out = []
+    for name in names:
+        proposal = name
+        while proposal in taken:
+            counts[name] = counts.get(name, 0) + 1
+            proposal = f"{name}_{counts[name]}"
+        taken.add(proposal)
+        out.append(proposal)
+    return out
 
 
 def _per_output(spec, names: list[str], what: str) -> list:

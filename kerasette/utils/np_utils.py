@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
-def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:
+def to_categorical(y, num_classes: int | None = None, dtype: str = "float32", **kwargs) -> np.ndarray:
     """One-hot encodes integer class labels.
 
     Args:
         y: integer labels of any shape (a trailing axis of size 1 is dropped, as Keras does).
-        num_classes: number of classes; ``max(y) + 1`` when omitted.
+        num_classes: number of classes; ``max(y) + 1`` when omitted (Keras 1: ``nb_classes``,
+            accepted with a DeprecationWarning).
         dtype: dtype of the result.
 
     Example:
@@ -18,6 +21,16 @@ def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") ->
         array([[1., 0., 0.],
                [0., 0., 1.]], dtype=float32)
     """
+    if "nb_classes" in kwargs:
+        nb_classes = kwargs.pop("nb_classes")
+        if num_classes is not None:
+            raise TypeError("to_categorical: received both `num_classes` and its Keras 1 name `nb_classes`; "
+                            "pass only `num_classes`")
+        warnings.warn("to_categorical: `nb_classes` is the Keras 1 name; use `num_classes`",
+                      DeprecationWarning, stacklevel=2)
+        num_classes = nb_classes
+    if kwargs:
+        raise TypeError(f"to_categorical: unexpected keyword argument(s) {sorted(kwargs)}")
     y = np.asarray(y)
     if y.size and not np.issubdtype(y.dtype, np.integer):
         if not np.all(np.equal(np.mod(y, 1), 0)):

@@ -1,25 +1,54 @@
-"""conv_math runs small work on the serial kernels and large work on the parallel ones: both
-paths must give the same results."""
+"""conv_math splits a batch into one chunk of images per thread: any split gives the same
+results as computing the whole batch in one thread."""
 
 import numpy as np
 import pytest
 
+from kerasette.backend import parallel
 from kerasette.backend.ops import conv_math
 
 
-@pytest.mark.parametrize("strides, padding", [((1, 1), "valid"), ((2, 2), "same")])
-def test_parallel_and_serial_kernels_agree(monkeypatch, strides, padding):
+def _all_passes(x, w, strides, padding):
+    y = conv_math.conv2d_forward(x, w, strides=strides, padding=padding, relu=True)
+    dx = conv_math.conv2d_backward_input(np.ones_like(y), w, x.shape, strides, padding)
+    dw = conv_math.conv2d_backward_weight(np.ones_like(y), x, w.shape, strides, padding)
+    p, arg = conv_math.maxpool2d_forward(x, (2, 2), strides, padding)
+    dp = conv_math.maxpool2d_backward(np.ones_like(p), arg, x.shape)
+    return y, dx, dw, p, dp
+
+
+@pytest.mark.parametrize("strides, padding, cin", [((1, 1), "valid", 3), ((1, 1), "same", 16), ((2, 2), "same", 3)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_thread_split_matches_one_thread(monkeypatch, strides, padding, cin, threads):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 9, 8, 3))
-    w = rng.normal(size=(3, 3, 3, 4))
-    results = []
-    for threshold in (0, 1 << 40):  # everything parallel, then everything serial
-        monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", threshold)
-        y = conv_math.conv2d_forward(x, w, strides=strides, padding=padding)
-        dx = conv_math.conv2d_backward_input(np.ones_like(y), w, x.shape, strides, padding)
-        dw = conv_math.conv2d_backward_weight(np.ones_like(y), x, w.shape, strides, padding)
-        p, arg = conv_math.maxpool2d_forward(x, (2, 2), strides, padding)
-        dp = conv_math.maxpool2d_backward(np.ones_like(p), arg, x.shape)
-        results.append((y, dx, dw, p, dp))
-    for a, b in zip(*results):
+    x = rng.normal(size=(5, 9, 8, cin))
+    w = rng.normal(size=(3, 3, cin, 4))
+    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 0)
+    previous = parallel.num_threads()
+    try:
+        parallel.set_num_threads(1)
+        one = _all_passes(x, w, strides, padding)
+        parallel.set_num_threads(threads)
+        split = _all_passes(x, w, strides, padding)
+    finally:
+        parallel.set_num_threads(previous)
+    for a, b in zip(one, split):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_chunks_cover_the_range_evenly():
+    assert parallel.chunks(5, 2) == [(0, 3), (3, 5)]
+    assert parallel.chunks(2, 4) == [(0, 1), (1, 2)]
+    assert parallel.chunks(7, 3) == [(0, 3), (3, 5), (5, 7)]
+
+
+def test_set_num_threads_rejects_bad_values():
+    with pytest.raises(ValueError, match="set_num_threads: expected a positive integer; received 0"):
+        parallel.set_num_threads(0)
+
+
+def test_single_threaded_blas_restores_the_count():
+    before = parallel.blas_threads()
+    with parallel.single_threaded_blas():
+        assert parallel.blas_threads() in (None, 1)
+    assert parallel.blas_threads() == before

@@ -208,7 +208,18 @@ def warmup(out: Path) -> None:
     (out / f"warmup.rank{hvd.rank()}.json").write_text(json.dumps({"seen": seen, "final": optimizer.momentum}))
 
 
-SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, checkpoint, warmup)}
+def mismatched_logs(out: Path) -> None:
+    """Only rank 0 asks for a metric: MetricAverageCallback must refuse, not reduce garbage or hang."""
+    x, y = tiny_data(32)
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()),
+                  metrics=["accuracy"] if hvd.rank() == 0 else [])
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=8, epochs=1, verbose=0, callbacks=[hvd.callbacks.MetricAverageCallback()])
+
+
+SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, checkpoint, warmup,
+                                     mismatched_logs)}
 
 if __name__ == "__main__":
     hvd.init()

@@ -11,7 +11,7 @@ All functions fill preallocated arrays and validate nothing; they are generic ov
 
 from __future__ import annotations
 
-from kerasette.backend.kernels._jit import kernel, parallel_kernel, prange
+from kerasette.backend.kernels._jit import kernel
 
 
 def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
@@ -29,7 +29,7 @@ def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
     n_img, height, width, chans = x.shape
     xf = x.reshape(n_img, height, width * chans)
     span = kw * chans
-    for g in prange(g0, g1):
+    for g in range(g0, g1):
         n = g // oh_n
         oh = g - n * oh_n
         base = (g - g0) * ow_n
@@ -61,16 +61,15 @@ def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
                                 row[k + c] = 0
 
 
-im2col_tile = parallel_kernel(_im2col_tile)
-im2col_tile_serial = kernel(_im2col_tile)
+im2col_tile = kernel(_im2col_tile)
 
 
 def _col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
     """Adds the patch gradients of output rows ``g0:g1`` back into ``dx`` (the adjoint of im2col).
 
     ``dx`` must hold the sum so far (zeros at first); contributions that fall in the padding are
-    dropped. For one kernel row ``i`` distinct output rows touch distinct input rows, so the loop
-    over output rows is parallel within each kernel row.
+    dropped. Tiles of different images touch different parts of ``dx``, which is what lets
+    threads work on different images at once.
 
     Args:
         dcols: patch gradients, ((g1 - g0) * ow_n, kh * kw * C).
@@ -79,7 +78,7 @@ def _col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
     """
     height, width, chans = dx.shape[1], dx.shape[2], dx.shape[3]
     for i in range(kh):
-        for g in prange(g0, g1):
+        for g in range(g0, g1):
             n = g // oh_n
             oh = g - n * oh_n
             h = oh * sh + i - pt
@@ -97,8 +96,7 @@ def _col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
                             dx[n, h, wc, c] += row[k + c]
 
 
-col2im_tile = parallel_kernel(_col2im_tile)
-col2im_tile_serial = kernel(_col2im_tile)
+col2im_tile = kernel(_col2im_tile)
 
 
 @kernel

@@ -7,7 +7,7 @@ in 'same' padding count as -inf, i.e. they never win (every window holds at leas
 
 from __future__ import annotations
 
-from kerasette.backend.kernels._jit import kernel, parallel_kernel, prange
+from kerasette.backend.kernels._jit import kernel
 
 
 def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
@@ -23,7 +23,7 @@ def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
     """
     n_img, height, width, chans = x.shape
     oh_n, ow_n = y.shape[1], y.shape[2]
-    for g in prange(n_img * oh_n):
+    for g in range(n_img * oh_n):
         n = g // oh_n
         oh = g - n * oh_n
         h0 = max(oh * sh - pt, 0)
@@ -54,16 +54,13 @@ def _maxpool_backward(dy, argmax, dx):
         dx: input gradient viewed as (N, H * W, C); must be zero on entry.
     """
     n_img, oh_n, ow_n, chans = dy.shape
-    for n in prange(n_img):
+    for n in range(n_img):
         for oh in range(oh_n):
             for ow in range(ow_n):
                 for c in range(chans):
                     dx[n, argmax[n, oh, ow, c], c] += dy[n, oh, ow, c]
 
 
-# Each kernel comes parallel (prange over disjoint outputs) and serial, for work too small to
-# be worth waking the thread pool (conv_math picks by size).
-maxpool_forward = parallel_kernel(_maxpool_forward)
-maxpool_forward_serial = kernel(_maxpool_forward)
-maxpool_backward = parallel_kernel(_maxpool_backward)
-maxpool_backward_serial = kernel(_maxpool_backward)
+
+maxpool_forward = kernel(_maxpool_forward)
+maxpool_backward = kernel(_maxpool_backward)

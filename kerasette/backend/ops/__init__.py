@@ -4,6 +4,7 @@ from kerasette.backend.ops.conv import conv2d, max_pool2d
 from kerasette.backend.ops.elementwise import (
     abs,
     add,
+    cast,
     clip,
     divide,
     exp,
@@ -16,12 +17,14 @@ from kerasette.backend.ops.elementwise import (
     sqrt,
     square,
     subtract,
+    where,
 )
 from kerasette.backend.ops.linalg import bias_add, dense, matmul
 from kerasette.backend.ops.nn import (
     binary_crossentropy,
     categorical_crossentropy,
     dropout,
+    elu,
     log_softmax,
     relu,
     sigmoid,
@@ -29,13 +32,22 @@ from kerasette.backend.ops.nn import (
     softmax_cross_entropy,
     tanh,
 )
-from kerasette.backend.ops.reduce import max, mean, min, sum
-from kerasette.backend.ops.shape import concatenate, flatten, getitem, reshape, transpose
+from kerasette.backend.ops.reduce import max, mean, min, prod, sum
+from kerasette.backend.ops.shape import (
+    concatenate,
+    expand_dims,
+    flatten,
+    getitem,
+    reshape,
+    tile,
+    transpose,
+)
 
 __all__ = [
-    "abs", "add", "bias_add", "binary_crossentropy", "categorical_crossentropy", "clip",
-    "concatenate", "conv2d", "dense", "divide", "dropout", "exp", "flatten", "getitem", "log",
-    "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum",
-    "multiply", "negative", "power", "relu", "reshape", "sigmoid", "softmax",
-    "softmax_cross_entropy", "sqrt", "square", "subtract", "sum", "tanh", "transpose",
+    "abs", "add", "bias_add", "binary_crossentropy", "cast", "categorical_crossentropy", "clip",
+    "concatenate", "conv2d", "dense", "divide", "dropout", "elu", "exp", "expand_dims", "flatten",
+    "getitem", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
+    "minimum", "multiply", "negative", "power", "prod", "relu", "reshape", "sigmoid", "softmax",
+    "softmax_cross_entropy", "sqrt", "square", "subtract", "sum", "tanh", "tile", "transpose",
+    "where",
 ]

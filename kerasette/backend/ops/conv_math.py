@@ -3,7 +3,9 @@
 A convolution is a matrix product between patches and the reshaped kernel. The patch matrix of a
 whole batch is never built: numba packs the patches of a *tile* of output rows into a reusable
 buffer (sized to stay in cache) and ``np.matmul(..., out=)`` multiplies it straight into the
-output. numba's parallel regions and BLAS's threads take turns, they never run nested.
+output. The batch is split into one chunk of whole images per core (`kerasette.backend.parallel`); each
+chunk runs in its own thread with the serial kernels and a single-threaded BLAS, so nothing is
+nested and each core works in its own cache.
 
 * forward: ``y_tile = cols_tile @ w2d``, bias and ReLU fused into one pass over the tile.
 * backward to the input: for stride 1 and enough input channels a 'full' convolution of ``dy``
@@ -29,6 +31,7 @@ import threading
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import pool as _pool
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
@@ -40,16 +43,11 @@ TILE_BYTES = 2 << 20
 #: fewer channels make its GEMM too narrow, and col2im is faster (3x for cin=3).
 FULL_CONV_MIN_CIN = 16
 
-#: Kernel calls touching fewer elements than this run serially: waking numba's thread pool
-#: costs more than it saves on small tiles, and far more when the cores are busy.
+#: Ops touching fewer input elements than this run in the calling thread: handing them to the
+#: pool costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 15
 
 _local = threading.local()
-
-
-def _pick(module, name: str, elements: int):
-    """The parallel kernel ``name`` of ``module``, or its serial twin for small work."""
-    return getattr(module, name if elements >= PARALLEL_MIN_ELEMENTS else name + "_serial")
 
 
 def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -63,6 +61,12 @@ def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if buf is None or buf.size < size:
         buf = cache[key] = np.empty(size, dtype)
     return buf[:size].reshape(shape)
+
+
+def _by_images(fn, array: np.ndarray) -> list:
+    """Runs ``fn(first, last)`` on chunks of the batch (axis 0 of ``array``), one per thread."""
+    per_image = int(np.prod(array.shape[1:]))
+    return parallel.map_chunks(fn, array.shape[0], PARALLEL_MIN_ELEMENTS, per_image)
 
 
 def _rows_per_tile(n_rows: int, row_elems: int, itemsize: int) -> int:
@@ -108,7 +112,7 @@ def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
         g1 = min(g0 + rows, n_img * oh_n)
         m = (g1 - g0) * ow_n
         tile = cols[:m]
-        _pick(_conv, "im2col_tile", tile.size)(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
         out = y2d[g0 * ow_n : g1 * ow_n]
         np.matmul(tile, w2d, out=out)
         if fuse:
@@ -143,7 +147,8 @@ def conv2d_forward(
         return y
     w = w.astype(x.dtype, copy=False)
     b = None if b is None else b.astype(x.dtype, copy=False)
-    _gemm_conv(x, w.reshape(kh * kw * cin, cout), (kh, kw), strides, pads, y, b, relu)
+    w2d = w.reshape(kh * kw * cin, cout)
+    _by_images(lambda i, j: _gemm_conv(x[i:j], w2d, (kh, kw), strides, pads, y[i:j], b, relu), x)
     return y
 
 
@@ -174,7 +179,7 @@ def conv2d_backward_input(
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size == 0:
         return dx
-    _backward_input_col2im(dy, w, dx, strides, pads)
+    _by_images(lambda i, j: _backward_input_col2im(dy[i:j], w, dx[i:j], strides, pads), dx)
     return dx
 
 
@@ -189,7 +194,7 @@ def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
     if dy.size == 0:
         dx[...] = 0
         return dx
-    _gemm_conv(dy, wf, (kh, kw), (1, 1), full, dx)
+    _by_images(lambda i, j: _gemm_conv(dy[i:j], wf, (kh, kw), (1, 1), full, dx[i:j]), dx)
     return dx
 
 
@@ -206,7 +211,7 @@ def _backward_input_col2im(dy, w, dx, strides, pads) -> None:
         g1 = min(g0 + rows, n_img * oh_n)
         tile = dcols[: (g1 - g0) * ow_n]
         np.matmul(dy2d[g0 * ow_n : g1 * ow_n], w2d_t, out=tile)
-        _pick(_conv, "col2im_tile", tile.size)(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+        _conv.col2im_tile(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
 
 
 def conv2d_backward_weight(
@@ -231,9 +236,32 @@ def conv2d_backward_weight(
     kh, kw, cin, cout = w_shape
     n_img, oh_n, ow_n, _ = dy.shape
     k = kh * kw * cin
-    dw = np.zeros((k, cout), x.dtype)
     if dy.size == 0:
-        return dw.reshape(w_shape)
+        return np.zeros(w_shape, x.dtype)
+    _, pads = _geometry(x.shape, (kh, kw), strides, padding)
+    dy = dy.astype(x.dtype, copy=False)
+    parts = _by_images(lambda i, j: _weight_grad_part(dy[i:j], x[i:j], k, (kh, kw), strides, pads), x)
+    dw = parts[0]
+    for part in parts[1:]:
+        dw += part
+    return dw.reshape(w_shape)
+
+
+def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
+    """``sum over tiles of cols_tile.T @ dy_tile`` for one chunk of images, a new (k, cout) array."""
+    n_img, oh_n, ow_n, cout = dy.shape
+    dw = np.zeros((k, cout), x.dtype)
+    dy2d = dy.reshape(-1, cout)
+    rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
+    cols = _buffer("cols", (rows * ow_n, k), x.dtype)
+    part = _buffer("dw_part", (k, cout), x.dtype)
+    for g0 in range(0, n_img * oh_n, rows):
+        g1 = min(g0 + rows, n_img * oh_n)
+        tile = cols[: (g1 - g0) * ow_n]
+        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, *kernel, *strides, pads[0], pads[2])
+        np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
+        dw += part
+    return dw
     _, pads = _geometry(x.shape, (kh, kw), strides, padding)
     dy2d = dy.astype(x.dtype, copy=False).reshape(-1, cout)
     rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
@@ -242,7 +270,7 @@ def conv2d_backward_weight(
     for g0 in range(0, n_img * oh_n, rows):
         g1 = min(g0 + rows, n_img * oh_n)
         tile = cols[: (g1 - g0) * ow_n]
-        _pick(_conv, "im2col_tile", tile.size)(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
         np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
         dw += part
     return dw.reshape(w_shape)
@@ -272,7 +300,8 @@ def maxpool2d_forward(
     y = np.empty((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
-        _pick(_pool, "maxpool_forward", x.size)(x, y, argmax, *pool_size, *strides, pads[0], pads[2])
+        _by_images(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
+                                                      pads[0], pads[2]), x)
     return y, argmax
 
 
@@ -290,5 +319,6 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     n_img, height, width, chans = x_shape
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size:
-        _pick(_pool, "maxpool_backward", dx.size)(dy, argmax, dx.reshape(n_img, height * width, chans))
+        flat = dx.reshape(n_img, height * width, chans)
+        _by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx)
     return dx

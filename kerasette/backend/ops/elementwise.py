@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply, unbroadcast
+from kerasette.backend.autograd import Op, apply, as_tensor, unbroadcast
+from kerasette.backend.tensor import Tensor
 
 
 class _Binary(Op):
@@ -186,6 +187,39 @@ class Clip(_Unary):
         return ((self.x >= self.low) & (self.x <= self.high)).astype(self.x.dtype)
 
 
+class Cast(Op):
+    """Converts to another floating-point dtype; the gradient goes back in the input's dtype."""
+
+    name = "cast"
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, grad):
+        return (grad.astype(self.in_dtype, copy=False),)
+
+
+class Where(Op):
+    """``condition ? x : y`` elementwise with broadcasting; each value's gradient goes to the
+    input it was taken from (none to the condition)."""
+
+    name = "where"
+
+    def forward(self, condition, x, y):
+        self.condition = condition.astype(bool, copy=False)
+        self.x_shape, self.y_shape = x.shape, y.shape
+        return np.where(self.condition, x, y)
+
+    def backward(self, grad):
+        gx = unbroadcast(np.where(self.condition, grad, 0), self.x_shape) if self.needs_grad[1] else None
+        gy = unbroadcast(np.where(self.condition, 0, grad), self.y_shape) if self.needs_grad[2] else None
+        return None, gx, gy
+
+
 def add(a, b):
     """a + b with broadcasting."""
     return apply(Add(), a, b)
@@ -254,3 +288,25 @@ def abs(x):  # noqa: A001 - the Keras backend name
 def clip(x, min_value: float, max_value: float):
     """Clips values to [min_value, max_value]; the gradient is zero outside."""
     return apply(Clip(min_value, max_value), x)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype``.
+
+    Between floating-point dtypes the conversion is differentiable (the gradient is converted
+    back); to or from any other dtype the result is a constant Tensor (no gradient).
+    """
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.floating) and np.issubdtype(x.dtype, np.floating):
+        return apply(Cast(dtype), x)
+    return Tensor(x.data.astype(dtype))
+
+
+def where(condition, x, y):
+    """Elementwise ``x`` where ``condition`` is true, else ``y`` (numpy broadcasting).
+
+    The condition is read as booleans and gets no gradient; ``x`` and ``y`` get the gradient of
+    the values taken from them.
+    """
+    return apply(Where(), condition, x, y)

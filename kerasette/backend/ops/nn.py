@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply
+from kerasette.backend.autograd import Op, apply, as_tensor
 from kerasette.backend.config import epsilon
 
 
@@ -41,6 +41,25 @@ class Tanh(Op):
 
     def backward(self, grad):
         return (grad * (1 - self.out * self.out),)
+
+
+class Elu(Op):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def forward(self, x):
+        self.positive = x > 0
+        alpha = x.dtype.type(self.alpha)
+        self.out = np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        return self.out
+
+    def backward(self, grad):
+        # alpha * exp(x) = out + alpha where x <= 0
+        return (np.where(self.positive, grad, grad * (self.out + self.out.dtype.type(self.alpha))),)
 
 
 class Softmax(Op):
@@ -163,8 +182,16 @@ def relu(x):
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)), computed without overflow."""
-    return apply(Sigmoid(), x)
+    """1 / (1 + exp(-x)), computed without overflow.
+
+    When the result is not recorded (gradient recording off, as in evaluation), it keeps its
+    input as ``_sigmoid_logits`` so that `binary_crossentropy` still computes from the logits.
+    """
+    x = as_tensor(x)
+    out = apply(Sigmoid(), x)
+    if out._op is None:
+        out._sigmoid_logits = x
+    return out
 
 
 def tanh(x):
@@ -172,9 +199,23 @@ def tanh(x):
     return apply(Tanh(), x)
 
 
+def elu(x, alpha: float = 1.0):
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+    return apply(Elu(alpha), x)
+
+
 def softmax(x, axis: int = -1):
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
-    return apply(Softmax(axis), x)
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability.
+
+    When the result is not recorded (gradient recording off, as in evaluation) and the softmax
+    is over the last axis, it keeps its input as ``_softmax_logits`` so that
+    `categorical_crossentropy` computes from the logits exactly as it does during training.
+    """
+    x = as_tensor(x)
+    out = apply(Softmax(axis), x)
+    if out._op is None and axis in (-1, out.ndim - 1):
+        out._softmax_logits = x
+    return out
 
 
 def log_softmax(x, axis: int = -1):
@@ -206,19 +247,34 @@ def categorical_crossentropy(target, output, from_logits: bool = False):
     """
     if from_logits:
         return softmax_cross_entropy(output, target)
+    logits = _softmax_logits(output)
+    if logits is not None:
+        return softmax_cross_entropy(logits, target)
+    return apply(CategoricalCrossentropy(), output, target)
+
+
+def _softmax_logits(output):
+    """The logits of ``output`` when it is a softmax over the last axis (recorded or not)."""
     op = getattr(output, "_op", None)
     if isinstance(op, Softmax) and op.axis in (-1, output.ndim - 1):
-        return softmax_cross_entropy(output._inputs[0], target)
-    return apply(CategoricalCrossentropy(), output, target)
+        return output._inputs[0]
+    return getattr(output, "_softmax_logits", None)
+
+
+def _sigmoid_logits(output):
+    """The logits of ``output`` when it is a sigmoid (recorded or not)."""
+    if isinstance(getattr(output, "_op", None), Sigmoid):
+        return output._inputs[0]
+    return getattr(output, "_sigmoid_logits", None)
 
 
 def binary_crossentropy(target, output, from_logits: bool = False):
     """Per-element binary cross-entropy; uses the logits when ``output`` is a sigmoid op."""
-    op = getattr(output, "_op", None)
     if from_logits:
         return apply(SigmoidBinaryCrossEntropy(), output, target)
-    if isinstance(op, Sigmoid):
-        return apply(SigmoidBinaryCrossEntropy(), output._inputs[0], target)
+    logits = _sigmoid_logits(output)
+    if logits is not None:
+        return apply(SigmoidBinaryCrossEntropy(), logits, target)
     from kerasette.backend.ops import elementwise as ew
 
     eps = epsilon()

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max, min."""
+"""Reductions over axes: sum, mean, max, min, prod."""
 
 from __future__ import annotations
 
@@ -76,6 +76,35 @@ class Min(Max):
     reduce = staticmethod(np.min)
 
 
+class Prod(Op):
+    """Product over axes. The gradient of each value is the product of the other values of its
+    group, computed from prefix and suffix products (no division, so exact with zeros)."""
+
+    name = "prod"
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.x = x
+        self.axes = _axes(self.axis, x.ndim)
+        return np.asarray(np.prod(x, axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, grad):
+        x, axes = self.x, self.axes
+        kept = tuple(a for a in range(x.ndim) if a not in axes)
+        order = kept + axes
+        # the reduced values of each group along one last axis
+        groups = np.transpose(x, order).reshape(tuple(x.shape[a] for a in kept) + (-1,))
+        ones = np.ones(groups.shape[:-1] + (1,), dtype=x.dtype)
+        before = np.cumprod(np.concatenate([ones, groups[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, groups[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        g = _expand(grad, axes, self.keepdims)
+        g = np.transpose(g, order).reshape(groups.shape[:-1] + (1,))
+        others = (before * after * g).reshape(tuple(x.shape[a] for a in order))
+        return (np.ascontiguousarray(np.transpose(others, np.argsort(order))),)
+
+
 def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - the Keras backend name
     """Sum over ``axis`` (all axes when None)."""
     return apply(Sum(axis, keepdims), x)
@@ -94,3 +123,8 @@ def max(x, axis=None, keepdims: bool = False):  # noqa: A001 - the Keras backend
 def min(x, axis=None, keepdims: bool = False):  # noqa: A001 - the Keras backend name
     """Minimum over ``axis`` (all axes when None)."""
     return apply(Min(axis, keepdims), x)
+
+
+def prod(x, axis=None, keepdims: bool = False):
+    """Product over ``axis`` (all axes when None); the gradient is exact where values are 0."""
+    return apply(Prod(axis, keepdims), x)

@@ -67,6 +67,42 @@ class Concatenate(Op):
         return tuple(np.split(grad, cuts, axis=self.axis))
 
 
+class ExpandDims(Op):
+    name = "expand_dims"
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return np.expand_dims(x, self.axis)
+
+    def backward(self, grad):
+        return (grad.reshape(self.in_shape),)
+
+
+class Tile(Op):
+    """``np.tile``: the gradient sums the copies."""
+
+    name = "tile"
+
+    def __init__(self, reps):
+        self.reps = tuple(int(r) for r in reps)
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return np.tile(x, self.reps)
+
+    def backward(self, grad):
+        ndim = grad.ndim
+        reps = (1,) * (ndim - len(self.reps)) + self.reps
+        shape = (1,) * (ndim - len(self.in_shape)) + self.in_shape
+        # the output axis i is (reps[i] copies) x (shape[i] values): split it and sum the copies
+        split = [n for pair in zip(reps, shape) for n in pair]
+        summed = grad.reshape(split).sum(axis=tuple(range(0, 2 * ndim, 2)))
+        return (summed.reshape(self.in_shape),)
+
+
 def reshape(x, shape):
     """Reshape (one dimension may be -1)."""
     return apply(Reshape(shape), x)
@@ -90,3 +126,18 @@ def concatenate(tensors, axis: int = -1):
 def flatten(x):
     """Keeps the first (batch) axis and flattens the rest, in the tensor's own order."""
     return reshape(x, (x.shape[0], -1))
+
+
+def expand_dims(x, axis: int = -1):
+    """Inserts an axis of size 1 at ``axis`` (numpy's meaning of negative axes)."""
+    return apply(ExpandDims(axis), x)
+
+
+def tile(x, reps):
+    """Repeats ``x`` ``reps[i]`` times along each axis i, as ``np.tile`` (an int repeats the last
+    axis; a shorter ``reps`` applies to the last axes)."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    bad = [r for r in reps if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0]
+    if bad:
+        raise ValueError(f"tile: argument `n` must hold non-negative integers; received {reps!r}")
+    return apply(Tile(reps), x)

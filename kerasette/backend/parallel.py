@@ -1,0 +1,140 @@
+"""Parallelism over the batch: a small pool of threads, each computing whole images.
+
+The convolution kernels split a batch into one contiguous chunk of images per core and run each
+chunk in its own thread with serial numba kernels (which release the GIL) and a single-threaded
+BLAS. Compared with a multi-threaded BLAS fed by parallel packing kernels this keeps each core's
+data in its own cache, synchronises once per op instead of once per matrix product, and does
+not collapse when the machine is busy (BLAS and OpenMP worker threads spin while they wait,
+which turns a shared core into a stall).
+
+The BLAS thread count is process-wide, so it is lowered only while the pool works and restored
+afterwards; ``KERASETTE_NUM_THREADS`` (or `set_num_threads`) sets the pool's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_lock = threading.Lock()
+_state: dict = {"threads": None, "pool": None, "blas": None}
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def num_threads() -> int:
+    """Threads used for batch-parallel work: ``KERASETTE_NUM_THREADS`` or the available cores."""
+    if _state["threads"] is None:
+        env = os.environ.get("KERASETTE_NUM_THREADS", "")
+        _state["threads"] = int(env) if env.isdigit() and int(env) > 0 else available_cores()
+    return _state["threads"]
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads for batch-parallel work (distributed ranks share the cores)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer; received {n!r}")
+    with _lock:
+        _state["threads"] = n
+        if _state["pool"] is not None:
+            _state["pool"].shutdown(wait=False)
+            _state["pool"] = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    with _lock:
+        if _state["pool"] is None:
+            _state["pool"] = ThreadPoolExecutor(num_threads(), thread_name_prefix="kerasette")
+        return _state["pool"]
+
+
+def chunks(n_items: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous (start, stop) ranges covering ``range(n_items)``, sizes within one."""
+    parts = max(1, min(parts, n_items))
+    base, extra = divmod(n_items, parts)
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + base + (i < extra)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> list:
+    """Runs ``fn(start, stop)`` on contiguous chunks of ``range(n_items)``, one per thread.
+
+    Small work (``n_items * work_per_item < min_work``) or a single thread runs inline. Returns
+    the results in chunk order.
+    """
+    threads = num_threads()
+    if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
+        return [fn(0, n_items)]
+    parts = chunks(n_items, threads)
+    with single_threaded_blas():
+        futures = [_executor().submit(fn, a, b) for a, b in parts]
+        return [f.result() for f in futures]
+
+
+# -- BLAS thread control -------------------------------------------------------------------------
+def _openblas_setters() -> list[tuple]:
+    """(set_num_threads, get_num_threads) of every OpenBLAS loaded in this process (Linux)."""
+    if _state["blas"] is not None:
+        return _state["blas"]
+    found = []
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split(None, 5)[5].strip() for line in maps
+                            if line.count(" ") >= 5 and "openblas" in line.lower()})
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("openblas", "scipy_openblas"):
+            for suffix in ("", "64_", "_64"):
+                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                if setter is not None and getter is not None:
+                    setter.argtypes, setter.restype = [ctypes.c_int], None
+                    getter.argtypes, getter.restype = [], ctypes.c_int
+                    found.append((setter, getter))
+    _state["blas"] = found
+    return found
+
+
+def set_blas_threads(n: int) -> bool:
+    """Sets OpenBLAS's thread count; False when no OpenBLAS could be found."""
+    setters = _openblas_setters()
+    for setter, _ in setters:
+        setter(n)
+    return bool(setters)
+
+
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count, or None when it cannot be read."""
+    setters = _openblas_setters()
+    return int(setters[0][1]()) if setters else None
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Lowers the BLAS thread count to 1 for the duration (restored afterwards)."""
+    previous = blas_threads()
+    if previous is None or previous == 1:
+        yield
+        return
+    set_blas_threads(1)
+    try:
+        yield
+    finally:
+        set_blas_threads(previous)
