@@ -262,18 +262,6 @@ def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
         np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
         dw += part
     return dw
-    _, pads = _geometry(x.shape, (kh, kw), strides, padding)
-    dy2d = dy.astype(x.dtype, copy=False).reshape(-1, cout)
-    rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
-    cols = _buffer("cols", (rows * ow_n, k), x.dtype)
-    part = _buffer("dw_part", (k, cout), x.dtype)
-    for g0 in range(0, n_img * oh_n, rows):
-        g1 = min(g0 + rows, n_img * oh_n)
-        tile = cols[: (g1 - g0) * ow_n]
-        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
-        np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
-        dw += part
-    return dw.reshape(w_shape)
 
 
 def maxpool2d_forward(
