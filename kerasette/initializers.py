@@ -170,9 +170,22 @@ def get(identifier) -> Initializer:
     raise TypeError(f"initializer must be a name, a config dict or a callable; received {identifier!r}")
 
 
-def serialize(initializer) -> dict:
-    """``{'class_name': ..., 'config': ...}`` as Keras writes it."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+def serialize(initializer) -> dict | str:
+    """``{'class_name': ..., 'config': ...}`` as Keras writes it.
+
+    A plain function used as an initializer serializes as its ``__name__``, as Keras 2 does
+    (load it back with ``custom_objects={name: function}``).
+
+    Raises:
+        ValueError: for a callable with neither ``get_config`` nor a ``__name__``.
+    """
+    if hasattr(initializer, "get_config"):
+        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    name = getattr(initializer, "__name__", None)
+    if not isinstance(name, str):
+        raise ValueError(f"initializers.serialize: cannot serialize {initializer!r:.80}: it has neither "
+                         "get_config() nor a __name__; subclass kerasette.initializers.Initializer")
+    return name
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:

@@ -14,6 +14,17 @@ import numpy as np
 from kerasette.utils.validation import unknown_name_error
 
 _KERAS1_NAMES = {"lr": "learning_rate"}
+# Keras 3 / tf.keras options that would change training: accepted only when turned off (their
+# configs carry them as None, False or 0), refused otherwise rather than silently dropped.
+_UNSUPPORTED_OPTIONS = ("weight_decay", "global_clipnorm", "use_ema", "loss_scale_factor",
+                        "gradient_accumulation_steps")
+# Options without effect on the updates: the EMA settings matter only with use_ema=True.
+_INERT_OPTIONS = ("ema_momentum", "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile")
+
+
+def _is_off(value) -> bool:
+    """Whether an option's value means "not used": None, False or 0."""
+    return value is None or value is False or (isinstance(value, (int, float, np.number)) and value == 0)
 
 
 class Optimizer:
@@ -34,10 +45,16 @@ class Optimizer:
                 warnings.warn(f"{type(self).__name__}: `{old}` is the Keras 1 name; use `{new}`",
                               DeprecationWarning, stacklevel=3)
                 learning_rate = kwargs.pop(old)
-        for ignored in ("global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency",
-                        "loss_scale_factor", "gradient_accumulation_steps", "weight_decay", "is_legacy_optimizer",
-                        "jit_compile"):
-            kwargs.pop(ignored, None)
+        for option in _UNSUPPORTED_OPTIONS:
+            if option in kwargs:
+                value = kwargs.pop(option)
+                if not _is_off(value):
+                    raise ValueError(
+                        f"{type(self).__name__}: argument `{option}` is not supported by kerasette; received "
+                        f"{option}={value!r} (only None, False or 0, which turn it off, are accepted)"
+                    )
+        for inert in _INERT_OPTIONS:  # no effect here, or only with an option refused above
+            kwargs.pop(inert, None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         self.learning_rate = _non_negative(learning_rate, "learning_rate", self)

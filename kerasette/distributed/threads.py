@@ -14,19 +14,11 @@ variables, e.g. ``mpiexec -n 2 -genv OMP_NUM_THREADS 1 python train.py``.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-#: OpenBLAS's setter and getter under the names its builds export (plain, numpy's scipy-openblas).
-_OPENBLAS_PREFIXES = ("openblas", "scipy_openblas")
-_OPENBLAS_SUFFIXES = ("", "64_", "_64")
+from kerasette.backend import parallel
 
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS reports one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+available_cores = parallel.available_cores
 
 
 def share_of_cores(local_size: int) -> int:
@@ -42,7 +34,7 @@ def share_of_cores(local_size: int) -> int:
 
 
 def set_threads(n: int) -> int:
-    """Sets numba's and the BLAS library's thread counts to ``n`` (numba's is capped at its pool).
+    """Sets kerasette's batch threads, numba's and the BLAS library's thread counts to ``n``.
 
     Args:
         n: threads, at least 1.
@@ -55,6 +47,7 @@ def set_threads(n: int) -> int:
     import numba
 
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    parallel.set_num_threads(n)
     set_blas_threads(n)
     return n
 
@@ -64,49 +57,11 @@ def set_blas_threads(n: int) -> str | None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass
-    else:
-        threadpool_limits(limits=n, user_api="blas")
-        return "threadpoolctl"
-    setters = [setter for setter, _ in _openblas_functions()]
-    for setter in setters:
-        setter(n)
-    return "openblas" if setters else None
+        return "openblas" if parallel.set_blas_threads(n) else None
+    threadpool_limits(limits=n, user_api="blas")
+    return "threadpoolctl"
 
 
 def blas_threads() -> int | None:
     """The BLAS library's thread count (None when it cannot be read)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        pass
-    else:
-        counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
-        return counts[0] if counts else None
-    getters = [getter for _, getter in _openblas_functions()]
-    return int(getters[0]()) if getters else None
-
-
-def _openblas_functions() -> list[tuple]:
-    """(set_num_threads, get_num_threads) of each OpenBLAS loaded in this process (Linux)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            rows = [line.split(None, 5) for line in maps]
-    except OSError:
-        return []
-    paths = sorted({row[5].strip() for row in rows if len(row) == 6 and "openblas" in row[5].lower()})
-    found = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in _OPENBLAS_PREFIXES:
-            for suffix in _OPENBLAS_SUFFIXES:
-                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                if setter is not None and getter is not None:
-                    setter.argtypes, setter.restype = [ctypes.c_int], None
-                    getter.argtypes, getter.restype = [], ctypes.c_int
-                    found.append((setter, getter))
-    return found
+    return parallel.blas_threads()

@@ -93,6 +93,17 @@ def _elementwise_cases():
         Case("abs", ("abs",), ops.abs, lambda rng: [spaced((3, 4), rng)], np.abs),
         Case("clip", ("clip",), lambda x: ops.clip(x, -0.5, 0.7),
              lambda rng: [spaced((4, 5), rng, avoid=(-0.5, 0.7))], lambda x: np.clip(x, -0.5, 0.7)),
+        # float -> float; the float32 round trip and its gradient's dtype are tested separately
+        Case("cast", ("cast",), lambda x: ops.cast(x, "float64"), _normal((3, 4)), lambda x: x),
+        Case("where", ("where",), ops.where,
+             lambda rng: [rng.random((3, 4)) > 0.5, rng.standard_normal((3, 4)), rng.standard_normal((3, 4))],
+             np.where),
+        Case("where-broadcast", ("where",), ops.where,
+             lambda rng: [rng.random((3, 1)) > 0.5, rng.standard_normal((2, 3, 4)), rng.standard_normal((4,))],
+             np.where),
+        Case("where-scalar-branch", ("where",), lambda c, x: ops.where(c, x, 0.0),
+             lambda rng: [np.array([True, False, True]), rng.standard_normal((2, 3))],
+             lambda c, x: np.where(c, x, 0.0)),
     ]
     return cases
 
@@ -154,6 +165,15 @@ def _shape_cases():
         Case("getitem-int", ("getitem",), lambda x: ops.getitem(x, 1), _normal((3, 5)), lambda x: x[1]),
         Case("getitem-repeated", ("getitem",), lambda x: ops.getitem(x, fancy), _normal((3, 5)),
              lambda x: x[fancy]),
+        Case("expand_dims-last", ("expand_dims",), lambda x: ops.expand_dims(x, -1), _normal((2, 3)),
+             lambda x: x[..., None]),
+        Case("expand_dims-middle", ("expand_dims",), lambda x: ops.expand_dims(x, 1), _normal((2, 3)),
+             lambda x: x[:, None]),
+        Case("tile", ("tile",), lambda x: ops.tile(x, (2, 1, 3)), _normal((2, 3, 2)),
+             lambda x: np.tile(x, (2, 1, 3))),
+        Case("tile-int", ("tile",), lambda x: ops.tile(x, 3), _normal((2, 3)), lambda x: np.tile(x, 3)),
+        Case("tile-new-axes", ("tile",), lambda x: ops.tile(x, (2, 2, 1)), _normal((3, 2)),
+             lambda x: np.tile(x, (2, 2, 1))),
         Case("getitem-mask", ("getitem",), lambda x: ops.getitem(x, np.array([True, False, True])),
              _normal((3, 5)), lambda x: x[[0, 2]]),
         Case("concatenate-axis1", ("concatenate",), lambda a, b, c: ops.concatenate([a, b, c], axis=1),
@@ -178,7 +198,31 @@ def _reduce_cases():
                     lambda rng: [spaced((2, 3, 4), rng)],
                     lambda x, ref=ref, axis=axis, keepdims=keepdims: ref(x, axis=axis, keepdims=keepdims),
                 ))
+    for axis in AXES:
+        for keepdims in (False, True):
+            cases.append(Case(
+                f"prod-axis{axis}-keepdims{keepdims}".replace(" ", ""), ("prod",),
+                lambda x, axis=axis, keepdims=keepdims: ops.prod(x, axis, keepdims),
+                lambda rng: [rng.uniform(0.5, 1.5, (2, 3, 4)) * rng.choice([-1.0, 1.0], (2, 3, 4))],
+                lambda x, axis=axis, keepdims=keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+            ))
+    # zeros: the gradient of a value is the product of the others, which a division would lose
+    cases += [
+        Case("prod-one-zero", ("prod",), lambda x: ops.prod(x, axis=1), lambda rng: [_with_zeros(rng, [(0, 1)])],
+             lambda x: np.prod(x, axis=1)),
+        Case("prod-two-zeros", ("prod",), lambda x: ops.prod(x, axis=(0, 2)),
+             lambda rng: [_with_zeros(rng, [(0, 1, 0), (1, 1, 3), (0, 2, 2)])],
+             lambda x: np.prod(x, axis=(0, 2))),
+    ]
     return cases
+
+
+def _with_zeros(rng, where, shape=(2, 3, 4)):
+    """Values in [0.5, 1.5] with zeros at the indices in ``where`` (an index may zero a row)."""
+    x = rng.uniform(0.5, 1.5, shape)
+    for index in where:
+        x[index] = 0.0
+    return x
 
 
 def _nn_cases():
@@ -195,6 +239,10 @@ def _nn_cases():
         Case("relu", ("relu",), ops.relu, lambda rng: [spaced((3, 4), rng)], lambda x: np.maximum(x, 0)),
         Case("sigmoid", ("sigmoid",), ops.sigmoid, lambda rng: [spaced((3, 4), rng, -8, 8)], _sigmoid),
         Case("tanh", ("tanh",), ops.tanh, _normal((3, 4)), np.tanh),
+        Case("elu", ("elu",), ops.elu, lambda rng: [spaced((3, 4), rng)],
+             lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+        Case("elu-alpha", ("elu",), lambda x: ops.elu(x, alpha=0.3), lambda rng: [spaced((3, 4), rng, -4, 2)],
+             lambda x: np.where(x > 0, x, 0.3 * (np.exp(x) - 1))),
         Case("softmax", ("softmax",), ops.softmax, _normal((3, 4)),
              lambda x: np.exp(_log_softmax(x))),
         Case("softmax-axis0", ("softmax",), lambda x: ops.softmax(x, axis=0), _normal((3, 4)),

@@ -224,3 +224,57 @@ def test_non_trainable_layer():
     model.train_on_batch(_batch((3,), 4), _batch((1,), 4))
     for old, new in zip(before, layer.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+def test_a_layer_frozen_at_construction_can_be_unfrozen():
+    frozen = Dense(2, trainable=False, input_dim=3)
+    head = Dense(1)
+    model = Sequential([frozen, head])
+    model.compile(SGD(learning_rate=0.1), "mse")
+    assert model.trainable_weights == head.trainable_weights
+    assert model.non_trainable_weights == [frozen.kernel, frozen.bias]
+    x, y = _batch((3,), 8), _batch((1,), 8)
+    before = frozen.get_weights()
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    for old, new in zip(before, frozen.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)  # fit does not update a frozen layer
+    assert frozen.kernel.grad is None  # nor computes gradients for it
+
+    frozen.trainable = True  # Keras semantics: its weights are trainable again
+    assert frozen.trainable_weights == [frozen.kernel, frozen.bias] and frozen.non_trainable_weights == []
+    assert model.trainable_weights == [frozen.kernel, frozen.bias] + head.trainable_weights
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert not np.array_equal(before[0], frozen.get_weights()[0])
+
+    frozen.trainable = False  # and frozen again
+    assert model.trainable_weights == head.trainable_weights
+    again = frozen.get_weights()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_array_equal(again[0], frozen.get_weights()[0])
+
+
+def test_a_weight_made_non_trainable_stays_so_when_its_layer_is_unfrozen():
+    class WithCounter(layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight("scale", (), "ones")
+            self.count = self.add_weight("count", (), "zeros", trainable=False)
+
+        def call(self, inputs, training=False):
+            return inputs * self.scale
+
+    layer = WithCounter(trainable=False)
+    layer.build_for((None, 2))
+    assert layer.trainable_weights == [] and layer.non_trainable_weights == [layer.scale, layer.count]
+    layer.trainable = True
+    assert layer.trainable_weights == [layer.scale] and layer.non_trainable_weights == [layer.count]
+    assert layer.scale.requires_grad and not layer.count.requires_grad
+    assert layer.get_config()["trainable"] is True
+
+
+def test_a_model_whose_layers_are_all_frozen_still_fits():
+    model = Sequential([Dense(1, input_dim=3, trainable=False)])
+    model.compile("sgd", "mse")
+    before = model.get_weights()
+    history = model.fit(_batch((3,), 4), _batch((1,), 4), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    np.testing.assert_array_equal(before[0], model.get_weights()[0])
