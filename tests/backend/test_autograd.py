@@ -218,3 +218,47 @@ def test_variable_copies_its_initial_value_and_uses_floatx():
     v = Variable(value)
     value[0] = 5
     assert v.data[0] == 1 and v.dtype == np.float32 and v.requires_grad
+
+
+def test_python_scalars_take_the_dtype_of_the_float_tensor():
+    import kerasette.backend as K
+    from kerasette import activations
+
+    a = Variable(np.array([-1.5, 0.5, 2.0], np.float32))
+    results = {
+        "K.pow(a, 2)": K.pow(a, 2),
+        "ops.power(a, 0.5)": ops.power(ops.abs(a), 0.5),
+        "ops.maximum(a, 0.)": ops.maximum(a, 0.0),
+        "ops.minimum(1, a)": ops.minimum(1, a),
+        "ops.multiply(a, np.asarray(2.0))": ops.multiply(a, np.asarray(2.0)),  # a 0-d float64 array
+        "ops.add(np.float64(1), a)": ops.add(np.float64(1.0), a),
+        "softplus": activations.softplus(a),
+        "softsign": activations.softsign(a),
+    }
+    for label, out in results.items():
+        assert out.dtype == np.float32, f"{label} gave {out.dtype}"
+
+
+def test_a_float32_variable_gets_a_float32_gradient_through_scalars():
+    a = Variable(np.array([1.0, 2.0], np.float32))
+    loss = ops.sum(ops.add(ops.multiply(ops.power(a, 2), np.asarray(3.0)), ops.divide(1.0, a)))
+    loss.backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad, 6 * a.data - 1 / a.data**2, rtol=1e-6)
+
+
+def test_scalars_do_not_change_float64_or_integer_computations():
+    x = Tensor(np.array([1.0, 2.0]))
+    assert ops.multiply(x, 2).dtype == np.float64
+    assert ops.add(Tensor(np.array([1, 2])), 1).dtype == np.int64  # no floating tensor: numpy's rule
+    # a float64 array that is not 0-d is a real operand and promotes, as in numpy
+    assert ops.add(Tensor(np.ones(2, np.float32)), np.ones(2)).dtype == np.float64
+
+
+def test_as_tensor_gives_weak_scalars_the_requested_dtype():
+    assert autograd.as_tensor(2.0, like=np.dtype("float32")).dtype == np.float32
+    assert autograd.as_tensor(np.asarray(2.0), like=np.dtype("float32")).dtype == np.float32
+    assert autograd.as_tensor(np.ones(2), like=np.dtype("float32")).dtype == np.float64
+    assert autograd.as_tensor(2.0).dtype == np.float64
+    t = Tensor(np.ones(2))
+    assert autograd.as_tensor(t, like=np.dtype("float32")) is t

@@ -52,3 +52,16 @@ def test_single_threaded_blas_restores_the_count():
     with parallel.single_threaded_blas():
         assert parallel.blas_threads() in (None, 1)
     assert parallel.blas_threads() == before
+
+
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_output_pass_backward_matches_numpy(relu, dtype):
+    rng = np.random.default_rng(3)
+    dy = rng.normal(size=(4, 5, 6, 7)).astype(dtype)
+    out = np.maximum(rng.normal(size=dy.shape), 0).astype(dtype)
+    dz, db = conv_math.output_pass_backward(dy, out if relu else None, relu)
+    expected = dy * (out > 0) if relu else dy
+    np.testing.assert_allclose(dz, expected)
+    np.testing.assert_allclose(db, expected.sum(axis=(0, 1, 2)), rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert dz.dtype == dtype and db.dtype == dtype

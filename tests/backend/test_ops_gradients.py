@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kerasette.backend import ops
-from kerasette.backend.tensor import Tensor, Variable
+from kerasette.backend.tensor import Tensor, Variable, no_grad
 from tests.backend.op_cases import CASES
 from tests.helpers import check_gradients, spaced
 
@@ -88,6 +88,42 @@ def test_categorical_crossentropy_fuses_with_softmax():
     np.testing.assert_allclose(loss.data, [0.0, 400.0], atol=1e-9)
     ops.sum(loss).backward()
     np.testing.assert_allclose(logits.grad, [[0, 0, 0], [0, 1, -1]], atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_categorical_crossentropy_of_a_softmax_is_the_same_without_recording(dtype):
+    # the true class has probability ~1e-12: clipping it at epsilon would give -log(1e-7) ~ 16.1
+    logits = np.array([[0.0, -27.6, -3.0], [2.0, 0.5, -1.0]], dtype)
+    target = Tensor(np.eye(3, dtype=dtype)[[1, 0]])
+    recorded = ops.categorical_crossentropy(target, ops.softmax(Variable(logits, dtype=dtype)))
+    assert recorded._op.name == "softmax_cross_entropy"
+    with no_grad():
+        probs = ops.softmax(Tensor(logits))
+        assert probs._op is None  # not recorded: the loss cannot see the softmax op
+        evaluated = ops.categorical_crossentropy(target, probs)
+    np.testing.assert_allclose(evaluated.data, recorded.data, rtol=1e-6)
+    np.testing.assert_allclose(evaluated.data[0], 27.6 + np.log1p(np.exp(-27.6) + np.exp(-3.0)), rtol=1e-6)
+    assert evaluated.dtype == dtype
+
+
+def test_binary_crossentropy_of_a_sigmoid_is_the_same_without_recording():
+    logits = np.array([[-27.6, 30.0, 0.5]])
+    target = Tensor(np.array([[1.0, 0.0, 1.0]]))
+    recorded = ops.binary_crossentropy(target, ops.sigmoid(Variable(logits, dtype="float64")))
+    with no_grad():
+        evaluated = ops.binary_crossentropy(target, ops.sigmoid(Tensor(logits)))
+    np.testing.assert_allclose(evaluated.data, recorded.data, rtol=1e-12)
+    np.testing.assert_allclose(evaluated.data[0, :2], [27.6, 30.0], rtol=1e-9)
+
+
+def test_a_softmax_over_another_axis_is_not_taken_for_logits():
+    logits = Tensor(np.array([[0.0, 1.0], [2.0, -1.0]]))
+    target = Tensor(np.eye(2))
+    with no_grad():
+        probs = ops.softmax(logits, axis=0)
+        loss = ops.categorical_crossentropy(target, probs)
+    p = probs.data / probs.data.sum(-1, keepdims=True)
+    np.testing.assert_allclose(loss.data, -np.log(np.diag(p)), rtol=1e-6)
 
 
 def test_categorical_crossentropy_on_probabilities_clips():

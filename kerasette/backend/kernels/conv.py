@@ -17,9 +17,13 @@ from kerasette.backend.kernels._jit import kernel
 def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
     """Packs the patches of output rows ``g0:g1`` into ``cols`` (one row per output position).
 
+    Works on flat views with explicit offsets: a patch row is ``kh`` runs of ``kw * C``
+    contiguous values (one per kernel row), copied as slices.
+
     Args:
-        x: input images, (N, H, W, C).
-        cols: output, at least ((g1 - g0) * ow_n, kh * kw * C); rows beyond are left alone.
+        x: input images, (N, H, W, C), C-contiguous.
+        cols: output, at least ((g1 - g0) * ow_n, kh * kw * C), C-contiguous; rows beyond are
+            left alone.
         g0, g1: the tile's range on the flattened (n, oh) axis.
         oh_n, ow_n: output height and width.
         kh, kw: kernel size.
@@ -27,38 +31,34 @@ def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
         pt, pl: padding at the top and on the left.
     """
     n_img, height, width, chans = x.shape
-    xf = x.reshape(n_img, height, width * chans)
+    xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    k = kh * kw * chans
     span = kw * chans
     for g in range(g0, g1):
         n = g // oh_n
         oh = g - n * oh_n
-        base = (g - g0) * ow_n
         for ow in range(ow_n):
-            row = cols[base + ow]
+            dst = ((g - g0) * ow_n + ow) * k
             w_first = ow * sw - pl
             inside_w = w_first >= 0 and w_first + kw <= width
             for i in range(kh):
                 h = oh * sh + i - pt
-                k0 = i * span
+                d = dst + i * span
                 if h < 0 or h >= height:
-                    for q in range(span):
-                        row[k0 + q] = 0
+                    cf[d : d + span] = 0
                 elif inside_w:
-                    src = xf[n, h]
-                    s0 = w_first * chans
-                    for q in range(span):
-                        row[k0 + q] = src[s0 + q]
+                    src = ((n * height + h) * width + w_first) * chans
+                    cf[d : d + span] = xf[src : src + span]
                 else:
-                    src = xf[n, h]
                     for j in range(kw):
                         wc = w_first + j
-                        k = k0 + j * chans
+                        dj = d + j * chans
                         if 0 <= wc < width:
-                            for c in range(chans):
-                                row[k + c] = src[wc * chans + c]
+                            src = ((n * height + h) * width + wc) * chans
+                            cf[dj : dj + chans] = xf[src : src + chans]
                         else:
-                            for c in range(chans):
-                                row[k + c] = 0
+                            cf[dj : dj + chans] = 0
 
 
 im2col_tile = kernel(_im2col_tile)
@@ -112,3 +112,20 @@ def bias_act_rows(y, b, has_bias, relu):
             for c in range(cout):
                 if not yr[c] > 0:
                     yr[c] = 0
+
+
+@kernel
+def relu_grad_bias_rows(dy, out, relu, dz, db):
+    """The backward of the fused output pass, for 2-D (rows, cout) views.
+
+    Fills ``dz = dy * (out > 0)`` (or a copy of ``dy`` without ``relu``) and adds the column sums
+    of ``dz`` (the bias gradient) into ``db``.
+    """
+    rows, cout = dy.shape
+    for r in range(rows):
+        for c in range(cout):
+            g = dy[r, c]
+            if relu and not out[r, c] > 0:
+                g = 0
+            dz[r, c] = g
+            db[c] += g

@@ -33,18 +33,18 @@ class Conv2D(Op):
         return out
 
     def backward(self, grad):
-        if self.relu:
-            grad = grad * (self.out > 0)
-        grad = np.ascontiguousarray(grad)
         math = _math()
         gx = gk = gb = None
+        has_bias = len(self.needs_grad) > 2
+        if self.relu or has_bias:
+            grad, gb = math.output_pass_backward(grad, self.out if self.relu else None, self.relu)
+        else:
+            grad = np.ascontiguousarray(grad)
         if self.needs_grad[0]:
             gx = math.conv2d_backward_input(grad, self.kernel, self.x.shape, self.strides, self.padding)
         if self.needs_grad[1]:
             gk = math.conv2d_backward_weight(grad, self.x, self.kernel.shape, self.strides, self.padding)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            gb = grad.sum(axis=(0, 1, 2))
-        return gx, gk, gb
+        return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
 
 
 class MaxPool2D(Op):

@@ -141,6 +141,7 @@ def conv2d_forward(
         y, (N, OH, OW, cout), dtype of ``x``.
     """
     kh, kw, cin, cout = w.shape
+    x = np.ascontiguousarray(x)
     (oh_n, ow_n), pads = _geometry(x.shape, (kh, kw), strides, padding)
     y = np.empty((x.shape[0], oh_n, ow_n, cout), x.dtype)
     if y.size == 0:
@@ -172,6 +173,7 @@ def conv2d_backward_input(
         dx, ``x_shape``, dtype of ``dy``.
     """
     kh, kw = w.shape[:2]
+    dy = np.ascontiguousarray(dy)
     w = w.astype(dy.dtype, copy=False)
     _, pads = _geometry(x_shape, (kh, kw), strides, padding)
     if tuple(strides) == (1, 1) and w.shape[2] >= FULL_CONV_MIN_CIN:
@@ -239,7 +241,8 @@ def conv2d_backward_weight(
     if dy.size == 0:
         return np.zeros(w_shape, x.dtype)
     _, pads = _geometry(x.shape, (kh, kw), strides, padding)
-    dy = dy.astype(x.dtype, copy=False)
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
     parts = _by_images(lambda i, j: _weight_grad_part(dy[i:j], x[i:j], k, (kh, kw), strides, pads), x)
     dw = parts[0]
     for part in parts[1:]:
@@ -262,6 +265,32 @@ def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
         np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
         dw += part
     return dw
+
+
+def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Backward of the fused bias-and-ReLU output pass of :func:`conv2d_forward`.
+
+    Args:
+        dy: gradient of the layer's output, (N, OH, OW, cout).
+        out: the forward output (needed when ``relu``).
+        relu: whether the forward pass applied a ReLU.
+
+    Returns:
+        (dz, db): the gradient before the ReLU, and the bias gradient (cout,), in one pass.
+    """
+    dy = np.ascontiguousarray(dy)
+    cout = dy.shape[-1]
+    dz = np.empty_like(dy)
+    ref = out if relu else dy
+
+    def part(i, j):
+        db = np.zeros(cout, dy.dtype)
+        _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
+                                  dz[i:j].reshape(-1, cout), db)
+        return db
+
+    parts = _by_images(part, dy)
+    return dz, np.sum(parts, axis=0, dtype=dy.dtype)
 
 
 def maxpool2d_forward(
