@@ -183,8 +183,9 @@ def serialize(initializer) -> dict | str:
         return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
     name = getattr(initializer, "__name__", None)
     if not isinstance(name, str):
-        raise ValueError(f"initializers.serialize: cannot serialize {initializer!r:.80}: it has neither "
-                         "get_config() nor a __name__; subclass kerasette.initializers.Initializer")
+        raise ValueError(f"initializers.serialize: cannot serialize the {type(initializer).__name__} object "
+                         f"{initializer!r:.60}: it has neither get_config() nor a __name__; subclass "
+                         "kerasette.initializers.Initializer")
     return name
 
 

@@ -81,3 +81,34 @@ def test_serialize_round_trip(name):
 def test_keras_class_names_are_accepted():
     assert isinstance(initializers.get("GlorotUniform"), initializers.GlorotUniform)
     assert isinstance(initializers.get({"class_name": "HeNormal", "config": {"seed": None}}), initializers.HeNormal)
+
+
+def my_init(shape, dtype="float32"):
+    return np.full(shape, 0.5, dtype=dtype)
+
+
+def test_a_function_initializer_serializes_by_its_name():
+    assert initializers.serialize(my_init) == "my_init"
+
+
+def test_get_config_of_a_layer_with_a_function_initializer():
+    from kerasette.layers import Dense
+    from kerasette.models import Sequential, model_from_json
+
+    model = Sequential([Dense(2, kernel_initializer=my_init, input_dim=3)])
+    config = model.layers[0].get_config()
+    assert config["kernel_initializer"] == "my_init"
+    assert config["bias_initializer"] == {"class_name": "Zeros", "config": {}}
+    # loads back through custom_objects, as in Keras 2
+    again = model_from_json(model.to_json(), custom_objects={"my_init": my_init})
+    np.testing.assert_array_equal(again.layers[0].get_weights()[0], np.full((3, 2), 0.5, "float32"))
+
+
+def test_a_callable_without_config_or_name_cannot_be_serialized():
+    class Scaled:
+        def __call__(self, shape, dtype="float32"):
+            return np.ones(shape, dtype)
+
+    with pytest.raises(ValueError, match="initializers.serialize: cannot serialize the Scaled object .* it has neither "
+                                         r"get_config\(\) nor a __name__"):
+        initializers.serialize(Scaled())

@@ -140,3 +140,42 @@ def test_get_by_name():
     assert isinstance(optimizers.get("Adam"), Adam)
     opt = RMSprop()
     assert optimizers.get(opt) is opt
+
+
+KERAS3_ADAM_CONFIG = {  # what Keras 3 writes for Adam(), options turned off included
+    "name": "adam", "learning_rate": 0.001, "weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+    "clipvalue": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+    "loss_scale_factor": None, "gradient_accumulation_steps": None, "beta_1": 0.9, "beta_2": 0.999,
+    "epsilon": 1e-07, "amsgrad": False,
+}
+
+
+def test_keras3_config_with_options_turned_off_loads():
+    opt = optimizers.deserialize({"class_name": "Adam", "config": KERAS3_ADAM_CONFIG})
+    assert isinstance(opt, Adam) and opt.learning_rate == 0.001
+
+
+@pytest.mark.parametrize("value", [None, False, 0, 0.0, np.float64(0.0)])
+@pytest.mark.parametrize("option", ["weight_decay", "global_clipnorm", "use_ema", "loss_scale_factor",
+                                    "gradient_accumulation_steps"])
+def test_options_that_are_turned_off_are_accepted(option, value):
+    SGD(learning_rate=0.1, **{option: value})
+
+
+@pytest.mark.parametrize("option, value", [
+    ("weight_decay", 0.004), ("global_clipnorm", 1.0), ("use_ema", True), ("loss_scale_factor", 128.0),
+    ("gradient_accumulation_steps", 4),
+])
+@pytest.mark.parametrize("cls", [SGD, Adam, RMSprop])
+def test_options_that_would_change_training_are_refused(cls, option, value):
+    # silently dropping them would train differently from what the user asked for
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: argument `{option}` is not supported by kerasette; "
+                                         rf"received {option}={value!r} \(only None, False or 0"):
+        cls(**{option: value})
+
+
+def test_a_keras3_config_that_uses_weight_decay_is_refused():
+    config = dict(KERAS3_ADAM_CONFIG, weight_decay=0.01)
+    with pytest.raises(ValueError, match=r"Adam: argument `weight_decay` is not supported by kerasette; "
+                                         r"received weight_decay=0.01"):
+        optimizers.deserialize({"class_name": "Adam", "config": config})

@@ -255,9 +255,9 @@ def update_sub(x: Variable, decrement):
     return (x, x - decrement)
 
 
-def argmax(x, axis: int = -1):
-    return Tensor(np.argmax(np.asarray(x.data if isinstance(x, Tensor) else x), axis=axis))
-
+# The rest of the Keras backend API (comparisons, shape helpers, random tensors, switch, ...).
+from kerasette.backend import functions as _functions  # noqa: E402
+from kerasette.backend.functions import *  # noqa: E402,F403
 
 # Every op above also builds graph nodes when given symbolic tensors (placeholders, Input).
 for _name in (
@@ -265,13 +265,15 @@ for _name in (
     "maximum", "mean", "min", "minimum", "relu", "sigmoid", "softmax", "sqrt", "square", "sum",
     "tanh", "dot", "transpose", "reshape", "flatten", "batch_flatten", "permute_dimensions",
     "concatenate", "pow", "bias_add", "dropout", "softplus", "softsign", "conv2d", "pool2d",
+    *(name for name in _functions.__all__ if name not in ("switch", "in_train_phase", "in_test_phase",
+                                                          "random_normal", "random_uniform", "shape")),
 ):
     globals()[_name] = symbolic_aware(globals()[_name])
 del _name
 
 
-__all__ = [
-    "KerasTensor", "argmax", "learning_phase", "set_learning_phase", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
+__all__ = [*_functions.__all__,
+    "KerasTensor", "learning_phase", "set_learning_phase", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
     "ones_like", "placeholder", "pool2d", "softsign", "stop_gradient", "update", "update_add",
     "update_sub", "zeros_like",
     "Tensor", "Variable", "abs", "backend", "batch_flatten", "bias_add", "binary_crossentropy",

@@ -91,7 +91,8 @@ def test_two_inputs_two_outputs_and_a_shared_layer():
     before = model.evaluate([xa, xb], [y1, y2], verbose=0)
     model.fit([xa, xb], [y1, y2], epochs=20, verbose=0)
     after = model.evaluate([xa, xb], [y1, y2], verbose=0)
-    assert model.metrics_names == ["loss", "regression_accuracy", "classes_accuracy"]
+    assert model.metrics_names == ["loss", "regression_loss", "classes_loss", "regression_accuracy",
+                                   "classes_accuracy"]
     assert after[0] < before[0]
     p1, p2 = model.predict([xa, xb])
     assert p1.shape == (16, 1) and p2.shape == (16, 2)
@@ -201,3 +202,68 @@ def test_models_nest_as_layers():
 def test_layer_without_calls_has_no_output():
     with pytest.raises(AttributeError, match="Dense 'dense_1' has not been called on a symbolic tensor"):
         _ = Dense(3).output
+
+
+def _two_output_model(names=("regression", "classes")):
+    inp = Input(shape=(3,))
+    out1 = Dense(1, name=names[0])(inp)
+    out2 = Dense(2, activation="softmax", name=names[1])(inp)
+    return Model(inp, [out1, out2])
+
+
+def _two_output_data(n=12):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 3)).astype("float32")
+    return x, [rng.standard_normal((n, 1)).astype("float32"), to_categorical(rng.integers(0, 2, n), 2)]
+
+
+def test_several_outputs_log_each_outputs_unweighted_loss():
+    model = _two_output_model()
+    model.compile(optimizer=SGD(learning_rate=0.0), loss=["mse", "categorical_crossentropy"],
+                  loss_weights=[0.5, 2.0], metrics=["mae"])
+    assert model.metrics_names == ["loss", "regression_loss", "classes_loss", "regression_mae", "classes_mae"]
+    x, ys = _two_output_data()
+    p1, p2 = (p.astype(np.float64) for p in model.predict(x))
+    mse = np.mean((p1 - ys[0]) ** 2)
+    cce = -np.mean(np.sum(ys[1] * np.log(p2), axis=1))
+    loss, loss1, loss2, mae1, mae2 = model.evaluate(x, ys, batch_size=5, verbose=0)
+    np.testing.assert_allclose([loss1, loss2], [mse, cce], rtol=1e-5)  # unweighted, as Keras 2 logs them
+    np.testing.assert_allclose(loss, 0.5 * mse + 2.0 * cce, rtol=1e-5)
+    np.testing.assert_allclose(mae1, np.mean(np.abs(p1 - ys[0])), rtol=1e-5)
+    np.testing.assert_allclose(model.train_on_batch(x, ys), [loss, loss1, loss2, mae1, mae2], rtol=1e-5)
+    history = model.fit(x, ys, batch_size=4, epochs=1, validation_data=(x, ys), verbose=0)
+    assert sorted(history.history) == sorted(model.metrics_names + [f"val_{n}" for n in model.metrics_names])
+    np.testing.assert_allclose(history.history["regression_loss"][0], mse, rtol=1e-5)
+    np.testing.assert_allclose(history.history["val_classes_loss"][0], cce, rtol=1e-5)
+
+
+def test_one_output_logs_no_separate_output_loss():
+    inp = Input(shape=(3,))
+    model = Model(inp, Dense(2, name="only")(inp))
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    assert model.metrics_names == ["loss", "mae"]
+
+
+def test_repeated_output_names_get_suffixes_in_the_logs():
+    # a layer called twice gives two outputs of the same name: the log keys must stay apart
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    shared = Dense(2, name="shared")
+    model = Model([a, b], [shared(a), shared(b)])
+    assert model.output_names == ["shared", "shared"]
+    model.compile(optimizer=SGD(learning_rate=0.0), loss="mse", metrics=["mae"], loss_weights=[1.0, 0.5])
+    assert model.metrics_names == ["loss", "shared_loss", "shared_1_loss", "shared_mae", "shared_1_mae"]
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype("float32")
+    y1, y2 = np.zeros((6, 2), "float32"), np.ones((6, 2), "float32")
+    loss, loss1, loss2, _, _ = model.evaluate([x, x], [y1, y2], verbose=0)
+    p = model.predict([x, x])[0].astype(np.float64)
+    np.testing.assert_allclose([loss1, loss2], [np.mean(p**2), np.mean((p - 1) ** 2)], rtol=1e-5)
+    np.testing.assert_allclose(loss, loss1 + 0.5 * loss2, rtol=1e-5)
+    history = model.fit([x, x], [y1, y2], epochs=1, verbose=0)
+    assert sorted(history.history) == sorted(model.metrics_names)
+
+
+def test_accuracy_is_chosen_per_output():
+    model = _two_output_model()
+    model.compile(optimizer="sgd", loss=["mse", "categorical_crossentropy"], metrics=["acc"])
+    chosen = {name: fn.__name__ for name, _, fn in model._metrics}
+    assert chosen == {"regression_acc": "binary_accuracy", "classes_acc": "categorical_accuracy"}

@@ -177,7 +177,7 @@ def test_callback_hooks_in_order():
     x, y = _data(10)
     recorder = Recorder()
     model.fit(x, y, batch_size=4, epochs=2, validation_split=0.2, callbacks=[recorder], verbose=0)
-    keys = ("accuracy", "loss")
+    keys = ("accuracy", "batch", "loss", "size")  # Keras 2's batch logs carry 'batch' and 'size'
     epoch_keys = ("accuracy", "loss", "val_accuracy", "val_loss")
     expected = [("train_begin",)]
     for epoch in range(2):
@@ -200,7 +200,7 @@ def test_keras2_batch_hook_names_are_called():
 
     model = _classifier()
     model.fit(*_data(6), batch_size=2, epochs=1, callbacks=[Keras2Style()], verbose=0)
-    assert seen == [(0, ["accuracy", "loss"]), (1, ["accuracy", "loss"]), (2, ["accuracy", "loss"])]
+    assert seen == [(b, ["accuracy", "batch", "loss", "size"]) for b in range(3)]
 
 
 def test_a_callback_can_stop_training():
@@ -292,3 +292,75 @@ def test_compile_with_objects_and_names():
         model.train_on_batch(np.ones((2, 2)), np.zeros((2, 2)))
     model.compile(optimizer="sgd", loss=lambda t, p: (p - t) ** 2.0)
     assert np.isfinite(model.train_on_batch(np.ones((2, 2)), np.zeros((2, 2))))
+
+
+def test_batch_logs_hold_the_batch_index_and_size():
+    seen = []
+
+    class Sizes(Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.append((batch, logs["batch"], logs["size"]))
+
+    model = _classifier()
+    model.fit(*_data(10), batch_size=4, epochs=1, callbacks=[Sizes()], verbose=0)
+    assert seen == [(0, 0, 4), (1, 1, 4), (2, 2, 2)]
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_params_list_the_validation_metrics_when_validating(validate):
+    recorder = Recorder()
+    model = _classifier()
+    model.fit(*_data(10), epochs=1, validation_split=0.2 if validate else 0.0, callbacks=[recorder], verbose=0)
+    expected = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if validate else [])
+    assert recorder.params["metrics"] == expected
+    assert recorder.params["do_validation"] is validate
+    assert sorted(model.history.history) == sorted(expected)
+
+
+def test_evaluation_loss_equals_the_training_loss_for_confident_wrong_predictions():
+    # evaluation records no graph, so the loss cannot see the softmax op; it must still compute
+    # from the logits rather than clip the ~1e-12 probability of the true class at epsilon
+    model = Sequential([Dense(3, activation="softmax", input_dim=2)])
+    model.compile(optimizer=SGD(learning_rate=0.0), loss="categorical_crossentropy")
+    model.set_weights([np.array([[0.0, -27.6, 0.0], [0.0, 0.0, 0.0]], "float32"), np.zeros(3, "float32")])
+    x = np.array([[1.0, 0.0], [1.0, 1.0]], "float32")
+    y = np.eye(3, dtype="float32")[[1, 1]]
+    trained = model.train_on_batch(x, y)  # recorded, with a learning rate of 0 nothing changes
+    evaluated = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(evaluated, trained, rtol=1e-5)
+    np.testing.assert_allclose(evaluated, 27.6 + np.log(2 + np.exp(-27.6)), rtol=1e-5)  # the same for both rows
+    history = model.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y), verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][0], history.history["loss"][0], rtol=1e-5)
+
+
+def test_predict_classes_and_predict_proba():
+    model = _classifier()
+    x, _ = _data(7)
+    probs = model.predict(x)
+    np.testing.assert_allclose(model.predict_proba(x, batch_size=3), probs, rtol=1e-6)
+    np.testing.assert_array_equal(model.predict_classes(x, batch_size=3, verbose=0), probs.argmax(axis=-1))
+
+
+def test_predict_classes_of_a_single_column_thresholds_at_one_half():
+    model = Sequential([Dense(1, activation="sigmoid", input_dim=4)])
+    x, _ = _data(8)
+    classes = model.predict_classes(x)
+    assert classes.shape == (8, 1) and classes.dtype == np.int32  # as Keras 1/2: the column is kept
+    np.testing.assert_array_equal(classes, (model.predict(x) > 0.5).astype("int32"))
+
+
+def test_predict_proba_warns_when_the_outputs_are_not_probabilities():
+    model = Sequential([Dense(2, input_dim=4, kernel_initializer="ones", bias_initializer="ones")])
+    with pytest.warns(UserWarning, match="predict_proba: the network returns values outside"):
+        model.predict_proba(np.ones((2, 4), "float32"))
+
+
+def test_predict_classes_needs_one_output():
+    from kerasette.layers import Input
+    from kerasette.models import Model
+
+    inp = Input(shape=(2,))
+    model = Model(inp, [Dense(2, name="a")(inp), Dense(3, name="b")(inp)])
+    with pytest.raises(ValueError, match=r"predict_classes\(\) needs a model with one output; this one has 2 "
+                                         r"outputs \['a', 'b'\]"):
+        model.predict_classes(np.ones((1, 2)))
