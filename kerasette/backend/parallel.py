@@ -7,8 +7,12 @@ data in its own cache, synchronises once per op instead of once per matrix produ
 not collapse when the machine is busy (BLAS and OpenMP worker threads spin while they wait,
 which turns a shared core into a stall).
 
-The BLAS thread count is process-wide, so it is lowered only while the pool works and restored
-afterwards; ``KERASETTE_NUM_THREADS`` (or `set_num_threads`) sets the pool's size.
+The BLAS thread count is process-wide. kerasette sets it to 1 when it first uses the pool and
+leaves it there: a multi-threaded BLAS call between two pool jobs leaves OpenBLAS's workers
+spinning for a while afterwards, on the very cores the pool needs (that doubled the time of a
+small convnet's step). Matrix products that would have used BLAS threads go through `matmul`,
+which splits them over the pool instead. ``KERASETTE_NUM_THREADS`` (or `set_num_threads`) sets
+the pool's size; `restore_blas_threads` gives BLAS its own threads back.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 _lock = threading.Lock()
 _state: dict = {"threads": None, "pool": None, "blas": None}
@@ -75,12 +81,46 @@ def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> l
     the results in chunk order.
     """
     threads = num_threads()
+    _take_over_blas()
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
         return [fn(0, n_items)]
     parts = chunks(n_items, threads)
-    with single_threaded_blas():
-        futures = [_executor().submit(fn, a, b) for a, b in parts]
-        return [f.result() for f in futures]
+    futures = [_executor().submit(fn, a, b) for a, b in parts]
+    return [f.result() for f in futures]
+
+
+#: Products with fewer multiply-adds than this run in the calling thread.
+MATMUL_MIN_WORK = 1 << 21
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` for 2-D arrays, its output columns split over the pool when it is large."""
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = np.empty((m, n), np.result_type(a.dtype, b.dtype))
+
+    def part(i, j):
+        np.matmul(a, b[:, i:j], out=out[:, i:j])
+
+    map_chunks(part, n, MATMUL_MIN_WORK, m * k)
+    return out
+
+
+def _take_over_blas() -> None:
+    """Makes BLAS single-threaded (once; see the module's docstring)."""
+    if _state.get("blas_before") is None:
+        _state["blas_before"] = blas_threads() or 0
+        if _state["blas_before"] > 1:
+            set_blas_threads(1)
+
+
+def restore_blas_threads() -> None:
+    """Gives BLAS back the thread count it had before kerasette took it over."""
+    before = _state.get("blas_before")
+    if before:
+        set_blas_threads(before)
+    _state["blas_before"] = None
 
 
 # -- BLAS thread control -------------------------------------------------------------------------

@@ -65,3 +65,25 @@ def test_output_pass_backward_matches_numpy(relu, dtype):
     np.testing.assert_allclose(dz, expected)
     np.testing.assert_allclose(db, expected.sum(axis=(0, 1, 2)), rtol=1e-5 if dtype == "float32" else 1e-12)
     assert dz.dtype == dtype and db.dtype == dtype
+
+
+def test_parallel_matmul_splits_columns_correctly(monkeypatch):
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(7, 5)), rng.normal(size=(5, 9))
+    monkeypatch.setattr(parallel, "MATMUL_MIN_WORK", 0)
+    previous = parallel.num_threads()
+    try:
+        parallel.set_num_threads(2)
+        np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+        np.testing.assert_allclose(parallel.matmul(a.T.copy().T, b.T.copy().T), a @ b, rtol=1e-12)
+    finally:
+        parallel.set_num_threads(previous)
+
+
+def test_blas_is_taken_over_and_can_be_given_back():
+    parallel.restore_blas_threads()
+    before = parallel.blas_threads()
+    parallel.map_chunks(lambda i, j: None, 4)
+    assert parallel.blas_threads() in (None, 1)
+    parallel.restore_blas_threads()
+    assert parallel.blas_threads() == before

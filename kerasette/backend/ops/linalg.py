@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.autograd import Op, apply, unbroadcast
 
 
@@ -41,7 +42,7 @@ class Dense(Op):
     def forward(self, x, kernel, bias=None):
         self.x, self.kernel = x, kernel
         x2 = x.reshape(-1, x.shape[-1])
-        out = x2 @ kernel
+        out = parallel.matmul(x2, kernel)
         if bias is not None:
             out += bias
         if self.relu:
@@ -53,8 +54,8 @@ class Dense(Op):
         g2 = grad.reshape(-1, grad.shape[-1])
         if self.relu:
             g2 = g2 * (self.out > 0)
-        gx = (g2 @ self.kernel.T).reshape(self.x.shape) if self.needs_grad[0] else None
-        gk = self.x.reshape(-1, self.x.shape[-1]).T @ g2 if self.needs_grad[1] else None
+        gx = parallel.matmul(g2, self.kernel.T).reshape(self.x.shape) if self.needs_grad[0] else None
+        gk = parallel.matmul(self.x.reshape(-1, self.x.shape[-1]).T, g2) if self.needs_grad[1] else None
         gb = g2.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return gx, gk, gb
 
