@@ -18,53 +18,14 @@ import argparse
 import time
 import warnings
 
-import numpy as np
+# The data and the model are those of examples/vgg_like.py (this folder is on sys.path when a
+# script in it runs, under mpiexec too).
+from vgg_like import build_model, load_digits_32  # noqa: E402
 
 import kerasette.backend as K
 import kerasette.distributed as hvd
 from kerasette.callbacks import ModelCheckpoint
-from kerasette.datasets import digits
-from kerasette.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D
-from kerasette.models import Sequential
 from kerasette.optimizers import SGD
-from kerasette.utils import to_categorical
-
-SIZE = 32
-
-
-def load_digits_32():
-    """Digits as float32 (n, 1, 32, 32) in [0, 1] (nearest-neighbour upscaling), labels one-hot."""
-    (x_train, y_train), (x_test, y_test) = digits.load_data()
-
-    def prepare(x):
-        x = np.kron(x.astype("float32") / 16.0, np.ones((1, SIZE // 8, SIZE // 8), dtype="float32"))
-        return x[:, None, :, :]
-
-    return (prepare(x_train), to_categorical(y_train, 10)), (prepare(x_test), to_categorical(y_test, 10))
-
-
-def build_model() -> Sequential:
-    """The Keras 1 documentation's VGG-like convnet (Keras 1 names), for (1, 32, 32) inputs."""
-    model = Sequential()
-    model.add(Convolution2D(32, 3, 3, border_mode="valid", input_shape=(1, SIZE, SIZE)))
-    model.add(Activation("relu"))
-    model.add(Convolution2D(32, 3, 3))
-    model.add(Activation("relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Dropout(0.25))
-    model.add(Convolution2D(64, 3, 3, border_mode="valid"))
-    model.add(Activation("relu"))
-    model.add(Convolution2D(64, 3, 3))
-    model.add(Activation("relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Dropout(0.25))
-    model.add(Flatten())
-    model.add(Dense(256))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.5))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
-    return model
 
 
 def parse_args() -> argparse.Namespace:

@@ -100,14 +100,15 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """The recorded tensors reachable from ``root``, inputs before outputs.
+def postorder(roots, parents_of) -> list:
+    """Every node reachable from ``roots`` through ``parents_of(node)``, each after its parents.
 
-    Iterative depth-first search; the order depends only on the graph, never on ids or hashes.
+    Iterative depth-first search (no recursion limit); the order depends only on the graph and
+    the order of each node's parents, never on ids or hashes.
     """
-    order: list[Tensor] = []
+    order: list = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack = [(node, False) for node in reversed(list(roots))]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -117,10 +118,15 @@ def topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in reversed(node._inputs):
-            if parent.requires_grad and id(parent) not in visited:
+        for parent in reversed(parents_of(node)):
+            if id(parent) not in visited:
                 stack.append((parent, False))
     return order
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """The recorded tensors reachable from ``root`` that need a gradient, inputs before outputs."""
+    return postorder([root], lambda t: [p for p in t._inputs if p.requires_grad])
 
 
 def _seed_gradient(root: Tensor, gradient) -> np.ndarray:

@@ -226,22 +226,9 @@ class _LayerCall:
 def topological_nodes(outputs: list[KerasTensor]) -> list[KerasTensor]:
     """Symbolic tensors needed for ``outputs``, each after the tensors it depends on
     (iterative, deterministic)."""
-    order, visited = [], set()
-    stack = [(t, False) for t in reversed(outputs)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor.node is not None:
-            for parent in reversed(tensor.node.symbolic_inputs()):
-                if id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
+    from kerasette.backend.autograd import postorder
+
+    return postorder(outputs, lambda t: t.node.symbolic_inputs() if t.node is not None else [])
 
 
 @contextlib.contextmanager
