@@ -30,10 +30,16 @@ class BaseModel(TrainingModel):
 
     @property
     def trainable_weights(self):
+        """The weights training updates: none when the model itself is frozen
+        (``model.trainable = False``, e.g. a pretrained part of a larger model)."""
+        if not self.trainable:
+            return []
         return _unique(w for layer in self.layers for w in layer.trainable_weights)
 
     @property
     def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
         return _unique(w for layer in self.layers for w in layer.non_trainable_weights)
 
     def get_weights(self) -> list[np.ndarray]:

@@ -267,3 +267,16 @@ def test_accuracy_is_chosen_per_output():
     model.compile(optimizer="sgd", loss=["mse", "categorical_crossentropy"], metrics=["acc"])
     chosen = {name: fn.__name__ for name, _, fn in model._metrics}
     assert chosen == {"regression_acc": "binary_accuracy", "classes_acc": "categorical_accuracy"}
+
+
+def test_a_frozen_model_inside_another_is_not_trained():
+    base = Sequential([Dense(4, input_shape=(3,)), Dense(2)])
+    base.trainable = False
+    inp = Input(shape=(3,))
+    outer = Model(inp, Dense(1)(base(inp)))
+    assert len(outer.trainable_weights) == 2 and len(outer.non_trainable_weights) == 4
+    outer.compile(loss="mse", optimizer="sgd")
+    before = base.get_weights()
+    outer.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=2, verbose=0)
+    for a, b in zip(before, base.get_weights()):
+        np.testing.assert_array_equal(a, b)
