@@ -13,6 +13,10 @@ nested and each core works in its own cache.
   scatter-add.
 * backward to the kernel: ``dw2d += cols_tile.T @ dy_tile``.
 
+Stride-1 convolutions with at least ``conv_rows.ROWS_MIN_CIN`` input channels (forward, the 'full'
+input gradient and the kernel gradient) pack only ``kw * C`` values per output position instead
+of ``kh * kw * C`` (`kerasette.backend.ops.conv_rows`); 20% faster on the seed model's 32->32 layer.
+
 Inputs are C-contiguous float32 or float64 NHWC arrays and are not validated (the ops that call
 these functions do that); outputs have the dtype of ``x``.
 
@@ -34,6 +38,7 @@ import numpy as np
 from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import pool as _pool
+from kerasette.backend.ops import conv_rows
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 #: Target size in bytes of one packed patch tile (tuned with tests/benchmarks/conv_layers.py).
@@ -42,6 +47,13 @@ TILE_BYTES = 2 << 20
 #: Stride-1 input gradients with at least this many input channels use the 'full' convolution;
 #: fewer channels make its GEMM too narrow, and col2im is faster (3x for cin=3).
 FULL_CONV_MIN_CIN = 16
+
+#: Stride-1 convolutions with enough input channels use the kw-packed row GEMM
+#: (`kerasette.backend.ops.conv_rows`) for the forward pass and the 'full' input gradient.
+ROWS_PATH = True
+
+#: ... and for the kernel gradient.
+ROWS_WEIGHT_GRAD = True
 
 #: Ops touching fewer input elements than this run in the calling thread: handing them to the
 #: pool costs more than it saves.
@@ -148,6 +160,11 @@ def conv2d_forward(
         return y
     w = w.astype(x.dtype, copy=False)
     b = None if b is None else b.astype(x.dtype, copy=False)
+    if ROWS_PATH and conv_rows.usable((kh, kw), strides, cin):
+        wcat = conv_rows.stacked_weights(w)
+        _by_images(lambda i, j: conv_rows.conv(x[i:j], wcat, (kh, kw), pads, y[i:j], _buffer, TILE_BYTES,
+                                               b, relu), x)
+        return y
     w2d = w.reshape(kh * kw * cin, cout)
     _by_images(lambda i, j: _gemm_conv(x[i:j], w2d, (kh, kw), strides, pads, y[i:j], b, relu), x)
     return y
@@ -188,7 +205,7 @@ def conv2d_backward_input(
 def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
     """Stride-1 input gradient: 'full' convolution of ``dy`` with the flipped, transposed kernel."""
     kh, kw, cin, cout = w.shape
-    wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * cout, cin)
+    wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
     full = (kh - 1 - pads[0], kh - 1 - pads[1], kw - 1 - pads[2], kw - 1 - pads[3])
     dx = np.empty(x_shape, dy.dtype)
     if dx.size == 0:
@@ -196,6 +213,11 @@ def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
     if dy.size == 0:
         dx[...] = 0
         return dx
+    if ROWS_PATH and conv_rows.usable((kh, kw), (1, 1), cout):
+        wcat = conv_rows.stacked_weights(wf)
+        _by_images(lambda i, j: conv_rows.conv(dy[i:j], wcat, (kh, kw), full, dx[i:j], _buffer, TILE_BYTES), dx)
+        return dx
+    wf = wf.reshape(kh * kw * cout, cin)
     _by_images(lambda i, j: _gemm_conv(dy[i:j], wf, (kh, kw), (1, 1), full, dx[i:j]), dx)
     return dx
 
@@ -243,6 +265,10 @@ def conv2d_backward_weight(
     _, pads = _geometry(x.shape, (kh, kw), strides, padding)
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    if ROWS_PATH and ROWS_WEIGHT_GRAD and conv_rows.usable((kh, kw), strides, cin):
+        parts = _by_images(lambda i, j: conv_rows.weight_grad(dy[i:j], x[i:j], (kh, kw), pads, _buffer,
+                                                              TILE_BYTES), x)
+        return np.sum(parts, axis=0, dtype=x.dtype).reshape(w_shape)
     parts = _by_images(lambda i, j: _weight_grad_part(dy[i:j], x[i:j], k, (kh, kw), strides, pads), x)
     dw = parts[0]
     for part in parts[1:]:

@@ -1,0 +1,88 @@
+"""The kw-packed row GEMM (stride 1, cin >= 16) against the slow numpy references and the old path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend.ops import conv_math, conv_rows
+from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+
+ROW_CASES = [
+    # (n, h, w, cin, cout, kernel, padding)
+    (2, 7, 7, 16, 16, (3, 3), "valid"),
+    (2, 7, 7, 16, 17, (3, 3), "same"),
+    (3, 5, 9, 17, 16, (3, 3), "same"),
+    (1, 9, 6, 16, 20, (5, 3), "same"),
+    (2, 6, 11, 18, 16, (2, 3), "same"),
+    (2, 8, 5, 16, 16, (4, 2), "valid"),
+    (3, 4, 4, 16, 16, (5, 5), "same"),
+    (1, 3, 3, 16, 16, (3, 3), "valid"),
+    (2, 6, 7, 16, 16, (3, 1), "same"),
+]
+
+
+@pytest.fixture(params=[None, 1, 3000, 20000], ids=["tile-default", "tile-min", "tile-3k", "tile-20k"])
+def tile_bytes(request, monkeypatch):
+    """Default tiles, the smallest tiles (kh rows), and tiles that end inside and across images."""
+    if request.param is not None:
+        monkeypatch.setattr(conv_math, "TILE_BYTES", request.param)
+    return request.param
+
+
+def _arrays(case, dtype):
+    n, h, w, cin, cout, kernel, padding = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    wt = rng.standard_normal((*kernel, cin, cout)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    y = ref_conv(x, wt, None, (1, 1), padding)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    return x, wt, b, dy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ROW_CASES)
+def test_row_path_matches_references(case, dtype, tile_bytes):
+    x, w, b, dy = _arrays(case, dtype)
+    padding = case[-1]
+    assert conv_rows.usable(case[5], (1, 1), case[3])
+    for bias, relu in [(None, False), (b, True), (b, False)]:
+        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
+    dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
+    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
+    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
+    assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
+    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("case", ROW_CASES[:4])
+def test_row_path_agrees_with_im2col_path(case, monkeypatch):
+    x, w, b, dy = _arrays(case, np.float64)
+    padding = case[-1]
+
+    def passes():
+        return (conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
+                conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
+                conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding))
+
+    rows = passes()
+    monkeypatch.setattr(conv_math, "ROWS_PATH", False)
+    for a, ref in zip(rows, passes()):
+        np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_row_path_dispatch():
+    assert conv_rows.usable((3, 3), (1, 1), 16)
+    assert not conv_rows.usable((3, 3), (1, 1), 15)
+    assert not conv_rows.usable((3, 3), (2, 2), 32)
+    assert not conv_rows.usable((1, 3), (1, 1), 32)
+
+
+def test_tiles_overlap_and_cover():
+    tiles = list(conv_rows._tiles(10, 4, 3))
+    assert tiles == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    assert list(conv_rows._tiles(5, 9, 3)) == [(0, 5)]
