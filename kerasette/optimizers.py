@@ -14,6 +14,10 @@ import numpy as np
 from kerasette.utils.validation import unknown_name_error
 
 _KERAS1_NAMES = {"lr": "learning_rate"}
+
+#: Weights at least this large are updated by one fused, batch-parallel kernel pass instead of
+#: several numpy passes (the seed model's 30976x256 dense kernel is 7.9 million values).
+FUSED_UPDATE_MIN_SIZE = 1 << 16
 # Keras 3 / tf.keras options that would change training: accepted only when turned off (their
 # configs carry them as None, False or 0), refused otherwise rather than silently dropped.
 _UNSUPPORTED_OPTIONS = ("weight_decay", "global_clipnorm", "use_ema", "loss_scale_factor",
@@ -185,6 +189,11 @@ class SGD(Optimizer):
             value -= value.dtype.type(lr) * grad
             return
         v = slots["momentum"]
+        if value.size >= FUSED_UPDATE_MIN_SIZE and value.flags.c_contiguous and grad.flags.c_contiguous:
+            from kerasette.backend.ops.update_math import sgd_momentum
+
+            sgd_momentum(value, grad, v, lr, self.momentum, self.nesterov)
+            return
         step = value.dtype.type(lr) * grad
         v *= value.dtype.type(self.momentum)
         v -= step

@@ -179,3 +179,19 @@ def test_a_keras3_config_that_uses_weight_decay_is_refused():
     with pytest.raises(ValueError, match=r"Adam: argument `weight_decay` is not supported by kerasette; "
                                          r"received weight_decay=0.01"):
         optimizers.deserialize({"class_name": "Adam", "config": config})
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_sgd_update_matches_the_numpy_rule(nesterov, dtype):
+    from kerasette.backend.ops.update_math import sgd_momentum
+
+    rng = np.random.default_rng(0)
+    w, g, v = (rng.normal(size=(300, 257)).astype(dtype) for _ in range(3))
+    w_ref, v_ref = w.copy(), v.copy()
+    v_ref = 0.9 * v_ref - 0.05 * g
+    w_ref = w_ref + (0.9 * v_ref - 0.05 * g if nesterov else v_ref)
+    sgd_momentum(w, g, v, 0.05, 0.9, nesterov)
+    tol = 1e-6 if dtype == "float32" else 1e-13
+    np.testing.assert_allclose(v, v_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(w, w_ref, rtol=tol, atol=tol)
