@@ -17,7 +17,6 @@ the pool's size; `restore_blas_threads` gives BLAS its own threads back.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import threading
@@ -165,16 +164,3 @@ def blas_threads() -> int | None:
     setters = _openblas_setters()
     return int(setters[0][1]()) if setters else None
 
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Lowers the BLAS thread count to 1 for the duration (restored afterwards)."""
-    previous = blas_threads()
-    if previous is None or previous == 1:
-        yield
-        return
-    set_blas_threads(1)
-    try:
-        yield
-    finally:
-        set_blas_threads(previous)

@@ -103,8 +103,6 @@ class Conv2D(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
         self.built = True
 
-    fusable_relu = True  # a following Activation('relu') can be fused into this layer's op
-
     def call(self, inputs, training=False, fused_relu=False):
         self._check_input(inputs.shape)
         if self.data_format == "channels_first":

@@ -52,8 +52,6 @@ class Dense(Layer):
         self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
         self.built = True
 
-    fusable_relu = True  # a following Activation('relu') can be fused into this layer's op
-
     def call(self, inputs, training=False, fused_relu=False):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(

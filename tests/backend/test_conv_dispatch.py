@@ -47,13 +47,6 @@ def test_set_num_threads_rejects_bad_values():
         parallel.set_num_threads(0)
 
 
-def test_single_threaded_blas_restores_the_count():
-    before = parallel.blas_threads()
-    with parallel.single_threaded_blas():
-        assert parallel.blas_threads() in (None, 1)
-    assert parallel.blas_threads() == before
-
-
 @pytest.mark.parametrize("relu", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_output_pass_backward_matches_numpy(relu, dtype):

@@ -1,9 +1,9 @@
 """The one place where numba's JIT options are set.
 
-Every kernel in this package is decorated with :data:`kernel` (serial) or
-:data:`parallel_kernel` (``prange`` over disjoint output slices). Both compile lazily, on the first
-call, and cache the machine code on disk (``cache=True``); neither uses ``fastmath``, because the
-gradients of these kernels are checked numerically in float64.
+Every kernel in this package is decorated with :data:`kernel`: serial, compiled lazily on the
+first call, the machine code cached on disk (``cache=True``), the GIL released so that
+`kerasette.backend.parallel` can run one chunk of a batch per thread, and no ``fastmath``,
+because the gradients of these kernels are checked numerically in float64.
 
 numba writes its cache into a ``__pycache__`` folder beside this module. When that folder cannot
 be written (a read-only install, a shared site-packages), and the user has not chosen a location
@@ -68,7 +68,3 @@ if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
 #: Serial kernel: compiled on first call, cached on disk, releases the GIL.
 kernel = numba.njit(cache=True, nogil=True)
 
-#: Parallel kernel: like :data:`kernel`; ``prange`` loops run on numba's thread pool.
-parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
-
-prange = numba.prange
