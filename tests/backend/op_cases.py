@@ -288,6 +288,8 @@ CONV_SETTINGS = [
     ((1, 6, 5, 2), (2, 2, 2, 3), (2, 2), "same"),  # even kernel: asymmetric 'same' padding
     ((1, 5, 7, 3), (2, 3, 3, 2), (1, 2), "valid"),
     ((2, 4, 4, 3), (1, 1, 3, 2), (1, 1), "valid"),  # 1x1 kernel: the plain matmul path
+    ((1, 7, 6, 16), (3, 3, 16, 16), (1, 1), "valid"),  # Winograd F(4x4, 3x3), partial tiles
+    ((1, 5, 6, 16), (3, 3, 16, 17), (1, 1), "same"),  # Winograd with padding
 ]
 
 

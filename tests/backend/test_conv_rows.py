@@ -22,6 +22,12 @@ ROW_CASES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def no_winograd(monkeypatch):
+    """3x3 cases would otherwise take the Winograd path (tested in test_winograd.py)."""
+    monkeypatch.setattr(conv_math, "WINOGRAD", False)
+
+
 @pytest.fixture(params=[None, 1, 3000, 20000], ids=["tile-default", "tile-min", "tile-3k", "tile-20k"])
 def tile_bytes(request, monkeypatch):
     """Default tiles, the smallest tiles (kh rows), and tiles that end inside and across images."""

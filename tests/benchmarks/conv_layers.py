@@ -1,6 +1,7 @@
 """Times each convolution of the seed model: forward, backward to the input, backward to the kernel.
 
-A script, not a test: ``python tests/benchmarks/conv_layers.py [--batch 32] [--dtype float32]``.
+A script, not a test: ``python tests/benchmarks/conv_layers.py [--batch 32] [--size 100]
+[--channels 3] [--dtype float32]``.
 Prints the machine's fp32 matmul rate (numpy, 2048 x 2048) and, per layer and pass, the time,
 the GFLOP/s and the fraction of that matmul rate. With ``--torch`` it also times PyTorch's CPU
 convolutions on the same shapes (when torch is importable), for the ratio.
@@ -20,13 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a check
 from kerasette.backend.ops import conv_math
 from kerasette.utils.conv_utils import conv_output_length
 
-#: The seed model's convolutions: (name, input H=W, cin, cout, kernel, padding); 3x3, stride 1.
-SEED_LAYERS = [
-    ("conv1 3->32", 100, 3, 32, 3, "valid"),
-    ("conv2 32->32", 98, 32, 32, 3, "valid"),
-    ("conv3 32->64", 48, 32, 64, 3, "valid"),
-    ("conv4 64->64", 46, 64, 64, 3, "valid"),
-]
+
+
+def seed_layers(size: int = 100, channels: int = 3) -> list[tuple]:
+    """The seed model's convolutions for ``size`` x ``size`` x ``channels`` input images.
+
+    Each is (name, input H=W, cin, cout, kernel, padding); all 3x3, stride 1, 'valid'.
+    """
+    after_pool = (size - 4) // 2
+    return [
+        (f"conv1 {channels}->32", size, channels, 32, 3, "valid"),
+        ("conv2 32->32", size - 2, 32, 32, 3, "valid"),
+        ("conv3 32->64", after_pool, 32, 64, 3, "valid"),
+        ("conv4 64->64", after_pool - 2, 64, 64, 3, "valid"),
+    ]
 
 
 def best_time(fn, repeats: int, min_seconds: float = 0.3) -> float:
@@ -80,10 +88,11 @@ def torch_passes(batch, size, cin, cout, k, padding):
     out = conv_output_length(size, k, padding, 1)
     dy = torch.randn(batch, cout, out, out)
     grad = torch.nn.grad
+    pad = {"valid": 0, "same": k // 2}[padding]  # torch.nn.grad takes integer padding
     return {
         "forward": lambda: torch.relu(torch.nn.functional.conv2d(x, w, b, padding=padding)),
-        "bwd-input": lambda: grad.conv2d_input(x.shape, w, dy, padding=padding),
-        "bwd-weight": lambda: grad.conv2d_weight(x, w.shape, dy, padding=padding),
+        "bwd-input": lambda: grad.conv2d_input(x.shape, w, dy, padding=pad),
+        "bwd-weight": lambda: grad.conv2d_weight(x, w.shape, dy, padding=pad),
     }
 
 
@@ -91,6 +100,8 @@ def main() -> None:
     """Parses the arguments, runs the timings and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=100, help="input height and width")
+    parser.add_argument("--channels", type=int, default=3, help="input channels")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch, if importable")
@@ -101,7 +112,7 @@ def main() -> None:
     head = f"{'layer':<14}{'pass':<12}{'ms':>9}{'GFLOP/s':>9}{'of mm':>7}"
     print(head + ("  torch ms  ratio" if args.torch else ""))
     total = 0.0
-    for name, size, cin, cout, k, padding in SEED_LAYERS:
+    for name, size, cin, cout, k, padding in seed_layers(args.size, args.channels):
         passes, flops = layer_passes(args.batch, size, cin, cout, k, padding, args.dtype)
         ref = torch_passes(args.batch, size, cin, cout, k, padding) if args.torch else None
         for pass_name, fn in passes.items():

@@ -38,7 +38,7 @@ import numpy as np
 from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import pool as _pool
-from kerasette.backend.ops import conv_rows
+from kerasette.backend.ops import conv_rows, winograd
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 #: Target size in bytes of one packed patch tile (tuned with tests/benchmarks/conv_layers.py).
@@ -54,6 +54,13 @@ ROWS_PATH = True
 
 #: ... and for the kernel gradient.
 ROWS_WEIGHT_GRAD = True
+
+#: 3x3 stride-1 convolutions with enough channels use Winograd F(4x4, 3x3)
+#: (`kerasette.backend.ops.winograd`) for all three passes.
+WINOGRAD = True
+
+#: Target size in bytes of one block of Winograd-transformed tiles.
+WINOGRAD_BLOCK_BYTES = 512 << 10
 
 #: Ops touching fewer input elements than this run in the calling thread: handing them to the
 #: pool costs more than it saves.
@@ -160,6 +167,10 @@ def conv2d_forward(
         return y
     w = w.astype(x.dtype, copy=False)
     b = None if b is None else b.astype(x.dtype, copy=False)
+    if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
+        u = winograd.kernel_transform(w)
+        _by_images(lambda i, j: winograd.conv(x[i:j], u, pads, y[i:j], _buffer, WINOGRAD_BLOCK_BYTES, b, relu), x)
+        return y
     if ROWS_PATH and conv_rows.usable((kh, kw), strides, cin):
         wcat = conv_rows.stacked_weights(w)
         _by_images(lambda i, j: conv_rows.conv(x[i:j], wcat, (kh, kw), pads, y[i:j], _buffer, TILE_BYTES,
@@ -213,6 +224,10 @@ def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
     if dy.size == 0:
         dx[...] = 0
         return dx
+    if WINOGRAD and winograd.usable((kh, kw), (1, 1), cout, x_shape[1:3]):
+        u = winograd.kernel_transform(wf)
+        _by_images(lambda i, j: winograd.conv(dy[i:j], u, full, dx[i:j], _buffer, WINOGRAD_BLOCK_BYTES), dx)
+        return dx
     if ROWS_PATH and conv_rows.usable((kh, kw), (1, 1), cout):
         wcat = conv_rows.stacked_weights(wf)
         _by_images(lambda i, j: conv_rows.conv(dy[i:j], wcat, (kh, kw), full, dx[i:j], _buffer, TILE_BYTES), dx)
@@ -265,6 +280,9 @@ def conv2d_backward_weight(
     _, pads = _geometry(x.shape, (kh, kw), strides, padding)
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
+        parts = _by_images(lambda i, j: winograd.weight_grad(dy[i:j], x[i:j], pads, _buffer, WINOGRAD_BLOCK_BYTES), x)
+        return winograd.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype))
     if ROWS_PATH and ROWS_WEIGHT_GRAD and conv_rows.usable((kh, kw), strides, cin):
         parts = _by_images(lambda i, j: conv_rows.weight_grad(dy[i:j], x[i:j], (kh, kw), pads, _buffer,
                                                               TILE_BYTES), x)

@@ -1,0 +1,214 @@
+"""Kernels of the Winograd convolution F(4x4, 3x3): tile transforms, vectorised over channels.
+
+A tile ``t`` of the output is the 4 x 4 block of positions starting at ``(4 * th, 4 * tw)`` of
+image ``n``, with tiles numbered ``t = (n * tiles_h + th) * tiles_w + tw``. Its input tile is the
+6 x 6 window of the padded input starting at the same position. Transformed tiles live in
+``(36, tiles, channels)`` arrays, one plane per Winograd point ``e = 6 * i + j``, so that the
+element-wise products of the algorithm are 36 matrix products over channels (done by BLAS in
+`kerasette.backend.ops.winograd`).
+
+The 2-D transforms are two passes of the 1-D ones (:func:`_bt`, :func:`_at`, :func:`_a`), each
+pass a loop over contiguous channels with a handful of input and output streams, which LLVM
+vectorises (one loop with all 36 streams it does not). Tiles that cross the border of the image
+go through a small zero-padded buffer. All functions fill preallocated arrays and validate
+nothing; they are generic over dtype.
+
+The 1-D transforms are those of Lavin and Gray for the interpolation points 0, 1, -1, 2, -2, inf:
+``B^T`` (6 x 6), ``A^T`` (4 x 6) and ``A`` (6 x 4); ``G`` is applied to kernels in numpy.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from kerasette.backend.kernels._jit import kernel
+
+_inline = numba.njit(inline="always", cache=True, nogil=True)
+
+
+@_inline
+def _bt(d0, d1, d2, d3, d4, d5):
+    """``B^T d`` for a 6-vector."""
+    return (4 * d0 - 5 * d2 + d4, d3 + d4 - 4 * (d1 + d2), 4 * (d1 - d2) - d3 + d4,
+            2 * (d3 - d1) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+
+
+@_inline
+def _at(m0, m1, m2, m3, m4, m5):
+    """``A^T m`` for a 6-vector: four outputs."""
+    p, q = m1 + m2, m1 - m2
+    r, s = m3 + m4, m3 - m4
+    return m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5
+
+
+@_inline
+def _a(g0, g1, g2, g3):
+    """``A g`` for a 4-vector (the adjoint of :func:`_at`): six outputs."""
+    p, q = g0 + g2, g1 + g3
+    r, s = g0 + 4 * g2, 2 * g1 + 8 * g3
+    return g0, p + q, p - q, r + s, r - s, g3
+
+
+@_inline
+def _input_tile(src, n, h, w, tmp, v, tt):
+    """``v[:, tt, :] = B^T d B`` for the 6 x 6 window of ``src`` at image ``n``, row ``h``,
+    column ``w`` (all inside ``src``); ``tmp`` is (6, 6, C) scratch."""
+    for k in range(6):
+        for c in range(src.shape[3]):
+            o0, o1, o2, o3, o4, o5 = _bt(src[n, h + k, w, c], src[n, h + k, w + 1, c],
+                                         src[n, h + k, w + 2, c], src[n, h + k, w + 3, c],
+                                         src[n, h + k, w + 4, c], src[n, h + k, w + 5, c])
+            tmp[k, 0, c] = o0
+            tmp[k, 1, c] = o1
+            tmp[k, 2, c] = o2
+            tmp[k, 3, c] = o3
+            tmp[k, 4, c] = o4
+            tmp[k, 5, c] = o5
+    for j in range(6):
+        for c in range(src.shape[3]):
+            o0, o1, o2, o3, o4, o5 = _bt(tmp[0, j, c], tmp[1, j, c], tmp[2, j, c],
+                                         tmp[3, j, c], tmp[4, j, c], tmp[5, j, c])
+            v[j, tt, c] = o0
+            v[6 + j, tt, c] = o1
+            v[12 + j, tt, c] = o2
+            v[18 + j, tt, c] = o3
+            v[24 + j, tt, c] = o4
+            v[30 + j, tt, c] = o5
+
+
+@kernel
+def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+    """``v[:, t - t0, :] = B^T d_t B`` for tiles ``t0 <= t < t1`` of ``x``.
+
+    Args:
+        x: input images, (N, H, W, C); positions outside (after padding ``pt``, ``pl``) read as 0.
+        v: output, (36, >= t1 - t0, C).
+        t0, t1: tile range; ``tiles_h``, ``tiles_w``: tiles per image column and row.
+        pt, pl: padding at the top and on the left.
+    """
+    height, width, chans = x.shape[1], x.shape[2], x.shape[3]
+    tmp = np.empty((6, 6, chans), x.dtype)
+    d = np.empty((1, 6, 6, chans), x.dtype)
+    per_image = tiles_h * tiles_w
+    for t in range(t0, t1):
+        n = t // per_image
+        th = (t - n * per_image) // tiles_w
+        tw = t - n * per_image - th * tiles_w
+        h0 = 4 * th - pt
+        w0 = 4 * tw - pl
+        if h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width:
+            _input_tile(x, n, h0, w0, tmp, v, t - t0)
+            continue
+        for k in range(6):
+            for col in range(6):
+                h, w = h0 + k, w0 + col
+                inside = 0 <= h < height and 0 <= w < width
+                for c in range(chans):
+                    d[0, k, col, c] = x[n, h, w, c] if inside else 0
+        _input_tile(d, 0, 0, 0, tmp, v, t - t0)
+
+
+@_inline
+def _output_tile(mm, tt, tmp, dst, n, h, w, b, has_bias, relu):
+    """The 4 x 4 block ``act(A^T M A + b)`` of tile ``tt`` into ``dst`` at image ``n``, row ``h``,
+    column ``w`` (all inside ``dst``); ``tmp`` is (4, 6, F) scratch."""
+    cout = mm.shape[2]
+    for j in range(6):
+        for f in range(cout):
+            o0, o1, o2, o3 = _at(mm[j, tt, f], mm[6 + j, tt, f], mm[12 + j, tt, f],
+                                 mm[18 + j, tt, f], mm[24 + j, tt, f], mm[30 + j, tt, f])
+            tmp[0, j, f] = o0
+            tmp[1, j, f] = o1
+            tmp[2, j, f] = o2
+            tmp[3, j, f] = o3
+    for a in range(4):
+        for f in range(cout):
+            o0, o1, o2, o3 = _at(tmp[a, 0, f], tmp[a, 1, f], tmp[a, 2, f],
+                                 tmp[a, 3, f], tmp[a, 4, f], tmp[a, 5, f])
+            if has_bias:
+                o0, o1, o2, o3 = o0 + b[f], o1 + b[f], o2 + b[f], o3 + b[f]
+            if relu:
+                o0, o1, o2, o3 = max(o0, 0), max(o1, 0), max(o2, 0), max(o3, 0)
+            dst[n, h + a, w, f] = o0
+            dst[n, h + a, w + 1, f] = o1
+            dst[n, h + a, w + 2, f] = o2
+            dst[n, h + a, w + 3, f] = o3
+
+
+@kernel
+def output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+    """``y_tile = act(A^T M_t A + b)`` for tiles ``t0 <= t < t1``, cropped to ``y``'s size.
+
+    Args:
+        mm: products, (36, >= t1 - t0, F).
+        y: output images, (N, OH, OW, F); positions of a tile beyond OH or OW are not written.
+        t0, t1, tiles_h, tiles_w: as for :func:`input_transform`.
+        b: bias, (F,) (read when ``has_bias``).
+        relu: apply a ReLU after the bias.
+    """
+    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
+    tmp = np.empty((4, 6, cout), y.dtype)
+    o = np.empty((1, 4, 4, cout), y.dtype)
+    per_image = tiles_h * tiles_w
+    for t in range(t0, t1):
+        n = t // per_image
+        th = (t - n * per_image) // tiles_w
+        tw = t - n * per_image - th * tiles_w
+        h0, w0 = 4 * th, 4 * tw
+        if h0 + 4 <= oh_n and w0 + 4 <= ow_n:
+            _output_tile(mm, t - t0, tmp, y, n, h0, w0, b, has_bias, relu)
+            continue
+        _output_tile(mm, t - t0, tmp, o, 0, 0, 0, b, has_bias, relu)
+        for a in range(min(4, oh_n - h0)):
+            for bcol in range(min(4, ow_n - w0)):
+                for f in range(cout):
+                    y[n, h0 + a, w0 + bcol, f] = o[0, a, bcol, f]
+
+
+@kernel
+def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
+    """``dm[:, t - t0, :] = A dY_t A^T`` (the adjoint of the output transform) for tiles ``t0:t1``.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F); positions of a tile beyond OH or OW read as 0.
+        dm: output, (36, >= t1 - t0, F).
+        t0, t1, tiles_h, tiles_w: as for :func:`input_transform`.
+    """
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    tmp = np.empty((6, 4, cout), dy.dtype)
+    g = np.empty((1, 4, 4, cout), dy.dtype)
+    per_image = tiles_h * tiles_w
+    for t in range(t0, t1):
+        n = t // per_image
+        th = (t - n * per_image) // tiles_w
+        tw = t - n * per_image - th * tiles_w
+        h0, w0 = 4 * th, 4 * tw
+        src, img, hs, ws = dy, n, h0, w0
+        if h0 + 4 > oh_n or w0 + 4 > ow_n:
+            for a in range(4):
+                for bcol in range(4):
+                    inside = h0 + a < oh_n and w0 + bcol < ow_n
+                    for f in range(cout):
+                        g[0, a, bcol, f] = dy[n, h0 + a, w0 + bcol, f] if inside else 0
+            src, img, hs, ws = g, 0, 0, 0
+        for bcol in range(4):
+            for f in range(cout):
+                o0, o1, o2, o3, o4, o5 = _a(src[img, hs, ws + bcol, f], src[img, hs + 1, ws + bcol, f],
+                                            src[img, hs + 2, ws + bcol, f], src[img, hs + 3, ws + bcol, f])
+                tmp[0, bcol, f] = o0
+                tmp[1, bcol, f] = o1
+                tmp[2, bcol, f] = o2
+                tmp[3, bcol, f] = o3
+                tmp[4, bcol, f] = o4
+                tmp[5, bcol, f] = o5
+        tt = t - t0
+        for i in range(6):
+            for f in range(cout):
+                o0, o1, o2, o3, o4, o5 = _a(tmp[i, 0, f], tmp[i, 1, f], tmp[i, 2, f], tmp[i, 3, f])
+                dm[6 * i, tt, f] = o0
+                dm[6 * i + 1, tt, f] = o1
+                dm[6 * i + 2, tt, f] = o2
+                dm[6 * i + 3, tt, f] = o3
+                dm[6 * i + 4, tt, f] = o4
+                dm[6 * i + 5, tt, f] = o5

@@ -1,0 +1,117 @@
+"""Winograd convolution F(4x4, 3x3) for 3x3 stride-1 convolutions (forward and both gradients).
+
+Lavin and Gray's minimal filtering: a 4 x 4 output tile is ``A^T [U (.) V] A`` with
+``U = G g G^T`` (the kernel) and ``V = B^T d B`` (the 6 x 6 input tile). Over channels the
+element-wise product becomes 36 matrix products, ``M[e] = V[e] @ U[e]`` with ``V[e]`` (tiles, C)
+and ``U[e]`` (C, F), which numpy's BLAS does: 36 multiplications per 16 outputs instead of 144,
+2.25 times fewer.
+
+* forward: ``V = B^T d B`` (numba), ``M = V @ U`` (BLAS), ``y = act(A^T M A + b)`` (numba).
+* input gradient: the forward pass on ``dy`` with the flipped, transposed kernel ('full' padding).
+* kernel gradient: ``dU[e] = V[e]^T @ (A dY A^T)[e]`` summed over tiles, then ``dg = G^T dU G``.
+
+Tiles are processed a block at a time so that ``V`` and ``M`` stay in cache; scratch arrays come
+from the caller's ``scratch(role, shape, dtype)`` (per-thread, reused).
+
+The transforms multiply by up to 8 and 1/24, so float32 results differ from the direct
+convolution by about 1e-5 of the output's scale (the tests bound it); float64 is exact to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend.kernels import winograd as _wino
+
+#: G of F(4x4, 3x3) (interpolation points 0, 1, -1, 2, -2, inf); ``U = G g G^T``.
+G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+              [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+
+#: Convolutions with fewer channels than this on the reduced axis of the products (input
+#: channels forward, output channels for the input gradient) keep the GEMM path: with K = 3
+#: the Winograd products are too narrow to pay for the transforms.
+MIN_CHANNELS = 16
+
+#: Outputs smaller than this (height or width) keep the GEMM path: most of a 4 x 4 tile would
+#: be wasted.
+MIN_OUTPUT = 4
+
+
+def usable(kernel: tuple[int, int], strides: tuple[int, int], channels: int,
+           out_shape: tuple[int, int]) -> bool:
+    """Whether Winograd applies: a 3x3 kernel, stride 1, enough channels and a large enough output."""
+    return (tuple(kernel) == (3, 3) and tuple(strides) == (1, 1) and channels >= MIN_CHANNELS
+            and min(out_shape) >= MIN_OUTPUT)
+
+
+def kernel_transform(w: np.ndarray) -> np.ndarray:
+    """``U = G g G^T`` of a (3, 3, C, F) kernel, as (36, C, F) in ``w``'s dtype."""
+    u = np.einsum("ip,pqcf,jq->ijcf", G, w.astype(np.float64), G, optimize=True)
+    return np.ascontiguousarray(u.reshape(36, *w.shape[2:]), dtype=w.dtype)
+
+
+def kernel_grad(du: np.ndarray) -> np.ndarray:
+    """The kernel gradient ``G^T dU G`` from ``dU`` (36, C, F), as (3, 3, C, F) in ``du``'s dtype."""
+    du6 = du.astype(np.float64).reshape(6, 6, *du.shape[1:])
+    return np.einsum("ip,ijcf,jq->pqcf", G, du6, G, optimize=True).astype(du.dtype)
+
+
+def _tiles(out_h: int, out_w: int) -> tuple[int, int]:
+    return -(-out_h // 4), -(-out_w // 4)
+
+
+def _block(channels: int, itemsize: int, block_bytes: int, total: int) -> int:
+    """Tiles per block so that one block of transformed tiles is about ``block_bytes``."""
+    return max(1, min(total, block_bytes // (36 * channels * itemsize)))
+
+
+def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
+    """``y = act(conv3x3(x, g) + b)`` for stride 1, with ``u`` = :func:`kernel_transform` of ``g``.
+
+    Args:
+        x: input images, (N, H, W, C), C-contiguous.
+        u: transformed kernel, (36, C, F).
+        pads: (top, bottom, left, right) padding.
+        y: output, (N, OH, OW, F), C-contiguous; overwritten.
+        scratch: ``scratch(role, shape, dtype)`` returning a reusable array.
+        block_bytes: target size of one block of transformed tiles.
+        b: optional bias, (F,).
+        relu: apply a ReLU after the bias.
+    """
+    chans, cout = u.shape[1], u.shape[2]
+    tiles_h, tiles_w = _tiles(y.shape[1], y.shape[2])
+    total = x.shape[0] * tiles_h * tiles_w
+    block = _block(max(chans, cout), x.itemsize, block_bytes, total)
+    v = scratch("wino_v", (36, block, chans), x.dtype)
+    mm = scratch("wino_m", (36, block, cout), x.dtype)
+    bias = u[0, 0] if b is None else b
+    for t0 in range(0, total, block):
+        t1 = min(t0 + block, total)
+        _wino.input_transform(x, v, t0, t1, tiles_h, tiles_w, pads[0], pads[2])
+        np.matmul(v[:, : t1 - t0], u, out=mm[:, : t1 - t0])
+        _wino.output_transform(mm, y, t0, t1, tiles_h, tiles_w, bias, b is not None, relu)
+
+
+def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
+    """``dU`` of one chunk of images, (36, C, F), a new array of ``x``'s dtype.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        x: forward input, (N, H, W, C), C-contiguous.
+        pads, scratch, block_bytes: as for :func:`conv`.
+    """
+    chans, cout = x.shape[3], dy.shape[3]
+    tiles_h, tiles_w = _tiles(dy.shape[1], dy.shape[2])
+    total = x.shape[0] * tiles_h * tiles_w
+    block = _block(max(chans, cout), x.itemsize, block_bytes, total)
+    v = scratch("wino_v", (36, block, chans), x.dtype)
+    dm = scratch("wino_m", (36, block, cout), x.dtype)
+    part = scratch("wino_du", (36, chans, cout), x.dtype)
+    du = np.zeros((36, chans, cout), x.dtype)
+    for t0 in range(0, total, block):
+        t1 = min(t0 + block, total)
+        _wino.input_transform(x, v, t0, t1, tiles_h, tiles_w, pads[0], pads[2])
+        _wino.output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+        np.matmul(v[:, : t1 - t0].transpose(0, 2, 1), dm[:, : t1 - t0], out=part)
+        du += part
+    return du

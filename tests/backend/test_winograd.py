@@ -1,0 +1,150 @@
+"""Winograd F(4x4, 3x3): kernels against numpy matrix products, passes against the slow references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend.kernels import winograd as kernels
+from kerasette.backend.ops import conv_math, winograd
+from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+
+# The transform matrices, written out here independently of the kernels' formulas.
+BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+               [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
+AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+               [0, 1, -1, 8, -8, 1]], np.float64)
+
+CASES = [
+    # (n, h, w, cin, cout, padding)
+    (2, 6, 6, 16, 16, "valid"),  # one tile per image
+    (2, 7, 9, 16, 17, "valid"),  # partial tiles on the bottom and the right
+    (3, 10, 11, 17, 16, "same"),  # padding, partial tiles
+    (1, 13, 6, 20, 24, "same"),
+    (2, 18, 18, 16, 32, "valid"),  # 4 x 4 tiles per image
+]
+
+
+@pytest.fixture(params=[None, 1, 9000], ids=["block-default", "block-1-tile", "block-9k"])
+def block_bytes(request, monkeypatch):
+    """The default block, one tile per block, and blocks that end inside and across images."""
+    if request.param is not None:
+        monkeypatch.setattr(conv_math, "WINOGRAD_BLOCK_BYTES", request.param)
+    return request.param
+
+
+def _arrays(case, dtype, seed=3):
+    n, h, w, cin, cout, padding = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    wt = rng.standard_normal((3, 3, cin, cout)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    dy = rng.standard_normal(ref_conv(x, wt, None, (1, 1), padding).shape).astype(dtype)
+    return x, wt, b, dy
+
+
+def test_input_transform_matches_matrix_product():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 10, 5))
+    tiles_h, tiles_w = 2, 2  # 'same'-like padding of 1: the tiles cross every border
+    v = np.full((36, 8, 5), np.nan)
+    kernels.input_transform(x, v, 0, 8, tiles_h, tiles_w, 1, 1)
+    xp = np.pad(x, ((0, 0), (1, 10), (1, 10), (0, 0)))
+    for t in range(8):
+        n, th, tw = t // 4, (t % 4) // 2, t % 2
+        d = xp[n, 4 * th : 4 * th + 6, 4 * tw : 4 * tw + 6]
+        expected = np.einsum("ik,klc,jl->ijc", BT, d, BT).reshape(36, 5)
+        np.testing.assert_allclose(v[:, t], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_output_transform_matches_matrix_product(relu):
+    rng = np.random.default_rng(1)
+    mm = rng.standard_normal((36, 6, 3))
+    b = rng.standard_normal(3)
+    y = np.full((1, 7, 10, 3), np.nan)  # 2 x 3 tiles; the last row and column are cropped
+    kernels.output_transform(mm, y, 0, 6, 2, 3, b, True, relu)
+    full = np.zeros((1, 8, 12, 3))
+    for t in range(6):
+        th, tw = t // 3, t % 3
+        tile = np.einsum("ai,ijf,bj->abf", AT, mm[:, t].reshape(6, 6, 3), AT) + b
+        full[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4] = np.maximum(tile, 0) if relu else tile
+    np.testing.assert_allclose(y, full[:, :7, :10], rtol=1e-12, atol=1e-12)
+
+
+def test_output_grad_transform_is_the_adjoint():
+    rng = np.random.default_rng(2)
+    dy = rng.standard_normal((1, 7, 10, 3))
+    dm = np.full((36, 6, 3), np.nan)
+    kernels.output_grad_transform(dy, dm, 0, 6, 2, 3)
+    dyp = np.pad(dy, ((0, 0), (0, 1), (0, 2), (0, 0)))
+    for t in range(6):
+        th, tw = t // 3, t % 3
+        g = dyp[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4]
+        expected = np.einsum("ai,abf,bj->ijf", AT, g, AT).reshape(36, 3)
+        np.testing.assert_allclose(dm[:, t], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_kernel_transforms_invert_the_algorithm():
+    """One tile, one channel: A^T [(G g G^T) (.) (B^T d B)] A is the 3x3 cross-correlation."""
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal((3, 3, 1, 1))
+    d = rng.standard_normal((6, 6))
+    u = winograd.kernel_transform(g).reshape(6, 6)
+    y = AT @ (u * (BT @ d @ BT.T)) @ AT.T
+    expected = np.array([[np.sum(d[i : i + 3, j : j + 3] * g[:, :, 0, 0]) for j in range(4)]
+                         for i in range(4)])
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_winograd_passes_match_references(case, dtype, block_bytes):
+    x, w, b, dy = _arrays(case, dtype)
+    padding = case[-1]
+    out_hw = dy.shape[1:3]
+    assert winograd.usable((3, 3), (1, 1), case[3], out_hw)
+    for bias, relu in [(None, False), (b, True)]:
+        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
+    dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
+    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
+    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
+    assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
+    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("case", CASES[1:3])
+def test_winograd_agrees_with_gemm_path_in_float64(case, monkeypatch):
+    x, w, b, dy = _arrays(case, np.float64)
+    padding = case[-1]
+
+    def passes():
+        return (conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
+                conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
+                conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding))
+
+    fast = passes()
+    monkeypatch.setattr(conv_math, "WINOGRAD", False)
+    for a, ref in zip(fast, passes(), strict=True):
+        np.testing.assert_allclose(a, ref, rtol=1e-11, atol=1e-11)
+
+
+def test_float32_error_is_bounded_on_a_seed_model_layer():
+    """The stated tolerance: within 2e-5 of the output's scale on a 32 -> 32 layer."""
+    rng = np.random.default_rng(5)
+    x = rng.random((2, 22, 22, 32), dtype=np.float32)
+    w = (rng.standard_normal((3, 3, 32, 32)) * 0.06).astype(np.float32)
+    y = conv_math.conv2d_forward(x, w)
+    exact = ref_conv(x.astype(np.float64), w.astype(np.float64), None, (1, 1), "valid")
+    assert np.abs(y - exact).max() <= 2e-5 * np.abs(exact).max()
+
+
+def test_dispatch():
+    assert winograd.usable((3, 3), (1, 1), 16, (4, 4))
+    assert not winograd.usable((3, 3), (1, 1), 15, (8, 8))  # too few channels
+    assert not winograd.usable((3, 3), (2, 2), 32, (8, 8))  # strided
+    assert not winograd.usable((5, 5), (1, 1), 32, (8, 8))
+    assert not winograd.usable((3, 3), (1, 1), 32, (3, 8))  # output smaller than one tile
