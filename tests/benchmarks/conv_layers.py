@@ -22,7 +22,6 @@ from kerasette.backend.ops import conv_math
 from kerasette.utils.conv_utils import conv_output_length
 
 
-
 def seed_layers(size: int = 100, channels: int = 3) -> list[tuple]:
     """The seed model's convolutions for ``size`` x ``size`` x ``channels`` input images.
 
