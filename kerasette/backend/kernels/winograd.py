@@ -28,25 +28,37 @@ _inline = numba.njit(inline="always", cache=True, nogil=True)
 
 
 @_inline
-def _bt(d0, d1, d2, d3, d4, d5):
-    """``B^T d`` for a 6-vector."""
-    return (4 * d0 - 5 * d2 + d4, d3 + d4 - 4 * (d1 + d2), 4 * (d1 - d2) - d3 + d4,
-            2 * (d3 - d1) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+def _consts(a):
+    """The constants 2, 4, 5 and 8 in the dtype of array ``a``: a Python number would promote
+    float32 arithmetic to float64 (numba follows numpy's scalar rules), halving the vector width."""
+    k = np.empty(4, a.dtype)
+    k[0], k[1], k[2], k[3] = 2, 4, 5, 8
+    return k[0], k[1], k[2], k[3]
 
 
 @_inline
-def _at(m0, m1, m2, m3, m4, m5):
+def _bt(d0, d1, d2, d3, d4, d5, kc):
+    """``B^T d`` for a 6-vector; ``kc`` = :func:`_consts`."""
+    two, four, five, _ = kc
+    return (four * d0 - five * d2 + d4, d3 + d4 - four * (d1 + d2), four * (d1 - d2) - d3 + d4,
+            two * (d3 - d1) - d2 + d4, two * (d1 - d3) - d2 + d4, four * d1 - five * d3 + d5)
+
+
+@_inline
+def _at(m0, m1, m2, m3, m4, m5, kc):
     """``A^T m`` for a 6-vector: four outputs."""
+    two, four, _, eight = kc
     p, q = m1 + m2, m1 - m2
     r, s = m3 + m4, m3 - m4
-    return m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5
+    return m0 + p + r, q + two * s, p + four * r, q + eight * s + m5
 
 
 @_inline
-def _a(g0, g1, g2, g3):
+def _a(g0, g1, g2, g3, kc):
     """``A g`` for a 4-vector (the adjoint of :func:`_at`): six outputs."""
+    two, four, _, eight = kc
     p, q = g0 + g2, g1 + g3
-    r, s = g0 + 4 * g2, 2 * g1 + 8 * g3
+    r, s = g0 + four * g2, two * g1 + eight * g3
     return g0, p + q, p - q, r + s, r - s, g3
 
 
@@ -54,11 +66,12 @@ def _a(g0, g1, g2, g3):
 def _input_tile(src, n, h, w, tmp, v, tt):
     """``v[:, tt, :] = B^T d B`` for the 6 x 6 window of ``src`` at image ``n``, row ``h``,
     column ``w`` (all inside ``src``); ``tmp`` is (6, 6, C) scratch."""
+    kc = _consts(tmp)
     for k in range(6):
         for c in range(src.shape[3]):
             o0, o1, o2, o3, o4, o5 = _bt(src[n, h + k, w, c], src[n, h + k, w + 1, c],
                                          src[n, h + k, w + 2, c], src[n, h + k, w + 3, c],
-                                         src[n, h + k, w + 4, c], src[n, h + k, w + 5, c])
+                                         src[n, h + k, w + 4, c], src[n, h + k, w + 5, c], kc)
             tmp[k, 0, c] = o0
             tmp[k, 1, c] = o1
             tmp[k, 2, c] = o2
@@ -68,7 +81,7 @@ def _input_tile(src, n, h, w, tmp, v, tt):
     for j in range(6):
         for c in range(src.shape[3]):
             o0, o1, o2, o3, o4, o5 = _bt(tmp[0, j, c], tmp[1, j, c], tmp[2, j, c],
-                                         tmp[3, j, c], tmp[4, j, c], tmp[5, j, c])
+                                         tmp[3, j, c], tmp[4, j, c], tmp[5, j, c], kc)
             v[j, tt, c] = o0
             v[6 + j, tt, c] = o1
             v[12 + j, tt, c] = o2
@@ -114,10 +127,12 @@ def _output_tile(mm, tt, tmp, dst, n, h, w, b, has_bias, relu):
     """The 4 x 4 block ``act(A^T M A + b)`` of tile ``tt`` into ``dst`` at image ``n``, row ``h``,
     column ``w`` (all inside ``dst``); ``tmp`` is (4, 6, F) scratch."""
     cout = mm.shape[2]
+    kc = _consts(tmp)
+    zero = kc[0] - kc[0]
     for j in range(6):
         for f in range(cout):
             o0, o1, o2, o3 = _at(mm[j, tt, f], mm[6 + j, tt, f], mm[12 + j, tt, f],
-                                 mm[18 + j, tt, f], mm[24 + j, tt, f], mm[30 + j, tt, f])
+                                 mm[18 + j, tt, f], mm[24 + j, tt, f], mm[30 + j, tt, f], kc)
             tmp[0, j, f] = o0
             tmp[1, j, f] = o1
             tmp[2, j, f] = o2
@@ -125,11 +140,14 @@ def _output_tile(mm, tt, tmp, dst, n, h, w, b, has_bias, relu):
     for a in range(4):
         for f in range(cout):
             o0, o1, o2, o3 = _at(tmp[a, 0, f], tmp[a, 1, f], tmp[a, 2, f],
-                                 tmp[a, 3, f], tmp[a, 4, f], tmp[a, 5, f])
+                                 tmp[a, 3, f], tmp[a, 4, f], tmp[a, 5, f], kc)
             if has_bias:
                 o0, o1, o2, o3 = o0 + b[f], o1 + b[f], o2 + b[f], o3 + b[f]
             if relu:
-                o0, o1, o2, o3 = max(o0, 0), max(o1, 0), max(o2, 0), max(o3, 0)
+                o0 = o0 if o0 > zero else zero
+                o1 = o1 if o1 > zero else zero
+                o2 = o2 if o2 > zero else zero
+                o3 = o3 if o3 > zero else zero
             dst[n, h + a, w, f] = o0
             dst[n, h + a, w + 1, f] = o1
             dst[n, h + a, w + 2, f] = o2
@@ -177,6 +195,7 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
     """
     oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
     tmp = np.empty((6, 4, cout), dy.dtype)
+    kc = _consts(tmp)
     g = np.empty((1, 4, 4, cout), dy.dtype)
     per_image = tiles_h * tiles_w
     for t in range(t0, t1):
@@ -195,7 +214,7 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
         for bcol in range(4):
             for f in range(cout):
                 o0, o1, o2, o3, o4, o5 = _a(src[img, hs, ws + bcol, f], src[img, hs + 1, ws + bcol, f],
-                                            src[img, hs + 2, ws + bcol, f], src[img, hs + 3, ws + bcol, f])
+                                            src[img, hs + 2, ws + bcol, f], src[img, hs + 3, ws + bcol, f], kc)
                 tmp[0, bcol, f] = o0
                 tmp[1, bcol, f] = o1
                 tmp[2, bcol, f] = o2
@@ -205,7 +224,7 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
         tt = t - t0
         for i in range(6):
             for f in range(cout):
-                o0, o1, o2, o3, o4, o5 = _a(tmp[i, 0, f], tmp[i, 1, f], tmp[i, 2, f], tmp[i, 3, f])
+                o0, o1, o2, o3, o4, o5 = _a(tmp[i, 0, f], tmp[i, 1, f], tmp[i, 2, f], tmp[i, 3, f], kc)
                 dm[6 * i, tt, f] = o0
                 dm[6 * i + 1, tt, f] = o1
                 dm[6 * i + 2, tt, f] = o2
