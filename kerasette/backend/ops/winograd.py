@@ -46,14 +46,16 @@ def usable(kernel: tuple[int, int], strides: tuple[int, int], channels: int,
 
 def kernel_transform(w: np.ndarray) -> np.ndarray:
     """``U = G g G^T`` of a (3, 3, C, F) kernel, as (36, C, F) in ``w``'s dtype."""
-    u = np.einsum("ip,pqcf,jq->ijcf", G, w.astype(np.float64), G, optimize=True)
-    return np.ascontiguousarray(u.reshape(36, *w.shape[2:]), dtype=w.dtype)
+    g = G.astype(w.dtype)
+    rows = (g @ w.reshape(3, -1)).reshape(6, 3, -1)  # [i, q, (c, f)] = sum_p G[i, p] w[p, q]
+    return np.matmul(g, rows).reshape(36, *w.shape[2:])  # [i, j] = sum_q G[j, q] rows[i, q]
 
 
 def kernel_grad(du: np.ndarray) -> np.ndarray:
     """The kernel gradient ``G^T dU G`` from ``dU`` (36, C, F), as (3, 3, C, F) in ``du``'s dtype."""
-    du6 = du.astype(np.float64).reshape(6, 6, *du.shape[1:])
-    return np.einsum("ip,ijcf,jq->pqcf", G, du6, G, optimize=True).astype(du.dtype)
+    gt = G.T.astype(du.dtype)
+    rows = (gt @ du.reshape(6, -1)).reshape(3, 6, -1)  # [p, j] = sum_i G[i, p] dU[i, j]
+    return np.matmul(gt, rows).reshape(3, 3, *du.shape[1:])  # [p, q] = sum_j G[j, q] rows[p, j]
 
 
 def _tiles(out_h: int, out_w: int) -> tuple[int, int]:
