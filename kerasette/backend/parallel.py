@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from kerasette.backend import memory
+
 _lock = threading.Lock()
 _state: dict = {"threads": None, "pool": None, "blas": None}
 
@@ -107,8 +109,10 @@ def matmul(a, b, out=None):
 
 
 def _take_over_blas() -> None:
-    """Makes BLAS single-threaded (once; see the module's docstring)."""
+    """Makes BLAS single-threaded (once; see the module's docstring) and tunes malloc
+    (`kerasette.backend.memory`)."""
     if _state.get("blas_before") is None:
+        memory.keep_freed_memory()
         _state["blas_before"] = blas_threads() or 0
         if _state["blas_before"] > 1:
             set_blas_threads(1)
