@@ -78,16 +78,23 @@ def chunks(n_items: int, parts: int) -> list[tuple[int, int]]:
 def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> list:
     """Runs ``fn(start, stop)`` on contiguous chunks of ``range(n_items)``, one per thread.
 
-    Small work (``n_items * work_per_item < min_work``) or a single thread runs inline. Returns
-    the results in chunk order.
+    The calling thread runs the first chunk itself while the pool runs the others (one hand-off
+    fewer per call). Small work (``n_items * work_per_item < min_work``) or a single thread runs
+    inline. Returns the results in chunk order; an exception in any chunk is raised after every
+    chunk has finished.
     """
     threads = num_threads()
     _take_over_blas()
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
         return [fn(0, n_items)]
     parts = chunks(n_items, threads)
-    futures = [_executor().submit(fn, a, b) for a, b in parts]
-    return [f.result() for f in futures]
+    futures = [_executor().submit(fn, a, b) for a, b in parts[1:]]
+    try:
+        first = fn(*parts[0])
+    finally:
+        for f in futures:
+            f.exception()  # waits: no chunk may still be writing when the caller moves on
+    return [first] + [f.result() for f in futures]
 
 
 #: Products with fewer multiply-adds than this run in the calling thread.
