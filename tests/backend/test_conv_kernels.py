@@ -264,3 +264,25 @@ def test_cache_dir_uses_existing_read_only_pycache(tmp_path, monkeypatch):
     (tmp_path / "__pycache__").mkdir()
     monkeypatch.setattr(_jit.os, "access", lambda p, mode: "__pycache__" not in str(p))
     assert _jit._cache_dir_for(tmp_path, {"XDG_CACHE_HOME": "/c"}) == "/c/kerasette/numba"
+
+
+@pytest.mark.parametrize("shape, kernel, strides, padding", [
+    ((3, 7, 8, 3), (3, 3), (1, 1), "valid"),
+    ((2, 11, 9, 2), (5, 3), (3, 2), "valid"),
+    ((2, 6, 6, 3), (2, 2), (2, 2), "same"),  # no top/left padding, but windows reach the bottom
+    ((2, 7, 7, 3), (3, 3), (1, 1), "same"),
+])
+def test_window_packing_matches_kernel(shape, kernel, strides, padding):
+    """The numpy strided-window packer (no padding reached) and the numba kernel agree, on
+    tiles that start and end inside images and span several."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    (oh_n, ow_n) = _out_hw(shape, kernel, strides, padding)
+    pt, _, pl, _ = padding_amounts(shape[1], shape[2], kernel, strides, padding)
+    k = kernel[0] * kernel[1] * shape[3]
+    total = shape[0] * oh_n
+    for g0, g1 in [(0, total), (1, total - 1), (oh_n - 1, min(total, oh_n + 2))]:
+        got = np.full(((g1 - g0) * ow_n, k), np.nan, np.float32)
+        want = np.full_like(got, np.nan)
+        conv_math._im2col(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
+        conv_math._conv.im2col_tile(x, want, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
+        np.testing.assert_array_equal(got, want)

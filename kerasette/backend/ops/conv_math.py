@@ -34,6 +34,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
@@ -101,6 +102,33 @@ def _geometry(x_shape, kernel, strides, padding):
     return (out_h, out_w), padding_amounts(height, width, kernel, strides, padding)
 
 
+def _im2col(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl) -> None:
+    """Packs the patches of output rows ``g0:g1`` (of the flattened (n, oh) axis) into ``cols``.
+
+    When no window reaches into the padding, each patch row is ``kh`` runs of ``kw * C`` contiguous input values, so numpy
+    copies a strided window view of each image straight into the tile (twice as fast as the
+    numba kernel for 3 input channels, where each run is only 9 values long); with padding the
+    numba kernel `im2col_tile` packs and zero-fills.
+    """
+    inside = (pt == 0 and pl == 0 and (oh_n - 1) * sh + kh <= x.shape[1]
+              and (ow_n - 1) * sw + kw <= x.shape[2])
+    if not inside:
+        _conv.im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        return
+    span = kw * x.shape[3]
+    out = cols[: (g1 - g0) * ow_n].reshape(g1 - g0, ow_n, kh, span)
+    s_img, s_row, s_col, s_item = x.strides
+    g = g0
+    while g < g1:
+        n, oh = divmod(g, oh_n)
+        stop = min(g1, (n + 1) * oh_n)
+        # The windows of image n from output row oh; `inside` keeps every index in the image.
+        windows = as_strided(x[n, oh * sh :], shape=(stop - g, ow_n, kh, span),
+                             strides=(s_row * sh, s_col * sw, s_row, s_item), writeable=False)
+        np.copyto(out[g - g0 : stop - g0], windows)
+        g = stop
+
+
 def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
     """``y = conv(x, w2d)`` as tiled implicit GEMM, bias and ReLU fused per tile.
 
@@ -131,7 +159,7 @@ def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
         g1 = min(g0 + rows, n_img * oh_n)
         m = (g1 - g0) * ow_n
         tile = cols[:m]
-        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        _im2col(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
         out = y2d[g0 * ow_n : g1 * ow_n]
         np.matmul(tile, w2d, out=out)
         if fuse:
@@ -305,7 +333,7 @@ def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
     for g0 in range(0, n_img * oh_n, rows):
         g1 = min(g0 + rows, n_img * oh_n)
         tile = cols[: (g1 - g0) * ow_n]
-        _conv.im2col_tile(x, tile, g0, g1, oh_n, ow_n, *kernel, *strides, pads[0], pads[2])
+        _im2col(x, tile, g0, g1, oh_n, ow_n, *kernel, *strides, pads[0], pads[2])
         np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
         dw += part
     return dw
