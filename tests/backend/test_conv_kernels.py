@@ -271,11 +271,15 @@ def test_cache_dir_uses_existing_read_only_pycache(tmp_path, monkeypatch):
     ((2, 11, 9, 2), (5, 3), (3, 2), "valid"),
     ((2, 6, 6, 3), (2, 2), (2, 2), "same"),  # no top/left padding, but windows reach the bottom
     ((2, 7, 7, 3), (3, 3), (1, 1), "same"),
+    ((2, 9, 8, 1), (3, 3), (1, 1), "valid"),
 ])
 def test_window_packing_matches_kernel(shape, kernel, strides, padding):
     """The numpy strided-window packer (no padding reached) and the numba kernel agree, on
     tiles that start and end inside images and span several."""
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    if shape[3] == 1:  # channels-first with one channel, transposed: C-contiguous, odd strides
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2).copy().transpose(0, 2, 3, 1))
+        assert x.flags.c_contiguous and x.strides[3] != x.itemsize
     (oh_n, ow_n) = _out_hw(shape, kernel, strides, padding)
     pt, _, pl, _ = padding_amounts(shape[1], shape[2], kernel, strides, padding)
     k = kernel[0] * kernel[1] * shape[3]

@@ -117,7 +117,11 @@ def _im2col(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl) -> None:
         return
     span = kw * x.shape[3]
     out = cols[: (g1 - g0) * ow_n].reshape(g1 - g0, ow_n, kh, span)
-    s_img, s_row, s_col, s_item = x.strides
+    # Strides from the shape: numpy calls an array C-contiguous whatever the stride of an axis of
+    # length 1 (a channels-first image with one channel, transposed, keeps a large one).
+    s_item = x.itemsize
+    s_col = x.shape[3] * s_item
+    s_row = x.shape[2] * s_col
     g = g0
     while g < g1:
         n, oh = divmod(g, oh_n)

@@ -105,13 +105,26 @@ class Dropout(Op):
         self.rate, self.rng = rate, rng
 
     def forward(self, x):
-        keep = self.rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
-        self.mask = (keep >= self.rate).astype(x.dtype)
-        self.mask *= x.dtype.type(1.0 / (1.0 - self.rate))
-        return x * self.mask
+        # The draws come from one numpy Generator (so that a saved random state resumes
+        # exactly); comparing, scaling and multiplying is one fused pass, split over the pool.
+        x = np.ascontiguousarray(x)
+        self.keep = self.rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+        return self._masked(x)
 
     def backward(self, grad):
-        return (grad * self.mask,)
+        return (self._masked(np.ascontiguousarray(grad)),)
+
+    def _masked(self, x):
+        from kerasette.backend import parallel
+        from kerasette.backend.kernels import dropout as kernels
+
+        out = np.empty_like(x)
+        kind = x.dtype.type
+        rate, scale = kind(self.rate), kind(1.0 / (1.0 - self.rate))
+        flat_x, flat_keep, flat_out = x.reshape(-1), self.keep.reshape(-1), out.reshape(-1)
+        parallel.map_chunks(lambda i, j: kernels.apply_mask(flat_x[i:j], flat_keep[i:j], rate, scale, flat_out[i:j]),
+                            flat_x.size, 1 << 16)
+        return out
 
 
 class SoftmaxCrossEntropy(Op):
