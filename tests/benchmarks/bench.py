@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,10 +58,14 @@ def startup(repeats: int) -> dict:
              "print('numba' in sys.modules)")
     numba_at_import = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                                      env=env, cwd=ROOT).stdout.strip()
-    first = [wall([sys.executable, str(HERE / "kerasette_reference.py"), "--case", "vgg100_cl",
-                   "--first-batch"], env) for _ in range(repeats)]
+    first_batch = [sys.executable, str(HERE / "kerasette_reference.py"), "--case", "vgg100_cl", "--first-batch"]
+    first = [wall(first_batch, env) for _ in range(repeats)]
+    cold = []
+    for _ in range(repeats):  # an empty numba cache each time: the first run on a new machine
+        with tempfile.TemporaryDirectory() as cache:
+            cold.append(wall(first_batch, dict(env, NUMBA_CACHE_DIR=cache)))
     return {"import_s": statistics.median(imports), "numba_imported_by_import": numba_at_import,
-            "first_batch_s": statistics.median(first)}
+            "first_batch_s": statistics.median(first), "cold_first_batch_s": statistics.median(cold)}
 
 
 def main() -> None:
@@ -81,6 +86,8 @@ def main() -> None:
     s = startup(args.repeats)
     print(f"import kerasette: {s['import_s']:.2f} s (numba imported: {s['numba_imported_by_import']}); "
           f"start to end of first batch (warm cache): {s['first_batch_s']:.2f} s")
+    print(f"the same with an empty kernel cache: {s['cold_first_batch_s']:.2f} s "
+          f"(compilation: about {s['cold_first_batch_s'] - s['first_batch_s']:.1f} s)")
     print("per-layer breakdown: python tests/benchmarks/conv_layers.py")
 
 
