@@ -103,6 +103,8 @@ def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
     height, width, chans = x.shape[1], x.shape[2], x.shape[3]
     tmp = np.empty((6, 6, chans), x.dtype)
     d = np.empty((1, 6, 6, chans), x.dtype)
+    d_rows = d.reshape(6, 6 * chans)
+    x_rows = x.reshape(x.shape[0], height, width * chans)
     per_image = tiles_h * tiles_w
     for t in range(t0, t1):
         n = t // per_image
@@ -111,14 +113,16 @@ def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
         h0 = 4 * th - pt
         w0 = 4 * tw - pl
         if h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width:
-            _input_tile(x, n, h0, w0, tmp, v, t - t0)
-            continue
-        for k in range(6):
-            for col in range(6):
-                h, w = h0 + k, w0 + col
-                inside = 0 <= h < height and 0 <= w < width
-                for c in range(chans):
-                    d[0, k, col, c] = x[n, h, w, c] if inside else 0
+            for k in range(6):  # six contiguous runs of 6 * C values
+                for q in range(6 * chans):
+                    d_rows[k, q] = x_rows[n, h0 + k, w0 * chans + q]
+        else:
+            for k in range(6):
+                for col in range(6):
+                    h, w = h0 + k, w0 + col
+                    inside = 0 <= h < height and 0 <= w < width
+                    for c in range(chans):
+                        d[0, k, col, c] = x[n, h, w, c] if inside else 0
         _input_tile(d, 0, 0, 0, tmp, v, t - t0)
 
 
