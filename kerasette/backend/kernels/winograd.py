@@ -172,16 +172,20 @@ def output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     tmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((1, 4, 4, cout), y.dtype)
+    m_loc = np.empty((36, 1, cout), y.dtype)
     per_image = tiles_h * tiles_w
     for t in range(t0, t1):
         n = t // per_image
         th = (t - n * per_image) // tiles_w
         tw = t - n * per_image - th * tiles_w
         h0, w0 = 4 * th, 4 * tw
+        for e in range(36):
+            for f in range(cout):
+                m_loc[e, 0, f] = mm[e, t - t0, f]
         if h0 + 4 <= oh_n and w0 + 4 <= ow_n:
-            _output_tile(mm, t - t0, tmp, y, n, h0, w0, b, has_bias, relu)
+            _output_tile(m_loc, 0, tmp, y, n, h0, w0, b, has_bias, relu)
             continue
-        _output_tile(mm, t - t0, tmp, o, 0, 0, 0, b, has_bias, relu)
+        _output_tile(m_loc, 0, tmp, o, 0, 0, 0, b, has_bias, relu)
         for a in range(min(4, oh_n - h0)):
             for bcol in range(min(4, ow_n - w0)):
                 for f in range(cout):
