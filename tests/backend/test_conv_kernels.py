@@ -290,3 +290,30 @@ def test_window_packing_matches_kernel(shape, kernel, strides, padding):
         conv_math._im2col(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
         conv_math._conv.im2col_tile(x, want, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("case", [
+    (2, 7, 7, 3, 4, (3, 3), (1, 1), "valid"),  # GEMM and col2im
+    (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),  # strided
+    (2, 8, 9, 16, 16, (3, 3), (1, 1), "same"),  # Winograd
+    (2, 7, 7, 16, 16, (5, 3), (1, 1), "valid"),  # row GEMM
+])
+@pytest.mark.parametrize("relu, has_bias", [(True, True), (False, True), (False, False)])
+def test_fused_backward_equals_the_separate_passes(case, relu, has_bias):
+    x, w, b, dy = _case_arrays(case, np.float64)
+    strides, padding = case[6], case[7]
+    out = conv_math.conv2d_forward(x, w, b if has_bias else None, strides, padding, relu=relu)
+    dz, db_want = (conv_math.output_pass_backward(dy, out, relu) if relu or has_bias else (dy, None))
+    dx_want = conv_math.conv2d_backward_input(dz, w, x.shape, strides, padding)
+    dw_want = conv_math.conv2d_backward_weight(dz, x, w.shape, strides, padding)
+    dx, dw, db = conv_math.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding)
+    np.testing.assert_allclose(dx, dx_want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_want, rtol=1e-12, atol=1e-12)
+    if has_bias:
+        np.testing.assert_allclose(db, db_want, rtol=1e-12, atol=1e-12)
+    else:
+        assert db is None
+    only_w = conv_math.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding,
+                                       need_input=False)
+    assert only_w[0] is None
+    np.testing.assert_allclose(only_w[1], dw_want, rtol=1e-12, atol=1e-12)

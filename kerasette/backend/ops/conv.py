@@ -33,17 +33,10 @@ class Conv2D(Op):
         return out
 
     def backward(self, grad):
-        math = _math()
-        gx = gk = gb = None
         has_bias = len(self.needs_grad) > 2
-        if self.relu or has_bias:
-            grad, gb = math.output_pass_backward(grad, self.out if self.relu else None, self.relu)
-        else:
-            grad = np.ascontiguousarray(grad)
-        if self.needs_grad[0]:
-            gx = math.conv2d_backward_input(grad, self.kernel, self.x.shape, self.strides, self.padding)
-        if self.needs_grad[1]:
-            gk = math.conv2d_backward_weight(grad, self.x, self.kernel.shape, self.strides, self.padding)
+        gx, gk, gb = _math().conv2d_backward(
+            grad, self.x, self.kernel, self.out if self.relu else None, self.relu, has_bias,
+            self.strides, self.padding, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1])
         return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
 
 

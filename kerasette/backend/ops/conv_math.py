@@ -232,41 +232,45 @@ def conv2d_backward_input(
     Returns:
         dx, ``x_shape``, dtype of ``dy``.
     """
-    kh, kw = w.shape[:2]
     dy = np.ascontiguousarray(dy)
-    w = w.astype(dy.dtype, copy=False)
-    _, pads = _geometry(x_shape, (kh, kw), strides, padding)
-    if tuple(strides) == (1, 1) and w.shape[2] >= FULL_CONV_MIN_CIN:
-        return _backward_input_full(dy, w, x_shape, pads)
-    dx = np.zeros(x_shape, dy.dtype)
-    if dy.size == 0:
-        return dx
-    _by_images(lambda i, j: _backward_input_col2im(dy[i:j], w, dx[i:j], strides, pads), dx)
+    dx, chunk = _input_grad_plan(dy, w, x_shape, strides, padding)
+    if chunk is not None:
+        _by_images(chunk, dx)
     return dx
 
 
-def _backward_input_full(dy, w, x_shape, pads) -> np.ndarray:
-    """Stride-1 input gradient: 'full' convolution of ``dy`` with the flipped, transposed kernel."""
+def _input_grad_plan(dy, w, x_shape, strides, padding):
+    """``(dx, chunk)``: ``chunk(i, j)`` fills ``dx[i:j]`` from ``dy[i:j]`` (None when nothing is
+    left to compute). ``dy`` must be C-contiguous; it is only read inside ``chunk``.
+
+    Stride-1 gradients with enough input channels are the 'full' convolution of ``dy`` with the
+    flipped, transposed kernel (Winograd, row GEMM or GEMM, as for the forward pass); the others
+    multiply tiles of ``dy`` by the kernel and add the patches back (col2im).
+    """
     kh, kw, cin, cout = w.shape
+    w = w.astype(dy.dtype, copy=False)
+    _, pads = _geometry(x_shape, (kh, kw), strides, padding)
+    if tuple(strides) != (1, 1) or cin < FULL_CONV_MIN_CIN:
+        dx = np.zeros(x_shape, dy.dtype)
+        if dy.size == 0:
+            return dx, None
+        return dx, lambda i, j: _backward_input_col2im(dy[i:j], w, dx[i:j], strides, pads)
     wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
     full = (kh - 1 - pads[0], kh - 1 - pads[1], kw - 1 - pads[2], kw - 1 - pads[3])
     dx = np.empty(x_shape, dy.dtype)
     if dx.size == 0:
-        return dx
+        return dx, None
     if dy.size == 0:
         dx[...] = 0
-        return dx
+        return dx, None
     if WINOGRAD and winograd.usable((kh, kw), (1, 1), cout, x_shape[1:3]):
         u = winograd.kernel_transform(wf)
-        _by_images(lambda i, j: winograd.conv(dy[i:j], u, full, dx[i:j], _buffer, WINOGRAD_BLOCK_BYTES), dx)
-        return dx
+        return dx, lambda i, j: winograd.conv(dy[i:j], u, full, dx[i:j], _buffer, WINOGRAD_BLOCK_BYTES)
     if ROWS_PATH and conv_rows.usable((kh, kw), (1, 1), cout):
         wcat = conv_rows.stacked_weights(wf)
-        _by_images(lambda i, j: conv_rows.conv(dy[i:j], wcat, (kh, kw), full, dx[i:j], _buffer, TILE_BYTES), dx)
-        return dx
-    wf = wf.reshape(kh * kw * cout, cin)
-    _by_images(lambda i, j: _gemm_conv(dy[i:j], wf, (kh, kw), (1, 1), full, dx[i:j]), dx)
-    return dx
+        return dx, lambda i, j: conv_rows.conv(dy[i:j], wcat, (kh, kw), full, dx[i:j], _buffer, TILE_BYTES)
+    w2d = wf.reshape(kh * kw * cout, cin)
+    return dx, lambda i, j: _gemm_conv(dy[i:j], w2d, (kh, kw), (1, 1), full, dx[i:j])
 
 
 def _backward_input_col2im(dy, w, dx, strides, pads) -> None:
@@ -304,26 +308,92 @@ def conv2d_backward_weight(
     Returns:
         dw, ``w_shape``, dtype of ``x``.
     """
-    kh, kw, cin, cout = w_shape
-    n_img, oh_n, ow_n, _ = dy.shape
-    k = kh * kw * cin
     if dy.size == 0:
         return np.zeros(w_shape, x.dtype)
-    _, pads = _geometry(x.shape, (kh, kw), strides, padding)
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    chunk, finish = _weight_grad_plan(dy, x, w_shape, strides, padding)
+    return finish(_by_images(chunk, x))
+
+
+def _weight_grad_plan(dy, x, w_shape, strides, padding):
+    """``(chunk, finish)``: ``chunk(i, j)`` returns the part of images ``i:j`` and
+    ``finish(parts)`` the kernel gradient. ``dy`` and ``x`` must be C-contiguous, of one dtype,
+    and not empty; ``dy`` is only read inside ``chunk``."""
+    kh, kw, cin, _ = w_shape
+    _, oh_n, ow_n, _ = dy.shape
+    _, pads = _geometry(x.shape, (kh, kw), strides, padding)
     if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
-        parts = _by_images(lambda i, j: winograd.weight_grad(dy[i:j], x[i:j], pads, _buffer, WINOGRAD_BLOCK_BYTES), x)
-        return winograd.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype))
-    if ROWS_PATH and ROWS_WEIGHT_GRAD and conv_rows.usable((kh, kw), strides, cin):
-        parts = _by_images(lambda i, j: conv_rows.weight_grad(dy[i:j], x[i:j], (kh, kw), pads, _buffer,
-                                                              TILE_BYTES), x)
+        return (lambda i, j: winograd.weight_grad(dy[i:j], x[i:j], pads, _buffer, WINOGRAD_BLOCK_BYTES),
+                lambda parts: winograd.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype)))
+
+    def total(parts):
         return np.sum(parts, axis=0, dtype=x.dtype).reshape(w_shape)
-    parts = _by_images(lambda i, j: _weight_grad_part(dy[i:j], x[i:j], k, (kh, kw), strides, pads), x)
-    dw = parts[0]
-    for part in parts[1:]:
-        dw += part
-    return dw.reshape(w_shape)
+
+    if ROWS_PATH and ROWS_WEIGHT_GRAD and conv_rows.usable((kh, kw), strides, cin):
+        return lambda i, j: conv_rows.weight_grad(dy[i:j], x[i:j], (kh, kw), pads, _buffer, TILE_BYTES), total
+    k = kh * kw * cin
+    return lambda i, j: _weight_grad_part(dy[i:j], x[i:j], k, (kh, kw), strides, pads), total
+
+
+def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True):
+    """All the gradients of :func:`conv2d_forward` in one pass over the batch.
+
+    Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
+    the input gradient and its part of the kernel gradient in turn, so the chunk's gradient is
+    still in its core's cache when the second and third passes read it, and the pool is
+    dispatched once instead of three times.
+
+    Args:
+        dy: gradient of the layer's output, (N, OH, OW, cout).
+        x: forward input, (N, H, W, cin).
+        w: kernel, (kh, kw, cin, cout).
+        out: forward output (read when ``relu``).
+        relu, has_bias: what the forward pass fused.
+        strides, padding: as for :func:`conv2d_forward`.
+        need_input, need_kernel: which gradients to compute.
+
+    Returns:
+        (dx, dw, db), each None when not needed (``db`` when not ``has_bias``).
+    """
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy)
+    if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
+        return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
+    cout = dy.shape[-1]
+    output_pass = relu or has_bias
+    dz = np.empty_like(dy) if output_pass else dy
+    dx = in_chunk = w_chunk = finish = None
+    if need_input:
+        dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
+    if need_kernel:
+        w_chunk, finish = _weight_grad_plan(dz, x, w.shape, strides, padding)
+    ref = out if relu else dy
+
+    def chunk(i, j):
+        db = None
+        if output_pass:
+            db = np.zeros(cout, dy.dtype)
+            _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
+                                      dz[i:j].reshape(-1, cout), db)
+        if in_chunk is not None:
+            in_chunk(i, j)
+        return db, (w_chunk(i, j) if w_chunk is not None else None)
+
+    parts = _by_images(chunk, x)
+    db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None
+    dw = finish([p[1] for p in parts]) if need_kernel else None
+    return dx, dw, db
+
+
+def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel):
+    """:func:`conv2d_backward` one pass at a time (empty arrays, mixed dtypes)."""
+    db = None
+    if relu or has_bias:
+        dy, db = output_pass_backward(dy, out, relu)
+    dx = conv2d_backward_input(dy, w, x.shape, strides, padding) if need_input else None
+    dw = conv2d_backward_weight(dy, x, w.shape, strides, padding) if need_kernel else None
+    return dx, dw, (db if has_bias else None)
 
 
 def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
