@@ -63,6 +63,15 @@ def _a(g0, g1, g2, g3, kc):
 
 
 @_inline
+def _tile_position(t, tiles_h, tiles_w):
+    """(image, tile row, tile column) of tile number ``t``."""
+    per_image = tiles_h * tiles_w
+    n = t // per_image
+    th = (t - n * per_image) // tiles_w
+    return n, th, t - n * per_image - th * tiles_w
+
+
+@_inline
 def _input_tile(src, n, h, w, tmp, v, tt):
     """``v[:, tt, :] = B^T d B`` for the 6 x 6 window of ``src`` at image ``n``, row ``h``,
     column ``w`` (all inside ``src``); ``tmp`` is (6, 6, C) scratch."""
@@ -105,11 +114,8 @@ def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
     d = np.empty((1, 6, 6, chans), x.dtype)
     d_rows = d.reshape(6, 6 * chans)
     x_rows = x.reshape(x.shape[0], height, width * chans)
-    per_image = tiles_h * tiles_w
     for t in range(t0, t1):
-        n = t // per_image
-        th = (t - n * per_image) // tiles_w
-        tw = t - n * per_image - th * tiles_w
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0 = 4 * th - pt
         w0 = 4 * tw - pl
         if h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width:
@@ -173,11 +179,8 @@ def output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
     tmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((1, 4, 4, cout), y.dtype)
     m_loc = np.empty((36, 1, cout), y.dtype)
-    per_image = tiles_h * tiles_w
     for t in range(t0, t1):
-        n = t // per_image
-        th = (t - n * per_image) // tiles_w
-        tw = t - n * per_image - th * tiles_w
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0, w0 = 4 * th, 4 * tw
         for e in range(36):
             for f in range(cout):
@@ -205,11 +208,8 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
     tmp = np.empty((6, 4, cout), dy.dtype)
     kc = _consts(tmp)
     g = np.empty((1, 4, 4, cout), dy.dtype)
-    per_image = tiles_h * tiles_w
     for t in range(t0, t1):
-        n = t // per_image
-        th = (t - n * per_image) // tiles_w
-        tw = t - n * per_image - th * tiles_w
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0, w0 = 4 * th, 4 * tw
         src, img, hs, ws = dy, n, h0, w0
         if h0 + 4 > oh_n or w0 + 4 > ow_n:

@@ -58,13 +58,17 @@ def kernel_grad(du: np.ndarray) -> np.ndarray:
     return np.matmul(gt, rows).reshape(3, 3, *du.shape[1:])  # [p, q] = sum_j G[j, q] rows[p, j]
 
 
-def _tiles(out_h: int, out_w: int) -> tuple[int, int]:
-    return -(-out_h // 4), -(-out_w // 4)
+def _blocks(out_hw, n_img, chans, cout, dtype, scratch, block_bytes):
+    """The tiling of a chunk: (tiles_h, tiles_w, total tiles, tiles per block, V and M scratch).
 
-
-def _block(channels: int, itemsize: int, block_bytes: int, total: int) -> int:
-    """Tiles per block so that one block of transformed tiles is about ``block_bytes``."""
-    return max(1, min(total, block_bytes // (36 * channels * itemsize)))
+    A block holds about ``block_bytes`` of transformed tiles, so that it stays in cache.
+    """
+    tiles_h, tiles_w = -(-out_hw[0] // 4), -(-out_hw[1] // 4)
+    total = n_img * tiles_h * tiles_w
+    block = max(1, min(total, block_bytes // (36 * max(chans, cout) * np.dtype(dtype).itemsize)))
+    v = scratch("wino_v", (36, block, chans), dtype)
+    m = scratch("wino_m", (36, block, cout), dtype)
+    return tiles_h, tiles_w, total, block, v, m
 
 
 def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
@@ -80,12 +84,8 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
         b: optional bias, (F,).
         relu: apply a ReLU after the bias.
     """
-    chans, cout = u.shape[1], u.shape[2]
-    tiles_h, tiles_w = _tiles(y.shape[1], y.shape[2])
-    total = x.shape[0] * tiles_h * tiles_w
-    block = _block(max(chans, cout), x.itemsize, block_bytes, total)
-    v = scratch("wino_v", (36, block, chans), x.dtype)
-    mm = scratch("wino_m", (36, block, cout), x.dtype)
+    tiles_h, tiles_w, total, block, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2],
+                                                    x.dtype, scratch, block_bytes)
     bias = u[0, 0] if b is None else b
     for t0 in range(0, total, block):
         t1 = min(t0 + block, total)
@@ -103,11 +103,8 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
         pads, scratch, block_bytes: as for :func:`conv`.
     """
     chans, cout = x.shape[3], dy.shape[3]
-    tiles_h, tiles_w = _tiles(dy.shape[1], dy.shape[2])
-    total = x.shape[0] * tiles_h * tiles_w
-    block = _block(max(chans, cout), x.itemsize, block_bytes, total)
-    v = scratch("wino_v", (36, block, chans), x.dtype)
-    dm = scratch("wino_m", (36, block, cout), x.dtype)
+    tiles_h, tiles_w, total, block, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype,
+                                                    scratch, block_bytes)
     part = scratch("wino_du", (36, chans, cout), x.dtype)
     du = np.zeros((36, chans, cout), x.dtype)
     for t0 in range(0, total, block):
