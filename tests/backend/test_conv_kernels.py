@@ -72,6 +72,14 @@ def ref_maxpool(x, pool, strides, padding):
     return y, arg
 
 
+def all_passes(x, w, b, dy, padding, strides=(1, 1)):
+    """Forward (bias and ReLU), input gradient and kernel gradient of one convolution, for
+    comparing one code path with another."""
+    return (conv_math.conv2d_forward(x, w, b, strides, padding, relu=True),
+            conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding),
+            conv_math.conv2d_backward_weight(dy, x, w.shape, strides, padding))
+
+
 # ----------------------------------------------------------------------------- cases
 
 TOL = {

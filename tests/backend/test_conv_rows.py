@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerasette.backend.ops import conv_math, conv_rows
-from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+from tests.backend.test_conv_kernels import TOL, all_passes, ref_conv, ref_conv_backward
 
 ROW_CASES = [
     # (n, h, w, cin, cout, kernel, padding)
@@ -68,16 +68,9 @@ def test_row_path_matches_references(case, dtype, tile_bytes):
 @pytest.mark.parametrize("case", ROW_CASES[:4])
 def test_row_path_agrees_with_im2col_path(case, monkeypatch):
     x, w, b, dy = _arrays(case, np.float64)
-    padding = case[-1]
-
-    def passes():
-        return (conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
-                conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
-                conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding))
-
-    rows = passes()
+    rows = all_passes(x, w, b, dy, case[-1])
     monkeypatch.setattr(conv_math, "ROWS_PATH", False)
-    for a, ref in zip(rows, passes()):
+    for a, ref in zip(rows, all_passes(x, w, b, dy, case[-1])):
         np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-12)
 
 

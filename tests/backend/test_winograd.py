@@ -7,7 +7,7 @@ import pytest
 
 from kerasette.backend.kernels import winograd as kernels
 from kerasette.backend.ops import conv_math, winograd
-from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+from tests.backend.test_conv_kernels import TOL, all_passes, ref_conv, ref_conv_backward
 
 # The transform matrices, written out here independently of the kernels' formulas.
 BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
@@ -119,16 +119,9 @@ def test_winograd_passes_match_references(case, dtype, block_bytes):
 @pytest.mark.parametrize("case", CASES[1:3])
 def test_winograd_agrees_with_gemm_path_in_float64(case, monkeypatch):
     x, w, b, dy = _arrays(case, np.float64)
-    padding = case[-1]
-
-    def passes():
-        return (conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
-                conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
-                conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding))
-
-    fast = passes()
+    fast = all_passes(x, w, b, dy, case[-1])
     monkeypatch.setattr(conv_math, "WINOGRAD", False)
-    for a, ref in zip(fast, passes(), strict=True):
+    for a, ref in zip(fast, all_passes(x, w, b, dy, case[-1]), strict=True):
         np.testing.assert_allclose(a, ref, rtol=1e-11, atol=1e-11)
 
 
