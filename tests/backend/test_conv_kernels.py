@@ -72,6 +72,21 @@ def ref_maxpool(x, pool, strides, padding):
     return y, arg
 
 
+def check_stride1_against_references(x, w, b, dy, padding, dtype, outputs):
+    """Forward (for each ``(bias, relu)`` in ``outputs``), input and kernel gradients of a
+    stride-1 convolution against the slow references, with dtype, layout and shape checks."""
+    for bias, relu in outputs:
+        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
+    dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
+    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
+    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
+    assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
+    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
 def all_passes(x, w, b, dy, padding, strides=(1, 1)):
     """Forward (bias and ReLU), input gradient and kernel gradient of one convolution, for
     comparing one code path with another."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerasette.backend.ops import conv_math, conv_rows
-from tests.backend.test_conv_kernels import TOL, all_passes, ref_conv, ref_conv_backward
+from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
 ROW_CASES = [
     # (n, h, w, cin, cout, kernel, padding)
@@ -53,16 +53,7 @@ def test_row_path_matches_references(case, dtype, tile_bytes):
     x, w, b, dy = _arrays(case, dtype)
     padding = case[-1]
     assert conv_rows.usable(case[5], (1, 1), case[3])
-    for bias, relu in [(None, False), (b, True), (b, False)]:
-        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
-        assert y.dtype == dtype and y.flags.c_contiguous
-        np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
-    dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
-    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
-    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
-    assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
-    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
-    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+    check_stride1_against_references(x, w, b, dy, padding, dtype, [(None, False), (b, True), (b, False)])
 
 
 @pytest.mark.parametrize("case", ROW_CASES[:4])

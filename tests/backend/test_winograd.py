@@ -7,7 +7,7 @@ import pytest
 
 from kerasette.backend.kernels import winograd as kernels
 from kerasette.backend.ops import conv_math, winograd
-from tests.backend.test_conv_kernels import TOL, all_passes, ref_conv, ref_conv_backward
+from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
 # The transform matrices, written out here independently of the kernels' formulas.
 BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
@@ -104,16 +104,7 @@ def test_winograd_passes_match_references(case, dtype, block_bytes):
     padding = case[-1]
     out_hw = dy.shape[1:3]
     assert winograd.usable((3, 3), (1, 1), case[3], out_hw)
-    for bias, relu in [(None, False), (b, True)]:
-        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
-        assert y.dtype == dtype and y.flags.c_contiguous
-        np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
-    dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
-    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
-    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
-    assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
-    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
-    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+    check_stride1_against_references(x, w, b, dy, padding, dtype, [(None, False), (b, True)])
 
 
 @pytest.mark.parametrize("case", CASES[1:3])
