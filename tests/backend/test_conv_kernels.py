@@ -296,23 +296,26 @@ def test_cache_dir_uses_existing_read_only_pycache(tmp_path, monkeypatch):
     ((2, 7, 7, 3), (3, 3), (1, 1), "same"),
     ((2, 9, 8, 1), (3, 3), (1, 1), "valid"),
 ])
-def test_window_packing_matches_kernel(shape, kernel, strides, padding):
-    """The numpy strided-window packer (no padding reached) and the numba kernel agree, on
-    tiles that start and end inside images and span several."""
+def test_im2col_tile_matches_reference(shape, kernel, strides, padding):
+    """The numba packer against windows cut from a zero-padded copy, on tiles that start and
+    end inside images and span several."""
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     if shape[3] == 1:  # channels-first with one channel, transposed: C-contiguous, odd strides
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2).copy().transpose(0, 2, 3, 1))
         assert x.flags.c_contiguous and x.strides[3] != x.itemsize
     (oh_n, ow_n) = _out_hw(shape, kernel, strides, padding)
-    pt, _, pl, _ = padding_amounts(shape[1], shape[2], kernel, strides, padding)
-    k = kernel[0] * kernel[1] * shape[3]
+    pt, pb, pl, pr = padding_amounts(shape[1], shape[2], kernel, strides, padding)
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    (kh, kw), (sh, sw) = kernel, strides
+    windows = np.stack([xp[:, i: i + (oh_n - 1) * sh + 1: sh, j: j + (ow_n - 1) * sw + 1: sw]
+                        for i in range(kh) for j in range(kw)], axis=3)  # (N, OH, OW, kh * kw, C)
+    patches = windows.reshape(shape[0] * oh_n, ow_n, -1)
+    k = kh * kw * shape[3]
     total = shape[0] * oh_n
     for g0, g1 in [(0, total), (1, total - 1), (oh_n - 1, min(total, oh_n + 2))]:
         got = np.full(((g1 - g0) * ow_n, k), np.nan, np.float32)
-        want = np.full_like(got, np.nan)
-        conv_math._im2col(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
-        conv_math._conv.im2col_tile(x, want, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
-        np.testing.assert_array_equal(got, want)
+        conv_math._conv.im2col_tile(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
+        np.testing.assert_array_equal(got, patches[g0:g1].reshape(-1, k))
 
 
 @pytest.mark.parametrize("case", [

@@ -70,9 +70,3 @@ def test_row_path_dispatch():
     assert not conv_rows.usable((3, 3), (1, 1), 15)
     assert not conv_rows.usable((3, 3), (2, 2), 32)
     assert not conv_rows.usable((1, 3), (1, 1), 32)
-
-
-def test_tiles_overlap_and_cover():
-    tiles = list(conv_rows._tiles(10, 4, 3))
-    assert tiles == [(0, 4), (2, 6), (4, 8), (6, 10)]
-    assert list(conv_rows._tiles(5, 9, 3)) == [(0, 5)]

@@ -11,6 +11,7 @@ All functions fill preallocated arrays and validate nothing; they are generic ov
 
 from __future__ import annotations
 
+from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
 
 
@@ -18,7 +19,8 @@ def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
     """Packs the patches of output rows ``g0:g1`` into ``cols`` (one row per output position).
 
     Works on flat views with explicit offsets: a patch row is ``kh`` runs of ``kw * C``
-    contiguous values (one per kernel row), copied as slices.
+    contiguous values (one per kernel row), copied element by element (slice copies create
+    array views, which cost more than the copy for runs this short).
 
     Args:
         x: input images, (N, H, W, C), C-contiguous.
@@ -46,19 +48,23 @@ def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
                 h = oh * sh + i - pt
                 d = dst + i * span
                 if h < 0 or h >= height:
-                    cf[d : d + span] = 0
+                    for q in range(span):
+                        cf[d + q] = 0
                 elif inside_w:
                     src = ((n * height + h) * width + w_first) * chans
-                    cf[d : d + span] = xf[src : src + span]
+                    for q in range(span):
+                        cf[d + q] = xf[src + q]
                 else:
                     for j in range(kw):
                         wc = w_first + j
                         dj = d + j * chans
                         if 0 <= wc < width:
                             src = ((n * height + h) * width + wc) * chans
-                            cf[dj : dj + chans] = xf[src : src + chans]
+                            for c in range(chans):
+                                cf[dj + c] = xf[src + c]
                         else:
-                            cf[dj : dj + chans] = 0
+                            for c in range(chans):
+                                cf[dj + c] = 0
 
 
 im2col_tile = kernel(_im2col_tile)
@@ -129,3 +135,75 @@ def relu_grad_bias_rows(dy, out, relu, dz, db):
                 g = 0
             dz[r, c] = g
             db[c] += g
+
+
+@kernel
+def gemm_conv_chunk(x, w2d, y, cols, kh, kw, sh, sw, pt, pl, b, has_bias, relu):
+    """``y = act(conv(x, w) + b)`` for a chunk of images, a tile of patches at a time.
+
+    Per tile: :func:`im2col_tile`, ``y_tile = cols_tile @ w2d`` (numpy's BLAS, called from here;
+    see `kerasette.backend.kernels.blas`) and :func:`bias_act_rows`.
+
+    Args:
+        x: input images, (N, H, W, C), C-contiguous.
+        w2d: kernel as (kh * kw * C, F), C-contiguous.
+        y: output images, (N, OH, OW, F), C-contiguous; overwritten.
+        cols: scratch, (rows * OW, kh * kw * C), C-contiguous: ``rows`` output rows per tile.
+        kh, kw, sh, sw, pt, pl: as for :func:`im2col_tile`.
+        b: bias, (F,) (read when ``has_bias``); relu: apply a ReLU after it.
+    """
+    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
+    k = w2d.shape[0]
+    rows = cols.shape[0] // ow_n
+    y2d = y.reshape(-1, cout)
+    total = y.shape[0] * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        m = (g1 - g0) * ow_n
+        im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        blas.gemm(False, False, m, cout, k, cols, 0, k, w2d, 0, cout, 0.0, y2d, g0 * ow_n * cout, cout)
+        if has_bias or relu:
+            bias_act_rows(y2d[g0 * ow_n : g1 * ow_n], b, has_bias, relu)
+
+
+@kernel
+def gemm_weight_grad_chunk(dy, x, dw2d, cols, kh, kw, sh, sw, pt, pl):
+    """``dw2d = sum over tiles of cols_tile.T @ dy_tile`` for a chunk of images.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        x: forward input, (N, H, W, C), C-contiguous.
+        dw2d: output, (kh * kw * C, F), C-contiguous; overwritten.
+        cols, kh, kw, sh, sw, pt, pl: as for :func:`gemm_conv_chunk`.
+    """
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    k = dw2d.shape[0]
+    rows = cols.shape[0] // ow_n
+    total = dy.shape[0] * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
+        blas.gemm(True, False, k, cout, (g1 - g0) * ow_n, cols, 0, k, dy, g0 * ow_n * cout, cout,
+                  0.0 if g0 == 0 else 1.0, dw2d, 0, cout)
+
+
+@kernel
+def col2im_input_grad_chunk(dy, w2d, dx, dcols, kh, kw, sh, sw, pt, pl):
+    """``dx += col2im(dy_tile @ w2d.T)`` for a chunk of images, a tile at a time.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        w2d: kernel as (kh * kw * C, F), C-contiguous.
+        dx: input gradient to add into (zeros at first), (N, H, W, C).
+        dcols: scratch, (rows * OW, kh * kw * C), C-contiguous.
+        kh, kw, sh, sw, pt, pl: as for :func:`im2col_tile`.
+    """
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    k = w2d.shape[0]
+    rows = dcols.shape[0] // ow_n
+    total = dy.shape[0] * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        blas.gemm(False, True, (g1 - g0) * ow_n, k, cout, dy, g0 * ow_n * cout, cout, w2d, 0, cout,
+                  0.0, dcols, 0, k)
+        col2im_tile(dcols, dx, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)

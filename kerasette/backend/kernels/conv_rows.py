@@ -12,6 +12,7 @@ All functions fill preallocated arrays and validate nothing; they are generic ov
 
 from __future__ import annotations
 
+from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
 
 
@@ -90,3 +91,63 @@ def gather_dy_rows(dy, d, r0, r1, hp):
             d[s - r0] = 0
         else:
             d[s - r0] = dy[n, oh]
+
+
+@kernel
+def conv_chunk(x, wcat, y, x3, p, kh, kw, pt, pl, b, has_bias, relu):
+    """``y = act(conv(x, w) + b)`` for a chunk of images, a tile of stacked rows at a time.
+
+    Per tile: :func:`pack_rows`, ``p = x3 @ wcat`` (numpy's BLAS, called from here; see
+    `kerasette.backend.kernels.blas`) and :func:`combine_rows`. Consecutive tiles overlap by
+    ``kh - 1`` rows.
+
+    Args:
+        x: input, (N, H, W, C), C-contiguous.
+        wcat: the kernel rows side by side, (kw * C, kh * F), C-contiguous.
+        y: output, (N, OH, OW, F), C-contiguous; overwritten.
+        x3, p: scratch, (rows, OW, kw * C) and (rows, OW, kh, F), C-contiguous (rows >= kh).
+        kh, kw: kernel size; pt, pl: padding at the top and on the left.
+        b, has_bias, relu: as for :func:`combine_rows`.
+    """
+    oh_n, ow_n = y.shape[1], y.shape[2]
+    hp = oh_n + kh - 1
+    total = x.shape[0] * hp
+    rows, k, n_out = x3.shape[0], wcat.shape[0], wcat.shape[1]
+    r0 = 0
+    while True:
+        r1 = min(r0 + rows, total)
+        pack_rows(x, x3, r0, r1, hp, pt, pl, kw)
+        blas.gemm(False, False, (r1 - r0) * ow_n, n_out, k, x3, 0, k, wcat, 0, n_out, 0.0, p, 0, n_out)
+        combine_rows(p, y, r0, r1 - kh + 1, hp, b, has_bias, relu)
+        if r1 >= total:
+            return
+        r0 = r1 - kh + 1
+
+
+@kernel
+def weight_grad_chunk(dy, x, dw, x3, d, kh, kw, pt, pl):
+    """``dw[i] = sum over tiles of x3[i:i + m].T @ dy_rows`` for a chunk of images.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        x: forward input, (N, H, W, C), C-contiguous.
+        dw: output, (kh, kw * C, F), C-contiguous; overwritten.
+        x3, d: scratch, (rows, OW, kw * C) and (rows, OW, F), C-contiguous (rows >= kh).
+        kh, kw, pt, pl: as for :func:`conv_chunk`.
+    """
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    hp = oh_n + kh - 1
+    total = x.shape[0] * hp
+    rows, k = x3.shape[0], dw.shape[1]
+    r0 = 0
+    while True:
+        r1 = min(r0 + rows, total)
+        mo = r1 - r0 - kh + 1
+        pack_rows(x, x3, r0, r1, hp, pt, pl, kw)
+        gather_dy_rows(dy, d, r0, r0 + mo, hp)
+        for i in range(kh):
+            blas.gemm(True, False, k, cout, mo * ow_n, x3, i * ow_n * k, k, d, 0, cout,
+                      0.0 if r0 == 0 else 1.0, dw, i * k * cout, cout)
+        if r1 >= total:
+            return
+        r0 = r1 - kh + 1

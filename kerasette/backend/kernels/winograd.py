@@ -4,8 +4,8 @@ A tile ``t`` of the output is the 4 x 4 block of positions starting at ``(4 * th
 image ``n``, with tiles numbered ``t = (n * tiles_h + th) * tiles_w + tw``. Its input tile is the
 6 x 6 window of the padded input starting at the same position. Transformed tiles live in
 ``(36, tiles, channels)`` arrays, one plane per Winograd point ``e = 6 * i + j``, so that the
-element-wise products of the algorithm are 36 matrix products over channels (done by BLAS in
-`kerasette.backend.ops.winograd`).
+element-wise products of the algorithm are 36 matrix products over channels, which
+:func:`conv_chunk` and :func:`weight_grad_chunk` hand to numpy's BLAS from inside the kernel.
 
 The 2-D transforms are two passes of the 1-D ones (:func:`_bt`, :func:`_at`, :func:`_a`), each
 pass a loop over contiguous channels with a handful of input and output streams, which LLVM
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
 
 _inline = numba.njit(inline="always", cache=True, nogil=True)
@@ -239,3 +240,52 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
                 dm[6 * i + 3, tt, f] = o3
                 dm[6 * i + 4, tt, f] = o4
                 dm[6 * i + 5, tt, f] = o5
+
+
+@kernel
+def conv_chunk(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, relu):
+    """The whole Winograd convolution of a chunk of images, a block of tiles at a time.
+
+    Per block: :func:`input_transform`, the 36 products ``M[e] = V[e] @ U[e]`` (numpy's BLAS,
+    called from here, see `kerasette.backend.kernels.blas`) and :func:`output_transform`.
+
+    Args:
+        x: input images, (N, H, W, C), C-contiguous.
+        u: transformed kernel, (36, C, F), C-contiguous.
+        y: output images, (N, OH, OW, F), C-contiguous; overwritten.
+        v, mm: scratch, (36, block, C) and (36, block, F), C-contiguous; ``block`` tiles at a time.
+        tiles_h, tiles_w: tiles per image column and row.
+        pt, pl: padding at the top and on the left.
+        b, has_bias, relu: as for :func:`output_transform`.
+    """
+    block, chans, cout = v.shape[1], u.shape[1], u.shape[2]
+    total = x.shape[0] * tiles_h * tiles_w
+    for t0 in range(0, total, block):
+        t1 = min(t0 + block, total)
+        input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+        for e in range(36):
+            blas.gemm(False, False, t1 - t0, cout, chans, v, e * block * chans, chans,
+                      u, e * chans * cout, cout, 0.0, mm, e * block * cout, cout)
+        output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+
+
+@kernel
+def weight_grad_chunk(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
+    """``du[e] = sum over the chunk's tiles of V[e]^T @ (A dY A^T)[e]``, a block at a time.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        x: forward input, (N, H, W, C), C-contiguous.
+        du: output, (36, C, F), C-contiguous; overwritten.
+        v, dm: scratch, (36, block, C) and (36, block, F), C-contiguous.
+        tiles_h, tiles_w, pt, pl: as for :func:`conv_chunk`.
+    """
+    block, chans, cout = v.shape[1], du.shape[1], du.shape[2]
+    total = x.shape[0] * tiles_h * tiles_w
+    for t0 in range(0, total, block):
+        t1 = min(t0 + block, total)
+        input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+        output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+        for e in range(36):
+            blas.gemm(True, False, chans, cout, t1 - t0, v, e * block * chans, chans,
+                      dm, e * block * cout, cout, 0.0 if t0 == 0 else 1.0, du, e * chans * cout, cout)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
@@ -108,37 +107,6 @@ def _geometry(x_shape, kernel, strides, padding):
     return (out_h, out_w), padding_amounts(height, width, kernel, strides, padding)
 
 
-def _im2col(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl) -> None:
-    """Packs the patches of output rows ``g0:g1`` (of the flattened (n, oh) axis) into ``cols``.
-
-    When no window reaches into the padding, each patch row is ``kh`` runs of ``kw * C`` contiguous input values, so numpy
-    copies a strided window view of each image straight into the tile (twice as fast as the
-    numba kernel for 3 input channels, where each run is only 9 values long); with padding the
-    numba kernel `im2col_tile` packs and zero-fills.
-    """
-    inside = (pt == 0 and pl == 0 and (oh_n - 1) * sh + kh <= x.shape[1]
-              and (ow_n - 1) * sw + kw <= x.shape[2])
-    if not inside:
-        _conv.im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
-        return
-    span = kw * x.shape[3]
-    out = cols[: (g1 - g0) * ow_n].reshape(g1 - g0, ow_n, kh, span)
-    # Strides from the shape: numpy calls an array C-contiguous whatever the stride of an axis of
-    # length 1 (a channels-first image with one channel, transposed, keeps a large one).
-    s_item = x.itemsize
-    s_col = x.shape[3] * s_item
-    s_row = x.shape[2] * s_col
-    g = g0
-    while g < g1:
-        n, oh = divmod(g, oh_n)
-        stop = min(g1, (n + 1) * oh_n)
-        # The windows of image n from output row oh; `inside` keeps every index in the image.
-        windows = as_strided(x[n, oh * sh :], shape=(stop - g, ow_n, kh, span),
-                             strides=(s_row * sh, s_col * sw, s_row, s_item), writeable=False)
-        np.copyto(out[g - g0 : stop - g0], windows)
-        g = stop
-
-
 def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
     """``y = conv(x, w2d)`` as tiled implicit GEMM, bias and ReLU fused per tile.
 
@@ -165,15 +133,7 @@ def _gemm_conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
         return
     rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
     cols = _buffer("cols", (rows * ow_n, k), x.dtype)
-    for g0 in range(0, n_img * oh_n, rows):
-        g1 = min(g0 + rows, n_img * oh_n)
-        m = (g1 - g0) * ow_n
-        tile = cols[:m]
-        _im2col(x, tile, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl)
-        out = y2d[g0 * ow_n : g1 * ow_n]
-        np.matmul(tile, w2d, out=out)
-        if fuse:
-            _conv.bias_act_rows(out, bias, b is not None, relu)
+    _conv.gemm_conv_chunk(x, w2d, y, cols, kh, kw, sh, sw, pt, pl, bias, b is not None, relu)
 
 
 def conv2d_forward(
@@ -284,15 +244,10 @@ def _backward_input_col2im(dy, w, dx, strides, pads) -> None:
     kh, kw, cin, cout = w.shape
     n_img, oh_n, ow_n, _ = dy.shape
     k = kh * kw * cin
-    w2d_t = w.reshape(k, cout).T
-    dy2d = dy.reshape(-1, cout)
     rows = _rows_per_tile(n_img * oh_n, ow_n * k, dy.itemsize)
     dcols = _buffer("dcols", (rows * ow_n, k), dy.dtype)
-    for g0 in range(0, n_img * oh_n, rows):
-        g1 = min(g0 + rows, n_img * oh_n)
-        tile = dcols[: (g1 - g0) * ow_n]
-        np.matmul(dy2d[g0 * ow_n : g1 * ow_n], w2d_t, out=tile)
-        _conv.col2im_tile(tile, dx, g0, g1, oh_n, ow_n, kh, kw, *strides, pads[0], pads[2])
+    _conv.col2im_input_grad_chunk(dy, np.ascontiguousarray(w.reshape(k, cout)), dx, dcols, kh, kw,
+                                  *strides, pads[0], pads[2])
 
 
 def conv2d_backward_weight(
@@ -399,17 +354,10 @@ def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_in
 def _weight_grad_part(dy, x, k, kernel, strides, pads) -> np.ndarray:
     """``sum over tiles of cols_tile.T @ dy_tile`` for one chunk of images, a new (k, cout) array."""
     n_img, oh_n, ow_n, cout = dy.shape
-    dw = np.zeros((k, cout), x.dtype)
-    dy2d = dy.reshape(-1, cout)
+    dw = np.empty((k, cout), x.dtype)
     rows = _rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
     cols = _buffer("cols", (rows * ow_n, k), x.dtype)
-    part = _buffer("dw_part", (k, cout), x.dtype)
-    for g0 in range(0, n_img * oh_n, rows):
-        g1 = min(g0 + rows, n_img * oh_n)
-        tile = cols[: (g1 - g0) * ow_n]
-        _im2col(x, tile, g0, g1, oh_n, ow_n, *kernel, *strides, pads[0], pads[2])
-        np.matmul(tile.T, dy2d[g0 * ow_n : g1 * ow_n], out=part)
-        dw += part
+    _conv.gemm_weight_grad_chunk(dy, x, dw, cols, *kernel, *strides, pads[0], pads[2])
     return dw
 
 

@@ -32,17 +32,6 @@ def stacked_weights(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.reshape(kh, kw * chans, cout).transpose(1, 0, 2)).reshape(kw * chans, kh * cout)
 
 
-def _tiles(total: int, rows: int, kh: int):
-    """(r0, r1) row tiles covering ``range(total)``, consecutive tiles overlapping by ``kh - 1``."""
-    r0 = 0
-    while True:
-        r1 = min(r0 + rows, total)
-        yield r0, r1
-        if r1 >= total:
-            return
-        r0 = r1 - kh + 1
-
-
 def _tile_rows(total: int, row_elems: int, itemsize: int, kh: int, tile_bytes: int) -> int:
     return max(kh, min(total, tile_bytes // max(1, row_elems * itemsize)))
 
@@ -70,11 +59,7 @@ def conv(x, wcat, kernel, pads, y, scratch, tile_bytes, b=None, relu=False) -> N
     x3 = scratch("x3", (rows, ow_n, kw * chans), x.dtype)
     p = scratch("p", (rows, ow_n, kh, cout), x.dtype)
     bias = wcat[0, :cout] if b is None else b
-    for r0, r1 in _tiles(total, rows, kh):
-        m = r1 - r0
-        _rows.pack_rows(x, x3, r0, r1, hp, pads[0], pads[2], kw)
-        np.matmul(x3[:m].reshape(m * ow_n, kw * chans), wcat, out=p[:m].reshape(m * ow_n, kh * cout))
-        _rows.combine_rows(p, y, r0, r1 - kh + 1, hp, bias, b is not None, relu)
+    _rows.conv_chunk(x, wcat, y, x3, p, kh, kw, pads[0], pads[2], bias, b is not None, relu)
 
 
 def weight_grad(dy, x, kernel, pads, scratch, tile_bytes) -> np.ndarray:
@@ -94,14 +79,6 @@ def weight_grad(dy, x, kernel, pads, scratch, tile_bytes) -> np.ndarray:
     rows = _tile_rows(total, ow_n * k, x.itemsize, kh, tile_bytes)
     x3 = scratch("x3", (rows, ow_n, k), x.dtype)
     d = scratch("dy_rows", (rows, ow_n, cout), x.dtype)
-    part = scratch("dw_part", (k, cout), x.dtype)
-    dw = np.zeros((kh, k, cout), x.dtype)
-    for r0, r1 in _tiles(total, rows, kh):
-        mo = r1 - r0 - kh + 1
-        _rows.pack_rows(x, x3, r0, r1, hp, pads[0], pads[2], kw)
-        _rows.gather_dy_rows(dy, d, r0, r0 + mo, hp)
-        d2 = d[:mo].reshape(mo * ow_n, cout)
-        for i in range(kh):
-            np.matmul(x3[i : i + mo].reshape(mo * ow_n, k).T, d2, out=part)
-            dw[i] += part
+    dw = np.empty((kh, k, cout), x.dtype)
+    _rows.weight_grad_chunk(dy, x, dw, x3, d, kh, kw, pads[0], pads[2])
     return dw

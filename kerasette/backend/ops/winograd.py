@@ -4,9 +4,10 @@ Lavin and Gray's minimal filtering: a 4 x 4 output tile is ``A^T [U (.) V] A`` w
 ``U = G g G^T`` (the kernel) and ``V = B^T d B`` (the 6 x 6 input tile). Over channels the
 element-wise product becomes 36 matrix products, ``M[e] = V[e] @ U[e]`` with ``V[e]`` (tiles, C)
 and ``U[e]`` (C, F), which numpy's BLAS does: 36 multiplications per 16 outputs instead of 144,
-2.25 times fewer.
+4 times fewer. A chunk of images is one kernel call (`kerasette.backend.kernels.winograd`),
+which calls BLAS itself, so the threads of the pool never wait for each other's GIL.
 
-* forward: ``V = B^T d B`` (numba), ``M = V @ U`` (BLAS), ``y = act(A^T M A + b)`` (numba).
+* forward: ``V = B^T d B``, ``M = V @ U`` (BLAS), ``y = act(A^T M A + b)``.
 * input gradient: the forward pass on ``dy`` with the flipped, transposed kernel ('full' padding).
 * kernel gradient: ``dU[e] = V[e]^T @ (A dY A^T)[e]`` summed over tiles, then ``dg = G^T dU G``.
 
@@ -59,7 +60,8 @@ def kernel_grad(du: np.ndarray) -> np.ndarray:
 
 
 def _blocks(out_hw, n_img, chans, cout, dtype, scratch, block_bytes):
-    """The tiling of a chunk: (tiles_h, tiles_w, total tiles, tiles per block, V and M scratch).
+    """The tiling of a chunk: (tiles_h, tiles_w, V and M scratch of exactly one block of tiles
+    each; the kernels read the block size from their shape).
 
     A block holds about ``block_bytes`` of transformed tiles, so that it stays in cache.
     """
@@ -68,7 +70,7 @@ def _blocks(out_hw, n_img, chans, cout, dtype, scratch, block_bytes):
     block = max(1, min(total, block_bytes // (36 * max(chans, cout) * np.dtype(dtype).itemsize)))
     v = scratch("wino_v", (36, block, chans), dtype)
     m = scratch("wino_m", (36, block, cout), dtype)
-    return tiles_h, tiles_w, total, block, v, m
+    return tiles_h, tiles_w, v, m
 
 
 def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
@@ -84,14 +86,10 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
         b: optional bias, (F,).
         relu: apply a ReLU after the bias.
     """
-    tiles_h, tiles_w, total, block, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2],
-                                                    x.dtype, scratch, block_bytes)
+    tiles_h, tiles_w, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2], x.dtype,
+                                      scratch, block_bytes)
     bias = u[0, 0] if b is None else b
-    for t0 in range(0, total, block):
-        t1 = min(t0 + block, total)
-        _wino.input_transform(x, v, t0, t1, tiles_h, tiles_w, pads[0], pads[2])
-        np.matmul(v[:, : t1 - t0], u, out=mm[:, : t1 - t0])
-        _wino.output_transform(mm, y, t0, t1, tiles_h, tiles_w, bias, b is not None, relu)
+    _wino.conv_chunk(x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, relu)
 
 
 def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
@@ -103,14 +101,8 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
         pads, scratch, block_bytes: as for :func:`conv`.
     """
     chans, cout = x.shape[3], dy.shape[3]
-    tiles_h, tiles_w, total, block, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype,
-                                                    scratch, block_bytes)
-    part = scratch("wino_du", (36, chans, cout), x.dtype)
-    du = np.zeros((36, chans, cout), x.dtype)
-    for t0 in range(0, total, block):
-        t1 = min(t0 + block, total)
-        _wino.input_transform(x, v, t0, t1, tiles_h, tiles_w, pads[0], pads[2])
-        _wino.output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
-        np.matmul(v[:, : t1 - t0].transpose(0, 2, 1), dm[:, : t1 - t0], out=part)
-        du += part
+    tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype, scratch,
+                                      block_bytes)
+    du = np.empty((36, chans, cout), x.dtype)
+    _wino.weight_grad_chunk(dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
     return du

@@ -1,0 +1,92 @@
+"""numpy's BLAS called from numba kernels (`kerasette.backend.kernels.blas`), and its fallback."""
+
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from kerasette.backend.kernels import blas
+
+
+@numba.njit(cache=False)
+def _product(a, b, c, trans_a, trans_b, beta):
+    k = a.shape[0] if trans_a else a.shape[1]
+    blas.gemm(trans_a, trans_b, c.shape[0], c.shape[1], k, a, 0, a.shape[1], b, 0, b.shape[1],
+              beta, c, 0, c.shape[1])
+
+
+@numba.njit(cache=False)
+def _block_product(a, b, c):
+    """Rows 1..3 of ``a`` (columns 2..4) times rows 2..4 of ``b`` into rows 1..3 of ``c``."""
+    blas.gemm(False, False, 3, c.shape[1], 3, a, a.shape[1] + 2, a.shape[1], b, 2 * b.shape[1],
+              b.shape[1], 0.0, c, c.shape[1], c.shape[1])
+
+
+def check_products(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal((5, 4)).astype(dtype)
+    c0 = rng.standard_normal((7, 4)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for trans_a in (False, True):
+        for trans_b in (False, True):
+            for beta in (0.0, 1.0, 0.5):
+                a_in = np.ascontiguousarray(a.T) if trans_a else a
+                b_in = np.ascontiguousarray(b.T) if trans_b else b
+                c = c0.copy()
+                if beta == 0.0:
+                    c[:] = np.nan  # BLAS does not read C when beta is 0
+                _product(a_in, b_in, c, trans_a, trans_b, beta)
+                want = a @ b + (beta * c0 if beta else 0)
+                np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
+                assert c.dtype == dtype
+    c = np.zeros((7, 4), dtype)
+    _block_product(a, b, c)
+    want = np.zeros_like(c)
+    want[1:4] = a[1:4, 2:5] @ b[2:5]
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_matches_numpy(dtype):
+    check_products(dtype)
+
+
+def test_numpy_blas_found():
+    """numpy's wheels ship OpenBLAS with 64-bit integers; the kernels should use it."""
+    assert blas.SOURCE is not None
+    if "openblas" in str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]).lower():
+        assert blas.SOURCE != "numba loops"
+
+
+def test_fallback_loops_give_the_same_results():
+    """With ``KERASETTE_BLAS=loops`` the products come from numba loops, and convolutions agree."""
+    code = (
+        "import numpy as np\n"
+        "from kerasette.backend.kernels import blas\n"
+        "assert blas.SOURCE == 'numba loops', blas.SOURCE\n"
+        "from tests.backend.test_blas import check_products\n"
+        "check_products(np.float32); check_products(np.float64)\n"
+        "from kerasette.backend.ops import conv_math\n"
+        "from tests.backend.test_conv_kernels import ref_conv\n"
+        "rng = np.random.default_rng(0)\n"
+        "for cin in (3, 16):\n"
+        "    x = rng.standard_normal((2, 9, 9, cin)); w = rng.standard_normal((3, 3, cin, 16))\n"
+        "    np.testing.assert_allclose(conv_math.conv2d_forward(x, w), ref_conv(x, w, None, (1, 1), 'valid'),\n"
+        "                               rtol=1e-9, atol=1e-9)\n"
+        "print('ok')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, KERASETTE_BLAS="loops", PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")
+
+
+def test_gemm_outside_numba_says_so():
+    with pytest.raises(NotImplementedError, match="inside numba kernels only"):
+        blas.gemm(False, False, 1, 1, 1, None, 0, 1, None, 0, 1, 0.0, None, 0, 1)
