@@ -24,6 +24,7 @@ def test_thread_split_matches_one_thread(monkeypatch, strides, padding, cin, thr
     x = rng.normal(size=(5, 9, 8, cin))
     w = rng.normal(size=(3, 3, cin, 4))
     monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "MEMORY_BOUND_MIN", 0)  # pooling too
     previous = parallel.num_threads()
     try:
         parallel.set_num_threads(1)

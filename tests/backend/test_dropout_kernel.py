@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kerasette.backend import parallel
 from kerasette.backend.kernels import dropout as kernels
 from kerasette.backend.ops import nn
 
@@ -21,8 +22,18 @@ def test_apply_mask_matches_numpy(dtype):
     assert np.all(out[:3] != 0) or np.all(x[:3] == 0)
 
 
-def test_dropout_op_forward_and_backward_use_one_mask():
-    """Large enough to be split over the thread pool; the same draws as the generator's."""
+def test_dropout_op_forward_and_backward_use_one_mask(monkeypatch):
+    """Split over two threads; the same draws as the generator's."""
+    monkeypatch.setattr(parallel, "MEMORY_BOUND_MIN", 0)
+    previous = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        check_one_mask()
+    finally:
+        parallel.set_num_threads(previous)
+
+
+def check_one_mask():
     x = np.random.default_rng(1).standard_normal((64, 40, 40)).astype(np.float32)
     op = nn.Dropout(0.3, np.random.default_rng(7))
     y = op.forward(x)

@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -80,7 +81,7 @@ def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     cache = getattr(_local, "buffers", None)
     if cache is None:
         cache = _local.buffers = {}
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     key = (role, np.dtype(dtype).str)
     buf = cache.get(key)
     if buf is None or buf.size < size:
@@ -88,10 +89,10 @@ def _buffer(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
-def _by_images(fn, array: np.ndarray) -> list:
-    """Runs ``fn(first, last)`` on chunks of the batch (axis 0 of ``array``), one per thread."""
-    per_image = int(np.prod(array.shape[1:]))
-    return parallel.map_chunks(fn, array.shape[0], PARALLEL_MIN_ELEMENTS, per_image)
+def _by_images(fn, array: np.ndarray, min_elements: int = PARALLEL_MIN_ELEMENTS) -> list:
+    """Runs ``fn(first, last)`` on chunks of the batch (axis 0 of ``array``), one per thread
+    (in the calling thread when ``array`` has fewer than ``min_elements`` elements)."""
+    return parallel.map_chunks(fn, array.shape[0], min_elements, math.prod(array.shape[1:]))
 
 
 def _rows_per_tile(n_rows: int, row_elems: int, itemsize: int) -> int:
@@ -413,7 +414,7 @@ def maxpool2d_forward(
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
         _by_images(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
-                                                      pads[0], pads[2]), x)
+                                                      pads[0], pads[2]), x, parallel.MEMORY_BOUND_MIN)
     return y, argmax
 
 
@@ -432,5 +433,6 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size:
         flat = dx.reshape(n_img, height * width, chans)
-        _by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx)
+        _by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
+                   parallel.MEMORY_BOUND_MIN)
     return dx

@@ -123,7 +123,7 @@ class Dropout(Op):
         rate, scale = kind(self.rate), kind(1.0 / (1.0 - self.rate))
         flat_x, flat_keep, flat_out = x.reshape(-1), self.keep.reshape(-1), out.reshape(-1)
         parallel.map_chunks(lambda i, j: kernels.apply_mask(flat_x[i:j], flat_keep[i:j], rate, scale, flat_out[i:j]),
-                            flat_x.size, 1 << 16)
+                            flat_x.size, parallel.MEMORY_BOUND_MIN)
         return out
 
 

@@ -18,4 +18,4 @@ def sgd_momentum(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: 
     def part(i, j):
         _update.sgd_momentum(flat_w[i:j], flat_g[i:j], flat_v[i:j], kind(lr), kind(momentum), nesterov)
 
-    parallel.map_chunks(part, flat_w.size, 1 << 16)
+    parallel.map_chunks(part, flat_w.size, parallel.MEMORY_BOUND_MIN)
