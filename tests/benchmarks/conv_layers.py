@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch, if importable")
+    parser.add_argument("--tile-bytes", type=int, default=None, help="override conv_math.TILE_BYTES")
     args = parser.parse_args()
+    if args.tile_bytes:
+        conv_math.TILE_BYTES = args.tile_bytes
     peak = matmul_gflops()
     print(f"numpy float32 2048x2048 matmul: {peak:.1f} GFLOP/s")
     print(f"batch {args.batch}, {args.dtype}, tile {conv_math.TILE_BYTES / 2**20:.2f} MiB")
