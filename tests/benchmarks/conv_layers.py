@@ -4,7 +4,7 @@ A script, not a test: ``python tests/benchmarks/conv_layers.py [--batch 32] [--s
 [--channels 3] [--dtype float32]``.
 Prints the machine's fp32 matmul rate (numpy, 2048 x 2048) and, per layer and pass, the time,
 the effective GFLOP/s (the direct convolution's 2 * multiply-adds over the time, so Winograd
-layers, which do 2.25 times fewer multiplications, can exceed the matmul rate) and its fraction
+layers, which do 4 times fewer multiplications, can exceed the matmul rate) and its fraction
 of that matmul rate. With ``--torch`` it also times PyTorch's CPU
 convolutions on the same shapes (when torch is importable), for the ratio.
 """
