@@ -192,3 +192,16 @@ def grad(root: Tensor, tensors, gradient=None) -> list[np.ndarray]:
         return [np.zeros(t.shape, dtype=t.dtype) for t in tensors]
     found = _propagate(root, _seed_gradient(root, gradient), {id(t): t for t in tensors})
     return [found.get(id(t), np.zeros(t.shape, dtype=t.dtype)) for t in tensors]
+
+
+def gradients_or_none(root: Tensor, tensors) -> list[np.ndarray | None]:
+    """The gradients of ``root`` with respect to ``tensors``, None where it does not depend on one.
+
+    For the training step: nothing is copied and no ``.grad`` is touched, so an array may be
+    shared with another tensor's gradient; read them, do not modify them.
+    """
+    tensors = list(tensors)
+    if not root.requires_grad:
+        return [None] * len(tensors)
+    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors})
+    return [found.get(id(t)) for t in tensors]

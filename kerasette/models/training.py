@@ -15,7 +15,7 @@ from kerasette import callbacks as cbks
 from kerasette import losses as klosses
 from kerasette import metrics as kmetrics
 from kerasette import optimizers as koptimizers
-from kerasette.backend import ops
+from kerasette.backend import autograd, ops
 from kerasette.backend import random as krandom
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, enable_grad, no_grad
@@ -134,16 +134,13 @@ class TrainingModel:
     def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
         variables = self.trainable_weights
-        for v in variables:
-            v.grad = None
         with enable_grad():
             outputs = self.call_graph([Tensor(x) for x in xs], training=True)
             loss, per_output = self._losses(ys, outputs)
-        if loss.requires_grad:  # False when every layer is frozen: nothing to update
-            loss.backward()
-        self.optimizer.apply_gradients([(v.grad, v) for v in variables])
-        for v in variables:
-            v.grad = None
+        # Gradients straight from the backward pass (no copy into each `.grad`: 32 MB for the
+        # 100x100 convnet's dense kernel); None for variables the loss does not reach.
+        grads = autograd.gradients_or_none(loss, variables)
+        self.optimizer.apply_gradients(list(zip(grads, variables)))
         logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
         return logs

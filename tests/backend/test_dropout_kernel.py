@@ -22,24 +22,51 @@ def test_apply_mask_matches_numpy(dtype):
     assert np.all(out[:3] != 0) or np.all(x[:3] == 0)
 
 
-def test_dropout_op_forward_and_backward_use_one_mask(monkeypatch):
-    """Split over two threads; the same draws as the generator's."""
+def _expected_draws(shape, seed_rng, dtype):
+    """The op's draws: one key from its generator, one Philox stream per block of values."""
+    key = int(seed_rng.integers(0, 2**63)) << 64
+    size = int(np.prod(shape))
+    draws = np.empty(size, dtype)
+    for b in range(-(-size // nn.DRAW_BLOCK)):
+        start, stop = b * nn.DRAW_BLOCK, min(size, (b + 1) * nn.DRAW_BLOCK)
+        draws[start:stop] = np.random.Generator(np.random.Philox(key=key | b)).random(stop - start, dtype=dtype)
+    return draws.reshape(shape)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dropout_op_forward_and_backward_use_one_mask(monkeypatch, threads):
+    """The same draws however the blocks are split over threads; forward and backward agree."""
     monkeypatch.setattr(parallel, "MEMORY_BOUND_MIN", 0)
+    monkeypatch.setattr(nn, "DRAW_BLOCK", 1000)  # many blocks, the last one short
     previous = parallel.num_threads()
-    parallel.set_num_threads(2)
+    parallel.set_num_threads(threads)
     try:
-        check_one_mask()
+        x = np.random.default_rng(1).standard_normal((64, 40, 41)).astype(np.float32)
+        op = nn.Dropout(0.3, np.random.default_rng(7))
+        y = op.forward(x)
     finally:
         parallel.set_num_threads(previous)
-
-
-def check_one_mask():
-    x = np.random.default_rng(1).standard_normal((64, 40, 40)).astype(np.float32)
-    op = nn.Dropout(0.3, np.random.default_rng(7))
-    y = op.forward(x)
-    keep = np.random.default_rng(7).random(x.shape, dtype=np.float32)
+    keep = _expected_draws(x.shape, np.random.default_rng(7), np.float32)
     expected = np.where(keep >= np.float32(0.3), x * np.float32(1 / 0.7), 0)
     np.testing.assert_array_equal(y, expected)
     g = np.ones_like(x)
     np.testing.assert_array_equal(op.backward(g)[0], np.where(keep >= np.float32(0.3), np.float32(1 / 0.7), 0))
     assert y.dtype == np.float32
+    assert abs(np.mean(y == 0) - 0.3) < 0.01
+
+
+def test_dropout_blocks_and_calls_draw_different_values():
+    op = nn.Dropout(0.5, np.random.default_rng(0))
+    x = np.ones(3 * nn.DRAW_BLOCK, np.float64)
+    op.forward(x)
+    first = op.keep.copy()
+    blocks = first.reshape(3, -1)
+    assert not np.array_equal(blocks[0], blocks[1]) and not np.array_equal(blocks[1], blocks[2])
+    op.forward(x)
+    assert not np.array_equal(first, op.keep)
+    assert op.keep.dtype == np.float64
+
+
+def test_dropout_of_an_empty_tensor():
+    op = nn.Dropout(0.5, np.random.default_rng(0))
+    assert op.forward(np.ones((0, 3), np.float32)).shape == (0, 3)

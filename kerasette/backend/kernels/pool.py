@@ -46,14 +46,17 @@ def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
 
 
 def _maxpool_backward(dy, argmax, dx):
-    """Adds each output gradient to the input position that won its window.
+    """Zeroes ``dx``, then adds each output gradient to the input position that won its window.
 
     Args:
         dy: output gradient, (N, OH, OW, C).
         argmax: the forward pass's flat positions, (N, OH, OW, C).
-        dx: input gradient viewed as (N, H * W, C); must be zero on entry.
+        dx: input gradient viewed as (N, H * W, C); overwritten.
     """
     n_img, oh_n, ow_n, chans = dy.shape
+    flat = dx.reshape(-1)
+    for i in range(flat.size):  # here rather than np.zeros: in the chunk's thread, into its cache
+        flat[i] = 0
     for n in range(n_img):
         for oh in range(oh_n):
             for ow in range(ow_n):

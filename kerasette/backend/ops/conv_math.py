@@ -430,8 +430,10 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
         dx, ``x_shape``, dtype of ``dy``.
     """
     n_img, height, width, chans = x_shape
-    dx = np.zeros(x_shape, dy.dtype)
-    if dy.size:
+    dx = np.empty(x_shape, dy.dtype)
+    if not dy.size:
+        dx[...] = 0
+    else:
         flat = dx.reshape(n_img, height * width, chans)
         _by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
                    parallel.MEMORY_BOUND_MIN)

@@ -96,6 +96,12 @@ class LogSoftmax(Op):
         return (grad - np.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
 
 
+#: Dropout draws its random numbers in blocks of this many values, each block from its own
+#: Philox stream keyed by (one draw of the op's generator, block number): the same values however
+#: the blocks are spread over threads, and the op's generator advances by one draw per call.
+DRAW_BLOCK = 1 << 18
+
+
 class Dropout(Op):
     """Zeroes each value with probability ``rate`` and scales the rest by 1/(1-rate)."""
 
@@ -105,16 +111,25 @@ class Dropout(Op):
         self.rate, self.rng = rate, rng
 
     def forward(self, x):
-        # The draws come from one numpy Generator (so that a saved random state resumes
-        # exactly); comparing, scaling and multiplying is one fused pass, split over the pool.
+        # Drawing, comparing, scaling and multiplying run block by block, split over the pool
+        # for large tensors (numpy releases the GIL while it fills a block).
         x = np.ascontiguousarray(x)
-        self.keep = self.rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
-        return self._masked(x)
+        self.keep = np.empty(x.shape, np.float64 if x.dtype == np.float64 else np.float32)
+        key = int(self.rng.integers(0, 2**63)) << 64
+        flat_keep = self.keep.reshape(-1)
+
+        def draw(start, stop):
+            np.random.Generator(np.random.Philox(key=key | (start // DRAW_BLOCK))).random(
+                out=flat_keep[start:stop], dtype=flat_keep.dtype)
+
+        return self._masked(x, draw)
 
     def backward(self, grad):
         return (self._masked(np.ascontiguousarray(grad)),)
 
-    def _masked(self, x):
+    def _masked(self, x, draw=None):
+        """``x`` times the mask, by blocks of `DRAW_BLOCK` (``draw(start, stop)`` fills the
+        block's draws first, in the forward pass)."""
         from kerasette.backend import parallel
         from kerasette.backend.kernels import dropout as kernels
 
@@ -122,8 +137,15 @@ class Dropout(Op):
         kind = x.dtype.type
         rate, scale = kind(self.rate), kind(1.0 / (1.0 - self.rate))
         flat_x, flat_keep, flat_out = x.reshape(-1), self.keep.reshape(-1), out.reshape(-1)
-        parallel.map_chunks(lambda i, j: kernels.apply_mask(flat_x[i:j], flat_keep[i:j], rate, scale, flat_out[i:j]),
-                            flat_x.size, parallel.MEMORY_BOUND_MIN)
+
+        def blocks(b0, b1):
+            for b in range(b0, b1):
+                start, stop = b * DRAW_BLOCK, min(flat_x.size, (b + 1) * DRAW_BLOCK)
+                if draw is not None:
+                    draw(start, stop)
+                kernels.apply_mask(flat_x[start:stop], flat_keep[start:stop], rate, scale, flat_out[start:stop])
+
+        parallel.map_chunks(blocks, -(-flat_x.size // DRAW_BLOCK), parallel.MEMORY_BOUND_MIN, DRAW_BLOCK)
         return out
 
 
