@@ -1,5 +1,6 @@
 """numpy's BLAS called from numba kernels (`kerasette.backend.kernels.blas`), and its fallback."""
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -90,3 +91,18 @@ def test_fallback_loops_give_the_same_results():
 def test_gemm_outside_numba_says_so():
     with pytest.raises(NotImplementedError, match="inside numba kernels only"):
         blas.gemm(False, False, 1, 1, 1, None, 0, 1, None, 0, 1, 0.0, None, 0, 1)
+
+
+def test_int32_adapter_passes_every_argument():
+    """BLAS builds with 32-bit integers (macOS's Accelerate) are called through an adapter."""
+    seen = []
+    i32, ptr = ctypes.c_int32, ctypes.c_void_p
+
+    def record(*args):
+        seen.append(args)
+
+    fake = ctypes.CFUNCTYPE(None, i32, i32, i32, i32, i32, i32, ctypes.c_float, ptr, i32, ptr, i32,
+                            ctypes.c_float, ptr, i32)(record)
+    adapter = blas._int32_adapter(numba.types.float32, ctypes.cast(fake, ctypes.c_void_p).value)
+    adapter.ctypes(101, 112, 111, 7, 5, 3, 1.0, 4096, 9, 8192, 11, 0.5, 12288, 13)
+    assert seen == [(101, 112, 111, 7, 5, 3, 1.0, 4096, 9, 8192, 11, 0.5, 12288, 13)]

@@ -8,11 +8,12 @@ wake-up, which made every chunk of the small convnets 25-40% slower when both co
 run a whole chunk in one call.
 
 How: :func:`gemm` calls the external symbols ``kerasette_sgemm`` / ``kerasette_dgemm``, which
-:func:`register` points at the ``cblas_?gemm`` of the OpenBLAS that numpy itself loaded (numpy's
-wheels ship OpenBLAS with 64-bit integers: ``scipy_cblas_sgemm64_``). Compiled kernels refer to
-the names, not to addresses, so numba's on-disk cache stays valid from one process to the next.
-Where numpy's BLAS has no such entry point, the names point to numba C callbacks
-(:func:`_loop_sgemm`) instead: correct, slower; :data:`SOURCE` says which.
+:func:`register` points at the ``cblas_?gemm`` of the BLAS that numpy itself uses (numpy's Linux
+and Windows wheels ship OpenBLAS with 64-bit integers, ``scipy_cblas_sgemm64_``; a BLAS with
+32-bit integers, such as macOS's Accelerate, is called through a small adapter). Compiled
+kernels refer to the names, not to addresses, so numba's on-disk cache stays valid from one
+process to the next. Where no such entry point is found, the names point to numba C callbacks
+(:func:`_loop_gemm`) instead: correct, slower; :data:`SOURCE` says which.
 
 The products run with BLAS's own thread count, which `kerasette.backend.parallel` sets to 1.
 """
@@ -43,7 +44,8 @@ SOURCE: str | None = None
 
 
 def _candidate_libraries() -> list[str]:
-    """Shared libraries that may be numpy's BLAS: those mapped into the process, then numpy's own."""
+    """Shared libraries that may hold numpy's BLAS: those mapped into the process, numpy's own,
+    then the system's BLAS (macOS's Accelerate, which numpy's macOS arm64 wheels use)."""
     paths = []
     try:
         with open("/proc/self/maps") as maps:
@@ -54,23 +56,48 @@ def _candidate_libraries() -> list[str]:
     root = os.path.dirname(np.__file__)
     for pattern in ("../numpy.libs/*blas*", ".dylibs/*blas*", "../numpy.libs/*blas*.dll"):
         paths += sorted(glob.glob(os.path.join(root, pattern)))
+    paths.append("/System/Library/Frameworks/Accelerate.framework/Accelerate")
     return paths
 
 
-def _find_cblas() -> tuple[str, int, int] | None:
-    """(library path, address of cblas_sgemm, of cblas_dgemm) with 64-bit integers, or None."""
+#: (symbol prefix, suffix, integer bits) of the cblas_?gemm entry points looked for, in order.
+_NAMES = (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64), ("cblas_", "_64", 64),
+          ("scipy_cblas_", "", 32), ("cblas_", "", 32))
+
+
+def _find_cblas() -> tuple[str, int, int, int] | None:
+    """(library path, address of cblas_sgemm, of cblas_dgemm, integer bits), or None."""
     for path in _candidate_libraries():
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix, suffix in (("scipy_cblas_", "64_"), ("cblas_", "64_"), ("cblas_", "_64")):
+        for prefix, suffix, bits in _NAMES:
             s = getattr(lib, f"{prefix}sgemm{suffix}", None)
             d = getattr(lib, f"{prefix}dgemm{suffix}", None)
             if s is not None and d is not None:
                 address = ctypes.cast(s, ctypes.c_void_p).value, ctypes.cast(d, ctypes.c_void_p).value
-                return path, address[0], address[1]
+                return path, address[0], address[1], bits
     return None
+
+
+def _int32_adapter(dtype, address: int):
+    """A C callback with the 64-bit-integer signature that calls the 32-bit-integer cblas_?gemm
+    at ``address`` (integer arguments are not passed alike on every platform, so no cast).
+    Compiled when needed, not cached: it calls a fixed address."""
+    i32, ptr = ctypes.c_int32, ctypes.c_void_p
+    real = ctypes.c_float if dtype == types.float32 else ctypes.c_double
+    target = ctypes.CFUNCTYPE(None, i32, i32, i32, i32, i32, i32, real, ptr, i32, ptr, i32, real, ptr, i32)(address)
+    as_void = types.voidptr
+
+    @numba.cfunc(_SIG[dtype], nogil=True)
+    def adapter(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        target(np.int32(order), np.int32(trans_a), np.int32(trans_b), np.int32(m), np.int32(n),
+               np.int32(k), alpha, _void(a, as_void), np.int32(lda), _void(b, as_void), np.int32(ldb),
+               beta, _void(c, as_void), np.int32(ldc))
+
+    adapter.keep_alive = target
+    return adapter
 
 
 @intrinsic
@@ -82,6 +109,16 @@ def _pointer(typingctx, address, dtype):
         return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
 
     return types.CPointer(target)(address, dtype), codegen
+
+
+@intrinsic
+def _void(typingctx, address, kind):
+    """An untyped pointer (``void *``) from an integer ``address``."""
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+
+    return types.voidptr(address, kind), codegen
 
 
 def _loop_gemm(dtype):
@@ -119,18 +156,24 @@ def register(use_blas: bool = True) -> str:
 
     Called when this module is imported; ``KERASETTE_BLAS=loops`` in the environment, or
     ``use_blas=False``, selects the fallback (the tests use it). Returns :data:`SOURCE`.
+    Kernels compiled or loaded from the cache afterwards use the new targets.
     """
     global SOURCE
     found = _find_cblas() if use_blas else None
-    if found is not None:
-        SOURCE, s_addr, d_addr = found
+    kinds = (types.float32, types.float64)
+    if found is None:
+        SOURCE, targets = "numba loops", [_loop_gemm(kind) for kind in kinds]
+    elif found[3] == 32:
+        SOURCE, targets = found[0], [_int32_adapter(kind, a) for kind, a in zip(kinds, found[1:3])]
     else:
-        SOURCE = "numba loops"
-        s_addr, d_addr = _loop_gemm(types.float32).address, _loop_gemm(types.float64).address
-    llvm.add_symbol("kerasette_sgemm", s_addr)
-    llvm.add_symbol("kerasette_dgemm", d_addr)
+        SOURCE, targets = found[0], list(found[1:3])
+    _KEEP[:] = targets  # the C callbacks must live as long as the symbols point at them
+    for name, target in zip(("kerasette_sgemm", "kerasette_dgemm"), targets):
+        llvm.add_symbol(name, target if isinstance(target, int) else target.address)
     return SOURCE
 
+
+_KEEP: list = []
 
 register(os.environ.get("KERASETTE_BLAS", "") != "loops")
 
