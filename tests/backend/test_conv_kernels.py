@@ -106,6 +106,7 @@ CONV_CASES = [
     # (n, h, w, cin, cout, kernel, strides, padding)
     (2, 7, 7, 3, 4, (3, 3), (1, 1), "valid"),
     (2, 7, 7, 3, 4, (3, 3), (1, 1), "same"),
+    (2, 7, 7, 2, 4, (3, 3), (1, 1), "same"),  # too few channels for Winograd: GEMM
     (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),
     (2, 10, 11, 4, 6, (5, 5), (1, 1), "same"),
     (1, 11, 9, 2, 3, (5, 3), (3, 2), "valid"),
@@ -319,7 +320,7 @@ def test_im2col_tile_matches_reference(shape, kernel, strides, padding):
 
 
 @pytest.mark.parametrize("case", [
-    (2, 7, 7, 3, 4, (3, 3), (1, 1), "valid"),  # GEMM and col2im
+    (2, 7, 7, 2, 4, (3, 3), (1, 1), "valid"),  # GEMM and col2im (fewer than 3 channels: no Winograd)
     (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),  # strided
     (2, 8, 9, 16, 16, (3, 3), (1, 1), "same"),  # Winograd
     (2, 7, 7, 16, 16, (5, 3), (1, 1), "valid"),  # row GEMM

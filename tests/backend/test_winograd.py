@@ -128,7 +128,8 @@ def test_float32_error_is_bounded_on_a_seed_model_layer():
 
 def test_dispatch():
     assert winograd.usable((3, 3), (1, 1), 16, (4, 4))
-    assert not winograd.usable((3, 3), (1, 1), 15, (8, 8))  # too few channels
+    assert winograd.usable((3, 3), (1, 1), 3, (8, 8))  # RGB input
+    assert not winograd.usable((3, 3), (1, 1), 2, (8, 8))  # too few channels
     assert not winograd.usable((3, 3), (2, 2), 32, (8, 8))  # strided
     assert not winograd.usable((5, 5), (1, 1), 32, (8, 8))
     assert not winograd.usable((3, 3), (1, 1), 32, (3, 8))  # output smaller than one tile

@@ -29,9 +29,11 @@ G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
 
 #: Convolutions with fewer channels than this on the reduced axis of the products (input
-#: channels forward, output channels for the input gradient) keep the GEMM path: with K = 3
-#: the Winograd products are too narrow to pay for the transforms.
-MIN_CHANNELS = 16
+#: channels forward, output channels for the input gradient) keep the GEMM path. Measured with
+#: tests/benchmarks/conv_layers.py since a chunk became one kernel call: at 3 input channels
+#: (RGB images) Winograd is 1.2-1.6 times faster than im2col GEMM in the forward pass and the
+#: kernel gradient, at 8 channels 1.75 times; at 2 they tie and at 1 the GEMM path wins.
+MIN_CHANNELS = 3
 
 #: Outputs smaller than this (height or width) keep the GEMM path: most of a 4 x 4 tile would
 #: be wasted.
