@@ -141,18 +141,23 @@ def restore_blas_threads() -> None:
 
 
 # -- BLAS thread control -------------------------------------------------------------------------
+def mapped_libraries(fragment: str) -> list[str]:
+    """Paths of the files mapped into this process whose path contains ``fragment`` (any case);
+    empty where the OS does not list them (``/proc/self/maps``: Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split(None, 5)[5].strip() for line in maps
+                           if line.count(" ") >= 5 and fragment in line.lower()})
+    except OSError:
+        return []
+
+
 def _openblas_setters() -> list[tuple]:
     """(set_num_threads, get_num_threads) of every OpenBLAS loaded in this process (Linux)."""
     if _state["blas"] is not None:
         return _state["blas"]
     found = []
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split(None, 5)[5].strip() for line in maps
-                            if line.count(" ") >= 5 and "openblas" in line.lower()})
-    except OSError:
-        paths = []
-    for path in paths:
+    for path in mapped_libraries("openblas"):
         try:
             lib = ctypes.CDLL(path)
         except OSError:

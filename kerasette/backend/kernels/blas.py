@@ -30,6 +30,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
+from kerasette.backend import parallel
+
 #: CBLAS constants (row-major storage; no transpose or transpose).
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
@@ -46,13 +48,7 @@ SOURCE: str | None = None
 def _candidate_libraries() -> list[str]:
     """Shared libraries that may hold numpy's BLAS: those mapped into the process, numpy's own,
     then the system's BLAS (macOS's Accelerate, which numpy's macOS arm64 wheels use)."""
-    paths = []
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split(None, 5)[5].strip() for line in maps
-                            if line.count(" ") >= 5 and "blas" in line.lower()})
-    except OSError:
-        pass
+    paths = parallel.mapped_libraries("blas")
     root = os.path.dirname(np.__file__)
     for pattern in ("../numpy.libs/*blas*", ".dylibs/*blas*", "../numpy.libs/*blas*.dll"):
         paths += sorted(glob.glob(os.path.join(root, pattern)))
