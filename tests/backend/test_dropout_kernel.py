@@ -23,13 +23,13 @@ def test_apply_mask_matches_numpy(dtype):
 
 
 def _expected_draws(shape, seed_rng, dtype):
-    """The op's draws: one key from its generator, one Philox stream per block of values."""
-    key = int(seed_rng.integers(0, 2**63)) << 64
+    """The op's draws: one seed from its generator, one PCG64 stream per block of values."""
+    seed = int(seed_rng.integers(0, 2**63))
     size = int(np.prod(shape))
     draws = np.empty(size, dtype)
     for b in range(-(-size // nn.DRAW_BLOCK)):
         start, stop = b * nn.DRAW_BLOCK, min(size, (b + 1) * nn.DRAW_BLOCK)
-        draws[start:stop] = np.random.Generator(np.random.Philox(key=key | b)).random(stop - start, dtype=dtype)
+        draws[start:stop] = np.random.default_rng([seed, b]).random(stop - start, dtype=dtype)
     return draws.reshape(shape)
 
 

@@ -96,9 +96,9 @@ class LogSoftmax(Op):
         return (grad - np.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
 
 
-#: Dropout draws its random numbers in blocks of this many values, each block from its own
-#: Philox stream keyed by (one draw of the op's generator, block number): the same values however
-#: the blocks are spread over threads, and the op's generator advances by one draw per call.
+#: Dropout draws its random numbers in blocks of this many values, each block from its own PCG64
+#: stream seeded by (one draw of the op's generator, block number): the same values however the
+#: blocks are spread over threads, and the op's generator advances by one draw per call.
 DRAW_BLOCK = 1 << 18
 
 
@@ -115,12 +115,12 @@ class Dropout(Op):
         # for large tensors (numpy releases the GIL while it fills a block).
         x = np.ascontiguousarray(x)
         self.keep = np.empty(x.shape, np.float64 if x.dtype == np.float64 else np.float32)
-        key = int(self.rng.integers(0, 2**63)) << 64
+        seed = int(self.rng.integers(0, 2**63))
         flat_keep = self.keep.reshape(-1)
 
         def draw(start, stop):
-            np.random.Generator(np.random.Philox(key=key | (start // DRAW_BLOCK))).random(
-                out=flat_keep[start:stop], dtype=flat_keep.dtype)
+            np.random.default_rng([seed, start // DRAW_BLOCK]).random(out=flat_keep[start:stop],
+                                                                       dtype=flat_keep.dtype)
 
         return self._masked(x, draw)
 
