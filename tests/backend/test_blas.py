@@ -26,7 +26,10 @@ def _block_product(a, b, c):
               b.shape[1], 0.0, c, c.shape[1], c.shape[1])
 
 
-def check_products(dtype):
+def check_products(dtype, python=False):
+    """``python``: the same calls through numpy (what kernels do under ``NUMBA_DISABLE_JIT``)."""
+    product = _product.py_func if python else _product
+    block_product = _block_product.py_func if python else _block_product
     rng = np.random.default_rng(0)
     a = rng.standard_normal((7, 5)).astype(dtype)
     b = rng.standard_normal((5, 4)).astype(dtype)
@@ -40,20 +43,21 @@ def check_products(dtype):
                 c = c0.copy()
                 if beta == 0.0:
                     c[:] = np.nan  # BLAS does not read C when beta is 0
-                _product(a_in, b_in, c, trans_a, trans_b, beta)
+                product(a_in, b_in, c, trans_a, trans_b, beta)
                 want = a @ b + (beta * c0 if beta else 0)
                 np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
                 assert c.dtype == dtype
     c = np.zeros((7, 4), dtype)
-    _block_product(a, b, c)
+    block_product(a, b, c)
     want = np.zeros_like(c)
     want[1:4] = a[1:4, 2:5] @ b[2:5]
     np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("python", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_matches_numpy(dtype):
-    check_products(dtype)
+def test_gemm_matches_numpy(dtype, python):
+    check_products(dtype, python)
 
 
 def test_numpy_blas_found():
@@ -88,9 +92,20 @@ def test_fallback_loops_give_the_same_results():
     assert out.stdout.strip().endswith("ok")
 
 
-def test_gemm_outside_numba_says_so():
-    with pytest.raises(NotImplementedError, match="inside numba kernels only"):
-        blas.gemm(False, False, 1, 1, 1, None, 0, 1, None, 0, 1, 0.0, None, 0, 1)
+def test_gemm_from_python_checks_the_blocks_fit():
+    a = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"a \(3, 4\) block at 2 with rows 4 apart does not fit"):
+        blas.gemm(False, False, 3, 3, 4, a, 2, 4, a.T.copy(), 0, 3, 0.0, np.zeros((3, 3), np.float32), 0, 3)
+
+
+@pytest.mark.parametrize("bad", ["strided", "dtype"])
+def test_gemm_in_kernels_refuses_strided_or_mixed_arrays(bad):
+    """BLAS reads blocks by address, so a strided view or another dtype is a typing error, not
+    a wrong product."""
+    a = np.ones((4, 4), np.float32)
+    b = a[:, ::2] if bad == "strided" else a.astype(np.float64)
+    with pytest.raises(numba.core.errors.TypingError, match="b must be a C-contiguous array of a's dtype"):
+        _product(a, b, np.zeros((4, 2), np.float32), False, False, 0.0)
 
 
 def test_int32_adapter_passes_every_argument():

@@ -179,6 +179,33 @@ def test_backward_input_paths_agree(case):
     np.testing.assert_allclose(full, dx, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("view", ["sliced", "reversed", "broadcast", "transposed"])
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_kernel_views_are_read_as_their_values(view, strides):
+    """A strided kernel (as ``K.conv2d`` may pass) gives the product of its values on every path."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 9, 4)).astype(np.float32)
+    base = rng.standard_normal((3, 3, 4, 12)).astype(np.float32)
+    w = {"sliced": base[..., ::2], "reversed": base[..., ::-1],
+         "broadcast": np.broadcast_to(base[:, :, :1], base.shape),
+         "transposed": np.ascontiguousarray(base.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)}[view]
+    b = rng.standard_normal(24).astype(np.float32)[::2][: w.shape[3]]
+    want = ref_conv(x, np.array(w), np.array(b), strides, "same", relu=True)
+    y = conv_math.conv2d_forward(x, w, b, strides, "same", relu=True)
+    np.testing.assert_allclose(y, want, **TOL[np.float32])
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx_ref, _ = ref_conv_backward(dy, x, np.array(w), strides, "same")
+    np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, w, x.shape, strides, "same"), dx_ref,
+                               **TOL[np.float32])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16])
+def test_non_float_input_is_refused_by_name(dtype):
+    x = np.ones((1, 5, 5, 2), dtype)
+    with pytest.raises(TypeError, match=f"conv2d: the input must be float32 or float64, received {np.dtype(dtype)}"):
+        conv_math.conv2d_forward(x, np.ones((3, 3, 2, 4), np.float32))
+
+
 def test_empty_output():
     x = np.ones((2, 2, 2, 3), np.float32)
     w = np.ones((3, 3, 3, 4), np.float32)

@@ -28,6 +28,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 from numba import types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from kerasette.backend import parallel
@@ -179,19 +180,42 @@ def gemm(trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off
 
     ``A`` is the (m, k) matrix (``trans_a``: stored (k, m)) starting at flat element ``a_off`` of
     array ``a``, rows ``lda`` elements apart; likewise ``B`` (k, n) in ``b`` and ``C`` (m, n) in ``c``.
-    All three arrays have one dtype, float32 or float64. No bounds are checked.
+    All three arrays have one dtype, float32 or float64. No bounds are checked in kernels.
+
+    Inside numba kernels this is one call into BLAS; called from Python (``NUMBA_DISABLE_JIT=1``,
+    or a kernel's ``py_func``) the same product runs in numpy.
     """
-    raise NotImplementedError("kerasette.backend.kernels.blas.gemm runs inside numba kernels only")
+    op_a = _block(a, a_off, lda, k, m) if trans_a else _block(a, a_off, lda, m, k)
+    op_b = _block(b, b_off, ldb, n, k) if trans_b else _block(b, b_off, ldb, k, n)
+    block = _block(c, c_off, ldc, m, n)
+    product = (op_a.T if trans_a else op_a) @ (op_b.T if trans_b else op_b)
+    block[...] = product if beta == 0 else product + beta * block  # as in BLAS, C is not read for beta 0
+
+
+def _block(array: np.ndarray, offset: int, ld: int, rows: int, cols: int) -> np.ndarray:
+    """The (rows, cols) view of C-contiguous ``array`` starting at flat element ``offset``, rows
+    ``ld`` elements apart (checked against the array's size, unlike in kernels)."""
+    flat = array.reshape(-1)
+    end = offset + (rows - 1) * ld + cols if rows and cols else offset
+    if not array.flags.c_contiguous or offset < 0 or end > flat.size or (rows > 1 and ld < cols):
+        raise ValueError(f"gemm: a ({rows}, {cols}) block at {offset} with rows {ld} apart does not fit "
+                         f"in an array of shape {array.shape}")
+    return np.lib.stride_tricks.as_strided(flat[offset:], (rows, cols), (ld * array.itemsize, array.itemsize),
+                                           writeable=True)
 
 
 @overload(gemm, inline="always")
 def _gemm_overload(trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
+    # BLAS reads the blocks by address: a strided view or a mixed dtype would be read wrongly.
+    for name, array in (("a", a), ("b", b), ("c", c)):
+        if not isinstance(array, types.Array) or array.layout != "C" or array.dtype != a.dtype:
+            raise TypingError(f"gemm: {name} must be a C-contiguous array of a's dtype, received {array}")
     if a.dtype == types.float32:
         fn, one = _sgemm, np.float32(1)
     elif a.dtype == types.float64:
         fn, one = _dgemm, np.float64(1)
     else:
-        return None
+        raise TypingError(f"gemm: float32 or float64 arrays only, received {a.dtype}")
 
     def impl(trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
         size = a.itemsize

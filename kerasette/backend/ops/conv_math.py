@@ -100,6 +100,13 @@ def _rows_per_tile(n_rows: int, row_elems: int, itemsize: int) -> int:
     return max(1, min(n_rows, TILE_BYTES // max(1, row_elems * itemsize)))
 
 
+def _check_float(array: np.ndarray, role: str) -> None:
+    """The kernels multiply float32 or float64 only (numpy's BLAS has no other product)."""
+    if array.dtype not in (np.float32, np.float64):
+        raise TypeError(f"conv2d: the {role} must be float32 or float64, received {array.dtype}; "
+                        "cast it first (for example with K.cast(x, 'float32'))")
+
+
 def _geometry(x_shape, kernel, strides, padding):
     """Output size and (top, bottom, left, right) padding of a 2-D window over NHWC ``x_shape``."""
     _, height, width, _ = x_shape
@@ -160,12 +167,13 @@ def conv2d_forward(
     """
     kh, kw, cin, cout = w.shape
     x = np.ascontiguousarray(x)
+    _check_float(x, "input")
     (oh_n, ow_n), pads = _geometry(x.shape, (kh, kw), strides, padding)
     y = np.empty((x.shape[0], oh_n, ow_n, cout), x.dtype)
     if y.size == 0:
         return y
-    w = w.astype(x.dtype, copy=False)
-    b = None if b is None else b.astype(x.dtype, copy=False)
+    w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
+    b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
         u = winograd.kernel_transform(w)
         _by_images(lambda i, j: winograd.conv(x[i:j], u, pads, y[i:j], _buffer, WINOGRAD_BLOCK_BYTES, b, relu), x)
