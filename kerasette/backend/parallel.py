@@ -18,6 +18,7 @@ the pool's size; `restore_blas_threads` gives BLAS its own threads back.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -142,22 +143,35 @@ def restore_blas_threads() -> None:
 
 # -- BLAS thread control -------------------------------------------------------------------------
 def mapped_libraries(fragment: str) -> list[str]:
-    """Paths of the files mapped into this process whose path contains ``fragment`` (any case);
-    empty where the OS does not list them (``/proc/self/maps``: Linux)."""
+    """Paths of the files mapped into this process whose file name contains ``fragment`` (any
+    case); empty where the OS does not list them (``/proc/self/maps``: Linux)."""
+    fragment = fragment.lower()
     try:
         with open("/proc/self/maps") as maps:
-            return sorted({line.split(None, 5)[5].strip() for line in maps
-                           if line.count(" ") >= 5 and fragment in line.lower()})
+            paths = {fields[5].strip() for fields in (line.split(None, 5) for line in maps) if len(fields) == 6}
     except OSError:
         return []
+    return sorted(p for p in paths if fragment in os.path.basename(p).lower())
+
+
+def library_paths(fragment: str) -> list[str]:
+    """Shared libraries whose file name contains ``fragment`` (any case): those numpy's wheel
+    bundles first (its OpenBLAS, on every OS), then the others mapped into the process."""
+    fragment = fragment.lower()
+    root = os.path.dirname(np.__file__)
+    bundled = [path for folder in (os.path.normpath(os.path.join(root, os.pardir, "numpy.libs")), os.path.join(root, ".dylibs"))
+               for path in sorted(glob.glob(os.path.join(folder, "*")))
+               if fragment in os.path.basename(path).lower()]
+    seen = {os.path.realpath(path) for path in bundled}
+    return bundled + [path for path in mapped_libraries(fragment) if os.path.realpath(path) not in seen]
 
 
 def _openblas_setters() -> list[tuple]:
-    """(set_num_threads, get_num_threads) of every OpenBLAS loaded in this process (Linux)."""
+    """(set_num_threads, get_num_threads) of numpy's OpenBLAS and any other loaded in this process."""
     if _state["blas"] is not None:
         return _state["blas"]
     found = []
-    for path in mapped_libraries("openblas"):
+    for path in library_paths("openblas"):
         try:
             lib = ctypes.CDLL(path)
         except OSError:

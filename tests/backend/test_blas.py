@@ -121,3 +121,37 @@ def test_int32_adapter_passes_every_argument():
     adapter = blas._int32_adapter(numba.types.float32, ctypes.cast(fake, ctypes.c_void_p).value)
     adapter.ctypes(101, 112, 111, 7, 5, 3, 1.0, 4096, 9, 8192, 11, 0.5, 12288, 13)
     assert seen == [(101, 112, 111, 7, 5, 3, 1.0, 4096, 9, 8192, 11, 0.5, 12288, 13)]
+
+
+def test_a_blas_whose_products_are_wrong_is_not_used():
+    @numba.cfunc(blas._SIG[numba.types.float32])
+    def writes_nothing(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        pass
+
+    assert not blas._multiplies(numba.types.float32, writes_nothing)
+    for kind in blas._KINDS:
+        assert blas._multiplies(kind, blas._loop_gemm(kind))
+
+
+def test_no_blas_found_warns_and_falls_back(monkeypatch):
+    monkeypatch.setattr(blas, "_candidate_libraries", lambda: [])
+    try:
+        with pytest.warns(RuntimeWarning, match="no usable cblas_sgemm/cblas_dgemm was found beside numpy"):
+            assert blas.register() == "numba loops"
+    finally:
+        monkeypatch.undo()
+        blas.register()
+    assert blas.SOURCE != "numba loops" or not blas._find_cblas()
+
+
+def test_numpy_bundled_blas_comes_first():
+    from kerasette.backend import parallel
+
+    paths = parallel.library_paths("openblas")
+    root = os.path.dirname(np.__file__)
+    bundled = os.path.join(os.path.dirname(root), "numpy.libs")
+    if os.path.isdir(bundled) and any("openblas" in name.lower() for name in os.listdir(bundled)):
+        assert os.path.realpath(paths[0]).startswith(os.path.realpath(bundled))
+        assert os.path.realpath(blas.SOURCE).startswith(os.path.realpath(bundled))
+    assert parallel.mapped_libraries("OpenBLAS") == parallel.mapped_libraries("openblas")
+    assert len({os.path.realpath(p) for p in paths}) == len(paths)

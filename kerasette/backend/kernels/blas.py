@@ -16,13 +16,17 @@ process to the next. Where no such entry point is found, the names point to numb
 (:func:`_loop_gemm`) instead: correct, slower; :data:`SOURCE` says which.
 
 The products run with BLAS's own thread count, which `kerasette.backend.parallel` sets to 1.
+
+numba keys its cache of a kernel on the kernel's own source file, and :func:`gemm` is inlined
+into the kernels: after changing :func:`gemm`'s code or the symbols' signature in a source
+checkout, touch the kernel modules (or remove their ``__pycache__``) so that they recompile.
 """
 
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
+import warnings
 
 import llvmlite.binding as llvm
 import numba
@@ -39,6 +43,7 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _SIG = {dt: types.void(types.int32, types.int32, types.int32, types.int64, types.int64, types.int64,
                        dt, types.intp, types.int64, types.intp, types.int64, dt, types.intp, types.int64)
         for dt in (types.float32, types.float64)}
+_KINDS = (types.float32, types.float64)
 _sgemm = types.ExternalFunction("kerasette_sgemm", _SIG[types.float32])
 _dgemm = types.ExternalFunction("kerasette_dgemm", _SIG[types.float64])
 
@@ -47,14 +52,9 @@ SOURCE: str | None = None
 
 
 def _candidate_libraries() -> list[str]:
-    """Shared libraries that may hold numpy's BLAS: those mapped into the process, numpy's own,
-    then the system's BLAS (macOS's Accelerate, which numpy's macOS arm64 wheels use)."""
-    paths = parallel.mapped_libraries("blas")
-    root = os.path.dirname(np.__file__)
-    for pattern in ("../numpy.libs/*blas*", ".dylibs/*blas*", "../numpy.libs/*blas*.dll"):
-        paths += sorted(glob.glob(os.path.join(root, pattern)))
-    paths.append("/System/Library/Frameworks/Accelerate.framework/Accelerate")
-    return paths
+    """Shared libraries that may hold numpy's BLAS: the one numpy's wheel bundles, others mapped
+    into the process, then the system's (macOS's Accelerate, which numpy's macOS arm64 wheels use)."""
+    return parallel.library_paths("blas") + ["/System/Library/Frameworks/Accelerate.framework/Accelerate"]
 
 
 #: (symbol prefix, suffix, integer bits) of the cblas_?gemm entry points looked for, in order.
@@ -62,26 +62,48 @@ _NAMES = (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64), ("cblas_", "_64", 
           ("scipy_cblas_", "", 32), ("cblas_", "", 32))
 
 
-def _find_cblas() -> tuple[str, int, int, int] | None:
-    """(library path, address of cblas_sgemm, of cblas_dgemm, integer bits), or None."""
+def _find_cblas() -> tuple[str, list] | None:
+    """(library path, [sgemm target, dgemm target]) of the first BLAS whose products check out.
+
+    A target is the address of ``cblas_?gemm`` (64-bit integers) or, for 32-bit integers, a C
+    callback adapting the arguments (:func:`_int32_adapter`).
+    """
     for path in _candidate_libraries():
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
         for prefix, suffix, bits in _NAMES:
-            s = getattr(lib, f"{prefix}sgemm{suffix}", None)
-            d = getattr(lib, f"{prefix}dgemm{suffix}", None)
-            if s is not None and d is not None:
-                address = ctypes.cast(s, ctypes.c_void_p).value, ctypes.cast(d, ctypes.c_void_p).value
-                return path, address[0], address[1], bits
+            found = [getattr(lib, f"{prefix}{kind}gemm{suffix}", None) for kind in "sd"]
+            if None in found:
+                continue
+            addresses = [ctypes.cast(f, ctypes.c_void_p).value for f in found]
+            targets = addresses if bits == 64 else [_int32_adapter(t, a) for t, a in zip(_KINDS, addresses)]
+            if all(_multiplies(t, target) for t, target in zip(_KINDS, targets)):
+                return path, targets
     return None
+
+
+def _multiplies(dtype, target) -> bool:
+    """Whether ``target`` (an address or a C callback with the :data:`_SIG` signature) computes a
+    2x2 product correctly: a BLAS whose entry point has other conventions is not used."""
+    np_dtype = np.dtype(str(dtype))
+    real = ctypes.c_float if dtype == types.float32 else ctypes.c_double
+    i32, i64, ptr = ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p
+    address = target if isinstance(target, int) else target.address
+    call = ctypes.CFUNCTYPE(None, i32, i32, i32, i64, i64, i64, real, ptr, i64, ptr, i64, real, ptr, i64)(address)
+    a = np.array([[1, 2], [3, 4]], np_dtype)
+    b = np.array([[5, 6], [7, 8]], np_dtype)
+    c = np.full((2, 2), 1, np_dtype)
+    call(ROW_MAJOR, NO_TRANS, TRANS, 2, 2, 2, 1.0, a.ctypes.data, 2, b.ctypes.data, 2, 0.5, c.ctypes.data, 2)
+    return bool(np.array_equal(c, a @ b.T + 0.5))
 
 
 def _int32_adapter(dtype, address: int):
     """A C callback with the 64-bit-integer signature that calls the 32-bit-integer cblas_?gemm
     at ``address`` (integer arguments are not passed alike on every platform, so no cast).
-    Compiled when needed, not cached: it calls a fixed address."""
+    Compiled when :func:`register` finds such a BLAS (at import, on macOS with Accelerate), not
+    cached: it calls a fixed address."""
     i32, ptr = ctypes.c_int32, ctypes.c_void_p
     real = ctypes.c_float if dtype == types.float32 else ctypes.c_double
     target = ctypes.CFUNCTYPE(None, i32, i32, i32, i32, i32, i32, real, ptr, i32, ptr, i32, real, ptr, i32)(address)
@@ -152,18 +174,20 @@ def register(use_blas: bool = True) -> str:
     """Points ``kerasette_sgemm`` and ``kerasette_dgemm`` at numpy's BLAS (or the fallback).
 
     Called when this module is imported; ``KERASETTE_BLAS=loops`` in the environment, or
-    ``use_blas=False``, selects the fallback (the tests use it). Returns :data:`SOURCE`.
-    Kernels compiled or loaded from the cache afterwards use the new targets.
+    ``use_blas=False``, selects the fallback (the tests use it), and a warning says when no
+    usable BLAS was found. Returns :data:`SOURCE`. Kernels compiled or loaded from the cache
+    afterwards use the new targets.
     """
     global SOURCE
     found = _find_cblas() if use_blas else None
-    kinds = (types.float32, types.float64)
     if found is None:
-        SOURCE, targets = "numba loops", [_loop_gemm(kind) for kind in kinds]
-    elif found[3] == 32:
-        SOURCE, targets = found[0], [_int32_adapter(kind, a) for kind, a in zip(kinds, found[1:3])]
+        SOURCE, targets = "numba loops", [_loop_gemm(kind) for kind in _KINDS]
+        if use_blas:
+            warnings.warn("kerasette: no usable cblas_sgemm/cblas_dgemm was found beside numpy; "
+                          "convolutions fall back to numba loops, several times slower", RuntimeWarning,
+                          stacklevel=2)
     else:
-        SOURCE, targets = found[0], list(found[1:3])
+        SOURCE, targets = found
     _KEEP[:] = targets  # the C callbacks must live as long as the symbols point at them
     for name, target in zip(("kerasette_sgemm", "kerasette_dgemm"), targets):
         llvm.add_symbol(name, target if isinstance(target, int) else target.address)
