@@ -5,7 +5,9 @@ A script, not a test: ``python tests/benchmarks/conv_layers.py [--batch 32] [--s
 Prints the machine's fp32 matmul rate (numpy, 2048 x 2048) and, per layer and pass, the time,
 the effective GFLOP/s (the direct convolution's 2 * multiply-adds over the time, so Winograd
 layers, which do 4 times fewer multiplications, can exceed the matmul rate) and its fraction
-of that matmul rate. With ``--torch`` it also times PyTorch's CPU
+of that matmul rate, and a memory floor: the time to read the pass's operands and write its
+result once at the machine's copy bandwidth, and the fraction of the matmul rate that time
+would give. With ``--torch`` it also times PyTorch's CPU
 convolutions on the same shapes (when torch is importable), for the ratio.
 """
 
@@ -60,6 +62,28 @@ def matmul_gflops(n: int = 2048) -> float:
     return 2 * n**3 / seconds / 1e9
 
 
+def copy_bandwidth(megabytes: int = 256) -> float:
+    """Bytes per second read plus written by a large copy on all the pool's threads (memcpy's
+    best case: no arithmetic, streaming stores), the yardstick of :func:`layer_bytes`."""
+    from kerasette.backend import parallel
+
+    src = np.ones(megabytes << 18, np.float32)
+    dst = np.empty_like(src)
+
+    def copy():
+        parallel.map_chunks(lambda i, j: np.copyto(dst[i:j], src[i:j]), src.size)
+
+    return 2 * src.nbytes / best_time(copy, repeats=5, min_seconds=1.0)
+
+
+def layer_bytes(batch, size, cin, cout, k, out, itemsize) -> int:
+    """Bytes each of the three passes must read and write at least once: two of the input, the
+    kernel and the output in, the third out, whatever its arithmetic. At the copy bandwidth this
+    is a pass's floor: a layer that moves much data per FLOP (few input channels) cannot reach
+    the matmul rate."""
+    return (batch * size * size * cin + batch * out * out * cout + k * k * cin * cout) * itemsize
+
+
 def layer_passes(batch, size, cin, cout, k, padding, dtype):
     """The three passes of one layer as zero-argument callables, and the layer's FLOP count."""
     rng = np.random.default_rng(0)
@@ -111,19 +135,27 @@ def main() -> None:
     if args.tile_bytes:
         conv_math.TILE_BYTES = args.tile_bytes
     peak = matmul_gflops()
-    print(f"numpy float32 2048x2048 matmul: {peak:.1f} GFLOP/s")
+    bandwidth = copy_bandwidth()
+    print(f"numpy float32 2048x2048 matmul: {peak:.1f} GFLOP/s; copy: {bandwidth / 1e9:.1f} GB/s read + written")
     print(f"batch {args.batch}, {args.dtype}, tile {conv_math.TILE_BYTES / 2**20:.2f} MiB")
-    head = f"{'layer':<14}{'pass':<12}{'ms':>9}{'GFLOP/s':>9}{'of mm':>7}"
+    print("floor: the time to move the pass's operands once at the copy rate; 'max': the fraction of")
+    print("the matmul rate a pass taking only that long would reach")
+    head = f"{'layer':<14}{'pass':<12}{'ms':>9}{'GFLOP/s':>9}{'of mm':>7}{'floor':>7}{'max':>6}"
     print(head + ("  torch ms  ratio" if args.torch else ""))
     total = 0.0
+    itemsize = np.dtype(args.dtype).itemsize
     for name, size, cin, cout, k, padding in seed_layers(args.size, args.channels):
         passes, flops = layer_passes(args.batch, size, cin, cout, k, padding, args.dtype)
+        out = conv_output_length(size, k, padding, 1)
+        floor = layer_bytes(args.batch, size, cin, cout, k, out, itemsize) / bandwidth
         ref = torch_passes(args.batch, size, cin, cout, k, padding) if args.torch else None
         for pass_name, fn in passes.items():
             seconds = best_time(fn, args.repeats)
             total += seconds
             rate = flops / seconds / 1e9
-            line = f"{name:<14}{pass_name:<12}{seconds * 1e3:9.2f}{rate:9.1f}{rate / peak:7.2f}"
+            ceiling = flops / floor / 1e9 / peak
+            line = (f"{name:<14}{pass_name:<12}{seconds * 1e3:9.2f}{rate:9.1f}{rate / peak:7.2f}"
+                    f"{floor * 1e3:7.2f}{ceiling:6.2f}")
             if ref is not None:
                 t_ref = best_time(ref[pass_name], args.repeats)
                 line += f"{t_ref * 1e3:10.2f}{seconds / t_ref:7.2f}"
