@@ -159,8 +159,8 @@ def library_paths(fragment: str) -> list[str]:
     bundles first (its OpenBLAS, on every OS), then the others mapped into the process."""
     fragment = fragment.lower()
     root = os.path.dirname(np.__file__)
-    bundled = [path for folder in (os.path.normpath(os.path.join(root, os.pardir, "numpy.libs")), os.path.join(root, ".dylibs"))
-               for path in sorted(glob.glob(os.path.join(folder, "*")))
+    folders = (os.path.normpath(os.path.join(root, os.pardir, "numpy.libs")), os.path.join(root, ".dylibs"))
+    bundled = [path for folder in folders for path in sorted(glob.glob(os.path.join(folder, "*")))
                if fragment in os.path.basename(path).lower()]
     seen = {os.path.realpath(path) for path in bundled}
     return bundled + [path for path in mapped_libraries(fragment) if os.path.realpath(path) not in seen]

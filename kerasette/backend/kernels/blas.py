@@ -40,10 +40,10 @@ from kerasette.backend import parallel
 #: CBLAS constants (row-major storage; no transpose or transpose).
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
+_KINDS = (types.float32, types.float64)
 _SIG = {dt: types.void(types.int32, types.int32, types.int32, types.int64, types.int64, types.int64,
                        dt, types.intp, types.int64, types.intp, types.int64, dt, types.intp, types.int64)
-        for dt in (types.float32, types.float64)}
-_KINDS = (types.float32, types.float64)
+        for dt in _KINDS}
 _sgemm = types.ExternalFunction("kerasette_sgemm", _SIG[types.float32])
 _dgemm = types.ExternalFunction("kerasette_dgemm", _SIG[types.float64])
 

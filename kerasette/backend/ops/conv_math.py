@@ -4,16 +4,17 @@ A convolution is a matrix product between patches and the reshaped kernel. The p
 whole batch is never built: numba packs the patches of a *tile* of output rows into a reusable
 buffer (sized to stay in cache) and calls numpy's BLAS (`kerasette.backend.kernels.blas`) to
 multiply it straight into the output, a whole chunk of images in one GIL-free kernel call
-(1x1 stride-1 convolutions are one ``np.matmul``). The batch is split into one chunk of whole images per core (`kerasette.backend.parallel`); each
-chunk runs in its own thread with the serial kernels and a single-threaded BLAS, so nothing is
-nested and each core works in its own cache.
+(1x1 stride-1 convolutions are one ``np.matmul``). The batch is split into one chunk of whole
+images per core (`kerasette.backend.parallel`); each chunk runs in its own thread with the serial
+kernels and a single-threaded BLAS, so nothing is nested and each core works in its own cache.
 
-* 3x3 stride-1 convolutions with enough channels: Winograd F(4x4, 3x3) (`kerasette.backend.ops.winograd`;
-  the input gradient only with ``FULL_CONV_MIN_CIN`` input channels); what follows describes the others.
+* 3x3 stride-1 convolutions with enough channels: Winograd F(4x4, 3x3)
+  (`kerasette.backend.ops.winograd`; the input gradient only with ``FULL_CONV_MIN_CIN`` input
+  channels); what follows describes the others.
 * forward: ``y_tile = cols_tile @ w2d``, bias and ReLU fused into one pass over the tile.
 * backward to the input: for stride 1 and enough input channels a 'full' convolution of ``dy``
-  with the flipped, transposed kernel (same machinery as the forward pass); otherwise ``dcols = dy_tile @ w2d.T`` and a col2im
-  scatter-add.
+  with the flipped, transposed kernel (same machinery as the forward pass); otherwise
+  ``dcols = dy_tile @ w2d.T`` and a col2im scatter-add.
 * backward to the kernel: ``dw2d += cols_tile.T @ dy_tile``.
 
 Stride-1 convolutions with at least ``conv_rows.ROWS_MIN_CIN`` input channels (forward, the 'full'
