@@ -290,6 +290,8 @@ CONV_SETTINGS = [
     ((2, 4, 4, 3), (1, 1, 3, 2), (1, 1), "valid"),  # 1x1 kernel: the plain matmul path
     ((1, 7, 6, 16), (3, 3, 16, 16), (1, 1), "valid"),  # Winograd F(4x4, 3x3), partial tiles
     ((1, 5, 6, 16), (3, 3, 16, 17), (1, 1), "same"),  # Winograd with padding
+    ((1, 5, 8, 2), (3, 3, 2, 16), (1, 1), "same"),  # direct SIMD kernels (few input channels)
+    ((1, 6, 9, 3), (3, 2, 3, 16), (2, 1), "valid"),  # direct, strided, 6-pixel blocks and a tail
 ]
 
 
@@ -319,6 +321,14 @@ def _conv_cases():
             lambda x, k, b, s=strides, p=padding: ops.conv2d(x, k, b, strides=s, padding=p, relu=True),
             _preactivation_away_from_zero(_normal((1, 4, 4, 2), (3, 3, 2, 2), (2,)), pre, 1e-3),
             lambda x, k, b, s=strides, p=padding: conv2d_reference(x, k, b, s, p, relu=True)))
+    def pre_direct(x, k, b):
+        return conv2d_reference(x, k, b, (1, 1), "same")
+
+    cases.append(Case(
+        "conv2d-bias-relu-direct", ("conv2d",),
+        lambda x, k, b: ops.conv2d(x, k, b, padding="same", relu=True),
+        _preactivation_away_from_zero(_normal((1, 4, 7, 2), (3, 3, 2, 16), (16,)), pre_direct, 1e-3),
+        lambda x, k, b: conv2d_reference(x, k, b, (1, 1), "same", relu=True)))
     return cases
 
 

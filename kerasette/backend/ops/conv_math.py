@@ -47,7 +47,7 @@ import numpy as np
 from kerasette.backend import parallel
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import pool as _pool
-from kerasette.backend.ops import conv_rows, winograd
+from kerasette.backend.ops import conv_rows, direct, winograd
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 #: Target size in bytes of one packed patch tile (tuned with tests/benchmarks/conv_layers.py).
@@ -63,6 +63,10 @@ ROWS_PATH = True
 
 #: ... and for the kernel gradient.
 ROWS_WEIGHT_GRAD = True
+
+#: Convolutions with few input channels use the direct SIMD kernels
+#: (`kerasette.backend.ops.direct`) for the forward pass and the kernel gradient.
+DIRECT = True
 
 #: 3x3 stride-1 convolutions with enough channels use Winograd F(4x4, 3x3)
 #: (`kerasette.backend.ops.winograd`) for all three passes.
@@ -176,6 +180,9 @@ def conv2d_forward(
         return y
     w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
     b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    if DIRECT and direct.usable(cin, cout, x.dtype):
+        _by_images(lambda i, j: direct.conv(x[i:j], w, strides, pads, y[i:j], _buffer, b, relu), x)
+        return y
     if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
         u = winograd.kernel_transform(w)
         _by_images(lambda i, j: winograd.conv(x[i:j], u, pads, y[i:j], _buffer, WINOGRAD_BLOCK_BYTES, b, relu), x)
@@ -292,15 +299,18 @@ def _weight_grad_plan(dy, x, w_shape, strides, padding):
     """``(chunk, finish)``: ``chunk(i, j)`` returns the part of images ``i:j`` and
     ``finish(parts)`` the kernel gradient. ``dy`` and ``x`` must be C-contiguous, of one dtype,
     and not empty; ``dy`` is only read inside ``chunk``."""
-    kh, kw, cin, _ = w_shape
+    kh, kw, cin, cout = w_shape
     _, oh_n, ow_n, _ = dy.shape
     _, pads = _geometry(x.shape, (kh, kw), strides, padding)
-    if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
-        return (lambda i, j: winograd.weight_grad(dy[i:j], x[i:j], pads, _buffer, WINOGRAD_BLOCK_BYTES),
-                lambda parts: winograd.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype)))
 
     def total(parts):
         return np.sum(parts, axis=0, dtype=x.dtype).reshape(w_shape)
+
+    if DIRECT and direct.usable(cin, cout, x.dtype):
+        return lambda i, j: direct.weight_grad(dy[i:j], x[i:j], (kh, kw), strides, pads, _buffer), total
+    if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
+        return (lambda i, j: winograd.weight_grad(dy[i:j], x[i:j], pads, _buffer, WINOGRAD_BLOCK_BYTES),
+                lambda parts: winograd.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype)))
 
     if ROWS_PATH and ROWS_WEIGHT_GRAD and conv_rows.usable((kh, kw), strides, cin):
         return lambda i, j: conv_rows.weight_grad(dy[i:j], x[i:j], (kh, kw), pads, _buffer, TILE_BYTES), total

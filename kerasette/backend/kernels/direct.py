@@ -1,0 +1,202 @@
+"""Direct convolution for layers with few input channels (an RGB input layer), in SIMD registers.
+
+With C input channels, a k x k convolution does only k * k * C multiply-adds per output value:
+27 for a 3x3 kernel on RGB images. im2col GEMM then multiplies matrices with a 27-long inner
+dimension, which BLAS runs far below its peak, and Winograd's output transform alone costs about
+as much per output as those 27 multiply-adds. Here each output value is accumulated in a
+register instead: the kernels are outer products over the output channels, written with the
+explicit vectors of `kerasette.backend.kernels.simd` (one fused multiply-add per input value,
+kernel row and vector of output channels).
+
+* :func:`conv_chunk`: 6 neighbouring output pixels x 2 vectors of output channels in 12
+  accumulators; per kernel tap, 2 vector loads of the kernel, 6 broadcasts of input values and
+  12 FMAs. Bias and ReLU are applied as the accumulators are stored.
+* :func:`weight_grad_chunk`: for each output row, 9 kernel taps x 2 vectors of output channels in
+  18 accumulators; per output pixel, 2 vector loads of ``dy``, 9 broadcasts of input values and
+  18 FMAs. The row of ``dy`` is read once per group of 9 taps, from the L1 cache.
+
+Both take unpadded ('valid') geometry: the caller pads the input. The number of output channels
+must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-512);
+`kerasette.backend.ops.direct` pads, checks and dispatches.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels.simd import lanes, vadd, vbroadcast, vfma, vload, vmax, vstore, vzeros
+
+#: Kernel taps accumulated at once by :func:`weight_grad_chunk`; the unrolled loop body has this
+#: many, so changing it means changing the kernel.
+TAP_GROUP = 9
+
+_inline = numba.njit(inline="always", cache=True, nogil=True)
+
+
+@kernel
+def _tap_offsets(kh, kw, chans, width, count):
+    """Flat offsets, within the input, of each kernel tap ``(i, j, c)`` from the window's corner,
+    in the kernel's (kh, kw, C) order, followed by zeros up to ``count`` entries."""
+    offsets = np.zeros(count, np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            for c in range(chans):
+                offsets[(i * kw + j) * chans + c] = (i * width + j) * chans + c
+    return offsets
+
+
+@kernel
+def conv_chunk(x, w, y, b, has_bias, relu, sh, sw):
+    """``y = act(conv(x, w) + b)`` ('valid' geometry, strides ``sh``, ``sw``) for a chunk of images.
+
+    Args:
+        x: input, (N, H, W, C), C-contiguous, already padded.
+        w: kernel, (kh, kw, C, F), C-contiguous; F a multiple of ``2 * lanes``.
+        y: output, (N, OH, OW, F), C-contiguous; overwritten.
+        b: bias, (F,) (read when ``has_bias``).
+        relu: apply a ReLU after the bias.
+    """
+    n_img, height, width, chans = x.shape
+    kh, kw = w.shape[0], w.shape[1]
+    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
+    xf, wf, yf = x.reshape(-1), w.reshape(-1), y.reshape(-1)
+    nl = lanes(x.itemsize)
+    taps = kh * kw * chans
+    offsets = _tap_offsets(kh, kw, chans, width, taps)
+    step = sw * chans  # from one output pixel's window to the next one's
+    zero = vzeros(xf)
+    for n in range(n_img):
+        for oh in range(oh_n):
+            row = (n * height + oh * sh) * width
+            out = (n * oh_n + oh) * ow_n
+            for f0 in range(0, cout, 2 * nl):
+                b0 = vload(b, f0) if has_bias else zero
+                b1 = vload(b, f0 + nl) if has_bias else zero
+                ow = 0
+                while ow + 6 <= ow_n:  # 6 pixels x 2 vectors of channels
+                    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = zero
+                    corner = (row + ow * sw) * chans
+                    for t in range(taps):
+                        xt = corner + offsets[t]
+                        w0 = vload(wf, t * cout + f0)
+                        w1 = vload(wf, t * cout + f0 + nl)
+                        v = vbroadcast(xf, xt)
+                        a00, a01 = vfma(v, w0, a00), vfma(v, w1, a01)
+                        v = vbroadcast(xf, xt + step)
+                        a10, a11 = vfma(v, w0, a10), vfma(v, w1, a11)
+                        v = vbroadcast(xf, xt + 2 * step)
+                        a20, a21 = vfma(v, w0, a20), vfma(v, w1, a21)
+                        v = vbroadcast(xf, xt + 3 * step)
+                        a30, a31 = vfma(v, w0, a30), vfma(v, w1, a31)
+                        v = vbroadcast(xf, xt + 4 * step)
+                        a40, a41 = vfma(v, w0, a40), vfma(v, w1, a41)
+                        v = vbroadcast(xf, xt + 5 * step)
+                        a50, a51 = vfma(v, w0, a50), vfma(v, w1, a51)
+                    at = (out + ow) * cout + f0
+                    _store_pair(yf, at, a00, a01, b0, b1, relu, zero)
+                    _store_pair(yf, at + cout, a10, a11, b0, b1, relu, zero)
+                    _store_pair(yf, at + 2 * cout, a20, a21, b0, b1, relu, zero)
+                    _store_pair(yf, at + 3 * cout, a30, a31, b0, b1, relu, zero)
+                    _store_pair(yf, at + 4 * cout, a40, a41, b0, b1, relu, zero)
+                    _store_pair(yf, at + 5 * cout, a50, a51, b0, b1, relu, zero)
+                    ow += 6
+                while ow < ow_n:  # the row's last pixels, one at a time
+                    a00 = a01 = zero
+                    corner = (row + ow * sw) * chans
+                    for t in range(taps):
+                        v = vbroadcast(xf, corner + offsets[t])
+                        a00 = vfma(v, vload(wf, t * cout + f0), a00)
+                        a01 = vfma(v, vload(wf, t * cout + f0 + nl), a01)
+                    _store_pair(yf, (out + ow) * cout + f0, a00, a01, b0, b1, relu, zero)
+                    ow += 1
+
+
+@_inline
+def _store_pair(yf, at, a0, a1, b0, b1, relu, zero):
+    """Stores ``act(a0 + b0)`` and ``act(a1 + b1)`` at ``yf[at:]``, one vector after the other."""
+    a0, a1 = vadd(a0, b0), vadd(a1, b1)
+    if relu:
+        a0, a1 = vmax(a0, zero), vmax(a1, zero)
+    vstore(yf, at, a0)
+    vstore(yf, at + lanes(yf.itemsize), a1)
+
+
+@kernel
+def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
+    """``dw += sum over the chunk of x_window (outer) dy``, a kernel gradient as (taps, F) rows.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``2 * lanes``.
+        x: forward input, (N, H, W, C), C-contiguous, already padded.
+        dw: accumulator, (R, F) with R the taps ``kh * kw * C`` rounded up to a multiple of
+            :data:`TAP_GROUP`; rows beyond the taps receive scratch sums. Not zeroed here.
+        sh, sw: strides; kh, kw: kernel size.
+    """
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    xf, dyf, dwf = x.reshape(-1), dy.reshape(-1), dw.reshape(-1)
+    nl = lanes(x.itemsize)
+    offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
+    step = sw * chans
+    for n in range(n_img):
+        for oh in range(oh_n):
+            corner0 = (n * height + oh * sh) * width * chans
+            out0 = (n * oh_n + oh) * ow_n * cout
+            for f0 in range(0, cout, 2 * nl):
+                for t0 in range(0, dw.shape[0], TAP_GROUP):  # 9 taps x 2 vectors of channels
+                    o0, o1, o2 = offsets[t0], offsets[t0 + 1], offsets[t0 + 2]
+                    o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
+                    o6, o7, o8 = offsets[t0 + 6], offsets[t0 + 7], offsets[t0 + 8]
+                    r = t0 * cout + f0
+                    a00, a01 = vload(dwf, r), vload(dwf, r + nl)
+                    a10, a11 = vload(dwf, r + cout), vload(dwf, r + cout + nl)
+                    a20, a21 = vload(dwf, r + 2 * cout), vload(dwf, r + 2 * cout + nl)
+                    a30, a31 = vload(dwf, r + 3 * cout), vload(dwf, r + 3 * cout + nl)
+                    a40, a41 = vload(dwf, r + 4 * cout), vload(dwf, r + 4 * cout + nl)
+                    a50, a51 = vload(dwf, r + 5 * cout), vload(dwf, r + 5 * cout + nl)
+                    a60, a61 = vload(dwf, r + 6 * cout), vload(dwf, r + 6 * cout + nl)
+                    a70, a71 = vload(dwf, r + 7 * cout), vload(dwf, r + 7 * cout + nl)
+                    a80, a81 = vload(dwf, r + 8 * cout), vload(dwf, r + 8 * cout + nl)
+                    corner, at = corner0, out0 + f0
+                    for _ in range(ow_n):
+                        d0, d1 = vload(dyf, at), vload(dyf, at + nl)
+                        v = vbroadcast(xf, corner + o0)
+                        a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
+                        v = vbroadcast(xf, corner + o1)
+                        a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
+                        v = vbroadcast(xf, corner + o2)
+                        a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
+                        v = vbroadcast(xf, corner + o3)
+                        a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
+                        v = vbroadcast(xf, corner + o4)
+                        a40, a41 = vfma(v, d0, a40), vfma(v, d1, a41)
+                        v = vbroadcast(xf, corner + o5)
+                        a50, a51 = vfma(v, d0, a50), vfma(v, d1, a51)
+                        v = vbroadcast(xf, corner + o6)
+                        a60, a61 = vfma(v, d0, a60), vfma(v, d1, a61)
+                        v = vbroadcast(xf, corner + o7)
+                        a70, a71 = vfma(v, d0, a70), vfma(v, d1, a71)
+                        v = vbroadcast(xf, corner + o8)
+                        a80, a81 = vfma(v, d0, a80), vfma(v, d1, a81)
+                        corner += step
+                        at += cout
+                    vstore(dwf, r, a00)
+                    vstore(dwf, r + nl, a01)
+                    vstore(dwf, r + cout, a10)
+                    vstore(dwf, r + cout + nl, a11)
+                    vstore(dwf, r + 2 * cout, a20)
+                    vstore(dwf, r + 2 * cout + nl, a21)
+                    vstore(dwf, r + 3 * cout, a30)
+                    vstore(dwf, r + 3 * cout + nl, a31)
+                    vstore(dwf, r + 4 * cout, a40)
+                    vstore(dwf, r + 4 * cout + nl, a41)
+                    vstore(dwf, r + 5 * cout, a50)
+                    vstore(dwf, r + 5 * cout + nl, a51)
+                    vstore(dwf, r + 6 * cout, a60)
+                    vstore(dwf, r + 6 * cout + nl, a61)
+                    vstore(dwf, r + 7 * cout, a70)
+                    vstore(dwf, r + 7 * cout + nl, a71)
+                    vstore(dwf, r + 8 * cout, a80)
+                    vstore(dwf, r + 8 * cout + nl, a81)

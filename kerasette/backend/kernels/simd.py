@@ -1,0 +1,168 @@
+"""Explicit SIMD vectors for numba kernels: one type and a handful of operations on it.
+
+Why: numba leaves vectorisation to LLVM's loop vectoriser, which on AVX-512 machines chooses
+256-bit vectors (the CPU's "prefer 256-bit" tuning), keeps accumulators in memory when a loop
+nest is not the simple shape it recognises, and fuses no multiply-add (numba does not allow
+contraction). A kernel that is a register-blocked outer product (the direct convolution of
+`kerasette.backend.kernels.direct`) needs all three. Here a vector is a value of LLVM's vector
+type, kept in a register like any scalar, and ``vfma`` is LLVM's fused multiply-add, which the
+backend turns into the machine's widest FMA instruction.
+
+A vector holds :data:`VECTOR_BYTES` bytes: 64 (16 float32 lanes, one zmm register) where the CPU
+has AVX-512, 32 with AVX, else 16; :func:`lanes` gives the count for a dtype. numba keys its
+on-disk cache on the CPU, so a cache is never reused on a CPU with another width.
+
+Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
+the BLAS calls of `kerasette.backend.kernels.blas`; the kernels that use them validate nothing
+either, and their Python callers pass arrays of the right shapes.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, models, overload, register_model
+
+
+def _vector_bytes() -> int:
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f"):
+        return 64
+    return 32 if features.get("avx") else 16
+
+
+#: Bytes per vector on this machine.
+VECTOR_BYTES = _vector_bytes()
+
+
+class Vector(types.Type):
+    """numba type of a vector of ``count`` values of ``dtype`` (float32 or float64)."""
+
+    def __init__(self, dtype, count: int):
+        self.dtype, self.count = dtype, count
+        super().__init__(name=f"Vector({dtype} x {count})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        element = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.count))
+
+
+def _vector_of(dtype) -> Vector:
+    return Vector(dtype, VECTOR_BYTES * 8 // dtype.bitwidth)
+
+
+def lanes(itemsize: int) -> int:
+    """Values per vector for a dtype of ``itemsize`` bytes (usable in kernels)."""
+    return VECTOR_BYTES // itemsize
+
+
+@overload(lanes, inline="always")
+def _lanes_overload(itemsize):
+    return lambda itemsize: VECTOR_BYTES // itemsize
+
+
+def _element_pointer(context, builder, array_type, array, index_type, index):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.gep(data, [context.cast(builder, index, index_type, types.intp)])
+
+
+def _splat(builder, vector_type: ir.VectorType, scalar):
+    one = builder.insert_element(ir.Constant(vector_type, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), vector_type.count), [0] * vector_type.count)
+    return builder.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined), zeros)
+
+
+def _llvm_call(builder, name: str, vector_type: ir.VectorType, args):
+    """Calls the overloaded LLVM intrinsic ``name`` (``llvm.fma``, ``llvm.maxnum``) on vectors."""
+    element = "f32" if isinstance(vector_type.element, ir.FloatType) else "f64"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector_type, [vector_type] * len(args)),
+                                        f"{name}.v{vector_type.count}{element}")
+    return builder.call(fn, args)
+
+
+@intrinsic
+def vload(typingctx, array, index):
+    """The vector at flat element ``index`` of ``array`` (any alignment)."""
+    vector = _vector_of(array.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        vptr = builder.bitcast(ptr, context.get_value_type(vector).as_pointer())
+        return builder.load(vptr, align=array.dtype.bitwidth // 8)
+
+    return vector(array, index), codegen
+
+
+@intrinsic
+def vstore(typingctx, array, index, value):
+    """Stores vector ``value`` at flat element ``index`` of ``array``."""
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        builder.store(args[2], builder.bitcast(ptr, args[2].type.as_pointer()), align=array.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.none(array, index, value), codegen
+
+
+@intrinsic
+def vbroadcast(typingctx, array, index):
+    """Flat element ``index`` of ``array`` in every lane."""
+    vector = _vector_of(array.dtype)
+
+    def codegen(context, builder, sig, args):
+        scalar = builder.load(_element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1]))
+        return _splat(builder, context.get_value_type(vector), scalar)
+
+    return vector(array, index), codegen
+
+
+@intrinsic
+def vzeros(typingctx, array):
+    """A vector of zeros of ``array``'s dtype."""
+    vector = _vector_of(array.dtype)
+
+    def codegen(context, builder, sig, args):
+        return ir.Constant(context.get_value_type(vector), None)
+
+    return vector(array), codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """``a * b + c`` lane by lane, rounded once."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _llvm_call(builder, "llvm.fma", args[0].type, args)
+
+    return a(a, b, c), codegen
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    """``a + b`` lane by lane."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):
+    """The larger of ``a`` and ``b`` lane by lane; a NaN loses (so ``vmax(nan, 0)`` is 0)."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _llvm_call(builder, "llvm.maxnum", args[0].type, args)
+
+    return a(a, b), codegen

@@ -1,0 +1,85 @@
+"""Direct SIMD convolution kernels (few input channels) against the slow numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend.kernels import simd
+from kerasette.backend.ops import conv_math, direct
+from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+
+CASES = [
+    # (n, h, w, cin, cout, kernel, strides, padding)
+    (2, 9, 13, 3, 32, (3, 3), (1, 1), "valid"),  # 11 columns: one 6-pixel block and 5 single pixels
+    (2, 8, 8, 1, 64, (3, 3), (1, 1), "same"),  # two pairs of vectors of channels, padding
+    (1, 11, 10, 2, 32, (5, 5), (2, 2), "same"),  # 50 taps: the last group of 9 is partial
+    (3, 7, 20, 8, 32, (3, 3), (2, 1), "valid"),  # different strides per axis
+    (2, 6, 6, 4, 32, (1, 1), (1, 1), "valid"),  # 1x1 kernel
+    (1, 6, 9, 3, 32, (2, 4), (1, 3), "same"),  # even kernel: asymmetric padding
+]
+
+
+def _arrays(case, dtype):
+    n, h, w, cin, cout, kernel, strides, padding = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    k = rng.standard_normal((*kernel, cin, cout)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    y = ref_conv(x, k, None, strides, padding)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    return x, k, b, dy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_forward_matches_the_reference(case, dtype):
+    x, k, b, _ = _arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    assert direct.usable(x.shape[3], k.shape[3], dtype)
+    for bias, relu in [(None, False), (b, True), (b, False)]:
+        y = conv_math.conv2d_forward(x, k, bias, strides, padding, relu=relu)
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y, ref_conv(x, k, bias, strides, padding, relu), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_kernel_gradient_matches_the_reference(case, dtype):
+    x, k, _, dy = _arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    _, dw_ref = ref_conv_backward(dy, x, k, strides, padding)
+    dw = conv_math.conv2d_backward_weight(dy, x, k.shape, strides, padding)
+    assert dw.dtype == dtype and dw.shape == k.shape
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+def test_threads_split_the_batch_and_add_their_parts(monkeypatch):
+    """Two chunks of images give the same kernel gradient as one."""
+    x, k, _, dy = _arrays((6, 10, 10, 3, 32, (3, 3), (1, 1), "same"), np.float64)
+    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 1)
+    split = conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
+    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 10**12)
+    whole = conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
+    np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
+
+
+def test_relu_of_nan_is_zero_as_on_the_other_paths():
+    x = np.full((1, 3, 8, 1), np.nan, np.float32)
+    y = conv_math.conv2d_forward(x, np.ones((3, 3, 1, 32), np.float32), None, (1, 1), "valid", relu=True)
+    np.testing.assert_array_equal(y, 0)
+
+
+@pytest.mark.parametrize("cin, cout, dtype, expected", [
+    (3, 32, np.float32, True),
+    (direct.MAX_CHANNELS + 1, 32, np.float32, False),
+    (3, 2 * simd.lanes(4) + 1, np.float32, False),  # output channels not in whole vector pairs
+    (3, 2 * simd.lanes(8), np.float64, True),
+])
+def test_usable(cin, cout, dtype, expected):
+    assert direct.usable(cin, cout, dtype) is expected
+
+
+def test_vector_width_matches_the_cpu():
+    assert simd.VECTOR_BYTES in (16, 32, 64)
+    assert simd.lanes(4) * 4 == simd.VECTOR_BYTES
