@@ -17,6 +17,9 @@ CASES = [
     (3, 7, 20, 8, 32, (3, 3), (2, 1), "valid"),  # different strides per axis
     (2, 6, 6, 4, 32, (1, 1), (1, 1), "valid"),  # 1x1 kernel
     (1, 6, 9, 3, 32, (2, 4), (1, 3), "same"),  # even kernel: asymmetric padding
+    (1, 6, 11, 3, 32, (2, 4), (1, 1), "same"),  # the same at stride 1 (the input gradient too)
+    (2, 5, 5, 3, 32, (3, 3), (1, 1), "valid"),  # every input pixel's window crosses the border
+    (1, 4, 14, 5, 32, (3, 3), (1, 1), "same"),  # 5 channels: a partial group of 3
 ]
 
 
@@ -52,6 +55,17 @@ def test_kernel_gradient_matches_the_reference(case, dtype):
     dw = conv_math.conv2d_backward_weight(dy, x, k.shape, strides, padding)
     assert dw.dtype == dtype and dw.shape == k.shape
     np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [c for c in CASES if c[6] == (1, 1)])
+def test_input_gradient_matches_the_reference(case, dtype):
+    x, k, _, dy = _arrays(case, dtype)
+    padding = case[7]
+    dx_ref, _ = ref_conv_backward(dy, x, k, (1, 1), padding)
+    dx = conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), padding)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
 
 
 def test_threads_split_the_batch_and_add_their_parts(monkeypatch):

@@ -14,8 +14,10 @@ kernel row and vector of output channels).
 * :func:`weight_grad_chunk`: for each output row, 9 kernel taps x 2 vectors of output channels in
   18 accumulators; per output pixel, 2 vector loads of ``dy``, 9 broadcasts of input values and
   18 FMAs. The row of ``dy`` is read once per group of 9 taps, from the L1 cache.
+* :func:`input_grad_chunk` (stride 1): a sum over the output channels, so along the vectors:
+  4 pixels x 3 input channels in 12 accumulators, their lanes added once per output value.
 
-Both take unpadded ('valid') geometry: the caller pads the input. The number of output channels
+All three take unpadded ('valid') geometry: the caller pads the input. The number of output channels
 must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-512);
 `kerasette.backend.ops.direct` pads, checks and dispatches.
 """
@@ -26,11 +28,14 @@ import numba
 import numpy as np
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.simd import lanes, vadd, vbroadcast, vfma, vload, vmax, vstore, vzeros
+from kerasette.backend.kernels.simd import lanes, vadd, vbroadcast, vfma, vload, vmax, vstore, vsum, vzeros
 
 #: Kernel taps accumulated at once by :func:`weight_grad_chunk`; the unrolled loop body has this
 #: many, so changing it means changing the kernel.
 TAP_GROUP = 9
+
+#: Input channels computed at once by :func:`input_grad_chunk` (unrolled likewise).
+CHANNEL_GROUP = 3
 
 _inline = numba.njit(inline="always", cache=True, nogil=True)
 
@@ -200,3 +205,81 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
                     vstore(dwf, r + 7 * cout + nl, a71)
                     vstore(dwf, r + 8 * cout, a80)
                     vstore(dwf, r + 8 * cout + nl, a81)
+
+
+@kernel
+def input_grad_chunk(dy, wf, dx, pt, pl):
+    """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, j, c, :]``
+    (``dy`` read as zero outside), the input gradient of a stride-1 convolution as a 'valid'
+    correlation of the zero-padded output gradient.
+
+    The sums run over the output channels, along the vectors: 4 neighbouring pixels x 3 input
+    channels accumulate in 12 vectors, whose lanes are added at the end. Pixels whose window
+    crosses the border of ``dy`` go one at a time, skipping the taps outside.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
+        wf: the kernel flipped in both spatial axes, (kh, kw, C3, F), C-contiguous, with C3 the
+            input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
+        dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
+        pt, pl: the 'full' padding of ``dy`` at the top and on the left (``kh - 1 - top``, ...).
+    """
+    n_img, height, width, chans = dx.shape
+    kh, kw, chans3, cout = wf.shape
+    oh_n, ow_n = dy.shape[1], dy.shape[2]
+    dyf, wff = dy.reshape(-1), wf.reshape(-1)
+    nl = lanes(dy.itemsize)
+    zero = vzeros(dyf)
+    for n in range(n_img):
+        for h in range(height):
+            i0, i1 = max(0, pt - h), min(kh, oh_n + pt - h)  # the taps whose rows exist
+            for c in range(0, chans3, CHANNEL_GROUP):
+                w = 0
+                while w < width:
+                    if w < pl or w + 3 + kw - 1 - pl >= ow_n:  # at the border: one pixel
+                        p0c0 = p0c1 = p0c2 = zero
+                        for i in range(i0, i1):
+                            for j in range(max(0, pl - w), min(kw, ow_n + pl - w)):
+                                at = ((n * oh_n + h + i - pt) * ow_n + w + j - pl) * cout
+                                wt = ((i * kw + j) * chans3 + c) * cout
+                                for f in range(0, cout, nl):
+                                    d = vload(dyf, at + f)
+                                    p0c0 = vfma(d, vload(wff, wt + f), p0c0)
+                                    p0c1 = vfma(d, vload(wff, wt + cout + f), p0c1)
+                                    p0c2 = vfma(d, vload(wff, wt + 2 * cout + f), p0c2)
+                        _put3(dx, n, h, w, c, vsum(p0c0), vsum(p0c1), vsum(p0c2))
+                        w += 1
+                        continue
+                    p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = zero  # 4 pixels x 3 channels
+                    p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = zero
+                    for i in range(i0, i1):
+                        for j in range(kw):
+                            at = ((n * oh_n + h + i - pt) * ow_n + w + j - pl) * cout
+                            wt = ((i * kw + j) * chans3 + c) * cout
+                            for f in range(0, cout, nl):
+                                u0 = vload(wff, wt + f)
+                                u1 = vload(wff, wt + cout + f)
+                                u2 = vload(wff, wt + 2 * cout + f)
+                                d = vload(dyf, at + f)
+                                p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
+                                d = vload(dyf, at + cout + f)
+                                p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
+                                d = vload(dyf, at + 2 * cout + f)
+                                p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
+                                d = vload(dyf, at + 3 * cout + f)
+                                p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
+                    _put3(dx, n, h, w, c, vsum(p0c0), vsum(p0c1), vsum(p0c2))
+                    _put3(dx, n, h, w + 1, c, vsum(p1c0), vsum(p1c1), vsum(p1c2))
+                    _put3(dx, n, h, w + 2, c, vsum(p2c0), vsum(p2c1), vsum(p2c2))
+                    _put3(dx, n, h, w + 3, c, vsum(p3c0), vsum(p3c1), vsum(p3c2))
+                    w += 4
+
+
+@_inline
+def _put3(dx, n, h, w, c, s0, s1, s2):
+    """``dx[n, h, w, c:c + 3] = s0, s1, s2``, the channels that exist."""
+    dx[n, h, w, c] = s0
+    if c + 1 < dx.shape[3]:
+        dx[n, h, w, c + 1] = s1
+    if c + 2 < dx.shape[3]:
+        dx[n, h, w, c + 2] = s2

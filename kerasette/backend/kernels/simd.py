@@ -166,3 +166,20 @@ def vmax(typingctx, a, b):
         return _llvm_call(builder, "llvm.maxnum", args[0].type, args)
 
     return a(a, b), codegen
+
+
+@intrinsic
+def vsum(typingctx, a):
+    """The sum of ``a``'s lanes (in a tree, not left to right)."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vector_type = args[0].type
+        element = "f32" if isinstance(vector_type.element, ir.FloatType) else "f64"
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector_type.element, [vector_type.element, vector_type]),
+            f"llvm.vector.reduce.fadd.v{vector_type.count}{element}")
+        return builder.call(fn, [ir.Constant(vector_type.element, -0.0), args[0]], fastmath=("reassoc",))
+
+    return a.dtype(a), codegen

@@ -234,6 +234,10 @@ def _input_grad_plan(dy, w, x_shape, strides, padding):
     kh, kw, cin, cout = w.shape
     w = w.astype(dy.dtype, copy=False)
     _, pads = _geometry(x_shape, (kh, kw), strides, padding)
+    if DIRECT and tuple(strides) == (1, 1) and direct.usable(cin, cout, dy.dtype) and dy.size:
+        dx = np.empty(x_shape, dy.dtype)
+        wf = direct.flipped_kernel(w)
+        return dx, lambda i, j: direct.input_grad(dy[i:j], wf, pads, dx[i:j])
     if tuple(strides) != (1, 1) or cin < FULL_CONV_MIN_CIN:
         dx = np.zeros(x_shape, dy.dtype)
         if dy.size == 0:

@@ -1,9 +1,8 @@
 """Direct convolution (`kerasette.backend.kernels.direct`) for layers with few input channels.
 
-Used for the forward pass and the kernel gradient of convolutions with at most
-:data:`MAX_CHANNELS` input channels whose output channels fill whole pairs of vectors; the
-input gradient of such a layer sums over the output channels, which this layout does not
-vectorise, and keeps the col2im path (a model's first layer does not compute it in training).
+Used for convolutions with at most :data:`MAX_CHANNELS` input channels whose output channels
+fill whole pairs of vectors: the forward pass and the kernel gradient at any stride, the input
+gradient at stride 1 (other strides keep the col2im path).
 """
 
 from __future__ import annotations
@@ -68,3 +67,26 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     dw = np.zeros((rows, dy.shape[3]), dy.dtype)
     _direct.weight_grad_chunk(dy, _padded(x, pads, scratch), dw, *strides, *kernel)
     return dw[:taps]
+
+
+def flipped_kernel(w: np.ndarray) -> np.ndarray:
+    """The (kh, kw, C, F) kernel flipped in both spatial axes, its input channels padded with
+    zeros to a multiple of the input-gradient kernel's channel group: (kh, kw, C3, F)."""
+    kh, kw, cin, cout = w.shape
+    group = _direct.CHANNEL_GROUP
+    out = np.zeros((kh, kw, -(-cin // group) * group, cout), w.dtype)
+    out[:, :, :cin] = w[::-1, ::-1]
+    return out
+
+
+def input_grad(dy, wf, pads, dx) -> None:
+    """The input gradient of a stride-1 convolution for one chunk of images.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        wf: :func:`flipped_kernel` of the kernel, of ``dy``'s dtype.
+        pads: the forward pass's (top, bottom, left, right) padding.
+        dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
+    """
+    kh, kw = wf.shape[:2]
+    _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2])
