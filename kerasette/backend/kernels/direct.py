@@ -209,65 +209,67 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
 
 @kernel
 def input_grad_chunk(dy, wf, dx, pt, pl):
-    """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, j, c, :]``
+    """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, c, j, :]``
     (``dy`` read as zero outside), the input gradient of a stride-1 convolution as a 'valid'
     correlation of the zero-padded output gradient.
 
     The sums run over the output channels, along the vectors: 4 neighbouring pixels x 3 input
-    channels accumulate in 12 vectors, whose lanes are added at the end. Pixels whose window
-    crosses the border of ``dy`` go one at a time, skipping the taps outside.
+    channels accumulate in 12 vectors, whose lanes are added at the end. For one kernel row
+    ``i``, the ``kw`` output-gradient pixels a window covers are ``kw * F`` contiguous values,
+    and so are ``wf[i, c]``: one flat loop over them. Pixels whose window crosses the border of
+    ``dy`` go one at a time, over the part of the window inside.
 
     Args:
         dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
-        wf: the kernel flipped in both spatial axes, (kh, kw, C3, F), C-contiguous, with C3 the
-            input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
+        wf: the kernel flipped in both spatial axes, as (kh, C3, kw, F), C-contiguous, with C3
+            the input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
         pt, pl: the 'full' padding of ``dy`` at the top and on the left (``kh - 1 - top``, ...).
     """
     n_img, height, width, chans = dx.shape
-    kh, kw, chans3, cout = wf.shape
+    kh, chans3, kw, cout = wf.shape
     oh_n, ow_n = dy.shape[1], dy.shape[2]
     dyf, wff = dy.reshape(-1), wf.reshape(-1)
     nl = lanes(dy.itemsize)
+    run = kw * cout  # one kernel row's values, in dy and in wf[i, c]
     zero = vzeros(dyf)
     for n in range(n_img):
         for h in range(height):
-            i0, i1 = max(0, pt - h), min(kh, oh_n + pt - h)  # the taps whose rows exist
+            i0, i1 = max(0, pt - h), min(kh, oh_n + pt - h)  # the kernel rows whose dy rows exist
             for c in range(0, chans3, CHANNEL_GROUP):
                 w = 0
                 while w < width:
                     if w < pl or w + 3 + kw - 1 - pl >= ow_n:  # at the border: one pixel
+                        j0, j1 = max(0, pl - w), min(kw, ow_n + pl - w)
                         p0c0 = p0c1 = p0c2 = zero
                         for i in range(i0, i1):
-                            for j in range(max(0, pl - w), min(kw, ow_n + pl - w)):
-                                at = ((n * oh_n + h + i - pt) * ow_n + w + j - pl) * cout
-                                wt = ((i * kw + j) * chans3 + c) * cout
-                                for f in range(0, cout, nl):
-                                    d = vload(dyf, at + f)
-                                    p0c0 = vfma(d, vload(wff, wt + f), p0c0)
-                                    p0c1 = vfma(d, vload(wff, wt + cout + f), p0c1)
-                                    p0c2 = vfma(d, vload(wff, wt + 2 * cout + f), p0c2)
+                            at = ((n * oh_n + h + i - pt) * ow_n + w - pl) * cout
+                            wt = (i * chans3 + c) * run
+                            for e in range(j0 * cout, j1 * cout, nl):
+                                d = vload(dyf, at + e)
+                                p0c0 = vfma(d, vload(wff, wt + e), p0c0)
+                                p0c1 = vfma(d, vload(wff, wt + run + e), p0c1)
+                                p0c2 = vfma(d, vload(wff, wt + 2 * run + e), p0c2)
                         _put3(dx, n, h, w, c, vsum(p0c0), vsum(p0c1), vsum(p0c2))
                         w += 1
                         continue
                     p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = zero  # 4 pixels x 3 channels
                     p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = zero
                     for i in range(i0, i1):
-                        for j in range(kw):
-                            at = ((n * oh_n + h + i - pt) * ow_n + w + j - pl) * cout
-                            wt = ((i * kw + j) * chans3 + c) * cout
-                            for f in range(0, cout, nl):
-                                u0 = vload(wff, wt + f)
-                                u1 = vload(wff, wt + cout + f)
-                                u2 = vload(wff, wt + 2 * cout + f)
-                                d = vload(dyf, at + f)
-                                p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
-                                d = vload(dyf, at + cout + f)
-                                p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
-                                d = vload(dyf, at + 2 * cout + f)
-                                p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
-                                d = vload(dyf, at + 3 * cout + f)
-                                p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
+                        at = ((n * oh_n + h + i - pt) * ow_n + w - pl) * cout
+                        wt = (i * chans3 + c) * run
+                        for e in range(0, run, nl):
+                            u0 = vload(wff, wt + e)
+                            u1 = vload(wff, wt + run + e)
+                            u2 = vload(wff, wt + 2 * run + e)
+                            d = vload(dyf, at + e)
+                            p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
+                            d = vload(dyf, at + cout + e)
+                            p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
+                            d = vload(dyf, at + 2 * cout + e)
+                            p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
+                            d = vload(dyf, at + 3 * cout + e)
+                            p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
                     _put3(dx, n, h, w, c, vsum(p0c0), vsum(p0c1), vsum(p0c2))
                     _put3(dx, n, h, w + 1, c, vsum(p1c0), vsum(p1c1), vsum(p1c2))
                     _put3(dx, n, h, w + 2, c, vsum(p2c0), vsum(p2c1), vsum(p2c2))

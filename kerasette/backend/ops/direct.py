@@ -70,12 +70,13 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
 
 
 def flipped_kernel(w: np.ndarray) -> np.ndarray:
-    """The (kh, kw, C, F) kernel flipped in both spatial axes, its input channels padded with
-    zeros to a multiple of the input-gradient kernel's channel group: (kh, kw, C3, F)."""
+    """The (kh, kw, C, F) kernel flipped in both spatial axes and laid out as (kh, C3, kw, F),
+    its input channels padded with zeros to C3, a multiple of the input-gradient kernel's
+    channel group."""
     kh, kw, cin, cout = w.shape
     group = _direct.CHANNEL_GROUP
-    out = np.zeros((kh, kw, -(-cin // group) * group, cout), w.dtype)
-    out[:, :, :cin] = w[::-1, ::-1]
+    out = np.zeros((kh, -(-cin // group) * group, kw, cout), w.dtype)
+    out[:, :cin] = w[::-1, ::-1].transpose(0, 2, 1, 3)
     return out
 
 
@@ -88,5 +89,5 @@ def input_grad(dy, wf, pads, dx) -> None:
         pads: the forward pass's (top, bottom, left, right) padding.
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
     """
-    kh, kw = wf.shape[:2]
+    kh, kw = wf.shape[0], wf.shape[2]
     _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2])
