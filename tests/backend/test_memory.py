@@ -1,4 +1,4 @@
-"""malloc tuning: freed arrays are reused without page faults, and the opt-out works."""
+"""malloc tuning: freed arrays are reused without page faults, and the opt-out works; aligned arrays."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from kerasette.backend import memory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +55,23 @@ def test_tuning_happens_once(monkeypatch):
     monkeypatch.setattr(memory, "_state", {"done": True, "applied": True})
     monkeypatch.setattr(memory, "_mallopt", lambda: pytest.fail("mallopt called twice"))
     assert memory.keep_freed_memory()
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 5), (2, 7, 7, 3), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_empty_aligned_starts_on_a_cache_line(shape, dtype):
+    for _ in range(5):  # several allocations: numpy alone gives 16-byte alignment
+        a = memory.empty_aligned(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        assert a.size == 0 or a.ctypes.data % memory.ALIGNMENT == 0  # an empty array has no data
+
+
+def test_convolution_outputs_are_aligned():
+    from kerasette.backend.ops import conv_math
+
+    x = np.ones((2, 9, 9, 3), np.float32)
+    y = conv_math.conv2d_forward(x, np.ones((3, 3, 3, 32), np.float32), relu=True)
+    dx = conv_math.conv2d_backward_input(y, np.ones((3, 3, 3, 32), np.float32), x.shape, (1, 1), "valid")
+    pooled, _ = conv_math.maxpool2d_forward(y, (2, 2), (2, 2), "valid")
+    for a in (y, dx, pooled):
+        assert a.ctypes.data % memory.ALIGNMENT == 0

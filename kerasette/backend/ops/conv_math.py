@@ -44,7 +44,7 @@ import threading
 
 import numpy as np
 
-from kerasette.backend import parallel
+from kerasette.backend import memory, parallel
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import pool as _pool
 from kerasette.backend.ops import conv_rows, direct, winograd
@@ -175,13 +175,14 @@ def conv2d_forward(
     x = np.ascontiguousarray(x)
     _check_float(x, "input")
     (oh_n, ow_n), pads = _geometry(x.shape, (kh, kw), strides, padding)
-    y = np.empty((x.shape[0], oh_n, ow_n, cout), x.dtype)
+    y = memory.empty_aligned((x.shape[0], oh_n, ow_n, cout), x.dtype)
     if y.size == 0:
         return y
     w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
     b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     if DIRECT and direct.usable(cin, cout, x.dtype):
-        _by_images(lambda i, j: direct.conv(x[i:j], w, strides, pads, y[i:j], _buffer, b, relu), x)
+        wa = direct.aligned_kernel(w)
+        _by_images(lambda i, j: direct.conv(x[i:j], wa, strides, pads, y[i:j], _buffer, b, relu), x)
         return y
     if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):
         u = winograd.kernel_transform(w)
@@ -235,7 +236,7 @@ def _input_grad_plan(dy, w, x_shape, strides, padding):
     w = w.astype(dy.dtype, copy=False)
     _, pads = _geometry(x_shape, (kh, kw), strides, padding)
     if DIRECT and tuple(strides) == (1, 1) and direct.usable(cin, cout, dy.dtype) and dy.size:
-        dx = np.empty(x_shape, dy.dtype)
+        dx = memory.empty_aligned(x_shape, dy.dtype)
         wf = direct.flipped_kernel(w)
         return dx, lambda i, j: direct.input_grad(dy[i:j], wf, pads, dx[i:j])
     if tuple(strides) != (1, 1) or cin < FULL_CONV_MIN_CIN:
@@ -245,7 +246,7 @@ def _input_grad_plan(dy, w, x_shape, strides, padding):
         return dx, lambda i, j: _backward_input_col2im(dy[i:j], w, dx[i:j], strides, pads)
     wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
     full = (kh - 1 - pads[0], kh - 1 - pads[1], kw - 1 - pads[2], kw - 1 - pads[3])
-    dx = np.empty(x_shape, dy.dtype)
+    dx = memory.empty_aligned(x_shape, dy.dtype)
     if dx.size == 0:
         return dx, None
     if dy.size == 0:
@@ -347,7 +348,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
-    dz = np.empty_like(dy) if output_pass else dy
+    dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
     dx = in_chunk = w_chunk = finish = None
     if need_input:
         dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
@@ -398,7 +399,7 @@ def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> 
         (dz, db): the gradient before the ReLU, and the bias gradient (cout,), in one pass.
     """
     dy = np.ascontiguousarray(dy)
-    dz = np.empty_like(dy)
+    dz = memory.empty_aligned(dy.shape, dy.dtype)
     parts = _by_images(lambda i, j: _output_pass_part(dy, out, relu, dz, i, j), dy)
     return dz, np.sum(parts, axis=0, dtype=dy.dtype)
 
@@ -434,7 +435,7 @@ def maxpool2d_forward(
     (oh_n, ow_n), pads = _geometry(x.shape, pool_size, strides, padding)
     n_img, height, width, chans = x.shape
     index_dtype = np.int32 if height * width < 2**31 else np.int64
-    y = np.empty((n_img, oh_n, ow_n, chans), x.dtype)
+    y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
         _by_images(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
@@ -454,7 +455,7 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
         dx, ``x_shape``, dtype of ``dy``.
     """
     n_img, height, width, chans = x_shape
-    dx = np.empty(x_shape, dy.dtype)
+    dx = memory.empty_aligned(x_shape, dy.dtype)
     if not dy.size:
         dx[...] = 0
     else:

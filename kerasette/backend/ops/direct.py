@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import memory
 from kerasette.backend.kernels import direct as _direct
 from kerasette.backend.kernels import simd
 
@@ -54,6 +55,16 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
     _direct.conv_chunk(_padded(x, pads, scratch), w, y, bias, b is not None, relu, *strides)
 
 
+def aligned_kernel(w: np.ndarray) -> np.ndarray:
+    """``w`` (C-contiguous) in memory aligned for the vector loads of :func:`conv` (a copy when
+    it is not; kernels are small)."""
+    if w.ctypes.data % memory.ALIGNMENT == 0:
+        return w
+    out = memory.empty_aligned(w.shape, w.dtype)
+    out[...] = w
+    return out
+
+
 def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     """The kernel gradient of one chunk of images, a new (kh * kw * C, F) array.
 
@@ -64,7 +75,8 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     """
     taps = kernel[0] * kernel[1] * x.shape[3]
     rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
-    dw = np.zeros((rows, dy.shape[3]), dy.dtype)
+    dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
+    dw[...] = 0
     _direct.weight_grad_chunk(dy, _padded(x, pads, scratch), dw, *strides, *kernel)
     return dw[:taps]
 
@@ -75,7 +87,8 @@ def flipped_kernel(w: np.ndarray) -> np.ndarray:
     channel group."""
     kh, kw, cin, cout = w.shape
     group = _direct.CHANNEL_GROUP
-    out = np.zeros((kh, -(-cin // group) * group, kw, cout), w.dtype)
+    out = memory.empty_aligned((kh, -(-cin // group) * group, kw, cout), w.dtype)
+    out[...] = 0
     out[:, :cin] = w[::-1, ::-1].transpose(0, 2, 1, 3)
     return out
 
