@@ -97,3 +97,14 @@ def test_usable(cin, cout, dtype, expected):
 def test_vector_width_matches_the_cpu():
     assert simd.VECTOR_BYTES in (16, 32, 64)
     assert simd.lanes(4) * 4 == simd.VECTOR_BYTES
+
+
+@pytest.mark.parametrize("name, features, expected", [
+    ("generic", "", 16),
+    ("haswell", "+avx,+avx2,+fma", 32),
+    ("skylake-avx512", "+avx,+avx2,+avx512f", 64),
+])
+def test_vector_width_follows_numba_cpu_settings(monkeypatch, name, features, expected):
+    monkeypatch.setattr(simd.config, "CPU_NAME", name)
+    monkeypatch.setattr(simd.config, "CPU_FEATURES", features)
+    assert simd._vector_bytes() == expected

@@ -9,7 +9,8 @@ type, kept in a register like any scalar, and ``vfma`` is LLVM's fused multiply-
 backend turns into the machine's widest FMA instruction.
 
 A vector holds :data:`VECTOR_BYTES` bytes: 64 (16 float32 lanes, one zmm register) where the CPU
-has AVX-512, 32 with AVX, else 16; :func:`lanes` gives the count for a dtype. numba keys its
+has AVX-512, 32 with AVX, else 16 (the CPU numba compiles for: the host, or NUMBA_CPU_NAME and
+NUMBA_CPU_FEATURES); :func:`lanes` gives the count for a dtype. numba keys its
 on-disk cache on the CPU, so a cache is never reused on a CPU with another width.
 
 Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
@@ -21,12 +22,17 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 from llvmlite import ir
-from numba.core import cgutils, types
+from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, overload, register_model
 
 
 def _vector_bytes() -> int:
-    features = llvm.get_host_cpu_features()
+    """The width numba compiles for: the host CPU's, or that of ``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES`` when they are set (portable caches target a generic CPU)."""
+    if config.CPU_NAME and config.CPU_NAME != "host":
+        features = {f[1:]: f[0] == "+" for f in (config.CPU_FEATURES or "").split(",") if f}
+    else:
+        features = llvm.get_host_cpu_features()
     if features.get("avx512f"):
         return 64
     return 32 if features.get("avx") else 16
