@@ -290,7 +290,7 @@ CONV_SETTINGS = [
     ((2, 4, 4, 3), (1, 1, 3, 2), (1, 1), "valid"),  # 1x1 kernel: the plain matmul path
     ((1, 7, 6, 16), (3, 3, 16, 16), (1, 1), "valid"),  # Winograd F(4x4, 3x3), partial tiles
     ((1, 5, 6, 16), (3, 3, 16, 17), (1, 1), "same"),  # Winograd with padding
-    ((1, 5, 8, 2), (3, 3, 2, 16), (1, 1), "same"),  # direct SIMD kernels (few input channels)
+    ((1, 5, 8, 2), (3, 3, 2, 16), (1, 1), "same"),  # direct SIMD kernels in float64 (few input channels)
     ((1, 6, 9, 3), (3, 2, 3, 16), (2, 1), "valid"),  # direct, strided, 6-pixel blocks and a tail
 ]
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from kerasette.backend.kernels import direct as direct_kernels
 from kerasette.backend.kernels import simd
 from kerasette.backend.ops import conv_math, direct
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
@@ -20,6 +25,7 @@ CASES = [
     (1, 6, 11, 3, 32, (2, 4), (1, 1), "same"),  # the same at stride 1 (the input gradient too)
     (2, 5, 5, 3, 32, (3, 3), (1, 1), "valid"),  # every input pixel's window crosses the border
     (1, 4, 14, 5, 32, (3, 3), (1, 1), "same"),  # 5 channels: a partial group of 3
+    (1, 2, 3, 3, 32, (5, 5), (1, 1), "same"),  # kernel larger than the image: rows and columns clipped
 ]
 
 
@@ -108,3 +114,69 @@ def test_vector_width_follows_numba_cpu_settings(monkeypatch, name, features, ex
     monkeypatch.setattr(simd.config, "CPU_NAME", name)
     monkeypatch.setattr(simd.config, "CPU_FEATURES", features)
     assert simd._vector_bytes() == expected
+
+
+def test_fused_backward_through_the_pool_matches_the_reference(monkeypatch):
+    """ReLU and bias gradient, then the direct input and kernel gradients, chunk by chunk in the
+    pool's threads (the training step's path)."""
+    x, k, b, dy = _arrays((4, 9, 11, 3, 32, (3, 3), (1, 1), "same"), np.float64)
+    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 1)
+    out = conv_math.conv2d_forward(x, k, b, (1, 1), "same", relu=True)
+    dz = dy * (out > 0)
+    dx_ref, dw_ref = ref_conv_backward(dz, x, k, (1, 1), "same")
+    dx, dw, db = conv_math.conv2d_backward(dy, x, k, out, True, True, (1, 1), "same")
+    np.testing.assert_allclose(dx, dx_ref, **TOL[np.float64])
+    np.testing.assert_allclose(dw, dw_ref, **TOL[np.float64])
+    np.testing.assert_allclose(db, dz.sum(axis=(0, 1, 2)), **TOL[np.float64])
+
+
+@pytest.mark.parametrize("shape", [(0, 6, 6, 3), (2, 6, 6, 0)])
+def test_empty_batch_or_no_input_channels(shape):
+    x = np.ones(shape, np.float32)
+    k = np.ones((3, 3, shape[3], 32), np.float32)
+    b = np.arange(32, dtype=np.float32)
+    y = conv_math.conv2d_forward(x, k, b, (1, 1), "same")
+    np.testing.assert_array_equal(y, np.broadcast_to(b, (shape[0], 6, 6, 32)))
+    dy = np.ones(y.shape, np.float32)
+    assert conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), "same").shape == shape
+    np.testing.assert_array_equal(conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same"), 0)
+
+
+def test_kernels_refuse_another_vector_width():
+    x = np.ones((1, 5, 8, 3), np.float32)
+    k = np.ones((3, 3, 3, 32), np.float32)
+    y = np.empty((1, 3, 6, 32), np.float32)
+    with pytest.raises(ValueError, match="the output channels must fill whole pairs of the compiled vectors"):
+        direct_kernels.conv_chunk(x, k, y, k.reshape(-1), False, False, 1, 1, 2 * simd.lanes(4))
+
+
+@pytest.mark.parametrize("cpu, features", [("generic", ""), ("haswell", "+avx,+avx2,+fma")])
+def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
+    """16- and 32-byte vectors (CPUs without AVX-512), compiled into a cache of their own."""
+    code = (
+        "import numpy as np\n"
+        "from kerasette.backend.kernels import simd\n"
+        f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
+        "from kerasette.backend.ops import conv_math\n"
+        "from tests.backend.test_direct_conv import CASES, _arrays\n"
+        "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
+        "for case in (CASES[0], CASES[2], CASES[6]):\n"
+        "    x, k, b, dy = _arrays(case, np.float32)\n"
+        "    s, p = case[6], case[7]\n"
+        "    np.testing.assert_allclose(conv_math.conv2d_forward(x, k, b, s, p, relu=True),\n"
+        "                               ref_conv(x, k, b, s, p, True), **TOL[np.float32])\n"
+        "    dx_ref, dw_ref = ref_conv_backward(dy, x, k, s, p)\n"
+        "    np.testing.assert_allclose(conv_math.conv2d_backward_weight(dy, x, k.shape, s, p), dw_ref,\n"
+        "                               **TOL[np.float32])\n"
+        "    if s == (1, 1):\n"
+        "        np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
+        "                                   **TOL[np.float32])\n"
+        "print('ok')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features, NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")

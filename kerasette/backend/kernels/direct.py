@@ -37,7 +37,19 @@ TAP_GROUP = 9
 #: Input channels computed at once by :func:`input_grad_chunk` (unrolled likewise).
 CHANNEL_GROUP = 3
 
-_inline = numba.njit(inline="always", cache=True, nogil=True)
+_inline = numba.njit(inline="always", nogil=True)
+
+
+@_inline
+def _check_width(nl, itemsize, cout):
+    """Refuses to run when the vectors compiled in (a cached kernel compiled for other CPU
+    features, see `kerasette.backend.kernels.simd`) are not the ``nl`` lanes the caller
+    planned for, or when ``cout`` does not fill whole pairs of them: either would write
+    outside the output."""
+    if nl != lanes(itemsize) or cout % (2 * nl) != 0:
+        raise ValueError("direct convolution kernel: the output channels must fill whole pairs of the "
+                         "compiled vectors; a numba cache compiled for other CPU features? Clear the "
+                         "__pycache__ folder beside kerasette/backend/kernels")
 
 
 @kernel
@@ -53,7 +65,7 @@ def _tap_offsets(kh, kw, chans, width, count):
 
 
 @kernel
-def conv_chunk(x, w, y, b, has_bias, relu, sh, sw):
+def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
     """``y = act(conv(x, w) + b)`` ('valid' geometry, strides ``sh``, ``sw``) for a chunk of images.
 
     Args:
@@ -67,7 +79,7 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw):
     kh, kw = w.shape[0], w.shape[1]
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     xf, wf, yf = x.reshape(-1), w.reshape(-1), y.reshape(-1)
-    nl = lanes(x.itemsize)
+    _check_width(nl, x.itemsize, cout)
     taps = kh * kw * chans
     offsets = _tap_offsets(kh, kw, chans, width, taps)
     step = sw * chans  # from one output pixel's window to the next one's
@@ -129,7 +141,7 @@ def _store_pair(yf, at, a0, a1, b0, b1, relu, zero):
 
 
 @kernel
-def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
+def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
     """``dw += sum over the chunk of x_window (outer) dy``, a kernel gradient as (taps, F) rows.
 
     Args:
@@ -142,7 +154,7 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
     n_img, height, width, chans = x.shape
     oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
     xf, dyf, dwf = x.reshape(-1), dy.reshape(-1), dw.reshape(-1)
-    nl = lanes(x.itemsize)
+    _check_width(nl, x.itemsize, cout)
     offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
     step = sw * chans
     for n in range(n_img):
@@ -208,7 +220,7 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw):
 
 
 @kernel
-def input_grad_chunk(dy, wf, dx, pt, pl):
+def input_grad_chunk(dy, wf, dx, pt, pl, nl):
     """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, c, j, :]``
     (``dy`` read as zero outside), the input gradient of a stride-1 convolution as a 'valid'
     correlation of the zero-padded output gradient.
@@ -230,7 +242,7 @@ def input_grad_chunk(dy, wf, dx, pt, pl):
     kh, chans3, kw, cout = wf.shape
     oh_n, ow_n = dy.shape[1], dy.shape[2]
     dyf, wff = dy.reshape(-1), wf.reshape(-1)
-    nl = lanes(dy.itemsize)
+    _check_width(nl, dy.itemsize, cout)
     run = kw * cout  # one kernel row's values, in dy and in wf[i, c]
     zero = vzeros(dyf)
     for n in range(n_img):

@@ -5,13 +5,18 @@ Why: numba leaves vectorisation to LLVM's loop vectoriser, which on AVX-512 mach
 nest is not the simple shape it recognises, and fuses no multiply-add (numba does not allow
 contraction). A kernel that is a register-blocked outer product (the direct convolution of
 `kerasette.backend.kernels.direct`) needs all three. Here a vector is a value of LLVM's vector
-type, kept in a register like any scalar, and ``vfma`` is LLVM's fused multiply-add, which the
-backend turns into the machine's widest FMA instruction.
+type, kept in a register like any scalar, and ``vfma`` is LLVM's ``fmuladd``: one fused
+multiply-add instruction where the CPU has FMA, a multiply and an add where it has not.
 
 A vector holds :data:`VECTOR_BYTES` bytes: 64 (16 float32 lanes, one zmm register) where the CPU
-has AVX-512, 32 with AVX, else 16 (the CPU numba compiles for: the host, or NUMBA_CPU_NAME and
-NUMBA_CPU_FEATURES); :func:`lanes` gives the count for a dtype. numba keys its
-on-disk cache on the CPU, so a cache is never reused on a CPU with another width.
+has AVX-512, 32 with AVX, else 16 (the features numba compiles for: the host's, or
+``NUMBA_CPU_FEATURES``); :func:`lanes` gives the count for a dtype. numba keys its on-disk cache
+on the CPU name and features, but a kernel's cache is invalidated only by its own source file,
+not by this module: the kernels therefore take the width their caller expects and refuse to run
+with another (`kerasette.backend.kernels.direct`).
+
+``vsum`` adds lanes in a tree whose shape depends on the width, so float results can differ in
+the last bits between machines of different widths.
 
 Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
 the BLAS calls of `kerasette.backend.kernels.blas`; the kernels that use them validate nothing
@@ -20,19 +25,17 @@ either, and their Python callers pass arrays of the right shapes.
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, config, types
+from numba.core import codegen as numba_codegen
 from numba.extending import intrinsic, models, overload, register_model
 
 
 def _vector_bytes() -> int:
-    """The width numba compiles for: the host CPU's, or that of ``NUMBA_CPU_NAME`` and
-    ``NUMBA_CPU_FEATURES`` when they are set (portable caches target a generic CPU)."""
-    if config.CPU_NAME and config.CPU_NAME != "host":
-        features = {f[1:]: f[0] == "+" for f in (config.CPU_FEATURES or "").split(",") if f}
-    else:
-        features = llvm.get_host_cpu_features()
+    """The vector width of the features numba compiles for: ``NUMBA_CPU_FEATURES`` when set,
+    else the host's as numba reads them (without AVX when ``NUMBA_ENABLE_AVX=0``)."""
+    text = config.CPU_FEATURES if config.CPU_FEATURES is not None else numba_codegen.get_host_cpu_features()
+    features = {f[1:]: f[0] == "+" for f in text.split(",") if f}
     if features.get("avx512f"):
         return 64
     return 32 if features.get("avx") else 16
@@ -83,7 +86,7 @@ def _splat(builder, vector_type: ir.VectorType, scalar):
 
 
 def _llvm_call(builder, name: str, vector_type: ir.VectorType, args):
-    """Calls the overloaded LLVM intrinsic ``name`` (``llvm.fma``, ``llvm.maxnum``) on vectors."""
+    """Calls the overloaded LLVM intrinsic ``name`` (``llvm.fmuladd``, ``llvm.maxnum``) on vectors."""
     element = "f32" if isinstance(vector_type.element, ir.FloatType) else "f64"
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector_type, [vector_type] * len(args)),
                                         f"{name}.v{vector_type.count}{element}")
@@ -140,12 +143,12 @@ def vzeros(typingctx, array):
 
 @intrinsic
 def vfma(typingctx, a, b, c):
-    """``a * b + c`` lane by lane, rounded once."""
+    """``a * b + c`` lane by lane (fused where the CPU has FMA)."""
     if not isinstance(a, Vector):
         return None
 
     def codegen(context, builder, sig, args):
-        return _llvm_call(builder, "llvm.fma", args[0].type, args)
+        return _llvm_call(builder, "llvm.fmuladd", args[0].type, args)
 
     return a(a, b, c), codegen
 

@@ -8,7 +8,10 @@ multiply it straight into the output, a whole chunk of images in one GIL-free ke
 images per core (`kerasette.backend.parallel`); each chunk runs in its own thread with the serial
 kernels and a single-threaded BLAS, so nothing is nested and each core works in its own cache.
 
-* 3x3 stride-1 convolutions with enough channels: Winograd F(4x4, 3x3)
+* few input channels (``direct.MAX_CHANNELS``) and output channels in whole vector pairs:
+  direct convolution in SIMD registers (`kerasette.backend.ops.direct`; the input gradient at
+  stride 1).
+* other 3x3 stride-1 convolutions with enough channels: Winograd F(4x4, 3x3)
   (`kerasette.backend.ops.winograd`; the input gradient only with ``FULL_CONV_MIN_CIN`` input
   channels); what follows describes the others.
 * forward: ``y_tile = cols_tile @ w2d``, bias and ReLU fused into one pass over the tile.
@@ -65,7 +68,8 @@ ROWS_PATH = True
 ROWS_WEIGHT_GRAD = True
 
 #: Convolutions with few input channels use the direct SIMD kernels
-#: (`kerasette.backend.ops.direct`) for the forward pass and the kernel gradient.
+#: (`kerasette.backend.ops.direct`): forward pass and kernel gradient, and the input gradient at
+#: stride 1.
 DIRECT = True
 
 #: 3x3 stride-1 convolutions with enough channels use Winograd F(4x4, 3x3)
@@ -228,9 +232,10 @@ def _input_grad_plan(dy, w, x_shape, strides, padding):
     """``(dx, chunk)``: ``chunk(i, j)`` fills ``dx[i:j]`` from ``dy[i:j]`` (None when nothing is
     left to compute). ``dy`` must be C-contiguous; it is only read inside ``chunk``.
 
-    Stride-1 gradients with enough input channels are the 'full' convolution of ``dy`` with the
-    flipped, transposed kernel (Winograd, row GEMM or GEMM, as for the forward pass); the others
-    multiply tiles of ``dy`` by the kernel and add the patches back (col2im).
+    Stride-1 gradients of layers the direct kernels take run there; other stride-1 gradients with
+    enough input channels are the 'full' convolution of ``dy`` with the flipped, transposed
+    kernel (Winograd, row GEMM or GEMM, as for the forward pass); the others multiply tiles of
+    ``dy`` by the kernel and add the patches back (col2im).
     """
     kh, kw, cin, cout = w.shape
     w = w.astype(dy.dtype, copy=False)

@@ -52,7 +52,8 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
         relu: apply a ReLU after the bias.
     """
     bias = w.reshape(-1) if b is None else b
-    _direct.conv_chunk(_padded(x, pads, scratch), w, y, bias, b is not None, relu, *strides)
+    _direct.conv_chunk(_padded(x, pads, scratch), w, y, bias, b is not None, relu, *strides,
+                       simd.lanes(x.itemsize))
 
 
 def aligned_kernel(w: np.ndarray) -> np.ndarray:
@@ -77,7 +78,7 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
     dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
     dw[...] = 0
-    _direct.weight_grad_chunk(dy, _padded(x, pads, scratch), dw, *strides, *kernel)
+    _direct.weight_grad_chunk(dy, _padded(x, pads, scratch), dw, *strides, *kernel, simd.lanes(dy.itemsize))
     return dw[:taps]
 
 
@@ -103,4 +104,4 @@ def input_grad(dy, wf, pads, dx) -> None:
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
     """
     kh, kw = wf.shape[0], wf.shape[2]
-    _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2])
+    _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2], simd.lanes(dy.itemsize))
