@@ -206,6 +206,14 @@ def test_non_float_input_is_refused_by_name(dtype):
         conv_math.conv2d_forward(x, np.ones((3, 3, 2, 4), np.float32))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float16])
+def test_non_float_output_gradient_is_refused_by_name(dtype):
+    dy = np.ones((1, 5, 5, 16), dtype)
+    with pytest.raises(TypeError, match=f"conv2d: the output gradient must be float32 or float64, "
+                                        f"received {np.dtype(dtype)}"):
+        conv_math.conv2d_backward_input(dy, np.ones((3, 3, 3, 16)), (1, 5, 5, 3), (1, 1), "same")
+
+
 def test_empty_output():
     x = np.ones((2, 2, 2, 3), np.float32)
     w = np.ones((3, 3, 3, 4), np.float32)

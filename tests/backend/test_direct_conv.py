@@ -95,6 +95,8 @@ def test_relu_of_nan_is_zero_as_on_the_other_paths():
     (direct.MAX_CHANNELS + 1, 32, np.float32, False),
     (3, 2 * simd.lanes(4) + 1, np.float32, False),  # output channels not in whole vector pairs
     (3, 2 * simd.lanes(8), np.float64, True),
+    (3, 64, np.float16, False),
+    (3, 64, np.int32, False),
 ])
 def test_usable(cin, cout, dtype, expected):
     assert direct.usable(cin, cout, dtype) is expected

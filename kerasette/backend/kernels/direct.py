@@ -17,7 +17,8 @@ kernel row and vector of output channels).
 * :func:`input_grad_chunk` (stride 1): a sum over the output channels, so along the vectors:
   4 pixels x 3 input channels in 12 accumulators, their lanes added once per output value.
 
-All three take unpadded ('valid') geometry: the caller pads the input. The number of output channels
+:func:`conv_chunk` and :func:`weight_grad_chunk` take unpadded ('valid') geometry: the caller
+pads the input; :func:`input_grad_chunk` reads ``dy`` as zero outside its border itself. The number of output channels
 must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-512);
 `kerasette.backend.ops.direct` pads, checks and dispatches.
 """
@@ -232,7 +233,7 @@ def input_grad_chunk(dy, wf, dx, pt, pl, nl):
     ``dy`` go one at a time, over the part of the window inside.
 
     Args:
-        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``2 * lanes``.
         wf: the kernel flipped in both spatial axes, as (kh, C3, kw, F), C-contiguous, with C3
             the input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
@@ -251,7 +252,7 @@ def input_grad_chunk(dy, wf, dx, pt, pl, nl):
             for c in range(0, chans3, CHANNEL_GROUP):
                 w = 0
                 while w < width:
-                    if w < pl or w + 3 + kw - 1 - pl >= ow_n:  # at the border: one pixel
+                    if w < pl or w + 3 + kw - 1 - pl >= ow_n or w + 3 >= width:  # at the border: one pixel
                         j0, j1 = max(0, pl - w), min(kw, ow_n + pl - w)
                         p0c0 = p0c1 = p0c2 = zero
                         for i in range(i0, i1):

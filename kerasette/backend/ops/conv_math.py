@@ -222,6 +222,7 @@ def conv2d_backward_input(
         dx, ``x_shape``, dtype of ``dy``.
     """
     dy = np.ascontiguousarray(dy)
+    _check_float(dy, "output gradient")
     dx, chunk = _input_grad_plan(dy, w, x_shape, strides, padding)
     if chunk is not None:
         _by_images(chunk, dx)

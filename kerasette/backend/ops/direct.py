@@ -23,7 +23,9 @@ MAX_CHANNELS = 8
 
 def usable(cin: int, cout: int, dtype) -> bool:
     """Whether the direct kernels apply: few input channels, output channels in whole vector pairs."""
-    return cin <= MAX_CHANNELS and cout % (2 * simd.lanes(np.dtype(dtype).itemsize)) == 0
+    dtype = np.dtype(dtype)
+    return (dtype in (np.float32, np.float64) and cin <= MAX_CHANNELS
+            and cout % (2 * simd.lanes(dtype.itemsize)) == 0)
 
 
 def _padded(x: np.ndarray, pads, scratch) -> np.ndarray:
