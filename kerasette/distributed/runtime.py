@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import traceback
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -114,17 +116,28 @@ def launcher_size() -> int:
     return 1
 
 
+#: Pause between printing an uncaught exception and aborting: the launcher forwards each rank's
+#: output through its own process, and an abort right after the write could lose the end of the
+#: traceback (seen in CI: the report stopped after its first frame).
+ABORT_GRACE_SECONDS = 0.5
+
+
 def install_abort_hook() -> None:
     """Makes an uncaught exception print its traceback, tagged with the rank, then abort the job."""
     previous = sys.excepthook
 
     def abort_on_uncaught(exc_type, exc, tb) -> None:
         world = _require("excepthook")
-        sys.stderr.write(f"kerasette.distributed: uncaught {exc_type.__name__} on rank {world.rank} "
-                         f"of {world.size}; aborting the MPI job\n")
-        previous(exc_type, exc, tb)
+        head = (f"kerasette.distributed: uncaught {exc_type.__name__} on rank {world.rank} "
+                f"of {world.size}; aborting the MPI job\n")
+        if previous is sys.__excepthook__:  # the whole report in one write, so it is not split
+            sys.stderr.write(head + "".join(traceback.format_exception(exc_type, exc, tb)))
+        else:
+            sys.stderr.write(head)
+            previous(exc_type, exc, tb)
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_SECONDS)
         world.comm.Abort(1)
 
     sys.excepthook = abort_on_uncaught
