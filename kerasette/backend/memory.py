@@ -80,3 +80,12 @@ def empty_aligned(shape, dtype) -> np.ndarray:
     raw = np.empty(nbytes + ALIGNMENT, np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned(array: np.ndarray) -> np.ndarray:
+    """C-contiguous ``array`` itself when its data is aligned, else an aligned copy."""
+    if array.ctypes.data % ALIGNMENT == 0:
+        return array
+    out = empty_aligned(array.shape, array.dtype)
+    out[...] = array
+    return out

@@ -137,8 +137,20 @@ def _store_pair(yf, at, a0, a1, b0, b1, relu, zero):
     a0, a1 = vadd(a0, b0), vadd(a1, b1)
     if relu:
         a0, a1 = vmax(a0, zero), vmax(a1, zero)
-    vstore(yf, at, a0)
-    vstore(yf, at + lanes(yf.itemsize), a1)
+    _put_pair(yf, at, a0, a1)
+
+
+@_inline
+def _load_pair(a, at, nl):
+    """The two vectors at ``a[at:]`` (``nl`` lanes each), one after the other."""
+    return vload(a, at), vload(a, at + nl)
+
+
+@_inline
+def _put_pair(a, at, v0, v1):
+    """Stores ``v0`` and ``v1`` at ``a[at:]``, one vector after the other."""
+    vstore(a, at, v0)
+    vstore(a, at + lanes(a.itemsize), v1)
 
 
 @kernel
@@ -168,15 +180,15 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
                     o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
                     o6, o7, o8 = offsets[t0 + 6], offsets[t0 + 7], offsets[t0 + 8]
                     r = t0 * cout + f0
-                    a00, a01 = vload(dwf, r), vload(dwf, r + nl)
-                    a10, a11 = vload(dwf, r + cout), vload(dwf, r + cout + nl)
-                    a20, a21 = vload(dwf, r + 2 * cout), vload(dwf, r + 2 * cout + nl)
-                    a30, a31 = vload(dwf, r + 3 * cout), vload(dwf, r + 3 * cout + nl)
-                    a40, a41 = vload(dwf, r + 4 * cout), vload(dwf, r + 4 * cout + nl)
-                    a50, a51 = vload(dwf, r + 5 * cout), vload(dwf, r + 5 * cout + nl)
-                    a60, a61 = vload(dwf, r + 6 * cout), vload(dwf, r + 6 * cout + nl)
-                    a70, a71 = vload(dwf, r + 7 * cout), vload(dwf, r + 7 * cout + nl)
-                    a80, a81 = vload(dwf, r + 8 * cout), vload(dwf, r + 8 * cout + nl)
+                    a00, a01 = _load_pair(dwf, r, nl)
+                    a10, a11 = _load_pair(dwf, r + cout, nl)
+                    a20, a21 = _load_pair(dwf, r + 2 * cout, nl)
+                    a30, a31 = _load_pair(dwf, r + 3 * cout, nl)
+                    a40, a41 = _load_pair(dwf, r + 4 * cout, nl)
+                    a50, a51 = _load_pair(dwf, r + 5 * cout, nl)
+                    a60, a61 = _load_pair(dwf, r + 6 * cout, nl)
+                    a70, a71 = _load_pair(dwf, r + 7 * cout, nl)
+                    a80, a81 = _load_pair(dwf, r + 8 * cout, nl)
                     corner, at = corner0, out0 + f0
                     for _ in range(ow_n):
                         d0, d1 = vload(dyf, at), vload(dyf, at + nl)
@@ -200,24 +212,15 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
                         a80, a81 = vfma(v, d0, a80), vfma(v, d1, a81)
                         corner += step
                         at += cout
-                    vstore(dwf, r, a00)
-                    vstore(dwf, r + nl, a01)
-                    vstore(dwf, r + cout, a10)
-                    vstore(dwf, r + cout + nl, a11)
-                    vstore(dwf, r + 2 * cout, a20)
-                    vstore(dwf, r + 2 * cout + nl, a21)
-                    vstore(dwf, r + 3 * cout, a30)
-                    vstore(dwf, r + 3 * cout + nl, a31)
-                    vstore(dwf, r + 4 * cout, a40)
-                    vstore(dwf, r + 4 * cout + nl, a41)
-                    vstore(dwf, r + 5 * cout, a50)
-                    vstore(dwf, r + 5 * cout + nl, a51)
-                    vstore(dwf, r + 6 * cout, a60)
-                    vstore(dwf, r + 6 * cout + nl, a61)
-                    vstore(dwf, r + 7 * cout, a70)
-                    vstore(dwf, r + 7 * cout + nl, a71)
-                    vstore(dwf, r + 8 * cout, a80)
-                    vstore(dwf, r + 8 * cout + nl, a81)
+                    _put_pair(dwf, r, a00, a01)
+                    _put_pair(dwf, r + cout, a10, a11)
+                    _put_pair(dwf, r + 2 * cout, a20, a21)
+                    _put_pair(dwf, r + 3 * cout, a30, a31)
+                    _put_pair(dwf, r + 4 * cout, a40, a41)
+                    _put_pair(dwf, r + 5 * cout, a50, a51)
+                    _put_pair(dwf, r + 6 * cout, a60, a61)
+                    _put_pair(dwf, r + 7 * cout, a70, a71)
+                    _put_pair(dwf, r + 8 * cout, a80, a81)
 
 
 @kernel

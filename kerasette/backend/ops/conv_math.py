@@ -185,7 +185,7 @@ def conv2d_forward(
     w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
     b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     if DIRECT and direct.usable(cin, cout, x.dtype):
-        wa = direct.aligned_kernel(w)
+        wa = memory.aligned(w)  # the kernel's vector loads
         _by_images(lambda i, j: direct.conv(x[i:j], wa, strides, pads, y[i:j], _buffer, b, relu), x)
         return y
     if WINOGRAD and winograd.usable((kh, kw), strides, cin, (oh_n, ow_n)):

@@ -58,15 +58,6 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
                        simd.lanes(x.itemsize))
 
 
-def aligned_kernel(w: np.ndarray) -> np.ndarray:
-    """``w`` (C-contiguous) in memory aligned for the vector loads of :func:`conv` (a copy when
-    it is not; kernels are small)."""
-    if w.ctypes.data % memory.ALIGNMENT == 0:
-        return w
-    out = memory.empty_aligned(w.shape, w.dtype)
-    out[...] = w
-    return out
-
 
 def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     """The kernel gradient of one chunk of images, a new (kh * kw * C, F) array.
