@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -26,6 +27,9 @@ CASES = [
     (2, 5, 5, 3, 32, (3, 3), (1, 1), "valid"),  # every input pixel's window crosses the border
     (1, 4, 14, 5, 32, (3, 3), (1, 1), "same"),  # 5 channels: a partial group of 3
     (1, 2, 3, 3, 32, (5, 5), (1, 1), "same"),  # kernel larger than the image: rows and columns clipped
+    (1, 4, 21, 3, 32, (3, 3), (1, 1), "valid"),  # input gradient: 17 inner pixels, the last block overlaps
+    (2, 5, 22, 1, 32, (3, 3), (1, 1), "same"),  # 1 channel: block sums copied out value by value
+    (1, 3, 40, 3, 32, (3, 3), (1, 1), "same"),  # one border pixel on each side, 38 inner pixels
 ]
 
 
@@ -162,7 +166,7 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from kerasette.backend.ops import conv_math\n"
         "from tests.backend.test_direct_conv import CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
-        "for case in (CASES[0], CASES[2], CASES[6]):\n"
+        "for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11]):\n"
         "    x, k, b, dy = _arrays(case, np.float32)\n"
         "    s, p = case[6], case[7]\n"
         "    np.testing.assert_allclose(conv_math.conv2d_forward(x, k, b, s, p, relu=True),\n"
@@ -182,3 +186,22 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
                          timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def _sums_kernel(count):
+    """A kernel storing the lane sums of ``count`` vectors loaded from ``a`` at ``out[1:]``."""
+    loads = ", ".join(f"simd.vload(a, {i} * n)" for i in range(count))
+    scope = {"simd": simd}
+    exec(f"def sums(a, out):\n    n = simd.vcount(a)\n    simd.vsums_store(out, 1, ({loads},))\n", scope)
+    return numba.njit(scope["sums"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 12, 24])
+def test_vsums_store_writes_each_vectors_sum_and_nothing_else(count, dtype):
+    lanes = simd.lanes(np.dtype(dtype).itemsize)
+    a = np.random.default_rng(count).standard_normal(count * lanes).astype(dtype)
+    out = np.full(count + 2, np.nan, dtype)
+    _sums_kernel(count)(a, out)
+    np.testing.assert_allclose(out[1:-1], a.reshape(count, lanes).sum(axis=1), **TOL[dtype])
+    assert np.isnan(out[0]) and np.isnan(out[-1])

@@ -15,8 +15,8 @@ on the CPU name and features, but a kernel's cache is invalidated only by its ow
 not by this module: the kernels therefore take the width their caller expects and refuse to run
 with another (`kerasette.backend.kernels.direct`).
 
-``vsum`` adds lanes in a tree whose shape depends on the width, so float results can differ in
-the last bits between machines of different widths.
+``vsum`` and ``vsums_store`` add lanes in a tree whose shape depends on the width, so float
+results can differ in the last bits between machines of different widths.
 
 Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
 the BLAS calls of `kerasette.backend.kernels.blas`; the kernels that use them validate nothing
@@ -72,6 +72,18 @@ def lanes(itemsize: int) -> int:
 @overload(lanes, inline="always")
 def _lanes_overload(itemsize):
     return lambda itemsize: VECTOR_BYTES // itemsize
+
+
+@intrinsic
+def vcount(typingctx, array):
+    """The lanes of a vector of ``array``'s dtype, as a constant the compiler sees (a loop
+    stepping by it needs no division for its trip count)."""
+    count = _vector_of(array.dtype).count
+
+    def codegen(context, builder, sig, args):
+        return ir.Constant(ir.IntType(64), count)
+
+    return types.intp(array), codegen
 
 
 def _element_pointer(context, builder, array_type, array, index_type, index):
@@ -192,3 +204,67 @@ def vsum(typingctx, a):
         return builder.call(fn, [ir.Constant(vector_type.element, -0.0), args[0]], fastmath=("reassoc",))
 
     return a.dtype(a), codegen
+
+
+def _fold(builder, a, b, half: int, count: int):
+    """One level of a transposing sum: in each group of ``2 * half`` lanes, the first ``half``
+    lanes of the result are ``a``'s group folded in two (lane ``l`` plus lane ``l + half``), the
+    next ``half`` are ``b``'s."""
+    low, high = [], []
+    for g in range(0, count, 2 * half):
+        low += [g + i for i in range(half)] + [count + g + i for i in range(half)]
+        high += [g + half + i for i in range(half)] + [count + g + half + i for i in range(half)]
+
+    def mask(lanes_):
+        return ir.Constant(ir.VectorType(ir.IntType(32), count), lanes_)
+
+    return builder.fadd(builder.shuffle_vector(a, b, mask(low)), builder.shuffle_vector(a, b, mask(high)))
+
+
+@intrinsic
+def vsums_store(typingctx, array, index, vectors):
+    """Stores the lane sums of a tuple of vectors at ``array[index:index + len(vectors)]``.
+
+    The sums are taken together, as a transpose: each level folds pairs of vectors into one
+    (two shuffles and an add), so k vectors of n lanes cost about 3k operations instead of the
+    k * 2 * log2(n) of k separate ``vsum``; the sums then leave in whole vector stores of
+    power-of-two lengths. Each lane sum is the same tree as ``vsum``'s.
+    """
+    if not isinstance(vectors, types.UniTuple) or not isinstance(vectors.dtype, Vector):
+        return None
+    total, count = vectors.count, vectors.dtype.count
+
+    def codegen(context, builder, sig, args):
+        vector_type = context.get_value_type(vectors.dtype)
+        zero = ir.Constant(vector_type, None)
+        # (vector, owner of each lane): owners are indices into ``vectors`` (None: padding)
+        items = [(builder.extract_value(args[2], i), [i] * count) for i in range(total)]
+        half = count // 2
+        while half >= 1:
+            folded = []
+            for p in range(0, len(items), 2):
+                a, owner_a = items[p]
+                b, owner_b = items[p + 1] if p + 1 < len(items) else (zero, [None] * count)
+                owner = []
+                for g in range(0, count, 2 * half):
+                    owner += owner_a[g:g + half] + owner_b[g:g + half]
+                folded.append((_fold(builder, a, b, half, count), owner))
+            items, half = folded, half // 2
+        where = {o: (vector, lane) for vector, owner in items for lane, o in enumerate(owner) if o is not None}
+        i32 = ir.IntType(32)
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        start = 0
+        while start < total:
+            size = min(count, 1 << ((total - start).bit_length() - 1))
+            piece_type = ir.VectorType(vector_type.element, size)
+            piece = ir.Constant(piece_type, ir.Undefined)
+            for i in range(size):
+                vector, lane = where[start + i]
+                piece = builder.insert_element(piece, builder.extract_element(vector, ir.Constant(i32, lane)),
+                                               ir.Constant(i32, i))
+            at = builder.gep(ptr, [ir.Constant(ir.IntType(64), start)])
+            builder.store(piece, builder.bitcast(at, piece_type.as_pointer()), align=array.dtype.bitwidth // 8)
+            start += size
+        return context.get_dummy_value()
+
+    return types.none(array, index, vectors), codegen
