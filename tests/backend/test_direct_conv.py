@@ -30,6 +30,10 @@ CASES = [
     (1, 4, 21, 3, 32, (3, 3), (1, 1), "valid"),  # input gradient: 17 inner pixels, the last block overlaps
     (2, 5, 22, 1, 32, (3, 3), (1, 1), "same"),  # 1 channel: block sums copied out value by value
     (1, 3, 40, 3, 32, (3, 3), (1, 1), "same"),  # one border pixel on each side, 38 inner pixels
+    (1, 3, 19, 3, 32, (1, 1), (1, 1), "valid"),  # 1x1 kernel: blocks only, no border pixels
+    (1, 4, 20, 2, 32, (2, 4), (1, 1), "same"),  # even kernel, 2 channels: blocks, asymmetric padding
+    (1, 3, 9, 3, 32, (3, 3), (1, 1), "same"),  # 7 inner pixels, one short of an 8-pixel block
+    (1, 4, 5, 3, 32, (7, 1), (1, 1), "same"),  # kernel taller than the image
 ]
 
 
@@ -158,7 +162,8 @@ def test_kernels_refuse_another_vector_width():
 
 @pytest.mark.parametrize("cpu, features", [("generic", ""), ("haswell", "+avx,+avx2,+fma")])
 def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
-    """16- and 32-byte vectors (CPUs without AVX-512), compiled into a cache of their own."""
+    """16- and 32-byte vectors (CPUs without AVX-512: 4-pixel input-gradient blocks), in float32
+    and float64, compiled into a cache of their own."""
     code = (
         "import numpy as np\n"
         "from kerasette.backend.kernels import simd\n"
@@ -166,17 +171,21 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from kerasette.backend.ops import conv_math\n"
         "from tests.backend.test_direct_conv import CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
-        "for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11]):\n"
-        "    x, k, b, dy = _arrays(case, np.float32)\n"
-        "    s, p = case[6], case[7]\n"
-        "    np.testing.assert_allclose(conv_math.conv2d_forward(x, k, b, s, p, relu=True),\n"
-        "                               ref_conv(x, k, b, s, p, True), **TOL[np.float32])\n"
-        "    dx_ref, dw_ref = ref_conv_backward(dy, x, k, s, p)\n"
-        "    np.testing.assert_allclose(conv_math.conv2d_backward_weight(dy, x, k.shape, s, p), dw_ref,\n"
-        "                               **TOL[np.float32])\n"
-        "    if s == (1, 1):\n"
-        "        np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
-        "                                   **TOL[np.float32])\n"
+        "from tests.backend.test_direct_conv import test_vsums_store_writes_each_vectors_sum_and_nothing_else\n"
+        "for t in (np.float32, np.float64):\n"
+        "    for count in (1, 3, 12, 24):\n"
+        "        test_vsums_store_writes_each_vectors_sum_and_nothing_else(count, t)\n"
+        "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14]):\n"
+        "        x, k, b, dy = _arrays(case, t)\n"
+        "        s, p = case[6], case[7]\n"
+        "        np.testing.assert_allclose(conv_math.conv2d_forward(x, k, b, s, p, relu=True),\n"
+        "                                   ref_conv(x, k, b, s, p, True), **TOL[t])\n"
+        "        dx_ref, dw_ref = ref_conv_backward(dy, x, k, s, p)\n"
+        "        np.testing.assert_allclose(conv_math.conv2d_backward_weight(dy, x, k.shape, s, p), dw_ref,\n"
+        "                                   **TOL[t])\n"
+        "        if s == (1, 1):\n"
+        "            np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
+        "                                       **TOL[t])\n"
         "print('ok')\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -205,3 +214,39 @@ def test_vsums_store_writes_each_vectors_sum_and_nothing_else(count, dtype):
     _sums_kernel(count)(a, out)
     np.testing.assert_allclose(out[1:-1], a.reshape(count, lanes).sum(axis=1), **TOL[dtype])
     assert np.isnan(out[0]) and np.isnan(out[-1])
+
+
+def _strided_sums(a, out):
+    simd.vsums_store(out[::2], 0, (simd.vload(a, 0),))
+
+
+def _mixed_sums(a, out):
+    simd.vsums_store(out, 0, (simd.vload(a, 0),))
+
+
+def _strided_load(a, out):
+    simd.vstore(out, 0, simd.vload(a[::2], 0))
+
+
+@pytest.mark.parametrize("fn, out_dtype", [(_strided_sums, np.float32), (_mixed_sums, np.float64),
+                                           (_strided_load, np.float32)])
+def test_intrinsics_refuse_strided_arrays_and_other_dtypes(fn, out_dtype):
+    """Their index is an offset from the data pointer: a strided view, or values of another
+    dtype, would be written past the array or as raw bytes; numba refuses to compile instead."""
+    a = np.ones(4 * simd.lanes(4), np.float32)
+    with pytest.raises(numba.core.errors.TypingError):
+        numba.njit(fn)(a, np.zeros(4 * simd.lanes(4), out_dtype))
+
+
+@pytest.mark.parametrize("call", [
+    lambda dy, x, k: conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), "valid"),
+    lambda dy, x, k: conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "valid"),
+    lambda dy, x, k: conv_math.conv2d_backward(dy, x, k, None, False, False, (1, 1), "valid"),
+])
+def test_an_output_gradient_of_another_shape_is_refused(call):
+    x = np.ones((2, 6, 6, 3), np.float32)
+    k = np.ones((3, 3, 3, 32), np.float32)
+    dy = np.ones((2, 4, 4, 16), np.float32)  # 16 channels where the kernel has 32
+    with pytest.raises(ValueError, match=r"conv2d: the output gradient has shape \(2, 4, 4, 16\), expected "
+                                         r"\(2, 4, 4, 32\) for an input of shape \(2, 6, 6, 3\)"):
+        call(dy, x, k)

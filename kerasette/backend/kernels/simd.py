@@ -81,7 +81,7 @@ def vcount(typingctx, array):
     count = _vector_of(array.dtype).count
 
     def codegen(context, builder, sig, args):
-        return ir.Constant(ir.IntType(64), count)
+        return context.get_constant(types.intp, count)
 
     return types.intp(array), codegen
 
@@ -105,9 +105,17 @@ def _llvm_call(builder, name: str, vector_type: ir.VectorType, args):
     return builder.call(fn, args)
 
 
+def _contiguous(array) -> bool:
+    """Whether ``array`` is typed as a C-contiguous array of float32 or float64: the flat index of
+    the intrinsics is an offset from its data pointer, which a strided view would not honour."""
+    return isinstance(array, types.Array) and array.layout == "C" and array.dtype in (types.float32, types.float64)
+
+
 @intrinsic
 def vload(typingctx, array, index):
     """The vector at flat element ``index`` of ``array`` (any alignment)."""
+    if not _contiguous(array):
+        return None
     vector = _vector_of(array.dtype)
 
     def codegen(context, builder, sig, args):
@@ -121,6 +129,8 @@ def vload(typingctx, array, index):
 @intrinsic
 def vstore(typingctx, array, index, value):
     """Stores vector ``value`` at flat element ``index`` of ``array``."""
+    if not (_contiguous(array) and isinstance(value, Vector) and value.dtype == array.dtype):
+        return None
 
     def codegen(context, builder, sig, args):
         ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
@@ -133,6 +143,8 @@ def vstore(typingctx, array, index, value):
 @intrinsic
 def vbroadcast(typingctx, array, index):
     """Flat element ``index`` of ``array`` in every lane."""
+    if not _contiguous(array):
+        return None
     vector = _vector_of(array.dtype)
 
     def codegen(context, builder, sig, args):
@@ -223,15 +235,17 @@ def _fold(builder, a, b, half: int, count: int):
 
 @intrinsic
 def vsums_store(typingctx, array, index, vectors):
-    """Stores the lane sums of a tuple of vectors at ``array[index:index + len(vectors)]``.
+    """Stores the lane sums of a tuple of vectors at ``array[index:index + len(vectors)]``
+    (``array`` C-contiguous, of the vectors' dtype).
 
     The sums are taken together, as a transpose: each level folds pairs of vectors into one
     (two shuffles and an add), so k vectors of n lanes cost about 3k operations instead of the
     k * 2 * log2(n) of k separate ``vsum``; the sums then leave in whole vector stores of
     power-of-two lengths. Each lane sum is the same tree as ``vsum``'s.
     """
-    if not isinstance(vectors, types.UniTuple) or not isinstance(vectors.dtype, Vector):
-        return None
+    if not (isinstance(vectors, types.UniTuple) and isinstance(vectors.dtype, Vector)
+            and _contiguous(array) and array.dtype == vectors.dtype.dtype):
+        return None  # a strided array would be written past its view, another dtype as raw bytes
     total, count = vectors.count, vectors.dtype.count
 
     def codegen(context, builder, sig, args):

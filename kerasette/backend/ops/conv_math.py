@@ -117,6 +117,17 @@ def _check_float(array: np.ndarray, role: str) -> None:
                         "cast it first (for example with K.cast(x, 'float32'))")
 
 
+def _check_grad_shape(dy, x_shape, w_shape, strides, padding) -> None:
+    """The kernels index ``dy`` by the shapes of the forward pass: a gradient of another shape
+    would be read out of bounds."""
+    (oh_n, ow_n), _ = _geometry(x_shape, w_shape[:2], strides, padding)
+    expected = (x_shape[0], oh_n, ow_n, w_shape[3])
+    if tuple(dy.shape) != expected:
+        raise ValueError(f"conv2d: the output gradient has shape {tuple(dy.shape)}, expected {expected} for an "
+                         f"input of shape {tuple(x_shape)} and a kernel of shape {tuple(w_shape)} "
+                         f"(strides {tuple(strides)}, padding '{padding}')")
+
+
 def _geometry(x_shape, kernel, strides, padding):
     """Output size and (top, bottom, left, right) padding of a 2-D window over NHWC ``x_shape``."""
     _, height, width, _ = x_shape
@@ -223,6 +234,7 @@ def conv2d_backward_input(
     """
     dy = np.ascontiguousarray(dy)
     _check_float(dy, "output gradient")
+    _check_grad_shape(dy, x_shape, w.shape, strides, padding)
     dx, chunk = _input_grad_plan(dy, w, x_shape, strides, padding)
     if chunk is not None:
         _by_images(chunk, dx)
@@ -298,6 +310,7 @@ def conv2d_backward_weight(
     Returns:
         dw, ``w_shape``, dtype of ``x``.
     """
+    _check_grad_shape(dy, x.shape, w_shape, strides, padding)
     if dy.size == 0:
         return np.zeros(w_shape, x.dtype)
     x = np.ascontiguousarray(x)
@@ -351,6 +364,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     """
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy)
+    _check_grad_shape(dy, x.shape, w.shape, strides, padding)
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
