@@ -326,53 +326,52 @@ def _pixel(src, at, stride, wff, wt, wrow, run, rows, e0, e1):
 
 
 @_inline
-def _block8(src, at, stride, wff, wt, wrow, run, cout, rows):
-    """The 24 accumulators of 8 pixels (``src[at:]``, ``cout`` apart; window row ``r`` at
+def _four_pixels(src, a, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2):
+    """One step of :func:`_block4`: the accumulators of 4 pixels (``src[a:]``, ``cout`` apart)
+    x 3 input channels, plus the gradient values times the kernel values ``u0``, ``u1``, ``u2``."""
+    d = vload(src, a)
+    p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
+    d = vload(src, a + cout)
+    p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
+    d = vload(src, a + 2 * cout)
+    p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
+    d = vload(src, a + 3 * cout)
+    p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
+    return p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2
+
+
+@_inline
+def _block4(src, at, stride, wff, wt, wrow, run, cout, rows):
+    """The 12 accumulators of 4 pixels (``src[at:]``, ``cout`` apart; window row ``r`` at
     ``at + r * stride``) x 3 input channels (``wff[wt + r * wrow:]``, ``run`` apart),
-    pixel-major."""
+    pixel-major: one kernel load per channel and one gradient load per pixel for 12 FMAs."""
+    p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = vzeros(src)
+    for r in range(rows):
+        a, u = at + r * stride, wt + r * wrow
+        for e in range(0, run, vcount(src)):
+            u0, u1, u2 = vload(wff, u + e), vload(wff, u + run + e), vload(wff, u + 2 * run + e)
+            p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2 = _four_pixels(
+                src, a + e, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2)
+    return p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2
+
+
+@_inline
+def _block8(src, at, stride, wff, wt, wrow, run, cout, rows):
+    """:func:`_block4` for 8 pixels, in 24 accumulators (for CPUs with 32 vector registers):
+    the kernel values loaded once for twice the FMAs."""
     p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = vzeros(src)
     p4c0 = p4c1 = p4c2 = p5c0 = p5c1 = p5c2 = p6c0 = p6c1 = p6c2 = p7c0 = p7c1 = p7c2 = vzeros(src)
     for r in range(rows):
         a, u = at + r * stride, wt + r * wrow
         for e in range(0, run, vcount(src)):
             u0, u1, u2 = vload(wff, u + e), vload(wff, u + run + e), vload(wff, u + 2 * run + e)
-            d = vload(src, a + e)
-            p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
-            d = vload(src, a + cout + e)
-            p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
-            d = vload(src, a + 2 * cout + e)
-            p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
-            d = vload(src, a + 3 * cout + e)
-            p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
-            d = vload(src, a + 4 * cout + e)
-            p4c0, p4c1, p4c2 = vfma(d, u0, p4c0), vfma(d, u1, p4c1), vfma(d, u2, p4c2)
-            d = vload(src, a + 5 * cout + e)
-            p5c0, p5c1, p5c2 = vfma(d, u0, p5c0), vfma(d, u1, p5c1), vfma(d, u2, p5c2)
-            d = vload(src, a + 6 * cout + e)
-            p6c0, p6c1, p6c2 = vfma(d, u0, p6c0), vfma(d, u1, p6c1), vfma(d, u2, p6c2)
-            d = vload(src, a + 7 * cout + e)
-            p7c0, p7c1, p7c2 = vfma(d, u0, p7c0), vfma(d, u1, p7c1), vfma(d, u2, p7c2)
+            p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2 = _four_pixels(
+                src, a + e, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2)
+            p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2, p7c0, p7c1, p7c2 = _four_pixels(
+                src, a + 4 * cout + e, cout, u0, u1, u2, p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2,
+                p7c0, p7c1, p7c2)
     return (p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2,
             p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2, p7c0, p7c1, p7c2)
-
-
-@_inline
-def _block4(src, at, stride, wff, wt, wrow, run, cout, rows):
-    """:func:`_block8` for 4 pixels: 12 accumulators, for CPUs with 16 vector registers."""
-    p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = vzeros(src)
-    for r in range(rows):
-        a, u = at + r * stride, wt + r * wrow
-        for e in range(0, run, vcount(src)):
-            u0, u1, u2 = vload(wff, u + e), vload(wff, u + run + e), vload(wff, u + 2 * run + e)
-            d = vload(src, a + e)
-            p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
-            d = vload(src, a + cout + e)
-            p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
-            d = vload(src, a + 2 * cout + e)
-            p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
-            d = vload(src, a + 3 * cout + e)
-            p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
-    return p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2
 
 
 _block = _block8 if PIXEL_BLOCK == 8 else _block4
