@@ -15,8 +15,8 @@ on the CPU name and features, but a kernel's cache is invalidated only by its ow
 not by this module: the kernels therefore take the width their caller expects and refuse to run
 with another (`kerasette.backend.kernels.direct`).
 
-``vsum`` and ``vsums_store`` add lanes in a tree whose shape depends on the width, so float
-results can differ in the last bits between machines of different widths.
+``vsums_store`` adds lanes in a tree whose shape depends on the width, so float results can
+differ in the last bits between machines of different widths.
 
 Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
 the BLAS calls of `kerasette.backend.kernels.blas`; the kernels that use them validate nothing
@@ -201,23 +201,6 @@ def vmax(typingctx, a, b):
     return a(a, b), codegen
 
 
-@intrinsic
-def vsum(typingctx, a):
-    """The sum of ``a``'s lanes (in a tree, not left to right)."""
-    if not isinstance(a, Vector):
-        return None
-
-    def codegen(context, builder, sig, args):
-        vector_type = args[0].type
-        element = "f32" if isinstance(vector_type.element, ir.FloatType) else "f64"
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector_type.element, [vector_type.element, vector_type]),
-            f"llvm.vector.reduce.fadd.v{vector_type.count}{element}")
-        return builder.call(fn, [ir.Constant(vector_type.element, -0.0), args[0]], fastmath=("reassoc",))
-
-    return a.dtype(a), codegen
-
-
 def _fold(builder, a, b, half: int, count: int):
     """One level of a transposing sum: in each group of ``2 * half`` lanes, the first ``half``
     lanes of the result are ``a``'s group folded in two (lane ``l`` plus lane ``l + half``), the
@@ -240,8 +223,9 @@ def vsums_store(typingctx, array, index, vectors):
 
     The sums are taken together, as a transpose: each level folds pairs of vectors into one
     (two shuffles and an add), so k vectors of n lanes cost about 3k operations instead of the
-    k * 2 * log2(n) of k separate ``vsum``; the sums then leave in whole vector stores of
-    power-of-two lengths. Each lane sum is the same tree as ``vsum``'s.
+    k * 2 * log2(n) of summing each vector alone; the sums then leave in whole vector stores of
+    power-of-two lengths. Each sum is a tree: lane l plus lane l + n/2, then the same on the
+    half, down to one lane.
     """
     if not (isinstance(vectors, types.UniTuple) and isinstance(vectors.dtype, Vector)
             and _contiguous(array) and array.dtype == vectors.dtype.dtype):
