@@ -58,7 +58,6 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
                        simd.lanes(x.itemsize))
 
 
-
 def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     """The kernel gradient of one chunk of images, a new (kh * kw * C, F) array.
 
