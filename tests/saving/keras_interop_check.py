@@ -2,7 +2,7 @@
 
 Run with a Python that has ``keras`` (3.x) and a backend installed, for example::
 
-    KERAS_BACKEND=torch /work/kerasenv/bin/python tests/saving/keras_interop_check.py DIR
+    KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/saving/keras_interop_check.py DIR
 
 ``DIR`` holds ``NAME.h5`` (written by kerasette's ``model.save``) and ``NAME.npz`` (inputs ``x``,
 or ``x_0``, ``x_1``, ... for several, and kerasette's predictions ``y``), and optionally ``NAME.weights-only.h5`` with ``NAME.arch.h5``
@@ -21,6 +21,13 @@ import sys
 import warnings
 
 import numpy as np
+
+DEFAULT_BACKEND = "jax"  # the backend .ci/run installs in its side environment
+
+
+def backend() -> str:
+    """The Keras backend to run: ``KERASETTE_KERAS_BACKEND``, else the one CI installs."""
+    return os.environ.get("KERASETTE_KERAS_BACKEND") or DEFAULT_BACKEND
 
 
 def _inputs(data):
@@ -75,7 +82,7 @@ def check_weights_only(keras, path: str) -> dict:
 
 
 def main(folder: str) -> int:
-    os.environ.setdefault("KERAS_BACKEND", "torch")
+    os.environ.setdefault("KERAS_BACKEND", backend())
     import keras
 
     print(json.dumps({"keras_version": keras.__version__, "backend": keras.backend.backend()}), flush=True)

@@ -2,9 +2,13 @@
 
 Runs only where Keras 3 is available: either ``keras`` imports in this interpreter, or the
 environment variable ``KERASETTE_KERAS_PYTHON`` names a Python that has it (for example a side
-environment: ``python3.11 -m venv /work/kerasenv && /work/kerasenv/bin/pip install keras
-torch==2.13.0 h5py numpy``, then ``KERASETTE_KERAS_PYTHON=/work/kerasenv/bin/python pytest
-tests/saving``). The check itself is ``keras_interop_check.py``, run with ``KERAS_BACKEND=torch``.
+environment, as ``.ci/run`` builds: ``python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install
+keras==3.15.1 'jax[cpu]==0.10.2' h5py numpy``, then ``KERASETTE_KERAS_PYTHON=/tmp/kerasenv/bin/python
+pytest tests/saving``). The check itself is ``keras_interop_check.py``, run with ``KERAS_BACKEND`` set
+to ``KERASETTE_KERAS_BACKEND`` (default: the backend CI installs, ``DEFAULT_BACKEND`` there).
+
+Elsewhere the test skips, but under CI (the environment variable ``CI`` set, as ``.ci/run`` runs)
+it fails instead: CI must prove on every change that real Keras still reads kerasette's files.
 """
 
 from __future__ import annotations
@@ -25,12 +29,24 @@ from kerasette.models import Sequential, load_model
 from kerasette.optimizers import SGD
 from tests.saving import keras1_files as k1
 from tests.saving.conftest import DATA, optimizer_arrays, toy_data
+from tests.saving.keras_interop_check import backend
 
 KERAS_PYTHON = os.environ.get("KERASETTE_KERAS_PYTHON") or (
     sys.executable if importlib.util.find_spec("keras") is not None else None)
-pytestmark = pytest.mark.skipif(KERAS_PYTHON is None,
-                                reason="needs Keras 3: install keras, or set KERASETTE_KERAS_PYTHON")
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+NO_KERAS = ("needs Keras 3: install keras, or set KERASETTE_KERAS_PYTHON to a Python that has keras "
+            "and its backend (.ci/run builds one)")
 SCRIPT = pathlib.Path(__file__).with_name("keras_interop_check.py")
+
+
+def _require_keras() -> str:
+    """The Python with Keras 3; without one, skips, except under CI, where it fails instead."""
+    if KERAS_PYTHON is None:
+        if IN_CI:
+            pytest.fail(f"CI is set but no Keras is available, so the Keras interop test cannot run: "
+                        f"{NO_KERAS}", pytrace=False)
+        pytest.skip(NO_KERAS)
+    return KERAS_PYTHON
 
 
 def _save_with_predictions(model, x, folder: pathlib.Path, name: str) -> None:
@@ -78,16 +94,19 @@ def _channels_first_from_keras1(folder: pathlib.Path) -> None:
 
 
 def test_keras3_loads_kerasette_files(tmp_path):
+    keras_python = _require_keras()
     _trained_convnet(tmp_path)
     _channels_first_from_keras1(tmp_path)
     _functional(tmp_path)
     resaved = load_model(DATA / "keras3/vgg_like.h5")
     _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
-    proc = subprocess.run([KERAS_PYTHON, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env,
+    env = {**os.environ, "KERAS_BACKEND": backend()}
+    proc = subprocess.run([keras_python, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env,
                           timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, f"{keras_python} {SCRIPT.name} failed:\n{proc.stderr[-3000:]}"
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    header = next(r for r in lines if "keras_version" in r)
+    assert header["keras_version"].startswith("3.") and header["backend"] == backend(), header
     results = {r["file"]: r for r in lines if "file" in r}
     print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
     assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
