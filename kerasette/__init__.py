@@ -8,8 +8,7 @@ Example:
     650
 """
 
-__version__ = "0.1.0"
-
-from kerasette import backend, layers, models  # noqa: E402
+from kerasette import backend, layers, models
+from kerasette.version import __version__
 
 __all__ = ["__version__", "backend", "layers", "models"]

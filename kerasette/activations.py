@@ -4,60 +4,67 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kerasette import registry
 from kerasette.backend import ops
-from kerasette.utils.validation import unknown_name_error
 
 
+def _activation(elementwise: bool = True):
+    """Registers an activation; ``elementwise`` says that each output value depends only on the
+    input value at the same place, so the function works in any layout (the planner's fact)."""
+
+    def decorate(fn):
+        fn.elementwise = elementwise
+        return registry.register("activation")(fn)
+
+    return decorate
+
+
+@_activation()
 def linear(x):
     """The identity."""
     return x
 
 
+@_activation()
 def relu(x):
     """max(x, 0)."""
     return ops.relu(x)
 
 
+@_activation(elementwise=False)
 def softmax(x, axis: int = -1):
     """Softmax along the last axis."""
     return ops.softmax(x, axis)
 
 
+@_activation()
 def sigmoid(x):
     """The logistic function."""
     return ops.sigmoid(x)
 
 
+@_activation()
 def tanh(x):
     """Hyperbolic tangent."""
     return ops.tanh(x)
 
 
+@_activation()
 def softplus(x):
     """log(1 + exp(x)), computed as relu(x) + log(1 + exp(-|x|))."""
     return ops.add(ops.relu(x), ops.log(ops.add(ops.exp(ops.negative(ops.abs(x))), 1.0)))
 
 
+@_activation()
 def softsign(x):
     """x / (1 + |x|)."""
     return ops.divide(x, ops.add(ops.abs(x), 1.0))
 
 
+@_activation()
 def exponential(x):
     """exp(x)."""
     return ops.exp(x)
-
-
-_ACTIVATIONS: dict[str, Callable] = {
-    "linear": linear,
-    "relu": relu,
-    "softmax": softmax,
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "softplus": softplus,
-    "softsign": softsign,
-    "exponential": exponential,
-}
 
 
 def get(identifier) -> Callable:
@@ -69,11 +76,10 @@ def get(identifier) -> Callable:
     """
     if identifier is None:
         return linear
+    if isinstance(identifier, dict):  # Keras 3: {'class_name': 'function', 'config': 'relu'}
+        return registry.deserialize("activation", identifier)
     if isinstance(identifier, str):
-        try:
-            return _ACTIVATIONS[identifier]
-        except KeyError:
-            raise unknown_name_error("activation", identifier, _ACTIVATIONS) from None
+        return registry.get("activation", identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name or a callable; received {identifier!r}")
@@ -81,7 +87,4 @@ def get(identifier) -> Callable:
 
 def serialize(activation: Callable) -> str:
     """The name under which an activation is saved."""
-    for name, fn in _ACTIVATIONS.items():
-        if fn is activation:
-            return name
-    return getattr(activation, "__name__", str(activation))
+    return registry.name_of("activation", activation) or getattr(activation, "__name__", str(activation))

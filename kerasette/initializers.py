@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
 
+from kerasette import registry
 from kerasette.backend import random
-from kerasette.utils.validation import unknown_name_error
 
 
 def compute_fans(shape) -> tuple[float, float]:
@@ -37,16 +38,38 @@ class Initializer:
         return cls(**config)
 
 
+def _builtin(*aliases: str):
+    """Registers a built-in initializer under its class name and Keras's snake-case names.
+
+    Keras writes a few keys a built-in does not take (``dtype``, or ``seed`` where there is no
+    randomness); its ``from_config`` keeps only the constructor's own arguments.
+    """
+
+    def decorate(cls):
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+        def from_config(klass, config: dict):
+            return klass(**{k: v for k, v in config.items() if k in accepted})
+
+        cls.from_config = classmethod(from_config)
+        return registry.register("initializer", aliases=aliases)(cls)
+
+    return decorate
+
+
+@_builtin("zeros", "zero")
 class Zeros(Initializer):
     def __call__(self, shape, dtype="float32"):
         return np.zeros(shape, dtype=dtype)
 
 
+@_builtin("ones", "one")
 class Ones(Initializer):
     def __call__(self, shape, dtype="float32"):
         return np.ones(shape, dtype=dtype)
 
 
+@_builtin("constant")
 class Constant(Initializer):
     def __init__(self, value: float = 0.0):
         self.value = value
@@ -58,6 +81,7 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
+@_builtin("uniform", "random_uniform")
 class RandomUniform(Initializer):
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed=None):
         self.minval, self.maxval, self.seed = minval, maxval, seed
@@ -70,6 +94,7 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
+@_builtin("normal", "random_normal")
 class RandomNormal(Initializer):
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
         self.mean, self.stddev, self.seed = mean, stddev, seed
@@ -92,6 +117,7 @@ def _truncated_normal(rng, stddev: float, shape) -> np.ndarray:
     return out
 
 
+@_builtin("variance_scaling")
 class VarianceScaling(Initializer):
     """Samples with variance ``scale / n``, n being fan_in, fan_out or their mean.
 
@@ -136,25 +162,12 @@ def _scaling(scale, mode, distribution):
     return _Named
 
 
-GlorotUniform = type("GlorotUniform", (_scaling(1.0, "fan_avg", "uniform"),), {})
-GlorotNormal = type("GlorotNormal", (_scaling(1.0, "fan_avg", "truncated_normal"),), {})
-HeUniform = type("HeUniform", (_scaling(2.0, "fan_in", "uniform"),), {})
-HeNormal = type("HeNormal", (_scaling(2.0, "fan_in", "truncated_normal"),), {})
-LecunUniform = type("LecunUniform", (_scaling(1.0, "fan_in", "uniform"),), {})
-LecunNormal = type("LecunNormal", (_scaling(1.0, "fan_in", "truncated_normal"),), {})
-
-_BY_NAME = {
-    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
-    "uniform": RandomUniform, "random_uniform": RandomUniform,
-    "normal": RandomNormal, "random_normal": RandomNormal,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-}
-_CLASSES = {cls.__name__: cls for cls in (
-    Zeros, Ones, Constant, RandomUniform, RandomNormal, VarianceScaling, GlorotUniform,
-    GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)}
-
+GlorotUniform = _builtin("glorot_uniform")(type("GlorotUniform", (_scaling(1.0, "fan_avg", "uniform"),), {}))
+GlorotNormal = _builtin("glorot_normal")(type("GlorotNormal", (_scaling(1.0, "fan_avg", "truncated_normal"),), {}))
+HeUniform = _builtin("he_uniform")(type("HeUniform", (_scaling(2.0, "fan_in", "uniform"),), {}))
+HeNormal = _builtin("he_normal")(type("HeNormal", (_scaling(2.0, "fan_in", "truncated_normal"),), {}))
+LecunUniform = _builtin("lecun_uniform")(type("LecunUniform", (_scaling(1.0, "fan_in", "uniform"),), {}))
+LecunNormal = _builtin("lecun_normal")(type("LecunNormal", (_scaling(1.0, "fan_in", "truncated_normal"),), {}))
 
 def get(identifier) -> Initializer:
     """An initializer from a name, a config dict ``{'class_name', 'config'}``, or an object."""
@@ -163,10 +176,7 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise unknown_name_error("initializer", identifier, _BY_NAME)
-        return cls()
+        return registry.get("initializer", identifier)()
     raise TypeError(f"initializer must be a name, a config dict or a callable; received {identifier!r}")
 
 
@@ -191,19 +201,5 @@ def serialize(initializer) -> dict | str:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
     """The inverse of `serialize`, resolving class names through the registry only."""
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise unknown_name_error("initializer", name, _CLASSES)
-    kwargs = dict(config.get("config") or {})
-    if name in ("GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal"):
-        kwargs = {"seed": kwargs.get("seed")}
-    if name == "VarianceScaling":
-        kwargs = {k: kwargs[k] for k in ("scale", "mode", "distribution", "seed") if k in kwargs}
-    if name in ("RandomUniform", "RandomNormal", "Constant"):
-        allowed = {"RandomUniform": ("minval", "maxval", "seed"),
-                   "RandomNormal": ("mean", "stddev", "seed"), "Constant": ("value",)}[name]
-        kwargs = {k: kwargs[k] for k in allowed if k in kwargs}
-    if name in ("Zeros", "Ones"):
-        kwargs = {}
-    return cls(**kwargs)
+    return registry.deserialize("initializer", {"class_name": config.get("class_name"),
+                                                "config": config.get("config") or {}}, custom_objects)

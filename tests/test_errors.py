@@ -150,7 +150,7 @@ def test_unknown_loss():
 
 
 def test_unknown_optimizer():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'sgdd'\. Known optimizers: adam, rmsprop, sgd\."):
+    with pytest.raises(ValueError, match=r"Unknown optimizer: 'sgdd'\. Known optimizers: Adam, RMSprop, SGD, adam, rmsprop, sgd\."):
         _mlp(False).compile("sgdd", "mse")
 
 

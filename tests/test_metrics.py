@@ -36,7 +36,7 @@ def test_accuracy_is_chosen_from_the_loss_and_the_output_shape(loss, output_shap
 def test_compile_passes_the_output_shape(loss, units, expected):
     model = Sequential([Dense(units, activation="sigmoid", input_dim=2)])
     model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
-    assert model._metrics[0][2].__name__ == expected
+    assert model._trainer._metrics[0][2].__name__ == expected
 
 
 def test_accuracy_of_a_one_column_regression_model_is_binary():
@@ -54,7 +54,7 @@ def test_accuracy_is_chosen_once_a_deferred_sequential_knows_its_shape():
     model = Sequential([Dense(3), Dense(1, activation="sigmoid")])  # no input shape yet
     model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
     model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), epochs=1, verbose=0)
-    assert model._metrics[0][2] is metrics.binary_accuracy
+    assert model._trainer._metrics[0][2] is metrics.binary_accuracy
 
 
 def test_binary_accuracy_thresholds_at_one_half():

@@ -1,46 +1,40 @@
-"""Layers: stateful building blocks over the backend ops."""
+"""Layers: stateful building blocks over the backend ops, one module per family.
 
+Every layer registers itself where it is defined (`kerasette.layers.legacy.keras_layer`), with
+its Keras name, its aliases and its Keras 1 argument names. This package imports the family
+modules and exports every registered name, so the aliases (``Convolution2D``, ``MaxPool2D``, ...)
+are written once, at the class.
+"""
+
+from kerasette import registry
+from kerasette.layers import convolutional, core, merge, pooling  # noqa: F401 - they register their layers
 from kerasette.layers.base import Layer
-from kerasette.layers.convolutional import Conv2D, Convolution2D
-from kerasette.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
-from kerasette.layers.merge import (
-    Add,
-    Average,
-    Concatenate,
-    Maximum,
-    Minimum,
-    Multiply,
-    Subtract,
-    add,
-    concatenate,
-)
-from kerasette.layers.pooling import MaxPool2D, MaxPooling2D
+from kerasette.layers.core import Input
+from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.merge import add, concatenate
 
-LAYER_CLASSES = {
-    cls.__name__: cls
-    for cls in (Activation, Add, Average, Concatenate, Conv2D, Dense, Dropout, Flatten, InputLayer,
-                Maximum, MaxPooling2D, Minimum, Multiply, Subtract)
-}
-LAYER_CLASSES.update({"Convolution2D": Conv2D, "MaxPool2D": MaxPooling2D})
+# Every registered layer class under each of its names (Conv2D and Convolution2D alike).
+globals().update({name: registry.get("layer", name) for name in registry.known("layer")})
 
-__all__ = [
-    "Add", "Average", "Concatenate", "Input", "Maximum", "Minimum", "Multiply", "Subtract", "add",
-    "concatenate",
-    "Activation", "Conv2D", "Convolution2D", "Dense", "Dropout", "Flatten", "InputLayer",
-    "LAYER_CLASSES", "Layer", "MaxPool2D", "MaxPooling2D",
-]
+__all__ = ["Input", "InputSpec", "Layer", "add", "concatenate", "deserialize", "serialize",
+           *registry.known("layer")]
 
 
 def deserialize(spec: dict, custom_objects: dict | None = None) -> Layer:
     """A layer from ``{'class_name': ..., 'config': {...}}``; names resolve only through the
-    registry above and ``custom_objects`` (nothing from a file is ever imported or run)."""
+    registry and ``custom_objects`` (nothing from a file is ever imported or run)."""
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"a layer config must be a dict with 'class_name' and 'config'; received {spec!r:.200}")
-    name = spec["class_name"]
-    cls = (custom_objects or {}).get(name) or LAYER_CLASSES.get(name)
+    name = spec.get("registered_name") or spec["class_name"]
+    cls = registry.lookup("layer", name, custom_objects) or registry.lookup("layer", spec["class_name"], custom_objects)
     if cls is None:
         raise ValueError(
-            f"Unknown layer class {name!r}. Known layers: {', '.join(sorted(LAYER_CLASSES))}. "
-            "Pass custom layers with custom_objects={'" + str(name) + "': YourLayerClass}."
+            f"Unknown layer class {spec['class_name']!r}. Known layers: {', '.join(registry.known('layer'))}. "
+            "Pass custom layers with custom_objects={'" + str(spec["class_name"]) + "': YourLayerClass}."
         )
     return cls.from_config(dict(spec.get("config") or {}))
+
+
+def serialize(layer: Layer) -> dict:
+    """``{'class_name', 'config'}`` of a layer, as Keras writes it."""
+    return registry.serialize("layer", layer)

@@ -1,39 +1,78 @@
-"""The Layer contract: validate in ``__init__``, make weights in ``build``, compute in ``call``,
-infer shapes in ``compute_output_shape``, describe itself in ``get_config``."""
+"""The Layer contract, as Keras 1, 2 and 3 define it, so that users' own layers run unchanged.
+
+A layer validates its arguments in ``__init__``, makes its weights in ``build(input_shape)``
+with `Layer.add_weight`, computes in ``call(inputs)`` (``training`` and ``mask`` are passed only
+when its signature takes them), infers shapes in ``compute_output_shape`` (Keras 1:
+``get_output_shape_for``) and describes itself in ``get_config``. What a layer accepts is declared
+once as ``self.input_spec`` and checked wherever it is called.
+
+A layer also declares the facts that the model planner and the file format need, so that
+neither ever tests a concrete layer type:
+
+- ``fuses(activation)`` / ``call_with_activation``: an activation that can run inside this
+  layer's output pass (Dense and Conv2D take a following ReLU);
+- ``layout_free()``: the result does not depend on where the channel axis is (Dropout,
+  elementwise activations), so a channels-last tensor can pass through unchanged;
+- ``runs_channels_last()`` / ``call_channels_last``: a channels-first layer that can compute on
+  the channels-last tensor directly (the engine is channels-last), so consecutive such layers
+  skip the transposes between them;
+- ``standalone_activation``: the activation a layer applies and nothing else (Activation);
+- ``keras1_arguments`` / `translate_config`: Keras 1 argument names, set by the
+  `kerasette.layers.legacy.keras_layer` decorator that also registers the class;
+- ``stored_weight_converter``: how to read weights stored in another layout (Theano kernels).
+"""
 
 from __future__ import annotations
 
-import collections
+import inspect
 import re
 
 import numpy as np
 
 from kerasette import initializers
+from kerasette.backend import state, symbolic
 from kerasette.backend.config import floatx
-from kerasette.backend.tensor import Tensor, Variable
+from kerasette.backend.tensor import Tensor, Variable, no_grad
+from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.legacy import translate_arguments
+from kerasette.layers.node import call_layer_symbolic
 from kerasette.utils.validation import shape_str
 
-_name_counts: collections.Counter = collections.Counter()
+_DTYPE_NAMES = ("float16", "float32", "float64", "int32", "int64", "bool", "uint8")
 
 
 def reset_names() -> None:
-    """Restarts automatic layer naming (``dense_1`` again); called by ``clear_session``."""
-    _name_counts.clear()
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    """Restarts automatic layer naming (``dense_1`` again); ``K.clear_session`` does the same."""
+    state.names.reset()
 
 
 def unique_name(prefix: str) -> str:
     """``prefix_1``, ``prefix_2``, ... in Keras 2's style."""
-    _name_counts[prefix] += 1
-    return f"{prefix}_{_name_counts[prefix]}"
+    return state.names.unique(prefix)
+
+
+def snake_case(name: str) -> str:
+    """``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d`` (Keras's layer names)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_CALL_ARGUMENTS: dict[type, tuple[bool, bool]] = {}
+
+
+def _call_takes(cls) -> tuple[bool, bool]:
+    """Whether ``cls.call`` takes ``training`` and ``mask`` (cached per class)."""
+    takes = _CALL_ARGUMENTS.get(cls)
+    if takes is None:
+        params = inspect.signature(cls.call).parameters
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        takes = ("training" in params or var_kw, "mask" in params or var_kw)
+        _CALL_ARGUMENTS[cls] = takes
+    return takes
 
 
 class Layer:
-    """Base class of layers.
+    """Base class of layers (and of models, which are layers).
 
     Args:
         name: the layer's name (unique in a model); generated as ``conv2d_1`` etc. when omitted.
@@ -44,53 +83,61 @@ class Layer:
         batch_size: fixed batch size, with ``input_shape``.
         dtype: the dtype of the weights (default floatx).
         weights: initial values of the weights, set after the layer is built (Keras 1 and 2).
+
+    Example:
+        >>> import numpy as np
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, inputs):
+        ...         return inputs * self.w
+        >>> Scale()(np.ones((2, 3), "float32")).shape
+        (2, 3)
     """
+
+    #: what ``call`` accepts; checked before every call (set it in ``__init__`` or ``build``)
+    input_spec: InputSpec | None = None
+    #: Keras 1 argument names of the constructor: ``{old: new}`` (set by ``keras_layer``)
+    keras1_arguments: dict[str, str] = {}
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None,
                  input_dim=None, batch_size=None, dtype=None, weights=None, **kwargs):
-        kwargs.pop("autocast", None)
-        kwargs.pop("build_config", None)
+        for inert in ("autocast", "build_config", "input_dtype"):
+            kwargs.pop(inert, None)
         if kwargs:
-            raise TypeError(
-                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}"
-            )
-        self.name = name or unique_name(_snake_case(type(self).__name__))
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
-        self.dtype = (dtype if isinstance(dtype, str) else None) or floatx()
+        self.dtype = _dtype_name(dtype) or floatx()
         self.built = False
-        self._weights: list[Variable] = []
+        self._weights: list[Variable] = self.__dict__.get("_weights", [])
+        self._regularizers: list = self.__dict__.get("_regularizers", [])
         self._initial_weights = weights
-        self.batch_input_shape = self._declared_input_shape(
-            input_shape, batch_input_shape, input_dim, batch_size
-        )
+        self.batch_input_shape = _declared_input_shape(input_shape, batch_input_shape, input_dim, batch_size)
         self.input_shape = None
         self.output_shape = None
         self._inbound_nodes: list = []  # input tensors of each call on symbolic tensors
         self._node_outputs: list = []  # the symbolic output of each such call
-
-    def _declared_input_shape(self, input_shape, batch_input_shape, input_dim, batch_size):
-        if batch_input_shape is not None:
-            return tuple(None if d is None else int(d) for d in batch_input_shape)
-        if input_shape is not None:
-            if isinstance(input_shape, int):
-                input_shape = (input_shape,)
-            return (batch_size,) + tuple(None if d is None else int(d) for d in input_shape)
-        if input_dim is not None:
-            return (batch_size, int(input_dim))
-        return None
 
     # -- the contract ------------------------------------------------------------------------
     def build(self, input_shape) -> None:
         """Creates the weights for inputs of ``input_shape`` (batch axis included)."""
         self.built = True
 
-    def call(self, inputs, training: bool = False):
+    def call(self, inputs, training=None):
         """Computes the output from ``inputs`` (tensors)."""
         return inputs
 
     def compute_output_shape(self, input_shape):
-        """The output shape for ``input_shape`` (batch axis included, None for unknown)."""
-        return input_shape
+        """The output shape for ``input_shape`` (batch axis included, None for unknown).
+
+        Uses Keras 1's ``get_output_shape_for`` when the layer defines it; otherwise runs
+        ``call`` on two small probe batches and reads the shape off the results.
+        """
+        legacy = getattr(self, "get_output_shape_for", None)
+        if legacy is not None:
+            return _as_shape(legacy(input_shape))
+        return self._probe_output_shape(input_shape)
 
     def get_config(self) -> dict:
         """The constructor arguments, as a JSON-serialisable dict."""
@@ -103,18 +150,45 @@ class Layer:
     def from_config(cls, config: dict):
         return cls(**config)
 
+    @classmethod
+    def translate_config(cls, config: dict) -> dict:
+        """A config written by any Keras version, with Keras 1 argument names made Keras 2's
+        (silently: a file is not the user's code)."""
+        _, config, _ = translate_arguments(cls, (), dict(config))
+        return config
+
     # -- weights -----------------------------------------------------------------------------
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True,
-                   dtype=None) -> Variable:
-        """Creates a weight named ``<layer>/<name>`` and tracks it."""
-        init = initializers.get(initializer)
-        value = init(tuple(shape), dtype=dtype or self.dtype)
+    def add_weight(self, *args, **kwargs) -> Variable:
+        """Creates a weight, tracks it and returns it.
+
+        Accepts Keras 3's keywords ``add_weight(shape=..., initializer=..., name=None, dtype=None,
+        trainable=True, regularizer=None, constraint=None)``, Keras 2's positional form
+        ``add_weight(name, shape, dtype, initializer, regularizer, trainable, constraint)`` and
+        Keras 1's ``add_weight(shape, initializer, name, trainable, regularizer, constraint)``.
+        """
+        a = weight_arguments(self, args, kwargs)
+        init = initializers.get(a["initializer"] if a["initializer"] is not None else "glorot_uniform")
+        dtype = _dtype_name(a["dtype"]) or self.dtype
+        name = a["name"] or f"weight_{len(self._weights)}"
+        value = init(tuple(int(d) for d in a["shape"]), dtype=dtype)
         # The Variable keeps only its own flag; the layer's flag is applied on top of it (see
         # `trainable`), so that a layer frozen at construction can be unfrozen later.
-        var = Variable(value, dtype=dtype or self.dtype, name=f"{self.name}/{name}", trainable=trainable)
+        var = Variable(value, dtype=dtype, name=f"{self.name}/{name}", trainable=bool(a["trainable"]))
         var.requires_grad = var.trainable and self.trainable
+        var.constraint = a["constraint"]
         self._weights.append(var)
+        if a["regularizer"] is not None:
+            self._regularizers.append((var, a["regularizer"]))
         return var
+
+    @property
+    def losses(self) -> list:
+        """The regularization terms of this layer's weights and of the layers inside it
+        (Tensors, recomputed from the current weights at each access)."""
+        terms = [fn(var) for var, fn in self._regularizers]
+        for layer in self._tracked_layers():
+            terms.extend(layer.losses)
+        return terms
 
     @property
     def trainable(self) -> bool:
@@ -129,23 +203,63 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for var in getattr(self, "_weights", ()):
+        for var in self.__dict__.get("_weights", ()):
             var.requires_grad = var.trainable and self._trainable
 
     @property
     def weights(self) -> list[Variable]:
         """Trainable weights first, then the others, each in creation order (Keras's order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        return _unique(self.trainable_weights + self.non_trainable_weights)
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        return [w for w in self._weights if w.trainable] if self.trainable else []
+        if not self.trainable:
+            return []
+        own = [w for w in self.__dict__.get("_weights", ()) if w.trainable]
+        return _unique(own + [w for layer in self._tracked_layers() for w in layer.trainable_weights])
+
+    @trainable_weights.setter
+    def trainable_weights(self, variables) -> None:
+        """Keras 1's ``self.trainable_weights = [W, b]``: these are the layer's trained weights."""
+        self._adopt(variables, trainable=True)
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
+        own = self.__dict__.get("_weights", ())
+        nested = [w for layer in self._tracked_layers() for w in layer.weights]
         if not self.trainable:
-            return list(self._weights)
-        return [w for w in self._weights if not w.trainable]
+            return _unique(list(own) + nested)
+        nested = [w for layer in self._tracked_layers() for w in layer.non_trainable_weights]
+        return _unique([w for w in own if not w.trainable] + nested)
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, variables) -> None:
+        """Keras 1's ``self.non_trainable_weights = [...]``."""
+        self._adopt(variables, trainable=False)
+
+    def _adopt(self, variables, trainable: bool) -> None:
+        weights = self.__dict__.setdefault("_weights", [])
+        for var in variables:
+            if not isinstance(var, Variable):
+                raise TypeError(f"{type(self).__name__} '{getattr(self, 'name', '?')}': weights must be "
+                                f"variables (K.variable or add_weight); received {type(var).__name__}")
+            var.trainable = trainable
+            var.requires_grad = trainable and self.__dict__.get("_trainable", True)
+            if all(var is not w for w in weights):
+                weights.append(var)
+
+    def _tracked_layers(self) -> list:
+        """The layers this one holds as attributes (Keras 3 tracks them; a model's are its layers)."""
+        return self.__dict__.get("_sublayers", [])
+
+    def __setattr__(self, name: str, value) -> None:
+        if not name.startswith("_"):
+            found = [value] if isinstance(value, Layer) else (
+                [v for v in value if isinstance(v, Layer)] if isinstance(value, (list, tuple)) else [])
+            if found:
+                tracked = self.__dict__.setdefault("_sublayers", [])
+                tracked.extend(v for v in found if v is not self and all(v is not t for t in tracked))
+        object.__setattr__(self, name, value)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights' values."""
@@ -174,24 +288,34 @@ class Layer:
         return int(sum(w.size for w in self.weights))
 
     # -- calling -----------------------------------------------------------------------------
+    def check_input(self, shape) -> None:
+        """Raises the layer's error when ``shape`` (batch axis first) breaks its `input_spec`."""
+        spec = self.input_spec
+        if spec is None or (isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list))):
+            return
+        problem = spec.problem(tuple(shape))
+        if problem is not None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': {problem}, received input shape "
+                             f"{shape_str((None,) + tuple(shape[1:]))}")
+
     def build_for(self, input_shape) -> None:
         """Builds once for ``input_shape`` and records input and output shapes."""
-        input_shape = tuple(input_shape) if not _is_shape_list(input_shape) else [tuple(s) for s in input_shape]
+        input_shape = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else tuple(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
             if self._initial_weights is not None:
                 self.set_weights(self._initial_weights)
                 self._initial_weights = None
+        self.check_input(input_shape)
         self.input_shape = input_shape
         self.output_shape = self.compute_output_shape(input_shape)
 
-    def __call__(self, inputs, training: bool = False):
-        """Calls the layer on tensors or arrays (building it first when needed)."""
-        from kerasette.backend import symbolic
-
+    def __call__(self, inputs, *args, **kwargs):
+        """Calls the layer on tensors or arrays (building it first when needed), or records the
+        call on symbolic tensors (the functional API)."""
         if symbolic.is_symbolic(inputs):
-            return symbolic.call_layer(self, inputs)
+            return call_layer_symbolic(self, inputs, **kwargs)
         if isinstance(inputs, (list, tuple)):
             inputs = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
             shape = [(None,) + x.shape[1:] for x in inputs]
@@ -200,8 +324,62 @@ class Layer:
             shape = (None,) + inputs.shape[1:]
         if not self.built:
             self.build_for(shape)
-        return self.call(inputs, training=training)
+        return self.run(inputs, *args, **kwargs)
 
+    def run(self, inputs, training=False, mask=None, **kwargs):
+        """``call`` after the input check, with ``training`` and ``mask`` passed only when
+        ``call`` takes them (what models call on each layer)."""
+        shape = [x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape
+        self.check_input(shape)
+        takes_training, takes_mask = _call_takes(type(self))
+        if takes_training:
+            kwargs["training"] = training
+        if takes_mask and mask is not None:
+            kwargs["mask"] = mask
+        return self.call(inputs, **kwargs)
+
+    def _probe_output_shape(self, input_shape):
+        """The output shape of ``call`` on probe batches of 2 and 3 (unknown sizes 2, then 3)."""
+        shapes = input_shape if _is_shape_list(input_shape) else [input_shape]
+        results = []
+        with no_grad():
+            for probe in (2, 3):
+                values = [Tensor(np.zeros([probe if d is None else d for d in s], self.dtype)) for s in shapes]
+                out = self.run(values if _is_shape_list(input_shape) else values[0], training=False)
+                results.append(tuple(np.shape(out.data if isinstance(out, Tensor) else out)))
+        a, b = results
+        return tuple(None if da != db else da for da, db in zip(a, b))
+
+    # -- facts for the model planner (see the module docstring) ------------------------------
+    def fuses(self, activation) -> bool:
+        """Whether ``activation`` can run inside this layer's output pass."""
+        return False
+
+    def call_with_activation(self, inputs, activation):
+        """The layer's output with ``activation`` applied, in one pass (when `fuses` says so)."""
+        raise NotImplementedError(f"{type(self).__name__} fuses no activation")
+
+    def layout_free(self) -> bool:
+        """Whether the result is the same whichever axis holds the channels."""
+        return False
+
+    def runs_channels_last(self) -> bool:
+        """Whether this channels-first layer can compute on the channels-last tensor directly."""
+        return False
+
+    def call_channels_last(self, x, training=False, activation=None):
+        """The layer's computation on the channels-last form of its input; the result is
+        channels-last too when it is an image (when `runs_channels_last` says so)."""
+        raise NotImplementedError(f"{type(self).__name__} computes in its own data format only")
+
+    standalone_activation = None  # the activation function, for a layer that applies only that
+
+    def stored_weight_converter(self, var, stored_shape, origin):
+        """A function converting a stored value of ``stored_shape`` for ``var``, or None to
+        take it as stored; ``origin`` describes the file (see `kerasette.saving`)."""
+        return None
+
+    # -- the functional API ------------------------------------------------------------------
     @property
     def input(self):
         """The symbolic input of the layer's first call (functional API and Sequential)."""
@@ -230,5 +408,90 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def _dtype_name(dtype) -> str | None:
+    if dtype is None:
+        return None
+    if isinstance(dtype, dict):  # Keras 3's DTypePolicy config
+        dtype = (dtype.get("config") or {}).get("name")
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return None
+
+
+def _declared_input_shape(input_shape, batch_input_shape, input_dim, batch_size):
+    if batch_input_shape is not None:
+        return tuple(None if d is None else int(d) for d in batch_input_shape)
+    if input_shape is not None:
+        if isinstance(input_shape, int):
+            input_shape = (input_shape,)
+        return (batch_size,) + tuple(None if d is None else int(d) for d in input_shape)
+    if input_dim is not None:
+        return (batch_size, int(input_dim))
+    return None
+
+
+_KERAS2_ORDER = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
+_KERAS1_ORDER = ("shape", "initializer", "name", "trainable", "regularizer", "constraint")
+_KERAS3_ORDER = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint")
+
+
+def weight_arguments(layer, args: tuple, kwargs: dict) -> dict:
+    """`Layer.add_weight`'s arguments in any of Keras's three forms, by name."""
+    cls_name, layer_name = type(layer).__name__, getattr(layer, "name", "?")
+    if args and isinstance(args[0], str):
+        order = _KERAS2_ORDER
+        if len(args) >= 3 and not _is_dtype(args[2]):  # add_weight(name, shape, initializer)
+            order = ("name", "shape", "initializer", "regularizer", "trainable", "constraint")
+    elif len(args) >= 3 and isinstance(args[2], str) and not _is_dtype(args[2]):
+        order = _KERAS1_ORDER
+    else:
+        order = _KERAS3_ORDER
+    if len(args) > len(order):
+        raise TypeError(f"{cls_name} '{layer_name}': add_weight takes at most {len(order)} positional "
+                        f"arguments; received {len(args)}")
+    given = dict(zip(order, args))
+    for key in kwargs:
+        if key in given:
+            raise TypeError(f"{cls_name} '{layer_name}': add_weight got argument `{key}` twice")
+    given.update(kwargs)
+    given.pop("autocast", None)
+    given.pop("aggregation", None)
+    given.pop("synchronization", None)
+    given.pop("use_resource", None)
+    unknown = sorted(set(given) - set(_KERAS2_ORDER))
+    if unknown:
+        raise TypeError(f"{cls_name} '{layer_name}': add_weight got unexpected argument(s) {unknown}")
+    if given.get("shape") is None:
+        raise TypeError(f"{cls_name} '{layer_name}': add_weight needs a `shape`")
+    shape = given["shape"]
+    given["shape"] = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return {"name": given.get("name"), "shape": given["shape"], "dtype": given.get("dtype"),
+            "initializer": given.get("initializer"), "regularizer": given.get("regularizer"),
+            "trainable": True if given.get("trainable") is None else given["trainable"],
+            "constraint": given.get("constraint")}
+
+
+def _is_dtype(value) -> bool:
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return True
+    return isinstance(value, str) and value in _DTYPE_NAMES
+
+
+def _as_shape(shape):
+    if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
+
+
 def _is_shape_list(shape) -> bool:
     return isinstance(shape, list) and bool(shape) and isinstance(shape[0], (tuple, list))
+
+
+def _unique(items) -> list:
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out

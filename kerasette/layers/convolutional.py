@@ -11,7 +11,8 @@ from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
 from kerasette.layers.core import _reject_unsupported
-from kerasette.layers.legacy import legacy_arguments
+from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer
 from kerasette.utils import conv_utils
 from kerasette.utils.validation import check_positive_int, shape_str
 
@@ -26,13 +27,20 @@ def spatial_dims(input_shape, data_format: str) -> tuple:
     return input_shape[1], input_shape[2], input_shape[3]
 
 
+IMAGE_NDIM_TEXT = "a 4-D input (batch, rows, cols, channels) or (batch, channels, rows, cols)"
+
+
+def image_input_spec(data_format: str, channels: int | None = None) -> InputSpec:
+    """A 4-D image input, with a known channel count once built."""
+    axis = 1 if data_format == "channels_first" else -1
+    return InputSpec(ndim=4, ndim_text=IMAGE_NDIM_TEXT, axes={axis: channels} if channels else None,
+                     axis_names={axis: f"input channels ({data_format})"})
+
+
 def check_window_fits(layer, input_shape, window, padding: str, what: str) -> None:
-    """Raises the error a user meets when a kernel or pool is larger than its input."""
-    if len(input_shape) != 4:
-        raise ValueError(
-            f"{type(layer).__name__} '{layer.name}': expected a 4-D input (batch, rows, cols, "
-            f"channels) or (batch, channels, rows, cols); received input shape {shape_str(input_shape)}"
-        )
+    """Raises the error a user meets when the input is not an image with the expected channels
+    (the layer's input spec), or when a kernel or pool is larger than it."""
+    Layer.check_input(layer, input_shape)
     if padding != "valid":
         return
     rows, cols, _ = spatial_dims(input_shape, layer.data_format)
@@ -48,6 +56,8 @@ def check_window_fits(layer, input_shape, window, padding: str, what: str) -> No
             )
 
 
+@keras_layer(aliases=("Convolution2D",), keras1={**CONV_KERAS1, "nb_filter": "filters"},
+             keras1_positional=conv_kernel_size)
 class Conv2D(Layer):
     """2-D convolution layer (spatial cross-correlation, as in Keras).
 
@@ -68,7 +78,6 @@ class Conv2D(Layer):
         (None, 98, 98, 32)
     """
 
-    @legacy_arguments("Conv2D")
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -91,6 +100,7 @@ class Conv2D(Layer):
         _reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                             activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                             bias_constraint=bias_constraint)
+        self.input_spec = image_input_spec(self.data_format)
 
     def build(self, input_shape):
         check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
@@ -99,33 +109,63 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D '{self.name}': the channel axis must be known; "
                              f"received input shape {shape_str(input_shape)}")
         shape = self.kernel_size + (channels, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.input_spec = image_input_spec(self.data_format, channels)
         self.built = True
 
-    def call(self, inputs, training=False, fused_relu=False):
-        self._check_input(inputs.shape)
-        if self.data_format == "channels_first":
-            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), training, fused_relu)
-            return ops.transpose(y, TO_CHANNELS_FIRST)
-        return self.call_channels_last(inputs, training, fused_relu)
+    def check_input(self, shape) -> None:
+        check_window_fits(self, (None,) + tuple(shape[1:]), self.kernel_size, self.padding, "kernel")
 
-    def call_channels_last(self, x, training=False, fused_relu=False):
+    def call(self, inputs):
+        if self.data_format == "channels_first":
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST))
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs)
+
+    def call_channels_last(self, x, training=False, activation=None):
         """The computation on a channels-last tensor, whatever ``data_format`` says (models use
         it to skip transposes between consecutive channels-first layers)."""
-        fuse = self.activation is activations.relu or (fused_relu and self.activation is activations.linear)
+        fuse = self.activation is activations.relu or (activation is activations.relu and self.fuses(activation))
         y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
         return y if fuse else self.activation(y)
 
-    def _check_input(self, shape) -> None:
-        shape = (None,) + tuple(shape[1:])
-        check_window_fits(self, shape, self.kernel_size, self.padding, "kernel")
-        channels = spatial_dims(shape, self.data_format)[2]
-        if channels != self.kernel.shape[2]:
-            raise ValueError(
-                f"Conv2D '{self.name}': expected {self.kernel.shape[2]} input channels "
-                f"({self.data_format}), received input shape {shape_str(shape)}"
-            )
+    def fuses(self, activation) -> bool:
+        return activation is activations.relu and self.activation is activations.linear
+
+    def call_with_activation(self, inputs, activation):
+        if self.data_format == "channels_first":
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), activation=activation)
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs, activation=activation)
+
+    def runs_channels_last(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def stored_weight_converter(self, var, stored_shape, origin):
+        """Kernels stored in Theano's order ``(filters, in, rows, cols)`` are transposed; kernels
+        trained with Theano's true convolution are flipped in both spatial axes (see
+        ``origin.flip_for``)."""
+        if var is not self.kernel:
+            return None
+        rows, cols, cin, cout = var.shape
+        tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
+        th_order = tuple(stored_shape) == (cout, cin, rows, cols)
+        if not (tf_order or th_order):
+            return None
+        if tf_order and th_order:  # square everything: Keras 1 kernels follow the layer's dim_ordering
+            th_order = origin.is_keras1 and self.data_format == "channels_first"
+        flip = origin.flip_for(self, th_order)
+
+        def convert(value):
+            if th_order and value.ndim == 4:
+                value = value.transpose(2, 3, 1, 0)
+            if flip and value.ndim == 4:
+                value = value[::-1, ::-1, :, :]
+            return value.copy(order="C")
+
+        return convert
 
     def compute_output_shape(self, input_shape):
         check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
@@ -144,5 +184,3 @@ class Conv2D(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
 
-
-Convolution2D = Conv2D

@@ -8,11 +8,14 @@ from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend import random as krandom
 from kerasette.backend.config import normalize_data_format
-from kerasette.layers.base import Layer
-from kerasette.layers.legacy import legacy_arguments
+from kerasette.backend.symbolic import KerasTensor
+from kerasette.layers.base import Layer, unique_name
+from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.legacy import WEIGHT_KERAS1, keras_layer
 from kerasette.utils.validation import check_positive_int, check_rate, shape_str
 
 
+@keras_layer(keras1={**WEIGHT_KERAS1, "output_dim": "units"})
 class Dense(Layer):
     """Densely connected layer: ``activation(inputs @ kernel + bias)``.
 
@@ -30,7 +33,6 @@ class Dense(Layer):
         (None, 10)
     """
 
-    @legacy_arguments("Dense")
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -43,24 +45,30 @@ class Dense(Layer):
         _reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                             activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                             bias_constraint=bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known; "
                              f"received input shape {shape_str(input_shape)}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_shape[-1]},
+                                    axis_names={-1: "inputs with last axis"})
         self.built = True
 
-    def call(self, inputs, training=False, fused_relu=False):
-        if inputs.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(
-                f"Dense '{self.name}': expected inputs with last axis {self.kernel.shape[0]}, "
-                f"received input shape {shape_str((None,) + inputs.shape[1:])}"
-            )
-        fuse = self.activation is activations.relu or (fused_relu and self.activation is activations.linear)
-        out = ops.dense(inputs, self.kernel, self.bias, relu=fuse)
-        return out if fuse else self.activation(out)
+    def call(self, inputs):
+        if self.activation is activations.relu:
+            return ops.dense(inputs, self.kernel, self.bias, relu=True)
+        return self.activation(ops.dense(inputs, self.kernel, self.bias))
+
+    def fuses(self, activation) -> bool:
+        return activation is activations.relu and self.activation is activations.linear
+
+    def call_with_activation(self, inputs, activation):
+        return ops.dense(inputs, self.kernel, self.bias, relu=True)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -72,6 +80,7 @@ class Dense(Layer):
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
+@keras_layer()
 class Activation(Layer):
     """Applies an activation function by name or callable.
 
@@ -80,18 +89,28 @@ class Activation(Layer):
         (None, 3)
     """
 
-    @legacy_arguments("Activation")
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    @property
+    def standalone_activation(self):
+        return self.activation
+
+    def layout_free(self) -> bool:
+        return bool(getattr(self.activation, "elementwise", False))
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
+@keras_layer(keras1={"p": "rate"})
 class Dropout(Layer):
     """Sets a fraction ``rate`` of the inputs to zero during training (Keras 1: ``p``).
 
@@ -100,7 +119,6 @@ class Dropout(Layer):
         0.5
     """
 
-    @legacy_arguments("Dropout")
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(rate, "rate", f"Dropout '{self.name}'")
@@ -114,10 +132,17 @@ class Dropout(Layer):
             return inputs
         return ops.dropout(inputs, self.rate, self._rng or krandom.generator())
 
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def layout_free(self) -> bool:
+        return True
+
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}
 
 
+@keras_layer()
 class Flatten(Layer):
     """Flattens each sample, keeping the batch axis.
 
@@ -131,15 +156,29 @@ class Flatten(Layer):
         (None, 128)
     """
 
-    @legacy_arguments("Flatten")
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def runs_channels_last(self) -> bool:
+        # a channels-first Flatten flattens in (rows, cols, channels) order: the channels-last
+        # tensor's own order
+        return self.data_format == "channels_first"
+
+    def call_channels_last(self, x, training=False, activation=None):
+        return ops.reshape(x, (x.shape[0], -1))
+
+    @classmethod
+    def translate_config(cls, config: dict) -> dict:
+        config = super().translate_config(config)
+        if config.get("data_format") is None:
+            config["data_format"] = "channels_last"  # Keras 1 and <= 2.1 flatten in the tensor's own order
+        return config
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -154,10 +193,69 @@ class Flatten(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
+@keras_layer()
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (batch axis kept; one entry may be -1).
+
+    Example:
+        >>> Reshape((2, -1)).compute_output_shape((None, 3, 4))
+        (None, 2, 6)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+            raise ValueError(f"Reshape '{self.name}': target_shape must hold positive sizes and at most one -1; "
+                             f"received target_shape={target_shape!r}")
+
+    def compute_output_shape(self, input_shape):
+        size = None if any(d is None for d in input_shape[1:]) else int(np.prod(input_shape[1:]))
+        known = int(np.prod([d for d in self.target_shape if d != -1]))
+        if size is not None and (size % known or (-1 not in self.target_shape and size != known)):
+            raise ValueError(f"Reshape '{self.name}': cannot reshape {size} values per sample into "
+                             f"{self.target_shape}; received input shape {shape_str(input_shape)}")
+        missing = None if size is None else size // known
+        return (input_shape[0],) + tuple(missing if d == -1 else d for d in self.target_shape)
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@keras_layer()
+class Permute(Layer):
+    """Permutes the axes of each sample: ``dims`` numbers them from 1 (the batch axis stays).
+
+    Example:
+        >>> Permute((2, 1)).compute_output_shape((None, 3, 4))
+        (None, 4, 3)
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute '{self.name}': dims must be a permutation of 1..{len(self.dims)}; "
+                             f"received dims={dims!r}")
+        self.input_spec = InputSpec(ndim=len(self.dims) + 1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def call(self, inputs):
+        return ops.transpose(inputs, (0,) + self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+@keras_layer(keras1={"input_dtype": "dtype"})
 class InputLayer(Layer):
     """Declares a model's input shape: ``InputLayer(input_shape=(28, 28, 1))``."""
 
-    @legacy_arguments("InputLayer")
     def __init__(self, input_shape=None, batch_size=None, dtype=None, batch_input_shape=None,
                  name=None, sparse=False, shape=None, batch_shape=None, ragged=False, **kwargs):
         kwargs.pop("input_tensor", None)
@@ -167,8 +265,6 @@ class InputLayer(Layer):
             batch_input_shape = batch_shape
         if input_shape is None and batch_input_shape is None:
             raise ValueError("InputLayer: give `input_shape` (or `batch_input_shape`)")
-        from kerasette.layers.base import unique_name
-
         super().__init__(name=name or unique_name("input"), input_shape=input_shape,
                          batch_input_shape=batch_input_shape, batch_size=batch_size, dtype=dtype, **kwargs)
         self.built = True
@@ -211,8 +307,6 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, 
 
 def input_tensor(layer: InputLayer):
     """The symbolic tensor an InputLayer feeds (created on first use)."""
-    from kerasette.backend.symbolic import KerasTensor
-
     if getattr(layer, "output_tensor", None) is None:
         out = KerasTensor(layer.batch_input_shape, layer.dtype, name=layer.name)
         out._keras_history = (layer, 0, 0)

@@ -1,8 +1,15 @@
-"""Keras 1 argument names, translated to the Keras 2/3 names in one table.
+"""Keras 1 argument names, translated to the Keras 2/3 names at the constructor boundary.
 
-Each layer class names its table; `legacy_arguments` wraps the constructor, renames the
-keywords, converts their values where the meaning changed (``dim_ordering='th'``), and warns
-once per call with a `DeprecationWarning` listing what it translated.
+A layer class states its own Keras 1 names where it is defined, with the decorator that also
+registers it::
+
+    @keras_layer(aliases=("Convolution2D",), keras1={**CONV_KERAS1, "nb_filter": "filters"},
+                 keras1_positional=conv_kernel_size)
+    class Conv2D(Layer): ...
+
+The constructor then accepts the old names (with one `DeprecationWarning` per call listing what
+it translated), and `Layer.translate_config` reads Keras 1 configs with the same table. Values
+whose meaning changed (``dim_ordering='th'``) are converted too.
 """
 
 from __future__ import annotations
@@ -10,35 +17,26 @@ from __future__ import annotations
 import functools
 import warnings
 
-_COMMON = {
+from kerasette import registry
+
+#: Keras 1 names shared by the layers with kernels, biases and image layouts.
+WEIGHT_KERAS1 = {
     "init": "kernel_initializer",
     "W_regularizer": "kernel_regularizer",
     "b_regularizer": "bias_regularizer",
     "W_constraint": "kernel_constraint",
     "b_constraint": "bias_constraint",
     "bias": "use_bias",
-    "dim_ordering": "data_format",
-    "border_mode": "padding",
-    "subsample": "strides",
 }
-
-RENAMES: dict[str, dict[str, str]] = {
-    "Dense": {**_COMMON, "output_dim": "units"},
-    "Conv2D": {**_COMMON, "nb_filter": "filters"},
-    "MaxPooling2D": {**_COMMON},
-    "AveragePooling2D": {**_COMMON},
-    "Dropout": {"p": "rate"},
-    "Activation": {},
-    "Flatten": {},
-    "InputLayer": {"input_dtype": "dtype"},
-}
+IMAGE_KERAS1 = {"dim_ordering": "data_format", "border_mode": "padding", "subsample": "strides"}
+CONV_KERAS1 = {**WEIGHT_KERAS1, **IMAGE_KERAS1}
 
 _VALUES = {
     "data_format": {"th": "channels_first", "tf": "channels_last", "default": None},
 }
 
 
-def _conv_kernel_size(args: tuple, kwargs: dict, translated: list[str]) -> tuple:
+def conv_kernel_size(args: tuple, kwargs: dict, translated: list[str]) -> tuple:
     """``Convolution2D(32, 3, 3)`` and ``nb_row=3, nb_col=3`` become ``kernel_size=(3, 3)``."""
     if "nb_row" in kwargs or "nb_col" in kwargs:
         kwargs["kernel_size"] = (kwargs.pop("nb_row", 1), kwargs.pop("nb_col", 1))
@@ -50,22 +48,18 @@ def _conv_kernel_size(args: tuple, kwargs: dict, translated: list[str]) -> tuple
     return args
 
 
-_POSITIONAL_HOOKS = {"Conv2D": _conv_kernel_size}
-
-
-def translate(layer_class: str, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str]]:
-    """Returns (args, kwargs, translated names) with Keras 1 names replaced."""
-    table = RENAMES.get(layer_class, _COMMON)
+def translate_arguments(cls, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str]]:
+    """Returns (args, kwargs, translated names) with ``cls``'s Keras 1 names replaced."""
     kwargs = dict(kwargs)
     translated: list[str] = []
-    hook = _POSITIONAL_HOOKS.get(layer_class)
+    hook = getattr(cls, "keras1_positional", None)
     if hook is not None:
         args = hook(args, kwargs, translated)
-    for old, new in table.items():
+    for old, new in cls.keras1_arguments.items():
         if old in kwargs:
             if new in kwargs:
                 raise TypeError(
-                    f"{layer_class}: got both the Keras 1 argument `{old}` and its Keras 2 name `{new}`"
+                    f"{cls.__name__}: got both the Keras 1 argument `{old}` and its Keras 2 name `{new}`"
                 )
             value = kwargs.pop(old)
             kwargs[new] = _VALUES.get(new, {}).get(value, value) if isinstance(value, str) else value
@@ -75,22 +69,34 @@ def translate(layer_class: str, args: tuple, kwargs: dict) -> tuple[tuple, dict,
     return args, kwargs, translated
 
 
-def legacy_arguments(layer_class: str):
-    """Decorates a layer's ``__init__`` so it also accepts the Keras 1 argument names."""
+def keras_layer(name: str | None = None, aliases: tuple[str, ...] = (), keras1: dict | None = None,
+                keras1_positional=None):
+    """Class decorator: registers a layer under its Keras name and aliases, and makes its
+    constructor accept the Keras 1 argument names in ``keras1`` (``{old: new}``) and, through
+    ``keras1_positional(args, kwargs, translated)``, Keras 1 positional forms."""
 
-    def decorate(init):
-        @functools.wraps(init)
-        def wrapper(self, *args, **kwargs):
-            args, kwargs, translated = translate(layer_class, args, kwargs)
-            if translated:
-                warnings.warn(
-                    f"{layer_class}: Keras 1 arguments translated to Keras 2 names "
-                    f"({', '.join(translated)}); update your call to the new names.",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-            init(self, *args, **kwargs)
-
-        return wrapper
+    def decorate(cls):
+        cls.keras1_arguments = dict(keras1 or {})
+        if keras1_positional is not None:
+            cls.keras1_positional = staticmethod(keras1_positional)
+        if keras1 or keras1_positional:
+            cls.__init__ = _accepting_keras1(cls, cls.__init__)
+        return registry.register("layer", name, aliases)(cls)
 
     return decorate
+
+
+def _accepting_keras1(cls, init):
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        args, kwargs, translated = translate_arguments(cls, args, kwargs)
+        if translated:
+            warnings.warn(
+                f"{cls.__name__}: Keras 1 arguments translated to Keras 2 names "
+                f"({', '.join(translated)}); update your call to the new names.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        init(self, *args, **kwargs)
+
+    return wrapper

@@ -9,6 +9,7 @@ import numpy as np
 
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
+from kerasette.layers.legacy import keras_layer
 from kerasette.utils.validation import shape_str
 
 
@@ -41,10 +42,11 @@ class _Merge(Layer):
         self._check_shapes(input_shape)
         return tuple(next((d for d in dims if d is not None), None) for dims in zip(*input_shape))
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return functools.reduce(self.merge, inputs)
 
 
+@keras_layer()
 class Add(_Merge):
     """Sum of the inputs: ``Add()([a, b])``."""
 
@@ -53,6 +55,7 @@ class Add(_Merge):
         return ops.add(a, b)
 
 
+@keras_layer()
 class Subtract(_Merge):
     """``a - b`` for exactly two inputs."""
 
@@ -63,6 +66,7 @@ class Subtract(_Merge):
         return ops.subtract(a, b)
 
 
+@keras_layer()
 class Multiply(_Merge):
     """Elementwise product of the inputs."""
 
@@ -71,6 +75,7 @@ class Multiply(_Merge):
         return ops.multiply(a, b)
 
 
+@keras_layer()
 class Maximum(_Merge):
     """Elementwise maximum of the inputs."""
 
@@ -79,6 +84,7 @@ class Maximum(_Merge):
         return ops.maximum(a, b)
 
 
+@keras_layer()
 class Minimum(_Merge):
     """Elementwise minimum of the inputs."""
 
@@ -87,14 +93,16 @@ class Minimum(_Merge):
         return ops.minimum(a, b)
 
 
+@keras_layer()
 class Average(_Merge):
     """Elementwise mean of the inputs."""
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         total = functools.reduce(ops.add, inputs)
         return ops.multiply(total, np.asarray(1.0 / len(inputs), dtype=total.dtype))
 
 
+@keras_layer()
 class Concatenate(Layer):
     """Joins the inputs along ``axis`` (default: the last, the channels in channels-last).
 
@@ -128,7 +136,7 @@ class Concatenate(Layer):
         self.compute_output_shape(input_shape)
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs):
         return ops.concatenate(inputs, self.axis)
 
     def get_config(self):

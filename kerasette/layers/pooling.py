@@ -9,12 +9,14 @@ from kerasette.layers.convolutional import (
     TO_CHANNELS_FIRST,
     TO_CHANNELS_LAST,
     check_window_fits,
+    image_input_spec,
     spatial_dims,
 )
-from kerasette.layers.legacy import legacy_arguments
+from kerasette.layers.legacy import CONV_KERAS1, keras_layer
 from kerasette.utils import conv_utils
 
 
+@keras_layer(aliases=("MaxPool2D",), keras1=CONV_KERAS1)
 class MaxPooling2D(Layer):
     """Max-pooling over 2-D windows.
 
@@ -29,7 +31,6 @@ class MaxPooling2D(Layer):
         (None, 48, 48, 32)
     """
 
-    @legacy_arguments("MaxPooling2D")
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         owner = f"MaxPooling2D '{self.name}'"
@@ -38,19 +39,25 @@ class MaxPooling2D(Layer):
                                                   2, "strides", owner)
         self.padding = conv_utils.normalize_padding(padding, owner)
         self.data_format = normalize_data_format(data_format)
+        self.input_spec = image_input_spec(self.data_format)
 
     def build(self, input_shape):
         check_window_fits(self, input_shape, self.pool_size, self.padding, "pool")
         self.built = True
 
-    def call(self, inputs, training=False):
-        check_window_fits(self, (None,) + tuple(inputs.shape[1:]), self.pool_size, self.padding, "pool")
-        if self.data_format == "channels_first":
-            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), training)
-            return ops.transpose(y, TO_CHANNELS_FIRST)
-        return self.call_channels_last(inputs, training)
+    def check_input(self, shape) -> None:
+        check_window_fits(self, (None,) + tuple(shape[1:]), self.pool_size, self.padding, "pool")
 
-    def call_channels_last(self, x, training=False):
+    def call(self, inputs):
+        if self.data_format == "channels_first":
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST))
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs)
+
+    def runs_channels_last(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def call_channels_last(self, x, training=False, activation=None):
         """The computation on a channels-last tensor, whatever ``data_format`` says."""
         return ops.max_pool2d(x, self.pool_size, self.strides, self.padding)
 
@@ -67,5 +74,3 @@ class MaxPooling2D(Layer):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
 
-
-MaxPool2D = MaxPooling2D

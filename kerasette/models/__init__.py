@@ -1,6 +1,8 @@
-"""Models: Sequential (and the functional Model), with compile / fit / evaluate / predict."""
+"""Models: the functional Model, Sequential and subclassed models, with compile / fit /
+evaluate / predict, and loading them from files."""
 
-from kerasette.models.functional import Model
+from kerasette import saving
+from kerasette.models.model import Model
 from kerasette.models.sequential import Sequential
 
 
@@ -10,23 +12,17 @@ def load_model(filepath, custom_objects=None, compile=True, flip_kernels=None): 
     ``flip_kernels`` forces (True) or skips (False) flipping Theano-trained convolution kernels;
     None decides from the file, with a warning when it flips.
     """
-    from kerasette.saving import load_model as _load
-
-    return _load(filepath, custom_objects=custom_objects, compile=compile, flip_kernels=flip_kernels)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, flip_kernels=flip_kernels)
 
 
 def model_from_json(json_string: str, custom_objects=None):
     """A model (untrained weights) from `Model.to_json`'s output."""
-    from kerasette.saving import model_from_json as _from_json
-
-    return _from_json(json_string, custom_objects=custom_objects)
+    return saving.model_from_json(json_string, custom_objects=custom_objects)
 
 
 def model_from_config(config: dict, custom_objects=None):
     """A model from ``{'class_name', 'config'}``."""
-    from kerasette.saving import model_from_config as _from_config
-
-    return _from_config(config, custom_objects=custom_objects)
+    return saving.model_from_config(config, custom_objects=custom_objects)
 
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json"]

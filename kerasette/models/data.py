@@ -37,19 +37,19 @@ def check_arrays(model_name: str, kind: str, arrays: list[np.ndarray], shapes: l
 
 
 def check_targets(model_name: str, ys: list[np.ndarray], output_shapes: list, loss_names: list[str],
-                  known_losses) -> list[np.ndarray]:
+                  target_kinds: list[str | None]) -> list[np.ndarray]:
     """Makes 1-D targets (n, 1), as Keras does, and checks each against its output's shape.
 
     Without this, targets of shape (n,) against outputs of shape (n, 1) would broadcast to
     (n, n) inside the loss and give a wrong loss without any error. Sparse losses take integer
     labels (one fewer axis, or a last axis of 1) and custom losses may take anything, so only
-    the built-in dense losses are checked.
+    losses that declare dense targets (``target_kinds``, see `kerasette.losses`) are checked.
     """
     out = []
-    for i, (y, shape, loss) in enumerate(zip(ys, output_shapes, loss_names, strict=True)):
+    for i, (y, shape, loss, kind) in enumerate(zip(ys, output_shapes, loss_names, target_kinds, strict=True)):
         if y.ndim == 1:
             y = y[:, None]
-        if shape is not None and loss in known_losses and "sparse" not in loss:
+        if shape is not None and kind == "dense":
             expected = tuple(shape[1:])
             ok = y.ndim == len(shape) and all(e is None or e == a for e, a in zip(expected, y.shape[1:], strict=True))
             if not ok:

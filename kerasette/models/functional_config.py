@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kerasette.layers import deserialize
 from kerasette.layers.core import Input
 
 
@@ -39,8 +40,6 @@ def _check(config: dict) -> None:
 
 def rebuild(config: dict, custom_objects=None):
     """Creates the layers and replays their calls; returns (inputs, outputs) symbolic tensors."""
-    from kerasette.layers import deserialize
-
     _check(config)
     created: dict[tuple[str, int], list] = {}
     pending = []

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import copy
 
+from kerasette.backend import symbolic
+from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
+from kerasette.layers import deserialize
 from kerasette.layers.base import Layer
-from kerasette.layers.core import InputLayer
-from kerasette.models.network import BaseModel
+from kerasette.layers.core import InputLayer, input_tensor
+from kerasette.layers.legacy import keras_layer
+from kerasette.layers.node import call_layer_symbolic
+from kerasette.models.functional import LayerGraph
+from kerasette.models.model import Model
 from kerasette.utils.validation import shape_str
 
 
-class Sequential(BaseModel):
+@keras_layer()
+class Sequential(Model):
     """A model whose layers each take the previous layer's output.
 
     Args:
@@ -26,9 +33,10 @@ class Sequential(BaseModel):
     """
 
     _name_prefix = "sequential"
+    _summary_connections = False
 
-    def __init__(self, layers=None, name: str | None = None):
-        super().__init__(name)
+    def __init__(self, layers=None, name: str | None = None, **kwargs):
+        super().__init__(name=name, **kwargs)
         self._layers: list[Layer] = []
         self._input_layer: InputLayer | None = None
         self._batch_input_shape = None
@@ -41,11 +49,12 @@ class Sequential(BaseModel):
         """The layers, without the InputLayer (as Keras lists them)."""
         return list(self._layers)
 
+    def _tracked_layers(self) -> list:
+        return self._layers
+
     # -- building ----------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
         """Appends a layer; infers and checks its input shape when the model's is known."""
-        from kerasette.backend.symbolic import KerasTensor
-
         if isinstance(layer, KerasTensor) and layer.node is None and layer._keras_history:
             layer = layer._keras_history[0]  # Sequential([Input(shape=...), ...]) as in Keras 3
         if not isinstance(layer, Layer):
@@ -68,9 +77,6 @@ class Sequential(BaseModel):
     def _build_from(self, start: int) -> None:
         """Builds layers ``start:`` and records their calls on the model's symbolic input, which
         gives ``model.input``, ``model.output`` and each ``layer.output``."""
-        from kerasette.backend import symbolic
-        from kerasette.layers.core import input_tensor
-
         if start == 0 or not self._symbolic_outputs:
             if self._input_layer is None or self._input_layer.batch_input_shape != self._batch_input_shape:
                 self._input_layer = InputLayer(batch_input_shape=self._batch_input_shape,
@@ -79,7 +85,9 @@ class Sequential(BaseModel):
             start = 0
         del self._symbolic_outputs[start + 1:]
         for layer in self._layers[start:]:
-            self._symbolic_outputs.append(symbolic.call_layer(layer, self._symbolic_outputs[-1]))
+            self._symbolic_outputs.append(call_layer_symbolic(layer, self._symbolic_outputs[-1]))
+        self._graph = LayerGraph(self._symbolic_outputs[0], self._symbolic_outputs[-1], self.name)
+        self._plan = None
         self.built = True
 
     @property
@@ -116,9 +124,8 @@ class Sequential(BaseModel):
         return shape
 
     def call(self, inputs, training: bool = False):
-        from kerasette.models.sequential_plan import run_layers
-
-        return run_layers(self._layers, inputs, training)
+        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        return self.call_graph([x], training=training)[0]
 
     def build(self, input_shape=None) -> None:
         """Builds every layer for ``input_shape`` (batch axis included)."""
@@ -135,17 +142,30 @@ class Sequential(BaseModel):
             raise TypeError("Sequential.pop: there are no layers in the model")
         self._layers.pop()
         del self._symbolic_outputs[len(self._layers) + 1:]
+        if len(self._symbolic_outputs) > 1:
+            self._graph = LayerGraph(self._symbolic_outputs[0], self._symbolic_outputs[-1], self.name)
+        else:
+            self._graph, self.built = None, False
+        self._plan = None
 
     # -- shapes ------------------------------------------------------------------------------
     @property
     def input_shape(self):
-        return self._batch_input_shape
+        return self.__dict__.get("_batch_input_shape")
+
+    @input_shape.setter
+    def input_shape(self, value) -> None:  # Layer.__init__ sets it; a Sequential derives it
+        pass
 
     @property
     def output_shape(self):
         if not self._layers:
             return self._batch_input_shape
         return self._layers[-1].output_shape
+
+    @output_shape.setter
+    def output_shape(self, value) -> None:
+        pass
 
     @property
     def input_shapes(self) -> list:
@@ -170,25 +190,14 @@ class Sequential(BaseModel):
 
     def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
         self._ensure_built(inputs)
-        from kerasette.models.sequential_plan import run_layers
+        return super().call_graph(inputs, training)
 
-        return [run_layers(self._layers, inputs[0], training)]
-
-    def __call__(self, inputs, training: bool = False):
-        """Applies the model to a tensor or array (or, in the functional API, a symbolic tensor)."""
-        from kerasette.backend import symbolic
-
-        if symbolic.is_symbolic(inputs):
-            return symbolic.call_layer(self, inputs)
-        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
-        return self.call_graph([x], training=training)[0]
-
-    def _prepare(self, x, y=None, kind="input"):
+    def build_from_data(self, x) -> None:
+        """Takes the input shape from the first data the model sees, when no layer declared it."""
         if self._batch_input_shape is None and x is not None:
             first = x[0] if isinstance(x, (list, tuple)) else x
             self._batch_input_shape = (None,) + tuple(getattr(first, "shape", ())[1:])
             self._build_from(0)
-        return super()._prepare(x, y, kind)
 
     # -- description -------------------------------------------------------------------------
     def summary_rows(self):
@@ -213,8 +222,6 @@ class Sequential(BaseModel):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The inverse of `get_config` (also accepts Keras ≤ 2.1's plain list of layers)."""
-        from kerasette.layers import deserialize
-
         layers_config = config if isinstance(config, list) else config.get("layers", [])
         name = None if isinstance(config, list) else config.get("name")
         model = cls(name=name)

@@ -11,12 +11,18 @@ Example:
     (None, 2)
 """
 
+from kerasette.registry import (
+    custom_object_scope,
+    get_custom_objects,
+    register_keras_serializable,
+    register_serializable,
+)
 from kerasette.saving.api import load_model, load_weights, read_checkpoint, save_model, save_weights
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.model_config import model_from_config, model_from_json
-from kerasette.saving.registry import register_serializable
 
 __all__ = [
-    "CheckpointError", "load_model", "load_weights", "model_from_config", "model_from_json",
-    "read_checkpoint", "register_serializable", "save_model", "save_weights",
+    "CheckpointError", "custom_object_scope", "get_custom_objects", "load_model", "load_weights",
+    "model_from_config", "model_from_json", "read_checkpoint", "register_keras_serializable",
+    "register_serializable", "save_model", "save_weights",
 ]

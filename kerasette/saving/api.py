@@ -14,6 +14,7 @@ import warnings
 import h5py
 import numpy as np
 
+from kerasette.version import __version__
 from kerasette.saving.atomic import atomic_write
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.file_content import (
@@ -64,8 +65,6 @@ def _weight_names(layer) -> list[str]:
 
 def _write_model_weights(group, model) -> None:
     """Keras's legacy layout: ``layer_names``, one group per layer with ``weight_names``."""
-    from kerasette import __version__
-
     layers = list(model.layers)
     write_str_list_attr(group, "layer_names", [layer.name for layer in layers])
     write_str_attr(group, "backend", BACKEND_NAME)
@@ -103,10 +102,12 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     Example:
         >>> # model.save('vgg.h5'); model = kerasette.models.load_model('vgg.h5')
     """
-    from kerasette import __version__
-
     _check_saveable(model, filepath)
-    model_json = _to_json({"class_name": type(model).__name__, "config": model.get_config()}, "model config")
+    spec = {"class_name": type(model).__name__, "config": model.get_config()}
+    build = model.get_build_config() if hasattr(model, "get_build_config") else None
+    if build is not None:
+        spec["build_config"] = build
+    model_json = _to_json(spec, "model config")
     train = training_config(model)
     train_json = _to_json(train, "training config") if train is not None else None
     state_json = training_state_json(model)

@@ -5,8 +5,9 @@ One function, `layer_from_spec`, turns ``{'class_name': ..., 'config': {...}}`` 
 - the class resolves through the registry (``custom_objects`` first), never by import;
 - Keras 3's nested ``DTypePolicy`` becomes a dtype name;
 - Keras 1 argument names (``nb_filter``, ``border_mode``, ``output_dim``, ``p``, ``init``,
-  ``dim_ordering``, ...) become Keras 2/3 names through the same table the constructors use,
-  silently (the file is not the user's code, so there is nothing for them to update);
+  ``dim_ordering``, ...) become Keras 2/3 names through the layer class's own
+  ``translate_config`` (the table its constructor uses), silently (the file is not the user's
+  code, so there is nothing for them to update);
 - options that Keras writes but that mean nothing here (``ragged=False``, ``optional=False``,
   ``quantization_config=None``, ...) are dropped when they hold their inert value, and rejected
   with a clear message when they ask for something kerasette does not do;
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import inspect
 
-from kerasette.layers import legacy
-from kerasette.saving import registry
+from kerasette import registry
+from kerasette.layers.base import Layer
+from kerasette.saving import names
 from kerasette.saving.errors import CheckpointError
 
 # key -> values for which the key may be dropped (ANY: whatever its value).
@@ -38,7 +40,6 @@ INERT_KEYS: dict[str, tuple] = {
     "input_dtype": (ANY,),  # Keras 1; becomes `dtype` below when `dtype` is absent
 }
 _FLOAT_DTYPES = ("float16", "float32", "float64")
-_LAYER_TABLE_NAMES = {"Convolution2D": "Conv2D", "MaxPool2D": "MaxPooling2D"}
 
 
 def _dtype_name(value, where: str):
@@ -72,7 +73,7 @@ def _resolve_objects(config: dict, custom_objects, where: str) -> dict:
     """Substitutes custom activations and initializers, and unwraps Keras 3 function dicts."""
     for key in ("activation",):
         if key in config:
-            value = registry.resolve_function("activation", config[key], custom_objects, where)
+            value = names.resolve_function("activation", config[key], custom_objects, where)
             if isinstance(value, dict) and isinstance(value.get("config"), str):
                 value = value["config"]  # Keras 3 {'class_name': 'function', 'config': 'relu'}
             config[key] = value
@@ -84,11 +85,11 @@ def _resolve_objects(config: dict, custom_objects, where: str) -> dict:
 
 def _resolve_initializer(value, custom_objects, where: str):
     if isinstance(value, str):
-        found = registry.resolve_function("initializer", value, custom_objects, where)
+        found = names.resolve_function("initializer", value, custom_objects, where)
         return found() if isinstance(found, type) else found
     if isinstance(value, dict) and "class_name" in value:
-        custom = registry._custom_lookup(str(value.get("registered_name") or value["class_name"]),
-                                         custom_objects)
+        name = str(value.get("registered_name") or value["class_name"])
+        custom = registry.lookup("initializer", name, custom_objects) if registry.is_custom(name, custom_objects) else None
         if custom is not None:
             kwargs = dict(value.get("config") or {})
             return custom.from_config(kwargs) if hasattr(custom, "from_config") else custom(**kwargs)
@@ -96,33 +97,32 @@ def _resolve_initializer(value, custom_objects, where: str):
     return value
 
 
-def translate_layer_config(class_name: str, config: dict, custom_objects=None, where: str = "") -> dict:
-    """The constructor arguments of a built-in layer for a config written by any Keras version.
+def translate_layer_config(cls, config: dict, custom_objects=None, where: str = "") -> dict:
+    """The constructor arguments of a built-in layer (a class, or a name the registry resolves)
+    for a config written by any Keras version.
 
     Example:
-        >>> translate_layer_config('Dense', {'output_dim': 3, 'init': 'glorot_uniform', 'name': 'd'})
+        >>> from kerasette.layers import Dense
+        >>> translate_layer_config(Dense, {'output_dim': 3, 'init': 'glorot_uniform', 'name': 'd'})
         {'name': 'd', 'units': 3, 'kernel_initializer': 'glorot_uniform'}
     """
     if not isinstance(config, dict):
         raise CheckpointError(f"{where}: the layer config should be a dict; found {type(config).__name__}")
+    if isinstance(cls, str):
+        cls = names.resolve("layer", cls, custom_objects, f"{where}: " if where else "")
     config = dict(config)
     if "dtype" in config:
         config["dtype"] = _dtype_name(config["dtype"], where)
     config = _drop_inert(config, where)
-    table_name = _LAYER_TABLE_NAMES.get(class_name, class_name)
     try:
-        _, config, _ = legacy.translate(table_name, (), config)
+        config = cls.translate_config(config)
     except TypeError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
-    if table_name == "Flatten" and config.get("data_format") is None:
-        config["data_format"] = "channels_last"  # Keras 1 and <= 2.1: flatten in the tensor's own order
     return _resolve_objects(config, custom_objects, where)
 
 
 def _check_kwargs(cls, config: dict, where: str) -> None:
     """Names unexpected arguments before the constructor sees them (clearer than its TypeError)."""
-    from kerasette.layers.base import Layer
-
     try:
         params = inspect.signature(cls.__init__).parameters
     except (TypeError, ValueError):
@@ -150,19 +150,18 @@ def layer_from_spec(spec, custom_objects=None, where: str = "model_config"):
     config = spec.get("config") or {}
     name = config.get("name") if isinstance(config, dict) else None
     where = f"{where}: layer {name!r} ({class_name})" if name else f"{where}: layer {class_name!r}"
-    if class_name in ("Sequential", "Model", "Functional"):
-        raise CheckpointError(f"{where}: models nested inside models are not supported yet")
-    cls = registry.resolve("layer", class_name, custom_objects, where + ": ")
-    builtin = registry._custom_lookup(str(class_name), custom_objects) is None
-    if builtin:
-        config = translate_layer_config(class_name, config, custom_objects, where)
+    cls = names.resolve("layer", class_name, custom_objects, where + ": ")
+    if not registry.is_custom(str(class_name), custom_objects):
+        config = translate_layer_config(cls, config, custom_objects, where)
         _check_kwargs(cls, config, where)
     elif isinstance(config, dict) and isinstance(config.get("dtype"), dict):
         config = {**config, "dtype": _dtype_name(config["dtype"], where)}
     try:
-        if hasattr(cls, "from_config"):
-            return cls.from_config(dict(config))
-        return cls(**config)
+        if not hasattr(cls, "from_config"):
+            return cls(**config)
+        if "custom_objects" in inspect.signature(cls.from_config).parameters:  # a model inside the model
+            return cls.from_config(dict(config), custom_objects=custom_objects)
+        return cls.from_config(dict(config))
     except CheckpointError:
         raise
     except (TypeError, ValueError, KeyError, OverflowError) as exc:

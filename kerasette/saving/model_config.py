@@ -8,11 +8,12 @@ kerasette allocate memory that the file merely claims to need.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 
+from kerasette import registry
+from kerasette.layers.base import weight_arguments
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.layer_config import layer_from_spec, translate_layer_config
 
@@ -45,15 +46,17 @@ class _WeightGuard:
         original = layer.add_weight
         guard = self
 
-        def add_weight(name, shape, *args, **kwargs):
+        def add_weight(*args, **kwargs):
+            parsed = weight_arguments(layer, args, kwargs)
+            shape = parsed["shape"]
             count = float(np.prod([float(d) for d in shape])) if len(shape) else 1.0
             if count > guard.max_elements:
                 raise CheckpointError(
-                    f"{guard.where}: layer '{layer.name}' would create weight '{name}' of shape "
+                    f"{guard.where}: layer '{layer.name}' would create weight '{parsed['name']}' of shape "
                     f"{tuple(shape)} ({count:.0f} values), larger than any weight stored in the file "
                     f"(at most {guard.max_elements} values); the model config does not match the weights",
                     guard.filepath)
-            return original(name, shape, *args, **kwargs)
+            return original(*args, **kwargs)
 
         layer.add_weight = add_weight
 
@@ -78,10 +81,8 @@ def _sequential_layers(config, where: str, filepath) -> tuple[str | None, list]:
 def build_sequential(config, custom_objects=None, where: str = "model_config", filepath=None,
                      max_weight_elements: int | None = None):
     """A Sequential model from its config (dict style or the plain list of Keras <= 2.1)."""
-    from kerasette.models.sequential import Sequential
-
     name, specs = _sequential_layers(config, where, filepath)
-    model = Sequential(name=name)
+    model = registry.get("layer", "Sequential")(name=name)
     guard = _WeightGuard(max_weight_elements, where, filepath)
     for index, spec in enumerate(specs):
         try:
@@ -108,31 +109,22 @@ def _translated_functional_config(config: dict, custom_objects, where: str) -> d
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise CheckpointError(f"{where}: layers[{index}] should be a dict with 'class_name'")
         entry = dict(entry)
-        if entry["class_name"] in ("Convolution2D", "MaxPool2D") or entry["class_name"] in _builtin_names():
-            entry["config"] = translate_layer_config(entry["class_name"], entry.get("config") or {},
-                                                     custom_objects, f"{where}: layers[{index}]")
+        name = entry["class_name"]
+        cls = registry.lookup("layer", name) if isinstance(name, str) else None
+        if cls is not None and not registry.is_custom(name, custom_objects):
+            entry["config"] = translate_layer_config(cls, entry.get("config") or {}, custom_objects,
+                                                     f"{where}: layers[{index}]")
         layers.append(entry)
     return {**config, "layers": layers}
 
 
-def _builtin_names() -> set[str]:
-    from kerasette.layers import LAYER_CLASSES
-
-    return set(LAYER_CLASSES)
-
-
 def build_functional(config, custom_objects=None, where: str = "model_config", filepath=None):
-    """A functional Model through ``kerasette.models.functional.Model.from_config``."""
-    if importlib.util.find_spec("kerasette.models.functional") is None:
-        raise CheckpointError(f"{where}: this is a functional model config, and this version of kerasette "
-                              "has no functional Model yet", filepath)
-    from kerasette.models.functional import Model
-
+    """A functional Model through the registered ``Functional`` class's ``from_config``."""
     if not isinstance(config, dict):
         raise CheckpointError(f"{where}: a functional model config should be a dict", filepath)
     translated = _translated_functional_config(config, custom_objects, where)
     try:
-        return Model.from_config(translated, custom_objects)
+        return registry.get("layer", "Functional").from_config(translated, custom_objects)
     except CheckpointError:
         raise
     except (TypeError, ValueError, KeyError, IndexError) as exc:
@@ -164,9 +156,15 @@ def model_from_config(config, custom_objects=None, *, filepath=None, where: str 
         return build_sequential(config["config"], custom_objects, where, filepath, max_weight_elements)
     if class_name in ("Model", "Functional"):
         return build_functional(config["config"], custom_objects, where, filepath)
-    custom = (custom_objects or {}).get(class_name)
+    custom = registry.lookup("layer", class_name, custom_objects) if registry.is_custom(class_name, custom_objects) \
+        else None
     if custom is not None and hasattr(custom, "from_config"):
-        return custom.from_config(config["config"])
+        model = custom.from_config(config["config"])
+        build = config.get("build_config")  # a subclassed model: built by calling it (Keras 3's build_config)
+        if isinstance(build, dict) and build.get("input_shape") is not None and not model.built:
+            shape = build["input_shape"]
+            model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
+        return model
     raise CheckpointError(f"{where}: unknown model class {class_name!r}; expected 'Sequential', 'Model' or "
                           "'Functional' (pass your own model class with custom_objects)", filepath)
 

@@ -7,10 +7,12 @@ Written so that Keras 3's ``load_model`` compiles the model (``learning_rate`` r
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 from kerasette import losses as klosses
-from kerasette.saving import registry
+from kerasette import metrics as kmetrics
+from kerasette.saving import names
 from kerasette.saving.errors import CheckpointError
 
 # Keras 3 optimizer options that carry no meaning in kerasette when they hold these values.
@@ -41,14 +43,14 @@ def training_config(model) -> dict | None:
     """The training config of a compiled model (None when it was never compiled)."""
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         return None
-    weights = getattr(model, "loss_weights", None)
+    compiled = model.get_compile_config()
+    weights = compiled["loss_weights"]
     if isinstance(weights, (list, tuple)) and all(float(w) == 1.0 for w in weights):
         weights = None
-    metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m))
-               for m in getattr(model, "metrics_names_requested", [])]
-    return {"loss": _serialize_fn(model.loss), "metrics": metrics, "weighted_metrics": None,
+    metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in compiled["metrics"]]
+    return {"loss": _serialize_fn(compiled["loss"]), "metrics": metrics, "weighted_metrics": None,
             "loss_weights": weights, "sample_weight_mode": None,
-            "optimizer_config": optimizer_config(model.optimizer)}
+            "optimizer_config": optimizer_config(compiled["optimizer"])}
 
 
 def _metric_names(spec, custom_objects) -> list:
@@ -63,10 +65,10 @@ def _metric_names(spec, custom_objects) -> list:
             continue
         if isinstance(item, dict):  # tf.keras 2: MeanMetricWrapper {'name': 'accuracy', 'fn': ...}
             config = item.get("config") or {}
-            custom = registry.resolve_function("metric", item, custom_objects, "")
+            custom = names.resolve_function("metric", item, custom_objects, "")
             item = custom if not isinstance(custom, dict) else (config.get("name") or config.get("fn"))
         elif isinstance(item, str):
-            item = registry.resolve_function("metric", item, custom_objects, "")
+            item = names.resolve_function("metric", item, custom_objects, "")
         if item is not None and item not in out:
             out.append(item)
     return out
@@ -74,8 +76,6 @@ def _metric_names(spec, custom_objects) -> list:
 
 def _known_metrics(metrics: list, filepath) -> list:
     """The metrics kerasette knows; others are skipped with a warning (they do not affect the model)."""
-    from kerasette import metrics as kmetrics
-
     known = []
     for metric in metrics:
         try:
@@ -97,14 +97,14 @@ def _loss(spec, custom_objects, where: str):
         config = spec.get("config") or {}
         if isinstance(config, dict) and config.get("from_logits"):
             raise CheckpointError(f"{where}: losses with from_logits=True are not supported")
-    value = registry.resolve_function("loss", spec, custom_objects, where)
+    value = names.resolve_function("loss", spec, custom_objects, where)
     return klosses.get(value) if not callable(value) else value
 
 
 def _optimizer(spec, custom_objects, where: str):
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise CheckpointError(f"{where}: optimizer_config should be a dict with 'class_name'; found {spec!r:.100}")
-    cls = registry.resolve("optimizer", spec["class_name"], custom_objects, f"{where}: ")
+    cls = names.resolve("optimizer", spec["class_name"], custom_objects, f"{where}: ")
     config = dict(spec.get("config") or {})
     if "lr" in config:
         config.setdefault("learning_rate", config.pop("lr"))
@@ -118,8 +118,6 @@ def _optimizer(spec, custom_objects, where: str):
 
 
 def _init_arguments(cls) -> set[str]:
-    import inspect
-
     try:
         return set(inspect.signature(cls.__init__).parameters)
     except (TypeError, ValueError):

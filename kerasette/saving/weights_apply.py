@@ -39,14 +39,12 @@ class LoadOptions:
 Converter = Callable[[np.ndarray], np.ndarray]
 
 
-def _is_conv_kernel(layer, var) -> bool:
-    from kerasette.layers.convolutional import Conv2D
-
-    return isinstance(layer, Conv2D) and var is getattr(layer, "kernel", None)
-
-
 class _Planner:
-    """Checks and converts values; collects (variable, value) pairs and the flip reasons."""
+    """Checks and converts values; collects (variable, value) pairs and the flip reasons.
+
+    It is also the ``origin`` a layer's ``stored_weight_converter`` reads: ``is_keras1``, and
+    ``flip_for(layer, theano_order)`` to decide (and record) a Theano kernel flip.
+    """
 
     def __init__(self, content: CheckpointContent, options: LoadOptions):
         self.content, self.options = content, options
@@ -55,29 +53,21 @@ class _Planner:
         self.flipped: list[str] = []
         self.skipped: list[str] = []
 
-    def _conv_converter(self, layer, var, stored_shape) -> Converter | None:
-        rows, cols, cin, cout = var.shape
-        tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
-        th_order = tuple(stored_shape) == (cout, cin, rows, cols)
-        if not (tf_order or th_order):
-            return None
-        if tf_order and th_order:  # square everything: Keras 1 kernels follow the layer's dim_ordering
-            th_order = self.content.is_keras1 and getattr(layer, "data_format", None) == "channels_first"
+    @property
+    def is_keras1(self) -> bool:
+        return self.content.is_keras1
+
+    def flip_for(self, layer, theano_order: bool) -> bool:
+        """Whether ``layer``'s kernels were trained with Theano's true convolution (the file says
+        backend 'theano', or a Keras 1 file stores them in Theano's order), unless
+        ``flip_kernels`` decides."""
         flip = self.options.flip_kernels
         if flip is None:
             flip = self.content.backend == "theano" or (
-                self.content.is_keras1 and self.content.backend is None and th_order)
+                self.content.is_keras1 and self.content.backend is None and theano_order)
             if flip:
                 self.flipped.append(layer.name)
-
-        def convert(value: np.ndarray) -> np.ndarray:
-            if th_order and value.ndim == 4:
-                value = np.transpose(value, (2, 3, 1, 0))
-            if flip and value.ndim == 4:
-                value = value[::-1, ::-1, :, :]
-            return np.ascontiguousarray(value)
-
-        return convert
+        return bool(flip)
 
     def _mismatch(self, message: str) -> None:
         if self.options.skip_mismatch:
@@ -96,7 +86,7 @@ class _Planner:
             if value.dtype.kind != "f":
                 raise CheckpointError(f"{label}: weight '{name}' has dtype {value.dtype}; expected floating "
                                       "point numbers", self.content.path)
-            convert = self._conv_converter(layer, var, value.shape) if _is_conv_kernel(layer, var) else None
+            convert = layer.stored_weight_converter(var, value.shape, self)
             converted = convert(value) if convert is not None else value
             if converted.shape != var.shape:
                 self._mismatch(f"{label}: weight '{name}' has shape {value.shape} in the file; the model's "

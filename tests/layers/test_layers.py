@@ -36,6 +36,7 @@ class Spec:
     input_shape: tuple  # one sample, no batch axis
     n_weights: int
     n_params: int
+    reference: Callable | None = None  # numpy: the output for an input batch, when checked here
 
 
 SPECS = [
@@ -60,6 +61,8 @@ SPECS = [
     Spec("activation-softmax", lambda: Activation("softmax"), (5,), 0, 0),
     Spec("activation-callable", lambda: Activation(lambda x: x * 2.0), (5,), 0, 0),
     Spec("inputlayer", lambda: InputLayer(input_shape=(4,)), (4,), 0, 0),
+    Spec("reshape", lambda: layers.Reshape((2, -1)), (3, 4), 0, 0, lambda x: x.reshape(len(x), 2, 6)),
+    Spec("permute", lambda: layers.Permute((3, 1, 2)), (2, 3, 4), 0, 0, lambda x: x.transpose(0, 3, 1, 2)),
 ]
 
 
@@ -91,6 +94,13 @@ def test_output_shape_matches_compute_output_shape(spec):
     inferred = layer.compute_output_shape((None,) + spec.input_shape)
     assert inferred[0] is None and inferred[1:] == y.shape[1:]
     assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.reference is not None], ids=lambda s: s.id)
+def test_output_matches_the_reference(spec):
+    """Layers with a numpy reference in the table (the others have their own value tests below)."""
+    x = _batch(spec.input_shape)
+    np.testing.assert_allclose(spec.make()(x).data, spec.reference(x), rtol=1e-6)
 
 
 def test_config_round_trip(spec):

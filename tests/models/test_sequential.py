@@ -113,7 +113,7 @@ def test_get_and_set_weights():
     np.testing.assert_array_equal(a.predict(x), b.predict(x))
     weights[0][...] = 7.0  # copies: changing them does not change the model
     assert not (a.get_weights()[0] == 7.0).any()
-    with pytest.raises(ValueError, match=r"set_weights expected 4 arrays, received 3"):
+    with pytest.raises(ValueError, match=r"Sequential '.*': set_weights expected a list of 4 arrays, received 3"):
         b.set_weights(weights[:3])
     with pytest.raises(ValueError, match=r"weight 'dense_3/kernel' has shape \(4, 3\), received an array of "
                                          r"shape \(3, 4\)"):

@@ -279,7 +279,7 @@ def test_accuracy_matches_the_loss(loss, y_kind, metric_fn):
     activation = "sigmoid" if loss == "binary_crossentropy" else "softmax"
     model = Sequential([Dense(3, activation=activation, input_dim=4)])
     model.compile(optimizer="sgd", loss=loss, metrics=["acc"])
-    assert model._metrics[0][2].__name__ == metric_fn
+    assert model._trainer._metrics[0][2].__name__ == metric_fn
     model.fit(x, y, epochs=1, verbose=0)
     loss_value, acc = model.evaluate(x, y, verbose=0)
     assert np.isfinite(loss_value) and 0.0 <= acc <= 1.0

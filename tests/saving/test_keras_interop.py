@@ -58,7 +58,7 @@ def _save_with_predictions(model, x, folder: pathlib.Path, name: str) -> None:
 
 def _functional(folder: pathlib.Path) -> None:
     from kerasette.layers import Add, Concatenate, Input
-    from kerasette.models.functional import Model
+    from kerasette.models import Model
 
     krandom.set_seed(8)
     image, meta = Input(shape=(8, 8, 3)), Input(shape=(5,))

@@ -1,8 +1,9 @@
-"""The training API shared by Sequential and functional models.
+"""The training loop, composed into every model: compile / fit / evaluate / predict.
 
-A subclass provides ``layers``, ``input_shapes``/``output_shapes`` (batch axis first) and
-``call_graph(inputs, training)`` mapping a list of input tensors to a list of output tensors.
-`fit` is a short loop over batches around one `train_step`.
+A `Trainer` belongs to one model and reads from it only ``name``, ``input_shapes`` /
+``output_shapes`` (batch axis first, None where unknown), ``output_names``, ``trainable_weights``,
+``losses`` (regularization terms) and ``call_graph(inputs, training)``, which maps a list of input
+tensors to a list of output tensors. `fit` is a short loop over batches around one `train_step`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ from kerasette.backend.tensor import Tensor, enable_grad, no_grad
 from kerasette.models import data as mdata
 
 
-class TrainingModel:
-    """compile / fit / evaluate / predict and the *_on_batch methods."""
+class Trainer:
+    """compile / fit / evaluate / predict and the *_on_batch methods of ``model``."""
 
-    optimizer = None
-    stop_training = False
+    def __init__(self, model):
+        self.model = model
+        self.optimizer = None
+        self.loss = None
+        self.loss_weights = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
 
     # -- setup -------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
@@ -54,10 +61,9 @@ class TrainingModel:
         if loss is None:
             raise ValueError("compile: argument `loss` is required (for example loss='categorical_crossentropy')")
         self.optimizer = koptimizers.get(optimizer)
-        names = self.output_names
+        names = self.model.output_names
         self.loss = loss
         self._loss_fns = [klosses.get(spec) for spec in _per_output(loss, names, "loss")]
-        self._loss_names = [klosses.serialize(fn) for fn in self._loss_fns]
         weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
         self.loss_weights = [float(w) for w in weights]
         self.metrics_names_requested = list(metrics or [])
@@ -71,15 +77,22 @@ class TrainingModel:
         'accuracy' depends on the output's shape; a Sequential model without an input shape
         does not know it at compile time, so this runs again once the model is built.
         """
-        shapes = list(self.output_shapes)
+        shapes = list(self.model.output_shapes)
         names = self._log_output_names
         self._metrics = []
         for i, out_name in enumerate(names):
             for spec in self.metrics_names_requested:
-                name, fn = kmetrics.get(spec, self._loss_names[i], shapes[i])
+                name, fn = kmetrics.get(spec, self._loss_fns[i], shapes[i])
                 log_name = name if len(names) == 1 else f"{out_name}_{name}"
                 self._metrics.append((log_name, i, fn))
         self._metrics_resolved = all(shape is not None for shape in shapes)
+
+    def compile_config(self) -> dict | None:
+        """What ``compile`` was given, or None before it was called."""
+        if not self.compiled:
+            return None
+        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": list(self.metrics_names_requested),
+                "loss_weights": list(self.loss_weights)}
 
     @property
     def metrics_names(self) -> list[str]:
@@ -91,25 +104,28 @@ class TrainingModel:
         return [f"{name}_loss" for name in names] if len(names) > 1 else []
 
     def _require_compiled(self, method: str) -> None:
-        if not getattr(self, "compiled", False):
+        if not self.compiled:
             raise RuntimeError(
-                f"Model '{self.name}': call compile(optimizer=..., loss=...) before {method}()"
+                f"Model '{self.model.name}': call compile(optimizer=..., loss=...) before {method}()"
             )
 
     # -- one step ----------------------------------------------------------------------------
     def _prepare(self, x, y=None, kind="input"):
-        if getattr(self, "compiled", False) and not getattr(self, "_metrics_resolved", True):
+        self.model.build_from_data(x)
+        if self.compiled and not getattr(self, "_metrics_resolved", True):
             self._resolve_metrics()
-        xs = mdata.check_arrays(self.name, "input", mdata.as_list(x), self.input_shapes)
+        xs = mdata.check_arrays(self.model.name, "input", mdata.as_list(x), self.model.input_shapes)
         xs = [np.ascontiguousarray(a, dtype=floatx()) for a in xs]
         if y is None:
             return xs, None
         ys = [np.asarray(a) for a in mdata.as_list(y)]
-        if len(ys) != len(self.output_names):
-            raise ValueError(f"Model '{self.name}' has {len(self.output_names)} output(s); received "
+        if len(ys) != len(self.model.output_names):
+            raise ValueError(f"Model '{self.model.name}' has {len(self.model.output_names)} output(s); received "
                              f"{len(ys)} target array(s)")
-        ys = [a if "sparse" in ln else np.asarray(a, dtype=floatx()) for a, ln in zip(ys, self._loss_names)]
-        ys = mdata.check_targets(self.name, ys, self.output_shapes, self._loss_names, klosses.LOSSES)
+        kinds = [klosses.target_kind(fn) for fn in self._loss_fns]
+        ys = [a if kind == "sparse" else np.asarray(a, dtype=floatx()) for a, kind in zip(ys, kinds)]
+        ys = mdata.check_targets(self.model.name, ys, self.model.output_shapes,
+                                 [klosses.serialize(fn) for fn in self._loss_fns], kinds)
         return xs, ys
 
     def _losses(self, ys, outputs) -> tuple[Tensor, list[Tensor]]:
@@ -121,6 +137,8 @@ class TrainingModel:
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
             total = value if total is None else ops.add(total, value)
+        for term in self.model.losses:  # regularization of the weights
+            total = ops.add(total, term)
         return total, per_output
 
     def _loss_logs(self, total: Tensor, per_output: list[Tensor]) -> dict[str, float]:
@@ -133,9 +151,9 @@ class TrainingModel:
 
     def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
-        variables = self.trainable_weights
+        variables = self.model.trainable_weights
         with enable_grad():
-            outputs = self.call_graph([Tensor(x) for x in xs], training=True)
+            outputs = self.model.call_graph([Tensor(x) for x in xs], training=True)
             loss, per_output = self._losses(ys, outputs)
         # Gradients straight from the backward pass (no copy into each `.grad`: 32 MB for the
         # 100x100 convnet's dense kernel); None for variables the loss does not reach.
@@ -147,7 +165,7 @@ class TrainingModel:
 
     def test_step(self, xs, ys) -> dict[str, float]:
         with no_grad():
-            outputs = self.call_graph([Tensor(x) for x in xs], training=False)
+            outputs = self.model.call_graph([Tensor(x) for x in xs], training=False)
             loss, per_output = self._losses(ys, outputs)
         logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
@@ -196,7 +214,7 @@ class TrainingModel:
             metrics = metrics + [f"val_{name}" for name in metrics]
         params = {"epochs": epochs, "steps": len(slices), "samples": n, "batch_size": batch_size,
                   "verbose": verbose, "do_validation": val is not None, "metrics": metrics}
-        calls = cbks.CallbackList(cb_list, self, params)
+        calls = cbks.CallbackList(cb_list, self.model, params)
         self.stop_training = False
         self.history = history
         calls.on_train_begin({})
@@ -258,14 +276,14 @@ class TrainingModel:
         batch_size = mdata.check_batch_size(batch_size)
         xs, _ = self._prepare(x)
         n = len(xs[0])
-        chunks: list[list[np.ndarray]] = [[] for _ in self.output_names]
+        chunks: list[list[np.ndarray]] = [[] for _ in self.model.output_names]
         with no_grad():
             for sl in mdata.batch_slices(n, batch_size):
-                outs = self.call_graph([Tensor(a[sl]) for a in xs], training=False)
+                outs = self.model.call_graph([Tensor(a[sl]) for a in xs], training=False)
                 for i, out in enumerate(outs):
                     chunks[i].append(out.data)
         results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:]), floatx())
-                   for c, s in zip(chunks, self.output_shapes)]
+                   for c, s in zip(chunks, self.model.output_shapes)]
         return results[0] if len(results) == 1 else results
 
     def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
@@ -276,7 +294,7 @@ class TrainingModel:
         """
         preds = self._single_output_predict("predict_proba", x, batch_size, verbose)
         if preds.size and (preds.min() < 0.0 or preds.max() > 1.0):
-            warnings.warn(f"Model '{self.name}': predict_proba: the network returns values outside [0, 1]; "
+            warnings.warn(f"Model '{self.model.name}': predict_proba: the network returns values outside [0, 1]; "
                           "its last layer might not normalize predictions into probabilities (like "
                           "softmax or sigmoid would)", stacklevel=2)
         return preds
@@ -294,9 +312,9 @@ class TrainingModel:
         return (proba > 0.5).astype("int32")
 
     def _single_output_predict(self, method: str, x, batch_size, verbose) -> np.ndarray:
-        if len(self.output_names) != 1:
-            raise ValueError(f"Model '{self.name}': {method}() needs a model with one output; this one has "
-                             f"{len(self.output_names)} outputs {self.output_names}. Use predict() instead.")
+        if len(self.model.output_names) != 1:
+            raise ValueError(f"Model '{self.model.name}': {method}() needs a model with one output; this one has "
+                             f"{len(self.model.output_names)} outputs {self.model.output_names}. Use predict() instead.")
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def train_on_batch(self, x, y):

@@ -1,0 +1,349 @@
+"""Model: a Layer with a training loop, built three ways.
+
+- **Functional**: ``Model(inputs, outputs)`` over a graph of layer calls on symbolic tensors.
+- **Sequential**: `kerasette.models.Sequential`, a subclass whose graph is a chain.
+- **Subclassed** (Keras 3): ``class MyModel(Model)`` with layers as attributes and a ``call``;
+  it builds on its first call and trains with ``fit``.
+
+A model is a layer: it nests in other models, and its weights API (``weights``, ``get_weights``,
+``set_weights``, ``trainable``) is the Layer's. Graph models run through the one planner
+(`kerasette.models.planner`); the training loop is a `Trainer` the model owns.
+
+Example:
+    >>> from kerasette.layers import Input, Dense
+    >>> inp = Input(shape=(4,))
+    >>> model = Model(inp, Dense(2)(Dense(3, activation='relu')(inp)))
+    >>> model.output_shape
+    (None, 2)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from kerasette import saving
+from kerasette.backend import symbolic
+from kerasette.backend.tensor import Tensor
+from kerasette.layers.base import Layer, snake_case, unique_name
+from kerasette.layers.legacy import keras_layer
+from kerasette.models import functional, functional_config
+from kerasette.models.data import as_list
+from kerasette.models.planner import Plan
+from kerasette.models.summary import format_summary
+from kerasette.models.trainer import Trainer
+from kerasette.version import __version__
+
+
+@keras_layer(name="Functional", aliases=("Model",))
+class Model(Layer):
+    """A model: ``Model(inputs, outputs)``, or a subclass with its own ``call``.
+
+    Args:
+        inputs: an `Input` tensor or a list of them (Keras 1: ``input``).
+        outputs: a symbolic tensor computed from the inputs, or a list of them (Keras 1:
+            ``output``).
+        name: the model's name (``model_1`` etc. when omitted).
+    """
+
+    _name_prefix = "model"
+    _summary_connections = True  # Sequential's summary has no "Connected to" column
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
+        if "input" in kwargs or "output" in kwargs:  # Keras 1 spelling
+            inputs = kwargs.pop("input", inputs)
+            outputs = kwargs.pop("output", outputs)
+        super().__init__(name=name or _model_name(self), **kwargs)
+        self._trainer = Trainer(self)
+        self._graph: functional.LayerGraph | None = None
+        self._plan: Plan | None = None
+        self._subclass_shapes = None  # (input shapes, output shapes) of a subclassed model once called
+        if inputs is not None or outputs is not None:
+            self._graph = functional.LayerGraph(inputs, outputs, self.name)
+            self.built = True
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """The layers, in the order they are called (graph models) or assigned (subclassed)."""
+        return self._graph.layers if self._graph is not None else list(self._tracked_layers())
+
+    def _tracked_layers(self) -> list:
+        if self._graph is None:
+            return super()._tracked_layers()
+        return self._graph.layers
+
+    def get_layer(self, name: str | None = None, index: int | None = None):
+        """A layer by name or by index."""
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Model '{self.name}': no layer at index {index}; it has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[x.name for x in layers]}")
+
+    @property
+    def inputs(self) -> list:
+        return self._graph.inputs if self._graph is not None else []
+
+    @property
+    def outputs(self) -> list:
+        return self._graph.outputs if self._graph is not None else []
+
+    @property
+    def input(self):
+        self._require_graph("input")
+        return self.inputs if self._graph.multi_input else self.inputs[0]
+
+    @property
+    def output(self):
+        self._require_graph("output")
+        return self.outputs if len(self.outputs) > 1 else self.outputs[0]
+
+    def _require_graph(self, what: str) -> None:
+        if self._graph is None:
+            raise AttributeError(f"Model '{self.name}' is a subclassed model: it has no symbolic `{what}`")
+
+    @property
+    def input_shapes(self) -> list:
+        if self._graph is not None:
+            return [t.shape for t in self.inputs]
+        return self._subclass_shapes[0] if self._subclass_shapes else [None]
+
+    @property
+    def output_shapes(self) -> list:
+        if self._graph is not None:
+            return [t.shape for t in self.outputs]
+        return self._subclass_shapes[1] if self._subclass_shapes else [None]
+
+    @property
+    def input_shape(self):
+        shapes = self.input_shapes
+        return shapes if self._graph is not None and self._graph.multi_input else shapes[0]
+
+    @input_shape.setter
+    def input_shape(self, value) -> None:  # Layer.__init__ and build_for set it; models derive it
+        pass
+
+    @property
+    def output_shape(self):
+        shapes = self.output_shapes
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @output_shape.setter
+    def output_shape(self, value) -> None:
+        pass
+
+    @property
+    def output_names(self) -> list[str]:
+        if self._graph is not None:
+            return self._graph.output_names()
+        return [f"output_{i + 1}" for i in range(len(self.output_shapes))]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t._keras_history[0].name for t in self.inputs]
+
+    # -- computing ---------------------------------------------------------------------------
+    def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
+        """The outputs (a list) for a list of input tensors: what the training loop calls."""
+        if self._graph is None:
+            out = self.run(inputs if len(inputs) > 1 else inputs[0], training)
+            outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+            if self._subclass_shapes is None:
+                self._subclass_shapes = ([(None,) + tuple(x.shape[1:]) for x in inputs],
+                                         [(None,) + tuple(o.shape[1:]) for o in outputs])
+            return outputs
+        if self._plan is None:
+            self._plan = Plan(self.inputs, self.outputs)
+        return self._plan.run(inputs, training)
+
+    def call(self, inputs, training=False):
+        """The model applied to tensors (what calling it as a layer runs)."""
+        if self._graph is None:
+            raise NotImplementedError(f"Model '{self.name}': a subclassed model must define call(self, inputs)")
+        values = [x if isinstance(x, Tensor) else Tensor(x) for x in as_list(inputs)]
+        outputs = self.call_graph(values, training=training)
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def build_for(self, input_shape) -> None:
+        if self._graph is None:
+            self.built = True
+            return
+        shapes = input_shape if self._graph.multi_input else [input_shape]
+        for given, own in zip(shapes, self.input_shapes):
+            if len(given) != len(own) or any(a is not None and b is not None and a != b
+                                              for a, b in zip(given[1:], own[1:])):
+                raise ValueError(f"Model '{self.name}': expected input shape {own}, received {tuple(given)}")
+
+    def build(self, input_shape=None) -> None:
+        """Builds a subclassed model by calling it once on zeros of ``input_shape``."""
+        if self._graph is not None or input_shape is None:
+            self.built = True
+            return
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        values = [Tensor(np.zeros([1 if d is None else d for d in s], self.dtype)) for s in shapes]
+        self.call_graph(values, training=False)
+        self._subclass_shapes = ([tuple(s) for s in shapes], self._subclass_shapes[1])
+        self.built = True
+
+    def build_from_data(self, x) -> None:
+        """Called by the training loop with the first data it sees (Sequential builds from it)."""
+
+    def compute_output_shape(self, input_shape):
+        if self._graph is None:
+            return super().compute_output_shape(input_shape)
+        return self.output_shape
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self._graph is not None and len(self.outputs) > 1 and symbolic.is_symbolic(inputs):
+            raise ValueError(f"Model '{self.name}': a model with several outputs cannot be used as a "
+                             "layer of another model")
+        return super().__call__(inputs, *args, **kwargs)
+
+    # -- training (the Trainer's) ------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        """Chooses the optimizer, the loss (per output) and the metrics; see `Trainer.compile`."""
+        self._trainer.compile(optimizer, loss, metrics, loss_weights, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, **kwargs):
+        """Trains for ``epochs`` epochs (Keras 1: ``nb_epoch``); returns a `History`; see `Trainer.fit`."""
+        return self._trainer.fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, **kwargs):
+        """The loss (a float) or ``[loss, *metrics]`` on the given data, without training."""
+        return self._trainer.evaluate(x, y, batch_size, verbose, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+        """The model's outputs for ``x``, computed in batches with gradient recording off."""
+        return self._trainer.predict(x, batch_size, verbose, **kwargs)
+
+    def predict_proba(self, x, batch_size: int = 32, verbose: int = 0):
+        """Keras 1/2: `predict`'s output, with a warning when it is not in [0, 1]."""
+        return self._trainer.predict_proba(x, batch_size, verbose)
+
+    def predict_classes(self, x, batch_size: int = 32, verbose: int = 0):
+        """Keras 1/2: the predicted classes (arg-max, or ``p > 0.5`` for one column)."""
+        return self._trainer.predict_classes(x, batch_size, verbose)
+
+    def train_on_batch(self, x, y):
+        """One update on one batch; returns the loss or ``[loss, *metrics]``."""
+        return self._trainer.train_on_batch(x, y)
+
+    def test_on_batch(self, x, y):
+        """The loss or ``[loss, *metrics]`` on one batch."""
+        return self._trainer.test_on_batch(x, y)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch."""
+        return self._trainer.predict_on_batch(x)
+
+    def train_step(self, xs, ys) -> dict[str, float]:
+        """Forward, loss, backward and one update on one batch of arrays; returns its logs."""
+        return self._trainer.train_step(xs, ys)
+
+    def test_step(self, xs, ys) -> dict[str, float]:
+        return self._trainer.test_step(xs, ys)
+
+    def batch_slices(self, n: int, batch_size: int) -> list[slice]:
+        return self._trainer.batch_slices(n, batch_size)
+
+    def get_compile_config(self) -> dict | None:
+        """What ``compile`` was given (optimizer object, loss, metrics, loss weights), or None."""
+        return self._trainer.compile_config()
+
+    compiled = property(lambda self: self._trainer.compiled, doc="Whether compile() was called.")
+    loss = property(lambda self: self._trainer.loss, doc="The loss given to compile().")
+    loss_weights = property(lambda self: self._trainer.loss_weights)
+    metrics_names = property(lambda self: self._trainer.metrics_names,
+                             doc="'loss', each output's loss (several outputs), then the metrics, as logged.")
+    history = property(lambda self: self._trainer.history, doc="The History of the last fit().")
+
+    @property
+    def optimizer(self):
+        return self._trainer.optimizer
+
+    @optimizer.setter
+    def optimizer(self, value) -> None:
+        self._trainer.optimizer = value
+
+    @property
+    def stop_training(self) -> bool:
+        """Set to True (by a callback) to end ``fit`` after the current batch."""
+        return self._trainer.stop_training
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self._trainer.stop_training = bool(value)
+
+    # -- description -------------------------------------------------------------------------
+    def summary(self, line_length: int | None = None, print_fn=print) -> None:
+        """Prints the layers, their output shapes and parameter counts, and the totals."""
+        print_fn(format_summary(self, line_length, connections=self._graph is not None and
+                                self._summary_connections))
+
+    def summary_rows(self):
+        if self._graph is not None:
+            return self._graph.summary_rows()
+        return [(layer.name, type(layer).__name__, layer.output_shape, layer.count_params(), [])
+                for layer in self.layers]
+
+    def get_config(self) -> dict:
+        """Keras 2's functional config: layers with ``inbound_nodes``, ``input_layers``,
+        ``output_layers``. A subclassed model has none unless it defines its own."""
+        if self._graph is None:
+            raise NotImplementedError(f"Model '{self.name}': a subclassed model has no config unless its class "
+                                      "defines get_config(); save its weights with save_weights() instead")
+        return self._graph.get_config(self.name)
+
+    def get_build_config(self) -> dict | None:
+        """Keras 3's ``build_config``: for a built subclassed model, the input shape to build it
+        again with after ``from_config``; None for graph models (their config holds the shapes)."""
+        if self._graph is not None or self._subclass_shapes is None:
+            return None
+        shapes = [list(s) for s in self._subclass_shapes[0]]
+        return {"input_shape": shapes if len(shapes) > 1 else shapes[0]}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """Rebuilds the graph from Keras 2 or Keras 3 functional configs."""
+        inputs, outputs = functional_config.rebuild(config, custom_objects)
+        return cls(inputs=inputs, outputs=outputs, name=config.get("name"))
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as Keras's JSON (``{'class_name', 'config'}``)."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
+                           "keras_version": __version__, "backend": "kerasette"}, **kwargs)
+
+    # -- checkpoints (the format lives in kerasette.saving) ----------------------------------
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Saves architecture, weights, training config and optimizer state to HDF5."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Saves the weights only, in Keras's legacy HDF5 layout."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False,
+                     flip_kernels: bool | None = None) -> None:
+        """Loads weights saved by `save_weights`, `save` or Keras (legacy or ``.weights.h5``).
+
+        ``flip_kernels`` forces (True) or skips (False) flipping Theano-trained convolution
+        kernels; None decides from the file, with a warning when it flips.
+        """
+        saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, flip_kernels=flip_kernels)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _model_name(model) -> str | None:
+    """Keras's automatic names: ``model_1``, ``sequential_1``, or the subclass's own."""
+    cls = type(model)
+    if cls.__module__.startswith("kerasette."):
+        return unique_name(cls._name_prefix)
+    return unique_name(snake_case(cls.__name__))

@@ -1,0 +1,3 @@
+"""kerasette's version, written into every file it saves (``keras_version``)."""
+
+__version__ = "0.1.0"
