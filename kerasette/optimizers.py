@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from kerasette.utils.validation import unknown_name_error
+from kerasette import registry
 
 _KERAS1_NAMES = {"lr": "learning_rate"}
 
@@ -97,6 +97,9 @@ class Optimizer:
                 continue
             grad = self._clip(grad)
             self.update(var.data, grad.astype(var.dtype, copy=False), self.slots_for(var), lr)
+            constraint = getattr(var, "constraint", None)  # add_weight(constraint=...), applied after the step
+            if constraint is not None:
+                var.assign(np.asarray(constraint(var.data), dtype=var.dtype))
         self.iterations += 1
 
     def _clip(self, grad: np.ndarray) -> np.ndarray:
@@ -153,6 +156,7 @@ class Optimizer:
         self.iterations = int(iterations)
 
 
+@registry.register("optimizer", aliases=("sgd",), any_case=True)
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, Keras's rule.
 
@@ -190,7 +194,7 @@ class SGD(Optimizer):
             return
         v = slots["momentum"]
         if value.size >= FUSED_UPDATE_MIN_SIZE and value.flags.c_contiguous and grad.flags.c_contiguous:
-            from kerasette.backend.ops.update_math import sgd_momentum
+            from kerasette.backend.engine.updates import sgd_momentum
 
             sgd_momentum(value, grad, v, lr, self.momentum, self.nesterov)
             return
@@ -207,6 +211,7 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+@registry.register("optimizer", aliases=("rmsprop",), any_case=True)
 class RMSprop(Optimizer):
     """RMSprop: ``a = rho * a + (1 - rho) * g**2; w -= lr_t * g / (sqrt(a) + epsilon)``."""
 
@@ -226,6 +231,7 @@ class RMSprop(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
+@registry.register("optimizer", aliases=("adam",), any_case=True)
 class Adam(Optimizer):
     """Adam (Kingma and Ba), Keras's form with bias correction folded into the step size::
 
@@ -268,19 +274,12 @@ def _non_negative(value, name: str, owner) -> float:
     return value
 
 
-OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
-CLASSES = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam}
-
-
 def get(identifier) -> Optimizer:
     """An optimizer from a name (default settings), a config dict or an instance."""
     if isinstance(identifier, Optimizer) or hasattr(identifier, "apply_gradients"):
         return identifier
     if isinstance(identifier, str):
-        cls = OPTIMIZERS.get(identifier.lower())
-        if cls is None:
-            raise unknown_name_error("optimizer", identifier, OPTIMIZERS)
-        return cls()
+        return registry.get("optimizer", identifier)()
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise TypeError(f"optimizer must be a name or an Optimizer; received {identifier!r}")
@@ -288,12 +287,10 @@ def get(identifier) -> Optimizer:
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """An optimizer from ``{'class_name', 'config'}`` (Keras 1, 2 or 3 hyperparameter names)."""
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or CLASSES.get(name) or OPTIMIZERS.get(str(name).lower())
-    if cls is None:
-        raise unknown_name_error("optimizer", name, CLASSES)
-    return cls.from_config(dict(config.get("config") or {}))
+    return registry.deserialize("optimizer", {"class_name": config.get("class_name"),
+                                              "config": config.get("config") or {}}, custom_objects)
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    """``{'class_name', 'config'}`` as Keras writes it."""
+    return registry.serialize("optimizer", optimizer)

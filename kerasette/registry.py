@@ -36,6 +36,7 @@ _lowercase: dict[str, set[str]] = {kind: set() for kind in KINDS}  # names also 
 _custom: dict[str, Any] = {}  # "package>Name" and "Name" -> object, any kind
 _custom_names: dict[int, str] = {}  # id(object) -> "package>Name"
 _scopes: list[dict] = []
+_INSTANTIATED_BY_NAME = ("optimizer", "initializer", "regularizer", "constraint")  # 'sgd' means SGD()
 
 
 class UnknownObjectError(ValueError):
@@ -231,4 +232,5 @@ def deserialize(kind: str, spec, custom_objects: dict | None = None):
             return cls
         config = dict(config or {})
         return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
-    return get(kind, spec, custom_objects)
+    found = get(kind, spec, custom_objects)
+    return found() if isinstance(found, type) and kind in _INSTANTIATED_BY_NAME else found

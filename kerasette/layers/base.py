@@ -208,8 +208,12 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights first, then the others, each in creation order (Keras's order)."""
-        return _unique(self.trainable_weights + self.non_trainable_weights)
+        """The layer's own weights (trainable first, then the others, each in creation order,
+        as Keras orders them), then those of the layers inside it, layer by layer."""
+        own = list(self.__dict__.get("_weights", ()))
+        if self.trainable:
+            own = [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+        return _unique(own + [w for layer in self._tracked_layers() for w in layer.weights])
 
     @property
     def trainable_weights(self) -> list[Variable]:

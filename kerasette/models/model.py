@@ -157,6 +157,7 @@ class Model(Layer):
             if self._subclass_shapes is None:
                 self._subclass_shapes = ([(None,) + tuple(x.shape[1:]) for x in inputs],
                                          [(None,) + tuple(o.shape[1:]) for o in outputs])
+                self.built = True
             return outputs
         if self._plan is None:
             self._plan = Plan(self.inputs, self.outputs)
@@ -296,8 +297,10 @@ class Model(Layer):
         """Keras 2's functional config: layers with ``inbound_nodes``, ``input_layers``,
         ``output_layers``. A subclassed model has none unless it defines its own."""
         if self._graph is None:
-            raise NotImplementedError(f"Model '{self.name}': a subclassed model has no config unless its class "
-                                      "defines get_config(); save its weights with save_weights() instead")
+            if type(self).get_config is Model.get_config:
+                raise NotImplementedError(f"Model '{self.name}': a subclassed model has no config unless its "
+                                          "class defines get_config(); save its weights with save_weights() instead")
+            return Layer.get_config(self)  # the base of a subclass's own get_config
         return self._graph.get_config(self.name)
 
     def get_build_config(self) -> dict | None:
@@ -310,7 +313,10 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        """Rebuilds the graph from Keras 2 or Keras 3 functional configs."""
+        """Rebuilds the graph from Keras 2 or Keras 3 functional configs; a subclassed model
+        from its own arguments (``cls(**config)``)."""
+        if "layers" not in config and "input_layers" not in config:
+            return cls(**config)
         inputs, outputs = functional_config.rebuild(config, custom_objects)
         return cls(inputs=inputs, outputs=outputs, name=config.get("name"))
 

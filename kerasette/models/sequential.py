@@ -168,6 +168,17 @@ class Sequential(Model):
         pass
 
     @property
+    def batch_input_shape(self):
+        """The input shape, batch axis included, when known (a Sequential inside another one
+        gives it to the outer model, as a first layer's ``input_shape`` would)."""
+        return self.__dict__.get("_batch_input_shape")
+
+    @batch_input_shape.setter
+    def batch_input_shape(self, value) -> None:
+        if value is not None:
+            self._batch_input_shape = value
+
+    @property
     def input_shapes(self) -> list:
         return [self._batch_input_shape]
 

@@ -147,7 +147,8 @@ class Trainer:
         return logs
 
     def _metric_values(self, ys, outputs) -> dict[str, float]:
-        return {name: float(np.mean(fn(ys[i], outputs[i]))) for name, i, fn in self._metrics}
+        # a metric may be written with numpy or with K.* ops (then it returns a Tensor)
+        return {name: float(np.mean(np.asarray(fn(ys[i], outputs[i])))) for name, i, fn in self._metrics}
 
     def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from kerasette.backend import random as krandom
 from kerasette.saving.errors import CheckpointError
+from kerasette.saving.model_config import parse_json
 
 BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM,
                   "MT19937": np.random.MT19937, "Philox": np.random.Philox, "SFC64": np.random.SFC64}
@@ -46,8 +47,6 @@ def _generator(state, where: str, path) -> np.random.Generator:
 
 def restore_training_state(model, text: str, path) -> None:
     """Restores what `training_state_json` wrote (checked before anything is changed)."""
-    from kerasette.saving.model_config import parse_json
-
     state = parse_json(text, "kerasette_training_state", path)
     if not isinstance(state, dict):
         raise CheckpointError("kerasette_training_state should be a JSON object", path)

@@ -265,7 +265,7 @@ def test_repeated_output_names_get_suffixes_in_the_logs():
 def test_accuracy_is_chosen_per_output():
     model = _two_output_model()
     model.compile(optimizer="sgd", loss=["mse", "categorical_crossentropy"], metrics=["acc"])
-    chosen = {name: fn.__name__ for name, _, fn in model._metrics}
+    chosen = {name: fn.__name__ for name, _, fn in model._trainer._metrics}
     assert chosen == {"regression_acc": "binary_accuracy", "classes_acc": "categorical_accuracy"}
 
 

@@ -13,6 +13,7 @@ from kerasette.backend import ops
 from kerasette.layers import Activation, Conv2D, Dense, Dropout, Flatten, InputLayer, Layer, MaxPooling2D
 from kerasette.models import Sequential, model_from_config, model_from_json
 from kerasette.saving.layer_config import layer_from_spec, translate_layer_config
+from tests.layers.test_layers import SPECS as LAYER_SPECS
 from tests.saving.conftest import DATA, small_convnet
 
 LAYER_EXAMPLES = {
@@ -26,6 +27,10 @@ LAYER_EXAMPLES = {
     "MaxPooling2D": lambda: MaxPooling2D((3, 2), strides=(1, 2), padding="same"),
 }
 
+
+# Layers not given above are made as the layer test table makes them (one entry per new layer).
+for _spec in reversed(LAYER_SPECS):
+    LAYER_EXAMPLES.setdefault(type(_spec.make()).__name__, _spec.make)
 
 # Every registered layer class (models, which are layers too, have their own tests).
 REGISTERED = {cls.__name__: cls for cls in map(lambda n: registry.get("layer", n), registry.known("layer"))
