@@ -184,7 +184,7 @@ def test_a_keras3_config_that_uses_weight_decay_is_refused():
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_sgd_update_matches_the_numpy_rule(nesterov, dtype):
-    from kerasette.backend.ops.update_math import sgd_momentum
+    from kerasette.backend.engine.updates import sgd_momentum
 
     rng = np.random.default_rng(0)
     w, g, v = (rng.normal(size=(300, 257)).astype(dtype) for _ in range(3))

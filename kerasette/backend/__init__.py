@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend import ops
+from kerasette.backend import ops, state
 from kerasette.backend import random as _random
 from kerasette.backend.config import (
     epsilon,
@@ -41,13 +41,23 @@ from kerasette.backend.ops import (
     relu,
     sigmoid,
     softmax,
+    softplus,
+    softsign,
     sqrt,
     square,
     sum,
     tanh,
 )
-from kerasette.backend.symbolic import KerasTensor, placeholder, symbolic_aware
+from kerasette.backend.symbolic import (
+    LEARNING_PHASE,
+    KerasTensor,
+    learning_phase_scope,
+    placeholder,
+    set_learning_phase,
+    symbolic_aware,
+)
 from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
+from kerasette.utils import conv_utils
 
 
 def backend() -> str:
@@ -56,10 +66,8 @@ def backend() -> str:
 
 
 def clear_session() -> None:
-    """Restarts automatic layer naming (``dense_1`` again)."""
-    from kerasette.layers.base import reset_names
-
-    reset_names()
+    """Restarts automatic naming of layers (``dense_1`` again), variables and symbolic tensors."""
+    state.reset_names()
 
 
 def set_seed(seed: int) -> None:
@@ -163,22 +171,8 @@ def dropout(x, level: float, seed=None):
     return ops.dropout(x, level, rng)
 
 
-def softplus(x):
-    from kerasette import activations
-
-    return activations.softplus(x)
-
-
-def softsign(x):
-    from kerasette import activations
-
-    return activations.softsign(x)
-
-
 def conv2d(x, kernel, strides=(1, 1), padding: str = "valid", data_format=None):
     """2-D convolution of a 4-D tensor with an (rows, cols, in, out) kernel."""
-    from kerasette.utils import conv_utils
-
     strides = conv_utils.normalize_tuple(strides, 2, "strides", "conv2d")
     padding = conv_utils.normalize_padding(padding, "conv2d")
     if normalize_data_format(data_format) == "channels_first":
@@ -189,8 +183,6 @@ def conv2d(x, kernel, strides=(1, 1), padding: str = "valid", data_format=None):
 
 def pool2d(x, pool_size, strides=(1, 1), padding: str = "valid", data_format=None, pool_mode: str = "max"):
     """2-D max (or average, for non-overlapping 'valid' windows) pooling of a 4-D tensor."""
-    from kerasette.utils import conv_utils
-
     pool_size = conv_utils.normalize_tuple(pool_size, 2, "pool_size", "pool2d")
     strides = conv_utils.normalize_tuple(strides, 2, "strides", "pool2d")
     padding = conv_utils.normalize_padding(padding, "pool2d")
@@ -229,17 +221,12 @@ def is_placeholder(x) -> bool:
 
 
 def learning_phase():
-    """The learning-phase placeholder: feed 1 to a function to run layers as in training."""
-    from kerasette.backend import symbolic
+    """The learning-phase placeholder: feed 1 to a function to run layers as in training.
 
-    return symbolic.LEARNING_PHASE
-
-
-def set_learning_phase(value: int) -> None:
-    """Sets the learning phase functions use when it is not fed (0 inference, 1 training)."""
-    from kerasette.backend import symbolic
-
-    symbolic.set_learning_phase(value)
+    `set_learning_phase` (or, for a ``with`` block, `learning_phase_scope`) sets the phase that
+    functions use when it is not fed.
+    """
+    return LEARNING_PHASE
 
 
 def update(x: Variable, new_x):
@@ -273,7 +260,7 @@ del _name
 
 
 __all__ = [*_functions.__all__,
-    "KerasTensor", "learning_phase", "set_learning_phase", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
+    "KerasTensor", "learning_phase", "learning_phase_scope", "set_learning_phase", "conv2d", "function", "gradients", "is_keras_tensor", "is_placeholder",
     "ones_like", "placeholder", "pool2d", "softsign", "stop_gradient", "update", "update_add",
     "update_sub", "zeros_like",
     "Tensor", "Variable", "abs", "backend", "batch_flatten", "bias_add", "binary_crossentropy",

@@ -10,41 +10,38 @@ import warnings
 
 import numpy as np
 
-_FLOATX = "float32"
-_EPSILON = 1e-7
-_IMAGE_DATA_FORMAT = "channels_last"
+from kerasette.backend import state
+
 _DIM_ORDERINGS = {"tf": "channels_last", "th": "channels_first"}
 
 
 def floatx() -> str:
     """The default float type as a string, ``'float32'`` unless changed with `set_floatx`."""
-    return _FLOATX
+    return state.config.floatx
 
 
 def set_floatx(value: str) -> None:
     """Sets the default float type (``'float16'``, ``'float32'`` or ``'float64'``)."""
-    global _FLOATX
     if value not in ("float16", "float32", "float64"):
         raise ValueError(
             f"set_floatx: expected 'float16', 'float32' or 'float64'; received {value!r}"
         )
-    _FLOATX = value
+    state.config.floatx = value
 
 
 def epsilon() -> float:
     """The fuzz factor used in numeric expressions (1e-7 as in Keras)."""
-    return _EPSILON
+    return state.config.epsilon
 
 
 def set_epsilon(value: float) -> None:
     """Sets the fuzz factor."""
-    global _EPSILON
-    _EPSILON = float(value)
+    state.config.epsilon = float(value)
 
 
 def image_data_format() -> str:
     """The default image layout: ``'channels_last'`` or ``'channels_first'``."""
-    return _IMAGE_DATA_FORMAT
+    return state.config.image_data_format
 
 
 def set_image_data_format(data_format: str) -> None:
@@ -56,18 +53,17 @@ def set_image_data_format(data_format: str) -> None:
         'channels_first'
         >>> K.set_image_data_format('channels_last')
     """
-    global _IMAGE_DATA_FORMAT
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
             "set_image_data_format: expected 'channels_last' or 'channels_first'; "
             f"received {data_format!r}"
         )
-    _IMAGE_DATA_FORMAT = data_format
+    state.config.image_data_format = data_format
 
 
 def image_dim_ordering() -> str:
     """Keras 1 name of the image layout: ``'tf'`` (channels last) or ``'th'`` (channels first)."""
-    return "th" if _IMAGE_DATA_FORMAT == "channels_first" else "tf"
+    return "th" if state.config.image_data_format == "channels_first" else "tf"
 
 
 def set_image_dim_ordering(dim_ordering: str) -> None:
@@ -88,7 +84,7 @@ def set_image_dim_ordering(dim_ordering: str) -> None:
 def normalize_data_format(value: str | None) -> str:
     """Resolves None to the global default and checks the name (accepts 'th'/'tf' too)."""
     if value is None:
-        return _IMAGE_DATA_FORMAT
+        return state.config.image_data_format
     value = _DIM_ORDERINGS.get(value, value)
     if value not in ("channels_last", "channels_first"):
         raise ValueError(
@@ -100,4 +96,4 @@ def normalize_data_format(value: str | None) -> str:
 
 def as_floatx(array) -> np.ndarray:
     """Returns ``array`` as a C-contiguous ndarray of the default float type."""
-    return np.ascontiguousarray(array, dtype=_FLOATX)
+    return np.ascontiguousarray(array, dtype=state.config.floatx)

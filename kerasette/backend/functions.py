@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from kerasette.backend import ops
+from kerasette.backend import ops, state
 from kerasette.backend import random as _random
-from kerasette.backend.autograd import as_tensor
 from kerasette.backend.config import floatx
+from kerasette.backend.ops.base import as_tensor
 from kerasette.backend.tensor import Tensor
 
 __all__ = [
@@ -236,13 +236,6 @@ def switch(condition, then_expression, else_expression) -> Tensor:
     return ops.where(cond, then_value, else_value)
 
 
-def _current_training_phase() -> bool:
-    from kerasette.backend import symbolic
-
-    # inside a running K.function, the phase it was given; else the one set_learning_phase set
-    return bool(symbolic._training_phase[0]) or symbolic.learning_phase_value()
-
-
 def in_train_phase(x, alt, training=None):
     """``x`` in the training phase, ``alt`` otherwise (each may be a callable returning it).
 
@@ -253,7 +246,8 @@ def in_train_phase(x, alt, training=None):
             running ``K.function`` was fed, else the one ``set_learning_phase`` set).
     """
     if training is None:
-        training = _current_training_phase()
+        # inside a running K.function, the phase it was given; else the one set_learning_phase set
+        training = state.learning_phase.current()
     phase = _values(training)
     if phase.ndim != 0:
         raise ValueError(f"in_train_phase: argument `training` must be a scalar (bool or 0/1); received "
@@ -290,20 +284,26 @@ def sparse_categorical_crossentropy(target, output, from_logits: bool = False) -
     Returns:
         The per-sample losses, of shape ``output.shape[:-1]``; differentiable in ``output``.
     """
+    fn = "sparse_categorical_crossentropy"
     output = as_tensor(output)
+    if output.ndim == 0:
+        raise ValueError(f"{fn}: `output` must have a last axis of class scores; received a scalar")
     labels = np.asarray(_values(target))
     if labels.ndim == output.ndim and labels.shape[-1:] == (1,):
         labels = labels[..., 0]
     if labels.shape != output.shape[:-1]:
-        raise ValueError(f"sparse_categorical_crossentropy: `target` has shape {labels.shape}, expected "
-                         f"{output.shape[:-1]} (the output's shape {output.shape} without its last axis)")
+        raise ValueError(f"{fn}: `target` has shape {labels.shape}, expected {output.shape[:-1]} (the "
+                         f"output's shape {output.shape} without its last axis, or with a last axis of 1)")
+    if labels.size and not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+        raise ValueError(f"{fn}: `target` must hold integer class labels; received dtype {labels.dtype}")
     if labels.size and not np.all(np.mod(labels, 1) == 0):
-        raise ValueError("sparse_categorical_crossentropy: `target` must hold integer class labels; "
-                         "received non-integer values")
+        bad = labels[np.mod(labels, 1) != 0].flat[0]
+        raise ValueError(f"{fn}: `target` must hold integer class labels; received non-integer values "
+                         f"such as {bad}")
     classes = output.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes}); received "
-                         f"labels from {labels.min()} to {labels.max()}")
+        raise ValueError(f"{fn}: `target` labels must be in [0, {classes}); received labels from "
+                         f"{labels.min()} to {labels.max()} (the output has {classes} classes)")
     target_one_hot = np.zeros(output.shape, dtype=output.dtype)
     np.put_along_axis(target_one_hot, labels.astype(np.int64)[..., None], 1, axis=-1)
     return ops.categorical_crossentropy(Tensor(target_one_hot), output, from_logits=from_logits)

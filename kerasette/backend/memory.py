@@ -24,14 +24,14 @@ import os
 
 import numpy as np
 
+from kerasette.backend import state
+
 #: mallopt parameters (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
 #: The trim threshold set: free memory at the top of the heap is kept up to this size.
 TRIM_THRESHOLD = (2 << 30) - 1
-
-_state: dict = {"done": False, "applied": False}
 
 
 def _mallopt():
@@ -48,17 +48,16 @@ def _mallopt():
 
 def keep_freed_memory() -> bool:
     """Tunes malloc as the module docstring says (once per process); True when it was applied."""
-    if _state["done"]:
-        return _state["applied"]
-    _state["done"] = True
+    return state.malloc.run(_tune_malloc)
+
+
+def _tune_malloc() -> bool:
     if os.environ.get("KERASETTE_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     mallopt = _mallopt()
     if mallopt is None:
         return False
-    applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    _state["applied"] = applied
-    return applied
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 #: Alignment of the arrays the convolution and pooling ops return: a cache line, and one

@@ -17,18 +17,14 @@ the pool's size; `restore_blas_threads` gives BLAS its own threads back.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from kerasette.backend import memory
-
-_lock = threading.Lock()
-_state: dict = {"threads": None, "pool": None, "blas": None}
+from kerasette.backend import memory, state
 
 
 def available_cores() -> int:
@@ -40,28 +36,19 @@ def available_cores() -> int:
 
 def num_threads() -> int:
     """Threads used for batch-parallel work: ``KERASETTE_NUM_THREADS`` or the available cores."""
-    if _state["threads"] is None:
+    count = state.threads.count()
+    if count is None:
         env = os.environ.get("KERASETTE_NUM_THREADS", "")
-        _state["threads"] = int(env) if env.isdigit() and int(env) > 0 else available_cores()
-    return _state["threads"]
+        count = int(env) if env.isdigit() and int(env) > 0 else available_cores()
+        state.threads.set_count(count)
+    return count
 
 
 def set_num_threads(n: int) -> None:
     """Sets the number of threads for batch-parallel work (distributed ranks share the cores)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer; received {n!r}")
-    with _lock:
-        _state["threads"] = n
-        if _state["pool"] is not None:
-            _state["pool"].shutdown(wait=False)
-            _state["pool"] = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    with _lock:
-        if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(num_threads(), thread_name_prefix="kerasette")
-        return _state["pool"]
+    state.threads.set_count(n)
 
 
 def chunks(n_items: int, parts: int) -> list[tuple[int, int]]:
@@ -89,7 +76,8 @@ def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> l
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
         return [fn(0, n_items)]
     parts = chunks(n_items, threads)
-    futures = [_executor().submit(fn, a, b) for a, b in parts[1:]]
+    pool = state.threads.executor()
+    futures = [pool.submit(fn, a, b) for a, b in parts[1:]]
     try:
         first = fn(*parts[0])
     finally:
@@ -98,15 +86,48 @@ def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> l
     return [first] + [f.result() for f in futures]
 
 
-#: Products with fewer multiply-adds than this run in the calling thread. A hand-off to the pool
-#: and back costs about 0.1 ms (two thread wake-ups and GIL hand-overs on a 2-core VM), the time
-#: of a 16M multiply-add product on one core split in two: the seed convnet's dense layers at
-#: 32 x 32 (13M) measured faster unsplit.
-MATMUL_MIN_WORK = 1 << 24
+def matmul_min_work() -> int:
+    """Products with fewer multiply-adds than this run in the calling thread (default 2**24).
 
-#: Memory-bound passes (dropout, max pooling, optimizer updates) over fewer elements than this run
-#: in the calling thread: below about a million floats, splitting saves less than the hand-off.
-MEMORY_BOUND_MIN = 1 << 20
+    A hand-off to the pool and back costs about 0.1 ms (two thread wake-ups and GIL hand-overs on
+    a 2-core VM), the time of a 16M multiply-add product on one core split in two: the seed
+    convnet's dense layers at 32 x 32 (13M) measured faster unsplit.
+    """
+    return state.parallel.matmul_min_work
+
+
+def memory_bound_min() -> int:
+    """Memory-bound passes (dropout, max pooling, optimizer updates) over fewer elements than
+    this run in the calling thread (default 2**20): below about a million floats, splitting
+    saves less than the hand-off."""
+    return state.parallel.memory_bound_min
+
+
+@contextlib.contextmanager
+def parallel_settings(matmul_min_work: int | None = None, memory_bound_min: int | None = None):
+    """Changes the work thresholds above for a ``with`` block (for tests and tuning; 0 splits
+    everything over the pool), then restores them.
+
+    Example:
+        >>> with parallel_settings(memory_bound_min=0):
+        ...     memory_bound_min()
+        0
+    """
+    values = {"matmul_min_work": matmul_min_work, "memory_bound_min": memory_bound_min}
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"parallel_settings: argument `{name}` must be a non-negative integer; "
+                             f"received {name}={value!r}")
+    settings = state.parallel
+    saved = (settings.matmul_min_work, settings.memory_bound_min)
+    if matmul_min_work is not None:
+        settings.matmul_min_work = matmul_min_work
+    if memory_bound_min is not None:
+        settings.memory_bound_min = memory_bound_min
+    try:
+        yield
+    finally:
+        settings.matmul_min_work, settings.memory_bound_min = saved
 
 
 def matmul(a, b, out=None):
@@ -119,26 +140,27 @@ def matmul(a, b, out=None):
     def part(i, j):
         np.matmul(a, b[:, i:j], out=out[:, i:j])
 
-    map_chunks(part, n, MATMUL_MIN_WORK, m * k)
+    map_chunks(part, n, state.parallel.matmul_min_work, m * k)
     return out
 
 
 def _take_over_blas() -> None:
     """Makes BLAS single-threaded (once; see the module's docstring) and tunes malloc
     (`kerasette.backend.memory`)."""
-    if _state.get("blas_before") is None:
+    if state.blas.taken_from() is None:
         memory.keep_freed_memory()
-        _state["blas_before"] = blas_threads() or 0
-        if _state["blas_before"] > 1:
+        before = blas_threads() or 0
+        state.blas.set_taken_from(before)
+        if before > 1:
             set_blas_threads(1)
 
 
 def restore_blas_threads() -> None:
     """Gives BLAS back the thread count it had before kerasette took it over."""
-    before = _state.get("blas_before")
+    before = state.blas.taken_from()
     if before:
         set_blas_threads(before)
-    _state["blas_before"] = None
+    state.blas.set_taken_from(None)
 
 
 # -- BLAS thread control -------------------------------------------------------------------------
@@ -168,8 +190,10 @@ def library_paths(fragment: str) -> list[str]:
 
 def _openblas_setters() -> list[tuple]:
     """(set_num_threads, get_num_threads) of numpy's OpenBLAS and any other loaded in this process."""
-    if _state["blas"] is not None:
-        return _state["blas"]
+    return state.blas.setters.run(_find_openblas_setters)
+
+
+def _find_openblas_setters() -> list[tuple]:
     found = []
     for path in library_paths("openblas"):
         try:
@@ -184,7 +208,6 @@ def _openblas_setters() -> list[tuple]:
                     setter.argtypes, setter.restype = [ctypes.c_int], None
                     getter.argtypes, getter.restype = [], ctypes.c_int
                     found.append((setter, getter))
-    _state["blas"] = found
     return found
 
 

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
-_generator = np.random.default_rng()
+from kerasette.backend import state as _state  # `set_state` has an argument named state
 
 
 def generator() -> np.random.Generator:
     """The shared generator."""
-    return _generator
+    return _state.random.generator()
 
 
 def set_seed(seed: int | None) -> None:
     """Re-seeds the shared generator (and numpy's legacy global one, as Keras users expect)."""
-    global _generator
-    _generator = np.random.default_rng(seed)
+    _state.random.set_generator(np.random.default_rng(seed))
     if seed is not None:
         np.random.seed(seed % 2**32)
 
 
 def get_state() -> dict:
     """The generator's state as a JSON-serialisable dict."""
-    return _generator.bit_generator.state
+    return _state.random.generator().bit_generator.state
 
 
 def set_state(state: dict) -> None:
@@ -36,5 +35,4 @@ def set_state(state: dict) -> None:
         raise ValueError(f"unknown bit generator in random state: {state['bit_generator']!r}")
     bg = bit_generator()
     bg.state = state
-    global _generator
-    _generator = np.random.Generator(bg)
+    _state.random.set_generator(np.random.Generator(bg))

@@ -15,16 +15,15 @@ Layer results take their shape from the layer's ``compute_output_shape`` instead
 from __future__ import annotations
 
 import contextlib
-import itertools
 
 import numpy as np
 
+from kerasette.backend import ops, state
+from kerasette.backend.backprop import postorder
+from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, enable_grad
 
 _PROBE_SIZES = (2, 3)
-_names = itertools.count(1)
-_training_phase = [False]
-_default_learning_phase = [0]
 
 
 class Node:
@@ -49,12 +48,15 @@ class KerasTensor:
     """
 
     __array_priority__ = 100
+    #: Tells Tensor's operators to return NotImplemented, so that this class's reflected
+    #: operator records a node (`kerasette.backend.tensor` does not import this module).
+    is_symbolic_tensor = True
 
     def __init__(self, shape, dtype="float32", name: str | None = None, node: Node | None = None,
                  probes=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = np.dtype(dtype)
-        self.name = name or f"keras_tensor_{next(_names)}"
+        self.name = name or state.tensor_names.unique("keras_tensor")
         self.node = node
         self._probes = probes if probes is not None else _placeholder_probes(self.shape, self.dtype)
         self._keras_history = None  # (layer, node index, tensor index) in the functional API
@@ -126,25 +128,43 @@ def is_symbolic(value) -> bool:
 
 def learning_phase_value() -> bool:
     """The learning phase used when a function is not fed `LEARNING_PHASE` (0: inference)."""
-    return bool(_default_learning_phase[0])
+    return bool(state.learning_phase.default())
+
+
+def _check_phase(value, fn: str) -> int:
+    if value not in (0, 1, True, False):
+        raise ValueError(f"{fn}: expected 0 or 1; received {value!r}")
+    return int(value)
 
 
 def set_learning_phase(value: int) -> None:
     """Sets the default learning phase of functions: 1 to run Dropout as in training."""
-    if value not in (0, 1, True, False):
-        raise ValueError(f"set_learning_phase: expected 0 or 1; received {value!r}")
-    _default_learning_phase[0] = int(value)
+    state.learning_phase.set_default(_check_phase(value, "set_learning_phase"))
+
+
+@contextlib.contextmanager
+def learning_phase_scope(value: int):
+    """Sets the default learning phase (0 or 1) for a ``with`` block, then restores the previous one.
+
+    Example:
+        >>> with learning_phase_scope(1):
+        ...     learning_phase_value()
+        True
+    """
+    previous = state.learning_phase.set_default(_check_phase(value, "learning_phase_scope"))
+    try:
+        yield
+    finally:
+        state.learning_phase.set_default(previous)
 
 
 def placeholder(shape=None, ndim=None, dtype=None, name: str | None = None) -> KerasTensor:
     """A symbolic input to be fed when a `function` runs."""
-    from kerasette.backend.config import floatx
-
     if shape is None:
         if ndim is None:
             raise ValueError("placeholder: give `shape` (None for unknown sizes) or `ndim`")
         shape = (None,) * ndim
-    return KerasTensor(shape, dtype or floatx(), name=name or f"placeholder_{next(_names)}")
+    return KerasTensor(shape, dtype or floatx(), name=name or state.tensor_names.unique("placeholder"))
 
 
 #: Keras's ``K.learning_phase()``: feed it to a function (0 or 1) to choose inference or training
@@ -166,7 +186,7 @@ def trace(fn, args, kwargs=None, name: str | None = None) -> KerasTensor:
     if a.ndim != b.ndim:
         raise ValueError(f"cannot infer a static rank for symbolic '{getattr(fn, '__name__', fn)}'")
     shape = tuple(None if da != db else da for da, db in zip(a.shape, b.shape))
-    return KerasTensor(shape, a.dtype, name=name or f"{getattr(fn, '__name__', 'op')}_{next(_names)}",
+    return KerasTensor(shape, a.dtype, name=name or state.tensor_names.unique(getattr(fn, "__name__", "op")),
                        node=Node(fn, args, kwargs), probes=tuple(results))
 
 
@@ -219,26 +239,24 @@ class _LayerCall:
         self.__name__ = layer.name
 
     def __call__(self, inputs):
-        return self.layer.call(inputs, training=_training_phase[0])
+        return self.layer.call(inputs, training=state.learning_phase.running())
 
 
 # -- running --------------------------------------------------------------------------------
 def topological_nodes(outputs: list[KerasTensor]) -> list[KerasTensor]:
     """Symbolic tensors needed for ``outputs``, each after the tensors it depends on
     (iterative, deterministic)."""
-    from kerasette.backend.autograd import postorder
-
     return postorder(outputs, lambda t: t.node.symbolic_inputs() if t.node is not None else [])
 
 
 @contextlib.contextmanager
 def training_phase(training: bool):
-    previous = _training_phase[0]
-    _training_phase[0] = bool(training)
+    """The phase of the function running inside the ``with`` block (see `execute`)."""
+    previous = state.learning_phase.set_running(training)
     try:
         yield
     finally:
-        _training_phase[0] = previous
+        state.learning_phase.set_running(previous)
 
 
 def execute(outputs: list[KerasTensor], feed: dict[int, Tensor], training: bool = False) -> list[Tensor]:
@@ -287,13 +305,12 @@ def feed_value(placeholder_tensor: KerasTensor, value) -> Tensor:
 
 
 __all__ = ["KerasTensor", "Node", "call_layer", "enable_grad", "execute", "feed_value", "is_symbolic",
-           "placeholder", "symbolic_aware", "topological_nodes", "trace", "training_phase"]
+           "learning_phase_scope", "placeholder", "symbolic_aware", "topological_nodes", "trace",
+           "training_phase"]
 
 
 def _operator(name: str, reverse: bool = False):
     def method(self, other=None):
-        from kerasette.backend import ops
-
         fn = getattr(ops, name)
         if other is None:
             return trace(fn, [self])
@@ -318,6 +335,4 @@ KerasTensor.T = property(lambda self: _operator("transpose")(self))
 
 
 def _getitem(x, index):
-    from kerasette.backend import ops
-
     return ops.getitem(x, index)

@@ -1,9 +1,14 @@
-"""Tensor, Variable, gradient recording and the backward pass.
+"""Tensor, Variable and gradient recording.
 
 A `Tensor` wraps an ``np.ndarray``. When an op is applied to tensors of which at least one
 requires a gradient (and recording is on), the result remembers the op and its inputs; calling
 ``backward()`` on a result walks that graph in reverse topological order (iteratively, in a
-deterministic order) and accumulates gradients into ``.grad`` of the leaves that require them.
+deterministic order; `kerasette.backend.backprop`) and accumulates gradients into ``.grad`` of
+the leaves that require them.
+
+The operators (``+``, ``@``, ``[]``, ``.T``, ``.sum()``, ...) call the ops that
+`kerasette.backend.ops` registers with `register_operators` when it is imported; this module
+does not import the ops.
 
 Example:
     >>> import numpy as np
@@ -18,17 +23,37 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import itertools
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-_grad_enabled = True
-_variable_ids = itertools.count(1)
+from kerasette.backend import backprop, state
+from kerasette.backend.config import floatx
+
+#: The operators' ops by name (``'add'``, ``'getitem'``, ...), filled by `register_operators`.
+_OPERATORS: dict[str, Callable] = {}
+
+
+def register_operators(ops: Mapping[str, Callable]) -> None:
+    """Makes Tensor's operators call ``ops[name]``: the ops package calls this when imported.
+
+    Names: add, subtract, multiply, divide, power, matmul (binary, called with two tensors),
+    negative, getitem, transpose, reshape, sum, mean.
+    """
+    _OPERATORS.update(ops)
+
+
+def _op(name: str) -> Callable:
+    try:
+        return _OPERATORS[name]
+    except KeyError:
+        raise RuntimeError(f"Tensor operator '{name}': no op registered for it; import "
+                           "kerasette.backend (which registers the ops) first") from None
 
 
 def is_grad_enabled() -> bool:
     """Whether ops currently record the graph for the backward pass."""
-    return _grad_enabled
+    return state.grad_mode.is_enabled()
 
 
 @contextlib.contextmanager
@@ -39,25 +64,21 @@ def no_grad():
         >>> with no_grad():
         ...     pass
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
+    previous = state.grad_mode.set(False)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        state.grad_mode.set(previous)
 
 
 @contextlib.contextmanager
 def enable_grad():
     """Context manager that turns graph recording on."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = True
+    previous = state.grad_mode.set(True)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        state.grad_mode.set(previous)
 
 
 class Tensor:
@@ -129,9 +150,7 @@ class Tensor:
             gradient: the gradient of some scalar with respect to this tensor; may be omitted
                 only when this tensor holds a single value.
         """
-        from kerasette.backend.autograd import backward
-
-        backward(self, gradient)
+        backprop.backward(self, gradient)
 
     def zero_grad(self) -> None:
         """Forgets the accumulated gradient."""
@@ -141,7 +160,7 @@ class Tensor:
         """The same values, cut from the graph."""
         return Tensor(self.data)
 
-    # -- operators (the ops module is imported on first use) -------------------------------
+    # -- operators (the ops registered with `register_operators`) ----------------------------
     def _other(self, other):
         if isinstance(other, Tensor):
             return other
@@ -150,13 +169,10 @@ class Tensor:
         return Tensor(other)
 
     def _binary(self, other, name: str, reverse: bool = False):
-        from kerasette.backend import ops
-        from kerasette.backend.symbolic import KerasTensor
-
-        if isinstance(other, KerasTensor):
+        if getattr(other, "is_symbolic_tensor", False):
             return NotImplemented  # the symbolic tensor's reflected operator records a node
         other = self._other(other)
-        return getattr(ops, name)(other, self) if reverse else getattr(ops, name)(self, other)
+        return _op(name)(other, self) if reverse else _op(name)(self, other)
 
     def __add__(self, other):
         return self._binary(other, "add")
@@ -195,37 +211,25 @@ class Tensor:
         return self._binary(other, "matmul", reverse=True)
 
     def __neg__(self):
-        from kerasette.backend import ops
-
-        return ops.negative(self)
+        return _op("negative")(self)
 
     def __getitem__(self, index):
-        from kerasette.backend import ops
-
-        return ops.getitem(self, index)
+        return _op("getitem")(self, index)
 
     @property
     def T(self):  # noqa: N802 - numpy's name
-        from kerasette.backend import ops
-
-        return ops.transpose(self)
+        return _op("transpose")(self)
 
     def reshape(self, *shape):
-        from kerasette.backend import ops
-
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return ops.reshape(self, shape)
+        return _op("reshape")(self, shape)
 
     def sum(self, axis=None, keepdims: bool = False):
-        from kerasette.backend import ops
-
-        return ops.sum(self, axis, keepdims)
+        return _op("sum")(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
-        from kerasette.backend import ops
-
-        return ops.mean(self, axis, keepdims)
+        return _op("mean")(self, axis, keepdims)
 
     # -- display ----------------------------------------------------------------------------
     def _describe(self) -> str:
@@ -258,13 +262,11 @@ class Variable(Tensor):
     """
 
     def __init__(self, value, dtype=None, name: str | None = None, trainable: bool = True):
-        from kerasette.backend.config import floatx
-
         if isinstance(value, Tensor):
             value = value.data
         array = np.array(value, dtype=dtype or floatx(), copy=True, order="C")
         super().__init__(array, requires_grad=trainable)
-        self.name = name or f"variable_{next(_variable_ids)}"
+        self.name = name or state.tensor_names.unique("variable")
         self.trainable = bool(trainable)
 
     def assign(self, value) -> None:

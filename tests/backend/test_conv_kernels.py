@@ -9,8 +9,9 @@ import stat
 import numpy as np
 import pytest
 
+from kerasette.backend.engine import batch, conv, conv_algorithms, conv_settings, gemm_conv, pooling
 from kerasette.backend.kernels import _jit
-from kerasette.backend.ops import conv_math
+from kerasette.backend.kernels import conv as conv_kernels
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 # ----------------------------------------------------------------------------- references
@@ -76,12 +77,12 @@ def check_stride1_against_references(x, w, b, dy, padding, dtype, outputs):
     """Forward (for each ``(bias, relu)`` in ``outputs``), input and kernel gradients of a
     stride-1 convolution against the slow references, with dtype, layout and shape checks."""
     for bias, relu in outputs:
-        y = conv_math.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
+        y = conv.conv2d_forward(x, w, bias, (1, 1), padding, relu=relu)
         assert y.dtype == dtype and y.flags.c_contiguous
         np.testing.assert_allclose(y, ref_conv(x, w, bias, (1, 1), padding, relu), **TOL[dtype])
     dx_ref, dw_ref = ref_conv_backward(dy, x, w, (1, 1), padding)
-    dx = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
-    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
+    dx = conv.conv2d_backward_input(dy, w, x.shape, (1, 1), padding)
+    dw = conv.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding)
     assert dx.dtype == dtype and dw.dtype == dtype and dw.shape == w.shape
     np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
     np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
@@ -90,9 +91,9 @@ def check_stride1_against_references(x, w, b, dy, padding, dtype, outputs):
 def all_passes(x, w, b, dy, padding, strides=(1, 1)):
     """Forward (bias and ReLU), input gradient and kernel gradient of one convolution, for
     comparing one code path with another."""
-    return (conv_math.conv2d_forward(x, w, b, strides, padding, relu=True),
-            conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding),
-            conv_math.conv2d_backward_weight(dy, x, w.shape, strides, padding))
+    return (conv.conv2d_forward(x, w, b, strides, padding, relu=True),
+            conv.conv2d_backward_input(dy, w, x.shape, strides, padding),
+            conv.conv2d_backward_weight(dy, x, w.shape, strides, padding))
 
 
 # ----------------------------------------------------------------------------- cases
@@ -134,11 +135,13 @@ def _case_arrays(case, dtype, seed=0):
 
 
 @pytest.fixture(params=[None, 1, 700], ids=["tile-default", "tile-1row", "tile-700B"])
-def tile_bytes(request, monkeypatch):
+def tile_bytes(request):
     """Runs a test with the default tile, with one output row per tile and with a few rows."""
-    if request.param is not None:
-        monkeypatch.setattr(conv_math, "TILE_BYTES", request.param)
-    return request.param
+    if request.param is None:
+        yield None
+        return
+    with conv_settings(tile_bytes=request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -147,22 +150,23 @@ def test_conv2d_forward(case, dtype, tile_bytes):
     x, w, b, _ = _case_arrays(case, dtype)
     strides, padding = case[6], case[7]
     for bias, relu in [(None, False), (b, True), (b, False)]:
-        y = conv_math.conv2d_forward(x, w, bias, strides, padding, relu=relu)
+        y = conv.conv2d_forward(x, w, bias, strides, padding, relu=relu)
         assert y.dtype == dtype and y.flags.c_contiguous
         np.testing.assert_allclose(y, ref_conv(x, w, bias, strides, padding, relu), **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_backward(case, dtype, tile_bytes, monkeypatch):
+def test_conv2d_backward(case, dtype, tile_bytes):
     x, w, _, dy = _case_arrays(case, dtype)
     strides, padding = case[6], case[7]
     dx_ref, dw_ref = ref_conv_backward(dy, x, w, strides, padding)
-    dw = conv_math.conv2d_backward_weight(dy, x, w.shape, strides, padding)
+    dw = conv.conv2d_backward_weight(dy, x, w.shape, strides, padding)
     assert dw.dtype == dtype and dw.shape == w.shape
-    for min_cin in (1, 10**9):  # stride 1: the 'full' convolution, then col2im
-        monkeypatch.setattr(conv_math, "FULL_CONV_MIN_CIN", min_cin)
-        dx = conv_math.conv2d_backward_input(dy, w, x.shape, strides, padding)
+    # stride 1: the 'full' convolution even with few input channels, then col2im (or direct)
+    for setting in (conv_settings(full_conv_min_cin=1), conv_algorithms(allow=["direct", "col2im"])):
+        with setting:
+            dx = conv.conv2d_backward_input(dy, w, x.shape, strides, padding)
         assert dx.dtype == dtype and dx.shape == x.shape
         np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
     np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
@@ -174,8 +178,8 @@ def test_backward_input_paths_agree(case):
     x, w, _, dy = _case_arrays(case, np.float64)
     pads = padding_amounts(x.shape[1], x.shape[2], case[5], (1, 1), case[7])
     dx = np.zeros(x.shape)
-    conv_math._backward_input_col2im(dy, w, dx, (1, 1), pads)
-    full = conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), case[7])
+    gemm_conv.input_grad_col2im(dy, w, dx, (1, 1), pads)
+    full = conv.conv2d_backward_input(dy, w, x.shape, (1, 1), case[7])
     np.testing.assert_allclose(full, dx, rtol=1e-12, atol=1e-12)
 
 
@@ -191,11 +195,11 @@ def test_kernel_views_are_read_as_their_values(view, strides):
          "transposed": np.ascontiguousarray(base.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)}[view]
     b = rng.standard_normal(24).astype(np.float32)[::2][: w.shape[3]]
     want = ref_conv(x, np.array(w), np.array(b), strides, "same", relu=True)
-    y = conv_math.conv2d_forward(x, w, b, strides, "same", relu=True)
+    y = conv.conv2d_forward(x, w, b, strides, "same", relu=True)
     np.testing.assert_allclose(y, want, **TOL[np.float32])
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx_ref, _ = ref_conv_backward(dy, x, np.array(w), strides, "same")
-    np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, w, x.shape, strides, "same"), dx_ref,
+    np.testing.assert_allclose(conv.conv2d_backward_input(dy, w, x.shape, strides, "same"), dx_ref,
                                **TOL[np.float32])
 
 
@@ -203,7 +207,7 @@ def test_kernel_views_are_read_as_their_values(view, strides):
 def test_non_float_input_is_refused_by_name(dtype):
     x = np.ones((1, 5, 5, 2), dtype)
     with pytest.raises(TypeError, match=f"conv2d: the input must be float32 or float64, received {np.dtype(dtype)}"):
-        conv_math.conv2d_forward(x, np.ones((3, 3, 2, 4), np.float32))
+        conv.conv2d_forward(x, np.ones((3, 3, 2, 4), np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float16])
@@ -211,24 +215,24 @@ def test_non_float_output_gradient_is_refused_by_name(dtype):
     dy = np.ones((1, 5, 5, 16), dtype)
     with pytest.raises(TypeError, match=f"conv2d: the output gradient must be float32 or float64, "
                                         f"received {np.dtype(dtype)}"):
-        conv_math.conv2d_backward_input(dy, np.ones((3, 3, 3, 16)), (1, 5, 5, 3), (1, 1), "same")
+        conv.conv2d_backward_input(dy, np.ones((3, 3, 3, 16)), (1, 5, 5, 3), (1, 1), "same")
 
 
 def test_empty_output():
     x = np.ones((2, 2, 2, 3), np.float32)
     w = np.ones((3, 3, 3, 4), np.float32)
-    assert conv_math.conv2d_forward(x, w).shape == (2, 0, 0, 4)
+    assert conv.conv2d_forward(x, w).shape == (2, 0, 0, 4)
     dy = np.ones((2, 0, 0, 4), np.float32)
-    np.testing.assert_array_equal(conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), "valid"), 0)
-    np.testing.assert_array_equal(conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), "valid"), 0)
+    np.testing.assert_array_equal(conv.conv2d_backward_input(dy, w, x.shape, (1, 1), "valid"), 0)
+    np.testing.assert_array_equal(conv.conv2d_backward_weight(dy, x, w.shape, (1, 1), "valid"), 0)
 
 
 def test_buffers_are_reused():
     x, w, _, _ = _case_arrays(CONV_CASES[0], np.float32)
-    conv_math.conv2d_forward(x, w)
-    buf = conv_math._buffer("cols", (1,), np.float32)
-    conv_math.conv2d_forward(x, w)
-    assert conv_math._buffer("cols", (1,), np.float32).base is buf.base
+    conv.conv2d_forward(x, w)
+    buf = batch.scratch("cols", (1,), np.float32)
+    conv.conv2d_forward(x, w)
+    assert batch.scratch("cols", (1,), np.float32).base is buf.base
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -251,13 +255,13 @@ def test_maxpool(case, dtype):
     n, h, w, c, pool, strides, padding = case
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
-    y, arg = conv_math.maxpool2d_forward(x, pool, strides, padding)
+    y, arg = pooling.maxpool2d_forward(x, pool, strides, padding)
     y_ref, arg_ref = ref_maxpool(x, pool, strides, padding)
     assert y.dtype == dtype and np.isfinite(y).all()
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(arg, arg_ref)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = conv_math.maxpool2d_backward(dy, arg, x.shape)
+    dx = pooling.maxpool2d_backward(dy, arg, x.shape)
     dx_ref = np.zeros(x.shape, dtype).reshape(n, h * w, c)
     for i, oh, ow, ch in itertools.product(*map(range, y.shape)):
         dx_ref[i, arg_ref[i, oh, ow, ch], ch] += dy[i, oh, ow, ch]
@@ -267,9 +271,9 @@ def test_maxpool(case, dtype):
 def test_maxpool_ties_go_to_first_in_row_major_order():
     x = np.zeros((1, 4, 4, 2), np.float64)
     x[0, 1, 0, 1] = x[0, 0, 1, 1] = 5.0  # channel 1: tie; (0, 1) comes first in row-major order
-    y, arg = conv_math.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    y, arg = pooling.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
     assert arg[0, 0, 0, 0] == 0 and arg[0, 0, 0, 1] == 1
-    dx = conv_math.maxpool2d_backward(np.ones_like(y), arg, x.shape)
+    dx = pooling.maxpool2d_backward(np.ones_like(y), arg, x.shape)
     assert dx[0, 0, 0, 0] == 1 and dx[0, 0, 1, 0] == 0 and dx[0, 1, 0, 0] == 0
     assert dx[0, 0, 1, 1] == 1 and dx[0, 1, 0, 1] == 0
     assert dx.sum() == y.size
@@ -277,7 +281,7 @@ def test_maxpool_ties_go_to_first_in_row_major_order():
 
 def test_maxpool_same_padding_never_picks_padding():
     x = -np.ones((1, 3, 3, 1), np.float32) * np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
-    y, arg = conv_math.maxpool2d_forward(x, (2, 2), (2, 2), "same")
+    y, arg = pooling.maxpool2d_forward(x, (2, 2), (2, 2), "same")
     assert y.shape == (1, 2, 2, 1)
     np.testing.assert_array_equal(y[0, :, :, 0], [[-1, -3], [-7, -9]])
     np.testing.assert_array_equal(arg[0, :, :, 0], [[0, 2], [6, 8]])
@@ -350,7 +354,7 @@ def test_im2col_tile_matches_reference(shape, kernel, strides, padding):
     total = shape[0] * oh_n
     for g0, g1 in [(0, total), (1, total - 1), (oh_n - 1, min(total, oh_n + 2))]:
         got = np.full(((g1 - g0) * ow_n, k), np.nan, np.float32)
-        conv_math._conv.im2col_tile(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
+        conv_kernels.im2col_tile(x, got, g0, g1, oh_n, ow_n, *kernel, *strides, pt, pl)
         np.testing.assert_array_equal(got, patches[g0:g1].reshape(-1, k))
 
 
@@ -364,18 +368,18 @@ def test_im2col_tile_matches_reference(shape, kernel, strides, padding):
 def test_fused_backward_equals_the_separate_passes(case, relu, has_bias):
     x, w, b, dy = _case_arrays(case, np.float64)
     strides, padding = case[6], case[7]
-    out = conv_math.conv2d_forward(x, w, b if has_bias else None, strides, padding, relu=relu)
-    dz, db_want = (conv_math.output_pass_backward(dy, out, relu) if relu or has_bias else (dy, None))
-    dx_want = conv_math.conv2d_backward_input(dz, w, x.shape, strides, padding)
-    dw_want = conv_math.conv2d_backward_weight(dz, x, w.shape, strides, padding)
-    dx, dw, db = conv_math.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding)
+    out = conv.conv2d_forward(x, w, b if has_bias else None, strides, padding, relu=relu)
+    dz, db_want = (conv.output_pass_backward(dy, out, relu) if relu or has_bias else (dy, None))
+    dx_want = conv.conv2d_backward_input(dz, w, x.shape, strides, padding)
+    dw_want = conv.conv2d_backward_weight(dz, x, w.shape, strides, padding)
+    dx, dw, db = conv.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding)
     np.testing.assert_allclose(dx, dx_want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dw, dw_want, rtol=1e-12, atol=1e-12)
     if has_bias:
         np.testing.assert_allclose(db, db_want, rtol=1e-12, atol=1e-12)
     else:
         assert db is None
-    only_w = conv_math.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding,
+    only_w = conv.conv2d_backward(dy, x, w, out if relu else None, relu, has_bias, strides, padding,
                                        need_input=False)
     assert only_w[0] is None
     np.testing.assert_allclose(only_w[1], dw_want, rtol=1e-12, atol=1e-12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasette.backend.ops import conv_math, conv_rows
+from kerasette.backend.engine import conv_algorithms, conv_settings, row_conv
 from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
 ROW_CASES = [
@@ -23,17 +23,20 @@ ROW_CASES = [
 
 
 @pytest.fixture(autouse=True)
-def no_winograd(monkeypatch):
+def no_winograd():
     """3x3 cases would otherwise take the Winograd path (tested in test_winograd.py)."""
-    monkeypatch.setattr(conv_math, "WINOGRAD", False)
+    with conv_algorithms(deny=["winograd"]):
+        yield
 
 
 @pytest.fixture(params=[None, 1, 3000, 20000], ids=["tile-default", "tile-min", "tile-3k", "tile-20k"])
-def tile_bytes(request, monkeypatch):
+def tile_bytes(request):
     """Default tiles, the smallest tiles (kh rows), and tiles that end inside and across images."""
-    if request.param is not None:
-        monkeypatch.setattr(conv_math, "TILE_BYTES", request.param)
-    return request.param
+    if request.param is None:
+        yield None
+        return
+    with conv_settings(tile_bytes=request.param):
+        yield request.param
 
 
 def _arrays(case, dtype):
@@ -52,21 +55,22 @@ def _arrays(case, dtype):
 def test_row_path_matches_references(case, dtype, tile_bytes):
     x, w, b, dy = _arrays(case, dtype)
     padding = case[-1]
-    assert conv_rows.usable(case[5], (1, 1), case[3])
+    assert row_conv.usable(case[5], (1, 1), case[3])
     check_stride1_against_references(x, w, b, dy, padding, dtype, [(None, False), (b, True), (b, False)])
 
 
 @pytest.mark.parametrize("case", ROW_CASES[:4])
-def test_row_path_agrees_with_im2col_path(case, monkeypatch):
+def test_row_path_agrees_with_im2col_path(case):
     x, w, b, dy = _arrays(case, np.float64)
     rows = all_passes(x, w, b, dy, case[-1])
-    monkeypatch.setattr(conv_math, "ROWS_PATH", False)
-    for a, ref in zip(rows, all_passes(x, w, b, dy, case[-1])):
+    with conv_algorithms(deny=["rows"]):
+        gemm = all_passes(x, w, b, dy, case[-1])
+    for a, ref in zip(rows, gemm):
         np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_row_path_dispatch():
-    assert conv_rows.usable((3, 3), (1, 1), 16)
-    assert not conv_rows.usable((3, 3), (1, 1), 15)
-    assert not conv_rows.usable((3, 3), (2, 2), 32)
-    assert not conv_rows.usable((1, 3), (1, 1), 32)
+    assert row_conv.usable((3, 3), (1, 1), 16)
+    assert not row_conv.usable((3, 3), (1, 1), 15)
+    assert not row_conv.usable((3, 3), (2, 2), 32)
+    assert not row_conv.usable((1, 3), (1, 1), 32)

@@ -10,9 +10,10 @@ import numba
 import numpy as np
 import pytest
 
+from kerasette.backend.engine import conv, conv_settings
+from kerasette.backend.engine import direct_conv as direct
 from kerasette.backend.kernels import direct as direct_kernels
 from kerasette.backend.kernels import simd
-from kerasette.backend.ops import conv_math, direct
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 
 CASES = [
@@ -55,7 +56,7 @@ def test_forward_matches_the_reference(case, dtype):
     strides, padding = case[6], case[7]
     assert direct.usable(x.shape[3], k.shape[3], dtype)
     for bias, relu in [(None, False), (b, True), (b, False)]:
-        y = conv_math.conv2d_forward(x, k, bias, strides, padding, relu=relu)
+        y = conv.conv2d_forward(x, k, bias, strides, padding, relu=relu)
         assert y.dtype == dtype
         np.testing.assert_allclose(y, ref_conv(x, k, bias, strides, padding, relu), **TOL[dtype])
 
@@ -66,7 +67,7 @@ def test_kernel_gradient_matches_the_reference(case, dtype):
     x, k, _, dy = _arrays(case, dtype)
     strides, padding = case[6], case[7]
     _, dw_ref = ref_conv_backward(dy, x, k, strides, padding)
-    dw = conv_math.conv2d_backward_weight(dy, x, k.shape, strides, padding)
+    dw = conv.conv2d_backward_weight(dy, x, k.shape, strides, padding)
     assert dw.dtype == dtype and dw.shape == k.shape
     np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
 
@@ -77,24 +78,24 @@ def test_input_gradient_matches_the_reference(case, dtype):
     x, k, _, dy = _arrays(case, dtype)
     padding = case[7]
     dx_ref, _ = ref_conv_backward(dy, x, k, (1, 1), padding)
-    dx = conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), padding)
+    dx = conv.conv2d_backward_input(dy, k, x.shape, (1, 1), padding)
     assert dx.dtype == dtype and dx.shape == x.shape
     np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
 
 
-def test_threads_split_the_batch_and_add_their_parts(monkeypatch):
+def test_threads_split_the_batch_and_add_their_parts():
     """Two chunks of images give the same kernel gradient as one."""
     x, k, _, dy = _arrays((6, 10, 10, 3, 32, (3, 3), (1, 1), "same"), np.float64)
-    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 1)
-    split = conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
-    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 10**12)
-    whole = conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
+    with conv_settings(parallel_min_elements=1):
+        split = conv.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
+    with conv_settings(parallel_min_elements=10**12):
+        whole = conv.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same")
     np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
 
 
 def test_relu_of_nan_is_zero_as_on_the_other_paths():
     x = np.full((1, 3, 8, 1), np.nan, np.float32)
-    y = conv_math.conv2d_forward(x, np.ones((3, 3, 1, 32), np.float32), None, (1, 1), "valid", relu=True)
+    y = conv.conv2d_forward(x, np.ones((3, 3, 1, 32), np.float32), None, (1, 1), "valid", relu=True)
     np.testing.assert_array_equal(y, 0)
 
 
@@ -126,15 +127,15 @@ def test_vector_width_follows_numba_cpu_settings(monkeypatch, name, features, ex
     assert simd._vector_bytes() == expected
 
 
-def test_fused_backward_through_the_pool_matches_the_reference(monkeypatch):
+def test_fused_backward_through_the_pool_matches_the_reference():
     """ReLU and bias gradient, then the direct input and kernel gradients, chunk by chunk in the
     pool's threads (the training step's path)."""
     x, k, b, dy = _arrays((4, 9, 11, 3, 32, (3, 3), (1, 1), "same"), np.float64)
-    monkeypatch.setattr(conv_math, "PARALLEL_MIN_ELEMENTS", 1)
-    out = conv_math.conv2d_forward(x, k, b, (1, 1), "same", relu=True)
-    dz = dy * (out > 0)
-    dx_ref, dw_ref = ref_conv_backward(dz, x, k, (1, 1), "same")
-    dx, dw, db = conv_math.conv2d_backward(dy, x, k, out, True, True, (1, 1), "same")
+    with conv_settings(parallel_min_elements=1):
+        out = conv.conv2d_forward(x, k, b, (1, 1), "same", relu=True)
+        dz = dy * (out > 0)
+        dx_ref, dw_ref = ref_conv_backward(dz, x, k, (1, 1), "same")
+        dx, dw, db = conv.conv2d_backward(dy, x, k, out, True, True, (1, 1), "same")
     np.testing.assert_allclose(dx, dx_ref, **TOL[np.float64])
     np.testing.assert_allclose(dw, dw_ref, **TOL[np.float64])
     np.testing.assert_allclose(db, dz.sum(axis=(0, 1, 2)), **TOL[np.float64])
@@ -145,11 +146,11 @@ def test_empty_batch_or_no_input_channels(shape):
     x = np.ones(shape, np.float32)
     k = np.ones((3, 3, shape[3], 32), np.float32)
     b = np.arange(32, dtype=np.float32)
-    y = conv_math.conv2d_forward(x, k, b, (1, 1), "same")
+    y = conv.conv2d_forward(x, k, b, (1, 1), "same")
     np.testing.assert_array_equal(y, np.broadcast_to(b, (shape[0], 6, 6, 32)))
     dy = np.ones(y.shape, np.float32)
-    assert conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), "same").shape == shape
-    np.testing.assert_array_equal(conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same"), 0)
+    assert conv.conv2d_backward_input(dy, k, x.shape, (1, 1), "same").shape == shape
+    np.testing.assert_array_equal(conv.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same"), 0)
 
 
 def test_kernels_refuse_another_vector_width():
@@ -168,7 +169,7 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "import numpy as np\n"
         "from kerasette.backend.kernels import simd\n"
         f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
-        "from kerasette.backend.ops import conv_math\n"
+        "from kerasette.backend.engine import conv\n"
         "from tests.backend.test_direct_conv import CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
         "from tests.backend.test_direct_conv import test_vsums_store_writes_each_vectors_sum_and_nothing_else\n"
@@ -178,13 +179,13 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14]):\n"
         "        x, k, b, dy = _arrays(case, t)\n"
         "        s, p = case[6], case[7]\n"
-        "        np.testing.assert_allclose(conv_math.conv2d_forward(x, k, b, s, p, relu=True),\n"
+        "        np.testing.assert_allclose(conv.conv2d_forward(x, k, b, s, p, relu=True),\n"
         "                                   ref_conv(x, k, b, s, p, True), **TOL[t])\n"
         "        dx_ref, dw_ref = ref_conv_backward(dy, x, k, s, p)\n"
-        "        np.testing.assert_allclose(conv_math.conv2d_backward_weight(dy, x, k.shape, s, p), dw_ref,\n"
+        "        np.testing.assert_allclose(conv.conv2d_backward_weight(dy, x, k.shape, s, p), dw_ref,\n"
         "                                   **TOL[t])\n"
         "        if s == (1, 1):\n"
-        "            np.testing.assert_allclose(conv_math.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
+        "            np.testing.assert_allclose(conv.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
         "                                       **TOL[t])\n"
         "print('ok')\n"
     )
@@ -239,9 +240,9 @@ def test_intrinsics_refuse_strided_arrays_and_other_dtypes(fn, out_dtype):
 
 
 @pytest.mark.parametrize("call", [
-    lambda dy, x, k: conv_math.conv2d_backward_input(dy, k, x.shape, (1, 1), "valid"),
-    lambda dy, x, k: conv_math.conv2d_backward_weight(dy, x, k.shape, (1, 1), "valid"),
-    lambda dy, x, k: conv_math.conv2d_backward(dy, x, k, None, False, False, (1, 1), "valid"),
+    lambda dy, x, k: conv.conv2d_backward_input(dy, k, x.shape, (1, 1), "valid"),
+    lambda dy, x, k: conv.conv2d_backward_weight(dy, x, k.shape, (1, 1), "valid"),
+    lambda dy, x, k: conv.conv2d_backward(dy, x, k, None, False, False, (1, 1), "valid"),
 ])
 def test_an_output_gradient_of_another_shape_is_refused(call):
     x = np.ones((2, 6, 6, 3), np.float32)

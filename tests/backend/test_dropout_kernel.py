@@ -8,6 +8,7 @@ import pytest
 from kerasette.backend import parallel
 from kerasette.backend.kernels import dropout as kernels
 from kerasette.backend.ops import nn
+from kerasette.backend.parallel import parallel_settings
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -34,16 +35,16 @@ def _expected_draws(shape, seed_rng, dtype):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_dropout_op_forward_and_backward_use_one_mask(monkeypatch, threads):
+def test_dropout_op_forward_and_backward_use_one_mask(threads):
     """The same draws however the blocks are split over threads; forward and backward agree."""
-    monkeypatch.setattr(parallel, "MEMORY_BOUND_MIN", 0)
-    monkeypatch.setattr(nn, "DRAW_BLOCK", 1000)  # many blocks, the last one short
     previous = parallel.num_threads()
     parallel.set_num_threads(threads)
     try:
-        x = np.random.default_rng(1).standard_normal((64, 40, 41)).astype(np.float32)
+        x = np.random.default_rng(1).standard_normal((7, nn.DRAW_BLOCK // 2 + 5)).astype(np.float32)
+        assert x.size % nn.DRAW_BLOCK and x.size > 3 * nn.DRAW_BLOCK  # several blocks, the last one short
         op = nn.Dropout(0.3, np.random.default_rng(7))
-        y = op.forward(x)
+        with parallel_settings(memory_bound_min=0):
+            y = op.forward(x)
     finally:
         parallel.set_num_threads(previous)
     keep = _expected_draws(x.shape, np.random.default_rng(7), np.float32)

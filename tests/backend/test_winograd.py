@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kerasette.backend.engine import conv, conv_algorithms, conv_settings
+from kerasette.backend.engine import winograd_conv as winograd
 from kerasette.backend.kernels import winograd as kernels
-from kerasette.backend.ops import conv_math, winograd
 from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
 # The transform matrices, written out here independently of the kernels' formulas.
@@ -26,11 +27,13 @@ CASES = [
 
 
 @pytest.fixture(params=[None, 1, 9000], ids=["block-default", "block-1-tile", "block-9k"])
-def block_bytes(request, monkeypatch):
+def block_bytes(request):
     """The default block, one tile per block, and blocks that end inside and across images."""
-    if request.param is not None:
-        monkeypatch.setattr(conv_math, "WINOGRAD_BLOCK_BYTES", request.param)
-    return request.param
+    if request.param is None:
+        yield None
+        return
+    with conv_settings(winograd_block_bytes=request.param):
+        yield request.param
 
 
 def _arrays(case, dtype, seed=3):
@@ -108,11 +111,12 @@ def test_winograd_passes_match_references(case, dtype, block_bytes):
 
 
 @pytest.mark.parametrize("case", CASES[1:3])
-def test_winograd_agrees_with_gemm_path_in_float64(case, monkeypatch):
+def test_winograd_agrees_with_gemm_path_in_float64(case):
     x, w, b, dy = _arrays(case, np.float64)
     fast = all_passes(x, w, b, dy, case[-1])
-    monkeypatch.setattr(conv_math, "WINOGRAD", False)
-    for a, ref in zip(fast, all_passes(x, w, b, dy, case[-1]), strict=True):
+    with conv_algorithms(deny=["winograd"]):
+        other = all_passes(x, w, b, dy, case[-1])
+    for a, ref in zip(fast, other, strict=True):
         np.testing.assert_allclose(a, ref, rtol=1e-11, atol=1e-11)
 
 
@@ -121,7 +125,7 @@ def test_float32_error_is_bounded_on_a_seed_model_layer():
     rng = np.random.default_rng(5)
     x = rng.random((2, 22, 22, 32), dtype=np.float32)
     w = (rng.standard_normal((3, 3, 32, 32)) * 0.06).astype(np.float32)
-    y = conv_math.conv2d_forward(x, w)
+    y = conv.conv2d_forward(x, w)
     exact = ref_conv(x.astype(np.float64), w.astype(np.float64), None, (1, 1), "valid")
     assert np.abs(y - exact).max() <= 2e-5 * np.abs(exact).max()
 

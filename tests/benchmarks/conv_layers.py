@@ -14,6 +14,7 @@ convolutions on the same shapes (when torch is importable), for the ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -22,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
-from kerasette.backend import memory
-from kerasette.backend.ops import conv_math
+from kerasette.backend import memory, state
+from kerasette.backend.engine import conv, conv_settings
 from kerasette.utils.conv_utils import conv_output_length
 
 
@@ -96,9 +97,9 @@ def layer_passes(batch, size, cin, cout, k, padding, dtype):
     dy[...] = rng.standard_normal(dy.shape)
     flops = 2.0 * batch * out * out * k * k * cin * cout
     passes = {
-        "forward": lambda: conv_math.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
-        "bwd-input": lambda: conv_math.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
-        "bwd-weight": lambda: conv_math.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding),
+        "forward": lambda: conv.conv2d_forward(x, w, b, (1, 1), padding, relu=True),
+        "bwd-input": lambda: conv.conv2d_backward_input(dy, w, x.shape, (1, 1), padding),
+        "bwd-weight": lambda: conv.conv2d_backward_weight(dy, x, w.shape, (1, 1), padding),
     }
     return passes, flops
 
@@ -132,14 +133,19 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch, if importable")
-    parser.add_argument("--tile-bytes", type=int, default=None, help="override conv_math.TILE_BYTES")
+    parser.add_argument("--tile-bytes", type=int, default=None,
+                        help="the engine's tile_bytes setting (kerasette.backend.engine.conv_settings)")
     args = parser.parse_args()
-    if args.tile_bytes:
-        conv_math.TILE_BYTES = args.tile_bytes
+    with conv_settings(tile_bytes=args.tile_bytes) if args.tile_bytes else contextlib.nullcontext():
+        run(args)
+
+
+def run(args) -> None:
+    """Times every pass of every layer and prints the table."""
     peak = matmul_gflops()
     bandwidth = copy_bandwidth()
     print(f"numpy float32 2048x2048 matmul: {peak:.1f} GFLOP/s; copy: {bandwidth / 1e9:.1f} GB/s read + written")
-    print(f"batch {args.batch}, {args.dtype}, tile {conv_math.TILE_BYTES / 2**20:.2f} MiB")
+    print(f"batch {args.batch}, {args.dtype}, tile {state.conv.tile_bytes / 2**20:.2f} MiB")
     print("floor: the time to move the pass's operands once at the copy rate; 'max': the fraction of")
     print("the matmul rate a pass taking only that long would reach")
     head = f"{'layer':<14}{'pass':<12}{'ms':>9}{'GFLOP/s':>9}{'of mm':>7}{'floor':>7}{'max':>6}"

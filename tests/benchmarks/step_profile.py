@@ -56,7 +56,7 @@ def profile(case_name: str, steps: int) -> None:
         out = plain(run, n_items, min_work, work_per_item)
         wall = time.perf_counter() - t0
         frame = sys._getframe(1)
-        if frame.f_code.co_name == "_by_images":
+        if frame.f_code.co_name == "by_images":
             frame = frame.f_back
         row = stats[f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name})"]
         row[0] += 1

@@ -21,7 +21,7 @@ kernel row and vector of output channels).
 :func:`conv_chunk` and :func:`weight_grad_chunk` take unpadded ('valid') geometry: the caller
 pads the input; :func:`input_grad_chunk` reads ``dy`` as zero outside its border itself. The number of output channels
 must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-512);
-`kerasette.backend.ops.direct` pads, checks and dispatches.
+`kerasette.backend.engine.direct_conv` pads, checks and dispatches.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Differentiable ops on tensors, grouped by theme; each op's gradient sits beside its forward."""
+"""Differentiable ops on tensors, grouped by theme; each op's gradient sits beside its forward.
+
+Importing this package registers the ops behind Tensor's operators (``+``, ``@``, ``[]``, ``.T``,
+``.sum()``, ...) with `kerasette.backend.tensor.register_operators`.
+"""
 
 from kerasette.backend.ops.conv import conv2d, max_pool2d
 from kerasette.backend.ops.elementwise import (
@@ -30,6 +34,8 @@ from kerasette.backend.ops.nn import (
     sigmoid,
     softmax,
     softmax_cross_entropy,
+    softplus,
+    softsign,
     tanh,
 )
 from kerasette.backend.ops.reduce import max, mean, min, prod, sum
@@ -42,12 +48,19 @@ from kerasette.backend.ops.shape import (
     tile,
     transpose,
 )
+from kerasette.backend.tensor import register_operators
 
 __all__ = [
     "abs", "add", "bias_add", "binary_crossentropy", "cast", "categorical_crossentropy", "clip",
     "concatenate", "conv2d", "dense", "divide", "dropout", "elu", "exp", "expand_dims", "flatten",
     "getitem", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
     "minimum", "multiply", "negative", "power", "prod", "relu", "reshape", "sigmoid", "softmax",
-    "softmax_cross_entropy", "sqrt", "square", "subtract", "sum", "tanh", "tile", "transpose",
-    "where",
+    "softmax_cross_entropy", "softplus", "softsign", "sqrt", "square", "subtract", "sum", "tanh",
+    "tile", "transpose", "where",
 ]
+
+register_operators({
+    "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,
+    "matmul": matmul, "negative": negative, "getitem": getitem, "transpose": transpose,
+    "reshape": reshape, "sum": sum, "mean": mean,
+})

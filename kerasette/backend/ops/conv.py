@@ -1,20 +1,26 @@
-"""2-D convolution and max-pooling ops (channels-last), on the numba kernels.
+"""2-D convolution and max-pooling ops (channels-last), on the array-level engine.
 
-The array work lives in `conv_math` (tiling, buffers, kernels); it is imported on first use so
-that importing kerasette neither imports numba nor compiles anything.
+The array work lives in `kerasette.backend.engine` (algorithms, tiling, buffers, kernels); it is
+imported on first use so that importing kerasette neither imports numba nor compiles anything.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply
+from kerasette.backend.ops.base import Op, apply
 
 
-def _math():
-    from kerasette.backend.ops import conv_math
+def _conv():
+    from kerasette.backend.engine import conv  # deferred: imports numba
 
-    return conv_math
+    return conv
+
+
+def _pooling():
+    from kerasette.backend.engine import pooling  # deferred: imports numba
+
+    return pooling
 
 
 class Conv2D(Op):
@@ -27,14 +33,14 @@ class Conv2D(Op):
 
     def forward(self, x, kernel, bias=None):
         self.x, self.kernel = x, kernel
-        out = _math().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu)
+        out = _conv().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu)
         if self.relu:
             self.out = out
         return out
 
     def backward(self, grad):
         has_bias = len(self.needs_grad) > 2
-        gx, gk, gb = _math().conv2d_backward(
+        gx, gk, gb = _conv().conv2d_backward(
             grad, self.x, self.kernel, self.out if self.relu else None, self.relu, has_bias,
             self.strides, self.padding, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1])
         return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
@@ -52,11 +58,11 @@ class MaxPool2D(Op):
 
     def forward(self, x):
         self.x_shape = x.shape
-        out, self.argmax = _math().maxpool2d_forward(x, self.pool_size, self.strides, self.padding)
+        out, self.argmax = _pooling().maxpool2d_forward(x, self.pool_size, self.strides, self.padding)
         return out
 
     def backward(self, grad):
-        return (_math().maxpool2d_backward(np.ascontiguousarray(grad), self.argmax, self.x_shape),)
+        return (_pooling().maxpool2d_backward(np.ascontiguousarray(grad), self.argmax, self.x_shape),)
 
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", relu: bool = False):

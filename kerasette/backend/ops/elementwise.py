@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply, as_tensor, unbroadcast
+from kerasette.backend.ops.base import Op, apply, as_tensor, unbroadcast
 from kerasette.backend.tensor import Tensor
 
 

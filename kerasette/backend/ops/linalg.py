@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import parallel
-from kerasette.backend.autograd import Op, apply, unbroadcast
+from kerasette.backend.ops.base import Op, apply, unbroadcast
 
 
 class MatMul(Op):

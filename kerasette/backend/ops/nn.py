@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply, as_tensor
+from kerasette.backend import parallel, random
 from kerasette.backend.config import epsilon
+from kerasette.backend.ops import elementwise as ew
+from kerasette.backend.ops.base import Op, apply, as_tensor
 
 
 class Relu(Op):
@@ -130,8 +132,7 @@ class Dropout(Op):
     def _masked(self, x, draw=None):
         """``x`` times the mask, by blocks of `DRAW_BLOCK` (``draw(start, stop)`` fills the
         block's draws first, in the forward pass)."""
-        from kerasette.backend import parallel
-        from kerasette.backend.kernels import dropout as kernels
+        from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
         out = np.empty_like(x)
         kind = x.dtype.type
@@ -145,7 +146,7 @@ class Dropout(Op):
                     draw(start, stop)
                 kernels.apply_mask(flat_x[start:stop], flat_keep[start:stop], rate, scale, flat_out[start:stop])
 
-        parallel.map_chunks(blocks, -(-flat_x.size // DRAW_BLOCK), parallel.MEMORY_BOUND_MIN, DRAW_BLOCK)
+        parallel.map_chunks(blocks, -(-flat_x.size // DRAW_BLOCK), parallel.memory_bound_min(), DRAW_BLOCK)
         return out
 
 
@@ -234,6 +235,16 @@ def tanh(x):
     return apply(Tanh(), x)
 
 
+def softplus(x):
+    """log(1 + exp(x)), computed as relu(x) + log(1 + exp(-|x|)) (no overflow)."""
+    return ew.add(relu(x), ew.log(ew.add(ew.exp(ew.negative(ew.abs(x))), 1.0)))
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return ew.divide(x, ew.add(ew.abs(x), 1.0))
+
+
 def elu(x, alpha: float = 1.0):
     """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
     return apply(Elu(alpha), x)
@@ -263,8 +274,6 @@ def dropout(x, rate: float, rng: np.random.Generator | None = None):
     if rate <= 0:
         return x
     if rng is None:
-        from kerasette.backend import random
-
         rng = random.generator()
     return apply(Dropout(rate, rng), x)
 
@@ -310,8 +319,6 @@ def binary_crossentropy(target, output, from_logits: bool = False):
     logits = _sigmoid_logits(output)
     if logits is not None:
         return apply(SigmoidBinaryCrossEntropy(), logits, target)
-    from kerasette.backend.ops import elementwise as ew
-
     eps = epsilon()
     p = ew.clip(output, eps, 1 - eps)
     one = np.asarray(1.0, dtype=p.dtype)

@@ -6,7 +6,7 @@ import builtins
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply
+from kerasette.backend.ops.base import Op, apply
 
 
 def _axes(axis, ndim: int) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.autograd import Op, apply
+from kerasette.backend.ops.base import Op, apply
 
 
 class Reshape(Op):

@@ -1,0 +1,127 @@
+"""The backward pass: an iterative, deterministic walk of the recorded graph.
+
+A tensor produced by a recorded op keeps the op (``_op``) and its input tensors (``_inputs``);
+this module walks those links from a root back to the leaves, in reverse topological order,
+calling each op's ``backward``. It works on anything with those attributes plus
+``requires_grad``, ``grad``, ``shape``, ``dtype``, ``size`` and ``data`` (a `Tensor`), so it
+sits below `kerasette.backend.tensor` and imports nothing from kerasette.
+
+Example:
+    >>> import numpy as np
+    >>> from kerasette.backend.tensor import Variable
+    >>> w = Variable(np.array([1.0, 2.0]))
+    >>> backward((w * w).sum())
+    >>> w.grad
+    array([2., 4.])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def postorder(roots, parents_of) -> list:
+    """Every node reachable from ``roots`` through ``parents_of(node)``, each after its parents.
+
+    Iterative depth-first search (no recursion limit); the order depends only on the graph and
+    the order of each node's parents, never on ids or hashes.
+    """
+    order: list = []
+    visited: set[int] = set()
+    stack = [(node, False) for node in reversed(list(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(parents_of(node)):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def topological_order(root) -> list:
+    """The recorded tensors reachable from ``root`` that need a gradient, inputs before outputs."""
+    return postorder([root], lambda t: [p for p in t._inputs if p.requires_grad])
+
+
+def _seed_gradient(root, gradient) -> np.ndarray:
+    if gradient is None:
+        if root.size != 1:
+            raise ValueError(
+                f"backward() on a tensor of shape {root.shape} needs a `gradient` argument of "
+                "the same shape; it can be omitted only for a tensor holding a single value"
+            )
+        return np.ones_like(root.data)
+    grad = np.asarray(gradient)  # a Tensor gives its values
+    if grad.shape != root.shape:
+        raise ValueError(
+            f"backward(): `gradient` has shape {grad.shape} but the tensor has shape {root.shape}"
+        )
+    return grad.astype(root.dtype, copy=False)
+
+
+def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None) -> dict[int, np.ndarray]:
+    """Runs the backward pass from ``root``. Without ``targets`` it accumulates into ``.grad``
+    of the leaves; with them it returns the gradients of those tensors (id -> array) and
+    leaves ``.grad`` alone."""
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    found: dict[int, np.ndarray] = {}
+    for node in reversed(topological_order(root)):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        if targets is not None and id(node) in targets:
+            found[id(node)] = grad
+        if node._op is None:
+            if targets is None:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
+            continue
+        for parent, g in zip(node._inputs, node._op.backward(grad)):
+            if g is None or not parent.requires_grad:
+                continue
+            if g.shape != parent.shape:
+                raise RuntimeError(
+                    f"op '{node._op.name}' returned a gradient of shape {g.shape} for an input "
+                    f"of shape {parent.shape}"
+                )
+            key = id(parent)
+            grads[key] = grads[key] + g if key in grads else g
+    return found
+
+
+def backward(root, gradient=None) -> None:
+    """Accumulates d(root)/d(leaf) times ``gradient`` into ``leaf.grad`` for every leaf that
+    requires a gradient."""
+    if not root.requires_grad:
+        raise ValueError(
+            "backward(): this tensor does not depend on any variable that requires a gradient"
+        )
+    _propagate(root, _seed_gradient(root, gradient), None)
+
+
+def grad(root, tensors, gradient=None) -> list[np.ndarray]:
+    """The gradients of ``root`` with respect to ``tensors`` (zeros where it does not depend on
+    one), without touching any ``.grad``."""
+    tensors = list(tensors)
+    if not root.requires_grad:
+        return [np.zeros(t.shape, dtype=t.dtype) for t in tensors]
+    found = _propagate(root, _seed_gradient(root, gradient), {id(t): t for t in tensors})
+    return [found.get(id(t), np.zeros(t.shape, dtype=t.dtype)) for t in tensors]
+
+
+def gradients_or_none(root, tensors) -> list[np.ndarray | None]:
+    """The gradients of ``root`` with respect to ``tensors``, None where it does not depend on one.
+
+    For the training step: nothing is copied and no ``.grad`` is touched, so an array may be
+    shared with another tensor's gradient; read them, do not modify them.
+    """
+    tensors = list(tensors)
+    if not root.requires_grad:
+        return [None] * len(tensors)
+    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors})
+    return [found.get(id(t)) for t in tensors]

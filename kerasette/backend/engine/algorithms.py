@@ -1,0 +1,335 @@
+"""The convolution algorithms: one ordered list per pass, each algorithm saying when it applies.
+
+A pass (``'forward'``, ``'input_grad'``, ``'kernel_grad'``) runs the first algorithm of its list
+that applies to the convolution's `ConvGeometry` and is allowed by the settings:
+
+=============  =================================================================================
+``direct``     direct convolution in SIMD registers (`direct_conv`): few input channels
+               (``direct_conv.MAX_CHANNELS``), output channels in whole vector pairs; the input
+               gradient at stride 1 only.
+``winograd``   Winograd F(4x4, 3x3) (`winograd_conv`): 3x3 stride 1, enough channels on the
+               reduced axis and an output of at least one tile.
+``rows``       kw-packed row GEMM (`row_conv`): stride 1, a kernel more than one row high, at
+               least ``row_conv.ROWS_MIN_CIN`` channels on the reduced axis.
+``gemm``       tiled implicit GEMM (`gemm_conv`): any shape forward and for the kernel gradient.
+``col2im``     the input gradient as ``dy @ w.T`` scattered back (`gemm_conv`): any shape.
+=============  =================================================================================
+
+Stride-1 input gradients with at least ``full_conv_min_cin`` input channels (16) are the 'full'
+convolution of ``dy`` with the flipped, transposed kernel, by ``winograd``, ``rows`` or ``gemm``;
+the others (and every strided one) are ``col2im``, after ``direct`` where it applies.
+
+Which algorithms may run is a supported setting, for tests and for debugging a wrong result or a
+slow layer: the environment variable ``KERASETTE_CONV_ALGORITHMS`` (read once, when the engine
+is first used) and the context manager `conv_algorithms`; the tuning knobs (tile sizes, the
+'full' input gradient's channel threshold, the work below which a pass stays in the calling
+thread) go through `conv_settings`.
+
+Example:
+    >>> import numpy as np
+    >>> from kerasette.backend.engine import conv
+    >>> x, w = np.ones((1, 8, 8, 16), np.float32), np.ones((3, 3, 16, 16), np.float32)
+    >>> with conv_algorithms(allow=["gemm"]):
+    ...     y = conv.conv2d_forward(x, w)
+    >>> float(y[0, 0, 0, 0])
+    144.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from kerasette.backend import memory, state
+from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv
+from kerasette.backend.engine.batch import by_images, scratch
+from kerasette.backend.engine.geometry import ConvGeometry
+
+#: The environment variable naming the algorithms that may run: ``gemm,col2im`` allows only
+#: those; ``-winograd,-rows`` allows all but those.
+ENV_VAR = "KERASETTE_CONV_ALGORITHMS"
+
+PASSES = ("forward", "input_grad", "kernel_grad")
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One way to compute one pass of a convolution.
+
+    Attributes:
+        name: the name the settings use (shared by the passes of one method).
+        pass_name: ``'forward'``, ``'input_grad'`` or ``'kernel_grad'``.
+        applies: ``applies(geometry) -> bool``: whether it runs for this convolution.
+        run: forward: ``run(x, w, b, relu, geometry, y)`` fills ``y``; input gradient:
+            ``run(dy, w, geometry, x_shape) -> (dx, chunk or None)``; kernel gradient:
+            ``run(dy, x, geometry, w_shape) -> (chunk, finish)``. A ``chunk(i, j)`` computes
+            images ``i:j`` (one per thread); ``finish(parts)`` adds the kernel gradient's parts.
+    """
+
+    name: str
+    pass_name: str
+    applies: Callable[[ConvGeometry], bool]
+    run: Callable
+
+
+# -- forward ----------------------------------------------------------------------------------
+def _forward_direct(x, w, b, relu, g, y) -> None:
+    wa = memory.aligned(w)  # the kernel's vector loads
+    by_images(lambda i, j: direct_conv.conv(x[i:j], wa, g.strides, g.pads, y[i:j], scratch, b, relu), x)
+
+
+def _forward_winograd(x, w, b, relu, g, y) -> None:
+    u = winograd_conv.kernel_transform(w)
+    block = state.conv.winograd_block_bytes
+    by_images(lambda i, j: winograd_conv.conv(x[i:j], u, g.pads, y[i:j], scratch, block, b, relu), x)
+
+
+def _forward_rows(x, w, b, relu, g, y) -> None:
+    wcat = row_conv.stacked_weights(w)
+    tile = state.conv.tile_bytes
+    by_images(lambda i, j: row_conv.conv(x[i:j], wcat, g.kernel, g.pads, y[i:j], scratch, tile, b, relu), x)
+
+
+def _forward_gemm(x, w, b, relu, g, y) -> None:
+    w2d = w.reshape(g.kernel[0] * g.kernel[1] * g.cin, g.cout)
+    by_images(lambda i, j: gemm_conv.conv(x[i:j], w2d, g.kernel, g.strides, g.pads, y[i:j], b, relu), x)
+
+
+# -- input gradient ---------------------------------------------------------------------------
+def _input_direct(dy, w, g, x_shape):
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    wf = direct_conv.flipped_kernel(w)
+    return dx, lambda i, j: direct_conv.input_grad(dy[i:j], wf, g.pads, dx[i:j])
+
+
+def _input_col2im(dy, w, g, x_shape):
+    dx = np.zeros(x_shape, dy.dtype)
+    if dy.size == 0:
+        return dx, None
+    return dx, lambda i, j: gemm_conv.input_grad_col2im(dy[i:j], w, dx[i:j], g.strides, g.pads)
+
+
+def _full_conv(dy, w, g, x_shape, make_chunk):
+    """The stride-1 input gradient as the 'full' convolution of ``dy`` with the flipped,
+    transposed kernel; ``make_chunk(wf, full_pads, dx)`` gives the algorithm's chunk."""
+    (kh, kw), pads = g.kernel, g.pads
+    wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+    full = (kh - 1 - pads[0], kh - 1 - pads[1], kw - 1 - pads[2], kw - 1 - pads[3])
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    if dx.size == 0:
+        return dx, None
+    if dy.size == 0:
+        dx[...] = 0
+        return dx, None
+    return dx, make_chunk(wf, full, dx)
+
+
+def _input_winograd(dy, w, g, x_shape):
+    def make_chunk(wf, full, dx):
+        u, block = winograd_conv.kernel_transform(wf), state.conv.winograd_block_bytes
+        return lambda i, j: winograd_conv.conv(dy[i:j], u, full, dx[i:j], scratch, block)
+
+    return _full_conv(dy, w, g, x_shape, make_chunk)
+
+
+def _input_rows(dy, w, g, x_shape):
+    def make_chunk(wf, full, dx):
+        wcat, tile = row_conv.stacked_weights(wf), state.conv.tile_bytes
+        return lambda i, j: row_conv.conv(dy[i:j], wcat, g.kernel, full, dx[i:j], scratch, tile)
+
+    return _full_conv(dy, w, g, x_shape, make_chunk)
+
+
+def _input_gemm(dy, w, g, x_shape):
+    def make_chunk(wf, full, dx):
+        w2d = wf.reshape(g.kernel[0] * g.kernel[1] * g.cout, g.cin)
+        return lambda i, j: gemm_conv.conv(dy[i:j], w2d, g.kernel, (1, 1), full, dx[i:j])
+
+    return _full_conv(dy, w, g, x_shape, make_chunk)
+
+
+def _full_conv_applies(g: ConvGeometry) -> bool:
+    return g.strides == (1, 1) and g.cin >= state.conv.full_conv_min_cin
+
+
+# -- kernel gradient --------------------------------------------------------------------------
+def _summed(x, w_shape):
+    return lambda parts: np.sum(parts, axis=0, dtype=x.dtype).reshape(w_shape)
+
+
+def _kernel_direct(dy, x, g, w_shape):
+    return (lambda i, j: direct_conv.weight_grad(dy[i:j], x[i:j], g.kernel, g.strides, g.pads, scratch),
+            _summed(x, w_shape))
+
+
+def _kernel_winograd(dy, x, g, w_shape):
+    block = state.conv.winograd_block_bytes
+    return (lambda i, j: winograd_conv.weight_grad(dy[i:j], x[i:j], g.pads, scratch, block),
+            lambda parts: winograd_conv.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype)))
+
+
+def _kernel_rows(dy, x, g, w_shape):
+    tile = state.conv.tile_bytes
+    return (lambda i, j: row_conv.weight_grad(dy[i:j], x[i:j], g.kernel, g.pads, scratch, tile),
+            _summed(x, w_shape))
+
+
+def _kernel_gemm(dy, x, g, w_shape):
+    k = g.kernel[0] * g.kernel[1] * g.cin
+    return (lambda i, j: gemm_conv.weight_grad(dy[i:j], x[i:j], k, g.kernel, g.strides, g.pads),
+            _summed(x, w_shape))
+
+
+# -- the lists --------------------------------------------------------------------------------
+FORWARD = (
+    Algorithm("direct", "forward", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _forward_direct),
+    Algorithm("winograd", "forward", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw),
+              _forward_winograd),
+    Algorithm("rows", "forward", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _forward_rows),
+    Algorithm("gemm", "forward", lambda g: True, _forward_gemm),
+)
+
+INPUT_GRAD = (
+    Algorithm("direct", "input_grad", lambda g: g.strides == (1, 1) and not g.empty
+              and direct_conv.usable(g.cin, g.cout, g.dtype), _input_direct),
+    Algorithm("winograd", "input_grad", lambda g: _full_conv_applies(g)
+              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw), _input_winograd),
+    Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
+              _input_rows),
+    Algorithm("gemm", "input_grad", _full_conv_applies, _input_gemm),
+    Algorithm("col2im", "input_grad", lambda g: True, _input_col2im),
+)
+
+KERNEL_GRAD = (
+    Algorithm("direct", "kernel_grad", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _kernel_direct),
+    Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw),
+              _kernel_winograd),
+    Algorithm("rows", "kernel_grad", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _kernel_rows),
+    Algorithm("gemm", "kernel_grad", lambda g: True, _kernel_gemm),
+)
+
+#: Each pass's algorithms, in the order they are tried.
+ALGORITHMS: Mapping[str, tuple[Algorithm, ...]] = {"forward": FORWARD, "input_grad": INPUT_GRAD,
+                                                   "kernel_grad": KERNEL_GRAD}
+
+
+def algorithm_names() -> list[str]:
+    """Every algorithm name, in the order of first appearance in the lists."""
+    return list(dict.fromkeys(a.name for algos in ALGORITHMS.values() for a in algos))
+
+
+def choose(pass_name: str, geometry: ConvGeometry) -> Algorithm:
+    """The first algorithm of ``pass_name``'s list that is allowed and applies to ``geometry``."""
+    settings = state.conv
+    for algorithm in ALGORITHMS[pass_name]:
+        if settings.allows(algorithm.name) and algorithm.applies(geometry):
+            return algorithm
+    g = geometry
+    allowed = [a.name for a in ALGORITHMS[pass_name] if settings.allows(a.name)]
+    raise ValueError(
+        f"conv2d {pass_name}: no allowed convolution algorithm applies to a {g.kernel[0]}x{g.kernel[1]} "
+        f"kernel, strides {g.strides}, {g.cin} -> {g.cout} channels, {g.dtype}; allowed here: {allowed}. "
+        f"'{ALGORITHMS[pass_name][-1].name}' applies to every convolution: allow it with {ENV_VAR} or "
+        "conv_algorithms(allow=[...])")
+
+
+# -- settings ---------------------------------------------------------------------------------
+def _names(value, setting: str, argument: str) -> frozenset[str]:
+    """``value`` (a name or names) as a set of known algorithm names, or a ValueError."""
+    names = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{setting}: `{argument}` must be algorithm names (strings); received {value!r}")
+    unknown = [n for n in names if n not in algorithm_names()]
+    if unknown:
+        raise ValueError(f"{setting}: unknown convolution algorithm name(s) {unknown} in `{argument}`; "
+                         f"known algorithms: {', '.join(algorithm_names())}")
+    return frozenset(names)
+
+
+def algorithms_from_environment(environ: Mapping[str, str] | None = None):
+    """``(allow, deny)`` from ``KERASETTE_CONV_ALGORITHMS`` (comma-separated names; a leading
+    ``-`` denies a name): allow is None when no name is given without ``-``.
+
+    Example:
+        >>> algorithms_from_environment({"KERASETTE_CONV_ALGORITHMS": "-winograd, -rows"})
+        (None, frozenset({'rows', 'winograd'}))
+    """
+    text = (os.environ if environ is None else environ).get(ENV_VAR, "")
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    allow = [item for item in items if not item.startswith("-")]
+    deny = [item[1:].strip() for item in items if item.startswith("-")]
+    return (_names(allow, ENV_VAR, "allow") if allow else None), _names(deny, ENV_VAR, "deny")
+
+
+@contextlib.contextmanager
+def conv_algorithms(allow: Iterable[str] | str | None = None, deny: Iterable[str] | str | None = None):
+    """Restricts the convolution algorithms for a ``with`` block, then restores the previous choice.
+
+    Restrictions add up: inside, an algorithm runs only if it is in every ``allow`` list of the
+    enclosing blocks (and of ``KERASETTE_CONV_ALGORITHMS``) and in no ``deny`` list.
+
+    Args:
+        allow: the only algorithm names that may run (None: no restriction).
+        deny: algorithm names that may not run.
+
+    Example:
+        >>> with conv_algorithms(deny=["winograd"]):
+        ...     state.conv.allows("winograd")
+        False
+    """
+    settings = state.conv
+    saved = (settings.allow, settings.deny)
+    allow = None if allow is None else _names(allow, "conv_algorithms", "allow")
+    deny = frozenset() if deny is None else _names(deny, "conv_algorithms", "deny")
+    if allow is not None:
+        settings.allow = allow if settings.allow is None else settings.allow & allow
+    settings.deny = settings.deny | deny
+    try:
+        yield
+    finally:
+        settings.allow, settings.deny = saved
+
+
+_SETTINGS = {"tile_bytes": 1, "winograd_block_bytes": 1, "full_conv_min_cin": 0, "parallel_min_elements": 0}
+
+
+@contextlib.contextmanager
+def conv_settings(**values: int):
+    """Changes the convolution engine's tuning for a ``with`` block, then restores it.
+
+    Args:
+        tile_bytes: target size of one packed patch tile (GEMM and row GEMM; default 2 MiB).
+        winograd_block_bytes: target size of one block of Winograd-transformed tiles (512 KiB).
+        full_conv_min_cin: stride-1 input gradients with at least this many input channels are
+            a 'full' convolution (Winograd, row GEMM or GEMM) instead of col2im (16).
+        parallel_min_elements: passes over fewer input elements run in the calling thread
+            instead of the pool (2**15; 0 always splits the batch).
+
+    Example:
+        >>> with conv_settings(tile_bytes=1):
+        ...     state.conv.tile_bytes
+        1
+    """
+    for name, value in values.items():
+        if name not in _SETTINGS:
+            raise ValueError(f"conv_settings: unknown setting `{name}`; known settings: {', '.join(_SETTINGS)}")
+        low = _SETTINGS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"conv_settings: argument `{name}` must be an integer >= {low}; "
+                             f"received {name}={value!r}")
+    settings = state.conv
+    saved = {name: getattr(settings, name) for name in values}
+    for name, value in values.items():
+        setattr(settings, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(settings, name, value)
+
+
+state.conv.allow, state.conv.deny = algorithms_from_environment()

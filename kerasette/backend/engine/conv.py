@@ -1,0 +1,242 @@
+"""Convolution passes on NHWC arrays: each pass runs the algorithm its list chooses.
+
+`conv2d_forward`, `conv2d_backward_input` and `conv2d_backward_weight` describe the convolution
+(a `ConvGeometry`), take the first algorithm of the pass's list in
+`kerasette.backend.engine.algorithms` that is allowed and applies (direct SIMD, Winograd, row
+GEMM, implicit GEMM, col2im), and run it over the batch, one chunk of whole images per core
+(`kerasette.backend.parallel`); each chunk runs in its own thread with the serial kernels and a
+single-threaded BLAS, so nothing is nested and each core works in its own cache.
+
+`conv2d_backward` runs a layer's whole backward pass (ReLU and bias, input gradient, kernel
+gradient) chunk by chunk in one dispatch to the pool; the single-gradient functions stay for
+the Keras-backend API and the tests.
+
+Inputs are C-contiguous float32 or float64 NHWC arrays and are not validated (the ops that call
+these functions do that); outputs have the dtype of ``x``.
+
+Example:
+    >>> x = np.ones((1, 4, 4, 2), np.float32); w = np.ones((3, 3, 2, 5), np.float32)
+    >>> conv2d_forward(x, w, padding="same")[0, :, :, 0]
+    array([[ 8., 12., 12.,  8.],
+           [12., 18., 18., 12.],
+           [12., 18., 18., 12.],
+           [ 8., 12., 12.,  8.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import memory
+from kerasette.backend.engine.algorithms import choose
+from kerasette.backend.engine.batch import by_images
+from kerasette.backend.engine.geometry import conv_geometry, window
+from kerasette.backend.kernels import conv as _conv
+
+
+def _check_float(array: np.ndarray, role: str) -> None:
+    """The kernels multiply float32 or float64 only (numpy's BLAS has no other product)."""
+    if array.dtype not in (np.float32, np.float64):
+        raise TypeError(f"conv2d: the {role} must be float32 or float64, received {array.dtype}; "
+                        "cast it first (for example with K.cast(x, 'float32'))")
+
+
+def _check_grad_shape(dy, x_shape, w_shape, strides, padding) -> None:
+    """The kernels index ``dy`` by the shapes of the forward pass: a gradient of another shape
+    would be read out of bounds."""
+    (oh_n, ow_n), _ = window(x_shape, w_shape[:2], strides, padding)
+    expected = (x_shape[0], oh_n, ow_n, w_shape[3])
+    if tuple(dy.shape) != expected:
+        raise ValueError(f"conv2d: the output gradient has shape {tuple(dy.shape)}, expected {expected} for an "
+                         f"input of shape {tuple(x_shape)} and a kernel of shape {tuple(w_shape)} "
+                         f"(strides {tuple(strides)}, padding '{padding}')")
+
+
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    strides: tuple[int, int] = (1, 1),
+    padding: str = "valid",
+    relu: bool = False,
+) -> np.ndarray:
+    """2-D convolution (cross-correlation, as in Keras) of NHWC images.
+
+    Args:
+        x: input images, (N, H, W, cin).
+        w: kernel, (kh, kw, cin, cout).
+        b: optional bias, (cout,).
+        strides: (sh, sw).
+        padding: 'valid' or 'same' (TensorFlow's split).
+        relu: fuse a ReLU into the output pass.
+
+    Returns:
+        y, (N, OH, OW, cout), dtype of ``x``.
+    """
+    cout = w.shape[3]
+    x = np.ascontiguousarray(x)
+    _check_float(x, "input")
+    g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)
+    y = memory.empty_aligned((x.shape[0], *g.out_hw, cout), x.dtype)
+    if y.size == 0:
+        return y
+    w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
+    b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    choose("forward", g).run(x, w, b, relu, g, y)
+    return y
+
+
+def conv2d_backward_input(
+    dy: np.ndarray,
+    w: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> np.ndarray:
+    """Gradient of :func:`conv2d_forward` with respect to its input ``x``.
+
+    Args:
+        dy: output gradient, (N, OH, OW, cout).
+        w: kernel, (kh, kw, cin, cout).
+        x_shape: shape of the forward input, (N, H, W, cin).
+        strides: (sh, sw).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        dx, ``x_shape``, dtype of ``dy``.
+    """
+    dy = np.ascontiguousarray(dy)
+    _check_float(dy, "output gradient")
+    _check_grad_shape(dy, x_shape, w.shape, strides, padding)
+    dx, chunk = _input_grad_plan(dy, w, x_shape, strides, padding)
+    if chunk is not None:
+        by_images(chunk, dx)
+    return dx
+
+
+def _input_grad_plan(dy, w, x_shape, strides, padding):
+    """``(dx, chunk)``: ``chunk(i, j)`` fills ``dx[i:j]`` from ``dy[i:j]`` (None when nothing is
+    left to compute), by the input-gradient algorithm chosen for this convolution. ``dy`` must
+    be C-contiguous; it is only read inside ``chunk``."""
+    w = w.astype(dy.dtype, copy=False)
+    g = conv_geometry(x_shape, w.shape, strides, padding, dy.dtype, empty=dy.size == 0)
+    return choose("input_grad", g).run(dy, w, g, x_shape)
+
+
+def conv2d_backward_weight(
+    dy: np.ndarray,
+    x: np.ndarray,
+    w_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> np.ndarray:
+    """Gradient of :func:`conv2d_forward` with respect to its kernel ``w``.
+
+    Args:
+        dy: output gradient, (N, OH, OW, cout).
+        x: forward input, (N, H, W, cin).
+        w_shape: kernel shape, (kh, kw, cin, cout).
+        strides: (sh, sw).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        dw, ``w_shape``, dtype of ``x``.
+    """
+    _check_grad_shape(dy, x.shape, w_shape, strides, padding)
+    if dy.size == 0:
+        return np.zeros(w_shape, x.dtype)
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    chunk, finish = _weight_grad_plan(dy, x, w_shape, strides, padding)
+    return finish(by_images(chunk, x))
+
+
+def _weight_grad_plan(dy, x, w_shape, strides, padding):
+    """``(chunk, finish)``: ``chunk(i, j)`` returns the part of images ``i:j`` and
+    ``finish(parts)`` the kernel gradient, by the kernel-gradient algorithm chosen for this
+    convolution. ``dy`` and ``x`` must be C-contiguous, of one dtype, and not empty; ``dy`` is
+    only read inside ``chunk``."""
+    g = conv_geometry(x.shape, w_shape, strides, padding, x.dtype)
+    return choose("kernel_grad", g).run(dy, x, g, w_shape)
+
+
+def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True):
+    """All the gradients of :func:`conv2d_forward` in one pass over the batch.
+
+    Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
+    the input gradient and its part of the kernel gradient in turn, so the chunk's gradient is
+    still in its core's cache when the second and third passes read it, and the pool is
+    dispatched once instead of three times.
+
+    Args:
+        dy: gradient of the layer's output, (N, OH, OW, cout).
+        x: forward input, (N, H, W, cin).
+        w: kernel, (kh, kw, cin, cout).
+        out: forward output (read when ``relu``).
+        relu, has_bias: what the forward pass fused.
+        strides, padding: as for :func:`conv2d_forward`.
+        need_input, need_kernel: which gradients to compute.
+
+    Returns:
+        (dx, dw, db), each None when not needed (``db`` when not ``has_bias``).
+    """
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy)
+    _check_grad_shape(dy, x.shape, w.shape, strides, padding)
+    if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
+        return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
+    output_pass = relu or has_bias
+    dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
+    dx = in_chunk = w_chunk = finish = None
+    if need_input:
+        dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
+    if need_kernel:
+        w_chunk, finish = _weight_grad_plan(dz, x, w.shape, strides, padding)
+
+    def chunk(i, j):
+        db = _output_pass_part(dy, out, relu, dz, i, j) if output_pass else None
+        if in_chunk is not None:
+            in_chunk(i, j)
+        return db, (w_chunk(i, j) if w_chunk is not None else None)
+
+    parts = by_images(chunk, x)
+    db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None
+    dw = finish([p[1] for p in parts]) if need_kernel else None
+    return dx, dw, db
+
+
+def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel):
+    """:func:`conv2d_backward` one pass at a time (empty arrays, mixed dtypes)."""
+    db = None
+    if relu or has_bias:
+        dy, db = output_pass_backward(dy, out, relu)
+    dx = conv2d_backward_input(dy, w, x.shape, strides, padding) if need_input else None
+    dw = conv2d_backward_weight(dy, x, w.shape, strides, padding) if need_kernel else None
+    return dx, dw, (db if has_bias else None)
+
+
+def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Backward of the fused bias-and-ReLU output pass of :func:`conv2d_forward`.
+
+    Args:
+        dy: gradient of the layer's output, (N, OH, OW, cout).
+        out: the forward output (needed when ``relu``).
+        relu: whether the forward pass applied a ReLU.
+
+    Returns:
+        (dz, db): the gradient before the ReLU, and the bias gradient (cout,), in one pass.
+    """
+    dy = np.ascontiguousarray(dy)
+    dz = memory.empty_aligned(dy.shape, dy.dtype)
+    parts = by_images(lambda i, j: _output_pass_part(dy, out, relu, dz, i, j), dy)
+    return dz, np.sum(parts, axis=0, dtype=dy.dtype)
+
+
+def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:
+    """:func:`output_pass_backward` for images ``i:j``: fills ``dz[i:j]``, returns their bias gradient."""
+    cout = dy.shape[-1]
+    db = np.zeros(cout, dy.dtype)
+    ref = out if relu else dy
+    _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
+                              dz[i:j].reshape(-1, cout), db)
+    return db

@@ -1,0 +1,65 @@
+"""2-D max pooling of NHWC arrays on the numba kernels, split over the pool by images.
+
+The forward pass keeps each window's winner (its flat position in the image's plane) so that
+the backward pass sends each output gradient straight to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import memory, parallel
+from kerasette.backend.engine.batch import by_images
+from kerasette.backend.engine.geometry import window
+from kerasette.backend.kernels import pool as _pool
+
+
+def maxpool2d_forward(
+    x: np.ndarray,
+    pool_size: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """2-D max pooling of NHWC images, keeping the winners' positions for the backward pass.
+
+    Args:
+        x: input, (N, H, W, C).
+        pool_size: (ph, pw).
+        strides: (sh, sw).
+        padding: 'valid' or 'same' ('same' pads with -inf).
+
+    Returns:
+        (y, argmax), both (N, OH, OW, C); ``argmax`` holds int32 (or int64 for huge images)
+        flat positions ``h * W + w`` within each image's plane.
+    """
+    (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
+    n_img, height, width, chans = x.shape
+    index_dtype = np.int32 if height * width < 2**31 else np.int64
+    y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
+    argmax = np.empty(y.shape, index_dtype)
+    if y.size:
+        by_images(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
+                                                      pads[0], pads[2]), x, parallel.memory_bound_min())
+    return y, argmax
+
+
+def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
+    """Gradient of :func:`maxpool2d_forward`: each ``dy`` goes to its window's winner.
+
+    Args:
+        dy: output gradient, (N, OH, OW, C).
+        argmax: the positions returned by :func:`maxpool2d_forward`.
+        x_shape: shape of the forward input, (N, H, W, C).
+
+    Returns:
+        dx, ``x_shape``, dtype of ``dy``.
+    """
+    n_img, height, width, chans = x_shape
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    if not dy.size:
+        dx[...] = 0
+    else:
+        flat = dx.reshape(n_img, height * width, chans)
+        by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
+                   parallel.memory_bound_min())
+    return dx

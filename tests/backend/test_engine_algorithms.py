@@ -1,0 +1,200 @@
+"""The convolution algorithm lists and their settings: every algorithm can be forced, and each
+forced run matches the slow numpy references; bad names and values are refused by name."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasette.backend import state
+from kerasette.backend.engine import (
+    ALGORITHMS,
+    ENV_VAR,
+    algorithm_names,
+    choose,
+    conv,
+    conv_algorithms,
+    conv_settings,
+)
+from kerasette.backend.engine.algorithms import algorithms_from_environment
+from kerasette.backend.engine.geometry import conv_geometry
+from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
+
+# For each algorithm, a convolution every pass of its chooses it for by default:
+# (n, h, w, cin, cout, kernel, strides, padding).
+CHOSEN_FOR = {
+    "direct": (2, 7, 9, 3, 32, (3, 3), (1, 1), "same"),
+    "winograd": (2, 8, 9, 16, 16, (3, 3), (1, 1), "same"),
+    "rows": (2, 7, 6, 16, 16, (5, 3), (1, 1), "same"),
+    "gemm": (2, 7, 7, 17, 16, (1, 3), (1, 1), "valid"),
+    "col2im": (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),
+}
+# ... and one it is forced on where another comes first (rows, gemm and col2im after Winograd).
+FORCED_ON = {**{name: CHOSEN_FOR["winograd"] for name in CHOSEN_FOR}, "direct": CHOSEN_FOR["direct"]}
+
+PASS_CASES = [(p, a.name) for p, algos in ALGORITHMS.items() for a in algos]
+
+
+def _arrays(case, dtype=np.float64):
+    n, h, w, cin, cout, kernel, strides, padding = case
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    k = rng.standard_normal((*kernel, cin, cout)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    dy = rng.standard_normal(ref_conv(x, k, None, strides, padding).shape).astype(dtype)
+    return x, k, b, dy
+
+
+def _run_pass(pass_name, x, k, b, dy, strides, padding):
+    if pass_name == "forward":
+        return conv.conv2d_forward(x, k, b, strides, padding, relu=True), ref_conv(x, k, b, strides, padding, True)
+    dx_ref, dw_ref = ref_conv_backward(dy, x, k, strides, padding)
+    if pass_name == "input_grad":
+        return conv.conv2d_backward_input(dy, k, x.shape, strides, padding), dx_ref
+    return conv.conv2d_backward_weight(dy, x, k.shape, strides, padding), dw_ref
+
+
+def test_the_lists():
+    assert [a.name for a in ALGORITHMS["forward"]] == ["direct", "winograd", "rows", "gemm"]
+    assert [a.name for a in ALGORITHMS["input_grad"]] == ["direct", "winograd", "rows", "gemm", "col2im"]
+    assert [a.name for a in ALGORITHMS["kernel_grad"]] == ["direct", "winograd", "rows", "gemm"]
+    assert algorithm_names() == ["direct", "winograd", "rows", "gemm", "col2im"]
+    for pass_name, algos in ALGORITHMS.items():
+        assert all(a.pass_name == pass_name for a in algos)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pass_name, name", PASS_CASES)
+def test_each_algorithm_can_be_forced(pass_name, name, dtype):
+    chosen = CHOSEN_FOR[name]
+    g = conv_geometry((chosen[0], *chosen[1:4]), (*chosen[5], *chosen[3:5]), chosen[6], chosen[7], dtype)
+    assert choose(pass_name, g).name == name
+    case = FORCED_ON[name]
+    x, k, b, dy = _arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    g = conv_geometry(x.shape, k.shape, strides, padding, dtype)
+    with conv_algorithms(allow=[name]):
+        assert choose(pass_name, g).name == name
+        got, want = _run_pass(pass_name, x, k, b, dy, strides, padding)
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_default_choices_for_the_seed_model():
+    """RGB input: direct; 32 and 64 channels: Winograd; strided: GEMM and col2im."""
+    def names(x_shape, w_shape, strides=(1, 1)):
+        g = conv_geometry(x_shape, w_shape, strides, "valid", np.float32)
+        return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
+
+    assert names((32, 100, 100, 3), (3, 3, 3, 32)) == ("direct", "direct", "direct")
+    assert names((32, 98, 98, 32), (3, 3, 32, 32)) == ("winograd", "winograd", "winograd")
+    assert names((32, 48, 48, 32), (5, 5, 32, 64)) == ("rows", "rows", "rows")
+    assert names((4, 9, 9, 32), (3, 3, 32, 16), (2, 2)) == ("gemm", "col2im", "gemm")
+
+
+def test_deny_falls_through_to_the_next_algorithm():
+    g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), "same", np.float32)
+    with conv_algorithms(deny=["winograd"]):
+        assert choose("forward", g).name == "rows"
+        with conv_algorithms(deny="rows"):  # restrictions add up
+            assert choose("forward", g).name == "gemm"
+        assert choose("forward", g).name == "rows"
+    assert choose("forward", g).name == "winograd"
+
+
+def test_nested_allow_lists_intersect():
+    with conv_algorithms(allow=["gemm", "col2im"]), conv_algorithms(allow=["gemm", "winograd"]):
+        assert state.conv.allows("gemm") and not state.conv.allows("col2im")
+        assert not state.conv.allows("winograd")
+    assert all(state.conv.allows(name) for name in algorithm_names())
+
+
+def test_full_conv_min_cin_setting_moves_the_input_gradient_off_col2im():
+    g = conv_geometry((2, 8, 8, 4), (3, 3, 4, 16), (1, 1), "same", np.float32)
+    assert choose("input_grad", g).name == "col2im"
+    with conv_settings(full_conv_min_cin=1):
+        assert choose("input_grad", g).name == "winograd"
+    assert choose("input_grad", g).name == "col2im"
+
+
+def test_when_nothing_allowed_applies_the_error_says_what_to_allow():
+    with conv_algorithms(allow=["winograd"]):
+        with pytest.raises(ValueError, match=re.escape(
+                "conv2d input_grad: no allowed convolution algorithm applies to a 3x3 kernel, strides (2, 2), "
+                "5 -> 3 channels, float64; allowed here: ['winograd']. 'col2im' applies to every convolution: "
+                f"allow it with {ENV_VAR} or conv_algorithms(allow=[...])")):
+            conv.conv2d_backward_input(np.ones((1, 5, 4, 3)), np.ones((3, 3, 5, 3)), (1, 9, 8, 5), (2, 2), "same")
+
+
+@pytest.mark.parametrize("kwargs, argument", [({"allow": ["gemm", "fft"]}, "allow"), ({"deny": "im2col"}, "deny")])
+def test_unknown_algorithm_names_are_refused_with_the_known_ones(kwargs, argument):
+    unknown = ["fft"] if argument == "allow" else ["im2col"]
+    with pytest.raises(ValueError, match=re.escape(
+            f"conv_algorithms: unknown convolution algorithm name(s) {unknown} in `{argument}`; known algorithms: "
+            "direct, winograd, rows, gemm, col2im")):
+        with conv_algorithms(**kwargs):
+            pass
+    assert state.conv.allow is None and state.conv.deny == frozenset()
+
+
+def test_algorithm_names_must_be_strings():
+    with pytest.raises(ValueError, match=re.escape("conv_algorithms: `allow` must be algorithm names (strings); "
+                                                   "received [1]")):
+        with conv_algorithms(allow=[1]):
+            pass
+
+
+def test_environment_variable_is_parsed_and_checked():
+    assert algorithms_from_environment({}) == (None, frozenset())
+    assert algorithms_from_environment({ENV_VAR: "gemm, col2im"}) == (frozenset({"gemm", "col2im"}), frozenset())
+    assert algorithms_from_environment({ENV_VAR: "-winograd,-rows"}) == (None, frozenset({"winograd", "rows"}))
+    with pytest.raises(ValueError, match=re.escape(
+            f"{ENV_VAR}: unknown convolution algorithm name(s) ['wino'] in `deny`; known algorithms: "
+            "direct, winograd, rows, gemm, col2im")):
+        algorithms_from_environment({ENV_VAR: "-wino"})
+
+
+def test_environment_variable_takes_effect_in_a_new_process():
+    code = ("import numpy as np\n"
+            "from kerasette.backend import state\n"
+            "from kerasette.backend.engine import choose\n"
+            "from kerasette.backend.engine.geometry import conv_geometry\n"
+            "g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), 'same', np.float32)\n"
+            "print(choose('forward', g).name, choose('input_grad', g).name, sorted(state.conv.deny))\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root, **{ENV_VAR: "-winograd, -rows"})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[0] == "gemm gemm ['rows', 'winograd']"
+
+
+def test_conv_settings_change_the_tuning_for_a_block():
+    before = (state.conv.tile_bytes, state.conv.winograd_block_bytes, state.conv.full_conv_min_cin,
+              state.conv.parallel_min_elements)
+    assert before == (2 << 20, 512 << 10, 16, 1 << 15)
+    with conv_settings(tile_bytes=1, winograd_block_bytes=2, full_conv_min_cin=0, parallel_min_elements=0):
+        assert (state.conv.tile_bytes, state.conv.winograd_block_bytes, state.conv.full_conv_min_cin,
+                state.conv.parallel_min_elements) == (1, 2, 0, 0)
+    assert (state.conv.tile_bytes, state.conv.winograd_block_bytes, state.conv.full_conv_min_cin,
+            state.conv.parallel_min_elements) == before
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tile_bytes": 0}, "conv_settings: argument `tile_bytes` must be an integer >= 1; received tile_bytes=0"),
+    ({"parallel_min_elements": -1}, "conv_settings: argument `parallel_min_elements` must be an integer >= 0; "
+                                    "received parallel_min_elements=-1"),
+    ({"winograd_block_bytes": 2.5}, "conv_settings: argument `winograd_block_bytes` must be an integer >= 1; "
+                                    "received winograd_block_bytes=2.5"),
+    ({"tile_size": 4}, "conv_settings: unknown setting `tile_size`; known settings: tile_bytes, "
+                       "winograd_block_bytes, full_conv_min_cin, parallel_min_elements"),
+])
+def test_conv_settings_refuse_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        with conv_settings(**kwargs):
+            pass
+    assert state.conv.tile_bytes == 2 << 20
