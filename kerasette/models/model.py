@@ -109,6 +109,18 @@ class Model(Layer):
             raise AttributeError(f"Model '{self.name}' is a subclassed model: it has no symbolic `{what}`")
 
     @property
+    def batch_input_shape(self):
+        """The input shape, batch axis included, of a one-input graph model (what a first layer's
+        ``input_shape`` gives a Sequential that holds this model)."""
+        if self.__dict__.get("_graph") is not None and len(self._graph.inputs) == 1:
+            return self._graph.inputs[0].shape
+        return self.__dict__.get("_batch_input_shape_arg")
+
+    @batch_input_shape.setter
+    def batch_input_shape(self, value) -> None:
+        self._batch_input_shape_arg = value
+
+    @property
     def input_shapes(self) -> list:
         if self._graph is not None:
             return [t.shape for t in self.inputs]
@@ -175,7 +187,7 @@ class Model(Layer):
         if self._graph is None:
             self.built = True
             return
-        shapes = input_shape if self._graph.multi_input else [input_shape]
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         for given, own in zip(shapes, self.input_shapes):
             if len(given) != len(own) or any(a is not None and b is not None and a != b
                                               for a, b in zip(given[1:], own[1:])):
@@ -201,7 +213,13 @@ class Model(Layer):
         return self.output_shape
 
     def __call__(self, inputs, *args, **kwargs):
-        if self._graph is not None and len(self.outputs) > 1 and symbolic.is_symbolic(inputs):
+        if not symbolic.is_symbolic(inputs):
+            if self._graph is None:  # a subclassed model: through call_graph, which records its shapes
+                values = [x if isinstance(x, Tensor) else Tensor(x) for x in as_list(inputs)]
+                training = kwargs.get("training", args[0] if args else False)
+                outputs = self.call_graph(values, training=training)
+                return outputs if len(outputs) > 1 else outputs[0]
+        elif self._graph is not None and len(self.outputs) > 1:
             raise ValueError(f"Model '{self.name}': a model with several outputs cannot be used as a "
                              "layer of another model")
         return super().__call__(inputs, *args, **kwargs)

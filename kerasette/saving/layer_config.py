@@ -153,7 +153,8 @@ def layer_from_spec(spec, custom_objects=None, where: str = "model_config"):
     cls = names.resolve("layer", class_name, custom_objects, where + ": ")
     if not registry.is_custom(str(class_name), custom_objects):
         config = translate_layer_config(cls, config, custom_objects, where)
-        _check_kwargs(cls, config, where)
+        if getattr(cls.from_config, "__func__", None) is Layer.from_config.__func__:  # config = arguments
+            _check_kwargs(cls, config, where)
     elif isinstance(config, dict) and isinstance(config.get("dtype"), dict):
         config = {**config, "dtype": _dtype_name(config["dtype"], where)}
     try:

@@ -26,18 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cases import CASES, NUM_CLASSES, Case  # noqa: E402
 
 import kerasette  # noqa: E402
-from kerasette.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
-from kerasette.models import Sequential  # noqa: E402
+from kerasette.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D  # noqa: E402
+from kerasette.models import Model, Sequential  # noqa: E402
 from kerasette.optimizers import SGD  # noqa: E402
 
 
-def build_model(case: Case) -> Sequential:
-    """The seed convnet in Keras 2 names, in the case's data format."""
+def build_model(case: Case) -> Model:
+    """The seed convnet in Keras 2 names, in the case's data format, as a Sequential or (for the
+    ``_fn`` cases) the same layers connected with the functional API."""
     fmt = "channels_last" if case.channels_last else "channels_first"
     shape = ((case.height, case.width, case.channels) if case.channels_last
              else (case.channels, case.height, case.width))
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=shape, data_format=fmt),
+    layers = [
+        Conv2D(32, (3, 3), activation="relu", data_format=fmt),
         Conv2D(32, (3, 3), activation="relu", data_format=fmt),
         MaxPooling2D((2, 2), data_format=fmt),
         Dropout(0.25),
@@ -49,7 +50,14 @@ def build_model(case: Case) -> Sequential:
         Dense(256, activation="relu"),
         Dropout(0.5),
         Dense(NUM_CLASSES, activation="softmax"),
-    ])
+    ]
+    if case.functional:
+        x = inputs = Input(shape=shape)
+        for layer in layers:
+            x = layer(x)
+        model = Model(inputs, x)
+    else:
+        model = Sequential([Input(shape=shape)] + layers)
     model.compile(loss="categorical_crossentropy",
                   optimizer=SGD(learning_rate=0.01, momentum=0.9, nesterov=True))
     return model

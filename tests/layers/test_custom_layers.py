@@ -178,7 +178,7 @@ def test_subclassed_model_without_get_config_says_how_to_save(data, tmp_path):
         model.save(tmp_path / "bare.h5")
 
 
-def test_models_nest_as_layers(data):
+def test_models_nest_as_layers(data, tmp_path):
     x, y, x_test, y_test = data
     krandom.set_seed(4)
     inner = Sequential([Dense(32, activation="relu", input_dim=64)], name="features")
@@ -187,6 +187,10 @@ def test_models_nest_as_layers(data):
     outer.compile(SGD(0.1, momentum=0.9), "categorical_crossentropy", ["accuracy"])
     outer.fit(x, y, epochs=4, verbose=0)
     assert outer.evaluate(x_test, y_test, verbose=0)[1] > 0.85
+    outer.save(tmp_path / "nested.h5")
+    again = load_model(tmp_path / "nested.h5")
+    assert [type(layer).__name__ for layer in again.layers] == ["Sequential", "Dense"]
+    np.testing.assert_array_equal(again.predict(x_test), outer.predict(x_test))
     inner.trainable = False
     assert outer.trainable_weights == outer.weights[2:]
     assert len(outer.non_trainable_weights) == 2
