@@ -211,16 +211,36 @@ def _find_openblas_setters() -> list[tuple]:
     return found
 
 
-def set_blas_threads(n: int) -> bool:
-    """Sets OpenBLAS's thread count; False when no OpenBLAS could be found."""
+def set_blas_threads(n: int) -> str | None:
+    """Sets the BLAS library's thread count; returns how (``'openblas'``: OpenBLAS's own setter,
+    found among the loaded libraries; ``'threadpoolctl'``: another BLAS, through threadpoolctl
+    when it is installed) or None when it could not.
+
+    The one place kerasette changes BLAS threads (the pool's take-over, `kerasette.distributed`).
+    """
     setters = _openblas_setters()
     for setter, _ in setters:
         setter(n)
-    return bool(setters)
+    if setters:
+        return "openblas"
+    try:
+        from threadpoolctl import threadpool_limits  # deferred: optional package, only without OpenBLAS
+    except ImportError:
+        return None
+    threadpool_limits(limits=n, user_api="blas")
+    return "threadpoolctl"
 
 
 def blas_threads() -> int | None:
-    """OpenBLAS's thread count, or None when it cannot be read."""
+    """The BLAS library's thread count (OpenBLAS's, else threadpoolctl's report), or None when
+    it cannot be read."""
     setters = _openblas_setters()
-    return int(setters[0][1]()) if setters else None
+    if setters:
+        return int(setters[0][1]())
+    try:
+        from threadpoolctl import threadpool_info  # deferred: optional package, only without OpenBLAS
+    except ImportError:
+        return None
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return counts[0] if counts else None
 

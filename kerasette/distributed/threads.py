@@ -6,10 +6,10 @@ threads, for numba (``numba.set_num_threads``) and for the BLAS library behind n
 
 numpy has loaded its BLAS by the time kerasette is imported, so the ``OPENBLAS_NUM_THREADS`` /
 ``OMP_NUM_THREADS`` environment variables come too late. The BLAS thread count is set at run
-time instead: through threadpoolctl when it is installed, otherwise by calling OpenBLAS's own
-``openblas_set_num_threads`` (as bundled with numpy's wheels, under its prefixed and suffixed
-names) found among the loaded libraries. Where neither works, a launcher can still set the
-variables, e.g. ``mpiexec -n 2 -genv OMP_NUM_THREADS 1 python train.py``.
+time instead, by the backend's one implementation (`kerasette.backend.parallel.set_blas_threads`:
+OpenBLAS's own ``openblas_set_num_threads`` found among the loaded libraries, else threadpoolctl
+when it is installed). Where neither works, a launcher can still set the variables, e.g.
+``mpiexec -n 2 -genv OMP_NUM_THREADS 1 python train.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ import os
 from kerasette.backend import parallel
 
 available_cores = parallel.available_cores
+
+#: The backend's BLAS thread control (one implementation): ``set_blas_threads(n)`` returns how
+#: it set them ('openblas', 'threadpoolctl') or None; ``blas_threads()`` reads the count.
+set_blas_threads = parallel.set_blas_threads
+blas_threads = parallel.blas_threads
 
 
 def share_of_cores(local_size: int) -> int:
@@ -44,24 +49,9 @@ def set_threads(n: int) -> int:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be a positive integer; received threads={n!r}")
-    import numba
+    import numba  # deferred: `import kerasette` must not import numba
 
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     parallel.set_num_threads(n)
     set_blas_threads(n)
     return n
-
-
-def set_blas_threads(n: int) -> str | None:
-    """Sets the BLAS thread count; returns how ('threadpoolctl', 'openblas') or None if it could not."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return "openblas" if parallel.set_blas_threads(n) else None
-    threadpool_limits(limits=n, user_api="blas")
-    return "threadpoolctl"
-
-
-def blas_threads() -> int | None:
-    """The BLAS library's thread count (None when it cannot be read)."""
-    return parallel.blas_threads()

@@ -1,5 +1,6 @@
 """The backend's import structure: no cycles, nothing from the floors above, imports inside
-functions only to defer numba (each saying so), and ``import kerasette`` imports no numba."""
+functions only to defer numba or an optional package (each saying so), and ``import kerasette``
+imports no numba."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_the_backend_imports_nothing_from_the_floors_above():
     assert not bad, bad
 
 
-def test_imports_inside_functions_only_defer_numba_and_say_so():
+def test_imports_inside_functions_only_defer_numba_or_optional_packages_and_say_so():
     found = []
     for name, path in _modules().items():
         lines = path.read_text().splitlines()
@@ -98,6 +99,8 @@ def test_imports_inside_functions_only_defer_numba_and_say_so():
         ("kerasette/backend/ops/conv.py", "kerasette.backend.engine.conv"),
         ("kerasette/backend/ops/conv.py", "kerasette.backend.engine.pooling"),
         ("kerasette/backend/ops/nn.py", "kerasette.backend.kernels.dropout"),
+        ("kerasette/backend/parallel.py", "threadpoolctl"),
+        ("kerasette/backend/parallel.py", "threadpoolctl"),
     ]
 
 
