@@ -3,6 +3,7 @@ differentiable function, the functions without a gradient, and the error message
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -289,6 +290,25 @@ def test_sparse_categorical_crossentropy_errors():
         F.sparse_categorical_crossentropy(np.array([0, 1, 2]), probs)
     with pytest.raises(ValueError, match="`target` must hold integer class labels"):
         F.sparse_categorical_crossentropy(np.array([0.5, 1.0]), probs)
+
+
+def test_sparse_categorical_crossentropy_checks_the_output_and_the_label_types():
+    probs = Tensor(np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match=re.escape("sparse_categorical_crossentropy: `output` must have a last "
+                                                   "axis of class scores; received a scalar")):
+        F.sparse_categorical_crossentropy(np.array(0), Tensor(np.array(0.5)))
+    with pytest.raises(ValueError, match=re.escape("sparse_categorical_crossentropy: `target` must hold integer "
+                                                   "class labels; received dtype <U1")):
+        F.sparse_categorical_crossentropy(np.array(["a", "b"]), probs)
+    with pytest.raises(ValueError, match=re.escape("received non-integer values such as 0.5")):
+        F.sparse_categorical_crossentropy(np.array([1.0, 0.5]), probs)
+    with pytest.raises(ValueError, match=re.escape("sparse_categorical_crossentropy: `target` labels must be in "
+                                                   "[0, 3); received labels from -1 to 1 (the output has 3 "
+                                                   "classes)")):
+        F.sparse_categorical_crossentropy(np.array([[-1], [1]]), probs)
+    with pytest.raises(ValueError, match=re.escape("`target` has shape (2, 2), expected (2,) (the output's shape "
+                                                   "(2, 3) without its last axis, or with a last axis of 1)")):
+        F.sparse_categorical_crossentropy(np.zeros((2, 2)), probs)
 
 
 def test_sparse_categorical_crossentropy_matches_the_one_hot_loss():
