@@ -9,7 +9,7 @@ sits below `kerasette.backend.tensor` and imports nothing from kerasette.
 Example:
     >>> import numpy as np
     >>> from kerasette.backend.tensor import Variable
-    >>> w = Variable(np.array([1.0, 2.0]))
+    >>> w = Variable(np.array([1.0, 2.0]), dtype="float64")
     >>> backward((w * w).sum())
     >>> w.grad
     array([2., 4.])

@@ -14,7 +14,7 @@ Example:
     >>> import numpy as np
     >>> from kerasette.backend.tensor import Variable
     >>> from kerasette.backend import ops
-    >>> w = Variable(np.array([1.0, 2.0]))
+    >>> w = Variable(np.array([1.0, 2.0]), dtype="float64")
     >>> ops.sum(ops.multiply(w, w)).backward()
     >>> w.grad
     array([2., 4.])

@@ -255,8 +255,9 @@ def algorithms_from_environment(environ: Mapping[str, str] | None = None):
     ``-`` denies a name): allow is None when no name is given without ``-``.
 
     Example:
-        >>> algorithms_from_environment({"KERASETTE_CONV_ALGORITHMS": "-winograd, -rows"})
-        (None, frozenset({'rows', 'winograd'}))
+        >>> allow, deny = algorithms_from_environment({"KERASETTE_CONV_ALGORITHMS": "-winograd, -rows"})
+        >>> allow, sorted(deny)
+        (None, ['rows', 'winograd'])
     """
     text = (os.environ if environ is None else environ).get(ENV_VAR, "")
     items = [item.strip() for item in text.split(",") if item.strip()]
