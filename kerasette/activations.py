@@ -51,14 +51,14 @@ def tanh(x):
 
 @_activation()
 def softplus(x):
-    """log(1 + exp(x)), computed as relu(x) + log(1 + exp(-|x|))."""
-    return ops.add(ops.relu(x), ops.log(ops.add(ops.exp(ops.negative(ops.abs(x))), 1.0)))
+    """log(1 + exp(x)), computed stably."""
+    return ops.softplus(x)
 
 
 @_activation()
 def softsign(x):
     """x / (1 + |x|)."""
-    return ops.divide(x, ops.add(ops.abs(x), 1.0))
+    return ops.softsign(x)
 
 
 @_activation()

@@ -194,7 +194,7 @@ class SGD(Optimizer):
             return
         v = slots["momentum"]
         if value.size >= FUSED_UPDATE_MIN_SIZE and value.flags.c_contiguous and grad.flags.c_contiguous:
-            from kerasette.backend.engine.updates import sgd_momentum
+            from kerasette.backend.engine.updates import sgd_momentum  # deferred: the engine loads numba
 
             sgd_momentum(value, grad, v, lr, self.momentum, self.nesterov)
             return

@@ -9,7 +9,8 @@ to call.
 Shapes of op results are inferred by running the op on two small probe values per placeholder
 (its unknown sizes set to 2, then 3); an axis whose size differs between the probes is unknown.
 Each symbolic tensor keeps its probe values, so inference costs one op evaluation per probe.
-Layer results take their shape from the layer's ``compute_output_shape`` instead.
+Layer calls are recorded by `kerasette.layers.node` (their shapes come from the layer); here a
+node only carries the layer it calls, opaque to the backend.
 """
 
 from __future__ import annotations
@@ -208,40 +209,6 @@ def symbolic_aware(fn):
     return wrapper
 
 
-def call_layer(layer, inputs):
-    """Records a call of ``layer`` on symbolic ``inputs`` (a tensor or a list of tensors)."""
-    multiple = isinstance(inputs, (list, tuple))
-    tensors = list(inputs) if multiple else [inputs]
-    for t in tensors:
-        if not isinstance(t, KerasTensor):
-            raise TypeError(
-                f"{type(layer).__name__} '{layer.name}': in the functional API every input must be "
-                f"a symbolic tensor (from Input or another layer); received {type(t).__name__}"
-            )
-    shapes = [t.shape for t in tensors]
-    layer.build_for(shapes if multiple else shapes[0])
-    out_shape = layer.compute_output_shape(shapes if multiple else shapes[0])
-    node_index = len(layer._inbound_nodes)
-    node = Node(_LayerCall(layer), [tensors if multiple else tensors[0]], layer=layer)
-    layer._inbound_nodes.append(tensors)
-    dtype = tensors[0].dtype
-    out = KerasTensor(out_shape, dtype, name=f"{layer.name}/output_{node_index}", node=node, probes=())
-    out._keras_history = (layer, node_index, 0)
-    layer._node_outputs.append(out)
-    return out
-
-
-class _LayerCall:
-    """The function a layer node runs: the layer's ``call`` in the current training phase."""
-
-    def __init__(self, layer):
-        self.layer = layer
-        self.__name__ = layer.name
-
-    def __call__(self, inputs):
-        return self.layer.call(inputs, training=state.learning_phase.running())
-
-
 # -- running --------------------------------------------------------------------------------
 def topological_nodes(outputs: list[KerasTensor]) -> list[KerasTensor]:
     """Symbolic tensors needed for ``outputs``, each after the tensors it depends on
@@ -304,7 +271,7 @@ def feed_value(placeholder_tensor: KerasTensor, value) -> Tensor:
     return Tensor(array)
 
 
-__all__ = ["KerasTensor", "Node", "call_layer", "enable_grad", "execute", "feed_value", "is_symbolic",
+__all__ = ["KerasTensor", "Node", "enable_grad", "execute", "feed_value", "is_symbolic",
            "learning_phase_scope", "placeholder", "symbolic_aware", "topological_nodes", "trace",
            "training_phase"]
 

@@ -89,7 +89,7 @@ def _import_mpi():
     """mpi4py's MPI module, or None where mpi4py is not installed (checked against the launcher)."""
     launched = launcher_size()
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # deferred: mpi4py is optional (the mpi extra)
     except ImportError as exc:
         if launched > 1:
             raise RuntimeError(

@@ -10,7 +10,7 @@ from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
-from kerasette.layers.core import _reject_unsupported
+from kerasette.layers.core import reject_unsupported
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer
 from kerasette.utils import conv_utils
@@ -97,7 +97,7 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        _reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                             activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                             bias_constraint=bias_constraint)
         self.input_spec = image_input_spec(self.data_format)

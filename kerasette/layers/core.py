@@ -42,7 +42,7 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        _reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                             activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                             bias_constraint=bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
@@ -275,7 +275,8 @@ class InputLayer(Layer):
                 "sparse": False, "name": self.name}
 
 
-def _reject_unsupported(layer, **arguments):
+def reject_unsupported(layer, **arguments):
+    """Refuses Keras arguments kerasette does not implement yet, unless they hold None."""
     for key, value in arguments.items():
         if value is not None:
             raise ValueError(

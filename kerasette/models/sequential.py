@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-from kerasette.backend import symbolic
 from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
 from kerasette.layers import deserialize

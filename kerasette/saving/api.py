@@ -14,7 +14,6 @@ import warnings
 import h5py
 import numpy as np
 
-from kerasette.version import __version__
 from kerasette.saving.atomic import atomic_write
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.file_content import (
@@ -31,6 +30,7 @@ from kerasette.saving.optimizer_state import restore_optimizer_state, write_opti
 from kerasette.saving.training_config import compile_from_training_config, training_config
 from kerasette.saving.training_state import restore_training_state, training_state_json
 from kerasette.saving.weights_apply import LoadOptions, assign_weights
+from kerasette.version import __version__
 
 BACKEND_NAME = "kerasette"
 

@@ -215,9 +215,7 @@ def test_add_weight_forms_regularizer_and_constraint():
     assert layer.c.dtype == np.float64 and layer.non_trainable_weights == [layer.c]
     np.testing.assert_array_equal(layer.b.data, np.ones(3))
     assert float(layer.losses[0].data) == pytest.approx(1.0)
-    from kerasette.optimizers import SGD as Opt
-
-    Opt(learning_rate=0.1).apply_gradients([(np.zeros(2, "float32"), layer.d)])
+    SGD(learning_rate=0.1).apply_gradients([(np.zeros(2, "float32"), layer.d)])
     np.testing.assert_array_equal(layer.d.data, [0.25, 0.25])  # the constraint ran after the update
 
 

@@ -7,8 +7,7 @@ import pytest
 
 import kerasette.backend as K
 from kerasette.backend.tensor import Tensor
-from kerasette.layers import Activation, Conv2D, Dense, Flatten
-from kerasette.layers import Input
+from kerasette.layers import Activation, Conv2D, Dense, Flatten, Input
 from kerasette.models import Model, Sequential
 
 
