@@ -36,9 +36,8 @@ from kerasette.backend.tensor import Tensor, Variable, no_grad
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import translate_arguments
 from kerasette.layers.node import call_layer_symbolic
+from kerasette.layers.weight_arguments import weight_arguments
 from kerasette.utils.validation import shape_str
-
-_DTYPE_NAMES = ("float16", "float32", "float64", "int32", "int64", "bool", "uint8")
 
 
 def reset_names() -> None:
@@ -433,53 +432,6 @@ def _declared_input_shape(input_shape, batch_input_shape, input_dim, batch_size)
     if input_dim is not None:
         return (batch_size, int(input_dim))
     return None
-
-
-_KERAS2_ORDER = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
-_KERAS1_ORDER = ("shape", "initializer", "name", "trainable", "regularizer", "constraint")
-_KERAS3_ORDER = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint")
-
-
-def weight_arguments(layer, args: tuple, kwargs: dict) -> dict:
-    """`Layer.add_weight`'s arguments in any of Keras's three forms, by name."""
-    cls_name, layer_name = type(layer).__name__, getattr(layer, "name", "?")
-    if args and isinstance(args[0], str):
-        order = _KERAS2_ORDER
-        if len(args) >= 3 and not _is_dtype(args[2]):  # add_weight(name, shape, initializer)
-            order = ("name", "shape", "initializer", "regularizer", "trainable", "constraint")
-    elif len(args) >= 3 and isinstance(args[2], str) and not _is_dtype(args[2]):
-        order = _KERAS1_ORDER
-    else:
-        order = _KERAS3_ORDER
-    if len(args) > len(order):
-        raise TypeError(f"{cls_name} '{layer_name}': add_weight takes at most {len(order)} positional "
-                        f"arguments; received {len(args)}")
-    given = dict(zip(order, args))
-    for key in kwargs:
-        if key in given:
-            raise TypeError(f"{cls_name} '{layer_name}': add_weight got argument `{key}` twice")
-    given.update(kwargs)
-    given.pop("autocast", None)
-    given.pop("aggregation", None)
-    given.pop("synchronization", None)
-    given.pop("use_resource", None)
-    unknown = sorted(set(given) - set(_KERAS2_ORDER))
-    if unknown:
-        raise TypeError(f"{cls_name} '{layer_name}': add_weight got unexpected argument(s) {unknown}")
-    if given.get("shape") is None:
-        raise TypeError(f"{cls_name} '{layer_name}': add_weight needs a `shape`")
-    shape = given["shape"]
-    given["shape"] = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return {"name": given.get("name"), "shape": given["shape"], "dtype": given.get("dtype"),
-            "initializer": given.get("initializer"), "regularizer": given.get("regularizer"),
-            "trainable": True if given.get("trainable") is None else given["trainable"],
-            "constraint": given.get("constraint")}
-
-
-def _is_dtype(value) -> bool:
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return True
-    return isinstance(value, str) and value in _DTYPE_NAMES
 
 
 def _as_shape(shape):

@@ -23,7 +23,6 @@ import json
 
 import numpy as np
 
-from kerasette import saving
 from kerasette.backend import symbolic
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, snake_case, unique_name
@@ -346,11 +345,11 @@ class Model(Layer):
     # -- checkpoints (the format lives in kerasette.saving) ----------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Saves architecture, weights, training config and optimizer state to HDF5."""
-        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        file_format().save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Saves the weights only, in Keras's legacy HDF5 layout."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        file_format().save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False,
                      flip_kernels: bool | None = None) -> None:
@@ -359,10 +358,17 @@ class Model(Layer):
         ``flip_kernels`` forces (True) or skips (False) flipping Theano-trained convolution
         kernels; None decides from the file, with a warning when it flips.
         """
-        saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, flip_kernels=flip_kernels)
+        file_format().load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, flip_kernels=flip_kernels)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def file_format():
+    """`kerasette.saving`, imported on first use."""
+    import kerasette.saving  # deferred: h5py costs 10 MB and 40 ms of `import kerasette`; only files need it
+
+    return kerasette.saving
 
 
 def _model_name(model) -> str | None:

@@ -62,13 +62,14 @@ class Plan:
         order = [t for t in symbolic.topological_nodes(self.outputs) if id(t) not in fed]
         self.steps = [_step(t) for t in order]
         _plan_fusions(self.steps, self.outputs)
+        self._release = _last_reads(self.steps, self.outputs)
 
     def run(self, values: list[Tensor], training: bool) -> list[Tensor]:
         """Computes the outputs for the input ``values`` (one Tensor per input)."""
         store = _Values()
         for tensor, value in zip(self.inputs, values):
             store.put(tensor, value, False)
-        for step in self.steps:
+        for step, done in zip(self.steps, self._release):
             if step.alias_of is not None:
                 store.alias(step.output, step.alias_of)
             elif step.layer is None:
@@ -79,6 +80,7 @@ class Plan:
                 store.put(step.output, value if isinstance(value, Tensor) else Tensor(value), False)
             else:
                 _run_layer(step, store, training)
+            store.drop(done)  # values no later step reads (inference keeps no more than it needs)
         return [store.channels_first(t) for t in self.outputs]
 
 
@@ -100,6 +102,20 @@ def _step(tensor: KerasTensor) -> Step:
         return Step(tensor, inputs=node.symbolic_inputs())
     arg = node.args[0]
     return Step(tensor, node.layer, node.symbolic_inputs(), isinstance(arg, (list, tuple)))
+
+
+def _last_reads(steps: list[Step], outputs: list[KerasTensor]) -> list[list[int]]:
+    """For each step, the ids of the tensors that no later step reads (nor the outputs)."""
+    last: dict[int, int] = {}
+    for i, step in enumerate(steps):
+        for t in step.inputs + ([step.alias_of] if step.alias_of is not None else []):
+            last[id(t)] = i
+    kept = {id(t) for t in outputs}
+    release: list[list[int]] = [[] for _ in steps]
+    for key, i in last.items():
+        if key not in kept:
+            release[i].append(key)
+    return release
 
 
 def _plan_fusions(steps: list[Step], outputs: list[KerasTensor]) -> None:
@@ -134,6 +150,11 @@ class _Values:
 
     def alias(self, key: KerasTensor, source: KerasTensor) -> None:
         self._made[id(key)] = self._made[id(source)]
+
+    def drop(self, keys: list[int]) -> None:
+        for key in keys:
+            self._made.pop(key, None)
+            self._converted.pop(key, None)
 
     def raw(self, key: KerasTensor) -> tuple[Tensor, bool]:
         return self._made[id(key)]

@@ -13,7 +13,7 @@ import json
 import numpy as np
 
 from kerasette import registry
-from kerasette.layers.base import weight_arguments
+from kerasette.layers.weight_arguments import weight_arguments
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.layer_config import layer_from_spec, translate_layer_config
 
