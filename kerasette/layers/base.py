@@ -256,6 +256,8 @@ class Layer:
         return self.__dict__.get("_sublayers", [])
 
     def __setattr__(self, name: str, value) -> None:
+        if name == "input_spec":
+            self.__dict__.pop("_accepted_shape", None)  # a new spec: check every shape again
         if not name.startswith("_"):
             found = [value] if isinstance(value, Layer) else (
                 [v for v in value if isinstance(v, Layer)] if isinstance(value, (list, tuple)) else [])
@@ -301,6 +303,13 @@ class Layer:
             raise ValueError(f"{type(self).__name__} '{self.name}': {problem}, received input shape "
                              f"{shape_str((None,) + tuple(shape[1:]))}")
 
+    def check_input_once(self, shape) -> None:
+        """`check_input`, skipped when ``shape`` is the shape accepted last time (the training
+        loop calls a layer with the same shapes step after step)."""
+        if shape != self.__dict__.get("_accepted_shape"):
+            self.check_input(shape)
+            self._accepted_shape = shape
+
     def build_for(self, input_shape) -> None:
         """Builds once for ``input_shape`` and records input and output shapes."""
         input_shape = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else tuple(input_shape)
@@ -333,7 +342,7 @@ class Layer:
         """``call`` after the input check, with ``training`` and ``mask`` passed only when
         ``call`` takes them (what models call on each layer)."""
         shape = [x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape
-        self.check_input(shape)
+        self.check_input_once(shape)
         takes_training, takes_mask = _call_takes(type(self))
         if takes_training:
             kwargs["training"] = training

@@ -170,9 +170,9 @@ class _Values:
     def channels_last(self, key: KerasTensor, layer) -> Tensor:
         value, channels_last = self._made[id(key)]
         if channels_last:
-            layer.check_input((None, value.shape[3], value.shape[1], value.shape[2]))
+            layer.check_input_once((value.shape[0], value.shape[3], value.shape[1], value.shape[2]))
             return value
-        layer.check_input(value.shape)
+        layer.check_input_once(value.shape)
         if id(key) not in self._converted:
             self._converted[id(key)] = ops.transpose(value, TO_CHANNELS_LAST)
         return self._converted[id(key)]
@@ -193,7 +193,7 @@ def _run_layer(step: Step, store: _Values, training: bool) -> None:
         store.put(step.output, layer.run(x, training), True)
     elif step.fused is not None:
         x = store.channels_first(source)
-        layer.check_input(x.shape)
+        layer.check_input_once(x.shape)
         store.put(step.output, layer.call_with_activation(x, step.fused), False)
     else:
         store.put(step.output, layer.run(store.channels_first(source), training), False)
