@@ -7,7 +7,15 @@ are written once, at the class.
 """
 
 from kerasette import registry
-from kerasette.layers import convolutional, core, merge, pooling  # noqa: F401 - they register their layers
+from kerasette.layers import (  # noqa: F401 - they register their layers
+    activation,
+    advanced_activations,
+    convolutional,
+    core,
+    merge,
+    normalization,
+    pooling,
+)
 from kerasette.layers.base import Layer
 from kerasette.layers.core import Input
 from kerasette.layers.input_spec import InputSpec

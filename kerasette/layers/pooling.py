@@ -1,4 +1,5 @@
-"""MaxPooling2D (Keras 1: border_mode, dim_ordering)."""
+"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D
+(Keras 1: border_mode, dim_ordering)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from kerasette.layers.convolutional import (
     image_input_spec,
     spatial_dims,
 )
-from kerasette.layers.legacy import CONV_KERAS1, keras_layer
+from kerasette.layers.legacy import CONV_KERAS1, IMAGE_KERAS1, keras_layer
 from kerasette.utils import conv_utils
 
 
-@keras_layer(aliases=("MaxPool2D",), keras1=CONV_KERAS1)
-class MaxPooling2D(Layer):
-    """Max-pooling over 2-D windows.
+class _Pooling2D(Layer):
+    """A 2-D window moved over each image; subclasses say what it computes (`call_channels_last`).
 
     Args:
         pool_size: int or (rows, cols).
@@ -33,7 +33,7 @@ class MaxPooling2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        owner = f"MaxPooling2D '{self.name}'"
+        owner = f"{type(self).__name__} '{self.name}'"
         self.pool_size = conv_utils.normalize_tuple(pool_size, 2, "pool_size", owner)
         self.strides = conv_utils.normalize_tuple(strides if strides is not None else self.pool_size,
                                                   2, "strides", owner)
@@ -57,10 +57,6 @@ class MaxPooling2D(Layer):
     def runs_channels_last(self) -> bool:
         return self.data_format == "channels_first"
 
-    def call_channels_last(self, x, training=False, activation=None):
-        """The computation on a channels-last tensor, whatever ``data_format`` says."""
-        return ops.max_pool2d(x, self.pool_size, self.strides, self.padding)
-
     def compute_output_shape(self, input_shape):
         check_window_fits(self, input_shape, self.pool_size, self.padding, "pool")
         rows, cols, channels = spatial_dims(input_shape, self.data_format)
@@ -74,3 +70,106 @@ class MaxPooling2D(Layer):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
 
+
+@keras_layer(aliases=("MaxPool2D",), keras1=CONV_KERAS1)
+class MaxPooling2D(_Pooling2D):
+    """Max-pooling over 2-D windows.
+
+    Args:
+        pool_size: int or (rows, cols).
+        strides: int or (rows, cols); ``pool_size`` when None.
+        padding: ``'valid'`` or ``'same'`` (Keras 1: ``border_mode``).
+        data_format: as in `Conv2D`.
+
+    Example:
+        >>> MaxPooling2D((2, 2)).compute_output_shape((None, 96, 96, 32))
+        (None, 48, 48, 32)
+    """
+
+    def call_channels_last(self, x, training=False, activation=None):
+        """The computation on a channels-last tensor, whatever ``data_format`` says."""
+        return ops.max_pool2d(x, self.pool_size, self.strides, self.padding)
+
+
+
+@keras_layer(aliases=("AvgPool2D",), keras1=CONV_KERAS1)
+class AveragePooling2D(_Pooling2D):
+    """Average-pooling over 2-D windows; with ``'same'`` padding the padded cells are left out of
+    each average, as in Keras.
+
+    Args:
+        pool_size, strides, padding, data_format: as in `MaxPooling2D`.
+
+    Example:
+        >>> AveragePooling2D(3, strides=2, padding="same").compute_output_shape((None, 7, 7, 8))
+        (None, 4, 4, 8)
+    """
+
+    def call_channels_last(self, x, training=False, activation=None):
+        return ops.avg_pool2d(x, self.pool_size, self.strides, self.padding)
+
+
+class _GlobalPooling2D(Layer):
+    """Reduces the rows and columns of each image to one value per channel."""
+
+    reduce = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+        self.input_spec = image_input_spec(self.data_format)
+
+    def call(self, inputs):
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        return type(self).reduce(inputs, axis=axes, keepdims=self.keepdims)
+
+    def runs_channels_last(self) -> bool:
+        return self.data_format == "channels_first" and not self.keepdims
+
+    def call_channels_last(self, x, training=False, activation=None):
+        return type(self).reduce(x, axis=(1, 2), keepdims=False)
+
+    def compute_output_shape(self, input_shape):
+        Layer.check_input(self, input_shape)
+        _, _, channels = spatial_dims(input_shape, self.data_format)
+        if not self.keepdims:
+            return (input_shape[0], channels)
+        if self.data_format == "channels_first":
+            return (input_shape[0], channels, 1, 1)
+        return (input_shape[0], 1, 1, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+@keras_layer(aliases=("GlobalAvgPool2D",), keras1=IMAGE_KERAS1)
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over the image.
+
+    Args:
+        data_format: as in `Conv2D`.
+        keepdims: keep the rows and columns as axes of size 1.
+
+    Example:
+        >>> GlobalAveragePooling2D().compute_output_shape((None, 7, 7, 8))
+        (None, 8)
+    """
+
+    reduce = staticmethod(ops.mean)
+
+
+@keras_layer(aliases=("GlobalMaxPool2D",), keras1=IMAGE_KERAS1)
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over the image.
+
+    Args:
+        data_format: as in `Conv2D`.
+        keepdims: keep the rows and columns as axes of size 1.
+
+    Example:
+        >>> GlobalMaxPooling2D(keepdims=True).compute_output_shape((None, 7, 7, 8))
+        (None, 1, 1, 8)
+    """
+
+    reduce = staticmethod(ops.max)

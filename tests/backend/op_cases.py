@@ -359,5 +359,74 @@ def _pool_cases():
     return cases
 
 
+def avg_pool2d_reference(x, pool_size, strides, padding):
+    """Slow NHWC average pooling: each window's mean over the cells inside the image only."""
+    from kerasette.utils.conv_utils import conv_output_length, padding_amounts
+
+    strides = strides or pool_size
+    n, h, w, c = x.shape
+    oh = conv_output_length(h, pool_size[0], padding, strides[0])
+    ow = conv_output_length(w, pool_size[1], padding, strides[1])
+    top, _, left, _ = padding_amounts(h, w, pool_size, strides, padding)
+    out = np.zeros((n, oh, ow, c))
+    for r in range(oh):
+        for q in range(ow):
+            r0, q0 = r * strides[0] - top, q * strides[1] - left
+            win = x[:, max(r0, 0):r0 + pool_size[0], max(q0, 0):q0 + pool_size[1], :]
+            out[:, r, q, :] = win.mean(axis=(1, 2))
+    return out
+
+
+def _avg_pool_cases():
+    return [Case(
+        f"avg_pool2d-{x_shape[1]}x{x_shape[2]}-p{pool[0]}x{pool[1]}-s{strides}-{padding}".replace(" ", ""),
+        ("avg_pool2d",),
+        lambda x, pool=pool, s=strides, p=padding: ops.avg_pool2d(x, pool, s, p),
+        _normal(x_shape),
+        lambda x, pool=pool, s=strides, p=padding: avg_pool2d_reference(x, pool, s, p))
+        for x_shape, pool, strides, padding in POOL_SETTINGS + [((2, 7, 6, 3), (3, 2), (2, 3), "same")]]
+
+
+def batch_norm_reference(x, gamma, beta, axes, epsilon):
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    shape = [1 if a in axes else n for a, n in enumerate(x.shape)]
+    return (x - mean) / np.sqrt(var + epsilon) * gamma.reshape(shape) + beta.reshape(shape)
+
+
+def _relu_general_reference(x, max_value, slope, threshold):
+    y = np.where(x < threshold, slope * (x - threshold), x)
+    return y if max_value is None else np.minimum(y, max_value)
+
+
+def _normalization_cases():
+    cases = []
+    for shape, axes in [((4, 3), (0,)), ((2, 3, 3, 4), (0, 1, 2)), ((3, 4, 2, 2), (0, 2, 3))]:
+        kept = tuple(n for a, n in enumerate(shape) if a not in axes)
+        cases.append(Case(
+            f"batch_normalization-{shape}-{axes}".replace(" ", ""), ("batch_normalization",),
+            lambda x, g, b, axes=axes: ops.batch_normalization(x, g, b, axes, 1e-3)[0],
+            lambda rng, shape=shape, kept=kept: [rng.standard_normal(shape) * 2 + 1,
+                                                 rng.uniform(0.5, 2, kept), rng.standard_normal(kept)],
+            lambda x, g, b, axes=axes: batch_norm_reference(x, g, b, axes, 1e-3)))
+    cases.append(Case(
+        "batch_normalization-given-statistics", ("batch_normalization",),
+        lambda x, g, b, m, v: ops.batch_normalization(x, g, b, (0, 1), 1e-3, m, v)[0],
+        lambda rng: [rng.standard_normal((3, 2, 4)), rng.standard_normal(4), rng.standard_normal(4),
+                     rng.standard_normal(4), rng.uniform(0.5, 2, 4)],
+        lambda x, g, b, m, v: (x - m) / np.sqrt(v + 1e-3) * g + b))
+    for max_value, slope, threshold in [(None, 0.0, 0.0), (1.5, 0.0, 0.0), (None, 0.2, 0.0), (1.0, 0.3, 0.5)]:
+        cases.append(Case(
+            f"relu_general-max{max_value}-slope{slope}-thr{threshold}", ("relu_general",),
+            lambda x, m=max_value, s=slope, t=threshold: ops.relu_general(x, m, s, t),
+            lambda rng, t=threshold, m=max_value: [spaced((3, 5), rng, -3, 3,
+                                                          avoid=(t,) if m is None else (t, m))],
+            lambda x, m=max_value, s=slope, t=threshold: _relu_general_reference(x, m, s, t)))
+    cases.append(Case("thresholded_relu", ("thresholded_relu",), lambda x: ops.thresholded_relu(x, 0.7),
+                      lambda rng: [spaced((3, 5), rng, -3, 3, avoid=(0.7,))],
+                      lambda x: np.where(x > 0.7, x, 0.0)))
+    return cases
+
+
 CASES = _elementwise_cases() + _linalg_cases() + _shape_cases() + _reduce_cases() + _nn_cases() + \
-    _conv_cases() + _pool_cases()
+    _conv_cases() + _pool_cases() + _avg_pool_cases() + _normalization_cases()

@@ -27,6 +27,9 @@ from kerasette.layers import (
 )
 from kerasette.models import Sequential
 from kerasette.optimizers import SGD
+from tests.backend.op_cases import avg_pool2d_reference
+
+BN_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 @dataclasses.dataclass
@@ -37,6 +40,7 @@ class Spec:
     n_weights: int
     n_params: int
     reference: Callable | None = None  # numpy: the output for an input batch, when checked here
+    weight_names: tuple | None = None  # default: kernel, bias (as many as n_weights)
 
 
 SPECS = [
@@ -63,6 +67,49 @@ SPECS = [
     Spec("inputlayer", lambda: InputLayer(input_shape=(4,)), (4,), 0, 0),
     Spec("reshape", lambda: layers.Reshape((2, -1)), (3, 4), 0, 0, lambda x: x.reshape(len(x), 2, 6)),
     Spec("permute", lambda: layers.Permute((3, 1, 2)), (2, 3, 4), 0, 0, lambda x: x.transpose(0, 3, 1, 2)),
+    # normalization
+    Spec("batchnorm", lambda: layers.BatchNormalization(), (5,), 4, 20, None, BN_NAMES),
+    Spec("batchnorm-image", lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-5), (4, 4, 3), 4, 12,
+         None, BN_NAMES),
+    Spec("batchnorm-channels_first", lambda: layers.BatchNormalization(axis=1), (3, 4, 4), 4, 12, None, BN_NAMES),
+    Spec("batchnorm-no-center-no-scale", lambda: layers.BatchNormalization(center=False, scale=False), (4, 3), 2, 6,
+         None, ("moving_mean", "moving_variance")),
+    Spec("layernorm", lambda: layers.LayerNormalization(), (6,), 2, 12,
+         lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3), ("gamma", "beta")),
+    Spec("layernorm-axes", lambda: layers.LayerNormalization(axis=[1, 2], center=False), (3, 4, 2), 1, 12,
+         lambda x: (x - x.mean((1, 2), keepdims=True)) / np.sqrt(x.var((1, 2), keepdims=True) + 1e-3), ("gamma",)),
+    # pooling
+    Spec("avgpool-valid", lambda: layers.AveragePooling2D(), (4, 5, 3), 0, 0,
+         lambda x: avg_pool2d_reference(x, (2, 2), None, "valid")),
+    Spec("avgpool-same-strides", lambda: layers.AveragePooling2D(3, strides=(2, 1), padding="same"), (5, 4, 2), 0, 0,
+         lambda x: avg_pool2d_reference(x, (3, 3), (2, 1), "same")),
+    Spec("avgpool-channels_first", lambda: layers.AveragePooling2D((2, 3), padding="same",
+                                                                   data_format="channels_first"), (2, 5, 4), 0, 0,
+         lambda x: avg_pool2d_reference(x.transpose(0, 2, 3, 1), (2, 3), None, "same").transpose(0, 3, 1, 2)),
+    Spec("global-avgpool", lambda: layers.GlobalAveragePooling2D(), (3, 4, 2), 0, 0, lambda x: x.mean((1, 2))),
+    Spec("global-avgpool-channels_first-keepdims",
+         lambda: layers.GlobalAveragePooling2D(data_format="channels_first", keepdims=True), (2, 3, 4), 0, 0,
+         lambda x: x.mean((2, 3), keepdims=True)),
+    Spec("global-maxpool", lambda: layers.GlobalMaxPooling2D(), (3, 4, 2), 0, 0, lambda x: x.max((1, 2))),
+    Spec("global-maxpool-keepdims", lambda: layers.GlobalMaxPooling2D(keepdims=True), (3, 4, 2), 0, 0,
+         lambda x: x.max((1, 2), keepdims=True)),
+    Spec("global-maxpool-channels_first", lambda: layers.GlobalMaxPooling2D(data_format="channels_first"),
+         (2, 3, 4), 0, 0, lambda x: x.max((2, 3))),
+    # activation layers
+    Spec("relu", lambda: layers.ReLU(), (5,), 0, 0, lambda x: np.maximum(x, 0)),
+    Spec("relu-options", lambda: layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), (5,), 0, 0,
+         lambda x: np.minimum(np.where(x < 0.2, 0.1 * (x - 0.2), x), 1.0)),
+    Spec("leakyrelu", lambda: layers.LeakyReLU(), (5,), 0, 0, lambda x: np.where(x < 0, 0.3 * x, x)),
+    Spec("leakyrelu-alpha", lambda: layers.LeakyReLU(alpha=0.1), (2, 3), 0, 0, lambda x: np.where(x < 0, 0.1 * x, x)),
+    Spec("prelu", lambda: layers.PReLU(alpha_initializer="ones"), (5,), 1, 5, lambda x: x, ("alpha",)),
+    Spec("prelu-shared-axes", lambda: layers.PReLU(shared_axes=[1, 2]), (3, 4, 2), 1, 2,
+         lambda x: np.maximum(x, 0), ("alpha",)),
+    Spec("elu", lambda: layers.ELU(alpha=0.5), (5,), 0, 0, lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
+    Spec("thresholdedrelu", lambda: layers.ThresholdedReLU(theta=0.5), (5,), 0, 0, lambda x: np.where(x > 0.5, x, 0)),
+    Spec("softmax-layer", lambda: layers.Softmax(), (5,), 0, 0,
+         lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True)),
+    Spec("softmax-layer-axis1", lambda: layers.Softmax(axis=1), (3, 2), 0, 0,
+         lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)),
 ]
 
 
@@ -82,7 +129,8 @@ def test_build_and_weights(spec):
     assert len(layer.weights) == spec.n_weights
     assert layer.count_params() == spec.n_params
     assert all(isinstance(w, Variable) and w.name.startswith(layer.name + "/") for w in layer.weights)
-    assert [w.name.split("/")[-1] for w in layer.weights] == ["kernel", "bias"][: spec.n_weights]
+    names = list(spec.weight_names) if spec.weight_names is not None else ["kernel", "bias"][: spec.n_weights]
+    assert [w.name.split("/")[-1] for w in layer.weights] == names
     assert len(layer.get_weights()) == spec.n_weights
 
 
@@ -100,7 +148,7 @@ def test_output_shape_matches_compute_output_shape(spec):
 def test_output_matches_the_reference(spec):
     """Layers with a numpy reference in the table (the others have their own value tests below)."""
     x = _batch(spec.input_shape)
-    np.testing.assert_allclose(spec.make()(x).data, spec.reference(x), rtol=1e-6)
+    np.testing.assert_allclose(spec.make()(x).data, spec.reference(x), rtol=1e-5, atol=1e-6)
 
 
 def test_config_round_trip(spec):

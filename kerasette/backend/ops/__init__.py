@@ -38,6 +38,8 @@ from kerasette.backend.ops.nn import (
     softsign,
     tanh,
 )
+from kerasette.backend.ops.normalization import batch_normalization, relu_general, thresholded_relu
+from kerasette.backend.ops.pooling import avg_pool2d
 from kerasette.backend.ops.reduce import max, mean, min, prod, sum
 from kerasette.backend.ops.shape import (
     concatenate,
@@ -51,12 +53,13 @@ from kerasette.backend.ops.shape import (
 from kerasette.backend.tensor import register_operators
 
 __all__ = [
-    "abs", "add", "bias_add", "binary_crossentropy", "cast", "categorical_crossentropy", "clip",
-    "concatenate", "conv2d", "dense", "divide", "dropout", "elu", "exp", "expand_dims", "flatten",
-    "getitem", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
-    "minimum", "multiply", "negative", "power", "prod", "relu", "reshape", "sigmoid", "softmax",
-    "softmax_cross_entropy", "softplus", "softsign", "sqrt", "square", "subtract", "sum", "tanh",
-    "tile", "transpose", "where",
+    "abs", "add", "avg_pool2d", "batch_normalization", "bias_add", "binary_crossentropy", "cast",
+    "categorical_crossentropy", "clip", "concatenate", "conv2d", "dense", "divide", "dropout",
+    "elu", "exp", "expand_dims", "flatten", "getitem", "log", "log_softmax", "matmul", "max",
+    "max_pool2d", "maximum", "mean", "min", "minimum", "multiply", "negative", "power", "prod",
+    "relu", "relu_general", "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "softplus",
+    "softsign", "sqrt", "square", "subtract", "sum", "tanh", "thresholded_relu", "tile",
+    "transpose", "where",
 ]
 
 register_operators({
