@@ -66,7 +66,7 @@ def test_save_freq_in_batches():
 
 def test_missing_monitor_warns_and_skips():
     cb = ModelCheckpoint("m.h5", monitor="val_loss", save_best_only=True)
-    with pytest.warns(UserWarning, match="can save the best model only with 'val_loss' in the logs"):
+    with pytest.warns(UserWarning, match="ModelCheckpoint: the monitored quantity .val_loss. is not in the logs"):
         assert _run(cb, [{"loss": 1.0}]) == []
 
 

@@ -1,0 +1,13 @@
+"""Callbacks: hooks into training with Keras's names and ``logs`` dicts."""
+
+from kerasette.callbacks.base import Callback, CallbackList, History, resolve_mode
+from kerasette.callbacks.checkpoint import ModelCheckpoint
+from kerasette.callbacks.csv_logger import CSVLogger
+from kerasette.callbacks.early_stopping import EarlyStopping
+from kerasette.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from kerasette.callbacks.progbar import ProgbarLogger
+from kerasette.callbacks.simple import LambdaCallback, TerminateOnNaN
+
+__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
+           "resolve_mode"]
