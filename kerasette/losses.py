@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from kerasette import registry
 from kerasette.backend import functions as kfunctions
 from kerasette.backend import ops
+from kerasette.backend.tensor import Tensor
 
 
 def _loss(targets: str, accuracy: str | None = None, aliases: tuple[str, ...] = ()):
@@ -55,6 +58,121 @@ def mean_absolute_error(y_true, y_pred):
     return ops.mean(ops.abs(ops.subtract(y_pred, y_true)), axis=-1)
 
 
+_EPSILON = 1e-7  # Keras's backend epsilon, used where a loss divides or takes a logarithm
+
+
+def _eps_like(x):
+    return np.asarray(_EPSILON, dtype=x.dtype if np.issubdtype(np.dtype(x.dtype), np.floating) else "float32")
+
+
+@_loss("dense", aliases=("mape", "MeanAbsolutePercentageError"))
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, epsilon)) over the last axis."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    scale = ops.maximum(ops.abs(y_true), _eps_like(y_pred))
+    return ops.multiply(ops.mean(ops.abs(ops.divide(ops.subtract(y_true, y_pred), scale)), axis=-1),
+                        np.asarray(100.0, y_pred.dtype))
+
+
+@_loss("dense", aliases=("msle", "MeanSquaredLogarithmicError"))
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2) over the last axis."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    eps = _eps_like(y_pred)
+    first = ops.log(ops.add(ops.maximum(y_pred, eps), 1.0))
+    second = ops.log(ops.add(ops.maximum(y_true, eps), 1.0))
+    return ops.mean(ops.square(ops.subtract(first, second)), axis=-1)
+
+
+def _hinge_labels(y_true):
+    """Labels in {0, 1} become {-1, 1}, as Keras does for the hinge losses."""
+    values = y_true.data
+    if values.size and np.all((values == 0) | (values == 1)):
+        return Tensor(2.0 * values - 1.0)
+    return y_true
+
+
+@_loss("dense", aliases=("Hinge",))
+def hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0)) over the last axis; labels -1/1 (0/1 are converted)."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    margin = ops.subtract(1.0, ops.multiply(_hinge_labels(y_true), y_pred))
+    return ops.mean(ops.relu(margin), axis=-1)
+
+
+@_loss("dense", aliases=("SquaredHinge",))
+def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0) ** 2) over the last axis; labels -1/1 (0/1 are converted)."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    margin = ops.subtract(1.0, ops.multiply(_hinge_labels(y_true), y_pred))
+    return ops.mean(ops.square(ops.relu(margin)), axis=-1)
+
+
+@_loss("dense", aliases=("CategoricalHinge",))
+def categorical_hinge(y_true, y_pred):
+    """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) over the last axis."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    positive = ops.sum(ops.multiply(y_true, y_pred), axis=-1)
+    negative = ops.max(ops.multiply(ops.subtract(1.0, y_true), y_pred), axis=-1)
+    return ops.relu(ops.add(ops.subtract(negative, positive), 1.0))
+
+
+@_loss("dense", aliases=("Huber", "huber_loss"))
+def huber(y_true, y_pred, delta: float = 1.0):
+    """mean(0.5 * e**2 where |e| <= delta, else delta * |e| - 0.5 * delta**2), e = y_pred - y_true."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    error = ops.subtract(y_pred, y_true)
+    size = ops.abs(error)
+    quadratic = ops.multiply(ops.square(error), 0.5)
+    linear = ops.subtract(ops.multiply(size, float(delta)), 0.5 * float(delta) ** 2)
+    return ops.mean(ops.where(size.data <= delta, quadratic, linear), axis=-1)
+
+
+@_loss("dense", aliases=("logcosh", "LogCosh"))
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true))) over the last axis, computed without overflow."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    x = ops.subtract(y_pred, y_true)
+    value = ops.subtract(ops.add(x, ops.softplus(ops.multiply(x, -2.0))), float(np.log(2.0)))
+    return ops.mean(value, axis=-1)
+
+
+@_loss("dense", aliases=("kld", "kullback_leibler_divergence", "KLDivergence"))
+def kl_divergence(y_true, y_pred):
+    """sum(y_true * log(y_true / y_pred)) over the last axis, both clipped to [epsilon, 1]."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    y_true = ops.clip(y_true, _EPSILON, 1.0)
+    y_pred = ops.clip(y_pred, _EPSILON, 1.0)
+    return ops.sum(ops.multiply(y_true, ops.log(ops.divide(y_true, y_pred))), axis=-1)
+
+
+@_loss("dense", aliases=("Poisson",))
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred + epsilon)) over the last axis."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    return ops.mean(ops.subtract(y_pred, ops.multiply(y_true, ops.log(ops.add(y_pred, _EPSILON)))), axis=-1)
+
+
+@_loss("dense", aliases=("CosineSimilarity",))
+def cosine_similarity(y_true, y_pred, axis: int = -1):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) along ``axis`` (-1 for identical directions)."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    return ops.negative(ops.sum(ops.multiply(_l2_normalize(y_true, axis), _l2_normalize(y_pred, axis)), axis=axis))
+
+
+def _l2_normalize(x, axis: int):
+    norm = ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), np.asarray(1e-12, x.dtype)))
+    return ops.divide(x, norm)
+
+
+def _as_pair(y_true, y_pred):
+    """Tensors of one floating dtype (the prediction's)."""
+    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype="float32"))
+    if not isinstance(y_true, Tensor) or y_true.dtype != y_pred.dtype:
+        y_true = Tensor(np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true, dtype=y_pred.dtype))
+    return y_true, y_pred
+
+
 def get(identifier) -> Callable:
     """A loss function from a name (Keras 1/2/3 spellings), Keras 3's dict, or a callable."""
     if isinstance(identifier, dict):  # Keras 3 writes {'class_name': ..., 'config': ...}
@@ -74,3 +192,11 @@ def serialize(loss: Callable) -> str:
 def target_kind(loss: Callable) -> str | None:
     """``'dense'`` or ``'sparse'`` for a built-in loss, None for one of your own."""
     return getattr(loss, "targets", None) if registry.name_of("loss", loss) else None
+
+
+__all__ = ["binary_crossentropy", "categorical_crossentropy", "categorical_hinge", "cosine_similarity", "get",
+           "hinge", "huber", "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error",
+           "mean_squared_error", "mean_squared_logarithmic_error", "poisson", "serialize",
+           "sparse_categorical_crossentropy", "squared_hinge", "target_kind"]
+# Keras's short names as module attributes too (``losses.mse``), as registered with each loss.
+globals().update({name: registry.get("loss", name) for name in registry.known("loss") if name.islower()})

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kerasette import registry
+from kerasette.backend.tensor import Tensor
 
 
 @registry.register("metric")
@@ -75,9 +76,22 @@ def get(identifier, loss=None, output_shape=None) -> tuple[str, Callable]:
         if identifier in ("accuracy", "acc"):
             return identifier, accuracy_for(loss, output_shape)
         found = registry.lookup("metric", identifier)
+        if found is None and registry.lookup("loss", identifier) is not None:
+            found = _loss_as_metric(registry.get("loss", identifier))
         if found is None:
             raise registry.unknown_error("metric", identifier, extra_known=("accuracy", "acc"))
         return identifier, found
     if callable(identifier):
         return getattr(identifier, "__name__", "metric"), identifier
     raise TypeError(f"metric must be a name or a callable; received {identifier!r}")
+
+
+def _loss_as_metric(loss: Callable) -> Callable:
+    """A loss computed on arrays, as a metric (Keras accepts any loss name in ``metrics``)."""
+
+    def metric(y_true, y_pred):
+        y_pred = np.asarray(y_pred)
+        return np.asarray(loss(Tensor(np.asarray(y_true, dtype=y_pred.dtype)), Tensor(y_pred)))
+
+    metric.__name__ = loss.__name__
+    return metric
