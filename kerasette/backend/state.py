@@ -108,12 +108,19 @@ class Config:
 
 
 class RandomState:
-    """The one random generator behind initialisation, dropout and shuffling."""
+    """The one random generator behind initialisation, dropout and shuffling.
+
+    Until it is seeded (``K.set_seed``) or restored, it is made on first use from a draw of
+    numpy's global generator, so that ``np.random.seed(1337)`` at the top of a script makes the
+    run reproducible, as it does in Keras 1 and 2.
+    """
 
     def __init__(self) -> None:
-        self._generator = np.random.default_rng()
+        self._generator: np.random.Generator | None = None
 
     def generator(self) -> np.random.Generator:
+        if self._generator is None:
+            self._generator = np.random.default_rng(np.random.randint(0, 2**63 - 1, dtype=np.int64))
         return self._generator
 
     def set_generator(self, generator: np.random.Generator) -> None:
