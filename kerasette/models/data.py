@@ -96,3 +96,36 @@ def check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer; received batch_size={batch_size!r}")
     return int(batch_size)
+
+
+def sample_weights(sample_weight, class_weight, ys: list[np.ndarray], n: int) -> np.ndarray | None:
+    """One weight per sample from ``sample_weight`` and ``class_weight`` (multiplied when both
+    are given), or None for unweighted training.
+
+    A class is a one-hot row's arg-max, or a label's value (integer labels, or a single column
+    rounded, as Keras 3 reads binary targets); classes ``class_weight`` does not name weigh 1.
+
+    Example:
+        >>> sample_weights(None, {0: 1.0, 1: 3.0}, [np.array([[0], [1], [1]])], 3)
+        array([1., 3., 3.], dtype=float32)
+    """
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype="float32")
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights[:, 0]
+        if weights.shape != (n,):
+            raise ValueError(f"sample_weight must hold one weight per sample, shape ({n},); received shape "
+                             f"{weights.shape}")
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class: weight}}; received {type(class_weight).__name__}")
+        if len(ys) != 1:
+            raise ValueError(f"class_weight is supported for models with one output; this one has {len(ys)} "
+                             "(give sample_weight instead)")
+        y = np.asarray(ys[0])
+        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.rint(y.reshape(len(y))).astype(int)
+        by_class = {int(k): float(v) for k, v in class_weight.items()}
+        factors = np.array([by_class.get(int(c), 1.0) for c in labels], dtype="float32")
+        weights = factors if weights is None else weights * factors
+    return weights

@@ -248,24 +248,24 @@ class Model(Layer):
         """Keras 1/2: the predicted classes (arg-max, or ``p > 0.5`` for one column)."""
         return self._trainer.predict_classes(x, batch_size, verbose)
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
-        return self._trainer.train_on_batch(x, y)
+        return self._trainer.train_on_batch(x, y, sample_weight, class_weight)
 
-    def test_on_batch(self, x, y):
+    def test_on_batch(self, x, y, sample_weight=None):
         """The loss or ``[loss, *metrics]`` on one batch."""
-        return self._trainer.test_on_batch(x, y)
+        return self._trainer.test_on_batch(x, y, sample_weight)
 
     def predict_on_batch(self, x):
         """The outputs for one batch."""
         return self._trainer.predict_on_batch(x)
 
-    def train_step(self, xs, ys) -> dict[str, float]:
+    def train_step(self, xs, ys, sample_weight=None) -> dict[str, float]:
         """Forward, loss, backward and one update on one batch of arrays; returns its logs."""
-        return self._trainer.train_step(xs, ys)
+        return self._trainer.train_step(xs, ys, sample_weight)
 
-    def test_step(self, xs, ys) -> dict[str, float]:
-        return self._trainer.test_step(xs, ys)
+    def test_step(self, xs, ys, sample_weight=None) -> dict[str, float]:
+        return self._trainer.test_step(xs, ys, sample_weight)
 
     def batch_slices(self, n: int, batch_size: int) -> list[slice]:
         return self._trainer.batch_slices(n, batch_size)

@@ -128,11 +128,17 @@ class Trainer:
                                  [klosses.serialize(fn) for fn in self._loss_fns], kinds)
         return xs, ys
 
-    def _losses(self, ys, outputs) -> tuple[Tensor, list[Tensor]]:
-        """The total (weighted) loss and each output's own (unweighted) mean loss."""
+    def _losses(self, ys, outputs, sample_weight=None) -> tuple[Tensor, list[Tensor]]:
+        """The total (weighted) loss and each output's own (unweighted by ``loss_weights``) mean
+        loss. Sample weights scale each sample's loss, and the mean is over the batch (Keras 3's
+        ``sum_over_batch_size``)."""
         total, per_output = None, []
         for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
-            value = ops.mean(fn(Tensor(y), out))
+            value = fn(Tensor(y), out)
+            if sample_weight is not None:
+                sw = sample_weight.astype(value.dtype, copy=False)
+                value = ops.multiply(value, sw.reshape(sw.shape + (1,) * (value.ndim - 1)))
+            value = ops.mean(value)
             per_output.append(value)
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
@@ -150,12 +156,12 @@ class Trainer:
         # a metric may be written with numpy or with K.* ops (then it returns a Tensor)
         return {name: float(np.mean(np.asarray(fn(ys[i], outputs[i])))) for name, i, fn in self._metrics}
 
-    def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
+    def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray], sample_weight=None) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
         variables = self.model.trainable_weights
         with enable_grad():
             outputs = self.model.call_graph([Tensor(x) for x in xs], training=True)
-            loss, per_output = self._losses(ys, outputs)
+            loss, per_output = self._losses(ys, outputs, sample_weight)
         # Gradients straight from the backward pass (no copy into each `.grad`: 32 MB for the
         # 100x100 convnet's dense kernel); None for variables the loss does not reach.
         grads = autograd.gradients_or_none(loss, variables)
@@ -164,10 +170,10 @@ class Trainer:
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
         return logs
 
-    def test_step(self, xs, ys) -> dict[str, float]:
+    def test_step(self, xs, ys, sample_weight=None) -> dict[str, float]:
         with no_grad():
             outputs = self.model.call_graph([Tensor(x) for x in xs], training=False)
-            loss, per_output = self._losses(ys, outputs)
+            loss, per_output = self._losses(ys, outputs, sample_weight)
         logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs]))
         return logs
@@ -175,13 +181,16 @@ class Trainer:
     # -- loops -------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            nb_epoch=None, **kwargs):
+            nb_epoch=None, sample_weight=None, class_weight=None, **kwargs):
         """Trains for ``epochs`` epochs (Keras 1: ``nb_epoch``); returns a `History`.
+
+        ``sample_weight`` (one weight per sample) and ``class_weight`` (``{class: weight}``, one
+        output only) scale each sample's loss; ``validation_data`` may be ``(x, y, sample_weight)``.
 
         Example:
             >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
         """
-        for ignored in ("class_weight", "sample_weight", "steps_per_epoch", "validation_steps"):
+        for ignored in ("steps_per_epoch", "validation_steps"):
             if kwargs.pop(ignored, None) is not None:
                 raise ValueError(f"fit: argument `{ignored}` is not supported")
         if kwargs:
@@ -191,19 +200,24 @@ class Trainer:
         self._require_compiled("fit")
         batch_size = mdata.check_batch_size(batch_size)
         xs, ys = self._prepare(x, y)
-        mdata.check_lengths(xs, ys)
+        n = mdata.check_lengths(xs, ys)
+        sw = mdata.sample_weights(sample_weight, class_weight, ys, n)
         val = None
         if validation_data is not None:
             vx, vy = validation_data[0], validation_data[1]
             val = self._prepare(vx, vy)
-            mdata.check_lengths(*val)
+            vn = mdata.check_lengths(*val)
+            val = val + (mdata.sample_weights(validation_data[2] if len(validation_data) > 2 else None,
+                                              None, val[1], vn),)
         elif validation_split:
-            (train, held) = mdata.split_validation(xs + ys, validation_split)
-            xs, ys = train[: len(xs)], train[len(xs):]
-            val = (held[: len(xs)], held[len(xs):])
-        return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
+            extra = [sw] if sw is not None else []
+            (train, held) = mdata.split_validation(xs + ys + extra, validation_split)
+            k = len(xs) + len(ys)
+            xs, ys, sw, val = train[: len(xs)], train[len(xs):k], (train[k] if extra else None), \
+                (held[: len(xs)], held[len(xs):k], held[k] if extra else None)
+        return self._fit_loop(xs, ys, sw, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
 
-    def _fit_loop(self, xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
+    def _fit_loop(self, xs, ys, sw, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
         n = len(xs[0])
         slices = self.batch_slices(n, batch_size)
         history = cbks.History()
@@ -226,7 +240,8 @@ class Trainer:
             for step, sl in enumerate(slices):
                 idx = order[sl]
                 calls.on_batch_begin(step, {"batch": step, "size": len(idx)})
-                logs = self.train_step([a[idx] for a in xs], [a[idx] for a in ys])
+                logs = self.train_step([a[idx] for a in xs], [a[idx] for a in ys],
+                                       sw[idx] if sw is not None else None)
                 seen += len(idx)
                 for k, v in logs.items():
                     totals[k] = totals.get(k, 0.0) + v * len(idx)
@@ -237,7 +252,7 @@ class Trainer:
                     break
             epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
             if val is not None:
-                scores = self._evaluate_arrays(val[0], val[1], batch_size)
+                scores = self._evaluate_arrays(val[0], val[1], batch_size, val[2])
                 epoch_logs.update({f"val_{k}": v for k, v in scores.items()})
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -251,22 +266,24 @@ class Trainer:
         plan = getattr(self.optimizer, "batch_slices", None)
         return plan(n, batch_size) if plan is not None else mdata.batch_slices(n, batch_size)
 
-    def _evaluate_arrays(self, xs, ys, batch_size) -> dict[str, float]:
+    def _evaluate_arrays(self, xs, ys, batch_size, sample_weight=None) -> dict[str, float]:
         totals, n = {}, len(xs[0])
         for sl in mdata.batch_slices(n, batch_size):
-            logs = self.test_step([a[sl] for a in xs], [a[sl] for a in ys])
+            logs = self.test_step([a[sl] for a in xs], [a[sl] for a in ys],
+                                  sample_weight[sl] if sample_weight is not None else None)
             for k, v in logs.items():
                 totals[k] = totals.get(k, 0.0) + v * (sl.stop - sl.start)
         return {k: v / max(n, 1) for k, v in totals.items()}
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, **kwargs):
         """The loss (a float) or ``[loss, *metrics]`` on the given data, without training."""
         self._require_compiled("evaluate")
-        if kwargs.pop("sample_weight", None) is not None:
-            raise ValueError("evaluate: argument `sample_weight` is not supported")
+        if kwargs:
+            raise TypeError(f"evaluate: unexpected keyword argument(s) {sorted(kwargs)}")
         xs, ys = self._prepare(x, y)
-        mdata.check_lengths(xs, ys)
-        scores = self._evaluate_arrays(xs, ys, mdata.check_batch_size(batch_size))
+        n = mdata.check_lengths(xs, ys)
+        sw = mdata.sample_weights(sample_weight, None, ys, n)
+        scores = self._evaluate_arrays(xs, ys, mdata.check_batch_size(batch_size), sw)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
         values = [scores[name] for name in self.metrics_names]
@@ -318,19 +335,19 @@ class Trainer:
                              f"{len(self.model.output_names)} outputs {self.model.output_names}. Use predict() instead.")
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
         self._require_compiled("train_on_batch")
         xs, ys = self._prepare(x, y)
-        mdata.check_lengths(xs, ys)
-        return self._as_result(self.train_step(xs, ys))
+        n = mdata.check_lengths(xs, ys)
+        return self._as_result(self.train_step(xs, ys, mdata.sample_weights(sample_weight, class_weight, ys, n)))
 
-    def test_on_batch(self, x, y):
+    def test_on_batch(self, x, y, sample_weight=None):
         """The loss or ``[loss, *metrics]`` on one batch."""
         self._require_compiled("test_on_batch")
         xs, ys = self._prepare(x, y)
-        mdata.check_lengths(xs, ys)
-        return self._as_result(self.test_step(xs, ys))
+        n = mdata.check_lengths(xs, ys)
+        return self._as_result(self.test_step(xs, ys, mdata.sample_weights(sample_weight, None, ys, n)))
 
     def predict_on_batch(self, x):
         """The outputs for one batch."""
