@@ -93,11 +93,22 @@ def _channels_first_from_keras1(folder: pathlib.Path) -> None:
     _save_with_predictions(model, x, folder, "from_keras1_channels_first")
 
 
+def _layers_trained_in_kerasette(folder: pathlib.Path) -> None:
+    """Keras 3's BatchNormalization and pooling models, trained one step in kerasette (which moves
+    the BatchNormalization statistics) and saved by kerasette."""
+    for name, shape in (("batchnorm", (8, 8, 3)), ("pooling", (9, 9, 2))):
+        model = load_model(DATA / f"keras3_layers/{name}.h5")
+        x, y = toy_data(n=8, shape=shape, classes=3)
+        model.train_on_batch(x, y)
+        _save_with_predictions(model, np.load(DATA / f"keras3_layers/{name}.npz")["x"], folder, f"layers_{name}")
+
+
 def test_keras3_loads_kerasette_files(tmp_path):
     keras_python = _require_keras()
     _trained_convnet(tmp_path)
     _channels_first_from_keras1(tmp_path)
     _functional(tmp_path)
+    _layers_trained_in_kerasette(tmp_path)
     resaved = load_model(DATA / "keras3/vgg_like.h5")
     _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
     env = {**os.environ, "KERAS_BACKEND": backend()}
@@ -110,7 +121,8 @@ def test_keras3_loads_kerasette_files(tmp_path):
     results = {r["file"]: r for r in lines if "file" in r}
     print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
     assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
-                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5", "functional.h5"}
+                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5", "functional.h5",
+                            "layers_batchnorm.h5", "layers_pooling.h5"}
     for result in results.values():
         assert result["max_abs_diff"] <= 1e-5, result
     for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7),
