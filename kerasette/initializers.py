@@ -107,6 +107,70 @@ class RandomNormal(Initializer):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
+@_builtin("truncated_normal")
+class TruncatedNormal(Initializer):
+    """Normal samples with ``mean`` and ``stddev``, redrawn until within two ``stddev`` of the
+    mean (as Keras does; the result's standard deviation is about 0.88 ``stddev``)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype="float32"):
+        rng = random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        return (self.mean + _truncated_normal(rng, self.stddev, shape)).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+@_builtin("orthogonal", "OrthogonalInitializer")
+class Orthogonal(Initializer):
+    """A random orthogonal matrix times ``gain``: the weight reshaped to
+    ``(prod(shape[:-1]), shape[-1])`` has orthonormal columns (or rows, when it is wide).
+
+    Drawn as Keras does: the Q of the QR factorisation of a Gaussian matrix, its columns' signs
+    fixed by R's diagonal (so Q is uniformly distributed).
+    """
+
+    def __init__(self, gain: float = 1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype="float32"):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer: the weight must be at least 2-D; received shape "
+                             f"{shape} of rank {len(shape)}")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        rng = random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+@_builtin("identity", "IdentityInitializer")
+class Identity(Initializer):
+    """``gain`` times the identity matrix (rectangular shapes: ones on the main diagonal)."""
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        shape = tuple(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer: the weight must be 2-D; received shape {shape} "
+                             f"of rank {len(shape)}")
+        return (self.gain * np.eye(*shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
 def _truncated_normal(rng, stddev: float, shape) -> np.ndarray:
     """Normal samples redrawn until they fall within two standard deviations."""
     out = rng.normal(0.0, stddev, shape)
@@ -126,6 +190,8 @@ class VarianceScaling(Initializer):
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not scale > 0:
+            raise ValueError(f"VarianceScaling: `scale` must be a positive number; received scale={scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg; received {mode!r}")
         if distribution == "normal":
@@ -168,6 +234,7 @@ HeUniform = _builtin("he_uniform")(type("HeUniform", (_scaling(2.0, "fan_in", "u
 HeNormal = _builtin("he_normal")(type("HeNormal", (_scaling(2.0, "fan_in", "truncated_normal"),), {}))
 LecunUniform = _builtin("lecun_uniform")(type("LecunUniform", (_scaling(1.0, "fan_in", "uniform"),), {}))
 LecunNormal = _builtin("lecun_normal")(type("LecunNormal", (_scaling(1.0, "fan_in", "truncated_normal"),), {}))
+
 
 def get(identifier) -> Initializer:
     """An initializer from a name, a config dict ``{'class_name', 'config'}``, or an object."""

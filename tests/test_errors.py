@@ -161,9 +161,9 @@ def test_unknown_metric():
 
 
 def test_unknown_activation():
-    with pytest.raises(ValueError, match=r"Unknown activation: 'relu6'\. Known activations: " +
-                       _known("linear", "relu", "sigmoid", "softmax", "tanh")[len("Known "):]):
-        Dense(2, activation="relu6")
+    with pytest.raises(ValueError, match=r"Unknown activation: 'relu7'\. Known activations: " +
+                       _known("linear", "relu", "relu6", "sigmoid", "softmax", "tanh")[len("Known "):]):
+        Dense(2, activation="relu7")
     with pytest.raises(ValueError, match="Unknown activation"):
         activations.get("Relu")
 
@@ -236,7 +236,8 @@ def test_model_without_input_shape_cannot_build():
      r"argument `data_format` must be 'channels_last' or 'channels_first'; received "
      r"data_format='channels_middle'"),
     (lambda: Dense(3, foo=1), TypeError, r"Dense: unexpected keyword argument\(s\) \['foo'\]"),
-    (lambda: Dense(3, kernel_regularizer="l2"), ValueError, r"argument `kernel_regularizer` is not supported yet"),
+    (lambda: Dense(3, kernel_regularizer=0.01), TypeError,
+     r"regularizer must be None, a name, a config dict or a callable; received 0.01"),
     (lambda: InputLayer(), ValueError, r"InputLayer: give `input_shape`"),
 ])
 def test_bad_constructor_arguments(make, error, message):

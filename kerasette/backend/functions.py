@@ -26,8 +26,8 @@ from kerasette.backend.tensor import Tensor
 
 __all__ = [
     "argmax", "argmin", "batch_dot", "cast", "elu", "equal", "expand_dims", "gather", "greater",
-    "greater_equal", "in_test_phase", "in_train_phase", "less", "less_equal", "log_softmax",
-    "not_equal", "one_hot", "prod", "random_normal", "random_uniform", "round", "shape", "sign",
+    "greater_equal", "hard_sigmoid", "in_test_phase", "in_train_phase", "less", "less_equal", "log_softmax",
+    "not_equal", "one_hot", "prod", "random_normal", "random_uniform", "relu", "round", "shape", "sign",
     "sparse_categorical_crossentropy", "squeeze", "stack", "std", "switch", "tile", "var",
 ]
 
@@ -265,6 +265,20 @@ def in_test_phase(x, alt, training=None):
 def elu(x, alpha: float = 1.0) -> Tensor:
     """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
     return ops.elu(x, alpha)
+
+
+def relu(x, alpha: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> Tensor:
+    """Keras 2's ``K.relu``: ``x`` above ``threshold`` (else 0), capped at ``max_value``, minus
+    ``alpha * max(threshold - x, 0)``."""
+    if alpha == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    return ops.general_relu(x, alpha, max_value, threshold)
+
+
+def hard_sigmoid(x) -> Tensor:
+    """Keras 1 and 2's ``K.hard_sigmoid``: ``clip(0.2 * x + 0.5, 0, 1)`` (the activation
+    ``'hard_sigmoid'`` is Keras 3's, with slope 1/6)."""
+    return ops.hard_sigmoid(x, 0.2, 0.5)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:

@@ -10,7 +10,7 @@ from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
-from kerasette.layers.core import reject_unsupported
+from kerasette.layers.core import WeightPenalties
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer
 from kerasette.utils import conv_utils
@@ -58,7 +58,7 @@ def check_window_fits(layer, input_shape, window, padding: str, what: str) -> No
 
 @keras_layer(aliases=("Convolution2D",), keras1={**CONV_KERAS1, "nb_filter": "filters"},
              keras1_positional=conv_kernel_size)
-class Conv2D(Layer):
+class Conv2D(WeightPenalties, Layer):
     """2-D convolution layer (spatial cross-correlation, as in Keras).
 
     Args:
@@ -69,6 +69,9 @@ class Conv2D(Layer):
         data_format: ``'channels_last'`` or ``'channels_first'`` (Keras 1: ``dim_ordering``
             ``'tf'``/``'th'``); the backend default when None.
         activation, use_bias, kernel_initializer, bias_initializer: as in `Dense`.
+        kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint: as in `Dense` (Keras 1: ``W_regularizer``, ``b_regularizer``,
+            ``W_constraint``, ``b_constraint``).
 
     Input shape: (batch, rows, cols, channels), or (batch, channels, rows, cols) channels-first.
     Output shape: (batch, new_rows, new_cols, filters), or channels-first likewise.
@@ -97,9 +100,8 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                            bias_constraint=bias_constraint)
+        self._init_penalties(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+                             bias_constraint)
         self.input_spec = image_input_spec(self.data_format)
 
     def build(self, input_shape):
@@ -109,8 +111,10 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D '{self.name}': the channel axis must be known; "
                              f"received input shape {shape_str(input_shape)}")
         shape = self.kernel_size + (channels, self.filters)
-        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.input_spec = image_input_spec(self.data_format, channels)
         self.built = True
@@ -129,10 +133,11 @@ class Conv2D(Layer):
         it to skip transposes between consecutive channels-first layers)."""
         fuse = self.activation is activations.relu or (activation is activations.relu and self.fuses(activation))
         y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
-        return y if fuse else self.activation(y)
+        return self._penalized_output(y if fuse else self.activation(y))
 
     def fuses(self, activation) -> bool:
-        return activation is activations.relu and self.activation is activations.linear
+        return (activation is activations.relu and self.activation is activations.linear
+                and self.activity_regularizer is None)
 
     def call_with_activation(self, inputs, activation):
         if self.data_format == "channels_first":
@@ -182,5 +187,5 @@ class Conv2D(Layer):
                 "dilation_rate": [1, 1], "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer), **self.penalty_config()}
 

@@ -4,19 +4,56 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette import activations, initializers
+from kerasette import activations, constraints, initializers, regularizers
 from kerasette.backend import ops
 from kerasette.backend import random as krandom
 from kerasette.backend.config import normalize_data_format
 from kerasette.backend.symbolic import KerasTensor
+from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, unique_name
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import WEIGHT_KERAS1, keras_layer
 from kerasette.utils.validation import check_positive_int, check_rate, shape_str
 
 
+class WeightPenalties:
+    """The regularizer and constraint arguments shared by Dense and Conv2D, and activity
+    regularization as Keras 3 computes it: the regularizer of the layer's output divided by the
+    batch size, added to `losses` (from the layer's latest call)."""
+
+    def _init_penalties(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                        kernel_constraint, bias_constraint) -> None:
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._activity_losses: list = []
+
+    def _penalized_output(self, outputs):
+        """Records the activity penalty of ``outputs`` (a Tensor) and returns them."""
+        if self.activity_regularizer is not None and isinstance(outputs, Tensor):
+            penalty = self.activity_regularizer(outputs)
+            if outputs.ndim > 0 and outputs.shape[0]:
+                penalty = ops.divide(penalty, float(outputs.shape[0]))
+            self._activity_losses = [penalty]
+        return outputs
+
+    @property
+    def losses(self) -> list:
+        return [*Layer.losses.fget(self), *self._activity_losses]
+
+    def penalty_config(self) -> dict:
+        """The five arguments as Keras writes them in a config."""
+        return {"kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
+
+
 @keras_layer(keras1={**WEIGHT_KERAS1, "output_dim": "units"})
-class Dense(Layer):
+class Dense(WeightPenalties, Layer):
     """Densely connected layer: ``activation(inputs @ kernel + bias)``.
 
     Args:
@@ -25,6 +62,11 @@ class Dense(Layer):
         use_bias: whether to add a bias (Keras 1: ``bias``).
         kernel_initializer: initializer of the (in, units) kernel (Keras 1: ``init``).
         bias_initializer: initializer of the bias.
+        kernel_regularizer, bias_regularizer: penalties on the weights, added to the training
+            loss (Keras 1: ``W_regularizer``, ``b_regularizer``); see `kerasette.regularizers`.
+        activity_regularizer: penalty on the output, divided by the batch size (Keras 3).
+        kernel_constraint, bias_constraint: projections applied after each update (Keras 1:
+            ``W_constraint``, ``b_constraint``); see `kerasette.constraints`.
 
     Input shape: (batch, ..., in). Output shape: (batch, ..., units).
 
@@ -42,9 +84,8 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        reject_unsupported(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                            bias_constraint=bias_constraint)
+        self._init_penalties(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+                             bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -52,8 +93,10 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known; "
                              f"received input shape {shape_str(input_shape)}")
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer)
-        self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_shape[-1]},
                                     axis_names={-1: "inputs with last axis"})
@@ -61,11 +104,12 @@ class Dense(Layer):
 
     def call(self, inputs):
         if self.activation is activations.relu:
-            return ops.dense(inputs, self.kernel, self.bias, relu=True)
-        return self.activation(ops.dense(inputs, self.kernel, self.bias))
+            return self._penalized_output(ops.dense(inputs, self.kernel, self.bias, relu=True))
+        return self._penalized_output(self.activation(ops.dense(inputs, self.kernel, self.bias)))
 
     def fuses(self, activation) -> bool:
-        return activation is activations.relu and self.activation is activations.linear
+        return (activation is activations.relu and self.activation is activations.linear
+                and self.activity_regularizer is None)
 
     def call_with_activation(self, inputs, activation):
         return ops.dense(inputs, self.kernel, self.bias, relu=True)
@@ -77,7 +121,7 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer), **self.penalty_config()}
 
 
 @keras_layer()

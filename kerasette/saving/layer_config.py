@@ -11,14 +11,17 @@ One function, `layer_from_spec`, turns ``{'class_name': ..., 'config': {...}}`` 
 - options that Keras writes but that mean nothing here (``ragged=False``, ``optional=False``,
   ``quantization_config=None``, ...) are dropped when they hold their inert value, and rejected
   with a clear message when they ask for something kerasette does not do;
-- activations and initializers named in ``custom_objects`` are substituted.
+- activations and initializers named in ``custom_objects`` are substituted; regularizers and
+  constraints (Keras 1's ``{'name': 'WeightRegularizer', 'l2': 0.01}``, Keras 2's
+  ``{'class_name': 'L1L2', 'config': ...}``, Keras 3's with ``module``) become objects through
+  the registry, ``custom_objects`` first.
 """
 
 from __future__ import annotations
 
 import inspect
 
-from kerasette import registry
+from kerasette import constraints, registry, regularizers
 from kerasette.layers.base import Layer
 from kerasette.saving import names
 from kerasette.saving.errors import CheckpointError
@@ -32,7 +35,7 @@ INERT_KEYS: dict[str, tuple] = {
     "quantization_config": (None,),
     "lora_rank": (None, 0),
     "lora_alpha": (None,),
-    "activity_regularizer": (None,),
+    "activity_regularizer": (None,),  # a value other than None is kept (Dense and Conv2D take it)
     "input_tensor": (None,),
     "autocast": (ANY,),
     "build_config": (ANY,),
@@ -62,6 +65,8 @@ def _drop_inert(config: dict, where: str) -> dict:
         inert = INERT_KEYS.get(key)
         if inert is None:
             out[key] = value
+        elif key == "activity_regularizer":
+            out[key] = value
         elif inert[0] is not ANY and value not in inert:
             raise CheckpointError(f"{where}: option {key}={value!r:.80} is not supported by kerasette")
     if "input_dtype" in config and out.get("dtype") is None:
@@ -80,7 +85,23 @@ def _resolve_objects(config: dict, custom_objects, where: str) -> dict:
     for key, value in list(config.items()):
         if key.endswith("_initializer") or key == "init":
             config[key] = _resolve_initializer(value, custom_objects, where)
+        elif key.endswith("_regularizer") and value is not None:
+            config[key] = _resolve_penalty(regularizers, "regularizer", key, value, custom_objects, where)
+        elif key.endswith("_constraint") and value is not None:
+            config[key] = _resolve_penalty(constraints, "constraint", key, value, custom_objects, where)
     return config
+
+
+def _resolve_penalty(module, kind: str, key: str, value, custom_objects, where: str):
+    """A regularizer or constraint object from its config, through the registry only."""
+    try:
+        return module.get(value, custom_objects)
+    except registry.UnknownObjectError:
+        name = value.get("registered_name") or value.get("class_name") or value.get("name") \
+            if isinstance(value, dict) else value
+        raise names.unknown_object_error(kind, str(name), f"{where}: {key}: ") from None
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where}: {key}={value!r:.120} cannot be read: {exc}") from None
 
 
 def _resolve_initializer(value, custom_objects, where: str):

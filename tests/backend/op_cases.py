@@ -430,3 +430,8 @@ def _normalization_cases():
 
 CASES = _elementwise_cases() + _linalg_cases() + _shape_cases() + _reduce_cases() + _nn_cases() + \
     _conv_cases() + _pool_cases() + _avg_pool_cases() + _normalization_cases()
+
+# the activation ops' cases live beside their own module's tests
+from tests.backend import activation_op_cases  # noqa: E402
+
+CASES += activation_op_cases.cases(Case)

@@ -4,6 +4,7 @@ Importing this package registers the ops behind Tensor's operators (``+``, ``@``
 ``.sum()``, ...) with `kerasette.backend.tensor.register_operators`.
 """
 
+from kerasette.backend.ops.activations import gelu, general_relu, hard_sigmoid
 from kerasette.backend.ops.conv import conv2d, max_pool2d
 from kerasette.backend.ops.elementwise import (
     abs,
@@ -55,8 +56,8 @@ from kerasette.backend.tensor import register_operators
 __all__ = [
     "abs", "add", "avg_pool2d", "batch_normalization", "bias_add", "binary_crossentropy", "cast",
     "categorical_crossentropy", "clip", "concatenate", "conv2d", "dense", "divide", "dropout",
-    "elu", "exp", "expand_dims", "flatten", "getitem", "log", "log_softmax", "matmul", "max",
-    "max_pool2d", "maximum", "mean", "min", "minimum", "multiply", "negative", "power", "prod",
+    "elu", "exp", "expand_dims", "flatten", "gelu", "general_relu", "getitem", "hard_sigmoid",
+    "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum", "multiply", "negative", "power", "prod",
     "relu", "relu_general", "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "softplus",
     "softsign", "sqrt", "square", "subtract", "sum", "tanh", "thresholded_relu", "tile",
     "transpose", "where",
