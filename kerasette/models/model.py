@@ -248,6 +248,18 @@ class Model(Layer):
         """Keras 1/2: the predicted classes (arg-max, or ``p > 0.5`` for one column)."""
         return self._trainer.predict_classes(x, batch_size, verbose)
 
+    def fit_generator(self, generator, *args, **kwargs):
+        """Keras 1/2: `fit` on a generator or Sequence (Keras 1 names translated)."""
+        return self._trainer.fit_generator(generator, *args, **kwargs)
+
+    def evaluate_generator(self, generator, *args, **kwargs):
+        """Keras 1/2: `evaluate` on a generator or Sequence."""
+        return self._trainer.evaluate_generator(generator, *args, **kwargs)
+
+    def predict_generator(self, generator, *args, **kwargs):
+        """Keras 1/2: `predict` on a generator or Sequence."""
+        return self._trainer.predict_generator(generator, *args, **kwargs)
+
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
         return self._trainer.train_on_batch(x, y, sample_weight, class_weight)

@@ -8,6 +8,7 @@ tensors to a list of output tensors. `fit` is a short loop over batches around o
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -17,9 +18,9 @@ from kerasette import losses as klosses
 from kerasette import metrics as kmetrics
 from kerasette import optimizers as koptimizers
 from kerasette.backend import autograd, ops
-from kerasette.backend import random as krandom
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, enable_grad, no_grad
+from kerasette.models import batches
 from kerasette.models import data as mdata
 
 
@@ -181,45 +182,130 @@ class Trainer:
     # -- loops -------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            nb_epoch=None, sample_weight=None, class_weight=None, **kwargs):
+            nb_epoch=None, sample_weight=None, class_weight=None, steps_per_epoch=None,
+            validation_steps=None, workers=None, use_multiprocessing=None, max_queue_size=None,
+            samples_per_epoch=None, **kwargs):
         """Trains for ``epochs`` epochs (Keras 1: ``nb_epoch``); returns a `History`.
 
-        ``sample_weight`` (one weight per sample) and ``class_weight`` (``{class: weight}``, one
-        output only) scale each sample's loss; ``validation_data`` may be ``(x, y, sample_weight)``.
+        ``x`` holds arrays (with ``y``), or is a source of batches ``(x, y)``/``(x, y,
+        sample_weight)``: a generator or iterable (``steps_per_epoch`` batches an epoch; Keras
+        1: ``samples_per_epoch`` samples), or a `kerasette.utils.Sequence` (``workers``,
+        ``use_multiprocessing``, ``max_queue_size`` prepare its batches ahead). ``sample_weight``
+        (one weight per sample) and ``class_weight`` (``{class: weight}``, one output only) scale
+        each sample's loss; ``validation_data`` may be ``(x, y)``, ``(x, y, sample_weight)`` or a
+        source of batches (``validation_steps`` of them).
 
         Example:
             >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
         """
-        for ignored in ("steps_per_epoch", "validation_steps"):
-            if kwargs.pop(ignored, None) is not None:
-                raise ValueError(f"fit: argument `{ignored}` is not supported")
-        if kwargs:
-            raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}")
+        _no_more("fit", kwargs)
         if nb_epoch is not None:
             epochs = nb_epoch
         self._require_compiled("fit")
         batch_size = mdata.check_batch_size(batch_size)
+        workers_args = {"workers": workers, "use_multiprocessing": use_multiprocessing,
+                        "max_queue_size": max_queue_size}
+        if batches.is_batch_source(x):
+            train = batches.batches_for(x, "fit", self._batch_preparer("fit", class_weight), steps_per_epoch,
+                                        shuffle=shuffle, samples=samples_per_epoch, **workers_args)
+            val = None if validation_data is None else self._validation_batches(validation_data, validation_steps,
+                                                                               batch_size, workers_args)
+            return self._fit_loop(train, val, batch_size, epochs, verbose, callbacks, initial_epoch)
         xs, ys = self._prepare(x, y)
         n = mdata.check_lengths(xs, ys)
         sw = mdata.sample_weights(sample_weight, class_weight, ys, n)
         val = None
         if validation_data is not None:
-            vx, vy = validation_data[0], validation_data[1]
-            val = self._prepare(vx, vy)
-            vn = mdata.check_lengths(*val)
-            val = val + (mdata.sample_weights(validation_data[2] if len(validation_data) > 2 else None,
-                                              None, val[1], vn),)
+            val = self._validation_batches(validation_data, validation_steps, batch_size, workers_args)
         elif validation_split:
             extra = [sw] if sw is not None else []
-            (train, held) = mdata.split_validation(xs + ys + extra, validation_split)
+            (kept, held) = mdata.split_validation(xs + ys + extra, validation_split)
             k = len(xs) + len(ys)
-            xs, ys, sw, val = train[: len(xs)], train[len(xs):k], (train[k] if extra else None), \
-                (held[: len(xs)], held[len(xs):k], held[k] if extra else None)
-        return self._fit_loop(xs, ys, sw, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
+            xs, ys, sw = kept[: len(xs)], kept[len(xs):k], (kept[k] if extra else None)
+            val = batches.ArrayBatches(held[: len(xs)], held[len(xs):k], held[k] if extra else None,
+                                       mdata.batch_slices(len(held[0]), batch_size), shuffle=False)
+        train = batches.ArrayBatches(xs, ys, sw, self.batch_slices(len(xs[0]), batch_size), shuffle=bool(shuffle))
+        return self._fit_loop(train, val, batch_size, epochs, verbose, callbacks, initial_epoch)
 
-    def _fit_loop(self, xs, ys, sw, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
-        n = len(xs[0])
-        slices = self.batch_slices(n, batch_size)
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10,
+                      workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0, **keras1):
+        """Keras 1/2's ``fit_generator``: `fit` on a generator or Sequence. Keras 1's names
+        (``samples_per_epoch``, ``nb_epoch``, ``nb_val_samples``, ``nb_worker``, ``pickle_safe``,
+        ``max_q_size``) are translated with a `DeprecationWarning`."""
+        renames = {"nb_epoch": "epochs", "nb_worker": "workers", "pickle_safe": "use_multiprocessing",
+                   "max_q_size": "max_queue_size"}
+        samples = keras1.pop("samples_per_epoch", None)
+        val_samples = keras1.pop("nb_val_samples", None)
+        given = {"epochs": epochs, "workers": workers, "use_multiprocessing": use_multiprocessing,
+                 "max_queue_size": max_queue_size}
+        for old, new in renames.items():
+            if old in keras1:
+                given[new] = keras1.pop(old)
+        _no_more("fit_generator", keras1)
+        if samples is not None or val_samples is not None:
+            warnings.warn("fit_generator: samples_per_epoch and nb_val_samples are Keras 1 names; use "
+                          "steps_per_epoch and validation_steps", DeprecationWarning, stacklevel=3)
+        if val_samples is not None and batches.is_batch_source(validation_data):
+            validation_data = batches.SampleLimited(validation_data, int(val_samples))
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=given["epochs"], verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        class_weight=class_weight, workers=given["workers"],
+                        use_multiprocessing=given["use_multiprocessing"], max_queue_size=given["max_queue_size"],
+                        shuffle=shuffle, initial_epoch=initial_epoch, samples_per_epoch=samples)
+
+    def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                           verbose=0, **keras1):
+        """Keras 1/2's ``evaluate_generator``: `evaluate` on a generator or Sequence (Keras 1:
+        ``val_samples``)."""
+        if "val_samples" in keras1:
+            generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
+        keras1.pop("nb_worker", None)
+        keras1.pop("pickle_safe", None)
+        keras1.pop("max_q_size", None)
+        _no_more("evaluate_generator", keras1)
+        return self.evaluate(generator, steps=steps, verbose=verbose, workers=workers,
+                             use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+
+    def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                          verbose=0, **keras1):
+        """Keras 1/2's ``predict_generator``: `predict` on a generator or Sequence (Keras 1:
+        ``val_samples``)."""
+        if "val_samples" in keras1:
+            generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
+        keras1.pop("nb_worker", None)
+        keras1.pop("pickle_safe", None)
+        keras1.pop("max_q_size", None)
+        _no_more("predict_generator", keras1)
+        return self.predict(generator, steps=steps, verbose=verbose, workers=workers,
+                            use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+
+    def _validation_batches(self, data, steps, batch_size, workers_args):
+        if batches.is_batch_source(data):
+            return batches.batches_for(data, "fit: validation_data", self._batch_preparer("fit: validation_data"),
+                                       steps, **workers_args)
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("fit: validation_data must be (x, y), (x, y, sample_weight) or a source of batches; "
+                             f"received {type(data).__name__}")
+        vx, vy = self._prepare(data[0], data[1])
+        vn = mdata.check_lengths(vx, vy)
+        vsw = mdata.sample_weights(data[2] if len(data) > 2 else None, None, vy, vn)
+        return batches.ArrayBatches(vx, vy, vsw, mdata.batch_slices(vn, batch_size), shuffle=False)
+
+    def _batch_preparer(self, what: str, class_weight=None, with_targets: bool = True):
+        """Checks and converts one batch from a generator or Sequence, as `_prepare` does arrays."""
+
+        def prepare(batch):
+            x, y, sw = batches.split_batch(batch, what, with_targets)
+            xs, ys = self._prepare(x, y)
+            if ys is None:
+                return xs, None, None
+            n = mdata.check_lengths(xs, ys)
+            return xs, ys, mdata.sample_weights(sw, class_weight, ys, n)
+
+        return prepare
+
+    def _fit_loop(self, train, val, batch_size, epochs, verbose, callbacks, initial_epoch):
         history = cbks.History()
         cb_list = list(callbacks or []) + [history]  # History last, as in Keras: it sees the final logs
         if verbose:
@@ -227,33 +313,31 @@ class Trainer:
         metrics = self.metrics_names
         if val is not None:  # as Keras 2 lists them: the training names, then the validation ones
             metrics = metrics + [f"val_{name}" for name in metrics]
-        params = {"epochs": epochs, "steps": len(slices), "samples": n, "batch_size": batch_size,
-                  "verbose": verbose, "do_validation": val is not None, "metrics": metrics}
+        params = {"epochs": epochs, "steps": train.steps, "samples": getattr(train, "samples", None),
+                  "batch_size": batch_size, "verbose": verbose, "do_validation": val is not None, "metrics": metrics}
         calls = cbks.CallbackList(cb_list, self.model, params)
         self.stop_training = False
         self.history = history
         calls.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             calls.on_epoch_begin(epoch, {})
-            order = krandom.generator().permutation(n) if shuffle else np.arange(n)
             totals, seen = {}, 0
-            for step, sl in enumerate(slices):
-                idx = order[sl]
-                calls.on_batch_begin(step, {"batch": step, "size": len(idx)})
-                logs = self.train_step([a[idx] for a in xs], [a[idx] for a in ys],
-                                       sw[idx] if sw is not None else None)
-                seen += len(idx)
-                for k, v in logs.items():
-                    totals[k] = totals.get(k, 0.0) + v * len(idx)
-                batch_logs = {"batch": step, "size": len(idx)}  # as Keras 2, then the running means
-                batch_logs.update({k: v / seen for k, v in totals.items()})
-                calls.on_batch_end(step, batch_logs)
-                if self.stop_training:
-                    break
+            with contextlib.closing(train.epoch()) as epoch_batches:
+                for step, (xs, ys, sw) in enumerate(epoch_batches):
+                    size = len(xs[0])
+                    calls.on_batch_begin(step, {"batch": step, "size": size})
+                    logs = self.train_step(xs, ys, sw)
+                    seen += size
+                    for k, v in logs.items():
+                        totals[k] = totals.get(k, 0.0) + v * size
+                    batch_logs = {"batch": step, "size": size}  # as Keras 2, then the running means
+                    batch_logs.update({k: v / seen for k, v in totals.items()})
+                    calls.on_batch_end(step, batch_logs)
+                    if self.stop_training:
+                        break
             epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
             if val is not None:
-                scores = self._evaluate_arrays(val[0], val[1], batch_size, val[2])
-                epoch_logs.update({f"val_{k}": v for k, v in scores.items()})
+                epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val).items()})
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -266,41 +350,61 @@ class Trainer:
         plan = getattr(self.optimizer, "batch_slices", None)
         return plan(n, batch_size) if plan is not None else mdata.batch_slices(n, batch_size)
 
-    def _evaluate_arrays(self, xs, ys, batch_size, sample_weight=None) -> dict[str, float]:
-        totals, n = {}, len(xs[0])
-        for sl in mdata.batch_slices(n, batch_size):
-            logs = self.test_step([a[sl] for a in xs], [a[sl] for a in ys],
-                                  sample_weight[sl] if sample_weight is not None else None)
-            for k, v in logs.items():
-                totals[k] = totals.get(k, 0.0) + v * (sl.stop - sl.start)
+    def _evaluate_batches(self, source) -> dict[str, float]:
+        """Each logged value averaged over the samples of all batches."""
+        totals, n = {}, 0
+        with contextlib.closing(source.epoch()) as epoch_batches:
+            for xs, ys, sw in epoch_batches:
+                logs = self.test_step(xs, ys, sw)
+                size = len(xs[0])
+                n += size
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v * size
         return {k: v / max(n, 1) for k, v in totals.items()}
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, **kwargs):
-        """The loss (a float) or ``[loss, *metrics]`` on the given data, without training."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None,
+                 return_dict=False, workers=None, use_multiprocessing=None, max_queue_size=None, **kwargs):
+        """The loss (a float) or ``[loss, *metrics]`` (a dict with ``return_dict=True``) on the
+        given arrays or source of batches (``steps`` of them), without training."""
+        _no_more("evaluate", kwargs)
         self._require_compiled("evaluate")
-        if kwargs:
-            raise TypeError(f"evaluate: unexpected keyword argument(s) {sorted(kwargs)}")
-        xs, ys = self._prepare(x, y)
-        n = mdata.check_lengths(xs, ys)
-        sw = mdata.sample_weights(sample_weight, None, ys, n)
-        scores = self._evaluate_arrays(xs, ys, mdata.check_batch_size(batch_size), sw)
+        batch_size = mdata.check_batch_size(batch_size)
+        if batches.is_batch_source(x):
+            source = batches.batches_for(x, "evaluate", self._batch_preparer("evaluate"), steps, workers=workers,
+                                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        else:
+            xs, ys = self._prepare(x, y)
+            n = mdata.check_lengths(xs, ys)
+            sw = mdata.sample_weights(sample_weight, None, ys, n)
+            source = batches.ArrayBatches(xs, ys, sw, mdata.batch_slices(n, batch_size), shuffle=False)
+        scores = self._evaluate_batches(source)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
+        if return_dict:
+            return {name: scores[name] for name in self.metrics_names}
         values = [scores[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose=0, **kwargs):
-        """The model's outputs for ``x``, computed in batches with gradient recording off."""
+    def predict(self, x, batch_size=None, verbose=0, steps=None, workers=None, use_multiprocessing=None,
+                max_queue_size=None, **kwargs):
+        """The model's outputs for ``x`` (arrays, or a source of batches: ``steps`` of them),
+        computed in batches with gradient recording off."""
+        _no_more("predict", kwargs)
         batch_size = mdata.check_batch_size(batch_size)
-        xs, _ = self._prepare(x)
-        n = len(xs[0])
+        if batches.is_batch_source(x):
+            source = batches.batches_for(x, "predict", self._batch_preparer("predict", with_targets=False), steps,
+                                         workers=workers, use_multiprocessing=use_multiprocessing,
+                                         max_queue_size=max_queue_size)
+        else:
+            xs, _ = self._prepare(x)
+            source = batches.ArrayBatches(xs, None, None, mdata.batch_slices(len(xs[0]), batch_size), shuffle=False)
         chunks: list[list[np.ndarray]] = [[] for _ in self.model.output_names]
-        with no_grad():
-            for sl in mdata.batch_slices(n, batch_size):
-                outs = self.model.call_graph([Tensor(a[sl]) for a in xs], training=False)
+        with no_grad(), contextlib.closing(source.epoch()) as epoch_batches:
+            for xs, _, _ in epoch_batches:
+                outs = self.model.call_graph([Tensor(a) for a in xs], training=False)
                 for i, out in enumerate(outs):
                     chunks[i].append(out.data)
-        results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:]), floatx())
+        results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:] if s else ()), floatx())
                    for c, s in zip(chunks, self.model.output_shapes)]
         return results[0] if len(results) == 1 else results
 
@@ -356,6 +460,11 @@ class Trainer:
     def _as_result(self, logs):
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
+
+
+def _no_more(method: str, kwargs: dict) -> None:
+    if kwargs:
+        raise TypeError(f"{method}: unexpected keyword argument(s) {sorted(kwargs)}")
 
 
 def unique_names(names: list[str]) -> list[str]:
