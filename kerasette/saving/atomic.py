@@ -3,12 +3,19 @@
 A process killed at any moment leaves either the previous file or the new one, never a mix:
 ``os.replace`` is atomic on POSIX and Windows when both paths are on one file system, which a
 temporary file in the same folder guarantees.
+
+A killed save leaves its temporary file behind. Temporary files are named
+``.<file>.<host>.<pid>.<random>.tmp``, so the next save to the same path removes those that a
+process of this machine left and that is gone; a temporary file of a live process, or of another
+machine sharing the folder, is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 
 
@@ -38,6 +45,39 @@ def _default_mode(target: str) -> int:
         return 0o666 & ~umask
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
+
+
+def remove_stale_temporaries(target: str) -> list[str]:
+    """Deletes the temporary files that earlier saves to ``target`` left when their process died
+    (this machine's only; never a live process's); returns their paths."""
+    folder, base = os.path.dirname(target), os.path.basename(target)
+    prefix = f".{base}.{_host()}."
+    removed = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid_text = name[len(prefix):].split(".", 1)[0]
+            if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+                continue
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(filepath, overwrite: bool = True):
     """Yields a temporary path to write; on success it replaces ``filepath`` atomically.
@@ -64,7 +104,9 @@ def atomic_write(filepath, overwrite: bool = True):
         raise IsADirectoryError(f"{target}: is a folder; give a file path to save to")
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.{_host()}.{os.getpid()}.", suffix=".tmp",
+                               dir=folder)
     os.close(fd)
     try:
         os.chmod(tmp, _default_mode(target))

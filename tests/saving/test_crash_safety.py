@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -21,7 +22,7 @@ import pytest
 from kerasette.layers import Dense
 from kerasette.models import Sequential, load_model
 from kerasette.optimizers import SGD
-from kerasette.saving.atomic import atomic_write
+from kerasette.saving.atomic import atomic_write, remove_stale_temporaries
 
 MIN_MID_SAVE_KILLS = 20
 MAX_ROUNDS = 60
@@ -84,8 +85,9 @@ def test_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
         child.join(30)
         leftovers = _leftovers(str(tmp_path))
         mid_save_kills += bool(leftovers)
-        for name in leftovers:  # what a killed save leaves behind; the checkpoint is untouched by it
-            os.remove(tmp_path / name)
+        # what a killed save leaves behind (the checkpoint is untouched by it) is what the next save
+        # to the same path removes: the writer is gone
+        assert sorted(os.path.basename(p) for p in remove_stale_temporaries(path)) == sorted(leftovers)
         versions.add(_check_consistent(path))
         if mid_save_kills >= MIN_MID_SAVE_KILLS:
             break
@@ -102,3 +104,26 @@ def test_an_exception_during_a_save_keeps_the_old_file(tmp_path):
                 f.write(b"new, half written")
             raise RuntimeError("boom")
     assert target.read_bytes() == b"old" and _leftovers(str(tmp_path)) == []
+
+
+def test_the_next_save_removes_dead_processes_temporaries_only(tmp_path):
+    from kerasette.saving.atomic import _host
+
+    target = tmp_path / "m.h5"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".m.h5.{_host()}.{dead.pid}.abc123.tmp"
+        busy = tmp_path / f".m.h5.{_host()}.{live.pid}.def456.tmp"
+        other_host = tmp_path / f".m.h5.some_other_host.{dead.pid}.ghi789.tmp"
+        for path in (stale, busy, other_host):
+            path.write_bytes(b"partial")
+        with atomic_write(target) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"new")
+        assert target.read_bytes() == b"new"
+        assert not stale.exists() and busy.exists() and other_host.exists()
+    finally:
+        live.kill()
+        live.wait()
