@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kerasette.callbacks import (
+    Callback,
     CSVLogger,
     EarlyStopping,
     LambdaCallback,
@@ -207,3 +208,36 @@ def test_terminate_on_nan_stops_at_the_first_bad_batch(capsys):
                         callbacks=[TerminateOnNaN(), LambdaCallback(on_batch_end=lambda b, logs: seen.append(b))])
     assert len(history.epoch) == 1 and seen == [0, 1, 2]
     assert "Batch 2: Invalid loss, terminating training" in capsys.readouterr().out
+
+
+class _Recorder(Callback):
+    """Records every hook Keras calls, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
+            calls = object.__getattribute__(self, "calls")
+            return lambda *args: calls.append(name if len(args) < 2 else (name, args[0]))
+        return object.__getattribute__(self, name)
+
+
+def test_every_hook_in_keras_order():
+    model = _model()
+    x, y = _data(n=8)
+    recorder = _Recorder()
+    model.fit(x, y, batch_size=4, epochs=1, validation_data=(x[:4], y[:4]), verbose=0, callbacks=[recorder])
+    assert recorder.calls == [
+        "on_train_begin", ("on_epoch_begin", 0),
+        ("on_train_batch_begin", 0), ("on_train_batch_end", 0), ("on_train_batch_begin", 1), ("on_train_batch_end", 1),
+        "on_test_begin", ("on_test_batch_begin", 0), ("on_test_batch_end", 0), "on_test_end",
+        ("on_epoch_end", 0), "on_train_end"]
+    recorder.calls.clear()
+    model.evaluate(x, y, batch_size=8, verbose=0, callbacks=[recorder])
+    assert recorder.calls == ["on_test_begin", ("on_test_batch_begin", 0), ("on_test_batch_end", 0), "on_test_end"]
+    outputs = []
+    model.predict(x, batch_size=4, callbacks=[LambdaCallback(on_predict_batch_end=lambda b, logs: outputs.append(
+        logs["outputs"].shape))])
+    assert outputs == [(4, 3), (4, 3)]

@@ -16,7 +16,10 @@ class Callback:
     """Base class. ``self.model`` and ``self.params`` are set before training starts.
 
     Hooks: ``on_train_begin/end(logs)``, ``on_epoch_begin/end(epoch, logs)``,
-    ``on_batch_begin/end(batch, logs)`` (``on_train_batch_*`` are the Keras 2 aliases).
+    ``on_batch_begin/end(batch, logs)`` (``on_train_batch_*`` are the Keras 2 aliases), and for
+    `evaluate` (and fit's validation) and `predict`: ``on_test_begin/end(logs)``,
+    ``on_test_batch_begin/end(batch, logs)``, ``on_predict_begin/end(logs)``,
+    ``on_predict_batch_begin/end(batch, logs)`` (``logs['outputs']`` at a prediction batch's end).
     """
 
     def __init__(self):
@@ -46,6 +49,22 @@ class Callback:
     def on_train_batch_begin(self, batch, logs=None): ...
 
     def on_train_batch_end(self, batch, logs=None): ...
+
+    def on_test_begin(self, logs=None): ...
+
+    def on_test_end(self, logs=None): ...
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+
+    def on_test_batch_end(self, batch, logs=None): ...
+
+    def on_predict_begin(self, logs=None): ...
+
+    def on_predict_end(self, logs=None): ...
+
+    def on_predict_batch_begin(self, batch, logs=None): ...
+
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class CallbackList:

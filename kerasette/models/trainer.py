@@ -337,7 +337,7 @@ class Trainer:
                         break
             epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
             if val is not None:
-                epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val).items()})
+                epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val, calls).items()})
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -350,20 +350,26 @@ class Trainer:
         plan = getattr(self.optimizer, "batch_slices", None)
         return plan(n, batch_size) if plan is not None else mdata.batch_slices(n, batch_size)
 
-    def _evaluate_batches(self, source) -> dict[str, float]:
-        """Each logged value averaged over the samples of all batches."""
+    def _evaluate_batches(self, source, calls) -> dict[str, float]:
+        """Each logged value averaged over the samples of all batches (``calls`` get the test hooks)."""
         totals, n = {}, 0
+        calls.on_test_begin({})
         with contextlib.closing(source.epoch()) as epoch_batches:
-            for xs, ys, sw in epoch_batches:
-                logs = self.test_step(xs, ys, sw)
+            for step, (xs, ys, sw) in enumerate(epoch_batches):
                 size = len(xs[0])
+                calls.on_test_batch_begin(step, {"batch": step, "size": size})
+                logs = self.test_step(xs, ys, sw)
                 n += size
                 for k, v in logs.items():
                     totals[k] = totals.get(k, 0.0) + v * size
-        return {k: v / max(n, 1) for k, v in totals.items()}
+                calls.on_test_batch_end(step, {"batch": step, "size": size, **logs})
+        scores = {k: v / max(n, 1) for k, v in totals.items()}
+        calls.on_test_end(dict(scores))
+        return scores
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None,
-                 return_dict=False, workers=None, use_multiprocessing=None, max_queue_size=None, **kwargs):
+                 return_dict=False, workers=None, use_multiprocessing=None, max_queue_size=None, callbacks=None,
+                 **kwargs):
         """The loss (a float) or ``[loss, *metrics]`` (a dict with ``return_dict=True``) on the
         given arrays or source of batches (``steps`` of them), without training."""
         _no_more("evaluate", kwargs)
@@ -377,7 +383,9 @@ class Trainer:
             n = mdata.check_lengths(xs, ys)
             sw = mdata.sample_weights(sample_weight, None, ys, n)
             source = batches.ArrayBatches(xs, ys, sw, mdata.batch_slices(n, batch_size), shuffle=False)
-        scores = self._evaluate_batches(source)
+        calls = cbks.CallbackList(list(callbacks or []), self.model,
+                                  {"steps": source.steps, "verbose": verbose, "metrics": self.metrics_names})
+        scores = self._evaluate_batches(source, calls)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
         if return_dict:
@@ -386,7 +394,7 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, workers=None, use_multiprocessing=None,
-                max_queue_size=None, **kwargs):
+                max_queue_size=None, callbacks=None, **kwargs):
         """The model's outputs for ``x`` (arrays, or a source of batches: ``steps`` of them),
         computed in batches with gradient recording off."""
         _no_more("predict", kwargs)
@@ -399,11 +407,16 @@ class Trainer:
             xs, _ = self._prepare(x)
             source = batches.ArrayBatches(xs, None, None, mdata.batch_slices(len(xs[0]), batch_size), shuffle=False)
         chunks: list[list[np.ndarray]] = [[] for _ in self.model.output_names]
+        calls = cbks.CallbackList(list(callbacks or []), self.model, {"steps": source.steps, "verbose": verbose})
+        calls.on_predict_begin({})
         with no_grad(), contextlib.closing(source.epoch()) as epoch_batches:
-            for xs, _, _ in epoch_batches:
+            for step, (xs, _, _) in enumerate(epoch_batches):
+                calls.on_predict_batch_begin(step, {"batch": step, "size": len(xs[0])})
                 outs = self.model.call_graph([Tensor(a) for a in xs], training=False)
                 for i, out in enumerate(outs):
                     chunks[i].append(out.data)
+                calls.on_predict_batch_end(step, {"outputs": [o.data for o in outs] if len(outs) > 1 else outs[0].data})
+        calls.on_predict_end({})
         results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:] if s else ()), floatx())
                    for c, s in zip(chunks, self.model.output_shapes)]
         return results[0] if len(results) == 1 else results
