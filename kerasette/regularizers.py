@@ -144,6 +144,26 @@ l1 = L1
 l2 = L2
 orthogonal_regularizer = OrthogonalRegularizer
 
+
+def l1l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:  # noqa: E741 - Keras 1's names
+    """Keras 1's helper: ``L1L2`` with both factors 0.01 by default."""
+    return L1L2(l1, l2)
+
+
+def activity_l1(l: float = 0.01) -> L1:  # noqa: E741 - Keras 1's argument name
+    """Keras 1's activity helper (pass it as ``activity_regularizer``)."""
+    return L1(l)
+
+
+def activity_l2(l: float = 0.01) -> L2:  # noqa: E741 - Keras 1's argument name
+    """Keras 1's activity helper (pass it as ``activity_regularizer``)."""
+    return L2(l)
+
+
+def activity_l1l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
+    """Keras 1's activity helper (pass it as ``activity_regularizer``)."""
+    return L1L2(l1, l2)
+
 _KERAS1 = ("WeightRegularizer", "ActivityRegularizer")
 
 

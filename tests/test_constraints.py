@@ -81,3 +81,9 @@ def test_errors():
     with pytest.raises(ValueError, match=r"MinMaxNorm: `min_value` must not exceed `max_value`; "
                                          r"received min_value=2.0, max_value=1.0"):
         constraints.MinMaxNorm(2.0, 1.0)
+
+
+def test_keras1_module_names():
+    from kerasette.constraints import maxnorm, nonneg, unitnorm
+
+    assert maxnorm(m=3).max_value == 3.0 and nonneg is constraints.NonNeg and unitnorm is constraints.UnitNorm

@@ -94,3 +94,10 @@ def test_errors():
         regularizers.OrthogonalRegularizer(mode="diagonal")
     with pytest.raises(ValueError, match=r"OrthogonalRegularizer: the weight must be 2-D; received shape \(2, 2, 2\)"):
         regularizers.OrthogonalRegularizer()(np.ones((2, 2, 2)))
+
+
+def test_keras1_helpers():
+    assert regularizers.l1l2().get_config() == {"l1": 0.01, "l2": 0.01}
+    assert regularizers.activity_l2(0.1).get_config() == {"l2": 0.1}
+    assert regularizers.activity_l1().get_config() == {"l1": 0.01}
+    assert regularizers.activity_l1l2(0.0, 0.2).get_config() == {"l1": 0.0, "l2": 0.2}

@@ -190,3 +190,33 @@ def test_errors():
         Dense(2, kernel_regularizer=0.5)
     with pytest.raises(ValueError, match="Unknown constraint: 'max_nrm'"):
         Conv2D(2, 3, kernel_constraint="max_nrm")
+
+
+KERAS_CHECK = """
+import sys, keras, numpy as np
+model = keras.models.load_model(sys.argv[1])
+data = np.load(sys.argv[2])
+print(float(np.abs(model.predict(data["x"], verbose=0) - data["y"]).max()))
+conv, dense = model.get_layer("conv"), model.get_layer("dense")
+print(type(conv.kernel_constraint).__name__, type(conv.activity_regularizer).__name__,
+      type(dense.bias_constraint).__name__, type(model.get_layer("out").kernel_regularizer).__name__)
+"""
+
+
+def test_keras3_loads_kerasette_file_with_penalties(tmp_path):
+    import subprocess
+
+    from tests.saving.keras_interop_check import backend
+    from tests.saving.test_keras_interop import _require_keras
+
+    keras_python = _require_keras()
+    model = _load("model_penalties.h5")
+    model.save(tmp_path / "ours.h5")
+    np.savez(tmp_path / "ours.npz", x=KERAS3["x"], y=model.predict(KERAS3["x"], verbose=0))
+    env = {**os.environ, "KERAS_BACKEND": backend()}
+    proc = subprocess.run([keras_python, "-c", KERAS_CHECK, str(tmp_path / "ours.h5"), str(tmp_path / "ours.npz")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    error, classes = proc.stdout.strip().splitlines()[-2:]
+    assert float(error) < 1e-5
+    assert classes.split() == ["MaxNorm", "L1L2", "MinMaxNorm", "OrthogonalRegularizer"]
