@@ -1,5 +1,6 @@
 """Callbacks: hooks into training with Keras's names and ``logs`` dicts."""
 
+from kerasette.callbacks.backup import BackupAndRestore
 from kerasette.callbacks.base import Callback, CallbackList, History, resolve_mode
 from kerasette.callbacks.checkpoint import ModelCheckpoint
 from kerasette.callbacks.csv_logger import CSVLogger
@@ -8,6 +9,6 @@ from kerasette.callbacks.learning_rate import LearningRateScheduler, ReduceLROnP
 from kerasette.callbacks.progbar import ProgbarLogger
 from kerasette.callbacks.simple import LambdaCallback, TerminateOnNaN
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
            "resolve_mode"]

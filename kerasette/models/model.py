@@ -363,6 +363,11 @@ class Model(Layer):
         """Saves the weights only, in Keras's legacy HDF5 layout."""
         file_format().save_weights(self, filepath, overwrite=overwrite)
 
+    def load_training_state(self, filepath) -> None:
+        """Restores the weights, optimizer state and random state that `save` wrote, into this
+        compiled model, so that ``fit`` continues exactly where that run was."""
+        file_format().load_training_state(self, filepath)
+
     def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False,
                      flip_kernels: bool | None = None) -> None:
         """Loads weights saved by `save_weights`, `save` or Keras (legacy or ``.weights.h5``).

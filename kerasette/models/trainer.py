@@ -319,6 +319,8 @@ class Trainer:
         self.stop_training = False
         self.history = history
         calls.on_train_begin({})
+        # a callback that restored a run (BackupAndRestore) says where it was
+        initial_epoch = max(initial_epoch, int(params.get("initial_epoch", 0)))
         for epoch in range(initial_epoch, epochs):
             calls.on_epoch_begin(epoch, {})
             totals, seen = {}, 0

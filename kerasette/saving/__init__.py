@@ -17,12 +17,20 @@ from kerasette.registry import (
     register_keras_serializable,
     register_serializable,
 )
-from kerasette.saving.api import load_model, load_weights, read_checkpoint, save_model, save_weights
+from kerasette.saving.api import (
+    load_model,
+    load_training_state,
+    load_weights,
+    read_checkpoint,
+    save_model,
+    save_weights,
+)
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.model_config import model_from_config, model_from_json
 
 __all__ = [
-    "CheckpointError", "custom_object_scope", "get_custom_objects", "load_model", "load_weights",
+    "CheckpointError", "custom_object_scope", "get_custom_objects", "load_model", "load_training_state",
+    "load_weights",
     "model_from_config", "model_from_json", "read_checkpoint", "register_keras_serializable",
     "register_serializable", "save_model", "save_weights",
 ]

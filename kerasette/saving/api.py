@@ -201,6 +201,25 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     return model
 
 
+def load_training_state(model, filepath) -> None:
+    """Restores into a compiled ``model`` what ``model.save`` wrote for training: the weights,
+    the optimizer's iterations and slots, and the random state, so that ``fit`` continues
+    exactly (what `kerasette.callbacks.BackupAndRestore` resumes from).
+
+    Raises:
+        CheckpointError: the file does not fit the model (nothing is changed then).
+    """
+    content = read_checkpoint(filepath)
+    if not getattr(model, "compiled", False):
+        raise CheckpointError(f"model '{getattr(model, 'name', '?')}' is not compiled: compile it before "
+                              "restoring its training state", content.path)
+    converters = assign_weights(model, content, LoadOptions())
+    if content.optimizer is not None:
+        restore_optimizer_state(model, content.optimizer, converters, content.path)
+    if content.training_state is not None:
+        restore_training_state(model, content.training_state, content.path)
+
+
 def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = False,
                  flip_kernels: bool | None = None) -> None:
     """Loads weights into ``model`` from any Keras weights or full-model file.
