@@ -150,7 +150,9 @@ def test_unknown_loss():
 
 
 def test_unknown_optimizer():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'sgdd'\. Known optimizers: Adam, RMSprop, SGD, adam, rmsprop, sgd\."):
+    with pytest.raises(ValueError, match=r"Unknown optimizer: 'sgdd'\. Known optimizers: Adadelta, Adagrad, Adam, "
+                                         r"AdamW, Adamax, Ftrl, Lion, Nadam, RMSprop, SGD, adadelta, adagrad, adam, "
+                                         r"adamax, adamw, ftrl, lion, nadam, rmsprop, sgd\."):
         _mlp(False).compile("sgdd", "mse")
 
 

@@ -1,4 +1,6 @@
-"""Optimizers: SGD against numbers worked out by hand, Adam and RMSprop one-step formulas."""
+"""Optimizers: SGD against numbers worked out by hand, one-step formulas, arguments, errors, configs.
+
+The ten-step comparisons with real Keras 3 are in test_optimizer_golden.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,19 @@ import pytest
 
 from kerasette import optimizers
 from kerasette.backend.tensor import Variable
-from kerasette.optimizers import SGD, Adam, RMSprop
+from kerasette.optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Ftrl,
+    Lion,
+    Nadam,
+    RMSprop,
+    schedules,
+)
 
 # Three steps on w = [1, -2] with these gradients, learning_rate 0.1, momentum 0.9, decay 1.5:
 # lr_t = 0.1 / (1 + 1.5 * t) is 0.1, 0.04, 0.025 for t = 0, 1, 2.
@@ -90,8 +104,9 @@ def test_rmsprop_one_step():
     w0, g = np.array([1.0, -1.0]), np.array([0.2, -0.4])
     w = Variable(w0, dtype="float64")
     RMSprop(learning_rate=0.01).apply_gradients([(g, w)])
-    # a = 0.1 g^2; w -= 0.01 g / (sqrt(a) + 1e-7)
-    np.testing.assert_allclose(w.data, w0 - 0.01 * g / (np.sqrt(0.1 * g**2) + 1e-7), rtol=1e-12)
+    # Keras 3: velocity = 0.1 g^2; w -= 0.01 g / sqrt(velocity + 1e-7) (epsilon inside the root)
+    np.testing.assert_allclose(w.data, w0 - 0.01 * g / np.sqrt(0.1 * g**2 + 1e-7), rtol=1e-12)
+    assert abs(w.data[0] - (w0[0] - 0.01 * g[0] / (np.sqrt(0.1 * g[0] ** 2) + 1e-7))) > 1e-9  # Keras 2's form
 
 
 def test_clipnorm_and_clipvalue():
@@ -132,7 +147,8 @@ def test_state_round_trip():
     other = Adam()
     other.set_state([w], iterations, [a for _, a in state])
     assert other.iterations == 1
-    np.testing.assert_array_equal(other.slots_for(w)["m"], opt.slots_for(w)["m"])
+    np.testing.assert_array_equal(other.slots_for(w)["momentum"], opt.slots_for(w)["momentum"])
+    assert [name for name, _ in state] == [f"{w.name}/momentum", f"{w.name}/velocity"]
 
 
 def test_get_by_name():
@@ -156,17 +172,14 @@ def test_keras3_config_with_options_turned_off_loads():
 
 
 @pytest.mark.parametrize("value", [None, False, 0, 0.0, np.float64(0.0)])
-@pytest.mark.parametrize("option", ["weight_decay", "global_clipnorm", "use_ema", "loss_scale_factor",
-                                    "gradient_accumulation_steps"])
+@pytest.mark.parametrize("option", ["use_ema", "loss_scale_factor", "gradient_accumulation_steps"])
 def test_options_that_are_turned_off_are_accepted(option, value):
     SGD(learning_rate=0.1, **{option: value})
 
 
-@pytest.mark.parametrize("option, value", [
-    ("weight_decay", 0.004), ("global_clipnorm", 1.0), ("use_ema", True), ("loss_scale_factor", 128.0),
-    ("gradient_accumulation_steps", 4),
-])
-@pytest.mark.parametrize("cls", [SGD, Adam, RMSprop])
+@pytest.mark.parametrize("option, value", [("use_ema", True), ("loss_scale_factor", 128.0),
+                                           ("gradient_accumulation_steps", 4)])
+@pytest.mark.parametrize("cls", [SGD, Adam, RMSprop, Lion])
 def test_options_that_would_change_training_are_refused(cls, option, value):
     # silently dropping them would train differently from what the user asked for
     with pytest.raises(ValueError, match=rf"{cls.__name__}: argument `{option}` is not supported by kerasette; "
@@ -174,11 +187,11 @@ def test_options_that_would_change_training_are_refused(cls, option, value):
         cls(**{option: value})
 
 
-def test_a_keras3_config_that_uses_weight_decay_is_refused():
-    config = dict(KERAS3_ADAM_CONFIG, weight_decay=0.01)
-    with pytest.raises(ValueError, match=r"Adam: argument `weight_decay` is not supported by kerasette; "
-                                         r"received weight_decay=0.01"):
-        optimizers.deserialize({"class_name": "Adam", "config": config})
+def test_a_keras3_config_with_weight_decay_and_global_clipnorm_loads():
+    config = dict(KERAS3_ADAM_CONFIG, weight_decay=0.01, global_clipnorm=2.0)
+    opt = optimizers.deserialize({"class_name": "Adam", "config": config})
+    assert (opt.weight_decay, opt.global_clipnorm) == (0.01, 2.0)
+    assert opt.get_config()["weight_decay"] == 0.01
 
 
 @pytest.mark.parametrize("nesterov", [True, False])
@@ -195,3 +208,142 @@ def test_fused_sgd_update_matches_the_numpy_rule(nesterov, dtype):
     tol = 1e-6 if dtype == "float32" else 1e-13
     np.testing.assert_allclose(v, v_ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(w, w_ref, rtol=tol, atol=tol)
+
+
+ALL = [SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam, Ftrl, Lion]
+NON_DEFAULT = {  # every hyperparameter away from its default, for the config round trip
+    SGD: dict(learning_rate=0.3, momentum=0.5, nesterov=True, clipnorm=2.0),
+    RMSprop: dict(learning_rate=0.02, rho=0.8, momentum=0.3, epsilon=1e-6, centered=True, clipvalue=0.5),
+    Adagrad: dict(learning_rate=0.2, initial_accumulator_value=0.5, epsilon=1e-5, global_clipnorm=3.0),
+    Adadelta: dict(learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.01),
+    Adam: dict(learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-6, amsgrad=True, decay=0.01),
+    AdamW: dict(learning_rate=0.02, weight_decay=0.05, amsgrad=True),
+    Adamax: dict(learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+    Nadam: dict(learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+    Ftrl: dict(learning_rate=0.2, learning_rate_power=-0.7, initial_accumulator_value=0.2,
+               l1_regularization_strength=0.1, l2_regularization_strength=0.2,
+               l2_shrinkage_regularization_strength=0.3, beta=0.4),
+    Lion: dict(learning_rate=0.002, beta_1=0.8, beta_2=0.95, name="my_lion"),
+}
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_every_optimizer_round_trips_its_config(cls):
+    opt = cls(**NON_DEFAULT[cls])
+    config = opt.get_config()
+    for key, value in NON_DEFAULT[cls].items():
+        assert config[key] == value, key
+    again = optimizers.deserialize(optimizers.serialize(opt))
+    assert type(again) is cls and again.get_config() == config
+    assert optimizers.get(cls.__name__.lower()).__class__ is cls
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_keras1_lr_and_epsilon_none(cls):
+    with pytest.warns(DeprecationWarning, match=f"{cls.__name__}: `lr` is the Keras 1 name"):
+        opt = cls(lr=0.25)
+    assert opt.learning_rate == 0.25
+    if "epsilon" in opt.get_config():
+        assert cls(epsilon=None).epsilon == 1e-7  # Keras 1/2: the backend's epsilon()
+
+
+def test_nadam_schedule_decay_is_keras2s_momentum_schedule():
+    w_keras3, w_keras2 = Variable(np.ones(2), dtype="float64"), Variable(np.ones(2), dtype="float64")
+    with pytest.warns(DeprecationWarning, match="Nadam: `schedule_decay` is the Keras 1/2 momentum schedule"):
+        keras2 = Nadam(learning_rate=0.1, schedule_decay=0.004)
+    keras3 = Nadam(learning_rate=0.1)
+    for _ in range(3):
+        keras3.apply_gradients([(np.array([0.5, -0.2]), w_keras3)])
+        keras2.apply_gradients([(np.array([0.5, -0.2]), w_keras2)])
+    assert np.abs(w_keras2.data - w_keras3.data).max() > 1e-4
+    assert keras2.get_config()["schedule_decay"] == 0.004 and "schedule_decay" not in keras3.get_config()
+
+
+def test_weight_decay_is_decoupled_and_can_exclude_variables():
+    # weight_decay shrinks w by w * wd * lr before the update; a zero gradient isolates it
+    kernel, bias = Variable(np.full(2, 2.0), dtype="float64", name="kernel"), Variable(np.full(2, 2.0),
+                                                                                        dtype="float64", name="bias")
+    opt = Adam(learning_rate=0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    opt.apply_gradients([(np.zeros(2), kernel), (np.zeros(2), bias)])
+    np.testing.assert_allclose(kernel.data, 2.0 - 2.0 * 0.5 * 0.1)
+    np.testing.assert_array_equal(bias.data, 2.0)
+    opt.exclude_from_weight_decay(var_list=[kernel])
+    opt.apply_gradients([(np.zeros(2), kernel), (np.zeros(2), bias)])
+    np.testing.assert_allclose(kernel.data, 1.9)
+    np.testing.assert_allclose(bias.data, 2.0 - 2.0 * 0.5 * 0.1)
+
+
+def test_global_clipnorm_scales_all_gradients_together():
+    a, b = Variable(np.zeros(1), dtype="float64"), Variable(np.zeros(1), dtype="float64")
+    SGD(learning_rate=1.0, global_clipnorm=1.0).apply_gradients([(np.array([3.0]), a), (np.array([4.0]), b)])
+    np.testing.assert_allclose([a.data[0], b.data[0]], [-0.6, -0.8])
+
+
+def test_adagrad_and_ftrl_accumulators_start_at_their_initial_value():
+    w = Variable(np.ones(2), dtype="float64")
+    assert np.all(Adagrad(initial_accumulator_value=0.3).slots_for(w)["accumulator"] == 0.3)
+    assert np.all(Ftrl(initial_accumulator_value=0.2).slots_for(w)["accumulator"] == 0.2)
+    assert np.all(Ftrl().slots_for(w)["linear"] == 0.0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SGD(clipnorm=1.0, clipvalue=0.5), r"SGD: only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
+                                               r"can be set; received clipnorm=1.0, clipvalue=0.5, global_clipnorm=None"),
+    (lambda: SGD(momentum=1.5), r"SGD: argument `momentum` must be in \[0, 1\]; received momentum=1.5"),
+    (lambda: RMSprop(rho=-0.1), r"RMSprop: argument `rho` must be in \[0, 1\]; received rho=-0.1"),
+    (lambda: Adam(beta_1=2), r"Adam: argument `beta_1` must be in \[0, 1\]; received beta_1=2.0"),
+    (lambda: Lion(beta_1=0.0), r"Lion: argument `beta_1` must be in \(0, 1\]; received beta_1=0.0"),
+    (lambda: Ftrl(learning_rate_power=0.5), r"Ftrl: argument `learning_rate_power` must be <= 0; "
+                                            r"received learning_rate_power=0.5"),
+    (lambda: Ftrl(l1_regularization_strength=-1), r"Ftrl: argument `l1_regularization_strength` must be >= 0; "
+                                                  r"received l1_regularization_strength=-1.0"),
+    (lambda: Adagrad(initial_accumulator_value=-0.1), r"Adagrad: argument `initial_accumulator_value` must be "
+                                                      r">= 0; received initial_accumulator_value=-0.1"),
+    (lambda: Adam(learning_rate=-1.0), r"Adam: argument `learning_rate` must be >= 0; received learning_rate=-1.0"),
+    (lambda: SGD(clipnorm=-1.0), r"SGD: argument `clipnorm` must be > 0; received clipnorm=-1.0"),
+    (lambda: Adam(weight_decay=-0.1), r"Adam: argument `weight_decay` must be >= 0; received weight_decay=-0.1"),
+    (lambda: AdamW(weight_decay=None), r"AdamW: argument `weight_decay` must be a number >= 0; "
+                                       r"received weight_decay=None"),
+    (lambda: SGD(decay=-0.5), r"SGD: argument `decay` must be >= 0; received decay=-0.5"),
+    (lambda: Adam(learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5), decay=0.1),
+     r"Adam: argument `decay` applies to a constant learning rate; received decay=0.1 with learning_rate="),
+])
+def test_invalid_arguments_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_type_errors_name_the_argument():
+    with pytest.raises(TypeError, match=r"Adam: argument `learning_rate` must be a number; received "
+                                        r"learning_rate='fast'"):
+        Adam(learning_rate="fast")
+    with pytest.raises(TypeError, match=r"Lion: unexpected keyword argument\(s\) \['momentum'\]"):
+        Lion(momentum=0.9)
+
+
+def test_a_schedule_is_called_with_the_iteration_count():
+    schedule = schedules.PiecewiseConstantDecay([1], [0.5, 0.1])
+    w = Variable(np.zeros(1), dtype="float64")
+    opt = SGD(learning_rate=schedule)
+    for _ in range(3):  # steps 0 and 1 use 0.5, step 2 uses 0.1
+        opt.apply_gradients([(np.ones(1), w)])
+    np.testing.assert_allclose(w.data, [-1.1])
+    assert opt.learning_rate == 0.1  # Keras 3: the schedule's value now
+    with pytest.raises(TypeError, match=r"SGD: the learning rate is the schedule PiecewiseConstantDecay and cannot "
+                                        r"be set to a number; received learning_rate=0.3"):
+        opt.learning_rate = 0.3
+    config = optimizers.serialize(opt)["config"]["learning_rate"]
+    assert config == {"class_name": "PiecewiseConstantDecay",
+                      "config": {"boundaries": [1], "values": [0.5, 0.1], "name": "PiecewiseConstant"}}
+    again = optimizers.deserialize(optimizers.serialize(opt))
+    assert isinstance(again._learning_rate, schedules.PiecewiseConstantDecay) and again.current_learning_rate() == 0.5
+
+
+def test_a_callable_learning_rate_is_called_each_step():
+    rates = iter([0.5, 0.25])
+    w = Variable(np.zeros(1), dtype="float64")
+    opt = SGD(learning_rate=lambda: next(rates))
+    opt.apply_gradients([(np.ones(1), w)])
+    opt.apply_gradients([(np.ones(1), w)])
+    np.testing.assert_allclose(w.data, [-0.75])

@@ -1,7 +1,10 @@
 """The ``optimizer_weights`` group: the iteration count and the slots (momentum, ...).
 
-Written in Keras 3's order and naming (``sgd/iteration``, ``sgd/learning_rate``, then each
-trainable variable's slots, variable by variable), which Keras 3's ``load_model`` restores.
+Written in Keras 3's order and naming, which Keras 3's ``load_model`` restores: ``adam/iteration``,
+``adam/learning_rate`` (left out when the learning rate is a schedule, as Keras 3 has no such
+variable then), then the slots in the order of Keras 3's optimizer variables (the optimizer's
+`get_state` order: Adam's ``momentum`` and ``velocity`` variable by variable; RMSprop's
+``velocity`` of every variable, then its ``momentum``, ...), then Nadam's momentum product.
 Read from Keras 1 (``[iterations] + slots``), Keras 2 (slots grouped by kind: all ``m``, then
 all ``v``), tf.keras 2 and Keras 3 files as well as kerasette's own.
 """
@@ -16,8 +19,6 @@ import numpy as np
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.hdf5_io import write_str_list_attr
 
-# kerasette slot name -> Keras 3's name for the same state.
-KERAS3_SLOT_NAMES = {"momentum": "momentum", "m": "momentum", "v": "velocity", "rms": "velocity"}
 MAX_ITERATIONS = 2**62
 
 
@@ -39,19 +40,18 @@ def write_optimizer_weights(h5file, model) -> None:
     variables = model.trainable_weights
     iterations, state = optimizer.get_state(variables)
     prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", str(getattr(optimizer, "name", "optimizer")) or "optimizer")
-    slot_names = list(getattr(optimizer, "slot_names", ()))
-    names = [f"{prefix}/iteration", f"{prefix}/learning_rate"]
-    values = [np.asarray(iterations, dtype=np.int64),
-              np.asarray(getattr(optimizer, "learning_rate", 0.0), dtype=np.float32)]
-    if len(state) == len(variables) * len(slot_names):
-        for i, (_, array) in enumerate(state):
-            var, slot = variables[i // len(slot_names)], slot_names[i % len(slot_names)]
-            var_name = var.name.replace("/", "_").replace(":", "_")
-            names.append(f"{prefix}/{model.name}_{var_name}_{KERAS3_SLOT_NAMES.get(slot, slot)}")
-            values.append(array)
-    else:
-        names.extend(f"{prefix}/{name.replace('/', '_')}" for name, _ in state)
-        values.extend(array for _, array in state)
+    names, values = [f"{prefix}/iteration"], [np.asarray(iterations, dtype=np.int64)]
+    if isinstance(getattr(optimizer, "_learning_rate", 0.0), (int, float)):  # a schedule has no variable
+        names.append(f"{prefix}/learning_rate")
+        values.append(np.asarray(optimizer.learning_rate, dtype=np.float32))
+    for key, array in state:
+        var_name, _, slot = key.rpartition("/")
+        var_name = var_name.replace("/", "_").replace(":", "_")
+        names.append(f"{prefix}/{model.name}_{var_name}_{slot}" if var_name else f"{prefix}/{slot}")
+        values.append(array)
+    if getattr(optimizer, "u_product", None) is not None:  # Nadam: Keras 3's last optimizer variable
+        names.append(f"{prefix}/u_product")
+        values.append(np.asarray(optimizer.u_product))
     names = _unique(names)
     group = h5file.create_group("optimizer_weights")
     write_str_list_attr(group, "weight_names", names)
@@ -72,7 +72,8 @@ def _split(arrays: list[tuple[str, np.ndarray]]) -> tuple[int | None, list[tuple
         else:
             slots.append((name, value))
     named = [v for n, v in scalars if _basename(n) in ("iteration", "iterations")]
-    unnamed = [v for n, v in scalars if _basename(n) not in ("learning_rate", "lr", "decay", "momentum")]
+    unnamed = [v for n, v in scalars
+               if _basename(n) not in ("learning_rate", "lr", "decay", "momentum", "u_product", "variable")]
     chosen = named[0] if named else (unnamed[0] if unnamed else None)
     if chosen is not None:
         iterations = chosen.item()
@@ -89,23 +90,33 @@ def _valid_iterations(value, path) -> int:
     return int(number)
 
 
-def _ordered(slots, variables, slot_names, converters) -> list[np.ndarray] | None:
-    """The slot arrays in kerasette's order (variable-major), trying variable-major then
-    kind-major (Keras 1/2 Adam: every m, then every v) in the file; None if neither fits."""
-    n_vars, n_kinds = len(variables), len(slot_names)
-    if len(slots) != n_vars * n_kinds:
+def _layouts(n_vars: int, optimizer_order: list[tuple[int, str]], slot_names: list[str]):
+    """The orders a file may hold the slots in, as (variable index, slot name) sequences: the
+    optimizer's own (Keras 3 and kerasette), variable-major, and kind-major (Keras 1/2 Adam: every
+    m, then every v)."""
+    yield optimizer_order
+    yield [(v, name) for v in range(n_vars) for name in slot_names]
+    yield [(v, name) for name in slot_names for v in range(n_vars)]
+
+
+def _ordered(slots, variables, optimizer, converters) -> list[np.ndarray] | None:
+    """The slot arrays in the optimizer's `get_state` order, trying the layouts of `_layouts`
+    in the file; None if none fits."""
+    slot_names = list(getattr(optimizer, "slot_names", ()))
+    index = {id(v): i for i, v in enumerate(variables)}
+    wanted = [(index[id(var)], name) for var, name in _owners(optimizer, variables, slot_names)]
+    if len(slots) != len(wanted):
         return None
-    for kind_major in (False, True):
-        out = []
-        for v_index, var in enumerate(variables):
-            for k_index in range(n_kinds):
-                index = k_index * n_vars + v_index if kind_major else v_index * n_kinds + k_index
-                value = slots[index][1]
-                convert = converters.get(id(var))
-                if convert is not None and value.shape != var.shape:
-                    value = convert(value)
-                out.append(value)
-        if all(a.shape == v.shape for a, v in zip(out, (var for var in variables for _ in range(n_kinds)), strict=True)):
+    for layout in _layouts(len(variables), wanted, slot_names):
+        found = {}
+        for (v_index, name), (_, value) in zip(layout, slots, strict=True):
+            var = variables[v_index]
+            convert = converters.get(id(var))
+            if convert is not None and value.shape != var.shape:
+                value = convert(value)
+            found[v_index, name] = value
+        out = [found[key] for key in wanted]
+        if all(a.shape == variables[v].shape for a, (v, _) in zip(out, wanted, strict=True)):
             return out
     return None
 
@@ -124,7 +135,7 @@ def restore_optimizer_state(model, arrays, converters: dict, path) -> None:
     slot_names = list(getattr(optimizer, "slot_names", ()))
     if any(a.dtype.kind != "f" for _, a in slots):
         raise CheckpointError("optimizer_weights: slot arrays should hold floating point numbers", path)
-    ordered = _ordered(slots, variables, slot_names, converters)
+    ordered = _ordered(slots, variables, optimizer, converters)
     if ordered is None:
         warnings.warn(
             f"{path}: the optimizer state in the file ({len(slots)} arrays) does not fit "
@@ -132,5 +143,12 @@ def restore_optimizer_state(model, arrays, converters: dict, path) -> None:
             "the optimizer starts fresh", stacklevel=3)
         return
     count = _valid_iterations(iterations, path) if iterations is not None else 0
-    optimizer.set_state(variables, count, [np.asarray(a, dtype=v.dtype) for a, v in
-                                           zip(ordered, (v for v in variables for _ in slot_names), strict=True)])
+    optimizer.set_state(variables, count, [np.asarray(a, dtype=var.dtype) for a, var in zip(
+        ordered, [var for var, _ in _owners(optimizer, variables, slot_names)], strict=True)])
+
+
+def _owners(optimizer, variables, slot_names):
+    """(variable, slot name) of each state array, in the optimizer's `get_state` order."""
+    if hasattr(optimizer, "state_order"):
+        return optimizer.state_order(variables)
+    return [(var, name) for var in variables for name in slot_names]

@@ -2,7 +2,8 @@
 
 Written so that Keras 3's ``load_model`` compiles the model (``learning_rate`` rather than
 ``lr``, an explicit ``loss_weights``); read from the forms of Keras 1 (``lr``), tf.keras 2
-(``Custom>SGD``, metrics as nested ``MeanMetricWrapper`` dicts) and Keras 3.
+(``Custom>SGD``, metrics as nested ``MeanMetricWrapper`` dicts) and Keras 3, learning-rate
+schedules included (``{'class_name': 'ExponentialDecay', 'config': ...}``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import warnings
 
 from kerasette import losses as klosses
 from kerasette import metrics as kmetrics
+from kerasette.optimizers import schedules
 from kerasette.saving import names
 from kerasette.saving.errors import CheckpointError
 
@@ -108,9 +110,8 @@ def _optimizer(spec, custom_objects, where: str):
     config = dict(spec.get("config") or {})
     if "lr" in config:
         config.setdefault("learning_rate", config.pop("lr"))
-    if isinstance(config.get("learning_rate"), dict):
-        raise CheckpointError(f"{where}: learning-rate schedules are not supported; found "
-                              f"{config['learning_rate'].get('class_name')!r}")
+    if isinstance(config.get("learning_rate"), dict):  # a schedule, resolved through the registry
+        config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
     for key, inert in _INERT_OPTIMIZER_OPTIONS.items():
         if key in config and config[key] in inert and key not in _init_arguments(cls):
             config.pop(key)

@@ -1,0 +1,255 @@
+"""The optimizer base class: learning rate (a number or a schedule), clipping, decoupled weight
+decay, per-variable state created on first use, and the iteration count.
+
+A subclass names its state arrays (``slot_names``, Keras 3's names) and writes one in-place
+``update(value, grad, slots, lr)``; everything else (clipping, weight decay, constraints,
+counting, (de)serialisation, checkpoint state) lives here, applied in Keras 3's order:
+clip the gradients, decay the weights, update, count the step.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from kerasette.optimizers.schedules import LearningRateSchedule
+from kerasette.optimizers.schedules import deserialize as _deserialize_schedule
+from kerasette.optimizers.schedules import serialize as _serialize_schedule
+
+# Keras 1/2 argument names, translated at the constructor with a DeprecationWarning.
+_KERAS1_NAMES = {"lr": "learning_rate"}
+# Keras 3 options that would change training and that kerasette does not implement: accepted only
+# when turned off (None, False or 0), refused otherwise rather than silently dropped.
+_UNSUPPORTED_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
+# Options without effect on the updates (the EMA settings matter only with use_ema=True).
+_INERT_OPTIONS = ("ema_momentum", "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile")
+
+
+def _is_off(value) -> bool:
+    """Whether an option's value means "not used": None, False or 0."""
+    return value is None or value is False or (isinstance(value, (int, float, np.number)) and value == 0)
+
+
+def number(value, name: str, owner, low=None, high=None, low_open=False) -> float:
+    """``value`` as a float, checked against ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    kind = type(owner).__name__
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{kind}: argument `{name}` must be a number; received {name}={value!r}") from None
+    below = low is not None and (value <= low if low_open else value < low)
+    if below or (high is not None and value > high) or np.isnan(value):
+        if low is not None and high is not None:
+            rule = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        elif low is not None:
+            rule = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            rule = f"<= {high:g}"
+        raise ValueError(f"{kind}: argument `{name}` must be {rule}; received {name}={value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class. Subclasses set ``slot_names`` and implement ``update(value, grad, slots, lr)``.
+
+    Args:
+        learning_rate: the step size: a number, a `LearningRateSchedule` (called with the
+            iteration count before each step) or a callable of no arguments (Keras 1: ``lr``).
+        decay: Keras 1/2 time-based decay, ``lr_t = learning_rate / (1 + decay * iterations)``
+            (what Keras 3 writes as ``InverseTimeDecay(learning_rate, 1, decay)``).
+        clipnorm: each gradient is rescaled to at most this L2 norm.
+        clipvalue: each gradient is clipped to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: all gradients together are rescaled to at most this L2 norm.
+        weight_decay: decoupled weight decay, ``w -= w * weight_decay * lr_t`` before each update
+            (see `exclude_from_weight_decay`).
+        name: the optimizer's name (default: the class name in lower case).
+    """
+
+    slot_names: tuple[str, ...] = ()
+    #: Keras 3 creates some state kinds in separate passes over the variables: each group is written
+    #: variable by variable, one group after another (Adam: one group (momentum, velocity)).
+    slot_groups: tuple[tuple[str, ...], ...] | None = None
+    #: Initial value of each slot (zeros when not listed).
+    slot_initial: dict[str, float] = {}
+
+    def __init__(self, learning_rate=0.01, decay=0.0, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 weight_decay=None, name=None, **kwargs):
+        kind = type(self).__name__
+        for old, new in _KERAS1_NAMES.items():
+            if old in kwargs:
+                warnings.warn(f"{kind}: `{old}` is the Keras 1 name; use `{new}`", DeprecationWarning, stacklevel=3)
+                learning_rate = kwargs.pop(old)
+        for option in _UNSUPPORTED_OPTIONS:
+            if option in kwargs:
+                value = kwargs.pop(option)
+                if not _is_off(value):
+                    raise ValueError(
+                        f"{kind}: argument `{option}` is not supported by kerasette; received "
+                        f"{option}={value!r} (only None, False or 0, which turn it off, are accepted)")
+        for inert in _INERT_OPTIONS:
+            kwargs.pop(inert, None)
+        if kwargs:
+            raise TypeError(f"{kind}: unexpected keyword argument(s) {sorted(kwargs)}")
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        clips = {k: (None if _is_off(v) else number(v, k, self, 0, low_open=True)) for k, v in clips.items()}
+        if sum(v is not None for v in clips.values()) > 1:
+            raise ValueError(f"{kind}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set; "
+                             f"received {', '.join(f'{k}={v!r}' for k, v in clips.items())}")
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (clips[k] for k in ("clipnorm", "clipvalue",
+                                                                                 "global_clipnorm"))
+        self.weight_decay = None if weight_decay is None else number(weight_decay, "weight_decay", self, 0)
+        self.decay = number(decay, "decay", self, 0)
+        self._learning_rate = None
+        self.learning_rate = learning_rate
+        if self.decay and not isinstance(self._learning_rate, float):
+            raise ValueError(f"{kind}: argument `decay` applies to a constant learning rate; received "
+                             f"decay={decay!r} with learning_rate={learning_rate!r} (put the decay in the schedule)")
+        self.name = name or kind.lower()
+        self.iterations = 0
+        self._slots: dict[int, dict[str, np.ndarray]] = {}
+        self._no_weight_decay: tuple[set[int], re.Pattern | None] = (set(), None)
+
+    # -- learning rate ------------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The learning rate: the number given, or a schedule's value at the current iteration
+        (as Keras 3 reads it). `get_config` keeps the schedule itself."""
+        if isinstance(self._learning_rate, float):
+            return self._learning_rate
+        return self.current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, np.number)):
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(f"{type(self).__name__}: the learning rate is the schedule "
+                            f"{type(self._learning_rate).__name__} and cannot be set to a number; received "
+                            f"learning_rate={value!r} (create the optimizer with a number to change it)")
+        self._learning_rate = number(value, "learning_rate", self, 0)
+
+    @property
+    def lr(self):
+        """Keras 1 name of ``learning_rate``."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self.learning_rate = value
+
+    def current_learning_rate(self) -> float:
+        """The learning rate of the next update (a schedule's value, or the decayed rate)."""
+        rate = self._learning_rate
+        if isinstance(rate, LearningRateSchedule):
+            return float(rate(self.iterations))
+        if callable(rate):
+            return float(rate())
+        return rate / (1.0 + self.decay * self.iterations)
+
+    # -- the step -----------------------------------------------------------------------------
+    def slots_for(self, var) -> dict[str, np.ndarray]:
+        """The state arrays of ``var``, created on first use (zeros unless ``slot_initial`` says)."""
+        slots = self._slots.get(id(var))
+        if slots is None:
+            slots = {}
+            for name in self.slot_names:
+                slots[name] = np.full_like(var.data, self.slot_initial.get(name, 0.0))
+            self._slots[id(var)] = slots
+        return slots
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Updates each variable in place from its gradient, then counts one iteration."""
+        pairs = [(np.asarray(g).astype(v.dtype, copy=False), v) for g, v in grads_and_vars if g is not None]
+        grads = self._clip([g for g, _ in pairs])
+        lr = self.current_learning_rate()
+        self.before_step(np.dtype(pairs[0][1].dtype) if pairs else np.dtype(np.float64))
+        for grad, (_, var) in zip(grads, pairs, strict=True):
+            if self.weight_decay and self._decays(var):
+                var.data -= var.data * var.dtype.type(self.weight_decay * lr)
+            self.update(var.data, grad, self.slots_for(var), lr)
+            constraint = getattr(var, "constraint", None)  # add_weight(constraint=...), applied after the step
+            if constraint is not None:
+                var.assign(np.asarray(constraint(var.data), dtype=var.dtype))
+        self.iterations += 1
+
+    def before_step(self, dtype: np.dtype) -> None:
+        """Hook run once per step before the variables are updated (Nadam's momentum product)."""
+
+    def _clip(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
+                out.append(g * g.dtype.type(self.clipnorm / max(norm, self.clipnorm)) if norm > self.clipnorm else g)
+            return out
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads)))
+            if norm > self.global_clipnorm:
+                return [g * g.dtype.type(self.global_clipnorm / norm) for g in grads]
+            return grads
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Leaves these variables out of ``weight_decay``: the given ones, and those whose name
+        contains one of ``var_names`` (a regular-expression search, as in Keras 3)."""
+        ids = {id(v) for v in (var_list or ())}
+        pattern = re.compile("|".join(map(re.escape, var_names))) if var_names else None
+        self._no_weight_decay = (ids, pattern)
+
+    def _decays(self, var) -> bool:
+        ids, pattern = self._no_weight_decay
+        return id(var) not in ids and not (pattern is not None and pattern.search(str(var.name)))
+
+    def update(self, value: np.ndarray, grad: np.ndarray, slots: dict, lr: float) -> None:
+        raise NotImplementedError
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def get_config(self) -> dict:
+        rate = self._learning_rate
+        if isinstance(rate, LearningRateSchedule):
+            rate = _serialize_schedule(rate)
+        elif callable(rate):
+            rate = float(rate())
+        config = {"name": self.name, "learning_rate": rate, "decay": self.decay}
+        for key in ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _deserialize_schedule(config["learning_rate"], custom_objects)
+        return cls(**config)
+
+    # -- checkpoint state -----------------------------------------------------------------------
+    def state_order(self, variables):
+        """(variable, slot name) pairs in Keras 3's order of optimizer variables."""
+        groups = self.slot_groups if self.slot_groups is not None else (self.slot_names,)
+        return [(var, name) for group in groups for var in variables for name in group]
+
+    def get_state(self, variables) -> tuple[int, list[tuple[str, np.ndarray]]]:
+        """(iterations, [(``"variable name/slot"``, array), ...]) in Keras 3's order."""
+        return self.iterations, [(f"{var.name}/{name}", self.slots_for(var)[name])
+                                 for var, name in self.state_order(variables)]
+
+    def set_state(self, variables, iterations: int, arrays) -> None:
+        """Restores what `get_state` returned (arrays in the same order)."""
+        arrays = list(arrays)
+        order = self.state_order(variables)
+        if len(arrays) != len(order):
+            raise ValueError(f"{type(self).__name__}: expected {len(order)} state arrays for {len(variables)} "
+                             f"variables, received {len(arrays)}")
+        for (var, name), value in zip(order, arrays, strict=True):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(f"{type(self).__name__}: state '{name}' of '{var.name}' has shape "
+                                 f"{value.shape}, expected {var.shape}")
+            self.slots_for(var)[name][...] = value
+        self.iterations = int(iterations)
