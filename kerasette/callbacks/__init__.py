@@ -8,7 +8,8 @@ from kerasette.callbacks.early_stopping import EarlyStopping
 from kerasette.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from kerasette.callbacks.progbar import ProgbarLogger
 from kerasette.callbacks.simple import LambdaCallback, TerminateOnNaN
+from kerasette.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
            "resolve_mode"]
