@@ -27,7 +27,7 @@ from kerasette.backend import symbolic
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
-from kerasette.models import functional, functional_config
+from kerasette.models import functional, functional_config, legacy_methods
 from kerasette.models.data import as_list
 from kerasette.models.planner import Plan
 from kerasette.models.summary import format_summary
@@ -242,23 +242,23 @@ class Model(Layer):
 
     def predict_proba(self, x, batch_size: int = 32, verbose: int = 0):
         """Keras 1/2: `predict`'s output, with a warning when it is not in [0, 1]."""
-        return self._trainer.predict_proba(x, batch_size, verbose)
+        return legacy_methods.predict_proba(self._trainer, x, batch_size, verbose)
 
     def predict_classes(self, x, batch_size: int = 32, verbose: int = 0):
         """Keras 1/2: the predicted classes (arg-max, or ``p > 0.5`` for one column)."""
-        return self._trainer.predict_classes(x, batch_size, verbose)
+        return legacy_methods.predict_classes(self._trainer, x, batch_size, verbose)
 
     def fit_generator(self, generator, *args, **kwargs):
         """Keras 1/2: `fit` on a generator or Sequence (Keras 1 names translated)."""
-        return self._trainer.fit_generator(generator, *args, **kwargs)
+        return legacy_methods.fit_generator(self._trainer, generator, *args, **kwargs)
 
     def evaluate_generator(self, generator, *args, **kwargs):
         """Keras 1/2: `evaluate` on a generator or Sequence."""
-        return self._trainer.evaluate_generator(generator, *args, **kwargs)
+        return legacy_methods.evaluate_generator(self._trainer, generator, *args, **kwargs)
 
     def predict_generator(self, generator, *args, **kwargs):
         """Keras 1/2: `predict` on a generator or Sequence."""
-        return self._trainer.predict_generator(generator, *args, **kwargs)
+        return legacy_methods.predict_generator(self._trainer, generator, *args, **kwargs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""

@@ -9,7 +9,6 @@ tensors to a list of output tensors. `fit` is a short loop over batches around o
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import numpy as np
 
@@ -198,7 +197,7 @@ class Trainer:
         Example:
             >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
         """
-        _no_more("fit", kwargs)
+        no_more_arguments("fit", kwargs)
         if nb_epoch is not None:
             epochs = nb_epoch
         self._require_compiled("fit")
@@ -226,59 +225,6 @@ class Trainer:
                                        mdata.batch_slices(len(held[0]), batch_size), shuffle=False)
         train = batches.ArrayBatches(xs, ys, sw, self.batch_slices(len(xs[0]), batch_size), shuffle=bool(shuffle))
         return self._fit_loop(train, val, batch_size, epochs, verbose, callbacks, initial_epoch)
-
-    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
-                      validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10,
-                      workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0, **keras1):
-        """Keras 1/2's ``fit_generator``: `fit` on a generator or Sequence. Keras 1's names
-        (``samples_per_epoch``, ``nb_epoch``, ``nb_val_samples``, ``nb_worker``, ``pickle_safe``,
-        ``max_q_size``) are translated with a `DeprecationWarning`."""
-        renames = {"nb_epoch": "epochs", "nb_worker": "workers", "pickle_safe": "use_multiprocessing",
-                   "max_q_size": "max_queue_size"}
-        samples = keras1.pop("samples_per_epoch", None)
-        val_samples = keras1.pop("nb_val_samples", None)
-        given = {"epochs": epochs, "workers": workers, "use_multiprocessing": use_multiprocessing,
-                 "max_queue_size": max_queue_size}
-        for old, new in renames.items():
-            if old in keras1:
-                given[new] = keras1.pop(old)
-        _no_more("fit_generator", keras1)
-        if samples is not None or val_samples is not None:
-            warnings.warn("fit_generator: samples_per_epoch and nb_val_samples are Keras 1 names; use "
-                          "steps_per_epoch and validation_steps", DeprecationWarning, stacklevel=3)
-        if val_samples is not None and batches.is_batch_source(validation_data):
-            validation_data = batches.SampleLimited(validation_data, int(val_samples))
-        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=given["epochs"], verbose=verbose,
-                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
-                        class_weight=class_weight, workers=given["workers"],
-                        use_multiprocessing=given["use_multiprocessing"], max_queue_size=given["max_queue_size"],
-                        shuffle=shuffle, initial_epoch=initial_epoch, samples_per_epoch=samples)
-
-    def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
-                           verbose=0, **keras1):
-        """Keras 1/2's ``evaluate_generator``: `evaluate` on a generator or Sequence (Keras 1:
-        ``val_samples``)."""
-        if "val_samples" in keras1:
-            generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
-        keras1.pop("nb_worker", None)
-        keras1.pop("pickle_safe", None)
-        keras1.pop("max_q_size", None)
-        _no_more("evaluate_generator", keras1)
-        return self.evaluate(generator, steps=steps, verbose=verbose, workers=workers,
-                             use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
-
-    def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
-                          verbose=0, **keras1):
-        """Keras 1/2's ``predict_generator``: `predict` on a generator or Sequence (Keras 1:
-        ``val_samples``)."""
-        if "val_samples" in keras1:
-            generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
-        keras1.pop("nb_worker", None)
-        keras1.pop("pickle_safe", None)
-        keras1.pop("max_q_size", None)
-        _no_more("predict_generator", keras1)
-        return self.predict(generator, steps=steps, verbose=verbose, workers=workers,
-                            use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
 
     def _validation_batches(self, data, steps, batch_size, workers_args):
         if batches.is_batch_source(data):
@@ -374,7 +320,7 @@ class Trainer:
                  **kwargs):
         """The loss (a float) or ``[loss, *metrics]`` (a dict with ``return_dict=True``) on the
         given arrays or source of batches (``steps`` of them), without training."""
-        _no_more("evaluate", kwargs)
+        no_more_arguments("evaluate", kwargs)
         self._require_compiled("evaluate")
         batch_size = mdata.check_batch_size(batch_size)
         if batches.is_batch_source(x):
@@ -399,7 +345,7 @@ class Trainer:
                 max_queue_size=None, callbacks=None, **kwargs):
         """The model's outputs for ``x`` (arrays, or a source of batches: ``steps`` of them),
         computed in batches with gradient recording off."""
-        _no_more("predict", kwargs)
+        no_more_arguments("predict", kwargs)
         batch_size = mdata.check_batch_size(batch_size)
         if batches.is_batch_source(x):
             source = batches.batches_for(x, "predict", self._batch_preparer("predict", with_targets=False), steps,
@@ -422,37 +368,6 @@ class Trainer:
         results = [np.concatenate(c) if c else np.zeros((0,) + tuple(s[1:] if s else ()), floatx())
                    for c, s in zip(chunks, self.model.output_shapes)]
         return results[0] if len(results) == 1 else results
-
-    def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """Keras 1/2: the predicted probabilities, i.e. `predict`'s output (one output only).
-
-        Warns, as Keras does, when the values are not in [0, 1] (the last layer is then not a
-        softmax or sigmoid).
-        """
-        preds = self._single_output_predict("predict_proba", x, batch_size, verbose)
-        if preds.size and (preds.min() < 0.0 or preds.max() > 1.0):
-            warnings.warn(f"Model '{self.model.name}': predict_proba: the network returns values outside [0, 1]; "
-                          "its last layer might not normalize predictions into probabilities (like "
-                          "softmax or sigmoid would)", stacklevel=2)
-        return preds
-
-    def predict_classes(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """Keras 1/2: the predicted classes (one output only).
-
-        Returns:
-            The arg-max over the last axis when the output has several columns; for a single
-            column, ``(p > 0.5)`` as int32, keeping the column (shape ``(n, 1)``), as Keras does.
-        """
-        proba = self._single_output_predict("predict_classes", x, batch_size, verbose)
-        if proba.shape[-1] > 1:
-            return proba.argmax(axis=-1)
-        return (proba > 0.5).astype("int32")
-
-    def _single_output_predict(self, method: str, x, batch_size, verbose) -> np.ndarray:
-        if len(self.model.output_names) != 1:
-            raise ValueError(f"Model '{self.model.name}': {method}() needs a model with one output; this one has "
-                             f"{len(self.model.output_names)} outputs {self.model.output_names}. Use predict() instead.")
-        return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
@@ -477,7 +392,8 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
 
-def _no_more(method: str, kwargs: dict) -> None:
+def no_more_arguments(method: str, kwargs: dict) -> None:
+    """Raises the TypeError for keyword arguments ``method`` does not take."""
     if kwargs:
         raise TypeError(f"{method}: unexpected keyword argument(s) {sorted(kwargs)}")
 
