@@ -41,40 +41,41 @@ def mean_absolute_error(y_true, y_pred):
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
-def accuracy_for(loss=None, output_shape=None) -> Callable:
-    """The accuracy that ``'accuracy'``/``'acc'`` stands for, chosen as Keras 2 does.
-
-    Args:
-        loss: the output's loss function (or its registered name); a built-in loss declares the
-            accuracy that goes with it.
-        output_shape: the output's shape (batch axis first), when known.
+def accuracy_for(y_true_shape, y_pred_shape) -> Callable:
+    """The accuracy that ``'accuracy'``/``'acc'`` stands for, from the shapes of the targets and
+    the predictions, as Keras 3 chooses it (whatever the loss).
 
     Returns:
-        `binary_accuracy` when the loss declares it or the output's last dimension is 1, else
-        the accuracy the loss declares (`sparse_categorical_accuracy` for the sparse categorical
-        cross-entropy), else `categorical_accuracy`.
+        `binary_accuracy` when the predictions have one column; `sparse_categorical_accuracy`
+        when the targets have fewer axes than the predictions, or one column against several;
+        `categorical_accuracy` otherwise.
+
+    Example:
+        >>> accuracy_for((32, 1), (32, 10)) is sparse_categorical_accuracy
+        True
     """
-    if isinstance(loss, str):
-        loss = registry.lookup("loss", loss)
-    declared = getattr(loss, "accuracy", None) if loss is not None else None
-    last = tuple(output_shape)[-1] if output_shape else None
-    if declared == "binary_accuracy" or last == 1:
+    p_last = y_pred_shape[-1] if len(y_pred_shape) else None
+    t_last = y_true_shape[-1] if len(y_true_shape) else None
+    if p_last == 1:
         return binary_accuracy
-    return registry.get("metric", declared) if declared else categorical_accuracy
+    if len(y_true_shape) < len(y_pred_shape) or (t_last == 1 and p_last is not None and p_last > 1):
+        return sparse_categorical_accuracy
+    return categorical_accuracy
 
 
-def get(identifier, loss=None, output_shape=None) -> tuple[str, Callable]:
-    """(display name, function) of a metric.
+def accuracy(y_true, y_pred) -> np.ndarray:
+    """``'accuracy'``/``'acc'`` in ``compile``: the accuracy `accuracy_for` picks for these
+    arrays' shapes."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return accuracy_for(y_true.shape, y_pred.shape)(y_true, y_pred)
 
-    Args:
-        identifier: a metric name or a callable ``fn(y_true, y_pred)``.
-        loss: the loss function (or name) of the output the metric is for.
-        output_shape: the shape of that output (batch axis first); with ``loss`` it decides
-            which accuracy ``'accuracy'``/``'acc'`` means (see `accuracy_for`).
-    """
+
+def get(identifier) -> tuple[str, Callable]:
+    """(display name, function) of a metric: a registered metric's name, any loss's name,
+    ``'accuracy'``/``'acc'`` (see `accuracy`), or a callable ``fn(y_true, y_pred)``."""
     if isinstance(identifier, str):
         if identifier in ("accuracy", "acc"):
-            return identifier, accuracy_for(loss, output_shape)
+            return identifier, accuracy
         found = registry.lookup("metric", identifier)
         if found is None and registry.lookup("loss", identifier) is not None:
             found = _loss_as_metric(registry.get("loss", identifier))

@@ -57,15 +57,3 @@ def test_accuracy_metrics():
     np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(np.array([1, 0, 0]), pred), [1, 1, 0])
     np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(np.array([[1], [0], [0]]), pred), [1, 1, 0])
     np.testing.assert_allclose(metrics.binary_accuracy(np.array([[1, 0], [1, 1], [0, 0]]), pred), [0.0, 0.5, 0.5])
-
-
-@pytest.mark.parametrize("loss,expected", [
-    ("categorical_crossentropy", metrics.categorical_accuracy),
-    ("sparse_categorical_crossentropy", metrics.sparse_categorical_accuracy),
-    ("binary_crossentropy", metrics.binary_accuracy),
-    ("mean_squared_error", metrics.categorical_accuracy),
-])
-def test_accuracy_is_chosen_by_the_loss(loss, expected):
-    for alias in ("accuracy", "acc"):
-        name, fn = metrics.get(alias, loss)
-        assert name == alias and fn is expected

@@ -1,4 +1,4 @@
-"""Metrics: the values, and which accuracy 'accuracy'/'acc' stands for (Keras 2's rule)."""
+"""Metrics: the values, and which accuracy 'accuracy'/'acc' stands for (Keras 3's rule, from shapes)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,41 @@ from kerasette.layers import Dense
 from kerasette.models import Sequential
 
 
-@pytest.mark.parametrize("loss, output_shape, expected", [
-    # the binary cross-entropy, or any output with one column: binary accuracy
-    ("binary_crossentropy", (None, 3), metrics.binary_accuracy),
-    ("mean_squared_error", (None, 1), metrics.binary_accuracy),
-    ("categorical_crossentropy", (None, 1), metrics.binary_accuracy),
-    ("sparse_categorical_crossentropy", (None, 1), metrics.binary_accuracy),  # Keras 2 checks shape first
-    # otherwise the sparse loss gives the sparse accuracy, anything else the categorical one
-    ("sparse_categorical_crossentropy", (None, 4), metrics.sparse_categorical_accuracy),
-    ("categorical_crossentropy", (None, 4), metrics.categorical_accuracy),
-    ("mean_squared_error", (None, 4), metrics.categorical_accuracy),
-    ("mean_squared_error", None, metrics.categorical_accuracy),  # shape unknown
+@pytest.mark.parametrize("y_true_shape, y_pred_shape, expected", [
+    # one predicted column: binary accuracy (a sigmoid, or a regression output)
+    ((8, 1), (8, 1), metrics.binary_accuracy),
+    ((8,), (8, 1), metrics.binary_accuracy),
+    # integer labels (one axis fewer, or one column) against several columns: sparse
+    ((8,), (8, 4), metrics.sparse_categorical_accuracy),
+    ((8, 1), (8, 4), metrics.sparse_categorical_accuracy),
+    ((8, 5, 1), (8, 5, 4), metrics.sparse_categorical_accuracy),
+    # targets shaped like the predictions: categorical, even under a binary cross-entropy (Keras 3)
+    ((8, 4), (8, 4), metrics.categorical_accuracy),
+    ((8, 3), (8, 3), metrics.categorical_accuracy),
 ])
-def test_accuracy_is_chosen_from_the_loss_and_the_output_shape(loss, output_shape, expected):
+def test_accuracy_is_chosen_from_the_shapes_as_keras3_does(y_true_shape, y_pred_shape, expected):
+    assert metrics.accuracy_for(y_true_shape, y_pred_shape) is expected
     for name in ("accuracy", "acc"):
-        assert metrics.get(name, loss, output_shape) == (name, expected)
+        assert metrics.get(name) == (name, metrics.accuracy)
 
 
-@pytest.mark.parametrize("loss, units, expected", [
-    ("mse", 1, "binary_accuracy"),
-    ("binary_crossentropy", 2, "binary_accuracy"),
-    ("mse", 3, "categorical_accuracy"),
-    ("categorical_crossentropy", 3, "categorical_accuracy"),
+@pytest.mark.parametrize("loss, units, y_kind, expected", [
+    ("mse", 1, "column", metrics.binary_accuracy),
+    ("binary_crossentropy", 2, "one_hot", metrics.categorical_accuracy),  # Keras 2 said binary here
+    ("mse", 3, "one_hot", metrics.categorical_accuracy),
+    ("sparse_categorical_crossentropy", 3, "labels", metrics.sparse_categorical_accuracy),
 ])
-def test_compile_passes_the_output_shape(loss, units, expected):
-    model = Sequential([Dense(units, activation="sigmoid", input_dim=2)])
+def test_the_logged_accuracy_is_the_one_the_shapes_choose(loss, units, y_kind, expected):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 2)).astype("float32")
+    labels = rng.integers(0, units, 16)
+    y = {"column": (labels[:, None] > 0).astype("float32"), "one_hot": np.eye(units, dtype="float32")[labels],
+         "labels": labels}[y_kind]
+    model = Sequential([Dense(units, activation="sigmoid" if units == 1 else "softmax", input_dim=2)])
     model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
-    assert model._trainer._metrics[0][2].__name__ == expected
+    accuracy = model.evaluate(x, y, batch_size=16, verbose=0)[1]
+    targets = y[:, None] if y.ndim == 1 else y
+    assert accuracy == pytest.approx(float(np.mean(expected(targets, model.predict(x)))))
 
 
 def test_accuracy_of_a_one_column_regression_model_is_binary():
@@ -48,13 +56,6 @@ def test_accuracy_of_a_one_column_regression_model_is_binary():
     expected = np.mean((p > 0.5) == (y > 0.5))
     # categorical accuracy on one column would be 1.0 whatever the predictions
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0)[1], expected)
-
-
-def test_accuracy_is_chosen_once_a_deferred_sequential_knows_its_shape():
-    model = Sequential([Dense(3), Dense(1, activation="sigmoid")])  # no input shape yet
-    model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
-    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), epochs=1, verbose=0)
-    assert model._trainer._metrics[0][2] is metrics.binary_accuracy
 
 
 def test_binary_accuracy_thresholds_at_one_half():

@@ -72,20 +72,14 @@ class Trainer:
         self.compiled = True
 
     def _resolve_metrics(self) -> None:
-        """Makes ``self._metrics``: (log name, output index, fn) for each output and metric.
-
-        'accuracy' depends on the output's shape; a Sequential model without an input shape
-        does not know it at compile time, so this runs again once the model is built.
-        """
-        shapes = list(self.model.output_shapes)
+        """Makes ``self._metrics``: (log name, output index, fn) for each output and metric."""
         names = self._log_output_names
         self._metrics = []
         for i, out_name in enumerate(names):
             for spec in self.metrics_names_requested:
-                name, fn = kmetrics.get(spec, self._loss_fns[i], shapes[i])
+                name, fn = kmetrics.get(spec)
                 log_name = name if len(names) == 1 else f"{out_name}_{name}"
                 self._metrics.append((log_name, i, fn))
-        self._metrics_resolved = all(shape is not None for shape in shapes)
 
     def compile_config(self) -> dict | None:
         """What ``compile`` was given, or None before it was called."""
@@ -112,8 +106,6 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def _prepare(self, x, y=None, kind="input"):
         self.model.build_from_data(x)
-        if self.compiled and not getattr(self, "_metrics_resolved", True):
-            self._resolve_metrics()
         xs = mdata.check_arrays(self.model.name, "input", mdata.as_list(x), self.model.input_shapes)
         xs = [np.ascontiguousarray(a, dtype=floatx()) for a in xs]
         if y is None:
