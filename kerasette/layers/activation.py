@@ -7,10 +7,9 @@ by value, so they are `layout_free`.
 
 from __future__ import annotations
 
-from kerasette import initializers
+from kerasette import constraints, initializers, regularizers
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
-from kerasette.layers.core import reject_unsupported
 from kerasette.layers.legacy import keras_layer
 from kerasette.utils.validation import shape_str
 
@@ -173,7 +172,7 @@ class PReLU(Layer):
 
     Args:
         alpha_initializer: initializer of ``alpha`` (Keras 1: ``init``), default zeros.
-        alpha_regularizer, alpha_constraint: not supported yet (None only).
+        alpha_regularizer, alpha_constraint: see `kerasette.regularizers`, `kerasette.constraints`.
         shared_axes: axes (1-based, the batch being 0) along which one ``alpha`` is shared, e.g.
             ``[1, 2]`` for one slope per channel of channels-last images.
 
@@ -187,7 +186,8 @@ class PReLU(Layer):
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
-        reject_unsupported(self, alpha_regularizer=alpha_regularizer, alpha_constraint=alpha_constraint)
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -207,7 +207,8 @@ class PReLU(Layer):
         if any(d is None for d in shape):
             raise ValueError(f"PReLU '{self.name}': every axis not in `shared_axes` must have a known size; "
                              f"received input shape {shape_str(input_shape)}")
-        self.alpha = self.add_weight(name="alpha", shape=tuple(shape), initializer=self.alpha_initializer)
+        self.alpha = self.add_weight(name="alpha", shape=tuple(shape), initializer=self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
         self.built = True
 
     def call(self, inputs):
@@ -218,4 +219,5 @@ class PReLU(Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": None, "alpha_constraint": None, "shared_axes": self.shared_axes}
+                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+                "alpha_constraint": constraints.serialize(self.alpha_constraint), "shared_axes": self.shared_axes}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette import initializers
+from kerasette import constraints, initializers, regularizers
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
 from kerasette.layers.core import reject_unsupported
@@ -52,8 +52,24 @@ def _check_fraction(layer, name: str, value, low_open: bool) -> float:
     return float(value)
 
 
+class _ScaleAndOffset(Layer):
+    """The regularizers and constraints of ``gamma`` and ``beta``, shared by the normalizations."""
+
+    def _init_penalties(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint) -> None:
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+
+    def _penalties_config(self) -> dict:
+        return {"beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
 @keras_layer(keras1={"beta_init": "beta_initializer", "gamma_init": "gamma_initializer"})
-class BatchNormalization(Layer):
+class BatchNormalization(_ScaleAndOffset):
     """Normalizes each channel with batch statistics in training and moving ones in inference.
 
     Args:
@@ -64,8 +80,9 @@ class BatchNormalization(Layer):
         center, scale: whether to learn the offset ``beta`` and the scale ``gamma``.
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer:
             initializers of the four weights (Keras 1: ``beta_init``, ``gamma_init``).
-        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: not supported
-            yet (None only).
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: penalties added
+            to the training loss and projections applied after each update (see
+            `kerasette.regularizers`, `kerasette.constraints`).
         mode: Keras 1's mode; only 0 (feature-wise normalization) is supported.
 
     Weights, in Keras's order: ``gamma``, ``beta`` (trainable), ``moving_mean``,
@@ -94,9 +111,8 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        reject_unsupported(self, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                           beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                           renorm_clipping=renorm_clipping, virtual_batch_size=virtual_batch_size,
+        self._init_penalties(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
+        reject_unsupported(self, renorm_clipping=renorm_clipping, virtual_batch_size=virtual_batch_size,
                            adjustment=adjustment)
         if mode != 0:
             raise ValueError(f"BatchNormalization '{self.name}': only Keras 1's mode=0 (feature-wise "
@@ -110,9 +126,11 @@ class BatchNormalization(Layer):
     def build(self, input_shape):
         axes = _resolve_axes(self, self.axis, input_shape)
         shape = tuple(input_shape[a] for a in axes)
-        self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer) \
+        self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer, constraint=self.gamma_constraint) \
             if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer) \
+        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer, constraint=self.beta_constraint) \
             if self.center else None
         self.moving_mean = self.add_weight(name="moving_mean", shape=shape,
                                            initializer=self.moving_mean_initializer, trainable=False)
@@ -160,12 +178,11 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                "gamma_constraint": None, "synchronized": self.synchronized}
+                **self._penalties_config(), "synchronized": self.synchronized}
 
 
 @keras_layer()
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleAndOffset):
     """Normalizes each sample over ``axis`` with its own mean and variance, then scales and shifts.
 
     Args:
@@ -173,8 +190,9 @@ class LayerNormalization(Layer):
         epsilon: added to the variance (> 0).
         center, scale: whether to learn ``beta`` and ``gamma`` (shaped like the normalized axes).
         beta_initializer, gamma_initializer: their initializers.
-        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint, rms_scaling:
-            not supported yet (None / False only).
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as in
+            `BatchNormalization`.
+        rms_scaling: not supported yet (False only).
 
     Example:
         >>> import numpy as np
@@ -194,18 +212,19 @@ class LayerNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        reject_unsupported(self, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                           beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                           rms_scaling=rms_scaling or None)
+        self._init_penalties(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
+        reject_unsupported(self, rms_scaling=rms_scaling or None)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
         self._axes = _resolve_axes(self, self.axis, input_shape)
         shape = tuple(input_shape[a] for a in self._axes)
         self._broadcast = tuple(input_shape[a] if a in self._axes else 1 for a in range(1, len(input_shape)))
-        self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer) \
+        self.gamma = self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer, constraint=self.gamma_constraint) \
             if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer) \
+        self.beta = self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer, constraint=self.beta_constraint) \
             if self.center else None
         self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in self._axes},
                                     axis_names={a: "normalized axis" for a in self._axes})
@@ -231,5 +250,4 @@ class LayerNormalization(Layer):
                 "scale": self.scale, "rms_scaling": False,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                "gamma_constraint": None}
+                **self._penalties_config()}

@@ -415,6 +415,13 @@ def _normalization_cases():
         lambda rng: [rng.standard_normal((3, 2, 4)), rng.standard_normal(4), rng.standard_normal(4),
                      rng.standard_normal(4), rng.uniform(0.5, 2, 4)],
         lambda x, g, b, m, v: (x - m) / np.sqrt(v + 1e-3) * g + b))
+    cases.append(Case(
+        "batch_normalization-given-statistics-channels_first", ("batch_normalization",),
+        lambda x, g, b, m, v: ops.batch_normalization(x, g, b, (0, 2, 3), 1e-3, m, v)[0],
+        lambda rng: [rng.standard_normal((2, 3, 2, 2)), rng.standard_normal(3), rng.standard_normal(3),
+                     rng.standard_normal(3), rng.uniform(0.5, 2, 3)],
+        lambda x, g, b, m, v: ((x - m[:, None, None]) / np.sqrt(v[:, None, None] + 1e-3) * g[:, None, None]
+                               + b[:, None, None])))
     for max_value, slope, threshold in [(None, 0.0, 0.0), (1.5, 0.0, 0.0), (None, 0.2, 0.0), (1.0, 0.3, 0.5)]:
         cases.append(Case(
             f"relu_general-max{max_value}-slope{slope}-thr{threshold}", ("relu_general",),

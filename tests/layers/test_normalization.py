@@ -89,7 +89,7 @@ def test_keras1_arguments():
     ({"momentum": 1.5}, r"`momentum` must be a number in \[0, 1\); received momentum=1.5"),
     ({"epsilon": 0}, r"`epsilon` must be a number > 0; received epsilon=0"),
     ({"axis": "x"}, r"`axis` must be an int or a list of ints; received axis='x'"),
-    ({"gamma_regularizer": "l2"}, r"argument `gamma_regularizer` is not supported yet; received gamma_regularizer='l2'"),
+    ({"virtual_batch_size": 4}, r"argument `virtual_batch_size` is not supported yet; received virtual_batch_size=4"),
     ({"renorm": True}, r"batch renormalization is not supported; received renorm=True"),
 ])
 def test_batch_normalization_argument_errors(kwargs, message):
@@ -122,3 +122,35 @@ def test_keras1_module_path():
     from kerasette.layers.normalization import BatchNormalization
 
     assert BatchNormalization is layers.BatchNormalization
+
+
+def test_keras1_and_keras2_configs_load():
+    keras1 = layers.deserialize({"class_name": "BatchNormalization", "config": {
+        "name": "bn", "trainable": True, "mode": 0, "axis": 1, "momentum": 0.9, "epsilon": 1e-5,
+        "gamma_regularizer": None, "beta_regularizer": None}})
+    assert keras1.axis == [1] and keras1.momentum == 0.9 and keras1.get_config()["axis"] == 1
+    keras2 = layers.deserialize({"class_name": "BatchNormalization", "config": {
+        "name": "bn2", "trainable": True, "dtype": "float32", "axis": [3], "momentum": 0.99, "epsilon": 1e-3,
+        "center": True, "scale": False, "beta_initializer": {"class_name": "Zeros", "config": {}},
+        "gamma_initializer": {"class_name": "Ones", "config": {}}, "fused": None, "renorm": False}})
+    keras2.build_for((None, 4, 4, 2))
+    assert [w.name.split("/")[-1] for w in keras2.weights] == ["beta", "moving_mean", "moving_variance"]
+
+
+def test_regularizers_and_constraints_of_gamma_and_beta():
+    bn = layers.BatchNormalization(gamma_regularizer="l2", beta_regularizer={"class_name": "L1", "config": {"l1": 0.5}},
+                                   gamma_constraint="non_neg", input_shape=(3,))
+    model = Sequential([bn, layers.Dense(1)])
+    model.compile(SGD(learning_rate=0.5), "mse")
+    bn.set_weights([np.array([1.0, -2.0, 3.0], "float32"), np.array([1.0, 1.0, -1.0], "float32"),
+                    np.zeros(3, "float32"), np.ones(3, "float32")])
+    penalties = [float(np.asarray(t.data)) for t in bn.losses]
+    np.testing.assert_allclose(penalties, [0.01 * 14, 0.5 * 3], rtol=1e-6)
+    model.train_on_batch(_batch((8, 3)), _batch((8, 1), seed=1))
+    assert (bn.gamma.data >= 0).all()  # the constraint ran after the update
+    config = bn.get_config()
+    assert config["gamma_constraint"]["class_name"] == "NonNeg"
+    assert layers.BatchNormalization.from_config(config).get_config() == config
+    ln = layers.LayerNormalization(gamma_regularizer="l2", beta_constraint="max_norm")
+    ln.build_for((None, 4))
+    assert len(ln.losses) == 1 and ln.beta.constraint is not None

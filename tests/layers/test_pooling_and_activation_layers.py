@@ -115,3 +115,12 @@ def test_keras1_module_paths():
     for cls in (ELU, LeakyReLU, PReLU, ThresholdedReLU, Conv2D, Dense, AveragePooling2D, GlobalAveragePooling2D,
                 GlobalMaxPooling2D, MaxPooling2D):
         assert getattr(layers, cls.__name__) is cls
+
+
+def test_prelu_regularizer_and_constraint():
+    layer = layers.PReLU(alpha_initializer="ones", alpha_regularizer="l1", alpha_constraint="non_neg")
+    layer.build_for((None, 3))
+    np.testing.assert_allclose(float(np.asarray(layer.losses[0].data)), 0.01 * 3, rtol=1e-6)
+    config = layer.get_config()
+    assert config["alpha_constraint"]["class_name"] == "NonNeg"
+    assert layers.PReLU.from_config(config).get_config() == config
