@@ -100,3 +100,14 @@ def test_schedule_configs_keras3_wrote_load(name):
     assert schedule.get_config() == spec["config"]
     again = schedules.deserialize(schedules.serialize(schedule))
     assert [again(s) for s in range(0, 40, 7)] == [schedule(s) for s in range(0, 40, 7)]
+
+
+@pytest.mark.parametrize("name", sorted(problem.CASES))
+def test_the_config_keras3_wrote_gives_the_same_steps(name):
+    """Keras 3's own ``serialize(optimizer)`` (its module, registered name, every option, a
+    schedule as a nested config, the learning rate as a float32 value) loads and trains alike."""
+    golden = GOLDEN["cases"][f"{name}-float32"]
+    optimizer = optimizers.deserialize(golden["config"])
+    assert type(optimizer).__name__ == problem.CASES[name][0]
+    _, history = run(optimizer, "float32")
+    assert max_error(history, golden["steps"]) <= TOLERANCE

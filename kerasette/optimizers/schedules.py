@@ -222,8 +222,12 @@ class CosineDecayRestarts(LearningRateSchedule):
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{'class_name', 'config'}`` as Keras writes it."""
-    return registry.serialize("schedule", schedule)
+    """``{'class_name', 'config'}`` as Keras writes it; a built-in schedule also names Keras 3's
+    ``module``, which Keras 3 needs to find the class when it loads the file."""
+    spec = registry.serialize("schedule", schedule)
+    if registry.lookup("schedule", spec["class_name"]) is type(schedule) and "registered_name" not in spec:
+        spec = {"module": "keras.optimizers.schedules", **spec, "registered_name": None}
+    return spec
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
