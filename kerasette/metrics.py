@@ -78,7 +78,8 @@ def get(identifier) -> tuple[str, Callable]:
             return identifier, accuracy
         found = registry.lookup("metric", identifier)
         if found is None and registry.lookup("loss", identifier) is not None:
-            found = _loss_as_metric(registry.get("loss", identifier))
+            loss = registry.get("loss", identifier)
+            found = _loss_as_metric(loss() if isinstance(loss, type) else loss)
         if found is None:
             raise registry.unknown_error("metric", identifier, extra_known=("accuracy", "acc"))
         return identifier, found
@@ -90,9 +91,11 @@ def get(identifier) -> tuple[str, Callable]:
 def _loss_as_metric(loss: Callable) -> Callable:
     """A loss computed on arrays, as a metric (Keras accepts any loss name in ``metrics``)."""
 
+    per_sample = getattr(loss, "call", loss)  # a Loss object's values per sample
+
     def metric(y_true, y_pred):
         y_pred = np.asarray(y_pred)
-        return np.asarray(loss(Tensor(np.asarray(y_true, dtype=y_pred.dtype)), Tensor(y_pred)))
+        return np.asarray(per_sample(Tensor(np.asarray(y_true, dtype=y_pred.dtype)), Tensor(y_pred)))
 
-    metric.__name__ = loss.__name__
+    metric.__name__ = getattr(loss, "__name__", None) or loss.name
     return metric

@@ -22,7 +22,7 @@ def clean_registrations():
 
 @pytest.mark.parametrize("kind,name,expected", [
     ("layer", "Convolution2D", Conv2D), ("layer", "Conv2D", Conv2D), ("layer", "MaxPool2D", MaxPooling2D),
-    ("loss", "mse", losses.mean_squared_error), ("loss", "CategoricalCrossentropy", losses.categorical_crossentropy),
+    ("loss", "mse", losses.mean_squared_error), ("loss", "CategoricalCrossentropy", losses.CategoricalCrossentropy),
     ("metric", "mae", metrics.mean_absolute_error), ("activation", "relu", activations.relu),
     ("initializer", "he_normal", initializers.HeNormal), ("optimizer", "sgd", optimizers.SGD),
     ("optimizer", "ADAM", optimizers.Adam), ("optimizer", "Custom>SGD", optimizers.SGD),

@@ -117,7 +117,7 @@ class Trainer:
         kinds = [klosses.target_kind(fn) for fn in self._loss_fns]
         ys = [a if kind == "sparse" else np.asarray(a, dtype=floatx()) for a, kind in zip(ys, kinds)]
         ys = mdata.check_targets(self.model.name, ys, self.model.output_shapes,
-                                 [klosses.serialize(fn) for fn in self._loss_fns], kinds)
+                                 [getattr(fn, "name", None) or klosses.serialize(fn) for fn in self._loss_fns], kinds)
         return xs, ys
 
     def _losses(self, ys, outputs, sample_weight=None) -> tuple[Tensor, list[Tensor]]:
@@ -126,11 +126,10 @@ class Trainer:
         ``sum_over_batch_size``)."""
         total, per_output = None, []
         for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
-            value = fn(Tensor(y), out)
-            if sample_weight is not None:
-                sw = sample_weight.astype(value.dtype, copy=False)
-                value = ops.multiply(value, sw.reshape(sw.shape + (1,) * (value.ndim - 1)))
-            value = ops.mean(value)
+            values = klosses.per_sample(fn)(Tensor(y), out)
+            reduction = getattr(fn, "reduction", "sum_over_batch_size")
+            value = klosses.reduce_values(values, sample_weight, "sum_over_batch_size" if reduction == "none"
+                                          else reduction)
             per_output.append(value)
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))

@@ -95,10 +95,6 @@ def _loss(spec, custom_objects, where: str):
         return [_loss(s, custom_objects, where) for s in spec]
     if isinstance(spec, dict) and "class_name" not in spec:
         return {k: _loss(v, custom_objects, where) for k, v in spec.items()}
-    if isinstance(spec, dict):
-        config = spec.get("config") or {}
-        if isinstance(config, dict) and config.get("from_logits"):
-            raise CheckpointError(f"{where}: losses with from_logits=True are not supported")
     value = names.resolve_function("loss", spec, custom_objects, where)
     return klosses.get(value) if not callable(value) else value
 

@@ -1,5 +1,7 @@
 """Loss functions: ``loss(y_true, y_pred)`` returns one value per sample (a Tensor).
 
+(`kerasette.losses` exports these with the `Loss` classes of ``classes.py``.)
+
 Each built-in loss registers itself with its Keras names and declares two facts the training
 loop needs: the targets it takes (``'dense'``: the output's shape; ``'sparse'``: integer class
 labels) and the accuracy that ``metrics=['accuracy']`` means with it. A loss of your own (any
@@ -8,8 +10,6 @@ its targets unchecked.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
@@ -28,31 +28,31 @@ def _loss(targets: str, accuracy: str | None = None, aliases: tuple[str, ...] = 
     return decorate
 
 
-@_loss("dense", aliases=("CategoricalCrossentropy",))
+@_loss("dense")
 def categorical_crossentropy(y_true, y_pred):
     """-sum(y_true * log(y_pred)) per sample; exact from the logits when y_pred is a softmax."""
     return ops.categorical_crossentropy(y_true, y_pred)
 
 
-@_loss("sparse", accuracy="sparse_categorical_accuracy", aliases=("SparseCategoricalCrossentropy",))
+@_loss("sparse", accuracy="sparse_categorical_accuracy")
 def sparse_categorical_crossentropy(y_true, y_pred):
     """Categorical cross-entropy with integer labels instead of one-hot targets."""
     return kfunctions.sparse_categorical_crossentropy(y_true, y_pred)
 
 
-@_loss("dense", accuracy="binary_accuracy", aliases=("BinaryCrossentropy",))
+@_loss("dense", accuracy="binary_accuracy")
 def binary_crossentropy(y_true, y_pred):
     """Mean over the last axis of the elementwise binary cross-entropy."""
     return ops.mean(ops.binary_crossentropy(y_true, y_pred), axis=-1)
 
 
-@_loss("dense", aliases=("mse", "MeanSquaredError"))
+@_loss("dense", aliases=("mse",))
 def mean_squared_error(y_true, y_pred):
     """mean((y_pred - y_true) ** 2) over the last axis."""
     return ops.mean(ops.square(ops.subtract(y_pred, y_true)), axis=-1)
 
 
-@_loss("dense", aliases=("mae", "MeanAbsoluteError"))
+@_loss("dense", aliases=("mae",))
 def mean_absolute_error(y_true, y_pred):
     """mean(|y_pred - y_true|) over the last axis."""
     return ops.mean(ops.abs(ops.subtract(y_pred, y_true)), axis=-1)
@@ -65,7 +65,7 @@ def _eps_like(x):
     return np.asarray(_EPSILON, dtype=x.dtype if np.issubdtype(np.dtype(x.dtype), np.floating) else "float32")
 
 
-@_loss("dense", aliases=("mape", "MeanAbsolutePercentageError"))
+@_loss("dense", aliases=("mape",))
 def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|y_true - y_pred| / max(|y_true|, epsilon)) over the last axis."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -74,7 +74,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
                         np.asarray(100.0, y_pred.dtype))
 
 
-@_loss("dense", aliases=("msle", "MeanSquaredLogarithmicError"))
+@_loss("dense", aliases=("msle",))
 def mean_squared_logarithmic_error(y_true, y_pred):
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2) over the last axis."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -92,7 +92,7 @@ def _hinge_labels(y_true):
     return y_true
 
 
-@_loss("dense", aliases=("Hinge",))
+@_loss("dense")
 def hinge(y_true, y_pred):
     """mean(max(1 - y_true * y_pred, 0)) over the last axis; labels -1/1 (0/1 are converted)."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -100,7 +100,7 @@ def hinge(y_true, y_pred):
     return ops.mean(ops.relu(margin), axis=-1)
 
 
-@_loss("dense", aliases=("SquaredHinge",))
+@_loss("dense")
 def squared_hinge(y_true, y_pred):
     """mean(max(1 - y_true * y_pred, 0) ** 2) over the last axis; labels -1/1 (0/1 are converted)."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -108,7 +108,7 @@ def squared_hinge(y_true, y_pred):
     return ops.mean(ops.square(ops.relu(margin)), axis=-1)
 
 
-@_loss("dense", aliases=("CategoricalHinge",))
+@_loss("dense")
 def categorical_hinge(y_true, y_pred):
     """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) over the last axis."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -117,7 +117,7 @@ def categorical_hinge(y_true, y_pred):
     return ops.relu(ops.add(ops.subtract(negative, positive), 1.0))
 
 
-@_loss("dense", aliases=("Huber", "huber_loss"))
+@_loss("dense", aliases=("huber_loss",))
 def huber(y_true, y_pred, delta: float = 1.0):
     """mean(0.5 * e**2 where |e| <= delta, else delta * |e| - 0.5 * delta**2), e = y_pred - y_true."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -128,7 +128,7 @@ def huber(y_true, y_pred, delta: float = 1.0):
     return ops.mean(ops.where(size.data <= delta, quadratic, linear), axis=-1)
 
 
-@_loss("dense", aliases=("logcosh", "LogCosh"))
+@_loss("dense", aliases=("logcosh",))
 def log_cosh(y_true, y_pred):
     """mean(log(cosh(y_pred - y_true))) over the last axis, computed without overflow."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -137,7 +137,7 @@ def log_cosh(y_true, y_pred):
     return ops.mean(value, axis=-1)
 
 
-@_loss("dense", aliases=("kld", "kullback_leibler_divergence", "KLDivergence"))
+@_loss("dense", aliases=("kld", "kullback_leibler_divergence"))
 def kl_divergence(y_true, y_pred):
     """sum(y_true * log(y_true / y_pred)) over the last axis, both clipped to [epsilon, 1]."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -146,14 +146,14 @@ def kl_divergence(y_true, y_pred):
     return ops.sum(ops.multiply(y_true, ops.log(ops.divide(y_true, y_pred))), axis=-1)
 
 
-@_loss("dense", aliases=("Poisson",))
+@_loss("dense")
 def poisson(y_true, y_pred):
     """mean(y_pred - y_true * log(y_pred + epsilon)) over the last axis."""
     y_true, y_pred = _as_pair(y_true, y_pred)
     return ops.mean(ops.subtract(y_pred, ops.multiply(y_true, ops.log(ops.add(y_pred, _EPSILON)))), axis=-1)
 
 
-@_loss("dense", aliases=("CosineSimilarity",))
+@_loss("dense")
 def cosine_similarity(y_true, y_pred, axis: int = -1):
     """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) along ``axis`` (-1 for identical directions)."""
     y_true, y_pred = _as_pair(y_true, y_pred)
@@ -171,32 +171,3 @@ def _as_pair(y_true, y_pred):
     if not isinstance(y_true, Tensor) or y_true.dtype != y_pred.dtype:
         y_true = Tensor(np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true, dtype=y_pred.dtype))
     return y_true, y_pred
-
-
-def get(identifier) -> Callable:
-    """A loss function from a name (Keras 1/2/3 spellings), Keras 3's dict, or a callable."""
-    if isinstance(identifier, dict):  # Keras 3 writes {'class_name': ..., 'config': ...}
-        identifier = identifier.get("class_name") or identifier.get("config", {}).get("name")
-    if isinstance(identifier, str):
-        return registry.get("loss", identifier)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"loss must be a name or a callable; received {identifier!r}")
-
-
-def serialize(loss: Callable) -> str:
-    """The name a loss is saved under (its registered name, else its ``__name__``)."""
-    return registry.name_of("loss", loss) or getattr(loss, "__name__", str(loss))
-
-
-def target_kind(loss: Callable) -> str | None:
-    """``'dense'`` or ``'sparse'`` for a built-in loss, None for one of your own."""
-    return getattr(loss, "targets", None) if registry.name_of("loss", loss) else None
-
-
-__all__ = ["binary_crossentropy", "categorical_crossentropy", "categorical_hinge", "cosine_similarity", "get",
-           "hinge", "huber", "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error",
-           "mean_squared_error", "mean_squared_logarithmic_error", "poisson", "serialize",
-           "sparse_categorical_crossentropy", "squared_hinge", "target_kind"]
-# Keras's short names as module attributes too (``losses.mse``), as registered with each loss.
-globals().update({name: registry.get("loss", name) for name in registry.known("loss") if name.islower()})
