@@ -348,3 +348,31 @@ def test_a_callable_learning_rate_is_called_each_step():
     opt.apply_gradients([(np.ones(1), w)])
     opt.apply_gradients([(np.ones(1), w)])
     np.testing.assert_allclose(w.data, [-0.75])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nadam_momentum_product_follows_an_iteration_count_set_from_outside(dtype):
+    """A broadcast from another rank sets only ``iterations``: the next step is the same as on a
+    rank that took the steps (Nadam's product of the momentum schedule is recomputed)."""
+    grads = [np.array([0.5, -0.2], dtype), np.array([0.1, 0.3], dtype), np.array([-0.4, 0.2], dtype)]
+    w_ran, w_set = Variable(np.ones(2, dtype), dtype=dtype), Variable(np.ones(2, dtype), dtype=dtype)
+    ran, told = Nadam(learning_rate=0.1), Nadam(learning_rate=0.1)
+    for g in grads[:2]:
+        ran.apply_gradients([(g, w_ran)])
+    told.iterations = 2  # what BroadcastGlobalVariablesCallback does, after copying the slots
+    told.slots_for(w_set)["momentum"][...] = ran.slots_for(w_ran)["momentum"]
+    told.slots_for(w_set)["velocity"][...] = ran.slots_for(w_ran)["velocity"]
+    w_set.data[...] = w_ran.data
+    ran.apply_gradients([(grads[2], w_ran)])
+    told.apply_gradients([(grads[2], w_set)])
+    np.testing.assert_array_equal(w_set.data, w_ran.data)
+    assert ran.u_product == told.u_product and type(ran.u_product) is np.dtype(dtype).type
+
+
+def test_set_state_errors_name_the_state():
+    w = Variable(np.ones(2), dtype="float64", name="w")
+    opt = Adam()
+    with pytest.raises(ValueError, match=r"Adam: expected 2 state arrays for 1 variables, received 1"):
+        opt.set_state([w], 3, [np.zeros(2)])
+    with pytest.raises(ValueError, match=r"Adam: state 'velocity' of 'w' has shape \(3,\), expected \(2,\)"):
+        opt.set_state([w], 3, [np.zeros(2), np.zeros(3)])

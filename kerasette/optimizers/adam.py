@@ -159,18 +159,37 @@ class Nadam(_Moments):
             warnings.warn("Nadam: `schedule_decay` is the Keras 1/2 momentum schedule; Keras 3 fixes it at 1",
                           DeprecationWarning, stacklevel=2)
         self.schedule_decay = number(schedule_decay, "schedule_decay", self, 0)
-        self.u_product = np.float64(1.0)  # in the dtype of the first weight, as Keras keeps it
+        # The product of mu(s) over the steps taken, in the dtype of the first weight as Keras keeps
+        # it, with the iteration count it belongs to: recomputed whenever `iterations` was set from
+        # outside (a restored checkpoint, a broadcast from another rank).
+        self._u_product = (0, np.float64(1.0))
 
     def _mu(self, step: int, kind) -> np.floating:
         return kind(self.beta_1) * (kind(1) - kind(0.5) * kind(0.96) ** kind(step * self.schedule_decay))
 
+    def _product(self, kind) -> np.floating:
+        """The product over the steps taken, step by step in ``kind`` as the steps made it."""
+        steps, value = self._u_product
+        if steps != self.iterations or type(value) is not kind:
+            value = kind(1.0)
+            for step in range(1, self.iterations + 1):
+                value = value * self._mu(step, kind)
+            self._u_product = (self.iterations, value)
+        return value
+
+    @property
+    def u_product(self) -> np.floating:
+        """The product of the momentum schedule over the steps taken (Keras 3's ``u_product``)."""
+        return self._product(type(self._u_product[1]))
+
     def before_step(self, dtype) -> None:
-        self.u_product = dtype.type(self.u_product) * self._mu(self.iterations + 1, dtype.type)
+        value = self._product(dtype.type) * self._mu(self.iterations + 1, dtype.type)
+        self._u_product = (self.iterations + 1, value)
 
     def update(self, value, grad, slots, lr):
         kind = value.dtype.type
         t, one = self.iterations + 1, kind(1)
-        mu_t, mu_next, u_product = self._mu(t, kind), self._mu(t + 1, kind), kind(self.u_product)
+        mu_t, mu_next, u_product = self._mu(t, kind), self._mu(t + 1, kind), kind(self._u_product[1])
         m, v = slots["momentum"], slots["velocity"]
         self._moments(grad, m, v, kind)
         m_hat = m * (mu_next / (one - u_product * mu_next))
@@ -184,10 +203,8 @@ class Nadam(_Moments):
 
     def set_state(self, variables, iterations, arrays) -> None:
         super().set_state(variables, iterations, arrays)
-        dtype = np.dtype(variables[0].dtype) if len(variables) else np.dtype(np.float64)
-        self.u_product = dtype.type(1.0)  # the product over the steps taken, recomputed as the steps made it
-        for step in range(1, self.iterations + 1):
-            self.u_product = self.u_product * self._mu(step, dtype.type)
+        kind = np.dtype(variables[0].dtype).type if len(variables) else np.float64
+        self._u_product = (-1, kind(1.0))  # recomputed in the weights' dtype on the next read
 
     def get_config(self):
         config = super().get_config()
