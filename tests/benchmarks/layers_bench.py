@@ -1,7 +1,7 @@
 """Times the image-path layers without convolutions, forward and forward + backward, against PyTorch.
 
 A script, not a test: ``python tests/benchmarks/layers_bench.py [--repeats 20] [--torch PYTHON]``.
-For each layer and shape it prints kerasette's median time, PyTorch's (same machine, same run,
+For each layer and shape it prints kerasette's median (or ``--stat min``) time, PyTorch's (same machine, same run,
 started as a subprocess of ``--torch``, default /work/benchenv/bin/python; skipped when absent)
 and the ratio torch / kerasette (above 1: kerasette is faster). kerasette computes channels-last
 (N, H, W, C); PyTorch runs its default NCHW layout.
@@ -32,6 +32,11 @@ LAYERS = {
 }
 
 
+#: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
+STAT = {"median": statistics.median, "min": min}
+_stat = statistics.median
+
+
 def _median_ms(fn, repeats: int) -> float:
     fn()  # warm up
     times = []
@@ -39,7 +44,7 @@ def _median_ms(fn, repeats: int) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * _stat(times)
 
 
 def kerasette_times(repeats: int) -> dict:
@@ -128,19 +133,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
+    parser.add_argument("--stat", choices=sorted(STAT), default="median", help="summary of the repeated times")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global _stat
+    _stat = STAT[args.stat]
     if args.torch_worker:
         torch_worker(args.repeats)
         return
     mine = kerasette_times(args.repeats)
     theirs, threads = {}, "-"
     if os.path.exists(args.torch):
-        done = subprocess.run([args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats)],
+        done = subprocess.run([args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats),
+                               "--stat", args.stat],
                               capture_output=True, text=True, check=True)
         theirs = json.loads(done.stdout.strip().splitlines()[-1])
         threads = theirs.pop("threads")
-    print(f"median ms over {args.repeats} runs; torch threads: {threads}; ratio = torch / kerasette")
+    print(f"{args.stat} ms over {args.repeats} runs; torch threads: {threads}; ratio = torch / kerasette")
     print(f"{'layer':28} {'shape':24} {'pass':9} {'kerasette':>10} {'torch':>9} {'ratio':>6}")
     for (name, shape_name), times in mine.items():
         other = theirs.get(f"{name}|{shape_name}")
