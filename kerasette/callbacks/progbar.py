@@ -10,8 +10,15 @@ import numpy as np
 from kerasette.callbacks.base import Callback
 
 
+def format_value(value) -> str:
+    """A logged value as Keras prints it: 4 decimals (each element for a metric giving several)."""
+    if np.ndim(value) == 0:
+        return f"{float(value):.4f}"
+    return "[" + " ".join(f"{float(v):.4f}" for v in np.ravel(value)) + "]"
+
+
 def _format_logs(logs: dict) -> str:
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, (float, np.floating, int)))
+    return " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items() if k not in ("batch", "size"))
 
 
 def _interactive() -> bool:
@@ -46,13 +53,13 @@ class ProgbarLogger(Callback):
     def on_batch_end(self, batch, logs=None):
         if self._bar is not None:
             self._bar.update(1)
-            shown = {k: f"{v:.4f}" for k, v in (logs or {}).items() if k not in ("batch", "size")}
+            shown = {k: format_value(v) for k, v in (logs or {}).items() if k not in ("batch", "size")}
             self._bar.set_postfix(shown, refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=True)
+            self._bar.set_postfix({k: format_value(v) for k, v in logs.items()}, refresh=True)
             self._bar.close()
             self._bar = None
             return

@@ -19,6 +19,7 @@ from kerasette import optimizers as koptimizers
 from kerasette.backend import autograd, ops
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, enable_grad, no_grad
+from kerasette.callbacks.progbar import format_value
 from kerasette.models import batches
 from kerasette.models import data as mdata
 
@@ -72,14 +73,21 @@ class Trainer:
         self.compiled = True
 
     def _resolve_metrics(self) -> None:
-        """Makes ``self._metrics``: (log name, output index, fn) for each output and metric."""
+        """Makes ``self._metrics``: (log name, output index, `Metric` object) for each output and
+        metric; a function becomes the mean of its values over the epoch."""
         names = self._log_output_names
         self._metrics = []
         for i, out_name in enumerate(names):
             for spec in self.metrics_names_requested:
-                name, fn = kmetrics.get(spec)
+                name, _ = kmetrics.get(spec)
                 log_name = name if len(names) == 1 else f"{out_name}_{name}"
-                self._metrics.append((log_name, i, fn))
+                self._metrics.append((log_name, i, kmetrics.as_metric_object(spec, name)))
+        self._metric_names = {name for name, _, _ in self._metrics}
+
+    def reset_metrics(self) -> None:
+        """Starts every metric afresh (at each epoch, and before evaluating)."""
+        for _, _, metric in getattr(self, "_metrics", []):
+            metric.reset_state()
 
     def compile_config(self) -> dict | None:
         """What ``compile`` was given, or None before it was called."""
@@ -143,9 +151,25 @@ class Trainer:
         logs.update({name: float(v.data) for name, v in zip(self._output_loss_names(), per_output)})
         return logs
 
-    def _metric_values(self, ys, outputs) -> dict[str, float]:
-        # a metric may be written with numpy or with K.* ops (then it returns a Tensor)
-        return {name: float(np.mean(np.asarray(fn(ys[i], outputs[i])))) for name, i, fn in self._metrics}
+    def _metric_values(self, ys, outputs) -> dict:
+        """Adds the batch to every metric; returns their results so far."""
+        logs = {}
+        for name, i, metric in self._metrics:
+            metric.update_state(ys[i], outputs[i])
+            result = metric.result()
+            logs[name] = float(result) if np.ndim(result) == 0 else np.asarray(result)
+        return logs
+
+    def _accumulate(self, totals: dict, logs: dict, size: int) -> None:
+        """Sums the losses weighted by batch size; keeps the metrics' latest (running) results."""
+        for k, v in logs.items():
+            if k in self._metric_names:
+                totals[k] = v
+            else:
+                totals[k] = totals.get(k, 0.0) + v * size
+
+    def _means(self, totals: dict, n: int) -> dict:
+        return {k: (v if k in self._metric_names else v / max(n, 1)) for k, v in totals.items()}
 
     def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray], sample_weight=None) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
@@ -260,6 +284,7 @@ class Trainer:
         initial_epoch = max(initial_epoch, int(params.get("initial_epoch", 0)))
         for epoch in range(initial_epoch, epochs):
             calls.on_epoch_begin(epoch, {})
+            self.reset_metrics()
             totals, seen = {}, 0
             with contextlib.closing(train.epoch()) as epoch_batches:
                 for step, (xs, ys, sw) in enumerate(epoch_batches):
@@ -267,14 +292,13 @@ class Trainer:
                     calls.on_batch_begin(step, {"batch": step, "size": size})
                     logs = self.train_step(xs, ys, sw)
                     seen += size
-                    for k, v in logs.items():
-                        totals[k] = totals.get(k, 0.0) + v * size
+                    self._accumulate(totals, logs, size)
                     batch_logs = {"batch": step, "size": size}  # as Keras 2, then the running means
-                    batch_logs.update({k: v / seen for k, v in totals.items()})
+                    batch_logs.update(self._means(totals, seen))
                     calls.on_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
-            epoch_logs = {k: v / max(seen, 1) for k, v in totals.items()}
+            epoch_logs = self._means(totals, seen)
             if val is not None:
                 epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val, calls).items()})
             calls.on_epoch_end(epoch, epoch_logs)
@@ -292,6 +316,7 @@ class Trainer:
     def _evaluate_batches(self, source, calls) -> dict[str, float]:
         """Each logged value averaged over the samples of all batches (``calls`` get the test hooks)."""
         totals, n = {}, 0
+        self.reset_metrics()
         calls.on_test_begin({})
         with contextlib.closing(source.epoch()) as epoch_batches:
             for step, (xs, ys, sw) in enumerate(epoch_batches):
@@ -299,10 +324,9 @@ class Trainer:
                 calls.on_test_batch_begin(step, {"batch": step, "size": size})
                 logs = self.test_step(xs, ys, sw)
                 n += size
-                for k, v in logs.items():
-                    totals[k] = totals.get(k, 0.0) + v * size
+                self._accumulate(totals, logs, size)
                 calls.on_test_batch_end(step, {"batch": step, "size": size, **logs})
-        scores = {k: v / max(n, 1) for k, v in totals.items()}
+        scores = self._means(totals, n)
         calls.on_test_end(dict(scores))
         return scores
 
@@ -326,7 +350,7 @@ class Trainer:
                                   {"steps": source.steps, "verbose": verbose, "metrics": self.metrics_names})
         scores = self._evaluate_batches(source, calls)
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), flush=True)
+            print(" - ".join(f"{k}: {format_value(v)}" for k, v in scores.items()), flush=True)
         if return_dict:
             return {name: scores[name] for name in self.metrics_names}
         values = [scores[name] for name in self.metrics_names]
@@ -363,6 +387,7 @@ class Trainer:
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns the loss or ``[loss, *metrics]``."""
         self._require_compiled("train_on_batch")
+        self.reset_metrics()
         xs, ys = self._prepare(x, y)
         n = mdata.check_lengths(xs, ys)
         return self._as_result(self.train_step(xs, ys, mdata.sample_weights(sample_weight, class_weight, ys, n)))
@@ -370,6 +395,7 @@ class Trainer:
     def test_on_batch(self, x, y, sample_weight=None):
         """The loss or ``[loss, *metrics]`` on one batch."""
         self._require_compiled("test_on_batch")
+        self.reset_metrics()
         xs, ys = self._prepare(x, y)
         n = mdata.check_lengths(xs, ys)
         return self._as_result(self.test_step(xs, ys, mdata.sample_weights(sample_weight, None, ys, n)))

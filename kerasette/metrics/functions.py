@@ -1,4 +1,5 @@
-"""Metrics computed on arrays after each batch: ``metric(y_true, y_pred)`` -> per-sample values."""
+"""Metric functions on arrays: ``metric(y_true, y_pred)`` -> per-sample values (`kerasette.metrics`
+exports them with the stateful `Metric` classes of ``classes.py``)."""
 
 from __future__ import annotations
 
@@ -70,25 +71,7 @@ def accuracy(y_true, y_pred) -> np.ndarray:
     return accuracy_for(y_true.shape, y_pred.shape)(y_true, y_pred)
 
 
-def get(identifier) -> tuple[str, Callable]:
-    """(display name, function) of a metric: a registered metric's name, any loss's name,
-    ``'accuracy'``/``'acc'`` (see `accuracy`), or a callable ``fn(y_true, y_pred)``."""
-    if isinstance(identifier, str):
-        if identifier in ("accuracy", "acc"):
-            return identifier, accuracy
-        found = registry.lookup("metric", identifier)
-        if found is None and registry.lookup("loss", identifier) is not None:
-            loss = registry.get("loss", identifier)
-            found = _loss_as_metric(loss() if isinstance(loss, type) else loss)
-        if found is None:
-            raise registry.unknown_error("metric", identifier, extra_known=("accuracy", "acc"))
-        return identifier, found
-    if callable(identifier):
-        return getattr(identifier, "__name__", "metric"), identifier
-    raise TypeError(f"metric must be a name or a callable; received {identifier!r}")
-
-
-def _loss_as_metric(loss: Callable) -> Callable:
+def loss_as_metric(loss: Callable) -> Callable:
     """A loss computed on arrays, as a metric (Keras accepts any loss name in ``metrics``)."""
 
     per_sample = getattr(loss, "call", loss)  # a Loss object's values per sample
