@@ -56,3 +56,15 @@ def test_loss_class_errors():
         losses.Huber(reduction="avg")
     with pytest.raises(TypeError, match=r"Huber: unexpected keyword argument\(s\) \['delt'\]"):
         losses.Huber(delt=2.0)
+
+
+@pytest.mark.parametrize("name", ["binary_focal_crossentropy", "categorical_focal_crossentropy"])
+def test_focal_loss_gradients_float64(name):
+    from tests.helpers import check_gradients
+
+    rng = np.random.default_rng(4)
+    y_true = np.eye(4)[rng.integers(0, 4, 5)]
+    y_pred = rng.uniform(0.1, 0.9, (5, 4))
+    fn = getattr(losses, name)
+    check_gradients(lambda t, p: fn(t, p, gamma=2.0), [y_true, y_pred], wrt=[1])
+    check_gradients(lambda t, p: fn(t, p, from_logits=True, label_smoothing=0.1), [y_true, y_pred * 4 - 2], wrt=[1])

@@ -15,7 +15,9 @@ from kerasette import registry
 from kerasette.losses import functions
 from kerasette.losses.classes import (
     BinaryCrossentropy,
+    BinaryFocalCrossentropy,
     CategoricalCrossentropy,
+    CategoricalFocalCrossentropy,
     CategoricalHinge,
     CosineSimilarity,
     Hinge,
@@ -34,7 +36,9 @@ from kerasette.losses.classes import (
 )
 from kerasette.losses.functions import (
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
     categorical_hinge,
     cosine_similarity,
     hinge,
@@ -84,7 +88,8 @@ def per_sample(loss) -> Callable:
     return loss.call if isinstance(loss, Loss) else loss
 
 
-__all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge",
+__all__ = ["BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+           "CategoricalFocalCrossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge",
            "Huber", "KLDivergence", "LogCosh", "Loss", "MeanAbsoluteError", "MeanAbsolutePercentageError",
            "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson", "SparseCategoricalCrossentropy",
            "SquaredHinge", "binary_crossentropy", "categorical_crossentropy", "categorical_hinge",

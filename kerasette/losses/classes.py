@@ -185,3 +185,9 @@ LogCosh = _register(type("LogCosh", (_wrapping(fns.log_cosh),), {}))
 KLDivergence = _register(type("KLDivergence", (_wrapping(fns.kl_divergence),), {}))
 Poisson = _register(type("Poisson", (_wrapping(fns.poisson),), {}))
 CosineSimilarity = _register(type("CosineSimilarity", (_wrapping(fns.cosine_similarity, axis=-1),), {}))
+BinaryFocalCrossentropy = _register(type("BinaryFocalCrossentropy", (_wrapping(
+    fns.binary_focal_crossentropy, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+    label_smoothing=0.0, axis=-1),), {}))
+CategoricalFocalCrossentropy = _register(type("CategoricalFocalCrossentropy", (_wrapping(
+    fns.categorical_focal_crossentropy, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1),),
+    {}))

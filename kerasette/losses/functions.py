@@ -46,6 +46,40 @@ def binary_crossentropy(y_true, y_pred):
     return ops.mean(ops.binary_crossentropy(y_true, y_pred), axis=-1)
 
 
+@_loss("dense")
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """The binary cross-entropy scaled by ``(1 - p_t) ** gamma`` (p_t: the probability given to
+    the true value), so easy samples weigh less; ``alpha`` balances the classes when asked.
+    Mean over the last axis."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    bce = ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits)
+    p = ops.sigmoid(y_pred) if from_logits else y_pred
+    p_t = ops.add(ops.multiply(y_true, p), ops.multiply(ops.subtract(1.0, y_true), ops.subtract(1.0, p)))
+    focal = ops.multiply(ops.power(ops.subtract(1.0, p_t), np.asarray(gamma, p_t.dtype)), bce)
+    if apply_class_balancing:
+        balance = ops.add(ops.multiply(y_true, alpha), ops.multiply(ops.subtract(1.0, y_true), 1.0 - alpha))
+        focal = ops.multiply(balance, focal)
+    return ops.mean(focal, axis=axis)
+
+
+@_loss("dense")
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """The categorical cross-entropy of each class scaled by ``alpha * (1 - p) ** gamma``, with
+    the probabilities clipped to [epsilon, 1 - epsilon] as Keras 3 does; summed over classes."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / y_pred.shape[-1])
+    p = ops.softmax(y_pred, axis) if from_logits else y_pred
+    p = ops.clip(ops.divide(p, ops.sum(p, axis=axis, keepdims=True)), _EPSILON, 1.0 - _EPSILON)
+    cce = ops.negative(ops.multiply(y_true, ops.log(p)))
+    weight = ops.multiply(ops.power(ops.subtract(1.0, p), np.asarray(gamma, p.dtype)), alpha)
+    return ops.sum(ops.multiply(weight, cce), axis=axis)
+
+
 @_loss("dense", aliases=("mse",))
 def mean_squared_error(y_true, y_pred):
     """mean((y_pred - y_true) ** 2) over the last axis."""

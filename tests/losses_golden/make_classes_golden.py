@@ -39,6 +39,12 @@ CASES = [  # (class, options, y_true, y_pred, reduction, weighted)
     ("Huber", {"delta": 0.5}, "regression_true", "regression_pred", "mean", True),
     ("MeanSquaredError", {}, "regression_true", "regression_pred", "sum", False),
     ("CosineSimilarity", {"axis": -1}, "regression_true", "regression_pred", "none", False),
+    ("BinaryFocalCrossentropy", {"gamma": 2.0}, "binary", "binary_logits_sigmoid", "none", False),
+    ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "alpha": 0.3, "from_logits": True,
+                                 "label_smoothing": 0.1}, "binary", "binary_logits", "sum_over_batch_size", True),
+    ("CategoricalFocalCrossentropy", {"gamma": 1.5}, "onehot", "probs", "none", False),
+    ("CategoricalFocalCrossentropy", {"from_logits": True, "alpha": 0.5, "label_smoothing": 0.1}, "onehot",
+     "logits", "sum", True),
 ]
 arrays["binary_logits_sigmoid"] = 1.0 / (1.0 + np.exp(-binary_logits))
 golden = {"keras_version": keras.__version__, "inputs": {k: v.tolist() for k, v in arrays.items()}, "cases": []}
