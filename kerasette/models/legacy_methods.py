@@ -39,31 +39,31 @@ def fit_generator(trainer, generator, steps_per_epoch=None, epochs=1, verbose=1,
                     use_multiprocessing=given["use_multiprocessing"], max_queue_size=given["max_queue_size"],
                     shuffle=shuffle, initial_epoch=initial_epoch, samples_per_epoch=samples)
 
+
+def _keras1_source(generator, keras1: dict, method: str):
+    """The generator, limited to Keras 1's ``val_samples`` when given; Keras 1's worker names dropped."""
+    if "val_samples" in keras1:
+        generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
+    for old in ("nb_worker", "pickle_safe", "max_q_size"):
+        keras1.pop(old, None)
+    no_more_arguments(method, keras1)
+    return generator
+
+
 def evaluate_generator(trainer, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                        verbose=0, **keras1):
     """Keras 1/2's ``evaluate_generator``: `evaluate` on a generator or Sequence (Keras 1:
     ``val_samples``)."""
-    if "val_samples" in keras1:
-        generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
-    keras1.pop("nb_worker", None)
-    keras1.pop("pickle_safe", None)
-    keras1.pop("max_q_size", None)
-    no_more_arguments("evaluate_generator", keras1)
-    return trainer.evaluate(generator, steps=steps, verbose=verbose, workers=workers,
-                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+    return trainer.evaluate(_keras1_source(generator, keras1, "evaluate_generator"), steps=steps, verbose=verbose,
+                            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+
 
 def predict_generator(trainer, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                       verbose=0, **keras1):
     """Keras 1/2's ``predict_generator``: `predict` on a generator or Sequence (Keras 1:
     ``val_samples``)."""
-    if "val_samples" in keras1:
-        generator = batches.SampleLimited(generator, int(keras1.pop("val_samples")))
-    keras1.pop("nb_worker", None)
-    keras1.pop("pickle_safe", None)
-    keras1.pop("max_q_size", None)
-    no_more_arguments("predict_generator", keras1)
-    return trainer.predict(generator, steps=steps, verbose=verbose, workers=workers,
-                        use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+    return trainer.predict(_keras1_source(generator, keras1, "predict_generator"), steps=steps, verbose=verbose,
+                           workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
 
 
 def predict_proba(trainer, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
@@ -79,6 +79,7 @@ def predict_proba(trainer, x, batch_size: int = 32, verbose: int = 0) -> np.ndar
                       "softmax or sigmoid would)", stacklevel=2)
     return preds
 
+
 def predict_classes(trainer, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
     """Keras 1/2: the predicted classes (one output only).
 
@@ -90,6 +91,7 @@ def predict_classes(trainer, x, batch_size: int = 32, verbose: int = 0) -> np.nd
     if proba.shape[-1] > 1:
         return proba.argmax(axis=-1)
     return (proba > 0.5).astype("int32")
+
 
 def _single_output_predict(trainer, method: str, x, batch_size, verbose) -> np.ndarray:
     if len(trainer.model.output_names) != 1:
