@@ -376,3 +376,13 @@ def test_set_state_errors_name_the_state():
         opt.set_state([w], 3, [np.zeros(2)])
     with pytest.raises(ValueError, match=r"Adam: state 'velocity' of 'w' has shape \(3,\), expected \(2,\)"):
         opt.set_state([w], 3, [np.zeros(2), np.zeros(3)])
+
+
+@pytest.mark.parametrize("module", ["__init__", "sgd", "adaptive", "adam", "ftrl", "lion", "schedules"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    name = "kerasette.optimizers" if module == "__init__" else f"kerasette.optimizers.{module}"
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0

@@ -38,7 +38,23 @@ def optimizer_config(optimizer) -> dict:
         config.setdefault("learning_rate", config.pop("lr"))
     if not config.get("decay"):
         config.pop("decay", None)  # Keras 3 warns about `decay` even when it is 0
+    elif isinstance(config.get("learning_rate"), (int, float)):
+        # Keras 3 ignores `decay`: it reads the same decay as InverseTimeDecay(lr, 1, decay), and
+        # kerasette reads `decay` back from the pair (see `_keras1_decay`)
+        config["learning_rate"] = schedules.serialize(schedules.InverseTimeDecay(
+            config["learning_rate"], decay_steps=1, decay_rate=config["decay"]))
     return {"class_name": type(optimizer).__name__, "config": config}
+
+
+def _keras1_decay(config: dict) -> None:
+    """Undoes `optimizer_config`'s translation of ``decay`` for Keras 3: the number ``learning_rate``
+    again when the schedule is exactly ``InverseTimeDecay(learning_rate, 1, decay)``."""
+    rate, decay = config.get("learning_rate"), config.get("decay")
+    if not decay or not isinstance(rate, dict) or rate.get("class_name") != "InverseTimeDecay":
+        return
+    inner = rate.get("config") or {}
+    if inner.get("decay_steps") == 1 and inner.get("decay_rate") == decay and not inner.get("staircase"):
+        config["learning_rate"] = inner.get("initial_learning_rate")
 
 
 def training_config(model) -> dict | None:
@@ -106,6 +122,7 @@ def _optimizer(spec, custom_objects, where: str):
     config = dict(spec.get("config") or {})
     if "lr" in config:
         config.setdefault("learning_rate", config.pop("lr"))
+    _keras1_decay(config)
     if isinstance(config.get("learning_rate"), dict):  # a schedule, resolved through the registry
         config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
     for key, inert in _INERT_OPTIMIZER_OPTIONS.items():

@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from kerasette import optimizers
 from kerasette.models import load_model
 from tests.optimizers_golden import problem
 
@@ -79,12 +80,37 @@ def test_keras3_loads_what_kerasette_writes_for_every_optimizer(tmp_path):
         model.train_on_batch(DATA["x"], DATA["y"])
         model.save(tmp_path / f"{name}.h5")
         paths.append(str(tmp_path / f"{name}.h5"))
+    decayed = load_model(FOLDER / "keras3_sgd_nesterov.h5", compile=False)  # Keras 1/2's `decay` too
+    decayed.compile(optimizers.SGD(learning_rate=0.1, momentum=0.9, decay=0.25), "mean_squared_error")
+    decayed.train_on_batch(DATA["x"], DATA["y"])
+    decayed.save(tmp_path / "sgd_decay.h5")
+    paths.append(str(tmp_path / "sgd_decay.h5"))
     proc = subprocess.run([keras_python, "-c", KERAS_LOADS, *paths], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "KERAS_BACKEND": backend()})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(CASES)
-    for name, result in zip(CASES, results, strict=True):
+    assert len(results) == len(CASES) + 1
+    for name, result in zip(CASES, results[:-1], strict=True):
         assert result["class_name"] == problem.CASES[name][0] and result["iterations"] == 4, result
     schedule = results[CASES.index("adam_cosine_warmup")]["config"]["learning_rate"]
     assert schedule["class_name"] == "CosineDecay" and schedule["config"]["warmup_target"] == 0.05
+    rate = results[-1]["config"]["learning_rate"]  # Keras 3 ignores `decay`; it reads the schedule
+    assert results[-1]["iterations"] == 1 and rate["class_name"] == "InverseTimeDecay"
+    assert (rate["config"]["initial_learning_rate"], rate["config"]["decay_steps"], rate["config"]["decay_rate"]) == (
+        0.1, 1, 0.25)
+
+
+def test_keras1_decay_is_written_for_keras3_as_a_schedule_and_read_back_as_decay(tmp_path):
+    import json
+
+    import h5py
+
+    model = load_model(FOLDER / "keras3_sgd_nesterov.h5", compile=False)
+    model.compile(optimizers.SGD(learning_rate=0.1, momentum=0.9, decay=0.25), "mse")
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        config = json.loads(f.attrs["training_config"])["optimizer_config"]["config"]
+    assert config["decay"] == 0.25 and config["learning_rate"]["class_name"] == "InverseTimeDecay"
+    optimizer = load_model(tmp_path / "m.h5").optimizer
+    assert (optimizer.learning_rate, optimizer.decay) == (0.1, 0.25)
+    optimizer.learning_rate = 0.05  # a number again, so callbacks can set it
