@@ -57,7 +57,7 @@ class ReLU(_ValueWise):
         self.threshold = _number(self, "threshold", threshold, "a number", lambda v: True)
 
     def call(self, inputs):
-        return ops.relu_general(inputs, self.max_value, self.negative_slope, self.threshold)
+        return ops.general_relu(inputs, self.negative_slope, self.max_value, self.threshold)
 
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
@@ -84,7 +84,7 @@ class LeakyReLU(_ValueWise):
         self.negative_slope = _number(self, "negative_slope", negative_slope, "a number >= 0", lambda v: v >= 0)
 
     def call(self, inputs):
-        return ops.relu_general(inputs, None, self.negative_slope, 0.0)
+        return ops.general_relu(inputs, self.negative_slope)
 
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}

@@ -394,11 +394,6 @@ def batch_norm_reference(x, gamma, beta, axes, epsilon):
     return (x - mean) / np.sqrt(var + epsilon) * gamma.reshape(shape) + beta.reshape(shape)
 
 
-def _relu_general_reference(x, max_value, slope, threshold):
-    y = np.where(x < threshold, slope * (x - threshold), x)
-    return y if max_value is None else np.minimum(y, max_value)
-
-
 def _normalization_cases():
     cases = []
     for shape, axes in [((4, 3), (0,)), ((2, 3, 3, 4), (0, 1, 2)), ((3, 4, 2, 2), (0, 2, 3))]:
@@ -422,13 +417,6 @@ def _normalization_cases():
                      rng.standard_normal(3), rng.uniform(0.5, 2, 3)],
         lambda x, g, b, m, v: ((x - m[:, None, None]) / np.sqrt(v[:, None, None] + 1e-3) * g[:, None, None]
                                + b[:, None, None])))
-    for max_value, slope, threshold in [(None, 0.0, 0.0), (1.5, 0.0, 0.0), (None, 0.2, 0.0), (1.0, 0.3, 0.5)]:
-        cases.append(Case(
-            f"relu_general-max{max_value}-slope{slope}-thr{threshold}", ("relu_general",),
-            lambda x, m=max_value, s=slope, t=threshold: ops.relu_general(x, m, s, t),
-            lambda rng, t=threshold, m=max_value: [spaced((3, 5), rng, -3, 3,
-                                                          avoid=(t,) if m is None else (t, m))],
-            lambda x, m=max_value, s=slope, t=threshold: _relu_general_reference(x, m, s, t)))
     cases.append(Case("thresholded_relu", ("thresholded_relu",), lambda x: ops.thresholded_relu(x, 0.7),
                       lambda rng: [spaced((3, 5), rng, -3, 3, avoid=(0.7,))],
                       lambda x: np.where(x > 0.7, x, 0.0)))

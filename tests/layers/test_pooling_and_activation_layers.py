@@ -124,3 +124,14 @@ def test_prelu_regularizer_and_constraint():
     config = layer.get_config()
     assert config["alpha_constraint"]["class_name"] == "NonNeg"
     assert layers.PReLU.from_config(config).get_config() == config
+
+
+def test_relu_layer_is_the_relu_activation_with_a_negative_threshold_and_a_cap():
+    import kerasette.activations as acts
+    from kerasette.layers import ReLU
+
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]], "float32")
+    layer = ReLU(max_value=1.0, negative_slope=0.1, threshold=-1.0)
+    expected = acts.relu(x, negative_slope=0.1, max_value=1.0, threshold=-1.0).data
+    np.testing.assert_allclose(layer(x).data, expected)
+    np.testing.assert_allclose(expected, [[-0.1, 0.0, 0.0, 0.5, 1.0]], atol=1e-7)  # Keras 3's values

@@ -39,7 +39,7 @@ from kerasette.backend.ops.nn import (
     softsign,
     tanh,
 )
-from kerasette.backend.ops.normalization import batch_normalization, relu_general, thresholded_relu
+from kerasette.backend.ops.normalization import batch_normalization, thresholded_relu
 from kerasette.backend.ops.pooling import avg_pool2d
 from kerasette.backend.ops.reduce import max, mean, min, prod, sum
 from kerasette.backend.ops.shape import (
@@ -58,7 +58,7 @@ __all__ = [
     "categorical_crossentropy", "clip", "concatenate", "conv2d", "dense", "divide", "dropout",
     "elu", "exp", "expand_dims", "flatten", "gelu", "general_relu", "getitem", "hard_sigmoid",
     "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum", "multiply", "negative", "power", "prod",
-    "relu", "relu_general", "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "softplus",
+    "relu", "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "softplus",
     "softsign", "sqrt", "square", "subtract", "sum", "tanh", "thresholded_relu", "tile",
     "transpose", "where",
 ]

@@ -2,8 +2,9 @@
 
 `batch_normalization` normalizes with the statistics of the batch (training) in one op whose
 backward pass gives the input, scale and offset gradients together; with given statistics
-(inference) it is a per-channel affine map whose scale and shift come from elementwise ops. `relu_general` is Keras's ``ReLU``
-layer (``max_value``, ``negative_slope``, ``threshold``) in one op.
+(inference) it is a per-channel affine map whose scale and shift come from elementwise ops.
+`thresholded_relu` is the ``ThresholdedReLU`` layer's rectifier (the ``ReLU`` layer uses
+``general_relu`` of ``ops/activations.py``, as the ``relu`` activation does).
 """
 
 from __future__ import annotations
@@ -158,42 +159,6 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
     scale = ew.multiply(as_tensor(gamma, dtype=dtype), inv)
     shift = ew.subtract(as_tensor(beta, dtype=dtype), ew.multiply(as_tensor(mean, dtype=dtype), scale))
     return apply(ChannelAffine(axes), x, scale, shift), None, None
-
-
-class ReluGeneral(Op):
-    """``negative_slope * (x - threshold)`` below ``threshold``, ``x`` above it, capped at
-    ``max_value`` (None: no cap); Keras's ``ReLU`` layer."""
-
-    name = "relu_general"
-
-    def __init__(self, max_value: float | None, negative_slope: float, threshold: float):
-        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
-
-    def forward(self, x):
-        t = x.dtype.type(self.threshold)
-        self.below = x < t
-        y = np.where(self.below, x.dtype.type(self.negative_slope) * (x - t), x)
-        if self.max_value is not None:
-            self.capped = y > self.max_value
-            y = np.minimum(y, x.dtype.type(self.max_value))
-        return y.astype(x.dtype, copy=False)
-
-    def backward(self, grad):
-        dx = np.where(self.below, grad * grad.dtype.type(self.negative_slope), grad)
-        if self.max_value is not None:
-            dx[self.capped] = 0
-        return (dx,)
-
-
-def relu_general(x, max_value: float | None = None, negative_slope: float = 0.0, threshold: float = 0.0):
-    """Keras's rectifier with a cap, a slope below the threshold and a threshold.
-
-    Example:
-        >>> import numpy as np
-        >>> relu_general(np.array([-2.0, 0.5, 3.0]), max_value=1.0, negative_slope=0.1).data.tolist()
-        [-0.2, 0.5, 1.0]
-    """
-    return apply(ReluGeneral(max_value, negative_slope, threshold), x)
 
 
 class ThresholdedRelu(Op):
