@@ -13,6 +13,7 @@ import warnings
 
 from kerasette import losses as klosses
 from kerasette import metrics as kmetrics
+from kerasette import registry
 from kerasette.optimizers import schedules
 from kerasette.saving import names
 from kerasette.saving.errors import CheckpointError
@@ -22,8 +23,13 @@ _INERT_OPTIMIZER_OPTIONS = {"centered": (False,), "momentum": (0, 0.0), "weight_
 
 
 def _serialize_fn(fn):
-    if isinstance(fn, str) or fn is None:
+    """A loss as Keras writes it. A short name given to compile (``'mse'``) is written under its
+    full name (``'mean_squared_error'``): Keras 3 reads the full names only."""
+    if fn is None:
         return fn
+    if isinstance(fn, str):
+        found = registry.lookup("loss", fn)
+        return registry.name_of("loss", found) if callable(found) and not isinstance(found, type) else fn
     if isinstance(fn, dict):
         return {k: _serialize_fn(v) for k, v in fn.items()}
     if isinstance(fn, (list, tuple)):

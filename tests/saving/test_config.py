@@ -156,3 +156,17 @@ def test_lambda_layers_are_never_deserialised():
                                                "function_type": "lambda"}}
     with pytest.raises(saving.CheckpointError, match="unknown layer 'Lambda'"):
         layer_from_spec(spec)
+
+
+def test_short_loss_names_are_written_under_their_full_names(tmp_path):
+    """Keras 3 cannot read 'mse' back from a training_config; 'mean_squared_error' it can."""
+    model = Sequential([Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "m.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert json.loads(f.attrs["training_config"])["loss"] == "mean_squared_error"
+    from kerasette import losses
+
+    assert saving.load_model(tmp_path / "m.h5").loss is losses.mean_squared_error
