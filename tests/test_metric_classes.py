@@ -49,3 +49,15 @@ def test_metric_errors():
     with pytest.raises(ValueError, match=r"F1Score: argument `average` must be None, 'micro', 'macro' or "
                                          r"'weighted'; received average='mean'"):
         metrics.F1Score(average="mean")
+
+
+def test_metric_objects_round_trip_through_a_file(tmp_path):
+    from kerasette.models import load_model
+
+    model = Sequential([Dense(1, activation="sigmoid", input_dim=4)])
+    model.compile("sgd", "binary_crossentropy", metrics=[metrics.Precision(thresholds=0.3, name="p30"), "auc"])
+    model.save(tmp_path / "m.h5")
+    again = load_model(tmp_path / "m.h5")
+    assert again.metrics_names == ["loss", "p30", "auc"]
+    assert isinstance(again._trainer._metrics[0][2], metrics.Precision)
+    assert again._trainer._metrics[0][2].get_config()["thresholds"] == 0.3

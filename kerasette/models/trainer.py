@@ -44,11 +44,12 @@ class Trainer:
             optimizer: a name (``'sgd'``, ``'adam'``, ``'rmsprop'``) or an Optimizer.
             loss: a name (``'categorical_crossentropy'``, ``'mse'``, ...) or callable; a list or
                 dict (by output layer name) for several outputs.
-            metrics: a list of names or callables. ``'accuracy'``/``'acc'`` is chosen per output as
-                Keras 2 does: binary accuracy for the binary cross-entropy or an output whose
-                last dimension is 1, sparse categorical accuracy for the sparse categorical
-                cross-entropy, categorical accuracy otherwise.
+            metrics: a list of names, `Metric` objects or callables. ``'accuracy'``/``'acc'`` is
+                chosen from the shapes of targets and predictions, as Keras 3 does (see
+                `kerasette.metrics.accuracy_for`).
             loss_weights: weights of each output's loss in the total (default 1 each).
+            weighted_metrics: metrics that take the sample weights of ``fit``/``evaluate`` into
+                account (logged as ``weighted_<name>`` when ``metrics`` has the same name).
 
         With several outputs, the logs and `metrics_names` also hold each output's own
         (unweighted) loss as ``<output>_loss``, after ``'loss'``, as in Keras 2. Output names
@@ -56,7 +57,7 @@ class Trainer:
         does: ``dense``, ``dense_1``, ``dense_2``.
         """
         kwargs.pop("sample_weight_mode", None)
-        kwargs.pop("weighted_metrics", None)
+        weighted = list(kwargs.pop("weighted_metrics", None) or [])
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         if loss is None:
@@ -68,6 +69,7 @@ class Trainer:
         weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
         self.loss_weights = [float(w) for w in weights]
         self.metrics_names_requested = list(metrics or [])
+        self.weighted_metrics_requested = weighted
         self._log_output_names = unique_names(names)
         self._resolve_metrics()
         self.compiled = True
@@ -77,11 +79,18 @@ class Trainer:
         metric; a function becomes the mean of its values over the epoch."""
         names = self._log_output_names
         self._metrics = []
+        self._weighted = set()
+        plain = {kmetrics.get(spec)[0] for spec in self.metrics_names_requested}
         for i, out_name in enumerate(names):
-            for spec in self.metrics_names_requested:
+            for spec, weighted in [(m, False) for m in self.metrics_names_requested] + \
+                    [(m, True) for m in self.weighted_metrics_requested]:
                 name, _ = kmetrics.get(spec)
+                if weighted and name in plain:
+                    name = f"weighted_{name}"
                 log_name = name if len(names) == 1 else f"{out_name}_{name}"
                 self._metrics.append((log_name, i, kmetrics.as_metric_object(spec, name)))
+                if weighted:
+                    self._weighted.add(log_name)
         self._metric_names = {name for name, _, _ in self._metrics}
 
     def reset_metrics(self) -> None:
@@ -94,7 +103,7 @@ class Trainer:
         if not self.compiled:
             return None
         return {"optimizer": self.optimizer, "loss": self.loss, "metrics": list(self.metrics_names_requested),
-                "loss_weights": list(self.loss_weights)}
+                "weighted_metrics": list(self.weighted_metrics_requested), "loss_weights": list(self.loss_weights)}
 
     @property
     def metrics_names(self) -> list[str]:
@@ -151,11 +160,12 @@ class Trainer:
         logs.update({name: float(v.data) for name, v in zip(self._output_loss_names(), per_output)})
         return logs
 
-    def _metric_values(self, ys, outputs) -> dict:
-        """Adds the batch to every metric; returns their results so far."""
+    def _metric_values(self, ys, outputs, sample_weight=None) -> dict:
+        """Adds the batch to every metric (with the sample weights for weighted metrics); returns
+        their results so far."""
         logs = {}
         for name, i, metric in self._metrics:
-            metric.update_state(ys[i], outputs[i])
+            metric.update_state(ys[i], outputs[i], sample_weight if name in self._weighted else None)
             result = metric.result()
             logs[name] = float(result) if np.ndim(result) == 0 else np.asarray(result)
         return logs
@@ -182,7 +192,7 @@ class Trainer:
         grads = autograd.gradients_or_none(loss, variables)
         self.optimizer.apply_gradients(list(zip(grads, variables)))
         logs = self._loss_logs(loss, per_output)
-        logs.update(self._metric_values(ys, [o.data for o in outputs]))
+        logs.update(self._metric_values(ys, [o.data for o in outputs], sample_weight))
         return logs
 
     def test_step(self, xs, ys, sample_weight=None) -> dict[str, float]:
@@ -190,7 +200,7 @@ class Trainer:
             outputs = self.model.call_graph([Tensor(x) for x in xs], training=False)
             loss, per_output = self._losses(ys, outputs, sample_weight)
         logs = self._loss_logs(loss, per_output)
-        logs.update(self._metric_values(ys, [o.data for o in outputs]))
+        logs.update(self._metric_values(ys, [o.data for o in outputs], sample_weight))
         return logs
 
     # -- loops -------------------------------------------------------------------------------

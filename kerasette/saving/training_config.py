@@ -37,6 +37,15 @@ def _serialize_fn(fn):
     return klosses.serialize(fn)
 
 
+def _serialize_metric(metric):
+    """A metric as Keras writes it: its name, or a `Metric` object's ``{'class_name', 'config'}``."""
+    if isinstance(metric, str):
+        return metric
+    if hasattr(metric, "get_config") and hasattr(metric, "update_state"):
+        return registry.serialize("metric", metric)
+    return getattr(metric, "__name__", str(metric))
+
+
 def optimizer_config(optimizer) -> dict:
     """``{'class_name', 'config'}`` of an optimizer, as Keras 3 reads it."""
     config = dict(optimizer.get_config())
@@ -71,8 +80,9 @@ def training_config(model) -> dict | None:
     weights = compiled["loss_weights"]
     if isinstance(weights, (list, tuple)) and all(float(w) == 1.0 for w in weights):
         weights = None
-    metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in compiled["metrics"]]
-    return {"loss": _serialize_fn(compiled["loss"]), "metrics": metrics, "weighted_metrics": None,
+    metrics = [_serialize_metric(m) for m in compiled["metrics"]]
+    weighted = [_serialize_metric(m) for m in compiled.get("weighted_metrics") or []]
+    return {"loss": _serialize_fn(compiled["loss"]), "metrics": metrics, "weighted_metrics": weighted or None,
             "loss_weights": weights, "sample_weight_mode": None,
             "optimizer_config": optimizer_config(compiled["optimizer"])}
 
@@ -90,7 +100,12 @@ def _metric_names(spec, custom_objects) -> list:
         if isinstance(item, dict):  # tf.keras 2: MeanMetricWrapper {'name': 'accuracy', 'fn': ...}
             config = item.get("config") or {}
             custom = names.resolve_function("metric", item, custom_objects, "")
-            item = custom if not isinstance(custom, dict) else (config.get("name") or config.get("fn"))
+            if not isinstance(custom, dict):
+                item = custom
+            elif item.get("class_name") != "MeanMetricWrapper" and registry.lookup("metric", item["class_name"]):
+                pass  # a Metric class of ours (Precision, AUC, ...): built from its config
+            else:
+                item = config.get("name") or config.get("fn")
         elif isinstance(item, str):
             item = names.resolve_function("metric", item, custom_objects, "")
         if item is not None and item not in out:
@@ -153,7 +168,9 @@ def compile_from_training_config(model, config, custom_objects=None, filepath=No
         optimizer = _optimizer(config.get("optimizer_config"), custom_objects, f"{where}: optimizer_config")
         loss = _loss(config.get("loss"), custom_objects, f"{where}: loss")
         metrics = _known_metrics(_metric_names(config.get("metrics") or [], custom_objects), filepath)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=config.get("loss_weights"))
+        weighted = _known_metrics(_metric_names(config.get("weighted_metrics") or [], custom_objects), filepath)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=config.get("loss_weights"),
+                      weighted_metrics=weighted)
     except CheckpointError as exc:
         raise CheckpointError(exc.detail, filepath) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

@@ -67,3 +67,20 @@ def test_sample_weight_errors():
         model.fit(X, Y, class_weight=[1.0, 2.0, 3.0], verbose=0)
     with pytest.raises(TypeError, match=r"evaluate: unexpected keyword argument\(s\) \['class_weight'\]"):
         model.evaluate(X, Y, class_weight=CLASS_WEIGHT, verbose=0)
+
+
+def test_weighted_metrics_use_the_sample_weights_and_round_trip(tmp_path):
+    from kerasette import metrics
+    from kerasette.models import load_model
+
+    model = _model()
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="categorical_crossentropy", metrics=["accuracy"],
+                  weighted_metrics=["accuracy", "mse"])
+    logs = model.evaluate(X, Y, sample_weight=SW, batch_size=4, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "accuracy", "weighted_accuracy", "mse"]
+    hits = metrics.categorical_accuracy(Y, model.predict(X))
+    assert logs["accuracy"] == pytest.approx(hits.mean())
+    assert logs["weighted_accuracy"] == pytest.approx(float((hits * SW).sum() / SW.sum()))
+    model.save(tmp_path / "w.h5")
+    again = load_model(tmp_path / "w.h5")
+    assert again.metrics_names == model.metrics_names
