@@ -386,3 +386,14 @@ def test_docstring_examples_run(module):
     name = "kerasette.optimizers" if module == "__init__" else f"kerasette.optimizers.{module}"
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_keras2_set_value_on_the_learning_rate():
+    """Keras 1/2 scripts and callbacks change the rate with K.set_value(model.optimizer.lr, x)."""
+    import kerasette.backend as K
+    from kerasette.optimizers import SGD as KSGD
+
+    opt = KSGD(learning_rate=0.1)
+    assert float(K.get_value(opt.lr)) == pytest.approx(0.1) and opt.lr * 2 == pytest.approx(0.2)
+    K.set_value(opt.lr, 0.01)
+    assert opt.learning_rate == pytest.approx(0.01) and opt.current_learning_rate() == pytest.approx(0.01)

@@ -51,6 +51,18 @@ def number(value, name: str, owner, low=None, high=None, low_open=False) -> floa
     return value
 
 
+class LearningRateHandle(float):
+    """An optimizer's learning rate as a float, with ``assign`` (what ``K.set_value`` calls)."""
+
+    def __new__(cls, optimizer):
+        handle = super().__new__(cls, float(optimizer.learning_rate))
+        handle.optimizer = optimizer
+        return handle
+
+    def assign(self, value) -> None:
+        self.optimizer.learning_rate = float(np.asarray(value))
+
+
 class Optimizer:
     """Base class. Subclasses set ``slot_names`` and implement ``update(value, grad, slots, lr)``.
 
@@ -133,8 +145,9 @@ class Optimizer:
 
     @property
     def lr(self):
-        """Keras 1 name of ``learning_rate``."""
-        return self.learning_rate
+        """Keras 1/2's name of ``learning_rate``: the rate as a number that ``K.set_value`` can
+        also assign, as Keras 1/2 scripts do (``K.set_value(model.optimizer.lr, 0.01)``)."""
+        return LearningRateHandle(self)
 
     @lr.setter
     def lr(self, value) -> None:
