@@ -208,7 +208,7 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
             nb_epoch=None, sample_weight=None, class_weight=None, steps_per_epoch=None,
             validation_steps=None, workers=None, use_multiprocessing=None, max_queue_size=None,
-            samples_per_epoch=None, **kwargs):
+            samples_per_epoch=None, validation_freq=1, **kwargs):
         """Trains for ``epochs`` epochs (Keras 1: ``nb_epoch``); returns a `History`.
 
         ``x`` holds arrays (with ``y``), or is a source of batches ``(x, y)``/``(x, y,
@@ -223,6 +223,7 @@ class Trainer:
             >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
         """
         no_more_arguments("fit", kwargs)
+        self._validation_freq = _check_validation_freq(validation_freq)
         if nb_epoch is not None:
             epochs = nb_epoch
         self._require_compiled("fit")
@@ -309,7 +310,7 @@ class Trainer:
                     if self.stop_training:
                         break
             epoch_logs = self._means(totals, seen)
-            if val is not None:
+            if val is not None and _validates(self._validation_freq, epoch):
                 epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val, calls).items()})
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -417,6 +418,20 @@ class Trainer:
     def _as_result(self, logs):
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
+
+
+def _check_validation_freq(freq):
+    if isinstance(freq, (list, tuple, set)) and all(isinstance(e, int) and e >= 1 for e in freq):
+        return set(freq)
+    if isinstance(freq, int) and not isinstance(freq, bool) and freq >= 1:
+        return freq
+    raise ValueError(f"fit: validation_freq must be a positive int or a collection of epochs (from 1); received "
+                     f"validation_freq={freq!r}")
+
+
+def _validates(freq, epoch: int) -> bool:
+    """Whether epoch ``epoch`` (from 0) is validated: every ``freq``-th, or those listed (from 1)."""
+    return (epoch + 1) in freq if isinstance(freq, set) else (epoch + 1) % freq == 0
 
 
 def no_more_arguments(method: str, kwargs: dict) -> None:

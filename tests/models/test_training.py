@@ -366,3 +366,14 @@ def test_predict_classes_needs_one_output():
     with pytest.raises(ValueError, match=r"predict_classes\(\) needs a model with one output; this one has 2 "
                                          r"outputs \['a', 'b'\]"):
         model.predict_classes(np.ones((1, 2)))
+
+
+def test_validation_freq():
+    x, y = _data(16)
+    history = _classifier().fit(x, y, epochs=4, validation_split=0.25, validation_freq=2, verbose=0)
+    assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
+    history = _classifier().fit(x, y, epochs=4, validation_data=(x, y), validation_freq=[1, 4], verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    with pytest.raises(ValueError, match=r"fit: validation_freq must be a positive int or a collection of epochs "
+                                         r"\(from 1\); received validation_freq=0"):
+        _classifier().fit(x, y, validation_freq=0, verbose=0)
