@@ -15,6 +15,7 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     merge,
     normalization,
     pooling,
+    reshaping,
 )
 from kerasette.layers.base import Layer
 from kerasette.layers.core import Input

@@ -296,6 +296,40 @@ class Permute(Layer):
         return {**super().get_config(), "dims": list(self.dims)}
 
 
+@keras_layer()
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder in a model's structure)."""
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def layout_free(self) -> bool:
+        return True
+
+
+@keras_layer()
+class ActivityRegularization(WeightPenalties, Layer):
+    """Adds ``l1 * sum(|x|) + l2 * sum(x ** 2)`` of its input (divided by the batch size, as Keras
+    3 does) to the training loss, and returns the input unchanged."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+        self._init_penalties(None, None, regularizers.L1L2(l1=self.l1, l2=self.l2), None, None)
+
+    def call(self, inputs):
+        return self._penalized_output(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+
+
 @keras_layer(keras1={"input_dtype": "dtype"})
 class InputLayer(Layer):
     """Declares a model's input shape: ``InputLayer(input_shape=(28, 28, 1))``."""

@@ -67,6 +67,21 @@ SPECS = [
     Spec("inputlayer", lambda: InputLayer(input_shape=(4,)), (4,), 0, 0),
     Spec("reshape", lambda: layers.Reshape((2, -1)), (3, 4), 0, 0, lambda x: x.reshape(len(x), 2, 6)),
     Spec("permute", lambda: layers.Permute((3, 1, 2)), (2, 3, 4), 0, 0, lambda x: x.transpose(0, 3, 1, 2)),
+    Spec("repeat-vector", lambda: layers.RepeatVector(3), (4,), 0, 0, lambda x: np.repeat(x[:, None], 3, axis=1)),
+    Spec("identity", lambda: layers.Identity(), (3, 2), 0, 0, lambda x: x),
+    Spec("activity-regularization", lambda: layers.ActivityRegularization(l1=0.01, l2=0.1), (4,), 0, 0,
+         lambda x: x),
+    Spec("zero-padding", lambda: layers.ZeroPadding2D(((1, 2), (0, 1))), (3, 4, 2), 0, 0,
+         lambda x: np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0)))),
+    Spec("zero-padding-channels_first", lambda: layers.ZeroPadding2D(1, data_format="channels_first"),
+         (2, 3, 4), 0, 0, lambda x: np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))),
+    Spec("cropping", lambda: layers.Cropping2D(((1, 0), (1, 2))), (4, 5, 2), 0, 0, lambda x: x[:, 1:, 1:-2]),
+    Spec("cropping-channels_first", lambda: layers.Cropping2D(1, data_format="channels_first"), (2, 4, 4), 0, 0,
+         lambda x: x[:, :, 1:-1, 1:-1]),
+    Spec("upsampling", lambda: layers.UpSampling2D((2, 3)), (2, 3, 2), 0, 0,
+         lambda x: x.repeat(2, axis=1).repeat(3, axis=2)),
+    Spec("upsampling-channels_first", lambda: layers.UpSampling2D(2, data_format="channels_first"), (2, 2, 3),
+         0, 0, lambda x: x.repeat(2, axis=2).repeat(2, axis=3)),
     # normalization
     Spec("batchnorm", lambda: layers.BatchNormalization(), (5,), 4, 20, None, BN_NAMES),
     Spec("batchnorm-image", lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-5), (4, 4, 3), 4, 12,
@@ -336,3 +351,22 @@ def test_a_model_whose_layers_are_all_frozen_still_fits():
     history = model.fit(_batch((3,), 4), _batch((1,), 4), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     np.testing.assert_array_equal(before[0], model.get_weights()[0])
+
+
+def test_activity_regularization_adds_its_penalty_to_the_loss():
+    model = Sequential([layers.ActivityRegularization(l1=0.5, input_shape=(2,)), Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=SGD(learning_rate=0.0), loss="mse")
+    x, y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
+    assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(0.5 * 8 / 4)  # l1 * sum|x| / batch
+
+
+def test_reshaping_layer_errors():
+    with pytest.raises(ValueError, match=r"ZeroPadding2D 'zp': argument `padding` must not be negative; "
+                                         r"received padding=-1"):
+        layers.ZeroPadding2D(-1, name="zp")
+    with pytest.raises(ValueError, match=r"Cropping2D 'cr': cropping \(\(2, 2\), \(0, 0\)\) leaves nothing of an "
+                                         r"input of shape \(None, 4, 4, 1\)"):
+        layers.Cropping2D(((2, 2), (0, 0)), name="cr").compute_output_shape((None, 4, 4, 1))
+    with pytest.raises(ValueError, match=r"UpSampling2D 'up': only interpolation='nearest' is supported; received "
+                                         r"interpolation='bilinear'"):
+        layers.UpSampling2D(interpolation="bilinear", name="up")
