@@ -6,7 +6,7 @@ from __future__ import annotations
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
-from kerasette.layers.convolutional import (
+from kerasette.layers.image_input import (
     TO_CHANNELS_FIRST,
     TO_CHANNELS_LAST,
     check_window_fits,

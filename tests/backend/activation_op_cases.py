@@ -1,6 +1,6 @@
 """Op test cases for `kerasette.backend.ops.activations` (general_relu, gelu, hard_sigmoid).
 
-`tests/backend/op_cases.py` appends these to its table, so they get the forward comparison and
+`tests/backend/op_cases.py` appends these (as every `*_op_cases.py` module's) to its table, so they get the forward comparison and
 the float64 central-difference gradient check. Inputs keep away from the kinks (0, the
 threshold, the cap, the hard sigmoid's corners).
 """

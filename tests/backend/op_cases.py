@@ -8,6 +8,8 @@ chosen away from kinks (ReLU at 0, ties in max and max-pooling, clip bounds).
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pathlib
 from collections.abc import Callable
 
 import numpy as np
@@ -426,7 +428,7 @@ def _normalization_cases():
 CASES = _elementwise_cases() + _linalg_cases() + _shape_cases() + _reduce_cases() + _nn_cases() + \
     _conv_cases() + _pool_cases() + _avg_pool_cases() + _normalization_cases()
 
-# the activation ops' cases live beside their own module's tests
-from tests.backend import activation_op_cases  # noqa: E402
-
-CASES += activation_op_cases.cases(Case)
+# Each family of ops added later keeps its cases in a module of its own named
+# ``tests/backend/*_op_cases.py`` with a function ``cases(Case)``; all of them join the table.
+for _module in sorted(pathlib.Path(__file__).parent.glob("*_op_cases.py")):
+    CASES += importlib.import_module(f"tests.backend.{_module.stem}").cases(Case)

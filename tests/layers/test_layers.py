@@ -1,15 +1,13 @@
 """The generic layer harness, run for every layer, and each layer's own behaviour.
 
-For each layer: build, output shape against ``compute_output_shape``, weight count and
+For each layer (this file's ``SPECS`` and those of ``tests/layers/specs/``): build, output shape against ``compute_output_shape``, weight count and
 parameter count, ``get_config`` -> ``from_config`` round trip, and one training step in a model
 that changes its weights.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -28,19 +26,9 @@ from kerasette.layers import (
 from kerasette.models import Sequential
 from kerasette.optimizers import SGD
 from tests.backend.op_cases import avg_pool2d_reference
+from tests.layers.specs import Spec, collected
 
 BN_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
-
-
-@dataclasses.dataclass
-class Spec:
-    id: str
-    make: Callable
-    input_shape: tuple  # one sample, no batch axis
-    n_weights: int
-    n_params: int
-    reference: Callable | None = None  # numpy: the output for an input batch, when checked here
-    weight_names: tuple | None = None  # default: kernel, bias (as many as n_weights)
 
 
 SPECS = [
@@ -125,7 +113,7 @@ SPECS = [
          lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True)),
     Spec("softmax-layer-axis1", lambda: layers.Softmax(axis=1), (3, 2), 0, 0,
          lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)),
-]
+] + collected()  # the other families' entries: tests/layers/specs/
 
 
 @pytest.fixture(params=SPECS, ids=lambda s: s.id)

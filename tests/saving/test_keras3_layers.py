@@ -1,5 +1,12 @@
-"""Files real Keras 3 wrote with BatchNormalization, pooling and activation layers load in
-kerasette with Keras's predictions (see ``data/keras3_layers/make_layers.py``)."""
+"""Files real Keras 3 wrote with each layer family load in kerasette with Keras's predictions.
+
+Every ``NAME.h5`` in ``data/keras3_layers/`` with its ``NAME.npz`` (inputs ``x``, or ``x_0``,
+``x_1``, ... for several, and Keras's inference predictions ``y``) is a case; the scripts beside
+them (``make_*.py``, run with real Keras 3, not kerasette) wrote them. A new layer family adds a
+``make_<family>.py`` and its files there, and is checked here and, the other way round, by
+``test_keras_interop.py`` (kerasette trains the loaded model one step, saves it, and Keras 3
+loads that file).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,27 @@ from tests.saving.conftest import DATA
 FOLDER = DATA / "keras3_layers"
 
 
-@pytest.mark.parametrize("name", ["batchnorm", "pooling"])
+def layer_fixtures() -> list[str]:
+    """The names of the fixture models (an ``.h5`` file with its ``.npz``)."""
+    return sorted(p.stem for p in FOLDER.glob("*.h5") if p.with_suffix(".npz").exists())
+
+
+def fixture_inputs(data):
+    """``x``, or the list ``x_0``, ``x_1``, ... of a model with several inputs."""
+    if "x" in data.files:
+        return data["x"]
+    return [data[f"x_{i}"] for i in range(sum(k.startswith("x_") for k in data.files))]
+
+
+def test_the_folder_holds_every_family():
+    assert {"batchnorm", "pooling"} <= set(layer_fixtures())
+
+
+@pytest.mark.parametrize("name", layer_fixtures())
 def test_keras3_layer_models_predict_as_keras(name):
     data = np.load(FOLDER / f"{name}.npz")
     model = load_model(FOLDER / f"{name}.h5")
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(model.predict(fixture_inputs(data), verbose=0), data["y"], rtol=0, atol=1e-5)
 
 
 def test_keras3_batch_normalization_weights_and_config():

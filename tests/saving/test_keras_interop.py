@@ -30,6 +30,7 @@ from kerasette.optimizers import SGD
 from tests.saving import keras1_files as k1
 from tests.saving.conftest import DATA, optimizer_arrays, toy_data
 from tests.saving.keras_interop_check import backend
+from tests.saving.test_keras3_layers import fixture_inputs, layer_fixtures
 
 KERAS_PYTHON = os.environ.get("KERASETTE_KERAS_PYTHON") or (
     sys.executable if importlib.util.find_spec("keras") is not None else None)
@@ -93,14 +94,21 @@ def _channels_first_from_keras1(folder: pathlib.Path) -> None:
     _save_with_predictions(model, x, folder, "from_keras1_channels_first")
 
 
-def _layers_trained_in_kerasette(folder: pathlib.Path) -> None:
-    """Keras 3's BatchNormalization and pooling models, trained one step in kerasette (which moves
-    the BatchNormalization statistics) and saved by kerasette."""
-    for name, shape in (("batchnorm", (8, 8, 3)), ("pooling", (9, 9, 2))):
+def _layers_trained_in_kerasette(folder: pathlib.Path) -> list[str]:
+    """Every Keras 3 layer fixture (``data/keras3_layers``), trained one step in kerasette (which
+    moves its weights and BatchNormalization's statistics) and saved by kerasette; their names."""
+    names = []
+    for name in layer_fixtures():
+        data = np.load(DATA / f"keras3_layers/{name}.npz")
+        x = fixture_inputs(data)
         model = load_model(DATA / f"keras3_layers/{name}.h5")
-        x, y = toy_data(n=8, shape=shape, classes=3)
-        model.train_on_batch(x, y)
-        _save_with_predictions(model, np.load(DATA / f"keras3_layers/{name}.npz")["x"], folder, f"layers_{name}")
+        if not model.compiled:
+            model.compile(SGD(learning_rate=0.05), "mse")
+        target = np.random.default_rng(0).uniform(0, 1, data["y"].shape).astype("float32")
+        model.train_on_batch(x, target)
+        _save_with_predictions(model, x, folder, f"layers_{name}")
+        names.append(f"layers_{name}.h5")
+    return names
 
 
 def test_keras3_loads_kerasette_files(tmp_path):
@@ -108,7 +116,7 @@ def test_keras3_loads_kerasette_files(tmp_path):
     _trained_convnet(tmp_path)
     _channels_first_from_keras1(tmp_path)
     _functional(tmp_path)
-    _layers_trained_in_kerasette(tmp_path)
+    layer_files = _layers_trained_in_kerasette(tmp_path)
     resaved = load_model(DATA / "keras3/vgg_like.h5")
     _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
     env = {**os.environ, "KERAS_BACKEND": backend()}
@@ -122,7 +130,7 @@ def test_keras3_loads_kerasette_files(tmp_path):
     print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
     assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
                             "from_keras1_channels_first.h5", "vgg_like_resaved.h5", "functional.h5",
-                            "layers_batchnorm.h5", "layers_pooling.h5"}
+                            *layer_files}
     for result in results.values():
         assert result["max_abs_diff"] <= 1e-5, result
     for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7),

@@ -1,0 +1,9 @@
+"""The convolution layers, one module each (Keras 1 module path ``keras.layers.convolutional``,
+which also held the padding, cropping and upsampling layers: they are exported here too)."""
+
+from kerasette.layers.convolutional.conv2d import Conv2D
+from kerasette.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+
+Convolution2D = Conv2D
+
+__all__ = ["Conv2D", "Convolution2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D"]
