@@ -1,10 +1,25 @@
-"""Times the image-path layers without convolutions, forward and forward + backward, against PyTorch.
+"""Times the image-path layers, forward and forward + backward, against PyTorch, as one table.
 
-A script, not a test: ``python tests/benchmarks/layers_bench.py [--repeats 20] [--torch PYTHON]``.
-For each layer and shape it prints kerasette's median (or ``--stat min``) time, PyTorch's (same machine, same run,
-started as a subprocess of ``--torch``, default /work/benchenv/bin/python; skipped when absent)
-and the ratio torch / kerasette (above 1: kerasette is faster). kerasette computes channels-last
-(N, H, W, C); PyTorch runs its default NCHW layout.
+A script, not a test::
+
+    python tests/benchmarks/layers_bench.py [--repeats 20] [--stat median|min]
+        [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON]
+
+Each entry of `ENTRIES` is one (layer, configuration): how kerasette builds it (a
+``kerasette.layers`` layer built on the channels-last (N, H, W, C) shape, or an op called
+directly where that is the fairer comparison) and how PyTorch builds the equivalent module
+(NCHW, its default layout). PyTorch runs in a subprocess of ``--torch`` (default
+/work/benchenv/bin/python; skipped when absent), in the same run.
+
+Timing: "forward" runs the layer without recording a graph; "fwd+bwd" runs it with gradients
+recorded and back-propagates a fixed upstream gradient into the input and the weights. An entry's
+``mode`` says how the layer is called: ``'train'`` (``training=True``: batch statistics),
+``'inference'`` (``training=False``, PyTorch ``.eval()``), or ``None`` (no difference: forward
+with ``training=False``, forward + backward with ``training=True``).
+
+An entry whose kerasette layer or argument does not exist yet prints "not available" (with the
+reason) instead of failing. Output: the table (ms per pass on each side, ratio torch / kerasette:
+above 1 kerasette is faster) and, after it, one JSON line per row.
 
 Shapes: CIFAR-like (batch 32, 32x32, 64 channels) and ImageNet-like (batch 8, 112x112, 64).
 """
@@ -22,23 +37,74 @@ from pathlib import Path
 
 import numpy as np
 
-SHAPES = {"cifar 32x32x32x64": (32, 32, 32, 64), "imagenet 8x112x112x64": (8, 112, 112, 64)}
-#: layer -> the key of what each side runs for it
-LAYERS = {
-    "BatchNormalization train": "bn_train",
-    "BatchNormalization infer": "bn_infer",
-    "AveragePooling2D 2x2": "avgpool",
-    "GlobalAveragePooling2D": "gap",
-}
+SHAPES = {"cifar": (32, 32, 32, 64), "imagenet": (8, 112, 112, 64)}
+SHAPE_LABEL = {"cifar": "32x32x32x64", "imagenet": "8x112x112x64"}
 
+
+def _layer(cls: str, *args, **kwargs):
+    """kerasette side: the layer ``kerasette.layers.<cls>(*args, **kwargs)``."""
+    def build(L, c):
+        if not hasattr(L, cls):
+            raise LookupError(f"kerasette.layers has no {cls}")
+        return getattr(L, cls)(*args, **kwargs)
+    build.text = f"{cls}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
+    return build
+
+
+#: One row per (layer, configuration). ``kerasette(L, c)`` builds the layer from the module
+#: ``kerasette.layers`` and the channel count; ``torch(nn, c)`` builds the PyTorch module.
+ENTRIES = [
+    {"name": "BatchNormalization train", "mode": "train",
+     "kerasette": _layer("BatchNormalization"),
+     "torch": lambda nn, c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)},
+    {"name": "BatchNormalization inference", "mode": "inference",
+     "kerasette": _layer("BatchNormalization"),
+     "torch": lambda nn, c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)},
+    {"name": "AveragePooling2D 2x2", "mode": None,
+     "kerasette": _layer("AveragePooling2D", (2, 2)),
+     "torch": lambda nn, c: nn.AvgPool2d(2)},
+    {"name": "GlobalAveragePooling2D", "mode": None,
+     "kerasette": _layer("GlobalAveragePooling2D"),
+     "torch": lambda nn, c: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())},
+    {"name": "MaxPooling2D 2x2", "mode": None,
+     "kerasette": _layer("MaxPooling2D", (2, 2)),
+     "torch": lambda nn, c: nn.MaxPool2d(2)},
+    {"name": "Conv2DTranspose 3x3 s2 same", "mode": None,
+     "kerasette": _layer("Conv2DTranspose", 64, 3, strides=2, padding="same"),
+     "torch": lambda nn, c: nn.ConvTranspose2d(c, 64, 3, stride=2, padding=1, output_padding=1)},
+    {"name": "SeparableConv2D 3x3", "mode": None,
+     "kerasette": _layer("SeparableConv2D", 64, 3, padding="same"),
+     "torch": lambda nn, c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
+                                          nn.Conv2d(c, 64, 1))},
+    {"name": "DepthwiseConv2D 3x3", "mode": None,
+     "kerasette": _layer("DepthwiseConv2D", 3, padding="same"),
+     "torch": lambda nn, c: nn.Conv2d(c, c, 3, padding=1, groups=c)},
+    {"name": "UpSampling2D nearest 2", "mode": None,
+     "kerasette": _layer("UpSampling2D", 2, interpolation="nearest"),
+     "torch": lambda nn, c: nn.Upsample(scale_factor=2, mode="nearest")},
+    {"name": "UpSampling2D bilinear 2", "mode": None,
+     "kerasette": _layer("UpSampling2D", 2, interpolation="bilinear"),
+     # Keras's bilinear resize samples at half-pixel centres: align_corners=False
+     "torch": lambda nn, c: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)},
+    {"name": "ZeroPadding2D 1", "mode": None,
+     "kerasette": _layer("ZeroPadding2D", 1),
+     "torch": lambda nn, c: nn.ZeroPad2d(1)},
+    {"name": "Conv2D 3x3 dilation 2", "mode": None,
+     "kerasette": _layer("Conv2D", 64, 3, padding="same", dilation_rate=2),
+     "torch": lambda nn, c: nn.Conv2d(c, 64, 3, padding=2, dilation=2)},
+    {"name": "Conv2D 3x3 (reference)", "mode": None,
+     "kerasette": _layer("Conv2D", 64, 3, padding="same"),
+     "torch": lambda nn, c: nn.Conv2d(c, 64, 3, padding=1)},
+]
 
 #: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
 STAT = {"median": statistics.median, "min": min}
 _stat = statistics.median
 
 
-def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm up
+def _time_ms(fn, repeats: int) -> float:
+    fn()  # warm up (compiles kernels, fills caches)
+    fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -47,115 +113,144 @@ def _median_ms(fn, repeats: int) -> float:
     return 1e3 * _stat(times)
 
 
-def kerasette_times(repeats: int) -> dict:
+def _selected(only: str | None, shapes: str):
+    entries = [e for e in ENTRIES if not only or only.lower() in e["name"].lower()]
+    names = list(SHAPES) if shapes == "all" else [shapes]
+    return entries, names
+
+
+# -- kerasette ------------------------------------------------------------------------------------
+def kerasette_times(entries, shape_names, repeats: int) -> dict:
+    """``{(entry name, shape name): (forward ms, fwd+bwd ms) or 'not available: ...'}``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
     out = {}
-    for shape_name, shape in SHAPES.items():
-        for name, times in _kerasette_shape(shape, repeats).items():
-            out[(name, shape_name)] = times
+    for shape_name in shape_names:
+        for entry in entries:
+            try:
+                out[(entry["name"], shape_name)] = _kerasette_entry(entry, SHAPES[shape_name], repeats)
+            except (LookupError, TypeError, ValueError, NotImplementedError, AttributeError) as e:
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                out[(entry["name"], shape_name)] = f"not available: {reason[:90]}"
     return out
 
 
-def _kerasette_shape(shape, repeats: int) -> dict:
-    from kerasette.backend import ops
+def _kerasette_entry(entry, shape, repeats: int):
+    import kerasette.layers as L
     from kerasette.backend.tensor import Variable, no_grad
 
-    out = {}
     rng = np.random.default_rng(0)
+    layer = entry["kerasette"](L, shape[-1])
     x = Variable(rng.standard_normal(shape).astype("float32"))
-    c = shape[-1]
-    gamma, beta = Variable(np.ones(c, "float32")), Variable(np.zeros(c, "float32"))
-    mean, var = np.zeros(c, "float32"), np.ones(c, "float32")
-    dy = rng.standard_normal(shape).astype("float32")
+    forward_training = entry["mode"] == "train"
+    backward_training = entry["mode"] != "inference"
+    with no_grad():
+        y = layer(x, training=forward_training)  # builds the layer
+    dy = rng.standard_normal(y.shape).astype("float32")
+    weights = list(layer.weights)
 
-    def bn_train():
-        return ops.batch_normalization(x, gamma, beta, (0, 1, 2), 1e-3)[0]
-
-    def bn_infer():
-        return ops.batch_normalization(x, gamma, beta, (0, 1, 2), 1e-3, mean, var)[0]
-
-    def avgpool():
-        return ops.avg_pool2d(x, (2, 2), (2, 2), "valid")
-
-    def gap():
-        return ops.mean(x, axis=(1, 2))
-
-    for name, key in LAYERS.items():
-        fn = {"bn_train": bn_train, "bn_infer": bn_infer, "avgpool": avgpool, "gap": gap}[key]
+    def forward():
         with no_grad():
-            forward = _median_ms(fn, repeats)
+            layer(x, training=forward_training)
 
-        def step(fn=fn):
-            y = fn()
-            g = dy if y.shape == dy.shape else np.ones(y.shape, "float32")
-            y.backward(g)
-            x.grad = gamma.grad = beta.grad = None
+    def step():
+        layer(x, training=backward_training).backward(dy)
+        x.grad = None
+        for w in weights:
+            w.grad = None
 
-        out[name] = (forward, _median_ms(step, repeats))
-    return out
+    return _time_ms(forward, repeats), _time_ms(step, repeats)
 
 
-def torch_worker(repeats: int) -> None:
-    """Runs in the PyTorch interpreter; prints one JSON object of times."""
+# -- PyTorch (runs in the --torch interpreter) ----------------------------------------------------
+def torch_worker(only, shapes, repeats: int) -> None:
+    """Prints one JSON object: ``{"entry|shape": [forward ms, fwd+bwd ms], "threads": n}``."""
     import torch
     from torch import nn
 
+    entries, shape_names = _selected(only, shapes)
     out = {}
-    for shape_name, shape in SHAPES.items():
-        for name, times in _torch_shape(torch, nn, shape, repeats).items():
-            out[f"{name}|{shape_name}"] = times
+    for shape_name in shape_names:
+        n, h, w, c = SHAPES[shape_name]
+        for entry in entries:
+            torch.manual_seed(0)
+            module = entry["torch"](nn, c)
+            x = torch.randn(n, c, h, w, requires_grad=True)
+            forward_training = entry["mode"] == "train"
+            backward_training = entry["mode"] != "inference"
+            with torch.no_grad():
+                dy = torch.randn_like(module.train(forward_training)(x))
+
+            def forward(module=module, training=forward_training, x=x):
+                module.train(training)
+                with torch.no_grad():
+                    module(x)
+
+            def step(module=module, training=backward_training, x=x, dy=dy):
+                module.train(training)
+                module(x).backward(dy)
+                x.grad = None
+                module.zero_grad(set_to_none=True)
+
+            out[f"{entry['name']}|{shape_name}"] = [_time_ms(forward, repeats), _time_ms(step, repeats)]
     out["threads"] = torch.get_num_threads()
     print(json.dumps(out))
 
 
-def _torch_shape(torch, nn, shape, repeats: int) -> dict:
-    out = {}
-    n, h, w, c = shape
-    x = torch.randn(n, c, h, w, requires_grad=True)
-    modules = {"bn_train": nn.BatchNorm2d(c).train(), "bn_infer": nn.BatchNorm2d(c).eval(),
-               "avgpool": nn.AvgPool2d(2), "gap": nn.AdaptiveAvgPool2d(1)}
-    for name, key in LAYERS.items():
-        module = modules[key]
-        with torch.no_grad():
-            forward = _median_ms(lambda module=module: module(x), repeats)
-
-        def step(module=module):
-            y = module(x)
-            y.backward(torch.ones_like(y))
-            x.grad = None
-            module.zero_grad(set_to_none=True)
-
-        out[name] = (forward, _median_ms(step, repeats))
-    return out
-
-
+# -- the table ------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
     parser.add_argument("--stat", choices=sorted(STAT), default="median", help="summary of the repeated times")
+    parser.add_argument("--shapes", choices=["cifar", "imagenet", "all"], default="all")
+    parser.add_argument("--only", default=None, help="only the entries whose name contains this (any case)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     global _stat
     _stat = STAT[args.stat]
     if args.torch_worker:
-        torch_worker(args.repeats)
+        torch_worker(args.only, args.shapes, args.repeats)
         return
-    mine = kerasette_times(args.repeats)
+    entries, shape_names = _selected(args.only, args.shapes)
+    if not entries:
+        parser.error(f"no entry matches --only {args.only!r}; entries: {', '.join(e['name'] for e in ENTRIES)}")
+    mine = kerasette_times(entries, shape_names, args.repeats)
     theirs, threads = {}, "-"
     if os.path.exists(args.torch):
-        done = subprocess.run([args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats),
-                               "--stat", args.stat],
-                              capture_output=True, text=True, check=True)
+        command = [args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats), "--stat", args.stat,
+                   "--shapes", args.shapes] + (["--only", args.only] if args.only else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
         theirs = json.loads(done.stdout.strip().splitlines()[-1])
         threads = theirs.pop("threads")
-    print(f"{args.stat} ms over {args.repeats} runs; torch threads: {threads}; ratio = torch / kerasette")
-    print(f"{'layer':28} {'shape':24} {'pass':9} {'kerasette':>10} {'torch':>9} {'ratio':>6}")
+    from kerasette.backend import parallel
+
+    print(f"{args.stat} ms over {args.repeats} runs; kerasette threads: {parallel.num_threads()}; "
+          f"torch threads: {threads}; ratio = torch / kerasette (above 1: kerasette faster)")
+    header = (f"{'layer':30} {'shape':13} {'kerasette fwd':>13} {'torch fwd':>10} {'ratio':>6}  "
+              f"{'kerasette f+b':>13} {'torch f+b':>10} {'ratio':>6}")
+    print(header)
+    print("-" * len(header))
+    rows = []
     for (name, shape_name), times in mine.items():
         other = theirs.get(f"{name}|{shape_name}")
-        for i, what in enumerate(("forward", "fwd+bwd")):
-            t = f"{other[i]:9.2f} {other[i] / times[i]:6.2f}" if other else f"{'-':>9} {'-':>6}"
-            print(f"{name:28} {shape_name:24} {what:9} {times[i]:10.2f} {t}")
+        row = {"layer": name, "shape": SHAPE_LABEL[shape_name], "stat": args.stat, "repeats": args.repeats}
+        if isinstance(times, str):
+            print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {times}")
+            row["kerasette"] = times
+        else:
+            cells = []
+            for i in range(2):
+                ratio = other[i] / times[i] if other else None
+                cells.append(f"{times[i]:13.3f} {other[i] if other else float('nan'):10.3f} "
+                             f"{ratio if ratio else float('nan'):6.2f}")
+            print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {cells[0]}  {cells[1]}")
+            row.update(kerasette_fwd_ms=round(times[0], 4), kerasette_fwdbwd_ms=round(times[1], 4))
+            if other:
+                row.update(torch_fwd_ms=round(other[0], 4), torch_fwdbwd_ms=round(other[1], 4),
+                           ratio_fwd=round(other[0] / times[0], 3), ratio_fwdbwd=round(other[1] / times[1], 3))
+        rows.append(row)
+    for row in rows:
+        print(json.dumps(row))
 
 
 if __name__ == "__main__":
