@@ -11,13 +11,15 @@
 
 The training loop only asks for the next batch. An exception in a worker reaches the caller with
 the worker's traceback; no worker outlives the epoch, also when the loop stops early (a callback,
-an error, Ctrl-C).
+an error, Ctrl-C). Worker processes ignore SIGINT (Ctrl-C reaches every process of a terminal's
+job): the KeyboardInterrupt is the training process's, which shuts its workers down.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures as futures
+import signal
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -99,8 +101,10 @@ class SequenceBatches:
         self.sequence.on_epoch_end()
 
     def _ahead(self, order) -> Iterator[Batch]:
-        pool_type = futures.ProcessPoolExecutor if self.use_multiprocessing else futures.ThreadPoolExecutor
-        pool = pool_type(max_workers=self.workers)
+        if self.use_multiprocessing:
+            pool = futures.ProcessPoolExecutor(max_workers=self.workers, initializer=_leave_interrupts_to_the_caller)
+        else:
+            pool = futures.ThreadPoolExecutor(max_workers=self.workers)
         pending: collections.deque = collections.deque()
         position = 0
         try:
@@ -141,6 +145,13 @@ class SampleLimited:
                 return
             seen += len(batch[0][0] if isinstance(batch[0], list) else batch[0])
             yield batch
+
+
+def _leave_interrupts_to_the_caller() -> None:
+    """Run in each worker process: Ctrl-C in a terminal sends SIGINT to every process of the job;
+    the training process stops the workers itself (shutting the pool down), so a worker ignores it
+    rather than dying mid-batch with a traceback of its own and breaking the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _get_item(sequence, index: int):
