@@ -13,6 +13,7 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     convolutional,
     core,
     merge,
+    noise,
     normalization,
     pooling,
     reshaping,
