@@ -55,12 +55,14 @@ class H5Reader:
     Args:
         h5file: an open, readable `h5py.File`.
         filepath: its path, named in every error message.
+        file_size: its size in bytes (default: the size of ``filepath``; given for a file read
+            from memory, such as the weights inside a ``.keras`` archive).
     """
 
-    def __init__(self, h5file: h5py.File, filepath):
+    def __init__(self, h5file: h5py.File, filepath, file_size: int | None = None):
         self.file = h5file
         self.path = os.fspath(filepath)
-        self.file_size = os.path.getsize(self.path)
+        self.file_size = os.path.getsize(self.path) if file_size is None else int(file_size)
 
     def error(self, message: str) -> CheckpointError:
         return CheckpointError(message, self.path)

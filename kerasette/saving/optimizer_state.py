@@ -32,11 +32,12 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def write_optimizer_weights(h5file, model) -> None:
-    """Writes ``optimizer_weights`` for ``model.optimizer`` (nothing if it keeps no state API)."""
+def optimizer_arrays(model) -> tuple[list[str], list[np.ndarray]] | None:
+    """The names and arrays of ``model.optimizer``'s state in Keras 3's order (iteration, learning
+    rate, slots, Nadam's product), or None for an optimizer without the state API."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "get_state"):
-        return
+        return None
     variables = model.trainable_weights
     iterations, state = optimizer.get_state(variables)
     prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", str(getattr(optimizer, "name", "optimizer")) or "optimizer")
@@ -52,7 +53,15 @@ def write_optimizer_weights(h5file, model) -> None:
     if getattr(optimizer, "u_product", None) is not None:  # Nadam: Keras 3's last optimizer variable
         names.append(f"{prefix}/u_product")
         values.append(np.asarray(optimizer.u_product))
-    names = _unique(names)
+    return _unique(names), values
+
+
+def write_optimizer_weights(h5file, model) -> None:
+    """Writes ``optimizer_weights`` for ``model.optimizer`` (nothing if it keeps no state API)."""
+    arrays = optimizer_arrays(model)
+    if arrays is None:
+        return
+    names, values = arrays
     group = h5file.create_group("optimizer_weights")
     write_str_list_attr(group, "weight_names", names)
     for name, value in zip(names, values, strict=True):
