@@ -1,54 +1,116 @@
 """Layers that merge a list of tensors: Add, Subtract, Multiply, Average, Maximum, Minimum,
-Concatenate."""
+Concatenate, Dot; their functional forms (``add([a, b])``, ...); and Keras 1's ``merge`` function
+and ``Merge`` layer.
+
+Elementwise merges broadcast as Keras 3 does: the sample axes (after the batch axis) of the
+inputs are aligned on the right and a size of 1 stretches to the other input's size, as in numpy
+(an input of lower rank gets axes of size 1 inserted after its batch axis). Shapes that do not
+broadcast raise a ValueError naming the layer, the shapes and the axis.
+
+Example:
+    >>> from kerasette.layers import Input
+    >>> a, b = Input(shape=(4, 3)), Input(shape=(3,))
+    >>> add([a, b]).shape
+    (None, 4, 3)
+    >>> Dot(axes=(1, 2)).compute_output_shape([(None, 3, 5), (None, 4, 3)])
+    (None, 5, 4)
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
+from kerasette.layers.lambda_layer import Lambda, keras1_function_config, resolve_function
 from kerasette.layers.legacy import keras_layer
 from kerasette.utils.validation import shape_str
 
+#: the lower bound of a norm in ``Dot(normalize=True)`` (Keras 3's ``backend.epsilon()``)
+NORM_EPSILON = 1e-7
+
+
+def _shapes_list(layer, shapes, at_least: int, at_most: int | None = None) -> list[tuple]:
+    """``shapes`` as a list of tuples, after checking that it is a list of ``at_least`` (to
+    ``at_most``) shapes with one batch size."""
+    if not (isinstance(shapes, (list, tuple)) and shapes and all(isinstance(s, (list, tuple)) for s in shapes)):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': must be called on a list of tensors; received "
+                         f"input shape {shapes!r}")
+    shapes = [tuple(s) for s in shapes]
+    if len(shapes) < at_least or (at_most is not None and len(shapes) > at_most):
+        count = at_least if at_most == at_least else f"at least {at_least}"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': expected a list of {count} inputs; received "
+                         f"{len(shapes)}: {', '.join(shape_str(s) for s in shapes)}")
+    batches = {s[0] for s in shapes if s} - {None}
+    if len(batches) > 1:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': cannot merge tensors with different batch sizes; "
+                         f"received {', '.join(shape_str(s) for s in shapes)}")
+    return shapes
+
 
 class _Merge(Layer):
-    """Base class: elementwise merge of tensors of the same shape."""
+    """Base class: an elementwise merge of one or more tensors that broadcast together."""
 
-    min_inputs = 2
+    min_inputs = 1
     max_inputs: int | None = None
 
-    def _check_shapes(self, shapes) -> None:
-        if not isinstance(shapes, list) or len(shapes) < self.min_inputs or (
-                self.max_inputs is not None and len(shapes) > self.max_inputs):
-            count = self.max_inputs if self.max_inputs == self.min_inputs else f"at least {self.min_inputs}"
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected a list of {count} inputs; "
-                             f"received {shapes!r}")
-        first = shapes[0]
-        for shape in shapes[1:]:
-            if len(shape) != len(first) or any(
-                    a is not None and b is not None and a != b for a, b in zip(shape[1:], first[1:])):
+    def _broadcast_shape(self, input_shape) -> tuple:
+        shapes = _shapes_list(self, input_shape, self.min_inputs, self.max_inputs)
+        out: list = []
+        for shape in shapes:
+            out = self._broadcast_pair(out, list(shape[1:]), shapes)
+        batch = next((s[0] for s in shapes if s and s[0] is not None), None)
+        return (batch, *out)
+
+    def _broadcast_pair(self, a: list, b: list, shapes) -> list:
+        if len(a) < len(b):
+            a, b = b, a
+        out = a[: len(a) - len(b)]
+        for offset, (i, j) in enumerate(zip(a[len(a) - len(b):], b)):
+            if i is None or j is None:
+                out.append(j if i == 1 else i if j == 1 else None)
+            elif i == 1 or j == 1 or i == j:
+                out.append(j if i == 1 else i)
+            else:
+                axis = offset - len(b)
                 raise ValueError(
                     f"{type(self).__name__} '{self.name}': inputs must have the same shape; received "
-                    f"{', '.join(shape_str(s) for s in shapes)}"
-                )
+                    f"{', '.join(shape_str(s) for s in shapes)}: axis {axis} has sizes {i} and {j} (sizes must "
+                    "match, or one be 1 to broadcast)")
+        return out
 
     def build(self, input_shape):
-        self._check_shapes(input_shape)
+        self._broadcast_shape(input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        self._check_shapes(input_shape)
-        return tuple(next((d for d in dims if d is not None), None) for dims in zip(*input_shape))
+        return self._broadcast_shape(input_shape)
 
     def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"{type(self).__name__} '{self.name}': must be called on a list of tensors; "
+                             f"received a {type(inputs).__name__}")
+        rank = max(x.ndim for x in inputs)
+        inputs = [_expand_to_rank(x, rank) for x in inputs]
+        return self.merge_all(inputs)
+
+    def merge_all(self, inputs):
         return functools.reduce(self.merge, inputs)
+
+
+def _expand_to_rank(x, rank: int):
+    """``x`` with axes of size 1 inserted after the batch axis until it has ``rank`` axes."""
+    while x.ndim < rank:
+        x = ops.expand_dims(x, 1)
+    return x
 
 
 @keras_layer()
 class Add(_Merge):
-    """Sum of the inputs: ``Add()([a, b])``."""
+    """Elementwise sum of the inputs: ``Add()([a, b])``."""
 
     @staticmethod
     def merge(a, b):
@@ -57,9 +119,9 @@ class Add(_Merge):
 
 @keras_layer()
 class Subtract(_Merge):
-    """``a - b`` for exactly two inputs."""
+    """``a - b`` for exactly two inputs: ``Subtract()([a, b])``."""
 
-    max_inputs = 2
+    min_inputs = max_inputs = 2
 
     @staticmethod
     def merge(a, b):
@@ -77,7 +139,7 @@ class Multiply(_Merge):
 
 @keras_layer()
 class Maximum(_Merge):
-    """Elementwise maximum of the inputs."""
+    """Elementwise maximum of the inputs (ties send the gradient to the earlier input)."""
 
     @staticmethod
     def merge(a, b):
@@ -86,7 +148,7 @@ class Maximum(_Merge):
 
 @keras_layer()
 class Minimum(_Merge):
-    """Elementwise minimum of the inputs."""
+    """Elementwise minimum of the inputs (ties send the gradient to the earlier input)."""
 
     @staticmethod
     def merge(a, b):
@@ -97,7 +159,7 @@ class Minimum(_Merge):
 class Average(_Merge):
     """Elementwise mean of the inputs."""
 
-    def call(self, inputs):
+    def merge_all(self, inputs):
         total = functools.reduce(ops.add, inputs)
         return ops.multiply(total, np.asarray(1.0 / len(inputs), dtype=total.dtype))
 
@@ -106,6 +168,11 @@ class Average(_Merge):
 class Concatenate(Layer):
     """Joins the inputs along ``axis`` (default: the last, the channels in channels-last).
 
+    Every other axis must have the same size in every input (None matches any size).
+
+    Args:
+        axis: the axis to join along (negative counts from the end; not the batch axis).
+
     Example:
         >>> Concatenate().compute_output_shape([(None, 4, 4, 8), (None, 4, 4, 2)])
         (None, 4, 4, 10)
@@ -113,22 +180,28 @@ class Concatenate(Layer):
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Concatenate '{self.name}': argument `axis` must be an integer; received axis={axis!r}")
         self.axis = int(axis)
 
     def compute_output_shape(self, input_shape):
-        if not isinstance(input_shape, list) or len(input_shape) < 2:
-            raise ValueError(f"Concatenate '{self.name}': expected a list of at least 2 inputs; "
-                             f"received {input_shape!r}")
-        rank = len(input_shape[0])
+        shapes = _shapes_list(self, input_shape, 1)
+        rank = len(shapes[0])
+        if not -rank <= self.axis < rank or self.axis % rank == 0:
+            raise ValueError(f"Concatenate '{self.name}': argument `axis` must name a non-batch axis of inputs of "
+                             f"rank {rank}; received axis={self.axis}")
         axis = self.axis % rank
-        out = list(input_shape[0])
-        for shape in input_shape[1:]:
+        out = list(shapes[0])
+        for shape in shapes[1:]:
             if len(shape) != rank or any(i != axis and i != 0 and a is not None and b is not None and a != b
-                                         for i, (a, b) in enumerate(zip(shape, input_shape[0]))):
+                                         for i, (a, b) in enumerate(zip(shape, shapes[0]))):
                 raise ValueError(
                     f"Concatenate '{self.name}': inputs must match except along axis {self.axis}; "
-                    f"received {', '.join(shape_str(s) for s in input_shape)}"
+                    f"received {', '.join(shape_str(s) for s in shapes)}"
                 )
+            for i, size in enumerate(shape):
+                if i != axis and out[i] is None:
+                    out[i] = size
             out[axis] = None if out[axis] is None or shape[axis] is None else out[axis] + shape[axis]
         return tuple(out)
 
@@ -137,17 +210,283 @@ class Concatenate(Layer):
         self.built = True
 
     def call(self, inputs):
-        return ops.concatenate(inputs, self.axis)
+        return ops.concatenate(list(inputs), self.axis)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
 
+@keras_layer()
+class Dot(Layer):
+    """Dot products of the samples of two tensors along one axis of each (Keras 3 semantics).
+
+    For inputs of shapes ``(batch, *a)`` and ``(batch, *b)`` and axes ``(i, j)`` (``a[i-1] ==
+    b[j-1]``), the output holds, for each sample, the sum over that axis of the products: its
+    shape is ``(batch, *a without axis i, *b without axis j)``, or ``(batch, 1)`` when nothing is
+    left (two vectors). With ``normalize=True`` each input is first divided by its L2 norm along
+    its dot axis (at least 1e-7), so that two vectors give their cosine similarity.
+
+    Args:
+        axes: an int (the same axis of both inputs; a negative one counts from the end of each
+            input's own rank) or a pair ``(axis of the first, axis of the second)``. Never the
+            batch axis 0.
+        normalize: L2-normalise the inputs along the dot axes first.
+
+    Example:
+        >>> Dot(axes=-1).compute_output_shape([(None, 5), (None, 5)])
+        (None, 1)
+    """
+
+    def __init__(self, axes, normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(_is_int(a) for a in axes):
+                raise ValueError(f"Dot '{self.name}': argument `axes` must be an integer or a pair of integers; "
+                                 f"received axes={list(axes)!r}")
+            axes = (int(axes[0]), int(axes[1]))
+        elif _is_int(axes):
+            axes = int(axes)
+        else:
+            raise ValueError(f"Dot '{self.name}': argument `axes` must be an integer or a pair of integers; "
+                             f"received axes={axes!r}")
+        self.axes = axes
+        self.normalize = bool(normalize)
+
+    def resolved_axes(self, ranks: tuple[int, int]) -> tuple[int, int]:
+        """The two dot axes as non-negative numbers, for inputs of ``ranks``."""
+        pair = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        out = []
+        for axis, rank in zip(pair, ranks):
+            if not -rank <= axis < rank or axis % rank == 0:
+                raise ValueError(f"Dot '{self.name}': argument `axes` must name a non-batch axis of each input "
+                                 f"(ranks {ranks[0]} and {ranks[1]}); received axes={self.axes!r}")
+            out.append(axis % rank)
+        return out[0], out[1]
+
+    def compute_output_shape(self, input_shape):
+        first, second = _shapes_list(self, input_shape, 2, 2)
+        if len(first) < 2 or len(second) < 2:
+            raise ValueError(f"Dot '{self.name}': inputs need a batch axis and at least one more; received "
+                             f"{shape_str(first)}, {shape_str(second)}")
+        i, j = self.resolved_axes((len(first), len(second)))
+        if first[i] is not None and second[j] is not None and first[i] != second[j]:
+            raise ValueError(f"Dot '{self.name}': the dot axes must have the same size; received axis {i} of size "
+                             f"{first[i]} and axis {j} of size {second[j]} (input shapes {shape_str(first)}, "
+                             f"{shape_str(second)})")
+        rest = [d for k, d in enumerate(first) if k != i][1:] + [d for k, d in enumerate(second) if k != j][1:]
+        return (first[0] if first[0] is not None else second[0], *(rest or [1]))
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        x, y = inputs
+        i, j = self.resolved_axes((x.ndim, y.ndim))
+        if self.normalize:
+            x, y = l2_normalize(x, i), l2_normalize(y, j)
+        return batch_dot(x, y, (i, j))
+
+    def get_config(self):
+        axes = list(self.axes) if isinstance(self.axes, tuple) else self.axes
+        return {**super().get_config(), "axes": axes, "normalize": self.normalize}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def l2_normalize(x, axis: int, epsilon: float = NORM_EPSILON):
+    """``x`` divided by its L2 norm along ``axis`` (a norm below ``epsilon`` counts as ``epsilon``)."""
+    norm = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
+    return ops.divide(x, ops.maximum(norm, np.asarray(epsilon, dtype=x.dtype)))
+
+
+def batch_dot(x, y, axes: tuple[int, int]):
+    """For each sample, the sum over axis ``axes[0]`` of ``x`` and ``axes[1]`` of ``y`` (both
+    non-negative, not 0) of their products: shape ``(batch, *x's other axes, *y's other axes)``,
+    or ``(batch, 1)`` when no axis is left. One batched matrix product, differentiable."""
+    i, j = axes
+    x_rest = [k for k in range(1, x.ndim) if k != i]
+    y_rest = [k for k in range(1, y.ndim) if k != j]
+    x_dims, y_dims = [x.shape[k] for k in x_rest], [y.shape[k] for k in y_rest]
+    batch, depth = x.shape[0], x.shape[i]
+    left = ops.reshape(ops.transpose(x, (0, *x_rest, i)), (batch, math.prod(x_dims), depth))
+    right = ops.reshape(ops.transpose(y, (0, j, *y_rest)), (batch, depth, math.prod(y_dims)))
+    return ops.reshape(ops.matmul(left, right), (batch, *(x_dims + y_dims or [1])))
+
+
+# -- functional forms --------------------------------------------------------------------------
 def add(inputs, **kwargs):
-    """Functional form of `Add`."""
+    """Functional form of `Add`: ``add([a, b])``."""
     return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """Functional form of `Subtract`: ``subtract([a, b])`` is ``a - b``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """Functional form of `Multiply`."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """Functional form of `Average`."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """Functional form of `Maximum`."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """Functional form of `Minimum`."""
+    return Minimum(**kwargs)(inputs)
 
 
 def concatenate(inputs, axis: int = -1, **kwargs):
     """Functional form of `Concatenate`."""
     return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize: bool = False, **kwargs):
+    """Functional form of `Dot`."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+# -- Keras 1 -----------------------------------------------------------------------------------
+MERGE_MODES = ("sum", "mul", "concat", "ave", "max", "dot", "cos")
+
+
+def merge(inputs, mode="sum", concat_axis: int = -1, dot_axes=-1, output_shape=None, output_mask=None,
+          arguments=None, name=None):
+    """Keras 1's functional merge of a list of tensors, made with today's layers.
+
+    ``mode`` ``'sum'``, ``'mul'``, ``'ave'``, ``'max'`` give `Add`, `Multiply`, `Average`,
+    `Maximum`; ``'concat'`` gives ``Concatenate(axis=concat_axis)``; ``'dot'`` gives
+    ``Dot(axes=dot_axes)`` and ``'cos'`` ``Dot(axes=dot_axes, normalize=True)`` (the cosine
+    proximity; Keras 1 bounded the product of the two norms by 1e-7 where Keras 3 bounds each
+    norm, which differs only for vectors of norm below 1e-7). A callable ``mode`` gives a
+    `Lambda` that receives the list of tensors (with ``output_shape`` and ``arguments``). So a
+    model built with ``merge`` saves as Keras 3 reads it.
+
+    Example:
+        >>> from kerasette.layers import Input
+        >>> a, b = Input(shape=(4,)), Input(shape=(4,))
+        >>> merge([a, b], mode='concat', concat_axis=1).shape
+        (None, 8)
+    """
+    kwargs = {"name": name} if name is not None else {}
+    if callable(mode):
+        return Lambda(mode, output_shape=output_shape, mask=output_mask, arguments=arguments, **kwargs)(inputs)
+    layer = _merge_layer(mode, concat_axis, dot_axes, kwargs, "merge")
+    return layer(inputs)
+
+
+def _merge_layer(mode, concat_axis, dot_axes, kwargs: dict, where: str) -> Layer:
+    simple = {"sum": Add, "mul": Multiply, "ave": Average, "max": Maximum}
+    if mode in simple:
+        return simple[mode](**kwargs)
+    if mode == "concat":
+        return Concatenate(axis=concat_axis, **kwargs)
+    if mode in ("dot", "cos"):
+        return Dot(axes=_keras1_dot_axes(dot_axes, where), normalize=mode == "cos", **kwargs)
+    raise ValueError(f"{where}: argument `mode` must be one of {', '.join(repr(m) for m in MERGE_MODES)} or a "
+                     f"callable; received mode={mode!r}")
+
+
+def _keras1_dot_axes(dot_axes, where: str):
+    if isinstance(dot_axes, (list, tuple)) and len(dot_axes) == 1:
+        dot_axes = dot_axes[0]
+    if isinstance(dot_axes, (list, tuple)):
+        if len(dot_axes) != 2 or not all(_is_int(a) for a in dot_axes):
+            raise ValueError(f"{where}: argument `dot_axes` must be an integer or a pair of integers; received "
+                             f"dot_axes={dot_axes!r}")
+        return tuple(int(a) for a in dot_axes)
+    if not _is_int(dot_axes):
+        raise ValueError(f"{where}: argument `dot_axes` must be an integer or a pair of integers; received "
+                         f"dot_axes={dot_axes!r}")
+    return int(dot_axes)
+
+
+@keras_layer()
+class Merge(Layer):
+    """Keras 1's ``Merge`` layer, for scripts and for Keras 1 files whose functional graph holds it.
+
+    ``Merge(mode=...)([a, b])`` computes what `merge` describes for that mode: ``'sum'``,
+    ``'mul'``, ``'ave'``, ``'max'`` (elementwise), ``'concat'`` (along ``concat_axis``), ``'dot'``
+    and ``'cos'`` (along ``dot_axes``; ``'cos'`` is the dot product of the L2-normalised inputs),
+    or a callable ``mode`` applied to the list of tensors (``output_shape``: a shape without the
+    batch axis, or a function of the list of input shapes; ``arguments``: its keyword arguments).
+
+    Not supported: Keras 1's ``Merge([model_a, model_b], ...)`` that merges the outputs of whole
+    models as the first layer of a ``Sequential`` (build a functional model with ``merge``), and
+    masks. A file whose ``mode`` (or ``output_shape``) is a lambda stores its bytecode, which is
+    never run: pass the function with ``custom_objects={'<layer name>': function}``; a named
+    function is found by its name in ``custom_objects``. When a ``'cos'`` merge of 2-D inputs
+    is followed by other layers, Keras 1 computed a tensor with an extra axis of size 1 that its
+    own shape inference did not show; kerasette computes the shape Keras 1 declared.
+
+    Args:
+        mode: one of ``'sum'``, ``'mul'``, ``'concat'``, ``'ave'``, ``'max'``, ``'dot'``,
+            ``'cos'``, or a callable.
+        concat_axis: the axis of ``'concat'``.
+        dot_axes: the axes of ``'dot'`` and ``'cos'`` (an int or a pair).
+        output_shape, output_mask, arguments: for a callable ``mode`` (the mask is stored only).
+    """
+
+    def __init__(self, layers=None, mode="sum", concat_axis: int = -1, dot_axes=-1, output_shape=None,
+                 output_mask=None, arguments=None, node_indices=None, tensor_indices=None, **kwargs):
+        super().__init__(**kwargs)
+        if layers:
+            raise ValueError(f"Merge '{self.name}': merging whole models (Keras 1's Merge([model_a, model_b]) in "
+                             "a Sequential) is not supported; build a functional model and merge their outputs "
+                             "with merge([a, b], mode=...) instead")
+        self.mode = mode
+        self.concat_axis = int(concat_axis)
+        self.dot_axes = _keras1_dot_axes(dot_axes, f"Merge '{self.name}'")
+        self.output_shape_arg = output_shape
+        self.output_mask = output_mask
+        self.arguments = dict(arguments or {})
+        if callable(mode):
+            self._inner = Lambda(mode, output_shape=output_shape, arguments=self.arguments, name=f"{self.name}_fn")
+        else:
+            self._inner = _merge_layer(mode, self.concat_axis, self.dot_axes, {"name": f"{self.name}_{mode}"},
+                                       f"Merge '{self.name}'")
+
+    def compute_output_shape(self, input_shape):
+        shapes = _shapes_list(self, input_shape, 2)
+        return self._inner.compute_output_shape(shapes)
+
+    def build(self, input_shape):
+        self._inner.build_for(_shapes_list(self, input_shape, 2))
+        self.built = True
+
+    def call(self, inputs):
+        return self._inner.run(list(inputs))
+
+    def get_config(self):
+        config = {**super().get_config(), "concat_axis": self.concat_axis,
+                  "dot_axes": list(self.dot_axes) if isinstance(self.dot_axes, tuple) else self.dot_axes,
+                  "arguments": dict(self.arguments)}
+        config.update(keras1_function_config(self.mode, "mode") if callable(self.mode) else
+                      {"mode": self.mode, "mode_type": "raw"})
+        shape = self.output_shape_arg
+        config.update(keras1_function_config(shape, "output_shape") if callable(shape) else
+                      {"output_shape": None if shape is None else list(shape), "output_shape_type": "raw"})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        config = dict(config)
+        name = config.get("name")
+        where = f"Merge '{name}'"
+        mode = resolve_function(config, "mode", where, name, custom_objects)
+        output_shape = resolve_function(config, "output_shape", where, None, custom_objects, required=False)
+        resolve_function(config, "output_mask", where, None, custom_objects, required=False)
+        if isinstance(output_shape, list):
+            output_shape = tuple(output_shape)
+        return cls(mode=mode, output_shape=output_shape, **config)

@@ -23,6 +23,7 @@ import json
 
 import numpy as np
 
+from kerasette import registry
 from kerasette.backend import symbolic
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, snake_case, unique_name
@@ -346,7 +347,8 @@ class Model(Layer):
         from its own arguments (``cls(**config)``)."""
         if "layers" not in config and "input_layers" not in config:
             return cls(**config)
-        inputs, outputs = functional_config.rebuild(config, custom_objects)
+        with registry.custom_object_scope(custom_objects or {}):  # seen by layers' own from_config (Lambda)
+            inputs, outputs = functional_config.rebuild(config, custom_objects)
         return cls(inputs=inputs, outputs=outputs, name=config.get("name"))
 
     def to_json(self, **kwargs) -> str:
