@@ -177,8 +177,7 @@ def test_options_that_are_turned_off_are_accepted(option, value):
     SGD(learning_rate=0.1, **{option: value})
 
 
-@pytest.mark.parametrize("option, value", [("use_ema", True), ("loss_scale_factor", 128.0),
-                                           ("gradient_accumulation_steps", 4)])
+@pytest.mark.parametrize("option, value", [("loss_scale_factor", 128.0), ("gradient_accumulation_steps", 4)])
 @pytest.mark.parametrize("cls", [SGD, Adam, RMSprop, Lion])
 def test_options_that_would_change_training_are_refused(cls, option, value):
     # silently dropping them would train differently from what the user asked for

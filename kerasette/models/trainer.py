@@ -315,6 +315,9 @@ class Trainer:
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None and epochs > 0:  # Keras 3: e.g. the weights take their moving averages
+            finalize(self.model.trainable_weights)
         calls.on_train_end({})
         return history
 

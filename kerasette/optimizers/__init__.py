@@ -3,8 +3,10 @@
 ``SGD`` (momentum, Nesterov; a fused kernel for large weights), ``RMSprop`` (momentum,
 centered), ``Adagrad``, ``Adadelta``, ``Adam`` (amsgrad), ``AdamW``, ``Adamax``, ``Nadam``,
 ``Ftrl`` and ``Lion``, each with its rule written in its docstring; every one takes
-``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``weight_decay`` and Keras 1/2's ``lr`` and
-``decay``. ``learning_rate`` may be a schedule from `kerasette.optimizers.schedules`.
+``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``weight_decay``, Keras 3's moving average of
+the weights (``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``; ``fit`` ends with the
+weights replaced by their averages) and Keras 1/2's ``lr`` and ``decay``. ``learning_rate`` may
+be a schedule from `kerasette.optimizers.schedules`.
 
 Example:
     >>> from kerasette import optimizers

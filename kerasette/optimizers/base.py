@@ -2,9 +2,10 @@
 decay, per-variable state created on first use, and the iteration count.
 
 A subclass names its state arrays (``slot_names``, Keras 3's names) and writes one in-place
-``update(value, grad, slots, lr)``; everything else (clipping, weight decay, constraints,
-counting, (de)serialisation, checkpoint state) lives here, applied in Keras 3's order:
-clip the gradients, decay the weights, update, count the step.
+``update(value, grad, slots, lr)``; everything else (clipping, weight decay, the moving average
+of the weights, constraints, counting, (de)serialisation, checkpoint state) lives here, applied
+in Keras 3's order: clip the gradients, decay the weights, update, average (and maybe overwrite
+the weights with their averages), apply the constraints, count the step.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from kerasette.optimizers.schedules import serialize as _serialize_schedule
 _KERAS1_NAMES = {"lr": "learning_rate"}
 # Keras 3 options that would change training and that kerasette does not implement: accepted only
 # when turned off (None, False or 0), refused otherwise rather than silently dropped.
-_UNSUPPORTED_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
-# Options without effect on the updates (the EMA settings matter only with use_ema=True).
-_INERT_OPTIONS = ("ema_momentum", "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile")
+_UNSUPPORTED_OPTIONS = ("loss_scale_factor", "gradient_accumulation_steps")
+# Options without effect on the updates.
+_INERT_OPTIONS = ("is_legacy_optimizer", "jit_compile")
+#: The slot holding a weight's moving average when ``use_ema`` (Keras 3's name: ``w_average``).
+AVERAGE = "average"
 
 
 def _is_off(value) -> bool:
@@ -76,6 +79,16 @@ class Optimizer:
         global_clipnorm: all gradients together are rescaled to at most this L2 norm.
         weight_decay: decoupled weight decay, ``w -= w * weight_decay * lr_t`` before each update
             (see `exclude_from_weight_decay`).
+        use_ema: keep an exponential moving average of each weight, Keras 3's rule: after each
+            step's update (before the constraints), ``average = m * average + (1 - m) * w`` with
+            ``m = ema_momentum``, except on the first step (``iterations == 0``), where ``m = 0``
+            and the average starts as the updated weight. ``fit`` replaces the weights by their
+            averages when it ends (`finalize_variable_values`). The averages are checkpoint
+            state (``w_average`` in Keras's files), before every other slot.
+        ema_momentum: ``m`` above, in [0, 1] (default 0.99).
+        ema_overwrite_frequency: with ``use_ema``, every this many steps (when ``iterations + 1``
+            is a multiple of it) the weights are also replaced by their averages during training;
+            None (the default): only at the end of ``fit``.
         name: the optimizer's name (default: the class name in lower case).
     """
 
@@ -87,7 +100,8 @@ class Optimizer:
     slot_initial: dict[str, float] = {}
 
     def __init__(self, learning_rate=0.01, decay=0.0, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 weight_decay=None, name=None, **kwargs):
+                 weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, name=None,
+                 **kwargs):
         kind = type(self).__name__
         for old, new in _KERAS1_NAMES.items():
             if old in kwargs:
@@ -113,6 +127,7 @@ class Optimizer:
                                                                                  "global_clipnorm"))
         self.weight_decay = None if weight_decay is None else number(weight_decay, "weight_decay", self, 0)
         self.decay = number(decay, "decay", self, 0)
+        self._set_ema(use_ema, ema_momentum, ema_overwrite_frequency)
         self._learning_rate = None
         self.learning_rate = learning_rate
         if self.decay and not isinstance(self._learning_rate, float):
@@ -122,6 +137,19 @@ class Optimizer:
         self.iterations = 0
         self._slots: dict[int, dict[str, np.ndarray]] = {}
         self._no_weight_decay: tuple[set[int], re.Pattern | None] = (set(), None)
+
+    def _set_ema(self, use_ema, momentum, frequency) -> None:
+        """Checks the moving-average options as Keras 3 does (only when ``use_ema``)."""
+        kind = type(self).__name__
+        self.use_ema = bool(use_ema)
+        if self.use_ema:
+            momentum = number(momentum, "ema_momentum", self, 0.0, 1.0)
+            if frequency is not None and (isinstance(frequency, bool) or not isinstance(frequency, (int, np.integer))
+                                          or frequency < 1):
+                raise ValueError(f"{kind}: argument `ema_overwrite_frequency` must be an integer >= 1 or None; "
+                                 f"received ema_overwrite_frequency={frequency!r}")
+        self.ema_momentum = float(momentum)
+        self.ema_overwrite_frequency = None if frequency is None else int(frequency)
 
     # -- learning rate ------------------------------------------------------------------------
     @property
@@ -164,17 +192,22 @@ class Optimizer:
 
     # -- the step -----------------------------------------------------------------------------
     def slots_for(self, var) -> dict[str, np.ndarray]:
-        """The state arrays of ``var``, created on first use (zeros unless ``slot_initial`` says)."""
+        """The state arrays of ``var``, created on first use (zeros unless ``slot_initial`` says;
+        with ``use_ema``, also its moving average under ``'average'``)."""
         slots = self._slots.get(id(var))
         if slots is None:
             slots = {}
-            for name in self.slot_names:
+            for name in self.slot_names + ((AVERAGE,) if self.use_ema else ()):
                 slots[name] = np.full_like(var.data, self.slot_initial.get(name, 0.0))
             self._slots[id(var)] = slots
         return slots
 
     def apply_gradients(self, grads_and_vars) -> None:
-        """Updates each variable in place from its gradient, then counts one iteration."""
+        """Updates each variable in place from its gradient, then counts one iteration.
+
+        With ``use_ema``, every variable given (also one whose gradient is None) has its moving
+        average updated, as Keras 3 averages every variable the optimizer was built with."""
+        grads_and_vars = list(grads_and_vars)
         pairs = [(np.asarray(g).astype(v.dtype, copy=False), v) for g, v in grads_and_vars if g is not None]
         grads = self._clip([g for g, _ in pairs])
         lr = self.current_learning_rate()
@@ -183,10 +216,37 @@ class Optimizer:
             if self.weight_decay and self._decays(var):
                 var.data -= var.data * var.dtype.type(self.weight_decay * lr)
             self.update(var.data, grad, self.slots_for(var), lr)
+        if self.use_ema:
+            self._average([v for _, v in grads_and_vars])
+        for _, var in pairs:
             constraint = getattr(var, "constraint", None)  # add_weight(constraint=...), applied after the step
             if constraint is not None:
                 var.assign(np.asarray(constraint(var.data), dtype=var.dtype))
         self.iterations += 1
+
+    def _average(self, variables) -> None:
+        """Keras 3's moving-average step (see ``use_ema``): the average moves toward the updated
+        weight (or starts there on the first step); every ``ema_overwrite_frequency`` steps the
+        weights take their averages."""
+        overwrite = bool(self.ema_overwrite_frequency) and (self.iterations + 1) % self.ema_overwrite_frequency == 0
+        for var in variables:
+            kind = var.dtype.type
+            average = self.slots_for(var)[AVERAGE]
+            momentum = kind(self.ema_momentum) if self.iterations != 0 else kind(0)
+            average *= momentum
+            average += (kind(1) - momentum) * var.data
+            if overwrite:
+                var.data[...] = average
+
+    def finalize_variable_values(self, var_list) -> None:
+        """What ``fit`` calls when it ends: with ``use_ema``, each variable takes its moving
+        average (a variable never updated keeps its value); otherwise nothing."""
+        if not self.use_ema:
+            return
+        for var in var_list:
+            slots = self._slots.get(id(var))
+            if slots is not None:
+                var.data[...] = slots[AVERAGE]
 
     def before_step(self, dtype: np.dtype) -> None:
         """Hook run once per step before the variables are updated (Nadam's momentum product)."""
@@ -232,6 +292,9 @@ class Optimizer:
         for key in ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
+        if self.use_ema:
+            config.update(use_ema=True, ema_momentum=self.ema_momentum,
+                          ema_overwrite_frequency=self.ema_overwrite_frequency)
         return config
 
     @classmethod
@@ -243,8 +306,10 @@ class Optimizer:
 
     # -- checkpoint state -----------------------------------------------------------------------
     def state_order(self, variables):
-        """(variable, slot name) pairs in Keras 3's order of optimizer variables."""
+        """(variable, slot name) pairs in Keras 3's order of optimizer variables (the moving
+        averages first, as Keras 3 creates them before the update rule's own slots)."""
         groups = self.slot_groups if self.slot_groups is not None else (self.slot_names,)
+        groups = ((AVERAGE,),) * self.use_ema + tuple(groups)
         return [(var, name) for group in groups for var in variables for name in group]
 
     def get_state(self, variables) -> tuple[int, list[tuple[str, np.ndarray]]]:

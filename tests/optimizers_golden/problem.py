@@ -84,3 +84,33 @@ SCHEDULES = {
     "cosine_restarts_even": ("CosineDecayRestarts", {"initial_learning_rate": 0.1, "first_decay_steps": 6,
                                                      "t_mul": 1.0, "m_mul": 0.8}),
 }
+
+# Keras 3's exponential moving average of the weights (use_ema): name -> (case of CASES whose
+# optimizer it extends, the EMA options). Every optimizer is covered; SGD and Adam also with
+# overwrites of the weights by their average every few steps.
+EMA_CASES = {
+    "sgd_ema": ("sgd", {"use_ema": True, "ema_momentum": 0.9}),
+    "sgd_momentum_ema_overwrite": ("sgd_momentum", {"use_ema": True, "ema_momentum": 0.8,
+                                                    "ema_overwrite_frequency": 3}),
+    "sgd_nesterov_ema_default": ("sgd_nesterov", {"use_ema": True}),
+    "adam_ema": ("adam", {"use_ema": True}),
+    "adam_ema_overwrite": ("adam", {"use_ema": True, "ema_momentum": 0.7, "ema_overwrite_frequency": 4}),
+    "adam_amsgrad_ema": ("adam_amsgrad", {"use_ema": True, "ema_momentum": 0.9}),
+    "adam_cosine_warmup_ema": ("adam_cosine_warmup", {"use_ema": True, "ema_momentum": 0.9}),
+    "rmsprop_momentum_centered_ema": ("rmsprop_momentum_centered", {"use_ema": True, "ema_momentum": 0.9,
+                                                                   "ema_overwrite_frequency": 5}),
+    "adagrad_ema": ("adagrad", {"use_ema": True, "ema_momentum": 0.9}),
+    "adadelta_ema": ("adadelta", {"use_ema": True, "ema_momentum": 0.9}),
+    "adamw_ema": ("adamw", {"use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 2}),
+    "adamax_ema": ("adamax", {"use_ema": True, "ema_momentum": 0.9}),
+    "nadam_ema": ("nadam", {"use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 5}),
+    "ftrl_regularized_ema": ("ftrl_regularized", {"use_ema": True, "ema_momentum": 0.9}),
+    "lion_ema": ("lion", {"use_ema": True, "ema_momentum": 0.5}),
+}
+
+
+def ema_case(name: str) -> tuple[str, dict, dict | None]:
+    """(class name, kerasette keyword arguments, Keras 3 keyword arguments or None) of an EMA case."""
+    base, ema = EMA_CASES[name]
+    class_name, kwargs, keras_kwargs = CASES[base]
+    return class_name, {**kwargs, **ema}, (None if keras_kwargs is None else {**keras_kwargs, **ema})
