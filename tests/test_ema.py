@@ -203,3 +203,36 @@ def test_fit_ends_with_the_averages_as_keras3_does(name):
 def test_bad_ema_options_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         optimizers.SGD(use_ema=True, **kwargs)
+
+
+KERAS_READS = """
+import json, sys, warnings
+import keras
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    optimizer = keras.saving.load_model(sys.argv[1]).optimizer
+config = keras.optimizers.serialize(optimizer)["config"]
+print(json.dumps({"class_name": type(optimizer).__name__, "iterations": int(keras.ops.convert_to_numpy(
+    optimizer.iterations)), **{k: config[k] for k in ("use_ema", "ema_momentum", "ema_overwrite_frequency")}}))
+"""
+
+
+def test_keras3_compiles_kerasettes_file_with_the_same_moving_average(tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from tests.saving.keras_interop_check import backend
+    from tests.saving.test_keras_interop import _require_keras
+
+    keras_python = _require_keras()
+    model = load_model(FOLDER / "ema_keras3_adam_ema.h5", compile=False)
+    model.compile(optimizers.Adam(0.01, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=3), "mse")
+    model.train_on_batch(DATA["x"], DATA["y"])
+    model.save(tmp_path / "ema.h5")
+    proc = subprocess.run([keras_python, "-c", KERAS_READS, str(tmp_path / "ema.h5")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend()})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"class_name": "Adam", "iterations": 1, "use_ema": True, "ema_momentum": 0.9,
+                      "ema_overwrite_frequency": 3}
