@@ -70,8 +70,9 @@ class _Merge(Layer):
             a, b = b, a
         out = a[: len(a) - len(b)]
         for offset, (i, j) in enumerate(zip(a[len(a) - len(b):], b)):
-            if i is None or j is None:
-                out.append(j if i == 1 else i if j == 1 else None)
+            if i is None or j is None:  # an unknown size broadcasts with a known one other than 1
+                known = j if i is None else i
+                out.append(None if known == 1 else known)
             elif i == 1 or j == 1 or i == j:
                 out.append(j if i == 1 else i)
             else:
