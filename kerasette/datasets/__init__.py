@@ -1,5 +1,17 @@
-"""Data sets: the shipped handwritten digits."""
+"""Data sets: the shipped handwritten digits, and Keras's downloadable data sets (read from
+Keras's cache, ``$KERAS_HOME/datasets``, downloaded there when missing)."""
 
-from kerasette.datasets import digits
+from kerasette.datasets import (
+    boston_housing,
+    california_housing,
+                                cifar10,
+                                cifar100,
+    digits,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 
-__all__ = ["digits"]
+__all__ = ["boston_housing", "california_housing", "cifar10", "cifar100", "digits", "fashion_mnist", "imdb", "mnist",
+           "reuters"]

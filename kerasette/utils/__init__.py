@@ -1,6 +1,11 @@
 """Helpers: shape arithmetic, argument validation, to_categorical, Sequence."""
 
+from kerasette.utils.data_utils import get_file
 from kerasette.utils.np_utils import normalize, to_categorical
 from kerasette.utils.sequence import PyDataset, Sequence
+from kerasette.utils.sequence_utils import pad_sequences
+from kerasette.utils.text_dataset import text_dataset_from_directory
+from kerasette.utils.timeseries import timeseries_dataset_from_array
 
-__all__ = ["PyDataset", "Sequence", "normalize", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "get_file", "normalize", "pad_sequences", "text_dataset_from_directory",
+           "timeseries_dataset_from_array", "to_categorical"]
