@@ -129,6 +129,8 @@ class Lambda(Layer):
         config = dict(config)
         name = config.get("name")
         where = f"Lambda '{name}'"
+        if "module" in config:  # Keras 2 names the function's module `module`
+            config.setdefault("function_module", config.pop("module"))
         function = resolve_function(config, "function", where, name, custom_objects)
         output_shape = resolve_function(config, "output_shape", where, None, custom_objects, required=False)
         mask = resolve_function(config, "mask", where, None, custom_objects, required=False)
