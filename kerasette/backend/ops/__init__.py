@@ -6,6 +6,7 @@ Importing this package registers the ops behind Tensor's operators (``+``, ``@``
 
 from kerasette.backend.ops.activations import gelu, general_relu, hard_sigmoid
 from kerasette.backend.ops.conv import conv2d, max_pool2d
+from kerasette.backend.ops.conv_transpose import conv2d_transpose
 from kerasette.backend.ops.elementwise import (
     abs,
     add,
@@ -62,6 +63,7 @@ __all__ = [
     "softsign", "sqrt", "square", "subtract", "sum", "tanh", "thresholded_relu", "tile",
     "transpose", "where",
 ]
+__all__ += ["conv2d_transpose"]
 
 register_operators({
     "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,
