@@ -28,9 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import memory
+from kerasette.backend.engine import depthwise_conv, dilated_conv
 from kerasette.backend.engine.algorithms import choose
 from kerasette.backend.engine.batch import by_images
-from kerasette.backend.engine.geometry import conv_geometry, window
+from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
 from kerasette.backend.kernels import conv as _conv
 
 
@@ -59,20 +60,27 @@ def conv2d_forward(
     strides: tuple[int, int] = (1, 1),
     padding: str = "valid",
     relu: bool = False,
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
 ) -> np.ndarray:
     """2-D convolution (cross-correlation, as in Keras) of NHWC images.
 
     Args:
         x: input images, (N, H, W, cin).
-        w: kernel, (kh, kw, cin, cout).
+        w: kernel, (kh, kw, cin // groups, cout).
         b: optional bias, (cout,).
         strides: (sh, sw).
-        padding: 'valid' or 'same' (TensorFlow's split).
+        padding: 'valid' or 'same' (TensorFlow's split, for the dilated kernel's extent).
         relu: fuse a ReLU into the output pass.
+        dilation: (dh, dw): the kernel's taps are this far apart.
+        groups: the input and output channels are split into this many groups, output group
+            ``g`` computed from input group ``g`` only (``cin`` and ``cout`` divisible by it).
 
     Returns:
         y, (N, OH, OW, cout), dtype of ``x``.
     """
+    if groups != 1 or tuple(dilation) != (1, 1):
+        return _variant_forward(x, w, b, tuple(strides), padding, relu, tuple(dilation), groups)
     cout = w.shape[3]
     x = np.ascontiguousarray(x)
     _check_float(x, "input")
@@ -160,7 +168,8 @@ def _weight_grad_plan(dy, x, w_shape, strides, padding):
     return choose("kernel_grad", g).run(dy, x, g, w_shape)
 
 
-def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True):
+def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True,
+                    dilation=(1, 1), groups=1):
     """All the gradients of :func:`conv2d_forward` in one pass over the batch.
 
     Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
@@ -174,12 +183,15 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         w: kernel, (kh, kw, cin, cout).
         out: forward output (read when ``relu``).
         relu, has_bias: what the forward pass fused.
-        strides, padding: as for :func:`conv2d_forward`.
+        strides, padding, dilation, groups: as for :func:`conv2d_forward`.
         need_input, need_kernel: which gradients to compute.
 
     Returns:
         (dx, dw, db), each None when not needed (``db`` when not ``has_bias``).
     """
+    if groups != 1 or tuple(dilation) != (1, 1):
+        return _variant_backward(dy, x, w, out, relu, has_bias, tuple(strides), padding, need_input, need_kernel,
+                                 tuple(dilation), groups)
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy)
     _check_grad_shape(dy, x.shape, w.shape, strides, padding)
@@ -240,3 +252,90 @@ def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:
     _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
                               dz[i:j].reshape(-1, cout), db)
     return db
+
+
+# -- dilated and grouped convolutions -------------------------------------------------------------
+def _is_depthwise(w_shape, groups: int) -> bool:
+    """A grouped convolution whose groups are single input channels: the depthwise kernels."""
+    return groups > 1 and w_shape[2] == 1
+
+
+def _dilated_kernel(w: np.ndarray, dilation) -> np.ndarray:
+    """``w`` with ``d - 1`` zeros between neighbouring taps (for strided dilated convolutions,
+    which Keras's layers refuse but the engine still computes)."""
+    kh, kw, cin, cout = w.shape
+    dh, dw = dilation
+    out = np.zeros(((kh - 1) * dh + 1, (kw - 1) * dw + 1, cin, cout), w.dtype)
+    out[::dh, ::dw] = w
+    return out
+
+
+def _variant_forward(x, w, b, strides, padding, relu, dilation, groups):
+    """:func:`conv2d_forward` with groups (each group its own convolution, or the depthwise
+    kernels for one input channel per group) or dilation (the phases at stride 1)."""
+    x = np.ascontiguousarray(x)
+    _check_float(x, "input")
+    kh, kw, cin_g, cout = w.shape
+    if _is_depthwise(w.shape, groups):
+        wd = w.reshape(kh, kw, groups, cout // groups)
+        return depthwise_conv.depthwise_forward(x, wd, b, strides, padding, dilation, relu)
+    if groups > 1:
+        (oh_n, ow_n), _ = dilated_window(x.shape, (kh, kw), strides, padding, dilation)
+        y = memory.empty_aligned((x.shape[0], oh_n, ow_n, cout), x.dtype)
+        f = cout // groups
+        for g in range(groups):
+            y[..., g * f : (g + 1) * f] = conv2d_forward(
+                x[..., g * cin_g : (g + 1) * cin_g], w[..., g * f : (g + 1) * f],
+                None if b is None else b[g * f : (g + 1) * f], strides, padding, relu, dilation)
+        return y
+    if strides != (1, 1):
+        return conv2d_forward(x, _dilated_kernel(w, dilation), b, strides, padding, relu)
+    out_hw = dilated_window(x.shape, (kh, kw), strides, padding, dilation)[0]
+    if x.shape[0] == 0 or 0 in out_hw:
+        return memory.empty_aligned((x.shape[0], *out_hw, cout), x.dtype)
+    return dilated_conv.forward(conv2d_forward, x, w, b, padding, dilation, relu)
+
+
+def _variant_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel, dilation, groups):
+    """:func:`conv2d_backward` for :func:`_variant_forward`'s convolutions."""
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    kh, kw, cin_g, cout = w.shape
+    (oh_n, ow_n), _ = dilated_window(x.shape, (kh, kw), strides, padding, dilation)
+    expected = (x.shape[0], oh_n, ow_n, cout)
+    if tuple(dy.shape) != expected:
+        raise ValueError(f"conv2d: the output gradient has shape {tuple(dy.shape)}, expected {expected} for an "
+                         f"input of shape {tuple(x.shape)} and a kernel of shape {tuple(w.shape)} (strides "
+                         f"{strides}, padding '{padding}', dilation {dilation}, groups {groups})")
+    if _is_depthwise(w.shape, groups):
+        wd = w.reshape(kh, kw, groups, cout // groups)
+        dx, dw, db = depthwise_conv.depthwise_backward(dy, x, wd, out, relu, has_bias, strides, padding, dilation,
+                                                       need_input, need_kernel)
+        return dx, (None if dw is None else dw.reshape(w.shape)), db
+    db = None
+    if relu or has_bias:
+        dy, db = output_pass_backward(dy, out, relu)
+    if dy.size == 0 or x.size == 0:
+        return (np.zeros(x.shape, x.dtype) if need_input else None,
+                np.zeros(w.shape, x.dtype) if need_kernel else None, db if has_bias else None)
+    if groups > 1:
+        dx = memory.empty_aligned(x.shape, x.dtype) if need_input else None
+        dw = np.empty(w.shape, x.dtype) if need_kernel else None
+        f = cout // groups
+        for g in range(groups):
+            ins, outs = slice(g * cin_g, (g + 1) * cin_g), slice(g * f, (g + 1) * f)
+            dxg, dwg, _ = conv2d_backward(np.ascontiguousarray(dy[..., outs]), np.ascontiguousarray(x[..., ins]),
+                                          np.ascontiguousarray(w[..., outs]), None, False, False, strides, padding,
+                                          need_input, need_kernel, dilation)
+            if need_input:
+                dx[..., ins] = dxg
+            if need_kernel:
+                dw[..., outs] = dwg
+        return dx, dw, (db if has_bias else None)
+    if strides != (1, 1):
+        dx, dwz, _ = conv2d_backward(dy, x, _dilated_kernel(w, dilation), None, False, False, strides, padding,
+                                     need_input, need_kernel)
+        return dx, (None if dwz is None else np.ascontiguousarray(dwz[:: dilation[0], :: dilation[1]])), \
+            (db if has_bias else None)
+    dx, dw = dilated_conv.backward(conv2d_backward, dy, x, w, dilation, padding, need_input, need_kernel)
+    return dx, dw, (db if has_bias else None)

@@ -48,3 +48,10 @@ def conv_geometry(x_shape, w_shape, strides, padding, dtype, empty: bool = False
     out_hw, pads = window(x_shape, (kh, kw), strides, padding)
     return ConvGeometry((kh, kw), cin, cout, tuple(strides), tuple(x_shape[1:3]), out_hw, pads,
                         np.dtype(dtype), empty)
+
+
+def dilated_window(x_shape, kernel, strides, padding, dilation=(1, 1)):
+    """:func:`window` for a kernel whose taps are ``dilation`` apart (its extent along an axis is
+    ``(k - 1) * d + 1``, which sets the output size and 'same' padding)."""
+    extent = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True))
+    return window(x_shape, extent, strides, padding)

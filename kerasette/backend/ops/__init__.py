@@ -5,7 +5,7 @@ Importing this package registers the ops behind Tensor's operators (``+``, ``@``
 """
 
 from kerasette.backend.ops.activations import gelu, general_relu, hard_sigmoid
-from kerasette.backend.ops.conv import conv2d, max_pool2d
+from kerasette.backend.ops.conv import conv2d, depthwise_conv2d, max_pool2d
 from kerasette.backend.ops.conv_transpose import conv2d_transpose
 from kerasette.backend.ops.elementwise import (
     abs,
@@ -62,6 +62,7 @@ __all__ = [
     "relu", "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "softplus",
     "softsign", "sqrt", "square", "subtract", "sum", "tanh", "thresholded_relu", "tile",
     "transpose", "where",
+    "depthwise_conv2d",
 ]
 __all__ += ["conv2d_transpose"]
 

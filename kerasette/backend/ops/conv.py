@@ -1,4 +1,4 @@
-"""2-D convolution and max-pooling ops (channels-last), on the array-level engine.
+"""2-D convolution (plain, dilated, grouped, depthwise) and max-pooling ops (channels-last), on the array-level engine.
 
 The array work lives in `kerasette.backend.engine` (algorithms, tiling, buffers, kernels); it is
 imported on first use so that importing kerasette neither imports numba nor compiles anything.
@@ -17,6 +17,12 @@ def _conv():
     return conv
 
 
+def _depthwise():
+    from kerasette.backend.engine import depthwise_conv  # deferred: imports numba
+
+    return depthwise_conv
+
+
 def _pooling():
     from kerasette.backend.engine import pooling  # deferred: imports numba
 
@@ -24,16 +30,20 @@ def _pooling():
 
 
 class Conv2D(Op):
-    """``relu?(conv2d(x, kernel) + bias)`` for x (N, H, W, C) and kernel (kh, kw, C, F)."""
+    """``relu?(conv2d(x, kernel) + bias)`` for x (N, H, W, C) and kernel (kh, kw, C // groups, F),
+    the kernel's taps ``dilation`` apart."""
 
     name = "conv2d"
 
-    def __init__(self, strides=(1, 1), padding: str = "valid", relu: bool = False):
+    def __init__(self, strides=(1, 1), padding: str = "valid", relu: bool = False, dilation=(1, 1), groups=1):
         self.strides, self.padding, self.relu = tuple(strides), padding, relu
+        self.dilation, self.groups = tuple(dilation), groups
+        self.variant = {} if self.dilation == (1, 1) and groups == 1 else {"dilation": self.dilation,
+                                                                              "groups": groups}
 
     def forward(self, x, kernel, bias=None):
         self.x, self.kernel = x, kernel
-        out = _conv().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu)
+        out = _conv().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu, **self.variant)
         if self.relu:
             self.out = out
         return out
@@ -42,7 +52,38 @@ class Conv2D(Op):
         has_bias = len(self.needs_grad) > 2
         gx, gk, gb = _conv().conv2d_backward(
             grad, self.x, self.kernel, self.out if self.relu else None, self.relu, has_bias,
-            self.strides, self.padding, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1])
+            self.strides, self.padding, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1],
+            **self.variant)
+        return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
+
+
+class DepthwiseConv2D(Op):
+    """``relu?(depthwise_conv2d(x, kernel) + bias)`` for x (N, H, W, C) and kernel (kh, kw, C, m):
+    output channel ``c * m + j`` is input channel ``c`` correlated with filter ``j`` of ``c``."""
+
+    name = "depthwise_conv2d"
+
+    def __init__(self, strides=(1, 1), padding: str = "valid", dilation=(1, 1), relu: bool = False):
+        self.strides, self.padding, self.dilation, self.relu = tuple(strides), padding, tuple(dilation), relu
+
+    def forward(self, x, kernel, bias=None):
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"depthwise_conv2d: the input must be float32 or float64, received {x.dtype}; "
+                            "cast it first (for example with K.cast(x, 'float32'))")
+        if kernel.ndim != 4 or x.ndim != 4 or kernel.shape[2] != x.shape[3]:
+            raise ValueError(f"depthwise_conv2d: expected an input (N, H, W, C) and a kernel (kh, kw, C, m); "
+                             f"received shapes {x.shape} and {kernel.shape}")
+        self.x, self.kernel = x, kernel
+        out = _depthwise().depthwise_forward(x, kernel, bias, self.strides, self.padding, self.dilation, self.relu)
+        if self.relu:
+            self.out = out
+        return out
+
+    def backward(self, grad):
+        has_bias = len(self.needs_grad) > 2
+        gx, gk, gb = _depthwise().depthwise_backward(
+            grad, self.x, self.kernel, self.out if self.relu else None, self.relu, has_bias, self.strides,
+            self.padding, self.dilation, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1])
         return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
 
 
@@ -65,11 +106,24 @@ class MaxPool2D(Op):
         return (_pooling().maxpool2d_backward(np.ascontiguousarray(grad), self.argmax, self.x_shape),)
 
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", relu: bool = False):
-    """Cross-correlation of NHWC ``x`` with an (kh, kw, in, out) kernel, as in Keras."""
-    if bias is None:
-        return apply(Conv2D(strides, padding, relu), x, kernel)
-    return apply(Conv2D(strides, padding, relu), x, kernel, bias)
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", relu: bool = False,
+           dilation_rate=(1, 1), groups: int = 1):
+    """Cross-correlation of NHWC ``x`` with an (kh, kw, in // groups, out) kernel, as in Keras.
+
+    ``dilation_rate`` spreads the kernel's taps apart (its extent is ``(k - 1) * d + 1``);
+    ``groups`` splits the channels: output channels ``g * out // groups`` onwards see only input
+    channels ``g * in // groups`` onwards.
+    """
+    op = Conv2D(strides, padding, relu, dilation_rate, groups)
+    return apply(op, x, kernel) if bias is None else apply(op, x, kernel, bias)
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),
+                     relu: bool = False):
+    """Depthwise cross-correlation of NHWC ``x`` (C channels) with a (kh, kw, C, m) kernel: C * m
+    output channels, channel ``c * m + j`` from input channel ``c`` and filter ``j``."""
+    op = DepthwiseConv2D(strides, padding, dilation_rate, relu)
+    return apply(op, x, kernel) if bias is None else apply(op, x, kernel, bias)
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid"):

@@ -1,7 +1,8 @@
-"""Conv2D (Keras 1: Convolution2D): 2-D convolution in either data format.
+"""Conv2D (Keras 1: Convolution2D, AtrousConvolution2D): 2-D convolution in either data format,
+dilated and grouped.
 
 The engine convolves channels-last; a channels-first layer transposes at its boundary. The
-kernel is stored as (rows, cols, in_channels, filters) whatever the data format.
+kernel is stored as (rows, cols, in_channels // groups, filters) whatever the data format.
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ from kerasette.utils import conv_utils
 from kerasette.utils.validation import check_positive_int, shape_str
 
 
-@keras_layer(aliases=("Convolution2D",), keras1={**CONV_KERAS1, "nb_filter": "filters"},
+def dilation_and_strides(owner: str, strides, dilation_rate) -> None:
+    """Keras's rule: a convolution is either strided or dilated, not both."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(f"{owner}: strides greater than 1 cannot be combined with a dilation_rate greater than 1; "
+                         f"received strides={strides}, dilation_rate={dilation_rate}")
+
+
+def kernel_extent(kernel_size, dilation_rate) -> tuple[int, int]:
+    """The rows and columns a kernel spans when its taps are ``dilation_rate`` apart."""
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation_rate, strict=True))
+
+
+@keras_layer(aliases=("Convolution2D", "AtrousConvolution2D"),
+             keras1={**CONV_KERAS1, "nb_filter": "filters", "atrous_rate": "dilation_rate"},
              keras1_positional=conv_kernel_size)
 class Conv2D(WeightPenalties, Layer):
     """2-D convolution layer (spatial cross-correlation, as in Keras).
@@ -35,6 +49,12 @@ class Conv2D(WeightPenalties, Layer):
         padding: ``'valid'`` or ``'same'`` (Keras 1: ``border_mode``).
         data_format: ``'channels_last'`` or ``'channels_first'`` (Keras 1: ``dim_ordering``
             ``'tf'``/``'th'``); the backend default when None.
+        dilation_rate: int or (rows, cols): the kernel's taps are this far apart, so a k x k
+            kernel spans ``(k - 1) * d + 1`` rows and columns (Keras 1: ``atrous_rate`` of
+            ``AtrousConvolution2D``). Not with strides greater than 1.
+        groups: the input channels and the filters are split into this many groups; each
+            group of filters sees only its group of input channels. Both counts must divide
+            by it; the kernel has ``in_channels // groups`` input channels.
         activation, use_bias, kernel_initializer, bias_initializer: as in `Dense`.
         kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint: as in `Dense` (Keras 1: ``W_regularizer``, ``b_regularizer``,
@@ -60,9 +80,12 @@ class Conv2D(WeightPenalties, Layer):
         self.strides = conv_utils.normalize_tuple(strides, 2, "strides", owner)
         self.padding = conv_utils.normalize_padding(padding, owner)
         self.data_format = normalize_data_format(data_format)
-        if conv_utils.normalize_tuple(dilation_rate, 2, "dilation_rate", owner) != (1, 1) or groups != 1:
-            raise ValueError(f"{owner}: dilation_rate other than 1 and groups other than 1 are "
-                             f"not supported; received dilation_rate={dilation_rate!r}, groups={groups!r}")
+        self.dilation_rate = conv_utils.normalize_tuple(dilation_rate, 2, "dilation_rate", owner)
+        dilation_and_strides(owner, self.strides, self.dilation_rate)
+        self.groups = check_positive_int(groups, "groups", owner)
+        if self.filters % self.groups:
+            raise ValueError(f"{owner}: the number of filters must be divisible by the number of groups; "
+                             f"received filters={self.filters}, groups={self.groups}")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -71,13 +94,21 @@ class Conv2D(WeightPenalties, Layer):
                              bias_constraint)
         self.input_spec = image_input_spec(self.data_format)
 
+    @property
+    def _extent(self) -> tuple[int, int]:
+        return kernel_extent(self.kernel_size, self.dilation_rate)
+
     def build(self, input_shape):
-        check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
+        check_window_fits(self, input_shape, self._extent, self.padding, "kernel")
         channels = spatial_dims(input_shape, self.data_format)[2]
         if channels is None:
             raise ValueError(f"Conv2D '{self.name}': the channel axis must be known; "
                              f"received input shape {shape_str(input_shape)}")
-        shape = self.kernel_size + (channels, self.filters)
+        if channels % self.groups:
+            raise ValueError(f"Conv2D '{self.name}': the number of input channels must be divisible by the number "
+                             f"of groups; received groups={self.groups} for an input of shape "
+                             f"{shape_str(input_shape)} ({channels} channels)")
+        shape = self.kernel_size + (channels // self.groups, self.filters)
         self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
@@ -87,7 +118,7 @@ class Conv2D(WeightPenalties, Layer):
         self.built = True
 
     def check_input(self, shape) -> None:
-        check_window_fits(self, (None,) + tuple(shape[1:]), self.kernel_size, self.padding, "kernel")
+        check_window_fits(self, (None,) + tuple(shape[1:]), self._extent, self.padding, "kernel")
 
     def call(self, inputs):
         if self.data_format == "channels_first":
@@ -99,7 +130,8 @@ class Conv2D(WeightPenalties, Layer):
         """The computation on a channels-last tensor, whatever ``data_format`` says (models use
         it to skip transposes between consecutive channels-first layers)."""
         fuse = self.activation is activations.relu or (activation is activations.relu and self.fuses(activation))
-        y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse)
+        y = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding, relu=fuse,
+                       dilation_rate=self.dilation_rate, groups=self.groups)
         return self._penalized_output(y if fuse else self.activation(y))
 
     def fuses(self, activation) -> bool:
@@ -140,10 +172,10 @@ class Conv2D(WeightPenalties, Layer):
         return convert
 
     def compute_output_shape(self, input_shape):
-        check_window_fits(self, input_shape, self.kernel_size, self.padding, "kernel")
+        check_window_fits(self, input_shape, self._extent, self.padding, "kernel")
         rows, cols, _ = spatial_dims(input_shape, self.data_format)
-        out_rows = conv_utils.conv_output_length(rows, self.kernel_size[0], self.padding, self.strides[0])
-        out_cols = conv_utils.conv_output_length(cols, self.kernel_size[1], self.padding, self.strides[1])
+        out_rows = conv_utils.conv_output_length(rows, self._extent[0], self.padding, self.strides[0])
+        out_cols = conv_utils.conv_output_length(cols, self._extent[1], self.padding, self.strides[1])
         if self.data_format == "channels_first":
             return (input_shape[0], self.filters, out_rows, out_cols)
         return (input_shape[0], out_rows, out_cols, self.filters)
@@ -151,7 +183,8 @@ class Conv2D(WeightPenalties, Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": [1, 1], "activation": activations.serialize(self.activation),
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups,
+                "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer), **self.penalty_config()}

@@ -1,0 +1,76 @@
+"""Space to batch and back: the phases of an image, for convolutions dilated at stride 1.
+
+A convolution dilated by (dh, dw) at stride 1 reads, for the output at (oh, ow), the padded input
+at (oh + i * dh, ow + k * dw): only positions in the same phase ``(oh mod dh, ow mod dw)``. Split
+into its ``dh * dw`` phases (every dh-th row from row ``a``, every dw-th column from column ``b``),
+the image becomes ``dh * dw`` smaller images on which the dilated convolution is the plain one,
+so every algorithm of the engine (Winograd among them) runs it; the outputs' phases are then
+interleaved back. The kernels fill preallocated arrays and validate nothing.
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import kernel
+
+
+@kernel
+def phase_split(x, xq, dh, dw, pt, pl):
+    """Splits zero-padded images into their ``dh * dw`` phases (space to batch).
+
+    ``xq[(n * dh + a) * dw + b, r, s] = x[n, r * dh + a - pt, s * dw + b - pl]`` (zero outside
+    ``x``): a convolution dilated by (dh, dw) at stride 1 is, on each phase, the undilated one.
+
+    Args:
+        x: images, (N, H, W, C), C-contiguous.
+        xq: phases, (N * dh * dw, Hq, Wq, C), C-contiguous; overwritten.
+        dh, dw: the dilation; pt, pl: padding at the top and on the left.
+    """
+    height, width, chans = x.shape[1], x.shape[2], x.shape[3]
+    hq, wq = xq.shape[1], xq.shape[2]
+    xf, qf = x.reshape(-1), xq.reshape(-1)
+    for q in range(xq.shape[0]):
+        n = q // (dh * dw)
+        a = (q // dw) % dh
+        b = q % dw
+        for r in range(hq):
+            h = r * dh + a - pt
+            out = (q * hq + r) * wq * chans
+            if h < 0 or h >= height:
+                for t in range(out, out + wq * chans):
+                    qf[t] = 0
+                continue
+            for s in range(wq):
+                wc = s * dw + b - pl
+                at = out + s * chans
+                if 0 <= wc < width:
+                    src = ((n * height + h) * width + wc) * chans
+                    for c in range(chans):
+                        qf[at + c] = xf[src + c]
+                else:
+                    for c in range(chans):
+                        qf[at + c] = 0
+
+
+@kernel
+def phase_merge(xq, x, dh, dw, pt, pl):
+    """The inverse of :func:`phase_split` on the image's own positions:
+    ``x[n, h, w] = xq[(n * dh + a) * dw + b, r, s]`` where ``h + pt = r * dh + a`` and
+    ``w + pl = s * dw + b``.
+
+    Args:
+        xq: phases, (N * dh * dw, Hq, Wq, C), C-contiguous.
+        x: images, (N, H, W, C), C-contiguous; overwritten.
+        dh, dw, pt, pl: as for :func:`phase_split`.
+    """
+    n_img, height, width, chans = x.shape
+    hq, wq = xq.shape[1], xq.shape[2]
+    xf, qf = x.reshape(-1), xq.reshape(-1)
+    for n in range(n_img):
+        for h in range(height):
+            r, a = divmod(h + pt, dh)
+            for wc in range(width):
+                s, b = divmod(wc + pl, dw)
+                src = ((((n * dh + a) * dw + b) * hq + r) * wq + s) * chans
+                at = ((n * height + h) * width + wc) * chans
+                for c in range(chans):
+                    xf[at + c] = qf[src + c]
