@@ -348,11 +348,11 @@ def _tar_member(archive: str, member: tarfile.TarInfo):
 
 def _zip_member(archive: str, info: zipfile.ZipInfo):
     parts = _safe_name(archive, info.filename)
-    mode = info.external_attr >> 16
+    mode = info.external_attr >> 16  # Unix mode, when the zip tool stored one (no type bits: a plain file)
     if stat.S_ISLNK(mode):
         raise ValueError(f"extract_archive: refusing to unpack {archive}: its member {info.filename!r} is a symbolic "
                          "link")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise ValueError(f"extract_archive: refusing to unpack {archive}: its member {info.filename!r} is a device, "
                          "fifo or other special file")
     return parts, info.is_dir(), info

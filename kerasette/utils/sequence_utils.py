@@ -71,8 +71,8 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
     elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
         raise ValueError(f"pad_sequences: maxlen must be None or a non-negative integer; received {maxlen!r}")
     maxlen = int(maxlen)
-    is_string_dtype = dtype is not object and (np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_))
-    if isinstance(value, str) and dtype is not object and not is_string_dtype:
+    kind = np.dtype(dtype).kind
+    if isinstance(value, str) and kind not in "OUS":  # object (also spelled "object"), str or bytes
         raise ValueError(f"pad_sequences: dtype {dtype} cannot hold the string padding value {value!r}; use "
                          "dtype=object for strings of any length")
     out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
