@@ -1,5 +1,6 @@
 """Losses: functions ``loss(y_true, y_pred)`` giving one value per sample (``functions.py``), and
-Keras 3's classes holding a loss's options and reduction (``classes.py``).
+Keras 3's classes holding a loss's options and reduction (``classes.py``). The cross-entropies of
+probabilities clip them as Keras 3 does, also after a softmax or sigmoid layer (``clipped.py``).
 
 Each built-in registers itself with its Keras names and declares the targets it takes
 (``targets``: ``'dense'``, the output's shape, or ``'sparse'``, integer labels). A loss of your

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette import registry
-from kerasette.backend import functions as kfunctions
 from kerasette.backend import ops
 from kerasette.backend.tensor import Tensor
 from kerasette.losses import functions as fns
@@ -78,13 +77,6 @@ def reduce_values(values: Tensor, sample_weight, reduction: str) -> Tensor:
     return ops.mean(values)
 
 
-def _smoothed(y_true: Tensor, smoothing: float, classes: int | None) -> Tensor:
-    if not smoothing:
-        return y_true
-    share = 0.5 if classes is None else 1.0 / classes
-    return ops.add(ops.multiply(y_true, 1.0 - smoothing), smoothing * share)
-
-
 def _register(cls):
     return registry.register("loss")(cls)
 
@@ -92,7 +84,9 @@ def _register(cls):
 @_register
 class CategoricalCrossentropy(Loss):
     """Categorical cross-entropy of one-hot targets; ``label_smoothing`` mixes them with the
-    uniform distribution; ``from_logits`` when the predictions are logits."""
+    uniform distribution; ``from_logits`` when the predictions are logits. Probabilities are
+    normalised and clipped to [1e-7, 1 - 1e-7] as Keras 3 does (see
+    `functions.categorical_crossentropy`)."""
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
@@ -102,9 +96,8 @@ class CategoricalCrossentropy(Loss):
         self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = fns._as_pair(y_true, y_pred)
-        y_true = _smoothed(y_true, self.label_smoothing, y_pred.shape[-1])
-        return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        return fns.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                            label_smoothing=self.label_smoothing)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
@@ -113,7 +106,8 @@ class CategoricalCrossentropy(Loss):
 
 @_register
 class SparseCategoricalCrossentropy(Loss):
-    """Categorical cross-entropy of integer labels; ``from_logits`` when the predictions are logits."""
+    """Categorical cross-entropy of integer labels; ``from_logits`` when the predictions are logits
+    (probabilities are clipped as in `CategoricalCrossentropy`)."""
 
     targets = "sparse"
 
@@ -126,7 +120,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
-        return kfunctions.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        return fns.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": None}
@@ -134,7 +128,9 @@ class SparseCategoricalCrossentropy(Loss):
 
 @_register
 class BinaryCrossentropy(Loss):
-    """Mean binary cross-entropy over the last axis; ``label_smoothing`` moves targets toward 0.5."""
+    """Mean binary cross-entropy over the last axis; ``label_smoothing`` moves targets toward 0.5;
+    probabilities are clipped to [1e-7, 1 - 1e-7] as Keras 3 does (see
+    `functions.binary_crossentropy`)."""
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy", dtype=None):
@@ -142,9 +138,8 @@ class BinaryCrossentropy(Loss):
         self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = fns._as_pair(y_true, y_pred)
-        y_true = _smoothed(y_true, self.label_smoothing, None)
-        return ops.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits), axis=self.axis)
+        return fns.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                       label_smoothing=self.label_smoothing, axis=self.axis)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,

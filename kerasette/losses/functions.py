@@ -17,6 +17,7 @@ from kerasette import registry
 from kerasette.backend import functions as kfunctions
 from kerasette.backend import ops
 from kerasette.backend.tensor import Tensor
+from kerasette.losses import clipped
 
 
 def _loss(targets: str, accuracy: str | None = None, aliases: tuple[str, ...] = ()):
@@ -29,21 +30,106 @@ def _loss(targets: str, accuracy: str | None = None, aliases: tuple[str, ...] = 
 
 
 @_loss("dense")
-def categorical_crossentropy(y_true, y_pred):
-    """-sum(y_true * log(y_pred)) per sample; exact from the logits when y_pred is a softmax."""
-    return ops.categorical_crossentropy(y_true, y_pred)
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """-sum(y_true * log(p)) over the classes, per sample.
+
+    From probabilities (``from_logits=False``), as Keras 3 computes it: each row of ``y_pred`` is
+    divided by its sum and clipped to [eps, 1 - eps] (the backend epsilon, 1e-7 unless
+    ``K.set_epsilon``) before the logarithm, also when ``y_pred`` is a softmax layer's output
+    (Keras 3 does not look through the softmax to its logits). So a confidently wrong sample
+    costs at most ``-log(1e-7)`` (about 16.118) and, through the clip, gives no gradient from a
+    probability outside that range (see `kerasette.losses.clipped`). From logits:
+    ``-sum(y_true * log_softmax(y_pred))``, exactly.
+
+    Args:
+        y_true: targets of ``y_pred``'s shape (one-hot or distributions).
+        y_pred: probabilities (or logits with ``from_logits=True``) over the last axis.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]: the targets become ``y_true * (1 - s) + s / classes``.
+        axis: the class axis (only -1).
+    """
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    _class_axis(axis, "categorical_crossentropy")
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / y_pred.shape[-1])
+    if from_logits:
+        return ops.softmax_cross_entropy(y_pred, y_true)
+    return clipped.categorical(y_true, y_pred)
 
 
 @_loss("sparse", accuracy="sparse_categorical_accuracy")
-def sparse_categorical_crossentropy(y_true, y_pred):
-    """Categorical cross-entropy with integer labels instead of one-hot targets."""
-    return kfunctions.sparse_categorical_crossentropy(y_true, y_pred)
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+    """Categorical cross-entropy with integer class labels instead of one-hot targets, per
+    sample; probabilities are normalised and clipped as in `categorical_crossentropy`.
+
+    Args:
+        y_true: integer labels of shape ``y_pred.shape[:-1]`` (or with a last axis of 1).
+        y_pred: probabilities (or logits with ``from_logits=True``) over the last axis.
+        from_logits: whether ``y_pred`` holds logits.
+        axis: the class axis (only -1).
+    """
+    _class_axis(axis, "sparse_categorical_crossentropy")
+    if from_logits:
+        return kfunctions.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype="float32"))
+    return clipped.categorical(Tensor(_one_hot(y_true, y_pred)), y_pred)
 
 
 @_loss("dense", accuracy="binary_accuracy")
-def binary_crossentropy(y_true, y_pred):
-    """Mean over the last axis of the elementwise binary cross-entropy."""
-    return ops.mean(ops.binary_crossentropy(y_true, y_pred), axis=-1)
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Mean over the last axis of the elementwise binary cross-entropy
+    ``-(y_true * log(p) + (1 - y_true) * log(1 - p))``.
+
+    From probabilities, as Keras 3 computes it: ``p`` is ``y_pred`` clipped to [1e-7, 1 - 1e-7],
+    also when ``y_pred`` is a sigmoid layer's output (a confidently wrong value costs at most
+    about 15.94 in float32 and gives no gradient). From logits: computed stably, exactly.
+
+    Args:
+        y_true: targets in [0, 1], of ``y_pred``'s shape.
+        y_pred: probabilities (or logits with ``from_logits=True``).
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]: the targets become ``y_true * (1 - s) + s / 2``.
+        axis: the axis averaged over.
+    """
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    if from_logits:
+        values = ops.binary_crossentropy(y_true, y_pred, from_logits=True)
+    else:
+        values = clipped.binary(y_true, y_pred)
+    return ops.mean(values, axis=axis)
+
+
+def _class_axis(axis, fn: str) -> None:
+    if axis not in (-1,):
+        raise ValueError(f"{fn}: only axis=-1 (classes on the last axis) is supported; received axis={axis!r}")
+
+
+def _one_hot(y_true, y_pred: Tensor) -> np.ndarray:
+    """Integer labels as one-hot rows of ``y_pred``'s shape and dtype, checked as
+    ``K.sparse_categorical_crossentropy`` checks them."""
+    fn = "sparse_categorical_crossentropy"
+    if y_pred.ndim == 0:
+        raise ValueError(f"{fn}: `output` must have a last axis of class scores; received a scalar")
+    labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    if labels.ndim == y_pred.ndim and labels.shape[-1:] == (1,):
+        labels = labels[..., 0]
+    if labels.shape != y_pred.shape[:-1]:
+        raise ValueError(f"{fn}: `target` has shape {labels.shape}, expected {y_pred.shape[:-1]} (the "
+                         f"output's shape {y_pred.shape} without its last axis, or with a last axis of 1)")
+    if labels.size and not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+        raise ValueError(f"{fn}: `target` must hold integer class labels; received dtype {labels.dtype}")
+    if labels.size and not np.all(np.mod(labels, 1) == 0):
+        bad = labels[np.mod(labels, 1) != 0].flat[0]
+        raise ValueError(f"{fn}: `target` must hold integer class labels; received non-integer values such as {bad}")
+    classes = y_pred.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{fn}: `target` labels must be in [0, {classes}); received labels from "
+                         f"{labels.min()} to {labels.max()} (the output has {classes} classes)")
+    one_hot = np.zeros(y_pred.shape, dtype=y_pred.dtype)
+    np.put_along_axis(one_hot, labels.astype(np.int64)[..., None], 1, axis=-1)
+    return one_hot
 
 
 @_loss("dense")
