@@ -527,8 +527,11 @@ class InputLayer(Layer):
     """Declares a model's input shape: ``InputLayer(input_shape=(28, 28, 1))``."""
 
     def __init__(self, input_shape=None, batch_size=None, dtype=None, batch_input_shape=None,
-                 name=None, sparse=False, shape=None, batch_shape=None, ragged=False, **kwargs):
+                 name=None, sparse=False, shape=None, batch_shape=None, ragged=False, optional=False, **kwargs):
         kwargs.pop("input_tensor", None)
+        for key, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"InputLayer: {key} inputs are not supported; received {key}={value!r}")
         if shape is not None and input_shape is None:
             input_shape = shape
         if batch_shape is not None and batch_input_shape is None:

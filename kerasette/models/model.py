@@ -358,11 +358,13 @@ class Model(Layer):
 
     # -- checkpoints (the format lives in kerasette.saving) ----------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Saves architecture, weights, training config and optimizer state to HDF5."""
+        """Saves architecture, weights, training config and optimizer state: Keras 3's ``.keras``
+        archive for a ``.keras`` name, Keras's legacy HDF5 otherwise (`kerasette.saving.save_model`)."""
         file_format().save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Saves the weights only, in Keras's legacy HDF5 layout."""
+        """Saves the weights only: Keras 3's native layout for a ``.weights.h5`` name, Keras's
+        legacy HDF5 layout otherwise (`kerasette.saving.save_weights`)."""
         file_format().save_weights(self, filepath, overwrite=overwrite)
 
     def load_training_state(self, filepath) -> None:

@@ -14,6 +14,7 @@ import warnings
 import h5py
 import numpy as np
 
+from kerasette.saving import keras3_files
 from kerasette.saving.atomic import atomic_write
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.file_content import (
@@ -25,7 +26,9 @@ from kerasette.saving.file_content import (
     verify_digest,
 )
 from kerasette.saving.hdf5_io import H5Reader, h5_errors, write_str_attr, write_str_list_attr
+from kerasette.saving.keras_archive import ZIP_MAGIC, is_archive
 from kerasette.saving.model_config import model_from_config, parse_json
+from kerasette.saving.native_weights import is_native_layout
 from kerasette.saving.optimizer_state import restore_optimizer_state, write_optimizer_weights
 from kerasette.saving.training_config import compile_from_training_config, training_config
 from kerasette.saving.training_state import restore_training_state, training_state_json
@@ -90,8 +93,17 @@ def _check_saveable(model, filepath) -> None:
                               "weights to save; fit, call or build it first", filepath)
 
 
+def _suffix(filepath) -> str:
+    name = os.fspath(filepath).lower()
+    return ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]
+
+
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-    """Saves architecture, weights, training config, optimizer state and random state to HDF5.
+    """Saves architecture, weights, training config, optimizer state and random state.
+
+    The format follows the file name: ``.keras`` writes Keras 3's zip archive, any other name
+    Keras's legacy HDF5 file (``.h5``, ``.hdf5``). A ``.weights.h5`` name is refused: that is what
+    ``save_weights`` writes.
 
     Args:
         model: a kerasette model.
@@ -100,9 +112,16 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
         include_optimizer: whether to store the optimizer's state.
 
     Example:
-        >>> # model.save('vgg.h5'); model = kerasette.models.load_model('vgg.h5')
+        >>> # model.save('vgg.keras'); model = kerasette.models.load_model('vgg.keras')
     """
     _check_saveable(model, filepath)
+    suffix = _suffix(filepath)
+    if suffix == ".weights.h5":
+        raise CheckpointError("a '.weights.h5' file holds weights only: call model.save_weights(path) for it, "
+                              "or save the whole model as '.keras' or '.h5'", filepath)
+    if suffix == ".keras":
+        keras3_files.save_keras(model, filepath, overwrite, include_optimizer)
+        return
     spec = {"class_name": type(model).__name__, "config": model.get_config()}
     build = model.get_build_config() if hasattr(model, "get_build_config") else None
     if build is not None:
@@ -126,8 +145,17 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
-    """Saves the weights only, in Keras's legacy HDF5 layout (``load_weights`` reads them back)."""
+    """Saves the weights only: in Keras 3's native layout for a ``.weights.h5`` name (with the
+    optimizer state when the model is compiled, as Keras 3 does), in Keras's legacy HDF5 layout
+    otherwise. A ``.keras`` name is refused (``model.save`` writes those)."""
     _check_saveable(model, filepath)
+    suffix = _suffix(filepath)
+    if suffix == ".keras":
+        raise CheckpointError("a '.keras' file holds a whole model: call model.save(path) for it, or save the "
+                              "weights as '.weights.h5'", filepath)
+    if suffix == ".weights.h5":
+        keras3_files.save_native_weights(model, filepath, overwrite)
+        return
     with atomic_write(filepath, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
             _write_model_weights(f, model)
@@ -149,9 +177,9 @@ def read_checkpoint(filepath) -> CheckpointContent:
         raise IsADirectoryError(f"{path}: is a folder, not a checkpoint file")
     with open(path, "rb") as raw:
         head = raw.read(8)
-    if head.startswith(b"PK\x03\x04"):
-        raise CheckpointError("this is a zip archive (Keras 3's .keras format); kerasette reads HDF5 files: "
-                              "save from Keras with model.save('model.h5')", path)
+    if head.startswith(ZIP_MAGIC):
+        raise CheckpointError("this is a .keras archive, which holds a model, not an HDF5 checkpoint: open it "
+                              "with load_model or load_weights", path)
     with h5_errors(path, "opening the file"):
         try:
             h5file = h5py.File(path, "r")
@@ -165,10 +193,11 @@ def read_checkpoint(filepath) -> CheckpointContent:
 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,  # noqa: A002
                flip_kernels: bool | None = None):
-    """Loads a model saved by ``model.save`` in kerasette or Keras 1, 2 or 3 (legacy HDF5).
+    """Loads a model saved by ``model.save`` in kerasette or Keras 1, 2 or 3: Keras 3's ``.keras``
+    archive or Keras's legacy HDF5 file (told apart by their content, not their name).
 
     Args:
-        filepath: the ``.h5`` file.
+        filepath: the ``.keras`` or ``.h5`` file.
         custom_objects: ``{name: class or function}`` for your own layers, losses, activations, ...
         compile: whether to compile the model from the saved training config and restore the
             optimizer state and the random state (so that ``fit`` continues exactly).
@@ -177,6 +206,8 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     Returns:
         The model, with its weights, ready to predict (and, compiled, to continue training).
     """
+    if is_archive(filepath):
+        return keras3_files.load_keras(filepath, custom_objects, compile)
     content = read_checkpoint(filepath)
     path = content.path
     if content.model_config is None:
@@ -224,10 +255,41 @@ def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = F
                  flip_kernels: bool | None = None) -> None:
     """Loads weights into ``model`` from any Keras weights or full-model file.
 
-    Reads Keras's legacy HDF5 layout (``save_weights``/``save`` of kerasette and Keras 1 to 3)
-    and Keras 3's ``.weights.h5`` layout. Layers are matched by order (counting only layers with
-    weights) or, with ``by_name=True``, by name; ``skip_mismatch=True`` skips, with a warning,
-    weights whose count or shape does not match.
+    Reads Keras's legacy HDF5 layout (``save_weights``/``save`` of kerasette and Keras 1 to 3),
+    Keras 3's ``.weights.h5`` layout and ``.keras`` archives. Keras 3's layout is read as Keras 3
+    reads it, walking the model (a file whose paths do not fit falls back to layer order). Legacy
+    layers are matched by order (counting only layers with weights) or, with ``by_name=True``, by
+    name; ``skip_mismatch=True`` skips, with a warning, weights whose count or shape does not match.
     """
+    if is_archive(filepath):
+        if by_name or skip_mismatch:
+            raise CheckpointError("by_name and skip_mismatch apply to HDF5 weights files; a .keras archive "
+                                  "loads into the model it was saved from", filepath)
+        keras3_files.load_keras_weights(model, filepath)
+        return
+    if not by_name and not skip_mismatch and _load_native_by_walking(model, filepath):
+        return
     content = read_checkpoint(filepath)
     assign_weights(model, content, LoadOptions(by_name, skip_mismatch, flip_kernels))
+
+
+def _load_native_by_walking(model, filepath) -> bool:
+    """Loads a Keras 3 ``.weights.h5`` file into ``model`` by walking it as Keras 3 does; False
+    when the file is not in that layout, or its paths do not fit the model (the caller then reads
+    it by layer order)."""
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        return False
+    with h5_errors(path, "opening the file"):
+        try:
+            h5file = h5py.File(path, "r")
+        except OSError:
+            return False
+    with h5file:
+        if not is_native_layout(h5file):
+            return False
+        try:
+            keras3_files.load_native_weights(model, H5Reader(h5file, path))
+        except CheckpointError:
+            return False
+    return True

@@ -54,7 +54,7 @@ def is_archive(path) -> bool:
 
 
 # -- writing -----------------------------------------------------------------------------------
-def model_spec(model, class_name: str, model_config: dict, build_config, compile_config) -> dict:
+def model_spec(class_name: str, model_config: dict, build_config, compile_config) -> dict:
     """The top of ``config.json``: what Keras 3's ``deserialize_keras_object`` needs to find the
     model class (``module``), and its build and compile configs."""
     return {"module": _MODEL_MODULES.get(class_name, "keras"), "class_name": class_name,
@@ -106,6 +106,9 @@ def _member_error(path: str, name: str, rule: str) -> CheckpointError:
 
 def _check_member(path: str, info: zipfile.ZipInfo, archive_size: int) -> None:
     name = info.filename
+    mode = (info.external_attr >> 16) & 0o170000
+    if mode and not stat.S_ISREG(mode):
+        raise _member_error(path, name, "is not a regular file (a link or a device); refused")
     if name not in MEMBERS:
         if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
             raise _member_error(path, name, "has a path that leads outside the archive (absolute, a drive "
@@ -114,9 +117,6 @@ def _check_member(path: str, info: zipfile.ZipInfo, archive_size: int) -> None:
             raise _member_error(path, name, "holds layer assets (lookup tables, vocabularies); kerasette's "
                                 "layers have none, so this model cannot be loaded")
         raise _member_error(path, name, f"is not one of the members of a .keras file ({', '.join(MEMBERS)})")
-    mode = (info.external_attr >> 16) & 0o170000
-    if mode and not stat.S_ISREG(mode):
-        raise _member_error(path, name, "is not a regular file (a link or a device); refused")
     if info.flag_bits & 0x1:
         raise _member_error(path, name, "is encrypted; refused")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):

@@ -86,6 +86,8 @@ def build_sequential(config, custom_objects=None, where: str = "model_config", f
     guard = _WeightGuard(max_weight_elements, where, filepath)
     for index, spec in enumerate(specs):
         try:
+            if isinstance(spec, dict) and spec.get("class_name") in _MODEL_CLASSES:  # a model inside
+                spec = _translated_entry(spec, custom_objects, f"{where}: layers[{index}]")
             layer = layer_from_spec(spec, custom_objects, f"{where}: layers[{index}]")
         except CheckpointError as exc:
             raise CheckpointError(exc.detail, filepath) from None
@@ -102,19 +104,39 @@ def build_sequential(config, custom_objects=None, where: str = "model_config", f
     return model
 
 
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def _translated_entry(entry: dict, custom_objects, where: str) -> dict:
+    """A layer entry with its config turned into kerasette's arguments; a nested model's layers
+    are translated the same way, all the way down."""
+    entry = dict(entry)
+    name = entry["class_name"]
+    config = entry.get("config") or {}
+    if name == "Sequential" and not registry.is_custom(name, custom_objects):
+        specs = config.get("layers") if isinstance(config, dict) else config
+        if not isinstance(specs, list):
+            raise CheckpointError(f"{where}: the Sequential config has no list of 'layers'")
+        translated = [_translated_entry(spec, custom_objects, f"{where}: layers[{i}]") if isinstance(spec, dict)
+                      and "class_name" in spec else spec for i, spec in enumerate(specs)]
+        entry["config"] = {**config, "layers": translated} if isinstance(config, dict) else translated
+        return entry
+    if name in ("Functional", "Model") and not registry.is_custom(name, custom_objects) and isinstance(config, dict):
+        entry["config"] = _translated_functional_config(config, custom_objects, where)
+        return entry
+    cls = registry.lookup("layer", name) if isinstance(name, str) else None
+    if cls is not None and not registry.is_custom(name, custom_objects):
+        entry["config"] = translate_layer_config(cls, config, custom_objects, where)
+    return entry
+
+
 def _translated_functional_config(config: dict, custom_objects, where: str) -> dict:
     """The functional config with each layer's config turned into kerasette's arguments."""
     layers = []
     for index, entry in enumerate(config.get("layers") or []):
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise CheckpointError(f"{where}: layers[{index}] should be a dict with 'class_name'")
-        entry = dict(entry)
-        name = entry["class_name"]
-        cls = registry.lookup("layer", name) if isinstance(name, str) else None
-        if cls is not None and not registry.is_custom(name, custom_objects):
-            entry["config"] = translate_layer_config(cls, entry.get("config") or {}, custom_objects,
-                                                     f"{where}: layers[{index}]")
-        layers.append(entry)
+        layers.append(_translated_entry(entry, custom_objects, f"{where}: layers[{index}]"))
     return {**config, "layers": layers}
 
 

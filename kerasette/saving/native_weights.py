@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from kerasette.saving.errors import CheckpointError
-from kerasette.saving.hdf5_io import H5Reader, h5_errors, write_str_attr
+from kerasette.saving.hdf5_io import H5Reader, h5_errors
 
 
 def snake_case(class_name: str) -> str:
@@ -77,12 +77,12 @@ def write_weights(h5file: h5py.File, model, optimizer_arrays=None, optimizer_nam
     open HDF5 file in Keras 3's native layout."""
     for path, layer in walk(model):
         group = h5file.require_group(path + "vars") if path else h5file.require_group("vars")
-        write_str_attr(group, "name", str(layer.name))
+        group.attrs["name"] = str(layer.name)  # a variable-length UTF-8 string, as Keras 3 writes it
         for i, var in enumerate(own_variables(layer)):
             group.create_dataset(str(i), data=np.ascontiguousarray(var.data))
     if optimizer_arrays is not None:
         group = h5file.create_group("optimizer").create_group("vars")
-        write_str_attr(group, "name", str(optimizer_name))
+        group.attrs["name"] = str(optimizer_name)
         for i, array in enumerate(optimizer_arrays):
             group.create_dataset(str(i), data=np.asarray(array))
 
@@ -166,8 +166,7 @@ def check_no_extra_layers(reader: H5Reader, model) -> None:
             found.append(name[: -len("/vars")])
 
     with h5_errors(reader.path, "layers"):
-        if "layers" in reader.file:
-            reader.file["layers"].visititems(visit)
+        reader.file.visititems(visit)
     extra = sorted(set(found) - expected)
     if extra:
         raise CheckpointError(f"the file holds weights for {', '.join(extra[:8])}, which model "

@@ -4,9 +4,10 @@ Run with a Python that has ``keras`` (3.x) and a backend installed, for example:
 
     KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/saving/keras_interop_check.py DIR
 
-``DIR`` holds ``NAME.h5`` (written by kerasette's ``model.save``) and ``NAME.npz`` (inputs ``x``,
+``DIR`` holds ``NAME.h5`` or ``NAME.keras`` (written by kerasette's ``model.save``) and ``NAME.npz`` (inputs ``x``,
 or ``x_0``, ``x_1``, ... for several, and kerasette's predictions ``y``), and optionally ``NAME.weights-only.h5`` with ``NAME.arch.h5``
-(a full model whose architecture Keras builds before ``load_weights`` of the weights-only file).
+(a full model whose architecture Keras builds before ``load_weights`` of the weights-only file), and
+``NAME.weights.h5`` (Keras 3's native weights layout, loaded into the model of ``NAME.keras``).
 Prints one JSON line per file: the max abs difference between Keras's and kerasette's
 predictions, and whether Keras restored the optimizer (iterations). Imports nothing from
 kerasette, so it runs in an environment without it.
@@ -37,8 +38,17 @@ def _inputs(data):
     return [data[f"x_{i}"] for i in range(len([k for k in data.files if k.startswith("x_")]))]
 
 
+SUFFIXES = (".weights-only.h5", ".weights.h5", ".keras", ".h5")
+
+
+def _stem(path: str) -> tuple[str, str]:
+    """(the path without its suffix, the suffix) for the kinds of files this script checks."""
+    suffix = next(s for s in SUFFIXES if path.endswith(s))
+    return path[: -len(suffix)], suffix
+
+
 def check_full_model(keras, path: str) -> dict:
-    data = np.load(path[: -len(".h5")] + ".npz")
+    data = np.load(_stem(path)[0] + ".npz")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.models.load_model(path)
@@ -70,9 +80,11 @@ def _slots_diff(optimizer, data) -> float | None:
 
 
 def check_weights_only(keras, path: str) -> dict:
-    stem = path[: -len(".weights-only.h5")]
+    """``NAME.weights-only.h5`` (legacy layout) into the model of ``NAME.h5``, or ``NAME.weights.h5``
+    (Keras 3's native layout) into the model of ``NAME.keras``, after zeroing its weights."""
+    stem, suffix = _stem(path)
     data = np.load(stem + ".npz")
-    model = keras.models.load_model(stem + ".h5", compile=False)
+    model = keras.models.load_model(stem + (".h5" if suffix == ".weights-only.h5" else ".keras"), compile=False)
     for var in model.weights:
         var.assign(np.zeros(var.shape, dtype="float32"))
     model.load_weights(path)
@@ -86,8 +98,9 @@ def main(folder: str) -> int:
     import keras
 
     print(json.dumps({"keras_version": keras.__version__, "backend": keras.backend.backend()}), flush=True)
-    for path in sorted(glob.glob(os.path.join(folder, "*.h5"))):
-        if path.endswith(".weights-only.h5"):
+    paths = glob.glob(os.path.join(folder, "*.h5")) + glob.glob(os.path.join(folder, "*.keras"))
+    for path in sorted(paths):
+        if _stem(path)[1] in (".weights-only.h5", ".weights.h5"):
             result = check_weights_only(keras, path)
         else:
             result = check_full_model(keras, path)

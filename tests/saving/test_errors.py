@@ -11,7 +11,7 @@ import pytest
 from kerasette import saving
 from kerasette.layers import Dense
 from kerasette.models import Sequential, load_model
-from kerasette.saving import CheckpointError
+from kerasette.saving import CheckpointError, read_checkpoint
 from tests.saving.conftest import compiled, mlp
 
 
@@ -53,8 +53,11 @@ def test_not_hdf5(tmp_path):
     with pytest.raises(CheckpointError, match=r"t\.h5: not an HDF5 file, or it is truncated"):
         load_model(tmp_path / "t.h5")
     (tmp_path / "k.keras").write_bytes(b"PK\x03\x04" + bytes(100))
-    with pytest.raises(CheckpointError, match=r"k\.keras: this is a zip archive \(Keras 3's \.keras format\)"):
+    with pytest.raises(CheckpointError, match=r"k\.keras: not a valid zip archive"):
         load_model(tmp_path / "k.keras")
+    with pytest.raises(CheckpointError, match=r"k\.keras: this is a \.keras archive, which holds a model, not an "
+                                              r"HDF5 checkpoint"):
+        read_checkpoint(tmp_path / "k.keras")
 
 
 def test_truncated(saved):

@@ -51,7 +51,10 @@ def _require_keras() -> str:
 
 
 def _save_with_predictions(model, x, folder: pathlib.Path, name: str) -> None:
+    """``NAME.h5`` (legacy HDF5) and ``NAME.keras`` (Keras 3's archive) of the same model, with
+    the inputs, kerasette's predictions and optimizer slots in ``NAME.npz``."""
     model.save(folder / f"{name}.h5")
+    model.save(folder / f"{name}.keras")
     slots = {f"slot_{i}": a for i, a in enumerate(optimizer_arrays(model))} if model.compiled else {}
     inputs = {f"x_{i}": a for i, a in enumerate(x)} if isinstance(x, list) else {"x": x}
     np.savez(folder / f"{name}.npz", y=model.predict(x), **inputs, **slots)
@@ -84,6 +87,7 @@ def _trained_convnet(folder: pathlib.Path) -> None:
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     _save_with_predictions(model, x[:6], folder, "trained_convnet")
     model.save_weights(folder / "trained_convnet.weights-only.h5")
+    model.save_weights(folder / "trained_convnet.weights.h5")
 
 
 def _channels_first_from_keras1(folder: pathlib.Path) -> None:
@@ -117,6 +121,7 @@ def test_keras3_loads_kerasette_files(tmp_path):
     _channels_first_from_keras1(tmp_path)
     _functional(tmp_path)
     layer_files = _layers_trained_in_kerasette(tmp_path)
+    layer_files += [name.replace(".h5", ".keras") for name in layer_files]
     resaved = load_model(DATA / "keras3/vgg_like.h5")
     _save_with_predictions(resaved, np.load(DATA / "keras3/vgg_like.npz")["x"], tmp_path, "vgg_like_resaved")
     env = {**os.environ, "KERAS_BACKEND": backend()}
@@ -128,13 +133,16 @@ def test_keras3_loads_kerasette_files(tmp_path):
     assert header["keras_version"].startswith("3.") and header["backend"] == backend(), header
     results = {r["file"]: r for r in lines if "file" in r}
     print(json.dumps(lines, indent=1))  # the figures, for the record (pytest -s)
-    assert set(results) == {"trained_convnet.h5", "trained_convnet.weights-only.h5",
-                            "from_keras1_channels_first.h5", "vgg_like_resaved.h5", "functional.h5",
-                            *layer_files}
+    models = ["trained_convnet", "from_keras1_channels_first", "vgg_like_resaved", "functional"]
+    assert set(results) == {"trained_convnet.weights-only.h5", "trained_convnet.weights.h5", *layer_files,
+                            *[f"{m}{suffix}" for m in models for suffix in (".h5", ".keras")]}
     for result in results.values():
         assert result["max_abs_diff"] <= 1e-5, result
-    for name, iterations in (("trained_convnet.h5", 8), ("vgg_like_resaved.h5", 2), ("from_keras1_channels_first.h5", 7),
-                             ("functional.h5", 2)):
-        assert results[name]["compiled"] and results[name]["optimizer_iterations"] == iterations, results[name]
-        slots = results[name]["slots_max_abs_diff"]  # None: Keras restored no slots (see the script)
-        assert slots is None or slots <= 1e-7, results[name]
+    for model, iterations in (("trained_convnet", 8), ("vgg_like_resaved", 2), ("from_keras1_channels_first", 7),
+                              ("functional", 2)):
+        for name in (f"{model}.h5", f"{model}.keras"):
+            assert results[name]["compiled"] and results[name]["optimizer_iterations"] == iterations, results[name]
+            slots = results[name]["slots_max_abs_diff"]  # None: Keras restored no slots (see the script)
+            assert slots is None or slots <= 1e-7, results[name]
+        # Keras 3 restores every slot from a .keras archive (its legacy HDF5 loader does not, see the script)
+        assert results[f"{model}.keras"]["slots_max_abs_diff"] is not None, results[f"{model}.keras"]
