@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from kerasette import initializers
-from kerasette.backend import state, symbolic
+from kerasette.backend import ops, state, symbolic
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, Variable, no_grad
 from kerasette.layers.input_spec import InputSpec
@@ -182,12 +182,62 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """The regularization terms of this layer's weights and of the layers inside it
-        (Tensors, recomputed from the current weights at each access)."""
+        """The loss terms of this layer and of the layers inside it (scalar Tensors): the
+        regularization of its weights (recomputed from the current weights at each access), the
+        terms `add_loss` added during its latest call, and its `add_loss` functions (evaluated at
+        each access). The training loop adds them all to the loss."""
+        own = self.__dict__
         terms = [fn(var) for var, fn in self._regularizers]
+        terms.extend(own.get("_call_losses", ()))
+        terms.extend(_scalar_loss(self, fn()) for fn in own.get("_loss_functions", ()))
         for layer in self._tracked_layers():
             terms.extend(layer.losses)
         return terms
+
+    def add_loss(self, losses, inputs=None) -> None:
+        """Adds loss terms to the training loss, as Keras does.
+
+        - Called inside ``call`` with a tensor (or a list of them): a term of this call, kept
+          until the layer is called again (each training step computes it afresh, and its
+          gradient flows into the weights it depends on). A non-scalar tensor counts as its sum.
+        - Called outside ``call`` with a zero-argument function (or a list of them), such as
+          ``lambda: 1e-3 * K.sum(K.square(layer.kernel))``: the function is evaluated at every
+          step.
+        - Called outside ``call`` with a tensor or a number: kept until the layer's next call
+          (Keras 3).
+
+        The terms appear in ``layer.losses`` and ``model.losses``, and in the logged ``loss``.
+
+        Args:
+            losses: a tensor, a number, a zero-argument function, or a list of them.
+            inputs: ignored (Keras 2's conditional losses).
+
+        Example:
+            >>> import numpy as np
+            >>> class Sparse(Layer):
+            ...     def call(self, inputs):
+            ...         self.add_loss(ops.sum(ops.abs(inputs)) * 0.5)
+            ...         return inputs
+            >>> layer = Sparse()
+            >>> _ = layer(np.ones((2, 3), 'float32'))
+            >>> float(layer.losses[0].data)
+            3.0
+        """
+        own = self.__dict__
+        for term in losses if isinstance(losses, (list, tuple)) else [losses]:
+            if callable(term) and not isinstance(term, Tensor):
+                if own.get("_calling"):
+                    raise ValueError(f"{type(self).__name__} '{self.name}': add_loss inside call() takes a tensor; "
+                                     "a function (evaluated at every step) is added outside call()")
+                own.setdefault("_loss_functions", []).append(term)
+            elif symbolic.is_symbolic(term):
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': add_loss received a symbolic tensor "
+                    f"({getattr(term, 'name', term)!r}): a loss computed from a model's symbolic tensors (Keras "
+                    "2's model.add_loss(K.mean(...)) after building a functional model) is not supported; "
+                    "call self.add_loss(...) inside a layer's call() instead, where the tensors are values")
+            else:
+                own.setdefault("_call_losses", []).append(_scalar_loss(self, term))
 
     @property
     def trainable(self) -> bool:
@@ -348,17 +398,33 @@ class Layer:
             kwargs["training"] = training
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, **kwargs)
+        own = self.__dict__
+        if not own.get("_calling"):
+            self._clear_call_losses()  # add_loss terms belong to the latest call
+        own["_calling"] = own.get("_calling", 0) + 1
+        try:
+            return self.call(inputs, **kwargs)
+        finally:
+            own["_calling"] -= 1
+
+    def _clear_call_losses(self) -> None:
+        """Forgets the `add_loss` terms of the previous call, here and in the layers inside."""
+        if self.__dict__.get("_call_losses"):
+            self._call_losses = []
+        for layer in self._tracked_layers():
+            layer._clear_call_losses()
 
     def _probe_output_shape(self, input_shape):
         """The output shape of ``call`` on probe batches of 2 and 3 (unknown sizes 2, then 3)."""
         shapes = input_shape if _is_shape_list(input_shape) else [input_shape]
         results = []
+        kept = list(self.__dict__.get("_call_losses", ()))
         with no_grad():
             for probe in (2, 3):
                 values = [Tensor(np.zeros([probe if d is None else d for d in s], self.dtype)) for s in shapes]
                 out = self.run(values if _is_shape_list(input_shape) else values[0], training=False)
                 results.append(tuple(np.shape(out.data if isinstance(out, Tensor) else out)))
+        self._call_losses = kept  # a probe is not a call: its add_loss terms are dropped
         a, b = results
         return tuple(None if da != db else da for da, db in zip(a, b))
 
@@ -418,6 +484,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _scalar_loss(layer, term) -> Tensor:
+    """A loss term as a scalar Tensor (the sum of a tensor's values, as Keras 3 aggregates)."""
+    if not isinstance(term, Tensor):
+        try:
+            term = Tensor(np.asarray(term, dtype=floatx()))
+        except (TypeError, ValueError):
+            raise ValueError(f"{type(layer).__name__} '{layer.name}': add_loss takes a tensor, a number or a "
+                             f"zero-argument function; received {term!r:.80}") from None
+    return term if term.ndim == 0 else ops.sum(term)
 
 
 def _dtype_name(dtype) -> str | None:

@@ -2,7 +2,7 @@
 
 A `Trainer` belongs to one model and reads from it only ``name``, ``input_shapes`` /
 ``output_shapes`` (batch axis first, None where unknown), ``output_names``, ``trainable_weights``,
-``losses`` (regularization terms) and ``call_graph(inputs, training)``, which maps a list of input
+``losses`` (regularization and `add_loss` terms) and ``call_graph(inputs, training)``, which maps a list of input
 tensors to a list of output tensors. `fit` is a short loop over batches around one `train_step`.
 """
 
@@ -151,7 +151,7 @@ class Trainer:
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
             total = value if total is None else ops.add(total, value)
-        for term in self.model.losses:  # regularization of the weights
+        for term in self.model.losses:  # regularization of the weights and add_loss terms (Keras: in the logged loss too)
             total = ops.add(total, term)
         return total, per_output
 
