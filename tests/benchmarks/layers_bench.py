@@ -12,7 +12,9 @@ directly where that is the fairer comparison) and how PyTorch builds the equival
 /work/benchenv/bin/python; skipped when absent), in the same run.
 
 Timing: "forward" runs the layer without recording a graph; "fwd+bwd" runs it with gradients
-recorded and back-propagates a fixed upstream gradient into the input and the weights. An entry's
+recorded and back-propagates a fixed upstream gradient into the input and the trainable weights
+(kerasette: the backward pass a training step runs, which copies no gradient; PyTorch:
+``y.backward(dy)``, whose input gradient takes over the buffer rather than copying it). An entry's
 ``mode`` says how the layer is called: ``'train'`` (``training=True``: batch statistics),
 ``'inference'`` (``training=False``, PyTorch ``.eval()``), or ``None`` (no difference: forward
 with ``training=False``, forward + backward with ``training=True``).
@@ -136,6 +138,7 @@ def kerasette_times(entries, shape_names, repeats: int) -> dict:
 
 def _kerasette_entry(entry, shape, repeats: int):
     import kerasette.layers as L
+    from kerasette.backend import backprop
     from kerasette.backend.tensor import Variable, no_grad
 
     rng = np.random.default_rng(0)
@@ -146,17 +149,17 @@ def _kerasette_entry(entry, shape, repeats: int):
     with no_grad():
         y = layer(x, training=forward_training)  # builds the layer
     dy = rng.standard_normal(y.shape).astype("float32")
-    weights = list(layer.weights)
+    targets = {id(t): t for t in [x, *layer.weights] if t.requires_grad}
 
     def forward():
         with no_grad():
             layer(x, training=forward_training)
 
     def step():
-        layer(x, training=backward_training).backward(dy)
-        x.grad = None
-        for w in weights:
-            w.grad = None
+        # the gradients of the input and the weights, found as a training step finds them: nothing
+        # copied. (y.backward(dy) would also copy the input's gradient into x.grad, where PyTorch
+        # hands its buffer over; backprop.grad would also make zeros for every target.)
+        backprop._propagate(layer(x, training=backward_training), dy, targets)
 
     return _time_ms(forward, repeats), _time_ms(step, repeats)
 
