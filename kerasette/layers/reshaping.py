@@ -1,5 +1,5 @@
 """Layers that move values without learning: RepeatVector, ZeroPadding2D, Cropping2D and
-UpSampling2D (nearest neighbour), in both image data formats."""
+UpSampling2D (nearest, bilinear, bicubic), in both image data formats."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import numpy as np
 
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
+from kerasette.backend.ops.resize import INTERPOLATIONS
 from kerasette.layers.base import Layer
+from kerasette.layers.image_input import TO_CHANNELS_FIRST, TO_CHANNELS_LAST
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import IMAGE_KERAS1, keras_layer
 from kerasette.utils.validation import check_positive_int, shape_str
@@ -133,9 +135,24 @@ class Cropping2D(Layer):
         return {**super().get_config(), "cropping": [list(c) for c in self.cropping], "data_format": self.data_format}
 
 
+#: Interpolations Keras offers for UpSampling2D that kerasette does not compute (Keras 3 on
+#: torch refuses the Lanczos ones too; the others are Keras 2's, from TensorFlow's resize).
+_UNSUPPORTED_INTERPOLATIONS = ("lanczos3", "lanczos5", "area", "gaussian", "mitchellcubic")
+
+
 @keras_layer(keras1=IMAGE_KERAS1)
 class UpSampling2D(Layer):
-    """Repeats each row ``size[0]`` times and each column ``size[1]`` times (nearest neighbour).
+    """Upsamples images by whole factors: each row ``size[0]`` times, each column ``size[1]`` times.
+
+    Keras 3's semantics (`kerasette.backend.ops.resize`): ``'nearest'`` repeats each pixel over
+    its block; ``'bilinear'`` and ``'bicubic'`` interpolate with half-pixel centres (output pixel
+    ``o`` samples the input at ``(o + 0.5) / size - 0.5``), no antialiasing, edges clamped.
+
+    Args:
+        size: int or (rows, cols), positive.
+        data_format: ``'channels_last'`` or ``'channels_first'`` (Keras 1: ``dim_ordering``).
+        interpolation: ``'nearest'``, ``'bilinear'`` or ``'bicubic'``; Keras's Lanczos (and Keras
+            2's 'area', 'gaussian', 'mitchellcubic') raise a ValueError.
 
     Example:
         >>> UpSampling2D((2, 3)).compute_output_shape((None, 4, 4, 3))
@@ -149,10 +166,13 @@ class UpSampling2D(Layer):
         if len(size) != 2:
             raise ValueError(f"{owner}: argument `size` must be an int or two ints; received size={size!r}")
         self.size = tuple(check_positive_int(s, "size", owner) for s in size)
-        if interpolation != "nearest":
-            raise ValueError(f"{owner}: only interpolation='nearest' is supported; received "
-                             f"interpolation={interpolation!r}")
-        self.interpolation = interpolation
+        name = interpolation.lower() if isinstance(interpolation, str) else interpolation
+        if name not in INTERPOLATIONS:
+            why = ("is not supported by kerasette (nor by Keras 3 on the torch backend)"
+                   if name in _UNSUPPORTED_INTERPOLATIONS else "is not an interpolation Keras knows")
+            raise ValueError(f"{owner}: argument `interpolation`={interpolation!r} {why}; supported "
+                             f"interpolations: {', '.join(repr(i) for i in INTERPOLATIONS)}")
+        self.interpolation = name
         self.data_format = normalize_data_format(data_format)
         self.input_spec = InputSpec(ndim=4)
 
@@ -163,14 +183,17 @@ class UpSampling2D(Layer):
         return tuple(out)
 
     def call(self, inputs):
-        rows, cols = self.size
         if self.data_format == "channels_first":
-            n, channels, height, width = inputs.shape
-            x = ops.tile(ops.reshape(inputs, (n, channels, height, 1, width, 1)), (1, 1, 1, rows, 1, cols))
-            return ops.reshape(x, (n, channels, height * rows, width * cols))
-        n, height, width, channels = inputs.shape
-        x = ops.tile(ops.reshape(inputs, (n, height, 1, width, 1, channels)), (1, 1, rows, 1, cols, 1))
-        return ops.reshape(x, (n, height * rows, width * cols, channels))
+            y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST))
+            return ops.transpose(y, TO_CHANNELS_FIRST)
+        return self.call_channels_last(inputs)
+
+    def runs_channels_last(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def call_channels_last(self, x, training=False, activation=None):
+        """The upsampling of a channels-last tensor, whatever ``data_format`` says."""
+        return ops.resize2d(x, self.size, self.interpolation)
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,

@@ -94,9 +94,9 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
         ((4, 3), (2, 3), (1, 1), "same", None, (2, 2)),
         ((3, 3), (2, 2), (2, 2), "valid", None, (2, 1)),  # kerasette allows what Keras refuses
     ]
+    cin, filters = 3, 2
     for hw, k, s, p, op, d in settings:
         tag = f"{hw[0]}x{hw[1]}-k{k[0]}x{k[1]}-s{s[0]}{s[1]}-{p}-op{op}-d{d[0]}{d[1]}".replace(" ", "")
-        cin, filters = 3, 2
         out.append(Case(
             f"conv2d_transpose-{tag}", ("conv2d_transpose",),
             lambda x, w, b, s=s, p=p, op=op, d=d: ops.conv2d_transpose(x, w, b, s, p, op, d),
@@ -120,4 +120,11 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
         "conv2d_transpose-relu", ("conv2d_transpose",),
         lambda x, w, b: ops.conv2d_transpose(x, w, b, (2, 2), "same", relu=True), relu_inputs,
         lambda x, w, b: conv_transpose_reference(x, w, b, (2, 2), "same", relu=True)))
+    for interpolation in ("nearest", "bilinear", "bicubic"):
+        for size in ((2, 2), (3, 1), (1, 4)):
+            out.append(Case(
+                f"resize2d-{interpolation}-{size[0]}x{size[1]}", ("resize2d",),
+                lambda x, size=size, i=interpolation: ops.resize2d(x, size, i),
+                lambda rng: [rng.standard_normal((2, 3, 4, 3))],
+                lambda x, size=size, i=interpolation: resize_reference(x, size, i)))
     return out

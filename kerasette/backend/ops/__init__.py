@@ -43,6 +43,7 @@ from kerasette.backend.ops.nn import (
 from kerasette.backend.ops.normalization import batch_normalization, thresholded_relu
 from kerasette.backend.ops.pooling import avg_pool2d
 from kerasette.backend.ops.reduce import max, mean, min, prod, sum
+from kerasette.backend.ops.resize import resize2d
 from kerasette.backend.ops.shape import (
     concatenate,
     expand_dims,
@@ -64,7 +65,7 @@ __all__ = [
     "transpose", "where",
     "depthwise_conv2d",
 ]
-__all__ += ["conv2d_transpose"]
+__all__ += ["conv2d_transpose", "resize2d"]
 
 register_operators({
     "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,
