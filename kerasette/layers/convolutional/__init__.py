@@ -2,10 +2,15 @@
 which also held the padding, cropping and upsampling layers: they are exported here too)."""
 
 from kerasette.layers.convolutional.conv2d import Conv2D
+from kerasette.layers.convolutional.depthwise import DepthwiseConv2D
+from kerasette.layers.convolutional.separable import SeparableConv2D
 from kerasette.layers.convolutional.transpose import Conv2DTranspose, Deconvolution2D
 from kerasette.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 
 Convolution2D = Conv2D
+AtrousConvolution2D = Conv2D
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = ["Conv2D", "Convolution2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D"]
 __all__ += ["Conv2DTranspose", "Deconvolution2D"]
+__all__ += ["AtrousConvolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
