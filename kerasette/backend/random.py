@@ -2,9 +2,18 @@
 
 Keeping a single generator makes a run reproducible from one seed and lets a checkpoint store
 and restore the exact random state (see ``get_state``/``set_state``).
+
+How it is seeded, first rule that applies:
+
+- `set_random_seed(n)` (``kerasette.utils.set_random_seed``, Keras 3's name) or `set_seed(n)`
+  (``K.set_seed``): from ``n``, whatever numpy's global generator does afterwards;
+- otherwise, on first use, from one draw of numpy's global generator, so that
+  ``np.random.seed(n)`` at the top of a Keras 1/2 script makes the run reproducible.
 """
 
 from __future__ import annotations
+
+import random as _python_random
 
 import numpy as np
 
@@ -21,6 +30,26 @@ def set_seed(seed: int | None) -> None:
     _state.random.set_generator(np.random.default_rng(seed))
     if seed is not None:
         np.random.seed(seed % 2**32)
+
+
+def set_random_seed(seed: int) -> None:
+    """Seeds every generator a training run draws from, as ``keras.utils.set_random_seed`` does:
+    Python's ``random``, numpy's global generator (``np.random.seed``) and kerasette's own (as
+    `set_seed`), so that two fresh processes that call it with the same seed and then build and
+    train the same model get the same weights.
+
+    Args:
+        seed: an integer in [0, 2**32) (the range numpy's global generator accepts).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"set_random_seed: argument `seed` must be an integer; received seed={seed!r} "
+                         f"(of type {type(seed).__name__})")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"set_random_seed: argument `seed` must be in [0, 2**32) (numpy's global generator "
+                         f"takes no other); received seed={seed!r}")
+    seed = int(seed)
+    _python_random.seed(seed)
+    set_seed(seed)
 
 
 def get_state() -> dict:

@@ -110,9 +110,9 @@ class Config:
 class RandomState:
     """The one random generator behind initialisation, dropout and shuffling.
 
-    Until it is seeded (``K.set_seed``) or restored, it is made on first use from a draw of
-    numpy's global generator, so that ``np.random.seed(1337)`` at the top of a script makes the
-    run reproducible, as it does in Keras 1 and 2.
+    Until it is seeded (``K.set_seed``, ``kerasette.utils.set_random_seed``) or restored, it is
+    made on first use from a draw of numpy's global generator, so that ``np.random.seed(1337)``
+    at the top of a script makes the run reproducible, as it does in Keras 1 and 2.
     """
 
     def __init__(self) -> None:
