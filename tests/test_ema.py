@@ -195,8 +195,8 @@ def test_fit_ends_with_the_averages_as_keras3_does(name):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"ema_momentum": 1.5}, r"SGD: argument `ema_momentum` must be in \[0, 1\]; received ema_momentum=1.5"),
     ({"ema_momentum": -0.1}, r"SGD: argument `ema_momentum` must be in \[0, 1\]; received ema_momentum=-0.1"),
-    ({"ema_overwrite_frequency": 0}, r"SGD: argument `ema_overwrite_frequency` must be an integer >= 1 or None; "
-                                     r"received ema_overwrite_frequency=0"),
+    ({"ema_overwrite_frequency": -2}, r"SGD: argument `ema_overwrite_frequency` must be an integer >= 1 or None; "
+                                      r"received ema_overwrite_frequency=-2"),
     ({"ema_overwrite_frequency": 2.5}, r"SGD: argument `ema_overwrite_frequency` must be an integer >= 1 or None; "
                                        r"received ema_overwrite_frequency=2.5"),
 ])
@@ -236,3 +236,11 @@ def test_keras3_compiles_kerasettes_file_with_the_same_moving_average(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"class_name": "Adam", "iterations": 1, "use_ema": True, "ema_momentum": 0.9,
                       "ema_overwrite_frequency": 3}
+
+
+def test_a_zero_overwrite_frequency_means_never_as_in_keras():
+    optimizer = optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=0)
+    w = Variable(np.array([1.0]), name="w")
+    for _ in range(3):
+        optimizer.apply_gradients([(np.array([1.0]), w)])
+    assert w.data[0] == pytest.approx(0.7) and optimizer.get_config()["ema_overwrite_frequency"] == 0

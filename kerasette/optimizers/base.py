@@ -144,12 +144,13 @@ class Optimizer:
         self.use_ema = bool(use_ema)
         if self.use_ema:
             momentum = number(momentum, "ema_momentum", self, 0.0, 1.0)
-            if frequency is not None and (isinstance(frequency, bool) or not isinstance(frequency, (int, np.integer))
-                                          or frequency < 1):
+            # Keras accepts 0 (any false value) as "never", like None
+            if frequency and (isinstance(frequency, bool) or not isinstance(frequency, (int, np.integer))
+                              or frequency < 1):
                 raise ValueError(f"{kind}: argument `ema_overwrite_frequency` must be an integer >= 1 or None; "
                                  f"received ema_overwrite_frequency={frequency!r}")
-        self.ema_momentum = float(momentum)
-        self.ema_overwrite_frequency = None if frequency is None else int(frequency)
+            frequency = None if frequency is None else int(frequency)
+        self.ema_momentum, self.ema_overwrite_frequency = momentum, frequency
 
     # -- learning rate ------------------------------------------------------------------------
     @property
