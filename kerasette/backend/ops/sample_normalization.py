@@ -6,12 +6,17 @@ scales and shifts per channel (Wu & He, 2018; Keras's ``GroupNormalization``). `
 divides by the Euclidean norm over some axes (Keras's ``ops.normalize(order=2)``, behind
 ``UnitNormalization``). Each is one op whose backward pass is written out, so a training step
 keeps one saved array per op instead of a chain of elementwise ones.
+
+Group normalization on the last axis (channels-last images, (batch, features), sequences) runs
+numba kernels (`kerasette.backend.kernels.group_norm`), one chunk of samples per thread; other
+axes use numpy on a view with the channel axis split in two.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.ops.base import Op, apply, floating_dtype
 
 
@@ -29,6 +34,9 @@ class GroupNorm(Op):
         self.axis, self.groups, self.epsilon = axis, groups, epsilon
 
     def forward(self, x, gamma, beta):
+        self.last = self.axis == x.ndim - 1
+        if self.last:
+            return self._forward_kernel(x, gamma, beta)
         a, g = self.axis, self.groups
         channels = x.shape[a]
         self.x_shape = x.shape
@@ -48,6 +56,8 @@ class GroupNorm(Op):
         return y.reshape(x.shape)
 
     def backward(self, grad):
+        if self.last:
+            return self._backward_kernel(grad)
         g = grad.reshape(self.xhat.shape)
         channels = self.gamma.size
         dgamma = (g * self.xhat).sum(axis=self.param_axes).reshape(channels) if self.needs_grad[1] else None
@@ -62,6 +72,43 @@ class GroupNorm(Op):
             dx *= self.inv
             dx = dx.reshape(self.x_shape)
         return dx, dgamma, dbeta
+
+    # -- the channels-last kernels: x as (batch, positions, channels) ----------------------------
+    def _forward_kernel(self, x, gamma, beta):
+        from kerasette.backend.kernels import group_norm as kernels  # deferred: imports numba
+
+        batch, channels = x.shape[0], x.shape[-1]
+        self.x3 = np.ascontiguousarray(x).reshape(batch, -1, channels)
+        self.gamma = np.ascontiguousarray(gamma, x.dtype)
+        beta = np.ascontiguousarray(beta, x.dtype)
+        out = np.empty_like(self.x3)
+        self.mean = np.empty((batch, self.groups))
+        self.inv = np.empty((batch, self.groups))
+
+        def samples(start, stop):
+            kernels.forward(self.x3, self.gamma, beta, self.groups, self.epsilon, out, self.mean, self.inv,
+                            start, stop)
+
+        parallel.map_chunks(samples, batch, parallel.memory_bound_min(), self.x3[0].size)
+        return out.reshape(x.shape)
+
+    def _backward_kernel(self, grad):
+        from kerasette.backend.kernels import group_norm as kernels  # deferred: imports numba
+
+        x3 = self.x3
+        g3 = np.ascontiguousarray(grad, x3.dtype).reshape(x3.shape)
+        dx = np.empty_like(x3)
+        dgamma = np.empty((x3.shape[0], x3.shape[2]))
+        dbeta = np.empty_like(dgamma)
+
+        def samples(start, stop):
+            kernels.backward(g3, x3, self.gamma, self.mean, self.inv, self.groups, dx, dgamma, dbeta, start, stop)
+
+        parallel.map_chunks(samples, x3.shape[0], parallel.memory_bound_min(), x3[0].size)
+        kind = x3.dtype
+        return (dx.reshape(grad.shape) if self.needs_grad[0] else None,
+                dgamma.sum(axis=0).astype(kind) if self.needs_grad[1] else None,
+                dbeta.sum(axis=0).astype(kind) if self.needs_grad[2] else None)
 
 
 def group_normalization(x, gamma, beta, groups: int, axis: int = -1, epsilon: float = 1e-3):
