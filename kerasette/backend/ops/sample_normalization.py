@@ -75,8 +75,7 @@ class GroupNorm(Op):
 
     # -- the channels-last kernels: x as (batch, positions, channels) ----------------------------
     def _forward_kernel(self, x, gamma, beta):
-        from kerasette.backend.kernels import group_norm as kernels  # deferred: imports numba
-
+        kernels = _kernels()
         batch, channels = x.shape[0], x.shape[-1]
         self.x3 = np.ascontiguousarray(x).reshape(batch, -1, channels)
         self.gamma = np.ascontiguousarray(gamma, x.dtype)
@@ -93,8 +92,7 @@ class GroupNorm(Op):
         return out.reshape(x.shape)
 
     def _backward_kernel(self, grad):
-        from kerasette.backend.kernels import group_norm as kernels  # deferred: imports numba
-
+        kernels = _kernels()
         x3 = self.x3
         g3 = np.ascontiguousarray(grad, x3.dtype).reshape(x3.shape)
         dx = np.empty_like(x3)
@@ -109,6 +107,12 @@ class GroupNorm(Op):
         return (dx.reshape(grad.shape) if self.needs_grad[0] else None,
                 dgamma.sum(axis=0).astype(kind) if self.needs_grad[1] else None,
                 dbeta.sum(axis=0).astype(kind) if self.needs_grad[2] else None)
+
+
+def _kernels():
+    from kerasette.backend.kernels import group_norm  # deferred: imports numba
+
+    return group_norm
 
 
 def group_normalization(x, gamma, beta, groups: int, axis: int = -1, epsilon: float = 1e-3):
