@@ -244,3 +244,30 @@ def test_a_zero_overwrite_frequency_means_never_as_in_keras():
     for _ in range(3):
         optimizer.apply_gradients([(np.array([1.0]), w)])
     assert w.data[0] == pytest.approx(0.7) and optimizer.get_config()["ema_overwrite_frequency"] == 0
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum_ema_overwrite", "adam_ema", "nadam_ema"])
+def test_a_saved_model_resumes_its_averages_exactly(name, tmp_path):
+    def fresh():
+        model = Sequential([Dense(3, activation="tanh", input_dim=4), Dense(2)])
+        model.set_weights([DATA[f"fit/sgd_ema/initial_{i}"] for i in range(4)])
+        model.compile(make(name), "mse")
+        return model
+
+    straight = fresh()
+    for _ in range(6):
+        straight.train_on_batch(DATA["x"], DATA["y"])
+    first = fresh()
+    for _ in range(3):
+        first.train_on_batch(DATA["x"], DATA["y"])
+    first.save(tmp_path / "half.h5")
+    resumed = load_model(tmp_path / "half.h5")
+    for _ in range(3):
+        resumed.train_on_batch(DATA["x"], DATA["y"])
+    for got, want in zip(resumed.get_weights(), straight.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    _, got_state = resumed.optimizer.get_state(resumed.trainable_weights)
+    _, want_state = straight.optimizer.get_state(straight.trainable_weights)
+    assert [k.rsplit("/", 1)[1] for k, _ in got_state[:4]] == ["average"] * 4
+    for (_, got), (_, want) in zip(got_state, want_state, strict=True):
+        np.testing.assert_array_equal(got, want)
