@@ -152,7 +152,7 @@ class AlphaDropout(_Noise):
     Example:
         >>> a, b = AlphaDropout(0.1).affine
         >>> round(a, 4), round(b, 4)
-        (0.9211, 0.1619)
+        (0.9213, 0.162)
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
