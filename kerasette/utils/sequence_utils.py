@@ -107,7 +107,7 @@ def make_sampling_table(size: int, sampling_factor: float = 1e-5) -> np.ndarray:
 
     Example:
         >>> make_sampling_table(4).round(6)
-        array([0.003585, 0.003585, 0.005871, 0.007905])
+        array([0.003152, 0.003152, 0.005476, 0.007416])
     """
     rank = np.arange(size)
     if size:

@@ -53,7 +53,7 @@ def hashing_trick(text: str, n: int, hash_function=None, filters: str = DEFAULT_
 
     Example:
         >>> hashing_trick("the cat sat on the mat", 10, hash_function="md5")
-        [4, 7, 6, 7, 4, 4]
+        [6, 3, 1, 1, 6, 8]
     """
     if hash_function is None:
         hash_function = hash
