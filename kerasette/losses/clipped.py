@@ -17,13 +17,14 @@ from kerasette.backend.ops.base import Op, apply
 
 
 class ClippedCategoricalCrossentropy(Op):
-    """Per-sample ``-sum(target * log(clip(p / sum(p), eps, 1 - eps)))`` over the last axis.
+    """Per-sample ``-sum(target * log(c))`` over the last axis, ``c = clip(p / sum(p), eps, 1 - eps)``.
 
-    Backward, with ``q = p / s``, ``s = sum(p)`` and ``inside`` where ``q`` was not clipped::
+    Backward, with ``q = p / s``, ``s = sum(p)``, ``a = target`` where ``q`` was not clipped (0
+    elsewhere) and ``A = sum(a)``: the chain ``dq = -grad * a / q``, ``dp = (dq - sum(dq * q)) / s``
+    simplifies (``q = c`` where ``a`` is not 0) to::
 
-        dq = -grad * target / q * inside
-        dp = (dq - sum(dq * q)) / s
-        dtarget = -grad * log(clip(q))
+        dp = grad * (A - a / c) / s
+        dtarget = -grad * log(c)
     """
 
     name = "clipped_categorical_crossentropy"
@@ -31,19 +32,20 @@ class ClippedCategoricalCrossentropy(Op):
     def forward(self, probs, target):
         eps = epsilon()
         self.total = probs.sum(axis=-1, keepdims=True)
-        self.q = probs / self.total
-        self.log_clipped = np.log(np.clip(self.q, eps, 1 - eps))
+        q = probs / self.total
+        self.clipped = np.clip(q, eps, 1 - eps)
+        self.inside = self.clipped == q  # not clipped (the interval's ends count as inside)
+        self.log_clipped = np.log(self.clipped)
         self.target = target
         return -(target * self.log_clipped).sum(axis=-1)
 
     def backward(self, grad):
-        eps = epsilon()
         g = grad[..., None]
-        inside = (self.q >= eps) & (self.q <= 1 - eps)
-        dq = np.where(inside, -g * self.target / np.where(inside, self.q, 1), 0)
-        dprobs = (dq - (dq * self.q).sum(axis=-1, keepdims=True)) / self.total
+        kept = self.target * self.inside
+        dprobs = kept.sum(axis=-1, keepdims=True) - kept / self.clipped
+        dprobs *= g / self.total
         dtarget = -g * self.log_clipped if self.needs_grad[1] else None
-        return dprobs.astype(self.q.dtype, copy=False), dtarget
+        return dprobs.astype(self.clipped.dtype, copy=False), dtarget
 
 
 class ClippedBinaryCrossentropy(Op):
