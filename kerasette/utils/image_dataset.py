@@ -72,11 +72,8 @@ class ImageDataset(Sequence):
             left, top, right, bottom = image_utils.aspect_crop_box(x.shape[1], x.shape[0], width, height)
             x = x[top:bottom, left:right]
         elif self.pad_to_aspect_ratio:
-            rows, cols = x.shape[:2]
-            pad_rows = max(rows, (cols * height + width - 1) // width) - rows
-            pad_cols = max(cols, (rows * width + height - 1) // height) - cols
-            x = np.pad(x, ((pad_rows // 2, pad_rows - pad_rows // 2), (pad_cols // 2, pad_cols - pad_cols // 2),
-                           (0, 0)))
+            left, top, padded_width, padded_height = image_utils.aspect_pad_box(x.shape[1], x.shape[0], width, height)
+            x = np.pad(x, ((top, padded_height - x.shape[0] - top), (left, padded_width - x.shape[1] - left), (0, 0)))
         return image_utils.resize_array(x.astype(np.float32), self.image_size, self.interpolation)
 
     def __getitem__(self, index):

@@ -85,6 +85,15 @@ def aspect_crop_box(width: int, height: int, target_width: int, target_height: i
     return left, top, left + crop_width, top + crop_height
 
 
+def aspect_pad_box(width: int, height: int, target_width: int, target_height: int) -> tuple[int, int, int, int]:
+    """(left, top, padded width, padded height): the smallest canvas with the target's aspect ratio
+    that holds a ``width`` x ``height`` image, and where the image sits in it, centred (Keras 3's
+    ``pad_to_aspect_ratio``)."""
+    padded_height = max(height, int(width * target_height / target_width))
+    padded_width = max(width, int(height * target_width / target_height))
+    return (padded_width - width) // 2, (padded_height - height) // 2, padded_width, padded_height
+
+
 def load_img(path, grayscale: bool = False, color_mode: str = "rgb", target_size=None,
              interpolation: str = "nearest", keep_aspect_ratio: bool = False):
     """Loads an image file as a PIL image.
