@@ -126,6 +126,12 @@ def test_gradients_float64(name, fn, inputs):
     check_gradients(fn, inputs, wrt=[len(inputs) - 1])
 
 
+@pytest.mark.parametrize("fn", [losses.categorical_crossentropy, losses.binary_crossentropy])
+def test_gradients_in_the_targets_float64(fn):
+    probs = np.array([[0.2, 0.3, 0.5], [0.6, 1e-9, 0.4 - 1e-9]])  # one clipped value
+    check_gradients(lambda t, p: fn(t, p), [SOFT_TARGETS, probs], wrt=[0])
+
+
 def test_the_cap_follows_the_backend_epsilon():
     previous = K.epsilon()
     K.set_epsilon(1e-4)
