@@ -42,12 +42,8 @@ class BatchDataset(Sequence):
         self.size, self.fetch, self.batch_size, self.shuffle = int(size), fetch, batch_size, shuffle
         self.class_names = class_names
         self._rng = np.random.RandomState(seed if seed is not None else np.random.randint(1_000_000))
-        if first_order is not None:
-            self._order = np.asarray(first_order, dtype=np.int64)
-        elif shuffle:
-            self._order = self._rng.permutation(self.size)
-        else:
-            self._order = np.arange(self.size)
+        drawn = self._rng.permutation(self.size) if shuffle else np.arange(self.size)  # also when replaced below,
+        self._order = drawn if first_order is None else np.asarray(first_order, dtype=np.int64)  # so epoch 2 differs
 
     def __len__(self) -> int:
         if self.batch_size is None:
