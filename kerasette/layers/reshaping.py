@@ -135,9 +135,14 @@ class Cropping2D(Layer):
         return {**super().get_config(), "cropping": [list(c) for c in self.cropping], "data_format": self.data_format}
 
 
-#: Interpolations Keras offers for UpSampling2D that kerasette does not compute (Keras 3 on
-#: torch refuses the Lanczos ones too; the others are Keras 2's, from TensorFlow's resize).
-_UNSUPPORTED_INTERPOLATIONS = ("lanczos3", "lanczos5", "area", "gaussian", "mitchellcubic")
+#: Interpolations Keras offers for UpSampling2D that kerasette does not compute, and why.
+_UNSUPPORTED_INTERPOLATIONS = {
+    "lanczos3": "is not supported by kerasette (nor by Keras 3 on the torch backend)",
+    "lanczos5": "is not supported by kerasette (nor by Keras 3 on the torch backend)",
+    "area": "is Keras 2's (TensorFlow's resize) and not supported by kerasette",
+    "gaussian": "is Keras 2's (TensorFlow's resize) and not supported by kerasette",
+    "mitchellcubic": "is Keras 2's (TensorFlow's resize) and not supported by kerasette",
+}
 
 
 @keras_layer(keras1=IMAGE_KERAS1)
@@ -168,8 +173,7 @@ class UpSampling2D(Layer):
         self.size = tuple(check_positive_int(s, "size", owner) for s in size)
         name = interpolation.lower() if isinstance(interpolation, str) else interpolation
         if name not in INTERPOLATIONS:
-            why = ("is not supported by kerasette (nor by Keras 3 on the torch backend)"
-                   if name in _UNSUPPORTED_INTERPOLATIONS else "is not an interpolation Keras knows")
+            why = _UNSUPPORTED_INTERPOLATIONS.get(name, "is not an interpolation Keras knows")
             raise ValueError(f"{owner}: argument `interpolation`={interpolation!r} {why}; supported "
                              f"interpolations: {', '.join(repr(i) for i in INTERPOLATIONS)}")
         self.interpolation = name
