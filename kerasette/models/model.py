@@ -24,7 +24,7 @@ import json
 import numpy as np
 
 from kerasette import registry
-from kerasette.backend import symbolic
+from kerasette.backend import ops, symbolic
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
@@ -59,6 +59,7 @@ class Model(Layer):
         self._graph: functional.LayerGraph | None = None
         self._plan: Plan | None = None
         self._subclass_shapes = None  # (input shapes, output shapes) of a subclassed model once called
+        self._symbolic_losses: list = []  # add_loss terms computed from the graph's tensors (Keras 2)
         if inputs is not None or outputs is not None:
             self._graph = functional.LayerGraph(inputs, outputs, self.name)
             self.built = True
@@ -172,8 +173,33 @@ class Model(Layer):
                 self.built = True
             return outputs
         if self._plan is None:
-            self._plan = Plan(self.inputs, self.outputs)
-        return self._plan.run(inputs, training)
+            self._plan = Plan(self.inputs, self.outputs + self._symbolic_losses)
+        values = self._plan.run(inputs, training)
+        if not self._symbolic_losses:
+            return values
+        count = len(self.outputs)  # the rest are this call's values of the symbolic add_loss terms
+        self._call_losses = [v if v.ndim == 0 else ops.sum(v) for v in values[count:]]
+        return values[:count]
+
+    def add_loss(self, losses, inputs=None) -> None:
+        """`Layer.add_loss`, and on a functional model also a symbolic tensor computed from the
+        model's tensors, as Keras 2 scripts do after building the model::
+
+            vae = Model(x, x_decoded)
+            vae.add_loss(K.mean(K.square(x - x_decoded)) + kl_term)
+            vae.compile(optimizer='adam')  # no loss: the added terms are the loss
+            vae.fit(x_train, epochs=2)  # no targets
+
+        Such a term is computed with the outputs at each call of the model (a tensor that is not
+        a scalar counts as its sum)."""
+        terms = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        graph_terms = [t for t in terms if symbolic.is_symbolic(t)]
+        if graph_terms and self._graph is not None:
+            self._symbolic_losses.extend(graph_terms)
+            self._plan = None
+            terms = [t for t in terms if not symbolic.is_symbolic(t)]
+        if terms:
+            super().add_loss(terms, inputs)
 
     def call(self, inputs, training=False):
         """The model applied to tensors (what calling it as a layer runs)."""

@@ -60,12 +60,11 @@ class Trainer:
         weighted = list(kwargs.pop("weighted_metrics", None) or [])
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
-        if loss is None:
-            raise ValueError("compile: argument `loss` is required (for example loss='categorical_crossentropy')")
         self.optimizer = koptimizers.get(optimizer)
         names = self.model.output_names
         self.loss = loss
-        self._loss_fns = [klosses.get(spec) for spec in _per_output(loss, names, "loss")]
+        # None (Keras): no loss for that output; the model's add_loss terms may be the whole loss
+        self._loss_fns = [None if spec is None else klosses.get(spec) for spec in _per_output(loss, names, "loss")]
         weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
         self.loss_weights = [float(w) for w in weights]
         self.metrics_names_requested = list(metrics or [])
@@ -125,16 +124,17 @@ class Trainer:
         self.model.build_from_data(x)
         xs = mdata.check_arrays(self.model.name, "input", mdata.as_list(x), self.model.input_shapes)
         xs = [np.ascontiguousarray(a, dtype=floatx()) for a in xs]
-        if y is None:
-            return xs, None
+        if y is None:  # no targets: enough when no output has a loss (add_loss terms only)
+            return xs, ([] if not any(getattr(self, "_loss_fns", [None])) else None)
         ys = [np.asarray(a) for a in mdata.as_list(y)]
         if len(ys) != len(self.model.output_names):
             raise ValueError(f"Model '{self.model.name}' has {len(self.model.output_names)} output(s); received "
                              f"{len(ys)} target array(s)")
-        kinds = [klosses.target_kind(fn) for fn in self._loss_fns]
+        kinds = [klosses.target_kind(fn) if fn is not None else None for fn in self._loss_fns]
         ys = [a if kind == "sparse" else np.asarray(a, dtype=floatx()) for a, kind in zip(ys, kinds)]
         ys = mdata.check_targets(self.model.name, ys, self.model.output_shapes,
-                                 [getattr(fn, "name", None) or klosses.serialize(fn) for fn in self._loss_fns], kinds)
+                                 [getattr(fn, "name", None) or (fn and klosses.serialize(fn)) for fn in self._loss_fns],
+                                 kinds)
         return xs, ys
 
     def _losses(self, ys, outputs, sample_weight=None) -> tuple[Tensor, list[Tensor]]:
@@ -143,6 +143,9 @@ class Trainer:
         ``sum_over_batch_size``)."""
         total, per_output = None, []
         for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
+            if fn is None:
+                per_output.append(Tensor(np.zeros((), out.dtype)))
+                continue
             values = klosses.per_sample(fn)(Tensor(y), out)
             reduction = getattr(fn, "reduction", "sum_over_batch_size")
             value = klosses.reduce_values(values, sample_weight, "sum_over_batch_size" if reduction == "none"
@@ -152,7 +155,10 @@ class Trainer:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
             total = value if total is None else ops.add(total, value)
         for term in self.model.losses:  # regularization of the weights and add_loss terms (Keras: in the logged loss too)
-            total = ops.add(total, term)
+            total = term if total is None else ops.add(total, term)
+        if total is None:
+            raise ValueError(f"Model '{self.model.name}': no loss to compute: pass loss=... to compile(), or add "
+                             "loss terms with add_loss()")
         return total, per_output
 
     def _loss_logs(self, total: Tensor, per_output: list[Tensor]) -> dict[str, float]:
@@ -164,6 +170,8 @@ class Trainer:
         """Adds the batch to every metric (with the sample weights for weighted metrics); returns
         their results so far."""
         logs = {}
+        if not ys:  # no targets to measure against (a model trained on add_loss terms only)
+            return logs
         for name, i, metric in self._metrics:
             metric.update_state(ys[i], outputs[i], sample_weight if name in self._weighted else None)
             result = metric.result()

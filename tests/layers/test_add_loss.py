@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kerasette import backend as K
-from kerasette.layers import Dense, Input, Layer
+from kerasette.layers import Dense, Input, Lambda, Layer
 from kerasette.models import Model, Sequential
 from kerasette.optimizers import SGD
 
@@ -136,3 +136,48 @@ def test_add_loss_errors():
     assert [float(t.data) for t in layer.losses] == [2.0]
     layer(np.zeros((1, 2), "float32"))
     assert [float(t.data) for t in layer.losses] == [0.0]
+
+
+def _vae_like():
+    """A Keras 2 style model trained on its add_loss term only (the term is computed from the
+    model's symbolic tensors, here inside a Lambda)."""
+    x = Input(shape=(6,))
+    h = Dense(4, activation="relu")(x)
+    z_mean, z_log_var = Dense(2)(h), Dense(2)(h)
+    decoded = Dense(6, activation="sigmoid")(Dense(4, activation="relu")(z_mean))
+    model = Model(x, decoded)
+    term = Lambda(lambda a: K.mean(K.square(a[0] - a[1])) * 6.0
+                  - 0.5 * K.mean(K.sum(1 + a[3] - K.square(a[2]) - K.exp(a[3]), axis=-1)))(
+        [x, decoded, z_mean, z_log_var])
+    model.add_loss(term)
+    return model
+
+
+def test_a_functional_model_trained_on_symbolic_add_loss_terms_only():
+    model = _vae_like()
+    model.compile(optimizer=SGD(learning_rate=0.1))  # no loss: the added term is the loss
+    data = np.random.default_rng(0).uniform(0, 1, (32, 6)).astype("float32")
+    history = model.fit(data, epochs=4, batch_size=8, verbose=0, validation_data=(data[:8], None))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert len(history.history["val_loss"]) == 4
+    model.predict(data, batch_size=32)  # one call on all the data: the term of that call
+    assert len(model.losses) == 1
+    assert model.evaluate(data, batch_size=32, verbose=0) == pytest.approx(float(model.losses[0].data), rel=1e-6)
+    assert model.predict(data[:3]).shape == (3, 6)  # the outputs only
+
+
+def test_a_symbolic_term_with_an_output_loss():
+    x = Input(shape=(3,))
+    model = Model(x, Dense(1, kernel_initializer="zeros")(x))
+    model.add_loss(K.mean(K.square(x)))  # a term of the inputs: constant for the weights
+    model.compile(SGD(learning_rate=0.0), "mse")
+    xs, y = np.full((4, 3), 2.0, "float32"), np.ones((4, 1), "float32")
+    assert model.evaluate(xs, y, verbose=0) == pytest.approx(1.0 + 4.0)
+
+
+def test_no_loss_to_compute():
+    model = Sequential([Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match=r"Model 'sequential_\d+': no loss to compute: pass loss=\.\.\. to "
+                                         r"compile\(\), or add loss terms with add_loss\(\)"):
+        model.fit(np.ones((2, 2), "float32"), epochs=1, verbose=0)
