@@ -271,3 +271,11 @@ def test_a_saved_model_resumes_its_averages_exactly(name, tmp_path):
     assert [k.rsplit("/", 1)[1] for k, _ in got_state[:4]] == ["average"] * 4
     for (_, got), (_, want) in zip(got_state, want_state, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_finalizing_before_any_step_keeps_the_weights():
+    optimizer = optimizers.Adam(use_ema=True)
+    w, b = variables("float32")
+    optimizer.get_state([w, b])  # a checkpoint written before training makes the (zero) slots
+    optimizer.finalize_variable_values([w, b])
+    np.testing.assert_array_equal(w.data, problem.W0.astype("float32"))

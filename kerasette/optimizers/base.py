@@ -241,8 +241,9 @@ class Optimizer:
 
     def finalize_variable_values(self, var_list) -> None:
         """What ``fit`` calls when it ends: with ``use_ema``, each variable takes its moving
-        average (a variable never updated keeps its value); otherwise nothing."""
-        if not self.use_ema:
+        average; otherwise nothing. Before the first step there is no average yet and the
+        variables keep their values (Keras 3 would write its zero-initialised averages)."""
+        if not self.use_ema or self.iterations == 0:
             return
         for var in var_list:
             slots = self._slots.get(id(var))
