@@ -29,6 +29,11 @@ def _pooling():
     return pooling
 
 
+def _pair(value) -> tuple[int, int]:
+    """An int or a pair of ints as a pair."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
 class Conv2D(Op):
     """``relu?(conv2d(x, kernel) + bias)`` for x (N, H, W, C) and kernel (kh, kw, C // groups, F),
     the kernel's taps ``dilation`` apart."""
@@ -37,11 +42,17 @@ class Conv2D(Op):
 
     def __init__(self, strides=(1, 1), padding: str = "valid", relu: bool = False, dilation=(1, 1), groups=1):
         self.strides, self.padding, self.relu = tuple(strides), padding, relu
-        self.dilation, self.groups = tuple(dilation), groups
+        self.dilation, self.groups = _pair(dilation), groups
         self.variant = {} if self.dilation == (1, 1) and groups == 1 else {"dilation": self.dilation,
                                                                               "groups": groups}
 
     def forward(self, x, kernel, bias=None):
+        if self.variant and not (x.ndim == 4 and kernel.ndim == 4 and x.shape[3] == kernel.shape[2] * self.groups
+                                 and kernel.shape[3] % self.groups == 0
+                                 and (bias is None or bias.shape == kernel.shape[3:])):
+            raise ValueError(f"conv2d: expected an input (N, H, W, C), a kernel (kh, kw, C // groups, F) with F "
+                             f"divisible by groups={self.groups} and a bias (F,); received shapes {x.shape}, "
+                             f"{kernel.shape} and {None if bias is None else bias.shape}")
         self.x, self.kernel = x, kernel
         out = _conv().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu, **self.variant)
         if self.relu:
@@ -64,15 +75,17 @@ class DepthwiseConv2D(Op):
     name = "depthwise_conv2d"
 
     def __init__(self, strides=(1, 1), padding: str = "valid", dilation=(1, 1), relu: bool = False):
-        self.strides, self.padding, self.dilation, self.relu = tuple(strides), padding, tuple(dilation), relu
+        self.strides, self.padding, self.dilation, self.relu = _pair(strides), padding, _pair(dilation), relu
 
     def forward(self, x, kernel, bias=None):
         if x.dtype not in (np.float32, np.float64):
             raise TypeError(f"depthwise_conv2d: the input must be float32 or float64, received {x.dtype}; "
                             "cast it first (for example with K.cast(x, 'float32'))")
-        if kernel.ndim != 4 or x.ndim != 4 or kernel.shape[2] != x.shape[3]:
-            raise ValueError(f"depthwise_conv2d: expected an input (N, H, W, C) and a kernel (kh, kw, C, m); "
-                             f"received shapes {x.shape} and {kernel.shape}")
+        if (kernel.ndim != 4 or x.ndim != 4 or kernel.shape[2] != x.shape[3]
+                or (bias is not None and bias.shape != (kernel.shape[2] * kernel.shape[3],))):
+            raise ValueError(f"depthwise_conv2d: expected an input (N, H, W, C), a kernel (kh, kw, C, m) and a bias "
+                             f"(C * m,); received shapes {x.shape}, {kernel.shape} and "
+                             f"{None if bias is None else bias.shape}")
         self.x, self.kernel = x, kernel
         out = _depthwise().depthwise_forward(x, kernel, bias, self.strides, self.padding, self.dilation, self.relu)
         if self.relu:
