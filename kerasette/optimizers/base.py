@@ -198,7 +198,7 @@ class Optimizer:
         slots = self._slots.get(id(var))
         if slots is None:
             slots = {}
-            for name in self.slot_names + ((AVERAGE,) if self.use_ema else ()):
+            for name in (*self.slot_names, *((AVERAGE,) if self.use_ema else ())):
                 slots[name] = np.full_like(var.data, self.slot_initial.get(name, 0.0))
             self._slots[id(var)] = slots
         return slots
@@ -311,7 +311,8 @@ class Optimizer:
         """(variable, slot name) pairs in Keras 3's order of optimizer variables (the moving
         averages first, as Keras 3 creates them before the update rule's own slots)."""
         groups = self.slot_groups if self.slot_groups is not None else (self.slot_names,)
-        groups = ((AVERAGE,),) * self.use_ema + tuple(groups)
+        if self.use_ema:
+            groups = ((AVERAGE,), *groups)
         return [(var, name) for group in groups for var in variables for name in group]
 
     def get_state(self, variables) -> tuple[int, list[tuple[str, np.ndarray]]]:
