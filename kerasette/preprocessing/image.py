@@ -7,8 +7,8 @@ per channel). Here the iterator draws the transform parameters of the whole batc
 composes rotation, shift, shear and zoom into one 2x3 matrix per image, and resamples the batch
 in a single numba pass (`kerasette.backend.kernels.affine`), split over the thread pool; flips,
 channel shifts and brightness are array operations over the batch. For the same parameters the
-result is Keras 2's (`apply_transform` is checked against keras-preprocessing 1.1.2 in
-``tests/images``).
+result is Keras 2's (`apply_transform` is checked against keras-preprocessing 1.1.2, the
+implementation behind ``keras.preprocessing.image`` in Keras 2.0 to 2.5, in ``tests/images``).
 
 Randomness. Each batch draws from its own generator, seeded from the iterator's ``seed`` (or a
 seed drawn from kerasette's generator, `kerasette.backend.random`), the epoch and the batch's
@@ -58,8 +58,10 @@ def transform_matrix(theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, rows:
     for scalars) that map an output pixel to the input position it reads, in Keras 2's
     composition: rotation by ``theta`` degrees, then a shift of ``tx`` rows and ``ty`` columns,
     a shear by ``shear`` degrees and a zoom by ``zx`` (rows) and ``zy`` (columns), all about the
-    point ``(rows / 2 + 0.5, cols / 2 + 0.5)`` (keras-preprocessing's centre, kept for
-    identical output)."""
+    point ``(rows / 2 + 0.5, cols / 2 + 0.5)``: keras-preprocessing's, one pixel below and right
+    of the true centre, kept so that results are Keras 2's. (tf_keras, Keras 2's last release,
+    turns about the centre but swaps rows and columns for the shifts and zooms: its
+    ``height_shift_range`` moves images sideways; kerasette keeps keras-preprocessing's meaning.)"""
     scalar = all(np.ndim(v) == 0 for v in (theta, tx, ty, shear, zx, zy))
     theta, tx, ty, shear, zx, zy = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, np.float64))
                                                          for v in (theta, tx, ty, shear, zx, zy)))
@@ -123,25 +125,33 @@ def apply_channel_shift(x, intensity, channel_axis=0):
 
 
 def apply_brightness_shift(x, brightness, scale=True):
-    """Keras 2's brightness shift, on one channels-last image: the image is stretched to 0..255
-    and made 8-bit (`array_to_img`, when ``scale``), every value multiplied by ``brightness`` and
-    truncated to 8 bits (Pillow's ``ImageEnhance.Brightness``), and returned as floats in
-    0..255; an alpha channel is left as it is."""
+    """Keras 2's brightness shift of one channels-last image: the image is made 8-bit (values
+    truncated; stretched to 0..255 first when ``scale`` or when it has values outside 0..255),
+    every value multiplied by ``brightness`` and truncated to 8 bits (Pillow's
+    ``ImageEnhance.Brightness``), and returned as floats: in 0..255, or mapped back to the
+    image's own range when it was stretched only because of its range and ``scale`` is False.
+    An alpha channel is left as it is."""
     return _brightness_batch(np.asarray(x, np.float32)[None], np.asarray([brightness]), scale)[0]
 
 
 def _brightness_batch(batch: np.ndarray, factors: np.ndarray, scale: bool = True) -> np.ndarray:
-    """`apply_brightness_shift` over a channels-last batch, one factor per image."""
+    """`apply_brightness_shift` over a channels-last batch, one factor per image (the generator
+    stretches every image to 0..255 first, as keras-preprocessing does; tf_keras passes
+    ``scale=False``)."""
     x = batch.astype(np.float32, copy=True)
-    if scale:
-        x -= x.min(axis=(1, 2, 3), keepdims=True)
-        top = x.max(axis=(1, 2, 3), keepdims=True)
-        np.divide(x, top, out=x, where=top != 0)
-        x *= 255
+    low = x.min(axis=(1, 2, 3), keepdims=True)
+    high = x.max(axis=(1, 2, 3), keepdims=True)
+    outside = (low < 0) | (high > 255)
+    stretch = outside | scale
+    span = high - low
+    stretched = (x - low) / np.where(span != 0, span, 1) * 255
+    x = np.where(stretch, stretched, x)
     x = x.astype(np.uint8).astype(np.float32)  # Pillow holds the image in 8 bits
     shifted = np.clip(np.trunc(x * np.asarray(factors, np.float32).reshape(-1, 1, 1, 1)), 0, 255)
     if x.shape[3] == 4:  # the enhancer keeps the alpha channel
         shifted[..., 3] = x[..., 3]
+    if not scale:
+        shifted = np.where(outside, shifted / 255 * span + low, shifted)
     return shifted
 
 
@@ -180,7 +190,8 @@ class ImageDataGenerator:
     ``shear_range`` (degrees), ``zoom_range`` (a float ``z`` means ``[1 - z, 1 + z]``, or a
     ``[low, high]`` pair; rows and columns zoomed independently; a zoom above 1 shows less of
     the image), ``channel_shift_range``, ``brightness_range`` (a ``[low, high]`` pair of
-    factors; as in Keras 2, the result is in 0..255), ``horizontal_flip`` and
+    factors, applied to the image stretched to 8-bit values, as Keras 2 does: the result is
+    in 0..255 whatever the input's range), ``horizontal_flip`` and
     ``vertical_flip`` (each with probability 1/2). Geometry is one resampling with
     ``interpolation_order`` 0 (nearest) or 1 (bilinear); positions outside the input are filled
     by ``fill_mode``: 'constant' (``cval``), 'nearest', 'reflect' or 'wrap'.
