@@ -75,7 +75,10 @@ def get_file(fname: str | None = None, origin: str | None = None, untar: bool = 
             absolute path is used as the file's location (as Keras 2 allowed); any other name
             with a path separator is refused (as Keras 3 does).
         origin: the URL to download from.
-        untar: Keras 1/2: unpack a tar archive (``extract=True, archive_format="tar"``).
+        untar: Keras 1/2: unpack a tar archive the Keras 2 way: it is kept as
+            ``<fname>.tar.gz``, unpacked into the cache folder itself, and ``<cache folder>/<fname>``
+            is returned (Keras 3 treats ``untar`` as ``extract``; kerasette keeps Keras 2's
+            layout for the scripts that use this Keras 2 argument, and so reuses Keras 2's cache).
         md5_hash: Keras 1/2: an md5 hash to check (``file_hash`` with ``hash_algorithm="md5"``).
         file_hash: the expected sha256 or md5 hash (hex) of the downloaded file.
         cache_subdir: the folder under ``cache_dir``; an absolute path is used as is.
@@ -110,7 +113,7 @@ def get_file(fname: str | None = None, origin: str | None = None, untar: bool = 
     if hash_algorithm not in ("auto", "md5", "sha256"):
         raise ValueError(f"get_file: hash_algorithm must be 'auto', 'md5' or 'sha256'; received {hash_algorithm!r}")
     if untar:
-        extract, archive_format = True, "tar"
+        archive_format = "tar"
     fname = os.fspath(fname) if fname is not None else None
     provided = bool(fname)
     if not fname:
@@ -123,54 +126,70 @@ def get_file(fname: str | None = None, origin: str | None = None, untar: bool = 
 
     home = os.path.expanduser(os.fspath(cache_dir)) if cache_dir is not None else keras_home()
     datadir = os.path.join(home, os.fspath(cache_subdir))
-    target, extraction_dir = _layout(datadir, fname, provided, extract)
-    if not force_download and _usable(target, file_hash, hash_algorithm, extraction_dir):
-        return _finish(target, extraction_dir, archive_format, origin)
+    layout = _Layout(datadir, fname, provided, extract, untar)
+    if not force_download and layout.usable(file_hash, hash_algorithm):
+        return layout.finish(archive_format, origin)
 
     if not _writable(datadir):  # a read-only cache: download under /tmp/.keras instead, as Keras does
         fallback = os.path.join(_fallback_home(), os.fspath(cache_subdir))
         if not os.path.isabs(os.fspath(cache_subdir)) and os.path.abspath(fallback) != os.path.abspath(datadir):
-            datadir = fallback
-            target, extraction_dir = _layout(datadir, fname, provided, extract)
-            if not force_download and _usable(target, file_hash, hash_algorithm, extraction_dir):
-                return _finish(target, extraction_dir, archive_format, origin)
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    if os.path.exists(target) and not force_download:
-        print(f"A local file was found at {target}, but its {_algorithm(hash_algorithm, file_hash)} hash does not "
-              f"match {file_hash}: downloading it again.")
-    _download(origin, target, file_hash, hash_algorithm, extraction_dir)
-    if extraction_dir is not None and os.path.isdir(extraction_dir):
-        shutil.rmtree(extraction_dir)  # a new archive: unpack it afresh
-    return _finish(target, extraction_dir, archive_format, origin)
+            layout = _Layout(fallback, fname, provided, extract, untar)
+            if not force_download and layout.usable(file_hash, hash_algorithm):
+                return layout.finish(archive_format, origin)
+    os.makedirs(os.path.dirname(layout.target) or ".", exist_ok=True)
+    if os.path.exists(layout.target) and not force_download:
+        print(f"A local file was found at {layout.target}, but its {_hasher(hash_algorithm, file_hash).name} hash "
+              f"does not match {file_hash}: downloading it again.")
+    _download(origin, layout.target, file_hash, hash_algorithm, layout.returned if layout.unpack_into else None)
+    return layout.finish(archive_format, origin, fresh=True)
 
 
-def _layout(datadir: str, fname: str, provided: bool, extract: bool) -> tuple[str, str | None]:
-    """``(where the downloaded file goes, where it is unpacked or None)``, as Keras 3 lays them out."""
-    if not extract:
-        return os.path.join(datadir, fname), None
-    if provided and "." in os.path.basename(fname):
-        stem = os.path.basename(fname)
-        stem = stem[: stem.find(".")]
-        return os.path.join(datadir, fname), os.path.join(os.path.dirname(os.path.join(datadir, fname)),
-                                                          f"{stem}_extracted")
-    return os.path.join(datadir, f"{fname}_archive"), os.path.join(datadir, fname)
+class _Layout:
+    """Where `get_file` keeps a download and unpacks it.
 
+    - plain file: ``<datadir>/<fname>``, returned;
+    - ``extract`` (Keras 3): see `get_file`; the unpacked folder is returned;
+    - ``untar`` (Keras 1/2): the archive is ``<datadir>/<fname>.tar.gz``, unpacked into
+      ``<datadir>`` itself, and ``<datadir>/<fname>`` is returned, as Keras 2 did, so a Keras 2
+      cache is used as it is.
+    """
 
-def _usable(target: str, file_hash, algorithm: str, extraction_dir: str | None) -> bool:
-    """Whether the cache already holds what is asked for (no download needed)."""
-    if extraction_dir is not None and _nonempty_dir(extraction_dir):
-        return True
-    return os.path.isfile(target) and (file_hash is None or validate_file(target, file_hash, algorithm))
+    def __init__(self, datadir: str, fname: str, provided: bool, extract: bool, untar: bool):
+        if untar:
+            self.target = os.path.join(datadir, fname + ".tar.gz")
+            self.unpack_into, self.returned = datadir, os.path.join(datadir, fname)
+        elif not extract:
+            self.target, self.unpack_into, self.returned = os.path.join(datadir, fname), None, None
+        elif provided and "." in os.path.basename(fname):
+            self.target = os.path.join(datadir, fname)
+            stem = os.path.basename(fname)
+            self.unpack_into = os.path.join(os.path.dirname(self.target), f"{stem[: stem.find('.')]}_extracted")
+        else:
+            self.target, self.unpack_into = os.path.join(datadir, f"{fname}_archive"), os.path.join(datadir, fname)
+        if not untar and self.unpack_into is not None:
+            self.returned = self.unpack_into
+        self.merge = untar  # Keras 2 unpacked into the cache folder, beside other data
 
+    def unpacked(self) -> bool:
+        return self.returned is not None and _nonempty_dir(self.returned)
 
-def _finish(target: str, extraction_dir: str | None, archive_format, origin: str) -> str:
-    if extraction_dir is None:
-        return target
-    if not _nonempty_dir(extraction_dir):
-        if not extract_archive(target, extraction_dir, archive_format):
-            warnings.warn(f"get_file: could not unpack {target} (downloaded from {origin}): it is not an archive of "
-                          f"the format {archive_format!r}", stacklevel=3)
-    return extraction_dir
+    def usable(self, file_hash, algorithm: str) -> bool:
+        """Whether the cache already holds what is asked for (no download needed)."""
+        if self.unpacked():
+            return True
+        return os.path.isfile(self.target) and (file_hash is None or validate_file(self.target, file_hash, algorithm))
+
+    def finish(self, archive_format, origin: str, fresh: bool = False) -> str:
+        """Unpacks the archive when asked (afresh after a new download); the path to return."""
+        if self.unpack_into is None:
+            return self.target
+        if fresh and not self.merge and os.path.isdir(self.unpack_into):
+            shutil.rmtree(self.unpack_into)
+        if fresh or not self.unpacked():
+            if not extract_archive(self.target, self.unpack_into, archive_format):
+                warnings.warn(f"get_file: could not unpack {self.target} (downloaded from {origin}): it is not an "
+                              f"archive of the format {archive_format!r}", stacklevel=3)
+        return self.returned
 
 
 def _nonempty_dir(path: str) -> bool:
@@ -247,10 +266,6 @@ def _failure(origin: str, reason: str, target: str, extraction_dir: str | None, 
     check = f"; its hash should be {file_hash}" if file_hash else ""
     return (f"Could not download {origin}: {reason}. If this machine has no network, download that URL on another "
             f"machine and {where}{check}.")
-
-
-def _algorithm(algorithm: str, file_hash) -> str:
-    return _hasher(algorithm, file_hash).name
 
 
 def _hasher(algorithm: str, file_hash=None):

@@ -227,10 +227,26 @@ def test_extract_layouts_follow_keras3(server, keras_home, kind):
     assert len(server.requests) == requests
 
 
-def test_untar_is_extract_as_tar(server, keras_home):
-    server.files["/u.tgz"] = good_tar()
-    path = get_file("u", origin=server.url("/u.tgz"), untar=True)
-    assert listing(path) == ["top", "top/a.txt", "top/sub", "top/sub/b.txt"]
+def test_untar_keeps_keras2_layout_and_reuses_a_keras2_cache(server, keras_home):
+    members = {"flowers/roses/1.txt": b"r", "flowers/tulips/2.txt": b"t"}
+    body = tar_bytes([regular(n) for n in members], members)
+    server.files["/flower_photos.tgz"] = body
+    datasets = keras_home / "datasets"
+    datasets.mkdir()
+    (datasets / "other.npz").write_bytes(b"kept")
+    # Keras 2: the archive as <fname>.tar.gz, unpacked into the cache folder, <fname>/ returned
+    path = get_file("flowers", origin=server.url("/flower_photos.tgz"), untar=True, file_hash=sha256(body))
+    assert path == str(datasets / "flowers")
+    assert listing(path) == ["roses", "roses/1.txt", "tulips", "tulips/2.txt"]
+    assert (datasets / "flowers.tar.gz").read_bytes() == body
+    assert (datasets / "other.npz").read_bytes() == b"kept"
+    assert get_file("flowers", origin=server.url("/flower_photos.tgz"), untar=True) == path
+    assert server.count("/flower_photos.tgz") == 1
+    # a Keras 2 cache holding only the unpacked folder needs no download
+    (datasets / "old").mkdir()
+    (datasets / "old" / "x.txt").write_bytes(b"x")
+    assert get_file("old", origin=server.url("/old.tgz"), untar=True) == str(datasets / "old")
+    assert server.count("/old.tgz") == 0
 
 
 def test_not_an_archive_warns(server, keras_home):
