@@ -16,7 +16,7 @@ import numpy as np
 
 from kerasette.backend import config
 from kerasette.datasets.safe_pickle import load_pickle
-from kerasette.utils.data_utils import extract_archive, get_file, keras_home, validate_file
+from kerasette.utils.data_utils import DownloadError, extract_archive, get_file, keras_home, validate_file
 
 
 def batches_folder(inner: str, origin: str, file_hash: str, needed: tuple[str, ...]) -> str:
@@ -31,7 +31,11 @@ def batches_folder(inner: str, origin: str, file_hash: str, needed: tuple[str, .
     if os.path.isfile(keras2_archive) and validate_file(keras2_archive, file_hash):
         extract_archive(keras2_archive, os.path.dirname(keras3), "tar")
     else:
-        get_file(fname=f"{inner}-target", origin=origin, extract=True, file_hash=file_hash)
+        try:
+            get_file(fname=f"{inner}-target", origin=origin, extract=True, file_hash=file_hash)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc} Keras 2's places work too: the archive as {keras2_archive}, or its contents "
+                                f"unpacked into {datadir} (giving {keras2}{os.sep}).") from exc
     missing = [name for name in needed if not os.path.isfile(os.path.join(keras3, name))]
     if missing:
         raise FileNotFoundError(f"The CIFAR archive from {origin} did not hold {missing} in {keras3}")

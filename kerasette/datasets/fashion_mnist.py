@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from kerasette.datasets._common import ORIGIN_FOLDER
-from kerasette.utils.data_utils import get_file
+from kerasette.utils.data_utils import DownloadError, get_file, keras_home
 
 FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
          "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
@@ -29,8 +29,12 @@ def _read(path: str, offset: int) -> np.ndarray:
 def load_data():
     """Returns ``(x_train, y_train), (x_test, y_test)``: uint8 images of shape (60000, 28, 28)
     and (10000, 28, 28), pixels 0..255, and uint8 labels 0..9 of shape (60000,) and (10000,)."""
-    paths = [get_file(name, origin=ORIGIN_FOLDER + name, cache_subdir=os.path.join("datasets", "fashion-mnist"))
-             for name in FILES]
+    subdir = os.path.join("datasets", "fashion-mnist")
+    try:
+        paths = [get_file(name, origin=ORIGIN_FOLDER + name, cache_subdir=subdir) for name in FILES]
+    except DownloadError as exc:
+        raise DownloadError(f"{exc} Fashion-MNIST needs all four files {', '.join(FILES)} (from {ORIGIN_FOLDER}) in "
+                            f"{os.path.join(keras_home(), subdir)}.") from exc
     y_train = _read(paths[0], LABEL_HEADER)
     x_train = _read(paths[1], IMAGE_HEADER).reshape(len(y_train), 28, 28)
     y_test = _read(paths[2], LABEL_HEADER)

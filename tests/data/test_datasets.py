@@ -242,8 +242,12 @@ def test_offline_loader_names_url_and_path(keras_home):
     message = str(info.value)
     assert "Could not download https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in message
     assert f"place the file at {keras_home / 'datasets' / 'mnist.npz'}" in message
-    with pytest.raises(DownloadError, match=r"cifar-10-python\.tar\.gz.*cifar-10-batches-py-target"):
+    with pytest.raises(DownloadError, match=r"cifar-10-python\.tar\.gz.*cifar-10-batches-py-target") as info:
         cifar10.load_data()
+    assert f"the archive as {keras_home / 'datasets' / 'cifar-10-batches-py.tar.gz'}" in str(info.value)
+    with pytest.raises(DownloadError, match=r"Fashion-MNIST needs all four files train-labels-idx1-ubyte\.gz, "
+                                            r"train-images-idx3-ubyte\.gz, .* in .*datasets.fashion-mnist"):
+        fashion_mnist.load_data()
 
 
 def test_the_shipped_digits_need_no_file(keras_home):
