@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from kerasette.backend import ops
+from kerasette.backend import ops, parallel
 from kerasette.backend import random as krandom
 from kerasette.layers.base import Layer
 from kerasette.layers.core import check_noise_shape, concrete_noise_shape
@@ -22,6 +22,33 @@ from kerasette.utils.validation import check_rate
 #: SELU's constants (`kerasette.activations.selu`): alpha and scale
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+
+#: values per independent random stream in `draws` (as the dropout op's blocks)
+DRAW_BLOCK = 1 << 18
+
+
+def draws(kind: str, shape, dtype, rng: np.random.Generator) -> np.ndarray:
+    """Standard normal (``kind='normal'``) or uniform [0, 1) (``'uniform'``) draws of ``shape``,
+    float64 for a float64 ``dtype`` and float32 otherwise.
+
+    One integer drawn from ``rng`` seeds a stream per block of `DRAW_BLOCK` values, and the
+    blocks are filled in parallel: the values depend on ``rng`` only, not on the thread count.
+    """
+    out = np.empty(tuple(shape), np.float64 if np.dtype(dtype) == np.float64 else np.float32)
+    flat = out.reshape(-1)
+    seed = int(rng.integers(0, 2**63))
+
+    def blocks(b0, b1):
+        for b in range(b0, b1):
+            stream = np.random.default_rng([seed, b])
+            part = flat[b * DRAW_BLOCK:(b + 1) * DRAW_BLOCK]
+            if kind == "normal":
+                stream.standard_normal(out=part, dtype=part.dtype)
+            else:
+                stream.random(out=part, dtype=part.dtype)
+
+    parallel.map_chunks(blocks, -(-flat.size // DRAW_BLOCK), parallel.memory_bound_min(), DRAW_BLOCK)
+    return out
 
 
 class _Noise(Layer):
@@ -38,10 +65,8 @@ class _Noise(Layer):
         return self._rng or krandom.generator()
 
     def _normal(self, shape, dtype) -> np.ndarray:
-        """Standard normal draws of ``shape`` in ``dtype`` (float32 draws for float32 inputs)."""
-        dtype = np.dtype(dtype)
-        draw_dtype = np.float64 if dtype == np.float64 else np.float32
-        return self.generator().standard_normal(tuple(shape), dtype=draw_dtype).astype(dtype, copy=False)
+        """Standard normal draws of ``shape`` in ``dtype``."""
+        return draws("normal", shape, dtype, self.generator()).astype(dtype, copy=False)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -177,8 +202,7 @@ class AlphaDropout(_Noise):
         # a * (x * keep + alpha_p * (1 - keep)) + b, as x * scale + shift with per-mask constants
         shape = concrete_noise_shape(self, self.noise_shape, inputs.shape)
         dtype = np.dtype(inputs.dtype)
-        draws = self.generator().random(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
-        keep = draws >= self.rate
+        keep = draws("uniform", shape, dtype, self.generator()) >= self.rate
         a, b = self.affine
         alpha_p = -SELU_ALPHA * SELU_SCALE
         scale = np.where(keep, a, 0.0).astype(dtype)

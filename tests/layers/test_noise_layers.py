@@ -20,6 +20,7 @@ import pytest
 
 import kerasette.backend as K  # noqa: N812 - the Keras convention
 from kerasette import layers
+from kerasette.backend import parallel
 from kerasette.backend.ops.sample_normalization import group_normalization
 from kerasette.layers import (
     AlphaDropout,
@@ -34,6 +35,7 @@ from kerasette.layers import (
     SpatialDropout2D,
     SpatialDropout3D,
     UnitNormalization,
+    noise,
 )
 from kerasette.models import Sequential, model_from_json
 from tests.helpers import check_gradients
@@ -232,6 +234,30 @@ def test_unseeded_layers_draw_from_the_shared_generator():
     assert not np.array_equal(GaussianNoise(0.5)(x, training=True).data, results[0][0])
 
 
+@pytest.mark.parametrize("kind", ["normal", "uniform"])
+def test_draws_depend_on_the_generator_only_not_on_the_thread_count(kind):
+    size = 2 * noise.DRAW_BLOCK + 1000  # three blocks
+    results = []
+    previous = parallel.num_threads()
+    try:
+        for threads in (1, 2):
+            parallel.set_num_threads(threads)
+            with parallel.parallel_settings(memory_bound_min=0):
+                results.append(noise.draws(kind, (size,), np.float32, np.random.default_rng(11)))
+    finally:
+        parallel.set_num_threads(previous)
+    np.testing.assert_array_equal(results[0], results[1])
+    a = results[0]
+    assert a.dtype == np.float32
+    blocks = a[: 2 * noise.DRAW_BLOCK].reshape(2, -1)
+    assert not np.array_equal(blocks[0], blocks[1])  # each block its own stream
+    if kind == "normal":
+        assert abs(a.mean()) < 5e-3 and a.std() == pytest.approx(1.0, rel=1e-2)
+    else:
+        assert a.min() >= 0 and a.max() < 1 and a.mean() == pytest.approx(0.5, abs=3e-3)
+    assert noise.draws(kind, (3,), np.float64, np.random.default_rng(0)).dtype == np.float64
+
+
 def test_float64_inputs_get_float64_noise():
     x = _normal((4, 3), dtype="float64")
     for layer in (GaussianNoise(0.1), GaussianDropout(0.1), AlphaDropout(0.1), Dropout(0.1, noise_shape=(None, 1))):
@@ -380,8 +406,6 @@ def test_keras_1_model_config_with_gaussian_noise_sigma_loads():
 
 
 def test_keras_1_module_path():
-    from kerasette.layers import noise
-
     assert noise.GaussianNoise is GaussianNoise and noise.GaussianDropout is GaussianDropout
 
 
