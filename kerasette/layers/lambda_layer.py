@@ -164,7 +164,11 @@ def function_config(function) -> dict:
             closure = _json_or_none(tuple(cell.cell_contents for cell in function.__closure__))
         code = base64.encodebytes(marshal.dumps(function.__code__)).decode("ascii")
         return {"class_name": "__lambda__", "config": {"code": code, "defaults": defaults, "closure": closure}}
-    name = registry.name_of("activation", function) or getattr(function, "__name__", None) or type(function).__name__
+    registered = registry.name_of("activation", function)
+    if registered is not None and ">" not in registered:  # a built-in activation: Keras's of that name
+        return {"module": "keras.activations", "class_name": "function", "config": registered,
+                "registered_name": "function"}
+    name = registered or getattr(function, "__name__", None) or type(function).__name__
     return {"module": "builtins", "class_name": "function", "config": name.rpartition(">")[2],
             "registered_name": name if ">" in name else "function"}
 

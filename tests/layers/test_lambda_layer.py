@@ -126,3 +126,13 @@ def test_lambda_errors():
                                          r"zeros of input shape \(None, 3\) \(ValueError: .*\); pass "
                                          r"output_shape=\.\.\. \(the shape without the batch axis\)"):
         broken.compute_output_shape((None, 3))
+
+
+def test_a_built_in_activation_is_saved_as_keras_s_and_found_without_custom_objects():
+    from kerasette import activations
+
+    layer = Lambda(activations.relu, name="r")
+    config = layer.get_config()
+    assert config["function"] == {"module": "keras.activations", "class_name": "function", "config": "relu",
+                                  "registered_name": "function"}
+    assert Lambda.from_config(json.loads(json.dumps(config))).function is activations.relu
