@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kerasette import activations, constraints, initializers, regularizers
@@ -11,6 +13,7 @@ from kerasette.backend.config import normalize_data_format
 from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, unique_name
+from kerasette.layers.folding import folded_kernel_and_bias
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import WEIGHT_KERAS1, keras_layer
 from kerasette.utils.validation import check_positive_int, check_rate, shape_str
@@ -113,6 +116,14 @@ class Dense(WeightPenalties, Layer):
 
     def call_with_activation(self, inputs, activation):
         return ops.dense(inputs, self.kernel, self.bias, relu=True)
+
+    def output_affine_folder(self, axis: int, ndim: int):
+        """How to fold a per-unit ``output * scale + shift`` along output ``axis`` (of ``ndim``)
+        into the kernel and bias (see `Conv2D.output_affine_folder`); None unless ``axis`` is
+        the last and the layer has no activation or activity regularizer of its own."""
+        if axis != ndim - 1 or self.activation is not activations.linear or self.activity_regularizer is not None:
+            return None
+        return functools.partial(folded_kernel_and_bias, self)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

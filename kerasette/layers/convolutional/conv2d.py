@@ -7,11 +7,14 @@ kernel is stored as (rows, cols, in_channels // groups, filters) whatever the da
 
 from __future__ import annotations
 
+import functools
+
 from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
 from kerasette.layers.core import WeightPenalties
+from kerasette.layers.folding import folded_kernel_and_bias
 from kerasette.layers.image_input import (
     TO_CHANNELS_FIRST,
     TO_CHANNELS_LAST,
@@ -146,6 +149,18 @@ class Conv2D(WeightPenalties, Layer):
 
     def runs_channels_last(self) -> bool:
         return self.data_format == "channels_first"
+
+    def output_affine_folder(self, axis: int, ndim: int):
+        """How to fold a per-channel ``output * scale + shift`` along output ``axis`` (of ``ndim``)
+        into the kernel and bias: a function of ``(scale, shift)`` giving a context in which
+        this layer computes the folded result; None when it cannot (not the channel axis, or
+        an activation or activity regularizer of its own). A fact for the model planner; a
+        subclass whose kernel's last axis is not its output channels must return None."""
+        channel = 1 if self.data_format == "channels_first" else 3
+        if (ndim, axis) != (4, channel) or self.activation is not activations.linear \
+                or self.activity_regularizer is not None:
+            return None
+        return functools.partial(folded_kernel_and_bias, self)
 
     def stored_weight_converter(self, var, stored_shape, origin):
         """Kernels stored in Theano's order ``(filters, in, rows, cols)`` are transposed; kernels
