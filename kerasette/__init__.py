@@ -9,6 +9,7 @@ Example:
 """
 
 from kerasette import backend, layers, models
+from kerasette.keras_alias import install_keras_alias, uninstall_keras_alias
 from kerasette.version import __version__
 
-__all__ = ["__version__", "backend", "layers", "models"]
+__all__ = ["__version__", "backend", "install_keras_alias", "layers", "models", "uninstall_keras_alias"]

@@ -270,3 +270,9 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer
     """The inverse of `serialize`, resolving class names through the registry only."""
     return registry.deserialize("initializer", {"class_name": config.get("class_name"),
                                                 "config": config.get("config") or {}}, custom_objects)
+
+
+# Keras's lowercase names (``initializers.glorot_uniform``, ``initializers.zeros``, Keras 1's
+# ``uniform``, ``normal``, ...) as module attributes, each the class registered under that name.
+globals().update({name: registry.get("initializer", name) for name in registry.known("initializer")
+                  if name[:1].islower() and name not in globals()})

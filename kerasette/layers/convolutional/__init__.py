@@ -1,10 +1,17 @@
 """The convolution layers, one module each (Keras 1 module path ``keras.layers.convolutional``,
-which also held the padding, cropping and upsampling layers: they are exported here too)."""
+which also held the padding, cropping and upsampling layers and, for scripts that import them from
+here as Keras 1 and 2 allowed, the pooling layers: they are exported here too)."""
 
 from kerasette.layers.convolutional.conv2d import Conv2D
 from kerasette.layers.convolutional.depthwise import DepthwiseConv2D
 from kerasette.layers.convolutional.separable import SeparableConv2D
 from kerasette.layers.convolutional.transpose import Conv2DTranspose, Deconvolution2D
+from kerasette.layers.pooling import (
+    AveragePooling2D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+)
 from kerasette.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 
 Convolution2D = Conv2D
@@ -14,3 +21,4 @@ SeparableConvolution2D = SeparableConv2D
 __all__ = ["Conv2D", "Convolution2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D"]
 __all__ += ["Conv2DTranspose", "Deconvolution2D"]
 __all__ += ["AtrousConvolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
+__all__ += ["AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPooling2D"]

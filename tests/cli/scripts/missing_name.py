@@ -1,0 +1,1 @@
+from keras.wrappers.scikit_learn import KerasClassifier  # noqa: F401
