@@ -5,7 +5,8 @@ Both cut windows of ``sequence_length``/``length`` steps (every ``sampling_rate`
 ``data`` and pair each with a target; they differ in which target: Keras 3's function pairs the
 window starting at step ``i`` with ``targets[i]`` (so ``targets=data[L:]`` predicts the step after
 the window), Keras 2's generator pairs the window *ending before* step ``i`` with
-``targets[i]``. The windows of a batch are gathered in one numpy indexing operation.
+``targets[i]``. A batch's windows are copied whole out of a strided view of all windows
+(`window_view`), several times faster than slicing them one by one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ import numpy as np
 
 from kerasette.utils.dataset_utils import BatchDataset
 from kerasette.utils.sequence import Sequence
+
+
+def window_view(array: np.ndarray, length: int, rate: int) -> np.ndarray:
+    """A read-only view of every window of ``array`` (steps along axis 0): entry ``k`` is
+    ``array[k : k + (length - 1) * rate + 1 : rate]``, for each ``k`` whose window fits. Taking
+    a batch of windows from it (``view[starts]``) copies whole windows, several times faster than
+    gathering their steps one index at a time."""
+    count = max(len(array) - (length - 1) * rate, 0)
+    return np.lib.stride_tricks.as_strided(array, shape=(count, length) + array.shape[1:],
+                                           strides=(array.strides[0], array.strides[0] * rate) + array.strides[1:],
+                                           writeable=False)
 
 
 def _check_positive_below(name: str, value, length: int) -> None:
@@ -97,13 +109,12 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
     if shuffle:  # Keras permutes the start positions themselves with this generator
         first_order = np.arange(len(starts))
         np.random.RandomState(seed).shuffle(first_order)
-    data = np.asarray(data)
+    windows_of = window_view(np.asarray(data), sequence_length, sampling_rate)
     target_array = None if targets is None else np.asarray(targets)
-    offsets = np.arange(sequence_length, dtype=np.int64) * sampling_rate
 
     def fetch(windows):
         first = start + starts[windows]
-        x = data[first[:, None] + offsets]
+        x = windows_of[first]
         return x if target_array is None else (x, target_array[first])
 
     return BatchDataset(len(starts), fetch, batch_size, shuffle=shuffle, seed=seed, first_order=first_order)
@@ -144,6 +155,8 @@ class TimeseriesGenerator(Sequence):
                             ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"TimeseriesGenerator: {name} must be a positive integer; received {value!r}")
+        if start_index < 0:
+            raise ValueError(f"TimeseriesGenerator: start_index must be 0 or greater; received {start_index}")
         self.data, self.targets = data, targets
         self.length, self.sampling_rate, self.stride = length, sampling_rate, stride
         self.start_index = start_index + length
@@ -152,8 +165,9 @@ class TimeseriesGenerator(Sequence):
         if self.start_index > self.end_index:
             raise ValueError(f"TimeseriesGenerator: start_index + length = {self.start_index} is beyond end_index = "
                              f"{self.end_index}: no step would be left to predict")
-        self._data = np.asarray(data)
         self._targets = np.asarray(targets)
+        self._steps = -(-length // sampling_rate)  # the history slice's length, ceil(length / sampling_rate)
+        self._windows = window_view(np.asarray(data), self._steps, sampling_rate)
 
     def __len__(self) -> int:
         span = self.batch_size * self.stride
@@ -167,8 +181,7 @@ class TimeseriesGenerator(Sequence):
 
     def __getitem__(self, index: int):
         rows = self._rows(index)
-        offsets = np.arange(-self.length, 0, self.sampling_rate)
-        samples = self._data[rows[:, None] + offsets]
+        samples = self._windows[rows - self.length]  # data[row - length:row:sampling_rate] for each row
         targets = self._targets[rows]
         if self.reverse:
             return samples[:, ::-1, ...], targets

@@ -138,6 +138,8 @@ def test_timeseries_generator_json_and_errors():
         TimeseriesGenerator([1, 2, 3, 4], [1, 2, 3, 4], length=5)
     with pytest.raises(ValueError, match="length must be a positive integer; received 0"):
         TimeseriesGenerator([1, 2], [1, 2], length=0)
+    with pytest.raises(ValueError, match="start_index must be 0 or greater; received -1"):
+        TimeseriesGenerator([1, 2, 3], [1, 2, 3], length=1, start_index=-1)
 
 
 # ----- text_dataset_from_directory -----
