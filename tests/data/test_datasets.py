@@ -92,6 +92,14 @@ def test_mnist_and_fashion_mnist(cache):
     assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and y.dtype == np.uint8
 
 
+def test_an_absolute_path_is_read_where_it_is(cache, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(str(cache / "mnist.npz"), str(elsewhere / "my_mnist.npz"))  # Keras 2 took a path here
+    assert described(mnist.load_data(path=str(elsewhere / "my_mnist.npz"))) == GOLDEN["mnist"]
+    assert not (cache / "mnist.npz").exists()
+
+
 @pytest.mark.parametrize("index", range(len(synthetic.IMDB_OPTIONS)))
 def test_imdb_matches_keras3(cache, index):
     options, expected = GOLDEN["imdb"][index]
