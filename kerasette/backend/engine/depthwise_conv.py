@@ -97,6 +97,7 @@ def depthwise_backward(dy, x, w, out, relu, has_bias, strides=(1, 1), padding="v
         return dx, (np.zeros(w.shape, x.dtype) if need_kernel else None), (zeros if has_bias else None)
     height = x.shape[1]
     geometry = (*strides, *dilation, pads[0], pads[2])
+    flipped = np.ascontiguousarray(wf[::-1, ::-1]) if tuple(strides) == (1, 1) and m == 1 and need_input else None
 
     def chunk(i, j):
         db = None
@@ -105,7 +106,10 @@ def depthwise_backward(dy, x, w, out, relu, has_bias, strides=(1, 1), padding="v
             ref = out if relu else dy
             _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cin * m), ref[i:j].reshape(-1, cin * m), relu,
                                       dz[i:j].reshape(-1, cin * m), db)
-        if need_input:
+        if need_input and flipped is not None:  # stride 1: the forward pass of the flipped kernel
+            _dw.forward_rows(dz, flipped, flipped.reshape(-1), dx, i * height, j * height, 1, 1, *dilation,
+                             (kh - 1) * dilation[0] - pads[0], (kw - 1) * dilation[1] - pads[2], False, False)
+        elif need_input:
             _dw.input_grad_rows(dz, wf, dx, i * height, j * height, *geometry)
         part = None
         if need_kernel:

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.simd import vcount, vfma, vload, vmax, vstore, vzeros
+from kerasette.backend.kernels.simd import vadd, vcount, vfma, vload, vmax, vstore, vzeros
 
 _inline = numba.njit(inline="always", nogil=True)
 
@@ -241,9 +241,48 @@ def input_grad_rows(dy, w, dx, g0, g1, sh, sw, dh, dw, pt, pl):
                             dxf[dx_at + c] = s
 
 
+@_inline
+def _row_3x3_grad(xf, x_at, x_step, dyf, dy_at, gf, chans, c_end, offsets, count):
+    """Adds the kernel gradient of ``count`` output pixels of a 3x3 depth-multiplier-1 convolution
+    whose windows lie wholly inside the image (channels ``0:c_end``, whole vectors) into ``gf``:
+    the nine taps' sums stay in registers while the pixels pass, so each multiply-add loads one
+    input vector (and each pixel its gradient once). Arguments as for :func:`_row_3x3`."""
+    lanes = vcount(gf)
+    zero = vzeros(gf)
+    o0, o1, o2, o3, o4, o5, o6, o7, o8 = (offsets[0], offsets[1], offsets[2], offsets[3], offsets[4],
+                                          offsets[5], offsets[6], offsets[7], offsets[8])
+    for c in range(0, c_end, lanes):
+        a0, a1, a2, a3, a4, a5, a6, a7, a8 = zero, zero, zero, zero, zero, zero, zero, zero, zero
+        for p in range(count):
+            at = x_at + p * x_step + c
+            d = vload(dyf, dy_at + p * chans + c)
+            a0 = vfma(vload(xf, at + o0), d, a0)
+            a1 = vfma(vload(xf, at + o1), d, a1)
+            a2 = vfma(vload(xf, at + o2), d, a2)
+            a3 = vfma(vload(xf, at + o3), d, a3)
+            a4 = vfma(vload(xf, at + o4), d, a4)
+            a5 = vfma(vload(xf, at + o5), d, a5)
+            a6 = vfma(vload(xf, at + o6), d, a6)
+            a7 = vfma(vload(xf, at + o7), d, a7)
+            a8 = vfma(vload(xf, at + o8), d, a8)
+        vstore(gf, c, vadd(vload(gf, c), a0))
+        vstore(gf, chans + c, vadd(vload(gf, chans + c), a1))
+        vstore(gf, 2 * chans + c, vadd(vload(gf, 2 * chans + c), a2))
+        vstore(gf, 3 * chans + c, vadd(vload(gf, 3 * chans + c), a3))
+        vstore(gf, 4 * chans + c, vadd(vload(gf, 4 * chans + c), a4))
+        vstore(gf, 5 * chans + c, vadd(vload(gf, 5 * chans + c), a5))
+        vstore(gf, 6 * chans + c, vadd(vload(gf, 6 * chans + c), a6))
+        vstore(gf, 7 * chans + c, vadd(vload(gf, 7 * chans + c), a7))
+        vstore(gf, 8 * chans + c, vadd(vload(gf, 8 * chans + c), a8))
+
+
 @kernel
 def kernel_grad_rows(dy, x, dw_out, g0, g1, sh, sw, dh, dw, pt, pl):
     """Adds the kernel gradient of output rows ``g0:g1`` (flattened (n, oh) axis) into ``dw_out``.
+
+    For a 3x3 kernel with one filter per channel, the columns whose windows lie inside the image
+    go through :func:`_row_3x3_grad` (sums in registers); the other columns, rows and kernels add
+    each tap's products into ``dw_out`` in place.
 
     Args:
         dy: output gradient, (N, OH, OW, C * m), C-contiguous.
@@ -256,10 +295,22 @@ def kernel_grad_rows(dy, x, dw_out, g0, g1, sh, sw, dh, dw, pt, pl):
     kh, kw = dw_out.shape[0], dw_out.shape[1]
     m = cout // chans
     dyf, xf, gf = dy.reshape(-1), x.reshape(-1), dw_out.reshape(-1)
+    offsets = np.empty(kh * kw, np.int64)
+    for i in range(kh):
+        for k in range(kw):
+            offsets[i * kw + k] = (i * dh * width + k * dw) * chans
+    c_end = chans - chans % vcount(gf)
     for g in range(g0, g1):
         n = g // oh_n
         oh = g - n * oh_n
         dy_row = g * ow_n
+        lo, hi = 0, 0  # the columns handled by _row_3x3_grad
+        i0, i1 = _tap_range(oh, sh, dh, pt, height, kh)
+        if m == 1 and kh == 3 and kw == 3 and i1 - i0 == 3 and c_end > 0:
+            lo = min((pl + sw - 1) // sw, ow_n)
+            hi = max(lo, min((width - 1 - 2 * dw + pl) // sw + 1, ow_n))
+            corner = ((n * height + oh * sh - pt) * width + lo * sw - pl) * chans
+            _row_3x3_grad(xf, corner, sw * chans, dyf, (dy_row + lo) * cout, gf, chans, c_end, offsets, hi - lo)
         for i in range(kh):
             h = oh * sh + i * dh - pt
             if h < 0 or h >= height:
@@ -272,7 +323,8 @@ def kernel_grad_rows(dy, x, dw_out, g0, g1, sh, sw, dh, dw, pt, pl):
                     x_at = (x_row + ow * sw + k * dw - pl) * chans
                     dy_at = (dy_row + ow) * cout
                     if m == 1:
-                        _axpy(xf, x_at, dyf, dy_at, gf, w_at, cout)
+                        done = c_end if lo <= ow < hi else 0
+                        _axpy(xf, x_at + done, dyf, dy_at + done, gf, w_at + done, cout - done)
                     else:
                         for c in range(chans):
                             v = xf[x_at + c]
