@@ -34,11 +34,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kerasette.backend import memory
+from kerasette.backend import memory, state
 from kerasette.backend.engine.algorithms import choose
-from kerasette.backend.engine.batch import by_images
+from kerasette.backend.engine.batch import by_images, scratch
 from kerasette.backend.engine.geometry import ConvGeometry
 from kerasette.backend.kernels import conv as _conv
+from kerasette.backend.kernels import transpose_phases as _phases
 from kerasette.utils.conv_transpose import deconv_output_length, effective_kernel, transpose_crops
 
 
@@ -135,8 +136,13 @@ def transpose_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: Tra
         y = np.zeros(y_shape, x.dtype)
         _output_pass(y, b, relu, 0, n_img)
         return y
-    y, chunk = choose("input_grad", g.conv(wd.shape, x.dtype)).run(x, wd, g.conv(wd.shape, x.dtype), y_shape)
     b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    if uses_phases(g):
+        y = memory.empty_aligned(y_shape, x.dtype)
+        wph, offsets = phase_weights(wd, g.strides)
+        by_images(lambda i, j: _phase_forward(x[i:j], wph, offsets, y[i:j], b, relu, g), x)
+        return y
+    y, chunk = choose("input_grad", g.conv(wd.shape, x.dtype)).run(x, wd, g.conv(wd.shape, x.dtype), y_shape)
 
     def run(i, j):
         if chunk is not None:
@@ -145,6 +151,71 @@ def transpose_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: Tra
 
     by_images(run, y)
     return y
+
+
+def uses_phases(g: TransposeGeometry) -> bool:
+    """Whether the forward pass and the kernel gradient go by output phases (strides above 1;
+    `kerasette.backend.kernels.transpose_phases`) rather than by the convolution engine's input
+    gradient (col2im at these strides, which scatters every product into a zeroed output)."""
+    return g.strides != (1, 1)
+
+
+def phase_weights(w: np.ndarray, strides) -> tuple[np.ndarray, np.ndarray]:
+    """The (kh, kw, F, C) kernel as the packed phase matrices of `transpose_phases`: phase
+    ``(rh, rw)``'s rows ``(mh, mw, c)`` hold ``w[rh + sh * mh, rw + sw * mw, :, c]``."""
+    sh, sw = strides
+    parts, offsets = [], [0]
+    for rh in range(sh):
+        for rw in range(sw):
+            sub = w[rh::sh, rw::sw]  # (mh, mw, F, C)
+            part = sub.transpose(0, 1, 3, 2).reshape(-1, w.shape[2])
+            parts.append(part)
+            offsets.append(offsets[-1] + part.shape[0])
+    wph = np.ascontiguousarray(np.concatenate(parts, axis=0)) if offsets[-1] else np.zeros((1, w.shape[2]), w.dtype)
+    return wph, np.array(offsets, np.int64)
+
+
+def _phase_scratch(g: TransposeGeometry, filters: int, chans: int, dtype):
+    """Per-thread packing and product tiles of about the engine's ``tile_bytes``."""
+    itemsize = np.dtype(dtype).itemsize
+    kh, kw = g.effective_kernel
+    widest = -(-g.out_hw[1] // g.strides[1])
+    k_max = -(-kh // g.strides[0]) * -(-kw // g.strides[1]) * chans
+    budget = max(state.conv.tile_bytes // itemsize, widest * k_max)
+    cols = scratch("transpose_cols", (budget,), dtype)
+    buf = scratch("transpose_products", (max(widest, budget // max(1, k_max)) * filters,), dtype)
+    return cols, buf
+
+
+def _phase_forward(x, wph, offsets, y, b, relu, g) -> None:
+    cols, buf = _phase_scratch(g, y.shape[3], x.shape[3], x.dtype)
+    (kh, kw), (sh, sw) = g.effective_kernel, g.strides
+    _phases.forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, g.crops[0], g.crops[2],
+                          wph[0] if b is None else b, b is not None, relu)
+
+
+def _phase_kernel_grad(x, dz, offsets, g, n_rows):
+    """The packed phase kernel gradient of one chunk of images, a new array."""
+    filters = dz.shape[3]
+    cols, buf = _phase_scratch(g, filters, x.shape[3], x.dtype)
+    (kh, kw), (sh, sw) = g.effective_kernel, g.strides
+    dwph = np.empty((max(n_rows, 1), filters), x.dtype)
+    _phases.kernel_grad_chunk(x, dz, dwph, offsets, cols, buf, kh, kw, sh, sw, g.crops[0], g.crops[2])
+    return dwph
+
+
+def _unpack_phase_grad(dwph, offsets, w_shape, strides) -> np.ndarray:
+    """The inverse of :func:`phase_weights`: a (kh, kw, F, C) kernel gradient."""
+    kh, kw, filters, chans = w_shape
+    sh, sw = strides
+    dw = np.zeros(w_shape, dwph.dtype)
+    for rh in range(sh):
+        for rw in range(sw):
+            r = rh * sw + rw
+            mh, mw = len(range(rh, kh, sh)), len(range(rw, kw, sw))
+            part = dwph[offsets[r]:offsets[r + 1]].reshape(mh, mw, chans, filters)
+            dw[rh::sh, rw::sw] = part.transpose(0, 1, 3, 2)
+    return dw
 
 
 def _output_pass(y, b, relu, i, j) -> None:
@@ -191,7 +262,16 @@ def transpose_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.nda
     dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
     src = memory.empty_aligned((dy.shape[0], read_h, read_w, filters), dy.dtype) if cut else dz
     k_chunk = finish = None
-    if need_kernel:
+    phases = uses_phases(g)
+    if need_kernel and phases:
+        offsets = phase_weights(wd[:, :, :1, :1], g.strides)[1] * x.shape[3]  # rows of each phase
+
+        def k_chunk(i, j):
+            return _phase_kernel_grad(x[i:j], dz[i:j], offsets, g, int(offsets[-1]))
+
+        def finish(parts):
+            return _unpack_phase_grad(np.sum(parts, axis=0, dtype=x.dtype), offsets, wd.shape, g.strides)
+    elif need_kernel:
         k_chunk, finish = choose("kernel_grad", cg).run(x, src, cg, wd.shape)
 
     def chunk(i, j):
