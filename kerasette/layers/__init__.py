@@ -22,13 +22,23 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
 from kerasette.layers.base import Layer
 from kerasette.layers.core import Input
 from kerasette.layers.input_spec import InputSpec
-from kerasette.layers.merge import add, concatenate
+from kerasette.layers.merge import (  # the functional forms; Keras 1's `merge` hides the module name, as in Keras
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    merge,  # noqa: F811 - Keras 1's merge() replaces the module's name here, as in Keras 1
+    minimum,
+    multiply,
+    subtract,
+)
 
 # Every registered layer class under each of its names (Conv2D and Convolution2D alike).
 globals().update({name: registry.get("layer", name) for name in registry.known("layer")})
 
-__all__ = ["Input", "InputSpec", "Layer", "add", "concatenate", "deserialize", "serialize",
-           *registry.known("layer")]
+__all__ = ["Input", "InputSpec", "Layer", "add", "average", "concatenate", "deserialize", "dot", "maximum", "merge",
+           "minimum", "multiply", "serialize", "subtract", *registry.known("layer")]
 
 
 def deserialize(spec: dict, custom_objects: dict | None = None) -> Layer:

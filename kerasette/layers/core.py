@@ -598,3 +598,7 @@ def input_tensor(layer: InputLayer):
         layer._inbound_nodes.append([])
         layer.output_tensor = out
     return layer.output_tensor
+
+
+# Keras 1 and 2 scripts import Lambda from the core layers' module (``keras.layers.core``).
+from kerasette.layers.lambda_layer import Lambda  # noqa: E402,F401 - lambda_layer imports nothing from here

@@ -10,7 +10,7 @@ import pytest
 
 from kerasette import optimizers, registry, saving
 from kerasette.backend import ops
-from kerasette.layers import Activation, Conv2D, Dense, Dropout, Flatten, InputLayer, Layer, MaxPooling2D
+from kerasette.layers import Activation, Conv2D, Dense, Dot, Dropout, Flatten, InputLayer, Layer, MaxPooling2D
 from kerasette.models import Sequential, model_from_config, model_from_json
 from kerasette.saving.layer_config import layer_from_spec, translate_layer_config
 from tests.layers.test_layers import SPECS as LAYER_SPECS
@@ -25,6 +25,7 @@ LAYER_EXAMPLES = {
     "Flatten": lambda: Flatten(data_format="channels_first"),
     "InputLayer": lambda: InputLayer(input_shape=(5, 6)),
     "MaxPooling2D": lambda: MaxPooling2D((3, 2), strides=(1, 2), padding="same"),
+    "Dot": lambda: Dot(axes=(1, 2), normalize=True),
 }
 
 
@@ -154,7 +155,8 @@ def test_lambda_layers_are_never_deserialised():
     """Keras's Lambda stores Python bytecode (CVE-2024-3660): it is only a name here, and unknown."""
     spec = {"class_name": "Lambda", "config": {"name": "evil", "function": ["4wEAAAAAAAAA", None, None],
                                                "function_type": "lambda"}}
-    with pytest.raises(saving.CheckpointError, match="unknown layer 'Lambda'"):
+    with pytest.raises(saving.CheckpointError, match="Lambda 'evil': the file stores this layer's `function` as a "
+                                                     "Python lambda"):
         layer_from_spec(spec)
 
 
