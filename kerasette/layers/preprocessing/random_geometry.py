@@ -104,9 +104,7 @@ class _AffineLayer(RandomLayer):
         self._seeded(seed)
 
     def augment(self, inputs, rng):
-        from kerasette.backend.kernels import (
-            affine,  # deferred: numba compiles only when a model trains with it
-        )
+        from kerasette.backend.kernels import affine  # deferred: numba loads only when a model trains with it
 
         x = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
         first = self.data_format == "channels_first"
