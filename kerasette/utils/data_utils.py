@@ -20,16 +20,12 @@ tampered data file is better refused).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
-import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
 import warnings
-import zipfile
 
 CHUNK_SIZE = 1 << 16
 TIMEOUT_SECONDS = 60.0
@@ -208,6 +204,7 @@ def _writable(datadir: str) -> bool:
 def _download(origin: str, target: str, file_hash, algorithm: str, extraction_dir: str | None) -> None:
     """Streams ``origin`` into a temporary file beside ``target``; renames it into place only when
     it is complete and its hash matches."""
+    import urllib.error  # deferred: with urllib.request below
     import urllib.request  # deferred: http.client and ssl cost ~13 ms at import, needed only to download
 
     from tqdm.auto import tqdm  # deferred: tqdm is only needed when something is downloaded
@@ -269,6 +266,8 @@ def _failure(origin: str, reason: str, target: str, extraction_dir: str | None, 
 
 
 def _hasher(algorithm: str, file_hash=None):
+    import hashlib  # deferred: OpenSSL's hashes cost ~3 ms at import, needed only to check a file
+
     if algorithm == "sha256" or (algorithm == "auto" and file_hash is not None and len(str(file_hash)) == 64):
         return hashlib.sha256()
     return hashlib.md5()
@@ -314,6 +313,9 @@ def extract_archive(file_path: str, path: str = ".", archive_format="auto") -> b
     """
     if archive_format is None:
         return False
+    import tarfile  # deferred: tarfile and zipfile (with bz2 and lzma) cost ~10 ms at import, needed only here
+    import zipfile  # deferred: see tarfile above
+
     formats = ["tar", "zip"] if archive_format == "auto" else [archive_format] if isinstance(archive_format, str) \
         else list(archive_format)
     file_path, path = os.fspath(file_path), os.fspath(path)
@@ -350,7 +352,7 @@ def _safe_name(archive: str, name: str) -> list[str]:
     return parts
 
 
-def _tar_member(archive: str, member: tarfile.TarInfo):
+def _tar_member(archive: str, member):
     parts = _safe_name(archive, member.name)
     if member.issym() or member.islnk():
         raise ValueError(f"extract_archive: refusing to unpack {archive}: its member {member.name!r} is a "
@@ -361,7 +363,7 @@ def _tar_member(archive: str, member: tarfile.TarInfo):
     return parts, member.isdir(), member
 
 
-def _zip_member(archive: str, info: zipfile.ZipInfo):
+def _zip_member(archive: str, info):
     parts = _safe_name(archive, info.filename)
     mode = info.external_attr >> 16  # Unix mode, when the zip tool stored one (no type bits: a plain file)
     if stat.S_ISLNK(mode):
