@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
+from kerasette.backend.ops.pooling import global_average_pool2d
 from kerasette.layers.base import Layer
 from kerasette.layers.image_input import (
     TO_CHANNELS_FIRST,
@@ -112,8 +113,6 @@ class AveragePooling2D(_Pooling2D):
 class _GlobalPooling2D(Layer):
     """Reduces the rows and columns of each image to one value per channel."""
 
-    reduce = None
-
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
@@ -122,13 +121,17 @@ class _GlobalPooling2D(Layer):
 
     def call(self, inputs):
         axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
-        return type(self).reduce(inputs, axis=axes, keepdims=self.keepdims)
+        return self.reduce(inputs, axes, self.keepdims)
 
     def runs_channels_last(self) -> bool:
         return self.data_format == "channels_first" and not self.keepdims
 
     def call_channels_last(self, x, training=False, activation=None):
-        return type(self).reduce(x, axis=(1, 2), keepdims=False)
+        return self.reduce(x, (1, 2), False)
+
+    def reduce(self, x, axes, keepdims):
+        """The reduction of ``x`` over its spatial ``axes``."""
+        raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
         Layer.check_input(self, input_shape)
@@ -156,7 +159,12 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         (None, 8)
     """
 
-    reduce = staticmethod(ops.mean)
+    def reduce(self, x, axes, keepdims):
+        y = global_average_pool2d(x, "channels_last" if axes == (1, 2) else "channels_first")
+        if keepdims:
+            shape = (y.shape[0], 1, 1, y.shape[1]) if axes == (1, 2) else (y.shape[0], y.shape[1], 1, 1)
+            y = ops.reshape(y, shape)
+        return y
 
 
 @keras_layer(aliases=("GlobalMaxPool2D",), keras1=IMAGE_KERAS1)
@@ -172,4 +180,5 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         (None, 1, 1, 8)
     """
 
-    reduce = staticmethod(ops.max)
+    def reduce(self, x, axes, keepdims):
+        return ops.max(x, axis=axes, keepdims=keepdims)

@@ -20,16 +20,25 @@ def _broadcast_shape(ndim: int, axes: tuple[int, ...], size_of) -> tuple[int, ..
     return tuple(1 if a in axes else size_of(a) for a in range(ndim))
 
 
+def _engine():
+    from kerasette.backend.engine import normalization  # deferred: imports numba
+
+    return normalization
+
+
 class BatchNorm(Op):
     """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and the (biased)
     variance of ``x`` over ``axes``; ``gamma`` and ``beta`` have the shape of the kept axes.
 
     After the forward pass ``self.mean`` and ``self.var`` hold the batch statistics (shape of
-    ``gamma``), for the caller's moving averages.
+    ``gamma``, dtype of ``x``), for the caller's moving averages.
 
-    When the kept axes are the last ones (channels-last images, (batch, features)) the passes
-    work on the (rows, channels) matrix: sums over rows as BLAS products and ``einsum``, and
-    one new array per pass besides the result (fresh memory costs more than arithmetic here).
+    When the kept axes are adjacent (channels-last or channels-first images, (batch, features))
+    both passes run on the numba kernels (`kerasette.backend.engine.normalization`): the forward
+    pass is one reduction (the statistics, float64 sums) and one map; the backward pass one
+    reduction (the sums of ``dy`` and ``dy * (x - mean)``, which are the offset and scale
+    gradients) and one map (``dx = dy * a + x * b + c`` per channel). Nothing is kept but the
+    input and the per-channel numbers. Other axes compute in numpy.
     """
 
     name = "batch_normalization"
@@ -39,65 +48,75 @@ class BatchNorm(Op):
 
     def forward(self, x, gamma, beta):
         self.x_shape = x.shape
-        self.count = int(np.prod([x.shape[a] for a in self.axes]))
-        self.rows = self.axes == tuple(range(len(self.axes)))  # the statistics are over leading axes
-        if self.rows:
-            x = np.ascontiguousarray(x).reshape(self.count, -1)
-            axes, shape = (0,), (1, x.shape[1])
-        else:
-            axes, shape = self.axes, _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
-        dtype = x.dtype.type
-        mean = _sum(x, axes) / dtype(self.count)
-        centered = x - mean.reshape(shape)
-        var = _sum_of_squares(centered, axes) / dtype(self.count)
-        inv = (1.0 / np.sqrt(var + dtype(self.epsilon))).astype(x.dtype, copy=False).reshape(shape)
-        centered *= inv  # now x-hat
-        self.xhat, self.inv, self.gamma, self.shape = centered, inv, gamma.reshape(shape), shape
-        self.mean, self.var = mean.reshape(gamma.shape), var.reshape(gamma.shape)
-        y = centered * self.gamma
-        y += beta.reshape(shape)
-        return y.reshape(self.x_shape)
+        self.view = _engine().channel_view(x.shape, self.axes) if x.size else None
+        if self.view is None:
+            return self._forward_numpy(x, gamma, beta)
+        view = self.view
+        self.x = view.of(x)
+        mean, var = view.statistics(self.x)
+        inv = 1.0 / np.sqrt(var + self.epsilon)
+        self.mean64, self.inv64 = mean, inv
+        self.gamma64 = np.asarray(gamma, np.float64).reshape(-1)
+        scale = self.gamma64 * inv
+        y = view.affine(self.x, scale, np.asarray(beta, np.float64).reshape(-1) - mean * scale)
+        self.mean = mean.astype(x.dtype).reshape(gamma.shape)
+        self.var = var.astype(x.dtype).reshape(gamma.shape)
+        return y.reshape(x.shape)
 
     def backward(self, grad):
-        g = np.ascontiguousarray(grad).reshape(self.xhat.shape)
-        axes = (0,) if self.rows else self.axes
-        dtype = g.dtype.type
-        dbeta = _sum(g, axes).reshape(self.shape)
-        dgamma = _sum_of_products(g, self.xhat, axes).reshape(self.shape)
+        if self.view is None:
+            return self._backward_numpy(grad)
+        view, n = self.view, float(self.view.count)
+        g = view.of(grad)
+        rounded_mean = self.mean64.astype(grad.dtype).astype(np.float64)  # the centre the kernel uses
+        dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean)
+        centered += (rounded_mean - self.mean64) * dbeta  # sum(dy * (x - mean)), mean unrounded
+        dgamma = centered * self.inv64
         dx = None
         if self.needs_grad[0]:
-            # dx = gamma * inv * (g - dbeta / count - xhat * dgamma / count)
+            # dx = gamma * inv * (g - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * inv
+            a = self.gamma64 * self.inv64
+            b = -a * self.inv64 * dgamma / n
+            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64).reshape(self.x_shape)
+        kept, dtype = self.mean.shape, grad.dtype
+        return (dx, dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
+                dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
+
+    # -- kept axes that are not adjacent: numpy ---------------------------------------------------
+    def _forward_numpy(self, x, gamma, beta):
+        axes, shape = self.axes, _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
+        count = max(1, int(np.prod([x.shape[a] for a in axes])))
+        mean = x.sum(axis=axes, dtype=np.float64) / count
+        centered = x - mean.reshape(shape).astype(x.dtype)
+        var = (centered * centered).sum(axis=axes, dtype=np.float64) / count
+        inv = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype).reshape(shape)
+        centered *= inv  # now x-hat
+        self.xhat, self.inv, self.gamma, self.shape, self.count = centered, inv, gamma.reshape(shape), shape, count
+        self.mean = mean.astype(x.dtype).reshape(gamma.shape)
+        self.var = var.astype(x.dtype).reshape(gamma.shape)
+        y = centered * self.gamma
+        y += beta.reshape(shape)
+        return y
+
+    def _backward_numpy(self, g):
+        dtype = g.dtype.type
+        dbeta = g.sum(axis=self.axes).reshape(self.shape)
+        dgamma = (g * self.xhat).sum(axis=self.axes).reshape(self.shape)
+        dx = None
+        if self.needs_grad[0]:
             dx = self.xhat * (-dgamma / dtype(self.count))
             dx += g
             dx -= dbeta / dtype(self.count)
             dx *= self.gamma * self.inv
-            dx = dx.reshape(self.x_shape)
         kept = self.mean.shape
         return (dx, dgamma.reshape(kept) if self.needs_grad[1] else None,
                 dbeta.reshape(kept) if self.needs_grad[2] else None)
 
 
-def _sum(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """Sums over ``axes``; over the rows of a matrix as a product with ones (BLAS)."""
-    if axes == (0,) and x.ndim == 2:
-        return np.ones(x.shape[0], x.dtype) @ x
-    return x.sum(axis=axes)
-
-
-def _sum_of_products(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """``(a * b).sum(axes)``, without the product array for the rows of a matrix."""
-    if axes == (0,) and a.ndim == 2:
-        return np.einsum("ij,ij->j", a, b)
-    return (a * b).sum(axis=axes)
-
-
-def _sum_of_squares(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    return _sum_of_products(a, a, axes)
-
-
 class ChannelAffine(Op):
     """``x * scale + shift`` with ``scale`` and ``shift`` broadcast along the kept axes (the
-    inference form of batch normalization), in one new array."""
+    inference form of batch normalization), on the kernels of `BatchNorm` when the kept axes are
+    adjacent."""
 
     name = "batch_normalization_affine"
 
@@ -105,25 +124,30 @@ class ChannelAffine(Op):
         self.axes = axes
 
     def forward(self, x, scale, shift):
-        self.rows = self.axes == tuple(range(len(self.axes)))
-        shape = (1, scale.size) if self.rows else _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
-        self.x, self.scale, self.shape = x, scale.reshape(shape), shape
-        x2 = np.ascontiguousarray(x).reshape(-1, scale.size) if self.rows else x
-        y = x2 * self.scale
-        y += shift.reshape(shape)
-        return y.reshape(x.shape)
+        self.x, self.scale, self.shift_shape = x, scale, shift.shape
+        self.view = _engine().channel_view(x.shape, self.axes) if x.size else None
+        if self.view is None:
+            shape = _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
+            return x * scale.reshape(shape) + shift.reshape(shape)
+        return self.view.affine(self.view.of(x), scale.reshape(-1), shift.reshape(-1)).reshape(x.shape)
 
     def backward(self, grad):
-        kept = self.scale.size
-        g = np.ascontiguousarray(grad).reshape(-1, kept) if self.rows else grad
-        axes = (0,) if self.rows else self.axes
-        dx = (g * self.scale).reshape(grad.shape) if self.needs_grad[0] else None
-        dscale = None
-        if self.needs_grad[1]:
-            x = np.ascontiguousarray(self.x).reshape(-1, kept) if self.rows else self.x
-            dscale = _sum_of_products(g, x, axes).reshape(-1)
-        dshift = _sum(g, axes).reshape(-1) if self.needs_grad[2] else None
-        return dx, dscale, dshift
+        view = self.view
+        if view is None:
+            shape = _broadcast_shape(grad.ndim, self.axes, lambda a: grad.shape[a])
+            dx = grad * self.scale.reshape(shape) if self.needs_grad[0] else None
+            dscale = (grad * self.x).sum(axis=self.axes).reshape(self.scale.shape)
+            dshift = grad.sum(axis=self.axes).reshape(self.shift_shape)
+        else:
+            g = view.of(grad)
+            zeros = np.zeros(view.channels)
+            dx = (view.affine(g, self.scale.reshape(-1), zeros).reshape(grad.shape)
+                  if self.needs_grad[0] else None)
+            dshift, dscale = (view.sums(g, view.of(self.x), zeros, zeros)
+                              if self.needs_grad[1] or self.needs_grad[2] else (None, None))
+            dscale = None if dscale is None else dscale.astype(grad.dtype).reshape(self.scale.shape)
+            dshift = None if dshift is None else dshift.astype(grad.dtype).reshape(self.shift_shape)
+        return (dx, dscale if self.needs_grad[1] else None, dshift if self.needs_grad[2] else None)
 
 
 def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None):
@@ -154,11 +178,32 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
         op = BatchNorm(axes, epsilon)
         y = apply(op, x, gamma, beta)
         return y, op.mean, op.var
-    dtype = x.dtype
+    scale, shift = inference_scale_shift(gamma, beta, mean, variance, epsilon, x.dtype)
+    return apply(ChannelAffine(axes), x, scale, shift), None, None
+
+
+def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
+    """Batch normalization with given statistics as ``x * scale + shift``:
+    ``scale = gamma / sqrt(variance + epsilon)``, ``shift = beta - mean * scale`` (tensors of
+    ``dtype``, differentiable with respect to all four)."""
     inv = ew.divide(1.0, ew.sqrt(ew.add(as_tensor(variance, dtype=dtype), epsilon)))
     scale = ew.multiply(as_tensor(gamma, dtype=dtype), inv)
     shift = ew.subtract(as_tensor(beta, dtype=dtype), ew.multiply(as_tensor(mean, dtype=dtype), scale))
-    return apply(ChannelAffine(axes), x, scale, shift), None, None
+    return scale, shift
+
+
+def update_moving_statistics(moving_mean: np.ndarray, moving_variance: np.ndarray, mean, variance,
+                             momentum: float) -> None:
+    """``moving = moving * momentum + batch * (1 - momentum)`` for the mean and the variance, in
+    place, in one kernel (not an op: the moving statistics take no gradient).
+
+    Example:
+        >>> m, v = np.zeros(2, "float32"), np.ones(2, "float32")
+        >>> update_moving_statistics(m, v, np.array([1.0, 2.0]), np.array([3.0, 5.0]), 0.5)
+        >>> m.tolist(), v.tolist()
+        ([0.5, 1.0], [2.0, 3.0])
+    """
+    _engine().moving_update(moving_mean, moving_variance, mean, variance, momentum)
 
 
 class ThresholdedRelu(Op):

@@ -1,7 +1,8 @@
-"""2-D average pooling of NHWC tensors, in numpy vectorised over the window's positions.
+"""Average pooling: over 2-D windows of NHWC tensors, and over whole images (global).
 
 With ``'same'`` padding the padded cells are left out of each average (each window is divided
-by the number of real cells it covers), as Keras does.
+by the number of real cells it covers), as Keras does. Global average pooling of channels-last
+images runs on numba kernels (`kerasette.backend.engine.normalization`), float64 sums.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ import numpy as np
 
 from kerasette.backend.ops.base import Op, apply
 from kerasette.utils.conv_utils import conv_output_length, padding_amounts
+
+
+def _engine():
+    from kerasette.backend.engine import normalization  # deferred: imports numba
+
+    return normalization
 
 
 def _window_slices(offset: int, stride: int, count: int) -> slice:
@@ -75,3 +82,38 @@ def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid"):
         [[2.0, 3.5], [6.5, 8.0]]
     """
     return apply(AvgPool2D(pool_size, strides or pool_size, padding), x)
+
+
+class GlobalAvgPool2D(Op):
+    """The mean of each channel of an image: (N, H, W, C) -> (N, C) channels-last, (N, C, H, W)
+    -> (N, C) channels-first."""
+
+    name = "global_average_pool2d"
+
+    def __init__(self, channels_last: bool):
+        self.channels_last = channels_last
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        if self.channels_last:
+            return _engine().global_average_pool_forward(x)
+        n, c, h, w = x.shape
+        return (x.reshape(n, c, h * w).sum(axis=2, dtype=np.float64) / (h * w)).astype(x.dtype)
+
+    def backward(self, grad):
+        if self.channels_last:
+            return (_engine().global_average_pool_backward(grad, self.x_shape),)
+        n, c, h, w = self.x_shape
+        g = grad / grad.dtype.type(h * w)
+        return (np.ascontiguousarray(np.broadcast_to(g[:, :, None, None], self.x_shape)),)
+
+
+def global_average_pool2d(x, data_format: str = "channels_last"):
+    """The mean of each channel of 4-D ``x`` over its rows and columns, shape (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> global_average_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)).data.tolist()
+        [[3.0, 4.0]]
+    """
+    return apply(GlobalAvgPool2D(data_format == "channels_last"), x)

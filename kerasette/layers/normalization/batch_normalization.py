@@ -16,6 +16,7 @@ import numpy as np
 
 from kerasette import initializers
 from kerasette.backend import ops
+from kerasette.backend.ops.normalization import inference_scale_shift, update_moving_statistics
 from kerasette.layers.core import reject_unsupported
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
@@ -112,14 +113,29 @@ class BatchNormalization(ScaleAndOffset):
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
         if training and self.trainable:
             y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon)
-            m = self.momentum
-            self.moving_mean.assign((self.moving_mean.data * m + mean * (1 - m)).astype(self.moving_mean.dtype))
-            self.moving_variance.assign(
-                (self.moving_variance.data * m + var * (1 - m)).astype(self.moving_variance.dtype))
+            update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
+                                     self.momentum)
             return y
         y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon,
                                           self.moving_mean.data, self.moving_variance.data)
         return y
+
+    def inference_affine_axis(self) -> tuple[int, int] | None:
+        """``(axis, ndim)`` when in inference this layer is ``x * scale + shift`` along one axis
+        of its ``ndim``-dimensional input (in the layer's own layout), else None (several kept
+        axes). A fact for the model planner, which folds the map into the layer before."""
+        return (self._axes[0], self._ndim) if len(self._axes) == 1 else None
+
+    def inference_affine(self):
+        """``(scale, shift)`` of inference, per channel, from the current weights:
+        ``scale = gamma / sqrt(moving_variance + epsilon)``, ``shift = beta - moving_mean * scale``
+        (tensors; differentiable with respect to ``gamma`` and ``beta``)."""
+        shape = self.moving_mean.shape
+        dtype = self.moving_mean.dtype
+        gamma = self.gamma if self.gamma is not None else np.ones(shape, dtype)
+        beta = self.beta if self.beta is not None else np.zeros(shape, dtype)
+        return inference_scale_shift(gamma, beta, self.moving_mean.data, self.moving_variance.data,
+                                     self.epsilon, dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

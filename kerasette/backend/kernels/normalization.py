@@ -1,0 +1,208 @@
+"""Per-channel kernels of batch normalization and global average pooling.
+
+Batch normalization works on two views of its input, chosen by where the channel axis is:
+
+- **rows** ``(R, C)``: channels-last images (``R = N * H * W``) and (batch, features) inputs;
+  each row holds one value per channel, contiguous.
+- **planes** ``(A, C, S)``: channels-first images (``A = N``, ``S = H * W``); each channel's
+  values sit together in a plane of ``S``.
+
+Every pass is either a *reduction* (two per-channel sums: short runs in the input's dtype,
+their totals in float64) or a *map* (an elementwise per-channel affine function of one or two arrays). The
+statistics, the backward pass's sums and the inference backward pass are the reduction
+``channel_sums``; the forward pass (training and inference) and the input gradient are the maps
+``channel_affine`` and ``channel_affine2``. The caller splits the leading axis into chunks, one per
+thread, gives each chunk its own float64 sums and adds them up (see
+`kerasette.backend.engine.normalization`).
+
+Global average pooling sums each image's channels (``gap_forward``) and spreads the gradient
+back evenly (``gap_backward``), over the NHWC view ``(N, S, C)``.
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import kernel
+
+#: rows summed in the input's dtype before the sum moves to float64 (global average pooling)
+GAP_BLOCK = 32
+#: rows (or steps of LANES values) summed in the input's dtype before the sums move to float64
+SUM_BLOCK = 32
+#: partial sums kept side by side when summing a contiguous plane (one or two vectors' worth)
+LANES = 16
+
+
+def _channel_sums_rows(a, b, a_center, b_center, s1, s2, p1, p2):
+    """Adds ``sum_r (a - a_center)`` to ``s1`` and ``sum_r (a - a_center) * (b - b_center)`` to
+    ``s2``, per channel.
+
+    Blocks of ``SUM_BLOCK`` rows are summed in the input's dtype, four rows at a time (short sums,
+    few trips through the accumulators), and the blocks' sums in float64.
+
+    Args:
+        a, b: (R, C) arrays (``b`` may be ``a``).
+        a_center, b_center: (C,) values of the input's dtype subtracted first (the batch
+            statistics use a shift close to the mean, so that the variance is a difference of
+            small numbers).
+        s1, s2: (C,) float64 accumulators; added to.
+        p1, p2: (C,) scratch of the input's dtype.
+    """
+    rows, chans = a.shape
+    for r0 in range(0, rows, SUM_BLOCK):
+        r1 = min(r0 + SUM_BLOCK, rows)
+        for c in range(chans):
+            p1[c] = 0
+            p2[c] = 0
+        r = r0
+        while r + 4 <= r1:
+            a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
+            b0, b1, b2, b3 = b[r], b[r + 1], b[r + 2], b[r + 3]
+            for c in range(chans):
+                k = a_center[c]
+                m = b_center[c]
+                d0, d1, d2, d3 = a0[c] - k, a1[c] - k, a2[c] - k, a3[c] - k
+                p1[c] += (d0 + d1) + (d2 + d3)
+                p2[c] += (d0 * (b0[c] - m) + d1 * (b1[c] - m)) + (d2 * (b2[c] - m) + d3 * (b3[c] - m))
+            r += 4
+        while r < r1:
+            ar, br = a[r], b[r]
+            for c in range(chans):
+                d = ar[c] - a_center[c]
+                p1[c] += d
+                p2[c] += d * (br[c] - b_center[c])
+            r += 1
+        for c in range(chans):
+            s1[c] += p1[c]
+            s2[c] += p2[c]
+
+
+def _channel_sums_planes(a, b, a_center, b_center, s1, s2, p1, p2):
+    """As `_channel_sums_rows`, over (A, C, S) arrays (channel ``c`` is ``a[:, c, :]``); each
+    plane is summed in ``LANES`` interleaved partial sums of the input's dtype (``p1``, ``p2``:
+    (LANES,) scratch), moved to float64 every ``SUM_BLOCK`` steps."""
+    outer, chans, inner = a.shape
+    for i in range(outer):
+        for c in range(chans):
+            k = a_center[c]
+            m = b_center[c]
+            t1 = 0.0
+            t2 = 0.0
+            for s0 in range(0, inner, LANES * SUM_BLOCK):
+                s_end = min(s0 + LANES * SUM_BLOCK, inner)
+                for lane in range(LANES):
+                    p1[lane] = 0
+                    p2[lane] = 0
+                s = s0
+                while s + LANES <= s_end:
+                    for lane in range(LANES):
+                        d = a[i, c, s + lane] - k
+                        p1[lane] += d
+                        p2[lane] += d * (b[i, c, s + lane] - m)
+                    s += LANES
+                while s < s_end:
+                    d = a[i, c, s] - k
+                    p1[0] += d
+                    p2[0] += d * (b[i, c, s] - m)
+                    s += 1
+                for lane in range(LANES):
+                    t1 += p1[lane]
+                    t2 += p2[lane]
+            s1[c] += t1
+            s2[c] += t2
+
+
+def _channel_affine_rows(x, scale, shift, y):
+    """``y = x * scale + shift`` per channel, over (R, C) arrays (``scale``, ``shift``: (C,),
+    the dtype of ``x``)."""
+    rows, chans = x.shape
+    for r in range(rows):
+        for c in range(chans):
+            y[r, c] = x[r, c] * scale[c] + shift[c]
+
+
+def _channel_affine_planes(x, scale, shift, y):
+    """As `_channel_affine_rows`, over (A, C, S) arrays."""
+    outer, chans, inner = x.shape
+    for i in range(outer):
+        for c in range(chans):
+            k = scale[c]
+            m = shift[c]
+            for s in range(inner):
+                y[i, c, s] = x[i, c, s] * k + m
+
+
+def _channel_affine2_rows(u, v, a, b, c0, y):
+    """``y = u * a + v * b + c0`` per channel, over (R, C) arrays: the input gradient of batch
+    normalization, ``u`` the output gradient and ``v`` the input."""
+    rows, chans = u.shape
+    for r in range(rows):
+        for c in range(chans):
+            y[r, c] = u[r, c] * a[c] + v[r, c] * b[c] + c0[c]
+
+
+def _channel_affine2_planes(u, v, a, b, c0, y):
+    """As `_channel_affine2_rows`, over (A, C, S) arrays."""
+    outer, chans, inner = u.shape
+    for i in range(outer):
+        for c in range(chans):
+            ka = a[c]
+            kb = b[c]
+            kc = c0[c]
+            for s in range(inner):
+                y[i, c, s] = u[i, c, s] * ka + v[i, c, s] * kb + kc
+
+
+def _moving_update(moving_mean, moving_var, mean, var, momentum):
+    """``moving = moving * momentum + batch * (1 - momentum)``, both statistics, in place."""
+    rest = 1.0 - momentum
+    for c in range(moving_mean.shape[0]):
+        moving_mean[c] = moving_mean[c] * momentum + mean[c] * rest
+        moving_var[c] = moving_var[c] * momentum + var[c] * rest
+
+
+def _gap_forward(x, y, acc, part):
+    """``y[n, c] = mean_s x[n, s, c]`` over (N, S, C).
+
+    Each image's rows are added in blocks of ``GAP_BLOCK`` in the input's dtype (short sums, fast
+    vector adds), and the blocks' sums in float64.
+
+    Args:
+        x: (N, S, C) input.
+        y: (N, C) output; overwritten.
+        acc: (C,) float64 scratch.
+        part: (C,) scratch of the input's dtype.
+    """
+    n_img, size, chans = x.shape
+    for n in range(n_img):
+        for c in range(chans):
+            acc[c] = 0.0
+        for s0 in range(0, size, GAP_BLOCK):
+            s1 = min(s0 + GAP_BLOCK, size)
+            for c in range(chans):
+                part[c] = x[n, s0, c]
+            for s in range(s0 + 1, s1):
+                for c in range(chans):
+                    part[c] += x[n, s, c]
+            for c in range(chans):
+                acc[c] += part[c]
+        for c in range(chans):
+            y[n, c] = acc[c] / size
+
+
+def _gap_backward(g, dx):
+    """``dx[n, s, c] = g[n, c]`` over (N, S, C): ``g`` is the output gradient already divided by S."""
+    n_img, size, chans = dx.shape
+    for n in range(n_img):
+        for s in range(size):
+            for c in range(chans):
+                dx[n, s, c] = g[n, c]
+
+
+channel_sums_rows = kernel(_channel_sums_rows)
+channel_sums_planes = kernel(_channel_sums_planes)
+channel_affine_rows = kernel(_channel_affine_rows)
+channel_affine_planes = kernel(_channel_affine_planes)
+channel_affine2_rows = kernel(_channel_affine2_rows)
+channel_affine2_planes = kernel(_channel_affine2_planes)
+moving_update = kernel(_moving_update)
+gap_forward = kernel(_gap_forward)
+gap_backward = kernel(_gap_backward)

@@ -1,0 +1,224 @@
+"""The batch normalization and global average pooling kernels, their threaded passes and the ops
+built on them, against slow plain numpy (float64) references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kerasette.layers as L
+from kerasette.backend import backprop, ops
+from kerasette.backend.engine import normalization as engine
+from kerasette.backend.kernels import normalization as kernels
+from kerasette.backend.ops.normalization import update_moving_statistics
+from kerasette.backend.ops.pooling import global_average_pool2d
+from kerasette.backend.parallel import parallel_settings
+from kerasette.backend.tensor import Tensor, Variable
+
+DTYPES = [np.float32, np.float64]
+
+
+def _tol(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+
+
+# -- slow references ----------------------------------------------------------------------------------
+def sums_reference(a, b, a_center, b_center, channel_axis):
+    """Per channel: sum(a - ac) and sum((a - ac) * (b - bc)), each element taken one by one."""
+    a, b = np.moveaxis(a.astype(np.float64), channel_axis, -1), np.moveaxis(b.astype(np.float64), channel_axis, -1)
+    chans = a.shape[-1]
+    s1, s2 = np.zeros(chans), np.zeros(chans)
+    for c in range(chans):
+        for u, v in zip(a[..., c].ravel(), b[..., c].ravel()):
+            s1[c] += u - a_center[c]
+            s2[c] += (u - a_center[c]) * (v - b_center[c])
+    return s1, s2
+
+
+def batch_norm_reference(x, gamma, beta, channel_axis, epsilon):
+    """Forward and backward of batch normalization from the definitions, in float64."""
+    axes = tuple(a for a in range(x.ndim) if a != channel_axis)
+    shape = [1] * x.ndim
+    shape[channel_axis] = -1
+    x = x.astype(np.float64)
+    mean = x.mean(axis=axes)
+    var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)
+    xhat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + epsilon)
+    return xhat * gamma.reshape(shape) + beta.reshape(shape), mean, var, xhat
+
+
+def batch_norm_grads_reference(x, gamma, dy, channel_axis, epsilon):
+    axes = tuple(a for a in range(x.ndim) if a != channel_axis)
+    shape = [1] * x.ndim
+    shape[channel_axis] = -1
+    _, _, var, xhat = batch_norm_reference(x, gamma, np.zeros_like(gamma), channel_axis, epsilon)
+    dy = dy.astype(np.float64)
+    n = x.size // x.shape[channel_axis]
+    dbeta = dy.sum(axis=axes)
+    dgamma = (dy * xhat).sum(axis=axes)
+    dx = gamma.reshape(shape) / np.sqrt(var.reshape(shape) + epsilon) * (
+        dy - dbeta.reshape(shape) / n - xhat * dgamma.reshape(shape) / n)
+    return dx, dgamma, dbeta
+
+
+# -- kernels ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 3, 37, 70])  # below, at and past the 4-row step and the block
+def test_channel_sums_rows_kernel(dtype, rows):
+    rng = np.random.default_rng(rows)
+    a, b = rng.standard_normal((rows, 5)).astype(dtype), rng.standard_normal((rows, 5)).astype(dtype)
+    ac, bc = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
+    s1, s2 = np.full(5, 0.5), np.full(5, -0.25)  # added to
+    kernels.channel_sums_rows(a, b, ac, bc, s1, s2, np.empty(5, dtype), np.empty(5, dtype))
+    r1, r2 = sums_reference(a, b, ac, bc, 1)
+    np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("inner", [1, 15, 16, 17, 600])  # tails of the 16 lanes; past a block
+def test_channel_sums_planes_kernel(dtype, inner):
+    rng = np.random.default_rng(inner)
+    a, b = rng.standard_normal((2, 3, inner)).astype(dtype), rng.standard_normal((2, 3, inner)).astype(dtype)
+    ac, bc = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
+    s1, s2 = np.zeros(3), np.zeros(3)
+    lanes = kernels.LANES
+    kernels.channel_sums_planes(a, b, ac, bc, s1, s2, np.empty(lanes, dtype), np.empty(lanes, dtype))
+    r1, r2 = sums_reference(a, b, ac, bc, 1)
+    np.testing.assert_allclose(s1, r1, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_channel_affine_kernels(dtype):
+    rng = np.random.default_rng(1)
+    u, v = rng.standard_normal((7, 4)).astype(dtype), rng.standard_normal((7, 4)).astype(dtype)
+    a, b, c = (rng.standard_normal(4).astype(dtype) for _ in range(3))
+    y = np.full_like(u, np.nan)
+    kernels.channel_affine_rows(u, a, b, y)
+    np.testing.assert_allclose(y, u * a + b, **_tol(dtype))
+    kernels.channel_affine2_rows(u, v, a, b, c, y)
+    np.testing.assert_allclose(y, u * a + v * b + c, **_tol(dtype))
+    u3, v3 = u.reshape(7, 4, 1).transpose(2, 1, 0).copy(), v.reshape(7, 4, 1).transpose(2, 1, 0).copy()  # (1, 4, 7)
+    y3 = np.full_like(u3, np.nan)
+    kernels.channel_affine_planes(u3, a, b, y3)
+    np.testing.assert_allclose(y3, u3 * a[:, None] + b[:, None], **_tol(dtype))
+    kernels.channel_affine2_planes(u3, v3, a, b, c, y3)
+    np.testing.assert_allclose(y3, u3 * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
+
+
+def test_moving_update_kernel():
+    mean, var = np.array([1.0, 2.0], "float32"), np.array([3.0, 4.0], "float32")
+    update_moving_statistics(mean, var, np.array([5.0, -2.0]), np.array([1.0, 0.0]), 0.75)
+    np.testing.assert_allclose(mean, [0.75 * 1 + 0.25 * 5, 0.75 * 2 - 0.25 * 2], rtol=1e-7)
+    np.testing.assert_allclose(var, [0.75 * 3 + 0.25 * 1, 0.75 * 4], rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 31, 33, 100])  # the 32-row block's edges
+def test_gap_kernels(dtype, size):
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((3, size, 5)).astype(dtype)
+    y = np.full((3, 5), np.nan, dtype)
+    kernels.gap_forward(x, y, np.empty(5), np.empty(5, dtype))
+    expected = np.array([[sum(float(v) for v in x[n, :, c]) / size for c in range(5)] for n in range(3)])
+    np.testing.assert_allclose(y, expected, **_tol(dtype))
+    dx = np.full_like(x, np.nan)
+    kernels.gap_backward(y, dx)
+    np.testing.assert_array_equal(dx, np.broadcast_to(y[:, None, :], x.shape))
+
+
+# -- the threaded passes and the ops ------------------------------------------------------------------
+@pytest.mark.parametrize("threads_split", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, channel_axis", [((4, 5, 6, 8), 3), ((4, 8, 5, 6), 1), ((30, 7), 1)])
+def test_batch_norm_op_forward_backward(threads_split, dtype, shape, channel_axis):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    chans = shape[channel_axis]
+    gamma, beta = rng.uniform(0.5, 2, chans).astype(dtype), rng.standard_normal(chans).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    axes = tuple(a for a in range(len(shape)) if a != channel_axis)
+    xt, gt, bt = Variable(x, dtype=dtype), Variable(gamma, dtype=dtype), Variable(beta, dtype=dtype)
+    with parallel_settings(memory_bound_min=0 if threads_split else 10**9):
+        y, mean, var = ops.batch_normalization(xt, gt, bt, axes, 1e-3)
+        grads = backprop.grad(y, [xt, gt, bt], dy)
+    ry, rmean, rvar, _ = batch_norm_reference(x, gamma, beta, channel_axis, 1e-3)
+    tol = _tol(dtype)
+    np.testing.assert_allclose(y.data, ry, **tol)
+    np.testing.assert_allclose(mean, rmean, **tol)
+    np.testing.assert_allclose(var, rvar, **tol)
+    for got, want in zip(grads, batch_norm_grads_reference(x, gamma, dy, channel_axis, 1e-3)):
+        np.testing.assert_allclose(got, want, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+def test_batch_statistics_stay_accurate_far_from_zero():
+    """float32 data with a mean 10,000 times its spread: the shifted sums keep the variance."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 8, 8, 4)) * 0.1 + 1000.0).astype(np.float32)
+    _, mean, var = ops.batch_normalization(x, np.ones(4, "float32"), np.zeros(4, "float32"), (0, 1, 2), 1e-3)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=(0, 1, 2)), rtol=1e-7)
+    np.testing.assert_allclose(var, x64.var(axis=(0, 1, 2)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("threads_split", [False, True])
+@pytest.mark.parametrize("channel_axis", [3, 1])
+def test_inference_affine_op_forward_backward(threads_split, channel_axis):
+    rng = np.random.default_rng(11)
+    shape = (3, 6, 5, 4) if channel_axis == 3 else (3, 4, 6, 5)
+    x = rng.standard_normal(shape)
+    g, b, m, v = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4), rng.uniform(0.5, 2, 4)
+    axes = tuple(a for a in range(4) if a != channel_axis)
+    tensors = [Variable(t, dtype="float64") for t in (x, g, b)]
+    dy = rng.standard_normal(shape)
+    with parallel_settings(memory_bound_min=0 if threads_split else 10**9):
+        y, _, _ = ops.batch_normalization(*tensors, axes, 1e-3, m, v)
+        gx, gg, gb = backprop.grad(y, tensors, dy)
+    shape_c = [1] * 4
+    shape_c[channel_axis] = -1
+    scale = g / np.sqrt(v + 1e-3)
+    np.testing.assert_allclose(y.data, (x - m.reshape(shape_c)) * scale.reshape(shape_c) + b.reshape(shape_c),
+                               rtol=1e-12)
+    np.testing.assert_allclose(gx, dy * scale.reshape(shape_c), rtol=1e-12)
+    np.testing.assert_allclose(gg, (dy * (x - m.reshape(shape_c))).sum(axis=axes) / np.sqrt(v + 1e-3), rtol=1e-10)
+    np.testing.assert_allclose(gb, dy.sum(axis=axes), rtol=1e-10)
+
+
+def test_layers_moving_statistics_follow_keras_rule():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 5, 5, 3)).astype("float32") * 2 + 1
+    bn = L.BatchNormalization(momentum=0.9)
+    bn(x, training=True)
+    mean, var = x.astype(np.float64).mean(axis=(0, 1, 2)), x.astype(np.float64).var(axis=(0, 1, 2))
+    np.testing.assert_allclose(bn.moving_mean.data, 0.1 * mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.data, 0.9 + 0.1 * var, rtol=1e-5)
+
+
+@pytest.mark.parametrize("threads_split", [False, True])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_global_average_pool_op(threads_split, data_format):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 7, 6, 3))
+    if data_format == "channels_first":
+        x = x.transpose(0, 3, 1, 2).copy()
+    axes = (1, 2) if data_format == "channels_last" else (2, 3)
+    xt = Variable(x, dtype="float64")
+    dy = rng.standard_normal((5, 3))
+    with parallel_settings(memory_bound_min=0 if threads_split else 10**9):
+        y = global_average_pool2d(xt, data_format)
+        (gx,) = backprop.grad(y, [xt], dy)
+    np.testing.assert_allclose(y.data, x.mean(axis=axes), rtol=1e-12)
+    expand = dy[:, None, None, :] if data_format == "channels_last" else dy[:, :, None, None]
+    np.testing.assert_allclose(gx, np.broadcast_to(expand / 42, x.shape), rtol=1e-12)
+
+
+def test_global_average_pool_of_empty_images_is_nan_like_numpy():
+    y = engine.global_average_pool_forward(np.zeros((2, 0, 3, 4), "float32"))
+    assert y.shape == (2, 4) and np.isnan(y).all()
+
+
+def test_global_average_pool_float32_sums_are_accurate():
+    x = (np.random.default_rng(0).standard_normal((2, 300, 300, 2)) + 100).astype(np.float32)
+    y = global_average_pool2d(Tensor(x)).data
+    np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=(1, 2)), rtol=1e-7)
