@@ -38,7 +38,8 @@ def batches_folder(inner: str, origin: str, file_hash: str, needed: tuple[str, .
                                 f"unpacked into {datadir} (giving {keras2}{os.sep}).") from exc
     missing = [name for name in needed if not os.path.isfile(os.path.join(keras3, name))]
     if missing:
-        raise FileNotFoundError(f"The CIFAR archive from {origin} did not hold {missing} in {keras3}")
+        raise FileNotFoundError(f"{keras3} lacks the CIFAR files {missing}; delete the folder {os.path.dirname(keras3)} "
+                                f"to unpack or download {origin} again")
     return keras3
 
 

@@ -229,6 +229,14 @@ def test_cifar10_download_and_reuse(keras_home, server, monkeypatch):
     assert (keras_home / "datasets" / "cifar-10-batches-py-target_archive").read_bytes() == data
 
 
+def test_cifar_folder_missing_a_batch(keras_home):
+    unpack(synthetic.cifar10_tar(), keras_home / "datasets" / "cifar-10-batches-py-target")
+    (keras_home / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(FileNotFoundError, match=r"cifar-10-batches-py lacks the CIFAR files \['data_batch_3'\]; "
+                                                r"delete the folder .*cifar-10-batches-py-target to unpack or download"):
+        cifar10.load_data()
+
+
 def test_cifar100_matches_keras3(keras_home):
     unpack(synthetic.cifar100_tar(), keras_home / "datasets" / "cifar-100-python-target")
     assert described(cifar100.load_data()) == GOLDEN["cifar100_fine"]
