@@ -195,7 +195,7 @@ def test_spatial_dropout2d_channels_first_computes_the_same_on_the_channels_last
 def test_a_channels_first_model_with_spatial_dropout_and_group_normalization_trains():
     model = Sequential([layers.InputLayer(input_shape=(2, 6, 6)), Conv2D(4, 3, data_format="channels_first"),
                         GroupNormalization(groups=2, axis=1), SpatialDropout2D(0.3, data_format="channels_first"),
-                        Flatten(data_format="channels_first"), Dense(2)])
+                        UnitNormalization(axis=1), Flatten(data_format="channels_first"), Dense(2)])
     model.compile("sgd", "mse")
     x = _normal((5, 2, 6, 6))
     # inference through the planner (channels-last inside) equals the layers called one by one
@@ -346,6 +346,18 @@ def test_unit_normalization_gives_unit_norms_and_keeps_zero_slices_zero():
     np.testing.assert_array_equal(y[0, 1], 0.0)
     y2 = UnitNormalization(axis=[1, 2])(x).data
     np.testing.assert_allclose((y2.astype(np.float64) ** 2).sum((1, 2)), 1.0, rtol=1e-6)
+
+
+def test_unit_normalization_over_channels_first_channels_on_the_channels_last_tensor():
+    x = _normal((2, 5, 3, 4))
+    layer = UnitNormalization(axis=1)
+    expected = layer(x).data
+    assert layer.runs_channels_last()
+    got = layer.call_channels_last(K.variable(x.transpose(0, 2, 3, 1))).data
+    np.testing.assert_allclose(got.transpose(0, 3, 1, 2), expected, rtol=1e-6, atol=1e-7)
+    other = UnitNormalization(axis=[2, 3])
+    other(x)
+    assert not other.runs_channels_last()
 
 
 def test_unit_normalization_floors_tiny_norms_at_1e_12():

@@ -39,10 +39,18 @@ class UnitNormalization(Layer):
                 raise ValueError(f"UnitNormalization '{self.name}': `axis` must name axes of the input; "
                                  f"received axis={self.axis if self._list else self.axis[0]} for input shape "
                                  f"{shape_str(input_shape)}")
+        self._ndim, self._axes = ndim, sorted({a % ndim for a in self.axis})
         self.built = True
 
     def call(self, inputs):
         return l2_normalize(inputs, self.axis, EPSILON)
+
+    def runs_channels_last(self) -> bool:
+        # a channels-first image normalized over its channels: the channels-last tensor's last axis
+        return self._ndim == 4 and self._axes == [1]
+
+    def call_channels_last(self, x, training=False, activation=None):
+        return l2_normalize(x, -1, EPSILON)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
