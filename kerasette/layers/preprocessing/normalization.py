@@ -35,7 +35,7 @@ class Normalization(Layer):
     variance per feature or channel); the others are averaged over. ``mean`` and ``variance``
     can be given (numbers, or arrays that broadcast along the kept axes, right-aligned), and are
     then part of the config; otherwise the layer has three non-trainable weights, ``mean``,
-    ``variance`` (shape: the kept axes' sizes) and ``count`` (an int64 scalar Keras keeps for old
+    ``variance`` (shape: the kept axes' sizes) and ``count`` (an int32 scalar Keras keeps for old
     files), set by `adapt` and saved with the model, as Keras 3 does. The standard deviation is
     never taken below 1e-7.
 
@@ -82,7 +82,7 @@ class Normalization(Layer):
             self.adapt_mean = self.add_weight(name="mean", shape=stats_shape, initializer="zeros", trainable=False)
             self.adapt_variance = self.add_weight(name="variance", shape=stats_shape, initializer="ones",
                                                   trainable=False)
-            self.count = self.add_weight(name="count", shape=(), initializer="zeros", dtype="int64", trainable=False)
+            self.count = self.add_weight(name="count", shape=(), initializer="zeros", dtype="int32", trainable=False)
         else:
             self._constants = (self._aligned(self.input_mean, ndim), self._aligned(self.input_variance, ndim))
         self.built = True
