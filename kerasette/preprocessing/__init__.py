@@ -10,6 +10,7 @@ import importlib
 
 _SUBMODULES = ("image", "sequence", "text")
 _FUNCTIONS = {
+    "image_dataset_from_directory": "kerasette.utils.image_dataset",
     "text_dataset_from_directory": "kerasette.utils.text_dataset",
     "timeseries_dataset_from_array": "kerasette.utils.timeseries",
 }

@@ -19,6 +19,7 @@ def test_import_paths():
     assert utils.timeseries_dataset_from_array is preprocessing.timeseries_dataset_from_array
     assert utils.text_dataset_from_directory is preprocessing.text_dataset_from_directory
     assert utils.text_dataset_from_directory is text.text_dataset_from_directory
+    assert preprocessing.image_dataset_from_directory is utils.image_dataset_from_directory  # Keras 3's path too
     from kerasette.preprocessing.sequence import TimeseriesGenerator, make_sampling_table, skipgrams  # noqa: F401
     from kerasette.preprocessing.text import (  # noqa: F401
         Tokenizer,
