@@ -35,12 +35,12 @@ def load_data(path: str = "imdb.npz", num_words: int | None = None, skip_top: in
               seed: int = 113, start_char: int | None = 1, oov_char: int | None = 2, index_from: int = 3, **kwargs):
     """Returns ``(x_train, y_train), (x_test, y_test)``.
 
-    ``x``: 1-D object arrays of lists of int word indices (25,000 each by default); ``y``: int64
-    labels 0/1 of shape (n,). Keras's steps, in order: each split is permuted by one
-    ``np.random.RandomState(seed)`` (training first, then test); indices are shifted by
-    ``index_from`` and led by ``start_char``; with ``maxlen``, reviews of ``maxlen`` words or more
-    are dropped; indices outside ``[skip_top, num_words)`` become ``oov_char`` (or are dropped when
-    ``oov_char`` is None).
+    ``x``: 1-D object arrays of lists of int word indices (25,000 each by default); ``y``: integer
+    labels 0/1 of shape (n,), of the dtype stored in the file. Keras's steps, in order: each split
+    is permuted by one ``np.random.RandomState(seed)`` (training first, then test); indices are
+    shifted by ``index_from`` and led by ``start_char``; with ``maxlen``, reviews of ``maxlen``
+    words or more are dropped; indices outside ``[skip_top, num_words)`` become ``oov_char`` (or are
+    dropped when ``oov_char`` is None).
 
     Args:
         path: the file's name in the cache folder ``$KERAS_HOME/datasets``.

@@ -37,11 +37,12 @@ def load_data(path: str = "reuters.npz", num_words: int | None = None, skip_top:
               index_from: int = 3, **kwargs):
     """Returns ``(x_train, y_train), (x_test, y_test)``.
 
-    ``x``: 1-D object arrays of lists of int word indices; ``y``: int64 topic labels 0..45 of
-    shape (n,). Keras's steps: the newswires are permuted by ``np.random.RandomState(seed)``;
-    indices are shifted by ``index_from`` and led by ``start_char``; with ``maxlen``, sequences of
-    ``maxlen`` or more are dropped; indices outside ``[skip_top, num_words)`` become ``oov_char``
-    (dropped when it is None); the first ``int(n * (1 - test_split))`` are for training.
+    ``x``: 1-D object arrays of lists of int word indices; ``y``: integer topic labels 0..45 of
+    shape (n,), of the stored dtype. Keras's steps: the newswires are permuted by
+    ``np.random.RandomState(seed)``; indices are shifted by ``index_from`` and led by
+    ``start_char``; with ``maxlen``, sequences of ``maxlen`` or more are dropped; indices outside
+    ``[skip_top, num_words)`` become ``oov_char`` (dropped when it is None); the first ``int(n * (1
+    - test_split))`` are for training.
 
     Args:
         path: the file's name in the cache folder ``$KERAS_HOME/datasets``.
