@@ -62,6 +62,7 @@ def conv2d_forward(
     relu: bool = False,
     dilation: tuple[int, int] = (1, 1),
     groups: int = 1,
+    saved: dict | None = None,
 ) -> np.ndarray:
     """2-D convolution (cross-correlation, as in Keras) of NHWC images.
 
@@ -75,12 +76,14 @@ def conv2d_forward(
         dilation: (dh, dw): the kernel's taps are this far apart.
         groups: the input and output channels are split into this many groups, output group
             ``g`` computed from input group ``g`` only (``cin`` and ``cout`` divisible by it).
+        saved: a dict the forward pass may fill with what the backward pass would recompute
+            (the phases of a dilated convolution's input); pass it to :func:`conv2d_backward`.
 
     Returns:
         y, (N, OH, OW, cout), dtype of ``x``.
     """
     if groups != 1 or tuple(dilation) != (1, 1):
-        return _variant_forward(x, w, b, tuple(strides), padding, relu, tuple(dilation), groups)
+        return _variant_forward(x, w, b, tuple(strides), padding, relu, tuple(dilation), groups, saved)
     cout = w.shape[3]
     x = np.ascontiguousarray(x)
     _check_float(x, "input")
@@ -169,7 +172,7 @@ def _weight_grad_plan(dy, x, w_shape, strides, padding):
 
 
 def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True,
-                    dilation=(1, 1), groups=1):
+                    dilation=(1, 1), groups=1, saved=None):
     """All the gradients of :func:`conv2d_forward` in one pass over the batch.
 
     Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
@@ -183,7 +186,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         w: kernel, (kh, kw, cin, cout).
         out: forward output (read when ``relu``).
         relu, has_bias: what the forward pass fused.
-        strides, padding, dilation, groups: as for :func:`conv2d_forward`.
+        strides, padding, dilation, groups, saved: as for :func:`conv2d_forward`.
         need_input, need_kernel: which gradients to compute.
 
     Returns:
@@ -191,7 +194,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     """
     if groups != 1 or tuple(dilation) != (1, 1):
         return _variant_backward(dy, x, w, out, relu, has_bias, tuple(strides), padding, need_input, need_kernel,
-                                 tuple(dilation), groups)
+                                 tuple(dilation), groups, saved)
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy)
     _check_grad_shape(dy, x.shape, w.shape, strides, padding)
@@ -270,7 +273,7 @@ def _dilated_kernel(w: np.ndarray, dilation) -> np.ndarray:
     return out
 
 
-def _variant_forward(x, w, b, strides, padding, relu, dilation, groups):
+def _variant_forward(x, w, b, strides, padding, relu, dilation, groups, saved=None):
     """:func:`conv2d_forward` with groups (each group its own convolution, or the depthwise
     kernels for one input channel per group) or dilation (the phases at stride 1)."""
     x = np.ascontiguousarray(x)
@@ -293,10 +296,11 @@ def _variant_forward(x, w, b, strides, padding, relu, dilation, groups):
     out_hw = dilated_window(x.shape, (kh, kw), strides, padding, dilation)[0]
     if x.shape[0] == 0 or 0 in out_hw:
         return memory.empty_aligned((x.shape[0], *out_hw, cout), x.dtype)
-    return dilated_conv.forward(conv2d_forward, x, w, b, padding, dilation, relu)
+    return dilated_conv.forward(conv2d_forward, x, w, b, padding, dilation, relu, saved)
 
 
-def _variant_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel, dilation, groups):
+def _variant_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel, dilation, groups,
+                      saved=None):
     """:func:`conv2d_backward` for :func:`_variant_forward`'s convolutions."""
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
@@ -337,5 +341,5 @@ def _variant_backward(dy, x, w, out, relu, has_bias, strides, padding, need_inpu
                                      need_input, need_kernel)
         return dx, (None if dwz is None else np.ascontiguousarray(dwz[:: dilation[0], :: dilation[1]])), \
             (db if has_bias else None)
-    dx, dw = dilated_conv.backward(conv2d_backward, dy, x, w, dilation, padding, need_input, need_kernel)
+    dx, dw = dilated_conv.backward(conv2d_backward, dy, x, w, dilation, padding, need_input, need_kernel, saved)
     return dx, dw, (db if has_bias else None)

@@ -49,7 +49,7 @@ def _merge(xq, shape, dilation, top, left):
     return x
 
 
-def forward(conv2d_forward, x, w, b, padding, dilation, relu):
+def forward(conv2d_forward, x, w, b, padding, dilation, relu, saved=None):
     """``relu?(conv(x, w dilated) + b)`` at stride 1, by ``conv2d_forward`` on the phases.
 
     Args:
@@ -60,26 +60,31 @@ def forward(conv2d_forward, x, w, b, padding, dilation, relu):
         padding: 'valid' or 'same' (for the dilated kernel's extent).
         dilation: (dh, dw).
         relu: fuse a ReLU.
+        saved: None, or a dict that receives the phases of ``x`` (``'phases'``) for :func:`backward`.
 
     Returns:
         y, (N, OH, OW, F).
     """
     (oh_n, ow_n), pads, phase_hw = plan(x.shape, w.shape[:2], padding, dilation)
     xq = _split(x, phase_hw, dilation, pads[0], pads[2])
+    if saved is not None:
+        saved["phases"] = xq
     yq = conv2d_forward(xq, w, b, (1, 1), "valid", relu)
     return _merge(yq, (x.shape[0], oh_n, ow_n, w.shape[3]), dilation, 0, 0)
 
 
-def backward(conv2d_backward, dz, x, w, dilation, padding, need_input, need_kernel):
+def backward(conv2d_backward, dz, x, w, dilation, padding, need_input, need_kernel, saved=None):
     """Input and kernel gradients of :func:`forward` from ``dz``, the gradient before the bias
     and ReLU, by ``conv2d_backward`` (`kerasette.backend.engine.conv.conv2d_backward`) on the
-    phases.
+    phases (those the forward pass left in ``saved``, else split again).
 
     Returns:
         (dx, dw), each None when not needed.
     """
     _, pads, phase_hw = plan(x.shape, w.shape[:2], padding, dilation)
-    xq = _split(x, phase_hw, dilation, pads[0], pads[2])
+    xq = saved.get("phases") if saved else None
+    if xq is None:
+        xq = _split(x, phase_hw, dilation, pads[0], pads[2])
     out_q = (phase_hw[0] - w.shape[0] + 1, phase_hw[1] - w.shape[1] + 1)
     dzq = _split(dz, out_q, dilation, 0, 0)
     dxq, dw, _ = conv2d_backward(dzq, xq, w, None, False, False, (1, 1), "valid",

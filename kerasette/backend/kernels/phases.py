@@ -10,7 +10,40 @@ interleaved back. The kernels fill preallocated arrays and validate nothing.
 
 from __future__ import annotations
 
+import numba
+
 from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels.simd import vcount, vload, vstore, vzeros
+
+_inline = numba.njit(inline="always", nogil=True)
+
+
+@_inline
+def _copy(src, s_at, dst, d_at, n):
+    """``dst[d_at:d_at + n] = src[s_at:s_at + n]`` on flat C-contiguous arrays, in whole vectors
+    and then one value at a time (numba's indexing keeps LLVM from vectorising a plain loop)."""
+    lanes = vcount(dst)
+    c = 0
+    while c + lanes <= n:
+        vstore(dst, d_at + c, vload(src, s_at + c))
+        c += lanes
+    while c < n:
+        dst[d_at + c] = src[s_at + c]
+        c += 1
+
+
+@_inline
+def _zero(dst, d_at, n):
+    """``dst[d_at:d_at + n] = 0``, in whole vectors and then one value at a time."""
+    lanes = vcount(dst)
+    zero = vzeros(dst)
+    c = 0
+    while c + lanes <= n:
+        vstore(dst, d_at + c, zero)
+        c += lanes
+    while c < n:
+        dst[d_at + c] = 0
+        c += 1
 
 
 @kernel
@@ -36,19 +69,15 @@ def phase_split(x, xq, dh, dw, pt, pl):
             h = r * dh + a - pt
             out = (q * hq + r) * wq * chans
             if h < 0 or h >= height:
-                for t in range(out, out + wq * chans):
-                    qf[t] = 0
+                _zero(qf, out, wq * chans)
                 continue
             for s in range(wq):
                 wc = s * dw + b - pl
                 at = out + s * chans
                 if 0 <= wc < width:
-                    src = ((n * height + h) * width + wc) * chans
-                    for c in range(chans):
-                        qf[at + c] = xf[src + c]
+                    _copy(xf, ((n * height + h) * width + wc) * chans, qf, at, chans)
                 else:
-                    for c in range(chans):
-                        qf[at + c] = 0
+                    _zero(qf, at, chans)
 
 
 @kernel
@@ -71,6 +100,4 @@ def phase_merge(xq, x, dh, dw, pt, pl):
             for wc in range(width):
                 s, b = divmod(wc + pl, dw)
                 src = ((((n * dh + a) * dw + b) * hq + r) * wq + s) * chans
-                at = ((n * height + h) * width + wc) * chans
-                for c in range(chans):
-                    xf[at + c] = qf[src + c]
+                _copy(qf, src, xf, ((n * height + h) * width + wc) * chans, chans)

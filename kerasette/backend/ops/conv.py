@@ -54,6 +54,8 @@ class Conv2D(Op):
                              f"divisible by groups={self.groups} and a bias (F,); received shapes {x.shape}, "
                              f"{kernel.shape} and {None if bias is None else bias.shape}")
         self.x, self.kernel = x, kernel
+        if self.variant:
+            self.variant["saved"] = {}  # what the backward pass reuses (a dilated input's phases)
         out = _conv().conv2d_forward(x, kernel, bias, self.strides, self.padding, relu=self.relu, **self.variant)
         if self.relu:
             self.out = out
