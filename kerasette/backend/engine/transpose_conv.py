@@ -16,6 +16,13 @@ applies (this module describes the convolution with an explicit `ConvGeometry`, 
 is not one of 'valid' and 'same') and runs over the batch one chunk of images per thread; the
 bias, a fused ReLU and their gradients are done in the same chunk.
 
+At strides above 1 the forward pass and the kernel gradient go by output phases instead
+(`kerasette.backend.kernels.transpose_phases`): each of the ``sh * sw`` phases of the output is
+a stride-1 product of packed input patches with its part of the kernel, written once into the
+strided output (the convolution's col2im input gradient would scatter nine products into every
+output pixel of a zeroed array); the kernel gradient's read of the output gradient also takes the
+ReLU mask and the bias gradient, so that pass costs nothing of its own.
+
 A dilated kernel is spread out with zeros (``(k - 1) * d + 1`` taps); Keras refuses strides and
 dilation above 1 together, so this only occurs at stride 1.
 
@@ -194,14 +201,16 @@ def _phase_forward(x, wph, offsets, y, b, relu, g) -> None:
                           wph[0] if b is None else b, b is not None, relu)
 
 
-def _phase_kernel_grad(x, dz, offsets, g, n_rows):
-    """The packed phase kernel gradient of one chunk of images, a new array."""
-    filters = dz.shape[3]
+def _phase_kernel_grad(x, dy, out, relu, dz, write_dz, offsets, g):
+    """(packed phase kernel gradient, bias gradient) of one chunk of images, new arrays."""
+    filters = dy.shape[3]
     cols, buf = _phase_scratch(g, filters, x.shape[3], x.dtype)
     (kh, kw), (sh, sw) = g.effective_kernel, g.strides
-    dwph = np.empty((max(n_rows, 1), filters), x.dtype)
-    _phases.kernel_grad_chunk(x, dz, dwph, offsets, cols, buf, kh, kw, sh, sw, g.crops[0], g.crops[2])
-    return dwph
+    dwph = np.empty((max(int(offsets[-1]), 1), filters), x.dtype)
+    db = np.zeros(filters, x.dtype)
+    _phases.kernel_grad_chunk(x, dy, out, relu, dz, write_dz, db, dwph, offsets, cols, buf, kh, kw, sh, sw,
+                              g.crops[0], g.crops[2])
+    return dwph, db
 
 
 def _unpack_phase_grad(dwph, offsets, w_shape, strides) -> np.ndarray:
@@ -259,15 +268,17 @@ def transpose_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.nda
     read_h, read_w = g.read_hw
     cut = (read_h, read_w) != g.out_hw
     cg = g.conv(wd.shape, x.dtype, out_hw=(read_h, read_w))
-    dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
+    phases = need_kernel and uses_phases(g)
+    if phases:  # the output pass is fused into the kernel gradient's read of dy
+        write_dz = relu and need_input
+        dz = memory.empty_aligned(dy.shape, dy.dtype) if write_dz else dy
+    else:
+        dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
     src = memory.empty_aligned((dy.shape[0], read_h, read_w, filters), dy.dtype) if cut else dz
     k_chunk = finish = None
-    phases = uses_phases(g)
-    if need_kernel and phases:
+    if phases:
         offsets = phase_weights(wd[:, :, :1, :1], g.strides)[1] * x.shape[3]  # rows of each phase
-
-        def k_chunk(i, j):
-            return _phase_kernel_grad(x[i:j], dz[i:j], offsets, g, int(offsets[-1]))
+        ref = out if relu else dy
 
         def finish(parts):
             return _unpack_phase_grad(np.sum(parts, axis=0, dtype=x.dtype), offsets, wd.shape, g.strides)
@@ -276,15 +287,20 @@ def transpose_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.nda
 
     def chunk(i, j):
         """Output pass (ReLU mask, bias gradient) and kernel gradient of images i:j."""
-        db = None
-        if output_pass:
-            db = np.zeros(filters, dy.dtype)
-            ref = out if relu else dy
-            _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, filters), ref[i:j].reshape(-1, filters), relu,
-                                      dz[i:j].reshape(-1, filters), db)
+        if phases:
+            dwph, db = _phase_kernel_grad(x[i:j], dy[i:j], ref[i:j], relu, dz[i:j], write_dz, offsets, g)
+        else:
+            db = None
+            if output_pass:
+                db = np.zeros(filters, dy.dtype)
+                _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, filters), (out if relu else dy)[i:j].reshape(-1, filters),
+                                          relu, dz[i:j].reshape(-1, filters), db)
+            dwph = None
         if cut:
             src[i:j] = dz[i:j, :read_h, :read_w]
-        return db, (k_chunk(i, j) if k_chunk is not None else None)
+        if k_chunk is not None:
+            dwph = k_chunk(i, j)
+        return db, dwph
 
     parts = by_images(chunk, x)
     db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None

@@ -112,16 +112,24 @@ def forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, ct, cl, b, has_
 
 
 @kernel
-def kernel_grad_chunk(x, dz, dwph, offsets, cols, buf, kh, kw, sh, sw, ct, cl):
-    """``dwph``: each phase's kernel gradient ``cols.T @ dz_phase`` summed over a chunk of images.
+def kernel_grad_chunk(x, dy, out, relu, dz, write_dz, db, dwph, offsets, cols, buf, kh, kw, sh, sw, ct, cl):
+    """Each phase's kernel gradient ``cols.T @ dz_phase`` summed over a chunk of images, with the
+    output pass's backward fused into the read of the output gradient.
+
+    ``dz = dy * (out > 0)`` (``dy`` without ``relu``) is read once, phase by phase: into the
+    product tile, added into the bias gradient ``db``, and, when ``write_dz``, stored in ``dz``
+    (for the input gradient).
 
     Args:
         x: forward input, (N, H, W, C), C-contiguous.
-        dz: gradient of the output before its bias (after the ReLU mask), (N, OH, OW, F).
+        dy: gradient of the layer's output, (N, OH, OW, F), C-contiguous.
+        out: the forward output (read when ``relu``), like ``dy``.
+        dz: (N, OH, OW, F), written when ``write_dz``.
+        db: (F,), added into.
         dwph: output, like ``wph`` of :func:`forward_chunk`; overwritten.
         offsets, cols, buf, kh, kw, sh, sw, ct, cl: as for :func:`forward_chunk`.
     """
-    n_img, oh_n, ow_n, filters = dz.shape
+    n_img, oh_n, ow_n, filters = dy.shape
     chans = x.shape[3]
     rows_cap = buf.size // filters
     flat = dwph.reshape(-1)
@@ -132,7 +140,7 @@ def kernel_grad_chunk(x, dz, dwph, offsets, cols, buf, kh, kw, sh, sw, ct, cl):
         for rw in range(sw):
             p0, pn, mw_n = phase_extent(ow_n, cl, sw, rw, kw)
             k = mh_n * mw_n * chans
-            if qn == 0 or pn == 0 or k == 0:
+            if qn == 0 or pn == 0:
                 continue
             r = rh * sw + rw
             total = n_img * qn
@@ -140,15 +148,26 @@ def kernel_grad_chunk(x, dz, dwph, offsets, cols, buf, kh, kw, sh, sw, ct, cl):
             for g0 in range(0, total, tile):
                 g1 = min(g0 + tile, total)
                 m = (g1 - g0) * pn
-                c2 = cols[: m * k].reshape(m, k)
-                _pack(x, c2, 0, g0, g1, q0, qn, p0, pn, mh_n, mw_n)
                 for g in range(g0, g1):
                     n = g // qn
                     o = (q0 + g % qn) * sh + rh - ct
                     for pi in range(pn):
-                        src = dz[n, o, (p0 + pi) * sw + rw - cl]
+                        ow = (p0 + pi) * sw + rw - cl
+                        src = dy[n, o, ow]
+                        ref = out[n, o, ow]
                         dst = ((g - g0) * pn + pi) * filters
                         for f in range(filters):
-                            buf[dst + f] = src[f]
-                blas.gemm(True, False, k, filters, m, c2, 0, k, buf, 0, filters, 1.0, dwph,
-                          offsets[r] * filters, filters)
+                            v = src[f]
+                            if relu and not ref[f] > 0:
+                                v = 0
+                            buf[dst + f] = v
+                            db[f] += v
+                        if write_dz:
+                            zrow = dz[n, o, ow]
+                            for f in range(filters):
+                                zrow[f] = buf[dst + f]
+                if k > 0:
+                    c2 = cols[: m * k].reshape(m, k)
+                    _pack(x, c2, 0, g0, g1, q0, qn, p0, pn, mh_n, mw_n)
+                    blas.gemm(True, False, k, filters, m, c2, 0, k, buf, 0, filters, 1.0, dwph,
+                              offsets[r] * filters, filters)
