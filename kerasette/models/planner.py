@@ -6,7 +6,14 @@ own facts (see `kerasette.layers.base`), never for its type.
 
 1. **Fusion.** A layer whose output goes only to a layer that applies just an activation
    (``Activation('relu')``), and that `fuses` that activation, computes both in one pass.
-2. **Layouts.** The engine computes images channels-last, so a channels-first image layer
+2. **Folding** (inference only). A layer that is, in inference, a per-channel affine map
+   (BatchNormalization: ``inference_affine_axis``/``inference_affine``) and reads the output of a
+   layer that nothing else reads and that can take the map into its weights
+   (``output_affine_folder``: Conv2D, Dense without an activation of their own) is folded into
+   it: one convolution with ``kernel * scale`` and ``bias * scale + shift``, the folded weights
+   computed from the current ones on each call. An activation after the folded normalization
+   is then fused into the convolution as in 1. Training runs the layers as they are.
+3. **Layouts.** The engine computes images channels-last, so a channels-first image layer
    transposes its input in and its output back. Consecutive layers that `runs_channels_last`
    keep the tensor channels-last between them; layers that are `layout_free` (Dropout,
    elementwise activations) pass it through as it is; anything else gets the channels-first
@@ -23,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from kerasette.backend import ops, symbolic
 from kerasette.backend.symbolic import KerasTensor
@@ -42,7 +50,9 @@ class Step:
         inputs: the symbolic tensors it reads.
         as_list: whether the layer takes its inputs as a list.
         fused: an activation to run inside this layer's output pass.
-        alias_of: for an activation fused into the layer before it: that layer's output.
+        alias_of: for an activation fused (or a normalization folded) into the layer before it:
+            that layer's output.
+        fold: ``(normalization layer, folder)`` of a normalization folded into this layer.
     """
 
     output: KerasTensor
@@ -51,25 +61,62 @@ class Step:
     as_list: bool = False
     fused: object = None
     alias_of: KerasTensor | None = None
+    fold: tuple | None = None
 
 
 class Plan:
-    """The steps that compute ``outputs`` from ``inputs``, fusions decided once."""
+    """The steps that compute ``outputs`` from ``inputs``, fusions and foldings decided once.
 
-    def __init__(self, inputs: list[KerasTensor], outputs: list[KerasTensor]):
+    Folding a normalization costs a pass over the weights of the layer before it; running it costs
+    a pass over that layer's output. So a fold is made only for batches of at least
+    ``weights / output values per sample`` (every batch, for a convolution; a Dense layer of many
+    inputs only for large batches): one set of inference steps per set of folds, made when a
+    batch size first needs it.
+
+    Attributes:
+        steps: the training steps (fusions only).
+        inference_steps: the inference steps with every possible fold (then fusions).
+    """
+
+    def __init__(self, inputs: list[KerasTensor], outputs: list[KerasTensor], fold: bool = True):
         self.inputs, self.outputs = list(inputs), list(outputs)
         fed = {id(t) for t in self.inputs}
-        order = [t for t in symbolic.topological_nodes(self.outputs) if id(t) not in fed]
-        self.steps = [_step(t) for t in order]
-        _plan_fusions(self.steps, self.outputs)
+        self._order = [t for t in symbolic.topological_nodes(self.outputs) if id(t) not in fed]
+        self.steps = self._plan(frozenset())
+        self._variants = {}
+        #: the batch size from which each possible fold pays (by the output of the layer folded into)
+        self._fold_from = {id(step.output): _fold_batch(step) for step in self._plan(None) if step.fold}
+        if not fold:
+            self._fold_from = {}
+        self.inference_steps = self._variant(frozenset(self._fold_from))[0]
         self._release = _last_reads(self.steps, self.outputs)
+
+    def _plan(self, folds: frozenset | None) -> list[Step]:
+        """Steps folding the normalizations whose outputs ``folds`` names (None: every one that can be)."""
+        steps = [_step(t) for t in self._order]
+        if folds is None or folds:
+            _plan_foldings(steps, self.outputs, folds)
+        _plan_fusions(steps, self.outputs)
+        return steps
+
+    def _variant(self, folds: frozenset) -> tuple[list[Step], list[list[int]]]:
+        variant = self._variants.get(folds)
+        if variant is None:
+            steps = self._plan(folds)
+            variant = self._variants[folds] = (steps, _last_reads(steps, self.outputs))
+        return variant
 
     def run(self, values: list[Tensor], training: bool) -> list[Tensor]:
         """Computes the outputs for the input ``values`` (one Tensor per input)."""
         store = _Values()
         for tensor, value in zip(self.inputs, values):
             store.put(tensor, value, False)
-        for step, done in zip(self.steps, self._release):
+        if training:
+            steps, release = self.steps, self._release
+        else:
+            batch = values[0].shape[0] if values and values[0].ndim else 0
+            steps, release = self._variant(frozenset(k for k, n in self._fold_from.items() if batch >= n))
+        for step, done in zip(steps, release):
             if step.alias_of is not None:
                 store.alias(step.output, step.alias_of)
             elif step.layer is None:
@@ -78,6 +125,10 @@ class Plan:
                 kwargs = {k: _substitute(v, store.channels_first) for k, v in node.kwargs.items()}
                 value = node.fn(*args, **kwargs)
                 store.put(step.output, value if isinstance(value, Tensor) else Tensor(value), False)
+            elif step.fold is not None:
+                normalization, folder = step.fold
+                with folder(*normalization.inference_affine()):
+                    _run_layer(step, store, training)
             else:
                 _run_layer(step, store, training)
             store.drop(done)  # values no later step reads (inference keeps no more than it needs)
@@ -118,21 +169,73 @@ def _last_reads(steps: list[Step], outputs: list[KerasTensor]) -> list[list[int]
     return release
 
 
-def _plan_fusions(steps: list[Step], outputs: list[KerasTensor]) -> None:
-    readers: dict[int, list[Step]] = {}
+class _Readers:
+    """Who reads what among a plan's steps, to find a step's sole source."""
+
+    def __init__(self, steps: list[Step], outputs: list[KerasTensor]):
+        self.count: dict[int, int] = {}
+        for step in steps:
+            for t in step.inputs:
+                self.count[id(t)] = self.count.get(id(t), 0) + 1
+        self.exported = {id(t) for t in outputs}
+        self.by_output = {id(s.output): s for s in steps}
+
+    def private(self, step: Step) -> bool:
+        """Whether exactly one step reads ``step``'s output and it is not a model output."""
+        return id(step.output) not in self.exported and self.count.get(id(step.output), 0) == 1
+
+    def sole_source(self, step: Step) -> Step | None:
+        """The layer step that computes the value ``step`` reads (through steps already fused or
+        folded into it), when ``step`` has one input and is the only reader of every tensor on
+        the way; else None."""
+        if step.layer is None or len(step.inputs) != 1 or step.as_list:
+            return None
+        source = self.by_output.get(id(step.inputs[0]))
+        while source is not None and source.alias_of is not None:
+            if not self.private(source):
+                return None
+            source = self.by_output.get(id(source.alias_of))
+        if source is None or source.layer is None or source.as_list or not self.private(source):
+            return None
+        return source
+
+
+def _fold_batch(step: Step) -> int:
+    """The smallest batch for which folding into ``step``'s layer costs less than running the
+    normalization: weights / output values per sample (1 when the output size is unknown)."""
+    per_sample = math.prod(d or 0 for d in step.output.shape[1:])
+    if per_sample <= 0:
+        return 1
+    return max(1, -(-sum(w.size for w in step.layer.weights) // per_sample))
+
+
+def _plan_foldings(steps: list[Step], outputs: list[KerasTensor], only: frozenset | None) -> None:
+    """Folds normalizations into the layers before them (only into the layers whose outputs
+    ``only`` names, when given): that layer's step gets ``fold``, the normalization's becomes an
+    alias of its output."""
+    readers = _Readers(steps, outputs)
     for step in steps:
-        for t in step.inputs:
-            readers.setdefault(id(t), []).append(step)
-    exported = {id(t) for t in outputs}
-    by_output = {id(s.output): s for s in steps}
+        affine_axis = getattr(step.layer, "inference_affine_axis", None)
+        located = affine_axis() if affine_axis is not None else None
+        source = readers.sole_source(step) if located is not None else None
+        if source is None or source.fold is not None or (only is not None and id(source.output) not in only):
+            continue
+        folder = getattr(source.layer, "output_affine_folder", None)
+        folder = folder(*located) if folder is not None else None
+        if folder is None:
+            continue
+        source.fold = (step.layer, folder)
+        step.alias_of = source.output
+
+
+def _plan_fusions(steps: list[Step], outputs: list[KerasTensor]) -> None:
+    readers = _Readers(steps, outputs)
     for step in steps:
         activation = getattr(step.layer, "standalone_activation", None) if step.layer is not None else None
-        if activation is None or len(step.inputs) != 1 or step.as_list:
+        if activation is None:
             continue
-        source = by_output.get(id(step.inputs[0]))
-        if (source is None or source.layer is None or source.fused is not None or source.as_list
-                or id(source.output) in exported or len(readers.get(id(source.output), ())) != 1
-                or not source.layer.fuses(activation)):
+        source = readers.sole_source(step)
+        if source is None or source.fused is not None or not source.layer.fuses(activation):
             continue
         source.fused = activation
         step.alias_of = source.output
