@@ -3,9 +3,9 @@
 Each kernel handles the samples ``start:stop`` (`kerasette.backend.parallel` gives each thread
 its own), walking every sample's (positions, channels) matrix row by row with the channels
 innermost (contiguous), accumulating per channel in float64 and combining the channels of a
-group afterwards. The forward pass takes the mean first and then the centered sum of squares
-(two passes, no cancellation); the backward pass recomputes x-hat from ``x`` and the saved
-statistics instead of keeping an array of it.
+group afterwards. Each pass reads the sample once for the statistics and once more for the
+result; the backward pass recomputes x-hat from ``x`` and the saved statistics instead of
+keeping an array of it.
 """
 
 from __future__ import annotations
@@ -19,39 +19,44 @@ from kerasette.backend.kernels._jit import kernel
 def forward(x, gamma, beta, groups, epsilon, out, mean, inv, start, stop):
     """``out = (x - mean) * inv * gamma + beta`` per sample and group, for samples
     ``start:stop``; fills ``mean`` and ``inv = 1 / sqrt(var + epsilon)`` ((batch, groups),
-    float64). ``x`` and ``out``: (batch, positions, channels); ``gamma``, ``beta``: (channels,)."""
+    float64). ``x`` and ``out``: (batch, positions, channels); ``gamma``, ``beta``: (channels,).
+
+    One pass takes each channel's sum and sum of squares of ``x - shift`` (``shift``: the
+    channel's first value, so the squares do not dwarf the spread); a group's variance is then
+    the mean of its channels' own variances plus the variance of their means. A second pass
+    writes the output."""
     positions, channels = x.shape[1], x.shape[2]
     per_group = channels // groups
     count = positions * per_group
-    acc = np.empty(channels, np.float64)
-    centre = np.empty(channels, np.float64)
+    s1 = np.empty(channels, np.float64)
+    s2 = np.empty(channels, np.float64)
+    shift = np.empty(channels, np.float64)
     centre_x = np.empty(channels, x.dtype)
     scale = np.empty(channels, x.dtype)
     for b in range(start, stop):
-        acc[:] = 0.0
+        for c in range(channels):
+            shift[c] = x[b, 0, c]
+        s1[:] = 0.0
+        s2[:] = 0.0
         for s in range(positions):
             for c in range(channels):
-                acc[c] += x[b, s, c]
+                d = x[b, s, c] - shift[c]
+                s1[c] += d
+                s2[c] += d * d
         for g in range(groups):
             total = 0.0
             for c in range(g * per_group, (g + 1) * per_group):
-                total += acc[c]
-            mean[b, g] = total / count
+                total += shift[c] + s1[c] / positions  # the channel's mean
+            m = total / per_group
+            spread = 0.0
             for c in range(g * per_group, (g + 1) * per_group):
-                centre[c] = mean[b, g]
-        acc[:] = 0.0
-        for s in range(positions):
-            for c in range(channels):
-                d = x[b, s, c] - centre[c]
-                acc[c] += d * d
-        for g in range(groups):
-            total = 0.0
-            for c in range(g * per_group, (g + 1) * per_group):
-                total += acc[c]
-            inv[b, g] = 1.0 / np.sqrt(total / count + epsilon)
+                between = shift[c] + s1[c] / positions - m
+                spread += (s2[c] - s1[c] * s1[c] / positions) + positions * between * between
+            mean[b, g] = m
+            inv[b, g] = 1.0 / np.sqrt(max(spread, 0.0) / count + epsilon)
             for c in range(g * per_group, (g + 1) * per_group):
                 scale[c] = inv[b, g] * gamma[c]
-                centre_x[c] = centre[c]
+                centre_x[c] = m
         for s in range(positions):
             for c in range(channels):
                 out[b, s, c] = (x[b, s, c] - centre_x[c]) * scale[c] + beta[c]
