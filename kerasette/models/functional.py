@@ -16,6 +16,55 @@ def _history(t) -> list:
     return [t._keras_history[0].name, t._keras_history[1], t._keras_history[2]]
 
 
+def _node_key(t):
+    """What identifies a layer call: its node, or for a model input, its InputLayer."""
+    return t.node if t.node is not None else ("input", id(t._keras_history[0]))
+
+
+def _inbound(t) -> list:
+    return t.node.symbolic_inputs() if t.node is not None else []
+
+
+def keras_layer_order(outputs: list) -> list:
+    """The layers between the inputs and ``outputs`` in the order Keras 2 and 3 list them: by
+    depth, the layers farthest from the outputs first, and within one depth in the order a
+    depth-first walk from the outputs first meets them. Keras's legacy files list layers, and
+    match weights to layers, in this order, so kerasette must list them the same way.
+
+    A layer call's depth is 0 for an output and one more than the deepest call that reads it;
+    a layer called several times takes the deepest of its calls.
+    """
+    first_seen: dict[int, int] = {}
+    layer_of: dict[int, object] = {}
+    finished: set = set()
+    postorder: list[tuple] = []  # (node key, layer, inbound tensors), each call after its inputs
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:  # iterative: deep graphs must not hit Python's recursion limit
+        t, expanded = stack.pop()
+        key, layer = _node_key(t), t._keras_history[0]
+        if expanded:
+            if key not in finished:
+                finished.add(key)
+                postorder.append((key, layer, _inbound(t)))
+            continue
+        if key in finished:
+            continue
+        first_seen.setdefault(id(layer), len(first_seen))
+        layer_of[id(layer)] = layer
+        stack.append((t, True))
+        stack.extend((inbound, False) for inbound in reversed(_inbound(t)))
+    node_depth: dict = {}
+    layer_depth: dict[int, int] = {}
+    for key, layer, inbound in reversed(postorder):
+        depth = max(node_depth.setdefault(key, 0), layer_depth.get(id(layer), 0))
+        layer_depth[id(layer)] = node_depth[key] = depth
+        for tensor in inbound:
+            inbound_key = _node_key(tensor)
+            node_depth[inbound_key] = max(depth + 1, node_depth.get(inbound_key, 0))
+    order = sorted(first_seen, key=lambda i: (-layer_depth[i], first_seen[i]))
+    return [layer_of[i] for i in order]
+
+
 class LayerGraph:
     """The layer calls between symbolic ``inputs`` and ``outputs``.
 
@@ -59,16 +108,7 @@ class LayerGraph:
                                  f"'{t.name}'; every input must be used")
 
     def _collect_layers(self) -> list:
-        layers, seen = [], set()
-        for t in self.inputs:
-            layer = t._keras_history[0]
-            seen.add(id(layer))
-            layers.append(layer)
-        for t in symbolic.topological_nodes(self.outputs):
-            layer = t.node.layer if t.node is not None else None
-            if layer is not None and id(layer) not in seen:
-                seen.add(id(layer))
-                layers.append(layer)
+        layers = keras_layer_order(self.outputs)
         names = [layer.name for layer in layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -216,7 +216,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     config = parse_json(content.model_config, "model_config", path)
     model = model_from_config(config, custom_objects, filepath=path,
                               max_weight_elements=content.max_weight_elements)
-    converters = assign_weights(model, content, LoadOptions(flip_kernels=flip_kernels))
+    converters = assign_weights(model, content, LoadOptions(flip_kernels=flip_kernels, same_model=True))
     if not compile:
         return model
     if content.training_config is None:

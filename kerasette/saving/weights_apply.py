@@ -29,11 +29,15 @@ class LoadOptions:
         flip_kernels: None to decide from the file (Theano backend, or a Keras 1 file whose
             kernels are in Theano order) and warn; True to always flip convolution kernels in
             both spatial axes; False never to flip.
+        same_model: the model was built from the file's own config (``load_model``): when the
+            file's layers with weights and the model's have the same names, they are matched by
+            name, which stays right whichever order an older writer listed them in.
     """
 
     by_name: bool = False
     skip_mismatch: bool = False
     flip_kernels: bool | None = None
+    same_model: bool = False
 
 
 Converter = Callable[[np.ndarray], np.ndarray]
@@ -140,6 +144,10 @@ def assign_weights(model, content: CheckpointContent, options: LoadOptions) -> d
                 planner.plan_layer(layer, stored[layer.name])
         return planner.commit()
     file_layers = [layer for layer in content.layers if layer.weights]
+    if options.same_model and sorted(layer.name for layer in model_layers) == sorted(
+            layer.name for layer in file_layers):
+        stored = {layer.name: layer for layer in file_layers}
+        file_layers = [stored[layer.name] for layer in model_layers]
     if len(file_layers) != len(model_layers):
         raise CheckpointError(
             f"the file holds weights for {len(file_layers)} layers ({_describe(file_layers)}), but model "

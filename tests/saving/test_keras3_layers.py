@@ -50,3 +50,39 @@ def test_keras3_batch_normalization_weights_and_config():
     assert bns[1].momentum == 0.8 and bns[1].epsilon == 1e-4 and not bns[1].center
     assert not np.allclose(bns[0].moving_mean.data, 0)  # Keras trained it: real statistics
     assert len(model.trainable_weights) == 2 + 2 + 1 + 2 + 2 + 2 + 1 + 2 and len(model.non_trainable_weights) == 6
+
+
+def test_functional_models_list_their_layers_in_keras_order():
+    """Keras lists a functional model's layers by depth from the inputs (ties in the order a
+    walk from the outputs meets them) and writes its config in that order; kerasette's own
+    listing, which decides the order weights are matched in, is the same."""
+    import json
+
+    import h5py
+
+    checked = 0
+    for path in sorted(DATA.glob("keras3*/*.h5")):
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                continue
+            config = json.loads(f.attrs["model_config"])
+        if config["class_name"] != "Functional":
+            continue
+        names = [entry["name"] for entry in config["config"]["layers"]]
+        assert [layer.name for layer in load_model(path, compile=False).layers] == names, path.name
+        checked += 1
+    assert checked >= 2
+
+
+def test_a_shared_layer_and_inputs_at_several_depths_are_listed_as_keras_lists_them():
+    from kerasette.layers import Add, Dense, Input
+    from kerasette.models import Model
+
+    a, b, c = Input((4,), name="a"), Input((4,), name="b"), Input((4,), name="c")
+    shared = Dense(4, name="shared")
+    x = shared(Dense(4, name="d2")(Dense(4, name="d1")(a)))
+    z = Dense(4, name="d3")(Add(name="add1")([x, shared(b)]))
+    model = Model([a, b, c], [Dense(3, name="o1")(Add(name="add2")([z, c])), Dense(2, name="o2")(x)])
+    # what Keras 3.15.1 lists for the same graph (printed there from model.layers)
+    assert [layer.name for layer in model.layers] == ["a", "d1", "d2", "b", "shared", "add1", "d3", "c", "add2",
+                                                      "o1", "o2"]
