@@ -70,6 +70,16 @@ def test_float32_stays_accurate_for_a_large_mean():
     np.testing.assert_allclose(y, expected, atol=2e-4)
 
 
+def test_an_outlier_first_value_does_not_spoil_the_variance():
+    """The statistics pass shifts each channel by its first value: an outlier there must not
+    cost precision (the shifted sums are float64)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 400, 4)).astype(np.float32)
+    x[:, 0, :] = 5000.0
+    y = group_normalization(x, None, None, 2).data
+    np.testing.assert_allclose(y, reference(x, np.ones(4), np.zeros(4), 2, 1e-3, x)[0], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_op_is_the_same_split_over_threads(threads):
     rng = np.random.default_rng(3)
