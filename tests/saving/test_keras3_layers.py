@@ -61,7 +61,7 @@ def test_functional_models_list_their_layers_in_keras_order():
     import h5py
 
     checked = 0
-    for path in sorted(DATA.glob("keras3*/*.h5")):
+    for path in sorted([*DATA.glob("keras3/*.h5"), *DATA.glob("keras3_functional/*.h5"), *FOLDER.glob("*.h5")]):
         with h5py.File(path, "r") as f:
             if "model_config" not in f.attrs:
                 continue
