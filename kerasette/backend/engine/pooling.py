@@ -1,7 +1,8 @@
-"""2-D max pooling of NHWC arrays on the numba kernels, split over the pool by images.
+"""2-D max and average pooling of NHWC arrays on the numba kernels, split over the pool by images.
 
-The forward pass keeps each window's winner (its flat position in the image's plane) so that
-the backward pass sends each output gradient straight to it.
+Max pooling's forward pass keeps each window's winner (its flat position in the image's plane) so
+that the backward pass sends each output gradient straight to it. Average pooling leaves the
+cells of 'same' padding out of each mean, as Keras does.
 """
 
 from __future__ import annotations
@@ -62,4 +63,28 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
         flat = dx.reshape(n_img, height * width, chans)
         by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
                    parallel.memory_bound_min())
+    return dx
+
+
+def avgpool2d_forward(x: np.ndarray, pool_size: tuple[int, int], strides: tuple[int, int],
+                      padding: str) -> np.ndarray:
+    """2-D average pooling of NHWC images ('same' padding: each mean over the real cells only)."""
+    (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
+    y = memory.empty_aligned((x.shape[0], oh_n, ow_n, x.shape[3]), x.dtype)
+    if y.size:
+        by_images(lambda i, j: _pool.avgpool_forward(x[i:j], y[i:j], *pool_size, *strides, pads[0], pads[2]), x,
+                  parallel.memory_bound_min())
+    return y
+
+
+def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_size: tuple[int, int],
+                       strides: tuple[int, int], padding: str) -> np.ndarray:
+    """Gradient of :func:`avgpool2d_forward`: each ``dy`` shared evenly by its window's real cells."""
+    _, pads = window(x_shape, pool_size, strides, padding)
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    if not dy.size:
+        dx[...] = 0
+    else:
+        by_images(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
+                  dx, parallel.memory_bound_min())
     return dx

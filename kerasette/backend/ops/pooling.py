@@ -1,8 +1,9 @@
 """Average pooling: over 2-D windows of NHWC tensors, and over whole images (global).
 
 With ``'same'`` padding the padded cells are left out of each average (each window is divided
-by the number of real cells it covers), as Keras does. Global average pooling of channels-last
-images runs on numba kernels (`kerasette.backend.engine.normalization`), float64 sums.
+by the number of real cells it covers), as Keras does. Both run on numba kernels: windows in
+`kerasette.backend.engine.pooling`, global pooling of channels-last images in
+`kerasette.backend.engine.normalization` (float64 sums).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.ops.base import Op, apply
-from kerasette.utils.conv_utils import conv_output_length, padding_amounts
 
 
 def _engine():
@@ -19,12 +19,15 @@ def _engine():
     return normalization
 
 
-def _window_slices(offset: int, stride: int, count: int) -> slice:
-    return slice(offset, offset + stride * (count - 1) + 1, stride)
+def _pooling():
+    from kerasette.backend.engine import pooling  # deferred: imports numba
+
+    return pooling
 
 
 class AvgPool2D(Op):
-    """Mean over each (ph, pw) window of x (N, H, W, C), moved by ``strides``."""
+    """Mean over each (ph, pw) window of x (N, H, W, C), moved by ``strides``, on the numba
+    kernels of `kerasette.backend.engine.pooling`."""
 
     name = "avg_pool2d"
 
@@ -32,44 +35,12 @@ class AvgPool2D(Op):
         self.pool_size, self.strides, self.padding = tuple(pool_size), tuple(strides), padding
 
     def forward(self, x):
-        _, height, width, _ = x.shape
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        oh = conv_output_length(height, ph, self.padding, sh)
-        ow = conv_output_length(width, pw, self.padding, sw)
-        top, bottom, left, right = padding_amounts(height, width, self.pool_size, self.strides, self.padding)
-        self.x_shape, self.pads, self.out_hw = x.shape, (top, bottom, left, right), (oh, ow)
-        xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0))) if any(self.pads) else x
-        real = np.pad(np.ones((height, width)), ((top, bottom), (left, right)))
-        y = np.zeros((x.shape[0], oh, ow, x.shape[3]), x.dtype)
-        counts = np.zeros((oh, ow))
-        for i in range(ph):
-            for j in range(pw):
-                rows, cols = _window_slices(i, sh, oh), _window_slices(j, sw, ow)
-                y += xp[:, rows, cols, :]
-                counts += real[rows, cols]
-        self.inv_counts = (1.0 / counts).astype(x.dtype)[None, :, :, None]
-        y *= self.inv_counts
-        return y
+        self.x_shape = x.shape
+        return _pooling().avgpool2d_forward(np.ascontiguousarray(x), self.pool_size, self.strides, self.padding)
 
     def backward(self, grad):
-        n, height, width, chans = self.x_shape
-        top, bottom, left, right = self.pads
-        (ph, pw), (sh, sw), (oh, ow) = self.pool_size, self.strides, self.out_hw
-        g = grad * self.inv_counts
-        if (ph, pw) == (sh, sw) and not any(self.pads):
-            # windows side by side (the usual 2x2 pooling): each input cell gets its window's
-            # gradient, written in one pass; cells no window covers get zero
-            dx = np.empty(self.x_shape, grad.dtype)
-            covered = dx[:, :oh * ph, :ow * pw, :].reshape(n, oh, ph, ow, pw, chans)
-            covered[...] = g[:, :, None, :, None, :]
-            dx[:, oh * ph:, :, :] = 0
-            dx[:, :, ow * pw:, :] = 0
-            return (dx,)
-        dxp = np.zeros((n, height + top + bottom, width + left + right, chans), grad.dtype)
-        for i in range(ph):
-            for j in range(pw):
-                dxp[:, _window_slices(i, sh, oh), _window_slices(j, sw, ow), :] += g
-        return (dxp[:, top:top + height, left:left + width, :],)
+        return (_pooling().avgpool2d_backward(np.ascontiguousarray(grad), self.x_shape, self.pool_size,
+                                              self.strides, self.padding),)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid"):

@@ -1,0 +1,98 @@
+"""The pooling kernels on the paths the benchmarks take (large batches split over threads, float32)
+and at their edges (padding, overlapping and uncovered cells), against slow numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend import backprop, ops
+from kerasette.backend.engine import pooling as engine
+from kerasette.backend.kernels import pool as kernels
+from kerasette.backend.ops.pooling import global_average_pool2d
+from kerasette.backend.parallel import parallel_settings
+from kerasette.backend.tensor import Variable
+from kerasette.utils.conv_utils import conv_output_length, padding_amounts
+from tests.helpers import max_pool2d_reference
+
+SETTINGS = [  # (x shape, pool, strides, padding)
+    ((4, 8, 8, 16), (2, 2), (2, 2), "valid"),  # windows tile the image: the backward pass writes
+    ((3, 7, 9, 5), (2, 2), (2, 2), "valid"),  # a row and a column no window covers
+    ((3, 7, 9, 5), (3, 3), (2, 2), "same"),  # overlapping windows, padded cells left out
+    ((2, 6, 5, 3), (2, 3), (1, 2), "same"),
+]
+
+
+def avg_pool_reference(x, pool, strides, padding):
+    """Each window's mean over the cells inside the image, one window at a time, float64."""
+    n, h, w, c = x.shape
+    oh, ow = (conv_output_length(h, pool[0], padding, strides[0]), conv_output_length(w, pool[1], padding, strides[1]))
+    top, _, left, _ = padding_amounts(h, w, pool, strides, padding)
+    y = np.zeros((n, oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * strides[0] - top, j * strides[1] - left
+            win = x[:, max(r0, 0):min(r0 + pool[0], h), max(c0, 0):min(c0 + pool[1], w), :].astype(np.float64)
+            y[:, i, j, :] = win.mean(axis=(1, 2))
+    return y
+
+
+def avg_pool_grad_reference(dy, x_shape, pool, strides, padding):
+    n, h, w, c = x_shape
+    top, _, left, _ = padding_amounts(h, w, pool, strides, padding)
+    dx = np.zeros(x_shape)
+    for i in range(dy.shape[1]):
+        for j in range(dy.shape[2]):
+            r0, c0 = i * strides[0] - top, j * strides[1] - left
+            rs, cs = slice(max(r0, 0), min(r0 + pool[0], h)), slice(max(c0, 0), min(c0 + pool[1], w))
+            count = (rs.stop - rs.start) * (cs.stop - cs.start)
+            dx[:, rs, cs, :] += dy[:, i, j, None, None, :] / count
+    return dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, pool, strides, padding", SETTINGS)
+def test_avgpool_kernels(dtype, x_shape, pool, strides, padding):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    (oh, ow), pads = engine.window(x_shape, pool, strides, padding)
+    y = np.full((x_shape[0], oh, ow, x_shape[3]), np.nan, dtype)
+    kernels.avgpool_forward(x, y, *pool, *strides, pads[0], pads[2])
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, avg_pool_reference(x, pool, strides, padding), **tol)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = np.full(x_shape, np.nan, dtype)  # every cell must be written
+    kernels.avgpool_backward(dy, dx, *pool, *strides, pads[0], pads[2])
+    np.testing.assert_allclose(dx, avg_pool_grad_reference(dy, x_shape, pool, strides, padding), **tol)
+
+
+@pytest.mark.parametrize("op", ["avg", "max", "global"])
+def test_pooling_ops_split_over_threads_match_references(op):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 9, 7, 8)).astype(np.float32)
+    xt = Variable(x)
+    with parallel_settings(memory_bound_min=0):
+        if op == "avg":
+            y = ops.avg_pool2d(xt, (2, 2), (2, 2), "same")
+            expected = avg_pool_reference(x, (2, 2), (2, 2), "same")
+        elif op == "max":
+            y = ops.max_pool2d(xt, (2, 2), (2, 2), "same")
+            expected = max_pool2d_reference(x, (2, 2), (2, 2), "same")
+        else:
+            y = global_average_pool2d(xt)
+            expected = x.astype(np.float64).mean(axis=(1, 2))
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        (gx,) = backprop.grad(y, [xt], dy)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    if op == "avg":
+        np.testing.assert_allclose(gx, avg_pool_grad_reference(dy, x.shape, (2, 2), (2, 2), "same"), rtol=1e-5,
+                                   atol=1e-6)
+    elif op == "global":
+        np.testing.assert_allclose(gx, np.broadcast_to(dy[:, None, None, :] / 63, x.shape), rtol=1e-6)
+    else:  # each gradient lands on its window's maximum
+        assert np.isclose(gx.sum(), dy.sum(), rtol=1e-4) and np.count_nonzero(gx) == dy.size
+
+
+def test_avgpool_of_empty_batch():
+    y = ops.avg_pool2d(np.zeros((0, 4, 4, 2), "float32"), (2, 2))
+    assert y.shape == (0, 2, 2, 2)
