@@ -1,7 +1,8 @@
 """Writes the convolution variants' fixtures with real Keras 3 (not kerasette): a dilated Conv2D,
 a grouped Conv2D, a DepthwiseConv2D and a SeparableConv2D, channels-last, and the same family
 channels-first (Keras 3 on torch computes channels-first convolutions on the CPU), each trained
-a few steps so that no weight is its initial value.
+a few steps so that no weight is its initial value; and depthwise layers strided and dilated at
+once, with even kernels.
 
     KERAS_BACKEND=torch /work/kerasenv/bin/python tests/saving/data/keras3_layers/make_conv_variants.py
 
@@ -36,11 +37,27 @@ def conv_variants_model(data_format="channels_last"):
     ])
 
 
+def strided_dilated_model():
+    """Depthwise layers that are strided and dilated at once (Keras 3 refuses that only in Conv2D),
+    with even kernels: where 'same' pads on which side."""
+    return keras.Sequential([
+        keras.Input((11, 8, 3)),
+        layers.DepthwiseConv2D(4, strides=2, dilation_rate=2, padding="same", depth_multiplier=2,
+                               bias_initializer="random_normal"),
+        layers.SeparableConv2D(4, (2, 3), strides=(1, 2), dilation_rate=(2, 1), padding="same",
+                               bias_initializer="random_normal"),
+        layers.Flatten(),
+        layers.Dense(3, activation="softmax"),
+    ])
+
+
 def main() -> None:
     keras.utils.set_random_seed(5)
     rng = np.random.default_rng(5)
-    for name, data_format in (("conv_variants", "channels_last"), ("conv_variants_channels_first", "channels_first")):
-        model = conv_variants_model(data_format)
+    for name, make in (("conv_variants", conv_variants_model),
+                       ("conv_variants_channels_first", lambda: conv_variants_model("channels_first")),
+                       ("conv_variants_strided_dilated", strided_dilated_model)):
+        model = make()
         model.compile(keras.optimizers.SGD(0.05), "categorical_crossentropy")
         x = rng.standard_normal((16, *model.input_shape[1:])).astype("float32")
         y = keras.utils.to_categorical(rng.integers(0, 3, 16), 3)
