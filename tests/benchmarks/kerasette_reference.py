@@ -23,17 +23,56 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cases import CASES, NUM_CLASSES, Case  # noqa: E402
+from cases import BN_EPSILON, BN_MOMENTUM, CASES, NUM_CLASSES, RESNET_BLOCKS, RESNET_STAGES, Case  # noqa: E402
 
 import kerasette  # noqa: E402
-from kerasette.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D  # noqa: E402
+from kerasette.layers import (  # noqa: E402
+    Activation,
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    Input,
+    MaxPooling2D,
+)
 from kerasette.models import Model, Sequential  # noqa: E402
 from kerasette.optimizers import SGD  # noqa: E402
+
+
+def build_resnet20(case: Case) -> Model:
+    """Keras's CIFAR-10 ResNet v1 with depth 20 (the ``resnet_v1`` of Keras's example), ending in
+    GlobalAveragePooling2D: conv-BN-ReLU, then three stages of three blocks (conv-BN-ReLU,
+    conv-BN, add the shortcut, ReLU); a stage's first block halves the size with strides 2 and a
+    1x1 strided convolution on its shortcut."""
+
+    def conv_bn(x, filters, strides=1, relu=True):
+        x = Conv2D(filters, 3, strides=strides, padding="same", kernel_initializer="he_normal")(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)(x)
+        return Activation("relu")(x) if relu else x
+
+    inputs = Input(shape=(case.height, case.width, case.channels))
+    x = conv_bn(inputs, RESNET_STAGES[0])
+    for stage, filters in enumerate(RESNET_STAGES):
+        for block in range(RESNET_BLOCKS):
+            strides = 2 if stage > 0 and block == 0 else 1
+            y = conv_bn(conv_bn(x, filters, strides), filters, relu=False)
+            if strides != 1:
+                x = Conv2D(filters, 1, strides=strides, padding="same", kernel_initializer="he_normal")(x)
+            x = Activation("relu")(Add()([x, y]))
+    outputs = Dense(NUM_CLASSES, activation="softmax", kernel_initializer="he_normal")(GlobalAveragePooling2D()(x))
+    return Model(inputs, outputs)
 
 
 def build_model(case: Case) -> Model:
     """The seed convnet in Keras 2 names, in the case's data format, as a Sequential or (for the
     ``_fn`` cases) the same layers connected with the functional API."""
+    if case.arch == "resnet20":
+        model = build_resnet20(case)
+        model.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.01, momentum=0.9, nesterov=True))
+        return model
     fmt = "channels_last" if case.channels_last else "channels_first"
     shape = ((case.height, case.width, case.channels) if case.channels_last
              else (case.channels, case.height, case.width))

@@ -19,7 +19,15 @@ import time
 
 import numpy as np
 import torch
-from cases import CASES, NUM_CLASSES, Case  # noqa: E402 - shared with kerasette_reference.py
+from cases import (  # noqa: E402 - shared with kerasette_reference.py
+    BN_EPSILON,
+    BN_MOMENTUM,
+    CASES,
+    NUM_CLASSES,
+    RESNET_BLOCKS,
+    RESNET_STAGES,
+    Case,
+)
 from torch import nn
 
 
@@ -38,8 +46,45 @@ def flat_features(height: int, width: int) -> int:
     return 64 * dims[0] * dims[1]
 
 
+class _Block(nn.Module):
+    """A ResNet v1 block: conv-BN-ReLU, conv-BN, plus the shortcut (a strided 1x1 conv when the
+    block halves the size), then ReLU."""
+
+    def __init__(self, cin: int, cout: int, strides: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(cin, cout, strides), nn.ReLU(), _conv_bn(cout, cout, 1))
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride=strides) if strides != 1 else nn.Identity()
+
+    def forward(self, x):
+        return torch.relu(self.shortcut(x) + self.body(x))
+
+
+def _conv_bn(cin: int, cout: int, strides: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=strides, padding=1),
+                         nn.BatchNorm2d(cout, eps=BN_EPSILON, momentum=1 - BN_MOMENTUM))
+
+
+def build_resnet20(case: Case) -> nn.Sequential:
+    """Keras's CIFAR-10 ResNet-20 v1, layer for layer as kerasette_reference.py builds it."""
+    layers: list[nn.Module] = [_conv_bn(case.channels, RESNET_STAGES[0], 1), nn.ReLU()]
+    cin = RESNET_STAGES[0]
+    for stage, filters in enumerate(RESNET_STAGES):
+        for block in range(RESNET_BLOCKS):
+            layers.append(_Block(cin, filters, 2 if stage > 0 and block == 0 else 1))
+            cin = filters
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, NUM_CLASSES)]
+    model = nn.Sequential(*layers)
+    for module in model.modules():  # he_normal, as the Keras model
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight)
+            nn.init.zeros_(module.bias)
+    return model
+
+
 def build_model(case: Case) -> nn.Sequential:
-    """Build the seed VGG-like convnet for ``case``'s input size."""
+    """Build the case's model: the seed VGG-like convnet for ``case``'s input size, or ResNet-20."""
+    if case.arch == "resnet20":
+        return build_resnet20(case)
     return nn.Sequential(
         nn.Conv2d(case.channels, 32, 3),
         nn.ReLU(),
