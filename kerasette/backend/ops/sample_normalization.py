@@ -50,9 +50,9 @@ class GroupNorm(Op):
         var = np.square(centered).mean(axis=self.stat_axes, keepdims=True)
         self.inv = (1.0 / np.sqrt(var + dtype(self.epsilon))).astype(x.dtype, copy=False)
         centered *= self.inv  # now x-hat
-        self.xhat, self.gamma = centered, gamma.reshape(self.param_shape)
+        self.xhat, self.gamma = centered, gamma.astype(x.dtype, copy=False).reshape(self.param_shape)
         y = centered * self.gamma
-        y += beta.reshape(self.param_shape)
+        y += beta.astype(x.dtype, copy=False).reshape(self.param_shape)
         return y.reshape(x.shape)
 
     def backward(self, grad):
