@@ -369,7 +369,8 @@ class ImageDataGenerator:
     def apply_transform(self, x, transform_parameters: dict) -> np.ndarray:
         """One image (rank 3, the generator's data format) transformed by explicit parameters
         (the keys of `get_random_transform`; missing ones mean no change), as Keras 2 does: the
-        geometry in one resampling, then the channel shift, the flips and the brightness."""
+        geometry and the flips in one resampling, then the channel shift and the brightness (the
+        order of Keras 2, whose flips come after the channel shift, gives the same result)."""
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(f"ImageDataGenerator.apply_transform: expected one image of rank 3; received shape "
@@ -386,28 +387,35 @@ class ImageDataGenerator:
         generator's data format; returns a new array (or ``batch`` when nothing applies)."""
         first = self.data_format == "channels_first"
         x = np.moveaxis(batch, 1, 3) if first else batch
-        n = x.shape[0]
+        n, rows, cols = x.shape[0], x.shape[1], x.shape[2]
         geometry = {key: params[key] for key in _GEOMETRY if key in params}
-        moved = [i for i in range(n) if not _is_identity(geometry, i)]
-        if moved:
+        flip_cols = np.asarray(params.get("flip_horizontal", np.zeros(n)), bool).reshape(n)
+        flip_rows = np.asarray(params.get("flip_vertical", np.zeros(n)), bool).reshape(n)
+        moved = np.array([not _is_identity(geometry, i) for i in range(n)], bool).reshape(n)
+        if moved.any():
             m = transform_matrix(*(geometry.get(key, np.full(n, 1.0 if key in ("zx", "zy") else 0.0))
-                                   for key in _GEOMETRY), rows=x.shape[1], cols=x.shape[2])
-            if len(moved) == n:
+                                   for key in _GEOMETRY), rows=rows, cols=cols).reshape(n, 2, 3)
+            # A flip of the result reads mirrored output positions: folded into the matrix, it
+            # costs nothing (flips commute with the channel shift and the brightness that follow).
+            for flips, axis, size in ((flip_rows, 0, rows), (flip_cols, 1, cols)):
+                m[flips, :, 2] += m[flips, :, axis] * (size - 1)
+                m[flips, :, axis] *= -1
+            if moved.all():
                 x = _resample(x, m, self.interpolation_order, self.fill_mode, self.cval)
             else:
                 x = x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float32, copy=True)
                 x[moved] = _resample(x[moved], m[moved], self.interpolation_order, self.fill_mode, self.cval)
+        still = ~moved
+        if (flip_cols & still).any() or (flip_rows & still).any():
+            x = np.array(x, copy=True)
+            for flips, axis in ((flip_cols & still, 2), (flip_rows & still, 1)):
+                if flips.any():
+                    x[flips] = np.flip(x[flips], axis=axis)
         shift = params.get("channel_shift_intensity")
         if shift is not None:
             low = x.min(axis=(1, 2, 3), keepdims=True)
             high = x.max(axis=(1, 2, 3), keepdims=True)
             x = np.clip(x + np.asarray(shift, x.dtype).reshape(-1, 1, 1, 1), low, high)
-        for key, axis in (("flip_horizontal", 2), ("flip_vertical", 1)):
-            flips = params.get(key)
-            if flips is not None and np.any(flips):
-                x = np.array(x, copy=True)
-                flips = np.asarray(flips, bool)
-                x[flips] = np.flip(x[flips], axis=axis)
         if params.get("brightness") is not None:
             x = _brightness_batch(x, params["brightness"])
         return np.moveaxis(x, 3, 1) if first else x
@@ -621,7 +629,7 @@ class NumpyArrayIterator(Iterator):
         super().__init__(len(x), batch_size, shuffle, seed)
 
     def _load(self, index_array):
-        return self.x[index_array].astype(self.dtype)
+        return np.take(self.x, index_array, axis=0).astype(self.dtype, copy=False)
 
     def _targets(self, index_array, batch_x):
         out = batch_x if not self.x_misc else [batch_x] + [a[index_array] for a in self.x_misc]

@@ -95,45 +95,74 @@ def resample(x, matrices, order, fill, cval, out, start, stop):
     rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
     out_rows, out_cols = out.shape[1], out.shape[2]
     constant = out.dtype.type(cval)
+    last_row, last_col = rows - 1.0, cols - 1.0
     for n in range(start, stop):
+        image, result = x[n], out[n]
         m00, m01, m02 = matrices[n, 0, 0], matrices[n, 0, 1], matrices[n, 0, 2]
         m10, m11, m12 = matrices[n, 1, 0], matrices[n, 1, 1], matrices[n, 1, 2]
         for i in range(out_rows):
+            row_start = m00 * i + m02
+            col_start = m10 * i + m12
             for j in range(out_cols):
-                r = _fold(m00 * i + m01 * j + m02, rows, fill)
-                c = _fold(m10 * i + m11 * j + m12, cols, fill)
-                if math.isnan(r) or math.isnan(c):
-                    for k in range(channels):
-                        out[n, i, j, k] = constant
-                    continue
-                if order == 0:
-                    ri = _extend_index(int(math.floor(r + 0.5)), rows, fill)
-                    ci = _extend_index(int(math.floor(c + 0.5)), cols, fill)
-                    if ri < 0 or ci < 0:
+                r = row_start + m01 * j
+                c = col_start + m11 * j
+                # Inside the image every fill mode reads the same pixels: the common case, first.
+                if order == 1:
+                    if 0.0 <= r < last_row and 0.0 <= c < last_col:
+                        r0, c0 = int(r), int(c)
+                        fr, fc = r - r0, c - c0
+                        w00, w01 = (1.0 - fr) * (1.0 - fc), (1.0 - fr) * fc
+                        w10, w11 = fr * (1.0 - fc), fr * fc
+                        a, b = image[r0, c0], image[r0, c0 + 1]
+                        d, e = image[r0 + 1, c0], image[r0 + 1, c0 + 1]
+                        pixel = result[i, j]
                         for k in range(channels):
-                            out[n, i, j, k] = constant
-                    else:
-                        for k in range(channels):
-                            out[n, i, j, k] = x[n, ri, ci, k]
+                            pixel[k] = w00 * a[k] + w01 * b[k] + w10 * d[k] + w11 * e[k]
+                        continue
+                elif 0.0 <= r <= last_row and 0.0 <= c <= last_col:
+                    result[i, j] = image[int(r + 0.5), int(c + 0.5)]
                     continue
-                r0f = math.floor(r)
-                c0f = math.floor(c)
-                fr = r - r0f
-                fc = c - c0f
-                r0 = _extend_index(int(r0f), rows, fill)
-                r1 = _extend_index(int(r0f) + 1, rows, fill)
-                c0 = _extend_index(int(c0f), cols, fill)
-                c1 = _extend_index(int(c0f) + 1, cols, fill)
-                w00 = (1.0 - fr) * (1.0 - fc)
-                w01 = (1.0 - fr) * fc
-                w10 = fr * (1.0 - fc)
-                w11 = fr * fc
-                for k in range(channels):
-                    v00 = cval if r0 < 0 or c0 < 0 else x[n, r0, c0, k]
-                    v01 = cval if r0 < 0 or c1 < 0 else x[n, r0, c1, k]
-                    v10 = cval if r1 < 0 or c0 < 0 else x[n, r1, c0, k]
-                    v11 = cval if r1 < 0 or c1 < 0 else x[n, r1, c1, k]
-                    out[n, i, j, k] = w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11
+                _edge_pixel(x, n, r, c, order, fill, cval, constant, out, i, j)
+
+
+@kernel
+def _edge_pixel(x, n, r, c, order, fill, cval, constant, out, i, j):
+    """``out[n, i, j]`` for a position near or beyond the image's edges, by the fill rules."""
+    rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
+    r = _fold(r, rows, fill)
+    c = _fold(c, cols, fill)
+    if math.isnan(r) or math.isnan(c):
+        for k in range(channels):
+            out[n, i, j, k] = constant
+        return
+    if order == 0:
+        ri = _extend_index(int(math.floor(r + 0.5)), rows, fill)
+        ci = _extend_index(int(math.floor(c + 0.5)), cols, fill)
+        if ri < 0 or ci < 0:
+            for k in range(channels):
+                out[n, i, j, k] = constant
+        else:
+            for k in range(channels):
+                out[n, i, j, k] = x[n, ri, ci, k]
+        return
+    r0f = math.floor(r)
+    c0f = math.floor(c)
+    fr = r - r0f
+    fc = c - c0f
+    r0 = _extend_index(int(r0f), rows, fill)
+    r1 = _extend_index(int(r0f) + 1, rows, fill)
+    c0 = _extend_index(int(c0f), cols, fill)
+    c1 = _extend_index(int(c0f) + 1, cols, fill)
+    w00 = (1.0 - fr) * (1.0 - fc)
+    w01 = (1.0 - fr) * fc
+    w10 = fr * (1.0 - fc)
+    w11 = fr * fc
+    for k in range(channels):
+        v00 = cval if r0 < 0 or c0 < 0 else x[n, r0, c0, k]
+        v01 = cval if r0 < 0 or c1 < 0 else x[n, r0, c1, k]
+        v10 = cval if r1 < 0 or c0 < 0 else x[n, r1, c0, k]
+        v11 = cval if r1 < 0 or c1 < 0 else x[n, r1, c1, k]
+        out[n, i, j, k] = w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11
 
 
 def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mode: str = "nearest",

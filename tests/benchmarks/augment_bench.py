@@ -1,0 +1,128 @@
+"""Image augmentation and decoding speed: kerasette against Keras 2's implementation, same run.
+
+Keras 2's ``ImageDataGenerator`` (keras-preprocessing, scipy-based) lives in a side environment,
+never a kerasette dependency::
+
+    python3 -m venv /work/k2img && /work/k2img/bin/pip install keras-preprocessing scipy numpy pillow
+    python tests/benchmarks/augment_bench.py --keras2-python /work/k2img/bin/python --repeats 5
+
+Cases (each figure is the median images per second over ``--repeats`` runs, the two
+implementations alternating so that drift in the machine's speed hits both alike):
+
+- ``augment32``: ``ImageDataGenerator(rotation_range=20, width_shift_range=0.1,
+  height_shift_range=0.1, shear_range=0.1, zoom_range=0.1, horizontal_flip=True).flow(x,
+  batch_size=128)`` over 2048 random 32x32x3 images (one epoch of batches);
+- ``augment224``: the same generator over 128 images of 224x224x3, batches of 32;
+- ``decode_jpeg`` / ``decode_png``: one epoch of ``ImageDataGenerator().flow_from_directory(...,
+  target_size=(160, 160), batch_size=32)`` over a folder of 256 files of 200x200 (written once
+  by this script), no augmentation: file decoding and resizing only.
+
+Targets: augmentation at least 5x Keras 2's rate; decoding not slower (ratio >= 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+AUGMENT = {"rotation_range": 20, "width_shift_range": 0.1, "height_shift_range": 0.1, "shear_range": 0.1,
+           "zoom_range": 0.1, "horizontal_flip": True}
+CASES = {"augment32": (2048, 32, 128), "augment224": (128, 224, 32)}
+TARGETS = {"augment32": 5.0, "augment224": 5.0, "decode_jpeg": 1.0, "decode_png": 1.0}
+
+
+def _generator_class(implementation: str):
+    if implementation == "keras2":
+        from keras_preprocessing.image import ImageDataGenerator  # the side environment's Keras 2
+    else:
+        from kerasette.preprocessing.image import ImageDataGenerator
+    return ImageDataGenerator
+
+
+def worker(implementation: str, case: str, folder: str | None) -> dict:
+    """Runs one case in this process (kerasette, or Keras 2 in the side environment)."""
+    import numpy as np
+
+    generator_class = _generator_class(implementation)
+    if case.startswith("decode"):
+        it = generator_class().flow_from_directory(folder, target_size=(160, 160), batch_size=32,
+                                                   class_mode="sparse", shuffle=False)
+        it[0]  # warm-up: imports, first file
+        start = time.perf_counter()
+        for i in range(len(it)):
+            it[i]
+        return {"images_per_s": it.n / (time.perf_counter() - start)}
+    n, size, batch = CASES[case]
+    x = np.random.default_rng(0).uniform(0, 255, (n, size, size, 3)).astype("float32")
+    it = generator_class(**AUGMENT).flow(x, batch_size=batch, seed=1)
+    it[0]  # warm-up: numba's compilation (cached on disk after the first run) and the first batch
+    start = time.perf_counter()
+    for i in range(len(it)):
+        it[i]
+    return {"images_per_s": n / (time.perf_counter() - start)}
+
+
+def write_folder(root: Path, fmt: str, count: int = 256, size: int = 200) -> Path:
+    """``count`` photo-like images (smooth gradients and noise) in two class folders."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size]
+    for i in range(count):
+        folder = root / f"class{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        base = np.stack([x * (i % 7 + 1), y * (i % 5 + 1), (x + y) * (i % 3 + 1)], -1) % 256
+        pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype("uint8")
+        Image.fromarray(pixels).save(folder / f"{i:04d}.{fmt}", quality=90) if fmt == "jpg" else \
+            Image.fromarray(pixels).save(folder / f"{i:04d}.{fmt}")
+    return root
+
+
+def run(python: str, implementation: str, case: str, folder: Path | None) -> float:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", implementation, "--case", case]
+    if folder is not None:
+        cmd += ["--folder", str(folder)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keras2-python", default="/work/k2img/bin/python",
+                        help="a Python with keras-preprocessing, scipy and pillow")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cases", default=",".join(list(CASES) + ["decode_jpeg", "decode_png"]))
+    parser.add_argument("--worker", choices=("kerasette", "keras2"), help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.case, args.folder)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {"decode_jpeg": write_folder(Path(tmp) / "jpg", "jpg"),
+                   "decode_png": write_folder(Path(tmp) / "png", "png")}
+        print(f"{'case':<12} {'kerasette img/s':>16} {'Keras 2 img/s':>14} {'ratio':>7} {'target':>7}")
+        for case in args.cases.split(","):
+            ours, theirs = [], []
+            for _ in range(args.repeats):
+                ours.append(run(sys.executable, "kerasette", case, folders.get(case)))
+                theirs.append(run(args.keras2_python, "keras2", case, folders.get(case)))
+            a, b = statistics.median(ours), statistics.median(theirs)
+            verdict = "ok" if a / b >= TARGETS[case] else "MISSED"
+            print(f"{case:<12} {a:>16.0f} {b:>14.0f} {a / b:>6.1f}x {TARGETS[case]:>6.1f}x {verdict}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
