@@ -65,10 +65,12 @@ def _seed_gradient(root, gradient) -> np.ndarray:
     return grad.astype(root.dtype, copy=False)
 
 
-def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None) -> dict[int, np.ndarray]:
+def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
+               on_ready=None) -> dict[int, np.ndarray]:
     """Runs the backward pass from ``root``. Without ``targets`` it accumulates into ``.grad``
     of the leaves; with them it returns the gradients of those tensors (id -> array) and
-    leaves ``.grad`` alone."""
+    leaves ``.grad`` alone, calling ``on_ready(tensor, gradient)`` (when given) as soon as each
+    target's gradient is final."""
     grads: dict[int, np.ndarray] = {id(root): seed}
     found: dict[int, np.ndarray] = {}
     for node in reversed(topological_order(root)):
@@ -77,6 +79,8 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None) -> dic
             continue
         if targets is not None and id(node) in targets:
             found[id(node)] = grad
+            if on_ready is not None:
+                on_ready(node, grad)
         if node._op is None:
             if targets is None:
                 node.grad = grad.copy() if node.grad is None else node.grad + grad
@@ -114,14 +118,19 @@ def grad(root, tensors, gradient=None) -> list[np.ndarray]:
     return [found.get(id(t), np.zeros(t.shape, dtype=t.dtype)) for t in tensors]
 
 
-def gradients_or_none(root, tensors) -> list[np.ndarray | None]:
+def gradients_or_none(root, tensors, on_ready=None) -> list[np.ndarray | None]:
     """The gradients of ``root`` with respect to ``tensors``, None where it does not depend on one.
 
     For the training step: nothing is copied and no ``.grad`` is touched, so an array may be
     shared with another tensor's gradient; read them, do not modify them.
+
+    ``on_ready(tensor, gradient)``, when given, is called for each of ``tensors`` the moment its
+    gradient is final (the walk never adds to it again), in the order the pass produces them
+    (the last layers first): a data-parallel optimizer starts sending gradients while the rest
+    of the pass runs. It is not called for a tensor the root does not depend on.
     """
     tensors = list(tensors)
     if not root.requires_grad:
         return [None] * len(tensors)
-    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors})
+    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors}, on_ready)
     return [found.get(id(t)) for t in tensors]

@@ -197,7 +197,9 @@ class Trainer:
             loss, per_output = self._losses(ys, outputs, sample_weight)
         # Gradients straight from the backward pass (no copy into each `.grad`: 32 MB for the
         # 100x100 convnet's dense kernel); None for variables the loss does not reach.
-        grads = autograd.gradients_or_none(loss, variables)
+        # An optimizer may watch each gradient become final (a DistributedOptimizer starts its allreduce).
+        hook = getattr(self.optimizer, "gradient_ready_hook", None)
+        grads = autograd.gradients_or_none(loss, variables, None if hook is None else hook(variables))
         self.optimizer.apply_gradients(list(zip(grads, variables)))
         logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, [o.data for o in outputs], sample_weight))
@@ -349,6 +351,9 @@ class Trainer:
                 self._accumulate(totals, logs, size)
                 calls.on_test_batch_end(step, {"batch": step, "size": size, **logs})
         scores = self._means(totals, n)
+        combine = getattr(self.optimizer, "combine_scores", None)  # a DistributedOptimizer: the whole job's figures
+        if combine is not None:
+            scores = combine(scores, n)
         calls.on_test_end(dict(scores))
         return scores
 
