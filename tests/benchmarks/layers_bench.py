@@ -3,7 +3,7 @@
 A script, not a test::
 
     python tests/benchmarks/layers_bench.py [--repeats 20] [--stat median|min]
-        [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON]
+        [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON] [--threads N]
 
 Each entry of `ENTRIES` is one (layer, configuration): how kerasette builds it (a
 ``kerasette.layers`` layer built on the channels-last (N, H, W, C) shape, or an op called
@@ -165,11 +165,13 @@ def _kerasette_entry(entry, shape, repeats: int):
 
 
 # -- PyTorch (runs in the --torch interpreter) ----------------------------------------------------
-def torch_worker(only, shapes, repeats: int) -> None:
+def torch_worker(only, shapes, repeats: int, threads: int | None = None) -> None:
     """Prints one JSON object: ``{"entry|shape": [forward ms, fwd+bwd ms], "threads": n}``."""
     import torch
     from torch import nn
 
+    if threads:
+        torch.set_num_threads(threads)
     entries, shape_names = _selected(only, shapes)
     out = {}
     for shape_name in shape_names:
@@ -207,13 +209,20 @@ def main() -> None:
     parser.add_argument("--stat", choices=sorted(STAT), default="median", help="summary of the repeated times")
     parser.add_argument("--shapes", choices=["cifar", "imagenet", "all"], default="all")
     parser.add_argument("--only", default=None, help="only the entries whose name contains this (any case)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both sides (default: each library's own, the available cores)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     global _stat
     _stat = STAT[args.stat]
     if args.torch_worker:
-        torch_worker(args.only, args.shapes, args.repeats)
+        torch_worker(args.only, args.shapes, args.repeats, args.threads)
         return
+    if args.threads:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+        from kerasette.backend import parallel
+
+        parallel.set_num_threads(args.threads)
     entries, shape_names = _selected(args.only, args.shapes)
     if not entries:
         parser.error(f"no entry matches --only {args.only!r}; entries: {', '.join(e['name'] for e in ENTRIES)}")
@@ -221,7 +230,8 @@ def main() -> None:
     theirs, threads = {}, "-"
     if os.path.exists(args.torch):
         command = [args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats), "--stat", args.stat,
-                   "--shapes", args.shapes] + (["--only", args.only] if args.only else [])
+                   "--shapes", args.shapes] + (["--only", args.only] if args.only else []) + (
+                   ["--threads", str(args.threads)] if args.threads else [])
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         theirs = json.loads(done.stdout.strip().splitlines()[-1])
         threads = theirs.pop("threads")
