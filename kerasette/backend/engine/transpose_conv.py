@@ -198,7 +198,7 @@ def _phase_forward(x, wph, offsets, y, b, relu, g) -> None:
     cols, buf = _phase_scratch(g, y.shape[3], x.shape[3], x.dtype)
     (kh, kw), (sh, sw) = g.effective_kernel, g.strides
     _phases.forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, g.crops[0], g.crops[2],
-                          wph[0] if b is None else b, b is not None, relu)
+                          np.zeros(y.shape[3], x.dtype) if b is None else b, relu)
 
 
 def _phase_kernel_grad(x, dy, out, relu, dz, write_dz, offsets, g):

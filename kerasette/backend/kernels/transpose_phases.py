@@ -60,7 +60,7 @@ def _pack(x, cols, n0, g0, g1, q0, qn, p0, pn, mh_n, mw_n):
 
 
 @kernel
-def forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, ct, cl, b, has_bias, relu):
+def forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, ct, cl, b, relu):
     """``y = relu?(conv_transpose(x) + b)`` for a chunk of images, phase by phase.
 
     Args:
@@ -70,7 +70,7 @@ def forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, ct, cl, b, has_
         y: output, (N, OH, OW, F), C-contiguous; overwritten.
         cols: scratch, (capacity,) flat, of ``x``'s dtype; buf: scratch, (capacity_rows * F,) flat.
         kh, kw: (dilated) kernel size; sh, sw: strides; ct, cl: crops at the top and left.
-        b: bias (F,) (read when ``has_bias``); relu: apply a ReLU after it.
+        b: bias (F,) (zeros for none); relu: apply a ReLU after it.
     """
     n_img, oh_n, ow_n, filters = y.shape
     chans = x.shape[3]
@@ -101,14 +101,13 @@ def forward_chunk(x, wph, offsets, y, cols, buf, kh, kw, sh, sw, ct, cl, b, has_
                     o = (q0 + g % qn) * sh + rh - ct
                     for pi in range(pn):
                         out = y[n, o, (p0 + pi) * sw + rw - cl]
-                        src = ((g - g0) * pn + pi) * filters
-                        for f in range(filters):
-                            v = buf[src + f]
-                            if has_bias:
-                                v += b[f]
-                            if relu and not v > 0:
-                                v = 0
-                            out[f] = v
+                        src = buf[((g - g0) * pn + pi) * filters:]
+                        if relu:
+                            for f in range(filters):
+                                out[f] = max(src[f] + b[f], 0)
+                        else:
+                            for f in range(filters):
+                                out[f] = src[f] + b[f]
 
 
 @kernel
@@ -156,12 +155,15 @@ def kernel_grad_chunk(x, dy, out, relu, dz, write_dz, db, dwph, offsets, cols, b
                         src = dy[n, o, ow]
                         ref = out[n, o, ow]
                         dst = ((g - g0) * pn + pi) * filters
-                        for f in range(filters):
-                            v = src[f]
-                            if relu and not ref[f] > 0:
-                                v = 0
-                            buf[dst + f] = v
-                            db[f] += v
+                        if relu:
+                            for f in range(filters):
+                                v = src[f] if ref[f] > 0 else 0.0
+                                buf[dst + f] = v
+                                db[f] += v
+                        else:
+                            for f in range(filters):
+                                buf[dst + f] = src[f]
+                                db[f] += src[f]
                         if write_dz:
                             zrow = dz[n, o, ow]
                             for f in range(filters):
