@@ -7,7 +7,8 @@ on first use, never at ``import kerasette``.
 
 Modules: `conv` (the convolution passes), `algorithms` (one ordered list of algorithms per pass,
 and the settings that restrict and tune them), `gemm_conv`, `direct_conv`, `winograd_conv`,
-`row_conv` (the algorithms), `pooling` (max pooling), `updates` (fused optimizer updates),
+`row_conv` (the algorithms), `dilated_conv` and `depthwise_conv` (dilated and grouped
+convolutions, reduced to plain ones or run on their own kernels), `pooling` (max pooling), `updates` (fused optimizer updates),
 `batch` (per-thread scratch, one chunk of images per thread), `geometry` (window arithmetic).
 
 Settings, for tests and for debugging a wrong result or a slow layer:

@@ -11,6 +11,12 @@ single-threaded BLAS, so nothing is nested and each core works in its own cache.
 gradient) chunk by chunk in one dispatch to the pool; the single-gradient functions stay for
 the Keras-backend API and the tests.
 
+Dilated and grouped convolutions (``dilation``, ``groups``) are reduced to plain ones before an
+algorithm is chosen: groups of one input channel run the depthwise kernels (`depthwise_conv`),
+other groups one convolution each; a stride-1 dilated convolution runs on the phases of its input
+(`dilated_conv`, so Winograd applies to dilated 3x3 kernels), a strided one with its kernel spread
+out by zeros.
+
 Inputs are C-contiguous float32 or float64 NHWC arrays and are not validated (the ops that call
 these functions do that); outputs have the dtype of ``x``.
 

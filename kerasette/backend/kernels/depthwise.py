@@ -6,16 +6,20 @@ channel ``c`` correlated with filter ``j`` of channel ``c``::
     y[n, oh, ow, c*m + j] = sum_{i, k} x[n, oh*sh + i*dh - pt, ow*sw + k*dw - pl, c] * w[i, k, c*m + j]
 
 (``w`` is the (kh, kw, C, m) kernel seen flat as (kh, kw, C * m); input positions outside the image
-read as zero). There is no reduction over channels, so the work is memory-bound: every kernel
-here walks one image row at a time, adds one kernel tap's contribution to the whole row with an
-innermost loop over contiguous channels (which LLVM vectorises), and finds for each tap the
-range of columns it touches once, so no branch sits inside the row loops.
+read as zero). There is no reduction over channels, so the work is memory-bound: each kernel
+walks one row at a time and works on whole vectors of contiguous channels (explicit vectors of
+`kerasette.backend.kernels.simd`), finding the range of columns each tap touches once per row, so
+no bounds test sits inside the column loops.
 
-* :func:`forward_rows`: output rows, accumulated in place in ``y`` (one row stays in the L1
-  cache while the taps are added), then bias and ReLU.
+* :func:`forward_rows`: output rows. With one filter per channel each pixel's taps are summed in
+  registers and stored once; a 3x3 kernel keeps its nine weight vectors in registers across the
+  row's interior (:func:`_row_3x3`). With several filters per channel, each tap is added into the
+  output row in place. Bias and ReLU are applied as the row is written.
 * :func:`input_grad_rows`: input-gradient rows, gathered: for each row of ``dx`` the output rows
-  and taps that read it, any strides and dilation.
-* :func:`kernel_grad_rows`: the kernel gradient of a chunk of images, added into ``dw``.
+  and taps that read it, any strides and dilation. (At stride 1 with one filter per channel the
+  engine runs :func:`forward_rows` with the flipped kernel instead: the same sums, in registers.)
+* :func:`kernel_grad_rows`: the kernel gradient of a range of output rows, added into ``dw``; a
+  3x3 kernel sums its nine taps in registers across the row's interior (:func:`_row_3x3_grad`).
 
 Each function takes a range of rows of the flattened (n, row) axis, so a caller can split a
 batch between threads; they fill preallocated arrays and validate nothing.
@@ -47,7 +51,7 @@ def _axpy(a, a_at, b, b_at, out, out_at, n):
         c += 1
 
 
-@kernel
+@_inline
 def _first_last(k, d, s, p, n_in, n_out):
     """The output columns ``o`` (``first <= o < last``) for which tap ``k`` (dilation ``d``,
     stride ``s``, padding ``p``) reads a column inside an input of ``n_in`` columns."""
