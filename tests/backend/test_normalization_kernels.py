@@ -107,6 +107,20 @@ def test_channel_affine_kernels(dtype):
     np.testing.assert_allclose(y3, u3 * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_affine_backward_rows_kernel(dtype):
+    rng = np.random.default_rng(4)
+    g, x = rng.standard_normal((45, 6)).astype(dtype), rng.standard_normal((45, 6)).astype(dtype)
+    scale = rng.standard_normal(6).astype(dtype)
+    dx = np.full_like(g, np.nan)
+    s1, s2 = np.zeros(6), np.zeros(6)
+    kernels.affine_backward_rows(g, x, scale, dx, s1, s2, np.empty(6, dtype), np.empty(6, dtype))
+    np.testing.assert_allclose(dx, g * scale, **_tol(dtype))
+    r1, r2 = sums_reference(g, x, np.zeros(6), np.zeros(6), 1)
+    np.testing.assert_allclose(s1, r1, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2, **_tol(dtype))
+
+
 def test_moving_update_kernel():
     mean, var = np.array([1.0, 2.0], "float32"), np.array([3.0, 4.0], "float32")
     update_moving_statistics(mean, var, np.array([5.0, -2.0]), np.array([1.0, 0.0]), 0.75)
@@ -183,6 +197,16 @@ def test_inference_affine_op_forward_backward(threads_split, channel_axis):
     np.testing.assert_allclose(gx, dy * scale.reshape(shape_c), rtol=1e-12)
     np.testing.assert_allclose(gg, (dy * (x - m.reshape(shape_c))).sum(axis=axes) / np.sqrt(v + 1e-3), rtol=1e-10)
     np.testing.assert_allclose(gb, dy.sum(axis=axes), rtol=1e-10)
+
+
+def test_inference_affine_input_gradient_only():
+    rng = np.random.default_rng(12)
+    x = Variable(rng.standard_normal((4, 3, 3, 5)), dtype="float64")
+    g, b, m, v = (rng.uniform(0.5, 2, 5) for _ in range(4))
+    y, _, _ = ops.batch_normalization(x, g, b, (0, 1, 2), 1e-3, m, v)  # constants: no scale gradient
+    dy = rng.standard_normal(x.shape)
+    (gx,) = backprop.grad(y, [x], dy)
+    np.testing.assert_allclose(gx, dy * g / np.sqrt(v + 1e-3), rtol=1e-12)
 
 
 def test_layers_moving_statistics_follow_keras_rule():

@@ -87,6 +87,29 @@ class ChannelView:
         self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
         return y
 
+    def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
+        """``(g * scale, sum(g), sum(g * x))`` per channel: the gradients of ``x * scale + shift``
+        (rows: in one sweep; planes: a map and a reduction)."""
+        if not self.rows:
+            zeros = np.zeros(self.channels)
+            dshift, dscale = self.sums(g, x, zeros, zeros)
+            return self.affine(g, scale, zeros), dshift, dscale
+        threads = parallel.num_threads()
+        totals = np.zeros((threads, 2, self.channels))
+        scratch = np.empty((threads, 2, self.channels), g.dtype)
+        dx = memory.empty_aligned(self.shape, g.dtype)
+        scale = scale.astype(g.dtype)
+        starts = [start for start, _ in parallel.chunks(self.shape[0], threads)]
+
+        def part(i, j):
+            t = starts.index(i)
+            _k.affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[t, 0], totals[t, 1], scratch[t, 0],
+                                    scratch[t, 1])
+
+        self._split(part)
+        dshift, dscale = totals.sum(axis=0)
+        return dx, dshift, dscale
+
     def statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (float64) mean and biased variance of each channel of the view ``x``."""
         first = (x[0] if self.rows else x[0, :, 0]).astype(np.float64)

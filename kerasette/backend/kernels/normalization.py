@@ -151,6 +151,29 @@ def _channel_affine2_planes(u, v, a, b, c0, y):
                 y[i, c, s] = u[i, c, s] * ka + v[i, c, s] * kb + kc
 
 
+def _affine_backward_rows(g, x, scale, dx, s1, s2, p1, p2):
+    """The backward pass of ``y = x * scale + shift`` (inference batch normalization) in one sweep
+    over (R, C) arrays: ``dx = g * scale``, and ``sum(g)``, ``sum(g * x)`` per channel added to
+    ``s1``, ``s2`` (float64; blocks of ``SUM_BLOCK`` rows in the input's dtype, ``p1``, ``p2``:
+    (C,) scratch)."""
+    rows, chans = g.shape
+    for r0 in range(0, rows, SUM_BLOCK):
+        r1 = min(r0 + SUM_BLOCK, rows)
+        for c in range(chans):
+            p1[c] = 0
+            p2[c] = 0
+        for r in range(r0, r1):
+            gr, xr, dr = g[r], x[r], dx[r]
+            for c in range(chans):
+                gv = gr[c]
+                dr[c] = gv * scale[c]
+                p1[c] += gv
+                p2[c] += gv * xr[c]
+        for c in range(chans):
+            s1[c] += p1[c]
+            s2[c] += p2[c]
+
+
 def _moving_update(moving_mean, moving_var, mean, var, momentum):
     """``moving = moving * momentum + batch * (1 - momentum)``, both statistics, in place."""
     rest = 1.0 - momentum
@@ -203,6 +226,7 @@ channel_affine_rows = kernel(_channel_affine_rows)
 channel_affine_planes = kernel(_channel_affine_planes)
 channel_affine2_rows = kernel(_channel_affine2_rows)
 channel_affine2_planes = kernel(_channel_affine2_planes)
+affine_backward_rows = kernel(_affine_backward_rows)
 moving_update = kernel(_moving_update)
 gap_forward = kernel(_gap_forward)
 gap_backward = kernel(_gap_backward)

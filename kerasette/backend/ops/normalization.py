@@ -138,15 +138,14 @@ class ChannelAffine(Op):
             dx = grad * self.scale.reshape(shape) if self.needs_grad[0] else None
             dscale = (grad * self.x).sum(axis=self.axes).reshape(self.scale.shape)
             dshift = grad.sum(axis=self.axes).reshape(self.shift_shape)
-        else:
-            g = view.of(grad)
-            zeros = np.zeros(view.channels)
-            dx = (view.affine(g, self.scale.reshape(-1), zeros).reshape(grad.shape)
-                  if self.needs_grad[0] else None)
-            dshift, dscale = (view.sums(g, view.of(self.x), zeros, zeros)
-                              if self.needs_grad[1] or self.needs_grad[2] else (None, None))
-            dscale = None if dscale is None else dscale.astype(grad.dtype).reshape(self.scale.shape)
-            dshift = None if dshift is None else dshift.astype(grad.dtype).reshape(self.shift_shape)
+        elif self.needs_grad[1] or self.needs_grad[2]:
+            dx, dshift, dscale = view.affine_backward(view.of(grad), view.of(self.x), self.scale.reshape(-1))
+            dx = dx.reshape(grad.shape) if self.needs_grad[0] else None
+            dscale = dscale.astype(grad.dtype).reshape(self.scale.shape)
+            dshift = dshift.astype(grad.dtype).reshape(self.shift_shape)
+        else:  # frozen statistics and scale: the input gradient only
+            dx = view.affine(view.of(grad), self.scale.reshape(-1), np.zeros(view.channels)).reshape(grad.shape)
+            dscale = dshift = None
         return (dx, dscale if self.needs_grad[1] else None, dshift if self.needs_grad[2] else None)
 
 
