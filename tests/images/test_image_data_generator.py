@@ -14,6 +14,7 @@ from kerasette.layers import Conv2D, Dense, GlobalAveragePooling2D
 from kerasette.models import Sequential
 from kerasette.preprocessing.image import ImageDataGenerator, NumpyArrayIterator, transform_matrix
 from kerasette.utils import Sequence, save_img
+from tests.images.conftest import needs_pillow
 
 
 def _images(n=10, rows=6, cols=5, channels=3, seed=0):
@@ -218,6 +219,7 @@ def test_flow_subset_and_class_split():
         gen.flow(x, y, subset="test")
 
 
+@needs_pillow
 def test_flow_save_to_dir(tmp_path):
     gen = ImageDataGenerator(rotation_range=10)
     it = gen.flow(_images(3), batch_size=3, save_to_dir=str(tmp_path), save_prefix="aug", save_format="png")
@@ -262,6 +264,7 @@ def _folder(root, counts=(("cat", 5), ("dog", 3)), size=(7, 9), fmt="png"):
     return root
 
 
+@needs_pillow
 def test_flow_from_directory_classes_and_modes(tmp_path, capsys):
     root = _folder(tmp_path)
     gen = ImageDataGenerator(rescale=1 / 255)
@@ -290,6 +293,7 @@ def test_flow_from_directory_classes_and_modes(tmp_path, capsys):
         gen.flow_from_directory(root / "missing")
 
 
+@needs_pillow
 def test_flow_from_directory_reads_the_files_with_load_img(tmp_path):
     from kerasette.utils import img_to_array, load_img
 
@@ -302,6 +306,7 @@ def test_flow_from_directory_reads_the_files_with_load_img(tmp_path):
         np.testing.assert_array_equal(x[i], want)
 
 
+@needs_pillow
 def test_flow_from_directory_subset_and_links(tmp_path):
     root = _folder(tmp_path / "data")
     gen = ImageDataGenerator(validation_split=0.4)
@@ -316,6 +321,7 @@ def test_flow_from_directory_subset_and_links(tmp_path):
     assert ImageDataGenerator().flow_from_directory(root, target_size=(3, 3), follow_links=True).samples == 10
 
 
+@needs_pillow
 def test_flow_from_directory_trains(tmp_path):
     root = _folder(tmp_path, counts=(("a", 6), ("b", 6)), size=(8, 8))
     it = ImageDataGenerator(rescale=1 / 255, horizontal_flip=True).flow_from_directory(
@@ -343,6 +349,7 @@ class _Frame:
         return self._columns[name]
 
 
+@needs_pillow
 def test_flow_from_dataframe_with_a_frame(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pandas", type(sys)("pandas"))  # present, but only the frame is read
     root = _folder(tmp_path)

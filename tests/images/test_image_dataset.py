@@ -11,6 +11,9 @@ from kerasette.layers import Conv2D, Dense, GlobalAveragePooling2D, Rescaling
 from kerasette.models import Sequential
 from kerasette.utils import Sequence, image_dataset_from_directory, save_img
 from kerasette.utils.image_utils import resize_array
+from tests.images.conftest import needs_pillow
+
+pytestmark = needs_pillow
 
 
 def _folder(root, counts=(("a", 4), ("b", 3), ("c", 2)), size=(6, 8)):

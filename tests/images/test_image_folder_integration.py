@@ -16,6 +16,10 @@ from kerasette.utils import img_to_array, load_img
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "image_folder.py"
 
+from tests.images.conftest import needs_pillow
+
+pytestmark = needs_pillow
+
 
 def _example():
     spec = importlib.util.spec_from_file_location("image_folder_example", EXAMPLE)

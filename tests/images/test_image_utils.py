@@ -8,11 +8,18 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+
+try:
+    from PIL import Image
+except ImportError:  # the module's tests skip (pytestmark)
+    Image = None
 
 from kerasette.preprocessing import image as k2image
 from kerasette.utils import array_to_img, img_to_array, load_img, save_img
 from kerasette.utils.image_utils import resize_array
+from tests.images.conftest import needs_pillow
+
+pytestmark = needs_pillow
 
 
 def _photo(rows=6, cols=10):
