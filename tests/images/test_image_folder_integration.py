@@ -13,12 +13,10 @@ import kerasette.backend as K
 from kerasette.optimizers import SGD
 from kerasette.preprocessing.image import ImageDataGenerator
 from kerasette.utils import img_to_array, load_img
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "image_folder.py"
-
 from tests.images.conftest import needs_pillow
 
 pytestmark = needs_pillow
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "image_folder.py"
 
 
 def _example():
