@@ -18,9 +18,7 @@ def _conv():
 
 
 def _depthwise():
-    from kerasette.backend.engine import depthwise_conv  # deferred: imports numba
-
-    return depthwise_conv
+    return _conv().depthwise_conv  # the engine's depthwise module, imported by its conv module
 
 
 def _pooling():
