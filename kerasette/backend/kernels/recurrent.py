@@ -1,0 +1,322 @@
+"""Recurrence kernels: SimpleRNN, LSTM and GRU through time, forward and backward.
+
+Layout: everything is time-major. ``xp`` (T, B, G) holds the input projections of every step
+(``x_t @ kernel + bias``, computed before the recurrence as one matrix product); the states are
+kept in ``hs`` (T + 1, B, U) (and ``cs`` for the LSTM), slot 0 holding the initial state and slot
+``t + 1`` the state after step ``t``. One call handles the batch rows ``[b0, b1)`` for every step,
+so the recurrence of a batch splits over threads by rows. Each step is one BLAS product with the
+recurrent kernel (`kerasette.backend.kernels.blas.gemm`, inside the kernel) followed by one fused
+loop that applies the gate non-linearities and updates the state.
+
+Activations are given by code (`ACTIVATIONS`); derivatives are computed from the activation's
+output. ``mask`` (T, B) (uint8, 1 = use the step) makes a masked step carry the previous states
+over unchanged (its gradient passes through to the previous step). ``rmask`` (B, U) multiplies
+the previous output before the recurrent product (recurrent dropout; the same every step).
+
+Gate order is Keras's: LSTM i, f, c, o; GRU z, r, h.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kerasette.backend.kernels import blas
+from kerasette.backend.kernels._jit import kernel
+
+#: activation name -> code understood by the kernels
+ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
+
+
+@kernel
+def activate(code, x):
+    """The activation of code ``code`` at ``x``."""
+    if code == 1:
+        return math.tanh(x)
+    if code == 2:
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    if code == 3:
+        y = x / 6.0 + 0.5
+        return 0.0 if y < 0.0 else (1.0 if y > 1.0 else y)
+    if code == 4:
+        return x if x > 0 else 0.0
+    return x
+
+
+@kernel
+def derivative(code, y):
+    """The derivative of activation ``code``, from its output ``y``."""
+    if code == 1:
+        return 1.0 - y * y
+    if code == 2:
+        return y * (1.0 - y)
+    if code == 3:
+        return 1.0 / 6.0 if 0.0 < y < 1.0 else 0.0
+    if code == 4:
+        return 1.0 if y > 0 else 0.0
+    return 1.0
+
+
+@kernel
+def _previous(hs, t, b0, b1, rmask, has_rmask, hd):
+    """Rows [b0, b1) of ``hs[t] * rmask`` into ``hd`` (1, B, U) when there is a recurrent mask;
+    returns the array and flat offset that the recurrent product reads."""
+    U = hs.shape[2]
+    B = hs.shape[1]
+    if not has_rmask:
+        return hs, t * B * U + b0 * U
+    for b in range(b0, b1):
+        for u in range(U):
+            hd[0, b, u] = hs[t, b, u] * rmask[b, u]
+    return hd, b0 * U
+
+
+@kernel
+def _carry(hs, t, b, cs, with_cell):
+    U = hs.shape[2]
+    for u in range(U):
+        hs[t + 1, b, u] = hs[t, b, u]
+        if with_cell:
+            cs[t + 1, b, u] = cs[t, b, u]
+
+
+@kernel
+def simple_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, b0, b1, hs, hd):
+    """``h_t = act(xp_t + (h_{t-1} * rmask) @ rk)`` for rows [b0, b1); ``xp`` (T, B, U)."""
+    T, B, U = xp.shape
+    n = b1 - b0
+    for t in range(T):
+        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        # hs[t + 1] rows <- src rows @ rk, then the activation in place
+        blas.gemm(False, False, n, U, U, src, off, U, rk, 0, U, 0.0, hs, (t + 1) * B * U + b0 * U, U)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                _carry(hs, t, b, hs, False)
+                continue
+            for u in range(U):
+                hs[t + 1, b, u] = activate(act, xp[t, b, u] + hs[t + 1, b, u])
+
+
+@kernel
+def simple_backward(dseq, has_seq, dlast, has_last, hs, rk, mask, has_mask, rmask, has_rmask, act, b0, b1,
+                    dxp, dh, tmp):
+    """Gradients for `simple_forward`: ``dxp`` (T, B, U) and, left in ``dh`` rows, the initial
+    state's gradient. ``dseq`` (T, B, U) is the gradient of every step's output, ``dlast`` (B, U)
+    that of the last state."""
+    T, B, U = dxp.shape
+    n = b1 - b0
+    for b in range(b0, b1):
+        for u in range(U):
+            dh[b, u] = dlast[b, u] if has_last else 0.0
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            skip = has_mask and mask[t, b] == 0
+            for u in range(U):
+                g = dh[b, u] + (dseq[t, b, u] if has_seq else 0.0)
+                dh[b, u] = g
+                dxp[t, b, u] = 0.0 if skip else g * derivative(act, hs[t + 1, b, u])
+        blas.gemm(False, True, n, U, U, dxp, t * B * U + b0 * U, U, rk, 0, U, 0.0, tmp, b0 * U, U)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                continue
+            for u in range(U):
+                dh[b, u] = tmp[b, u] * (rmask[b, u] if has_rmask else 1.0)
+
+
+@kernel
+def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, z, hd):
+    """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U); ``gates`` (T, B, 4U) keeps
+    the activated i, f, c, o for the backward pass; ``z`` (B, 4U) and ``hd`` (1, B, U) are scratch."""
+    T, B, G = xp.shape
+    U = G // 4
+    n = b1 - b0
+    for t in range(T):
+        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        blas.gemm(False, False, n, G, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                _carry(hs, t, b, cs, True)
+                continue
+            for u in range(U):
+                i = activate(ract, xp[t, b, u] + z[b, u])
+                f = activate(ract, xp[t, b, U + u] + z[b, U + u])
+                g = activate(act, xp[t, b, 2 * U + u] + z[b, 2 * U + u])
+                o = activate(ract, xp[t, b, 3 * U + u] + z[b, 3 * U + u])
+                c = f * cs[t, b, u] + i * g
+                cs[t + 1, b, u] = c
+                hs[t + 1, b, u] = o * activate(act, c)
+                gates[t, b, u] = i
+                gates[t, b, U + u] = f
+                gates[t, b, 2 * U + u] = g
+                gates[t, b, 3 * U + u] = o
+
+
+@kernel
+def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mask, has_mask, rmask, has_rmask,
+                  act, ract, b0, b1, dxp, dh, dc, tmp):
+    """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), and in ``dh``/``dc`` rows the initial
+    states' gradients. ``dseq`` (T, B, K) and ``dlast`` (B, K) hold the gradients of the outputs;
+    with ``cell_grads`` K is 2U and the second half is the gradient of the cell state."""
+    T, B, G = dxp.shape
+    U = G // 4
+    n = b1 - b0
+    for b in range(b0, b1):
+        for u in range(U):
+            dh[b, u] = dlast[b, u] if has_last else 0.0
+            dc[b, u] = dlast[b, U + u] if (has_last and cell_grads) else 0.0
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            skip = has_mask and mask[t, b] == 0
+            for u in range(U):
+                gh = dh[b, u]
+                gc = dc[b, u]
+                if has_seq:
+                    gh += dseq[t, b, u]
+                    if cell_grads:
+                        gc += dseq[t, b, U + u]
+                if skip:
+                    dh[b, u] = gh
+                    dc[b, u] = gc
+                    for k in range(4):
+                        dxp[t, b, k * U + u] = 0.0
+                    continue
+                i = gates[t, b, u]
+                f = gates[t, b, U + u]
+                g = gates[t, b, 2 * U + u]
+                o = gates[t, b, 3 * U + u]
+                ac = activate(act, cs[t + 1, b, u])
+                gc += gh * o * derivative(act, ac)
+                dxp[t, b, u] = gc * g * derivative(ract, i)
+                dxp[t, b, U + u] = gc * cs[t, b, u] * derivative(ract, f)
+                dxp[t, b, 2 * U + u] = gc * i * derivative(act, g)
+                dxp[t, b, 3 * U + u] = gh * ac * derivative(ract, o)
+                dc[b, u] = gc * f
+        blas.gemm(False, True, n, U, G, dxp, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                continue
+            for u in range(U):
+                dh[b, u] = tmp[b, u] * (rmask[b, u] if has_rmask else 1.0)
+
+
+@kernel
+def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, gates, z,
+                hd, q):
+    """One GRU over every step for rows [b0, b1). ``xp`` (T, B, 3U) includes the input bias;
+    ``rb`` (3U,) is the recurrent bias (reset_after; zeros without a bias). ``gates`` (T, B, 4U)
+    keeps z, r, hh and, reset after, the recurrent projection of h (else ``r * h``) for the
+    backward pass. ``z`` (B, 3U), ``hd`` (1, B, U), ``q`` (B, U) are scratch."""
+    T, B, G = xp.shape
+    U = G // 3
+    n = b1 - b0
+    for t in range(T):
+        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        if reset_after:
+            blas.gemm(False, False, n, G, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
+        else:
+            blas.gemm(False, False, n, 2 * U, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                continue
+            for u in range(U):
+                zz = activate(ract, xp[t, b, u] + z[b, u] + rb[u])
+                r = activate(ract, xp[t, b, U + u] + z[b, U + u] + rb[U + u])
+                gates[t, b, u] = zz
+                gates[t, b, U + u] = r
+                if reset_after:
+                    rh = z[b, 2 * U + u] + rb[2 * U + u]
+                    gates[t, b, 3 * U + u] = rh
+                    hh = activate(act, xp[t, b, 2 * U + u] + r * rh)
+                    gates[t, b, 2 * U + u] = hh
+                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hh
+                else:
+                    h_in = hs[t, b, u] * (rmask[b, u] if has_rmask else 1.0)
+                    gates[t, b, 3 * U + u] = r * h_in
+                    q[b, u] = r * h_in
+        if not reset_after:
+            blas.gemm(False, False, n, U, U, q, b0 * U, U, rk, 2 * U, G, 0.0, z, b0 * G + 2 * U, G)
+            for b in range(b0, b1):
+                if has_mask and mask[t, b] == 0:
+                    continue
+                for u in range(U):
+                    zz = gates[t, b, u]
+                    hh = activate(act, xp[t, b, 2 * U + u] + z[b, 2 * U + u])
+                    gates[t, b, 2 * U + u] = hh
+                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hh
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                _carry(hs, t, b, hs, False)
+
+
+@kernel
+def gru_backward(dseq, has_seq, dlast, has_last, gates, hs, rk, reset_after, mask, has_mask, rmask, has_rmask,
+                 act, ract, b0, b1, dxp, drec, dh, tmp, q):
+    """Gradients for `gru_forward`: ``dxp`` (T, B, 3U); ``drec`` (T, B, 3U) the gradient of the
+    recurrent projection (reset after; else only its z and r thirds are written and the third
+    is the gradient of ``(r * h) @ rk_h``); the initial state's gradient in ``dh`` rows."""
+    T, B, G = dxp.shape
+    U = G // 3
+    n = b1 - b0
+    for b in range(b0, b1):
+        for u in range(U):
+            dh[b, u] = dlast[b, u] if has_last else 0.0
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            skip = has_mask and mask[t, b] == 0
+            for u in range(U):
+                gh = dh[b, u] + (dseq[t, b, u] if has_seq else 0.0)
+                dh[b, u] = gh
+                if skip:
+                    for k in range(3):
+                        dxp[t, b, k * U + u] = 0.0
+                        drec[t, b, k * U + u] = 0.0
+                    continue
+                zz = gates[t, b, u]
+                hh = gates[t, b, 2 * U + u]
+                dz = gh * (hs[t, b, u] - hh) * derivative(ract, zz)
+                dhh = gh * (1.0 - zz) * derivative(act, hh)
+                dxp[t, b, u] = dz
+                dxp[t, b, 2 * U + u] = dhh
+                drec[t, b, u] = dz
+                if reset_after:
+                    r = gates[t, b, U + u]
+                    dr = dhh * gates[t, b, 3 * U + u] * derivative(ract, r)
+                    dxp[t, b, U + u] = dr
+                    drec[t, b, U + u] = dr
+                    drec[t, b, 2 * U + u] = dhh * r
+                else:
+                    drec[t, b, 2 * U + u] = dhh
+        if reset_after:
+            blas.gemm(False, True, n, U, G, drec, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
+        else:
+            # d(r * h_in) = dhh @ rk_h^T, then the z and r thirds and the h_in path
+            blas.gemm(False, True, n, U, U, drec, t * B * G + b0 * G + 2 * U, G, rk, 2 * U, G, 0.0, q, b0 * U, U)
+            for b in range(b0, b1):
+                if has_mask and mask[t, b] == 0:
+                    continue
+                for u in range(U):
+                    r = gates[t, b, U + u]
+                    h_in = hs[t, b, u] * (rmask[b, u] if has_rmask else 1.0)
+                    dr = q[b, u] * h_in * derivative(ract, r)
+                    dxp[t, b, U + u] = dr
+                    drec[t, b, U + u] = dr
+                    q[b, u] = q[b, u] * r
+            blas.gemm(False, True, n, U, 2 * U, drec, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                continue
+            for u in range(U):
+                back = tmp[b, u] if reset_after else tmp[b, u] + q[b, u]
+                dh[b, u] = dh[b, u] * gates[t, b, u] + back * (rmask[b, u] if has_rmask else 1.0)
+
+
+@kernel
+def scatter_add_rows(indices, rows, d0, d1, out):
+    """``out[indices[n], d0:d1] += rows[n, d0:d1]`` for every n (the embedding's gradient; a
+    column range per thread, so no two threads write one value)."""
+    for n in range(indices.size):
+        r = indices[n]
+        for d in range(d0, d1):
+            out[r, d] += rows[n, d]

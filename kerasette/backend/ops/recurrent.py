@@ -1,0 +1,275 @@
+"""Recurrent ops (SimpleRNN, LSTM, GRU through time) and the embedding lookup.
+
+The recurrent ops take the input projections of every step at once, time-major: ``xp`` of shape
+(steps, batch, gates * units), computed by the caller as one matrix product (``x @ kernel +
+bias``). They run the recurrence with the numba kernels of
+`kerasette.backend.kernels.recurrent` (one BLAS product and one fused gate pass per step, the
+batch split over the thread pool) and back-propagate through time with the same kernels.
+
+Each returns either every step's output, time-major (steps, batch, units), or only the last
+state (batch, units) (``sequences=False``); the LSTM with ``with_cell=True`` appends the cell
+state along the last axis (units * 2). Options common to all:
+
+- ``mask``: (steps, batch) booleans, time-major; a False step leaves the states as they were
+  (its output repeats the previous one), as Keras's masking does.
+- ``recurrent_mask``: (batch, units) multiplier of the previous output before the recurrent
+  product (recurrent dropout: the same mask on every step).
+- ``activation``, ``recurrent_activation``: one of ``'tanh'``, ``'sigmoid'``,
+  ``'hard_sigmoid'`` (Keras 3's, ``x / 6 + 0.5`` clipped), ``'relu'``, ``'linear'``.
+
+Example:
+    >>> import numpy as np
+    >>> xp = np.zeros((5, 2, 12), 'float32'); h0 = np.zeros((2, 3), 'float32')
+    >>> lstm(xp, h0, h0, np.zeros((3, 12), 'float32'), sequences=False).shape
+    (2, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import parallel
+from kerasette.backend.ops.base import Op, apply
+
+ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
+
+#: the kinds of recurrence: (gates per unit, states)
+KINDS = {"simple": (1, 1), "lstm": (4, 2), "gru": (3, 1)}
+
+
+def _kernels():
+    from kerasette.backend.kernels import recurrent  # deferred: numba compiles on first use only
+
+    return recurrent
+
+
+def activation_code(name) -> int:
+    """The kernel code of activation ``name`` (a ValueError for others)."""
+    if isinstance(name, (int, np.integer)):
+        return int(name)
+    try:
+        return ACTIVATION_CODES[name]
+    except KeyError:
+        raise ValueError(f"recurrent ops: activation must be one of {sorted(ACTIVATION_CODES)}; "
+                         f"received {name!r}") from None
+
+
+class Recurrence(Op):
+    """A recurrence through every step; inputs ``xp, h0, [c0 (lstm)], recurrent_kernel,
+    [recurrent_bias (gru reset_after)]``. After the forward pass ``final_states()`` gives the
+    last states as arrays (for stateful layers)."""
+
+    name = "recurrence"
+
+    def __init__(self, kind: str, mask=None, recurrent_mask=None, activation="tanh",
+                 recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
+                 reset_after: bool = True, has_recurrent_bias: bool = False):
+        if kind not in KINDS:
+            raise ValueError(f"Recurrence: kind must be one of {sorted(KINDS)}; received {kind!r}")
+        self.kind = kind
+        self.mask = None if mask is None else np.ascontiguousarray(np.asarray(mask).astype(np.uint8, copy=False))
+        self.rmask = recurrent_mask
+        self.act, self.ract = activation_code(activation), activation_code(recurrent_activation)
+        self.sequences, self.with_cell = bool(sequences), bool(with_cell and kind == "lstm")
+        self.reset_after = bool(reset_after)
+        self.has_rb = bool(has_recurrent_bias)
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, xp, h0, *rest):
+        kind = self.kind
+        dtype = xp.dtype
+        xp = np.ascontiguousarray(xp)
+        T, B, G = xp.shape
+        U = h0.shape[1]
+        if kind == "lstm":
+            c0, rk = rest[0], rest[1]
+        else:
+            rk = rest[0]
+        rk = np.ascontiguousarray(rk, dtype=dtype)
+        rb = np.ascontiguousarray(rest[1], dtype=dtype).reshape(-1) if (kind == "gru" and self.has_rb) \
+            else np.zeros(3 * U if kind == "gru" else 1, dtype)
+        self.rk, self.rb_used = rk, kind == "gru" and self.has_rb
+        if self.mask is not None and self.mask.shape != (T, B):
+            raise ValueError(f"{kind} recurrence: the mask must have shape (steps, batch) = {(T, B)}; "
+                             f"received {self.mask.shape}")
+        rmask = np.ones((1, 1), dtype) if self.rmask is None else np.ascontiguousarray(self.rmask, dtype=dtype)
+        self.rmask_arr = rmask
+        has_mask, has_rmask = self.mask is not None, self.rmask is not None
+        mask = self.mask if has_mask else np.ones((1, 1), np.uint8)
+        hs = np.empty((T + 1, B, U), dtype)
+        hs[0] = h0
+        hd = np.empty((1, B, U), dtype)
+        k = _kernels()
+        work = T * G * U
+        if kind == "simple":
+            gates = None
+            parallel.map_chunks(lambda b0, b1: k.simple_forward(xp, rk, mask, has_mask, rmask, has_rmask, self.act,
+                                                                b0, b1, hs, hd), B, parallel.matmul_min_work(), work)
+            cs = None
+        elif kind == "lstm":
+            cs = np.empty((T + 1, B, U), dtype)
+            cs[0] = c0
+            gates = np.empty((T, B, G), dtype)
+            z = np.empty((B, G), dtype)
+            parallel.map_chunks(lambda b0, b1: k.lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, self.act,
+                                                              self.ract, b0, b1, hs, cs, gates, z, hd),
+                                B, parallel.matmul_min_work(), work)
+        else:
+            cs = None
+            gates = np.empty((T, B, 4 * U), dtype)
+            z = np.empty((B, G), dtype)
+            q = np.empty((B, U), dtype)
+            parallel.map_chunks(lambda b0, b1: k.gru_forward(xp, rk, rb, self.reset_after, mask, has_mask, rmask,
+                                                             has_rmask, self.act, self.ract, b0, b1, hs, gates, z,
+                                                             hd, q), B, parallel.matmul_min_work(), work)
+        self.hs, self.cs, self.gates, self.shape = hs, cs, gates, (T, B, G, U)
+        if self.sequences:
+            out = hs[1:]
+            return np.concatenate([out, cs[1:]], axis=-1) if self.with_cell else out
+        return np.concatenate([hs[T], cs[T]], axis=-1) if self.with_cell else hs[T]
+
+    def final_states(self) -> list[np.ndarray]:
+        """The states after the last step (copies): [h] or [h, c]."""
+        T = self.shape[0]
+        return [self.hs[T].copy()] + ([self.cs[T].copy()] if self.cs is not None else [])
+
+    # -- backward --------------------------------------------------------------------------
+    def backward(self, grad):
+        kind = self.kind
+        T, B, G, U = self.shape
+        dtype = self.hs.dtype
+        grad = np.ascontiguousarray(grad, dtype=dtype)
+        dummy3, dummy2 = np.zeros((1, 1, 1), dtype), np.zeros((1, 1), dtype)
+        if self.sequences:
+            dseq, has_seq, dlast, has_last = grad, True, dummy2, False
+        else:
+            dseq, has_seq, dlast, has_last = dummy3, False, grad, True
+        has_mask, has_rmask = self.mask is not None, self.rmask is not None
+        mask = self.mask if has_mask else np.ones((1, 1), np.uint8)
+        rmask, rk = self.rmask_arr, self.rk
+        dxp = np.empty((T, B, G), dtype)
+        dh = np.empty((B, U), dtype)
+        tmp = np.empty((B, U), dtype)
+        k = _kernels()
+        work = T * G * U
+        dc = drec = None
+        if kind == "simple":
+            parallel.map_chunks(lambda b0, b1: k.simple_backward(dseq, has_seq, dlast, has_last, self.hs, rk, mask,
+                                                                 has_mask, rmask, has_rmask, self.act, b0, b1, dxp,
+                                                                 dh, tmp), B, parallel.matmul_min_work(), work)
+        elif kind == "lstm":
+            dc = np.empty((B, U), dtype)
+            parallel.map_chunks(lambda b0, b1: k.lstm_backward(dseq, has_seq, dlast, has_last, self.with_cell,
+                                                               self.gates, self.cs, rk, mask, has_mask, rmask,
+                                                               has_rmask, self.act, self.ract, b0, b1, dxp, dh, dc,
+                                                               tmp), B, parallel.matmul_min_work(), work)
+        else:
+            drec = np.empty((T, B, G), dtype)
+            q = np.empty((B, U), dtype)
+            parallel.map_chunks(lambda b0, b1: k.gru_backward(dseq, has_seq, dlast, has_last, self.gates, self.hs,
+                                                              rk, self.reset_after, mask, has_mask, rmask,
+                                                              has_rmask, self.act, self.ract, b0, b1, dxp, drec, dh,
+                                                              tmp, q), B, parallel.matmul_min_work(), work)
+        needs = self.needs_grad
+        grads: list = [dxp if needs[0] else None, dh if needs[1] else None]
+        if kind == "lstm":
+            grads.append(dc if needs[2] else None)
+        index_rk = len(grads)
+        if needs[index_rk]:
+            prev = self.hs[:-1]
+            if has_rmask:
+                prev = prev * rmask
+            prev = prev.reshape(T * B, U)
+            if kind == "gru" and not self.reset_after:
+                drk = np.empty((U, G), dtype)
+                drk[:, :2 * U] = prev.T @ drec.reshape(T * B, G)[:, :2 * U]
+                drk[:, 2 * U:] = self.gates[..., 3 * U:].reshape(T * B, U).T @ drec.reshape(T * B, G)[:, 2 * U:]
+            else:
+                source = drec if kind == "gru" else dxp
+                drk = parallel.matmul(np.ascontiguousarray(prev.T), source.reshape(T * B, G))
+            grads.append(drk)
+        else:
+            grads.append(None)
+        if kind == "gru" and self.has_rb:
+            grads.append(drec.sum(axis=(0, 1)).reshape(self._rb_shape) if needs[index_rk + 1] else None)
+        return tuple(grads)
+
+
+def recurrence(kind: str, xp, h0, *weights, mask=None, recurrent_mask=None, activation="tanh",
+               recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
+               reset_after: bool = True):
+    """Runs a recurrence and returns ``(output tensor, op)``; the op's ``final_states()`` gives
+    the last states. ``weights``: ``[c0,] recurrent_kernel[, recurrent_bias]``."""
+    has_rb = kind == "gru" and len(weights) == 2
+    op = Recurrence(kind, mask, recurrent_mask, activation, recurrent_activation, sequences, with_cell,
+                    reset_after, has_rb)
+    if has_rb:
+        op._rb_shape = tuple(np.shape(weights[1].data if hasattr(weights[1], "data") else weights[1]))
+    return apply(op, xp, h0, *weights), op
+
+
+def simple_rnn(xp, h0, recurrent_kernel, mask=None, recurrent_mask=None, activation="tanh", sequences=True):
+    """``h_t = activation(xp_t + h_{t-1} @ recurrent_kernel)`` for every step (see the module)."""
+    return recurrence("simple", xp, h0, recurrent_kernel, mask=mask, recurrent_mask=recurrent_mask,
+                      activation=activation, sequences=sequences)[0]
+
+
+def lstm(xp, h0, c0, recurrent_kernel, mask=None, recurrent_mask=None, activation="tanh",
+         recurrent_activation="sigmoid", sequences=True, with_cell=False):
+    """Keras's LSTM (gates i, f, c, o): ``c = f * c + i * act(x_c)``, ``h = o * act(c)``."""
+    return recurrence("lstm", xp, h0, c0, recurrent_kernel, mask=mask, recurrent_mask=recurrent_mask,
+                      activation=activation, recurrent_activation=recurrent_activation, sequences=sequences,
+                      with_cell=with_cell)[0]
+
+
+def gru(xp, h0, recurrent_kernel, recurrent_bias=None, reset_after=True, mask=None, recurrent_mask=None,
+        activation="tanh", recurrent_activation="sigmoid", sequences=True):
+    """Keras's GRU (gates z, r, h): ``h = z * h + (1 - z) * act(x_h + r * (h @ U_h + b_h))``
+    (``reset_after``) or ``act(x_h + (r * h) @ U_h)``; ``recurrent_bias`` (3U,) only reset after."""
+    weights = (recurrent_kernel,) if recurrent_bias is None else (recurrent_kernel, recurrent_bias)
+    return recurrence("gru", xp, h0, *weights, mask=mask, recurrent_mask=recurrent_mask, activation=activation,
+                      recurrent_activation=recurrent_activation, sequences=sequences, reset_after=reset_after)[0]
+
+
+# ----------------------------------------------------------------------------- embedding
+class Embedding(Op):
+    """``table[indices]``: rows gathered in the forward pass, gradients added back per row."""
+
+    name = "embedding"
+
+    def __init__(self, indices):
+        self.indices = np.ascontiguousarray(indices, dtype=np.int64)
+
+    def forward(self, table):
+        self.table_shape = table.shape
+        flat = self.indices.reshape(-1)
+        out = np.take(table, flat, axis=0)
+        return out.reshape(self.indices.shape + table.shape[1:])
+
+    def backward(self, grad):
+        V, D = self.table_shape[0], int(np.prod(self.table_shape[1:]))
+        flat = self.indices.reshape(-1)
+        rows = np.ascontiguousarray(grad, dtype=grad.dtype).reshape(flat.size, D)
+        out = np.zeros((V, D), grad.dtype)
+        k = _embedding_kernels()
+        parallel.map_chunks(lambda d0, d1: k(flat, rows, d0, d1, out), D, parallel.memory_bound_min(), flat.size)
+        return (out.reshape(self.table_shape),)
+
+
+def _embedding_kernels():
+    from kerasette.backend.kernels.recurrent import scatter_add_rows  # deferred: numba on first use
+
+    return scatter_add_rows
+
+
+def embedding(indices, table):
+    """The rows of ``table`` (vocabulary, dim) at integer ``indices`` (any shape): shape
+    ``indices.shape + (dim,)``; differentiable in ``table`` (indices out of range raise)."""
+    idx = np.asarray(getattr(indices, "data", indices))
+    if not np.issubdtype(idx.dtype, np.integer):
+        idx = idx.astype(np.int64)
+    size = np.shape(getattr(table, "data", table))[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise ValueError(f"embedding: indices must be in [0, {size}) (the table's rows); received {int(bad)}")
+    return apply(Embedding(idx), table)
