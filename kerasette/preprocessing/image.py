@@ -41,12 +41,14 @@ from kerasette.utils.image_utils import (
     load_img,
     pil_image,
     save_img,
+    smart_resize,
 )
 from kerasette.utils.sequence import Sequence
 
 __all__ = ["DataFrameIterator", "DirectoryIterator", "ImageDataGenerator", "Iterator", "NumpyArrayIterator",
-           "apply_affine_transform", "apply_brightness_shift", "apply_channel_shift", "array_to_img",
-           "img_to_array", "load_img", "save_img", "transform_matrix"]
+           "apply_affine_transform", "apply_brightness_shift", "apply_channel_shift", "array_to_img", "flip_axis",
+           "img_to_array", "load_img", "random_brightness", "random_channel_shift", "random_rotation",
+           "random_shear", "random_shift", "random_zoom", "save_img", "smart_resize", "transform_matrix"]
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 _GEOMETRY = ("theta", "tx", "ty", "shear", "zx", "zy")
@@ -153,6 +155,70 @@ def _brightness_batch(batch: np.ndarray, factors: np.ndarray, scale: bool = True
     if not scale:
         shifted = np.where(outside, shifted / 255 * span + low, shifted)
     return shifted
+
+
+def flip_axis(x, axis):
+    """``x`` reversed along ``axis`` (Keras 2's helper)."""
+    return np.flip(np.asarray(x), axis)
+
+
+def _uniform(low, high, size=None):
+    return krandom.generator().uniform(low, high, size)
+
+
+def random_rotation(x, rg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest", cval=0.0,
+                    interpolation_order=1):
+    """One image rotated by a random angle uniform in ``[-rg, rg]`` degrees (Keras 2's function;
+    channels first by default)."""
+    return apply_affine_transform(x, theta=_uniform(-rg, rg), row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shift(x, wrg, hrg, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest", cval=0.0,
+                 interpolation_order=1):
+    """One image shifted by random fractions of its size, uniform in ``[-hrg, hrg]`` (rows) and
+    ``[-wrg, wrg]`` (columns)."""
+    x = np.asarray(x)
+    tx = _uniform(-hrg, hrg) * x.shape[row_axis]
+    ty = _uniform(-wrg, wrg) * x.shape[col_axis]
+    return apply_affine_transform(x, tx=tx, ty=ty, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_shear(x, intensity, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest", cval=0.0,
+                 interpolation_order=1):
+    """One image sheared by a random angle uniform in ``[-intensity, intensity]`` degrees."""
+    return apply_affine_transform(x, shear=_uniform(-intensity, intensity), row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_zoom(x, zoom_range, row_axis=1, col_axis=2, channel_axis=0, fill_mode="nearest", cval=0.0,
+                interpolation_order=1):
+    """One image zoomed by random factors drawn uniformly in ``zoom_range`` (a pair), rows and
+    columns independently."""
+    if not isinstance(zoom_range, (list, tuple)) or len(zoom_range) != 2:
+        raise ValueError(f"random_zoom: argument `zoom_range` must be a pair [low, high]; received "
+                         f"zoom_range={zoom_range!r}")
+    zx, zy = (1.0, 1.0) if tuple(zoom_range) == (1, 1) else _uniform(zoom_range[0], zoom_range[1], 2)
+    return apply_affine_transform(x, zx=zx, zy=zy, row_axis=row_axis, col_axis=col_axis,
+                                  channel_axis=channel_axis, fill_mode=fill_mode, cval=cval,
+                                  order=interpolation_order)
+
+
+def random_channel_shift(x, intensity_range, channel_axis=0):
+    """`apply_channel_shift` by a random intensity uniform in ``[-intensity_range, intensity_range]``."""
+    return apply_channel_shift(x, _uniform(-intensity_range, intensity_range), channel_axis)
+
+
+def random_brightness(x, brightness_range, scale=True):
+    """`apply_brightness_shift` by a random factor uniform in ``brightness_range`` (a pair)."""
+    if not isinstance(brightness_range, (list, tuple)) or len(brightness_range) != 2:
+        raise ValueError(f"random_brightness: argument `brightness_range` must be a pair [low, high]; received "
+                         f"brightness_range={brightness_range!r}")
+    return apply_brightness_shift(x, _uniform(brightness_range[0], brightness_range[1]), scale)
 
 
 def _check_choice(value, name, choices, owner):

@@ -282,3 +282,20 @@ def resize_array(x: np.ndarray, size: tuple[int, int], interpolation: str = "bil
     wc = wc.astype(x.dtype).reshape(shape)
     left, right = np.take(x, c0, axis=rows_axis + 1), np.take(x, c1, axis=rows_axis + 1)
     return left + (right - left) * wc
+
+
+def smart_resize(x, size, interpolation: str = "bilinear", data_format: str = "channels_last") -> np.ndarray:
+    """Resizes an image (rank 3) or a batch (rank 4) to ``size`` (height, width) without
+    distorting it: the largest centred window with the target's aspect ratio is cut out first,
+    then resized with `resize_array` (Keras's ``smart_resize``)."""
+    x = np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"smart_resize: expected an image of rank 3 or a batch of rank 4; received an array of "
+                         f"shape {x.shape}")
+    height, width = _check_size(size, "size", "smart_resize")
+    rows_axis = x.ndim - (2 if data_format == "channels_first" else 3)
+    rows, cols = x.shape[rows_axis], x.shape[rows_axis + 1]
+    left, top, right, bottom = aspect_crop_box(cols, rows, width, height)
+    index = [slice(None)] * x.ndim
+    index[rows_axis], index[rows_axis + 1] = slice(top, bottom), slice(left, right)
+    return resize_array(x[tuple(index)], (height, width), interpolation, data_format)

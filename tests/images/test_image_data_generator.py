@@ -370,3 +370,38 @@ def test_flow_from_dataframe_with_a_frame(monkeypatch, tmp_path):
     np.testing.assert_array_equal(raw[0][1], [0.5, 1.5, 3.5])
     with pytest.raises(ValueError, match=r"flow_from_dataframe: the data frame has no column\(s\) \['label'\]"):
         gen.flow_from_dataframe(frame, str(root), y_col="label")
+
+
+# -- Keras 2's module-level helpers ---------------------------------------------------------------
+def test_keras2_random_functions():
+    from kerasette.backend import random as krandom
+    from kerasette.preprocessing import image
+
+    x = _images(1, 7, 7, 3)[0].transpose(2, 0, 1)  # Keras 2's helpers take channels first by default
+    krandom.set_seed(0)
+    rotated = image.random_rotation(x, 30)
+    assert rotated.shape == x.shape and not np.allclose(rotated, x)
+    krandom.set_seed(0)
+    theta = krandom.generator().uniform(-30, 30)
+    np.testing.assert_array_equal(rotated, image.apply_affine_transform(x, theta=theta))
+    for out in (image.random_shift(x, 0.2, 0.2), image.random_shear(x, 20), image.random_zoom(x, (0.7, 1.3)),
+                image.random_channel_shift(x, 10)):
+        assert out.shape == x.shape and not np.allclose(out, x)
+    np.testing.assert_array_equal(image.random_zoom(x, (1, 1)), x)
+    np.testing.assert_array_equal(image.flip_axis(x, 2), x[:, :, ::-1])
+    bright = image.random_brightness(x.transpose(1, 2, 0), (0.5, 0.6))
+    assert bright.max() <= 0.6 * 255 + 1
+    with pytest.raises(ValueError, match=r"random_zoom: argument `zoom_range` must be a pair \[low, high\]; received "
+                                         r"zoom_range=0.2"):
+        image.random_zoom(x, 0.2)
+
+
+def test_smart_resize_crops_to_the_aspect_ratio_then_resizes():
+    from kerasette.preprocessing.image import smart_resize
+    from kerasette.utils.image_utils import resize_array
+
+    x = _images(2, 6, 10, 1)
+    np.testing.assert_allclose(smart_resize(x, (3, 3)), resize_array(x[:, :, 2:8], (3, 3)))
+    np.testing.assert_allclose(smart_resize(x[0], (4, 2)), resize_array(x[0, :, 3:6], (4, 2)))
+    with pytest.raises(ValueError, match=r"smart_resize: expected an image of rank 3 or a batch of rank 4"):
+        smart_resize(x[0, 0], (3, 3))
