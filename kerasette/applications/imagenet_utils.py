@@ -93,7 +93,6 @@ def _channel_axis(ndim: int, data_format: str) -> int:
 def _preprocess_symbolic(x, data_format, mode):
     """The preprocessing as a layer of the graph: a frozen 1x1 convolution whose kernel reorders
     or scales the channels and whose bias shifts them (exact for the channel flip)."""
-
     if len(x.shape) != 4:
         raise ValueError(f"preprocess_input: a symbolic input must be a batch of images (4D); received shape {x.shape}")
     kernel = np.zeros((1, 1, 3, 3), dtype=np.float32)
