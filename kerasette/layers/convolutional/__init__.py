@@ -2,10 +2,13 @@
 which also held the padding, cropping and upsampling layers and, for scripts that import them from
 here as Keras 1 and 2 allowed, the pooling layers: they are exported here too)."""
 
+from kerasette.layers.convolutional.conv1d import AtrousConvolution1D, Conv1D, Convolution1D
 from kerasette.layers.convolutional.conv2d import Conv2D
 from kerasette.layers.convolutional.depthwise import DepthwiseConv2D
 from kerasette.layers.convolutional.separable import SeparableConv2D
+from kerasette.layers.convolutional.separable1d import DepthwiseConv1D, SeparableConv1D
 from kerasette.layers.convolutional.transpose import Conv2DTranspose, Deconvolution2D
+from kerasette.layers.convolutional.transpose1d import Conv1DTranspose
 from kerasette.layers.pooling import (
     AveragePooling2D,
     GlobalAveragePooling2D,
@@ -22,3 +25,4 @@ __all__ = ["Conv2D", "Convolution2D", "Cropping2D", "UpSampling2D", "ZeroPadding
 __all__ += ["Conv2DTranspose", "Deconvolution2D"]
 __all__ += ["AtrousConvolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 __all__ += ["AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPooling2D"]
+__all__ += ["AtrousConvolution1D", "Conv1D", "Conv1DTranspose", "Convolution1D", "DepthwiseConv1D", "SeparableConv1D"]
