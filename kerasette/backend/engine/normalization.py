@@ -9,9 +9,10 @@ axis per thread, each into its own float64 sums, added up at the end; maps write
 of the output.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
-``(x - k)**2`` in float64 with ``k`` the first row's values (close to the mean for real data), so
-that the variance ``E[(x-k)^2] - E[x-k]^2`` is a difference of numbers of the size of the
-variance, not of the squared mean.
+``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
+``k`` the first row's values (close to the mean for real data), so that the variance
+``E[(x-k)^2] - E[x-k]^2`` is a difference of numbers of the size of the variance, not of the
+squared mean.
 """
 
 from __future__ import annotations
