@@ -16,6 +16,7 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     noise,
     normalization,
     pooling,
+    pooling1d,
     preprocessing,
     reshaping,
 )

@@ -202,3 +202,140 @@ class UpSampling2D(Layer):
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+# -- sequences (batch, steps, channels) ------------------------------------------------------------
+def _sequence_pair(value, name: str, owner: str) -> tuple[int, int]:
+    """``(before, after)`` from an int or two ints (Keras's forms; Keras 1's ZeroPadding1D also took
+    ``{'left_pad': ..., 'right_pad': ...}``)."""
+    if isinstance(value, dict) and set(value) <= {"left_pad", "right_pad"}:
+        value = (value.get("left_pad", 0), value.get("right_pad", 0))
+    try:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            pair = (int(value), int(value))
+        else:
+            pair = tuple(value)
+            if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in pair):
+                raise ValueError
+            pair = tuple(int(v) for v in pair)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: argument `{name}` must be an int or two ints (before, after); received "
+                         f"{name}={value!r}") from None
+    if min(pair) < 0:
+        raise ValueError(f"{owner}: argument `{name}` must not be negative; received {name}={value!r}")
+    return pair
+
+
+@keras_layer()
+class ZeroPadding1D(Layer):
+    """Adds steps of zeros before and after each sequence: ``padding`` is an int (both ends) or
+    (before, after) (Keras 1 also: ``{'left_pad': a, 'right_pad': b}``).
+
+    Args:
+        padding: int or (before, after), not negative.
+        data_format: ``'channels_last'`` (batch, steps, channels) or ``'channels_first'``
+            (batch, channels, steps) (Keras 3.x added it); the backend default when None.
+
+    Example:
+        >>> ZeroPadding1D((1, 2)).compute_output_shape((None, 5, 3))
+        (None, 8, 3)
+    """
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _sequence_pair(padding, "padding", f"ZeroPadding1D '{self.name}'")
+        self.data_format = normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=3)
+
+    @property
+    def _steps_axis(self) -> int:
+        return 2 if self.data_format == "channels_first" else 1
+
+    def compute_output_shape(self, input_shape):
+        out = list(input_shape)
+        axis = self._steps_axis
+        out[axis] = None if out[axis] is None else out[axis] + sum(self.padding)
+        return tuple(out)
+
+    def call(self, inputs):
+        parts, axis = [], self._steps_axis
+        for size in self.padding:
+            shape = list(inputs.shape)
+            shape[axis] = size
+            parts.append(np.zeros(shape, dtype=inputs.dtype))
+        return ops.concatenate([parts[0], inputs, parts[1]], axis=axis)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": list(self.padding), "data_format": self.data_format}
+
+
+@keras_layer()
+class Cropping1D(Layer):
+    """Removes steps at the start and end of each sequence (batch, steps, channels).
+
+    Args:
+        cropping: int or (before, after), not negative.
+
+    Example:
+        >>> Cropping1D((1, 2)).compute_output_shape((None, 6, 3))
+        (None, 3, 3)
+    """
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _sequence_pair(cropping, "cropping", f"Cropping1D '{self.name}'")
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        if steps is not None:
+            if steps - sum(self.cropping) < 1:
+                raise ValueError(f"Cropping1D '{self.name}': cropping {self.cropping} leaves nothing of an input of "
+                                 f"shape {shape_str(input_shape)}; the cropping must be shorter than the input")
+            steps -= sum(self.cropping)
+        return (input_shape[0], steps, input_shape[2])
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def check_input(self, shape) -> None:
+        Layer.check_input(self, shape)
+        self.compute_output_shape((None,) + tuple(shape[1:]))
+
+    def call(self, inputs):
+        before, after = self.cropping
+        return ops.getitem(inputs, (slice(None), slice(before, inputs.shape[1] - after)))
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": list(self.cropping)}
+
+
+@keras_layer(keras1={"length": "size"})
+class UpSampling1D(Layer):
+    """Repeats each step of a sequence (batch, steps, channels) ``size`` times.
+
+    Args:
+        size: positive int (Keras 1: ``length``).
+
+    Example:
+        >>> UpSampling1D(3).compute_output_shape((None, 4, 2))
+        (None, 12, 2)
+    """
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = check_positive_int(size, "size", f"UpSampling1D '{self.name}'")
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else input_shape[1] * self.size
+        return (input_shape[0], steps, input_shape[2])
+
+    def call(self, inputs):
+        n, steps, channels = inputs.shape
+        repeated = ops.tile(ops.reshape(inputs, (n, steps, 1, channels)), (1, 1, self.size, 1))
+        return ops.reshape(repeated, (n, steps * self.size, channels))
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
