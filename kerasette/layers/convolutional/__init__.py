@@ -15,7 +15,20 @@ from kerasette.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
-from kerasette.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from kerasette.layers.pooling1d import (
+    AveragePooling1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
+from kerasette.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 
 Convolution2D = Conv2D
 AtrousConvolution2D = Conv2D
@@ -26,3 +39,5 @@ __all__ += ["Conv2DTranspose", "Deconvolution2D"]
 __all__ += ["AtrousConvolution2D", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 __all__ += ["AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPooling2D"]
 __all__ += ["AtrousConvolution1D", "Conv1D", "Conv1DTranspose", "Convolution1D", "DepthwiseConv1D", "SeparableConv1D"]
+__all__ += ["AveragePooling1D", "Cropping1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D",
+            "UpSampling1D", "ZeroPadding1D"]
