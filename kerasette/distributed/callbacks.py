@@ -158,3 +158,85 @@ class LearningRateWarmupCallback(Callback):
         if self._restore_momentum is not None:
             self.model.optimizer.momentum = self._restore_momentum
             self._restore_momentum = None
+
+
+class LearningRateScheduleCallback(Callback):
+    """Sets the learning rate to ``initial_lr * multiplier`` between two epochs (Horovod's schedule).
+
+    Between ``start_epoch`` (included) and ``end_epoch`` (excluded; None: to the end) the rate
+    is ``initial_lr * multiplier``, where ``multiplier`` is a number or a function of the
+    epoch. With ``staircase`` (the default) it is set once at the start of each epoch, from the
+    epoch's number; without it, at every batch, from the fractional epoch
+    ``epoch + batch / steps_per_epoch``. Outside the range the rate is left alone. Several of
+    these callbacks make a piecewise schedule (e.g. x1 for epochs 0-30, x0.1 for 30-60, ...).
+    With ``momentum_correction`` the momentum is scaled by ``lr_new / lr_old`` for the batch in
+    which the rate changes, as in `LearningRateWarmupCallback`.
+
+    Args:
+        initial_lr: the base rate; default: the optimizer's rate when training starts.
+        multiplier: a number, or a function ``epoch -> factor``.
+        start_epoch: the first epoch (from 0) the schedule applies to.
+        end_epoch: the first epoch it no longer applies to (None: never ends).
+        staircase: change the rate per epoch (True) or per batch (False).
+        momentum_correction: apply the momentum correction (optimizers with ``momentum``).
+        steps_per_epoch: batches per epoch; default: the number ``fit`` runs.
+
+    Example:
+        >>> import kerasette.distributed as hvd
+        >>> callbacks = [hvd.callbacks.LearningRateScheduleCallback(multiplier=1.0, end_epoch=30),
+        ...              hvd.callbacks.LearningRateScheduleCallback(multiplier=0.1, start_epoch=30)]
+    """
+
+    def __init__(self, initial_lr: float | None = None, multiplier=1.0, start_epoch: int = 0,
+                 end_epoch: int | None = None, staircase: bool = True, momentum_correction: bool = True,
+                 steps_per_epoch: int | None = None):
+        super().__init__()
+        if not callable(multiplier) and not isinstance(multiplier, (int, float)):
+            raise ValueError(f"LearningRateScheduleCallback: argument `multiplier` must be a number or a function "
+                             f"of the epoch; received multiplier={multiplier!r}")
+        if end_epoch is not None and end_epoch <= start_epoch:
+            raise ValueError(f"LearningRateScheduleCallback: argument `end_epoch` must be after `start_epoch`; "
+                             f"received start_epoch={start_epoch!r}, end_epoch={end_epoch!r}")
+        self.initial_lr = initial_lr
+        self.multiplier = multiplier if callable(multiplier) else (lambda epoch, value=float(multiplier): value)
+        self.start_epoch, self.end_epoch = start_epoch, end_epoch
+        self.staircase = staircase
+        self.momentum_correction = momentum_correction
+        self.steps_per_epoch = steps_per_epoch
+        self._epoch = 0
+        self._restore_momentum: float | None = None
+
+    def on_train_begin(self, logs=None):
+        if self.initial_lr is None:
+            self.initial_lr = float(self.model.optimizer.learning_rate)
+
+    def _in_range(self, epoch: float) -> bool:
+        return self.start_epoch <= epoch and (self.end_epoch is None or epoch < self.end_epoch)
+
+    def _set(self, epoch: float) -> None:
+        optimizer = self.model.optimizer
+        old_lr = float(optimizer.learning_rate)
+        new_lr = self.initial_lr * float(self.multiplier(epoch))
+        if new_lr == old_lr:
+            return
+        optimizer.learning_rate = new_lr
+        momentum = getattr(optimizer, "momentum", None)
+        if self.momentum_correction and momentum and old_lr > 0:
+            self._restore_momentum = momentum
+            optimizer.momentum = momentum * new_lr / old_lr
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        if self.staircase and self._in_range(epoch):
+            self._set(epoch)
+
+    def on_batch_begin(self, batch, logs=None):
+        if self.staircase or not self._in_range(self._epoch):
+            return
+        steps = self.steps_per_epoch or self.params.get("steps") or 1
+        self._set(self._epoch + batch / steps)
+
+    def on_batch_end(self, batch, logs=None):
+        if self._restore_momentum is not None:
+            self.model.optimizer.momentum = self._restore_momentum
+            self._restore_momentum = None

@@ -13,17 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from kerasette.distributed import compression as kcompression
 from kerasette.distributed import runtime
 
 Average = "average"
 Sum = "sum"
 Min = "min"
 Max = "max"
-_OPS = (Average, Sum, Min, Max)
+Product = "product"
+_OPS = (Average, Sum, Min, Max, Product)
 
 
 def _mpi_op(mpi, op: str):
-    return {Average: mpi.SUM, Sum: mpi.SUM, Min: mpi.MIN, Max: mpi.MAX}[op]
+    return {Average: mpi.SUM, Sum: mpi.SUM, Min: mpi.MIN, Max: mpi.MAX, Product: mpi.PROD}[op]
 
 
 def _check_op(op: str, where: str) -> None:
@@ -31,15 +33,31 @@ def _check_op(op: str, where: str) -> None:
         raise ValueError(f"{where}: argument `op` must be one of {list(_OPS)}; received op={op!r}")
 
 
-def allreduce(value: Any, op: str = Average, average: bool | None = None, name: str | None = None) -> Any:
+def _as_array(value: Any, where: str) -> np.ndarray:
+    result = np.array(value, copy=True, order="C")
+    if result.dtype == object:
+        raise TypeError(f"{where}: expected a numeric array or number; received {type(value).__name__}")
+    return result
+
+
+def allreduce(value: Any, op: str = Average, average: bool | None = None, name: str | None = None, *,
+              prescale_factor: float = 1.0, postscale_factor: float = 1.0, compression=None) -> Any:
     """Combines an array (or a number) element-wise across all ranks; every rank gets the result.
+
+    The result is ``postscale_factor * reduce(prescale_factor * value)`` (the average's division
+    by the number of ranks comes after the reduction too).
 
     Args:
         value: a numpy array (any shape; every rank passes the same shape and dtype) or a number.
-        op: ``Average`` (the mean over ranks; integer arrays become float64), ``Sum``, ``Min``
-            or ``Max``.
+        op: ``Average`` (the mean over ranks; integer arrays become float64), ``Sum``, ``Min``,
+            ``Max`` or ``Product``.
         average: Horovod's older switch: True means ``op=Average``, False ``op=Sum``.
         name: ignored (Horovod names its collectives; MPI matches them by order).
+        prescale_factor: multiplies each rank's value before the reduction (integer values
+            become float64 when a factor is not 1).
+        postscale_factor: multiplies the result.
+        compression: ``Compression.fp16`` sends floating-point values as float16 (the result
+            is cast back); default none.
 
     Returns:
         A new array of the input's shape, or a Python number for a number.
@@ -54,13 +72,140 @@ def allreduce(value: Any, op: str = Average, average: bool | None = None, name: 
         op = Average if average else Sum
     _check_op(op, "allreduce")
     scalar = np.ndim(value) == 0 and not isinstance(value, np.ndarray)
-    result = np.array(value, copy=True, order="C")
-    if result.dtype == object:
-        raise TypeError(f"allreduce: expected a numeric array or number; received {type(value).__name__}")
-    reduce_in_place(result, op)
-    if op == Average:
-        result = result / runtime.size() if result.dtype.kind in "iub" else result
+    result = grouped_allreduce([value], op=op, prescale_factor=prescale_factor, postscale_factor=postscale_factor,
+                               compression=compression, where="allreduce")[0]
     return result.item() if scalar else result
+
+
+def grouped_allreduce(values: Sequence[Any], op: str = Average, average: bool | None = None,
+                      name: str | None = None, *, prescale_factor: float = 1.0, postscale_factor: float = 1.0,
+                      compression=None, where: str = "grouped_allreduce") -> list[np.ndarray]:
+    """`allreduce` of several arrays at once: those of one dtype travel in one fused buffer.
+
+    Args:
+        values: arrays (or numbers), the same list of shapes and dtypes on every rank.
+        op, average, name, prescale_factor, postscale_factor, compression: as for `allreduce`.
+
+    Returns:
+        A list of new arrays, one per value.
+
+    Example:
+        >>> import kerasette.distributed as hvd
+        >>> hvd.init()
+        >>> [a.tolist() for a in hvd.grouped_allreduce([np.ones(2), np.zeros(1)], op=hvd.Sum)]
+        [[1.0, 1.0], [0.0]]
+    """
+    if average is not None:
+        op = Average if average else Sum
+    _check_op(op, where)
+    compressor = kcompression.get(compression)
+    arrays = [_as_array(v, where) for v in values]
+    scaled = prescale_factor != 1.0 or postscale_factor != 1.0
+    for k, array in enumerate(arrays):
+        if array.dtype.kind in "iub" and (scaled or op == Average):
+            arrays[k] = array.astype(np.float64)
+        if prescale_factor != 1.0:
+            arrays[k] *= arrays[k].dtype.type(prescale_factor)
+    size = runtime.size()
+    groups: dict[np.dtype, list[int]] = {}
+    for k, array in enumerate(arrays):
+        groups.setdefault(np.dtype(compressor.wire_dtype(array.dtype)), []).append(k)
+    for wire, members in groups.items():
+        if size == 1:
+            break
+        buffer = np.empty(sum(arrays[k].size for k in members), wire)
+        pack([arrays[k] for k in members], buffer)
+        reduce_in_place(buffer, Sum if op == Average else op)
+        unpack(buffer, [arrays[k] for k in members])
+    factor = postscale_factor / (size if op == Average else 1)
+    for array in arrays:
+        if factor != 1.0:
+            array *= array.dtype.type(factor)
+    return arrays
+
+
+def reducescatter(value: np.ndarray, op: str = Average, name: str | None = None) -> np.ndarray:
+    """Reduces an array across the ranks and gives each rank its slice of the first axis.
+
+    The first axis is split as evenly as possible, in rank order, the first ``n % size``
+    ranks getting one row more. Every rank passes the same shape and dtype.
+
+    Args:
+        value: an array of at least one dimension.
+        op: ``Average`` (integer arrays become float64) or ``Sum``.
+        name: ignored.
+
+    Returns:
+        This rank's rows of the reduced array.
+
+    Example:
+        >>> import kerasette.distributed as hvd
+        >>> hvd.init()
+        >>> hvd.reducescatter(np.arange(4.0), op=hvd.Sum).tolist() == np.arange(4.0).tolist()  # one rank
+        True
+    """
+    if op not in (Average, Sum):
+        raise ValueError(f"reducescatter: argument `op` must be 'average' or 'sum'; received op={op!r}")
+    world = runtime.world()
+    array = _as_array(value, "reducescatter")
+    if array.ndim == 0:
+        raise ValueError("reducescatter: expected an array of at least one dimension; received a scalar")
+    if op == Average and array.dtype.kind in "iub":
+        array = array.astype(np.float64)
+    rows = [array.shape[0] // world.size + (r < array.shape[0] % world.size) for r in range(world.size)]
+    row_size = int(np.prod(array.shape[1:], dtype=np.int64))
+    out = np.empty((rows[world.rank],) + array.shape[1:], array.dtype)
+    if world.size == 1:
+        out[...] = array
+    else:
+        world.comm.Reduce_scatter(array.reshape(-1), out.reshape(-1), [n * row_size for n in rows],
+                                  op=world.mpi.SUM)
+    if op == Average and world.size > 1:
+        out *= out.dtype.type(1.0 / world.size)
+    return out
+
+
+def alltoall(value: np.ndarray, splits: Sequence[int] | None = None, name: str | None = None):
+    """Each rank sends consecutive row blocks of ``value`` to every rank, and receives theirs.
+
+    Args:
+        value: an array; its first axis is cut into blocks, ``splits[r]`` rows for rank r (in
+            rank order). The other axes and the dtype must agree across ranks.
+        splits: rows for each rank; default equal blocks (the rows must divide evenly).
+        name: ignored.
+
+    Returns:
+        ``(received, received_splits)``: the rows received, concatenated in rank order, and the
+        number of rows that came from each rank (as Horovod's TensorFlow API returns them).
+
+    Example:
+        >>> import kerasette.distributed as hvd
+        >>> hvd.init()
+        >>> received, counts = hvd.alltoall(np.arange(3))
+        >>> received.tolist(), counts.tolist()
+        ([0, 1, 2], [3])
+    """
+    world = runtime.world()
+    array = np.ascontiguousarray(value)
+    if array.ndim == 0:
+        raise ValueError("alltoall: expected an array of at least one dimension; received a scalar")
+    n = array.shape[0]
+    if splits is None:
+        if n % world.size:
+            raise ValueError(f"alltoall: {n} rows cannot be split evenly among {world.size} ranks; pass `splits`")
+        splits = [n // world.size] * world.size
+    splits = [int(s) for s in splits]
+    if len(splits) != world.size or any(s < 0 for s in splits) or sum(splits) != n:
+        raise ValueError(f"alltoall: argument `splits` must give {world.size} non-negative row counts adding up "
+                         f"to {n}; received splits={splits!r}")
+    if world.size == 1:
+        return array.copy(), np.array(splits, np.int32)
+    received = world.comm.alltoall(splits)
+    row_size = int(np.prod(array.shape[1:], dtype=np.int64))
+    out = np.empty((sum(received),) + array.shape[1:], array.dtype)
+    world.comm.Alltoallv([array.reshape(-1), [s * row_size for s in splits]],
+                         [out.reshape(-1), [s * row_size for s in received]])
+    return out, np.array(received, np.int32)
 
 
 def reduce_in_place(buffer: np.ndarray, op: str = Sum) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.distributed import runtime
+from kerasette.distributed import collectives, runtime
 
 
 def shard(*arrays, rank: int | None = None, size: int | None = None, drop_remainder: bool = False):
@@ -71,3 +71,51 @@ def _take(arg, indices: np.ndarray):
     if isinstance(arg, (list, tuple)):
         return type(arg)(np.asarray(a)[indices] for a in arg)
     return np.asarray(arg)[indices]
+
+
+def unshard(values, total: int | None = None):
+    """The inverse of `shard`: every rank's rows gathered in the original sample order.
+
+    Rank r's i-th row is sample ``i * size + r`` (the strided order `shard` deals); the rows
+    are gathered on every rank and interleaved back. Padding rows (when ``size`` did not
+    divide the samples) are cut off by ``total``, the number of samples before sharding.
+
+    Args:
+        values: this rank's array (e.g. its predictions), or a list of them (several outputs);
+            the same number of rows on every rank.
+        total: the number of samples to keep; default all rows.
+
+    Returns:
+        The whole array (a list for a list), equal on every rank.
+
+    Example:
+        >>> import kerasette.distributed as hvd
+        >>> hvd.init()
+        >>> hvd.unshard(np.arange(4)).tolist()  # one rank: unchanged
+        [0, 1, 2, 3]
+    """
+    if isinstance(values, (list, tuple)):
+        return type(values)(unshard(v, total) for v in values)
+    world = runtime.world()
+    array = np.asarray(values)
+    rows = collectives.allgather_object(len(array)) if world.size > 1 else [len(array)]
+    if len(set(rows)) != 1:
+        raise ValueError(f"unshard: every rank must hold the same number of rows; received {rows}")
+    gathered = collectives.allgather(array) if world.size > 1 else array.copy()
+    whole = gathered.reshape((world.size, rows[0]) + array.shape[1:]).swapaxes(0, 1).reshape(gathered.shape)
+    return whole if total is None else whole[:total]
+
+
+def predict(model, x, total: int | None = None, **kwargs):
+    """``model.predict`` on this rank's shard of ``x``, gathered in the original order on every rank.
+
+    Args:
+        model: a model (the same weights on every rank).
+        x: this rank's shard, from `shard` (every rank calls this).
+        total: the number of samples before sharding (cuts off the padding).
+        **kwargs: passed to ``model.predict`` (``batch_size``...).
+
+    Returns:
+        The predictions of all ``total`` samples, in their original order.
+    """
+    return unshard(model.predict(x, **kwargs), total)

@@ -69,8 +69,19 @@ def test_argument_errors(single_world):
         hvd.broadcast(np.ones(2), root_rank=1)
     with pytest.raises(TypeError, match="expected Variables or numpy arrays; received list"):
         hvd.broadcast_variables([[1.0]])
-    with pytest.raises(TypeError, match="`compression`=.* is not supported"):
-        hvd.DistributedOptimizer(SGD(), compression="fp16")
+    with pytest.raises(ValueError, match=r"`compression` must be hvd.Compression.none or hvd.Compression.fp16; "
+                                         r"received compression='bf16'"):
+        hvd.DistributedOptimizer(SGD(), compression="bf16")
+    with pytest.raises(TypeError, match="`device_dense`='/gpu:0' is not supported"):
+        hvd.DistributedOptimizer(SGD(), device_dense="/gpu:0")
+    with pytest.raises(ValueError, match="`backward_passes_per_step` must be an integer >= 1; received "
+                                         "backward_passes_per_step=0"):
+        hvd.DistributedOptimizer(SGD(), backward_passes_per_step=0)
+    with pytest.raises(ValueError, match=r"`fusion_threshold` must be a number of bytes >= 0; received "
+                                         r"fusion_threshold=-1"):
+        hvd.DistributedOptimizer(SGD(), fusion_threshold=-1)
+    with pytest.raises(ValueError, match=r"`cycle_time_ms` must be >= 0; received cycle_time_ms=-1"):
+        hvd.DistributedOptimizer(SGD(), cycle_time_ms=-1)
     with pytest.raises(ValueError, match="warmup_epochs"):
         LearningRateWarmupCallback(warmup_epochs=0)
 
