@@ -95,6 +95,7 @@ def resample(x, matrices, order, fill, cval, out, start, stop):
     rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
     out_rows, out_cols = out.shape[1], out.shape[2]
     constant = out.dtype.type(cval)
+    kind = x.dtype.type
     last_row, last_col = rows - 1.0, cols - 1.0
     for n in range(start, stop):
         image, result = x[n], out[n]
@@ -110,14 +111,13 @@ def resample(x, matrices, order, fill, cval, out, start, stop):
                 if order == 1:
                     if 0.0 <= r < last_row and 0.0 <= c < last_col:
                         r0, c0 = int(r), int(c)
-                        fr, fc = r - r0, c - c0
-                        w00, w01 = (1.0 - fr) * (1.0 - fc), (1.0 - fr) * fc
-                        w10, w11 = fr * (1.0 - fc), fr * fc
-                        a, b = image[r0, c0], image[r0, c0 + 1]
-                        d, e = image[r0 + 1, c0], image[r0 + 1, c0 + 1]
-                        pixel = result[i, j]
+                        # two linear blends per row, then one between the rows, in the images'
+                        # precision (float32 arithmetic for float32 images: no conversions)
+                        fr, fc = kind(r - r0), kind(c - c0)
                         for k in range(channels):
-                            pixel[k] = w00 * a[k] + w01 * b[k] + w10 * d[k] + w11 * e[k]
+                            top = image[r0, c0, k] + (image[r0, c0 + 1, k] - image[r0, c0, k]) * fc
+                            bottom = image[r0 + 1, c0, k] + (image[r0 + 1, c0 + 1, k] - image[r0 + 1, c0, k]) * fc
+                            result[i, j, k] = top + (bottom - top) * fr
                         continue
                 elif 0.0 <= r <= last_row and 0.0 <= c <= last_col:
                     result[i, j] = image[int(r + 0.5), int(c + 0.5)]
