@@ -3,6 +3,8 @@ interpolations, with numpy references (`tests/backend/transpose_op_cases.py`).""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from kerasette import layers
@@ -12,6 +14,13 @@ from tests.layers.specs import Spec
 
 def _transpose(*args, **kwargs):
     return lambda: layers.Conv2DTranspose(*args, **kwargs)
+
+
+def _deconvolution2d():
+    """Keras 1's form (its DeprecationWarning is tested in test_transpose_and_upsampling.py)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return layers.Deconvolution2D(3, 3, 3, output_shape=(None, 9, 8, 3), subsample=(2, 2), border_mode="same")
 
 
 def _channels_first(reference):
@@ -31,9 +40,7 @@ SPECS = [
          1, 54),
     Spec("conv2d-transpose-channels_first", _transpose(3, 2, strides=2, data_format="channels_first"), (2, 3, 4),
          2, 2 * 2 * 3 * 2 + 3),
-    Spec("deconvolution2d-keras1", lambda: layers.Deconvolution2D(3, 3, 3, output_shape=(None, 9, 8, 3),
-                                                                  subsample=(2, 2), border_mode="same"),
-         (5, 4, 2), 2, 57),
+    Spec("deconvolution2d-keras1", _deconvolution2d, (5, 4, 2), 2, 57),
     Spec("upsampling-bilinear", lambda: layers.UpSampling2D((2, 3), interpolation="bilinear"), (3, 4, 2), 0, 0,
          lambda x: resize_reference(x.astype(np.float64), (2, 3), "bilinear")),
     Spec("upsampling-bilinear-channels_first",
