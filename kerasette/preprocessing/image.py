@@ -271,7 +271,8 @@ class ImageDataGenerator:
     each std normalization turns its centering on (with a warning, as in Keras 2).
 
     Args:
-        data_format: 'channels_last' or 'channels_first' (default: the backend's setting).
+        data_format: 'channels_last' or 'channels_first' (default: the backend's setting);
+            Keras 1's ``dim_ordering='th'`` / ``'tf'`` is accepted too.
         validation_split: the fraction of images reserved for ``subset='validation'`` of
             `flow` and `flow_from_directory` (the first images of the array, of each class
             folder).
@@ -283,8 +284,16 @@ class ImageDataGenerator:
                  width_shift_range=0.0, height_shift_range=0.0, brightness_range=None, shear_range=0.0,
                  zoom_range=0.0, channel_shift_range=0.0, fill_mode="nearest", cval=0.0, horizontal_flip=False,
                  vertical_flip=False, rescale=None, preprocessing_function=None, data_format=None,
-                 validation_split=0.0, interpolation_order=1, dtype=None):
+                 validation_split=0.0, interpolation_order=1, dtype=None, dim_ordering=None):
         owner = "ImageDataGenerator"
+        if dim_ordering is not None:  # Keras 1's name and values
+            if data_format is not None:
+                raise TypeError(f"{owner}: got both the Keras 1 argument `dim_ordering` and its Keras 2 name "
+                                "`data_format`")
+            warnings.warn(f"{owner}: Keras 1 argument translated (dim_ordering -> data_format); update your call "
+                          "to the new name.", DeprecationWarning, stacklevel=2)
+            data_format = {"th": "channels_first", "tf": "channels_last", "default": None}.get(dim_ordering,
+                                                                                               dim_ordering)
         self.featurewise_center = bool(featurewise_center)
         self.samplewise_center = bool(samplewise_center)
         self.featurewise_std_normalization = bool(featurewise_std_normalization)

@@ -405,3 +405,11 @@ def test_smart_resize_crops_to_the_aspect_ratio_then_resizes():
     np.testing.assert_allclose(smart_resize(x[0], (4, 2)), resize_array(x[0, :, 3:6], (4, 2)))
     with pytest.raises(ValueError, match=r"smart_resize: expected an image of rank 3 or a batch of rank 4"):
         smart_resize(x[0, 0], (3, 3))
+
+
+def test_keras1_dim_ordering():
+    with pytest.warns(DeprecationWarning, match=r"Keras 1 argument translated \(dim_ordering -> data_format\)"):
+        gen = ImageDataGenerator(dim_ordering="th")
+    assert gen.data_format == "channels_first" and gen.channel_axis == 1
+    with pytest.raises(TypeError, match="got both the Keras 1 argument `dim_ordering` and its Keras 2 name"):
+        ImageDataGenerator(dim_ordering="tf", data_format="channels_last")
