@@ -262,3 +262,17 @@ def test_an_adapted_normalization_saves_and_loads(tmp_path):
     model.save(tmp_path / "m.h5")
     loaded = load_model(tmp_path / "m.h5")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_configs_are_keras3s_key_for_key():
+    """Each layer made from Keras 3's own config writes that config back (names and dtypes aside)."""
+    import json
+
+    from kerasette.layers import deserialize
+
+    saved = json.loads((DATA / "keras3_preprocessing_configs.json").read_text())
+    for spec in saved["layers"]:
+        theirs = {k: v for k, v in spec["config"].items() if k not in ("name", "dtype", "trainable")}
+        ours = deserialize(spec).get_config()
+        assert {k: ours.get(k) for k in theirs} == theirs, spec["class_name"]
+        assert set(ours) - {"name", "dtype", "trainable"} == set(theirs), spec["class_name"]
