@@ -413,3 +413,16 @@ def test_keras1_dim_ordering():
     assert gen.data_format == "channels_first" and gen.channel_axis == 1
     with pytest.raises(TypeError, match="got both the Keras 1 argument `dim_ordering` and its Keras 2 name"):
         ImageDataGenerator(dim_ordering="tf", data_format="channels_last")
+
+
+@needs_pillow
+def test_flow_from_directory_channels_first(tmp_path):
+    root = _folder(tmp_path)
+    kwargs = {"rotation_range": 30, "zoom_range": 0.2, "horizontal_flip": True}
+    last = ImageDataGenerator(**kwargs).flow_from_directory(root, target_size=(5, 6), batch_size=8, seed=3)
+    first = ImageDataGenerator(data_format="channels_first", **kwargs).flow_from_directory(
+        root, target_size=(5, 6), batch_size=8, seed=3)
+    (a, ya), (b, yb) = last[0], first[0]
+    assert b.shape == (8, 3, 5, 6)
+    np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_allclose(np.moveaxis(b, 1, 3), a, rtol=1e-5, atol=1e-3)
