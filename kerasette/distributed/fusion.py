@@ -190,6 +190,10 @@ class GradientReducer:
         self._times: list[float | None] = []
         self.accumulated: list[np.ndarray | None] | None = None
         self.open = False
+        self.launched_during_pass = 0
+        #: On rank 0 after the first overlapped step: (seconds into the pass at which each
+        #: gradient was final, None if never; seconds the pass took). For the scaling model.
+        self.profile: tuple[list, float] | None = None
 
     def _build(self, plan: list[list[int]]) -> None:
         self.plan = plan
@@ -270,6 +274,9 @@ class GradientReducer:
             if not packed:
                 self._pack(i, grads[i] if training else None)
         start = time.perf_counter()
+        self.launched_during_pass = self.next_launch  # buckets already on their way when the pass ended
+        if self.profiling and runtime.rank() == 0:
+            self.profile = (list(self._times), start - self._start)
         if self.overlap:
             self._launch_ready()
             requests = _progress.take() if _progress is not None else [b.request for b in self.buckets]

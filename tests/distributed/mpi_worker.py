@@ -218,8 +218,177 @@ def mismatched_logs(out: Path) -> None:
     model.fit(xs, ys, batch_size=8, epochs=1, verbose=0, callbacks=[hvd.callbacks.MetricAverageCallback()])
 
 
+def digits_convnet() -> Sequential:
+    """The digits convnet of tests/test_integration.py (channels-last)."""
+    return Sequential([
+        Conv2D(16, 3, padding="same", activation="relu", input_shape=(8, 8, 1)),
+        MaxPooling2D(2),
+        Flatten(),
+        Dense(10, activation="softmax"),
+    ])
+
+
+def digits_data():
+    from kerasette.datasets import digits
+    from kerasette.utils import to_categorical
+
+    (x_train, y_train), (x_test, y_test) = digits.load_data()
+    scale = np.float32(1 / 16)
+    return ((x_train[..., None].astype("float32") * scale, to_categorical(y_train, 10)),
+            (x_test[..., None].astype("float32") * scale, to_categorical(y_test, 10)))
+
+
+OVERLAP_MODES = {  # name: DistributedOptimizer arguments
+    "blocking": {"overlap": False},
+    "overlap_small_buckets": {"fusion_threshold": 256, "cycle_time_ms": 0.0},
+    "overlap_default": {},
+    "overlap_threshold_0": {"fusion_threshold": 0},
+    "blocking_fp16": {"overlap": False, "compression": hvd.Compression.fp16},
+    "overlap_fp16": {"fusion_threshold": 256, "compression": hvd.Compression.fp16},
+}
+
+
+def overlap(out: Path) -> None:
+    """The same training in each mode of OVERLAP_MODES, from the same weights; what each produced."""
+    x, y = tiny_data(96)
+    xs, ys = hvd.shard(x, y)
+    result = {}
+    for mode, kwargs in OVERLAP_MODES.items():
+        krandom.set_seed(99)
+        model = tiny_convnet()
+        opt = hvd.DistributedOptimizer(sgd(), **kwargs)
+        model.compile(loss="categorical_crossentropy", optimizer=opt)
+        model.fit(xs, ys, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        reducer = opt._reducer
+        result[mode] = flat(model.get_weights())
+        result[mode + "_all_ranks"] = hvd.allgather(result[mode][None])
+        result[mode + "_buckets"] = len(reducer.buckets)
+        result[mode + "_launched_during_pass"] = reducer.launched_during_pass
+        result[mode + "_wire_bytes"] = opt.allreduce_timer.bytes
+    np.savez(out / f"overlap.rank{hvd.rank()}.npz", **result)
+
+
+def accumulation(out: Path) -> None:
+    """backward_passes_per_step=2 on 2 ranks vs one process with 4 times the batch."""
+    x, y = tiny_data(96)
+    xs, ys = hvd.shard(x, y)
+    result = {}
+    for average in (True, False):
+        krandom.set_seed(5)
+        model = tiny_convnet()
+        opt = hvd.DistributedOptimizer(SGD(learning_rate=0.05, momentum=0.9), backward_passes_per_step=2,
+                                       average_aggregated_gradients=average)
+        model.compile(loss="categorical_crossentropy", optimizer=opt)
+        model.fit(xs, ys, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        result[f"weights_{average}"] = flat(model.get_weights())
+        result[f"iterations_{average}"] = opt.iterations
+        if hvd.rank() == 0:  # summed passes = averaged passes with twice the learning rate (plain SGD)
+            krandom.set_seed(5)
+            reference = tiny_convnet()
+            reference.compile(loss="categorical_crossentropy",
+                              optimizer=SGD(learning_rate=0.05 * (1 if average else 2), momentum=0.9))
+            reference.fit(x, y, batch_size=4 * 2 * hvd.size(), epochs=2, shuffle=False, verbose=0)
+            result[f"reference_{average}"] = flat(reference.get_weights())
+    np.savez(out / f"accumulation.rank{hvd.rank()}.npz", **result)
+
+
+def api(out: Path) -> None:
+    """Horovod's other collectives, unshard, and join after unequal numbers of steps."""
+    r = hvd.rank()
+    rec = {
+        "is_initialized": hvd.is_initialized(),
+        "scaled": hvd.allreduce(np.array([1.0, 2.0]) * (r + 1), op=hvd.Sum, prescale_factor=2.0,
+                                postscale_factor=0.5, name="scaled").tolist(),
+        "scaled_average_int": hvd.allreduce(np.array([r + 1]), prescale_factor=3.0).tolist(),
+        "product": hvd.allreduce(np.array([r + 2.0]), op=hvd.Product).tolist(),
+        "fp16": hvd.allreduce(np.array([1.0 / 3.0, 1000.0 + r], np.float32), op=hvd.Sum,
+                              compression=hvd.Compression.fp16).tolist(),
+        "grouped": [a.tolist() for a in hvd.grouped_allreduce(
+            [np.full(2, r + 1.0, np.float32), np.array([r], np.int64), np.full((1, 2), 10.0 * r)], op=hvd.Sum)],
+        "reducescatter": hvd.reducescatter(np.arange(10.0).reshape(5, 2) * (r + 1), op=hvd.Sum).tolist(),
+        "reducescatter_average": hvd.reducescatter(np.arange(4) + r).tolist(),
+    }
+    received, counts = hvd.alltoall(np.arange(3) + 10 * r, splits=[1, 2] if r == 0 else [2, 1])
+    rec["alltoall"], rec["alltoall_counts"] = received.tolist(), counts.tolist()
+    rec["unshard"] = hvd.unshard(hvd.shard(np.arange(7) * 10), total=7).tolist()
+    # join: rank 0 has 5 batches, rank 1 only 3; rank 1 joins early and keeps step with rank 0
+    x, y = tiny_data(40)
+    krandom.set_seed(3)
+    model = tiny_convnet()
+    opt = hvd.DistributedOptimizer(sgd(), fusion_threshold=512)
+    model.compile(loss="categorical_crossentropy", optimizer=opt)
+    for step in range(5 if r == 0 else 3):
+        model.train_on_batch(x[8 * step: 8 * step + 8], y[8 * step: 8 * step + 8])
+    rec["last_joined"] = hvd.join()
+    rec["iterations"] = opt.iterations
+    weights = flat(model.get_weights())
+    rec["identical_after_join"] = bool(np.all(hvd.allgather(weights[None]) == weights))
+    rec["after_join_allreduce"] = hvd.allreduce(float(r), op=hvd.Sum)
+    (out / f"api.rank{r}.json").write_text(json.dumps(rec))
+
+
+def digits_training(out: Path, fp16: int = 1) -> None:
+    """The digits convnet on 2 ranks (fp16 gradients), whole-job evaluation and gathered predictions."""
+    (x, y), (x_test, y_test) = digits_data()
+    krandom.set_seed(0)
+    model = digits_convnet()
+    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+                                   compression=hvd.Compression.fp16 if fp16 else hvd.Compression.none)
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=32 // hvd.size(), epochs=6, verbose=0,
+              callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0)])
+    even = len(x_test) - len(x_test) % hvd.size()
+    xt, yt = hvd.shard(x_test[:even], y_test[:even])
+    loss, accuracy = model.evaluate(xt, yt, batch_size=50, verbose=0)
+    rec = {"loss": loss, "accuracy": accuracy, "own": None}
+    predictions = hvd.predict(model, hvd.shard(x_test), total=len(x_test), batch_size=64)
+    if hvd.rank() == 0:  # the same figures from one process
+        opt._dist.whole_job_evaluation = False
+        rec["own"] = model.evaluate(x_test[:even], y_test[:even], batch_size=50, verbose=0)
+        rec["predictions_match"] = float(np.max(np.abs(predictions - model.predict(x_test, batch_size=64))))
+    (out / f"digits_training.rank{hvd.rank()}.json").write_text(json.dumps(rec))
+
+
+def digits_equivalence(out: Path) -> None:
+    """The digits convnet on N ranks with batch 8 each vs one process with batch 8 N (the multi-host test)."""
+    (x, y), _ = digits_data()
+    x, y = x[:512], y[:512]
+    krandom.set_seed(11 + hvd.rank())
+    model = digits_convnet()
+    model.compile(loss="categorical_crossentropy",
+                  optimizer=hvd.DistributedOptimizer(SGD(learning_rate=0.05, momentum=0.9)))
+    xs, ys = hvd.shard(x, y)
+    model.fit(xs, ys, batch_size=8, epochs=1, shuffle=False, verbose=0,
+              callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0)])
+    result = {"weights": flat(model.get_weights())}
+    result["all_ranks"] = hvd.allgather(result["weights"][None])
+    if hvd.rank() == 0:
+        krandom.set_seed(11)
+        reference = digits_convnet()
+        result["initial"] = flat(reference.get_weights())
+        reference.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.05, momentum=0.9))
+        reference.fit(x, y, batch_size=8 * hvd.size(), epochs=1, shuffle=False, verbose=0)
+        result["reference"] = flat(reference.get_weights())
+    np.savez(out / f"digits_equivalence.rank{hvd.rank()}.npz", **result)
+
+
+def endless(out: Path) -> None:
+    """Trains until killed; each rank writes its process id first (the multi-host kill test)."""
+    import os
+
+    x, y = tiny_data(64)
+    model = tiny_convnet()
+    model.compile(loss="categorical_crossentropy", optimizer=hvd.DistributedOptimizer(sgd()))
+    model.train_on_batch(x[:8], y[:8])
+    (out / f"endless.rank{hvd.rank()}.pid").write_text(str(os.getpid()))
+    while True:
+        model.train_on_batch(x[:8], y[:8])
+
+
 SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, checkpoint, warmup,
-                                     mismatched_logs)}
+                                     mismatched_logs, overlap, accumulation, api, digits_training,
+                                     digits_equivalence, endless)}
 
 if __name__ == "__main__":
     hvd.init()
