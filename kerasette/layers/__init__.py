@@ -12,13 +12,17 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     advanced_activations,
     convolutional,
     core,
+    embeddings,
+    masking,
     merge,
     noise,
     normalization,
     pooling,
     pooling1d,
     preprocessing,
+    recurrent,
     reshaping,
+    wrappers,
 )
 from kerasette.layers.base import Layer
 from kerasette.layers.core import Input

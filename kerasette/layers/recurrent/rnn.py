@@ -1,0 +1,295 @@
+"""`RNN`: a cell run through time, with every option Keras's recurrent layers take.
+
+Keras's semantics, in short:
+
+- Input (batch, steps, features) (or ``[inputs, *initial_states]``); output the last step's
+  output (batch, units), or every step's (batch, steps, units) with ``return_sequences``; with
+  ``return_state`` also the final states (a list: ``[output, *states]``).
+- ``go_backwards``: the steps are read last to first; the output sequence is in that (reversed)
+  order.
+- A mask (batch, steps) (from ``Embedding(mask_zero=True)``, ``Masking`` or the ``mask``
+  argument) skips steps: the states are carried over unchanged and the output of a skipped step
+  repeats the previous one (zeros with ``zero_output_for_mask``, which `Bidirectional` sets for
+  sequences).
+- ``stateful``: the final states of a batch are the initial states of the next (sample i to
+  sample i); the batch size must be fixed (``batch_input_shape`` / ``batch_size``);
+  ``reset_states()`` sets them to zeros (or to given values).
+- ``initial_state``: tensors for the states (a keyword of the call, or extra inputs).
+- ``unroll`` is accepted and changes nothing (the kernels run the loop).
+- Keras 1 arguments ``input_dim`` and ``input_length`` give the input shape.
+
+The built-in cells run a whole sequence in the fused kernels (`cells._GatedCell.sequence`);
+other cells run step by step in Python, through ordinary ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend import ops
+from kerasette.backend.tensor import Tensor
+from kerasette.layers.base import Layer
+from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.legacy import keras_layer
+from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell
+from kerasette.utils.validation import shape_str
+
+
+def _sizes(state_size) -> list[int]:
+    return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+
+
+def _output_size(cell) -> int:
+    size = getattr(cell, "output_size", None)
+    return size if size is not None else _sizes(cell.state_size)[0]
+
+
+def _fusable(cell) -> bool:
+    fusable = getattr(cell, "fusable", None)
+    return fusable is not None and fusable() and hasattr(cell, "_sequence")
+
+
+@keras_layer()
+class RNN(Layer):
+    """Runs a recurrent cell over the steps of a sequence (see the module docstring).
+
+    Args:
+        cell: a cell (``call(inputs, states)`` and ``state_size``) or a list of cells (stacked).
+        return_sequences: return every step's output, not only the last.
+        return_state: also return the final states.
+        go_backwards: read the steps last to first.
+        stateful: carry the final states of a batch into the next.
+        unroll: accepted for Keras compatibility; no effect.
+        zero_output_for_mask: outputs of masked steps are zeros (not the previous output).
+
+    Example:
+        >>> from kerasette.layers.recurrent import LSTMCell
+        >>> RNN(LSTMCell(4), return_sequences=True).compute_output_shape((None, 7, 3))
+        (None, 7, 4)
+    """
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, zero_output_for_mask=False, input_length=None, time_major=False, **kwargs):
+        input_dim = kwargs.pop("input_dim", None)
+        if (input_dim is not None or input_length is not None) and kwargs.get("input_shape") is None \
+                and kwargs.get("batch_input_shape") is None:
+            kwargs["input_shape"] = (input_length, input_dim)
+        super().__init__(**kwargs)
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not hasattr(cell, "call") or not hasattr(cell, "state_size"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': `cell` needs a `call(inputs, states)` method "
+                             f"and a `state_size` attribute; received {cell!r}")
+        if time_major:
+            raise ValueError(f"{type(self).__name__} '{self.name}': time_major=True is not supported; "
+                             "give inputs as (batch, steps, features)")
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.states = None
+        self.input_spec = InputSpec(min_ndim=3)
+
+    # -- shapes and building -----------------------------------------------------------------
+    @property
+    def state_sizes(self) -> list[int]:
+        return _sizes(self.cell.state_size)
+
+    def build(self, input_shape):
+        shape = input_shape[0] if isinstance(input_shape, list) else input_shape
+        shape = tuple(shape)
+        if len(shape) < 3:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must be (batch, steps, features); "
+                             f"received input shape {shape_str(shape)}")
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell.build((shape[0],) + shape[2:])
+            self.cell.built = True
+        for var in self.cell.weights if isinstance(self.cell, Layer) else ():
+            if not var.name.startswith(self.name + "/"):
+                var.name = f"{self.name}/{var.name}"
+        if self.stateful:
+            batch = (self.batch_input_shape or (None,))[0] if shape[0] is None else shape[0]
+            if batch is None:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': a stateful RNN needs a fixed batch size; give the first "
+                    "layer `batch_input_shape=(batch, steps, features)` (or Input(batch_shape=...)), received "
+                    f"input shape {shape_str(shape)}")
+            self._stateful_batch = batch
+            self.reset_states()
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        size = _output_size(self.cell)
+        out = (shape[0], shape[1], size) if self.return_sequences else (shape[0], size)
+        if self.return_state:
+            return [out] + [(shape[0], s) for s in self.state_sizes]
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self.state_sizes)
+        return output_mask
+
+    # -- states ------------------------------------------------------------------------------
+    def get_initial_state(self, batch_size: int, dtype=None) -> list[Tensor]:
+        dtype = dtype or self.dtype
+        return [Tensor(np.zeros((batch_size, s), dtype)) for s in self.state_sizes]
+
+    def reset_states(self, states=None) -> None:
+        """Sets a stateful layer's states to zeros, or to ``states`` (arrays, one per state)."""
+        if not self.stateful:
+            raise AttributeError(f"{type(self).__name__} '{self.name}': reset_states() applies to stateful "
+                                 "layers only (stateful=True)")
+        batch = getattr(self, "_stateful_batch", None)
+        if batch is None:
+            return  # not built yet: build() will start from zeros
+        if states is None:
+            self.states = [np.zeros((batch, s), self.dtype) for s in self.state_sizes]
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(self.state_sizes):
+            raise ValueError(f"{type(self).__name__} '{self.name}': reset_states expected {len(self.state_sizes)} "
+                             f"state arrays; received {len(states)}")
+        values = []
+        for value, size in zip(states, self.state_sizes):
+            value = np.asarray(getattr(value, "data", value), self.dtype)
+            if value.shape != (batch, size):
+                raise ValueError(f"{type(self).__name__} '{self.name}': a state must have shape {(batch, size)}; "
+                                 f"received {value.shape}")
+            values.append(value.copy())
+        self.states = values
+
+    reset_state = reset_states
+
+    # -- calling -----------------------------------------------------------------------------
+    def __call__(self, inputs, *args, initial_state=None, constants=None, **kwargs):
+        if constants is not None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': `constants` are not supported")
+        if initial_state is not None:
+            first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs = [first, *states]
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, mask=None, training=False, initial_state=None):
+        if isinstance(inputs, (list, tuple)):
+            inputs, extra = inputs[0], list(inputs[1:])
+            if extra and initial_state is None:
+                initial_state = extra
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        batch, steps = x.shape[0], x.shape[1]
+        states = self._initial_states(x, initial_state)
+        mask_tm = None
+        if mask is not None:
+            mask_bt = np.asarray(getattr(mask, "data", mask)).astype(bool)
+            if mask_bt.shape != (batch, steps):
+                raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape (batch, steps) "
+                                 f"= {(batch, steps)}; received {mask_bt.shape}")
+            mask_tm = mask_bt.T[::-1] if self.go_backwards else mask_bt.T
+            if mask_tm.all():
+                mask_tm = None
+        want_states = self.return_state or self.stateful
+        if _fusable(self.cell) or (isinstance(self.cell, StackedRNNCells) and all(map(_fusable, self.cell.cells))):
+            out, final = self._fused(x, states, mask_tm, training, want_states)
+        else:
+            out, final = self._loop(x, states, mask_tm, training)
+        if self.stateful:
+            self.states = [np.array(s.data, copy=True) for s in final]
+        if self.return_sequences and self.zero_output_for_mask and mask_tm is not None:
+            keep = mask_tm.T  # the outputs are in the order the steps were read, as the mask
+            out = ops.multiply(out, keep[:, :, None].astype(out.dtype))
+        return [out, *final] if self.return_state else out
+
+    def _initial_states(self, x, initial_state) -> list:
+        sizes = self.state_sizes
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != len(sizes):
+                raise ValueError(f"{type(self).__name__} '{self.name}': the cell has {len(sizes)} states; "
+                                 f"received {len(states)} initial states")
+            states = [s if isinstance(s, Tensor) else Tensor(np.asarray(s, x.dtype)) for s in states]
+            for s, size in zip(states, sizes):
+                if s.shape != (x.shape[0], size):
+                    raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
+                                     f"(batch, {size}) = {(x.shape[0], size)}; received {s.shape}")
+            return states
+        if self.stateful:
+            if self.states is None:
+                self._stateful_batch = x.shape[0]
+                self.reset_states()
+            if self.states[0].shape[0] != x.shape[0]:
+                raise ValueError(f"{type(self).__name__} '{self.name}': a stateful RNN takes batches of "
+                                 f"{self.states[0].shape[0]} samples (its batch_input_shape); received {x.shape[0]}")
+            return [Tensor(s.astype(x.dtype, copy=False)) for s in self.states]
+        return self.get_initial_state(x.shape[0], x.dtype)
+
+    def _fused(self, x, states, mask_tm, training, want_states):
+        x_tm = ops.transpose(x, (1, 0, 2))
+        if self.go_backwards:
+            x_tm = ops.getitem(x_tm, slice(None, None, -1))
+        cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        final, at = [], 0
+        out = x_tm
+        for index, cell in enumerate(cells):
+            n = len(_sizes(cell.state_size))
+            last = index == len(cells) - 1
+            sequences = self.return_sequences or not last
+            out, cell_final, _ = cell.sequence(out, states[at:at + n], mask_tm, training, sequences, want_states)
+            at += n
+            if want_states:
+                final.extend(cell_final)
+        if self.return_sequences:
+            out = ops.transpose(out, (1, 0, 2))
+        return out, final
+
+    def _loop(self, x, states, mask_tm, training):
+        cell = self.cell
+        reset = getattr(cell, "reset_dropout_masks", None)
+        if reset is not None:
+            reset()
+        steps = x.shape[1]
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        outputs, previous = [], None
+        for i, t in enumerate(order):
+            out, new = call_cell(cell, ops.getitem(x, (slice(None), t)), states, training)
+            if mask_tm is not None:
+                keep = mask_tm[i][:, None]
+                new = [ops.where(keep, n, s) for n, s in zip(new, states)]
+                previous = previous if previous is not None else Tensor(np.zeros(out.shape, out.dtype))
+                out = ops.where(keep, out, previous)
+            states, previous = new, out
+            if self.return_sequences:
+                outputs.append(ops.expand_dims(out, 1))
+        if reset is not None:
+            reset()
+        result = ops.concatenate(outputs, axis=1) if self.return_sequences else previous
+        return result, list(states)
+
+    # -- config ------------------------------------------------------------------------------
+    def _rnn_config(self) -> dict:
+        return {"return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask}
+
+    def get_config(self) -> dict:
+        from kerasette.layers import serialize  # deferred: the package imports this module
+
+        return {**super().get_config(), **self._rnn_config(), "cell": serialize(self.cell)}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        from kerasette.layers import deserialize  # deferred: the package imports this module
+
+        config = dict(config)
+        if isinstance(config.get("cell"), dict):
+            config["cell"] = deserialize(config["cell"])
+        return cls(**config)
