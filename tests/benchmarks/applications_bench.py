@@ -3,7 +3,7 @@
 A script, not a test::
 
     python tests/benchmarks/applications_bench.py [--repeats 3] [--batch 8] [--size 224]
-        [--only VGG16|ResNet50] [--torch PYTHON]
+        [--stat median|min] [--only VGG16|ResNet50] [--torch PYTHON]
 
 kerasette runs ``kerasette.applications.VGG16`` / ``ResNet50`` (random weights, the full network
 with its 1000-class top, channels-last) with ``model.predict_on_batch``. PyTorch (a subprocess of
@@ -13,8 +13,9 @@ built by hand here with ``torch.nn`` (NCHW, its default layout; torchvision is n
 convolution of a block, biases on every convolution), which costs the same as torchvision's.
 
 Each side warms up twice, then times ``--repeats`` passes over one batch; the table gives the
-median (ms per batch), images per second, and the ratio torch / kerasette (above 1: kerasette
-is faster), then one JSON line per network.
+median (ms per batch), images per second, PyTorch in its default NCHW layout and in its
+``channels_last`` memory format, and the ratio of PyTorch's faster layout to kerasette (above 1:
+kerasette is faster), then one JSON line per network.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ import numpy as np
 NETWORKS = ("VGG16", "ResNet50")
 
 
-def _median_ms(fn, repeats: int) -> float:
+#: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
+STAT = {"median": statistics.median, "min": min}
+_stat = statistics.median
+
+
+def _time_ms(fn, repeats: int) -> float:
     fn()
     fn()
     times = []
@@ -41,7 +47,7 @@ def _median_ms(fn, repeats: int) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * _stat(times)
 
 
 # -- kerasette ------------------------------------------------------------------------------------
@@ -53,7 +59,7 @@ def kerasette_times(names, batch: int, size: int, repeats: int) -> dict:
     out = {}
     for name in names:
         model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
-        out[name] = _median_ms(lambda model=model: model.predict_on_batch(x), repeats)
+        out[name] = _time_ms(lambda model=model: model.predict_on_batch(x), repeats)
         del model
     return out
 
@@ -99,7 +105,8 @@ def _torch_resnet50(torch, nn, classes=1000):
 
 
 def torch_worker(names, batch: int, size: int, repeats: int) -> None:
-    """Prints one JSON object: ``{network: ms, "threads": n}``."""
+    """Prints one JSON object: ``{network: {layout: ms}, "threads": n}`` for PyTorch's default
+    NCHW layout and its ``channels_last`` memory format (often faster on CPU)."""
     import torch
     from torch import nn
 
@@ -108,12 +115,16 @@ def torch_worker(names, batch: int, size: int, repeats: int) -> None:
     out = {}
     for name in names:
         model = (_torch_vgg16(nn, size=size) if name == "VGG16" else _torch_resnet50(torch, nn)).eval()
+        out[name] = {}
+        for layout, memory_format in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+            model = model.to(memory_format=memory_format)
+            inputs = x.contiguous(memory_format=memory_format)
 
-        def run(model=model):
-            with torch.inference_mode():
-                model(x)
+            def run(model=model, inputs=inputs):
+                with torch.inference_mode():
+                    model(inputs)
 
-        out[name] = _median_ms(run, repeats)
+            out[name][layout] = _time_ms(run, repeats)
     out["threads"] = torch.get_num_threads()
     print(json.dumps(out))
 
@@ -124,10 +135,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--stat", choices=sorted(STAT), default="median", help="summary of the repeated times")
     parser.add_argument("--only", choices=NETWORKS, default=None)
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global _stat
+    _stat = STAT[args.stat]
     names = [args.only] if args.only else list(NETWORKS)
     if args.torch_worker:
         torch_worker(names, args.batch, args.size, args.repeats)
@@ -135,29 +149,33 @@ def main() -> None:
     theirs, threads = {}, "-"
     if os.path.exists(args.torch):
         command = [args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats), "--batch",
-                   str(args.batch), "--size", str(args.size)] + (["--only", args.only] if args.only else [])
+                   str(args.batch), "--size", str(args.size), "--stat", args.stat] + (["--only", args.only] if args.only else [])
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         theirs = json.loads(done.stdout.strip().splitlines()[-1])
         threads = theirs.pop("threads")
     mine = kerasette_times(names, args.batch, args.size, args.repeats)
     from kerasette.backend import parallel
 
-    print(f"inference, batch {args.batch}, {args.size}x{args.size}; median ms over {args.repeats} runs; "
+    print(f"inference, batch {args.batch}, {args.size}x{args.size}; {args.stat} ms over {args.repeats} runs; "
           f"kerasette threads: {parallel.num_threads()}; torch threads: {threads}; "
-          "ratio = torch / kerasette (above 1: kerasette faster)")
-    header = f"{'network':10} {'kerasette ms':>12} {'img/s':>7} {'torch ms':>10} {'img/s':>7} {'ratio':>6}"
+          "ratio = torch's faster layout / kerasette (above 1: kerasette faster)")
+    header = (f"{'network':10} {'kerasette ms':>12} {'img/s':>6} {'torch NCHW ms':>13} {'torch NHWC ms':>13} "
+              f"{'img/s':>6} {'ratio':>6}")
     print(header)
     print("-" * len(header))
     rows = []
     for name in names:
-        other = theirs.get(name)
-        ratio = other / mine[name] if other else float("nan")
-        print(f"{name:10} {mine[name]:12.1f} {1e3 * args.batch / mine[name]:7.1f} "
-              f"{other if other else float('nan'):10.1f} {1e3 * args.batch / other if other else float('nan'):7.1f} "
+        layouts = theirs.get(name, {})
+        best = min(layouts.values()) if layouts else None
+        ratio = best / mine[name] if best else float("nan")
+        nan = float("nan")
+        print(f"{name:10} {mine[name]:12.1f} {1e3 * args.batch / mine[name]:6.2f} {layouts.get('nchw', nan):13.1f} "
+              f"{layouts.get('channels_last', nan):13.1f} {1e3 * args.batch / best if best else nan:6.2f} "
               f"{ratio:6.2f}")
         rows.append({"network": name, "batch": args.batch, "size": args.size, "repeats": args.repeats,
-                     "kerasette_ms": round(mine[name], 2), "torch_ms": round(other, 2) if other else None,
-                     "ratio": round(ratio, 3) if other else None})
+                     "stat": args.stat, "kerasette_ms": round(mine[name], 2),
+                     **{f"torch_{k}_ms": round(v, 2) for k, v in layouts.items()},
+                     "ratio": round(ratio, 3) if best else None})
     for row in rows:
         print(json.dumps(row))
 
