@@ -285,6 +285,9 @@ def test_preprocess_errors():
         imagenet_utils.preprocess_input(np.zeros((1, 2, 2, 3)), mode="bgr")
     with pytest.raises(ValueError, match=r"data_format must be .*received data_format='nhwc'"):
         vgg16.preprocess_input(np.zeros((1, 2, 2, 3)), data_format="nhwc")
+    with pytest.raises(ValueError, match=r"a symbolic input must be a batch of images \(4D\); received shape "
+                                         r"\(None, 4, 3\)"):
+        mobilenet.preprocess_input(Input(shape=(4, 3)))
 
 
 @pytest.fixture
