@@ -4,6 +4,7 @@ and every error message."""
 
 from __future__ import annotations
 
+import json
 import types
 import warnings
 
@@ -12,7 +13,7 @@ import pytest
 
 from kerasette import layers, registry
 from kerasette.backend.tensor import Variable
-from kerasette.models import Sequential
+from kerasette.models import Sequential, load_model
 from tests.backend.transpose_op_cases import conv_transpose_reference, resize_reference
 
 KERAS3_CONFIG_KEYS = {  # Conv2DTranspose.get_config() of Keras 3.15.1
@@ -257,3 +258,54 @@ def test_upsampling_refuses_other_interpolations(interpolation, why):
     with pytest.raises(ValueError, match=rf"UpSampling2D '.*': argument `interpolation`='{interpolation}' {why}; "
                                          r"supported interpolations: 'nearest', 'bilinear', 'bicubic'"):
         layers.UpSampling2D(2, interpolation=interpolation)
+
+
+# ------------------------------------------------------------------------------ Keras 1 files
+def _write_keras1_deconvolution_file(path, dim_ordering, kernel_stored, bias):
+    """A Keras 1.2 full-model file (Keras 1's layout, written by hand) with one Deconvolution2D."""
+    import h5py  # deferred: only this test writes HDF5 by hand
+
+    shape = [None, 2, 4, 3] if dim_ordering == "th" else [None, 4, 3, 2]
+    out_shape = [None, 3, 9, 7] if dim_ordering == "th" else [None, 10, 7, 3]  # 'tf': output_padding (1, 0)
+    config = [{"class_name": "Deconvolution2D", "config": {
+        "name": "deconvolution2d_1", "trainable": True, "batch_input_shape": shape, "input_dtype": "float32",
+        "nb_filter": 3, "nb_row": 3, "nb_col": 3, "output_shape": out_shape, "init": "glorot_uniform",
+        "activation": "linear", "border_mode": "valid", "subsample": [2, 2], "dim_ordering": dim_ordering,
+        "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+        "b_constraint": None, "bias": True}}]
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": config}).encode("utf8")
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"deconvolution2d_1"]
+        layer = group.create_group("deconvolution2d_1")
+        layer.attrs["weight_names"] = [b"deconvolution2d_1_W", b"deconvolution2d_1_b"]
+        layer.create_dataset("deconvolution2d_1_W", data=kernel_stored)
+        layer.create_dataset("deconvolution2d_1_b", data=bias)
+
+
+@pytest.mark.parametrize("dim_ordering", ["tf", "th"])
+def test_a_keras1_file_with_deconvolution2d_loads(tmp_path, dim_ordering):
+    """Keras 1 stored the kernel as its Convolution2D did: (rows, cols, in, filters) for 'tf', and
+    (filters, in, rows, cols) for 'th', whose Theano kernels are flipped (true convolution)."""
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal((3, 3, 3, 2)).astype("float32")  # (rows, cols, filters, in) as Keras 2
+    bias = rng.standard_normal(3).astype("float32")
+    if dim_ordering == "tf":
+        stored, used = kernel.transpose(0, 1, 3, 2), kernel
+    else:
+        stored, used = kernel.transpose(2, 3, 0, 1), kernel[::-1, ::-1]
+    path = tmp_path / f"deconv_{dim_ordering}.h5"
+    _write_keras1_deconvolution_file(path, dim_ordering, stored, bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_model(path)
+    x = _x((2, 4, 3, 2))
+    x_in = x.transpose(0, 3, 1, 2) if dim_ordering == "th" else x
+    y = model.predict(x_in, verbose=0)
+    padding = (0, 0) if dim_ordering == "th" else (1, 0)
+    expected = conv_transpose_reference(x.astype(np.float64), used.astype(np.float64), bias, (2, 2), "valid", padding)
+    if dim_ordering == "th":
+        expected = expected.transpose(0, 3, 1, 2)
+    assert y.shape == ((2, 3, 9, 7) if dim_ordering == "th" else (2, 10, 7, 3))
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
