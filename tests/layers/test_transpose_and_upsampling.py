@@ -8,6 +8,7 @@ import json
 import types
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 
@@ -263,8 +264,6 @@ def test_upsampling_refuses_other_interpolations(interpolation, why):
 # ------------------------------------------------------------------------------ Keras 1 files
 def _write_keras1_deconvolution_file(path, dim_ordering, kernel_stored, bias):
     """A Keras 1.2 full-model file (Keras 1's layout, written by hand) with one Deconvolution2D."""
-    import h5py  # deferred: only this test writes HDF5 by hand
-
     shape = [None, 2, 4, 3] if dim_ordering == "th" else [None, 4, 3, 2]
     out_shape = [None, 3, 9, 7] if dim_ordering == "th" else [None, 10, 7, 3]  # 'tf': output_padding (1, 0)
     config = [{"class_name": "Deconvolution2D", "config": {
