@@ -590,7 +590,7 @@ class Iterator(Sequence):
         self.epoch = 0
         self.batch_index = 0
         self.total_batches_seen = 0
-        self._entropy = int(seed) if seed is not None else int(krandom.generator().integers(2**62))
+        self._entropy = int(seed) % 2**63 if seed is not None else int(krandom.generator().integers(2**62))
         self.index_array = None
 
     def _set_index_array(self) -> None:
