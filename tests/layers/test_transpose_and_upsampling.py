@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from kerasette import layers, registry
+from kerasette import activations, constraints, layers, registry, regularizers
 from kerasette.backend.tensor import Variable
 from kerasette.models import Sequential, load_model
 from tests.backend.transpose_op_cases import conv_transpose_reference, resize_reference
@@ -80,6 +80,24 @@ def test_config_is_keras3s_and_round_trips():
     assert layers.Conv2DTranspose.from_config(config).get_config() == config
     keras2 = {**config, "output_padding": None, "dtype": "float32"}
     assert layers.deserialize({"class_name": "Conv2DTranspose", "config": keras2}).output_padding is None
+
+
+def test_regularizers_constraints_and_activity_penalty():
+    layer = layers.Conv2DTranspose(2, 3, strides=2, kernel_regularizer="l2", bias_regularizer=regularizers.L1(0.1),
+                                   activity_regularizer=regularizers.L1(0.01),
+                                   kernel_constraint=constraints.MaxNorm(2.0, axis=[0, 1, 3]),
+                                   bias_constraint="non_neg", bias_initializer="ones")
+    x = _x((3, 4, 4, 2))
+    y = layer(x).data
+    kernel_penalty, bias_penalty, activity = (p.data for p in layer.losses)
+    np.testing.assert_allclose(kernel_penalty, 0.01 * np.square(layer.get_weights()[0]).sum(), rtol=1e-5)
+    np.testing.assert_allclose(bias_penalty, 0.1 * 2, rtol=1e-6)  # two ones
+    np.testing.assert_allclose(activity, 0.01 * np.abs(y).sum() / 3, rtol=1e-5)
+    assert not layer.fuses(activations.relu)  # the activity penalty reads the output before any activation
+    assert layer.kernel.constraint is not None and layer.bias.constraint is not None
+    config = layer.get_config()
+    assert config["kernel_constraint"] == {"class_name": "MaxNorm", "config": {"max_value": 2.0, "axis": [0, 1, 3]}}
+    assert layers.Conv2DTranspose.from_config(config).get_config() == config
 
 
 # ------------------------------------------------------------------------------ Keras 1
