@@ -61,16 +61,20 @@ def derivative(code, y):
 
 @kernel
 def _previous(hs, t, b0, b1, rmask, has_rmask, hd):
-    """Rows [b0, b1) of ``hs[t] * rmask`` into ``hd`` (1, B, U) when there is a recurrent mask;
-    returns the array and flat offset that the recurrent product reads."""
+    """Rows [b0, b1) of ``hs[t]`` (times ``rmask`` when there is a recurrent mask) into ``hd``
+    (B, U): what the recurrent product reads (a copy of a few rows, so that every product reads
+    one array)."""
     U = hs.shape[2]
-    B = hs.shape[1]
-    if not has_rmask:
-        return hs, t * B * U + b0 * U
     for b in range(b0, b1):
         for u in range(U):
-            hd[0, b, u] = hs[t, b, u] * rmask[b, u]
-    return hd, b0 * U
+            hd[b, u] = hs[t, b, u] * rmask[b, u] if has_rmask else hs[t, b, u]
+
+
+@kernel
+def _product(trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc):
+    """``C = A @ op(B)`` on blocks (`blas.gemm`), as a function of its own: numba's SSA pass
+    warns about two gemm calls inlined into one kernel."""
+    blas.gemm(False, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, 0.0, c, c_off, ldc)
 
 
 @kernel
@@ -88,9 +92,9 @@ def simple_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, b0, b1, hs, hd
     T, B, U = xp.shape
     n = b1 - b0
     for t in range(T):
-        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        _previous(hs, t, b0, b1, rmask, has_rmask, hd)
         # hs[t + 1] rows <- src rows @ rk, then the activation in place
-        blas.gemm(False, False, n, U, U, src, off, U, rk, 0, U, 0.0, hs, (t + 1) * B * U + b0 * U, U)
+        blas.gemm(False, False, n, U, U, hd, b0 * U, U, rk, 0, U, 0.0, hs, (t + 1) * B * U + b0 * U, U)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 _carry(hs, t, b, hs, False)
@@ -128,13 +132,13 @@ def simple_backward(dseq, has_seq, dlast, has_last, hs, rk, mask, has_mask, rmas
 @kernel
 def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, z, hd):
     """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U); ``gates`` (T, B, 4U) keeps
-    the activated i, f, c, o for the backward pass; ``z`` (B, 4U) and ``hd`` (1, B, U) are scratch."""
+    the activated i, f, c, o for the backward pass; ``z`` (B, 4U) and ``hd`` (B, U) are scratch."""
     T, B, G = xp.shape
     U = G // 4
     n = b1 - b0
     for t in range(T):
-        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
-        blas.gemm(False, False, n, G, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
+        _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        blas.gemm(False, False, n, G, U, hd, b0 * U, U, rk, 0, G, 0.0, z, b0 * G, G)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 _carry(hs, t, b, cs, True)
@@ -207,16 +211,15 @@ def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, 
     """One GRU over every step for rows [b0, b1). ``xp`` (T, B, 3U) includes the input bias;
     ``rb`` (3U,) is the recurrent bias (reset_after; zeros without a bias). ``gates`` (T, B, 4U)
     keeps z, r, hh and, reset after, the recurrent projection of h (else ``r * h``) for the
-    backward pass. ``z`` (B, 3U), ``hd`` (1, B, U), ``q`` (B, U) are scratch."""
+    backward pass. ``z`` (B, 3U), ``hd`` (B, U), ``q`` (B, U) are scratch."""
     T, B, G = xp.shape
     U = G // 3
     n = b1 - b0
+    cols = G if reset_after else 2 * U  # reset before: the h third is a product of its own
+    second = 0 if reset_after else U
     for t in range(T):
-        src, off = _previous(hs, t, b0, b1, rmask, has_rmask, hd)
-        if reset_after:
-            blas.gemm(False, False, n, G, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
-        else:
-            blas.gemm(False, False, n, 2 * U, U, src, off, U, rk, 0, G, 0.0, z, b0 * G, G)
+        _previous(hs, t, b0, b1, rmask, has_rmask, hd)
+        _product(False, n, cols, U, hd, b0 * U, U, rk, 0, G, z, b0 * G, G)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 continue
@@ -235,8 +238,9 @@ def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, 
                     h_in = hs[t, b, u] * (rmask[b, u] if has_rmask else 1.0)
                     gates[t, b, 3 * U + u] = r * h_in
                     q[b, u] = r * h_in
+        # reset before: the h third's product, of r * h (no columns when reset after)
+        _product(False, n, second, U, q, b0 * U, U, rk, 2 * U, G, z, b0 * G + 2 * U, G)
         if not reset_after:
-            blas.gemm(False, False, n, U, U, q, b0 * U, U, rk, 2 * U, G, 0.0, z, b0 * G + 2 * U, G)
             for b in range(b0, b1):
                 if has_mask and mask[t, b] == 0:
                     continue
@@ -259,6 +263,8 @@ def gru_backward(dseq, has_seq, dlast, has_last, gates, hs, rk, reset_after, mas
     T, B, G = dxp.shape
     U = G // 3
     n = b1 - b0
+    cols = G if reset_after else 2 * U
+    second = 0 if reset_after else n
     for b in range(b0, b1):
         for u in range(U):
             dh[b, u] = dlast[b, u] if has_last else 0.0
@@ -288,11 +294,10 @@ def gru_backward(dseq, has_seq, dlast, has_last, gates, hs, rk, reset_after, mas
                     drec[t, b, 2 * U + u] = dhh * r
                 else:
                     drec[t, b, 2 * U + u] = dhh
-        if reset_after:
-            blas.gemm(False, True, n, U, G, drec, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
-        else:
-            # d(r * h_in) = dhh @ rk_h^T, then the z and r thirds and the h_in path
-            blas.gemm(False, True, n, U, U, drec, t * B * G + b0 * G + 2 * U, G, rk, 2 * U, G, 0.0, q, b0 * U, U)
+        # reset before: d(r * h_in) = dhh @ rk_h^T (no rows when reset after),
+        # then the r gate's gradient and the h_in path through r
+        _product(True, second, U, U, drec, t * B * G + b0 * G + 2 * U, G, rk, 2 * U, G, q, b0 * U, U)
+        if not reset_after:
             for b in range(b0, b1):
                 if has_mask and mask[t, b] == 0:
                     continue
@@ -303,7 +308,8 @@ def gru_backward(dseq, has_seq, dlast, has_last, gates, hs, rk, reset_after, mas
                     dxp[t, b, U + u] = dr
                     drec[t, b, U + u] = dr
                     q[b, u] = q[b, u] * r
-            blas.gemm(False, True, n, U, 2 * U, drec, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
+        # the recurrent projection's gradient (its z and r thirds only, reset before) back to h_in
+        _product(True, n, U, cols, drec, t * B * G + b0 * G, G, rk, 0, G, tmp, b0 * U, U)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 continue

@@ -98,7 +98,7 @@ class Recurrence(Op):
         mask = self.mask if has_mask else np.ones((1, 1), np.uint8)
         hs = np.empty((T + 1, B, U), dtype)
         hs[0] = h0
-        hd = np.empty((1, B, U), dtype)
+        hd = np.empty((B, U), dtype)
         k = _kernels()
         work = T * G * U
         if kind == "simple":
