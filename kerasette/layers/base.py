@@ -386,7 +386,14 @@ class Layer:
             shape = (None,) + inputs.shape[1:]
         if not self.built:
             self.build_for(shape)
-        return self.run(inputs, *args, **kwargs)
+        if kwargs.get("mask") is None:
+            kwargs.pop("mask", None)
+            mask = input_mask(inputs)  # set on the inputs by the layer that made them
+            if mask is not None:
+                kwargs["mask"] = mask
+        out = self.run(inputs, *args, **kwargs)
+        attach_mask(self, inputs, kwargs.get("mask"), out)
+        return out
 
     def run(self, inputs, training=False, mask=None, **kwargs):
         """``call`` after the input check, with ``training`` and ``mask`` passed only when
@@ -427,6 +434,27 @@ class Layer:
         self._call_losses = kept  # a probe is not a call: its add_loss terms are dropped
         a, b = results
         return tuple(None if da != db else da for da, db in zip(a, b))
+
+    # -- masks -------------------------------------------------------------------------------
+    @property
+    def supports_masking(self) -> bool:
+        """Whether the layer passes a mask on (Keras's rule): it defines its own `compute_mask`,
+        or sets ``supports_masking = True``, or its result does not depend on the layout
+        (`layout_free`: Dropout, elementwise activations), which keeps the steps where they are."""
+        declared = self.__dict__.get("_supports_masking")
+        if declared is not None:
+            return declared
+        return type(self).compute_mask is not Layer.compute_mask or self.layout_free()
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output (booleans, batch and steps, or None), from the inputs and their
+        mask: by default the input mask when the layer `supports_masking`, else None (Keras 2's
+        ``compute_mask(inputs, mask)``, Keras 3's ``compute_mask(inputs, previous_mask)``)."""
+        return mask if self.supports_masking else None
 
     # -- facts for the model planner (see the module docstring) ------------------------------
     def fuses(self, activation) -> bool:
@@ -484,6 +512,36 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def input_mask(inputs):
+    """The mask a layer's call left on ``inputs`` (a tensor, or a list: the list of masks when
+    any is set), or None."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) for x in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(inputs, "_keras_mask", None)
+
+
+def output_mask(layer, inputs, mask):
+    """``layer.compute_mask(inputs, mask)``, skipped (None) for a layer without a mask of its
+    own and no input mask (no cost for layers that never see masks)."""
+    if mask is None and type(layer).compute_mask is Layer.compute_mask:
+        return None
+    return layer.compute_mask(inputs, mask)
+
+
+def attach_mask(layer, inputs, mask, outputs) -> None:
+    """Leaves ``layer``'s output mask on ``outputs`` (as Keras's ``_keras_mask``), for the next
+    layer called on them outside a model."""
+    masks = output_mask(layer, inputs, mask)
+    if masks is None:
+        return
+    many = isinstance(outputs, (list, tuple))
+    for out, m in zip(outputs if many else [outputs], masks if many and isinstance(masks, (list, tuple))
+                      else [masks]):
+        if isinstance(out, Tensor) and m is not None:
+            out._keras_mask = m
 
 
 def _scalar_loss(layer, term) -> Tensor:
