@@ -31,10 +31,18 @@ def call_layer_symbolic(layer, inputs, **kwargs):
     node_index = len(layer._inbound_nodes)
     node = Node(LayerCall(layer), [tensors if multiple else tensors[0]], layer=layer)
     layer._inbound_nodes.append(tensors)
-    out = KerasTensor(out_shape, tensors[0].dtype, name=f"{layer.name}/output_{node_index}", node=node, probes=())
-    out._keras_history = (layer, node_index, 0)
-    layer._node_outputs.append(out)
-    return out
+    # a layer with several outputs (a recurrent layer's return_state) gives a list of shapes:
+    # one symbolic tensor each, all made by this one node (``node.outputs``)
+    many = isinstance(out_shape, list) and bool(out_shape) and isinstance(out_shape[0], (tuple, list))
+    outs = []
+    for i, shape in enumerate(out_shape if many else [out_shape]):
+        suffix = f"output_{node_index}" + (f"_{i}" if many else "")
+        out = KerasTensor(shape, tensors[0].dtype, name=f"{layer.name}/{suffix}", node=node, probes=())
+        out._keras_history = (layer, node_index, i)
+        outs.append(out)
+    node.outputs = outs
+    layer._node_outputs.append(outs if many else outs[0])
+    return outs if many else outs[0]
 
 
 class LayerCall:

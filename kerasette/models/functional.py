@@ -120,9 +120,10 @@ class LayerGraph:
 
     def node_keys(self) -> list[tuple]:
         """(layer, node index, input tensors) for every layer call inside this graph."""
-        keys = []
+        keys, seen = [], set()
         for t in symbolic.topological_nodes(self.outputs):
-            if t.node is not None and t.node.layer is not None:
+            if t.node is not None and t.node.layer is not None and id(t.node) not in seen:
+                seen.add(id(t.node))  # a call with several outputs is one node
                 layer, index, _ = t._keras_history
                 keys.append((layer, index, t.node.symbolic_inputs()))
         return keys

@@ -35,6 +35,7 @@ import math
 from kerasette.backend import ops, symbolic
 from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
+from kerasette.layers.base import Layer, output_mask
 
 TO_CHANNELS_LAST = (0, 2, 3, 1)
 TO_CHANNELS_FIRST = (0, 3, 1, 2)
@@ -53,6 +54,7 @@ class Step:
         alias_of: for an activation fused (or a normalization folded) into the layer before it:
             that layer's output.
         fold: ``(normalization layer, folder)`` of a normalization folded into this layer.
+        index: for one output of a layer call with several outputs (``return_state``), which.
     """
 
     output: KerasTensor
@@ -62,6 +64,7 @@ class Step:
     fused: object = None
     alias_of: KerasTensor | None = None
     fold: tuple | None = None
+    index: int | None = None
 
 
 class Plan:
@@ -152,7 +155,8 @@ def _step(tensor: KerasTensor) -> Step:
     if node.layer is None:
         return Step(tensor, inputs=node.symbolic_inputs())
     arg = node.args[0]
-    return Step(tensor, node.layer, node.symbolic_inputs(), isinstance(arg, (list, tuple)))
+    index = tensor._keras_history[2] if len(getattr(node, "outputs", ())) > 1 else None
+    return Step(tensor, node.layer, node.symbolic_inputs(), isinstance(arg, (list, tuple)), index=index)
 
 
 def _last_reads(steps: list[Step], outputs: list[KerasTensor]) -> list[list[int]]:
@@ -195,7 +199,8 @@ class _Readers:
             if not self.private(source):
                 return None
             source = self.by_output.get(id(source.alias_of))
-        if source is None or source.layer is None or source.as_list or not self.private(source):
+        if source is None or source.layer is None or source.as_list or source.index is not None \
+                or not self.private(source):
             return None
         return source
 
@@ -247,17 +252,22 @@ class _Values:
     def __init__(self):
         self._made: dict[int, tuple[Tensor, bool]] = {}  # id -> (tensor, channels-last form?)
         self._converted: dict[int, Tensor] = {}
+        self.masks: dict[int, object] = {}  # id -> the tensor's mask (Keras's masking), when it has one
+        self.calls: dict[int, tuple] = {}  # id(node) -> (outputs, masks) of a call with several outputs
 
     def put(self, key: KerasTensor, value: Tensor, channels_last: bool) -> None:
         self._made[id(key)] = (value, channels_last)
 
     def alias(self, key: KerasTensor, source: KerasTensor) -> None:
         self._made[id(key)] = self._made[id(source)]
+        if id(source) in self.masks:
+            self.masks[id(key)] = self.masks[id(source)]
 
     def drop(self, keys: list[int]) -> None:
         for key in keys:
             self._made.pop(key, None)
             self._converted.pop(key, None)
+            self.masks.pop(key, None)
 
     def raw(self, key: KerasTensor) -> tuple[Tensor, bool]:
         return self._made[id(key)]
@@ -281,11 +291,48 @@ class _Values:
         return self._converted[id(key)]
 
 
+def _input_mask(step: Step, store: _Values):
+    """The mask of the step's input (a list for a list of inputs, when any has one), or None."""
+    if not store.masks:
+        return None
+    masks = [store.masks.get(id(t)) for t in step.inputs]
+    if step.as_list:
+        return masks if any(m is not None for m in masks) else None
+    return masks[0]
+
+
+def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> None:
+    """Runs the layer with its input mask, records its output mask; a call with several
+    outputs runs once and each of its outputs' steps takes its own."""
+    node = step.output.node
+    if step.index is not None and id(node) in store.calls:
+        values, masks = store.calls[id(node)]
+    else:
+        layer = step.layer
+        if step.fused is not None:
+            layer.check_input_once(inputs.shape)
+            values = layer.call_with_activation(inputs, step.fused)
+        else:
+            values = layer.run(inputs, training) if mask is None else layer.run(inputs, training, mask=mask)
+        masks = output_mask(layer, inputs, mask)
+        if step.index is not None:
+            store.calls[id(node)] = (values, masks)
+    if step.index is not None:
+        values = values[step.index]
+        masks = masks[step.index] if isinstance(masks, (list, tuple)) else None
+    store.put(step.output, values, False)
+    if masks is not None:
+        store.masks[id(step.output)] = masks
+
+
 def _run_layer(step: Step, store: _Values, training: bool) -> None:
     layer = step.layer
+    mask = _input_mask(step, store)
     if step.as_list:
-        value = layer.run([store.channels_first(t) for t in step.inputs], training)
-        store.put(step.output, value, False)
+        _run_masked(step, store, [store.channels_first(t) for t in step.inputs], training, mask)
+        return
+    if mask is not None or step.index is not None or type(layer).compute_mask is not Layer.compute_mask:
+        _run_masked(step, store, store.channels_first(step.inputs[0]), training, mask)
         return
     source = step.inputs[0]
     x, channels_last = store.raw(source)
