@@ -95,13 +95,13 @@ def test_imports_inside_functions_only_defer_numba_or_optional_packages_and_say_
             if inside:
                 found.append((path.relative_to(ROOT).as_posix(), target))
                 assert "# deferred: " in lines[line - 1], f"{path}:{line}: say why the import is deferred"
-    assert sorted(found) == [
-        ("kerasette/backend/ops/conv.py", "kerasette.backend.engine.conv"),
-        ("kerasette/backend/ops/conv.py", "kerasette.backend.engine.pooling"),
-        ("kerasette/backend/ops/nn.py", "kerasette.backend.kernels.dropout"),
-        ("kerasette/backend/parallel.py", "threadpoolctl"),
-        ("kerasette/backend/parallel.py", "threadpoolctl"),
-    ]
+    # what may be deferred: the floors that compile numba kernels (so that `import kerasette`
+    # compiles and imports no numba), and optional packages
+    numba_floors = ("kerasette.backend.kernels", "kerasette.backend.engine")
+    optional = {"threadpoolctl"}
+    bad = [(path, target) for path, target in found if not target.startswith(numba_floors) and target not in optional]
+    assert not bad, f"deferred imports of neither numba kernels nor optional packages: {bad}"
+    assert ("kerasette/backend/ops/conv.py", "kerasette.backend.engine.conv") in found  # the checker sees them
 
 
 def test_import_kerasette_imports_no_numba():

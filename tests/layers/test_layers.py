@@ -355,6 +355,3 @@ def test_reshaping_layer_errors():
     with pytest.raises(ValueError, match=r"Cropping2D 'cr': cropping \(\(2, 2\), \(0, 0\)\) leaves nothing of an "
                                          r"input of shape \(None, 4, 4, 1\)"):
         layers.Cropping2D(((2, 2), (0, 0)), name="cr").compute_output_shape((None, 4, 4, 1))
-    with pytest.raises(ValueError, match=r"UpSampling2D 'up': only interpolation='nearest' is supported; received "
-                                         r"interpolation='bilinear'"):
-        layers.UpSampling2D(interpolation="bilinear", name="up")
