@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -715,6 +716,33 @@ class NumpyArrayIterator(Iterator):
         return out, self.y[index_array], self.sample_weight[index_array]
 
 
+_POOL: dict = {}  # process id -> its pool: a process forked from this one makes its own
+_POOL_LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+def _decoding_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that decode image files, made once per process (a child process made by
+    ``fork``, a data worker of ``use_multiprocessing=True``, does not inherit working threads)."""
+    pid = os.getpid()
+    pool = _POOL.get(pid)
+    if pool is None:
+        with _POOL_LOCK:
+            pool = _POOL.get(pid)
+            if pool is None:
+                pool = _POOL[pid] = concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1),
+                                                                          thread_name_prefix="kerasette-decode")
+    return pool
+
+
 def _list_files(directory: str, follow_links: bool) -> list[str]:
     """Image files under ``directory`` (recursively), as paths relative to it, in Keras's order
     (folders sorted, files sorted within each)."""
@@ -750,28 +778,30 @@ class _FileBatches(Iterator):
             self.split = None
         self.subset = subset
 
-    def _load_one(self, path: str) -> np.ndarray:
+    def _load_one(self, path: str, out: np.ndarray) -> None:
+        """Decodes one file into ``out`` (one image of the batch), converting to the batch's
+        dtype and layout in the same copy."""
         img = load_img(path, color_mode=self.color_mode, target_size=self.target_size,
                        interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
-        x = img_to_array(img, data_format=self.data_format, dtype=self.dtype)
+        pixels = np.asarray(img)
         img.close()
-        return x
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        out[...] = pixels.transpose(2, 0, 1) if self.data_format == "channels_first" else pixels
 
     def _load(self, index_array):
         paths = self.filepaths
         batch = np.empty((len(index_array),) + self.image_shape, self.dtype)
 
         def read(i):
-            batch[i] = self._load_one(paths[index_array[i]])
+            self._load_one(paths[index_array[i]], batch[i])
 
-        # Pillow decodes and resizes without the GIL: the batch's files are read two or more at a time.
-        workers = min(len(index_array), max(1, os.cpu_count() or 1))
-        if workers > 1:
-            with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-                list(pool.map(read, range(len(index_array))))
-        else:
-            for i in range(len(index_array)):
-                read(i)
+        # Pillow decodes and resizes without holding the GIL: the batch's files are read by a
+        # pool of threads, as many as cores.
+        if len(index_array) > 1:
+            list(_decoding_pool().map(read, range(len(index_array))))
+        elif len(index_array):
+            read(0)
         return batch
 
     def _targets(self, index_array, batch_x):

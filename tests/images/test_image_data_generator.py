@@ -426,3 +426,15 @@ def test_flow_from_directory_channels_first(tmp_path):
     assert b.shape == (8, 3, 5, 6)
     np.testing.assert_array_equal(ya, yb)
     np.testing.assert_allclose(np.moveaxis(b, 1, 3), a, rtol=1e-5, atol=1e-3)
+
+
+@needs_pillow
+def test_flow_from_directory_in_worker_processes(tmp_path):
+    """The decoding threads are per process: a forked data worker makes its own."""
+    root = _folder(tmp_path, size=(8, 8))
+    it = ImageDataGenerator().flow_from_directory(root, target_size=(8, 8), batch_size=4, shuffle=False)
+    first = it[0][0]  # the parent's pool exists before the workers are forked
+    model = _small_model((8, 8, 3), 2)
+    predictions = model.predict(it, workers=2, use_multiprocessing=True)
+    assert predictions.shape == (8, 2)
+    np.testing.assert_allclose(model.predict(first), predictions[:4], rtol=1e-5, atol=1e-6)
