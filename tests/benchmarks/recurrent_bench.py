@@ -1,0 +1,160 @@
+"""Recurrent models, kerasette against PyTorch on the CPU: training and inference samples/s and
+peak memory.
+
+A script, not a test::
+
+    python tests/benchmarks/recurrent_bench.py [--torch-python /work/benchenv/bin/python]
+        [--steps 30] [--repeats 3] [--models lstm,gru,bilstm,stacked,lstm-inference]
+
+The IMDB-shaped models (batch 32, 80 steps, vocabulary 20,000, embedding 128, then Dense(1,
+sigmoid), Adam, binary cross-entropy):
+
+- ``lstm``: LSTM(128); ``gru``: GRU(128) (reset_after, PyTorch's form);
+- ``bilstm``: Bidirectional(LSTM(64)) (concatenated);
+- ``stacked``: LSTM(128, return_sequences=True) then LSTM(128);
+- ``lstm-inference``: the ``lstm`` model's predictions.
+
+Each (model, side) runs in a process of its own (so that its peak resident memory is its own),
+``--repeats`` times ``--steps`` steps after a warm-up step; the best samples/s is reported.
+Random data, the same shapes on both sides; both use every core (``torch.set_num_threads``,
+kerasette's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH, STEPS, VOCAB, EMBED = 32, 80, 20000, 128
+MODELS = ("lstm", "gru", "bilstm", "stacked", "lstm-inference")
+
+
+def _data(n_batches: int):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, VOCAB, (n_batches, BATCH, STEPS))
+    y = rng.integers(0, 2, (n_batches, BATCH, 1)).astype("float32")
+    return x, y
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_kerasette(model_name: str, steps: int, repeats: int) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import kerasette.backend as K
+    from kerasette.layers import GRU, LSTM, Bidirectional, Dense, Embedding
+    from kerasette.models import Sequential
+
+    K.set_seed(0)
+    kind = model_name.replace("-inference", "")
+    body = {"lstm": [LSTM(128)], "gru": [GRU(128)], "bilstm": [Bidirectional(LSTM(64))],
+            "stacked": [LSTM(128, return_sequences=True), LSTM(128)]}[kind]
+    model = Sequential([Embedding(VOCAB, EMBED, input_length=STEPS), *body, Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = _data(steps + 1)
+    inference = model_name.endswith("inference")
+    best = 0.0
+    for r in range(repeats + 1):
+        start = time.perf_counter()
+        for i in range(steps if r else 1):
+            if inference:
+                model.predict_on_batch(x[i])
+            else:
+                model.train_on_batch(x[i], y[i])
+        elapsed = time.perf_counter() - start
+        if r:
+            best = max(best, steps * BATCH / elapsed)
+    return {"samples_per_s": best, "peak_mb": _peak_mb()}
+
+
+def run_torch(model_name: str, steps: int, repeats: int) -> dict:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    kind = model_name.replace("-inference", "")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(VOCAB, EMBED)
+            if kind == "lstm":
+                self.rnn, width = nn.LSTM(EMBED, 128, batch_first=True), 128
+            elif kind == "gru":
+                self.rnn, width = nn.GRU(EMBED, 128, batch_first=True), 128
+            elif kind == "bilstm":
+                self.rnn, width = nn.LSTM(EMBED, 64, batch_first=True, bidirectional=True), 128
+            else:
+                self.rnn, width = nn.LSTM(EMBED, 128, num_layers=2, batch_first=True), 128
+            self.out = nn.Linear(width, 1)
+
+        def forward(self, x):
+            seq, _ = self.rnn(self.embed(x))
+            if kind == "bilstm":
+                last = torch.cat([seq[:, -1, :64], seq[:, 0, 64:]], dim=1)
+            else:
+                last = seq[:, -1]
+            return torch.sigmoid(self.out(last))
+
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.BCELoss()
+    x, y = _data(steps + 1)
+    xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+    inference = model_name.endswith("inference")
+    best = 0.0
+    for r in range(repeats + 1):
+        start = time.perf_counter()
+        for i in range(steps if r else 1):
+            if inference:
+                net.eval()
+                with torch.no_grad():
+                    net(xs[i])
+            else:
+                optimizer.zero_grad()
+                loss = loss_fn(net(xs[i]), ys[i])
+                loss.backward()
+                optimizer.step()
+        elapsed = time.perf_counter() - start
+        if r:
+            best = max(best, steps * BATCH / elapsed)
+    return {"samples_per_s": best, "peak_mb": _peak_mb()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--torch-python", default="/work/benchenv/bin/python")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--worker", choices=["kerasette", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run = run_kerasette if args.worker == "kerasette" else run_torch
+        print(json.dumps(run(args.model, args.steps, args.repeats)))
+        return
+    print(f"{'model':16} {'kerasette/s':>12} {'torch/s':>10} {'ratio':>7} {'kerasette MB':>13} {'torch MB':>9}")
+    for name in args.models.split(","):
+        results = {}
+        for side, python in (("kerasette", sys.executable), ("torch", args.torch_python)):
+            out = subprocess.run([python, __file__, "--worker", side, "--model", name, "--steps", str(args.steps),
+                                  "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        k, t = results["kerasette"], results["torch"]
+        print(f"{name:16} {k['samples_per_s']:12.0f} {t['samples_per_s']:10.0f} "
+              f"{k['samples_per_s'] / t['samples_per_s']:7.2f} {k['peak_mb']:13.0f} {t['peak_mb']:9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
