@@ -95,6 +95,20 @@ def plan_buckets(order: Sequence[int], nbytes: Sequence[int], dtypes: Sequence, 
     return buckets
 
 
+def _half():
+    """The float16 kernels (numba is imported only once float16 travels)."""
+    from kerasette.distributed import half  # deferred: imports numba, which `import kerasette` must not
+
+    return half
+
+
+def _sum_args(mpi, buffer: np.ndarray) -> tuple:
+    """The buffer and operation of an in-place sum: float16 as its bits with `half.sum_op`."""
+    if buffer.dtype == np.float16:
+        return [buffer.view(np.uint16), mpi.UINT16_T], _half().sum_op(mpi)
+    return buffer, mpi.SUM
+
+
 class _Bucket:
     """One fused buffer: its gradients' elements, a presence count each, and (bucket 0) the flag."""
 
@@ -191,8 +205,8 @@ class GradientReducer:
         self.accumulated: list[np.ndarray | None] | None = None
         self.open = False
         self.launched_during_pass = 0
-        #: On rank 0 after the first overlapped step: (seconds into the pass at which each
-        #: gradient was final, None if never; seconds the pass took). For the scaling model.
+        #: After each overlapped step: (seconds into the step at which each gradient was final,
+        #: None if never; seconds until the update started waiting). For the scaling model.
         self.profile: tuple[list, float] | None = None
 
     def _build(self, plan: list[list[int]]) -> None:
@@ -229,8 +243,7 @@ class GradientReducer:
         i = self.index.get(id(tensor))
         if i is None or self.packed[i]:
             return
-        if self.profiling and runtime.rank() == 0:
-            self._times[i] = time.perf_counter() - self._start
+        self._times[i] = time.perf_counter() - self._start
         self._pack(i, grad)
         self._launch_ready()
 
@@ -245,7 +258,10 @@ class GradientReducer:
         else:
             value = extra if grad is None else (np.asarray(grad).reshape(-1) if extra is None
                                                  else np.asarray(grad).reshape(-1) + extra)
-            view[...] = np.asarray(value).reshape(-1)
+            if view.dtype == np.float16:
+                _half().to_half(value, view)
+            else:
+                view[...] = np.asarray(value).reshape(-1)
             bucket.counts[slot] = 1
         self.packed[i] = True
         bucket.filled += 1
@@ -257,7 +273,7 @@ class GradientReducer:
             if bucket.filled < len(bucket.members):
                 return
             start = time.perf_counter()
-            bucket.request = world.comm.Iallreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
+            bucket.request = world.comm.Iallreduce(world.mpi.IN_PLACE, *_sum_args(world.mpi, bucket.buffer))
             self.timer.seconds += time.perf_counter() - start
             progress = _progress_thread(world)
             if progress is not None:
@@ -275,7 +291,7 @@ class GradientReducer:
                 self._pack(i, grads[i] if training else None)
         start = time.perf_counter()
         self.launched_during_pass = self.next_launch  # buckets already on their way when the pass ended
-        if self.profiling and runtime.rank() == 0:
+        if self.overlap:
             self.profile = (list(self._times), start - self._start)
         if self.overlap:
             self._launch_ready()
@@ -283,7 +299,7 @@ class GradientReducer:
             world.mpi.Request.Waitall([r for r in requests if r is not None])
         else:
             for bucket in self.buckets:
-                world.comm.Allreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
+                world.comm.Allreduce(world.mpi.IN_PLACE, *_sum_args(world.mpi, bucket.buffer))
         self.timer.seconds += time.perf_counter() - start
         self.timer.calls += len(self.buckets)
         self.timer.bytes += sum(b.buffer.nbytes for b in self.buckets)
@@ -297,7 +313,9 @@ class GradientReducer:
                     continue
                 var = self.variables[i]
                 view = bucket.buffer[bucket.offsets[slot]: bucket.offsets[slot] + var.size]
-                if view.dtype != self.dtypes[i]:
+                if view.dtype == np.float16:
+                    view = _half().to_float(view).astype(self.dtypes[i], copy=False)
+                elif view.dtype != self.dtypes[i]:
                     view = view.astype(self.dtypes[i])
                 if scale != 1.0:
                     view *= view.dtype.type(scale)

@@ -20,6 +20,20 @@ one thread each, 16 samples per rank (the same global batch of 32); ``2x1/32`` t
 per rank (global batch 64). The 2-process runs rely on `kerasette.distributed.init` setting each
 rank's threads to cores / ranks. Each run prints the machine's load average, since other work on
 a 2-core machine changes every figure.
+
+Emulated hosts (root only)::
+
+    python tests/benchmarks/distributed_bench.py --netns 1gbit,10gbit [--batch 16] [--steps 6]
+
+runs 2 ranks, each in its own network namespace, MPI over TCP across veth links shaped to each
+rate (`tests/distributed/netns.py`), in four modes: blocking or overlapped allreduce, float32 or
+float16 gradients. For each it prints the median step time, the median time per step the update
+spent waiting for the allreduce (blocking: the whole ``MPI_Allreduce``; overlapped: what was
+still in flight when the backward pass ended, plus starting the buckets), the bytes each rank
+sent per step, and the scaling model's prediction of that wait: the ring formula below at the
+link's rate for blocking, and for overlapped the same formula applied bucket by bucket to a
+link that sends one bucket after the other from the moment each was ready (the ready times
+measured in that run's last step), minus the part done before the pass ended.
 """
 
 from __future__ import annotations
@@ -73,7 +87,7 @@ def bare_allreduce_seconds(n_params: int, repeats: int = 10) -> float:
     return statistics.median(times)
 
 
-def worker(batch: int, steps: int, warmup: int) -> None:
+def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compression: str = "none") -> None:
     """One rank's run; rank 0 prints a JSON line."""
     import numba
     import numpy as np
@@ -84,7 +98,8 @@ def worker(batch: int, steps: int, warmup: int) -> None:
 
     hvd.init()
     model = build_seed_model()
-    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.01, momentum=0.9, nesterov=True))
+    opt = hvd.DistributedOptimizer(SGD(learning_rate=0.01, momentum=0.9, nesterov=True), overlap=overlap,
+                                   compression=compression)
     model.compile(loss="categorical_crossentropy", optimizer=opt)
     rng = np.random.default_rng(hvd.rank())
     x = rng.random((batch, 100, 100, 3), dtype=np.float32)
@@ -107,7 +122,15 @@ def worker(batch: int, steps: int, warmup: int) -> None:
               "batch_per_rank": batch, "params": model.count_params(), "step_s": step,
               "samples_per_s": batch * hvd.size() / step, "allreduce_in_step_s": float(np.median(in_step_reduce)),
               "allreduce_bare_s": bare, "compute_s": step - float(np.median(in_step_reduce)),
-              "load": os.getloadavg()[0]}
+              "load": os.getloadavg()[0], "overlap": overlap, "compression": compression,
+              "wire_bytes_per_step": opt.allreduce_timer.bytes / max(1, warmup + steps)}
+    reducer = getattr(opt, "_reducer", None)
+    if reducer is not None:  # the buckets (wire bytes each) and when each was ready, for the model
+        times, pass_s = reducer.profile if reducer.profile is not None else ([None] * len(reducer.variables), 0.0)
+        record["buckets"] = [{"bytes": int(b.buffer.nbytes),
+                              "ready_s": max((times[i] or 0.0) for i in b.members) if b.members else 0.0}
+                             for b in reducer.buckets]
+        record["pass_s"] = pass_s
     if hvd.rank() == 0:
         print(json.dumps(record), flush=True)
 
@@ -143,6 +166,89 @@ def scaling_table(params: int, compute_s: float, gbit_per_s: float, latency_s: f
         print(f"{n:>6}{t * 1e3:>14.1f}{efficiency:>11.1%}{n * efficiency:>20.1f}")
 
 
+def overlapped_wait_seconds(buckets: list[dict], pass_s: float, ranks: int, gbit_per_s: float, latency_s: float,
+                            reduce_bytes_per_s: float) -> float:
+    """The model's wait for overlapped buckets: one link sends them in order, each from when it is
+    ready (and the one before it is sent), at the ring's cost; the update waits for what is left
+    when the backward pass ends at ``pass_s``."""
+    link_free = 0.0
+    for bucket in buckets:
+        start = max(bucket["ready_s"], link_free)
+        link_free = start + ring_allreduce_seconds(bucket["bytes"], ranks, gbit_per_s, latency_s, reduce_bytes_per_s)
+    return max(0.0, link_free - pass_s)
+
+
+def overlap_scaling_table(params: int, compute_s: float, backward_after_s: float, gbit_per_s: float,
+                          latency_s: float, reduce_bytes_per_s: float, overhead_s: float, bytes_per_value: int,
+                          nodes=(2, 8, 32, 128)) -> None:
+    """Prints the scaling model with overlap: the allreduce of all the gradients (``bytes_per_value``
+    each: 4 for float32, 2 for float16) hides behind the last ``backward_after_s`` seconds of the
+    backward pass (those after the bulk of the gradient bytes are ready)."""
+    nbytes = bytes_per_value * params
+    print(f"{params:,} parameters x {bytes_per_value} bytes = {nbytes / 1e6:.1f} MB; step compute {compute_s:.3f} s, "
+          f"of which {backward_after_s * 1e3:.0f} ms of backward pass after the big bucket is ready; "
+          f"{gbit_per_s:g} Gbit/s, latency {latency_s * 1e6:g} us, reduction {reduce_bytes_per_s / 1e9:g} GB/s, "
+          f"packing {overhead_s * 1e3:g} ms")
+    print(f"{'nodes':>6}{'allreduce ms':>14}{'exposed ms':>12}{'efficiency':>12}{'samples/s speed-up':>20}")
+    for n in nodes:
+        t = ring_allreduce_seconds(nbytes, n, gbit_per_s, latency_s, reduce_bytes_per_s)
+        exposed = max(0.0, t - backward_after_s) + overhead_s
+        efficiency = compute_s / (compute_s + exposed)
+        print(f"{n:>6}{t * 1e3:>14.1f}{exposed * 1e3:>12.1f}{efficiency:>11.1%}{n * efficiency:>20.1f}")
+
+
+NETNS_MODES = [("blocking", "none"), ("overlap", "none"), ("blocking", "fp16"), ("overlap", "fp16")]
+
+
+def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: int, latency_s: float,
+               reduce_bytes_per_s: float) -> None:
+    """Each mode at each link rate, 2 ranks in their own namespaces (see the module's docstring)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.distributed import netns  # deferred: a test helper, needed only here
+
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        raise SystemExit(f"--netns: network namespaces cannot be made: {reason}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    rows = []
+    with netns.Network(2) as net:
+        for rate in rates:
+            net.set_rate(rate)
+            gbit = float(rate.lower().removesuffix("gbit")) if rate.lower().endswith("gbit") else \
+                float(rate.lower().removesuffix("mbit")) / 1000
+            runs: dict[tuple, list[dict]] = {mode: [] for mode in NETNS_MODES}
+            for _ in range(repeats):
+                for mode in NETNS_MODES:
+                    args = [str(Path(__file__).resolve()), "--worker", "--steps", str(steps), "--warmup",
+                            str(warmup), "--batch", str(batch), "--compression", mode[1]]
+                    if mode[0] == "overlap":
+                        args.append("--overlap")
+                    sent = [net.bytes_sent(r) for r in range(2)]
+                    out = subprocess.run(net.mpiexec_command(mpiexec(), args), check=True, capture_output=True,
+                                         text=True, env=env, cwd=ROOT, timeout=1800)
+                    record = json.loads(out.stdout.strip().splitlines()[-1])
+                    record["sent_per_step"] = (net.bytes_sent(0) - sent[0]) / (warmup + steps)
+                    if mode[0] == "overlap":
+                        record["predicted_s"] = overlapped_wait_seconds(record["buckets"], record["pass_s"], 2, gbit,
+                                                                        latency_s, reduce_bytes_per_s)
+                    else:
+                        record["predicted_s"] = ring_allreduce_seconds(record["wire_bytes_per_step"], 2, gbit,
+                                                                       latency_s, reduce_bytes_per_s)
+                    runs[mode].append(record)
+                    print(f"# {rate} {mode}: {json.dumps(record)}", flush=True)
+            for mode, records in runs.items():
+                med = {k: statistics.median(r[k] for r in records) for k in
+                       ("step_s", "allreduce_in_step_s", "predicted_s", "sent_per_step", "load")}
+                rows.append((rate, mode, med))
+    print(f"\n{'link':<8}{'mode':<18}{'step s':>8}{'wait/step ms':>14}{'model ms':>10}{'model/meas':>11}"
+          f"{'MB sent/step':>13}{'load':>6}")
+    for rate, (how, compression), med in rows:
+        ratio = med["predicted_s"] / med["allreduce_in_step_s"] if med["allreduce_in_step_s"] else float("nan")
+        print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<18}{med['step_s']:>8.3f}"
+              f"{med['allreduce_in_step_s'] * 1e3:>14.1f}{med['predicted_s'] * 1e3:>10.1f}{ratio:>11.2f}"
+              f"{med['sent_per_step'] / 1e6:>13.1f}{med['load']:>6.2f}")
+
+
 def mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     return str(beside) if beside.exists() else "mpiexec"
@@ -169,20 +275,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--configs", default="1x2,2x1/16,2x1/32")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=32, help="samples per rank (with --netns)")
     parser.add_argument("--scaling", type=float, metavar="COMPUTE_S", default=None,
                         help="only print the scaling model's table for this step compute time")
     parser.add_argument("--gbit", type=float, default=25.0)
     parser.add_argument("--latency-us", type=float, default=30.0)
     parser.add_argument("--reduce-gb-s", type=float, default=5.0)
     parser.add_argument("--overhead-ms", type=float, default=6.0, help="packing + scaling per step")
+    parser.add_argument("--overlap-ms", type=float, default=None, metavar="MS",
+                        help="with --scaling: the model with overlap, hiding the allreduce behind MS ms of the "
+                             "backward pass")
+    parser.add_argument("--bytes-per-value", type=int, default=4, help="with --overlap-ms: 4 (fp32) or 2 (fp16)")
+    parser.add_argument("--netns", metavar="RATES", default=None,
+                        help="comma-separated link rates for tc (1gbit,10gbit): 2 ranks in network namespaces")
+    parser.add_argument("--overlap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--compression", default="none", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scaling is not None:
-        scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
-                      args.overhead_ms * 1e-3)
+        if args.overlap_ms is not None:
+            overlap_scaling_table(7_998_250, args.scaling, args.overlap_ms * 1e-3, args.gbit, args.latency_us * 1e-6,
+                                  args.reduce_gb_s * 1e9, args.overhead_ms * 1e-3, args.bytes_per_value)
+        else:
+            scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
+                          args.overhead_ms * 1e-3)
         return
     if args.worker:
-        worker(args.batch, args.steps, args.warmup)
+        worker(args.batch, args.steps, args.warmup, args.overlap, args.compression)
+        return
+    if args.netns:
+        netns_runs(args.netns.split(","), args.batch, args.steps, args.warmup, args.repeats, args.latency_us * 1e-6,
+                   args.reduce_gb_s * 1e9)
         return
     configs = args.configs.split(",")
     runs: dict[str, list[dict]] = {c: [] for c in configs}
