@@ -35,6 +35,12 @@ class Wrapper(Layer):
         super().__init__(**kwargs)
         self.layer = layer
 
+    def _name_weights(self) -> None:
+        """Puts the wrapper's name in front of the inner weights' names (``bidirectional/forward_lstm/...``)."""
+        for var in self.weights:
+            if not var.name.startswith(self.name + "/"):
+                var.name = f"{self.name}/{var.name}"
+
     def get_config(self) -> dict:
         return {**super().get_config(), "layer": _serialize(self.layer)}
 
@@ -73,6 +79,7 @@ class TimeDistributed(Wrapper):
         inner = self._inner_shape(input_shape)
         if not self.layer.built:
             self.layer.build_for((None,) + inner[1:])
+        self._name_weights()
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -160,6 +167,7 @@ class Bidirectional(Wrapper):
         for direction in (self.forward_layer, self.backward_layer):
             if not direction.built:
                 direction.build_for(input_shape)
+        self._name_weights()
         self.built = True
 
     def compute_output_shape(self, input_shape):
