@@ -144,7 +144,9 @@ class _GlobalPooling1D(Layer):
 
 @keras_layer(aliases=("GlobalMaxPool1D",))
 class GlobalMaxPooling1D(_GlobalPooling1D):
-    """The maximum of each channel over the steps.
+    """The maximum of each channel over the steps. Where several steps hold the maximum, the
+    gradient goes to the first of them channels-last (as in MaxPooling1D and PyTorch's max
+    pooling), and is shared equally between them channels-first (as Keras 3's ``ops.max``).
 
     Args:
         data_format: ``'channels_last'`` or ``'channels_first'``; the backend default when None.
@@ -156,7 +158,13 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     """
 
     def call(self, inputs):
-        return ops.max(inputs, axis=self._steps_axis, keepdims=self.keepdims)
+        if self.data_format == "channels_first":  # steps last: numpy's reduction reads them in a row
+            return ops.max(inputs, axis=2, keepdims=self.keepdims)
+        # channels-last: the max-pooling kernel with one window the length of the sequence, which
+        # keeps each maximum's position, so the backward pass writes one value per channel
+        n, steps, channels = inputs.shape
+        y = ops.max_pool2d(as_image(inputs), (1, steps), (1, steps), "valid")
+        return ops.reshape(y, (n, 1, channels) if self.keepdims else (n, channels))
 
 
 @keras_layer(aliases=("GlobalAvgPool1D",))
