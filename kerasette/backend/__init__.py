@@ -26,6 +26,7 @@ from kerasette.backend.config import (
     set_image_dim_ordering,
 )
 from kerasette.backend.graph import function, gradients, stop_gradient
+from kerasette.backend.recurrence import rnn
 from kerasette.backend.ops import (
     abs,
     binary_crossentropy,
@@ -268,7 +269,7 @@ __all__ = [*_functions.__all__,
     "dtype", "enable_grad", "epsilon", "eval", "exp", "flatten", "floatx", "get_value",
     "image_data_format", "image_dim_ordering", "int_shape", "is_grad_enabled", "log", "max",
     "maximum", "mean", "min", "minimum", "ndim", "no_grad", "ones", "permute_dimensions", "pow",
-    "relu", "reshape", "set_epsilon", "set_floatx", "set_image_data_format",
+    "relu", "reshape", "rnn", "set_epsilon", "set_floatx", "set_image_data_format",
     "set_image_dim_ordering", "set_seed", "set_value", "sigmoid", "softmax", "softplus", "sqrt",
     "square", "sum", "tanh", "transpose", "variable", "zeros",
 ]
