@@ -229,6 +229,15 @@ def test_keras1_configs_translate():
          "activity_regularizer": None, "W_constraint": None, "b_constraint": None, "bias": True,
          "input_dim": 3, "input_length": 10}))
     assert (conv.filters, conv.kernel_size, conv.batch_input_shape) == (6, (2,), (None, 10, 3))
+    # Keras 1 writes input_dim and input_length on every 1-D layer: None past the first, and
+    # beside batch_input_shape on the first
+    middle = Conv1D.from_config(Conv1D.translate_config({"name": "m", "nb_filter": 2, "filter_length": 3,
+                                                         "input_dim": None, "input_length": None}))
+    assert middle.batch_input_shape is None
+    first = Conv1D.from_config(Conv1D.translate_config({"name": "f", "nb_filter": 2, "filter_length": 3,
+                                                        "input_dim": 3, "input_length": None,
+                                                        "batch_input_shape": [None, None, 3]}))
+    assert first.batch_input_shape == (None, None, 3)
     pool = MaxPooling1D.from_config(MaxPooling1D.translate_config(
         {"name": "p", "pool_length": 4, "stride": None, "border_mode": "valid"}))
     assert (pool.pool_size, pool.strides) == ((4,), (4,))
@@ -307,8 +316,6 @@ ERRORS = [
     (lambda: Cropping1D("1"), r"Cropping1D '.*': argument `cropping` must be an int or two ints"),
     (lambda: UpSampling1D(0), r"argument `size` of UpSampling1D '.*'. Expected a strictly positive integer"),
     (lambda: MaxPooling1D(pool_size=0), r"argument `pool_size` must hold strictly positive ints"),
-    (lambda: layers.Convolution1D(4, 3, input_dim=3, input_shape=(5, 3)),
-     r"got `input_dim`/`input_length` together with `input_shape`"),
 ]
 
 

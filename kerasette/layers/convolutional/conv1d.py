@@ -48,13 +48,18 @@ _KERAS1_TAIL = ("init", "activation", "weights", "border_mode", "subsample_lengt
 
 def sequence_input_shape(kwargs: dict, translated: list[str]) -> None:
     """Keras 1 and 2's ``input_dim=`` (channels) and ``input_length=`` (steps) of a first 1-D
-    layer, as ``input_shape=(input_length, input_dim)`` (Keras 2 read them the same way)."""
-    if "input_dim" in kwargs or "input_length" in kwargs:
-        if "input_shape" in kwargs or "batch_input_shape" in kwargs:
-            raise TypeError("got `input_dim`/`input_length` together with `input_shape`/`batch_input_shape`; "
-                            "give the shape one way")
-        kwargs["input_shape"] = (kwargs.pop("input_length", None), kwargs.pop("input_dim", None))
-        translated.append("input_dim/input_length -> input_shape")
+    layer, as ``input_shape=(input_length, input_dim)`` (Keras 2 read them the same way).
+
+    Keras 1 configs carry both keys on every 1-D layer, None on all but the first, whose
+    ``batch_input_shape`` says the same: without an ``input_dim`` they give no shape, and an
+    explicit ``input_shape`` or ``batch_input_shape`` wins."""
+    if "input_dim" not in kwargs and "input_length" not in kwargs:
+        return
+    input_dim, input_length = kwargs.pop("input_dim", None), kwargs.pop("input_length", None)
+    translated.append("input_dim/input_length -> input_shape")
+    if input_dim is None or "input_shape" in kwargs or "batch_input_shape" in kwargs:
+        return
+    kwargs["input_shape"] = (input_length, input_dim)
 
 
 def conv1d_keras1(args: tuple, kwargs: dict, translated: list[str]) -> tuple:
