@@ -361,3 +361,13 @@ def test_built_layer_refuses_other_channels():
         layer(_batch((6, 4)))
     with pytest.raises(ValueError, match=r"input length 2 is shorter than the kernel length 3"):
         layer(_batch((2, 3)))
+
+
+@pytest.mark.parametrize("name", ["kerasette.layers.convolutional.conv1d", "kerasette.layers.convolutional.separable1d",
+                                  "kerasette.layers.convolutional.transpose1d", "kerasette.layers.pooling1d"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
