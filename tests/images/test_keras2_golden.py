@@ -9,6 +9,13 @@ outside ``[0, size - 1]`` takes ``cval`` whole, without blending; 'wrap': period
 float32 rounding (scipy computes in float64 and rounds once). Brightness goes through 8-bit
 images in both; it is checked to one grey level (the truncation of a product computed in
 float32 by Pillow and by numpy can differ by one).
+
+Why keras-preprocessing rather than tf_keras (Keras 2's last release, also checked by hand with
+the same script): keras-preprocessing is what ``keras.preprocessing.image`` ran in Keras 2.0 to
+2.5. tf_keras moved the centre of rotation to the true centre, but also swaps rows and columns
+before scipy, so that its ``height_shift_range`` shifts images sideways and its centre is
+transposed for non-square images, and it stops stretching images for the brightness shift.
+kerasette keeps keras-preprocessing's results.
 """
 
 from __future__ import annotations
