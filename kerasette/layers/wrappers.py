@@ -11,13 +11,12 @@ import copy
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
 from kerasette.layers.legacy import keras_layer
+from kerasette.layers.recurrent.cells import serialize_nested
 from kerasette.utils.validation import shape_str
 
 
 def _serialize(layer) -> dict:
-    from kerasette.layers import serialize  # deferred: the package imports this module
-
-    return serialize(layer)
+    return serialize_nested(layer)
 
 
 #: keys Keras 3 writes into nested layer configs that carry nothing when they hold these values
@@ -113,6 +112,10 @@ class TimeDistributed(Wrapper):
     def compute_mask(self, inputs, mask=None):
         return mask
 
+    def native_children(self) -> list:
+        """The inner layer's place in Keras 3's native weights file (``layers/time_distributed/layer``)."""
+        return [("layer", self.layer)]
+
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
@@ -179,6 +182,10 @@ class Bidirectional(Wrapper):
 
     def _tracked_layers(self) -> list:
         return [self.forward_layer, self.backward_layer]
+
+    def native_children(self) -> list:
+        """The two directions' places in Keras 3's native weights file."""
+        return [("forward_layer", self.forward_layer), ("backward_layer", self.backward_layer)]
 
     def build(self, input_shape):
         for direction in (self.forward_layer, self.backward_layer):

@@ -489,15 +489,27 @@ class StackedRNNCells(Layer):
             new_states.extend(own if isinstance(own, (list, tuple)) else [own])
         return inputs, new_states
 
+    def native_children(self) -> list:
+        """(path, cell) of each cell in Keras 3's native weights file: ``cells/<class in snake
+        case>``, repeats numbered ``_1``, ``_2``, ..."""
+        from kerasette.layers.base import snake_case  # deferred: only files need it
+
+        counts: dict[str, int] = {}
+        out = []
+        for cell in self.cells:
+            base = snake_case(type(cell).__name__)
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            out.append((f"cells/{base}" + (f"_{n}" if n else ""), cell))
+        return out
+
     def reset_dropout_masks(self) -> None:
         for cell in self.cells:
             if hasattr(cell, "reset_dropout_masks"):
                 cell.reset_dropout_masks()
 
     def get_config(self) -> dict:
-        from kerasette.layers import serialize  # deferred: the package imports this module
-
-        return {**super().get_config(), "cells": [serialize(c) for c in self.cells]}
+        return {**super().get_config(), "cells": [serialize_nested(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict):
@@ -506,6 +518,20 @@ class StackedRNNCells(Layer):
         config = dict(config)
         config["cells"] = [deserialize(c) if isinstance(c, dict) else c for c in config.get("cells", [])]
         return cls(**config)
+
+
+def serialize_nested(layer) -> dict:
+    """A layer inside another (a wrapper's layer, an RNN's cell) as Keras 3 writes it: with
+    ``module`` and ``registered_name``, which Keras 3's ``from_config`` of the outer layer needs
+    to find the class (the outer file format only describes the top-level layers)."""
+    from kerasette import registry  # deferred: only configs need it
+    from kerasette.layers import serialize  # deferred: the package imports this module
+
+    spec = serialize(layer)
+    name = spec["class_name"]
+    if registry.is_custom(name):
+        return {"module": None, **spec, "registered_name": name}
+    return {"module": "keras.layers", **spec, "registered_name": None}
 
 
 def call_cell(cell, inputs, states, training):

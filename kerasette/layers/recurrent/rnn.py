@@ -31,7 +31,7 @@ from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell
+from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell, serialize_nested
 from kerasette.utils.validation import shape_str
 
 
@@ -274,6 +274,11 @@ class RNN(Layer):
         result = ops.concatenate(outputs, axis=1) if self.return_sequences else previous
         return result, list(states)
 
+    def native_children(self) -> list:
+        """Where Keras 3's native weights file keeps the weights of the layers inside this one
+        (``layers/lstm/cell/vars/0``): (path under this layer, layer) pairs."""
+        return [("cell", self.cell)] if isinstance(self.cell, Layer) else []
+
     # -- config ------------------------------------------------------------------------------
     def _rnn_config(self) -> dict:
         return {"return_sequences": self.return_sequences, "return_state": self.return_state,
@@ -281,9 +286,7 @@ class RNN(Layer):
                 "zero_output_for_mask": self.zero_output_for_mask}
 
     def get_config(self) -> dict:
-        from kerasette.layers import serialize  # deferred: the package imports this module
-
-        return {**super().get_config(), **self._rnn_config(), "cell": serialize(self.cell)}
+        return {**super().get_config(), **self._rnn_config(), "cell": serialize_nested(self.cell)}
 
     @classmethod
     def from_config(cls, config: dict):
