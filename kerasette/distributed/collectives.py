@@ -218,11 +218,10 @@ def reduce_in_place(buffer: np.ndarray, op: str = Sum) -> np.ndarray:
         raise ValueError("reduce_in_place: the buffer must be C-contiguous")
     if world.size > 1:
         flat = buffer.reshape(-1)
-        if flat.dtype == np.float16 and op in (Sum, Average):  # MPICH's own float16 sum is slow
-            from kerasette.distributed import half  # deferred: imports numba
+        if flat.dtype == np.float16 and op in (Sum, Average):  # MPI's own float16 sum is slow
+            from kerasette.distributed import ring  # deferred: imports numba
 
-            world.comm.Allreduce(world.mpi.IN_PLACE, [flat.view(np.uint16), world.mpi.UINT16_T],
-                                 op=half.sum_op(world.mpi))
+            ring.sum_half(flat)
         else:
             world.comm.Allreduce(world.mpi.IN_PLACE, flat, op=_mpi_op(world.mpi, op))
     if op == Average and world.size > 1 and buffer.dtype.kind == "f":

@@ -27,6 +27,9 @@ Progress. MPI moves a non-blocking collective forward only inside MPI calls. A d
 tests the requests in flight every `PROGRESS_INTERVAL` seconds (sleeping, not spinning, between
 tests: the ranks share the cores with the backward pass); it needs MPI's THREAD_MULTIPLE level
 (mpi4py asks for it), and without it the requests progress only when the update waits.
+float16 buckets (`Compression.fp16`) are reduced by `kerasette.distributed.ring` instead of
+``MPI_Iallreduce`` (MPI has no fast float16 sum); the same thread runs those rings, bucket after
+bucket, in the order they were started.
 """
 
 from __future__ import annotations
@@ -102,13 +105,6 @@ def _half():
     return half
 
 
-def _sum_args(mpi, buffer: np.ndarray) -> tuple:
-    """The buffer and operation of an in-place sum: float16 as its bits with `half.sum_op`."""
-    if buffer.dtype == np.float16:
-        return [buffer.view(np.uint16), mpi.UINT16_T], _half().sum_op(mpi)
-    return buffer, mpi.SUM
-
-
 class _Bucket:
     """One fused buffer: its gradients' elements, a presence count each, and (bucket 0) the flag."""
 
@@ -127,15 +123,42 @@ class _Bucket:
         self.request = None
 
 
-class _Progress:
-    """The daemon thread that tests the requests in flight so that MPI moves them forward."""
+class _Job:
+    """One ring allreduce for the communication thread; `wait` returns when it is done."""
+
+    def __init__(self, buffer: np.ndarray):
+        self.buffer = buffer
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _ring().sum_half(self.buffer)
+        except BaseException as exc:  # handed to the waiting thread
+            self.error = exc
+        self.done.set()
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class _CommThread:
+    """The daemon thread that moves the allreduces forward while the backward pass runs.
+
+    It runs the float16 buckets' ring allreduces in the order they were submitted, and between
+    them tests the non-blocking requests in flight (MPI progresses them only inside MPI calls),
+    sleeping `PROGRESS_INTERVAL` between tests rather than spinning.
+    """
 
     def __init__(self, mpi) -> None:
         self.mpi = mpi
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.requests: list = []
-        self.thread = threading.Thread(target=self._run, name="kerasette-allreduce-progress", daemon=True)
+        self.jobs: list[_Job] = []
+        self.thread = threading.Thread(target=self._run, name="kerasette-allreduce", daemon=True)
         self.thread.start()
 
     def add(self, request) -> None:
@@ -143,31 +166,52 @@ class _Progress:
             self.requests.append(request)
         self.wake.set()
 
+    def submit(self, job: _Job) -> _Job:
+        with self.lock:
+            self.jobs.append(job)
+        self.wake.set()
+        return job
+
     def take(self) -> list:
         """The requests in flight, which this thread stops testing (the caller waits for them)."""
         with self.lock:
             requests, self.requests = self.requests, []
-            self.wake.clear()
+            if not self.jobs:
+                self.wake.clear()
         return requests
 
     def _run(self) -> None:
         while True:
             self.wake.wait()
+            job = None
             with self.lock:
-                if self.requests and self.mpi.Request.Testall(self.requests):
+                if self.jobs:
+                    job = self.jobs.pop(0)
+                elif self.requests and self.mpi.Request.Testall(self.requests):
                     self.requests = []
+                if not self.jobs and not self.requests:
                     self.wake.clear()
-            time.sleep(PROGRESS_INTERVAL)
+            if job is not None:
+                job.run()
+            else:
+                time.sleep(PROGRESS_INTERVAL)
 
 
-_progress: _Progress | None = None
+_comm_thread: _CommThread | None = None
 
 
-def _progress_thread(world) -> _Progress | None:
-    global _progress
-    if _progress is None and world.mpi.Query_thread() == world.mpi.THREAD_MULTIPLE:
-        _progress = _Progress(world.mpi)
-    return _progress
+def _progress_thread(world) -> _CommThread | None:
+    """The communication thread (started on first use), or None without MPI's THREAD_MULTIPLE."""
+    global _comm_thread
+    if _comm_thread is None and world.mpi.Query_thread() == world.mpi.THREAD_MULTIPLE:
+        _comm_thread = _CommThread(world.mpi)
+    return _comm_thread
+
+
+def _ring():
+    from kerasette.distributed import ring  # deferred: imports numba (the float16 kernels)
+
+    return ring
 
 
 class GradientReducer:
@@ -200,6 +244,8 @@ class GradientReducer:
         nbytes = [v.size * w.itemsize for v, w in zip(self.variables, self.wire)]
         self._nbytes = nbytes
         self._build(plan_buckets(range(len(self.variables))[::-1], nbytes, self.wire, threshold))
+        if any(w == np.float16 for w in self.wire):
+            _ring().prepare()  # a collective: every rank builds its reducer at the same step
         self.profiling = overlap  # the first overlapped step's timings make the final plan
         self._times: list[float | None] = []
         self.accumulated: list[np.ndarray | None] | None = None
@@ -272,12 +318,17 @@ class GradientReducer:
             bucket = self.buckets[self.next_launch]
             if bucket.filled < len(bucket.members):
                 return
-            start = time.perf_counter()
-            bucket.request = world.comm.Iallreduce(world.mpi.IN_PLACE, *_sum_args(world.mpi, bucket.buffer))
-            self.timer.seconds += time.perf_counter() - start
             progress = _progress_thread(world)
-            if progress is not None:
-                progress.add(bucket.request)
+            if bucket.buffer.dtype == np.float16:  # the ring, in the communication thread
+                bucket.request = _Job(bucket.buffer)
+                if progress is not None:
+                    progress.submit(bucket.request)
+            else:
+                start = time.perf_counter()
+                bucket.request = world.comm.Iallreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
+                self.timer.seconds += time.perf_counter() - start
+                if progress is not None:
+                    progress.add(bucket.request)
             self.next_launch += 1
 
     def finish(self, grads: Sequence, training: bool = True) -> tuple[list, int]:
@@ -295,11 +346,20 @@ class GradientReducer:
             self.profile = (list(self._times), start - self._start)
         if self.overlap:
             self._launch_ready()
-            requests = _progress.take() if _progress is not None else [b.request for b in self.buckets]
+            for bucket in self.buckets:  # the ring jobs: done by the thread, or here, in order
+                if isinstance(bucket.request, _Job):
+                    if _comm_thread is None:
+                        bucket.request.run()
+                    bucket.request.wait()
+            requests = _comm_thread.take() if _comm_thread is not None else [
+                b.request for b in self.buckets if not isinstance(b.request, _Job)]
             world.mpi.Request.Waitall([r for r in requests if r is not None])
         else:
             for bucket in self.buckets:
-                world.comm.Allreduce(world.mpi.IN_PLACE, *_sum_args(world.mpi, bucket.buffer))
+                if bucket.buffer.dtype == np.float16:
+                    _ring().sum_half(bucket.buffer)
+                else:
+                    world.comm.Allreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
         self.timer.seconds += time.perf_counter() - start
         self.timer.calls += len(self.buckets)
         self.timer.bytes += sum(b.buffer.nbytes for b in self.buckets)

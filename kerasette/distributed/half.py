@@ -4,15 +4,14 @@ numpy converts float32 to float16 in software element by element (about 8 ns a v
 benchmark machine: 60 ms for the seed model's 8 million gradients, more than sending them at
 10 Gbit/s), and MPICH's own float16 sum is as slow. These numba kernels do the same work with
 integer operations the compiler vectorises (about 1.6 ns a value, CPU time, against numpy's 2.5
-for the conversion and MPICH's 20 for its float16 sum):
+for the conversion and MPICH's 20 for its own float16 sum):
 
 - `to_half`: float32 -> float16 bits, rounded to nearest, ties to even, as IEEE 754 (and numpy)
   round: overflow to infinity, gradual underflow through the subnormals, NaN kept a NaN;
 - `to_float`: float16 bits -> float32, exactly, by a 65,536-entry table;
-- `add_into`: ``b = half(float(a) + float(b))`` element-wise, the reduction `SUM_HALF`
-  (a user-defined, commutative MPI operation on ``MPI.UINT16_T`` data) applies. The sum of two
-  float16 values is formed in float32 and rounded once to float16; it is commutative, so every
-  rank computes the same bits.
+- `add_into`: ``b = half(float(a) + float(b))`` element-wise, the step of the float16 ring
+  allreduce (`kerasette.distributed.ring`). The sum of two float16 values is formed in float32
+  and rounded once to float16; it is commutative.
 
 Tested against numpy's conversions on every float16 value and on float32 values of every class.
 """
@@ -105,17 +104,3 @@ def add_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``b[:] = float16(float32(a) + float32(b))`` for float16 (or their uint16 bits) arrays."""
     _add_into(a.reshape(-1).view(np.uint16), b.reshape(-1).view(np.uint16), TABLE)
     return b
-
-
-_sum_op = None
-
-
-def sum_op(mpi):
-    """The MPI operation that sums float16 data sent as ``MPI.UINT16_T`` (created once)."""
-    global _sum_op
-    if _sum_op is None:
-        def reduce(inbuf, inoutbuf, datatype):
-            _add_into(np.frombuffer(inbuf, np.uint16), np.frombuffer(inoutbuf, np.uint16), TABLE)
-
-        _sum_op = mpi.Op.Create(reduce, commute=True)
-    return _sum_op

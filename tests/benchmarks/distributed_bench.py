@@ -87,6 +87,18 @@ def bare_allreduce_seconds(n_params: int, repeats: int = 10) -> float:
     return statistics.median(times)
 
 
+def interface_bytes_sent() -> int:
+    """Bytes sent by this network namespace's interfaces other than loopback (Linux sysfs)."""
+    total = 0
+    for device in Path("/sys/class/net").glob("*"):
+        if device.name != "lo":
+            try:
+                total += int((device / "statistics" / "tx_bytes").read_text())
+            except (OSError, ValueError):
+                pass
+    return total
+
+
 def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compression: str = "none") -> None:
     """One rank's run; rank 0 prints a JSON line."""
     import numba
@@ -107,6 +119,7 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
     for _ in range(warmup):
         model.train_on_batch(x, y)
     step_times, reduce_times = [], []
+    sent_before = interface_bytes_sent()
     for _ in range(steps):
         before = opt.allreduce_timer.seconds
         hvd.barrier()
@@ -114,8 +127,11 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
         model.train_on_batch(x, y)
         step_times.append(time.perf_counter() - start)
         reduce_times.append(opt.allreduce_timer.seconds - before)
+    sent = interface_bytes_sent() - sent_before
     slowest = hvd.allreduce(np.array(step_times), op=hvd.Max)
     in_step_reduce = hvd.allreduce(np.array(reduce_times), op=hvd.Max)
+    # the rank that reached the update last waits for the network only, not for another rank
+    last_rank_wait = hvd.allreduce(np.array(reduce_times), op=hvd.Min)
     bare = bare_allreduce_seconds(model.count_params()) if hvd.size() > 1 else 0.0
     step = float(np.median(slowest))
     record = {"ranks": hvd.size(), "threads": numba.get_num_threads(), "blas_threads": threads.blas_threads(),
@@ -123,7 +139,10 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
               "samples_per_s": batch * hvd.size() / step, "allreduce_in_step_s": float(np.median(in_step_reduce)),
               "allreduce_bare_s": bare, "compute_s": step - float(np.median(in_step_reduce)),
               "load": os.getloadavg()[0], "overlap": overlap, "compression": compression,
-              "wire_bytes_per_step": opt.allreduce_timer.bytes / max(1, warmup + steps)}
+              "wire_bytes_per_step": opt.allreduce_timer.bytes / max(1, warmup + steps),
+              "wait_last_rank_s": float(np.median(last_rank_wait)), "sent_per_step": sent / max(1, steps),
+              "waits_ms": [round(1e3 * t, 1) for t in in_step_reduce],
+              "last_rank_waits_ms": [round(1e3 * t, 1) for t in last_rank_wait], "steps_ms": [round(1e3 * t) for t in slowest]}
     reducer = getattr(opt, "_reducer", None)
     if reducer is not None:  # the buckets (wire bytes each) and when each was ready, for the model
         times, pass_s = reducer.profile if reducer.profile is not None else ([None] * len(reducer.variables), 0.0)
@@ -198,6 +217,8 @@ def overlap_scaling_table(params: int, compute_s: float, backward_after_s: float
 
 
 NETNS_MODES = [("blocking", "none"), ("overlap", "none"), ("blocking", "fp16"), ("overlap", "fp16")]
+if os.environ.get("KERASETTE_BENCH_MODES"):  # e.g. overlap:fp16,blocking:none
+    NETNS_MODES = [tuple(m.split(":")) for m in os.environ["KERASETTE_BENCH_MODES"].split(",")]
 
 
 def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: int, latency_s: float,
@@ -209,7 +230,11 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
     reason = netns.unavailable_reason()
     if reason is not None:
         raise SystemExit(f"--netns: network namespaces cannot be made: {reason}")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # MPICH sees each namespace as a host of its own (local size 1), so `init` would leave each rank
+    # all the cores; two ranks share this machine's cores, so each takes one thread
+    one = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=one, OMP_NUM_THREADS=one,
+               OPENBLAS_NUM_THREADS=one, KERASETTE_NUM_THREADS=one)
     rows = []
     with netns.Network(2) as net:
         for rate in rates:
@@ -223,11 +248,9 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
                             str(warmup), "--batch", str(batch), "--compression", mode[1]]
                     if mode[0] == "overlap":
                         args.append("--overlap")
-                    sent = [net.bytes_sent(r) for r in range(2)]
                     out = subprocess.run(net.mpiexec_command(mpiexec(), args), check=True, capture_output=True,
                                          text=True, env=env, cwd=ROOT, timeout=1800)
                     record = json.loads(out.stdout.strip().splitlines()[-1])
-                    record["sent_per_step"] = (net.bytes_sent(0) - sent[0]) / (warmup + steps)
                     if mode[0] == "overlap":
                         record["predicted_s"] = overlapped_wait_seconds(record["buckets"], record["pass_s"], 2, gbit,
                                                                         latency_s, reduce_bytes_per_s)
@@ -238,15 +261,18 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
                     print(f"# {rate} {mode}: {json.dumps(record)}", flush=True)
             for mode, records in runs.items():
                 med = {k: statistics.median(r[k] for r in records) for k in
-                       ("step_s", "allreduce_in_step_s", "predicted_s", "sent_per_step", "load")}
+                       ("step_s", "allreduce_in_step_s", "wait_last_rank_s", "predicted_s", "sent_per_step",
+                        "load")}
                 rows.append((rate, mode, med))
-    print(f"\n{'link':<8}{'mode':<18}{'step s':>8}{'wait/step ms':>14}{'model ms':>10}{'model/meas':>11}"
-          f"{'MB sent/step':>13}{'load':>6}")
+    print("\nwait/step: the update's wait for the allreduce, median over steps of the slower-waiting rank "
+          "(includes waiting for the other rank); last rank: of the rank that reached the update last "
+          "(the network alone); model: the scaling model's wait")
+    print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'wait/step ms':>14}{'last rank ms':>14}{'model ms':>10}"
+          f"{'MB sent/step':>14}{'load':>6}")
     for rate, (how, compression), med in rows:
-        ratio = med["predicted_s"] / med["allreduce_in_step_s"] if med["allreduce_in_step_s"] else float("nan")
-        print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<18}{med['step_s']:>8.3f}"
-              f"{med['allreduce_in_step_s'] * 1e3:>14.1f}{med['predicted_s'] * 1e3:>10.1f}{ratio:>11.2f}"
-              f"{med['sent_per_step'] / 1e6:>13.1f}{med['load']:>6.2f}")
+        print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<15}{med['step_s']:>8.3f}"
+              f"{med['allreduce_in_step_s'] * 1e3:>14.1f}{med['wait_last_rank_s'] * 1e3:>14.1f}"
+              f"{med['predicted_s'] * 1e3:>10.1f}{med['sent_per_step'] / 1e6:>14.2f}{med['load']:>6.2f}")
 
 
 def mpiexec() -> str:

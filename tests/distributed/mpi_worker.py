@@ -373,6 +373,21 @@ def digits_equivalence(out: Path) -> None:
     np.savez(out / f"digits_equivalence.rank{hvd.rank()}.npz", **result)
 
 
+def ring(out: Path) -> None:
+    """The float16 ring allreduce on arrays of several sizes (fewer elements than ranks too)."""
+    from kerasette.distributed import ring as kring
+
+    result = {}
+    for size in (1, 3, 4, 1000, 40_001):
+        values = np.random.default_rng(size * 10 + hvd.rank()).standard_normal(size).astype(np.float16)
+        everyone = hvd.allgather(values[None].astype(np.float32))  # every rank's input, exactly
+        summed = kring.sum_half(values.copy())
+        result[f"sum_{size}"] = summed.astype(np.float32)
+        result[f"reference_{size}"] = everyone.sum(axis=0)
+        result[f"all_ranks_{size}"] = hvd.allgather(summed[None].view(np.uint16))
+    np.savez(out / f"ring.rank{hvd.rank()}.npz", **result)
+
+
 def endless(out: Path) -> None:
     """Trains until killed; each rank writes its process id first (the multi-host kill test)."""
     import os
@@ -388,7 +403,7 @@ def endless(out: Path) -> None:
 
 SCENARIOS = {f.__name__: f for f in (equivalence, collectives, fault, uneven, checkpoint, warmup,
                                      mismatched_logs, overlap, accumulation, api, digits_training,
-                                     digits_equivalence, endless)}
+                                     digits_equivalence, ring, endless)}
 
 if __name__ == "__main__":
     hvd.init()
