@@ -130,6 +130,23 @@ def _away_from_kinks(kind, reference, kwargs, margin=2e-2, **inputs_kwargs):
     return make
 
 
+def _gru_functions(reset_after, kw, rkw):
+    """(op call, numpy reference) of a GRU case; reset after, the recurrent bias is an input."""
+    if reset_after:
+        def fn(xp, h0, rk, rb):
+            return rops.gru(xp, h0, rk, rb, reset_after=True, **kw)
+
+        def ref(xp, h0, rk, rb):
+            return gru_reference(xp, h0, rk, rb, True, **rkw)
+    else:
+        def fn(xp, h0, rk):
+            return rops.gru(xp, h0, rk, reset_after=False, **kw)
+
+        def ref(xp, h0, rk):
+            return gru_reference(xp, h0, rk, None, False, **rkw)
+    return fn, ref
+
+
 def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no import cycle)
     out = []
     rng0 = np.random.default_rng(7)
@@ -179,12 +196,7 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
         for tag, kw in gru_settings:
             rkw = ref_kwargs(kw, names)
             label = f"gru-{'after' if reset_after else 'before'}{'-' + tag if tag else ''}"
-            if reset_after:
-                fn = (lambda xp, h0, rk, rb, kw=kw: rops.gru(xp, h0, rk, rb, reset_after=True, **kw))
-                ref = (lambda xp, h0, rk, rb, rkw=rkw: gru_reference(xp, h0, rk, rb, True, **rkw))
-            else:
-                fn = (lambda xp, h0, rk, kw=kw: rops.gru(xp, h0, rk, reset_after=False, **kw))
-                ref = (lambda xp, h0, rk, rkw=rkw: gru_reference(xp, h0, rk, None, False, **rkw))
+            fn, ref = _gru_functions(reset_after, kw, rkw)
             make = (_away_from_kinks("gru", lambda *a, ra=reset_after, rkw=rkw: gru_reference(
                 *a[:3], a[3] if ra else None, ra, **rkw), {}, rb=reset_after) if "relu" in tag
                 else (lambda rng, ra=reset_after: _inputs("gru", rng, rb=ra)))

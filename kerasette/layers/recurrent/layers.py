@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.layers.base import snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
 from kerasette.layers.recurrent.cells import RECURRENT_KERAS1, GRUCell, LSTMCell, SimpleRNNCell
 from kerasette.layers.recurrent.rnn import RNN
@@ -45,7 +46,13 @@ class _CellLayer(RNN):
     def __init__(self, *args, activity_regularizer=None, **kwargs):
         rnn_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGUMENTS if k in kwargs}
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGUMENTS if k in kwargs}
-        cell = self.cell_class(*args, name=self.cell_name, dtype=layer_kwargs.get("dtype"), **kwargs)
+        layer_kwargs["name"] = layer_kwargs.get("name") or unique_name(snake_case(type(self).__name__))
+        try:
+            cell = self.cell_class(*args, name=self.cell_name, dtype=layer_kwargs.get("dtype"), **kwargs)
+        except ValueError as exc:  # the cell checked the arguments: name the layer the user made
+            cell_label = f"{self.cell_class.__name__} '{self.cell_name}'"
+            raise ValueError(str(exc).replace(cell_label, f"{type(self).__name__} '{layer_kwargs['name']}'")) \
+                from None
         super().__init__(cell, **rnn_kwargs, **layer_kwargs)
         from kerasette import regularizers  # deferred: only layers with an activity penalty need it
 
