@@ -172,8 +172,9 @@ def test_normalization_errors():
                                          r"numbers in \[0.0, 1.0\]; received factor=1.5"),
     (lambda: layers.RandomBrightness(0.2, value_range=5), r"argument `value_range` must be a pair \[low, high\]"),
     (lambda: layers.RandomFlip(seed="x"), r"argument `seed` must be an integer or None; received seed='x'"),
-    (lambda: layers.Resizing(3, 3, interpolation="bicubic"), r"Resizing '.*': argument `interpolation` must be "
-                                                             r"one of bilinear, nearest"),
+    (lambda: layers.Resizing(3, 3, interpolation="gaussian"), r"Resizing '.*': argument `interpolation` must be "
+                                                             r"one of bilinear, nearest, bicubic, area, lanczos3, lanczos5; "
+                                                             r"received interpolation='gaussian'"),
     (lambda: layers.Resizing(3, 3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True),
      r"only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio` can be True"),
     (lambda: layers.Resizing(0, 3), r"argument `height` of Resizing '.*'\. Expected a strictly positive integer"),
@@ -276,3 +277,23 @@ def test_configs_are_keras3s_key_for_key():
         ours = deserialize(spec).get_config()
         assert {k: ours.get(k) for k in theirs} == theirs, spec["class_name"]
         assert set(ours) - {"name", "dtype", "trainable"} == set(theirs), spec["class_name"]
+
+
+@pytest.mark.parametrize("method", ["area", "lanczos3", "lanczos5"])
+def test_resizing_area_and_lanczos_are_tensorflows(method):
+    """Keras 3 takes these from TensorFlow (make_tf_resize_golden.py wrote its results)."""
+    data = np.load(DATA / "tf_resize.npz")
+    x = data["x"]
+    for key in data.files:
+        if key.startswith(method + "_"):
+            height, width = (int(v) for v in key.split("_")[1].split("x"))
+            got = layers.Resizing(height, width, interpolation=method)(x).data
+            np.testing.assert_allclose(got, data[key], rtol=1e-5, atol=1e-3, err_msg=key)
+
+
+def test_resizing_bicubic_is_keys_cubic_with_clamped_edges():
+    """PyTorch's bicubic (Keras 3's torch backend; the Keras 3 fixture preprocessing_resizing has one)."""
+    x = np.arange(6, dtype="float32") ** 1.5
+    got = layers.Resizing(9, 1, interpolation="bicubic")(x.reshape(1, 6, 1, 1)).data.ravel()
+    keras_torch = [-0.08681, 0.32858, 1.30811, 2.37784, 3.92084, 5.74887, 7.36263, 9.85303, 11.45641]
+    np.testing.assert_allclose(got, keras_torch, atol=1e-4)

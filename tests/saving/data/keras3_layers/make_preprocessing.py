@@ -60,7 +60,7 @@ def resizing_model(sample):
         layers.Conv2D(3, 3, activation="tanh"),
         layers.Resizing(5, 3, interpolation="nearest", pad_to_aspect_ratio=True),
         layers.CenterCrop(8, 8),
-        layers.Resizing(3, 3),
+        layers.Resizing(3, 4, interpolation="bicubic"),
         layers.Flatten(),
         layers.Dense(2, activation="softmax"),
     ])
