@@ -30,7 +30,7 @@ from kerasette.utils.sequence import Sequence
 
 ALLOWED_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 LABEL_MODES = ("int", "categorical", "binary", None)
-INTERPOLATIONS = ("bilinear", "nearest")
+INTERPOLATIONS = image_utils.RESIZE_INTERPOLATIONS
 
 
 class ImageDataset(Sequence):
@@ -167,7 +167,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
     Each element is ``(images, labels)`` (``images`` alone without labels): images float32
     (batch, height, width, channels) with values 0..255, resized to ``image_size`` with
-    ``interpolation`` ('bilinear' or 'nearest', TensorFlow's half-pixel sampling), after
+    ``interpolation`` ('bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' or 'lanczos5';
+    see `kerasette.utils.image_utils.interpolation_matrix`), after
     cropping (``crop_to_aspect_ratio``) or zero-padding (``pad_to_aspect_ratio``) to the
     target's aspect ratio when asked. ``label_mode``: 'int' (int32 indices), 'categorical'
     (one-hot float32), 'binary' (float32 (batch, 1), exactly two classes) or None.

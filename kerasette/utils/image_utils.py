@@ -233,7 +233,71 @@ def decode_file(path: str, color_mode: str) -> np.ndarray:
 
 
 # -- resizing in numpy ----------------------------------------------------------------------------
-RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
+
+
+def _keys_cubic(t, a=-0.75):
+    """Keys' cubic convolution kernel (``a = -0.75``, as PyTorch's bicubic, Keras 3's torch backend)."""
+    t = np.abs(t)
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+
+
+def _signal_matrix(span: int, new: int, interpolation: str) -> np.ndarray:
+    """(new, span) float64: the resize of a signal of ``span`` samples to ``new``.
+
+    'bilinear', 'nearest' and 'bicubic' sample input position ``(i + 0.5) * span / new - 0.5``
+    (half-pixel centres): two neighbours, the nearest pixel (``floor((i + 0.5) * span / new)``),
+    or four neighbours with Keys' cubic weights, indices clamped to the edge (PyTorch's
+    bicubic). 'area' averages the input over the output pixel's extent, weighting partly covered
+    pixels by their overlap; 'lanczos3' / 'lanczos5' weight the pixels within 3 / 5 of the sample
+    position by the Lanczos kernel, renormalised over the pixels that exist (TensorFlow's
+    definitions of these three, which Keras 3 uses; no antialiasing).
+    """
+    out = np.zeros((new, span))
+    rows = np.arange(new)
+    scale = span / new
+    if interpolation == "nearest":
+        out[rows, np.minimum(np.floor((rows + 0.5) * scale).astype(np.intp), span - 1)] = 1.0
+    elif interpolation == "bilinear":
+        pos = np.clip((rows + 0.5) * scale - 0.5, 0, span - 1)
+        low = np.floor(pos).astype(np.intp)
+        np.add.at(out, (rows, low), 1 - (pos - low))
+        np.add.at(out, (rows, np.minimum(low + 1, span - 1)), pos - low)
+    elif interpolation == "bicubic":
+        pos = (rows + 0.5) * scale - 0.5
+        base = np.floor(pos).astype(np.intp)
+        for tap in range(-1, 3):
+            np.add.at(out, (rows, np.clip(base + tap, 0, span - 1)), _keys_cubic(pos - (base + tap)))
+    elif interpolation == "area":
+        for i in range(new):
+            low, high = i * scale, (i + 1) * scale
+            for k in range(int(np.floor(low)), min(int(np.ceil(high)), span)):
+                out[i, k] = max(0.0, min(high, k + 1) - max(low, k))
+        out /= scale
+    else:  # lanczos3, lanczos5
+        radius = int(interpolation[-1])
+        centre = (rows + 0.5) * scale
+        pixels = np.arange(span) + 0.5
+        t = centre[:, None] - pixels[None, :]
+        out = np.where(np.abs(t) < radius, np.sinc(t) * np.sinc(t / radius), 0.0)
+        out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def interpolation_matrix(size: int, new: int, interpolation: str, offset: int = 0, span: int | None = None):
+    """(new, size) float64 matrix resizing a signal of ``span`` samples (default ``size``) to
+    ``new`` (see `_signal_matrix`); sample ``k`` of that signal is input pixel ``k - offset`` (a
+    crop has a negative offset, a padding a positive one). Columns of pixels outside the signal
+    are left out, so rows that read padding sum to less than 1."""
+    span = size if span is None else span
+    signal = _signal_matrix(span, new, interpolation)
+    out = np.zeros((new, size))
+    first, last = max(0, -offset), min(size, span - offset)
+    if last > first:
+        out[:, first:last] = signal[:, first + offset:last + offset]
+    return out
 
 
 def _axis_sampling(size: int, new: int):
@@ -250,10 +314,11 @@ def resize_array(x: np.ndarray, size: tuple[int, int], interpolation: str = "bil
                  data_format: str = "channels_last") -> np.ndarray:
     """Resizes images (rows, cols, channels) or a batch (n, rows, cols, channels) to ``size``.
 
-    The sampling is Keras 3's (TensorFlow's ``resize`` with half-pixel centres, no
-    antialiasing): output pixel ``i`` reads input position ``(i + 0.5) * in / out - 0.5``,
-    bilinear between its two neighbours, or for 'nearest' the pixel ``floor((i + 0.5) * in / out)``.
-    Float inputs keep their dtype; others become float32.
+    The sampling is Keras 3's (half-pixel centres, no antialiasing): output pixel ``i`` reads
+    input position ``(i + 0.5) * in / out - 0.5``, bilinear between its two neighbours, or for
+    'nearest' the pixel ``floor((i + 0.5) * in / out)``; 'bicubic', 'area', 'lanczos3' and
+    'lanczos5' apply the matrices of `interpolation_matrix`. Float inputs keep their dtype;
+    others become float32.
     """
     if interpolation not in RESIZE_INTERPOLATIONS:
         raise ValueError(f"resize: argument `interpolation` must be one of {', '.join(RESIZE_INTERPOLATIONS)}; "
@@ -266,6 +331,11 @@ def resize_array(x: np.ndarray, size: tuple[int, int], interpolation: str = "bil
     rows, cols = x.shape[rows_axis], x.shape[rows_axis + 1]
     if (rows, cols) == (height, width):
         return x.copy()
+    if interpolation not in ("bilinear", "nearest"):
+        a_rows = interpolation_matrix(rows, height, interpolation).astype(x.dtype)
+        a_cols = interpolation_matrix(cols, width, interpolation).astype(x.dtype)
+        y = np.moveaxis(np.tensordot(a_rows, x, axes=([1], [rows_axis])), 0, rows_axis)
+        return np.moveaxis(np.tensordot(a_cols, y, axes=([1], [rows_axis + 1])), 0, rows_axis + 1)
     if interpolation == "nearest":
         r = np.minimum(np.floor((np.arange(height) + 0.5) * (rows / height)).astype(np.intp), rows - 1)
         c = np.minimum(np.floor((np.arange(width) + 0.5) * (cols / width)).astype(np.intp), cols - 1)

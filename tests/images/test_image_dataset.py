@@ -131,9 +131,12 @@ def test_sizes_color_modes_crop_and_pad(tmp_path):
     assert gray.shape == (1, 6, 10, 1) and rgba.shape == (1, 6, 10, 4) and np.all(rgba[..., 3] == 255)
     with pytest.raises(ValueError, match=r"only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio`"):
         image_dataset_from_directory(root, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True)
-    with pytest.raises(ValueError, match=r"argument `interpolation` must be one of bilinear, nearest; received "
-                                         r"interpolation='area'"):
-        image_dataset_from_directory(root, interpolation="area")
+    with pytest.raises(ValueError, match=r"argument `interpolation` must be one of bilinear, nearest, bicubic, area, "
+                                         r"lanczos3, lanczos5; received interpolation='gaussian'"):
+        image_dataset_from_directory(root, interpolation="gaussian")
+    area = image_dataset_from_directory(root, image_size=(3, 5), interpolation="area", **kwargs)[0][0][0]
+    np.testing.assert_allclose(area, resize_array(picture.astype("float32"), (3, 5), "area"), rtol=1e-6)
+    np.testing.assert_allclose(area[0, 0], picture[:2, :2].mean((0, 1)), rtol=1e-5)
 
 
 def test_batch_size_none_and_batch(tmp_path):

@@ -167,3 +167,14 @@ def test_resize_array_matches_the_reference(interpolation, size):
     np.testing.assert_allclose(resize_array(batch, size, interpolation)[1], 2 * resize_array(x, size, interpolation))
     first = resize_array(np.moveaxis(batch, 3, 1), size, interpolation, data_format="channels_first")
     np.testing.assert_allclose(np.moveaxis(first, 1, 3), resize_array(batch, size, interpolation))
+
+
+@pytest.mark.parametrize("method", ["area", "lanczos3", "lanczos5"])
+def test_resize_array_matches_tensorflow(method):
+    from pathlib import Path
+
+    data = np.load(Path(__file__).parent / "data" / "tf_resize.npz")
+    for key in data.files:
+        if key.startswith(method + "_"):
+            size = tuple(int(v) for v in key.split("_")[1].split("x"))
+            np.testing.assert_allclose(resize_array(data["x"], size, method), data[key], rtol=1e-5, atol=1e-3)

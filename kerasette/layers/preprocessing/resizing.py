@@ -1,9 +1,9 @@
 """Resizing and CenterCrop (Keras 3), as two matrix products per image so that gradients flow.
 
-Resizing along one axis is a linear map: output pixel ``i`` reads input position
-``(i + 0.5) * in / out - 0.5`` (half-pixel centres, no antialiasing, TensorFlow's rule that
-Keras 3 follows), bilinear between its two neighbours or the nearest pixel. Cropping or padding
-to an aspect ratio first only shifts which input pixels the rows of that map read. So the whole
+Resizing along one axis is a linear map (`kerasette.utils.image_utils.interpolation_matrix`:
+half-pixel centres, no antialiasing, as Keras 3 does; bilinear, nearest, bicubic, area or
+Lanczos weights). Cropping or padding to an aspect ratio first only shifts which input pixels
+the rows of that map read. So the whole
 resize is ``A_rows @ image @ A_cols.T`` per channel, with ``ops.matmul``, and the layer is
 differentiable like any other.
 """
@@ -17,74 +17,15 @@ from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
-from kerasette.utils.image_utils import aspect_crop_box, aspect_pad_box
+from kerasette.utils.image_utils import (
+    RESIZE_INTERPOLATIONS,
+    aspect_crop_box,
+    aspect_pad_box,
+    interpolation_matrix,
+)
 from kerasette.utils.validation import check_positive_int
 
-INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
-
-
-def _keys_cubic(t, a=-0.75):
-    """Keys' cubic convolution kernel (``a = -0.75``, as PyTorch's bicubic, Keras 3's torch backend)."""
-    t = np.abs(t)
-    near = ((a + 2) * t - (a + 3)) * t * t + 1
-    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
-    return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
-
-
-def _signal_matrix(span: int, new: int, interpolation: str) -> np.ndarray:
-    """(new, span) float64: the resize of a signal of ``span`` samples to ``new``.
-
-    'bilinear', 'nearest' and 'bicubic' sample input position ``(i + 0.5) * span / new - 0.5``
-    (half-pixel centres): two neighbours, the nearest pixel (``floor((i + 0.5) * span / new)``),
-    or four neighbours with Keys' cubic weights, indices clamped to the edge (PyTorch's
-    bicubic). 'area' averages the input over the output pixel's extent, weighting partly covered
-    pixels by their overlap; 'lanczos3' / 'lanczos5' weight the pixels within 3 / 5 of the sample
-    position by the Lanczos kernel, renormalised over the pixels that exist (TensorFlow's
-    definitions of these three, which Keras 3 uses; no antialiasing).
-    """
-    out = np.zeros((new, span))
-    rows = np.arange(new)
-    scale = span / new
-    if interpolation == "nearest":
-        out[rows, np.minimum(np.floor((rows + 0.5) * scale).astype(np.intp), span - 1)] = 1.0
-    elif interpolation == "bilinear":
-        pos = np.clip((rows + 0.5) * scale - 0.5, 0, span - 1)
-        low = np.floor(pos).astype(np.intp)
-        np.add.at(out, (rows, low), 1 - (pos - low))
-        np.add.at(out, (rows, np.minimum(low + 1, span - 1)), pos - low)
-    elif interpolation == "bicubic":
-        pos = (rows + 0.5) * scale - 0.5
-        base = np.floor(pos).astype(np.intp)
-        for tap in range(-1, 3):
-            np.add.at(out, (rows, np.clip(base + tap, 0, span - 1)), _keys_cubic(pos - (base + tap)))
-    elif interpolation == "area":
-        for i in range(new):
-            low, high = i * scale, (i + 1) * scale
-            for k in range(int(np.floor(low)), min(int(np.ceil(high)), span)):
-                out[i, k] = max(0.0, min(high, k + 1) - max(low, k))
-        out /= scale
-    else:  # lanczos3, lanczos5
-        radius = int(interpolation[-1])
-        centre = (rows + 0.5) * scale
-        pixels = np.arange(span) + 0.5
-        t = centre[:, None] - pixels[None, :]
-        out = np.where(np.abs(t) < radius, np.sinc(t) * np.sinc(t / radius), 0.0)
-        out /= out.sum(axis=1, keepdims=True)
-    return out
-
-
-def interpolation_matrix(size: int, new: int, interpolation: str, offset: int = 0, span: int | None = None):
-    """(new, size) float64 matrix resizing a signal of ``span`` samples (default ``size``) to
-    ``new`` (see `_signal_matrix`); sample ``k`` of that signal is input pixel ``k - offset`` (a
-    crop has a negative offset, a padding a positive one). Columns of pixels outside the signal
-    are left out, so rows that read padding sum to less than 1."""
-    span = size if span is None else span
-    signal = _signal_matrix(span, new, interpolation)
-    out = np.zeros((new, size))
-    first, last = max(0, -offset), min(size, span - offset)
-    if last > first:
-        out[:, first:last] = signal[:, first + offset:last + offset]
-    return out
+INTERPOLATIONS = RESIZE_INTERPOLATIONS
 
 
 def resize_images(x, height: int, width: int, interpolation: str, data_format: str, crop_to_aspect_ratio=False,
@@ -131,7 +72,7 @@ class Resizing(Layer):
     """Resizes a batch of images to ``height`` x ``width`` (Keras 3's ``keras.layers.Resizing``).
 
     ``interpolation``: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' or 'lanczos5' (see
-    `_signal_matrix`). With
+    `kerasette.utils.image_utils.interpolation_matrix`). With
     ``crop_to_aspect_ratio`` the largest centred window with the target's aspect ratio is
     resized (no distortion); with ``pad_to_aspect_ratio`` the image is first padded evenly
     with ``fill_value`` to that ratio. ``fill_mode`` is Keras's, 'constant' only.
