@@ -8,13 +8,18 @@ A script, not a test::
 kerasette runs ``kerasette.applications.VGG16`` / ``ResNet50`` (random weights, the full network
 with its 1000-class top, channels-last) with ``model.predict_on_batch``. PyTorch (a subprocess of
 ``--torch``, default /work/benchenv/bin/python; skipped when absent) runs the same architecture
-built by hand here with ``torch.nn`` (NCHW, its default layout; torchvision is not needed), in
-``eval()`` mode under ``torch.inference_mode()``. The ResNet50 is Keras's (stride on the first 1x1
-convolution of a block, biases on every convolution), which costs the same as torchvision's.
+built by hand here with ``torch.nn``, in ``eval()`` mode under ``torch.inference_mode()``, in its
+default NCHW layout and in its ``channels_last`` memory format, with ``OMP_WAIT_POLICY=PASSIVE``
+(unless set otherwise): on a machine shared with other work, OpenMP's default busy-waiting makes
+PyTorch several times slower, so passive waiting is its best case. The ResNet50 is Keras's (stride on
+the first 1x1 convolution of a block, biases on every convolution), which costs the same as
+torchvision's; torchvision is not needed.
 
-Each side warms up twice, then times ``--repeats`` passes over one batch; the table gives the
-median (ms per batch), images per second, PyTorch in its default NCHW layout and in its
-``channels_last`` memory format, and the ratio of PyTorch's faster layout to kerasette (above 1:
+The two sides take turns pass by pass (kerasette, PyTorch NCHW, PyTorch channels_last, then
+again), so that a machine shared with other work slows both alike; each timed pass follows a
+short rest, so that the other side's idle threads have stopped spinning. Each side first warms
+up with two passes; then ``--repeats`` rounds. The table gives the median (or minimum) ms per batch
+of ``--batch`` images, images per second, and the ratio of PyTorch's faster layout to kerasette (above 1:
 kerasette is faster), then one JSON line per network.
 """
 
@@ -36,32 +41,29 @@ NETWORKS = ("VGG16", "ResNet50")
 
 #: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
 STAT = {"median": statistics.median, "min": min}
-_stat = statistics.median
 
 
-def _time_ms(fn, repeats: int) -> float:
+#: seconds of rest before each timed pass, so that the other side's idle threads have stopped
+#: spinning (OpenMP and BLAS pools busy-wait for a while after their work)
+REST = 0.5
+
+
+def _once_ms(fn) -> float:
+    time.sleep(REST)
+    start = time.perf_counter()
     fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * _stat(times)
+    return 1e3 * (time.perf_counter() - start)
 
 
 # -- kerasette ------------------------------------------------------------------------------------
-def kerasette_times(names, batch: int, size: int, repeats: int) -> dict:
+def kerasette_runner(name: str, batch: int, size: int):
+    """A function running one inference pass of kerasette's ``name`` on a fixed batch."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
     from kerasette import applications
 
     x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
-    out = {}
-    for name in names:
-        model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
-        out[name] = _time_ms(lambda model=model: model.predict_on_batch(x), repeats)
-        del model
-    return out
+    model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
+    return lambda: model.predict_on_batch(x)
 
 
 # -- PyTorch (runs in the --torch interpreter) ----------------------------------------------------
@@ -104,19 +106,28 @@ def _torch_resnet50(torch, nn, classes=1000):
                          nn.Linear(2048, classes), nn.Softmax(dim=1))
 
 
-def torch_worker(names, batch: int, size: int, repeats: int) -> None:
-    """Prints one JSON object: ``{network: {layout: ms}, "threads": n}`` for PyTorch's default
-    NCHW layout and its ``channels_last`` memory format (often faster on CPU)."""
+LAYOUTS = ("nchw", "channels_last")
+
+
+def torch_worker(batch: int, size: int) -> None:
+    """Serves timed passes: reads ``NETWORK LAYOUT`` lines on stdin and answers each with the
+    milliseconds of one pass (the first request of a network builds and warms it up), then
+    ``threads N`` on ``threads``."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
     x = torch.empty(batch, 3, size, size).uniform_(-1, 1)
-    out = {}
-    for name in names:
-        model = (_torch_vgg16(nn, size=size) if name == "VGG16" else _torch_resnet50(torch, nn)).eval()
-        out[name] = {}
-        for layout, memory_format in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+    runners = {}
+    for line in sys.stdin:
+        request = line.split()
+        if request == ["threads"]:
+            print(json.dumps(torch.get_num_threads()), flush=True)
+            continue
+        name, layout = request
+        if (name, layout) not in runners:
+            memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            model = (_torch_vgg16(nn, size=size) if name == "VGG16" else _torch_resnet50(torch, nn)).eval()
             model = model.to(memory_format=memory_format)
             inputs = x.contiguous(memory_format=memory_format)
 
@@ -124,9 +135,35 @@ def torch_worker(names, batch: int, size: int, repeats: int) -> None:
                 with torch.inference_mode():
                     model(inputs)
 
-            out[name][layout] = _time_ms(run, repeats)
-    out["threads"] = torch.get_num_threads()
-    print(json.dumps(out))
+            run()
+            run()
+            for key in [key for key in runners if key[0] != name]:
+                del runners[key]  # one network at a time in memory
+            runners[(name, layout)] = run
+        print(json.dumps(_once_ms(runners[(name, layout)])), flush=True)
+
+
+class TorchWorker:
+    """The --torch interpreter running `torch_worker`, asked for one pass at a time."""
+
+    def __init__(self, python: str, batch: int, size: int):
+        # PyTorch's OpenMP threads busy-wait by default, which on a shared machine (other processes
+        # on the same cores) makes a pass 5 to 20 times slower; passive waiting is its best case here.
+        env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+        command = [python, __file__, "--torch-worker", "--batch", str(batch), "--size", str(size)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def ask(self, request: str):
+        self.process.stdin.write(request + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the PyTorch worker stopped (exit code {self.process.wait()})")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -140,41 +177,50 @@ def main() -> None:
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global _stat
-    _stat = STAT[args.stat]
-    names = [args.only] if args.only else list(NETWORKS)
     if args.torch_worker:
-        torch_worker(names, args.batch, args.size, args.repeats)
+        torch_worker(args.batch, args.size)
         return
-    theirs, threads = {}, "-"
-    if os.path.exists(args.torch):
-        command = [args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats), "--batch",
-                   str(args.batch), "--size", str(args.size), "--stat", args.stat] + (["--only", args.only] if args.only else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        theirs = json.loads(done.stdout.strip().splitlines()[-1])
-        threads = theirs.pop("threads")
-    mine = kerasette_times(names, args.batch, args.size, args.repeats)
+    stat = STAT[args.stat]
+    names = [args.only] if args.only else list(NETWORKS)
+    worker = TorchWorker(args.torch, args.batch, args.size) if os.path.exists(args.torch) else None
+    times = {}
+    for name in names:
+        run = kerasette_runner(name, args.batch, args.size)
+        run()
+        run()
+        for layout in LAYOUTS if worker else ():
+            worker.ask(f"{name} {layout}")  # builds and warms up that side
+        samples = {"kerasette": [], **{layout: [] for layout in (LAYOUTS if worker else ())}}
+        for _ in range(args.repeats):
+            samples["kerasette"].append(_once_ms(run))
+            for layout in LAYOUTS if worker else ():
+                samples[layout].append(worker.ask(f"{name} {layout}"))
+        times[name] = {side: stat(values) for side, values in samples.items()}
+        del run
+    threads = worker.ask("threads") if worker else "-"
+    if worker:
+        worker.close()
     from kerasette.backend import parallel
 
-    print(f"inference, batch {args.batch}, {args.size}x{args.size}; {args.stat} ms over {args.repeats} runs; "
-          f"kerasette threads: {parallel.num_threads()}; torch threads: {threads}; "
+    print(f"inference, batch {args.batch}, {args.size}x{args.size}; {args.stat} ms over {args.repeats} interleaved "
+          f"runs; kerasette threads: {parallel.num_threads()}; torch threads: {threads}; "
           "ratio = torch's faster layout / kerasette (above 1: kerasette faster)")
     header = (f"{'network':10} {'kerasette ms':>12} {'img/s':>6} {'torch NCHW ms':>13} {'torch NHWC ms':>13} "
               f"{'img/s':>6} {'ratio':>6}")
     print(header)
     print("-" * len(header))
+    nan = float("nan")
     rows = []
     for name in names:
-        layouts = theirs.get(name, {})
-        best = min(layouts.values()) if layouts else None
-        ratio = best / mine[name] if best else float("nan")
-        nan = float("nan")
-        print(f"{name:10} {mine[name]:12.1f} {1e3 * args.batch / mine[name]:6.2f} {layouts.get('nchw', nan):13.1f} "
-              f"{layouts.get('channels_last', nan):13.1f} {1e3 * args.batch / best if best else nan:6.2f} "
+        mine = times[name]["kerasette"]
+        best = min((times[name][layout] for layout in LAYOUTS if layout in times[name]), default=None)
+        ratio = best / mine if best else nan
+        print(f"{name:10} {mine:12.1f} {1e3 * args.batch / mine:6.2f} {times[name].get('nchw', nan):13.1f} "
+              f"{times[name].get('channels_last', nan):13.1f} {1e3 * args.batch / best if best else nan:6.2f} "
               f"{ratio:6.2f}")
         rows.append({"network": name, "batch": args.batch, "size": args.size, "repeats": args.repeats,
-                     "stat": args.stat, "kerasette_ms": round(mine[name], 2),
-                     **{f"torch_{k}_ms": round(v, 2) for k, v in layouts.items()},
+                     "stat": args.stat, "kerasette_ms": round(mine, 2),
+                     **{f"torch_{k}_ms": round(v, 2) for k, v in times[name].items() if k != "kerasette"},
                      "ratio": round(ratio, 3) if best else None})
     for row in rows:
         print(json.dumps(row))
