@@ -371,3 +371,27 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_inference_batch_normalization_folds_into_conv1d(data_format):
+    from kerasette.backend.tensor import Tensor
+    from kerasette.models.planner import Plan
+
+    axis = 1 if data_format == "channels_first" else -1
+    shape = (4, 12) if data_format == "channels_first" else (12, 4)
+    model = Sequential([layers.Input(shape=shape), Conv1D(6, 3, padding="causal", data_format=data_format),
+                        layers.BatchNormalization(axis=axis), layers.Activation("relu"),
+                        Conv1D(3, 2, activation="tanh", data_format=data_format),
+                        layers.BatchNormalization(axis=axis)])
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):  # statistics far from the initial ones
+            c = layer.moving_mean.shape
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.standard_normal(c), rng.standard_normal(c),
+                               rng.uniform(0.2, 3, c)])
+    plan = Plan(model.inputs, model.outputs)
+    assert sum(step.fold is not None for step in plan.inference_steps) == 1  # not into the tanh one
+    x = _batch(shape, n=32)
+    unfolded = Plan(model.inputs, model.outputs, fold=False).run([Tensor(x)], training=False)[0].data
+    np.testing.assert_allclose(model.predict(x, verbose=0), unfolded, rtol=1e-5, atol=1e-5)

@@ -16,12 +16,15 @@ are this layer with their Keras 1 names.
 
 from __future__ import annotations
 
+import functools
+
 from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
 from kerasette.layers.convolutional.conv2d import dilation_and_strides
 from kerasette.layers.core import WeightPenalties
+from kerasette.layers.folding import folded_kernel_and_bias
 from kerasette.layers.legacy import WEIGHT_KERAS1, keras_layer
 from kerasette.layers.sequence_input import (
     as_image,
@@ -256,6 +259,16 @@ class Conv1D(Window1D, WeightPenalties, Layer):
 
     def _output_channels(self, channels):
         return self.filters
+
+    def output_affine_folder(self, axis: int, ndim: int):
+        """How to fold a per-channel ``output * scale + shift`` (an inference BatchNormalization)
+        into the kernel and bias, as `Conv2D.output_affine_folder` does: None unless ``axis`` is
+        the output's channel axis and the layer has no activation or activity regularizer."""
+        channel = 1 if self.data_format == "channels_first" else 2
+        if (ndim, axis) != (3, channel) or self.activation is not activations.linear \
+                or self.activity_regularizer is not None:
+            return None
+        return functools.partial(folded_kernel_and_bias, self)
 
     def stored_weight_converter(self, var, stored_shape, origin):
         """Keras 1 stored the kernel as (k, 1, in, filters) (its Convolution1D ran a 2-D
