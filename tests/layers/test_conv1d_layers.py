@@ -395,3 +395,79 @@ def test_inference_batch_normalization_folds_into_conv1d(data_format):
     x = _batch(shape, n=32)
     unfolded = Plan(model.inputs, model.outputs, fold=False).run([Tensor(x)], training=False)[0].data
     np.testing.assert_allclose(model.predict(x, verbose=0), unfolded, rtol=1e-5, atol=1e-5)
+
+
+def _keras1_sequence_file(path, weights, backend=None):
+    """A Keras 1.2 full-model file, written in its exact layout: Convolution1D (kernel stored
+    (k, 1, in, filters), ``input_dim``/``input_length`` beside ``batch_input_shape``),
+    ZeroPadding1D, AtrousConvolution1D, MaxPooling1D with ``pool_length``, UpSampling1D with
+    ``length``, GlobalMaxPooling1D, Dense."""
+    import json
+
+    import h5py
+
+    common = {"init": "glorot_uniform", "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+              "W_constraint": None, "b_constraint": None, "bias": True, "trainable": True}
+    config = [
+        {"class_name": "Convolution1D", "config": {**common, "name": "convolution1d_1", "nb_filter": 4,
+                                                   "filter_length": 3, "activation": "relu", "border_mode": "same",
+                                                   "subsample_length": 1, "input_dim": 3, "input_length": 10,
+                                                   "batch_input_shape": [None, 10, 3], "input_dtype": "float32"}},
+        {"class_name": "ZeroPadding1D", "config": {"name": "zeropadding1d_1", "trainable": True, "padding": 1}},
+        {"class_name": "AtrousConvolution1D", "config": {**common, "name": "atrousconvolution1d_1", "nb_filter": 2,
+                                                         "filter_length": 2, "activation": "linear",
+                                                         "border_mode": "valid", "subsample_length": 1,
+                                                         "atrous_rate": 2, "input_dim": None, "input_length": None}},
+        {"class_name": "MaxPooling1D", "config": {"name": "maxpooling1d_1", "trainable": True, "pool_length": 2,
+                                                  "stride": None, "border_mode": "valid"}},
+        {"class_name": "UpSampling1D", "config": {"name": "upsampling1d_1", "trainable": True, "length": 2}},
+        {"class_name": "GlobalMaxPooling1D", "config": {"name": "globalmaxpooling1d_1", "trainable": True}},
+        {"class_name": "Dense", "config": {**common, "name": "dense_1", "output_dim": 2, "activation": "softmax",
+                                           "input_dim": None}},
+    ]
+    stored = {"convolution1d_1": [("convolution1d_1_W", weights[0][:, None]), ("convolution1d_1_b", weights[1])],
+              "zeropadding1d_1": [],
+              "atrousconvolution1d_1": [("atrousconvolution1d_1_W", weights[2][:, None]),
+                                        ("atrousconvolution1d_1_b", weights[3])],
+              "maxpooling1d_1": [], "upsampling1d_1": [], "globalmaxpooling1d_1": [],
+              "dense_1": [("dense_1_W", weights[4]), ("dense_1_b", weights[5])]}
+
+    def names(group, key, values):
+        group.attrs[key] = [v.encode("utf8") for v in values] if values else np.zeros((0,), "float64")
+
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        if backend is not None:
+            f.attrs["backend"] = backend.encode("utf8")
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": config}).encode("utf8")
+        group = f.create_group("model_weights")
+        names(group, "layer_names", list(stored))
+        for layer, items in stored.items():
+            g = group.create_group(layer)
+            names(g, "weight_names", [name for name, _ in items])
+            for name, value in items:
+                g.create_dataset(name, data=value)
+
+
+@pytest.mark.parametrize("backend", [None, "tensorflow", "theano"])
+def test_keras1_sequence_model_file_loads(tmp_path, backend):
+    from kerasette.models import load_model
+
+    rng = np.random.default_rng(3)
+    weights = [rng.uniform(-0.5, 0.5, s).astype("float32") for s in [(3, 3, 4), (4,), (2, 4, 2), (2,), (2, 2), (2,)]]
+    _keras1_sequence_file(tmp_path / "k1.h5", weights, backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader says when it flips Theano's kernels
+        model = load_model(tmp_path / "k1.h5")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv1D", "ZeroPadding1D", "Conv1D", "MaxPooling1D", "UpSampling1D", "GlobalMaxPooling1D", "Dense"]
+    assert model.input_shape == (None, 10, 3) and model.layers[2].dilation_rate == (2,)
+    x = _batch((10, 3), n=4)
+    flip = backend == "theano"  # Theano's true convolution: the taps reversed
+    k1, k2 = (weights[0][::-1], weights[2][::-1]) if flip else (weights[0], weights[2])
+    h = np.maximum(conv1d_reference(x, k1, weights[1], padding="same"), 0)
+    h = conv1d_reference(np.pad(h, ((0, 0), (1, 1), (0, 0))), k2, weights[3], dilation=2)
+    h = h[:, : h.shape[1] // 2 * 2].reshape(4, -1, 2, 2).max(axis=2)
+    h = np.repeat(h, 2, axis=1).max(axis=1) @ weights[4] + weights[5]
+    expected = np.exp(h) / np.exp(h).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
