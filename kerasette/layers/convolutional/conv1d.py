@@ -103,9 +103,11 @@ def output_steps(steps, extent: int, padding: str, stride: int):
 
 
 class Window1D:
-    """The arguments and shapes of a 1-D convolution window, shared by Conv1D, DepthwiseConv1D and
-    SeparableConv1D: kernel_size, strides, padding, data_format, dilation_rate, activation,
-    use_bias; the channels-first boundary and the ReLU fused into the last op."""
+    """The arguments and shapes of a 1-D convolution window, shared by Conv1D, DepthwiseConv1D,
+    SeparableConv1D and Conv1DTranspose: kernel_size, strides, padding, data_format,
+    dilation_rate, activation, use_bias; the channels-first boundary (a transpose each way), the
+    one-row image view the 2-D ops run on, and the ReLU fused into the last op. A subclass gives
+    `_compute` (its ops on the view) and `_output_channels`."""
 
     allow_causal = False
 
