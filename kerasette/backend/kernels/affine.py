@@ -104,15 +104,30 @@ def resample(x, matrices, order, fill, cval, out, start, stop):
         for i in range(out_rows):
             row_start = m00 * i + m02
             col_start = m10 * i + m12
-            for j in range(out_cols):
+            first, stop = 0, 0
+            if order == 1:
+                first, stop = _inside_columns(row_start, m01, col_start, m11, last_row, last_col, out_cols)
+            for j in range(first, stop):
+                # The columns whose position is inside the image on both axes (found once per
+                # row; every fill mode reads the same pixels there): no test per pixel.
                 r = row_start + m01 * j
                 c = col_start + m11 * j
-                # Inside the image every fill mode reads the same pixels: the common case, first.
+                r0, c0 = int(r), int(c)
+                # two linear blends per row, then one between the rows, in the images' precision
+                # (float32 arithmetic for float32 images: no conversions)
+                fr, fc = kind(r - r0), kind(c - c0)
+                for k in range(channels):
+                    top = image[r0, c0, k] + (image[r0, c0 + 1, k] - image[r0, c0, k]) * fc
+                    bottom = image[r0 + 1, c0, k] + (image[r0 + 1, c0 + 1, k] - image[r0 + 1, c0, k]) * fc
+                    result[i, j, k] = top + (bottom - top) * fr
+            for j in range(out_cols):
+                if first <= j < stop:
+                    continue
+                r = row_start + m01 * j
+                c = col_start + m11 * j
                 if order == 1:
                     if 0.0 <= r < last_row and 0.0 <= c < last_col:
                         r0, c0 = int(r), int(c)
-                        # two linear blends per row, then one between the rows, in the images'
-                        # precision (float32 arithmetic for float32 images: no conversions)
                         fr, fc = kind(r - r0), kind(c - c0)
                         for k in range(channels):
                             top = image[r0, c0, k] + (image[r0, c0 + 1, k] - image[r0, c0, k]) * fc
@@ -123,6 +138,32 @@ def resample(x, matrices, order, fill, cval, out, start, stop):
                     result[i, j] = image[int(r + 0.5), int(c + 0.5)]
                     continue
                 _edge_pixel(x, n, r, c, order, fill, cval, constant, out, i, j)
+
+
+@kernel
+def _narrow(start, step, last, low, high):
+    """``(low, high)`` narrowed to the ``j`` with ``0 <= start + step * j < last``."""
+    if step > 0.0:
+        return max(low, -start / step), min(high, (last - start) / step)
+    if step < 0.0:
+        return max(low, (last - start) / step), min(high, -start / step)
+    if 0.0 <= start < last:
+        return low, high
+    return low, low
+
+
+@kernel
+def _inside_columns(row_start, row_step, col_start, col_step, last_row, last_col, out_cols):
+    """``(first, stop)``: output columns of one row whose input position is inside the image on
+    both axes, one column narrower at each end than the exact bounds so that rounding cannot
+    take a position out (the per-pixel path handles the rest)."""
+    low, high = _narrow(row_start, row_step, last_row, -1.0, out_cols + 1.0)
+    low, high = _narrow(col_start, col_step, last_col, low, high)
+    if not high > low:  # also when a bound is NaN
+        return 0, 0
+    first = min(max(int(math.ceil(low)) + 1, 0), out_cols)
+    stop = min(max(int(math.floor(high)) - 1, 0), out_cols)
+    return (first, stop) if stop > first else (0, 0)
 
 
 @kernel
