@@ -95,7 +95,8 @@ class Plan:
         self._release = _last_reads(self.steps, self.outputs)
 
     def _plan(self, folds: frozenset | None) -> list[Step]:
-        """Steps folding the normalizations whose outputs ``folds`` names (None: every one that can be)."""
+        """Steps folding normalizations into the layers whose outputs ``folds`` names (None: every
+        fold that can be made)."""
         steps = [_step(t) for t in self._order]
         if folds is None or folds:
             _plan_foldings(steps, self.outputs, folds)
