@@ -344,7 +344,6 @@ class GradientReducer:
         self.launched_during_pass = self.next_launch  # buckets already on their way when the pass ended
         if self.overlap:
             self.profile = (list(self._times), start - self._start)
-        if self.overlap:
             self._launch_ready()
             for bucket in self.buckets:  # the ring jobs: done by the thread, or here, in order
                 if isinstance(bucket.request, _Job):

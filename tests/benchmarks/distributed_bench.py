@@ -222,7 +222,7 @@ if os.environ.get("KERASETTE_BENCH_MODES"):  # e.g. overlap:fp16,blocking:none
 
 
 def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: int, latency_s: float,
-               reduce_bytes_per_s: float) -> None:
+               reduce_bytes_per_s: float, reduce_fp16_bytes_per_s: float) -> None:
     """Each mode at each link rate, 2 ranks in their own namespaces (see the module's docstring)."""
     sys.path.insert(0, str(ROOT))
     from tests.distributed import netns  # deferred: a test helper, needed only here
@@ -251,12 +251,13 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
                     out = subprocess.run(net.mpiexec_command(mpiexec(), args), check=True, capture_output=True,
                                          text=True, env=env, cwd=ROOT, timeout=1800)
                     record = json.loads(out.stdout.strip().splitlines()[-1])
+                    rate_of_sums = reduce_fp16_bytes_per_s if mode[1] == "fp16" else reduce_bytes_per_s
                     if mode[0] == "overlap":
                         record["predicted_s"] = overlapped_wait_seconds(record["buckets"], record["pass_s"], 2, gbit,
-                                                                        latency_s, reduce_bytes_per_s)
+                                                                        latency_s, rate_of_sums)
                     else:
                         record["predicted_s"] = ring_allreduce_seconds(record["wire_bytes_per_step"], 2, gbit,
-                                                                       latency_s, reduce_bytes_per_s)
+                                                                       latency_s, rate_of_sums)
                     runs[mode].append(record)
                     print(f"# {rate} {mode}: {json.dumps(record)}", flush=True)
             for mode, records in runs.items():
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gbit", type=float, default=25.0)
     parser.add_argument("--latency-us", type=float, default=30.0)
     parser.add_argument("--reduce-gb-s", type=float, default=5.0)
+    parser.add_argument("--reduce-fp16-gb-s", type=float, default=1.0,
+                        help="rate of the float16 ring's sums (half.add_into: 16 MB in about 16 ms of CPU)")
     parser.add_argument("--overhead-ms", type=float, default=6.0, help="packing + scaling per step")
     parser.add_argument("--overlap-ms", type=float, default=None, metavar="MS",
                         help="with --scaling: the model with overlap, hiding the allreduce behind MS ms of the "
@@ -319,8 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.scaling is not None:
         if args.overlap_ms is not None:
+            rate_of_sums = args.reduce_fp16_gb_s if args.bytes_per_value == 2 else args.reduce_gb_s
             overlap_scaling_table(7_998_250, args.scaling, args.overlap_ms * 1e-3, args.gbit, args.latency_us * 1e-6,
-                                  args.reduce_gb_s * 1e9, args.overhead_ms * 1e-3, args.bytes_per_value)
+                                  rate_of_sums * 1e9, args.overhead_ms * 1e-3, args.bytes_per_value)
         else:
             scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
                           args.overhead_ms * 1e-3)
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.netns:
         netns_runs(args.netns.split(","), args.batch, args.steps, args.warmup, args.repeats, args.latency_us * 1e-6,
-                   args.reduce_gb_s * 1e9)
+                   args.reduce_gb_s * 1e9, args.reduce_fp16_gb_s * 1e9)
         return
     configs = args.configs.split(",")
     runs: dict[str, list[dict]] = {c: [] for c in configs}
