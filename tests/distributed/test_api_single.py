@@ -138,3 +138,15 @@ def test_load_model_wraps_the_optimizer_and_keeps_its_state(single_world, tmp_pa
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)  # trains on
+
+
+def test_fusion_settings_come_from_horovods_variables(monkeypatch):
+    from kerasette.distributed import fusion
+
+    monkeypatch.delenv("HOROVOD_FUSION_THRESHOLD", raising=False)
+    monkeypatch.delenv("HOROVOD_CYCLE_TIME", raising=False)
+    assert fusion.fusion_threshold() == 64 * 1024 * 1024 and fusion.cycle_time_ms() == 1.0
+    monkeypatch.setenv("HOROVOD_FUSION_THRESHOLD", "33554432")
+    monkeypatch.setenv("HOROVOD_CYCLE_TIME", "3.5")
+    assert fusion.fusion_threshold() == 33554432 and fusion.cycle_time_ms() == 3.5
+    assert fusion.fusion_threshold(0) == 0 and fusion.cycle_time_ms(0.0) == 0.0  # arguments win
