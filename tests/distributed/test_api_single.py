@@ -150,3 +150,24 @@ def test_fusion_settings_come_from_horovods_variables(monkeypatch):
     monkeypatch.setenv("HOROVOD_CYCLE_TIME", "3.5")
     assert fusion.fusion_threshold() == 33554432 and fusion.cycle_time_ms() == 3.5
     assert fusion.fusion_threshold(0) == 0 and fusion.cycle_time_ms(0.0) == 0.0  # arguments win
+
+
+def test_namespaces_say_why_they_cannot_be_made(monkeypatch):
+    from tests.distributed import netns
+
+    monkeypatch.setattr(netns.shutil, "which", lambda name: None)
+    assert netns.unavailable_reason() == "the `ip` and `tc` commands are missing (Debian: apt-get install iproute2)"
+    monkeypatch.setattr(netns.shutil, "which", lambda name: f"/usr/sbin/{name}")
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert netns.unavailable_reason() == "creating network namespaces needs root"
+
+
+def test_mpiexec_command_puts_each_rank_in_its_namespace_over_tcp():
+    from tests.distributed import netns
+
+    net = netns.Network(2, rate="1gbit")  # not brought up: only the command
+    command = net.mpiexec_command("mpiexec", ["w.py", "x"], python="py")
+    assert command[command.index("MPIR_CVAR_NOLOCAL") + 1] == "1"
+    colon = command.index(":")
+    assert command[colon - 9: colon] == ["-n", "1", "ip", "netns", "exec", net.namespaces[0], "py", "w.py", "x"]
+    assert command[colon + 1:] == ["-n", "1", "ip", "netns", "exec", net.namespaces[1], "py", "w.py", "x"]
