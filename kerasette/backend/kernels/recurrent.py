@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numba import types
+from numba.extending import overload
+
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
 
@@ -27,22 +31,95 @@ from kerasette.backend.kernels._jit import kernel
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
 
 
+#: 2**k for k in [-126, 127], float32: the scale of `_exp32`
+_POW2_32 = np.array([2.0 ** k for k in range(-126, 128)], np.float32)
+
+
+@kernel
+def _exp32(x):
+    """``exp(x)`` for a float32 ``x``, in float32 arithmetic only (no call into libm, which
+    costs ten times more per value): ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in two
+    so that ``r`` is exact), ``exp(r)`` by its Taylor polynomial of degree 7 (relative error
+    below 1e-8), times ``2**k`` from a table. Relative error about 1 float32 ulp."""
+    x = min(max(x, np.float32(-87.0)), np.float32(88.0))
+    k = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
+    r = (x - k * np.float32(0.693359375)) - k * np.float32(-2.12194440e-4)
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    return p * _POW2_32[np.int32(k) + 126]
+
+
+def _activate(code, x):
+    pass
+
+
+@overload(_activate)
+def _activate_overload(code, x):
+    """The activation of code ``code`` at ``x``: float32 through `_exp32`, float64 through libm
+    (exact: the gradient checks run in float64)."""
+    if x == types.float32:
+        one, half, zero, sixth = np.float32(1.0), np.float32(0.5), np.float32(0.0), np.float32(1.0 / 6.0)
+
+        def impl32(code, x):
+            if code == 1:
+                return np.float32(2.0) / (one + _exp32(np.float32(-2.0) * x)) - one
+            if code == 2:
+                return one / (one + _exp32(-x))
+            if code == 3:
+                y = x * sixth + half
+                return zero if y < zero else (one if y > one else y)
+            if code == 4:
+                return x if x > zero else zero
+            return x
+
+        return impl32
+
+    def impl(code, x):
+        if code == 1:
+            return math.tanh(x)
+        if code == 2:
+            if x >= 0:
+                return 1.0 / (1.0 + math.exp(-x))
+            e = math.exp(x)
+            return e / (1.0 + e)
+        if code == 3:
+            y = x / 6.0 + 0.5
+            return 0.0 if y < 0.0 else (1.0 if y > 1.0 else y)
+        if code == 4:
+            return x if x > 0 else 0.0
+        return x
+
+    return impl
+
+
 @kernel
 def activate(code, x):
-    """The activation of code ``code`` at ``x``."""
+    """The activation of code ``code`` at ``x`` (see `ACTIVATIONS`)."""
+    return _activate(code, x)
+
+
+@kernel
+def activate_row(code, a, b, start, stop):
+    """``a[b, start:stop] = activation(a[b, start:stop])`` in place: the branch on the code is
+    outside the loop, so that the loop vectorizes."""
     if code == 1:
-        return math.tanh(x)
-    if code == 2:
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
-    if code == 3:
-        y = x / 6.0 + 0.5
-        return 0.0 if y < 0.0 else (1.0 if y > 1.0 else y)
-    if code == 4:
-        return x if x > 0 else 0.0
-    return x
+        for j in range(start, stop):
+            a[b, j] = _activate(1, a[b, j])
+    elif code == 2:
+        for j in range(start, stop):
+            a[b, j] = _activate(2, a[b, j])
+    elif code == 3:
+        for j in range(start, stop):
+            a[b, j] = _activate(3, a[b, j])
+    elif code == 4:
+        for j in range(start, stop):
+            a[b, j] = _activate(4, a[b, j])
 
 
 @kernel
@@ -100,7 +177,10 @@ def simple_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, b0, b1, hs, hd
                 _carry(hs, t, b, hs, False)
                 continue
             for u in range(U):
-                hs[t + 1, b, u] = activate(act, xp[t, b, u] + hs[t + 1, b, u])
+                hd[b, u] = xp[t, b, u] + hs[t + 1, b, u]
+            activate_row(act, hd, b, 0, U)
+            for u in range(U):
+                hs[t + 1, b, u] = hd[b, u]
 
 
 @kernel
@@ -143,18 +223,20 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
             if has_mask and mask[t, b] == 0:
                 _carry(hs, t, b, cs, True)
                 continue
+            for j in range(G):
+                z[b, j] += xp[t, b, j]
+            activate_row(ract, z, b, 0, 2 * U)
+            activate_row(act, z, b, 2 * U, 3 * U)
+            activate_row(ract, z, b, 3 * U, G)
             for u in range(U):
-                i = activate(ract, xp[t, b, u] + z[b, u])
-                f = activate(ract, xp[t, b, U + u] + z[b, U + u])
-                g = activate(act, xp[t, b, 2 * U + u] + z[b, 2 * U + u])
-                o = activate(ract, xp[t, b, 3 * U + u] + z[b, 3 * U + u])
-                c = f * cs[t, b, u] + i * g
+                c = z[b, U + u] * cs[t, b, u] + z[b, u] * z[b, 2 * U + u]
                 cs[t + 1, b, u] = c
-                hs[t + 1, b, u] = o * activate(act, c)
-                gates[t, b, u] = i
-                gates[t, b, U + u] = f
-                gates[t, b, 2 * U + u] = g
-                gates[t, b, 3 * U + u] = o
+                hd[b, u] = c
+            activate_row(act, hd, b, 0, U)
+            for u in range(U):
+                hs[t + 1, b, u] = z[b, 3 * U + u] * hd[b, u]
+            for j in range(G):
+                gates[t, b, j] = z[b, j]
 
 
 @kernel
@@ -173,6 +255,10 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mas
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             skip = has_mask and mask[t, b] == 0
+            if not skip:
+                for u in range(U):
+                    tmp[b, u] = cs[t + 1, b, u]
+                activate_row(act, tmp, b, 0, U)
             for u in range(U):
                 gh = dh[b, u]
                 gc = dc[b, u]
@@ -190,7 +276,7 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mas
                 f = gates[t, b, U + u]
                 g = gates[t, b, 2 * U + u]
                 o = gates[t, b, 3 * U + u]
-                ac = activate(act, cs[t + 1, b, u])
+                ac = tmp[b, u]
                 gc += gh * o * derivative(act, ac)
                 dxp[t, b, u] = gc * g * derivative(ract, i)
                 dxp[t, b, U + u] = gc * cs[t, b, u] * derivative(ract, f)
@@ -223,21 +309,26 @@ def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, 
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 continue
-            for u in range(U):
-                zz = activate(ract, xp[t, b, u] + z[b, u] + rb[u])
-                r = activate(ract, xp[t, b, U + u] + z[b, U + u] + rb[U + u])
-                gates[t, b, u] = zz
-                gates[t, b, U + u] = r
-                if reset_after:
+            for j in range(2 * U):
+                z[b, j] += xp[t, b, j] + rb[j]
+            activate_row(ract, z, b, 0, 2 * U)
+            for j in range(2 * U):
+                gates[t, b, j] = z[b, j]
+            if reset_after:
+                for u in range(U):
                     rh = z[b, 2 * U + u] + rb[2 * U + u]
                     gates[t, b, 3 * U + u] = rh
-                    hh = activate(act, xp[t, b, 2 * U + u] + r * rh)
-                    gates[t, b, 2 * U + u] = hh
-                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hh
-                else:
+                    hd[b, u] = xp[t, b, 2 * U + u] + z[b, U + u] * rh
+                activate_row(act, hd, b, 0, U)
+                for u in range(U):
+                    zz = z[b, u]
+                    gates[t, b, 2 * U + u] = hd[b, u]
+                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hd[b, u]
+            else:
+                for u in range(U):
                     h_in = hs[t, b, u] * (rmask[b, u] if has_rmask else 1.0)
-                    gates[t, b, 3 * U + u] = r * h_in
-                    q[b, u] = r * h_in
+                    gates[t, b, 3 * U + u] = z[b, U + u] * h_in
+                    q[b, u] = z[b, U + u] * h_in
         # reset before: the h third's product, of r * h (no columns when reset after)
         _product(False, n, second, U, q, b0 * U, U, rk, 2 * U, G, z, b0 * G + 2 * U, G)
         if not reset_after:
@@ -245,10 +336,12 @@ def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, 
                 if has_mask and mask[t, b] == 0:
                     continue
                 for u in range(U):
+                    hd[b, u] = xp[t, b, 2 * U + u] + z[b, 2 * U + u]
+                activate_row(act, hd, b, 0, U)
+                for u in range(U):
                     zz = gates[t, b, u]
-                    hh = activate(act, xp[t, b, 2 * U + u] + z[b, 2 * U + u])
-                    gates[t, b, 2 * U + u] = hh
-                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hh
+                    gates[t, b, 2 * U + u] = hd[b, u]
+                    hs[t + 1, b, u] = zz * hs[t, b, u] + (1.0 - zz) * hd[b, u]
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 _carry(hs, t, b, hs, False)
