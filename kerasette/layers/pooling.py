@@ -182,3 +182,12 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     def reduce(self, x, axes, keepdims):
         return ops.max(x, axis=axes, keepdims=keepdims)
+
+
+# Keras 1 and 2 scripts import the 1-D pooling layers from here (``keras.layers.pooling``).
+from kerasette.layers.pooling1d import (  # noqa: E402,F401 - pooling1d imports nothing from here
+    AveragePooling1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)

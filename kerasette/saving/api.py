@@ -77,7 +77,7 @@ def _write_model_weights(group, model) -> None:
         names = _weight_names(layer)
         write_str_list_attr(layer_group, "weight_names", names)
         for name, var in zip(names, layer.weights, strict=True):
-            layer_group.create_dataset(name, data=np.ascontiguousarray(var.data))
+            layer_group.create_dataset(name, data=np.asarray(var.data, order="C"))  # 0-d stays 0-d
 
 
 def _seal(h5file: h5py.File, tmp: str) -> None:

@@ -79,7 +79,7 @@ def write_weights(h5file: h5py.File, model, optimizer_arrays=None, optimizer_nam
         group = h5file.require_group(path + "vars") if path else h5file.require_group("vars")
         group.attrs["name"] = str(layer.name)  # a variable-length UTF-8 string, as Keras 3 writes it
         for i, var in enumerate(own_variables(layer)):
-            group.create_dataset(str(i), data=np.ascontiguousarray(var.data))
+            group.create_dataset(str(i), data=np.asarray(var.data, order="C"))  # 0-d stays 0-d
     if optimizer_arrays is not None:
         group = h5file.create_group("optimizer").create_group("vars")
         group.attrs["name"] = str(optimizer_name)

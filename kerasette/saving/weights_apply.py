@@ -87,9 +87,11 @@ class _Planner:
                            f"{len(stored.weights)} ({[n for n, _ in stored.weights]})")
             return
         for var, (name, value) in zip(variables, stored.weights, strict=True):
-            if value.dtype.kind != "f":
-                raise CheckpointError(f"{label}: weight '{name}' has dtype {value.dtype}; expected floating "
-                                      "point numbers", self.content.path)
+            integer_variable = np.dtype(var.dtype).kind in "iu"
+            if value.dtype.kind != "f" and not (integer_variable and value.dtype.kind in "iu"):
+                expected = "integers" if integer_variable else "floating point numbers"
+                raise CheckpointError(f"{label}: weight '{name}' has dtype {value.dtype}; expected {expected}",
+                                      self.content.path)
             convert = layer.stored_weight_converter(var, value.shape, self)
             converted = convert(value) if convert is not None else value
             if converted.shape != var.shape:

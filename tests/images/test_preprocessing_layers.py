@@ -239,13 +239,7 @@ def test_a_model_trains_with_augmentation_and_predicts_without_it(tmp_path):
     np.testing.assert_allclose(load_model(path).predict(x, verbose=0), after, rtol=1e-5, atol=1e-6)
 
 
-PENDING_INTEGER_WEIGHTS = pytest.mark.xfail(
-    reason="kerasette.saving refuses integer weights (Normalization's 'count', an int in Keras's files too); "
-           "needs the one-line change in saving/weights_apply.py named in the images report",
-    raises=Exception, strict=False)
 
-
-@PENDING_INTEGER_WEIGHTS
 def test_keras3_file_with_an_adapted_normalization():
     data = np.load(DATA / "keras3_normalization_adapted.npz")
     model = load_model(DATA / "keras3_normalization_adapted.h5")
@@ -254,7 +248,6 @@ def test_keras3_file_with_an_adapted_normalization():
     assert int(norm.count.data) == 0 and not np.allclose(norm.adapt_mean.data, 0)
 
 
-@PENDING_INTEGER_WEIGHTS
 def test_an_adapted_normalization_saves_and_loads(tmp_path):
     x = _images(8, 4, 4, 3)
     norm = layers.Normalization(input_shape=(4, 4, 3))
