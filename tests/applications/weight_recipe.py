@@ -2,9 +2,9 @@
 
 Each weight is drawn from its own generator, seeded by its layer's name and its index within the
 layer, so the values depend neither on the framework nor on the order layers are listed in.
-Kernels are uniform with He-like variance (2 / fan_in), batch normalization's four vectors lie in
-[0.5, 1.5] (a positive variance, a non-trivial scale and shift), other vectors (biases) in
-[-0.1, 0.1]. Uses numpy only: the Keras-side script imports it too.
+Kernels are uniform with He-like variance (2 / fan_in); batch normalization's scale and variance
+(its first and fourth weights) lie in [0.5, 1.5], its shift and mean in [-0.5, 0.5]; other
+vectors (biases) in [-0.1, 0.1]. Uses numpy only: the Keras-side script imports it too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def weight_values(layer_class: str, layer_name: str, index: int, shape: tuple) -
         limit = np.sqrt(6.0 / fan_in)
         return ((2.0 * u - 1.0) * limit).astype(np.float32)
     if layer_class == "BatchNormalization":
-        return (0.5 + u).astype(np.float32)
+        return (0.5 + u if index in (0, 3) else u - 0.5).astype(np.float32)
     return ((2.0 * u - 1.0) * 0.1).astype(np.float32)
 
 
