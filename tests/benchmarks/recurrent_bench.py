@@ -17,7 +17,7 @@ sigmoid), Adam, binary cross-entropy):
 Each (model, side) runs in a process of its own (so that its peak resident memory is its own),
 ``--repeats`` times ``--steps`` steps after a warm-up step; the best samples/s is reported.
 Random data, the same shapes on both sides; both use every core (``torch.set_num_threads``,
-kerasette's default).
+kerasette's default), or ``--threads`` each.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def run_torch(model_name: str, steps: int, repeats: int) -> dict:
     from torch import nn
 
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", 0)) or os.cpu_count() or 1)
     kind = model_name.replace("-inference", "")
 
     class Net(nn.Module):
@@ -137,9 +137,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", type=int, default=0, help="threads on each side (default: every core)")
     parser.add_argument("--worker", choices=["kerasette", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        os.environ["BENCH_THREADS"] = os.environ["KERASETTE_NUM_THREADS"] = str(args.threads)
     if args.worker:
         run = run_kerasette if args.worker == "kerasette" else run_torch
         print(json.dumps(run(args.model, args.steps, args.repeats)))

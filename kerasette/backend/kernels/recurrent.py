@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
@@ -35,7 +35,7 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 
 _POW2_32 = np.array([2.0 ** k for k in range(-126, 128)], np.float32)
 
 
-@kernel
+@register_jitable(inline="always")
 def _exp32(x):
     """``exp(x)`` for a float32 ``x``, in float32 arithmetic only (no call into libm, which
     costs ten times more per value): ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in two
@@ -104,22 +104,46 @@ def activate(code, x):
     return _activate(code, x)
 
 
+def _tanh(x):
+    pass
+
+
+def _sigmoid(x):
+    pass
+
+
+@overload(_tanh, inline="always")
+def _tanh_overload(x):
+    if x == types.float32:
+        return lambda x: np.float32(2.0) / (np.float32(1.0) + _exp32(np.float32(-2.0) * x)) - np.float32(1.0)
+    return lambda x: math.tanh(x)
+
+
+@overload(_sigmoid, inline="always")
+def _sigmoid_overload(x):
+    if x == types.float32:
+        return lambda x: np.float32(1.0) / (np.float32(1.0) + _exp32(-x))
+    return lambda x: 0.5 * math.tanh(0.5 * x) + 0.5
+
+
 @kernel
 def activate_row(code, a, b, start, stop):
-    """``a[b, start:stop] = activation(a[b, start:stop])`` in place: the branch on the code is
-    outside the loop, so that the loop vectorizes."""
+    """``a[b, start:stop] = activation(a[b, start:stop])`` in place, for the codes of
+    `ACTIVATIONS`: the branch on the code is outside the loops, and the loops' bodies are plain
+    arithmetic (float32: `_exp32`), so that they vectorize."""
+    row = a[b, start:stop]  # a view: a loop from 0 over it has no negative-index checks
     if code == 1:
-        for j in range(start, stop):
-            a[b, j] = _activate(1, a[b, j])
+        for j in range(row.size):
+            row[j] = _tanh(row[j])
     elif code == 2:
-        for j in range(start, stop):
-            a[b, j] = _activate(2, a[b, j])
+        for j in range(row.size):
+            row[j] = _sigmoid(row[j])
     elif code == 3:
-        for j in range(start, stop):
-            a[b, j] = _activate(3, a[b, j])
+        for j in range(row.size):
+            row[j] = min(max(row[j] / 6.0 + 0.5, 0.0), 1.0)
     elif code == 4:
-        for j in range(start, stop):
-            a[b, j] = _activate(4, a[b, j])
+        for j in range(row.size):
+            row[j] = max(row[j], 0.0)
 
 
 @kernel
@@ -223,20 +247,23 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
             if has_mask and mask[t, b] == 0:
                 _carry(hs, t, b, cs, True)
                 continue
+            # row views: loops over them from 0 vectorize (no negative-index checks)
+            zr, xr, gr, tr = z[b], xp[t, b], gates[t, b], hd[b]
+            c_prev, c_new, h_new = cs[t, b], cs[t + 1, b], hs[t + 1, b]
             for j in range(G):
-                z[b, j] += xp[t, b, j]
+                zr[j] += xr[j]
             activate_row(ract, z, b, 0, 2 * U)
             activate_row(act, z, b, 2 * U, 3 * U)
             activate_row(ract, z, b, 3 * U, G)
             for u in range(U):
-                c = z[b, U + u] * cs[t, b, u] + z[b, u] * z[b, 2 * U + u]
-                cs[t + 1, b, u] = c
-                hd[b, u] = c
+                c = zr[U + u] * c_prev[u] + zr[u] * zr[2 * U + u]
+                c_new[u] = c
+                tr[u] = c
             activate_row(act, hd, b, 0, U)
             for u in range(U):
-                hs[t + 1, b, u] = z[b, 3 * U + u] * hd[b, u]
+                h_new[u] = zr[3 * U + u] * tr[u]
             for j in range(G):
-                gates[t, b, j] = z[b, j]
+                gr[j] = zr[j]
 
 
 @kernel
