@@ -104,26 +104,51 @@ def activate(code, x):
     return _activate(code, x)
 
 
-def _tanh(x):
+def _tanh_first(x):
     pass
 
 
-def _sigmoid(x):
+def _tanh_second(e):
     pass
 
 
-@overload(_tanh, inline="always")
-def _tanh_overload(x):
+def _sigmoid_first(x):
+    pass
+
+
+def _sigmoid_second(e):
+    pass
+
+
+# tanh and sigmoid in two passes over a row, each of which vectorizes (the exponential and a
+# division in one loop do not): float32 computes exp(-2x) (exp(-x)), then 2 / (1 + e) - 1
+# (1 / (1 + e)); float64 computes libm's exact function in the first pass and nothing more.
+@overload(_tanh_first, inline="always")
+def _tanh_first_overload(x):
     if x == types.float32:
-        return lambda x: np.float32(2.0) / (np.float32(1.0) + _exp32(np.float32(-2.0) * x)) - np.float32(1.0)
+        return lambda x: _exp32(np.float32(-2.0) * x)
     return lambda x: math.tanh(x)
 
 
-@overload(_sigmoid, inline="always")
-def _sigmoid_overload(x):
+@overload(_tanh_second, inline="always")
+def _tanh_second_overload(e):
+    if e == types.float32:
+        return lambda e: np.float32(2.0) / (np.float32(1.0) + e) - np.float32(1.0)
+    return lambda e: e
+
+
+@overload(_sigmoid_first, inline="always")
+def _sigmoid_first_overload(x):
     if x == types.float32:
-        return lambda x: np.float32(1.0) / (np.float32(1.0) + _exp32(-x))
+        return lambda x: _exp32(-x)
     return lambda x: 0.5 * math.tanh(0.5 * x) + 0.5
+
+
+@overload(_sigmoid_second, inline="always")
+def _sigmoid_second_overload(e):
+    if e == types.float32:
+        return lambda e: np.float32(1.0) / (np.float32(1.0) + e)
+    return lambda e: e
 
 
 @kernel
@@ -134,10 +159,14 @@ def activate_row(code, a, b, start, stop):
     row = a[b, start:stop]  # a view: a loop from 0 over it has no negative-index checks
     if code == 1:
         for j in range(row.size):
-            row[j] = _tanh(row[j])
+            row[j] = _tanh_first(row[j])
+        for j in range(row.size):
+            row[j] = _tanh_second(row[j])
     elif code == 2:
         for j in range(row.size):
-            row[j] = _sigmoid(row[j])
+            row[j] = _sigmoid_first(row[j])
+        for j in range(row.size):
+            row[j] = _sigmoid_second(row[j])
     elif code == 3:
         for j in range(row.size):
             row[j] = min(max(row[j] / 6.0 + 0.5, 0.0), 1.0)
@@ -167,8 +196,14 @@ def _previous(hs, t, b0, b1, rmask, has_rmask, hd):
     one array)."""
     U = hs.shape[2]
     for b in range(b0, b1):
-        for u in range(U):
-            hd[b, u] = hs[t, b, u] * rmask[b, u] if has_rmask else hs[t, b, u]
+        src, dst = hs[t, b], hd[b]
+        if has_rmask:
+            m = rmask[b]
+            for u in range(U):
+                dst[u] = src[u] * m[u]
+        else:
+            for u in range(U):
+                dst[u] = src[u]
 
 
 @kernel
@@ -281,41 +316,49 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mas
             dc[b, u] = dlast[b, U + u] if (has_last and cell_grads) else 0.0
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            skip = has_mask and mask[t, b] == 0
-            if not skip:
+            ghr, gcr = dh[b], dc[b]
+            if has_seq:
+                ds = dseq[t, b]
                 for u in range(U):
-                    tmp[b, u] = cs[t + 1, b, u]
-                activate_row(act, tmp, b, 0, U)
+                    ghr[u] += ds[u]
+                if cell_grads:
+                    for u in range(U):
+                        gcr[u] += ds[U + u]
+            dr = dxp[t, b]
+            if has_mask and mask[t, b] == 0:  # carried over: the gradients pass through
+                for j in range(G):
+                    dr[j] = 0.0
+                continue
+            # row views (loops from 0 over them vectorize); tmp row = act(c_t)
+            gr, c_prev, ac = gates[t, b], cs[t, b], tmp[b]
+            c_now = cs[t + 1, b]
             for u in range(U):
-                gh = dh[b, u]
-                gc = dc[b, u]
-                if has_seq:
-                    gh += dseq[t, b, u]
-                    if cell_grads:
-                        gc += dseq[t, b, U + u]
-                if skip:
-                    dh[b, u] = gh
-                    dc[b, u] = gc
-                    for k in range(4):
-                        dxp[t, b, k * U + u] = 0.0
-                    continue
-                i = gates[t, b, u]
-                f = gates[t, b, U + u]
-                g = gates[t, b, 2 * U + u]
-                o = gates[t, b, 3 * U + u]
-                ac = tmp[b, u]
-                gc += gh * o * derivative(act, ac)
-                dxp[t, b, u] = gc * g * derivative(ract, i)
-                dxp[t, b, U + u] = gc * cs[t, b, u] * derivative(ract, f)
-                dxp[t, b, 2 * U + u] = gc * i * derivative(act, g)
-                dxp[t, b, 3 * U + u] = gh * ac * derivative(ract, o)
-                dc[b, u] = gc * f
+                ac[u] = c_now[u]
+            activate_row(act, tmp, b, 0, U)
+            for u in range(U):
+                i = gr[u]
+                f = gr[U + u]
+                g = gr[2 * U + u]
+                o = gr[3 * U + u]
+                gh = ghr[u]
+                gc = gcr[u] + gh * o * derivative(act, ac[u])
+                dr[u] = gc * g * derivative(ract, i)
+                dr[U + u] = gc * c_prev[u] * derivative(ract, f)
+                dr[2 * U + u] = gc * i * derivative(act, g)
+                dr[3 * U + u] = gh * ac[u] * derivative(ract, o)
+                gcr[u] = gc * f
         blas.gemm(False, True, n, U, G, dxp, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
                 continue
-            for u in range(U):
-                dh[b, u] = tmp[b, u] * (rmask[b, u] if has_rmask else 1.0)
+            ghr, back = dh[b], tmp[b]
+            if has_rmask:
+                m = rmask[b]
+                for u in range(U):
+                    ghr[u] = back[u] * m[u]
+            else:
+                for u in range(U):
+                    ghr[u] = back[u]
 
 
 @kernel
