@@ -4,12 +4,17 @@ The model is written exactly as Keras 1 documented it (Convolution2D(32, 3, 3), 
 nb_epoch, SGD(lr=...)), channels-first. The 8x8 digits shipped with kerasette are upscaled to
 32x32 so that the architecture (two blocks of two 3x3 convolutions and a 2x2 pooling) fits.
 
-Run:  python examples/vgg_like.py [--epochs N]
+Run:  python examples/vgg_like.py [--epochs N] [--checkpoint vgg_like.keras]
+
+It saves the trained model (Keras 3's .keras format, which real Keras opens too) and, when
+matplotlib is installed (``pip install 'kerasette[plot]'``), the training curves beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import time
 import warnings
 
@@ -65,6 +70,7 @@ def main() -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", default="vgg_like.keras", help="where to save the trained model")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)  # the Keras 1 names warn, by design
     K.set_image_data_format("channels_first")
@@ -75,11 +81,19 @@ def main() -> float:
     sgd = SGD(lr=0.02, decay=1e-6, momentum=0.9, nesterov=True)
     model.compile(loss="categorical_crossentropy", optimizer=sgd, metrics=["accuracy"])
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=32, nb_epoch=args.epochs, validation_split=0.1)
+    history = model.fit(x_train, y_train, batch_size=32, nb_epoch=args.epochs, validation_split=0.1)
     took = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=128, verbose=0)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f} ({len(x_test)} digits); "
           f"training took {took:.1f} s")
+    model.save(args.checkpoint)
+    print(f"model saved to {args.checkpoint}")
+    if importlib.util.find_spec("matplotlib") is not None:
+        from kerasette.utils import plot_history
+
+        curves = os.path.splitext(args.checkpoint)[0] + "_curves.png"
+        plot_history(history, to_file=curves)
+        print(f"training curves saved to {curves}")
     return accuracy
 
 

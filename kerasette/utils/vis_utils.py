@@ -275,6 +275,7 @@ def plot_history(history, to_file=None, metrics=None):
     """
     try:
         from matplotlib.figure import Figure  # deferred: an optional extra, imported only to draw
+        from matplotlib.ticker import MaxNLocator  # deferred: as above
     except ImportError as e:
         raise ImportError(f"plot_history needs matplotlib, which is not installed: {INSTALL_MATPLOTLIB}") from e
     logs = getattr(history, "history", history)
@@ -308,6 +309,7 @@ def plot_history(history, to_file=None, metrics=None):
         ax.set_title(name)
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     axes[-1].set_xlabel("epoch")
     rate_key = next((k for k in _LEARNING_RATE_KEYS if k in logs), None)
     if rate_key is not None:
