@@ -186,7 +186,7 @@ class Recurrence(Op):
                 drk[:, 2 * U:] = self.gates[..., 3 * U:].reshape(T * B, U).T @ drec.reshape(T * B, G)[:, 2 * U:]
             else:
                 source = drec if kind == "gru" else dxp
-                drk = parallel.matmul(np.ascontiguousarray(prev.T), source.reshape(T * B, G))
+                drk = parallel.matmul(prev.T, source.reshape(T * B, G))
             grads.append(drk)
         else:
             grads.append(None)
