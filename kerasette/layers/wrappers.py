@@ -11,7 +11,7 @@ import copy
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import serialize_nested
+from kerasette.layers.recurrent.cells import deserialize_nested, serialize_nested
 from kerasette.utils.validation import shape_str
 
 
@@ -19,27 +19,8 @@ def _serialize(layer) -> dict:
     return serialize_nested(layer)
 
 
-#: keys Keras 3 writes into nested layer configs that carry nothing when they hold these values
-_INERT = {"quantization_config": (None,), "lora_rank": (None, 0), "lora_alpha": (None,), "build_config": None,
-          "optional": (False, None), "ragged": (False, None), "sparse": (False, None)}
-
-
 def _deserialize(spec: dict):
-    """A nested layer (a wrapper's ``layer``) from ``{'class_name', 'config'}`` as any Keras
-    version writes it: Keras 1 names translated by the class, keys that carry nothing dropped
-    (a file's top-level layers get the same from `kerasette.saving`)."""
-    from kerasette import registry  # deferred: the package imports this module
-    from kerasette.layers import deserialize  # deferred: the package imports this module
-
-    if isinstance(spec, dict) and isinstance(spec.get("config"), dict):
-        cls = registry.lookup("layer", spec.get("registered_name") or spec.get("class_name", ""), None) \
-            or registry.lookup("layer", spec.get("class_name", ""), None)
-        config = {k: v for k, v in spec["config"].items()
-                  if k not in _INERT or (_INERT[k] is not None and v not in _INERT[k])}
-        if cls is not None and hasattr(cls, "translate_config"):
-            config = cls.translate_config(config)
-        spec = {**spec, "config": config}
-    return deserialize(spec)
+    return deserialize_nested(spec)
 
 
 class Wrapper(Layer):

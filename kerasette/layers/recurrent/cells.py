@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette import activations, constraints, initializers, regularizers
+from kerasette import activations, constraints, initializers, registry, regularizers
 from kerasette.backend import ops
 from kerasette.backend import random as krandom
 from kerasette.backend.ops import recurrent as rops
@@ -513,10 +513,8 @@ class StackedRNNCells(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
-        from kerasette.layers import deserialize  # deferred: the package imports this module
-
         config = dict(config)
-        config["cells"] = [deserialize(c) if isinstance(c, dict) else c for c in config.get("cells", [])]
+        config["cells"] = [deserialize_nested(c) if isinstance(c, dict) else c for c in config.get("cells", [])]
         return cls(**config)
 
 
@@ -524,14 +522,36 @@ def serialize_nested(layer) -> dict:
     """A layer inside another (a wrapper's layer, an RNN's cell) as Keras 3 writes it: with
     ``module`` and ``registered_name``, which Keras 3's ``from_config`` of the outer layer needs
     to find the class (the outer file format only describes the top-level layers)."""
-    from kerasette import registry  # deferred: only configs need it
-    from kerasette.layers import serialize  # deferred: the package imports this module
-
-    spec = serialize(layer)
+    spec = registry.serialize("layer", layer)
     name = spec["class_name"]
     if registry.is_custom(name):
         return {"module": None, **spec, "registered_name": name}
     return {"module": "keras.layers", **spec, "registered_name": None}
+
+
+#: keys Keras 3 writes into nested layer configs that carry nothing when they hold these values
+_INERT = {"quantization_config": (None,), "lora_rank": (None, 0), "lora_alpha": (None,), "build_config": None,
+          "optional": (False, None), "ragged": (False, None), "sparse": (False, None)}
+
+
+def deserialize_nested(spec: dict):
+    """A layer inside another (a wrapper's ``layer``, an RNN's ``cell``) from ``{'class_name',
+    'config'}`` as any Keras version writes it: the class found through the registry (the user's
+    registered classes included), Keras 1 names translated by the class, keys that carry nothing
+    dropped (a file's top-level layers get the same from `kerasette.saving`)."""
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"a nested layer config must be a dict with 'class_name' and 'config'; received "
+                         f"{spec!r:.200}")
+    name = spec.get("registered_name") or spec["class_name"]
+    cls = registry.lookup("layer", name) or registry.lookup("layer", spec["class_name"])
+    if cls is None:
+        raise ValueError(f"Unknown layer class {spec['class_name']!r} in a nested layer config; register "
+                         "custom layers (kerasette.utils.register_keras_serializable) to load them")
+    config = {k: v for k, v in (spec.get("config") or {}).items()
+              if k not in _INERT or (_INERT[k] is not None and v not in _INERT[k])}
+    if hasattr(cls, "translate_config"):
+        config = cls.translate_config(config)
+    return cls.from_config(config)
 
 
 def call_cell(cell, inputs, states, training):

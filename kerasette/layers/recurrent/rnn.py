@@ -31,7 +31,7 @@ from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell, serialize_nested
+from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell, deserialize_nested, serialize_nested
 from kerasette.utils.validation import shape_str
 
 
@@ -290,9 +290,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
-        from kerasette.layers import deserialize  # deferred: the package imports this module
-
         config = dict(config)
         if isinstance(config.get("cell"), dict):
-            config["cell"] = deserialize(config["cell"])
+            config["cell"] = deserialize_nested(config["cell"])
         return cls(**config)
