@@ -26,7 +26,6 @@ from kerasette.backend.config import (
     set_image_dim_ordering,
 )
 from kerasette.backend.graph import function, gradients, stop_gradient
-from kerasette.backend.recurrence import rnn
 from kerasette.backend.ops import (
     abs,
     binary_crossentropy,
@@ -49,6 +48,7 @@ from kerasette.backend.ops import (
     sum,
     tanh,
 )
+from kerasette.backend.recurrence import rnn
 from kerasette.backend.symbolic import (
     LEARNING_PHASE,
     KerasTensor,
