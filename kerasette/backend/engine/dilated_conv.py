@@ -73,13 +73,17 @@ def forward(conv2d_forward, x, w, b, padding, dilation, relu, saved=None):
     return _merge(yq, (x.shape[0], oh_n, ow_n, w.shape[3]), dilation, 0, 0)
 
 
-def backward(conv2d_backward, dz, x, w, dilation, padding, need_input, need_kernel, saved=None):
-    """Input and kernel gradients of :func:`forward` from ``dz``, the gradient before the bias
-    and ReLU, by ``conv2d_backward`` (`kerasette.backend.engine.conv.conv2d_backward`) on the
-    phases (those the forward pass left in ``saved``, else split again).
+def backward(conv2d_backward, dz, x, w, dilation, padding, need_input, need_kernel, saved=None, has_bias=False):
+    """Input and kernel gradients of :func:`forward` by ``conv2d_backward``
+    (`kerasette.backend.engine.conv.conv2d_backward`) on the phases (those the forward pass left
+    in ``saved``, else split again).
+
+    ``dz`` is the gradient before the ReLU (the caller applies a fused ReLU's mask); with
+    ``has_bias`` it is the output's gradient and the bias gradient is taken on its phases (their
+    extra positions hold zeros).
 
     Returns:
-        (dx, dw), each None when not needed.
+        (dx, dw, db), each None when not needed.
     """
     _, pads, phase_hw = plan(x.shape, w.shape[:2], padding, dilation)
     xq = saved.get("phases") if saved else None
@@ -87,8 +91,7 @@ def backward(conv2d_backward, dz, x, w, dilation, padding, need_input, need_kern
         xq = _split(x, phase_hw, dilation, pads[0], pads[2])
     out_q = (phase_hw[0] - w.shape[0] + 1, phase_hw[1] - w.shape[1] + 1)
     dzq = _split(dz, out_q, dilation, 0, 0)
-    dxq, dw, _ = conv2d_backward(dzq, xq, w, None, False, False, (1, 1), "valid",
-                                 need_input=need_input, need_kernel=need_kernel)
+    dxq, dw, db = conv2d_backward(dzq, xq, w, None, False, has_bias, (1, 1), "valid",
+                                  need_input=need_input, need_kernel=need_kernel)
     dx = _merge(dxq, x.shape, dilation, pads[0], pads[2]) if need_input else None
-    return dx, dw
-
+    return dx, dw, db
