@@ -4,9 +4,10 @@ thread pool.
 Batch normalization sees its input as rows ``(R, C)`` (channels last) or planes ``(A, C, S)``
 (channels first; see `kerasette.backend.kernels.normalization`): `channel_view` finds the view
 for the axes the statistics are taken over, or says there is none (kept axes that are not
-adjacent), in which case the caller computes in numpy. Reductions run one chunk of the leading
-axis per thread, each into its own float64 sums, added up at the end; maps write disjoint chunks
-of the output.
+adjacent), in which case the caller computes in numpy. The leading axis is cut into pieces of
+about a megabyte that the threads take in turn (`parallel.map_pieces`): reductions sum each piece
+into its own float64 totals, added up in piece order at the end (the same bits on any number of
+threads); maps write disjoint pieces of the output.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -48,27 +49,32 @@ class ChannelView:
             return _k.channel_sums_rows, _k.channel_affine_rows, _k.channel_affine2_rows
         return _k.channel_sums_planes, _k.channel_affine_planes, _k.channel_affine2_planes
 
-    def _split(self, fn):
-        """``fn(start, stop)`` over chunks of the leading axis, one per thread when large."""
-        return parallel.map_chunks(fn, self.shape[0], parallel.memory_bound_min(),
-                                   math.prod(self.shape[1:]))
+    def _pieces(self) -> list[tuple[int, int]]:
+        """The pieces of the leading axis that `_split` runs (see `parallel.pieces`)."""
+        return parallel.pieces(self.shape[0], math.prod(self.shape[1:]))
+
+    def _split(self, fn, ordered: bool = False):
+        """``fn(start, stop)`` over the pieces of the leading axis, taken by the threads in turn
+        when the array is large (`parallel.map_pieces`; ``ordered``: a reduction, always by
+        pieces)."""
+        return parallel.map_pieces(fn, self.shape[0], parallel.memory_bound_min(), math.prod(self.shape[1:]),
+                                   ordered=ordered)
 
     # -- passes ---------------------------------------------------------------------------------
     def sums(self, a: np.ndarray, b: np.ndarray, a_center, b_center) -> tuple[np.ndarray, np.ndarray]:
         """Per channel, float64: ``sum(a - a_center)`` and ``sum((a - a_center) * (b - b_center))``
         (``a``, ``b``: views from `of`; centers: (C,), rounded to the input's dtype)."""
         kernel = self._kernels()[0]
-        threads = parallel.num_threads()
-        totals = np.zeros((threads, 2, self.channels))  # made here: a worker waits for no GIL
-        scratch = np.empty((threads, 2, self.channels if self.rows else _k.LANES), a.dtype)
+        index = {start: t for t, (start, _) in enumerate(self._pieces())}
+        totals = np.zeros((len(index), 2, self.channels))  # made here: a worker waits for no GIL
+        scratch = np.empty((len(index), 2, self.channels if self.rows else _k.LANES), a.dtype)
         centers = a_center.astype(a.dtype), b_center.astype(b.dtype)
-        starts = [start for start, _ in parallel.chunks(self.shape[0], threads)]
 
         def part(i, j):
-            t = starts.index(i)  # each chunk its own row of totals (one chunk: starts at 0)
+            t = index[i]  # each piece its own totals, added up in piece order: the same bits on any thread count
             kernel(a[i:j], b[i:j], *centers, totals[t, 0], totals[t, 1], scratch[t, 0], scratch[t, 1])
 
-        self._split(part)
+        self._split(part, ordered=True)
         s1, s2 = totals.sum(axis=0)
         return s1, s2
 
@@ -95,19 +101,18 @@ class ChannelView:
             zeros = np.zeros(self.channels)
             dshift, dscale = self.sums(g, x, zeros, zeros)
             return self.affine(g, scale, zeros), dshift, dscale
-        threads = parallel.num_threads()
-        totals = np.zeros((threads, 2, self.channels))
-        scratch = np.empty((threads, 2, self.channels), g.dtype)
+        index = {start: t for t, (start, _) in enumerate(self._pieces())}
+        totals = np.zeros((len(index), 2, self.channels))
+        scratch = np.empty((len(index), 2, self.channels), g.dtype)
         dx = memory.empty_aligned(self.shape, g.dtype)
         scale = scale.astype(g.dtype)
-        starts = [start for start, _ in parallel.chunks(self.shape[0], threads)]
 
         def part(i, j):
-            t = starts.index(i)
+            t = index[i]
             _k.affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[t, 0], totals[t, 1], scratch[t, 0],
                                     scratch[t, 1])
 
-        self._split(part)
+        self._split(part, ordered=True)
         dshift, dscale = totals.sum(axis=0)
         return dx, dshift, dscale
 
@@ -147,9 +152,8 @@ def global_average_pool_forward(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(n_img, height * width, chans)
     y = np.empty((n_img, chans), x.dtype)
     if y.size and height * width:
-        parallel.map_chunks(lambda i, j: _k.gap_forward(flat[i:j], y[i:j], np.empty(chans), np.empty(chans, x.dtype)),
-                            n_img,
-                            parallel.memory_bound_min(), height * width * chans)
+        parallel.map_pieces(lambda i, j: _k.gap_forward(flat[i:j], y[i:j], np.empty(chans), np.empty(chans, x.dtype)),
+                            n_img, parallel.memory_bound_min(), height * width * chans)
     else:
         y[...] = np.nan
     return y
@@ -164,6 +168,6 @@ def global_average_pool_backward(dy: np.ndarray, x_shape: tuple[int, int, int, i
         return dx
     g = np.ascontiguousarray(dy / dy.dtype.type(size))
     flat = dx.reshape(n_img, size, chans)
-    parallel.map_chunks(lambda i, j: _k.gap_backward(g[i:j], flat[i:j]), n_img, parallel.memory_bound_min(),
+    parallel.map_pieces(lambda i, j: _k.gap_backward(g[i:j], flat[i:j]), n_img, parallel.memory_bound_min(),
                         size * chans)
     return dx

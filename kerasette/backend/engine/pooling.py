@@ -1,4 +1,5 @@
-"""2-D max and average pooling of NHWC arrays on the numba kernels, split over the pool by images.
+"""2-D max and average pooling of NHWC arrays on the numba kernels, split over the pool by images
+(pieces of a few images taken by the threads in turn: `parallel.map_pieces`).
 
 Max pooling's forward pass keeps each window's winner (its flat position in the image's plane) so
 that the backward pass sends each output gradient straight to it. Average pooling leaves the
@@ -7,12 +8,19 @@ cells of 'same' padding out of each mean, as Keras does.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from kerasette.backend import memory, parallel
-from kerasette.backend.engine.batch import by_images
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
+
+
+def _by_pieces(fn, array: np.ndarray, min_elements: int) -> None:
+    """``fn(first, last)`` over pieces of the batch (axis 0 of ``array``), taken by the threads in
+    turn (in the calling thread when ``array`` has fewer than ``min_elements`` elements)."""
+    parallel.map_pieces(fn, array.shape[0], min_elements, math.prod(array.shape[1:]))
 
 
 def maxpool2d_forward(
@@ -39,7 +47,7 @@ def maxpool2d_forward(
     y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
-        by_images(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
+        _by_pieces(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
                                                       pads[0], pads[2]), x, parallel.memory_bound_min())
     return y, argmax
 
@@ -61,7 +69,7 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
         dx[...] = 0
     else:
         flat = dx.reshape(n_img, height * width, chans)
-        by_images(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
+        _by_pieces(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
                    parallel.memory_bound_min())
     return dx
 
@@ -72,7 +80,7 @@ def avgpool2d_forward(x: np.ndarray, pool_size: tuple[int, int], strides: tuple[
     (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
     y = memory.empty_aligned((x.shape[0], oh_n, ow_n, x.shape[3]), x.dtype)
     if y.size:
-        by_images(lambda i, j: _pool.avgpool_forward(x[i:j], y[i:j], *pool_size, *strides, pads[0], pads[2]), x,
+        _by_pieces(lambda i, j: _pool.avgpool_forward(x[i:j], y[i:j], *pool_size, *strides, pads[0], pads[2]), x,
                   parallel.memory_bound_min())
     return y
 
@@ -85,6 +93,6 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
     if not dy.size:
         dx[...] = 0
     else:
-        by_images(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
+        _by_pieces(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
                   dx, parallel.memory_bound_min())
     return dx
