@@ -33,8 +33,11 @@ def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
             w1 = min(ow * sw - pl + pw, width)
             yv = y[n, oh, ow]
             av = argmax[n, oh, ow]
-            yv[:] = x[n, h0, w0]
-            av[:] = h0 * width + w0
+            x0 = x[n, h0, w0]
+            first = h0 * width + w0
+            for c in range(chans):  # a loop, not ``yv[:] = x0``: a slice copy compiles numba's
+                yv[c] = x0[c]       # shape-mismatch error message (2.5 s of a cold start)
+                av[c] = first
             for h in range(h0, h1):
                 for wc in range(w0, w1):
                     xv = x[n, h, wc]
