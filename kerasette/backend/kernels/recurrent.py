@@ -8,8 +8,12 @@ so the recurrence of a batch splits over threads by rows. Each step is one BLAS 
 recurrent kernel (`kerasette.backend.kernels.blas.gemm`, inside the kernel) followed by one fused
 loop that applies the gate non-linearities and updates the state.
 
-Activations are given by code (`ACTIVATIONS`); derivatives are computed from the activation's
-output. ``mask`` (T, B) (uint8, 1 = use the step) makes a masked step carry the previous states
+Activations are given by code (`ACTIVATIONS`) and applied to a row of gates at a time
+(`activate_row`), in loops that vectorize: float32 tanh and sigmoid come from `_exp32`, plain
+float32 arithmetic within about one ulp of the exact values (libm's functions cost ten times
+more per value and stop the loops from vectorizing); float64 uses libm's exact functions, so
+that the float64 gradient checks see the true functions. Derivatives are computed from the
+activation's output. ``mask`` (T, B) (uint8, 1 = use the step) makes a masked step carry the previous states
 over unchanged (its gradient passes through to the previous step). ``rmask`` (B, U) multiplies
 the previous output before the recurrent product (recurrent dropout; the same every step).
 
@@ -53,55 +57,6 @@ def _exp32(x):
     p = p * r + np.float32(1.0)
     p = p * r + np.float32(1.0)
     return p * _POW2_32[np.int32(k) + 126]
-
-
-def _activate(code, x):
-    pass
-
-
-@overload(_activate)
-def _activate_overload(code, x):
-    """The activation of code ``code`` at ``x``: float32 through `_exp32`, float64 through libm
-    (exact: the gradient checks run in float64)."""
-    if x == types.float32:
-        one, half, zero, sixth = np.float32(1.0), np.float32(0.5), np.float32(0.0), np.float32(1.0 / 6.0)
-
-        def impl32(code, x):
-            if code == 1:
-                return np.float32(2.0) / (one + _exp32(np.float32(-2.0) * x)) - one
-            if code == 2:
-                return one / (one + _exp32(-x))
-            if code == 3:
-                y = x * sixth + half
-                return zero if y < zero else (one if y > one else y)
-            if code == 4:
-                return x if x > zero else zero
-            return x
-
-        return impl32
-
-    def impl(code, x):
-        if code == 1:
-            return math.tanh(x)
-        if code == 2:
-            if x >= 0:
-                return 1.0 / (1.0 + math.exp(-x))
-            e = math.exp(x)
-            return e / (1.0 + e)
-        if code == 3:
-            y = x / 6.0 + 0.5
-            return 0.0 if y < 0.0 else (1.0 if y > 1.0 else y)
-        if code == 4:
-            return x if x > 0 else 0.0
-        return x
-
-    return impl
-
-
-@kernel
-def activate(code, x):
-    """The activation of code ``code`` at ``x`` (see `ACTIVATIONS`)."""
-    return _activate(code, x)
 
 
 def _tanh_first(x):
