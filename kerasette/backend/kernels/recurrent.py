@@ -131,6 +131,27 @@ def activate_row(code, a, b, start, stop):
 
 
 @kernel
+def derivative_row(code, y, out):
+    """``out[j]`` = the derivative of activation ``code`` where its output is ``y[j]`` (1-D
+    views; the branch on the code outside the loops, so that they vectorize)."""
+    if code == 1:
+        for j in range(y.size):
+            out[j] = 1.0 - y[j] * y[j]
+    elif code == 2:
+        for j in range(y.size):
+            out[j] = y[j] * (1.0 - y[j])
+    elif code == 3:
+        for j in range(y.size):
+            out[j] = 1.0 / 6.0 if 0.0 < y[j] < 1.0 else 0.0
+    elif code == 4:
+        for j in range(y.size):
+            out[j] = 1.0 if y[j] > 0 else 0.0
+    else:
+        for j in range(y.size):
+            out[j] = 1.0
+
+
+@kernel
 def derivative(code, y):
     """The derivative of activation ``code``, from its output ``y``."""
     if code == 1:
@@ -258,10 +279,11 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
 
 @kernel
 def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mask, has_mask, rmask, has_rmask,
-                  act, ract, b0, b1, dxp, dh, dc, tmp):
+                  act, ract, b0, b1, dxp, dh, dc, tmp, dact):
     """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), and in ``dh``/``dc`` rows the initial
     states' gradients. ``dseq`` (T, B, K) and ``dlast`` (B, K) hold the gradients of the outputs;
-    with ``cell_grads`` K is 2U and the second half is the gradient of the cell state."""
+    with ``cell_grads`` K is 2U and the second half is the gradient of the cell state. ``tmp``
+    and ``dact`` (B, U) are scratch."""
     T, B, G = dxp.shape
     U = G // 4
     n = b1 - b0
@@ -284,23 +306,28 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mas
                 for j in range(G):
                     dr[j] = 0.0
                 continue
-            # row views (loops from 0 over them vectorize); tmp row = act(c_t)
-            gr, c_prev, ac = gates[t, b], cs[t, b], tmp[b]
+            # row views (loops from 0 over them vectorize); tmp row = act(c_t), dact row its
+            # derivative, dr first holds the gates' derivatives
+            gr, c_prev, ac, da = gates[t, b], cs[t, b], tmp[b], dact[b]
             c_now = cs[t + 1, b]
             for u in range(U):
                 ac[u] = c_now[u]
             activate_row(act, tmp, b, 0, U)
+            derivative_row(act, ac, da)
+            derivative_row(ract, gr[:2 * U], dr[:2 * U])
+            derivative_row(act, gr[2 * U:3 * U], dr[2 * U:3 * U])
+            derivative_row(ract, gr[3 * U:], dr[3 * U:])
             for u in range(U):
                 i = gr[u]
                 f = gr[U + u]
                 g = gr[2 * U + u]
                 o = gr[3 * U + u]
                 gh = ghr[u]
-                gc = gcr[u] + gh * o * derivative(act, ac[u])
-                dr[u] = gc * g * derivative(ract, i)
-                dr[U + u] = gc * c_prev[u] * derivative(ract, f)
-                dr[2 * U + u] = gc * i * derivative(act, g)
-                dr[3 * U + u] = gh * ac[u] * derivative(ract, o)
+                gc = gcr[u] + gh * o * da[u]
+                dr[u] = gc * g * dr[u]
+                dr[U + u] = gc * c_prev[u] * dr[U + u]
+                dr[2 * U + u] = gc * i * dr[2 * U + u]
+                dr[3 * U + u] = gh * ac[u] * dr[3 * U + u]
                 gcr[u] = gc * f
         blas.gemm(False, True, n, U, G, dxp, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
         for b in range(b0, b1):

@@ -158,11 +158,11 @@ class Recurrence(Op):
                                                                  has_mask, rmask, has_rmask, self.act, b0, b1, dxp,
                                                                  dh, tmp), B, parallel.matmul_min_work(), work)
         elif kind == "lstm":
-            dc = np.empty((B, U), dtype)
+            dc, dact = np.empty((B, U), dtype), np.empty((B, U), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_backward(dseq, has_seq, dlast, has_last, self.with_cell,
                                                                self.gates, self.cs, rk, mask, has_mask, rmask,
                                                                has_rmask, self.act, self.ract, b0, b1, dxp, dh, dc,
-                                                               tmp), B, parallel.matmul_min_work(), work)
+                                                               tmp, dact), B, parallel.matmul_min_work(), work)
         else:
             drec = np.empty((T, B, G), dtype)
             q = np.empty((B, U), dtype)
