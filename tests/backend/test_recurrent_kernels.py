@@ -10,6 +10,9 @@ import pytest
 
 from kerasette.backend.kernels import recurrent as k
 
+EXACT = {"tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "hard_sigmoid": lambda v: np.clip(v / 6 + 0.5, 0, 1),
+         "relu": lambda v: np.maximum(v, 0), "linear": lambda v: v}
+
 
 @numba.njit
 def _exp32_all(x, out):
@@ -39,8 +42,7 @@ def test_exp32_is_within_two_ulps_over_float32s_range():
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear"])
 def test_activate_row_matches_numpy(name, dtype, tolerance):
     x = _values(dtype)
-    exact = {"tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "hard_sigmoid": lambda v: np.clip(v / 6 + 0.5, 0, 1),
-             "relu": lambda v: np.maximum(v, 0), "linear": lambda v: v}[name](x.astype(np.float64))
+    exact = EXACT[name](x.astype(np.float64))
     rows = np.stack([x, x[::-1]]).copy()
     k.activate_row(k.ACTIVATIONS[name], rows, 1, 3, x.size - 2)  # a part of one row only
     np.testing.assert_array_equal(rows[0], x)
@@ -59,3 +61,17 @@ def test_scatter_add_rows_adds_repeated_indices():
     np.add.at(expected, indices, rows)
     np.testing.assert_allclose(out[:, 1:3], expected[:, 1:3])
     assert not out[:, [0, 3]].any()
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear"])
+def test_derivative_row_from_the_activation_output(name):
+    fn = EXACT[name]
+    x = np.linspace(-4, 4, 101)
+    x = x[np.abs(np.abs(x) - 3) > 1e-3]  # away from hard sigmoid's corners
+    y = fn(x)
+    eps = 1e-6
+    numeric = (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    out = np.empty_like(y)
+    k.derivative_row(k.ACTIVATIONS[name], y, out)
+    keep = np.abs(x) > 1e-3  # relu's kink at 0
+    np.testing.assert_allclose(out[keep], numeric[keep], rtol=1e-6, atol=1e-8)
