@@ -96,6 +96,23 @@ def test_default_choices_for_the_seed_model():
     assert names((4, 9, 9, 32), (3, 3, 32, 16), (2, 2)) == ("gemm", "col2im", "gemm")
 
 
+def test_winograd_stops_where_its_transformed_kernel_leaves_the_cache():
+    """VGG16's 512 -> 512 layers run faster on GEMM; 256 -> 512 keeps Winograd forward but not for
+    the kernel gradient (measured; see MAX_KERNEL_BYTES)."""
+    def names(cin, cout, size=28, dtype=np.float32):
+        g = conv_geometry((8, size, size, cin), (3, 3, cin, cout), (1, 1), "same", dtype)
+        return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
+
+    def winograd(cin, cout, dtype=np.float32):
+        return tuple(name == "winograd" for name in names(cin, cout, dtype=dtype))
+
+    assert winograd(256, 256) == (True, True, True)
+    assert winograd(256, 512) == (True, True, False)
+    assert winograd(512, 512) == (False, False, False)
+    assert winograd(256, 256, dtype=np.float64) == (True, True, False)  # twice the bytes
+    assert names(32, 32) == ("winograd", "winograd", "winograd")  # the seed model's layers keep it
+
+
 def test_deny_falls_through_to_the_next_algorithm():
     g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), "same", np.float32)
     with conv_algorithms(deny=["winograd"]):

@@ -184,11 +184,15 @@ def _kernel_gemm(dy, x, g, w_shape):
             _summed(x, w_shape))
 
 
+def _itemsize(g) -> int:
+    return np.dtype(g.dtype).itemsize
+
+
 # -- the lists --------------------------------------------------------------------------------
 FORWARD = (
     Algorithm("direct", "forward", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _forward_direct),
-    Algorithm("winograd", "forward", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw),
-              _forward_winograd),
+    Algorithm("winograd", "forward", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw, g.cout,
+                                                                    _itemsize(g)), _forward_winograd),
     Algorithm("rows", "forward", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _forward_rows),
     Algorithm("gemm", "forward", lambda g: True, _forward_gemm),
 )
@@ -197,7 +201,7 @@ INPUT_GRAD = (
     Algorithm("direct", "input_grad", lambda g: g.strides == (1, 1) and not g.empty
               and direct_conv.usable(g.cin, g.cout, g.dtype), _input_direct),
     Algorithm("winograd", "input_grad", lambda g: _full_conv_applies(g)
-              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw), _input_winograd),
+              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g)), _input_winograd),
     Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
               _input_rows),
     Algorithm("gemm", "input_grad", _full_conv_applies, _input_gemm),
@@ -206,8 +210,9 @@ INPUT_GRAD = (
 
 KERNEL_GRAD = (
     Algorithm("direct", "kernel_grad", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _kernel_direct),
-    Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw),
-              _kernel_winograd),
+    Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(
+        g.kernel, g.strides, g.cin, g.out_hw, g.cout, _itemsize(g), winograd_conv.MAX_KERNEL_GRAD_BYTES),
+        _kernel_winograd),
     Algorithm("rows", "kernel_grad", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _kernel_rows),
     Algorithm("gemm", "kernel_grad", lambda g: True, _kernel_gemm),
 )
