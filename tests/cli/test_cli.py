@@ -242,3 +242,13 @@ def test_convert_errors(tmp_path, capsys):
     assert "weights only" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "missing.h5"), str(tmp_path / "out.keras")]) == 1
     assert not (tmp_path / "out.keras").exists()
+
+
+def test_the_readmes_keras2_script_runs_unmodified(tmp_path):
+    text = (REPO / "README.md").read_text()
+    start = text.index("```python\n", text.index("For example, this Keras 2 script")) + len("```python\n")
+    script = tmp_path / "readme_keras2.py"
+    script.write_text(text[start:text.index("```", start)])
+    proc = _kerasette("run", script)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith(kerasette.__version__)
