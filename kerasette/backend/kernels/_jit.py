@@ -9,6 +9,9 @@ numba writes its cache into a ``__pycache__`` folder beside this module. When th
 be written (a read-only install, a shared site-packages), and the user has not chosen a location
 with ``NUMBA_CACHE_DIR``, the cache goes to a per-user folder instead; see :func:`_cache_dir_for`.
 That decision has to be made before numba is imported, so it happens at the top of this module.
+
+On a first run (an empty cache) a helper process compiles the kernels a model commonly needs
+while this one works; see `kerasette.backend.kernels._ahead`.
 """
 
 from __future__ import annotations
@@ -65,6 +68,18 @@ import numba  # noqa: E402 - the cache location must be decided before numba is 
 if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = _CACHE_DIR  # numba was imported earlier, before the env was set
 
-#: Serial kernel: compiled on first call, cached on disk, releases the GIL.
-kernel = numba.njit(cache=True, nogil=True)
+from kerasette.backend.kernels import _ahead  # noqa: E402
+
+_njit = numba.njit(cache=True, nogil=True)
+
+
+def kernel(func):
+    """Serial kernel: compiled on first call, cached on disk, releases the GIL.
+
+    Each new signature compiles through `kerasette.backend.kernels._ahead`, which shares the
+    first run's compilation with a helper process when the kernel is one it knows in advance.
+    """
+    dispatcher = _njit(func)
+    _ahead.hook(dispatcher)
+    return dispatcher
 
