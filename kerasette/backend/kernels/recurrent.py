@@ -107,11 +107,10 @@ def _sigmoid_second_overload(e):
 
 
 @kernel
-def activate_row(code, a, b, start, stop):
-    """``a[b, start:stop] = activation(a[b, start:stop])`` in place, for the codes of
-    `ACTIVATIONS`: the branch on the code is outside the loops, and the loops' bodies are plain
-    arithmetic (float32: `_exp32`), so that they vectorize."""
-    row = a[b, start:stop]  # a view: a loop from 0 over it has no negative-index checks
+def activate_flat(code, row):
+    """``row = activation(row)`` in place on a 1-D view, for the codes of `ACTIVATIONS`: the
+    branch on the code is outside the loops, and the loops' bodies are plain arithmetic (float32:
+    `_exp32`), so that they vectorize (a loop from 0 over a view has no negative-index checks)."""
     if code == 1:
         for j in range(row.size):
             row[j] = _tanh_first(row[j])
@@ -128,6 +127,12 @@ def activate_row(code, a, b, start, stop):
     elif code == 4:
         for j in range(row.size):
             row[j] = max(row[j], 0.0)
+
+
+@kernel
+def activate_row(code, a, b, start, stop):
+    """``a[b, start:stop] = activation(a[b, start:stop])`` in place (see `activate_flat`)."""
+    activate_flat(code, a[b, start:stop])
 
 
 @kernel
@@ -245,36 +250,61 @@ def simple_backward(dseq, has_seq, dlast, has_last, hs, rk, mask, has_mask, rmas
 
 
 @kernel
-def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, z, hd):
+def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, hd):
     """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U); ``gates`` (T, B, 4U) keeps
-    the activated i, f, c, o for the backward pass; ``z`` (B, 4U) and ``hd`` (B, U) are scratch."""
+    the activated i, f, c, o for the backward pass; ``hd`` (B, U) is scratch.
+
+    Each step works on the chunk's rows as one contiguous block where it can: the recurrent
+    product lands in the step's gate rows, the projections are added in one pass, and with the
+    default activations (tanh, sigmoid) one sigmoid pass covers every gate (the c gate's
+    tanh(x) = 2 sigmoid(2x) - 1)."""
     T, B, G = xp.shape
     U = G // 4
     n = b1 - b0
+    flat_gates = gates.reshape(-1)
+    flat_xp = xp.reshape(-1)
+    flat_hd = hd.reshape(-1)
+    default = act == 1 and ract == 2
     for t in range(T):
         _previous(hs, t, b0, b1, rmask, has_rmask, hd)
-        blas.gemm(False, False, n, G, U, hd, b0 * U, U, rk, 0, G, 0.0, z, b0 * G, G)
+        start = (t * B + b0) * G
+        blas.gemm(False, False, n, G, U, hd, b0 * U, U, rk, 0, G, 0.0, gates, start, G)
+        block = flat_gates[start:start + n * G]
+        projections = flat_xp[start:start + n * G]
+        for j in range(n * G):
+            block[j] += projections[j]
+        step = gates[t]
+        if default:
+            for b in range(b0, b1):
+                g = step[b, 2 * U:3 * U]
+                for u in range(U):
+                    g[u] *= 2.0
+            activate_flat(2, block)
+            for b in range(b0, b1):
+                g = step[b, 2 * U:3 * U]
+                for u in range(U):
+                    g[u] = 2.0 * g[u] - 1.0
+        else:
+            for b in range(b0, b1):
+                activate_row(ract, step, b, 0, 2 * U)
+                activate_row(act, step, b, 2 * U, 3 * U)
+                activate_row(ract, step, b, 3 * U, G)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
-                _carry(hs, t, b, cs, True)
                 continue
-            # row views: loops over them from 0 vectorize (no negative-index checks)
-            zr, xr, gr, tr = z[b], xp[t, b], gates[t, b], hd[b]
-            c_prev, c_new, h_new = cs[t, b], cs[t + 1, b], hs[t + 1, b]
-            for j in range(G):
-                zr[j] += xr[j]
-            activate_row(ract, z, b, 0, 2 * U)
-            activate_row(act, z, b, 2 * U, 3 * U)
-            activate_row(ract, z, b, 3 * U, G)
+            zr, tr, c_prev, c_new = step[b], hd[b], cs[t, b], cs[t + 1, b]
             for u in range(U):
                 c = zr[U + u] * c_prev[u] + zr[u] * zr[2 * U + u]
                 c_new[u] = c
                 tr[u] = c
-            activate_row(act, hd, b, 0, U)
+        activate_flat(act, flat_hd[b0 * U:b1 * U])
+        for b in range(b0, b1):
+            if has_mask and mask[t, b] == 0:
+                _carry(hs, t, b, cs, True)
+                continue
+            zr, tr, h_new = step[b], hd[b], hs[t + 1, b]
             for u in range(U):
                 h_new[u] = zr[3 * U + u] * tr[u]
-            for j in range(G):
-                gr[j] = zr[j]
 
 
 @kernel

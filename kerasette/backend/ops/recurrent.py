@@ -110,9 +110,8 @@ class Recurrence(Op):
             cs = np.empty((T + 1, B, U), dtype)
             cs[0] = c0
             gates = np.empty((T, B, G), dtype)
-            z = np.empty((B, G), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, self.act,
-                                                              self.ract, b0, b1, hs, cs, gates, z, hd),
+                                                              self.ract, b0, b1, hs, cs, gates, hd),
                                 B, parallel.matmul_min_work(), work)
         else:
             cs = None
