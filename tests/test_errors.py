@@ -192,8 +192,13 @@ def test_using_a_model_before_compile(method):
 
 
 def test_compile_without_loss():
-    with pytest.raises(ValueError, match="argument `loss` is required"):
-        _mlp(False).compile("sgd")
+    """compile() takes no loss (add_loss terms may be the loss, as in Keras); training without any
+    loss says what is missing."""
+    model = _mlp(False)
+    model.compile("sgd")
+    with pytest.raises(ValueError, match=r"Model 'sequential_\d+': no loss to compute: pass loss=\.\.\. to "
+                                         r"compile\(\), or add loss terms with add_loss\(\)"):
+        model.train_on_batch(np.ones((2, 4), "float32"), np.ones((2, 2), "float32"))
 
 
 def test_adding_a_non_layer():

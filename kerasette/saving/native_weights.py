@@ -24,6 +24,7 @@ import re
 import h5py
 import numpy as np
 
+from kerasette.layers.base import Layer
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.hdf5_io import H5Reader, h5_errors
 
@@ -48,26 +49,61 @@ def _is_container(layer) -> bool:
     return hasattr(layer, "layers") and hasattr(layer, "get_build_config")
 
 
-def walk(model, prefix: str = ""):
-    """(path, layer) for ``model`` (path ``prefix``) and each object below it, in Keras's order."""
-    yield prefix, model
+def _children(layer) -> list[tuple[str, object]]:
+    """The layers held inside ``layer`` as Keras 3 walks them: (attribute name, a layer or a list
+    of layers), attributes in name order, as Keras's ``dir()`` walk meets them (an RNN's ``cell``,
+    a wrapper's ``layer``, Bidirectional's ``backward_layer`` and ``forward_layer``,
+    StackedRNNCells' ``cells``). A layer may name its children itself (``native_children``)."""
+    if hasattr(layer, "native_children"):
+        return list(layer.native_children())
+    found = []
+    for name, value in sorted(vars(layer).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, Layer):
+            found.append((name, value))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+            found.append((name, list(value)))
+    return found
+
+
+def _walk_list(items, prefix: str, visited: set):
+    """A list of layers, each at ``prefix`` + its snake-case class name (``_1``, ``_2`` for repeats)."""
     counts: dict[str, int] = {}
-    for layer in _listed_layers(model):
+    for layer in items:
         base = snake_case(type(layer).__name__)
         n = counts.get(base, 0)
         counts[base] = n + 1
-        path = f"{prefix}layers/{base}" + (f"_{n}" if n else "")
-        if _is_container(layer):
-            yield from walk(layer, path + "/")
+        yield from _walk(layer, f"{prefix}{base}" + (f"_{n}" if n else "") + "/", visited)
+
+
+def _walk(obj, prefix: str, visited: set):
+    if id(obj) in visited:  # an object reached twice is stored once, where Keras first meets it
+        return
+    visited.add(id(obj))
+    yield prefix, obj
+    if _is_container(obj):
+        yield from _walk_list(_listed_layers(obj), prefix + "layers/", visited)
+        return
+    for attr, child in _children(obj):
+        if isinstance(child, list):
+            yield from _walk_list(child, f"{prefix}{attr}/", visited)
         else:
-            yield path + "/", layer
+            yield from _walk(child, f"{prefix}{attr}/", visited)
+
+
+def walk(model, prefix: str = ""):
+    """(path, object) for ``model`` (path ``prefix``) and each layer inside it, nested models and
+    the layers held by layers included, in Keras 3's order."""
+    yield from _walk(model, prefix, set())
 
 
 def own_variables(layer) -> list:
-    """A leaf layer's variables in Keras's order: trainable ones first, then the others."""
+    """The variables a layer holds itself (not those of the layers inside it), in Keras's order:
+    trainable ones first, then the others."""
     if _is_container(layer):
         return []
-    weights = list(layer.weights)
+    weights = list(layer.__dict__.get("_weights", ()))
     return [w for w in weights if getattr(w, "trainable", True)] + \
         [w for w in weights if not getattr(w, "trainable", True)]
 
