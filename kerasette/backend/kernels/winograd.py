@@ -186,10 +186,13 @@ def output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
         for e in range(36):
             for f in range(cout):
                 m_loc[e, 0, f] = mm[e, t - t0, f]
-        if h0 + 4 <= oh_n and w0 + 4 <= ow_n:
-            _output_tile(m_loc, 0, tmp, y, n, h0, w0, b, has_bias, relu)
+        inside = h0 + 4 <= oh_n and w0 + 4 <= ow_n
+        # one inlined copy of the tile code (two doubled this kernel's compile time): a tile inside
+        # the image is written in place, one crossing its border into ``o``, then cropped
+        dst, dn, dh, dw = (y, n, h0, w0) if inside else (o, 0, 0, 0)
+        _output_tile(m_loc, 0, tmp, dst, dn, dh, dw, b, has_bias, relu)
+        if inside:
             continue
-        _output_tile(m_loc, 0, tmp, o, 0, 0, 0, b, has_bias, relu)
         for a in range(min(4, oh_n - h0)):
             for bcol in range(min(4, ow_n - w0)):
                 for f in range(cout):
