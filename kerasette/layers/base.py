@@ -19,7 +19,13 @@ neither ever tests a concrete layer type:
 - ``standalone_activation``: the activation a layer applies and nothing else (Activation);
 - ``keras1_arguments`` / `translate_config`: Keras 1 argument names, set by the
   `kerasette.layers.legacy.keras_layer` decorator that also registers the class;
-- ``stored_weight_converter``: how to read weights stored in another layout (Theano kernels).
+- ``stored_weight_converter``: how to read weights stored in another layout (Theano kernels);
+- ``regroup_stored_weights`` (optional): a file's list of arrays as this layer's weights when
+  the file stores another number of them (Keras 1's per-gate LSTM and GRU arrays);
+- ``native_children`` (optional): the layers held inside, by the attribute names Keras 3's
+  native weights file uses (found from the public attributes otherwise);
+- ``inference_affine_axis`` / ``inference_affine`` and ``output_affine_folder``: a per-channel
+  affine map at inference (BatchNormalization) and a layer that can fold one into its weights.
 """
 
 from __future__ import annotations

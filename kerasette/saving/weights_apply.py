@@ -82,6 +82,12 @@ class _Planner:
     def plan_layer(self, layer, stored: LayerWeights) -> None:
         variables = list(layer.weights)
         label = f"layer '{layer.name}' ({type(layer).__name__}; '{stored.name}' in the file)"
+        regroup = getattr(layer, "regroup_stored_weights", None)  # e.g. Keras 1's per-gate LSTM arrays
+        if regroup is not None and len(stored.weights) != len(variables) and all(
+                value.dtype.kind == "f" for _, value in stored.weights):
+            arrays = regroup([value for _, value in stored.weights])
+            names = [name for name, _ in stored.weights]
+            stored = dataclasses.replace(stored, weights=list(zip(names[:len(arrays)], arrays, strict=False)))
         if len(variables) != len(stored.weights):
             self._mismatch(f"{label}: the layer has {len(variables)} weights, the file holds "
                            f"{len(stored.weights)} ({[n for n, _ in stored.weights]})")

@@ -57,8 +57,6 @@ GRU1 = {"name": "gru_1", "trainable": True, "output_dim": 2, "init": "glorot_uni
         "input_length": None}
 
 
-@pytest.mark.xfail(strict=True, reason="needs the Layer fact regroup_stored_weights read by "
-                   "kerasette/saving/weights_apply.py (Keras 1 stores 12/9 per-gate arrays)")
 def test_a_keras1_file_with_per_gate_lstm_and_gru_weights_loads(tmp_path):
     from tests.backend.recurrent_op_cases import gru_reference, lstm_reference
 
