@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from kerasette import optimizers, registry, saving
+from kerasette import layers, optimizers, registry, saving
 from kerasette.backend import ops
 from kerasette.layers import Activation, Conv2D, Dense, Dot, Dropout, Flatten, InputLayer, Layer, MaxPooling2D
 from kerasette.models import Sequential, model_from_config, model_from_json
@@ -26,6 +26,13 @@ LAYER_EXAMPLES = {
     "InputLayer": lambda: InputLayer(input_shape=(5, 6)),
     "MaxPooling2D": lambda: MaxPooling2D((3, 2), strides=(1, 2), padding="same"),
     "Dot": lambda: Dot(axes=(1, 2), normalize=True),
+    "Embedding": lambda: layers.Embedding(20, 4, mask_zero=True),
+    "SimpleRNNCell": lambda: layers.SimpleRNNCell(3, activation="relu"),
+    "LSTMCell": lambda: layers.LSTMCell(3, unit_forget_bias=False),
+    "GRUCell": lambda: layers.GRUCell(3, reset_after=False),
+    "StackedRNNCells": lambda: layers.StackedRNNCells([layers.LSTMCell(2), layers.GRUCell(3)]),
+    "CuDNNLSTM": lambda: registry.get("layer", "CuDNNLSTM")(3),
+    "CuDNNGRU": lambda: registry.get("layer", "CuDNNGRU")(3),
 }
 
 
