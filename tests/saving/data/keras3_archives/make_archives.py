@@ -8,7 +8,7 @@ optimizer variables ``opt_0``, ``opt_1``, ... (iterations, learning rate, slots,
 order). The models: a trained Sequential convnet (Adam), a trained two-input functional model
 (RMSprop with momentum), a functional model holding a nested Sequential (SGD with Nesterov),
 an uncompiled Sequential, and, so that every layer family is covered, each ``.h5`` model of
-``../keras3_layers`` re-saved by Keras as ``.keras`` (``layers_NAME``); rerun this script when a
+``../keras3_layers`` re-saved by Keras as ``.keras`` (``layers_NAME``, uncompiled); rerun this script when a
 family is added there.
 """
 
@@ -89,7 +89,7 @@ def main() -> None:
     for path in sorted(LAYERS.glob("*.h5")):
         data = np.load(path.with_suffix(".npz"))
         x = data["x"] if "x" in data.files else [data[f"x_{i}"] for i in range(sum(k.startswith("x_") for k in data.files))]
-        _save(keras.models.load_model(path), f"layers_{path.stem}", x)
+        _save(keras.models.load_model(path, compile=False), f"layers_{path.stem}", x)  # the layers are the point
 
 
 if __name__ == "__main__":
