@@ -6,7 +6,6 @@ did, the second from the states the first left. (The stateless recurrent fixture
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from kerasette.models import load_model
 from tests.saving.conftest import DATA
