@@ -60,7 +60,9 @@ def resizing_model(sample):
         layers.Conv2D(3, 3, activation="tanh"),
         layers.Resizing(5, 3, interpolation="nearest", pad_to_aspect_ratio=True),
         layers.CenterCrop(8, 8),
-        layers.Resizing(3, 4, interpolation="bicubic"),
+        # bilinear: Keras 3's bicubic resize differs between its backends (torch against jax: 7.5e-3 on
+        # this model), and CI checks these files with jax; bicubic is tested in tests/images
+        layers.Resizing(3, 4, interpolation="bilinear"),
         layers.Flatten(),
         layers.Dense(2, activation="softmax"),
     ])
