@@ -86,15 +86,10 @@ class ZeroPadding2D(Layer):
         return tuple(out)
 
     def call(self, inputs):
-        x = inputs
-        for axis, (before, after) in zip(_spatial_axes(self.data_format), self.padding):
-            parts = []
-            for size in (before, after):
-                shape = list(x.shape)
-                shape[axis] = size
-                parts.append(np.zeros(shape, dtype=x.dtype))
-            x = ops.concatenate([parts[0], x, parts[1]], axis=axis)
-        return x
+        widths = [(0, 0)] * len(inputs.shape)
+        for axis, pair in zip(_spatial_axes(self.data_format), self.padding):
+            widths[axis] = pair
+        return ops.pad(inputs, widths)
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}
@@ -258,12 +253,9 @@ class ZeroPadding1D(Layer):
         return tuple(out)
 
     def call(self, inputs):
-        parts, axis = [], self._steps_axis
-        for size in self.padding:
-            shape = list(inputs.shape)
-            shape[axis] = size
-            parts.append(np.zeros(shape, dtype=inputs.dtype))
-        return ops.concatenate([parts[0], inputs, parts[1]], axis=axis)
+        widths = [(0, 0)] * len(inputs.shape)
+        widths[self._steps_axis] = tuple(self.padding)
+        return ops.pad(inputs, widths)
 
     def get_config(self):
         return {**super().get_config(), "padding": list(self.padding), "data_format": self.data_format}

@@ -49,6 +49,7 @@ from kerasette.backend.ops.shape import (
     expand_dims,
     flatten,
     getitem,
+    pad,
     reshape,
     tile,
     transpose,
@@ -66,6 +67,7 @@ __all__ = [
     "depthwise_conv2d",
 ]
 __all__ += ["conv2d_transpose", "resize2d"]
+__all__ += ["pad"]
 
 register_operators({
     "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.ops.base import Op, apply
 
 
@@ -101,6 +102,53 @@ class Tile(Op):
         split = [n for pair in zip(reps, shape) for n in pair]
         summed = grad.reshape(split).sum(axis=tuple(range(0, 2 * ndim, 2)))
         return (summed.reshape(self.in_shape),)
+
+
+#: From this many input values a pad of a batch (nothing added on axis 0) is split over the threads.
+PARALLEL_PAD_ELEMENTS = 1 << 20
+
+
+class Pad(Op):
+    """Zeros around ``x``: ``widths`` is one (before, after) pair per axis. The output is written
+    once (the interior copied, only the border zeroed), and the gradient is the interior of the
+    output's gradient."""
+
+    name = "pad"
+
+    def __init__(self, widths):
+        self.widths = tuple((int(before), int(after)) for before, after in widths)
+
+    def forward(self, x):
+        if len(self.widths) != x.ndim or any(b < 0 or a < 0 for b, a in self.widths):
+            raise ValueError(f"pad: expected {x.ndim} pairs of non-negative widths for an input of shape "
+                             f"{x.shape}; received {self.widths}")
+        out = np.empty(tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths, strict=True)), dtype=x.dtype)
+        self.interior = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, self.widths, strict=True))
+        if self.widths[0] == (0, 0) and x.ndim > 1 and x.size >= PARALLEL_PAD_ELEMENTS:
+            parallel.map_pieces(lambda i, j: self._fill(out[i:j], x[i:j]), x.shape[0], 0, out[0].size)
+        else:
+            self._fill(out, x)
+        return out
+
+    def _fill(self, out, x) -> None:
+        """Zeros the border slabs of ``out``, axis by axis, and copies ``x`` into the interior."""
+        # nothing added on axis 0 (always so for a chunk of the batch): the whole of that axis
+        interior = (slice(None), *self.interior[1:]) if self.widths[0] == (0, 0) else self.interior
+        for axis, (before, after) in enumerate(self.widths):
+            inner = interior[:axis]
+            if before:
+                out[(*inner, slice(0, before))] = 0
+            if after:
+                out[(*inner, slice(out.shape[axis] - after, None))] = 0
+        out[interior] = x
+
+    def backward(self, grad):
+        return (grad[self.interior],)
+
+
+def pad(x, widths):
+    """``x`` with zeros around it: ``widths`` holds one (before, after) pair per axis."""
+    return apply(Pad(widths), x)
 
 
 def reshape(x, shape):
