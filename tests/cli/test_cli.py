@@ -244,11 +244,15 @@ def test_convert_errors(tmp_path, capsys):
     assert not (tmp_path / "out.keras").exists()
 
 
-def test_the_readmes_keras2_script_runs_unmodified(tmp_path):
+@pytest.mark.parametrize(("marker", "last_line"), [
+    ("For example, this Keras 2 script", kerasette.__version__),
+    ("and so does this Keras 1 one", "accuracy"),
+])
+def test_the_readmes_keras_scripts_run_unmodified(tmp_path, marker, last_line):
     text = (REPO / "README.md").read_text()
-    start = text.index("```python\n", text.index("For example, this Keras 2 script")) + len("```python\n")
-    script = tmp_path / "readme_keras2.py"
+    start = text.index("```python\n", text.index(marker)) + len("```python\n")
+    script = tmp_path / "readme_script.py"
     script.write_text(text[start:text.index("```", start)])
     proc = _kerasette("run", script)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1].startswith(kerasette.__version__)
+    assert proc.stdout.strip().splitlines()[-1].startswith(last_line)
