@@ -7,7 +7,6 @@ before a model is built or a weight is changed.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -27,7 +26,7 @@ from kerasette.saving.file_content import (
 )
 from kerasette.saving.hdf5_io import H5Reader, h5_errors, write_str_attr, write_str_list_attr
 from kerasette.saving.keras_archive import ZIP_MAGIC, is_archive
-from kerasette.saving.model_config import model_from_config, parse_json
+from kerasette.saving.model_config import model_from_config, parse_json, to_json
 from kerasette.saving.native_weights import is_native_layout
 from kerasette.saving.optimizer_state import restore_optimizer_state, write_optimizer_weights
 from kerasette.saving.training_config import compile_from_training_config, training_config
@@ -39,22 +38,6 @@ BACKEND_NAME = "kerasette"
 
 
 # -- writing -----------------------------------------------------------------------------------
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{obj!r:.80} (of type {type(obj).__name__}) cannot be written as JSON")
-
-
-def _to_json(value, what: str) -> str:
-    try:
-        return json.dumps(value, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"cannot save the {what}: {exc}; make get_config() return only numbers, "
-                              "strings, lists and dicts") from None
-
-
 def _weight_names(layer) -> list[str]:
     names = []
     for i, var in enumerate(layer.weights):
@@ -126,9 +109,9 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     build = model.get_build_config() if hasattr(model, "get_build_config") else None
     if build is not None:
         spec["build_config"] = build
-    model_json = _to_json(spec, "model config")
+    model_json = to_json(spec, "model config")
     train = training_config(model)
-    train_json = _to_json(train, "training config") if train is not None else None
+    train_json = to_json(train, "training config") if train is not None else None
     state_json = training_state_json(model)
     with atomic_write(filepath, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:

@@ -10,10 +10,8 @@ when the model is compiled, as Keras 3 does.
 from __future__ import annotations
 
 import io
-import json
 
 import h5py
-import numpy as np
 
 from kerasette import registry
 from kerasette.saving.atomic import atomic_write
@@ -26,7 +24,7 @@ from kerasette.saving.keras_archive import (
     read_archive,
     write_archive,
 )
-from kerasette.saving.model_config import model_from_config
+from kerasette.saving.model_config import model_from_config, to_json
 from kerasette.saving.native_weights import (
     assign,
     check_no_extra_layers,
@@ -96,22 +94,6 @@ def _class_name(model) -> str:
         else type(model).__name__
 
 
-def _json(value, what: str) -> str:
-    try:
-        return json.dumps(value, default=_plain)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"cannot save the {what}: {exc}; make get_config() return only numbers, "
-                              "strings, lists and dicts") from None
-
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{obj!r:.80} (of type {type(obj).__name__}) cannot be written as JSON")
-
-
 def _weights_bytes(model, include_optimizer: bool) -> bytes:
     arrays = optimizer_arrays(model) if include_optimizer and getattr(model, "compiled", False) else None
     buffer = io.BytesIO()
@@ -126,7 +108,7 @@ def save_keras(model, filepath, overwrite: bool = True, include_optimizer: bool 
     class_name = _class_name(model)
     build = model.get_build_config() if hasattr(model, "get_build_config") else None
     spec = model_spec(class_name, model.get_config(), build, compile_config(model))
-    config_json = _json(spec, "model config")
+    config_json = to_json(spec, "model config")
     metadata = metadata_json({"training_state": training_state_json(model)})
     weights = _weights_bytes(model, include_optimizer)
     with atomic_write(filepath, overwrite) as tmp:

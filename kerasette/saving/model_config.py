@@ -20,6 +20,24 @@ from kerasette.saving.layer_config import layer_from_spec, translate_layer_confi
 MAX_JSON_CHARS = 256 * 1024 * 1024
 
 
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{obj!r:.80} (of type {type(obj).__name__}) cannot be written as JSON")
+
+
+def to_json(value, what: str) -> str:
+    """``json.dumps`` for what a file stores (numpy numbers and arrays as plain ones), whose failure
+    is a `CheckpointError` saying what to fix; the inverse of `parse_json`."""
+    try:
+        return json.dumps(value, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"cannot save the {what}: {exc}; make get_config() return only numbers, "
+                              "strings, lists and dicts") from None
+
+
 def parse_json(text: str, what: str, filepath=None):
     """``json.loads`` whose failures (syntax, depth, size) are `CheckpointError`."""
     if not isinstance(text, str):
