@@ -5,7 +5,8 @@
 averages); ``loss(y_true, y_pred, sample_weight=None)`` reduces them as ``reduction`` says, as
 Keras 3 does: ``'sum_over_batch_size'`` (the default) and ``'mean'`` divide the weighted sum by
 the number of values, ``'mean_with_sample_weight'`` by the sum of the weights, ``'sum'`` does
-not divide, ``'none'`` keeps the values.
+not divide, ``'none'`` keeps the values. A mask on the predictions (``y_pred._keras_mask``, the
+output of a masked sequence model) leaves out the masked steps (see `reduce_values`).
 
 Example:
     >>> import numpy as np
@@ -22,6 +23,7 @@ from kerasette import registry
 from kerasette.backend import ops
 from kerasette.backend.tensor import Tensor
 from kerasette.losses import functions as fns
+from kerasette.utils.masks import align_mask
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", "auto", "mean_with_sample_weight")
 
@@ -44,7 +46,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, "float32"))
         values = self.call(y_true if isinstance(y_true, Tensor) else Tensor(np.asarray(y_true)), y_pred)
-        return reduce_values(values, sample_weight, self.reduction)
+        return reduce_values(values, sample_weight, self.reduction, getattr(y_pred, "_keras_mask", None))
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
@@ -61,8 +63,32 @@ def _snake(name: str) -> str:
                    for i, ch in enumerate(name))
 
 
-def reduce_values(values: Tensor, sample_weight, reduction: str) -> Tensor:
-    """Weights ``values`` (per sample) by ``sample_weight`` and reduces them as Keras 3 does."""
+def reduce_values(values: Tensor, sample_weight, reduction: str, mask=None) -> Tensor:
+    """Weights ``values`` (one per sample, or per sample and step) by ``sample_weight`` and
+    reduces them as Keras 3 does.
+
+    ``sample_weight`` has one weight per sample (batch,) or per sample and step (batch, steps);
+    per-sample weights apply to every step of their sample (Keras 2's rule: Keras 3.15 fails to
+    broadcast them against a (batch, steps) mask).
+
+    ``mask`` (booleans over the leading axes of ``values``: an output's mask, batch and steps,
+    from ``Embedding(mask_zero=True)`` or ``Masking``) marks the values that count, as Keras 3's
+    losses apply their predictions' mask: masked-out values weigh 0; with the averaging
+    reductions (``'sum_over_batch_size'``, ``'mean'``) the kept ones weigh ``total / kept``, so
+    the loss is the weighted sum over the kept values divided by their number (0 when none is
+    kept); with ``'mean_with_sample_weight'`` the divisor is the sum of the kept values' weights.
+    """
+    if mask is not None:
+        keep = align_mask(mask, values.shape, "loss")
+        weight = keep.astype(values.dtype)
+        if reduction in ("sum_over_batch_size", "mean"):
+            kept = float(np.count_nonzero(keep))
+            weight = weight * np.asarray(keep.size / kept if kept else 0.0, values.dtype)
+        if sample_weight is not None:
+            given = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
+                               values.dtype)
+            weight = weight * given.reshape(given.shape + (1,) * (weight.ndim - given.ndim))
+        sample_weight = weight
     if sample_weight is not None:
         weight = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight, values.dtype)
         weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))

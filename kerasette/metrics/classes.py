@@ -16,6 +16,7 @@ import numpy as np
 
 from kerasette import registry
 from kerasette.metrics import functions as fns
+from kerasette.utils.masks import align_mask
 
 _EPSILON = 1e-7
 
@@ -29,7 +30,14 @@ def _register(cls):
 
 
 class Metric:
-    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``.
+
+    ``applies_mask``: ``update_state`` takes ``mask=`` (the output's mask, batch and steps) and
+    leaves out the masked steps; in Keras 3 the metrics built on a function of ``(y_true,
+    y_pred)`` do (`MeanMetricWrapper`: accuracy, mse, ...), the others (Precision, AUC, ...) see
+    every step."""
+
+    applies_mask = False
 
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -113,8 +121,21 @@ class MeanMetricWrapper(Mean):
         self.fn, self.fn_kwargs = fn, kwargs
         super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    applies_mask = True  # Keras 3: the predictions' mask weighs each value (see `update_state`)
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None):
+        """Adds the batch's values of ``fn``, weighted by ``sample_weight`` (per sample, or per
+        sample and step). ``mask`` (default: ``y_pred``'s ``_keras_mask``, the mask of a masked
+        sequence model's output) leaves out the masked steps, as Keras 3's metrics do: it
+        multiplies the weights (per-sample weights apply to each of their steps)."""
+        mask = getattr(y_pred, "_keras_mask", None) if mask is None else mask
         values = np.asarray(self.fn(np.asarray(y_true), np.asarray(y_pred), **self.fn_kwargs), dtype=np.float64)
+        if mask is not None:
+            weight = align_mask(mask, values.shape, "metric").astype(np.float64)
+            if sample_weight is not None:
+                given = np.asarray(sample_weight, dtype=np.float64)
+                weight = weight * given.reshape(given.shape + (1,) * (weight.ndim - given.ndim))
+            sample_weight = weight
         super().update_state(values, sample_weight)
 
     def get_config(self):

@@ -100,7 +100,9 @@ def check_batch_size(batch_size) -> int:
 
 def sample_weights(sample_weight, class_weight, ys: list[np.ndarray], n: int) -> np.ndarray | None:
     """One weight per sample from ``sample_weight`` and ``class_weight`` (multiplied when both
-    are given), or None for unweighted training.
+    are given), or None for unweighted training. ``sample_weight`` may also hold one weight per
+    sample and step, shape (samples, steps), for outputs with one loss value per step (Keras 2's
+    ``sample_weight_mode='temporal'``; Keras 3 takes them as given).
 
     A class is a one-hot row's arg-max, or a label's value (integer labels, or a single column
     rounded, as Keras 3 reads binary targets); classes ``class_weight`` does not name weigh 1.
@@ -114,7 +116,7 @@ def sample_weights(sample_weight, class_weight, ys: list[np.ndarray], n: int) ->
         weights = np.asarray(sample_weight, dtype="float32")
         if weights.ndim == 2 and weights.shape[1] == 1:
             weights = weights[:, 0]
-        if weights.shape != (n,):
+        if weights.ndim not in (1, 2) or weights.shape[0] != n:
             raise ValueError(f"sample_weight must hold one weight per sample, shape ({n},); received shape "
                              f"{weights.shape}")
     if class_weight is not None:
@@ -127,5 +129,5 @@ def sample_weights(sample_weight, class_weight, ys: list[np.ndarray], n: int) ->
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.rint(y.reshape(len(y))).astype(int)
         by_class = {int(k): float(v) for k, v in class_weight.items()}
         factors = np.array([by_class.get(int(c), 1.0) for c in labels], dtype="float32")
-        weights = factors if weights is None else weights * factors
+        weights = factors if weights is None else weights * factors.reshape((n,) + (1,) * (weights.ndim - 1))
     return weights

@@ -136,7 +136,12 @@ class Plan:
             else:
                 _run_layer(step, store, training)
             store.drop(done)  # values no later step reads (inference keeps no more than it needs)
-        return [store.channels_first(t) for t in self.outputs]
+        outputs = [store.channels_first(t) for t in self.outputs]
+        for tensor, value in zip(self.outputs, outputs):  # an output's mask, for the losses and metrics
+            mask = store.masks.get(id(tensor))
+            if mask is not None:
+                value._keras_mask = mask
+        return outputs
 
 
 def _substitute(item, value_of):

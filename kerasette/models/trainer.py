@@ -140,7 +140,9 @@ class Trainer:
     def _losses(self, ys, outputs, sample_weight=None) -> tuple[Tensor, list[Tensor]]:
         """The total (weighted) loss and each output's own (unweighted by ``loss_weights``) mean
         loss. Sample weights scale each sample's loss, and the mean is over the batch (Keras 3's
-        ``sum_over_batch_size``)."""
+        ``sum_over_batch_size``). An output with a mask (a sequence model fed by
+        ``Embedding(mask_zero=True)`` or ``Masking``) counts only its unmasked steps, as Keras 3
+        does (see `kerasette.losses.reduce_values`)."""
         total, per_output = None, []
         for fn, weight, y, out in zip(self._loss_fns, self.loss_weights, ys, outputs):
             if fn is None:
@@ -149,7 +151,7 @@ class Trainer:
             values = klosses.per_sample(fn)(Tensor(y), out)
             reduction = getattr(fn, "reduction", "sum_over_batch_size")
             value = klosses.reduce_values(values, sample_weight, "sum_over_batch_size" if reduction == "none"
-                                          else reduction)
+                                          else reduction, getattr(out, "_keras_mask", None))
             per_output.append(value)
             if weight != 1.0:
                 value = ops.multiply(value, np.asarray(weight, dtype=value.dtype))
@@ -167,13 +169,19 @@ class Trainer:
         return logs
 
     def _metric_values(self, ys, outputs, sample_weight=None) -> dict:
-        """Adds the batch to every metric (with the sample weights for weighted metrics); returns
-        their results so far."""
+        """Adds the batch to every metric (with the sample weights for weighted metrics, and the
+        output's mask for the metrics that apply one, as Keras 3 does); returns their results so
+        far."""
         logs = {}
         if not ys:  # no targets to measure against (a model trained on add_loss terms only)
             return logs
         for name, i, metric in self._metrics:
-            metric.update_state(ys[i], outputs[i], sample_weight if name in self._weighted else None)
+            weight = sample_weight if name in self._weighted else None
+            mask = getattr(outputs[i], "_keras_mask", None)
+            if mask is not None and getattr(metric, "applies_mask", False):
+                metric.update_state(ys[i], outputs[i].data, weight, mask=mask)
+            else:
+                metric.update_state(ys[i], outputs[i].data, weight)
             result = metric.result()
             logs[name] = float(result) if np.ndim(result) == 0 else np.asarray(result)
         return logs
@@ -202,7 +210,7 @@ class Trainer:
         grads = autograd.gradients_or_none(loss, variables, None if hook is None else hook(variables))
         self.optimizer.apply_gradients(list(zip(grads, variables)))
         logs = self._loss_logs(loss, per_output)
-        logs.update(self._metric_values(ys, [o.data for o in outputs], sample_weight))
+        logs.update(self._metric_values(ys, outputs, sample_weight))
         return logs
 
     def test_step(self, xs, ys, sample_weight=None) -> dict[str, float]:
@@ -210,7 +218,7 @@ class Trainer:
             outputs = self.model.call_graph([Tensor(x) for x in xs], training=False)
             loss, per_output = self._losses(ys, outputs, sample_weight)
         logs = self._loss_logs(loss, per_output)
-        logs.update(self._metric_values(ys, [o.data for o in outputs], sample_weight))
+        logs.update(self._metric_values(ys, outputs, sample_weight))
         return logs
 
     # -- loops -------------------------------------------------------------------------------
