@@ -4,8 +4,10 @@
 `cells` for the computations."""
 
 from kerasette.layers.recurrent.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from kerasette.layers.recurrent.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from kerasette.layers.recurrent.layers import GRU, LSTM, CuDNNGRU, CuDNNLSTM, SimpleRNN
 from kerasette.layers.recurrent.rnn import RNN
 
 __all__ = ["GRU", "LSTM", "RNN", "CuDNNGRU", "CuDNNLSTM", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell",
            "StackedRNNCells"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
