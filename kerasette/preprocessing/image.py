@@ -229,9 +229,9 @@ def _check_choice(value, name, choices, owner):
 
 
 def _check_order(value, name, owner):
-    if isinstance(value, bool) or value not in (0, 1):
-        raise ValueError(f"{owner}: argument `{name}` must be 0 (nearest) or 1 (bilinear): higher spline orders "
-                         f"are not implemented; received {name}={value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 5:
+        raise ValueError(f"{owner}: argument `{name}` must be an integer from 0 to 5 (0 nearest, 1 bilinear, 2 to 5 "
+                         f"a B-spline of that order); received {name}={value!r}")
 
 
 def _check_range(value, name, owner, allow_list=False):
@@ -260,8 +260,9 @@ class ImageDataGenerator:
     factors, applied to the image stretched to 8-bit values, as Keras 2 does: the result is
     in 0..255 whatever the input's range), ``horizontal_flip`` and
     ``vertical_flip`` (each with probability 1/2). Geometry is one resampling with
-    ``interpolation_order`` 0 (nearest) or 1 (bilinear); positions outside the input are filled
-    by ``fill_mode``: 'constant' (``cval``), 'nearest', 'reflect' or 'wrap'.
+    ``interpolation_order`` 0 (nearest), 1 (bilinear) or 2 to 5 (a B-spline of that order,
+    interpolating the pixels, as scipy.ndimage does for Keras 2); positions outside the input
+    are filled by ``fill_mode``: 'constant' (``cval``), 'nearest', 'reflect' or 'wrap'.
 
     Normalisation, in this order, after augmentation: ``preprocessing_function`` (called on
     each image, rank 3), ``rescale`` (a multiplier), ``samplewise_center`` /

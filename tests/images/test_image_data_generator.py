@@ -25,7 +25,9 @@ def _images(n=10, rows=6, cols=5, channels=3, seed=0):
 @pytest.mark.parametrize("kwargs,message", [
     ({"fill_mode": "mirror"}, r"argument `fill_mode` must be one of 'constant', 'nearest', 'reflect', 'wrap'; "
                               r"received fill_mode='mirror'"),
-    ({"interpolation_order": 3}, r"argument `interpolation_order` must be 0 \(nearest\) or 1 \(bilinear\)"),
+    ({"interpolation_order": 6}, r"argument `interpolation_order` must be an integer from 0 to 5 \(0 nearest, 1 "
+                                 r"bilinear, 2 to 5 a B-spline of that order\); received interpolation_order=6"),
+    ({"interpolation_order": 1.5}, r"argument `interpolation_order` must be an integer from 0 to 5"),
     ({"zoom_range": [0.5]}, r"argument `zoom_range` must be a float or a pair \[low, high\]; received "
                             r"zoom_range=\[0.5\]"),
     ({"brightness_range": 0.5}, r"argument `brightness_range` must be None or a pair \[low, high\]"),

@@ -7,7 +7,8 @@ Rotation, shift, shear and zoom compose into one 2x3 matrix per image that maps 
     in_col = m[1, 0] * row + m[1, 1] * col + m[1, 2]
 
 The value there is interpolated from the input with ``order`` 0 (the nearest pixel, ties
-rounded up) or 1 (bilinear). Positions outside the image follow a fill mode:
+rounded up), 1 (bilinear) or 2 to 5 (a B-spline of that degree, see below). Positions outside
+the image follow a fill mode:
 
 - ``FILL_CONSTANT`` (0): scipy.ndimage's ``'constant'``, as Keras 2 uses it: a position outside
   ``[0, size - 1]`` on either axis takes ``cval`` whole, no blending with the edge;
@@ -19,9 +20,32 @@ rounded up) or 1 (bilinear). Positions outside the image follow a fill mode:
 - ``FILL_GRID_CONSTANT`` (5): pixels outside the image are ``cval`` and blend with the edge
   (Keras 3's constant).
 
-Images are channels-last, ``(batch, rows, cols, channels)``; `resample` fills ``out`` for the
-images ``start:stop``, so that `resample_batch` can give each thread of
-`kerasette.backend.parallel` its own chunk of the batch.
+Images are channels-last, ``(batch, rows, cols, channels)``; `resample` (orders 0 and 1) and
+`resample_spline` (orders 2 to 5) fill ``out`` for the images ``start:stop``, so that
+`resample_batch` can give each thread of `kerasette.backend.parallel` its own chunk of the batch.
+
+Spline orders 2 to 5 (scipy.ndimage's, which Keras 2 uses; the four fill modes Keras 2 allows).
+The image is first turned into B-spline coefficients: the coefficients ``c`` whose spline
+``sum_k c[k] beta(x - k)`` (``beta``: the centred B-spline of the order) passes through every
+pixel of the image extended without end by a rule, one axis after the other. The value at a
+position is then that spline, read with the coefficients extended by the same rule. The rules,
+measured against scipy 1.17 (``tests/images/test_spline_kernel.py`` states them as a reference):
+
+- 'constant' and 'wrap': coefficients of the whole-sample symmetric extension (``c b | a b c |
+  b a``, scipy's 'mirror'), read with that extension; 'constant' gives ``cval`` outside
+  ``[0, size - 1]``, 'wrap' first folds the position into ``[0, size - 1]`` (period ``size - 1``)
+  as for the lower orders;
+- 'reflect': the half-sample symmetric extension (``b a | a b c | c b``) for both;
+- 'nearest': the image is first padded with `NEAREST_PAD` copies of its edge pixels on every
+  side; coefficients of that padded image with the half-sample symmetric extension; a
+  position (not clamped) reads the padded coefficients with their indices clamped to the
+  padded image. Far outside, this is the edge pixel within about 1e-5 of the edge's contrast.
+
+The coefficients come from the recursive form of the inverse B-spline filter: one causal and
+one anticausal first-order pass per pole of the filter (the roots inside the unit circle of
+``sum_k beta(k) z**k``; one pole for orders 2 and 3, two for 4 and 5), each pass started from
+the exact value its extension rule implies (the causal sum taken until ``|z|**k`` is below
+1e-16), in float64 whatever the images' type.
 """
 
 from __future__ import annotations
@@ -206,6 +230,183 @@ def _edge_pixel(x, n, r, c, order, fill, cval, constant, out, i, j):
         out[n, i, j, k] = w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11
 
 
+# -- spline orders 2 to 5 --------------------------------------------------------------------------
+#: Edge pixels added on every side of the image before the coefficients of fill mode 'nearest'
+#: are computed (scipy's behaviour for that mode, measured).
+NEAREST_PAD = 12
+#: Index extension rules of the spline coefficients (see the module docstring).
+_EXT_MIRROR, _EXT_REFLECT, _EXT_CLAMP = range(3)
+
+
+def _centred_bspline(order: int, x: float) -> float:
+    """The centred B-spline of degree ``order`` at ``x`` (its truncated-power form)."""
+    total = 0.0
+    for k in range(order + 2):
+        t = x + (order + 1) / 2 - k
+        if t > 0:
+            total += (-1) ** k * math.comb(order + 1, k) * t ** order
+    return total / math.factorial(order)
+
+
+def _spline_poles() -> tuple[np.ndarray, np.ndarray]:
+    """``(poles, horizons)``, each (6, 2): for each order 2 to 5 the poles of its inverse filter
+    (the roots of ``sum_k beta(k) z**k`` inside the unit circle; 0 where the order has fewer
+    than two) and how many terms of ``z**k`` stay above 1e-16."""
+    poles, horizons = np.zeros((6, 2)), np.zeros((6, 2), np.int64)
+    for order in range(2, 6):
+        half = order // 2
+        symbol = [_centred_bspline(order, k) for k in range(-half, half + 1)]
+        roots = np.roots(symbol[::-1]).real  # the roots of these symbols are real and negative
+        inside = np.sort(roots[np.abs(roots) < 1.0])
+        poles[order, :len(inside)] = inside
+        horizons[order, :len(inside)] = np.ceil(np.log(1e-16) / np.log(np.abs(inside))).astype(np.int64)
+    return poles, horizons
+
+
+_POLES, _HORIZONS = _spline_poles()
+
+
+@kernel
+def _spline_index(i, size, rule):
+    """The coefficient that integer index ``i`` (possibly outside ``[0, size)``) reads."""
+    if 0 <= i < size:
+        return i
+    if size == 1:
+        return 0
+    if rule == _EXT_CLAMP:
+        return 0 if i < 0 else size - 1
+    if rule == _EXT_MIRROR:
+        period = 2 * size - 2
+        i = i % period
+        return i if i < size else period - i
+    period = 2 * size  # _EXT_REFLECT
+    i = i % period
+    return i if i < size else period - 1 - i
+
+
+@kernel
+def _filter_line(c, poles, horizons, rule):
+    """Turns the samples ``c`` (1-D float64, in place) into the coefficients of the B-spline
+    that interpolates them, the samples extended by ``rule`` (_EXT_MIRROR or _EXT_REFLECT)."""
+    n = c.shape[0]
+    if n == 1:
+        return  # a constant line: its coefficient is its value
+    gain = 1.0
+    for q in range(poles.shape[0]):
+        z = poles[q]
+        if z != 0.0:
+            gain *= (1.0 - z) * (1.0 - 1.0 / z)
+    for i in range(n):
+        c[i] *= gain
+    for q in range(poles.shape[0]):
+        z = poles[q]
+        if z == 0.0:
+            continue
+        # causal pass, started from the sum over the extended line before its first sample
+        total = c[0]
+        power = z
+        for k in range(1, horizons[q]):
+            total += power * c[_spline_index(-k, n, rule)]
+            power *= z
+        c[0] = total
+        for i in range(1, n):
+            c[i] += z * c[i - 1]
+        # anticausal pass, started from the symmetry of the result about the line's end
+        if rule == _EXT_MIRROR:
+            c[n - 1] = z / (z * z - 1.0) * (c[n - 1] + z * c[n - 2])
+        else:
+            c[n - 1] = z / (z - 1.0) * c[n - 1]
+        for i in range(n - 2, -1, -1):
+            c[i] = z * (c[i + 1] - c[i])
+
+
+@kernel
+def _spline_weights(x, order, weights):
+    """Fills ``weights[:order + 1]`` with the B-spline weights of position ``x`` and returns
+    the index of the first coefficient they apply to (weight ``w`` goes with index
+    ``first + order - w``)."""
+    y = x + (order + 1) * 0.5
+    base = math.floor(y)
+    f = y - base
+    # the uniform B-spline N_d(y) = (y N_{d-1}(y) + (d + 1 - y) N_{d-1}(y - 1)) / d at f, f + 1, ...
+    weights[0] = 1.0
+    for d in range(1, order + 1):
+        weights[d] = 0.0
+        for w in range(d, -1, -1):
+            left = weights[w - 1] if w > 0 else 0.0
+            weights[w] = ((f + w) * weights[w] + (d + 1.0 - f - w) * left) / d
+    return int(base) - order
+
+
+@kernel
+def spline_coefficients(image, fill, poles, horizons, coef):
+    """The B-spline coefficients of one channels-last image (rows, cols, channels) for fill
+    code ``fill``, into ``coef`` (float64; the image's size, or padded by `NEAREST_PAD` on
+    every side for FILL_NEAREST)."""
+    rows, cols, channels = image.shape[0], image.shape[1], image.shape[2]
+    pad = (coef.shape[0] - rows) // 2
+    for r in range(coef.shape[0]):
+        rr = min(max(r - pad, 0), rows - 1)
+        for q in range(coef.shape[1]):
+            cc = min(max(q - pad, 0), cols - 1)
+            for k in range(channels):
+                coef[r, q, k] = image[rr, cc, k]
+    rule = _EXT_REFLECT if fill == FILL_REFLECT or fill == FILL_NEAREST else _EXT_MIRROR
+    for q in range(coef.shape[1]):
+        for k in range(channels):
+            _filter_line(coef[:, q, k], poles, horizons, rule)
+    for r in range(coef.shape[0]):
+        for k in range(channels):
+            _filter_line(coef[r, :, k], poles, horizons, rule)
+
+
+@kernel
+def resample_spline(x, matrices, order, fill, cval, out, start, stop, poles, horizons):
+    """`resample` for spline orders 2 to 5 and the fills FILL_CONSTANT, FILL_NEAREST,
+    FILL_REFLECT and FILL_WRAP (see the module docstring); ``poles`` and ``horizons`` are the
+    order's rows of `_spline_poles`. Computes in float64, writes ``out``'s dtype."""
+    rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
+    out_rows, out_cols = out.shape[1], out.shape[2]
+    pad = NEAREST_PAD if fill == FILL_NEAREST else 0
+    coef = np.empty((rows + 2 * pad, cols + 2 * pad, channels))
+    coef_rows, coef_cols = coef.shape[0], coef.shape[1]
+    rule = _EXT_CLAMP if fill == FILL_NEAREST else (_EXT_REFLECT if fill == FILL_REFLECT else _EXT_MIRROR)
+    wr, wc = np.empty(order + 1), np.empty(order + 1)
+    ir, ic = np.empty(order + 1, np.int64), np.empty(order + 1, np.int64)
+    acc = np.empty(channels)
+    last_row, last_col = rows - 1.0, cols - 1.0
+    for n in range(start, stop):
+        spline_coefficients(x[n], fill, poles, horizons, coef)
+        m00, m01, m02 = matrices[n, 0, 0], matrices[n, 0, 1], matrices[n, 0, 2]
+        m10, m11, m12 = matrices[n, 1, 0], matrices[n, 1, 1], matrices[n, 1, 2]
+        for i in range(out_rows):
+            for j in range(out_cols):
+                r = m00 * i + m01 * j + m02
+                c = m10 * i + m11 * j + m12
+                if fill == FILL_CONSTANT:
+                    if not (0.0 <= r <= last_row and 0.0 <= c <= last_col):
+                        for k in range(channels):
+                            out[n, i, j, k] = cval
+                        continue
+                elif fill == FILL_WRAP:
+                    r = _fold(r, rows, fill)
+                    c = _fold(c, cols, fill)
+                r0 = _spline_weights(r + pad, order, wr)
+                c0 = _spline_weights(c + pad, order, wc)
+                for w in range(order + 1):
+                    ir[w] = _spline_index(r0 + order - w, coef_rows, rule)
+                    ic[w] = _spline_index(c0 + order - w, coef_cols, rule)
+                for k in range(channels):
+                    acc[k] = 0.0
+                for a in range(order + 1):
+                    for b in range(order + 1):
+                        weight = wr[a] * wc[b]
+                        for k in range(channels):
+                            acc[k] += weight * coef[ir[a], ic[b], k]
+                for k in range(channels):
+                    out[n, i, j, k] = acc[k]
+
+
 def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mode: str = "nearest",
                    cval: float = 0.0, output_size: tuple[int, int] | None = None) -> np.ndarray:
     """``x`` (batch, rows, cols, channels) resampled through one 2x3 matrix per image, the batch
@@ -214,22 +415,37 @@ def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mod
     Args:
         x: channels-last images.
         matrices: (batch, 2, 3), output pixel -> input position.
-        order: 0 (nearest) or 1 (bilinear).
+        order: 0 (nearest), 1 (bilinear), or a spline order 2 to 5 (with the fill modes
+            'constant', 'nearest', 'reflect' and 'wrap' only: Keras 2's).
         fill_mode: a key of `FILL_MODES`.
         cval: the value of the constant fills.
         output_size: (rows, cols) of the output; default the input's.
     """
+    fill, order, cval = FILL_MODES[fill_mode], int(order), float(cval)
+    if not 0 <= order <= 5:
+        raise ValueError(f"resample_batch: argument `order` must be an integer from 0 to 5; received order={order}")
+    if order >= 2 and fill > FILL_WRAP:
+        raise ValueError(f"resample_batch: spline orders 2 to 5 take fill_mode 'constant', 'nearest', 'reflect' or "
+                         f"'wrap'; received order={order} with fill_mode={fill_mode!r}")
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float32)
     x = np.ascontiguousarray(x)
     matrices = np.ascontiguousarray(matrices, dtype=np.float64)
     rows, cols = output_size if output_size is not None else x.shape[1:3]
     out = np.empty((x.shape[0], int(rows), int(cols), x.shape[3]), x.dtype)
-    fill, order, cval = FILL_MODES[fill_mode], int(order), float(cval)
 
-    def part(start, stop):
-        resample(x, matrices, order, fill, cval, out, start, stop)
+    if order <= 1:
+        def part(start, stop):
+            resample(x, matrices, order, fill, cval, out, start, stop)
 
-    # Each image costs a few operations per output value: worth a thread from about 64k values.
-    parallel.map_chunks(part, x.shape[0], 1 << 16, out[0].size * 8)
+        # Each image costs a few operations per output value: worth a thread from about 64k values.
+        parallel.map_chunks(part, x.shape[0], 1 << 16, out[0].size * 8)
+        return out
+    poles, horizons = _POLES[order], _HORIZONS[order]
+
+    def part_spline(start, stop):
+        resample_spline(x, matrices, order, fill, cval, out, start, stop, poles, horizons)
+
+    # (order + 1)**2 products per output value, plus the coefficients' passes
+    parallel.map_chunks(part_spline, x.shape[0], 1 << 16, out[0].size * 2 * (order + 1) ** 2)
     return out
