@@ -108,6 +108,83 @@ def _to_channels_first(rank: int, leading: int) -> tuple:
     return (*range(leading), leading + rank, *range(leading, leading + rank))
 
 
+def lstm_gates(z, c, activation, recurrent_activation):
+    """(h, c) of Keras's LSTM from the pre-activations ``z`` (..., 4 * filters: gates i, f, c, o)
+    and the previous carry ``c``."""
+    f = z.shape[-1] // GATES
+    part = [ops.getitem(z, (Ellipsis, slice(k * f, (k + 1) * f))) for k in range(GATES)]
+    i, forget, o = (recurrent_activation(part[k]) for k in (0, 1, 3))
+    c = ops.add(ops.multiply(forget, c), ops.multiply(i, activation(part[2])))
+    return ops.multiply(o, activation(c)), c
+
+
+def recurrent_conv(h, recurrent_kernel, masks=None):
+    """``conv_same(h, recurrent_kernel)`` of channels-last ``h`` (stride 1, no dilation); with
+    recurrent dropout ``masks`` (4, *h.shape), each gate's quarter of the kernel sees its own
+    masked ``h`` (the four copies stacked along the channels, convolved as four groups)."""
+    ones = (1,) * (h.ndim - 2)
+    if masks is None:
+        return conv_nd(h, recurrent_kernel, None, ones, "same", ones)
+    stacked = ops.concatenate([ops.multiply(h, masks[k]) for k in range(GATES)], axis=-1)
+    return conv_nd(stacked, recurrent_kernel, None, ones, "same", ones, groups=GATES)
+
+
+def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=None, padding="valid", dilation=None,
+                       activation=ops.tanh, recurrent_activation=ops.sigmoid, go_backwards=False, mask=None,
+                       sequences=True, zero_output_for_mask=False, input_masks=None, recurrent_masks=None):
+    """The convolutional LSTM over channels-last ``x`` (batch, time, *spatial, channels) from
+    the states ``h``, ``c`` (batch, *out_spatial, filters), as tensors: ``(output, h, c)``, the
+    output every step's ``h`` (batch, time, ...) when ``sequences``, else the last.
+
+    ``mask`` (batch, time) booleans: a masked step keeps the states and repeats the previous
+    output (zeros before the first; zeros everywhere masked with ``zero_output_for_mask``).
+    ``go_backwards`` reads the steps last to first (the output sequence in that order).
+    ``input_masks`` (4, batch, *spatial, channels) and ``recurrent_masks`` (4, *h.shape):
+    per-gate dropout masks (scaled), the same at every step.
+    """
+    rank = x.ndim - 3
+    strides = tuple(strides or (1,) * rank)
+    dilation = tuple(dilation or (1,) * rank)
+    batch, steps = x.shape[0], x.shape[1]
+    x_tm = ops.transpose(x, (1, 0, *range(2, x.ndim)))
+    mask_tm = None
+    if mask is not None:
+        mask_tm = np.asarray(mask, bool).T
+        mask_tm = mask_tm[::-1] if go_backwards else mask_tm
+        if mask_tm.all():
+            mask_tm = None
+    if go_backwards:
+        x_tm = ops.getitem(x_tm, slice(None, None, -1))
+    groups = 1
+    if input_masks is not None:  # the four masked copies as four channel groups
+        x_tm = ops.concatenate([ops.multiply(x_tm, input_masks[k]) for k in range(GATES)], axis=-1)
+        groups = GATES
+    flat = ops.reshape(x_tm, (steps * batch, *x_tm.shape[2:]))
+    projected = conv_nd(flat, kernel, bias, strides, padding, dilation, groups)
+    projected = ops.reshape(projected, (steps, batch, *projected.shape[1:]))
+    keep_shape = (batch,) + (1,) * (h.ndim - 1)
+    outputs, previous = [], None
+    for t in range(steps):
+        z = ops.add(ops.getitem(projected, t), recurrent_conv(h, recurrent_kernel, recurrent_masks))
+        h_new, c_new = lstm_gates(z, c, activation, recurrent_activation)
+        out = h_new
+        if mask_tm is not None:
+            keep = mask_tm[t].reshape(keep_shape)
+            h_new, c_new = ops.where(keep, h_new, h), ops.where(keep, c_new, c)
+            previous = previous if previous is not None else Tensor(np.zeros(h.shape, h.dtype))
+            out = ops.where(keep, out, previous)
+        h, c, previous = h_new, c_new, out
+        if sequences:
+            outputs.append(ops.expand_dims(out, 1))
+    if not sequences:
+        return previous, h, c
+    result = ops.concatenate(outputs, axis=1)
+    if zero_output_for_mask and mask_tm is not None:
+        keep = mask_tm.T.reshape((batch, steps) + (1,) * (h.ndim - 1))
+        result = ops.multiply(result, keep.astype(result.dtype))
+    return result, h, c
+
+
 class ConvLSTMCell(DropoutRNNCell, Layer):
     """One step of the convolutional LSTM (see the module docstring) and its weights.
 
@@ -229,23 +306,6 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         return dp, rdp
 
     # -- one step --------------------------------------------------------------------------------
-    def gates(self, z, c):
-        """(h, c) from the pre-activations ``z`` (..., 4 * filters) and the previous carry ``c``."""
-        f = self.filters
-        part = [ops.getitem(z, (Ellipsis, slice(k * f, (k + 1) * f))) for k in range(GATES)]
-        i, forget, o = (self.recurrent_activation(part[k]) for k in (0, 1, 3))
-        c = ops.add(ops.multiply(forget, c), ops.multiply(i, self.activation(part[2])))
-        return ops.multiply(o, self.activation(c)), c
-
-    def recurrent_transform(self, h, masks=None):
-        """``conv_same(h, recurrent_kernel)`` of channels-last ``h``; with recurrent dropout
-        ``masks`` (4, *h.shape), each gate's quarter of the kernel sees its own masked ``h``."""
-        ones = (1,) * self.rank
-        if masks is None:
-            return conv_nd(h, self.recurrent_kernel, None, ones, "same", ones)
-        stacked = ops.concatenate([ops.multiply(h, masks[k]) for k in range(GATES)], axis=-1)
-        return conv_nd(stacked, self.recurrent_kernel, None, ones, "same", ones, groups=GATES)
-
     def call(self, inputs, states, training=False):
         """One step in the data format: ``(h, [h, c])`` from the step's inputs and ``[h, c]``.
         Each gate's input and recurrent convolutions are computed separately, as Keras writes
@@ -268,7 +328,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
             parts.append(ops.add(
                 conv_nd(x_k, ops.getitem(self.kernel, quarter), bias, self.strides, self.padding, self.dilation_rate),
                 conv_nd(h_k, ops.getitem(self.recurrent_kernel, quarter), None, ones, "same", ones)))
-        h, c = self.gates(ops.concatenate(parts, axis=-1), c)
+        h, c = lstm_gates(ops.concatenate(parts, axis=-1), c, self.activation, self.recurrent_activation)
         if self.data_format == "channels_first":
             to_first = _to_channels_first(self.rank, 1)
             h, c = ops.transpose(h, to_first), ops.transpose(c, to_first)
@@ -477,21 +537,17 @@ class ConvLSTM(RNN):
         x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
         batch, steps = x.shape[0], x.shape[1]
         h, c = self._initial_states(x, initial_state)
-        mask_tm = None
         if mask is not None:
-            mask_bt = np.asarray(getattr(mask, "data", mask)).astype(bool)
-            if mask_bt.shape != (batch, steps):
+            mask = np.asarray(getattr(mask, "data", mask)).astype(bool)
+            if mask.shape != (batch, steps):
                 raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape (batch, time) = "
-                                 f"{(batch, steps)}; received {mask_bt.shape}")
-            mask_tm = mask_bt.T[::-1] if self.go_backwards else mask_bt.T
-            if mask_tm.all():
-                mask_tm = None
+                                 f"{(batch, steps)}; received {mask.shape}")
         first = self.cell.data_format == "channels_first"
         if first:
             x = ops.transpose(x, _to_channels_last(self.rank, 2))
             to_last = _to_channels_last(self.rank, 1)
             h, c = ops.transpose(h, to_last), ops.transpose(c, to_last)
-        out, h, c = self._run(x, h, c, mask_tm, training)
+        out, h, c = self._run(x, h, c, mask, training)
         if first:
             out = ops.transpose(out, _to_channels_first(self.rank, 2 if self.return_sequences else 1))
             to_first = _to_channels_first(self.rank, 1)
@@ -502,44 +558,13 @@ class ConvLSTM(RNN):
             self._activity_losses = [ops.divide(self.activity_regularizer(out), float(out.shape[0]))]
         return [out, h, c] if self.return_state else out
 
-    def _run(self, x, h, c, mask_tm, training):
-        """The recurrence on channels-last ``x`` (batch, time, *spatial, channels) from the states
-        ``h``, ``c`` (channels-last): (output, final h, final c)."""
+    def _run(self, x, h, c, mask, training):
+        """The recurrence on channels-last ``x`` from channels-last states: (output, h, c)."""
         cell = self.cell
-        batch, steps = x.shape[0], x.shape[1]
-        step_shape = x.shape[2:]
-        dp, rdp = cell.conv_dropout_masks((batch, *step_shape), h.shape, x.dtype, training)
-        x_tm = ops.transpose(x, (1, 0, *range(2, x.ndim)))
-        if self.go_backwards:
-            x_tm = ops.getitem(x_tm, slice(None, None, -1))
-        groups = 1
-        if dp is not None:  # the four masked copies as four channel groups
-            x_tm = ops.concatenate([ops.multiply(x_tm, dp[k]) for k in range(GATES)], axis=-1)
-            groups = GATES
-        flat = ops.reshape(x_tm, (steps * batch, *x_tm.shape[2:]))
-        projected = conv_nd(flat, cell.kernel, cell.bias, cell.strides, cell.padding, cell.dilation_rate, groups)
-        projected = ops.reshape(projected, (steps, batch, *projected.shape[1:]))
-        keep_shape = (batch,) + (1,) * (h.ndim - 1)
-        outputs, previous = [], None
-        for t in range(steps):
-            z = ops.add(ops.getitem(projected, t), cell.recurrent_transform(h, rdp))
-            h_new, c_new = cell.gates(z, c)
-            out = h_new
-            if mask_tm is not None:
-                keep = mask_tm[t].reshape(keep_shape)
-                h_new, c_new = ops.where(keep, h_new, h), ops.where(keep, c_new, c)
-                previous = previous if previous is not None else Tensor(np.zeros(h.shape, h.dtype))
-                out = ops.where(keep, out, previous)
-            h, c, previous = h_new, c_new, out
-            if self.return_sequences:
-                outputs.append(ops.expand_dims(out, 1))
-        if not self.return_sequences:
-            return previous, h, c
-        result = ops.concatenate(outputs, axis=1)
-        if self.zero_output_for_mask and mask_tm is not None:
-            keep = mask_tm.T.reshape((batch, steps) + (1,) * (h.ndim - 1))
-            result = ops.multiply(result, keep.astype(result.dtype))
-        return result, h, c
+        dp, rdp = cell.conv_dropout_masks((x.shape[0], *x.shape[2:]), h.shape, x.dtype, training)
+        return conv_lstm_sequence(x, h, c, cell.kernel, cell.recurrent_kernel, cell.bias, cell.strides, cell.padding,
+                                  cell.dilation_rate, cell.activation, cell.recurrent_activation, self.go_backwards,
+                                  mask, self.return_sequences, self.zero_output_for_mask, dp, rdp)
 
     @property
     def losses(self) -> list:
