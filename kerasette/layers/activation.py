@@ -24,6 +24,8 @@ def _number(layer, name: str, value, rule: str, ok) -> float:
 class _ValueWise(Layer):
     """A layer applying a function to each value (the shape is unchanged)."""
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
@@ -142,6 +144,8 @@ class Softmax(Layer):
         [[0.25, 0.25, 0.25, 0.25]]
     """
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
@@ -181,6 +185,8 @@ class PReLU(Layer):
         >>> layer.build_for((None, 8, 8, 3)); layer.alpha.shape
         (1, 1, 3)
     """
+
+    supports_masking = True  # Keras 3: passes its input's mask on
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):

@@ -444,13 +444,14 @@ class Layer:
     # -- masks -------------------------------------------------------------------------------
     @property
     def supports_masking(self) -> bool:
-        """Whether the layer passes a mask on (Keras's rule): it defines its own `compute_mask`,
-        or sets ``supports_masking = True``, or its result does not depend on the layout
-        (`layout_free`: Dropout, elementwise activations), which keeps the steps where they are."""
+        """Whether the layer passes a mask on (Keras 3's rule): it says so (``supports_masking =
+        True`` on the class, as each built-in layer that Keras 3 lets masks through does: Dense,
+        Activation, Dropout, the noise and normalization layers...; or set in ``__init__``), or
+        it defines its own `compute_mask`. Otherwise the mask stops at this layer."""
         declared = self.__dict__.get("_supports_masking")
         if declared is not None:
             return declared
-        return type(self).compute_mask is not Layer.compute_mask or self.layout_free()
+        return type(self).compute_mask is not Layer.compute_mask
 
     @supports_masking.setter
     def supports_masking(self, value: bool) -> None:
@@ -467,7 +468,7 @@ class Layer:
         """Whether ``activation`` can run inside this layer's output pass."""
         return False
 
-    def call_with_activation(self, inputs, activation):
+    def call_with_activation(self, inputs, activation, training=False):
         """The layer's output with ``activation`` applied, in one pass (when `fuses` says so)."""
         raise NotImplementedError(f"{type(self).__name__} fuses no activation")
 

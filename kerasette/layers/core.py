@@ -78,6 +78,8 @@ class Dense(WeightPenalties, Layer):
         (None, 10)
     """
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -114,7 +116,7 @@ class Dense(WeightPenalties, Layer):
         return (activation is activations.relu and self.activation is activations.linear
                 and self.activity_regularizer is None)
 
-    def call_with_activation(self, inputs, activation):
+    def call_with_activation(self, inputs, activation, training=False):
         return ops.dense(inputs, self.kernel, self.bias, relu=True)
 
     def output_affine_folder(self, axis: int, ndim: int):
@@ -143,6 +145,8 @@ class Activation(Layer):
         >>> Activation('relu').compute_output_shape((None, 3))
         (None, 3)
     """
+
+    supports_masking = True  # Keras 3: passes its input's mask on
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -238,6 +242,8 @@ class Dropout(Layer):
         >>> Dropout(0.5, noise_shape=(None, 1, 4)).get_config()["noise_shape"]
         [None, 1, 4]
     """
+
+    supports_masking = True  # Keras 3: passes its input's mask on
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -503,6 +509,8 @@ class Permute(Layer):
 class Identity(Layer):
     """Returns its input unchanged (a placeholder in a model's structure)."""
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def call(self, inputs):
         return inputs
 
@@ -517,6 +525,8 @@ class Identity(Layer):
 class ActivityRegularization(WeightPenalties, Layer):
     """Adds ``l1 * sum(|x|) + l2 * sum(x ** 2)`` of its input (divided by the batch size, as Keras
     3 does) to the training loss, and returns the input unchanged."""
+
+    supports_masking = True  # Keras 3: passes its input's mask on
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -101,6 +101,26 @@ class _Merge(Layer):
     def merge_all(self, inputs):
         return functools.reduce(self.merge, inputs)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras 3's rule: the steps unmasked in any input (their masks or-ed), when every input
+        has a mask; no mask otherwise."""
+        masks = _input_masks(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        return functools.reduce(np.logical_or, masks)
+
+
+def _input_masks(layer, inputs, mask) -> list | None:
+    """The masks of a merge's inputs (arrays or None), or None when no input has one."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or len(mask) != len(inputs):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': the mask must be a list with one entry (or None) "
+                         f"per input; received {len(inputs) if isinstance(inputs, (list, tuple)) else 1} input(s) "
+                         f"and mask={mask!r:.80}")
+    masks = [None if m is None else np.asarray(getattr(m, "data", m)).astype(bool) for m in mask]
+    return None if all(m is None for m in masks) else masks
+
 
 def _expand_to_rank(x, rank: int):
     """``x`` with axes of size 1 inserted after the batch axis until it has ``rank`` axes."""
@@ -213,6 +233,23 @@ class Concatenate(Layer):
     def call(self, inputs):
         return ops.concatenate(list(inputs), self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras 3's rule, when any input has a mask (an input without one counts as unmasked):
+        the masks are joined along ``axis`` (a mask (batch, steps) of an input (batch, steps,
+        features) stands for each of its features), then a step is kept when any of its values
+        is; no mask when no input has one."""
+        masks = _input_masks(self, inputs, mask)
+        if masks is None:
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            shape = tuple(x.shape)
+            if m is None:
+                full.append(np.ones(shape, bool))
+            else:
+                full.append(np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape))
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -237,6 +274,11 @@ class Dot(Layer):
         >>> Dot(axes=-1).compute_output_shape([(None, 5), (None, 5)])
         (None, 1)
     """
+
+    supports_masking = True  # Keras 3 takes masked inputs; the product has no mask (see compute_mask)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def __init__(self, axes, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)

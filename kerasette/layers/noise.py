@@ -55,6 +55,8 @@ class _Noise(Layer):
     """What the noise layers share: the seed and its generator, the identity outside training,
     an output shaped like the input."""
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed

@@ -118,6 +118,8 @@ class AveragePooling1D(_Pooling1D):
 class _GlobalPooling1D(Layer):
     """Reduces the steps of each sequence to one value per channel."""
 
+    supports_masking = False  # Keras 3: the steps are pooled away, and the mask with them
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")

@@ -40,6 +40,8 @@ def check_fraction(layer, name: str, value, low_open: bool) -> float:
 class ScaleAndOffset(Layer):
     """The regularizers and constraints of ``gamma`` and ``beta``, shared by the normalizations."""
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def _init_penalties(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint) -> None:
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)

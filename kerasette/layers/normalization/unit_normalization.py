@@ -27,6 +27,8 @@ class UnitNormalization(Layer):
         [[0.6000000238418579, 0.800000011920929]]
     """
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = normalize_axes(self, axis)

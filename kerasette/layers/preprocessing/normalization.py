@@ -47,6 +47,8 @@ class Normalization(Layer):
         [[0.0, 0.0]]
     """
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
         owner = f"Normalization '{self.name}'"

@@ -20,6 +20,8 @@ class Rescaling(Layer):
         [[2.0, 3.0]]
     """
 
+    supports_masking = True  # Keras 3: passes its input's mask on
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("scale", scale), ("offset", offset)):
