@@ -361,6 +361,7 @@ _CELL_ATTRIBUTES = ("filters", "kernel_size", "strides", "padding", "data_format
                     "bias_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
                     "recurrent_dropout", "seed", "kernel", "recurrent_kernel", "bias")
 _RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
+_CELL_LABEL = "ConvLSTMCell 'conv_lstm_cell'"
 _LAYER_ARGUMENTS = ("name", "trainable", "input_shape", "batch_input_shape", "batch_size", "dtype", "weights")
 
 
@@ -393,7 +394,6 @@ class ConvLSTM(RNN):
                              "(batch, time, ...)")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
-        label = "ConvLSTMCell 'conv_lstm_cell'"
         try:
             cell = ConvLSTMCell(self.rank, filters, kernel_size, strides, padding, data_format, dilation_rate,
                                 activation, recurrent_activation, use_bias, kernel_initializer,
@@ -402,7 +402,7 @@ class ConvLSTM(RNN):
                                 bias_constraint, dropout, recurrent_dropout, seed, name="conv_lstm_cell",
                                 dtype=layer_kwargs.get("dtype"))
         except ValueError as exc:  # the cell checked the arguments: name the layer the user made
-            raise ValueError(str(exc).replace(label, f"{type(self).__name__} '{name}'")) from None
+            raise ValueError(str(exc).replace(_CELL_LABEL, f"{type(self).__name__} '{name}'")) from None
         super().__init__(cell, **rnn_kwargs, **layer_kwargs)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.input_spec = InputSpec(ndim=self.rank + 3, ndim_text=_ndim_text(self.rank))
@@ -434,7 +434,10 @@ class ConvLSTM(RNN):
         self._check_shape(shape)
         cell = self.cell
         if not cell.built:
-            cell.build((shape[0],) + shape[2:])
+            try:
+                cell.build((shape[0],) + shape[2:])
+            except ValueError as exc:  # name the layer the user made, not its cell
+                raise ValueError(str(exc).replace(_CELL_LABEL, f"{type(self).__name__} '{self.name}'")) from None
             cell.built = True
         for var in cell.weights:
             if not var.name.startswith(self.name + "/"):
