@@ -121,21 +121,31 @@ class _Bucket:
         self.flag = self.buffer[-1:] if with_flag else None
         self.filled = 0
         self.request = None
+        #: perf_counter times of this step: packed and handed on, the allreduce started, seen complete
+        self.submitted_at: float | None = None
+        self.launched_at: float | None = None
+        self.done_at: float | None = None
+        self.launch_seconds = 0.0  # the update's time spent starting it
 
 
 class _Job:
     """One ring allreduce for the communication thread; `wait` returns when it is done."""
 
-    def __init__(self, buffer: np.ndarray):
+    def __init__(self, buffer: np.ndarray, bucket: _Bucket | None = None):
         self.buffer = buffer
+        self.bucket = bucket
         self.done = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        if self.bucket is not None:
+            self.bucket.launched_at = time.perf_counter()  # when the ring really starts
         try:
             _ring().sum_half(self.buffer)
         except BaseException as exc:  # handed to the waiting thread
             self.error = exc
+        if self.bucket is not None:
+            self.bucket.done_at = time.perf_counter()
         self.done.set()
 
     def wait(self) -> None:
@@ -157,13 +167,15 @@ class _CommThread:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.requests: list = []
+        self.buckets: list = []  # the bucket of each request (its ``done_at`` is set when seen complete)
         self.jobs: list[_Job] = []
         self.thread = threading.Thread(target=self._run, name="kerasette-allreduce", daemon=True)
         self.thread.start()
 
-    def add(self, request) -> None:
+    def add(self, request, bucket: _Bucket | None = None) -> None:
         with self.lock:
             self.requests.append(request)
+            self.buckets.append(bucket)
         self.wake.set()
 
     def submit(self, job: _Job) -> _Job:
@@ -175,7 +187,7 @@ class _CommThread:
     def take(self) -> list:
         """The requests in flight, which this thread stops testing (the caller waits for them)."""
         with self.lock:
-            requests, self.requests = self.requests, []
+            requests, self.requests, self.buckets = self.requests, [], []
             if not self.jobs:
                 self.wake.clear()
         return requests
@@ -187,8 +199,15 @@ class _CommThread:
             with self.lock:
                 if self.jobs:
                     job = self.jobs.pop(0)
-                elif self.requests and self.mpi.Request.Testall(self.requests):
-                    self.requests = []
+                elif self.requests:
+                    done = self.mpi.Request.Testsome(self.requests)
+                    if done:
+                        now = time.perf_counter()
+                        for k in done:
+                            if self.buckets[k] is not None:
+                                self.buckets[k].done_at = now
+                    if all(r == self.mpi.REQUEST_NULL for r in self.requests):
+                        self.requests, self.buckets = [], []
                 if not self.jobs and not self.requests:
                     self.wake.clear()
             if job is not None:
@@ -254,6 +273,14 @@ class GradientReducer:
         #: After each overlapped step: (seconds into the step at which each gradient was final,
         #: None if never; seconds until the update started waiting). For the scaling model.
         self.profile: tuple[list, float] | None = None
+        #: After each step, where its time went (seconds from `begin`; for the benchmark and the
+        #: scaling model): ``pass_s`` the backward pass's end (the update's start), ``pack_s``
+        #: packing (and float16 rounding), ``launch_s`` starting the buckets, ``wait_s`` waiting
+        #: for them after the pass, ``unpack_s`` reading them back, and per bucket its wire
+        #: ``bytes``, ``ready_s`` (its last gradient final), ``submitted_s`` (packed and handed to
+        #: MPI or the communication thread), ``launched_s`` (its allreduce or ring started; both
+        #: None in blocking mode) and ``done_s`` (seen complete).
+        self.step_profile: dict | None = None
 
     def _build(self, plan: list[list[int]]) -> None:
         self.plan = plan
@@ -277,9 +304,13 @@ class GradientReducer:
         for bucket in self.buckets:
             bucket.filled = 0
             bucket.request = None
+            bucket.submitted_at = bucket.launched_at = bucket.done_at = None
+            bucket.launch_seconds = 0.0
             if bucket.flag is not None:
                 bucket.flag[0] = 1 if training else 0
         self.next_launch = 0
+        self.launch_seconds = 0.0
+        self.pack_seconds = 0.0
         self.open = True
         self._start = time.perf_counter()
         self._times = [None] * len(self.variables)
@@ -289,8 +320,10 @@ class GradientReducer:
         i = self.index.get(id(tensor))
         if i is None or self.packed[i]:
             return
-        self._times[i] = time.perf_counter() - self._start
+        now = time.perf_counter()
+        self._times[i] = now - self._start
         self._pack(i, grad)
+        self.pack_seconds += time.perf_counter() - now
         self._launch_ready()
 
     def _pack(self, i: int, grad: np.ndarray | None) -> None:
@@ -319,16 +352,19 @@ class GradientReducer:
             if bucket.filled < len(bucket.members):
                 return
             progress = _progress_thread(world)
+            start = bucket.submitted_at = time.perf_counter()
             if bucket.buffer.dtype == np.float16:  # the ring, in the communication thread
-                bucket.request = _Job(bucket.buffer)
+                bucket.request = _Job(bucket.buffer, bucket)
                 if progress is not None:
                     progress.submit(bucket.request)
             else:
-                start = time.perf_counter()
+                bucket.launched_at = start
                 bucket.request = world.comm.Iallreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
-                self.timer.seconds += time.perf_counter() - start
                 if progress is not None:
-                    progress.add(bucket.request)
+                    progress.add(bucket.request, bucket)
+            took = bucket.launch_seconds = time.perf_counter() - start
+            self.timer.seconds += took
+            self.launch_seconds += took
             self.next_launch += 1
 
     def finish(self, grads: Sequence, training: bool = True) -> tuple[list, int]:
@@ -337,10 +373,12 @@ class GradientReducer:
         world = runtime.world()
         if not self.open:
             self.begin(self.accumulated, training)
+        pack_start = time.perf_counter()
         for i, packed in enumerate(self.packed):
             if not packed:
                 self._pack(i, grads[i] if training else None)
         start = time.perf_counter()
+        self.pack_seconds += start - pack_start
         self.launched_during_pass = self.next_launch  # buckets already on their way when the pass ended
         if self.overlap:
             self.profile = (list(self._times), start - self._start)
@@ -359,7 +397,8 @@ class GradientReducer:
                     _ring().sum_half(bucket.buffer)
                 else:
                     world.comm.Allreduce(world.mpi.IN_PLACE, bucket.buffer, op=world.mpi.SUM)
-        self.timer.seconds += time.perf_counter() - start
+        waited = time.perf_counter()
+        self.timer.seconds += waited - start
         self.timer.calls += len(self.buckets)
         self.timer.bytes += sum(b.buffer.nbytes for b in self.buckets)
         self.open = False
@@ -379,6 +418,16 @@ class GradientReducer:
                 if scale != 1.0:
                     view *= view.dtype.type(scale)
                 out[i] = view.reshape(var.shape)
+        self.step_profile = {
+            "pass_s": pack_start - self._start, "pack_s": self.pack_seconds, "launch_s": self.launch_seconds,
+            "wait_s": waited - start, "unpack_s": time.perf_counter() - waited,
+            "buckets": [{"bytes": int(b.buffer.nbytes),
+                         "ready_s": max((self._times[i] or 0.0) for i in b.members) if b.members else 0.0,
+                         "submitted_s": None if b.submitted_at is None else b.submitted_at - self._start,
+                         "launched_s": None if b.launched_at is None else b.launched_at - self._start,
+                         "launch_s": b.launch_seconds,
+                         "done_s": (waited if b.done_at is None else b.done_at) - self._start}
+                        for b in self.buckets]}
         if self.profiling:
             self._replan()
         return out, active

@@ -118,7 +118,7 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
     for _ in range(warmup):
         model.train_on_batch(x, y)
-    step_times, reduce_times = [], []
+    step_times, reduce_times, profiles = [], [], []
     sent_before = interface_bytes_sent()
     for _ in range(steps):
         before = opt.allreduce_timer.seconds
@@ -127,7 +127,9 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
         model.train_on_batch(x, y)
         step_times.append(time.perf_counter() - start)
         reduce_times.append(opt.allreduce_timer.seconds - before)
+        profiles.append(getattr(getattr(opt, "_reducer", None), "step_profile", None))
     sent = interface_bytes_sent() - sent_before
+    every_rank_profiles = hvd.allgather_object(profiles)
     slowest = hvd.allreduce(np.array(step_times), op=hvd.Max)
     in_step_reduce = hvd.allreduce(np.array(reduce_times), op=hvd.Max)
     # the rank that reached the update last waits for the network only, not for another rank
@@ -150,7 +152,163 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
                               "ready_s": max((times[i] or 0.0) for i in b.members) if b.members else 0.0}
                              for b in reducer.buckets]
         record["pass_s"] = pass_s
+    record["profiles"] = every_rank_profiles  # [rank][step]: GradientReducer.step_profile
     if hvd.rank() == 0:
+        print(json.dumps(record), flush=True)
+
+
+def _median_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
+    """What the link and this machine can do, measured between 2 ranks; rank 0 prints a JSON line.
+
+    - ``latency_s``: half the round trip of a 1-byte MPI ping-pong;
+    - ``pingpong_bytes_per_s``: ``message_bytes`` sent one way (ping-pong, latency removed);
+    - ``exchange_bytes_per_s``: both ranks send ``message_bytes`` to each other at once
+      (``Sendrecv``, the ring's pattern): the rate the model uses;
+    - ``reduce_fp32_bytes_per_s``, ``reduce_fp16_bytes_per_s``: the sums (numpy's float32 add,
+      `half.add_into`), in memory;
+    - ``convert_values_per_s``: float32 -> float16 -> float32 (`half.to_half` + `half.to_float`);
+    - ``tail_fp32_s``, ``tail_fp16_s``, ``launch_fp32_s``, ``launch_fp16_s``: an overlapped
+      `GradientReducer` step with one bucket of 1 KB handed on just before the update, on the
+      rank that arrives 5 ms after the other (as the last rank does in training): its whole
+      wait, and the part spent starting the bucket.
+    - ``bare_fp32_s``, ``bare_fp16_s``: blocking allreduces of the seed model's gradients
+      (MPI's float32 ``Allreduce``, the float16 ring), to check the ring formula against.
+    """
+    import numpy as np
+
+    import kerasette.distributed as hvd
+    from kerasette.distributed import collectives, compression, fusion, half, ring, runtime
+
+    hvd.init()
+    world = runtime.world()
+    comm, rank = world.comm, world.rank
+    peer = 1 - rank
+    if world.size != 2:
+        raise SystemExit("calibration runs on exactly 2 ranks")
+    record: dict = {}
+    byte = np.zeros(1, np.uint8)
+
+    def ping(buffer, reply):
+        if rank == 0:
+            comm.Send(buffer, dest=peer)
+            comm.Recv(reply, source=peer)
+        else:
+            comm.Recv(buffer, source=peer)
+            comm.Send(reply, dest=peer)
+
+    for _ in range(20):
+        ping(byte, byte)
+    comm.Barrier()
+    latency = _median_of(lambda: ping(byte, byte), 200) / 2
+    big, back = np.ones(message_bytes, np.uint8), np.empty(message_bytes, np.uint8)
+    comm.Barrier()
+    one_way = _median_of(lambda: ping(big, byte), repeats) - 2 * latency  # the big one way, 1 byte back
+
+    def exchange():
+        comm.Barrier()
+        start = time.perf_counter()
+        comm.Sendrecv(big, dest=peer, recvbuf=back, source=peer)
+        return time.perf_counter() - start
+
+    exchange()
+    swap = statistics.median(exchange() for _ in range(repeats)) - latency
+    record.update(latency_s=hvd.allreduce(latency, op=hvd.Max),
+                  pingpong_bytes_per_s=message_bytes / hvd.allreduce(one_way, op=hvd.Max),
+                  exchange_bytes_per_s=message_bytes / hvd.allreduce(swap, op=hvd.Max))
+
+    values = 8 << 20
+    a32, b32 = np.ones(values, np.float32), np.ones(values, np.float32)
+    a16, b16 = np.ones(values, np.float16), np.ones(values, np.float16)
+    half.add_into(a16[:16], b16[:16])
+    half.to_half(a32[:16], b16[:16])
+    half.to_float(b16[:16])
+    record["reduce_fp32_bytes_per_s"] = 4 * values / _median_of(lambda: np.add(a32, b32, out=b32), repeats)
+    record["reduce_fp16_bytes_per_s"] = 2 * values / _median_of(lambda: half.add_into(a16, b16), repeats)
+    out32 = np.empty(values, np.float32)
+    record["convert_values_per_s"] = values / (_median_of(lambda: half.to_half(a32, b16), repeats)
+                                               + _median_of(lambda: half.to_float(b16, out32), repeats))
+
+    grad = np.ones(256, np.float32)  # 1 KB
+    for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
+        reducer = fusion.GradientReducer([grad], collectives.Sum, compressor, fusion.DEFAULT_FUSION_THRESHOLD,
+                                         1.0, True, collectives.Timer())
+        tails, launches = [], []
+        for step in range(40):
+            comm.Barrier()
+            late = step % 2 == rank
+            if late:
+                time.sleep(0.005)
+            reducer.begin()
+            reducer.ready(grad, grad)
+            reducer.finish([grad])
+            if late and step >= 10:
+                tails.append(reducer.step_profile["launch_s"] + reducer.step_profile["wait_s"])
+                launches.append(reducer.step_profile["launch_s"])
+        record[f"tail_{name}_s"] = statistics.median(sum(hvd.allgather_object(tails), []))
+        record[f"launch_{name}_s"] = statistics.median(sum(hvd.allgather_object(launches), []))
+
+    # small buckets handed on every 40 ms while both ranks compute (BLAS, one thread), the last
+    # one 40 ms before the update: what starting a bucket and a small bucket's trip (ring and
+    # hand-off) cost while the cores are busy
+    grads = [np.ones(9_216, np.float32) for _ in range(6)]  # 36 KB (18 KB as float16) each
+    square = np.ones((256, 256), np.float32)
+
+    def compute(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            np.dot(square, square)
+
+    for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
+        reducer = fusion.GradientReducer(grads, collectives.Sum, compressor, 0, 1.0, True, collectives.Timer())
+        launches, trips = [], []
+        for step in range(6):
+            comm.Barrier()
+            reducer.begin()
+            for grad in reversed(grads):
+                compute(0.04)
+                reducer.ready(grad, grad)
+            compute(0.04)
+            reducer.finish(grads)
+            if step == 0:
+                continue  # the plan is made from the first step
+            link_free = 0.0
+            for bucket in reducer.step_profile["buckets"]:
+                launches.append(bucket["launch_s"])
+                began = bucket["launched_s"] if bucket["launched_s"] is not None else bucket["submitted_s"]
+                trips.append(bucket["done_s"] - max(began, link_free))
+                link_free = bucket["done_s"]
+        record[f"busy_launch_{name}_s"] = statistics.median(sum(hvd.allgather_object(launches), []))
+        record[f"busy_trip_{name}_s"] = statistics.median(sum(hvd.allgather_object(trips), []))
+        record[f"busy_trip_{name}_bytes"] = int(reducer.buckets[0].buffer.nbytes)
+
+    params = 7_998_250
+    g32, g16 = np.ones(params, np.float32), np.ones(params, np.float16)
+    ring.prepare()
+
+    def bare(fn):
+        comm.Barrier()
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    bare(lambda: comm.Allreduce(world.mpi.IN_PLACE, g32, op=world.mpi.SUM))
+    record["bare_fp32_s"] = hvd.allreduce(statistics.median(
+        bare(lambda: comm.Allreduce(world.mpi.IN_PLACE, g32, op=world.mpi.SUM)) for _ in range(repeats)), op=hvd.Min)
+    bare(lambda: ring.sum_half(g16))
+    record["bare_fp16_s"] = hvd.allreduce(statistics.median(
+        bare(lambda: ring.sum_half(g16)) for _ in range(repeats)), op=hvd.Min)
+    record["bare_bytes_fp32"], record["bare_bytes_fp16"] = g32.nbytes, g16.nbytes
+    record["load"] = os.getloadavg()[0]
+    if rank == 0:
         print(json.dumps(record), flush=True)
 
 
@@ -318,6 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--netns", metavar="RATES", default=None,
                         help="comma-separated link rates for tc (1gbit,10gbit): 2 ranks in network namespaces")
     parser.add_argument("--overlap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compression", default="none", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scaling is not None:
@@ -328,6 +487,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
                           args.overhead_ms * 1e-3)
+        return
+    if args.calibrate:
+        calibrate_worker()
         return
     if args.worker:
         worker(args.batch, args.steps, args.warmup, args.overlap, args.compression)
