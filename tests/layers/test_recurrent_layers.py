@@ -518,7 +518,5 @@ def test_recurrent_layer_errors():
         LSTM(2)(np.ones((2, 3), "float32"))
     with pytest.raises(ValueError, match="the cell has 2 states; received 1 initial states"):
         LSTM(2)(_x((2, 3, 2)), initial_state=[np.zeros((2, 2), "float32")])
-    with pytest.raises(ValueError, match="time_major=True is not supported"):
-        LSTM(2, time_major=True)
     with pytest.raises(ValueError, match=r"the mask must have shape \(batch, steps\)"):
         GRU(2)(_x((2, 3, 2)), mask=np.ones((2, 4), bool))

@@ -554,9 +554,10 @@ def deserialize_nested(spec: dict):
     return cls.from_config(config)
 
 
-def call_cell(cell, inputs, states, training):
+def call_cell(cell, inputs, states, training, constants=None):
     """``cell.call(inputs, states)`` (states as a list, as Keras passes them), with ``training``
-    when the cell's ``call`` takes it; a cell with one state may return it bare."""
+    when the cell's ``call`` takes it and ``constants=`` when given (Keras 2's constants of an
+    `RNN` call); a cell with one state may return it bare."""
     import inspect  # deferred: only user cells need the signature
 
     takes = getattr(type(cell), "_takes_training", None)
@@ -567,7 +568,10 @@ def call_cell(cell, inputs, states, training):
             type(cell)._takes_training = takes
         except TypeError:
             pass
-    out, new = cell.call(inputs, states, training=training) if takes else cell.call(inputs, states)
+    extra = {} if constants is None else {"constants": constants}
+    if takes:
+        extra["training"] = training
+    out, new = cell.call(inputs, states, **extra)
     if isinstance(new, Tensor) or not isinstance(new, (list, tuple)):
         new = [new]
     return out, list(new)

@@ -17,6 +17,13 @@ Keras's semantics, in short:
 - ``initial_state``: tensors for the states (a keyword of the call, or extra inputs).
 - ``unroll`` is accepted and changes nothing (the kernels run the loop).
 - Keras 1 arguments ``input_dim`` and ``input_length`` give the input shape.
+- ``constants`` (a keyword of the call, Keras 2's): tensors (batch, ...) given to the cell at
+  every step, ``cell.call(inputs, states, constants=[...])`` (an attention context, a
+  conditioning vector); the cell is built with ``[step_input_shape, *constant_shapes]``. They
+  follow the inputs and initial states in the layer's list of inputs, and ``num_constants`` in
+  the config says how many there are.
+- ``time_major`` (Keras 2's): the inputs and the output sequence are (steps, batch, ...), the
+  mask (steps, batch); the states stay (batch, units).
 
 The built-in cells run a whole sequence in the fused kernels (`cells._GatedCell.sequence`);
 other cells run step by step in Python, through ordinary ops.
@@ -61,6 +68,9 @@ class RNN(Layer):
         stateful: carry the final states of a batch into the next.
         unroll: accepted for Keras compatibility; no effect.
         zero_output_for_mask: outputs of masked steps are zeros (not the previous output).
+        time_major: the inputs and output sequence are (steps, batch, ...).
+        num_constants: how many of the inputs after the first are constants (set by calling the
+            layer with ``constants=``; read from configs).
 
     Example:
         >>> from kerasette.layers.recurrent import LSTMCell
@@ -69,7 +79,8 @@ class RNN(Layer):
     """
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 unroll=False, zero_output_for_mask=False, input_length=None, time_major=False, **kwargs):
+                 unroll=False, zero_output_for_mask=False, input_length=None, time_major=False, num_constants=None,
+                 **kwargs):
         input_dim = kwargs.pop("input_dim", None)
         if (input_dim is not None or input_length is not None) and kwargs.get("input_shape") is None \
                 and kwargs.get("batch_input_shape") is None:
@@ -80,10 +91,9 @@ class RNN(Layer):
         if not hasattr(cell, "call") or not hasattr(cell, "state_size"):
             raise ValueError(f"{type(self).__name__} '{self.name}': `cell` needs a `call(inputs, states)` method "
                              f"and a `state_size` attribute; received {cell!r}")
-        if time_major:
-            raise ValueError(f"{type(self).__name__} '{self.name}': time_major=True is not supported; "
-                             "give inputs as (batch, steps, features)")
         self.cell = cell
+        self.time_major = bool(time_major)
+        self._num_constants = int(num_constants or 0)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -98,20 +108,28 @@ class RNN(Layer):
     def state_sizes(self) -> list[int]:
         return _sizes(self.cell.state_size)
 
-    def build(self, input_shape):
-        shape = input_shape[0] if isinstance(input_shape, list) else input_shape
+    def _batch_major(self, shape) -> tuple:
+        """An input shape as (batch, steps, ...) whatever ``time_major`` says."""
         shape = tuple(shape)
+        return (shape[1], shape[0]) + shape[2:] if self.time_major and len(shape) >= 2 else shape
+
+    def build(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        shape = self._batch_major(shapes[0])
         if len(shape) < 3:
-            raise ValueError(f"{type(self).__name__} '{self.name}': the input must be (batch, steps, features); "
-                             f"received input shape {shape_str(shape)}")
+            layout = "(steps, batch, features)" if self.time_major else "(batch, steps, features)"
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must be {layout}; "
+                             f"received input shape {shape_str(tuple(shapes[0]))}")
         if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell.build((shape[0],) + shape[2:])
+            step = (shape[0],) + shape[2:]
+            constants = [tuple(s) for s in shapes[len(shapes) - self._num_constants:]] if self._num_constants else []
+            self.cell.build([step, *constants] if constants else step)
             self.cell.built = True
         for var in self.cell.weights if isinstance(self.cell, Layer) else ():
             if not var.name.startswith(self.name + "/"):
                 var.name = f"{self.name}/{var.name}"
         if self.stateful:
-            batch = (self.batch_input_shape or (None,))[0] if shape[0] is None else shape[0]
+            batch = self._batch_major(self.batch_input_shape or (None, None))[0] if shape[0] is None else shape[0]
             if batch is None:
                 raise ValueError(
                     f"{type(self).__name__} '{self.name}': a stateful RNN needs a fixed batch size; give the first "
@@ -122,9 +140,11 @@ class RNN(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        shape = self._batch_major(input_shape[0] if isinstance(input_shape, list) else input_shape)
         size = _output_size(self.cell)
-        out = (shape[0], shape[1], size) if self.return_sequences else (shape[0], size)
+        out = (shape[0], size)
+        if self.return_sequences:
+            out = (shape[1], shape[0], size) if self.time_major else (shape[0], shape[1], size)
         if self.return_state:
             return [out] + [(shape[0], s) for s in self.state_sizes]
         return out
@@ -170,43 +190,74 @@ class RNN(Layer):
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, initial_state=None, constants=None, **kwargs):
-        if constants is not None:
-            raise ValueError(f"{type(self).__name__} '{self.name}': `constants` are not supported")
-        if initial_state is not None:
-            first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [first, *states]
+        if initial_state is not None or constants is not None:
+            given = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            states = [] if initial_state is None else (
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
+            if initial_state is None:  # states given in the list keep their place before the constants
+                states = given[1:len(given) - self._num_constants if constants is None else len(given)]
+            if constants is not None:
+                constants = list(constants) if isinstance(constants, (list, tuple)) else [constants]
+                self._check_takes_constants()
+                self._num_constants = len(constants)
+            else:
+                constants = given[len(given) - self._num_constants:] if self._num_constants else []
+            inputs = [given[0], *states, *constants]
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs, mask=None, training=False, initial_state=None):
+    def _check_takes_constants(self) -> None:
+        import inspect  # deferred: only layers given constants need the signature
+
+        params = inspect.signature(self.cell.call).parameters
+        if "constants" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the cell {type(self.cell).__name__} does not take "
+                             "`constants`: its call must accept them, call(inputs, states, constants=None)")
+
+    def call(self, inputs, mask=None, training=False, initial_state=None, constants=None):
         if isinstance(inputs, (list, tuple)):
             inputs, extra = inputs[0], list(inputs[1:])
+            if self._num_constants and constants is None:
+                extra, constants = extra[:len(extra) - self._num_constants], extra[len(extra) - self._num_constants:]
             if extra and initial_state is None:
                 initial_state = extra
+        if constants is not None:
+            constants = list(constants) if isinstance(constants, (list, tuple)) else [constants]
+            if not self._num_constants:
+                self._check_takes_constants()
+            constants = [c if isinstance(c, Tensor) else Tensor(np.asarray(c)) for c in constants]
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+        if self.time_major:  # the kernels and the loop read (batch, steps, ...)
+            x = ops.transpose(x, (1, 0) + tuple(range(2, x.ndim)))
         batch, steps = x.shape[0], x.shape[1]
         states = self._initial_states(x, initial_state)
         mask_tm = None
         if mask is not None:
             mask_bt = np.asarray(getattr(mask, "data", mask)).astype(bool)
+            if self.time_major:
+                mask_bt = mask_bt.T
             if mask_bt.shape != (batch, steps):
-                raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape (batch, steps) "
-                                 f"= {(batch, steps)}; received {mask_bt.shape}")
+                expected = (steps, batch) if self.time_major else (batch, steps)
+                layout = "(steps, batch)" if self.time_major else "(batch, steps)"
+                raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape {layout} "
+                                 f"= {expected}; received {np.shape(getattr(mask, 'data', mask))}")
             mask_tm = mask_bt.T[::-1] if self.go_backwards else mask_bt.T
             if mask_tm.all():
                 mask_tm = None
         want_states = self.return_state or self.stateful
-        if _fusable(self.cell) or (isinstance(self.cell, StackedRNNCells) and all(map(_fusable, self.cell.cells))):
+        if not constants and (_fusable(self.cell) or (isinstance(self.cell, StackedRNNCells)
+                                                     and all(map(_fusable, self.cell.cells)))):
             out, final = self._fused(x, states, mask_tm, training, want_states)
         else:
-            out, final = self._loop(x, states, mask_tm, training)
+            out, final = self._loop(x, states, mask_tm, training, constants or None)
         if self.stateful:
             self.states = [np.array(s.data, copy=True) for s in final]
         if self.return_sequences and self.zero_output_for_mask and mask_tm is not None:
             keep = mask_tm.T  # the outputs are in the order the steps were read, as the mask
             out = ops.multiply(out, keep[:, :, None].astype(out.dtype))
+        if self.return_sequences and self.time_major:
+            out = ops.transpose(out, (1, 0) + tuple(range(2, out.ndim)))
         return [out, *final] if self.return_state else out
 
     def _initial_states(self, x, initial_state) -> list:
@@ -251,7 +302,7 @@ class RNN(Layer):
             out = ops.transpose(out, (1, 0, 2))
         return out, final
 
-    def _loop(self, x, states, mask_tm, training):
+    def _loop(self, x, states, mask_tm, training, constants=None):
         cell = self.cell
         reset = getattr(cell, "reset_dropout_masks", None)
         if reset is not None:
@@ -260,7 +311,7 @@ class RNN(Layer):
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         outputs, previous = [], None
         for i, t in enumerate(order):
-            out, new = call_cell(cell, ops.getitem(x, (slice(None), t)), states, training)
+            out, new = call_cell(cell, ops.getitem(x, (slice(None), t)), states, training, constants)
             if mask_tm is not None:
                 keep = mask_tm[i][:, None]
                 new = [ops.where(keep, n, s) for n, s in zip(new, states)]
@@ -281,9 +332,16 @@ class RNN(Layer):
 
     # -- config ------------------------------------------------------------------------------
     def _rnn_config(self) -> dict:
-        return {"return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
-                "zero_output_for_mask": self.zero_output_for_mask}
+        """The RNN's options; ``time_major`` and ``num_constants`` (Keras 2's, unknown to Keras 3)
+        only when they are used."""
+        config = {"return_sequences": self.return_sequences, "return_state": self.return_state,
+                  "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
+                  "zero_output_for_mask": self.zero_output_for_mask}
+        if self.time_major:
+            config["time_major"] = True
+        if self._num_constants:
+            config["num_constants"] = self._num_constants
+        return config
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self._rnn_config(), "cell": serialize_nested(self.cell)}
