@@ -1,9 +1,11 @@
-"""2-D max and average pooling of NHWC arrays on the numba kernels, split over the pool by images
-(pieces of a few images taken by the threads in turn: `parallel.map_pieces`).
+"""2-D max and average pooling and global average pooling of NHWC arrays on the numba kernels,
+split over the pool (pieces taken by the threads in turn: `parallel.map_pieces`).
 
 Max pooling's forward pass keeps each window's winner (its flat position in the image's plane) so
 that the backward pass sends each output gradient straight to it. Average pooling leaves the
-cells of 'same' padding out of each mean, as Keras does.
+cells of 'same' padding out of each mean, as Keras does. Windowed pooling splits the batch by
+images; global average pooling by segments of images (`global_segments`), so that a batch of a
+few large images still shares out evenly.
 """
 
 from __future__ import annotations
@@ -95,4 +97,62 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
     else:
         _by_pieces(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
                   dx, parallel.memory_bound_min())
+    return dx
+
+
+# -- global average pooling --------------------------------------------------------------------
+#: Elements per segment of an image in global average pooling (1 MB of float32): the most one
+#: thread can be left to finish after the other has run out of work.
+GLOBAL_SEGMENT = 1 << 18
+#: Elements per piece of `parallel.map_pieces` in global average pooling: a piece is a run of
+#: whole segments, one numba call. A thread that wakes late (tens of microseconds on a VM) then
+#: finds pieces left to take instead of holding the pass up by its fixed half.
+GLOBAL_PIECE = 1 << 18
+
+
+def global_segments(size: int, chans: int) -> tuple[int, int]:
+    """``(k, rows)``: each image of ``size`` rows of ``chans`` values is cut into ``k`` segments
+    of ``rows`` rows (the last may be shorter, none is empty) of about `GLOBAL_SEGMENT` values.
+
+    Example:
+        >>> global_segments(112 * 112, 64), global_segments(32 * 32, 64)
+        ((4, 3136), (1, 1024))
+    """
+    k = min(max(1, -(-size * chans // GLOBAL_SEGMENT)), max(size, 1))
+    rows = -(-size // k)
+    return -(-size // rows), rows
+
+
+def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
+    """The mean of each channel of NHWC ``x`` over its rows and columns: (N, C), in ``x``'s dtype
+    from float64 sums (NaN for images with no pixels, as numpy's mean)."""
+    n_img, height, width, chans = x.shape
+    size = height * width
+    y = np.empty((n_img, chans), x.dtype)
+    if not size:
+        y[...] = np.nan
+    if not size or not y.size:
+        return y
+    flat = np.ascontiguousarray(x).reshape(n_img, size, chans)
+    k, rows = global_segments(size, chans)
+    sums = np.empty((n_img * k, chans))
+    parallel.map_pieces(lambda i, j: _pool.global_avgpool_sums(flat, k, rows, i, j, sums), n_img * k,
+                        parallel.memory_bound_min(), rows * chans, piece_work=GLOBAL_PIECE)
+    _pool.global_avgpool_mean(sums, k, size, y)
+    return y
+
+
+def global_avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
+    """Gradient of `global_avgpool2d_forward`: each ``dy[n, c] / (H * W)`` spread over its image
+    (NHWC, ``x_shape``, ``dy``'s dtype)."""
+    n_img, height, width, chans = x_shape
+    size = height * width
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    if not dx.size:
+        return dx
+    flat = dx.reshape(n_img, size, chans)
+    dy = np.ascontiguousarray(dy)
+    k, rows = global_segments(size, chans)
+    parallel.map_pieces(lambda i, j: _pool.global_avgpool_spread(dy, k, rows, i, j, flat), n_img * k,
+                        parallel.memory_bound_min(), rows * chans, piece_work=GLOBAL_PIECE)
     return dx

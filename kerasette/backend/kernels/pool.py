@@ -1,13 +1,26 @@
-"""Max- and average-pooling kernels on NHWC images.
+"""Max-, average- and global-average-pooling kernels on NHWC images.
 
 Max pooling's forward pass keeps the argmax for the backward pass. The argmax of an output ``(n, oh, ow, c)`` is the flat index ``h * W + w`` of the winning input
 in image ``n``, channel ``c``. Ties go to the first maximum in row-major window order. Positions
 in 'same' padding count as -inf, i.e. they never win (every window holds at least one real input).
+
+Global average pooling works on ``(N, S, C)`` views (``S = H * W``) cut into *segments*: segment
+``p`` is image ``p // k``, rows ``(p % k) * rows`` up to ``rows`` further (the last one of an
+image may be shorter), so that a pass over a few large images still splits into pieces of about
+the same size. The forward pass sums each segment into its own float64 row
+(`global_avgpool_sums`), and `global_avgpool_mean` adds an image's segments in order: the same
+bits however the segments were shared among threads.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasette.backend.kernels._jit import kernel
+
+#: rows of a segment added in the input's dtype before their sums move to float64 (short sums,
+#: fast vector adds; the float64 total keeps a large image's mean accurate)
+GLOBAL_BLOCK = 32
 
 
 def _maxpool_forward(x, y, argmax, ph, pw, sh, sw, pt, pl):
@@ -135,7 +148,81 @@ def _avgpool_backward(dy, dx, ph, pw, sh, sw, pt, pl):
                                 dv[c] += gv[c] * inv
 
 
+def _global_avgpool_sums(x, k, rows, first, stop, sums):
+    """``sums[p, c] = sum of x[n, s, c]`` over the rows ``s`` of segment ``p``, for ``p`` in
+    ``first:stop`` (see the module docstring); float64 sums of blocks of ``GLOBAL_BLOCK`` rows
+    added in the input's dtype.
+
+    Args:
+        x: (N, S, C) input.
+        k: segments per image; rows: rows per segment.
+        first, stop: the segments to sum.
+        sums: (N * k, C) float64; rows ``first:stop`` overwritten.
+    """
+    size, chans = x.shape[1], x.shape[2]
+    part = np.empty(chans, x.dtype)
+    for p in range(first, stop):
+        n = p // k
+        s_end = min((p - n * k + 1) * rows, size)
+        total = sums[p]
+        for c in range(chans):
+            total[c] = 0.0
+        for s0 in range((p - n * k) * rows, s_end, GLOBAL_BLOCK):
+            s1 = min(s0 + GLOBAL_BLOCK, s_end)
+            row = x[n, s0]
+            for c in range(chans):
+                part[c] = row[c]
+            for s in range(s0 + 1, s1):
+                row = x[n, s]
+                for c in range(chans):
+                    part[c] += row[c]
+            for c in range(chans):
+                total[c] += part[c]
+
+
+def _global_avgpool_mean(sums, k, size, y):
+    """``y[n, c]`` = the sum of image ``n``'s ``k`` segment sums (in segment order) / ``size``.
+
+    Args:
+        sums: (N * k, C) float64, from `global_avgpool_sums`.
+        k: segments per image; size: rows per image (``H * W``).
+        y: (N, C) output; overwritten.
+    """
+    n_img, chans = y.shape
+    for n in range(n_img):
+        for c in range(chans):
+            total = sums[n * k, c]
+            for q in range(1, k):
+                total += sums[n * k + q, c]
+            y[n, c] = total / size
+
+
+def _global_avgpool_spread(dy, k, rows, first, stop, dx):
+    """The gradient of global average pooling: ``dx[n, s, c] = dy[n, c] / S`` over the rows of
+    segments ``first:stop`` (the division in ``dy``'s dtype, as ``dy / S`` in numpy).
+
+    Args:
+        dy: (N, C) output gradient.
+        k, rows: as in `global_avgpool_sums`.
+        dx: (N, S, C) input gradient; the segments' rows overwritten.
+    """
+    size, chans = dx.shape[1], dx.shape[2]
+    share = np.empty(chans, dx.dtype)
+    count = dx.dtype.type(size)
+    for p in range(first, stop):
+        n = p // k
+        for c in range(chans):
+            share[c] = dy[n, c] / count
+        for s in range((p - n * k) * rows, min((p - n * k + 1) * rows, size)):
+            row = dx[n, s]
+            for c in range(chans):
+                row[c] = share[c]
+
+
 maxpool_forward = kernel(_maxpool_forward)
 maxpool_backward = kernel(_maxpool_backward)
 avgpool_forward = kernel(_avgpool_forward)
 avgpool_backward = kernel(_avgpool_backward)
+global_avgpool_sums = kernel(_global_avgpool_sums)
+global_avgpool_mean = kernel(_global_avgpool_mean)
+global_avgpool_spread = kernel(_global_avgpool_spread)

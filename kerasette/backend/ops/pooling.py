@@ -1,9 +1,8 @@
 """Average pooling: over 2-D windows of NHWC tensors, and over whole images (global).
 
 With ``'same'`` padding the padded cells are left out of each average (each window is divided
-by the number of real cells it covers), as Keras does. Both run on numba kernels: windows in
-`kerasette.backend.engine.pooling`, global pooling of channels-last images in
-`kerasette.backend.engine.normalization` (float64 sums).
+by the number of real cells it covers), as Keras does. Both run on the numba kernels of
+`kerasette.backend.engine.pooling` (global pooling of channels-last images with float64 sums).
 """
 
 from __future__ import annotations
@@ -11,12 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.ops.base import Op, apply
-
-
-def _engine():
-    from kerasette.backend.engine import normalization  # deferred: imports numba
-
-    return normalization
 
 
 def _pooling():
@@ -67,13 +60,13 @@ class GlobalAvgPool2D(Op):
     def forward(self, x):
         self.x_shape = x.shape
         if self.channels_last:
-            return _engine().global_average_pool_forward(x)
+            return _pooling().global_avgpool2d_forward(x)
         n, c, h, w = x.shape
         return (x.reshape(n, c, h * w).sum(axis=2, dtype=np.float64) / (h * w)).astype(x.dtype)
 
     def backward(self, grad):
         if self.channels_last:
-            return (_engine().global_average_pool_backward(grad, self.x_shape),)
+            return (_pooling().global_avgpool2d_backward(grad, self.x_shape),)
         n, c, h, w = self.x_shape
         g = grad / grad.dtype.type(h * w)
         return (np.ascontiguousarray(np.broadcast_to(g[:, :, None, None], self.x_shape)),)
