@@ -47,6 +47,8 @@ import sys
 import time
 from pathlib import Path
 
+from kerasette.distributed import scaling
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -99,7 +101,8 @@ def interface_bytes_sent() -> int:
     return total
 
 
-def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compression: str = "none") -> None:
+def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compression: str = "none",
+           bare: bool = True) -> None:
     """One rank's run; rank 0 prints a JSON line."""
     import numba
     import numpy as np
@@ -134,7 +137,7 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
     in_step_reduce = hvd.allreduce(np.array(reduce_times), op=hvd.Max)
     # the rank that reached the update last waits for the network only, not for another rank
     last_rank_wait = hvd.allreduce(np.array(reduce_times), op=hvd.Min)
-    bare = bare_allreduce_seconds(model.count_params()) if hvd.size() > 1 else 0.0
+    bare = bare_allreduce_seconds(model.count_params()) if hvd.size() > 1 and bare else 0.0
     step = float(np.median(slowest))
     record = {"ranks": hvd.size(), "threads": numba.get_num_threads(), "blas_threads": threads.blas_threads(),
               "batch_per_rank": batch, "params": model.count_params(), "step_s": step,
@@ -256,11 +259,13 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
         record[f"tail_{name}_s"] = statistics.median(sum(hvd.allgather_object(tails), []))
         record[f"launch_{name}_s"] = statistics.median(sum(hvd.allgather_object(launches), []))
 
-    # small buckets handed on every 40 ms while both ranks compute (BLAS, one thread), the last
-    # one 40 ms before the update: what starting a bucket and a small bucket's trip (ring and
-    # hand-off) cost while the cores are busy
-    grads = [np.ones(9_216, np.float32) for _ in range(6)]  # 36 KB (18 KB as float16) each
-    square = np.ones((256, 256), np.float32)
+    # a 16 MB bucket, then small ones every 40 ms, handed on while both ranks compute (short BLAS
+    # calls with Python between them, as a backward pass makes them), the last one 40 ms before
+    # the update: what starting a bucket costs the computing thread, and what a small bucket's
+    # trip (ring and hand-off) costs beyond its allreduce when it starts on an idle link. Means,
+    # not medians: a step's wait adds several of these, and their delays come in rare long ones
+    grads = [np.ones(4 << 20, np.float32)] + [np.ones(9_216, np.float32) for _ in range(6)]  # 36 KB (18 as fp16)
+    square = np.ones((128, 128), np.float32)
 
     def compute(seconds):
         end = time.perf_counter() + seconds
@@ -273,7 +278,7 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
         for step in range(6):
             comm.Barrier()
             reducer.begin()
-            for grad in reversed(grads):
+            for grad in grads:
                 compute(0.04)
                 reducer.ready(grad, grad)
             compute(0.04)
@@ -284,11 +289,12 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
             for bucket in reducer.step_profile["buckets"]:
                 launches.append(bucket["launch_s"])
                 began = bucket["launched_s"] if bucket["launched_s"] is not None else bucket["submitted_s"]
-                trips.append(bucket["done_s"] - max(began, link_free))
+                if bucket["bytes"] < 1 << 20 and (name == "fp16" or began >= link_free):
+                    trips.append(bucket["done_s"] - max(began, link_free))
                 link_free = bucket["done_s"]
-        record[f"busy_launch_{name}_s"] = statistics.median(sum(hvd.allgather_object(launches), []))
-        record[f"busy_trip_{name}_s"] = statistics.median(sum(hvd.allgather_object(trips), []))
-        record[f"busy_trip_{name}_bytes"] = int(reducer.buckets[0].buffer.nbytes)
+        record[f"busy_launch_{name}_s"] = statistics.mean(sum(hvd.allgather_object(launches), []))
+        record[f"busy_trip_{name}_s"] = statistics.mean(sum(hvd.allgather_object(trips), []))
+        record[f"busy_trip_{name}_bytes"] = int(min(b.buffer.nbytes for b in reducer.buckets))
 
     params = 7_998_250
     g32, g16 = np.ones(params, np.float32), np.ones(params, np.float16)
@@ -312,66 +318,87 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
         print(json.dumps(record), flush=True)
 
 
-def ring_allreduce_seconds(nbytes: float, ranks: int, gbit_per_s: float, latency_s: float,
-                           reduce_bytes_per_s: float) -> float:
-    """The ring allreduce's time: 2(N-1) messages of bytes/N each way, and (N-1)/N of the bytes added.
+def calibrated_link(cal: dict, compression: str, bandwidth: float | None = None) -> scaling.Link:
+    """The scaling model's `Link` for one path (``'none'``: MPI's float32 allreduce, ``'fp16'``: the
+    float16 ring) from a calibration record (`calibrate_worker`); ``bandwidth`` (bytes/s) replaces
+    the measured exchange rate (the nominal rate, for comparison)."""
+    fp16 = compression == "fp16"
+    name = "fp16" if fp16 else "fp32"
+    base = scaling.Link(bandwidth=cal["exchange_bytes_per_s"] if bandwidth is None else bandwidth,
+                        latency=cal["latency_s"],
+                        reduce_rate=cal["reduce_fp16_bytes_per_s" if fp16 else "reduce_fp32_bytes_per_s"],
+                        algorithm="ring" if fp16 else "halving", queued_handoff=fp16)
+    # the hand-offs: what the calibration's buckets took beyond their allreduce on this link
+    tail_bytes = 257 * (2 if fp16 else 4) + 4  # 256 values, a count, the flag
+    handoff = cal[f"busy_trip_{name}_s"] - scaling.allreduce_seconds(cal[f"busy_trip_{name}_bytes"], 2, base)
+    tail = cal[f"tail_{name}_s"] - scaling.allreduce_seconds(tail_bytes, 2, base) - cal[f"launch_{name}_s"]
+    return base.with_(handoff=max(0.0, handoff), tail_handoff=max(0.0, tail), launch=cal[f"busy_launch_{name}_s"])
 
-    ``T = 2 (N-1)/N * bytes / bandwidth + 2 (N-1) * latency + (N-1)/N * bytes / reduce_rate``.
+
+def _last_rank(profiles: list[list[dict]], step: int) -> int:
+    """The rank that waited least in ``step``: the one that reached the update last."""
+    return min(range(len(profiles)), key=lambda r: profiles[r][step]["launch_s"] + profiles[r][step]["wait_s"])
+
+
+def step_inputs(record: dict, step: int) -> tuple[list[tuple[float, float]], float, float]:
+    """The model's inputs for one measured step: ``(bytes, handed-on seconds)`` per bucket (the later
+    of the ranks'), the last rank's end of pass, and that rank's measured wait (launches included)."""
+    profiles = record["profiles"]
+    last = _last_rank(profiles, step)
+    own = profiles[last][step]
+    buckets = []
+    for k, bucket in enumerate(own["buckets"]):
+        handed = [p[step]["buckets"][k]["submitted_s"] for p in profiles]
+        buckets.append((bucket["bytes"], max(h or 0.0 for h in handed)))
+    return buckets, own["pass_s"], own["launch_s"] + own["wait_s"]
+
+
+def predict_wait(record: dict, link: scaling.Link) -> tuple[float, float]:
+    """(median predicted wait, median measured wait of the last rank) over a run's steps."""
+    predicted, measured = [], []
+    for step in range(len(record["profiles"][0])):
+        buckets, pass_end, wait = step_inputs(record, step)
+        if record["overlap"]:
+            predicted.append(scaling.overlapped_wait(buckets, pass_end, 2, link))
+        else:
+            predicted.append(scaling.blocking_wait([b for b, _ in buckets], 2, link))
+        measured.append(wait)
+    return statistics.median(predicted), statistics.median(measured)
+
+
+def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_per_s: float, latency_s: float,
+                  nodes=(2, 8, 32, 128)) -> None:
+    """Prints the efficiency at ``nodes`` nodes on a ``gbit_per_s`` network for each mode.
+
+    A node computes a step in ``node_compute_s``. From the emulated runs come the buckets and
+    when each was handed on (as fractions of the step's compute, scaled to the node's), and the
+    per-step overhead ``c`` (packing, float16 rounding, reading back); from the calibration of the
+    fastest emulated link the sums' rates and the hand-offs (costs of this machine's CPU, not of
+    the link); the link itself at the nominal rate with ``latency_s`` a message.
     """
-    if ranks == 1:
-        return 0.0
-    share = (ranks - 1) / ranks
-    return (2 * share * nbytes / (gbit_per_s * 1e9 / 8) + 2 * (ranks - 1) * latency_s
-            + share * nbytes / reduce_bytes_per_s)
-
-
-def scaling_table(params: int, compute_s: float, gbit_per_s: float, latency_s: float,
-                  reduce_bytes_per_s: float, overhead_s: float, nodes=(2, 8, 32, 128)) -> None:
-    """Prints the predicted allreduce time and efficiency ``compute / (compute + allreduce)``.
-
-    ``overhead_s`` is the per-step cost of packing the gradients into the fused buffer and
-    scaling them, paid whatever the network.
-    """
-    nbytes = 4 * params
-    print(f"{params:,} float32 parameters = {nbytes / 1e6:.1f} MB; step compute {compute_s:.3f} s; "
-          f"{gbit_per_s:g} Gbit/s, latency {latency_s * 1e6:g} us, reduction {reduce_bytes_per_s / 1e9:g} GB/s, "
-          f"packing {overhead_s * 1e3:g} ms")
-    print(f"{'nodes':>6}{'allreduce ms':>14}{'efficiency':>12}{'samples/s speed-up':>20}")
-    for n in nodes:
-        t = ring_allreduce_seconds(nbytes, n, gbit_per_s, latency_s, reduce_bytes_per_s) + overhead_s
-        efficiency = compute_s / (compute_s + t)
-        print(f"{n:>6}{t * 1e3:>14.1f}{efficiency:>11.1%}{n * efficiency:>20.1f}")
-
-
-def overlapped_wait_seconds(buckets: list[dict], pass_s: float, ranks: int, gbit_per_s: float, latency_s: float,
-                            reduce_bytes_per_s: float) -> float:
-    """The model's wait for overlapped buckets: one link sends them in order, each from when it is
-    ready (and the one before it is sent), at the ring's cost; the update waits for what is left
-    when the backward pass ends at ``pass_s``."""
-    link_free = 0.0
-    for bucket in buckets:
-        start = max(bucket["ready_s"], link_free)
-        link_free = start + ring_allreduce_seconds(bucket["bytes"], ranks, gbit_per_s, latency_s, reduce_bytes_per_s)
-    return max(0.0, link_free - pass_s)
-
-
-def overlap_scaling_table(params: int, compute_s: float, backward_after_s: float, gbit_per_s: float,
-                          latency_s: float, reduce_bytes_per_s: float, overhead_s: float, bytes_per_value: int,
-                          nodes=(2, 8, 32, 128)) -> None:
-    """Prints the scaling model with overlap: the allreduce of all the gradients (``bytes_per_value``
-    each: 4 for float32, 2 for float16) hides behind the last ``backward_after_s`` seconds of the
-    backward pass (those after the bulk of the gradient bytes are ready)."""
-    nbytes = bytes_per_value * params
-    print(f"{params:,} parameters x {bytes_per_value} bytes = {nbytes / 1e6:.1f} MB; step compute {compute_s:.3f} s, "
-          f"of which {backward_after_s * 1e3:.0f} ms of backward pass after the big bucket is ready; "
-          f"{gbit_per_s:g} Gbit/s, latency {latency_s * 1e6:g} us, reduction {reduce_bytes_per_s / 1e9:g} GB/s, "
-          f"packing {overhead_s * 1e3:g} ms")
-    print(f"{'nodes':>6}{'allreduce ms':>14}{'exposed ms':>12}{'efficiency':>12}{'samples/s speed-up':>20}")
-    for n in nodes:
-        t = ring_allreduce_seconds(nbytes, n, gbit_per_s, latency_s, reduce_bytes_per_s)
-        exposed = max(0.0, t - backward_after_s) + overhead_s
-        efficiency = compute_s / (compute_s + exposed)
-        print(f"{n:>6}{t * 1e3:>14.1f}{exposed * 1e3:>12.1f}{efficiency:>11.1%}{n * efficiency:>20.1f}")
+    fastest = max(calibrations, key=lambda rate: calibrations[rate]["exchange_bytes_per_s"])
+    print(f"\nEstimate: one node computes a step in {node_compute_s:.3f} s; {gbit_per_s:g} Gbit/s, "
+          f"{latency_s * 1e6:g} us a message; sums and hand-offs as calibrated on {fastest}")
+    print(f"{'mode':<16}{'c ms':>7}" + "".join(f"{f'W@{n} ms':>11}{f'eff@{n}':>9}" for n in nodes))
+    for (how, compression), records in runs.items():
+        link = calibrated_link(calibrations[fastest], compression).with_(bandwidth=scaling.gbit(gbit_per_s),
+                                                                          latency=latency_s)
+        rows = []
+        for record in records:
+            for step in range(len(record["profiles"][0])):
+                buckets, pass_end, wait = step_inputs(record, step)
+                own = record["profiles"][_last_rank(record["profiles"], step)][step]
+                overhead = own["pack_s"] + own["unpack_s"]
+                compute = record["steps_ms"][step] / 1e3 - wait - overhead
+                scale = node_compute_s / compute
+                node_buckets = [(b, t * scale) for b, t in buckets]
+                waits = [scaling.overlapped_wait(node_buckets, pass_end * scale, n, link) if how == "overlap"
+                         else scaling.blocking_wait([b for b, _ in buckets], n, link) for n in nodes]
+                rows.append((overhead, waits))
+        overhead = statistics.median(r[0] for r in rows)
+        waits = [statistics.median(r[1][i] for r in rows) for i in range(len(nodes))]
+        cells = "".join(f"{w * 1e3:>11.1f}{scaling.efficiency(node_compute_s, w + overhead):>9.1%}" for w in waits)
+        print(f"{how + ' ' + ('fp16' if compression == 'fp16' else 'fp32'):<16}{overhead * 1e3:>7.1f}{cells}")
 
 
 NETNS_MODES = [("blocking", "none"), ("overlap", "none"), ("blocking", "fp16"), ("overlap", "fp16")]
@@ -379,8 +406,13 @@ if os.environ.get("KERASETTE_BENCH_MODES"):  # e.g. overlap:fp16,blocking:none
     NETNS_MODES = [tuple(m.split(":")) for m in os.environ["KERASETTE_BENCH_MODES"].split(",")]
 
 
-def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: int, latency_s: float,
-               reduce_bytes_per_s: float, reduce_fp16_bytes_per_s: float) -> None:
+def _nominal_gbit(rate: str) -> float:
+    rate = rate.lower()
+    return float(rate.removesuffix("gbit")) if rate.endswith("gbit") else float(rate.removesuffix("mbit")) / 1000
+
+
+def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: int, node_compute_s: float,
+               gbit_per_s: float, latency_s: float) -> None:
     """Each mode at each link rate, 2 ranks in their own namespaces (see the module's docstring)."""
     sys.path.insert(0, str(ROOT))
     from tests.distributed import netns  # deferred: a test helper, needed only here
@@ -393,45 +425,98 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
     one = str(max(1, len(os.sched_getaffinity(0)) // 2))
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=one, OMP_NUM_THREADS=one,
                OPENBLAS_NUM_THREADS=one, KERASETTE_NUM_THREADS=one)
-    rows = []
+    script = str(Path(__file__).resolve())
+
+    def run(net, args: list[str]) -> dict:
+        out = subprocess.run(net.mpiexec_command(mpiexec(), [script, *args]), check=True, capture_output=True,
+                             text=True, env=env, cwd=ROOT, timeout=1800)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    calibrations: dict[str, dict] = {}
+    runs: dict[str, dict[tuple, list[dict]]] = {}
     with netns.Network(2) as net:
         for rate in rates:
             net.set_rate(rate)
-            gbit = float(rate.lower().removesuffix("gbit")) if rate.lower().endswith("gbit") else \
-                float(rate.lower().removesuffix("mbit")) / 1000
-            runs: dict[tuple, list[dict]] = {mode: [] for mode in NETNS_MODES}
+            cal = calibrations[rate] = run(net, ["--calibrate"])
+            print(f"# {rate} calibration: {json.dumps(cal)}", flush=True)
+            runs[rate] = {mode: [] for mode in NETNS_MODES}
             for _ in range(repeats):
                 for mode in NETNS_MODES:
-                    args = [str(Path(__file__).resolve()), "--worker", "--steps", str(steps), "--warmup",
-                            str(warmup), "--batch", str(batch), "--compression", mode[1]]
-                    if mode[0] == "overlap":
-                        args.append("--overlap")
-                    out = subprocess.run(net.mpiexec_command(mpiexec(), args), check=True, capture_output=True,
-                                         text=True, env=env, cwd=ROOT, timeout=1800)
-                    record = json.loads(out.stdout.strip().splitlines()[-1])
-                    rate_of_sums = reduce_fp16_bytes_per_s if mode[1] == "fp16" else reduce_bytes_per_s
-                    if mode[0] == "overlap":
-                        record["predicted_s"] = overlapped_wait_seconds(record["buckets"], record["pass_s"], 2, gbit,
-                                                                        latency_s, rate_of_sums)
-                    else:
-                        record["predicted_s"] = ring_allreduce_seconds(record["wire_bytes_per_step"], 2, gbit,
-                                                                       latency_s, rate_of_sums)
-                    runs[mode].append(record)
-                    print(f"# {rate} {mode}: {json.dumps(record)}", flush=True)
-            for mode, records in runs.items():
+                    args = ["--worker", "--steps", str(steps), "--warmup", str(warmup), "--batch", str(batch),
+                            "--compression", mode[1], "--no-bare"]  # the calibration has the bare allreduces
+                    record = run(net, args + (["--overlap"] if mode[0] == "overlap" else []))
+                    runs[rate][mode].append(record)
+                    print(f"# {rate} {json.dumps(list(mode))}: {json.dumps(record)}", flush=True)
+    report(calibrations, runs, node_compute_s, gbit_per_s, latency_s)
+
+
+def read_log(path: str) -> tuple[dict, dict]:
+    """The calibrations and runs a ``--netns`` run printed (its ``# ...`` lines), for `report`."""
+    calibrations: dict[str, dict] = {}
+    runs: dict[str, dict[tuple, list[dict]]] = {}
+    for line in Path(path).read_text().splitlines():
+        if not line.startswith("# "):
+            continue
+        rate, rest = line[2:].split(" ", 1)
+        if rest.startswith("calibration: "):
+            calibrations[rate] = json.loads(rest.removeprefix("calibration: "))
+        else:
+            mode, record = rest.split(": ", 1)
+            runs.setdefault(rate, {}).setdefault(tuple(json.loads(mode)), []).append(json.loads(record))
+    return calibrations, runs
+
+
+def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: float, latency_s: float) -> None:
+    """Prints the calibrations, measured waits beside the model's, and the estimate at 8 to 128 nodes."""
+    rows = []
+    for rate, by_mode in runs.items():
+        cal = calibrations[rate]
+        for mode, records in by_mode.items():
+                link = calibrated_link(cal, mode[1])
+                nominal = calibrated_link(cal, mode[1], bandwidth=scaling.gbit(_nominal_gbit(rate)))
+                pairs = [predict_wait(r, link) for r in records]
                 med = {k: statistics.median(r[k] for r in records) for k in
-                       ("step_s", "allreduce_in_step_s", "wait_last_rank_s", "predicted_s", "sent_per_step",
-                        "load")}
+                       ("step_s", "allreduce_in_step_s", "sent_per_step", "load")}
+                med["predicted_s"] = statistics.median(p for p, _ in pairs)
+                med["measured_s"] = statistics.median(m for _, m in pairs)
+                med["nominal_s"] = statistics.median(predict_wait(r, nominal)[0] for r in records)
                 rows.append((rate, mode, med))
-    print("\nwait/step: the update's wait for the allreduce, median over steps of the slower-waiting rank "
-          "(includes waiting for the other rank); last rank: of the rank that reached the update last "
-          "(the network alone); model: the scaling model's wait")
-    print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'wait/step ms':>14}{'last rank ms':>14}{'model ms':>10}"
-          f"{'MB sent/step':>14}{'load':>6}")
+    print("\nCalibration (2 ranks, MPI over the emulated link): nominal rate; measured exchange (both ways at "
+          "once) and ping-pong rates, latency a message; sums; float16 rounding; hand-offs (busy: a small bucket "
+          "while the ranks compute; tail: a 1 KB bucket at the update); bare allreduces of the seed model, "
+          "measured / model")
+    for rate, cal in calibrations.items():
+        fp32, fp16 = calibrated_link(cal, "none"), calibrated_link(cal, "fp16")
+        bare32 = scaling.allreduce_seconds(cal["bare_bytes_fp32"], 2, fp32)
+        bare16 = scaling.allreduce_seconds(cal["bare_bytes_fp16"], 2, fp16)
+        print(f"{rate:<8} nominal {_nominal_gbit(rate):g} Gbit/s; exchange {cal['exchange_bytes_per_s'] * 8e-9:.2f} "
+              f"Gbit/s, ping-pong {cal['pingpong_bytes_per_s'] * 8e-9:.2f} Gbit/s, latency "
+              f"{cal['latency_s'] * 1e6:.0f} us; sums {cal['reduce_fp32_bytes_per_s'] * 1e-9:.2f} GB/s fp32, "
+              f"{cal['reduce_fp16_bytes_per_s'] * 1e-9:.2f} GB/s fp16; rounding "
+              f"{1e9 / cal['convert_values_per_s']:.1f} ns a value; hand-off busy {fp32.handoff * 1e3:.1f} ms fp32, "
+              f"{fp16.handoff * 1e3:.1f} ms fp16, tail {fp32.tail_handoff * 1e3:.2f} / {fp16.tail_handoff * 1e3:.2f} "
+              f"ms, launch {fp32.launch * 1e3:.2f} / {fp16.launch * 1e3:.2f} ms; bare 32 MB fp32 "
+              f"{cal['bare_fp32_s'] * 1e3:.1f} / {bare32 * 1e3:.1f} ms, 16 MB fp16 {cal['bare_fp16_s'] * 1e3:.1f} / "
+              f"{bare16 * 1e3:.1f} ms; load {cal['load']:.1f}")
+    print("\nwait: the update's wait per step (launches included), median over steps and runs: 'slower' of the rank "
+          "that waited longer (includes waiting for the other rank), 'last rank' of the one that reached the update "
+          "last (the network alone); model: the scaling model with the calibrated link, and with the nominal rate")
+    print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'slower ms':>11}{'last rank ms':>14}{'model ms':>10}"
+          f"{'model/meas':>12}{'at nominal ms':>15}{'MB sent/step':>14}{'load':>6}")
+    within = True
     for rate, (how, compression), med in rows:
+        ratio = med["predicted_s"] / med["measured_s"]
+        within &= 0.75 <= ratio <= 1.25
         print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<15}{med['step_s']:>8.3f}"
-              f"{med['allreduce_in_step_s'] * 1e3:>14.1f}{med['wait_last_rank_s'] * 1e3:>14.1f}"
-              f"{med['predicted_s'] * 1e3:>10.1f}{med['sent_per_step'] / 1e6:>14.2f}{med['load']:>6.2f}")
+              f"{med['allreduce_in_step_s'] * 1e3:>11.1f}{med['measured_s'] * 1e3:>14.1f}"
+              f"{med['predicted_s'] * 1e3:>10.1f}{ratio:>12.2f}{med['nominal_s'] * 1e3:>15.1f}"
+              f"{med['sent_per_step'] / 1e6:>14.2f}{med['load']:>6.2f}")
+    print(f"\nevery prediction within 25% of the measured wait: {'yes' if within else 'no'}")
+    every_run: dict[tuple, list[dict]] = {}
+    for by_mode in runs.values():
+        for mode, records in by_mode.items():
+            every_run.setdefault(mode, []).extend(records)
+    node_estimate(every_run, calibrations, node_compute_s, gbit_per_s, latency_s)
 
 
 def mpiexec() -> str:
@@ -461,42 +546,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", default="1x2,2x1/16,2x1/32")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=32, help="samples per rank (with --netns)")
-    parser.add_argument("--scaling", type=float, metavar="COMPUTE_S", default=None,
-                        help="only print the scaling model's table for this step compute time")
-    parser.add_argument("--gbit", type=float, default=25.0)
-    parser.add_argument("--latency-us", type=float, default=30.0)
-    parser.add_argument("--reduce-gb-s", type=float, default=5.0)
-    parser.add_argument("--reduce-fp16-gb-s", type=float, default=1.0,
-                        help="rate of the float16 ring's sums (half.add_into: 16 MB in about 16 ms of CPU)")
-    parser.add_argument("--overhead-ms", type=float, default=6.0, help="packing + scaling per step")
-    parser.add_argument("--overlap-ms", type=float, default=None, metavar="MS",
-                        help="with --scaling: the model with overlap, hiding the allreduce behind MS ms of the "
-                             "backward pass")
-    parser.add_argument("--bytes-per-value", type=int, default=4, help="with --overlap-ms: 4 (fp32) or 2 (fp16)")
+    parser.add_argument("--node-compute", type=float, default=0.14, metavar="SECONDS",
+                        help="with --netns/--report: a node's step compute time for the estimate at 8-128 nodes "
+                             "(0.14: this 2-core machine, batch 32)")
+    parser.add_argument("--gbit", type=float, default=25.0, help="the estimate's network (Gbit/s)")
+    parser.add_argument("--latency-us", type=float, default=30.0, help="the estimate's latency a message")
+    parser.add_argument("--report", metavar="LOG", default=None,
+                        help="print the --netns tables again from the output of a --netns run")
     parser.add_argument("--netns", metavar="RATES", default=None,
                         help="comma-separated link rates for tc (1gbit,10gbit): 2 ranks in network namespaces")
     parser.add_argument("--overlap", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compression", default="none", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.scaling is not None:
-        if args.overlap_ms is not None:
-            rate_of_sums = args.reduce_fp16_gb_s if args.bytes_per_value == 2 else args.reduce_gb_s
-            overlap_scaling_table(7_998_250, args.scaling, args.overlap_ms * 1e-3, args.gbit, args.latency_us * 1e-6,
-                                  rate_of_sums * 1e9, args.overhead_ms * 1e-3, args.bytes_per_value)
-        else:
-            scaling_table(7_998_250, args.scaling, args.gbit, args.latency_us * 1e-6, args.reduce_gb_s * 1e9,
-                          args.overhead_ms * 1e-3)
+    if args.report:
+        report(*read_log(args.report), args.node_compute, args.gbit, args.latency_us * 1e-6)
         return
     if args.calibrate:
         calibrate_worker()
         return
     if args.worker:
-        worker(args.batch, args.steps, args.warmup, args.overlap, args.compression)
+        worker(args.batch, args.steps, args.warmup, args.overlap, args.compression, not args.no_bare)
         return
     if args.netns:
-        netns_runs(args.netns.split(","), args.batch, args.steps, args.warmup, args.repeats, args.latency_us * 1e-6,
-                   args.reduce_gb_s * 1e9, args.reduce_fp16_gb_s * 1e9)
+        netns_runs(args.netns.split(","), args.batch, args.steps, args.warmup, args.repeats, args.node_compute,
+                   args.gbit, args.latency_us * 1e-6)
         return
     configs = args.configs.split(",")
     runs: dict[str, list[dict]] = {c: [] for c in configs}
