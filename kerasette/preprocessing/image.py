@@ -86,20 +86,21 @@ def transform_matrix(theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, rows:
     return out[0] if scalar else out
 
 
-def _is_identity(params: dict, i: int | None = None) -> bool:
+def _is_identity(params: dict) -> bool:
+    """Whether scalar transform parameters leave an image where it is."""
     defaults = {"theta": 0.0, "tx": 0.0, "ty": 0.0, "shear": 0.0, "zx": 1.0, "zy": 1.0}
-    for key, default in defaults.items():
-        value = params.get(key, default)
-        value = value if i is None or np.ndim(value) == 0 else value[i]
-        if value != default:
-            return False
-    return True
+    return all(params.get(key, default) == default for key, default in defaults.items())
 
 
 def _resample(batch: np.ndarray, matrices: np.ndarray, order: int, fill_mode: str, cval: float) -> np.ndarray:
+    """The batch resampled by the affine kernel: over the thread pool when called from the main
+    thread; in the calling thread alone from any other (a data worker of ``fit``, whose
+    training steps use the pool at the same time: a chunk of augmentation queued in the pool
+    would hold a step's chunk up, and more busy threads than cores slow both)."""
     from kerasette.backend.kernels import affine  # deferred: numba compiles only when images are transformed
 
-    return affine.resample_batch(batch, matrices, order, fill_mode, cval)
+    threaded = threading.current_thread() is threading.main_thread()
+    return affine.resample_batch(batch, matrices, order, fill_mode, cval, threaded=threaded)
 
 
 def apply_affine_transform(x, theta=0, tx=0, ty=0, shear=0, zx=1, zy=1, row_axis=1, col_axis=2, channel_axis=0,
@@ -468,7 +469,9 @@ class ImageDataGenerator:
         geometry = {key: params[key] for key in _GEOMETRY if key in params}
         flip_cols = np.asarray(params.get("flip_horizontal", np.zeros(n)), bool).reshape(n)
         flip_rows = np.asarray(params.get("flip_vertical", np.zeros(n)), bool).reshape(n)
-        moved = np.array([not _is_identity(geometry, i) for i in range(n)], bool).reshape(n)
+        moved = np.zeros(n, bool)
+        for key, value in geometry.items():  # an image moves when any of its parameters is not the identity's
+            moved |= np.asarray(value, np.float64).reshape(-1) != (1.0 if key in ("zx", "zy") else 0.0)
         if moved.any():
             m = transform_matrix(*(geometry.get(key, np.full(n, 1.0 if key in ("zx", "zy") else 0.0))
                                    for key in _GEOMETRY), rows=rows, cols=cols).reshape(n, 2, 3)

@@ -408,9 +408,11 @@ def resample_spline(x, matrices, order, fill, cval, out, start, stop, poles, hor
 
 
 def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mode: str = "nearest",
-                   cval: float = 0.0, output_size: tuple[int, int] | None = None) -> np.ndarray:
+                   cval: float = 0.0, output_size: tuple[int, int] | None = None,
+                   threaded: bool = True) -> np.ndarray:
     """``x`` (batch, rows, cols, channels) resampled through one 2x3 matrix per image, the batch
-    split over the thread pool; returns a new array of ``x``'s dtype (float32 or float64).
+    split over the thread pool (``threaded``) or in the calling thread alone; returns a new
+    array of ``x``'s dtype (float32 or float64).
 
     Args:
         x: channels-last images.
@@ -420,6 +422,8 @@ def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mod
         fill_mode: a key of `FILL_MODES`.
         cval: the value of the constant fills.
         output_size: (rows, cols) of the output; default the input's.
+        threaded: False keeps the work in the calling thread (a data worker running beside
+            training, whose steps use the pool).
     """
     fill, order, cval = FILL_MODES[fill_mode], int(order), float(cval)
     if not 0 <= order <= 5:
@@ -439,7 +443,10 @@ def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mod
             resample(x, matrices, order, fill, cval, out, start, stop)
 
         # Each image costs a few operations per output value: worth a thread from about 64k values.
-        parallel.map_chunks(part, x.shape[0], 1 << 16, out[0].size * 8)
+        if threaded:
+            parallel.map_chunks(part, x.shape[0], 1 << 16, out[0].size * 8)
+        else:
+            part(0, x.shape[0])
         return out
     poles, horizons = _POLES[order], _HORIZONS[order]
 
@@ -447,5 +454,8 @@ def resample_batch(x: np.ndarray, matrices: np.ndarray, order: int = 1, fill_mod
         resample_spline(x, matrices, order, fill, cval, out, start, stop, poles, horizons)
 
     # (order + 1)**2 products per output value, plus the coefficients' passes
-    parallel.map_chunks(part_spline, x.shape[0], 1 << 16, out[0].size * 2 * (order + 1) ** 2)
+    if threaded:
+        parallel.map_chunks(part_spline, x.shape[0], 1 << 16, out[0].size * 2 * (order + 1) ** 2)
+    else:
+        part_spline(0, x.shape[0])
     return out
