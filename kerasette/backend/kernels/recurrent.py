@@ -17,6 +17,12 @@ activation's output. ``mask`` (T, B) (uint8, 1 = use the step) makes a masked st
 over unchanged (its gradient passes through to the previous step). ``rmask`` (B, U) multiplies
 the previous output before the recurrent product (recurrent dropout; the same every step).
 
+The LSTM with its default activations (sigmoid gates, tanh) runs each row of a step as one
+loop over the units (`lstm_cell_row` forward, `lstm_grad_row` backward) that adds the
+projections, applies every gate and updates the states; other activations go through
+`activate_flat`'s passes. For inference the LSTM keeps no gates (one step's scratch) and, when
+only the last state is wanted, two state slots instead of every step's.
+
 Gate order is Keras's: LSTM i, f, c, o; GRU z, r, h.
 """
 
@@ -25,8 +31,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import types
-from numba.extending import overload, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
@@ -35,8 +42,15 @@ from kerasette.backend.kernels._jit import kernel
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
 
 
-#: 2**k for k in [-126, 127], float32: the scale of `_exp32`
-_POW2_32 = np.array([2.0 ** k for k in range(-126, 128)], np.float32)
+@intrinsic
+def _pow2(typingctx, k):
+    """``2.0**k`` as a float32 for an int32 ``k`` in [-126, 127]: ``k + 127`` written into the
+    exponent bits (no table to gather from, so that loops calling `_exp32` vectorize)."""
+    def codegen(context, builder, signature, args):
+        biased = builder.add(args[0], ir.Constant(ir.IntType(32), 127))
+        return builder.bitcast(builder.shl(biased, ir.Constant(ir.IntType(32), 23)), ir.FloatType())
+
+    return types.float32(types.int32), codegen
 
 
 @register_jitable(inline="always")
@@ -44,7 +58,7 @@ def _exp32(x):
     """``exp(x)`` for a float32 ``x``, in float32 arithmetic only (no call into libm, which
     costs ten times more per value): ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in two
     so that ``r`` is exact), ``exp(r)`` by its Taylor polynomial of degree 7 (relative error
-    below 1e-8), times ``2**k`` from a table. Relative error about 1 float32 ulp."""
+    below 1e-8), times ``2**k`` (`_pow2`). Relative error about 1 float32 ulp."""
     x = min(max(x, np.float32(-87.0)), np.float32(88.0))
     k = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
     r = (x - k * np.float32(0.693359375)) - k * np.float32(-2.12194440e-4)
@@ -56,7 +70,7 @@ def _exp32(x):
     p = p * r + np.float32(0.5)
     p = p * r + np.float32(1.0)
     p = p * r + np.float32(1.0)
-    return p * _POW2_32[np.int32(k) + 126]
+    return p * _pow2(np.int32(k))
 
 
 def _tanh_first(x):
@@ -75,9 +89,10 @@ def _sigmoid_second(e):
     pass
 
 
-# tanh and sigmoid in two passes over a row, each of which vectorizes (the exponential and a
-# division in one loop do not): float32 computes exp(-2x) (exp(-x)), then 2 / (1 + e) - 1
-# (1 / (1 + e)); float64 computes libm's exact function in the first pass and nothing more.
+# tanh and sigmoid in two passes over a row: float32 computes exp(-2x) (exp(-x)), then
+# 2 / (1 + e) - 1 (1 / (1 + e)); float64 computes libm's exact function in the first pass and
+# nothing more. Divisions are written np.divide: numba's `/` checks for a zero divisor and raises,
+# a branch that stops a loop from vectorizing (1 + e is never zero).
 @overload(_tanh_first, inline="always")
 def _tanh_first_overload(x):
     if x == types.float32:
@@ -88,7 +103,7 @@ def _tanh_first_overload(x):
 @overload(_tanh_second, inline="always")
 def _tanh_second_overload(e):
     if e == types.float32:
-        return lambda e: np.float32(2.0) / (np.float32(1.0) + e) - np.float32(1.0)
+        return lambda e: np.divide(np.float32(2.0), np.float32(1.0) + e) - np.float32(1.0)
     return lambda e: e
 
 
@@ -102,7 +117,7 @@ def _sigmoid_first_overload(x):
 @overload(_sigmoid_second, inline="always")
 def _sigmoid_second_overload(e):
     if e == types.float32:
-        return lambda e: np.float32(1.0) / (np.float32(1.0) + e)
+        return lambda e: np.divide(np.float32(1.0), np.float32(1.0) + e)
     return lambda e: e
 
 
@@ -249,74 +264,201 @@ def simple_backward(dseq, has_seq, dlast, has_last, hs, rk, mask, has_mask, rmas
                 dh[b, u] = tmp[b, u] * (rmask[b, u] if has_rmask else 1.0)
 
 
+def _sigmoid(x):
+    pass
+
+
+def _tanh(x):
+    pass
+
+
+def _sigmoid_slope(y):
+    pass
+
+
+def _tanh_slope(y):
+    pass
+
+
+# The LSTM's default activations one value at a time, for the fused loops (a loop calling them
+# vectorizes): float32 as `activate_flat` computes them (the same values, bit for bit); float64
+# with libm's tanh. Their slopes from the output, in the value's own dtype.
+@overload(_sigmoid, inline="always")
+def _sigmoid_overload(x):
+    if x == types.float32:
+        return lambda x: np.divide(np.float32(1.0), np.float32(1.0) + _exp32(-x))
+    return lambda x: 0.5 * math.tanh(0.5 * x) + 0.5
+
+
+@overload(_tanh, inline="always")
+def _tanh_overload(x):
+    if x == types.float32:
+        return lambda x: np.divide(np.float32(2.0), np.float32(1.0) + _exp32(np.float32(-2.0) * x)) - np.float32(1.0)
+    return lambda x: math.tanh(x)
+
+
+@overload(_sigmoid_slope, inline="always")
+def _sigmoid_slope_overload(y):
+    if y == types.float32:
+        return lambda y: y * (np.float32(1.0) - y)
+    return lambda y: y * (1.0 - y)
+
+
+@overload(_tanh_slope, inline="always")
+def _tanh_slope_overload(y):
+    if y == types.float32:
+        return lambda y: np.float32(1.0) - y * y
+    return lambda y: 1.0 - y * y
+
+
+@kernel
+def lstm_cell_row(z, x, c_prev, c_new, h_new):
+    """One LSTM step for one batch row with the default activations (sigmoid gates, tanh), in
+    one loop over the units: ``z`` (4U) holds the recurrent product ``h @ recurrent_kernel`` and
+    is overwritten by the activated gates i, f, c, o of ``z + x`` (``x``: the row's input
+    projections); the new cell state goes to ``c_new`` and the output to ``h_new`` (U each)."""
+    U = c_new.size
+    for u in range(U):
+        i = _sigmoid(z[u] + x[u])
+        f = _sigmoid(z[U + u] + x[U + u])
+        g = _tanh(z[2 * U + u] + x[2 * U + u])
+        o = _sigmoid(z[3 * U + u] + x[3 * U + u])
+        z[u] = i
+        z[U + u] = f
+        z[2 * U + u] = g
+        z[3 * U + u] = o
+        c = f * c_prev[u] + i * g
+        c_new[u] = c
+        h_new[u] = o * _tanh(c)
+
+
+@kernel
+def lstm_cell_row_general(z, x, c_prev, c_new, h_new, act, ract, t_row):
+    """`lstm_cell_row` for any activations (`ACTIVATIONS` codes ``act`` for the candidate and
+    the cell, ``ract`` for the gates), in vectorized passes; ``t_row`` (U) is scratch."""
+    U = c_new.size
+    G = 4 * U
+    for j in range(G):
+        z[j] += x[j]
+    activate_flat(ract, z[:2 * U])
+    activate_flat(act, z[2 * U:3 * U])
+    activate_flat(ract, z[3 * U:])
+    for u in range(U):
+        c = z[U + u] * c_prev[u] + z[u] * z[2 * U + u]
+        c_new[u] = c
+        t_row[u] = c
+    activate_flat(act, t_row)
+    for u in range(U):
+        h_new[u] = z[3 * U + u] * t_row[u]
+
+
 @kernel
 def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, hd):
-    """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U); ``gates`` (T, B, 4U) keeps
-    the activated i, f, c, o for the backward pass; ``hd`` (B, U) is scratch.
+    """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U).
 
-    Each step works on the chunk's rows as one contiguous block where it can: the recurrent
-    product lands in the step's gate rows, the projections are added in one pass, and with the
-    default activations (tanh, sigmoid) one sigmoid pass covers every gate (the c gate's
-    tanh(x) = 2 sigmoid(2x) - 1)."""
+    ``gates`` (T, B, 4U) keeps the activated i, f, c, o of every step for the backward pass;
+    given as (1, B, 4U) (inference) it is scratch reused every step. ``hs``/``cs`` (T + 1, B,
+    U) keep every step's states; given as (2, B, U) (inference, last state only) the steps
+    alternate between the two slots and the last state is in slot ``T % 2``. ``hd`` (B, U) is
+    scratch.
+
+    Each step is one BLAS product of the chunk's rows of the previous output (read in place,
+    or copied times ``rmask``) with the recurrent kernel, landing in the step's gate rows, then
+    one fused loop per row (`lstm_cell_row`) that adds the projections, applies the gates and
+    writes the new states."""
     T, B, G = xp.shape
     U = G // 4
     n = b1 - b0
-    flat_gates = gates.reshape(-1)
-    flat_xp = xp.reshape(-1)
-    flat_hd = hd.reshape(-1)
     default = act == 1 and ract == 2
+    keep_gates = gates.shape[0] == T
+    keep_states = hs.shape[0] == T + 1
     for t in range(T):
-        _previous(hs, t, b0, b1, rmask, has_rmask, hd)
-        start = (t * B + b0) * G
-        blas.gemm(False, False, n, G, U, hd, b0 * U, U, rk, 0, G, 0.0, gates, start, G)
-        block = flat_gates[start:start + n * G]
-        projections = flat_xp[start:start + n * G]
-        for j in range(n * G):
-            block[j] += projections[j]
-        step = gates[t]
-        if default:
-            for b in range(b0, b1):
-                g = step[b, 2 * U:3 * U]
-                for u in range(U):
-                    g[u] *= 2.0
-            activate_flat(2, block)
-            for b in range(b0, b1):
-                g = step[b, 2 * U:3 * U]
-                for u in range(U):
-                    g[u] = 2.0 * g[u] - 1.0
+        s0 = t if keep_states else t % 2
+        s1 = t + 1 if keep_states else (t + 1) % 2
+        step = gates[t if keep_gates else 0]
+        start = ((t if keep_gates else 0) * B + b0) * G
+        if has_rmask:
+            _previous(hs, s0, b0, b1, rmask, True, hd)
+            _product(False, n, G, U, hd, b0 * U, U, rk, 0, G, gates, start, G)
         else:
-            for b in range(b0, b1):
-                activate_row(ract, step, b, 0, 2 * U)
-                activate_row(act, step, b, 2 * U, 3 * U)
-                activate_row(ract, step, b, 3 * U, G)
+            _product(False, n, G, U, hs, (s0 * B + b0) * U, U, rk, 0, G, gates, start, G)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
-                continue
-            zr, tr, c_prev, c_new = step[b], hd[b], cs[t, b], cs[t + 1, b]
-            for u in range(U):
-                c = zr[U + u] * c_prev[u] + zr[u] * zr[2 * U + u]
-                c_new[u] = c
-                tr[u] = c
-        activate_flat(act, flat_hd[b0 * U:b1 * U])
-        for b in range(b0, b1):
-            if has_mask and mask[t, b] == 0:
-                _carry(hs, t, b, cs, True)
-                continue
-            zr, tr, h_new = step[b], hd[b], hs[t + 1, b]
-            for u in range(U):
-                h_new[u] = zr[3 * U + u] * tr[u]
+                for u in range(U):
+                    hs[s1, b, u] = hs[s0, b, u]
+                    cs[s1, b, u] = cs[s0, b, u]
+            elif default:
+                lstm_cell_row(step[b], xp[t, b], cs[s0, b], cs[s1, b], hs[s1, b])
+            else:
+                lstm_cell_row_general(step[b], xp[t, b], cs[s0, b], cs[s1, b], hs[s1, b], act, ract, hd[b])
 
 
 @kernel
-def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mask, has_mask, rmask, has_rmask,
+def lstm_grad_row(gr, c_prev, c_now, gh_row, gc_row, dr):
+    """One step back for one batch row with the default activations, in one loop over the
+    units: from the activated gates ``gr`` (i, f, c, o), the cell states before and after the
+    step and the gradients of the output ``gh_row`` and of the cell state ``gc_row`` (which
+    becomes the previous cell state's gradient), ``dr`` (4U) gets the gradient of the gates'
+    pre-activations (the step's projections)."""
+    U = c_now.size
+    for u in range(U):
+        i = gr[u]
+        f = gr[U + u]
+        g = gr[2 * U + u]
+        o = gr[3 * U + u]
+        a = _tanh(c_now[u])
+        gh = gh_row[u]
+        gc = gc_row[u] + gh * o * _tanh_slope(a)
+        dr[u] = gc * g * _sigmoid_slope(i)
+        dr[U + u] = gc * c_prev[u] * _sigmoid_slope(f)
+        dr[2 * U + u] = gc * i * _tanh_slope(g)
+        dr[3 * U + u] = gh * a * _sigmoid_slope(o)
+        gc_row[u] = gc * f
+
+
+@kernel
+def lstm_grad_row_general(gr, c_prev, c_now, gh_row, gc_row, dr, act, ract, ac, da):
+    """`lstm_grad_row` for any activations (codes ``act``, ``ract``), in vectorized passes;
+    ``ac`` and ``da`` (U) are scratch."""
+    U = c_now.size
+    for u in range(U):
+        ac[u] = c_now[u]
+    activate_flat(act, ac)
+    derivative_row(act, ac, da)
+    derivative_row(ract, gr[:2 * U], dr[:2 * U])
+    derivative_row(act, gr[2 * U:3 * U], dr[2 * U:3 * U])
+    derivative_row(ract, gr[3 * U:], dr[3 * U:])
+    for u in range(U):
+        i = gr[u]
+        f = gr[U + u]
+        g = gr[2 * U + u]
+        gh = gh_row[u]
+        gc = gc_row[u] + gh * gr[3 * U + u] * da[u]
+        dr[u] = gc * g * dr[u]
+        dr[U + u] = gc * c_prev[u] * dr[U + u]
+        dr[2 * U + u] = gc * i * dr[2 * U + u]
+        dr[3 * U + u] = gh * ac[u] * dr[3 * U + u]
+        gc_row[u] = gc * f
+
+
+@kernel
+def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, mask, has_mask, rmask, has_rmask,
                   act, ract, b0, b1, dxp, dh, dc, tmp, dact):
     """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), and in ``dh``/``dc`` rows the initial
     states' gradients. ``dseq`` (T, B, K) and ``dlast`` (B, K) hold the gradients of the outputs;
-    with ``cell_grads`` K is 2U and the second half is the gradient of the cell state. ``tmp``
-    and ``dact`` (B, U) are scratch."""
+    with ``cell_grads`` K is 2U and the second half is the gradient of the cell state. ``rkt``
+    (4U, U) is the recurrent kernel transposed (contiguous: a product with it untransposed runs
+    about 1.5 times faster than one reading ``rk`` transposed). ``tmp`` and ``dact`` (B, U) are
+    scratch.
+
+    Each step is one fused loop per row (`lstm_grad_row`) and one BLAS product of the step's
+    gate gradients with the transposed recurrent kernel, straight into ``dh`` when no row is
+    masked and there is no recurrent mask. The recurrent kernel's gradient is not computed here:
+    it is one product over every step afterwards (``hs[:-1]^T @ dxp``)."""
     T, B, G = dxp.shape
     U = G // 4
     n = b1 - b0
+    default = act == 1 and ract == 2
     for b in range(b0, b1):
         for u in range(U):
             dh[b, u] = dlast[b, u] if has_last else 0.0
@@ -335,42 +477,25 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rk, mas
             if has_mask and mask[t, b] == 0:  # carried over: the gradients pass through
                 for j in range(G):
                     dr[j] = 0.0
-                continue
-            # row views (loops from 0 over them vectorize); tmp row = act(c_t), dact row its
-            # derivative, dr first holds the gates' derivatives
-            gr, c_prev, ac, da = gates[t, b], cs[t, b], tmp[b], dact[b]
-            c_now = cs[t + 1, b]
-            for u in range(U):
-                ac[u] = c_now[u]
-            activate_row(act, tmp, b, 0, U)
-            derivative_row(act, ac, da)
-            derivative_row(ract, gr[:2 * U], dr[:2 * U])
-            derivative_row(act, gr[2 * U:3 * U], dr[2 * U:3 * U])
-            derivative_row(ract, gr[3 * U:], dr[3 * U:])
-            for u in range(U):
-                i = gr[u]
-                f = gr[U + u]
-                g = gr[2 * U + u]
-                o = gr[3 * U + u]
-                gh = ghr[u]
-                gc = gcr[u] + gh * o * da[u]
-                dr[u] = gc * g * dr[u]
-                dr[U + u] = gc * c_prev[u] * dr[U + u]
-                dr[2 * U + u] = gc * i * dr[2 * U + u]
-                dr[3 * U + u] = gh * ac[u] * dr[3 * U + u]
-                gcr[u] = gc * f
-        blas.gemm(False, True, n, U, G, dxp, t * B * G + b0 * G, G, rk, 0, G, 0.0, tmp, b0 * U, U)
-        for b in range(b0, b1):
-            if has_mask and mask[t, b] == 0:
-                continue
-            ghr, back = dh[b], tmp[b]
-            if has_rmask:
-                m = rmask[b]
-                for u in range(U):
-                    ghr[u] = back[u] * m[u]
+            elif default:
+                lstm_grad_row(gates[t, b], cs[t, b], cs[t + 1, b], ghr, gcr, dr)
             else:
-                for u in range(U):
-                    ghr[u] = back[u]
+                lstm_grad_row_general(gates[t, b], cs[t, b], cs[t + 1, b], ghr, gcr, dr, act, ract, tmp[b], dact[b])
+        if has_mask or has_rmask:
+            _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, tmp, b0 * U, U)
+            for b in range(b0, b1):
+                if has_mask and mask[t, b] == 0:
+                    continue
+                ghr, back = dh[b], tmp[b]
+                if has_rmask:
+                    m = rmask[b]
+                    for u in range(U):
+                        ghr[u] = back[u] * m[u]
+                else:
+                    for u in range(U):
+                        ghr[u] = back[u]
+        else:
+            _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, dh, b0 * U, U)
 
 
 @kernel
@@ -390,6 +515,10 @@ def gru_forward(xp, rk, rb, reset_after, mask, has_mask, rmask, has_rmask, act, 
         _product(False, n, cols, U, hd, b0 * U, U, rk, 0, G, z, b0 * G, G)
         for b in range(b0, b1):
             if has_mask and mask[t, b] == 0:
+                # a carried-over step: its gradients are zeros, and so are the gates they multiply
+                # (reset before, the r * h part enters the recurrent kernel's gradient as a product)
+                for j in range(4 * U):
+                    gates[t, b, j] = 0.0
                 continue
             for j in range(2 * U):
                 z[b, j] += xp[t, b, j] + rb[j]

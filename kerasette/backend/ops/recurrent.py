@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend import parallel
+from kerasette.backend import parallel, state
 from kerasette.backend.ops.base import Op, apply
 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
@@ -63,7 +63,7 @@ class Recurrence(Op):
 
     def __init__(self, kind: str, mask=None, recurrent_mask=None, activation="tanh",
                  recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
-                 reset_after: bool = True, has_recurrent_bias: bool = False):
+                 reset_after: bool = True, has_recurrent_bias: bool = False, inference: bool = False):
         if kind not in KINDS:
             raise ValueError(f"Recurrence: kind must be one of {sorted(KINDS)}; received {kind!r}")
         self.kind = kind
@@ -73,6 +73,9 @@ class Recurrence(Op):
         self.sequences, self.with_cell = bool(sequences), bool(with_cell and kind == "lstm")
         self.reset_after = bool(reset_after)
         self.has_rb = bool(has_recurrent_bias)
+        #: no backward pass will follow: the LSTM keeps no gates and, for the last state only,
+        #: two state slots instead of every step's
+        self.inference = bool(inference)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, xp, h0, *rest):
@@ -107,9 +110,12 @@ class Recurrence(Op):
                                                                 b0, b1, hs, hd), B, parallel.matmul_min_work(), work)
             cs = None
         elif kind == "lstm":
-            cs = np.empty((T + 1, B, U), dtype)
+            if self.inference and not self.sequences:
+                hs = np.empty((2, B, U), dtype)
+                hs[0] = h0
+            cs = np.empty(hs.shape, dtype)
             cs[0] = c0
-            gates = np.empty((T, B, G), dtype)
+            gates = np.empty((1 if self.inference else T, B, G), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, self.act,
                                                               self.ract, b0, b1, hs, cs, gates, hd),
                                 B, parallel.matmul_min_work(), work)
@@ -122,18 +128,23 @@ class Recurrence(Op):
                                                              has_rmask, self.act, self.ract, b0, b1, hs, gates, z,
                                                              hd, q), B, parallel.matmul_min_work(), work)
         self.hs, self.cs, self.gates, self.shape = hs, cs, gates, (T, B, G, U)
+        self.last = T if hs.shape[0] == T + 1 else T % 2  # the slot of the last states
         if self.sequences:
             out = hs[1:]
             return np.concatenate([out, cs[1:]], axis=-1) if self.with_cell else out
-        return np.concatenate([hs[T], cs[T]], axis=-1) if self.with_cell else hs[T]
+        last = self.last
+        return np.concatenate([hs[last], cs[last]], axis=-1) if self.with_cell else hs[last]
 
     def final_states(self) -> list[np.ndarray]:
         """The states after the last step (copies): [h] or [h, c]."""
-        T = self.shape[0]
-        return [self.hs[T].copy()] + ([self.cs[T].copy()] if self.cs is not None else [])
+        last = self.last
+        return [self.hs[last].copy()] + ([self.cs[last].copy()] if self.cs is not None else [])
 
     # -- backward --------------------------------------------------------------------------
     def backward(self, grad):
+        if self.inference:
+            raise RuntimeError(f"{self.kind} recurrence: run for inference (no gradient was being recorded), "
+                               "it kept nothing for a backward pass")
         kind = self.kind
         T, B, G, U = self.shape
         dtype = self.hs.dtype
@@ -158,8 +169,9 @@ class Recurrence(Op):
                                                                  dh, tmp), B, parallel.matmul_min_work(), work)
         elif kind == "lstm":
             dc, dact = np.empty((B, U), dtype), np.empty((B, U), dtype)
+            rkt = np.ascontiguousarray(rk.T)
             parallel.map_chunks(lambda b0, b1: k.lstm_backward(dseq, has_seq, dlast, has_last, self.with_cell,
-                                                               self.gates, self.cs, rk, mask, has_mask, rmask,
+                                                               self.gates, self.cs, rkt, mask, has_mask, rmask,
                                                                has_rmask, self.act, self.ract, b0, b1, dxp, dh, dc,
                                                                tmp, dact), B, parallel.matmul_min_work(), work)
         else:
@@ -200,8 +212,9 @@ def recurrence(kind: str, xp, h0, *weights, mask=None, recurrent_mask=None, acti
     """Runs a recurrence and returns ``(output tensor, op)``; the op's ``final_states()`` gives
     the last states. ``weights``: ``[c0,] recurrent_kernel[, recurrent_bias]``."""
     has_rb = kind == "gru" and len(weights) == 2
+    records = state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False) for t in (xp, h0, *weights))
     op = Recurrence(kind, mask, recurrent_mask, activation, recurrent_activation, sequences, with_cell,
-                    reset_after, has_rb)
+                    reset_after, has_rb, inference=not records)
     if has_rb:
         op._rb_shape = tuple(np.shape(weights[1].data if hasattr(weights[1], "data") else weights[1]))
     return apply(op, xp, h0, *weights), op
