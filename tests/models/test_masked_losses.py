@@ -155,3 +155,15 @@ def test_unmasked_outputs_are_unchanged():
     p = model.predict(GOLDEN["tokens"], verbose=0)
     expected = -np.mean(np.log(np.clip(p[np.arange(B), labels], 1e-7, 1)))
     assert model.evaluate(GOLDEN["tokens"], labels, verbose=0)[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_masked_reduction_gradients_float64():
+    from tests.helpers import check_gradients
+
+    mask = np.array([[True, False, True], [False, False, True]])
+    weight = np.array([[0.5, 2.0, 1.5], [1.0, 3.0, 0.25]])
+    values = np.random.default_rng(3).uniform(0.1, 2.0, (2, 3))
+    for reduction in ("sum_over_batch_size", "sum", "mean_with_sample_weight"):
+        check_gradients(lambda v, r=reduction: losses.reduce_values(v, weight, r, mask), [values], rtol=1e-6)
+        grad = check_gradients(lambda v, r=reduction: losses.reduce_values(v, None, r, mask), [values], rtol=1e-6)
+        assert np.all(np.asarray(grad[0])[~mask] == 0)  # masked values get no gradient
