@@ -509,22 +509,27 @@ class ImageDataGenerator:
         """The normalisation of one image (or of a batch taken as one sample, as in Keras 2),
         returned as a new array (see the class docstring for the order)."""
         x = np.array(x, dtype=self.dtype, copy=True)
-        if self.preprocessing_function:
-            x = np.asarray(self.preprocessing_function(x), dtype=self.dtype)
+        if self.preprocessing_function:  # its result may be an array of the caller's: copied before changes
+            x = np.array(self.preprocessing_function(x), dtype=self.dtype, copy=True)
         return self._normalize(x, sample_axes=None)
 
     def _standardize_batch(self, batch: np.ndarray) -> np.ndarray:
+        """The normalisation of a batch the iterator owns (made for this batch: changed in place)."""
         if self.preprocessing_function:
             batch = np.stack([np.asarray(self.preprocessing_function(image), dtype=self.dtype) for image in batch])
         return self._normalize(batch, sample_axes=tuple(range(1, batch.ndim)))
 
     def _normalize(self, x: np.ndarray, sample_axes) -> np.ndarray:
+        """Normalises ``x``, which the caller owns: in place when it has the generator's dtype
+        (one pass per option and no new array, in the batch's own precision)."""
+        if x.dtype != np.dtype(self.dtype) or not x.flags.writeable:
+            x = x.astype(self.dtype)
         if self.rescale:
-            x = x * np.asarray(self.rescale, x.dtype)
+            x *= np.asarray(self.rescale, x.dtype)
         if self.samplewise_center:
-            x = x - np.mean(x, axis=sample_axes, keepdims=True)
+            x -= np.mean(x, axis=sample_axes, keepdims=True)
         if self.samplewise_std_normalization:
-            x = x / (np.std(x, axis=sample_axes, keepdims=True) + 1e-6)
+            x /= np.std(x, axis=sample_axes, keepdims=True) + np.asarray(1e-6, x.dtype)
         for flag, value, what in ((self.featurewise_center, self.mean, "featurewise_center"),
                                   (self.featurewise_std_normalization, self.std, "featurewise_std_normalization"),
                                   (self.zca_whitening, self.principal_components, "zca_whitening")):
@@ -532,9 +537,9 @@ class ImageDataGenerator:
                 warnings.warn(f"ImageDataGenerator: {what}=True but the generator has not been fit on any data; "
                               "call .fit(x) with sample images first", stacklevel=3)
         if self.featurewise_center and self.mean is not None:
-            x = x - self.mean
+            x -= np.asarray(self.mean, x.dtype)
         if self.featurewise_std_normalization and self.std is not None:
-            x = x / (self.std + 1e-6)
+            x /= np.asarray(self.std + 1e-6, x.dtype)
         if self.zca_whitening and self.principal_components is not None:
             flat = x.reshape(-1, self.principal_components.shape[0])
             x = (flat @ self.principal_components).reshape(x.shape)
