@@ -2,14 +2,18 @@
 
 A script, not a test::
 
-    python tests/benchmarks/layers_bench.py [--repeats 20] [--stat median|min]
+    python tests/benchmarks/layers_bench.py [--repeats 20] [--rounds 1] [--stat median|min]
         [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON] [--threads N]
 
 Each entry of `ENTRIES` is one (layer, configuration): how kerasette builds it (a
 ``kerasette.layers`` layer built on the channels-last (N, H, W, C) shape, or an op called
 directly where that is the fairer comparison) and how PyTorch builds the equivalent module
 (NCHW, its default layout). PyTorch runs in a subprocess of ``--torch`` (default
-/work/benchenv/bin/python; skipped when absent), in the same run.
+/work/benchenv/bin/python; skipped when absent) that stays up for the whole run: the two sides
+take turns row by row (kerasette's timings of a row, then PyTorch's), ``--rounds`` times over the
+table (each round in the other order), so that a busy spell on a shared machine falls on both
+sides alike. A side's figure is ``--stat`` over all its timings of the row (``--repeats`` per
+round).
 
 Timing: "forward" runs the layer without recording a graph; "fwd+bwd" runs it with gradients
 recorded and back-propagates a fixed upstream gradient into the input and the trainable weights
@@ -101,18 +105,18 @@ ENTRIES = [
 
 #: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
 STAT = {"median": statistics.median, "min": min}
-_stat = statistics.median
 
 
-def _time_ms(fn, repeats: int) -> float:
-    fn()  # warm up (compiles kernels, fills caches)
+def _samples_ms(fn, repeats: int) -> list[float]:
+    """``repeats`` timings of ``fn()`` in ms, after two calls that compile kernels and fill caches."""
+    fn()
     fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * _stat(times)
+        times.append(1e3 * (time.perf_counter() - start))
+    return times
 
 
 def _selected(only: str | None, shapes: str):
@@ -122,21 +126,18 @@ def _selected(only: str | None, shapes: str):
 
 
 # -- kerasette ------------------------------------------------------------------------------------
-def kerasette_times(entries, shape_names, repeats: int) -> dict:
-    """``{(entry name, shape name): (forward ms, fwd+bwd ms) or 'not available: ...'}``."""
+def kerasette_entry(entry, shape):
+    """``(forward, step)`` callables of the entry's layer built on ``shape``, or the string
+    ``'not available: ...'`` when kerasette has no such layer or argument yet."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
-    out = {}
-    for shape_name in shape_names:
-        for entry in entries:
-            try:
-                out[(entry["name"], shape_name)] = _kerasette_entry(entry, SHAPES[shape_name], repeats)
-            except (LookupError, TypeError, ValueError, NotImplementedError, AttributeError) as e:
-                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-                out[(entry["name"], shape_name)] = f"not available: {reason[:90]}"
-    return out
+    try:
+        return _kerasette_entry(entry, shape)
+    except (LookupError, TypeError, ValueError, NotImplementedError, AttributeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"not available: {reason[:90]}"
 
 
-def _kerasette_entry(entry, shape, repeats: int):
+def _kerasette_entry(entry, shape):
     import kerasette.layers as L
     from kerasette.backend import backprop
     from kerasette.backend.tensor import Variable, no_grad
@@ -161,50 +162,130 @@ def _kerasette_entry(entry, shape, repeats: int):
         # hands its buffer over; backprop.grad would also make zeros for every target.)
         backprop._propagate(layer(x, training=backward_training), dy, targets)
 
-    return _time_ms(forward, repeats), _time_ms(step, repeats)
+    return forward, step
 
 
 # -- PyTorch (runs in the --torch interpreter) ----------------------------------------------------
-def torch_worker(only, shapes, repeats: int, threads: int | None = None) -> None:
-    """Prints one JSON object: ``{"entry|shape": [forward ms, fwd+bwd ms], "threads": n}``."""
+def torch_worker(threads: int | None = None) -> None:
+    """Serves timing requests, one JSON line each on stdin (``{"name": entry name, "shape":
+    shape name, "repeats": n}``; ``{"release": true}`` drops the modules built so far), with one
+    JSON line each on stdout: ``[forward samples, fwd+bwd samples]`` in ms. Prints
+    ``{"threads": n}`` first."""
     import torch
     from torch import nn
 
     if threads:
         torch.set_num_threads(threads)
-    entries, shape_names = _selected(only, shapes)
+    print(json.dumps({"threads": torch.get_num_threads()}), flush=True)
+    entries = {e["name"]: e for e in ENTRIES}
+    built = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("release"):
+            built.clear()
+            continue
+        key = (request["name"], request["shape"])
+        if key not in built:
+            built[key] = _torch_entry(torch, nn, entries[request["name"]], SHAPES[request["shape"]])
+        forward, step = built[key]
+        print(json.dumps([_samples_ms(forward, request["repeats"]), _samples_ms(step, request["repeats"])]),
+              flush=True)
+
+
+def _torch_entry(torch, nn, entry, shape):
+    n, h, w, c = shape
+    torch.manual_seed(0)
+    module = entry["torch"](nn, c)
+    x = torch.randn(n, c, h, w, requires_grad=True)
+    forward_training = entry["mode"] == "train"
+    backward_training = entry["mode"] != "inference"
+    with torch.no_grad():
+        dy = torch.randn_like(module.train(forward_training)(x))
+
+    def forward():
+        module.train(forward_training)
+        with torch.no_grad():
+            module(x)
+
+    def step():
+        module.train(backward_training)
+        module(x).backward(dy)
+        x.grad = None
+        module.zero_grad(set_to_none=True)
+
+    return forward, step
+
+
+#: pause before each side's turn, so that the other side's worker threads (OpenMP's spin after a
+#: parallel region) have gone to sleep
+SETTLE_S = 0.05
+
+
+class TorchSide:
+    """The PyTorch worker process (`torch_worker`) of ``python``, asked for one row at a time."""
+
+    def __init__(self, python: str, threads: int | None):
+        command = [python, __file__, "--torch-worker"] + (["--threads", str(threads)] if threads else [])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.threads = json.loads(self._line())["threads"]
+
+    def _line(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PyTorch worker stopped (exit code {self.process.wait()})")
+        return line
+
+    def _send(self, request: dict) -> None:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def samples(self, name: str, shape_name: str, repeats: int) -> list[list[float]]:
+        self._send({"name": name, "shape": shape_name, "repeats": repeats})
+        return json.loads(self._line())
+
+    def release(self) -> None:
+        self._send({"release": True})
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def measure(entries, shape_names, repeats: int, rounds: int, torch_side: TorchSide | None) -> dict:
+    """``{(entry name, shape name): {"kerasette": [fwd samples, fwd+bwd samples] or 'not
+    available: ...', "torch": [...] or None}}``: the two sides row by row, ``rounds`` times (odd
+    rounds PyTorch first)."""
     out = {}
     for shape_name in shape_names:
-        n, h, w, c = SHAPES[shape_name]
-        for entry in entries:
-            torch.manual_seed(0)
-            module = entry["torch"](nn, c)
-            x = torch.randn(n, c, h, w, requires_grad=True)
-            forward_training = entry["mode"] == "train"
-            backward_training = entry["mode"] != "inference"
-            with torch.no_grad():
-                dy = torch.randn_like(module.train(forward_training)(x))
-
-            def forward(module=module, training=forward_training, x=x):
-                module.train(training)
-                with torch.no_grad():
-                    module(x)
-
-            def step(module=module, training=backward_training, x=x, dy=dy):
-                module.train(training)
-                module(x).backward(dy)
-                x.grad = None
-                module.zero_grad(set_to_none=True)
-
-            out[f"{entry['name']}|{shape_name}"] = [_time_ms(forward, repeats), _time_ms(step, repeats)]
-    out["threads"] = torch.get_num_threads()
-    print(json.dumps(out))
+        built = {e["name"]: kerasette_entry(e, SHAPES[shape_name]) for e in entries}
+        for e in entries:
+            out[(e["name"], shape_name)] = {"kerasette": built[e["name"]] if isinstance(built[e["name"]], str)
+                                            else [[], []], "torch": [[], []] if torch_side else None}
+        for round_ in range(rounds):
+            for e in entries:
+                row = out[(e["name"], shape_name)]
+                sides = ["kerasette", "torch"] if round_ % 2 == 0 else ["torch", "kerasette"]
+                for side in sides:
+                    time.sleep(SETTLE_S)
+                    if side == "kerasette" and not isinstance(row["kerasette"], str):
+                        forward, step = built[e["name"]]
+                        row["kerasette"][0] += _samples_ms(forward, repeats)
+                        row["kerasette"][1] += _samples_ms(step, repeats)
+                    elif side == "torch" and torch_side is not None:
+                        fwd, both = torch_side.samples(e["name"], shape_name, repeats)
+                        row["torch"][0] += fwd
+                        row["torch"][1] += both
+        del built
+        if torch_side is not None:
+            torch_side.release()
+    return out
 
 
 # -- the table ------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20, help="timings of each row per round and side")
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the table, the two sides taking turns")
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
     parser.add_argument("--stat", choices=sorted(STAT), default="median", help="summary of the repeated times")
     parser.add_argument("--shapes", choices=["cifar", "imagenet", "all"], default="all")
@@ -213,54 +294,52 @@ def main() -> None:
                         help="threads for both sides (default: each library's own, the available cores)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global _stat
-    _stat = STAT[args.stat]
     if args.torch_worker:
-        torch_worker(args.only, args.shapes, args.repeats, args.threads)
+        torch_worker(args.threads)
         return
-    if args.threads:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
-        from kerasette.backend import parallel
+    stat = STAT[args.stat]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+    from kerasette.backend import parallel
 
+    if args.threads:
         parallel.set_num_threads(args.threads)
     entries, shape_names = _selected(args.only, args.shapes)
     if not entries:
         parser.error(f"no entry matches --only {args.only!r}; entries: {', '.join(e['name'] for e in ENTRIES)}")
-    mine = kerasette_times(entries, shape_names, args.repeats)
-    theirs, threads = {}, "-"
-    if os.path.exists(args.torch):
-        command = [args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats), "--stat", args.stat,
-                   "--shapes", args.shapes] + (["--only", args.only] if args.only else []) + (
-                   ["--threads", str(args.threads)] if args.threads else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        theirs = json.loads(done.stdout.strip().splitlines()[-1])
-        threads = theirs.pop("threads")
-    from kerasette.backend import parallel
+    torch_side = TorchSide(args.torch, args.threads) if os.path.exists(args.torch) else None
+    try:
+        results = measure(entries, shape_names, args.repeats, max(1, args.rounds), torch_side)
+    finally:
+        if torch_side is not None:
+            torch_side.close()
 
-    print(f"{args.stat} ms over {args.repeats} runs; kerasette threads: {parallel.num_threads()}; "
-          f"torch threads: {threads}; ratio = torch / kerasette (above 1: kerasette faster)")
+    print(f"{args.stat} ms over {args.repeats} runs x {max(1, args.rounds)} rounds; kerasette threads: "
+          f"{parallel.num_threads()}; torch threads: {torch_side.threads if torch_side else '-'}; "
+          f"ratio = torch / kerasette (above 1: kerasette faster)")
     header = (f"{'layer':30} {'shape':13} {'kerasette fwd':>13} {'torch fwd':>10} {'ratio':>6}  "
               f"{'kerasette f+b':>13} {'torch f+b':>10} {'ratio':>6}")
     print(header)
     print("-" * len(header))
     rows = []
-    for (name, shape_name), times in mine.items():
-        other = theirs.get(f"{name}|{shape_name}")
-        row = {"layer": name, "shape": SHAPE_LABEL[shape_name], "stat": args.stat, "repeats": args.repeats}
-        if isinstance(times, str):
-            print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {times}")
-            row["kerasette"] = times
+    for (name, shape_name), result in results.items():
+        mine, other = result["kerasette"], result["torch"]
+        row = {"layer": name, "shape": SHAPE_LABEL[shape_name], "stat": args.stat, "repeats": args.repeats,
+               "rounds": max(1, args.rounds)}
+        if isinstance(mine, str):
+            print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {mine}")
+            row["kerasette"] = mine
         else:
+            times = [stat(samples) for samples in mine]
+            theirs = [stat(samples) for samples in other] if other else None
             cells = []
             for i in range(2):
-                ratio = other[i] / times[i] if other else None
-                cells.append(f"{times[i]:13.3f} {other[i] if other else float('nan'):10.3f} "
-                             f"{ratio if ratio else float('nan'):6.2f}")
+                ratio = theirs[i] / times[i] if theirs else float("nan")
+                cells.append(f"{times[i]:13.3f} {theirs[i] if theirs else float('nan'):10.3f} {ratio:6.2f}")
             print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {cells[0]}  {cells[1]}")
             row.update(kerasette_fwd_ms=round(times[0], 4), kerasette_fwdbwd_ms=round(times[1], 4))
-            if other:
-                row.update(torch_fwd_ms=round(other[0], 4), torch_fwdbwd_ms=round(other[1], 4),
-                           ratio_fwd=round(other[0] / times[0], 3), ratio_fwdbwd=round(other[1] / times[1], 3))
+            if theirs:
+                row.update(torch_fwd_ms=round(theirs[0], 4), torch_fwdbwd_ms=round(theirs[1], 4),
+                           ratio_fwd=round(theirs[0] / times[0], 3), ratio_fwdbwd=round(theirs[1] / times[1], 3))
         rows.append(row)
     for row in rows:
         print(json.dumps(row))
