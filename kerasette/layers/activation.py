@@ -7,6 +7,8 @@ by value, so they are `layout_free`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasette import constraints, initializers, regularizers
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
@@ -138,6 +140,14 @@ class ThresholdedReLU(_ValueWise):
 class Softmax(Layer):
     """Softmax along ``axis``.
 
+    With a mask (``Softmax()(scores, mask=m)``, or the mask reaching it in a model), as Keras 3
+    does: where the mask is False (booleans; numbers: not above 0.5) the input counts as a very
+    large negative number (-1e9) and the output is 0, so the kept entries share the whole
+    probability, and a slice with every entry masked gives zeros. The mask broadcasts to the
+    input from the right (a size of 1 stretches). A sequence's mask (batch, steps) reaching the
+    probabilities of each step (batch, steps, classes) leaves them unchanged, as in Keras 2 (Keras
+    3 refuses that mask).
+
     Example:
         >>> import numpy as np
         >>> Softmax()(np.zeros((1, 4), "float32")).data.tolist()
@@ -158,8 +168,24 @@ class Softmax(Layer):
                              f"received input shape {shape_str(input_shape)}")
         self.built = True
 
-    def call(self, inputs):
-        return ops.softmax(inputs, axis=self.axis)
+    def call(self, inputs, mask=None):
+        keep = None if mask is None else self._keep(inputs.shape, mask)
+        if keep is None:
+            return ops.softmax(inputs, axis=self.axis)
+        outputs = ops.softmax(ops.where(keep, inputs, np.asarray(-1e9, inputs.dtype)), axis=self.axis)
+        return ops.where(keep, outputs, np.zeros((), outputs.dtype))
+
+    def _keep(self, shape, mask):
+        """The mask as booleans broadcasting to the input, or None when it does not apply."""
+        keep = np.asarray(getattr(mask, "data", mask))
+        keep = keep if keep.dtype == bool else keep > 0.5
+        if keep.ndim <= len(shape) and all(m in (1, i) for m, i in zip(keep.shape[::-1], shape[::-1])):
+            return keep
+        if keep.ndim < len(shape) and keep.shape == tuple(shape[:keep.ndim]):
+            return None  # a sequence's steps mask, passed on untouched (Keras 2)
+        raise ValueError(f"Softmax '{self.name}': the mask must broadcast to the input (each of its sizes, from the "
+                         f"right, 1 or the input's); received mask shape {keep.shape} for input shape "
+                         f"{shape_str(tuple(shape))}")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -116,3 +116,28 @@ def test_dense_passes_the_mask_to_the_loss_in_a_functional_model():
     p = model.predict(x, verbose=0)
     ll = -np.log(np.take_along_axis(p, y[..., None], -1)[..., 0])
     assert model.evaluate(x, y, verbose=0) == pytest.approx(ll[x != 0].mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("case", ["last_axis", "steps", "float_mask"])
+def test_softmax_with_a_mask_matches_keras(case):
+    golden = np.load(HERE / "softmax.npz")
+    x = golden["x"] if case != "steps" else golden["x"][..., 0]
+    out = layers.Softmax(axis=int(golden[f"axis_{case}"]))(Tensor(x), mask=golden[f"mask_{case}"])
+    np.testing.assert_allclose(out.data, golden[f"y_{case}"], atol=1e-6)
+
+
+def test_softmax_mask_gradients_float64():
+    from tests.helpers import check_gradients
+
+    mask = np.array([[[1, 0, 1, 1]], [[1, 1, 0, 0]]], bool)
+    layer = layers.Softmax(dtype="float64")
+    check_gradients(lambda x: layer(x, mask=mask), [np.random.default_rng(1).normal(size=(2, 3, 4))], rtol=1e-6)
+
+
+def test_softmax_leaves_a_sequence_mask_alone_and_refuses_others():
+    x = Tensor(np.random.default_rng(2).normal(size=(2, 3, 4)).astype("float32"))
+    np.testing.assert_array_equal(layers.Softmax()(x, mask=np.zeros((2, 3), bool)).data, layers.Softmax()(x).data)
+    with pytest.raises(ValueError, match=r"Softmax '.*': the mask must broadcast to the input \(each of its sizes, "
+                                         r"from the right, 1 or the input's\); received mask shape \(2, 5\) for input "
+                                         r"shape \(2, 3, 4\)"):
+        layers.Softmax()(x, mask=np.ones((2, 5), bool))
