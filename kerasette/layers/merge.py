@@ -90,12 +90,16 @@ class _Merge(Layer):
     def compute_output_shape(self, input_shape):
         return self._broadcast_shape(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"{type(self).__name__} '{self.name}': must be called on a list of tensors; "
                              f"received a {type(inputs).__name__}")
         rank = max(x.ndim for x in inputs)
         inputs = [_expand_to_rank(x, rank) for x in inputs]
+        masks = _input_masks(self, inputs, mask) if mask is not None else None
+        if masks is not None and hasattr(self, "merge_masked"):
+            return self.merge_masked(inputs, [None if m is None else _steps_mask(m, x.shape)
+                                              for x, m in zip(inputs, masks)])
         return self.merge_all(inputs)
 
     def merge_all(self, inputs):
@@ -108,6 +112,11 @@ class _Merge(Layer):
         if masks is None or any(m is None for m in masks):
             return None
         return functools.reduce(np.logical_or, masks)
+
+
+def _steps_mask(mask: np.ndarray, shape: tuple) -> np.ndarray:
+    """A mask (batch, steps) stretched over the input's last axis, (batch, steps, features)."""
+    return np.broadcast_to(mask.reshape(mask.shape + (1,) * (len(shape) - mask.ndim)), shape)
 
 
 def _input_masks(layer, inputs, mask) -> list | None:
@@ -138,6 +147,7 @@ class Add(_Merge):
         return ops.add(a, b)
 
 
+
 @keras_layer()
 class Subtract(_Merge):
     """``a - b`` for exactly two inputs: ``Subtract()([a, b])``."""
@@ -151,11 +161,37 @@ class Subtract(_Merge):
 
 @keras_layer()
 class Multiply(_Merge):
-    """Elementwise product of the inputs."""
+    """Elementwise product of the inputs. With masks (Keras 3's rule): an input's masked values
+    count as 1; when every input has a mask, the values masked in all of them are 0."""
 
     @staticmethod
     def merge(a, b):
         return ops.multiply(a, b)
+
+    def merge_masked(self, inputs, keeps):
+        every = all(k is not None for k in keeps)
+        output, kept = None, None
+        for x, keep in zip(inputs, keeps):
+            if keep is not None:
+                x = ops.where(keep, x, np.ones((), x.dtype))
+                kept = keep if kept is None else np.logical_or(kept, keep)
+            output = x if output is None else ops.multiply(output, x)
+        return ops.where(kept, output, np.zeros((), output.dtype)) if every else output
+
+
+def _masked_extremum(op, inputs, keeps):
+    """Maximum or minimum with masks, as Keras 3 merges them: a masked value takes the result so
+    far, and the result so far where it is masked takes the new input, so masked values never win
+    over unmasked ones."""
+    output, kept = inputs[0], keeps[0]
+    for x, keep in zip(inputs[1:], keeps[1:]):
+        if keep is not None:
+            x = ops.where(keep, x, output)
+        if kept is not None:
+            output = ops.where(kept, output, x)
+        kept = np.logical_or(kept, keep) if kept is not None and keep is not None else None
+        output = op(output, x)
+    return output
 
 
 @keras_layer()
@@ -166,6 +202,10 @@ class Maximum(_Merge):
     def merge(a, b):
         return ops.maximum(a, b)
 
+    def merge_masked(self, inputs, keeps):
+        """Masked values do not take part (see `_masked_extremum`)."""
+        return _masked_extremum(ops.maximum, inputs, keeps)
+
 
 @keras_layer()
 class Minimum(_Merge):
@@ -174,6 +214,10 @@ class Minimum(_Merge):
     @staticmethod
     def merge(a, b):
         return ops.minimum(a, b)
+
+    def merge_masked(self, inputs, keeps):
+        """Masked values do not take part (see `_masked_extremum`)."""
+        return _masked_extremum(ops.minimum, inputs, keeps)
 
 
 @keras_layer()

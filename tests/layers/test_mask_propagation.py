@@ -14,7 +14,7 @@ from kerasette.layers import Input
 from kerasette.models import Model
 
 HERE = pathlib.Path(__file__).parent / "masking_golden"
-OUTPUTS = ["add", "time", "features", "chain", "stopped"]
+OUTPUTS = ["add", "time", "features", "chain", "stopped", "multiply", "multiply_one_masked", "maximum", "minimum"]
 
 # Keras 3.15.1's layers that set ``supports_masking = True`` (keras/src/layers/**), and some
 # that do not; kerasette's layers declare the same.
@@ -67,6 +67,10 @@ def _golden_model():
     outputs.append(layers.GlobalAveragePooling1D(name="pool")(h))
     outputs.append(layers.LSTM(4, name="lstm_stopped")(
         layers.Add(name="add_stopped")([ea, layers.Conv1D(3, 1, name="conv_b")(eb)])))
+    outputs.append(layers.Multiply(name="multiply")([ea, eb]))
+    outputs.append(layers.Multiply(name="multiply_one")([ea, layers.Conv1D(3, 1, name="conv_m")(eb)]))
+    outputs.append(layers.Maximum(name="maximum")([ea, eb]))
+    outputs.append(layers.Minimum(name="minimum")([layers.Conv1D(3, 1, name="conv_n")(ea), eb]))
     return Model([a, b], outputs)
 
 
@@ -141,3 +145,14 @@ def test_softmax_leaves_a_sequence_mask_alone_and_refuses_others():
                                          r"from the right, 1 or the input's\); received mask shape \(2, 5\) for input "
                                          r"shape \(2, 3, 4\)"):
         layers.Softmax()(x, mask=np.ones((2, 5), bool))
+
+
+@pytest.mark.parametrize("kind", [layers.Multiply, layers.Maximum, layers.Minimum])
+def test_masked_merge_gradients_float64(kind):
+    from tests.helpers import check_gradients
+
+    masks = [np.array([[1, 1, 0], [0, 1, 1]], bool), np.array([[1, 0, 0], [1, 1, 0]], bool)]
+    layer = kind(dtype="float64")
+    rng = np.random.default_rng(4)
+    check_gradients(lambda a, b: layer([a, b], mask=masks), [rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 2))],
+                    rtol=1e-6)

@@ -16,7 +16,9 @@ steps it skipped:
   (each passes the mask on), an LSTM returning sequences and GlobalAveragePooling1D over the
   unmasked steps;
 - ``stopped``: Add of the first embedding and a Conv1D of the second (Conv1D stops the mask, so
-  the sum has none and the LSTM reads every step).
+  the sum has none and the LSTM reads every step);
+- ``multiply``, ``multiply_one_masked``, ``maximum``, ``minimum``: the merges whose values depend
+  on the masks (masked values count as 1 in a product; never win a maximum or minimum).
 
 Writes ``golden.npz``: the inputs ``x_0``, ``x_1``, each layer's weights ``w_<layer>_<i>`` and the
 predictions ``y_<name>``. (Not a model file: Keras 3 saves the mask computations of this graph
@@ -63,6 +65,10 @@ h = layers.LSTM(3, return_sequences=True, name="lstm_chain")(h)
 outputs["chain"] = layers.GlobalAveragePooling1D(name="pool")(h)
 outputs["stopped"] = layers.LSTM(4, name="lstm_stopped")(
     layers.Add(name="add_stopped")([ea, layers.Conv1D(3, 1, name="conv_b")(eb)]))
+outputs["multiply"] = layers.Multiply(name="multiply")([ea, eb])  # masked values count as 1, then 0
+outputs["multiply_one_masked"] = layers.Multiply(name="multiply_one")([ea, layers.Conv1D(3, 1, name="conv_m")(eb)])
+outputs["maximum"] = layers.Maximum(name="maximum")([ea, eb])
+outputs["minimum"] = layers.Minimum(name="minimum")([layers.Conv1D(3, 1, name="conv_n")(ea), eb])
 model = keras.Model([a, b], list(outputs.values()))
 for layer in model.layers:  # visible weights: biases and LayerNormalization's too
     layer.set_weights([rng.uniform(-0.7, 0.7, w.shape).astype("float32") for w in layer.get_weights()])
