@@ -167,3 +167,24 @@ def test_masked_reduction_gradients_float64():
         check_gradients(lambda v, r=reduction: losses.reduce_values(v, weight, r, mask), [values], rtol=1e-6)
         grad = check_gradients(lambda v, r=reduction: losses.reduce_values(v, None, r, mask), [values], rtol=1e-6)
         assert np.all(np.asarray(grad[0])[~mask] == 0)  # masked values get no gradient
+
+
+def test_subclassed_model_outputs_carry_their_mask_to_the_loss():
+    from kerasette.models import Model
+
+    class Tagger(Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = layers.Embedding(5, 3, mask_zero=True)
+            self.lstm = layers.LSTM(4, return_sequences=True)
+            self.out = layers.Dense(2, activation="softmax")
+
+        def call(self, x):
+            return self.out(self.lstm(self.embed(x)))
+
+    model = Tagger()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = np.array([[1, 2, 0, 0], [3, 0, 0, 0]]), np.array([[0, 1, 1, 1], [1, 0, 0, 0]])
+    p = model.predict(x, verbose=0)
+    per_step = -np.log(np.take_along_axis(p, y[..., None], -1)[..., 0])
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(per_step[x != 0].mean(), rel=1e-5)
