@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette import activations
 from kerasette.backend import ops
 from kerasette.layers.recurrent.conv_lstm import conv_lstm_sequence, conv_nd
 from tests.backend.recurrent_op_cases import activation
@@ -90,7 +91,8 @@ def conv_lstm_reference(x, h, c, kernel, recurrent_kernel, bias=None, strides=No
     return (np.stack(outputs, axis=1) if sequences else previous), h, c
 
 
-_ACT = {"tanh": ops.tanh, "sigmoid": ops.sigmoid, "linear": lambda t: t}
+_ACT = {"tanh": activations.tanh, "sigmoid": activations.sigmoid, "linear": activations.linear,
+        "hard_sigmoid": activations.hard_sigmoid, "relu": activations.relu}
 
 
 def _lstm_case(Case, tag, rank, batch, steps, spatial, channels, filters, kernel_size, **opts):  # noqa: N803
@@ -115,7 +117,7 @@ def _lstm_case(Case, tag, rank, batch, steps, spatial, channels, filters, kernel
     common = dict(strides=strides, padding=padding, dilation=dilation, go_backwards=opts.get("go_backwards", False),
                   mask=mask, sequences=opts.get("sequences", True),
                   zero_output_for_mask=opts.get("zero_output_for_mask", False), input_masks=input_masks,
-                  recurrent_masks=recurrent_masks)
+                  recurrent_masks=recurrent_masks, fused=opts.get("fused"))
 
     def fn(x, h, c, kernel, recurrent_kernel, bias):
         out, h, c = conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias, activation=_ACT[act],
@@ -125,7 +127,8 @@ def _lstm_case(Case, tag, rank, batch, steps, spatial, channels, filters, kernel
         return ops.concatenate(flat, axis=1)
 
     def reference(x, h, c, kernel, recurrent_kernel, bias):
-        out, h, c = conv_lstm_reference(x, h, c, kernel, recurrent_kernel, bias, act=act, ract=ract, **common)
+        kw = {k: v for k, v in common.items() if k != "fused"}
+        out, h, c = conv_lstm_reference(x, h, c, kernel, recurrent_kernel, bias, act=act, ract=ract, **kw)
         return np.concatenate([t.reshape(t.shape[0], -1) for t in (out, h, c)], axis=1)
 
     def make(rng):
@@ -134,7 +137,8 @@ def _lstm_case(Case, tag, rank, batch, steps, spatial, channels, filters, kernel
                 0.4 * rng.standard_normal((*kernel_size, filters, GATES * filters)),
                 0.3 * rng.standard_normal(GATES * filters)]
 
-    names = ("conv2d", "concatenate", "getitem", "reshape", "transpose", "expand_dims", "add", "multiply",
+    names = ("conv_lstm_recurrence", "steps") if opts.get("fused", rank < 3) else ()
+    names += ("conv2d", "concatenate", "getitem", "reshape", "transpose", "expand_dims", "add", "multiply",
              "sigmoid", "tanh") + (("where",) if mask is not None else ()) + (("pad",) if rank == 3 else ())
     return Case(f"conv_lstm-{tag}", names, fn, make, reference)
 
@@ -151,6 +155,17 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
                    act="linear"),
         _lstm_case(Case, "1d-strided", 1, 2, 3, (7,), 2, 2, (3,), strides=(2,)),
         _lstm_case(Case, "3d-same", 3, 1, 2, (3, 3, 2), 1, 1, (2, 2, 2), padding="same"),
+        # the same computations step by step through ordinary ops (what rank 3 and other
+        # activations run)
+        _lstm_case(Case, "2d-valid-sequences-step-ops", 2, 2, 3, (4, 4), 2, 2, (2, 2), fused=False),
+        _lstm_case(Case, "2d-masked-backwards-step-ops", 2, 3, 4, (3, 3), 2, 1, (2, 2), padding="same", mask=0.5,
+                   go_backwards=True, fused=False),
+        _lstm_case(Case, "2d-dropout-step-ops", 2, 2, 3, (3, 4), 2, 2, (2, 2), dropout=True, fused=False),
+        # the op's other activations (inputs of relu and hard_sigmoid rarely near their kinks)
+        _lstm_case(Case, "2d-relu-hard-sigmoid-masked-last", 2, 2, 3, (3, 3), 1, 2, (2, 2), act="relu",
+                   ract="hard_sigmoid", mask=0.6, sequences=False),
+        _lstm_case(Case, "1d-masked-dropout-linear-last", 1, 3, 4, (5,), 2, 2, (2,), mask=0.6, dropout=True,
+                   act="linear", sequences=False),
     ]
     for tag, shape, kernel, opts in [
         ("1d-same-dilated", (2, 9, 3), (3, 3, 4), dict(padding="same", dilation=(2,))),

@@ -41,11 +41,12 @@ import numpy as np
 from kerasette import activations, constraints, initializers, regularizers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
+from kerasette.backend.ops import conv_recurrent as crops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, snake_case, unique_name
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer
-from kerasette.layers.recurrent.cells import DropoutRNNCell, _ForgetBiasInit
+from kerasette.layers.recurrent.cells import DropoutRNNCell, _ForgetBiasInit, fusable_name
 from kerasette.layers.recurrent.rnn import RNN
 from kerasette.utils import conv_utils
 from kerasette.utils.validation import check_positive_int, shape_str
@@ -130,8 +131,9 @@ def recurrent_conv(h, recurrent_kernel, masks=None):
 
 
 def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=None, padding="valid", dilation=None,
-                       activation=ops.tanh, recurrent_activation=ops.sigmoid, go_backwards=False, mask=None,
-                       sequences=True, zero_output_for_mask=False, input_masks=None, recurrent_masks=None):
+                       activation=activations.tanh, recurrent_activation=activations.sigmoid, go_backwards=False,
+                       mask=None, sequences=True, zero_output_for_mask=False, input_masks=None, recurrent_masks=None,
+                       states=True, fused=None):
     """The convolutional LSTM over channels-last ``x`` (batch, time, *spatial, channels) from
     the states ``h``, ``c`` (batch, *out_spatial, filters), as tensors: ``(output, h, c)``, the
     output every step's ``h`` (batch, time, ...) when ``sequences``, else the last.
@@ -140,7 +142,12 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
     output (zeros before the first; zeros everywhere masked with ``zero_output_for_mask``).
     ``go_backwards`` reads the steps last to first (the output sequence in that order).
     ``input_masks`` (4, batch, *spatial, channels) and ``recurrent_masks`` (4, *h.shape):
-    per-gate dropout masks (scaled), the same at every step.
+    per-gate dropout masks (scaled), the same at every step. Without ``states`` the final
+    states may be returned as None (the fused recurrence then skips the carry).
+
+    ``fused``: run the steps as one op (`kerasette.backend.ops.conv_recurrent`), possible for
+    ranks 1 and 2 with the activations its kernels know; False runs them through ordinary ops
+    step by step (any activation, rank 3); None (the default) chooses the op when it can.
     """
     rank = x.ndim - 3
     strides = tuple(strides or (1,) * rank)
@@ -162,6 +169,12 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
     flat = ops.reshape(x_tm, (steps * batch, *x_tm.shape[2:]))
     projected = conv_nd(flat, kernel, bias, strides, padding, dilation, groups)
     projected = ops.reshape(projected, (steps, batch, *projected.shape[1:]))
+    names = (fusable_name(activation), fusable_name(recurrent_activation))
+    if fused is None:
+        fused = rank <= 2 and None not in names
+    if fused:
+        return _fused_steps(projected, h, c, recurrent_kernel, names, mask_tm, recurrent_masks, sequences,
+                            zero_output_for_mask, states)
     keep_shape = (batch,) + (1,) * (h.ndim - 1)
     outputs, previous = [], None
     for t in range(steps):
@@ -183,6 +196,40 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
         keep = mask_tm.T.reshape((batch, steps) + (1,) * (h.ndim - 1))
         result = ops.multiply(result, keep.astype(result.dtype))
     return result, h, c
+
+
+def _fused_steps(projected, h, c, recurrent_kernel, names, mask_tm, recurrent_masks, sequences, zero_output_for_mask,
+                 states):
+    """`conv_lstm_sequence`'s steps as one op (ranks 1 and 2: a 1-D state is an image of one row)."""
+    steps, batch = projected.shape[0], projected.shape[1]
+    state_shape = h.shape
+    if h.ndim == 3:  # rank 1: (batch, length, filters) as (batch, 1, length, filters)
+        projected = ops.reshape(projected, (steps, batch, 1, *projected.shape[2:]))
+        h, c = ops.reshape(h, (batch, 1, *h.shape[1:])), ops.reshape(c, (batch, 1, *c.shape[1:]))
+        recurrent_kernel = ops.reshape(recurrent_kernel, (1, *recurrent_kernel.shape))
+        if recurrent_masks is not None:
+            recurrent_masks = recurrent_masks.reshape((GATES, batch, 1, *recurrent_masks.shape[2:]))
+    y = crops.conv_lstm_recurrence(projected, h, c, recurrent_kernel, names[0], names[1], mask_tm, recurrent_masks,
+                                   with_carry=states)
+    h_last = c_last = None
+    if states or not sequences:
+        h_last = ops.reshape(crops.steps(y, steps - 1, steps), state_shape)
+    if states:
+        c_last = ops.reshape(crops.steps(y, steps, steps + 1), state_shape)
+    started = None if mask_tm is None else np.logical_or.accumulate(mask_tm, axis=0)  # (steps, batch)
+    if not sequences:
+        out = h_last
+        if started is not None and not started[-1].all():  # never read a step: zeros, as the loop's output
+            out = ops.multiply(out, started[-1].reshape((batch,) + (1,) * (len(state_shape) - 1)).astype(out.dtype))
+        return out, h_last, c_last
+    seq = crops.steps(y, 0, steps) if states else y
+    seq = ops.transpose(ops.reshape(seq, (steps, *state_shape)), (1, 0, *range(2, len(state_shape) + 1)))
+    if started is not None:
+        # the output repeats the previous output on masked steps: zeros before the first step read
+        factor = started & mask_tm if zero_output_for_mask else started
+        if not factor.all():
+            seq = ops.multiply(seq, factor.T.reshape((batch, steps) + (1,) * (len(state_shape) - 1)).astype(seq.dtype))
+    return seq, h_last, c_last
 
 
 class ConvLSTMCell(DropoutRNNCell, Layer):
@@ -554,7 +601,8 @@ class ConvLSTM(RNN):
         if first:
             out = ops.transpose(out, _to_channels_first(self.rank, 2 if self.return_sequences else 1))
             to_first = _to_channels_first(self.rank, 1)
-            h, c = ops.transpose(h, to_first), ops.transpose(c, to_first)
+            if c is not None:  # the final states: returned or kept
+                h, c = ops.transpose(h, to_first), ops.transpose(c, to_first)
         if self.stateful:
             self.states = [np.array(s.data, copy=True) for s in (h, c)]
         if self.activity_regularizer is not None:
@@ -567,7 +615,8 @@ class ConvLSTM(RNN):
         dp, rdp = cell.conv_dropout_masks((x.shape[0], *x.shape[2:]), h.shape, x.dtype, training)
         return conv_lstm_sequence(x, h, c, cell.kernel, cell.recurrent_kernel, cell.bias, cell.strides, cell.padding,
                                   cell.dilation_rate, cell.activation, cell.recurrent_activation, self.go_backwards,
-                                  mask, self.return_sequences, self.zero_output_for_mask, dp, rdp)
+                                  mask, self.return_sequences, self.zero_output_for_mask, dp, rdp,
+                                  states=self.return_state or self.stateful)
 
     @property
     def losses(self) -> list:
