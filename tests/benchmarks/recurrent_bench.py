@@ -4,7 +4,8 @@ peak memory.
 A script, not a test::
 
     python tests/benchmarks/recurrent_bench.py [--torch-python /work/benchenv/bin/python]
-        [--steps 30] [--repeats 3] [--models lstm,gru,bilstm,stacked,lstm-inference]
+        [--steps 30] [--repeats 3] [--runs 3] [--threads 1,2] [--json]
+        [--models lstm,gru,bilstm,stacked,lstm-inference]
 
 The IMDB-shaped models (batch 32, 80 steps, vocabulary 20,000, embedding 128, then Dense(1,
 sigmoid), Adam, binary cross-entropy):
@@ -15,9 +16,13 @@ sigmoid), Adam, binary cross-entropy):
 - ``lstm-inference``: the ``lstm`` model's predictions.
 
 Each (model, side) runs in a process of its own (so that its peak resident memory is its own),
-``--repeats`` times ``--steps`` steps after a warm-up step; the best samples/s is reported.
-Random data, the same shapes on both sides; both use every core (``torch.set_num_threads``,
-kerasette's default), or ``--threads`` each.
+``--repeats`` times ``--steps`` steps after a warm-up step, keeping its best samples/s. That is
+done ``--runs`` times per side, the sides alternating, and the table gives the median of each
+side's runs (every run listed after it), their ratio and each side's largest peak memory, with
+the machine's load averages before and after. Random data, the same shapes and the same dense
+Adam update on both sides (PyTorch's ``nn.Embedding`` gradient is dense, as Keras's); both use
+every core (``torch.set_num_threads``, kerasette's default), or ``--threads`` each (a list such
+as ``1,2`` gives one table row per count).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -131,32 +137,68 @@ def run_torch(model_name: str, steps: int, repeats: int) -> dict:
     return {"samples_per_s": best, "peak_mb": _peak_mb()}
 
 
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 minutes), as ``uptime`` prints them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _worker(side: str, python: str, name: str, args, threads: int) -> dict:
+    command = [python, __file__, "--worker", side, "--model", name, "--steps", str(args.steps),
+               "--repeats", str(args.repeats)]
+    env = dict(os.environ)
+    if threads:
+        env["BENCH_THREADS"] = env["KERASETTE_NUM_THREADS"] = str(threads)
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(name: str, args, threads: int) -> dict:
+    """``args.runs`` processes per side, the sides alternating (kerasette first on even runs,
+    PyTorch first on odd ones) so that a change in the machine's load falls on both: the median
+    samples/s of each side, their ratio, and the largest peak resident memory of each side."""
+    runs: dict[str, list[dict]] = {"kerasette": [], "torch": []}
+    pythons = {"kerasette": sys.executable, "torch": args.torch_python}
+    for run in range(args.runs):
+        for side in (("kerasette", "torch") if run % 2 == 0 else ("torch", "kerasette")):
+            runs[side].append(_worker(side, pythons[side], name, args, threads))
+    k_rate = statistics.median(r["samples_per_s"] for r in runs["kerasette"])
+    t_rate = statistics.median(r["samples_per_s"] for r in runs["torch"])
+    return {"model": name, "threads": threads, "kerasette": k_rate, "torch": t_rate, "ratio": k_rate / t_rate,
+            "kerasette_mb": max(r["peak_mb"] for r in runs["kerasette"]),
+            "torch_mb": max(r["peak_mb"] for r in runs["torch"]),
+            "runs": {side: [round(r["samples_per_s"]) for r in values] for side, values in runs.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch-python", default="/work/benchenv/bin/python")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="processes per side, alternating (median reported)")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--threads", type=int, default=0, help="threads on each side (default: every core)")
+    parser.add_argument("--threads", default="0",
+                        help="threads on each side, or several counts separated by commas (0: every core)")
+    parser.add_argument("--json", action="store_true", help="also print each row as a JSON line")
     parser.add_argument("--worker", choices=["kerasette", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        os.environ["BENCH_THREADS"] = os.environ["KERASETTE_NUM_THREADS"] = str(args.threads)
     if args.worker:
         run = run_kerasette if args.worker == "kerasette" else run_torch
         print(json.dumps(run(args.model, args.steps, args.repeats)))
         return
-    print(f"{'model':16} {'kerasette/s':>12} {'torch/s':>10} {'ratio':>7} {'kerasette MB':>13} {'torch MB':>9}")
-    for name in args.models.split(","):
-        results = {}
-        for side, python in (("kerasette", sys.executable), ("torch", args.torch_python)):
-            out = subprocess.run([python, __file__, "--worker", side, "--model", name, "--steps", str(args.steps),
-                                  "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
-            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
-        k, t = results["kerasette"], results["torch"]
-        print(f"{name:16} {k['samples_per_s']:12.0f} {t['samples_per_s']:10.0f} "
-              f"{k['samples_per_s'] / t['samples_per_s']:7.2f} {k['peak_mb']:13.0f} {t['peak_mb']:9.0f}", flush=True)
+    print(f"load before: {_load()}", flush=True)
+    print(f"{'model':16} {'threads':>7} {'kerasette/s':>12} {'torch/s':>10} {'ratio':>7} {'kerasette MB':>13} "
+          f"{'torch MB':>9}  runs (kerasette | torch)", flush=True)
+    for threads in (int(t) for t in args.threads.split(",")):
+        for name in args.models.split(","):
+            row = compare(name, args, threads)
+            runs = row["runs"]
+            print(f"{name:16} {threads or 'all':>7} {row['kerasette']:12.0f} {row['torch']:10.0f} {row['ratio']:7.2f} "
+                  f"{row['kerasette_mb']:13.0f} {row['torch_mb']:9.0f}  {runs['kerasette']} | {runs['torch']}",
+                  flush=True)
+            if args.json:
+                print(json.dumps(row), flush=True)
+    print(f"load after: {_load()}", flush=True)
 
 
 if __name__ == "__main__":
