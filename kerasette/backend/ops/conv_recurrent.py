@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.ops.base import Op, apply
+from kerasette.backend.ops.recurrent import ACTIVATION_CODES
 
 GATES = 4
-ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "relu")
+ACTIVATIONS = tuple(ACTIVATION_CODES)
 
 
 def _engine():
@@ -40,41 +42,18 @@ def _engine():
     return conv
 
 
-def _activate(name: str, x: np.ndarray) -> np.ndarray:
-    """``name`` applied to ``x`` in place (and returned)."""
-    kind = x.dtype.type
-    if name == "tanh":
-        np.tanh(x, out=x)
-    elif name == "sigmoid":  # 1 / (1 + exp(-x)) as 0.5 * (1 + tanh(x / 2)): no overflow
-        x *= kind(0.5)
-        np.tanh(x, out=x)
-        x += kind(1)
-        x *= kind(0.5)
-    elif name == "hard_sigmoid":
-        x *= kind(1 / 6)
-        x += kind(0.5)
-        np.clip(x, kind(0), kind(1), out=x)
-    elif name == "relu":
-        np.maximum(x, kind(0), out=x)
-    return x
+def _kernels():
+    from kerasette.backend.kernels import conv_recurrent  # deferred: numba compiles on first use only
 
-
-def _derivative(name: str, y: np.ndarray) -> np.ndarray | float:
-    """The derivative of activation ``name`` where its output is ``y``."""
-    kind = y.dtype.type
-    if name == "tanh":
-        return kind(1) - y * y
-    if name == "sigmoid":
-        return y * (kind(1) - y)
-    if name == "hard_sigmoid":
-        return ((y > 0) & (y < 1)) * kind(1 / 6)
-    if name == "relu":
-        return (y > 0).astype(y.dtype)
-    return kind(1)
+    return conv_recurrent
 
 
 class ConvLSTMRecurrence(Op):
-    """The recurrence of `conv_lstm_recurrence`; inputs ``xp, h0, c0, recurrent_kernel``."""
+    """The recurrence of `conv_lstm_recurrence`; inputs ``xp, h0, c0, recurrent_kernel``.
+
+    Per step: the recurrent convolution (the engine), then one kernel pass over the step's
+    pixels for the gates (`kerasette.backend.kernels.conv_recurrent`), split over the threads.
+    Kept for the backward pass: every step's states and activated gates."""
 
     name = "conv_lstm_recurrence"
 
@@ -84,7 +63,7 @@ class ConvLSTMRecurrence(Op):
             if value not in ACTIVATIONS:
                 raise ValueError(f"conv_lstm_recurrence: activations must be one of {ACTIVATIONS}; received "
                                  f"{value!r}")
-        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.act, self.ract = ACTIVATION_CODES[activation], ACTIVATION_CODES[recurrent_activation]
         self.mask = None if mask is None else np.asarray(mask, bool)
         self.recurrent_masks = recurrent_masks
         self.with_carry = with_carry
@@ -95,91 +74,83 @@ class ConvLSTMRecurrence(Op):
             return h
         return np.concatenate([h * m for m in self.recurrent_masks], axis=-1)
 
-    def _keep(self, t):
-        return self.mask[t].reshape((-1, 1, 1, 1))
+    def _keep_rows(self, t):
+        """Step ``t``'s mask, one entry per (sample, pixel) row (a placeholder without a mask)."""
+        if self.mask is None:
+            return np.ones(1, bool)
+        return np.repeat(self.mask[t], self.pixels)
+
+    @staticmethod
+    def _run_rows(kernel, rows: int, width: int, *args) -> None:
+        """``kernel(*args, r0, r1)`` over the rows, split over the threads when the pass is large
+        (a row's work counted as 8 memory-bound elements per gate value: tanh and exp)."""
+        parallel.map_chunks(lambda r0, r1: kernel(*args, r0, r1), rows, parallel.memory_bound_min(), 8 * width)
 
     def forward(self, xp, h0, c0, recurrent_kernel):
         steps, filters = xp.shape[0], h0.shape[-1]
         if (xp.ndim != 5 or h0.shape != xp.shape[1:4] + (filters,) or c0.shape != h0.shape
-                or recurrent_kernel.shape[2:] != (filters, GATES * filters)
-                or xp.shape[-1] != GATES * filters):
+                or recurrent_kernel.shape[2:] != (filters, GATES * filters) or xp.shape[-1] != GATES * filters):
             raise ValueError(f"conv_lstm_recurrence: expected xp (steps, batch, rows, cols, 4 * filters), states "
                              "(batch, rows, cols, filters) and a recurrent kernel (kh, kw, filters, 4 * filters); "
                              f"received shapes {xp.shape}, {h0.shape}, {c0.shape} and {recurrent_kernel.shape}")
-        conv = _engine()
+        conv, k = _engine(), _kernels()
         dtype = xp.dtype
-        groups = 1 if self.recurrent_masks is None else GATES
+        xp = np.ascontiguousarray(xp)
+        self.groups = 1 if self.recurrent_masks is None else GATES
+        self.pixels = h0.shape[1] * h0.shape[2]
+        rows = h0.shape[0] * self.pixels
         self.hs = np.empty((steps + 1, *h0.shape), dtype)
         self.cs = np.empty((steps + 1, *h0.shape), dtype)
         self.hs[0], self.cs[0] = h0, c0
-        self.gates = np.empty(xp.shape, dtype)
-        self.kernel, self.groups = recurrent_kernel, groups
-        f = filters
+        self.kernel, self.gates = recurrent_kernel, []
+        has_mask = self.mask is not None
+        act, ract = self.act, self.ract
         for t in range(steps):
             z = conv.conv2d_forward(self._recurrent_input(self.hs[t]), recurrent_kernel, None, (1, 1), "same",
-                                    groups=groups)
-            z += xp[t]
-            cell = z[..., 2 * f:3 * f].copy()
-            _activate(self.recurrent_activation, z)
-            z[..., 2 * f:3 * f] = _activate(self.activation, cell)
-            self.gates[t] = z
-            i, forget, g, o = (z[..., k * f:(k + 1) * f] for k in range(GATES))
-            c = forget * self.cs[t] + i * g
-            h = o * _activate(self.activation, c.copy())
-            if self.mask is not None:
-                keep = self._keep(t)
-                c = np.where(keep, c, self.cs[t])
-                h = np.where(keep, h, self.hs[t])
-            self.cs[t + 1], self.hs[t + 1] = c, h
+                                    groups=self.groups)
+            z2, x2 = z.reshape(rows, -1), xp[t].reshape(rows, -1)
+            c_prev, h_prev = self.cs[t].reshape(rows, -1), self.hs[t].reshape(rows, -1)
+            c_out, h_out = self.cs[t + 1].reshape(rows, -1), self.hs[t + 1].reshape(rows, -1)
+            keep = self._keep_rows(t)
+            self._run_rows(k.gates_forward, rows, 4 * filters, z2, x2, c_prev, h_prev, keep, has_mask, act, ract,
+                           c_out, h_out)
+            self.gates.append(z)
         if self.with_carry:
             return np.concatenate([self.hs[1:], self.cs[-1:]])
         return self.hs[1:].copy()
 
     def backward(self, grad):
-        conv = _engine()
-        steps = self.gates.shape[0]
+        conv, k = _engine(), _kernels()
+        steps = len(self.gates)
+        rows = self.hs.shape[1] * self.pixels
         f = self.hs.shape[-1]
-        kind = grad.dtype.type
         need_h0, need_kernel = self.needs_grad[1], self.needs_grad[3]
+        has_mask = self.mask is not None
+        act, ract = self.act, self.ract
         dh = np.zeros(self.hs.shape[1:], grad.dtype)
         dc = grad[steps].copy() if self.with_carry else np.zeros_like(dh)
-        dxp = np.empty(self.gates.shape, grad.dtype)
+        dxp = np.empty((steps, *self.hs.shape[1:-1], GATES * f), grad.dtype)
         dkernel = np.zeros(self.kernel.shape, grad.dtype) if need_kernel else None
+        dc2 = dc.reshape(rows, f)
         for t in range(steps - 1, -1, -1):
             dh += grad[t]
-            carry_h = carry_c = None
-            if self.mask is not None:
-                keep = self._keep(t)
-                carry_h, carry_c = np.where(keep, kind(0), dh), np.where(keep, kind(0), dc)
-                dh, dc = np.where(keep, dh, kind(0)), np.where(keep, dc, kind(0))
-            z = self.gates[t]
-            i, forget, g, o = (z[..., k * f:(k + 1) * f] for k in range(GATES))
-            c_prev = self.cs[t]
-            c_raw = forget * c_prev + i * g  # this step's carry before the mask
-            tc = _activate(self.activation, c_raw.copy())
-            dz = dxp[t]
-            dz[..., 3 * f:] = dh * tc * _derivative(self.recurrent_activation, o)
-            dc += dh * o * _derivative(self.activation, tc)
-            dz[..., :f] = dc * g * _derivative(self.recurrent_activation, i)
-            dz[..., f:2 * f] = dc * c_prev * _derivative(self.recurrent_activation, forget)
-            dz[..., 2 * f:3 * f] = dc * i * _derivative(self.activation, g)
-            dc *= forget
+            dh2, dz2 = dh.reshape(rows, f), dxp[t].reshape(rows, GATES * f)
+            gates, c_prev = self.gates[t].reshape(rows, -1), self.cs[t].reshape(rows, f)
+            keep = self._keep_rows(t)
+            self._run_rows(k.gates_backward, rows, 4 * f, gates, c_prev, dh2, dc2, keep, has_mask, act, ract, dz2)
+            # dh now holds what passes the masked rows to the previous h (zeros elsewhere)
             need_input = t > 0 or need_h0
-            if need_input or need_kernel:
-                d_in, d_kernel, _ = conv.conv2d_backward(
-                    dz, self._recurrent_input(self.hs[t]), self.kernel, None, False, False, (1, 1), "same",
-                    need_input=need_input, need_kernel=need_kernel, groups=self.groups)
-                if need_kernel:
-                    dkernel += d_kernel
-                if need_input:
-                    if self.recurrent_masks is not None:
-                        d_in = sum(d_in[..., k * f:(k + 1) * f] * m for k, m in enumerate(self.recurrent_masks))
-                    dh = d_in
-            else:
-                dh = np.zeros_like(dh)
-            if carry_h is not None:
-                dh = dh + carry_h
-                dc += carry_c
+            if not (need_input or need_kernel):
+                continue
+            d_in, d_kernel, _ = conv.conv2d_backward(
+                dxp[t], self._recurrent_input(self.hs[t]), self.kernel, None, False, False, (1, 1), "same",
+                need_input=need_input, need_kernel=need_kernel, groups=self.groups)
+            if need_kernel:
+                dkernel += d_kernel
+            if need_input:
+                if self.recurrent_masks is not None:
+                    d_in = sum(d_in[..., g * f:(g + 1) * f] * m for g, m in enumerate(self.recurrent_masks))
+                dh = d_in + dh if has_mask else np.array(d_in, copy=True)
         return dxp, dh, dc, dkernel
 
 
