@@ -176,12 +176,16 @@ class _CommThread:
         with self.lock:
             self.requests.append(request)
             self.buckets.append(bucket)
-        self.wake.set()
+            asleep = not self.wake.is_set()
+        if asleep:
+            self.wake.set()
 
     def submit(self, job: _Job) -> _Job:
         with self.lock:
             self.jobs.append(job)
-        self.wake.set()
+            asleep = not self.wake.is_set()
+        if asleep:  # (it clears `wake` only under the lock, with nothing left to do)
+            self.wake.set()
         return job
 
     def take(self) -> list:

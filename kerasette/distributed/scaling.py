@@ -24,18 +24,24 @@ measured in the run) in plan order; the update starts waiting at the end of the 
 link carries the buckets one after the other::
 
     start_k = max(r_k, done_{k-1})
-    done_k  = start_k + T(S_k) + h_k
-    W = max(0, done_last - P) + n * l
+    done_k  = min(start_k + T(S_k) + h,  max(start_k, P) + T(S_k) + h_tail)
+    W = max(0, done_last - P) + sum_k (l + S_k * l_byte + [idle link and r_k < P] * l_wake)
 
-- ``h_k``, the hand-off: what a bucket costs beyond its allreduce. While the pass computes
-  (``start_k < P``) the communication thread and the ranks' compute share the cores, and a
-  small bucket's trip takes ``handoff`` (measured: small buckets handed on while both ranks
-  compute); after the pass the cores are free, ``tail_handoff`` (measured: a 1 KB bucket handed
-  on just before the update). For MPI's requests (float32), one that waited in the queue was
-  already started and is moved along with the one before it (the progress thread tests them
-  all at once), so it pays no hand-off of its own (``queued_handoff=False``); the float16 rings
-  run one after the other in the thread, each paying it.
-- ``l``, starting one bucket on the main thread (``launch``), counted in the measured wait.
+- ``h``, the hand-off: what a bucket costs beyond its allreduce while the pass computes (the
+  communication thread and the ranks' compute share the cores): ``handoff``, measured with
+  small buckets handed on while both ranks compute. Once the pass has ended the cores are free
+  and a bucket costs ``h_tail`` (``tail_handoff``, measured with a 1 KB bucket handed on just
+  before the update); a trip under way when the pass ends finishes at that pace, whichever is
+  sooner. For MPI's requests (float32) one that waited in the queue was already started and
+  moves along with the one before it (the progress thread tests them all at once), so it pays
+  no hand-off of its own (``queued_handoff=False``); the float16 rings run one after the other
+  in the thread, each paying it.
+- Starting a bucket costs the computing thread ``l + S_k * l_byte`` (``launch``,
+  ``launch_per_byte``: MPI may copy or start sending a large buffer in the call), and
+  ``l_wake`` more (``wake``) when it wakes the idle communication thread during the pass: the
+  woken thread can preempt the computing one while that one holds the interpreter's lock, which
+  then waits for the scheduler (milliseconds on a loaded machine). Counted in the measured wait;
+  measured while both ranks compute, with the seed model's 32 MB bucket and small ones.
 - The tail: the last bucket holds the first layers' gradients, final only when the pass ends,
   so it never overlaps: ``W >= T(S_last) + tail_handoff`` however long the pass.
 
@@ -71,6 +77,9 @@ class Link:
         handoff: seconds a bucket costs beyond its allreduce while the pass computes.
         tail_handoff: the same once the pass has ended.
         launch: seconds the update's thread spends starting one bucket.
+        launch_per_byte: and more for each of its bytes (MPI may copy or start sending a large
+            buffer in the call that starts it).
+        wake: and more when it wakes the idle communication thread during the pass.
         queued_handoff: whether a bucket that waited for the one before it pays ``handoff`` too.
     """
 
@@ -81,6 +90,8 @@ class Link:
     handoff: float = 0.0
     tail_handoff: float = 0.0
     launch: float = 0.0
+    launch_per_byte: float = 0.0
+    wake: float = 0.0
     queued_handoff: bool = True
 
     def __post_init__(self):
@@ -129,14 +140,17 @@ def overlapped_wait(buckets: Sequence[tuple[float, float]], pass_end: float, ran
     if ranks <= 1 or not buckets:
         return 0.0
     link_free = float("-inf")
+    launches = 0.0
     for nbytes, ready in buckets:
         queued = link_free > ready
+        launches += link.launch + nbytes * link.launch_per_byte + (link.wake if not queued and ready < pass_end else 0.0)
         start = max(ready, link_free)
-        handoff = link.handoff if start < pass_end else link.tail_handoff
+        trip = allreduce_seconds(nbytes, ranks, link)
         if queued and not link.queued_handoff:
-            handoff = 0.0
-        link_free = start + allreduce_seconds(nbytes, ranks, link) + handoff
-    return max(0.0, link_free - pass_end) + len(buckets) * link.launch
+            link_free = start + trip
+        else:  # a trip still going when the pass ends finishes at the idle cores' pace
+            link_free = min(start + trip + link.handoff, max(start, pass_end) + trip + link.tail_handoff)
+    return max(0.0, link_free - pass_end) + launches
 
 
 def efficiency(compute: float, exposed: float) -> float:

@@ -23,17 +23,21 @@ a 2-core machine changes every figure.
 
 Emulated hosts (root only)::
 
-    python tests/benchmarks/distributed_bench.py --netns 1gbit,10gbit [--batch 16] [--steps 6]
+    python tests/benchmarks/distributed_bench.py --netns 1gbit,10gbit [--batch 16] [--steps 6] [--repeats 3]
 
 runs 2 ranks, each in its own network namespace, MPI over TCP across veth links shaped to each
-rate (`tests/distributed/netns.py`), in four modes: blocking or overlapped allreduce, float32 or
-float16 gradients. For each it prints the median step time, the median time per step the update
-spent waiting for the allreduce (blocking: the whole ``MPI_Allreduce``; overlapped: what was
-still in flight when the backward pass ended, plus starting the buckets), the bytes each rank
-sent per step, and the scaling model's prediction of that wait: the ring formula below at the
-link's rate for blocking, and for overlapped the same formula applied bucket by bucket to a
-link that sends one bucket after the other from the moment each was ready (the ready times
-measured in that run's last step), minus the part done before the pass ended.
+rate (`tests/distributed/netns.py`). On each link it first calibrates (`calibrate_worker`: what
+the link really carries, its latency, the sums' and float16 rounding's rates, the hand-offs of
+the overlapped path), then trains in four modes: blocking or overlapped allreduce, float32 or
+float16 gradients. It prints every raw record (``# ...`` lines), then the calibrations (nominal
+and measured rate), and for each link and mode the median step time, the update's wait per
+step (launches included: the time the step loses to the allreduce) of the slower-waiting rank
+and of the last rank to reach the update (the network alone), the scaling model's prediction
+of the latter (`kerasette.distributed.scaling`, from the calibrated link and each step's own
+bucket hand-on times and end of pass), their ratio, and the prediction at the nominal rate.
+Last, the estimate of the efficiency at 2 to 128 nodes on ``--gbit`` (25) with ``--latency-us``
+(30) a message, for a node that computes a step in ``--node-compute`` seconds.
+``--report LOG`` prints those tables again from a saved run's output.
 """
 
 from __future__ import annotations
@@ -179,6 +183,9 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
     - ``reduce_fp32_bytes_per_s``, ``reduce_fp16_bytes_per_s``: the sums (numpy's float32 add,
       `half.add_into`), in memory;
     - ``convert_values_per_s``: float32 -> float16 -> float32 (`half.to_half` + `half.to_float`);
+    - ``busy_launch_*``, ``busy_launch_big_*``, ``busy_trip_*``: a backward pass's worth of
+      buckets handed on while both ranks compute (see below): starting a small bucket, starting
+      the big one, and a small bucket's trip;
     - ``tail_fp32_s``, ``tail_fp16_s``, ``launch_fp32_s``, ``launch_fp16_s``: an overlapped
       `GradientReducer` step with one bucket of 1 KB handed on just before the update, on the
       rank that arrives 5 ms after the other (as the last rank does in training): its whole
@@ -259,23 +266,28 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
         record[f"tail_{name}_s"] = statistics.median(sum(hvd.allgather_object(tails), []))
         record[f"launch_{name}_s"] = statistics.median(sum(hvd.allgather_object(launches), []))
 
-    # a 16 MB bucket, then small ones every 40 ms, handed on while both ranks compute (short BLAS
-    # calls with Python between them, as a backward pass makes them), the last one 40 ms before
-    # the update: what starting a bucket costs the computing thread, and what a small bucket's
-    # trip (ring and hand-off) costs beyond its allreduce when it starts on an idle link. Means,
-    # not medians: a step's wait adds several of these, and their delays come in rare long ones
-    grads = [np.ones(4 << 20, np.float32)] + [np.ones(9_216, np.float32) for _ in range(6)]  # 36 KB (18 as fp16)
-    square = np.ones((128, 128), np.float32)
+    # Buckets handed on every 40 ms while both ranks compute (short BLAS calls with Python between
+    # them, as a backward pass makes them), the last one 40 ms before the update. With the seed
+    # model's dense-layer bucket first (32 MB; 16 MB as float16) and six of 36 KB (18 KB) behind
+    # it: what starting a bucket costs the computing thread, small (queued behind the big one)
+    # and big (waking the communication thread). With the small ones alone, each finding the
+    # thread idle: what waking it costs, and a small bucket's trip (allreduce and hand-off) from
+    # an idle link. Short matrix products with Python between them hold the interpreter's lock
+    # about as much as a backward pass does (waking the thread can then stall the computing one
+    # until the scheduler runs it again: on a loaded machine, milliseconds). Means, not
+    # medians: a step's wait adds several of these, and their delays come in rare long ones.
+    small = [np.ones(9_216, np.float32) for _ in range(6)]
+    square = np.ones((48, 48), np.float32)
 
     def compute(seconds):
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             np.dot(square, square)
 
-    for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
+    def busy_steps(grads, compressor, steps=6):
         reducer = fusion.GradientReducer(grads, collectives.Sum, compressor, 0, 1.0, True, collectives.Timer())
-        launches, trips = [], []
-        for step in range(6):
+        profiles = []
+        for step in range(steps):
             comm.Barrier()
             reducer.begin()
             for grad in grads:
@@ -283,18 +295,29 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
                 reducer.ready(grad, grad)
             compute(0.04)
             reducer.finish(grads)
-            if step == 0:
-                continue  # the plan is made from the first step
+            if step:  # the plan is made from the first step
+                profiles.append(reducer.step_profile)
+        return profiles
+
+    for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
+        launches, big_launches, trips, wakes = [], [], [], []
+        for profile in busy_steps([np.ones(7_930_112, np.float32), *small], compressor):
+            for bucket in profile["buckets"]:
+                (launches if bucket["bytes"] < 1 << 20 else big_launches).append(bucket["launch_s"])
+                big_bytes = max(b["bytes"] for b in profile["buckets"])
+        for profile in busy_steps(small, compressor):
             link_free = 0.0
-            for bucket in reducer.step_profile["buckets"]:
-                launches.append(bucket["launch_s"])
+            for bucket in profile["buckets"]:
+                wakes.append(bucket["launch_s"])  # each finds the thread idle (its last trip is over)
                 began = bucket["launched_s"] if bucket["launched_s"] is not None else bucket["submitted_s"]
-                if bucket["bytes"] < 1 << 20 and (name == "fp16" or began >= link_free):
-                    trips.append(bucket["done_s"] - max(began, link_free))
+                trips.append(bucket["done_s"] - max(began, link_free))
                 link_free = bucket["done_s"]
         record[f"busy_launch_{name}_s"] = statistics.mean(sum(hvd.allgather_object(launches), []))
+        record[f"busy_launch_big_{name}_s"] = statistics.mean(sum(hvd.allgather_object(big_launches), []))
+        record[f"busy_launch_big_{name}_bytes"] = big_bytes
         record[f"busy_trip_{name}_s"] = statistics.mean(sum(hvd.allgather_object(trips), []))
-        record[f"busy_trip_{name}_bytes"] = int(min(b.buffer.nbytes for b in reducer.buckets))
+        record[f"busy_wake_{name}_s"] = statistics.mean(sum(hvd.allgather_object(wakes), []))
+        record[f"busy_trip_{name}_bytes"] = small[0].size * (2 if name == "fp16" else 4) + 4
 
     params = 7_998_250
     g32, g16 = np.ones(params, np.float32), np.ones(params, np.float16)
@@ -332,7 +355,11 @@ def calibrated_link(cal: dict, compression: str, bandwidth: float | None = None)
     tail_bytes = 257 * (2 if fp16 else 4) + 4  # 256 values, a count, the flag
     handoff = cal[f"busy_trip_{name}_s"] - scaling.allreduce_seconds(cal[f"busy_trip_{name}_bytes"], 2, base)
     tail = cal[f"tail_{name}_s"] - scaling.allreduce_seconds(tail_bytes, 2, base) - cal[f"launch_{name}_s"]
-    return base.with_(handoff=max(0.0, handoff), tail_handoff=max(0.0, tail), launch=cal[f"busy_launch_{name}_s"])
+    launch = cal[f"busy_launch_{name}_s"]
+    wake = max(0.0, cal[f"busy_wake_{name}_s"] - launch)
+    per_byte = max(0.0, cal[f"busy_launch_big_{name}_s"] - launch - wake) / cal[f"busy_launch_big_{name}_bytes"]
+    return base.with_(handoff=max(0.0, handoff), tail_handoff=max(0.0, tail), launch=launch, wake=wake,
+                      launch_per_byte=per_byte)
 
 
 def _last_rank(profiles: list[list[dict]], step: int) -> int:

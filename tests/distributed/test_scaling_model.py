@@ -71,3 +71,21 @@ def test_unknown_algorithm_is_refused():
     with pytest.raises(ValueError, match=r"Link: argument `algorithm` must be 'ring' or 'halving'; "
                                          r"received algorithm='tree'"):
         Link(bandwidth=1e9, latency=1e-5, reduce_rate=1e9, algorithm="tree")
+
+
+def test_a_trip_running_when_the_pass_ends_finishes_at_the_idle_pace():
+    # an empty bucket handed on 1 ms before the pass ends, hand-off 10 ms while computing,
+    # 0.5 ms after: min(19 + 0.2 + 10, 20 + 0.2 + 0.5) = 20.7 ms -> 0.7 ms after the pass
+    link = GIGABIT.with_(handoff=10e-3, tail_handoff=0.5e-3)
+    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link) == pytest.approx(0.7e-3)
+    # handed on 15 ms before: 5 + 0.2 + 10 = 15.2 ms, done before the pass ends
+    assert scaling.overlapped_wait([(0.0, 0.005)], 0.020, 2, link) == 0.0
+
+
+def test_launch_costs_per_bucket_per_byte_and_for_waking_the_thread():
+    # 1 MB at 0 ms (idle link: wakes the thread), 1 MB at 2 ms (queued behind it), empty at the
+    # pass's end (20 ms; after the pass, no wake charged): 3 x 0.1 ms + 2 MB x 1 ns + 1 x 2 ms
+    link = GIGABIT.with_(launch=0.1e-3, launch_per_byte=1e-9, wake=2e-3)
+    buckets = [(1e6, 0.0), (1e6, 0.002), (0.0, 0.030)]
+    # the link: 8.7, 17.4, then the empty one at 30 ms: 30.2 ms -> 0.2 ms after the pass at 30 ms
+    assert scaling.overlapped_wait(buckets, 0.030, 2, link) == pytest.approx(0.2e-3 + 0.3e-3 + 2e-3 + 2e-3)
