@@ -90,12 +90,6 @@ def test_the_gate_kernels_match_numpy(act, ract, masked, dtype):
     np.testing.assert_allclose(dh_run, dh_want, **tol)
 
 
-def test_a_large_sigmoid_argument_does_not_overflow():
-    from kerasette.backend.kernels import conv_recurrent as k
-
-    assert k.activate(2, -800.0) == 0.0 and k.activate(2, 800.0) == 1.0
-
-
 @pytest.mark.parametrize("masked", [False, True])
 def test_the_op_split_over_the_threads_equals_the_op_in_one_piece(masked):
     from kerasette.backend.ops.conv_recurrent import conv_lstm_recurrence

@@ -11,48 +11,40 @@ Activations by code, as `kerasette.backend.kernels.recurrent.ACTIVATIONS` (0 lin
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.recurrent import derivative
-
-
-@kernel
-def activate(code, x):
-    """Activation ``code`` of the scalar ``x``."""
-    if code == 1:
-        return math.tanh(x)
-    if code == 2:
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
-    if code == 3:
-        return min(max(x / 6.0 + 0.5, 0.0), 1.0)
-    if code == 4:
-        return max(x, 0.0)
-    return x
+from kerasette.backend.kernels.recurrent import activate_flat, derivative_row
 
 
 @kernel
 def gates_forward(z, xp, c_prev, h_prev, keep, has_mask, act, ract, c_out, h_out, r0, r1):
     """Rows ``r0:r1``: ``z += xp``, then ``z`` activated in place (i, f, o by ``ract``, the
     candidate by ``act``), ``c_out = f * c_prev + i * c~``, ``h_out = o * act(c_out)``; masked
-    rows copy the previous states instead."""
+    rows copy the previous states instead. (Each activation runs over a row segment with
+    `activate_flat`, whose loops vectorize.)"""
     f = c_out.shape[1]
+    tc = np.empty(f, z.dtype)
     for r in range(r0, r1):
+        zr = z[r]
+        xr = xp[r]
         for j in range(4 * f):
-            code = act if 2 * f <= j < 3 * f else ract
-            z[r, j] = activate(code, z[r, j] + xp[r, j])
+            zr[j] += xr[j]
+        activate_flat(ract, zr[:2 * f])
+        activate_flat(act, zr[2 * f:3 * f])
+        activate_flat(ract, zr[3 * f:])
         if has_mask and not keep[r]:
             for j in range(f):
                 c_out[r, j] = c_prev[r, j]
                 h_out[r, j] = h_prev[r, j]
             continue
         for j in range(f):
-            c = z[r, f + j] * c_prev[r, j] + z[r, j] * z[r, 2 * f + j]
+            c = zr[f + j] * c_prev[r, j] + zr[j] * zr[2 * f + j]
             c_out[r, j] = c
-            h_out[r, j] = z[r, 3 * f + j] * activate(act, c)
+            tc[j] = c
+        activate_flat(act, tc)
+        for j in range(f):
+            h_out[r, j] = zr[3 * f + j] * tc[j]
 
 
 @kernel
@@ -62,22 +54,30 @@ def gates_backward(gates, c_prev, dh, dc, keep, has_mask, act, ract, dz, r0, r1)
     pre-activations' gradient), ``dc`` overwritten with the previous carry's gradient, ``dh``
     zeroed where the step was read (masked rows keep both, which pass to the previous states)."""
     f = dh.shape[1]
+    tc = np.empty(f, gates.dtype)
+    slope_c = np.empty(f, gates.dtype)
+    slope = np.empty(4 * f, gates.dtype)
     for r in range(r0, r1):
         if has_mask and not keep[r]:
             for j in range(4 * f):
                 dz[r, j] = 0.0
             continue
+        g_r = gates[r]
         for j in range(f):
-            i = gates[r, j]
-            fg = gates[r, f + j]
-            g = gates[r, 2 * f + j]
-            o = gates[r, 3 * f + j]
-            tc = activate(act, fg * c_prev[r, j] + i * g)
+            tc[j] = g_r[f + j] * c_prev[r, j] + g_r[j] * g_r[2 * f + j]
+        activate_flat(act, tc)
+        derivative_row(act, tc, slope_c)
+        derivative_row(ract, g_r[:2 * f], slope[:2 * f])
+        derivative_row(act, g_r[2 * f:3 * f], slope[2 * f:3 * f])
+        derivative_row(ract, g_r[3 * f:], slope[3 * f:])
+        for j in range(f):
+            i = g_r[j]
+            fg = g_r[f + j]
             d_h = dh[r, j]
-            d_c = dc[r, j] + d_h * o * derivative(act, tc)
-            dz[r, j] = d_c * g * derivative(ract, i)
-            dz[r, f + j] = d_c * c_prev[r, j] * derivative(ract, fg)
-            dz[r, 2 * f + j] = d_c * i * derivative(act, g)
-            dz[r, 3 * f + j] = d_h * tc * derivative(ract, o)
+            d_c = dc[r, j] + d_h * g_r[3 * f + j] * slope_c[j]
+            dz[r, j] = d_c * g_r[2 * f + j] * slope[j]
+            dz[r, f + j] = d_c * c_prev[r, j] * slope[f + j]
+            dz[r, 2 * f + j] = d_c * i * slope[2 * f + j]
+            dz[r, 3 * f + j] = d_h * tc[j] * slope[3 * f + j]
             dc[r, j] = d_c * fg
             dh[r, j] = 0.0
