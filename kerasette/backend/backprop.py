@@ -66,14 +66,23 @@ def _seed_gradient(root, gradient) -> np.ndarray:
 
 
 def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
-               on_ready=None) -> dict[int, np.ndarray]:
+               on_ready=None, release: bool = False) -> dict[int, np.ndarray]:
     """Runs the backward pass from ``root``. Without ``targets`` it accumulates into ``.grad``
     of the leaves; with them it returns the gradients of those tensors (id -> array) and
     leaves ``.grad`` alone, calling ``on_ready(tensor, gradient)`` (when given) as soon as each
-    target's gradient is final."""
+    target's gradient is final.
+
+    With ``release``, each recorded tensor forgets its op and inputs as soon as its op's backward
+    has run, and the walk forgets the tensor: what the op kept for its backward pass (inputs,
+    masks, scratch) is freed during the pass instead of after it, unless the caller still holds
+    it. Tensors keep their values; the graph cannot be walked again."""
     grads: dict[int, np.ndarray] = {id(root): seed}
     found: dict[int, np.ndarray] = {}
-    for node in reversed(topological_order(root)):
+    order = topological_order(root)
+    for index in range(len(order) - 1, -1, -1):
+        node = order[index]
+        if release:
+            order[index] = None
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
@@ -85,7 +94,10 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
             if targets is None:
                 node.grad = grad.copy() if node.grad is None else node.grad + grad
             continue
-        for parent, g in zip(node._inputs, node._op.backward(grad)):
+        parents, parent_grads = node._inputs, node._op.backward(grad)
+        if release:
+            node._op, node._inputs = None, ()
+        for parent, g in zip(parents, parent_grads):
             if g is None or not parent.requires_grad:
                 continue
             if g.shape != parent.shape:
@@ -122,7 +134,10 @@ def gradients_or_none(root, tensors, on_ready=None) -> list[np.ndarray | None]:
     """The gradients of ``root`` with respect to ``tensors``, None where it does not depend on one.
 
     For the training step: nothing is copied and no ``.grad`` is touched, so an array may be
-    shared with another tensor's gradient; read them, do not modify them.
+    shared with another tensor's gradient; read them, do not modify them. The graph is spent as
+    the pass goes (``release``: each op's saved arrays are freed once its backward has run, as
+    PyTorch frees a graph without ``retain_graph``), which lowers the step's peak memory; the
+    tensors keep their values.
 
     ``on_ready(tensor, gradient)``, when given, is called for each of ``tensors`` the moment its
     gradient is final (the walk never adds to it again), in the order the pass produces them
@@ -132,5 +147,5 @@ def gradients_or_none(root, tensors, on_ready=None) -> list[np.ndarray | None]:
     tensors = list(tensors)
     if not root.requires_grad:
         return [None] * len(tensors)
-    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors}, on_ready)
+    found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors}, on_ready, release=True)
     return [found.get(id(t)) for t in tensors]

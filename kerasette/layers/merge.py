@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from kerasette import activations
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
 from kerasette.layers.lambda_layer import Lambda, keras1_function_config, resolve_function
@@ -140,12 +141,22 @@ def _expand_to_rank(x, rank: int):
 
 @keras_layer()
 class Add(_Merge):
-    """Elementwise sum of the inputs: ``Add()([a, b])``."""
+    """Elementwise sum of the inputs: ``Add()([a, b])``. A ReLU right after it (the end of a
+    residual block) runs in the same pass (`fuses`)."""
 
     @staticmethod
     def merge(a, b):
         return ops.add(a, b)
 
+    def fuses(self, activation) -> bool:
+        return activation is activations.relu
+
+    def call_with_activation(self, inputs, activation, training=False):
+        if activation is not activations.relu or not isinstance(inputs, (list, tuple)):
+            return activation(self.call(inputs))
+        rank = max(x.ndim for x in inputs)
+        inputs = [_expand_to_rank(x, rank) for x in inputs]
+        return ops.add_relu(functools.reduce(self.merge, inputs[:-1]), inputs[-1])
 
 
 @keras_layer()

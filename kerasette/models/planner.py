@@ -5,7 +5,9 @@ graph of layer calls that the symbolic inputs and outputs describe, and asks eac
 own facts (see `kerasette.layers.base`), never for its type.
 
 1. **Fusion.** A layer whose output goes only to a layer that applies just an activation
-   (``Activation('relu')``), and that `fuses` that activation, computes both in one pass.
+   (``Activation('relu')``), and that `fuses` that activation, computes both in one pass
+   (``call_with_activation``, with the learning phase): Conv2D and Dense, BatchNormalization, and
+   the Add of a residual block.
 2. **Folding** (inference only). A layer that is, in inference, a per-channel affine map
    (BatchNormalization: ``inference_affine_axis``/``inference_affine``) and reads the output of a
    layer that nothing else reads and that can take the map into its weights
@@ -205,8 +207,7 @@ class _Readers:
             if not self.private(source):
                 return None
             source = self.by_output.get(id(source.alias_of))
-        if source is None or source.layer is None or source.as_list or source.index is not None \
-                or not self.private(source):
+        if source is None or source.layer is None or source.index is not None or not self.private(source):
             return None
         return source
 
@@ -316,8 +317,8 @@ def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> Non
     else:
         layer = step.layer
         if step.fused is not None:
-            layer.check_input_once(inputs.shape)
-            values = layer.call_with_activation(inputs, step.fused)
+            layer.check_input_once([x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape)
+            values = layer.call_with_activation(inputs, step.fused, training=training)
         else:
             values = layer.run(inputs, training) if mask is None else layer.run(inputs, training, mask=mask)
         masks = output_mask(layer, inputs, mask)
@@ -350,6 +351,6 @@ def _run_layer(step: Step, store: _Values, training: bool) -> None:
     elif step.fused is not None:
         x = store.channels_first(source)
         layer.check_input_once(x.shape)
-        store.put(step.output, layer.call_with_activation(x, step.fused), False)
+        store.put(step.output, layer.call_with_activation(x, step.fused, training=training), False)
     else:
         store.put(step.output, layer.run(store.channels_first(source), training), False)

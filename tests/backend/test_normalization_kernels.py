@@ -69,10 +69,41 @@ def test_channel_sums_rows_kernel(dtype, rows):
     a, b = rng.standard_normal((rows, 5)).astype(dtype), rng.standard_normal((rows, 5)).astype(dtype)
     ac, bc = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
     s1, s2 = np.full(5, 0.5), np.full(5, -0.25)  # added to
-    kernels.channel_sums_rows(a, b, ac, bc, s1, s2, np.empty(5, dtype), np.empty(5, dtype))
+    kernels.channel_sums_rows(a, b, ac, bc, a, dtype(np.nan), dtype(0), s1, s2, np.empty(5, dtype), np.empty(5, dtype))
     r1, r2 = sums_reference(a, b, ac, bc, 1)
     np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
     np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("planes", [False, True])
+def test_channel_sums_kernels_masked(dtype, planes):
+    """With a ReLU's output as the mask source, only the values where it is positive count."""
+    rng = np.random.default_rng(7)
+    shape = (2, 3, 37) if planes else (70, 5)
+    a, b, relu_out = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+    relu_out = np.maximum(relu_out, 0)
+    axis = 1
+    chans = shape[axis]
+    ac, bc = np.zeros(chans, dtype), rng.standard_normal(chans).astype(dtype)
+    s1, s2 = np.zeros(chans), np.zeros(chans)
+    scratch = kernels.LANES if planes else chans
+    kernel = kernels.channel_sums_planes if planes else kernels.channel_sums_rows
+    kernel(a, b, ac, bc, relu_out, dtype(0), dtype(0), s1, s2, np.empty(scratch, dtype), np.empty(scratch, dtype))
+    r1, r2 = sums_reference(np.where(relu_out > 0, a, 0), b, ac, bc, axis)
+    np.testing.assert_allclose(s1, r1, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2, **_tol(dtype))
+
+
+def test_channel_sums_rows_keeps_nan_and_inf_without_mask():
+    """No ReLU (NaN bound): a NaN or an infinity in the input reaches the statistics."""
+    a = np.ones((8, 2), np.float32)
+    a[3, 0], a[5, 1] = np.nan, -np.inf
+    s1, s2 = np.zeros(2), np.zeros(2)
+    zeros = np.zeros(2, np.float32)
+    kernels.channel_sums_rows(a, a, zeros, zeros, a, np.float32(np.nan), np.float32(0), s1, s2,
+                              np.empty(2, np.float32), np.empty(2, np.float32))
+    assert np.isnan(s1[0]) and s1[1] == -np.inf and s2[1] == np.inf
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -83,7 +114,8 @@ def test_channel_sums_planes_kernel(dtype, inner):
     ac, bc = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
     s1, s2 = np.zeros(3), np.zeros(3)
     lanes = kernels.LANES
-    kernels.channel_sums_planes(a, b, ac, bc, s1, s2, np.empty(lanes, dtype), np.empty(lanes, dtype))
+    kernels.channel_sums_planes(a, b, ac, bc, a, dtype(np.nan), dtype(0), s1, s2, np.empty(lanes, dtype),
+                                np.empty(lanes, dtype))
     r1, r2 = sums_reference(a, b, ac, bc, 1)
     np.testing.assert_allclose(s1, r1, **_tol(dtype))
     np.testing.assert_allclose(s2, r2, **_tol(dtype))
@@ -94,17 +126,26 @@ def test_channel_affine_kernels(dtype):
     rng = np.random.default_rng(1)
     u, v = rng.standard_normal((7, 4)).astype(dtype), rng.standard_normal((7, 4)).astype(dtype)
     a, b, c = (rng.standard_normal(4).astype(dtype) for _ in range(3))
+    nan, zero = dtype(np.nan), dtype(0)
     y = np.full_like(u, np.nan)
-    kernels.channel_affine_rows(u, a, b, y)
+    kernels.channel_affine_rows(u, a, b, nan, y)
     np.testing.assert_allclose(y, u * a + b, **_tol(dtype))
-    kernels.channel_affine2_rows(u, v, a, b, c, y)
+    kernels.channel_affine_rows(u, a, b, zero, y)  # and a ReLU
+    np.testing.assert_allclose(y, np.maximum(u * a + b, 0), **_tol(dtype))
+    kernels.channel_affine2_rows(u, v, a, b, c, u, nan, zero, y)
     np.testing.assert_allclose(y, u * a + v * b + c, **_tol(dtype))
+    kernels.channel_affine2_rows(u, v, a, b, c, v, zero, zero, y)  # u only where v > 0
+    np.testing.assert_allclose(y, np.where(v > 0, u, 0) * a + v * b + c, **_tol(dtype))
     u3, v3 = u.reshape(7, 4, 1).transpose(2, 1, 0).copy(), v.reshape(7, 4, 1).transpose(2, 1, 0).copy()  # (1, 4, 7)
     y3 = np.full_like(u3, np.nan)
-    kernels.channel_affine_planes(u3, a, b, y3)
+    kernels.channel_affine_planes(u3, a, b, nan, y3)
     np.testing.assert_allclose(y3, u3 * a[:, None] + b[:, None], **_tol(dtype))
-    kernels.channel_affine2_planes(u3, v3, a, b, c, y3)
+    kernels.channel_affine_planes(u3, a, b, zero, y3)
+    np.testing.assert_allclose(y3, np.maximum(u3 * a[:, None] + b[:, None], 0), **_tol(dtype))
+    kernels.channel_affine2_planes(u3, v3, a, b, c, u3, nan, zero, y3)
     np.testing.assert_allclose(y3, u3 * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
+    kernels.channel_affine2_planes(u3, v3, a, b, c, v3, zero, zero, y3)
+    np.testing.assert_allclose(y3, np.where(v3 > 0, u3, 0) * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -164,6 +205,58 @@ def test_batch_norm_op_forward_backward(threads_split, dtype, shape, channel_axi
     np.testing.assert_allclose(var, rvar, **tol)
     for got, want in zip(grads, batch_norm_grads_reference(x, gamma, dy, channel_axis, 1e-3)):
         np.testing.assert_allclose(got, want, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+@pytest.mark.parametrize("threads_split", [False, True])
+@pytest.mark.parametrize("shape, axes", [((4, 5, 6, 8), (0, 1, 2)), ((4, 8, 5, 6), (0, 2, 3)),
+                                         ((4, 3, 5, 2), (1, 3))])  # rows, planes, numpy (kept axes apart)
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_with_fused_relu_equals_batch_norm_then_relu(threads_split, shape, axes, training):
+    """``relu=True`` gives the values and the gradients (input, gamma, beta) of a separate ReLU
+    after the normalization, in training (batch statistics) and in inference (given ones)."""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(shape) * 2 + 0.5
+    kept = [shape[a] for a in range(len(shape)) if a not in axes]
+    gamma, beta = rng.uniform(0.5, 2, kept), rng.standard_normal(kept)
+    stats = () if training else (rng.standard_normal(kept), rng.uniform(0.5, 2, kept))
+    dy = rng.standard_normal(shape)
+    results = []
+    for fused in (True, False):
+        tensors = [Variable(t, dtype="float64") for t in (x, gamma, beta)]
+        with parallel_settings(memory_bound_min=0 if threads_split else 10**9):
+            y, _, _ = ops.batch_normalization(*tensors, axes, 1e-3, *stats, relu=fused)
+            if not fused:
+                y = ops.relu(y)
+            results.append((y.data, backprop.grad(y, tensors, dy)))
+    (y1, g1), (y0, g0) = results
+    assert (y1 == 0).any() and (y1 > 0).any()
+    np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_norm_relu_is_one_planned_step_in_training_and_inference():
+    """The planner runs ``BatchNormalization`` + ``Activation('relu')`` as one fused step, with the
+    learning phase reaching it: a training call moves the statistics, an inference call does not,
+    and both equal the layers run one by one."""
+    import kerasette
+    from kerasette.models.planner import Plan
+
+    rng = np.random.default_rng(3)
+    inp = L.Input((6, 6, 4))
+    out = L.Activation("relu")(L.BatchNormalization(momentum=0.5)(inp))
+    model = kerasette.models.Model(inp, out)
+    plan = Plan([inp], [out])
+    assert [s.fused is not None for s in plan.steps if s.layer is not None and s.alias_of is None] == [True]
+    bn = model.layers[1]
+    x = (rng.standard_normal((5, 6, 6, 4)) + 1).astype("float32")
+    want_train = np.maximum(ops.batch_normalization(x, bn.gamma.data, bn.beta.data, (0, 1, 2), 1e-3)[0].data, 0)
+    np.testing.assert_allclose(model(x, training=True).data, want_train, rtol=1e-5, atol=1e-6)
+    moved = bn.moving_mean.data.copy()
+    assert np.abs(moved).max() > 0.1  # the training call moved the statistics
+    np.testing.assert_allclose(model(x, training=False).data,
+                               np.maximum(bn(x, training=False).data, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(bn.moving_mean.data, moved)  # the inference call did not
 
 
 def test_batch_statistics_stay_accurate_far_from_zero():
@@ -246,3 +339,39 @@ def test_global_average_pool_float32_sums_are_accurate():
     x = (np.random.default_rng(0).standard_normal((2, 300, 300, 2)) + 100).astype(np.float32)
     y = global_average_pool2d(Tensor(x)).data
     np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=(1, 2)), rtol=1e-7)
+
+
+def test_residual_block_fuses_add_and_relu_and_trains_like_unfused():
+    """In a residual block ``Add`` + ``Activation('relu')`` and ``BatchNormalization`` +
+    ``Activation('relu')`` are fused steps; a training step gives the same weights as the same
+    model whose activations cannot fuse (a ``Lambda`` ReLU)."""
+    import kerasette
+    from kerasette.models.planner import Plan
+
+    def block(relu):
+        inp = L.Input((6, 6, 4))
+        y = L.Conv2D(4, 3, padding="same", kernel_initializer="he_normal")(inp)
+        y = relu()(L.BatchNormalization()(y))
+        y = L.BatchNormalization()(L.Conv2D(4, 3, padding="same", kernel_initializer="he_normal")(y))
+        out = relu()(L.Add()([inp, y]))
+        return inp, out
+
+    kerasette.utils.set_random_seed(1)
+    inp, out = block(lambda: L.Activation("relu"))
+    fused = kerasette.models.Model(inp, out)
+    kinds = sorted(type(s.layer).__name__ for s in Plan([inp], [out]).steps if s.fused is not None)
+    assert kinds == ["Add", "BatchNormalization"]
+    kerasette.utils.set_random_seed(1)
+    inp2, out2 = block(lambda: L.Lambda(lambda t: ops.relu(t)))
+    plain = kerasette.models.Model(inp2, out2)
+    assert not any(s.fused is not None for s in Plan([inp2], [out2]).steps)
+    plain.set_weights(fused.get_weights())
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 6, 6, 4)).astype("float32")
+    target = rng.standard_normal((8, 6, 6, 4)).astype("float32")
+    for model in (fused, plain):
+        model.compile("sgd", "mse")
+        model.train_on_batch(x, target)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -27,6 +27,7 @@ from kerasette.backend.ops.elementwise import (
 )
 from kerasette.backend.ops.linalg import bias_add, dense, matmul
 from kerasette.backend.ops.nn import (
+    add_relu,
     binary_crossentropy,
     categorical_crossentropy,
     dropout,
@@ -57,7 +58,7 @@ from kerasette.backend.ops.shape import (
 from kerasette.backend.tensor import register_operators
 
 __all__ = [
-    "abs", "add", "avg_pool2d", "batch_normalization", "bias_add", "binary_crossentropy", "cast",
+    "abs", "add", "add_relu", "avg_pool2d", "batch_normalization", "bias_add", "binary_crossentropy", "cast",
     "categorical_crossentropy", "clip", "concatenate", "conv2d", "dense", "divide", "dropout",
     "elu", "exp", "expand_dims", "flatten", "gelu", "general_relu", "getitem", "hard_sigmoid",
     "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum", "multiply", "negative", "power", "prod",

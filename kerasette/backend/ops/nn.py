@@ -7,7 +7,21 @@ import numpy as np
 from kerasette.backend import parallel, random
 from kerasette.backend.config import epsilon
 from kerasette.backend.ops import elementwise as ew
-from kerasette.backend.ops.base import Op, apply, as_tensor
+from kerasette.backend.ops.base import Op, apply, as_tensor, unbroadcast
+
+
+def _fused():
+    from kerasette.backend.engine import elementwise  # deferred: imports numba
+
+    return elementwise
+
+
+def _relu_grad(grad: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``grad`` where the ReLU's output ``out`` is positive, else 0: one pass on the kernels (float
+    arrays of one shape), in numpy otherwise."""
+    if grad.dtype in (np.float32, np.float64) and grad.shape == out.shape and grad.dtype == out.dtype:
+        return _fused().relu_grad(grad, out)
+    return grad * (out > 0)
 
 
 class Relu(Op):
@@ -18,7 +32,26 @@ class Relu(Op):
         return self.out
 
     def backward(self, grad):
-        return (grad * (self.out > 0),)
+        return (_relu_grad(grad, self.out),)
+
+
+class AddRelu(Op):
+    """``max(a + b, 0)``: a residual block's sum and ReLU in one pass each way (the gradient, masked
+    once, is the same array for both inputs). Inputs of different shapes broadcast as in ``add``."""
+
+    name = "add_relu"
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        if a.shape == b.shape and a.dtype == b.dtype and a.dtype in (np.float32, np.float64):
+            self.out = _fused().add_relu(a, b)
+        else:
+            self.out = np.maximum(a + b, 0)
+        return self.out
+
+    def backward(self, grad):
+        g = _relu_grad(grad, self.out)
+        return tuple(unbroadcast(g, shape) if needs else None for shape, needs in zip(self.shapes, self.needs_grad))
 
 
 class Sigmoid(Op):
@@ -215,6 +248,11 @@ class SigmoidBinaryCrossEntropy(Op):
 def relu(x):
     """max(x, 0)."""
     return apply(Relu(), x)
+
+
+def add_relu(a, b):
+    """``relu(a + b)`` in one pass (the end of a residual block)."""
+    return apply(AddRelu(), a, b)
 
 
 def sigmoid(x):

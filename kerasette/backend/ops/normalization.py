@@ -31,7 +31,8 @@ class BatchNorm(Op):
     variance of ``x`` over ``axes``; ``gamma`` and ``beta`` have the shape of the kept axes.
 
     After the forward pass ``self.mean`` and ``self.var`` hold the batch statistics (shape of
-    ``gamma``, dtype of ``x``), for the caller's moving averages.
+    ``gamma``, dtype of ``x``), for the caller's moving averages. With ``relu``, a ReLU follows
+    in the same passes (its mask is the output's sign: the output is kept for the backward pass).
 
     When the kept axes are adjacent (channels-last or channels-first images, (batch, features))
     both passes run on the numba kernels (`kerasette.backend.engine.normalization`): the forward
@@ -43,8 +44,8 @@ class BatchNorm(Op):
 
     name = "batch_normalization"
 
-    def __init__(self, axes: tuple[int, ...], epsilon: float):
-        self.axes, self.epsilon = axes, epsilon
+    def __init__(self, axes: tuple[int, ...], epsilon: float, relu: bool = False):
+        self.axes, self.epsilon, self.relu = axes, epsilon, relu
 
     def forward(self, x, gamma, beta):
         self.x_shape = x.shape
@@ -58,7 +59,8 @@ class BatchNorm(Op):
         self.mean64, self.inv64 = mean, inv
         self.gamma64 = np.asarray(gamma, np.float64).reshape(-1)
         scale = self.gamma64 * inv
-        y = view.affine(self.x, scale, np.asarray(beta, np.float64).reshape(-1) - mean * scale)
+        y = view.affine(self.x, scale, np.asarray(beta, np.float64).reshape(-1) - mean * scale, relu=self.relu)
+        self.y = y if self.relu else None
         self.mean = mean.astype(x.dtype).reshape(gamma.shape)
         self.var = var.astype(x.dtype).reshape(gamma.shape)
         return y.reshape(x.shape)
@@ -69,7 +71,7 @@ class BatchNorm(Op):
         view, n = self.view, float(self.view.count)
         g = view.of(grad)
         rounded_mean = self.mean64.astype(grad.dtype).astype(np.float64)  # the centre the kernel uses
-        dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean)
+        dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean, self.y)
         centered += (rounded_mean - self.mean64) * dbeta  # sum(dy * (x - mean)), mean unrounded
         dgamma = centered * self.inv64
         dx = None
@@ -77,7 +79,7 @@ class BatchNorm(Op):
             # dx = gamma * inv * (g - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * inv
             a = self.gamma64 * self.inv64
             b = -a * self.inv64 * dgamma / n
-            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64).reshape(self.x_shape)
+            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64, self.y).reshape(self.x_shape)
         kept, dtype = self.mean.shape, grad.dtype
         return (dx, dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
                 dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
@@ -96,10 +98,15 @@ class BatchNorm(Op):
         self.var = var.astype(x.dtype).reshape(gamma.shape)
         y = centered * self.gamma
         y += beta.reshape(shape)
+        if self.relu:
+            np.maximum(y, 0, out=y)
+            self.y = y
         return y
 
     def _backward_numpy(self, g):
         dtype = g.dtype.type
+        if self.relu:
+            g = g * (self.y > 0)
         dbeta = g.sum(axis=self.axes).reshape(self.shape)
         dgamma = (g * self.xhat).sum(axis=self.axes).reshape(self.shape)
         dx = None
@@ -116,22 +123,29 @@ class BatchNorm(Op):
 class ChannelAffine(Op):
     """``x * scale + shift`` with ``scale`` and ``shift`` broadcast along the kept axes (the
     inference form of batch normalization), on the kernels of `BatchNorm` when the kept axes are
-    adjacent."""
+    adjacent; with ``relu``, a ReLU after it in the same pass."""
 
     name = "batch_normalization_affine"
 
-    def __init__(self, axes: tuple[int, ...]):
-        self.axes = axes
+    def __init__(self, axes: tuple[int, ...], relu: bool = False):
+        self.axes, self.relu = axes, relu
 
     def forward(self, x, scale, shift):
         self.x, self.scale, self.shift_shape = x, scale, shift.shape
         self.view = _engine().channel_view(x.shape, self.axes) if x.size else None
         if self.view is None:
             shape = _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
-            return x * scale.reshape(shape) + shift.reshape(shape)
-        return self.view.affine(self.view.of(x), scale.reshape(-1), shift.reshape(-1)).reshape(x.shape)
+            y = x * scale.reshape(shape) + shift.reshape(shape)
+            if self.relu:
+                np.maximum(y, 0, out=y)
+        else:
+            y = self.view.affine(self.view.of(x), scale.reshape(-1), shift.reshape(-1), relu=self.relu)
+        self.y = y if self.relu else None
+        return y.reshape(x.shape)
 
     def backward(self, grad):
+        if self.relu:  # a rare path (gradients at inference): the ReLU's mask in numpy
+            grad = grad * (self.y.reshape(grad.shape) > 0)
         view = self.view
         if view is None:
             shape = _broadcast_shape(grad.ndim, self.axes, lambda a: grad.shape[a])
@@ -149,7 +163,7 @@ class ChannelAffine(Op):
         return (dx, dscale if self.needs_grad[1] else None, dshift if self.needs_grad[2] else None)
 
 
-def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None):
+def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None, relu: bool = False):
     """Normalizes ``x`` over ``axes`` (every axis but the channel axis, for batch normalization).
 
     Args:
@@ -160,6 +174,7 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
         epsilon: added to the variance.
         mean, variance: given statistics (inference); when None the batch's are used and
             returned.
+        relu: apply a ReLU to the result in the same passes (forward and backward).
 
     Returns:
         ``(y, batch_mean, batch_variance)``; the statistics are raw arrays (None when given).
@@ -174,11 +189,11 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
     x = as_tensor(x)
     axes = tuple(sorted(a % x.ndim for a in axes))
     if mean is None:
-        op = BatchNorm(axes, epsilon)
+        op = BatchNorm(axes, epsilon, relu)
         y = apply(op, x, gamma, beta)
         return y, op.mean, op.var
     scale, shift = inference_scale_shift(gamma, beta, mean, variance, epsilon, x.dtype)
-    return apply(ChannelAffine(axes), x, scale, shift), None, None
+    return apply(ChannelAffine(axes, relu), x, scale, shift), None, None
 
 
 def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):

@@ -7,14 +7,15 @@ the stored statistics toward them in the same step, as Keras 3 does::
     moving_variance = moving_variance * momentum + batch_variance * (1 - momentum)
 
 In inference, and whenever the layer is frozen (``trainable=False``, as in Keras 2.1.3+), it uses
-the stored statistics.
+the stored statistics. A ReLU right after it (``Activation('relu')``, as in residual networks)
+runs inside its passes (`fuses`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kerasette import initializers
+from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.ops.normalization import inference_scale_shift, update_moving_statistics
 from kerasette.layers.core import reject_unsupported
@@ -99,25 +100,31 @@ class BatchNormalization(ScaleAndOffset):
     def call(self, inputs, training=None):
         return self._normalize(inputs, self._axes, training)
 
+    def fuses(self, activation) -> bool:
+        return activation is activations.relu
+
+    def call_with_activation(self, inputs, activation, training=False):
+        return self._normalize(inputs, self._axes, training, relu=activation is activations.relu)
+
     def runs_channels_last(self) -> bool:
         # a channels-first image normalized per channel: the same on the channels-last tensor
         return self._ndim == 4 and self._axes == [1]
 
     def call_channels_last(self, x, training=False, activation=None):
-        return self._normalize(x, [3], training)
+        return self._normalize(x, [3], training, relu=activation is activations.relu)
 
-    def _normalize(self, x, channel_axes, training):
+    def _normalize(self, x, channel_axes, training, relu=False):
         reduce = tuple(a for a in range(x.ndim) if a not in channel_axes)
         shape = self.moving_mean.shape
         gamma = self.gamma if self.gamma is not None else np.ones(shape, x.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
         if training and self.trainable:
-            y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon)
+            y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, relu=relu)
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
             return y
         y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon,
-                                          self.moving_mean.data, self.moving_variance.data)
+                                          self.moving_mean.data, self.moving_variance.data, relu=relu)
         return y
 
     def inference_affine_axis(self) -> tuple[int, int] | None:

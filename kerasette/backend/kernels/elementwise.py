@@ -1,0 +1,21 @@
+"""Fused elementwise kernels of residual networks: the sum of two arrays with a ReLU after it,
+and the ReLU's gradient, each in one pass over flat arrays of one length."""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import kernel
+
+
+@kernel
+def add_relu(a, b, zero, y):
+    """``y = max(a + b, 0)`` (``zero``: 0 of the arrays' dtype; a NaN sum stays NaN)."""
+    for i in range(a.size):
+        v = a[i] + b[i]
+        y[i] = zero if v < zero else v
+
+
+@kernel
+def relu_grad(g, y, zero, out):
+    """``out = g`` where the ReLU's output ``y`` is positive, else 0."""
+    for i in range(g.size):
+        out[i] = g[i] if y[i] > zero else zero
