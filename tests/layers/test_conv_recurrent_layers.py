@@ -326,3 +326,12 @@ def test_errors_name_the_layer_the_argument_and_the_value():
         built(_x((2, 4, 5, 5, 1)), mask=np.ones((2, 4, 5, 5), bool))
     with pytest.raises(AttributeError, match=r"ConvLSTM2D 'c': reset_states\(\) applies to stateful layers only"):
         built.reset_states()
+
+
+@pytest.mark.parametrize("name", ["kerasette.layers.recurrent.conv_lstm", "kerasette.backend.ops.conv_recurrent"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0

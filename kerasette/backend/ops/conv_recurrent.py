@@ -157,7 +157,14 @@ class ConvLSTMRecurrence(Op):
 def conv_lstm_recurrence(xp, h0, c0, recurrent_kernel, activation="tanh", recurrent_activation="sigmoid", mask=None,
                          recurrent_masks=None, with_carry=False):
     """The convolutional LSTM's steps (see the module docstring): every step's ``h`` (steps,
-    batch, rows, cols, filters), then the final ``c`` when ``with_carry``."""
+    batch, rows, cols, filters), then the final ``c`` when ``with_carry``.
+
+    Example:
+        >>> import numpy as np
+        >>> xp = np.zeros((3, 2, 4, 4, 8), "float32"); h0 = np.zeros((2, 4, 4, 2), "float32")
+        >>> conv_lstm_recurrence(xp, h0, h0, np.zeros((3, 3, 2, 8), "float32"), with_carry=True).shape
+        (4, 2, 4, 4, 2)
+    """
     op = ConvLSTMRecurrence(activation, recurrent_activation, mask, recurrent_masks, with_carry)
     return apply(op, xp, h0, c0, recurrent_kernel)
 

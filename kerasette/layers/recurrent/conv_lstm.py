@@ -27,11 +27,14 @@ Weights (Keras's names, shapes and order): ``kernel`` (*kernel_size, channels, 4
 ``<layer>/conv_lstm_cell/``.
 
 How it runs: channels-last inside. The input transform of every step is one convolution over
-the (batch * time) images; each step then adds the recurrent convolution of the previous ``h``
-(the engine's 2-D convolution; 1-D runs as images of one row, 3-D as a sum of 2-D convolutions
-over the depth taps). With dropout, the four masked copies of the input are stacked along the
-channels and convolved with the kernel as four groups, which is the per-gate computation in one
-pass. The gradient flows through the ops.
+the (batch * time) images (the engine's 2-D convolution; 1-D runs as images of one row, 3-D as a
+sum of 2-D convolutions over the depth taps). With dropout, the four masked copies of the input
+are stacked along the channels and convolved with the kernel as four groups, which is the
+per-gate computation in one pass. The steps then run as one op
+(`kerasette.backend.ops.conv_recurrent`: per step the recurrent convolution and one kernel pass
+for the gates, back-propagated through time in the same op) for ranks 1 and 2 with the
+activations its kernels know (tanh, sigmoid, hard_sigmoid, relu, linear); otherwise (rank 3,
+other activations) step by step through ordinary ops. Both are `conv_lstm_sequence`.
 """
 
 from __future__ import annotations
@@ -432,7 +435,6 @@ class ConvLSTM(RNN):
                  unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        kwargs.pop("implementation", None)  # Keras 1's consume_less, translated: one computation here
         rnn_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGUMENTS if k in kwargs}
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGUMENTS if k in kwargs}
         name = layer_kwargs["name"] = layer_kwargs.get("name") or unique_name(snake_case(type(self).__name__))
