@@ -335,3 +335,19 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_stateful_model_trains_and_keeps_its_states_between_batches():
+    model = Sequential([Input(batch_shape=(2, 3, 4, 4, 1)),
+                        ConvLSTM2D(2, 3, padding="same", stateful=True, return_sequences=True),
+                        ConvLSTM2D(2, 2, stateful=True), Flatten(), Dense(1)])
+    model.compile(Adam(learning_rate=0.01), "mse")
+    x, y = _x((2, 3, 4, 4, 1)), _x((2, 1), 1)
+    first = model.train_on_batch(x, y)
+    states = [np.array(s) for s in model.layers[0].states]
+    assert np.isfinite(first) and np.abs(states[0]).sum() > 0
+    model.train_on_batch(x, y)
+    assert not np.allclose(model.layers[0].states[0], states[0])
+    for layer in model.layers[:2]:
+        layer.reset_states()
+    assert not model.layers[1].states[1].any()
