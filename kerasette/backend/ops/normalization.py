@@ -120,6 +120,62 @@ class BatchNorm(Op):
                 dbeta.reshape(kept) if self.needs_grad[2] else None)
 
 
+class MaskedBatchNorm(Op):
+    """`BatchNorm` whose statistics come from the unmasked positions only (Keras 3's rule for a
+    sequence's mask in training): with ``w`` the mask broadcast over the last axis of ``x`` and
+    ``n = sum(w) + 1e-7`` per channel (Keras's fuzz factor, so an all-masked batch gives zeros),
+    ``mean = sum(w * x) / n`` and ``var = sum(w * (x - mean) ** 2) / n``; every position, masked
+    or not, is then normalized with them. Masked positions reach the statistics' gradients not at
+    all. Computes in numpy (float64 sums), with an optional ReLU after it.
+    """
+
+    name = "batch_normalization"
+
+    def __init__(self, axes: tuple[int, ...], epsilon: float, mask, relu: bool = False):
+        self.axes, self.epsilon, self.relu = axes, epsilon, relu
+        self.mask = np.asarray(mask)
+
+    def forward(self, x, gamma, beta):
+        axes, shape = self.axes, _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
+        w = np.broadcast_to(self.mask.astype(bool)[..., None], x.shape)
+        n = np.sum(w, axis=axes, dtype=np.float64).reshape(shape) + 1e-7
+        x64 = x.astype(np.float64)
+        mean = np.where(w, x64, 0.0).sum(axis=axes).reshape(shape) / n
+        centered = x64 - mean
+        var = np.where(w, centered * centered, 0.0).sum(axis=axes).reshape(shape) / n
+        inv = 1.0 / np.sqrt(var + self.epsilon)
+        self.w, self.n, self.centered, self.inv, self.shape = w, n, centered, inv, shape
+        self.gamma64 = np.asarray(gamma, np.float64).reshape(shape)
+        y = (centered * inv * self.gamma64 + np.asarray(beta, np.float64).reshape(shape)).astype(x.dtype)
+        if self.relu:
+            np.maximum(y, 0, out=y)
+            self.y = y
+        self.mean = mean.astype(x.dtype).reshape(gamma.shape)
+        self.var = var.astype(x.dtype).reshape(gamma.shape)
+        return y
+
+    def backward(self, grad):
+        if self.relu:
+            grad = grad * (self.y > 0)
+        g = grad.astype(np.float64)
+        axes, shape, inv, centered, w, n = self.axes, self.shape, self.inv, self.centered, self.w, self.n
+        dbeta = g.sum(axis=axes).reshape(shape)
+        dgamma = (g * centered).sum(axis=axes).reshape(shape) * inv
+        dx = None
+        if self.needs_grad[0]:
+            dxhat = g * self.gamma64  # gradient of x-hat = (x - mean) * inv, at every position
+            dvar = (dxhat * centered).sum(axis=axes).reshape(shape) * (-0.5 * inv ** 3)
+            wc = np.where(w, centered, 0.0)
+            # mean = sum(w x) / n; var = sum(w (x - mean)^2) / n, whose sum(w (x - mean)) is not
+            # exactly 0 (n has Keras's 1e-7 in it): both paths into the mean are kept
+            dmean = -inv * dxhat.sum(axis=axes).reshape(shape) \
+                - dvar * 2.0 * wc.sum(axis=axes).reshape(shape) / n
+            dx = (dxhat * inv + w * (dmean / n) + wc * (2.0 * dvar / n)).astype(grad.dtype)
+        kept, dtype = self.mean.shape, grad.dtype
+        return (dx, dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
+                dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
+
+
 class ChannelAffine(Op):
     """``x * scale + shift`` with ``scale`` and ``shift`` broadcast along the kept axes (the
     inference form of batch normalization), on the kernels of `BatchNorm` when the kept axes are
@@ -163,7 +219,8 @@ class ChannelAffine(Op):
         return (dx, dscale if self.needs_grad[1] else None, dshift if self.needs_grad[2] else None)
 
 
-def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None, relu: bool = False):
+def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None, relu: bool = False,
+                        mask=None):
     """Normalizes ``x`` over ``axes`` (every axis but the channel axis, for batch normalization).
 
     Args:
@@ -175,6 +232,10 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
         mean, variance: given statistics (inference); when None the batch's are used and
             returned.
         relu: apply a ReLU to the result in the same passes (forward and backward).
+        mask: with batch statistics, booleans of ``x``'s shape without its last axis (a
+            sequence's steps mask, shape (batch, steps)): the statistics are taken over the
+            positions where it is true only (`MaskedBatchNorm`); ignored with given statistics,
+            as in Keras.
 
     Returns:
         ``(y, batch_mean, batch_variance)``; the statistics are raw arrays (None when given).
@@ -189,7 +250,7 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
     x = as_tensor(x)
     axes = tuple(sorted(a % x.ndim for a in axes))
     if mean is None:
-        op = BatchNorm(axes, epsilon, relu)
+        op = BatchNorm(axes, epsilon, relu) if mask is None else MaskedBatchNorm(axes, epsilon, mask, relu)
         y = apply(op, x, gamma, beta)
         return y, op.mean, op.var
     scale, shift = inference_scale_shift(gamma, beta, mean, variance, epsilon, x.dtype)

@@ -6,6 +6,10 @@ the stored statistics toward them in the same step, as Keras 3 does::
     moving_mean = moving_mean * momentum + batch_mean * (1 - momentum)
     moving_variance = moving_variance * momentum + batch_variance * (1 - momentum)
 
+With a mask (a sequence's, after ``Embedding(mask_zero=True)`` or ``Masking``: one axis fewer
+than the input), the batch statistics in training are taken over the unmasked positions only
+and the moving statistics move toward those; every position is still normalized (Keras 3's rule).
+
 In inference, and whenever the layer is frozen (``trainable=False``, as in Keras 2.1.3+), it uses
 the stored statistics. A ReLU right after it (``Activation('relu')``, as in residual networks)
 runs inside its passes (`fuses`).
@@ -97,14 +101,27 @@ class BatchNormalization(ScaleAndOffset):
                                     axis_names={a: "normalized axis" for a in axes})
         self.built = True
 
-    def call(self, inputs, training=None):
-        return self._normalize(inputs, self._axes, training)
+    def call(self, inputs, training=None, mask=None):
+        return self._normalize(inputs, self._axes, training, mask=self._check_mask(inputs, mask))
 
     def fuses(self, activation) -> bool:
         return activation is activations.relu
 
-    def call_with_activation(self, inputs, activation, training=False):
-        return self._normalize(inputs, self._axes, training, relu=activation is activations.relu)
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
+        return self._normalize(inputs, self._axes, training, relu=activation is activations.relu,
+                               mask=self._check_mask(inputs, mask))
+
+    def _check_mask(self, inputs, mask):
+        """The input's mask as a boolean array, checked against Keras's rule (one axis fewer
+        than the input: it covers every axis but the last), or None."""
+        if mask is None:
+            return None
+        mask = np.asarray(getattr(mask, "data", mask))
+        if mask.ndim != inputs.ndim - 1 or mask.shape != tuple(inputs.shape[:-1]):
+            raise ValueError(f"BatchNormalization '{self.name}': the mask must have the input's shape "
+                             f"without its last axis; received mask of shape {mask.shape} for an input "
+                             f"of shape {tuple(inputs.shape)}")
+        return mask.astype(bool, copy=False)
 
     def runs_channels_last(self) -> bool:
         # a channels-first image normalized per channel: the same on the channels-last tensor
@@ -113,13 +130,13 @@ class BatchNormalization(ScaleAndOffset):
     def call_channels_last(self, x, training=False, activation=None):
         return self._normalize(x, [3], training, relu=activation is activations.relu)
 
-    def _normalize(self, x, channel_axes, training, relu=False):
+    def _normalize(self, x, channel_axes, training, relu=False, mask=None):
         reduce = tuple(a for a in range(x.ndim) if a not in channel_axes)
         shape = self.moving_mean.shape
         gamma = self.gamma if self.gamma is not None else np.ones(shape, x.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
         if training and self.trainable:
-            y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, relu=relu)
+            y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, relu=relu, mask=mask)
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
             return y
