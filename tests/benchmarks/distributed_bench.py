@@ -173,13 +173,15 @@ def _median_of(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
+def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
     """What the link and this machine can do, measured between 2 ranks; rank 0 prints a JSON line.
 
     - ``latency_s``: half the round trip of a 1-byte MPI ping-pong;
     - ``pingpong_bytes_per_s``: ``message_bytes`` sent one way (ping-pong, latency removed);
     - ``exchange_bytes_per_s``: both ranks send ``message_bytes`` to each other at once
-      (``Sendrecv``, the ring's pattern): the rate the model uses;
+      (``Sendrecv``, the ring's pattern; 16 MB, what each of a 2-rank ring's two steps moves for
+      the seed model): the rate the model uses. Timed on the rank that left the barrier last
+      (the other one's time includes waiting for it);
     - ``reduce_fp32_bytes_per_s``, ``reduce_fp16_bytes_per_s``: the sums (numpy's float32 add,
       `half.add_into`), in memory;
     - ``convert_values_per_s``: float32 -> float16 -> float32 (`half.to_half` + `half.to_float`);
@@ -233,7 +235,7 @@ def calibrate_worker(message_bytes: int = 8 << 20, repeats: int = 7) -> None:
     swap = statistics.median(exchange() for _ in range(repeats)) - latency
     record.update(latency_s=hvd.allreduce(latency, op=hvd.Max),
                   pingpong_bytes_per_s=message_bytes / hvd.allreduce(one_way, op=hvd.Max),
-                  exchange_bytes_per_s=message_bytes / hvd.allreduce(swap, op=hvd.Max))
+                  exchange_bytes_per_s=message_bytes / hvd.allreduce(swap, op=hvd.Min))
 
     values = 8 << 20
     a32, b32 = np.ones(values, np.float32), np.ones(values, np.float32)
@@ -397,16 +399,16 @@ def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_pe
                   nodes=(2, 8, 32, 128)) -> None:
     """Prints the efficiency at ``nodes`` nodes on a ``gbit_per_s`` network for each mode.
 
-    A node computes a step in ``node_compute_s``. From the emulated runs come the buckets and
-    when each was handed on (as fractions of the step's compute, scaled to the node's), and the
-    per-step overhead ``c`` (packing, float16 rounding, reading back); from the calibration of the
-    fastest emulated link the sums' rates and the hand-offs (costs of this machine's CPU, not of
-    the link); the link itself at the nominal rate with ``latency_s`` a message.
+    A node computes a step in ``node_compute_s`` (0: as the emulated runs' ranks did, one core
+    and their batch). From the emulated runs, step by step, come the buckets and when each was
+    handed on (as fractions of the step's compute, scaled to the node's) and the per-step
+    overhead ``c`` of the last rank (packing, float16 rounding, reading back: paid by no single
+    process); from the calibration of the fastest emulated link the sums' rates, hand-offs and
+    launch costs (this machine's CPU, not the link); the link itself at the nominal rate with
+    ``latency_s`` a message. Efficiency ``T_c / (T_c + W + c)`` per step; medians printed.
     """
     fastest = max(calibrations, key=lambda rate: calibrations[rate]["exchange_bytes_per_s"])
-    print(f"\nEstimate: one node computes a step in {node_compute_s:.3f} s; {gbit_per_s:g} Gbit/s, "
-          f"{latency_s * 1e6:g} us a message; sums and hand-offs as calibrated on {fastest}")
-    print(f"{'mode':<16}{'c ms':>7}" + "".join(f"{f'W@{n} ms':>11}{f'eff@{n}':>9}" for n in nodes))
+    rows_out = []
     for (how, compression), records in runs.items():
         link = calibrated_link(calibrations[fastest], compression).with_(bandwidth=scaling.gbit(gbit_per_s),
                                                                           latency=latency_s)
@@ -417,15 +419,24 @@ def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_pe
                 own = record["profiles"][_last_rank(record["profiles"], step)][step]
                 overhead = own["pack_s"] + own["unpack_s"]
                 compute = record["steps_ms"][step] / 1e3 - wait - overhead
-                scale = node_compute_s / compute
+                node = node_compute_s if node_compute_s > 0 else compute
+                scale = node / compute
                 node_buckets = [(b, t * scale) for b, t in buckets]
                 waits = [scaling.overlapped_wait(node_buckets, pass_end * scale, n, link) if how == "overlap"
                          else scaling.blocking_wait([b for b, _ in buckets], n, link) for n in nodes]
-                rows.append((overhead, waits))
-        overhead = statistics.median(r[0] for r in rows)
-        waits = [statistics.median(r[1][i] for r in rows) for i in range(len(nodes))]
-        cells = "".join(f"{w * 1e3:>11.1f}{scaling.efficiency(node_compute_s, w + overhead):>9.1%}" for w in waits)
-        print(f"{how + ' ' + ('fp16' if compression == 'fp16' else 'fp32'):<16}{overhead * 1e3:>7.1f}{cells}")
+                rows.append((node, overhead, waits, [scaling.efficiency(node, w + overhead) for w in waits]))
+        rows_out.append((how, compression, rows))
+    computes = [r[0] for _, _, rows in rows_out for r in rows]
+    print(f"\nEstimate: a node computes a step in {statistics.median(computes):.3f} s"
+          + (" (as the emulated ranks: one core)" if node_compute_s <= 0 else "")
+          + f"; {gbit_per_s:g} Gbit/s, {latency_s * 1e6:g} us a message; sums, hand-offs and launches as "
+            f"calibrated on {fastest}; c: packing, float16 rounding and reading back, as measured")
+    print(f"{'mode':<16}{'c ms':>7}" + "".join(f"{f'W@{n} ms':>10}{f'eff@{n}':>9}" for n in nodes))
+    for how, compression, rows in rows_out:
+        cells = "".join(f"{statistics.median(r[2][i] for r in rows) * 1e3:>10.1f}"
+                        f"{statistics.median(r[3][i] for r in rows):>9.1%}" for i in range(len(nodes)))
+        print(f"{how + ' ' + ('fp16' if compression == 'fp16' else 'fp32'):<16}"
+              f"{statistics.median(r[1] for r in rows) * 1e3:>7.1f}{cells}")
 
 
 NETNS_MODES = [("blocking", "none"), ("overlap", "none"), ("blocking", "fp16"), ("overlap", "fp16")]
@@ -575,7 +586,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32, help="samples per rank (with --netns)")
     parser.add_argument("--node-compute", type=float, default=0.14, metavar="SECONDS",
                         help="with --netns/--report: a node's step compute time for the estimate at 8-128 nodes "
-                             "(0.14: this 2-core machine, batch 32)")
+                             "(0.14: this 2-core machine, batch 32; 0: as the emulated ranks, one core, --batch)")
     parser.add_argument("--gbit", type=float, default=25.0, help="the estimate's network (Gbit/s)")
     parser.add_argument("--latency-us", type=float, default=30.0, help="the estimate's latency a message")
     parser.add_argument("--report", metavar="LOG", default=None,
