@@ -19,9 +19,11 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     normalization,
     pooling,
     pooling1d,
+    pooling3d,
     preprocessing,
     recurrent,
     reshaping,
+    reshaping3d,
     wrappers,
 )
 from kerasette.layers.base import Layer

@@ -191,3 +191,9 @@ from kerasette.layers.pooling1d import (  # noqa: E402,F401 - pooling1d imports 
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
+from kerasette.layers.pooling3d import (  # noqa: E402,F401 - pooling3d imports nothing from here
+    AveragePooling3D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling3D,
+    MaxPooling3D,
+)

@@ -6,6 +6,7 @@ Importing this package registers the ops behind Tensor's operators (``+``, ``@``
 
 from kerasette.backend.ops.activations import gelu, general_relu, hard_sigmoid
 from kerasette.backend.ops.conv import conv2d, depthwise_conv2d, max_pool2d
+from kerasette.backend.ops.conv3d import conv3d
 from kerasette.backend.ops.conv_transpose import conv2d_transpose
 from kerasette.backend.ops.elementwise import (
     abs,
@@ -43,6 +44,7 @@ from kerasette.backend.ops.nn import (
 )
 from kerasette.backend.ops.normalization import batch_normalization, thresholded_relu
 from kerasette.backend.ops.pooling import avg_pool2d
+from kerasette.backend.ops.pooling3d import avg_pool3d, max_pool3d
 from kerasette.backend.ops.reduce import max, mean, min, prod, sum
 from kerasette.backend.ops.resize import resize2d
 from kerasette.backend.ops.shape import (
@@ -69,6 +71,7 @@ __all__ = [
 ]
 __all__ += ["conv2d_transpose", "resize2d"]
 __all__ += ["pad"]
+__all__ += ["avg_pool3d", "conv3d", "max_pool3d"]
 
 register_operators({
     "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,

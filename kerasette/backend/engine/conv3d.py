@@ -1,0 +1,159 @@
+"""3-D convolution and pooling of channels-last volumes (N, D, H, W, C), on the numba kernels of
+`kerasette.backend.kernels.conv3d` and `kerasette.backend.kernels.pooling3d`.
+
+The convolution is an implicit GEMM, as the 2-D engine's (`gemm_conv`): the patches of a tile of
+output rows (about the ``tile_bytes`` setting) are packed into a per-thread scratch buffer and
+multiplied by the reshaped kernel with numpy's BLAS inside one GIL-free kernel call per chunk of
+the batch; the batch is split over the threads (`batch.by_images`). Grouped convolutions pack one
+group's channels at a time and multiply into that group's columns of the output. Dilation is
+read by the packing (the taps ``d`` apart), so it costs nothing more than a plain convolution.
+
+Padding is TensorFlow's (Keras's): 'same' pads ``max((out - 1) * s + extent - n, 0)``, the
+smaller half before.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kerasette.backend.engine.batch import by_images, scratch
+from kerasette.backend.engine.gemm_conv import rows_per_tile
+from kerasette.backend.kernels import conv3d as _kernels
+from kerasette.backend.kernels import pooling3d as _pool
+from kerasette.utils import conv_utils
+
+
+def output_and_padding(spatial, window, strides, padding: str):
+    """(output sizes, padding before each axis) of a window of ``window`` extents over ``spatial``."""
+    out = tuple(conv_utils.conv_output_length(n, k, padding, s) for n, k, s in zip(spatial, window, strides))
+    if padding == "same":
+        before = tuple(conv_utils.same_padding(n, k, s)[0] for n, k, s in zip(spatial, window, strides))
+    else:
+        before = (0, 0, 0)
+    return out, before
+
+
+class Geometry:
+    """The shapes of one 3-D convolution: kernel (kd, kh, kw, C // groups, F) over x (N, D, H, W, C)."""
+
+    def __init__(self, x_shape, kernel_shape, strides, padding, dilation, groups):
+        self.size = tuple(kernel_shape[:3])
+        self.extent = tuple((k - 1) * d + 1 for k, d in zip(self.size, dilation))
+        self.out, before = output_and_padding(x_shape[1:4], self.extent, strides, padding)
+        self.geom = np.array(self.size + tuple(strides) + tuple(dilation) + before, np.int64)
+        self.groups = groups
+        self.k = math.prod(self.size) * kernel_shape[3]
+        self.filters = kernel_shape[4]
+
+    def rows(self, n_img: int, itemsize: int) -> int:
+        """Output rows (of OW positions) per tile."""
+        return rows_per_tile(n_img * self.out[0] * self.out[1], self.out[2] * self.k, itemsize)
+
+
+def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu):
+    """``relu?(conv3d(x, kernel) + bias)``: a new (N, OD, OH, OW, F) array.
+
+    Args:
+        x: (N, D, H, W, C); kernel: (kd, kh, kw, C // groups, F), the same dtype; bias: (F,) or None.
+        strides, dilation: three ints each; padding: 'valid' or 'same'; groups: channel groups.
+        relu: apply a ReLU after the bias.
+    """
+    x = np.ascontiguousarray(x)
+    g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups)
+    y = np.empty((x.shape[0],) + g.out + (g.filters,), x.dtype)
+    if y.size == 0:
+        return y
+    w2d = np.ascontiguousarray(kernel.reshape(g.k, g.filters))
+    has_bias = bias is not None
+    b = np.ascontiguousarray(bias, x.dtype) if has_bias else w2d[0]
+
+    def run(first, last):
+        cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
+        _kernels.conv3d_forward_chunk(x[first:last], w2d, y[first:last], cols, g.geom, groups, b, has_bias, relu)
+
+    by_images(run, x)
+    return y
+
+
+def conv3d_backward(dz, x, kernel, strides, padding, dilation, groups, need_input=True, need_kernel=True):
+    """(input gradient or None, kernel gradient or None) of a 3-D convolution, from ``dz``, the
+    gradient at its output before the bias (the ReLU's mask already applied)."""
+    dz = np.ascontiguousarray(dz)
+    g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups)
+    gx = gk = None
+    if need_input:
+        gx = np.zeros(x.shape, x.dtype)
+        if dz.size:
+            w2d = np.ascontiguousarray(kernel.reshape(g.k, g.filters))
+
+            def run_input(first, last):
+                dcols = scratch("dcols3d", (g.rows(last - first, dz.itemsize) * g.out[2], g.k), dz.dtype)
+                _kernels.conv3d_input_grad_chunk(dz[first:last], w2d, gx[first:last], dcols, g.geom, groups)
+
+            by_images(run_input, dz)
+    if need_kernel:
+        if dz.size == 0:
+            return gx, np.zeros(kernel.shape, kernel.dtype)
+        xc = np.ascontiguousarray(x)
+
+        def run_kernel(first, last):
+            dw = np.empty((g.k, g.filters), x.dtype)
+            cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
+            _kernels.conv3d_kernel_grad_chunk(dz[first:last], xc[first:last], dw, cols, g.geom, groups)
+            return dw
+
+        parts = by_images(run_kernel, dz)
+        total = parts[0]
+        for part in parts[1:]:
+            total += part
+        gk = total.reshape(kernel.shape)
+    return gx, gk
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+def _pool_geometry(x_shape, pool_size, strides, padding):
+    out, before = output_and_padding(x_shape[1:4], pool_size, strides, padding)
+    return out, np.array(tuple(pool_size) + tuple(strides) + before, np.int64)
+
+
+def maxpool3d_forward(x, pool_size, strides, padding):
+    """(y, positions): the maximum of each window of (N, D, H, W, C) ``x`` and where it was."""
+    x = np.ascontiguousarray(x)
+    out, geom = _pool_geometry(x.shape, pool_size, strides, padding)
+    shape = (x.shape[0],) + out + (x.shape[4],)
+    y = np.empty(shape, x.dtype)
+    arg = np.empty(shape, np.int32 if math.prod(x.shape[1:4]) < 2**31 else np.int64)
+    if y.size:
+        by_images(lambda a, b: _pool.maxpool3d_forward(x[a:b], y[a:b], arg[a:b], geom), x)
+    return y, arg
+
+
+def maxpool3d_backward(dy, arg, x_shape):
+    """The input gradient of `maxpool3d_forward`: each window's gradient to its maximum."""
+    dy = np.ascontiguousarray(dy)
+    dx = np.zeros((x_shape[0], math.prod(x_shape[1:4]), x_shape[4]), dy.dtype)
+    if dy.size:
+        by_images(lambda a, b: _pool.maxpool3d_backward(dy[a:b], arg[a:b], dx[a:b]), dx)
+    return dx.reshape(x_shape)
+
+
+def avgpool3d_forward(x, pool_size, strides, padding):
+    """The mean of each window of (N, D, H, W, C) ``x`` over its cells inside the volume."""
+    x = np.ascontiguousarray(x)
+    out, geom = _pool_geometry(x.shape, pool_size, strides, padding)
+    y = np.empty((x.shape[0],) + out + (x.shape[4],), x.dtype)
+    if y.size:
+        by_images(lambda a, b: _pool.avgpool3d_forward(x[a:b], y[a:b], geom), x)
+    return y
+
+
+def avgpool3d_backward(dy, x_shape, pool_size, strides, padding):
+    """The input gradient of `avgpool3d_forward`."""
+    dy = np.ascontiguousarray(dy)
+    _, geom = _pool_geometry(x_shape, pool_size, strides, padding)
+    dx = np.zeros(x_shape, dy.dtype)
+    if dy.size:
+        by_images(lambda a, b: _pool.avgpool3d_backward(dy[a:b], dx[a:b], geom), dx)
+    return dx

@@ -1,0 +1,183 @@
+"""3-D convolution kernels: volume patch packing (vol2col), its adjoint (col2vol), and the
+chunk loops of the implicit-GEMM convolution that feed the packed patches to numpy's BLAS.
+
+Layout: volumes are channels-last (N, D, H, W, C). A patch matrix has one row per output position
+``(n, od, oh, ow)`` and one column per ``(a, i, j, c)`` (kernel depth, row, column, input channel
+of one group), the row order of a ``(kd, kh, kw, C // groups, F)`` kernel reshaped to
+``(kd * kh * kw * C // groups, F)``. Kernels work on a *tile*: the output rows ``g0 <= g < g1`` of
+the flattened ``(n, od, oh)`` axis, so a tile has ``(g1 - g0) * OW`` patch rows and the scratch
+never holds more than one tile. Padding is implicit: positions outside the volume read as zero.
+
+The geometry travels as one int64 array ``geom``: ``(kd, kh, kw, sd, sh, sw, dd, dh, dw, pf, pt,
+pl)``: kernel size, strides, dilation and the padding before each spatial axis (front, top, left).
+
+All functions fill preallocated arrays and validate nothing; they are generic over dtype.
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels import blas
+from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels.conv import bias_act_rows
+
+
+@kernel
+def vol2col_tile(x, cols, g0, g1, od_n, oh_n, ow_n, geom, c0, cg):
+    """Packs the patches of output rows ``g0:g1`` (input channels ``c0:c0 + cg``) into ``cols``.
+
+    Args:
+        x: input volumes, (N, D, H, W, C), C-contiguous.
+        cols: output, at least ((g1 - g0) * ow_n, kd * kh * kw * cg), C-contiguous; the first
+            ``(g1 - g0) * ow_n`` rows are overwritten.
+        g0, g1: the tile's range on the flattened (n, od, oh) axis.
+        od_n, oh_n, ow_n: the output's depth, height and width.
+        geom: the geometry (see the module docstring).
+        c0, cg: the group's first input channel and its channel count.
+    """
+    depth, height, width, chans = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    kd, kh, kw, sd, sh, sw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
+    dd, dh, dw, pf, pt, pl = geom[6], geom[7], geom[8], geom[9], geom[10], geom[11]
+    xf = x.reshape(-1)
+    k = kd * kh * kw * cg
+    cf = cols.reshape(-1)
+    for g in range(g0, g1):
+        n = g // (od_n * oh_n)
+        rest = g - n * od_n * oh_n
+        od = rest // oh_n
+        oh = rest - od * oh_n
+        for ow in range(ow_n):
+            dst = ((g - g0) * ow_n + ow) * k
+            for a in range(kd):
+                z = od * sd + a * dd - pf
+                for i in range(kh):
+                    h = oh * sh + i * dh - pt
+                    inside = 0 <= z < depth and 0 <= h < height
+                    for j in range(kw):
+                        wc = ow * sw + j * dw - pl
+                        d = dst + ((a * kh + i) * kw + j) * cg
+                        if inside and 0 <= wc < width:
+                            src = (((n * depth + z) * height + h) * width + wc) * chans + c0
+                            for c in range(cg):
+                                cf[d + c] = xf[src + c]
+                        else:
+                            for c in range(cg):
+                                cf[d + c] = 0
+
+
+@kernel
+def col2vol_tile(dcols, dx, g0, g1, od_n, oh_n, ow_n, geom, c0, cg):
+    """Adds the patch gradients of output rows ``g0:g1`` back into ``dx`` (the adjoint of
+    `vol2col_tile`); contributions that fall in the padding are dropped. ``dx`` holds the sum so
+    far (zeros at first). Arguments as for `vol2col_tile`, ``dcols`` in place of ``cols``."""
+    depth, height, width, chans = dx.shape[1], dx.shape[2], dx.shape[3], dx.shape[4]
+    kd, kh, kw, sd, sh, sw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
+    dd, dh, dw, pf, pt, pl = geom[6], geom[7], geom[8], geom[9], geom[10], geom[11]
+    xf = dx.reshape(-1)
+    k = kd * kh * kw * cg
+    cf = dcols.reshape(-1)
+    for g in range(g0, g1):
+        n = g // (od_n * oh_n)
+        rest = g - n * od_n * oh_n
+        od = rest // oh_n
+        oh = rest - od * oh_n
+        for ow in range(ow_n):
+            src0 = ((g - g0) * ow_n + ow) * k
+            for a in range(kd):
+                z = od * sd + a * dd - pf
+                if z < 0 or z >= depth:
+                    continue
+                for i in range(kh):
+                    h = oh * sh + i * dh - pt
+                    if h < 0 or h >= height:
+                        continue
+                    for j in range(kw):
+                        wc = ow * sw + j * dw - pl
+                        if wc < 0 or wc >= width:
+                            continue
+                        s = src0 + ((a * kh + i) * kw + j) * cg
+                        d = (((n * depth + z) * height + h) * width + wc) * chans + c0
+                        for c in range(cg):
+                            xf[d + c] += cf[s + c]
+
+
+@kernel
+def conv3d_forward_chunk(x, w2d, y, cols, geom, groups, b, has_bias, relu):
+    """``y = act(conv3d(x, w) + b)`` for a chunk of volumes, a tile of patches at a time: per
+    tile and group, `vol2col_tile`, then ``y_tile[:, group] = cols @ w2d[:, group]`` (one BLAS
+    call), then the bias and ReLU over the tile's rows.
+
+    Args:
+        x: input volumes, (N, D, H, W, C), C-contiguous.
+        w2d: the kernel as (kd * kh * kw * C // groups, F), C-contiguous.
+        y: output, (N, OD, OH, OW, F), C-contiguous; overwritten.
+        cols: scratch, (rows * OW, kd * kh * kw * C // groups): ``rows`` output rows per tile.
+        geom: the geometry (module docstring); groups: the channel groups.
+        b: bias (F,) (read when ``has_bias``); relu: a ReLU after it.
+    """
+    od_n, oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3], y.shape[4]
+    k = w2d.shape[0]
+    cg = x.shape[4] // groups
+    fg = cout // groups
+    rows = cols.shape[0] // ow_n
+    y2d = y.reshape(-1, cout)
+    total = y.shape[0] * od_n * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        m = (g1 - g0) * ow_n
+        for grp in range(groups):
+            vol2col_tile(x, cols, g0, g1, od_n, oh_n, ow_n, geom, grp * cg, cg)
+            blas.gemm(False, False, m, fg, k, cols, 0, k, w2d, grp * fg, cout, 0.0,
+                      y2d, g0 * ow_n * cout + grp * fg, cout)
+        if has_bias or relu:
+            bias_act_rows(y2d[g0 * ow_n : g1 * ow_n], b, has_bias, relu)
+
+
+@kernel
+def conv3d_kernel_grad_chunk(dz, x, dw2d, cols, geom, groups):
+    """``dw2d = sum over tiles of cols_tile.T @ dz_tile`` (per group's columns) for a chunk.
+
+    Args:
+        dz: the gradient at the convolution's output (after the ReLU's mask), (N, OD, OH, OW, F).
+        x: the forward input, (N, D, H, W, C).
+        dw2d: output, (kd * kh * kw * C // groups, F); overwritten.
+        cols, geom, groups: as for `conv3d_forward_chunk`.
+    """
+    od_n, oh_n, ow_n, cout = dz.shape[1], dz.shape[2], dz.shape[3], dz.shape[4]
+    k = dw2d.shape[0]
+    cg = x.shape[4] // groups
+    fg = cout // groups
+    rows = cols.shape[0] // ow_n
+    total = dz.shape[0] * od_n * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        m = (g1 - g0) * ow_n
+        for grp in range(groups):
+            vol2col_tile(x, cols, g0, g1, od_n, oh_n, ow_n, geom, grp * cg, cg)
+            blas.gemm(True, False, k, fg, m, cols, 0, k, dz, g0 * ow_n * cout + grp * fg, cout,
+                      0.0 if g0 == 0 else 1.0, dw2d, grp * fg, cout)
+
+
+@kernel
+def conv3d_input_grad_chunk(dz, w2d, dx, dcols, geom, groups):
+    """``dx += col2vol(dz_tile[:, group] @ w2d[:, group].T)`` for a chunk, a tile at a time.
+
+    Args:
+        dz: the gradient at the convolution's output, (N, OD, OH, OW, F).
+        w2d: the kernel as (kd * kh * kw * C // groups, F).
+        dx: the input gradient to add into (zeros at first), (N, D, H, W, C).
+        dcols: scratch, as ``cols`` of `conv3d_forward_chunk`.
+        geom, groups: as for `conv3d_forward_chunk`.
+    """
+    od_n, oh_n, ow_n, cout = dz.shape[1], dz.shape[2], dz.shape[3], dz.shape[4]
+    k = w2d.shape[0]
+    cg = dx.shape[4] // groups
+    fg = cout // groups
+    rows = dcols.shape[0] // ow_n
+    total = dz.shape[0] * od_n * oh_n
+    for g0 in range(0, total, rows):
+        g1 = min(g0 + rows, total)
+        m = (g1 - g0) * ow_n
+        for grp in range(groups):
+            blas.gemm(False, True, m, k, fg, dz, g0 * ow_n * cout + grp * fg, cout, w2d, grp * fg, cout,
+                      0.0, dcols, 0, k)
+            col2vol_tile(dcols, dx, g0, g1, od_n, oh_n, ow_n, geom, grp * cg, cg)
