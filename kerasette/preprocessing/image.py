@@ -107,7 +107,9 @@ def apply_affine_transform(x, theta=0, tx=0, ty=0, shear=0, zx=1, zy=1, row_axis
                            fill_mode="nearest", cval=0.0, order=1):
     """Keras 2's function: one image (3-D) rotated, shifted, sheared and zoomed (see
     `transform_matrix`); ``row_axis``, ``col_axis`` and ``channel_axis`` say where its axes are
-    (Keras 2's defaults, channels first). Returns the image unchanged for the identity."""
+    (Keras 2's defaults, channels first); ``order`` is the interpolation: 0 nearest, 1 bilinear,
+    2 to 5 a B-spline of that order (scipy.ndimage's, as in Keras 2). Returns the image
+    unchanged for the identity."""
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"apply_affine_transform: expected one image of rank 3; received shape {x.shape}")

@@ -20,10 +20,10 @@ implementations alternating so that drift in the machine's speed hits both alike
 - ``train_cifar32`` (kerasette only): samples per second of one epoch of ``fit`` on the
   CIFAR-sized convnet of ``bench.py`` (``cases.py``'s ``cifar32``, 1024 images, batches of 32):
   from the augmenting iterator above with ``workers=2``, against the same ``fit`` on the
-  in-memory arrays. Each run (a fresh process) times one epoch of each back to back, the two
-  in alternating order from run to run, and takes their ratio (augmented / in-memory); the
-  figure is the median of the runs' ratios (a busy machine slows both epochs of a run alike,
-  where the ratio of two medians would mix different runs).
+  in-memory arrays. Each run (a fresh process) times two epochs of each in the order ABBA
+  (arrays, iterator, iterator, arrays; BAAB every other run), so that a drift in the machine's
+  speed during the run hits both alike, and takes the ratio of their total rates (augmented /
+  in-memory); the figure is the median of the runs' ratios.
 
 Targets: augmentation at least 5x Keras 2's rate; decoding not slower (ratio >= 1); training from
 the augmenting iterator at least 0.9 of the in-memory rate.
@@ -83,8 +83,8 @@ def worker(implementation: str, case: str, folder: str | None) -> dict:
 
 
 def train_rates(augmented_first: bool = False) -> dict:
-    """Samples per second of fit on arrays and on the augmenting iterator (workers=2), one epoch
-    each, back to back (the iterator's epoch first with ``augmented_first``)."""
+    """Samples per second of fit on arrays and on the augmenting iterator (workers=2), two epochs
+    each in the order ABBA (the iterator's epochs outside with ``augmented_first``)."""
     import numpy as np
 
     sys.path.insert(0, str(HERE))
@@ -101,24 +101,15 @@ def train_rates(augmented_first: bool = False) -> dict:
     model.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0)  # warm-up: compilation, buffers
     it = ImageDataGenerator(**AUGMENT).flow(x, y, batch_size=32, seed=1)
     model.fit(it, steps_per_epoch=2, epochs=1, verbose=0, workers=2)
-    def timed(fit) -> float:
+    seconds = {"arrays": 0.0, "augmented": 0.0}
+    fits = {"arrays": lambda: model.fit(x, y, batch_size=32, epochs=1, verbose=0),
+            "augmented": lambda: model.fit(it, epochs=1, verbose=0, workers=2)}
+    outer, inner = ("augmented", "arrays") if augmented_first else ("arrays", "augmented")
+    for name in (outer, inner, inner, outer):
         start = time.perf_counter()
-        fit()
-        return len(x) / (time.perf_counter() - start)
-
-    def on_arrays():
-        return timed(lambda: model.fit(x, y, batch_size=32, epochs=1, verbose=0))
-
-    def augmenting():
-        return timed(lambda: model.fit(it, epochs=1, verbose=0, workers=2))
-
-    if augmented_first:
-        augmented = augmenting()
-        arrays = on_arrays()
-    else:
-        arrays = on_arrays()
-        augmented = augmenting()
-    return {"images_per_s": augmented, "arrays_per_s": arrays}
+        fits[name]()
+        seconds[name] += time.perf_counter() - start
+    return {"images_per_s": 2 * len(x) / seconds["augmented"], "arrays_per_s": 2 * len(x) / seconds["arrays"]}
 
 
 def write_folder(root: Path, fmt: str, count: int = 256, size: int = 200) -> Path:
