@@ -126,23 +126,32 @@ def test_initial_states_eager_and_in_the_functional_api():
     np.testing.assert_allclose(y[1], got[2].data, rtol=1e-5, atol=1e-6)
 
 
-def test_the_per_step_cell_matches_the_layer_with_and_without_dropout():
+@pytest.mark.parametrize("make,shape,state", [
+    (lambda: ConvLSTM2D(3, 2, padding="same", dropout=0.3, recurrent_dropout=0.4, return_sequences=True, seed=5),
+     (2, 4, 5, 4, 2), (2, 5, 4, 3)),
+    (lambda: ConvLSTM1D(2, 3, strides=2, dropout=0.3, recurrent_dropout=0.4, return_sequences=True, seed=5,
+                        data_format="channels_first"), (2, 4, 2, 7), (2, 2, 3)),
+    (lambda: ConvLSTM3D(2, 2, padding="same", dropout=0.3, recurrent_dropout=0.4, return_sequences=True, seed=5),
+     (2, 3, 3, 3, 2, 1), (2, 3, 3, 2, 2)),
+], ids=["2d", "1d-channels-first", "3d"])
+def test_the_per_step_cell_matches_the_layer_with_and_without_dropout(make, shape, state):
     """The cell's per-gate step (as Keras writes it) run in a Python loop equals the layer's
     grouped convolutions, in inference and in training with the per-gate dropout masks."""
-    layer = ConvLSTM2D(3, 2, padding="same", dropout=0.3, recurrent_dropout=0.4, return_sequences=True, seed=5)
-    x = _x((2, 4, 5, 4, 2))
+    layer = make()
+    x = _x(shape)
     for training in (False, True):
         got = layer(x, training=training).data
         cell = layer.cell
-        h = Tensor(np.zeros((2, 5, 4, 3), "float32"))
+        h = Tensor(np.zeros(state, "float32"))
         states, outs = [h, h], []
-        for t in range(4):
+        for t in range(shape[1]):
             out, states = cell.call(Tensor(x[:, t]), states, training=training)
             outs.append(out.data)
         np.testing.assert_allclose(got, np.stack(outs, axis=1), rtol=1e-5, atol=1e-6)
         if training:
             dp, rdp = cell._masks["input"], cell._masks["recurrent"]
-            assert dp.shape == (4, 2, 5, 4, 2) and rdp.shape == (4, 2, 5, 4, 3)
+            assert dp.shape == (4, shape[0], *_channels_last(layer, np.zeros(shape[2:]), 0).shape)
+            assert rdp.shape == (4, *_channels_last(layer, np.zeros(state), 1).shape)
             assert not np.array_equal(dp[0], dp[1])  # one mask per gate
             assert set(np.unique(dp)) == {0.0, np.float32(1 / 0.7)}
     inference = layer(x).data
