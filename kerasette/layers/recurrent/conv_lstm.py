@@ -56,7 +56,7 @@ from kerasette.utils.validation import check_positive_int, shape_str
 
 GATES = 4
 
-#: Keras 1's ConvLSTM2D argument names (its per-gate weight files are not read)
+#: Keras 1's ConvLSTM2D argument names (its per-gate weights: `ConvLSTM2D.regroup_stored_weights`)
 CONV_LSTM_KERAS1 = {**CONV_KERAS1, "nb_filter": "filters", "inner_init": "recurrent_initializer",
                     "inner_activation": "recurrent_activation", "U_regularizer": "recurrent_regularizer",
                     "U_constraint": "recurrent_constraint", "dropout_W": "dropout", "dropout_U": "recurrent_dropout",
@@ -658,12 +658,57 @@ class ConvLSTM2D(ConvLSTM):
     """The convolutional LSTM over sequences of images (see the module docstring): input
     (batch, time, rows, cols, channels) or (batch, time, channels, rows, cols).
 
+    Keras 1 files store 12 arrays, ``W``, ``U``, ``b`` per gate in the order i, c, f, o, the
+    kernels in the layer's ``dim_ordering``: (rows, cols, in, filters) for 'tf', (filters, in,
+    rows, cols) for 'th' (Theano's order, whose true convolution flips the kernels: see
+    `stored_weight_converter`). They are regrouped into Keras 2's three weights.
+
     Example:
         >>> ConvLSTM2D(8, (3, 3), padding="same").compute_output_shape((None, 10, 16, 16, 3))
         (None, 16, 16, 8)
     """
 
     rank = 2
+
+    def regroup_stored_weights(self, arrays: list) -> list:
+        """Keras 1's per-gate arrays as ``[kernel, recurrent_kernel, bias]`` (the kernels still in
+        the file's order, gates i, f, c, o joined along the filters axis); other lists as they are."""
+        arrays = list(arrays)
+        if len(arrays) != 3 * GATES:
+            return arrays
+        triples = [arrays[3 * g:3 * g + 3] for g in (0, 2, 1, 3)]  # stored i, c, f, o
+        theano_order = self.data_format == "channels_first"
+        return [np.concatenate([t[0] for t in triples], axis=0 if theano_order else -1),
+                np.concatenate([t[1] for t in triples], axis=0 if theano_order else -1),
+                np.concatenate([t[2] for t in triples])]
+
+    def stored_weight_converter(self, var, stored_shape, origin):
+        """Kernels stored in Theano's order (4 * filters, in, rows, cols) are transposed to
+        (rows, cols, in, 4 * filters), and flipped in both spatial axes when they were trained
+        with Theano's true convolution (see ``origin.flip_for``), as for `Conv2D`."""
+        cell = self.cell
+        if var is not cell.kernel and var is not cell.recurrent_kernel:
+            return None
+        rows, cols, cin, cout = var.shape
+        tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
+        th_order = tuple(stored_shape) == (cout, cin, rows, cols)
+        if not (tf_order or th_order):
+            return None
+        if tf_order and th_order:  # square everything: Keras 1 kernels follow the layer's dim_ordering
+            th_order = origin.is_keras1 and self.data_format == "channels_first"
+        # the two kernels share one decision (asked once, so the load's warning names the layer once)
+        if var is cell.kernel or "_stored_flip" not in self.__dict__:
+            self._stored_flip = origin.flip_for(self, th_order)
+        flip = self.__dict__.pop("_stored_flip") if var is cell.recurrent_kernel else self._stored_flip
+
+        def convert(value):
+            if th_order and value.ndim == 4:
+                value = value.transpose(2, 3, 1, 0)
+            if flip and value.ndim == 4:
+                value = value[::-1, ::-1, :, :]
+            return value.copy(order="C")
+
+        return convert
 
 
 @keras_layer()
