@@ -468,8 +468,9 @@ class Layer:
         """Whether ``activation`` can run inside this layer's output pass."""
         return False
 
-    def call_with_activation(self, inputs, activation, training=False):
-        """The layer's output with ``activation`` applied, in one pass (when `fuses` says so)."""
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
+        """The layer's output with ``activation`` applied, in one pass (when `fuses` says so),
+        given the learning phase and the input's mask as ``call`` would be."""
         raise NotImplementedError(f"{type(self).__name__} fuses no activation")
 
     def layout_free(self) -> bool:

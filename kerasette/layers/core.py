@@ -116,7 +116,7 @@ class Dense(WeightPenalties, Layer):
         return (activation is activations.relu and self.activation is activations.linear
                 and self.activity_regularizer is None)
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         return ops.dense(inputs, self.kernel, self.bias, relu=True)
 
     def output_affine_folder(self, axis: int, ndim: int):

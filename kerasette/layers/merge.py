@@ -151,7 +151,7 @@ class Add(_Merge):
     def fuses(self, activation) -> bool:
         return activation is activations.relu
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         if activation is not activations.relu or not isinstance(inputs, (list, tuple)):
             return activation(self.call(inputs))
         rank = max(x.ndim for x in inputs)

@@ -318,7 +318,7 @@ def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> Non
         layer = step.layer
         if step.fused is not None:
             layer.check_input_once([x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape)
-            values = layer.call_with_activation(inputs, step.fused, training=training)
+            values = layer.call_with_activation(inputs, step.fused, training=training, mask=mask)
         else:
             values = layer.run(inputs, training) if mask is None else layer.run(inputs, training, mask=mask)
         masks = output_mask(layer, inputs, mask)

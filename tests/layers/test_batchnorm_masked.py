@@ -127,3 +127,20 @@ def test_model_with_masked_batch_normalization_trains():
     tokens = np.array([[3, 1, 2, 0, 0], [4, 4, 0, 0, 0], [1, 2, 3, 4, 5]])
     model.fit(tokens, np.ones((3, 1)), epochs=2, verbose=0)
     assert np.isfinite(model.predict(tokens, verbose=0)).all()
+
+
+def test_masked_batch_normalization_fused_with_relu_in_a_model_uses_the_mask():
+    """A masked BatchNormalization followed by Activation('relu') runs as one fused step in a
+    functional model; the mask still reaches it (statistics over the unmasked steps)."""
+    from kerasette.models.planner import Plan
+
+    inp = layers.Input((5,), dtype="int32")
+    emb = layers.Embedding(10, 4, mask_zero=True)(inp)
+    out = layers.Activation("relu")(layers.BatchNormalization(momentum=0.0)(emb))
+    model = Model(inp, out)
+    assert any(s.fused is not None for s in Plan([inp], [out]).steps)
+    x = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+    model(x, training=True)
+    values = model.layers[1].embeddings.data[x[x > 0]]
+    bn = model.layers[2]
+    np.testing.assert_allclose(bn.moving_mean.data, values.mean(axis=0), rtol=1e-5, atol=1e-6)

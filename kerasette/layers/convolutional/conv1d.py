@@ -153,7 +153,7 @@ class Window1D:
     def call(self, inputs):
         return self._call(inputs, None)
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         return self._call(inputs, activation)
 
     def _call(self, inputs, activation):

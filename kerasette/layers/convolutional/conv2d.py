@@ -141,7 +141,7 @@ class Conv2D(WeightPenalties, Layer):
         return (activation is activations.relu and self.activation is activations.linear
                 and self.activity_regularizer is None)
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         if self.data_format == "channels_first":
             y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), activation=activation)
             return ops.transpose(y, TO_CHANNELS_FIRST)

@@ -141,7 +141,7 @@ class Conv3D(WeightPenalties, Layer):
     def call(self, inputs):
         return channels_last_call(self, inputs, self._channels_last)
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         return channels_last_call(self, inputs, functools.partial(self._channels_last, activation=activation))
 
     def _channels_last(self, x, activation=None):

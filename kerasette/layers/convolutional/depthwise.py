@@ -92,7 +92,7 @@ class SpatialDepthwise(WeightPenalties):
             return ops.transpose(y, TO_CHANNELS_FIRST)
         return self.call_channels_last(inputs)
 
-    def call_with_activation(self, inputs, activation, training=False):
+    def call_with_activation(self, inputs, activation, training=False, mask=None):
         if self.data_format == "channels_first":
             y = self.call_channels_last(ops.transpose(inputs, TO_CHANNELS_LAST), activation=activation)
             return ops.transpose(y, TO_CHANNELS_FIRST)
