@@ -18,8 +18,10 @@ import math
 
 import numpy as np
 
+from kerasette.backend import parallel
 from kerasette.backend.engine.batch import by_images, scratch
 from kerasette.backend.engine.gemm_conv import rows_per_tile
+from kerasette.backend.kernels import conv as _conv_kernels
 from kerasette.backend.kernels import conv3d as _kernels
 from kerasette.backend.kernels import pooling3d as _pool
 from kerasette.utils import conv_utils
@@ -47,6 +49,12 @@ class Geometry:
         self.k = math.prod(self.size) * kernel_shape[3]
         self.filters = kernel_shape[4]
 
+    def pointwise(self, x_shape) -> bool:
+        """A 1 x 1 x 1 kernel moved one cell at a time over one group: the convolution is one
+        matrix product of the (N * D * H * W, C) input (no patches to pack)."""
+        return self.size == (1, 1, 1) and tuple(self.geom[3:6]) == (1, 1, 1) and self.groups == 1 \
+            and self.out == tuple(x_shape[1:4])
+
     def rows(self, n_img: int, itemsize: int) -> int:
         """Output rows (of OW positions) per tile."""
         return rows_per_tile(n_img * self.out[0] * self.out[1], self.out[2] * self.k, itemsize)
@@ -68,6 +76,11 @@ def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu):
     w2d = np.ascontiguousarray(kernel.reshape(g.k, g.filters))
     has_bias = bias is not None
     b = np.ascontiguousarray(bias, x.dtype) if has_bias else w2d[0]
+    if g.pointwise(x.shape):
+        y2d = parallel.matmul(x.reshape(-1, g.k), w2d, out=y.reshape(-1, g.filters))
+        if has_bias or relu:
+            by_images(lambda a, c: _bias_act(y2d, a, c, b, has_bias, relu), y2d)
+        return y
 
     def run(first, last):
         cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
@@ -83,6 +96,13 @@ def conv3d_backward(dz, x, kernel, strides, padding, dilation, groups, need_inpu
     dz = np.ascontiguousarray(dz)
     g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups)
     gx = gk = None
+    if g.pointwise(x.shape) and dz.size:
+        dz2d, w2d = dz.reshape(-1, g.filters), kernel.reshape(g.k, g.filters)
+        if need_input:
+            gx = parallel.matmul(dz2d, np.ascontiguousarray(w2d.T)).reshape(x.shape)
+        if need_kernel:
+            gk = parallel.matmul(np.ascontiguousarray(x.reshape(-1, g.k).T), dz2d).reshape(kernel.shape)
+        return gx, gk
     if need_input:
         gx = np.zeros(x.shape, x.dtype)
         if dz.size:
@@ -110,6 +130,10 @@ def conv3d_backward(dz, x, kernel, strides, padding, dilation, groups, need_inpu
             total += part
         gk = total.reshape(kernel.shape)
     return gx, gk
+
+
+def _bias_act(y2d, first, last, b, has_bias, relu) -> None:
+    _conv_kernels.bias_act_rows(y2d[first:last], b, has_bias, relu)
 
 
 # -- pooling ---------------------------------------------------------------------------------------

@@ -40,6 +40,10 @@ def vol2col_tile(x, cols, g0, g1, od_n, oh_n, ow_n, geom, c0, cg):
     xf = x.reshape(-1)
     k = kd * kh * kw * cg
     cf = cols.reshape(-1)
+    span = kw * cg
+    # a kernel row's taps are one contiguous run of the input when they are adjacent (no dilation
+    # along the columns) and hold every channel (one group)
+    runs = dw == 1 and cg == chans
     for g in range(g0, g1):
         n = g // (od_n * oh_n)
         rest = g - n * od_n * oh_n
@@ -47,21 +51,31 @@ def vol2col_tile(x, cols, g0, g1, od_n, oh_n, ow_n, geom, c0, cg):
         oh = rest - od * oh_n
         for ow in range(ow_n):
             dst = ((g - g0) * ow_n + ow) * k
+            w_first = ow * sw - pl
+            row_inside = runs and w_first >= 0 and w_first + kw <= width
             for a in range(kd):
                 z = od * sd + a * dd - pf
                 for i in range(kh):
                     h = oh * sh + i * dh - pt
-                    inside = 0 <= z < depth and 0 <= h < height
-                    for j in range(kw):
-                        wc = ow * sw + j * dw - pl
-                        d = dst + ((a * kh + i) * kw + j) * cg
-                        if inside and 0 <= wc < width:
-                            src = (((n * depth + z) * height + h) * width + wc) * chans + c0
-                            for c in range(cg):
-                                cf[d + c] = xf[src + c]
-                        else:
-                            for c in range(cg):
-                                cf[d + c] = 0
+                    d0 = dst + (a * kh + i) * span
+                    if z < 0 or z >= depth or h < 0 or h >= height:
+                        for q in range(span):
+                            cf[d0 + q] = 0
+                    elif row_inside:
+                        src = (((n * depth + z) * height + h) * width + w_first) * chans
+                        for q in range(span):
+                            cf[d0 + q] = xf[src + q]
+                    else:
+                        for j in range(kw):
+                            wc = w_first + j * dw
+                            d = d0 + j * cg
+                            if 0 <= wc < width:
+                                src = (((n * depth + z) * height + h) * width + wc) * chans + c0
+                                for c in range(cg):
+                                    cf[d + c] = xf[src + c]
+                            else:
+                                for c in range(cg):
+                                    cf[d + c] = 0
 
 
 @kernel
