@@ -137,7 +137,7 @@ def _lstm_case(Case, tag, rank, batch, steps, spatial, channels, filters, kernel
                 0.4 * rng.standard_normal((*kernel_size, filters, GATES * filters)),
                 0.3 * rng.standard_normal(GATES * filters)]
 
-    names = ("conv_lstm_recurrence", "steps") if opts.get("fused", rank < 3) else ()
+    names = ("conv_lstm_recurrence", "steps") if opts.get("fused", True) else ()
     names += ("conv2d", "concatenate", "getitem", "reshape", "transpose", "expand_dims", "add", "multiply",
              "sigmoid", "tanh") + (("where",) if mask is not None else ()) + (("pad",) if rank == 3 else ())
     return Case(f"conv_lstm-{tag}", names, fn, make, reference)
@@ -161,6 +161,10 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
         _lstm_case(Case, "2d-masked-backwards-step-ops", 2, 3, 4, (3, 3), 2, 1, (2, 2), padding="same", mask=0.5,
                    go_backwards=True, fused=False),
         _lstm_case(Case, "2d-dropout-step-ops", 2, 2, 3, (3, 4), 2, 2, (2, 2), dropout=True, fused=False),
+        _lstm_case(Case, "3d-same-masked-step-ops", 3, 2, 2, (2, 3, 2), 1, 1, (2, 2, 2), padding="same", mask=0.6,
+                   fused=False),
+        _lstm_case(Case, "3d-valid-masked-dropout-backwards", 3, 2, 3, (3, 3, 3), 1, 1, (3, 2, 2), mask=0.6,
+                   dropout=True, go_backwards=True),
         # the op's other activations (inputs of relu and hard_sigmoid rarely near their kinks)
         _lstm_case(Case, "2d-relu-hard-sigmoid-masked-last", 2, 2, 3, (3, 3), 1, 2, (2, 2), act="relu",
                    ract="hard_sigmoid", mask=0.6, sequences=False),

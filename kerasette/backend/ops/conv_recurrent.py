@@ -1,21 +1,22 @@
 """The convolutional LSTM's recurrence through time as one op (forward and backward through time).
 
 `conv_lstm_recurrence` takes the input transforms of every step at once, time-major: ``xp``
-(steps, batch, rows, cols, 4 * filters) (``conv(x_t, kernel) + bias``, computed by the caller
-as one convolution over all the steps), the initial states ``h0``, ``c0`` (batch, rows, cols,
-filters) and the recurrent kernel (kh, kw, filters, 4 * filters); per step it adds the stride-1
-'same' convolution of the previous ``h`` (the engine's 2-D convolution) and applies Keras's LSTM
-gates (i, f, c, o)::
+(steps, batch, *spatial, 4 * filters) (``conv(x_t, kernel) + bias``, computed by the caller as
+one convolution over all the steps), the initial states ``h0``, ``c0`` (batch, *spatial,
+filters) and the recurrent kernel (*kernel_size, filters, 4 * filters), with 2 spatial axes
+(rows, cols) or 3 (depth, rows, cols); per step it adds the stride-1 'same' convolution of the
+previous ``h`` (the engine's 2-D convolution; in 3-D the sum over the depth taps of 2-D
+convolutions of depth slices) and applies Keras's LSTM gates (i, f, c, o)::
 
     c = ra(f) * c + ra(i) * a(c~);   h = ra(o) * a(c)
 
-It returns every step's ``h`` (steps, batch, rows, cols, filters), followed, with
+It returns every step's ``h`` (steps, batch, *spatial, filters), followed, with
 ``with_carry``, by the final ``c`` (one more entry along the first axis). The backward pass runs
 the steps in reverse with the engine's convolution gradients, so a sequence costs one op in the
 graph instead of a dozen per step. Options:
 
 - ``mask``: (steps, batch) booleans; a False step leaves the states as they were.
-- ``recurrent_masks``: (4, batch, rows, cols, filters) multipliers of the previous ``h``, one per
+- ``recurrent_masks``: (4, batch, *spatial, filters) multipliers of the previous ``h``, one per
   gate (recurrent dropout: the same on every step); the four masked copies are convolved as four
   channel groups.
 - ``activation``, ``recurrent_activation``: ``'tanh'``, ``'sigmoid'``, ``'hard_sigmoid'``
@@ -86,18 +87,73 @@ class ConvLSTMRecurrence(Op):
         (a row's work counted as 8 memory-bound elements per gate value: tanh and exp)."""
         parallel.map_chunks(lambda r0, r1: kernel(*args, r0, r1), rows, parallel.memory_bound_min(), 8 * width)
 
+    def _depth_padding(self) -> tuple[int, int]:
+        """TensorFlow's 'same' split of a stride-1 depth axis: (before, after)."""
+        total = self.kernel.shape[0] - 1
+        return total // 2, total - total // 2
+
+    def _depth_slabs(self, h):
+        """(the depth-padded ``h``, a function giving tap ``a``'s slab as (batch * depth, rows,
+        cols, channels) images) of a 3-D state."""
+        before, after = self._depth_padding()
+        padded = np.pad(h, ((0, 0), (before, after), (0, 0), (0, 0), (0, 0))) if before or after else h
+        batch, depth = h.shape[:2]
+        return padded, lambda a: np.ascontiguousarray(padded[:, a:a + depth]).reshape(batch * depth, *h.shape[2:])
+
+    def _conv_same(self, h):
+        """The stride-1 'same' convolution of ``h`` (batch, *spatial, channels) with the recurrent
+        kernel: 2-D through the engine, 3-D as the sum over the depth taps of 2-D convolutions."""
+        conv = _engine()
+        if h.ndim == 4:
+            return conv.conv2d_forward(h, self.kernel, None, (1, 1), "same", groups=self.groups)
+        _, slab = self._depth_slabs(h)
+        out = None
+        for a in range(self.kernel.shape[0]):
+            y = conv.conv2d_forward(slab(a), self.kernel[a], None, (1, 1), "same", groups=self.groups)
+            out = y if out is None else np.add(out, y, out=out)
+        return out.reshape(*h.shape[:-1], out.shape[-1])
+
+    def _conv_same_backward(self, dz, h, need_input, need_kernel):
+        """(gradient of ``h``, of the recurrent kernel) of `_conv_same` (each None when not needed)."""
+        conv = _engine()
+        if h.ndim == 4:
+            d_in, d_kernel, _ = conv.conv2d_backward(dz, h, self.kernel, None, False, False, (1, 1), "same",
+                                                     need_input=need_input, need_kernel=need_kernel,
+                                                     groups=self.groups)
+            return d_in, d_kernel
+        padded, slab = self._depth_slabs(h)
+        batch, depth = h.shape[:2]
+        d_padded = np.zeros(padded.shape, dz.dtype) if need_input else None
+        d_kernel = np.empty(self.kernel.shape, dz.dtype) if need_kernel else None
+        dz2 = dz.reshape(batch * depth, *dz.shape[2:])
+        for a in range(self.kernel.shape[0]):
+            d_slab, d_tap, _ = conv.conv2d_backward(dz2, slab(a), self.kernel[a], None, False, False, (1, 1),
+                                                    "same", need_input=need_input, need_kernel=need_kernel,
+                                                    groups=self.groups)
+            if need_input:
+                d_padded[:, a:a + depth] += d_slab.reshape(batch, depth, *h.shape[2:])
+            if need_kernel:
+                d_kernel[a] = d_tap
+        if need_input:
+            before = self._depth_padding()[0]
+            d_padded = np.ascontiguousarray(d_padded[:, before:before + depth])
+        return d_padded, d_kernel
+
     def forward(self, xp, h0, c0, recurrent_kernel):
         steps, filters = xp.shape[0], h0.shape[-1]
-        if (xp.ndim != 5 or h0.shape != xp.shape[1:4] + (filters,) or c0.shape != h0.shape
-                or recurrent_kernel.shape[2:] != (filters, GATES * filters) or xp.shape[-1] != GATES * filters):
-            raise ValueError(f"conv_lstm_recurrence: expected xp (steps, batch, rows, cols, 4 * filters), states "
-                             "(batch, rows, cols, filters) and a recurrent kernel (kh, kw, filters, 4 * filters); "
-                             f"received shapes {xp.shape}, {h0.shape}, {c0.shape} and {recurrent_kernel.shape}")
-        conv, k = _engine(), _kernels()
+        rank = h0.ndim - 2
+        if (rank not in (2, 3) or xp.ndim != h0.ndim + 1 or h0.shape != xp.shape[1:-1] + (filters,)
+                or c0.shape != h0.shape or recurrent_kernel.shape[rank:] != (filters, GATES * filters)
+                or recurrent_kernel.ndim != rank + 2 or xp.shape[-1] != GATES * filters):
+            raise ValueError(f"conv_lstm_recurrence: expected xp (steps, batch, *spatial, 4 * filters), states "
+                             "(batch, *spatial, filters) and a recurrent kernel (*kernel_size, filters, 4 * filters), "
+                             f"with 2 or 3 spatial axes; received shapes {xp.shape}, {h0.shape}, {c0.shape} and "
+                             f"{recurrent_kernel.shape}")
+        k = _kernels()
         dtype = xp.dtype
         xp = np.ascontiguousarray(xp)
         self.groups = 1 if self.recurrent_masks is None else GATES
-        self.pixels = h0.shape[1] * h0.shape[2]
+        self.pixels = int(np.prod(h0.shape[1:-1]))
         rows = h0.shape[0] * self.pixels
         self.hs = np.empty((steps + 1, *h0.shape), dtype)
         self.cs = np.empty((steps + 1, *h0.shape), dtype)
@@ -106,8 +162,7 @@ class ConvLSTMRecurrence(Op):
         has_mask = self.mask is not None
         act, ract = self.act, self.ract
         for t in range(steps):
-            z = conv.conv2d_forward(self._recurrent_input(self.hs[t]), recurrent_kernel, None, (1, 1), "same",
-                                    groups=self.groups)
+            z = self._conv_same(self._recurrent_input(self.hs[t]))
             z2, x2 = z.reshape(rows, -1), xp[t].reshape(rows, -1)
             c_prev, h_prev = self.cs[t].reshape(rows, -1), self.hs[t].reshape(rows, -1)
             c_out, h_out = self.cs[t + 1].reshape(rows, -1), self.hs[t + 1].reshape(rows, -1)
@@ -120,7 +175,7 @@ class ConvLSTMRecurrence(Op):
         return self.hs[1:].copy()
 
     def backward(self, grad):
-        conv, k = _engine(), _kernels()
+        k = _kernels()
         steps = len(self.gates)
         rows = self.hs.shape[1] * self.pixels
         f = self.hs.shape[-1]
@@ -142,9 +197,8 @@ class ConvLSTMRecurrence(Op):
             need_input = t > 0 or need_h0
             if not (need_input or need_kernel):
                 continue
-            d_in, d_kernel, _ = conv.conv2d_backward(
-                dxp[t], self._recurrent_input(self.hs[t]), self.kernel, None, False, False, (1, 1), "same",
-                need_input=need_input, need_kernel=need_kernel, groups=self.groups)
+            d_in, d_kernel = self._conv_same_backward(dxp[t], self._recurrent_input(self.hs[t]), need_input,
+                                                      need_kernel)
             if need_kernel:
                 dkernel += d_kernel
             if need_input:
@@ -157,7 +211,7 @@ class ConvLSTMRecurrence(Op):
 def conv_lstm_recurrence(xp, h0, c0, recurrent_kernel, activation="tanh", recurrent_activation="sigmoid", mask=None,
                          recurrent_masks=None, with_carry=False):
     """The convolutional LSTM's steps (see the module docstring): every step's ``h`` (steps,
-    batch, rows, cols, filters), then the final ``c`` when ``with_carry``.
+    batch, *spatial, filters), then the final ``c`` when ``with_carry``.
 
     Example:
         >>> import numpy as np

@@ -32,9 +32,9 @@ sum of 2-D convolutions over the depth taps). With dropout, the four masked copi
 are stacked along the channels and convolved with the kernel as four groups, which is the
 per-gate computation in one pass. The steps then run as one op
 (`kerasette.backend.ops.conv_recurrent`: per step the recurrent convolution and one kernel pass
-for the gates, back-propagated through time in the same op) for ranks 1 and 2 with the
-activations its kernels know (tanh, sigmoid, hard_sigmoid, relu, linear); otherwise (rank 3,
-other activations) step by step through ordinary ops. Both are `conv_lstm_sequence`.
+for the gates, back-propagated through time in the same op) with the activations its kernels
+know (tanh, sigmoid, hard_sigmoid, relu, linear); with other activations, step by step through
+ordinary ops. Both are `conv_lstm_sequence`.
 """
 
 from __future__ import annotations
@@ -148,9 +148,9 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
     per-gate dropout masks (scaled), the same at every step. Without ``states`` the final
     states may be returned as None (the fused recurrence then skips the carry).
 
-    ``fused``: run the steps as one op (`kerasette.backend.ops.conv_recurrent`), possible for
-    ranks 1 and 2 with the activations its kernels know; False runs them through ordinary ops
-    step by step (any activation, rank 3); None (the default) chooses the op when it can.
+    ``fused``: run the steps as one op (`kerasette.backend.ops.conv_recurrent`), possible with
+    the activations its kernels know; False runs them through ordinary ops step by step (any
+    activation); None (the default) chooses the op when it can.
     """
     rank = x.ndim - 3
     strides = tuple(strides or (1,) * rank)
@@ -174,7 +174,7 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
     projected = ops.reshape(projected, (steps, batch, *projected.shape[1:]))
     names = (fusable_name(activation), fusable_name(recurrent_activation))
     if fused is None:
-        fused = rank <= 2 and None not in names
+        fused = None not in names
     if fused:
         return _fused_steps(projected, h, c, recurrent_kernel, names, mask_tm, recurrent_masks, sequences,
                             zero_output_for_mask, states)
@@ -203,7 +203,7 @@ def conv_lstm_sequence(x, h, c, kernel, recurrent_kernel, bias=None, strides=Non
 
 def _fused_steps(projected, h, c, recurrent_kernel, names, mask_tm, recurrent_masks, sequences, zero_output_for_mask,
                  states):
-    """`conv_lstm_sequence`'s steps as one op (ranks 1 and 2: a 1-D state is an image of one row)."""
+    """`conv_lstm_sequence`'s steps as one op (a 1-D state as an image of one row)."""
     steps, batch = projected.shape[0], projected.shape[1]
     state_shape = h.shape
     if h.ndim == 3:  # rank 1: (batch, length, filters) as (batch, 1, length, filters)
