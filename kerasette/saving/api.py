@@ -26,7 +26,7 @@ from kerasette.saving.file_content import (
 )
 from kerasette.saving.hdf5_io import H5Reader, h5_errors, write_str_attr, write_str_list_attr
 from kerasette.saving.keras_archive import ZIP_MAGIC, is_archive
-from kerasette.saving.model_config import model_from_config, parse_json, to_json
+from kerasette.saving.model_config import keras_file_config, model_from_config, parse_json, to_json
 from kerasette.saving.native_weights import is_native_layout
 from kerasette.saving.optimizer_state import restore_optimizer_state, write_optimizer_weights
 from kerasette.saving.training_config import compile_from_training_config, training_config
@@ -105,7 +105,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     if suffix == ".keras":
         keras3_files.save_keras(model, filepath, overwrite, include_optimizer)
         return
-    spec = {"class_name": type(model).__name__, "config": model.get_config()}
+    spec = {"class_name": type(model).__name__, "config": keras_file_config(model.get_config())}
     build = model.get_build_config() if hasattr(model, "get_build_config") else None
     if build is not None:
         spec["build_config"] = build

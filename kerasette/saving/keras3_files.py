@@ -24,7 +24,7 @@ from kerasette.saving.keras_archive import (
     read_archive,
     write_archive,
 )
-from kerasette.saving.model_config import model_from_config, to_json
+from kerasette.saving.model_config import keras_file_config, model_from_config, to_json
 from kerasette.saving.native_weights import (
     assign,
     check_no_extra_layers,
@@ -107,7 +107,7 @@ def save_keras(model, filepath, overwrite: bool = True, include_optimizer: bool 
     """Writes ``model`` as a Keras 3 ``.keras`` archive (atomically, checked by reading it back)."""
     class_name = _class_name(model)
     build = model.get_build_config() if hasattr(model, "get_build_config") else None
-    spec = model_spec(class_name, model.get_config(), build, compile_config(model))
+    spec = model_spec(class_name, keras_file_config(model.get_config()), build, compile_config(model))
     config_json = to_json(spec, "model config")
     metadata = metadata_json({"training_state": training_state_json(model)})
     weights = _weights_bytes(model, include_optimizer)

@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from kerasette import registry
+from kerasette.layers.operations import from_keras_entry, is_keras_operation
 from kerasette.layers.weight_arguments import weight_arguments
 from kerasette.saving.errors import CheckpointError
 from kerasette.saving.layer_config import layer_from_spec, translate_layer_config
@@ -149,13 +150,44 @@ def _translated_entry(entry: dict, custom_objects, where: str) -> dict:
 
 
 def _translated_functional_config(config: dict, custom_objects, where: str) -> dict:
-    """The functional config with each layer's config turned into kerasette's arguments."""
+    """The functional config with each layer's config turned into kerasette's arguments (Keras
+    3's operation layers into kerasette's, `kerasette.layers.operations`)."""
     layers = []
     for index, entry in enumerate(config.get("layers") or []):
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise CheckpointError(f"{where}: layers[{index}] should be a dict with 'class_name'")
+        if is_keras_operation(entry) and not registry.is_custom(entry["class_name"], custom_objects):
+            try:
+                entry = from_keras_entry(entry)
+            except ValueError as exc:
+                raise CheckpointError(f"{where}: layers[{index}]: {exc}") from None
         layers.append(_translated_entry(entry, custom_objects, f"{where}: layers[{index}]"))
     return {**config, "layers": layers}
+
+
+def keras_file_config(config):
+    """A model's config as a file holds it: each layer entry whose class says how Keras 3 writes
+    it (``keras_file_entry``: Keras 3's operation layers) in that form, in nested models too.
+    Keras 3 rebuilds the rest from kerasette's own form."""
+    if isinstance(config, list):  # Keras <= 2.1's Sequential
+        return [keras_file_config(entry) for entry in config]
+    if not isinstance(config, dict):
+        return config
+    if isinstance(config.get("layers"), list):
+        return {**config, "layers": [_keras_file_entry(entry) for entry in config["layers"]]}
+    return config
+
+
+def _keras_file_entry(entry):
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        return entry
+    cls = registry.lookup("layer", entry["class_name"])
+    convert = getattr(cls, "keras_file_entry", None)
+    if convert is not None:
+        return convert(entry)
+    if isinstance(entry.get("config"), (dict, list)) and entry["class_name"] in _MODEL_CLASSES:
+        return {**entry, "config": keras_file_config(entry["config"])}
+    return entry
 
 
 def build_functional(config, custom_objects=None, where: str = "model_config", filepath=None):
