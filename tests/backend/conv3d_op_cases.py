@@ -1,5 +1,6 @@
 """Op test cases for the 3-D family: `kerasette.backend.ops.conv3d` (valid, same, strided,
-dilated, grouped, bias and the fused ReLU) and `kerasette.backend.ops.pooling3d` (max_pool3d,
+dilated, grouped, bias and the fused ReLU), `conv3d_transpose` (valid, same, strided, dilated,
+output_padding) and `kerasette.backend.ops.pooling3d` (max_pool3d,
 avg_pool3d, valid and same), against slow numpy references written from Keras's definitions, for
 `tests/backend/op_cases.py`'s table (forward against the reference, float64 central-difference
 gradients).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import ops
+from kerasette.utils.conv_transpose import deconv_output_length, transpose_crops
 from tests.helpers import spaced
 
 
@@ -73,6 +75,34 @@ def pool3d_reference(x, pool, strides, padding, reduce):
     return y
 
 
+def conv3d_transpose_reference(x, w, b=None, strides=(1, 1, 1), padding="valid", output_padding=None,
+                               dilation=(1, 1, 1)):
+    """Keras 3's transposed convolution, one input cell and kernel tap at a time: input cell
+    ``i`` times tap ``t`` lands on output ``i * s + t * d - crop_before`` along each axis
+    (`kerasette.utils.conv_transpose` gives the output sizes and crops, Keras's rule)."""
+    x = np.asarray(x, np.float64)
+    sizes, taps = x.shape[1:4], w.shape[:3]
+    pads = output_padding or (None, None, None)
+    args = list(zip(sizes, taps, pads, strides, dilation))
+    out = [deconv_output_length(n, k, padding, p, s, d) for n, k, p, s, d in args]
+    before = [transpose_crops(n, k, padding, p, s, d)[0] for n, k, p, s, d in args]
+    y = np.zeros((x.shape[0], *out, w.shape[3]))
+    for cell in np.ndindex(*sizes):
+        for tap in np.ndindex(*taps):
+            o = [cell[a] * strides[a] + tap[a] * dilation[a] - before[a] for a in range(3)]
+            if all(0 <= o[a] < out[a] for a in range(3)):
+                y[:, o[0], o[1], o[2]] += x[(slice(None), *cell)] @ w[tap].T
+    return y if b is None else y + b
+
+
+#: (tag, x shape, kernel shape (kd, kh, kw, F, C), strides, padding, output_padding, dilation)
+TRANSPOSE_SHAPES = (
+    ("valid", (2, 2, 3, 2, 3), (2, 3, 2, 4, 3), (1, 1, 1), "valid", None, (1, 1, 1)),
+    ("same-strided", (2, 3, 2, 3, 2), (3, 2, 3, 3, 2), (2, 1, 2), "same", None, (1, 1, 1)),
+    ("valid-output-padding", (1, 2, 3, 2, 2), (2, 2, 3, 2, 2), (2, 2, 3), "valid", (1, 0, 2), (1, 1, 1)),
+    ("same-dilated", (2, 3, 3, 2, 2), (2, 2, 2, 3, 2), (1, 1, 1), "same", None, (2, 1, 2)),
+)
+
 #: (tag, x shape, kernel shape, strides, padding, dilation, groups)
 CONV_SHAPES = (
     ("valid", (2, 4, 5, 4, 3), (2, 3, 2, 3, 2), (1, 1, 1), "valid", (1, 1, 1), 1),
@@ -115,6 +145,17 @@ def cases(case):
                     lambda x, k, b: ops.conv3d(x, k, b, strides, padding, relu=True),
                     _away_from_relu_kink((xs, ks, (ks[-1],)), strides, padding, dilation, groups),
                     lambda x, k, b: conv3d_reference(x, k, b, strides, padding, relu=True)))
+    for tag, xs, ks, strides, padding, output_padding, dilation in TRANSPOSE_SHAPES:
+        args = (strides, padding, output_padding, dilation)
+        out.append(case(f"conv3d_transpose-{tag}", ("conv3d_transpose",),
+                        lambda x, k, b, a=args: ops.conv3d_transpose(x, k, b, *a),
+                        lambda rng, xs=xs, ks=ks: [rng.standard_normal(xs), rng.standard_normal(ks),
+                                                   rng.standard_normal(ks[3])],
+                        lambda x, k, b, a=args: conv3d_transpose_reference(x, k, b, *a)))
+    out.append(case("conv3d_transpose-no-bias", ("conv3d_transpose",),
+                    lambda x, k: ops.conv3d_transpose(x, k, None, 2, "same"),
+                    lambda rng: [rng.standard_normal((1, 2, 2, 3, 2)), rng.standard_normal((3, 3, 3, 2, 2))],
+                    lambda x, k: conv3d_transpose_reference(x, k, None, (2, 2, 2), "same")))
     # pooling: distinct values, so no window holds a tie for its maximum
     for tag, shape, pool, strides, padding in (("valid", (2, 4, 5, 4, 2), (2, 2, 2), None, "valid"),
                                                ("valid-overlapping", (1, 5, 4, 5, 3), (3, 2, 2), (1, 2, 1), "valid"),

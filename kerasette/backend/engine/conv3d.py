@@ -38,12 +38,18 @@ def output_and_padding(spatial, window, strides, padding: str):
 
 
 class Geometry:
-    """The shapes of one 3-D convolution: kernel (kd, kh, kw, C // groups, F) over x (N, D, H, W, C)."""
+    """The shapes of one 3-D convolution: kernel (kd, kh, kw, C // groups, F) over x (N, D, H, W, C).
 
-    def __init__(self, x_shape, kernel_shape, strides, padding, dilation, groups):
+    ``padding`` is 'valid', 'same', or the padding before each spatial axis given as three ints,
+    with the output sizes ``out`` (the transposed convolution's window of its full result)."""
+
+    def __init__(self, x_shape, kernel_shape, strides, padding, dilation, groups, out=None):
         self.size = tuple(kernel_shape[:3])
         self.extent = tuple((k - 1) * d + 1 for k, d in zip(self.size, dilation))
-        self.out, before = output_and_padding(x_shape[1:4], self.extent, strides, padding)
+        if isinstance(padding, str):
+            self.out, before = output_and_padding(x_shape[1:4], self.extent, strides, padding)
+        else:
+            self.out, before = tuple(out), tuple(padding)
         self.geom = np.array(self.size + tuple(strides) + tuple(dilation) + before, np.int64)
         self.groups = groups
         self.k = math.prod(self.size) * kernel_shape[3]
@@ -53,23 +59,24 @@ class Geometry:
         """A 1 x 1 x 1 kernel moved one cell at a time over one group: the convolution is one
         matrix product of the (N * D * H * W, C) input (no patches to pack)."""
         return self.size == (1, 1, 1) and tuple(self.geom[3:6]) == (1, 1, 1) and self.groups == 1 \
-            and self.out == tuple(x_shape[1:4])
+            and self.out == tuple(x_shape[1:4]) and not self.geom[9:12].any()
 
     def rows(self, n_img: int, itemsize: int) -> int:
         """Output rows (of OW positions) per tile."""
         return rows_per_tile(n_img * self.out[0] * self.out[1], self.out[2] * self.k, itemsize)
 
 
-def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu):
+def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu, out=None):
     """``relu?(conv3d(x, kernel) + bias)``: a new (N, OD, OH, OW, F) array.
 
     Args:
         x: (N, D, H, W, C); kernel: (kd, kh, kw, C // groups, F), the same dtype; bias: (F,) or None.
-        strides, dilation: three ints each; padding: 'valid' or 'same'; groups: channel groups.
+        strides, dilation: three ints each; padding: 'valid', 'same' or three ints (the padding
+            before each axis, with ``out``: see `Geometry`); groups: channel groups.
         relu: apply a ReLU after the bias.
     """
     x = np.ascontiguousarray(x)
-    g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups)
+    g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups, out)
     y = np.empty((x.shape[0],) + g.out + (g.filters,), x.dtype)
     if y.size == 0:
         return y
@@ -93,43 +100,55 @@ def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu):
 def conv3d_backward(dz, x, kernel, strides, padding, dilation, groups, need_input=True, need_kernel=True):
     """(input gradient or None, kernel gradient or None) of a 3-D convolution, from ``dz``, the
     gradient at its output before the bias (the ReLU's mask already applied)."""
-    dz = np.ascontiguousarray(dz)
-    g = Geometry(x.shape, kernel.shape, strides, padding, dilation, groups)
-    gx = gk = None
-    if g.pointwise(x.shape) and dz.size:
-        dz2d, w2d = dz.reshape(-1, g.filters), kernel.reshape(g.k, g.filters)
-        if need_input:
-            gx = parallel.matmul(dz2d, np.ascontiguousarray(w2d.T)).reshape(x.shape)
-        if need_kernel:
-            gk = parallel.matmul(np.ascontiguousarray(x.reshape(-1, g.k).T), dz2d).reshape(kernel.shape)
-        return gx, gk
-    if need_input:
-        gx = np.zeros(x.shape, x.dtype)
-        if dz.size:
-            w2d = np.ascontiguousarray(kernel.reshape(g.k, g.filters))
-
-            def run_input(first, last):
-                dcols = scratch("dcols3d", (g.rows(last - first, dz.itemsize) * g.out[2], g.k), dz.dtype)
-                _kernels.conv3d_input_grad_chunk(dz[first:last], w2d, gx[first:last], dcols, g.geom, groups)
-
-            by_images(run_input, dz)
-    if need_kernel:
-        if dz.size == 0:
-            return gx, np.zeros(kernel.shape, kernel.dtype)
-        xc = np.ascontiguousarray(x)
-
-        def run_kernel(first, last):
-            dw = np.empty((g.k, g.filters), x.dtype)
-            cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
-            _kernels.conv3d_kernel_grad_chunk(dz[first:last], xc[first:last], dw, cols, g.geom, groups)
-            return dw
-
-        parts = by_images(run_kernel, dz)
-        total = parts[0]
-        for part in parts[1:]:
-            total += part
-        gk = total.reshape(kernel.shape)
+    gx = conv3d_input_grad(dz, x.shape, kernel, strides, padding, dilation, groups) if need_input else None
+    gk = conv3d_kernel_grad(dz, x, kernel.shape, strides, padding, dilation, groups) if need_kernel else None
     return gx, gk
+
+
+def conv3d_input_grad(dz, x_shape, kernel, strides, padding, dilation, groups, out=None):
+    """The gradient of a 3-D convolution's input of shape ``x_shape``, from the gradient ``dz``
+    at its output (the adjoint of the convolution: also the transposed convolution of ``dz``).
+    Arguments as for `conv3d_forward`."""
+    dz = np.ascontiguousarray(dz)
+    g = Geometry(x_shape, kernel.shape, strides, padding, dilation, groups, out)
+    w2d = np.ascontiguousarray(kernel.reshape(g.k, g.filters))
+    if g.pointwise(x_shape):
+        return parallel.matmul(dz.reshape(-1, g.filters), np.ascontiguousarray(w2d.T)).reshape(x_shape)
+    gx = np.zeros(x_shape, dz.dtype)
+    if dz.size == 0:
+        return gx
+
+    def run(first, last):
+        dcols = scratch("dcols3d", (g.rows(last - first, dz.itemsize) * g.out[2], g.k), dz.dtype)
+        _kernels.conv3d_input_grad_chunk(dz[first:last], w2d, gx[first:last], dcols, g.geom, groups)
+
+    by_images(run, dz)
+    return gx
+
+
+def conv3d_kernel_grad(dz, x, kernel_shape, strides, padding, dilation, groups, out=None):
+    """The gradient of a 3-D convolution's kernel, from ``dz`` at its output and its input ``x``,
+    each chunk of the batch summed in its own array, then the chunks in order. Arguments as for
+    `conv3d_forward`."""
+    dz, x = np.ascontiguousarray(dz), np.ascontiguousarray(x)
+    g = Geometry(x.shape, kernel_shape, strides, padding, dilation, groups, out)
+    if g.pointwise(x.shape):
+        return parallel.matmul(np.ascontiguousarray(x.reshape(-1, g.k).T), dz.reshape(-1, g.filters)).reshape(
+            kernel_shape)
+    if dz.size == 0:
+        return np.zeros(kernel_shape, x.dtype)
+
+    def run(first, last):
+        dw = np.empty((g.k, g.filters), x.dtype)
+        cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
+        _kernels.conv3d_kernel_grad_chunk(dz[first:last], x[first:last], dw, cols, g.geom, groups)
+        return dw
+
+    parts = by_images(run, dz)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total.reshape(kernel_shape)
 
 
 def _bias_act(y2d, first, last, b, has_bias, relu) -> None:

@@ -6,7 +6,7 @@ Importing this package registers the ops behind Tensor's operators (``+``, ``@``
 
 from kerasette.backend.ops.activations import gelu, general_relu, hard_sigmoid
 from kerasette.backend.ops.conv import conv2d, depthwise_conv2d, max_pool2d
-from kerasette.backend.ops.conv3d import conv3d
+from kerasette.backend.ops.conv3d import conv3d, conv3d_transpose
 from kerasette.backend.ops.conv_transpose import conv2d_transpose
 from kerasette.backend.ops.elementwise import (
     abs,
@@ -71,7 +71,7 @@ __all__ = [
 ]
 __all__ += ["conv2d_transpose", "resize2d"]
 __all__ += ["pad"]
-__all__ += ["avg_pool3d", "conv3d", "max_pool3d"]
+__all__ += ["avg_pool3d", "conv3d", "conv3d_transpose", "max_pool3d"]
 
 register_operators({
     "add": add, "subtract": subtract, "multiply": multiply, "divide": divide, "power": power,

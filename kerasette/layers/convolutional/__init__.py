@@ -5,6 +5,7 @@ here as Keras 1 and 2 allowed, the pooling layers: they are exported here too)."
 from kerasette.layers.convolutional.conv1d import AtrousConvolution1D, Conv1D, Convolution1D
 from kerasette.layers.convolutional.conv2d import Conv2D
 from kerasette.layers.convolutional.conv3d import Conv3D, Convolution3D
+from kerasette.layers.convolutional.conv3d_transpose import Conv3DTranspose, Deconvolution3D
 from kerasette.layers.convolutional.depthwise import DepthwiseConv2D
 from kerasette.layers.convolutional.separable import SeparableConv2D
 from kerasette.layers.convolutional.separable1d import DepthwiseConv1D, SeparableConv1D
@@ -51,3 +52,4 @@ __all__ += ["AveragePooling1D", "Cropping1D", "GlobalAveragePooling1D", "GlobalM
             "UpSampling1D", "ZeroPadding1D"]
 __all__ += ["AveragePooling3D", "Conv3D", "Convolution3D", "Cropping3D", "GlobalAveragePooling3D",
             "GlobalMaxPooling3D", "MaxPooling3D", "UpSampling3D", "ZeroPadding3D"]
+__all__ += ["Conv3DTranspose", "Deconvolution3D"]
