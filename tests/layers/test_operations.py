@@ -1,8 +1,8 @@
 """Keras 3's operation layers (``kerasette.layers.operations``): each operation against numpy,
 gradients in float64, the entries Keras 3 writes read and written back, and the fixtures of
-``tests/saving/data/keras3_layers/make_masked_ops.py`` in both of Keras's file formats (the
-``.h5`` files are also checked both ways by ``tests/saving/test_keras3_layers.py`` and
-``test_keras_interop.py``)."""
+``tests/saving/data/keras3_layers/make_masked_ops.py`` in both of Keras's file formats (also
+checked by the discovery tests: ``tests/saving/test_keras3_layers.py``,
+``test_keras_archives.py``, and both ways ``test_keras_interop.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ from tests.saving.test_keras3_layers import fixture_inputs
 
 FOLDER = DATA / "keras3_layers"
 FIXTURES = ["masked_ops_embedding_lstm", "masked_ops_merges", "masked_ops_explicit"]
+
+
+def _file(name: str, suffix: str):
+    """A fixture as Keras 3 wrote it: ``.h5`` here, the archive in ``keras3_archives``."""
+    return FOLDER / f"{name}.h5" if suffix == ".h5" else DATA / "keras3_archives" / f"layers_{name}.keras"
 
 rng = np.random.default_rng(0)
 A = rng.normal(size=(2, 3, 4)).astype("float32")
@@ -168,14 +173,14 @@ def test_layer_errors():
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_keras3_files_with_operation_layers_predict_as_keras(name, suffix):
     data = np.load(FOLDER / f"{name}.npz")
-    model = load_model(FOLDER / f"{name}{suffix}", compile=False)
+    model = load_model(_file(name, suffix), compile=False)
     np.testing.assert_allclose(model.predict(fixture_inputs(data), verbose=0), data["y"], rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_kerasette_writes_operations_as_keras3_does(tmp_path, suffix):
     data = np.load(FOLDER / "masked_ops_explicit.npz")
-    model = load_model(FOLDER / f"masked_ops_explicit{suffix}", compile=False)
+    model = load_model(_file("masked_ops_explicit", suffix), compile=False)
     model.save(tmp_path / f"again{suffix}")
     again = load_model(tmp_path / f"again{suffix}", compile=False)
     np.testing.assert_allclose(again.predict(data["x"], verbose=0), data["y"], rtol=0, atol=1e-5)

@@ -8,9 +8,11 @@ as an explicit ``mask=`` argument; ``keras.ops`` calls in a model become such la
 
     KERAS_BACKEND=torch /work/kerasenv/bin/python tests/saving/data/keras3_layers/make_masked_ops.py
 
-For each model NAME: ``NAME.h5`` (legacy full model, ``model.save``; Keras 3 itself cannot load
-these back: it writes no module for the operations), ``NAME.keras`` (Keras 3's archive) and
-``NAME.npz`` (inputs ``x`` or ``x_0``, ``x_1``, and Keras's inference predictions ``y``).
+For each model NAME: ``NAME.h5`` (legacy full model, ``model.save``) and ``NAME.npz`` (inputs
+``x`` or ``x_0``, ``x_1``, and Keras's inference predictions ``y``) here, and the same model as
+Keras 3's archive, ``../keras3_archives/layers_NAME.keras`` with its ``.npz`` (written here:
+``make_archives.py`` re-saves this folder's ``.h5`` models through Keras, which cannot load these
+back, since it writes no module for the operations in ``.h5`` files).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
+ARCHIVES = HERE.parent / "keras3_archives"
 
 
 def _padded(rng, n, steps, vocab):
@@ -89,9 +92,10 @@ def main():
         model = make()
         y = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
         model.save(HERE / f"{name}.h5")
-        model.save(HERE / f"{name}.keras")
+        model.save(ARCHIVES / f"layers_{name}.keras")
         arrays = {"x": xs[0]} if len(xs) == 1 else {f"x_{i}": x for i, x in enumerate(xs)}
         np.savez(HERE / f"{name}.npz", **arrays, y=y)
+        np.savez(ARCHIVES / f"layers_{name}.npz", **arrays, y=y)
         print(name, [entry["class_name"] for entry in model.get_config()["layers"]])
 
 
