@@ -15,6 +15,7 @@ from kerasette.layers import (
     AveragePooling3D,
     BatchNormalization,
     Conv3D,
+    Conv3DTranspose,
     Convolution3D,
     Cropping3D,
     GlobalAveragePooling3D,
@@ -60,7 +61,10 @@ def _through(layer, names):
 @pytest.mark.parametrize("make, shape", [
     (lambda: Conv3D(4, (2, 3, 2), strides=(1, 2, 1), padding="same", groups=2, dtype="float64"), (3, 5, 4, 4)),
     (lambda: Conv3D(2, 2, dilation_rate=(1, 2, 2), data_format="channels_first", dtype="float64"), (2, 3, 5, 4)),
-], ids=["grouped-strided-same", "dilated-channels_first"])
+    (lambda: Conv3DTranspose(3, (2, 3, 2), strides=(2, 1, 2), padding="same", output_padding=(1, 0, 0),
+                             dtype="float64"), (2, 3, 2, 2)),
+    (lambda: Conv3DTranspose(2, 2, dilation_rate=2, data_format="channels_first", dtype="float64"), (2, 2, 3, 2)),
+], ids=["grouped-strided-same", "dilated-channels_first", "transpose-strided", "transpose-dilated-channels_first"])
 def test_gradients_through_conv3d(make, shape):
     layer = make()
     layer.build_for((None,) + shape)
@@ -89,6 +93,7 @@ def test_gradients_through_weightless_layers(make):
 # ------------------------------------------------------------------------------ data formats
 @pytest.mark.parametrize("make", [
     lambda df: Conv3D(4, (2, 3, 2), strides=(2, 1, 1), padding="same", activation="relu", data_format=df),
+    lambda df: Conv3DTranspose(2, (2, 3, 2), strides=(2, 1, 3), output_padding=(1, 0, 2), data_format=df),
     lambda df: MaxPooling3D((2, 2, 3), strides=(1, 2, 1), padding="same", data_format=df),
     lambda df: AveragePooling3D(3, strides=2, padding="same", data_format=df),
     lambda df: UpSampling3D((1, 2, 3), data_format=df),
@@ -170,11 +175,12 @@ def test_keras3_config_of_conv3d():
 def test_registered_names_and_keras1_module_paths():
     from kerasette.layers import convolutional, pooling
 
-    for alias, cls in [("Convolution3D", Conv3D), ("MaxPool3D", MaxPooling3D), ("AvgPool3D", AveragePooling3D),
+    for alias, cls in [("Convolution3D", Conv3D), ("Deconvolution3D", Conv3DTranspose),
+                       ("Convolution3DTranspose", Conv3DTranspose), ("MaxPool3D", MaxPooling3D), ("AvgPool3D", AveragePooling3D),
                        ("GlobalMaxPool3D", GlobalMaxPooling3D), ("GlobalAvgPool3D", GlobalAveragePooling3D)]:
         assert registry.get("layer", alias) is cls
         assert getattr(layers, alias) is cls
-    for name in ("Conv3D", "Convolution3D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
+    for name in ("Conv3D", "Convolution3D", "Conv3DTranspose", "Deconvolution3D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
                  "GlobalAveragePooling3D", "UpSampling3D", "ZeroPadding3D", "Cropping3D"):
         assert getattr(convolutional, name) is getattr(layers, name)
         assert name in convolutional.__all__
@@ -241,6 +247,20 @@ ERRORS = [
      r"cols\), received input shape \(None, 5, 5, 3\)"),
     (lambda: Convolution3D(4, kernel_dim1=3, kernel_dim2=3),
      r"Convolution3D: Keras 1's kernel size needs kernel_dim1, kernel_dim2 and kernel_dim3; missing kernel_dim3"),
+    (lambda: Conv3DTranspose(2, 3, strides=2, dilation_rate=2),
+     r"Conv3DTranspose '.*': strides above 1 and dilation_rate above 1 cannot be used together \(Keras's rule\); "
+     r"received strides=2, dilation_rate=2"),
+    (lambda: Conv3DTranspose(2, 3, strides=2, output_padding=(1, 1)),
+     r"Conv3DTranspose '.*': argument `output_padding` must be None, an int or three ints >= 0; received "
+     r"output_padding=\(1, 1\)"),
+    (lambda: Conv3DTranspose(2, 3, strides=(2, 1, 2), output_padding=1),
+     r"Conv3DTranspose '.*': each value of `output_padding` must be smaller than its stride; received "
+     r"output_padding=1 with strides=\(2, 1, 2\) \(axis 1: 1 >= 1\)"),
+    (lambda: Conv3DTranspose(2, 3).build_for((None, 4, 4, 4, None)),
+     r"Conv3DTranspose '.*': the channel axis must be known; received input shape \(None, 4, 4, 4, None\)"),
+    (lambda: Conv3DTranspose(2, 3).build_for((None, 4, 4, 4)), r"Conv3DTranspose '.*': expected a 5-D input"),
+    (lambda: Conv3DTranspose(2, (2, 2)), r"Conv3DTranspose '.*': argument `kernel_size` must be an int or a tuple "
+                                         r"of 3 ints; received kernel_size=\(2, 2\)"),
     (lambda: MaxPooling3D(pool_size=(2, 2)), r"MaxPooling3D '.*': argument `pool_size` must be an int or a tuple of 3 "
                                              r"ints; received pool_size=\(2, 2\)"),
     (lambda: MaxPooling3D(padding="causal"), r"MaxPooling3D '.*': argument `padding` must be one of \('valid', "

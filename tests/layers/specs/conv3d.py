@@ -1,5 +1,5 @@
 """Layer table entries for the 3-D image family: Conv3D (valid, same, strided, dilated, grouped,
-no bias, Keras 1's Convolution3D form), MaxPooling3D, AveragePooling3D, GlobalMaxPooling3D,
+no bias, Keras 1's Convolution3D form), Conv3DTranspose (strided, output_padding, dilated), MaxPooling3D, AveragePooling3D, GlobalMaxPooling3D,
 GlobalAveragePooling3D, UpSampling3D, ZeroPadding3D and Cropping3D, in both data formats and with
 Keras 1's arguments (``border_mode``, ``subsample``, ``dim_ordering``).
 
@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from kerasette import layers
-from tests.backend.conv3d_op_cases import conv3d_reference, pool3d_reference
+from tests.backend.conv3d_op_cases import conv3d_reference, conv3d_transpose_reference, pool3d_reference
 from tests.layers.specs import Spec
 
 TO_LAST = (0, 2, 3, 4, 1)
@@ -48,11 +48,18 @@ def _conv(layer, x):
     return np.maximum(y, 0) if layer.get_config()["activation"] == "relu" else y
 
 
+def _transpose(layer, x):
+    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    y = conv3d_transpose_reference(x, weights[0], weights[1] if layer.use_bias else None, layer.strides,
+                                   layer.padding, layer.output_padding, layer.dilation_rate)
+    return np.maximum(y, 0) if layer.get_config()["activation"] == "relu" else y
+
+
 #: id -> (make, reference): the reference reads the weights of the layer the latest ``make`` made
 REFERENCES: dict = {}
 
 
-def _conv_spec(id_, make, input_shape, n_weights, n_params):
+def _conv_spec(id_, make, input_shape, n_weights, n_params, kind=_conv):
     latest = {}
 
     def make_layer():
@@ -64,8 +71,8 @@ def _conv_spec(id_, make, input_shape, n_weights, n_params):
         if not layer.built:
             layer.build_for((None,) + x.shape[1:])
         if layer.data_format == CF:
-            return _conv(layer, x.transpose(TO_LAST)).transpose(TO_FIRST)
-        return _conv(layer, x)
+            return kind(layer, x.transpose(TO_LAST)).transpose(TO_FIRST)
+        return kind(layer, x)
 
     REFERENCES[id_] = (make_layer, reference)
     return Spec(id_, make_layer, input_shape, n_weights, n_params)
@@ -103,6 +110,17 @@ SPECS = [
     _conv_spec("convolution3d-keras1-th", keras1(lambda: layers.Convolution3D(2, 2, 2, 2, dim_ordering="th",
                                                                               bias=False)),
                (3, 3, 4, 4), 1, 8 * 3 * 2),
+    _conv_spec("conv3d-transpose-valid", lambda: layers.Conv3DTranspose(3, 2), (2, 3, 2, 2), 2, 8 * 3 * 2 + 3,
+               _transpose),
+    _conv_spec("conv3d-transpose-same-strided-relu",
+               lambda: layers.Conv3DTranspose(2, (3, 2, 3), strides=(2, 1, 2), padding="same", activation="relu",
+                                              bias_initializer="ones"), (2, 3, 2, 3), 2, 18 * 2 * 3 + 2, _transpose),
+    _conv_spec("conv3d-transpose-output-padding-channels_first",
+               lambda: layers.Conv3DTranspose(2, 2, strides=(2, 3, 2), output_padding=(1, 2, 0), data_format=CF),
+               (3, 2, 2, 3), 2, 8 * 2 * 3 + 2, _transpose),
+    _conv_spec("conv3d-transpose-dilated-no-bias",
+               lambda: layers.Deconvolution3D(2, 2, dilation_rate=(1, 2, 2), padding="same", use_bias=False),
+               (3, 3, 3, 2), 1, 8 * 2 * 2, _transpose),
     # -- pooling ----------------------------------------------------------------------------------
     Spec("maxpool3d", lambda: layers.MaxPooling3D(), (4, 5, 4, 2), 0, 0, _pool((2, 2, 2), None, "valid", "max")),
     Spec("maxpool3d-same-strides", lambda: layers.MaxPooling3D((3, 2, 3), strides=(2, 1, 2), padding="same"),

@@ -1,8 +1,9 @@
 """Writes the 3-D image family's fixtures with real Keras 3 (not kerasette): a model with every
-3-D layer (Conv3D 'same' and strided, dilated, grouped, without bias; ZeroPadding3D, Cropping3D,
+3-D layer but Conv3DTranspose (Conv3D 'same' and strided, dilated, grouped, without bias; ZeroPadding3D, Cropping3D,
 UpSampling3D; MaxPooling3D, AveragePooling3D, GlobalMaxPooling3D, GlobalAveragePooling3D),
 channels-last, the same model channels-first, and a second channels-last model with 'same'
-max pooling, strided and dilated convolutions; each trained a few steps so that no weight is its
+max pooling, strided and dilated convolutions, and Conv3DTranspose ('same' strided,
+output_padding, dilated) in both data formats; each trained a few steps so that no weight is its
 initial value.
 
 AveragePooling3D with 'same' padding is used only where the padding is the same on both sides
@@ -57,11 +58,27 @@ def strided_model():
     ])
 
 
+def transpose_model(data_format="channels_last"):
+    df = data_format
+    shape = (3, 4, 3, 2) if df == "channels_last" else (2, 3, 4, 3)
+    return keras.Sequential([
+        keras.Input(shape),
+        layers.Conv3DTranspose(4, (2, 3, 2), strides=(2, 1, 2), padding="same", activation="relu", data_format=df,
+                               bias_initializer="random_normal"),
+        layers.Conv3DTranspose(3, 2, strides=(1, 2, 2), output_padding=(0, 1, 0), data_format=df,
+                               bias_initializer="random_normal"),
+        layers.Conv3DTranspose(2, 3, dilation_rate=(2, 1, 1), padding="same", use_bias=False, data_format=df),
+        layers.GlobalAveragePooling3D(data_format=df),
+        layers.Dense(3, activation="softmax"),
+    ])
+
+
 def main() -> None:
     keras.utils.set_random_seed(11)
     rng = np.random.default_rng(11)
     for name, make in (("conv3d", conv3d_model), ("conv3d_channels_first", lambda: conv3d_model("channels_first")),
-                       ("conv3d_strided_dilated", strided_model)):
+                       ("conv3d_strided_dilated", strided_model), ("conv3d_transpose", transpose_model),
+                       ("conv3d_transpose_channels_first", lambda: transpose_model("channels_first"))):
         model = make()
         model.compile(keras.optimizers.SGD(0.05), "categorical_crossentropy")
         x = rng.standard_normal((16, *model.input_shape[1:])).astype("float32")
