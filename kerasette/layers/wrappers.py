@@ -111,6 +111,11 @@ class Bidirectional(Wrapper):
     merge, and both layers output zeros at masked steps (as Keras sets). With ``return_state``
     the output is ``[merged, *forward_states, *backward_states]``.
 
+    Keras 2's options of the layer inside carry over: with ``time_major`` the sequences are
+    (steps, batch, ...) and the backward output is reversed along the first axis; the call's
+    ``constants=`` (tensors every step of the cell sees, see `RNN`) go to both directions, after
+    the initial states in the list of inputs, and ``num_constants`` is saved in the config.
+
     Args:
         layer: a recurrent layer (`LSTM`, `GRU`, `SimpleRNN`, `RNN`).
         merge_mode: ``'concat'`` (default), ``'sum'``, ``'mul'``, ``'ave'``, or None (the two
@@ -125,7 +130,8 @@ class Bidirectional(Wrapper):
         (None, 8)
     """
 
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, num_constants=None,
+                 **kwargs):
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of 'sum', 'mul', 'ave', 'concat' or None; "
                              f"received merge_mode={merge_mode!r}")
@@ -160,6 +166,21 @@ class Bidirectional(Wrapper):
         self.return_state = forward.return_state
         self.stateful = forward.stateful
         self.supports_masking = True
+        self._num_constants = 0
+        self._set_num_constants(int(num_constants or 0))
+
+    def _set_num_constants(self, count: int) -> None:
+        """How many of the inputs after the sequence (and the initial states) are constants;
+        each direction is told, so that it builds its cell for them and splits them off."""
+        if count:
+            for direction in (self.forward_layer, self.backward_layer):
+                check = getattr(direction, "_check_takes_constants", None)
+                if check is None:
+                    raise ValueError(f"Bidirectional '{self.name}': `constants` need recurrent layers that take "
+                                     f"them (RNN and its subclasses); received {type(direction).__name__}")
+                check()
+                direction._num_constants = count
+        self._num_constants = count
 
     def _tracked_layers(self) -> list:
         return [self.forward_layer, self.backward_layer]
@@ -188,30 +209,46 @@ class Bidirectional(Wrapper):
             else tuple(forward)
         return [merged] + states if self.return_state else merged
 
-    def __call__(self, inputs, *args, initial_state=None, **kwargs):
-        if initial_state is not None:
-            first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [first, *states]
+    def __call__(self, inputs, *args, initial_state=None, constants=None, **kwargs):
+        if initial_state is not None or constants is not None:
+            given = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            if initial_state is not None:
+                states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            else:  # states given in the list keep their place before the constants
+                states = given[1:len(given) - (self._num_constants if constants is None else 0)]
+            if constants is not None:
+                constants = list(constants) if isinstance(constants, (list, tuple)) else [constants]
+                self._set_num_constants(len(constants))
+            else:
+                constants = given[len(given) - self._num_constants:] if self._num_constants else []
+            inputs = [given[0], *states, *constants]
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs, mask=None, training=False):
+    def call(self, inputs, mask=None, training=False, constants=None):
         states = []
         if isinstance(inputs, (list, tuple)):
             inputs, states = inputs[0], list(inputs[1:])
+        if constants is not None:  # given to call itself: as if they were in the list
+            constants = list(constants) if isinstance(constants, (list, tuple)) else [constants]
+            if len(constants) != self._num_constants:
+                self._set_num_constants(len(constants))
+            states = states + constants
+        count = self._num_constants
+        states, constants = (states[:len(states) - count], states[len(states) - count:]) if count else (states, [])
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         half = len(states) // 2
-        forward_in = [inputs, *states[:half]] if states else inputs
-        backward_in = [inputs, *states[half:]] if states else inputs
+        forward_in = [inputs, *states[:half], *constants] if states or constants else inputs
+        backward_in = [inputs, *states[half:], *constants] if states or constants else inputs
         y = self.forward_layer.run(forward_in, training, mask=mask)
         y_rev = self.backward_layer.run(backward_in, training, mask=mask)
         forward_states = backward_states = []
         if self.return_state:
             y, forward_states = y[0], list(y[1:])
             y_rev, backward_states = y_rev[0], list(y_rev[1:])
-        if self.return_sequences:
-            y_rev = ops.getitem(y_rev, (slice(None), slice(None, None, -1)))
+        if self.return_sequences:  # back in time order, along the steps axis
+            steps = 0 if getattr(self.forward_layer, "time_major", False) else 1
+            y_rev = ops.getitem(y_rev, (slice(None),) * steps + (slice(None, None, -1),))
         if self.merge_mode == "concat":
             out = ops.concatenate([y, y_rev], axis=-1)
         elif self.merge_mode == "sum":
@@ -248,8 +285,11 @@ class Bidirectional(Wrapper):
     reset_state = reset_states
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "merge_mode": self.merge_mode,
-                "backward_layer": _serialize(self.backward_layer)}
+        config = {**super().get_config(), "merge_mode": self.merge_mode,
+                  "backward_layer": _serialize(self.backward_layer)}
+        if self._num_constants:  # Keras 2's; Keras 3 has no constants
+            config["num_constants"] = self._num_constants
+        return config
 
     @classmethod
     def from_config(cls, config: dict):

@@ -433,7 +433,9 @@ class GRUCell(_GatedCell):
 @keras_layer()
 class StackedRNNCells(Layer):
     """Cells applied one after the other at each step, as one cell: the output of each is the
-    input of the next; the states are every cell's states in order.
+    input of the next; the states are every cell's states in order. An `RNN`'s ``constants``
+    reach every cell whose ``call`` takes them (as in Keras 2), and those cells are built with
+    ``[step_shape, *constant_shapes]``.
 
     Args:
         cells: a list of cells (objects with ``call(inputs, states)`` and ``state_size``).
@@ -465,10 +467,13 @@ class StackedRNNCells(Layer):
         return size
 
     def build(self, input_shape):
+        constants = []
+        if isinstance(input_shape, list):  # [step shape, *constant shapes] (an RNN given constants)
+            input_shape, constants = input_shape[0], [tuple(c) for c in input_shape[1:]]
         shape = tuple(input_shape)
         for cell in self.cells:
             if isinstance(cell, Layer) and not cell.built:
-                cell.build(shape)
+                cell.build([shape, *constants] if constants and takes_constants(cell) else shape)
                 cell.built = True
             size = getattr(cell, "output_size", None)
             if size is None:
@@ -480,12 +485,13 @@ class StackedRNNCells(Layer):
     def _counts(self) -> list[int]:
         return [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1 for c in self.cells]
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs, states, training=False, constants=None):
         new_states, at = [], 0
         for cell, n in zip(self.cells, self._counts()):
             own = list(states[at:at + n])
             at += n
-            inputs, own = call_cell(cell, inputs, own, training)
+            given = constants if constants is not None and takes_constants(cell) else None
+            inputs, own = call_cell(cell, inputs, own, training, given)
             new_states.extend(own if isinstance(own, (list, tuple)) else [own])
         return inputs, new_states
 
@@ -552,6 +558,14 @@ def deserialize_nested(spec: dict):
     if hasattr(cls, "translate_config"):
         config = cls.translate_config(config)
     return cls.from_config(config)
+
+
+def takes_constants(cell) -> bool:
+    """Whether ``cell.call`` accepts ``constants=`` (by name or through ``**kwargs``)."""
+    import inspect  # deferred: only cells given constants need the signature
+
+    params = inspect.signature(cell.call).parameters
+    return "constants" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def call_cell(cell, inputs, states, training, constants=None):
