@@ -204,3 +204,13 @@ def test_a_mask_of_keras_3_reaches_the_lstm_through_propagation():
     reference = Model(inp, Dense(2)(LSTM(4)(Embedding(20, 5, mask_zero=True)(inp))))
     reference.set_weights(model.get_weights())
     np.testing.assert_allclose(reference.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_a_model_with_operation_layers_round_trips_through_its_config():
+    """kerasette's own config form (Keras 2's nodes; the call's constants in the layer config)."""
+    data = np.load(FOLDER / "masked_ops_explicit.npz")
+    model = load_model(FOLDER / "masked_ops_explicit.h5", compile=False)
+    rebuilt = Model.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt.predict(data["x"], verbose=0), data["y"], rtol=0, atol=1e-5)
+    assert any(type(layer).__name__ == "MaximumOperation" for layer in rebuilt.layers)
