@@ -89,13 +89,16 @@ def test_masked_gradients_float64(shape, relu):
                     [x, gamma, beta], rtol=1e-5, atol=1e-7)
 
 
-def test_embedding_mask_reaches_batch_normalization_in_a_model():
+@pytest.mark.parametrize("relu", [False, True], ids=["", "then-relu"])
+def test_embedding_mask_reaches_batch_normalization_in_a_model(relu):
+    """Through the model's planner, also when a ReLU follows (a step it may fuse)."""
     tokens = np.array([[3, 1, 2, 0, 0], [4, 4, 0, 0, 0]])
     model = Sequential([layers.Input((5,)), layers.Embedding(6, 2, mask_zero=True),
-                        layers.BatchNormalization(momentum=0.0, name="bn")])
+                        layers.BatchNormalization(momentum=0.0, name="bn"),
+                        *([layers.Activation("relu")] if relu else []), layers.LSTM(1)])
     embedded = model.layers[0](tokens).data
     model.compile("sgd", "mse")
-    model.train_on_batch(tokens, np.zeros((2, 5, 2), "float32"))
+    model.train_on_batch(tokens, np.zeros((2, 1), "float32"))
     _, mean, var = _reference(embedded, tokens != 0, 1e-3)
     bn = model.get_layer("bn")
     np.testing.assert_allclose(bn.moving_mean.data, mean, rtol=1e-5, atol=1e-7)
