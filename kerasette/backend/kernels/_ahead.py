@@ -7,25 +7,32 @@ in advance: the float32 kernels of the common layers, with the array types they 
 called with. `SIGNATURES` (``ahead_signatures.json`` beside this module, written by
 :func:`write_signatures`) lists them in the order a first batch needs them.
 
-The first time this process is about to compile one of them, and the cache does not yet hold the
-whole list (no ``done`` marker for it in the cache folder), it starts one helper process
-(`_helper`) that compiles the list into the cache, group by group (the kernels one benchmark
-model needs, then those the next adds), each group *from its end*, while this process compiles
-what it needs as it goes: on the seed convnet the helper takes the backward pass and the
-optimizer while this process compiles the forward pass. The two do nothing twice: before
-compiling a listed kernel, each process claims it (a file created exclusively in a folder the two
-share); a kernel the other process claimed is waited for (its ``.done`` file) and then loaded
-from the cache. The call graph of kernels has no cycles, so the two cannot wait on each other;
-a wait still ends after `WAIT_SECONDS`, or when the other process has ended, and then compiles
-here.
+When the kernels are first imported (`_jit`, before it imports numba) and the cache does not yet
+hold the whole list (no ``done`` marker for it in the cache folder), :func:`start` launches one
+helper process (`_helper`), which imports numba and the kernel modules while this process does
+the same, then waits. The first time this process is about to compile a listed kernel, it hands
+the helper the list (a file in the folder the two share); the helper compiles it into the cache,
+group by group (the kernels one benchmark model needs, then those the next adds), each group
+*from its end*, while this process compiles what it needs as it goes: on the seed convnet the
+helper takes the backward pass and the optimizer while this process compiles the forward pass.
+The two do nothing twice: before compiling a listed kernel, each process claims it (a file
+created exclusively in the shared folder); a kernel the other process claimed is waited for (its
+``.done`` file) and then loaded from the cache. The call graph of kernels has no cycles, so the
+two cannot wait on each other; a wait still ends after `WAIT_SECONDS`, or when the other process
+has ended, and then compiles here.
+
+The helper starts lean: it imports the kernel modules without running the ``__init__`` of the
+``kerasette`` and ``kerasette.backend`` packages (layers, models... which it does not need),
+about 0.3 s less, and numba's import overlaps this process's own.
 
 Measured on the seed convnet's first batch (empty cache, a busy 2-core machine): this process's
 CPU time went from 14-16 s to 9-10 s, the helper's was 8-11 s; the wall time gains only when a
-second core is free.
+second core is free. ``tests/benchmarks/cold_start.py --log`` lists what each process compiled.
 
-The helper stops when this process ends, and writes the cache folder's marker when it has
-compiled the whole list, so that later runs start no helper. ``KERASETTE_COMPILE_AHEAD=0`` turns
-it off. Nothing here runs at ``import kerasette``: the first kernel compilation starts it.
+The helper stops when this process ends (one that never received a list then too), and writes
+the cache folder's marker when it has compiled the whole list, so that later runs start no
+helper. ``KERASETTE_COMPILE_AHEAD=0`` turns it off. Nothing here runs at ``import kerasette``:
+the first import of the kernels starts it.
 """
 
 from __future__ import annotations
@@ -46,17 +53,31 @@ import threading
 import time
 from pathlib import Path
 
-import numba  # imported through `_jit`, which decides the cache folder first
-from numba.core import sigutils
-
 #: the list of kernels to compile ahead (module, function name, pickled argument types, group)
 SIGNATURES = Path(__file__).with_name("ahead_signatures.json")
 #: longest wait for a kernel the other process claimed, in seconds
 WAIT_SECONDS = 120.0
 _ENV_DIR = "KERASETTE_COMPILE_AHEAD_DIR"  # the shared claims folder, given to the helper
+_LIST = "list"  # the file of the shared folder that hands the helper its list
+
+#: The helper's program: the ``kerasette`` and ``kerasette.backend`` packages as empty stand-ins
+#: (their ``__init__`` imports layers, models..., which compiling kernels does not need), then
+#: the kernel modules, then `_helper`.
+_BOOTSTRAP = """
+import sys, types
+for name, folder in (("kerasette", {package!r}), ("kerasette.backend", {backend!r})):
+    if name not in sys.modules:
+        module = types.ModuleType(name)
+        module.__path__ = [folder]
+        sys.modules[name] = module
+from kerasette.backend.kernels import _jit, _ahead
+_ahead._helper({parent})
+"""
 
 _lock = threading.Lock()
-_state = {"entries": None, "dir": None, "helper": None, "recording": None}
+#: the list, the claims folder (None: not decided, False: no helper), the helper once it has the
+#: list, the helper started by `start` and its folder, the kernels being recorded
+_state = {"entries": None, "dir": None, "helper": None, "standby": None, "recording": None}
 _raw: dict[int, object] = {}  # id(dispatcher): numba's own compile method
 
 
@@ -81,6 +102,8 @@ def _entries() -> dict[str, tuple]:
     """The listed kernels as {key text: (module, name, args)}, read once; empty when the list is
     missing or was written by another numba version."""
     if _state["entries"] is None:
+        import numba  # deferred: this module is imported before numba (see `start`)
+
         entries = {}
         try:
             data = json.loads(SIGNATURES.read_text())
@@ -95,8 +118,10 @@ def _entries() -> dict[str, tuple]:
 
 
 def _cache_folder() -> Path:
-    """Where numba writes the kernels' cache (``NUMBA_CACHE_DIR`` or ``__pycache__`` here)."""
-    root = numba.config.CACHE_DIR
+    """Where numba writes the kernels' cache (``NUMBA_CACHE_DIR`` or ``__pycache__`` here), known
+    before numba is imported (`_jit` sets ``NUMBA_CACHE_DIR`` first when it chooses the folder)."""
+    numba = sys.modules.get("numba")
+    root = numba.config.CACHE_DIR if numba is not None else os.environ.get("NUMBA_CACHE_DIR")
     return Path(root) if root else Path(__file__).resolve().parent / "__pycache__"
 
 
@@ -105,10 +130,48 @@ def _marker() -> Path:
     return _cache_folder() / f"kerasette-ahead-{digest}.done"
 
 
+def _wanted() -> bool:
+    """Whether this process should have a helper: compiling ahead is on, this is not the helper,
+    and the cache lacks the list's marker."""
+    if os.environ.get(_ENV_DIR) or os.environ.get("KERASETTE_COMPILE_AHEAD", "1") == "0":
+        return False
+    try:
+        return SIGNATURES.is_file() and not _marker().exists()
+    except OSError:
+        return False
+
+
+def _launch() -> tuple[subprocess.Popen, Path] | None:
+    """Starts a helper process with a new shared folder; None when that fails."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="kerasette-ahead-"))
+    except OSError:
+        return None
+    atexit.register(shutil.rmtree, folder, True)  # the helper stops when it finds this process gone
+    package = Path(__file__).resolve().parents[2]
+    code = _BOOTSTRAP.format(package=str(package), backend=str(package / "backend"), parent=os.getpid())
+    env = dict(os.environ, **{_ENV_DIR: str(folder)})
+    try:
+        process = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    return process, folder
+
+
+def start() -> None:
+    """Starts the helper now, when this process will likely compile kernels soon (`_jit` calls it
+    on the first import of the kernels, before importing numba): it then imports numba and the
+    kernel modules while this process does, and waits for its list (see `_claims_dir`)."""
+    with _lock:
+        if _state["standby"] is None and _state["dir"] is None and _wanted():
+            _state["standby"] = _launch() or False
+
+
 def _claims_dir() -> Path | None:
-    """The shared claims folder: the helper's from its environment; in the main process made
-    (and the helper started) on the first listed compile, or None when compiling ahead is off or
-    done."""
+    """The shared claims folder: the helper's from its environment; in the main process, on the
+    first listed compile, the folder of a helper given the list now (the one `start` launched,
+    else a new one), or None when compiling ahead is off or done."""
     if _state["dir"] is not None:
         return _state["dir"] or None
     folder = os.environ.get(_ENV_DIR)
@@ -116,21 +179,18 @@ def _claims_dir() -> Path | None:
         _state["dir"] = Path(folder)
         return _state["dir"]
     _state["dir"] = False
-    if os.environ.get("KERASETTE_COMPILE_AHEAD", "1") == "0" or not _entries():
+    if not (_wanted() and _entries()):
         return None
+    launched = _state["standby"] or _launch()
+    if not launched:
+        return None
+    process, folder = launched
     try:
-        if _marker().exists():
-            return None
-        folder = Path(tempfile.mkdtemp(prefix="kerasette-ahead-"))
-        env = dict(os.environ, **{_ENV_DIR: str(folder)})
-        code = f"from kerasette.backend.kernels import _jit, _ahead; _ahead._helper({os.getpid()}, {str(SIGNATURES)!r})"
-        _state["helper"] = subprocess.Popen(
-            [sys.executable, "-c", code], env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (folder / f"{_LIST}.tmp").write_text(str(SIGNATURES))
+        os.replace(folder / f"{_LIST}.tmp", folder / _LIST)  # whole, as the helper reads it
     except OSError:
         return None
-    atexit.register(shutil.rmtree, folder, True)  # the helper stops when it finds this process gone
-    _state["dir"] = folder
+    _state["helper"], _state["dir"] = process, folder
     return folder
 
 
@@ -148,7 +208,11 @@ def compile_listed(dispatcher, sig, compile_fn):
     (kernel, argument types) is in the list: claimed and compiled here, or, when the other
     process claimed it, waited for (compiling other listed kernels meanwhile) and then loaded
     from the cache. Records the kernel when `recording`."""
-    args = tuple(sig) if isinstance(sig, (tuple, list)) else sigutils.normalize_signature(sig)[0]
+    if not isinstance(sig, (tuple, list)):
+        from numba.core import sigutils  # deferred: this module is imported before numba
+
+        sig = sigutils.normalize_signature(sig)[0]
+    args = tuple(sig)
     if args in dispatcher.overloads:
         return compile_fn(sig)
     text = _text(dispatcher.py_func.__module__, dispatcher.py_func.__qualname__, args)
@@ -241,18 +305,26 @@ def write_signatures(groups: list[list], path: Path | None = None) -> None:
             if (module, name, args) not in seen:
                 seen.add((module, name, args))
                 rows.append([module, name, base64.b64encode(pickle.dumps(args)).decode(), group])
+    import numba  # deferred: this module is imported before numba
+
     path = SIGNATURES if path is None else path
     path.write_text(json.dumps({"numba": numba.__version__, "kernels": rows}, indent=0) + "\n")
 
 
-def _helper(parent: int, signatures: str) -> None:
-    """The helper process: compiles the kernels listed in ``signatures`` (the parent's list)
-    that nobody has claimed, in `_helper_order`, into the cache, while the parent runs; writes
-    the marker when none is left."""
+def _helper(parent: int) -> None:
+    """The helper process: waits for its list (the path the parent writes into the shared
+    folder, see `_claims_dir`), compiles the listed kernels nobody has claimed, in
+    `_helper_order`, into the cache while the parent runs, and writes the marker when none is
+    left. Ends when the parent does."""
     global SIGNATURES
-    SIGNATURES = Path(signatures)
     os.environ["KERASETTE_COMPILE_AHEAD_PARENT"] = str(parent)
     folder = _claims_dir()
+    handed = folder / _LIST
+    while not handed.exists():
+        if os.getppid() != parent:
+            return  # the parent ended without compiling a listed kernel
+        time.sleep(0.005)
+    SIGNATURES = Path(handed.read_text())
     while _compile_next(folder):
         if os.getppid() != parent:
             return  # the parent ended: the rest waits for the next run

@@ -10,8 +10,8 @@ be written (a read-only install, a shared site-packages), and the user has not c
 with ``NUMBA_CACHE_DIR``, the cache goes to a per-user folder instead; see :func:`_cache_dir_for`.
 That decision has to be made before numba is imported, so it happens at the top of this module.
 
-On a first run (an empty cache) a helper process compiles the kernels a model commonly needs
-while this one works; see `kerasette.backend.kernels._ahead`.
+On a first run (an empty cache) a helper process, started here, compiles the kernels a model
+commonly needs while this one works; see `kerasette.backend.kernels._ahead`.
 """
 
 from __future__ import annotations
@@ -63,12 +63,14 @@ _CACHE_DIR = _cache_dir_for(Path(__file__).resolve().parent)
 if _CACHE_DIR is not None:
     os.environ["NUMBA_CACHE_DIR"] = _CACHE_DIR
 
+from kerasette.backend.kernels import _ahead  # noqa: E402 - after the cache folder is known
+
+_ahead.start()  # a first run's helper process, which imports numba while this process does
+
 import numba  # noqa: E402 - the cache location must be decided before numba is imported
 
 if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = _CACHE_DIR  # numba was imported earlier, before the env was set
-
-from kerasette.backend.kernels import _ahead  # noqa: E402
 
 _njit = numba.njit(cache=True, nogil=True)
 

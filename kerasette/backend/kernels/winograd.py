@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
@@ -28,13 +29,23 @@ from kerasette.backend.kernels._jit import kernel
 _inline = numba.njit(inline="always", cache=True, nogil=True)
 
 
+@intrinsic
+def _like(typingctx, a, value):
+    """The integer ``value`` in the dtype of array ``a``, a constant of the compiled code."""
+
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[1], sig.args[1], sig.return_type)
+
+    return a.dtype(a, value), codegen
+
+
 @_inline
 def _consts(a):
     """The constants 2, 4, 5 and 8 in the dtype of array ``a``: a Python number would promote
-    float32 arithmetic to float64 (numba follows numpy's scalar rules), halving the vector width."""
-    k = np.empty(4, a.dtype)
-    k[0], k[1], k[2], k[3] = 2, 4, 5, 8
-    return k[0], k[1], k[2], k[3]
+    float32 arithmetic to float64 (numba follows numpy's scalar rules), halving the vector width.
+    (They once went through a 4-element array: an allocation per tile, 5% of a pass, and one
+    more variant of numpy's ``empty`` to compile.)"""
+    return _like(a, 2), _like(a, 4), _like(a, 5), _like(a, 8)
 
 
 @_inline
