@@ -103,13 +103,18 @@ def test_convolution_and_its_gradients_against_numpy(case, dtype, relu):
     np.testing.assert_allclose((gk * vk).sum(), lin(x.astype(np.float64), vk), **tol)
 
 
-def test_tiles_and_threads_give_the_same_outputs():
-    """One output row per tile or the whole batch in one, one thread or two: the same forward
-    bits (every output is one product over the same patch row) and the same kernel gradient."""
+@pytest.mark.parametrize("planes", [True, False], ids=["plane-by-plane", "tiles"])
+def test_packings_tiles_and_threads_give_the_same_outputs(planes, monkeypatch):
+    """Plane by plane or tiles of output rows (a ring too large for `PLANES_MAX_BYTES`); one output
+    row per tile or the whole batch in one, one thread or two: the same forward bits (every output
+    is the same products) and the same kernel gradient, as the reference."""
     rng = np.random.default_rng(4)
     x, k = rng.standard_normal((5, 6, 7, 8, 3)).astype("float32"), rng.standard_normal((3, 3, 3, 3, 4)).astype("float32")
     from kerasette.backend.state import conv as conv_state
 
+    monkeypatch.setattr(engine, "PLANES_MAX_BYTES", engine.PLANES_MAX_BYTES if planes else 0)
+    geometry = engine.Geometry(x.shape, k.shape, (1, 1, 1), "same", (1, 1, 1), 1)
+    assert geometry.planes(x.shape, x.itemsize) == planes
     expected = conv3d_reference(x, k, None, (1, 1, 1), "same")
     dy = rng.standard_normal(expected.shape).astype("float32")
     vk = rng.standard_normal(k.shape)
@@ -130,6 +135,47 @@ def test_tiles_and_threads_give_the_same_outputs():
     finally:
         conv_state.tile_bytes, conv_state.parallel_min_elements = saved_tile, saved_min
         parallel.set_num_threads(saved_count or parallel.available_cores())
+
+
+@pytest.mark.parametrize("case", range(len(CONVS)))
+def test_tiles_where_planes_would_apply(case, monkeypatch):
+    """The tile packing on the shapes the plane packing takes by default."""
+    monkeypatch.setattr(engine, "PLANES_MAX_BYTES", 0)
+    xs, ks, strides, padding, dilation, groups = CONVS[case]
+    rng = np.random.default_rng(case)
+    x, k = rng.standard_normal(xs), rng.standard_normal(ks)
+    y = engine.conv3d_forward(x, k, None, strides, padding, dilation, groups, False)
+    np.testing.assert_allclose(y, conv3d_reference(x, k, None, strides, padding, dilation, groups), rtol=1e-11,
+                               atol=1e-11)
+    dz, vk, vx = rng.standard_normal(y.shape), rng.standard_normal(ks), rng.standard_normal(xs)
+    gx, gk = engine.conv3d_backward(dz, x, k, strides, padding, dilation, groups)
+    np.testing.assert_allclose((gk * vk).sum(), (conv3d_reference(x, vk, None, strides, padding, dilation, groups)
+                                                 * dz).sum(), rtol=1e-11)
+    np.testing.assert_allclose((gx * vx).sum(), (conv3d_reference(vx, k, None, strides, padding, dilation, groups)
+                                                 * dz).sum(), rtol=1e-11)
+
+
+def test_plane_packing_with_every_depth_tap_in_the_padding():
+    """A thin volume under a deep 'same' kernel with strides: some output planes read padding
+    only at some taps, and a strided window skips planes (the ring's tags keep them apart)."""
+    rng = np.random.default_rng(9)
+    x, k = rng.standard_normal((2, 2, 4, 3, 2)), rng.standard_normal((5, 2, 2, 2, 3))
+    for strides in ((1, 1, 1), (2, 1, 1), (3, 2, 1)):
+        g = engine.Geometry(x.shape, k.shape, strides, "same", (1, 1, 1), 1)
+        assert g.planes(x.shape, x.itemsize)
+        y = engine.conv3d_forward(x, k, None, strides, "same", (1, 1, 1), 1, False)
+        np.testing.assert_allclose(y, conv3d_reference(x, k, None, strides, "same"), rtol=1e-11, atol=1e-11)
+        dz, vx, vk = rng.standard_normal(y.shape), rng.standard_normal(x.shape), rng.standard_normal(k.shape)
+        gx, gk = engine.conv3d_backward(dz, x, k, strides, "same", (1, 1, 1), 1)
+        np.testing.assert_allclose((gx * vx).sum(), (conv3d_reference(vx, k, None, strides, "same") * dz).sum(),
+                                   rtol=1e-11)
+        np.testing.assert_allclose((gk * vk).sum(), (conv3d_reference(x, vk, None, strides, "same") * dz).sum(),
+                                   rtol=1e-11)
+    # a transposed convolution's gradient runs a forward pass whose output planes may see no input
+    y = engine.conv3d_forward(x, k, None, (1, 1, 1), (6, 0, 0), (1, 1, 1), 1, False, out=(3, 3, 2))
+    assert not y[:, 0].any() and not y[:, 1].any() and y[:, 2].all()
+    padded = np.pad(x, ((0, 0), (6, 4), (0, 0), (0, 0), (0, 0)))
+    np.testing.assert_allclose(y, conv3d_reference(padded, k)[:, :3], rtol=1e-11, atol=1e-11)
 
 
 POOLS = [  # (x shape, pool, strides, padding)

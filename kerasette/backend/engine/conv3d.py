@@ -1,10 +1,15 @@
 """3-D convolution and pooling of channels-last volumes (N, D, H, W, C), on the numba kernels of
 `kerasette.backend.kernels.conv3d` and `kerasette.backend.kernels.pooling3d`.
 
-The convolution is an implicit GEMM, as the 2-D engine's (`gemm_conv`): the patches of a tile of
-output rows (about the ``tile_bytes`` setting) are packed into a per-thread scratch buffer and
-multiplied by the reshaped kernel with numpy's BLAS inside one GIL-free kernel call per chunk of
-the batch; the batch is split over the threads (`batch.by_images`). Grouped convolutions pack one
+The convolution is an implicit GEMM, as the 2-D engine's (`gemm_conv`): patches are packed into a
+per-thread scratch buffer and multiplied by the reshaped kernel with numpy's BLAS inside one
+GIL-free kernel call per chunk of the batch; the batch is split over the threads
+(`batch.by_images`). Two packings: plane by plane (the 2-D patches of each input depth plane
+packed once and reused by every kernel depth tap that reads it, a matrix product per tap: a
+3-deep kernel packs a third as much; likewise the input gradient sums each input plane's patch
+gradients over the taps before one scatter), when the ring of packed planes fits `PLANES_MAX_BYTES`; else
+tiles of output rows (about the ``tile_bytes`` setting) with every tap's patches, one product per
+tile. A 1 x 1 x 1 kernel at stride 1 is one matrix product. Grouped convolutions pack one
 group's channels at a time and multiply into that group's columns of the output. Dilation is
 read by the packing (the taps ``d`` apart), so it costs nothing more than a plain convolution.
 
@@ -37,6 +42,11 @@ def output_and_padding(spatial, window, strides, padding: str):
     return out, before
 
 
+#: The largest ring of packed planes (per thread) for which a convolution packs plane by plane;
+#: above it (large images) it packs tiles of output rows instead, each kernel depth tap again.
+PLANES_MAX_BYTES = 16 << 20
+
+
 class Geometry:
     """The shapes of one 3-D convolution: kernel (kd, kh, kw, C // groups, F) over x (N, D, H, W, C).
 
@@ -60,6 +70,20 @@ class Geometry:
         matrix product of the (N * D * H * W, C) input (no patches to pack)."""
         return self.size == (1, 1, 1) and tuple(self.geom[3:6]) == (1, 1, 1) and self.groups == 1 \
             and self.out == tuple(x_shape[1:4]) and not self.geom[9:12].any()
+
+    def planes(self, x_shape, itemsize: int) -> bool:
+        """Whether to pack plane by plane (`kernels.conv3d_planes_forward_chunk`): one group, a
+        kernel more than one deep whose taps overlap from one output plane to the next (each
+        input plane's patches then serve several output planes), and a ring of packed planes
+        within `PLANES_MAX_BYTES`."""
+        kd, sd = self.size[0], int(self.geom[3])
+        return (self.groups == 1 and kd > 1 and sd < self.extent[0]
+                and self.ring_shape(x_shape)[0] * math.prod(self.ring_shape(x_shape)[1:]) * itemsize
+                <= PLANES_MAX_BYTES)
+
+    def ring_shape(self, x_shape) -> tuple[int, int, int]:
+        """(slots, OH * OW, kh * kw * C) of the ring of packed planes."""
+        return self.extent[0], self.out[1] * self.out[2], self.size[1] * self.size[2] * x_shape[4]
 
     def rows(self, n_img: int, itemsize: int) -> int:
         """Output rows (of OW positions) per tile."""
@@ -89,7 +113,15 @@ def conv3d_forward(x, kernel, bias, strides, padding, dilation, groups, relu, ou
             by_images(lambda a, c: _bias_act(y2d, a, c, b, has_bias, relu), y2d)
         return y
 
+    planes = g.planes(x.shape, x.itemsize)
+
     def run(first, last):
+        if planes:
+            ring = scratch("ring3d", g.ring_shape(x.shape), x.dtype)
+            tags = scratch("tags3d", (g.extent[0],), np.int64)
+            _kernels.conv3d_planes_forward_chunk(x[first:last], w2d, y[first:last], ring, tags, g.geom, b, has_bias,
+                                                 relu)
+            return
         cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
         _kernels.conv3d_forward_chunk(x[first:last], w2d, y[first:last], cols, g.geom, groups, b, has_bias, relu)
 
@@ -117,8 +149,13 @@ def conv3d_input_grad(dz, x_shape, kernel, strides, padding, dilation, groups, o
     gx = np.zeros(x_shape, dz.dtype)
     if dz.size == 0:
         return gx
+    planes = g.planes(x_shape, dz.itemsize)
 
     def run(first, last):
+        if planes:
+            dcols = scratch("dplane3d", g.ring_shape(x_shape)[1:], dz.dtype)
+            _kernels.conv3d_planes_input_grad_chunk(dz[first:last], w2d, gx[first:last], dcols, g.geom)
+            return
         dcols = scratch("dcols3d", (g.rows(last - first, dz.itemsize) * g.out[2], g.k), dz.dtype)
         _kernels.conv3d_input_grad_chunk(dz[first:last], w2d, gx[first:last], dcols, g.geom, groups)
 
@@ -138,8 +175,15 @@ def conv3d_kernel_grad(dz, x, kernel_shape, strides, padding, dilation, groups, 
     if dz.size == 0:
         return np.zeros(kernel_shape, x.dtype)
 
+    planes = g.planes(x.shape, x.itemsize)
+
     def run(first, last):
         dw = np.empty((g.k, g.filters), x.dtype)
+        if planes:
+            ring = scratch("ring3d", g.ring_shape(x.shape), x.dtype)
+            tags = scratch("tags3d", (g.extent[0],), np.int64)
+            _kernels.conv3d_planes_kernel_grad_chunk(dz[first:last], x[first:last], dw, ring, tags, g.geom)
+            return dw
         cols = scratch("cols3d", (g.rows(last - first, x.itemsize) * g.out[2], g.k), x.dtype)
         _kernels.conv3d_kernel_grad_chunk(dz[first:last], x[first:last], dw, cols, g.geom, groups)
         return dw
