@@ -87,6 +87,8 @@ def main() -> None:
             model.fit(x, y, batch_size=8, epochs=2, verbose=0)
         _save(model, name, x if not isinstance(x, list) else [a[:5] for a in x])
     for path in sorted(LAYERS.glob("*.h5")):
+        if path.stem.startswith("masked_ops_"):
+            continue  # Keras 3 cannot read its own .h5 of these: make_masked_ops.py writes their archives
         data = np.load(path.with_suffix(".npz"))
         x = data["x"] if "x" in data.files else [data[f"x_{i}"] for i in range(sum(k.startswith("x_") for k in data.files))]
         _save(keras.models.load_model(path, compile=False), f"layers_{path.stem}", x)  # the layers are the point
