@@ -57,6 +57,9 @@ from pathlib import Path
 SIGNATURES = Path(__file__).with_name("ahead_signatures.json")
 #: longest wait for a kernel the other process claimed, in seconds
 WAIT_SECONDS = 120.0
+#: longest wait of a helper for its list, in seconds: a process that imported the kernels but
+#: compiles none of the listed ones in that time gets a new helper when it does
+STANDBY_SECONDS = 60.0
 _ENV_DIR = "KERASETTE_COMPILE_AHEAD_DIR"  # the shared claims folder, given to the helper
 _LIST = "list"  # the file of the shared folder that hands the helper its list
 
@@ -181,7 +184,8 @@ def _claims_dir() -> Path | None:
     _state["dir"] = False
     if not (_wanted() and _entries()):
         return None
-    launched = _state["standby"] or _launch()
+    standby = _state["standby"]
+    launched = standby if standby and standby[0].poll() is None else _launch()
     if not launched:
         return None
     process, folder = launched
@@ -313,17 +317,19 @@ def write_signatures(groups: list[list], path: Path | None = None) -> None:
 
 def _helper(parent: int) -> None:
     """The helper process: waits for its list (the path the parent writes into the shared
-    folder, see `_claims_dir`), compiles the listed kernels nobody has claimed, in
+    folder, see `_claims_dir`; at most `STANDBY_SECONDS`), compiles the listed kernels nobody has claimed, in
     `_helper_order`, into the cache while the parent runs, and writes the marker when none is
     left. Ends when the parent does."""
     global SIGNATURES
     os.environ["KERASETTE_COMPILE_AHEAD_PARENT"] = str(parent)
     folder = _claims_dir()
     handed = folder / _LIST
+    start = time.monotonic()
     while not handed.exists():
-        if os.getppid() != parent:
-            return  # the parent ended without compiling a listed kernel
-        time.sleep(0.005)
+        waited = time.monotonic() - start
+        if os.getppid() != parent or waited > STANDBY_SECONDS:
+            return  # the parent ended, or compiles none of the listed kernels for now
+        time.sleep(0.005 if waited < 2 else 0.05)
     SIGNATURES = Path(handed.read_text())
     while _compile_next(folder):
         if os.getppid() != parent:
