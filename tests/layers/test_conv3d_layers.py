@@ -122,6 +122,11 @@ def test_keras1_convolution3d_forms_and_their_warning():
     assert type(layer) is Conv3D
     assert (layer.filters, layer.kernel_size, layer.padding, layer.strides) == (8, (3, 2, 1), "same", (2, 1, 1))
     assert (layer.data_format, layer.use_bias, layer.kernel_regularizer is not None) == ("channels_first", False, True)
+    with pytest.warns(DeprecationWarning, match=r"init -> kernel_initializer.*border_mode -> padding"):
+        layer = Convolution3D(4, 2, 2, 2, "he_normal", "relu", None, "same", (1, 2, 2))
+    assert (layer.kernel_size, layer.padding, layer.strides) == ((2, 2, 2), "same", (1, 2, 2))
+    assert layer.get_config()["activation"] == "relu"
+    assert layer.get_config()["kernel_initializer"]["class_name"] == "HeNormal"
     with pytest.warns(DeprecationWarning, match="kernel_dim1/kernel_dim2/kernel_dim3"):
         layer = Convolution3D(nb_filter=2, kernel_dim1=1, kernel_dim2=2, kernel_dim3=3)
     assert (layer.filters, layer.kernel_size) == (2, (1, 2, 3))
@@ -261,6 +266,10 @@ ERRORS = [
     (lambda: Conv3DTranspose(2, 3).build_for((None, 4, 4, 4)), r"Conv3DTranspose '.*': expected a 5-D input"),
     (lambda: Conv3DTranspose(2, (2, 2)), r"Conv3DTranspose '.*': argument `kernel_size` must be an int or a tuple "
                                          r"of 3 ints; received kernel_size=\(2, 2\)"),
+    (lambda: Convolution3D(4, 2, 2, 2, "zero", init="zero"), r"Convolution3D: got `init` both positionally and as "
+                                                             r"a keyword"),
+    (lambda: Convolution3D(4, 2, 2, 2, "zero", None, None, "valid", 1, "tf", None),
+     r"Convolution3D takes at most 10 positional arguments in Keras 1's form; received 11"),
     (lambda: MaxPooling3D(pool_size=(2, 2)), r"MaxPooling3D '.*': argument `pool_size` must be an int or a tuple of 3 "
                                              r"ints; received pool_size=\(2, 2\)"),
     (lambda: MaxPooling3D(padding="causal"), r"MaxPooling3D '.*': argument `padding` must be one of \('valid', "
@@ -298,7 +307,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("make, message", ERRORS, ids=[f"error-{i}" for i in range(len(ERRORS))])
 def test_errors(make, message):
-    error = TypeError if "Keras 1's kernel size" in message else ValueError
+    error = TypeError if message.startswith("Convolution3D") else ValueError
     with pytest.raises(error, match=message):
         make()
 

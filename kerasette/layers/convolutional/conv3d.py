@@ -35,10 +35,15 @@ from kerasette.utils.validation import check_positive_int, shape_str
 
 _KERNEL_DIMS = ("kernel_dim1", "kernel_dim2", "kernel_dim3")
 
+#: Keras 1's positional order after (nb_filter, kernel_dim1, kernel_dim2, kernel_dim3)
+_KERAS1_TAIL = ("init", "activation", "weights", "border_mode", "subsample", "dim_ordering")
+
 
 def conv3d_kernel_size(args: tuple, kwargs: dict, translated: list[str]) -> tuple:
     """``Convolution3D(32, 3, 3, 3)`` and ``kernel_dim1=3, kernel_dim2=3, kernel_dim3=3`` become
-    ``kernel_size=(3, 3, 3)`` (Keras 1's forms)."""
+    ``kernel_size=(3, 3, 3)`` (Keras 1's forms); Keras 1's positional arguments after them
+    (``init``, ``activation``, ``weights``, ``border_mode``, ``subsample``, ``dim_ordering``) are
+    passed by name."""
     if any(name in kwargs for name in _KERNEL_DIMS):
         missing = [name for name in _KERNEL_DIMS if name not in kwargs]
         if missing:
@@ -49,7 +54,15 @@ def conv3d_kernel_size(args: tuple, kwargs: dict, translated: list[str]) -> tupl
     if len(args) >= 4 and all(isinstance(a, int) and not isinstance(a, bool) for a in args[:4]):
         kwargs["kernel_size"] = tuple(args[1:4])
         translated.append("Convolution3D(nb_filter, kernel_dim1, kernel_dim2, kernel_dim3)")
-        args = args[:1] + args[4:]
+        tail = args[4:]
+        if len(tail) > len(_KERAS1_TAIL):
+            raise TypeError(f"Convolution3D takes at most {4 + len(_KERAS1_TAIL)} positional arguments in Keras 1's "
+                            f"form; received {len(args)}")
+        for name, value in zip(_KERAS1_TAIL, tail):
+            if name in kwargs:
+                raise TypeError(f"Convolution3D: got `{name}` both positionally and as a keyword")
+            kwargs[name] = value
+        args = args[:1]
     return args
 
 
