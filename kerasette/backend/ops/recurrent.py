@@ -8,7 +8,9 @@ batch split over the thread pool) and back-propagate through time with the same 
 
 Each returns either every step's output, time-major (steps, batch, units), or only the last
 state (batch, units) (``sequences=False``); the LSTM with ``with_cell=True`` appends the cell
-state along the last axis (units * 2). Options common to all:
+state along the last axis (units * 2). When no gradient is being recorded (``no_grad``, as in
+``predict``, or no input needs one) the LSTM keeps nothing for a backward pass: no gates and,
+for the last state only, two state slots instead of every step's (`Recurrence.inference`). Options common to all:
 
 - ``mask``: (steps, batch) booleans, time-major; a False step leaves the states as they were
   (its output repeats the previous one), as Keras's masking does.
