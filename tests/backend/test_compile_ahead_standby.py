@@ -15,12 +15,12 @@ from kerasette.backend.kernels import _ahead
 
 @pytest.fixture
 def fresh(monkeypatch, tmp_path):
-    """No decision taken yet in this process, a cache folder without the list's marker, and a
+    """No decision taken yet in this process, an empty cache folder (no marker for the list), and a
     `_launch` that records its calls and returns a live fake helper with its own folder."""
     monkeypatch.delenv(_ahead._ENV_DIR, raising=False)
     monkeypatch.delenv("KERASETTE_COMPILE_AHEAD", raising=False)
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
+    monkeypatch.setattr(_ahead, "_cache_folder", lambda: tmp_path / "cache")
     for key in ("dir", "helper", "standby"):
         monkeypatch.setitem(_ahead._state, key, None)
     monkeypatch.setitem(_ahead._state, "entries", {"listed": ("m", "k", (), 0)})
@@ -82,7 +82,7 @@ def test_a_helper_without_a_list_leaves(monkeypatch, tmp_path):
     """The helper's side: no list within STANDBY_SECONDS, it returns without compiling or
     writing the marker."""
     monkeypatch.setenv(_ahead._ENV_DIR, str(tmp_path))
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_ahead, "_cache_folder", lambda: tmp_path)
     monkeypatch.setenv("KERASETTE_COMPILE_AHEAD_PARENT", "0")  # restored after the test
     monkeypatch.setitem(_ahead._state, "dir", None)
     monkeypatch.setattr(_ahead, "STANDBY_SECONDS", 0.2)

@@ -74,6 +74,11 @@ if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
 
 _njit = numba.njit(cache=True, nogil=True)
 
+#: Small helpers that numba inlines into each kernel calling them (its IR, typed in the caller).
+#: Kernel modules take numba from here: this module, not numba, is then the first they import,
+#: so that a first run's helper process starts before numba's import (see `_ahead.start`).
+inline = numba.njit(inline="always", cache=True, nogil=True)
+
 
 def kernel(func):
     """Serial kernel: compiled on first call, cached on disk, releases the GIL.

@@ -26,9 +26,9 @@ must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-5
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from kerasette.backend.kernels._jit import inline as _inline
 from kerasette.backend.kernels._jit import kernel
 from kerasette.backend.kernels.simd import (
     VECTOR_BYTES,
@@ -54,9 +54,6 @@ CHANNEL_GROUP = 3
 #: Neighbouring pixels whose input gradients :func:`input_grad_chunk` accumulates at once: 8
 #: (24 accumulators) with AVX-512's 32 vector registers, else 4 (12 of 16 registers).
 PIXEL_BLOCK = 8 if VECTOR_BYTES == 64 else 4
-
-_inline = numba.njit(inline="always", nogil=True)
-
 
 @_inline
 def _check_width(nl, itemsize, cout):
