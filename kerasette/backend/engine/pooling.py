@@ -101,12 +101,15 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
 
 
 # -- global average pooling --------------------------------------------------------------------
-#: Elements per segment of an image in global average pooling (1 MB of float32): the most one
-#: thread can be left to finish after the other has run out of work.
+#: Elements per segment of an image in global average pooling (1 MB of float32, about 35 us of
+#: reading on one core): a batch of 8 images of 112 x 112 x 64 is 32 segments, where whole
+#: images (7 pieces of one or two images) shared out unevenly between two threads.
 GLOBAL_SEGMENT = 1 << 18
 #: Elements per piece of `parallel.map_pieces` in global average pooling: a piece is a run of
-#: whole segments, one numba call. A thread that wakes late (tens of microseconds on a VM) then
-#: finds pieces left to take instead of holding the pass up by its fixed half.
+#: whole segments, one numba call of a few microseconds' dispatch. The threads finish within one
+#: piece of each other; a helper that wakes ``d`` late (17 us median on the 2-core VM) costs
+#: about ``d / 2 + piece / 2`` instead of ``d`` with halves. On the loaded machine 2**18 and
+#: 2**20 measured the same (medians 0.45 ms at 32 x 32 x 32 x 64, 1.15 ms at 8 x 112 x 112 x 64).
 GLOBAL_PIECE = 1 << 18
 
 
