@@ -212,11 +212,12 @@ def compile_listed(dispatcher, sig, compile_fn):
     (kernel, argument types) is in the list: claimed and compiled here, or, when the other
     process claimed it, waited for (compiling other listed kernels meanwhile) and then loaded
     from the cache. Records the kernel when `recording`."""
-    if not isinstance(sig, (tuple, list)):
+    if isinstance(sig, (tuple, list)):
+        args = tuple(sig)
+    else:
         from numba.core import sigutils  # deferred: this module is imported before numba
 
-        sig = sigutils.normalize_signature(sig)[0]
-    args = tuple(sig)
+        args = sigutils.normalize_signature(sig)[0]
     if args in dispatcher.overloads:
         return compile_fn(sig)
     text = _text(dispatcher.py_func.__module__, dispatcher.py_func.__qualname__, args)
@@ -317,9 +318,9 @@ def write_signatures(groups: list[list], path: Path | None = None) -> None:
 
 def _helper(parent: int) -> None:
     """The helper process: waits for its list (the path the parent writes into the shared
-    folder, see `_claims_dir`; at most `STANDBY_SECONDS`), compiles the listed kernels nobody has claimed, in
-    `_helper_order`, into the cache while the parent runs, and writes the marker when none is
-    left. Ends when the parent does."""
+    folder, see `_claims_dir`; at most `STANDBY_SECONDS`), compiles the listed kernels nobody
+    has claimed, in `_helper_order`, into the cache while the parent runs, and writes the marker
+    when none is left. Ends when the parent does."""
     global SIGNATURES
     os.environ["KERASETTE_COMPILE_AHEAD_PARENT"] = str(parent)
     folder = _claims_dir()
