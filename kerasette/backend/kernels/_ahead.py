@@ -27,7 +27,11 @@ about 0.3 s less, and numba's import overlaps this process's own.
 
 Measured on the seed convnet's first batch (empty cache, a busy 2-core machine): this process's
 CPU time went from 14-16 s to 9-10 s, the helper's was 8-11 s; the wall time gains only when a
-second core is free. ``tests/benchmarks/cold_start.py --log`` lists what each process compiled.
+second core is free. On ``examples/vgg_like.py``'s first batch (load 5 on 2 cores) this process
+compiles the forward convolutions (direct, then Winograd with its transforms: 7.3 s of CPU) and
+the helper everything else (6.8 s), so that this process waits about 0.5 s for it; the pair's
+total, not the split, is what is left to cut (Winograd's kernels are 65% of it).
+``tests/benchmarks/cold_start.py --log`` lists what each process compiled and waited for.
 
 The helper stops when this process ends (one that never received a list then too), and writes
 the cache folder's marker when it has compiled the whole list, so that later runs start no
