@@ -9,6 +9,7 @@ import numpy as np
 from kerasette import registry
 from kerasette.optimizers.adaptive import epsilon_or_default
 from kerasette.optimizers.base import Optimizer, number
+from kerasette.optimizers.sgd import FUSED_UPDATE_MIN_SIZE
 
 
 class _Moments(Optimizer):
@@ -64,6 +65,12 @@ class Adam(_Moments):
         t, one = kind(self.iterations + 1), kind(1)  # the scalars in the weights' dtype, as Keras does
         alpha = kind(lr) * np.sqrt(one - kind(self.beta_2) ** t) / (one - kind(self.beta_1) ** t)
         m, v = slots["momentum"], slots["velocity"]
+        if (not self.amsgrad and value.size >= FUSED_UPDATE_MIN_SIZE and value.dtype in (np.float32, np.float64)
+                and all(a.flags.c_contiguous and a.dtype == value.dtype for a in (value, grad, m, v))):
+            from kerasette.backend.engine.updates import adam  # deferred: the engine loads numba
+
+            adam(value, grad, m, v, alpha, self.beta_1, self.beta_2, self.epsilon)  # one pass, the same bits
+            return
         self._moments(grad, m, v, kind)
         if self.amsgrad:
             np.maximum(slots["velocity_hat"], v, out=slots["velocity_hat"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasette.backend.kernels._jit import kernel
 
 
@@ -17,3 +19,18 @@ def sgd_momentum(value, grad, velocity, lr, momentum, nesterov):
             value[i] += momentum * v - step
         else:
             value[i] += v
+
+
+@kernel
+def adam(value, grad, m, v, alpha, a1, a2, epsilon):
+    """Keras 3's Adam rule (no amsgrad) in place on flat arrays, in one pass: ``m += (g - m) * a1``,
+    ``v += (g * g - v) * a2``, ``w -= m * alpha / (sqrt(v) + epsilon)``, with ``a1 = 1 - beta_1``,
+    ``a2 = 1 - beta_2`` and every scalar of the arrays' dtype: the same operations, in the same
+    order and precision, as the numpy update (``np.divide``: no zero check, so the loop vectorizes)."""
+    for i in range(value.size):
+        g = grad[i]
+        mi = m[i] + (g - m[i]) * a1
+        vi = v[i] + (g * g - v[i]) * a2
+        m[i] = mi
+        v[i] = vi
+        value[i] -= np.divide(mi * alpha, np.sqrt(vi) + epsilon)
