@@ -49,8 +49,18 @@ class GetItem(Op):
 
     def backward(self, grad):
         out = np.zeros(self.x_shape, dtype=grad.dtype)
-        np.add.at(out, self.index, grad)
+        if _basic(self.index):  # each element picked at most once: a plain assignment
+            out[self.index] = grad
+        else:  # integer or boolean arrays may pick an element twice: the gradients add up
+            np.add.at(out, self.index, grad)
         return (out,)
+
+
+def _basic(index) -> bool:
+    """Whether ``index`` is numpy basic indexing (integers, slices, None, Ellipsis)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) and not isinstance(p, bool)
+               for p in parts)
 
 
 class Concatenate(Op):
