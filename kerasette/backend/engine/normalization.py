@@ -1,5 +1,4 @@
-"""Batch normalization's passes and global average pooling on the numba kernels, split over the
-thread pool.
+"""Batch normalization's passes on the numba kernels, split over the thread pool.
 
 Batch normalization sees its input as rows ``(R, C)`` (channels last) or planes ``(A, C, S)``
 (channels first; see `kerasette.backend.kernels.normalization`): `channel_view` finds the view
@@ -161,31 +160,3 @@ def moving_update(moving_mean: np.ndarray, moving_var: np.ndarray, mean, var, mo
     (contiguous arrays of any shape; ``mean``, ``var`` with as many values)."""
     _k.moving_update(moving_mean.reshape(-1), moving_var.reshape(-1), np.asarray(mean).reshape(-1),
                      np.asarray(var).reshape(-1), float(momentum))
-
-
-# -- global average pooling -------------------------------------------------------------------
-def global_average_pool_forward(x: np.ndarray) -> np.ndarray:
-    """The mean of each channel of NHWC ``x`` over its rows and columns: (N, C), float64 sums."""
-    n_img, height, width, chans = x.shape
-    flat = np.ascontiguousarray(x).reshape(n_img, height * width, chans)
-    y = np.empty((n_img, chans), x.dtype)
-    if y.size and height * width:
-        parallel.map_pieces(lambda i, j: _k.gap_forward(flat[i:j], y[i:j], np.empty(chans), np.empty(chans, x.dtype)),
-                            n_img, parallel.memory_bound_min(), height * width * chans)
-    else:
-        y[...] = np.nan
-    return y
-
-
-def global_average_pool_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
-    """Gradient of `global_average_pool_forward`: each ``dy[n, c] / (H * W)`` spread over the image."""
-    n_img, height, width, chans = x_shape
-    size = height * width
-    dx = memory.empty_aligned(x_shape, dy.dtype)
-    if not dx.size:
-        return dx
-    g = np.ascontiguousarray(dy / dy.dtype.type(size))
-    flat = dx.reshape(n_img, size, chans)
-    parallel.map_pieces(lambda i, j: _k.gap_backward(g[i:j], flat[i:j]), n_img, parallel.memory_bound_min(),
-                        size * chans)
-    return dx

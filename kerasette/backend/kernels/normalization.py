@@ -1,4 +1,4 @@
-"""Per-channel kernels of batch normalization and global average pooling.
+"""Per-channel kernels of batch normalization.
 
 Batch normalization works on two views of its input, chosen by where the channel axis is:
 
@@ -21,17 +21,12 @@ nothing is clamped or masked (and a NaN or infinite input still reaches the sums
 of the arrays' dtype (numba would widen a literal 0 to float64). The caller splits the leading axis into chunks, one per
 thread, gives each chunk its own float64 sums and adds them up (see
 `kerasette.backend.engine.normalization`).
-
-Global average pooling sums each image's channels (``gap_forward``) and spreads the gradient
-back evenly (``gap_backward``), over the NHWC view ``(N, S, C)``.
 """
 
 from __future__ import annotations
 
 from kerasette.backend.kernels._jit import kernel
 
-#: rows summed in the input's dtype before the sum moves to float64 (global average pooling)
-GAP_BLOCK = 32
 #: rows (or steps of LANES values) summed in the input's dtype before the sums move to float64
 SUM_BLOCK = 32
 #: partial sums kept side by side when summing a contiguous plane (one or two vectors' worth)
@@ -201,44 +196,6 @@ def _moving_update(moving_mean, moving_var, mean, var, momentum):
         moving_var[c] = moving_var[c] * momentum + var[c] * rest
 
 
-def _gap_forward(x, y, acc, part):
-    """``y[n, c] = mean_s x[n, s, c]`` over (N, S, C).
-
-    Each image's rows are added in blocks of ``GAP_BLOCK`` in the input's dtype (short sums, fast
-    vector adds), and the blocks' sums in float64.
-
-    Args:
-        x: (N, S, C) input.
-        y: (N, C) output; overwritten.
-        acc: (C,) float64 scratch.
-        part: (C,) scratch of the input's dtype.
-    """
-    n_img, size, chans = x.shape
-    for n in range(n_img):
-        for c in range(chans):
-            acc[c] = 0.0
-        for s0 in range(0, size, GAP_BLOCK):
-            s1 = min(s0 + GAP_BLOCK, size)
-            for c in range(chans):
-                part[c] = x[n, s0, c]
-            for s in range(s0 + 1, s1):
-                for c in range(chans):
-                    part[c] += x[n, s, c]
-            for c in range(chans):
-                acc[c] += part[c]
-        for c in range(chans):
-            y[n, c] = acc[c] / size
-
-
-def _gap_backward(g, dx):
-    """``dx[n, s, c] = g[n, c]`` over (N, S, C): ``g`` is the output gradient already divided by S."""
-    n_img, size, chans = dx.shape
-    for n in range(n_img):
-        for s in range(size):
-            for c in range(chans):
-                dx[n, s, c] = g[n, c]
-
-
 channel_sums_rows = kernel(_channel_sums_rows)
 channel_sums_planes = kernel(_channel_sums_planes)
 channel_affine_rows = kernel(_channel_affine_rows)
@@ -247,5 +204,3 @@ channel_affine2_rows = kernel(_channel_affine2_rows)
 channel_affine2_planes = kernel(_channel_affine2_planes)
 affine_backward_rows = kernel(_affine_backward_rows)
 moving_update = kernel(_moving_update)
-gap_forward = kernel(_gap_forward)
-gap_backward = kernel(_gap_backward)
