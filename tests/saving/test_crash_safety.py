@@ -71,7 +71,11 @@ def test_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     path = str(tmp_path / "model.h5")
     model = _large_model()
     _set_version(model, 1)
+    start = time.perf_counter()
     model.save(path)
+    # kill within a few saves' time: on a busy machine a save takes longer, and the file must still
+    # move on between kills (at least 0.8 s, a handful of saves on an idle machine)
+    longest_sleep = max(0.8, 4 * (time.perf_counter() - start))
     context = multiprocessing.get_context("fork")
     rng = np.random.default_rng(2024)
     mid_save_kills, versions = 0, set()
@@ -80,7 +84,7 @@ def test_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
         child = context.Process(target=_save_forever, args=(model, path, (round_index + 1) * 1000, started))
         child.start()
         assert started.wait(30), "the saving process did not start"
-        time.sleep(rng.uniform(0.05, 0.8))
+        time.sleep(rng.uniform(0.05, longest_sleep))
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)
         leftovers = _leftovers(str(tmp_path))
