@@ -22,7 +22,7 @@ from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
 from kerasette.layers.base import Layer
-from kerasette.layers.convolutional.conv2d import dilation_and_strides
+from kerasette.layers.convolutional.conv2d import add_kernel_and_bias, dilation_and_strides
 from kerasette.layers.core import WeightPenalties
 from kerasette.layers.folding import folded_kernel_and_bias
 from kerasette.layers.legacy import WEIGHT_KERAS1, keras_layer
@@ -240,16 +240,7 @@ class Conv1D(Window1D, WeightPenalties, Layer):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        if channels % self.groups:
-            raise ValueError(f"Conv1D '{self.name}': the number of input channels must be divisible by the number "
-                             f"of groups; received groups={self.groups} for an input of shape "
-                             f"{shape_str(input_shape)} ({channels} channels)")
-        shape = self.kernel_size + (channels // self.groups, self.filters)
-        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        add_kernel_and_bias(self, channels, input_shape, "Conv1D")
         self.input_spec = sequence_input_spec(self.data_format, channels)
         self.built = True
 

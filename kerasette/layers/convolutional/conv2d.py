@@ -34,8 +34,24 @@ def dilation_and_strides(owner: str, strides, dilation_rate) -> None:
                          f"received strides={strides}, dilation_rate={dilation_rate}")
 
 
-def kernel_extent(kernel_size, dilation_rate) -> tuple[int, int]:
-    """The rows and columns a kernel spans when its taps are ``dilation_rate`` apart."""
+def add_kernel_and_bias(layer, channels: int, input_shape, kind: str) -> None:
+    """Adds a convolution's ``kernel`` (``kernel_size + (channels // groups, filters)``) and, with
+    ``use_bias``, its ``bias``, after checking that the groups divide the input channels (the build
+    shared by Conv1D, Conv2D and Conv3D; ``kind`` names the layer in the error)."""
+    if channels % layer.groups:
+        raise ValueError(f"{kind} '{layer.name}': the number of input channels must be divisible by the number "
+                         f"of groups; received groups={layer.groups} for an input of shape "
+                         f"{shape_str(input_shape)} ({channels} channels)")
+    shape = layer.kernel_size + (channels // layer.groups, layer.filters)
+    layer.kernel = layer.add_weight(name="kernel", shape=shape, initializer=layer.kernel_initializer,
+                                    regularizer=layer.kernel_regularizer, constraint=layer.kernel_constraint)
+    layer.bias = (layer.add_weight(name="bias", shape=(layer.filters,), initializer=layer.bias_initializer,
+                                   regularizer=layer.bias_regularizer, constraint=layer.bias_constraint)
+                  if layer.use_bias else None)
+
+
+def kernel_extent(kernel_size, dilation_rate) -> tuple[int, ...]:
+    """The extent a kernel spans along each axis when its taps are ``dilation_rate`` apart."""
     return tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation_rate, strict=True))
 
 
@@ -107,16 +123,7 @@ class Conv2D(WeightPenalties, Layer):
         if channels is None:
             raise ValueError(f"Conv2D '{self.name}': the channel axis must be known; "
                              f"received input shape {shape_str(input_shape)}")
-        if channels % self.groups:
-            raise ValueError(f"Conv2D '{self.name}': the number of input channels must be divisible by the number "
-                             f"of groups; received groups={self.groups} for an input of shape "
-                             f"{shape_str(input_shape)} ({channels} channels)")
-        shape = self.kernel_size + (channels // self.groups, self.filters)
-        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        add_kernel_and_bias(self, channels, input_shape, "Conv2D")
         self.input_spec = image_input_spec(self.data_format, channels)
         self.built = True
 

@@ -18,7 +18,7 @@ import functools
 from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
-from kerasette.layers.convolutional.conv2d import dilation_and_strides
+from kerasette.layers.convolutional.conv2d import add_kernel_and_bias, dilation_and_strides, kernel_extent
 from kerasette.layers.core import WeightPenalties
 from kerasette.layers.folding import folded_kernel_and_bias
 from kerasette.layers.legacy import CONV_KERAS1, keras_layer
@@ -127,7 +127,7 @@ class Conv3D(WeightPenalties, Layer):
 
     @property
     def _extent(self) -> tuple[int, int, int]:
-        return tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+        return kernel_extent(self.kernel_size, self.dilation_rate)
 
     def build(self, input_shape):
         check_volume_window_fits(self, input_shape, self._extent, self.padding, "kernel")
@@ -135,16 +135,7 @@ class Conv3D(WeightPenalties, Layer):
         if channels is None:
             raise ValueError(f"Conv3D '{self.name}': the channel axis must be known; "
                              f"received input shape {shape_str(input_shape)}")
-        if channels % self.groups:
-            raise ValueError(f"Conv3D '{self.name}': the number of input channels must be divisible by the number "
-                             f"of groups; received groups={self.groups} for an input of shape "
-                             f"{shape_str(input_shape)} ({channels} channels)")
-        shape = self.kernel_size + (channels // self.groups, self.filters)
-        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        add_kernel_and_bias(self, channels, input_shape, "Conv3D")
         self.input_spec = volume_input_spec(self.data_format, channels)
         self.built = True
 
