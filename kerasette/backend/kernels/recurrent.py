@@ -33,10 +33,12 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload, register_jitable
 
 from kerasette.backend.kernels import blas
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import inline, kernel
+from kerasette.backend.kernels.simd import lanes, vbroadcast, vfma, vload, vstore, vzeros
 
 #: activation name -> code understood by the kernels
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
@@ -352,9 +354,159 @@ def lstm_cell_row_general(z, x, c_prev, c_new, h_new, act, ract, t_row):
         h_new[u] = z[3 * U + u] * t_row[u]
 
 
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Asks the CPU to bring the cache line holding flat element ``index`` of ``array`` into the
+    second-level cache (LLVM's ``prefetch``: a hint, never a fault, even out of bounds): for rows
+    read in an order no hardware prefetcher can guess."""
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        pointer = builder.gep(data, [context.cast(builder, args[1], sig.args[1], types.intp)])
+        byte = builder.bitcast(pointer, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte.type, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [byte, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
+
+
+@inline
+def _prefetch_row(array, row):
+    """`_prefetch` every cache line of row ``row`` of the 2-D C-contiguous ``array``."""
+    width = array.shape[1]
+    line = max(1, 64 // array.itemsize)
+    for j in range(0, width, line):
+        _prefetch(array, row * width + j)
+
+
+def packable(units: int, itemsize: int) -> bool:
+    """Whether the LSTM's recurrent kernel of ``units`` can be packed for `lstm_product`: the
+    units fill whole SIMD vectors (`kerasette.backend.kernels.simd`)."""
+    return units % lanes(itemsize) == 0
+
+
+@kernel
+def pack_lstm_recurrent(rk, packed):
+    """The LSTM's recurrent kernel ``rk`` (U, 4U) repacked for `lstm_product` into ``packed``
+    (U // L, U, 4, L) (L: the SIMD lanes): block ``j`` holds, for each input unit ``k``, the
+    four gates' weights (i, f, c, o) of output units ``[j L, (j + 1) L)``, one vector each, so
+    that the product reads each block as one contiguous stream."""
+    U = rk.shape[0]
+    L = packed.shape[3]
+    for j in range(U // L):
+        for k in range(U):
+            for g in range(4):
+                for lane in range(L):
+                    packed[j, k, g, lane] = rk[k, g * U + j * L + lane]
+
+
+@inline
+def _check_lanes(nl, itemsize, units):
+    """Refuses to run when the vectors compiled in (a cached kernel compiled for other CPU
+    features) are not the ``nl`` lanes the caller packed for, or the units do not fill them."""
+    if nl != lanes(itemsize) or units % nl != 0:
+        raise ValueError("lstm_product: the units must fill whole compiled SIMD vectors; a numba cache "
+                         "compiled for other CPU features? Clear the __pycache__ folder beside "
+                         "kerasette/backend/kernels")
+
+
+@kernel
+def lstm_product(h, h_off, n, packed, z, z_off):
+    """``z = h @ rk`` for ``n`` rows with the LSTM's recurrent kernel packed by
+    `pack_lstm_recurrent`, register-blocked: four rows by the four gates of one vector of units
+    at a time (16 accumulators), each sum taken over the input units in order with fused
+    multiply-adds (as BLAS does; the same values up to the last bit). Row ``r`` of ``h`` starts at
+    flat element ``h_off + r U``, of ``z`` (4U columns, Keras's gate order) at ``z_off + r 4U``.
+
+    Why not BLAS: for 32 rows a BLAS call packs the whole (U, 4U) kernel (256 KB for 128 units)
+    every step; packed once per sequence, each block of it (U x 4L values, 32 KB) stays in the
+    first-level cache while every row goes through it."""
+    nb, U, _, L = packed.shape
+    _check_lanes(L, h.itemsize, U)
+    G = 4 * U
+    pf = packed.reshape(-1)
+    for j in range(nb):
+        base = j * U * 4 * L
+        col = j * L
+        r = 0
+        while r + 4 <= n:
+            a = h_off + r * U
+            a00 = a01 = a02 = a03 = vzeros(h)
+            a10 = a11 = a12 = a13 = vzeros(h)
+            a20 = a21 = a22 = a23 = vzeros(h)
+            a30 = a31 = a32 = a33 = vzeros(h)
+            for k in range(U):
+                p = base + k * 4 * L
+                w0, w1, w2, w3 = vload(pf, p), vload(pf, p + L), vload(pf, p + 2 * L), vload(pf, p + 3 * L)
+                v = vbroadcast(h, a + k)
+                a00, a01, a02, a03 = vfma(v, w0, a00), vfma(v, w1, a01), vfma(v, w2, a02), vfma(v, w3, a03)
+                v = vbroadcast(h, a + U + k)
+                a10, a11, a12, a13 = vfma(v, w0, a10), vfma(v, w1, a11), vfma(v, w2, a12), vfma(v, w3, a13)
+                v = vbroadcast(h, a + 2 * U + k)
+                a20, a21, a22, a23 = vfma(v, w0, a20), vfma(v, w1, a21), vfma(v, w2, a22), vfma(v, w3, a23)
+                v = vbroadcast(h, a + 3 * U + k)
+                a30, a31, a32, a33 = vfma(v, w0, a30), vfma(v, w1, a31), vfma(v, w2, a32), vfma(v, w3, a33)
+            o = z_off + r * G + col
+            vstore(z, o, a00)
+            vstore(z, o + U, a01)
+            vstore(z, o + 2 * U, a02)
+            vstore(z, o + 3 * U, a03)
+            o += G
+            vstore(z, o, a10)
+            vstore(z, o + U, a11)
+            vstore(z, o + 2 * U, a12)
+            vstore(z, o + 3 * U, a13)
+            o += G
+            vstore(z, o, a20)
+            vstore(z, o + U, a21)
+            vstore(z, o + 2 * U, a22)
+            vstore(z, o + 3 * U, a23)
+            o += G
+            vstore(z, o, a30)
+            vstore(z, o + U, a31)
+            vstore(z, o + 2 * U, a32)
+            vstore(z, o + 3 * U, a33)
+            r += 4
+        while r < n:
+            a = h_off + r * U
+            a00 = a01 = a02 = a03 = vzeros(h)
+            for k in range(U):
+                p = base + k * 4 * L
+                v = vbroadcast(h, a + k)
+                a00 = vfma(v, vload(pf, p), a00)
+                a01 = vfma(v, vload(pf, p + L), a01)
+                a02 = vfma(v, vload(pf, p + 2 * L), a02)
+                a03 = vfma(v, vload(pf, p + 3 * L), a03)
+            o = z_off + r * G + col
+            vstore(z, o, a00)
+            vstore(z, o + U, a01)
+            vstore(z, o + 2 * U, a02)
+            vstore(z, o + 3 * U, a03)
+            r += 1
+
+
 @kernel
 def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs, gates, hd):
-    """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U).
+    """One LSTM over every step for rows [b0, b1). ``xp`` (T, B, 4U): `lstm_rows` with the
+    projections of step ``t``, row ``b`` in ``xp[t, b]``."""
+    T, B, G = xp.shape
+    rows = np.empty((T, 0), np.int64)
+    packed = np.empty((0, 0, 4, 0), xp.dtype)
+    lstm_rows(xp.reshape(T * B, G), rows, False, rk, packed, False, mask, has_mask, rmask, has_rmask, act, ract,
+              b0, b1, hs, cs, gates, hd)
+
+
+@kernel
+def lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs, cs,
+              gates, hd):
+    """One LSTM over every step for batch rows [b0, b1), the input projections read from rows of
+    ``xr`` (R, 4U): row ``rows[t, b]`` for step ``t`` of batch row ``b`` when ``indexed`` (a
+    table of projections read in place, with no gather: see
+    `kerasette.backend.ops.recurrent.FoldedProjections`), else row ``t * B + b`` (``xr`` the (T,
+    B, 4U) projections of every step, flattened). The batch size B is ``hs``'s; the number of
+    steps T is ``rows``' (indexed) or ``xr.shape[0] // B``.
 
     ``gates`` (T, B, 4U) keeps the activated i, f, c, o of every step for the backward pass;
     given as (1, B, 4U) (inference) it is scratch reused every step. ``hs``/``cs`` (T + 1, B,
@@ -362,11 +514,14 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
     alternate between the two slots and the last state is in slot ``T % 2``. ``hd`` (B, U) is
     scratch.
 
-    Each step is one BLAS product of the chunk's rows of the previous output (read in place,
-    or copied times ``rmask``) with the recurrent kernel, landing in the step's gate rows, then
-    one fused loop per row (`lstm_cell_row`) that adds the projections, applies the gates and
-    writes the new states."""
-    T, B, G = xp.shape
+    Each step is one product of the chunk's rows of the previous output (read in place, or
+    copied times ``rmask``) with the recurrent kernel, landing in the step's gate rows (with
+    ``use_packed``, `lstm_product` with the kernel ``packed`` by `pack_lstm_recurrent`; else
+    BLAS), then one fused loop per row (`lstm_cell_row`) that adds the projections, applies the
+    gates and writes the new states."""
+    B = hs.shape[1]
+    G = xr.shape[1]
+    T = rows.shape[0] if indexed else xr.shape[0] // B
     U = G // 4
     n = b1 - b0
     default = act == 1 and ract == 2
@@ -377,9 +532,17 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
         s1 = t + 1 if keep_states else (t + 1) % 2
         step = gates[t if keep_gates else 0]
         start = ((t if keep_gates else 0) * B + b0) * G
+        if indexed and t + 1 < T:  # the next step's rows, scattered over the table, load during this one
+            for b in range(b0, b1):
+                _prefetch_row(xr, rows[t + 1, b])
         if has_rmask:
             _previous(hs, s0, b0, b1, rmask, True, hd)
-            _product(False, n, G, U, hd, b0 * U, U, rk, 0, G, gates, start, G)
+            if use_packed:
+                lstm_product(hd, b0 * U, n, packed, gates, start)
+            else:
+                _product(False, n, G, U, hd, b0 * U, U, rk, 0, G, gates, start, G)
+        elif use_packed:
+            lstm_product(hs, (s0 * B + b0) * U, n, packed, gates, start)
         else:
             _product(False, n, G, U, hs, (s0 * B + b0) * U, U, rk, 0, G, gates, start, G)
         for b in range(b0, b1):
@@ -387,10 +550,12 @@ def lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, act, ract, b0, b1, hs
                 for u in range(U):
                     hs[s1, b, u] = hs[s0, b, u]
                     cs[s1, b, u] = cs[s0, b, u]
-            elif default:
-                lstm_cell_row(step[b], xp[t, b], cs[s0, b], cs[s1, b], hs[s1, b])
+                continue
+            x = xr[rows[t, b] if indexed else t * B + b]
+            if default:
+                lstm_cell_row(step[b], x, cs[s0, b], cs[s1, b], hs[s1, b])
             else:
-                lstm_cell_row_general(step[b], xp[t, b], cs[s0, b], cs[s1, b], hs[s1, b], act, ract, hd[b])
+                lstm_cell_row_general(step[b], x, cs[s0, b], cs[s1, b], hs[s1, b], act, ract, hd[b])
 
 
 @kernel
@@ -630,3 +795,47 @@ def scatter_add_rows(indices, rows, d0, d1, out):
         r = indices[n]
         for d in range(d0, d1):
             out[r, d] += rows[n, d]
+
+
+@kernel
+def stale_rows(bits, kept, state, tokens, out):
+    """The rows of a table of projections (`kerasette.backend.ops.recurrent.FoldedProjections`)
+    that ``tokens`` need recomputed: those never computed (``state`` 0) and those whose
+    embedding row ``bits[v]`` no longer equals, bit for bit, the copy ``kept[v]`` it was
+    computed from. Each such row is written once into ``out``; returns how many.
+
+    ``bits``/``kept`` (V, D) are the embedding table and its copy viewed as unsigned integers
+    (so that a NaN compares equal to itself and -0.0 differs from 0.0); ``state`` (V,) is 0
+    (not computed), 1 (computed) or, during the call, 2 (listed in ``out``, to be computed by
+    the caller, who sets it back to 1) and 3 (checked: unchanged)."""
+    D = bits.shape[1]
+    count = 0
+    ahead = 8  # tokens whose rows are prefetched ahead of the comparison
+    for n in range(min(ahead, tokens.size)):
+        _prefetch_row(bits, tokens[n])
+        _prefetch_row(kept, tokens[n])
+    for n in range(tokens.size):
+        if n + ahead < tokens.size:
+            _prefetch_row(bits, tokens[n + ahead])
+            _prefetch_row(kept, tokens[n + ahead])
+        v = tokens[n]
+        s = state[v]
+        if s >= 2:
+            continue
+        if s == 1:
+            same = True
+            for d in range(D):
+                if bits[v, d] != kept[v, d]:
+                    same = False
+                    break
+            if same:
+                state[v] = 3
+                continue
+        state[v] = 2
+        out[count] = v
+        count += 1
+    for n in range(tokens.size):
+        v = tokens[n]
+        if state[v] == 3:
+            state[v] = 1
+    return count

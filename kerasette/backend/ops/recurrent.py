@@ -65,7 +65,8 @@ class Recurrence(Op):
 
     def __init__(self, kind: str, mask=None, recurrent_mask=None, activation="tanh",
                  recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
-                 reset_after: bool = True, has_recurrent_bias: bool = False, inference: bool = False):
+                 reset_after: bool = True, has_recurrent_bias: bool = False, inference: bool = False,
+                 rows=None):
         if kind not in KINDS:
             raise ValueError(f"Recurrence: kind must be one of {sorted(KINDS)}; received {kind!r}")
         self.kind = kind
@@ -78,13 +79,24 @@ class Recurrence(Op):
         #: no backward pass will follow: the LSTM keeps no gates and, for the last state only,
         #: two state slots instead of every step's
         self.inference = bool(inference)
+        #: (steps, batch) rows of the first input to read each step's projections from (the
+        #: LSTM for inference only: ``xp`` is then a table of projections, `FoldedProjections`)
+        self.rows = None if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+        if self.rows is not None and not (kind == "lstm" and self.inference):
+            raise ValueError(f"Recurrence: projections read by rows are for the LSTM's inference only; "
+                             f"received kind={kind!r}, inference={self.inference}")
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, xp, h0, *rest):
         kind = self.kind
         dtype = xp.dtype
         xp = np.ascontiguousarray(xp)
-        T, B, G = xp.shape
+        if self.rows is not None:
+            (T, B), G = self.rows.shape, xp.shape[1]
+            if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= xp.shape[0]):
+                raise ValueError(f"lstm recurrence: rows must be in [0, {xp.shape[0]}) (the table's rows)")
+        else:
+            T, B, G = xp.shape
         U = h0.shape[1]
         if kind == "lstm":
             c0, rk = rest[0], rest[1]
@@ -118,8 +130,15 @@ class Recurrence(Op):
             cs = np.empty(hs.shape, dtype)
             cs[0] = c0
             gates = np.empty((1 if self.inference else T, B, G), dtype)
-            parallel.map_chunks(lambda b0, b1: k.lstm_forward(xp, rk, mask, has_mask, rmask, has_rmask, self.act,
-                                                              self.ract, b0, b1, hs, cs, gates, hd),
+            indexed = self.rows is not None
+            xr = xp if indexed else xp.reshape(T * B, G)
+            rows = self.rows if indexed else np.empty((T, 0), np.int64)
+            packed = _packed_lstm_kernel(rk)
+            use_packed = packed is not None
+            packed = packed if use_packed else np.empty((0, 0, 4, 0), dtype)
+            parallel.map_chunks(lambda b0, b1: k.lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask,
+                                                           rmask, has_rmask, self.act, self.ract, b0, b1, hs, cs,
+                                                           gates, hd),
                                 B, parallel.matmul_min_work(), work)
         else:
             cs = None
@@ -208,18 +227,41 @@ class Recurrence(Op):
         return tuple(grads)
 
 
+def _packed_lstm_kernel(rk: np.ndarray):
+    """The LSTM's recurrent kernel packed for the kernels' own product (`lstm_product`), or
+    None when its units do not fill whole SIMD vectors (BLAS then computes each step's product)."""
+    from kerasette.backend.kernels import simd  # deferred: numba compiles on first use only
+
+    k = _kernels()
+    U = rk.shape[0]
+    if not k.packable(U, rk.itemsize):
+        return None
+    L = simd.lanes(rk.itemsize)
+    packed = np.empty((U // L, U, 4, L), rk.dtype)
+    k.pack_lstm_recurrent(rk, packed)
+    return packed
+
+
 def recurrence(kind: str, xp, h0, *weights, mask=None, recurrent_mask=None, activation="tanh",
                recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
-               reset_after: bool = True):
+               reset_after: bool = True, rows=None):
     """Runs a recurrence and returns ``(output tensor, op)``; the op's ``final_states()`` gives
-    the last states. ``weights``: ``[c0,] recurrent_kernel[, recurrent_bias]``."""
+    the last states. ``weights``: ``[c0,] recurrent_kernel[, recurrent_bias]``. ``rows``
+    (steps, batch) integers (LSTM inference only): ``xp`` is a table of projections (rows, 4 *
+    units) and step ``t`` of sample ``b`` reads its row ``rows[t, b]`` (`FoldedProjections`)."""
     has_rb = kind == "gru" and len(weights) == 2
-    records = state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False) for t in (xp, h0, *weights))
+    records = records_gradient(xp, h0, *weights)
     op = Recurrence(kind, mask, recurrent_mask, activation, recurrent_activation, sequences, with_cell,
-                    reset_after, has_rb, inference=not records)
+                    reset_after, has_rb, inference=not records, rows=rows)
     if has_rb:
         op._rb_shape = tuple(np.shape(weights[1].data if hasattr(weights[1], "data") else weights[1]))
     return apply(op, xp, h0, *weights), op
+
+
+def records_gradient(*inputs) -> bool:
+    """Whether an op on ``inputs`` would be recorded for a backward pass (gradients enabled and
+    an input that requires one)."""
+    return state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False) for t in inputs)
 
 
 def simple_rnn(xp, h0, recurrent_kernel, mask=None, recurrent_mask=None, activation="tanh", sequences=True):
@@ -286,4 +328,99 @@ def embedding(indices, table):
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise ValueError(f"embedding: indices must be in [0, {size}) (the table's rows); received {int(bad)}")
-    return apply(Embedding(idx), table)
+    out = apply(Embedding(idx), table)
+    if not out.requires_grad:  # nothing will flow back: a layer after may read the table by rows
+        out._gathered = (np.asarray(getattr(table, "data", table)), idx)
+    return out
+
+
+def gathered_rows(x):
+    """``(table, indices)`` when tensor ``x`` is exactly ``table[indices]`` as `embedding`
+    returned it for inference (no gradient recorded), else None."""
+    return getattr(x, "_gathered", None)
+
+
+class FoldedProjections:
+    """The input projections of every embedding row, ``table @ kernel + bias``, kept across
+    inference calls: a recurrent layer fed by an `embedding` then reads each step's projections
+    as a row of this table instead of gathering the embeddings and multiplying them by its
+    kernel (the same values as the product of the gathered rows, up to the products' rounding;
+    what folding a batch normalization into a convolution is to convolutions).
+
+    Rows are computed when first needed and kept with a copy of the embedding row they came
+    from. Each call (`rows_for`) checks the kernel and bias against the copies they were folded
+    from (bit for bit: any change clears the table) and each embedding row it reads against its
+    copy (a changed row is recomputed), so that training, ``set_weights`` or any write into the
+    weights between calls is always seen. The table (rows, gates * units) and the copies are
+    allocated on the second call with the same kernel and bias (kept across calls), or on the
+    first when the call reads at least as many tokens as the table has rows, and only when they
+    fit in `MAX_BYTES`; otherwise `rows_for` returns None and the caller projects as usual.
+    """
+
+    #: the largest table of projections, plus the copies, kept (bytes)
+    MAX_BYTES = 1 << 28
+
+    def __init__(self):
+        self.source = None  # the embedding table the rows were computed from (compared by identity)
+        self.kernel = self.bias = None  # copies of the kernel and bias the table was folded from
+        self.table = self.kept = self.state = self.listed = None
+
+    def nbytes(self) -> int:
+        """The memory held (bytes)."""
+        return sum(a.nbytes for a in (self.kernel, self.bias, self.table, self.kept, self.state, self.listed)
+                   if a is not None)
+
+    def clear(self) -> None:
+        """Drops everything (the memory too)."""
+        self.__init__()
+
+    def rows_for(self, source: np.ndarray, indices: np.ndarray, kernel: np.ndarray, bias):
+        """The table of projections with every row that ``indices`` read up to date, or None
+        when folding does not pay (see the class).
+
+        Args:
+            source: the embedding table (rows, features), as `embedding` read it.
+            indices: the token indices read (any shape; in range, as `embedding` checked).
+            kernel: (features, gates * units); bias: (gates * units,) or None.
+        """
+        kernel = np.asarray(kernel)
+        bias = None if bias is None else np.asarray(bias)
+        dtype = kernel.dtype
+        V, D = source.shape
+        if source.dtype != dtype or (bias is not None and bias.dtype != dtype) or kernel.shape[0] != D:
+            return None
+        G = kernel.shape[1]
+        same_source = source is self.source and self.kernel is not None and self.kernel.shape == kernel.shape
+        same_weights = same_source and _same_bits(self.kernel, kernel) and (
+            (bias is None and self.bias is None) or (bias is not None and self.bias is not None
+                                                     and _same_bits(self.bias, bias)))
+        if not same_weights:
+            tokens = indices.size
+            self.clear()
+            self.source, self.kernel = source, kernel.copy()
+            self.bias = None if bias is None else bias.copy()
+            if tokens < V:  # the first call with these weights: fold from the next one on
+                return None
+        if self.table is None:
+            if (V * (G + D) + 2 * V) * dtype.itemsize > self.MAX_BYTES:
+                return None
+            self.table, self.kept = np.empty((V, G), dtype), np.empty((V, D), dtype)
+            self.state, self.listed = np.zeros(V, np.uint8), np.empty(V, np.int64)
+        flat = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+        view = np.dtype(f"u{dtype.itemsize}")
+        count = _kernels().stale_rows(source.view(view), self.kept.view(view), self.state, flat, self.listed)
+        if count:
+            rows = self.listed[:count]
+            fresh = source[rows]
+            projected = fresh @ self.kernel
+            if self.bias is not None:
+                projected += self.bias
+            self.table[rows] = projected
+            self.kept[rows] = fresh
+            self.state[rows] = 1
+        return self.table
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(
+        a.view(f"u{a.dtype.itemsize}"), np.ascontiguousarray(b).view(f"u{b.dtype.itemsize}"))

@@ -109,6 +109,8 @@ class _GatedCell(DropoutRNNCell, Layer):
 
     gates = 1
     recurrent_default = None
+    #: whether `_sequence` takes ``gathered`` (reads its projections from a folded table)
+    folds_embeddings = False
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -198,14 +200,21 @@ class _GatedCell(DropoutRNNCell, Layer):
     def _kernel_args(self) -> dict:
         return {"activation": fusable_name(self.activation)}
 
-    def sequence(self, x_tm, states, mask_tm=None, training=False, sequences=True, with_states=False):
+    def sequence(self, x_tm, states, mask_tm=None, training=False, sequences=True, with_states=False,
+                 gathered=None):
         """Runs the cell over time-major inputs ``x_tm`` (steps, batch, features).
+
+        ``gathered``: ``(table, tokens)`` when ``x_tm`` is exactly ``table[tokens]`` (tokens
+        (steps, batch)), from an embedding run for inference: the LSTM may then read its input
+        projections from a table folded across calls (`rops.FoldedProjections`).
 
         Returns ``(outputs, final_states, op)``: every step's output time-major (or the last
         output when not ``sequences``), the final states as tensors (when ``with_states``, else
         None), and the op (whose ``final_states()`` gives them as arrays).
         """
         dp, rdp = self.dropout_masks(x_tm.shape[1], x_tm.shape[2], x_tm.dtype, training)
+        if gathered is not None and dp is None and self.folds_embeddings:
+            return self._sequence(x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=gathered)
         return self._sequence(x_tm, states, mask_tm, dp, rdp, sequences, with_states)
 
     def _single_state(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, kind, weights, **kw):
@@ -291,6 +300,7 @@ class LSTMCell(_GatedCell):
     """
 
     gates = 4
+    folds_embeddings = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -334,12 +344,34 @@ class LSTMCell(_GatedCell):
         h = ops.multiply(o, self.activation(c))
         return h, [h, c]
 
-    def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states):
-        xp = self._projections(x_tm, dp, self.bias)
+    def _folded(self, gathered, x_tm, states):
+        """The table of input projections of every embedding row (`rops.FoldedProjections`,
+        kept on the cell across calls) when ``x_tm`` is ``table[tokens]`` for inference, nothing
+        records a gradient and folding pays; else None (and a table kept for inference is
+        dropped once the cell trains)."""
+        weights = (self.kernel, self.recurrent_kernel) + ((self.bias,) if self.bias is not None else ())
+        if rops.records_gradient(x_tm, *states, *weights):
+            if self.__dict__.get("_folded_projections") is not None:
+                self._folded_projections = None
+            return None
+        if gathered is None:
+            return None
+        folded = self.__dict__.get("_folded_projections")
+        if folded is None:
+            folded = self._folded_projections = rops.FoldedProjections()
+        source, tokens = gathered
+        return folded.rows_for(source, tokens, self.kernel.data, None if self.bias is None else self.bias.data)
+
+    def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=None):
+        table = self._folded(gathered, x_tm, states)
+        if table is not None:  # each step reads its projections as rows of the folded table
+            xp, rows = table, gathered[1]
+        else:
+            xp, rows = self._projections(x_tm, dp, self.bias), None
         out, op = rops.recurrence("lstm", xp, states[0], states[1], self.recurrent_kernel, mask=mask_tm,
                                   recurrent_mask=rdp, activation=fusable_name(self.activation),
                                   recurrent_activation=fusable_name(self.recurrent_activation),
-                                  sequences=sequences, with_cell=with_states)
+                                  sequences=sequences, with_cell=with_states, rows=rows)
         if not with_states:
             return out, None, op
         u = self.units

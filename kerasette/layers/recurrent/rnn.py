@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import ops
+from kerasette.backend.ops import recurrent as rops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
@@ -284,6 +285,11 @@ class RNN(Layer):
         return self.get_initial_state(x.shape[0], x.dtype)
 
     def _fused(self, x, states, mask_tm, training, want_states):
+        gathered = rops.gathered_rows(x)
+        if gathered is not None:  # x is table[tokens] (an embedding, for inference): tokens time-major
+            source, tokens = gathered
+            gathered = None if tokens.shape != x.shape[:2] else (source, tokens.T[::-1] if self.go_backwards
+                                                                 else tokens.T)
         x_tm = ops.transpose(x, (1, 0, 2))
         if self.go_backwards:
             x_tm = ops.getitem(x_tm, slice(None, None, -1))
@@ -294,7 +300,8 @@ class RNN(Layer):
             n = len(_sizes(cell.state_size))
             last = index == len(cells) - 1
             sequences = self.return_sequences or not last
-            out, cell_final, _ = cell.sequence(out, states[at:at + n], mask_tm, training, sequences, want_states)
+            out, cell_final, _ = cell.sequence(out, states[at:at + n], mask_tm, training, sequences, want_states,
+                                               gathered if index == 0 else None)
             at += n
             if want_states:
                 final.extend(cell_final)

@@ -1,0 +1,188 @@
+"""The LSTM's own recurrent product and its folded input projections against slow numpy
+references: `pack_lstm_recurrent` and `lstm_product` (the register-blocked product with the
+packed recurrent kernel), `lstm_rows` reading its projections by rows of a table, `stale_rows`
+and `FoldedProjections` (which rows it recomputes, and that any change of the weights is seen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend import Tensor, no_grad
+from kerasette.backend.kernels import recurrent as k
+from kerasette.backend.kernels import simd
+from kerasette.backend.ops import recurrent as rops
+
+
+def _packed(rk):
+    U = rk.shape[0]
+    L = simd.lanes(rk.itemsize)
+    packed = np.empty((U // L, U, 4, L), rk.dtype)
+    k.pack_lstm_recurrent(rk, packed)
+    return packed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pack_lstm_recurrent_matches_numpy(dtype):
+    L = simd.lanes(np.dtype(dtype).itemsize)
+    U = 2 * L
+    rk = np.arange(U * 4 * U, dtype=dtype).reshape(U, 4 * U)
+    expected = rk.reshape(U, 4, U // L, L).transpose(2, 0, 1, 3)  # [block, k, gate, lane]
+    np.testing.assert_array_equal(_packed(rk), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 32])
+def test_lstm_product_matches_numpy(dtype, rows):
+    """Blocks of four rows and the rows left over, at offsets into larger arrays, in float64
+    against numpy's product; nothing outside the rows' gate columns is written."""
+    rng = np.random.default_rng(rows)
+    L = simd.lanes(np.dtype(dtype).itemsize)
+    U = 2 * L
+    G = 4 * U
+    rk = rng.standard_normal((U, G)).astype(dtype)
+    h = rng.standard_normal((2, rows + 2, U)).astype(dtype)
+    z = np.full((3, rows + 1, G), 7.0, dtype)
+    h_off, z_off = (rows + 2) * U + U, (rows + 1) * G + G  # flat starts of h[1, 1:] and z[1, 1:]
+    k.lstm_product(h, h_off, rows, _packed(rk), z, z_off)
+    expected = h[1, 1:1 + rows].astype(np.float64) @ rk.astype(np.float64)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(z[1, 1:1 + rows], expected, rtol=tol, atol=tol)
+    untouched = np.ones(z.shape, bool)
+    untouched[1, 1:1 + rows] = False
+    assert np.all(z[untouched] == 7.0)
+
+
+def test_lstm_product_refuses_units_that_do_not_fill_the_vectors():
+    L = simd.lanes(4)
+    packed = np.zeros((1, L + 1, 4, L), np.float32)  # U = L + 1 input units: not whole vectors
+    with pytest.raises(ValueError, match="lstm_product: the units must fill whole compiled SIMD vectors"):
+        k.lstm_product(np.zeros((1, L + 1), np.float32), 0, 1, packed, np.zeros((1, 4 * L), np.float32), 0)
+
+
+def _lstm_reference(xp, rk, h0, c0):
+    """Every step of an LSTM (sigmoid gates, tanh) in float64: the last (h, c)."""
+    h, c = h0.astype(np.float64), c0.astype(np.float64)
+    U = h.shape[1]
+    for x in xp.astype(np.float64):
+        z = x + h @ rk
+        sig = 1 / (1 + np.exp(-z))
+        i, f, o = sig[:, :U], sig[:, U:2 * U], sig[:, 3 * U:]
+        c = f * c + i * np.tanh(z[:, 2 * U:3 * U])
+        h = o * np.tanh(c)
+    return h, c
+
+
+@pytest.mark.parametrize("packed_product", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_rows_by_index_matches_the_gathered_projections(packed_product, dtype):
+    """Rows read by index from a table give the same states as the same rows gathered into
+    (T, B, 4U) first, bit for bit (BLAS or the packed product), and as a float64 reference."""
+    rng = np.random.default_rng(5)
+    T, B, V = 6, 5, 11
+    U = simd.lanes(np.dtype(dtype).itemsize)
+    G = 4 * U
+    table = rng.standard_normal((V, G)).astype(dtype)
+    rows = rng.integers(0, V, (T, B))
+    rk = (rng.standard_normal((U, G)) * 0.3).astype(dtype)
+    h0, c0 = (rng.standard_normal((B, U)).astype(dtype) for _ in range(2))
+    packed = _packed(rk) if packed_product else np.empty((0, 0, 4, 0), dtype)
+    mask, rmask = np.ones((1, 1), np.uint8), np.ones((1, 1), dtype)
+
+    def run(xr, index, indexed):
+        hs, cs = np.empty((2, B, U), dtype), np.empty((2, B, U), dtype)
+        hs[0], cs[0] = h0, c0
+        gates, hd = np.empty((1, B, G), dtype), np.empty((B, U), dtype)
+        for b0, b1 in ((0, 2), (2, B)):
+            k.lstm_rows(xr, index, indexed, rk, packed, packed_product, mask, False, rmask, False, 1, 2, b0, b1,
+                        hs, cs, gates, hd)
+        return hs[T % 2], cs[T % 2]
+
+    by_index = run(table, rows, True)
+    gathered = run(table[rows].reshape(T * B, G), np.empty((T, 0), np.int64), False)
+    for a, b in zip(by_index, gathered):
+        np.testing.assert_array_equal(a, b)
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    for a, b in zip(by_index, _lstm_reference(table[rows], rk, h0, c0)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _stale_reference(source, kept, state, tokens):
+    """What `stale_rows` lists: each token's row once, in first-seen order, when never computed
+    or when its embedding row differs bit for bit from the copy it was computed from."""
+    listed = []
+    for v in tokens:
+        if v in listed:
+            continue
+        if state[v] == 0 or source[v].tobytes() != kept[v].tobytes():
+            listed.append(int(v))
+    return listed
+
+
+def test_stale_rows_matches_the_reference_and_leaves_states_valid():
+    rng = np.random.default_rng(2)
+    V, D = 9, 5
+    source = rng.standard_normal((V, D)).astype(np.float32)
+    kept = source.copy()
+    kept[3, 2] += 1  # row 3 changed since it was computed
+    source[5, 0], kept[5, 0] = np.nan, np.nan  # the same NaN bits: unchanged
+    source[6, 1], kept[6, 1] = -0.0, 0.0  # a different bit pattern: changed
+    state = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1], np.uint8)
+    tokens = np.array([3, 2, 2, 5, 6, 0, 3, 8, 7, 0])
+    expected = _stale_reference(source, kept, state, tokens)
+    out = np.empty(V, np.int64)
+    before = state.copy()
+    count = k.stale_rows(source.view(np.uint32), kept.view(np.uint32), state, tokens, out)
+    assert list(out[:count]) == expected == [3, 2, 6, 7]
+    for v in range(V):  # listed rows are 2 until the caller computes them; the rest as they were
+        assert state[v] == (2 if v in expected else before[v])
+
+
+def test_folded_projections_match_the_product_and_follow_every_change():
+    rng = np.random.default_rng(0)
+    V, D, G = 40, 6, 8
+    source = rng.standard_normal((V, D)).astype(np.float32)
+    kernel = rng.standard_normal((D, G)).astype(np.float32)
+    bias = rng.standard_normal(G).astype(np.float32)
+    folded = rops.FoldedProjections()
+    few = rng.integers(0, V, (3, 4))
+
+    def check(tokens):
+        table = folded.rows_for(source, tokens, kernel, bias)
+        expected = source[tokens].astype(np.float64) @ kernel + bias
+        np.testing.assert_allclose(table[tokens], expected, rtol=1e-6, atol=1e-6)
+
+    assert folded.rows_for(source, few, kernel, bias) is None  # first call, fewer tokens than rows
+    assert folded.table is None and folded.nbytes() == kernel.nbytes + bias.nbytes
+    check(few)  # the second call with the same weights folds
+    check(rng.integers(0, V, (5, 7)))
+    source[few[0, 0]] += 1  # a row written in place: recomputed
+    check(few)
+    kernel[2, 3] = 5  # the kernel written in place: every row recomputed
+    assert folded.rows_for(source, few, kernel, bias) is None  # ... from the next call on (fewer tokens)
+    check(few)
+    bias[0] = -3
+    many = rng.integers(0, V, (8, 6))  # at least as many tokens as rows: folds on the first call
+    check(many)
+    other = source.copy()  # another embedding table (same values): starts over
+    assert folded.rows_for(other, few, kernel, bias) is None and folded.source is other
+    assert folded.rows_for(source, few, kernel, None) is None  # no bias: another fold, from the next call
+
+
+def test_folded_projections_stay_off_above_their_memory_limit(monkeypatch):
+    source = np.ones((10, 2), np.float32)
+    kernel = np.ones((2, 4), np.float32)
+    monkeypatch.setattr(rops.FoldedProjections, "MAX_BYTES", 10 * 6 * 4)  # rows x (G + D) only: too small
+    folded = rops.FoldedProjections()
+    tokens = np.arange(10)
+    assert folded.rows_for(source, tokens, kernel, None) is None and folded.table is None
+
+
+def test_lstm_op_reads_rows_for_inference_only():
+    table = np.zeros((3, 4), np.float32)
+    h0 = np.zeros((2, 1), np.float32)
+    rk = Tensor(np.zeros((1, 4), np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match="projections read by rows are for the LSTM's inference only"):
+        rops.recurrence("lstm", table, h0, h0, rk, rows=np.zeros((2, 2), np.int64))
+    with no_grad(), pytest.raises(ValueError, match=r"lstm recurrence: rows must be in \[0, 3\)"):
+        rops.recurrence("lstm", table, h0, h0, rk, rows=np.full((2, 2), 3))
