@@ -21,21 +21,36 @@ allgather by recursive doubling) moves the same bytes in ``m = 2 log2 N`` messag
 
 **Overlapped.** Bucket ``k`` is handed on at ``r_k`` (its last gradient final and packed,
 measured in the run) in plan order; the update starts waiting at the end of the pass, ``P``. One
-link carries the buckets one after the other::
+link carries the buckets one after the other, from ``start_k = max(r_k, done_{k-1})``::
 
-    start_k = max(r_k, done_{k-1})
-    done_k  = min(start_k + T(S_k) + h,  max(start_k, P) + T(S_k) + h_tail)
+    trip while the pass computes:  U_k = max(p * (T(S_k) - m a) + m a, h)
+    done_k = start_k + U_k                                 if it ends by P
+           = P + T(S_k) * (1 - (P - start_k) / U_k)        if the pass ends during it
+           = start_k + T(S_k) + [idle link] * h_tail       if it starts after P
     W = max(0, done_last - P) + sum_k (l + S_k * l_byte + [idle link and r_k < P] * l_wake)
 
-- ``h``, the hand-off: what a bucket costs beyond its allreduce while the pass computes (the
-  communication thread and the ranks' compute share the cores): ``handoff``, measured with
-  small buckets handed on while both ranks compute. Once the pass has ended the cores are free
-  and a bucket costs ``h_tail`` (``tail_handoff``, measured with a 1 KB bucket handed on just
-  before the update); a trip under way when the pass ends finishes at that pace, whichever is
-  sooner. For MPI's requests (float32) one that waited in the queue was already started and
-  moves along with the one before it (the progress thread tests them all at once), so it pays
-  no hand-off of its own (``queued_handoff=False``); the float16 rings run one after the other
-  in the thread, each paying it.
+(*idle link*: the bucket was handed on after the one before it was done.)
+
+- ``h``, the hand-off (``handoff``): while both ranks compute, each step of a bucket's
+  allreduce waits for the communication threads to get a core and the interpreter's lock, which
+  the passes hold. Those waits add up to ``h`` for a bucket that carries little (measured: the
+  whole trip of small buckets handed on while both ranks compute). They are not added to the
+  transfer: while a thread waits, the kernel goes on moving the bytes of the step under way, so
+  a bucket that carries many bytes takes its transfer's time, and the trip is the longer of
+  the two, not their sum. For MPI's requests (float32) one that waited in the queue was
+  already started and moves along with the one before it (the progress thread tests them all
+  at once), so it pays no hand-off of its own (``queued_handoff=False``); the float16 rings run
+  one after the other in the thread, each paying it.
+- ``p``, the pace while computing (``busy_pace``): how much longer moving and adding a
+  bucket's bytes takes while both ranks compute than on idle cores (measured: the seed
+  model's largest bucket's trip both ways). Where the wire is the bottleneck it is about 1;
+  where the transfer is CPU-bound (the kernel's copies over a fast link, the float16 sums) the
+  pass's compute slows it. The messages' latency ``m a`` is the wire's and does not change.
+- Once the pass has ended the cores are free: what is left of a trip under way (the fraction
+  ``(P - start_k) / U_k`` of it went by during the pass) goes at the idle pace ``T``, and the
+  buckets queued behind it follow back to back. A bucket handed on after the pass to an idle
+  link first wakes the communication thread, which had gone to sleep: ``h_tail``
+  (``tail_handoff``, measured with a 1 KB bucket handed on just before the update).
 - Starting a bucket costs the computing thread ``l + S_k * l_byte`` (``launch``,
   ``launch_per_byte``: MPI may copy or start sending a large buffer in the call), and
   ``l_wake`` more (``wake``) when it wakes the idle communication thread during the pass: the
@@ -43,7 +58,8 @@ link carries the buckets one after the other::
   then waits for the scheduler (milliseconds on a loaded machine). Counted in the measured wait;
   measured while both ranks compute, with the seed model's 32 MB bucket and small ones.
 - The tail: the last bucket holds the first layers' gradients, final only when the pass ends,
-  so it never overlaps: ``W >= T(S_last) + tail_handoff`` however long the pass.
+  so it never overlaps: ``W >= T(S_last)`` however long the pass (``+ h_tail`` when the link
+  is idle by then).
 
 **Compression** halves ``S`` and sums at ``R_16``. Rounding the gradients to float16 (while
 packing, during the pass) and reading them back (``values / C``, ``C`` measured) is paid on the
@@ -74,8 +90,12 @@ class Link:
         reduce_rate: bytes per second of the sums, in the wire's dtype.
         algorithm: ``'ring'`` (``2 (N-1)`` messages: the float16 ring) or ``'halving'``
             (``2 log2 N``: MPI's allreduce of large messages).
-        handoff: seconds a bucket costs beyond its allreduce while the pass computes.
-        tail_handoff: the same once the pass has ended.
+        handoff: the shortest a bucket's trip is while the pass computes (its steps wait
+            for the communication threads to be scheduled; the waits overlap the transfer).
+        tail_handoff: seconds a bucket handed on to an idle link after the pass costs beyond its
+            allreduce (waking the communication thread).
+        busy_pace: how much longer an allreduce's bytes take to move and add while the pass
+            computes than on idle cores (1 where the wire is the bottleneck).
         launch: seconds the update's thread spends starting one bucket.
         launch_per_byte: and more for each of its bytes (MPI may copy or start sending a large
             buffer in the call that starts it).
@@ -93,6 +113,7 @@ class Link:
     launch_per_byte: float = 0.0
     wake: float = 0.0
     queued_handoff: bool = True
+    busy_pace: float = 1.0
 
     def __post_init__(self):
         if self.algorithm not in ("ring", "halving"):
@@ -130,27 +151,55 @@ def blocking_wait(bucket_bytes: Sequence[float], ranks: int, link: Link) -> floa
     return sum(allreduce_seconds(b, ranks, link) for b in bucket_bytes)
 
 
-def overlapped_wait(buckets: Sequence[tuple[float, float]], pass_end: float, ranks: int, link: Link) -> float:
-    """The overlapped update's wait (see the module's docstring).
+def trip_end(start: float, nbytes: float, pass_end: float, ranks: int, link: Link, queued: bool = False) -> float:
+    """When a bucket's allreduce that starts at ``start`` ends (see the module's docstring).
+
+    ``queued``: it was handed on while the one before it was still under way.
+    """
+    trip = allreduce_seconds(nbytes, ranks, link)
+    if start >= pass_end:
+        return start + trip + (0.0 if queued else link.tail_handoff)
+    latency = messages(ranks, link.algorithm) * link.latency  # the wire's own, which computing does not slow
+    busy = max(link.busy_pace * (trip - latency) + latency, link.handoff if link.queued_handoff or not queued else 0.0)
+    if start + busy <= pass_end:
+        return start + busy
+    return pass_end + trip * (1.0 - (pass_end - start) / busy)
+
+
+def overlapped_schedule(buckets: Sequence[tuple[float, float]], pass_end: float, ranks: int,
+                        link: Link) -> tuple[list[tuple[float, float]], float]:
+    """The link's queue: ``(start, done)`` seconds per bucket, and the buckets' start costs.
 
     Args:
         buckets: ``(bytes, seconds at which it was handed on)`` per bucket, in plan order.
         pass_end: seconds at which the backward pass ends and the update starts waiting.
     """
-    if ranks <= 1 or not buckets:
-        return 0.0
     link_free = float("-inf")
     launches = 0.0
+    times = []
     for nbytes, ready in buckets:
         queued = link_free > ready
         launches += link.launch + nbytes * link.launch_per_byte + (link.wake if not queued and ready < pass_end else 0.0)
         start = max(ready, link_free)
-        trip = allreduce_seconds(nbytes, ranks, link)
-        if queued and not link.queued_handoff:
-            link_free = start + trip
-        else:  # a trip still going when the pass ends finishes at the idle cores' pace
-            link_free = min(start + trip + link.handoff, max(start, pass_end) + trip + link.tail_handoff)
-    return max(0.0, link_free - pass_end) + launches
+        link_free = trip_end(start, nbytes, pass_end, ranks, link, queued)
+        times.append((start, link_free))
+    return times, launches
+
+
+def overlapped_wait(buckets: Sequence[tuple[float, float]], pass_end: float, ranks: int, link: Link) -> float:
+    """The overlapped update's wait (see the module's docstring and `overlapped_schedule`)."""
+    if ranks <= 1 or not buckets:
+        return 0.0
+    times, launches = overlapped_schedule(buckets, pass_end, ranks, link)
+    return max(0.0, times[-1][1] - pass_end) + launches
+
+
+def overlapped_span(buckets: Sequence[tuple[float, float]], pass_end: float, ranks: int, link: Link) -> float:
+    """The overlapped step's allreduce time: from the first bucket's start to the last one's end."""
+    if ranks <= 1 or not buckets:
+        return 0.0
+    times, _ = overlapped_schedule(buckets, pass_end, ranks, link)
+    return times[-1][1] - times[0][0]
 
 
 def efficiency(compute: float, exposed: float) -> float:

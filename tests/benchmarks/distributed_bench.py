@@ -187,7 +187,10 @@ def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
     - ``convert_values_per_s``: float32 -> float16 -> float32 (`half.to_half` + `half.to_float`);
     - ``busy_launch_*``, ``busy_launch_big_*``, ``busy_trip_*``: a backward pass's worth of
       buckets handed on while both ranks compute (see below): starting a small bucket, starting
-      the big one, and a small bucket's trip;
+      the big one, and a small bucket's trip (the hand-off);
+    - ``busy_big_trip_*``, ``idle_big_trip_*``: the seed model's largest bucket (32 MB; 16 MB as
+      float16) from its start to its end while both ranks compute, and on idle cores (their ratio
+      is the pace while computing);
     - ``tail_fp32_s``, ``tail_fp16_s``, ``launch_fp32_s``, ``launch_fp16_s``: an overlapped
       `GradientReducer` step with one bucket of 1 KB handed on just before the update, on the
       rank that arrives 5 ms after the other (as the last rank does in training): its whole
@@ -321,6 +324,36 @@ def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
         record[f"busy_wake_{name}_s"] = statistics.mean(sum(hvd.allgather_object(wakes), []))
         record[f"busy_trip_{name}_bytes"] = small[0].size * (2 if name == "fp16" else 4) + 4
 
+    # The largest bucket's trip (32 MB; 16 MB as float16) from its start to its end, while both
+    # ranks compute (they go on computing until it is done) and on idle cores (the update waits for
+    # it at once), by the same path: how much slower the transfer goes while computing. About 1
+    # where the wire is the bottleneck (the threads' waits for a core overlap the transfer); more
+    # where the transfer is CPU-bound (the kernel's copies, the sums) and shares the cores with the pass.
+    def big_trips(grad, compressor, busy, steps=4):
+        reducer = fusion.GradientReducer([grad], collectives.Sum, compressor, 0, 1.0, True, collectives.Timer())
+        trips = []
+        for step in range(steps + 1):
+            comm.Barrier()
+            reducer.begin()
+            if busy:
+                compute(0.02)
+            reducer.ready(grad, grad)
+            bucket, give_up = reducer.buckets[0], time.perf_counter() + 10.0
+            while busy and bucket.done_at is None and time.perf_counter() < give_up:  # set by the thread
+                compute(0.001)
+            if busy:
+                compute(0.02)
+            reducer.finish([grad])
+            profile = reducer.step_profile["buckets"][0]
+            if step:  # the first one warms the path up
+                trips.append(profile["done_s"] - (profile["launched_s"] or profile["submitted_s"]))
+        return statistics.median(sum(hvd.allgather_object(trips), [])), int(bucket.buffer.nbytes)
+
+    for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
+        big = np.ones(7_930_112, np.float32)
+        record[f"idle_big_trip_{name}_s"], _ = big_trips(big, compressor, busy=False)
+        record[f"busy_big_trip_{name}_s"], record[f"busy_big_trip_{name}_bytes"] = big_trips(big, compressor, True)
+
     params = 7_998_250
     g32, g16 = np.ones(params, np.float32), np.ones(params, np.float16)
     ring.prepare()
@@ -360,17 +393,31 @@ def calibrated_link(cal: dict, compression: str, bandwidth: float | None = None,
                         latency=cal["latency_s"],
                         reduce_rate=cal["reduce_fp16_bytes_per_s" if fp16 else "reduce_fp32_bytes_per_s"],
                         algorithm="ring" if fp16 else "halving", queued_handoff=fp16)
-    # the hand-offs: what the calibration's buckets took beyond their allreduce on this link
+    # the hand-off while computing: a small bucket's whole trip (it carries too little for its
+    # transfer to matter: the trip is max(pace * T, handoff)); at the update: what a 1 KB bucket
+    # took beyond its allreduce and its start
     tail_bytes = 257 * (2 if fp16 else 4) + 4  # 256 values, a count, the flag
-    handoff = cal[f"busy_trip_{name}_s"] - scaling.allreduce_seconds(cal[f"busy_trip_{name}_bytes"], 2, base)
+    handoff = cal[f"busy_trip_{name}_s"]
     tail = cal[f"tail_{name}_s"] - scaling.allreduce_seconds(tail_bytes, 2, base) - cal[f"launch_{name}_s"]
+    # the pace while computing: the largest bucket's trip while both ranks compute over the same
+    # trip on idle cores (1 for a calibration made before it was measured)
+    pace = (cal[f"busy_big_trip_{name}_s"] / cal[f"idle_big_trip_{name}_s"]
+            if f"busy_big_trip_{name}_s" in cal else 1.0)
     launch = cal[f"busy_launch_{name}_s"]
     wake = max(0.0, cal[f"busy_wake_{name}_s"] - launch)
     per_byte = max(0.0, cal[f"busy_launch_big_{name}_s"] - launch - wake) / cal[f"busy_launch_big_{name}_bytes"]
     if not synthetic_launches and f"pass_launch_{name}_s" in cal:
         launch, wake, per_byte = cal[f"pass_launch_{name}_s"], 0.0, 0.0
     return base.with_(handoff=max(0.0, handoff), tail_handoff=max(0.0, tail), launch=launch, wake=wake,
-                      launch_per_byte=per_byte)
+                      launch_per_byte=per_byte, busy_pace=pace)
+
+
+def _pace(cal: dict, name: str, link: scaling.Link) -> str:
+    """The pace while computing and the trip it comes from, for the calibration's line."""
+    if f"busy_big_trip_{name}_s" not in cal:
+        return "1 (not measured)"
+    return (f"{link.busy_pace:.2f} ({cal[f'busy_big_trip_{name}_bytes'] / 1e6:.0f} MB: "
+            f"{cal[f'busy_big_trip_{name}_s'] * 1e3:.1f} / {cal[f'idle_big_trip_{name}_s'] * 1e3:.1f} ms)")
 
 
 def pass_launch_seconds(record: dict) -> float:
@@ -401,17 +448,34 @@ def step_inputs(record: dict, step: int) -> tuple[list[tuple[float, float]], flo
     return buckets, own["pass_s"], own["launch_s"] + own["wait_s"]
 
 
-def predict_wait(record: dict, link: scaling.Link) -> tuple[float, float]:
-    """(median predicted wait, median measured wait of the last rank) over a run's steps."""
-    predicted, measured = [], []
+def step_span(record: dict, step: int) -> float:
+    """The measured allreduce time of one step, on the last rank: overlapped, from the start of its
+    first bucket's allreduce to the end of its last one's (per the profile); blocking, its wait."""
+    own = record["profiles"][_last_rank(record["profiles"], step)][step]
+    if not record["overlap"]:
+        return own["wait_s"]
+    starts = [b["launched_s"] if b["launched_s"] is not None else b["submitted_s"] for b in own["buckets"]]
+    return max(b["done_s"] for b in own["buckets"]) - min(s for s in starts if s is not None)
+
+
+def predict(record: dict, link: scaling.Link) -> dict:
+    """Medians over a run's steps of the predicted and measured (last rank's) wait and allreduce time."""
+    out = {"predicted_s": [], "measured_s": [], "predicted_span_s": [], "measured_span_s": []}
     for step in range(len(record["profiles"][0])):
         buckets, pass_end, wait = step_inputs(record, step)
         if record["overlap"]:
-            predicted.append(scaling.overlapped_wait(buckets, pass_end, 2, link))
+            out["predicted_s"].append(scaling.overlapped_wait(buckets, pass_end, 2, link))
+            out["predicted_span_s"].append(scaling.overlapped_span(buckets, pass_end, 2, link))
         else:
-            predicted.append(scaling.blocking_wait([b for b, _ in buckets], 2, link))
-        measured.append(wait)
-    return statistics.median(predicted), statistics.median(measured)
+            out["predicted_s"].append(scaling.blocking_wait([b for b, _ in buckets], 2, link))
+            out["predicted_span_s"].append(out["predicted_s"][-1])
+        out["measured_s"].append(wait)
+        out["measured_span_s"].append(step_span(record, step))
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+#: Below this measured wait the comparison is made on the allreduce time (see `report`).
+SUB_MS_WAIT_S = 1e-3
 
 
 def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_per_s: float, latency_s: float,
@@ -537,18 +601,20 @@ def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: fl
                 link = calibrated_link(cal, mode[1])
                 nominal = calibrated_link(cal, mode[1], bandwidth=scaling.gbit(_nominal_gbit(rate)))
                 synthetic = calibrated_link(cal, mode[1], synthetic_launches=True)
-                pairs = [predict_wait(r, link) for r in records]
+                per_run = [predict(r, link) for r in records]
                 med = {k: statistics.median(r[k] for r in records) for k in
                        ("step_s", "allreduce_in_step_s", "sent_per_step", "load")}
-                med["predicted_s"] = statistics.median(p for p, _ in pairs)
-                med["measured_s"] = statistics.median(m for _, m in pairs)
-                med["nominal_s"] = statistics.median(predict_wait(r, nominal)[0] for r in records)
-                med["synthetic_s"] = statistics.median(predict_wait(r, synthetic)[0] for r in records)
+                for key in per_run[0]:
+                    med[key] = statistics.median(p[key] for p in per_run)
+                med["runs_s"] = [p["measured_s"] for p in per_run]
+                med["nominal_s"] = statistics.median(predict(r, nominal)["predicted_s"] for r in records)
+                med["synthetic_s"] = statistics.median(predict(r, synthetic)["predicted_s"] for r in records)
                 rows.append((rate, mode, med))
     print("\nCalibration (2 ranks, MPI over the emulated link): nominal rate; measured exchange (both ways at "
-          "once) and ping-pong rates, latency a message; sums; float16 rounding; hand-offs (busy: a small bucket "
-          "while the ranks compute; tail: a 1 KB bucket at the update); starting a bucket, fp32 / fp16; bare "
-          "allreduces of the seed model, measured / model")
+          "once) and ping-pong rates, latency a message; sums; float16 rounding; hand-offs (busy: a small bucket's "
+          "whole trip while the ranks compute, the shortest a trip is then; tail: a 1 KB bucket at the update); "
+          "pace while computing (the seed model's largest bucket's trip while the ranks compute over the same "
+          "trip on idle cores); starting a bucket, fp32 / fp16; bare allreduces of the seed model, measured / model")
     for rate, cal in calibrations.items():
         fp32, fp16 = calibrated_link(cal, "none"), calibrated_link(cal, "fp16")
         bare32 = scaling.allreduce_seconds(cal["bare_bytes_fp32"], 2, fp32)
@@ -559,28 +625,43 @@ def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: fl
               f"{cal['reduce_fp16_bytes_per_s'] * 1e-9:.2f} GB/s fp16; rounding "
               f"{1e9 / cal['convert_values_per_s']:.1f} ns a value; hand-off busy {fp32.handoff * 1e3:.1f} ms fp32, "
               f"{fp16.handoff * 1e3:.1f} ms fp16, tail {fp32.tail_handoff * 1e3:.2f} / {fp16.tail_handoff * 1e3:.2f} "
-              f"ms; a bucket's start {fp32.launch * 1e3:.2f} / {fp16.launch * 1e3:.2f} ms (seed model's pass; "
+              f"ms; pace while computing {_pace(cal, 'fp32', fp32)} / {_pace(cal, 'fp16', fp16)}; a bucket's start {fp32.launch * 1e3:.2f} / {fp16.launch * 1e3:.2f} ms (seed model's pass; "
               f"synthetic {cal['busy_launch_fp32_s'] * 1e3:.2f} / {cal['busy_launch_fp16_s'] * 1e3:.2f} ms, waking "
               f"{cal['busy_wake_fp32_s'] * 1e3:.2f} / {cal['busy_wake_fp16_s'] * 1e3:.2f} ms); bare 32 MB fp32 "
               f"{cal['bare_fp32_s'] * 1e3:.1f} / {bare32 * 1e3:.1f} ms, 16 MB fp16 {cal['bare_fp16_s'] * 1e3:.1f} / "
               f"{bare16 * 1e3:.1f} ms; load {cal['load']:.1f}")
     print("\nwait: the update's wait per step (launches included), median over steps and runs: 'slower' of the rank "
           "that waited longer (includes waiting for the other rank), 'last rank' of the one that reached the update "
-          "last (the network alone); model: the scaling model with the calibrated link (and buckets' start as the "
-          "seed model's calibration pass measured it), then with the synthetic pass's start costs, then at the "
-          "nominal rate")
-    print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'slower ms':>11}{'last rank ms':>14}{'model ms':>10}"
-          f"{'model/meas':>12}{'synthetic ms':>14}{'at nominal ms':>15}{'MB sent/step':>14}{'load':>6}")
-    within = True
+          "last (the network alone), 'runs' its median in each run; model: the scaling model with the calibrated "
+          "link (and buckets' start as the seed model's calibration pass measured it), then with the synthetic "
+          "pass's start costs, then at the nominal rate. allreduce: the last rank's allreduce time per step (per "
+          "its profile: overlapped, from the start of the first bucket's allreduce to the end of the last one's; "
+          "blocking, its wait) and the model's")
+    print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'slower ms':>11}{'last rank ms':>14}{'runs ms':>17}"
+          f"{'model ms':>10}{'model/meas':>12}{'allreduce ms':>14}{'model ms':>10}{'model/meas':>12}"
+          f"{'synthetic ms':>14}{'at nominal ms':>15}{'MB sent/step':>14}{'load':>6}")
+    waits_within = spans_within = passed = True
     for rate, (how, compression), med in rows:
         ratio = med["predicted_s"] / med["measured_s"]
-        within &= 0.75 <= ratio <= 1.25
+        span_ratio = med["predicted_span_s"] / med["measured_span_s"]
+        wait_ok, span_ok = 0.75 <= ratio <= 1.25, 0.75 <= span_ratio <= 1.25
+        waits_within &= wait_ok
+        spans_within &= span_ok
+        passed &= wait_ok or (med["measured_s"] < SUB_MS_WAIT_S and span_ok)
+        spread = "-".join(f"{t * 1e3:.1f}" for t in (min(med["runs_s"]), max(med["runs_s"])))
         print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<15}{med['step_s']:>8.3f}"
-              f"{med['allreduce_in_step_s'] * 1e3:>11.1f}{med['measured_s'] * 1e3:>14.1f}"
-              f"{med['predicted_s'] * 1e3:>10.1f}{ratio:>12.2f}{med['synthetic_s'] * 1e3:>14.1f}"
+              f"{med['allreduce_in_step_s'] * 1e3:>11.1f}{med['measured_s'] * 1e3:>14.1f}{spread:>17}"
+              f"{med['predicted_s'] * 1e3:>10.1f}{ratio:>12.2f}{med['measured_span_s'] * 1e3:>14.1f}"
+              f"{med['predicted_span_s'] * 1e3:>10.1f}{span_ratio:>12.2f}{med['synthetic_s'] * 1e3:>14.1f}"
               f"{med['nominal_s'] * 1e3:>15.1f}"
               f"{med['sent_per_step'] / 1e6:>14.2f}{med['load']:>6.2f}")
-    print(f"\nevery prediction within 25% of the measured wait: {'yes' if within else 'no'}")
+    print(f"\nevery predicted wait within 25% of the measured one: {'yes' if waits_within else 'no'}")
+    print(f"every predicted allreduce time within 25% of the measured one: {'yes' if spans_within else 'no'}")
+    print(f"criterion: every wait within 25%, except that a wait under {SUB_MS_WAIT_S * 1e3:g} ms is compared on the "
+          f"allreduce time, within 25%: {'met' if passed else 'NOT met'} (such a wait is the buckets' start costs "
+          f"plus the last small bucket's trip, or a fraction of a millisecond more when the bucket before it is "
+          f"still under way as the pass ends: a few milliseconds of the hand-off's spread from one small bucket to "
+          f"the next decide which, and 25% of it is less than that)")
     every_run: dict[tuple, list[dict]] = {}
     for by_mode in runs.values():
         for mode, records in by_mode.items():

@@ -37,22 +37,53 @@ OVERLAP = GIGABIT.with_(handoff=1e-3, tail_handoff=0.5e-3, launch=0.1e-3)
 
 
 def test_overlapped_wait_queues_the_buckets_and_pays_the_tail():
-    # bucket 0 (1 MB) at 0 ms: 0 + 8.7 + 1 (hand-off, the pass computes) -> 9.7 ms
-    # bucket 1 (1 MB) at 2 ms waits for it: 9.7 + 8.7 + 1 -> 19.4 ms
-    # bucket 2 (empty) at 20 ms, when the pass ends: 20 + 0.2 + 0.5 (tail hand-off) -> 20.7 ms
-    # wait: 0.7 ms after the pass + 3 launches of 0.1 ms = 1.0 ms
+    # bucket 0 (1 MB) at 0 ms: the pass computes, max(8.7, 1 hand-off) -> 8.7 ms
+    # bucket 1 (1 MB) at 2 ms waits for it: 8.7 + max(8.7, 1) -> 17.4 ms
+    # bucket 2 (empty) at 20 ms, when the pass ends, to an idle link: 20 + 0.2 + 0.5 (tail) -> 20.7 ms
+    # wait: 0.7 ms after the pass + 3 launches of 0.1 ms = 1.0 ms; the allreduce time: 0 to 20.7 ms
     buckets = [(1e6, 0.0), (1e6, 0.002), (0.0, 0.020)]
     assert scaling.overlapped_wait(buckets, 0.020, 2, OVERLAP) == pytest.approx(1.0e-3)
+    assert scaling.overlapped_span(buckets, 0.020, 2, OVERLAP) == pytest.approx(20.7e-3)
+    times, launches = scaling.overlapped_schedule(buckets, 0.020, 2, OVERLAP)
+    assert sum(times, ()) == pytest.approx((0.0, 8.7e-3, 8.7e-3, 17.4e-3, 20e-3, 20.7e-3))
+    assert launches == pytest.approx(0.3e-3)
 
 
-def test_queued_requests_skip_the_handoff_when_moved_together():
-    # the pass ends at 15 ms: bucket 1 done at 19.4 ms (hand-off paid, the float16 rings), then
-    # bucket 2, queued, after the pass: 19.4 + 0.2 + 0.5 = 20.1 ms -> wait 5.1 + 0.3 = 5.4 ms.
-    # MPI's requests (queued_handoff=False): bucket 1 done at 9.7 + 8.7 = 18.4 ms, bucket 2 at
-    # 18.4 + 0.2 = 18.6 ms -> wait 3.6 + 0.3 = 3.9 ms
+def test_a_trip_while_computing_is_the_longer_of_its_transfer_and_the_handoff():
+    # hand-off 5 ms: the 1 MB bucket takes its 8.7 ms (the waits overlap the transfer), not 13.7;
+    # the empty one queued behind it takes the hand-off, 5 ms (0.2 ms on the wire): 8.7 -> 13.7 ms
+    link = GIGABIT.with_(handoff=5e-3)
+    times, _ = scaling.overlapped_schedule([(1e6, 0.0), (0.0, 0.001)], 0.030, 2, link)
+    assert sum(times, ()) == pytest.approx((0.0, 8.7e-3, 8.7e-3, 13.7e-3))
+    # MPI's requests: the queued one moves along with the one before it, 0.2 ms -> 8.9 ms
+    times, _ = scaling.overlapped_schedule([(1e6, 0.0), (0.0, 0.001)], 0.030, 2, link.with_(queued_handoff=False))
+    assert sum(times, ()) == pytest.approx((0.0, 8.7e-3, 8.7e-3, 8.9e-3))
+
+
+def test_after_the_pass_the_queue_runs_back_to_back():
+    # the pass ends at 15 ms. Hand-off 1 ms: bucket 0 0 -> 8.7 ms, bucket 1 8.7 -> 17.4 ms (at the
+    # pace 1 the pass's end changes nothing), bucket 2 (empty, at 15 ms) queued behind it: no wake,
+    # 17.4 + 0.2 = 17.6 ms -> wait 2.6 + 3 launches 0.3 = 2.9 ms
     buckets = [(1e6, 0.0), (1e6, 0.002), (0.0, 0.015)]
-    assert scaling.overlapped_wait(buckets, 0.015, 2, OVERLAP) == pytest.approx(5.4e-3)
-    assert scaling.overlapped_wait(buckets, 0.015, 2, OVERLAP.with_(queued_handoff=False)) == pytest.approx(3.9e-3)
+    assert scaling.overlapped_wait(buckets, 0.015, 2, OVERLAP) == pytest.approx(2.9e-3)
+    # hand-off 10 ms (the float16 rings: each pays it): bucket 0 0 -> 10 ms; bucket 1 from 10 ms,
+    # 10 ms while computing, half of it gone by at 15 ms; the other half of its 8.7 ms at the idle
+    # pace: 15 + 4.35 = 19.35 ms; bucket 2 19.35 + 0.2 = 19.55 ms -> wait 4.55 + 0.3 = 4.85 ms
+    slow = OVERLAP.with_(handoff=10e-3)
+    assert scaling.overlapped_wait(buckets, 0.015, 2, slow) == pytest.approx(4.85e-3)
+    # MPI's requests: bucket 1 pays no hand-off, 10 + 8.7 = 18.7 ms; bucket 2 18.9 ms -> 3.9 + 0.3 = 4.2 ms
+    assert scaling.overlapped_wait(buckets, 0.015, 2, slow.with_(queued_handoff=False)) == pytest.approx(4.2e-3)
+
+
+def test_the_pace_while_computing():
+    # pace 2 doubles the 8.5 ms of moving and adding the 1 MB, not the two messages' 0.2 ms: 17.2 ms
+    # while the pass computes. The pass ends at 8.6 ms, half of it gone by; the other half of its
+    # 8.7 ms at the idle pace: 4.35 ms after the pass
+    link = GIGABIT.with_(busy_pace=2.0)
+    assert scaling.trip_end(0.0, 1e6, 1.0, 2, link) == pytest.approx(17.2e-3)
+    assert scaling.overlapped_wait([(1e6, 0.0)], 8.6e-3, 2, link) == pytest.approx(4.35e-3)
+    # the pass ends at 20 ms: done at 17.2 ms, nothing left to wait for
+    assert scaling.overlapped_wait([(1e6, 0.0)], 0.020, 2, link) == 0.0
 
 
 def test_the_last_bucket_never_overlaps():
@@ -74,11 +105,11 @@ def test_unknown_algorithm_is_refused():
 
 
 def test_a_trip_running_when_the_pass_ends_finishes_at_the_idle_pace():
-    # an empty bucket handed on 1 ms before the pass ends, hand-off 10 ms while computing,
-    # 0.5 ms after: min(19 + 0.2 + 10, 20 + 0.2 + 0.5) = 20.7 ms -> 0.7 ms after the pass
+    # an empty bucket handed on 1 ms before the pass ends, hand-off 10 ms while computing: a tenth
+    # of its 10 ms gone by at 20 ms, the rest of its 0.2 ms after: 20 + 0.18 -> 0.18 ms after the pass
     link = GIGABIT.with_(handoff=10e-3, tail_handoff=0.5e-3)
-    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link) == pytest.approx(0.7e-3)
-    # handed on 15 ms before: 5 + 0.2 + 10 = 15.2 ms, done before the pass ends
+    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link) == pytest.approx(0.18e-3)
+    # handed on 15 ms before: 5 + 10 = 15 ms, done before the pass ends
     assert scaling.overlapped_wait([(0.0, 0.005)], 0.020, 2, link) == 0.0
 
 
@@ -87,5 +118,5 @@ def test_launch_costs_per_bucket_per_byte_and_for_waking_the_thread():
     # pass's end (20 ms; after the pass, no wake charged): 3 x 0.1 ms + 2 MB x 1 ns + 1 x 2 ms
     link = GIGABIT.with_(launch=0.1e-3, launch_per_byte=1e-9, wake=2e-3)
     buckets = [(1e6, 0.0), (1e6, 0.002), (0.0, 0.030)]
-    # the link: 8.7, 17.4, then the empty one at 30 ms: 30.2 ms -> 0.2 ms after the pass at 30 ms
+    # the link: 8.7, 17.4, then the empty one at 30 ms (no tail hand-off here): 30.2 ms -> 0.2 ms
     assert scaling.overlapped_wait(buckets, 0.030, 2, link) == pytest.approx(0.2e-3 + 0.3e-3 + 2e-3 + 2e-3)
