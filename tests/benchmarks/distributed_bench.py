@@ -32,9 +32,14 @@ the overlapped path), then trains in four modes: blocking or overlapped allreduc
 float16 gradients. It prints every raw record (``# ...`` lines), then the calibrations (nominal
 and measured rate), and for each link and mode the median step time, the update's wait per
 step (launches included: the time the step loses to the allreduce) of the slower-waiting rank
-and of the last rank to reach the update (the network alone), the scaling model's prediction
-of the latter (`kerasette.distributed.scaling`, from the calibrated link and each step's own
-bucket hand-on times and end of pass), their ratio, and the prediction at the nominal rate.
+and of the last rank to reach the update (the network alone; and its median in each run), the
+scaling model's prediction of the latter (`kerasette.distributed.scaling`, from the calibrated
+link and each step's own bucket hand-on times and end of pass) and their ratio, the last
+rank's allreduce time per step (from its profile: overlapped, the start of the first bucket's
+allreduce to the end of the last one's; blocking, the wait) beside the model's, and the
+prediction at the nominal rate. The criterion it checks and prints: every wait within 25%,
+except a wait under 1 ms, which is compared on the allreduce time (within 25%); it also prints
+whether every wait and every allreduce time, alone, is within 25%.
 Last, the estimate of the efficiency at 2 to 128 nodes on ``--gbit`` (25) with ``--latency-us``
 (30) a message, for a node that computes a step in ``--node-compute`` seconds.
 ``--report LOG`` prints those tables again from a saved run's output.
