@@ -66,11 +66,12 @@ def _seed_gradient(root, gradient) -> np.ndarray:
 
 
 def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
-               on_ready=None, release: bool = False) -> dict[int, np.ndarray]:
+               on_ready=None, release: bool = False, keep: bool = True) -> dict[int, np.ndarray]:
     """Runs the backward pass from ``root``. Without ``targets`` it accumulates into ``.grad``
     of the leaves; with them it returns the gradients of those tensors (id -> array) and
     leaves ``.grad`` alone, calling ``on_ready(tensor, gradient)`` (when given) as soon as each
-    target's gradient is final.
+    target's gradient is final. Without ``keep`` it returns nothing: ``on_ready`` is the only
+    one to see the targets' gradients, which it may let go of at once.
 
     With ``release``, each recorded tensor forgets its op and inputs as soon as its op's backward
     has run, and the walk forgets the tensor: what the op kept for its backward pass (inputs,
@@ -87,14 +88,15 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
         if grad is None:
             continue
         if targets is not None and id(node) in targets:
-            found[id(node)] = grad
+            if keep:
+                found[id(node)] = grad
             if on_ready is not None:
                 on_ready(node, grad)
         if node._op is None:
             if targets is None:
                 node.grad = grad.copy() if node.grad is None else node.grad + grad
             continue
-        parents, parent_grads = node._inputs, node._op.backward(grad)
+        parents, parent_grads, name = node._inputs, node._op.backward(grad), node._op.name
         if release:
             node._op, node._inputs = None, ()
         for parent, g in zip(parents, parent_grads):
@@ -102,11 +104,13 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
                 continue
             if g.shape != parent.shape:
                 raise RuntimeError(
-                    f"op '{node._op.name}' returned a gradient of shape {g.shape} for an input "
+                    f"op '{name}' returned a gradient of shape {g.shape} for an input "
                     f"of shape {parent.shape}"
                 )
             key = id(parent)
             grads[key] = grads[key] + g if key in grads else g
+        # the names would keep this op's gradients alive through the next op's backward pass
+        parents = parent_grads = g = None
     return found
 
 
@@ -149,3 +153,16 @@ def gradients_or_none(root, tensors, on_ready=None) -> list[np.ndarray | None]:
         return [None] * len(tensors)
     found = _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors}, on_ready, release=True)
     return [found.get(id(t)) for t in tensors]
+
+
+def stream_gradients(root, tensors, on_ready) -> None:
+    """Calls ``on_ready(tensor, gradient)`` with the gradient of ``root`` with respect to each of
+    ``tensors`` the moment it is final, as `gradients_or_none` does, but keeps none of them.
+
+    For an optimizer that applies each update as its gradient arrives (`kerasette.optimizers.
+    base.StreamedStep`): a gradient it has used is freed at once, not held to the end of the
+    pass with the others. The graph is spent as in `gradients_or_none`; ``on_ready`` is not
+    called for a tensor the root does not depend on.
+    """
+    if root.requires_grad:
+        _propagate(root, _seed_gradient(root, None), {id(t): t for t in tensors}, on_ready, release=True, keep=False)

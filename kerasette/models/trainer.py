@@ -200,15 +200,25 @@ class Trainer:
     def train_step(self, xs: list[np.ndarray], ys: list[np.ndarray], sample_weight=None) -> dict[str, float]:
         """Forward, loss, backward and one optimizer update on one batch; returns its logs."""
         variables = self.model.trainable_weights
+        optimizer = self.optimizer
+        if isinstance(optimizer, koptimizers.Optimizer):
+            optimizer.build(variables)  # its state before the step's temporaries (see `Optimizer.build`)
         with enable_grad():
             outputs = self.model.call_graph([Tensor(x) for x in xs], training=True)
             loss, per_output = self._losses(ys, outputs, sample_weight)
-        # Gradients straight from the backward pass (no copy into each `.grad`: 32 MB for the
-        # 100x100 convnet's dense kernel); None for variables the loss does not reach.
-        # An optimizer may watch each gradient become final (a DistributedOptimizer starts its allreduce).
-        hook = getattr(self.optimizer, "gradient_ready_hook", None)
-        grads = autograd.gradients_or_none(loss, variables, None if hook is None else hook(variables))
-        self.optimizer.apply_gradients(list(zip(grads, variables)))
+        # An optimizer may watch each gradient become final: a DistributedOptimizer starts its
+        # allreduce; a plain one updates the variable then and there (`StreamedStep`), so that no
+        # gradient outlives its use (32 MB for the 100x100 convnet's dense kernel).
+        hook = getattr(optimizer, "gradient_ready_hook", None)
+        streamed = optimizer.streamed_step(variables) if hook is None and isinstance(optimizer, koptimizers.Optimizer) else None
+        if streamed is not None:
+            autograd.stream_gradients(loss, variables, streamed.ready)
+            streamed.finish()
+        else:
+            # gradients straight from the backward pass (no copy into each `.grad`); None for
+            # variables the loss does not reach
+            grads = autograd.gradients_or_none(loss, variables, None if hook is None else hook(variables))
+            optimizer.apply_gradients(list(zip(grads, variables)))
         logs = self._loss_logs(loss, per_output)
         logs.update(self._metric_values(ys, outputs, sample_weight))
         return logs

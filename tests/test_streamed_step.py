@@ -1,0 +1,189 @@
+"""The optimizer step applied during the backward pass (`StreamedStep`): the same bits as
+`apply_gradients`, a weight still read by the pass waits, and no gradient outlives its use."""
+
+from __future__ import annotations
+
+import tracemalloc
+import weakref
+
+import numpy as np
+import pytest
+
+from kerasette.backend import autograd, ops
+from kerasette.backend.graph import stop_gradient
+from kerasette.backend.ops.base import Op, apply
+from kerasette.backend.tensor import Tensor, Variable, enable_grad
+from kerasette.constraints import MaxNorm
+from kerasette.layers import Dense, Dropout, Input
+from kerasette.models import Sequential
+from kerasette.optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Ftrl,
+    Lion,
+    Nadam,
+    RMSprop,
+    schedules,
+)
+from kerasette.optimizers.base import Optimizer, StreamedStep
+
+OPTIMIZERS = [
+    lambda: SGD(learning_rate=0.05, momentum=0.9, nesterov=True),  # fused kernel for the 300x256 kernel
+    lambda: SGD(learning_rate=0.05, clipvalue=0.01),
+    lambda: RMSprop(learning_rate=0.01, momentum=0.3, centered=True, clipnorm=0.5),
+    lambda: Adagrad(learning_rate=0.1, weight_decay=0.01),
+    lambda: Adadelta(learning_rate=1.0),
+    lambda: Adam(learning_rate=0.01, amsgrad=True, use_ema=True, ema_overwrite_frequency=2),
+    lambda: Adam(learning_rate=schedules.ExponentialDecay(0.01, 1, 0.5)),
+    lambda: AdamW(learning_rate=0.01, weight_decay=0.1),
+    lambda: Adamax(learning_rate=0.01, decay=0.1),
+    lambda: Nadam(learning_rate=0.01),
+    lambda: Ftrl(learning_rate=0.1, l1_regularization_strength=0.01),
+    lambda: Lion(learning_rate=0.001),
+]
+
+
+def _train(make_optimizer, streamed: bool, monkeypatch, steps=3):
+    with monkeypatch.context() as patch:
+        if not streamed:
+            patch.setattr(Optimizer, "streamed_step", lambda self, variables: None)
+        rng = np.random.default_rng(0)
+        model = Sequential([Input((300,)), Dense(256, activation="relu", kernel_constraint=MaxNorm(1.5)),
+                            Dropout(0.3, seed=1), Dense(4, activation="softmax")])
+        for w in model.weights:
+            w.assign(rng.normal(0, 0.1, w.shape).astype(w.dtype))
+        model.compile(loss="categorical_crossentropy", optimizer=make_optimizer())
+        x = rng.normal(size=(16, 300)).astype("float32")
+        y = np.eye(4, dtype="float32")[rng.integers(0, 4, 16)]
+        losses = [model.train_on_batch(x, y) for _ in range(steps)]
+        opt = model.optimizer
+        return losses, [w.data.copy() for w in model.weights], opt.get_state(model.trainable_weights), opt.iterations
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS, ids=range(len(OPTIMIZERS)))
+def test_streamed_steps_give_the_same_bits_as_apply_gradients(make, monkeypatch):
+    losses, weights, (iters, state), count = _train(make, True, monkeypatch)
+    want_losses, want_weights, (want_iters, want_state), want_count = _train(make, False, monkeypatch)
+    assert losses == want_losses and iters == want_iters == count == want_count == 3
+    for got, want in zip(weights, want_weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert [k.split("/", 1)[1] for k, _ in state] == [k.split("/", 1)[1] for k, _ in want_state]
+    for (_, got), (_, want) in zip(state, want_state, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_trainer_streams_a_plain_optimizer_only():
+    w = Variable(np.ones(3, np.float32))
+    assert isinstance(SGD(momentum=0.9).streamed_step([w]), StreamedStep)
+    assert SGD(global_clipnorm=1.0).streamed_step([w]) is None  # needs every gradient first
+    assert SGD().streamed_step([w, w]) is None  # a variable listed twice is updated twice by apply_gradients
+    assert SGD().streamed_step([w, Variable(np.ones(3), dtype="float64")]) is None
+
+    class Overriding(SGD):
+        def apply_gradients(self, grads_and_vars):
+            super().apply_gradients(grads_and_vars)
+
+    assert Overriding().streamed_step([w]) is None
+
+
+def test_a_weight_the_pass_still_reads_is_updated_at_the_end():
+    """sum(stop_gradient(w) * v) + sum(w * w): the first multiply keeps w's array for its
+    backward pass, which runs after w's gradient is final (the walk takes the second sum first)."""
+    w = Variable(np.array([1.0, 2.0, 3.0]), dtype="float64")
+    v = Variable(np.array([0.5, -1.0, 2.0]), dtype="float64")
+    with enable_grad():
+        loss = ops.add(ops.sum(ops.multiply(stop_gradient(w), v)), ops.sum(ops.multiply(w, w)))
+    step = SGD(learning_rate=0.1).streamed_step([w, v])
+    autograd.stream_gradients(loss, [w, v], step.ready)
+    step.finish()
+    # d/dw = 2 w, d/dv = w, both with the weights before the step
+    np.testing.assert_array_equal(w.data, np.array([1.0, 2.0, 3.0]) - 0.1 * np.array([2.0, 4.0, 6.0]))
+    np.testing.assert_array_equal(v.data, np.array([0.5, -1.0, 2.0]) - 0.1 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_weight_nothing_else_reads_is_updated_as_its_gradient_arrives():
+    w = Variable(np.array([1.0, 2.0]), dtype="float64")
+    v = Variable(np.array([3.0, 4.0]), dtype="float64")
+    seen = []
+
+    class Probe(Op):
+        """Identity that records w's value when its backward pass runs (after w's gradient)."""
+
+        name = "probe"
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            seen.append(w.data.copy())
+            return (grad,)
+
+    with enable_grad():
+        loss = ops.sum(ops.matmul(ops.reshape(apply(Probe(), v), (1, 2)), ops.reshape(w, (2, 1))))
+    step = SGD(learning_rate=0.5).streamed_step([w, v])
+    autograd.stream_gradients(loss, [w, v], step.ready)
+    np.testing.assert_array_equal(seen[0], [1.0 - 0.5 * 3.0, 2.0 - 0.5 * 4.0])  # already updated
+    step.finish()
+    np.testing.assert_array_equal(v.data, [3.0 - 0.5 * 1.0, 4.0 - 0.5 * 2.0])
+
+
+def test_stream_gradients_keeps_no_gradient():
+    w = Variable(np.ones((4, 4)), dtype="float64")
+    v = Variable(np.ones((1, 4)), dtype="float64")
+    refs, alive = {}, []
+
+    class Probe(Op):
+        name = "probe"
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            alive.append(refs["w"]() is not None)
+            return (grad,)
+
+    def on_ready(tensor, grad):
+        if tensor is w:
+            refs["w"] = weakref.ref(grad)
+
+    with enable_grad():
+        loss = ops.sum(ops.matmul(apply(Probe(), v), w))
+    autograd.stream_gradients(loss, [w, v], on_ready)
+    assert alive == [False]  # w's gradient was freed as soon as on_ready returned
+
+
+def test_a_streamed_step_lowers_the_peak_by_the_large_gradient():
+    """The 1.6 MB gradient of the first kernel is gone before the backward pass's peak."""
+
+    def peak(streamed, monkeypatch):
+        with monkeypatch.context() as patch:
+            if not streamed:
+                patch.setattr(Optimizer, "streamed_step", lambda self, variables: None)
+            model = Sequential([Input((1600,)), Dense(256), Dense(1600), Dense(256), Dense(2)])
+            model.compile(loss="mse", optimizer=SGD(momentum=0.9))
+            x, y = np.ones((8, 1600), np.float32), np.ones((8, 2), np.float32)
+            model.train_on_batch(x, y)
+            tracemalloc.start()
+            try:
+                model.train_on_batch(x, y)
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        streamed, whole = peak(True, monkeypatch), peak(False, monkeypatch)
+    kernel = 256 * 1600 * 4
+    assert whole - streamed > 1.5 * kernel  # two of the three large kernels' gradients at the peak
+
+
+def test_gradients_or_none_still_returns_the_gradients():
+    x = Tensor(np.ones((2, 3), np.float32))
+    w = Variable(np.ones((3, 1), np.float32))
+    with enable_grad():
+        loss = ops.sum(ops.matmul(x, w))
+    (g,) = autograd.gradients_or_none(loss, [w])
+    np.testing.assert_array_equal(g, np.full((3, 1), 2.0, np.float32))
