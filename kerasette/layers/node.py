@@ -1,18 +1,125 @@
 """Recording a layer's call on symbolic tensors: the nodes of the functional API's graph.
 
 A call ``layer(x)`` on a `KerasTensor` builds the layer for ``x``'s shape, appends a node (the
-layer and its input tensors) and returns a new symbolic tensor of the layer's output shape. The
-node runs the layer with `Layer.run` in the training phase of whoever executes the graph.
+layer, its input tensors and the keyword arguments of the call) and returns a new symbolic
+tensor of the layer's output shape. The node runs the layer with `Layer.run` in the training
+phase of whoever executes the graph.
+
+Keyword arguments are part of the call, as in Keras: ``LSTM(4)(x, mask=m)`` with ``m`` another
+tensor of the graph runs the LSTM with ``m``'s values as its mask (instead of the mask that
+would come with ``x``), ``ConvLSTM2D(...)(x, initial_state=[h, c])`` with those states; a plain
+value (``scale=2.0`` for a layer of your own) is passed as it is. Arguments given as None are
+the defaults and are not recorded. ``training`` is recorded for the file (Keras 3 writes it)
+but, as in Keras 3, the phase of the model that runs the graph (fit: training, predict and
+evaluate: inference) decides how the layer runs. A keyword the layer's ``call`` does not take
+is refused when the call is recorded.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from kerasette.backend import state
 from kerasette.backend.symbolic import KerasTensor, Node
 
 
+def keyword_tensors(kwargs: dict) -> list[KerasTensor]:
+    """The symbolic tensors inside a call's keyword arguments (nested lists, tuples and dicts),
+    dicts by sorted key as Keras 3 flattens a call's arguments (which decides ties in the order
+    it lists layers)."""
+    found = []
+    stack = [kwargs]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, KerasTensor):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item[key] for key in sorted(item, reverse=True))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+    return found
+
+
+class LayerNode(Node):
+    """A layer call in the graph: ``args`` is ``[inputs]`` (a tensor or a list of tensors),
+    ``kwargs`` the keyword arguments of the call (symbolic tensors among them)."""
+
+    def call_inputs(self) -> list[KerasTensor]:
+        """The tensors of the call's positional ``inputs`` (what Keras's config lists as the
+        node's inputs)."""
+        return super().symbolic_inputs()
+
+    def keyword_inputs(self) -> list[KerasTensor]:
+        """The tensors among the call's keyword arguments (``mask=``, ``initial_state=``...)."""
+        return keyword_tensors(self.kwargs)
+
+    def symbolic_inputs(self) -> list[KerasTensor]:
+        """Every tensor the call reads: the positional inputs, then the keyword tensors (so a
+        graph walk computes a mask passed as ``mask=`` before the layer that reads it)."""
+        return self.call_inputs() + self.keyword_inputs()
+
+
+_ACCEPTED: dict[type, tuple[frozenset, bool]] = {}
+
+
+def accepted_keywords(layer) -> tuple[frozenset, bool]:
+    """The keyword names ``layer``'s ``call`` takes besides its inputs, and whether it takes any
+    (``**kwargs``); cached per class."""
+    cls = type(layer)
+    accepted = _ACCEPTED.get(cls)
+    if accepted is None:
+        params = list(inspect.signature(cls.call).parameters.values())[1:]  # without self
+        named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        accepted = (frozenset(p.name for p in named[1:] if p.kind is p.POSITIONAL_OR_KEYWORD)
+                    | frozenset(p.name for p in named if p.kind is p.KEYWORD_ONLY),
+                    any(p.kind is p.VAR_KEYWORD for p in params))
+        _ACCEPTED[cls] = accepted
+    return accepted
+
+
+def _computes_masks(layer) -> bool:
+    """Whether ``layer`` has a `compute_mask` of its own: a ``mask=`` given to it is the mask it
+    computes its output's from (TimeDistributed), even when its ``call`` takes none."""
+    from kerasette.layers.base import Layer  # deferred: kerasette.layers.base imports this module
+
+    return type(layer).compute_mask is not Layer.compute_mask
+
+
+def _describe(value) -> str:
+    if isinstance(value, KerasTensor):
+        return f"tensor '{value.name}' {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def call_keywords(layer, kwargs: dict) -> dict:
+    """The keyword arguments a symbolic call records: None values dropped (the defaults),
+    ``training`` only for a call that takes it; each other keyword checked against ``call``
+    (``mask`` also goes to a layer with a `compute_mask` of its own, whose call takes none).
+
+    Raises:
+        TypeError: a keyword ``call`` does not take, naming the layer, the argument, the value
+            received and the arguments ``call`` does take.
+    """
+    names, any_keyword = accepted_keywords(layer)
+    recorded = {}
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key == "training":
+            if "training" in names or any_keyword:
+                recorded[key] = value
+            continue  # Keras 3 lets training through to a layer without it, unused
+        if key not in names and not any_keyword and not (key == "mask" and _computes_masks(layer)):
+            takes = ", ".join(sorted(names)) or "no keyword arguments"
+            raise TypeError(f"{type(layer).__name__} '{layer.name}': its call does not take the argument "
+                            f"`{key}` (received {_describe(value)}); {type(layer).__name__}.call takes: {takes}")
+        recorded[key] = value
+    return recorded
+
+
 def call_layer_symbolic(layer, inputs, **kwargs):
-    """Records ``layer(inputs)`` on symbolic ``inputs`` (a tensor or a list of tensors)."""
+    """Records ``layer(inputs, **kwargs)`` on symbolic ``inputs`` (a tensor or a list of tensors)."""
     multiple = isinstance(inputs, (list, tuple))
     tensors = list(inputs) if multiple else [inputs]
     for t in tensors:
@@ -21,15 +128,12 @@ def call_layer_symbolic(layer, inputs, **kwargs):
                 f"{type(layer).__name__} '{layer.name}': in the functional API every input must be "
                 f"a symbolic tensor (from Input or another layer); received {type(t).__name__}"
             )
-    kwargs.pop("training", None)  # the phase is the executor's
-    if kwargs:
-        raise TypeError(f"{type(layer).__name__} '{layer.name}': unexpected call argument(s) {sorted(kwargs)} "
-                        "on symbolic tensors")
+    keywords = call_keywords(layer, kwargs)
     shapes = [t.shape for t in tensors]
     layer.build_for(shapes if multiple else shapes[0])
     out_shape = layer.output_shape
     node_index = len(layer._inbound_nodes)
-    node = Node(LayerCall(layer), [tensors if multiple else tensors[0]], layer=layer)
+    node = LayerNode(LayerCall(layer), [tensors if multiple else tensors[0]], keywords, layer=layer)
     layer._inbound_nodes.append(tensors)
     # a layer with several outputs (a recurrent layer's return_state) gives a list of shapes:
     # one symbolic tensor each, all made by this one node (``node.outputs``)
@@ -46,11 +150,13 @@ def call_layer_symbolic(layer, inputs, **kwargs):
 
 
 class LayerCall:
-    """The function a layer node runs: the layer in the current training phase."""
+    """The function a layer node runs (`kerasette.backend.symbolic.execute`, ``K.function``):
+    the layer in the current training phase, with the call's other keyword arguments."""
 
     def __init__(self, layer):
         self.layer = layer
         self.__name__ = layer.name
 
-    def __call__(self, inputs):
-        return self.layer.run(inputs, training=state.learning_phase.running())
+    def __call__(self, inputs, **kwargs):
+        kwargs.pop("training", None)  # the phase is the executor's (Keras 3)
+        return self.layer.run(inputs, training=state.learning_phase.running(), **kwargs)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from kerasette.backend import symbolic
 from kerasette.backend.symbolic import KerasTensor
+from kerasette.layers.node import keyword_tensors
 from kerasette.models.data import as_list
 
 
@@ -22,7 +25,65 @@ def _node_key(t):
 
 
 def _inbound(t) -> list:
+    """Every tensor the call that made ``t`` reads (keyword tensors such as ``mask=`` too, as
+    Keras counts them for the depth of a layer)."""
     return t.node.symbolic_inputs() if t.node is not None else []
+
+
+def _call_inputs(node) -> list:
+    """The tensors of a layer call's positional inputs."""
+    return getattr(node, "call_inputs", node.symbolic_inputs)()
+
+
+def _keras3_tensor(t) -> dict:
+    """Keras 3's reference to a tensor of the graph in a node's ``args`` or ``kwargs``."""
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": _history(t)}}
+
+
+def _plain(value):
+    """A keyword's plain value as JSON holds it."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _keyword_config(value, tensor):
+    """A keyword argument's value with each tensor written by ``tensor`` (nested lists kept)."""
+    if isinstance(value, KerasTensor):
+        return tensor(value)
+    if isinstance(value, (list, tuple)):
+        return [_keyword_config(v, tensor) for v in value]
+    if isinstance(value, dict):
+        return {k: _keyword_config(v, tensor) for k, v in value.items()}
+    return _plain(value)
+
+
+def node_config(node) -> list | dict:
+    """One inbound node of a layer's config entry.
+
+    Keras 2's form, ``[[layer, node, tensor, kwargs], ...]`` (one entry per input tensor, the
+    call's keyword arguments in each), which Keras 2 and 3 both read, unless a keyword holds a
+    tensor of the graph (``mask=m``): Keras 3 reads such a keyword only in its own form,
+    ``{"args": [inputs], "kwargs": {...}}`` with each tensor as a ``__keras_tensor__``, so that
+    node is written so (`keras2_node_config` gives Keras 2's form of it).
+    """
+    keywords = node.kwargs
+    if not keyword_tensors(keywords):
+        kwargs = _keyword_config(keywords, _history)
+        return [[*_history(t), kwargs] for t in _call_inputs(node)]
+    inputs = node.args[0]
+    args = [_keras3_tensor(t) for t in inputs] if isinstance(inputs, (list, tuple)) else _keras3_tensor(inputs)
+    return {"args": [args], "kwargs": _keyword_config(keywords, _keras3_tensor)}
+
+
+def keras2_node_config(node) -> list:
+    """A node in Keras 2's form whatever its keywords hold: a tensor keyword as Keras 2 (tf.keras)
+    writes it, ``[layer, node, tensor]`` (which Keras 3 does not read back as a tensor)."""
+    kwargs = _keyword_config(node.kwargs, _history)
+    return [[*_history(t), kwargs] for t in _call_inputs(node)]
 
 
 def keras_layer_order(outputs: list) -> list:
@@ -118,15 +179,20 @@ class LayerGraph:
     def output_names(self) -> list[str]:
         return [t._keras_history[0].name if t._keras_history else t.name for t in self.outputs]
 
-    def node_keys(self) -> list[tuple]:
-        """(layer, node index, input tensors) for every layer call inside this graph."""
-        keys, seen = [], set()
+    def layer_calls(self) -> list[tuple]:
+        """(layer, node index, node) for every layer call inside this graph."""
+        calls, seen = [], set()
         for t in symbolic.topological_nodes(self.outputs):
             if t.node is not None and t.node.layer is not None and id(t.node) not in seen:
                 seen.add(id(t.node))  # a call with several outputs is one node
                 layer, index, _ = t._keras_history
-                keys.append((layer, index, t.node.symbolic_inputs()))
-        return keys
+                calls.append((layer, index, t.node))
+        return calls
+
+    def node_keys(self) -> list[tuple]:
+        """(layer, node index, input tensors) for every layer call inside this graph (the
+        positional inputs; keyword tensors such as ``mask=`` are in ``layer_calls``)."""
+        return [(layer, index, _call_inputs(node)) for layer, index, node in self.layer_calls()]
 
     def summary_rows(self):
         inbound: dict[int, list[str]] = {}
@@ -137,13 +203,14 @@ class LayerGraph:
         return [(layer.name, type(layer).__name__, layer.output_shape, layer.count_params(),
                  inbound.get(id(layer), [])) for layer in self.layers]
 
-    def get_config(self, name: str) -> dict:
+    def get_config(self, name: str, keras2_nodes: bool = False) -> dict:
         """Keras 2's functional config: layers with ``inbound_nodes``, ``input_layers``,
-        ``output_layers``."""
+        ``output_layers``; a call given a tensor as a keyword argument (``mask=m``) in Keras 3's
+        node form (see `node_config`), or, with ``keras2_nodes``, in Keras 2's."""
         nodes: dict[int, list] = {}
-        for layer, index, tensors in self.node_keys():
-            entry = [[*_history(t), {}] for t in tensors]
-            nodes.setdefault(id(layer), []).append((index, entry))
+        write = keras2_node_config if keras2_nodes else node_config
+        for layer, index, node in self.layer_calls():
+            nodes.setdefault(id(layer), []).append((index, write(node)))
         layers = []
         inputs = {id(t._keras_history[0]) for t in self.inputs}
         for layer in self.layers:

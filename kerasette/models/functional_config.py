@@ -1,4 +1,9 @@
-"""Rebuilding a functional graph from its config (Keras 2's and Keras 3's node formats)."""
+"""Rebuilding a functional graph from its config (Keras 2's and Keras 3's node formats).
+
+Each layer's ``inbound_nodes`` lists its calls; a call is replayed, with its keyword arguments
+(``mask=`` another tensor of the graph, ``initial_state=``, plain values such as
+``training``), once every tensor it reads, keywords included, exists.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,93 @@ from kerasette.layers import deserialize
 from kerasette.layers.core import Input
 
 
-def _keras3_history(arg) -> list:
-    """[layer name, node index, tensor index] of every ``__keras_tensor__`` inside ``arg``."""
-    found = []
-    if isinstance(arg, dict):
-        if arg.get("class_name") == "__keras_tensor__":
-            found.append(list(arg["config"]["keras_history"]))
+def _is_keras3_tensor(value) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _is_keras2_tensor(value) -> bool:
+    """A tensor reference in a Keras 2 node's kwargs: ``[layer name, node index, tensor index]``
+    (how tf.keras writes a tensor keyword, and how it recognizes one when it reads)."""
+    return (isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in value[1:]))
+
+
+def _references(value, is_tensor, history) -> list:
+    """[layer name, node index, tensor index] of every tensor reference inside ``value``."""
+    if is_tensor(value):
+        return [list(history(value))]
+    if isinstance(value, dict):
+        return [ref for item in value.values() for ref in _references(item, is_tensor, history)]
+    if isinstance(value, (list, tuple)):
+        return [ref for item in value for ref in _references(item, is_tensor, history)]
+    return []
+
+
+def _revive(value, is_tensor, history, tensor_of):
+    """``value`` with each tensor reference replaced by its tensor (``tensor_of(triple)``);
+    Keras 3's ``__tuple__`` objects as tuples."""
+    if is_tensor(value):
+        return tensor_of(list(history(value)))
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("config"), dict):
+            return tuple(_revive(v, is_tensor, history, tensor_of) for v in value["config"].get("value", []))
+        return {k: _revive(v, is_tensor, history, tensor_of) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_revive(v, is_tensor, history, tensor_of) for v in value]
+    return value
+
+
+class _NodeCall:
+    """One inbound node of a config: the layer call to replay, in either form.
+
+    Keras 3: ``{"args": [inputs, ...], "kwargs": {...}}``, tensors as ``__keras_tensor__``
+    dicts anywhere in both. Keras 2: ``[[layer, node, tensor, kwargs], ...]``, one entry per
+    input tensor (several: a list input), the call's keyword arguments in each entry (tensors
+    there as ``[layer, node, tensor]``).
+    """
+
+    def __init__(self, node, layer_name: str):
+        if isinstance(node, dict):
+            args = node.get("args") or []
+            if len(args) != 1:
+                raise ValueError(f"functional model config: layer '{layer_name}' is called with {len(args)} "
+                                 "positional arguments; kerasette's layers take their inputs as one (a "
+                                 "tensor or a list of tensors), the rest as keywords")
+            self.inputs, self.kwargs = args[0], dict(node.get("kwargs") or {})
+            self._is_tensor = _is_keras3_tensor
+            self._history = lambda t: t["config"]["keras_history"]
         else:
-            for value in arg.values():
-                found.extend(_keras3_history(value))
-    elif isinstance(arg, (list, tuple)):
-        for value in arg:
-            found.extend(_keras3_history(value))
-    return found
+            entries = [list(e) for e in node]
+            refs = [_Ref(e[:3]) for e in entries]
+            self.inputs = refs if len(refs) != 1 else refs[0]  # several entries: a list input
+            last = entries[-1] if entries else []
+            self.kwargs = dict(last[3]) if len(last) > 3 and isinstance(last[3], dict) else {}
+            self._is_tensor = _is_keras2_tensor
+            self._history = lambda t: t
+
+    def references(self) -> list:
+        """Every tensor the call reads, as [layer name, node index, tensor index]."""
+        return (_references(self.inputs, self._is_tensor_or_ref, self._history_of)
+                + _references(self.kwargs, self._is_tensor, self._history))
+
+    def _is_tensor_or_ref(self, value) -> bool:
+        return isinstance(value, _Ref) or self._is_tensor(value)
+
+    def _history_of(self, value):
+        return value.triple if isinstance(value, _Ref) else self._history(value)
+
+    def replay(self, layer, tensor_of):
+        """Calls ``layer`` on the created tensors (``tensor_of(triple)``) with the keywords."""
+        inputs = _revive(self.inputs, self._is_tensor_or_ref, self._history_of, tensor_of)
+        kwargs = _revive(self.kwargs, self._is_tensor, self._history, tensor_of)
+        return layer(inputs, **kwargs)
 
 
-def _inbound_entries(node) -> tuple[list, bool]:
-    """The [name, node, tensor] triples a node consumes, and whether they form a list input."""
-    if isinstance(node, dict):  # Keras 3: {'args': [...], 'kwargs': {...}}
-        args = node.get("args", [])
-        entries = _keras3_history(args)
-        is_list = bool(args) and isinstance(args[0], (list, tuple))
-        return entries, is_list
-    entries = [list(e[:3]) for e in node]  # Keras 2: [[name, node, tensor, kwargs], ...]
-    return entries, len(entries) > 1
+class _Ref:
+    """A Keras 2 entry's tensor among a node's positional inputs."""
+
+    def __init__(self, triple):
+        self.triple = list(triple)
 
 
 def _check(config: dict) -> None:
@@ -52,7 +120,8 @@ def rebuild(config: dict, custom_objects=None):
             created[(name, 0)] = [tensor]
             continue
         layer = deserialize(spec, custom_objects)
-        pending.extend((layer, i, node) for i, node in enumerate(spec.get("inbound_nodes") or []))
+        pending.extend((layer, i, _NodeCall(node, layer.name))
+                       for i, node in enumerate(spec.get("inbound_nodes") or []))
     _replay(pending, created)
     inputs = [_lookup(created, entry) for entry in _triples(config["input_layers"])]
     outputs = [_lookup(created, entry) for entry in _triples(config["output_layers"])]
@@ -62,13 +131,11 @@ def rebuild(config: dict, custom_objects=None):
 def _replay(pending: list, created: dict) -> None:
     while pending:
         remaining = []
-        for layer, index, node in pending:
-            entries, is_list = _inbound_entries(node)
-            if not all((e[0], e[1]) in created for e in entries):
-                remaining.append((layer, index, node))
+        for layer, index, call in pending:
+            if not all((ref[0], ref[1]) in created for ref in call.references()):
+                remaining.append((layer, index, call))
                 continue
-            tensors = [_lookup(created, e) for e in entries]
-            out = layer(tensors if is_list else tensors[0])
+            out = call.replay(layer, lambda ref: _lookup(created, ref))
             created[(layer.name, index)] = out if isinstance(out, list) else [out]
         if len(remaining) == len(pending):
             names = sorted({layer.name for layer, _, _ in remaining})

@@ -34,10 +34,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from kerasette.backend import ops, symbolic
 from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer, output_mask
+from kerasette.layers.node import keyword_tensors
 
 TO_CHANNELS_LAST = (0, 2, 3, 1)
 TO_CHANNELS_FIRST = (0, 3, 1, 2)
@@ -57,6 +60,9 @@ class Step:
             that layer's output.
         fold: ``(normalization layer, folder)`` of a normalization folded into this layer.
         index: for one output of a layer call with several outputs (``return_state``), which.
+        keywords: the call's keyword arguments as recorded (``mask=`` another tensor of the
+            graph, ``initial_state=``..., plain values), without ``training`` (the phase is the
+            plan's); their tensors are computed before this step.
     """
 
     output: KerasTensor
@@ -67,6 +73,12 @@ class Step:
     alias_of: KerasTensor | None = None
     fold: tuple | None = None
     index: int | None = None
+    keywords: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def reads(self) -> list:
+        """Every tensor this step reads: its inputs, then the tensors among its keywords."""
+        return self.inputs + keyword_tensors(self.keywords) if self.keywords else self.inputs
 
 
 class Plan:
@@ -164,14 +176,16 @@ def _step(tensor: KerasTensor) -> Step:
         return Step(tensor, inputs=node.symbolic_inputs())
     arg = node.args[0]
     index = tensor._keras_history[2] if len(getattr(node, "outputs", ())) > 1 else None
-    return Step(tensor, node.layer, node.symbolic_inputs(), isinstance(arg, (list, tuple)), index=index)
+    call_inputs = getattr(node, "call_inputs", node.symbolic_inputs)
+    keywords = {key: value for key, value in node.kwargs.items() if key != "training"}
+    return Step(tensor, node.layer, call_inputs(), isinstance(arg, (list, tuple)), index=index, keywords=keywords)
 
 
 def _last_reads(steps: list[Step], outputs: list[KerasTensor]) -> list[list[int]]:
     """For each step, the ids of the tensors that no later step reads (nor the outputs)."""
     last: dict[int, int] = {}
     for i, step in enumerate(steps):
-        for t in step.inputs + ([step.alias_of] if step.alias_of is not None else []):
+        for t in step.reads + ([step.alias_of] if step.alias_of is not None else []):
             last[id(t)] = i
     kept = {id(t) for t in outputs}
     release: list[list[int]] = [[] for _ in steps]
@@ -187,7 +201,7 @@ class _Readers:
     def __init__(self, steps: list[Step], outputs: list[KerasTensor]):
         self.count: dict[int, int] = {}
         for step in steps:
-            for t in step.inputs:
+            for t in step.reads:
                 self.count[id(t)] = self.count.get(id(t), 0) + 1
         self.exported = {id(t) for t in outputs}
         self.by_output = {id(s.output): s for s in steps}
@@ -199,15 +213,16 @@ class _Readers:
     def sole_source(self, step: Step) -> Step | None:
         """The layer step that computes the value ``step`` reads (through steps already fused or
         folded into it), when ``step`` has one input and is the only reader of every tensor on
-        the way; else None."""
-        if step.layer is None or len(step.inputs) != 1 or step.as_list:
+        the way; else None. A layer call with keyword arguments neither fuses nor folds."""
+        if step.layer is None or len(step.inputs) != 1 or step.as_list or step.keywords:
             return None
         source = self.by_output.get(id(step.inputs[0]))
         while source is not None and source.alias_of is not None:
             if not self.private(source):
                 return None
             source = self.by_output.get(id(source.alias_of))
-        if source is None or source.layer is None or source.index is not None or not self.private(source):
+        if (source is None or source.layer is None or source.index is not None or source.keywords
+                or not self.private(source)):
             return None
         return source
 
@@ -308,9 +323,30 @@ def _input_mask(step: Step, store: _Values):
     return masks[0]
 
 
-def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> None:
-    """Runs the layer with its input mask, records its output mask; a call with several
-    outputs runs once and each of its outputs' steps takes its own."""
+def _given_mask(value):
+    """A mask passed as ``mask=`` (a computed tensor, or a list of them and None) as the
+    booleans that masks are everywhere else."""
+    if isinstance(value, (list, tuple)):
+        return [_given_mask(m) for m in value]
+    if value is None:
+        return None
+    return np.asarray(getattr(value, "data", value)).astype(bool, copy=False)
+
+
+def _run_with_keywords(step: Step, store: _Values, training: bool) -> None:
+    """Runs a layer call that was given keyword arguments: their tensors' values passed, and a
+    ``mask=`` in place of the mask its inputs carry (Keras: a mask given is the mask used, and
+    the one the layer's `compute_mask` sees)."""
+    keywords = {key: _substitute(value, store.channels_first) for key, value in step.keywords.items()}
+    mask = _given_mask(keywords.pop("mask")) if "mask" in keywords else _input_mask(step, store)
+    inputs = [store.channels_first(t) for t in step.inputs] if step.as_list else store.channels_first(step.inputs[0])
+    _run_masked(step, store, inputs, training, mask, keywords)
+
+
+def _run_masked(step: Step, store: _Values, inputs, training: bool, mask, keywords=None) -> None:
+    """Runs the layer with its input mask (and the call's other keyword arguments), records its
+    output mask; a call with several outputs runs once and each of its outputs' steps takes its
+    own."""
     node = step.output.node
     if step.index is not None and id(node) in store.calls:
         values, masks = store.calls[id(node)]
@@ -320,7 +356,7 @@ def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> Non
             layer.check_input_once([x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape)
             values = layer.call_with_activation(inputs, step.fused, training=training, mask=mask)
         else:
-            values = layer.run(inputs, training) if mask is None else layer.run(inputs, training, mask=mask)
+            values = layer.run(inputs, training, mask=mask, **(keywords or {}))
         masks = output_mask(layer, inputs, mask)
         if step.index is not None:
             store.calls[id(node)] = (values, masks)
@@ -334,6 +370,9 @@ def _run_masked(step: Step, store: _Values, inputs, training: bool, mask) -> Non
 
 def _run_layer(step: Step, store: _Values, training: bool) -> None:
     layer = step.layer
+    if step.keywords:
+        _run_with_keywords(step, store, training)
+        return
     mask = _input_mask(step, store)
     if step.as_list:
         _run_masked(step, store, [store.channels_first(t) for t in step.inputs], training, mask)
