@@ -1,6 +1,6 @@
 """The LSTM's own recurrent product and its folded input projections against slow numpy
-references: `pack_lstm_recurrent` and `lstm_product` (the register-blocked product with the
-packed recurrent kernel), `lstm_rows` reading its projections by rows of a table, `stale_rows`
+references: `pack_lstm_recurrent`, `lstm_product` and `blocked_product` (the register-blocked
+products with the packed recurrent kernel, forward and backward), `lstm_rows` reading its projections by rows of a table, `stale_rows`
 and `FoldedProjections` (which rows it recomputes, and that any change of the weights is seen)."""
 
 from __future__ import annotations
@@ -15,20 +15,47 @@ from kerasette.backend.ops import recurrent as rops
 
 
 def _packed(rk):
-    U = rk.shape[0]
-    L = simd.lanes(rk.itemsize)
-    packed = np.empty((U // L, U, 4, L), rk.dtype)
-    k.pack_lstm_recurrent(rk, packed)
-    return packed
+    return rops.pack_lstm_recurrent(rk)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_pack_lstm_recurrent_matches_numpy(dtype):
+def test_pack_lstm_recurrent_matches_loops(dtype):
     L = simd.lanes(np.dtype(dtype).itemsize)
-    U = 2 * L
+    U = 8 * L
     rk = np.arange(U * 4 * U, dtype=dtype).reshape(U, 4 * U)
-    expected = rk.reshape(U, 4, U // L, L).transpose(2, 0, 1, 3)  # [block, k, gate, lane]
-    np.testing.assert_array_equal(_packed(rk), expected)
+    packed, transposed = rops.pack_lstm_recurrent(rk), rops.pack_lstm_recurrent(rk, transposed=True)
+    assert packed.shape == (U // L, U, 4, L) and transposed.shape == (2, 4 * U, 4, L)
+    for j in range(U // L):
+        for k_ in range(U):
+            for g in range(4):
+                for lane in range(L):
+                    assert packed[j, k_, g, lane] == rk[k_, g * U + j * L + lane]
+    for j in range(2):
+        for k_ in range(4 * U):
+            for v in range(4):
+                for lane in range(L):
+                    assert transposed[j, k_, v, lane] == rk[(4 * j + v) * L + lane, k_]
+    assert packed.flags.c_contiguous and transposed.flags.c_contiguous
+    assert rops.pack_lstm_recurrent(np.zeros((L + 1, 4 * L + 4), dtype)) is None
+    assert rops.pack_lstm_recurrent(np.zeros((L, 4 * L), dtype), transposed=True) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 5, 9])
+def test_blocked_product_of_the_backward_pass_matches_numpy(dtype, rows):
+    """``dz @ rk^T`` with the transposed packing, rows at offsets and with a row stride."""
+    rng = np.random.default_rng(rows)
+    L = simd.lanes(np.dtype(dtype).itemsize)
+    U = 8 * L
+    G = 4 * U
+    rk = rng.standard_normal((U, G)).astype(dtype)
+    dz = rng.standard_normal((rows + 1, G)).astype(dtype)
+    out = np.full((rows + 2, U), 3.0, dtype)
+    k.blocked_product(dz, G, G, rows, rops.pack_lstm_recurrent(rk, transposed=True), out, U, U, 4 * L, L)
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(out[1:1 + rows], dz[1:].astype(np.float64) @ rk.T.astype(np.float64), rtol=tol,
+                               atol=tol)
+    assert np.all(out[0] == 3.0) and np.all(out[1 + rows:] == 3.0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -53,11 +80,11 @@ def test_lstm_product_matches_numpy(dtype, rows):
     assert np.all(z[untouched] == 7.0)
 
 
-def test_lstm_product_refuses_units_that_do_not_fill_the_vectors():
+def test_blocked_product_refuses_vectors_of_another_width():
     L = simd.lanes(4)
-    packed = np.zeros((1, L + 1, 4, L), np.float32)  # U = L + 1 input units: not whole vectors
-    with pytest.raises(ValueError, match="lstm_product: the units must fill whole compiled SIMD vectors"):
-        k.lstm_product(np.zeros((1, L + 1), np.float32), 0, 1, packed, np.zeros((1, 4 * L), np.float32), 0)
+    packed = np.zeros((1, 2, 4, L + 1), np.float32)  # lanes other than the compiled vectors'
+    with pytest.raises(ValueError, match="blocked_product: the packed operand does not fill whole compiled SIMD"):
+        k.lstm_product(np.zeros((1, 2), np.float32), 0, 1, packed, np.zeros((1, 8), np.float32), 0)
 
 
 def _lstm_reference(xp, rk, h0, c0):

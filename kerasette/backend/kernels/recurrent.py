@@ -381,109 +381,100 @@ def _prefetch_row(array, row):
         _prefetch(array, row * width + j)
 
 
-def packable(units: int, itemsize: int) -> bool:
-    """Whether the LSTM's recurrent kernel of ``units`` can be packed for `lstm_product`: the
-    units fill whole SIMD vectors (`kerasette.backend.kernels.simd`)."""
-    return units % lanes(itemsize) == 0
-
-
-@kernel
-def pack_lstm_recurrent(rk, packed):
-    """The LSTM's recurrent kernel ``rk`` (U, 4U) repacked for `lstm_product` into ``packed``
-    (U // L, U, 4, L) (L: the SIMD lanes): block ``j`` holds, for each input unit ``k``, the
-    four gates' weights (i, f, c, o) of output units ``[j L, (j + 1) L)``, one vector each, so
-    that the product reads each block as one contiguous stream."""
-    U = rk.shape[0]
-    L = packed.shape[3]
-    for j in range(U // L):
-        for k in range(U):
-            for g in range(4):
-                for lane in range(L):
-                    packed[j, k, g, lane] = rk[k, g * U + j * L + lane]
-
-
 @inline
-def _check_lanes(nl, itemsize, units):
+def _check_lanes(nl, itemsize):
     """Refuses to run when the vectors compiled in (a cached kernel compiled for other CPU
-    features) are not the ``nl`` lanes the caller packed for, or the units do not fill them."""
-    if nl != lanes(itemsize) or units % nl != 0:
-        raise ValueError("lstm_product: the units must fill whole compiled SIMD vectors; a numba cache "
-                         "compiled for other CPU features? Clear the __pycache__ folder beside "
+    features) are not the ``nl`` lanes the caller packed for."""
+    if nl != lanes(itemsize):
+        raise ValueError("blocked_product: the packed operand does not fill whole compiled SIMD vectors; a numba "
+                         "cache compiled for other CPU features? Clear the __pycache__ folder beside "
                          "kerasette/backend/kernels")
 
 
 @kernel
 def lstm_product(h, h_off, n, packed, z, z_off):
-    """``z = h @ rk`` for ``n`` rows with the LSTM's recurrent kernel packed by
-    `pack_lstm_recurrent`, register-blocked: four rows by the four gates of one vector of units
-    at a time (16 accumulators), each sum taken over the input units in order with fused
-    multiply-adds (as BLAS does; the same values up to the last bit). Row ``r`` of ``h`` starts at
-    flat element ``h_off + r U``, of ``z`` (4U columns, Keras's gate order) at ``z_off + r 4U``.
+    """``z = h @ rk`` for ``n`` rows of the previous output with the LSTM's recurrent kernel
+    packed (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`), by `blocked_product`: row
+    ``r`` of ``h`` starts at flat element ``h_off + r U``, of ``z`` (4U columns, Keras's gate
+    order) at ``z_off + r 4U``."""
+    U = packed.shape[1]
+    blocked_product(h, h_off, U, n, packed, z, z_off, 4 * U, packed.shape[3], U)
 
-    Why not BLAS: for 32 rows a BLAS call packs the whole (U, 4U) kernel (256 KB for 128 units)
-    every step; packed once per sequence, each block of it (U x 4L values, 32 KB) stays in the
-    first-level cache while every row goes through it."""
-    nb, U, _, L = packed.shape
-    _check_lanes(L, h.itemsize, U)
-    G = 4 * U
+
+@kernel
+def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_step):
+    """``C = A @ B`` for ``n`` rows, B packed in blocks of four SIMD vectors of columns
+    (``packed`` (blocks, K, 4, L)), register-blocked: four rows by one block at a time (16
+    accumulators), each sum taken over ``k`` in order with fused multiply-adds (as BLAS does:
+    the same values up to the last bit). Row ``r`` of A starts at flat element ``a_off + r lda``
+    of ``a``, row ``r`` of C at ``c_off + r ldc`` of ``c``; vector ``v`` of block ``j`` lands at
+    column ``j block_step + v vector_step`` (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`:
+    the four gates of one vector of units; transposed, four consecutive vectors).
+
+    Why not BLAS: for 32 rows, a BLAS call packs the whole (U, 4U) kernel (256 KB for 128 units)
+    every step of a sequence; packed once per sequence, each block of it (K x 4L values, 32 KB
+    forward) stays in the first-level cache while every row goes through it."""
+    nb, K, _, L = packed.shape
+    _check_lanes(L, a.itemsize)
     pf = packed.reshape(-1)
+    s1, s2, s3 = vector_step, 2 * vector_step, 3 * vector_step
     for j in range(nb):
-        base = j * U * 4 * L
-        col = j * L
+        base = j * K * 4 * L
+        col = j * block_step
         r = 0
         while r + 4 <= n:
-            a = h_off + r * U
-            a00 = a01 = a02 = a03 = vzeros(h)
-            a10 = a11 = a12 = a13 = vzeros(h)
-            a20 = a21 = a22 = a23 = vzeros(h)
-            a30 = a31 = a32 = a33 = vzeros(h)
-            for k in range(U):
+            a0 = a_off + r * lda
+            a00 = a01 = a02 = a03 = vzeros(a)
+            a10 = a11 = a12 = a13 = vzeros(a)
+            a20 = a21 = a22 = a23 = vzeros(a)
+            a30 = a31 = a32 = a33 = vzeros(a)
+            for k in range(K):
                 p = base + k * 4 * L
                 w0, w1, w2, w3 = vload(pf, p), vload(pf, p + L), vload(pf, p + 2 * L), vload(pf, p + 3 * L)
-                v = vbroadcast(h, a + k)
+                v = vbroadcast(a, a0 + k)
                 a00, a01, a02, a03 = vfma(v, w0, a00), vfma(v, w1, a01), vfma(v, w2, a02), vfma(v, w3, a03)
-                v = vbroadcast(h, a + U + k)
+                v = vbroadcast(a, a0 + lda + k)
                 a10, a11, a12, a13 = vfma(v, w0, a10), vfma(v, w1, a11), vfma(v, w2, a12), vfma(v, w3, a13)
-                v = vbroadcast(h, a + 2 * U + k)
+                v = vbroadcast(a, a0 + 2 * lda + k)
                 a20, a21, a22, a23 = vfma(v, w0, a20), vfma(v, w1, a21), vfma(v, w2, a22), vfma(v, w3, a23)
-                v = vbroadcast(h, a + 3 * U + k)
+                v = vbroadcast(a, a0 + 3 * lda + k)
                 a30, a31, a32, a33 = vfma(v, w0, a30), vfma(v, w1, a31), vfma(v, w2, a32), vfma(v, w3, a33)
-            o = z_off + r * G + col
-            vstore(z, o, a00)
-            vstore(z, o + U, a01)
-            vstore(z, o + 2 * U, a02)
-            vstore(z, o + 3 * U, a03)
-            o += G
-            vstore(z, o, a10)
-            vstore(z, o + U, a11)
-            vstore(z, o + 2 * U, a12)
-            vstore(z, o + 3 * U, a13)
-            o += G
-            vstore(z, o, a20)
-            vstore(z, o + U, a21)
-            vstore(z, o + 2 * U, a22)
-            vstore(z, o + 3 * U, a23)
-            o += G
-            vstore(z, o, a30)
-            vstore(z, o + U, a31)
-            vstore(z, o + 2 * U, a32)
-            vstore(z, o + 3 * U, a33)
+            o = c_off + r * ldc + col
+            vstore(c, o, a00)
+            vstore(c, o + s1, a01)
+            vstore(c, o + s2, a02)
+            vstore(c, o + s3, a03)
+            o += ldc
+            vstore(c, o, a10)
+            vstore(c, o + s1, a11)
+            vstore(c, o + s2, a12)
+            vstore(c, o + s3, a13)
+            o += ldc
+            vstore(c, o, a20)
+            vstore(c, o + s1, a21)
+            vstore(c, o + s2, a22)
+            vstore(c, o + s3, a23)
+            o += ldc
+            vstore(c, o, a30)
+            vstore(c, o + s1, a31)
+            vstore(c, o + s2, a32)
+            vstore(c, o + s3, a33)
             r += 4
         while r < n:
-            a = h_off + r * U
-            a00 = a01 = a02 = a03 = vzeros(h)
-            for k in range(U):
+            a0 = a_off + r * lda
+            a00 = a01 = a02 = a03 = vzeros(a)
+            for k in range(K):
                 p = base + k * 4 * L
-                v = vbroadcast(h, a + k)
+                v = vbroadcast(a, a0 + k)
                 a00 = vfma(v, vload(pf, p), a00)
                 a01 = vfma(v, vload(pf, p + L), a01)
                 a02 = vfma(v, vload(pf, p + 2 * L), a02)
                 a03 = vfma(v, vload(pf, p + 3 * L), a03)
-            o = z_off + r * G + col
-            vstore(z, o, a00)
-            vstore(z, o + U, a01)
-            vstore(z, o + 2 * U, a02)
-            vstore(z, o + 3 * U, a03)
+            o = c_off + r * ldc + col
+            vstore(c, o, a00)
+            vstore(c, o + s1, a01)
+            vstore(c, o + s2, a02)
+            vstore(c, o + s3, a03)
             r += 1
 
 
@@ -516,8 +507,8 @@ def lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask, rmask, 
 
     Each step is one product of the chunk's rows of the previous output (read in place, or
     copied times ``rmask``) with the recurrent kernel, landing in the step's gate rows (with
-    ``use_packed``, `lstm_product` with the kernel ``packed`` by `pack_lstm_recurrent`; else
-    BLAS), then one fused loop per row (`lstm_cell_row`) that adds the projections, applies the
+    ``use_packed``, `lstm_product` with the kernel ``packed``
+    (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`); else BLAS), then one fused loop per row (`lstm_cell_row`) that adds the projections, applies the
     gates and writes the new states."""
     B = hs.shape[1]
     G = xr.shape[1]
@@ -607,16 +598,17 @@ def lstm_grad_row_general(gr, c_prev, c_now, gh_row, gc_row, dr, act, ract, ac, 
 
 
 @kernel
-def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, mask, has_mask, rmask, has_rmask,
-                  act, ract, b0, b1, dxp, dh, dc, tmp, dact):
+def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, packed, use_packed, mask, has_mask,
+                  rmask, has_rmask, act, ract, b0, b1, dxp, dh, dc, tmp, dact):
     """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), and in ``dh``/``dc`` rows the initial
     states' gradients. ``dseq`` (T, B, K) and ``dlast`` (B, K) hold the gradients of the outputs;
     with ``cell_grads`` K is 2U and the second half is the gradient of the cell state. ``rkt``
     (4U, U) is the recurrent kernel transposed (contiguous: a product with it untransposed runs
-    about 1.5 times faster than one reading ``rk`` transposed). ``tmp`` and ``dact`` (B, U) are
-    scratch.
+    about 1.5 times faster than one reading ``rk`` transposed); with ``use_packed`` the product
+    is `blocked_product` with ``packed`` (``pack_lstm_recurrent(rk, transposed=True)``) instead. ``tmp`` and
+    ``dact`` (B, U) are scratch.
 
-    Each step is one fused loop per row (`lstm_grad_row`) and one BLAS product of the step's
+    Each step is one fused loop per row (`lstm_grad_row`) and one product of the step's
     gate gradients with the transposed recurrent kernel, straight into ``dh`` when no row is
     masked and there is no recurrent mask. The recurrent kernel's gradient is not computed here:
     it is one product over every step afterwards (``hs[:-1]^T @ dxp``)."""
@@ -647,7 +639,11 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, ma
             else:
                 lstm_grad_row_general(gates[t, b], cs[t, b], cs[t + 1, b], ghr, gcr, dr, act, ract, tmp[b], dact[b])
         if has_mask or has_rmask:
-            _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, tmp, b0 * U, U)
+            if use_packed:
+                blocked_product(dxp, (t * B + b0) * G, G, n, packed, tmp, b0 * U, U, 4 * packed.shape[3],
+                                packed.shape[3])
+            else:
+                _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, tmp, b0 * U, U)
             for b in range(b0, b1):
                 if has_mask and mask[t, b] == 0:
                     continue
@@ -660,7 +656,11 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, ma
                     for u in range(U):
                         ghr[u] = back[u]
         else:
-            _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, dh, b0 * U, U)
+            if use_packed:
+                blocked_product(dxp, (t * B + b0) * G, G, n, packed, dh, b0 * U, U, 4 * packed.shape[3],
+                                packed.shape[3])
+            else:
+                _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, dh, b0 * U, U)
 
 
 @kernel

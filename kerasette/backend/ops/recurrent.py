@@ -133,7 +133,7 @@ class Recurrence(Op):
             indexed = self.rows is not None
             xr = xp if indexed else xp.reshape(T * B, G)
             rows = self.rows if indexed else np.empty((T, 0), np.int64)
-            packed = _packed_lstm_kernel(rk)
+            packed = pack_lstm_recurrent(rk)
             use_packed = packed is not None
             packed = packed if use_packed else np.empty((0, 0, 4, 0), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask,
@@ -190,9 +190,13 @@ class Recurrence(Op):
                                                                  dh, tmp), B, parallel.matmul_min_work(), work)
         elif kind == "lstm":
             dc, dact = np.empty((B, U), dtype), np.empty((B, U), dtype)
-            rkt = np.ascontiguousarray(rk.T)
+            packed = pack_lstm_recurrent(rk, transposed=True)
+            use_packed = packed is not None
+            rkt = np.empty((0, 0), dtype) if use_packed else np.ascontiguousarray(rk.T)
+            packed = packed if use_packed else np.empty((0, 0, 4, 0), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_backward(dseq, has_seq, dlast, has_last, self.with_cell,
-                                                               self.gates, self.cs, rkt, mask, has_mask, rmask,
+                                                               self.gates, self.cs, rkt, packed, use_packed, mask,
+                                                               has_mask, rmask,
                                                                has_rmask, self.act, self.ract, b0, b1, dxp, dh, dc,
                                                                tmp, dact), B, parallel.matmul_min_work(), work)
         else:
@@ -227,19 +231,25 @@ class Recurrence(Op):
         return tuple(grads)
 
 
-def _packed_lstm_kernel(rk: np.ndarray):
-    """The LSTM's recurrent kernel packed for the kernels' own product (`lstm_product`), or
-    None when its units do not fill whole SIMD vectors (BLAS then computes each step's product)."""
+def pack_lstm_recurrent(rk: np.ndarray, transposed: bool = False):
+    """The LSTM's recurrent kernel ``rk`` (U, 4U) packed for the kernels' own product
+    (`kernels.recurrent.blocked_product`), or None when the units do not fill whole SIMD vectors
+    (BLAS then computes each step's product). L is the number of SIMD lanes.
+
+    Forward (`lstm_product`, ``h @ rk``): (U // L, U, 4, L), block ``j`` holding for each input
+    unit ``k`` the four gates' weights (i, f, c, o) of output units ``[j L, (j + 1) L)``, so that
+    one block of accumulators gives every gate of L units. ``transposed`` (the backward product
+    ``dz @ rk^T``): (U // 4L, 4U, 4, L), block ``j`` holding for each gate column ``k`` the
+    weights of units ``[4 j L, 4 (j + 1) L)`` as four vectors."""
     from kerasette.backend.kernels import simd  # deferred: numba compiles on first use only
 
-    k = _kernels()
     U = rk.shape[0]
-    if not k.packable(U, rk.itemsize):
-        return None
     L = simd.lanes(rk.itemsize)
-    packed = np.empty((U // L, U, 4, L), rk.dtype)
-    k.pack_lstm_recurrent(rk, packed)
-    return packed
+    if U % ((4 if transposed else 1) * L):
+        return None
+    if transposed:
+        return np.ascontiguousarray(rk.T.reshape(4 * U, U // (4 * L), 4, L).transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(rk.reshape(U, 4, U // L, L).transpose(2, 0, 1, 3))
 
 
 def recurrence(kind: str, xp, h0, *weights, mask=None, recurrent_mask=None, activation="tanh",
