@@ -5,15 +5,23 @@ for `kerasette.backend.kernels._ahead` to compile in a helper process on a first
 A script, not a test (rerun it when kernels or their signatures change)::
 
     python tests/benchmarks/ahead_signatures.py [--cases vgg100_cl,resnet20,...]
+
+It compiles into a new, empty cache folder (without a helper): a kernel loaded from the cache
+does not compile the kernels it calls, which would then be missing from the list.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
+os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="kerasette-ahead-list-")  # before numba's import
+os.environ["KERASETTE_COMPILE_AHEAD"] = "0"
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -73,33 +73,57 @@ def _write(**row):
 _write(kind="start", t=time.time(), argv=sys.argv[1:3])
 import numba.core.event as _ev
 
-class _Compiles(_ev.Listener):
-    def __init__(self):
-        self.open = []
+_open = []  # the compiles under way in this process (nested ones last)
 
+def _compiled(f, args, start, cpu):
+    _write(kind="compile", start=start, end=time.time(), cpu=time.thread_time() - cpu, depth=len(_open),
+           name=f"{f.__module__.rsplit('.', 1)[-1]}.{f.__qualname__}", args=str(args))
+
+class _Compiles(_ev.Listener):
     def on_start(self, event):
-        self.open.append((time.time(), time.thread_time()))
+        _open.append((time.time(), time.thread_time()))
 
     def on_end(self, event):
-        d = event.data["dispatcher"]
-        start, cpu = self.open.pop()
-        _write(kind="compile", start=start, end=time.time(), cpu=time.thread_time() - cpu, depth=len(self.open),
-               name=f"{d.py_func.__module__.rsplit('.', 1)[-1]}.{d.py_func.__qualname__}",
-               args=str(tuple(event.data["args"])))
+        start, cpu = _open.pop()
+        _compiled(event.data["dispatcher"].py_func, tuple(event.data["args"]), start, cpu)
 
 _ev.register("numba:compile", _Compiles())
 
+def _patch_jit(module):
+    """Logs the compiles (or cache loads) of the C functions (_jit.CFunction, not a dispatcher)."""
+    compile_c = module.CFunction.compile
+
+    def compile(self, sig):
+        if tuple(sig) in self.overloads:
+            return compile_c(self, sig)
+        _open.append((time.time(), time.thread_time()))
+        try:
+            return compile_c(self, sig)
+        finally:
+            start, cpu = _open.pop()
+            _compiled(self.py_func, tuple(sig), start, cpu)
+
+    module.CFunction.compile = compile
+
 class _Finder:
     """Wraps _ahead.compile_listed once the module is imported: every first call of a kernel
-    signature in this process (compiled, waited for, or loaded from the cache)."""
+    signature in this process (compiled, waited for, or loaded from the cache); and, in _jit,
+    the C functions' compiles."""
+
+    names = ["kerasette.backend.kernels._ahead", "kerasette.backend.kernels._jit"]
 
     def find_spec(self, name, path=None, target=None):
-        if name != "kerasette.backend.kernels._ahead":
+        if name not in self.names:
             return None
-        sys.meta_path.remove(self)
+        self.names.remove(name)
+        if not self.names:
+            sys.meta_path.remove(self)
         import importlib.util
         spec = importlib.util.find_spec(name)
         exec_module = spec.loader.exec_module
+        if name.endswith("_jit"):
+            spec.loader.exec_module = lambda module: (exec_module(module), _patch_jit(module))
+            return spec
 
         def patched(module):
             exec_module(module)

@@ -83,8 +83,9 @@ _ahead._helper({parent})
 
 _lock = threading.Lock()
 #: the list, the claims folder (None: not decided, False: no helper), the helper once it has the
-#: list, the helper started by `start` and its folder, the kernels being recorded
-_state = {"entries": None, "dir": None, "helper": None, "standby": None, "recording": None}
+#: list, the helper started by `start` and its folder, the kernels being recorded, and how many
+#: claimed kernels this process is compiling (nested ones included)
+_state = {"entries": None, "dir": None, "helper": None, "standby": None, "recording": None, "held": 0}
 _raw: dict[int, object] = {}  # id(dispatcher): numba's own compile method
 
 
@@ -98,11 +99,29 @@ def _key(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:24]
 
 
-def hook(dispatcher) -> None:
-    """Makes ``dispatcher`` compile each new signature through `compile_listed`."""
+def hook(dispatcher, prepare=None) -> None:
+    """Makes ``dispatcher`` compile each new signature through `compile_listed`; ``prepare``,
+    when given, is called with the argument types before each compile or load from the cache
+    (see `kerasette.backend.kernels._jit.kernel`'s ``calls``)."""
     raw = dispatcher.compile
+    if prepare is not None:
+        numba_compile = raw
+
+        def raw(sig):
+            prepare(_args(sig))
+            return numba_compile(sig)
+
     _raw[id(dispatcher)] = raw
     dispatcher.compile = lambda sig: compile_listed(dispatcher, sig, raw)
+
+
+def _args(sig) -> tuple:
+    """The argument types of ``sig`` (a tuple of types or numba's signature forms)."""
+    if isinstance(sig, (tuple, list)):
+        return tuple(sig)
+    from numba.core import sigutils  # deferred: this module is imported before numba
+
+    return tuple(sigutils.normalize_signature(sig)[0])
 
 
 def _entries() -> dict[str, tuple]:
@@ -216,12 +235,7 @@ def compile_listed(dispatcher, sig, compile_fn):
     (kernel, argument types) is in the list: claimed and compiled here, or, when the other
     process claimed it, waited for (compiling other listed kernels meanwhile) and then loaded
     from the cache. Records the kernel when `recording`."""
-    if isinstance(sig, (tuple, list)):
-        args = tuple(sig)
-    else:
-        from numba.core import sigutils  # deferred: this module is imported before numba
-
-        args = sigutils.normalize_signature(sig)[0]
+    args = _args(sig)
     if args in dispatcher.overloads:
         return compile_fn(sig)
     text = _text(dispatcher.py_func.__module__, dispatcher.py_func.__qualname__, args)
@@ -233,14 +247,25 @@ def compile_listed(dispatcher, sig, compile_fn):
         folder = _claims_dir()
     if folder is None:
         return compile_fn(sig)
-    key = _key(text)
-    if _claim(folder, key):
-        return _compile_claimed(folder, key, compile_fn, sig)
-    done = folder / f"{key}.done"
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not done.exists() and time.monotonic() < deadline and _other_alive():
-        time.sleep(0.005)
-    return compile_fn(sig)  # from the cache when the other process wrote it
+    from numba.core.compiler_lock import global_compiler_lock  # deferred: imported before numba
+
+    # One thread of this process at a time (numba compiles under this lock anyway): a second
+    # thread must not claim a kernel that the first will need while it cannot compile it.
+    with global_compiler_lock:
+        key = _key(text)
+        if _claim(folder, key):
+            return _compile_claimed(folder, key, compile_fn, sig)
+        done = folder / f"{key}.done"
+        deadline = time.monotonic() + WAIT_SECONDS
+        group = _entries()[text][3]
+        # Meanwhile, what this model needs next, but only when this process is compiling no
+        # claimed kernel (whose callee this may be): the two processes then only ever wait for a
+        # kernel's callee, and the call graph has no cycles, so neither waits on itself.
+        steal = _state["held"] == 0
+        while not done.exists() and time.monotonic() < deadline and _other_alive():
+            if not (steal and _compile_next(folder, group)):
+                time.sleep(0.005)
+        return compile_fn(sig)  # from the cache when the other process wrote it
 
 
 def _claim(folder: Path, key: str) -> bool:
@@ -254,9 +279,11 @@ def _claim(folder: Path, key: str) -> bool:
 
 def _compile_claimed(folder: Path, key: str, compile_fn, sig):
     """Compiles a claimed kernel, then says so (``.done``) even when compiling failed."""
+    _state["held"] += 1
     try:
         return compile_fn(sig)
     finally:
+        _state["held"] -= 1
         (folder / f"{key}.done").touch()
 
 
@@ -270,10 +297,15 @@ def _helper_order() -> list[tuple[str, tuple]]:
     return [item for group in sorted(groups) for item in reversed(groups[group])]
 
 
-def _compile_next(folder: Path) -> bool:
-    """Claims and compiles the next listed kernel (in `_helper_order`) nobody has claimed; False
-    when none is left."""
-    for text, (module, name, args, _) in _helper_order():
+def _compile_next(folder: Path, group: int | None = None) -> bool:
+    """Claims and compiles the next listed kernel nobody has claimed: in `_helper_order`, or,
+    given a ``group`` (a process waiting for a kernel of it), the group's next in the list's
+    order (what the model will call soonest). False when none is left."""
+    if group is None:
+        order = _helper_order()
+    else:
+        order = [(text, entry) for text, entry in _entries().items() if entry[3] == group]
+    for text, (module, name, args, _) in order:
         key = _key(text)
         if (folder / f"{key}.claim").exists():
             continue

@@ -67,6 +67,7 @@ from kerasette.backend.kernels import _ahead  # noqa: E402 - after the cache fol
 
 _ahead.start()  # a first run's helper process, which imports numba while this process does
 
+import llvmlite.binding as _llvm  # noqa: E402 - numba's own dependency, imported with it
 import numba  # noqa: E402 - the cache location must be decided before numba is imported
 
 if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
@@ -80,13 +81,87 @@ _njit = numba.njit(cache=True, nogil=True)
 inline = numba.njit(inline="always", cache=True, nogil=True)
 
 
-def kernel(func):
+def kernel(func=None, *, calls=()):
     """Serial kernel: compiled on first call, cached on disk, releases the GIL.
 
     Each new signature compiles through `kerasette.backend.kernels._ahead`, which shares the
     first run's compilation with a helper process when the kernel is one it knows in advance.
+
+    Args:
+        func: the kernel's Python function (``@kernel``), or None (``@kernel(calls=...)``).
+        calls: the :class:`CFunction` objects the kernel calls: each is made ready (compiled or
+            loaded, its symbol known) for the element type of the kernel's first array argument
+            before the kernel itself compiles or loads from the cache, whose code refers to it.
     """
+    if func is None:
+        return lambda f: kernel(f, calls=calls)
     dispatcher = _njit(func)
-    _ahead.hook(dispatcher)
+    _ahead.hook(dispatcher, _prepare(calls) if calls else None)
     return dispatcher
+
+
+def _prepare(calls):
+    """The `_ahead.hook` preparation of a kernel calling the C functions ``calls``."""
+
+    def prepare(args):
+        dtype = next((a.dtype for a in args if isinstance(a, numba.types.Array)), None)
+        for function in calls:
+            if dtype in function.dtypes:
+                function.ready(dtype)
+
+    return prepare
+
+
+class CFunction:
+    """A kernel compiled once per element type as a C function (numba's ``cfunc``, cached on
+    disk) that other kernels call through a symbol name, as they call BLAS (see
+    `kerasette.backend.kernels.blas`), instead of linking its code into their own.
+
+    Why: when a kernel calls another numba function, numba links the callee's code into the
+    caller's and optimises and emits it again there, once per caller and per process; a large
+    callee (Winograd's tile transforms) used by several kernels then costs several times its
+    own compile on a first run. Through a symbol it is compiled once, and each caller is only
+    its own code. The price is a call that LLVM cannot inline: meant for functions that do a
+    block of work per call.
+
+    ``py_func`` takes C arguments (typed pointers, integers, booleans); ``signature(dtype)``
+    gives its numba signature for one element type. :meth:`symbol` names the compiled function
+    (stable across processes, so that cached callers stay valid); :meth:`ready` compiles it or
+    loads it from the cache and points the symbol at it (through `_ahead`, like a kernel's
+    signature, so that a first run's helper process can compile it). A kernel that calls one
+    declares it (``@kernel(calls=(...))``), which readies it before the kernel is loaded from the
+    cache; a caller's compile readies it as it types the call (see :meth:`external`).
+    """
+
+    def __init__(self, py_func, signature, dtypes=(numba.types.float32, numba.types.float64)):
+        self.py_func = py_func
+        self.signature = signature
+        self.dtypes = tuple(dtypes)
+        self.overloads = {}  # (dtype,): numba's compiled C callback
+        _ahead.hook(self)
+
+    def symbol(self, dtype) -> str:
+        """The symbol callers use for element type ``dtype``."""
+        return f"kerasette.{self.py_func.__module__.rsplit('.', 1)[-1]}.{self.py_func.__qualname__}.{dtype}"
+
+    def compile(self, sig):
+        """Compiles (or loads from the cache) the function for ``sig`` = ``(dtype,)`` and points
+        its symbol at it; `_ahead.hook` routes calls through `_ahead.compile_listed`."""
+        args = tuple(sig)
+        if args not in self.overloads:
+            compiled = numba.cfunc(self.signature(*args), cache=True, nogil=True)(self.py_func)
+            _llvm.add_symbol(self.symbol(*args), compiled.address)
+            self.overloads[args] = compiled
+        return self.overloads[args]
+
+    def ready(self, dtype) -> None:
+        """Makes the symbol for ``dtype`` callable (compiling the function if needed)."""
+        if (dtype,) not in self.overloads:
+            self.compile((dtype,))
+
+    def external(self, dtype):
+        """The function as numba types an external call (for an ``@overload`` of a caller):
+        readied first, so that the caller's code finds the symbol when it is finalised."""
+        self.ready(dtype)
+        return numba.types.ExternalFunction(self.symbol(dtype), self.signature(dtype))
 

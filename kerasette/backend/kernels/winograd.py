@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba.extending import intrinsic
+from numba import types
+from numba.extending import intrinsic, overload
 
 from kerasette.backend.kernels import blas
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import CFunction, kernel
 
 _inline = numba.njit(inline="always", cache=True, nogil=True)
 
@@ -121,6 +122,12 @@ def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
         t0, t1: tile range; ``tiles_h``, ``tiles_w``: tiles per image column and row.
         pt, pl: padding at the top and on the left.
     """
+    _input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+
+
+@_inline
+def _input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+    """:func:`input_transform`'s code (inlined there and into its C function)."""
     height, width, chans = x.shape[1], x.shape[2], x.shape[3]
     tmp = np.empty((6, 6, chans), x.dtype)
     d = np.empty((1, 6, 6, chans), x.dtype)
@@ -187,6 +194,12 @@ def output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
         b: bias, (F,) (read when ``has_bias``).
         relu: apply a ReLU after the bias.
     """
+    _output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+
+
+@_inline
+def _output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+    """:func:`output_transform`'s code (inlined there and into its C function)."""
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     tmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((1, 4, 4, cout), y.dtype)
@@ -219,6 +232,12 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
         dm: output, (36, >= t1 - t0, F).
         t0, t1, tiles_h, tiles_w: as for :func:`input_transform`.
     """
+    _output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+
+
+@_inline
+def _output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
+    """:func:`output_grad_transform`'s code (inlined there and into its C function)."""
     oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
     tmp = np.empty((6, 4, cout), dy.dtype)
     kc = _consts(tmp)
@@ -256,7 +275,82 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
                 dm[6 * i + 5, tt, f] = o5
 
 
-@kernel
+# The transforms as C functions for conv_chunk and weight_grad_chunk (see `_jit.CFunction`):
+# compiled once each, not once more inside each of the two kernels (which halves the first run's
+# Winograd compile). Arrays go in as pointer and shape; ``_call_*`` are the kernels' calls.
+
+
+def _input_transform_c(xp, n, h, w, c, vp, vb, vc, t0, t1, tiles_h, tiles_w, pt, pl):
+    _input_transform(numba.carray(xp, (n, h, w, c)), numba.carray(vp, (36, vb, vc)),
+                     t0, t1, tiles_h, tiles_w, pt, pl)
+
+
+def _output_transform_c(mp, mb, mf, yp, n, oh, ow, f, t0, t1, tiles_h, tiles_w, bp, nb, has_bias, relu):
+    _output_transform(numba.carray(mp, (36, mb, mf)), numba.carray(yp, (n, oh, ow, f)),
+                      t0, t1, tiles_h, tiles_w, numba.carray(bp, (nb,)), has_bias, relu)
+
+
+def _output_grad_transform_c(gp, n, oh, ow, f, mp, mb, mf, t0, t1, tiles_h, tiles_w):
+    _output_grad_transform(numba.carray(gp, (n, oh, ow, f)), numba.carray(mp, (36, mb, mf)),
+                           t0, t1, tiles_h, tiles_w)
+
+
+_P, _I, _B = (types.CPointer, types.int64, types.boolean)
+_INPUT = CFunction(_input_transform_c, lambda dt: types.void(_P(dt), *[_I] * 4, _P(dt), *[_I] * 8))
+_OUTPUT = CFunction(_output_transform_c, lambda dt: types.void(_P(dt), _I, _I, _P(dt), *[_I] * 8, _P(dt), _I, _B, _B))
+_OUTPUT_GRAD = CFunction(_output_grad_transform_c, lambda dt: types.void(_P(dt), *[_I] * 4, _P(dt), *[_I] * 6))
+
+
+def _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+    """:func:`input_transform` through its C function (in kernels; from Python, the kernel)."""
+    input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+
+
+def _call_output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+    """:func:`output_transform` through its C function (in kernels; from Python, the kernel)."""
+    output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+
+
+def _call_output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
+    """:func:`output_grad_transform` through its C function (in kernels; from Python, the kernel)."""
+    output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+
+
+@overload(_call_input_transform, inline="always")
+def _call_input_transform_overload(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+    fn = _INPUT.external(x.dtype)
+
+    def impl(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+        fn(blas._pointer(x.ctypes.data, x), x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+           blas._pointer(v.ctypes.data, v), v.shape[1], v.shape[2], t0, t1, tiles_h, tiles_w, pt, pl)
+
+    return impl
+
+
+@overload(_call_output_transform, inline="always")
+def _call_output_transform_overload(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+    fn = _OUTPUT.external(y.dtype)
+
+    def impl(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+        fn(blas._pointer(mm.ctypes.data, mm), mm.shape[1], mm.shape[2],
+           blas._pointer(y.ctypes.data, y), y.shape[0], y.shape[1], y.shape[2], y.shape[3],
+           t0, t1, tiles_h, tiles_w, blas._pointer(b.ctypes.data, b), b.shape[0], has_bias, relu)
+
+    return impl
+
+
+@overload(_call_output_grad_transform, inline="always")
+def _call_output_grad_transform_overload(dy, dm, t0, t1, tiles_h, tiles_w):
+    fn = _OUTPUT_GRAD.external(dy.dtype)
+
+    def impl(dy, dm, t0, t1, tiles_h, tiles_w):
+        fn(blas._pointer(dy.ctypes.data, dy), dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3],
+           blas._pointer(dm.ctypes.data, dm), dm.shape[1], dm.shape[2], t0, t1, tiles_h, tiles_w)
+
+    return impl
+
+
+@kernel(calls=(_INPUT, _OUTPUT))
 def conv_chunk(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, relu):
     """The whole Winograd convolution of a chunk of images, a block of tiles at a time.
 
@@ -276,14 +370,14 @@ def conv_chunk(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, relu):
     total = x.shape[0] * tiles_h * tiles_w
     for t0 in range(0, total, block):
         t1 = min(t0 + block, total)
-        input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+        _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
         for e in range(36):
             blas.gemm(False, False, t1 - t0, cout, chans, v, e * block * chans, chans,
                       u, e * chans * cout, cout, 0.0, mm, e * block * cout, cout)
-        output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+        _call_output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
 
 
-@kernel
+@kernel(calls=(_INPUT, _OUTPUT_GRAD))
 def weight_grad_chunk(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
     """``du[e] = sum over the chunk's tiles of V[e]^T @ (A dY A^T)[e]``, a block at a time.
 
@@ -298,8 +392,8 @@ def weight_grad_chunk(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
     total = x.shape[0] * tiles_h * tiles_w
     for t0 in range(0, total, block):
         t1 = min(t0 + block, total)
-        input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
-        output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+        _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+        _call_output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
         for e in range(36):
             blas.gemm(True, False, chans, cout, t1 - t0, v, e * block * chans, chans,
                       dm, e * block * cout, cout, 0.0 if t0 == 0 else 1.0, du, e * chans * cout, cout)
