@@ -491,8 +491,8 @@ def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_pe
     and their batch). From the emulated runs, step by step, come the buckets and when each was
     handed on (as fractions of the step's compute, scaled to the node's) and the per-step
     overhead ``c`` of the last rank (packing, float16 rounding, reading back: paid by no single
-    process); from the calibration of the fastest emulated link the sums' rates, hand-offs and
-    launch costs (this machine's CPU, not the link); the link itself at the nominal rate with
+    process); from the calibration of the fastest emulated link the sums' rates, hand-offs, pace
+    while computing and launch costs (this machine's CPU, not the link); the link itself at the nominal rate with
     ``latency_s`` a message. Efficiency ``T_c / (T_c + W + c)`` per step; medians printed.
     """
     fastest = max(calibrations, key=lambda rate: calibrations[rate]["exchange_bytes_per_s"])
@@ -517,8 +517,8 @@ def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_pe
     computes = [r[0] for _, _, rows in rows_out for r in rows]
     print(f"\nEstimate: a node computes a step in {statistics.median(computes):.3f} s"
           + (" (as the emulated ranks: one core)" if node_compute_s <= 0 else "")
-          + f"; {gbit_per_s:g} Gbit/s, {latency_s * 1e6:g} us a message; sums, hand-offs and launches as "
-            f"calibrated on {fastest}; c: packing, float16 rounding and reading back, as measured")
+          + f"; {gbit_per_s:g} Gbit/s, {latency_s * 1e6:g} us a message; sums, hand-offs, pace while computing and "
+            f"launches as calibrated on {fastest}; c: packing, float16 rounding and reading back, as measured")
     print(f"{'mode':<16}{'c ms':>7}" + "".join(f"{f'W@{n} ms':>10}{f'eff@{n}':>9}" for n in nodes))
     for how, compression, rows in rows_out:
         cells = "".join(f"{statistics.median(r[2][i] for r in rows) * 1e3:>10.1f}"
