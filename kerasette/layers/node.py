@@ -92,6 +92,12 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def takes_keyword(layer, key: str) -> bool:
+    """Whether a symbolic call of ``layer`` may be given the keyword ``key`` (see `call_keywords`)."""
+    names, any_keyword = accepted_keywords(layer)
+    return key == "training" or key in names or any_keyword or (key == "mask" and _computes_masks(layer))
+
+
 def call_keywords(layer, kwargs: dict) -> dict:
     """The keyword arguments a symbolic call records: None values dropped (the defaults),
     ``training`` only for a call that takes it; each other keyword checked against ``call``
@@ -110,7 +116,7 @@ def call_keywords(layer, kwargs: dict) -> dict:
             if "training" in names or any_keyword:
                 recorded[key] = value
             continue  # Keras 3 lets training through to a layer without it, unused
-        if key not in names and not any_keyword and not (key == "mask" and _computes_masks(layer)):
+        if not takes_keyword(layer, key):
             takes = ", ".join(sorted(names)) or "no keyword arguments"
             raise TypeError(f"{type(layer).__name__} '{layer.name}': its call does not take the argument "
                             f"`{key}` (received {_describe(value)}); {type(layer).__name__}.call takes: {takes}")

@@ -7,8 +7,11 @@ Each layer's ``inbound_nodes`` lists its calls; a call is replayed, with its key
 
 from __future__ import annotations
 
+import warnings
+
 from kerasette.layers import deserialize
 from kerasette.layers.core import Input
+from kerasette.layers.node import takes_keyword
 
 
 def _is_keras3_tensor(value) -> bool:
@@ -87,9 +90,20 @@ class _NodeCall:
         return value.triple if isinstance(value, _Ref) else self._history(value)
 
     def replay(self, layer, tensor_of):
-        """Calls ``layer`` on the created tensors (``tensor_of(triple)``) with the keywords."""
+        """Calls ``layer`` on the created tensors (``tensor_of(triple)``) with the keywords.
+
+        A ``mask`` for a layer that can take none (a nested model: Keras 3 writes the mask its
+        input carries into the call, and applies it inside; kerasette's nested models take no
+        mask yet) is left out with a warning, so that the file still loads; any other keyword
+        the layer does not take is an error (`kerasette.layers.node.call_keywords`).
+        """
         inputs = _revive(self.inputs, self._is_tensor_or_ref, self._history_of, tensor_of)
         kwargs = _revive(self.kwargs, self._is_tensor, self._history, tensor_of)
+        if kwargs.get("mask") is not None and not takes_keyword(layer, "mask"):
+            del kwargs["mask"]
+            warnings.warn(f"{type(layer).__name__} '{layer.name}': the file passes it a mask, which it cannot "
+                          "take (kerasette's nested models take no mask yet); it runs without it, so its "
+                          "results differ from Keras's where the masked steps matter", stacklevel=2)
         return layer(inputs, **kwargs)
 
 

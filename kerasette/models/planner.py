@@ -124,11 +124,16 @@ class Plan:
             variant = self._variants[folds] = (steps, _last_reads(steps, self.outputs))
         return variant
 
-    def run(self, values: list[Tensor], training: bool) -> list[Tensor]:
-        """Computes the outputs for the input ``values`` (one Tensor per input)."""
+    def run(self, values: list[Tensor], training: bool, masks: list | None = None) -> list[Tensor]:
+        """Computes the outputs for the input ``values`` (one Tensor per input); ``masks``, one
+        per input (None for none), are the inputs' masks (what a model called with ``mask=``
+        passes on to its layers, as Keras 3's functional models do)."""
         store = _Values()
         for tensor, value in zip(self.inputs, values):
             store.put(tensor, value, False)
+        for tensor, mask in zip(self.inputs, masks or ()):
+            if mask is not None:
+                store.masks[id(tensor)] = _given_mask(mask)
         if training:
             steps, release = self.steps, self._release
         else:

@@ -12,6 +12,7 @@ from kerasette.layers import (
     GRU,
     LSTM,
     Bidirectional,
+    Concatenate,
     Dense,
     Dropout,
     GlobalAveragePooling1D,
@@ -21,7 +22,7 @@ from kerasette.layers import (
     ReLU,
     TimeDistributed,
 )
-from kerasette.models import Model, functional_config, load_model, model_from_json
+from kerasette.models import Model, Sequential, functional_config, load_model, model_from_json
 from kerasette.optimizers import SGD
 
 STEPS, FEATURES = 6, 3
@@ -198,3 +199,46 @@ def test_a_mask_given_to_a_layer_that_only_computes_masks_is_its_output_mask():
     seq = model.get_layer("td")(x).data
     expected = (seq * k[:, :, None]).sum(1) / k.sum(1, keepdims=True)
     np.testing.assert_allclose(model.predict([x, k], verbose=0), expected, rtol=0, atol=1e-6)
+
+
+def test_a_file_mask_for_a_nested_model_is_left_out_with_a_warning():
+    """Keras 3 writes the mask a nested model's input carries into its call; kerasette's nested
+    models take no mask yet: the model loads, says so, and runs the nested model unmasked."""
+    sequence, keep = Input((STEPS, FEATURES), name="sequence"), Input((STEPS,), name="keep")
+    inner = Sequential([Input((STEPS, FEATURES)), LSTM(3)], name="inner")
+    model = Model([sequence, keep], Concatenate()([Dense(2, name="out")(inner(sequence)), ReLU(name="given_mask")(keep)]))
+    config = model.get_config()
+    entry = next(e for e in config["layers"] if e["name"] == "inner")
+    entry["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": {
+        "shape": [None, STEPS, FEATURES], "dtype": "float32", "keras_history": ["sequence", 0, 0]}}],
+        "kwargs": {"mask": {"class_name": "__keras_tensor__", "config": {
+            "shape": [None, STEPS], "dtype": "float32", "keras_history": ["given_mask", 0, 0]}}}}]
+    with pytest.warns(UserWarning, match=r"Sequential 'inner': the file passes it a mask, which it cannot take"):
+        rebuilt = Model.from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    x, k = _data()
+    np.testing.assert_allclose(rebuilt.predict([x, k], verbose=0), model.predict([x, k], verbose=0), atol=1e-6)
+
+
+def test_a_file_keyword_the_layer_does_not_take_is_an_error():
+    model = _given_mask_model(LSTM(4, name="rnn"))
+    config = model.get_config()
+    entry = next(e for e in config["layers"] if e["name"] == "out")
+    entry["inbound_nodes"] = [[["rnn", 0, 0, {"scale": 2.0}]]]
+    with pytest.raises(TypeError, match=r"Dense 'out': its call does not take the argument `scale` \(received 2.0\)"):
+        Model.from_config(config)
+
+
+def test_a_plan_runs_with_masks_on_its_inputs():
+    """What a nested model given ``mask=`` needs from the planner: the inputs' masks reach the
+    layers that read them."""
+    from kerasette.models.planner import Plan
+
+    sequence = Input((STEPS, FEATURES))
+    rnn = LSTM(3)
+    out = rnn(sequence)
+    x, k = _data()
+    (masked,) = Plan([sequence], [out]).run([K.variable(x)], False, masks=[k])
+    np.testing.assert_allclose(masked.data, rnn(x, mask=k.astype(bool)).data, rtol=0, atol=1e-6)
+    (unmasked,) = Plan([sequence], [out]).run([K.variable(x)], False)
+    assert np.abs(unmasked.data - masked.data).max() > 1e-3
