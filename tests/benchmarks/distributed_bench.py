@@ -331,13 +331,14 @@ def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
 
     # The largest bucket's trip (32 MB; 16 MB as float16) from its start to its end, while both
     # ranks compute (they go on computing until it is done) and on idle cores (the update waits for
-    # it at once), by the same path: how much slower the transfer goes while computing. About 1
-    # where the wire is the bottleneck (the threads' waits for a core overlap the transfer); more
-    # where the transfer is CPU-bound (the kernel's copies, the sums) and shares the cores with the pass.
-    def big_trips(grad, compressor, busy, steps=4):
+    # it at once), by the same path, in alternate steps: how much slower the transfer goes while
+    # computing. About 1 where the wire is the bottleneck (the threads' waits for a core overlap the
+    # transfer); more where it is CPU-bound (the kernel's copies, the sums) and shares the cores.
+    def big_trips(grad, compressor, steps=4):
         reducer = fusion.GradientReducer([grad], collectives.Sum, compressor, 0, 1.0, True, collectives.Timer())
-        trips = []
-        for step in range(steps + 1):
+        trips = {True: [], False: []}
+        for step in range(2 * steps + 2):
+            busy = step % 2 == 1
             comm.Barrier()
             reducer.begin()
             if busy:
@@ -350,14 +351,15 @@ def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
                 compute(0.02)
             reducer.finish([grad])
             profile = reducer.step_profile["buckets"][0]
-            if step:  # the first one warms the path up
-                trips.append(profile["done_s"] - (profile["launched_s"] or profile["submitted_s"]))
-        return statistics.median(sum(hvd.allgather_object(trips), [])), int(bucket.buffer.nbytes)
+            if step >= 2:  # the first two warm the path up
+                trips[busy].append(profile["done_s"] - (profile["launched_s"] or profile["submitted_s"]))
+        return ([statistics.median(sum(hvd.allgather_object(trips[busy]), [])) for busy in (True, False)]
+                + [int(bucket.buffer.nbytes)])
 
     for name, compressor in (("fp32", compression.NoneCompressor), ("fp16", compression.FP16Compressor)):
-        big = np.ones(7_930_112, np.float32)
-        record[f"idle_big_trip_{name}_s"], _ = big_trips(big, compressor, busy=False)
-        record[f"busy_big_trip_{name}_s"], record[f"busy_big_trip_{name}_bytes"] = big_trips(big, compressor, True)
+        busy, idle, nbytes = big_trips(np.ones(7_930_112, np.float32), compressor)
+        record[f"busy_big_trip_{name}_s"], record[f"idle_big_trip_{name}_s"] = busy, idle
+        record[f"busy_big_trip_{name}_bytes"] = nbytes
 
     params = 7_998_250
     g32, g16 = np.ones(params, np.float32), np.ones(params, np.float16)
