@@ -2,15 +2,35 @@
 tensor of the graph that differs from the mask ``x`` carries): kerasette wires the mask from the
 node's ``kwargs`` and predicts as Keras (``data/keras3_layers/make_explicit_masks.py`` wrote
 them; `test_keras3_layers` and `test_keras_archives` check the predictions of every fixture,
-`test_keras_interop` that Keras 3 reads kerasette's files of them back)."""
+`test_keras_interop` that Keras 3 reads kerasette's files of them back), and real Keras 3 loads a
+model built in kerasette with masks given by hand, with kerasette's predictions."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
 
-from kerasette.models import load_model
+import kerasette.backend as K
+from kerasette.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Concatenate,
+    Dense,
+    GlobalAveragePooling1D,
+    Input,
+    Masking,
+    ReLU,
+)
+from kerasette.models import Model, load_model
+from kerasette.optimizers import SGD
 from tests.saving.conftest import DATA
+from tests.saving.keras_interop_check import backend
+from tests.saving.test_keras_interop import SCRIPT, _require_keras
 
 NAMES = ["explicit_mask_lstm", "explicit_mask_bidirectional"]
 
@@ -35,8 +55,6 @@ def test_the_mask_given_in_a_keras2_file_is_the_mask_used():
     """tf.keras writes the keywords in each inbound entry, the mask as ``[layer, node, tensor]``
     (``data/tf_keras2_masks/make_explicit_mask.py``); the mask comes from a Lambda, whose
     function kerasette takes from ``custom_objects``."""
-    import kerasette.backend as K
-
     folder = DATA / "tf_keras2_masks"
     with pytest.warns(UserWarning, match="not compiled"):
         model = load_model(folder / "explicit_mask.h5", custom_objects={"given_mask": lambda t: K.greater(t, 0.5)})
@@ -47,3 +65,41 @@ def test_the_mask_given_in_a_keras2_file_is_the_mask_used():
     x = [data["x_0"], data["x_1"]]
     np.testing.assert_allclose(model.predict(x, verbose=0), data["y"], rtol=0, atol=1e-5)
     assert np.abs(model.predict([x[0], np.ones_like(x[1])], verbose=0) - data["y"]).max() > 1e-3
+
+
+def _kerasette_model():
+    """Built in kerasette: LSTM and bidirectional GRU given ``mask=ReLU()(keep)`` by hand, a
+    masked pooling fed the LSTM's output mask, the sequence masked otherwise by ``Masking``."""
+    K.set_seed(3)
+    sequence, keep = Input((6, 3), name="sequence"), Input((6,), name="keep")
+    masked, given = Masking(name="masking")(sequence), ReLU(name="given_mask")(keep)
+    h = LSTM(4, return_sequences=True, name="lstm_given")(masked, mask=given)
+    last = Bidirectional(GRU(3), name="bidirectional_given")(h, mask=given)
+    pooled = GlobalAveragePooling1D(name="pooled")(h)
+    return Model([sequence, keep], Dense(2, name="out")(Concatenate()([last, pooled])))
+
+
+def test_keras3_loads_a_kerasette_model_given_masks(tmp_path):
+    keras_python = _require_keras()
+    model = _kerasette_model()
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 6, 3)).astype("float32")
+    x[:, -2:] = 0.0
+    keep = (rng.uniform(size=(6, 6)) > 0.4).astype("float32")
+    keep[:, 0] = 1.0
+    model.compile(SGD(learning_rate=0.1), "mse")
+    model.train_on_batch([x, keep], rng.normal(size=(6, 2)).astype("float32"))
+    y = model.predict([x, keep], verbose=0)
+    assert np.abs(model.predict([x, np.ones_like(keep)], verbose=0) - y).max() > 1e-3  # the masks matter
+    for suffix in (".h5", ".keras"):
+        model.save(tmp_path / f"given_masks{suffix}")
+    np.savez(tmp_path / "given_masks.npz", x_0=x, x_1=keep, y=y)
+    env = {**os.environ, "KERAS_BACKEND": backend()}
+    proc = subprocess.run([keras_python, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = {r["file"]: r for r in map(json.loads, filter(lambda line: line.startswith("{"),
+                                                             proc.stdout.splitlines())) if "file" in r}
+    assert set(results) == {"given_masks.h5", "given_masks.keras"}
+    for result in results.values():
+        assert result["max_abs_diff"] <= 1e-5, result
