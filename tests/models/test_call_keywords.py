@@ -242,3 +242,30 @@ def test_a_plan_runs_with_masks_on_its_inputs():
     np.testing.assert_allclose(masked.data, rnn(x, mask=k.astype(bool)).data, rtol=0, atol=1e-6)
     (unmasked,) = Plan([sequence], [out]).run([K.variable(x)], False)
     assert np.abs(unmasked.data - masked.data).max() > 1e-3
+
+
+class Summed(Layer):
+    """A layer of a user's taking a list of tensors as a keyword: ``inputs + sum(extra)``."""
+
+    def call(self, inputs, extra=None):
+        for term in extra:
+            inputs = inputs + term
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def test_a_list_of_tensors_as_a_keyword_round_trips_in_both_node_forms():
+    a, b, c = Input((3,), name="a"), Input((3,), name="b"), Input((3,), name="c")
+    model = Model([a, b, c], Summed(name="summed")(a, extra=[b, c]))
+    xs = [np.full((2, 3), v, "float32") for v in (1.0, 10.0, 100.0)]
+    np.testing.assert_allclose(model.predict(xs, verbose=0), np.full((2, 3), 111.0))
+    keras3 = model.get_config()
+    assert [t["config"]["keras_history"] for t in keras3["layers"][-1]["inbound_nodes"][0]["kwargs"]["extra"]] == \
+        [["b", 0, 0], ["c", 0, 0]]
+    keras2 = model._graph.get_config(model.name, keras2_nodes=True)
+    assert keras2["layers"][-1]["inbound_nodes"] == [[["a", 0, 0, {"extra": [["b", 0, 0], ["c", 0, 0]]}]]]
+    for config in (keras3, keras2):
+        rebuilt = Model.from_config(config, custom_objects={"Summed": Summed})
+        np.testing.assert_allclose(rebuilt.predict(xs, verbose=0), np.full((2, 3), 111.0))
