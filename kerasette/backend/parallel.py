@@ -10,6 +10,10 @@ split into pieces of a fixed size instead, which the threads take in turn as the
 (`map_pieces`): a core busy with another program then delays the pass by at most one piece,
 where a fixed half would wait for it.
 
+The pool (`kerasette.backend.pool`) hands work over without sleeping in the usual case: its
+threads wait spinning in native code for a while (as OpenMP's do) while they have their cores
+to themselves, and sleep at once when the machine is busy.
+
 The BLAS thread count is process-wide. kerasette sets it to 1 when it first uses the pool and
 leaves it there: a multi-threaded BLAS call between two pool jobs leaves OpenBLAS's workers
 spinning for a while afterwards, on the very cores the pool needs (that doubled the time of a
@@ -29,6 +33,7 @@ import os
 import numpy as np
 
 from kerasette.backend import memory, state
+from kerasette.backend.pool import Pool
 
 
 def available_cores() -> int:
@@ -80,14 +85,16 @@ def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> l
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
         return [fn(0, n_items)]
     parts = chunks(n_items, threads)
-    pool = state.threads.executor()
-    futures = [pool.submit(fn, a, b) for a, b in parts[1:]]
-    try:
-        first = fn(*parts[0])
-    finally:
-        for f in futures:
-            f.exception()  # waits: no chunk may still be writing when the caller moves on
-    return [first] + [f.result() for f in futures]
+    others, first = _pool().run([_call(fn, a, b) for a, b in parts[1:]], _call(fn, *parts[0]))
+    return [first] + others
+
+
+def _pool() -> Pool:
+    return state.threads.pool(Pool)
+
+
+def _call(fn, *args):
+    return lambda: fn(*args)
 
 
 #: Elements of work per piece of a memory-bound pass split by `map_pieces` (4 MB of float32, as
@@ -156,26 +163,18 @@ def map_pieces(fn, n_items: int, min_work: int = 0, work_per_item: int = 1,
                 failed.append(True)
                 raise
 
-    pool = state.threads.executor()
-    helpers = [pool.submit(take) for _ in range(min(threads, len(parts)) - 1)]
-    try:
-        take()
-    finally:
-        for helper in helpers:
-            if not helper.cancel():
-                helper.exception()  # waits: no piece may still be writing when the caller moves on
-    for helper in helpers:
-        if not helper.cancelled() and helper.exception() is not None:
-            raise helper.exception()
+    helpers = min(threads, len(parts)) - 1
+    _pool().run([take] * helpers, take, cancel_waiting=True)
     return results
 
 
 def matmul_min_work() -> int:
     """Products with fewer multiply-adds than this run in the calling thread (default 2**24).
 
-    A hand-off to the pool and back costs about 0.1 ms (two thread wake-ups and GIL hand-overs on
-    a 2-core VM), the time of a 16M multiply-add product on one core split in two: the seed
-    convnet's dense layers at 32 x 32 (13M) measured faster unsplit.
+    A hand-off to a sleeping pool thread and back costs about 0.1 ms (two thread wake-ups and GIL
+    hand-overs on a 2-core VM; 30 us with the pool's threads spinning), the time of a 16M
+    multiply-add product on one core split in two: the seed convnet's dense layers at 32 x 32
+    (13M) measured faster unsplit.
     """
     return state.parallel.matmul_min_work
 

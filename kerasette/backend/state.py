@@ -28,8 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -128,12 +128,21 @@ class RandomState:
 
 
 class Threads:
-    """The batch threads: how many, and the pool that runs all chunks but the caller's."""
+    """The batch threads: how many, and the pool that runs all chunks but the caller's.
+
+    A child process made by ``fork`` has none of its parent's threads: it makes its own pool.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count: int | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget_pool)
+
+    def _forget_pool(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = None
 
     def count(self) -> int | None:
         """The thread count, None until it is first decided (see `parallel.num_threads`)."""
@@ -144,14 +153,14 @@ class Threads:
         with self._lock:
             self._count = n
             if self._pool is not None:
-                self._pool.shutdown(wait=False)
+                self._pool.close()
                 self._pool = None
 
-    def executor(self) -> ThreadPoolExecutor:
-        """The pool, made on first use with ``count()`` threads."""
+    def pool(self, make):
+        """The pool, made on first use by ``make(count())`` (`kerasette.backend.pool.Pool`)."""
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._count or 1, thread_name_prefix="kerasette")
+                self._pool = make(self._count or 1)
             return self._pool
 
 

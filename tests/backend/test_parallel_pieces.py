@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from kerasette.backend import parallel, state
+from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.engine import pooling
 from kerasette.backend.parallel import parallel_settings
@@ -70,13 +70,21 @@ def test_map_pieces_runs_small_work_in_the_caller(threads):
 
 
 def test_map_pieces_does_not_wait_for_a_helper_that_cannot_start(threads):
-    """The pool's threads all busy (another core taken): the caller runs every piece itself and
-    returns without waiting for them (a split into fixed halves would wait for the blocker)."""
+    """The pool's worker busy (here: another thread's split holds it; on a machine, another
+    program on the other core): the caller runs every piece itself and returns without waiting
+    for it (a split into fixed halves would wait for the blocker)."""
     threads(2)
-    release = threading.Event()
-    pool = state.threads.executor()
-    blockers = [pool.submit(release.wait, 30) for _ in range(2)]
+    release, holding = threading.Event(), threading.Event()
+
+    def blocking_chunk(i, j):
+        holding.set()
+        release.wait(30)
+        return j
+
+    other = threading.Thread(target=parallel.map_chunks, args=(blocking_chunk, 2))
+    other.start()
     try:
+        assert holding.wait(10)
         names = []
         start = time.perf_counter()
         out = parallel.map_pieces(lambda i, j: names.append(threading.current_thread().name) or j,
@@ -86,8 +94,7 @@ def test_map_pieces_does_not_wait_for_a_helper_that_cannot_start(threads):
         assert set(names) == {threading.current_thread().name}
     finally:
         release.set()
-        for blocker in blockers:
-            blocker.result()
+        other.join()
 
 
 def test_map_pieces_raises_a_pieces_error_after_the_running_pieces(threads):

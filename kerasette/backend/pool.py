@@ -1,0 +1,306 @@
+"""The batch threads: workers that wait for work spinning, then sleeping.
+
+`kerasette.backend.parallel` splits an op's work between the calling thread and ``n - 1``
+workers of this pool. A hand-off through a sleeping thread (a queue and a condition, as in
+``concurrent.futures``) costs a wake-up at the start and another at the join: 50-70 us each on
+a 2-core virtual machine whose idle cores halt, which is a fifth of a 32x32x64 batch
+normalization's time, and which a ResNet's hundred dispatches a step pay every step. So a
+worker, having finished, first watches its slot for the next task in native code without the
+GIL (`kerasette.backend.kernels.spin`) for ``KERASETTE_POOL_SPIN_US`` microseconds (default
+2000; 0: sleep at once), and only then sleeps; the caller joins the same way. OpenMP's threads,
+PyTorch's, wait like this.
+
+The GIL is handed over without sleeps too: the caller publishes a task from native code (the GIL
+already released) and watches for the worker's acknowledgement, which the worker writes as soon
+as it has the GIL; the caller then lets the worker run its few microseconds of Python into its
+kernel (``settle``) before it takes the GIL back. The worker publishes "finished" from native
+code as well, after it has let the GIL go. Where a wait runs out (a busy machine), the thread
+sleeps on a semaphore as before: the protocol below is correct with any timing; spinning only
+makes the usual case fast.
+
+One caller at a time: `run` takes the pool's lock without waiting, and a second caller (another
+thread of the user's, or a worker's task that splits again) runs its work inline instead.
+
+A slot's cells (int64), written as the comments in `_Worker` say::
+
+    SEQ      the task number the caller published (the worker watches it)
+    PENDING  the task number the caller promised, written under the lock before SEQ
+    ACK      the task number the worker took (under the lock)
+    DONE     the task number the worker finished (under the lock)
+    FREE     the task number the worker finished, written after it released the GIL
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+
+SEQ, PENDING, ACK, DONE, FREE = range(5)
+
+#: Microseconds a worker spins for its next task, and the caller for a worker to finish, before
+#: they sleep (``KERASETTE_POOL_SPIN_US``).
+SPIN_US = 2000
+#: Microseconds the caller waits for a spinning worker to take a task; after that it goes on
+#: with its own part (the worker may not be getting a core).
+ACK_US = 200
+#: Microseconds the caller waits after the worker took the task (its Python until its kernel
+#: releases the GIL) before it takes the GIL back: 7 us measured the start's hand-off at 16 us.
+SETTLE_US = 8
+
+
+def spin_budget_us() -> int:
+    """``KERASETTE_POOL_SPIN_US`` when it is a non-negative integer, else `SPIN_US`."""
+    value = os.environ.get("KERASETTE_POOL_SPIN_US", "").strip()
+    return int(value) if value.isdigit() else SPIN_US
+
+
+class _Worker:
+    """One worker thread and its slot."""
+
+    def __init__(self, pool: Pool, index: int, start: bool = True):
+        self.pool = pool
+        self.cells = np.zeros(8, np.int64)
+        self.lock = threading.Lock()
+        self.wake = threading.Semaphore(0)  # released by the caller when `sleeping`
+        self.joined = threading.Semaphore(0)  # released by the worker when `joiner_waiting`
+        self.sleeping = False
+        self.joiner_waiting = False
+        self.cancelled = 0
+        self.seq = 0  # the caller's last task number
+        self.tid: int | None = None
+        self.task = None
+        self.result = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"kerasette-{index}", daemon=True)
+        if start:
+            self.thread.start()
+
+    # -- the worker's side ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: numba, not at import
+
+        self.tid = threading.get_native_id()
+        cells, pool = self.cells, self.pool
+        seen = 0
+        while not pool.closed:
+            seq = publish_and_watch(cells, FREE, seen, SEQ, seen, pool.spins, 0)
+            if pool.closed:
+                return
+            if seq == seen:
+                with self.lock:  # nothing new: sleep, unless the caller has promised a task
+                    sleep = self.sleeping = cells[PENDING] == seen
+                if sleep:
+                    self.wake.acquire()
+                continue
+            seq, task = self._take(seen)
+            if task is None:
+                seen = seq
+                continue
+            try:
+                self.result, self.error = task(), None
+            except BaseException as error:  # raised in the caller after the join
+                self.result, self.error = None, error
+            with self.lock:
+                cells[DONE] = seen = seq
+                if self.joiner_waiting:
+                    self.joiner_waiting = False
+                    self.joined.release()
+
+    def _take(self, seen: int):
+        """``(number, task)`` of the task to run now, after SEQ moved past ``seen``: the latest
+        promised (PENDING), not the SEQ the worker saw, since a worker held up for a while (a
+        busy machine) may have seen SEQ at a task the caller has since taken back and replaced.
+        The task is None (and marked done) when the caller took it back or there is none."""
+        cells = self.cells
+        with self.lock:
+            seq = int(cells[PENDING])
+            if self.cancelled == seq or seq == seen:
+                cells[DONE] = seq
+                return seq, None
+            cells[ACK] = seq
+            task, self.task = self.task, None
+            return seq, task
+
+    # -- the caller's side ----------------------------------------------------------------------
+    def submit(self, task) -> None:
+        """Gives the worker ``task`` (a callable without arguments)."""
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_loop`
+
+        cells, pool = self.cells, self.pool
+        self.seq += 1
+        seq = self.seq
+        self.task = task
+        acked = int(cells[ACK])
+        with self.lock:
+            cells[PENDING] = seq
+            asleep = self.sleeping
+            if asleep:
+                self.sleeping = False
+                cells[SEQ] = seq
+                self.wake.release()
+        if not asleep:  # spinning: publish without the GIL, and let the worker take it
+            publish_and_watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, pool.settle_spins)
+
+    def cancel_if_waiting(self) -> bool:
+        """Takes the last task back when the worker has not started it; True when it did."""
+        with self.lock:
+            if self.cells[ACK] == self.seq or self.cells[DONE] == self.seq:
+                return False
+            self.cancelled = self.seq
+            self.task = None
+            return True
+
+    def join(self):
+        """Waits for the last task; returns its result or raises its error."""
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_loop`
+
+        cells, seq = self.cells, self.seq
+        seen = int(cells[FREE])
+        while seen != seq:
+            changed = publish_and_watch(cells, -1, 0, FREE, seen, self.pool.spins, 0)
+            if changed == seen:  # the wait ran out: sleep until the worker is done
+                with self.lock:
+                    self.joiner_waiting = cells[DONE] != seq
+                    waiting = self.joiner_waiting
+                if waiting:
+                    self.joined.acquire()
+                break
+            seen = changed
+        error, self.error = self.error, None
+        result, self.result = self.result, None
+        if error is not None:
+            raise error
+        return result
+
+
+class Pool:
+    """``threads - 1`` workers (the caller is the other thread)."""
+
+    def __init__(self, threads: int):
+        self.closed = False
+        self.lock = threading.Lock()
+        spin_us = spin_budget_us()
+        per_spin = _spin_seconds()
+        self._budgets = (int(spin_us * 1e-6 / per_spin), int(min(ACK_US, spin_us) * 1e-6 / per_spin))
+        self.settle_spins = int(SETTLE_US * 1e-6 / per_spin) if spin_us else 0
+        self.spins, self.ack_spins = self._budgets
+        self.contention = Contention() if spin_us else None
+        self.workers = [_Worker(self, i + 1) for i in range(max(0, threads - 1))]
+
+    def _adapt(self) -> None:
+        """Spins only while the pool's threads get their cores (see `Contention`)."""
+        spinning = self.contention.spinning([w.tid for w in self.workers])
+        self.spins, self.ack_spins = self._budgets if spinning else (0, 0)
+
+    def run(self, tasks, own, cancel_waiting: bool = False) -> tuple[list, object]:
+        """Runs ``tasks[k]()`` on worker ``k`` and ``own()`` in the calling thread; returns
+        ``(results of tasks, result of own)`` once every started task has finished (a task's
+        error, or ``own``'s, raised after that).
+
+        With ``cancel_waiting``, tasks that no worker has started when ``own`` returns are
+        taken back (their result None): for work that ``own`` may finish on its own.
+
+        When another thread is using the pool, every task runs here, one after the other.
+        """
+        tasks = list(tasks)
+        if len(tasks) > len(self.workers):
+            raise ValueError(f"Pool.run: {len(tasks)} tasks for {len(self.workers)} workers")
+        if not self.lock.acquire(blocking=False):
+            mine = own()
+            return [task() for task in tasks], mine
+        try:
+            if self.contention is not None:
+                self._adapt()
+            workers = self.workers[:len(tasks)]
+            for worker, task in zip(workers, tasks):
+                worker.submit(task)
+            try:
+                mine = own()
+            finally:
+                joined = [not (cancel_waiting and worker.cancel_if_waiting()) for worker in workers]
+                results, errors = [], []
+                for worker, join in zip(workers, joined):
+                    try:
+                        results.append(worker.join() if join else None)
+                    except BaseException as error:  # every worker joined before any error is raised
+                        results.append(None)
+                        errors.append(error)
+            if errors:
+                raise errors[0]
+            return results, mine
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Lets the workers end (they finish their spin or wake, and return)."""
+        self.closed = True
+        for worker in self.workers:
+            with worker.lock:
+                worker.cells[PENDING] = worker.cells[SEQ] = worker.seq + 1
+                if worker.sleeping:
+                    worker.sleeping = False
+                    worker.wake.release()
+
+
+class Contention:
+    """Whether the pool's threads should spin: not while they wait for a core.
+
+    A spinning thread is only cheap on a core nobody else wants. When other programs (or more
+    kerasette threads than cores) share the cores, a spinning worker takes the time slices the
+    calling thread needs, and a 2-core machine at load 10 trained 2-3x slower with spinning than
+    with sleeping threads. So every `PERIOD` seconds the caller reads how long the pool's threads
+    were runnable but not running (Linux: the second field of ``/proc/.../schedstat``): above
+    `OFF` of their time, the threads stop spinning (they sleep at once, as a plain thread pool);
+    below `ON`, they spin again. Where the OS does not say, they do not spin.
+    """
+
+    PERIOD = 0.02
+    OFF = 0.05
+    ON = 0.02
+
+    def __init__(self) -> None:
+        self.on = os.path.exists("/proc/thread-self/schedstat")
+        self._next = 0.0
+        self._last: tuple[float, int] | None = None
+
+    def spinning(self, tids) -> bool:
+        """Whether to spin now (``tids``: the workers' thread ids; the caller is the other)."""
+        now = time.perf_counter()
+        if now < self._next or not os.path.exists("/proc/thread-self/schedstat"):
+            return self.on
+        self._next = now + self.PERIOD
+        paths = ["/proc/thread-self/schedstat"] + [f"/proc/self/task/{tid}/schedstat" for tid in tids if tid]
+        try:
+            waited = sum(int(open(path).read().split()[1]) for path in paths)
+        except (OSError, ValueError, IndexError):
+            return self.on
+        if self._last is not None:
+            then, waited_then = self._last
+            share = (waited - waited_then) * 1e-9 / ((now - then) * len(paths))
+            self.on = share < (self.OFF if self.on else self.ON)
+        self._last = (now, waited)
+        return self.on
+
+
+def _spin_seconds() -> float:
+    """Seconds one turn of `publish_and_watch` takes on this machine (measured once)."""
+    global _SPIN_SECONDS
+    if _SPIN_SECONDS is None:
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_Worker._loop`
+
+        cells = np.zeros(8, np.int64)
+        publish_and_watch(cells, -1, 0, SEQ, 0, 10, 0)
+        turns = 20000
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            publish_and_watch(cells, -1, 0, SEQ, 0, turns, 0)
+            best = min(best, time.perf_counter() - start)
+        _SPIN_SECONDS = max(best / turns, 1e-9)
+    return _SPIN_SECONDS
+
+
+_SPIN_SECONDS: float | None = None

@@ -1,0 +1,223 @@
+"""The batch thread pool (`kerasette.backend.pool`) and its native wait (`kernels.spin`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from kerasette.backend import parallel, pool
+from kerasette.backend.kernels.spin import publish_and_watch
+
+
+@pytest.fixture(params=["spinning", "sleeping"])
+def make_pool(request, monkeypatch):
+    """Pools that wait spinning (the default) and pools whose threads sleep at once
+    (``KERASETTE_POOL_SPIN_US=0``): the protocol must be right with either timing."""
+    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", "2000" if request.param == "spinning" else "0")
+    made = []
+
+    def make(threads):
+        made.append(pool.Pool(threads))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
+
+
+# -- the native wait ------------------------------------------------------------------------------
+def test_publish_and_watch_publishes_then_returns_old_when_nothing_changes():
+    cells = np.zeros(8, np.int64)
+    assert publish_and_watch(cells, 2, 7, 0, 0, 100, 0) == 0
+    assert cells.tolist() == [0, 0, 7, 0, 0, 0, 0, 0]
+
+
+def test_publish_and_watch_sees_a_change_at_once_and_with_no_turns():
+    cells = np.zeros(8, np.int64)
+    cells[1] = 5
+    assert publish_and_watch(cells, -1, 0, 1, 4, 0, 0) == 5  # one look even with 0 turns
+    assert publish_and_watch(cells, -1, 0, 1, 5, 0, 0) == 5  # unchanged: returns old
+
+
+def test_publish_and_watch_sees_another_threads_write_while_spinning():
+    cells = np.zeros(8, np.int64)
+    timer = threading.Timer(0.02, lambda: cells.__setitem__(3, 9))
+    timer.start()
+    start = time.perf_counter()
+    seen = publish_and_watch(cells, -1, 0, 3, 0, 10**10, 0)  # would spin for minutes unseen
+    timer.join()
+    assert seen == 9
+    assert time.perf_counter() - start < 5
+
+
+# -- the pool -------------------------------------------------------------------------------------
+def test_run_returns_results_in_order_from_the_workers_threads(make_pool):
+    p = make_pool(3)
+    names = []
+
+    def task(k):
+        def run():
+            names.append(threading.current_thread().name)
+            return k * 10
+        return run
+
+    results, mine = p.run([task(1), task(2)], lambda: "caller")
+    assert (results, mine) == ([10, 20], "caller")
+    assert sorted(names) == ["kerasette-1", "kerasette-2"]
+
+
+def test_many_runs_with_uneven_work_neither_lose_nor_repeat_a_task(make_pool):
+    p = make_pool(2)
+    rng = random.Random(0)
+    counts = [0, 0]
+
+    def work(k, seconds):
+        def run():
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+            counts[k] += 1
+            return k
+        return run
+
+    for _ in range(400):
+        worker_s, own_s = rng.choice([0, 1e-5, 3e-4]), rng.choice([0, 1e-5, 3e-4])
+        if rng.random() < 0.05:
+            time.sleep(0.004)  # past the spin: the worker sleeps and is woken
+        assert p.run([work(1, worker_s)], work(0, own_s)) == ([1], 0)
+    assert counts == [400, 400]
+
+
+def test_an_error_is_raised_after_every_task_has_finished(make_pool):
+    p = make_pool(3)
+    finished = []
+
+    def slow():
+        time.sleep(0.05)
+        finished.append("slow")
+
+    def failing():
+        raise ValueError("task failed")
+
+    with pytest.raises(ValueError, match="task failed"):
+        p.run([failing, slow], lambda: None)
+    assert finished == ["slow"]
+    with pytest.raises(KeyError, match="own failed"):  # the caller's own error, workers joined first
+        p.run([slow], lambda: (_ for _ in ()).throw(KeyError("own failed")))
+    assert finished == ["slow", "slow"]
+    assert p.run([lambda: 1], lambda: 2) == ([1], 2)  # still usable
+
+
+def test_a_task_not_started_is_taken_back_with_cancel_waiting(make_pool):
+    p = make_pool(2)
+    release = threading.Event()
+    holder = threading.Thread(target=p.run, args=([lambda: release.wait(10)], lambda: release.wait(10)))
+    holder.start()  # another caller holds the pool: this one runs its tasks inline
+    try:
+        time.sleep(0.01)
+        ran = []
+        assert p.run([lambda: ran.append("task")], lambda: ran.append("own")) == ([None], None)
+        assert ran == ["own", "task"]
+    finally:
+        release.set()
+        holder.join()
+    worker = p.workers[0]
+    worker.submit(lambda: "never")  # a task published while the worker cannot have taken it yet...
+    taken_back = worker.cancel_if_waiting()
+    if not taken_back:
+        assert worker.join() == "never"
+    assert p.run([lambda: "next"], lambda: None) == (["next"], None)  # ...the next one still runs
+
+
+def test_a_task_that_splits_again_runs_its_split_inline(make_pool):
+    p = make_pool(2)
+    inner = []
+    results, _ = p.run([lambda: p.run([lambda: inner.append(threading.current_thread().name) or 1],
+                                       lambda: 2)], lambda: None)
+    assert results == [([1], 2)]
+    assert inner == ["kerasette-1"]
+
+
+def test_set_num_threads_replaces_the_pool():
+    from kerasette.backend import state
+
+    before = state.threads.count()
+    try:
+        parallel.set_num_threads(3)
+        names = set()
+        parallel.map_chunks(lambda i, j: names.add(threading.current_thread().name), 3)
+        assert len(names) == 3
+        parallel.set_num_threads(2)
+        names.clear()
+        parallel.map_chunks(lambda i, j: names.add(threading.current_thread().name), 3)
+        assert len(names) == 2
+    finally:
+        state.threads.set_count(before)
+
+
+def _split_in_child(queue):
+    queue.put(parallel.map_chunks(lambda i, j: j - i, 10))
+
+
+def test_a_forked_child_makes_its_own_pool():
+    from kerasette.backend import state
+
+    before = state.threads.count()
+    try:
+        parallel.set_num_threads(2)
+        parallel.map_chunks(lambda i, j: j - i, 10)  # the parent's pool exists
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_split_in_child, args=(queue,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert queue.get(timeout=5) == [5, 5]
+    finally:
+        state.threads.set_count(before)
+
+
+def test_run_refuses_more_tasks_than_workers(make_pool):
+    with pytest.raises(ValueError, match="Pool.run: 2 tasks for 1 workers"):
+        make_pool(2).run([lambda: 1, lambda: 2], lambda: 0)
+
+
+def test_tasks_taken_back_while_the_worker_lags_never_run_and_never_break_it(make_pool):
+    """The caller does not wait for the worker to take a task (no acknowledgement wait), does the
+    work itself in Python (holding the GIL the worker needs), and takes the task back: the worker
+    arrives late at task numbers already taken back and replaced, and must neither run a task
+    taken back nor fail; every task it did take ran exactly once."""
+    p = make_pool(2)
+    p._budgets = (p._budgets[0], 0)
+    ran = []
+    for k in range(3000):
+        p.ack_spins = 0
+        results, _ = p.run([lambda k=k: ran.append(k) or k], lambda: sum(range(200)), cancel_waiting=True)
+        assert results in ([None], [k])
+        if results == [k]:
+            assert ran[-1] == k
+    assert len(ran) == len(set(ran))
+    assert p.run([lambda: "after"], lambda: None) == (["after"], None)
+
+
+def test_a_late_worker_takes_the_latest_task_not_one_taken_back(make_pool):
+    """The worker's view after the caller took two tasks back (the worker having seen neither in
+    time) and published a third: it takes the third; with the third taken back too, nothing."""
+    p = make_pool(1)
+    p.ack_spins = 0
+    worker = pool._Worker(p, 1, start=False)  # its loop not running: the test plays it
+    for _ in range(2):
+        worker.submit(lambda: "taken back")
+        assert worker.cancel_if_waiting()
+    worker.submit(lambda: "third")
+    seq, task = worker._take(seen=0)
+    assert (seq, task()) == (3, "third")
+    worker.submit(lambda: "fourth")
+    assert worker.cancel_if_waiting()
+    assert worker._take(seen=3) == (4, None)
+    assert worker.cells[pool.DONE] == 4
