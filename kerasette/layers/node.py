@@ -80,9 +80,8 @@ def accepted_keywords(layer) -> tuple[frozenset, bool]:
 def _computes_masks(layer) -> bool:
     """Whether ``layer`` has a `compute_mask` of its own: a ``mask=`` given to it is the mask it
     computes its output's from (TimeDistributed), even when its ``call`` takes none."""
-    from kerasette.layers.base import Layer  # deferred: kerasette.layers.base imports this module
-
-    return type(layer).compute_mask is not Layer.compute_mask
+    # the base Layer defines the default: a second class in the hierarchy with one overrides it
+    return sum("compute_mask" in cls.__dict__ for cls in type(layer).__mro__) > 1
 
 
 def _describe(value) -> str:
