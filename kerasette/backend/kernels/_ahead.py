@@ -83,10 +83,14 @@ _ahead._helper({parent})
 
 _lock = threading.Lock()
 #: the list, the claims folder (None: not decided, False: no helper), the helper once it has the
-#: list, the helper started by `start` and its folder, the kernels being recorded, and how many
-#: claimed kernels this process is compiling (nested ones included)
-_state = {"entries": None, "dir": None, "helper": None, "standby": None, "recording": None, "held": 0}
+#: list, the helper started by `start` and its folder, the kernels being recorded, how many
+#: claimed kernels this process is compiling (nested ones included), whether it is compiling one
+#: while it waits (`_steal`), the listed kernels whose callees it is readying (`_prepare`), and
+#: whether a kernel the other process claimed then raises `_BusyError` instead of being waited for
+_state = {"entries": None, "dir": None, "helper": None, "standby": None, "recording": None, "held": 0,
+          "stealing": False, "preparing": set(), "no_wait": False}
 _raw: dict[int, object] = {}  # id(dispatcher): numba's own compile method
+_prepares: dict[int, object] = {}  # id(dispatcher): its prepare (see `hook`)
 
 
 def _text(module: str, name: str, args: tuple) -> str:
@@ -105,6 +109,7 @@ def hook(dispatcher, prepare=None) -> None:
     (see `kerasette.backend.kernels._jit.kernel`'s ``calls``)."""
     raw = dispatcher.compile
     if prepare is not None:
+        _prepares[id(dispatcher)] = prepare
         numba_compile = raw
 
         def raw(sig):
@@ -113,6 +118,14 @@ def hook(dispatcher, prepare=None) -> None:
 
     _raw[id(dispatcher)] = raw
     dispatcher.compile = lambda sig: compile_listed(dispatcher, sig, raw)
+
+
+def _prepare(dispatcher, args: tuple) -> None:
+    """Runs ``dispatcher``'s ``prepare`` (see `hook`) before the kernel is claimed, so that a wait
+    for the other process's part of it is a wait holding no claim (see `compile_listed`)."""
+    prepare = _prepares.get(id(dispatcher))
+    if prepare is not None:
+        prepare(args)
 
 
 def _args(sig) -> tuple:
@@ -252,20 +265,42 @@ def compile_listed(dispatcher, sig, compile_fn):
     # One thread of this process at a time (numba compiles under this lock anyway): a second
     # thread must not claim a kernel that the first will need while it cannot compile it.
     with global_compiler_lock:
+        _state["preparing"].add(text)  # not to be taken up again by a compile while waiting
+        try:
+            _prepare(dispatcher, args)
+        finally:
+            _state["preparing"].discard(text)
         key = _key(text)
         if _claim(folder, key):
             return _compile_claimed(folder, key, compile_fn, sig)
+        if _state["no_wait"] and _state["held"] == 0:
+            raise _BusyError(text)
         done = folder / f"{key}.done"
         deadline = time.monotonic() + WAIT_SECONDS
         group = _entries()[text][3]
         # Meanwhile, what this model needs next, but only when this process is compiling no
         # claimed kernel (whose callee this may be): the two processes then only ever wait for a
         # kernel's callee, and the call graph has no cycles, so neither waits on itself.
-        steal = _state["held"] == 0
+        steal = _state["held"] == 0 and not _state["stealing"]
         while not done.exists() and time.monotonic() < deadline and _other_alive():
-            if not (steal and _compile_next(folder, group)):
+            if not (steal and _steal(folder, group)):
                 time.sleep(0.005)
         return compile_fn(sig)  # from the cache when the other process wrote it
+
+
+class _BusyError(Exception):
+    """A kernel the other process is compiling, met while `_compile_next` readies the callees of
+    another one: that one is left for later rather than waited for."""
+
+
+def _steal(folder: Path, group: int) -> bool:
+    """`_compile_next` for a process waiting for the other (one such compile at a time: a wait
+    inside it only waits)."""
+    _state["stealing"] = True
+    try:
+        return _compile_next(folder, group)
+    finally:
+        _state["stealing"] = False
 
 
 def _claim(folder: Path, key: str) -> bool:
@@ -290,36 +325,68 @@ def _compile_claimed(folder: Path, key: str, compile_fn, sig):
 def _helper_order() -> list[tuple[str, tuple]]:
     """The listed kernels in the order the helper compiles them: group by group (the kernels a
     first model needs, then those a second one adds...), each group from its end, so that the
-    helper starts where the model will be last and the two processes meet in the middle."""
+    helper starts where the model will be last and the two processes meet in the middle; but
+    a group's C functions first (`kerasette.backend.kernels._jit.CFunction`: large, calling
+    nothing, and needed by kernels on both sides of the middle)."""
     groups: dict[int, list] = {}
     for text, entry in _entries().items():
         groups.setdefault(entry[3], []).append((text, entry))
-    return [item for group in sorted(groups) for item in reversed(groups[group])]
+    return [item for group in sorted(groups)
+            for item in sorted(reversed(groups[group]), key=lambda item: not _is_c_function(*item[1][:2]))]
+
+
+def _find(module: str, name: str):
+    """The hooked kernel (or C function) of ``module`` whose function is called ``name``, or None."""
+    try:
+        values = vars(importlib.import_module(module)).values()
+    except ImportError:
+        return None
+    return next((v for v in values if id(v) in _raw and v.py_func.__qualname__ == name), None)
+
+
+def _is_c_function(module: str, name: str) -> bool:
+    return hasattr(_find(module, name), "symbol")
 
 
 def _compile_next(folder: Path, group: int | None = None) -> bool:
     """Claims and compiles the next listed kernel nobody has claimed: in `_helper_order`, or,
     given a ``group`` (a process waiting for a kernel of it), the group's next in the list's
-    order (what the model will call soonest). False when none is left."""
+    order (what the model will call soonest). A kernel whose callees (see `hook`'s ``prepare``)
+    the other process is compiling is passed over for now. False when none is left (or, with a
+    ``group``, none can be compiled now)."""
     if group is None:
         order = _helper_order()
     else:
         order = [(text, entry) for text, entry in _entries().items() if entry[3] == group]
+    busy = False
     for text, (module, name, args, _) in order:
         key = _key(text)
-        if (folder / f"{key}.claim").exists():
+        if text in _state["preparing"] or (folder / f"{key}.claim").exists():
             continue
+        dispatcher = _find(module, name)
+        if dispatcher is None:
+            continue
+        _state["preparing"].add(text)
+        no_wait, _state["no_wait"] = _state["no_wait"], True
         try:
-            values = vars(importlib.import_module(module)).values()
-        except ImportError:
+            _prepare(dispatcher, args)
+        except _BusyError:
+            busy = True
             continue
-        raw = next((_raw[id(v)] for v in values if id(v) in _raw and v.py_func.__qualname__ == name), None)
-        if raw is not None and _claim(folder, key):
+        except Exception:  # noqa: BLE001 - as below
+            pass
+        finally:
+            _state["preparing"].discard(text)
+            _state["no_wait"] = no_wait
+        if _claim(folder, key):
             try:
-                _compile_claimed(folder, key, raw, args)
+                _compile_claimed(folder, key, _raw[id(dispatcher)], args)
             except Exception:  # noqa: BLE001 - a kernel that fails here fails where it is called, with its message
                 pass
             return True
+    if busy and group is None:
+        time.sleep(0.005)  # the helper: try those again once the other process is further on
+        return True
     return False
 
 
