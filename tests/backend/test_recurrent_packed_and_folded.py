@@ -134,35 +134,38 @@ def test_lstm_rows_by_index_matches_the_gathered_projections(packed_product, dty
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def _stale_reference(source, kept, state, tokens):
-    """What `stale_rows` lists: each token's row once, in first-seen order, when never computed
-    or when its embedding row differs bit for bit from the copy it was computed from."""
-    listed = []
-    for v in tokens:
+def _stale_reference(values, kept, state, tokens):
+    """What `stale_rows` lists: each token once, in first-read order, with where it was first
+    read, when its row was never computed or was computed from a row other (bit for bit) than
+    the one read there."""
+    listed = {}
+    for n, v in enumerate(tokens):
         if v in listed:
             continue
-        if state[v] == 0 or source[v].tobytes() != kept[v].tobytes():
-            listed.append(int(v))
-    return listed
+        if state[v] == 0 or values[n].tobytes() != kept[v].tobytes():
+            listed[int(v)] = n
+    return list(listed), list(listed.values())
 
 
 def test_stale_rows_matches_the_reference_and_leaves_states_valid():
     rng = np.random.default_rng(2)
     V, D = 9, 5
-    source = rng.standard_normal((V, D)).astype(np.float32)
-    kept = source.copy()
+    table = rng.standard_normal((V, D)).astype(np.float32)
+    kept = table.copy()
     kept[3, 2] += 1  # row 3 changed since it was computed
-    source[5, 0], kept[5, 0] = np.nan, np.nan  # the same NaN bits: unchanged
-    source[6, 1], kept[6, 1] = -0.0, 0.0  # a different bit pattern: changed
+    table[5, 0], kept[5, 0] = np.nan, np.nan  # the same NaN bits: unchanged
+    table[6, 1], kept[6, 1] = -0.0, 0.0  # a different bit pattern: changed
     state = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1], np.uint8)
     tokens = np.array([3, 2, 2, 5, 6, 0, 3, 8, 7, 0])
-    expected = _stale_reference(source, kept, state, tokens)
-    out = np.empty(V, np.int64)
+    values = table[tokens]
+    rows, positions = _stale_reference(values, kept, state, tokens)
+    assert rows == [3, 2, 6, 7] and positions == [0, 1, 4, 8]
+    out_rows, out_positions = np.empty(tokens.size, np.int64), np.empty(tokens.size, np.int64)
     before = state.copy()
-    count = k.stale_rows(source.view(np.uint32), kept.view(np.uint32), state, tokens, out)
-    assert list(out[:count]) == expected == [3, 2, 6, 7]
+    count = k.stale_rows(values.view(np.uint32), kept.view(np.uint32), state, tokens, out_rows, out_positions)
+    assert list(out_rows[:count]) == rows and list(out_positions[:count]) == positions
     for v in range(V):  # listed rows are 2 until the caller computes them; the rest as they were
-        assert state[v] == (2 if v in expected else before[v])
+        assert state[v] == (2 if v in rows else before[v])
 
 
 def test_folded_projections_match_the_product_and_follow_every_change():
@@ -174,35 +177,39 @@ def test_folded_projections_match_the_product_and_follow_every_change():
     folded = rops.FoldedProjections()
     few = rng.integers(0, V, (3, 4))
 
+    def rows_for(tokens, bias=bias):
+        return folded.rows_for(V, tokens, source[tokens], kernel, bias)
+
     def check(tokens):
-        table = folded.rows_for(source, tokens, kernel, bias)
+        table = rows_for(tokens)
         expected = source[tokens].astype(np.float64) @ kernel + bias
         np.testing.assert_allclose(table[tokens], expected, rtol=1e-6, atol=1e-6)
 
-    assert folded.rows_for(source, few, kernel, bias) is None  # first call, fewer tokens than rows
+    assert rows_for(few) is None  # first call, fewer tokens than rows
     assert folded.table is None and folded.nbytes() == kernel.nbytes + bias.nbytes
     check(few)  # the second call with the same weights folds
     check(rng.integers(0, V, (5, 7)))
     source[few[0, 0]] += 1  # a row written in place: recomputed
     check(few)
     kernel[2, 3] = 5  # the kernel written in place: every row recomputed
-    assert folded.rows_for(source, few, kernel, bias) is None  # ... from the next call on (fewer tokens)
+    assert rows_for(few) is None  # ... from the next call on (fewer tokens than rows)
     check(few)
     bias[0] = -3
     many = rng.integers(0, V, (8, 6))  # at least as many tokens as rows: folds on the first call
     check(many)
-    other = source.copy()  # another embedding table (same values): starts over
-    assert folded.rows_for(other, few, kernel, bias) is None and folded.source is other
-    assert folded.rows_for(source, few, kernel, None) is None  # no bias: another fold, from the next call
+    assert rows_for(few, bias=None) is None  # no bias: another fold, from the next call on
+    assert rows_for(few, bias=None) is not None
+    assert folded.rows_for(V + 1, few, source[few], kernel, None) is None  # another vocabulary: starts over
+    assert folded.table is None
 
 
 def test_folded_projections_stay_off_above_their_memory_limit(monkeypatch):
     source = np.ones((10, 2), np.float32)
     kernel = np.ones((2, 4), np.float32)
-    monkeypatch.setattr(rops.FoldedProjections, "MAX_BYTES", 10 * 6 * 4)  # rows x (G + D) only: too small
+    monkeypatch.setattr(rops.FoldedProjections, "MAX_BYTES", 10 * 6 * 4)  # rows x (G + D): no room for the rest
     folded = rops.FoldedProjections()
     tokens = np.arange(10)
-    assert folded.rows_for(source, tokens, kernel, None) is None and folded.table is None
+    assert folded.rows_for(10, tokens, source[tokens], kernel, None) is None and folded.table is None
 
 
 def test_lstm_op_reads_rows_for_inference_only():

@@ -798,26 +798,25 @@ def scatter_add_rows(indices, rows, d0, d1, out):
 
 
 @kernel
-def stale_rows(bits, kept, state, tokens, out):
+def stale_rows(values, kept, state, tokens, rows, positions):
     """The rows of a table of projections (`kerasette.backend.ops.recurrent.FoldedProjections`)
-    that ``tokens`` need recomputed: those never computed (``state`` 0) and those whose
-    embedding row ``bits[v]`` no longer equals, bit for bit, the copy ``kept[v]`` it was
-    computed from. Each such row is written once into ``out``; returns how many.
+    that ``tokens`` need recomputed: those never computed (``state`` 0) and those computed from
+    an embedding row other, bit for bit, than the one read now. ``values`` (N, D) are the
+    embedding rows read (row ``n`` for token ``tokens[n]``, contiguous: the embedding's output,
+    still in cache) and ``kept`` (V, D) the rows the table was computed from, both viewed as
+    unsigned integers (so that a NaN equals itself and -0.0 differs from 0.0). Each such token
+    is listed once, in ``rows``, with in ``positions`` the first ``n`` it was read at; returns
+    how many.
 
-    ``bits``/``kept`` (V, D) are the embedding table and its copy viewed as unsigned integers
-    (so that a NaN compares equal to itself and -0.0 differs from 0.0); ``state`` (V,) is 0
-    (not computed), 1 (computed) or, during the call, 2 (listed in ``out``, to be computed by
-    the caller, who sets it back to 1) and 3 (checked: unchanged)."""
-    D = bits.shape[1]
+    ``state`` (V,) is 0 (not computed), 1 (computed) or, during the call, 2 (listed, to be
+    computed by the caller, who sets it back to 1) and 3 (checked: unchanged)."""
+    D = values.shape[1]
     count = 0
-    ahead = 8  # tokens whose rows are prefetched ahead of the comparison
-    for n in range(min(ahead, tokens.size)):
-        _prefetch_row(bits, tokens[n])
+    for n in range(min(8, tokens.size)):
         _prefetch_row(kept, tokens[n])
     for n in range(tokens.size):
-        if n + ahead < tokens.size:
-            _prefetch_row(bits, tokens[n + ahead])
-            _prefetch_row(kept, tokens[n + ahead])
+        if n + 8 < tokens.size:  # the copies are scattered over the table: fetch a few tokens ahead
+            _prefetch_row(kept, tokens[n + 8])
         v = tokens[n]
         s = state[v]
         if s >= 2:
@@ -825,14 +824,15 @@ def stale_rows(bits, kept, state, tokens, out):
         if s == 1:
             same = True
             for d in range(D):
-                if bits[v, d] != kept[v, d]:
+                if values[n, d] != kept[v, d]:
                     same = False
                     break
             if same:
                 state[v] = 3
                 continue
         state[v] = 2
-        out[count] = v
+        rows[count] = v
+        positions[count] = n
         count += 1
     for n in range(tokens.size):
         v = tokens[n]

@@ -345,83 +345,84 @@ def embedding(indices, table):
 
 
 def gathered_rows(x):
-    """``(table, indices)`` when tensor ``x`` is exactly ``table[indices]`` as `embedding`
-    returned it for inference (no gradient recorded), else None."""
+    """``(table, indices)`` when tensor ``x`` is ``table[indices]`` as `embedding` returned it
+    for inference (no gradient recorded), else None."""
     return getattr(x, "_gathered", None)
 
 
 class FoldedProjections:
-    """The input projections of every embedding row, ``table @ kernel + bias``, kept across
-    inference calls: a recurrent layer fed by an `embedding` then reads each step's projections
-    as a row of this table instead of gathering the embeddings and multiplying them by its
-    kernel (the same values as the product of the gathered rows, up to the products' rounding;
-    what folding a batch normalization into a convolution is to convolutions).
+    """The input projections of embedding rows, ``row @ kernel + bias``, kept across inference
+    calls: a recurrent layer fed by an `embedding` then reads each step's projections as a row
+    of this table (one per vocabulary row) instead of multiplying the gathered embeddings by its
+    kernel (the same values, up to the products' rounding; what folding a batch normalization
+    into a convolution is to convolutions).
 
-    Rows are computed when first needed and kept with a copy of the embedding row they came
-    from. Each call (`rows_for`) checks the kernel and bias against the copies they were folded
-    from (bit for bit: any change clears the table) and each embedding row it reads against its
-    copy (a changed row is recomputed), so that training, ``set_weights`` or any write into the
-    weights between calls is always seen. The table (rows, gates * units) and the copies are
-    allocated on the second call with the same kernel and bias (kept across calls), or on the
-    first when the call reads at least as many tokens as the table has rows, and only when they
-    fit in `MAX_BYTES`; otherwise `rows_for` returns None and the caller projects as usual.
+    A row is computed when a token first needs it and kept with a copy of the embedding row it
+    came from. Each call (`rows_for`) checks the kernel and bias against the copies they were
+    folded from (bit for bit: any change clears the table) and the embedding row of every token
+    read against the copy its table row came from (a changed row is recomputed), so that
+    training, ``set_weights`` or any other write into the weights between calls is always seen.
+    The table (vocabulary, gates * units) and the copies are allocated on the second call with
+    the same kernel and bias (kept across calls), or on the first when the call reads at least
+    as many tokens as the vocabulary has rows, and only when they fit in `MAX_BYTES`; otherwise
+    `rows_for` returns None and the caller projects as usual.
     """
 
-    #: the largest table of projections, plus the copies, kept (bytes)
+    #: the largest table of projections, with the copies, kept (bytes)
     MAX_BYTES = 1 << 28
 
     def __init__(self):
-        self.source = None  # the embedding table the rows were computed from (compared by identity)
         self.kernel = self.bias = None  # copies of the kernel and bias the table was folded from
-        self.table = self.kept = self.state = self.listed = None
+        self.table = self.kept = self.state = self.rows = self.positions = None
 
     def nbytes(self) -> int:
         """The memory held (bytes)."""
-        return sum(a.nbytes for a in (self.kernel, self.bias, self.table, self.kept, self.state, self.listed)
-                   if a is not None)
+        return sum(a.nbytes for a in (self.kernel, self.bias, self.table, self.kept, self.state, self.rows,
+                                      self.positions) if a is not None)
 
     def clear(self) -> None:
         """Drops everything (the memory too)."""
         self.__init__()
 
-    def rows_for(self, source: np.ndarray, indices: np.ndarray, kernel: np.ndarray, bias):
-        """The table of projections with every row that ``indices`` read up to date, or None
-        when folding does not pay (see the class).
+    def rows_for(self, vocabulary: int, tokens: np.ndarray, values: np.ndarray, kernel: np.ndarray, bias):
+        """The table of projections with the rows of every token read up to date, or None when
+        folding does not pay (see the class).
 
         Args:
-            source: the embedding table (rows, features), as `embedding` read it.
-            indices: the token indices read (any shape; in range, as `embedding` checked).
-            kernel: (features, gates * units); bias: (gates * units,) or None.
+            vocabulary: the embedding table's rows.
+            tokens: the token indices read (any shape; in range, as `embedding` checked).
+            values: the embedding rows read, ``table[tokens]`` (shape ``tokens.shape + (D,)``).
+            kernel: (D, gates * units); bias: (gates * units,) or None.
         """
         kernel = np.asarray(kernel)
         bias = None if bias is None else np.asarray(bias)
         dtype = kernel.dtype
-        V, D = source.shape
-        if source.dtype != dtype or (bias is not None and bias.dtype != dtype) or kernel.shape[0] != D:
+        D, G = kernel.shape
+        if values.dtype != dtype or (bias is not None and bias.dtype != dtype) or values.shape[-1] != D:
             return None
-        G = kernel.shape[1]
-        same_source = source is self.source and self.kernel is not None and self.kernel.shape == kernel.shape
-        same_weights = same_source and _same_bits(self.kernel, kernel) and (
+        same_weights = self.kernel is not None and _same_bits(self.kernel, kernel) and (
             (bias is None and self.bias is None) or (bias is not None and self.bias is not None
                                                      and _same_bits(self.bias, bias)))
-        if not same_weights:
-            tokens = indices.size
+        if not same_weights or (self.state is not None and self.state.size != vocabulary):
             self.clear()
-            self.source, self.kernel = source, kernel.copy()
-            self.bias = None if bias is None else bias.copy()
-            if tokens < V:  # the first call with these weights: fold from the next one on
+            self.kernel, self.bias = kernel.copy(), None if bias is None else bias.copy()
+            if tokens.size < vocabulary:  # the first call with these weights: fold from the next one on
                 return None
         if self.table is None:
-            if (V * (G + D) + 2 * V) * dtype.itemsize > self.MAX_BYTES:
+            if (vocabulary * (G + D) + 2 * tokens.size) * dtype.itemsize > self.MAX_BYTES:
                 return None
-            self.table, self.kept = np.empty((V, G), dtype), np.empty((V, D), dtype)
-            self.state, self.listed = np.zeros(V, np.uint8), np.empty(V, np.int64)
-        flat = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+            self.table, self.kept = np.empty((vocabulary, G), dtype), np.empty((vocabulary, D), dtype)
+            self.state = np.zeros(vocabulary, np.uint8)
+        flat = np.ascontiguousarray(tokens, dtype=np.int64).reshape(-1)
+        read = np.ascontiguousarray(values).reshape(flat.size, D)
+        if self.rows is None or self.rows.size < flat.size:
+            self.rows, self.positions = np.empty(flat.size, np.int64), np.empty(flat.size, np.int64)
         view = np.dtype(f"u{dtype.itemsize}")
-        count = _kernels().stale_rows(source.view(view), self.kept.view(view), self.state, flat, self.listed)
+        count = _kernels().stale_rows(read.view(view), self.kept.view(view), self.state, flat, self.rows,
+                                      self.positions)
         if count:
-            rows = self.listed[:count]
-            fresh = source[rows]
+            rows = self.rows[:count]
+            fresh = read[self.positions[:count]]
             projected = fresh @ self.kernel
             if self.bias is not None:
                 projected += self.bias

@@ -204,9 +204,11 @@ class _GatedCell(DropoutRNNCell, Layer):
                  gathered=None):
         """Runs the cell over time-major inputs ``x_tm`` (steps, batch, features).
 
-        ``gathered``: ``(table, tokens)`` when ``x_tm`` is exactly ``table[tokens]`` (tokens
-        (steps, batch)), from an embedding run for inference: the LSTM may then read its input
-        projections from a table folded across calls (`rops.FoldedProjections`).
+        ``gathered``: ``(vocabulary, tokens, values, tokens_tm)`` when ``x_tm`` holds the rows
+        ``values`` (batch, steps, features) that an embedding of ``vocabulary`` rows gathered for
+        inference at ``tokens`` (batch, steps; ``tokens_tm``: in the order of the steps,
+        (steps, batch)): the LSTM may then read its input projections from a table folded
+        across calls (`rops.FoldedProjections`).
 
         Returns ``(outputs, final_states, op)``: every step's output time-major (or the last
         output when not ``sequences``), the final states as tensors (when ``with_states``, else
@@ -359,13 +361,13 @@ class LSTMCell(_GatedCell):
         folded = self.__dict__.get("_folded_projections")
         if folded is None:
             folded = self._folded_projections = rops.FoldedProjections()
-        source, tokens = gathered
-        return folded.rows_for(source, tokens, self.kernel.data, None if self.bias is None else self.bias.data)
+        vocabulary, tokens, values, _ = gathered
+        return folded.rows_for(vocabulary, tokens, values, self.kernel.data, None if self.bias is None else self.bias.data)
 
     def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=None):
         table = self._folded(gathered, x_tm, states)
         if table is not None:  # each step reads its projections as rows of the folded table
-            xp, rows = table, gathered[1]
+            xp, rows = table, gathered[3]
         else:
             xp, rows = self._projections(x_tm, dp, self.bias), None
         out, op = rops.recurrence("lstm", xp, states[0], states[1], self.recurrent_kernel, mask=mask_tm,

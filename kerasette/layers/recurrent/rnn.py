@@ -286,13 +286,17 @@ class RNN(Layer):
 
     def _fused(self, x, states, mask_tm, training, want_states):
         gathered = rops.gathered_rows(x)
-        if gathered is not None:  # x is table[tokens] (an embedding, for inference): tokens time-major
-            source, tokens = gathered
-            gathered = None if tokens.shape != x.shape[:2] else (source, tokens.T[::-1] if self.go_backwards
-                                                                 else tokens.T)
-        x_tm = ops.transpose(x, (1, 0, 2))
-        if self.go_backwards:
-            x_tm = ops.getitem(x_tm, slice(None, None, -1))
+        if gathered is not None and gathered[1].shape == x.shape[:2]:
+            # x is table[tokens] from an embedding, recording no gradient: the tokens go along
+            # time-major, and x only as a view (the folded LSTM does not read it)
+            order = slice(None, None, -1) if self.go_backwards else slice(None)
+            gathered = (gathered[0].shape[0], gathered[1], x.data, gathered[1].T[order])
+            x_tm = Tensor(x.data.transpose(1, 0, 2)[order])
+        else:
+            gathered = None
+            x_tm = ops.transpose(x, (1, 0, 2))
+            if self.go_backwards:
+                x_tm = ops.getitem(x_tm, slice(None, None, -1))
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         final, at = [], 0
         out = x_tm
