@@ -12,14 +12,20 @@ hold the whole list (no ``done`` marker for it in the cache folder), :func:`star
 helper process (`_helper`), which imports numba and the kernel modules while this process does
 the same, then waits. The first time this process is about to compile a listed kernel, it hands
 the helper the list (a file in the folder the two share); the helper compiles it into the cache,
-group by group (the kernels one benchmark model needs, then those the next adds), each group
-*from its end*, while this process compiles what it needs as it goes: on the seed convnet the
-helper takes the backward pass and the optimizer while this process compiles the forward pass.
-The two do nothing twice: before compiling a listed kernel, each process claims it (a file
-created exclusively in the shared folder); a kernel the other process claimed is waited for (its
-``.done`` file) and then loaded from the cache. The call graph of kernels has no cycles, so the
-two cannot wait on each other; a wait still ends after `WAIT_SECONDS`, or when the other process
-has ended, and then compiles here.
+group by group (the kernels one benchmark model needs, then those the next adds), each group's
+C functions first (`_jit.CFunction`: Winograd's transforms, large and needed on both sides),
+then the rest *from its end*, while this process compiles what it needs as it goes. The two do
+nothing twice: before compiling a listed kernel, each process claims it (a file created
+exclusively in the shared folder); a kernel the other process claimed is waited for (its
+``.done`` file) and then loaded from the cache.
+
+Neither process idles while the model's group has work left: a process waiting for the other
+compiles meanwhile the group's next unclaimed kernel in the order the model needs them
+(`_steal`), when it holds no claim itself; a kernel's C functions are readied before the kernel
+is claimed, and one whose C functions the other process is compiling is passed over for now.
+Every wait is then a wait for a callee of a kernel being compiled; the call graph of kernels has
+no cycles, so the two cannot wait on each other. A wait still ends after `WAIT_SECONDS`, or when
+the other process has ended, and then compiles here.
 
 The helper starts lean: it imports the kernel modules without running the ``__init__`` of the
 ``kerasette`` and ``kerasette.backend`` packages (layers, models... which it does not need),
@@ -27,10 +33,9 @@ about 0.3 s less, and numba's import overlaps this process's own.
 
 Measured on the seed convnet's first batch (empty cache, a busy 2-core machine): this process's
 CPU time went from 14-16 s to 9-10 s, the helper's was 8-11 s; the wall time gains only when a
-second core is free. On ``examples/vgg_like.py``'s first batch (load 5 on 2 cores) this process
-compiles the forward convolutions (direct, then Winograd with its transforms: 7.3 s of CPU) and
-the helper everything else (6.8 s), so that this process waits about 0.5 s for it; the pair's
-total, not the split, is what is left to cut (Winograd's kernels are 65% of it).
+second core is free. On ``examples/vgg_like.py``'s first batch (load 7.5 on 2 cores) the two
+compile 13.5 s of CPU in all, 6.8 s each (14.3 s, 7.1 and 7.2, before the transforms became C
+functions and the list had the kernels' callees, which both processes then compiled).
 ``tests/benchmarks/cold_start.py --log`` lists what each process compiled and waited for.
 
 The helper stops when this process ends (one that never received a list then too), and writes

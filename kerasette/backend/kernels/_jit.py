@@ -12,6 +12,10 @@ That decision has to be made before numba is imported, so it happens at the top 
 
 On a first run (an empty cache) a helper process, started here, compiles the kernels a model
 commonly needs while this one works; see `kerasette.backend.kernels._ahead`.
+
+A large function that several kernels call can be a :class:`CFunction`: compiled once, called by
+symbol, rather than compiled again inside each caller (numba links a callee's code into the
+caller's and optimises it there once more).
 """
 
 from __future__ import annotations
