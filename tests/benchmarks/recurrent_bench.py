@@ -13,7 +13,10 @@ sigmoid), Adam, binary cross-entropy):
 - ``lstm``: LSTM(128); ``gru``: GRU(128) (reset_after, PyTorch's form);
 - ``bilstm``: Bidirectional(LSTM(64)) (concatenated);
 - ``stacked``: LSTM(128, return_sequences=True) then LSTM(128);
-- ``lstm-inference``: the ``lstm`` model's predictions.
+- ``lstm-inference``: the ``lstm`` model's predictions (``predict_on_batch``; kerasette's LSTM
+  reads its input projections from the embedding rows folded with its kernel, a table kept
+  across the calls and checked against the weights on each: its size is printed after the row
+  and is part of the peak memory reported).
 
 Each (model, side) runs in a process of its own (so that its peak resident memory is its own),
 ``--repeats`` times ``--steps`` steps after a warm-up step, keeping its best samples/s. That is
@@ -82,7 +85,10 @@ def run_kerasette(model_name: str, steps: int, repeats: int) -> dict:
         if r:
             best = max(best, steps * BATCH / elapsed)
             best_cpu = max(best_cpu, steps * BATCH / elapsed_cpu)
-    return {"samples_per_s": best, "samples_per_cpu_s": best_cpu, "peak_mb": _peak_mb()}
+    folded = [getattr(layer, "cell", None) for layer in model.layers]
+    folded = [c.__dict__.get("_folded_projections") for c in folded if c is not None]
+    folded_mb = sum(f.nbytes() for f in folded if f is not None) / 2**20
+    return {"samples_per_s": best, "samples_per_cpu_s": best_cpu, "peak_mb": _peak_mb(), "folded_mb": folded_mb}
 
 
 def run_torch(model_name: str, steps: int, repeats: int) -> dict:
@@ -146,6 +152,19 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _revision() -> str:
+    """The checkout's commit (and whether files differ from it), or 'unknown' outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"commit {commit}" + (" (with uncommitted changes)" if dirty else "")
+
+
 def _worker(side: str, python: str, name: str, args, threads: int) -> dict:
     command = [python, __file__, "--worker", side, "--model", name, "--steps", str(args.steps),
                "--repeats", str(args.repeats)]
@@ -170,7 +189,7 @@ def compare(name: str, args, threads: int) -> dict:
     k_cpu = statistics.median(r["samples_per_cpu_s"] for r in runs["kerasette"])
     t_cpu = statistics.median(r["samples_per_cpu_s"] for r in runs["torch"])
     return {"model": name, "threads": threads, "kerasette": k_rate, "torch": t_rate, "ratio": k_rate / t_rate,
-            "cpu_ratio": k_cpu / t_cpu,
+            "cpu_ratio": k_cpu / t_cpu, "folded_mb": max(r.get("folded_mb", 0.0) for r in runs["kerasette"]),
             "kerasette_mb": max(r["peak_mb"] for r in runs["kerasette"]),
             "torch_mb": max(r["peak_mb"] for r in runs["torch"]),
             "runs": {side: [round(r["samples_per_s"]) for r in values] for side, values in runs.items()}}
@@ -193,6 +212,9 @@ def main() -> None:
         run = run_kerasette if args.worker == "kerasette" else run_torch
         print(json.dumps(run(args.model, args.steps, args.repeats)))
         return
+    print("command: " + " ".join([Path(sys.executable).name, *sys.argv]), flush=True)
+    print(f"kerasette: {_revision()}; started {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; "
+          f"{os.cpu_count()} cpus", flush=True)
     print(f"load before: {_load()}", flush=True)
     print(f"{'model':16} {'threads':>7} {'kerasette/s':>12} {'torch/s':>10} {'ratio':>7} {'cpu ratio':>9} "
           f"{'kerasette MB':>13} {'torch MB':>9}  runs (kerasette | torch)", flush=True)
@@ -203,6 +225,9 @@ def main() -> None:
             print(f"{name:16} {threads or 'all':>7} {row['kerasette']:12.0f} {row['torch']:10.0f} {row['ratio']:7.2f} "
                   f"{row['cpu_ratio']:9.2f} {row['kerasette_mb']:13.0f} {row['torch_mb']:9.0f}  {runs['kerasette']} | {runs['torch']}",
                   flush=True)
+            if row["folded_mb"]:
+                print(f"{'':16} {'':>7} (kerasette's peak includes {row['folded_mb']:.0f} MB of folded LSTM "
+                      "input projections and their copies of the weights)", flush=True)
             if args.json:
                 print(json.dumps(row), flush=True)
     print(f"load after: {_load()}", flush=True)
