@@ -278,9 +278,9 @@ def compile_listed(dispatcher, sig, compile_fn):
         key = _key(text)
         if _claim(folder, key):
             return _compile_claimed(folder, key, compile_fn, sig)
-        if _state["no_wait"] and _state["held"] == 0:
-            raise _BusyError(text)
         done = folder / f"{key}.done"
+        if _state["no_wait"] and _state["held"] == 0 and not done.exists() and _other_alive():
+            raise _BusyError(text)
         deadline = time.monotonic() + WAIT_SECONDS
         group = _entries()[text][3]
         # Meanwhile, what this model needs next, but only when this process is compiling no
