@@ -187,3 +187,73 @@ def test_gradients_or_none_still_returns_the_gradients():
         loss = ops.sum(ops.matmul(x, w))
     (g,) = autograd.gradients_or_none(loss, [w])
     np.testing.assert_array_equal(g, np.full((3, 1), 2.0, np.float32))
+
+
+class _KeepsNothing(Op):
+    """2 * x, keeping nothing for its backward pass (as a max-pooling keeps only positions)."""
+
+    name = "keeps_nothing"
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        return (2 * grad,)
+
+
+class _KeepsOutput(Op):
+    """exp(x), keeping its output for its backward pass."""
+
+    name = "keeps_output"
+
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * self.out,)
+
+
+def test_a_spending_pass_frees_values_no_backward_reads_before_it_starts():
+    w = Variable(np.linspace(-1, 1, 6).reshape(2, 3), dtype="float64")
+    values = {}
+
+    class Spy(Op):
+        """Identity that records, when its backward pass runs, whether the values of the
+        tensors upstream are still there (a dropped value is a zero-strided stand-in)."""
+
+        name = "spy"
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            values.update(dropped=dropped().data.strides != (0, 0), kept=kept().data.strides != (0, 0),
+                          held=held.data.strides != (0, 0))
+            return (grad,)
+
+    with enable_grad():
+        first = apply(_KeepsNothing(), w)  # only the graph holds it, and no backward pass reads it
+        dropped = weakref.ref(first)
+        second = apply(_KeepsOutput(), first)  # its op keeps the array
+        kept = weakref.ref(second)
+        held = apply(_KeepsNothing(), second)  # the caller holds this tensor
+        loss = ops.sum(apply(Spy(), held))
+        del first, second
+    got = []
+    autograd.stream_gradients(loss, [w], lambda t, g: got.append(g.copy()))
+    assert values == {"dropped": False, "kept": True, "held": True}
+    np.testing.assert_allclose(got[0], np.exp(2 * w.data) * 4, rtol=1e-15)
+    np.testing.assert_array_equal(held.data, 2 * np.exp(2 * w.data))
+
+
+def test_backward_and_grad_keep_every_value():
+    w = Variable(np.ones(3), dtype="float64")
+    with enable_grad():
+        mid = apply(_KeepsNothing(), w)
+        loss = ops.sum(apply(_KeepsNothing(), mid))
+    mid_id = id(mid)
+    del mid
+    (g,) = autograd.grad(loss, [w])
+    np.testing.assert_array_equal(g, [4.0, 4.0, 4.0])
+    assert [t for t in autograd.topological_order(loss) if id(t) == mid_id][0].data.strides == (8,)

@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 
@@ -49,6 +51,73 @@ def topological_order(root) -> list:
     return postorder([root], lambda t: [p for p in t._inputs if p.requires_grad])
 
 
+def _references(node) -> int:
+    """``sys.getrefcount(node)``."""
+    return sys.getrefcount(node)
+
+
+def _value_references(node) -> int:
+    """``sys.getrefcount(node.data)``."""
+    return sys.getrefcount(node.data)
+
+
+def _base_references(node) -> int:
+    """``sys.getrefcount(node.data.base)``."""
+    return sys.getrefcount(node.data.base)
+
+
+def _calibrate() -> tuple[int, int, int]:
+    """What `_references` counts for a node held by one list and the loop's name only, and
+    `_value_references` for an array held by its node only, `_base_references` for a base
+    held by its one view only (measured: what ``sys.getrefcount`` counts differs between
+    Python versions)."""
+
+    class Probe:
+        def __init__(self):
+            self.data = np.empty(2)[1:]
+
+    for probe in [Probe()]:
+        return _references(probe), _value_references(probe), _base_references(probe)
+    raise AssertionError  # unreachable
+
+
+_NODE_BASE, _VALUE_BASE, _BASE_BASE = _calibrate()
+
+
+def _sole_value(node) -> bool:
+    """Whether nothing but ``node`` refers to its value's memory: its array, or the array it
+    views (an aligned array is a view of a larger buffer), has no other holder."""
+    if _value_references(node) != _VALUE_BASE:
+        return False
+    if node.data.base is None:
+        return True
+    # (no name for the base here: it would count as one more holder)
+    return (isinstance(node.data.base, np.ndarray) and node.data.base.base is None
+            and _base_references(node) == _BASE_BASE)
+
+
+def _drop_unread_values(order: list, root) -> None:
+    """Frees, before a spending backward pass, the values that only the graph keeps and no
+    op's backward pass reads: a recorded tensor refers to its value, so a max-pooling's output
+    (its backward pass reads the positions it kept, the next dropout's its mask) would stay in
+    memory until the walk reached it.
+
+    A tensor loses its value (for a zero-strided stand-in of its shape and dtype, which the
+    walk's shape checks read) only when nothing but the graph refers to the tensor (the walk's
+    list and its consumers' inputs: a model's outputs or a loss the caller holds keep theirs)
+    and nothing but the tensor refers to the array (no op kept it, no view of it exists). No one
+    can read such a value any more; the tensors are freed by the walk anyway."""
+    consumers: dict[int, int] = {}
+    for node in order:
+        for parent in node._inputs:
+            consumers[id(parent)] = consumers.get(id(parent), 0) + 1
+    for node in order:
+        if (node._op is None or node is root or not node.data.size
+                or _references(node) != _NODE_BASE + consumers.get(id(node), 0) or not _sole_value(node)):
+            continue
+        node.data = np.broadcast_to(np.zeros((), node.data.dtype), node.data.shape)
+
+
 def _seed_gradient(root, gradient) -> np.ndarray:
     if gradient is None:
         if root.size != 1:
@@ -76,10 +145,14 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
     With ``release``, each recorded tensor forgets its op and inputs as soon as its op's backward
     has run, and the walk forgets the tensor: what the op kept for its backward pass (inputs,
     masks, scratch) is freed during the pass instead of after it, unless the caller still holds
-    it. Tensors keep their values; the graph cannot be walked again."""
+    it; and before the pass, values that only the graph holds and no backward pass reads are
+    freed (`_drop_unread_values`). Tensors the caller holds keep their values; the graph cannot
+    be walked again."""
     grads: dict[int, np.ndarray] = {id(root): seed}
     found: dict[int, np.ndarray] = {}
     order = topological_order(root)
+    if release:
+        _drop_unread_values(order, root)
     for index in range(len(order) - 1, -1, -1):
         node = order[index]
         if release:
@@ -140,8 +213,9 @@ def gradients_or_none(root, tensors, on_ready=None) -> list[np.ndarray | None]:
     For the training step: nothing is copied and no ``.grad`` is touched, so an array may be
     shared with another tensor's gradient; read them, do not modify them. The graph is spent as
     the pass goes (``release``: each op's saved arrays are freed once its backward has run, as
-    PyTorch frees a graph without ``retain_graph``), which lowers the step's peak memory; the
-    tensors keep their values.
+    PyTorch frees a graph without ``retain_graph``; a value no backward pass reads, such as a
+    max-pooling's output, is freed before the pass when only the graph holds it), which lowers
+    the step's peak memory; the tensors the caller holds keep their values.
 
     ``on_ready(tensor, gradient)``, when given, is called for each of ``tensors`` the moment its
     gradient is final (the walk never adds to it again), in the order the pass produces them

@@ -50,7 +50,55 @@ def compare(case: str, torch_python: str, repeats: int, env: dict | None = None)
         return statistics.median(r[key] for r in rows)
 
     return {"case": case, "kerasette": med(ours, "samples_per_s"), "torch": med(theirs, "samples_per_s"),
-            "kerasette_rss": med(ours, "peak_rss_mb"), "torch_rss": med(theirs, "peak_rss_mb")}
+            "kerasette_rss": med(ours, "peak_rss_mb"), "torch_rss": med(theirs, "peak_rss_mb"),
+            "kerasette_rss_runs": [r["peak_rss_mb"] for r in ours], "torch_rss_runs": [r["peak_rss_mb"] for r in theirs]}
+
+
+#: Run in a fresh process per case (``--memory``): kerasette's resident memory at each stage of
+#: the benchmark, from /proc/self/status (Linux). ``VmHWM`` is reset (``clear_refs``) before the
+#: later steps, so that their peak is the steady state's, apart from the first step's (which
+#: also loads the kernels).
+_MEMORY_STAGES = """
+import json, sys
+sys.path.insert(0, {here!r})
+def status():
+    fields = {{}}
+    for line in open("/proc/self/status"):
+        key, value = line.split(":", 1)
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields
+start = status()
+import numpy as np
+import kerasette_reference as ref
+from cases import CASES, NUM_CLASSES
+from kerasette.backend import kernels  # noqa: F401 - what a first batch imports anyway
+import numba  # noqa: F401
+imported = status()
+case = CASES[{case!r}]
+model = ref.build_model(case)
+built = status()
+rng = np.random.default_rng(0)
+x = rng.random((case.batch,) + model.input_shape[1:], dtype=np.float32)
+y = np.eye(NUM_CLASSES, dtype=np.float32)[rng.integers(0, NUM_CLASSES, case.batch)]
+step = (lambda: model.train_on_batch(x, y)) if case.train else (lambda: model.predict(x, batch_size=case.batch))
+step()
+first = status()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+for _ in range(5):
+    step()
+later = status()
+weights = sum(w.data.nbytes for w in model.weights) / 2**20
+print(json.dumps({{"start": start["VmRSS"], "imported": imported["VmRSS"], "built": built["VmRSS"],
+                  "first_peak": first["VmHWM"], "later_peak": later["VmHWM"], "file": later["RssFile"],
+                  "weights": weights}}))
+"""
+
+
+def memory_stages(case: str, env: dict | None = None) -> dict:
+    """kerasette's resident memory (MB) at each stage of ``case`` (see `_MEMORY_STAGES`)."""
+    return run_json([sys.executable, "-c", _MEMORY_STAGES.format(here=str(HERE), case=case)], env)
 
 
 def startup(repeats: int) -> dict:
@@ -100,6 +148,8 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=list(TARGETS))
     parser.add_argument("--avx2", action="store_true", help="both sides on AVX2 code (on an AVX-512 machine)")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    parser.add_argument("--memory", action="store_true",
+                        help="also where kerasette's peak memory goes, per training case (Linux)")
     args = parser.parse_args()
     env = avx2_env() if args.avx2 else None
     rate = run_json([sys.executable, str(HERE / "matmul_rate.py")])
@@ -107,11 +157,27 @@ def main() -> None:
           f"{instruction_set(env)}" + ("" if args.avx2 else " (--avx2: both sides on AVX2 code)"))
     print(f"{'case':<17}{'kerasette/s':>13}{'torch/s':>10}{'ratio':>8}{'target':>8}"
           f"{'RSS MB k':>10}{'RSS MB t':>10}{'RSS ratio':>10}")
+    rows = []
     for case in args.cases:
         r = compare(case, args.torch_python, args.repeats, env)
+        rows.append(r)
         print(f"{case:<17}{r['kerasette']:>13.1f}{r['torch']:>10.1f}{r['kerasette'] / r['torch']:>8.2f}"
               f"{TARGETS[case]:>8.1f}{r['kerasette_rss']:>10.0f}{r['torch_rss']:>10.0f}"
               f"{r['kerasette_rss'] / r['torch_rss']:>10.2f}", flush=True)
+    # peak RSS varies from run to run (where malloc places a step's arrays): every run's figure
+    print("peak RSS of each run, MB (kerasette | PyTorch), target ratio <= 0.6:")
+    for r in rows:
+        print(f"  {r['case']:<17}" + " ".join(f"{v:.0f}" for v in r["kerasette_rss_runs"]) + " | "
+              + " ".join(f"{v:.0f}" for v in r["torch_rss_runs"]), flush=True)
+    if args.memory:
+        print("kerasette memory by stage, MB (imported: python + numpy + numba + kernel modules; built: + model; "
+              "first: peak of the first batch, which loads the kernels; later: peak of the next 5; "
+              "file: shared libraries' pages at the end):")
+        print(f"  {'case':<17}{'start':>7}{'imported':>9}{'built':>7}{'weights':>8}{'first':>7}{'later':>7}{'file':>6}")
+        for case in args.cases:
+            m = memory_stages(case, env)
+            print(f"  {case:<17}{m['start']:>7.0f}{m['imported']:>9.0f}{m['built']:>7.0f}{m['weights']:>8.0f}"
+                  f"{m['first_peak']:>7.0f}{m['later_peak']:>7.0f}{m['file']:>6.0f}", flush=True)
     if args.no_startup:
         return
     s = startup(args.repeats)
