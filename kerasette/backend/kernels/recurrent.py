@@ -38,7 +38,7 @@ from numba.extending import intrinsic, overload, register_jitable
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import inline, kernel
-from kerasette.backend.kernels.simd import lanes, vbroadcast, vfma, vload, vstore, vzeros
+from kerasette.backend.kernels.simd import Vector, lanes, vadd, vbroadcast, vfma, vload, vstore, vzeros
 
 #: activation name -> code understood by the kernels
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
@@ -334,6 +334,115 @@ def lstm_cell_row(z, x, c_prev, c_new, h_new):
         h_new[u] = o * _tanh(c)
 
 
+def _f32(value) -> ir.Constant:
+    return ir.Constant(ir.FloatType(), float(np.float32(value)))
+
+
+def _splat_constant(vector_type: ir.VectorType, value) -> ir.Constant:
+    return ir.Constant(vector_type, [_f32(value)] * vector_type.count)
+
+
+def _exp32_ir(builder, x):
+    """`_exp32` on a float32 vector, operation for operation (the same bits in every lane)."""
+    vt = x.type
+    x = builder.select(builder.fcmp_ordered(">", x, _splat_constant(vt, -87.0)), x, _splat_constant(vt, -87.0))
+    x = builder.select(builder.fcmp_ordered("<", x, _splat_constant(vt, 88.0)), x, _splat_constant(vt, 88.0))
+    floor = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt]), f"llvm.floor.v{vt.count}f32")
+    k = builder.call(floor, [builder.fadd(builder.fmul(x, _splat_constant(vt, 1.4426950408889634)),
+                                          _splat_constant(vt, 0.5))])
+    r = builder.fsub(builder.fsub(x, builder.fmul(k, _splat_constant(vt, 0.693359375))),
+                     builder.fmul(k, _splat_constant(vt, -2.12194440e-4)))
+    p = _splat_constant(vt, 1.0 / 5040.0)
+    for c in (1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
+        p = builder.fadd(builder.fmul(p, r), _splat_constant(vt, c))
+    it = ir.VectorType(ir.IntType(32), vt.count)
+    biased = builder.add(builder.fptosi(k, it), ir.Constant(it, [ir.Constant(ir.IntType(32), 127)] * vt.count))
+    scale = builder.bitcast(builder.shl(biased, ir.Constant(it, [ir.Constant(ir.IntType(32), 23)] * vt.count)), vt)
+    return builder.fmul(p, scale)
+
+
+def _is_f32_vector(v) -> bool:
+    return isinstance(v, Vector) and v.dtype == types.float32
+
+
+@intrinsic
+def _vsigmoid(typingctx, v):
+    """`_sigmoid` on a float32 vector (the same bits lane by lane)."""
+    if not _is_f32_vector(v):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vt = args[0].type
+        one = _splat_constant(vt, 1.0)
+        e = _exp32_ir(builder, builder.fsub(_splat_constant(vt, -0.0), args[0]))
+        return builder.fdiv(one, builder.fadd(one, e))
+
+    return v(v), codegen
+
+
+@intrinsic
+def _vtanh(typingctx, v):
+    """`_tanh` on a float32 vector (the same bits lane by lane)."""
+    if not _is_f32_vector(v):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vt = args[0].type
+        one = _splat_constant(vt, 1.0)
+        e = _exp32_ir(builder, builder.fmul(_splat_constant(vt, -2.0), args[0]))
+        return builder.fsub(builder.fdiv(_splat_constant(vt, 2.0), builder.fadd(one, e)), one)
+
+    return v(v), codegen
+
+
+@intrinsic
+def _vmul(typingctx, a, b):
+    """``a * b`` lane by lane (no fused multiply-add: the scalar loops' rounding)."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@kernel
+def lstm_cell_row_vectors(z, x, x_off, c_prev, c_new, h_new):
+    """`lstm_cell_row` for float32 in explicit SIMD vectors (the full width numba's loop
+    vectoriser does not choose on AVX-512: `kerasette.backend.kernels.simd`), the same values
+    bit for bit. ``z`` (4U), ``c_prev``, ``c_new``, ``h_new`` (U) are 1-D; this row's projections
+    start at flat element ``x_off`` of ``x``; U is a whole number of vectors."""
+    U = c_new.size
+    L = lanes(4)
+    for u in range(0, U, L):
+        i = _vsigmoid(vadd(vload(z, u), vload(x, x_off + u)))
+        f = _vsigmoid(vadd(vload(z, U + u), vload(x, x_off + U + u)))
+        g = _vtanh(vadd(vload(z, 2 * U + u), vload(x, x_off + 2 * U + u)))
+        o = _vsigmoid(vadd(vload(z, 3 * U + u), vload(x, x_off + 3 * U + u)))
+        vstore(z, u, i)
+        vstore(z, U + u, f)
+        vstore(z, 2 * U + u, g)
+        vstore(z, 3 * U + u, o)
+        c = vadd(_vmul(f, vload(c_prev, u)), _vmul(i, g))
+        vstore(c_new, u, c)
+        vstore(h_new, u, _vmul(o, _vtanh(c)))
+
+
+def _cell_row_fast(z, xr, row, c_prev, c_new, h_new):
+    pass
+
+
+@overload(_cell_row_fast, inline="always")
+def _cell_row_fast_overload(z, xr, row, c_prev, c_new, h_new):
+    """`lstm_cell_row` on row ``row`` of the projections ``xr`` (R, 4U): in explicit vectors for
+    float32 (`lstm_cell_row_vectors`; the caller checks that the units fill them), else the loop."""
+    if z.dtype == types.float32:
+        return lambda z, xr, row, c_prev, c_new, h_new: lstm_cell_row_vectors(z, xr, row * xr.shape[1], c_prev,
+                                                                               c_new, h_new)
+    return lambda z, xr, row, c_prev, c_new, h_new: lstm_cell_row(z, xr[row], c_prev, c_new, h_new)
+
+
 @kernel
 def lstm_cell_row_general(z, x, c_prev, c_new, h_new, act, ract, t_row):
     """`lstm_cell_row` for any activations (`ACTIVATIONS` codes ``act`` for the candidate and
@@ -508,14 +617,17 @@ def lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask, rmask, 
     Each step is one product of the chunk's rows of the previous output (read in place, or
     copied times ``rmask``) with the recurrent kernel, landing in the step's gate rows (with
     ``use_packed``, `lstm_product` with the kernel ``packed``
-    (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`); else BLAS), then one fused loop per row (`lstm_cell_row`) that adds the projections, applies the
-    gates and writes the new states."""
+    (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`); else BLAS), then one fused loop per
+    row (`lstm_cell_row`, or `lstm_cell_row_vectors` in float32 when the units fill whole SIMD
+    vectors: the same values) that adds the projections, applies the gates and writes the new
+    states."""
     B = hs.shape[1]
     G = xr.shape[1]
     T = rows.shape[0] if indexed else xr.shape[0] // B
     U = G // 4
     n = b1 - b0
     default = act == 1 and ract == 2
+    whole_vectors = U % lanes(xr.itemsize) == 0  # float32 rows then go through `lstm_cell_row_vectors`
     keep_gates = gates.shape[0] == T
     keep_states = hs.shape[0] == T + 1
     for t in range(T):
@@ -542,8 +654,11 @@ def lstm_rows(xr, rows, indexed, rk, packed, use_packed, mask, has_mask, rmask, 
                     hs[s1, b, u] = hs[s0, b, u]
                     cs[s1, b, u] = cs[s0, b, u]
                 continue
-            x = xr[rows[t, b] if indexed else t * B + b]
-            if default:
+            row = rows[t, b] if indexed else t * B + b
+            x = xr[row]
+            if default and whole_vectors:
+                _cell_row_fast(step[b], xr, row, cs[s0, b], cs[s1, b], hs[s1, b])
+            elif default:
                 lstm_cell_row(step[b], x, cs[s0, b], cs[s1, b], hs[s1, b])
             else:
                 lstm_cell_row_general(step[b], x, cs[s0, b], cs[s1, b], hs[s1, b], act, ract, hd[b])
