@@ -4,6 +4,9 @@ projecting the gathered embeddings, through training steps, weight writes and ev
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -73,3 +76,19 @@ def test_folded_predictions_follow_weights_written_between_calls(monkeypatch):
     weights[0] = weights[0] + 1
     model.set_weights(weights)
     np.testing.assert_allclose(model.predict_on_batch(x), _unfolded(model, x, monkeypatch), rtol=1e-6, atol=1e-6)
+
+
+def test_copies_of_a_folded_model_start_with_an_empty_table():
+    K.set_seed(3)
+    model = Sequential([Embedding(20, 4), LSTM(16), Dense(1)])
+    x = np.random.default_rng(2).integers(0, 20, (3, 6))
+    for _ in range(2):
+        expected = model.predict_on_batch(x)
+    folded = model.layers[1].cell._folded_projections
+    assert folded.table is not None
+    for fresh in (copy.deepcopy(folded), pickle.loads(pickle.dumps(folded))):
+        assert fresh.table is None and fresh.kernel is None
+        assert fresh.rows_for(20, x, model.layers[0].embeddings.data[x], folded.kernel, folded.bias) is None
+    clone = copy.deepcopy(model)
+    for _ in range(2):
+        np.testing.assert_allclose(clone.predict_on_batch(x), expected, rtol=1e-6, atol=1e-6)

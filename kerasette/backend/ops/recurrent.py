@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from kerasette.backend import parallel, state
@@ -374,6 +376,11 @@ class FoldedProjections:
     def __init__(self):
         self.kernel = self.bias = None  # copies of the kernel and bias the table was folded from
         self.table = self.kept = self.state = self.rows = self.positions = None
+        self._lock = getattr(self, "_lock", None) or threading.Lock()  # calls from several threads take turns
+
+    def __reduce__(self):
+        """Copies and pickles start empty: the table is a cache, not part of the model."""
+        return (FoldedProjections, ())
 
     def nbytes(self) -> int:
         """The memory held (bytes)."""
@@ -394,8 +401,11 @@ class FoldedProjections:
             values: the embedding rows read, ``table[tokens]`` (shape ``tokens.shape + (D,)``).
             kernel: (D, gates * units); bias: (gates * units,) or None.
         """
-        kernel = np.asarray(kernel)
-        bias = None if bias is None else np.asarray(bias)
+        with self._lock:
+            return self._rows_for(vocabulary, tokens, values, np.asarray(kernel), None if bias is None
+                                  else np.asarray(bias))
+
+    def _rows_for(self, vocabulary, tokens, values, kernel, bias):
         dtype = kernel.dtype
         D, G = kernel.shape
         if values.dtype != dtype or (bias is not None and bias.dtype != dtype) or values.shape[-1] != D:
