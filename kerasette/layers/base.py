@@ -76,6 +76,40 @@ def _call_takes(cls) -> tuple[bool, bool]:
     return takes
 
 
+_CALL_POSITIONALS: dict[type, tuple[tuple[str, ...], bool]] = {}
+
+
+def bind_call_arguments(layer, args: tuple, kwargs: dict) -> dict:
+    """``kwargs`` with the positional arguments given after the inputs (``layer(x, m)``) bound
+    by name to the parameters of ``layer``'s ``call`` that follow its inputs, in order, as Keras
+    binds them (``call(self, inputs, mask=None)``: ``m`` is the mask).
+
+    Raises:
+        TypeError: more positional arguments than ``call`` takes after its inputs (naming the
+            layer, the count and the parameters), or one given both by position and by keyword.
+    """
+    cls = type(layer)
+    bound = _CALL_POSITIONALS.get(cls)
+    if bound is None:
+        params = list(inspect.signature(cls.call).parameters.values())[1:]  # without self
+        named = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        bound = _CALL_POSITIONALS[cls] = (tuple(p.name for p in named[1:]),
+                                          any(p.kind is p.VAR_POSITIONAL for p in params))
+    names, variadic = bound
+    if len(args) > len(names):
+        takes = f"{len(names)} ({', '.join(names)})" if names else "none"
+        more = "; pass the others by keyword" if variadic else ""
+        raise TypeError(f"{cls.__name__} '{layer.name}': received {len(args)} positional argument(s) after the "
+                        f"inputs; {cls.__name__}.call takes {takes} there{more}")
+    kwargs = dict(kwargs)
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise TypeError(f"{cls.__name__} '{layer.name}': received the argument `{name}` both by position "
+                            "and by keyword")
+        kwargs[name] = value
+    return kwargs
+
+
 class Layer:
     """Base class of layers (and of models, which are layers).
 
@@ -381,7 +415,10 @@ class Layer:
 
     def __call__(self, inputs, *args, **kwargs):
         """Calls the layer on tensors or arrays (building it first when needed), or records the
-        call on symbolic tensors (the functional API)."""
+        call on symbolic tensors (the functional API). Positional arguments after the inputs
+        bind to ``call``'s parameters in order (`bind_call_arguments`)."""
+        if args:
+            kwargs, args = bind_call_arguments(self, args, kwargs), ()
         if symbolic.is_symbolic(inputs):
             return call_layer_symbolic(self, inputs, **kwargs)
         if isinstance(inputs, (list, tuple)):

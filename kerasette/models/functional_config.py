@@ -92,17 +92,20 @@ class _NodeCall:
     def replay(self, layer, tensor_of):
         """Calls ``layer`` on the created tensors (``tensor_of(triple)``) with the keywords.
 
-        A ``mask`` for a layer that can take none (a nested model: Keras 3 writes the mask its
-        input carries into the call, and applies it inside; kerasette's nested models take no
-        mask yet) is left out with a warning, so that the file still loads; any other keyword
-        the layer does not take is an error (`kerasette.layers.node.call_keywords`).
+        Keras 3 writes the mask a layer's input carries into the call as ``mask=`` when the
+        layer's ``call`` takes one (a nested model: functional models take it, and compute with
+        it inside). A ``mask`` for a layer whose ``call`` takes none here (kerasette's
+        Sequential, whose ``call`` has no ``mask`` yet) is left out with a warning, so that the
+        file still loads; any other keyword the layer does not take is an error
+        (`kerasette.layers.node.call_keywords`).
         """
         inputs = _revive(self.inputs, self._is_tensor_or_ref, self._history_of, tensor_of)
         kwargs = _revive(self.kwargs, self._is_tensor, self._history, tensor_of)
-        if kwargs.get("mask") is not None and not takes_keyword(layer, "mask"):
+        takes_mask = getattr(layer, "call_takes_mask", None)  # a model: whether its call uses a mask
+        if kwargs.get("mask") is not None and not (takes_mask() if takes_mask else takes_keyword(layer, "mask")):
             del kwargs["mask"]
             warnings.warn(f"{type(layer).__name__} '{layer.name}': the file passes it a mask, which it cannot "
-                          "take (kerasette's nested models take no mask yet); it runs without it, so its "
+                          f"take ({type(layer).__name__}.call takes no mask); it runs without it, so its "
                           "results differ from Keras's where the masked steps matter", stacklevel=2)
         return layer(inputs, **kwargs)
 

@@ -6,7 +6,9 @@
   it builds on its first call and trains with ``fit``.
 
 A model is a layer: it nests in other models, and its weights API (``weights``, ``get_weights``,
-``set_weights``, ``trainable``) is the Layer's. Graph models run through the one planner
+``set_weights``, ``trainable``) is the Layer's. A graph model used as a layer takes its inputs'
+masks (``mask=``, or the mask its input carries) and passes on the masks its outputs carry
+(`Model.compute_mask`), as Keras 3's functional models do. Graph models run through the one planner
 (`kerasette.models.planner`); the training loop is a `Trainer` the model owns.
 
 Example:
@@ -20,14 +22,16 @@ Example:
 from __future__ import annotations
 
 import json
+import weakref
 
 import numpy as np
 
 from kerasette import registry
 from kerasette.backend import ops, symbolic
-from kerasette.backend.tensor import Tensor
+from kerasette.backend.tensor import Tensor, no_grad
 from kerasette.layers.base import Layer, snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
+from kerasette.layers.node import accepted_keywords
 from kerasette.models import functional, functional_config, legacy_methods
 from kerasette.models.data import as_list
 from kerasette.models.planner import Plan
@@ -162,8 +166,13 @@ class Model(Layer):
         return [t._keras_history[0].name for t in self.inputs]
 
     # -- computing ---------------------------------------------------------------------------
-    def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
-        """The outputs (a list) for a list of input tensors: what the training loop calls."""
+    def call_graph(self, inputs: list[Tensor], training: bool = False, masks: list | None = None) -> list[Tensor]:
+        """The outputs (a list) for a list of input tensors: what the training loop calls.
+
+        ``masks`` (one per input, None for none) are the inputs' masks, which a graph model's
+        layers compute with as if its inputs carried them. The outputs carry their masks
+        (``_keras_mask``), and `compute_mask` gives them for these inputs until the next call.
+        """
         if self._graph is None:
             out = self.run(inputs if len(inputs) > 1 else inputs[0], training)
             outputs = list(out) if isinstance(out, (list, tuple)) else [out]
@@ -174,12 +183,13 @@ class Model(Layer):
             return outputs
         if self._plan is None:
             self._plan = Plan(self.inputs, self.outputs + self._symbolic_losses)
-        values = self._plan.run(inputs, training)
-        if not self._symbolic_losses:
-            return values
-        count = len(self.outputs)  # the rest are this call's values of the symbolic add_loss terms
-        self._call_losses = [v if v.ndim == 0 else ops.sum(v) for v in values[count:]]
-        return values[:count]
+        values = self._plan.run(inputs, training, masks)
+        if self._symbolic_losses:
+            count = len(self.outputs)  # the rest are this call's values of the symbolic add_loss terms
+            self._call_losses = [v if v.ndim == 0 else ops.sum(v) for v in values[count:]]
+            values = values[:count]
+        self._latest_masks = _CallMasks(inputs, masks, values)
+        return values
 
     def add_loss(self, losses, inputs=None) -> None:
         """`Layer.add_loss`, and on a functional model also a symbolic tensor computed from the
@@ -201,13 +211,59 @@ class Model(Layer):
         if terms:
             super().add_loss(terms, inputs)
 
-    def call(self, inputs, training=False):
-        """The model applied to tensors (what calling it as a layer runs)."""
+    def call(self, inputs, training=False, mask=None):
+        """The model applied to tensors (what calling it as a layer runs).
+
+        ``mask`` (Keras 3's functional models): the inputs' mask (a list of them, None for an
+        input without one for several inputs), used by the layers inside as the mask the
+        inputs carry; the mask its outputs carry at the end is what `compute_mask` gives, so a
+        model used as a layer passes masks on like any layer (``Embedding(mask_zero=True)``
+        outside, an LSTM inside that skips the padded steps, a pooling after it that leaves
+        them out).
+        """
         if self._graph is None:
             raise NotImplementedError(f"Model '{self.name}': a subclassed model must define call(self, inputs)")
         values = [x if isinstance(x, Tensor) else Tensor(x) for x in as_list(inputs)]
-        outputs = self.call_graph(values, training=training)
+        masks = None if mask is None else list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if masks is not None and len(masks) != len(values):
+            raise ValueError(f"Model '{self.name}': received {len(masks)} masks for {len(values)} inputs; give "
+                             "one per input (None for an input without one)")
+        outputs = self.call_graph(values, training=training, masks=masks)
         return outputs if len(outputs) > 1 else outputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        """The masks of the outputs for ``inputs`` (tensors) given with ``mask``: what the
+        layers inside computed (the mask the last layer left on each output), None for an
+        output without one; one output: its mask alone.
+
+        The masks of the latest call on these very tensors are reused (a model used as a layer
+        is asked right after it ran); otherwise the model runs in inference to find them. A
+        subclassed model passes no mask on unless it says so (``supports_masking = True``) or
+        defines its own ``compute_mask``, as any layer.
+        """
+        if self._graph is None:
+            return mask if self.__dict__.get("_supports_masking") else None
+        values = as_list(inputs)
+        latest = self.__dict__.get("_latest_masks")
+        masks = None
+        if latest is not None:
+            masks = latest.of(values, mask if self.call_takes_mask() else _ANY)
+        if masks is None:
+            with no_grad():
+                if self.call_takes_mask():
+                    out = self.call(inputs, training=False, mask=mask)
+                else:
+                    out = self.call(inputs, training=False)
+            masks = [getattr(o, "_keras_mask", None) for o in as_list(out)]
+        return masks[0] if len(masks) == 1 else masks
+
+    def call_takes_mask(self) -> bool:
+        """Whether this model's ``call`` takes ``mask`` (a graph model's does; a subclass may
+        override ``call``: kerasette's Sequential takes none yet). A mask given to a model whose
+        call takes none is refused on symbolic tensors, and left out of a file's call with a
+        warning (`kerasette.models.functional_config`)."""
+        names, any_keyword = accepted_keywords(self)
+        return "mask" in names or any_keyword
 
     def build_for(self, input_shape) -> None:
         if self._graph is None:
@@ -248,6 +304,10 @@ class Model(Layer):
         elif self._graph is not None and len(self.outputs) > 1:
             raise ValueError(f"Model '{self.name}': a model with several outputs cannot be used as a "
                              "layer of another model")
+        elif kwargs.get("mask") is not None and not self.call_takes_mask():
+            # its compute_mask would let the call record a mask that nothing inside would use
+            raise TypeError(f"{type(self).__name__} '{self.name}': its call does not take the argument `mask`; "
+                            f"pass the mask to the layers inside, or use a functional model")
         return super().__call__(inputs, *args, **kwargs)
 
     # -- training (the Trainer's) ------------------------------------------------------------
@@ -409,6 +469,52 @@ class Model(Layer):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+_ANY = object()  # a call's masks that do not matter (its ``call`` takes none)
+
+
+class _CallMasks:
+    """The output masks of a model's latest call, with what it was called on (the input
+    tensors, held weakly, and the masks given), so that `Model.compute_mask` can tell whether
+    it is asked about that call."""
+
+    def __init__(self, inputs: list, masks, outputs: list):
+        self._inputs = [_weak(x) for x in inputs]
+        self._given = masks
+        self.masks = [getattr(o, "_keras_mask", None) for o in outputs]
+
+    def __reduce__(self):  # a copied or pickled model has made no call yet (weak references do not copy)
+        return (_no_call, ())
+
+    def of(self, inputs: list, mask) -> list | None:
+        """The output masks when ``inputs`` are the tensors of that call (and ``mask`` the mask
+        it was given, unless ``_ANY``), else None."""
+        if len(inputs) != len(self._inputs) or any(ref() is not x for ref, x in zip(self._inputs, inputs)):
+            return None
+        if mask is not _ANY and not _same_masks(self._given, mask):
+            return None
+        return self.masks
+
+
+def _weak(value):
+    """A weak reference to ``value``; for a value that takes none, one that matches nothing."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return _no_call
+
+
+def _no_call() -> None:
+    return None
+
+
+def _same_masks(given, mask) -> bool:
+    """Whether the masks a call was given (a list, or None) are ``mask`` (as `Model.call` takes it)."""
+    masks = None if mask is None else list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    if given is None or masks is None:
+        return all(m is None for m in (given or masks or ()))
+    return len(given) == len(masks) and all(a is b for a, b in zip(given, masks))
 
 
 def file_format():

@@ -202,8 +202,9 @@ def test_a_mask_given_to_a_layer_that_only_computes_masks_is_its_output_mask():
 
 
 def test_a_file_mask_for_a_nested_model_is_left_out_with_a_warning():
-    """Keras 3 writes the mask a nested model's input carries into its call; kerasette's nested
-    models take no mask yet: the model loads, says so, and runs the nested model unmasked."""
+    """Keras 3 writes the mask a nested model's input carries into its call; kerasette's
+    Sequential takes no mask yet (functional models do, `test_nested_model_masks.py`): the model
+    loads, says so, and runs the nested Sequential unmasked."""
     sequence, keep = Input((STEPS, FEATURES), name="sequence"), Input((STEPS,), name="keep")
     inner = Sequential([Input((STEPS, FEATURES)), LSTM(3)], name="inner")
     model = Model([sequence, keep], Concatenate()([Dense(2, name="out")(inner(sequence)), ReLU(name="given_mask")(keep)]))
