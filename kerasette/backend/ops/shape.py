@@ -116,6 +116,10 @@ class Tile(Op):
 
 #: From this many input values a pad of a batch (nothing added on axis 0) is split over the threads.
 PARALLEL_PAD_ELEMENTS = 1 << 20
+#: Output values per piece of a split pad: a 32 x 34 x 34 x 64 pad is 10 pieces, which two
+#: threads share within one piece of each other (3 pieces of the default size left one thread
+#: two thirds of the work: 0.68 -> 0.53 ms measured with the pool's threads spinning).
+PAD_PIECE = 1 << 18
 
 
 class Pad(Op):
@@ -135,7 +139,8 @@ class Pad(Op):
         out = np.empty(tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths, strict=True)), dtype=x.dtype)
         self.interior = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, self.widths, strict=True))
         if self.widths[0] == (0, 0) and x.ndim > 1 and x.size >= PARALLEL_PAD_ELEMENTS:
-            parallel.map_pieces(lambda i, j: self._fill(out[i:j], x[i:j]), x.shape[0], 0, out[0].size)
+            parallel.map_pieces(lambda i, j: self._fill(out[i:j], x[i:j]), x.shape[0], 0, out[0].size,
+                                piece_work=PAD_PIECE)
         else:
             self._fill(out, x)
         return out
