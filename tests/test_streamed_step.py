@@ -257,3 +257,58 @@ def test_backward_and_grad_keep_every_value():
     (g,) = autograd.grad(loss, [w])
     np.testing.assert_array_equal(g, [4.0, 4.0, 4.0])
     assert [t for t in autograd.topological_order(loss) if id(t) == mid_id][0].data.strides == (8,)
+
+
+class _TimesThree(Op):
+    """3 * x whose backward pass overwrites its output gradient when the walk says it may, and
+    records what the walk said."""
+
+    name = "times_three"
+
+    def __init__(self, flags):
+        self.flags = flags
+
+    def forward(self, x):
+        return 3 * x
+
+    def backward(self, grad):
+        self.flags.append(self.grad_is_scratch)
+        if self.grad_is_scratch:
+            grad *= 3
+            return (grad,)
+        return (grad * 3,)
+
+
+def test_an_op_may_overwrite_a_gradient_only_the_walk_holds():
+    w = Variable(np.arange(4.0).reshape(2, 2), dtype="float64")
+    flags, got = [], []
+    with enable_grad():
+        # the add's backward pass hands the same array to both branches: the branch taken
+        # first must not overwrite it; the second then holds it alone
+        shared = ops.add(apply(_TimesThree(flags), w), apply(_TimesThree(flags), w))
+        loss = ops.sum(apply(_TimesThree(flags), apply(_KeepsNothing(), shared)))
+    autograd.stream_gradients(loss, [w], lambda t, g: got.append(g.copy()))
+    assert sorted(flags) == [False, True, True]
+    np.testing.assert_array_equal(got[0], np.full((2, 2), 2 * 3 * 3 * 2.0))
+
+
+def test_a_gradient_an_op_still_holds_is_not_scratch():
+    w = Variable(np.ones(3), dtype="float64")
+    flags = []
+
+    class KeepsItsGradient(Op):
+        name = "keeps_its_gradient"
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            self.returned = grad * 1.0
+            return (self.returned,)
+
+    keeper = KeepsItsGradient()  # outlives the walk's release of it
+    with enable_grad():
+        loss = ops.sum(apply(keeper, apply(_TimesThree(flags), w)))
+    autograd.stream_gradients(loss, [w], lambda t, g: None)
+    assert flags == [False]
+    np.testing.assert_array_equal(keeper.returned, np.ones(3))

@@ -66,6 +66,23 @@ def _base_references(node) -> int:
     return sys.getrefcount(node.data.base)
 
 
+def _array_references(array) -> int:
+    """``sys.getrefcount(array)``."""
+    return sys.getrefcount(array)
+
+
+def _sole_gradient(grad) -> bool:
+    """Whether nothing but the walk (its name ``grad``, passed here) refers to ``grad``'s memory:
+    the gradient (or the array it views) is held by no op and is no other tensor's gradient."""
+    if _array_references(grad) != _GRAD_BASE:
+        return False
+    if grad.base is None:
+        return True
+    # (no name for the base here: it would count as one more holder)
+    return (isinstance(grad.base, np.ndarray) and grad.base.base is None
+            and _array_references(grad.base) == _GRAD_VIEW_BASE)
+
+
 def _calibrate() -> tuple[int, int, int]:
     """What `_references` counts for a node held by one list and the loop's name only, and
     `_value_references` for an array held by its node only, `_base_references` for a base
@@ -82,6 +99,21 @@ def _calibrate() -> tuple[int, int, int]:
 
 
 _NODE_BASE, _VALUE_BASE, _BASE_BASE = _calibrate()
+
+
+def _gradient_counts(grad) -> tuple[int, int]:
+    """`_sole_gradient`'s two counts, from a frame as deep as its."""
+    return _array_references(grad), _array_references(grad.base)
+
+
+def _calibrate_gradient() -> tuple[int, int]:
+    """What `_sole_gradient` compares with: the counts for a view held by one name of the
+    caller (as the walk holds ``grad``), and for its base held by the view only."""
+    grad = np.empty(2)[1:]
+    return _gradient_counts(grad)
+
+
+_GRAD_BASE, _GRAD_VIEW_BASE = _calibrate_gradient()
 
 
 def _sole_value(node) -> bool:
@@ -147,7 +179,12 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
     masks, scratch) is freed during the pass instead of after it, unless the caller still holds
     it; and before the pass, values that only the graph holds and no backward pass reads are
     freed (`_drop_unread_values`). Tensors the caller holds keep their values; the graph cannot
-    be walked again."""
+    be walked again.
+
+    Also with ``release``, before each op's backward the walk sets the op's ``grad_is_scratch``:
+    True when nothing but the walk refers to the gradient it is given (`_sole_gradient`: no op
+    kept it, it is no other tensor's gradient, no view of it exists), so that the op may write
+    into it (a fused ReLU's backward its masked gradient, instead of a new array as large)."""
     grads: dict[int, np.ndarray] = {id(root): seed}
     found: dict[int, np.ndarray] = {}
     order = topological_order(root)
@@ -169,6 +206,8 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
             if targets is None:
                 node.grad = grad.copy() if node.grad is None else node.grad + grad
             continue
+        if release:
+            node._op.grad_is_scratch = _sole_gradient(grad)
         parents, parent_grads, name = node._inputs, node._op.backward(grad), node._op.name
         if release:
             node._op, node._inputs = None, ()
