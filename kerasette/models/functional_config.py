@@ -93,10 +93,10 @@ class _NodeCall:
         """Calls ``layer`` on the created tensors (``tensor_of(triple)``) with the keywords.
 
         Keras 3 writes the mask a layer's input carries into the call as ``mask=`` when the
-        layer's ``call`` takes one (a nested model: functional models take it, and compute with
-        it inside). A ``mask`` for a layer whose ``call`` takes none here (kerasette's
-        Sequential, whose ``call`` has no ``mask`` yet) is left out with a warning, so that the
-        file still loads; any other keyword the layer does not take is an error
+        layer's ``call`` takes one (a nested model: functional and Sequential models take it,
+        and compute with it inside). A ``mask`` for a layer whose ``call`` takes none here (a
+        user's subclassed model whose ``call`` has no ``mask``) is left out with a warning, so
+        that the file still loads; any other keyword the layer does not take is an error
         (`kerasette.layers.node.call_keywords`).
         """
         inputs = _revive(self.inputs, self._is_tensor_or_ref, self._history_of, tensor_of)

@@ -259,7 +259,7 @@ class Model(Layer):
 
     def call_takes_mask(self) -> bool:
         """Whether this model's ``call`` takes ``mask`` (a graph model's does; a subclass may
-        override ``call``: kerasette's Sequential takes none yet). A mask given to a model whose
+        override ``call`` without one). A mask given to a model whose
         call takes none is refused on symbolic tensors, and left out of a file's call with a
         warning (`kerasette.models.functional_config`)."""
         names, any_keyword = accepted_keywords(self)

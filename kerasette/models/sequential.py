@@ -122,9 +122,11 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape)
         return shape
 
-    def call(self, inputs, training: bool = False):
+    def call(self, inputs, training: bool = False, mask=None):
+        """The layers applied in turn; ``mask``: the input's mask, which the layers compute with
+        as if the input carried it (an LSTM inside skips the masked steps), as Keras 3's."""
         x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
-        return self.call_graph([x], training=training)[0]
+        return self.call_graph([x], training=training, masks=None if mask is None else [mask])[0]
 
     def build(self, input_shape=None) -> None:
         """Builds every layer for ``input_shape`` (batch axis included)."""
@@ -198,9 +200,9 @@ class Sequential(Model):
                 self._batch_input_shape = (None,) + tuple(inputs[0].shape[1:])
             self._build_from(0)
 
-    def call_graph(self, inputs: list[Tensor], training: bool = False) -> list[Tensor]:
+    def call_graph(self, inputs: list[Tensor], training: bool = False, masks: list | None = None) -> list[Tensor]:
         self._ensure_built(inputs)
-        return super().call_graph(inputs, training)
+        return super().call_graph(inputs, training, masks)
 
     def build_from_data(self, x) -> None:
         """Takes the input shape from the first data the model sees, when no layer declared it."""

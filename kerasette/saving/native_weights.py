@@ -71,7 +71,9 @@ def _walk_list(items, prefix: str, visited: set):
     """A list of layers, each at ``prefix`` + its snake-case class name (``_1``, ``_2`` for repeats)."""
     counts: dict[str, int] = {}
     for layer in items:
-        base = snake_case(type(layer).__name__)
+        # a graph model is Keras 3's ``Functional`` (see `keras3_files._class_name`)
+        graph_model = getattr(layer, "_graph", None) is not None and type(layer).__name__ == "Model"
+        base = snake_case("Functional" if graph_model else type(layer).__name__)
         n = counts.get(base, 0)
         counts[base] = n + 1
         yield from _walk(layer, f"{prefix}{base}" + (f"_{n}" if n else "") + "/", visited)

@@ -3,6 +3,7 @@ another tensor of the graph, other tensors and plain values, recorded in the nod
 the model runs, written in the config (Keras 3's and Keras 2's node forms) and read back."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -201,24 +202,32 @@ def test_a_mask_given_to_a_layer_that_only_computes_masks_is_its_output_mask():
     np.testing.assert_allclose(model.predict([x, k], verbose=0), expected, rtol=0, atol=1e-6)
 
 
-def test_a_file_mask_for_a_nested_model_is_left_out_with_a_warning():
-    """Keras 3 writes the mask a nested model's input carries into its call; kerasette's
-    Sequential takes no mask yet (functional models do, `test_nested_model_masks.py`): the model
-    loads, says so, and runs the nested Sequential unmasked."""
-    sequence, keep = Input((STEPS, FEATURES), name="sequence"), Input((STEPS,), name="keep")
-    inner = Sequential([Input((STEPS, FEATURES)), LSTM(3)], name="inner")
-    model = Model([sequence, keep], Concatenate()([Dense(2, name="out")(inner(sequence)), ReLU(name="given_mask")(keep)]))
-    config = model.get_config()
+def test_a_file_mask_for_a_nested_sequential_is_applied():
+    """Keras 3 writes the mask a nested model's input carries into its call: a nested
+    Sequential takes it (as Keras 3's does) and its LSTM skips the masked steps."""
+    def build(with_mask):
+        sequence, keep = Input((STEPS, FEATURES), name="sequence"), Input((STEPS,), name="keep")
+        inner = Sequential([Input((STEPS, FEATURES)), LSTM(3)], name="inner")
+        given = ReLU(name="given_mask")(keep)
+        h = inner(sequence, mask=given) if with_mask else inner(sequence)
+        return Model([sequence, keep], Concatenate()([Dense(2, name="out")(h), given]))
+
+    masked, plain = build(True), build(False)
+    plain.set_weights(masked.get_weights())
+    config = plain.get_config()
     entry = next(e for e in config["layers"] if e["name"] == "inner")
     entry["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": {
         "shape": [None, STEPS, FEATURES], "dtype": "float32", "keras_history": ["sequence", 0, 0]}}],
         "kwargs": {"mask": {"class_name": "__keras_tensor__", "config": {
             "shape": [None, STEPS], "dtype": "float32", "keras_history": ["given_mask", 0, 0]}}}}]
-    with pytest.warns(UserWarning, match=r"Sequential 'inner': the file passes it a mask, which it cannot take"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         rebuilt = Model.from_config(config)
-    rebuilt.set_weights(model.get_weights())
+    rebuilt.set_weights(masked.get_weights())
     x, k = _data()
-    np.testing.assert_allclose(rebuilt.predict([x, k], verbose=0), model.predict([x, k], verbose=0), atol=1e-6)
+    expected = masked.predict([x, k], verbose=0)
+    np.testing.assert_allclose(rebuilt.predict([x, k], verbose=0), expected, atol=1e-6)
+    assert np.abs(plain.predict([x, k], verbose=0) - expected).max() > 1e-3  # the mask matters here
 
 
 def test_a_file_keyword_the_layer_does_not_take_is_an_error():

@@ -196,13 +196,18 @@ def test_too_many_positional_arguments_are_an_error_naming_the_layer():
         MaskedMean(name="mean3")(sequence, given, mask=given)
 
 
-def test_a_mask_for_a_model_whose_call_takes_none_is_refused():
-    """kerasette's Sequential takes no mask yet: given one by hand on symbolic tensors, it says so
-    instead of recording a mask nothing inside would use."""
+def test_a_nested_sequential_takes_a_mask():
+    """A Sequential used as a layer takes ``mask=`` as Keras 3's does: its LSTM skips the
+    masked steps, as the same LSTM given the mask directly."""
     from kerasette.models import Sequential
 
     sequence, keep = Input((STEPS, FEATURES)), Input((STEPS,))
+    given = ReLU()(keep)
     inner = Sequential([Input((STEPS, FEATURES)), LSTM(3)], name="seq_inner")
-    assert not inner.call_takes_mask() and _inner(FEATURES).call_takes_mask()
-    with pytest.raises(TypeError, match=r"Sequential 'seq_inner': its call does not take the argument `mask`"):
-        inner(sequence, mask=ReLU()(keep))
+    assert inner.call_takes_mask()
+    nested = Model([sequence, keep], inner(sequence, mask=given))
+    flat = Model([sequence, keep], inner.layers[-1](sequence, mask=given))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, STEPS, FEATURES)).astype("float32")
+    k = (rng.uniform(size=(4, STEPS)) > 0.4).astype("float32")
+    np.testing.assert_allclose(nested.predict([x, k], verbose=0), flat.predict([x, k], verbose=0), atol=1e-6)

@@ -7,12 +7,9 @@ model's node as ``mask=`` a ``NotEqual`` operation) and ``nested_explicit_mask``
 by hand to the nested model). kerasette predicts as Keras from the ``.h5`` and ``.keras`` files,
 and Keras 3 loads kerasette's files of a model built in kerasette with Keras's predictions.
 
-The fixtures live in their own folder, not ``keras3_layers``/``keras3_archives`` (whose tests
-take every file there), because kerasette does not yet read or write a nested *functional*
-model's weights in a ``.keras`` archive at Keras 3's path: Keras names the nested model's group
-by its class, ``layers/functional/...``, while `kerasette.saving.native_weights` names it by
-kerasette's class, ``layers/model/...`` (a one-line fix there; the cases below marked xfail
-pass with it).
+The fixtures live in their own folder, beside the script that made them. In a ``.keras``
+archive Keras names a nested functional model's weights group by its class,
+``layers/functional/...`` (`kerasette.saving.native_weights` does the same).
 """
 
 from __future__ import annotations
@@ -29,16 +26,12 @@ import kerasette.backend as K
 from kerasette.layers import LSTM, Dense, Embedding, GlobalAveragePooling1D, Input, Masking, ReLU
 from kerasette.models import Model, load_model
 from kerasette.optimizers import SGD
-from kerasette.saving.errors import CheckpointError
 from tests.saving.conftest import DATA
 from tests.saving.keras_interop_check import backend
 from tests.saving.test_keras_interop import SCRIPT, _require_keras
 
 FOLDER = DATA / "keras3_nested_masks"
 NAMES = ["nested_mask_zero", "nested_explicit_mask"]
-ARCHIVE_PATHS = pytest.mark.xfail(raises=CheckpointError, strict=True, reason=(
-    "kerasette.saving.native_weights names a nested functional model's weights group 'model', "
-    "Keras 3 'functional'"))
 
 
 def _inputs(data):
@@ -61,7 +54,6 @@ def test_a_keras3_h5_file_with_a_masked_nested_model_predicts_as_keras(name):
     _check_keras_file(FOLDER / f"{name}.h5")
 
 
-@ARCHIVE_PATHS
 @pytest.mark.parametrize("name", NAMES)
 def test_a_keras3_archive_with_a_masked_nested_model_predicts_as_keras(name):
     _check_keras_file(FOLDER / f"{name}.keras")
@@ -120,8 +112,6 @@ def test_keras3_loads_a_kerasette_h5_with_a_masked_nested_model(tmp_path):
         assert result["max_abs_diff"] <= 1e-5, result
 
 
-@pytest.mark.xfail(strict=True, reason="kerasette.saving.native_weights writes a nested functional model's "
-                                       "weights under 'layers/model', Keras 3 reads 'layers/functional'")
 def test_keras3_loads_a_kerasette_archive_with_a_masked_nested_model(tmp_path):
     _require_keras()
     files = _save_trained(tmp_path, ".keras")
