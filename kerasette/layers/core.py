@@ -547,6 +547,9 @@ class ActivityRegularization(WeightPenalties, Layer):
 class InputLayer(Layer):
     """Declares a model's input shape: ``InputLayer(input_shape=(28, 28, 1))``."""
 
+    #: a file may declare integer inputs (token ids for an Embedding: Keras 3's ``int32``)
+    takes_integer_dtype = True
+
     def __init__(self, input_shape=None, batch_size=None, dtype=None, batch_input_shape=None,
                  name=None, sparse=False, shape=None, batch_shape=None, ragged=False, optional=False, **kwargs):
         kwargs.pop("input_tensor", None)

@@ -43,17 +43,21 @@ INERT_KEYS: dict[str, tuple] = {
     "input_dtype": (ANY,),  # Keras 1; becomes `dtype` below when `dtype` is absent
 }
 _FLOAT_DTYPES = ("float16", "float32", "float64")
+#: what a layer that takes integer inputs (``takes_integer_dtype``: an InputLayer) may declare too
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 
 
-def _dtype_name(value, where: str):
-    """A dtype string from Keras 3's ``{'class_name': 'DTypePolicy', 'config': {'name': ...}}``."""
+def _dtype_name(value, where: str, integer_ok: bool = False):
+    """A dtype string from Keras 3's ``{'class_name': 'DTypePolicy', 'config': {'name': ...}}``
+    (``integer_ok``: integer and boolean dtypes are accepted too)."""
     if isinstance(value, dict):
         value = (value.get("config") or {}).get("name")
     if value is None:
         return None
     if not isinstance(value, str):
         raise CheckpointError(f"{where}: `dtype` should be a name like 'float32'; found {value!r:.80}")
-    if value not in _FLOAT_DTYPES:
+    allowed = _FLOAT_DTYPES + (_INTEGER_DTYPES if integer_ok else ())
+    if value not in allowed:
         raise CheckpointError(f"{where}: dtype policy {value!r} is not supported (kerasette computes in "
                               f"{', '.join(_FLOAT_DTYPES)})")
     return value
@@ -133,7 +137,7 @@ def translate_layer_config(cls, config: dict, custom_objects=None, where: str = 
         cls = names.resolve("layer", cls, custom_objects, f"{where}: " if where else "")
     config = dict(config)
     if "dtype" in config:
-        config["dtype"] = _dtype_name(config["dtype"], where)
+        config["dtype"] = _dtype_name(config["dtype"], where, getattr(cls, "takes_integer_dtype", False))
     config = _drop_inert(config, where)
     try:
         config = cls.translate_config(config)
@@ -177,7 +181,7 @@ def layer_from_spec(spec, custom_objects=None, where: str = "model_config"):
         if getattr(cls.from_config, "__func__", None) is Layer.from_config.__func__:  # config = arguments
             _check_kwargs(cls, config, where)
     elif isinstance(config, dict) and isinstance(config.get("dtype"), dict):
-        config = {**config, "dtype": _dtype_name(config["dtype"], where)}
+        config = {**config, "dtype": _dtype_name(config["dtype"], where, getattr(cls, "takes_integer_dtype", False))}
     try:
         if not hasattr(cls, "from_config"):
             return cls(**config)

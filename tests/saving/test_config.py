@@ -179,3 +179,14 @@ def test_short_loss_names_are_written_under_their_full_names(tmp_path):
     from kerasette import losses
 
     assert saving.load_model(tmp_path / "m.h5").loss is losses.mean_squared_error
+
+
+def test_an_integer_input_dtype_is_accepted_only_where_a_layer_takes_integers():
+    """Keras 3 text models declare ``Input(dtype='int32')`` (token ids); other layers compute
+    in floats and refuse an integer policy."""
+    from kerasette.saving.layer_config import translate_layer_config
+
+    config = translate_layer_config("InputLayer", {"batch_shape": [None, 5], "dtype": "int32", "name": "t"})
+    assert config["dtype"] == "int32"
+    with pytest.raises(saving.CheckpointError, match="dtype policy 'int32' is not supported"):
+        translate_layer_config("Dense", {"units": 2, "dtype": "int32", "name": "d"})
