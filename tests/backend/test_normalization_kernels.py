@@ -68,40 +68,19 @@ def test_channel_sums_rows_kernel(dtype, rows):
     a, b = rng.standard_normal((rows, 5)).astype(dtype), rng.standard_normal((rows, 5)).astype(dtype)
     ac, bc = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
     s1, s2 = np.full(5, 0.5), np.full(5, -0.25)  # added to
-    kernels.channel_sums_rows(a, b, ac, bc, a, dtype(np.nan), dtype(0), s1, s2, np.empty(5, dtype), np.empty(5, dtype))
+    kernels.channel_sums_rows(a, b, ac, bc, s1, s2, np.empty(5, dtype), np.empty(5, dtype))
     r1, r2 = sums_reference(a, b, ac, bc, 1)
     np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
     np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("planes", [False, True])
-def test_channel_sums_kernels_masked(dtype, planes):
-    """With a ReLU's output as the mask source, only the values where it is positive count."""
-    rng = np.random.default_rng(7)
-    shape = (2, 3, 37) if planes else (70, 5)
-    a, b, relu_out = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
-    relu_out = np.maximum(relu_out, 0)
-    axis = 1
-    chans = shape[axis]
-    ac, bc = np.zeros(chans, dtype), rng.standard_normal(chans).astype(dtype)
-    s1, s2 = np.zeros(chans), np.zeros(chans)
-    scratch = kernels.LANES if planes else chans
-    kernel = kernels.channel_sums_planes if planes else kernels.channel_sums_rows
-    kernel(a, b, ac, bc, relu_out, dtype(0), dtype(0), s1, s2, np.empty(scratch, dtype), np.empty(scratch, dtype))
-    r1, r2 = sums_reference(np.where(relu_out > 0, a, 0), b, ac, bc, axis)
-    np.testing.assert_allclose(s1, r1, **_tol(dtype))
-    np.testing.assert_allclose(s2, r2, **_tol(dtype))
-
-
-def test_channel_sums_rows_keeps_nan_and_inf_without_mask():
-    """No ReLU (NaN bound): a NaN or an infinity in the input reaches the statistics."""
+def test_channel_sums_rows_keeps_nan_and_inf():
+    """A NaN or an infinity in the input reaches the statistics."""
     a = np.ones((8, 2), np.float32)
     a[3, 0], a[5, 1] = np.nan, -np.inf
     s1, s2 = np.zeros(2), np.zeros(2)
     zeros = np.zeros(2, np.float32)
-    kernels.channel_sums_rows(a, a, zeros, zeros, a, np.float32(np.nan), np.float32(0), s1, s2,
-                              np.empty(2, np.float32), np.empty(2, np.float32))
+    kernels.channel_sums_rows(a, a, zeros, zeros, s1, s2, np.empty(2, np.float32), np.empty(2, np.float32))
     assert np.isnan(s1[0]) and s1[1] == -np.inf and s2[1] == np.inf
 
 
@@ -113,8 +92,7 @@ def test_channel_sums_planes_kernel(dtype, inner):
     ac, bc = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
     s1, s2 = np.zeros(3), np.zeros(3)
     lanes = kernels.LANES
-    kernels.channel_sums_planes(a, b, ac, bc, a, dtype(np.nan), dtype(0), s1, s2, np.empty(lanes, dtype),
-                                np.empty(lanes, dtype))
+    kernels.channel_sums_planes(a, b, ac, bc, s1, s2, np.empty(lanes, dtype), np.empty(lanes, dtype))
     r1, r2 = sums_reference(a, b, ac, bc, 1)
     np.testing.assert_allclose(s1, r1, **_tol(dtype))
     np.testing.assert_allclose(s2, r2, **_tol(dtype))
@@ -131,20 +109,16 @@ def test_channel_affine_kernels(dtype):
     np.testing.assert_allclose(y, u * a + b, **_tol(dtype))
     kernels.channel_affine_rows(u, a, b, zero, y)  # and a ReLU
     np.testing.assert_allclose(y, np.maximum(u * a + b, 0), **_tol(dtype))
-    kernels.channel_affine2_rows(u, v, a, b, c, u, nan, zero, y)
+    kernels.channel_affine2_rows(u, v, a, b, c, y)
     np.testing.assert_allclose(y, u * a + v * b + c, **_tol(dtype))
-    kernels.channel_affine2_rows(u, v, a, b, c, v, zero, zero, y)  # u only where v > 0
-    np.testing.assert_allclose(y, np.where(v > 0, u, 0) * a + v * b + c, **_tol(dtype))
     u3, v3 = u.reshape(7, 4, 1).transpose(2, 1, 0).copy(), v.reshape(7, 4, 1).transpose(2, 1, 0).copy()  # (1, 4, 7)
     y3 = np.full_like(u3, np.nan)
     kernels.channel_affine_planes(u3, a, b, nan, y3)
     np.testing.assert_allclose(y3, u3 * a[:, None] + b[:, None], **_tol(dtype))
     kernels.channel_affine_planes(u3, a, b, zero, y3)
     np.testing.assert_allclose(y3, np.maximum(u3 * a[:, None] + b[:, None], 0), **_tol(dtype))
-    kernels.channel_affine2_planes(u3, v3, a, b, c, u3, nan, zero, y3)
+    kernels.channel_affine2_planes(u3, v3, a, b, c, y3)
     np.testing.assert_allclose(y3, u3 * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
-    kernels.channel_affine2_planes(u3, v3, a, b, c, v3, zero, zero, y3)
-    np.testing.assert_allclose(y3, np.where(v3 > 0, u3, 0) * a[:, None] + v3 * b[:, None] + c[:, None], **_tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

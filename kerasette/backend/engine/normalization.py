@@ -60,23 +60,18 @@ class ChannelView:
                                    ordered=ordered)
 
     # -- passes ---------------------------------------------------------------------------------
-    def sums(self, a: np.ndarray, b: np.ndarray, a_center, b_center, relu_output: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, a: np.ndarray, b: np.ndarray, a_center, b_center) -> tuple[np.ndarray, np.ndarray]:
         """Per channel, float64: ``sum(a - a_center)`` and ``sum((a - a_center) * (b - b_center))``
-        (``a``, ``b``: views from `of`; centers: (C,), rounded to the input's dtype), taking
-        ``a`` only where ``relu_output`` (a view, when given) is positive: the sums of the
-        gradient that passes a ReLU."""
+        (``a``, ``b``: views from `of`; centers: (C,), rounded to the input's dtype)."""
         kernel = self._kernels()[0]
         index = {start: t for t, (start, _) in enumerate(self._pieces())}
         totals = np.zeros((len(index), 2, self.channels))  # made here: a worker waits for no GIL
         scratch = np.empty((len(index), 2, self.channels if self.rows else _k.LANES), a.dtype)
         centers = a_center.astype(a.dtype), b_center.astype(b.dtype)
-        mask, lower, zero = _mask(a, relu_output)
 
         def part(i, j):
             t = index[i]  # each piece its own totals, added up in piece order: the same bits on any thread count
-            kernel(a[i:j], b[i:j], *centers, mask[i:j], lower, zero, totals[t, 0], totals[t, 1], scratch[t, 0],
-                   scratch[t, 1])
+            kernel(a[i:j], b[i:j], *centers, totals[t, 0], totals[t, 1], scratch[t, 0], scratch[t, 1])
 
         self._split(part, ordered=True)
         s1, s2 = totals.sum(axis=0)
@@ -92,14 +87,12 @@ class ChannelView:
         self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
         return y
 
-    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, relu_output: np.ndarray | None = None) -> np.ndarray:
-        """``u * a + v * b + c`` per channel, a new array of the view's shape; ``u`` taken only
-        where ``relu_output`` (a view, when given) is positive."""
+    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c) -> np.ndarray:
+        """``u * a + v * b + c`` per channel, a new array of the view's shape."""
         kernel = self._kernels()[2]
         y = memory.empty_aligned(self.shape, u.dtype)
         a, b, c = (np.asarray(t).astype(u.dtype) for t in (a, b, c))
-        mask, lower, zero = _mask(u, relu_output)
-        self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, mask[i:j], lower, zero, y[i:j]))
+        self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
@@ -132,15 +125,6 @@ class ChannelView:
         shifted_mean = s1 / n
         var = np.maximum(s2 / n - shifted_mean * shifted_mean, 0.0)
         return first + shifted_mean, var
-
-
-def _mask(a: np.ndarray, relu_output: np.ndarray | None):
-    """The kernels' ``(m, lower, zero)`` (see `kerasette.backend.kernels.normalization`): the
-    ReLU's output and 0, or, with no ReLU, ``a`` itself and NaN (nothing masked)."""
-    zero = a.dtype.type(0)
-    if relu_output is None:
-        return a, a.dtype.type(np.nan), zero
-    return relu_output, zero, zero
 
 
 def channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView | None:
