@@ -223,6 +223,27 @@ def report(folder: str, start: float, wall: float) -> None:
     print(f"main process wall time in first calls (compile, wait, cache load): {total:.2f} s of {wall:.2f} s")
 
 
+def _setting(args) -> dict:
+    """What a reader needs to redo the measurement: the command, the commit, the time, the load,
+    the machine's cores and CPU, Python's and numba's versions (numba imported in a subprocess:
+    not here, where it would not matter, but to keep this process as it was)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=ROOT, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=ROOT, check=True).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    probe = "import numba, llvmlite.binding as ll; print(numba.__version__, ll.get_host_cpu_name())"
+    versions = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split()
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
+            "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "loadavg_start": os.getloadavg(),
+            "cores": os.cpu_count(), "cpu": versions[1] if len(versions) > 1 else "unknown",
+            "python": sys.version.split()[0], "numba": versions[0] if versions else "unknown",
+            "compile_ahead": os.environ.get("KERASETTE_COMPILE_AHEAD", "1")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="vgg_like", help="vgg_like or a kerasette_reference.py case")
@@ -230,6 +251,7 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true", help="time with a filled cache instead")
     parser.add_argument("--log", action="store_true", help="record and print what is compiled (one run's)")
     args = parser.parse_args()
+    print(json.dumps(_setting(args)), flush=True)
     times, cpus = [], []
     with tempfile.TemporaryDirectory() as shared:
         if args.warm:
