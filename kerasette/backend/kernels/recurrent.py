@@ -38,7 +38,17 @@ from numba.extending import intrinsic, overload, register_jitable
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import inline, kernel
-from kerasette.backend.kernels.simd import Vector, lanes, vadd, vbroadcast, vfma, vload, vstore, vzeros
+from kerasette.backend.kernels.simd import (
+    VECTOR_BYTES,
+    Vector,
+    lanes,
+    vadd,
+    vbroadcast,
+    vfma,
+    vload,
+    vstore,
+    vzeros,
+)
 
 #: activation name -> code understood by the kernels
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
@@ -514,8 +524,8 @@ def lstm_product(h, h_off, n, packed, z, z_off):
 def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_step):
     """``C = A @ B`` for ``n`` rows, B packed in blocks of four SIMD vectors of columns
     (``packed`` (blocks, K, 4, L)), register-blocked: four rows by one block at a time (16
-    accumulators), each sum taken over ``k`` in order with fused multiply-adds (as BLAS does:
-    the same values up to the last bit). Row ``r`` of A starts at flat element ``a_off + r lda``
+    accumulators; two rows without AVX-512), each sum taken over ``k`` in order with fused
+    multiply-adds (as BLAS does: the same values up to the last bit). Row ``r`` of A starts at flat element ``a_off + r lda``
     of ``a``, row ``r`` of C at ``c_off + r ldc`` of ``c``; vector ``v`` of block ``j`` lands at
     column ``j block_step + v vector_step`` (`kerasette.backend.ops.recurrent.pack_lstm_recurrent`:
     the four gates of one vector of units; transposed, four consecutive vectors).
@@ -525,13 +535,16 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
     forward) stays in the first-level cache while every row goes through it."""
     nb, K, _, L = packed.shape
     _check_lanes(L, a.itemsize)
+    # four rows at a time (16 accumulators) where there are 32 vector registers (AVX-512), two
+    # rows elsewhere (8 of AVX's 16); then single rows
+    wide = VECTOR_BYTES == 64
     pf = packed.reshape(-1)
     s1, s2, s3 = vector_step, 2 * vector_step, 3 * vector_step
     for j in range(nb):
         base = j * K * 4 * L
         col = j * block_step
         r = 0
-        while r + 4 <= n:
+        while wide and r + 4 <= n:
             a0 = a_off + r * lda
             a00 = a01 = a02 = a03 = vzeros(a)
             a10 = a11 = a12 = a13 = vzeros(a)
@@ -569,6 +582,28 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
             vstore(c, o + s2, a32)
             vstore(c, o + s3, a33)
             r += 4
+        while r + 2 <= n:
+            a0 = a_off + r * lda
+            a00 = a01 = a02 = a03 = vzeros(a)
+            a10 = a11 = a12 = a13 = vzeros(a)
+            for k in range(K):
+                p = base + k * 4 * L
+                w0, w1, w2, w3 = vload(pf, p), vload(pf, p + L), vload(pf, p + 2 * L), vload(pf, p + 3 * L)
+                v = vbroadcast(a, a0 + k)
+                a00, a01, a02, a03 = vfma(v, w0, a00), vfma(v, w1, a01), vfma(v, w2, a02), vfma(v, w3, a03)
+                v = vbroadcast(a, a0 + lda + k)
+                a10, a11, a12, a13 = vfma(v, w0, a10), vfma(v, w1, a11), vfma(v, w2, a12), vfma(v, w3, a13)
+            o = c_off + r * ldc + col
+            vstore(c, o, a00)
+            vstore(c, o + s1, a01)
+            vstore(c, o + s2, a02)
+            vstore(c, o + s3, a03)
+            o += ldc
+            vstore(c, o, a10)
+            vstore(c, o + s1, a11)
+            vstore(c, o + s2, a12)
+            vstore(c, o + s3, a13)
+            r += 2
         while r < n:
             a0 = a_off + r * lda
             a00 = a01 = a02 = a03 = vzeros(a)
