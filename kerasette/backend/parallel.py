@@ -168,6 +168,23 @@ def map_pieces(fn, n_items: int, min_work: int = 0, work_per_item: int = 1,
     return results
 
 
+def run_shared(fn, pieces: int, work: int, min_work: int = 0) -> None:
+    """Runs ``fn()`` in the calling thread and in up to ``pieces - 1`` pool threads at once, for
+    a kernel that shares its ``pieces`` out itself (an atomic counter each call takes pieces
+    from until none is left: `kerasette.backend.kernels.spin.fetch_add`), so that a thread's
+    pieces cost one call and one GIL hand-over in all, not one each. A thread that could not
+    start before the caller finished is taken back. Small work (``work < min_work``) or a
+    single thread: one call here, which takes every piece.
+    """
+    threads = num_threads()
+    _take_over_blas()
+    helpers = min(threads, pieces) - 1
+    if helpers < 1 or work < min_work:
+        fn()
+        return
+    _pool().run([fn] * helpers, fn, cancel_waiting=True)
+
+
 def matmul_min_work() -> int:
     """Products with fewer multiply-adds than this run in the calling thread (default 2**24).
 

@@ -128,3 +128,31 @@ def test_op_gradient_with_segmented_images(monkeypatch, threads):
     with parallel_settings(memory_bound_min=0):
         (gx,) = check_gradients(global_average_pool2d, [x])
     np.testing.assert_allclose(gx[0, 0, 0], gx[0, 4, 6])  # the same share at every pixel
+
+
+@pytest.mark.parametrize("piece", [1, 3, 64])
+def test_shared_kernels_take_every_segment_once_from_several_threads(piece):
+    """The shared kernels run at once in several threads (as `parallel.run_shared` runs them),
+    taking pieces from one counter: every segment summed (spread) exactly once, the same bits
+    as one call of the plain kernel over all segments."""
+    import threading
+
+    rng = np.random.default_rng(piece)
+    k, rows = 3, 5
+    x = rng.standard_normal((20, 13, 4)).astype(np.float32)
+    expected = np.empty((20 * k, 4))
+    kernels.global_avgpool_sums(x, k, rows, 0, 20 * k, expected)
+    sums, counter = np.full((20 * k, 4), np.nan), np.zeros(1, np.int64)
+    kernels.global_avgpool_sums_shared(x, k, rows, np.zeros(1, np.int64), piece, np.empty((20 * k, 4)))  # compiled
+    threads = [threading.Thread(target=kernels.global_avgpool_sums_shared, args=(x, k, rows, counter, piece, sums))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(sums, expected)
+    assert counter[0] >= 20 * k  # every thread stopped past the end
+    dy = rng.standard_normal((20, 4)).astype(np.float32)
+    dx, spread = np.full_like(x, np.nan), np.zeros(1, np.int64)
+    kernels.global_avgpool_spread_shared(dy, k, rows, spread, piece, dx)
+    np.testing.assert_allclose(dx, np.broadcast_to((dy / np.float32(13))[:, None, :], x.shape), rtol=0, atol=0)

@@ -221,3 +221,29 @@ def test_a_late_worker_takes_the_latest_task_not_one_taken_back(make_pool):
     assert worker.cancel_if_waiting()
     assert worker._take(seen=3) == (4, None)
     assert worker.cells[pool.DONE] == 4
+
+
+def test_fetch_add_hands_out_each_number_once_to_concurrent_threads():
+    """`spin.fetch_add` from several threads at once (each in its own native loop without the
+    GIL): every number below the end is taken exactly once."""
+    import numba
+
+    from kerasette.backend.kernels.spin import fetch_add
+
+    @numba.njit(nogil=True)
+    def take_all(counter, end, taken):
+        while True:
+            n = fetch_add(counter, 0, 1)
+            if n >= end:
+                return
+            taken[n] += 1
+
+    end = 200_000
+    counter, taken = np.zeros(1, np.int64), np.zeros(end, np.int64)
+    take_all(np.zeros(1, np.int64), 0, taken)  # compiled before the threads start
+    threads = [threading.Thread(target=take_all, args=(counter, end, taken)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (taken == 1).all()

@@ -105,12 +105,11 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
 #: reading on one core): a batch of 8 images of 112 x 112 x 64 is 32 segments, where whole
 #: images (7 pieces of one or two images) shared out unevenly between two threads.
 GLOBAL_SEGMENT = 1 << 18
-#: Elements per piece of `parallel.map_pieces` in global average pooling: a piece is a run of
-#: whole segments, one numba call of a few microseconds' dispatch. The threads finish within one
-#: piece of each other; a helper that wakes ``d`` late (17 us median on the 2-core VM) costs
-#: about ``d / 2 + piece / 2`` instead of ``d`` with halves. On the loaded machine 2**18 and
-#: 2**20 measured the same (medians 0.45 ms at 32 x 32 x 32 x 64, 1.15 ms at 8 x 112 x 112 x 64).
-GLOBAL_PIECE = 1 << 18
+#: Elements per piece in global average pooling: a piece is a run of whole segments, which the
+#: threads take from a shared counter inside one kernel call each (`parallel.run_shared`: no
+#: Python or GIL per piece), so pieces can be small and the threads finish within one of each
+#: other: 32 x 32 x 32 x 64 is 32 pieces of one image.
+GLOBAL_PIECE = 1 << 16
 
 
 def global_segments(size: int, chans: int) -> tuple[int, int]:
@@ -139,8 +138,9 @@ def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(n_img, size, chans)
     k, rows = global_segments(size, chans)
     sums = np.empty((n_img * k, chans))
-    parallel.map_pieces(lambda i, j: _pool.global_avgpool_sums(flat, k, rows, i, j, sums), n_img * k,
-                        parallel.memory_bound_min(), rows * chans, piece_work=GLOBAL_PIECE)
+    piece, counter = max(1, GLOBAL_PIECE // (rows * chans)), np.zeros(1, np.int64)
+    parallel.run_shared(lambda: _pool.global_avgpool_sums_shared(flat, k, rows, counter, piece, sums),
+                        -(-n_img * k // piece), flat.size, parallel.memory_bound_min())
     _pool.global_avgpool_mean(sums, k, size, y)
     return y
 
@@ -156,6 +156,7 @@ def global_avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int]
     flat = dx.reshape(n_img, size, chans)
     dy = np.ascontiguousarray(dy)
     k, rows = global_segments(size, chans)
-    parallel.map_pieces(lambda i, j: _pool.global_avgpool_spread(dy, k, rows, i, j, flat), n_img * k,
-                        parallel.memory_bound_min(), rows * chans, piece_work=GLOBAL_PIECE)
+    piece, counter = max(1, GLOBAL_PIECE // (rows * chans)), np.zeros(1, np.int64)
+    parallel.run_shared(lambda: _pool.global_avgpool_spread_shared(dy, k, rows, counter, piece, flat),
+                        -(-n_img * k // piece), flat.size, parallel.memory_bound_min())
     return dx

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels.spin import fetch_add
 
 #: rows of a segment added in the input's dtype before their sums move to float64 (short sums,
 #: fast vector adds; the float64 total keeps a large image's mean accurate)
@@ -219,6 +220,28 @@ def _global_avgpool_spread(dy, k, rows, first, stop, dx):
                 row[c] = share[c]
 
 
+def _global_avgpool_sums_shared(x, k, rows, counter, piece, sums):
+    """`global_avgpool_sums` over every segment, ``piece`` segments at a time taken from
+    ``counter`` (an int64 cell shared by the threads running this kernel at once, 0 at the
+    start): one call per thread, the pieces shared without the GIL."""
+    total = sums.shape[0]
+    while True:
+        first = fetch_add(counter, 0, piece)
+        if first >= total:
+            return
+        global_avgpool_sums(x, k, rows, first, min(first + piece, total), sums)
+
+
+def _global_avgpool_spread_shared(dy, k, rows, counter, piece, dx):
+    """`global_avgpool_spread` over every segment, shared as `global_avgpool_sums_shared`."""
+    total = dy.shape[0] * k
+    while True:
+        first = fetch_add(counter, 0, piece)
+        if first >= total:
+            return
+        global_avgpool_spread(dy, k, rows, first, min(first + piece, total), dx)
+
+
 maxpool_forward = kernel(_maxpool_forward)
 maxpool_backward = kernel(_maxpool_backward)
 avgpool_forward = kernel(_avgpool_forward)
@@ -226,3 +249,5 @@ avgpool_backward = kernel(_avgpool_backward)
 global_avgpool_sums = kernel(_global_avgpool_sums)
 global_avgpool_mean = kernel(_global_avgpool_mean)
 global_avgpool_spread = kernel(_global_avgpool_spread)
+global_avgpool_sums_shared = kernel(_global_avgpool_sums_shared)
+global_avgpool_spread_shared = kernel(_global_avgpool_spread_shared)

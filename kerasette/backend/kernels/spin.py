@@ -59,6 +59,21 @@ def _store_release(typingctx, cells, index, value):
 
 
 @intrinsic
+def fetch_add(typingctx, cells, index, value):
+    """``cells[index] += value`` atomically; returns the value before. Threads running the same
+    kernel take pieces of work with it: ``first = fetch_add(counter, 0, n)`` until ``first``
+    passes the end."""
+    signature = types.int64(cells, index, value)
+
+    def codegen(context, builder, sig, args):
+        pointer = _cell_pointer(context, builder, sig.args[0], args[0], args[1])
+        amount = context.cast(builder, args[2], sig.args[2], types.int64)
+        return builder.atomic_rmw("add", pointer, amount, "monotonic")
+
+    return signature, codegen
+
+
+@intrinsic
 def _pause(typingctx):
     """One ``pause`` instruction (nothing where the machine has none)."""
     signature = types.void()
