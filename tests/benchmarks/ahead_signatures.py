@@ -13,12 +13,15 @@ does not compile the kernels it calls, which would then be missing from the list
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="kerasette-ahead-list-")  # before numba's import
+atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], True)
 os.environ["KERASETTE_COMPILE_AHEAD"] = "0"
 
 import numpy as np  # noqa: E402
