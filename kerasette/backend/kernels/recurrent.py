@@ -19,9 +19,16 @@ the previous output before the recurrent product (recurrent dropout; the same ev
 
 The LSTM with its default activations (sigmoid gates, tanh) runs each row of a step as one
 loop over the units (`lstm_cell_row` forward, `lstm_grad_row` backward) that adds the
-projections, applies every gate and updates the states; other activations go through
-`activate_flat`'s passes. For inference the LSTM keeps no gates (one step's scratch) and, when
-only the last state is wanted, two state slots instead of every step's.
+projections, applies every gate and updates the states (in float32, when the units fill whole
+SIMD vectors, `lstm_cell_row_vectors`: the same operations on full-width vectors); other
+activations go through `activate_flat`'s passes. For inference the LSTM keeps no gates (one
+step's scratch) and, when only the last state is wanted, two state slots instead of every
+step's. When the units fill whole SIMD vectors, the LSTM's per-step products (forward and
+backward) are the kernels' own register-blocked loop (`blocked_product`) with the recurrent
+kernel packed once per call, not BLAS, which re-packs the kernel on every call. The LSTM can
+also read each step's projections by row index from a table (`lstm_rows`: the embedding rows
+folded with the input kernel, see `kerasette.backend.ops.recurrent.FoldedProjections`),
+prefetching the next step's rows.
 
 Gate order is Keras's: LSTM i, f, c, o; GRU z, r, h.
 """

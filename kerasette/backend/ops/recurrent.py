@@ -10,7 +10,9 @@ Each returns either every step's output, time-major (steps, batch, units), or on
 state (batch, units) (``sequences=False``); the LSTM with ``with_cell=True`` appends the cell
 state along the last axis (units * 2). When no gradient is being recorded (``no_grad``, as in
 ``predict``, or no input needs one) the LSTM keeps nothing for a backward pass: no gates and,
-for the last state only, two state slots instead of every step's (`Recurrence.inference`). Options common to all:
+for the last state only, two state slots instead of every step's (`Recurrence.inference`). An
+LSTM fed by `embedding` for inference can read its projections by row from a table folded
+across calls (``rows``, `FoldedProjections`). Options common to all:
 
 - ``mask``: (steps, batch) booleans, time-major; a False step leaves the states as they were
   (its output repeats the previous one), as Keras's masking does.
