@@ -103,6 +103,7 @@ class _Worker:
                 self.result, self.error = task(), None
             except BaseException as error:  # raised in the caller after the join
                 self.result, self.error = None, error
+            task = None  # the closure's arrays are not kept until the next task
             with self.lock:
                 cells[DONE] = seen = seq
                 if self.joiner_waiting:

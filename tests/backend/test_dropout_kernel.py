@@ -23,6 +23,21 @@ def test_apply_mask_matches_numpy(dtype):
     assert np.all(out[:3] != 0) or np.all(x[:3] == 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_apply_draws_and_apply_kept_match_numpy(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(1000).astype(dtype)
+    draws = rng.random(1000, dtype=dtype)
+    draws[:3] = dtype(0.25)
+    out, kept = np.full_like(x, np.nan), np.zeros(1000, np.bool_)
+    kernels.apply_draws(x, draws, dtype(0.25), dtype(1 / 0.75), out, kept)
+    np.testing.assert_array_equal(kept, draws >= dtype(0.25))
+    np.testing.assert_array_equal(out, np.where(draws >= dtype(0.25), x * dtype(1 / 0.75), 0))
+    g, dx = rng.standard_normal(1000).astype(dtype), np.full_like(x, np.nan)
+    kernels.apply_kept(g, kept, dtype(1 / 0.75), dx)
+    np.testing.assert_array_equal(dx, np.where(kept, g * dtype(1 / 0.75), 0))
+
+
 def _expected_draws(shape, seed_rng, dtype):
     """The op's draws: one seed from its generator, one PCG64 stream per block of values."""
     seed = int(seed_rng.integers(0, 2**63))
@@ -65,7 +80,7 @@ def test_dropout_blocks_and_calls_draw_different_values():
     assert not np.array_equal(blocks[0], blocks[1]) and not np.array_equal(blocks[1], blocks[2])
     op.forward(x)
     assert not np.array_equal(first, op.keep)
-    assert op.keep.dtype == np.float64
+    assert op.keep.dtype == np.bool_ and op.keep.nbytes == x.size  # one byte a value is kept
 
 
 def test_dropout_of_an_empty_tensor():

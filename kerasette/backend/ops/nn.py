@@ -147,37 +147,39 @@ class Dropout(Op):
 
     def forward(self, x):
         # Drawing, comparing, scaling and multiplying run block by block, split over the pool
-        # for large tensors (numpy releases the GIL while it fills a block).
+        # for large tensors (numpy releases the GIL while it fills a block). Each block's draws
+        # go to a block-sized scratch; the op keeps only the one-byte mask of the kept values.
         x = np.ascontiguousarray(x)
-        self.keep = np.empty(x.shape, np.float64 if x.dtype == np.float64 else np.float32)
-        seed = int(self.rng.integers(0, 2**63))
-        flat_keep = self.keep.reshape(-1)
-
-        def draw(start, stop):
-            np.random.default_rng([seed, start // DRAW_BLOCK]).random(out=flat_keep[start:stop],
-                                                                       dtype=flat_keep.dtype)
-
-        return self._masked(x, draw)
+        self.keep = np.empty(x.shape, np.bool_)
+        self.seed = int(self.rng.integers(0, 2**63))
+        return self._masked(x, forward=True)
 
     def backward(self, grad):
-        return (self._masked(np.ascontiguousarray(grad)),)
+        return (self._masked(np.ascontiguousarray(grad), forward=False),)
 
-    def _masked(self, x, draw=None):
-        """``x`` times the mask, by blocks of `DRAW_BLOCK` (``draw(start, stop)`` fills the
-        block's draws first, in the forward pass)."""
+    def _masked(self, x, forward: bool):
+        """``x`` times the mask, by blocks of `DRAW_BLOCK`: in the forward pass each block's
+        draws first (a PCG64 stream per block, seeded by the op's seed and the block's index:
+        the same values however the blocks are shared among threads)."""
         from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
         out = np.empty_like(x)
         kind = x.dtype.type
         rate, scale = kind(self.rate), kind(1.0 / (1.0 - self.rate))
         flat_x, flat_keep, flat_out = x.reshape(-1), self.keep.reshape(-1), out.reshape(-1)
+        draw_dtype = np.float64 if x.dtype == np.float64 else np.float32
 
         def blocks(b0, b1):
+            draws = np.empty(min(DRAW_BLOCK, flat_x.size), draw_dtype) if forward else None
             for b in range(b0, b1):
                 start, stop = b * DRAW_BLOCK, min(flat_x.size, (b + 1) * DRAW_BLOCK)
-                if draw is not None:
-                    draw(start, stop)
-                kernels.apply_mask(flat_x[start:stop], flat_keep[start:stop], rate, scale, flat_out[start:stop])
+                if forward:
+                    block = draws[:stop - start]
+                    np.random.default_rng([self.seed, b]).random(out=block, dtype=draw_dtype)
+                    kernels.apply_draws(flat_x[start:stop], block, rate, scale, flat_out[start:stop],
+                                        flat_keep[start:stop])
+                else:
+                    kernels.apply_kept(flat_x[start:stop], flat_keep[start:stop], scale, flat_out[start:stop])
 
         parallel.map_chunks(blocks, -(-flat_x.size // DRAW_BLOCK), parallel.memory_bound_min(), DRAW_BLOCK)
         return out
