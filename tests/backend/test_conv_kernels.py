@@ -9,6 +9,7 @@ import stat
 import numpy as np
 import pytest
 
+from kerasette.backend import memory
 from kerasette.backend.engine import batch, conv, conv_algorithms, conv_settings, gemm_conv, pooling
 from kerasette.backend.kernels import _jit
 from kerasette.backend.kernels import conv as conv_kernels
@@ -383,3 +384,37 @@ def test_fused_backward_equals_the_separate_passes(case, relu, has_bias):
                                        need_input=False)
     assert only_w[0] is None
     np.testing.assert_allclose(only_w[1], dw_want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_output_pass_kernels_in_place_and_not(relu):
+    """The output pass's backward (the ReLU's mask and the bias gradient) against numpy, into a
+    new array and into the gradient itself."""
+    rng = np.random.default_rng(5)
+    dy = rng.standard_normal((37, 6)).astype(np.float32)
+    out = np.maximum(rng.standard_normal((37, 6)).astype(np.float32), 0)
+    expected = dy * (out > 0) if relu else dy.copy()
+    dz, db = np.full_like(dy, np.nan), np.zeros(6, np.float32)
+    conv_kernels.relu_grad_bias_rows(dy, out, relu, dz, db)
+    np.testing.assert_array_equal(dz, expected)
+    np.testing.assert_allclose(db, expected.sum(axis=0), rtol=1e-5, atol=1e-5)
+    inplace, db2 = dy.copy(), np.zeros(6, np.float32)
+    conv_kernels.relu_grad_bias_rows_inplace(inplace, out, relu, db2)
+    np.testing.assert_array_equal(inplace, expected)
+    np.testing.assert_array_equal(db2, db)
+
+
+def test_conv_backward_overwriting_its_gradient_gives_the_same_gradients():
+    """``overwrite_dy``: the same gradients as a new array, the gradient now holding the masked
+    one."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 9, 9, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 5, 16)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    out = conv.conv2d_forward(x, w, b, (1, 1), "same", relu=True)
+    dy = memory.empty_aligned(out.shape, np.float32)
+    dy[...] = rng.standard_normal(out.shape)
+    expected = conv.conv2d_backward(dy.copy(), x, w, out, True, True, (1, 1), "same")
+    got = conv.conv2d_backward(dy, x, w, out, True, True, (1, 1), "same", overwrite_dy=True)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e)

@@ -178,7 +178,7 @@ def _weight_grad_plan(dy, x, w_shape, strides, padding):
 
 
 def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=True, need_kernel=True,
-                    dilation=(1, 1), groups=1, saved=None):
+                    dilation=(1, 1), groups=1, saved=None, overwrite_dy=False):
     """All the gradients of :func:`conv2d_forward` in one pass over the batch.
 
     Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
@@ -194,6 +194,9 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         relu, has_bias: what the forward pass fused.
         strides, padding, dilation, groups, saved: as for :func:`conv2d_forward`.
         need_input, need_kernel: which gradients to compute.
+        overwrite_dy: ``dy`` is held by nobody else (the backward pass says so: the op's
+            ``grad_is_scratch``), so the output pass may write the ReLU's masked gradient into it
+            instead of a new array as large.
 
     Returns:
         (dx, dw, db), each None when not needed (``db`` when not ``has_bias``).
@@ -207,7 +210,8 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
-    dz = memory.empty_aligned(dy.shape, dy.dtype) if output_pass else dy
+    in_place = output_pass and overwrite_dy and dy.flags.writeable and dy.ctypes.data % memory.ALIGNMENT == 0
+    dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
     dx = in_chunk = w_chunk = finish = None
     if need_input:
         dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
@@ -215,7 +219,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         w_chunk, finish = _weight_grad_plan(dz, x, w.shape, strides, padding)
 
     def chunk(i, j):
-        db = _output_pass_part(dy, out, relu, dz, i, j) if output_pass else None
+        db = _output_pass_part(dy, out, relu, None if in_place else dz, i, j) if output_pass else None
         if in_chunk is not None:
             in_chunk(i, j)
         return db, (w_chunk(i, j) if w_chunk is not None else None)
@@ -254,12 +258,16 @@ def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> 
 
 
 def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:
-    """:func:`output_pass_backward` for images ``i:j``: fills ``dz[i:j]``, returns their bias gradient."""
+    """:func:`output_pass_backward` for images ``i:j``: fills ``dz[i:j]`` (``dz`` None: ``dy``
+    itself, in place), returns their bias gradient."""
     cout = dy.shape[-1]
     db = np.zeros(cout, dy.dtype)
     ref = out if relu else dy
-    _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
-                              dz[i:j].reshape(-1, cout), db)
+    if dz is None:
+        _conv.relu_grad_bias_rows_inplace(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu, db)
+    else:
+        _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
+                                  dz[i:j].reshape(-1, cout), db)
     return db
 
 

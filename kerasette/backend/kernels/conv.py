@@ -121,6 +121,22 @@ def bias_act_rows(y, b, has_bias, relu):
 
 
 @kernel
+def relu_grad_bias_rows_inplace(dz, out, relu, db):
+    """`relu_grad_bias_rows` writing into the gradient it reads (``dz``: ``dy`` on entry, ``dy *
+    (out > 0)`` on return; the caller's ``dy`` held by nobody else): one array fewer as large as
+    the layer's output in the backward pass. A kernel of its own because with ``dz`` passed as
+    both ``dy`` and ``dz`` the loop cannot tell they are the same array and stays scalar."""
+    rows, cout = dz.shape
+    for r in range(rows):
+        for c in range(cout):
+            g = dz[r, c]
+            if relu and not out[r, c] > 0:
+                g = 0
+            dz[r, c] = g
+            db[c] += g
+
+
+@kernel
 def relu_grad_bias_rows(dy, out, relu, dz, db):
     """The backward of the fused output pass, for 2-D (rows, cout) views.
 

@@ -61,10 +61,12 @@ class Conv2D(Op):
 
     def backward(self, grad):
         has_bias = len(self.needs_grad) > 2
+        # the gradient may be overwritten when nothing but the backward pass holds it
+        in_place = {} if self.variant else {"overwrite_dy": getattr(self, "grad_is_scratch", False)}
         gx, gk, gb = _conv().conv2d_backward(
             grad, self.x, self.kernel, self.out if self.relu else None, self.relu, has_bias,
             self.strides, self.padding, need_input=self.needs_grad[0], need_kernel=self.needs_grad[1],
-            **self.variant)
+            **self.variant, **in_place)
         return gx, gk, (gb if has_bias and self.needs_grad[2] else None)
 
 
