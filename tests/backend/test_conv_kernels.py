@@ -418,3 +418,24 @@ def test_conv_backward_overwriting_its_gradient_gives_the_same_gradients():
     got = conv.conv2d_backward(dy, x, w, out, True, True, (1, 1), "same", overwrite_dy=True)
     for e, g in zip(expected, got):
         np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("side, dtype", [(12, np.uint8), (16, np.uint8), (17, np.uint16), (40, np.uint16)])
+def test_maxpool_positions_in_the_smallest_integers(side, dtype):
+    """The positions the backward pass keeps are uint8 up to 16 x 16 planes, uint16 beyond (up
+    to 256 x 256); forward and backward against numpy on both sides of the change."""
+    rng = np.random.default_rng(side)
+    x = rng.standard_normal((2, side, side, 3)).astype(np.float32)
+    y, argmax = pooling.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    assert argmax.dtype == dtype
+    o = side // 2
+    windows = x[:, :2 * o, :2 * o].reshape(2, o, 2, o, 2, 3).transpose(0, 1, 3, 5, 2, 4).reshape(2, o, o, 3, 4)
+    np.testing.assert_array_equal(y, windows.max(axis=-1))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = pooling.maxpool2d_backward(dy, argmax, x.shape)
+    winner = windows.argmax(axis=-1)  # first maximum in row-major window order, as the kernel
+    expected = np.zeros_like(x)
+    for n, i, j, c in np.ndindex(2, o, o, 3):
+        di, dj = divmod(int(winner[n, i, j, c]), 2)
+        expected[n, 2 * i + di, 2 * j + dj, c] += dy[n, i, j, c]
+    np.testing.assert_array_equal(dx, expected)

@@ -25,6 +25,20 @@ def _by_pieces(fn, array: np.ndarray, min_elements: int) -> None:
     parallel.map_pieces(fn, array.shape[0], min_elements, math.prod(array.shape[1:]))
 
 
+def position_dtype(plane: int) -> np.dtype:
+    """The smallest unsigned integer dtype holding positions ``0 .. plane - 1`` (int64 beyond
+    uint32's).
+
+    Example:
+        >>> position_dtype(96 * 96), position_dtype(16 * 16), position_dtype(2**20)
+        (dtype('uint16'), dtype('uint8'), dtype('uint32'))
+    """
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if plane <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 def maxpool2d_forward(
     x: np.ndarray,
     pool_size: tuple[int, int],
@@ -40,12 +54,13 @@ def maxpool2d_forward(
         padding: 'valid' or 'same' ('same' pads with -inf).
 
     Returns:
-        (y, argmax), both (N, OH, OW, C); ``argmax`` holds int32 (or int64 for huge images)
-        flat positions ``h * W + w`` within each image's plane.
+        (y, argmax), both (N, OH, OW, C); ``argmax`` holds the flat positions ``h * W + w``
+        within each image's plane in the smallest integers that hold them (`position_dtype`:
+        the backward pass keeps them, 2 bytes each for images up to 256 x 256).
     """
     (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
     n_img, height, width, chans = x.shape
-    index_dtype = np.int32 if height * width < 2**31 else np.int64
+    index_dtype = position_dtype(height * width)
     y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
