@@ -103,3 +103,54 @@ def test_keras3_loads_a_kerasette_model_given_masks(tmp_path):
     assert set(results) == {"given_masks.h5", "given_masks.keras"}
     for result in results.values():
         assert result["max_abs_diff"] <= 1e-5, result
+
+
+def _initial_state_model(cell):
+    """An LSTM or GRU given its initial states as tensors of the graph (``initial_state=``)."""
+    K.set_seed(5)
+    sequence = Input((6, 3), name="sequence")
+    states = [Input((4,), name=f"state_{i}") for i in range(2 if cell is LSTM else 1)]
+    h = cell(4, name="rnn")(sequence, initial_state=states)
+    return Model([sequence, *states], Dense(2, name="out")(h))
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_initial_states_given_as_tensors_are_the_calls_keyword(cell):
+    """Recorded as Keras 3 records them (the call's ``initial_state`` keyword, not a list input),
+    used in the call, and the same after a config round trip."""
+    model = _initial_state_model(cell)
+    node = next(e for e in model.get_config()["layers"] if e["name"] == "rnn")["inbound_nodes"][0]
+    assert len(node["args"]) == 1 and "initial_state" in node["kwargs"]
+    rng = np.random.default_rng(7)
+    xs = [rng.normal(size=(3, 6, 3)).astype("float32")] + [rng.normal(size=(3, 4)).astype("float32")
+                                                          for _ in model.inputs[1:]]
+    y = model.predict(xs, verbose=0)
+    zeros = model.predict([xs[0]] + [np.zeros_like(s) for s in xs[1:]], verbose=0)
+    assert np.abs(y - zeros).max() > 1e-3  # the states given matter
+    rebuilt = Model.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt.predict(xs, verbose=0), y, rtol=0, atol=1e-6)
+
+
+def test_keras3_loads_a_kerasette_model_given_initial_states(tmp_path):
+    keras_python = _require_keras()
+    rng = np.random.default_rng(8)
+    files = set()
+    for cell in (LSTM, GRU):
+        model = _initial_state_model(cell)
+        xs = [rng.normal(size=(3, 6, 3)).astype("float32")] + [rng.normal(size=(3, 4)).astype("float32")
+                                                              for _ in model.inputs[1:]]
+        name = f"initial_state_{cell.__name__.lower()}"
+        for suffix in (".h5", ".keras"):
+            model.save(tmp_path / f"{name}{suffix}")
+            files.add(f"{name}{suffix}")
+        np.savez(tmp_path / f"{name}.npz", **{f"x_{i}": x for i, x in enumerate(xs)}, y=model.predict(xs, verbose=0))
+    env = {**os.environ, "KERAS_BACKEND": backend()}
+    proc = subprocess.run([keras_python, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = {r["file"]: r for r in map(json.loads, filter(lambda line: line.startswith("{"),
+                                                             proc.stdout.splitlines())) if "file" in r}
+    assert set(results) == files
+    for result in results.values():
+        assert result["max_abs_diff"] <= 1e-5, result

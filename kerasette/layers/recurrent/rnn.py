@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend import ops
+from kerasette.backend import ops, symbolic
 from kerasette.backend.ops import recurrent as rops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
@@ -191,6 +191,12 @@ class RNN(Layer):
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, initial_state=None, constants=None, **kwargs):
+        if (initial_state is not None and constants is None and not self._num_constants
+                and symbolic.is_symbolic(inputs) and not isinstance(inputs, (list, tuple))):
+            # recorded as the call's keyword, as Keras 3 records it (its RNN refuses states
+            # folded into a list input: "expects 1 input(s), but it received 3")
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            return super().__call__(inputs, *args, initial_state=states, **kwargs)
         if initial_state is not None or constants is not None:
             given = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
             states = [] if initial_state is None else (
