@@ -80,13 +80,12 @@ class _Worker:
 
     # -- the worker's side ----------------------------------------------------------------------
     def _loop(self) -> None:
-        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: numba, not at import
-
         self.tid = threading.get_native_id()
         cells, pool = self.cells, self.pool
+        watch = pool.watch
         seen = 0
         while not pool.closed:
-            seq = publish_and_watch(cells, FREE, seen, SEQ, seen, pool.spins, 0)
+            seq = watch(cells, FREE, seen, SEQ, seen, pool.spins, 0)
             if pool.closed:
                 return
             if seq == seen:
@@ -128,8 +127,6 @@ class _Worker:
     # -- the caller's side ----------------------------------------------------------------------
     def submit(self, task) -> None:
         """Gives the worker ``task`` (a callable without arguments)."""
-        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_loop`
-
         cells, pool = self.cells, self.pool
         self.seq += 1
         seq = self.seq
@@ -143,7 +140,7 @@ class _Worker:
                 cells[SEQ] = seq
                 self.wake.release()
         if not asleep:  # spinning: publish without the GIL, and let the worker take it
-            publish_and_watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, pool.settle_spins)
+            pool.watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, pool.settle_spins)
 
     def cancel_if_waiting(self) -> bool:
         """Takes the last task back when the worker has not started it; True when it did."""
@@ -156,12 +153,10 @@ class _Worker:
 
     def join(self):
         """Waits for the last task; returns its result or raises its error."""
-        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_loop`
-
         cells, seq = self.cells, self.seq
         seen = int(cells[FREE])
         while seen != seq:
-            changed = publish_and_watch(cells, -1, 0, FREE, seen, self.pool.spins, 0)
+            changed = self.pool.watch(cells, -1, 0, FREE, seen, self.pool.spins, 0)
             if changed == seen:  # the wait ran out: sleep until the worker is done
                 with self.lock:
                     self.joiner_waiting = cells[DONE] != seq
@@ -181,6 +176,10 @@ class Pool:
     """``threads - 1`` workers (the caller is the other thread)."""
 
     def __init__(self, threads: int):
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: numba, not at import
+
+        #: the native wait every thread of the pool uses (imported once, not at each hand-off)
+        self.watch = publish_and_watch
         self.closed = False
         self.lock = threading.Lock()
         spin_us = spin_budget_us()
@@ -290,7 +289,7 @@ def _spin_seconds() -> float:
     """Seconds one turn of `publish_and_watch` takes on this machine (measured once)."""
     global _SPIN_SECONDS
     if _SPIN_SECONDS is None:
-        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `_Worker._loop`
+        from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `Pool.__init__`
 
         cells = np.zeros(8, np.int64)
         publish_and_watch(cells, -1, 0, SEQ, 0, 10, 0)

@@ -349,34 +349,3 @@ def test_inference_scale_shift_numpy_path_equals_the_recorded_one(dtype):
     for a, c in zip(recorded, plain):
         assert a.data.dtype == c.data.dtype == dtype
         np.testing.assert_array_equal(a.data, c.data)
-
-
-@pytest.mark.parametrize("planes", [False, True])
-@pytest.mark.parametrize("piece", [1, 4, 100])
-def test_shared_maps_cover_every_piece_once_from_several_threads(planes, piece):
-    """The maps' shared kernels running at once in several threads on one counter (as
-    `parallel.run_shared` runs them) write every entry, as the plain kernels."""
-    import threading
-
-    rng = np.random.default_rng(piece)
-    shape = (37, 3, 5) if planes else (37, 6)
-    chans = shape[1]
-    u, v = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
-    a, b, c = (rng.standard_normal(chans).astype(np.float32) for _ in range(3))
-    plain1, plain2 = np.empty_like(u), np.empty_like(u)
-    (kernels.channel_affine_planes if planes else kernels.channel_affine_rows)(u, a, b, np.float32(0), plain1)
-    (kernels.channel_affine2_planes if planes else kernels.channel_affine2_rows)(u, v, a, b, c, plain2)
-    affine = kernels.channel_affine_planes_shared if planes else kernels.channel_affine_rows_shared
-    affine2 = kernels.channel_affine2_planes_shared if planes else kernels.channel_affine2_rows_shared
-    y1, y2 = np.full_like(u, np.nan), np.full_like(u, np.nan)
-    k1, k2 = np.zeros(1, np.int64), np.zeros(1, np.int64)
-    affine(u, a, b, np.float32(0), np.empty_like(u), np.zeros(1, np.int64), piece)  # compiled before the threads
-    affine2(u, v, a, b, c, np.empty_like(u), np.zeros(1, np.int64), piece)
-    threads = [threading.Thread(target=affine, args=(u, a, b, np.float32(0), y1, k1, piece)) for _ in range(3)]
-    threads += [threading.Thread(target=affine2, args=(u, v, a, b, c, y2, k2, piece)) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    np.testing.assert_array_equal(y1, plain1)
-    np.testing.assert_array_equal(y2, plain2)

@@ -24,10 +24,6 @@ import numpy as np
 from kerasette.backend import memory, parallel
 from kerasette.backend.kernels import normalization as _k
 
-#: Values per piece of a map (`ChannelView.affine`, `ChannelView.affine2`): 256 KB of float32,
-#: which the threads take from a shared counter inside one kernel call each.
-MAP_PIECE = 1 << 16
-
 
 class ChannelView:
     """Where the channels of an array are: ``(R, C)`` rows or ``(A, C, S)`` planes.
@@ -51,15 +47,6 @@ class ChannelView:
         if self.rows:
             return _k.channel_sums_rows, _k.channel_affine_rows, _k.channel_affine2_rows
         return _k.channel_sums_planes, _k.channel_affine_planes, _k.channel_affine2_planes
-
-    def _shared(self, run) -> None:
-        """``run(counter, piece)`` in the calling thread and the pool's at once (a map whose kernel
-        takes pieces of about `MAP_PIECE` values from ``counter`` itself: `parallel.run_shared`)."""
-        per_entry = math.prod(self.shape[1:])
-        piece = max(1, MAP_PIECE // max(1, per_entry))
-        counter = np.zeros(1, np.int64)
-        parallel.run_shared(lambda: run(counter, piece), -(-self.shape[0] // piece), self.shape[0] * per_entry,
-                            parallel.memory_bound_min())
 
     def _pieces(self) -> list[tuple[int, int]]:
         """The pieces of the leading axis that `_split` runs (see `parallel.pieces`)."""
@@ -93,19 +80,19 @@ class ChannelView:
     def affine(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool = False) -> np.ndarray:
         """``x * scale + shift`` per channel (then a ReLU, when ``relu``), a new array of the
         view's shape."""
-        kernel = _k.channel_affine_rows_shared if self.rows else _k.channel_affine_planes_shared
+        kernel = self._kernels()[1]
         y = memory.empty_aligned(self.shape, x.dtype)
         scale, shift = scale.astype(x.dtype), shift.astype(x.dtype)
         lower = x.dtype.type(0 if relu else np.nan)
-        self._shared(lambda counter, piece: kernel(x, scale, shift, lower, y, counter, piece))
+        self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
         return y
 
     def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c) -> np.ndarray:
         """``u * a + v * b + c`` per channel, a new array of the view's shape."""
-        kernel = _k.channel_affine2_rows_shared if self.rows else _k.channel_affine2_planes_shared
+        kernel = self._kernels()[2]
         y = memory.empty_aligned(self.shape, u.dtype)
         a, b, c = (np.asarray(t).astype(u.dtype) for t in (a, b, c))
-        self._shared(lambda counter, piece: kernel(u, v, a, b, c, y, counter, piece))
+        self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):

@@ -25,7 +25,6 @@ up (see `kerasette.backend.engine.normalization`).
 from __future__ import annotations
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.spin import fetch_add
 
 #: rows (or steps of LANES values) summed in the input's dtype before the sums move to float64
 SUM_BLOCK = 32
@@ -190,54 +189,6 @@ def _moving_update(moving_mean, moving_var, mean, var, momentum):
         moving_var[c] = moving_var[c] * momentum + var[c] * rest
 
 
-# -- the maps over pieces shared by the threads ----------------------------------------------------
-# Each thread makes one call, which takes ``piece`` leading-axis entries at a time from
-# ``counter`` (an int64 cell, 0 at the start, shared by the calls running at once) until none is
-# left (`kerasette.backend.parallel.run_shared`): no Python or GIL per piece.
-def _channel_affine_rows_shared(x, scale, shift, lower, y, counter, piece):
-    """`channel_affine_rows` over all rows, in pieces shared by the threads."""
-    total = x.shape[0]
-    while True:
-        i = fetch_add(counter, 0, piece)
-        if i >= total:
-            return
-        j = min(i + piece, total)
-        channel_affine_rows(x[i:j], scale, shift, lower, y[i:j])
-
-
-def _channel_affine_planes_shared(x, scale, shift, lower, y, counter, piece):
-    """`channel_affine_planes` over all planes, in pieces shared by the threads."""
-    total = x.shape[0]
-    while True:
-        i = fetch_add(counter, 0, piece)
-        if i >= total:
-            return
-        j = min(i + piece, total)
-        channel_affine_planes(x[i:j], scale, shift, lower, y[i:j])
-
-
-def _channel_affine2_rows_shared(u, v, a, b, c0, y, counter, piece):
-    """`channel_affine2_rows` over all rows, in pieces shared by the threads."""
-    total = u.shape[0]
-    while True:
-        i = fetch_add(counter, 0, piece)
-        if i >= total:
-            return
-        j = min(i + piece, total)
-        channel_affine2_rows(u[i:j], v[i:j], a, b, c0, y[i:j])
-
-
-def _channel_affine2_planes_shared(u, v, a, b, c0, y, counter, piece):
-    """`channel_affine2_planes` over all planes, in pieces shared by the threads."""
-    total = u.shape[0]
-    while True:
-        i = fetch_add(counter, 0, piece)
-        if i >= total:
-            return
-        j = min(i + piece, total)
-        channel_affine2_planes(u[i:j], v[i:j], a, b, c0, y[i:j])
-
-
 channel_sums_rows = kernel(_channel_sums_rows)
 channel_sums_planes = kernel(_channel_sums_planes)
 channel_affine_rows = kernel(_channel_affine_rows)
@@ -246,7 +197,3 @@ channel_affine2_rows = kernel(_channel_affine2_rows)
 channel_affine2_planes = kernel(_channel_affine2_planes)
 affine_backward_rows = kernel(_affine_backward_rows)
 moving_update = kernel(_moving_update)
-channel_affine_rows_shared = kernel(_channel_affine_rows_shared)
-channel_affine_planes_shared = kernel(_channel_affine_planes_shared)
-channel_affine2_rows_shared = kernel(_channel_affine2_rows_shared)
-channel_affine2_planes_shared = kernel(_channel_affine2_planes_shared)
