@@ -12,6 +12,7 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     advanced_activations,
     convolutional,
     core,
+    dropout,
     embeddings,
     masking,
     merge,

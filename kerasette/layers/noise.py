@@ -15,7 +15,7 @@ import numpy as np
 from kerasette.backend import ops, parallel
 from kerasette.backend import random as krandom
 from kerasette.layers.base import Layer
-from kerasette.layers.core import check_noise_shape, concrete_noise_shape
+from kerasette.layers.dropout import check_noise_shape, concrete_noise_shape
 from kerasette.layers.legacy import keras_layer
 from kerasette.utils.validation import check_rate
 
