@@ -8,6 +8,7 @@ import pytest
 
 import kerasette.layers as L
 from kerasette.backend import backprop, ops
+from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
 from kerasette.backend.ops.normalization import update_moving_statistics
 from kerasette.backend.ops.pooling import global_average_pool2d
@@ -84,6 +85,48 @@ def test_channel_sums_rows_keeps_nan_and_inf():
     assert np.isnan(s1[0]) and s1[1] == -np.inf and s2[1] == np.inf
 
 
+def relu_sums_reference(g, y, x, x_center):
+    """Per channel (last axis): sum(m) and sum(m * (x - xc)), m = g where y > 0 else 0, one by one."""
+    chans = g.shape[-1]
+    s1, s2 = np.zeros(chans), np.zeros(chans)
+    for c in range(chans):
+        for gv, yv, xv in zip(g[..., c].ravel(), y[..., c].ravel(), x[..., c].ravel()):
+            m = float(gv) if yv > 0 else 0.0
+            s1[c] += m
+            s2[c] += m * (float(xv) - float(x_center[c]))
+    return s1, s2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 31, 33, 70])  # below, at and past the block
+def test_channel_sums_rows_relu_kernel(dtype, rows):
+    rng = np.random.default_rng(rows)
+    g, y, x = (rng.standard_normal((rows, 6)).astype(dtype) for _ in range(3))
+    y[0, 0] = 0  # the ReLU's output at exactly 0: masked
+    xc = rng.standard_normal(6).astype(dtype)
+    s1, s2 = np.full(6, 0.5), np.full(6, -0.25)  # added to
+    kernels.channel_sums_rows_relu(g, y, x, xc, dtype(0), s1, s2, np.empty(6, dtype), np.empty(6, dtype))
+    r1, r2 = relu_sums_reference(g, y, x, xc)
+    np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
+
+
+def test_relu_kernels_mask_an_infinite_gradient_to_zero():
+    """Where the ReLU's output is not positive, the gradient is 0 even when it is infinite or NaN
+    (a select, not a product with the mask, which would give NaN)."""
+    g = np.array([[np.inf, 1.0], [np.nan, 2.0]], np.float32)
+    y = np.array([[0.0, 1.0], [-1.0, 1.0]], np.float32)
+    x = np.ones((2, 2), np.float32)
+    zeros, one = np.zeros(2, np.float32), np.ones(2, np.float32)
+    s1, s2 = np.zeros(2), np.zeros(2)
+    kernels.channel_sums_rows_relu(g, y, x, zeros, np.float32(0), s1, s2, np.empty(2, np.float32),
+                                   np.empty(2, np.float32))
+    assert s1.tolist() == [0.0, 3.0] and s2.tolist() == [0.0, 3.0]
+    out = np.full_like(g, np.nan)
+    kernels.channel_affine2_rows_relu(g, y, x, one, one, zeros, np.float32(0), out)
+    assert out.tolist() == [[1.0, 2.0], [1.0, 3.0]]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("inner", [1, 15, 16, 17, 600])  # tails of the 16 lanes; past a block
 def test_channel_sums_planes_kernel(dtype, inner):
@@ -111,6 +154,9 @@ def test_channel_affine_kernels(dtype):
     np.testing.assert_allclose(y, np.maximum(u * a + b, 0), **_tol(dtype))
     kernels.channel_affine2_rows(u, v, a, b, c, y)
     np.testing.assert_allclose(y, u * a + v * b + c, **_tol(dtype))
+    m = rng.standard_normal((7, 4)).astype(dtype)  # a ReLU's output: u masked where it is not positive
+    kernels.channel_affine2_rows_relu(u, m, v, a, b, c, zero, y)
+    np.testing.assert_allclose(y, np.where(m > 0, u, 0) * a + v * b + c, **_tol(dtype))
     u3, v3 = u.reshape(7, 4, 1).transpose(2, 1, 0).copy(), v.reshape(7, 4, 1).transpose(2, 1, 0).copy()  # (1, 4, 7)
     y3 = np.full_like(u3, np.nan)
     kernels.channel_affine_planes(u3, a, b, nan, y3)
@@ -192,6 +238,75 @@ def test_batch_norm_with_fused_relu_equals_batch_norm_then_relu(threads_split, s
     np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-12)
     for a, b in zip(g1, g0):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("rows, chans, wide", [(12, 16, 4), (6, 16, 2), (5, 16, 1), (64, 1, 64), (40, 32, 2),
+                                               (8, 64, 1), (8, 24, 1)])
+def test_channel_view_widens_few_channels(rows, chans, wide):
+    """Rows of fewer than 64 channels (a divisor of 64) are seen ``WIDE / C`` at a time, halved
+    until the count divides the rows; per-channel numbers are tiled, sums folded."""
+    view = bn.channel_view((rows, 1, chans), (0, 1))
+    assert view.wide == wide and view.shape == (rows // wide, chans * wide) and view.channels == chans
+    values = np.arange(chans, dtype=np.float64)
+    np.testing.assert_array_equal(view.tile(values, np.float32), np.tile(values, wide).astype(np.float32))
+    np.testing.assert_array_equal(view.fold(np.tile(values, wide)), values * wide)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("pieces", [False, True])
+@pytest.mark.parametrize("shape", [(4, 6, 5, 16), (3, 5, 7, 16), (2, 9, 4, 32), (2, 3, 5, 3)])
+def test_batch_norm_op_on_wide_rows_and_pieces(relu, pieces, shape, monkeypatch):
+    """Channels-last inputs whose rows are widened (16 and 32 channels; an odd row count, which
+    is not) and cut into many pieces shared by the threads, with and without the fused ReLU,
+    against the float64 reference."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal(shape) * 2 + 1
+    chans = shape[-1]
+    gamma, beta = rng.uniform(0.5, 2, chans), rng.standard_normal(chans)
+    dy = rng.standard_normal(shape)
+    tensors = [Variable(t, dtype="float64") for t in (x, gamma, beta)]
+    if pieces:
+        monkeypatch.setattr(bn, "PASS_MIN", 0)
+        monkeypatch.setattr(bn, "PASS_PIECE", 64)  # one or two kernel rows a piece
+    y, mean, var = ops.batch_normalization(*tensors, (0, 1, 2), 1e-3, relu=relu)
+    grads = backprop.grad(y, tensors, dy)
+    ry, rmean, rvar, _ = batch_norm_reference(x, gamma, beta, 3, 1e-3)
+    mask = (ry > 0) if relu else np.ones(shape, bool)
+    np.testing.assert_allclose(y.data, np.where(mask, ry, 0), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(mean, rmean, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(var, rvar, rtol=1e-11, atol=1e-11)
+    for got, want in zip(grads, batch_norm_grads_reference(x, gamma, np.where(mask, dy, 0), 3, 1e-3)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_passes_give_the_same_bits_on_one_and_two_threads(monkeypatch, dtype):
+    """Batch normalization's passes on wide rows cut into many pieces: the same bits whichever
+    thread takes which piece (the reductions add each piece's sums in piece order)."""
+    from kerasette.backend import parallel
+
+    rng = np.random.default_rng(29)
+    x = (rng.standard_normal((6, 10, 10, 16)) * 3 + 5).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    monkeypatch.setattr(bn, "PASS_MIN", 0)
+    monkeypatch.setattr(bn, "PASS_PIECE", 640)
+    saved = parallel.num_threads()
+    view = bn.channel_view(x.shape, (0, 1, 2))
+    assert view.wide == 4 and len(view._pieces()) > 8
+    results = []
+    try:
+        for count in (1, 2, 2):
+            parallel.set_num_threads(count)
+            xv, gv = view.of(x), view.of(g)
+            scale = np.linspace(0.5, 1.5, 16)
+            y = view.affine(xv, scale, -scale, relu=True)
+            results.append([*view.statistics(xv), y, *view.relu_sums(gv, y, xv, scale),
+                            view.affine2(gv, xv, scale, -scale, scale, y), *view.affine_backward(gv, xv, scale)])
+    finally:
+        parallel.set_num_threads(saved)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_batch_norm_relu_is_one_planned_step_in_training_and_inference():

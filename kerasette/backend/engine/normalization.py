@@ -3,8 +3,8 @@
 Batch normalization sees its input as rows ``(R, C)`` (channels last) or planes ``(A, C, S)``
 (channels first; see `kerasette.backend.kernels.normalization`): `channel_view` finds the view
 for the axes the statistics are taken over, or says there is none (kept axes that are not
-adjacent), in which case the caller computes in numpy. The leading axis is cut into pieces of
-about a megabyte that the threads take in turn (`parallel.map_pieces`): reductions sum each piece
+adjacent), in which case the caller computes in numpy. Large arrays' leading axis is cut into
+pieces of about half a megabyte (`elementwise.PASS_MIN`, `elementwise.PASS_PIECE`) that the threads take in turn (`parallel.map_pieces`): reductions sum each piece
 into its own float64 totals, added up in piece order at the end (the same bits on any number of
 threads); maps write disjoint pieces of the output.
 
@@ -22,77 +22,135 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel
+from kerasette.backend.engine.elementwise import PASS_MIN, PASS_PIECE, relu_grad
 from kerasette.backend.kernels import normalization as _k
+
+#: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
+#: many values wide (see `ChannelView`).
+WIDE = 64
+#: float32 scratch values between two pieces' scratch rows (128 bytes: two cache lines, which the
+#: adjacent-line prefetcher fetches together), so that two threads summing neighbouring pieces do
+#: not write to one cache line (the rows kernel writes its scratch at every row).
+_PAD = 32
 
 
 class ChannelView:
     """Where the channels of an array are: ``(R, C)`` rows or ``(A, C, S)`` planes.
 
+    Rows of fewer than `WIDE` channels (a divisor of it) are seen ``k`` at a time, as ``(R / k,
+    C * k)`` (``k = WIDE / C``, halved until it divides ``R``), and every per-channel number given
+    to a kernel is repeated ``k`` times (`tile`); each kernel's per-column sums are then added up
+    over the ``k`` copies of a channel (`fold`). The kernels' inner loops, over a row, are then
+    ``C * k`` long: full vectors at 16 or 32 channels.
+
     Attributes:
-        shape: the view's shape (2 or 3 numbers).
+        shape: the view's shape (2 or 3 numbers) as the kernels see it (rows: ``(R / k, C * k)``).
         channels: C.
         count: how many values each channel has (R, or A * S).
+        rows: whether the view is rows.
+        wide: ``k`` (1 for planes).
     """
 
     def __init__(self, shape: tuple[int, ...]):
-        self.shape = shape
         self.channels = shape[1]
         self.count = shape[0] * (shape[2] if len(shape) == 3 else 1)
         self.rows = len(shape) == 2
+        wide = WIDE // shape[1] if self.rows and shape[1] < WIDE and WIDE % shape[1] == 0 else 1
+        while shape[0] % wide:
+            wide //= 2
+        self.wide = wide
+        self.shape = (shape[0] // wide, shape[1] * wide) if self.rows else shape
 
     def of(self, array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array).reshape(self.shape)
+
+    def tile(self, values, dtype) -> np.ndarray:
+        """Per-channel ``values`` as the kernels take them: ``dtype``, repeated `wide` times."""
+        values = np.asarray(values).reshape(-1).astype(dtype)
+        return np.tile(values, self.wide) if self.wide > 1 else values
+
+    def fold(self, sums: np.ndarray) -> np.ndarray:
+        """Per-column ``sums`` of the kernels' view back to per channel (the `wide` copies added)."""
+        return sums.reshape(self.wide, self.channels).sum(axis=0) if self.wide > 1 else sums
 
     def _kernels(self):
         if self.rows:
             return _k.channel_sums_rows, _k.channel_affine_rows, _k.channel_affine2_rows
         return _k.channel_sums_planes, _k.channel_affine_planes, _k.channel_affine2_planes
 
+    def _work(self) -> int:
+        return math.prod(self.shape[1:])
+
     def _pieces(self) -> list[tuple[int, int]]:
         """The pieces of the leading axis that `_split` runs (see `parallel.pieces`)."""
-        return parallel.pieces(self.shape[0], math.prod(self.shape[1:]))
+        return parallel.pieces(self.shape[0], self._work(), PASS_PIECE)
 
     def _split(self, fn, ordered: bool = False):
         """``fn(start, stop)`` over the pieces of the leading axis, taken by the threads in turn
-        when the array is large (`parallel.map_pieces`; ``ordered``: a reduction, always by
-        pieces)."""
-        return parallel.map_pieces(fn, self.shape[0], parallel.memory_bound_min(), math.prod(self.shape[1:]),
-                                   ordered=ordered)
+        when the array is large (`parallel.map_pieces`, `PASS_MIN`; ``ordered``: a reduction,
+        always by pieces)."""
+        return parallel.map_pieces(fn, self.shape[0], min(PASS_MIN, parallel.memory_bound_min()), self._work(),
+                                   PASS_PIECE, ordered=ordered)
+
+    def _reduce(self, kernel, arrays, centers):
+        """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces,
+        each into its own float64 totals, added up in piece order (the same bits on any thread
+        count), then folded per channel."""
+        index = {start: t for t, (start, _) in enumerate(self._pieces())}
+        width, lanes = self.shape[1], self.shape[1] if self.rows else _k.LANES
+        # made here (a worker waits for no GIL), each piece's rows padded apart
+        totals = np.zeros((len(index), 2, width + _PAD))
+        scratch = np.empty((len(index), 2, lanes + _PAD), arrays[0].dtype)
+
+        def part(i, j):
+            t = index[i]
+            kernel(*(a[i:j] for a in arrays), *centers, totals[t, 0, :width], totals[t, 1, :width],
+                   scratch[t, 0, :lanes], scratch[t, 1, :lanes])
+
+        self._split(part, ordered=True)
+        s1, s2 = totals[:, :, :width].sum(axis=0)
+        return self.fold(s1), self.fold(s2)
 
     # -- passes ---------------------------------------------------------------------------------
     def sums(self, a: np.ndarray, b: np.ndarray, a_center, b_center) -> tuple[np.ndarray, np.ndarray]:
         """Per channel, float64: ``sum(a - a_center)`` and ``sum((a - a_center) * (b - b_center))``
         (``a``, ``b``: views from `of`; centers: (C,), rounded to the input's dtype)."""
-        kernel = self._kernels()[0]
-        index = {start: t for t, (start, _) in enumerate(self._pieces())}
-        totals = np.zeros((len(index), 2, self.channels))  # made here: a worker waits for no GIL
-        scratch = np.empty((len(index), 2, self.channels if self.rows else _k.LANES), a.dtype)
-        centers = a_center.astype(a.dtype), b_center.astype(b.dtype)
+        if self.rows:
+            centers = self.tile(a_center, a.dtype), self.tile(b_center, b.dtype)
+        else:
+            centers = a_center.astype(a.dtype), b_center.astype(b.dtype)
+        return self._reduce(self._kernels()[0], (a, b), centers)
 
-        def part(i, j):
-            t = index[i]  # each piece its own totals, added up in piece order: the same bits on any thread count
-            kernel(a[i:j], b[i:j], *centers, totals[t, 0], totals[t, 1], scratch[t, 0], scratch[t, 1])
-
-        self._split(part, ordered=True)
-        s1, s2 = totals.sum(axis=0)
-        return s1, s2
+    def relu_sums(self, g: np.ndarray, y: np.ndarray, x: np.ndarray, x_center) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel, float64: ``sum(m)`` and ``sum(m * (x - x_center))`` with ``m = g`` where
+        ``y > 0``, else 0 (the gradient through a ReLU of output ``y``); views from `of`."""
+        if not self.rows:
+            return self.sums(relu_grad(g, y), x, np.zeros(self.channels), x_center)
+        return self._reduce(_k.channel_sums_rows_relu, (g, y, x), (self.tile(x_center, x.dtype), g.dtype.type(0)))
 
     def affine(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool = False) -> np.ndarray:
         """``x * scale + shift`` per channel (then a ReLU, when ``relu``), a new array of the
         view's shape."""
         kernel = self._kernels()[1]
         y = memory.empty_aligned(self.shape, x.dtype)
-        scale, shift = scale.astype(x.dtype), shift.astype(x.dtype)
+        scale, shift = self.tile(scale, x.dtype), self.tile(shift, x.dtype)
         lower = x.dtype.type(0 if relu else np.nan)
         self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
         return y
 
-    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c) -> np.ndarray:
-        """``u * a + v * b + c`` per channel, a new array of the view's shape."""
-        kernel = self._kernels()[2]
+    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, mask: np.ndarray | None = None) -> np.ndarray:
+        """``u * a + v * b + c`` per channel, a new array of the view's shape; with ``mask``
+        (the output of a ReLU), ``u`` is 0 where ``mask`` is not positive."""
         y = memory.empty_aligned(self.shape, u.dtype)
-        a, b, c = (np.asarray(t).astype(u.dtype) for t in (a, b, c))
-        self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
+        a, b, c = (self.tile(t, u.dtype) for t in (a, b, c))
+        if mask is None:
+            kernel = self._kernels()[2]
+            self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
+        elif self.rows:
+            zero = u.dtype.type(0)
+            self._split(lambda i, j: _k.channel_affine2_rows_relu(u[i:j], mask[i:j], v[i:j], a, b, c, zero, y[i:j]))
+        else:
+            return self.affine2(relu_grad(u, mask), v, a, b, c)
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
@@ -102,24 +160,18 @@ class ChannelView:
             zeros = np.zeros(self.channels)
             dshift, dscale = self.sums(g, x, zeros, zeros)
             return self.affine(g, scale, zeros), dshift, dscale
-        index = {start: t for t, (start, _) in enumerate(self._pieces())}
-        totals = np.zeros((len(index), 2, self.channels))
-        scratch = np.empty((len(index), 2, self.channels), g.dtype)
         dx = memory.empty_aligned(self.shape, g.dtype)
-        scale = scale.astype(g.dtype)
+        scale = self.tile(scale, g.dtype)
 
-        def part(i, j):
-            t = index[i]
-            _k.affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[t, 0], totals[t, 1], scratch[t, 0],
-                                    scratch[t, 1])
+        def kernel(g_piece, x_piece, dx_piece, *sums):
+            _k.affine_backward_rows(g_piece, x_piece, scale, dx_piece, *sums)
 
-        self._split(part, ordered=True)
-        dshift, dscale = totals.sum(axis=0)
+        dshift, dscale = self._reduce(kernel, (g, x, dx), ())
         return dx, dshift, dscale
 
     def statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (float64) mean and biased variance of each channel of the view ``x``."""
-        first = (x[0] if self.rows else x[0, :, 0]).astype(np.float64)
+        first = (x[0, :self.channels] if self.rows else x[0, :, 0]).astype(np.float64)
         s1, s2 = self.sums(x, x, first, first)
         n = float(self.count)
         shifted_mean = s1 / n

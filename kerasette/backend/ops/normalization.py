@@ -71,15 +71,12 @@ class BatchNorm(Op):
             return self._backward_numpy(grad)
         view, n = self.view, float(self.view.count)
         g = view.of(grad)
-        if self.relu:
-            # the ReLU's gradient first, in one vectorized pass: the sums and the map below then run
-            # unmasked (with the mask inside them their selects became branches on a random sign:
-            # 2.3x slower at 32x32x16)
-            from kerasette.backend.engine.elementwise import relu_grad  # deferred: imports numba
-
-            g = relu_grad(g, self.y)
+        mask = self.y if self.relu else None  # the ReLU's gradient inside the passes below
         rounded_mean = self.mean64.astype(grad.dtype).astype(np.float64)  # the centre the kernel uses
-        dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean)
+        if mask is None:
+            dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean)
+        else:
+            dbeta, centered = view.relu_sums(g, mask, self.x, rounded_mean)
         centered += (rounded_mean - self.mean64) * dbeta  # sum(dy * (x - mean)), mean unrounded
         dgamma = centered * self.inv64
         dx = None
@@ -87,7 +84,7 @@ class BatchNorm(Op):
             # dx = gamma * inv * (g - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * inv
             a = self.gamma64 * self.inv64
             b = -a * self.inv64 * dgamma / n
-            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64).reshape(self.x_shape)
+            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64, mask).reshape(self.x_shape)
         kept, dtype = self.mean.shape, grad.dtype
         return (dx, dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
                 dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
