@@ -92,15 +92,20 @@ class ChannelView:
         return parallel.map_pieces(fn, self.shape[0], min(PASS_MIN, parallel.memory_bound_min()), self._work(),
                                    PASS_PIECE, ordered=ordered)
 
-    def _reduce(self, kernel, arrays, centers):
-        """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces,
-        each into its own float64 totals, added up in piece order (the same bits on any thread
-        count), then folded per channel."""
-        index = {start: t for t, (start, _) in enumerate(self._pieces())}
+    def _totals(self, kernel, arrays, centers) -> np.ndarray:
+        """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces
+        (the same pieces on any thread count), each into its own float64 totals: returns them,
+        (pieces, 2, width + padding), for `_fold` or a coefficients kernel to add up in order."""
+        parts = self._pieces()
         width, lanes = self.shape[1], self.shape[1] if self.rows else _k.LANES
         # made here (a worker waits for no GIL), each piece's rows padded apart
-        totals = np.zeros((len(index), 2, width + _PAD))
-        scratch = np.empty((len(index), 2, lanes + _PAD), arrays[0].dtype)
+        totals = np.zeros((len(parts), 2, width + _PAD))
+        scratch = np.empty((len(parts), 2, lanes + _PAD), arrays[0].dtype)
+        if len(parts) == 1:  # the common small case without the pieces' bookkeeping
+            kernel(*arrays, *centers, totals[0, 0, :width], totals[0, 1, :width], scratch[0, 0, :lanes],
+                   scratch[0, 1, :lanes])
+            return totals
+        index = {start: t for t, (start, _) in enumerate(parts)}
 
         def part(i, j):
             t = index[i]
@@ -108,8 +113,13 @@ class ChannelView:
                    scratch[t, 0, :lanes], scratch[t, 1, :lanes])
 
         self._split(part, ordered=True)
-        s1, s2 = totals[:, :, :width].sum(axis=0)
-        return self.fold(s1), self.fold(s2)
+        return totals
+
+    def _reduce(self, kernel, arrays, centers) -> tuple[np.ndarray, np.ndarray]:
+        """`_totals` added up per channel (float64)."""
+        s1, s2 = np.empty(self.channels), np.empty(self.channels)
+        _k.fold_totals(self._totals(kernel, arrays, centers), self.shape[1], self.channels, s1, s2)
+        return s1, s2
 
     # -- passes ---------------------------------------------------------------------------------
     def sums(self, a: np.ndarray, b: np.ndarray, a_center, b_center) -> tuple[np.ndarray, np.ndarray]:
@@ -128,21 +138,26 @@ class ChannelView:
             return self.sums(relu_grad(g, y), x, np.zeros(self.channels), x_center)
         return self._reduce(_k.channel_sums_rows_relu, (g, y, x), (self.tile(x_center, x.dtype), g.dtype.type(0)))
 
-    def affine(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool = False) -> np.ndarray:
+    def affine(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool = False,
+               tiled: bool = False) -> np.ndarray:
         """``x * scale + shift`` per channel (then a ReLU, when ``relu``), a new array of the
-        view's shape."""
+        view's shape (``tiled``: ``scale`` and ``shift`` are already as `tile` gives them)."""
         kernel = self._kernels()[1]
         y = memory.empty_aligned(self.shape, x.dtype)
-        scale, shift = self.tile(scale, x.dtype), self.tile(shift, x.dtype)
+        if not tiled:
+            scale, shift = self.tile(scale, x.dtype), self.tile(shift, x.dtype)
         lower = x.dtype.type(0 if relu else np.nan)
         self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
         return y
 
-    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, mask: np.ndarray | None = None) -> np.ndarray:
+    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, mask: np.ndarray | None = None,
+                tiled: bool = False) -> np.ndarray:
         """``u * a + v * b + c`` per channel, a new array of the view's shape; with ``mask``
-        (the output of a ReLU), ``u`` is 0 where ``mask`` is not positive."""
+        (the output of a ReLU), ``u`` is 0 where ``mask`` is not positive (``tiled``: ``a``,
+        ``b``, ``c`` are already as `tile` gives them)."""
         y = memory.empty_aligned(self.shape, u.dtype)
-        a, b, c = (self.tile(t, u.dtype) for t in (a, b, c))
+        if not tiled:
+            a, b, c = (self.tile(t, u.dtype) for t in (a, b, c))
         if mask is None:
             kernel = self._kernels()[2]
             self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
@@ -150,7 +165,7 @@ class ChannelView:
             zero = u.dtype.type(0)
             self._split(lambda i, j: _k.channel_affine2_rows_relu(u[i:j], mask[i:j], v[i:j], a, b, c, zero, y[i:j]))
         else:
-            return self.affine2(relu_grad(u, mask), v, a, b, c)
+            return self.affine2(relu_grad(u, mask), v, a, b, c, tiled=True)
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
@@ -169,9 +184,63 @@ class ChannelView:
         dshift, dscale = self._reduce(kernel, (g, x, dx), ())
         return dx, dshift, dscale
 
+    def normalize(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float, relu: bool = False):
+        """Batch normalization's forward pass on the view ``x``: the statistics pass, the
+        per-channel numbers in one kernel, and the map (then a ReLU, when ``relu``).
+
+        Returns:
+            ``(y, mean, var, inv)``: the output (the view's shape), and per channel (float64) the
+            mean, the biased variance and ``1 / sqrt(var + epsilon)``.
+        """
+        first = self._first(x)
+        centre = self.tile(first, x.dtype)
+        totals = self._totals(self._kernels()[0], (x, x), (centre, centre))
+        chans, width = self.channels, self.shape[1]
+        mean, var, inv = np.empty(chans), np.empty(chans), np.empty(chans)
+        scale, shift = np.empty(width, x.dtype), np.empty(width, x.dtype)
+        _k.batch_norm_coefficients(totals, width, first, float(self.count), gamma.reshape(-1), beta.reshape(-1),
+                                   float(epsilon), mean, var, inv, scale, shift)
+        return self.affine(x, scale, shift, relu=relu, tiled=True), mean, var, inv
+
+    def normalize_backward(self, g: np.ndarray, x: np.ndarray, mean: np.ndarray, inv: np.ndarray,
+                           gamma: np.ndarray, y: np.ndarray | None = None, input_gradient: bool = True):
+        """Batch normalization's backward pass on views ``g`` (the output gradient) and ``x``:
+        one reduction, the per-channel numbers in one kernel, and the input gradient's map.
+
+        Args:
+            mean, inv: what `normalize` returned.
+            gamma: the scale, (C,).
+            y: the output of a ReLU after the normalization (its gradient then runs inside
+                the passes), or None.
+            input_gradient: whether to compute the input's gradient.
+
+        Returns:
+            ``(dx or None, dgamma, dbeta)``: dx in the view's shape, the others (C,) float64.
+        """
+        rounded = mean.astype(g.dtype)  # the centre the kernel uses
+        centre = self.tile(rounded, g.dtype)
+        if y is None:
+            totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
+        elif self.rows:
+            totals = self._totals(_k.channel_sums_rows_relu, (g, y, x), (centre, g.dtype.type(0)))
+        else:
+            g, y = relu_grad(g, y), None
+            totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
+        chans, width = self.channels, self.shape[1]
+        dbeta, dgamma = np.empty(chans), np.empty(chans)
+        a, b, c = np.empty(width, g.dtype), np.empty(width, g.dtype), np.empty(width, g.dtype)
+        _k.batch_norm_backward_coefficients(totals, width, rounded, mean, inv, gamma.reshape(-1),
+                                            float(self.count), dbeta, dgamma, a, b, c)
+        dx = self.affine2(g, x, a, b, c, y, tiled=True) if input_gradient else None
+        return dx, dgamma, dbeta
+
+    def _first(self, x: np.ndarray) -> np.ndarray:
+        """The first value of each channel (float64): the centre of the statistics' sums."""
+        return (x[0, :self.channels] if self.rows else x[0, :, 0]).astype(np.float64)
+
     def statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (float64) mean and biased variance of each channel of the view ``x``."""
-        first = (x[0, :self.channels] if self.rows else x[0, :, 0]).astype(np.float64)
+        first = self._first(x)
         s1, s2 = self.sums(x, x, first, first)
         n = float(self.count)
         shifted_mean = s1 / n

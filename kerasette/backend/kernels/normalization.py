@@ -33,6 +33,8 @@ its own float64 sums and adds them up (see `kerasette.backend.engine.normalizati
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasette.backend.kernels._jit import kernel
 
 #: rows (or steps of LANES values) summed in the input's dtype before the sums move to float64
@@ -230,6 +232,94 @@ def _affine_backward_rows(g, x, scale, dx, s1, s2, p1, p2):
             s2[c] += p2[c]
 
 
+def _fold_totals(totals, width, chans, s1, s2):
+    """``s1``, ``s2`` (C,) = the pieces' float64 sums ``totals[:, 0 or 1, :width]`` added in piece
+    order, then the ``width / chans`` copies of each channel added in order (the order numpy's
+    ``totals.sum(axis=0)`` and ``.reshape(wide, C).sum(axis=0)`` add in)."""
+    for c in range(chans):
+        t1 = 0.0
+        t2 = 0.0
+        for k in range(c, width, chans):
+            u1 = totals[0, 0, k]
+            u2 = totals[0, 1, k]
+            for p in range(1, totals.shape[0]):
+                u1 += totals[p, 0, k]
+                u2 += totals[p, 1, k]
+            if k == c:
+                t1, t2 = u1, u2
+            else:
+                t1 += u1
+                t2 += u2
+        s1[c] = t1
+        s2[c] = t2
+
+
+fold_totals = kernel(_fold_totals)  # here: the kernels below call it
+
+
+def _batch_norm_coefficients(totals, width, first, count, gamma, beta, epsilon, mean, var, inv, scale, shift):
+    """Batch normalization's statistics and forward map from the statistics pass's sums.
+
+    Args:
+        totals: (pieces, 2, >= width) float64: each piece's sums of ``x - first`` and
+            ``(x - first)**2`` per column of the kernels' view (``width`` columns: ``k`` copies
+            of the C channels).
+        width: the view's columns.
+        first: (C,) float64: the centre the sums were taken around.
+        count: values per channel.
+        gamma, beta: (C,) scale and offset.
+        epsilon: added to the variance.
+        mean, var, inv: (C,) float64 outputs: the mean, the biased variance, ``1/sqrt(var + eps)``.
+        scale, shift: (width,) outputs of the input's dtype: ``gamma * inv`` and
+            ``beta - mean * gamma * inv`` per column (each channel's repeated ``k`` times).
+    """
+    chans = first.shape[0]
+    fold_totals(totals, width, chans, mean, var)
+    for c in range(chans):
+        shifted = mean[c] / count
+        v = var[c] / count - shifted * shifted
+        var[c] = v if v > 0.0 else 0.0
+        mean[c] = first[c] + shifted
+        inv[c] = 1.0 / np.sqrt(var[c] + epsilon)
+        sc = np.float64(gamma[c]) * inv[c]
+        sh = np.float64(beta[c]) - mean[c] * sc
+        for k in range(c, width, chans):
+            scale[k] = sc
+            shift[k] = sh
+
+
+def _batch_norm_backward_coefficients(totals, width, rounded_mean, mean, inv, gamma, count, dbeta, dgamma, a, b, c0):
+    """Batch normalization's parameter gradients and input-gradient map from the backward pass's
+    sums.
+
+    Args:
+        totals: (pieces, 2, >= width) float64: each piece's sums of ``dy`` and
+            ``dy * (x - rounded_mean)`` per column of the kernels' view.
+        width: the view's columns.
+        rounded_mean: (C,) the mean in the input's dtype (the centre the sums used).
+        mean, inv: (C,) float64: the batch mean and ``1/sqrt(var + eps)``.
+        gamma: (C,) the scale.
+        count: values per channel.
+        dbeta, dgamma: (C,) float64 outputs: the offset's and the scale's gradients.
+        a, b, c0: (width,) outputs of the input's dtype: ``dx = dy * a + x * b + c0`` per column.
+    """
+    chans = mean.shape[0]
+    fold_totals(totals, width, chans, dbeta, dgamma)
+    for c in range(chans):
+        m = mean[c]
+        r = np.float64(rounded_mean[c])
+        centered = dgamma[c] + (r - m) * dbeta[c]  # sum(dy * (x - mean)), the mean unrounded
+        dgamma[c] = centered * inv[c]
+        # dx = gamma * inv * (dy - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * inv
+        ac = np.float64(gamma[c]) * inv[c]
+        bc = -ac * inv[c] * dgamma[c] / count
+        cc = -ac * dbeta[c] / count - bc * m
+        for k in range(c, width, chans):
+            a[k] = ac
+            b[k] = bc
+            c0[k] = cc
+
+
 def _moving_update(moving_mean, moving_var, mean, var, momentum):
     """``moving = moving * momentum + batch * (1 - momentum)``, both statistics, in place."""
     rest = 1.0 - momentum
@@ -247,4 +337,6 @@ channel_affine2_rows = kernel(_channel_affine2_rows)
 channel_affine2_rows_relu = kernel(_channel_affine2_rows_relu)
 channel_affine2_planes = kernel(_channel_affine2_planes)
 affine_backward_rows = kernel(_affine_backward_rows)
+batch_norm_coefficients = kernel(_batch_norm_coefficients)
+batch_norm_backward_coefficients = kernel(_batch_norm_backward_coefficients)
 moving_update = kernel(_moving_update)

@@ -55,38 +55,23 @@ class BatchNorm(Op):
             return self._forward_numpy(x, gamma, beta)
         view = self.view
         self.x = view.of(x)
-        mean, var = view.statistics(self.x)
-        inv = 1.0 / np.sqrt(var + self.epsilon)
-        self.mean64, self.inv64 = mean, inv
-        self.gamma64 = np.asarray(gamma, np.float64).reshape(-1)
-        scale = self.gamma64 * inv
-        y = view.affine(self.x, scale, np.asarray(beta, np.float64).reshape(-1) - mean * scale, relu=self.relu)
+        y, self.mean64, var, self.inv64 = view.normalize(self.x, gamma, beta, self.epsilon, relu=self.relu)
+        self.gamma = gamma
         self.y = y if self.relu else None
-        self.mean = mean.astype(x.dtype).reshape(gamma.shape)
+        self.mean = self.mean64.astype(x.dtype).reshape(gamma.shape)
         self.var = var.astype(x.dtype).reshape(gamma.shape)
         return y.reshape(x.shape)
 
     def backward(self, grad):
         if self.view is None:
             return self._backward_numpy(grad)
-        view, n = self.view, float(self.view.count)
-        g = view.of(grad)
-        mask = self.y if self.relu else None  # the ReLU's gradient inside the passes below
-        rounded_mean = self.mean64.astype(grad.dtype).astype(np.float64)  # the centre the kernel uses
-        if mask is None:
-            dbeta, centered = view.sums(g, self.x, np.zeros(view.channels), rounded_mean)
-        else:
-            dbeta, centered = view.relu_sums(g, mask, self.x, rounded_mean)
-        centered += (rounded_mean - self.mean64) * dbeta  # sum(dy * (x - mean)), mean unrounded
-        dgamma = centered * self.inv64
-        dx = None
-        if self.needs_grad[0]:
-            # dx = gamma * inv * (g - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * inv
-            a = self.gamma64 * self.inv64
-            b = -a * self.inv64 * dgamma / n
-            dx = view.affine2(g, self.x, a, b, -a * dbeta / n - b * self.mean64, mask).reshape(self.x_shape)
+        view = self.view
+        # with a ReLU after it, the ReLU's gradient runs inside the passes
+        dx, dgamma, dbeta = view.normalize_backward(view.of(grad), self.x, self.mean64, self.inv64, self.gamma,
+                                                    self.y, input_gradient=self.needs_grad[0])
         kept, dtype = self.mean.shape, grad.dtype
-        return (dx, dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
+        return (dx.reshape(self.x_shape) if dx is not None else None,
+                dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
                 dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
 
     # -- kept axes that are not adjacent: numpy ---------------------------------------------------
