@@ -219,10 +219,20 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
                     f"op '{name}' returned a gradient of shape {g.shape} for an input "
                     f"of shape {parent.shape}"
                 )
+            # a tensor read by several ops gets the sum of their gradients: written into the
+            # first one when nothing else refers to its memory (`_sole_gradient`: no op kept it, it
+            # is no other tensor's gradient, no view of it exists), the same bits without a new
+            # array (a residual block's shortcut sums two activation-sized gradients)
             key = id(parent)
-            grads[key] = grads[key] + g if key in grads else g
+            total = grads.pop(key, None)
+            if total is None:
+                grads[key] = g
+            elif total.dtype == g.dtype and total.flags.writeable and _sole_gradient(total):
+                grads[key] = np.add(total, g, out=total)
+            else:
+                grads[key] = total + g
         # the names would keep this op's gradients alive through the next op's backward pass
-        parents = parent_grads = g = None
+        parents = parent_grads = g = total = None
     return found
 
 

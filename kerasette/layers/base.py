@@ -417,6 +417,12 @@ class Layer:
         """Calls the layer on tensors or arrays (building it first when needed), or records the
         call on symbolic tensors (the functional API). Positional arguments after the inputs
         bind to ``call``'s parameters in order (`bind_call_arguments`)."""
+        if not args and not kwargs and isinstance(inputs, Tensor) and self.built:
+            # the common eager call (one computed tensor, nothing else): straight to `run`
+            mask = getattr(inputs, "_keras_mask", None)
+            out = self.run(inputs) if mask is None else self.run(inputs, mask=mask)
+            attach_mask(self, inputs, mask, out)
+            return out
         if args:
             kwargs, args = bind_call_arguments(self, args, kwargs), ()
         if symbolic.is_symbolic(inputs):

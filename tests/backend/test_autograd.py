@@ -262,3 +262,59 @@ def test_as_tensor_gives_weak_scalars_the_requested_dtype():
     assert autograd.as_tensor(2.0).dtype == np.float64
     t = Tensor(np.ones(2))
     assert autograd.as_tensor(t, like=np.dtype("float32")) is t
+
+
+class _Keeps(Op):
+    """``2 * x``, whose backward keeps the gradient it returns (as an op may keep an array)."""
+
+    name = "keeps"
+
+    def forward(self, x):
+        return 2.0 * x
+
+    def backward(self, grad):
+        self.kept = grad * 2.0
+        return (self.kept,)
+
+
+class _Scaled(Op):
+    """``3 * x``, returning a new array (nothing else refers to it)."""
+
+    name = "scaled"
+
+    def forward(self, x):
+        return 3.0 * x
+
+    def backward(self, grad):
+        return (grad * 3.0,)
+
+
+@pytest.mark.parametrize("walk", ["gradients_or_none", "grad", "backward"])
+def test_a_shared_input_sums_its_gradients_in_place_only_when_nothing_else_holds_them(walk, monkeypatch):
+    """A tensor read by several ops gets the sum of their gradients, written into the first when no
+    one else refers to it: a gradient an op kept, or one that is also another tensor's, is left
+    as it was; the sums are the bits of ``a + b``."""
+    from kerasette.backend import backprop
+
+    sums = []
+    add = np.add
+    monkeypatch.setattr(backprop.np, "add", lambda a, b, out=None: (sums.append(out is a), add(a, b, out=out))[1])
+    rng = np.random.default_rng(0)
+    w = var(rng.normal(size=(4, 5)))
+    keeps = _Keeps()
+    with enable_grad():
+        h = ops.multiply(w, w)  # read by four ops below
+        kept = apply(keeps, h)
+        total = ops.sum(ops.add(ops.add(apply(_Scaled(), h), apply(_Scaled(), h)), ops.add(kept, h)))
+    if walk == "gradients_or_none":
+        (g,) = autograd.gradients_or_none(total, [w])
+    elif walk == "grad":
+        (g,) = autograd.grad(total, [w])
+    else:
+        autograd.backward(total)
+        g = w.grad
+    # d total / d h = 3 + 3 + 2 + 1 for every value; the gradient the op kept is still its own 2s
+    expected = 2.0 * w.data * (3.0 + 3.0 + 2.0 + 1.0)
+    np.testing.assert_array_equal(g, expected)
+    np.testing.assert_array_equal(keeps.kept, np.full((4, 5), 2.0))
+    assert True in sums  # at least one sum went in place

@@ -21,6 +21,16 @@ def sgd_momentum(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: 
     parallel.map_chunks(part, flat_w.size, parallel.memory_bound_min())
 
 
+def sgd_momentum_small(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float,
+                       nesterov: bool) -> None:
+    """`kerasette.optimizers.SGD`'s numpy rule with momentum (the same bits) in one serial kernel
+    call, for a weight too small to split over threads; all three arrays C-contiguous, float32 or
+    float64, of one shape and dtype."""
+    kind = value.dtype.type
+    _update.sgd_momentum_small(value.reshape(-1), grad.reshape(-1), velocity.reshape(-1), kind(lr), kind(momentum),
+                               nesterov)
+
+
 def adam(value: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, alpha, beta_1: float, beta_2: float,
          epsilon: float) -> None:
     """Keras 3's Adam update (no amsgrad) of ``value`` and its moments ``m``, ``v`` in place, in

@@ -34,3 +34,20 @@ def adam(value, grad, m, v, alpha, a1, a2, epsilon):
         m[i] = mi
         v[i] = vi
         value[i] -= np.divide(mi * alpha, np.sqrt(vi) + epsilon)
+
+
+@kernel
+def sgd_momentum_small(value, grad, velocity, lr, momentum, nesterov):
+    """`SGD.update`'s numpy rule for a small weight, in one serial pass on flat arrays: the same
+    operations in the same order as its numpy statements (``step = lr * g``; ``v = v * m - step``;
+    then ``w = w + v``, or with Nesterov ``w = (w + m * v) - step``), so the same bits, without
+    five array passes and two temporaries. (The Nesterov form differs in its last rounding from
+    `sgd_momentum`'s ``w + (m * v - step)``, Keras's grouping, which large weights take.)"""
+    for i in range(value.size):
+        step = lr * grad[i]
+        v = velocity[i] * momentum - step
+        velocity[i] = v
+        if nesterov:
+            value[i] = (value[i] + momentum * v) - step
+        else:
+            value[i] = value[i] + v
