@@ -24,12 +24,15 @@ measured in the run) in plan order; the update starts waiting at the end of the 
 link carries the buckets one after the other, from ``start_k = max(r_k, done_{k-1})``::
 
     trip while the pass computes:  U_k = max(p * (T(S_k) - m a) + m a, h)
+    trip on idle cores:            I_k = T(S_k) + m s
     done_k = start_k + U_k                                 if it ends by P
-           = P + T(S_k) * (1 - (P - start_k) / U_k)        if the pass ends during it
-           = start_k + T(S_k) + [idle link] * h_tail       if it starts after P
+           = P + I_k * (1 - (P - start_k) / U_k)           if the pass ends during its transfer
+           = P + I_k                                       if the pass ends during its hand-off
+           = start_k + I_k + [idle link] * h_tail          if it starts after P
     W = max(0, done_last - P) + sum_k (l + S_k * l_byte + [idle link and r_k < P] * l_wake)
 
-(*idle link*: the bucket was handed on after the one before it was done.)
+(*idle link*: the bucket was handed on after the one before it was done; *during its hand-off*:
+``h > p (T(S_k) - m a) + m a``, the trip while computing is the hand-off's.)
 
 - ``h``, the hand-off (``handoff``): while both ranks compute, each step of a bucket's
   allreduce waits for the communication threads to get a core and the interpreter's lock, which
@@ -42,15 +45,22 @@ link carries the buckets one after the other, from ``start_k = max(r_k, done_{k-
   at once), so it pays no hand-off of its own (``queued_handoff=False``); the float16 rings run
   one after the other in the thread, each paying it.
 - ``p``, the pace while computing (``busy_pace``): how much longer moving and adding a
-  bucket's bytes takes while both ranks compute than on idle cores (measured: the seed
-  model's largest bucket's trip both ways). Where the wire is the bottleneck it is about 1;
+  bucket's bytes takes while both ranks compute than ``T`` says they take on idle cores
+  (measured on the backward pass itself: the seed model's largest bucket's trip in its untimed
+  steps, the equations above solved for ``p``). Where the wire is the bottleneck it is about 1;
   where the transfer is CPU-bound (the kernel's copies over a fast link, the float16 sums) the
   pass's compute slows it. The messages' latency ``m a`` is the wire's and does not change.
-- Once the pass has ended the cores are free: what is left of a trip under way (the fraction
-  ``(P - start_k) / U_k`` of it went by during the pass) goes at the idle pace ``T``, and the
-  buckets queued behind it follow back to back. A bucket handed on after the pass to an idle
-  link first wakes the communication thread, which had gone to sleep: ``h_tail``
-  (``tail_handoff``, measured with a 1 KB bucket handed on just before the update).
+- ``s``, a ring step on idle cores (``ring_step``): the float16 ring's ``m`` steps are Python
+  calls (a ``Sendrecv``, a sum) in the communication thread, each costing ``s`` beyond its
+  share of ``T`` (measured: the last bucket's trip after the pass, beyond ``T``, per message);
+  0 for MPI's requests, which progress inside one C call.
+- Once the pass has ended the cores are free: what is left of a transfer under way (the
+  fraction ``(P - start_k) / U_k`` of it went by during the pass) goes at the idle pace, and
+  the buckets queued behind it follow back to back. A trip whose time while computing was its
+  hand-off has its steps still waiting for the thread when the pass ends: all of them run
+  then. A bucket handed on after the pass to an idle link first wakes the communication
+  thread, which had gone to sleep: ``h_tail`` (``tail_handoff``, measured with a 1 KB bucket
+  handed on just before the update).
 - Starting a bucket costs the computing thread ``l + S_k * l_byte`` (``launch``,
   ``launch_per_byte``: MPI may copy or start sending a large buffer in the call), and
   ``l_wake`` more (``wake``) when it wakes the idle communication thread during the pass: the
@@ -101,6 +111,9 @@ class Link:
             buffer in the call that starts it).
         wake: and more when it wakes the idle communication thread during the pass.
         queued_handoff: whether a bucket that waited for the one before it pays ``handoff`` too.
+        ring_step: seconds each of a trip's ``m`` messages costs on idle cores beyond the wire and
+            the sums (the float16 ring's steps are Python calls in the communication thread: a
+            ``Sendrecv``, a sum); 0 for MPI's allreduce, which progresses inside one C call.
     """
 
     bandwidth: float
@@ -114,6 +127,7 @@ class Link:
     wake: float = 0.0
     queued_handoff: bool = True
     busy_pace: float = 1.0
+    ring_step: float = 0.0
 
     def __post_init__(self):
         if self.algorithm not in ("ring", "halving"):
@@ -157,13 +171,19 @@ def trip_end(start: float, nbytes: float, pass_end: float, ranks: int, link: Lin
     ``queued``: it was handed on while the one before it was still under way.
     """
     trip = allreduce_seconds(nbytes, ranks, link)
+    steps = messages(ranks, link.algorithm)
+    idle = trip + steps * link.ring_step  # the trip on idle cores
     if start >= pass_end:
-        return start + trip + (0.0 if queued else link.tail_handoff)
-    latency = messages(ranks, link.algorithm) * link.latency  # the wire's own, which computing does not slow
-    busy = max(link.busy_pace * (trip - latency) + latency, link.handoff if link.queued_handoff or not queued else 0.0)
+        return start + idle + (0.0 if queued else link.tail_handoff)
+    latency = steps * link.latency  # the wire's own, which computing does not slow
+    transfer = link.busy_pace * (trip - latency) + latency
+    handoff = link.handoff if link.queued_handoff or not queued else 0.0
+    busy = max(transfer, handoff)
     if start + busy <= pass_end:
         return start + busy
-    return pass_end + trip * (1.0 - (pass_end - start) / busy)
+    if handoff > transfer:  # its steps were waiting for the thread: they all run once the pass ends
+        return pass_end + idle
+    return pass_end + idle * (1.0 - (pass_end - start) / busy)
 
 
 def overlapped_schedule(buckets: Sequence[tuple[float, float]], pass_end: float, ranks: int,

@@ -128,8 +128,12 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
     rng = np.random.default_rng(hvd.rank())
     x = rng.random((batch, 100, 100, 3), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
-    for _ in range(warmup):
+    warmup_profiles = []
+    for step in range(warmup):
+        hvd.barrier()
         model.train_on_batch(x, y)
+        if step:  # the first overlapped step makes the buckets' plan (see `fusion`)
+            warmup_profiles.append(getattr(getattr(opt, "_reducer", None), "step_profile", None))
     step_times, reduce_times, profiles = [], [], []
     sent_before = interface_bytes_sent()
     for _ in range(steps):
@@ -142,6 +146,7 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
         profiles.append(getattr(getattr(opt, "_reducer", None), "step_profile", None))
     sent = interface_bytes_sent() - sent_before
     every_rank_profiles = hvd.allgather_object(profiles)
+    every_rank_warmups = hvd.allgather_object(warmup_profiles)
     slowest = hvd.allreduce(np.array(step_times), op=hvd.Max)
     in_step_reduce = hvd.allreduce(np.array(reduce_times), op=hvd.Max)
     # the rank that reached the update last waits for the network only, not for another rank
@@ -165,6 +170,7 @@ def worker(batch: int, steps: int, warmup: int, overlap: bool = False, compressi
                              for b in reducer.buckets]
         record["pass_s"] = pass_s
     record["profiles"] = every_rank_profiles  # [rank][step]: GradientReducer.step_profile
+    record["warmup_profiles"] = every_rank_warmups  # the same, for the warm-up steps after the first
     if hvd.rank() == 0:
         print(json.dumps(record), flush=True)
 
@@ -384,47 +390,169 @@ def calibrate_worker(message_bytes: int = 16 << 20, repeats: int = 7) -> None:
 
 
 def calibrated_link(cal: dict, compression: str, bandwidth: float | None = None,
-                    synthetic_launches: bool = False) -> scaling.Link:
+                    synthetic: bool = False) -> scaling.Link:
     """The scaling model's `Link` for one path (``'none'``: MPI's float32 allreduce, ``'fp16'``: the
-    float16 ring) from a calibration record (`calibrate_worker`, plus ``pass_launch_*`` from
-    `pass_launch_seconds` when present); ``bandwidth`` (bytes/s) replaces the measured exchange
-    rate (the nominal rate, for comparison).
+    float16 ring) from a calibration record (`calibrate_worker`, plus what `seed_pass_terms` adds
+    from the seed model's own untimed steps when present); ``bandwidth`` (bytes/s) replaces the
+    measured exchange rate (the nominal rate, for comparison).
 
-    Starting the buckets costs the computing thread what the seed model's own calibration pass
-    measured per bucket (``pass_launch_*``), unless ``synthetic_launches`` (or it is missing):
-    then the synthetic pass's per-bucket, per-byte and waking costs, which on a loaded machine
-    catch about half of the real pass's stalls (the real one holds the interpreter's lock more)."""
+    From the seed model's own pass (unless ``synthetic``, or missing): starting a bucket
+    (``pass_launch_*``), the pace while computing (``pace_*``) and, for the ring, the cost of a
+    ring step on idle cores (``ring_step_fp16``). With ``synthetic``, the previous calibration:
+    the synthetic pass's per-bucket, per-byte and waking start costs (on a loaded machine they
+    catch about half of the real pass's stalls: the real one holds the interpreter's lock more),
+    its pace (its compute loads the cores unlike a backward pass: see `pace_samples`) and no ring
+    steps."""
     fp16 = compression == "fp16"
     name = "fp16" if fp16 else "fp32"
     base = scaling.Link(bandwidth=cal["exchange_bytes_per_s"] if bandwidth is None else bandwidth,
                         latency=cal["latency_s"],
                         reduce_rate=cal["reduce_fp16_bytes_per_s" if fp16 else "reduce_fp32_bytes_per_s"],
                         algorithm="ring" if fp16 else "halving", queued_handoff=fp16)
+    real = not synthetic and f"pace_{name}" in cal
+    # a ring step's cost on idle cores (the float16 ring only: MPI progresses inside one C call)
+    ring_step = cal.get("ring_step_fp16", 0.0) if real and fp16 else 0.0
     # the hand-off while computing: a small bucket's whole trip (it carries too little for its
     # transfer to matter: the trip is max(pace * T, handoff)); at the update: what a 1 KB bucket
-    # took beyond its allreduce and its start
+    # took beyond its trip on idle cores (allreduce and ring steps) and its start: waking the thread
     tail_bytes = 257 * (2 if fp16 else 4) + 4  # 256 values, a count, the flag
     handoff = cal[f"busy_trip_{name}_s"]
-    tail = cal[f"tail_{name}_s"] - scaling.allreduce_seconds(tail_bytes, 2, base) - cal[f"launch_{name}_s"]
-    # the pace while computing: the largest bucket's trip while both ranks compute over the same
-    # trip on idle cores (1 for a calibration made before it was measured)
-    pace = (cal[f"busy_big_trip_{name}_s"] / cal[f"idle_big_trip_{name}_s"]
-            if f"busy_big_trip_{name}_s" in cal else 1.0)
+    tail = (cal[f"tail_{name}_s"] - scaling.allreduce_seconds(tail_bytes, 2, base) - cal[f"launch_{name}_s"]
+            - scaling.messages(2, base.algorithm) * ring_step)
+    if real:
+        pace = cal[f"pace_{name}"]
+    else:  # the synthetic pass's largest bucket's trip while both ranks compute over the same trip idle
+        pace = (cal[f"busy_big_trip_{name}_s"] / cal[f"idle_big_trip_{name}_s"]
+                if f"busy_big_trip_{name}_s" in cal else 1.0)
     launch = cal[f"busy_launch_{name}_s"]
     wake = max(0.0, cal[f"busy_wake_{name}_s"] - launch)
     per_byte = max(0.0, cal[f"busy_launch_big_{name}_s"] - launch - wake) / cal[f"busy_launch_big_{name}_bytes"]
-    if not synthetic_launches and f"pass_launch_{name}_s" in cal:
+    if not synthetic and f"pass_launch_{name}_s" in cal:
         launch, wake, per_byte = cal[f"pass_launch_{name}_s"], 0.0, 0.0
     return base.with_(handoff=max(0.0, handoff), tail_handoff=max(0.0, tail), launch=launch, wake=wake,
-                      launch_per_byte=per_byte, busy_pace=pace)
+                      launch_per_byte=per_byte, busy_pace=pace, ring_step=ring_step)
 
 
-def _pace(cal: dict, name: str, link: scaling.Link) -> str:
-    """The pace while computing and the trip it comes from, for the calibration's line."""
-    if f"busy_big_trip_{name}_s" not in cal:
-        return "1 (not measured)"
-    return (f"{link.busy_pace:.2f} ({cal[f'busy_big_trip_{name}_bytes'] / 1e6:.0f} MB: "
-            f"{cal[f'busy_big_trip_{name}_s'] * 1e3:.1f} / {cal[f'idle_big_trip_{name}_s'] * 1e3:.1f} ms)")
+def _start(bucket: dict) -> float | None:
+    """When a bucket's allreduce started (the ring: when the thread began it; MPI: when handed on)."""
+    return bucket["launched_s"] if bucket["launched_s"] is not None else bucket["submitted_s"]
+
+
+#: A busy trip whose end is this small a fraction into its transfer says little about its pace.
+_PACE_MIN_FRACTION = 0.25
+
+
+def pace_samples(profiles: list[list[dict]], link: scaling.Link) -> list[float]:
+    """The pace while computing, one sample per step of the seed model's own overlapped pass.
+
+    ``profiles``: ``[rank][step]`` `GradientReducer.step_profile` records. In each step, the
+    largest bucket (the only one whose transfer, not its hand-off, makes its trip while the pass
+    computes), from its start (the later rank's) to its end on the rank that reached the update
+    last, against the model's trip on idle cores ``T``, latency ``m a`` apart (the model's
+    ``U = p (T - m a) + m a``, solved for ``p``). If it ended during the pass, ``U`` is its trip;
+    if the pass ended during it, the model has the fraction ``f = 1 - (done - P) / I`` of it gone
+    by at the pass's end ``P`` (the rest at the idle pace: ``I = T + m s``, ``link.ring_step``
+    included), so ``U = (P - start) / f`` (used when
+    ``f`` is at least `_PACE_MIN_FRACTION`). The synthetic pass of `calibrate_worker` keeps both
+    ranks' cores busier than a backward pass does (1.26 against about 1 at 1 Gbit/s, where the
+    wire, not the CPU, sets the pace), hence these samples.
+    """
+    out = []
+    for step in range(len(profiles[0])):
+        own = profiles[_last_rank(profiles, step)][step]
+        if own is None:
+            continue
+        pass_end = own["pass_s"]
+        k = max(range(len(own["buckets"])), key=lambda i: own["buckets"][i]["bytes"])
+        starts = [_start(p[step]["buckets"][k]) for p in profiles]
+        if any(s is None for s in starts):
+            continue
+        start, done = max(starts), own["buckets"][k]["done_s"]
+        trip = scaling.allreduce_seconds(own["buckets"][k]["bytes"], 2, link)
+        latency = scaling.messages(2, link.algorithm) * link.latency
+        if start >= pass_end or trip - latency <= link.handoff:
+            continue  # no transfer while computing, or one that its hand-off would hide
+        if done <= pass_end:
+            busy = done - start
+        else:  # the rest went at the pace of idle cores, ring steps included
+            gone = 1.0 - (done - pass_end) / (trip + scaling.messages(2, link.algorithm) * link.ring_step)
+            if gone < _PACE_MIN_FRACTION:
+                continue
+            busy = (pass_end - start) / gone
+        out.append((busy - latency) / (trip - latency))
+    return out
+
+
+def ring_step_samples(profiles: list[list[dict]], link: scaling.Link) -> list[float]:
+    """A float16 ring step's cost on idle cores, one sample per step of the seed model's own pass.
+
+    The plan's last bucket (the first layers' gradients, final only as the pass ends) starts on
+    idle cores behind the bucket before it (queued: the thread is awake): its trip beyond the
+    model's ``T``, per message, on the rank that reached the update last. Steps where it found
+    the thread idle (waking it: the calibrated tail hand-off) are left out.
+    """
+    out = []
+    for step in range(len(profiles[0])):
+        own = profiles[_last_rank(profiles, step)][step]
+        if own is None or len(own["buckets"]) < 2:
+            continue
+        last, before = own["buckets"][-1], own["buckets"][-2]
+        if last["launched_s"] is None or last["launched_s"] < own["pass_s"] or before["done_s"] <= last["submitted_s"]:
+            continue
+        trip = scaling.allreduce_seconds(last["bytes"], 2, link)
+        out.append((last["done_s"] - last["launched_s"] - trip) / scaling.messages(2, link.algorithm))
+    return out
+
+
+def seed_pass_terms(calibrations: dict, runs: dict) -> dict:
+    """The calibrations with the terms measured on the seed model's own untimed overlapped steps
+    (the calibration's seed-model run, ``pass_profiles_*``, and each timed run's warm-up steps
+    after the first): ``ring_step_fp16``, then ``pace_*`` (medians; the samples beside them as
+    ``ring_step_samples_fp16``, ``pace_samples_*``)."""
+    out = {}
+    for rate, cal in calibrations.items():
+        cal = dict(cal)
+        for name, compression in (("fp32", "none"), ("fp16", "fp16")):
+            if f"pass_profiles_{name}" not in cal:
+                continue  # a log from before these terms: the synthetic pace, no ring steps
+            steps = [cal[f"pass_profiles_{name}"]] + [
+                record["warmup_profiles"] for record in runs.get(rate, {}).get(("overlap", compression), [])
+                if record.get("warmup_profiles") and record["warmup_profiles"][0]]
+            link = calibrated_link(cal, compression, synthetic=True)
+            if name == "fp16":
+                samples = [x for profiles in steps for x in ring_step_samples(profiles, link)]
+                if samples:
+                    # (a negative median would be the model's T over-estimating small messages, not a cost)
+                    cal["ring_step_fp16"] = max(0.0, statistics.median(samples))
+                    cal["ring_step_samples_fp16"] = samples
+                    link = link.with_(ring_step=cal["ring_step_fp16"])
+            samples = [x for profiles in steps for x in pace_samples(profiles, link)]
+            if samples:
+                cal[f"pace_{name}"], cal[f"pace_samples_{name}"] = statistics.median(samples), samples
+        out[rate] = cal
+    return out
+
+
+def _pace(cal: dict, name: str) -> str:
+    """The pace while computing, its samples, and the synthetic pass's, for the calibration's line."""
+    synthetic = ("not measured" if f"busy_big_trip_{name}_s" not in cal else
+                 f"{cal[f'busy_big_trip_{name}_s'] / cal[f'idle_big_trip_{name}_s']:.2f}: "
+                 f"{cal[f'busy_big_trip_{name}_bytes'] / 1e6:.0f} MB {cal[f'busy_big_trip_{name}_s'] * 1e3:.1f} / "
+                 f"{cal[f'idle_big_trip_{name}_s'] * 1e3:.1f} ms")
+    if f"pace_{name}" not in cal:
+        return f"{synthetic} (synthetic pass)"
+    samples = cal[f"pace_samples_{name}"]
+    return (f"{cal[f'pace_{name}']:.2f} (seed model's pass, {len(samples)} steps, {min(samples):.2f}-"
+            f"{max(samples):.2f}; synthetic pass {synthetic})")
+
+
+def _ring_step(cal: dict) -> str:
+    """The float16 ring's step cost on idle cores and its samples, for the calibration's line."""
+    if "ring_step_fp16" not in cal:
+        return "not measured (0)"
+    samples = cal["ring_step_samples_fp16"]
+    return (f"{cal['ring_step_fp16'] * 1e6:.0f} us ({len(samples)} steps, {min(samples) * 1e6:.0f}-"
+            f"{max(samples) * 1e6:.0f} us)")
 
 
 def pass_launch_seconds(record: dict) -> float:
@@ -481,8 +609,9 @@ def predict(record: dict, link: scaling.Link) -> dict:
     return {k: statistics.median(v) for k, v in out.items()}
 
 
-#: Below this measured wait the comparison is made on the allreduce time (see `report`).
+#: Below this measured wait the predicted one need only be within `SUB_MS_TOLERANCE_S` (see `report`).
 SUB_MS_WAIT_S = 1e-3
+SUB_MS_TOLERANCE_S = 0.25 * SUB_MS_WAIT_S
 
 
 def node_estimate(runs: dict, calibrations: dict, node_compute_s: float, gbit_per_s: float, latency_s: float,
@@ -571,6 +700,7 @@ def netns_runs(rates: list[str], batch: int, steps: int, warmup: int, repeats: i
                 record = run(net, ["--worker", "--steps", "4", "--warmup", "2", "--batch", str(batch),
                                    "--compression", compression, "--no-bare", "--overlap"])
                 cal[f"pass_launch_{name}_s"] = pass_launch_seconds(record)
+                cal[f"pass_profiles_{name}"] = record["profiles"]  # for `seed_pass_terms`
             print(f"# {rate} calibration: {json.dumps(cal)}", flush=True)
             runs[rate] = {mode: [] for mode in NETNS_MODES}
             for _ in range(repeats):
@@ -601,13 +731,14 @@ def read_log(path: str) -> tuple[dict, dict]:
 
 def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: float, latency_s: float) -> None:
     """Prints the calibrations, measured waits beside the model's, and the estimate at 8 to 128 nodes."""
+    calibrations = seed_pass_terms(calibrations, runs)
     rows = []
     for rate, by_mode in runs.items():
         cal = calibrations[rate]
         for mode, records in by_mode.items():
                 link = calibrated_link(cal, mode[1])
                 nominal = calibrated_link(cal, mode[1], bandwidth=scaling.gbit(_nominal_gbit(rate)))
-                synthetic = calibrated_link(cal, mode[1], synthetic_launches=True)
+                synthetic = calibrated_link(cal, mode[1], synthetic=True)
                 per_run = [predict(r, link) for r in records]
                 med = {k: statistics.median(r[k] for r in records) for k in
                        ("step_s", "allreduce_in_step_s", "sent_per_step", "load")}
@@ -620,8 +751,11 @@ def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: fl
     print("\nCalibration (2 ranks, MPI over the emulated link): nominal rate; measured exchange (both ways at "
           "once) and ping-pong rates, latency a message; sums; float16 rounding; hand-offs (busy: a small bucket's "
           "whole trip while the ranks compute, the shortest a trip is then; tail: a 1 KB bucket at the update); "
-          "pace while computing (the seed model's largest bucket's trip while the ranks compute over the same "
-          "trip on idle cores); starting a bucket, fp32 / fp16; bare allreduces of the seed model, measured / model")
+          "pace while computing (the seed model's largest bucket's trip while the ranks compute over the model's "
+          "trip on idle cores, in the seed model's untimed steps: the calibration's run and the warm-up steps; the "
+          "synthetic pass's, the previous calibration, beside it) fp32 / fp16; a float16 ring step's cost on idle "
+          "cores (the last bucket's trip beyond the model's, per message, same steps); starting a bucket, fp32 / "
+          "fp16; bare allreduces of the seed model, measured / model")
     for rate, cal in calibrations.items():
         fp32, fp16 = calibrated_link(cal, "none"), calibrated_link(cal, "fp16")
         bare32 = scaling.allreduce_seconds(cal["bare_bytes_fp32"], 2, fp32)
@@ -632,7 +766,8 @@ def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: fl
               f"{cal['reduce_fp16_bytes_per_s'] * 1e-9:.2f} GB/s fp16; rounding "
               f"{1e9 / cal['convert_values_per_s']:.1f} ns a value; hand-off busy {fp32.handoff * 1e3:.1f} ms fp32, "
               f"{fp16.handoff * 1e3:.1f} ms fp16, tail {fp32.tail_handoff * 1e3:.2f} / {fp16.tail_handoff * 1e3:.2f} "
-              f"ms; pace while computing {_pace(cal, 'fp32', fp32)} / {_pace(cal, 'fp16', fp16)}; a bucket's start {fp32.launch * 1e3:.2f} / {fp16.launch * 1e3:.2f} ms (seed model's pass; "
+              f"ms; pace while computing {_pace(cal, 'fp32')} / {_pace(cal, 'fp16')}; ring step {_ring_step(cal)}; "
+              f"a bucket's start {fp32.launch * 1e3:.2f} / {fp16.launch * 1e3:.2f} ms (seed model's pass; "
               f"synthetic {cal['busy_launch_fp32_s'] * 1e3:.2f} / {cal['busy_launch_fp16_s'] * 1e3:.2f} ms, waking "
               f"{cal['busy_wake_fp32_s'] * 1e3:.2f} / {cal['busy_wake_fp16_s'] * 1e3:.2f} ms); bare 32 MB fp32 "
               f"{cal['bare_fp32_s'] * 1e3:.1f} / {bare32 * 1e3:.1f} ms, 16 MB fp16 {cal['bare_fp16_s'] * 1e3:.1f} / "
@@ -640,35 +775,45 @@ def report(calibrations: dict, runs: dict, node_compute_s: float, gbit_per_s: fl
     print("\nwait: the update's wait per step (launches included), median over steps and runs: 'slower' of the rank "
           "that waited longer (includes waiting for the other rank), 'last rank' of the one that reached the update "
           "last (the network alone), 'runs' its median in each run; model: the scaling model with the calibrated "
-          "link (and buckets' start as the seed model's calibration pass measured it), then with the synthetic "
-          "pass's start costs, then at the nominal rate. allreduce: the last rank's allreduce time per step (per "
+          "link (buckets' start, pace while computing and ring steps as the seed model's own untimed steps "
+          "measured them), then with the synthetic pass's start costs and pace and no ring steps (the previous "
+          "calibration), then at the nominal rate. allreduce: the last rank's allreduce time per step (per "
           "its profile: overlapped, from the start of the first bucket's allreduce to the end of the last one's; "
           "blocking, its wait) and the model's")
     print(f"\n{'link':<8}{'mode':<15}{'step s':>8}{'slower ms':>11}{'last rank ms':>14}{'runs ms':>17}"
           f"{'model ms':>10}{'model/meas':>12}{'allreduce ms':>14}{'model ms':>10}{'model/meas':>12}"
           f"{'synthetic ms':>14}{'at nominal ms':>15}{'MB sent/step':>14}{'load':>6}")
     waits_within = spans_within = passed = True
+    absolute = []
     for rate, (how, compression), med in rows:
         ratio = med["predicted_s"] / med["measured_s"]
         span_ratio = med["predicted_span_s"] / med["measured_span_s"]
         wait_ok, span_ok = 0.75 <= ratio <= 1.25, 0.75 <= span_ratio <= 1.25
+        near = abs(med["predicted_s"] - med["measured_s"]) <= SUB_MS_TOLERANCE_S
         waits_within &= wait_ok
         spans_within &= span_ok
-        passed &= wait_ok or (med["measured_s"] < SUB_MS_WAIT_S and span_ok)
+        passed &= span_ok and (wait_ok or (med["measured_s"] < SUB_MS_WAIT_S and near))
+        if not wait_ok and med["measured_s"] < SUB_MS_WAIT_S:
+            absolute.append(f"{rate} {how} {'fp16' if compression == 'fp16' else 'fp32'}: "
+                            f"{med['predicted_s'] * 1e3:.2f} vs {med['measured_s'] * 1e3:.2f} ms, "
+                            f"{'within' if near else 'NOT within'} {SUB_MS_TOLERANCE_S * 1e3:g} ms")
         spread = "-".join(f"{t * 1e3:.1f}" for t in (min(med["runs_s"]), max(med["runs_s"])))
         print(f"{rate:<8}{how + ' ' + ('fp32' if compression == 'none' else 'fp16'):<15}{med['step_s']:>8.3f}"
-              f"{med['allreduce_in_step_s'] * 1e3:>11.1f}{med['measured_s'] * 1e3:>14.1f}{spread:>17}"
-              f"{med['predicted_s'] * 1e3:>10.1f}{ratio:>12.2f}{med['measured_span_s'] * 1e3:>14.1f}"
-              f"{med['predicted_span_s'] * 1e3:>10.1f}{span_ratio:>12.2f}{med['synthetic_s'] * 1e3:>14.1f}"
-              f"{med['nominal_s'] * 1e3:>15.1f}"
+              f"{med['allreduce_in_step_s'] * 1e3:>11.1f}{med['measured_s'] * 1e3:>14.2f}{spread:>17}"
+              f"{med['predicted_s'] * 1e3:>10.2f}{ratio:>12.2f}{med['measured_span_s'] * 1e3:>14.1f}"
+              f"{med['predicted_span_s'] * 1e3:>10.1f}{span_ratio:>12.2f}{med['synthetic_s'] * 1e3:>14.2f}"
+              f"{med['nominal_s'] * 1e3:>15.2f}"
               f"{med['sent_per_step'] / 1e6:>14.2f}{med['load']:>6.2f}")
     print(f"\nevery predicted wait within 25% of the measured one: {'yes' if waits_within else 'no'}")
     print(f"every predicted allreduce time within 25% of the measured one: {'yes' if spans_within else 'no'}")
-    print(f"criterion: every wait within 25%, except that a wait under {SUB_MS_WAIT_S * 1e3:g} ms is compared on the "
-          f"allreduce time, within 25%: {'met' if passed else 'NOT met'} (such a wait is the buckets' start costs "
-          f"plus the last small bucket's trip, or a fraction of a millisecond more when the bucket before it is "
-          f"still under way as the pass ends: a few milliseconds of the hand-off's spread from one small bucket to "
-          f"the next decide which, and 25% of it is less than that)")
+    print(f"criterion: every allreduce time within 25%, and every wait within 25%, except that a wait under "
+          f"{SUB_MS_WAIT_S * 1e3:g} ms need only be within {SUB_MS_TOLERANCE_S * 1e3:g} ms (25% of "
+          f"{SUB_MS_WAIT_S * 1e3:g} ms): {'met' if passed else 'NOT met'}"
+          + (f"; on the absolute clause: {'; '.join(absolute)}" if absolute else "; no row needs the absolute clause"))
+    print(f"(a wait under {SUB_MS_WAIT_S * 1e3:g} ms is the buckets' start costs plus the last buckets' trips on idle "
+          f"cores: tenths of a millisecond, each step's own; which small bucket is still waiting for the thread when "
+          f"the pass ends is decided by hand-offs of several milliseconds, so 25% of such a wait is finer than the "
+          f"model's inputs)")
     every_run: dict[tuple, list[dict]] = {}
     for by_mode in runs.values():
         for mode, records in by_mode.items():

@@ -67,11 +67,13 @@ def test_after_the_pass_the_queue_runs_back_to_back():
     buckets = [(1e6, 0.0), (1e6, 0.002), (0.0, 0.015)]
     assert scaling.overlapped_wait(buckets, 0.015, 2, OVERLAP) == pytest.approx(2.9e-3)
     # hand-off 10 ms (the float16 rings: each pays it): bucket 0 0 -> 10 ms; bucket 1 from 10 ms,
-    # 10 ms while computing, half of it gone by at 15 ms; the other half of its 8.7 ms at the idle
-    # pace: 15 + 4.35 = 19.35 ms; bucket 2 19.35 + 0.2 = 19.55 ms -> wait 4.55 + 0.3 = 4.85 ms
+    # its hand-off (10 ms) longer than its transfer (8.7 ms): when the pass ends at 15 ms its
+    # steps still wait for the thread, all of its 8.7 ms run then: 23.7 ms; bucket 2
+    # 23.7 + 0.2 = 23.9 ms -> wait 8.9 + 0.3 = 9.2 ms
     slow = OVERLAP.with_(handoff=10e-3)
-    assert scaling.overlapped_wait(buckets, 0.015, 2, slow) == pytest.approx(4.85e-3)
-    # MPI's requests: bucket 1 pays no hand-off, 10 + 8.7 = 18.7 ms; bucket 2 18.9 ms -> 3.9 + 0.3 = 4.2 ms
+    assert scaling.overlapped_wait(buckets, 0.015, 2, slow) == pytest.approx(9.2e-3)
+    # MPI's requests: bucket 1 pays no hand-off, its transfer 10 -> 18.7 ms, 5 of its 8.7 ms gone by
+    # at 15 ms, the rest at the idle pace: 18.7 ms; bucket 2 18.9 ms -> 3.9 + 0.3 = 4.2 ms
     assert scaling.overlapped_wait(buckets, 0.015, 2, slow.with_(queued_handoff=False)) == pytest.approx(4.2e-3)
 
 
@@ -105,12 +107,35 @@ def test_unknown_algorithm_is_refused():
 
 
 def test_a_trip_running_when_the_pass_ends_finishes_at_the_idle_pace():
-    # an empty bucket handed on 1 ms before the pass ends, hand-off 10 ms while computing: a tenth
-    # of its 10 ms gone by at 20 ms, the rest of its 0.2 ms after: 20 + 0.18 -> 0.18 ms after the pass
+    # an empty bucket handed on 1 ms before the pass ends, hand-off 10 ms while computing: its
+    # trip is its hand-off (its steps wait for the thread), so none of it is assumed done at 20 ms:
+    # all of its 0.2 ms after the pass (no wake: it was handed on during the pass)
     link = GIGABIT.with_(handoff=10e-3, tail_handoff=0.5e-3)
-    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link) == pytest.approx(0.18e-3)
+    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link) == pytest.approx(0.2e-3)
+    # with ring steps of 50 us on idle cores: 0.2 + 2 x 0.05 = 0.3 ms
+    assert scaling.overlapped_wait([(0.0, 0.019)], 0.020, 2, link.with_(ring_step=50e-6)) == pytest.approx(0.3e-3)
     # handed on 15 ms before: 5 + 10 = 15 ms, done before the pass ends
     assert scaling.overlapped_wait([(0.0, 0.005)], 0.020, 2, link) == 0.0
+    # a transfer under way (1 MB, 8.7 ms, from 15 ms; no hand-off): 5 of it gone by at 20 ms, the
+    # rest of its trip on idle cores, 8.7 + 2 x 0.05 = 8.8 ms, after: 8.8 x (1 - 5 / 8.7) ms
+    stepped = GIGABIT.with_(ring_step=50e-6)
+    assert scaling.overlapped_wait([(1e6, 0.015)], 0.020, 2, stepped) == pytest.approx(8.8e-3 * (1 - 5 / 8.7))
+
+
+def test_ring_steps_on_idle_cores():
+    # the ring's 2 (N-1) steps each cost 40 us on idle cores; at 8 ranks 14 steps = 0.56 ms. A 1 MB
+    # bucket handed on as the pass ends (1 ms) to an idle link: T(1 MB) at 8 ranks, 2 x 7/8 x 8 ms
+    # + 14 x 10 us + 7/8 x 1 ms = 15.015 ms, + 0.56 ms, + 0.5 ms waking the thread: 1 -> 17.075 ms;
+    # an empty one queued behind it (no wake): 14 x 10 us + 0.56 ms -> 17.775 ms
+    link = GIGABIT.with_(latency=10e-6, ring_step=40e-6, tail_handoff=0.5e-3)
+    times, _ = scaling.overlapped_schedule([(1e6, 0.001), (0.0, 0.001)], 0.001, 8, link)
+    assert sum(times, ()) == pytest.approx((1e-3, 17.075e-3, 17.075e-3, 17.775e-3))
+    # the same empty bucket alone, to an idle link: it wakes the thread, + 0.5 ms
+    times, _ = scaling.overlapped_schedule([(0.0, 0.001)], 0.001, 8, link)
+    assert times[0][1] - times[0][0] == pytest.approx(0.14e-3 + 0.56e-3 + 0.5e-3)
+    # MPI's halving (ring_step 0 there): 6 messages, nothing more
+    assert scaling.trip_end(0.0, 0.0, 0.0, 8, link.with_(algorithm="halving", ring_step=0.0, tail_handoff=0.0)) == \
+        pytest.approx(60e-6)
 
 
 def test_launch_costs_per_bucket_per_byte_and_for_waking_the_thread():
