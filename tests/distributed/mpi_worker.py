@@ -343,7 +343,12 @@ def digits_training(out: Path, fp16: int = 1) -> None:
     even = len(x_test) - len(x_test) % hvd.size()
     xt, yt = hvd.shard(x_test[:even], y_test[:even])
     loss, accuracy = model.evaluate(xt, yt, batch_size=50, verbose=0)
-    rec = {"loss": loss, "accuracy": accuracy, "own": None}
+    # shards of unequal sizes (rank 0 the first 200 samples, rank 1 the other 160): each rank's
+    # figures weigh by its samples
+    part = slice(0, 200) if hvd.rank() == 0 else slice(200, even)
+    xu, yu = x_test[part], y_test[part]
+    rec = {"loss": loss, "accuracy": accuracy, "own": None,
+           "uneven": model.evaluate(xu, yu, batch_size=50, verbose=0), "uneven_sizes": hvd.allgather_object(len(xu))}
     predictions = hvd.predict(model, hvd.shard(x_test), total=len(x_test), batch_size=64)
     if hvd.rank() == 0:  # the same figures from one process
         opt._dist.whole_job_evaluation = False

@@ -135,6 +135,11 @@ def test_fp16_training_reaches_the_digits_threshold_with_whole_job_evaluation(tm
     assert recs[0]["accuracy"] == pytest.approx(own_accuracy, rel=1e-6)
     assert recs[0]["loss"] == pytest.approx(own_loss, rel=1e-5)
     assert recs[0]["predictions_match"] < 1e-6  # gathered in the original order
+    # shards of unequal sizes: the whole job's figures are the sample-weighted ones (an unweighted
+    # mean of the ranks' figures would differ), the same on every rank
+    assert len(set(recs[0]["uneven_sizes"])) == 2, recs[0]["uneven_sizes"]
+    assert recs[0]["uneven"] == recs[1]["uneven"]
+    assert recs[0]["uneven"] == pytest.approx(recs[0]["own"], rel=1e-5)
 
 
 @pytest.mark.parametrize("ranks", [2, 3, 4])
