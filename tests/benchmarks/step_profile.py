@@ -1,14 +1,26 @@
-"""Where a training step's time goes: each batch-parallel dispatch, by call site, and the rest.
+"""Where a training step's time goes: each batch-parallel dispatch, by call site, then the
+framework's own work around the ops.
 
 A script, not a test: ``python tests/benchmarks/step_profile.py --case cifar32 [--steps 50]``
-(``KERASETTE_NUM_THREADS=1`` for the one-thread figures).
+(``KERASETTE_NUM_THREADS=1`` for the one-thread figures). Run it under ``chrt -f 10`` on a
+shared machine, several times.
 
-Wraps `kerasette.backend.parallel.map_chunks` and prints, per step and per call site (the op
-function that dispatched), the number of dispatches, their wall time, the longest chunk and the
-sum of all chunks. With two threads, ``sum`` well above the one-thread figure means the threads
-slow each other down (the GIL, memory bandwidth); ``wall`` well above ``longest`` is the cost of
-handing work to the pool and back. "outside dispatches" is everything the calling thread does
-alone: framework code, small ops, the loss.
+1. **Dispatches.** Wraps `kerasette.backend.parallel`'s three ways of handing work to the pool
+   (``map_chunks``, ``map_pieces``: batch normalization's and other memory-bound passes,
+   ``run_shared``) and prints, per step and per call site (the function that dispatched), the
+   number of dispatches, their wall time, the longest chunk and the sum of all chunks (``-`` for
+   ``run_shared``, whose pieces are shared inside the kernel). With two threads, ``sum`` well
+   above the one-thread figure means the threads slow each other down (the GIL, memory
+   bandwidth); ``wall`` well above ``longest`` is the cost of handing work to the pool and back.
+   "outside dispatches" is everything the calling thread does alone: framework code, small ops,
+   the loss.
+2. **Framework** (a second timed run, with timers around the framework's pieces; each timer
+   adds about a microsecond): the layer runs, the planner's own work (``Plan.run`` less the
+   layer runs), the ops' forward passes, the backward walk's own work (``_propagate`` less the
+   ops' backward passes and the optimizer updates it calls; it includes summing the gradients
+   of a tensor read by several ops and freeing the graph), the ops' backward passes, the
+   optimizer's updates, and the rest of ``train_on_batch`` (checking the batch, the loss and
+   its logs, the metrics).
 """
 
 from __future__ import annotations
@@ -28,68 +40,198 @@ sys.path.insert(0, str(HERE))
 from cases import CASES, NUM_CLASSES  # noqa: E402
 from kerasette_reference import build_model  # noqa: E402
 
-from kerasette.backend import parallel  # noqa: E402
+from kerasette.backend import backprop, parallel  # noqa: E402
+from kerasette.backend.ops.base import Op  # noqa: E402
+from kerasette.models import planner  # noqa: E402
+from kerasette.optimizers import base as optimizer_base  # noqa: E402
 
 
-def profile(case_name: str, steps: int) -> None:
-    case = CASES[case_name]
-    model = build_model(case)
+def _site(frame) -> str:
+    if frame.f_code.co_name == "by_images":
+        frame = frame.f_back
+    return f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name})"
+
+
+def _timed_dispatches(stats):
+    """Wrapped `parallel.map_chunks`, `map_pieces` and `run_shared` adding to ``stats``
+    (site -> [calls, wall, longest chunk, sum of chunks])."""
+    plain_chunks, plain_pieces, plain_shared = parallel.map_chunks, parallel.map_pieces, parallel.run_shared
+
+    def timing(fn, times):
+        def run(*args):
+            t0 = time.perf_counter()
+            out = fn(*args)
+            times.append(time.perf_counter() - t0)
+            return out
+        return run
+
+    def record(site, wall, times):
+        row = stats[site]
+        row[0] += 1
+        row[1] += wall
+        row[2] += max(times) if times else wall
+        row[3] += sum(times) if times else float("nan")
+
+    def map_chunks(fn, n_items, min_work=0, work_per_item=1):
+        times = []
+        t0 = time.perf_counter()
+        out = plain_chunks(timing(fn, times), n_items, min_work, work_per_item)
+        record(_site(sys._getframe(1)), time.perf_counter() - t0, times)
+        return out
+
+    def map_pieces(fn, n_items, min_work=0, work_per_item=1, piece_work=None, ordered=False):
+        times = []
+        t0 = time.perf_counter()
+        out = plain_pieces(timing(fn, times), n_items, min_work, work_per_item, piece_work, ordered)
+        record(_site(sys._getframe(1)), time.perf_counter() - t0, times)
+        return out
+
+    def run_shared(fn, pieces, work, min_work=0):
+        t0 = time.perf_counter()
+        out = plain_shared(fn, pieces, work, min_work)
+        record(_site(sys._getframe(1)), time.perf_counter() - t0, [])
+        return out
+
+    return (map_chunks, map_pieces, run_shared), (plain_chunks, plain_pieces, plain_shared)
+
+
+def _set_dispatchers(functions) -> None:
+    parallel.map_chunks, parallel.map_pieces, parallel.run_shared = functions
+
+
+def _op_classes():
+    seen, stack = [], [Op]
+    while stack:
+        for cls in stack.pop().__subclasses__():
+            if cls not in seen:
+                seen.append(cls)
+                stack.append(cls)
+    return seen
+
+
+class _Framework:
+    """Timers around the framework's pieces (see the module docstring), installed on the classes
+    and modules (never on an op object: no reference cycles, no extra garbage collections)."""
+
+    def __init__(self):
+        keys = ("ops forward", "ops backward", "ready", "after", "_propagate", "_plan", "_layers")
+        self.acc = dict.fromkeys(keys, 0.0)
+        self._undo = []
+
+    def _wrap(self, owner, name, key):
+        plain = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        acc = self.acc
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return plain(*args, **kwargs)
+            finally:
+                acc[key] += time.perf_counter() - t0
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, plain))
+
+    def install(self) -> None:
+        for cls in _op_classes():
+            for name, key in (("forward", "ops forward"), ("backward", "ops backward")):
+                if name in cls.__dict__:
+                    self._wrap(cls, name, key)
+        self._wrap(backprop, "_propagate", "_propagate")
+        self._wrap(optimizer_base.StreamedStep, "ready", "ready")  # inside the walk
+        self._wrap(optimizer_base.StreamedStep, "finish", "after")  # after it
+        self._wrap(optimizer_base.Optimizer, "apply_gradients", "after")
+        self._wrap(planner.Plan, "run", "_plan")
+        self._wrap(planner, "_run_layer", "_layers")
+
+    def remove(self) -> None:
+        for owner, name, plain in reversed(self._undo):
+            setattr(owner, name, plain)
+        self._undo = []
+
+    def reset(self) -> None:
+        for key in self.acc:
+            self.acc[key] = 0.0
+
+    def rows(self, steps: int, step: float) -> list[tuple[str, float]]:
+        a = self.acc
+        rows = [("layer runs (their ops' forward included)", a["_layers"]),
+                ("planner (own work: Plan.run less the layer runs)", a["_plan"] - a["_layers"]),
+                ("ops forward (in layers and in the loss)", a["ops forward"]),
+                ("backward walk (own work)", a["_propagate"] - a["ops backward"] - a["ready"]),
+                ("ops backward", a["ops backward"]),
+                ("optimizer updates (during and after the walk)", a["ready"] + a["after"]),
+                ("rest of train_on_batch (batch checks, loss, logs)",
+                 step * steps - a["_plan"] - a["_propagate"] - a["after"])]
+        return [(name, value / steps) for name, value in rows]
+
+
+def _batch(case, model):
     rng = np.random.default_rng(0)
     x = rng.random((case.batch,) + model.input_shape[1:], dtype=np.float32)
     y = np.eye(NUM_CLASSES, dtype=np.float32)[rng.integers(0, NUM_CLASSES, case.batch)]
+    return x, y
+
+
+def profile(case_name: str, steps: int, framework: bool = True) -> None:
+    case = CASES[case_name]
+    model = build_model(case)
+    x, y = _batch(case, model)
     for _ in range(5):
         model.train_on_batch(x, y)
 
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    plain_step = (time.perf_counter() - start) / steps
+
     stats = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0])  # calls, wall, longest, sum
-    plain = parallel.map_chunks
-
-    def timed(fn, n_items, min_work=0, work_per_item=1):
-        chunk_times = []
-
-        def run(start, stop):
-            t0 = time.perf_counter()
-            out = fn(start, stop)
-            chunk_times.append(time.perf_counter() - t0)
-            return out
-
-        t0 = time.perf_counter()
-        out = plain(run, n_items, min_work, work_per_item)
-        wall = time.perf_counter() - t0
-        frame = sys._getframe(1)
-        if frame.f_code.co_name == "by_images":
-            frame = frame.f_back
-        row = stats[f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name})"]
-        row[0] += 1
-        row[1] += wall
-        row[2] += max(chunk_times)
-        row[3] += sum(chunk_times)
-        return out
-
-    parallel.map_chunks = timed
+    wrapped, plain = _timed_dispatches(stats)
+    _set_dispatchers(wrapped)
     try:
         start = time.perf_counter()
         for _ in range(steps):
             model.train_on_batch(x, y)
         step = (time.perf_counter() - start) / steps
     finally:
-        parallel.map_chunks = plain
+        _set_dispatchers(plain)
 
-    print(f"{case_name}: {parallel.num_threads()} thread(s), step {step * 1e3:.2f} ms")
-    print(f"{'call site':<36}{'per step':>9}{'wall ms':>9}{'longest':>9}{'sum ms':>9}")
+    print(f"{case_name}: {parallel.num_threads()} thread(s), step {plain_step * 1e3:.2f} ms "
+          f"(with the dispatch timers {step * 1e3:.2f} ms)")
+    print(f"{'call site':<40}{'per step':>9}{'wall ms':>9}{'longest':>9}{'sum ms':>9}")
     inside = 0.0
     for site, (calls, wall, longest, total) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
         inside += wall
-        print(f"{site:<36}{calls / steps:9.1f}{wall / steps * 1e3:9.2f}{longest / steps * 1e3:9.2f}"
-              f"{total / steps * 1e3:9.2f}")
-    print(f"{'outside dispatches':<36}{'':9}{(step - inside / steps) * 1e3:9.2f}")
+        summed = "-" if total != total else f"{total / steps * 1e3:.2f}"
+        print(f"{site:<40}{calls / steps:9.1f}{wall / steps * 1e3:9.2f}{longest / steps * 1e3:9.2f}{summed:>9}")
+    print(f"{'outside dispatches':<40}{'':9}{(step - inside / steps) * 1e3:9.2f}")
+    if not framework:
+        return
+
+    timers = _Framework()
+    timers.install()
+    try:
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        timers.reset()
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+        step = (time.perf_counter() - start) / steps
+    finally:
+        timers.remove()
+    print(f"framework, per step (timed run: step {step * 1e3:.2f} ms)")
+    for name, value in timers.rows(steps, step):
+        print(f"  {name:<52}{value * 1e3:9.2f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(c for c in CASES if CASES[c].train), default="cifar32")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--no-framework", action="store_true", help="only the dispatch table")
     args = parser.parse_args(argv)
-    profile(args.case, args.steps)
+    profile(args.case, args.steps, not args.no_framework)
 
 
 if __name__ == "__main__":
