@@ -267,7 +267,7 @@ def test_batch_norm_op_on_wide_rows_and_pieces(relu, pieces, shape, monkeypatch)
     tensors = [Variable(t, dtype="float64") for t in (x, gamma, beta)]
     if pieces:
         monkeypatch.setattr(bn, "PASS_MIN", 0)
-        monkeypatch.setattr(bn, "PASS_PIECE", 64)  # one or two kernel rows a piece
+        monkeypatch.setattr(bn, "piece_work", lambda total: 64)  # one or two kernel rows a piece
     y, mean, var = ops.batch_normalization(*tensors, (0, 1, 2), 1e-3, relu=relu)
     grads = backprop.grad(y, tensors, dy)
     ry, rmean, rvar, _ = batch_norm_reference(x, gamma, beta, 3, 1e-3)
@@ -289,7 +289,7 @@ def test_split_passes_give_the_same_bits_on_one_and_two_threads(monkeypatch, dty
     x = (rng.standard_normal((6, 10, 10, 16)) * 3 + 5).astype(dtype)
     g = rng.standard_normal(x.shape).astype(dtype)
     monkeypatch.setattr(bn, "PASS_MIN", 0)
-    monkeypatch.setattr(bn, "PASS_PIECE", 640)
+    monkeypatch.setattr(bn, "piece_work", lambda total: 640)
     saved = parallel.num_threads()
     view = bn.channel_view(x.shape, (0, 1, 2))
     assert view.wide == 4 and len(view._pieces()) > 8

@@ -17,8 +17,15 @@ from kerasette.backend.kernels import elementwise as _k
 #: split): the ReLU gradient 224/126 at 512K values, 102/47 at 256K; at 128K values, split in
 #: pieces of 64K, 23/38 to 24/76 (the hand-off costs more than half a pass saves).
 PASS_MIN = 1 << 18
-#: Values per piece of a split pass (see `PASS_MIN`).
+#: Values per piece of a split pass (see `PASS_MIN`), or more on large arrays (`piece_work`).
 PASS_PIECE = 1 << 17
+
+
+def piece_work(total: int) -> int:
+    """Values per piece of a split pass over ``total`` values: `PASS_PIECE`, or an eighth of the
+    pass when that is more, up to `parallel.PIECE_WORK` (each piece costs a Python call and a GIL
+    hand-over: eight are enough for the threads to finish together)."""
+    return max(PASS_PIECE, min(total // 8, parallel.PIECE_WORK))
 
 
 def _split_min() -> int:
@@ -32,7 +39,7 @@ def add_relu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     fa, fb, fy = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1), y.reshape(-1)
     zero = a.dtype.type(0)
     parallel.map_pieces(lambda i, j: _k.add_relu(fa[i:j], fb[i:j], zero, fy[i:j]), fy.size, _split_min(),
-                        piece_work=PASS_PIECE)
+                        piece_work=piece_work(fy.size))
     return y
 
 
@@ -42,5 +49,5 @@ def relu_grad(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     fg, fy, fo = np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(y).reshape(-1), out.reshape(-1)
     zero = g.dtype.type(0)
     parallel.map_pieces(lambda i, j: _k.relu_grad(fg[i:j], fy[i:j], zero, fo[i:j]), fo.size, _split_min(),
-                        piece_work=PASS_PIECE)
+                        piece_work=piece_work(fo.size))
     return out

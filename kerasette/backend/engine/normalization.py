@@ -4,9 +4,10 @@ Batch normalization sees its input as rows ``(R, C)`` (channels last) or planes 
 (channels first; see `kerasette.backend.kernels.normalization`): `channel_view` finds the view
 for the axes the statistics are taken over, or says there is none (kept axes that are not
 adjacent), in which case the caller computes in numpy. Large arrays' leading axis is cut into
-pieces of about half a megabyte (`elementwise.PASS_MIN`, `elementwise.PASS_PIECE`) that the threads take in turn (`parallel.map_pieces`): reductions sum each piece
-into its own float64 totals, added up in piece order at the end (the same bits on any number of
-threads); maps write disjoint pieces of the output.
+pieces (`elementwise.PASS_MIN`, `elementwise.piece_work`) that the threads take in turn
+(`parallel.map_pieces`): reductions sum each piece into its own float64 totals, added up in
+piece order at the end (the same bits on any number of threads); maps write disjoint pieces of
+the output.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -22,7 +23,7 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel
-from kerasette.backend.engine.elementwise import PASS_MIN, PASS_PIECE, relu_grad
+from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad
 from kerasette.backend.kernels import normalization as _k
 
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
@@ -83,14 +84,14 @@ class ChannelView:
 
     def _pieces(self) -> list[tuple[int, int]]:
         """The pieces of the leading axis that `_split` runs (see `parallel.pieces`)."""
-        return parallel.pieces(self.shape[0], self._work(), PASS_PIECE)
+        return parallel.pieces(self.shape[0], self._work(), piece_work(self.shape[0] * self._work()))
 
     def _split(self, fn, ordered: bool = False):
         """``fn(start, stop)`` over the pieces of the leading axis, taken by the threads in turn
         when the array is large (`parallel.map_pieces`, `PASS_MIN`; ``ordered``: a reduction,
         always by pieces)."""
         return parallel.map_pieces(fn, self.shape[0], min(PASS_MIN, parallel.memory_bound_min()), self._work(),
-                                   PASS_PIECE, ordered=ordered)
+                                   piece_work(self.shape[0] * self._work()), ordered=ordered)
 
     def _totals(self, kernel, arrays, centers) -> np.ndarray:
         """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces
