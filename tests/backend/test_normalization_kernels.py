@@ -464,3 +464,28 @@ def test_inference_scale_shift_numpy_path_equals_the_recorded_one(dtype):
     for a, c in zip(recorded, plain):
         assert a.data.dtype == c.data.dtype == dtype
         np.testing.assert_array_equal(a.data, c.data)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_elementwise_passes_split_in_pieces(monkeypatch, dtype):
+    """``add_relu`` and ``relu_grad`` cut into many pieces shared by the threads equal the numpy
+    definitions exactly (the sign of zero aside), NaN kept."""
+    from kerasette.backend.engine import elementwise
+
+    rng = np.random.default_rng(31)
+    a, b, g = (rng.standard_normal((5, 7, 9, 16)).astype(dtype) for _ in range(3))
+    a[0, 0, 0, 0] = np.nan
+    monkeypatch.setattr(elementwise, "PASS_MIN", 0)
+    monkeypatch.setattr(elementwise, "piece_work", lambda total: 100)
+    y = elementwise.add_relu(a, b)
+    np.testing.assert_array_equal(y, np.where(a + b > 0, a + b, 0) + np.where(np.isnan(a + b), np.nan, 0))
+    np.testing.assert_array_equal(elementwise.relu_grad(g, y), np.where(y > 0, g, 0))
+
+
+def test_pass_pieces_grow_with_the_pass():
+    from kerasette.backend import parallel
+    from kerasette.backend.engine.elementwise import PASS_PIECE, piece_work
+
+    assert piece_work(1000) == piece_work(2 * PASS_PIECE) == PASS_PIECE
+    assert piece_work(16 * PASS_PIECE) == 2 * PASS_PIECE  # an eighth
+    assert piece_work(1 << 30) == parallel.PIECE_WORK
