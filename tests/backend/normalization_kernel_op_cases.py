@@ -2,7 +2,8 @@
 
 `tests/backend/op_cases.py` appends these to its table (forward against numpy, float64
 central-difference gradients). The shapes reach the kernels' edges: rows not a multiple of the
-4-row step, planes with a tail after the 16 lanes, several channel axes kept side by side, and
+4-row step, planes with a tail after the 16 lanes, several channel axes kept side by side, rows
+widened for 16 and 32 channels, a ReLU inside the passes, and
 kept axes that are not adjacent (the numpy path).
 """
 
@@ -27,7 +28,9 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
                 ((2, 3, 2, 5), (0, 1, 2)),  # channels-last image
                 ((2, 3, 17), (0, 2)),  # a plane of 17: 16 lanes and a tail
                 ((2, 3, 2, 2), (0, 3)),  # kept axes (1, 2) side by side: 6 channels
-                ((2, 3, 2, 4), (0, 2))]  # kept axes 1 and 3 apart: numpy
+                ((2, 3, 2, 4), (0, 2)),  # kept axes 1 and 3 apart: numpy
+                ((3, 2, 2, 16), (0, 1, 2)),  # 16 channels: rows widened 4 at a time
+                ((3, 1, 2, 32), (0, 1, 2))]  # 32 channels, 6 rows: widened 2 at a time
     for shape, axes in settings:
         kept = tuple(n for a, n in enumerate(shape) if a not in axes)
         out.append(Case(
@@ -36,6 +39,14 @@ def cases(Case):  # noqa: N803 - the Case class of op_cases (passed in: no impor
             lambda rng, shape=shape, kept=kept: [rng.standard_normal(shape) * 2 + 1, rng.uniform(0.5, 2, kept),
                                                  rng.standard_normal(kept)],
             lambda x, g, b, axes=axes: batch_norm_reference(x, g, b, axes, 1e-3)))
+    for shape, axes in [((3, 2, 2, 16), (0, 1, 2)), ((2, 3, 17), (0, 2)), ((7, 3), (0,))]:
+        kept = tuple(n for a, n in enumerate(shape) if a not in axes)
+        out.append(Case(  # the ReLU's gradient inside the backward passes (rows), or a pass before (planes)
+            f"batch_normalization-kernels-relu-{shape}-{axes}".replace(" ", ""), ("batch_normalization",),
+            lambda x, g, b, axes=axes: ops.batch_normalization(x, g, b, axes, 1e-3, relu=True)[0],
+            lambda rng, shape=shape, kept=kept: [rng.standard_normal(shape) * 2 + 1, rng.uniform(0.5, 2, kept),
+                                                 rng.standard_normal(kept)],
+            lambda x, g, b, axes=axes: np.maximum(batch_norm_reference(x, g, b, axes, 1e-3), 0)))
     out.append(Case(
         "batch_normalization-given-statistics-plane-tail", ("batch_normalization",),
         lambda x, g, b, m, v: ops.batch_normalization(x, g, b, (0, 2), 1e-3, m, v)[0],

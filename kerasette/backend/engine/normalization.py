@@ -29,9 +29,10 @@ from kerasette.backend.kernels import normalization as _k
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
 #: many values wide (see `ChannelView`).
 WIDE = 64
-#: float32 scratch values between two pieces' scratch rows (128 bytes: two cache lines, which the
-#: adjacent-line prefetcher fetches together), so that two threads summing neighbouring pieces do
-#: not write to one cache line (the rows kernel writes its scratch at every row).
+#: Values of padding after each piece's row of scratch and of totals (at least 128 bytes: two
+#: cache lines, which the adjacent-line prefetcher fetches together), so that two threads summing
+#: neighbouring pieces do not write to one cache line (the rows kernel writes its scratch at every
+#: row): unpadded, the statistics at 32x32x32x16 took 296 us on two threads, 199 on one.
 _PAD = 32
 
 
@@ -96,7 +97,7 @@ class ChannelView:
     def _totals(self, kernel, arrays, centers) -> np.ndarray:
         """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces
         (the same pieces on any thread count), each into its own float64 totals: returns them,
-        (pieces, 2, width + padding), for `_fold` or a coefficients kernel to add up in order."""
+        (pieces, 2, width + padding), for `fold_totals` or a coefficients kernel to add up in order."""
         parts = self._pieces()
         width, lanes = self.shape[1], self.shape[1] if self.rows else _k.LANES
         # made here (a worker waits for no GIL), each piece's rows padded apart
