@@ -3,8 +3,8 @@
 `tests/backend/op_cases.py` appends these to its table (forward against numpy, float64
 central-difference gradients). The shapes reach the kernels' edges: rows not a multiple of the
 4-row step, planes with a tail after the 16 lanes, several channel axes kept side by side, rows
-widened for 16 and 32 channels, a ReLU inside the passes, and
-kept axes that are not adjacent (the numpy path).
+widened for 16 and 32 channels, a ReLU inside the passes, and kept axes that are not adjacent
+(the numpy path).
 """
 
 from __future__ import annotations
