@@ -1,0 +1,95 @@
+"""Times batch normalization's passes and the fused elementwise passes at ResNet-20's shapes, on
+one thread and on two, to check where splitting a pass between the threads pays.
+
+A script, not a test::
+
+    python tests/benchmarks/norm_passes.py [--repeats 200] [--rounds 3]
+
+For each shape (batch 32: 32x32x16, 16x16x32, 8x8x64, and 32x32x64) it prints the median
+microseconds of each pass as `kerasette.backend.engine.normalization` and
+`kerasette.backend.engine.elementwise` run it: ``stats`` (the statistics' reduction), ``affine``
+(the forward map with a ReLU), ``sums``/``relu_sums`` (the backward reduction without and with the
+ReLU's gradient inside), ``affine2``/``affine2_relu`` (the input gradient's map), ``add_relu``
+and ``relu_grad``; the columns ``1 thr`` and ``2 thr`` are the same call with the thread count
+set to one and to two (a pass under ``PASS_MIN`` values runs on one thread either way). The two
+settings take turns ``--rounds`` times, so that a busy spell falls on both. Run it under
+``chrt -f 10`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHAPES = [(32, 32, 32, 16), (32, 16, 16, 32), (32, 8, 8, 64), (32, 32, 32, 64)]
+
+
+def _time_us(fn, repeats: int) -> list[float]:
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1e6 * (time.perf_counter() - start))
+    return times
+
+
+def passes(shape):
+    """The passes at ``shape`` (NHWC, float32) as (name, function of no arguments)."""
+    from kerasette.backend.engine import elementwise, normalization
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    view = normalization.channel_view(shape, (0, 1, 2))
+    xv, gv = view.of(x), view.of(g)
+    chans = shape[-1]
+    scale, shift = np.linspace(0.5, 1.5, chans), np.linspace(-1, 1, chans)
+    y = view.affine(xv, scale, shift, relu=True)
+    zeros = np.zeros(chans)
+    return [
+        ("stats", lambda: view.statistics(xv)),
+        ("affine", lambda: view.affine(xv, scale, shift, relu=True)),
+        ("sums", lambda: view.sums(gv, xv, zeros, shift)),
+        ("relu_sums", lambda: view.relu_sums(gv, y, xv, shift)),
+        ("affine2", lambda: view.affine2(gv, xv, scale, scale, shift)),
+        ("affine2_relu", lambda: view.affine2(gv, xv, scale, scale, shift, y)),
+        ("add_relu", lambda: elementwise.add_relu(x, g)),
+        ("relu_grad", lambda: elementwise.relu_grad(g, x)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200, help="timings per pass, setting and round")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of the one- and two-thread settings")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+    from kerasette.backend import parallel
+    from kerasette.backend.engine import elementwise
+
+    saved = parallel.num_threads()
+    print(f"median us of {args.repeats} x {args.rounds} calls; split from {elementwise.PASS_MIN} values "
+          f"in pieces of elementwise.piece_work(n); pool threads available: {saved}")
+    print(f"{'shape':16} {'pass':13} {'1 thr':>8} {'2 thr':>8} {'ratio':>6}")
+    for shape in SHAPES:
+        for name, fn in passes(shape):
+            times = {1: [], 2: []}
+            for round_ in range(args.rounds):
+                for count in ((1, 2) if round_ % 2 == 0 else (2, 1)):
+                    parallel.set_num_threads(min(count, saved))
+                    times[count] += _time_us(fn, args.repeats)
+            one, two = statistics.median(times[1]), statistics.median(times[2])
+            label = "x".join(map(str, shape))
+            print(f"{label:16} {name:13} {one:8.1f} {two:8.1f} {one / two:6.2f}")
+    parallel.set_num_threads(saved)
+
+
+if __name__ == "__main__":
+    main()
