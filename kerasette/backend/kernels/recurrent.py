@@ -1092,12 +1092,10 @@ def stale_rows(values, kept, state, tokens, rows, positions):
         if s >= 2:
             continue
         if s == 1:
-            same = True
-            for d in range(D):
-                if values[n, d] != kept[v, d]:
-                    same = False
-                    break
-            if same:
+            differ = values[n, 0] ^ kept[v, 0]  # every word compared, no early exit: the loop vectorizes
+            for d in range(1, D):
+                differ |= values[n, d] ^ kept[v, d]
+            if differ == 0:
                 state[v] = 3
                 continue
         state[v] = 2
