@@ -455,9 +455,10 @@ class Layer:
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
         own = self.__dict__
-        if not own.get("_calling"):
+        calling = own.get("_calling", 0)
+        if not calling and (own.get("_call_losses") or self._tracked_layers()):
             self._clear_call_losses()  # add_loss terms belong to the latest call
-        own["_calling"] = own.get("_calling", 0) + 1
+        own["_calling"] = calling + 1
         try:
             return self.call(inputs, **kwargs)
         finally:
