@@ -15,6 +15,18 @@ FUSED_UPDATE_MIN_SIZE = 1 << 16
 #: ResNet-20 step updates 82 such tensors, each otherwise five numpy passes and two temporaries.
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+_ENGINE = []
+
+
+def _engine_updates():
+    """`kerasette.backend.engine.updates`, imported on the first update (not at ``import
+    kerasette``) and kept: an import statement in `SGD.update` costs a microsecond a weight."""
+    if not _ENGINE:
+        from kerasette.backend.engine import updates  # deferred: the engine loads numba
+
+        _ENGINE.append(updates)
+    return _ENGINE[0]
+
 
 @registry.register("optimizer", aliases=("sgd",), any_case=True)
 class SGD(Optimizer):
@@ -58,14 +70,10 @@ class SGD(Optimizer):
         v = slots["momentum"]
         if value.flags.c_contiguous and grad.flags.c_contiguous and v.flags.c_contiguous:
             if value.size >= FUSED_UPDATE_MIN_SIZE:
-                from kerasette.backend.engine.updates import sgd_momentum  # deferred: the engine loads numba
-
-                sgd_momentum(value, grad, v, lr, self.momentum, self.nesterov)
+                _engine_updates().sgd_momentum(value, grad, v, lr, self.momentum, self.nesterov)
                 return
             if value.dtype in _KERNEL_DTYPES and grad.dtype == value.dtype == v.dtype:
-                from kerasette.backend.engine.updates import sgd_momentum_small  # deferred: as above
-
-                sgd_momentum_small(value, grad, v, lr, self.momentum, self.nesterov)
+                _engine_updates().sgd_momentum_small(value, grad, v, lr, self.momentum, self.nesterov)
                 return
         # (the statements `sgd_momentum_small` follows, operation for operation)
         step = kind(lr) * grad
