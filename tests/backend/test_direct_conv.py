@@ -10,8 +10,11 @@ import numba
 import numpy as np
 import pytest
 
-from kerasette.backend.engine import conv, conv_settings
+from kerasette.backend.engine import conv, conv_algorithms, conv_settings
 from kerasette.backend.engine import direct_conv as direct
+from kerasette.backend.engine.algorithms import choose
+from kerasette.backend.engine.batch import scratch
+from kerasette.backend.engine.geometry import conv_geometry
 from kerasette.backend.kernels import direct as direct_kernels
 from kerasette.backend.kernels import simd
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
@@ -83,6 +86,72 @@ def test_input_gradient_matches_the_reference(case, dtype):
     np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
 
 
+# Convolutions the direct kernels take by their tap count, and one-vector outputs (which of
+# them apply depends on the vector width and the dtype: the others are skipped).
+TAP_CASES = [
+    # (n, h, w, cin, cout, kernel, strides, padding)
+    (2, 9, 29, 3, 16, (3, 3), (1, 1), "same"),  # one vector (AVX-512 float32): 8-pixel blocks, the last overlapping
+    (1, 6, 7, 3, 16, (3, 3), (1, 1), "valid"),  # 5 columns: a 4-pixel block and one pixel
+    (2, 5, 20, 16, 16, (1, 3), (2, 1), "same"),  # 48 taps, strided rows
+    (1, 7, 13, 16, 48, (3, 3), (2, 2), "same"),  # a pair of vectors and one vector; 144 taps, strided
+    (2, 6, 11, 32, 32, (1, 1), (2, 2), "valid"),  # 1x1 stride 2 shortcut
+    (1, 5, 19, 3, 24, (3, 3), (1, 1), "same"),  # 24 channels: a pair and one vector where vectors hold 8
+    (1, 4, 9, 64, 16, (1, 1), (1, 1), "same"),  # 1x1, 64 taps: the 'full' input gradient has 16 taps
+]
+
+
+def _forced_direct(case, dtype, pass_name):
+    """``conv_algorithms(allow=['direct'])`` when direct is this pass's first choice for ``case``,
+    else a skip."""
+    n, h, w, cin, cout, kernel, strides, padding = case
+    g = conv_geometry((n, h, w, cin), (*kernel, cin, cout), strides, padding, dtype)
+    if choose(pass_name, g).name != "direct":
+        pytest.skip(f"direct is not the {pass_name} choice here ({simd.VECTOR_BYTES}-byte vectors, {dtype.__name__})")
+    return conv_algorithms(allow=["direct"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", TAP_CASES)
+def test_tap_rule_passes_match_the_reference(case, dtype):
+    x, k, b, dy = _arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    dx_ref, dw_ref = ref_conv_backward(dy, x, k, strides, padding)
+    ran = 0
+    for pass_name in ("forward", "input_grad", "kernel_grad"):
+        try:
+            forced = _forced_direct(case, dtype, pass_name)
+        except pytest.skip.Exception:
+            continue
+        ran += 1
+        with forced:
+            if pass_name == "forward":
+                for bias, relu in [(None, False), (b, True)]:
+                    np.testing.assert_allclose(conv.conv2d_forward(x, k, bias, strides, padding, relu=relu),
+                                               ref_conv(x, k, bias, strides, padding, relu), **TOL[dtype])
+            elif pass_name == "input_grad":
+                np.testing.assert_allclose(conv.conv2d_backward_input(dy, k, x.shape, strides, padding), dx_ref,
+                                           **TOL[dtype])
+            else:
+                np.testing.assert_allclose(conv.conv2d_backward_weight(dy, x, k.shape, strides, padding), dw_ref,
+                                           **TOL[dtype])
+    if not ran:
+        pytest.skip(f"direct is no pass's choice here ({simd.VECTOR_BYTES}-byte vectors, {dtype.__name__})")
+
+
+def test_one_vector_kernels_match_the_reference_when_called_directly():
+    """The one-vector paths of the kernels at any width: 16 float32 channels on AVX-512, the
+    lanes of this machine in general, with bias, ReLU, padding and stride 2."""
+    nl = simd.lanes(4)
+    for cin, width in ((3, 29), (16, 13), (5, 3)):
+        x, k, b, dy = _arrays((2, 7, width, cin, nl, (3, 3), (2, 1), "same"), np.float32)
+        g = conv_geometry(x.shape, k.shape, (2, 1), "same", np.float32)
+        y = np.empty((2, *g.out_hw, nl), np.float32)
+        direct.conv(x, np.ascontiguousarray(k), (2, 1), g.pads, y, scratch, b, True)
+        np.testing.assert_allclose(y, ref_conv(x, k, b, (2, 1), "same", True), **TOL[np.float32])
+        dw = direct.weight_grad(dy, x, (3, 3), (2, 1), g.pads, scratch).reshape(k.shape)
+        np.testing.assert_allclose(dw, ref_conv_backward(dy, x, k, (2, 1), "same")[1], **TOL[np.float32])
+
+
 def test_threads_split_the_batch_and_add_their_parts():
     """Two chunks of images give the same kernel gradient as one."""
     x, k, _, dy = _arrays((6, 10, 10, 3, 32, (3, 3), (1, 1), "same"), np.float64)
@@ -102,7 +171,8 @@ def test_relu_of_nan_is_zero_as_on_the_other_paths():
 @pytest.mark.parametrize("cin, cout, dtype, expected", [
     (3, 32, np.float32, True),
     (direct.MAX_CHANNELS + 1, 32, np.float32, False),
-    (3, 2 * simd.lanes(4) + 1, np.float32, False),  # output channels not in whole vector pairs
+    (3, simd.lanes(4) + 1, np.float32, False),  # output channels not in whole vectors
+    (3, simd.lanes(4), np.float32, True),  # one vector
     (3, 2 * simd.lanes(8), np.float64, True),
     (3, 64, np.float16, False),
     (3, 64, np.int32, False),
@@ -157,7 +227,7 @@ def test_kernels_refuse_another_vector_width():
     x = np.ones((1, 5, 8, 3), np.float32)
     k = np.ones((3, 3, 3, 32), np.float32)
     y = np.empty((1, 3, 6, 32), np.float32)
-    with pytest.raises(ValueError, match="the output channels must fill whole pairs of the compiled vectors"):
+    with pytest.raises(ValueError, match="the output channels must fill whole compiled vectors"):
         direct_kernels.conv_chunk(x, k, y, k.reshape(-1), False, False, 1, 1, 2 * simd.lanes(4))
 
 
@@ -170,13 +240,13 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from kerasette.backend.kernels import simd\n"
         f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
         "from kerasette.backend.engine import conv\n"
-        "from tests.backend.test_direct_conv import CASES, _arrays\n"
+        "from tests.backend.test_direct_conv import CASES, TAP_CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
         "from tests.backend.test_direct_conv import test_vsums_store_writes_each_vectors_sum_and_nothing_else\n"
         "for t in (np.float32, np.float64):\n"
         "    for count in (1, 3, 12, 24):\n"
         "        test_vsums_store_writes_each_vectors_sum_and_nothing_else(count, t)\n"
-        "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14]):\n"
+        "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14], *TAP_CASES):\n"
         "        x, k, b, dy = _arrays(case, t)\n"
         "        s, p = case[6], case[7]\n"
         "        np.testing.assert_allclose(conv.conv2d_forward(x, k, b, s, p, relu=True),\n"

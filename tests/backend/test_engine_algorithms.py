@@ -29,9 +29,9 @@ from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 # (n, h, w, cin, cout, kernel, strides, padding).
 CHOSEN_FOR = {
     "direct": (2, 7, 9, 3, 32, (3, 3), (1, 1), "same"),
-    "winograd": (2, 8, 9, 16, 16, (3, 3), (1, 1), "same"),
+    "winograd": (2, 8, 9, 16, 32, (3, 3), (1, 1), "same"),
     "rows": (2, 7, 6, 16, 16, (5, 3), (1, 1), "same"),
-    "gemm": (2, 7, 7, 17, 16, (1, 3), (1, 1), "valid"),
+    "gemm": (2, 7, 7, 17, 17, (1, 3), (1, 1), "valid"),
     "col2im": (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),
 }
 # ... and one it is forced on where another comes first (rows, gemm and col2im after Winograd).
@@ -96,6 +96,27 @@ def test_default_choices_for_the_seed_model():
     assert names((4, 9, 9, 32), (3, 3, 32, 16), (2, 2)) == ("gemm", "col2im", "gemm")
 
 
+def test_default_choices_for_resnet20():
+    """ResNet-20's layers (32x32x3, stages of 16, 32 and 64 filters): the direct kernels for
+    the RGB input and the strided layers of at most 144 taps, Winograd for the 3x3 stride-1
+    layers; 288-tap strided layers keep GEMM."""
+    def names(x_shape, w_shape, strides=(1, 1), dtype=np.float32):
+        g = conv_geometry(x_shape, w_shape, strides, "same", dtype)
+        return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
+
+    assert names((32, 32, 32, 3), (3, 3, 3, 16)) == ("direct", "direct", "direct")
+    assert names((32, 32, 32, 16), (3, 3, 16, 16)) == ("winograd", "winograd", "winograd")
+    assert names((32, 32, 32, 16), (3, 3, 16, 32), (2, 2)) == ("direct", "col2im", "direct")
+    assert names((32, 32, 32, 16), (1, 1, 16, 32), (2, 2)) == ("direct", "col2im", "direct")
+    assert names((32, 16, 16, 32), (3, 3, 32, 32)) == ("winograd", "winograd", "winograd")
+    assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("gemm", "col2im", "gemm")
+    assert names((32, 16, 16, 32), (1, 1, 32, 64), (2, 2)) == ("direct", "col2im", "direct")
+    assert names((32, 8, 8, 64), (3, 3, 64, 64)) == ("winograd", "winograd", "winograd")
+    assert names((32, 8, 8, 64), (1, 1, 64, 64)) == ("direct", "direct", "direct")  # 'full' input gradient
+    assert names((8, 14, 14, 256), (1, 1, 256, 512), (2, 2)) == ("gemm", "col2im", "gemm")  # 256 taps
+    assert names((32, 32, 32, 17), (1, 1, 17, 17)) == ("gemm", "gemm", "gemm")  # not whole vectors
+
+
 def test_winograd_stops_where_its_transformed_kernel_leaves_the_cache():
     """VGG16's 512 -> 512 layers run faster on GEMM; 256 -> 512 keeps Winograd forward but not for
     the kernel gradient (measured; see MAX_KERNEL_BYTES)."""
@@ -114,7 +135,7 @@ def test_winograd_stops_where_its_transformed_kernel_leaves_the_cache():
 
 
 def test_deny_falls_through_to_the_next_algorithm():
-    g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), "same", np.float32)
+    g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 32), (1, 1), "same", np.float32)
     with conv_algorithms(deny=["winograd"]):
         assert choose("forward", g).name == "rows"
         with conv_algorithms(deny="rows"):  # restrictions add up
@@ -131,7 +152,7 @@ def test_nested_allow_lists_intersect():
 
 
 def test_full_conv_min_cin_setting_moves_the_input_gradient_off_col2im():
-    g = conv_geometry((2, 8, 8, 4), (3, 3, 4, 16), (1, 1), "same", np.float32)
+    g = conv_geometry((2, 8, 8, 4), (3, 3, 4, 17), (1, 1), "same", np.float32)  # 17: not whole vectors
     assert choose("input_grad", g).name == "col2im"
     with conv_settings(full_conv_min_cin=1):
         assert choose("input_grad", g).name == "winograd"
@@ -180,7 +201,7 @@ def test_environment_variable_takes_effect_in_a_new_process():
             "from kerasette.backend import state\n"
             "from kerasette.backend.engine import choose\n"
             "from kerasette.backend.engine.geometry import conv_geometry\n"
-            "g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), 'same', np.float32)\n"
+            "g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 32), (1, 1), 'same', np.float32)\n"
             "print(choose('forward', g).name, choose('input_grad', g).name, sorted(state.conv.deny))\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root, **{ENV_VAR: "-winograd, -rows"})

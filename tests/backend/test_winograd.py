@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from kerasette.backend.engine import conv, conv_algorithms, conv_settings
 from kerasette.backend.engine import winograd_conv as winograd
+from kerasette.backend.kernels import simd
 from kerasette.backend.kernels import winograd as kernels
 from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
@@ -23,6 +28,7 @@ CASES = [
     (3, 10, 11, 17, 16, "same"),  # padding, partial tiles
     (1, 13, 6, 20, 24, "same"),
     (2, 18, 18, 16, 32, "valid"),  # 4 x 4 tiles per image
+    (2, 9, 10, 8, 8, "same"),  # one vector of channels where vectors hold 8 (float64 with AVX-512, float32 with AVX2)
 ]
 
 
@@ -46,45 +52,59 @@ def _arrays(case, dtype, seed=3):
     return x, wt, b, dy
 
 
-def test_input_transform_matches_matrix_product():
+# Channel counts of the transform tests: 5 goes through the loops LLVM vectorises, one vector of
+# float64 through the explicit vector code.
+TRANSFORM_CHANNELS = [5, simd.lanes(8)]
+
+
+def _kernel(loops, chans):
+    """The transform kernel for ``chans`` float64 channels: the explicit vector code's for one
+    vector, else ``loops``."""
+    return getattr(kernels, loops.__name__ + "_v") if chans == simd.lanes(8) else loops
+
+
+@pytest.mark.parametrize("chans", TRANSFORM_CHANNELS)
+def test_input_transform_matches_matrix_product(chans):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 9, 10, 5))
+    x = rng.standard_normal((2, 9, 10, chans))
     tiles_h, tiles_w = 2, 2  # 'same'-like padding of 1: the tiles cross every border
-    v = np.full((36, 8, 5), np.nan)
-    kernels.input_transform(x, v, 0, 8, tiles_h, tiles_w, 1, 1)
+    v = np.full((36, 8, chans), np.nan)
+    _kernel(kernels.input_transform, chans)(x, v, 0, 8, tiles_h, tiles_w, 1, 1)
     xp = np.pad(x, ((0, 0), (1, 10), (1, 10), (0, 0)))
     for t in range(8):
         n, th, tw = t // 4, (t % 4) // 2, t % 2
         d = xp[n, 4 * th : 4 * th + 6, 4 * tw : 4 * tw + 6]
-        expected = np.einsum("ik,klc,jl->ijc", BT, d, BT).reshape(36, 5)
+        expected = np.einsum("ik,klc,jl->ijc", BT, d, BT).reshape(36, chans)
         np.testing.assert_allclose(v[:, t], expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("chans", [3, simd.lanes(8)])
 @pytest.mark.parametrize("relu", [False, True])
-def test_output_transform_matches_matrix_product(relu):
+def test_output_transform_matches_matrix_product(relu, chans):
     rng = np.random.default_rng(1)
-    mm = rng.standard_normal((36, 6, 3))
-    b = rng.standard_normal(3)
-    y = np.full((1, 7, 10, 3), np.nan)  # 2 x 3 tiles; the last row and column are cropped
-    kernels.output_transform(mm, y, 0, 6, 2, 3, b, True, relu)
-    full = np.zeros((1, 8, 12, 3))
+    mm = rng.standard_normal((36, 6, chans))
+    b = rng.standard_normal(chans)
+    y = np.full((1, 7, 10, chans), np.nan)  # 2 x 3 tiles; the last row and column are cropped
+    _kernel(kernels.output_transform, chans)(mm, y, 0, 6, 2, 3, b, True, relu)
+    full = np.zeros((1, 8, 12, chans))
     for t in range(6):
         th, tw = t // 3, t % 3
-        tile = np.einsum("ai,ijf,bj->abf", AT, mm[:, t].reshape(6, 6, 3), AT) + b
+        tile = np.einsum("ai,ijf,bj->abf", AT, mm[:, t].reshape(6, 6, chans), AT) + b
         full[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4] = np.maximum(tile, 0) if relu else tile
     np.testing.assert_allclose(y, full[:, :7, :10], rtol=1e-12, atol=1e-12)
 
 
-def test_output_grad_transform_is_the_adjoint():
+@pytest.mark.parametrize("chans", [3, simd.lanes(8)])
+def test_output_grad_transform_is_the_adjoint(chans):
     rng = np.random.default_rng(2)
-    dy = rng.standard_normal((1, 7, 10, 3))
-    dm = np.full((36, 6, 3), np.nan)
-    kernels.output_grad_transform(dy, dm, 0, 6, 2, 3)
+    dy = rng.standard_normal((1, 7, 10, chans))
+    dm = np.full((36, 6, chans), np.nan)
+    _kernel(kernels.output_grad_transform, chans)(dy, dm, 0, 6, 2, 3)
     dyp = np.pad(dy, ((0, 0), (0, 1), (0, 2), (0, 0)))
     for t in range(6):
         th, tw = t // 3, t % 3
         g = dyp[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4]
-        expected = np.einsum("ai,abf,bj->ijf", AT, g, AT).reshape(36, 3)
+        expected = np.einsum("ai,abf,bj->ijf", AT, g, AT).reshape(36, chans)
         np.testing.assert_allclose(dm[:, t], expected, rtol=1e-12, atol=1e-12)
 
 
@@ -137,3 +157,30 @@ def test_dispatch():
     assert not winograd.usable((3, 3), (2, 2), 32, (8, 8))  # strided
     assert not winograd.usable((5, 5), (1, 1), 32, (8, 8))
     assert not winograd.usable((3, 3), (1, 1), 32, (3, 8))  # output smaller than one tile
+
+
+@pytest.mark.parametrize("cpu, features", [("generic", ""), ("haswell", "+avx,+avx2,+fma")])
+def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
+    """The explicit vector transforms with 16- and 32-byte vectors (CPUs without AVX-512), in a
+    numba cache of their own: the transforms and every pass against the references."""
+    code = (
+        "import numpy as np\n"
+        "from kerasette.backend.kernels import simd\n"
+        f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
+        "from tests.backend import test_winograd as t\n"
+        "for chans in (5, simd.lanes(8)):\n"
+        "    t.test_input_transform_matches_matrix_product(chans)\n"
+        "    t.test_output_transform_matches_matrix_product(True, chans)\n"
+        "    t.test_output_grad_transform_is_the_adjoint(chans)\n"
+        "for dtype in (np.float32, np.float64):\n"
+        "    for case in (t.CASES[0], t.CASES[5]):\n"
+        "        t.test_winograd_passes_match_references(case, dtype, None)\n"
+        "print('ok')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features, NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")

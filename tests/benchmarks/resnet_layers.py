@@ -144,6 +144,35 @@ def torch_worker(repeats: int, threads: int | None) -> None:
     print(json.dumps(out))
 
 
+def _setting() -> str:
+    """What a reader needs to redo the measurement: the command, the commit, the UTC time, the
+    load, the CPU's vector width and the convolution algorithm each conv row runs (forward,
+    input gradient, kernel gradient)."""
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root))  # run from a checkout
+    from kerasette.backend.engine import choose
+    from kerasette.backend.engine.geometry import conv_geometry
+    from kerasette.backend.kernels import simd
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=root, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=root, check=True).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    lines = [f"command: {Path(sys.executable).name} {' '.join(sys.argv)}; commit {commit}; "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC; load {os.getloadavg()[0]:.2f}; "
+             f"{simd.VECTOR_BYTES}-byte vectors"]
+    for name, _, shape, what in ROWS:
+        if what[0] == "conv":
+            _, filters, size, strides = what
+            g = conv_geometry(shape, (size, size, shape[3], filters), (strides, strides), "same", np.float32)
+            lines.append(f"  {name}: " + "/".join(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad")))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -160,6 +189,7 @@ def main() -> None:
         from kerasette.backend import parallel
 
         parallel.set_num_threads(args.threads)
+    print(_setting(), flush=True)
     mine = kerasette_times(args.repeats)
     theirs = {}
     if os.path.exists(args.torch):

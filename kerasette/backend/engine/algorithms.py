@@ -4,9 +4,12 @@ A pass (``'forward'``, ``'input_grad'``, ``'kernel_grad'``) runs the first algor
 that applies to the convolution's `ConvGeometry` and is allowed by the settings:
 
 =============  =================================================================================
-``direct``     direct convolution in SIMD registers (`direct_conv`): few input channels
-               (``direct_conv.MAX_CHANNELS``), output channels in whole vector pairs; the input
-               gradient at stride 1 only.
+``direct``     direct convolution in SIMD registers (`direct_conv`), output channels in whole
+               vectors: few input channels (``direct_conv.MAX_CHANNELS``); or, where Winograd
+               does not apply (strided, or not 3x3: ResNets' downsampling and 1x1 shortcut
+               layers), at most ``direct_conv.MAX_TAPS`` kernel taps (``kh * kw * C``). The
+               input gradient at stride 1 only: a sum along the vectors for few input channels,
+               else the 'full' convolution by the forward kernel.
 ``winograd``   Winograd F(4x4, 3x3) (`winograd_conv`): 3x3 stride 1, enough channels on the
                reduced axis and an output of at least one tile.
 ``rows``       kw-packed row GEMM (`row_conv`): stride 1, a kernel more than one row high, at
@@ -16,8 +19,9 @@ that applies to the convolution's `ConvGeometry` and is allowed by the settings:
 =============  =================================================================================
 
 Stride-1 input gradients with at least ``full_conv_min_cin`` input channels (16) are the 'full'
-convolution of ``dy`` with the flipped, transposed kernel, by ``winograd``, ``rows`` or ``gemm``;
-the others (and every strided one) are ``col2im``, after ``direct`` where it applies.
+convolution of ``dy`` with the flipped, transposed kernel, by ``direct``, ``winograd``, ``rows``
+or ``gemm`` (the forward rules, with the input and output channels swapped); the others (and
+every strided one) are ``col2im``, after ``direct`` where it applies.
 
 Which algorithms may run is a supported setting, for tests and for debugging a wrong result or a
 slow layer: the environment variable ``KERASETTE_CONV_ALGORITHMS`` (read once, when the engine
@@ -101,6 +105,8 @@ def _forward_gemm(x, w, b, relu, g, y) -> None:
 
 # -- input gradient ---------------------------------------------------------------------------
 def _input_direct(dy, w, g, x_shape):
+    if not _direct_sums_applies(g):
+        return _input_direct_full(dy, w, g, x_shape)
     dx = memory.empty_aligned(x_shape, dy.dtype)
     wf = direct_conv.flipped_kernel(w)
     return dx, lambda i, j: direct_conv.input_grad(dy[i:j], wf, g.pads, dx[i:j])
@@ -126,6 +132,14 @@ def _full_conv(dy, w, g, x_shape, make_chunk):
         dx[...] = 0
         return dx, None
     return dx, make_chunk(wf, full, dx)
+
+
+def _input_direct_full(dy, w, g, x_shape):
+    def make_chunk(wf, full, dx):
+        wa = memory.aligned(wf)
+        return lambda i, j: direct_conv.conv(dy[i:j], wa, (1, 1), full, dx[i:j], scratch)
+
+    return _full_conv(dy, w, g, x_shape, make_chunk)
 
 
 def _input_winograd(dy, w, g, x_shape):
@@ -188,9 +202,31 @@ def _itemsize(g) -> int:
     return np.dtype(g.dtype).itemsize
 
 
+def _winograd_shape(g: ConvGeometry) -> bool:
+    return g.kernel == (3, 3) and g.strides == (1, 1)
+
+
+def _direct_applies(g: ConvGeometry) -> bool:
+    """The forward and kernel-gradient rule of ``direct`` (see the table above)."""
+    if direct_conv.usable(g.cin, g.cout, g.dtype):
+        return True
+    return direct_conv.few_taps(g.kernel, g.cin, g.cout, g.dtype) and not _winograd_shape(g)
+
+
+def _direct_sums_applies(g: ConvGeometry) -> bool:
+    """The input gradient as sums along the vectors of output channels: stride 1, few input channels."""
+    return g.strides == (1, 1) and not g.empty and direct_conv.usable(g.cin, g.cout, g.dtype)
+
+
+def _direct_full_applies(g: ConvGeometry) -> bool:
+    """``_direct_applies`` for the 'full' convolution of a stride-1 input gradient: ``dy``'s
+    ``cout`` channels in, ``cin`` out."""
+    return _full_conv_applies(g) and not g.empty and _direct_applies(g._replace(cin=g.cout, cout=g.cin))
+
+
 # -- the lists --------------------------------------------------------------------------------
 FORWARD = (
-    Algorithm("direct", "forward", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _forward_direct),
+    Algorithm("direct", "forward", _direct_applies, _forward_direct),
     Algorithm("winograd", "forward", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw, g.cout,
                                                                     _itemsize(g)), _forward_winograd),
     Algorithm("rows", "forward", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _forward_rows),
@@ -198,8 +234,7 @@ FORWARD = (
 )
 
 INPUT_GRAD = (
-    Algorithm("direct", "input_grad", lambda g: g.strides == (1, 1) and not g.empty
-              and direct_conv.usable(g.cin, g.cout, g.dtype), _input_direct),
+    Algorithm("direct", "input_grad", lambda g: _direct_sums_applies(g) or _direct_full_applies(g), _input_direct),
     Algorithm("winograd", "input_grad", lambda g: _full_conv_applies(g)
               and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g)), _input_winograd),
     Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
@@ -209,7 +244,7 @@ INPUT_GRAD = (
 )
 
 KERNEL_GRAD = (
-    Algorithm("direct", "kernel_grad", lambda g: direct_conv.usable(g.cin, g.cout, g.dtype), _kernel_direct),
+    Algorithm("direct", "kernel_grad", _direct_applies, _kernel_direct),
     Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(
         g.kernel, g.strides, g.cin, g.out_hw, g.cout, _itemsize(g), winograd_conv.MAX_KERNEL_GRAD_BYTES),
         _kernel_winograd),

@@ -10,17 +10,19 @@ kernel row and vector of output channels).
 
 * :func:`conv_chunk`: 6 neighbouring output pixels x 2 vectors of output channels in 12
   accumulators; per kernel tap, 2 vector loads of the kernel, 6 broadcasts of input values and
-  12 FMAs. Bias and ReLU are applied as the accumulators are stored.
+  12 FMAs. Bias and ReLU are applied as the accumulators are stored. A last single vector of
+  channels (16 float32 channels with AVX-512) is :func:`conv_chunk_last`'s: 8 pixels at a time.
 * :func:`weight_grad_chunk`: for each output row, 9 kernel taps x 2 vectors of output channels in
   18 accumulators; per output pixel, 2 vector loads of ``dy``, 9 broadcasts of input values and
-  18 FMAs. The row of ``dy`` is read once per group of 9 taps, from the L1 cache.
+  18 FMAs (a last single vector: :func:`weight_grad_chunk_last`, 9 accumulators). The row of
+  ``dy`` is read once per group of 9 taps, from the L1 cache.
 * :func:`input_grad_chunk` (stride 1): a sum over the output channels, so along the vectors:
   8 pixels x 3 input channels in 24 accumulators (4 x 3 in 12 where the CPU has 16 vector
   registers), whose lanes are added together, as a transpose, once per block.
 
 :func:`conv_chunk` and :func:`weight_grad_chunk` take unpadded ('valid') geometry: the caller
 pads the input; :func:`input_grad_chunk` reads ``dy`` as zero outside its border itself. The number of output channels
-must be a multiple of ``2 * simd.lanes(itemsize)`` (32 float32 values with AVX-512);
+must be a multiple of ``simd.lanes(itemsize)`` (16 float32 values with AVX-512);
 `kerasette.backend.engine.direct_conv` pads, checks and dispatches.
 """
 
@@ -59,11 +61,11 @@ PIXEL_BLOCK = 8 if VECTOR_BYTES == 64 else 4
 def _check_width(nl, itemsize, cout):
     """Refuses to run when the vectors compiled in (a cached kernel compiled for other CPU
     features, see `kerasette.backend.kernels.simd`) are not the ``nl`` lanes the caller
-    planned for, or when ``cout`` does not fill whole pairs of them: either would write
-    outside the output."""
-    if nl != lanes(itemsize) or cout % (2 * nl) != 0:
-        raise ValueError("direct convolution kernel: the output channels must fill whole pairs of the "
-                         "compiled vectors; a numba cache compiled for other CPU features? Clear the "
+    planned for, or when ``cout`` does not fill whole vectors: either would write outside the
+    output."""
+    if nl != lanes(itemsize) or cout % nl != 0:
+        raise ValueError("direct convolution kernel: the output channels must fill whole compiled "
+                         "vectors; a numba cache compiled for other CPU features? Clear the "
                          "__pycache__ folder beside kerasette/backend/kernels")
 
 
@@ -85,7 +87,7 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
 
     Args:
         x: input, (N, H, W, C), C-contiguous, already padded.
-        w: kernel, (kh, kw, C, F), C-contiguous; F a multiple of ``2 * lanes``.
+        w: kernel, (kh, kw, C, F), C-contiguous; F a multiple of ``lanes``.
         y: output, (N, OH, OW, F), C-contiguous; overwritten.
         b: bias, (F,) (read when ``has_bias``).
         relu: apply a ReLU after the bias.
@@ -103,11 +105,12 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
         for oh in range(oh_n):
             row = (n * height + oh * sh) * width
             out = (n * oh_n + oh) * ow_n
-            for f0 in range(0, cout, 2 * nl):
+            for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
                 b0 = vload(b, f0) if has_bias else zero
                 b1 = vload(b, f0 + nl) if has_bias else zero
                 ow = 0
-                while ow + 6 <= ow_n:  # 6 pixels x 2 vectors of channels
+                while ow < ow_n and ow_n >= 6:  # 6 pixels x 2 vectors of channels
+                    ow = min(ow, ow_n - 6)  # the last block overlaps its neighbour: same values again
                     a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = zero
                     corner = (row + ow * sw) * chans
                     for t in range(taps):
@@ -134,7 +137,7 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
                     _store_pair(yf, at + 4 * cout, a40, a41, b0, b1, relu, zero)
                     _store_pair(yf, at + 5 * cout, a50, a51, b0, b1, relu, zero)
                     ow += 6
-                while ow < ow_n:  # the row's last pixels, one at a time
+                while ow < ow_n:  # rows of fewer than 6 pixels, one at a time
                     a00 = a01 = zero
                     corner = (row + ow * sw) * chans
                     for t in range(taps):
@@ -143,6 +146,93 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
                         a01 = vfma(v, vload(wf, t * cout + f0 + nl), a01)
                     _store_pair(yf, (out + ow) * cout + f0, a00, a01, b0, b1, relu, zero)
                     ow += 1
+
+
+@kernel
+def conv_chunk_last(x, w, y, b, has_bias, relu, sh, sw, nl):
+    """:func:`conv_chunk` for the last vector of output channels when they are an odd number
+    of vectors (16 float32 channels with AVX-512), which :func:`conv_chunk` leaves: 8 pixels
+    at a time. A kernel of its own, compiled only for the layers that need it. Arguments as for
+    :func:`conv_chunk`."""
+    n_img, height, width, chans = x.shape
+    kh, kw = w.shape[0], w.shape[1]
+    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
+    xf, wf, yf = x.reshape(-1), w.reshape(-1), y.reshape(-1)
+    _check_width(nl, x.itemsize, cout)
+    taps = kh * kw * chans
+    offsets = _tap_offsets(kh, kw, chans, width, taps)
+    zero = vzeros(xf)
+    for n in range(n_img):
+        for oh in range(oh_n):
+            row = (n * height + oh * sh) * width
+            out = (n * oh_n + oh) * ow_n
+            _row_one_vector(xf, wf, yf, offsets, taps, (row * chans, sw * chans, out, ow_n, cout, cout - nl),
+                            b, has_bias, relu, zero)
+
+
+@_inline
+def _row_one_vector(xf, wf, yf, offsets, taps, where, b, has_bias, relu, zero):
+    """One output row's last vector of channels: 8 pixels x 1 vector in 8 accumulators (one
+    kernel load and 8 broadcasts per tap), the last block overlapping its neighbour; rows of
+    fewer than 8 pixels go 4 at a time, then one at a time.
+
+    ``where`` = (the row's first window corner in ``xf``, the step from one pixel's window to
+    the next, the row's first pixel in ``yf``, pixels in the row, F, the vector's first channel).
+    """
+    corner0, step, out, ow_n, cout, f0 = where
+    b0 = vload(b, f0) if has_bias else zero
+    ow = 0
+    while ow < ow_n and ow_n >= 8:
+        ow = min(ow, ow_n - 8)
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+        corner = corner0 + ow * step
+        for t in range(taps):
+            xt = corner + offsets[t]
+            w0 = vload(wf, t * cout + f0)
+            a0, a1, a2, a3 = _four_one(xf, xt, step, w0, a0, a1, a2, a3)
+            a4, a5, a6, a7 = _four_one(xf, xt + 4 * step, step, w0, a4, a5, a6, a7)
+        at = (out + ow) * cout + f0
+        _store_four(yf, at, cout, a0, a1, a2, a3, b0, relu, zero)
+        _store_four(yf, at + 4 * cout, cout, a4, a5, a6, a7, b0, relu, zero)
+        ow += 8
+    while ow + 4 <= ow_n:
+        a0 = a1 = a2 = a3 = zero
+        corner = corner0 + ow * step
+        for t in range(taps):
+            a0, a1, a2, a3 = _four_one(xf, corner + offsets[t], step, vload(wf, t * cout + f0), a0, a1, a2, a3)
+        _store_four(yf, (out + ow) * cout + f0, cout, a0, a1, a2, a3, b0, relu, zero)
+        ow += 4
+    while ow < ow_n:
+        a0 = zero
+        corner = corner0 + ow * step
+        for t in range(taps):
+            a0 = vfma(vbroadcast(xf, corner + offsets[t]), vload(wf, t * cout + f0), a0)
+        _store_one(yf, (out + ow) * cout + f0, a0, b0, relu, zero)
+        ow += 1
+
+
+@_inline
+def _four_one(xf, xt, step, w0, a0, a1, a2, a3):
+    """The accumulators of 4 pixels (windows ``step`` apart from ``xf[xt]``) plus their input
+    value times the kernel vector ``w0``."""
+    return (vfma(vbroadcast(xf, xt), w0, a0), vfma(vbroadcast(xf, xt + step), w0, a1),
+            vfma(vbroadcast(xf, xt + 2 * step), w0, a2), vfma(vbroadcast(xf, xt + 3 * step), w0, a3))
+
+
+@_inline
+def _store_four(yf, at, cout, a0, a1, a2, a3, b0, relu, zero):
+    """Stores 4 pixels' ``act(a + b0)`` at ``yf[at:]``, ``cout`` apart."""
+    _store_one(yf, at, a0, b0, relu, zero)
+    _store_one(yf, at + cout, a1, b0, relu, zero)
+    _store_one(yf, at + 2 * cout, a2, b0, relu, zero)
+    _store_one(yf, at + 3 * cout, a3, b0, relu, zero)
+
+
+@_inline
+def _store_one(yf, at, a0, b0, relu, zero):
+    """Stores ``act(a0 + b0)`` at ``yf[at:]``."""
+    a0 = vadd(a0, b0)
+    vstore(yf, at, vmax(a0, zero) if relu else a0)
 
 
 @_inline
@@ -172,7 +262,7 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
     """``dw += sum over the chunk of x_window (outer) dy``, a kernel gradient as (taps, F) rows.
 
     Args:
-        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``2 * lanes``.
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
         x: forward input, (N, H, W, C), C-contiguous, already padded.
         dw: accumulator, (R, F) with R the taps ``kh * kw * C`` rounded up to a multiple of
             :data:`TAP_GROUP`; rows beyond the taps receive scratch sums. Not zeroed here.
@@ -188,7 +278,7 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
         for oh in range(oh_n):
             corner0 = (n * height + oh * sh) * width * chans
             out0 = (n * oh_n + oh) * ow_n * cout
-            for f0 in range(0, cout, 2 * nl):
+            for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
                 for t0 in range(0, dw.shape[0], TAP_GROUP):  # 9 taps x 2 vectors of channels
                     o0, o1, o2 = offsets[t0], offsets[t0 + 1], offsets[t0 + 2]
                     o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
@@ -238,6 +328,62 @@ def weight_grad_chunk(dy, x, dw, sh, sw, kh, kw, nl):
 
 
 @kernel
+def weight_grad_chunk_last(dy, x, dw, sh, sw, kh, kw, nl):
+    """:func:`weight_grad_chunk` for the last vector of output channels when they are an odd
+    number of vectors, which :func:`weight_grad_chunk` leaves: 9 taps x 1 vector. A kernel of
+    its own, compiled only for the layers that need it. Arguments as for
+    :func:`weight_grad_chunk`."""
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    xf, dyf, dwf = x.reshape(-1), dy.reshape(-1), dw.reshape(-1)
+    _check_width(nl, x.itemsize, cout)
+    offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
+    step = sw * chans
+    for n in range(n_img):
+        for oh in range(oh_n):
+            corner0 = (n * height + oh * sh) * width * chans
+            out0 = (n * oh_n + oh) * ow_n * cout
+            for t0 in range(0, dw.shape[0], TAP_GROUP):
+                _taps_one_vector(xf, dyf, dwf, offsets, t0, corner0, out0, cout - nl, ow_n, step, cout)
+
+
+@_inline
+def _taps_one_vector(xf, dyf, dwf, offsets, t0, corner, out, f0, ow_n, step, cout):
+    """:func:`weight_grad_chunk` for one output row (its first window corner in ``xf`` and first
+    pixel in ``dyf``: ``corner``, ``out``), taps ``t0:t0 + 9`` and the vector of channels from
+    ``f0``: 9 accumulators; per output pixel, one vector load of ``dy``, 9 broadcasts, 9 FMAs."""
+    o0, o1, o2 = offsets[t0], offsets[t0 + 1], offsets[t0 + 2]
+    o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
+    o6, o7, o8 = offsets[t0 + 6], offsets[t0 + 7], offsets[t0 + 8]
+    r, at = t0 * cout + f0, out + f0
+    a0, a1, a2 = vload(dwf, r), vload(dwf, r + cout), vload(dwf, r + 2 * cout)
+    a3, a4, a5 = vload(dwf, r + 3 * cout), vload(dwf, r + 4 * cout), vload(dwf, r + 5 * cout)
+    a6, a7, a8 = vload(dwf, r + 6 * cout), vload(dwf, r + 7 * cout), vload(dwf, r + 8 * cout)
+    for _ in range(ow_n):
+        d = vload(dyf, at)
+        a0 = vfma(vbroadcast(xf, corner + o0), d, a0)
+        a1 = vfma(vbroadcast(xf, corner + o1), d, a1)
+        a2 = vfma(vbroadcast(xf, corner + o2), d, a2)
+        a3 = vfma(vbroadcast(xf, corner + o3), d, a3)
+        a4 = vfma(vbroadcast(xf, corner + o4), d, a4)
+        a5 = vfma(vbroadcast(xf, corner + o5), d, a5)
+        a6 = vfma(vbroadcast(xf, corner + o6), d, a6)
+        a7 = vfma(vbroadcast(xf, corner + o7), d, a7)
+        a8 = vfma(vbroadcast(xf, corner + o8), d, a8)
+        corner += step
+        at += cout
+    vstore(dwf, r, a0)
+    vstore(dwf, r + cout, a1)
+    vstore(dwf, r + 2 * cout, a2)
+    vstore(dwf, r + 3 * cout, a3)
+    vstore(dwf, r + 4 * cout, a4)
+    vstore(dwf, r + 5 * cout, a5)
+    vstore(dwf, r + 6 * cout, a6)
+    vstore(dwf, r + 7 * cout, a7)
+    vstore(dwf, r + 8 * cout, a8)
+
+
+@kernel
 def input_grad_chunk(dy, wf, dx, pt, pl, nl):
     """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, c, j, :]``
     (``dy`` read as zero outside), the input gradient of a stride-1 convolution as a 'valid'
@@ -252,7 +398,7 @@ def input_grad_chunk(dy, wf, dx, pt, pl, nl):
     borders go one at a time, over the part of their window inside.
 
     Args:
-        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``2 * lanes``.
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
         wf: the kernel flipped in both spatial axes, as (kh, C3, kw, F), C-contiguous, with C3
             the input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.

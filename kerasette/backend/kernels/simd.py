@@ -190,6 +190,45 @@ def vadd(typingctx, a, b):
 
 
 @intrinsic
+def vsub(typingctx, a, b):
+    """``a - b`` lane by lane."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fsub(args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def vmul(typingctx, a, b):
+    """``a * b`` lane by lane (a plain multiply: never fused with a following add)."""
+    if not isinstance(a, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def vsplat(typingctx, array, value):
+    """``value`` (a number, converted to ``array``'s dtype) in every lane of a vector of that dtype."""
+    if not (isinstance(array, types.Array) and array.dtype in (types.float32, types.float64)
+            and isinstance(value, (types.Integer, types.Float))):
+        return None
+    vector = _vector_of(array.dtype)
+
+    def codegen(context, builder, sig, args):
+        scalar = context.cast(builder, args[1], sig.args[1], array.dtype)
+        return _splat(builder, context.get_value_type(vector), scalar)
+
+    return vector(array, value), codegen
+
+
+@intrinsic
 def vmax(typingctx, a, b):
     """The larger of ``a`` and ``b`` lane by lane; a NaN loses (so ``vmax(nan, 0)`` is 0)."""
     if not isinstance(a, Vector):
