@@ -54,6 +54,7 @@ from kerasette.backend.kernels.simd import (
     vbroadcast,
     vfma,
     vload,
+    vmul,
     vstore,
     vzeros,
 )
@@ -414,18 +415,6 @@ def _vtanh(typingctx, v):
 
 
 @intrinsic
-def _vmul(typingctx, a, b):
-    """``a * b`` lane by lane (no fused multiply-add: the scalar loops' rounding)."""
-    if not isinstance(a, Vector):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.fmul(args[0], args[1])
-
-    return a(a, b), codegen
-
-
-@intrinsic
 def _vsigmoid_slope(typingctx, v):
     """`_sigmoid_slope` on a float32 vector, ``y * (1 - y)`` (the same bits lane by lane)."""
     if not _is_f32_vector(v):
@@ -473,10 +462,10 @@ def _cell_vectors(z, x, x_off, c_prev, c_new, h_new):
         g2 = _vtanh(vadd(vload(z, 2 * U + v), vload(x, x_off + 2 * U + v)))
         o = _vsigmoid(vadd(vload(z, 3 * U + u), vload(x, x_off + 3 * U + u)))
         o2 = _vsigmoid(vadd(vload(z, 3 * U + v), vload(x, x_off + 3 * U + v)))
-        c = vadd(_vmul(f, vload(c_prev, u)), _vmul(i, g))
-        c2 = vadd(_vmul(f2, vload(c_prev, v)), _vmul(i2, g2))
-        h = _vmul(o, _vtanh(c))
-        h2 = _vmul(o2, _vtanh(c2))
+        c = vadd(vmul(f, vload(c_prev, u)), vmul(i, g))
+        c2 = vadd(vmul(f2, vload(c_prev, v)), vmul(i2, g2))
+        h = vmul(o, _vtanh(c))
+        h2 = vmul(o2, _vtanh(c2))
         vstore(z, u, i)
         vstore(z, v, i2)
         vstore(z, U + u, f)
@@ -498,9 +487,9 @@ def _cell_vectors(z, x, x_off, c_prev, c_new, h_new):
         vstore(z, U + u, f)
         vstore(z, 2 * U + u, g)
         vstore(z, 3 * U + u, o)
-        c = vadd(_vmul(f, vload(c_prev, u)), _vmul(i, g))
+        c = vadd(vmul(f, vload(c_prev, u)), vmul(i, g))
         vstore(c_new, u, c)
-        vstore(h_new, u, _vmul(o, _vtanh(c)))
+        vstore(h_new, u, vmul(o, _vtanh(c)))
 
 
 @kernel
@@ -805,12 +794,12 @@ def _grad_vector(gr, c_prev, c_now, gh_row, gc_row, dr, U, u):
     o = vload(gr, 3 * U + u)
     a = _vtanh(vload(c_now, u))
     gh = vload(gh_row, u)
-    gc = vadd(vload(gc_row, u), _vmul(_vmul(gh, o), _vtanh_slope(a)))
-    vstore(dr, u, _vmul(_vmul(gc, g), _vsigmoid_slope(i)))
-    vstore(dr, U + u, _vmul(_vmul(gc, vload(c_prev, u)), _vsigmoid_slope(f)))
-    vstore(dr, 2 * U + u, _vmul(_vmul(gc, i), _vtanh_slope(g)))
-    vstore(dr, 3 * U + u, _vmul(_vmul(gh, a), _vsigmoid_slope(o)))
-    vstore(gc_row, u, _vmul(gc, f))
+    gc = vadd(vload(gc_row, u), vmul(vmul(gh, o), _vtanh_slope(a)))
+    vstore(dr, u, vmul(vmul(gc, g), _vsigmoid_slope(i)))
+    vstore(dr, U + u, vmul(vmul(gc, vload(c_prev, u)), _vsigmoid_slope(f)))
+    vstore(dr, 2 * U + u, vmul(vmul(gc, i), _vtanh_slope(g)))
+    vstore(dr, 3 * U + u, vmul(vmul(gh, a), _vsigmoid_slope(o)))
+    vstore(gc_row, u, vmul(gc, f))
 
 
 @kernel

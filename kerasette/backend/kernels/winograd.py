@@ -562,102 +562,71 @@ _OUTPUT_V = CFunction(_output_transform_v_c, _OUTPUT_SIG)
 _OUTPUT_GRAD_V = CFunction(_output_grad_transform_v_c, _OUTPUT_GRAD_SIG)
 
 
-def _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-    """:func:`input_transform` through its C function (in kernels; from Python, the kernel)."""
-    input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+def _input_transform_caller(c_function, python_kernel):
+    """A function kernels call to run an input transform through ``c_function`` (inlined as one
+    call of the C function); called from Python, it runs ``python_kernel``."""
+
+    def call(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+        python_kernel(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
+
+    @overload(call, inline="always")
+    def _call_overload(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+        fn = c_function.external(x.dtype)
+
+        def impl(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
+            fn(blas._pointer(x.ctypes.data, x), x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+               blas._pointer(v.ctypes.data, v), v.shape[1], v.shape[2], t0, t1, tiles_h, tiles_w, pt, pl)
+
+        return impl
+
+    return call
 
 
-def _call_output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-    """:func:`output_transform` through its C function (in kernels; from Python, the kernel)."""
-    output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+def _output_transform_caller(c_function, python_kernel):
+    """As `_input_transform_caller`, for an output transform."""
+
+    def call(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+        python_kernel(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
+
+    @overload(call, inline="always")
+    def _call_overload(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+        fn = c_function.external(y.dtype)
+
+        def impl(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
+            fn(blas._pointer(mm.ctypes.data, mm), mm.shape[1], mm.shape[2],
+               blas._pointer(y.ctypes.data, y), y.shape[0], y.shape[1], y.shape[2], y.shape[3],
+               t0, t1, tiles_h, tiles_w, blas._pointer(b.ctypes.data, b), b.shape[0], has_bias, relu)
+
+        return impl
+
+    return call
 
 
-def _call_output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
-    """:func:`output_grad_transform` through its C function (in kernels; from Python, the kernel)."""
-    output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
+def _output_grad_transform_caller(c_function, python_kernel):
+    """As `_input_transform_caller`, for an output-gradient transform."""
+
+    def call(dy, dm, t0, t1, tiles_h, tiles_w):
+        python_kernel(dy, dm, t0, t1, tiles_h, tiles_w)
+
+    @overload(call, inline="always")
+    def _call_overload(dy, dm, t0, t1, tiles_h, tiles_w):
+        fn = c_function.external(dy.dtype)
+
+        def impl(dy, dm, t0, t1, tiles_h, tiles_w):
+            fn(blas._pointer(dy.ctypes.data, dy), dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3],
+               blas._pointer(dm.ctypes.data, dm), dm.shape[1], dm.shape[2], t0, t1, tiles_h, tiles_w)
+
+        return impl
+
+    return call
 
 
-@overload(_call_input_transform, inline="always")
-def _call_input_transform_overload(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-    fn = _INPUT.external(x.dtype)
-
-    def impl(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-        fn(blas._pointer(x.ctypes.data, x), x.shape[0], x.shape[1], x.shape[2], x.shape[3],
-           blas._pointer(v.ctypes.data, v), v.shape[1], v.shape[2], t0, t1, tiles_h, tiles_w, pt, pl)
-
-    return impl
-
-
-@overload(_call_output_transform, inline="always")
-def _call_output_transform_overload(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-    fn = _OUTPUT.external(y.dtype)
-
-    def impl(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-        fn(blas._pointer(mm.ctypes.data, mm), mm.shape[1], mm.shape[2],
-           blas._pointer(y.ctypes.data, y), y.shape[0], y.shape[1], y.shape[2], y.shape[3],
-           t0, t1, tiles_h, tiles_w, blas._pointer(b.ctypes.data, b), b.shape[0], has_bias, relu)
-
-    return impl
-
-
-@overload(_call_output_grad_transform, inline="always")
-def _call_output_grad_transform_overload(dy, dm, t0, t1, tiles_h, tiles_w):
-    fn = _OUTPUT_GRAD.external(dy.dtype)
-
-    def impl(dy, dm, t0, t1, tiles_h, tiles_w):
-        fn(blas._pointer(dy.ctypes.data, dy), dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3],
-           blas._pointer(dm.ctypes.data, dm), dm.shape[1], dm.shape[2], t0, t1, tiles_h, tiles_w)
-
-    return impl
-
-
-def _call_input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-    """:func:`input_transform_v` through its C function (in kernels; from Python, the kernel)."""
-    input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
-
-
-def _call_output_transform_v(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-    """:func:`output_transform_v` through its C function (in kernels; from Python, the kernel)."""
-    output_transform_v(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
-
-
-def _call_output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w):
-    """:func:`output_grad_transform_v` through its C function (in kernels; from Python, the kernel)."""
-    output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w)
-
-
-@overload(_call_input_transform_v, inline="always")
-def _call_input_transform_v_overload(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-    fn = _INPUT_V.external(x.dtype)
-
-    def impl(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-        fn(blas._pointer(x.ctypes.data, x), x.shape[0], x.shape[1], x.shape[2], x.shape[3],
-           blas._pointer(v.ctypes.data, v), v.shape[1], v.shape[2], t0, t1, tiles_h, tiles_w, pt, pl)
-
-    return impl
-
-
-@overload(_call_output_transform_v, inline="always")
-def _call_output_transform_v_overload(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-    fn = _OUTPUT_V.external(y.dtype)
-
-    def impl(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
-        fn(blas._pointer(mm.ctypes.data, mm), mm.shape[1], mm.shape[2],
-           blas._pointer(y.ctypes.data, y), y.shape[0], y.shape[1], y.shape[2], y.shape[3],
-           t0, t1, tiles_h, tiles_w, blas._pointer(b.ctypes.data, b), b.shape[0], has_bias, relu)
-
-    return impl
-
-
-@overload(_call_output_grad_transform_v, inline="always")
-def _call_output_grad_transform_v_overload(dy, dm, t0, t1, tiles_h, tiles_w):
-    fn = _OUTPUT_GRAD_V.external(dy.dtype)
-
-    def impl(dy, dm, t0, t1, tiles_h, tiles_w):
-        fn(blas._pointer(dy.ctypes.data, dy), dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3],
-           blas._pointer(dm.ctypes.data, dm), dm.shape[1], dm.shape[2], t0, t1, tiles_h, tiles_w)
-
-    return impl
+_call_input_transform = _input_transform_caller(_INPUT, input_transform)
+_call_output_transform = _output_transform_caller(_OUTPUT, output_transform)
+_call_output_grad_transform = _output_grad_transform_caller(_OUTPUT_GRAD, output_grad_transform)
+_call_input_transform_v = _input_transform_caller(_INPUT_V, input_transform_v)
+_call_output_transform_v = _output_transform_caller(_OUTPUT_V, output_transform_v)
+_call_output_grad_transform_v = _output_grad_transform_caller(_OUTPUT_GRAD_V, output_grad_transform_v)
 
 
 @kernel(calls=(_INPUT, _OUTPUT))
