@@ -572,6 +572,16 @@ def _check_lanes(nl, itemsize):
                          "kerasette/backend/kernels")
 
 
+@inline
+def _store_four(c, o, step, v0, v1, v2, v3):
+    """Stores a row's block of four vectors: ``v0`` at flat element ``o`` of ``c``, ``v1`` at
+    ``o + step``, and so on."""
+    vstore(c, o, v0)
+    vstore(c, o + step, v1)
+    vstore(c, o + 2 * step, v2)
+    vstore(c, o + 3 * step, v3)
+
+
 @kernel
 def lstm_product(h, h_off, n, packed, z, z_off):
     """``z = h @ rk`` for ``n`` rows of the previous output with the LSTM's recurrent kernel
@@ -601,7 +611,6 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
     # rows elsewhere (8 of AVX's 16); then single rows
     wide = VECTOR_BYTES == 64
     pf = packed.reshape(-1)
-    s1, s2, s3 = vector_step, 2 * vector_step, 3 * vector_step
     for j in range(nb):
         base = j * K * 4 * L
         col = j * block_step
@@ -624,25 +633,13 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
                 v = vbroadcast(a, a0 + 3 * lda + k)
                 a30, a31, a32, a33 = vfma(v, w0, a30), vfma(v, w1, a31), vfma(v, w2, a32), vfma(v, w3, a33)
             o = c_off + r * ldc + col
-            vstore(c, o, a00)
-            vstore(c, o + s1, a01)
-            vstore(c, o + s2, a02)
-            vstore(c, o + s3, a03)
+            _store_four(c, o, vector_step, a00, a01, a02, a03)
             o += ldc
-            vstore(c, o, a10)
-            vstore(c, o + s1, a11)
-            vstore(c, o + s2, a12)
-            vstore(c, o + s3, a13)
+            _store_four(c, o, vector_step, a10, a11, a12, a13)
             o += ldc
-            vstore(c, o, a20)
-            vstore(c, o + s1, a21)
-            vstore(c, o + s2, a22)
-            vstore(c, o + s3, a23)
+            _store_four(c, o, vector_step, a20, a21, a22, a23)
             o += ldc
-            vstore(c, o, a30)
-            vstore(c, o + s1, a31)
-            vstore(c, o + s2, a32)
-            vstore(c, o + s3, a33)
+            _store_four(c, o, vector_step, a30, a31, a32, a33)
             r += 4
         while r + 2 <= n:
             a0 = a_off + r * lda
@@ -656,15 +653,9 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
                 v = vbroadcast(a, a0 + lda + k)
                 a10, a11, a12, a13 = vfma(v, w0, a10), vfma(v, w1, a11), vfma(v, w2, a12), vfma(v, w3, a13)
             o = c_off + r * ldc + col
-            vstore(c, o, a00)
-            vstore(c, o + s1, a01)
-            vstore(c, o + s2, a02)
-            vstore(c, o + s3, a03)
+            _store_four(c, o, vector_step, a00, a01, a02, a03)
             o += ldc
-            vstore(c, o, a10)
-            vstore(c, o + s1, a11)
-            vstore(c, o + s2, a12)
-            vstore(c, o + s3, a13)
+            _store_four(c, o, vector_step, a10, a11, a12, a13)
             r += 2
         while r < n:
             a0 = a_off + r * lda
@@ -677,10 +668,7 @@ def blocked_product(a, a_off, lda, n, packed, c, c_off, ldc, block_step, vector_
                 a02 = vfma(v, vload(pf, p + 2 * L), a02)
                 a03 = vfma(v, vload(pf, p + 3 * L), a03)
             o = c_off + r * ldc + col
-            vstore(c, o, a00)
-            vstore(c, o + s1, a01)
-            vstore(c, o + s2, a02)
-            vstore(c, o + s3, a03)
+            _store_four(c, o, vector_step, a00, a01, a02, a03)
             r += 1
 
 
