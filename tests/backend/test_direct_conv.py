@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numba
 import numpy as np
 import pytest
@@ -17,6 +13,7 @@ from kerasette.backend.engine.batch import scratch
 from kerasette.backend.engine.geometry import conv_geometry
 from kerasette.backend.kernels import direct as direct_kernels
 from kerasette.backend.kernels import simd
+from tests.backend.narrower_vectors import NARROWER_CPUS, run_with_narrower_vectors
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 
 CASES = [
@@ -231,14 +228,12 @@ def test_kernels_refuse_another_vector_width():
         direct_kernels.conv_chunk(x, k, y, k.reshape(-1), False, False, 1, 1, 2 * simd.lanes(4))
 
 
-@pytest.mark.parametrize("cpu, features", [("generic", ""), ("haswell", "+avx,+avx2,+fma")])
+@pytest.mark.parametrize("cpu, features", NARROWER_CPUS)
 def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
     """16- and 32-byte vectors (CPUs without AVX-512: 4-pixel input-gradient blocks), in float32
     and float64, compiled into a cache of their own."""
-    code = (
+    body = (
         "import numpy as np\n"
-        "from kerasette.backend.kernels import simd\n"
-        f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
         "from kerasette.backend.engine import conv\n"
         "from tests.backend.test_direct_conv import CASES, TAP_CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
@@ -257,15 +252,8 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "        if s == (1, 1):\n"
         "            np.testing.assert_allclose(conv.conv2d_backward_input(dy, k, x.shape, s, p), dx_ref,\n"
         "                                       **TOL[t])\n"
-        "print('ok')\n"
     )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features, NUMBA_CACHE_DIR=str(tmp_path),
-               PYTHONPATH=root)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
-                         timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
+    run_with_narrower_vectors(body, cpu, features, tmp_path)
 
 
 def _sums_kernel(count):

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -13,6 +9,7 @@ from kerasette.backend.engine import conv, conv_algorithms, conv_settings
 from kerasette.backend.engine import winograd_conv as winograd
 from kerasette.backend.kernels import simd
 from kerasette.backend.kernels import winograd as kernels
+from tests.backend.narrower_vectors import NARROWER_CPUS, run_with_narrower_vectors
 from tests.backend.test_conv_kernels import all_passes, check_stride1_against_references, ref_conv
 
 # The transform matrices, written out here independently of the kernels' formulas.
@@ -159,14 +156,12 @@ def test_dispatch():
     assert not winograd.usable((3, 3), (1, 1), 32, (3, 8))  # output smaller than one tile
 
 
-@pytest.mark.parametrize("cpu, features", [("generic", ""), ("haswell", "+avx,+avx2,+fma")])
+@pytest.mark.parametrize("cpu, features", NARROWER_CPUS)
 def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
     """The explicit vector transforms with 16- and 32-byte vectors (CPUs without AVX-512), in a
     numba cache of their own: the transforms and every pass against the references."""
-    code = (
+    body = (
         "import numpy as np\n"
-        "from kerasette.backend.kernels import simd\n"
-        f"assert simd.VECTOR_BYTES == {16 if cpu == 'generic' else 32}, simd.VECTOR_BYTES\n"
         "from tests.backend import test_winograd as t\n"
         "for chans in (5, simd.lanes(8)):\n"
         "    t.test_input_transform_matches_matrix_product(chans)\n"
@@ -175,12 +170,5 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "for dtype in (np.float32, np.float64):\n"
         "    for case in (t.CASES[0], t.CASES[5]):\n"
         "        t.test_winograd_passes_match_references(case, dtype, None)\n"
-        "print('ok')\n"
     )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features, NUMBA_CACHE_DIR=str(tmp_path),
-               PYTHONPATH=root)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
-                         timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
+    run_with_narrower_vectors(body, cpu, features, tmp_path)
