@@ -39,6 +39,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))  # the sibling modules, run as a script or not
+from provenance import revision  # noqa: E402
 
 #: runs examples/vgg_like.py and leaves (after the exit handlers) at the end of fit's first batch
 _VGG_LIKE = """
@@ -227,14 +229,7 @@ def _setting(args) -> dict:
     """What a reader needs to redo the measurement: the command, the commit, the time, the load,
     the machine's cores and CPU, Python's and numba's versions (numba imported in a subprocess:
     not here, where it would not matter, but to keep this process as it was)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=ROOT, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT, check=True).stdout.strip()
-        commit += " (with uncommitted changes)" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    commit = revision()
     probe = "import numba, llvmlite.binding as ll; print(numba.__version__, ll.get_host_cpu_name())"
     versions = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split()
     return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,

@@ -44,6 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
+from provenance import revision  # noqa: E402
+
 BATCH, STEPS, VOCAB, EMBED = 32, 80, 20000, 128
 MODELS = ("lstm", "gru", "bilstm", "stacked", "lstm-inference")
 
@@ -153,16 +156,9 @@ def _load() -> str:
 
 
 def _revision() -> str:
-    """The checkout's commit (and whether files differ from it), or 'unknown' outside git."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"commit {commit}" + (" (with uncommitted changes)" if dirty else "")
+    """``commit <hash>`` (and whether files differ from it), or 'unknown' outside git."""
+    found = revision()
+    return found if found == "unknown" else f"commit {found}"
 
 
 def _worker(side: str, python: str, name: str, args, threads: int) -> dict:

@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
+from provenance import revision  # noqa: E402
+
 BATCH = 32
 
 #: (name, occurrences per step, input NHWC shape, what it is). Kinds: conv (filters, kernel,
@@ -154,14 +157,7 @@ def _setting() -> str:
     from kerasette.backend.engine.geometry import conv_geometry
     from kerasette.backend.kernels import simd
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=root, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=root, check=True).stdout.strip()
-        commit += " (with uncommitted changes)" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    commit = revision()
     lines = [f"command: {Path(sys.executable).name} {' '.join(sys.argv)}; commit {commit}; "
              f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC; load {os.getloadavg()[0]:.2f}; "
              f"{simd.VECTOR_BYTES}-byte vectors"]
