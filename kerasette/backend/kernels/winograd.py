@@ -121,15 +121,14 @@ def _a_v(g0, g1, g2, g3, kc):
 
 
 @_inline
-def _input_tile_v(src, at, row, tmp, v, vt, plane):
-    """:func:`_input_tile` with explicit vectors, for channels in whole vectors: the 6 x 6
-    window at flat ``src[at:]`` (rows ``row`` apart, pixels ``C`` apart) into
-    ``v.flat[e * plane + vt:]`` for each point ``e``; ``tmp`` is (6, 6, C) scratch."""
-    chans = tmp.shape[2]
-    kc = _vconsts(tmp)
-    tf, vf = tmp.reshape(-1), v.reshape(-1)
+def _input_tile_v(src, at, row, tf, vf, vt, plane, chans, kc):
+    """:func:`_input_tile` with explicit vectors, for ``chans`` channels in whole vectors: the
+    6 x 6 window at flat ``src[at:]`` (rows ``row`` apart, pixels ``chans`` apart) into
+    ``vf[e * plane + vt:]`` for each point ``e``; ``tf`` is flat (6, 6, C) scratch, ``kc``
+    :func:`_vconsts`. Flat arrays and constants come from the caller: a reshape per tile cost
+    two reference-count calls (and the vector registers' upper halves around them)."""
     for k in range(6):
-        for c in range(0, chans, vcount(tmp)):
+        for c in range(0, chans, vcount(tf)):
             a = at + k * row + c
             o0, o1, o2, o3, o4, o5 = _bt_v(vload(src, a), vload(src, a + chans), vload(src, a + 2 * chans),
                                            vload(src, a + 3 * chans), vload(src, a + 4 * chans),
@@ -142,7 +141,7 @@ def _input_tile_v(src, at, row, tmp, v, vt, plane):
             vstore(tf, b + 4 * chans, o4)
             vstore(tf, b + 5 * chans, o5)
     for j in range(6):
-        for c in range(0, chans, vcount(tmp)):
+        for c in range(0, chans, vcount(tf)):
             b = j * chans + c
             o0, o1, o2, o3, o4, o5 = _bt_v(vload(tf, b), vload(tf, b + 6 * chans), vload(tf, b + 12 * chans),
                                            vload(tf, b + 18 * chans), vload(tf, b + 24 * chans),
@@ -214,11 +213,13 @@ def _input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
     tmp = np.empty((6, 6, chans), x.dtype)
     d = np.zeros((1, 6, 6, chans), x.dtype)
     xf, df, plane = x.reshape(-1), d.reshape(-1), v.shape[1] * chans
+    tf, vf, kc = tmp.reshape(-1), v.reshape(-1), _vconsts(tmp)
     for t in range(t0, t1):
         n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0 = 4 * th - pt
         w0 = 4 * tw - pl
-        # one inlined copy of the tile code (each copy costs compile time)
+        # one inlined copy of the tile code (each copy costs compile time; a second, for
+        # interior tiles alone, measured no faster)
         src, at, row = xf, ((n * height + h0) * width + w0) * chans, width * chans
         if not (h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width):
             for k in range(6):
@@ -228,7 +229,7 @@ def _input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
                     for c in range(chans):
                         d[0, k, col, c] = x[n, h, w, c] if inside else 0
             src, at, row = df, 0, 6 * chans
-        _input_tile_v(src, at, row, tmp, v, (t - t0) * chans, plane)
+        _input_tile_v(src, at, row, tf, vf, (t - t0) * chans, plane, chans, kc)
 
 
 @_inline
@@ -311,12 +312,13 @@ def _output_transform_v(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu):
     tmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((1, 4, 4, cout), y.dtype)
     yf, of, plane = y.reshape(-1), o.reshape(-1), mm.shape[1] * cout
+    tf, mf, kc = tmp.reshape(-1), mm.reshape(-1), _vconsts(tmp)
     for t in range(t0, t1):
         n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0, w0 = 4 * th, 4 * tw
         inside = h0 + 4 <= oh_n and w0 + 4 <= ow_n
         dst, at, row = (yf, ((n * oh_n + h0) * ow_n + w0) * cout, ow_n * cout) if inside else (of, 0, 4 * cout)
-        _output_tile_v(mm, (t - t0) * cout, plane, tmp, dst, at, row, b, has_bias, relu)
+        _output_tile_v(mf, (t - t0) * cout, plane, tf, dst, at, row, b, has_bias, relu, cout, kc)
         if inside:
             continue
         for a in range(min(4, oh_n - h0)):
@@ -371,6 +373,7 @@ def _output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w):
     tmp = np.empty((6, 4, cout), dy.dtype)
     g = np.empty((1, 4, 4, cout), dy.dtype)
     dyf, gf, plane = dy.reshape(-1), g.reshape(-1), dm.shape[1] * cout
+    tf, mf, kc = tmp.reshape(-1), dm.reshape(-1), _vconsts(tmp)
     for t in range(t0, t1):
         n, th, tw = _tile_position(t, tiles_h, tiles_w)
         h0, w0 = 4 * th, 4 * tw
@@ -382,7 +385,7 @@ def _output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w):
                     for f in range(cout):
                         g[0, a, bcol, f] = dy[n, h0 + a, w0 + bcol, f] if inside else 0
             src, at, row = gf, 0, 4 * cout
-        _output_grad_tile_v(src, at, row, tmp, dm, (t - t0) * cout, plane)
+        _output_grad_tile_v(src, at, row, tf, mf, (t - t0) * cout, plane, cout, kc)
 
 
 @_inline
@@ -426,15 +429,12 @@ def _output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
 
 
 @_inline
-def _output_grad_tile_v(src, at, row, tmp, dm, mt, plane):
-    """One tile of :func:`output_grad_transform` with explicit vectors (channels in whole
-    vectors): the 4 x 4 block at flat ``src[at:]`` (rows ``row`` apart, pixels ``F`` apart) into
-    ``dm.flat[e * plane + mt:]``; ``tmp`` is (6, 4, F) scratch."""
-    cout = tmp.shape[2]
-    kc = _vconsts(tmp)
-    tf, mf = tmp.reshape(-1), dm.reshape(-1)
+def _output_grad_tile_v(src, at, row, tf, mf, mt, plane, cout, kc):
+    """One tile of :func:`output_grad_transform` with explicit vectors (``cout`` channels in
+    whole vectors): the 4 x 4 block at flat ``src[at:]`` (rows ``row`` apart, pixels ``cout``
+    apart) into ``mf[e * plane + mt:]``; ``tf`` is flat (6, 4, F) scratch, ``kc`` :func:`_vconsts`."""
     for bcol in range(4):
-        for f in range(0, cout, vcount(tmp)):
+        for f in range(0, cout, vcount(tf)):
             a = at + bcol * cout + f
             o0, o1, o2, o3, o4, o5 = _a_v(vload(src, a), vload(src, a + row), vload(src, a + 2 * row),
                                           vload(src, a + 3 * row), kc)
@@ -446,7 +446,7 @@ def _output_grad_tile_v(src, at, row, tmp, dm, mt, plane):
             vstore(tf, b + 16 * cout, o4)
             vstore(tf, b + 20 * cout, o5)
     for i in range(6):
-        for f in range(0, cout, vcount(tmp)):
+        for f in range(0, cout, vcount(tf)):
             b = 4 * i * cout + f
             o0, o1, o2, o3, o4, o5 = _a_v(vload(tf, b), vload(tf, b + cout), vload(tf, b + 2 * cout),
                                           vload(tf, b + 3 * cout), kc)
@@ -460,16 +460,14 @@ def _output_grad_tile_v(src, at, row, tmp, dm, mt, plane):
 
 
 @_inline
-def _output_tile_v(mm, mt, plane, tmp, dst, at, row, b, has_bias, relu):
-    """:func:`_output_tile` with explicit vectors (channels in whole vectors): the tile at
-    ``mm.flat[e * plane + mt:]`` for each point ``e`` into the 4 x 4 block at flat ``dst[at:]``
-    (rows ``row`` apart, pixels ``F`` apart); ``tmp`` is (4, 6, F) scratch."""
-    cout = tmp.shape[2]
-    kc = _vconsts(tmp)
-    zero = vzeros(tmp)
-    tf, mf = tmp.reshape(-1), mm.reshape(-1)
+def _output_tile_v(mf, mt, plane, tf, dst, at, row, b, has_bias, relu, cout, kc):
+    """:func:`_output_tile` with explicit vectors (``cout`` channels in whole vectors): the tile
+    at ``mf[e * plane + mt:]`` for each point ``e`` into the 4 x 4 block at flat ``dst[at:]``
+    (rows ``row`` apart, pixels ``cout`` apart); ``tf`` is flat (4, 6, F) scratch, ``kc``
+    :func:`_vconsts`."""
+    zero = vzeros(tf)
     for j in range(6):
-        for f in range(0, cout, vcount(tmp)):
+        for f in range(0, cout, vcount(tf)):
             a = j * plane + mt + f
             o0, o1, o2, o3 = _at_v(vload(mf, a), vload(mf, a + 6 * plane), vload(mf, a + 12 * plane),
                                    vload(mf, a + 18 * plane), vload(mf, a + 24 * plane),
@@ -480,7 +478,7 @@ def _output_tile_v(mm, mt, plane, tmp, dst, at, row, b, has_bias, relu):
             vstore(tf, d + 12 * cout, o2)
             vstore(tf, d + 18 * cout, o3)
     for a in range(4):
-        for f in range(0, cout, vcount(tmp)):
+        for f in range(0, cout, vcount(tf)):
             e = 6 * a * cout + f
             o0, o1, o2, o3 = _at_v(vload(tf, e), vload(tf, e + cout), vload(tf, e + 2 * cout),
                                    vload(tf, e + 3 * cout), vload(tf, e + 4 * cout), vload(tf, e + 5 * cout), kc)
