@@ -1,4 +1,5 @@
-"""Array-level fused elementwise passes on the numba kernels, split over the thread pool.
+"""Array-level fused elementwise passes on the numba kernels (a residual network's Add + ReLU and
+ReLU gradient, dropout), split over the thread pool.
 
 Arrays of `PASS_MIN` values or more are cut into pieces of `PASS_PIECE` that both threads take;
 batch normalization's passes (`kerasette.backend.engine.normalization`) split the same way.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import memory, parallel
+from kerasette.backend.kernels import dropout as _dropout
 from kerasette.backend.kernels import elementwise as _k
 
 #: Passes over fewer values than this run in the calling thread (unless `parallel_settings` asks
@@ -50,4 +52,23 @@ def relu_grad(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     zero = g.dtype.type(0)
     parallel.map_pieces(lambda i, j: _k.relu_grad(fg[i:j], fy[i:j], zero, fo[i:j]), fo.size, _split_min(),
                         piece_work=piece_work(fo.size))
+    return out
+
+
+def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale) -> np.ndarray:
+    """``x * scale`` where the hash of a value's flat position and the key ``(k1, k2)`` reaches
+    ``threshold``, else 0 (a new array; `kerasette.backend.kernels.dropout`): dropout's forward
+    pass and, on the output gradient with the same key, its backward pass.
+
+    Args:
+        x: a float32 or float64 array.
+        k1, k2: the key, integers in [0, 2**32) (``k1`` odd).
+        threshold: an integer in [0, 2**32).
+        scale: ``1 / (1 - rate)`` in ``x``'s dtype.
+    """
+    out = memory.empty_aligned(x.shape, x.dtype)
+    fx, fo = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
+    k1, k2, threshold = np.uint32(k1), np.uint32(k2), np.uint32(threshold)
+    parallel.map_pieces(lambda i, j: _dropout.keep_scaled(fx[i:j], k1, k2, i, threshold, scale, fo[i:j]),
+                        fo.size, _split_min(), piece_work=piece_work(fo.size))
     return out

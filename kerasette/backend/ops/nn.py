@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend import parallel, random
+from kerasette.backend import random
 from kerasette.backend.config import epsilon
 from kerasette.backend.ops import elementwise as ew
 from kerasette.backend.ops.base import Op, apply, as_tensor, unbroadcast
@@ -131,14 +131,15 @@ class LogSoftmax(Op):
         return (grad - np.exp(self.out) * grad.sum(axis=self.axis, keepdims=True),)
 
 
-#: Dropout draws its random numbers in blocks of this many values, each block from its own PCG64
-#: stream seeded by (one draw of the op's generator, block number): the same values however the
-#: blocks are spread over threads, and the op's generator advances by one draw per call.
-DRAW_BLOCK = 1 << 18
-
-
 class Dropout(Op):
-    """Zeroes each value with probability ``rate`` and scales the rest by 1/(1-rate)."""
+    """Zeroes each value with probability ``rate`` and scales the rest by 1/(1-rate).
+
+    Each call draws one integer from ``rng``, the key of its mask: whether the value at flat
+    position ``p`` is kept is a hash of ``(key, p)`` (`kerasette.backend.kernels.dropout`),
+    computed in the kernel that scales, so no random numbers or mask are stored; the backward
+    pass hashes again. The mask is the same however the pass is split among threads, and a
+    generator seeded alike gives the same masks.
+    """
 
     name = "dropout"
 
@@ -146,43 +147,27 @@ class Dropout(Op):
         self.rate, self.rng = rate, rng
 
     def forward(self, x):
-        # Drawing, comparing, scaling and multiplying run block by block, split over the pool
-        # for large tensors (numpy releases the GIL while it fills a block). Each block's draws
-        # go to a block-sized scratch; the op keeps only the one-byte mask of the kept values.
-        x = np.ascontiguousarray(x)
-        self.keep = np.empty(x.shape, np.bool_)
-        self.seed = int(self.rng.integers(0, 2**63))
-        return self._masked(x, forward=True)
+        seed = int(self.rng.integers(0, 2**63))
+        self.key = ((seed & 0xFFFFFFFF) | 1, (seed >> 32) & 0xFFFFFFFF)
+        return self._masked(x)
 
     def backward(self, grad):
-        return (self._masked(np.ascontiguousarray(grad), forward=False),)
+        return (self._masked(grad),)
 
-    def _masked(self, x, forward: bool):
-        """``x`` times the mask, by blocks of `DRAW_BLOCK`: in the forward pass each block's
-        draws first (a PCG64 stream per block, seeded by the op's seed and the block's index:
-        the same values however the blocks are shared among threads)."""
+    def threshold(self) -> int:
+        """The uint32 a value's hash must reach to be kept: ``rate * 2**32`` rounded (a keep
+        probability within 2**-33 of ``1 - rate``)."""
+        return min(round(self.rate * 2**32), 2**32 - 1)
+
+    def _masked(self, x):
+        x = np.asarray(x)
+        scale = x.dtype.type(1.0 / (1.0 - self.rate))
+        if x.dtype in (np.float32, np.float64):
+            return _fused().dropout(x, *self.key, self.threshold(), scale)
         from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
-        out = np.empty_like(x)
-        kind = x.dtype.type
-        rate, scale = kind(self.rate), kind(1.0 / (1.0 - self.rate))
-        flat_x, flat_keep, flat_out = x.reshape(-1), self.keep.reshape(-1), out.reshape(-1)
-        draw_dtype = np.float64 if x.dtype == np.float64 else np.float32
-
-        def blocks(b0, b1):
-            draws = np.empty(min(DRAW_BLOCK, flat_x.size), draw_dtype) if forward else None
-            for b in range(b0, b1):
-                start, stop = b * DRAW_BLOCK, min(flat_x.size, (b + 1) * DRAW_BLOCK)
-                if forward:
-                    block = draws[:stop - start]
-                    np.random.default_rng([self.seed, b]).random(out=block, dtype=draw_dtype)
-                    kernels.apply_draws(flat_x[start:stop], block, rate, scale, flat_out[start:stop],
-                                        flat_keep[start:stop])
-                else:
-                    kernels.apply_kept(flat_x[start:stop], flat_keep[start:stop], scale, flat_out[start:stop])
-
-        parallel.map_chunks(blocks, -(-flat_x.size // DRAW_BLOCK), parallel.memory_bound_min(), DRAW_BLOCK)
-        return out
+        kept = kernels.reference_keep(np.arange(x.size), *self.key, self.threshold()).reshape(x.shape)
+        return np.where(kept, x * scale, x.dtype.type(0))
 
 
 class SoftmaxCrossEntropy(Op):
