@@ -12,15 +12,19 @@ planner (`kerasette.models.planner`) asks the normalization for its map
 (``output_affine_folder``); this module is the folder those layers return.
 
 The folded weights are computed from the current weights on every call (a few microseconds for a
-convolution's kernel), so they are never stale, and with ops, so gradients still reach the
-original weights and the normalization's ``gamma`` and ``beta``.
+convolution's kernel), so they are never stale whatever changed the weights (an optimizer,
+``assign``, ``set_weights``, a load, a write into ``.data``). When a gradient may flow to any of
+them they are computed with ops, so gradients still reach the original weights and the
+normalization's ``gamma`` and ``beta``; otherwise (``predict``, ``no_grad``, frozen weights) in
+plain numpy, the same bits without recording anything.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from kerasette.backend import ops
+from kerasette.backend import ops, state
+from kerasette.backend.tensor import Tensor
 
 
 @contextlib.contextmanager
@@ -34,8 +38,13 @@ def folded_kernel_and_bias(layer, scale, shift):
         scale, shift: (channels,) tensors or arrays.
     """
     kernel, bias = layer.kernel, layer.bias
-    layer.kernel = ops.multiply(kernel, scale)
-    layer.bias = ops.add(ops.multiply(bias, scale), shift) if bias is not None else shift
+    if state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False) for t in (kernel, bias, scale, shift)):
+        layer.kernel = ops.multiply(kernel, scale)
+        layer.bias = ops.add(ops.multiply(bias, scale), shift) if bias is not None else shift
+    else:  # nothing to record: the same products on the arrays
+        s, t = getattr(scale, "data", scale), getattr(shift, "data", shift)
+        layer.kernel = Tensor(kernel.data * s)
+        layer.bias = Tensor(bias.data * s + t) if bias is not None else Tensor(t)
     try:
         yield
     finally:

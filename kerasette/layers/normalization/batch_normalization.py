@@ -140,8 +140,9 @@ class BatchNormalization(ScaleAndOffset):
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
             return y
-        y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon,
-                                          self.moving_mean.data, self.moving_variance.data, relu=relu)
+        # the moving statistics as they are: variables that take no gradient, wrapped by nothing
+        y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, self.moving_mean,
+                                          self.moving_variance, relu=relu)
         return y
 
     def inference_affine_axis(self) -> tuple[int, int] | None:
@@ -158,8 +159,7 @@ class BatchNormalization(ScaleAndOffset):
         dtype = self.moving_mean.dtype
         gamma = self.gamma if self.gamma is not None else np.ones(shape, dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, dtype)
-        return inference_scale_shift(gamma, beta, self.moving_mean.data, self.moving_variance.data,
-                                     self.epsilon, dtype)
+        return inference_scale_shift(gamma, beta, self.moving_mean, self.moving_variance, self.epsilon, dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
