@@ -96,3 +96,46 @@ def test_pooling_ops_split_over_threads_match_references(op):
 def test_avgpool_of_empty_batch():
     y = ops.avg_pool2d(np.zeros((0, 4, 4, 2), "float32"), (2, 2))
     assert y.shape == (0, 2, 2, 2)
+
+
+def max_pool_grad_reference(dy, argmax, x_shape):
+    """Each output gradient added to its window's winner, one value at a time, float64."""
+    n_img, _, width, chans = x_shape
+    dx = np.zeros(x_shape)
+    for n, oh, ow, c in np.ndindex(*dy.shape):
+        position = int(argmax[n, oh, ow, c])
+        dx[n, position // width, position % width, c] += dy[n, oh, ow, c]
+    return dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, pool", [((4, 8, 8, 16), (2, 2)), ((3, 7, 9, 5), (2, 2)),
+                                           ((2, 9, 7, 3), (3, 2)), ((2, 4, 4, 1), (4, 4))])
+def test_maxpool_backward_tiles_matches_the_general_kernel(dtype, x_shape, pool):
+    """Windows that tile the image (pool size = strides, 'valid'; some with rows and columns no
+    window covers): the one-pass kernel writes every cell, the same bits as zeroing and adding
+    (a -0.0 gradient lands as 0.0 in both), split over threads or not."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    y, argmax = engine.maxpool2d_forward(x, pool, pool, "valid")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dy.reshape(-1)[::7] = -0.0
+    dx = np.full(x_shape, np.nan, dtype)
+    kernels.maxpool_backward_tiles(dy, argmax, dx)
+    general = engine.maxpool2d_backward(dy, argmax, x_shape)
+    np.testing.assert_array_equal(dx.view(np.uint8), general.view(np.uint8))
+    np.testing.assert_array_equal(dx, max_pool_grad_reference(dy, argmax, x_shape))
+    with parallel_settings(memory_bound_min=0):
+        split = engine.maxpool2d_backward(dy, argmax, x_shape, pool, pool, "valid")
+    np.testing.assert_array_equal(split.view(np.uint8), general.view(np.uint8))
+
+
+@pytest.mark.parametrize("pool, strides, padding", [((3, 3), (2, 2), "valid"), ((2, 2), (2, 2), "same"),
+                                                    ((2, 2), (1, 1), "valid")])
+def test_maxpool_backward_with_windows_that_do_not_tile_takes_the_general_kernel(pool, strides, padding):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 9, 4)).astype(np.float32)
+    y, argmax = engine.maxpool2d_forward(x, pool, strides, padding)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = engine.maxpool2d_backward(dy, argmax, x.shape, pool, strides, padding)
+    np.testing.assert_allclose(dx, max_pool_grad_reference(dy, argmax, x.shape), rtol=1e-6, atol=1e-6)

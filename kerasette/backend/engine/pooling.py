@@ -15,14 +15,24 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel
+from kerasette.backend.engine.elementwise import PASS_MIN, piece_work
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
 
 
 def _by_pieces(fn, array: np.ndarray, min_elements: int) -> None:
     """``fn(first, last)`` over pieces of the batch (axis 0 of ``array``), taken by the threads in
-    turn (in the calling thread when ``array`` has fewer than ``min_elements`` elements)."""
-    parallel.map_pieces(fn, array.shape[0], min_elements, math.prod(array.shape[1:]))
+    turn (in the calling thread when ``array`` has fewer than ``min_elements`` elements); about
+    eight pieces for a large array (`elementwise.piece_work`), so that the threads finish
+    together."""
+    per_image = math.prod(array.shape[1:])
+    parallel.map_pieces(fn, array.shape[0], min_elements, per_image, piece_work(array.shape[0] * per_image))
+
+
+def _split_min() -> int:
+    """The least elements a windowed pooling pass splits over the threads: `elementwise.PASS_MIN`
+    (or less under `parallel_settings`)."""
+    return min(PASS_MIN, parallel.memory_bound_min())
 
 
 def position_dtype(plane: int) -> np.dtype:
@@ -65,17 +75,23 @@ def maxpool2d_forward(
     argmax = np.empty(y.shape, index_dtype)
     if y.size:
         _by_pieces(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
-                                                      pads[0], pads[2]), x, parallel.memory_bound_min())
+                                                      pads[0], pads[2]), x, _split_min())
     return y, argmax
 
 
-def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
+def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int],
+                       pool_size: tuple[int, int] | None = None, strides: tuple[int, int] | None = None,
+                       padding: str = "valid") -> np.ndarray:
     """Gradient of :func:`maxpool2d_forward`: each ``dy`` goes to its window's winner.
 
     Args:
         dy: output gradient, (N, OH, OW, C).
         argmax: the positions returned by :func:`maxpool2d_forward`.
         x_shape: shape of the forward input, (N, H, W, C).
+        pool_size, strides, padding: the forward pass's window, when the caller gives it:
+            windows that tile the image ('valid', pool size = strides, the common 2x2 pooling)
+            then take one pass that writes each input cell once (`maxpool_backward_tiles`)
+            instead of zeroing ``dx`` and adding the gradients into it (the same values).
 
     Returns:
         dx, ``x_shape``, dtype of ``dy``.
@@ -84,10 +100,13 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     dx = memory.empty_aligned(x_shape, dy.dtype)
     if not dy.size:
         dx[...] = 0
+    elif (pool_size is not None and tuple(pool_size) == tuple(strides or pool_size) and padding == "valid"
+          and dy.shape[1] == height // pool_size[0] and dy.shape[2] == width // pool_size[1]):
+        _by_pieces(lambda i, j: _pool.maxpool_backward_tiles(dy[i:j], argmax[i:j], dx[i:j]), dx, _split_min())
     else:
         flat = dx.reshape(n_img, height * width, chans)
         _by_pieces(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
-                   parallel.memory_bound_min())
+                   _split_min())
     return dx
 
 
@@ -98,7 +117,7 @@ def avgpool2d_forward(x: np.ndarray, pool_size: tuple[int, int], strides: tuple[
     y = memory.empty_aligned((x.shape[0], oh_n, ow_n, x.shape[3]), x.dtype)
     if y.size:
         _by_pieces(lambda i, j: _pool.avgpool_forward(x[i:j], y[i:j], *pool_size, *strides, pads[0], pads[2]), x,
-                  parallel.memory_bound_min())
+                  _split_min())
     return y
 
 
@@ -111,7 +130,7 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
         dx[...] = 0
     else:
         _by_pieces(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
-                  dx, parallel.memory_bound_min())
+                  dx, _split_min())
     return dx
 
 
