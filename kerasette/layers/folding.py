@@ -16,19 +16,17 @@ convolution's kernel), so they are never stale whatever changed the weights (an 
 ``assign``, ``set_weights``, a load, a write into ``.data``). When a gradient may flow to any of
 them they are computed with ops, so gradients still reach the original weights and the
 normalization's ``gamma`` and ``beta``; otherwise (``predict``, ``no_grad``, frozen weights) in
-plain numpy, the same bits without recording anything.
+one kernel call (`kerasette.backend.ops.normalization.fold_affine`), the same bits without
+recording anything.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 from kerasette.backend import ops, state
-from kerasette.backend.tensor import Tensor
+from kerasette.backend.ops.normalization import fold_affine
 
 
-@contextlib.contextmanager
-def folded_kernel_and_bias(layer, scale, shift):
+class folded_kernel_and_bias:  # noqa: N801 - used as a function returning a context, like contextlib's
     """Within the ``with`` block, ``layer.kernel`` and ``layer.bias`` are the folded tensors
     (``kernel * scale`` along the last axis, ``bias * scale + shift``); restored after it.
 
@@ -36,16 +34,33 @@ def folded_kernel_and_bias(layer, scale, shift):
         layer: a layer whose output channel ``j`` is ``kernel[..., j]`` applied to the input,
             plus ``bias[j]`` (Conv2D, Dense).
         scale, shift: (channels,) tensors or arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> from kerasette.layers import Dense
+        >>> dense = Dense(2, kernel_initializer="ones", bias_initializer="ones")
+        >>> dense.build((None, 3))
+        >>> with folded_kernel_and_bias(dense, np.array([2.0, 3.0]), np.array([0.5, 0.0])):
+        ...     dense.kernel.data[0].tolist(), dense.bias.data.tolist()
+        ([2.0, 3.0], [2.5, 3.0])
+        >>> dense.kernel.data[0].tolist()
+        [1.0, 1.0]
     """
-    kernel, bias = layer.kernel, layer.bias
-    if state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False) for t in (kernel, bias, scale, shift)):
-        layer.kernel = ops.multiply(kernel, scale)
-        layer.bias = ops.add(ops.multiply(bias, scale), shift) if bias is not None else shift
-    else:  # nothing to record: the same products on the arrays
-        s, t = getattr(scale, "data", scale), getattr(shift, "data", shift)
-        layer.kernel = Tensor(kernel.data * s)
-        layer.bias = Tensor(bias.data * s + t) if bias is not None else Tensor(t)
-    try:
-        yield
-    finally:
-        layer.kernel, layer.bias = kernel, bias
+
+    __slots__ = ("layer", "kernel", "bias", "folded")
+
+    def __init__(self, layer, scale, shift):
+        self.layer, self.kernel, self.bias = layer, layer.kernel, layer.bias
+        kernel, bias = self.kernel, self.bias
+        if state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False)
+                                                for t in (kernel, bias, scale, shift)):
+            self.folded = ops.multiply(kernel, scale), (ops.add(ops.multiply(bias, scale), shift)
+                                                        if bias is not None else shift)
+        else:  # nothing to record: the same products on the arrays, in one kernel call
+            self.folded = fold_affine(kernel, bias, scale, shift)
+
+    def __enter__(self):
+        self.layer.kernel, self.layer.bias = self.folded
+
+    def __exit__(self, *exc) -> None:
+        self.layer.kernel, self.layer.bias = self.kernel, self.bias

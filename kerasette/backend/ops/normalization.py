@@ -29,6 +29,12 @@ def _engine():
     return normalization
 
 
+def _folding():
+    from kerasette.backend.engine import folding  # deferred: imports numba
+
+    return folding
+
+
 class BatchNorm(Op):
     """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and the (biased)
     variance of ``x`` over ``axes``; ``gamma`` and ``beta`` have the shape of the kept axes.
@@ -327,16 +333,40 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
 def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
     """Batch normalization with given statistics as ``x * scale + shift``:
     ``scale = gamma / sqrt(variance + epsilon)``, ``shift = beta - mean * scale`` (tensors of
-    ``dtype``, differentiable with respect to all four; plain numpy, in ``dtype``, when no
-    gradient is recorded or none of the four needs one: the same values, a fifth of the time)."""
+    ``dtype``, differentiable with respect to all four; one kernel call, in ``dtype``, when no
+    gradient is recorded or none of the four needs one: the same bits, nothing recorded)."""
     if not state.grad_mode.is_enabled() or not any(getattr(t, "requires_grad", False)
                                                      for t in (gamma, beta, mean, variance)):
-        inv, scale, shift = scale_and_shift(gamma, beta, mean, variance, epsilon, dtype)
-        return Tensor(scale.reshape(inv.shape)), Tensor(shift.reshape(inv.shape))
+        v = _array(variance)
+        scale, shift = _folding().scale_and_shift(_array(gamma), _array(beta), _array(mean), v, epsilon,
+                                                  dtype)  # one kernel call
+        return Tensor(scale.reshape(v.shape)), Tensor(shift.reshape(v.shape))
     inv = ew.divide(1.0, ew.sqrt(ew.add(as_tensor(variance, dtype=dtype), epsilon)))
     scale = ew.multiply(as_tensor(gamma, dtype=dtype), inv)
     shift = ew.subtract(as_tensor(beta, dtype=dtype), ew.multiply(as_tensor(mean, dtype=dtype), scale))
     return scale, shift
+
+
+def fold_affine(kernel, bias, scale, shift) -> tuple[Tensor, Tensor]:
+    """``(kernel * scale, bias * scale + shift)`` as new constant tensors (``shift`` alone when
+    ``bias`` is None), ``scale`` and ``shift`` along the kernel's last axis: a per-channel affine
+    map after a layer folded into its weights, in one kernel call and nothing recorded (for a
+    gradient, write it with ops). Arguments: tensors or arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> k, b = fold_affine(np.ones((2, 2), "float32"), None, np.array([2, 3], "float32"),
+        ...                    np.array([1, 0], "float32"))
+        >>> k.data.tolist(), b.data.tolist()
+        ([[2.0, 3.0], [2.0, 3.0]], [1.0, 0.0])
+    """
+    folded, folded_bias = _folding().fold(_array(kernel), _array(bias), _array(scale), _array(shift))
+    return Tensor(folded), Tensor(folded_bias)
+
+
+def _array(value):
+    """A tensor's array, or ``value`` as numpy sees it (None stays None)."""
+    return value.data if isinstance(value, Tensor) else (None if value is None else np.asarray(value))
 
 
 def update_moving_statistics(moving_mean: np.ndarray, moving_variance: np.ndarray, mean, variance,

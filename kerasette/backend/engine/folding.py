@@ -1,0 +1,49 @@
+"""Array-level folding of an inference batch normalization into the layer before it (the model
+planner's folding, `kerasette.layers.folding`): its scale and shift, and the folded kernel and
+bias, each in one kernel call (`kerasette.backend.kernels.folding`), with numpy's bits.
+
+Example:
+    >>> import numpy as np
+    >>> one, zero = np.ones(2, np.float32), np.zeros(2, np.float32)
+    >>> scale, shift = scale_and_shift(one * 2, one, one, one * 3, 1.0)
+    >>> scale.tolist(), shift.tolist()
+    ([1.0, 1.0], [0.0, 0.0])
+    >>> kernel, bias = fold(np.ones((3, 2), np.float32), zero, scale * 2, shift + 1)
+    >>> kernel[0].tolist(), bias.tolist()
+    ([2.0, 2.0], [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasette.backend.kernels import folding as _k
+
+
+def _flat(array, dtype) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=dtype).reshape(-1)
+
+
+def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)``, flat arrays of ``dtype`` (default ``gamma``'s): ``scale = gamma /
+    sqrt(variance + epsilon)`` computed as ``gamma * (1 / sqrt(variance + epsilon))``, ``shift =
+    beta - mean * scale`` (arrays of one size)."""
+    dtype = np.dtype(dtype or np.asarray(gamma).dtype)
+    kind = dtype.type
+    gamma = _flat(gamma, dtype)
+    scale, shift = np.empty(gamma.size, dtype), np.empty(gamma.size, dtype)
+    _k.scale_and_shift(gamma, _flat(beta, dtype), _flat(mean, dtype), _flat(variance, dtype), kind(epsilon), kind(1),
+                       scale, shift)
+    return scale, shift
+
+
+def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.ndarray, np.ndarray]:
+    """``(kernel * scale, bias * scale + shift)`` (``shift`` alone without a bias), ``scale``
+    and ``shift`` along the last axis of ``kernel``; new arrays of ``kernel``'s shape and dtype."""
+    dtype = kernel.dtype
+    chans = kernel.shape[-1]
+    weights = np.ascontiguousarray(kernel).reshape(-1, chans)
+    folded, folded_bias = np.empty(weights.shape, dtype), np.empty(chans, dtype)
+    bias = _flat(bias, dtype) if bias is not None else np.empty(0, dtype)
+    _k.fold_into(weights, bias, _flat(scale, dtype), _flat(shift, dtype), folded, folded_bias)
+    return folded.reshape(kernel.shape), folded_bias

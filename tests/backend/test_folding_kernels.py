@@ -1,0 +1,65 @@
+"""The folding kernels (`kerasette.backend.kernels.folding`, through `engine.folding` and
+`ops.normalization.fold_affine`) against the numpy formulas they replace: the same bits, in
+float32 and float64, with and without a bias, for a convolution's and a dense layer's kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasette.backend.engine import folding
+from kerasette.backend.ops.normalization import fold_affine, inference_scale_shift
+from kerasette.backend.tensor import no_grad
+
+
+def _numpy_scale_shift(gamma, beta, mean, variance, epsilon, dtype):
+    kind = np.dtype(dtype).type
+    g, b, m, v = (np.asarray(a, dtype) for a in (gamma, beta, mean, variance))
+    scale = g * (kind(1) / np.sqrt(v + kind(epsilon)))
+    return scale, b - m * scale
+
+
+def _statistics(rng, chans, dtype):
+    return (rng.uniform(0.5, 2, chans).astype(dtype), rng.standard_normal(chans).astype(dtype),
+            rng.standard_normal(chans).astype(dtype), rng.uniform(1e-4, 3, chans).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chans", [1, 7, 64])
+def test_scale_and_shift_has_the_bits_of_the_numpy_formulas(dtype, chans):
+    rng = np.random.default_rng(chans)
+    stats = _statistics(rng, chans, dtype)
+    scale, shift = folding.scale_and_shift(*stats, 1e-3, dtype)
+    expected_scale, expected_shift = _numpy_scale_shift(*stats, 1e-3, dtype)
+    assert scale.dtype == dtype and shift.dtype == dtype
+    np.testing.assert_array_equal(scale, expected_scale)
+    np.testing.assert_array_equal(shift, expected_shift)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 3, 5, 7), (1, 1, 16, 16), (11, 4)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fold_has_the_bits_of_the_numpy_products(dtype, shape, with_bias):
+    rng = np.random.default_rng(len(shape))
+    kernel = rng.standard_normal(shape).astype(dtype)
+    bias = rng.standard_normal(shape[-1]).astype(dtype) if with_bias else None
+    scale, shift = (rng.standard_normal(shape[-1]).astype(dtype) for _ in range(2))
+    folded, folded_bias = fold_affine(kernel, bias, scale, shift)
+    assert folded.data.shape == shape and folded.data.dtype == dtype
+    np.testing.assert_array_equal(folded.data, kernel * scale)
+    np.testing.assert_array_equal(folded_bias.data, bias * scale + shift if with_bias else shift)
+    assert folded.requires_grad is False and folded._op is None  # nothing recorded
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inference_scale_shift_without_a_gradient_uses_the_kernel_with_the_recorded_bits(dtype):
+    """The same numbers as the recorded ops (a gradient may flow) and as numpy, shaped like gamma."""
+    rng = np.random.default_rng(3)
+    stats = _statistics(rng, (2, 3), dtype)
+    recorded = inference_scale_shift(*stats, 1e-3, dtype)
+    with no_grad():
+        plain = inference_scale_shift(*stats, 1e-3, dtype)
+    for a, b, c in zip(plain, recorded, _numpy_scale_shift(*stats, 1e-3, dtype)):
+        assert a.shape == (2, 3)
+        np.testing.assert_array_equal(a.data, c)
+        np.testing.assert_array_equal(a.data, b.data)
