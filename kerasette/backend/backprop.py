@@ -4,7 +4,8 @@ A tensor produced by a recorded op keeps the op (``_op``) and its input tensors 
 this module walks those links from a root back to the leaves, in reverse topological order,
 calling each op's ``backward``. It works on anything with those attributes plus
 ``requires_grad``, ``grad``, ``shape``, ``dtype``, ``size`` and ``data`` (a `Tensor`), so it
-sits below `kerasette.backend.tensor` and imports nothing from kerasette.
+sits below `kerasette.backend.tensor` and imports nothing from kerasette but the thread pool
+(`kerasette.backend.parallel`), which sums a large gradient into another over both threads.
 
 Example:
     >>> import numpy as np
@@ -20,6 +21,16 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+
+from kerasette.backend import parallel
+
+#: Gradients of at least this many values are summed into another over the thread pool, in pieces
+#: (numpy's add releases the GIL): as the fused elementwise passes
+#: (`kerasette.backend.engine.elementwise.PASS_MIN`), below this a hand-off costs more than half
+#: a pass saves.
+SPLIT_ADD_MIN = 1 << 18
+#: Values per piece of a split sum (about eight pieces at a residual network's 32x32x16 layers).
+ADD_PIECE = 1 << 17
 
 
 def postorder(roots, parents_of) -> list:
@@ -228,12 +239,23 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
             if total is None:
                 grads[key] = g
             elif total.dtype == g.dtype and total.flags.writeable and _sole_gradient(total):
-                grads[key] = np.add(total, g, out=total)
+                grads[key] = _add_into(total, g)
             else:
                 grads[key] = total + g
         # the names would keep this op's gradients alive through the next op's backward pass
         parents = parent_grads = g = total = None
     return found
+
+
+def _add_into(total: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``total += g`` (one shape and dtype; ``total`` writeable), split over the thread pool in
+    pieces when large and both are contiguous: the same bits as one ``np.add``."""
+    if total.size < SPLIT_ADD_MIN or not (total.flags.c_contiguous and g.flags.c_contiguous):
+        return np.add(total, g, out=total)
+    flat_total, flat_g = total.reshape(-1), g.reshape(-1)
+    parallel.map_pieces(lambda i, j: np.add(flat_total[i:j], flat_g[i:j], out=flat_total[i:j]), flat_total.size,
+                        min(SPLIT_ADD_MIN, parallel.memory_bound_min()), piece_work=ADD_PIECE)
+    return total
 
 
 def backward(root, gradient=None) -> None:

@@ -318,3 +318,32 @@ def test_a_shared_input_sums_its_gradients_in_place_only_when_nothing_else_holds
     np.testing.assert_array_equal(g, expected)
     np.testing.assert_array_equal(keeps.kept, np.full((4, 5), 2.0))
     assert True in sums  # at least one sum went in place
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_large_shared_input_sums_its_gradients_in_place_split_over_threads(threads, monkeypatch):
+    """A residual block's shortcut: the gradients of a large tensor read by two ops are summed in
+    place in pieces over the thread pool, the same bits as ``a + b``."""
+    from kerasette.backend import backprop, parallel
+
+    monkeypatch.setattr(backprop, "SPLIT_ADD_MIN", 1000)
+    monkeypatch.setattr(backprop, "ADD_PIECE", 300)
+    split = []
+    pieces = parallel.map_pieces
+    monkeypatch.setattr(parallel, "map_pieces", lambda fn, n, *a, **k: (split.append(n), pieces(fn, n, *a, **k))[1])
+    previous = parallel.num_threads()
+    parallel.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(1)
+        w = var(rng.normal(size=(50, 41)).astype(np.float32))
+        with enable_grad():
+            h = ops.multiply(w, w)
+            total = ops.sum(ops.add(apply(_Scaled(), h), ops.multiply(h, h)))
+        with parallel.parallel_settings(memory_bound_min=0):
+            (g,) = autograd.gradients_or_none(total, [w])
+    finally:
+        parallel.set_num_threads(previous)
+    hd = w.data * w.data
+    expected = (np.float32(3.0) * np.ones_like(hd) + (hd + hd)) * (w.data + w.data)
+    np.testing.assert_allclose(g, expected, rtol=1e-6)
+    assert split == [50 * 41]
