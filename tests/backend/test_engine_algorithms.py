@@ -85,7 +85,7 @@ def test_each_algorithm_can_be_forced(pass_name, name, dtype):
 
 
 def test_default_choices_for_the_seed_model():
-    """RGB input: direct; 32 and 64 channels: Winograd; strided: GEMM and col2im."""
+    """RGB input: direct; 32 and 64 channels: Winograd; strided with 4-pixel output rows: GEMM and col2im."""
     def names(x_shape, w_shape, strides=(1, 1)):
         g = conv_geometry(x_shape, w_shape, strides, "valid", np.float32)
         return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
@@ -99,21 +99,23 @@ def test_default_choices_for_the_seed_model():
 def test_default_choices_for_resnet20():
     """ResNet-20's layers (32x32x3, stages of 16, 32 and 64 filters): the direct kernels for
     the RGB input and the strided layers of at most 144 taps, Winograd for the 3x3 stride-1
-    layers; 288-tap strided layers keep GEMM."""
+    layers; 288-tap strided layers keep GEMM; every strided input gradient goes phase by phase
+    (at most 256 output-gradient values per input-gradient value, output rows of at least 8)."""
     def names(x_shape, w_shape, strides=(1, 1), dtype=np.float32):
         g = conv_geometry(x_shape, w_shape, strides, "same", dtype)
         return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
 
     assert names((32, 32, 32, 3), (3, 3, 3, 16)) == ("direct", "direct", "direct")
     assert names((32, 32, 32, 16), (3, 3, 16, 16)) == ("winograd", "winograd", "winograd")
-    assert names((32, 32, 32, 16), (3, 3, 16, 32), (2, 2)) == ("direct", "col2im", "direct")
-    assert names((32, 32, 32, 16), (1, 1, 16, 32), (2, 2)) == ("direct", "col2im", "direct")
+    assert names((32, 32, 32, 16), (3, 3, 16, 32), (2, 2)) == ("direct", "direct", "direct")
+    assert names((32, 32, 32, 16), (1, 1, 16, 32), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 16, 16, 32), (3, 3, 32, 32)) == ("winograd", "winograd", "winograd")
-    assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("gemm", "col2im", "gemm")
-    assert names((32, 16, 16, 32), (1, 1, 32, 64), (2, 2)) == ("direct", "col2im", "direct")
+    assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("gemm", "direct", "gemm")
+    assert names((32, 16, 16, 32), (1, 1, 32, 64), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 8, 8, 64), (3, 3, 64, 64)) == ("winograd", "winograd", "winograd")
     assert names((32, 8, 8, 64), (1, 1, 64, 64)) == ("direct", "direct", "direct")  # 'full' input gradient
-    assert names((8, 14, 14, 256), (1, 1, 256, 512), (2, 2)) == ("gemm", "col2im", "gemm")  # 256 taps
+    assert names((8, 14, 14, 256), (1, 1, 256, 512), (2, 2)) == ("gemm", "col2im", "gemm")  # 256 taps, 7 wide
+    assert names((8, 16, 16, 64), (3, 3, 64, 128), (2, 2)) == ("gemm", "col2im", "gemm")  # 512 values
     assert names((32, 32, 32, 17), (1, 1, 17, 17)) == ("gemm", "gemm", "gemm")  # not whole vectors
 
 

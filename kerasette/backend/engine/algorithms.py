@@ -8,8 +8,11 @@ that applies to the convolution's `ConvGeometry` and is allowed by the settings:
                vectors: few input channels (``direct_conv.MAX_CHANNELS``); or, where Winograd
                does not apply (strided, or not 3x3: ResNets' downsampling and 1x1 shortcut
                layers), at most ``direct_conv.MAX_TAPS`` kernel taps (``kh * kw * C``). The
-               input gradient at stride 1 only: a sum along the vectors for few input channels,
-               else the 'full' convolution by the forward kernel.
+               input gradient at stride 1: a sum along the vectors for few input channels,
+               else the 'full' convolution by the forward kernel; strided: phase by phase
+               (``direct_conv.phases_apply``: input channels in whole vectors, at most
+               ``direct_conv.MAX_PHASE_TAPS`` output-gradient values per input-gradient value,
+               output rows of at least ``direct_conv.MIN_PHASE_WIDTH`` pixels).
 ``winograd``   Winograd F(4x4, 3x3) (`winograd_conv`): 3x3 stride 1, enough channels on the
                reduced axis and an output of at least one tile.
 ``rows``       kw-packed row GEMM (`row_conv`): stride 1, a kernel more than one row high, at
@@ -20,8 +23,8 @@ that applies to the convolution's `ConvGeometry` and is allowed by the settings:
 
 Stride-1 input gradients with at least ``full_conv_min_cin`` input channels (16) are the 'full'
 convolution of ``dy`` with the flipped, transposed kernel, by ``direct``, ``winograd``, ``rows``
-or ``gemm`` (the forward rules, with the input and output channels swapped); the others (and
-every strided one) are ``col2im``, after ``direct`` where it applies.
+or ``gemm`` (the forward rules, with the input and output channels swapped); the others are
+``col2im``, after ``direct`` where it applies (strided ones among them).
 
 Which algorithms may run is a supported setting, for tests and for debugging a wrong result or a
 slow layer: the environment variable ``KERASETTE_CONV_ALGORITHMS`` (read once, when the engine
@@ -72,12 +75,17 @@ class Algorithm:
             ``run(dy, w, geometry, x_shape) -> (dx, chunk or None)``; kernel gradient:
             ``run(dy, x, geometry, w_shape) -> (chunk, finish)``. A ``chunk(i, j)`` computes
             images ``i:j`` (one per thread); ``finish(parts)`` adds the kernel gradient's parts.
+        run_masked: a kernel gradient that also takes the layer's output pass (the ReLU's mask
+            and the bias gradient), for a backward pass without the input gradient, or None:
+            ``run_masked(dy, out, relu, x, geometry, w_shape) -> (chunk, finish)``, a
+            ``chunk(i, j)`` returning ``(db part, dw part)``; ``dy`` is only read.
     """
 
     name: str
     pass_name: str
     applies: Callable[[ConvGeometry], bool]
     run: Callable
+    run_masked: Callable | None = None
 
 
 # -- forward ----------------------------------------------------------------------------------
@@ -105,11 +113,20 @@ def _forward_gemm(x, w, b, relu, g, y) -> None:
 
 # -- input gradient ---------------------------------------------------------------------------
 def _input_direct(dy, w, g, x_shape):
+    if g.strides != (1, 1):
+        return _input_direct_phases(dy, w, g, x_shape)
     if not _direct_sums_applies(g):
         return _input_direct_full(dy, w, g, x_shape)
     dx = memory.empty_aligned(x_shape, dy.dtype)
     wf = direct_conv.flipped_kernel(w)
     return dx, lambda i, j: direct_conv.input_grad(dy[i:j], wf, g.pads, dx[i:j])
+
+
+def _input_direct_phases(dy, w, g, x_shape):
+    plan, taps, dy_pads = direct_conv.phase_plan(g.kernel, g.strides, g.pads, g.in_hw, g.out_hw)
+    wq = direct_conv.phase_kernels(w, taps)
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    return dx, lambda i, j: direct_conv.strided_input_grad(dy[i:j], wq, plan, dy_pads, g.strides, dx[i:j], scratch)
 
 
 def _input_col2im(dy, w, g, x_shape):
@@ -180,6 +197,12 @@ def _kernel_direct(dy, x, g, w_shape):
             _summed(x, w_shape))
 
 
+def _kernel_direct_masked(dy, out, relu, x, g, w_shape):
+    return (lambda i, j: direct_conv.weight_grad_masked(dy[i:j], None if out is None else out[i:j], relu, x[i:j],
+                                                        g.kernel, g.strides, g.pads, scratch),
+            _summed(x, w_shape))
+
+
 def _kernel_winograd(dy, x, g, w_shape):
     block = state.conv.winograd_block_bytes
     return (lambda i, j: winograd_conv.weight_grad(dy[i:j], x[i:j], g.pads, scratch, block),
@@ -218,6 +241,12 @@ def _direct_sums_applies(g: ConvGeometry) -> bool:
     return g.strides == (1, 1) and not g.empty and direct_conv.usable(g.cin, g.cout, g.dtype)
 
 
+def _direct_phases_applies(g: ConvGeometry) -> bool:
+    """The strided input gradient phase by phase (`direct_conv.phases_apply`)."""
+    return not g.empty and direct_conv.phases_apply(g.kernel, g.strides, g.cin, g.cout, g.out_hw[1],
+                                                    g.dtype)
+
+
 def _direct_full_applies(g: ConvGeometry) -> bool:
     """``_direct_applies`` for the 'full' convolution of a stride-1 input gradient: ``dy``'s
     ``cout`` channels in, ``cin`` out."""
@@ -234,7 +263,8 @@ FORWARD = (
 )
 
 INPUT_GRAD = (
-    Algorithm("direct", "input_grad", lambda g: _direct_sums_applies(g) or _direct_full_applies(g), _input_direct),
+    Algorithm("direct", "input_grad",
+              lambda g: _direct_sums_applies(g) or _direct_full_applies(g) or _direct_phases_applies(g), _input_direct),
     Algorithm("winograd", "input_grad", lambda g: _full_conv_applies(g)
               and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g)), _input_winograd),
     Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
@@ -244,7 +274,7 @@ INPUT_GRAD = (
 )
 
 KERNEL_GRAD = (
-    Algorithm("direct", "kernel_grad", _direct_applies, _kernel_direct),
+    Algorithm("direct", "kernel_grad", _direct_applies, _kernel_direct, _kernel_direct_masked),
     Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(
         g.kernel, g.strides, g.cin, g.out_hw, g.cout, _itemsize(g), winograd_conv.MAX_KERNEL_GRAD_BYTES),
         _kernel_winograd),

@@ -184,7 +184,8 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
     the input gradient and its part of the kernel gradient in turn, so the chunk's gradient is
     still in its core's cache when the second and third passes read it, and the pool is
-    dispatched once instead of three times.
+    dispatched once instead of three times. Without the input gradient (a network's first
+    layer), a kernel-gradient algorithm that can (``run_masked``) takes the output pass itself.
 
     Args:
         dy: gradient of the layer's output, (N, OH, OW, cout).
@@ -210,6 +211,14 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
+    if output_pass and need_kernel and not need_input:
+        g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)
+        masked = choose("kernel_grad", g).run_masked
+        if masked is not None:  # the output pass inside the kernel gradient: dz is never stored
+            chunk, finish = masked(dy, np.ascontiguousarray(out) if relu else None, relu, x, g, w.shape)
+            parts = by_images(chunk, x)
+            db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None
+            return None, finish([p[1] for p in parts]), db
     in_place = output_pass and overwrite_dy and dy.flags.writeable and dy.ctypes.data % memory.ALIGNMENT == 0
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
     dx = in_chunk = w_chunk = finish = None

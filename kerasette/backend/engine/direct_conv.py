@@ -5,15 +5,21 @@ input values: at most :data:`MAX_CHANNELS` input channels (the forward pass and 
 gradient at any stride, the input gradient at stride 1), or at most :data:`MAX_TAPS` kernel
 taps (``kh * kw * C``) where Winograd does not apply (`kerasette.backend.engine.algorithms`
 holds that rule); the stride-1 input gradient of such a layer is then the forward kernel on the
-output gradient ('full' padding, flipped and transposed kernel).
+output gradient ('full' padding, flipped and transposed kernel). The input gradient of a strided
+convolution whose input channels fill whole vectors goes phase by phase
+(`kerasette.backend.kernels.direct_strided`, :func:`strided_input_grad`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from kerasette.backend import memory
 from kerasette.backend.kernels import direct as _direct
+from kerasette.backend.kernels import direct_masked as _masked
+from kerasette.backend.kernels import direct_strided as _strided
 from kerasette.backend.kernels import simd
 
 #: Convolutions with more input channels than this use Winograd or GEMM. Measured with a batch
@@ -31,6 +37,17 @@ MAX_CHANNELS = 8
 #: 1.17 times; 64 -> 128 3x3 stride 2 (576 taps) a tie; 128 -> 128 3x3 stride 2 (1152) 0.88
 #: and 1.01; 256 -> 512 1x1 stride 2 (256 taps) 0.66 and 0.70 (batch 8).
 MAX_TAPS = 144
+
+#: Strided convolutions whose input-gradient values read more output-gradient values than this
+#: keep col2im (see :func:`phases_apply`). Measured at 2 threads, AVX-512, float32, phases vs
+#: col2im, ms: 32 -> 64 3x3 stride 2 at 16x16 (256 values) 0.40 vs 0.52; 1x1 stride 2 at
+#: 16x16, 64 -> 128 (128) 0.17 vs 0.34, 128 -> 256 (256) 0.63 vs 0.77; 256 -> 512 at 8x8 (512)
+#: 0.78 vs 0.27.
+MAX_PHASE_TAPS = 256
+
+#: Strided convolutions with narrower outputs keep col2im: their phases' rows are shorter than
+#: a block of pixels and go one pixel at a time (64 -> 128 3x3 stride 2 at 8x8: 1.28 vs 0.41 ms).
+MIN_PHASE_WIDTH = 8
 
 
 def whole_vectors(cout: int, dtype) -> bool:
@@ -105,6 +122,24 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     return dw[:taps]
 
 
+def weight_grad_masked(dy, out, relu, x, kernel, strides, pads, scratch):
+    """:func:`weight_grad` of ``dz = dy * (out > 0)`` (``dy`` without ``relu``) and the bias
+    gradient (the column sums of ``dz``) in one pass (`kerasette.backend.kernels.direct_masked`):
+    the backward pass of a layer whose input gradient is not needed. Returns (db, dw part)."""
+    taps = kernel[0] * kernel[1] * x.shape[3]
+    rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
+    dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
+    dw[...] = 0
+    db = np.zeros(dy.shape[3], dy.dtype)
+    xp, nl = _padded(x, pads, scratch), simd.lanes(dy.itemsize)
+    ref = out if relu else dy
+    if dy.shape[3] >= 2 * nl:
+        _masked.weight_grad_chunk_masked(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
+    if dy.shape[3] % (2 * nl):
+        _masked.weight_grad_chunk_masked_last(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
+    return db, dw[:taps]
+
+
 def flipped_kernel(w: np.ndarray) -> np.ndarray:
     """The (kh, kw, C, F) kernel flipped in both spatial axes and laid out as (kh, C3, kw, F),
     its input channels padded with zeros to C3, a multiple of the input-gradient kernel's
@@ -128,3 +163,78 @@ def input_grad(dy, wf, pads, dx) -> None:
     """
     kh, kw = wf.shape[0], wf.shape[2]
     _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2], simd.lanes(dy.itemsize))
+
+
+# -- the strided input gradient, phase by phase -----------------------------------------------------
+def _axis_phases(k: int, s: int, pad: int, size: int, out: int):
+    """One axis of :func:`phase_plan`: per phase ``a < s``, (its pixels ``a, a + s, ...`` below
+    ``size``, the output index its first pixel's window starts at, its taps in correlation order:
+    descending kernel index); and the zero padding (before, after) of the output gradient that
+    puts every window inside."""
+    phases = []
+    for a in range(s):
+        taps = [i for i in range(k - 1, -1, -1) if (a + pad - i) % s == 0]
+        first = (a + pad - taps[0]) // s if taps else 0
+        phases.append((len(range(a, size, s)), first, taps))
+    used = [(count, first, taps) for count, first, taps in phases if count and taps]
+    before = max([0] + [-first for _, first, _ in used])
+    after = max([0] + [count + first + len(taps) - 1 - out for count, first, taps in used])
+    return phases, before, after
+
+
+@functools.lru_cache(maxsize=64)
+def phase_plan(kernel, strides, pads, in_hw, out_hw):
+    """The phases of a strided convolution's input gradient (see
+    `kerasette.backend.kernels.direct_strided`).
+
+    Returns:
+        (plan, taps, dy_pads): the kernel's plan rows (an int64 array, read-only), the kernel
+        taps (i, j) whose transposed (F, C) slices make up the sub-kernels in order, and the
+        (top, bottom, left, right) zero padding of the output gradient.
+    """
+    rows, top, bottom = _axis_phases(kernel[0], strides[0], pads[0], in_hw[0], out_hw[0])
+    cols, left, right = _axis_phases(kernel[1], strides[1], pads[2], in_hw[1], out_hw[1])
+    plan, taps = [], []
+    for a, (hq, first_r, taps_r) in enumerate(rows):
+        for b, (wq, first_c, taps_c) in enumerate(cols):
+            plan.append((a, b, hq, wq, first_r + top, first_c + left, len(taps_r), len(taps_c), len(taps)))
+            taps += [(i, j) for i in taps_r for j in taps_c]
+    plan = np.array(plan, np.int64).reshape(-1, _strided.PLAN_COLUMNS)
+    plan.flags.writeable = False
+    return plan, tuple(taps), (top, bottom, left, right)
+
+
+def phases_apply(kernel, strides, cin: int, cout: int, out_width: int, dtype) -> bool:
+    """Whether :func:`strided_input_grad` applies: a strided convolution whose input channels
+    fill whole vectors, whose output rows (about its phases' rows) hold at least
+    :data:`MIN_PHASE_WIDTH` pixels, and whose input-gradient values each read at most
+    :data:`MAX_PHASE_TAPS` output-gradient values (the largest sub-kernel's
+    ``ceil(kh / sh) * ceil(kw / sw) * F``)."""
+    taps = -(-kernel[0] // strides[0]) * -(-kernel[1] // strides[1]) * cout
+    return (tuple(strides) != (1, 1) and taps <= MAX_PHASE_TAPS and out_width >= MIN_PHASE_WIDTH
+            and whole_vectors(cin, dtype))
+
+
+def phase_kernels(w: np.ndarray, taps) -> np.ndarray:
+    """The sub-kernels of :func:`phase_plan`'s ``taps``: ``w[i, j].T`` (F rows of C values)
+    for each tap, one after the other, in an aligned array."""
+    cin, cout = w.shape[2], w.shape[3]
+    out = memory.empty_aligned((max(1, len(taps)) * cout, cin), w.dtype)
+    if taps:
+        ii, jj = np.array(taps).T
+        out.reshape(len(taps), cout, cin)[...] = w[ii, jj].transpose(0, 2, 1)
+    return out
+
+
+def strided_input_grad(dy, wq, plan, dy_pads, strides, dx, scratch) -> None:
+    """The input gradient of a strided convolution for one chunk of images.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        wq, plan, dy_pads: :func:`phase_kernels` and :func:`phase_plan` of the convolution.
+        strides: (sh, sw).
+        dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
+        scratch: as for :func:`conv`.
+    """
+    dyp = _padded(dy, dy_pads, scratch)
+    _strided.strided_input_grad_chunk(dyp, wq, dx, plan, *strides, simd.lanes(dy.itemsize))

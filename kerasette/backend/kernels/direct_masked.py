@@ -1,0 +1,177 @@
+"""The direct kernel gradient with the layer's output pass inside: a first layer's whole backward.
+
+A network's first convolution needs no input gradient, so its backward pass is the output pass
+(the ReLU's mask ``dz = dy * (out > 0)`` and the bias gradient ``db = sum of dz``) and the kernel
+gradient. Run one after the other, the output pass reads the output gradient and the output and
+writes ``dz`` (three arrays as large as the layer's output: 11 MB each for MNIST's 1 -> 32 layer
+at batch 128), and the kernel gradient reads ``dz`` again. Here the kernel gradient masks each
+vector of ``dy`` as it loads it and adds it into the bias gradient's accumulators: ``dz`` is never
+stored. The sums are those of `kerasette.backend.kernels.direct`'s
+:func:`~kerasette.backend.kernels.direct.weight_grad_chunk` (the same register blocking and
+order: the same bits) and of the output pass (each channel's values added pixel by pixel, in
+the batch's order).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba.extending import intrinsic
+
+from kerasette.backend.kernels._jit import inline as _inline
+from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels.direct import TAP_GROUP, _check_width, _load_pair, _put_pair, _tap_offsets
+from kerasette.backend.kernels.simd import Vector, vadd, vbroadcast, vfma, vload, vstore
+
+
+@intrinsic
+def vrelu_grad(typingctx, d, o):
+    """``d`` where ``o > 0``, else 0, lane by lane (a NaN in ``o`` gives 0): the ReLU's gradient
+    for its output ``o``."""
+    if not (isinstance(d, Vector) and d == o):
+        return None
+
+    def codegen(context, builder, sig, args):
+        zero = ir.Constant(args[0].type, None)
+        return builder.select(builder.fcmp_ordered(">", args[1], zero), args[0], zero)
+
+    return d(d, o), codegen
+
+
+@_inline
+def _dz(dyf, outf, at, relu):
+    """The vector of ``dz`` at ``at``: ``dy``, masked by the ReLU's output when ``relu``."""
+    d = vload(dyf, at)
+    return vrelu_grad(d, vload(outf, at)) if relu else d
+
+
+@kernel
+def weight_grad_chunk_masked(dy, out, x, dw, db, relu, sh, sw, kh, kw, nl):
+    """``dw += sum over the chunk of x_window (outer) dz`` and ``db += sum of dz`` with ``dz =
+    dy * (out > 0)`` (``dy`` itself without ``relu``): `direct.weight_grad_chunk` and the output
+    pass in one, for the pairs of vectors of output channels.
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
+        out: the layer's output (read when ``relu``), as ``dy``.
+        x, dw, sh, sw, kh, kw: as for `direct.weight_grad_chunk`.
+        db: bias gradient accumulator, (F,); not zeroed here.
+        relu: whether the forward pass applied a ReLU.
+    """
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    xf, dyf, outf, dwf = x.reshape(-1), dy.reshape(-1), out.reshape(-1), dw.reshape(-1)
+    _check_width(nl, x.itemsize, cout)
+    offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
+    step = sw * chans
+    for n in range(n_img):
+        for oh in range(oh_n):
+            corner0 = (n * height + oh * sh) * width * chans
+            out0 = (n * oh_n + oh) * ow_n * cout
+            for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
+                for t0 in range(0, dw.shape[0], TAP_GROUP):  # 9 taps x 2 vectors of channels
+                    o0, o1, o2 = offsets[t0], offsets[t0 + 1], offsets[t0 + 2]
+                    o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
+                    o6, o7, o8 = offsets[t0 + 6], offsets[t0 + 7], offsets[t0 + 8]
+                    r = t0 * cout + f0
+                    a00, a01 = _load_pair(dwf, r, nl)
+                    a10, a11 = _load_pair(dwf, r + cout, nl)
+                    a20, a21 = _load_pair(dwf, r + 2 * cout, nl)
+                    a30, a31 = _load_pair(dwf, r + 3 * cout, nl)
+                    a40, a41 = _load_pair(dwf, r + 4 * cout, nl)
+                    a50, a51 = _load_pair(dwf, r + 5 * cout, nl)
+                    a60, a61 = _load_pair(dwf, r + 6 * cout, nl)
+                    a70, a71 = _load_pair(dwf, r + 7 * cout, nl)
+                    a80, a81 = _load_pair(dwf, r + 8 * cout, nl)
+                    s0, s1 = _load_pair(db, f0, nl)
+                    first = t0 == 0  # the bias gradient is taken with the first group of taps
+                    corner, at = corner0, out0 + f0
+                    for _ in range(ow_n):
+                        d0, d1 = _dz(dyf, outf, at, relu), _dz(dyf, outf, at + nl, relu)
+                        if first:
+                            s0, s1 = vadd(s0, d0), vadd(s1, d1)
+                        v = vbroadcast(xf, corner + o0)
+                        a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
+                        v = vbroadcast(xf, corner + o1)
+                        a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
+                        v = vbroadcast(xf, corner + o2)
+                        a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
+                        v = vbroadcast(xf, corner + o3)
+                        a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
+                        v = vbroadcast(xf, corner + o4)
+                        a40, a41 = vfma(v, d0, a40), vfma(v, d1, a41)
+                        v = vbroadcast(xf, corner + o5)
+                        a50, a51 = vfma(v, d0, a50), vfma(v, d1, a51)
+                        v = vbroadcast(xf, corner + o6)
+                        a60, a61 = vfma(v, d0, a60), vfma(v, d1, a61)
+                        v = vbroadcast(xf, corner + o7)
+                        a70, a71 = vfma(v, d0, a70), vfma(v, d1, a71)
+                        v = vbroadcast(xf, corner + o8)
+                        a80, a81 = vfma(v, d0, a80), vfma(v, d1, a81)
+                        corner += step
+                        at += cout
+                    if first:
+                        _put_pair(db, f0, s0, s1)
+                    _put_pair(dwf, r, a00, a01)
+                    _put_pair(dwf, r + cout, a10, a11)
+                    _put_pair(dwf, r + 2 * cout, a20, a21)
+                    _put_pair(dwf, r + 3 * cout, a30, a31)
+                    _put_pair(dwf, r + 4 * cout, a40, a41)
+                    _put_pair(dwf, r + 5 * cout, a50, a51)
+                    _put_pair(dwf, r + 6 * cout, a60, a61)
+                    _put_pair(dwf, r + 7 * cout, a70, a71)
+                    _put_pair(dwf, r + 8 * cout, a80, a81)
+
+
+@kernel
+def weight_grad_chunk_masked_last(dy, out, x, dw, db, relu, sh, sw, kh, kw, nl):
+    """:func:`weight_grad_chunk_masked` for the last vector of output channels when they are an
+    odd number of vectors (`direct.weight_grad_chunk_last` with the output pass). Arguments as
+    for :func:`weight_grad_chunk_masked`."""
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    xf, dyf, outf, dwf = x.reshape(-1), dy.reshape(-1), out.reshape(-1), dw.reshape(-1)
+    _check_width(nl, x.itemsize, cout)
+    offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
+    step = sw * chans
+    f0 = cout - nl
+    for n in range(n_img):
+        for oh in range(oh_n):
+            corner0 = (n * height + oh * sh) * width * chans
+            out0 = (n * oh_n + oh) * ow_n * cout
+            for t0 in range(0, dw.shape[0], TAP_GROUP):
+                o0, o1, o2 = offsets[t0], offsets[t0 + 1], offsets[t0 + 2]
+                o3, o4, o5 = offsets[t0 + 3], offsets[t0 + 4], offsets[t0 + 5]
+                o6, o7, o8 = offsets[t0 + 6], offsets[t0 + 7], offsets[t0 + 8]
+                r = t0 * cout + f0
+                a0, a1, a2 = vload(dwf, r), vload(dwf, r + cout), vload(dwf, r + 2 * cout)
+                a3, a4, a5 = vload(dwf, r + 3 * cout), vload(dwf, r + 4 * cout), vload(dwf, r + 5 * cout)
+                a6, a7, a8 = vload(dwf, r + 6 * cout), vload(dwf, r + 7 * cout), vload(dwf, r + 8 * cout)
+                s0 = vload(db, f0)
+                first = t0 == 0
+                corner, at = corner0, out0 + f0
+                for _ in range(ow_n):
+                    d = _dz(dyf, outf, at, relu)
+                    if first:
+                        s0 = vadd(s0, d)
+                    a0 = vfma(vbroadcast(xf, corner + o0), d, a0)
+                    a1 = vfma(vbroadcast(xf, corner + o1), d, a1)
+                    a2 = vfma(vbroadcast(xf, corner + o2), d, a2)
+                    a3 = vfma(vbroadcast(xf, corner + o3), d, a3)
+                    a4 = vfma(vbroadcast(xf, corner + o4), d, a4)
+                    a5 = vfma(vbroadcast(xf, corner + o5), d, a5)
+                    a6 = vfma(vbroadcast(xf, corner + o6), d, a6)
+                    a7 = vfma(vbroadcast(xf, corner + o7), d, a7)
+                    a8 = vfma(vbroadcast(xf, corner + o8), d, a8)
+                    corner += step
+                    at += cout
+                if first:
+                    vstore(db, f0, s0)
+                vstore(dwf, r, a0)
+                vstore(dwf, r + cout, a1)
+                vstore(dwf, r + 2 * cout, a2)
+                vstore(dwf, r + 3 * cout, a3)
+                vstore(dwf, r + 4 * cout, a4)
+                vstore(dwf, r + 5 * cout, a5)
+                vstore(dwf, r + 6 * cout, a6)
+                vstore(dwf, r + 7 * cout, a7)
+                vstore(dwf, r + 8 * cout, a8)
