@@ -134,17 +134,16 @@ def test_lstm_rows_by_index_matches_the_gathered_projections(packed_product, dty
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def _stale_reference(values, kept, state, tokens):
-    """What `stale_rows` lists: each token once, in first-read order, with where it was first
-    read, when its row was never computed or was computed from a row other (bit for bit) than
-    the one read there."""
-    listed = {}
-    for n, v in enumerate(tokens):
+def _stale_reference(table, kept, state, tokens):
+    """What `stale_rows` lists: each token once, in first-read order, when its row was never
+    computed or was computed from a row other (bit for bit) than the table's now."""
+    listed = []
+    for v in tokens:
         if v in listed:
             continue
-        if state[v] == 0 or values[n].tobytes() != kept[v].tobytes():
-            listed[int(v)] = n
-    return list(listed), list(listed.values())
+        if state[v] == 0 or table[v].tobytes() != kept[v].tobytes():
+            listed.append(int(v))
+    return listed
 
 
 def test_stale_rows_matches_the_reference_and_leaves_states_valid():
@@ -153,19 +152,29 @@ def test_stale_rows_matches_the_reference_and_leaves_states_valid():
     table = rng.standard_normal((V, D)).astype(np.float32)
     kept = table.copy()
     kept[3, 2] += 1  # row 3 changed since it was computed
+    kept[4, D - 1] += 1  # row 4 too, in its last word only
     table[5, 0], kept[5, 0] = np.nan, np.nan  # the same NaN bits: unchanged
     table[6, 1], kept[6, 1] = -0.0, 0.0  # a different bit pattern: changed
     state = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1], np.uint8)
-    tokens = np.array([3, 2, 2, 5, 6, 0, 3, 8, 7, 0])
-    values = table[tokens]
-    rows, positions = _stale_reference(values, kept, state, tokens)
-    assert rows == [3, 2, 6, 7] and positions == [0, 1, 4, 8]
-    out_rows, out_positions = np.empty(tokens.size, np.int64), np.empty(tokens.size, np.int64)
+    tokens = np.array([3, 2, 2, 5, 6, 0, 3, 8, 7, 0, 4, 4, 1] * 2)  # more than the prefetch distance
+    rows = _stale_reference(table, kept, state, tokens)
+    assert rows == [3, 2, 6, 7, 4]
+    out_rows = np.empty(tokens.size, np.int64)
     before = state.copy()
-    count = k.stale_rows(values.view(np.uint32), kept.view(np.uint32), state, tokens, out_rows, out_positions)
-    assert list(out_rows[:count]) == rows and list(out_positions[:count]) == positions
+    count = k.stale_rows(table.view(np.uint32), kept.view(np.uint32), state, tokens, out_rows)
+    assert list(out_rows[:count]) == rows
     for v in range(V):  # listed rows are 2 until the caller computes them; the rest as they were
         assert state[v] == (2 if v in rows else before[v])
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 1000])
+def test_same_bits_finds_a_difference_in_any_word(size):
+    a = np.arange(size, dtype=np.uint32)
+    assert k.same_bits(a, a.copy())
+    for at in sorted({0, size // 2, size - 1}) if size else []:
+        b = a.copy()
+        b[at] ^= 1 << 31
+        assert not k.same_bits(a, b)
 
 
 def test_folded_projections_match_the_product_and_follow_every_change():
@@ -178,7 +187,7 @@ def test_folded_projections_match_the_product_and_follow_every_change():
     few = rng.integers(0, V, (3, 4))
 
     def rows_for(tokens, bias=bias):
-        return folded.rows_for(V, tokens, source[tokens], kernel, bias)
+        return folded.rows_for(tokens, source, kernel, bias)
 
     def check(tokens):
         table = rows_for(tokens)
@@ -199,7 +208,7 @@ def test_folded_projections_match_the_product_and_follow_every_change():
     check(many)
     assert rows_for(few, bias=None) is None  # no bias: another fold, from the next call on
     assert rows_for(few, bias=None) is not None
-    assert folded.rows_for(V + 1, few, source[few], kernel, None) is None  # another vocabulary: starts over
+    assert folded.rows_for(few, np.vstack([source, source[:1]]), kernel, None) is None  # another vocabulary
     assert folded.table is None
 
 
@@ -209,7 +218,7 @@ def test_folded_projections_stay_off_above_their_memory_limit(monkeypatch):
     monkeypatch.setattr(rops.FoldedProjections, "MAX_BYTES", 10 * 6 * 4)  # rows x (G + D): no room for the rest
     folded = rops.FoldedProjections()
     tokens = np.arange(10)
-    assert folded.rows_for(10, tokens, source[tokens], kernel, None) is None and folded.table is None
+    assert folded.rows_for(tokens, source, kernel, None) is None and folded.table is None
 
 
 def test_lstm_op_reads_rows_for_inference_only():

@@ -88,7 +88,36 @@ def test_copies_of_a_folded_model_start_with_an_empty_table():
     assert folded.table is not None
     for fresh in (copy.deepcopy(folded), pickle.loads(pickle.dumps(folded))):
         assert fresh.table is None and fresh.kernel is None
-        assert fresh.rows_for(20, x, model.layers[0].embeddings.data[x], folded.kernel, folded.bias) is None
+        assert fresh.rows_for(x, model.layers[0].embeddings.data, folded.kernel, folded.bias) is None
     clone = copy.deepcopy(model)
     for _ in range(2):
         np.testing.assert_allclose(clone.predict_on_batch(x), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_folded_lstm_never_gathers_the_embedding_rows(monkeypatch):
+    """With the projections folded, nothing reads the Embedding's output: its rows are never
+    gathered (`rops.GatheredRows` gathers only when read); without folding they are, once."""
+    K.set_seed(4)
+    model = Sequential([Embedding(20, 4), LSTM(16), Dense(1)])
+    x = np.random.default_rng(3).integers(0, 20, (3, 6))
+    gathers = []
+    plain = rops.GatheredRows._values_now
+    monkeypatch.setattr(rops.GatheredRows, "_values_now", lambda self: gathers.append(1) or plain(self))
+    model.predict_on_batch(x)  # the first call with these weights projects the gathered rows
+    assert len(gathers) == 1
+    for _ in range(2):
+        model.predict_on_batch(x)
+    assert len(gathers) == 1
+
+
+def test_embedding_for_inference_gathers_when_read():
+    table = np.arange(12, dtype=np.float32).reshape(6, 2)
+    idx = np.array([[5, 0, 2], [1, 1, 4]])
+    with K.no_grad():
+        out = rops.embedding(idx, table)
+    assert isinstance(out, rops.GatheredRows) and out._values is None
+    assert out.shape == (2, 3, 2) and out.dtype == np.float32 and out.ndim == 3 and out.size == 12
+    assert rops.gathered_rows(out)[0] is table
+    np.testing.assert_array_equal(out.data, table[idx])
+    np.testing.assert_array_equal(np.asarray(out), table[idx])
+

@@ -1045,42 +1045,57 @@ def scatter_add_rows(indices, rows, d0, d1, out):
 
 
 @kernel
-def stale_rows(values, kept, state, tokens, rows, positions):
+def stale_rows(embeddings, kept, state, tokens, rows):
     """The rows of a table of projections (`kerasette.backend.ops.recurrent.FoldedProjections`)
     that ``tokens`` need recomputed: those never computed (``state`` 0) and those computed from
-    an embedding row other, bit for bit, than the one read now. ``values`` (N, D) are the
-    embedding rows read (row ``n`` for token ``tokens[n]``, contiguous: the embedding's output,
-    still in cache) and ``kept`` (V, D) the rows the table was computed from, both viewed as
-    unsigned integers (so that a NaN equals itself and -0.0 differs from 0.0). Each such token
-    is listed once, in ``rows``, with in ``positions`` the first ``n`` it was read at; returns
-    how many.
+    an embedding row other, bit for bit, than the one in the embedding table now. ``embeddings``
+    (V, D) is the embedding table and ``kept`` (V, D) the rows the table was computed from, both
+    viewed as unsigned integers (so that a NaN equals itself and -0.0 differs from 0.0). Each
+    such token is listed once, in ``rows``, in the order of first reading; returns how many.
 
     ``state`` (V,) is 0 (not computed), 1 (computed) or, during the call, 2 (listed, to be
     computed by the caller, who sets it back to 1) and 3 (checked: unchanged)."""
-    D = values.shape[1]
+    D = embeddings.shape[1]
     count = 0
-    for n in range(min(8, tokens.size)):
+    ahead = 8  # the rows are scattered over both tables: fetch a few tokens ahead
+    for n in range(min(ahead, tokens.size)):
+        _prefetch_row(embeddings, tokens[n])
         _prefetch_row(kept, tokens[n])
     for n in range(tokens.size):
-        if n + 8 < tokens.size:  # the copies are scattered over the table: fetch a few tokens ahead
-            _prefetch_row(kept, tokens[n + 8])
+        if n + ahead < tokens.size:
+            _prefetch_row(embeddings, tokens[n + ahead])
+            _prefetch_row(kept, tokens[n + ahead])
         v = tokens[n]
         s = state[v]
         if s >= 2:
             continue
         if s == 1:
-            differ = values[n, 0] ^ kept[v, 0]  # every word compared, no early exit: the loop vectorizes
+            differ = embeddings[v, 0] ^ kept[v, 0]  # every word compared, no early exit: the loop vectorizes
             for d in range(1, D):
-                differ |= values[n, d] ^ kept[v, d]
+                differ |= embeddings[v, d] ^ kept[v, d]
             if differ == 0:
                 state[v] = 3
                 continue
         state[v] = 2
         rows[count] = v
-        positions[count] = n
         count += 1
     for n in range(tokens.size):
         v = tokens[n]
         if state[v] == 3:
             state[v] = 1
     return count
+
+
+@kernel
+def same_bits(a, b):
+    """Whether the flat unsigned-integer views ``a`` and ``b`` (one size) hold the same words:
+    blocks of 256 compared without a branch (they vectorize), stopping at the first that
+    differs."""
+    n = a.size
+    for start in range(0, n, 256):
+        differ = a[start] ^ b[start]
+        for i in range(start + 1, min(start + 256, n)):
+            differ |= a[i] ^ b[i]
+        if differ != 0:
+            return False
+    return True

@@ -36,6 +36,7 @@ import numpy as np
 
 from kerasette.backend import parallel, state
 from kerasette.backend.ops.base import Op, apply
+from kerasette.backend.tensor import Tensor
 
 ACTIVATION_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
 
@@ -334,24 +335,88 @@ def _embedding_kernels():
 
 def embedding(indices, table):
     """The rows of ``table`` (vocabulary, dim) at integer ``indices`` (any shape): shape
-    ``indices.shape + (dim,)``; differentiable in ``table`` (indices out of range raise)."""
-    idx = np.asarray(getattr(indices, "data", indices))
+    ``indices.shape + (dim,)``; differentiable in ``table`` (indices out of range raise).
+
+    When no gradient is recorded (inference), the rows are gathered when the result's values are
+    first read (`GatheredRows`): a layer after that reads the table by rows itself (the LSTM's
+    folded projections) never pays for the gather."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if not np.issubdtype(idx.dtype, np.integer):
         idx = idx.astype(np.int64)
-    size = np.shape(getattr(table, "data", table))[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= size):
-        bad = idx.min() if idx.min() < 0 else idx.max()
-        raise ValueError(f"embedding: indices must be in [0, {size}) (the table's rows); received {int(bad)}")
-    out = apply(Embedding(idx), table)
-    if not out.requires_grad:  # nothing will flow back: a layer after may read the table by rows
-        out._gathered = (np.asarray(getattr(table, "data", table)), idx)
-    return out
+    values = table.data if isinstance(table, Tensor) else np.asarray(table)
+    size = values.shape[0]
+    if idx.size:
+        low, high = idx.min(), idx.max()
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            raise ValueError(f"embedding: indices must be in [0, {size}) (the table's rows); received {int(bad)}")
+    if not records_gradient(table):  # nothing will flow back: gather only when read
+        return GatheredRows(values, idx)
+    return apply(Embedding(idx), table)
+
+
+class LazyTensor(Tensor):
+    """A tensor of known shape and dtype whose values are computed (``compute()``) when first
+    read (``data``), for inference only (it records no gradient)."""
+
+    def __init__(self, compute, shape: tuple, dtype):
+        super().__init__(np.empty((0,), dtype))  # Tensor's attributes; the values come when read
+        self._values = None
+        self._compute, self._shape, self._dtype = compute, tuple(shape), np.dtype(dtype)
+
+    def _values_now(self) -> np.ndarray:
+        return self._compute()
+
+    @property
+    def data(self) -> np.ndarray:
+        values = self._values
+        if values is None:
+            values = self._values = self._values_now()
+        return values
+
+    @data.setter
+    def data(self, value) -> None:
+        self._values = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self._shape))
+
+
+class GatheredRows(LazyTensor):
+    """``table[indices]`` for inference, gathered when its values (``data``) are first read;
+    shape and dtype known before. `gathered_rows` gives ``(table, indices)`` to a layer that
+    reads the table by rows itself.
+
+    The rows are read at that first read, not at the call: in inference nothing writes the
+    weights between a layer's call and the next layer's read (a user who keeps the output of an
+    eager call while writing the table in place reads it first)."""
+
+    def __init__(self, table: np.ndarray, indices: np.ndarray):
+        super().__init__(None, indices.shape + table.shape[1:], table.dtype)
+        self.gathered = (table, indices)
+
+    def _values_now(self) -> np.ndarray:
+        table, indices = self.gathered
+        return np.take(table, indices.reshape(-1), axis=0).reshape(self._shape)
 
 
 def gathered_rows(x):
     """``(table, indices)`` when tensor ``x`` is ``table[indices]`` as `embedding` returned it
     for inference (no gradient recorded), else None."""
-    return getattr(x, "_gathered", None)
+    return x.gathered if isinstance(x, GatheredRows) else None
 
 
 class FoldedProjections:
@@ -366,10 +431,11 @@ class FoldedProjections:
     folded from (bit for bit: any change clears the table) and the embedding row of every token
     read against the copy its table row came from (a changed row is recomputed), so that
     training, ``set_weights`` or any other write into the weights between calls is always seen.
-    The table (vocabulary, gates * units) and the copies are allocated on the second call with
-    the same kernel and bias (kept across calls), or on the first when the call reads at least
-    as many tokens as the vocabulary has rows, and only when they fit in `MAX_BYTES`; otherwise
-    `rows_for` returns None and the caller projects as usual.
+    The check reads the embedding rows in place (`kernels.recurrent.stale_rows`): nothing is
+    gathered. The table (vocabulary, gates * units) and the copies are allocated on the second
+    call with the same kernel and bias (kept across calls), or on the first when the call reads
+    at least as many tokens as the vocabulary has rows, and only when they fit in `MAX_BYTES`;
+    otherwise `rows_for` returns None and the caller projects as usual.
     """
 
     #: the largest table of projections, with the copies, kept (bytes)
@@ -377,7 +443,7 @@ class FoldedProjections:
 
     def __init__(self):
         self.kernel = self.bias = None  # copies of the kernel and bias the table was folded from
-        self.table = self.kept = self.state = self.rows = self.positions = None
+        self.table = self.kept = self.state = self.rows = None
         self._lock = getattr(self, "_lock", None) or threading.Lock()  # calls from several threads take turns
 
     def __reduce__(self):
@@ -386,55 +452,55 @@ class FoldedProjections:
 
     def nbytes(self) -> int:
         """The memory held (bytes)."""
-        return sum(a.nbytes for a in (self.kernel, self.bias, self.table, self.kept, self.state, self.rows,
-                                      self.positions) if a is not None)
+        return sum(a.nbytes for a in (self.kernel, self.bias, self.table, self.kept, self.state, self.rows)
+                   if a is not None)
 
     def clear(self) -> None:
         """Drops everything (the memory too)."""
         self.__init__()
 
-    def rows_for(self, vocabulary: int, tokens: np.ndarray, values: np.ndarray, kernel: np.ndarray, bias):
+    def rows_for(self, tokens: np.ndarray, embeddings: np.ndarray, kernel: np.ndarray, bias):
         """The table of projections with the rows of every token read up to date, or None when
         folding does not pay (see the class).
 
         Args:
-            vocabulary: the embedding table's rows.
             tokens: the token indices read (any shape; in range, as `embedding` checked).
-            values: the embedding rows read, ``table[tokens]`` (shape ``tokens.shape + (D,)``).
+            embeddings: the embedding table (vocabulary, D).
             kernel: (D, gates * units); bias: (gates * units,) or None.
         """
         with self._lock:
-            return self._rows_for(vocabulary, tokens, values, np.asarray(kernel), None if bias is None
-                                  else np.asarray(bias))
+            return self._rows_for(tokens, np.asarray(embeddings), np.asarray(kernel),
+                                  None if bias is None else np.asarray(bias))
 
-    def _rows_for(self, vocabulary, tokens, values, kernel, bias):
+    def _rows_for(self, tokens, embeddings, kernel, bias):
         dtype = kernel.dtype
         D, G = kernel.shape
-        if values.dtype != dtype or (bias is not None and bias.dtype != dtype) or values.shape[-1] != D:
+        vocabulary = embeddings.shape[0]
+        if embeddings.dtype != dtype or (bias is not None and bias.dtype != dtype) or embeddings.shape[1:] != (D,):
             return None
-        same_weights = self.kernel is not None and _same_bits(self.kernel, kernel) and (
+        k = _kernels()
+        same_weights = self.kernel is not None and _same_bits(k, self.kernel, kernel) and (
             (bias is None and self.bias is None) or (bias is not None and self.bias is not None
-                                                     and _same_bits(self.bias, bias)))
+                                                     and _same_bits(k, self.bias, bias)))
         if not same_weights or (self.state is not None and self.state.size != vocabulary):
             self.clear()
             self.kernel, self.bias = kernel.copy(), None if bias is None else bias.copy()
             if tokens.size < vocabulary:  # the first call with these weights: fold from the next one on
                 return None
         if self.table is None:
-            if (vocabulary * (G + D) + 2 * tokens.size) * dtype.itemsize > self.MAX_BYTES:
+            if (vocabulary * (G + D) + tokens.size) * dtype.itemsize > self.MAX_BYTES:
                 return None
             self.table, self.kept = np.empty((vocabulary, G), dtype), np.empty((vocabulary, D), dtype)
             self.state = np.zeros(vocabulary, np.uint8)
         flat = np.ascontiguousarray(tokens, dtype=np.int64).reshape(-1)
-        read = np.ascontiguousarray(values).reshape(flat.size, D)
         if self.rows is None or self.rows.size < flat.size:
-            self.rows, self.positions = np.empty(flat.size, np.int64), np.empty(flat.size, np.int64)
+            self.rows = np.empty(flat.size, np.int64)
         view = np.dtype(f"u{dtype.itemsize}")
-        count = _kernels().stale_rows(read.view(view), self.kept.view(view), self.state, flat, self.rows,
-                                      self.positions)
+        source = np.ascontiguousarray(embeddings)
+        count = k.stale_rows(source.view(view), self.kept.view(view), self.state, flat, self.rows)
         if count:
             rows = self.rows[:count]
-            fresh = read[self.positions[:count]]
+            fresh = source[rows]
             projected = fresh @ self.kernel
             if self.bias is not None:
                 projected += self.bias
@@ -444,6 +510,10 @@ class FoldedProjections:
         return self.table
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(
-        a.view(f"u{a.dtype.itemsize}"), np.ascontiguousarray(b).view(f"u{b.dtype.itemsize}"))
+def _same_bits(k, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` hold the same values bit for bit (a NaN equals itself, -0.0
+    differs from 0.0); ``a`` C-contiguous."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    view = f"u{a.dtype.itemsize}"
+    return k.same_bits(a.reshape(-1).view(view), np.ascontiguousarray(b).reshape(-1).view(view))

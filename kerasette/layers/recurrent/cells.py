@@ -204,11 +204,11 @@ class _GatedCell(DropoutRNNCell, Layer):
                  gathered=None):
         """Runs the cell over time-major inputs ``x_tm`` (steps, batch, features).
 
-        ``gathered``: ``(vocabulary, tokens, values, tokens_tm)`` when ``x_tm`` holds the rows
-        ``values`` (batch, steps, features) that an embedding of ``vocabulary`` rows gathered for
-        inference at ``tokens`` (batch, steps; ``tokens_tm``: in the order of the steps,
-        (steps, batch)): the LSTM may then read its input projections from a table folded
-        across calls (`rops.FoldedProjections`).
+        ``gathered``: ``(table, tokens, tokens_tm)`` when ``x_tm`` holds the rows of the
+        embedding ``table`` at ``tokens`` (batch, steps; ``tokens_tm``: in the order of the
+        steps, (steps, batch)), gathered for inference: the LSTM may then read its input
+        projections from a table folded across calls (`rops.FoldedProjections`) and never read
+        ``x_tm``.
 
         Returns ``(outputs, final_states, op)``: every step's output time-major (or the last
         output when not ``sequences``), the final states as tensors (when ``with_states``, else
@@ -361,13 +361,13 @@ class LSTMCell(_GatedCell):
         folded = self.__dict__.get("_folded_projections")
         if folded is None:
             folded = self._folded_projections = rops.FoldedProjections()
-        vocabulary, tokens, values, _ = gathered
-        return folded.rows_for(vocabulary, tokens, values, self.kernel.data, None if self.bias is None else self.bias.data)
+        table, tokens, _ = gathered
+        return folded.rows_for(tokens, table, self.kernel.data, None if self.bias is None else self.bias.data)
 
     def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=None):
         table = self._folded(gathered, x_tm, states)
         if table is not None:  # each step reads its projections as rows of the folded table
-            xp, rows = table, gathered[3]
+            xp, rows = table, gathered[2]
         else:
             xp, rows = self._projections(x_tm, dp, self.bias), None
         out, op = rops.recurrence("lstm", xp, states[0], states[1], self.recurrent_kernel, mask=mask_tm,

@@ -294,10 +294,13 @@ class RNN(Layer):
         gathered = rops.gathered_rows(x)
         if gathered is not None and gathered[1].shape == x.shape[:2]:
             # x is table[tokens] from an embedding, recording no gradient: the tokens go along
-            # time-major, and x only as a view (the folded LSTM does not read it)
+            # time-major, and x as a view made only if read (the folded LSTM does not read it:
+            # then nothing gathers the embedding rows)
             order = slice(None, None, -1) if self.go_backwards else slice(None)
-            gathered = (gathered[0].shape[0], gathered[1], x.data, gathered[1].T[order])
-            x_tm = Tensor(x.data.transpose(1, 0, 2)[order])
+            table, tokens = gathered
+            gathered = (table, tokens, tokens.T[order])
+            x_tm = rops.LazyTensor(lambda: x.data.transpose(1, 0, 2)[order], (x.shape[1], x.shape[0]) + x.shape[2:],
+                                   x.dtype)
         else:
             gathered = None
             x_tm = ops.transpose(x, (1, 0, 2))
