@@ -63,3 +63,23 @@ def test_inference_scale_shift_without_a_gradient_uses_the_kernel_with_the_recor
         assert a.shape == (2, 3)
         np.testing.assert_array_equal(a.data, c)
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_sizes_that_do_not_match_are_refused_not_read_out_of_bounds():
+    one = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match=r"scale_and_shift: gamma, beta, mean, variance and the outputs must have one "
+                                         r"size; received \[3, 3, 1, 3, 3, 3\]"):
+        folding.scale_and_shift(one, one, one[:1], one, 1e-3)
+    with pytest.raises(ValueError, match=r"fold: scale, shift and bias must have one number per output channel \(3, "
+                                         r"the kernel's last axis\); received sizes 2, 3 and 3"):
+        folding.fold(np.ones((2, 3), np.float32), one, one[:2], one)
+
+
+def test_inference_statistics_that_broadcast_still_normalize():
+    """Given statistics of broadcastable shapes (a scalar mean, as the Keras backend API allows)."""
+    from kerasette.backend import ops
+
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    gamma, beta, var = np.full(3, 2.0, np.float32), np.zeros(3, np.float32), np.full(3, 4.0, np.float32)
+    y = ops.batch_normalization(x, gamma, beta, (0,), 0.0, np.float32(1.0), var)[0]
+    np.testing.assert_allclose(y.data, (x - 1.0) / 2.0 * 2.0, rtol=1e-6)

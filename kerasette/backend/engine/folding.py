@@ -24,16 +24,18 @@ def _flat(array, dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype).reshape(-1)
 
 
-def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype=None, out=None) -> tuple[np.ndarray, np.ndarray]:
     """``(scale, shift)``, flat arrays of ``dtype`` (default ``gamma``'s): ``scale = gamma /
     sqrt(variance + epsilon)`` computed as ``gamma * (1 / sqrt(variance + epsilon))``, ``shift =
-    beta - mean * scale`` (arrays of one size)."""
+    beta - mean * scale`` (arrays of one size); ``out``: the two (contiguous, flat) arrays to fill."""
     dtype = np.dtype(dtype or np.asarray(gamma).dtype)
     kind = dtype.type
-    gamma = _flat(gamma, dtype)
-    scale, shift = np.empty(gamma.size, dtype), np.empty(gamma.size, dtype)
-    _k.scale_and_shift(gamma, _flat(beta, dtype), _flat(mean, dtype), _flat(variance, dtype), kind(epsilon), kind(1),
-                       scale, shift)
+    gamma, beta, mean, variance = _flat(gamma, dtype), _flat(beta, dtype), _flat(mean, dtype), _flat(variance, dtype)
+    scale, shift = out if out is not None else (np.empty(gamma.size, dtype), np.empty(gamma.size, dtype))
+    if not gamma.size == beta.size == mean.size == variance.size == scale.size == shift.size:
+        raise ValueError(f"scale_and_shift: gamma, beta, mean, variance and the outputs must have one size; received "
+                         f"{[a.size for a in (gamma, beta, mean, variance, scale, shift)]}")
+    _k.scale_and_shift(gamma, beta, mean, variance, kind(epsilon), kind(1), scale, shift)
     return scale, shift
 
 
@@ -45,5 +47,9 @@ def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.
     weights = np.ascontiguousarray(kernel).reshape(-1, chans)
     folded, folded_bias = np.empty(weights.shape, dtype), np.empty(chans, dtype)
     bias = _flat(bias, dtype) if bias is not None else np.empty(0, dtype)
-    _k.fold_into(weights, bias, _flat(scale, dtype), _flat(shift, dtype), folded, folded_bias)
+    scale, shift = _flat(scale, dtype), _flat(shift, dtype)
+    if not scale.size == shift.size == chans or bias.size not in (0, chans):
+        raise ValueError(f"fold: scale, shift and bias must have one number per output channel ({chans}, the kernel's "
+                         f"last axis); received sizes {scale.size}, {shift.size} and {bias.size}")
+    _k.fold_into(weights, bias, scale, shift, folded, folded_bias)
     return folded.reshape(kernel.shape), folded_bias

@@ -227,8 +227,8 @@ class ChannelAffine(Op):
 class InferenceBatchNorm(ChannelAffine):
     """Batch normalization with given statistics (inference) as one op on ``(x, gamma, beta,
     mean, variance)``: ``x * scale + shift`` per channel with ``scale = gamma / sqrt(variance +
-    epsilon)`` and ``shift = beta - mean * scale`` (`scale_and_shift`, in ``x``'s dtype: the bits
-    of the elementwise ops it replaces), on the kernels of `ChannelAffine`; with ``relu``, a ReLU
+    epsilon)`` and ``shift = beta - mean * scale`` (one kernel call, `engine.folding.scale_and_shift`,
+    in ``x``'s dtype: the bits of the elementwise ops it replaces), on the kernels of `ChannelAffine`; with ``relu``, a ReLU
     after it in the same pass.
 
     The backward pass gets ``sum(dy * x)`` and ``sum(dy)`` per channel from `ChannelAffine`
@@ -245,14 +245,19 @@ class InferenceBatchNorm(ChannelAffine):
         self.epsilon = epsilon
 
     def forward(self, x, gamma, beta, mean, variance):
-        self.stats = gamma, mean
+        if not gamma.shape == beta.shape == mean.shape == variance.shape:  # broadcast numbers: made whole
+            gamma, beta, mean, variance = (np.ascontiguousarray(a) for a in np.broadcast_arrays(gamma, beta, mean,
+                                                                                                variance))
+        self.stats = gamma, mean, variance
         view = _engine().channel_view(x.shape, self.axes) if x.size else None
         copies = view.wide if view is not None and view.rows else 1
-        self.inv, rows_scale, rows_shift = scale_and_shift(gamma, beta, mean, variance, self.epsilon, x.dtype,
-                                                           copies)
-        channels = self.inv.size
-        scale, shift = rows_scale[:channels].reshape(self.inv.shape), rows_shift[:channels].reshape(self.inv.shape)
-        return self._map(x, view, scale, shift, (rows_scale, rows_shift) if view is not None else None)
+        # the scale and shift (one kernel call), then repeated for a widened rows view
+        both = np.empty((2, copies, variance.size), x.dtype)
+        _folding().scale_and_shift(gamma, beta, mean, variance, self.epsilon, x.dtype, out=(both[0, 0], both[1, 0]))
+        if copies > 1:
+            both[:, 1:] = both[:, :1]
+        scale, shift = both[0, 0].reshape(variance.shape), both[1, 0].reshape(variance.shape)
+        return self._map(x, view, scale, shift, (both[0].reshape(-1), both[1].reshape(-1)) if view is not None else None)
 
     def backward(self, grad):
         need_x, need_gamma, need_beta, need_mean, need_var = self.needs_grad
@@ -263,34 +268,16 @@ class InferenceBatchNorm(ChannelAffine):
         if not (need_scale or need_shift):
             return dx, None, None, None, None
         dtype = np.dtype(grad.dtype)
-        gamma, mean = (np.asarray(t, dtype).reshape(-1) for t in self.stats)
-        shape, inv = self.scale.shape, self.inv.reshape(-1)
+        kind = dtype.type
+        gamma, mean, variance = (np.asarray(t, dtype).reshape(-1) for t in self.stats)
+        shape, inv = self.scale.shape, kind(1) / np.sqrt(variance + kind(self.epsilon))
         dscale, dshift = dscale.reshape(-1), dshift.reshape(-1)
         dtotal = dscale - mean * dshift  # through scale, directly and through shift
-        kind = dtype.type
         return (dx,
                 (dtotal * inv).reshape(shape) if need_gamma else None,
                 dshift.reshape(self.shift_shape) if need_beta else None,
                 (-(self.scale.reshape(-1)) * dshift).reshape(shape) if need_mean else None,
                 (dtotal * gamma * (kind(-0.5) * inv * inv * inv)).reshape(shape) if need_var else None)
-
-
-def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype, copies: int = 1):
-    """``(inv, scale, shift)`` of batch normalization with given statistics, as arrays of
-    ``dtype``: ``inv = 1 / sqrt(variance + epsilon)`` (the shape of ``gamma``), ``scale = gamma *
-    inv``, ``shift = beta - mean * scale`` (the same bits as those formulas written with the
-    elementwise ops), ``scale`` and ``shift`` flat and repeated ``copies`` times (the per-channel
-    numbers of a widened rows view, see `ChannelView.tile`). Inputs: arrays or tensors, not
-    recorded."""
-    kind = np.dtype(dtype).type
-    g, b, m, v = (np.asarray(getattr(t, "data", t), dtype=dtype) for t in (gamma, beta, mean, variance))
-    inv = kind(1) / np.sqrt(v + kind(epsilon))
-    both = np.empty((2, copies, inv.size), dtype)
-    scale, shift = both[0], both[1]
-    np.multiply(g.reshape(-1), inv.reshape(-1), out=scale)
-    np.multiply(m.reshape(-1), scale[0], out=shift)
-    np.subtract(b.reshape(-1), shift, out=shift)
-    return inv, scale.reshape(-1), shift.reshape(-1)
 
 
 def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, variance=None, relu: bool = False,
