@@ -75,6 +75,25 @@ def test_channel_sums_rows_kernel(dtype, rows):
     np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 3, 37, 70])
+def test_channel_stats_rows_kernel_is_the_sums_of_an_array_with_itself(dtype, rows):
+    """The statistics' kernel against the reference, and the same bits as `channel_sums_rows`
+    given the array twice."""
+    rng = np.random.default_rng(rows)
+    a = (rng.standard_normal((rows, 5)) * 3 + 7).astype(dtype)
+    center = a[0].copy()
+    s1, s2 = np.full(5, 0.5), np.full(5, -0.25)
+    kernels.channel_stats_rows(a, center, s1, s2, np.empty(5, dtype), np.empty(5, dtype))
+    r1, r2 = sums_reference(a, a, center, center, 1)
+    np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
+    np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
+    t1, t2 = np.full(5, 0.5), np.full(5, -0.25)
+    kernels.channel_sums_rows(a, a, center, center, t1, t2, np.empty(5, dtype), np.empty(5, dtype))
+    np.testing.assert_array_equal(s1, t1)
+    np.testing.assert_array_equal(s2, t2)
+
+
 def test_channel_sums_rows_keeps_nan_and_inf():
     """A NaN or an infinity in the input reaches the statistics."""
     a = np.ones((8, 2), np.float32)
@@ -82,6 +101,9 @@ def test_channel_sums_rows_keeps_nan_and_inf():
     s1, s2 = np.zeros(2), np.zeros(2)
     zeros = np.zeros(2, np.float32)
     kernels.channel_sums_rows(a, a, zeros, zeros, s1, s2, np.empty(2, np.float32), np.empty(2, np.float32))
+    assert np.isnan(s1[0]) and s1[1] == -np.inf and s2[1] == np.inf
+    s1, s2 = np.zeros(2), np.zeros(2)
+    kernels.channel_stats_rows(a, zeros, s1, s2, np.empty(2, np.float32), np.empty(2, np.float32))
     assert np.isnan(s1[0]) and s1[1] == -np.inf and s2[1] == np.inf
 
 

@@ -195,8 +195,7 @@ class ChannelView:
             mean, the biased variance and ``1 / sqrt(var + epsilon)``.
         """
         first = self._first(x)
-        centre = self.tile(first, x.dtype)
-        totals = self._totals(self._kernels()[0], (x, x), (centre, centre))
+        totals = self._statistics_totals(x, first)
         chans, width = self.channels, self.shape[1]
         mean, var, inv = np.empty(chans), np.empty(chans), np.empty(chans)
         scale, shift = np.empty(width, x.dtype), np.empty(width, x.dtype)
@@ -240,10 +239,19 @@ class ChannelView:
         """The first value of each channel (float64): the centre of the statistics' sums."""
         return (x[0, :self.channels] if self.rows else x[0, :, 0]).astype(np.float64)
 
+    def _statistics_totals(self, x: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """`_totals` of ``sum(x - first)`` and ``sum((x - first)**2)`` (rows: the kernel that
+        reads each row once)."""
+        centre = self.tile(first, x.dtype)
+        if self.rows:
+            return self._totals(_k.channel_stats_rows, (x,), (centre,))
+        return self._totals(_k.channel_sums_planes, (x, x), (centre, centre))
+
     def statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (float64) mean and biased variance of each channel of the view ``x``."""
         first = self._first(x)
-        s1, s2 = self.sums(x, x, first, first)
+        s1, s2 = np.empty(self.channels), np.empty(self.channels)
+        _k.fold_totals(self._statistics_totals(x, first), self.shape[1], self.channels, s1, s2)
         n = float(self.count)
         shifted_mean = s1 / n
         var = np.maximum(s2 / n - shifted_mean * shifted_mean, 0.0)

