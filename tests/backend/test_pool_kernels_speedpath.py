@@ -122,7 +122,8 @@ def test_maxpool_backward_tiles_matches_the_general_kernel(dtype, x_shape, pool)
     dy.reshape(-1)[::7] = -0.0
     dx = np.full(x_shape, np.nan, dtype)
     kernels.maxpool_backward_tiles(dy, argmax, dx)
-    general = engine.maxpool2d_backward(dy, argmax, x_shape)
+    general = np.full(x_shape, np.nan, dtype)
+    kernels.maxpool_backward(dy, argmax, general.reshape(x_shape[0], -1, x_shape[3]))
     np.testing.assert_array_equal(dx.view(np.uint8), general.view(np.uint8))
     np.testing.assert_array_equal(dx, max_pool_grad_reference(dy, argmax, x_shape))
     with parallel_settings(memory_bound_min=0):
@@ -139,3 +140,21 @@ def test_maxpool_backward_with_windows_that_do_not_tile_takes_the_general_kernel
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx = engine.maxpool2d_backward(dy, argmax, x.shape, pool, strides, padding)
     np.testing.assert_allclose(dx, max_pool_grad_reference(dy, argmax, x.shape), rtol=1e-6, atol=1e-6)
+
+
+def test_maxpool_backward_knows_the_positions_of_tiling_windows(monkeypatch):
+    """Without the window, the backward pass takes the one-pass kernel for the positions array
+    the forward pass made for tiling windows (not for a copy of it, nor for overlapping ones)."""
+    calls = []
+    tiles = kernels.maxpool_backward_tiles
+    monkeypatch.setattr(kernels, "maxpool_backward_tiles", lambda *a: (calls.append(True), tiles(*a))[1])
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    for pool, strides, tiled in (((2, 2), (2, 2), True), ((3, 3), (2, 2), False)):
+        y, argmax = engine.maxpool2d_forward(x, pool, strides, "valid")
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        for positions, expect in ((argmax, tiled), (argmax.copy(), False)):
+            calls.clear()
+            dx = engine.maxpool2d_backward(dy, positions, x.shape)
+            assert calls == ([True] if expect else [])
+            np.testing.assert_array_equal(dx, max_pool_grad_reference(dy, argmax, x.shape))

@@ -11,6 +11,7 @@ few large images still shares out evenly.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -76,7 +77,22 @@ def maxpool2d_forward(
     if y.size:
         _by_pieces(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
                                                       pads[0], pads[2]), x, _split_min())
+    if _tiles(x.shape, y.shape, pool_size, strides, padding):
+        _TILED[id(argmax)] = argmax
     return y, argmax
+
+
+#: The positions arrays `maxpool2d_forward` returned for windows that tile the image, by id (the
+#: entry goes when the array does): `maxpool2d_backward` takes the one-pass kernel for them
+#: without being told the window.
+_TILED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _tiles(x_shape, y_shape, pool_size, strides, padding) -> bool:
+    """Whether the windows tile the image: 'valid', pool size = strides (each input cell in at
+    most one window; the last rows or columns may be in none)."""
+    return (padding == "valid" and tuple(pool_size) == tuple(strides)
+            and y_shape[1] == x_shape[1] // pool_size[0] and y_shape[2] == x_shape[2] // pool_size[1])
 
 
 def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int],
@@ -88,10 +104,12 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
         dy: output gradient, (N, OH, OW, C).
         argmax: the positions returned by :func:`maxpool2d_forward`.
         x_shape: shape of the forward input, (N, H, W, C).
-        pool_size, strides, padding: the forward pass's window, when the caller gives it:
-            windows that tile the image ('valid', pool size = strides, the common 2x2 pooling)
-            then take one pass that writes each input cell once (`maxpool_backward_tiles`)
-            instead of zeroing ``dx`` and adding the gradients into it (the same values).
+        pool_size, strides, padding: the forward pass's window, when the caller gives it.
+
+    Windows that tile the image ('valid', pool size = strides: the common 2x2 pooling; known from
+    the window given, or from ``argmax`` being an array `maxpool2d_forward` made for such
+    windows) take one pass that writes each input cell once (`maxpool_backward_tiles`) instead
+    of zeroing ``dx`` and adding the gradients into it (the same bits).
 
     Returns:
         dx, ``x_shape``, dtype of ``dy``.
@@ -100,8 +118,8 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     dx = memory.empty_aligned(x_shape, dy.dtype)
     if not dy.size:
         dx[...] = 0
-    elif (pool_size is not None and tuple(pool_size) == tuple(strides or pool_size) and padding == "valid"
-          and dy.shape[1] == height // pool_size[0] and dy.shape[2] == width // pool_size[1]):
+    elif (_TILED.get(id(argmax)) is argmax if pool_size is None
+          else _tiles(x_shape, dy.shape, pool_size, strides or pool_size, padding)):
         _by_pieces(lambda i, j: _pool.maxpool_backward_tiles(dy[i:j], argmax[i:j], dx[i:j]), dx, _split_min())
     else:
         flat = dx.reshape(n_img, height * width, chans)
