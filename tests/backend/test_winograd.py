@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -49,15 +50,15 @@ def _arrays(case, dtype, seed=3):
     return x, wt, b, dy
 
 
-# Channel counts of the transform tests: 5 goes through the loops LLVM vectorises, one vector of
-# float64 through the explicit vector code.
-TRANSFORM_CHANNELS = [5, simd.lanes(8)]
+# Channel counts of the transform tests: 5 goes through the loops LLVM vectorises, one and two
+# vectors of float64 through the explicit vector code.
+TRANSFORM_CHANNELS = [5, simd.lanes(8), 2 * simd.lanes(8)]
 
 
 def _kernel(loops, chans):
-    """The transform kernel for ``chans`` float64 channels: the explicit vector code's for one
-    vector, else ``loops``."""
-    return getattr(kernels, loops.__name__ + "_v") if chans == simd.lanes(8) else loops
+    """The transform kernel for ``chans`` float64 channels: the explicit vector code's for whole
+    vectors, else ``loops``."""
+    return getattr(kernels, loops.__name__ + "_v") if chans % simd.lanes(8) == 0 else loops
 
 
 @pytest.mark.parametrize("chans", TRANSFORM_CHANNELS)
@@ -75,7 +76,7 @@ def test_input_transform_matches_matrix_product(chans):
         np.testing.assert_allclose(v[:, t], expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("chans", [3, simd.lanes(8)])
+@pytest.mark.parametrize("chans", [3, simd.lanes(8), 2 * simd.lanes(8)])
 @pytest.mark.parametrize("relu", [False, True])
 def test_output_transform_matches_matrix_product(relu, chans):
     rng = np.random.default_rng(1)
@@ -91,7 +92,7 @@ def test_output_transform_matches_matrix_product(relu, chans):
     np.testing.assert_allclose(y, full[:, :7, :10], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("chans", [3, simd.lanes(8)])
+@pytest.mark.parametrize("chans", [3, simd.lanes(8), 2 * simd.lanes(8)])
 def test_output_grad_transform_is_the_adjoint(chans):
     rng = np.random.default_rng(2)
     dy = rng.standard_normal((1, 7, 10, chans))
@@ -156,6 +157,19 @@ def test_dispatch():
     assert not winograd.usable((3, 3), (1, 1), 32, (3, 8))  # output smaller than one tile
 
 
+def test_vector_side_rule():
+    """One vector of channels, or two where vectors are 64 bytes, take the explicit vector code;
+    the kernels' compiled rule agrees with the Python one."""
+    lanes = simd.lanes(4)
+    assert kernels.vector_side(lanes, 4)
+    assert kernels.vector_side(2 * lanes, 4) == (simd.VECTOR_BYTES == 64)
+    assert not kernels.vector_side(4 * lanes, 4)
+    assert not kernels.vector_side(lanes + 1, 4)
+    compiled = numba.njit(lambda c, s: kernels.vector_side(c, s))
+    for chans in (lanes, 2 * lanes, 3 * lanes, 4 * lanes, 5, 12):
+        assert compiled(chans, 4) == kernels.vector_side(chans, 4)
+
+
 @pytest.mark.parametrize("cpu, features", NARROWER_CPUS)
 def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
     """The explicit vector transforms with 16- and 32-byte vectors (CPUs without AVX-512), in a
@@ -163,7 +177,7 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
     body = (
         "import numpy as np\n"
         "from tests.backend import test_winograd as t\n"
-        "for chans in (5, simd.lanes(8)):\n"
+        "for chans in (5, simd.lanes(8), 2 * simd.lanes(8)):\n"
         "    t.test_input_transform_matches_matrix_product(chans)\n"
         "    t.test_output_transform_matches_matrix_product(True, chans)\n"
         "    t.test_output_grad_transform_is_the_adjoint(chans)\n"

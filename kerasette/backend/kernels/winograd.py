@@ -9,12 +9,14 @@ element-wise products of the algorithm are 36 matrix products over channels, whi
 
 The 2-D transforms are two passes of the 1-D ones (:func:`_bt`, :func:`_at`, :func:`_a`), each
 pass a loop over contiguous channels with a handful of input and output streams, which LLVM
-vectorises (one loop with all 36 streams it does not). Where the channels are exactly one
-vector (`kerasette.backend.kernels.simd`: 16 float32 channels with AVX-512, 8 with AVX2), the
-same operations run on explicit vectors instead (``_input_tile_v``, ``_output_tile_v``,
-``_output_grad_tile_v``; the same bits), interior tiles read and written in place: ResNet-20's
-16 -> 16 layer at 32x32, one thread, 1.75 -> 1.3 ms per pass. At 32 and 64 channels the
-explicit code was 5-15% slower than LLVM's loops, which those keep. That code lives in C
+vectorises (one loop with all 36 streams it does not). Where a side's channels are one vector
+(`kerasette.backend.kernels.simd`: 16 float32 channels with AVX-512, 8 with AVX2), or two of
+64 bytes (:func:`vector_side`), the same operations run on explicit vectors instead
+(``_input_tile_v``, ``_output_tile_v``, ``_output_grad_tile_v``; the same bits), interior tiles
+read and written in place. On AVX-512 machines LLVM's loops use 256-bit vectors, the explicit
+code the full 512: ResNet-20's 16 -> 16 layer at 32x32, one thread, 1.75 -> 1.0 ms per pass,
+its 32 -> 32 layer at 16x16 0.62 -> 0.55; at 64 channels (four vectors) the explicit code was
+slower, and with AVX2 two vectors (16 float32 channels) gained nothing. That code lives in C
 functions and kernels of its own (:func:`conv_chunk_v`, :func:`weight_grad_chunk_v`), so that
 a model without such layers does not compile it on its first run. Tiles that cross the border
 of the image go through a small zero-padded buffer. All functions fill preallocated arrays and validate
@@ -31,7 +33,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
-from kerasette.backend.kernels import blas
+from kerasette.backend.kernels import blas, simd
 from kerasette.backend.kernels._jit import CFunction, kernel
 from kerasette.backend.kernels.simd import vadd, vcount, vload, vmax, vmul, vsplat, vstore, vsub, vzeros
 
@@ -153,6 +155,24 @@ def _input_tile_v(src, at, row, tf, vf, vt, plane, chans, kc):
             vstore(vf, d + 18 * plane, o3)
             vstore(vf, d + 24 * plane, o4)
             vstore(vf, d + 30 * plane, o5)
+
+
+def vector_side(chans: int, itemsize: int) -> bool:
+    """Whether ``chans`` channels of ``itemsize`` bytes take the explicit vector transforms: one
+    vector, or two where vectors are 64 bytes (AVX-512). Usable in kernels too."""
+    lanes = simd.lanes(itemsize)
+    return chans == lanes or (simd.VECTOR_BYTES == 64 and chans == 2 * lanes)
+
+
+@overload(vector_side, inline="always")
+def _vector_side_overload(chans, itemsize):
+    wide = simd.VECTOR_BYTES == 64
+
+    def impl(chans, itemsize):
+        lanes = simd.lanes(itemsize)
+        return chans == lanes or (wide and chans == 2 * lanes)
+
+    return impl
 
 
 @_inline
@@ -554,7 +574,7 @@ _OUTPUT_GRAD_SIG = lambda dt: types.void(_P(dt), *[_I] * 4, _P(dt), *[_I] * 6)  
 _INPUT = CFunction(_input_transform_c, _INPUT_SIG)
 _OUTPUT = CFunction(_output_transform_c, _OUTPUT_SIG)
 _OUTPUT_GRAD = CFunction(_output_grad_transform_c, _OUTPUT_GRAD_SIG)
-# the explicit vector variants, compiled only for layers with one vector of channels on a side
+# the explicit vector variants, compiled only for layers with a side of channels in vectors (`vector_side`)
 _INPUT_V = CFunction(_input_transform_v_c, _INPUT_SIG)
 _OUTPUT_V = CFunction(_output_transform_v_c, _OUTPUT_SIG)
 _OUTPUT_GRAD_V = CFunction(_output_grad_transform_v_c, _OUTPUT_GRAD_SIG)
@@ -678,21 +698,21 @@ def weight_grad_chunk(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
 
 @kernel(calls=(_INPUT, _INPUT_V, _OUTPUT, _OUTPUT_V))
 def conv_chunk_v(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, relu):
-    """:func:`conv_chunk` where the input or the output channels are one vector: that side's
+    """:func:`conv_chunk` where the input or the output channels are :func:`vector_side`: that side's
     transform by the explicit vector code. A kernel of its own, so that models without such
     layers never compile that code. Arguments as for :func:`conv_chunk`."""
     block, chans, cout = v.shape[1], u.shape[1], u.shape[2]
     total = x.shape[0] * tiles_h * tiles_w
     for t0 in range(0, total, block):
         t1 = min(t0 + block, total)
-        if chans == vcount(x):
+        if vector_side(chans, x.itemsize):
             _call_input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
         else:
             _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
         for e in range(36):
             blas.gemm(False, False, t1 - t0, cout, chans, v, e * block * chans, chans,
                       u, e * chans * cout, cout, 0.0, mm, e * block * cout, cout)
-        if cout == vcount(y):
+        if vector_side(cout, y.itemsize):
             _call_output_transform_v(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
         else:
             _call_output_transform(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, relu)
@@ -700,17 +720,17 @@ def conv_chunk_v(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, relu):
 
 @kernel(calls=(_INPUT, _INPUT_V, _OUTPUT_GRAD, _OUTPUT_GRAD_V))
 def weight_grad_chunk_v(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
-    """:func:`weight_grad_chunk` where the input or the output channels are one vector (see
+    """:func:`weight_grad_chunk` where the input or the output channels are :func:`vector_side` (see
     :func:`conv_chunk_v`). Arguments as for :func:`weight_grad_chunk`."""
     block, chans, cout = v.shape[1], du.shape[1], du.shape[2]
     total = x.shape[0] * tiles_h * tiles_w
     for t0 in range(0, total, block):
         t1 = min(t0 + block, total)
-        if chans == vcount(x):
+        if vector_side(chans, x.itemsize):
             _call_input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
         else:
             _call_input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl)
-        if cout == vcount(dy):
+        if vector_side(cout, dy.itemsize):
             _call_output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w)
         else:
             _call_output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w)
