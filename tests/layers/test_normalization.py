@@ -34,6 +34,32 @@ def test_inference_uses_the_moving_statistics():
     np.testing.assert_array_equal(bn.moving_mean.data, mm)  # untouched
 
 
+@pytest.mark.parametrize("shape", [(5, 4), (3, 2, 2, 16)])  # rows, and rows widened for 16 channels
+def test_an_inference_call_is_one_recorded_op_whose_gradients_are_the_formulas(shape):
+    """An eager inference call records one op on x, gamma and beta (the scale and shift are inside
+    it), and its gradients are those of ``(x - mean) / sqrt(var + eps) * gamma + beta``."""
+    from kerasette.backend.tensor import Tensor
+
+    chans = shape[-1]
+    bn = layers.BatchNormalization(epsilon=1e-3, dtype="float64")
+    bn.build_for((None,) + shape[1:])
+    rng = np.random.default_rng(1)
+    mm, mv = rng.standard_normal(chans), rng.uniform(0.5, 2, chans)
+    bn.set_weights([rng.uniform(0.5, 2, chans), rng.standard_normal(chans), mm, mv])
+    x = Tensor(rng.standard_normal(shape), requires_grad=True)
+    y = bn(x)
+    assert y._op.name == "batch_normalization_inference"
+    assert [t._op for t in y._inputs] == [None] * 5  # x, gamma, beta and the two statistics: leaves
+    dy = rng.standard_normal(shape)
+    (y * Tensor(dy)).sum().backward()
+    axes = tuple(range(len(shape) - 1))
+    inv = 1 / np.sqrt(mv + 1e-3)
+    np.testing.assert_allclose(x.grad, dy * bn.gamma.data * inv, rtol=1e-12)
+    np.testing.assert_allclose(bn.gamma.grad, (dy * (x.data - mm) * inv).sum(axes), rtol=1e-10)
+    np.testing.assert_allclose(bn.beta.grad, dy.sum(axes), rtol=1e-10)
+    assert bn.moving_mean.grad is None and bn.moving_variance.grad is None
+
+
 def test_the_moving_statistics_update_in_train_on_batch_only():
     bn = layers.BatchNormalization(input_shape=(3,))
     model = Sequential([bn, layers.Dense(1)])
