@@ -1,5 +1,5 @@
 """The recurrence kernels' building blocks against numpy: the float32 exponential and the row
-activations (float32 within a few ulps, float64 exact), and the embedding's scatter-add. The
+activations (float32 within a few ulps, float64 exact), and the embedding's scatter-add and gradient. The
 whole recurrences are compared with numpy step loops in ``recurrent_op_cases.py``."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import numba
 import numpy as np
 import pytest
 
+from kerasette.backend import parallel
 from kerasette.backend.kernels import recurrent as k
+from kerasette.backend.ops import recurrent as rops
 
 EXACT = {"tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "hard_sigmoid": lambda v: np.clip(v / 6 + 0.5, 0, 1),
          "relu": lambda v: np.maximum(v, 0), "linear": lambda v: v}
@@ -52,15 +54,39 @@ def test_activate_row_matches_numpy(name, dtype, tolerance):
 
 
 def test_scatter_add_rows_adds_repeated_indices():
+    """Repeated indices add up, in order (the same bits as ``np.add.at``); only the columns
+    given are written."""
     rng = np.random.default_rng(1)
     indices = np.array([3, 0, 3, 3, 1], np.int64)
     rows = rng.standard_normal((5, 4))
-    out = np.zeros((5, 4))
+    out = np.zeros((6, 4))
     k.scatter_add_rows(indices, rows, 1, 3, out)  # columns 1 and 2 only
-    expected = np.zeros((5, 4))
+    expected = np.zeros((6, 4))
     np.add.at(expected, indices, rows)
-    np.testing.assert_allclose(out[:, 1:3], expected[:, 1:3])
+    np.testing.assert_array_equal(out[:, 1:3], expected[:, 1:3])
     assert not out[:, [0, 3]].any()
+
+
+def test_embedding_gradient_is_the_dense_sum_of_its_rows():
+    """The embedding op's gradient: every row of the table, zeros where no index points (the
+    zeros written by the threads), repeated indices summed in order, with either thread count."""
+    rng = np.random.default_rng(2)
+    V, D = 3000, 8
+    indices = rng.integers(0, V // 2, (40, 30))
+    grad = rng.standard_normal((40, 30, D)).astype(np.float32)
+    expected = np.zeros((V, D), np.float32)
+    np.add.at(expected, indices.reshape(-1), grad.reshape(-1, D))
+    previous = parallel.num_threads()
+    try:
+        for threads in (1, 2):
+            parallel.set_num_threads(threads)
+            with parallel.parallel_settings(memory_bound_min=1):
+                op = rops.Embedding(indices)
+                op.forward(np.zeros((V, D), np.float32))
+                (got,) = op.backward(grad)
+            np.testing.assert_array_equal(got, expected)
+    finally:
+        parallel.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear"])
