@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import kerasette.layers as L
-from kerasette.backend import backprop, ops
+from kerasette.backend import autograd, backprop, ops
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
 from kerasette.backend.ops.normalization import update_moving_statistics
 from kerasette.backend.ops.pooling import global_average_pool2d
 from kerasette.backend.parallel import parallel_settings
-from kerasette.backend.tensor import Tensor, Variable
+from kerasette.backend.tensor import Tensor, Variable, enable_grad
 
 DTYPES = [np.float32, np.float64]
 
@@ -502,6 +502,31 @@ def test_fused_elementwise_passes_split_in_pieces(monkeypatch, dtype):
     y = elementwise.add_relu(a, b)
     np.testing.assert_array_equal(y, np.where(a + b > 0, a + b, 0) + np.where(np.isnan(a + b), np.nan, 0))
     np.testing.assert_array_equal(elementwise.relu_grad(g, y), np.where(y > 0, g, 0))
+    expected = np.where(y > 0, g, 0)
+    assert elementwise.relu_grad(g, y, in_place=True) is g
+    np.testing.assert_array_equal(g, expected)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_relu_gradient_is_written_into_a_gradient_no_one_else_reads(monkeypatch, fused):
+    """In a training step's walk, the ReLU's and the Add + ReLU's backward pass mask the gradient
+    they are given in place when nothing else refers to it, the same values as a new array."""
+    from kerasette.backend.engine import elementwise
+
+    seen = []
+    plain = elementwise.relu_grad
+    monkeypatch.setattr(elementwise, "relu_grad",
+                        lambda g, y, in_place=False: (seen.append(in_place), plain(g, y, in_place))[1])
+    rng = np.random.default_rng(5)
+    a, b, w = (Variable(rng.standard_normal((4, 8, 8, 3)).astype(np.float32)) for _ in range(3))
+    with enable_grad():
+        h = ops.add_relu(a, b) if fused else ops.relu(ops.add(a, b))
+        total = ops.sum(ops.multiply(h, w))
+    ga, gb = autograd.gradients_or_none(total, [a, b])
+    expected = np.where(a.data + b.data > 0, w.data, 0)
+    np.testing.assert_array_equal(ga, expected)
+    np.testing.assert_array_equal(gb, expected)
+    assert seen == [True]
 
 
 def test_pass_pieces_grow_with_the_pass():

@@ -16,11 +16,12 @@ def _fused():
     return elementwise
 
 
-def _relu_grad(grad: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _relu_grad(grad: np.ndarray, out: np.ndarray, in_place: bool = False) -> np.ndarray:
     """``grad`` where the ReLU's output ``out`` is positive, else 0: one pass on the kernels (float
-    arrays of one shape), in numpy otherwise."""
+    arrays of one shape), written into ``grad`` when ``in_place`` (the backward walk said no one
+    else reads it: ``grad_is_scratch``), in numpy otherwise."""
     if grad.dtype in (np.float32, np.float64) and grad.shape == out.shape and grad.dtype == out.dtype:
-        return _fused().relu_grad(grad, out)
+        return _fused().relu_grad(grad, out, in_place)
     return grad * (out > 0)
 
 
@@ -32,7 +33,7 @@ class Relu(Op):
         return self.out
 
     def backward(self, grad):
-        return (_relu_grad(grad, self.out),)
+        return (_relu_grad(grad, self.out, getattr(self, "grad_is_scratch", False)),)
 
 
 class AddRelu(Op):
@@ -50,7 +51,7 @@ class AddRelu(Op):
         return self.out
 
     def backward(self, grad):
-        g = _relu_grad(grad, self.out)
+        g = _relu_grad(grad, self.out, getattr(self, "grad_is_scratch", False))
         return tuple(unbroadcast(g, shape) if needs else None for shape, needs in zip(self.shapes, self.needs_grad))
 
 
