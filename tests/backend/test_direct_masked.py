@@ -1,5 +1,6 @@
-"""A first layer's backward pass (no input gradient): the direct kernel gradient with the output
-pass inside (`kernels.direct_masked`) gives the bits of the separate passes, and the reference."""
+"""The direct kernel gradient with the output pass inside (`kernels.direct_masked`: a first
+layer's backward pass, or a layer without a ReLU) gives the bits of the separate passes, and the
+reference."""
 
 from __future__ import annotations
 
@@ -66,6 +67,24 @@ def test_the_fused_pass_gives_the_bits_of_the_separate_passes(case, dtype):
     np.testing.assert_array_equal(dy, before)  # only read, even when it may be overwritten
     dz = np.where(y > 0, dy, 0) if relu else dy
     np.testing.assert_allclose(dw, ref_conv_backward(dz, x, k, strides, padding)[1], **TOL[dtype])
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_with_the_input_gradient(relu):
+    """Without a ReLU the input gradient reads ``dy`` itself and the kernel gradient takes the
+    bias gradient (ResNet's strided layers); with one, the output pass stores the masked
+    gradient first. Either way the bits of the separate passes."""
+    case = (3, 16, 16, 16, 32, (3, 3), (2, 2), "same", relu)
+    x, k, y, dy = _arrays(case, np.float32)
+    before = dy.copy()
+    dx, dw, db = conv.conv2d_backward(dy.copy() if relu else dy, x, k, y, relu, True, (2, 2), "same",
+                                      overwrite_dy=True)
+    dz, db_ref = conv.output_pass_backward(before, y, relu)
+    np.testing.assert_array_equal(dx, conv.conv2d_backward_input(dz, k, x.shape, (2, 2), "same"))
+    np.testing.assert_array_equal(dw, conv.conv2d_backward_weight(dz, x, k.shape, (2, 2), "same"))
+    np.testing.assert_array_equal(db, db_ref)
+    if not relu:
+        np.testing.assert_array_equal(dy, before)
 
 
 def test_without_a_bias_no_bias_gradient_is_returned():

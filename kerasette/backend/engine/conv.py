@@ -184,8 +184,10 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     Each thread takes its chunk of images through the output pass (ReLU mask, bias gradient),
     the input gradient and its part of the kernel gradient in turn, so the chunk's gradient is
     still in its core's cache when the second and third passes read it, and the pool is
-    dispatched once instead of three times. Without the input gradient (a network's first
-    layer), a kernel-gradient algorithm that can (``run_masked``) takes the output pass itself.
+    dispatched once instead of three times. A kernel-gradient algorithm that can
+    (``run_masked``) takes the output pass itself where the input gradient does not need the
+    masked gradient stored (without a ReLU, or without the input gradient: a network's first
+    layer).
 
     Args:
         dy: gradient of the layer's output, (N, OH, OW, cout).
@@ -211,26 +213,28 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
-    if output_pass and need_kernel and not need_input:
-        g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)
-        masked = choose("kernel_grad", g).run_masked
-        if masked is not None:  # the output pass inside the kernel gradient: dz is never stored
-            chunk, finish = masked(dy, np.ascontiguousarray(out) if relu else None, relu, x, g, w.shape)
-            parts = by_images(chunk, x)
-            db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None
-            return None, finish([p[1] for p in parts]), db
+    g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)
+    masked = choose("kernel_grad", g).run_masked if need_kernel and output_pass else None
+    if masked is not None and relu and need_input:
+        masked = None  # the input gradient needs the masked gradient stored
+    if masked is not None:  # the kernel gradient takes the output pass (dz, if any, never stored)
+        output_pass = False
     in_place = output_pass and overwrite_dy and dy.flags.writeable and dy.ctypes.data % memory.ALIGNMENT == 0
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
     dx = in_chunk = w_chunk = finish = None
     if need_input:
         dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
-    if need_kernel:
+    if masked is not None:
+        w_chunk, finish = masked(dy, np.ascontiguousarray(out) if relu else None, relu, x, g, w.shape)
+    elif need_kernel:
         w_chunk, finish = _weight_grad_plan(dz, x, w.shape, strides, padding)
 
     def chunk(i, j):
         db = _output_pass_part(dy, out, relu, None if in_place else dz, i, j) if output_pass else None
         if in_chunk is not None:
             in_chunk(i, j)
+        if masked is not None:
+            return w_chunk(i, j)  # (db part, dw part)
         return db, (w_chunk(i, j) if w_chunk is not None else None)
 
     parts = by_images(chunk, x)
