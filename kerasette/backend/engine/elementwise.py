@@ -48,9 +48,14 @@ def add_relu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def relu_grad(g: np.ndarray, y: np.ndarray, in_place: bool = False) -> np.ndarray:
     """The gradient through a ReLU whose output is ``y``: ``g`` where ``y > 0``, else 0: a new
     array, or, with ``in_place`` (a contiguous ``g`` no one else reads), written into ``g``."""
-    out = g if in_place and g.flags.c_contiguous and g.flags.writeable else memory.empty_aligned(g.shape, g.dtype)
-    fg, fy, fo = np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(y).reshape(-1), out.reshape(-1)
-    zero = g.dtype.type(0)
+    fy, zero = np.ascontiguousarray(y).reshape(-1), g.dtype.type(0)
+    if in_place and g.flags.c_contiguous and g.flags.writeable:
+        fg = g.reshape(-1)
+        parallel.map_pieces(lambda i, j: _k.relu_grad_inplace(fg[i:j], fy[i:j], zero), fg.size, _split_min(),
+                            piece_work=piece_work(fg.size))
+        return g
+    out = memory.empty_aligned(g.shape, g.dtype)
+    fg, fo = np.ascontiguousarray(g).reshape(-1), out.reshape(-1)
     parallel.map_pieces(lambda i, j: _k.relu_grad(fg[i:j], fy[i:j], zero, fo[i:j]), fo.size, _split_min(),
                         piece_work=piece_work(fo.size))
     return out
