@@ -43,7 +43,8 @@ def keep_scaled(x, k1, k2, start, threshold, scale, out):
     module's docstring), else 0; flat arrays of one length.
 
     Args:
-        x, out: flat arrays of one length and dtype (``out`` may be ``x``).
+        x, out: flat arrays of one length and dtype (``out`` may be ``x``: correct, but the loop then
+            runs unvectorized, its overlap check failing).
         k1, k2: the call's key, uint32 (``k1`` odd).
         start: the flat position of ``x[0]`` in the whole tensor (int64).
         threshold: uint32; a value is kept when its hash is at least this.
