@@ -6,16 +6,24 @@ the table are stale (`stale_rows`) and of whether the weights changed (`same_bit
 from __future__ import annotations
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.recurrent_products import (
-    _prefetch_row,
-)
+from kerasette.backend.kernels.recurrent_products import _prefetch, _prefetch_row
 
 
 @kernel
 def scatter_add_rows(indices, rows, d0, d1, out):
-    """``out[indices[n], d0:d1] += rows[n, d0:d1]`` for every n (the embedding's gradient; a
-    column range per thread, so no two threads write one value)."""
+    """``out[indices[n], d0:d1] += rows[n, d0:d1]`` for every n, in order (the embedding's
+    gradient; a column range per thread, so no two threads write one value). The rows of
+    ``out`` are scattered over a large table: each is fetched a few indices ahead."""
+    ahead = 8
+    width = out.shape[1]
+    line = max(1, 64 // out.itemsize)
+    for n in range(min(ahead, indices.size)):
+        for d in range(d0, d1, line):
+            _prefetch(out, indices[n] * width + d)
     for n in range(indices.size):
+        if n + ahead < indices.size:
+            for d in range(d0, d1, line):
+                _prefetch(out, indices[n + ahead] * width + d)
         r = indices[n]
         for d in range(d0, d1):
             out[r, d] += rows[n, d]
