@@ -158,3 +158,37 @@ def test_maxpool_backward_knows_the_positions_of_tiling_windows(monkeypatch):
             dx = engine.maxpool2d_backward(dy, positions, x.shape)
             assert calls == ([True] if expect else [])
             np.testing.assert_array_equal(dx, max_pool_grad_reference(dy, argmax, x.shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, pool, strides, padding", SETTINGS + [((2, 20, 20, 7), (2, 2), (2, 2), "valid")])
+def test_maxpool_forward_lanes_equals_the_general_kernel(dtype, x_shape, pool, strides, padding):
+    """The narrower-vector machines' forward kernel: the same maxima and positions (uint8 and
+    uint16 positions, ties to the first maximum in row-major window order, padded cells never
+    winning) as `maxpool_forward` and the reference."""
+    rng = np.random.default_rng(6)
+    x = rng.integers(-3, 3, x_shape).astype(dtype)  # many ties
+    (oh, ow), pads = engine.window(x_shape, pool, strides, padding)
+    index = engine.position_dtype(x_shape[1] * x_shape[2])
+    out = [(np.full((x_shape[0], oh, ow, x_shape[3]), np.nan, dtype), np.zeros((x_shape[0], oh, ow, x_shape[3]), index))
+           for _ in range(2)]
+    kernels.maxpool_forward(x, *out[0], *pool, *strides, pads[0], pads[2])
+    lane = np.int32 if dtype == np.float32 else np.int64
+    kernels.maxpool_forward_lanes(x, *out[1], *pool, *strides, pads[0], pads[2], np.empty(x_shape[3], lane))
+    np.testing.assert_array_equal(out[1][0], out[0][0])
+    np.testing.assert_array_equal(out[1][1], out[0][1])
+    np.testing.assert_array_equal(out[1][0], max_pool2d_reference(x, pool, strides, padding))
+
+
+def test_maxpool_forward_takes_the_lanes_kernel_on_narrower_vectors(monkeypatch):
+    calls = []
+    lanes = kernels.maxpool_forward_lanes
+    monkeypatch.setattr(kernels, "maxpool_forward_lanes", lambda *a: (calls.append(a[-1].dtype), lanes(*a))[1])
+    x = np.random.default_rng(7).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    expected = engine.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    calls.clear()  # (a machine without AVX-512 took it already)
+    monkeypatch.setattr(engine, "_VECTOR_BYTES", 32)
+    y, argmax = engine.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    assert calls == [np.int32]
+    np.testing.assert_array_equal(y, expected[0])
+    np.testing.assert_array_equal(argmax, expected[1])

@@ -19,6 +19,7 @@ from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
+from kerasette.backend.kernels.simd import VECTOR_BYTES as _VECTOR_BYTES
 
 
 def _by_pieces(fn, array: np.ndarray, min_elements: int) -> None:
@@ -74,9 +75,13 @@ def maxpool2d_forward(
     index_dtype = position_dtype(height * width)
     y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
-    if y.size:
+    if y.size and _VECTOR_BYTES >= 64:
         _by_pieces(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
                                                       pads[0], pads[2]), x, _split_min())
+    elif y.size:  # narrower vectors: the positions selected in lanes as wide as the values
+        lane = np.int32 if x.dtype.itemsize <= 4 else np.int64
+        _by_pieces(lambda i, j: _pool.maxpool_forward_lanes(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
+                                                            pads[0], pads[2], np.empty(chans, lane)), x, _split_min())
     if _tiles(x.shape, y.shape, pool_size, strides, padding):
         _TILED[id(argmax)] = argmax
     return y, argmax
