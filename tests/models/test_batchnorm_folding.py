@@ -181,3 +181,40 @@ def test_folded_weights_follow_weight_changes():
     model.layers[0].kernel.data[...] *= 2  # in place, as optimizers write
     np.testing.assert_allclose(model.predict(x, verbose=0), _unfolded(model, x), rtol=1e-5, atol=1e-5)
     assert model.layers[0].kernel.__class__.__name__ == "Variable"  # the real weights are back in place
+
+
+@pytest.mark.parametrize("ahead_bytes", [0, 1 << 20])  # every fold made at its layer, or all before the first
+def test_a_layer_shared_by_a_folded_and_an_unfolded_call(monkeypatch, ahead_bytes):
+    """One Conv2D called twice: once followed by a BatchNormalization (folded), once not; the
+    unfolded call sees the layer's own weights, however the folded weights were made."""
+    from kerasette.models import planner
+
+    monkeypatch.setattr(planner, "FOLD_AHEAD_BYTES", ahead_bytes)
+    K.set_seed(5)
+    conv = Conv2D(3, 3, padding="same")
+    inp = Input(shape=(6, 6, 3))
+    folded = Activation("relu")(BatchNormalization()(conv(inp)))
+    plain = conv(Conv2D(3, 1)(inp))
+    model = Model(inp, add([folded, plain]))
+    _randomize_batchnorms(model, np.random.default_rng(8))
+    plan = Plan(model.inputs, model.outputs)
+    assert sum(step.fold is not None for step in plan.inference_steps) == 1
+    assert len(planner._folds_ahead(plan.inference_steps)) == (1 if ahead_bytes else 0)
+    x = np.random.default_rng(9).standard_normal((4, 6, 6, 3)).astype("float32")
+    np.testing.assert_allclose(plan.run([Tensor(x)], training=False)[0].data, _unfolded(model, x), rtol=1e-5,
+                               atol=1e-5)
+    assert conv.kernel.__class__.__name__ == "Variable"
+
+
+def test_folds_beyond_the_ahead_budget_are_made_at_their_layers(monkeypatch):
+    from kerasette.models import planner
+
+    model = _model("sequential", _stack("channels_last"))
+    plan = Plan(model.inputs, model.outputs)
+    sizes = [sum(w.size * w.dtype.itemsize for w in s.layer.weights) for s in plan.inference_steps if s.fold]
+    monkeypatch.setattr(planner, "FOLD_AHEAD_BYTES", sizes[0] + sizes[1])
+    assert len(planner._folds_ahead(plan.inference_steps)) == 2
+    _randomize_batchnorms(model, np.random.default_rng(10))
+    x = np.random.default_rng(11).standard_normal((96,) + model.input_shape[1:]).astype("float32")
+    np.testing.assert_allclose(plan.run([Tensor(x)], training=False)[0].data, _unfolded(model, x), rtol=1e-5,
+                               atol=1e-5)
