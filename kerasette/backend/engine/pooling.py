@@ -123,8 +123,9 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     dx = memory.empty_aligned(x_shape, dy.dtype)
     if not dy.size:
         dx[...] = 0
-    elif (_TILED.get(id(argmax)) is argmax if pool_size is None
-          else _tiles(x_shape, dy.shape, pool_size, strides or pool_size, padding)):
+    elif ((_TILED.get(id(argmax)) is argmax if pool_size is None
+           else _tiles(x_shape, dy.shape, pool_size, strides or pool_size, padding))
+          and (dy.dtype.itemsize > 4 or height * width <= 1 << 24)):  # positions exact in dy's dtype
         _by_pieces(lambda i, j: _pool.maxpool_backward_tiles(dy[i:j], argmax[i:j], dx[i:j]), dx, _split_min())
     else:
         flat = dx.reshape(n_img, height * width, chans)
