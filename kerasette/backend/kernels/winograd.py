@@ -9,16 +9,17 @@ element-wise products of the algorithm are 36 matrix products over channels, whi
 
 The 2-D transforms are two passes of the 1-D ones (:func:`_bt`, :func:`_at`, :func:`_a`), each
 pass a loop over contiguous channels with a handful of input and output streams, which LLVM
-vectorises (one loop with all 36 streams it does not). Where a side's channels are one vector
-(`kerasette.backend.kernels.simd`: 16 float32 channels with AVX-512, 8 with AVX2), or two of
-64 bytes (:func:`vector_side`), the same operations run on explicit vectors instead
+vectorises (one loop with all 36 streams it does not). Where a side's channels are one or two
+vectors (:func:`vector_side`; `kerasette.backend.kernels.simd`: 16 or 32 float32 channels with
+AVX-512, 8 or 16 with AVX2), the same operations run on explicit vectors instead
 (``_input_tile_v``, ``_output_tile_v``, ``_output_grad_tile_v``; the same bits), interior tiles
-read and written in place. On AVX-512 machines LLVM's loops use 256-bit vectors, the explicit
-code the full 512: ResNet-20's 16 -> 16 layer at 32x32, one thread, 1.75 -> 1.0 ms per pass,
-its 32 -> 32 layer at 16x16 0.62 -> 0.55; at 64 channels (four vectors) the explicit code was
-slower, and with AVX2 two vectors (16 float32 channels) gained nothing. That code lives in C
-functions and kernels of its own (:func:`conv_chunk_v`, :func:`weight_grad_chunk_v`), so that
-a model without such layers does not compile it on its first run. Tiles that cross the border
+read and written in place. One thread, ms for ResNet-20's 16 -> 16 layer at 32x32 (2048 tiles),
+loops / explicit: AVX-512 input transform 0.79 / 0.36, output 0.32 / 0.22, output gradient
+0.43 / 0.27; AVX2 0.75 / 0.33, 0.30 / 0.22, 0.40 / 0.22. At 32 channels on AVX-512 the output
+transform gains (0.10 / 0.08), the others tie; at four vectors (64 channels with AVX-512) the
+explicit input transform was slower (0.31 / 0.38), so those keep the loops. That code lives in
+C functions and kernels of its own (:func:`conv_chunk_v`, :func:`weight_grad_chunk_v`), so
+that a model without such layers does not compile it on its first run. Tiles that cross the border
 of the image go through a small zero-padded buffer. All functions fill preallocated arrays and validate
 nothing; they are generic over dtype.
 
@@ -159,18 +160,16 @@ def _input_tile_v(src, at, row, tf, vf, vt, plane, chans, kc):
 
 def vector_side(chans: int, itemsize: int) -> bool:
     """Whether ``chans`` channels of ``itemsize`` bytes take the explicit vector transforms: one
-    vector, or two where vectors are 64 bytes (AVX-512). Usable in kernels too."""
+    or two vectors (see the module's docstring). Usable in kernels too."""
     lanes = simd.lanes(itemsize)
-    return chans == lanes or (simd.VECTOR_BYTES == 64 and chans == 2 * lanes)
+    return chans == lanes or chans == 2 * lanes
 
 
 @overload(vector_side, inline="always")
 def _vector_side_overload(chans, itemsize):
-    wide = simd.VECTOR_BYTES == 64
-
     def impl(chans, itemsize):
         lanes = simd.lanes(itemsize)
-        return chans == lanes or (wide and chans == 2 * lanes)
+        return chans == lanes or chans == 2 * lanes
 
     return impl
 
