@@ -252,18 +252,3 @@ def test_lstm_cell_row_vectors_agrees_with_the_loop_bit_for_bit(scale):
     c = gates[U:2 * U] * c_prev + gates[:U] * gates[2 * U:3 * U]
     np.testing.assert_allclose(c2, c, rtol=2e-6, atol=2e-6)
     np.testing.assert_allclose(h2, gates[3 * U:] * np.tanh(c), rtol=0, atol=8e-6)
-
-
-def test_batch_major_projections_are_for_the_lstm_in_order_only():
-    xp = np.zeros((2, 3, 4), np.float32)
-    h0 = np.zeros((2, 1), np.float32)
-    rk = np.zeros((1, 4), np.float32)
-    with pytest.raises(ValueError, match="batch-major projections are for the LSTM reading them in order; "
-                                         "received kind='gru'"):
-        rops.recurrence("gru", np.zeros((2, 3, 3), np.float32), h0, rk[:, :3], batch_major=True)
-    with no_grad(), pytest.raises(ValueError, match="received kind='lstm', rows=given"):
-        rops.recurrence("lstm", xp, h0, h0, rk, rows=np.zeros((3, 2), np.int64), batch_major=True)
-
-
-def test_batch_major_rows_read_every_sample_in_order():
-    np.testing.assert_array_equal(rops.batch_major_rows(3, 2), [[0, 3], [1, 4], [2, 5]])

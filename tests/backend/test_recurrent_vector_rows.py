@@ -114,7 +114,7 @@ def test_lstm_backward_with_vector_rows_matches_numpy(vectors):
     use_packed = packed is not None
     packed = packed if use_packed else np.empty((0, 0, 4, 0), np.float32)
     k.lstm_backward(np.zeros((1, 1, 1), np.float32), False, dlast, True, True, gates, cs,
-                    np.ascontiguousarray(rk.T), packed, use_packed, one8, False, one, False, 1, 2, 0, B, dxp, False, dh, dc,
+                    np.ascontiguousarray(rk.T), packed, use_packed, one8, False, one, False, 1, 2, 0, B, dxp, dh, dc,
                     tmp, dact)
     expected = _bptt_reference(xp.astype(np.float64), rk.astype(np.float64), h0.astype(np.float64),
                                c0.astype(np.float64), dlast.astype(np.float64))

@@ -337,9 +337,8 @@ def lstm_grad_row_general(gr, c_prev, c_now, gh_row, gc_row, dr, act, ract, ac, 
 
 @kernel
 def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, packed, use_packed, mask, has_mask,
-                  rmask, has_rmask, act, ract, b0, b1, dxp, batch_major, dh, dc, tmp, dact):
-    """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), or (B, T, 4U) with ``batch_major`` (the
-    projections' gradient in the layout of a batch-major input), and in ``dh``/``dc`` rows the initial
+                  rmask, has_rmask, act, ract, b0, b1, dxp, dh, dc, tmp, dact):
+    """Gradients for `lstm_forward`: ``dxp`` (T, B, 4U), and in ``dh``/``dc`` rows the initial
     states' gradients. ``dseq`` (T, B, K) and ``dlast`` (B, K) hold the gradients of the outputs;
     with ``cell_grads`` K is 2U and the second half is the gradient of the cell state. ``rkt``
     (4U, U) is the recurrent kernel transposed (contiguous: a product with it untransposed runs
@@ -351,12 +350,8 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, pa
     gate gradients with the transposed recurrent kernel, straight into ``dh`` when no row is
     masked and there is no recurrent mask. The recurrent kernel's gradient is not computed here:
     it is one product over every step afterwards (``hs[:-1]^T @ dxp``)."""
-    T, B = gates.shape[0], gates.shape[1]
-    G = dxp.shape[2]
+    T, B, G = dxp.shape
     U = G // 4
-    # a step's rows of dxp: the first at flat element `(t * B + b0) * G` (time-major), or
-    # `(b0 * T + t) * G` (batch-major), then one every `step`
-    step = T * G if batch_major else G
     n = b1 - b0
     default = act == 1 and ract == 2
     whole_vectors = U % lanes(dxp.itemsize) == 0  # float32 rows then go through `_grad_vector`
@@ -374,7 +369,7 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, pa
                 if cell_grads:
                     for u in range(U):
                         gcr[u] += ds[U + u]
-            dr = dxp[b, t] if batch_major else dxp[t, b]
+            dr = dxp[t, b]
             if has_mask and mask[t, b] == 0:  # carried over: the gradients pass through
                 for j in range(G):
                     dr[j] = 0.0
@@ -384,12 +379,12 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, pa
                 lstm_grad_row(gates[t, b], cs[t, b], cs[t + 1, b], ghr, gcr, dr)
             else:
                 lstm_grad_row_general(gates[t, b], cs[t, b], cs[t + 1, b], ghr, gcr, dr, act, ract, tmp[b], dact[b])
-        first = (b0 * T + t) * G if batch_major else (t * B + b0) * G
         if has_mask or has_rmask:
             if use_packed:
-                blocked_product(dxp, first, step, n, packed, tmp, b0 * U, U, 4 * packed.shape[3], packed.shape[3])
+                blocked_product(dxp, (t * B + b0) * G, G, n, packed, tmp, b0 * U, U, 4 * packed.shape[3],
+                                packed.shape[3])
             else:
-                _product(False, n, U, G, dxp, first, step, rkt, 0, U, tmp, b0 * U, U)
+                _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, tmp, b0 * U, U)
             for b in range(b0, b1):
                 if has_mask and mask[t, b] == 0:
                     continue
@@ -403,6 +398,7 @@ def lstm_backward(dseq, has_seq, dlast, has_last, cell_grads, gates, cs, rkt, pa
                         ghr[u] = back[u]
         else:
             if use_packed:
-                blocked_product(dxp, first, step, n, packed, dh, b0 * U, U, 4 * packed.shape[3], packed.shape[3])
+                blocked_product(dxp, (t * B + b0) * G, G, n, packed, dh, b0 * U, U, 4 * packed.shape[3],
+                                packed.shape[3])
             else:
-                _product(False, n, U, G, dxp, first, step, rkt, 0, U, dh, b0 * U, U)
+                _product(False, n, U, G, dxp, (t * B + b0) * G, G, rkt, 0, U, dh, b0 * U, U)

@@ -71,7 +71,7 @@ class Recurrence(Op):
     def __init__(self, kind: str, mask=None, recurrent_mask=None, activation="tanh",
                  recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
                  reset_after: bool = True, has_recurrent_bias: bool = False, inference: bool = False,
-                 rows=None, batch_major: bool = False):
+                 rows=None):
         if kind not in KINDS:
             raise ValueError(f"Recurrence: kind must be one of {sorted(KINDS)}; received {kind!r}")
         self.kind = kind
@@ -90,12 +90,6 @@ class Recurrence(Op):
         if self.rows is not None and not (kind == "lstm" and self.inference):
             raise ValueError(f"Recurrence: projections read by rows are for the LSTM's inference only; "
                              f"received kind={kind!r}, inference={self.inference}")
-        #: the LSTM's projections ``xp`` are (batch, steps, gates * units), as a batch-major input
-        #: projects (no transpose before or after); the states and outputs stay time-major
-        self.batch_major = bool(batch_major)
-        if self.batch_major and (kind != "lstm" or self.rows is not None):
-            raise ValueError(f"Recurrence: batch-major projections are for the LSTM reading them in order; "
-                             f"received kind={kind!r}, rows={'given' if self.rows is not None else None}")
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, xp, h0, *rest):
@@ -106,8 +100,6 @@ class Recurrence(Op):
             (T, B), G = self.rows.shape, xp.shape[1]
             if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= xp.shape[0]):
                 raise ValueError(f"lstm recurrence: rows must be in [0, {xp.shape[0]}) (the table's rows)")
-        elif self.batch_major:
-            B, T, G = xp.shape
         else:
             T, B, G = xp.shape
         U = h0.shape[1]
@@ -143,11 +135,9 @@ class Recurrence(Op):
             cs = np.empty(hs.shape, dtype)
             cs[0] = c0
             gates = np.empty((1 if self.inference else T, B, G), dtype)
-            indexed = self.rows is not None or self.batch_major
-            xr = xp if self.rows is not None else xp.reshape(-1, G)
-            # batch-major: step t of row b reads row b T + t of the (B T, 4U) projections
-            rows = self.rows if self.rows is not None else (
-                batch_major_rows(T, B) if self.batch_major else np.empty((T, 0), np.int64))
+            indexed = self.rows is not None
+            xr = xp if indexed else xp.reshape(T * B, G)
+            rows = self.rows if indexed else np.empty((T, 0), np.int64)
             packed = pack_lstm_recurrent(rk)
             use_packed = packed is not None
             packed = packed if use_packed else np.empty((0, 0, 4, 0), dtype)
@@ -193,8 +183,7 @@ class Recurrence(Op):
         has_mask, has_rmask = self.mask is not None, self.rmask is not None
         mask = self.mask if has_mask else np.ones((1, 1), np.uint8)
         rmask, rk = self.rmask_arr, self.rk
-        batch_major = self.batch_major
-        dxp = np.empty((B, T, G) if batch_major else (T, B, G), dtype)
+        dxp = np.empty((T, B, G), dtype)
         dh = np.empty((B, U), dtype)
         tmp = np.empty((B, U), dtype)
         k = _kernels()
@@ -212,9 +201,9 @@ class Recurrence(Op):
             packed = packed if use_packed else np.empty((0, 0, 4, 0), dtype)
             parallel.map_chunks(lambda b0, b1: k.lstm_backward(dseq, has_seq, dlast, has_last, self.with_cell,
                                                                self.gates, self.cs, rkt, packed, use_packed, mask,
-                                                               has_mask, rmask, has_rmask, self.act, self.ract, b0,
-                                                               b1, dxp, batch_major, dh, dc, tmp, dact),
-                                B, parallel.matmul_min_work(), work)
+                                                               has_mask, rmask,
+                                                               has_rmask, self.act, self.ract, b0, b1, dxp, dh, dc,
+                                                               tmp, dact), B, parallel.matmul_min_work(), work)
         else:
             drec = np.empty((T, B, G), dtype)
             q = np.empty((B, U), dtype)
@@ -231,8 +220,6 @@ class Recurrence(Op):
             prev = self.hs[:-1]
             if has_rmask:
                 prev = prev * rmask
-            if batch_major:  # the rows in dxp's order
-                prev = np.ascontiguousarray(prev.transpose(1, 0, 2))
             prev = prev.reshape(T * B, U)
             if kind == "gru" and not self.reset_after:
                 drk = np.empty((U, G), dtype)
@@ -247,12 +234,6 @@ class Recurrence(Op):
         if kind == "gru" and self.has_rb:
             grads.append(drec.sum(axis=(0, 1)).reshape(self._rb_shape) if needs[index_rk + 1] else None)
         return tuple(grads)
-
-
-def batch_major_rows(steps: int, batch: int) -> np.ndarray:
-    """(steps, batch) int64: ``b * steps + t`` at ``[t, b]``, the row of step ``t`` of sample ``b``
-    in batch-major (batch, steps, ...) data flattened to rows."""
-    return np.add.outer(np.arange(steps, dtype=np.int64), np.arange(batch, dtype=np.int64) * steps)
 
 
 def pack_lstm_recurrent(rk: np.ndarray, transposed: bool = False):
@@ -278,17 +259,15 @@ def pack_lstm_recurrent(rk: np.ndarray, transposed: bool = False):
 
 def recurrence(kind: str, xp, h0, *weights, mask=None, recurrent_mask=None, activation="tanh",
                recurrent_activation="sigmoid", sequences: bool = True, with_cell: bool = False,
-               reset_after: bool = True, rows=None, batch_major: bool = False):
+               reset_after: bool = True, rows=None):
     """Runs a recurrence and returns ``(output tensor, op)``; the op's ``final_states()`` gives
     the last states. ``weights``: ``[c0,] recurrent_kernel[, recurrent_bias]``. ``rows``
     (steps, batch) integers (LSTM inference only): ``xp`` is a table of projections (rows, 4 *
-    units) and step ``t`` of sample ``b`` reads its row ``rows[t, b]`` (`FoldedProjections`).
-    ``batch_major`` (LSTM): ``xp`` is (batch, steps, 4 * units), as a batch-major input
-    projects, and so is its gradient; the outputs stay time-major."""
+    units) and step ``t`` of sample ``b`` reads its row ``rows[t, b]`` (`FoldedProjections`)."""
     has_rb = kind == "gru" and len(weights) == 2
     records = records_gradient(xp, h0, *weights)
     op = Recurrence(kind, mask, recurrent_mask, activation, recurrent_activation, sequences, with_cell,
-                    reset_after, has_rb, inference=not records, rows=rows, batch_major=batch_major)
+                    reset_after, has_rb, inference=not records, rows=rows)
     if has_rb:
         op._rb_shape = tuple(np.shape(weights[1].data if hasattr(weights[1], "data") else weights[1]))
     return apply(op, xp, h0, *weights), op

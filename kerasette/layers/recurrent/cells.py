@@ -111,9 +111,6 @@ class _GatedCell(DropoutRNNCell, Layer):
     recurrent_default = None
     #: whether `_sequence` takes ``gathered`` (reads its projections from a folded table)
     folds_embeddings = False
-    #: whether `_sequence` takes ``batch_major`` (inputs (batch, steps, features), projected and
-    #: read in that layout: no transpose of the input or of its gradient)
-    takes_batch_major = False
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -194,19 +191,17 @@ class _GatedCell(DropoutRNNCell, Layer):
         return fusable_name(self.activation) is not None and (
             self.gates == 1 or fusable_name(self.recurrent_activation) is not None)
 
-    def _projections(self, x_tm, input_mask, bias, batch_major=False):
-        """``x @ kernel + bias`` for every step, time-major (steps, batch, gates * units), or
-        batch-major from a batch-major ``x`` (the input mask (batch, features) broadcast over the
-        steps either way)."""
+    def _projections(self, x_tm, input_mask, bias):
+        """``x @ kernel + bias`` for every step, time-major (steps, batch, gates * units)."""
         if input_mask is not None:
-            x_tm = ops.multiply(x_tm, input_mask[:, None, :] if batch_major else input_mask)
+            x_tm = ops.multiply(x_tm, input_mask)
         return ops.dense(x_tm, self.kernel, bias)
 
     def _kernel_args(self) -> dict:
         return {"activation": fusable_name(self.activation)}
 
     def sequence(self, x_tm, states, mask_tm=None, training=False, sequences=True, with_states=False,
-                 gathered=None, batch_major=False):
+                 gathered=None):
         """Runs the cell over time-major inputs ``x_tm`` (steps, batch, features).
 
         ``gathered``: ``(table, tokens, tokens_tm)`` when ``x_tm`` holds the rows of the
@@ -215,19 +210,13 @@ class _GatedCell(DropoutRNNCell, Layer):
         projections from a table folded across calls (`rops.FoldedProjections`) and never read
         ``x_tm``.
 
-        ``batch_major`` (cells with `takes_batch_major` only): ``x_tm`` is (batch, steps,
-        features), read in order (not ``go_backwards``); the outputs are time-major all the same.
-
         Returns ``(outputs, final_states, op)``: every step's output time-major (or the last
         output when not ``sequences``), the final states as tensors (when ``with_states``, else
         None), and the op (whose ``final_states()`` gives them as arrays).
         """
-        batch = x_tm.shape[0] if batch_major else x_tm.shape[1]
-        dp, rdp = self.dropout_masks(batch, x_tm.shape[2], x_tm.dtype, training)
+        dp, rdp = self.dropout_masks(x_tm.shape[1], x_tm.shape[2], x_tm.dtype, training)
         if gathered is not None and dp is None and self.folds_embeddings:
             return self._sequence(x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=gathered)
-        if batch_major:
-            return self._sequence(x_tm, states, mask_tm, dp, rdp, sequences, with_states, batch_major=True)
         return self._sequence(x_tm, states, mask_tm, dp, rdp, sequences, with_states)
 
     def _single_state(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, kind, weights, **kw):
@@ -314,7 +303,6 @@ class LSTMCell(_GatedCell):
 
     gates = 4
     folds_embeddings = True
-    takes_batch_major = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -376,16 +364,16 @@ class LSTMCell(_GatedCell):
         table, tokens, _ = gathered
         return folded.rows_for(tokens, table, self.kernel.data, None if self.bias is None else self.bias.data)
 
-    def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=None, batch_major=False):
-        table = self._folded(gathered, x_tm, states)  # (also drops a table kept for inference once training)
+    def _sequence(self, x_tm, states, mask_tm, dp, rdp, sequences, with_states, gathered=None):
+        table = self._folded(gathered, x_tm, states)
         if table is not None:  # each step reads its projections as rows of the folded table
             xp, rows = table, gathered[2]
         else:
-            xp, rows = self._projections(x_tm, dp, self.bias, batch_major), None
+            xp, rows = self._projections(x_tm, dp, self.bias), None
         out, op = rops.recurrence("lstm", xp, states[0], states[1], self.recurrent_kernel, mask=mask_tm,
                                   recurrent_mask=rdp, activation=fusable_name(self.activation),
                                   recurrent_activation=fusable_name(self.recurrent_activation),
-                                  sequences=sequences, with_cell=with_states, rows=rows, batch_major=batch_major)
+                                  sequences=sequences, with_cell=with_states, rows=rows)
         if not with_states:
             return out, None, op
         u = self.units

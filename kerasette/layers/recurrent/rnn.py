@@ -292,9 +292,7 @@ class RNN(Layer):
 
     def _fused(self, x, states, mask_tm, training, want_states):
         gathered = rops.gathered_rows(x)
-        if gathered is not None and gathered[1].shape != x.shape[:2]:
-            gathered = None
-        if gathered is not None:
+        if gathered is not None and gathered[1].shape == x.shape[:2]:
             # x is table[tokens] from an embedding, recording no gradient: the tokens go along
             # time-major, and x as a view made only if read (the folded LSTM does not read it:
             # then nothing gathers the embedding rows)
@@ -303,25 +301,20 @@ class RNN(Layer):
             gathered = (table, tokens, tokens.T[order])
             x_tm = rops.LazyTensor(lambda: x.data.transpose(1, 0, 2)[order], (x.shape[1], x.shape[0]) + x.shape[2:],
                                    x.dtype)
-        cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
-        # a first cell that reads batch-major inputs in order takes x as it is (no transpose of
-        # x, nor of its gradient); its outputs are time-major, as every cell's
-        batch_major = gathered is None and not self.go_backwards and getattr(cells[0], "takes_batch_major", False)
-        if batch_major:
-            x_tm = x
-        elif gathered is None:
+        else:
+            gathered = None
             x_tm = ops.transpose(x, (1, 0, 2))
             if self.go_backwards:
                 x_tm = ops.getitem(x_tm, slice(None, None, -1))
+        cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         final, at = [], 0
         out = x_tm
         for index, cell in enumerate(cells):
             n = len(_sizes(cell.state_size))
             last = index == len(cells) - 1
             sequences = self.return_sequences or not last
-            extra = {"batch_major": True} if batch_major and index == 0 else {}
             out, cell_final, _ = cell.sequence(out, states[at:at + n], mask_tm, training, sequences, want_states,
-                                               gathered if index == 0 else None, **extra)
+                                               gathered if index == 0 else None)
             at += n
             if want_states:
                 final.extend(cell_final)
