@@ -416,6 +416,14 @@ class GatheredRows(LazyTensor):
         return np.take(table, indices.reshape(-1), axis=0).reshape(self._shape)
 
 
+def embedding_of(x):
+    """``(table tensor, indices)`` when tensor ``x`` is the recorded output of `embedding`
+    (``table[indices]`` with a gradient to flow back), else None: a layer that wants the rows in
+    another order gathers them in that order (`embedding` again) instead of moving ``x``."""
+    op = getattr(x, "_op", None)
+    return (x._inputs[0], op.indices) if isinstance(op, Embedding) else None
+
+
 def gathered_rows(x):
     """``(table, indices)`` when tensor ``x`` is ``table[indices]`` as `embedding` returned it
     for inference (no gradient recorded), else None."""

@@ -303,9 +303,16 @@ class RNN(Layer):
                                    x.dtype)
         else:
             gathered = None
-            x_tm = ops.transpose(x, (1, 0, 2))
-            if self.go_backwards:
-                x_tm = ops.getitem(x_tm, slice(None, None, -1))
+            order = slice(None, None, -1) if self.go_backwards else slice(None)
+            embedded = rops.embedding_of(x)
+            if embedded is not None and embedded[1].shape == x.shape[:2]:
+                # x is table[tokens] recording a gradient: the rows gathered again in the order of
+                # the steps, instead of x transposed (and its gradient transposed back)
+                x_tm = rops.embedding(embedded[1].T[order], embedded[0])
+            else:
+                x_tm = ops.transpose(x, (1, 0, 2))
+                if self.go_backwards:
+                    x_tm = ops.getitem(x_tm, order)
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         final, at = [], 0
         out = x_tm
