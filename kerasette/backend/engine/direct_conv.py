@@ -39,10 +39,10 @@ MAX_CHANNELS = 8
 MAX_TAPS = 144
 
 #: Strided convolutions whose input-gradient values read more output-gradient values than this
-#: keep col2im (see :func:`phases_apply`). Measured at 2 threads, AVX-512, float32, phases vs
-#: col2im, ms: 32 -> 64 3x3 stride 2 at 16x16 (256 values) 0.40 vs 0.52; 1x1 stride 2 at
-#: 16x16, 64 -> 128 (128) 0.17 vs 0.34, 128 -> 256 (256) 0.63 vs 0.77; 256 -> 512 at 8x8 (512)
-#: 0.78 vs 0.27.
+#: keep col2im (see :func:`phases_apply`). Measured at 2 threads, float32, batch 32, phases vs
+#: col2im, ms, AVX-512 (AVX2): 32 -> 64 3x3 stride 2 at 16x16 (256 values) 0.40 vs 0.52 (0.52
+#: vs 0.63); 1x1 stride 2 at 16x16, 64 -> 128 (128) 0.17 vs 0.34 (0.23 vs 0.35), 128 -> 256
+#: (256) 0.63 vs 0.77 (0.92 vs 0.87); 256 -> 512 at 8x8, batch 8 (512) 0.78 vs 0.27.
 MAX_PHASE_TAPS = 256
 
 #: Strided convolutions with narrower outputs keep col2im: their phases' rows are shorter than
