@@ -197,9 +197,11 @@ def matmul_min_work() -> int:
 
 
 def memory_bound_min() -> int:
-    """Memory-bound passes (dropout, max pooling, optimizer updates) over fewer elements than
-    this run in the calling thread (default 2**20): below about a million floats, splitting
-    saves less than the hand-off."""
+    """Memory-bound passes (optimizer updates, resizing, sample normalization) over fewer
+    elements than this run in the calling thread (default 2**20): below about a million floats,
+    splitting saves less than the hand-off. The fused elementwise passes (dropout, the ReLU's
+    gradient), batch normalization's and windowed pooling's split from
+    `kerasette.backend.engine.elementwise.PASS_MIN` (2**18) or from this, whichever is lower."""
     return state.parallel.memory_bound_min
 
 
