@@ -1,8 +1,9 @@
 """Where a training step's time goes: each batch-parallel dispatch, by call site, then the
 framework's own work around the ops.
 
-A script, not a test: ``python tests/benchmarks/step_profile.py --case cifar32 [--steps 50]``
-(``KERASETTE_NUM_THREADS=1`` for the one-thread figures). Run it under ``chrt -f 10`` on a
+A script, not a test: ``python tests/benchmarks/step_profile.py --case cifar32 [--steps 50]
+[--avx2]`` (``KERASETTE_NUM_THREADS=1`` for the one-thread figures; ``--avx2``: AVX2 code on an
+AVX-512 machine, in `bench.py`'s environment). Run it under ``chrt -f 10`` on a
 shared machine, several times.
 
 1. **Dispatches.** Wraps `kerasette.backend.parallel`'s three ways of handing work to the pool
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,6 +44,7 @@ from cases import CASES, NUM_CLASSES  # noqa: E402
 from kerasette_reference import build_model  # noqa: E402
 
 from kerasette.backend import backprop, parallel  # noqa: E402
+from kerasette.backend.kernels import simd  # noqa: E402
 from kerasette.backend.ops.base import Op  # noqa: E402
 from kerasette.models import planner  # noqa: E402
 from kerasette.optimizers import base as optimizer_base  # noqa: E402
@@ -230,7 +234,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", choices=sorted(c for c in CASES if CASES[c].train), default="cifar32")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--no-framework", action="store_true", help="only the dispatch table")
+    parser.add_argument("--avx2", action="store_true",
+                        help="AVX2 code on an AVX-512 machine (bench.py's setting: its own numba cache)")
     args = parser.parse_args(argv)
+    if args.avx2 and os.environ.get("NUMBA_CPU_NAME") != "haswell":
+        # numba reads its target when it is imported: run again in bench.py's AVX2 environment
+        from bench import avx2_env  # deferred: only for --avx2
+
+        rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
+        sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
+    print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors")
     profile(args.case, args.steps, not args.no_framework)
 
 
