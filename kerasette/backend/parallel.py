@@ -233,16 +233,18 @@ def parallel_settings(matmul_min_work: int | None = None, memory_bound_min: int 
 
 
 def matmul(a, b, out=None):
-    """``a @ b`` for 2-D arrays, its output columns split over the pool when it is large."""
+    """``a @ b`` for 2-D arrays, split over the pool when it is large: by the output's columns,
+    or by its rows when it has more rows than columns (each thread then packs its own rows of
+    ``a`` and all of ``b``, the smaller operand, rather than all of ``a``: a dense layer's kernel
+    gradient ``x.T @ dy``, 1600x128 by 128x256, 456 -> 400 us on two threads)."""
     m, k = a.shape
     n = b.shape[1]
     if out is None:
         out = np.empty((m, n), np.result_type(a.dtype, b.dtype))
-
-    def part(i, j):
-        np.matmul(a, b[:, i:j], out=out[:, i:j])
-
-    map_chunks(part, n, state.parallel.matmul_min_work, m * k)
+    if m > n:
+        map_chunks(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]), m, state.parallel.matmul_min_work, n * k)
+    else:
+        map_chunks(lambda i, j: np.matmul(a, b[:, i:j], out=out[:, i:j]), n, state.parallel.matmul_min_work, m * k)
     return out
 
 

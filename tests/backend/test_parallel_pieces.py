@@ -154,3 +154,23 @@ def test_passes_give_the_same_bits_on_one_and_two_threads(threads, monkeypatch, 
             got = other[name] if isinstance(other[name], tuple) else (other[name],)
             for a, b in zip(expected, got, strict=True):
                 np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((9, 5), (5, 7)), ((7, 5), (5, 9)), ((1, 3), (3, 1))])
+def test_matmul_splits_the_longer_side_of_the_output(shape_a, shape_b, monkeypatch):
+    """A product with more output rows than columns splits by rows, else by columns; either way
+    the product of the whole (strided operands too)."""
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=shape_a), rng.normal(size=shape_b)
+    splits = []
+    chunks = parallel.map_chunks
+    monkeypatch.setattr(parallel, "map_chunks", lambda fn, n, *args: (splits.append(n), chunks(fn, n, *args))[1])
+    previous = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        with parallel.parallel_settings(matmul_min_work=0):
+            np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+            np.testing.assert_allclose(parallel.matmul(a.T.copy().T, b.T.copy().T), a @ b, rtol=1e-12)
+    finally:
+        parallel.set_num_threads(previous)
+    assert splits == [max(shape_a[0], shape_b[1])] * 2  # rows when there are more of them
