@@ -228,14 +228,14 @@ class InferenceBatchNorm(ChannelAffine):
     """Batch normalization with given statistics (inference) as one op on ``(x, gamma, beta,
     mean, variance)``: ``x * scale + shift`` per channel with ``scale = gamma / sqrt(variance +
     epsilon)`` and ``shift = beta - mean * scale`` (one kernel call, `engine.folding.scale_and_shift`,
-    in ``x``'s dtype: the bits of the elementwise ops it replaces), on the kernels of `ChannelAffine`; with ``relu``, a ReLU
-    after it in the same pass.
+    in ``x``'s dtype: the bits of the elementwise ops it replaces), on the kernels of
+    `ChannelAffine`; with ``relu``, a ReLU after it in the same pass.
 
     The backward pass gets ``sum(dy * x)`` and ``sum(dy)`` per channel from `ChannelAffine`
     (the gradients of ``scale`` and ``shift``) and takes them back through the two formulas:
     ``dgamma = (dscale - mean * dshift) * inv``, ``dbeta = dshift``, ``dmean = -scale * dshift``,
     ``dvariance = -(dscale - mean * dshift) * gamma * inv**3 / 2`` with ``inv = 1 / sqrt(variance +
-    epsilon)``. (Seven recorded ops before: 31 -> 20 us for an eager BatchNormalization call.)
+    epsilon)``. (It replaces seven recorded ops: an eager call on a (2, 4) input, 40 -> 21 us.)
     """
 
     name = "batch_normalization_inference"
