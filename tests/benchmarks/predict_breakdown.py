@@ -1,0 +1,90 @@
+"""Where a ResNet-20 prediction goes: the engine's passes by layer shape, and the Python around them.
+
+A script, not a test::
+
+    python tests/benchmarks/predict_breakdown.py [--calls 60] [--batch 32]
+
+Builds `bench.py`'s ``resnet20_predict`` model (`kerasette_reference.build_model`), times
+``model.predict(x, batch_size=batch)`` and, inside it, every call of the engine's convolution,
+Add+ReLU and global average pooling passes (wall time in the calling thread, which includes the
+other thread's half of each pass and the hand-offs), grouped by layer shape: the median time of
+one pass and its total per prediction. The last line is the prediction's median minus the passes:
+the framework's Python (planner, layers, ops, the folds of the batch normalizations) and the small
+layers (Dense, softmax). Run it under ``chrt -f 10`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's kerasette
+from cases import CASES  # noqa: E402
+from kerasette_reference import build_model  # noqa: E402
+from provenance import revision  # noqa: E402
+
+from kerasette.backend.engine import conv as engine_conv  # noqa: E402
+from kerasette.backend.engine import elementwise as engine_elementwise  # noqa: E402
+from kerasette.backend.engine import pooling as engine_pooling  # noqa: E402
+
+
+def _conv_key(args, kwargs) -> str:
+    x, w = args[0], args[1]
+    strides = kwargs.get("strides", args[3] if len(args) > 3 else (1, 1))
+    return f"conv {x.shape[3]}->{w.shape[3]} {w.shape[0]}x{w.shape[1]} s{strides[0]}, {x.shape[1]}x{x.shape[2]}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=60, help="timed predictions (default 60)")
+    parser.add_argument("--batch", type=int, default=32, help="images per prediction (default 32)")
+    args = parser.parse_args(argv)
+    case = CASES["resnet20_predict"]
+    model = build_model(case)
+    x = np.random.default_rng(0).random((args.batch, case.height, case.width, case.channels), dtype=np.float32)
+    times = collections.defaultdict(list)
+
+    def timed(module, name, key):
+        fn = getattr(module, name)
+
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            out = fn(*a, **k)
+            times[key(a, k)].append(time.perf_counter() - start)
+            return out
+
+        setattr(module, name, wrapper)
+
+    timed(engine_conv, "conv2d_forward", _conv_key)
+    timed(engine_elementwise, "add_relu", lambda a, k: f"Add+ReLU, {a[0].shape[1]}x{a[0].shape[2]}x{a[0].shape[3]}")
+    timed(engine_pooling, "global_avgpool2d_forward", lambda a, k: "GlobalAveragePooling2D")
+    for _ in range(5):
+        model.predict(x, batch_size=args.batch)
+    times.clear()
+    calls = []
+    for _ in range(args.calls):
+        start = time.perf_counter()
+        model.predict(x, batch_size=args.batch)
+        calls.append(time.perf_counter() - start)
+    median = float(np.median(calls)) * 1e3
+    print(f"ResNet-20 predict, batch {args.batch}, {args.calls} calls, kerasette {revision()}: "
+          f"median {median:.2f} ms a prediction")
+    print(f"{'pass':36s} {'per call':>8s} {'each ms':>8s} {'ms/pred':>8s}")
+    total = 0.0
+    for key in sorted(times):
+        per_call = len(times[key]) // args.calls
+        each = float(np.median(times[key])) * 1e3
+        total += each * per_call
+        print(f"{key:36s} {per_call:8d} {each:8.3f} {each * per_call:8.3f}")
+    print(f"{'passes':36s} {'':8s} {'':8s} {total:8.3f}")
+    print(f"{'the rest (Python, Dense, softmax)':36s} {'':8s} {'':8s} {median - total:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
