@@ -167,9 +167,9 @@ def vector_side(chans: int, itemsize: int) -> bool:
 
 @overload(vector_side, inline="always")
 def _vector_side_overload(chans, itemsize):
-    def impl(chans, itemsize):
+    def impl(chans, itemsize):  # no ``or``: its branch, inlined, tripped numba's SSA check (a warning)
         lanes = simd.lanes(itemsize)
-        return chans == lanes or chans == 2 * lanes
+        return (chans == lanes) | (chans == 2 * lanes)
 
     return impl
 
