@@ -158,15 +158,17 @@ def test_dispatch():
 
 
 def test_vector_side_rule():
-    """One or two vectors of channels take the explicit vector code; the kernels' compiled rule
-    agrees with the Python one."""
+    """Whole vectors of at most 64 bytes of channels take the explicit vector code (16 float32
+    channels on every width, 32 nowhere); the kernels' compiled rule agrees with the Python one."""
     lanes = simd.lanes(4)
-    assert kernels.vector_side(lanes, 4) and kernels.vector_side(2 * lanes, 4)
-    assert not kernels.vector_side(4 * lanes, 4)
+    assert kernels.vector_side(lanes, 4) and kernels.vector_side(16, 4)
+    assert kernels.vector_side(2 * lanes, 4) == (simd.VECTOR_BYTES <= 32)
+    assert not kernels.vector_side(32, 4) and not kernels.vector_side(0, 4)
     assert not kernels.vector_side(lanes + 1, 4)
     compiled = numba.njit(lambda c, s: kernels.vector_side(c, s))
-    for chans in (lanes, 2 * lanes, 3 * lanes, 4 * lanes, 5, 12):
-        assert compiled(chans, 4) == kernels.vector_side(chans, 4)
+    for chans in (0, lanes, 2 * lanes, 3 * lanes, 4 * lanes, 5, 12, 16, 32):
+        for itemsize in (4, 8):
+            assert compiled(chans, itemsize) == kernels.vector_side(chans, itemsize)
 
 
 @pytest.mark.parametrize("cpu, features", NARROWER_CPUS)

@@ -75,8 +75,8 @@ def kernel_grad(du: np.ndarray) -> np.ndarray:
 
 def _vector_side(chans: int, cout: int, dtype) -> bool:
     """Whether either side's channels take the explicit vector transforms
-    (`kerasette.backend.kernels.winograd.vector_side`: one or two vectors; 16 and 32 float32
-    channels with AVX-512, 8 and 16 with AVX2), which run in kernels of their own."""
+    (`kerasette.backend.kernels.winograd.vector_side`: whole vectors of at most 64 bytes; 16
+    float32 channels with AVX-512, 8 or 16 with AVX2), which run in kernels of their own."""
     itemsize = np.dtype(dtype).itemsize
     return _wino.vector_side(chans, itemsize) or _wino.vector_side(cout, itemsize)
 

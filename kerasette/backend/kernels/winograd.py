@@ -9,17 +9,19 @@ element-wise products of the algorithm are 36 matrix products over channels, whi
 
 The 2-D transforms are two passes of the 1-D ones (:func:`_bt`, :func:`_at`, :func:`_a`), each
 pass a loop over contiguous channels with a handful of input and output streams, which LLVM
-vectorises (one loop with all 36 streams it does not). Where a side's channels are one or two
-vectors (:func:`vector_side`; `kerasette.backend.kernels.simd`: 16 or 32 float32 channels with
-AVX-512, 8 or 16 with AVX2), the same operations run on explicit vectors instead
-(``_input_tile_v``, ``_output_tile_v``, ``_output_grad_tile_v``; the same bits), interior tiles
-read and written in place. One thread, ms for ResNet-20's 16 -> 16 layer at 32x32 (2048 tiles),
-loops / explicit: AVX-512 input transform 0.79 / 0.36, output 0.32 / 0.22, output gradient
-0.43 / 0.27; AVX2 0.75 / 0.33, 0.30 / 0.22, 0.40 / 0.22. At 32 channels on AVX-512 the output
-transform gains (0.10 / 0.08), the others tie; at four vectors (64 channels with AVX-512) the
-explicit input transform was slower (0.31 / 0.38), so those keep the loops. That code lives in
-C functions and kernels of its own (:func:`conv_chunk_v`, :func:`weight_grad_chunk_v`), so
-that a model without such layers does not compile it on its first run. Tiles that cross the border
+vectorises (one loop with all 36 streams it does not). Where a side's channels are whole
+vectors and at most 64 bytes (:func:`vector_side`: 16 float32 channels with AVX-512, 8 or 16
+with AVX2), the same operations run on explicit vectors instead (``_input_tile_v``,
+``_output_tile_v``, ``_output_grad_tile_v``; the same bits), interior tiles read and written in
+place. One thread, ms for ResNet-20's 16 -> 16 layer at 32x32 (2048 tiles), loops / explicit:
+AVX-512 input transform 0.79 / 0.36, output 0.32 / 0.22, output gradient 0.43 / 0.27; AVX2
+(two vectors) 0.75 / 0.33, 0.30 / 0.22, 0.40 / 0.22. 32 float32 channels with AVX-512 (two
+vectors) gained too (output transform 0.10 / 0.08, the others tied; the seed convnet's 32 ->
+32 layers about 10% a pass), but the seed convnet would then compile this code as well, on top
+of the loops its 64-channel layers need: its empty-cache start grew from 6.5 to 8.8 s (loaded
+machine); at four vectors the explicit input transform was slower (0.31 / 0.38). That code
+lives in C functions and kernels of its own (:func:`conv_chunk_v`, :func:`weight_grad_chunk_v`),
+so that a model without such layers does not compile it on its first run. Tiles that cross the border
 of the image go through a small zero-padded buffer. All functions fill preallocated arrays and validate
 nothing; they are generic over dtype.
 
@@ -159,17 +161,15 @@ def _input_tile_v(src, at, row, tf, vf, vt, plane, chans, kc):
 
 
 def vector_side(chans: int, itemsize: int) -> bool:
-    """Whether ``chans`` channels of ``itemsize`` bytes take the explicit vector transforms: one
-    or two vectors (see the module's docstring). Usable in kernels too."""
-    lanes = simd.lanes(itemsize)
-    return chans == lanes or chans == 2 * lanes
+    """Whether ``chans`` channels of ``itemsize`` bytes take the explicit vector transforms:
+    whole vectors, at most 64 bytes (see the module's docstring). Usable in kernels too."""
+    return chans % simd.lanes(itemsize) == 0 and 0 < chans * itemsize <= 64
 
 
 @overload(vector_side, inline="always")
 def _vector_side_overload(chans, itemsize):
-    def impl(chans, itemsize):  # no ``or``: its branch, inlined, tripped numba's SSA check (a warning)
-        lanes = simd.lanes(itemsize)
-        return (chans == lanes) | (chans == 2 * lanes)
+    def impl(chans, itemsize):  # no ``and``: its branch, inlined, tripped numba's SSA check (a warning)
+        return (chans % simd.lanes(itemsize) == 0) & (chans > 0) & (chans * itemsize <= 64)
 
     return impl
 
