@@ -43,6 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
+from timing import samples  # noqa: E402
+
 SHAPES = {"cifar": (32, 32, 32, 64), "imagenet": (8, 112, 112, 64)}
 SHAPE_LABEL = {"cifar": "32x32x32x64", "imagenet": "8x112x112x64"}
 
@@ -107,16 +110,6 @@ ENTRIES = [
 STAT = {"median": statistics.median, "min": min}
 
 
-def _samples_ms(fn, repeats: int) -> list[float]:
-    """``repeats`` timings of ``fn()`` in ms, after two calls that compile kernels and fill caches."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - start))
-    return times
 
 
 def _selected(only: str | None, shapes: str):
@@ -188,7 +181,7 @@ def torch_worker(threads: int | None = None) -> None:
         if key not in built:
             built[key] = _torch_entry(torch, nn, entries[request["name"]], SHAPES[request["shape"]])
         forward, step = built[key]
-        print(json.dumps([_samples_ms(forward, request["repeats"]), _samples_ms(step, request["repeats"])]),
+        print(json.dumps([samples(forward, request["repeats"]), samples(step, request["repeats"])]),
               flush=True)
 
 
@@ -269,8 +262,8 @@ def measure(entries, shape_names, repeats: int, rounds: int, torch_side: TorchSi
                     time.sleep(SETTLE_S)
                     if side == "kerasette" and not isinstance(row["kerasette"], str):
                         forward, step = built[e["name"]]
-                        row["kerasette"][0] += _samples_ms(forward, repeats)
-                        row["kerasette"][1] += _samples_ms(step, repeats)
+                        row["kerasette"][0] += samples(forward, repeats)
+                        row["kerasette"][1] += samples(step, repeats)
                     elif side == "torch" and torch_side is not None:
                         fwd, both = torch_side.samples(e["name"], shape_name, repeats)
                         row["torch"][0] += fwd

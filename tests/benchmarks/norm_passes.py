@@ -21,23 +21,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
+from timing import samples  # noqa: E402
+
 SHAPES = [(32, 32, 32, 16), (32, 16, 16, 32), (32, 8, 8, 64), (32, 32, 32, 64)]
 
 
-def _time_us(fn, repeats: int) -> list[float]:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1e6 * (time.perf_counter() - start))
-    return times
 
 
 def passes(shape):
@@ -84,7 +77,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 for count in ((1, 2) if round_ % 2 == 0 else (2, 1)):
                     parallel.set_num_threads(min(count, saved))
-                    times[count] += _time_us(fn, args.repeats)
+                    times[count] += samples(fn, args.repeats, 1e6)
             one, two = statistics.median(times[1]), statistics.median(times[2])
             label = "x".join(map(str, shape))
             print(f"{label:16} {name:13} {one:8.1f} {two:8.1f} {one / two:6.2f}")

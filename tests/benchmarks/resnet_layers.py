@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, run as a script or not
 from provenance import revision  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 BATCH = 32
 
@@ -58,15 +58,6 @@ ROWS = [
 ]
 
 
-def _time_ms(fn, repeats: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 # -- kerasette ------------------------------------------------------------------------------------
@@ -103,7 +94,7 @@ def kerasette_times(repeats: int) -> dict:
             targets = {id(t): t for t in [*tensors, *model.trainable_weights]}
             backprop._propagate(out, dy, targets)
 
-        out[name] = _time_ms(step, repeats)
+        out[name] = median_ms(step, repeats)
     return out
 
 
@@ -142,7 +133,7 @@ def torch_worker(repeats: int, threads: int | None) -> None:
                 module.zero_grad(set_to_none=True)
 
         module.train() if module is not None else None
-        out[name] = _time_ms(step, repeats)
+        out[name] = median_ms(step, repeats)
     out["threads"] = torch.get_num_threads()
     print(json.dumps(out))
 

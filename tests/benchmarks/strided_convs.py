@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 from provenance import revision  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 from kerasette.backend import memory, parallel  # noqa: E402
 from kerasette.backend.engine import choose, conv  # noqa: E402
@@ -45,15 +45,6 @@ LAYERS = [
 ]
 
 
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def layer_runs(batch, size, cin, cout, k, stride, padding, relu, need_input):

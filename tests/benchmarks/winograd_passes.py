@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # run from a checkout
 sys.path.insert(0, str(HERE))
 
 from provenance import revision  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 from kerasette.backend import state  # noqa: E402
 from kerasette.backend.engine import winograd_conv  # noqa: E402
@@ -49,15 +49,6 @@ SHAPES = {
 }
 
 
-def _time_ms(fn, repeats: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def run_shape(n, hw, c, f, pad, repeats):
@@ -79,12 +70,12 @@ def run_shape(n, hw, c, f, pad, repeats):
     vt = rng.standard_normal((36, tiles, c)).astype(np.float32)
     mt = np.empty((36, tiles, f), np.float32)
     out = {
-        "fwd": _time_ms(lambda: winograd_conv.conv(x, u, pads, y, scratch, block, b, True), repeats),
-        "dx": _time_ms(lambda: winograd_conv.conv(dy, uf, full, dx, scratch, block), repeats),
-        "dw": _time_ms(lambda: winograd_conv.kernel_grad(winograd_conv.weight_grad(dy, x, pads, scratch, block)),
+        "fwd": median_ms(lambda: winograd_conv.conv(x, u, pads, y, scratch, block, b, True), repeats),
+        "dx": median_ms(lambda: winograd_conv.conv(dy, uf, full, dx, scratch, block), repeats),
+        "dw": median_ms(lambda: winograd_conv.kernel_grad(winograd_conv.weight_grad(dy, x, pads, scratch, block)),
                        repeats),
-        "ktr": _time_ms(lambda: winograd_conv.kernel_transform(w), repeats),
-        "gemm": _time_ms(lambda: np.matmul(vt, u, out=mt), repeats),
+        "ktr": median_ms(lambda: winograd_conv.kernel_transform(w), repeats),
+        "gemm": median_ms(lambda: np.matmul(vt, u, out=mt), repeats),
     }
     out["GF/s"] = 2 * 36 * tiles * c * f / out["fwd"] / 1e6
     return out
