@@ -95,11 +95,8 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
         relu: apply a ReLU after the bias.
     """
     bias = w.reshape(-1) if b is None else b
-    xp, nl = _padded(x, pads, scratch), simd.lanes(x.itemsize)
-    if y.shape[3] >= 2 * nl:
-        _direct.conv_chunk(xp, w, y, bias, b is not None, relu, *strides, nl)
-    if y.shape[3] % (2 * nl):
-        _direct.conv_chunk_last(xp, w, y, bias, b is not None, relu, *strides, nl)
+    _by_vectors(_direct.conv_chunk, _direct.conv_chunk_last, y.shape[3], simd.lanes(x.itemsize),
+                _padded(x, pads, scratch), w, y, bias, b is not None, relu, *strides)
 
 
 def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
@@ -111,14 +108,9 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
         kernel: (kh, kw); strides, pads, scratch: as for :func:`conv`.
     """
     taps = kernel[0] * kernel[1] * x.shape[3]
-    rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
-    dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
-    dw[...] = 0
-    xp, nl = _padded(x, pads, scratch), simd.lanes(dy.itemsize)
-    if dy.shape[3] >= 2 * nl:
-        _direct.weight_grad_chunk(dy, xp, dw, *strides, *kernel, nl)
-    if dy.shape[3] % (2 * nl):
-        _direct.weight_grad_chunk_last(dy, xp, dw, *strides, *kernel, nl)
+    dw = _zeroed_kernel_grad(taps, dy)
+    _by_vectors(_direct.weight_grad_chunk, _direct.weight_grad_chunk_last, dy.shape[3], simd.lanes(dy.itemsize),
+                dy, _padded(x, pads, scratch), dw, *strides, *kernel)
     return dw[:taps]
 
 
@@ -127,17 +119,29 @@ def weight_grad_masked(dy, out, relu, x, kernel, strides, pads, scratch):
     gradient (the column sums of ``dz``) in one pass (`kerasette.backend.kernels.direct_masked`):
     the backward pass of a layer whose input gradient is not needed. Returns (db, dw part)."""
     taps = kernel[0] * kernel[1] * x.shape[3]
+    dw = _zeroed_kernel_grad(taps, dy)
+    db = np.zeros(dy.shape[3], dy.dtype)
+    _by_vectors(_masked.weight_grad_chunk_masked, _masked.weight_grad_chunk_masked_last, dy.shape[3],
+                simd.lanes(dy.itemsize), dy, out if relu else dy, _padded(x, pads, scratch), dw, db, relu,
+                *strides, *kernel)
+    return db, dw[:taps]
+
+
+def _by_vectors(pairs, last, cout: int, nl: int, *args) -> None:
+    """Runs a direct kernel over ``cout`` output channels: ``pairs(*args, nl)`` for the channels
+    in whole pairs of ``nl``-lane vectors, ``last(*args, nl)`` for a last single vector."""
+    if cout >= 2 * nl:
+        pairs(*args, nl)
+    if cout % (2 * nl):
+        last(*args, nl)
+
+
+def _zeroed_kernel_grad(taps: int, dy: np.ndarray) -> np.ndarray:
+    """A zeroed (taps rounded up to whole `TAP_GROUP`s, F) kernel gradient for the kernels to add into."""
     rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
     dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
     dw[...] = 0
-    db = np.zeros(dy.shape[3], dy.dtype)
-    xp, nl = _padded(x, pads, scratch), simd.lanes(dy.itemsize)
-    ref = out if relu else dy
-    if dy.shape[3] >= 2 * nl:
-        _masked.weight_grad_chunk_masked(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
-    if dy.shape[3] % (2 * nl):
-        _masked.weight_grad_chunk_masked_last(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
-    return db, dw[:taps]
+    return dw
 
 
 def flipped_kernel(w: np.ndarray) -> np.ndarray:
