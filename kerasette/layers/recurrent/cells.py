@@ -1,4 +1,5 @@
-"""The recurrent cells: SimpleRNNCell, LSTMCell, GRUCell and StackedRNNCells.
+"""The dense recurrent cells: SimpleRNNCell, LSTMCell and GRUCell (and, importable from here,
+StackedRNNCells and the pieces the cells share).
 
 A cell is one step of a recurrence, as Keras defines it: ``call(inputs, states)`` maps the
 inputs of one step (batch, features) and the previous states (a list) to ``(output,
@@ -12,103 +13,45 @@ ordinary ops.
 Weights are Keras's: ``kernel`` (features, gates * units), ``recurrent_kernel`` (units, gates *
 units), ``bias`` (gates * units,), gates in Keras's order (LSTM i, f, c, o; GRU z, r, h); a GRU
 with ``reset_after`` has a bias of shape (2, 3 * units): input bias, then recurrent bias.
+
+Where the rest lives: `kerasette.layers.recurrent.cell_base` (Keras 1 names, dropout masks, the
+three weights' arguments and config), `kerasette.layers.recurrent.stacked` (`StackedRNNCells`),
+`kerasette.layers.recurrent.nesting` (nested configs, calling a cell).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from kerasette import activations, constraints, initializers, registry, regularizers
+from kerasette import activations
 from kerasette.backend import ops
-from kerasette.backend import random as krandom
 from kerasette.backend.ops import recurrent as rops
-from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.legacy import keras_layer
-from kerasette.utils.validation import check_positive_int, check_rate
+from kerasette.layers.recurrent.cell_base import (
+    RECURRENT_KERAS1,
+    CellWeights,
+    DropoutRNNCell,
+    _implementation,
+    forget_bias_flag,
+    fusable_name,
+    lstm_bias_initializer,
+)
+from kerasette.layers.recurrent.nesting import (
+    call_cell,
+    deserialize_nested,
+    serialize_nested,
+    takes_constants,
+)
+from kerasette.layers.recurrent.stacked import StackedRNNCells
+from kerasette.utils.validation import check_positive_int
 
-#: Keras 1 argument names shared by the recurrent cells and layers
-RECURRENT_KERAS1 = {
-    "output_dim": "units",
-    "init": "kernel_initializer",
-    "inner_init": "recurrent_initializer",
-    "inner_activation": "recurrent_activation",
-    "W_regularizer": "kernel_regularizer",
-    "U_regularizer": "recurrent_regularizer",
-    "b_regularizer": "bias_regularizer",
-    "W_constraint": "kernel_constraint",
-    "U_constraint": "recurrent_constraint",
-    "b_constraint": "bias_constraint",
-    "dropout_W": "dropout",
-    "dropout_U": "recurrent_dropout",
-    "consume_less": "implementation",
-}
-
-#: activations the fused kernels compute, by function
-_FUSABLE = {activations.linear: "linear", activations.tanh: "tanh", activations.sigmoid: "sigmoid",
-            activations.hard_sigmoid: "hard_sigmoid", activations.relu: "relu"}
+__all__ = ["RECURRENT_KERAS1", "DropoutRNNCell", "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells",
+           "call_cell", "deserialize_nested", "fusable_name", "serialize_nested", "takes_constants"]
 
 
-def fusable_name(activation) -> str | None:
-    """The kernels' name of ``activation``, or None when they cannot compute it."""
-    try:
-        return _FUSABLE.get(activation)
-    except TypeError:  # unhashable callable
-        return None
-
-
-def _implementation(value) -> int:
-    """Keras 1's ``consume_less`` ('cpu', 'mem', 'gpu') or Keras 2's ``implementation`` (0, 1, 2)."""
-    if isinstance(value, str):
-        return {"cpu": 0, "mem": 1, "gpu": 2}.get(value, 2)
-    return int(value)
-
-
-class DropoutRNNCell:
-    """Input and recurrent dropout masks drawn once per sequence (the same on every step)."""
-
-    def _init_dropout(self, dropout, recurrent_dropout, seed) -> None:
-        owner = f"{type(self).__name__} '{self.name}'"
-        self.dropout = min(1.0, max(0.0, check_rate(dropout, "dropout", owner)))
-        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout", owner)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
-        self._masks: dict = {}
-
-    def _generator(self):
-        return self._rng or krandom.generator()
-
-    def _draw(self, rate: float, shape, dtype) -> np.ndarray:
-        keep = self._generator().random(shape) >= rate
-        return (keep / (1.0 - rate)).astype(dtype)
-
-    def dropout_masks(self, batch: int, features: int, dtype, training) -> tuple:
-        """(input mask (batch, features) or None, recurrent mask (batch, units) or None) for one
-        sequence in ``training``; the per-step ``call`` reuses them until `reset_dropout_masks`."""
-        if not training:
-            return None, None
-        dp = self._draw(self.dropout, (batch, features), dtype) if 0 < self.dropout < 1 else None
-        rdp = self._draw(self.recurrent_dropout, (batch, self.units), dtype) if 0 < self.recurrent_dropout < 1 \
-            else None
-        self._masks = {"input": dp, "recurrent": rdp}
-        return dp, rdp
-
-    def reset_dropout_masks(self) -> None:
-        self._masks = {}
-
-    def _step_masks(self, inputs, training):
-        if not training:
-            return None, None
-        if not self._masks:
-            self.dropout_masks(inputs.shape[0], inputs.shape[-1], inputs.dtype, training)
-        return self._masks.get("input"), self._masks.get("recurrent")
-
-
-class _GatedCell(DropoutRNNCell, Layer):
+class _GatedCell(DropoutRNNCell, CellWeights, Layer):
     """What the three built-in cells share: arguments, weights, config."""
 
     gates = 1
-    recurrent_default = None
     #: whether `_sequence` takes ``gathered`` (reads its projections from a folded table)
     folds_embeddings = False
 
@@ -122,16 +65,9 @@ class _GatedCell(DropoutRNNCell, Layer):
         self.units = check_positive_int(units, "units", owner)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._init_weight_arguments(use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                                    kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
+                                    recurrent_constraint, bias_constraint)
         self.implementation = _implementation(implementation)
         self._init_dropout(dropout, recurrent_dropout, seed)
 
@@ -149,14 +85,7 @@ class _GatedCell(DropoutRNNCell, Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': the last axis of the input must be known; "
                              f"received input shape {tuple(input_shape)}")
         g = self.gates * self.units
-        self.kernel = self.add_weight(shape=(features, g), name="kernel", initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, g), name="recurrent_kernel", initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
-        self.bias = (self.add_weight(shape=self._bias_shape(), name="bias", initializer=self._bias_init(),
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self._add_cell_weights((features, g), (self.units, g), self._bias_shape(), self._bias_init())
         self.built = True
 
     def _bias_shape(self) -> tuple:
@@ -170,20 +99,8 @@ class _GatedCell(DropoutRNNCell, Layer):
                   "activation": activations.serialize(self.activation)}
         if self.gates > 1:
             config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
-        config.update({
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
-        })
-        return config
+        return {**config, "use_bias": self.use_bias, **self._initializers_config(), **self._penalties_config(),
+                **self._dropout_config()}
 
     # -- running a whole sequence with the kernels ---------------------------------------------
     def fusable(self) -> bool:
@@ -196,9 +113,6 @@ class _GatedCell(DropoutRNNCell, Layer):
         if input_mask is not None:
             x_tm = ops.multiply(x_tm, input_mask)
         return ops.dense(x_tm, self.kernel, bias)
-
-    def _kernel_args(self) -> dict:
-        return {"activation": fusable_name(self.activation)}
 
     def sequence(self, x_tm, states, mask_tm=None, training=False, sequences=True, with_states=False,
                  gathered=None):
@@ -277,18 +191,6 @@ class SimpleRNNCell(_GatedCell):
                                   [self.recurrent_kernel], activation=fusable_name(self.activation))
 
 
-class _ForgetBiasInit(initializers.Initializer):
-    """The LSTM bias with ``unit_forget_bias``: the bias initializer's values, the forget gate's
-    quarter set to ones."""
-
-    def __init__(self, base, units):
-        self.base, self.units = base, units
-
-    def __call__(self, shape, dtype="float32"):
-        u = self.units
-        return np.concatenate([self.base((u,), dtype), np.ones((u,), dtype), self.base((2 * u,), dtype)])
-
-
 @keras_layer(keras1={**RECURRENT_KERAS1, "forget_bias_init": "unit_forget_bias"})
 class LSTMCell(_GatedCell):
     """One step of Keras's long short-term memory (gates i, f, c, o)::
@@ -313,16 +215,14 @@ class LSTMCell(_GatedCell):
                          recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
                          bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                          recurrent_dropout, seed, **kwargs)
-        if isinstance(unit_forget_bias, str):  # Keras 1's forget_bias_init: 'one' means ones
-            unit_forget_bias = unit_forget_bias == "one"
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.unit_forget_bias = forget_bias_flag(unit_forget_bias)
 
     @property
     def state_size(self):
         return [self.units, self.units]
 
     def _bias_init(self):
-        return _ForgetBiasInit(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
+        return lstm_bias_initializer(self.bias_initializer, self.units, self.unit_forget_bias)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -462,164 +362,3 @@ class GRUCell(_GatedCell):
                                   input_bias=input_bias, activation=fusable_name(self.activation),
                                   recurrent_activation=fusable_name(self.recurrent_activation),
                                   reset_after=self.reset_after)
-
-
-@keras_layer()
-class StackedRNNCells(Layer):
-    """Cells applied one after the other at each step, as one cell: the output of each is the
-    input of the next; the states are every cell's states in order. An `RNN`'s ``constants``
-    reach every cell whose ``call`` takes them (as in Keras 2), and those cells are built with
-    ``[step_shape, *constant_shapes]``.
-
-    Args:
-        cells: a list of cells (objects with ``call(inputs, states)`` and ``state_size``).
-    """
-
-    def __init__(self, cells, **kwargs):
-        super().__init__(**kwargs)
-        for cell in cells:
-            if not hasattr(cell, "call") or not hasattr(cell, "state_size"):
-                raise ValueError(f"StackedRNNCells '{self.name}': every cell needs `call` and `state_size`; "
-                                 f"received {cell!r}")
-        self.cells = list(cells)
-
-    @property
-    def state_size(self):
-        sizes = []
-        for cell in self.cells:
-            size = cell.state_size
-            sizes.extend(size if isinstance(size, (list, tuple)) else [size])
-        return sizes
-
-    @property
-    def output_size(self):
-        last = self.cells[-1]
-        size = getattr(last, "output_size", None)
-        if size is None:
-            size = last.state_size
-            size = size[0] if isinstance(size, (list, tuple)) else size
-        return size
-
-    def build(self, input_shape):
-        constants = []
-        if isinstance(input_shape, list):  # [step shape, *constant shapes] (an RNN given constants)
-            input_shape, constants = input_shape[0], [tuple(c) for c in input_shape[1:]]
-        shape = tuple(input_shape)
-        for cell in self.cells:
-            if isinstance(cell, Layer) and not cell.built:
-                cell.build([shape, *constants] if constants and takes_constants(cell) else shape)
-                cell.built = True
-            size = getattr(cell, "output_size", None)
-            if size is None:
-                size = cell.state_size
-                size = size[0] if isinstance(size, (list, tuple)) else size
-            shape = shape[:-1] + (size,)
-        self.built = True
-
-    def _counts(self) -> list[int]:
-        return [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1 for c in self.cells]
-
-    def call(self, inputs, states, training=False, constants=None):
-        new_states, at = [], 0
-        for cell, n in zip(self.cells, self._counts()):
-            own = list(states[at:at + n])
-            at += n
-            given = constants if constants is not None and takes_constants(cell) else None
-            inputs, own = call_cell(cell, inputs, own, training, given)
-            new_states.extend(own if isinstance(own, (list, tuple)) else [own])
-        return inputs, new_states
-
-    def native_children(self) -> list:
-        """(path, cell) of each cell in Keras 3's native weights file: ``cells/<class in snake
-        case>``, repeats numbered ``_1``, ``_2``, ..."""
-        from kerasette.layers.base import snake_case  # deferred: only files need it
-
-        counts: dict[str, int] = {}
-        out = []
-        for cell in self.cells:
-            base = snake_case(type(cell).__name__)
-            n = counts.get(base, 0)
-            counts[base] = n + 1
-            out.append((f"cells/{base}" + (f"_{n}" if n else ""), cell))
-        return out
-
-    def reset_dropout_masks(self) -> None:
-        for cell in self.cells:
-            if hasattr(cell, "reset_dropout_masks"):
-                cell.reset_dropout_masks()
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "cells": [serialize_nested(c) for c in self.cells]}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        config = dict(config)
-        config["cells"] = [deserialize_nested(c) if isinstance(c, dict) else c for c in config.get("cells", [])]
-        return cls(**config)
-
-
-def serialize_nested(layer) -> dict:
-    """A layer inside another (a wrapper's layer, an RNN's cell) as Keras 3 writes it: with
-    ``module`` and ``registered_name``, which Keras 3's ``from_config`` of the outer layer needs
-    to find the class (the outer file format only describes the top-level layers)."""
-    spec = registry.serialize("layer", layer)
-    name = spec["class_name"]
-    if registry.is_custom(name):
-        return {"module": None, **spec, "registered_name": name}
-    return {"module": "keras.layers", **spec, "registered_name": None}
-
-
-#: keys Keras 3 writes into nested layer configs that carry nothing when they hold these values
-_INERT = {"quantization_config": (None,), "lora_rank": (None, 0), "lora_alpha": (None,), "build_config": None,
-          "optional": (False, None), "ragged": (False, None), "sparse": (False, None)}
-
-
-def deserialize_nested(spec: dict):
-    """A layer inside another (a wrapper's ``layer``, an RNN's ``cell``) from ``{'class_name',
-    'config'}`` as any Keras version writes it: the class found through the registry (the user's
-    registered classes included), Keras 1 names translated by the class, keys that carry nothing
-    dropped (a file's top-level layers get the same from `kerasette.saving`)."""
-    if not isinstance(spec, dict) or "class_name" not in spec:
-        raise ValueError(f"a nested layer config must be a dict with 'class_name' and 'config'; received "
-                         f"{spec!r:.200}")
-    name = spec.get("registered_name") or spec["class_name"]
-    cls = registry.lookup("layer", name) or registry.lookup("layer", spec["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown layer class {spec['class_name']!r} in a nested layer config; register "
-                         "custom layers (kerasette.utils.register_keras_serializable) to load them")
-    config = {k: v for k, v in (spec.get("config") or {}).items()
-              if k not in _INERT or (_INERT[k] is not None and v not in _INERT[k])}
-    if hasattr(cls, "translate_config"):
-        config = cls.translate_config(config)
-    return cls.from_config(config)
-
-
-def takes_constants(cell) -> bool:
-    """Whether ``cell.call`` accepts ``constants=`` (by name or through ``**kwargs``)."""
-    import inspect  # deferred: only cells given constants need the signature
-
-    params = inspect.signature(cell.call).parameters
-    return "constants" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def call_cell(cell, inputs, states, training, constants=None):
-    """``cell.call(inputs, states)`` (states as a list, as Keras passes them), with ``training``
-    when the cell's ``call`` takes it and ``constants=`` when given (Keras 2's constants of an
-    `RNN` call); a cell with one state may return it bare."""
-    import inspect  # deferred: only user cells need the signature
-
-    takes = getattr(type(cell), "_takes_training", None)
-    if takes is None:
-        params = inspect.signature(cell.call).parameters
-        takes = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-        try:
-            type(cell)._takes_training = takes
-        except TypeError:
-            pass
-    extra = {} if constants is None else {"constants": constants}
-    if takes:
-        extra["training"] = training
-    out, new = cell.call(inputs, states, **extra)
-    if isinstance(new, Tensor) or not isinstance(new, (list, tuple)):
-        new = [new]
-    return out, list(new)

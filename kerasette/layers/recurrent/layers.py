@@ -6,7 +6,7 @@ zero_output_for_mask), in Keras 1, 2 and 3 spellings, and reads the cell's attri
 (``layer.units``, ``layer.kernel``, ...). Weights are the cell's, named
 ``<layer>/<cell>/kernel`` etc., in Keras's layout.
 
-Files from other layouts:
+Files from other layouts (converted by `kerasette.layers.recurrent.stored_weights`):
 
 - Keras 1 stored LSTM/GRU weights gate by gate (``lstm_1_W_i``, ``lstm_1_U_i``, ``lstm_1_b_i``,
   ... in the order i, c, f, o for the LSTM, z, r, h for the GRU) unless ``consume_less='gpu'``:
@@ -19,87 +19,53 @@ Files from other layouts:
 
 from __future__ import annotations
 
-import numpy as np
-
-from kerasette.layers.base import snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import RECURRENT_KERAS1, GRUCell, LSTMCell, SimpleRNNCell
+from kerasette.layers.recurrent.cell_base import RECURRENT_KERAS1
+from kerasette.layers.recurrent.cell_layer import CellLayer
+from kerasette.layers.recurrent.cells import GRUCell, LSTMCell, SimpleRNNCell
 from kerasette.layers.recurrent.rnn import RNN
+from kerasette.layers.recurrent.stored_weights import cudnn_converter, regroup_per_gate
 
 _RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
                   "zero_output_for_mask", "input_length", "time_major", "input_dim")
-_LAYER_ARGUMENTS = ("name", "trainable", "input_shape", "batch_input_shape", "batch_size", "dtype", "weights")
-#: what the layers read through to their cell
-_CELL_ATTRIBUTES = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-                    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
-                    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
-                    "bias_constraint", "dropout", "recurrent_dropout", "reset_after", "implementation", "seed",
-                    "kernel", "recurrent_kernel", "bias")
 
 
-class _CellLayer(RNN):
-    """An `RNN` whose cell is built from the layer's own arguments."""
+class _CellLayer(CellLayer):
+    """An `RNN` whose cell (``cell_class``) is built from the layer's own arguments."""
 
     cell_class = None
     cell_name = "cell"
+    cell_attributes = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+                       "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+                       "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+                       "bias_constraint", "dropout", "recurrent_dropout", "reset_after", "implementation", "seed",
+                       "kernel", "recurrent_kernel", "bias")
 
     def __init__(self, *args, activity_regularizer=None, **kwargs):
-        rnn_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGUMENTS if k in kwargs}
-        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGUMENTS if k in kwargs}
-        layer_kwargs["name"] = layer_kwargs.get("name") or unique_name(snake_case(type(self).__name__))
-        try:
-            cell = self.cell_class(*args, name=self.cell_name, dtype=layer_kwargs.get("dtype"), **kwargs)
-        except ValueError as exc:  # the cell checked the arguments: name the layer the user made
-            cell_label = f"{self.cell_class.__name__} '{self.cell_name}'"
-            raise ValueError(str(exc).replace(cell_label, f"{type(self).__name__} '{layer_kwargs['name']}'")) \
-                from None
-        super().__init__(cell, **rnn_kwargs, **layer_kwargs)
-        from kerasette import regularizers  # deferred: only layers with an activity penalty need it
-
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-    def __getattr__(self, name):
-        if name in _CELL_ATTRIBUTES and "cell" in self.__dict__:
-            return getattr(self.__dict__["cell"], name)
-        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
+        rnn_kwargs, layer_kwargs = self._split_arguments(kwargs, _RNN_ARGUMENTS)
+        self._start(lambda: self.cell_class(*args, name=self.cell_name, dtype=layer_kwargs.get("dtype"), **kwargs),
+                    f"{self.cell_class.__name__} '{self.cell_name}'", rnn_kwargs, layer_kwargs, activity_regularizer)
 
     def call(self, inputs, mask=None, training=False, initial_state=None):
         out = super().call(inputs, mask=mask, training=training, initial_state=initial_state)
-        if self.activity_regularizer is not None:
-            from kerasette.backend import ops  # deferred: rarely used
-
-            first = out[0] if isinstance(out, list) else out
-            self._activity_losses = [ops.divide(self.activity_regularizer(first), float(first.shape[0]))]
+        self._penalize_activity(out[0] if isinstance(out, list) else out)
         return out
 
-    @property
-    def losses(self) -> list:
-        return [*RNN.losses.fget(self), *self.__dict__.get("_activity_losses", [])]
-
     def get_config(self) -> dict:
-        from kerasette import regularizers  # deferred: see __init__
-
-        cell = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell.pop(key, None)
         base = RNN.get_config(self)
         base.pop("cell")
-        return {**base, **cell, "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
+        return self._with_cell_config(base)
 
     @classmethod
     def translate_config(cls, config: dict) -> dict:
         config = super().translate_config(config)
         return cls.cell_class.translate_config(config) if cls.cell_class is GRUCell else config
 
-    # -- weights in other layouts ----------------------------------------------------------
+    # -- weights in other layouts (`kerasette.layers.recurrent.stored_weights`) ------------
     def stored_weight_converter(self, var, stored_shape, origin):
         if not self.__dict__.get("_cudnn_file"):
             return None
-        return _cudnn_converter(self, var, tuple(stored_shape))
+        return cudnn_converter(self, var, tuple(stored_shape))
 
     def regroup_stored_weights(self, arrays: list) -> list:
         """Keras 1's per-gate arrays (12 for an LSTM, 9 for a GRU) as Keras 2's ``[kernel,
@@ -108,32 +74,7 @@ class _CellLayer(RNN):
         gates = {"LSTM": 4, "GRU": 3}.get(self._keras_kind)
         if gates is None or len(arrays) != 3 * gates:
             return arrays
-        # Keras 1 stores (W, U, b) per gate: LSTM in the order i, c, f, o; GRU z, r, h
-        order = [0, 2, 1, 3] if gates == 4 else [0, 1, 2]
-        triples = [arrays[3 * g:3 * g + 3] for g in order]
-        return [np.concatenate([t[k] for t in triples], axis=-1) for k in range(3)]
-
-
-def _split_gates(value: np.ndarray, n: int) -> list[np.ndarray]:
-    return np.split(value, n, axis=-1)
-
-
-def _cudnn_converter(layer, var, stored_shape):
-    """The conversion of a CuDNN layer's stored weight into ``var``'s Keras layout."""
-    gates = 4 if layer._keras_kind == "LSTM" else 3
-    short = var.name.rsplit("/", 1)[-1]
-    units = layer.units
-    if short == "kernel":
-        def kernel(value):
-            return np.concatenate([g.T.reshape(g.shape, order="F") for g in _split_gates(value, gates)], axis=-1)
-        return kernel
-    if short == "recurrent_kernel":
-        return lambda value: np.concatenate([g.T for g in _split_gates(value, gates)], axis=-1)
-    if short == "bias" and stored_shape == (2 * gates * units,):
-        if gates == 4:
-            return lambda value: value[:4 * units] + value[4 * units:]
-        return lambda value: value.reshape(2, 3 * units)
-    return None
+        return regroup_per_gate(arrays, gates)
 
 
 @keras_layer(keras1=RECURRENT_KERAS1)
@@ -218,5 +159,3 @@ class CuDNNGRU:
     @classmethod
     def translate_config(cls, config: dict) -> dict:
         return {**config, "reset_after": True}
-
-

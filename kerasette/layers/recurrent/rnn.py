@@ -39,7 +39,8 @@ from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import StackedRNNCells, call_cell, deserialize_nested, serialize_nested
+from kerasette.layers.recurrent.nesting import call_cell, deserialize_nested, serialize_nested
+from kerasette.layers.recurrent.stacked import StackedRNNCells
 from kerasette.utils.validation import shape_str
 
 
