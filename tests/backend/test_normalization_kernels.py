@@ -119,34 +119,67 @@ def relu_sums_reference(g, y, x, x_center):
     return s1, s2
 
 
+def forward_map(x, scale, shift):
+    """``x * scale + shift`` in ``x``'s dtype, one multiply and one add rounded each (the forward
+    kernel's operations)."""
+    return (x * scale).astype(x.dtype) + shift
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rows", [1, 31, 33, 70])  # below, at and past the block
 def test_channel_sums_rows_relu_kernel(dtype, rows):
     rng = np.random.default_rng(rows)
-    g, y, x = (rng.standard_normal((rows, 6)).astype(dtype) for _ in range(3))
-    y[0, 0] = 0  # the ReLU's output at exactly 0: masked
+    g, x = (rng.standard_normal((rows, 6)).astype(dtype) for _ in range(2))
+    scale, shift = rng.uniform(0.5, 2, 6).astype(dtype), rng.standard_normal(6).astype(dtype)
+    shift[0] = -x[0, 0] * scale[0]  # the map at exactly 0 (or its rounding) somewhere
     xc = rng.standard_normal(6).astype(dtype)
     s1, s2 = np.full(6, 0.5), np.full(6, -0.25)  # added to
-    kernels.channel_sums_rows_relu(g, y, x, xc, dtype(0), s1, s2, np.empty(6, dtype), np.empty(6, dtype))
-    r1, r2 = relu_sums_reference(g, y, x, xc)
+    kernels.channel_sums_rows_relu(g, x, scale, shift, xc, dtype(0), s1, s2, np.empty(6, dtype), np.empty(6, dtype))
+    r1, r2 = relu_sums_reference(g, forward_map(x, scale, shift), x, xc)
     np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
     np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_mask_from_the_input_is_the_forward_outputs_sign(dtype):
+    """The backward kernels' mask, ``x * scale + shift > 0`` computed again, is exactly where the
+    forward kernel's output is positive, on values whose map lands at and around 0 (with its
+    rounding): the forward kernel's output is the reference, not a formula."""
+    rng = np.random.default_rng(5)
+    rows, chans = 257, 64
+    scale = rng.uniform(0.1, 3, chans).astype(dtype)
+    shift = rng.standard_normal(chans).astype(dtype)
+    x = (-shift / scale).astype(dtype) + rng.standard_normal((rows, chans)).astype(dtype) * dtype(1e-6)
+    x[::7] = rng.standard_normal(x[::7].shape).astype(dtype)
+    y = np.empty_like(x)
+    kernels.channel_affine_rows(x, scale, shift, dtype(0), y)
+    assert (y == 0).sum() > 1000 and (y > 0).sum() > 1000
+    ones, zeros = np.ones(chans, dtype), np.zeros(chans, dtype)
+    g = np.ones_like(x)
+    out = np.full_like(x, np.nan)
+    kernels.channel_affine2_rows_relu(g, x, scale, shift, ones, zeros, zeros, dtype(0), out)
+    np.testing.assert_array_equal(out, (y > 0).astype(dtype))
+    s1, s2 = np.zeros(chans), np.zeros(chans)
+    kernels.channel_sums_rows_relu(g, x, scale, shift, zeros, dtype(0), s1, s2, np.empty(chans, dtype),
+                                   np.empty(chans, dtype))
+    np.testing.assert_array_equal(s1, (y > 0).sum(axis=0))
+
+
 def test_relu_kernels_mask_an_infinite_gradient_to_zero():
-    """Where the ReLU's output is not positive, the gradient is 0 even when it is infinite or NaN
-    (a select, not a product with the mask, which would give NaN)."""
+    """Where the ReLU was off, the gradient is 0 even when it is infinite or NaN (a select, not a
+    product with the mask, which would give NaN)."""
     g = np.array([[np.inf, 1.0], [np.nan, 2.0]], np.float32)
-    y = np.array([[0.0, 1.0], [-1.0, 1.0]], np.float32)
-    x = np.ones((2, 2), np.float32)
+    x = np.array([[0.0, 1.0], [-1.0, 1.0]], np.float32)  # the map is x itself: off, on / off, on
     zeros, one = np.zeros(2, np.float32), np.ones(2, np.float32)
     s1, s2 = np.zeros(2), np.zeros(2)
-    kernels.channel_sums_rows_relu(g, y, x, zeros, np.float32(0), s1, s2, np.empty(2, np.float32),
+    kernels.channel_sums_rows_relu(g, x, one, zeros, zeros, np.float32(0), s1, s2, np.empty(2, np.float32),
                                    np.empty(2, np.float32))
     assert s1.tolist() == [0.0, 3.0] and s2.tolist() == [0.0, 3.0]
     out = np.full_like(g, np.nan)
-    kernels.channel_affine2_rows_relu(g, y, x, one, one, zeros, np.float32(0), out)
-    assert out.tolist() == [[1.0, 2.0], [1.0, 3.0]]
+    kernels.channel_affine2_rows_relu(g, x, one, zeros, one, one, zeros, np.float32(0), out)
+    assert out.tolist() == [[0.0, 2.0], [-1.0, 3.0]]
+    kernels.channel_affine2_rows_relu_inplace(g, x, one, zeros, one, one, zeros, np.float32(0))
+    assert g.tolist() == [[0.0, 2.0], [-1.0, 3.0]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -176,9 +209,18 @@ def test_channel_affine_kernels(dtype):
     np.testing.assert_allclose(y, np.maximum(u * a + b, 0), **_tol(dtype))
     kernels.channel_affine2_rows(u, v, a, b, c, y)
     np.testing.assert_allclose(y, u * a + v * b + c, **_tol(dtype))
-    m = rng.standard_normal((7, 4)).astype(dtype)  # a ReLU's output: u masked where it is not positive
-    kernels.channel_affine2_rows_relu(u, m, v, a, b, c, zero, y)
-    np.testing.assert_allclose(y, np.where(m > 0, u, 0) * a + v * b + c, **_tol(dtype))
+    scale, shift = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)  # a forward map
+    m = forward_map(v, scale, shift)  # before its ReLU: u masked where it is not positive
+    kernels.channel_affine2_rows_relu(u, v, scale, shift, a, b, c, zero, y)
+    want = np.where(m > 0, u, 0) * a + v * b + c
+    np.testing.assert_allclose(y, want, **_tol(dtype))
+    w = u.copy()
+    kernels.channel_affine2_rows_relu_inplace(w, v, scale, shift, a, b, c, zero)
+    np.testing.assert_array_equal(w, y)
+    kernels.channel_affine2_rows(u, v, a, b, c, y)
+    w = u.copy()
+    kernels.channel_affine2_rows_inplace(w, v, a, b, c)
+    np.testing.assert_array_equal(w, y)
     u3, v3 = u.reshape(7, 4, 1).transpose(2, 1, 0).copy(), v.reshape(7, 4, 1).transpose(2, 1, 0).copy()  # (1, 4, 7)
     y3 = np.full_like(u3, np.nan)
     kernels.channel_affine_planes(u3, a, b, nan, y3)
@@ -322,13 +364,46 @@ def test_split_passes_give_the_same_bits_on_one_and_two_threads(monkeypatch, dty
             xv, gv = view.of(x), view.of(g)
             scale = np.linspace(0.5, 1.5, 16)
             y = view.affine(xv, scale, -scale, relu=True)
-            results.append([*view.statistics(xv), y, *view.relu_sums(gv, y, xv, scale),
-                            view.affine2(gv, xv, scale, -scale, scale, y), *view.affine_backward(gv, xv, scale)])
+            relu = view.tile(scale, dtype), view.tile(-scale, dtype)
+            results.append([*view.statistics(xv), y, *view.relu_sums(gv, xv, *relu, scale),
+                            view.affine2(gv, xv, scale, -scale, scale, relu=relu),
+                            (lambda u: view.affine2(u, xv, scale, -scale, scale, relu=relu, out=u))(gv.copy()),
+                            *view.affine_backward(gv, xv, scale)])
     finally:
         parallel.set_num_threads(saved)
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("shape, axes", [((4, 6, 5, 16), (0, 1, 2)), ((5, 24), (0,)), ((3, 8, 4, 5), (0, 2, 3))])
+def test_batch_norm_backward_writes_over_a_scratch_gradient(relu, shape, axes, monkeypatch):
+    """When the backward walk says no one else reads the output gradient (``grad_is_scratch``),
+    the input gradient is written over it (rows; planes return a new array): the same bits as
+    into a new array, split in pieces or not."""
+    from kerasette.backend.ops.normalization import BatchNorm
+
+    rng = np.random.default_rng(31)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    kept = [shape[a] for a in range(len(shape)) if a not in axes]
+    gamma, beta = rng.uniform(0.5, 2, kept).astype(np.float32), rng.standard_normal(kept).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    monkeypatch.setattr(bn, "PASS_MIN", 0)
+    monkeypatch.setattr(bn, "piece_work", lambda total: 64)
+    results = []
+    for scratch in (False, True):
+        op = BatchNorm(axes, 1e-3, relu=relu)
+        op.needs_grad = (True, True, True)
+        op.forward(x, gamma, beta)
+        op.grad_is_scratch = scratch
+        grad = dy.copy()
+        dx, dgamma, dbeta = op.backward(grad)
+        rows = len(axes) == len(shape) - 1 and axes[-1] == len(shape) - 2
+        assert np.shares_memory(dx, grad) == (scratch and rows)
+        results.append((dx, dgamma, dbeta))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_batch_norm_relu_is_one_planned_step_in_training_and_inference():

@@ -9,8 +9,9 @@ For each shape (batch 32: 32x32x16, 16x16x32, 8x8x64, and 32x32x64) it prints th
 microseconds of each pass as `kerasette.backend.engine.normalization` and
 `kerasette.backend.engine.elementwise` run it: ``stats`` (the statistics' reduction), ``affine``
 (the forward map with a ReLU), ``sums``/``relu_sums`` (the backward reduction without and with the
-ReLU's gradient inside), ``affine2``/``affine2_relu`` (the input gradient's map), ``add_relu``
-and ``relu_grad``; the columns ``1 thr`` and ``2 thr`` are the same call with the thread count
+ReLU's gradient inside), ``affine2``/``affine2_relu`` (the input gradient's map, into a new
+array), ``affine2_relu_in`` (the same written over the output gradient), ``add_relu`` and
+``relu_grad``; the columns ``1 thr`` and ``2 thr`` are the same call with the thread count
 set to one and to two (a pass under ``PASS_MIN`` values runs on one thread either way). The two
 settings take turns ``--rounds`` times, so that a busy spell falls on both. Run it under
 ``chrt -f 10`` on a shared machine.
@@ -44,15 +45,17 @@ def passes(shape):
     xv, gv = view.of(x), view.of(g)
     chans = shape[-1]
     scale, shift = np.linspace(0.5, 1.5, chans), np.linspace(-1, 1, chans)
-    y = view.affine(xv, scale, shift, relu=True)
+    relu = view.tile(scale, np.float32), view.tile(shift, np.float32)  # the forward map's numbers
     zeros = np.zeros(chans)
+    scratch = gv.copy()  # written over again and again (the values stay finite: a is 0, b small)
     return [
         ("stats", lambda: view.statistics(xv)),
         ("affine", lambda: view.affine(xv, scale, shift, relu=True)),
         ("sums", lambda: view.sums(gv, xv, zeros, shift)),
-        ("relu_sums", lambda: view.relu_sums(gv, y, xv, shift)),
+        ("relu_sums", lambda: view.relu_sums(gv, xv, *relu, shift)),
         ("affine2", lambda: view.affine2(gv, xv, scale, scale, shift)),
-        ("affine2_relu", lambda: view.affine2(gv, xv, scale, scale, shift, y)),
+        ("affine2_relu", lambda: view.affine2(gv, xv, scale, scale, shift, relu=relu)),
+        ("affine2_relu_in", lambda: view.affine2(scratch, xv, zeros, scale * 1e-3, shift, relu=relu, out=scratch)),
         ("add_relu", lambda: elementwise.add_relu(x, g)),
         ("relu_grad", lambda: elementwise.relu_grad(g, x)),
     ]
@@ -70,7 +73,7 @@ def main() -> None:
     saved = parallel.num_threads()
     print(f"median us of {args.repeats} x {args.rounds} calls; split from {elementwise.PASS_MIN} values "
           f"in pieces of elementwise.piece_work(n); pool threads available: {saved}")
-    print(f"{'shape':16} {'pass':13} {'1 thr':>8} {'2 thr':>8} {'ratio':>6}")
+    print(f"{'shape':16} {'pass':15} {'1 thr':>8} {'2 thr':>8} {'ratio':>6}")
     for shape in SHAPES:
         for name, fn in passes(shape):
             times = {1: [], 2: []}
@@ -80,7 +83,7 @@ def main() -> None:
                     times[count] += samples(fn, args.repeats, 1e6)
             one, two = statistics.median(times[1]), statistics.median(times[2])
             label = "x".join(map(str, shape))
-            print(f"{label:16} {name:13} {one:8.1f} {two:8.1f} {one / two:6.2f}")
+            print(f"{label:16} {name:15} {one:8.1f} {two:8.1f} {one / two:6.2f}")
     parallel.set_num_threads(saved)
 
 

@@ -133,12 +133,15 @@ class ChannelView:
             centers = a_center.astype(a.dtype), b_center.astype(b.dtype)
         return self._reduce(self._kernels()[0], (a, b), centers)
 
-    def relu_sums(self, g: np.ndarray, y: np.ndarray, x: np.ndarray, x_center) -> tuple[np.ndarray, np.ndarray]:
+    def relu_sums(self, g: np.ndarray, x: np.ndarray, scale, shift, x_center) -> tuple[np.ndarray, np.ndarray]:
         """Per channel, float64: ``sum(m)`` and ``sum(m * (x - x_center))`` with ``m = g`` where
-        ``y > 0``, else 0 (the gradient through a ReLU of output ``y``); views from `of`."""
+        ``x * scale + shift > 0``, else 0 (the gradient through a ReLU after the forward map of
+        `affine` with those ``scale`` and ``shift``, as `tile` gives them); views from `of`."""
         if not self.rows:
+            y = self.affine(x, scale, shift, relu=True, tiled=True)
             return self.sums(relu_grad(g, y), x, np.zeros(self.channels), x_center)
-        return self._reduce(_k.channel_sums_rows_relu, (g, y, x), (self.tile(x_center, x.dtype), g.dtype.type(0)))
+        return self._reduce(_k.channel_sums_rows_relu, (g, x),
+                            (scale, shift, self.tile(x_center, x.dtype), g.dtype.type(0)))
 
     def affine(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool = False,
                tiled: bool = False) -> np.ndarray:
@@ -152,22 +155,40 @@ class ChannelView:
         self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
         return y
 
-    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, mask: np.ndarray | None = None,
-                tiled: bool = False) -> np.ndarray:
-        """``u * a + v * b + c`` per channel, a new array of the view's shape; with ``mask``
-        (the output of a ReLU), ``u`` is 0 where ``mask`` is not positive (``tiled``: ``a``,
-        ``b``, ``c`` are already as `tile` gives them)."""
-        y = memory.empty_aligned(self.shape, u.dtype)
+    def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, relu=None, mask: np.ndarray | None = None,
+                tiled: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+        """``u * a + v * b + c`` per channel (``tiled``: ``a``, ``b``, ``c`` are already as
+        `tile` gives them).
+
+        Args:
+            u, v: views from `of` (the output gradient and the input).
+            relu: ``(scale, shift)`` of a forward map with a ReLU (`affine`, as `tile` gives
+                them), on rows: ``u`` is 0 where ``v * scale + shift`` is not positive.
+            mask: the output of a ReLU (planes): ``u`` is 0 where it is not positive.
+            out: the array written (``u`` itself: written in place), or None for a new one.
+        """
         if not tiled:
             a, b, c = (self.tile(t, u.dtype) for t in (a, b, c))
-        if mask is None:
+        if not self.rows and (relu is not None or mask is not None):
+            if mask is None:
+                mask = self.affine(v, *relu, relu=True, tiled=True)
+            return self.affine2(relu_grad(u, mask, in_place=out is u), v, a, b, c, tiled=True, out=out)
+        if out is u and not self.rows:  # (no in-place planes kernel: one array as two would run unvectorized)
+            out = None
+        y = memory.empty_aligned(self.shape, u.dtype) if out is None else out
+        if relu is not None:
+            scale, shift, zero = *relu, u.dtype.type(0)
+            if y is u:
+                self._split(lambda i, j: _k.channel_affine2_rows_relu_inplace(u[i:j], v[i:j], scale, shift, a, b, c,
+                                                                              zero))
+            else:
+                self._split(lambda i, j: _k.channel_affine2_rows_relu(u[i:j], v[i:j], scale, shift, a, b, c, zero,
+                                                                      y[i:j]))
+        elif y is u:
+            self._split(lambda i, j: _k.channel_affine2_rows_inplace(u[i:j], v[i:j], a, b, c))
+        else:
             kernel = self._kernels()[2]
             self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
-        elif self.rows:
-            zero = u.dtype.type(0)
-            self._split(lambda i, j: _k.channel_affine2_rows_relu(u[i:j], mask[i:j], v[i:j], a, b, c, zero, y[i:j]))
-        else:
-            return self.affine2(relu_grad(u, mask), v, a, b, c, tiled=True)
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
@@ -191,8 +212,10 @@ class ChannelView:
         per-channel numbers in one kernel, and the map (then a ReLU, when ``relu``).
 
         Returns:
-            ``(y, mean, var, inv)``: the output (the view's shape), and per channel (float64) the
-            mean, the biased variance and ``1 / sqrt(var + epsilon)``.
+            ``(y, mean, var, inv, scale, shift)``: the output (the view's shape); per channel
+            (float64) the mean, the biased variance and ``1 / sqrt(var + epsilon)``; and the map's
+            ``scale`` and ``shift`` as the kernels took them (`tile`), for `normalize_backward`'s
+            ReLU mask.
         """
         first = self._first(x)
         totals = self._statistics_totals(x, first)
@@ -201,38 +224,46 @@ class ChannelView:
         scale, shift = np.empty(width, x.dtype), np.empty(width, x.dtype)
         _k.batch_norm_coefficients(totals, width, first, float(self.count), gamma.reshape(-1), beta.reshape(-1),
                                    float(epsilon), mean, var, inv, scale, shift)
-        return self.affine(x, scale, shift, relu=relu, tiled=True), mean, var, inv
+        return self.affine(x, scale, shift, relu=relu, tiled=True), mean, var, inv, scale, shift
 
     def normalize_backward(self, g: np.ndarray, x: np.ndarray, mean: np.ndarray, inv: np.ndarray,
-                           gamma: np.ndarray, y: np.ndarray | None = None, input_gradient: bool = True):
+                           gamma: np.ndarray, relu=None, y: np.ndarray | None = None,
+                           input_gradient: bool = True, overwrite_g: bool = False):
         """Batch normalization's backward pass on views ``g`` (the output gradient) and ``x``:
         one reduction, the per-channel numbers in one kernel, and the input gradient's map.
 
         Args:
             mean, inv: what `normalize` returned.
             gamma: the scale, (C,).
-            y: the output of a ReLU after the normalization (its gradient then runs inside
-                the passes), or None.
+            relu: with a ReLU after the normalization, ``(scale, shift)`` as `normalize`
+                returned them: the ReLU's gradient runs inside the passes (rows: its mask
+                computed from ``x``), or None.
+            y: on planes, the ReLU's output (its mask; computed again from ``relu`` when None).
             input_gradient: whether to compute the input's gradient.
+            overwrite_g: write the input gradient into ``g`` (the caller owns it: no one else
+                reads it).
 
         Returns:
             ``(dx or None, dgamma, dbeta)``: dx in the view's shape, the others (C,) float64.
         """
         rounded = mean.astype(g.dtype)  # the centre the kernel uses
         centre = self.tile(rounded, g.dtype)
-        if y is None:
+        if relu is None:
             totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
         elif self.rows:
-            totals = self._totals(_k.channel_sums_rows_relu, (g, y, x), (centre, g.dtype.type(0)))
+            totals = self._totals(_k.channel_sums_rows_relu, (g, x), (*relu, centre, g.dtype.type(0)))
         else:
-            g, y = relu_grad(g, y), None
+            g = relu_grad(g, self.affine(x, *relu, relu=True, tiled=True) if y is None else y, in_place=overwrite_g)
+            relu, overwrite_g = None, True  # g is now a masked copy, or the caller's own
             totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
         chans, width = self.channels, self.shape[1]
         dbeta, dgamma = np.empty(chans), np.empty(chans)
         a, b, c = np.empty(width, g.dtype), np.empty(width, g.dtype), np.empty(width, g.dtype)
         _k.batch_norm_backward_coefficients(totals, width, rounded, mean, inv, gamma.reshape(-1),
                                             float(self.count), dbeta, dgamma, a, b, c)
-        dx = self.affine2(g, x, a, b, c, y, tiled=True) if input_gradient else None
+        dx = None
+        if input_gradient:
+            dx = self.affine2(g, x, a, b, c, relu=relu, tiled=True, out=g if overwrite_g else None)
         return dx, dgamma, dbeta
 
     def _first(self, x: np.ndarray) -> np.ndarray:

@@ -16,12 +16,21 @@ statistics, the backward pass's sums and the inference backward pass are the red
 A ReLU after the normalization runs inside the forward map: it clamps at ``lower`` (0 for a
 ReLU; NaN, which nothing compares below, for none). Its backward pass, on rows, runs inside the
 backward reduction and map (`channel_sums_rows_relu`, `channel_affine2_rows_relu`: the output
-gradient where the ReLU's output ``y`` is positive, else 0), written as a select between the
-gradient and the ``zero`` argument, which compiles to a vector blend (as fast as multiplying by
-the mask, and an infinite gradient where the ReLU was off stays 0; ``0 * g`` in its place made
-the loop 1.2x slower). Fused, the masked sums at 32x32x16 (batch 32) took 213 us where the
-separate mask pass and the plain sums took 224 + 142, on one thread. On planes the mask is a pass
-of its own (`kerasette.backend.kernels.elementwise.relu_grad`).
+gradient where the ReLU was on, else 0). Where it was on is not read from the ReLU's output but
+computed again from the input and the forward map's ``scale`` and ``shift``: ``x * scale + shift
+> 0``, the same multiply and add in the same dtype as the forward kernel (no fused multiply-add:
+the kernels are compiled without ``fastmath``), so the same bits as ``y > 0``, and one array
+fewer to read (the reduction reads ``dy`` and ``x``, the map ``dy`` and ``x``, and the output is
+not kept). With the map written over ``dy`` (below), the op's backward pass at 32x32x32x16 (batch
+32) took 350 us where reading ``y`` into a new array took 585, on one thread. The mask is a select between the gradient and the ``zero`` argument, which compiles
+to a vector blend (as fast as multiplying by the mask, and an infinite gradient where the ReLU
+was off stays 0; ``0 * g`` in its place made the loop 1.2x slower). On planes the mask is a pass
+of its own (`kerasette.backend.kernels.elementwise.relu_grad`) on the kept output.
+
+The input gradient's map can write over the output gradient it reads (``*_inplace``: the caller
+owns that gradient): the lines it writes are already in the cache, where a new array's are
+fetched first. (A kernel of its own: given one array as both ``u`` and ``y``, LLVM's overlap
+check fails and the loop runs unvectorized.)
 
 Channels-last arrays with few channels are given to the rows kernels as wider rows (16 channels:
 four image rows per kernel row, 64 values, with the per-channel numbers repeated four times; see
@@ -124,13 +133,15 @@ def _channel_stats_rows(a, a_center, s1, s2, p1, p2):
             s2[c] += p2[c]
 
 
-def _channel_sums_rows_relu(g, y, x, x_center, zero, s1, s2, p1, p2):
+def _channel_sums_rows_relu(g, x, scale, shift, x_center, zero, s1, s2, p1, p2):
     """Adds ``sum_r m`` to ``s1`` and ``sum_r m * (x - x_center)`` to ``s2``, per channel, where
-    ``m = g`` where ``y > 0``, else 0: `_channel_sums_rows` of the gradient through a ReLU whose
-    output is ``y``, without a pass that writes the masked gradient.
+    ``m = g`` where ``x * scale + shift > 0``, else 0: `_channel_sums_rows` of the gradient through
+    the ReLU after the map ``x * scale + shift`` (`_channel_affine_rows` with ``lower = 0``),
+    without a pass that writes the masked gradient and without reading the ReLU's output.
 
     Args:
-        g, y, x: (R, C) arrays: the ReLU's output gradient, its output, and the normalization's input.
+        g, x: (R, C) arrays: the ReLU's output gradient and the normalization's input.
+        scale, shift: (C,) the forward map's numbers (the dtype of ``x``).
         x_center: (C,) values of the input's dtype subtracted from ``x``.
         zero: 0 of the arrays' dtype.
         s1, s2: (C,) float64 accumulators; added to.
@@ -143,11 +154,12 @@ def _channel_sums_rows_relu(g, y, x, x_center, zero, s1, s2, p1, p2):
             p1[c] = 0
             p2[c] = 0
         for r in range(r0, r1):
-            gr, yr, xr = g[r], y[r], x[r]
+            gr, xr = g[r], x[r]
             for c in range(chans):
-                d = gr[c] if yr[c] > zero else zero
+                xv = xr[c]
+                d = gr[c] if xv * scale[c] + shift[c] > zero else zero
                 p1[c] += d
-                p2[c] += d * (xr[c] - x_center[c])
+                p2[c] += d * (xv - x_center[c])
         for c in range(chans):
             s1[c] += p1[c]
             s2[c] += p2[c]
@@ -232,15 +244,35 @@ def _channel_affine2_planes(u, v, a, b, c0, y):
                 y[i, c, s] = u[i, c, s] * ka + v[i, c, s] * kb + kc
 
 
-def _channel_affine2_rows_relu(u, m, v, a, b, c0, zero, y):
+def _channel_affine2_rows_relu(u, v, scale, shift, a, b, c0, zero, y):
     """``y = u' * a + v * b + c0`` per channel, over (R, C) arrays, where ``u' = u`` where
-    ``m > 0``, else 0: `_channel_affine2_rows` of the gradient through a ReLU whose output is
-    ``m`` (``zero``: 0 of the arrays' dtype)."""
+    ``v * scale + shift > 0``, else 0: `_channel_affine2_rows` of the gradient through the ReLU
+    after the forward map ``v * scale + shift`` (see `_channel_sums_rows_relu`; ``zero``: 0 of the
+    arrays' dtype)."""
     rows, chans = u.shape
     for r in range(rows):
         for c in range(chans):
-            g = u[r, c] if m[r, c] > zero else zero
-            y[r, c] = g * a[c] + v[r, c] * b[c] + c0[c]
+            xv = v[r, c]
+            g = u[r, c] if xv * scale[c] + shift[c] > zero else zero
+            y[r, c] = g * a[c] + xv * b[c] + c0[c]
+
+
+def _channel_affine2_rows_relu_inplace(u, v, scale, shift, a, b, c0, zero):
+    """`_channel_affine2_rows_relu` written into ``u``."""
+    rows, chans = u.shape
+    for r in range(rows):
+        for c in range(chans):
+            xv = v[r, c]
+            g = u[r, c] if xv * scale[c] + shift[c] > zero else zero
+            u[r, c] = g * a[c] + xv * b[c] + c0[c]
+
+
+def _channel_affine2_rows_inplace(u, v, a, b, c0):
+    """`_channel_affine2_rows` written into ``u``."""
+    rows, chans = u.shape
+    for r in range(rows):
+        for c in range(chans):
+            u[r, c] = u[r, c] * a[c] + v[r, c] * b[c] + c0[c]
 
 
 def _affine_backward_rows(g, x, scale, dx, s1, s2, p1, p2):
@@ -370,6 +402,8 @@ channel_affine_rows = kernel(_channel_affine_rows)
 channel_affine_planes = kernel(_channel_affine_planes)
 channel_affine2_rows = kernel(_channel_affine2_rows)
 channel_affine2_rows_relu = kernel(_channel_affine2_rows_relu)
+channel_affine2_rows_relu_inplace = kernel(_channel_affine2_rows_relu_inplace)
+channel_affine2_rows_inplace = kernel(_channel_affine2_rows_inplace)
 channel_affine2_planes = kernel(_channel_affine2_planes)
 affine_backward_rows = kernel(_affine_backward_rows)
 batch_norm_coefficients = kernel(_batch_norm_coefficients)

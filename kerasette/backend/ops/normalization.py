@@ -41,14 +41,16 @@ class BatchNorm(Op):
 
     After the forward pass ``self.mean`` and ``self.var`` hold the batch statistics (shape of
     ``gamma``, dtype of ``x``), for the caller's moving averages. With ``relu``, a ReLU follows
-    in the same passes (its mask is the output's sign: the output is kept for the backward pass).
+    in the same passes (its mask, ``x * scale + shift > 0``, is computed again in the backward
+    pass from the input and the map's per-channel numbers: the output is not kept, except on planes).
 
     When the kept axes are adjacent (channels-last or channels-first images, (batch, features))
     both passes run on the numba kernels (`kerasette.backend.engine.normalization`): the forward
     pass is one reduction (the statistics, float64 sums) and one map; the backward pass one
     reduction (the sums of ``dy`` and ``dy * (x - mean)``, which are the offset and scale
-    gradients) and one map (``dx = dy * a + x * b + c`` per channel). Nothing is kept but the
-    input and the per-channel numbers. Other axes compute in numpy.
+    gradients) and one map (``dx = dy * a + x * b + c`` per channel), written over ``dy`` when the
+    backward walk says no one else reads it (``grad_is_scratch``). Nothing is kept but the input
+    and the per-channel numbers. Other axes compute in numpy.
     """
 
     name = "batch_normalization"
@@ -63,9 +65,12 @@ class BatchNorm(Op):
             return self._forward_numpy(x, gamma, beta)
         view = self.view
         self.x = view.of(x)
-        y, self.mean64, var, self.inv64 = view.normalize(self.x, gamma, beta, self.epsilon, relu=self.relu)
+        y, self.mean64, var, self.inv64, scale, shift = view.normalize(self.x, gamma, beta, self.epsilon,
+                                                                        relu=self.relu)
         self.gamma = gamma
-        self.y = y if self.relu else None
+        # the ReLU's mask is computed again from x with the map's numbers (rows), or read from y (planes)
+        self.relu_map = (scale, shift) if self.relu else None
+        self.y = y if self.relu and not view.rows else None
         self.mean = self.mean64.astype(x.dtype).reshape(gamma.shape)
         self.var = var.astype(x.dtype).reshape(gamma.shape)
         return y.reshape(x.shape)
@@ -74,9 +79,12 @@ class BatchNorm(Op):
         if self.view is None:
             return self._backward_numpy(grad)
         view = self.view
-        # with a ReLU after it, the ReLU's gradient runs inside the passes
+        # with a ReLU after it, the ReLU's gradient runs inside the passes; the input gradient is
+        # written over the output gradient when no one else reads it
+        scratch = getattr(self, "grad_is_scratch", False) and grad.flags.c_contiguous and grad.flags.writeable
         dx, dgamma, dbeta = view.normalize_backward(view.of(grad), self.x, self.mean64, self.inv64, self.gamma,
-                                                    self.y, input_gradient=self.needs_grad[0])
+                                                    self.relu_map, self.y, input_gradient=self.needs_grad[0],
+                                                    overwrite_g=scratch)
         kept, dtype = self.mean.shape, grad.dtype
         return (dx.reshape(self.x_shape) if dx is not None else None,
                 dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
