@@ -102,6 +102,16 @@ class _GatedCell(DropoutRNNCell, CellWeights, Layer):
         return {**config, "use_bias": self.use_bias, **self._initializers_config(), **self._penalties_config(),
                 **self._dropout_config()}
 
+    def _dropped(self, inputs, h, training):
+        """One step's inputs and previous output ``h`` times this sequence's dropout masks (in
+        ``training``; `DropoutRNNCell`)."""
+        dp, rdp = self._step_masks(inputs, training)
+        if dp is not None:
+            inputs = ops.multiply(inputs, dp)
+        if rdp is not None:
+            h = ops.multiply(h, rdp)
+        return inputs, h
+
     # -- running a whole sequence with the kernels ---------------------------------------------
     def fusable(self) -> bool:
         """Whether `sequence` can run this cell (its activations are the kernels' own)."""
@@ -175,11 +185,7 @@ class SimpleRNNCell(_GatedCell):
 
     def call(self, inputs, states, training=False):
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dp, rdp = self._step_masks(inputs, training)
-        if dp is not None:
-            inputs = ops.multiply(inputs, dp)
-        if rdp is not None:
-            h = ops.multiply(h, rdp)
+        inputs, h = self._dropped(inputs, h, training)
         out = self.activation(ops.add(ops.dense(inputs, self.kernel, self.bias), ops.matmul(h, self.recurrent_kernel)))
         return out, [out]
 
@@ -231,11 +237,7 @@ class LSTMCell(_GatedCell):
 
     def call(self, inputs, states, training=False):
         h, c = states[0], states[1]
-        dp, rdp = self._step_masks(inputs, training)
-        if dp is not None:
-            inputs = ops.multiply(inputs, dp)
-        if rdp is not None:
-            h = ops.multiply(h, rdp)
+        inputs, h = self._dropped(inputs, h, training)
         z = ops.add(ops.dense(inputs, self.kernel, self.bias), ops.matmul(h, self.recurrent_kernel))
         u = self.units
         i = self.recurrent_activation(z[:, :u])
@@ -334,10 +336,7 @@ class GRUCell(_GatedCell):
 
     def call(self, inputs, states, training=False):
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dp, rdp = self._step_masks(inputs, training)
-        if dp is not None:
-            inputs = ops.multiply(inputs, dp)
-        h_in = ops.multiply(h, rdp) if rdp is not None else h
+        inputs, h_in = self._dropped(inputs, h, training)
         u = self.units
         input_bias, recurrent_bias = self._biases()
         x = ops.dense(inputs, self.kernel, input_bias)

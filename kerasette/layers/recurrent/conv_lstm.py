@@ -177,62 +177,17 @@ class ConvLSTM(CellLayer):
         out = (state[0], shape[1], *state[1:]) if self.return_sequences else state
         return [out, state, state] if self.return_state else out
 
-    # -- states ----------------------------------------------------------------------------------
-    def _state_shape(self, batch) -> tuple:
-        return self.cell.state_shape(batch, self._step_spatial)
+    # -- states (`RNN`'s handling, with these shapes and words) ----------------------------------
+    _states_words = {"count": "the layer has {n} states (h, c)", "arrays": "{n} state arrays (h, c)",
+                     "stateful": "a stateful layer"}
 
-    def get_initial_state(self, batch_size: int, dtype=None) -> list[Tensor]:
-        shape = self._state_shape(batch_size)
-        return [Tensor(np.zeros(shape, dtype or self.dtype)) for _ in range(2)]
+    def _state_shapes(self, batch) -> list[tuple]:
+        """``h`` and ``c``: (batch, *state_spatial, filters) in the data format."""
+        shape = self.cell.state_shape(batch, self._step_spatial)
+        return [shape, shape]
 
-    def reset_states(self, states=None) -> None:
-        """Sets a stateful layer's states to zeros, or to ``states`` (two arrays, ``h`` and ``c``,
-        each (batch, *state_spatial, filters) in the data format)."""
-        if not self.stateful:
-            raise AttributeError(f"{type(self).__name__} '{self.name}': reset_states() applies to stateful "
-                                 "layers only (stateful=True)")
-        batch = getattr(self, "_stateful_batch", None)
-        if batch is None:
-            return  # not built yet: build() will start from zeros
-        shape = self._state_shape(batch)
-        if states is None:
-            self.states = [np.zeros(shape, self.dtype) for _ in range(2)]
-            return
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        if len(states) != 2:
-            raise ValueError(f"{type(self).__name__} '{self.name}': reset_states expected 2 state arrays (h, c); "
-                             f"received {len(states)}")
-        values = [np.asarray(getattr(s, "data", s), self.dtype) for s in states]
-        for value in values:
-            if value.shape != shape:
-                raise ValueError(f"{type(self).__name__} '{self.name}': a state must have shape {shape}; received "
-                                 f"{value.shape}")
-        self.states = [v.copy() for v in values]
-
-    reset_state = reset_states
-
-    def _initial_states(self, x, initial_state) -> list:
-        shape = self._state_shape(x.shape[0])
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            if len(states) != 2:
-                raise ValueError(f"{type(self).__name__} '{self.name}': the layer has 2 states (h, c); received "
-                                 f"{len(states)} initial states")
-            states = [s if isinstance(s, Tensor) else Tensor(np.asarray(s, x.dtype)) for s in states]
-            for s in states:
-                if s.shape != shape:
-                    raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
-                                     f"{shape}; received {s.shape}")
-            return states
-        if self.stateful:
-            if self.states is None:
-                self._stateful_batch = x.shape[0]
-                self.reset_states()
-            if self.states[0].shape[0] != x.shape[0]:
-                raise ValueError(f"{type(self).__name__} '{self.name}': a stateful layer takes batches of "
-                                 f"{self.states[0].shape[0]} samples (its batch_input_shape); received {x.shape[0]}")
-            return [Tensor(s.astype(x.dtype, copy=False)) for s in self.states]
-        return self.get_initial_state(x.shape[0], x.dtype)
+    def _state_shape_text(self, shape: tuple) -> str:
+        return f"{shape}"
 
     # -- calling ---------------------------------------------------------------------------------
     def call(self, inputs, mask=None, training=False, initial_state=None):

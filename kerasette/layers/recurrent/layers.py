@@ -119,25 +119,32 @@ class GRU(_CellLayer):
     _keras_kind = "GRU"
 
 
-def _cudnn_layer(cls, config: dict, **fixed):
-    config = {k: v for k, v in config.items() if k not in ("implementation",)}
-    layer = cls(**{**config, **fixed})
-    layer._cudnn_file = True
-    return layer
+class _CuDNNLayer:
+    """A tf.keras GPU-only layer read as the layer ``target`` with the ``fixed`` arguments (its
+    config's ``implementation`` dropped): building one gives a ``target`` whose weights are
+    converted from CuDNN's layout when loaded (`kerasette.layers.recurrent.stored_weights`)."""
 
-
-@keras_layer()
-class CuDNNLSTM:
-    """tf.keras's GPU-only LSTM, read as an `LSTM` (tanh, sigmoid gates): building one from a
-    file's config gives an LSTM whose weights are converted from CuDNN's layout when loaded."""
+    target = None
+    fixed: dict = {}
 
     def __new__(cls, *args, **kwargs):
-        return _cudnn_layer(LSTM, dict(kwargs, **dict(zip(("units",), args))), activation="tanh",
-                            recurrent_activation="sigmoid")
+        config = {k: v for k, v in dict(kwargs, **dict(zip(("units",), args))).items() if k != "implementation"}
+        layer = cls.target(**{**config, **cls.fixed})
+        layer._cudnn_file = True
+        return layer
 
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
+
+
+@keras_layer()
+class CuDNNLSTM(_CuDNNLayer):
+    """tf.keras's GPU-only LSTM, read as an `LSTM` (tanh, sigmoid gates): building one from a
+    file's config gives an LSTM whose weights are converted from CuDNN's layout when loaded."""
+
+    target = LSTM
+    fixed = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
     @classmethod
     def translate_config(cls, config: dict) -> dict:
@@ -145,16 +152,11 @@ class CuDNNLSTM:
 
 
 @keras_layer()
-class CuDNNGRU:
+class CuDNNGRU(_CuDNNLayer):
     """tf.keras's GPU-only GRU, read as a `GRU` with ``reset_after=True`` (see `CuDNNLSTM`)."""
 
-    def __new__(cls, *args, **kwargs):
-        return _cudnn_layer(GRU, dict(kwargs, **dict(zip(("units",), args))), activation="tanh",
-                            recurrent_activation="sigmoid", reset_after=True)
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
+    target = GRU
+    fixed = {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True}
 
     @classmethod
     def translate_config(cls, config: dict) -> dict:
