@@ -11,6 +11,7 @@ The modules, from the bottom up:
 - `stacked`: `StackedRNNCells`;
 - `cells`: the dense cells (`SimpleRNNCell`, `LSTMCell`, `GRUCell`), one step and a whole
   sequence in the fused kernels;
+- `states`: a recurrent layer's states (initial, kept by a stateful layer, ``reset_states``);
 - `rnn`: `RNN`, a cell through time with every option of Keras's recurrent layers;
 - `cell_layer`: `CellLayer`, an `RNN` whose cell is made from the layer's own arguments;
 - `stored_weights`: weights stored in other layouts (Keras 1's per-gate arrays, CuDNN's,

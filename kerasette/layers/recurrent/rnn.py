@@ -41,6 +41,7 @@ from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
 from kerasette.layers.recurrent.nesting import call_cell, deserialize_nested, serialize_nested
 from kerasette.layers.recurrent.stacked import StackedRNNCells
+from kerasette.layers.recurrent.states import RecurrentStates
 from kerasette.utils.validation import shape_str
 
 
@@ -59,7 +60,7 @@ def _fusable(cell) -> bool:
 
 
 @keras_layer()
-class RNN(Layer):
+class RNN(RecurrentStates, Layer):
     """Runs a recurrent cell over the steps of a sequence (see the module docstring).
 
     Args:
@@ -158,75 +159,6 @@ class RNN(Layer):
         if self.return_state:
             return [output_mask] + [None] * len(self.state_sizes)
         return output_mask
-
-    # -- states ------------------------------------------------------------------------------
-    #: how the errors about the states count and name them (`ConvLSTM`: the layer's h and c)
-    _states_words = {"count": "the cell has {n} states", "arrays": "{n} state arrays", "stateful": "a stateful RNN"}
-
-    def _state_shapes(self, batch: int) -> list[tuple]:
-        """The shape of each state for ``batch`` samples."""
-        return [(batch, s) for s in self.state_sizes]
-
-    def _state_shape_text(self, shape: tuple) -> str:
-        """A state's ``shape`` as the errors about initial states give it."""
-        return f"(batch, {shape[1]}) = {shape}"
-
-    def get_initial_state(self, batch_size: int, dtype=None) -> list[Tensor]:
-        dtype = dtype or self.dtype
-        return [Tensor(np.zeros(shape, dtype)) for shape in self._state_shapes(batch_size)]
-
-    def reset_states(self, states=None) -> None:
-        """Sets a stateful layer's states to zeros, or to ``states`` (arrays, one per state)."""
-        if not self.stateful:
-            raise AttributeError(f"{type(self).__name__} '{self.name}': reset_states() applies to stateful "
-                                 "layers only (stateful=True)")
-        batch = getattr(self, "_stateful_batch", None)
-        if batch is None:
-            return  # not built yet: build() will start from zeros
-        shapes = self._state_shapes(batch)
-        if states is None:
-            self.states = [np.zeros(shape, self.dtype) for shape in shapes]
-            return
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        if len(states) != len(shapes):
-            expected = self._states_words["arrays"].format(n=len(shapes))
-            raise ValueError(f"{type(self).__name__} '{self.name}': reset_states expected {expected}; "
-                             f"received {len(states)}")
-        values = []
-        for value, shape in zip(states, shapes):
-            value = np.asarray(getattr(value, "data", value), self.dtype)
-            if value.shape != shape:
-                raise ValueError(f"{type(self).__name__} '{self.name}': a state must have shape {shape}; "
-                                 f"received {value.shape}")
-            values.append(value.copy())
-        self.states = values
-
-    reset_state = reset_states
-
-    def _initial_states(self, x, initial_state) -> list:
-        """The states before the first step: ``initial_state`` (checked), a stateful layer's
-        kept states, or zeros."""
-        shapes = self._state_shapes(x.shape[0])
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            if len(states) != len(shapes):
-                count = self._states_words["count"].format(n=len(shapes))
-                raise ValueError(f"{type(self).__name__} '{self.name}': {count}; received {len(states)} initial states")
-            states = [s if isinstance(s, Tensor) else Tensor(np.asarray(s, x.dtype)) for s in states]
-            for s, shape in zip(states, shapes):
-                if s.shape != shape:
-                    raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
-                                     f"{self._state_shape_text(shape)}; received {s.shape}")
-            return states
-        if self.stateful:
-            if self.states is None:
-                self._stateful_batch = x.shape[0]
-                self.reset_states()
-            if self.states[0].shape[0] != x.shape[0]:
-                raise ValueError(f"{type(self).__name__} '{self.name}': {self._states_words['stateful']} takes batches "
-                                 f"of {self.states[0].shape[0]} samples (its batch_input_shape); received {x.shape[0]}")
-            return [Tensor(s.astype(x.dtype, copy=False)) for s in self.states]
-        return self.get_initial_state(x.shape[0], x.dtype)
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, initial_state=None, constants=None, **kwargs):
