@@ -8,7 +8,8 @@
   order, each recurrent kernel transposed, the LSTM's two biases summed, the GRU's split into
   input and recurrent rows, as Keras's own loader does;
 - ConvLSTM2D kernels in Theano's order, flipped when trained with Theano's true convolution
-  (`theano_kernel_converter`, as for `Conv2D`).
+  (`theano_kernel_converter`, as for `Conv2D`; `theano_order` and `kernel_reader` are the
+  decision and the conversion of any 2-D kernel).
 """
 
 from __future__ import annotations
@@ -49,25 +50,25 @@ def cudnn_converter(layer, var, stored_shape):
     return None
 
 
-def theano_kernel_converter(layer, var, stored_shape, origin):
-    """A ConvLSTM2D's kernels stored in Theano's order (4 * filters, in, rows, cols) transposed
-    to (rows, cols, in, 4 * filters), and flipped in both spatial axes when they were trained
-    with Theano's true convolution (see ``origin.flip_for``); None for other weights and
-    shapes. The two kernels share one decision (asked once, so that the load's warning names
-    the layer once)."""
-    cell = layer.cell
-    if var is not cell.kernel and var is not cell.recurrent_kernel:
-        return None
-    rows, cols, cin, cout = var.shape
+def theano_order(kernel_shape: tuple, stored_shape: tuple, data_format: str, origin):
+    """Whether a 2-D kernel of ``kernel_shape`` (rows, cols, in, out) was stored in Theano's order
+    (out, in, rows, cols): True, False (stored as it is), or None (neither shape: not a kernel
+    this reads). A shape that fits both (square everything) follows the layer's ``data_format``
+    in Keras 1 files (their kernels follow the layer's dim_ordering), else is as it is."""
+    rows, cols, cin, cout = kernel_shape
     tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
     th_order = tuple(stored_shape) == (cout, cin, rows, cols)
     if not (tf_order or th_order):
         return None
-    if tf_order and th_order:  # square everything: Keras 1 kernels follow the layer's dim_ordering
-        th_order = origin.is_keras1 and layer.data_format == "channels_first"
-    if var is cell.kernel or "_stored_flip" not in layer.__dict__:
-        layer._stored_flip = origin.flip_for(layer, th_order)
-    flip = layer.__dict__.pop("_stored_flip") if var is cell.recurrent_kernel else layer._stored_flip
+    if tf_order and th_order:
+        th_order = origin.is_keras1 and data_format == "channels_first"
+    return th_order
+
+
+def kernel_reader(th_order: bool, flip: bool):
+    """The conversion of a stored 2-D kernel to (rows, cols, in, out): transposed from Theano's
+    order (``th_order``), flipped in both spatial axes (``flip``: trained with Theano's true
+    convolution), C-contiguous."""
 
     def convert(value):
         if th_order and value.ndim == 4:
@@ -77,3 +78,21 @@ def theano_kernel_converter(layer, var, stored_shape, origin):
         return value.copy(order="C")
 
     return convert
+
+
+def theano_kernel_converter(layer, var, stored_shape, origin):
+    """A ConvLSTM2D's kernels stored in Theano's order (4 * filters, in, rows, cols) transposed
+    to (rows, cols, in, 4 * filters), and flipped in both spatial axes when they were trained
+    with Theano's true convolution (see ``origin.flip_for``); None for other weights and
+    shapes. The two kernels share one decision (asked once, so that the load's warning names
+    the layer once)."""
+    cell = layer.cell
+    if var is not cell.kernel and var is not cell.recurrent_kernel:
+        return None
+    th_order = theano_order(var.shape, stored_shape, layer.data_format, origin)
+    if th_order is None:
+        return None
+    if var is cell.kernel or "_stored_flip" not in layer.__dict__:
+        layer._stored_flip = origin.flip_for(layer, th_order)
+    flip = layer.__dict__.pop("_stored_flip") if var is cell.recurrent_kernel else layer._stored_flip
+    return kernel_reader(th_order, flip)
