@@ -208,6 +208,11 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
+        addend = None
+        if type(grad) is _Sum:  # (the tuple let go before the scratch check counts holders)
+            grad, addend = grad
+            if not _takes_sum(node, targets):
+                grad, addend = _add_into(grad, addend), None
         if targets is not None and id(node) in targets:
             if keep:
                 found[id(node)] = grad
@@ -219,7 +224,11 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
             continue
         if release:
             node._op.grad_is_scratch = _sole_gradient(grad)
-        parents, parent_grads, name = node._inputs, node._op.backward(grad), node._op.name
+        if addend is None:
+            parent_grads = node._op.backward(grad)
+        else:
+            parent_grads, addend = node._op.backward_sum(grad, addend), None
+        parents, name = node._inputs, node._op.name
         if release:
             node._op, node._inputs = None, ()
         for parent, g in zip(parents, parent_grads):
@@ -233,18 +242,38 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
             # a tensor read by several ops gets the sum of their gradients: written into the
             # first one when nothing else refers to its memory (`_sole_gradient`: no op kept it, it
             # is no other tensor's gradient, no view of it exists), the same bits without a new
-            # array (a residual block's shortcut sums two activation-sized gradients)
+            # array (a residual block's shortcut sums two activation-sized gradients); when the
+            # tensor's op takes a gradient given as a sum (``backward_sum``: a ReLU adds them in
+            # its masking pass), both are handed over (`_Sum`) instead
             key = id(parent)
             total = grads.pop(key, None)
             if total is None:
                 grads[key] = g
+            elif type(total) is _Sum:
+                grads[key] = _Sum((_add_into(*total), g))
             elif total.dtype == g.dtype and total.flags.writeable and _sole_gradient(total):
-                grads[key] = _add_into(total, g)
+                grads[key] = _Sum((total, g)) if _takes_sum(parent, targets) else _add_into(total, g)
             else:
                 grads[key] = total + g
         # the names would keep this op's gradients alive through the next op's backward pass
         parents = parent_grads = g = total = None
     return found
+
+
+class _Sum(tuple):
+    """A tensor's gradient not yet added up: ``(total, g)``, ``total`` the walk's own (writeable,
+    no one else refers to it), both of the tensor's shape and dtype; the tensor's op gets both
+    (`_takes_sum`)."""
+
+    __slots__ = ()
+
+
+def _takes_sum(node, targets) -> bool:
+    """Whether the walk hands ``node``'s op its gradient as a `_Sum` (``backward_sum(total, g)``:
+    the gradient of ``total + g``, ``total`` its own to write into): the op has one, and the
+    caller did not ask for ``node``'s gradient."""
+    op = node._op
+    return op is not None and hasattr(op, "backward_sum") and (targets is None or id(node) not in targets)
 
 
 def _add_into(total: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 from kerasette.backend import autograd, ops
 from kerasette.backend.autograd import Op, apply, topological_order, unbroadcast
+from kerasette.backend.parallel import parallel_settings
 from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
 
 
@@ -347,3 +350,80 @@ def test_a_large_shared_input_sums_its_gradients_in_place_split_over_threads(thr
     expected = (np.float32(3.0) * np.ones_like(hd) + (hd + hd)) * (w.data + w.data)
     np.testing.assert_allclose(g, expected, rtol=1e-6)
     assert split == [50 * 41]
+
+
+class _Summing(Op):
+    """``relu(x)`` that records how the walk handed it its gradient (`backward` or `backward_sum`)."""
+
+    name = "summing"
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def forward(self, x):
+        self.out = np.maximum(x, 0)
+        return self.out
+
+    def backward(self, grad):
+        self.calls.append("backward")
+        return (grad * (self.out > 0),)
+
+    def backward_sum(self, grad, addend):
+        self.calls.append("backward_sum")
+        assert grad is not addend and grad.flags.writeable
+        np.add(grad, addend, out=grad)
+        grad *= self.out > 0
+        return (grad,)
+
+
+@pytest.mark.parametrize("consumers", [2, 3])
+@pytest.mark.parametrize("walk", ["gradients_or_none", "grad", "grad of the sum", "backward"])
+def test_an_op_that_takes_a_sum_gets_both_gradients_of_a_shared_output(consumers, walk):
+    """A tensor read by several ops whose op has ``backward_sum`` gets its gradient as two
+    (the first the walk's own, earlier ones added into it): the same values as the sum; a
+    tensor whose gradient the caller asked for gets the sum itself."""
+    rng = np.random.default_rng(2)
+    w = var(rng.normal(size=(6, 7)))
+    calls = []
+    with enable_grad():
+        h = apply(_Summing(calls), ops.multiply(w, w))
+        branches = [apply(_Scaled(), h), ops.multiply(h, h), apply(_Scaled(), apply(_Scaled(), h))][:consumers]
+        total = ops.sum(functools.reduce(ops.add, branches))
+    hd = np.maximum(w.data * w.data, 0)
+    dh = (3.0 + 2 * hd + (9.0 if consumers == 3 else 0.0)) * (hd > 0)
+    if walk == "gradients_or_none":
+        (g,) = autograd.gradients_or_none(total, [w])
+    elif walk == "grad":
+        (g,) = autograd.grad(total, [w])
+    elif walk == "grad of the sum":
+        g, gh = autograd.grad(total, [w, h])
+        np.testing.assert_allclose(gh, 3.0 + 2 * hd + (9.0 if consumers == 3 else 0.0))
+    else:
+        autograd.backward(total)
+        g = w.grad
+    np.testing.assert_allclose(g, dh * 2 * w.data)
+    assert calls == (["backward"] if walk == "grad of the sum" else ["backward_sum"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_grad_of_a_sum_is_the_sum_then_the_mask(dtype):
+    """The ReLU ops' ``backward_sum``: the bits of ``np.add`` then the mask, in one pass (written
+    into the first gradient), split over pieces or not; an infinite sum where the ReLU was off is 0."""
+    from kerasette.backend.ops.nn import AddRelu, Relu
+
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 40, 33)).astype(dtype)
+    g, h = rng.standard_normal((2, 40, 33)).astype(dtype)
+    g[0, 0], h[0, 0] = np.inf, 1
+    for op, args in ((Relu(), (x,)), (AddRelu(), (x, y))):
+        op.needs_grad = (True,) * len(args)
+        out = op.forward(*args)
+        out[0, 0] = 0
+        want = np.where(out > 0, g + h, 0)
+        for split in (False, True):
+            with parallel_settings(memory_bound_min=0 if split else 10**9):
+                first = g.copy()
+                got = op.backward_sum(first, h)
+            for grad in got:
+                np.testing.assert_array_equal(grad, want)
+            assert np.shares_memory(got[0], first)

@@ -138,7 +138,7 @@ class _Framework:
 
     def install(self) -> None:
         for cls in _op_classes():
-            for name, key in (("forward", "ops forward"), ("backward", "ops backward")):
+            for name, key in (("forward", "ops forward"), ("backward", "ops backward"), ("backward_sum", "ops backward")):
                 if name in cls.__dict__:
                     self._wrap(cls, name, key)
         self._wrap(backprop, "_propagate", "_propagate")

@@ -61,6 +61,17 @@ def relu_grad(g: np.ndarray, y: np.ndarray, in_place: bool = False) -> np.ndarra
     return out
 
 
+def relu_grad_add(g: np.ndarray, h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The gradient through a ReLU whose output is ``y`` of the sum ``g + h``: ``g + h`` where
+    ``y > 0``, else 0, written into ``g`` (contiguous, writeable, no one else reads it; all three
+    of one shape and dtype): one pass where the sum and the mask took two."""
+    fg, fh, fy, zero = g.reshape(-1), np.ascontiguousarray(h).reshape(-1), np.ascontiguousarray(y).reshape(-1), \
+        g.dtype.type(0)
+    parallel.map_pieces(lambda i, j: _k.relu_grad_add_inplace(fg[i:j], fh[i:j], fy[i:j], zero), fg.size, _split_min(),
+                        piece_work=piece_work(fg.size))
+    return g
+
+
 def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale) -> np.ndarray:
     """``x * scale`` where the hash of a value's flat position and the key ``(k1, k2)`` reaches
     ``threshold``, else 0 (a new array; `kerasette.backend.kernels.dropout`): dropout's forward

@@ -1,5 +1,6 @@
 """Fused elementwise kernels of residual networks: the sum of two arrays with a ReLU after it,
-and the ReLU's gradient, each in one pass over flat arrays of one length."""
+the ReLU's gradient, and the ReLU's gradient of a sum of two gradients, each in one pass over
+flat arrays of one length."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def relu_grad_inplace(g, y, zero):
     the loop's overlap check fails and it runs unvectorized, 4x slower)."""
     for i in range(g.size):
         g[i] = g[i] if y[i] > zero else zero
+
+
+@kernel
+def relu_grad_add_inplace(g, h, y, zero):
+    """``g = g + h`` where the ReLU's output ``y`` is positive, else 0, written into ``g``: the
+    gradient through a ReLU of a tensor read by two ops (``g + h`` rounded once, as ``np.add``)."""
+    for i in range(g.size):
+        g[i] = g[i] + h[i] if y[i] > zero else zero

@@ -25,7 +25,20 @@ def _relu_grad(grad: np.ndarray, out: np.ndarray, in_place: bool = False) -> np.
     return grad * (out > 0)
 
 
+def _relu_grad_of_sum(grad: np.ndarray, addend: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``grad + addend`` where the ReLU's output ``out`` is positive, else 0, written into
+    ``grad`` (the backward walk's own: see `backward_sum`): one pass on the kernels, or the sum
+    and then `_relu_grad`."""
+    if (grad.dtype in (np.float32, np.float64) and grad.flags.c_contiguous
+            and grad.shape == addend.shape == out.shape and grad.dtype == addend.dtype == out.dtype):
+        return _fused().relu_grad_add(grad, addend, out)
+    np.add(grad, addend, out=grad)
+    return _relu_grad(grad, out, True)
+
+
 class Relu(Op):
+    """``max(x, 0)``. Its backward pass also takes a gradient given as a sum (`backward_sum`)."""
+
     name = "relu"
 
     def forward(self, x):
@@ -34,6 +47,12 @@ class Relu(Op):
 
     def backward(self, grad):
         return (_relu_grad(grad, self.out, getattr(self, "grad_is_scratch", False)),)
+
+    def backward_sum(self, grad, addend):
+        """`backward` of ``grad + addend`` (the output read by two ops: the backward walk hands
+        over both gradients, ``grad`` its own to write into, instead of adding them first), the
+        sum and the ReLU's mask in one pass."""
+        return (_relu_grad_of_sum(grad, addend, self.out),)
 
 
 class AddRelu(Op):
@@ -51,7 +70,14 @@ class AddRelu(Op):
         return self.out
 
     def backward(self, grad):
-        g = _relu_grad(grad, self.out, getattr(self, "grad_is_scratch", False))
+        return self._split(_relu_grad(grad, self.out, getattr(self, "grad_is_scratch", False)))
+
+    def backward_sum(self, grad, addend):
+        """`backward` of ``grad + addend`` (see `Relu.backward_sum`): a residual block's output
+        is read by the next block's first convolution and by its shortcut."""
+        return self._split(_relu_grad_of_sum(grad, addend, self.out))
+
+    def _split(self, g):
         return tuple(unbroadcast(g, shape) if needs else None for shape, needs in zip(self.shapes, self.needs_grad))
 
 
