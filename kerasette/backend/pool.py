@@ -237,6 +237,8 @@ class Pool:
     def close(self) -> None:
         """Lets the workers end (they finish their spin or wake, and return)."""
         self.closed = True
+        if self.contention is not None:
+            self.contention.close()
         for worker in self.workers:
             with worker.lock:
                 worker.cells[PENDING] = worker.cells[SEQ] = worker.seq + 1
@@ -246,43 +248,148 @@ class Pool:
 
 
 class Contention:
-    """Whether the pool's threads should spin: not while they wait for a core.
+    """Whether the pool's threads should spin: not while other work wants their cores.
 
     A spinning thread is only cheap on a core nobody else wants. When other programs (or more
     kerasette threads than cores) share the cores, a spinning worker takes the time slices the
     calling thread needs, and a 2-core machine at load 10 trained 2-3x slower with spinning than
-    with sleeping threads. So every `PERIOD` seconds the caller reads how long the pool's threads
-    were runnable but not running (Linux: the second field of ``/proc/.../schedstat``): above
-    `OFF` of their time, the threads stop spinning (they sleep at once, as a plain thread pool);
-    below `ON`, they spin again. Where the OS does not say, they do not spin.
+    with sleeping threads.
+
+    What is measured: the time the pool's threads (the caller and the workers) were runnable but
+    kept off a core by the scheduler (``run_delay``, the second field of Linux's
+    ``/proc/.../schedstat``), as a share of their wall time, every `PERIOD` seconds while they
+    spin. That delay has two sources, and only the first is contention:
+
+    * a thread preempted while it wanted to run (an *involuntary* context switch) waits for
+      another task's time slice: milliseconds under contention;
+    * a thread that went to sleep (the pool's semaphores after an idle spell, the GIL,
+      ``time.sleep``, I/O) waits, once woken, for its core to wake up: 50-100 us on a virtual
+      machine whose idle cores halt, with no other program anywhere. A pass of a few hundred
+      microseconds after a pause reads as "half its time waiting" though nobody wanted the core.
+
+    So each thread's delay counts in the proportion of its switches that were involuntary (the
+    ``nonvoluntary_ctxt_switches`` and ``voluntary_ctxt_switches`` of ``/proc/.../status``):
+    above `OFF` of the threads' time, they stop spinning (they sleep at once, as a plain thread
+    pool). While they sleep every hand-off is a wake-up, so the delay then says nothing about
+    contention; instead the pool tries spinning again after `RETRY` seconds and keeps it while
+    the same measure stays under `OFF`. A try that ends within `SETTLED` seconds doubles the wait
+    before the next (up to `RETRY_MAX`: under steady contention the tries cost about one
+    `PERIOD` of spinning every 2 s); a spell of spinning longer than that resets it. Where the OS
+    does not say (no ``/proc/thread-self/schedstat``), the threads do not spin.
+
+    Args:
+        reader: ``reader(tids)`` -> one ``(run_delay_ns, voluntary, involuntary)`` per thread id
+            (the caller's first), or None when a reading failed; default `ThreadStats` (Linux's
+            /proc), None where there is none. Tests pass fake readings.
+        clock: seconds, monotonic (default ``time.perf_counter``).
     """
 
     PERIOD = 0.02
     OFF = 0.05
-    ON = 0.02
+    RETRY = 0.1
+    RETRY_MAX = 2.0
+    SETTLED = 1.0
 
-    def __init__(self) -> None:
-        self.on = os.path.exists("/proc/thread-self/schedstat")
+    def __init__(self, reader=None, clock=time.perf_counter) -> None:
+        if reader is None and ThreadStats.available():
+            reader = ThreadStats()
+        self.reader = reader
+        self.clock = clock
+        self.on = reader is not None
+        self.retry = self.RETRY
         self._next = 0.0
-        self._last: tuple[float, int] | None = None
+        self._since = -float("inf")  # the first spell of spinning is not a try
+        self._last: tuple[float, tuple, list] | None = None
 
     def spinning(self, tids) -> bool:
-        """Whether to spin now (``tids``: the workers' thread ids; the caller is the other)."""
-        now = time.perf_counter()
-        if now < self._next or not os.path.exists("/proc/thread-self/schedstat"):
+        """Whether to spin now (``tids``: the workers' thread ids; the caller is the current
+        thread)."""
+        now = self.clock()
+        if self.reader is None or now < self._next:
             return self.on
+        if not self.on:  # a try: spin again, and let the next readings decide
+            self.on, self._since, self._last = True, now, None
+        threads = (threading.get_native_id(), *(tid for tid in tids if tid))
+        reading = self.reader(threads)
         self._next = now + self.PERIOD
-        paths = ["/proc/thread-self/schedstat"] + [f"/proc/self/task/{tid}/schedstat" for tid in tids if tid]
-        try:
-            waited = sum(int(open(path).read().split()[1]) for path in paths)
-        except (OSError, ValueError, IndexError):
+        if reading is None:
+            self._last = None
             return self.on
-        if self._last is not None:
-            then, waited_then = self._last
-            share = (waited - waited_then) * 1e-9 / ((now - then) * len(paths))
-            self.on = share < (self.OFF if self.on else self.ON)
-        self._last = (now, waited)
+        last, self._last = self._last, (now, threads, reading)
+        if last is not None and last[1] == threads and self.lost_share(last[2], reading, now - last[0]) > self.OFF:
+            self.on, self._last = False, None
+            self.retry = min(2 * self.retry, self.RETRY_MAX) if now - self._since < self.SETTLED else self.RETRY
+            self._next = now + self.retry
         return self.on
+
+    @staticmethod
+    def lost_share(before, after, seconds: float) -> float:
+        """The share of ``seconds`` the threads lost to preemption between two readings: each
+        thread's new ``run_delay`` times the share of its new switches that were involuntary,
+        summed, over ``seconds`` times the number of threads."""
+        lost = 0.0
+        for (delay0, vol0, invol0), (delay1, vol1, invol1) in zip(before, after):
+            involuntary, switches = invol1 - invol0, (vol1 - vol0) + (invol1 - invol0)
+            if involuntary > 0:
+                lost += (delay1 - delay0) * involuntary / switches
+        return lost * 1e-9 / (max(seconds, 1e-9) * max(len(after), 1))
+
+    def close(self) -> None:
+        """Lets go of the reader's open files."""
+        if hasattr(self.reader, "close"):
+            self.reader.close()
+
+
+class ThreadStats:
+    """Reads threads' scheduler statistics from Linux's /proc: ``self(tids)`` -> one
+    ``(run_delay_ns, voluntary switches, involuntary switches)`` per thread id, or None when a
+    thread is gone or a file does not parse. The files of the threads read last stay open (a
+    ``pread`` of an open /proc file takes about 0.5 us for schedstat, 2.5 us for status, where
+    opening them took 6-9 us); the others are closed."""
+
+    def __init__(self) -> None:
+        self._files: dict[int, tuple[int, int]] = {}
+
+    @staticmethod
+    def available() -> bool:
+        return os.path.exists("/proc/thread-self/schedstat") and hasattr(os, "pread")
+
+    def __call__(self, tids):
+        try:
+            for tid in [tid for tid in self._files if tid not in tids]:
+                self._close(tid)
+            out = []
+            for tid in tids:
+                if tid not in self._files:
+                    task = f"/proc/self/task/{tid}"
+                    self._files[tid] = (os.open(f"{task}/schedstat", os.O_RDONLY), os.open(f"{task}/status", os.O_RDONLY))
+                schedstat, status = self._files[tid]
+                delay = int(os.pread(schedstat, 128, 0).split()[1])
+                text = os.pread(status, 8192, 0)
+                out.append((delay, _status_field(text, b"\nvoluntary_ctxt_switches:"),
+                            _status_field(text, b"\nnonvoluntary_ctxt_switches:")))
+            return out
+        except (OSError, ValueError, IndexError):
+            for tid in list(self._files):
+                self._close(tid)
+            return None
+
+    def _close(self, tid: int) -> None:
+        for fd in self._files.pop(tid):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for tid in list(self._files):
+            self._close(tid)
+
+
+def _status_field(text: bytes, key: bytes) -> int:
+    """The integer after ``key`` in a /proc status text (ValueError when absent)."""
+    at = text.index(key) + len(key)
+    return int(text[at:text.index(b"\n", at)])
 
 
 def _spin_seconds() -> float:

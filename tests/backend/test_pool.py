@@ -247,3 +247,159 @@ def test_fetch_add_hands_out_each_number_once_to_concurrent_threads():
     for t in threads:
         t.join()
     assert (taken == 1).all()
+
+
+# -- the spinning decision ------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class FakeStats:
+    """Readings ``(run_delay_ns, voluntary, involuntary)`` per thread that the test moves on by
+    hand, as /proc would between two periods."""
+
+    def __init__(self, threads=2):
+        self.rows = [[0, 0, 0] for _ in range(threads)]
+        self.fail = False
+        self.calls = 0
+
+    def __call__(self, tids):
+        self.calls += 1
+        return None if self.fail else [tuple(row) for row in self.rows[:len(tids)]]
+
+    def advance(self, delay_ms, voluntary, involuntary):
+        """Every thread waited ``delay_ms`` over ``voluntary`` and ``involuntary`` switches."""
+        for row in self.rows:
+            row[0] += int(delay_ms * 1e6)
+            row[1] += voluntary
+            row[2] += involuntary
+
+
+def _contention():
+    stats, clock = FakeStats(), FakeClock()
+    return pool.Contention(reader=stats, clock=clock), stats, clock
+
+
+def _period(check, stats, clock, delay_ms, voluntary, involuntary):
+    """One `Contention.PERIOD` in which each thread waited ``delay_ms`` over the given switches;
+    returns the decision at its end."""
+    stats.advance(delay_ms, voluntary, involuntary)
+    clock.now += check.PERIOD
+    return check.spinning([1234])
+
+
+def test_waiting_after_sleeps_alone_keeps_the_threads_spinning():
+    """Half of every period spent waking from sleeps (voluntary switches only: pauses, the GIL)
+    is not contention."""
+    check, stats, clock = _contention()
+    assert check.spinning([1234])
+    for _ in range(20):
+        assert _period(check, stats, clock, delay_ms=10, voluntary=50, involuntary=0)
+
+
+def test_waiting_after_preemption_switches_spinning_off():
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    assert _period(check, stats, clock, delay_ms=0.1, voluntary=2, involuntary=0)
+    assert not _period(check, stats, clock, delay_ms=8, voluntary=1, involuntary=5)  # 40% lost
+    # off: no readings until the retry
+    calls = stats.calls
+    clock.now += check.RETRY / 2
+    assert not check.spinning([1234])
+    assert stats.calls == calls
+
+
+def test_a_few_preemptions_among_many_wake_ups_count_by_their_share():
+    """Each thread's delay counts in the share of its switches that were involuntary: one
+    preemption among 99 wake-ups over 6 ms of delay is 0.06 ms, not contention; the same
+    delay over mostly preemptions is."""
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    assert _period(check, stats, clock, delay_ms=6, voluntary=99, involuntary=1)
+    assert not _period(check, stats, clock, delay_ms=6, voluntary=1, involuntary=9)
+
+
+def test_lost_share_is_preemption_delay_over_the_threads_time():
+    before = [(0, 0, 0), (0, 0, 0)]
+    after = [(4_000_000, 3, 1), (0, 5, 0)]  # 4 ms, a quarter of it after preemption; 0 ms
+    assert pool.Contention.lost_share(before, after, 0.01) == pytest.approx(1e-3 / (0.01 * 2))
+
+
+def test_off_retries_after_retry_seconds_and_stays_on_while_quiet():
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
+    clock.now += check.RETRY
+    assert check.spinning([1234])  # the try; its first period decides
+    for _ in range(100):  # wake-ups from sleeps while it spins again do not switch it off
+        assert _period(check, stats, clock, delay_ms=15, voluntary=40, involuntary=0)
+
+
+def test_failed_tries_back_off_doubling_up_to_the_cap_and_a_long_spell_resets():
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
+    waits = []
+    for _ in range(8):  # steady contention: each try fails in its first period
+        wait = check.retry
+        clock.now += wait / 2
+        assert not check.spinning([1234])  # not yet
+        clock.now += wait / 2
+        assert check.spinning([1234])
+        assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
+        waits.append(wait)
+    assert waits[:4] == pytest.approx([check.RETRY * 2 ** k for k in range(4)])
+    assert max(waits) == check.RETRY_MAX == waits[-1]
+    clock.now += check.retry
+    assert check.spinning([1234])
+    for _ in range(int(check.SETTLED / check.PERIOD) + 1):  # the contention went away
+        assert _period(check, stats, clock, delay_ms=0, voluntary=5, involuntary=0)
+    assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
+    assert check.retry == check.RETRY  # after a long spell on, the first wait again
+
+
+def test_failed_readings_and_new_threads_decide_nothing():
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    stats.fail = True
+    assert _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
+    stats.fail = False
+    # the readings before and after a failure are not compared
+    assert _period(check, stats, clock, delay_ms=0, voluntary=0, involuntary=0)
+    stats.advance(10, 0, 10)
+    clock.now += check.PERIOD
+    assert check.spinning([1234, 99])  # another set of threads: a new baseline
+    assert _period(check, stats, clock, delay_ms=0, voluntary=1, involuntary=0)
+
+
+def test_no_scheduler_statistics_means_no_spinning(monkeypatch):
+    monkeypatch.setattr(pool.ThreadStats, "available", staticmethod(lambda: False))
+    check = pool.Contention()
+    assert check.reader is None and not check.spinning([1])
+
+
+@pytest.mark.skipif(not pool.ThreadStats.available(), reason="Linux /proc only")
+def test_thread_stats_reads_this_and_another_thread():
+    import threading as _threading
+
+    stats = pool.ThreadStats()
+    ready, done = _threading.Event(), _threading.Event()
+    other = _threading.Thread(target=lambda: (ready.set(), done.wait(10)))
+    other.start()
+    ready.wait(10)
+    try:
+        first = stats([_threading.get_native_id(), other.native_id])
+        time.sleep(0.01)  # a voluntary switch of this thread
+        second = stats([_threading.get_native_id(), other.native_id])
+        assert len(first) == len(second) == 2
+        assert all(len(row) == 3 and min(row) >= 0 for row in first)
+        assert second[0][1] > first[0][1]  # the file is read anew at each call
+    finally:
+        done.set()
+        other.join()
+    assert stats([other.native_id]) is None  # a thread that is gone
+    stats.close()
