@@ -25,7 +25,11 @@ neither ever tests a concrete layer type:
 - ``native_children`` (optional): the layers held inside, by the attribute names Keras 3's
   native weights file uses (found from the public attributes otherwise);
 - ``inference_affine_axis`` / ``inference_affine`` and ``output_affine_folder``: a per-channel
-  affine map at inference (BatchNormalization) and a layer that can fold one into its weights.
+  affine map at inference (BatchNormalization) and a layer that can fold one into its weights;
+- ``adds_inputs()`` and ``takes_residual(activation)`` / ``call_with_residual``: a layer whose
+  output is the sum of its inputs (Add), and a layer that can add a tensor of its output's shape
+  to its output, then an activation, in its output pass: at inference the planner makes the end
+  of a residual block, ``relu(conv(x) + shortcut)``, one pass.
 """
 
 from __future__ import annotations
@@ -531,6 +535,24 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} computes in its own data format only")
 
     standalone_activation = None  # the activation function, for a layer that applies only that
+
+    def adds_inputs(self) -> bool:
+        """Whether the output is the elementwise sum of the inputs (a list of tensors of the
+        output's shape), whatever their masks."""
+        return False
+
+    def takes_residual(self, activation) -> bool:
+        """Whether `call_with_residual` can add a tensor of the output's shape to this layer's
+        output and then apply ``activation`` (None for none) in its output pass."""
+        return False
+
+    def call_with_residual(self, inputs, residual, activation=None, training=False):
+        """``activation(output + residual)`` in one pass (when `takes_residual` says so), with
+        the floating-point results of computing the output, adding ``residual`` to it, then
+        applying ``activation``; ``inputs``, ``residual`` and the result are channels-last
+        images when the layer `runs_channels_last` (as for `call_channels_last`), else in the
+        layer's own format."""
+        raise NotImplementedError(f"{type(self).__name__} adds no residual to its output")
 
     def stored_weight_converter(self, var, stored_shape, origin):
         """A function converting a stored value of ``stored_shape`` for ``var``, or None to

@@ -151,6 +151,9 @@ class Add(_Merge):
     def fuses(self, activation) -> bool:
         return activation is activations.relu
 
+    def adds_inputs(self) -> bool:
+        return True  # masks change no value of a sum (`_Merge.call`)
+
     def call_with_activation(self, inputs, activation, training=False, mask=None):
         if activation is not activations.relu or not isinstance(inputs, (list, tuple)):
             return activation(self.call(inputs))

@@ -17,7 +17,14 @@ own facts (see `kerasette.layers.base`), never for its type.
    `FOLD_AHEAD_BYTES`; the layers keep their own weights, swapped in only around their call).
    An activation after the folded normalization is then fused into the convolution as in 1.
    Training runs the layers as they are.
-3. **Layouts.** The engine computes images channels-last, so a channels-first image layer
+3. **Residual sums** (inference only). An Add of two tensors of its output's shape (``adds_inputs``),
+   one of which a layer that `takes_residual` computes for the Add alone (through a folded
+   normalization), becomes that layer's epilogue: the layer adds the other tensor (computed
+   before it) to its output and applies the Add's fused activation in the same pass
+   (``call_with_residual``): a residual block's ``relu(conv(x) + b + shortcut)`` is one pass
+   over the output instead of two. Where masks reach the sum, the layer and the Add run as
+   they are (the Add's mask is computed from them).
+4. **Layouts.** The engine computes images channels-last, so a channels-first image layer
    transposes its input in and its output back. Consecutive layers that `runs_channels_last`
    keep the tensor channels-last between them; layers that are `layout_free` (Dropout,
    elementwise activations) pass it through as it is; anything else gets the channels-first
@@ -65,6 +72,8 @@ class Step:
         keywords: the call's keyword arguments as recorded (``mask=`` another tensor of the
             graph, ``initial_state=``..., plain values), without ``training`` (the phase is the
             plan's); their tensors are computed before this step.
+        residual: a tensor this layer adds to its output (before ``fused``), for the Add that
+            became an alias of its output (rewrite 3); ``sum_step``: that Add's step.
     """
 
     output: KerasTensor
@@ -76,11 +85,15 @@ class Step:
     fold: tuple | None = None
     index: int | None = None
     keywords: dict = dataclasses.field(default_factory=dict)
+    residual: KerasTensor | None = None
+    sum_step: Step | None = None
 
     @property
     def reads(self) -> list:
-        """Every tensor this step reads: its inputs, then the tensors among its keywords."""
-        return self.inputs + keyword_tensors(self.keywords) if self.keywords else self.inputs
+        """Every tensor this step reads: its inputs, then the tensors among its keywords, then
+        its residual."""
+        reads = self.inputs + keyword_tensors(self.keywords) if self.keywords else self.inputs
+        return reads + [self.residual] if self.residual is not None else reads
 
 
 class Plan:
@@ -110,21 +123,24 @@ class Plan:
         self.inference_steps = self._variant(frozenset(self._fold_from))[0]
         self._release = _last_reads(self.steps, self.outputs)
 
-    def _plan(self, folds: frozenset | None) -> list[Step]:
+    def _plan(self, folds: frozenset | None, residuals: bool = False) -> list[Step]:
         """Steps folding normalizations into the layers whose outputs ``folds`` names (None: every
-        fold that can be made)."""
+        fold that can be made), then fusing activations, then (``residuals``) residual sums."""
         steps = [_step(t) for t in self._order]
         if folds is None or folds:
             _plan_foldings(steps, self.outputs, folds)
         _plan_fusions(steps, self.outputs)
+        if residuals:
+            _plan_residuals(steps, self.outputs)
         return steps
 
     def _variant(self, folds: frozenset) -> tuple[list[Step], list[list[int]], list[Step]]:
-        """The steps folding into the layers ``folds`` names, the tensors each step releases, and
-        the fold steps whose folded weights `run` computes before the first step."""
+        """The inference steps folding into the layers ``folds`` names (and with the residual
+        sums), the tensors each step releases, and the fold steps whose folded weights `run`
+        computes before the first step."""
         variant = self._variants.get(folds)
         if variant is None:
-            steps = self._plan(folds)
+            steps = self._plan(folds, residuals=True)
             variant = self._variants[folds] = (steps, _last_reads(steps, self.outputs), _folds_ahead(steps))
         return variant
 
@@ -251,7 +267,12 @@ class _Readers:
         the way; else None. A layer call with keyword arguments neither fuses nor folds."""
         if step.layer is None or len(step.inputs) != 1 or step.as_list or step.keywords:
             return None
-        source = self.by_output.get(id(step.inputs[0]))
+        return self.private_source(step.inputs[0])
+
+    def private_source(self, tensor: KerasTensor) -> Step | None:
+        """The layer step that computes ``tensor`` (through steps already fused or folded into
+        it) when one step alone reads each tensor on the way, none an output; else None."""
+        source = self.by_output.get(id(tensor))
         while source is not None and source.alias_of is not None:
             if not self.private(source):
                 return None
@@ -301,6 +322,32 @@ def _plan_fusions(steps: list[Step], outputs: list[KerasTensor]) -> None:
             continue
         source.fused = activation
         step.alias_of = source.output
+
+
+def _plan_residuals(steps: list[Step], outputs: list[KerasTensor]) -> None:
+    """Makes each Add of two tensors of its output's shape (``adds_inputs``) the epilogue of the
+    layer computing one of them for it alone (``takes_residual`` of the Add's fused activation):
+    that layer's step gets the other tensor as ``residual`` and the activation as ``fused``, and
+    the Add's becomes an alias of its output. Of the two inputs, the one computed later is
+    taken (the other is then ready when the layer runs)."""
+    readers = _Readers(steps, outputs)
+    position = {id(step.output): i for i, step in enumerate(steps)}
+    for step in steps:
+        adds = getattr(step.layer, "adds_inputs", None)
+        if (adds is None or len(step.inputs) != 2 or not step.as_list or step.keywords or step.index is not None
+                or not adds() or any(tuple(t.shape) != tuple(step.output.shape) for t in step.inputs)):
+            continue
+        later = sorted(step.inputs, key=lambda t: position.get(id(t), -1), reverse=True)
+        for taken, other in (later, later[::-1]):
+            source = readers.private_source(taken)
+            if (source is None or source.fused is not None or source.residual is not None
+                    or position.get(id(other), -1) >= position[id(source.output)]
+                    or tuple(source.output.shape) != tuple(step.output.shape)
+                    or not source.layer.takes_residual(step.fused)):
+                continue
+            source.residual, source.fused, source.sum_step = other, step.fused, step
+            step.alias_of = source.output
+            break
 
 
 class _Values:
@@ -405,6 +452,9 @@ def _run_masked(step: Step, store: _Values, inputs, training: bool, mask, keywor
 
 def _run_layer(step: Step, store: _Values, training: bool) -> None:
     layer = step.layer
+    if step.residual is not None:
+        _run_residual(step, store, training)
+        return
     if step.keywords:
         _run_with_keywords(step, store, training)
         return
@@ -428,3 +478,44 @@ def _run_layer(step: Step, store: _Values, training: bool) -> None:
         store.put(step.output, layer.call_with_activation(x, step.fused, training=training), False)
     else:
         store.put(step.output, layer.run(store.channels_first(source), training), False)
+
+
+def _run_residual(step: Step, store: _Values, training: bool) -> None:
+    """Runs a layer with the residual sum of rewrite 3: on the channels-last forms of its input
+    and of the residual when it `runs_channels_last` (a 4-D input), else on them as they are."""
+    layer, source = step.layer, step.inputs[0]
+    if store.masks and (id(source) in store.masks or id(step.residual) in store.masks):
+        _run_unsummed(step, store, training)
+        return
+    x, _ = store.raw(source)
+    if x.ndim == 4 and layer.runs_channels_last():
+        residual, residual_last = store.raw(step.residual)
+        if not residual_last:
+            residual = ops.transpose(residual, TO_CHANNELS_LAST)
+        y = layer.call_with_residual(store.channels_last(source, layer), residual, step.fused, training)
+        store.put(step.output, y, True)
+    else:
+        x = store.channels_first(source)
+        layer.check_input_once(x.shape)
+        store.put(step.output, layer.call_with_residual(x, store.channels_first(step.residual), step.fused, training),
+                  False)
+
+
+def _run_unsummed(step: Step, store: _Values, training: bool) -> None:
+    """A residual step whose input or residual has a mask: the layer as it is, then its Add on
+    its output (with the masks, for the Add's own), the sum put in the layer's output's place
+    (which the Add's output and the steps between alias)."""
+    _run_layer(dataclasses.replace(step, residual=None, fused=None, sum_step=None), store, training)
+    add = step.sum_step
+    inputs = [store.channels_first(t if t is step.residual else step.output) for t in add.inputs]
+    masks = [store.masks.get(id(t if t is step.residual else step.output)) for t in add.inputs]
+    mask = masks if any(m is not None for m in masks) else None
+    if add.fused is not None:
+        value = add.layer.call_with_activation(inputs, add.fused, training=training, mask=mask)
+    else:
+        value = add.layer.run(inputs, training, mask=mask)
+    store.put(step.output, value, False)
+    store.masks.pop(id(step.output), None)
+    out_mask = output_mask(add.layer, inputs, mask)
+    if out_mask is not None:
+        store.masks[id(step.output)] = out_mask
