@@ -5,6 +5,7 @@ and a float64 central-difference check of the op with segmented images."""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -81,7 +82,6 @@ def test_kernels_against_numpy(dtype, k, rows):
 def test_engine_same_bits_on_one_and_two_threads(threads, monkeypatch, dtype, segment):
     if segment is not None:
         monkeypatch.setattr(engine, "GLOBAL_SEGMENT", segment)  # images cut in several segments
-        monkeypatch.setattr(engine, "GLOBAL_PIECE", segment)
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((6, 9, 11, 4)) * 3 + 5).astype(dtype)
     dy = rng.standard_normal((6, 4)).astype(dtype)
@@ -121,7 +121,6 @@ def test_op_gradient_with_segmented_images(monkeypatch, threads):
     """The float64 central-difference check of the op, its images cut into segments and split
     over two threads."""
     monkeypatch.setattr(engine, "GLOBAL_SEGMENT", 10)
-    monkeypatch.setattr(engine, "GLOBAL_PIECE", 10)
     threads(2)
     x = np.random.default_rng(1).standard_normal((2, 5, 7, 3))
     assert engine.global_segments(35, 3)[0] > 1
@@ -130,29 +129,43 @@ def test_op_gradient_with_segmented_images(monkeypatch, threads):
     np.testing.assert_allclose(gx[0, 0, 0], gx[0, 4, 6])  # the same share at every pixel
 
 
-@pytest.mark.parametrize("piece", [1, 3, 64])
-def test_shared_kernels_take_every_segment_once_from_several_threads(piece):
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_shared_kernels_take_every_segment_once_from_several_threads(parts):
     """The shared kernels run at once in several threads (as `parallel.run_shared` runs them),
-    taking pieces from one counter: every segment summed (spread) exactly once, the same bits
-    as one call of the plain kernel over all segments."""
+    each with its own index, taking segments from the same claims: every segment summed (spread)
+    exactly once, the same bits as one call of the plain kernel over all segments; a late
+    thread (index ``parts - 1`` starting after the others ended) finds nothing left."""
     import threading
 
-    rng = np.random.default_rng(piece)
+    rng = np.random.default_rng(parts)
     k, rows = 3, 5
     x = rng.standard_normal((20, 13, 4)).astype(np.float32)
     expected = np.empty((20 * k, 4))
     kernels.global_avgpool_sums(x, k, rows, 0, 20 * k, expected)
-    sums, counter = np.full((20 * k, 4), np.nan), np.zeros(1, np.int64)
-    kernels.global_avgpool_sums_shared(x, k, rows, np.zeros(1, np.int64), piece, np.empty((20 * k, 4)))  # compiled
-    threads = [threading.Thread(target=kernels.global_avgpool_sums_shared, args=(x, k, rows, counter, piece, sums))
-               for _ in range(3)]
+    kernels.global_avgpool_sums_shared(x, k, rows, np.zeros(1, np.int64), 0, np.empty((20 * k, 4)))  # compiled
+    sums, claims = np.full((20 * k, 4), np.nan), np.zeros(parts, np.int64)
+    threads = [threading.Thread(target=kernels.global_avgpool_sums_shared, args=(x, k, rows, claims, me, sums))
+               for me in range(max(1, parts - 1))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     np.testing.assert_array_equal(sums, expected)
-    assert counter[0] >= 20 * k  # every thread stopped past the end
+    late = np.full_like(sums, np.nan)
+    kernels.global_avgpool_sums_shared(x, k, rows, claims, parts - 1, late)
+    assert np.isnan(late).all()
     dy = rng.standard_normal((20, 4)).astype(np.float32)
-    dx, spread = np.full_like(x, np.nan), np.zeros(1, np.int64)
-    kernels.global_avgpool_spread_shared(dy, k, rows, spread, piece, dx)
+    dx = np.full_like(x, np.nan)
+    kernels.global_avgpool_spread_shared(dy, k, rows, np.zeros(parts, np.int64), parts - 1, dx)
     np.testing.assert_allclose(dx, np.broadcast_to((dy / np.float32(13))[:, None, :], x.shape), rtol=0, atol=0)
+
+
+def test_a_thread_takes_its_own_range_from_the_front_then_the_others_from_the_back():
+    """`_take_segment`'s order, one thread at a time: 10 segments in ranges 0-3, 4-6, 7-9."""
+    take = numba.njit(lambda claims, me, total: kernels._take_segment(claims, me, total))
+    claims = np.zeros(3, np.int64)
+    order = [take(claims, 1, 10) for _ in range(5)]
+    assert order == [4, 5, 6, 9, 8]  # its own range, then range 2 from its end
+    assert [take(claims, 2, 10) for _ in range(3)] == [7, 3, 2]  # range 2's rest, then range 0's end
+    assert [take(claims, 0, 10) for _ in range(3)] == [0, 1, -1]
+    assert take(claims, 1, 10) == -1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import inline, kernel
 from kerasette.backend.kernels.spin import fetch_add
 
 #: rows of a segment added in the input's dtype before their sums move to float64 (short sums,
@@ -302,26 +302,55 @@ def _global_avgpool_spread(dy, k, rows, first, stop, dx):
                 row[c] = share[c]
 
 
-def _global_avgpool_sums_shared(x, k, rows, counter, piece, sums):
-    """`global_avgpool_sums` over every segment, ``piece`` segments at a time taken from
-    ``counter`` (an int64 cell shared by the threads running this kernel at once, 0 at the
-    start): one call per thread, the pieces shared without the GIL."""
+@inline
+def _take_segment(claims, me, total):
+    """The next segment thread ``me`` sums (or spreads), or -1 when none is left.
+
+    The ``total`` segments are cut into ``claims.size`` contiguous ranges (sizes within one),
+    range ``r`` being thread ``r``'s own: a thread takes its own range's segments from the front,
+    then, when none is left, the other ranges' from their back (``me + 1``, ``me + 2``, ...). So
+    each thread streams through its own contiguous part of memory, the same part at every call
+    (the part it wrote last, when the pass before split the batch the same way), and a thread
+    that starts late or runs slowly (a busy core) has its part's end taken by the others.
+
+    ``claims[r]`` counts the segments taken from range ``r``'s front (low 32 bits) and from its
+    back (high 32 bits): one atomic add takes a segment and reads both counts, and the take is
+    good while their sum before it is under the range's size, so no segment is taken twice.
+    """
+    parts = claims.shape[0]
+    base, extra = total // parts, total % parts
+    for step in range(parts):
+        r = (me + step) % parts
+        size = base + (1 if r < extra else 0)
+        old = fetch_add(claims, r, 1 if step == 0 else 1 << 32)
+        front, back = old & 0xFFFFFFFF, old >> 32
+        if front + back < size:
+            start = r * base + min(r, extra)
+            return start + front if step == 0 else start + size - 1 - back
+    return -1
+
+
+def _global_avgpool_sums_shared(x, k, rows, claims, me, sums):
+    """`global_avgpool_sums` over every segment, shared by the threads that run this kernel at
+    once (one call each, no GIL between segments): thread ``me`` (0 for the caller) takes its
+    segments by `_take_segment` from ``claims`` (one int64 cell per thread, zeros at the
+    start)."""
     total = sums.shape[0]
     while True:
-        first = fetch_add(counter, 0, piece)
-        if first >= total:
+        p = _take_segment(claims, me, total)
+        if p < 0:
             return
-        global_avgpool_sums(x, k, rows, first, min(first + piece, total), sums)
+        global_avgpool_sums(x, k, rows, p, p + 1, sums)
 
 
-def _global_avgpool_spread_shared(dy, k, rows, counter, piece, dx):
+def _global_avgpool_spread_shared(dy, k, rows, claims, me, dx):
     """`global_avgpool_spread` over every segment, shared as `global_avgpool_sums_shared`."""
     total = dy.shape[0] * k
     while True:
-        first = fetch_add(counter, 0, piece)
-        if first >= total:
+        p = _take_segment(claims, me, total)
+        if p < 0:
             return
-        global_avgpool_spread(dy, k, rows, first, min(first + piece, total), dx)
+        global_avgpool_spread(dy, k, rows, p, p + 1, dx)
 
 
 maxpool_forward = kernel(_maxpool_forward)
