@@ -14,6 +14,7 @@ from kerasette import activations
 from kerasette.backend import ops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Input, Masking, add
+from kerasette.layers.base import Layer
 from kerasette.models import Model
 from kerasette.models.planner import Plan
 
@@ -197,3 +198,37 @@ def test_masks_given_to_the_model_reach_the_sum():
     CALLS.clear()
     model(Tensor(x))
     assert CALLS == ["r"]
+
+
+@pytest.mark.skipif(Conv2D.takes_residual is Layer.takes_residual, reason="Conv2D takes no residual yet")
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv2d_residual_sums_give_the_bits_of_the_add(data_format):
+    """The built-in Conv2D's residual (the engine's output pass) against the Add after it, with
+    the strided block's shortcut, and with gradients recorded (ops then)."""
+    cf = data_format == "channels_first"
+    axis = 1 if cf else -1
+    inp = Input(shape=(16, 9, 9) if cf else (9, 9, 16))
+    x = Activation("relu")(BatchNormalization(axis=axis)(Conv2D(16, 3, padding="same", data_format=data_format)(inp)))
+    y = BatchNormalization(axis=axis)(Conv2D(16, 3, padding="same", data_format=data_format)(x))
+    x = Activation("relu")(Add()([x, y]))
+    y = BatchNormalization(axis=axis)(Conv2D(32, 3, strides=2, padding="same", data_format=data_format)(x))
+    out = Add()([Conv2D(32, 1, strides=2, data_format=data_format)(x), y])
+    model = Model(inp, out)
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if isinstance(layer, BatchNormalization):  # a test may know the types
+            c = layer.moving_mean.shape
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.standard_normal(c), rng.standard_normal(c) * 0.5,
+                               rng.uniform(0.2, 3, c)])
+    assert len([s for s in Plan(model.inputs, model.outputs).inference_steps if s.residual is not None]) == 2
+    x = rng.standard_normal((6,) + inp.shape[1:]).astype(np.float32)
+    saved = Conv2D.takes_residual
+    Conv2D.takes_residual = lambda self, activation: False
+    try:
+        want = Plan(model.inputs, model.outputs).run([Tensor(x)], training=False)[0].data
+    finally:
+        Conv2D.takes_residual = saved
+    np.testing.assert_array_equal(model.predict(x, batch_size=6), want)
+    recorded = model(Tensor(x, requires_grad=True))
+    np.testing.assert_allclose(recorded.data, want, rtol=1e-5, atol=1e-5)
+    assert recorded._op is not None  # a gradient can flow (ops)
