@@ -3,7 +3,7 @@
 A script, not a test::
 
     python tests/benchmarks/layers_bench.py [--repeats 20] [--rounds 1] [--stat median|min]
-        [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON] [--threads N]
+        [--shapes cifar|imagenet|all] [--only SUBSTRING] [--torch PYTHON] [--threads N] [--warm 0.3]
 
 Each entry of `ENTRIES` is one (layer, configuration): how kerasette builds it (a
 ``kerasette.layers`` layer built on the channels-last (N, H, W, C) shape, or an op called
@@ -14,6 +14,17 @@ take turns row by row (kerasette's timings of a row, then PyTorch's), ``--rounds
 table (each round in the other order), so that a busy spell on a shared machine falls on both
 sides alike. A side's figure is ``--stat`` over all its timings of the row (``--repeats`` per
 round).
+
+Turns, pauses and warm-up, the same for both sides: before each side's turn the script pauses
+`SETTLE_S` (the other side's threads, PyTorch's OpenMP workers or kerasette's pool, stop spinning
+and go to sleep, so that neither side's timings pay for the other's idle threads); then the side
+calls the pass back to back for ``--warm`` seconds (`WARM_S`, at least two calls) before the
+timed calls, forward and fwd+bwd each. Without that warm-up, the first timed calls after a pause
+measured the pause rather than the layer: both libraries' threads were asleep (each hand-off a
+wake-up), caches held the other side's arrays, and kerasette's pool decides whether its threads
+spin from readings taken every 20 ms (`kerasette.backend.pool.Contention`). Two untimed calls (what
+`timing.samples` makes) did not get either side back to its steady state; 0.3 s does, for every
+row but the slowest, which run a few passes in it.
 
 Timing: "forward" runs the layer without recording a graph; "fwd+bwd" runs it with gradients
 recorded and back-propagates a fixed upstream gradient into the input and the trainable weights
@@ -108,7 +119,19 @@ ENTRIES = [
 
 #: how the repeated times are summarised: the median, or the minimum (steadier on a busy machine)
 STAT = {"median": statistics.median, "min": min}
+#: seconds each side calls a pass back to back before its timed calls (``--warm``; see above)
+WARM_S = 0.3
 
+
+def warm_samples(fn, repeats: int, warm_s: float) -> list[float]:
+    """`timing.samples` of ``fn`` after ``warm_s`` seconds of untimed calls back to back (two at
+    least)."""
+    fn()
+    end = time.perf_counter() + warm_s
+    fn()
+    while time.perf_counter() < end:
+        fn()
+    return samples(fn, repeats)
 
 
 
@@ -161,8 +184,8 @@ def _kerasette_entry(entry, shape):
 # -- PyTorch (runs in the --torch interpreter) ----------------------------------------------------
 def torch_worker(threads: int | None = None) -> None:
     """Serves timing requests, one JSON line each on stdin (``{"name": entry name, "shape":
-    shape name, "repeats": n}``; ``{"release": true}`` drops the modules built so far), with one
-    JSON line each on stdout: ``[forward samples, fwd+bwd samples]`` in ms. Prints
+    shape name, "repeats": n, "warm": seconds}``; ``{"release": true}`` drops the modules built
+    so far), with one JSON line each on stdout: ``[forward samples, fwd+bwd samples]`` in ms. Prints
     ``{"threads": n}`` first."""
     import torch
     from torch import nn
@@ -181,8 +204,9 @@ def torch_worker(threads: int | None = None) -> None:
         if key not in built:
             built[key] = _torch_entry(torch, nn, entries[request["name"]], SHAPES[request["shape"]])
         forward, step = built[key]
-        print(json.dumps([samples(forward, request["repeats"]), samples(step, request["repeats"])]),
-              flush=True)
+        warm = request.get("warm", WARM_S)
+        print(json.dumps([warm_samples(forward, request["repeats"], warm),
+                          warm_samples(step, request["repeats"], warm)]), flush=True)
 
 
 def _torch_entry(torch, nn, entry, shape):
@@ -232,8 +256,8 @@ class TorchSide:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
 
-    def samples(self, name: str, shape_name: str, repeats: int) -> list[list[float]]:
-        self._send({"name": name, "shape": shape_name, "repeats": repeats})
+    def samples(self, name: str, shape_name: str, repeats: int, warm: float) -> list[list[float]]:
+        self._send({"name": name, "shape": shape_name, "repeats": repeats, "warm": warm})
         return json.loads(self._line())
 
     def release(self) -> None:
@@ -244,7 +268,8 @@ class TorchSide:
         self.process.wait()
 
 
-def measure(entries, shape_names, repeats: int, rounds: int, torch_side: TorchSide | None) -> dict:
+def measure(entries, shape_names, repeats: int, rounds: int, torch_side: TorchSide | None,
+            warm: float = WARM_S) -> dict:
     """``{(entry name, shape name): {"kerasette": [fwd samples, fwd+bwd samples] or 'not
     available: ...', "torch": [...] or None}}``: the two sides row by row, ``rounds`` times (odd
     rounds PyTorch first)."""
@@ -262,10 +287,10 @@ def measure(entries, shape_names, repeats: int, rounds: int, torch_side: TorchSi
                     time.sleep(SETTLE_S)
                     if side == "kerasette" and not isinstance(row["kerasette"], str):
                         forward, step = built[e["name"]]
-                        row["kerasette"][0] += samples(forward, repeats)
-                        row["kerasette"][1] += samples(step, repeats)
+                        row["kerasette"][0] += warm_samples(forward, repeats, warm)
+                        row["kerasette"][1] += warm_samples(step, repeats, warm)
                     elif side == "torch" and torch_side is not None:
-                        fwd, both = torch_side.samples(e["name"], shape_name, repeats)
+                        fwd, both = torch_side.samples(e["name"], shape_name, repeats, warm)
                         row["torch"][0] += fwd
                         row["torch"][1] += both
         del built
@@ -285,6 +310,8 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="only the entries whose name contains this (any case)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both sides (default: each library's own, the available cores)")
+    parser.add_argument("--warm", type=float, default=WARM_S,
+                        help="seconds of untimed back-to-back calls before each side's timed calls")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
@@ -301,12 +328,13 @@ def main() -> None:
         parser.error(f"no entry matches --only {args.only!r}; entries: {', '.join(e['name'] for e in ENTRIES)}")
     torch_side = TorchSide(args.torch, args.threads) if os.path.exists(args.torch) else None
     try:
-        results = measure(entries, shape_names, args.repeats, max(1, args.rounds), torch_side)
+        results = measure(entries, shape_names, args.repeats, max(1, args.rounds), torch_side, args.warm)
     finally:
         if torch_side is not None:
             torch_side.close()
 
-    print(f"{args.stat} ms over {args.repeats} runs x {max(1, args.rounds)} rounds; kerasette threads: "
+    print(f"{args.stat} ms over {args.repeats} runs x {max(1, args.rounds)} rounds after {args.warm} s of warm-up "
+          f"(pause {SETTLE_S} s before each side's turn); kerasette threads: "
           f"{parallel.num_threads()}; torch threads: {torch_side.threads if torch_side else '-'}; "
           f"ratio = torch / kerasette (above 1: kerasette faster)")
     header = (f"{'layer':30} {'shape':13} {'kerasette fwd':>13} {'torch fwd':>10} {'ratio':>6}  "
@@ -317,7 +345,7 @@ def main() -> None:
     for (name, shape_name), result in results.items():
         mine, other = result["kerasette"], result["torch"]
         row = {"layer": name, "shape": SHAPE_LABEL[shape_name], "stat": args.stat, "repeats": args.repeats,
-               "rounds": max(1, args.rounds)}
+               "rounds": max(1, args.rounds), "warm_s": args.warm}
         if isinstance(mine, str):
             print(f"{name:30} {SHAPE_LABEL[shape_name]:13} {mine}")
             row["kerasette"] = mine
