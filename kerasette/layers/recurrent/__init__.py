@@ -5,13 +5,16 @@
 
 The modules, from the bottom up:
 
-- `nesting`: a layer inside a layer (the config of a cell or wrapped layer; calling a cell);
+- `nesting`: a layer inside a layer (the config of a cell or wrapped layer; a cell's state and
+  output sizes; calling a cell);
 - `cell_base`: what the built-in cells share (Keras 1 names, dropout masks, the three weights'
   arguments, building and config, the LSTM's forget-gate bias);
 - `stacked`: `StackedRNNCells`;
 - `cells`: the dense cells (`SimpleRNNCell`, `LSTMCell`, `GRUCell`), one step and a whole
   sequence in the fused kernels;
 - `states`: a recurrent layer's states (initial, kept by a stateful layer, ``reset_states``);
+- `runs`: how `RNN` runs its cell through a sequence (the fused kernels, or step by step
+  through ``K.rnn``);
 - `rnn`: `RNN`, a cell through time with every option of Keras's recurrent layers;
 - `cell_layer`: `CellLayer`, an `RNN` whose cell is made from the layer's own arguments;
 - `stored_weights`: weights stored in other layouts (Keras 1's per-gate arrays, CuDNN's,

@@ -1,5 +1,6 @@
 """Layers inside layers: a cell or wrapped layer's config as Keras writes it and read back
-(`serialize_nested`, `deserialize_nested`), and calling a cell the way Keras does (`call_cell`,
+(`serialize_nested`, `deserialize_nested`), and a cell as Keras reads it: its states' and
+output's sizes (`cell_state_sizes`, `cell_output_size`) and calling it (`call_cell`,
 `takes_constants`: ``training`` and ``constants`` passed only to cells whose ``call`` takes
 them). Used by `RNN`, `StackedRNNCells` and the wrappers (`Bidirectional`, `TimeDistributed`).
 """
@@ -75,3 +76,15 @@ def call_cell(cell, inputs, states, training, constants=None):
     if isinstance(new, Tensor) or not isinstance(new, (list, tuple)):
         new = [new]
     return out, list(new)
+
+
+def cell_state_sizes(cell) -> list:
+    """The sizes of ``cell``'s states, as a list (a cell with one state may give it bare)."""
+    size = cell.state_size
+    return list(size) if isinstance(size, (list, tuple)) else [size]
+
+
+def cell_output_size(cell):
+    """The size of ``cell``'s output: its ``output_size``, else the size of its first state."""
+    size = getattr(cell, "output_size", None)
+    return size if size is not None else cell_state_sizes(cell)[0]

@@ -26,7 +26,8 @@ Keras's semantics, in short:
   mask (steps, batch); the states stay (batch, units).
 
 The built-in cells run a whole sequence in the fused kernels (`cells._GatedCell.sequence`);
-other cells run step by step in Python, through ordinary ops.
+other cells run step by step in Python, through ordinary ops (both in
+`kerasette.layers.recurrent.runs`); the states are `kerasette.layers.recurrent.states`'.
 """
 
 from __future__ import annotations
@@ -34,29 +35,21 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend import ops, symbolic
-from kerasette.backend.ops import recurrent as rops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.nesting import call_cell, deserialize_nested, serialize_nested
+from kerasette.layers.recurrent.nesting import (
+    cell_output_size,
+    cell_state_sizes,
+    deserialize_nested,
+    serialize_nested,
+    takes_constants,
+)
+from kerasette.layers.recurrent.runs import fused_run, runs_fused, step_run
 from kerasette.layers.recurrent.stacked import StackedRNNCells
 from kerasette.layers.recurrent.states import RecurrentStates
 from kerasette.utils.validation import shape_str
-
-
-def _sizes(state_size) -> list[int]:
-    return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
-
-
-def _output_size(cell) -> int:
-    size = getattr(cell, "output_size", None)
-    return size if size is not None else _sizes(cell.state_size)[0]
-
-
-def _fusable(cell) -> bool:
-    fusable = getattr(cell, "fusable", None)
-    return fusable is not None and fusable() and hasattr(cell, "_sequence")
 
 
 @keras_layer()
@@ -109,7 +102,7 @@ class RNN(RecurrentStates, Layer):
     # -- shapes and building -----------------------------------------------------------------
     @property
     def state_sizes(self) -> list[int]:
-        return _sizes(self.cell.state_size)
+        return cell_state_sizes(self.cell)
 
     def _batch_major(self, shape) -> tuple:
         """An input shape as (batch, steps, ...) whatever ``time_major`` says."""
@@ -144,7 +137,7 @@ class RNN(RecurrentStates, Layer):
 
     def compute_output_shape(self, input_shape):
         shape = self._batch_major(input_shape[0] if isinstance(input_shape, list) else input_shape)
-        size = _output_size(self.cell)
+        size = cell_output_size(self.cell)
         out = (shape[0], size)
         if self.return_sequences:
             out = (shape[1], shape[0], size) if self.time_major else (shape[0], shape[1], size)
@@ -184,10 +177,7 @@ class RNN(RecurrentStates, Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def _check_takes_constants(self) -> None:
-        import inspect  # deferred: only layers given constants need the signature
-
-        params = inspect.signature(self.cell.call).parameters
-        if "constants" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        if not takes_constants(self.cell):
             raise ValueError(f"{type(self).__name__} '{self.name}': the cell {type(self.cell).__name__} does not take "
                              "`constants`: its call must accept them, call(inputs, states, constants=None)")
 
@@ -224,11 +214,12 @@ class RNN(RecurrentStates, Layer):
             if mask_tm.all():
                 mask_tm = None
         want_states = self.return_state or self.stateful
-        if not constants and (_fusable(self.cell) or (isinstance(self.cell, StackedRNNCells)
-                                                     and all(map(_fusable, self.cell.cells)))):
-            out, final = self._fused(x, states, mask_tm, training, want_states)
+        if not constants and runs_fused(self.cell):
+            out, final = fused_run(self.cell, x, states, mask_tm, training, self.return_sequences, self.go_backwards,
+                                   want_states)
         else:
-            out, final = self._loop(x, states, mask_tm, training, constants or None)
+            out, final = step_run(self.cell, x, states, mask_tm, training, self.return_sequences, self.go_backwards,
+                                  constants or None)
         if self.stateful:
             self.states = [np.array(s.data, copy=True) for s in final]
         if self.return_sequences and self.zero_output_for_mask and mask_tm is not None:
@@ -237,68 +228,6 @@ class RNN(RecurrentStates, Layer):
         if self.return_sequences and self.time_major:
             out = ops.transpose(out, (1, 0) + tuple(range(2, out.ndim)))
         return [out, *final] if self.return_state else out
-
-    def _fused(self, x, states, mask_tm, training, want_states):
-        gathered = rops.gathered_rows(x)
-        if gathered is not None and gathered[1].shape == x.shape[:2]:
-            # x is table[tokens] from an embedding, recording no gradient: the tokens go along
-            # time-major, and x as a view made only if read (the folded LSTM does not read it:
-            # then nothing gathers the embedding rows)
-            order = slice(None, None, -1) if self.go_backwards else slice(None)
-            table, tokens = gathered
-            gathered = (table, tokens, tokens.T[order])
-            x_tm = rops.LazyTensor(lambda: x.data.transpose(1, 0, 2)[order], (x.shape[1], x.shape[0]) + x.shape[2:],
-                                   x.dtype)
-        else:
-            gathered = None
-            order = slice(None, None, -1) if self.go_backwards else slice(None)
-            embedded = rops.embedding_of(x)
-            if embedded is not None and embedded[1].shape == x.shape[:2]:
-                # x is table[tokens] recording a gradient: the rows gathered again in the order of
-                # the steps, instead of x transposed (and its gradient transposed back)
-                x_tm = rops.embedding(embedded[1].T[order], embedded[0])
-            else:
-                x_tm = ops.transpose(x, (1, 0, 2))
-                if self.go_backwards:
-                    x_tm = ops.getitem(x_tm, order)
-        cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
-        final, at = [], 0
-        out = x_tm
-        for index, cell in enumerate(cells):
-            n = len(_sizes(cell.state_size))
-            last = index == len(cells) - 1
-            sequences = self.return_sequences or not last
-            out, cell_final, _ = cell.sequence(out, states[at:at + n], mask_tm, training, sequences, want_states,
-                                               gathered if index == 0 else None)
-            at += n
-            if want_states:
-                final.extend(cell_final)
-        if self.return_sequences:
-            out = ops.transpose(out, (1, 0, 2))
-        return out, final
-
-    def _loop(self, x, states, mask_tm, training, constants=None):
-        cell = self.cell
-        reset = getattr(cell, "reset_dropout_masks", None)
-        if reset is not None:
-            reset()
-        steps = x.shape[1]
-        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        outputs, previous = [], None
-        for i, t in enumerate(order):
-            out, new = call_cell(cell, ops.getitem(x, (slice(None), t)), states, training, constants)
-            if mask_tm is not None:
-                keep = mask_tm[i][:, None]
-                new = [ops.where(keep, n, s) for n, s in zip(new, states)]
-                previous = previous if previous is not None else Tensor(np.zeros(out.shape, out.dtype))
-                out = ops.where(keep, out, previous)
-            states, previous = new, out
-            if self.return_sequences:
-                outputs.append(ops.expand_dims(out, 1))
-        if reset is not None:
-            reset()
-        result = ops.concatenate(outputs, axis=1) if self.return_sequences else previous
-        return result, list(states)
 
     def native_children(self) -> list:
         """Where Keras 3's native weights file keeps the weights of the layers inside this one

@@ -7,6 +7,8 @@ from kerasette.layers.base import Layer
 from kerasette.layers.legacy import keras_layer
 from kerasette.layers.recurrent.nesting import (
     call_cell,
+    cell_output_size,
+    cell_state_sizes,
     deserialize_nested,
     serialize_nested,
     takes_constants,
@@ -34,20 +36,11 @@ class StackedRNNCells(Layer):
 
     @property
     def state_size(self):
-        sizes = []
-        for cell in self.cells:
-            size = cell.state_size
-            sizes.extend(size if isinstance(size, (list, tuple)) else [size])
-        return sizes
+        return [size for cell in self.cells for size in cell_state_sizes(cell)]
 
     @property
     def output_size(self):
-        last = self.cells[-1]
-        size = getattr(last, "output_size", None)
-        if size is None:
-            size = last.state_size
-            size = size[0] if isinstance(size, (list, tuple)) else size
-        return size
+        return cell_output_size(self.cells[-1])
 
     def build(self, input_shape):
         constants = []
@@ -58,15 +51,11 @@ class StackedRNNCells(Layer):
             if isinstance(cell, Layer) and not cell.built:
                 cell.build([shape, *constants] if constants and takes_constants(cell) else shape)
                 cell.built = True
-            size = getattr(cell, "output_size", None)
-            if size is None:
-                size = cell.state_size
-                size = size[0] if isinstance(size, (list, tuple)) else size
-            shape = shape[:-1] + (size,)
+            shape = shape[:-1] + (cell_output_size(cell),)
         self.built = True
 
     def _counts(self) -> list[int]:
-        return [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1 for c in self.cells]
+        return [len(cell_state_sizes(c)) for c in self.cells]
 
     def call(self, inputs, states, training=False, constants=None):
         new_states, at = [], 0
