@@ -274,7 +274,9 @@ class Contention:
     contention; instead the pool tries spinning again after `RETRY` seconds and keeps it while
     the same measure stays under `OFF`. A try that ends within `SETTLED` seconds doubles the wait
     before the next (up to `RETRY_MAX`: under steady contention the tries cost about one
-    `PERIOD` of spinning every 2 s); a spell of spinning longer than that resets it. Where the OS
+    `PERIOD` of spinning every 2 s); a spell of spinning longer than that resets it, so that
+    short bursts of contention now and then (another program's time slice, real-time throttling
+    under ``chrt``: 50 ms a second) cost `RETRY` of sleeping threads each. Where the OS
     does not say (no ``/proc/thread-self/schedstat``), the threads do not spin.
 
     Args:
@@ -286,9 +288,9 @@ class Contention:
 
     PERIOD = 0.02
     OFF = 0.05
-    RETRY = 0.1
+    RETRY = 0.05
     RETRY_MAX = 2.0
-    SETTLED = 1.0
+    SETTLED = 0.25
 
     def __init__(self, reader=None, clock=time.perf_counter) -> None:
         if reader is None and ThreadStats.available():

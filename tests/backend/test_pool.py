@@ -333,7 +333,7 @@ def test_off_retries_after_retry_seconds_and_stays_on_while_quiet():
     check, stats, clock = _contention()
     check.spinning([1234])
     assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
-    clock.now += check.RETRY
+    clock.now += check.RETRY + 1e-9
     assert check.spinning([1234])  # the try; its first period decides
     for _ in range(100):  # wake-ups from sleeps while it spins again do not switch it off
         assert _period(check, stats, clock, delay_ms=15, voluntary=40, involuntary=0)
@@ -348,13 +348,13 @@ def test_failed_tries_back_off_doubling_up_to_the_cap_and_a_long_spell_resets():
         wait = check.retry
         clock.now += wait / 2
         assert not check.spinning([1234])  # not yet
-        clock.now += wait / 2
+        clock.now += wait / 2 + 1e-9
         assert check.spinning([1234])
         assert not _period(check, stats, clock, delay_ms=10, voluntary=0, involuntary=10)
         waits.append(wait)
     assert waits[:4] == pytest.approx([check.RETRY * 2 ** k for k in range(4)])
     assert max(waits) == check.RETRY_MAX == waits[-1]
-    clock.now += check.retry
+    clock.now += check.retry + 1e-9
     assert check.spinning([1234])
     for _ in range(int(check.SETTLED / check.PERIOD) + 1):  # the contention went away
         assert _period(check, stats, clock, delay_ms=0, voluntary=5, involuntary=0)
