@@ -2,21 +2,28 @@
 
 A script, not a test::
 
-    python tests/benchmarks/predict_breakdown.py [--calls 60] [--batch 32]
+    python tests/benchmarks/predict_breakdown.py [--calls 60] [--batch 32] [--avx2]
 
 Builds `bench.py`'s ``resnet20_predict`` model (`kerasette_reference.build_model`), times
 ``model.predict(x, batch_size=batch)`` and, inside it, every call of the engine's convolution,
 Add+ReLU and global average pooling passes (wall time in the calling thread, which includes the
 other thread's half of each pass and the hand-offs), grouped by layer shape: the median time of
-one pass and its total per prediction. The last line is the prediction's median minus the passes:
+one pass and its total per prediction (a convolution that adds the residual sum in its output pass,
+the planner's rewrite 3, is marked ``+ residual``). Then the prediction's median minus the passes:
 the framework's Python (planner, layers, ops, the folds of the batch normalizations) and the small
-layers (Dense, softmax). Run it under ``chrt -f 10`` on a shared machine.
+layers (Dense, softmax); and, per prediction, the pool's hand-offs and the process's voluntary
+context switches (a thread that blocked: mostly one waiting for the GIL while the other runs
+Python, each costing a wake-up of tens of microseconds on a virtual machine). ``--avx2``: AVX2 code
+on an AVX-512 machine (`bench.py`'s environment). Run it under ``chrt -f 10`` on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,22 +36,34 @@ from cases import CASES  # noqa: E402
 from kerasette_reference import build_model  # noqa: E402
 from provenance import revision  # noqa: E402
 
+from kerasette.backend import pool as backend_pool  # noqa: E402
 from kerasette.backend.engine import conv as engine_conv  # noqa: E402
 from kerasette.backend.engine import elementwise as engine_elementwise  # noqa: E402
 from kerasette.backend.engine import pooling as engine_pooling  # noqa: E402
+from kerasette.backend.kernels import simd  # noqa: E402
 
 
 def _conv_key(args, kwargs) -> str:
     x, w = args[0], args[1]
     strides = kwargs.get("strides", args[3] if len(args) > 3 else (1, 1))
-    return f"conv {x.shape[3]}->{w.shape[3]} {w.shape[0]}x{w.shape[1]} s{strides[0]}, {x.shape[1]}x{x.shape[2]}"
+    residual = " + residual" if kwargs.get("residual") is not None else ""
+    return f"conv {x.shape[3]}->{w.shape[3]} {w.shape[0]}x{w.shape[1]} s{strides[0]}, {x.shape[1]}x{x.shape[2]}{residual}"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=60, help="timed predictions (default 60)")
     parser.add_argument("--batch", type=int, default=32, help="images per prediction (default 32)")
+    parser.add_argument("--avx2", action="store_true",
+                        help="AVX2 code on an AVX-512 machine (bench.py's setting: its own numba cache)")
     args = parser.parse_args(argv)
+    if args.avx2 and os.environ.get("NUMBA_CPU_NAME") != "haswell":
+        # numba reads its target when it is imported: run again in bench.py's AVX2 environment
+        from bench import avx2_env  # deferred: only for --avx2
+
+        rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
+        sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
+    print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors; load {os.getloadavg()[0]:.2f}")
     case = CASES["resnet20_predict"]
     model = build_model(case)
     x = np.random.default_rng(0).random((args.batch, case.height, case.width, case.channels), dtype=np.float32)
@@ -64,14 +83,25 @@ def main(argv: list[str] | None = None) -> None:
     timed(engine_conv, "conv2d_forward", _conv_key)
     timed(engine_elementwise, "add_relu", lambda a, k: f"Add+ReLU, {a[0].shape[1]}x{a[0].shape[2]}x{a[0].shape[3]}")
     timed(engine_pooling, "global_avgpool2d_forward", lambda a, k: "GlobalAveragePooling2D")
+    handoffs = [0]
+    pool_run = backend_pool.Pool.run
+
+    def counted_run(self, *a, **k):
+        handoffs[0] += 1
+        return pool_run(self, *a, **k)
+
+    backend_pool.Pool.run = counted_run
     for _ in range(5):
         model.predict(x, batch_size=args.batch)
     times.clear()
+    handoffs[0] = 0
     calls = []
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
     for _ in range(args.calls):
         start = time.perf_counter()
         model.predict(x, batch_size=args.batch)
         calls.append(time.perf_counter() - start)
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - switches
     median = float(np.median(calls)) * 1e3
     print(f"ResNet-20 predict, batch {args.batch}, {args.calls} calls, kerasette {revision()}: "
           f"median {median:.2f} ms a prediction")
@@ -84,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{key:36s} {per_call:8d} {each:8.3f} {each * per_call:8.3f}")
     print(f"{'passes':36s} {'':8s} {'':8s} {total:8.3f}")
     print(f"{'the rest (Python, Dense, softmax)':36s} {'':8s} {'':8s} {median - total:8.3f}")
+    print(f"per prediction: {handoffs[0] / args.calls:.1f} pool hand-offs, {switches / args.calls:.1f} voluntary "
+          "context switches (threads that blocked: GIL waits, sleeps)")
 
 
 if __name__ == "__main__":
