@@ -22,8 +22,9 @@ recording anything.
 
 from __future__ import annotations
 
-from kerasette.backend import ops, state
+from kerasette.backend import ops
 from kerasette.backend.ops.normalization import fold_affine
+from kerasette.backend.ops.recording import records_gradient
 
 
 class folded_kernel_and_bias:  # noqa: N801 - used as a function returning a context, like contextlib's
@@ -52,8 +53,7 @@ class folded_kernel_and_bias:  # noqa: N801 - used as a function returning a con
     def __init__(self, layer, scale, shift):
         self.layer, self.kernel, self.bias = layer, layer.kernel, layer.bias
         kernel, bias = self.kernel, self.bias
-        if state.grad_mode.is_enabled() and any(getattr(t, "requires_grad", False)
-                                                for t in (kernel, bias, scale, shift)):
+        if records_gradient(kernel, bias, scale, shift):
             self.folded = ops.multiply(kernel, scale), (ops.add(ops.multiply(bias, scale), shift)
                                                         if bias is not None else shift)
         else:  # nothing to record: the same products on the arrays, in one kernel call

@@ -11,7 +11,7 @@ import copy
 from kerasette.backend import ops
 from kerasette.layers.base import Layer
 from kerasette.layers.legacy import keras_layer
-from kerasette.layers.recurrent.cells import deserialize_nested, serialize_nested
+from kerasette.layers.recurrent.nesting import deserialize_nested, serialize_nested
 from kerasette.utils.validation import shape_str
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from kerasette.backend import parallel
 from kerasette.backend.ops.base import Op, apply
-from kerasette.backend.ops.recurrent import ACTIVATION_CODES
+from kerasette.backend.ops.recurrence_op import ACTIVATION_CODES
 
 GATES = 4
 ACTIVATIONS = tuple(ACTIVATION_CODES)
