@@ -22,8 +22,8 @@ own facts (see `kerasette.layers.base`), never for its type.
    normalization), becomes that layer's epilogue: the layer adds the other tensor (computed
    before it) to its output and applies the Add's fused activation in the same pass
    (``call_with_residual``): a residual block's ``relu(conv(x) + b + shortcut)`` is one pass
-   over the output instead of two. Where masks reach the sum, the layer and the Add run as
-   they are (the Add's mask is computed from them).
+   over the output instead of two. Where masks reach the sum (or dtypes differ), the layer and
+   the Add run as they are.
 4. **Layouts.** The engine computes images channels-last, so a channels-first image layer
    transposes its input in and its output back. Consecutive layers that `runs_channels_last`
    keep the tensor channels-last between them; layers that are `layout_free` (Dropout,
@@ -325,23 +325,24 @@ def _plan_fusions(steps: list[Step], outputs: list[KerasTensor]) -> None:
 
 
 def _plan_residuals(steps: list[Step], outputs: list[KerasTensor]) -> None:
-    """Makes each Add of two tensors of its output's shape (``adds_inputs``) the epilogue of the
-    layer computing one of them for it alone (``takes_residual`` of the Add's fused activation):
-    that layer's step gets the other tensor as ``residual`` and the activation as ``fused``, and
-    the Add's becomes an alias of its output. Of the two inputs, the one computed later is
-    taken (the other is then ready when the layer runs)."""
+    """Makes each Add of two tensors of its output's shape and dtype (``adds_inputs``) the
+    epilogue of the one-input layer computing one of them for it alone (``takes_residual`` of the
+    Add's fused activation): that layer's step gets the other tensor as ``residual`` and the
+    activation as ``fused``, and the Add's becomes an alias of its output. Of the two inputs, the
+    one computed later is taken (the other is then ready when the layer runs)."""
     readers = _Readers(steps, outputs)
     position = {id(step.output): i for i, step in enumerate(steps)}
     for step in steps:
         adds = getattr(step.layer, "adds_inputs", None)
         if (adds is None or len(step.inputs) != 2 or not step.as_list or step.keywords or step.index is not None
-                or not adds() or any(tuple(t.shape) != tuple(step.output.shape) for t in step.inputs)):
+                or not adds() or any(tuple(t.shape) != tuple(step.output.shape) or t.dtype != step.output.dtype
+                                     for t in step.inputs)):
             continue
         later = sorted(step.inputs, key=lambda t: position.get(id(t), -1), reverse=True)
         for taken, other in (later, later[::-1]):
             source = readers.private_source(taken)
-            if (source is None or source.fused is not None or source.residual is not None
-                    or position.get(id(other), -1) >= position[id(source.output)]
+            if (source is None or source.fused is not None or source.residual is not None or source.as_list
+                    or len(source.inputs) != 1 or position.get(id(other), -1) >= position[id(source.output)]
                     or tuple(source.output.shape) != tuple(step.output.shape)
                     or not source.layer.takes_residual(step.fused)):
                 continue
@@ -482,18 +483,21 @@ def _run_layer(step: Step, store: _Values, training: bool) -> None:
 
 def _run_residual(step: Step, store: _Values, training: bool) -> None:
     """Runs a layer with the residual sum of rewrite 3: on the channels-last forms of its input
-    and of the residual when it `runs_channels_last` (a 4-D input), else on them as they are."""
+    and of the residual when it `runs_channels_last` (a 4-D input), else on them as they are;
+    as the layer and then the Add when masks reach the sum or the residual's dtype is not the
+    input's (the symbolic dtypes may not say)."""
     layer, source = step.layer, step.inputs[0]
-    if store.masks and (id(source) in store.masks or id(step.residual) in store.masks):
+    x, _ = store.raw(source)
+    if (store.masks and (id(source) in store.masks or id(step.residual) in store.masks)) \
+            or store.raw(step.residual)[0].dtype != x.dtype:
         _run_unsummed(step, store, training)
         return
-    x, _ = store.raw(source)
     if x.ndim == 4 and layer.runs_channels_last():
         residual, residual_last = store.raw(step.residual)
         if not residual_last:
             residual = ops.transpose(residual, TO_CHANNELS_LAST)
         y = layer.call_with_residual(store.channels_last(source, layer), residual, step.fused, training)
-        store.put(step.output, y, True)
+        store.put(step.output, y, y.ndim == 4)
     else:
         x = store.channels_first(source)
         layer.check_input_once(x.shape)
@@ -502,7 +506,7 @@ def _run_residual(step: Step, store: _Values, training: bool) -> None:
 
 
 def _run_unsummed(step: Step, store: _Values, training: bool) -> None:
-    """A residual step whose input or residual has a mask: the layer as it is, then its Add on
+    """A residual step run as planned without the rewrite: the layer as it is, then its Add on
     its output (with the masks, for the Add's own), the sum put in the layer's output's place
     (which the Add's output and the steps between alias)."""
     _run_layer(dataclasses.replace(step, residual=None, fused=None, sum_step=None), store, training)
