@@ -100,3 +100,33 @@ def _accepting_keras1(cls, init):
         init(self, *args, **kwargs)
 
     return wrapper
+
+
+def theano_order(kernel_shape: tuple, stored_shape: tuple, data_format: str, origin):
+    """Whether a 2-D kernel of ``kernel_shape`` (rows, cols, in, out) was stored in Theano's order
+    (out, in, rows, cols): True, False (stored as it is), or None (neither shape: not a kernel
+    this reads). A shape that fits both (square everything) follows the layer's ``data_format``
+    in Keras 1 files (their kernels follow the layer's dim_ordering), else is as it is."""
+    rows, cols, cin, cout = kernel_shape
+    tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
+    th_order = tuple(stored_shape) == (cout, cin, rows, cols)
+    if not (tf_order or th_order):
+        return None
+    if tf_order and th_order:
+        th_order = origin.is_keras1 and data_format == "channels_first"
+    return th_order
+
+
+def kernel_reader(th_order: bool, flip: bool):
+    """The conversion of a stored 2-D kernel to (rows, cols, in, out): transposed from Theano's
+    order (``th_order``), flipped in both spatial axes (``flip``: trained with Theano's true
+    convolution), C-contiguous."""
+
+    def convert(value):
+        if th_order and value.ndim == 4:
+            value = value.transpose(2, 3, 1, 0)
+        if flip and value.ndim == 4:
+            value = value[::-1, ::-1, :, :]
+        return value.copy(order="C")
+
+    return convert

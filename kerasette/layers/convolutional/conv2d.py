@@ -22,7 +22,7 @@ from kerasette.layers.image_input import (
     image_input_spec,
     spatial_dims,
 )
-from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer
+from kerasette.layers.legacy import CONV_KERAS1, conv_kernel_size, keras_layer, kernel_reader, theano_order
 from kerasette.utils import conv_utils
 from kerasette.utils.validation import check_positive_int, shape_str
 
@@ -175,23 +175,10 @@ class Conv2D(WeightPenalties, Layer):
         ``origin.flip_for``)."""
         if var is not self.kernel:
             return None
-        rows, cols, cin, cout = var.shape
-        tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
-        th_order = tuple(stored_shape) == (cout, cin, rows, cols)
-        if not (tf_order or th_order):
+        th_order = theano_order(var.shape, stored_shape, self.data_format, origin)
+        if th_order is None:
             return None
-        if tf_order and th_order:  # square everything: Keras 1 kernels follow the layer's dim_ordering
-            th_order = origin.is_keras1 and self.data_format == "channels_first"
-        flip = origin.flip_for(self, th_order)
-
-        def convert(value):
-            if th_order and value.ndim == 4:
-                value = value.transpose(2, 3, 1, 0)
-            if flip and value.ndim == 4:
-                value = value[::-1, ::-1, :, :]
-            return value.copy(order="C")
-
-        return convert
+        return kernel_reader(th_order, origin.flip_for(self, th_order))
 
     def compute_output_shape(self, input_shape):
         check_window_fits(self, input_shape, self._extent, self.padding, "kernel")

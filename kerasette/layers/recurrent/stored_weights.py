@@ -8,13 +8,15 @@
   order, each recurrent kernel transposed, the LSTM's two biases summed, the GRU's split into
   input and recurrent rows, as Keras's own loader does;
 - ConvLSTM2D kernels in Theano's order, flipped when trained with Theano's true convolution
-  (`theano_kernel_converter`, as for `Conv2D`; `theano_order` and `kernel_reader` are the
-  decision and the conversion of any 2-D kernel).
+  (`theano_kernel_converter`, as for `Conv2D`, through `kerasette.layers.legacy`'s
+  `theano_order` and `kernel_reader`, the decision and the conversion of any 2-D kernel).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from kerasette.layers.legacy import kernel_reader, theano_order
 
 #: where Keras 1's stored gates go in Keras 2's order, by the number of gates
 KERAS1_GATE_ORDER = {4: (0, 2, 1, 3), 3: (0, 1, 2)}  # LSTM stored i, c, f, o; GRU z, r, h
@@ -48,36 +50,6 @@ def cudnn_converter(layer, var, stored_shape):
             return lambda value: value[:4 * units] + value[4 * units:]
         return lambda value: value.reshape(2, 3 * units)
     return None
-
-
-def theano_order(kernel_shape: tuple, stored_shape: tuple, data_format: str, origin):
-    """Whether a 2-D kernel of ``kernel_shape`` (rows, cols, in, out) was stored in Theano's order
-    (out, in, rows, cols): True, False (stored as it is), or None (neither shape: not a kernel
-    this reads). A shape that fits both (square everything) follows the layer's ``data_format``
-    in Keras 1 files (their kernels follow the layer's dim_ordering), else is as it is."""
-    rows, cols, cin, cout = kernel_shape
-    tf_order = tuple(stored_shape) == (rows, cols, cin, cout)
-    th_order = tuple(stored_shape) == (cout, cin, rows, cols)
-    if not (tf_order or th_order):
-        return None
-    if tf_order and th_order:
-        th_order = origin.is_keras1 and data_format == "channels_first"
-    return th_order
-
-
-def kernel_reader(th_order: bool, flip: bool):
-    """The conversion of a stored 2-D kernel to (rows, cols, in, out): transposed from Theano's
-    order (``th_order``), flipped in both spatial axes (``flip``: trained with Theano's true
-    convolution), C-contiguous."""
-
-    def convert(value):
-        if th_order and value.ndim == 4:
-            value = value.transpose(2, 3, 1, 0)
-        if flip and value.ndim == 4:
-            value = value[::-1, ::-1, :, :]
-        return value.copy(order="C")
-
-    return convert
 
 
 def theano_kernel_converter(layer, var, stored_shape, origin):
