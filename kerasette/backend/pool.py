@@ -258,16 +258,18 @@ class Contention:
     What is measured: the time the pool's threads (the caller and the workers) were runnable but
     kept off a core by the scheduler (``run_delay``, the second field of Linux's
     ``/proc/.../schedstat``), as a share of their wall time, every `PERIOD` seconds while they
-    spin. That delay has two sources, and only the first is contention:
+    spin. That delay has two sources:
 
     * a thread preempted while it wanted to run (an *involuntary* context switch) waits for
       another task's time slice: milliseconds under contention;
     * a thread that went to sleep (the pool's semaphores after an idle spell, the GIL,
-      ``time.sleep``, I/O) waits, once woken, for its core to wake up: 50-100 us on a virtual
-      machine whose idle cores halt, with no other program anywhere. A pass of a few hundred
-      microseconds after a pause reads as "half its time waiting" though nobody wanted the core.
+      ``time.sleep``, I/O) waits, once woken, for a core: for the core to wake up, 50-150 us on
+      a virtual machine whose idle cores halt, with no other program anywhere (a pass of a few
+      hundred microseconds after a pause reads as "half its time waiting" though nobody wanted
+      the core), or, under contention, for another task's time slice to end.
 
-    So each thread's delay counts in the proportion of its switches that were involuntary (the
+    So a thread's delay counts as lost to contention in the proportion of its switches that were
+    involuntary, or as far as it exceeds `WAKE` per voluntary switch, whichever is more (the
     ``nonvoluntary_ctxt_switches`` and ``voluntary_ctxt_switches`` of ``/proc/.../status``):
     above `OFF` of the threads' time, they stop spinning (they sleep at once, as a plain thread
     pool). While they sleep every hand-off is a wake-up, so the delay then says nothing about
@@ -288,6 +290,7 @@ class Contention:
 
     PERIOD = 0.02
     OFF = 0.05
+    WAKE = 200e-6
     RETRY = 0.05
     RETRY_MAX = 2.0
     SETTLED = 0.25
@@ -324,17 +327,18 @@ class Contention:
             self._next = now + self.retry
         return self.on
 
-    @staticmethod
-    def lost_share(before, after, seconds: float) -> float:
-        """The share of ``seconds`` the threads lost to preemption between two readings: each
-        thread's new ``run_delay`` times the share of its new switches that were involuntary,
+    @classmethod
+    def lost_share(cls, before, after, seconds: float) -> float:
+        """The share of ``seconds`` the threads lost to contention between two readings: for
+        each thread, the larger of its new ``run_delay`` times the share of its new switches
+        that were involuntary and its new ``run_delay`` beyond `WAKE` per new voluntary switch;
         summed, over ``seconds`` times the number of threads."""
         lost = 0.0
         for (delay0, vol0, invol0), (delay1, vol1, invol1) in zip(before, after):
-            involuntary, switches = invol1 - invol0, (vol1 - vol0) + (invol1 - invol0)
-            if involuntary > 0:
-                lost += (delay1 - delay0) * involuntary / switches
-        return lost * 1e-9 / (max(seconds, 1e-9) * max(len(after), 1))
+            delay, voluntary, involuntary = (delay1 - delay0) * 1e-9, vol1 - vol0, invol1 - invol0
+            preempted = delay * involuntary / (voluntary + involuntary) if involuntary > 0 else 0.0
+            lost += max(preempted, delay - voluntary * cls.WAKE)
+        return lost / (max(seconds, 1e-9) * max(len(after), 1))
 
     def close(self) -> None:
         """Lets go of the reader's open files."""

@@ -293,12 +293,19 @@ def _period(check, stats, clock, delay_ms, voluntary, involuntary):
 
 
 def test_waiting_after_sleeps_alone_keeps_the_threads_spinning():
-    """Half of every period spent waking from sleeps (voluntary switches only: pauses, the GIL)
-    is not contention."""
+    """Nearly half of every period spent waking from sleeps (voluntary switches only: pauses,
+    the GIL), 180 us each (an idle core waking up), is not contention."""
     check, stats, clock = _contention()
     assert check.spinning([1234])
     for _ in range(20):
-        assert _period(check, stats, clock, delay_ms=10, voluntary=50, involuntary=0)
+        assert _period(check, stats, clock, delay_ms=9, voluntary=50, involuntary=0)
+
+
+def test_long_waits_after_sleeps_switch_spinning_off():
+    """Wake-ups that each wait a millisecond (another task's time slice) are contention."""
+    check, stats, clock = _contention()
+    check.spinning([1234])
+    assert not _period(check, stats, clock, delay_ms=10, voluntary=10, involuntary=0)
 
 
 def test_waiting_after_preemption_switches_spinning_off():
@@ -323,10 +330,15 @@ def test_a_few_preemptions_among_many_wake_ups_count_by_their_share():
     assert not _period(check, stats, clock, delay_ms=6, voluntary=1, involuntary=9)
 
 
-def test_lost_share_is_preemption_delay_over_the_threads_time():
+def test_lost_share_takes_the_larger_of_the_preempted_share_and_the_excess_over_wake_ups():
+    wake = pool.Contention.WAKE
     before = [(0, 0, 0), (0, 0, 0)]
-    after = [(4_000_000, 3, 1), (0, 5, 0)]  # 4 ms, a quarter of it after preemption; 0 ms
-    assert pool.Contention.lost_share(before, after, 0.01) == pytest.approx(1e-3 / (0.01 * 2))
+    # 4 ms over 30 wake-ups and 10 preemptions: a quarter, 1 ms, after preemption; 4 ms - 30 WAKE
+    after = [(4_000_000, 30, 10), (0, 5, 0)]
+    expected = max(1e-3, 4e-3 - 30 * wake)
+    assert pool.Contention.lost_share(before, after, 0.01) == pytest.approx(expected / (0.01 * 2))
+    after = [(4_000_000, 3, 1), (0, 5, 0)]  # 4 ms over 3 wake-ups and a preemption
+    assert pool.Contention.lost_share(before, after, 0.01) == pytest.approx((4e-3 - 3 * wake) / (0.01 * 2))
 
 
 def test_off_retries_after_retry_seconds_and_stays_on_while_quiet():
@@ -336,7 +348,7 @@ def test_off_retries_after_retry_seconds_and_stays_on_while_quiet():
     clock.now += check.RETRY + 1e-9
     assert check.spinning([1234])  # the try; its first period decides
     for _ in range(100):  # wake-ups from sleeps while it spins again do not switch it off
-        assert _period(check, stats, clock, delay_ms=15, voluntary=40, involuntary=0)
+        assert _period(check, stats, clock, delay_ms=5, voluntary=40, involuntary=0)
 
 
 def test_failed_tries_back_off_doubling_up_to_the_cap_and_a_long_spell_resets():

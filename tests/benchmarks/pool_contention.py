@@ -17,8 +17,9 @@ way a per-layer benchmark calls it: ``--rounds`` times, a 50 ms pause, then 0.5 
 calls. Prints the median ms of the calls in the first 0.1 s after the pause and in the rest, and
 the share of calls that found the threads spinning.
 
-``train``: ``--case``'s training step (bench.py's model, batch and data), ``--steps`` timed steps
-per mode, the modes taking turns ``--rounds`` times; median step ms per mode.
+``train``: ``--case``'s training step (bench.py's model, batch and data), ``--rounds`` x
+``--steps`` timed steps per mode, the modes taking turns step by step; median step ms per mode,
+and the share of the pool's runs in which 'adaptive' had its threads spinning.
 
 ``--hogs N`` starts N busy Python loops (``while 1: pass``, normal priority) for the run: on a
 2-core machine, two of them make the contention the check is for (a 2-core machine at load 10
@@ -96,6 +97,9 @@ def passes(rounds: int) -> None:
 
 
 def train(case_name: str, steps: int, rounds: int) -> None:
+    """``--case``'s training step in the three modes, taking turns step by step (a busy spell of
+    the machine falls on all three alike); 'adaptive' keeps one `Contention` throughout, so that
+    its state (and its tries while off) carries over from one of its steps to the next."""
     from cases import CASES, NUM_CLASSES
     from kerasette_reference import build_model
 
@@ -107,20 +111,24 @@ def train(case_name: str, steps: int, rounds: int) -> None:
     for _ in range(3):
         model.train_on_batch(x, y)
     p = parallel._pool()
+    set_mode("adaptive")
+    adaptive = p.contention
+    decisions = []
+    spinning = adaptive.spinning
+    adaptive.spinning = lambda tids: decisions.append(spinning(tids)) or decisions[-1]
     times = {mode: [] for mode in MODES}
-    on = {mode: [] for mode in MODES}
-    for _ in range(rounds):
+    for _ in range(rounds * steps):
         for mode in MODES:
             set_mode(mode)
+            if mode == "adaptive":
+                p.contention = adaptive
+            start = time.perf_counter()
             model.train_on_batch(x, y)
-            for _ in range(steps):
-                start = time.perf_counter()
-                model.train_on_batch(x, y)
-                times[mode].append((time.perf_counter() - start) * 1e3)
-                on[mode].append(p.spins > 0)
-    print(f"{case_name}: median step ms over {rounds} x {steps} steps")
+            times[mode].append((time.perf_counter() - start) * 1e3)
+    print(f"{case_name}: median step ms over {rounds * steps} steps per mode, the modes taking turns step by step")
     for mode in MODES:
-        print(f"  {mode:10} {statistics.median(times[mode]):8.2f} ms   spinning after {np.mean(on[mode]):.2f} of steps")
+        note = f"   (threads spinning in {np.mean(decisions):.2f} of its {len(decisions)} runs)" if mode == "adaptive" else ""
+        print(f"  {mode:10} {statistics.median(times[mode]):8.2f} ms{note}")
 
 
 def main() -> None:
