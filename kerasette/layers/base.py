@@ -7,7 +7,7 @@ when its signature takes them), infers shapes in ``compute_output_shape`` (Keras
 once as ``self.input_spec`` and checked wherever it is called.
 
 A layer also declares the facts that the model planner and the file format need, so that
-neither ever tests a concrete layer type:
+neither ever tests a concrete layer type (their defaults: `kerasette.layers.facts.LayerFacts`):
 
 - ``fuses(activation)`` / ``call_with_activation``: an activation that can run inside this
   layer's output pass (Dense and Conv2D take a following ReLU);
@@ -34,7 +34,6 @@ neither ever tests a concrete layer type:
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import numpy as np
@@ -43,6 +42,8 @@ from kerasette import initializers
 from kerasette.backend import ops, state, symbolic
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, Variable, no_grad
+from kerasette.layers.call_arguments import bind_call_arguments, call_takes
+from kerasette.layers.facts import LayerFacts
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import translate_arguments
 from kerasette.layers.node import call_layer_symbolic
@@ -66,55 +67,7 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-_CALL_ARGUMENTS: dict[type, tuple[bool, bool]] = {}
-
-
-def _call_takes(cls) -> tuple[bool, bool]:
-    """Whether ``cls.call`` takes ``training`` and ``mask`` (cached per class)."""
-    takes = _CALL_ARGUMENTS.get(cls)
-    if takes is None:
-        params = inspect.signature(cls.call).parameters
-        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        takes = ("training" in params or var_kw, "mask" in params or var_kw)
-        _CALL_ARGUMENTS[cls] = takes
-    return takes
-
-
-_CALL_POSITIONALS: dict[type, tuple[tuple[str, ...], bool]] = {}
-
-
-def bind_call_arguments(layer, args: tuple, kwargs: dict) -> dict:
-    """``kwargs`` with the positional arguments given after the inputs (``layer(x, m)``) bound
-    by name to the parameters of ``layer``'s ``call`` that follow its inputs, in order, as Keras
-    binds them (``call(self, inputs, mask=None)``: ``m`` is the mask).
-
-    Raises:
-        TypeError: more positional arguments than ``call`` takes after its inputs (naming the
-            layer, the count and the parameters), or one given both by position and by keyword.
-    """
-    cls = type(layer)
-    bound = _CALL_POSITIONALS.get(cls)
-    if bound is None:
-        params = list(inspect.signature(cls.call).parameters.values())[1:]  # without self
-        named = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        bound = _CALL_POSITIONALS[cls] = (tuple(p.name for p in named[1:]),
-                                          any(p.kind is p.VAR_POSITIONAL for p in params))
-    names, variadic = bound
-    if len(args) > len(names):
-        takes = f"{len(names)} ({', '.join(names)})" if names else "none"
-        more = "; pass the others by keyword" if variadic else ""
-        raise TypeError(f"{cls.__name__} '{layer.name}': received {len(args)} positional argument(s) after the "
-                        f"inputs; {cls.__name__}.call takes {takes} there{more}")
-    kwargs = dict(kwargs)
-    for name, value in zip(names, args):
-        if name in kwargs:
-            raise TypeError(f"{cls.__name__} '{layer.name}': received the argument `{name}` both by position "
-                            "and by keyword")
-        kwargs[name] = value
-    return kwargs
-
-
-class Layer:
+class Layer(LayerFacts):
     """Base class of layers (and of models, which are layers).
 
     Args:
@@ -453,7 +406,7 @@ class Layer:
         ``call`` takes them (what models call on each layer)."""
         shape = [x.shape for x in inputs] if isinstance(inputs, list) else inputs.shape
         self.check_input_once(shape)
-        takes_training, takes_mask = _call_takes(type(self))
+        takes_training, takes_mask = call_takes(type(self))
         if takes_training:
             kwargs["training"] = training
         if takes_mask and mask is not None:
@@ -510,54 +463,6 @@ class Layer:
         mask: by default the input mask when the layer `supports_masking`, else None (Keras 2's
         ``compute_mask(inputs, mask)``, Keras 3's ``compute_mask(inputs, previous_mask)``)."""
         return mask if self.supports_masking else None
-
-    # -- facts for the model planner (see the module docstring) ------------------------------
-    def fuses(self, activation) -> bool:
-        """Whether ``activation`` can run inside this layer's output pass."""
-        return False
-
-    def call_with_activation(self, inputs, activation, training=False, mask=None):
-        """The layer's output with ``activation`` applied, in one pass (when `fuses` says so),
-        given the learning phase and the input's mask as ``call`` would be."""
-        raise NotImplementedError(f"{type(self).__name__} fuses no activation")
-
-    def layout_free(self) -> bool:
-        """Whether the result is the same whichever axis holds the channels."""
-        return False
-
-    def runs_channels_last(self) -> bool:
-        """Whether this channels-first layer can compute on the channels-last tensor directly."""
-        return False
-
-    def call_channels_last(self, x, training=False, activation=None):
-        """The layer's computation on the channels-last form of its input; the result is
-        channels-last too when it is an image (when `runs_channels_last` says so)."""
-        raise NotImplementedError(f"{type(self).__name__} computes in its own data format only")
-
-    standalone_activation = None  # the activation function, for a layer that applies only that
-
-    def adds_inputs(self) -> bool:
-        """Whether the output is the elementwise sum of the inputs (a list of tensors of the
-        output's shape), whatever their masks."""
-        return False
-
-    def takes_residual(self, activation) -> bool:
-        """Whether `call_with_residual` can add a tensor of the output's shape to this layer's
-        output and then apply ``activation`` (None for none) in its output pass."""
-        return False
-
-    def call_with_residual(self, inputs, residual, activation=None, training=False):
-        """``activation(output + residual)`` in one pass (when `takes_residual` says so), with
-        the floating-point results of computing the output, adding ``residual`` to it, then
-        applying ``activation``; ``inputs``, ``residual`` and the result are channels-last
-        images when the layer `runs_channels_last` (as for `call_channels_last`), else in the
-        layer's own format."""
-        raise NotImplementedError(f"{type(self).__name__} adds no residual to its output")
-
-    def stored_weight_converter(self, var, stored_shape, origin):
-        """A function converting a stored value of ``stored_shape`` for ``var``, or None to
-        take it as stored; ``origin`` describes the file (see `kerasette.saving`)."""
-        return None
 
     # -- the functional API ------------------------------------------------------------------
     @property

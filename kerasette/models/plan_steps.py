@@ -236,8 +236,8 @@ def _run_unsummed(step: Step, store: Values, training: bool) -> None:
         value = add.layer.call_with_activation(inputs, add.fused, training=training, mask=mask)
     else:
         value = add.layer.run(inputs, training, mask=mask)
+    store.drop([id(step.output)])  # the layer's output, its mask and any layout converted from it
     store.put(step.output, value, False)
-    store.masks.pop(id(step.output), None)
     out_mask = output_mask(add.layer, inputs, mask)
     if out_mask is not None:
         store.masks[id(step.output)] = out_mask
