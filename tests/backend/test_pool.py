@@ -413,5 +413,6 @@ def test_thread_stats_reads_this_and_another_thread():
     finally:
         done.set()
         other.join()
-    assert stats([other.native_id]) is None  # a thread that is gone
+    assert stats([_threading.get_native_id(), 0]) is None  # a thread id with no /proc entry
+    assert len(stats([_threading.get_native_id()])) == 1  # and reads again afterwards
     stats.close()
