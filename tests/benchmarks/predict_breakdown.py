@@ -2,7 +2,7 @@
 
 A script, not a test::
 
-    python tests/benchmarks/predict_breakdown.py [--calls 60] [--batch 32] [--avx2]
+    python tests/benchmarks/predict_breakdown.py [--calls 60] [--batch 32] [--avx2] [--no-residual-sums]
 
 Builds `bench.py`'s ``resnet20_predict`` model (`kerasette_reference.build_model`), times
 ``model.predict(x, batch_size=batch)`` and, inside it, every call of the engine's convolution,
@@ -14,7 +14,8 @@ the framework's Python (planner, layers, ops, the folds of the batch normalizati
 layers (Dense, softmax); and, per prediction, the pool's hand-offs and the process's voluntary
 context switches (a thread that blocked: mostly one waiting for the GIL while the other runs
 Python, each costing a wake-up of tens of microseconds on a virtual machine). ``--avx2``: AVX2 code
-on an AVX-512 machine (`bench.py`'s environment). Run it under ``chrt -f 10`` on a shared machine.
+on an AVX-512 machine (`bench.py`'s environment). ``--no-residual-sums``: the planner without its
+residual sums (the same tree's A/B of that rewrite). Run it under ``chrt -f 10`` on a shared machine.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from kerasette.backend.engine import conv as engine_conv  # noqa: E402
 from kerasette.backend.engine import elementwise as engine_elementwise  # noqa: E402
 from kerasette.backend.engine import pooling as engine_pooling  # noqa: E402
 from kerasette.backend.kernels import simd  # noqa: E402
+from kerasette.models import planner  # noqa: E402
 
 
 def _conv_key(args, kwargs) -> str:
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=60, help="timed predictions (default 60)")
     parser.add_argument("--batch", type=int, default=32, help="images per prediction (default 32)")
+    parser.add_argument("--no-residual-sums", action="store_true",
+                        help="plan without the residual sums (Add into the convolution before it)")
     parser.add_argument("--avx2", action="store_true",
                         help="AVX2 code on an AVX-512 machine (bench.py's setting: its own numba cache)")
     args = parser.parse_args(argv)
@@ -63,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
 
         rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
         sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
-    print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors; load {os.getloadavg()[0]:.2f}")
+    print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors; load {os.getloadavg()[0]:.2f}"
+          f"{'; without residual sums' if args.no_residual_sums else ''}")
+    if args.no_residual_sums:
+        planner._plan_residuals = lambda steps, outputs: None
     case = CASES["resnet20_predict"]
     model = build_model(case)
     x = np.random.default_rng(0).random((args.batch, case.height, case.width, case.channels), dtype=np.float32)
