@@ -291,7 +291,7 @@ class Contention:
     PERIOD = 0.02
     OFF = 0.05
     WAKE = 200e-6
-    RETRY = 0.05
+    RETRY = 0.02
     RETRY_MAX = 2.0
     SETTLED = 0.25
 
