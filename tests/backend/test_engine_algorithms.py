@@ -238,3 +238,25 @@ def test_conv_settings_refuse_bad_values(kwargs, message):
         with conv_settings(**kwargs):
             pass
     assert state.conv.tile_bytes == 2 << 20
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("strides, padding, cin", [((1, 1), "same", 16), ((2, 2), "same", 16), ((1, 1), "valid", 2)])
+def test_forward_residual_matches_numpy(strides, padding, cin, in_place):
+    """relu(conv(x) + b + r): in Winograd's output pass (3x3 stride 1), else a pass after the
+    convolution (strided: direct; two input channels: no Winograd), the residual array possibly
+    the output itself."""
+    from kerasette.backend.engine.algorithms import choose, forward_residual  # deferred: test-local names
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 9, 10, cin)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, cin, 16)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    g = conv_geometry(x.shape, w.shape, strides, padding, np.float32)
+    conv = ref_conv(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), strides, padding)
+    r = rng.standard_normal(conv.shape).astype(np.float32)
+    expected = np.maximum(conv + r, 0)
+    assert choose("forward", g).residual == (strides == (1, 1) and cin == 16)
+    y = r.copy() if in_place else np.full_like(r, np.nan)
+    forward_residual(x, w, b, True, g, y, y if in_place else r)
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-4 * np.abs(expected).max())

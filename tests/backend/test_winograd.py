@@ -6,8 +6,11 @@ import numba
 import numpy as np
 import pytest
 
-from kerasette.backend.engine import conv, conv_algorithms, conv_settings
+from kerasette.backend import state
+from kerasette.backend.engine import algorithms, conv, conv_algorithms, conv_settings
 from kerasette.backend.engine import winograd_conv as winograd
+from kerasette.backend.engine.batch import scratch
+from kerasette.backend.engine.geometry import conv_geometry
 from kerasette.backend.kernels import simd
 from kerasette.backend.kernels import winograd as kernels
 from tests.backend.narrower_vectors import NARROWER_CPUS, run_with_narrower_vectors
@@ -77,19 +80,22 @@ def test_input_transform_matches_matrix_product(chans):
 
 
 @pytest.mark.parametrize("chans", [3, simd.lanes(8), 2 * simd.lanes(8)])
+@pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("relu", [False, True])
-def test_output_transform_matches_matrix_product(relu, chans):
+def test_output_transform_matches_matrix_product(relu, residual, chans):
     rng = np.random.default_rng(1)
     mm = rng.standard_normal((36, 6, chans))
     b = rng.standard_normal(chans)
     y = np.full((1, 7, 10, chans), np.nan)  # 2 x 3 tiles; the last row and column are cropped
-    _kernel(kernels.output_transform, chans)(mm, y, 0, 6, 2, 3, b, True, relu)
+    r = rng.standard_normal(y.shape) if residual else y  # not read without the flag
+    _kernel(kernels.output_transform, chans)(mm, y, 0, 6, 2, 3, b, True, r, residual, relu)
     full = np.zeros((1, 8, 12, chans))
     for t in range(6):
         th, tw = t // 3, t % 3
-        tile = np.einsum("ai,ijf,bj->abf", AT, mm[:, t].reshape(6, 6, chans), AT) + b
-        full[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4] = np.maximum(tile, 0) if relu else tile
-    np.testing.assert_allclose(y, full[:, :7, :10], rtol=1e-12, atol=1e-12)
+        full[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4] = (
+            np.einsum("ai,ijf,bj->abf", AT, mm[:, t].reshape(6, 6, chans), AT) + b)
+    expected = full[:, :7, :10] + (r if residual else 0)
+    np.testing.assert_allclose(y, np.maximum(expected, 0) if relu else expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("chans", [3, simd.lanes(8), 2 * simd.lanes(8)])
@@ -104,6 +110,38 @@ def test_output_grad_transform_is_the_adjoint(chans):
         g = dyp[0, 4 * th : 4 * th + 4, 4 * tw : 4 * tw + 4]
         expected = np.einsum("ai,abf,bj->ijf", AT, g, AT).reshape(36, chans)
         np.testing.assert_allclose(dm[:, t], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chans", [3, simd.lanes(8)])
+def test_input_grad_transform_is_the_adjoint(chans):
+    """Each tile's B X B^T added into its 6 x 6 window of the padded input gradient (windows
+    overlap; the padding and the positions past the image dropped)."""
+    rng = np.random.default_rng(6)
+    v = rng.standard_normal((36, 8, chans))
+    start = rng.standard_normal((2, 9, 10, chans))
+    dx = start.copy()
+    kernels.input_grad_transform(v, dx, 0, 8, 2, 2, 1, 1)
+    padded = np.zeros((2, 1 + 9 + 10, 1 + 10 + 10, chans))
+    for t in range(8):
+        n, th, tw = t // 4, (t % 4) // 2, t % 2
+        window = np.einsum("ik,ijc,jl->klc", BT, v[:, t].reshape(6, 6, chans), BT)
+        padded[n, 4 * th : 4 * th + 6, 4 * tw : 4 * tw + 6] += window
+    np.testing.assert_allclose(dx, start + padded[:, 1:10, 1:11], rtol=1e-12, atol=1e-12)
+
+
+def test_input_grad_adjoint_runs_where_it_has_fewer_tiles():
+    """'valid' layers' input gradient by the adjoint of the forward pass; 'same' ones, and outputs
+    whose tiles cover the input as well, by the 'full' convolution."""
+    def adjoint(x_shape, padding):
+        g = conv_geometry(x_shape, (3, 3, 32, 32), (1, 1), padding, np.float32)
+        assert algorithms.choose("input_grad", g).name == "winograd"
+        return algorithms._winograd_adjoint_applies(g)
+
+    assert adjoint((2, 10, 10, 32), "valid")  # 4 tiles, not 9
+    assert adjoint((2, 30, 30, 32), "valid")  # 49, not 64
+    assert not adjoint((2, 12, 12, 32), "valid")  # 9 either way
+    assert not adjoint((2, 16, 16, 32), "same")
+    assert winograd.fewer_tiles_adjoint((10, 14), (8, 12)) and not winograd.fewer_tiles_adjoint((12, 12), (10, 10))
 
 
 def test_kernel_transforms_invert_the_algorithm():
@@ -148,6 +186,29 @@ def test_float32_error_is_bounded_on_a_seed_model_layer():
     assert np.abs(y - exact).max() <= 2e-5 * np.abs(exact).max()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_residual_epilogue_matches_numpy(case, dtype, block_bytes):
+    """``conv(..., residual=r)``: relu(conv(x) + b + r) against the slow reference, also in place
+    (the residual array as the output), and without bias or ReLU."""
+    x, w, b, dy = _arrays(case, dtype)
+    r = np.random.default_rng(7).standard_normal(dy.shape).astype(dtype)
+    pads = (1, 1, 1, 1) if case[-1] == "same" else (0, 0, 0, 0)
+    u = winograd.kernel_transform(w)
+    block = state.conv.winograd_block_bytes
+    conv_ref = ref_conv(x.astype(np.float64), w.astype(np.float64), None, (1, 1), case[-1])
+    tol = 1e-11 if dtype == np.float64 else 2e-5 * np.abs(conv_ref).max()
+    for bias, relu in [(b, True), (None, False), (b, False)]:
+        expected = conv_ref + (0 if bias is None else bias) + r
+        expected = np.maximum(expected, 0) if relu else expected
+        y = np.full_like(r, np.nan)
+        winograd.conv(x, u, pads, y, scratch, block, bias, relu, residual=r)
+        np.testing.assert_allclose(y, expected, rtol=0, atol=tol)
+        inplace = r.copy()
+        winograd.conv(x, u, pads, inplace, scratch, block, bias, relu, residual=inplace)
+        np.testing.assert_array_equal(inplace, y)
+
+
 def test_dispatch():
     assert winograd.usable((3, 3), (1, 1), 16, (4, 4))
     assert winograd.usable((3, 3), (1, 1), 3, (8, 8))  # RGB input
@@ -180,7 +241,7 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from tests.backend import test_winograd as t\n"
         "for chans in (5, simd.lanes(8), 2 * simd.lanes(8)):\n"
         "    t.test_input_transform_matches_matrix_product(chans)\n"
-        "    t.test_output_transform_matches_matrix_product(True, chans)\n"
+        "    t.test_output_transform_matches_matrix_product(True, True, chans)\n"
         "    t.test_output_grad_transform_is_the_adjoint(chans)\n"
         "for dtype in (np.float32, np.float64):\n"
         "    for case in (t.CASES[0], t.CASES[5]):\n"

@@ -9,7 +9,10 @@ CIFAR (32x32x3, batch 32) and on MNIST (28x28x1, batch 128), it times on the cal
 (one thread, the whole batch as one chunk), in ms, medians of ``--repeats`` runs:
 
 * ``fwd``: the forward pass (`winograd_conv.conv`, bias and ReLU), without the kernel transform;
-* ``dx``: the input gradient (the same kernel on ``dy`` with 'full' padding);
+* ``dx``: the input gradient as the engine runs it: the adjoint of the forward pass
+  (`winograd_conv.input_grad`) where it has fewer tiles ('valid' padding), else ``dxfull``;
+* ``dxfull``: the input gradient as the 'full' convolution (the forward kernel on ``dy`` with
+  'full' padding and the flipped kernel);
 * ``dw``: the kernel gradient's chunk (`winograd_conv.weight_grad`) plus ``kernel_grad``;
 * ``ktr``: the kernel transform (`winograd_conv.kernel_transform`), run once per forward and
   per input-gradient pass;
@@ -66,17 +69,21 @@ def run_shape(n, hw, c, f, pad, repeats):
     u = winograd_conv.kernel_transform(w)
     wf = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
     uf = winograd_conv.kernel_transform(wf)
+    ut = winograd_conv.kernel_transform(np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
     tiles = n * (-(-oh // 4)) ** 2
     vt = rng.standard_normal((36, tiles, c)).astype(np.float32)
     mt = np.empty((36, tiles, f), np.float32)
     out = {
         "fwd": median_ms(lambda: winograd_conv.conv(x, u, pads, y, scratch, block, b, True), repeats),
-        "dx": median_ms(lambda: winograd_conv.conv(dy, uf, full, dx, scratch, block), repeats),
+        "dxfull": median_ms(lambda: winograd_conv.conv(dy, uf, full, dx, scratch, block), repeats),
         "dw": median_ms(lambda: winograd_conv.kernel_grad(winograd_conv.weight_grad(dy, x, pads, scratch, block)),
                        repeats),
         "ktr": median_ms(lambda: winograd_conv.kernel_transform(w), repeats),
         "gemm": median_ms(lambda: np.matmul(vt, u, out=mt), repeats),
     }
+    adjoint = winograd_conv.fewer_tiles_adjoint((hw, hw), (oh, oh))
+    out["dx"] = (median_ms(lambda: winograd_conv.input_grad(dy, ut, pads, dx, scratch, block), repeats) if adjoint
+                 else out["dxfull"])
     out["GF/s"] = 2 * 36 * tiles * c * f / out["fwd"] / 1e6
     return out
 
@@ -92,7 +99,7 @@ def main() -> None:
     print(f"command: {Path(sys.executable).name} {' '.join(sys.argv)}; commit {revision()}; "
           f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC; load {os.getloadavg()[0]:.2f}; "
           f"{simd.VECTOR_BYTES}-byte vectors; one thread; ms, median of {args.repeats}")
-    cols = ["fwd", "dx", "dw", "ktr", "gemm", "GF/s"]
+    cols = ["fwd", "dx", "dxfull", "dw", "ktr", "gemm", "GF/s"]
     print(f"{'shape (batch, in hw, C->F, pad)':34}" + "".join(f"{k:>8}" for k in cols) + f"{'sum':>8}")
     for model in args.shapes:
         total = 0.0

@@ -14,7 +14,10 @@ that applies to the convolution's `ConvGeometry` and is allowed by the settings:
                ``direct_conv.MAX_PHASE_TAPS`` output-gradient values per input-gradient value,
                output rows of at least ``direct_conv.MIN_PHASE_WIDTH`` pixels).
 ``winograd``   Winograd F(4x4, 3x3) (`winograd_conv`): 3x3 stride 1, enough channels on the
-               reduced axis and an output of at least one tile.
+               reduced axis and an output of at least one tile. The input gradient: the
+               adjoint of the forward pass where the input has more tiles than the output
+               ('valid' padding; `winograd_conv.fewer_tiles_adjoint`), else the 'full'
+               convolution below.
 ``rows``       kw-packed row GEMM (`row_conv`): stride 1, a kernel more than one row high, at
                least ``row_conv.ROWS_MIN_CIN`` channels on the reduced axis.
 ``gemm``       tiled implicit GEMM (`gemm_conv`): any shape forward and for the kernel gradient.
@@ -79,6 +82,8 @@ class Algorithm:
             and the bias gradient), for a backward pass without the input gradient, or None:
             ``run_masked(dy, out, relu, x, geometry, w_shape) -> (chunk, finish)``, a
             ``chunk(i, j)`` returning ``(db part, dw part)``; ``dy`` is only read.
+        residual: a forward ``run`` that also takes ``residual=`` (an array of ``y``'s shape
+            added before the ReLU, in the output pass; see `forward_residual`).
     """
 
     name: str
@@ -86,6 +91,7 @@ class Algorithm:
     applies: Callable[[ConvGeometry], bool]
     run: Callable
     run_masked: Callable | None = None
+    residual: bool = False
 
 
 # -- forward ----------------------------------------------------------------------------------
@@ -94,10 +100,11 @@ def _forward_direct(x, w, b, relu, g, y) -> None:
     by_images(lambda i, j: direct_conv.conv(x[i:j], wa, g.strides, g.pads, y[i:j], scratch, b, relu), x)
 
 
-def _forward_winograd(x, w, b, relu, g, y) -> None:
+def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:
     u = winograd_conv.kernel_transform(w)
     block = state.conv.winograd_block_bytes
-    by_images(lambda i, j: winograd_conv.conv(x[i:j], u, g.pads, y[i:j], scratch, block, b, relu), x)
+    r = (lambda i, j: None) if residual is None else (lambda i, j: residual[i:j])
+    by_images(lambda i, j: winograd_conv.conv(x[i:j], u, g.pads, y[i:j], scratch, block, b, relu, r(i, j)), x)
 
 
 def _forward_rows(x, w, b, relu, g, y) -> None:
@@ -160,11 +167,28 @@ def _input_direct_full(dy, w, g, x_shape):
 
 
 def _input_winograd(dy, w, g, x_shape):
+    if _winograd_adjoint_applies(g):
+        return _input_winograd_adjoint(dy, w, g, x_shape)
+
     def make_chunk(wf, full, dx):
         u, block = winograd_conv.kernel_transform(wf), state.conv.winograd_block_bytes
         return lambda i, j: winograd_conv.conv(dy[i:j], u, full, dx[i:j], scratch, block)
 
     return _full_conv(dy, w, g, x_shape, make_chunk)
+
+
+def _input_winograd_adjoint(dy, w, g, x_shape):
+    dx = memory.empty_aligned(x_shape, dy.dtype)
+    ut = winograd_conv.kernel_transform(np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
+    block = state.conv.winograd_block_bytes
+    return dx, lambda i, j: winograd_conv.input_grad(dy[i:j], ut, g.pads, dx[i:j], scratch, block)
+
+
+def _winograd_adjoint_applies(g: ConvGeometry) -> bool:
+    """Winograd's input gradient as the adjoint of its forward pass: where the forward rule holds
+    (output channels reduced) and that has fewer tiles than the 'full' convolution ('valid')."""
+    return (not g.empty and winograd_conv.usable(g.kernel, g.strides, g.cout, g.out_hw, g.cin, _itemsize(g))
+            and winograd_conv.fewer_tiles_adjoint(g.in_hw, g.out_hw))
 
 
 def _input_rows(dy, w, g, x_shape):
@@ -257,7 +281,8 @@ def _direct_full_applies(g: ConvGeometry) -> bool:
 FORWARD = (
     Algorithm("direct", "forward", _direct_applies, _forward_direct),
     Algorithm("winograd", "forward", lambda g: winograd_conv.usable(g.kernel, g.strides, g.cin, g.out_hw, g.cout,
-                                                                    _itemsize(g)), _forward_winograd),
+                                                                    _itemsize(g)), _forward_winograd,
+              residual=True),
     Algorithm("rows", "forward", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _forward_rows),
     Algorithm("gemm", "forward", lambda g: True, _forward_gemm),
 )
@@ -265,8 +290,8 @@ FORWARD = (
 INPUT_GRAD = (
     Algorithm("direct", "input_grad",
               lambda g: _direct_sums_applies(g) or _direct_full_applies(g) or _direct_phases_applies(g), _input_direct),
-    Algorithm("winograd", "input_grad", lambda g: _full_conv_applies(g)
-              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g)), _input_winograd),
+    Algorithm("winograd", "input_grad", lambda g: _winograd_adjoint_applies(g) or (_full_conv_applies(g)
+              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g))), _input_winograd),
     Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
               _input_rows),
     Algorithm("gemm", "input_grad", _full_conv_applies, _input_gemm),
@@ -305,6 +330,29 @@ def choose(pass_name: str, geometry: ConvGeometry) -> Algorithm:
         f"kernel, strides {g.strides}, {g.cin} -> {g.cout} channels, {g.dtype}; allowed here: {allowed}. "
         f"'{ALGORITHMS[pass_name][-1].name}' applies to every convolution: allow it with {ENV_VAR} or "
         "conv_algorithms(allow=[...])")
+
+
+def forward_residual(x, w, b, relu, geometry: ConvGeometry, y, residual) -> None:
+    """The forward pass ``y = act(conv(x, w) + b + residual)``, as `choose`'s forward algorithm
+    runs it: in its output pass where it takes a residual (``Algorithm.residual``: Winograd), else
+    the convolution and then one pass adding the residual (and the ReLU) in place.
+
+    Args:
+        x, w, b, relu, geometry, y: as for a forward ``Algorithm.run`` (``x``, ``w``, ``b`` and
+            ``y`` C-contiguous, of one dtype; ``y`` is overwritten).
+        residual: an array of ``y``'s shape and dtype, C-contiguous, only read (it may share
+            memory with ``y``, ``y`` itself for instance: it is then copied first).
+    """
+    algorithm = choose("forward", geometry)
+    if algorithm.residual:
+        algorithm.run(x, w, b, relu, geometry, y, residual=residual)
+        return
+    if np.may_share_memory(residual, y):
+        residual = residual.copy()  # the convolution overwrites y
+    algorithm.run(x, w, b, False, geometry, y)
+    np.add(y, residual, out=y)
+    if relu:
+        np.maximum(y, 0, out=y)
 
 
 # -- settings ---------------------------------------------------------------------------------

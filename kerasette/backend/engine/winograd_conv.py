@@ -8,7 +8,9 @@ and ``U[e]`` (C, F), which numpy's BLAS does: 36 multiplications per 16 outputs 
 which calls BLAS itself, so the threads of the pool never wait for each other's GIL.
 
 * forward: ``V = B^T d B``, ``M = V @ U`` (BLAS), ``y = act(A^T M A + b)``.
-* input gradient: the forward pass on ``dy`` with the flipped, transposed kernel ('full' padding).
+* input gradient: the forward pass on ``dy`` with the flipped, transposed kernel ('full' padding);
+  or, where that has more tiles ('valid' padding), the adjoint of the forward pass on its tiles:
+  ``dV = (A dY A^T) @ U^T``, each tile's ``B dV B^T`` added into ``dx``.
 * kernel gradient: ``dU[e] = V[e]^T @ (A dY A^T)[e]`` summed over tiles, then ``dg = G^T dU G``.
 
 Tiles are processed a block at a time so that ``V`` and ``M`` stay in cache; scratch arrays come
@@ -102,8 +104,10 @@ def _blocks(out_hw, n_img, chans, cout, dtype, scratch, block_bytes):
     return tiles_h, tiles_w, v, m
 
 
-def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
-    """``y = act(conv3x3(x, g) + b)`` for stride 1, with ``u`` = :func:`kernel_transform` of ``g``.
+def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None) -> None:
+    """``y = act(conv3x3(x, g) + b + residual)`` for stride 1, with ``u`` = :func:`kernel_transform`
+    of ``g``: the bias, the residual and the ReLU are the output transform's epilogue, so a
+    residual block's ``relu(conv(x) + b + shortcut)`` is one pass over ``y``.
 
     Args:
         x: input images, (N, H, W, C), C-contiguous.
@@ -113,13 +117,52 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False) -> None:
         scratch: ``scratch(role, shape, dtype)`` returning a reusable array.
         block_bytes: target size of one block of transformed tiles.
         b: optional bias, (F,).
-        relu: apply a ReLU after the bias.
+        relu: apply a ReLU after the bias and the residual.
+        residual: optional array added before the ReLU, the shape and dtype of ``y``,
+            C-contiguous; only read. If it shares memory with ``y`` it is copied first.
     """
     tiles_h, tiles_w, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2], x.dtype,
                                       scratch, block_bytes)
     bias = u[0, 0] if b is None else b
+    if residual is None:
+        # never read, but the vectorised loops check at run time that the arrays they read and
+        # write do not overlap, and fall back to scalar code when they do: y itself there made
+        # the loops' output transform twice as slow. An untouched scratch array costs no memory.
+        res = scratch("wino_no_residual", y.shape, y.dtype)
+    else:
+        res = residual.copy() if np.may_share_memory(residual, y) else residual
     chunk = _wino.conv_chunk_v if _vector_side(u.shape[1], u.shape[2], x.dtype) else _wino.conv_chunk
-    chunk(x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, relu)
+    chunk(x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res, residual is not None, relu)
+
+
+def fewer_tiles_adjoint(in_hw, out_hw) -> bool:
+    """Whether the input gradient has fewer tiles as the adjoint of the forward pass
+    (:func:`input_grad`: ``out_hw``'s tiles) than as a 'full' convolution (``in_hw``'s): 'valid'
+    padding, where the input is two pixels larger than the output along each axis."""
+    def tiles(hw):
+        return -(-hw[0] // 4) * -(-hw[1] // 4)
+
+    return tiles(out_hw) < tiles(in_hw)
+
+
+def input_grad(dy, ut, pads, dx, scratch, block_bytes) -> None:
+    """``dx`` = the input gradient of :func:`conv` (without its bias and ReLU), as its adjoint:
+    ``dV = (A dY A^T) @ U^T`` on the forward pass's tiles, each added into ``dx`` as
+    ``B dV B^T``. The 'full' convolution (:func:`conv` on ``dy`` with the flipped kernel) has
+    the input's tiles instead: more where the input is larger (see :func:`fewer_tiles_adjoint`).
+
+    Args:
+        dy: output gradient, (N, OH, OW, F), C-contiguous.
+        ut: :func:`kernel_transform` of the forward kernel with its channel axes swapped
+            (``w.transpose(0, 1, 3, 2)``), (36, F, C): ``U^T`` of each point.
+        pads: the forward pass's (top, bottom, left, right) padding.
+        dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
+        scratch, block_bytes: as for :func:`conv`.
+    """
+    chans, cout = ut.shape[2], ut.shape[1]
+    tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], dy.shape[0], chans, cout, dy.dtype, scratch, block_bytes)
+    dx[...] = 0
+    _wino.input_grad_chunk(dy, ut, dx, dm, v, tiles_h, tiles_w, pads[0], pads[2])
 
 
 def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
