@@ -18,7 +18,7 @@ from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 
 CASES = [
     # (n, h, w, cin, cout, kernel, strides, padding)
-    (2, 9, 13, 3, 32, (3, 3), (1, 1), "valid"),  # 11 columns: one 6-pixel block and 5 single pixels
+    (2, 9, 13, 3, 32, (3, 3), (1, 1), "valid"),  # 11 columns: forward blocks cross the ends of rows
     (2, 8, 8, 1, 64, (3, 3), (1, 1), "same"),  # two pairs of vectors of channels, padding
     (1, 11, 10, 2, 32, (5, 5), (2, 2), "same"),  # 50 taps: the last group of 9 is partial
     (3, 7, 20, 8, 32, (3, 3), (2, 1), "valid"),  # different strides per axis
@@ -35,6 +35,8 @@ CASES = [
     (1, 4, 20, 2, 32, (2, 4), (1, 1), "same"),  # even kernel, 2 channels: blocks, asymmetric padding
     (1, 3, 9, 3, 32, (3, 3), (1, 1), "same"),  # 7 inner pixels, one short of an 8-pixel block
     (1, 4, 5, 3, 32, (7, 1), (1, 1), "same"),  # kernel taller than the image
+    (2, 3, 3, 3, 32, (3, 3), (1, 1), "same"),  # 9 pixels an image: forward blocks over 3 rows, the last overlapping
+    (3, 2, 2, 2, 32, (3, 3), (1, 1), "same"),  # 4 pixels an image, fewer than a forward block: one at a time
 ]
 
 
@@ -133,6 +135,48 @@ def test_tap_rule_passes_match_the_reference(case, dtype):
                                            **TOL[dtype])
     if not ran:
         pytest.skip(f"direct is no pass's choice here ({simd.VECTOR_BYTES}-byte vectors, {dtype.__name__})")
+
+
+# Kernels of more than one tap with up to 288 taps (`direct.MAX_WINDOW_TAPS`)
+WINDOW_CASES = [
+    # (n, h, w, cin, cout, kernel, strides, padding)
+    (2, 9, 9, 32, 64, (3, 3), (2, 2), "same"),  # 288 taps (ResNet's 32 -> 64 layer), 5x5 outputs
+    (2, 16, 16, 32, 32, (3, 3), (2, 2), "same"),  # 8x8 outputs: blocks of whole rows with AVX-512
+    (1, 5, 7, 64, 32, (2, 2), (1, 1), "same"),  # 256 taps at stride 1
+    (3, 3, 3, 24, 32, (3, 3), (2, 2), "valid"),  # one output pixel an image: no block
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", WINDOW_CASES)
+def test_window_kernels_up_to_288_taps_match_the_reference(case, dtype):
+    """The forward and kernel-gradient kernels on the layers `direct.MAX_WINDOW_TAPS` is measured
+    on, called through the engine's direct functions whatever the algorithm lists choose."""
+    x, k, b, dy = _arrays(case, dtype)
+    strides, padding = case[6], case[7]
+    if not direct.whole_vectors(k.shape[3], dtype):
+        pytest.skip(f"{k.shape[3]} channels are not whole vectors of {dtype.__name__}")
+    g = conv_geometry(x.shape, k.shape, strides, padding, dtype)
+    y = np.empty((x.shape[0], *g.out_hw, k.shape[3]), dtype)
+    direct.conv(x, k, strides, g.pads, y, scratch, b, True)
+    np.testing.assert_allclose(y, ref_conv(x, k, b, strides, padding, True), **TOL[dtype])
+    _, dw_ref = ref_conv_backward(dy, x, k, strides, padding)
+    dw = direct.weight_grad(dy, x, case[5], strides, g.pads, scratch).reshape(k.shape)
+    np.testing.assert_allclose(dw, dw_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, pads", [((2, 5, 7, 3), (1, 1, 1, 1)), ((1, 4, 4, 16), (0, 1, 0, 1)),
+                                         ((3, 3, 6, 17), (2, 0, 3, 1)), ((1, 1, 1, 1), (1, 2, 0, 2))])
+def test_padding_writes_every_value_of_the_scratch_array(shape, pads, dtype):
+    """`direct._padded` (the `phases.pad_images` kernel) against ``np.pad``, into a scratch array
+    holding NaNs from an earlier use: the border is zeroed, not assumed."""
+    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    top, bottom, left, right = pads
+    out_shape = (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3])
+    scratch("direct_pad", out_shape, dtype)[...] = np.nan
+    padded = direct._padded(x, pads, scratch)
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0))))
 
 
 def test_one_vector_kernels_match_the_reference_when_called_directly():
@@ -238,10 +282,14 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from tests.backend.test_direct_conv import CASES, TAP_CASES, _arrays\n"
         "from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward\n"
         "from tests.backend.test_direct_conv import test_vsums_store_writes_each_vectors_sum_and_nothing_else\n"
+        "from tests.backend.test_direct_conv import WINDOW_CASES\n"
+        "from tests.backend.test_direct_conv import test_window_kernels_up_to_288_taps_match_the_reference as window\n"
         "for t in (np.float32, np.float64):\n"
+        "    for case in WINDOW_CASES:\n"
+        "        window(case, t)\n"
         "    for count in (1, 3, 12, 24):\n"
         "        test_vsums_store_writes_each_vectors_sum_and_nothing_else(count, t)\n"
-        "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14], *TAP_CASES):\n"
+        "    for case in (CASES[0], CASES[2], CASES[6], CASES[10], CASES[11], CASES[14], *CASES[-2:], *TAP_CASES):\n"
         "        x, k, b, dy = _arrays(case, t)\n"
         "        s, p = case[6], case[7]\n"
         "        np.testing.assert_allclose(conv.conv2d_forward(x, k, b, s, p, relu=True),\n"

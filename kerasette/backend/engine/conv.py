@@ -131,12 +131,13 @@ def conv2d_backward_input(
     return dx
 
 
-def _input_grad_plan(dy, w, x_shape, strides, padding):
+def _input_grad_plan(dy, w, x_shape, strides, padding, g=None):
     """``(dx, chunk)``: ``chunk(i, j)`` fills ``dx[i:j]`` from ``dy[i:j]`` (None when nothing is
-    left to compute), by the input-gradient algorithm chosen for this convolution. ``dy`` must
-    be C-contiguous; it is only read inside ``chunk``."""
+    left to compute), by the input-gradient algorithm chosen for this convolution (its geometry
+    ``g``, when the caller has it). ``dy`` must be C-contiguous; it is only read inside ``chunk``."""
     w = w.astype(dy.dtype, copy=False)
-    g = conv_geometry(x_shape, w.shape, strides, padding, dy.dtype, empty=dy.size == 0)
+    if g is None:
+        g = conv_geometry(x_shape, w.shape, strides, padding, dy.dtype, empty=dy.size == 0)
     return choose("input_grad", g).run(dy, w, g, x_shape)
 
 
@@ -213,8 +214,9 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     if dy.size == 0 or x.size == 0 or dy.dtype != x.dtype:
         return _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel)
     output_pass = relu or has_bias
-    g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)
-    masked = choose("kernel_grad", g).run_masked if need_kernel and output_pass else None
+    g = conv_geometry(x.shape, w.shape, strides, padding, x.dtype)  # remembered: the plans take it
+    kernel_grad = choose("kernel_grad", g) if need_kernel else None
+    masked = kernel_grad.run_masked if need_kernel and output_pass else None
     if masked is not None and relu and need_input:
         masked = None  # the input gradient needs the masked gradient stored
     if masked is not None:  # the kernel gradient takes the output pass (dz, if any, never stored)
@@ -223,11 +225,11 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
     dx = in_chunk = w_chunk = finish = None
     if need_input:
-        dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding)
+        dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding, g)
     if masked is not None:
         w_chunk, finish = masked(dy, np.ascontiguousarray(out) if relu else None, relu, x, g, w.shape)
     elif need_kernel:
-        w_chunk, finish = _weight_grad_plan(dz, x, w.shape, strides, padding)
+        w_chunk, finish = kernel_grad.run(dz, x, g, w.shape)
 
     def chunk(i, j):
         db = _output_pass_part(dy, out, relu, None if in_place else dz, i, j) if output_pass else None
@@ -238,9 +240,19 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         return db, (w_chunk(i, j) if w_chunk is not None else None)
 
     parts = by_images(chunk, x)
-    db = np.sum([p[0] for p in parts], axis=0, dtype=dy.dtype) if has_bias else None
+    db = _sum_in_order([p[0] for p in parts]) if has_bias else None
     dw = finish([p[1] for p in parts]) if need_kernel else None
     return dx, dw, db
+
+
+def _sum_in_order(parts: list) -> np.ndarray:
+    """``parts[0] + parts[1] + ...`` added in that order (the bits of ``np.sum(parts, axis=0)``)
+    into a new array: the few-channel bias gradients of the threads' chunks, for which
+    ``np.sum`` of a list (stacking it into a new array first) took several microseconds."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel):
@@ -267,7 +279,7 @@ def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> 
     dy = np.ascontiguousarray(dy)
     dz = memory.empty_aligned(dy.shape, dy.dtype)
     parts = by_images(lambda i, j: _output_pass_part(dy, out, relu, dz, i, j), dy)
-    return dz, np.sum(parts, axis=0, dtype=dy.dtype)
+    return dz, _sum_in_order(parts)
 
 
 def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:

@@ -3,9 +3,10 @@
 Used where a convolution's output channels fill whole vectors and each output value reads few
 input values: at most :data:`MAX_CHANNELS` input channels (the forward pass and the kernel
 gradient at any stride, the input gradient at stride 1), or at most :data:`MAX_TAPS` kernel
-taps (``kh * kw * C``) where Winograd does not apply (`kerasette.backend.engine.algorithms`
-holds that rule); the stride-1 input gradient of such a layer is then the forward kernel on the
-output gradient ('full' padding, flipped and transposed kernel). The input gradient of a strided
+taps (``kh * kw * C``; :data:`MAX_WINDOW_TAPS` for kernels larger than 1x1) where Winograd does
+not apply (`kerasette.backend.engine.algorithms` holds that rule); the stride-1 input gradient
+of such a layer is then the forward kernel on the output gradient ('full' padding, flipped and
+transposed kernel). The input gradient of a strided
 convolution whose input channels fill whole vectors goes phase by phase
 (`kerasette.backend.kernels.direct_strided`, :func:`strided_input_grad`).
 """
@@ -18,8 +19,10 @@ import numpy as np
 
 from kerasette.backend import memory
 from kerasette.backend.kernels import direct as _direct
+from kerasette.backend.kernels import direct_input as _input
 from kerasette.backend.kernels import direct_masked as _masked
 from kerasette.backend.kernels import direct_strided as _strided
+from kerasette.backend.kernels import phases as _phases
 from kerasette.backend.kernels import simd
 
 #: Convolutions with more input channels than this use Winograd or GEMM. Measured with a batch
@@ -29,14 +32,26 @@ from kerasette.backend.kernels import simd
 #: 11.73/10.44 (a tie for the kernel gradient, so 16 keeps Winograd).
 MAX_CHANNELS = 8
 
-#: Convolutions with more kernel taps (``kh * kw * C`` input values per output value) than this
-#: keep the GEMM (or Winograd) path even when the direct kernels apply. Measured at 1 thread,
-#: AVX-512, float32, direct vs the other path, forward and kernel gradient: 16 -> 32 3x3
-#: stride 2 at 32x32 (144 taps) 0.89/0.75 vs 1.42/1.49 ms (batch 32); 1x1 convolutions of 16
-#: and 32 channels 1.5 and 2.5-2.9 times faster; 128 -> 256 1x1 stride 2 (128 taps) 0.96 and
-#: 1.17 times; 64 -> 128 3x3 stride 2 (576 taps) a tie; 128 -> 128 3x3 stride 2 (1152) 0.88
-#: and 1.01; 256 -> 512 1x1 stride 2 (256 taps) 0.66 and 0.70 (batch 8).
+#: 1x1 convolutions with more input channels than this (``kh * kw * C`` input values per
+#: output value, the kernel's taps) keep the GEMM path even when the direct kernels apply.
+#: Measured at 1 thread, AVX-512, float32, direct vs the other path, forward and kernel
+#: gradient: 1x1 convolutions of 16 and 32 channels 1.5 and 2.5-2.9 times faster; 128 -> 256
+#: 1x1 stride 2 (128 taps) 0.96 and 1.17 times; 256 -> 512 1x1 stride 2 (256 taps) 0.66 and
+#: 0.70 (batch 8).
 MAX_TAPS = 144
+
+#: :data:`MAX_TAPS` for kernels of more than one tap, whose GEMM packs patches (Winograd's 3x3
+#: stride-1 kernels excepted, `kerasette.backend.engine.algorithms` holds that rule). Measured at
+#: 2 threads, AVX-512, float32, batch 32, direct vs GEMM (row GEMM for 2x2), ms, forward /
+#: kernel gradient: 32 -> 64 3x3 stride 2 at 16x16 (288 taps) 0.35-0.39 / 0.48-0.55 vs
+#: 0.55-0.58 / 0.58-0.61; at 8x8 0.13 / 0.22 vs 0.15 / 0.16 (the whole backward a tie, 0.43 vs
+#: 0.42); 24 -> 32 3x3 stride 2 at 16x16 0.14 / 0.26 vs 0.29 / 0.30; 64 -> 64 2x2 stride 1 at
+#: 16x16 (256) 1.07 / 1.26 vs 1.58 / 1.79; 10 -> 32 5x5 at 32x32 (250) 1.62 / 1.95 vs
+#: 4.76 / 5.21. (Before the forward kernel's blocks crossed the ends of rows, it computed 12
+#: pixels for each row of 8 and 32 -> 64 3x3 stride 2 was a tie.) These measurements support
+#: 288; it stays at 144 until the routing tests (`tests/backend/test_engine_algorithms.py`,
+#: whose cases at 145-288 taps expect GEMM and row GEMM) move with it.
+MAX_WINDOW_TAPS = 144
 
 #: Strided convolutions whose input-gradient values read more output-gradient values than this
 #: keep col2im (see :func:`phases_apply`). Measured at 2 threads, float32, batch 32, phases vs
@@ -65,19 +80,23 @@ def usable(cin: int, cout: int, dtype) -> bool:
 
 def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype) -> bool:
     """Whether the forward and kernel-gradient kernels apply by the tap count: at most
-    :data:`MAX_TAPS` input values per output value, output channels in whole vectors."""
-    return kernel[0] * kernel[1] * cin <= MAX_TAPS and whole_vectors(cout, dtype)
+    :data:`MAX_TAPS` input values per output value for a 1x1 kernel, :data:`MAX_WINDOW_TAPS`
+    for a larger one; output channels in whole vectors."""
+    limit = MAX_TAPS if tuple(kernel) == (1, 1) else MAX_WINDOW_TAPS
+    return kernel[0] * kernel[1] * cin <= limit and whole_vectors(cout, dtype)
 
 
 def _padded(x: np.ndarray, pads, scratch) -> np.ndarray:
-    """``x`` zero-padded by ``pads`` = (top, bottom, left, right), in a reused scratch array."""
+    """``x`` zero-padded by ``pads`` = (top, bottom, left, right), in a reused scratch array
+    (`kerasette.backend.kernels.phases.pad_images`: one GIL-free call writing each value once;
+    zeroing the array and then copying ``x`` into it by numpy's slices wrote the interior twice,
+    and its calls took the GIL inside the threads' chunks)."""
     if not any(pads):
         return x
     top, bottom, left, right = pads
     n_img, height, width, chans = x.shape
     out = scratch("direct_pad", (n_img, height + top + bottom, width + left + right, chans), x.dtype)
-    out[...] = 0
-    out[:, top : top + height, left : left + width] = x
+    _phases.pad_images(x, out, top, left)
     return out
 
 
@@ -149,7 +168,7 @@ def flipped_kernel(w: np.ndarray) -> np.ndarray:
     its input channels padded with zeros to C3, a multiple of the input-gradient kernel's
     channel group."""
     kh, kw, cin, cout = w.shape
-    group = _direct.CHANNEL_GROUP
+    group = _input.CHANNEL_GROUP
     out = memory.empty_aligned((kh, -(-cin // group) * group, kw, cout), w.dtype)
     out[...] = 0
     out[:, :cin] = w[::-1, ::-1].transpose(0, 2, 1, 3)
@@ -166,7 +185,7 @@ def input_grad(dy, wf, pads, dx) -> None:
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
     """
     kh, kw = wf.shape[0], wf.shape[2]
-    _direct.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2], simd.lanes(dy.itemsize))
+    _input.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2], simd.lanes(dy.itemsize))
 
 
 # -- the strided input gradient, phase by phase -----------------------------------------------------

@@ -8,21 +8,23 @@ register instead: the kernels are outer products over the output channels, writt
 explicit vectors of `kerasette.backend.kernels.simd` (one fused multiply-add per input value,
 kernel row and vector of output channels).
 
-* :func:`conv_chunk`: 6 neighbouring output pixels x 2 vectors of output channels in 12
-  accumulators; per kernel tap, 2 vector loads of the kernel, 6 broadcasts of input values and
-  12 FMAs. Bias and ReLU are applied as the accumulators are stored. A last single vector of
-  channels (16 float32 channels with AVX-512) is :func:`conv_chunk_last`'s: 8 pixels at a time.
+* :func:`conv_chunk`: :data:`PIXELS` output pixels (8 with AVX-512, else 6), consecutive in
+  the image's row order, x 2 vectors of output channels in 16 (12) accumulators; per kernel
+  tap, 2 vector loads of the kernel, a broadcast of an input value per pixel and 2 FMAs per
+  pixel. A block crosses the end of a row, so that no pixel is computed twice whatever the
+  width (blocks within rows computed 12 pixels for rows of 8, 36 for 32). Bias and ReLU are
+  applied as the accumulators are stored. A last single vector of channels (16 float32
+  channels with AVX-512) is :func:`conv_chunk_last`'s: 8 pixels at a time.
 * :func:`weight_grad_chunk`: for each output row, 9 kernel taps x 2 vectors of output channels in
   18 accumulators; per output pixel, 2 vector loads of ``dy``, 9 broadcasts of input values and
   18 FMAs (a last single vector: :func:`weight_grad_chunk_last`, 9 accumulators). The row of
   ``dy`` is read once per group of 9 taps, from the L1 cache.
-* :func:`input_grad_chunk` (stride 1): a sum over the output channels, so along the vectors:
-  8 pixels x 3 input channels in 24 accumulators (4 x 3 in 12 where the CPU has 16 vector
-  registers), whose lanes are added together, as a transpose, once per block.
 
-:func:`conv_chunk` and :func:`weight_grad_chunk` take unpadded ('valid') geometry: the caller
-pads the input; :func:`input_grad_chunk` reads ``dy`` as zero outside its border itself. The number of output channels
-must be a multiple of ``simd.lanes(itemsize)`` (16 float32 values with AVX-512);
+The stride-1 input gradient of a few-channel layer (a sum along the vectors) is
+`kerasette.backend.kernels.direct_input`'s.
+
+The kernels take unpadded ('valid') geometry: the caller pads the input. The number of output
+channels must be a multiple of ``simd.lanes(itemsize)`` (16 float32 values with AVX-512);
 `kerasette.backend.engine.direct_conv` pads, checks and dispatches.
 """
 
@@ -37,12 +39,10 @@ from kerasette.backend.kernels.simd import (
     lanes,
     vadd,
     vbroadcast,
-    vcount,
     vfma,
     vload,
     vmax,
     vstore,
-    vsums_store,
     vzeros,
 )
 
@@ -50,12 +50,9 @@ from kerasette.backend.kernels.simd import (
 #: many, so changing it means changing the kernel.
 TAP_GROUP = 9
 
-#: Input channels computed at once by :func:`input_grad_chunk` (unrolled likewise).
-CHANNEL_GROUP = 3
-
-#: Neighbouring pixels whose input gradients :func:`input_grad_chunk` accumulates at once: 8
-#: (24 accumulators) with AVX-512's 32 vector registers, else 4 (12 of 16 registers).
-PIXEL_BLOCK = 8 if VECTOR_BYTES == 64 else 4
+#: Output pixels :func:`conv_chunk` computes at once (x 2 vectors of channels): 8 (16
+#: accumulators) with AVX-512's 32 vector registers, else 6 (12 of 16 registers).
+PIXELS = 8 if VECTOR_BYTES == 64 else 6
 
 @_inline
 def _check_width(nl, itemsize, cout):
@@ -100,52 +97,97 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
     taps = kh * kw * chans
     offsets = _tap_offsets(kh, kw, chans, width, taps)
     step = sw * chans  # from one output pixel's window to the next one's
+    row_step = sh * width * chans  # from one output row's first window to the next row's
+    wrap = row_step - (ow_n - 1) * step  # from a row's last window to the next row's first
+    pixels = oh_n * ow_n
     zero = vzeros(xf)
     for n in range(n_img):
-        for oh in range(oh_n):
-            row = (n * height + oh * sh) * width
-            out = (n * oh_n + oh) * ow_n
-            for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
-                b0 = vload(b, f0) if has_bias else zero
-                b1 = vload(b, f0 + nl) if has_bias else zero
-                ow = 0
-                while ow < ow_n and ow_n >= 6:  # 6 pixels x 2 vectors of channels
-                    ow = min(ow, ow_n - 6)  # the last block overlaps its neighbour: same values again
-                    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = zero
-                    corner = (row + ow * sw) * chans
-                    for t in range(taps):
-                        xt = corner + offsets[t]
-                        w0 = vload(wf, t * cout + f0)
-                        w1 = vload(wf, t * cout + f0 + nl)
-                        v = vbroadcast(xf, xt)
-                        a00, a01 = vfma(v, w0, a00), vfma(v, w1, a01)
-                        v = vbroadcast(xf, xt + step)
-                        a10, a11 = vfma(v, w0, a10), vfma(v, w1, a11)
-                        v = vbroadcast(xf, xt + 2 * step)
-                        a20, a21 = vfma(v, w0, a20), vfma(v, w1, a21)
-                        v = vbroadcast(xf, xt + 3 * step)
-                        a30, a31 = vfma(v, w0, a30), vfma(v, w1, a31)
-                        v = vbroadcast(xf, xt + 4 * step)
-                        a40, a41 = vfma(v, w0, a40), vfma(v, w1, a41)
-                        v = vbroadcast(xf, xt + 5 * step)
-                        a50, a51 = vfma(v, w0, a50), vfma(v, w1, a51)
-                    at = (out + ow) * cout + f0
-                    _store_pair(yf, at, a00, a01, b0, b1, relu, zero)
-                    _store_pair(yf, at + cout, a10, a11, b0, b1, relu, zero)
-                    _store_pair(yf, at + 2 * cout, a20, a21, b0, b1, relu, zero)
-                    _store_pair(yf, at + 3 * cout, a30, a31, b0, b1, relu, zero)
-                    _store_pair(yf, at + 4 * cout, a40, a41, b0, b1, relu, zero)
-                    _store_pair(yf, at + 5 * cout, a50, a51, b0, b1, relu, zero)
-                    ow += 6
-                while ow < ow_n:  # rows of fewer than 6 pixels, one at a time
-                    a00 = a01 = zero
-                    corner = (row + ow * sw) * chans
-                    for t in range(taps):
-                        v = vbroadcast(xf, corner + offsets[t])
-                        a00 = vfma(v, vload(wf, t * cout + f0), a00)
-                        a01 = vfma(v, vload(wf, t * cout + f0 + nl), a01)
-                    _store_pair(yf, (out + ow) * cout + f0, a00, a01, b0, b1, relu, zero)
-                    ow += 1
+        image = n * height * width * chans
+        for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
+            b0 = vload(b, f0) if has_bias else zero
+            b1 = vload(b, f0 + nl) if has_bias else zero
+            p = 0
+            while p < pixels and pixels >= PIXELS:  # PIXELS pixels x 2 vectors of channels
+                p = min(p, pixels - PIXELS)  # the image's last block overlaps its neighbour: same values again
+                oh = p // ow_n
+                ow = p - oh * ow_n
+                _block_pair(xf, wf, yf, offsets, taps, (image + oh * row_step + ow * step, ow, ow_n, step, wrap),
+                            (n * pixels + p) * cout, (cout, f0, nl), b0, b1, relu, zero)
+                p += PIXELS
+            while p < pixels:  # images of fewer pixels, one at a time
+                oh = p // ow_n
+                corner = image + oh * row_step + (p - oh * ow_n) * step
+                a00 = a01 = zero
+                for t in range(taps):
+                    v = vbroadcast(xf, corner + offsets[t])
+                    a00 = vfma(v, vload(wf, t * cout + f0), a00)
+                    a01 = vfma(v, vload(wf, t * cout + f0 + nl), a01)
+                _store_pair(yf, (n * pixels + p) * cout + f0, a00, a01, b0, b1, relu, zero)
+                p += 1
+
+
+@_inline
+def _next_window(corner, ow, ow_n, step, wrap):
+    """The window corner and column of the output pixel after the one at ``corner`` (column
+    ``ow``) in the image's row order: ``step`` further along the row, or ``wrap`` further to
+    the next row's first window."""
+    if ow + 1 < ow_n:
+        return corner + step, ow + 1
+    return corner + wrap, 0
+
+
+@_inline
+def _block_pair(xf, wf, yf, offsets, taps, where, at, channels, b0, b1, relu, zero):
+    """:func:`conv_chunk`'s block of :data:`PIXELS` output pixels, consecutive in the image's
+    row order, x 2 vectors of channels: per kernel tap, 2 vector loads of the kernel, one
+    broadcast per pixel, 2 FMAs per pixel.
+
+    ``where`` = (the first pixel's window corner in ``xf``, its column, OW, the step from one
+    window to the next along a row, from a row's last window to the next row's first); ``at``:
+    the first pixel in ``yf``; ``channels`` = (F, the first channel, lanes).
+    """
+    cout, f0, nl = channels
+    c0, ow, ow_n, step, wrap = where
+    c1, ow = _next_window(c0, ow, ow_n, step, wrap)
+    c2, ow = _next_window(c1, ow, ow_n, step, wrap)
+    c3, ow = _next_window(c2, ow, ow_n, step, wrap)
+    c4, ow = _next_window(c3, ow, ow_n, step, wrap)
+    c5, ow = _next_window(c4, ow, ow_n, step, wrap)
+    c6, ow = _next_window(c5, ow, ow_n, step, wrap)
+    c7, ow = _next_window(c6, ow, ow_n, step, wrap)
+    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = zero
+    a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = zero
+    for t in range(taps):
+        o = offsets[t]
+        w0 = vload(wf, t * cout + f0)
+        w1 = vload(wf, t * cout + f0 + nl)
+        v = vbroadcast(xf, c0 + o)
+        a00, a01 = vfma(v, w0, a00), vfma(v, w1, a01)
+        v = vbroadcast(xf, c1 + o)
+        a10, a11 = vfma(v, w0, a10), vfma(v, w1, a11)
+        v = vbroadcast(xf, c2 + o)
+        a20, a21 = vfma(v, w0, a20), vfma(v, w1, a21)
+        v = vbroadcast(xf, c3 + o)
+        a30, a31 = vfma(v, w0, a30), vfma(v, w1, a31)
+        v = vbroadcast(xf, c4 + o)
+        a40, a41 = vfma(v, w0, a40), vfma(v, w1, a41)
+        v = vbroadcast(xf, c5 + o)
+        a50, a51 = vfma(v, w0, a50), vfma(v, w1, a51)
+        if PIXELS == 8:
+            v = vbroadcast(xf, c6 + o)
+            a60, a61 = vfma(v, w0, a60), vfma(v, w1, a61)
+            v = vbroadcast(xf, c7 + o)
+            a70, a71 = vfma(v, w0, a70), vfma(v, w1, a71)
+    at += f0
+    _store_pair(yf, at, a00, a01, b0, b1, relu, zero)
+    _store_pair(yf, at + cout, a10, a11, b0, b1, relu, zero)
+    _store_pair(yf, at + 2 * cout, a20, a21, b0, b1, relu, zero)
+    _store_pair(yf, at + 3 * cout, a30, a31, b0, b1, relu, zero)
+    _store_pair(yf, at + 4 * cout, a40, a41, b0, b1, relu, zero)
+    _store_pair(yf, at + 5 * cout, a50, a51, b0, b1, relu, zero)
+    if PIXELS == 8:
+        _store_pair(yf, at + 6 * cout, a60, a61, b0, b1, relu, zero)
+        _store_pair(yf, at + 7 * cout, a70, a71, b0, b1, relu, zero)
 
 
 @kernel
@@ -381,140 +423,3 @@ def _taps_one_vector(xf, dyf, dwf, offsets, t0, corner, out, f0, ow_n, step, cou
     vstore(dwf, r + 6 * cout, a6)
     vstore(dwf, r + 7 * cout, a7)
     vstore(dwf, r + 8 * cout, a8)
-
-
-@kernel
-def input_grad_chunk(dy, wf, dx, pt, pl, nl):
-    """``dx[n, h, w, c] = sum over i, j of dy[n, h + i - pt, w + j - pl, :] . wf[i, c, j, :]``
-    (``dy`` read as zero outside), the input gradient of a stride-1 convolution as a 'valid'
-    correlation of the zero-padded output gradient.
-
-    The sums run over the output channels, along the vectors: :data:`PIXEL_BLOCK` neighbouring
-    pixels x 3 input channels accumulate in vectors whose lanes are added together at the end
-    (``vsums_store``). For one kernel row ``i``, the ``kw`` output-gradient pixels a pixel's
-    window covers are ``kw * F`` contiguous values, and so are ``wf[i, c]``: one flat loop over
-    them. The blocks cover the pixels whose windows lie inside ``dy``'s row (the last block
-    overlapping its neighbour rather than passing the end); the few pixels at the left and right
-    borders go one at a time, over the part of their window inside.
-
-    Args:
-        dy: output gradient, (N, OH, OW, F), C-contiguous; F a multiple of ``lanes``.
-        wf: the kernel flipped in both spatial axes, as (kh, C3, kw, F), C-contiguous, with C3
-            the input channels rounded up to a multiple of :data:`CHANNEL_GROUP` (zeros beyond C).
-        dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
-        pt, pl: the 'full' padding of ``dy`` at the top and on the left (``kh - 1 - top``, ...).
-    """
-    n_img, height, width, chans = dx.shape
-    kh, chans3, kw, cout = wf.shape
-    oh_n, ow_n = dy.shape[1], dy.shape[2]
-    dyf, wff, dxf = dy.reshape(-1), wf.reshape(-1), dx.reshape(-1)
-    _check_width(nl, dy.itemsize, cout)
-    block = PIXEL_BLOCK
-    run = kw * cout  # one kernel row's values in wf[i, c], and one pixel's window row in dy
-    sums = np.empty(block * CHANNEL_GROUP, dy.dtype)
-    # the pixels w in [lo, hi) have their whole window inside dy's row; with fewer than a block
-    # of them, every pixel goes alone
-    lo, hi = max(0, pl), min(width, ow_n + pl - kw + 1)
-    if hi - lo < block:
-        lo = hi = width
-    for n in range(n_img):
-        for h in range(height):
-            i0, i1 = max(0, pt - h), min(kh, oh_n + pt - h)  # the kernel rows whose dy rows exist
-            top = (n * oh_n + h - pt) * ow_n  # the pixel index in dy of kernel row 0's row
-            for c in range(0, chans3, CHANNEL_GROUP):
-                wt = (i0 * chans3 + c) * run
-                for w in range(lo, hi, block):
-                    w = min(w, hi - block)
-                    vectors = _block(dyf, (top + i0 * ow_n + w - pl) * cout, ow_n * cout, wff, wt, chans3 * run,
-                                     run, cout, i1 - i0)
-                    if chans == CHANNEL_GROUP:  # the values are contiguous in dx
-                        vsums_store(dxf, ((n * height + h) * width + w) * chans, vectors)
-                    else:
-                        vsums_store(sums, 0, vectors)
-                        _copy_sums(sums, dx, n, h, w, c, block)
-                for q in range(lo + width - hi):  # the pixels left of lo, then those from hi on
-                    w = q if q < lo else q - lo + hi
-                    j0, j1 = max(0, pl - w), min(kw, ow_n + pl - w)  # the window's columns inside dy
-                    vectors = _pixel(dyf, (top + i0 * ow_n + w - pl) * cout, ow_n * cout, wff, wt, chans3 * run,
-                                     run, i1 - i0, j0 * cout, j1 * cout)
-                    if chans == CHANNEL_GROUP:  # the values are contiguous in dx
-                        vsums_store(dxf, ((n * height + h) * width + w) * chans, vectors)
-                    else:
-                        vsums_store(sums, 0, vectors)
-                        _copy_sums(sums, dx, n, h, w, c, 1)
-
-
-@_inline
-def _copy_sums(sums, dx, n, h, w, c, pixels):
-    """``dx[n, h, w:w + pixels, c:c + 3] = sums`` (``pixels`` x 3 values, pixel-major), the
-    channels that exist. (A helper that takes arrays costs reference counting: kept off the
-    path of the 3-channel layers.)"""
-    for q in range(pixels):
-        for k in range(min(CHANNEL_GROUP, dx.shape[3] - c)):
-            dx[n, h, w + q, c + k] = sums[q * CHANNEL_GROUP + k]
-
-
-@_inline
-def _pixel(src, at, stride, wff, wt, wrow, run, rows, e0, e1):
-    """The 3 accumulators of one pixel (window row ``r`` at ``src[at + r * stride + e0:]``,
-    ``e1 - e0`` values) x 3 input channels (``wff[wt + r * wrow + e0:]``, ``run`` apart)."""
-    c0 = c1 = c2 = vzeros(src)
-    for r in range(rows):
-        a, u = at + r * stride, wt + r * wrow
-        for e in range(e0, e1, vcount(src)):
-            d = vload(src, a + e)
-            c0, c1, c2 = vfma(d, vload(wff, u + e), c0), vfma(d, vload(wff, u + run + e), c1), vfma(
-                d, vload(wff, u + 2 * run + e), c2)
-    return c0, c1, c2
-
-
-@_inline
-def _four_pixels(src, a, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2):
-    """One step of :func:`_block4`: the accumulators of 4 pixels (``src[a:]``, ``cout`` apart)
-    x 3 input channels, plus the gradient values times the kernel values ``u0``, ``u1``, ``u2``."""
-    d = vload(src, a)
-    p0c0, p0c1, p0c2 = vfma(d, u0, p0c0), vfma(d, u1, p0c1), vfma(d, u2, p0c2)
-    d = vload(src, a + cout)
-    p1c0, p1c1, p1c2 = vfma(d, u0, p1c0), vfma(d, u1, p1c1), vfma(d, u2, p1c2)
-    d = vload(src, a + 2 * cout)
-    p2c0, p2c1, p2c2 = vfma(d, u0, p2c0), vfma(d, u1, p2c1), vfma(d, u2, p2c2)
-    d = vload(src, a + 3 * cout)
-    p3c0, p3c1, p3c2 = vfma(d, u0, p3c0), vfma(d, u1, p3c1), vfma(d, u2, p3c2)
-    return p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2
-
-
-@_inline
-def _block4(src, at, stride, wff, wt, wrow, run, cout, rows):
-    """The 12 accumulators of 4 pixels (``src[at:]``, ``cout`` apart; window row ``r`` at
-    ``at + r * stride``) x 3 input channels (``wff[wt + r * wrow:]``, ``run`` apart),
-    pixel-major: one kernel load per channel and one gradient load per pixel for 12 FMAs."""
-    p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = vzeros(src)
-    for r in range(rows):
-        a, u = at + r * stride, wt + r * wrow
-        for e in range(0, run, vcount(src)):
-            u0, u1, u2 = vload(wff, u + e), vload(wff, u + run + e), vload(wff, u + 2 * run + e)
-            p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2 = _four_pixels(
-                src, a + e, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2)
-    return p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2
-
-
-@_inline
-def _block8(src, at, stride, wff, wt, wrow, run, cout, rows):
-    """:func:`_block4` for 8 pixels, in 24 accumulators (for CPUs with 32 vector registers):
-    the kernel values loaded once for twice the FMAs."""
-    p0c0 = p0c1 = p0c2 = p1c0 = p1c1 = p1c2 = p2c0 = p2c1 = p2c2 = p3c0 = p3c1 = p3c2 = vzeros(src)
-    p4c0 = p4c1 = p4c2 = p5c0 = p5c1 = p5c2 = p6c0 = p6c1 = p6c2 = p7c0 = p7c1 = p7c2 = vzeros(src)
-    for r in range(rows):
-        a, u = at + r * stride, wt + r * wrow
-        for e in range(0, run, vcount(src)):
-            u0, u1, u2 = vload(wff, u + e), vload(wff, u + run + e), vload(wff, u + 2 * run + e)
-            p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2 = _four_pixels(
-                src, a + e, cout, u0, u1, u2, p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2)
-            p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2, p7c0, p7c1, p7c2 = _four_pixels(
-                src, a + 4 * cout + e, cout, u0, u1, u2, p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2,
-                p7c0, p7c1, p7c2)
-    return (p0c0, p0c1, p0c2, p1c0, p1c1, p1c2, p2c0, p2c1, p2c2, p3c0, p3c1, p3c2,
-            p4c0, p4c1, p4c2, p5c0, p5c1, p5c2, p6c0, p6c1, p6c2, p7c0, p7c1, p7c2)
-
-
-_block = _block8 if PIXEL_BLOCK == 8 else _block4

@@ -1,4 +1,5 @@
-"""Space to batch and back: the phases of an image, for convolutions dilated at stride 1.
+"""Space to batch and back: the phases of an image, for convolutions dilated at stride 1; and the
+zero padding of images.
 
 A convolution dilated by (dh, dw) at stride 1 reads, for the output at (oh, ow), the padded input
 at (oh + i * dh, ow + k * dw): only positions in the same phase ``(oh mod dh, ow mod dw)``. Split
@@ -101,3 +102,32 @@ def phase_merge(xq, x, dh, dw, pt, pl):
                 s, b = divmod(wc + pl, dw)
                 src = ((((n * dh + a) * dw + b) * hq + r) * wq + s) * chans
                 _copy(qf, src, xf, ((n * height + h) * width + wc) * chans, chans)
+
+
+@kernel
+def pad_images(x, out, pt, pl):
+    """``out[n, pt:pt + H, pl:pl + W] = x[n]`` and zeros around it: zero padding of NHWC images
+    (a convolution's 'same' padding), each value of ``out`` written once, the rows of ``x`` in
+    whole vectors. The phase split of a stride-1 (undilated) image, row by row instead of pixel
+    by pixel.
+
+    Args:
+        x: images, (N, H, W, C), C-contiguous.
+        out: padded images, (N, OH, OW, C) with OH >= pt + H and OW >= pl + W, C-contiguous;
+            overwritten.
+        pt, pl: padding at the top and on the left.
+    """
+    n_img, height, width, chans = x.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    xf, of = x.reshape(-1), out.reshape(-1)
+    row, before, inside = out_w * chans, pl * chans, width * chans
+    for n in range(n_img):
+        for r in range(out_h):
+            at = (n * out_h + r) * row
+            h = r - pt
+            if h < 0 or h >= height:
+                _zero(of, at, row)
+                continue
+            _zero(of, at, before)
+            _copy(xf, (n * height + h) * inside, of, at + before, inside)
+            _zero(of, at + before + inside, row - before - inside)
