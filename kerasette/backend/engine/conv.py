@@ -35,7 +35,7 @@ import numpy as np
 
 from kerasette.backend import memory
 from kerasette.backend.engine import depthwise_conv, dilated_conv
-from kerasette.backend.engine.algorithms import choose
+from kerasette.backend.engine.algorithms import choose, forward_residual
 from kerasette.backend.engine.batch import by_images
 from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
 from kerasette.backend.kernels import conv as _conv
@@ -69,6 +69,7 @@ def conv2d_forward(
     dilation: tuple[int, int] = (1, 1),
     groups: int = 1,
     saved: dict | None = None,
+    residual: np.ndarray | None = None,
 ) -> np.ndarray:
     """2-D convolution (cross-correlation, as in Keras) of NHWC images.
 
@@ -84,11 +85,16 @@ def conv2d_forward(
             ``g`` computed from input group ``g`` only (``cin`` and ``cout`` divisible by it).
         saved: a dict the forward pass may fill with what the backward pass would recompute
             (the phases of a dilated convolution's input); pass it to :func:`conv2d_backward`.
+        residual: an array of the output's shape added before the ReLU, in the output pass
+            where the algorithm takes one (`algorithms.forward_residual`); not with ``groups``
+            or ``dilation``.
 
     Returns:
         y, (N, OH, OW, cout), dtype of ``x``.
     """
     if groups != 1 or tuple(dilation) != (1, 1):
+        if residual is not None:
+            raise ValueError("conv2d: a residual is added only without groups and dilation")
         return _variant_forward(x, w, b, tuple(strides), padding, relu, tuple(dilation), groups, saved)
     cout = w.shape[3]
     x = np.ascontiguousarray(x)
@@ -99,7 +105,12 @@ def conv2d_forward(
         return y
     w = np.ascontiguousarray(w, dtype=x.dtype)  # the kernels read it by address: no strided views
     b = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    choose("forward", g).run(x, w, b, relu, g, y)
+    if residual is None:
+        choose("forward", g).run(x, w, b, relu, g, y)
+    else:
+        if tuple(residual.shape) != y.shape:
+            raise ValueError(f"conv2d: the residual has shape {tuple(residual.shape)}, the output {y.shape}")
+        forward_residual(x, w, b, relu, g, y, np.ascontiguousarray(residual, dtype=x.dtype))
     return y
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.ops.base import Op, apply
+from kerasette.backend.tensor import Tensor
 
 
 def _conv():
@@ -131,6 +132,18 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", relu: b
     """
     op = Conv2D(strides, padding, relu, dilation_rate, groups)
     return apply(op, x, kernel) if bias is None else apply(op, x, kernel, bias)
+
+
+def conv2d_residual(x, kernel, bias, residual, strides=(1, 1), padding: str = "valid", relu: bool = False):
+    """``relu?(conv2d(x, kernel) + bias + residual)`` with ``residual`` (the output's shape) added
+    in the convolution's output pass, for inference: nothing is recorded for a gradient (for
+    one, add the residual with ops). Arguments: tensors or arrays; returns a constant tensor."""
+
+    def array(value):
+        return value.data if isinstance(value, Tensor) else (None if value is None else np.asarray(value))
+
+    return Tensor(_conv().conv2d_forward(array(x), array(kernel), array(bias), tuple(strides), padding, relu=relu,
+                                         residual=array(residual)))
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),

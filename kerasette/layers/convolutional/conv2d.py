@@ -12,6 +12,8 @@ import functools
 from kerasette import activations, initializers
 from kerasette.backend import ops
 from kerasette.backend.config import normalize_data_format
+from kerasette.backend.ops.conv import conv2d_residual
+from kerasette.backend.ops.recording import records_gradient
 from kerasette.layers.base import Layer
 from kerasette.layers.core import WeightPenalties
 from kerasette.layers.folding import folded_kernel_and_bias
@@ -156,6 +158,20 @@ class Conv2D(WeightPenalties, Layer):
 
     def runs_channels_last(self) -> bool:
         return self.data_format == "channels_first"
+
+    def takes_residual(self, activation) -> bool:
+        return (activation in (None, activations.relu) and self.activation is activations.linear
+                and self.activity_regularizer is None and self.groups == 1 and self.dilation_rate == (1, 1))
+
+    def call_with_residual(self, inputs, residual, activation=None, training=False):
+        """``activation(conv(inputs) + bias + residual)`` on channels-last images (the planner
+        passes them so: `runs_channels_last`) or this layer's own channels-last ones: in the
+        convolution's output pass when no gradient is recorded, else with ops."""
+        relu = activation is activations.relu
+        if records_gradient(inputs, residual, self.kernel, self.bias):
+            y = ops.add(ops.conv2d(inputs, self.kernel, self.bias, self.strides, self.padding), residual)
+            return ops.relu(y) if relu else y
+        return conv2d_residual(inputs, self.kernel, self.bias, residual, self.strides, self.padding, relu)
 
     def output_affine_folder(self, axis: int, ndim: int):
         """How to fold a per-channel ``output * scale + shift`` along output ``axis`` (of ``ndim``)
