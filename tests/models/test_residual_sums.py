@@ -1,9 +1,10 @@
 """The planner's residual sums (rewrite 3 of `kerasette.models.planner`): at inference an Add of
 two tensors, one of which a layer that `takes_residual` computes for the Add alone, becomes that
-layer's epilogue. The built-in layers do not take a residual yet, so these tests give the facts to
-small subclasses (computing the sum with ops, in the order the Add does) and check that the plan
-rewrites exactly where it may, that the predictions are the bits of the Add's, in both data
-formats and through a folded BatchNormalization, and that training and masks never rewrite."""
+layer's epilogue. Most tests give the facts to small subclasses (computing the sum with ops, in
+the order the Add does) and check that the plan rewrites exactly where it may, that the
+predictions are the bits of the Add's, in both data formats and through a folded
+BatchNormalization, and that training and masks never rewrite; the built-in Conv2D (the engine's
+output pass) is checked against the Add as well, and the engine's errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from kerasette import activations
 from kerasette.backend import ops
 from kerasette.backend.tensor import Tensor
 from kerasette.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Input, Masking, add
-from kerasette.layers.base import Layer
 from kerasette.models import Model
 from kerasette.models.planner import Plan
 
@@ -200,7 +200,6 @@ def test_masks_given_to_the_model_reach_the_sum():
     assert CALLS == ["r"]
 
 
-@pytest.mark.skipif(Conv2D.takes_residual is Layer.takes_residual, reason="Conv2D takes no residual yet")
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_conv2d_residual_sums_give_the_bits_of_the_add(data_format):
     """The built-in Conv2D's residual (the engine's output pass) against the Add after it, with
@@ -245,3 +244,17 @@ def test_no_residual_sum_across_dtypes():
     (want, _), = _masked_pair(model, x)[1:]
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype
+
+
+def test_conv2d_forward_residual_errors():
+    """The engine's residual argument: the output's shape, and not with groups or dilation."""
+    from kerasette.backend.engine.conv import conv2d_forward  # deferred: imports numba
+
+    x = np.zeros((2, 6, 6, 4), np.float32)
+    w = np.zeros((3, 3, 4, 4), np.float32)
+    with pytest.raises(ValueError, match=r"conv2d: the residual has shape \(2, 6, 6, 3\), the output \(2, 6, 6, 4\)"):
+        conv2d_forward(x, w, None, (1, 1), "same", residual=np.zeros((2, 6, 6, 3), np.float32))
+    with pytest.raises(ValueError, match="conv2d: a residual is added only without groups and dilation"):
+        conv2d_forward(x, w, None, (1, 1), "same", dilation=(2, 2), residual=np.zeros((2, 6, 6, 4), np.float32))
+    y = conv2d_forward(x + 1, w + 0.5, None, (1, 1), "same", relu=True, residual=np.full((2, 6, 6, 4), -1e3, np.float32))
+    assert y.shape == (2, 6, 6, 4) and float(y.max()) == 0.0  # the residual is added before the ReLU
