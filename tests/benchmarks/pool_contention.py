@@ -96,7 +96,7 @@ def passes(rounds: int) -> None:
         print(f"{mode:14} {statistics.median(first):15.3f} {statistics.median(rest):8.3f} {np.mean(on):9.2f}")
 
 
-def train(case_name: str, steps: int, rounds: int) -> None:
+def train(case_name: str, steps: int, rounds: int, modes=MODES) -> None:
     """``--case``'s training step in the three modes, taking turns step by step (a busy spell of
     the machine falls on all three alike); 'adaptive' keeps one `Contention` throughout, so that
     its state (and its tries while off) carries over from one of its steps to the next."""
@@ -116,9 +116,9 @@ def train(case_name: str, steps: int, rounds: int) -> None:
     decisions = []
     spinning = adaptive.spinning
     adaptive.spinning = lambda tids: decisions.append(spinning(tids)) or decisions[-1]
-    times = {mode: [] for mode in MODES}
+    times = {mode: [] for mode in modes}
     for _ in range(rounds * steps):
-        for mode in MODES:
+        for mode in modes:
             set_mode(mode)
             if mode == "adaptive":
                 p.contention = adaptive
@@ -126,7 +126,7 @@ def train(case_name: str, steps: int, rounds: int) -> None:
             model.train_on_batch(x, y)
             times[mode].append((time.perf_counter() - start) * 1e3)
     print(f"{case_name}: median step ms over {rounds * steps} steps per mode, the modes taking turns step by step")
-    for mode in MODES:
+    for mode in modes:
         note = f"   (threads spinning in {np.mean(decisions):.2f} of its {len(decisions)} runs)" if mode == "adaptive" else ""
         print(f"  {mode:10} {statistics.median(times[mode]):8.2f} ms{note}")
 
@@ -138,6 +138,9 @@ def main() -> None:
     parser.add_argument("--case", default="resnet20")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="training: the modes to take turns (a spinning step under contention burns CPU "
+                             "time the scheduler then takes from the step after it)")
     args = parser.parse_args()
     hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(args.hogs)]
     try:
@@ -146,7 +149,7 @@ def main() -> None:
         if args.part in ("passes", "all"):
             passes(args.rounds)
         if args.part in ("train", "all"):
-            train(args.case, args.steps, args.rounds)
+            train(args.case, args.steps, args.rounds, args.modes)
     finally:
         for hog in hogs:
             hog.kill()
