@@ -146,7 +146,7 @@ class _Framework:
         self._wrap(optimizer_base.StreamedStep, "finish", "after")  # after it
         self._wrap(optimizer_base.Optimizer, "apply_gradients", "after")
         self._wrap(planner.Plan, "run", "_plan")
-        self._wrap(planner, "_run_layer", "_layers")
+        self._wrap(planner, "run_layer", "_layers")  # (planner.run calls it by this name)
 
     def remove(self) -> None:
         for owner, name, plain in reversed(self._undo):
