@@ -47,8 +47,11 @@ SPIN_US = 2000
 #: with its own part (the worker may not be getting a core).
 ACK_US = 200
 #: Microseconds the caller waits after the worker took the task (its Python until its kernel
-#: releases the GIL) before it takes the GIL back: 7 us measured the start's hand-off at 16 us.
-SETTLE_US = 8
+#: releases the GIL) before it takes the GIL back. At 8 us a worker often still ran Python when the
+#: caller took the GIL, blocked on it and slept (about one voluntary switch per hand-off in a
+#: ResNet-20 prediction); at 30 us: ResNet-20 predict 13.5 -> 12.0 ms, training 58.2 -> 57.5 ms,
+#: cifar32 12.4 -> 12.1 ms, predict100 unchanged (medians of 3-6 alternating runs).
+SETTLE_US = 30
 
 
 def spin_budget_us() -> int:
