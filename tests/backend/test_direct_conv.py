@@ -9,7 +9,7 @@ import pytest
 from kerasette.backend.engine import conv, conv_algorithms, conv_settings
 from kerasette.backend.engine import direct_conv as direct
 from kerasette.backend.engine.algorithms import choose
-from kerasette.backend.engine.batch import scratch
+from kerasette.backend.engine.batch import scratch, sum_parts
 from kerasette.backend.engine.geometry import conv_geometry
 from kerasette.backend.kernels import direct as direct_kernels
 from kerasette.backend.kernels import simd
@@ -356,3 +356,15 @@ def test_an_output_gradient_of_another_shape_is_refused(call):
     with pytest.raises(ValueError, match=r"conv2d: the output gradient has shape \(2, 4, 4, 16\), expected "
                                          r"\(2, 4, 4, 32\) for an input of shape \(2, 6, 6, 3\)"):
         call(dy, x, k)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_parts_gives_the_bits_of_np_sum(count, dtype):
+    """The threads' partial gradients summed in order: the bits of np.sum over the stacked list,
+    also when the parts come in another dtype than the sum's."""
+    rng = np.random.default_rng(count)
+    parts = [(rng.standard_normal((3, 3, 5, 4)) * 10 ** rng.uniform(-3, 3)).astype(dtype) for _ in range(count)]
+    np.testing.assert_array_equal(sum_parts(parts), np.sum(parts, axis=0))
+    np.testing.assert_array_equal(sum_parts(parts, np.float32), np.sum(parts, axis=0, dtype=np.float32))
+    assert sum_parts(parts) is not parts[0]

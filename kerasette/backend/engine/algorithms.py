@@ -56,7 +56,7 @@ import numpy as np
 
 from kerasette.backend import memory, state
 from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv
-from kerasette.backend.engine.batch import by_images, scratch
+from kerasette.backend.engine.batch import by_images, scratch, sum_parts
 from kerasette.backend.engine.geometry import ConvGeometry
 
 #: The environment variable naming the algorithms that may run: ``gemm,col2im`` allows only
@@ -213,7 +213,7 @@ def _full_conv_applies(g: ConvGeometry) -> bool:
 
 # -- kernel gradient --------------------------------------------------------------------------
 def _summed(x, w_shape):
-    return lambda parts: np.sum(parts, axis=0, dtype=x.dtype).reshape(w_shape)
+    return lambda parts: sum_parts(parts, x.dtype).reshape(w_shape)
 
 
 def _kernel_direct(dy, x, g, w_shape):
@@ -230,7 +230,7 @@ def _kernel_direct_masked(dy, out, relu, x, g, w_shape):
 def _kernel_winograd(dy, x, g, w_shape):
     block = state.conv.winograd_block_bytes
     return (lambda i, j: winograd_conv.weight_grad(dy[i:j], x[i:j], g.pads, scratch, block),
-            lambda parts: winograd_conv.kernel_grad(np.sum(parts, axis=0, dtype=x.dtype)))
+            lambda parts: winograd_conv.kernel_grad(sum_parts(parts, x.dtype)))
 
 
 def _kernel_rows(dy, x, g, w_shape):

@@ -33,3 +33,15 @@ def by_images(fn, array: np.ndarray, min_elements: int | None = None) -> list:
     if min_elements is None:
         min_elements = state.conv.parallel_min_elements
     return parallel.map_chunks(fn, array.shape[0], min_elements, math.prod(array.shape[1:]))
+
+
+def sum_parts(parts: list, dtype=None) -> np.ndarray:
+    """``parts[0] + parts[1] + ...`` (the threads' partial sums of a kernel or bias gradient) added
+    in that order in ``dtype`` (default: the first part's) into a new array: the bits of
+    ``np.sum(parts, axis=0, dtype=dtype)``, without stacking the list into a new array first,
+    which for a 3x3x64x64 kernel took three times as long as the adds."""
+    dtype = parts[0].dtype if dtype is None else np.dtype(dtype)
+    total = parts[0].astype(dtype, copy=True)
+    for part in parts[1:]:
+        np.add(total, part.astype(dtype, copy=False), out=total)
+    return total

@@ -36,7 +36,7 @@ import numpy as np
 from kerasette.backend import memory
 from kerasette.backend.engine import depthwise_conv, dilated_conv
 from kerasette.backend.engine.algorithms import choose, forward_residual
-from kerasette.backend.engine.batch import by_images
+from kerasette.backend.engine.batch import by_images, sum_parts
 from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
 from kerasette.backend.kernels import conv as _conv
 
@@ -251,19 +251,9 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         return db, (w_chunk(i, j) if w_chunk is not None else None)
 
     parts = by_images(chunk, x)
-    db = _sum_in_order([p[0] for p in parts]) if has_bias else None
+    db = sum_parts([p[0] for p in parts]) if has_bias else None
     dw = finish([p[1] for p in parts]) if need_kernel else None
     return dx, dw, db
-
-
-def _sum_in_order(parts: list) -> np.ndarray:
-    """``parts[0] + parts[1] + ...`` added in that order (the bits of ``np.sum(parts, axis=0)``)
-    into a new array: the few-channel bias gradients of the threads' chunks, for which
-    ``np.sum`` of a list (stacking it into a new array first) took several microseconds."""
-    total = parts[0].copy()
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel):
@@ -290,7 +280,7 @@ def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> 
     dy = np.ascontiguousarray(dy)
     dz = memory.empty_aligned(dy.shape, dy.dtype)
     parts = by_images(lambda i, j: _output_pass_part(dy, out, relu, dz, i, j), dy)
-    return dz, _sum_in_order(parts)
+    return dz, sum_parts(parts)
 
 
 def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:

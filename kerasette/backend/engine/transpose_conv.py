@@ -43,7 +43,7 @@ import numpy as np
 
 from kerasette.backend import memory, state
 from kerasette.backend.engine.algorithms import choose
-from kerasette.backend.engine.batch import by_images, scratch
+from kerasette.backend.engine.batch import by_images, scratch, sum_parts
 from kerasette.backend.engine.geometry import ConvGeometry
 from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import transpose_phases as _phases
@@ -281,7 +281,7 @@ def transpose_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.nda
         ref = out if relu else dy
 
         def finish(parts):
-            return _unpack_phase_grad(np.sum(parts, axis=0, dtype=x.dtype), offsets, wd.shape, g.strides)
+            return _unpack_phase_grad(sum_parts(parts, x.dtype), offsets, wd.shape, g.strides)
     elif need_kernel:
         k_chunk, finish = choose("kernel_grad", cg).run(x, src, cg, wd.shape)
 
