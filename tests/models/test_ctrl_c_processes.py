@@ -24,7 +24,11 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
 
 CHILD = textwrap.dedent("""
-    import multiprocessing, os, pathlib, sys, threading, time
+    import multiprocessing, os, pathlib, signal, sys, threading, time
+    # Ctrl-C as in a terminal even when this test runs in a background job, whose processes
+    # inherit SIGINT ignored (a shell without job control starts `cmd &` so; Python then
+    # installs no KeyboardInterrupt handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     from kerasette.callbacks import Callback
     from kerasette.layers import Dense
