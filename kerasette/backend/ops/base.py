@@ -52,6 +52,12 @@ def floating_dtype(values) -> np.dtype | None:
     return None
 
 
+def array_of(value):
+    """A tensor's array, or ``value`` as numpy sees it (None stays None): for the inference-only
+    entry points that compute on arrays and record nothing."""
+    return value.data if isinstance(value, Tensor) else (None if value is None else np.asarray(value))
+
+
 def as_tensor(value, dtype=None, like: np.dtype | None = None) -> Tensor:
     """Wraps a non-tensor value (array, list, scalar) as a constant Tensor.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.ops.base import Op, apply
+from kerasette.backend.ops.base import Op, apply, array_of
 from kerasette.backend.tensor import Tensor
 
 
@@ -138,12 +138,8 @@ def conv2d_residual(x, kernel, bias, residual, strides=(1, 1), padding: str = "v
     """``relu?(conv2d(x, kernel) + bias + residual)`` with ``residual`` (the output's shape) added
     in the convolution's output pass, for inference: nothing is recorded for a gradient (for
     one, add the residual with ops). Arguments: tensors or arrays; returns a constant tensor."""
-
-    def array(value):
-        return value.data if isinstance(value, Tensor) else (None if value is None else np.asarray(value))
-
-    return Tensor(_conv().conv2d_forward(array(x), array(kernel), array(bias), tuple(strides), padding, relu=relu,
-                                         residual=array(residual)))
+    return Tensor(_conv().conv2d_forward(array_of(x), array_of(kernel), array_of(bias), tuple(strides), padding,
+                                         relu=relu, residual=array_of(residual)))
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),

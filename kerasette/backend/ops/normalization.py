@@ -14,7 +14,7 @@ import numpy as np
 
 from kerasette.backend import state
 from kerasette.backend.ops import elementwise as ew
-from kerasette.backend.ops.base import Op, apply, as_tensor
+from kerasette.backend.ops.base import Op, apply, array_of, as_tensor
 from kerasette.backend.tensor import Tensor
 
 
@@ -332,8 +332,8 @@ def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
     gradient is recorded or none of the four needs one: the same bits, nothing recorded)."""
     if not state.grad_mode.is_enabled() or not any(getattr(t, "requires_grad", False)
                                                      for t in (gamma, beta, mean, variance)):
-        v = _array(variance)
-        scale, shift = _folding().scale_and_shift(_array(gamma), _array(beta), _array(mean), v, epsilon,
+        v = array_of(variance)
+        scale, shift = _folding().scale_and_shift(array_of(gamma), array_of(beta), array_of(mean), v, epsilon,
                                                   dtype)  # one kernel call
         return Tensor(scale.reshape(v.shape)), Tensor(shift.reshape(v.shape))
     inv = ew.divide(1.0, ew.sqrt(ew.add(as_tensor(variance, dtype=dtype), epsilon)))
@@ -355,13 +355,8 @@ def fold_affine(kernel, bias, scale, shift) -> tuple[Tensor, Tensor]:
         >>> k.data.tolist(), b.data.tolist()
         ([[2.0, 3.0], [2.0, 3.0]], [1.0, 0.0])
     """
-    folded, folded_bias = _folding().fold(_array(kernel), _array(bias), _array(scale), _array(shift))
+    folded, folded_bias = _folding().fold(array_of(kernel), array_of(bias), array_of(scale), array_of(shift))
     return Tensor(folded), Tensor(folded_bias)
-
-
-def _array(value):
-    """A tensor's array, or ``value`` as numpy sees it (None stays None)."""
-    return value.data if isinstance(value, Tensor) else (None if value is None else np.asarray(value))
 
 
 def update_moving_statistics(moving_mean: np.ndarray, moving_variance: np.ndarray, mean, variance,
