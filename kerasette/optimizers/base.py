@@ -226,8 +226,14 @@ class Optimizer:
         grads = self._clip([g for g, _ in pairs])
         lr = self.current_learning_rate()
         self.before_step(np.dtype(pairs[0][1].dtype) if pairs else np.dtype(np.float64))
+        group = []
         for grad, (_, var) in zip(grads, pairs, strict=True):
-            self._update_variable(var, grad, lr)
+            if self._joins_group(var, grad):
+                group.append((var, grad))
+            else:
+                self._update_variable(var, grad, lr)
+        if group:
+            self._update_group(group, lr)
         self._end_step([v for _, v in grads_and_vars], [v for _, v in pairs])
 
     def _update_variable(self, var, grad: np.ndarray, lr: float) -> None:
@@ -235,6 +241,19 @@ class Optimizer:
         if self.weight_decay and self._decays(var):
             var.data -= var.data * var.dtype.type(self.weight_decay * lr)
         self.update(var.data, grad, self.slots_for(var), lr)
+
+    def _joins_group(self, var, grad: np.ndarray) -> bool:
+        """Whether ``var``'s update (from its final ``grad``, of ``var``'s dtype) may wait for
+        `_update_group`, which updates several variables in one go: an optimizer with a rule
+        for many small weights at once says which it takes (none here). Each variable's update
+        depends on its own gradient and state only, so the grouping changes no bit."""
+        return False
+
+    def _update_group(self, pairs, lr: float) -> None:
+        """Updates each ``(var, grad)`` of ``pairs`` (those `_joins_group` took) as
+        `_update_variable` would."""
+        for var, grad in pairs:
+            self._update_variable(var, grad, lr)
 
     def _end_step(self, variables, updated) -> None:
         """What follows the variables' updates: the moving averages (of all ``variables``), the
@@ -408,6 +427,12 @@ class StreamedStep:
     rate and ``before_step`` are taken before the first update, as in `apply_gradients`: the
     order of the variables does not change a bit.
 
+    The small weights an optimizer updates together (`Optimizer._joins_group`: SGD's with
+    momentum) wait for `finish` too, which updates them all in one call (`Optimizer.
+    _update_group`): one kernel call instead of one per weight, each with its Python around
+    it; their gradients are small (below `kerasette.optimizers.sgd.FUSED_UPDATE_MIN_SIZE`
+    values each), so holding them to the end of the pass costs little memory.
+
     Args:
         optimizer: the optimizer (one whose `Optimizer.streamed_step` allowed it).
         variables: the variables the gradients are for (distinct, one dtype).
@@ -419,6 +444,7 @@ class StreamedStep:
         self._lr: float | None = None
         self._updated: set[int] = set()
         self._late: dict[int, np.ndarray] = {}
+        self._group: list[tuple] = []
 
     def _start(self, dtype) -> float:
         """The step's learning rate; the first call also runs ``before_step``."""
@@ -433,8 +459,13 @@ class StreamedStep:
             self._late[id(var)] = grad  # something may still read the weight: updated in `finish`
             return
         opt = self.optimizer
-        grad = opt._clip([np.asarray(grad).astype(var.dtype, copy=False)])[0]
-        opt._update_variable(var, grad, self._start(var.dtype))
+        grad = np.asarray(grad)
+        grad = opt._clip([grad if grad.dtype == var.dtype else grad.astype(var.dtype)])[0]
+        lr = self._start(var.dtype)
+        if opt._joins_group(var, grad):
+            self._group.append((var, grad))  # updated with the others in `finish`
+        else:
+            opt._update_variable(var, grad, lr)
         self._updated.add(id(var))
 
     def finish(self) -> None:
@@ -448,4 +479,7 @@ class StreamedStep:
         clipped = opt._clip([np.asarray(g).astype(v.dtype, copy=False) for g, v in late])
         for grad, (_, var) in zip(clipped, late, strict=True):
             opt._update_variable(var, grad, lr)
+        group, self._group = self._group, []
+        if group:
+            opt._update_group(group, lr)
         opt._end_step(self.variables, with_grad)

@@ -61,6 +61,7 @@ class SGD(Optimizer):
         self.momentum = number(momentum, "momentum", self, 0.0, 1.0)
         self.nesterov = bool(nesterov)
         self.slot_names = ("momentum",) if self.momentum > 0 else ()
+        self._groups: dict = {}  # dtype -> the engine's SgdGroup (`_update_group`)
 
     def update(self, value, grad, slots, lr):
         kind = value.dtype.type
@@ -84,6 +85,28 @@ class SGD(Optimizer):
             value -= step
         else:
             value += v
+
+    def _joins_group(self, var, grad):
+        """Small C-contiguous float32/float64 weights with momentum (what `update` would give
+        `sgd_momentum_small`) wait to be updated all together (`_update_group`), unless a
+        subclass has its own rule or the weight decays."""
+        value = var.data
+        return (self.momentum > 0 and type(self).update is SGD.update and value.size < FUSED_UPDATE_MIN_SIZE
+                and value.dtype in _KERNEL_DTYPES and grad.dtype == value.dtype and grad.shape == value.shape
+                and value.flags.c_contiguous and not (self.weight_decay and self._decays(var)))
+
+    def _update_group(self, pairs, lr):
+        """One kernel call per dtype for all of ``pairs`` (`kerasette.backend.engine.updates.
+        SgdGroup`, kept by the optimizer): the bits of `update` on each."""
+        by_dtype: dict = {}
+        for var, grad in pairs:
+            by_dtype.setdefault(var.dtype, []).append((var, grad))
+        for dtype, members in by_dtype.items():
+            run = self._groups.get(dtype)
+            if run is None:
+                run = self._groups[dtype] = _engine_updates().SgdGroup()
+            run([v.data for v, _ in members], [g for _, g in members],
+                [self.slots_for(v)["momentum"] for v, _ in members], lr, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

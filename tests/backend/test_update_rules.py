@@ -80,22 +80,75 @@ def test_small_weight_kernel_gives_the_numpy_statements_bits(shape, dtype, neste
         np.testing.assert_array_equal(v, ref_v)
 
 
+SHAPES = [(3, 3, 16, 16), (64,), (1,), (0,), (255, 257), (7, 5)]
+
+
 @pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_takes_the_small_weight_kernel_and_keeps_the_bits(nesterov, monkeypatch):
-    """`SGD` on small C-contiguous float weights calls the kernel; a Fortran-ordered gradient
-    takes the numpy statements; both give the same bits."""
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_group_kernel_gives_the_numpy_statements_bits_on_every_weight(dtype, nesterov):
+    """`SgdGroup`: several weights (an empty one among them) in one call, step after step; the
+    gradients of any layout; the address tables rebuilt when a weight's array changes."""
+    rng = np.random.default_rng(3)
+    ws = [rng.normal(size=s).astype(dtype) for s in SHAPES]
+    vs = [np.zeros(s, dtype) for s in SHAPES]
+    ref_ws, ref_vs = [w.copy() for w in ws], [v.copy() for v in vs]
+    group = updates.SgdGroup()
+    for step in range(5):
+        if step == 3:  # a new array for one weight (as `Variable.data = ...` would give)
+            ws[1], ref_ws[1] = ws[1].copy(), ref_ws[1].copy()
+        gs = [(rng.normal(size=s) * 10.0 ** rng.integers(-3, 3)).astype(dtype) for s in SHAPES]
+        gs[0] = np.asfortranarray(gs[0])
+        lr = 0.05 / (1 + 0.1 * step)
+        group(ws, gs, vs, lr, 0.9, nesterov)
+        for w, g, v in zip(ref_ws, gs, ref_vs):
+            _numpy_sgd_statements(w, g, v, lr, 0.9, nesterov)
+        for got, want in zip(ws + vs, ref_ws + ref_vs):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_group_refuses_arrays_it_cannot_address():
+    group = updates.SgdGroup()
+    w = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous and of one dtype"):
+        group([w.T[:, :2]], [np.zeros((4, 2), np.float32)], [np.zeros((4, 2), np.float32)], 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="C-contiguous and of one dtype"):
+        group([w, np.zeros(3)], [np.zeros((4, 4), np.float32), np.zeros(3)],
+              [np.zeros((4, 4), np.float32), np.zeros(3)], 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="do not match the weights"):
+        group([w], [np.zeros(15, np.float32)], [np.zeros((4, 4), np.float32)], 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="do not match the weights"):
+        group([w], [np.zeros((4, 4))], [np.zeros((4, 4), np.float32)], 0.1, 0.9, False)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_updates_small_weights_in_one_group_call_with_the_bits_of_update(nesterov, monkeypatch):
+    """`SGD.apply_gradients` on small C-contiguous float weights makes one group call per dtype;
+    the bits are `SGD.update`'s (the numpy statements, given a Fortran-ordered gradient) on each
+    weight; a large weight takes the fused kernel, and a weight with weight decay `update`."""
     calls = []
-    kernel = updates.sgd_momentum_small
-    monkeypatch.setattr(updates, "sgd_momentum_small", lambda *a: (calls.append(1), kernel(*a)))
+    group_call = updates.SgdGroup.__call__
+    monkeypatch.setattr(updates.SgdGroup, "__call__", lambda self, *a: (calls.append(len(a[0])),
+                                                                        group_call(self, *a)))
     rng = np.random.default_rng(2)
-    w0 = rng.normal(size=(30, 40)).astype("float32")
+    shapes = [((30, 40), "float32"), ((40,), "float32"), ((5,), "float64"), ((256, 300), "float32")]
     settings = dict(learning_rate=0.05, momentum=0.9, decay=0.1, nesterov=nesterov)
-    small, plain = optimizers.SGD(**settings), optimizers.SGD(**settings)
-    small_w, plain_w = Variable(w0, dtype="float32"), Variable(w0, dtype="float32")
+    grouped, plain = optimizers.SGD(**settings), optimizers.SGD(**settings)
+    grouped_ws = [Variable(rng.normal(size=s).astype(d), dtype=d) for s, d in shapes]
+    plain_ws = [Variable(w.data, dtype=w.dtype) for w in grouped_ws]
     for step in range(4):
-        g = rng.normal(size=w0.shape).astype("float32")
-        small.apply_gradients([(g, small_w)])
-        plain.apply_gradients([(np.asfortranarray(g), plain_w)])
-        assert len(calls) == step + 1
-        np.testing.assert_array_equal(small_w.data, plain_w.data)
-        np.testing.assert_array_equal(small.slots_for(small_w)["momentum"], plain.slots_for(plain_w)["momentum"])
+        gs = [rng.normal(size=w.shape).astype(w.dtype) for w in grouped_ws]
+        grouped.apply_gradients(list(zip(gs, grouped_ws)))
+        lr = plain.current_learning_rate()
+        for g, w in zip(gs, plain_ws):
+            small = w.size < optimizers.FUSED_UPDATE_MIN_SIZE  # (a large one: the fused kernel on both sides)
+            plain.update(w.data, np.asfortranarray(g) if small else g, plain.slots_for(w), lr)
+        plain.iterations += 1
+        assert calls == [2, 1] * (step + 1)  # float32 (two small weights), float64
+        for got, want in zip(grouped_ws, plain_ws):
+            np.testing.assert_array_equal(got.data, want.data)
+            np.testing.assert_array_equal(grouped.slots_for(got)["momentum"], plain.slots_for(want)["momentum"])
+    decaying = optimizers.SGD(momentum=0.9, weight_decay=0.01)
+    assert not decaying._joins_group(grouped_ws[0], np.zeros((30, 40), np.float32))
+    assert not optimizers.SGD()._joins_group(grouped_ws[0], np.zeros((30, 40), np.float32))  # no momentum
+    assert not optimizers.SGD(momentum=0.9)._joins_group(grouped_ws[3], np.zeros((256, 300), np.float32))
+    assert optimizers.SGD(momentum=0.9)._joins_group(grouped_ws[0], np.zeros((30, 40), np.float32))

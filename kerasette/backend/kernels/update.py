@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import kernel, numba  # (numba from _jit: see its docstring)
 
 
 @kernel
@@ -51,3 +51,37 @@ def sgd_momentum_small(value, grad, velocity, lr, momentum, nesterov):
             value[i] = (value[i] + momentum * v) - step
         else:
             value[i] = value[i] + v
+
+
+@numba.extending.intrinsic
+def _pointer_like(typingctx, address, like):
+    """A pointer to ``like``'s element type at ``address`` (an integer): the start of an array the
+    caller holds, named by its address so that one call can reach many arrays."""
+    pointer = numba.types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+    return pointer(address, like), codegen
+
+
+@kernel
+def sgd_momentum_group(grads, starts, values, velocities, lr, momentum, nesterov):
+    """`sgd_momentum_small` for many weights in one call: weight ``k`` has ``starts[k + 1] -
+    starts[k]`` values; its gradient is ``grads[starts[k]:starts[k + 1]]`` (the gradients
+    concatenated), its values and velocity the C-contiguous arrays of ``grads``'s dtype at
+    addresses ``values[k]`` and ``velocities[k]`` (the caller keeps them alive). The same
+    operations in the same order as `sgd_momentum_small`, so the same bits."""
+    for k in range(starts.size - 1):
+        first = starts[k]
+        n = starts[k + 1] - first
+        value = numba.carray(_pointer_like(values[k], grads), n)
+        velocity = numba.carray(_pointer_like(velocities[k], grads), n)
+        for i in range(n):
+            step = lr * grads[first + i]
+            v = velocity[i] * momentum - step
+            velocity[i] = v
+            if nesterov:
+                value[i] = (value[i] + momentum * v) - step
+            else:
+                value[i] = value[i] + v
