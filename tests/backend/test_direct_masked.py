@@ -25,6 +25,9 @@ MASKED_CASES = [
     (2, 9, 10, 5, 16, (5, 5), (1, 1), "same", True),  # 125 taps: the last group partial
 ]
 
+#: the split kernel's cases: the pointwise layer of SeparableConv2D (issue 14's row) besides
+SPLIT_CASES = MASKED_CASES + [(2, 8, 9, 64, 64, (1, 1), (1, 1), "valid", False)]
+
 
 def _arrays(case, dtype):
     n, h, w, cin, cout, kernel, strides, padding, relu = case
@@ -111,10 +114,52 @@ def test_one_vector_kernel_when_called_directly():
 def test_narrower_vectors_give_the_same_bits(cpu, features, tmp_path):
     body = (
         "import numpy as np\n"
-        "from tests.backend.test_direct_masked import MASKED_CASES, "
-        "test_the_fused_pass_gives_the_bits_of_the_separate_passes as check\n"
+        "import pytest\n"
+        "from tests.backend.test_direct_masked import MASKED_CASES, SPLIT_CASES, "
+        "test_the_fused_pass_gives_the_bits_of_the_separate_passes as check, "
+        "test_the_split_tap_groups_give_the_bits_of_the_one_pass_kernels as check_split\n"
         "for t in (np.float32, np.float64):\n"
         "    for case in MASKED_CASES:\n"
         "        check(case, t)\n"
+        "    for case in SPLIT_CASES:\n"
+        "        try:\n"
+        "            check_split(case, t)\n"
+        "        except pytest.skip.Exception:\n"
+        "            pass\n"
     )
     run_with_narrower_vectors(body, cpu, features, tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", SPLIT_CASES)
+def test_the_split_tap_groups_give_the_bits_of_the_one_pass_kernels(case, dtype):
+    """`direct_masked.weight_grad_chunk_split` (the kernel of machines with 16 vector registers)
+    called at this machine's width: the bits of `weight_grad_chunk_masked` with the output pass,
+    of `direct.weight_grad_chunk` without it, and the reference."""
+    from kerasette.backend.kernels import direct as k_direct
+    from kerasette.backend.kernels import direct_masked as k_masked
+
+    assert k_direct.TAP_GROUP == 5 + 4  # the split kernel's two passes
+    x, k, y, dy = _arrays(case, dtype)
+    strides, padding, relu = case[6], case[7], case[8]
+    nl, cout = simd.lanes(np.dtype(dtype).itemsize), k.shape[3]
+    if cout % (2 * nl):
+        pytest.skip(f"{cout} channels of {np.dtype(dtype).name} are not whole pairs of vectors here")
+    g = conv_geometry(x.shape, k.shape, strides, padding, dtype)
+    xp = direct._padded(x, g.pads, scratch).copy()
+    rows = -(-k.size // cout // k_direct.TAP_GROUP) * k_direct.TAP_GROUP
+    start = np.random.default_rng(1).standard_normal((rows, cout)).astype(dtype)  # they add into dw, db
+    ref = y if relu else dy
+    dw_one, db_one, dw_split, db_split = start.copy(), start[0].copy(), start.copy(), start[0].copy()
+    k_masked.weight_grad_chunk_masked(dy, ref, xp, dw_one, db_one, relu, *strides, *k.shape[:2], nl)
+    k_masked.weight_grad_chunk_split(dy, ref, xp, dw_split, db_split, relu, True, *strides, *k.shape[:2], nl)
+    np.testing.assert_array_equal(dw_split, dw_one)
+    np.testing.assert_array_equal(db_split, db_one)
+    dw_one, dw_split, db_untouched = start.copy(), start.copy(), start[0].copy()
+    k_direct.weight_grad_chunk(dy, xp, dw_one, *strides, *k.shape[:2], nl)
+    k_masked.weight_grad_chunk_split(dy, dy, xp, dw_split, db_untouched, False, False, *strides, *k.shape[:2], nl)
+    np.testing.assert_array_equal(dw_split, dw_one)
+    np.testing.assert_array_equal(db_untouched, start[0])
+    taps = k.size // cout
+    np.testing.assert_allclose(dw_split[:taps] - start[:taps], ref_conv_backward(dy, x, k, strides, padding)[1]
+                               .reshape(taps, cout), **TOL[dtype])

@@ -53,6 +53,15 @@ MAX_TAPS = 144
 #: whose cases at 145-288 taps expect GEMM and row GEMM) move with it.
 MAX_WINDOW_TAPS = 144
 
+#: Whether the kernel gradient's pairs of vectors take each group of 9 taps in two passes
+#: (`kerasette.backend.kernels.direct_masked.weight_grad_chunk_split`, the same bits): with 16
+#: vector registers (AVX2, SSE) the one-pass kernels' 18 accumulators spill. AVX2, 2 threads,
+#: batch 32, ms, one pass / two: the kernel gradient of 1x1 64 -> 64 at 32x32 with the bias
+#: gradient (SeparableConv2D's pointwise layer) 7.05 / 2.09, without 2.62 / 2.25; whole backward
+#: passes (`tests/benchmarks/strided_convs.py`): ResNet-20's 16 -> 32 3x3 stride 2 2.45 / 1.17-1.32,
+#: 3 -> 16 0.79-0.86 / 0.31-0.37, cifar32's 3 -> 32 1.33 / 0.59-0.63, MNIST's 1 -> 32 1.39 / 0.90.
+SPLIT_TAP_GROUPS = simd.VECTOR_BYTES < 64
+
 #: Strided convolutions whose input-gradient values read more output-gradient values than this
 #: keep col2im (see :func:`phases_apply`). Measured at 2 threads, float32, batch 32, phases vs
 #: col2im, ms, AVX-512 (AVX2): 32 -> 64 3x3 stride 2 at 16x16 (256 values) 0.40 vs 0.52 (0.52
@@ -128,8 +137,15 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
     """
     taps = kernel[0] * kernel[1] * x.shape[3]
     dw = _zeroed_kernel_grad(taps, dy)
-    _by_vectors(_direct.weight_grad_chunk, _direct.weight_grad_chunk_last, dy.shape[3], simd.lanes(dy.itemsize),
-                dy, _padded(x, pads, scratch), dw, *strides, *kernel)
+    nl, xp = simd.lanes(dy.itemsize), _padded(x, pads, scratch)
+    if SPLIT_TAP_GROUPS:
+        _by_vectors(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, dy, xp, dw, dw[0], False, False,
+                    *strides, *kernel)
+        if dy.shape[3] % (2 * nl):
+            _direct.weight_grad_chunk_last(dy, xp, dw, *strides, *kernel, nl)
+    else:
+        _by_vectors(_direct.weight_grad_chunk, _direct.weight_grad_chunk_last, dy.shape[3], nl, dy, xp, dw,
+                    *strides, *kernel)
     return dw[:taps]
 
 
@@ -140,18 +156,25 @@ def weight_grad_masked(dy, out, relu, x, kernel, strides, pads, scratch):
     taps = kernel[0] * kernel[1] * x.shape[3]
     dw = _zeroed_kernel_grad(taps, dy)
     db = np.zeros(dy.shape[3], dy.dtype)
-    _by_vectors(_masked.weight_grad_chunk_masked, _masked.weight_grad_chunk_masked_last, dy.shape[3],
-                simd.lanes(dy.itemsize), dy, out if relu else dy, _padded(x, pads, scratch), dw, db, relu,
-                *strides, *kernel)
+    nl, ref, xp = simd.lanes(dy.itemsize), out if relu else dy, _padded(x, pads, scratch)
+    if SPLIT_TAP_GROUPS:
+        _by_vectors(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, ref, xp, dw, db, relu, True,
+                    *strides, *kernel)
+        if dy.shape[3] % (2 * nl):
+            _masked.weight_grad_chunk_masked_last(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
+    else:
+        _by_vectors(_masked.weight_grad_chunk_masked, _masked.weight_grad_chunk_masked_last, dy.shape[3], nl,
+                    dy, ref, xp, dw, db, relu, *strides, *kernel)
     return db, dw[:taps]
 
 
 def _by_vectors(pairs, last, cout: int, nl: int, *args) -> None:
     """Runs a direct kernel over ``cout`` output channels: ``pairs(*args, nl)`` for the channels
-    in whole pairs of ``nl``-lane vectors, ``last(*args, nl)`` for a last single vector."""
+    in whole pairs of ``nl``-lane vectors, ``last(*args, nl)`` for a last single vector (unless
+    ``last`` is None: the caller runs it)."""
     if cout >= 2 * nl:
         pairs(*args, nl)
-    if cout % (2 * nl):
+    if cout % (2 * nl) and last is not None:
         last(*args, nl)
 
 
