@@ -38,6 +38,8 @@ class Step:
             plan's); their tensors are computed before this step.
         residual: a tensor this layer adds to its output (before ``fused``), for the Add that
             became an alias of its output (rewrite 3); ``sum_step``: that Add's step.
+        call: for a backend op's step as `kerasette.models.planner.Plan.run` runs it, the op's
+            ``(args, kwargs)`` with each aliased tensor replaced by its source (None otherwise).
     """
 
     output: KerasTensor
@@ -51,6 +53,7 @@ class Step:
     keywords: dict = dataclasses.field(default_factory=dict)
     residual: KerasTensor | None = None
     sum_step: Step | None = None
+    call: tuple | None = None
 
     @property
     def reads(self) -> list:

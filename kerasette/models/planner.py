@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from kerasette.backend import symbolic
@@ -83,8 +84,9 @@ class Plan:
         self._fold_from = {id(step.output): _fold_batch(step) for step in self._plan(None) if step.fold}
         if not fold:
             self._fold_from = {}
-        self.inference_steps = self._variant(frozenset(self._fold_from))[0]
-        self._release = _last_reads(self.steps, self.outputs)
+        self.inference_steps = self._variant(frozenset(self._fold_from)).steps
+        self._training = _Program(self.steps, self.outputs, ahead=False)
+        self._by_batch: dict[int, _Program] = {}  # the inference program of each batch size met
 
     def _plan(self, folds: frozenset | None, residuals: bool = False) -> list[Step]:
         """Steps folding normalizations into the layers whose outputs ``folds`` names (None: every
@@ -97,15 +99,21 @@ class Plan:
             _plan_residuals(steps, self.outputs)
         return steps
 
-    def _variant(self, folds: frozenset) -> tuple[list[Step], list[list[int]], list[Step]]:
-        """The inference steps folding into the layers ``folds`` names (and with the residual
-        sums), the tensors each step releases, and the fold steps whose folded weights `run`
-        computes before the first step."""
+    def _variant(self, folds: frozenset) -> _Program:
+        """The inference program folding into the layers ``folds`` names (and with the residual
+        sums)."""
         variant = self._variants.get(folds)
         if variant is None:
-            steps = self._plan(folds, residuals=True)
-            variant = self._variants[folds] = (steps, _last_reads(steps, self.outputs), _folds_ahead(steps))
+            variant = self._variants[folds] = _Program(self._plan(folds, residuals=True), self.outputs)
         return variant
+
+    def _inference(self, batch: int) -> _Program:
+        """The inference program for batches of ``batch`` samples: the folds that pay from that size."""
+        program = self._by_batch.get(batch)
+        if program is None:
+            folds = frozenset(k for k, n in self._fold_from.items() if batch >= n)
+            program = self._by_batch[batch] = self._variant(folds)
+        return program
 
     def run(self, values: list[Tensor], training: bool, masks: list | None = None) -> list[Tensor]:
         """Computes the outputs for the input ``values`` (one Tensor per input); ``masks``, one
@@ -118,22 +126,18 @@ class Plan:
             if mask is not None:
                 store.masks[id(tensor)] = given_mask(mask)
         if training:
-            steps, release, ahead = self.steps, self._release, ()
+            program = self._training
         else:
-            batch = values[0].shape[0] if values and values[0].ndim else 0
-            steps, release, ahead = self._variant(frozenset(k for k, n in self._fold_from.items() if batch >= n))
+            program = self._inference(values[0].shape[0] if values and values[0].ndim else 0)
         # folded weights made one after the other while Python's own data is still in cache (each
         # made just before its layer, after a pass over the activations, took twice as long);
         # each from the weights as they are now, the layer's own weights staying in place
-        folded = {id(step): step.fold[1](*step.fold[0].inference_affine()) for step in ahead}
-        for step, done in zip(steps, release):
-            if step.alias_of is not None:
-                store.alias(step.output, step.alias_of)
-            elif step.layer is None:
-                node = step.output.node
-                args = substitute(node.args, store.channels_first)
-                kwargs = {k: substitute(v, store.channels_first) for k, v in node.kwargs.items()}
-                value = node.fn(*args, **kwargs)
+        folded = {id(step): step.fold[1](*step.fold[0].inference_affine()) for step in program.ahead}
+        for step, done in program.entries:
+            if step.layer is None:
+                args, kwargs = step.call
+                value = step.output.node.fn(*substitute(args, store.channels_first),
+                                            **{k: substitute(v, store.channels_first) for k, v in kwargs.items()})
                 store.put(step.output, value if isinstance(value, Tensor) else Tensor(value), False)
             elif step.fold is not None:
                 context = folded.pop(id(step), None)  # (released once used)
@@ -144,13 +148,46 @@ class Plan:
                     run_layer(step, store, training)
             else:
                 run_layer(step, store, training)
-            store.drop(done)  # values no later step reads (inference keeps no more than it needs)
-        outputs = [store.channels_first(t) for t in self.outputs]
-        for tensor, value in zip(self.outputs, outputs):  # an output's mask, for the losses and metrics
+            if done:
+                store.drop(done)  # values no later step reads (inference keeps no more than it needs)
+        outputs = [store.channels_first(t) for t in program.outputs]
+        for tensor, value in zip(program.outputs, outputs):  # an output's mask, for the losses and metrics
             mask = store.masks.get(id(tensor))
             if mask is not None:
                 value._keras_mask = mask
         return outputs
+
+
+class _Program:
+    """A plan's steps as `Plan.run` runs them: the steps that compute (an alias step computes
+    nothing: a fused activation's or a folded normalization's output is its layer's), each
+    reading every tensor under the tensor it stands for, with the values it is the last to
+    read; and the fold steps whose folded weights are made before the first step.
+
+    Attributes:
+        steps: the plan's steps, as planned (with their aliases).
+        entries: ``(step, ids of the values no later step reads)`` for each step that computes;
+            a step's ``call`` holds, for a backend op, its ``(args, kwargs)`` read so.
+        outputs: the symbolic tensors holding the outputs' values (an aliased output's source).
+        ahead: the fold steps whose folded weights are made ahead (`FOLD_AHEAD_BYTES`).
+    """
+
+    __slots__ = ("steps", "entries", "outputs", "ahead")
+
+    def __init__(self, steps: list[Step], outputs: list[KerasTensor], ahead: bool = True):
+        self.steps = steps
+        stands_for: dict[int, KerasTensor] = {}
+        for step in steps:
+            if step.alias_of is not None:
+                stands_for[id(step.output)] = stands_for.get(id(step.alias_of), step.alias_of)
+
+        def source(item):
+            return _resolve(item, stands_for)
+
+        running = [_resolved_step(step, source) for step in steps if step.alias_of is None]
+        self.outputs = [source(t) for t in outputs]
+        self.entries = list(zip(running, _last_reads(running, self.outputs)))
+        self.ahead = _folds_ahead(running) if ahead else []
 
 
 def _step(tensor: KerasTensor) -> Step:
@@ -165,6 +202,30 @@ def _step(tensor: KerasTensor) -> Step:
     call_inputs = getattr(node, "call_inputs", node.symbolic_inputs)
     keywords = {key: value for key, value in node.kwargs.items() if key != "training"}
     return Step(tensor, node.layer, call_inputs(), isinstance(arg, (list, tuple)), index=index, keywords=keywords)
+
+
+def _resolve(item, stands_for: dict):
+    """``item`` (a symbolic tensor, or nested lists, tuples and dicts of values) with each tensor
+    an alias step computes replaced by the tensor whose value it is."""
+    if isinstance(item, KerasTensor):
+        return stands_for.get(id(item), item)
+    if isinstance(item, (list, tuple)):
+        return type(item)(_resolve(x, stands_for) for x in item)
+    if isinstance(item, dict):
+        return {key: _resolve(value, stands_for) for key, value in item.items()}
+    return item
+
+
+def _resolved_step(step: Step, source) -> Step:
+    """A copy of ``step`` reading each tensor as ``source`` gives it (its residual sum's Add too)."""
+    resolved = dataclasses.replace(step, inputs=[source(t) for t in step.inputs], keywords=source(step.keywords))
+    if step.residual is not None:
+        resolved.residual = source(step.residual)
+        resolved.sum_step = dataclasses.replace(step.sum_step, inputs=[source(t) for t in step.sum_step.inputs])
+    if step.layer is None:
+        node = step.output.node
+        resolved.call = (source(node.args), source(dict(node.kwargs)))
+    return resolved
 
 
 #: `Plan.run` makes the folded weights of a plan's first folds before its first step, up to this
