@@ -89,6 +89,32 @@ def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> l
     return [first] + others
 
 
+def map_prepared(prepare, n_items: int, min_work: int = 0, work_per_item: int = 1) -> list:
+    """`map_chunks` for work whose chunk is one kernel call: ``prepare(k, start, stop)`` returns
+    a callable without arguments that makes chunk ``k``'s call (``functools.partial(kernel,
+    *args)``), and the calling thread prepares every chunk before any runs.
+
+    A worker handed a chunk's Python runs it with the caches of its core cold after its last
+    pass (a Winograd chunk's few microseconds of slicing, scratch look-ups and checks took 19
+    us), holding the GIL, which the caller must not take back meanwhile (`Pool.run`'s settle);
+    a prepared call reaches its kernel, which releases the GIL, after its dispatch alone, so
+    the caller waits less (``Pool.run(prepared=True)``). Chunk ``k`` runs in the calling thread
+    for ``k = 0``, else in worker ``k``, or (another thread is using the pool) in the calling
+    thread after chunk 0: a chunk's scratch arrays may be kept per calling thread and ``k``.
+
+    Small work (``n_items * work_per_item < min_work``) or a single thread: one chunk, prepared
+    and run here. Returns the calls' results in chunk order; an exception in any chunk is raised
+    after every chunk has finished.
+    """
+    threads = num_threads()
+    _take_over_blas()
+    if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
+        return [prepare(0, 0, n_items)()]
+    calls = [prepare(k, start, stop) for k, (start, stop) in enumerate(chunks(n_items, threads))]
+    others, first = _pool().run(calls[1:], calls[0], prepared=True)
+    return [first] + others
+
+
 def _pool() -> Pool:
     return state.threads.pool(Pool)
 

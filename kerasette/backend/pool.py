@@ -52,6 +52,14 @@ ACK_US = 200
 #: ResNet-20 prediction); at 30 us: ResNet-20 predict 13.5 -> 12.0 ms, training 58.2 -> 57.5 ms,
 #: cifar32 12.4 -> 12.1 ms, predict100 unchanged (medians of 3-6 alternating runs).
 SETTLE_US = 30
+#: `SETTLE_US` for tasks prepared in the calling thread (`kerasette.backend.parallel.map_prepared`:
+#: the worker only calls a kernel, its arguments made): from the acknowledgement to the kernel's
+#: release of the GIL took 21 us for a Winograd chunk's own Python (18.6 of them in the engine,
+#: with the caches of the worker's core cold after its last pass), 3-5 us for a prepared call.
+#: ResNet-20 predict, batch 32, its 16 Winograd passes prepared, in-process alternating blocks
+#: (180 calls each, load 10): settle 30 unprepared 11.10 ms; prepared, settle 8: 11.00, 12:
+#: 10.89, 16: 10.91, 20: 10.94.
+PREPARED_SETTLE_US = 12
 
 
 def spin_budget_us() -> int:
@@ -128,9 +136,13 @@ class _Worker:
             return seq, task
 
     # -- the caller's side ----------------------------------------------------------------------
-    def submit(self, task) -> None:
-        """Gives the worker ``task`` (a callable without arguments)."""
+    def submit(self, task, settle_spins: int | None = None) -> None:
+        """Gives the worker ``task`` (a callable without arguments); when the worker is spinning,
+        waits ``settle_spins`` turns (default: `SETTLE_US`'s) after it took the task before
+        taking the GIL back."""
         cells, pool = self.cells, self.pool
+        if settle_spins is None:
+            settle_spins = pool.settle_spins[False]
         self.seq += 1
         seq = self.seq
         self.task = task
@@ -143,7 +155,7 @@ class _Worker:
                 cells[SEQ] = seq
                 self.wake.release()
         if not asleep:  # spinning: publish without the GIL, and let the worker take it
-            pool.watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, pool.settle_spins)
+            pool.watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, settle_spins)
 
     def cancel_if_waiting(self) -> bool:
         """Takes the last task back when the worker has not started it; True when it did."""
@@ -188,7 +200,9 @@ class Pool:
         spin_us = spin_budget_us()
         per_spin = _spin_seconds()
         self._budgets = (int(spin_us * 1e-6 / per_spin), int(min(ACK_US, spin_us) * 1e-6 / per_spin))
-        self.settle_spins = int(SETTLE_US * 1e-6 / per_spin) if spin_us else 0
+        #: the caller's settle (turns) after a worker took a task, by `run`'s ``prepared``
+        self.settle_spins = {False: int(SETTLE_US * 1e-6 / per_spin) if spin_us else 0,
+                             True: int(PREPARED_SETTLE_US * 1e-6 / per_spin) if spin_us else 0}
         self.spins, self.ack_spins = self._budgets
         self.contention = Contention() if spin_us else None
         self.workers = [_Worker(self, i + 1) for i in range(max(0, threads - 1))]
@@ -198,13 +212,16 @@ class Pool:
         spinning = self.contention.spinning([w.tid for w in self.workers])
         self.spins, self.ack_spins = self._budgets if spinning else (0, 0)
 
-    def run(self, tasks, own, cancel_waiting: bool = False) -> tuple[list, object]:
+    def run(self, tasks, own, cancel_waiting: bool = False, prepared: bool = False) -> tuple[list, object]:
         """Runs ``tasks[k]()`` on worker ``k`` and ``own()`` in the calling thread; returns
         ``(results of tasks, result of own)`` once every started task has finished (a task's
         error, or ``own``'s, raised after that).
 
         With ``cancel_waiting``, tasks that no worker has started when ``own`` returns are
         taken back (their result None): for work that ``own`` may finish on its own.
+        ``prepared``: each task runs little Python before its kernel releases the GIL (a call
+        whose arguments the caller made), so the caller takes the GIL back sooner after a worker
+        took its task (`PREPARED_SETTLE_US` instead of `SETTLE_US`).
 
         When another thread is using the pool, every task runs here, one after the other.
         """
@@ -218,8 +235,9 @@ class Pool:
             if self.contention is not None:
                 self._adapt()
             workers = self.workers[:len(tasks)]
+            settle = self.settle_spins[bool(prepared)]
             for worker, task in zip(workers, tasks):
-                worker.submit(task)
+                worker.submit(task, settle)
             try:
                 mine = own()
             finally:
