@@ -19,7 +19,9 @@ squared mean.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import threading
 
 import numpy as np
 
@@ -218,6 +220,8 @@ class ChannelView:
             ``scale`` and ``shift`` as the kernels took them (`tile`), for `normalize_backward`'s
             ReLU mask.
         """
+        if self.rows:
+            return self._normalize_rows(x, gamma, beta, epsilon, relu)
         first = self._first(x)
         totals = self._statistics_totals(x, first)
         chans, width = self.channels, self.shape[1]
@@ -247,6 +251,8 @@ class ChannelView:
         Returns:
             ``(dx or None, dgamma, dbeta)``: dx in the view's shape, the others (C,) float64.
         """
+        if self.rows:
+            return self._normalize_backward_rows(g, x, mean, inv, gamma, relu, input_gradient, overwrite_g)
         rounded = mean.astype(g.dtype)  # the centre the kernel uses
         centre = self.tile(rounded, g.dtype)
         if relu is None:
@@ -265,6 +271,79 @@ class ChannelView:
         dx = None
         if input_gradient:
             dx = self.affine2(g, x, a, b, c, relu=relu, tiled=True, out=g if overwrite_g else None)
+        return dx, dgamma, dbeta
+
+    # -- rows: each pass one kernel call per thread ---------------------------------------------
+    def _bounds(self) -> np.ndarray:
+        """The pieces of `_pieces` as int64 starts followed by the end (kept per piece size)."""
+        work = piece_work(self.shape[0] * self._work())
+        cached = self.__dict__.get("_bounds_of")
+        if cached is None or cached[0] != work:
+            parts = self._pieces()
+            cached = self._bounds_of = (work, np.array([start for start, _ in parts] + [parts[-1][1]], np.int64))
+        return cached[1]
+
+    def _shared(self, run, pieces: int, dtype) -> None:
+        """Runs ``run(me, scratch, claims, state)`` (a kernel call that shares ``pieces`` out
+        itself: `kernels.normalization._batch_norm_forward_rows_shared`) in the calling thread
+        (``me`` 0) and, for a pass of `PASS_MIN` values or more (or less, as
+        `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...), with
+        the scratch and the counters it needs for that many threads."""
+        work = self.shape[0] * self._work()
+        threads = parallel.num_threads()
+        split = threads > 1 and pieces > 1 and work >= min(PASS_MIN, parallel.memory_bound_min())
+        parts = min(threads, pieces) if split else 1
+        scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
+        cells = np.zeros(2 * parts + 2, np.int64)  # the map's and the reduction's claims, then the state
+        claims, state = cells[:2 * parts].reshape(2, parts), cells[2 * parts:]
+        if parts == 1:
+            run(0, scratch, claims, state)
+            return
+        caller, helpers = threading.get_ident(), itertools.count(1)
+
+        def call() -> None:
+            run(0 if threading.get_ident() == caller else next(helpers), scratch, claims, state)
+
+        parallel.run_shared(call, parts, work)
+
+    def _normalize_rows(self, x, gamma, beta, epsilon, relu):
+        """`normalize` on rows: the statistics, the numbers and the map in one kernel call per
+        thread (`kernels.normalization._batch_norm_forward_rows_shared`; the same bits as the
+        passes one by one)."""
+        bounds = self._bounds()
+        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
+        first = self._first(x)
+        centre = self.tile(first, dtype)
+        totals = np.zeros((pieces, 2, width + _PAD))
+        mean, var, inv = np.empty((3, chans))
+        scale, shift = np.empty((2, width), dtype)
+        y = memory.empty_aligned(self.shape, dtype)
+        args = (x, centre, first, float(self.count), gamma.reshape(-1), beta.reshape(-1), float(epsilon),
+                dtype.type(0 if relu else np.nan), bounds, totals)
+        self._shared(lambda me, scratch, claims, state: _k.batch_norm_forward_rows_shared(
+            *args, scratch, claims, state, me, mean, var, inv, scale, shift, y), pieces, dtype)
+        return y, mean, var, inv, scale, shift
+
+    def _normalize_backward_rows(self, g, x, mean, inv, gamma, relu, input_gradient, overwrite_g):
+        """`normalize_backward` on rows: the sums, the numbers and the input gradient's map in
+        one kernel call per thread (`kernels.normalization._batch_norm_backward_rows_shared`; the
+        same bits as the passes one by one)."""
+        bounds = self._bounds()
+        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
+        rounded = mean.astype(dtype)  # the centre the kernel uses
+        centre = self.tile(rounded, dtype)
+        zeros = np.zeros(width, dtype)
+        scale, shift = relu if relu is not None else (zeros, zeros)
+        totals = np.zeros((pieces, 2, width + _PAD))
+        dbeta, dgamma = np.empty((2, chans))
+        a, b, c = np.empty((3, width), dtype)
+        dx, map_out = None, 0
+        if input_gradient:
+            dx, map_out = (g, 2) if overwrite_g else (memory.empty_aligned(self.shape, dtype), 1)
+        args = (g, x, relu is not None, scale, shift, zeros, centre, dtype.type(0), bounds, totals)
+        self._shared(lambda me, scratch, claims, state: _k.batch_norm_backward_rows_shared(
+            *args, scratch, claims, state, me, rounded, mean, inv, gamma.reshape(-1), float(self.count), dbeta,
+            dgamma, a, b, c, map_out, g if dx is None else dx), pieces, dtype)
         return dx, dgamma, dbeta
 
     def _first(self, x: np.ndarray) -> np.ndarray:
