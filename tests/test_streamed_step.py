@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import tracemalloc
 import weakref
 
@@ -312,3 +313,35 @@ def test_a_gradient_an_op_still_holds_is_not_scratch():
     autograd.stream_gradients(loss, [w], lambda t, g: None)
     assert flags == [False]
     np.testing.assert_array_equal(keeper.returned, np.ones(3))
+
+
+def test_small_weights_are_updated_in_one_group_on_every_step(monkeypatch):
+    """SGD with momentum: every step updates the small weights in one group call, none alone
+    (the group's address tables refer to the weights' arrays weakly: a strong reference would
+    count as a holder, and `StreamedStep.ready` would defer them one by one from the second
+    step on)."""
+    from kerasette.backend.engine import updates  # deferred: the engine loads numba
+
+    calls = {"group": 0, "alone": 0}
+    group_call, alone = updates.SgdGroup.__call__, Optimizer._update_variable
+
+    def counted_group(self, values, *rest):
+        calls["group"] += len(values)
+        return group_call(self, values, *rest)
+
+    def counted_alone(self, *args):
+        calls["alone"] += 1
+        return alone(self, *args)
+
+    monkeypatch.setattr(updates.SgdGroup, "__call__", counted_group)
+    monkeypatch.setattr(Optimizer, "_update_variable", counted_alone)
+    rng = np.random.default_rng(0)
+    model = Sequential([Input((30,)), Dense(20, activation="relu"), Dense(4, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.05, momentum=0.9))
+    x = rng.normal(size=(16, 30)).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.integers(0, 4, 16)]
+    for step in range(3):
+        before = [sys.getrefcount(w.data) for w in model.trainable_weights]
+        model.train_on_batch(x, y)
+        assert calls == {"group": 4 * (step + 1), "alone": 0}
+        assert [sys.getrefcount(w.data) for w in model.trainable_weights] == before

@@ -431,7 +431,9 @@ class StreamedStep:
     momentum) wait for `finish` too, which updates them all in one call (`Optimizer.
     _update_group`): one kernel call instead of one per weight, each with its Python around
     it; their gradients are small (below `kerasette.optimizers.sgd.FUSED_UPDATE_MIN_SIZE`
-    values each), so holding them to the end of the pass costs little memory.
+    values each), so holding them to the end of the pass costs little memory. (Measured on
+    the ResNet-20 benchmark's 82 small weights: 1.06 ms a step one at a time during the pass,
+    1.13 in groups of about 32K values during it, 0.83 all at the end over both threads.)
 
     Args:
         optimizer: the optimizer (one whose `Optimizer.streamed_step` allowed it).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import operator
+import weakref
 
 import numpy as np
 
 from kerasette.backend import parallel
+from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.kernels import update as _update
 
 
@@ -49,49 +50,73 @@ def adam(value: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, alph
 
 
 class AddressTable:
-    """The start addresses of some C-contiguous arrays of one dtype, with the arrays themselves
-    (kept alive while the table is): what a kernel updating many weights in one call reads.
+    """The start addresses of some C-contiguous arrays of one dtype: what a kernel updating many
+    weights in one call reads, kept from one call to the next while the arrays are the same.
+
+    It refers to the arrays only weakly: a weight's array held here would count as one more
+    holder of it (`kerasette.optimizers.base.StreamedStep` updates a weight during the backward
+    pass only when nothing else holds its array). Whoever calls the kernel holds them.
 
     Args:
         arrays: the arrays, in the order the kernel takes them.
     """
 
     def __init__(self, arrays):
-        self.arrays = tuple(arrays)
-        for a in self.arrays:
-            if not a.flags.c_contiguous or a.dtype != self.arrays[0].dtype:
+        arrays = tuple(arrays)
+        for a in arrays:
+            if not a.flags.c_contiguous or a.dtype != arrays[0].dtype:
                 raise ValueError(f"AddressTable: every array must be C-contiguous and of one dtype; received "
-                                 f"{[(x.dtype.name, x.flags.c_contiguous) for x in self.arrays]}")
-        self.addresses = np.array([a.ctypes.data for a in self.arrays], np.int64)
+                                 f"{[(x.dtype.name, x.flags.c_contiguous) for x in arrays]}")
+        self.dtype = arrays[0].dtype if arrays else None
+        self._refs = tuple(weakref.ref(a) for a in arrays)
+        self.addresses = np.array([a.ctypes.data for a in arrays], np.int64)
 
     def holds(self, arrays) -> bool:
-        """Whether the table is for exactly these array objects, in this order."""
-        return len(arrays) == len(self.arrays) and all(map(operator.is_, arrays, self.arrays))
+        """Whether the table is for exactly these array objects (still alive), in this order."""
+        return len(arrays) == len(self._refs) and all(ref() is a for ref, a in zip(self._refs, arrays))
 
 
 class SgdGroup:
-    """Keras's SGD rule with momentum for many small weights in one serial kernel call: the
+    """Keras's SGD rule with momentum for several small weights in one serial kernel call: the
     gradients concatenated, the weights and velocities named by their addresses (an
-    `AddressTable` each, kept from one step to the next while the arrays stay the same). The
-    same bits as `sgd_momentum_small` on each weight (an optimizer step updates 82 such
-    weights in a ResNet-20: one call instead of 82, each with its Python around it)."""
+    `AddressTable` each, kept from one step to the next for each group met, while the arrays
+    stay the same). The same bits as `sgd_momentum_small` on each weight: one call instead of
+    one per weight, each with its Python around it."""
+
+    #: Groups whose tables are kept (more: all are forgotten, and built again as they come).
+    MAX_TABLES = 256
 
     def __init__(self):
-        self._values = self._velocities = None
-        self._starts = np.zeros(1, np.int64)
+        self._tables: dict[int, tuple] = {}
+
+    def _table(self, values, velocities) -> tuple:
+        """(values' table, velocities' table, starts) for this group, built when new."""
+        key = id(values[0])
+        table = self._tables.get(key)
+        if table is None or not (table[0].holds(values) and table[1].holds(velocities)):
+            starts = np.zeros(len(values) + 1, np.int64)
+            np.cumsum([a.size for a in values], out=starts[1:])
+            table = (AddressTable(values), AddressTable(velocities), starts)
+            if len(self._tables) >= self.MAX_TABLES:
+                self._tables.clear()
+            self._tables[key] = table
+        return table
 
     def __call__(self, values, grads, velocities, lr: float, momentum: float, nesterov: bool) -> None:
         """Updates ``values[k]`` and ``velocities[k]`` in place from ``grads[k]`` for every ``k``:
-        ``values`` and ``velocities`` C-contiguous, float32 or float64, all of one dtype;
-        ``grads[k]`` of ``values[k]``'s shape and dtype (any layout)."""
-        if self._values is None or not (self._values.holds(values) and self._velocities.holds(velocities)):
-            self._values, self._velocities = AddressTable(values), AddressTable(velocities)
-            self._starts = np.zeros(len(values) + 1, np.int64)
-            np.cumsum([a.size for a in values], out=self._starts[1:])
+        ``values`` (at least one) and ``velocities`` C-contiguous, float32 or float64, all of one
+        dtype; ``grads[k]`` of ``values[k]``'s shape and dtype (any layout)."""
+        value_table, velocity_table, starts = self._table(values, velocities)
         flat = np.concatenate(grads, axis=None)
-        if flat.dtype != self._values.arrays[0].dtype or flat.size != self._starts[-1]:
+        if flat.dtype != value_table.dtype or flat.size != starts[-1]:
             raise ValueError(f"SgdGroup: the gradients ({flat.size} values of {flat.dtype}) do not match the "
-                             f"weights ({self._starts[-1]} of {self._values.arrays[0].dtype})")
+                             f"weights ({starts[-1]} of {value_table.dtype})")
         kind = flat.dtype.type
-        _update.sgd_momentum_group(flat, self._starts, self._values.addresses, self._velocities.addresses, kind(lr),
-                                   kind(momentum), nesterov)
+        values, velocities = value_table.addresses, velocity_table.addresses
+        lr, momentum = kind(lr), kind(momentum)
+
+        def part(lo, hi):
+            _update.sgd_momentum_group(flat, starts, values, velocities, lr, momentum, nesterov, lo, hi)
+
+        # (a step's weights and velocities are out of cache by its end: both cores' bandwidth)
+        parallel.map_chunks(part, flat.size, min(PASS_MIN, parallel.memory_bound_min()))

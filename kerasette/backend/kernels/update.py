@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend.kernels._jit import kernel, numba  # (numba from _jit: see its docstring)
+from kerasette.backend.kernels._jit import inline, kernel, numba  # (numba from _jit: see its docstring)
 
 
 @kernel
@@ -65,23 +65,38 @@ def _pointer_like(typingctx, address, like):
     return pointer(address, like), codegen
 
 
-@kernel
-def sgd_momentum_group(grads, starts, values, velocities, lr, momentum, nesterov):
-    """`sgd_momentum_small` for many weights in one call: weight ``k`` has ``starts[k + 1] -
-    starts[k]`` values; its gradient is ``grads[starts[k]:starts[k + 1]]`` (the gradients
-    concatenated), its values and velocity the C-contiguous arrays of ``grads``'s dtype at
-    addresses ``values[k]`` and ``velocities[k]`` (the caller keeps them alive). The same
-    operations in the same order as `sgd_momentum_small`, so the same bits."""
-    for k in range(starts.size - 1):
-        first = starts[k]
-        n = starts[k + 1] - first
-        value = numba.carray(_pointer_like(values[k], grads), n)
-        velocity = numba.carray(_pointer_like(velocities[k], grads), n)
-        for i in range(n):
-            step = lr * grads[first + i]
+@inline
+def _sgd_momentum_rows(value, grad, velocity, lr, momentum, nesterov):
+    """`sgd_momentum_small`'s loop on one weight's flat arrays (one loop per rule: each
+    vectorizes)."""
+    if nesterov:
+        for i in range(value.size):
+            step = lr * grad[i]
             v = velocity[i] * momentum - step
             velocity[i] = v
-            if nesterov:
-                value[i] = (value[i] + momentum * v) - step
-            else:
-                value[i] = value[i] + v
+            value[i] = (value[i] + momentum * v) - step
+    else:
+        for i in range(value.size):
+            step = lr * grad[i]
+            v = velocity[i] * momentum - step
+            velocity[i] = v
+            value[i] = value[i] + v
+
+
+@kernel
+def sgd_momentum_group(grads, starts, values, velocities, lr, momentum, nesterov, lo, hi):
+    """`sgd_momentum_small` for many weights in one call, on the values ``lo:hi`` of them all
+    laid end to end: weight ``k`` has ``starts[k + 1] - starts[k]`` values; its gradient is
+    ``grads[starts[k]:starts[k + 1]]`` (the gradients concatenated), its values and velocity the
+    C-contiguous arrays of ``grads``'s dtype at addresses ``values[k]`` and ``velocities[k]``
+    (the caller keeps them alive). The same operations in the same order as
+    `sgd_momentum_small`, so the same bits."""
+    for k in range(starts.size - 1):
+        first = max(starts[k], lo)
+        last = min(starts[k + 1], hi)
+        if first >= last:
+            continue
+        n = starts[k + 1] - starts[k]
+        value = numba.carray(_pointer_like(values[k], grads), n)[first - starts[k]:last - starts[k]]
+        velocity = numba.carray(_pointer_like(velocities[k], grads), n)[first - starts[k]:last - starts[k]]
+        _sgd_momentum_rows(value, grads[first:last], velocity, lr, momentum, nesterov)
