@@ -19,9 +19,7 @@ squared mean.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import threading
 
 import numpy as np
 
@@ -283,28 +281,24 @@ class ChannelView:
             cached = self._bounds_of = (work, np.array([start for start, _ in parts] + [parts[-1][1]], np.int64))
         return cached[1]
 
-    def _shared(self, run, pieces: int, dtype) -> None:
-        """Runs ``run(me, scratch, claims, state)`` (a kernel call that shares ``pieces`` out
-        itself: `kernels.normalization._batch_norm_forward_rows_shared`) in the calling thread
-        (``me`` 0) and, for a pass of `PASS_MIN` values or more (or less, as
-        `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...), with
-        the scratch and the counters it needs for that many threads."""
+    def _shared(self, kernel, before: tuple, after: tuple, pieces: int, dtype) -> None:
+        """Calls ``kernel(*before, scratch, claims, state, me, *after)``, a kernel that shares the
+        ``pieces`` out itself (`kernels.normalization._batch_norm_forward_rows_shared`), in the
+        calling thread (``me`` 0) and, for a pass of `PASS_MIN` values or more (or less, as
+        `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...; the
+        calls prepared here: `parallel.map_prepared`), with the scratch and the counters it needs
+        for that many threads."""
         work = self.shape[0] * self._work()
         threads = parallel.num_threads()
         split = threads > 1 and pieces > 1 and work >= min(PASS_MIN, parallel.memory_bound_min())
         parts = min(threads, pieces) if split else 1
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
-        cells = np.zeros(2 * parts + 2, np.int64)  # the map's and the reduction's claims, then the state
-        claims, state = cells[:2 * parts].reshape(2, parts), cells[2 * parts:]
+        cells = np.zeros(2 * parts + 2, np.int64)  # the reduction's and the map's claims, then the state
+        shared = (scratch, cells[:2 * parts].reshape(2, parts), cells[2 * parts:])
         if parts == 1:
-            run(0, scratch, claims, state)
+            kernel(*before, *shared, 0, *after)
             return
-        caller, helpers = threading.get_ident(), itertools.count(1)
-
-        def call() -> None:
-            run(0 if threading.get_ident() == caller else next(helpers), scratch, claims, state)
-
-        parallel.run_shared(call, parts, work)
+        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, *shared, me, *after), parts)
 
     def _normalize_rows(self, x, gamma, beta, epsilon, relu):
         """`normalize` on rows: the statistics, the numbers and the map in one kernel call per
@@ -318,10 +312,9 @@ class ChannelView:
         mean, var, inv = np.empty((3, chans))
         scale, shift = np.empty((2, width), dtype)
         y = memory.empty_aligned(self.shape, dtype)
-        args = (x, centre, first, float(self.count), gamma.reshape(-1), beta.reshape(-1), float(epsilon),
-                dtype.type(0 if relu else np.nan), bounds, totals)
-        self._shared(lambda me, scratch, claims, state: _k.batch_norm_forward_rows_shared(
-            *args, scratch, claims, state, me, mean, var, inv, scale, shift, y), pieces, dtype)
+        before = (x, centre, first, float(self.count), gamma.reshape(-1), beta.reshape(-1), float(epsilon),
+                  dtype.type(0 if relu else np.nan), bounds, totals)
+        self._shared(_k.batch_norm_forward_rows_shared, before, (mean, var, inv, scale, shift, y), pieces, dtype)
         return y, mean, var, inv, scale, shift
 
     def _normalize_backward_rows(self, g, x, mean, inv, gamma, relu, input_gradient, overwrite_g):
@@ -340,10 +333,10 @@ class ChannelView:
         dx, map_out = None, 0
         if input_gradient:
             dx, map_out = (g, 2) if overwrite_g else (memory.empty_aligned(self.shape, dtype), 1)
-        args = (g, x, relu is not None, scale, shift, zeros, centre, dtype.type(0), bounds, totals)
-        self._shared(lambda me, scratch, claims, state: _k.batch_norm_backward_rows_shared(
-            *args, scratch, claims, state, me, rounded, mean, inv, gamma.reshape(-1), float(self.count), dbeta,
-            dgamma, a, b, c, map_out, g if dx is None else dx), pieces, dtype)
+        before = (g, x, relu is not None, scale, shift, zeros, centre, dtype.type(0), bounds, totals)
+        after = (rounded, mean, inv, gamma.reshape(-1), float(self.count), dbeta, dgamma, a, b, c, map_out,
+                 g if dx is None else dx)
+        self._shared(_k.batch_norm_backward_rows_shared, before, after, pieces, dtype)
         return dx, dgamma, dbeta
 
     def _first(self, x: np.ndarray) -> np.ndarray:
