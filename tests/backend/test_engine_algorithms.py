@@ -23,6 +23,7 @@ from kerasette.backend.engine import (
 )
 from kerasette.backend.engine.algorithms import algorithms_from_environment
 from kerasette.backend.engine.geometry import conv_geometry
+from kerasette.backend.kernels import simd
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 
 # For each algorithm, a convolution every pass of its chooses it for by default:
@@ -30,7 +31,7 @@ from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward
 CHOSEN_FOR = {
     "direct": (2, 7, 9, 3, 32, (3, 3), (1, 1), "same"),
     "winograd": (2, 8, 9, 16, 32, (3, 3), (1, 1), "same"),
-    "rows": (2, 7, 6, 16, 16, (5, 3), (1, 1), "same"),
+    "rows": (2, 7, 6, 24, 24, (5, 3), (1, 1), "same"),  # 360 taps: more than direct's 288
     "gemm": (2, 7, 7, 17, 17, (1, 3), (1, 1), "valid"),
     "col2im": (1, 9, 8, 5, 3, (3, 3), (2, 2), "same"),
 }
@@ -85,7 +86,8 @@ def test_each_algorithm_can_be_forced(pass_name, name, dtype):
 
 
 def test_default_choices_for_the_seed_model():
-    """RGB input: direct; 32 and 64 channels: Winograd; strided with 4-pixel output rows: GEMM and col2im."""
+    """RGB input: direct; 32 and 64 channels: Winograd; strided with 4-pixel output rows: the
+    direct forward pass (288 taps), col2im, and GEMM's kernel gradient."""
     def names(x_shape, w_shape, strides=(1, 1)):
         g = conv_geometry(x_shape, w_shape, strides, "valid", np.float32)
         return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
@@ -93,14 +95,16 @@ def test_default_choices_for_the_seed_model():
     assert names((32, 100, 100, 3), (3, 3, 3, 32)) == ("direct", "direct", "direct")
     assert names((32, 98, 98, 32), (3, 3, 32, 32)) == ("winograd", "winograd", "winograd")
     assert names((32, 48, 48, 32), (5, 5, 32, 64)) == ("rows", "rows", "rows")
-    assert names((4, 9, 9, 32), (3, 3, 32, 16), (2, 2)) == ("gemm", "col2im", "gemm")
+    assert names((4, 9, 9, 32), (3, 3, 32, 16), (2, 2)) == ("direct", "col2im", "gemm")
+    assert names((4, 9, 9, 48), (3, 3, 48, 16), (2, 2)) == ("gemm", "col2im", "gemm")  # 432 taps
 
 
 def test_default_choices_for_resnet20():
     """ResNet-20's layers (32x32x3, stages of 16, 32 and 64 filters): the direct kernels for
-    the RGB input and the strided layers of at most 144 taps, Winograd for the 3x3 stride-1
-    layers; 288-tap strided layers keep GEMM; every strided input gradient goes phase by phase
-    (at most 256 output-gradient values per input-gradient value, output rows of at least 8)."""
+    the RGB input and the strided layers of at most 288 taps (the kernel gradient beyond 144
+    taps with AVX-512 only), Winograd for the 3x3 stride-1 layers; every strided input gradient
+    goes phase by phase (at most 256 output-gradient values per input-gradient value, output
+    rows of at least 8)."""
     def names(x_shape, w_shape, strides=(1, 1), dtype=np.float32):
         g = conv_geometry(x_shape, w_shape, strides, "same", dtype)
         return tuple(choose(p, g).name for p in ("forward", "input_grad", "kernel_grad"))
@@ -110,7 +114,8 @@ def test_default_choices_for_resnet20():
     assert names((32, 32, 32, 16), (3, 3, 16, 32), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 32, 32, 16), (1, 1, 16, 32), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 16, 16, 32), (3, 3, 32, 32)) == ("winograd", "winograd", "winograd")
-    assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("gemm", "direct", "gemm")
+    wide_grad = "direct" if simd.VECTOR_BYTES == 64 else "gemm"  # 288 taps, 8-pixel output rows
+    assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("direct", "direct", wide_grad)
     assert names((32, 16, 16, 32), (1, 1, 32, 64), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 8, 8, 64), (3, 3, 64, 64)) == ("winograd", "winograd", "winograd")
     assert names((32, 8, 8, 64), (1, 1, 64, 64)) == ("direct", "direct", "direct")  # 'full' input gradient

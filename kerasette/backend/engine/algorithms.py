@@ -7,7 +7,9 @@ that applies to the convolution's `ConvGeometry` and is allowed by the settings:
 ``direct``     direct convolution in SIMD registers (`direct_conv`), output channels in whole
                vectors: few input channels (``direct_conv.MAX_CHANNELS``); or, where Winograd
                does not apply (strided, or not 3x3: ResNets' downsampling and 1x1 shortcut
-               layers), at most ``direct_conv.MAX_TAPS`` kernel taps (``kh * kw * C``). The
+               layers), at most ``direct_conv.MAX_TAPS`` kernel taps (``kh * kw * C``; the
+               kernel gradient's limit for windows depends on the vectors and the output's
+               width, `direct_conv.few_taps`). The
                input gradient at stride 1: a sum along the vectors for few input channels,
                else the 'full' convolution by the forward kernel; strided: phase by phase
                (``direct_conv.phases_apply``: input channels in whole vectors, at most
@@ -254,10 +256,18 @@ def _winograd_shape(g: ConvGeometry) -> bool:
 
 
 def _direct_applies(g: ConvGeometry) -> bool:
-    """The forward and kernel-gradient rule of ``direct`` (see the table above)."""
+    """The forward rule of ``direct`` (see the table above)."""
     if direct_conv.usable(g.cin, g.cout, g.dtype):
         return True
     return direct_conv.few_taps(g.kernel, g.cin, g.cout, g.dtype) and not _winograd_shape(g)
+
+
+def _direct_kernel_applies(g: ConvGeometry) -> bool:
+    """The kernel-gradient rule of ``direct``: the forward rule, with the kernel gradient's tap
+    limit (`direct_conv.few_taps` given the output's width)."""
+    if direct_conv.usable(g.cin, g.cout, g.dtype):
+        return True
+    return direct_conv.few_taps(g.kernel, g.cin, g.cout, g.dtype, g.out_hw[1]) and not _winograd_shape(g)
 
 
 def _direct_sums_applies(g: ConvGeometry) -> bool:
@@ -299,7 +309,7 @@ INPUT_GRAD = (
 )
 
 KERNEL_GRAD = (
-    Algorithm("direct", "kernel_grad", _direct_applies, _kernel_direct, _kernel_direct_masked),
+    Algorithm("direct", "kernel_grad", _direct_kernel_applies, _kernel_direct, _kernel_direct_masked),
     Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(
         g.kernel, g.strides, g.cin, g.out_hw, g.cout, _itemsize(g), winograd_conv.MAX_KERNEL_GRAD_BYTES),
         _kernel_winograd),

@@ -3,8 +3,8 @@
 Used where a convolution's output channels fill whole vectors and each output value reads few
 input values: at most :data:`MAX_CHANNELS` input channels (the forward pass and the kernel
 gradient at any stride, the input gradient at stride 1), or at most :data:`MAX_TAPS` kernel
-taps (``kh * kw * C``; :data:`MAX_WINDOW_TAPS` for kernels larger than 1x1) where Winograd does
-not apply (`kerasette.backend.engine.algorithms` holds that rule); the stride-1 input gradient
+taps (``kh * kw * C``; :data:`MAX_WINDOW_TAPS` for kernels larger than 1x1, the kernel
+gradient's limit in :func:`few_taps`) where Winograd does not apply (`kerasette.backend.engine.algorithms` holds that rule); the stride-1 input gradient
 of such a layer is then the forward kernel on the output gradient ('full' padding, flipped and
 transposed kernel). The input gradient of a strided
 convolution whose input channels fill whole vectors goes phase by phase
@@ -41,17 +41,33 @@ MAX_CHANNELS = 8
 MAX_TAPS = 144
 
 #: :data:`MAX_TAPS` for kernels of more than one tap, whose GEMM packs patches (Winograd's 3x3
-#: stride-1 kernels excepted, `kerasette.backend.engine.algorithms` holds that rule). Measured at
-#: 2 threads, AVX-512, float32, batch 32, direct vs GEMM (row GEMM for 2x2), ms, forward /
-#: kernel gradient: 32 -> 64 3x3 stride 2 at 16x16 (288 taps) 0.35-0.39 / 0.48-0.55 vs
+#: stride-1 kernels excepted, `kerasette.backend.engine.algorithms` holds that rule): the forward
+#: pass, and the stride-1 input gradient that is the forward kernel on the output gradient.
+#: Measured at 2 threads, AVX-512, float32, batch 32, direct vs GEMM (row GEMM for 2x2), ms,
+#: forward / kernel gradient: 32 -> 64 3x3 stride 2 at 16x16 (288 taps) 0.35-0.39 / 0.48-0.55 vs
 #: 0.55-0.58 / 0.58-0.61; at 8x8 0.13 / 0.22 vs 0.15 / 0.16 (the whole backward a tie, 0.43 vs
 #: 0.42); 24 -> 32 3x3 stride 2 at 16x16 0.14 / 0.26 vs 0.29 / 0.30; 64 -> 64 2x2 stride 1 at
 #: 16x16 (256) 1.07 / 1.26 vs 1.58 / 1.79; 10 -> 32 5x5 at 32x32 (250) 1.62 / 1.95 vs
-#: 4.76 / 5.21. (Before the forward kernel's blocks crossed the ends of rows, it computed 12
-#: pixels for each row of 8 and 32 -> 64 3x3 stride 2 was a tie.) These measurements support
-#: 288; it stays at 144 until the routing tests (`tests/backend/test_engine_algorithms.py`,
-#: whose cases at 145-288 taps expect GEMM and row GEMM) move with it.
-MAX_WINDOW_TAPS = 144
+#: 4.76 / 5.21. With AVX2 the forward pass too: 32 -> 64 3x3 stride 2 at 16x16 0.47-0.53 vs
+#: 0.53-0.54, at 8x8 0.15-0.16 vs 0.18 (64 -> 64 at 8x8, 576 taps: 0.27-0.29 vs 0.27-0.30, a tie:
+#: 288 stays the limit).
+MAX_WINDOW_TAPS = 288
+
+#: The kernel gradient's :data:`MAX_WINDOW_TAPS` beyond :data:`MAX_WINDOW_GRAD_TAPS_ALWAYS` taps:
+#: 288 with AVX-512's 32 vector registers where the output rows hold at least
+#: :data:`MIN_WINDOW_GRAD_WIDTH` pixels, else no further. 2 threads, float32, batch 32, ms, kernel
+#: gradient alone / the layer's whole backward pass (bias gradient, phases' input gradient), direct
+#: vs GEMM: 32 -> 64 3x3 stride 2 at 16x16 (8-pixel rows), AVX-512 0.46-0.47 / 0.88-0.95 vs
+#: 0.47-0.48 / 0.97-1.01 (the direct kernel gradient takes the bias gradient in its pass), AVX2
+#: 0.67-0.73 / 1.30-1.38 vs 0.56-0.57 / 1.24-1.30; at 8x8 (4-pixel rows) AVX-512 0.16-0.18 /
+#: 0.36-0.39 vs 0.14-0.16 / 0.29-0.33.
+MAX_WINDOW_GRAD_TAPS = 288 if simd.VECTOR_BYTES == 64 else 144
+
+#: Taps up to which the kernel gradient of a window kernel is direct on every machine and width.
+MAX_WINDOW_GRAD_TAPS_ALWAYS = 144
+
+#: See :data:`MAX_WINDOW_GRAD_TAPS`.
+MIN_WINDOW_GRAD_WIDTH = 8
 
 #: Whether the kernel gradient's pairs of vectors take each group of 9 taps in two passes
 #: (`kerasette.backend.kernels.direct_masked.weight_grad_chunk_split`, the same bits): with 16
@@ -87,12 +103,21 @@ def usable(cin: int, cout: int, dtype) -> bool:
     return cin <= MAX_CHANNELS and whole_vectors(cout, dtype)
 
 
-def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype) -> bool:
-    """Whether the forward and kernel-gradient kernels apply by the tap count: at most
-    :data:`MAX_TAPS` input values per output value for a 1x1 kernel, :data:`MAX_WINDOW_TAPS`
-    for a larger one; output channels in whole vectors."""
-    limit = MAX_TAPS if tuple(kernel) == (1, 1) else MAX_WINDOW_TAPS
-    return kernel[0] * kernel[1] * cin <= limit and whole_vectors(cout, dtype)
+def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype, out_width: int | None = None) -> bool:
+    """Whether the forward kernel (``out_width`` None) or the kernel-gradient kernel (the
+    output's width given) applies by the tap count: at most :data:`MAX_TAPS` input values per
+    output value for a 1x1 kernel, :data:`MAX_WINDOW_TAPS` for a larger one (the kernel
+    gradient: :data:`MAX_WINDOW_GRAD_TAPS`, beyond :data:`MAX_WINDOW_GRAD_TAPS_ALWAYS` only for
+    output rows of at least :data:`MIN_WINDOW_GRAD_WIDTH` pixels); output channels in whole
+    vectors."""
+    taps = kernel[0] * kernel[1] * cin
+    if tuple(kernel) == (1, 1):
+        limit = MAX_TAPS
+    elif out_width is None:
+        limit = MAX_WINDOW_TAPS
+    else:
+        limit = MAX_WINDOW_GRAD_TAPS if out_width >= MIN_WINDOW_GRAD_WIDTH else MAX_WINDOW_GRAD_TAPS_ALWAYS
+    return taps <= limit and whole_vectors(cout, dtype)
 
 
 def _padded(x: np.ndarray, pads, scratch) -> np.ndarray:
