@@ -58,8 +58,37 @@ def postorder(roots, parents_of) -> list:
 
 
 def topological_order(root) -> list:
-    """The recorded tensors reachable from ``root`` that need a gradient, inputs before outputs."""
-    return postorder([root], lambda t: [p for p in t._inputs if p.requires_grad])
+    """The recorded tensors reachable from ``root`` that need a gradient, inputs before outputs:
+    `postorder` of ``root`` through the inputs that need a gradient (the same order)."""
+    return _order_and_consumers(root)[0]
+
+
+def _order_and_consumers(root) -> tuple[list, dict[int, int]]:
+    """`topological_order` of ``root``, and for each tensor (by id) how many times the tensors
+    of that order take it as an input (`_drop_unread_values` reads it), in one walk.
+
+    The depth-first search of `postorder`, specialised to tensors: each tensor on the stack
+    keeps an iterator over its inputs, so that each input is looked at once (the general one
+    builds a list of parents per tensor and pushes each tensor twice); a tensor enters the
+    order when all its inputs have (the same order as `postorder`'s: each first unvisited
+    input's subgraph in input order, then the tensor)."""
+    order: list = []
+    consumers: dict[int, int] = {}
+    visited = {id(root)}
+    stack = [(root, iter(root._inputs))]
+    while stack:
+        node, inputs = stack[-1]
+        for parent in inputs:
+            key = id(parent)
+            consumers[key] = consumers.get(key, 0) + 1
+            if key not in visited and parent.requires_grad:
+                visited.add(key)
+                stack.append((parent, iter(parent._inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order, consumers
 
 
 def _references(node) -> int:
@@ -139,7 +168,7 @@ def _sole_value(node) -> bool:
             and _base_references(node) == _BASE_BASE)
 
 
-def _drop_unread_values(order: list, root) -> None:
+def _drop_unread_values(order: list, root, consumers: dict[int, int] | None = None) -> None:
     """Frees, before a spending backward pass, the values that only the graph keeps and no
     op's backward pass reads: a recorded tensor refers to its value, so a max-pooling's output
     (its backward pass reads the positions it kept, the next dropout's its mask) would stay in
@@ -149,11 +178,15 @@ def _drop_unread_values(order: list, root) -> None:
     walk's shape checks read) only when nothing but the graph refers to the tensor (the walk's
     list and its consumers' inputs: a model's outputs or a loss the caller holds keep theirs)
     and nothing but the tensor refers to the array (no op kept it, no view of it exists). No one
-    can read such a value any more; the tensors are freed by the walk anyway."""
-    consumers: dict[int, int] = {}
-    for node in order:
-        for parent in node._inputs:
-            consumers[id(parent)] = consumers.get(id(parent), 0) + 1
+    can read such a value any more; the tensors are freed by the walk anyway.
+
+    ``consumers``: how many times the tensors of ``order`` take each tensor (by id) as an input
+    (`_order_and_consumers`), counted here when not given."""
+    if consumers is None:
+        consumers = {}
+        for node in order:
+            for parent in node._inputs:
+                consumers[id(parent)] = consumers.get(id(parent), 0) + 1
     for node in order:
         if (node._op is None or node is root or not node.data.size
                 or _references(node) != _NODE_BASE + consumers.get(id(node), 0) or not _sole_value(node)):
@@ -198,9 +231,10 @@ def _propagate(root, seed: np.ndarray, targets: dict[int, object] | None,
     into it (a fused ReLU's backward its masked gradient, instead of a new array as large)."""
     grads: dict[int, np.ndarray] = {id(root): seed}
     found: dict[int, np.ndarray] = {}
-    order = topological_order(root)
+    order, consumers = _order_and_consumers(root)
     if release:
-        _drop_unread_values(order, root)
+        _drop_unread_values(order, root, consumers)
+    consumers = None
     for index in range(len(order) - 1, -1, -1):
         node = order[index]
         if release:

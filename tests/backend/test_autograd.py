@@ -7,8 +7,8 @@ import functools
 import numpy as np
 import pytest
 
-from kerasette.backend import autograd, ops
-from kerasette.backend.autograd import Op, apply, topological_order, unbroadcast
+from kerasette.backend import autograd, backprop, ops
+from kerasette.backend.autograd import Op, apply, postorder, topological_order, unbroadcast
 from kerasette.backend.parallel import parallel_settings
 from kerasette.backend.tensor import Tensor, Variable, enable_grad, is_grad_enabled, no_grad
 
@@ -76,6 +76,35 @@ def test_topological_order_lists_inputs_before_outputs():
     b = ops.add(a, x)
     order = topological_order(b)
     assert [id(t) for t in order] == [id(x), id(a), id(b)]
+
+
+class _Node:
+    """What the walk reads of a tensor: its inputs and whether it needs a gradient."""
+
+    def __init__(self, inputs, requires_grad=True):
+        self._inputs, self.requires_grad = tuple(inputs), requires_grad
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_walk_order_and_consumer_counts_are_postorder_and_the_plain_count(seed):
+    """`backprop._order_and_consumers` (the walk's one-pass search) gives `postorder`'s order
+    and the consumer counts `_drop_unread_values` would count, on random graphs with repeated
+    inputs (x * x), inputs needing no gradient and shared subgraphs."""
+    rng = np.random.default_rng(seed)
+    nodes = [_Node((), requires_grad=bool(rng.random() < 0.8)) for _ in range(4)]
+    for _ in range(40):
+        picks = rng.integers(0, len(nodes), rng.integers(1, 4))
+        nodes.append(_Node([nodes[i] for i in picks], requires_grad=bool(rng.random() < 0.95)))
+    root = _Node(nodes[-6:])
+    order, consumers = backprop._order_and_consumers(root)
+    want = postorder([root], lambda t: [p for p in t._inputs if p.requires_grad])
+    assert [id(t) for t in order] == [id(t) for t in want]
+    assert [id(t) for t in topological_order(root)] == [id(t) for t in want]
+    counted: dict[int, int] = {}
+    for node in want:
+        for parent in node._inputs:
+            counted[id(parent)] = counted.get(id(parent), 0) + 1
+    assert consumers == counted
 
 
 def test_shared_input_gradients_accumulate():
