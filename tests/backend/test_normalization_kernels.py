@@ -466,21 +466,33 @@ def test_inference_scale_shift_numpy_path_equals_the_recorded_one(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fused_elementwise_passes_split_in_pieces(monkeypatch, dtype):
-    """``add_relu`` and ``relu_grad`` cut into many pieces shared by the threads equal the numpy
-    definitions exactly (the sign of zero aside), NaN kept."""
+    """``add_relu``, ``relu_grad`` and ``relu_grad_add`` split over the threads (one prepared
+    kernel call per thread's chunk) equal the numpy definitions exactly (the sign of zero
+    aside), NaN kept; the same on one thread."""
+    from kerasette.backend import parallel
     from kerasette.backend.engine import elementwise
 
     rng = np.random.default_rng(31)
-    a, b, g = (rng.standard_normal((5, 7, 9, 16)).astype(dtype) for _ in range(3))
+    a, b, g, h = (rng.standard_normal((5, 7, 9, 16)).astype(dtype) for _ in range(4))
     a[0, 0, 0, 0] = np.nan
+    a[-1, -1, -1, -1] = np.nan  # in the second thread's chunk
     monkeypatch.setattr(elementwise, "PASS_MIN", 0)
-    monkeypatch.setattr(elementwise, "piece_work", lambda total: 100)
-    y = elementwise.add_relu(a, b)
-    np.testing.assert_array_equal(y, np.where(a + b > 0, a + b, 0) + np.where(np.isnan(a + b), np.nan, 0))
-    np.testing.assert_array_equal(elementwise.relu_grad(g, y), np.where(y > 0, g, 0))
-    expected = np.where(y > 0, g, 0)
-    assert elementwise.relu_grad(g, y, in_place=True) is g
-    np.testing.assert_array_equal(g, expected)
+    saved = parallel.num_threads()
+    try:
+        for threads in (2, 1):
+            parallel.set_num_threads(threads)
+            y = elementwise.add_relu(a, b)
+            np.testing.assert_array_equal(y, np.where(a + b > 0, a + b, 0) + np.where(np.isnan(a + b), np.nan, 0))
+            np.testing.assert_array_equal(elementwise.relu_grad(g, y), np.where(y > 0, g, 0))
+            expected = np.where(y > 0, g, 0)
+            gc = g.copy()
+            assert elementwise.relu_grad(gc, y, in_place=True) is gc
+            np.testing.assert_array_equal(gc, expected)
+            gc = g.copy()
+            assert elementwise.relu_grad_add(gc, h, y) is gc
+            np.testing.assert_array_equal(gc, np.where(y > 0, g + h, 0))
+    finally:
+        parallel.set_num_threads(saved)
 
 
 @pytest.mark.parametrize("fused", [True, False])

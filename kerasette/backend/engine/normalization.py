@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel
-from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad
+from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
 from kerasette.backend.kernels import normalization as _k
 
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
@@ -95,6 +95,18 @@ class ChannelView:
         return parallel.map_pieces(fn, self.shape[0], min(PASS_MIN, parallel.memory_bound_min()), self._work(),
                                    piece_work(self.shape[0] * self._work()), ordered=ordered)
 
+    def _map(self, kernel, *arrays_then_numbers, out=None, count: int = 0):
+        """A map over the leading axis: ``kernel(*pieces of the first count arrays, *the rest,
+        piece of out)`` (``out``: None when the kernel writes into its first array), one prepared
+        call per thread for a large pass (`elementwise.split_map`), else one call here."""
+        arrays, numbers = arrays_then_numbers[:count], arrays_then_numbers[count:]
+        tail = () if out is None else (out,)
+
+        def call_of(i, j):
+            return functools.partial(kernel, *(a[i:j] for a in arrays), *numbers, *(t[i:j] for t in tail))
+
+        split_map(call_of, self.shape[0], self._work(), min(PASS_MIN, parallel.memory_bound_min()))
+
     def _totals(self, kernel, arrays, centers) -> np.ndarray:
         """Runs the reduction ``kernel(*pieces of arrays, *centers, s1, s2, p1, p2)`` by pieces
         (the same pieces on any thread count), each into its own float64 totals: returns them,
@@ -152,8 +164,7 @@ class ChannelView:
         y = memory.empty_aligned(self.shape, x.dtype)
         if not tiled:
             scale, shift = self.tile(scale, x.dtype), self.tile(shift, x.dtype)
-        lower = x.dtype.type(0 if relu else np.nan)
-        self._split(lambda i, j: kernel(x[i:j], scale, shift, lower, y[i:j]))
+        self._map(kernel, x, scale, shift, x.dtype.type(0 if relu else np.nan), out=y, count=1)
         return y
 
     def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, relu=None, mask: np.ndarray | None = None,
@@ -180,16 +191,13 @@ class ChannelView:
         if relu is not None:
             scale, shift, zero = *relu, u.dtype.type(0)
             if y is u:
-                self._split(lambda i, j: _k.channel_affine2_rows_relu_inplace(u[i:j], v[i:j], scale, shift, a, b, c,
-                                                                              zero))
+                self._map(_k.channel_affine2_rows_relu_inplace, u, v, scale, shift, a, b, c, zero, count=2)
             else:
-                self._split(lambda i, j: _k.channel_affine2_rows_relu(u[i:j], v[i:j], scale, shift, a, b, c, zero,
-                                                                      y[i:j]))
+                self._map(_k.channel_affine2_rows_relu, u, v, scale, shift, a, b, c, zero, out=y, count=2)
         elif y is u:
-            self._split(lambda i, j: _k.channel_affine2_rows_inplace(u[i:j], v[i:j], a, b, c))
+            self._map(_k.channel_affine2_rows_inplace, u, v, a, b, c, count=2)
         else:
-            kernel = self._kernels()[2]
-            self._split(lambda i, j: kernel(u[i:j], v[i:j], a, b, c, y[i:j]))
+            self._map(self._kernels()[2], u, v, a, b, c, out=y, count=2)
         return y
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
