@@ -11,9 +11,8 @@ few large images still shares out evenly, each thread streaming through its own 
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
-import threading
 import weakref
 
 import numpy as np
@@ -181,12 +180,13 @@ def global_segments(size: int, chans: int) -> tuple[int, int]:
     return -(-size // rows), rows
 
 
-def _by_segments(kernel, total: int, work: int) -> None:
-    """Runs ``kernel(claims, me)`` in the calling thread (``me`` 0) and, for ``work`` elements
-    of at least `parallel.memory_bound_min`, in the pool's threads at once (``me`` 1, 2, ...):
-    the threads share the ``total`` segments by `kernels.pool._take_segment`, each its own
-    contiguous range first (the caller the first one, as the batch-splitting passes give it),
-    then the rest of the others'.
+def _by_segments(call_of, total: int, work: int) -> None:
+    """Runs ``call_of(claims, me)()`` (the call of a shared-segments kernel: a ``functools.partial``)
+    in the calling thread (``me`` 0) and, for ``work`` elements of at least
+    `parallel.memory_bound_min`, in the pool's threads at once (``me`` 1, 2, ...; the calls
+    prepared here, `parallel.map_prepared`): the threads share the ``total`` segments by
+    `kernels.pool._take_segment`, each its own contiguous range first (the caller the first one,
+    as the batch-splitting passes give it), then the rest of the others'.
 
     The pass is memory-bound: on two threads it reads at the machine's rate (56 GB/s for 8 MB
     here, 2 x 28) only when each thread streams its own half. Segments taken one at a time from
@@ -196,12 +196,10 @@ def _by_segments(kernel, total: int, work: int) -> None:
     """
     parts = max(1, min(parallel.num_threads(), total))
     claims = np.zeros(parts, np.int64)
-    caller, helpers = threading.get_ident(), itertools.count(1)
-
-    def run() -> None:
-        kernel(claims, 0 if threading.get_ident() == caller else next(helpers))
-
-    parallel.run_shared(run, parts, work, parallel.memory_bound_min())
+    if parts == 1 or work < parallel.memory_bound_min():
+        call_of(claims, 0)()
+        return
+    parallel.map_prepared(lambda me, start, stop: call_of(claims, me), parts)
 
 
 def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
@@ -217,7 +215,7 @@ def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(n_img, size, chans)
     k, rows = global_segments(size, chans)
     sums = np.empty((n_img * k, chans))
-    _by_segments(lambda claims, me: _pool.global_avgpool_sums_shared(flat, k, rows, claims, me, sums),
+    _by_segments(lambda claims, me: functools.partial(_pool.global_avgpool_sums_shared, flat, k, rows, claims, me, sums),
                  n_img * k, flat.size)
     _pool.global_avgpool_mean(sums, k, size, y)
     return y
@@ -234,6 +232,6 @@ def global_avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int]
     flat = dx.reshape(n_img, size, chans)
     dy = np.ascontiguousarray(dy)
     k, rows = global_segments(size, chans)
-    _by_segments(lambda claims, me: _pool.global_avgpool_spread_shared(dy, k, rows, claims, me, flat),
+    _by_segments(lambda claims, me: functools.partial(_pool.global_avgpool_spread_shared, dy, k, rows, claims, me, flat),
                  n_img * k, flat.size)
     return dx
