@@ -3,6 +3,7 @@ of kernels, and a first run with a helper process filling an empty cache."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -170,3 +171,32 @@ def test_kernels_still_compute():
     y = np.empty((2, 3))
     kn.channel_affine_rows(x, np.full(3, 2.0), np.ones(3), np.float64(np.nan), y)
     np.testing.assert_array_equal(y, x * 2 + 1)
+
+
+def test_compiles_run_with_the_garbage_collector_paused():
+    seen = []
+    compile_paused = _ahead._without_gc(lambda sig: seen.append(gc.isenabled()) or sig)
+    assert gc.isenabled()
+    assert compile_paused(ARGS) == ARGS and seen == [False] and gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        _ahead._without_gc(lambda sig: 1 / 0)(ARGS)
+    assert gc.isenabled()  # restarted after a failed compile too
+    gc.disable()
+    try:  # a collector the program turned off stays off
+        assert compile_paused(ARGS) == ARGS and seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_hooked_kernel_compiles_with_the_garbage_collector_paused():
+    seen = []
+
+    def probe(x):
+        return x[0]
+
+    dispatcher = _jit.numba.njit(cache=False)(probe)
+    compile_numba = dispatcher.compile
+    dispatcher.compile = lambda sig: seen.append(gc.isenabled()) or compile_numba(sig)
+    _ahead.hook(dispatcher)
+    assert dispatcher(np.arange(3.0)) == 0.0
+    assert seen == [False] and gc.isenabled()

@@ -8,8 +8,10 @@ Targets:
 - any case of ``kerasette_reference.py`` (``vgg100_cl``, ``resnet20``...) with ``--first-batch``,
   the figure ``bench.py`` prints as "the same with an empty kernel cache".
 
-Each run gets a new ``NUMBA_CACHE_DIR``; with ``--warm`` the runs share one folder filled by a
-first, untimed run. ``--log`` records, in every process (the model's and the compile-ahead
+A run's time is its process's, from its start to its end (the target ends right after the first
+batch); the time at which the first batch ended, as the process printed it, is shown beside it
+(``vgg_like``). Each run gets a new ``NUMBA_CACHE_DIR``; with ``--warm`` the runs share one
+folder filled by a first, untimed run. ``--log`` records, in every process (the model's and the compile-ahead
 helper), each kernel signature numba compiles (start and end, nested compiles included) and
 each first call of a kernel signature (compiled here, waited for from the helper, or loaded
 from the cache), then prints the largest compiles, what each process did, and what the
@@ -157,9 +159,10 @@ def command(target: str) -> list[str]:
     return [sys.executable, str(HERE / "kerasette_reference.py"), "--case", target, "--first-batch"]
 
 
-def run_once(target: str, cache: str, log: str | None = None) -> tuple[float, float, float]:
-    """One run; returns (wall seconds to the end of the first batch, CPU seconds of the run's
-    process, the start time)."""
+def run_once(target: str, cache: str, log: str | None = None) -> tuple[float, float, float, float | None]:
+    """One run; returns (wall seconds to the process's end, CPU seconds of the run's process, the
+    start time, wall seconds to the end of the first batch as the process printed it, or None
+    for a target that prints no time)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=os.pathsep.join(
         ([log] if log else []) + [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     if log:
@@ -167,12 +170,14 @@ def run_once(target: str, cache: str, log: str | None = None) -> tuple[float, fl
     start = time.time()
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(command(target), check=True, capture_output=True, env=env, cwd=ROOT)
+    done = subprocess.run(command(target), check=True, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - t0
     time.sleep(0.2)  # a helper process still finishing its kernel is reaped by its parent's end
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wall, cpu, start
+    printed = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("first batch done ")]
+    first = float(printed[0]) - start if printed else None
+    return wall, cpu, start, first
 
 
 def _short(args: str, width: int = 60) -> str:
@@ -180,7 +185,7 @@ def _short(args: str, width: int = 60) -> str:
     return args if len(args) <= width else args[: width - 3] + "..."
 
 
-def report(folder: str, start: float, wall: float) -> None:
+def report(folder: str, start: float, wall: float, first: float | None = None) -> None:
     """Prints what each process compiled and waited for, from the log files in ``folder``."""
     rows = [json.loads(line) for f in Path(folder).glob("*.jsonl") for line in f.read_text().splitlines()]
     starts = {r["pid"]: r["t"] for r in rows if r["kind"] == "start"}
@@ -192,7 +197,8 @@ def report(folder: str, start: float, wall: float) -> None:
         inner = sum(c["cpu"] for c in compiles if c["pid"] == r["pid"] and c["depth"] == r["depth"] + 1
                     and c["start"] >= r["start"] and c["end"] <= r["end"])
         r["self"] = r["cpu"] - inner
-    print(f"\nwall {wall:.2f} s; process starts (s after launch): "
+    batch = "" if first is None else f" (first batch done at {first:.2f} s)"
+    print(f"\nwall {wall:.2f} s{batch}; process starts (s after launch): "
           + ", ".join(f"{role[p]} {t - start:.2f}" for p, t in sorted(starts.items(), key=lambda i: i[1])))
     print("\ncompiles, largest first (CPU s; self = without the kernels compiled inside it; wall s from launch):")
     print(f"{'kernel':34s} {'args':60s} {'proc':8s} {'self':>6s} {'incl':>6s} {'from':>6s} {'to':>6s}")
@@ -247,7 +253,7 @@ def main() -> None:
     parser.add_argument("--log", action="store_true", help="record and print what is compiled (one run's)")
     args = parser.parse_args()
     print(json.dumps(_setting(args)), flush=True)
-    times, cpus = [], []
+    times, cpus, firsts = [], [], []
     with tempfile.TemporaryDirectory() as shared:
         if args.warm:
             run_once(args.target, shared)
@@ -255,15 +261,20 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as log:
                 if args.log:
                     Path(log, "sitecustomize.py").write_text(_LOGGER)
-                wall, cpu, start = run_once(args.target, shared if args.warm else cache, log if args.log else None)
+                wall, cpu, start, first = run_once(args.target, shared if args.warm else cache,
+                                                   log if args.log else None)
                 times.append(wall)
                 cpus.append(cpu)
-                print(f"run {len(times)}: {wall:.2f} s wall, {cpu:.2f} s CPU, load {os.getloadavg()[0]:.2f}", flush=True)
+                firsts.append(first)
+                batch = "" if first is None else f" (first batch done at {first:.2f} s)"
+                print(f"run {len(times)}: {wall:.2f} s wall{batch}, {cpu:.2f} s CPU, load {os.getloadavg()[0]:.2f}",
+                      flush=True)
                 if args.log:
                     time.sleep(0.5)  # let a helper finish its line
-                    report(log, start, wall)
+                    report(log, start, wall, first)
     print(json.dumps({"target": args.target, "warm": args.warm, "runs": [round(t, 3) for t in times],
                       "median_s": round(statistics.median(times), 3),
+                      "first_batch_s": [None if f is None else round(f, 3) for f in firsts],
                       "cpu_s": [round(c, 2) for c in cpus], "loadavg": os.getloadavg()}))
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.kernels._jit import inline as _inline
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import kernel, linked
 from kerasette.backend.kernels.simd import (
     VECTOR_BYTES,
     lanes,
@@ -94,8 +94,9 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     xf, wf, yf = x.reshape(-1), w.reshape(-1), y.reshape(-1)
     _check_width(nl, x.itemsize, cout)
-    taps = kh * kw * chans
-    offsets = _tap_offsets(kh, kw, chans, width, taps)
+    # The taps (i, j, c) of kernel row i are kw * C consecutive input values from the window's
+    # corner plus i input rows (no table of offsets: one kernel less to compile on a first run).
+    window = (kh, kw * chans, width * chans)  # kernel rows, taps per kernel row, input row length
     step = sw * chans  # from one output pixel's window to the next one's
     row_step = sh * width * chans  # from one output row's first window to the next row's
     wrap = row_step - (ow_n - 1) * step  # from a row's last window to the next row's first
@@ -111,22 +112,26 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
                 p = min(p, pixels - PIXELS)  # the image's last block overlaps its neighbour: same values again
                 oh = p // ow_n
                 ow = p - oh * ow_n
-                _block_pair(xf, wf, yf, offsets, taps, (image + oh * row_step + ow * step, ow, ow_n, step, wrap),
+                _block_pair(xf, wf, yf, window, (image + oh * row_step + ow * step, ow, ow_n, step, wrap),
                             (n * pixels + p) * cout, (cout, f0, nl), b0, b1, relu, zero)
                 p += PIXELS
             while p < pixels:  # images of fewer pixels, one at a time
                 oh = p // ow_n
                 corner = image + oh * row_step + (p - oh * ow_n) * step
                 a00 = a01 = zero
-                for t in range(taps):
-                    v = vbroadcast(xf, corner + offsets[t])
-                    a00 = vfma(v, vload(wf, t * cout + f0), a00)
-                    a01 = vfma(v, vload(wf, t * cout + f0 + nl), a01)
-                _store_pair(yf, (n * pixels + p) * cout + f0, a00, a01, b0, b1, relu, zero)
+                for i in range(kh):
+                    for r in range(kw * chans):
+                        v = vbroadcast(xf, corner + i * width * chans + r)
+                        t = (i * kw * chans + r) * cout + f0
+                        a00 = vfma(v, vload(wf, t), a00)
+                        a01 = vfma(v, vload(wf, t + nl), a01)
+                at = (n * pixels + p) * cout + f0
+                vstore(yf, at, _act(a00, b0, relu, zero))
+                vstore(yf, at + nl, _act(a01, b1, relu, zero))
                 p += 1
 
 
-@_inline
+@linked
 def _next_window(corner, ow, ow_n, step, wrap):
     """The window corner and column of the output pixel after the one at ``corner`` (column
     ``ow``) in the image's row order: ``step`` further along the row, or ``wrap`` further to
@@ -136,16 +141,27 @@ def _next_window(corner, ow, ow_n, step, wrap):
     return corner + wrap, 0
 
 
+@linked
+def _act(a, b, relu, zero):
+    """``act(a + b)``: the vector ``a`` plus the bias vector ``b``, through a ReLU when ``relu``
+    (``zero``: a vector of zeros)."""
+    a = vadd(a, b)
+    return vmax(a, zero) if relu else a
+
+
 @_inline
-def _block_pair(xf, wf, yf, offsets, taps, where, at, channels, b0, b1, relu, zero):
+def _block_pair(xf, wf, yf, window, where, at, channels, b0, b1, relu, zero):
     """:func:`conv_chunk`'s block of :data:`PIXELS` output pixels, consecutive in the image's
     row order, x 2 vectors of channels: per kernel tap, 2 vector loads of the kernel, one
     broadcast per pixel, 2 FMAs per pixel.
 
-    ``where`` = (the first pixel's window corner in ``xf``, its column, OW, the step from one
-    window to the next along a row, from a row's last window to the next row's first); ``at``:
-    the first pixel in ``yf``; ``channels`` = (F, the first channel, lanes).
+    ``window`` = (kernel rows, taps per kernel row, input row length); ``where`` = (the first
+    pixel's window corner in ``xf``, its column, OW, the step from one window to the next along
+    a row, from a row's last window to the next row's first); ``at``: the first pixel in ``yf``;
+    ``channels`` = (F, the first channel, lanes). The helpers it calls more than once are
+    :data:`linked` ones (``_inline`` copies would cost their compile at each call).
     """
+    rows, row_taps, row_len = window
     cout, f0, nl = channels
     c0, ow, ow_n, step, wrap = where
     c1, ow = _next_window(c0, ow, ow_n, step, wrap)
@@ -157,37 +173,47 @@ def _block_pair(xf, wf, yf, offsets, taps, where, at, channels, b0, b1, relu, ze
     c7, ow = _next_window(c6, ow, ow_n, step, wrap)
     a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = zero
     a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = zero
-    for t in range(taps):
-        o = offsets[t]
-        w0 = vload(wf, t * cout + f0)
-        w1 = vload(wf, t * cout + f0 + nl)
-        v = vbroadcast(xf, c0 + o)
-        a00, a01 = vfma(v, w0, a00), vfma(v, w1, a01)
-        v = vbroadcast(xf, c1 + o)
-        a10, a11 = vfma(v, w0, a10), vfma(v, w1, a11)
-        v = vbroadcast(xf, c2 + o)
-        a20, a21 = vfma(v, w0, a20), vfma(v, w1, a21)
-        v = vbroadcast(xf, c3 + o)
-        a30, a31 = vfma(v, w0, a30), vfma(v, w1, a31)
-        v = vbroadcast(xf, c4 + o)
-        a40, a41 = vfma(v, w0, a40), vfma(v, w1, a41)
-        v = vbroadcast(xf, c5 + o)
-        a50, a51 = vfma(v, w0, a50), vfma(v, w1, a51)
-        if PIXELS == 8:
-            v = vbroadcast(xf, c6 + o)
-            a60, a61 = vfma(v, w0, a60), vfma(v, w1, a61)
-            v = vbroadcast(xf, c7 + o)
-            a70, a71 = vfma(v, w0, a70), vfma(v, w1, a71)
+    for i in range(rows):
+        for r in range(row_taps):
+            o = i * row_len + r  # the tap's input value, from a window's corner
+            t = (i * row_taps + r) * cout + f0  # its kernel vectors
+            w0 = vload(wf, t)
+            w1 = vload(wf, t + nl)
+            v = vbroadcast(xf, c0 + o)
+            a00, a01 = vfma(v, w0, a00), vfma(v, w1, a01)
+            v = vbroadcast(xf, c1 + o)
+            a10, a11 = vfma(v, w0, a10), vfma(v, w1, a11)
+            v = vbroadcast(xf, c2 + o)
+            a20, a21 = vfma(v, w0, a20), vfma(v, w1, a21)
+            v = vbroadcast(xf, c3 + o)
+            a30, a31 = vfma(v, w0, a30), vfma(v, w1, a31)
+            v = vbroadcast(xf, c4 + o)
+            a40, a41 = vfma(v, w0, a40), vfma(v, w1, a41)
+            v = vbroadcast(xf, c5 + o)
+            a50, a51 = vfma(v, w0, a50), vfma(v, w1, a51)
+            if PIXELS == 8:
+                v = vbroadcast(xf, c6 + o)
+                a60, a61 = vfma(v, w0, a60), vfma(v, w1, a61)
+                v = vbroadcast(xf, c7 + o)
+                a70, a71 = vfma(v, w0, a70), vfma(v, w1, a71)
     at += f0
-    _store_pair(yf, at, a00, a01, b0, b1, relu, zero)
-    _store_pair(yf, at + cout, a10, a11, b0, b1, relu, zero)
-    _store_pair(yf, at + 2 * cout, a20, a21, b0, b1, relu, zero)
-    _store_pair(yf, at + 3 * cout, a30, a31, b0, b1, relu, zero)
-    _store_pair(yf, at + 4 * cout, a40, a41, b0, b1, relu, zero)
-    _store_pair(yf, at + 5 * cout, a50, a51, b0, b1, relu, zero)
+    vstore(yf, at, _act(a00, b0, relu, zero))
+    vstore(yf, at + nl, _act(a01, b1, relu, zero))
+    vstore(yf, at + cout, _act(a10, b0, relu, zero))
+    vstore(yf, at + cout + nl, _act(a11, b1, relu, zero))
+    vstore(yf, at + 2 * cout, _act(a20, b0, relu, zero))
+    vstore(yf, at + 2 * cout + nl, _act(a21, b1, relu, zero))
+    vstore(yf, at + 3 * cout, _act(a30, b0, relu, zero))
+    vstore(yf, at + 3 * cout + nl, _act(a31, b1, relu, zero))
+    vstore(yf, at + 4 * cout, _act(a40, b0, relu, zero))
+    vstore(yf, at + 4 * cout + nl, _act(a41, b1, relu, zero))
+    vstore(yf, at + 5 * cout, _act(a50, b0, relu, zero))
+    vstore(yf, at + 5 * cout + nl, _act(a51, b1, relu, zero))
     if PIXELS == 8:
-        _store_pair(yf, at + 6 * cout, a60, a61, b0, b1, relu, zero)
-        _store_pair(yf, at + 7 * cout, a70, a71, b0, b1, relu, zero)
+        vstore(yf, at + 6 * cout, _act(a60, b0, relu, zero))
+        vstore(yf, at + 6 * cout + nl, _act(a61, b1, relu, zero))
+        vstore(yf, at + 7 * cout, _act(a70, b0, relu, zero))
+        vstore(yf, at + 7 * cout + nl, _act(a71, b1, relu, zero))
 
 
 @kernel
@@ -275,15 +301,6 @@ def _store_one(yf, at, a0, b0, relu, zero):
     """Stores ``act(a0 + b0)`` at ``yf[at:]``."""
     a0 = vadd(a0, b0)
     vstore(yf, at, vmax(a0, zero) if relu else a0)
-
-
-@_inline
-def _store_pair(yf, at, a0, a1, b0, b1, relu, zero):
-    """Stores ``act(a0 + b0)`` and ``act(a1 + b1)`` at ``yf[at:]``, one vector after the other."""
-    a0, a1 = vadd(a0, b0), vadd(a1, b1)
-    if relu:
-        a0, a1 = vmax(a0, zero), vmax(a1, zero)
-    _put_pair(yf, at, a0, a1)
 
 
 @_inline
