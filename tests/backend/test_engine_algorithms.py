@@ -118,7 +118,10 @@ def test_default_choices_for_resnet20():
     assert names((32, 16, 16, 32), (3, 3, 32, 64), (2, 2)) == ("direct", "direct", wide_grad)
     assert names((32, 16, 16, 32), (1, 1, 32, 64), (2, 2)) == ("direct", "direct", "direct")
     assert names((32, 8, 8, 64), (3, 3, 64, 64)) == ("winograd", "winograd", "winograd")
-    assert names((32, 8, 8, 64), (1, 1, 64, 64)) == ("direct", "direct", "direct")  # 'full' input gradient
+    # 1x1 stride 1: GEMM's one matrix product forward (and the 'full' input gradient) with AVX2
+    pointwise = "direct" if simd.VECTOR_BYTES == 64 else "gemm"
+    assert names((32, 8, 8, 64), (1, 1, 64, 64)) == (pointwise, pointwise, "direct")
+    assert names((32, 8, 8, 8), (1, 1, 8, 64)) == ("direct", "direct", "direct")  # few channels: always
     assert names((8, 14, 14, 256), (1, 1, 256, 512), (2, 2)) == ("gemm", "col2im", "gemm")  # 256 taps, 7 wide
     assert names((8, 16, 16, 64), (3, 3, 64, 128), (2, 2)) == ("gemm", "col2im", "gemm")  # 512 values
     assert names((32, 32, 32, 17), (1, 1, 17, 17)) == ("gemm", "gemm", "gemm")  # not whole vectors

@@ -259,7 +259,7 @@ def _direct_applies(g: ConvGeometry) -> bool:
     """The forward rule of ``direct`` (see the table above)."""
     if direct_conv.usable(g.cin, g.cout, g.dtype):
         return True
-    return direct_conv.few_taps(g.kernel, g.cin, g.cout, g.dtype) and not _winograd_shape(g)
+    return direct_conv.few_taps(g.kernel, g.cin, g.cout, g.dtype, strides=g.strides) and not _winograd_shape(g)
 
 
 def _direct_kernel_applies(g: ConvGeometry) -> bool:

@@ -40,6 +40,17 @@ MAX_CHANNELS = 8
 #: 0.70 (batch 8).
 MAX_TAPS = 144
 
+#: Whether the forward kernel takes 1x1 stride-1 convolutions beyond :data:`MAX_CHANNELS` input
+#: channels (GEMM's is then one matrix product, nothing packed; the stride-1 input gradient, the
+#: forward kernel on the output gradient, follows): with 64-byte vectors only. 2 threads, float32,
+#: batch 32, direct vs GEMM, ms, forward / input gradient, AVX-512: 64 -> 64 at 32x32 1.10 / 1.14
+#: vs 1.26 / 1.30, 32 -> 64 0.57 / 0.57 vs 0.76 / 0.76; AVX2: 64 -> 64 1.44-1.53 / 1.50-1.53 vs
+#: 1.22-1.38 / 1.22-1.26, 32 -> 64 0.86-0.97 / 0.78-0.82 vs 0.78-0.81 / 0.71-0.77, 16 -> 64
+#: 0.55 / 0.47 vs 0.51-0.54 / 0.45, 128 -> 128 at 8x8 0.38 / 0.39-0.41 vs 0.27 / 0.29. (Strided,
+#: GEMM packs the pixels: direct on both, AVX2 16 -> 32 1x1 stride 2 at 32x32 0.10-0.12 vs
+#: 0.16-0.17. The kernel gradient stays direct: AVX2 64 -> 64 2.25 vs 2.39.)
+POINTWISE_FORWARD = simd.VECTOR_BYTES == 64
+
 #: :data:`MAX_TAPS` for kernels of more than one tap, whose GEMM packs patches (Winograd's 3x3
 #: stride-1 kernels excepted, `kerasette.backend.engine.algorithms` holds that rule): the forward
 #: pass, and the stride-1 input gradient that is the forward kernel on the output gradient.
@@ -103,16 +114,18 @@ def usable(cin: int, cout: int, dtype) -> bool:
     return cin <= MAX_CHANNELS and whole_vectors(cout, dtype)
 
 
-def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype, out_width: int | None = None) -> bool:
+def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype, out_width: int | None = None,
+             strides=(1, 1)) -> bool:
     """Whether the forward kernel (``out_width`` None) or the kernel-gradient kernel (the
     output's width given) applies by the tap count: at most :data:`MAX_TAPS` input values per
-    output value for a 1x1 kernel, :data:`MAX_WINDOW_TAPS` for a larger one (the kernel
-    gradient: :data:`MAX_WINDOW_GRAD_TAPS`, beyond :data:`MAX_WINDOW_GRAD_TAPS_ALWAYS` only for
-    output rows of at least :data:`MIN_WINDOW_GRAD_WIDTH` pixels); output channels in whole
-    vectors."""
+    output value for a 1x1 kernel (the forward kernel at stride 1: only where
+    :data:`POINTWISE_FORWARD`), :data:`MAX_WINDOW_TAPS` for a larger one (the kernel gradient:
+    :data:`MAX_WINDOW_GRAD_TAPS`, beyond :data:`MAX_WINDOW_GRAD_TAPS_ALWAYS` only for output rows
+    of at least :data:`MIN_WINDOW_GRAD_WIDTH` pixels); output channels in whole vectors."""
     taps = kernel[0] * kernel[1] * cin
     if tuple(kernel) == (1, 1):
-        limit = MAX_TAPS
+        pointwise = out_width is None and tuple(strides) == (1, 1) and not POINTWISE_FORWARD
+        limit = MAX_CHANNELS if pointwise else MAX_TAPS
     elif out_width is None:
         limit = MAX_WINDOW_TAPS
     else:
