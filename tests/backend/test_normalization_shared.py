@@ -1,5 +1,5 @@
 """Batch normalization's whole passes on rows in one kernel call per thread
-(`kernels.normalization.batch_norm_forward_rows_shared`, `batch_norm_backward_rows_shared`):
+(`kernels.normalization_passes.batch_norm_forward_rows_shared`, `batch_norm_backward_rows_shared`):
 the same bits as the passes one kernel at a time, however many threads take the pieces and
 whenever they start, and against the float64 reference through the op."""
 
@@ -13,6 +13,7 @@ import pytest
 from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
+from kerasette.backend.kernels import normalization_passes as passes
 from kerasette.backend.ops.normalization import BatchNorm
 from tests.backend.test_normalization_kernels import batch_norm_grads_reference, batch_norm_reference
 
@@ -91,7 +92,7 @@ def test_forward_shared_is_the_passes_one_by_one(dtype, pieces, parts, late, rel
         before = (x, centre, first, float(rows * width // chans), gamma, beta, 1e-3,
                   dtype.type(0 if relu else np.nan), bounds, totals, scratch, claims, state)
         after = (mean, var, inv, scale, shift, y)
-        _run_threads(lambda me, before=before, after=after: kernels.batch_norm_forward_rows_shared(
+        _run_threads(lambda me, before=before, after=after: passes.batch_norm_forward_rows_shared(
             *before, me, *after), parts, late)
         for got, expected in zip([y, mean, var, inv, scale, shift], want, strict=True):
             np.testing.assert_array_equal(got, expected)
@@ -145,7 +146,7 @@ def test_backward_shared_is_the_passes_one_by_one(dtype, pieces, parts, late, re
         a, b, c = np.empty((3, width), dtype)
         before = (gs, x, relu, scale, shift, zeros, rounded, zero, bounds, totals, scratch, claims, state)
         after = (rounded, mean, inv, gamma, float(rows), dbeta, dgamma, a, b, c, map_out, dx)
-        _run_threads(lambda me, before=before, after=after: kernels.batch_norm_backward_rows_shared(
+        _run_threads(lambda me, before=before, after=after: passes.batch_norm_backward_rows_shared(
             *before, me, *after), parts, late)
         for got, expected in zip([dbeta, dgamma, a, b, c], [want_db, want_dg, wa, wb, wc], strict=True):
             np.testing.assert_array_equal(got, expected)

@@ -1,0 +1,135 @@
+"""Batch normalization's whole passes on rows, one kernel call per thread.
+
+The forward pass (the statistics' reduction, the per-channel numbers, the map) and the backward
+pass (the sums, the numbers, the input gradient's map) of `kerasette.backend.kernels.normalization`'s
+kernels, run piece by piece inside one kernel that the threads call at once
+(`kerasette.backend.engine.normalization.ChannelView._shared`): one hand-off to the thread pool a
+pass where the reduction and the map took one each, and no Python per piece.
+
+The threads share the pieces of the leading axis (rows ``bounds[p]:bounds[p + 1]``) by
+`kerasette.backend.kernels.pool._take_segment`: each thread its own contiguous range of pieces
+first (``claims[0]`` for the reduction, ``claims[1]`` for the map: the same ranges, so that a
+thread maps the rows it has just read, from its own cache), then the rest of the others'. Each
+piece of the reduction sums into its own float64 totals (the same pieces and the same kernels as
+the passes one by one: the same bits on any thread count); the thread that finishes the last
+piece (``state[0]`` counts them) computes the per-channel numbers and says so in ``state[1]``,
+which the others watch (spinning, without the GIL) before they take pieces of the map. A thread
+only waits for pieces that running threads have taken; one that starts late finds the pieces
+taken and the numbers ready, and returns.
+"""
+
+from __future__ import annotations
+
+from kerasette.backend.kernels._jit import inline, kernel
+from kerasette.backend.kernels.normalization import (
+    batch_norm_backward_coefficients,
+    batch_norm_coefficients,
+    channel_affine2_rows,
+    channel_affine2_rows_inplace,
+    channel_affine2_rows_relu,
+    channel_affine2_rows_relu_inplace,
+    channel_affine_rows,
+    channel_stats_rows,
+    channel_sums_rows,
+    channel_sums_rows_relu,
+)
+from kerasette.backend.kernels.pool import _take_segment
+from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
+
+#: ``state``'s cells: reduction pieces done, per-channel numbers ready.
+_DONE, _READY = 0, 1
+
+
+@inline
+def _finish_piece(state, pieces):
+    """Counts a reduction piece done; True for the thread that finished the last one."""
+    return fetch_add(state, _DONE, 1) == pieces - 1
+
+
+@inline
+def _wait_ready(state):
+    """Waits (spinning) until the thread that finished the reduction's last piece has written the
+    per-channel numbers."""
+    while _load_acquire(state, _READY) == 0:
+        _pause()
+
+
+def _batch_norm_forward_rows_shared(x, centre, first, count, gamma, beta, epsilon, lower, bounds, totals, scratch,
+                                    claims, state, me, mean, var, inv, scale, shift, y):
+    """Batch normalization's forward pass on (R, W) rows: the statistics' sums
+    (`_channel_stats_rows` around ``centre``, ``first`` tiled), `_batch_norm_coefficients`,
+    and the map `_channel_affine_rows` (clamped at ``lower``) into ``y``, the pieces shared as
+    the module docstring says.
+
+    Args:
+        bounds: (P + 1,) int64 piece starts, then R.
+        totals: (P, 2, >= W) float64 zeros; scratch: (threads, 2, >= W) of ``x``'s dtype.
+        claims: (2, threads) int64 zeros; state: (2,) int64 zeros; me: this thread's number.
+        The rest: as `_batch_norm_coefficients` and `_channel_affine_rows` take them.
+    """
+    pieces, width = bounds.shape[0] - 1, x.shape[1]
+    while True:
+        p = _take_segment(claims[0], me, pieces)
+        if p < 0:
+            break
+        channel_stats_rows(x[bounds[p]:bounds[p + 1]], centre, totals[p, 0, :width], totals[p, 1, :width],
+                           scratch[me, 0, :width], scratch[me, 1, :width])
+        if _finish_piece(state, pieces):
+            batch_norm_coefficients(totals, width, first, count, gamma, beta, epsilon, mean, var, inv, scale, shift)
+            _store_release(state, _READY, 1)
+    _wait_ready(state)
+    while True:
+        p = _take_segment(claims[1], me, pieces)
+        if p < 0:
+            return
+        channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
+
+
+def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre, zero, bounds, totals, scratch,
+                                     claims, state, me, rounded, mean, inv, gamma, count, dbeta, dgamma, a, b, c0,
+                                     map_out, dx):
+    """Batch normalization's backward pass on (R, W) rows: the sums of ``dy`` and ``dy * (x -
+    centre)`` (with ``relu``, of the gradient through the ReLU after the map ``x * scale +
+    shift``: `_channel_sums_rows_relu`; without, `_channel_sums_rows` with ``g_centre``, zeros),
+    `_batch_norm_backward_coefficients`, and the input gradient's map (``map_out``: 0 none, 1
+    into ``dx``, 2 written over ``g``), the pieces shared as the module docstring says.
+
+    Args: as `_batch_norm_forward_rows_shared` (``bounds`` ... ``me``), and as the kernels named
+    take them.
+    """
+    pieces, width = bounds.shape[0] - 1, g.shape[1]
+    while True:
+        p = _take_segment(claims[0], me, pieces)
+        if p < 0:
+            break
+        i, j = bounds[p], bounds[p + 1]
+        if relu:
+            channel_sums_rows_relu(g[i:j], x[i:j], scale, shift, centre, zero, totals[p, 0, :width],
+                                   totals[p, 1, :width], scratch[me, 0, :width], scratch[me, 1, :width])
+        else:
+            channel_sums_rows(g[i:j], x[i:j], g_centre, centre, totals[p, 0, :width], totals[p, 1, :width],
+                              scratch[me, 0, :width], scratch[me, 1, :width])
+        if _finish_piece(state, pieces):
+            batch_norm_backward_coefficients(totals, width, rounded, mean, inv, gamma, count, dbeta, dgamma, a, b, c0)
+            _store_release(state, _READY, 1)
+    if map_out == 0:
+        return
+    _wait_ready(state)
+    while True:
+        p = _take_segment(claims[1], me, pieces)
+        if p < 0:
+            return
+        i, j = bounds[p], bounds[p + 1]
+        if relu:
+            if map_out == 2:
+                channel_affine2_rows_relu_inplace(g[i:j], x[i:j], scale, shift, a, b, c0, zero)
+            else:
+                channel_affine2_rows_relu(g[i:j], x[i:j], scale, shift, a, b, c0, zero, dx[i:j])
+        elif map_out == 2:
+            channel_affine2_rows_inplace(g[i:j], x[i:j], a, b, c0)
+        else:
+            channel_affine2_rows(g[i:j], x[i:j], a, b, c0, dx[i:j])
+
+
+batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
+batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
