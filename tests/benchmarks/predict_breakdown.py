@@ -11,8 +11,9 @@ other thread's half of each pass and the hand-offs), grouped by layer shape: the
 one pass and its total per prediction (a convolution that adds the residual sum in its output pass,
 the planner's rewrite 3, is marked ``+ residual``). Then the prediction's median minus the passes:
 the framework's Python (planner, layers, ops, the folds of the batch normalizations) and the small
-layers (Dense, softmax); and, per prediction, the pool's hand-offs and the process's voluntary
-context switches (a thread that blocked: mostly one waiting for the GIL while the other runs
+layers (Dense, softmax); and, per prediction, the pool's hand-offs, the calling thread's time
+handing tasks over (which the settle of `kerasette.backend.pool` mostly is: the worker's Python
+before its kernel) and the process's voluntary context switches (a thread that blocked: mostly one waiting for the GIL while the other runs
 Python, each costing a wake-up of tens of microseconds on a virtual machine). ``--avx2``: AVX2 code
 on an AVX-512 machine (`bench.py`'s environment). ``--no-residual-sums``: the planner without its
 residual sums (the same tree's A/B of that rewrite). Run it under ``chrt -f 10`` on a shared machine.
@@ -98,9 +99,19 @@ def main(argv: list[str] | None = None) -> None:
         return pool_run(self, *a, **k)
 
     backend_pool.Pool.run = counted_run
+    submits = []  # the caller's time handing a task over: publish, the worker's take, the settle
+    submit = backend_pool._Worker.submit
+
+    def timed_submit(self, *a, **k):
+        start = time.perf_counter()
+        submit(self, *a, **k)
+        submits.append(time.perf_counter() - start)
+
+    backend_pool._Worker.submit = timed_submit
     for _ in range(5):
         model.predict(x, batch_size=args.batch)
     times.clear()
+    submits.clear()
     handoffs[0] = 0
     calls = []
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
@@ -123,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'the rest (Python, Dense, softmax)':36s} {'':8s} {'':8s} {median - total:8.3f}")
     print(f"per prediction: {handoffs[0] / args.calls:.1f} pool hand-offs, {switches / args.calls:.1f} voluntary "
           "context switches (threads that blocked: GIL waits, sleeps)")
+    if submits:
+        each = float(np.median(submits)) * 1e6
+        print(f"handing a task over (publish, the worker's take, the settle before the caller takes the GIL back): "
+              f"median {each:.1f} us, {each * len(submits) / args.calls / 1e3:.3f} ms a prediction")
 
 
 if __name__ == "__main__":
