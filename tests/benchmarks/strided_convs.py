@@ -1,22 +1,25 @@
 """Times the convolutions that Winograd does not take, pass by pass: ResNet-20's strided and 1x1
-shortcut layers and each benchmark model's first layer.
+shortcut layers, each benchmark model's first layer, and SeparableConv2D's pointwise layer (issue
+14's row of `layers_bench.py`).
 
 A script, not a test::
 
-    python tests/benchmarks/strided_convs.py [--repeats 30] [--threads 2] [--layers NAME ...]
+    python tests/benchmarks/strided_convs.py [--repeats 30] [--threads 2] [--layers NAME ...] [--avx2]
 
 For each layer (at its shape in `bench.py`'s models) it prints the algorithm of each pass and the
 median milliseconds of: the forward pass (bias, and ReLU where the model fuses one), the input
 gradient alone, the kernel gradient alone, and the layer's whole backward pass as a training step
 runs it (`conv.conv2d_backward`: the output pass for the bias, then the gradients the model needs;
 a model's first layer needs no input gradient). The backward pass hands over a gradient the
-output pass may overwrite, as the backward pass of a model does.
+output pass may overwrite, as the backward pass of a model does. ``--avx2``: kernels compiled for
+AVX2 on an AVX-512 machine (`bench.py`'s environment).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +45,7 @@ LAYERS = [
     ("r20 32->64 1x1 s2 16x16", 32, 16, 32, 64, 1, 2, "same", False, True),
     ("cifar32 3->32 3x3 32x32", 32, 32, 3, 32, 3, 1, "valid", True, False),
     ("mnist28 1->32 3x3 28x28 b128", 128, 28, 1, 32, 3, 1, "valid", True, False),
+    ("sep 64->64 1x1 32x32", 32, 32, 64, 64, 1, 1, "valid", False, True),  # SeparableConv2D's pointwise
 ]
 
 
@@ -79,7 +83,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the cores)")
     parser.add_argument("--layers", nargs="*", default=None, help="substrings of the layer names to run")
+    parser.add_argument("--avx2", action="store_true", help="kernels compiled for AVX2 (bench.py's environment)")
     args = parser.parse_args()
+    if args.avx2 and os.environ.get("NUMBA_CPU_NAME") != "haswell":
+        from bench import avx2_env  # deferred: only for --avx2
+
+        rest = [a for a in sys.argv[1:] if a != "--avx2"]
+        sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
     if args.threads:
         parallel.set_num_threads(args.threads)
     print(f"command: {Path(sys.executable).name} {' '.join(sys.argv)}; commit {revision()}; "
