@@ -22,6 +22,10 @@ shared machine, several times.
    of a tensor read by several ops and freeing the graph), the ops' backward passes, the
    optimizer's updates, and the rest of ``train_on_batch`` (checking the batch, the loss and
    its logs, the metrics).
+3. **Kinds** (``--kinds``, a third timed run): the calling thread's time alone (wall less the
+   dispatches inside it) per layer class (its forward run), per op class (its backward pass),
+   for the whole backward walk and for the optimizer's ``ready``/``finish``: where the
+   "outside dispatches" time goes, by owner.
 """
 
 from __future__ import annotations
@@ -170,6 +174,75 @@ class _Framework:
         return [(name, value / steps) for name, value in rows]
 
 
+class _Kinds:
+    """Per layer class (its forward run) and per op class (its backward pass): calls, wall time
+    and the calling thread's time alone (wall less the pool's dispatches inside it: the
+    framework's Python, the engines' glue, serial kernels), plus the backward walk and the
+    optimizer's calls (``ready`` during the walk, ``finish`` after it). Installed like
+    `_Framework`, on classes and modules only."""
+
+    def __init__(self):
+        self.rows = collections.defaultdict(lambda: [0, 0.0, 0.0])  # key -> calls, wall, alone
+        self.dispatched = [0.0]
+        self._undo = []
+
+    def _account(self, key_of, fn):
+        rows, dispatched = self.rows, self.dispatched
+
+        def timed(*args, **kwargs):
+            d0, t0 = dispatched[0], time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                wall = time.perf_counter() - t0
+                row = rows[key_of(args)]
+                row[0] += 1
+                row[1] += wall
+                row[2] += wall - (dispatched[0] - d0)
+
+        return timed
+
+    def _set(self, owner, name, value):
+        self._undo.append((owner, name, owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def install(self) -> None:
+        dispatched = self.dispatched
+        for name in ("map_chunks", "map_pieces", "run_shared"):  # (inline runs count as dispatched: kernels)
+            plain = getattr(parallel, name)
+
+            def counted(*args, _plain=plain, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return _plain(*args, **kwargs)
+                finally:
+                    dispatched[0] += time.perf_counter() - t0
+
+            self._set(parallel, name, counted)
+        self._set(planner, "run_layer", self._account(lambda a: f"layer {type(a[0].layer).__name__}", planner.run_layer))
+        for cls in _op_classes():
+            for name in ("backward", "backward_sum"):
+                if name in cls.__dict__:
+                    self._set(cls, name, self._account(lambda a, k=f"op {cls.__name__}.{name}": k, cls.__dict__[name]))
+        self._set(backprop, "_propagate", self._account(lambda a: "backward walk (all of it)", backprop._propagate))
+        for name in ("ready", "finish"):
+            self._set(optimizer_base.StreamedStep, name,
+                      self._account(lambda a, k=f"optimizer {name}": k, optimizer_base.StreamedStep.__dict__[name]))
+
+    def remove(self) -> None:
+        for owner, name, plain in reversed(self._undo):
+            setattr(owner, name, plain)
+        self._undo = []
+
+    def report(self, steps: int) -> None:
+        print("calling thread alone, per kind (wall less the dispatches inside; dispatches run inline count "
+              "as dispatched), per step")
+        print(f"  {'':44}{'calls':>7}{'wall ms':>9}{'alone ms':>9}{'us/call':>9}")
+        for key, (calls, wall, alone) in sorted(self.rows.items(), key=lambda kv: -kv[1][2]):
+            print(f"  {key:44}{calls / steps:7.1f}{wall / steps * 1e3:9.2f}{alone / steps * 1e3:9.2f}"
+                  f"{alone / calls * 1e6:9.1f}")
+
+
 def _batch(case, model):
     rng = np.random.default_rng(0)
     x = rng.random((case.batch,) + model.input_shape[1:], dtype=np.float32)
@@ -177,7 +250,7 @@ def _batch(case, model):
     return x, y
 
 
-def profile(case_name: str, steps: int, framework: bool = True) -> None:
+def profile(case_name: str, steps: int, framework: bool = True, kinds: bool = False) -> None:
     case = CASES[case_name]
     model = build_model(case)
     x, y = _batch(case, model)
@@ -227,6 +300,20 @@ def profile(case_name: str, steps: int, framework: bool = True) -> None:
     print(f"framework, per step (timed run: step {step * 1e3:.2f} ms)")
     for name, value in timers.rows(steps, step):
         print(f"  {name:<52}{value * 1e3:9.2f} ms")
+    if not kinds:
+        return
+
+    table = _Kinds()
+    table.install()
+    try:
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        table.rows.clear()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    finally:
+        table.remove()
+    table.report(steps)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -234,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", choices=sorted(c for c in CASES if CASES[c].train), default="cifar32")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--no-framework", action="store_true", help="only the dispatch table")
+    parser.add_argument("--kinds", action="store_true",
+                        help="also the calling thread's time alone per layer class, op class, walk and optimizer call")
     parser.add_argument("--avx2", action="store_true",
                         help="AVX2 code on an AVX-512 machine (bench.py's setting: its own numba cache)")
     args = parser.parse_args(argv)
@@ -244,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
         sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
     print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors")
-    profile(args.case, args.steps, not args.no_framework)
+    profile(args.case, args.steps, not args.no_framework, args.kinds)
 
 
 if __name__ == "__main__":
