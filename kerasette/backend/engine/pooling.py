@@ -1,5 +1,5 @@
 """2-D max and average pooling and global average pooling of NHWC arrays on the numba kernels,
-split over the pool (pieces taken by the threads in turn: `parallel.map_pieces`).
+split over the pool (one chunk of images per thread, the calls prepared: `parallel.map_prepared`).
 
 Max pooling's forward pass keeps each window's winner (its flat position in the image's plane) so
 that the backward pass sends each output gradient straight to it. Average pooling leaves the
@@ -18,19 +18,20 @@ import weakref
 import numpy as np
 
 from kerasette.backend import memory, parallel
-from kerasette.backend.engine.elementwise import PASS_MIN, piece_work
+from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
 from kerasette.backend.kernels.simd import VECTOR_BYTES as _VECTOR_BYTES
 
 
-def _by_pieces(fn, array: np.ndarray, min_elements: int) -> None:
-    """``fn(first, last)`` over pieces of the batch (axis 0 of ``array``), taken by the threads in
-    turn (in the calling thread when ``array`` has fewer than ``min_elements`` elements); about
-    eight pieces for a large array (`elementwise.piece_work`), so that the threads finish
-    together."""
+def _by_pieces(call_of, array: np.ndarray, min_elements: int) -> None:
+    """Runs ``call_of(first, last)()`` (a kernel's call on images ``first:last``: a
+    ``functools.partial``) over the batch (axis 0 of ``array``): one contiguous chunk of images per
+    thread, the calls prepared by the calling thread (`parallel.map_prepared`: a worker reaches
+    its kernel after its dispatch alone), or one call here when ``array`` has fewer than
+    ``min_elements`` elements."""
     per_image = math.prod(array.shape[1:])
-    parallel.map_pieces(fn, array.shape[0], min_elements, per_image, piece_work(array.shape[0] * per_image))
+    parallel.map_prepared(lambda k, i, j: call_of(i, j), array.shape[0], min_elements, per_image)
 
 
 def _split_min() -> int:
@@ -78,12 +79,13 @@ def maxpool2d_forward(
     y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
     argmax = np.empty(y.shape, index_dtype)
     if y.size and _VECTOR_BYTES >= 64:
-        _by_pieces(lambda i, j: _pool.maxpool_forward(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
-                                                      pads[0], pads[2]), x, _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward, x[i:j], y[i:j], argmax[i:j], *pool_size,
+                                                     *strides, pads[0], pads[2]), x, _split_min())
     elif y.size:  # narrower vectors: the positions selected in lanes as wide as the values
         lane = np.int32 if x.dtype.itemsize <= 4 else np.int64
-        _by_pieces(lambda i, j: _pool.maxpool_forward_lanes(x[i:j], y[i:j], argmax[i:j], *pool_size, *strides,
-                                                            pads[0], pads[2], np.empty(chans, lane)), x, _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward_lanes, x[i:j], y[i:j], argmax[i:j],
+                                                     *pool_size, *strides, pads[0], pads[2], np.empty(chans, lane)),
+                   x, _split_min())
     if _tiles(x.shape, y.shape, pool_size, strides, padding):
         _TILED[id(argmax)] = argmax
     return y, argmax
@@ -128,10 +130,11 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     elif ((_TILED.get(id(argmax)) is argmax if pool_size is None
            else _tiles(x_shape, dy.shape, pool_size, strides or pool_size, padding))
           and (dy.dtype.itemsize > 4 or height * width <= 1 << 24)):  # positions exact in dy's dtype
-        _by_pieces(lambda i, j: _pool.maxpool_backward_tiles(dy[i:j], argmax[i:j], dx[i:j]), dx, _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_backward_tiles, dy[i:j], argmax[i:j], dx[i:j]), dx,
+                   _split_min())
     else:
         flat = dx.reshape(n_img, height * width, chans)
-        _by_pieces(lambda i, j: _pool.maxpool_backward(dy[i:j], argmax[i:j], flat[i:j]), dx,
+        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_backward, dy[i:j], argmax[i:j], flat[i:j]), dx,
                    _split_min())
     return dx
 
@@ -142,8 +145,8 @@ def avgpool2d_forward(x: np.ndarray, pool_size: tuple[int, int], strides: tuple[
     (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
     y = memory.empty_aligned((x.shape[0], oh_n, ow_n, x.shape[3]), x.dtype)
     if y.size:
-        _by_pieces(lambda i, j: _pool.avgpool_forward(x[i:j], y[i:j], *pool_size, *strides, pads[0], pads[2]), x,
-                  _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.avgpool_forward, x[i:j], y[i:j], *pool_size, *strides, pads[0],
+                                                 pads[2]), x, _split_min())
     return y
 
 
@@ -155,8 +158,8 @@ def avgpool2d_backward(dy: np.ndarray, x_shape: tuple[int, int, int, int], pool_
     if not dy.size:
         dx[...] = 0
     else:
-        _by_pieces(lambda i, j: _pool.avgpool_backward(dy[i:j], dx[i:j], *pool_size, *strides, pads[0], pads[2]),
-                  dx, _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.avgpool_backward, dy[i:j], dx[i:j], *pool_size, *strides,
+                                                 pads[0], pads[2]), dx, _split_min())
     return dx
 
 
