@@ -84,11 +84,6 @@ class Values:
     def put(self, key: KerasTensor, value: Tensor, channels_last: bool) -> None:
         self._made[id(key)] = (value, channels_last)
 
-    def alias(self, key: KerasTensor, source: KerasTensor) -> None:
-        self._made[id(key)] = self._made[id(source)]
-        if id(source) in self.masks:
-            self.masks[id(key)] = self.masks[id(source)]
-
     def drop(self, keys: list[int]) -> None:
         for key in keys:
             self._made.pop(key, None)
