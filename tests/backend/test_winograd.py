@@ -234,8 +234,9 @@ def test_vector_side_rule():
 
 @pytest.mark.parametrize("cpu, features", NARROWER_CPUS)
 def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
-    """The explicit vector transforms with 16- and 32-byte vectors (CPUs without AVX-512), in a
-    numba cache of their own: the transforms and every pass against the references."""
+    """The explicit vector transforms and the fused kernels with 16- and 32-byte vectors (CPUs
+    without AVX-512), in a numba cache of their own: the transforms, the fused kernels and every
+    pass against the references."""
     body = (
         "import numpy as np\n"
         "from tests.backend import test_winograd as t\n"
@@ -246,5 +247,87 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "for dtype in (np.float32, np.float64):\n"
         "    for case in (t.CASES[0], t.CASES[5]):\n"
         "        t.test_winograd_passes_match_references(case, dtype, None)\n"
+        "    t.test_fused_kernels_match_references((2, 9, 10, 'same'), dtype)\n"
+        "t.test_fused_side_rule()\n"
     )
     run_with_narrower_vectors(body, cpu, features, tmp_path)
+
+
+def _fused_channels(dtype):
+    """The channel counts that take the fused kernels for ``dtype`` on this machine's vectors."""
+    itemsize = np.dtype(dtype).itemsize
+    return [c for c in (8, 16) if kernels.fused_side(c, c, itemsize)]
+
+
+def _guarded(rng, shape, dtype, fill=True, pad=64):
+    """An array of ``shape`` inside a larger buffer of sentinels (for writes past its ends)."""
+    size = int(np.prod(shape))
+    buf = np.full(size + 2 * pad, 7.0, dtype)
+    a = buf[pad : pad + size].reshape(shape)
+    if fill:
+        a[...] = rng.standard_normal(shape)
+    return buf, a
+
+
+def _untouched(buf, a, pad=64):
+    return (buf[:pad] == 7).all() and (buf[pad + a.size :] == 7).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 9, 10, "same"), (3, 10, 14, "valid"), (1, 6, 6, "valid")])
+def test_fused_kernels_match_references(shape, dtype):
+    """The fused kernels (groups of tiles, register-blocked products) against the slow references:
+    the forward pass with bias, residual and ReLU against the direct convolution, ``dU`` against
+    the einsum of the (tested) transforms; several groups and a partial one; nothing written
+    outside the arrays; and the engine takes them for these channel counts."""
+    channels = _fused_channels(dtype)
+    if not channels:
+        pytest.skip("no fused channel count for this dtype and vector width")
+    n, h, w, padding = shape
+    rng = np.random.default_rng(8)
+    for chans in channels:
+        assert winograd._fused(chans, chans, dtype)
+        pad = 1 if padding == "same" else 0
+        oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+        tiles_h, tiles_w = -(-oh // 4), -(-ow // 4)
+        bx, x = _guarded(rng, (n, h, w, chans), dtype)
+        wt = rng.standard_normal((3, 3, chans, chans)).astype(dtype)
+        bu, u = _guarded(rng, (36, chans, chans), dtype)
+        u[...] = winograd.kernel_transform(wt)
+        b = rng.standard_normal(chans).astype(dtype)
+        r = rng.standard_normal((n, oh, ow, chans)).astype(dtype)
+        by, y = _guarded(rng, (n, oh, ow, chans), dtype, fill=False)
+        group = winograd.FUSED_GROUP + 1
+        bv, v = _guarded(rng, (36, group, chans), dtype)
+        bm, m = _guarded(rng, (36, group, chans), dtype)
+        kernels.conv_chunk_fused(x, u, y, v, m, tiles_h, tiles_w, pad, pad, b, True, r, True, True)
+        conv_ref = ref_conv(x.astype(np.float64), wt.astype(np.float64), None, (1, 1), padding)
+        tol = 1e-11 if dtype == np.float64 else 2e-5 * np.abs(conv_ref).max()
+        np.testing.assert_allclose(y, np.maximum(conv_ref + b + r, 0), rtol=0, atol=tol)
+        assert all(_untouched(buf, a) for buf, a in [(bx, x), (bu, u), (by, y), (bv, v), (bm, m)])
+
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        bdu, du = _guarded(rng, (36, chans, chans), dtype)
+        kernels.weight_grad_chunk_fused(dy, x, du, v, m, tiles_h, tiles_w, pad, pad)
+        total = n * tiles_h * tiles_w
+        vt = np.empty((36, total, chans), dtype)
+        kernels.input_transform(x, vt, 0, total, tiles_h, tiles_w, pad, pad)
+        dm = np.empty((36, total, chans), dtype)
+        kernels.output_grad_transform(dy, dm, 0, total, tiles_h, tiles_w)
+        expected = np.einsum("etc,etf->ecf", vt.astype(np.float64), dm.astype(np.float64))
+        np.testing.assert_allclose(du, expected, rtol=0, atol=(1e-10 if dtype == np.float64 else 1e-5)
+                                   * np.abs(expected).max())
+        assert all(_untouched(buf, a) for buf, a in [(bx, x), (bdu, du), (bv, v), (bm, m)])
+
+
+def test_fused_side_rule():
+    """Both sides whole vectors of at most 64 bytes and the input's channels a multiple of 8; the
+    kernels' compiled rule agrees with the Python one."""
+    assert not kernels.fused_side(16, 32, 4) and not kernels.fused_side(32, 16, 4)
+    assert not kernels.fused_side(3, 16, 4) and not kernels.fused_side(0, 16, 4)
+    assert kernels.fused_side(16, 16, 4)  # 16 float32 channels: one or two vectors on every width
+    compiled = numba.njit(lambda c, f, s: kernels.fused_side(c, f, s))
+    for chans in (4, 8, 12, 16, 32):
+        for cout in (8, 16, 24):
+            for itemsize in (4, 8):
+                assert compiled(chans, cout, itemsize) == kernels.fused_side(chans, cout, itemsize)

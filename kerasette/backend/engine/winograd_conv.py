@@ -75,6 +75,27 @@ def kernel_grad(du: np.ndarray) -> np.ndarray:
     return np.matmul(gt, rows).reshape(3, 3, *du.shape[1:])  # [p, q] = sum_j G[j, q] rows[p, j]
 
 
+#: Tiles per group of the fused kernels (`kerasette.backend.kernels.winograd_fused`, 16 channels a
+#: side; a multiple of its ``TILES``): the group's transformed tiles and products stay in L1. The
+#: scratch holds one tile more, so that a tile's 36 points, a plane apart, do not share a few L1
+#: sets (see `_blocks`). ResNet-20's 16 -> 16 layer, one thread, the parts of the forward pass
+#: (input transform, products, output transform, ms; noisy machine): 8 tiles 0.20, 0.31, 0.17;
+#: 16 tiles 0.36, 0.29, 0.18 (17 planes: 0.31); 32 tiles 0.41, 0.30, 0.20 (33 planes: 0.31).
+FUSED_GROUP = 8
+
+
+def _fused(chans: int, cout: int, dtype) -> bool:
+    """Whether a layer takes the fused kernels (`winograd_fused.fused_side`: both sides' channels
+    whole vectors of at most 64 bytes, the input's a multiple of 8)."""
+    return _wino.fused_side(chans, cout, np.dtype(dtype).itemsize)
+
+
+def _group(chans, cout, dtype, scratch):
+    """V and M scratch of the fused kernels: :data:`FUSED_GROUP` tiles, planes one tile longer."""
+    return (scratch("wino_fused_v", (36, FUSED_GROUP + 1, chans), dtype),
+            scratch("wino_fused_m", (36, FUSED_GROUP + 1, cout), dtype))
+
+
 def _vector_side(chans: int, cout: int, dtype) -> bool:
     """Whether either side's channels take the explicit vector transforms
     (`kerasette.backend.kernels.winograd.vector_side`: whole vectors of at most 64 bytes; 16
@@ -121,8 +142,14 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
         residual: optional array added before the ReLU, the shape and dtype of ``y``,
             C-contiguous; only read. If it shares memory with ``y`` it is copied first.
     """
-    tiles_h, tiles_w, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2], x.dtype,
-                                      scratch, block_bytes)
+    if _fused(u.shape[1], u.shape[2], x.dtype):
+        tiles_h, tiles_w = -(-y.shape[1] // 4), -(-y.shape[2] // 4)
+        v, mm = _group(u.shape[1], u.shape[2], x.dtype, scratch)
+        chunk = _wino.conv_chunk_fused
+    else:
+        tiles_h, tiles_w, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2], x.dtype,
+                                          scratch, block_bytes)
+        chunk = _wino.conv_chunk_v if _vector_side(u.shape[1], u.shape[2], x.dtype) else _wino.conv_chunk
     bias = u[0, 0] if b is None else b
     if residual is None:
         # never read, but the vectorised loops check at run time that the arrays they read and
@@ -131,7 +158,6 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
         res = scratch("wino_no_residual", y.shape, y.dtype)
     else:
         res = residual.copy() if np.may_share_memory(residual, y) else residual
-    chunk = _wino.conv_chunk_v if _vector_side(u.shape[1], u.shape[2], x.dtype) else _wino.conv_chunk
     chunk(x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res, residual is not None, relu)
 
 
@@ -174,9 +200,14 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
         pads, scratch, block_bytes: as for :func:`conv`.
     """
     chans, cout = x.shape[3], dy.shape[3]
+    du = np.empty((36, chans, cout), x.dtype)
+    if _fused(chans, cout, x.dtype):
+        tiles_h, tiles_w = -(-dy.shape[1] // 4), -(-dy.shape[2] // 4)
+        v, dm = _group(chans, cout, x.dtype, scratch)
+        _wino.weight_grad_chunk_fused(dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+        return du
     tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype, scratch,
                                       block_bytes)
-    du = np.empty((36, chans, cout), x.dtype)
     chunk = _wino.weight_grad_chunk_v if _vector_side(chans, cout, x.dtype) else _wino.weight_grad_chunk
     chunk(dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
     return du

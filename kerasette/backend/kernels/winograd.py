@@ -7,18 +7,21 @@ image ``n``, with tiles numbered ``t = (n * tiles_h + th) * tiles_w + tw``. Its 
 element-wise products of the algorithm are 36 matrix products over channels, which
 :func:`conv_chunk` and :func:`weight_grad_chunk` hand to numpy's BLAS from inside the kernel.
 
-The code is in three modules, along its seams:
+The code is in four modules, along its seams:
 
 * `kerasette.backend.kernels.winograd_tiles`: one tile (the 1-D transforms of Lavin and Gray
   for the points 0, 1, -1, 2, -2, inf, and the 2-D tile code, as loops LLVM vectorises and as
   explicit vectors);
 * `kerasette.backend.kernels.winograd_transforms`: a range of tiles (the input, output and
   output-gradient transforms, each also a kernel callable from Python);
+* `kerasette.backend.kernels.winograd_fused`: layers with 16 channels a side (8 with AVX2 too:
+  :func:`fused_side`), the transforms and register-blocked products of a small group of tiles
+  fused in L1 (:func:`conv_chunk_fused`, :func:`weight_grad_chunk_fused`, defined here);
 * here: the transforms as C functions and the kernels of a chunk (:func:`conv_chunk`,
-  :func:`weight_grad_chunk`, :func:`input_grad_chunk`, and the ``_v`` twins of the first two);
-  the public names of the other two modules are importable from here.
+  :func:`weight_grad_chunk`, :func:`input_grad_chunk`, the ``_v`` twins of the first two, and
+  the fused kernels); the public names of the other modules are importable from here.
 
-numba's on-disk cache checks only the file of a kernel: after editing one of the other two
+numba's on-disk cache checks only the file of a kernel: after editing one of the other
 modules, touch this one (or clear the cache), or the kernels here keep their cached code.
 
 Where a side's channels are whole vectors and at most 64 bytes (:func:`vector_side`: 16 float32
@@ -43,6 +46,7 @@ from numba.extending import overload
 
 from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import CFunction, kernel
+from kerasette.backend.kernels.winograd_fused import TILES, _conv_fused, _weight_grad_fused, fused_side
 from kerasette.backend.kernels.winograd_tiles import vector_side
 from kerasette.backend.kernels.winograd_transforms import (
     _input_grad_transform,
@@ -61,9 +65,9 @@ from kerasette.backend.kernels.winograd_transforms import (
     output_transform_v,
 )
 
-__all__ = ["conv_chunk", "conv_chunk_v", "input_grad_chunk", "input_grad_transform", "input_transform", "input_transform_v", "output_grad_transform",
+__all__ = ["TILES", "conv_chunk", "conv_chunk_fused", "conv_chunk_v", "fused_side", "input_grad_chunk", "input_grad_transform", "input_transform", "input_transform_v", "output_grad_transform",
            "output_grad_transform_v", "output_transform", "output_transform_v", "vector_side",
-           "weight_grad_chunk", "weight_grad_chunk_v"]
+           "weight_grad_chunk", "weight_grad_chunk_fused", "weight_grad_chunk_v"]
 
 
 # The transforms as C functions for conv_chunk and weight_grad_chunk (see `_jit.CFunction`):
@@ -301,3 +305,22 @@ def weight_grad_chunk_v(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
         for e in range(36):
             blas.gemm(True, False, chans, cout, t1 - t0, v, e * block * chans, chans,
                       dm, e * block * cout, cout, 0.0 if t0 == 0 else 1.0, du, e * chans * cout, cout)
+
+
+
+@kernel
+def conv_chunk_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu):
+    """:func:`conv_chunk` where both sides' channels are :func:`fused_side`: per group of tiles
+    (``v.shape[1]``, a multiple of :data:`TILES`), the explicit-vector input transform, the
+    register-blocked products and the output transform, the group's points in L1
+    (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`conv_chunk`."""
+    _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu)
+
+
+@kernel
+def weight_grad_chunk_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
+    """:func:`weight_grad_chunk` where both sides' channels are :func:`fused_side`: per group of
+    tiles, both transforms into L1-resident scratch and ``dU`` accumulated by register-blocked
+    code (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`weight_grad_chunk`
+    (``v.shape[1]`` any group size)."""
+    _weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl)
