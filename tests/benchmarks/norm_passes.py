@@ -17,7 +17,8 @@ settings take turns ``--rounds`` times, so that a busy spell falls on both. Run 
 ``chrt -f 10`` on a shared machine.
 
 With ``--ops`` it times the ops instead (`op_rows`): batch normalization's forward and backward
-passes as a ResNet-20 training step runs them, and the layer at inference on 32x32x32x64.
+passes as a ResNet-20 training step runs them (on rows each pass one kernel call per thread:
+`kerasette.backend.kernels.normalization_passes`), and the layer at inference on 32x32x32x64.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def main() -> None:
 
     saved = parallel.num_threads()
     print(f"median us of {args.repeats} x {args.rounds} calls; split from {elementwise.PASS_MIN} values "
-          f"in pieces of elementwise.piece_work(n); pool threads available: {saved}")
+          f"(maps: one prepared chunk per thread; reductions: pieces of elementwise.piece_work(n); "
+          f"the ops' passes on rows: one kernel call per thread); pool threads available: {saved}")
     print(f"{'shape':16} {'pass':15} {'1 thr':>8} {'2 thr':>8} {'ratio':>6}")
     if args.ops:
         for label, name, fn, setup in op_rows():
