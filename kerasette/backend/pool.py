@@ -56,9 +56,11 @@ SETTLE_US = 30
 #: the worker only calls a kernel, its arguments made): from the acknowledgement to the kernel's
 #: release of the GIL took 21 us for a Winograd chunk's own Python (18.6 of them in the engine,
 #: with the caches of the worker's core cold after its last pass), 3-5 us for a prepared call.
-#: ResNet-20 predict, batch 32, its 16 Winograd passes prepared, in-process alternating blocks
-#: (180 calls each, load 10): settle 30 unprepared 11.10 ms; prepared, settle 8: 11.00, 12:
-#: 10.89, 16: 10.91, 20: 10.94.
+#: ResNet-20 predict, batch 32, its 16 Winograd passes prepared (a prototype), in-process
+#: alternating blocks (180 calls each, load 10): settle 30 unprepared 11.10 ms; prepared, settle
+#: 8: 11.00, 12: 10.89, 16: 10.91, 20: 10.94; at load 3-5, unprepared vs prepared at 12 us
+#: differed by -0.12 to +0.25 ms (noise). The seed convnet's prediction (its elementwise passes
+#: prepared), settle 6, 12, 20, 30 us: 35.2, 35.1, 34.8, 34.9 ms (noise).
 PREPARED_SETTLE_US = 12
 
 
