@@ -59,8 +59,16 @@ class KerasTensor:
         self.dtype = np.dtype(dtype)
         self.name = name or state.tensor_names.unique("keras_tensor")
         self.node = node
-        self._probes = probes if probes is not None else _placeholder_probes(self.shape, self.dtype)
+        self._probe_values = probes
         self._keras_history = None  # (layer, node index, tensor index) in the functional API
+
+    @property
+    def _probes(self) -> tuple[np.ndarray, ...]:
+        """The probe values, made on first use for a tensor given none (a placeholder, a
+        layer's output: most are never read, and a layer's can be large)."""
+        if self._probe_values is None:
+            self._probe_values = _placeholder_probes(self.shape, self.dtype)
+        return self._probe_values
 
     @property
     def ndim(self) -> int:

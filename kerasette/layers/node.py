@@ -146,7 +146,7 @@ def call_layer_symbolic(layer, inputs, **kwargs):
     outs = []
     for i, shape in enumerate(out_shape if many else [out_shape]):
         suffix = f"output_{node_index}" + (f"_{i}" if many else "")
-        out = KerasTensor(shape, tensors[0].dtype, name=f"{layer.name}/{suffix}", node=node, probes=())
+        out = KerasTensor(shape, tensors[0].dtype, name=f"{layer.name}/{suffix}", node=node)
         out._keras_history = (layer, node_index, i)
         outs.append(out)
     node.outputs = outs

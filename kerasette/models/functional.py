@@ -162,6 +162,13 @@ class LayerGraph:
                     f"{where}: graph disconnected: output(s) need input '{t.name}' {t.shape}, which is not "
                     f"among the model's inputs {[i.name for i in self.inputs]}"
                 )
+        for t in reached:
+            if t.node is not None and t.node.layer is None:
+                raise ValueError(
+                    f"{where}: tensor '{t.name}' {t.shape} is the result of a backend op, not of a layer; "
+                    "a model's graph is made of layers: wrap the op in a Lambda layer, "
+                    "e.g. Lambda(lambda t: K.square(t))(x)"
+                )
         reached_ids = {id(t) for t in reached}
         for t in self.inputs:
             if id(t) not in reached_ids:

@@ -14,6 +14,7 @@ from kerasette.layers import (
     Dense,
     Flatten,
     Input,
+    Lambda,
     Maximum,
     MaxPooling2D,
     Minimum,
@@ -286,3 +287,26 @@ def test_a_frozen_model_inside_another_is_not_trained():
     outer.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=2, verbose=0)
     for a, b in zip(before, base.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_backend_ops_apply_to_a_layers_output():
+    """A backend op on a layer's symbolic output infers its shape and runs in K.function
+    (a layer's output made no probe values, and the op's shape inference read them)."""
+    inp = Input(shape=(4,))
+    layer = Dense(3)
+    squared = K.square(layer(inp))
+    assert squared.shape == (None, 3)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype("float32")
+    dense = x @ layer.kernel.numpy() + layer.bias.numpy()
+    np.testing.assert_allclose(K.function([inp], [squared])([x])[0], np.square(dense), rtol=1e-6)
+    model = Model(inp, Lambda(lambda t: K.sum(K.square(t), axis=-1, keepdims=True))(layer(inp)))
+    want = np.square(dense).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5)
+
+
+def test_a_backend_op_in_a_models_graph_names_the_tensor_and_the_fix():
+    inp = Input(shape=(4,))
+    out = K.square(Dense(3)(inp))
+    with pytest.raises(ValueError, match=r"tensor 'square_\d+' \(None, 3\) is the result of a backend op, "
+                                         r"not of a layer.*wrap the op in a Lambda layer"):
+        Model(inp, out)
