@@ -31,11 +31,16 @@ channels must be a multiple of ``simd.lanes(itemsize)`` (16 float32 values with 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import inline as _inline
 from kerasette.backend.kernels._jit import kernel, linked
-from kerasette.backend.kernels.simd import (
+from kerasette.backend.kernels.simd import (  # and simd's own helpers, for the pair intrinsics
     VECTOR_BYTES,
+    _contiguous,
+    _element_pointer,
+    _vector_of,
     lanes,
     vadd,
     vbroadcast,
@@ -303,17 +308,50 @@ def _store_one(yf, at, a0, b0, relu, zero):
     vstore(yf, at, vmax(a0, zero) if relu else a0)
 
 
-@_inline
-def _load_pair(a, at, nl):
-    """The two vectors at ``a[at:]`` (``nl`` lanes each), one after the other."""
-    return vload(a, at), vload(a, at + nl)
+@intrinsic
+def _load_pair(typingctx, a, at, nl):
+    """The two vectors at ``a[at:]``, one after the other (``nl``: the lanes of a vector, which
+    the calling kernels check against the compiled width with `_check_width`).
+
+    Intrinsics, this and :func:`_put_pair`, rather than ``_inline`` helpers over
+    `kerasette.backend.kernels.simd`'s: numba types an intrinsic's call once, where it copies
+    an inline helper's IR into each of the kernel-gradient kernels' 10 to 20 call sites and
+    types it again there (with arrays among their arguments, they cannot be `_jit.linked`).
+    """
+    if not _contiguous(a):
+        return None
+    vector = _vector_of(a.dtype)
+    pair = types.UniTuple(vector, 2)
+
+    def codegen(context, builder, sig, args):
+        first = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        vptr = context.get_value_type(vector).as_pointer()
+        align = a.dtype.bitwidth // 8
+        second = builder.gep(first, [context.get_constant(types.intp, vector.count)])
+        v0 = builder.load(builder.bitcast(first, vptr), align=align)
+        v1 = builder.load(builder.bitcast(second, vptr), align=align)
+        return context.make_tuple(builder, pair, [v0, v1])
+
+    return pair(a, at, nl), codegen
 
 
-@_inline
-def _put_pair(a, at, v0, v1):
-    """Stores ``v0`` and ``v1`` at ``a[at:]``, one vector after the other."""
-    vstore(a, at, v0)
-    vstore(a, at + lanes(a.itemsize), v1)
+@intrinsic
+def _put_pair(typingctx, a, at, v0, v1):
+    """Stores the vectors ``v0`` and ``v1`` at ``a[at:]``, one after the other (see
+    :func:`_load_pair`)."""
+    if not (_contiguous(a) and v0 == v1 == _vector_of(a.dtype)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        first = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        vptr = args[2].type.as_pointer()
+        align = a.dtype.bitwidth // 8
+        second = builder.gep(first, [context.get_constant(types.intp, v0.count)])
+        builder.store(args[2], builder.bitcast(first, vptr), align=align)
+        builder.store(args[3], builder.bitcast(second, vptr), align=align)
+        return context.get_dummy_value()
+
+    return types.none(a, at, v0, v1), codegen
 
 
 @kernel
