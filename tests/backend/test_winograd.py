@@ -209,6 +209,16 @@ def test_residual_epilogue_matches_numpy(case, dtype, block_bytes):
         np.testing.assert_array_equal(inplace, y)
 
 
+@pytest.mark.parametrize("chunk, fix", [(kernels.conv_chunk, "conv_chunk_res"), (kernels.conv_chunk_v, "conv_chunk_v_res")])
+def test_the_kernels_without_residual_code_refuse_a_residual(chunk, fix):
+    """conv_chunk and conv_chunk_v leave the residual's code out (models without residual sums do
+    not compile it): asked for one, they say which kernel adds it instead of ignoring it."""
+    x, y = np.zeros((1, 6, 6, 8), np.float32), np.zeros((1, 4, 4, 8), np.float32)
+    u, v, mm = (np.zeros((36, 8, 8), np.float32) for _ in range(3))
+    with pytest.raises(ValueError, match=f"a residual needs {fix}"):
+        chunk(x, u, y, v, mm, 1, 1, 0, 0, np.zeros(8, np.float32), False, y.copy(), True, False)
+
+
 def test_dispatch():
     assert winograd.usable((3, 3), (1, 1), 16, (4, 4))
     assert winograd.usable((3, 3), (1, 1), 3, (8, 8))  # RGB input

@@ -149,7 +149,11 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
     else:
         tiles_h, tiles_w, v, mm = _blocks(y.shape[1:3], x.shape[0], u.shape[1], u.shape[2], x.dtype,
                                           scratch, block_bytes)
-        chunk = _wino.conv_chunk_v if _vector_side(u.shape[1], u.shape[2], x.dtype) else _wino.conv_chunk
+        vectors = _vector_side(u.shape[1], u.shape[2], x.dtype)
+        if residual is None:
+            chunk = _wino.conv_chunk_v if vectors else _wino.conv_chunk
+        else:
+            chunk = _wino.conv_chunk_v_res if vectors else _wino.conv_chunk_res
     bias = u[0, 0] if b is None else b
     if residual is None:
         # never read, but the vectorised loops check at run time that the arrays they read and
