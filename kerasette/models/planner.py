@@ -182,7 +182,7 @@ class _Program:
                 stands_for[id(step.output)] = stands_for.get(id(step.alias_of), step.alias_of)
 
         def source(item):
-            return _resolve(item, stands_for)
+            return substitute(item, lambda t: stands_for.get(id(t), t))
 
         running = [_resolved_step(step, source) for step in steps if step.alias_of is None]
         self.outputs = [source(t) for t in outputs]
@@ -204,27 +204,16 @@ def _step(tensor: KerasTensor) -> Step:
     return Step(tensor, node.layer, call_inputs(), isinstance(arg, (list, tuple)), index=index, keywords=keywords)
 
 
-def _resolve(item, stands_for: dict):
-    """``item`` (a symbolic tensor, or nested lists, tuples and dicts of values) with each tensor
-    an alias step computes replaced by the tensor whose value it is."""
-    if isinstance(item, KerasTensor):
-        return stands_for.get(id(item), item)
-    if isinstance(item, (list, tuple)):
-        return type(item)(_resolve(x, stands_for) for x in item)
-    if isinstance(item, dict):
-        return {key: _resolve(value, stands_for) for key, value in item.items()}
-    return item
-
-
 def _resolved_step(step: Step, source) -> Step:
     """A copy of ``step`` reading each tensor as ``source`` gives it (its residual sum's Add too)."""
-    resolved = dataclasses.replace(step, inputs=[source(t) for t in step.inputs], keywords=source(step.keywords))
+    resolved = dataclasses.replace(step, inputs=[source(t) for t in step.inputs],
+                                   keywords={key: source(value) for key, value in step.keywords.items()})
     if step.residual is not None:
         resolved.residual = source(step.residual)
         resolved.sum_step = dataclasses.replace(step.sum_step, inputs=[source(t) for t in step.sum_step.inputs])
     if step.layer is None:
         node = step.output.node
-        resolved.call = (source(node.args), source(dict(node.kwargs)))
+        resolved.call = (source(node.args), {key: source(value) for key, value in node.kwargs.items()})
     return resolved
 
 

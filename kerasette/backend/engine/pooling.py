@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from kerasette.backend import memory, parallel
-from kerasette.backend.engine.elementwise import PASS_MIN
+from kerasette.backend.engine.elementwise import PASS_MIN, split_map
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
 from kerasette.backend.kernels.simd import VECTOR_BYTES as _VECTOR_BYTES
@@ -30,8 +30,7 @@ def _by_pieces(call_of, array: np.ndarray, min_elements: int) -> None:
     thread, the calls prepared by the calling thread (`parallel.map_prepared`: a worker reaches
     its kernel after its dispatch alone), or one call here when ``array`` has fewer than
     ``min_elements`` elements."""
-    per_image = math.prod(array.shape[1:])
-    parallel.map_prepared(lambda k, i, j: call_of(i, j), array.shape[0], min_elements, per_image)
+    split_map(call_of, array.shape[0], math.prod(array.shape[1:]), min_elements)
 
 
 def _split_min() -> int:
