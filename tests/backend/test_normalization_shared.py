@@ -156,6 +156,44 @@ def test_backward_shared_is_the_passes_one_by_one(dtype, pieces, parts, late, re
             np.testing.assert_array_equal(gs, g)  # no map: the gradient untouched
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pieces, parts, late", [(1, 1, False), (6, 2, False), (6, 2, True), (9, 3, False)])
+def test_affine_backward_shared_is_the_pieces_one_by_one(dtype, pieces, parts, late):
+    """Inference batch normalization's backward pass (`affine_backward_rows_shared`): the input
+    gradient and each piece's sums as `affine_backward_rows` gives them piece by piece, and the
+    folded sums against a float64 numpy reference."""
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(8)
+    rows, width = 45, 32
+    x = (rng.standard_normal((rows, width)) * 2 + 1).astype(dtype)
+    g = rng.standard_normal((rows, width)).astype(dtype)
+    scale = rng.uniform(0.5, 1.5, width).astype(dtype)
+    bounds = _bounds(rows, pieces)
+    want_totals = np.zeros((pieces, 2, width + PAD))
+    want_dx = np.empty_like(g)
+    p1, p2 = np.empty(width, dtype), np.empty(width, dtype)
+    for p in range(pieces):
+        i, j = bounds[p], bounds[p + 1]
+        kernels.affine_backward_rows(g[i:j], x[i:j], scale, want_dx[i:j], want_totals[p, 0, :width],
+                                     want_totals[p, 1, :width], p1, p2)
+    for _ in range(3 if parts > 1 and not late else 1):
+        totals = np.zeros((pieces, 2, width + PAD))
+        scratch = np.empty((parts, 2, width + PAD), dtype)
+        claims, state = np.zeros((2, parts), np.int64), np.zeros(2, np.int64)
+        dx = np.full_like(g, np.nan)
+        _run_threads(lambda me, totals=totals, scratch=scratch, claims=claims, state=state, dx=dx:
+                     passes.affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, dx),
+                     parts, late)
+        np.testing.assert_array_equal(dx, want_dx)
+        np.testing.assert_array_equal(totals, want_totals)
+        s1, s2 = np.empty((2, width))
+        kernels.fold_totals(totals, width, width, s1, s2)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(s1, g.astype(np.float64).sum(axis=0), rtol=tol, atol=tol * rows)
+        np.testing.assert_allclose(s2, (g.astype(np.float64) * x).sum(axis=0), rtol=tol, atol=tol * rows * 4)
+        np.testing.assert_allclose(dx, g.astype(np.float64) * scale, rtol=tol)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("shape", [(32, 8, 8, 64), (8, 16, 16, 32), (16, 32, 32, 16), (3, 5, 7, 16)])

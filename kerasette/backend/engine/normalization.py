@@ -14,8 +14,10 @@ one kernel call per thread (`kerasette.backend.kernels.normalization_passes`, th
 one call, the calls prepared by the calling thread (`parallel.map_prepared`). One hand-off to
 the pool per pass where the reduction and the map took one each: on two threads (a loaded
 machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us where the two passes took
-351-357, the 32x16x16x32 backward pass 127-130 us where they took 238-242. The other passes
-(planes, the inference map, the layer's other uses) go pass by pass.
+351-357, the 32x16x16x32 backward pass 127-130 us where they took 238-242. Inference's backward
+pass on rows (`affine_backward`) is one kernel call per thread too: at 32x32x32x64 on two threads
+0.53-0.87 ms where the pieces taken in turn (a Python call and a GIL hand-over each) took
+1.14-1.19. The other passes (planes, the inference map, the layer's other uses) go pass by pass.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -211,18 +213,20 @@ class ChannelView:
 
     def affine_backward(self, g: np.ndarray, x: np.ndarray, scale: np.ndarray):
         """``(g * scale, sum(g), sum(g * x))`` per channel: the gradients of ``x * scale + shift``
-        (rows: in one sweep; planes: a map and a reduction)."""
+        (rows: in one sweep, one kernel call per thread, `_shared`; planes: a map and a
+        reduction)."""
         if not self.rows:
             zeros = np.zeros(self.channels)
             dshift, dscale = self.sums(g, x, zeros, zeros)
             return self.affine(g, scale, zeros), dshift, dscale
+        bounds = self._bounds()
+        pieces, width = len(bounds) - 1, self.shape[1]
         dx = memory.empty_aligned(self.shape, g.dtype)
-        scale = self.tile(scale, g.dtype)
-
-        def kernel(g_piece, x_piece, dx_piece, *sums):
-            _k.affine_backward_rows(g_piece, x_piece, scale, dx_piece, *sums)
-
-        dshift, dscale = self._reduce(kernel, (g, x, dx), ())
+        totals = np.zeros((pieces, 2, width + _PAD))
+        self._shared(_passes.affine_backward_rows_shared, (g, x, self.tile(scale, g.dtype), bounds, totals), (dx,),
+                     pieces, g.dtype)
+        dshift, dscale = np.empty(self.channels), np.empty(self.channels)
+        _k.fold_totals(totals, width, self.channels, dshift, dscale)
         return dx, dshift, dscale
 
     def normalize(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float, relu: bool = False):

@@ -15,13 +15,15 @@ the passes one by one: the same bits on any thread count); the thread that finis
 piece (``state[0]`` counts them) computes the per-channel numbers and says so in ``state[1]``,
 which the others watch (spinning, without the GIL) before they take pieces of the map. A thread
 only waits for pieces that running threads have taken; one that starts late finds the pieces
-taken and the numbers ready, and returns.
+taken and the numbers ready, and returns. Inference's backward pass (`affine_backward_rows_shared`)
+is a reduction and a map in one sweep, its pieces shared the same way with nothing to wait for.
 """
 
 from __future__ import annotations
 
 from kerasette.backend.kernels._jit import inline, kernel
 from kerasette.backend.kernels.normalization import (
+    affine_backward_rows,
     batch_norm_backward_coefficients,
     batch_norm_coefficients,
     channel_affine2_rows,
@@ -131,5 +133,26 @@ def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre,
             channel_affine2_rows(g[i:j], x[i:j], a, b, c0, dx[i:j])
 
 
+def _affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, dx):
+    """The backward pass of inference batch normalization's map ``y = x * scale + shift`` on
+    (R, W) rows: `_affine_backward_rows` (``dx = g * scale``, and ``sum(g)``, ``sum(g * x)``) piece
+    by piece, each piece into its own float64 totals (the caller adds them up in piece order:
+    the same bits on any thread count), the pieces shared as the module docstring says
+    (``claims[0]``; ``state`` unused: no map waits for the sums).
+
+    Args: as `_batch_norm_forward_rows_shared` (``bounds`` ... ``me``); ``scale``: (W,) of
+    ``g``'s dtype; ``dx``: (R, W), written.
+    """
+    pieces, width = bounds.shape[0] - 1, g.shape[1]
+    while True:
+        p = _take_segment(claims[0], me, pieces)
+        if p < 0:
+            return
+        i, j = bounds[p], bounds[p + 1]
+        affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[p, 0, :width], totals[p, 1, :width],
+                             scratch[me, 0, :width], scratch[me, 1, :width])
+
+
 batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
 batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
+affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
