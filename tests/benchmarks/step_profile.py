@@ -26,6 +26,11 @@ shared machine, several times.
    dispatches inside it) per layer class (its forward run), per op class (its backward pass),
    for the whole backward walk and for the optimizer's ``ready``/``finish``: where the
    "outside dispatches" time goes, by owner.
+4. **Joins** (``--joins``, a fourth timed run): how long the calling thread waits for the pool's
+   workers once its own chunk is done (``Pool.run``'s joins), per call site: time in which it
+   could run Python of its own (the next op's preparation, small optimizer updates) if the
+   work were handed to it. A large wait per join means the chunks are uneven (the worker's
+   chunk longer, or started late).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ sys.path.insert(0, str(HERE))
 from cases import CASES, NUM_CLASSES  # noqa: E402
 from kerasette_reference import build_model  # noqa: E402
 
-from kerasette.backend import backprop, parallel  # noqa: E402
+from kerasette.backend import backprop, parallel, pool  # noqa: E402
 from kerasette.backend.kernels import simd  # noqa: E402
 from kerasette.backend.ops.base import Op  # noqa: E402
 from kerasette.models import planner  # noqa: E402
@@ -243,6 +248,50 @@ class _Kinds:
                   f"{alone / calls * 1e6:9.1f}")
 
 
+class _Joins:
+    """The calling thread's waits in `kerasette.backend.pool`'s joins (``_Worker.join``, after
+    its own chunk), per call site (the function that dispatched: outside the pool, `parallel`
+    and the elementwise engine's `split_map`). Installed on the class, as `_Kinds`."""
+
+    _SKIP = ("pool.py", "parallel.py")
+
+    def __init__(self):
+        self.rows = collections.defaultdict(lambda: [0, 0.0])  # site -> joins, seconds
+        self._plain = None
+
+    def install(self) -> None:
+        rows, skip = self.rows, self._SKIP
+        plain = self._plain = pool._Worker.join
+
+        def join(worker):
+            t0 = time.perf_counter()
+            try:
+                return plain(worker)
+            finally:
+                wait = time.perf_counter() - t0
+                frame = sys._getframe(1)
+                while frame is not None and (frame.f_code.co_filename.endswith(skip)
+                                             or frame.f_code.co_name in ("split_map", "by_images")):
+                    frame = frame.f_back
+                row = rows[_site(frame) if frame is not None else "?"]
+                row[0] += 1
+                row[1] += wait
+
+        pool._Worker.join = join
+
+    def remove(self) -> None:
+        if self._plain is not None:
+            pool._Worker.join, self._plain = self._plain, None
+
+    def report(self, steps: int, step: float) -> None:
+        total = sum(wait for _, wait in self.rows.values())
+        print(f"calling thread waiting in the pool's joins (after its own chunk), per step "
+              f"(timed run: step {step * 1e3:.2f} ms): {total / steps * 1e3:.2f} ms")
+        print(f"  {'call site':<44}{'joins':>7}{'wait ms':>9}{'us/join':>9}")
+        for site, (joins, wait) in sorted(self.rows.items(), key=lambda kv: -kv[1][1]):
+            print(f"  {site:<44}{joins / steps:7.1f}{wait / steps * 1e3:9.2f}{wait / joins * 1e6:9.1f}")
+
+
 def _batch(case, model):
     rng = np.random.default_rng(0)
     x = rng.random((case.batch,) + model.input_shape[1:], dtype=np.float32)
@@ -250,7 +299,7 @@ def _batch(case, model):
     return x, y
 
 
-def profile(case_name: str, steps: int, framework: bool = True, kinds: bool = False) -> None:
+def profile(case_name: str, steps: int, framework: bool = True, kinds: bool = False, joins: bool = False) -> None:
     case = CASES[case_name]
     model = build_model(case)
     x, y = _batch(case, model)
@@ -282,6 +331,8 @@ def profile(case_name: str, steps: int, framework: bool = True, kinds: bool = Fa
         summed = "-" if total != total else f"{total / steps * 1e3:.2f}"
         print(f"{site:<40}{calls / steps:9.1f}{wall / steps * 1e3:9.2f}{longest / steps * 1e3:9.2f}{summed:>9}")
     print(f"{'outside dispatches':<40}{'':9}{(step - inside / steps) * 1e3:9.2f}")
+    if joins:
+        _joins(model, x, y, steps)
     if not framework:
         return
 
@@ -316,6 +367,22 @@ def profile(case_name: str, steps: int, framework: bool = True, kinds: bool = Fa
     table.report(steps)
 
 
+def _joins(model, x, y, steps: int) -> None:
+    waits = _Joins()
+    waits.install()
+    try:
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        waits.rows.clear()
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+        step = (time.perf_counter() - start) / steps
+    finally:
+        waits.remove()
+    waits.report(steps, step)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(c for c in CASES if CASES[c].train), default="cifar32")
@@ -323,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-framework", action="store_true", help="only the dispatch table")
     parser.add_argument("--kinds", action="store_true",
                         help="also the calling thread's time alone per layer class, op class, walk and optimizer call")
+    parser.add_argument("--joins", action="store_true",
+                        help="also the calling thread's waits for the pool's workers, per call site")
     parser.add_argument("--avx2", action="store_true",
                         help="AVX2 code on an AVX-512 machine (bench.py's setting: its own numba cache)")
     args = parser.parse_args(argv)
@@ -333,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         rest = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
         sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
     print(f"kernels compiled for: {simd.VECTOR_BYTES}-byte vectors")
-    profile(args.case, args.steps, not args.no_framework, args.kinds)
+    profile(args.case, args.steps, not args.no_framework, args.kinds, args.joins)
 
 
 if __name__ == "__main__":
