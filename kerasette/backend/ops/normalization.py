@@ -23,15 +23,25 @@ def _broadcast_shape(ndim: int, axes: tuple[int, ...], size_of) -> tuple[int, ..
     return tuple(1 if a in axes else size_of(a) for a in range(ndim))
 
 
-def _engine():
-    from kerasette.backend.engine import normalization  # deferred: imports numba
+#: the engine modules, imported at their first use (they import numba): `_engine`, `_folding`
+_modules: dict[str, object] = {}
 
-    return normalization
+
+def _engine():
+    engine = _modules.get("engine")
+    if engine is None:  # once: an import statement on every call cost 0.6 us
+        from kerasette.backend.engine import normalization as engine  # deferred: imports numba
+
+        _modules["engine"] = engine
+    return engine
 
 
 def _folding():
-    from kerasette.backend.engine import folding  # deferred: imports numba
+    folding = _modules.get("folding")
+    if folding is None:
+        from kerasette.backend.engine import folding  # deferred: imports numba
 
+        _modules["folding"] = folding
     return folding
 
 

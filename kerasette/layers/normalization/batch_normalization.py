@@ -97,18 +97,19 @@ class BatchNormalization(ScaleAndOffset):
         self.moving_variance = self.add_weight(name="moving_variance", shape=shape,
                                                initializer=self.moving_variance_initializer, trainable=False)
         self._ndim, self._axes = len(input_shape), axes
+        self.__dict__.pop("_reduce", None)  # `_reduced` works it out again for these axes
         self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in axes},
                                     axis_names={a: "normalized axis" for a in axes})
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
-        return self._normalize(inputs, self._axes, training, mask=self._check_mask(inputs, mask))
+        return self._normalize(inputs, self._reduced(), training, mask=self._check_mask(inputs, mask))
 
     def fuses(self, activation) -> bool:
         return activation is activations.relu
 
     def call_with_activation(self, inputs, activation, training=False, mask=None):
-        return self._normalize(inputs, self._axes, training, relu=activation is activations.relu,
+        return self._normalize(inputs, self._reduced(), training, relu=activation is activations.relu,
                                mask=self._check_mask(inputs, mask))
 
     def _check_mask(self, inputs, mask):
@@ -128,10 +129,17 @@ class BatchNormalization(ScaleAndOffset):
         return self._ndim == 4 and self._axes == [1]
 
     def call_channels_last(self, x, training=False, activation=None):
-        return self._normalize(x, [3], training, relu=activation is activations.relu)
+        return self._normalize(x, (0, 1, 2), training, relu=activation is activations.relu)
 
-    def _normalize(self, x, channel_axes, training, relu=False, mask=None):
-        reduce = tuple(a for a in range(x.ndim) if a not in channel_axes)
+    def _reduced(self) -> tuple[int, ...]:
+        """The axes the statistics are taken over (every axis of the built input but the kept
+        ones), sorted; worked out once."""
+        reduce = self.__dict__.get("_reduce")
+        if reduce is None:
+            reduce = self.__dict__["_reduce"] = tuple(a for a in range(self._ndim) if a not in self._axes)
+        return reduce
+
+    def _normalize(self, x, reduce, training, relu=False, mask=None):
         shape = self.moving_mean.shape
         gamma = self.gamma if self.gamma is not None else np.ones(shape, x.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
