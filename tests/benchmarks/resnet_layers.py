@@ -3,6 +3,7 @@
 A script, not a test::
 
     python tests/benchmarks/resnet_layers.py [--torch /path/to/python-with-torch] [--repeats 20] [--threads 1]
+        [--only SUBSTRING]
 
 Each distinct layer of ResNet-20 v1 (`cases.py`'s ``resnet20``: batch 32, 32x32x3 images, stages
 of 16, 32 and 64 filters) is timed on its own, forward then backward as a training step runs it
@@ -61,7 +62,12 @@ ROWS = [
 
 
 # -- kerasette ------------------------------------------------------------------------------------
-def kerasette_times(repeats: int) -> dict:
+def _rows(only: str | None) -> list:
+    """`ROWS` whose name holds ``only`` (any case), or all of them."""
+    return [row for row in ROWS if not only or only.lower() in row[0].lower()]
+
+
+def kerasette_times(repeats: int, only: str | None = None) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
     import kerasette.layers as L
     from kerasette.backend import backprop
@@ -69,7 +75,7 @@ def kerasette_times(repeats: int) -> dict:
     from kerasette.models import Model
 
     out = {}
-    for name, _, shape, what in ROWS:
+    for name, _, shape, what in _rows(only):
         kind = what[0]
         inputs = [L.Input(shape[1:]) for _ in range(2 if kind == "add_relu" else 1)]
         if kind == "add_relu":
@@ -99,7 +105,7 @@ def kerasette_times(repeats: int) -> dict:
 
 
 # -- PyTorch ----------------------------------------------------------------------------------------
-def torch_worker(repeats: int, threads: int | None) -> None:
+def torch_worker(repeats: int, threads: int | None, only: str | None = None) -> None:
     import torch
     from torch import nn
 
@@ -107,7 +113,7 @@ def torch_worker(repeats: int, threads: int | None) -> None:
         torch.set_num_threads(threads)
 
     out = {}
-    for name, _, shape, what in ROWS:
+    for name, _, shape, what in _rows(only):
         torch.manual_seed(0)
         n, h, w, c = shape
         kind = what[0]
@@ -166,10 +172,11 @@ def main() -> None:
     parser.add_argument("--torch", default="/work/benchenv/bin/python", help="a Python with torch")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both sides (default: each library's own, the available cores)")
+    parser.add_argument("--only", default=None, help="only the rows whose name holds this (any case), e.g. BN")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
-        torch_worker(args.repeats, args.threads)
+        torch_worker(args.repeats, args.threads, args.only)
         return
     if args.threads:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
@@ -177,11 +184,12 @@ def main() -> None:
 
         parallel.set_num_threads(args.threads)
     print(_setting(), flush=True)
-    mine = kerasette_times(args.repeats)
+    mine = kerasette_times(args.repeats, args.only)
     theirs = {}
     if os.path.exists(args.torch):
         done = subprocess.run([args.torch, __file__, "--torch-worker", "--repeats", str(args.repeats)]
-                              + (["--threads", str(args.threads)] if args.threads else []),
+                              + (["--threads", str(args.threads)] if args.threads else [])
+                              + (["--only", args.only] if args.only else []),
                               capture_output=True, text=True, check=True)
         theirs = json.loads(done.stdout.strip().splitlines()[-1])
         theirs.pop("threads")
@@ -189,7 +197,7 @@ def main() -> None:
           "ratio = torch / kerasette")
     print(f"{'layer':30} {'n':>2} {'kerasette':>10} {'torch':>8} {'ratio':>6} {'k x n':>8} {'t x n':>8}")
     totals = [0.0, 0.0]
-    for name, count, _, _ in ROWS:
+    for name, count, _, _ in _rows(args.only):
         k, t = mine[name], theirs.get(name, float("nan"))
         totals[0] += k * count
         totals[1] += t * count
