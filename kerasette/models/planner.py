@@ -14,7 +14,9 @@ own facts (see `kerasette.layers.base`), never for its type.
    (``output_affine_folder``: Conv2D, Dense without an activation of their own) is folded into
    it: one convolution with ``kernel * scale`` and ``bias * scale + shift``, the folded weights
    computed from the current ones on each call (all of them before the first step, up to
-   `FOLD_AHEAD_BYTES`; the layers keep their own weights, swapped in only around their call).
+   `FOLD_AHEAD_BYTES`, and those kept from the last call while their weights hold the same
+   bytes: `kerasette.models.fold_cache`; the layers keep their own weights, swapped in only
+   around their call).
    An activation after the folded normalization is then fused into the convolution as in 1.
    Training runs the layers as they are.
 3. **Residual sums** (inference only). An Add of two tensors of its output's shape (``adds_inputs``),
@@ -49,6 +51,7 @@ import math
 from kerasette.backend import symbolic
 from kerasette.backend.symbolic import KerasTensor
 from kerasette.backend.tensor import Tensor
+from kerasette.models.fold_cache import FoldsAhead, make_fold
 from kerasette.models.plan_steps import (  # noqa: F401 - TO_CHANNELS_*, Step: importable from here too
     TO_CHANNELS_FIRST,
     TO_CHANNELS_LAST,
@@ -131,8 +134,9 @@ class Plan:
             program = self._inference(values[0].shape[0] if values and values[0].ndim else 0)
         # folded weights made one after the other while Python's own data is still in cache (each
         # made just before its layer, after a pass over the activations, took twice as long);
-        # each from the weights as they are now, the layer's own weights staying in place
-        folded = {id(step): step.fold[1](*step.fold[0].inference_affine()) for step in program.ahead}
+        # each from the weights as they are now (or kept from the last call: the same bytes), the
+        # layer's own weights staying in place
+        folded = program.ahead.contexts()
         for step, done in program.entries:
             if step.layer is None:
                 args, kwargs = step.call
@@ -140,10 +144,9 @@ class Plan:
                                             **{k: substitute(v, store.channels_first) for k, v in kwargs.items()})
                 store.put(step.output, value if isinstance(value, Tensor) else Tensor(value), False)
             elif step.fold is not None:
-                context = folded.pop(id(step), None)  # (released once used)
+                context = folded.pop(id(step), None)
                 if context is None:
-                    normalization, folder = step.fold
-                    context = folder(*normalization.inference_affine())
+                    context = make_fold(step)
                 with context:
                     run_layer(step, store, training)
             else:
@@ -169,7 +172,8 @@ class _Program:
         entries: ``(step, ids of the values no later step reads)`` for each step that computes;
             a step's ``call`` holds, for a backend op, its ``(args, kwargs)`` read so.
         outputs: the symbolic tensors holding the outputs' values (an aliased output's source).
-        ahead: the fold steps whose folded weights are made ahead (`FOLD_AHEAD_BYTES`).
+        ahead: the fold steps whose folded weights are made ahead (`FOLD_AHEAD_BYTES`), and
+            kept from call to call while their weights do not change (`FoldsAhead`).
     """
 
     __slots__ = ("steps", "entries", "outputs", "ahead")
@@ -187,7 +191,7 @@ class _Program:
         running = [_resolved_step(step, source) for step in steps if step.alias_of is None]
         self.outputs = [source(t) for t in outputs]
         self.entries = list(zip(running, _last_reads(running, self.outputs)))
-        self.ahead = _folds_ahead(running) if ahead else []
+        self.ahead = FoldsAhead(_folds_ahead(running) if ahead else [])
 
 
 def _step(tensor: KerasTensor) -> Step:

@@ -53,3 +53,56 @@ def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.
                          f"last axis); received sizes {scale.size}, {shift.size} and {bias.size}")
     _k.fold_into(weights, bias, scale, shift, folded, folded_bias)
     return folded.reshape(kernel.shape), folded_bias
+
+
+class SourceSnapshot:
+    """Copies of groups of arrays, to tell which groups changed since the last look: a model's
+    prediction keeps the weights it folded (`kerasette.models.fold_cache`) while the weights
+    they were made from hold the same bytes.
+
+    Every look compares every byte of every array with its copy (one kernel call for all of
+    them: `kerasette.backend.kernels.folding.compare_and_keep`), so a change made any way
+    (an optimizer's update in place, ``assign``, a write into ``.data``) is seen; a changed
+    array's copy is brought up to date by the look that saw it.
+
+    Args:
+        groups: lists of C-contiguous arrays (a fold's source weights), read where they are:
+            the caller keeps them alive and looks again only while they are the arrays in use.
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = np.zeros(3, np.float32), np.ones(2)
+        >>> snapshot = SourceSnapshot([[a], [b]])
+        >>> snapshot.changed().tolist()
+        [0, 0]
+        >>> a[1] = 5
+        >>> snapshot.changed().tolist(), snapshot.changed().tolist()
+        ([1, 0], [0, 0])
+    """
+
+    __slots__ = ("_arrays", "_addresses", "_sizes", "_offsets", "_groups", "_words", "_bytes", "_changed")
+
+    def __init__(self, groups: list[list[np.ndarray]]):
+        arrays = [(g, a) for g, group in enumerate(groups) for a in group]
+        if any(not a.flags.c_contiguous for _, a in arrays):
+            raise ValueError("SourceSnapshot: the arrays must be C-contiguous")
+        self._arrays = [a for _, a in arrays]  # kept alive while their addresses are used
+        self._addresses = np.array([a.__array_interface__["data"][0] for a in self._arrays], np.int64)
+        self._sizes = np.array([a.nbytes for a in self._arrays], np.int64)
+        padded = -(-self._sizes // 8) * 8  # each copy starts at a multiple of 8 bytes
+        self._offsets = (np.cumsum(padded) - padded).astype(np.int64)
+        self._groups = np.array([g for g, _ in arrays], np.int64)
+        self._words = np.zeros(int(padded.sum()) // 8, np.uint64)
+        self._bytes = self._words.view(np.uint8)
+        for a, start in zip(self._arrays, self._offsets):
+            self._bytes[start:start + a.nbytes] = a.reshape(-1).view(np.uint8)
+        self._changed = np.zeros(len(groups), np.uint8)
+
+    def changed(self) -> np.ndarray:
+        """One flag (uint8) per group: 1 where an array of the group differs from its copy (the
+        copy then updated). The array returned is reused by the next look."""
+        changed = self._changed
+        changed[:] = 0
+        _k.compare_and_keep(self._addresses, self._sizes, self._offsets, self._groups, self._words, self._bytes,
+                            changed)
+        return changed

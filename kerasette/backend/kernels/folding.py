@@ -7,11 +7,18 @@ dense layer whose kernel's last axis is its output channels, it becomes ``kernel
 prediction folds every normalization on every call, from the current weights), with the
 operations, order and dtype of the numpy formulas, so the bits are numpy's (no ``fastmath``: no
 fused multiply-add).
+
+A prediction that folds the same weights call after call can keep its folded weights:
+`compare_and_keep` tells, in one call for all of a plan's folds, which folds' source weights
+changed since it last looked (a byte comparison with a copy it keeps), so only those are folded
+again.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import carray, types
+from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import kernel
 
@@ -40,3 +47,54 @@ def fold_into(weights, bias, scale, shift, folded, folded_bias):
     else:
         for c in range(chans):
             folded_bias[c] = shift[c]
+
+
+@intrinsic
+def _bytes_at(typingctx, address):
+    """The memory at integer ``address`` as a pointer to bytes."""
+    signature = types.CPointer(types.uint8)(types.int64)
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
+@intrinsic
+def _words_at(typingctx, address):
+    """The memory at integer ``address`` (a multiple of 8) as a pointer to 8-byte words."""
+    signature = types.CPointer(types.uint64)(types.int64)
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
+@kernel
+def compare_and_keep(addresses, sizes, offsets, groups, kept_words, kept_bytes, changed):
+    """Compares each source's bytes (``sizes[i]`` of them at ``addresses[i]``) with its copy
+    from byte ``offsets[i]`` (a multiple of 8) of the snapshot (``kept_words``, uint64, and
+    ``kept_bytes``, uint8: two views of one buffer); where they differ, copies the source into
+    the snapshot and sets ``changed[groups[i]] = 1`` (``changed`` is not cleared first).
+
+    A source at an address that is a multiple of 8 is compared in 8-byte words, then its last
+    bytes one by one (nothing past its end is read); any other, byte by byte. The comparison
+    reads every word (an accumulated xor, which vectorizes; the sources rarely differ)."""
+    for i in range(addresses.size):
+        address, size, start = addresses[i], sizes[i], offsets[i]
+        words = size // 8 if address % 8 == 0 else 0
+        differ = np.uint64(0)
+        if words:
+            source = carray(_words_at(address), words)
+            kept = kept_words[start // 8:start // 8 + words]
+            for j in range(words):
+                differ |= source[j] ^ kept[j]
+        rest = carray(_bytes_at(address + words * 8), size - words * 8)
+        kept_rest = kept_bytes[start + words * 8:start + size]
+        differ_rest = np.uint8(0)
+        for j in range(rest.size):
+            differ_rest |= rest[j] ^ kept_rest[j]
+        if differ or differ_rest:
+            kept_bytes[start:start + size] = carray(_bytes_at(address), size)
+            changed[groups[i]] = 1
