@@ -524,3 +524,25 @@ def test_pass_pieces_grow_with_the_pass():
     assert piece_work(1000) == piece_work(2 * PASS_PIECE) == PASS_PIECE
     assert piece_work(16 * PASS_PIECE) == 2 * PASS_PIECE  # an eighth
     assert piece_work(1 << 30) == parallel.PIECE_WORK
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3, 3, 16), (2, 3, 3, 64), (2, 16, 3, 3)])
+def test_inference_numbers_are_folding_scale_and_shift_tiled(dtype, shape):
+    """`engine.normalization.inference_numbers`: the bits of `engine.folding.scale_and_shift`,
+    repeated as the view's kernels take them (wide rows at 16 channels; planes once), from
+    inputs of any dtype and layout."""
+    from kerasette.backend.engine import folding
+
+    rng = np.random.default_rng(4)
+    axes = (0, 1, 2) if shape[-1] in (16, 64) else (0, 2, 3)
+    chans = shape[3] if axes == (0, 1, 2) else shape[1]
+    gamma, beta, mean = (rng.standard_normal(chans) for _ in range(3))  # float64: cast to dtype
+    variance = rng.uniform(0.5, 2, (chans, 2))[:, 0]  # strided
+    view = bn.channel_view(shape, axes)
+    scale, shift = bn.inference_numbers(view, gamma, beta, mean, variance, 1e-3, dtype)
+    want_scale, want_shift = folding.scale_and_shift(gamma, beta, mean, variance, 1e-3, dtype)
+    copies = view.wide if view.rows else 1
+    assert scale.dtype == shift.dtype == np.dtype(dtype) and scale.size == chans * copies
+    np.testing.assert_array_equal(scale, np.tile(want_scale, copies))
+    np.testing.assert_array_equal(shift, np.tile(want_shift, copies))

@@ -35,6 +35,7 @@ import numpy as np
 
 from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
+from kerasette.backend.kernels import folding as _fold
 from kerasette.backend.kernels import normalization as _k
 from kerasette.backend.kernels import normalization_passes as _passes
 
@@ -117,6 +118,9 @@ class ChannelView:
         call per thread for a large pass (`elementwise.split_map`), else one call here."""
         arrays, numbers = arrays_then_numbers[:count], arrays_then_numbers[count:]
         tail = () if out is None else (out,)
+        if self.shape[0] * self._work() < min(PASS_MIN, parallel.memory_bound_min()) or parallel.num_threads() == 1:
+            kernel(*arrays, *numbers, *tail)  # one call here, without the split's closures
+            return
 
         def call_of(i, j):
             return functools.partial(kernel, *(a[i:j] for a in arrays), *numbers, *(t[i:j] for t in tail))
@@ -405,6 +409,29 @@ def _channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView 
     chans = math.prod(shape[kept[0]:kept[-1] + 1])
     inner = math.prod(shape[kept[-1] + 1:])
     return ChannelView((outer, chans) if inner == 1 else (outer, chans, inner))
+
+
+def inference_numbers(view: ChannelView | None, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                      variance: np.ndarray, epsilon: float, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Batch normalization at inference as ``x * scale + shift``: ``scale = gamma * (1 /
+    sqrt(variance + epsilon))`` and ``shift = beta - mean * scale`` in ``dtype``, in one kernel call
+    (`kernels.folding.scale_and_shift`, the bits of `engine.folding.scale_and_shift`), laid out as
+    ``view``'s kernels take them (repeated `ChannelView.wide` times on rows; ``view`` None: once).
+    The four arrays have one size.
+
+    Returns:
+        ``(scale, shift)``, flat; their first ``variance.size`` values are the per-channel numbers.
+    """
+    dtype = np.dtype(dtype)
+    kind, size = dtype.type, variance.size
+    copies = view.wide if view is not None and view.rows else 1
+    both = np.empty((2, copies, size), dtype)
+    flat = [a.reshape(-1) if a.dtype == dtype and a.flags.c_contiguous else np.ascontiguousarray(a, dtype).reshape(-1)
+            for a in (gamma, beta, mean, variance)]
+    _fold.scale_and_shift(*flat, kind(epsilon), kind(1), both[0, 0], both[1, 0])
+    if copies > 1:
+        both[:, 1:] = both[:, :1]
+    return both[0].reshape(-1), both[1].reshape(-1)
 
 
 def moving_update(moving_mean: np.ndarray, moving_var: np.ndarray, mean, var, momentum: float) -> None:

@@ -267,15 +267,13 @@ class InferenceBatchNorm(ChannelAffine):
             gamma, beta, mean, variance = (np.ascontiguousarray(a) for a in np.broadcast_arrays(gamma, beta, mean,
                                                                                                 variance))
         self.stats = gamma, mean, variance
-        view = _engine().channel_view(x.shape, self.axes) if x.size else None
-        copies = view.wide if view is not None and view.rows else 1
-        # the scale and shift (one kernel call), then repeated for a widened rows view
-        both = np.empty((2, copies, variance.size), x.dtype)
-        _folding().scale_and_shift(gamma, beta, mean, variance, self.epsilon, x.dtype, out=(both[0, 0], both[1, 0]))
-        if copies > 1:
-            both[:, 1:] = both[:, :1]
-        scale, shift = both[0, 0].reshape(variance.shape), both[1, 0].reshape(variance.shape)
-        return self._map(x, view, scale, shift, (both[0].reshape(-1), both[1].reshape(-1)) if view is not None else None)
+        engine = _engine()
+        view = engine.channel_view(x.shape, self.axes) if x.size else None
+        # the scale and shift (one kernel call), repeated for a widened rows view
+        tiled = engine.inference_numbers(view, gamma, beta, mean, variance, self.epsilon, x.dtype)
+        size = variance.size
+        scale, shift = tiled[0][:size].reshape(variance.shape), tiled[1][:size].reshape(variance.shape)
+        return self._map(x, view, scale, shift, tiled if view is not None else None)
 
     def backward(self, grad):
         need_x, need_gamma, need_beta, need_mean, need_var = self.needs_grad
