@@ -15,9 +15,11 @@ one call, the calls prepared by the calling thread (`parallel.map_prepared`). On
 the pool per pass where the reduction and the map took one each: on two threads (a loaded
 machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us where the two passes took
 351-357, the 32x16x16x32 backward pass 127-130 us where they took 238-242. Inference's backward
-pass on rows (`affine_backward`) is one kernel call per thread too: at 32x32x32x64 on two threads
-0.53-0.87 ms where the pieces taken in turn (a Python call and a GIL hand-over each) took
-1.14-1.19. The other passes (planes, the inference map, the layer's other uses) go pass by pass.
+pass on rows (`affine_backward`) is one kernel call per thread too, one hand-off where the pieces
+taken in turn cost a Python call and a GIL hand-over each (calls alternating in one process on a
+loaded machine, median ms: 8x112x112x64 2.09-2.40 -> 1.80-2.19, 32x32x32x64 0.70-0.74 -> 0.70-0.73,
+the same bits). The other passes (planes, the inference map, the layer's other uses) go pass by
+pass.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
