@@ -15,6 +15,8 @@ are ops that a backward pass reaches through, made anew on every call as before.
 
 from __future__ import annotations
 
+import threading
+
 from kerasette.backend import state
 
 
@@ -32,10 +34,12 @@ class FoldsAhead:
     What a fold reads is its two layers' weights (``normalization.weights + layer.weights``),
     taken when the contexts are first made: each call checks that each weight still holds the
     array it held then (a new array: everything is taken again) and compares the arrays' bytes
-    with copies (`SourceSnapshot`); a fold whose weights changed is made again.
+    with copies (`SourceSnapshot`); a fold whose weights changed is made again. One thread at a
+    time (a look updates the copies: a second thread looking between that and the fold made
+    again would take the old fold for the new weights).
     """
 
-    __slots__ = ("steps", "_ids", "_variables", "_arrays", "_snapshot", "_contexts")
+    __slots__ = ("steps", "_ids", "_variables", "_arrays", "_snapshot", "_contexts", "_lock")
 
     def __init__(self, steps: list):
         self.steps = list(steps)
@@ -44,6 +48,11 @@ class FoldsAhead:
         self._arrays: list = []
         self._snapshot = None
         self._contexts: list = []
+        self._lock = threading.Lock()
+
+    def __reduce__(self):
+        """Copies and pickles start empty: what is kept is a cache, read at raw addresses."""
+        return FoldsAhead, (self.steps,)
 
     def contexts(self) -> dict:
         """``{id(step): context}`` for every step, each folded from the current weights (a
@@ -52,6 +61,11 @@ class FoldsAhead:
             return {}
         if state.grad_mode.is_enabled():
             return {key: make_fold(step) for key, step in zip(self._ids, self.steps)}
+        with self._lock:
+            return self._kept()
+
+    def _kept(self) -> dict:
+        """`contexts` while no gradient is recorded, under the lock."""
         if self._snapshot is None or any(v.data is not a for v, a in zip(self._variables, self._arrays)):
             self._take()
         else:

@@ -113,3 +113,16 @@ def test_nothing_is_kept_while_a_gradient_is_recorded():
         assert kernel.grad is not None and np.any(kernel.grad)
     with no_grad():
         np.testing.assert_array_equal(model(x, training=False).data, y.data)
+
+
+def test_a_copied_model_folds_its_own_weights():
+    import copy
+
+    model = _model()
+    model.predict(X, verbose=0)
+    twin = copy.deepcopy(model)
+    _conv(twin, 1).kernel.data[...] *= -1  # the copy's weights, not the original's
+    np.testing.assert_array_equal(twin.predict(X, verbose=0), _fresh(twin, X))
+    np.testing.assert_array_equal(model.predict(X, verbose=0), _fresh(model, X))
+    assert not np.array_equal(twin.predict(X, verbose=0), model.predict(X, verbose=0))
+
