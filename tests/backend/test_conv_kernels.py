@@ -402,6 +402,10 @@ def test_output_pass_kernels_in_place_and_not(relu):
     conv_kernels.relu_grad_bias_rows_inplace(inplace, out, relu, db2)
     np.testing.assert_array_equal(inplace, expected)
     np.testing.assert_array_equal(db2, db)
+    if not relu:
+        db3 = np.zeros(6, np.float32)
+        conv_kernels.bias_grad_rows(dy, db3)
+        np.testing.assert_array_equal(db3, db)
 
 
 def test_conv_backward_overwriting_its_gradient_gives_the_same_gradients():
@@ -439,3 +443,38 @@ def test_maxpool_positions_in_the_smallest_integers(side, dtype):
         di, dj = divmod(int(winner[n, i, j, c]), 2)
         expected[n, 2 * i + di, 2 * j + dj, c] += dy[n, i, j, c]
     np.testing.assert_array_equal(dx, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, taps", [
+    ((3, 3, 16, 16), [(2 - i, 2 - j) for i in range(3) for j in range(3)]),
+    ((3, 3, 5, 7), [(0, 1), (2, 2), (1, 0)]),
+    ((1, 1, 32, 64), [(0, 0)]),
+    ((2, 3, 3, 1), [(1, 2), (0, 0)]),
+])
+def test_taps_transposed_against_numpy(shape, taps, dtype):
+    """Each tap's (C, F) slice transposed to (F, C), in the order of the taps given."""
+    w = np.random.default_rng(7).standard_normal(shape).astype(dtype)
+    ii, jj = (np.array([t[k] for t in taps], np.int64) for k in (0, 1))
+    out = np.full((len(taps), shape[3], shape[2]), np.nan, dtype)
+    conv_kernels.taps_transposed(w, ii, jj, out)
+    np.testing.assert_array_equal(out, np.stack([w[i, j].T for i, j in taps]))
+
+
+def test_conv_backward_without_relu_leaves_a_read_only_gradient_alone():
+    """Without a ReLU the output pass only sums the bias gradient: ``dy`` is read where it is
+    (read-only, not to be overwritten) and the gradients are the numpy reference's."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 10, 10, 16))
+    w = rng.standard_normal((3, 3, 16, 16))
+    dy = rng.standard_normal((4, 10, 10, 16))
+    kept = dy.copy()
+    dy.flags.writeable = False
+    with conv_settings(parallel_min_elements=1):
+        dx, dw, db = conv.conv2d_backward(dy, x, w, None, False, True, (1, 1), "same")
+    np.testing.assert_array_equal(dy, kept)
+    np.testing.assert_allclose(db, kept.sum(axis=(0, 1, 2)), rtol=1e-12)
+    dx_ref, dw_ref = ref_conv_backward(kept, x, w, (1, 1), "same")
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-9, atol=1e-9)
+

@@ -148,3 +148,18 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "                                       ref_conv_backward(dy, x, k, s, p)[0], **TOL[t])\n"
     )
     run_with_narrower_vectors(body, cpu, features, tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phase_and_flipped_kernels_against_numpy(dtype):
+    """The sub-kernels of the phases (each tap's slice transposed, in the plan's order, in an
+    aligned array) and the 'full' convolution's flipped, transposed kernel."""
+    k = np.random.default_rng(9).standard_normal((3, 3, 8, 16)).astype(dtype)
+    g = conv_geometry((2, 9, 9, 8), k.shape, (2, 2), "same", dtype)
+    _, taps, _ = direct.phase_plan(g.kernel, g.strides, g.pads, g.in_hw, g.out_hw)
+    wq = direct.phase_kernels(k, taps)
+    assert wq.ctypes.data % 64 == 0 and len(taps) == 9
+    np.testing.assert_array_equal(wq, np.concatenate([k[i, j].T for i, j in taps]))
+    flipped = direct.flipped_transposed(k)
+    assert flipped.flags.c_contiguous
+    np.testing.assert_array_equal(flipped, k[::-1, ::-1].transpose(0, 1, 3, 2))

@@ -232,7 +232,10 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
         masked = None  # the input gradient needs the masked gradient stored
     if masked is not None:  # the kernel gradient takes the output pass (dz, if any, never stored)
         output_pass = False
-    in_place = output_pass and overwrite_dy and dy.flags.writeable and dy.ctypes.data % memory.ALIGNMENT == 0
+    # without a ReLU the output pass only sums the bias gradient and dz is dy itself; with one
+    # it writes dy * (out > 0) into dy where nobody else holds it
+    in_place = output_pass and (not relu or (overwrite_dy and dy.flags.writeable
+                                             and dy.ctypes.data % memory.ALIGNMENT == 0))
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
     dx = in_chunk = w_chunk = finish = None
     if need_input:
@@ -289,7 +292,9 @@ def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:
     cout = dy.shape[-1]
     db = np.zeros(cout, dy.dtype)
     ref = out if relu else dy
-    if dz is None:
+    if dz is None and not relu:  # dy read only: its column sums
+        _conv.bias_grad_rows(dy[i:j].reshape(-1, cout), db)
+    elif dz is None:
         _conv.relu_grad_bias_rows_inplace(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu, db)
     else:
         _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,

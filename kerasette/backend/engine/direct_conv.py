@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from kerasette.backend import memory
+from kerasette.backend.kernels import conv as _conv
 from kerasette.backend.kernels import direct as _direct
 from kerasette.backend.kernels import direct_input as _input
 from kerasette.backend.kernels import direct_masked as _masked
@@ -305,9 +306,36 @@ def phase_kernels(w: np.ndarray, taps) -> np.ndarray:
     cin, cout = w.shape[2], w.shape[3]
     out = memory.empty_aligned((max(1, len(taps)) * cout, cin), w.dtype)
     if taps:
-        ii, jj = np.array(taps).T
-        out.reshape(len(taps), cout, cin)[...] = w[ii, jj].transpose(0, 2, 1)
+        ii, jj = _tap_indices(tuple(taps))
+        _conv.taps_transposed(np.ascontiguousarray(w), ii, jj, out.reshape(len(taps), cout, cin))
     return out
+
+
+def flipped_transposed(w: np.ndarray) -> np.ndarray:
+    """The kernel of a stride-1 input gradient's 'full' convolution: ``w`` flipped in both
+    spatial axes with its channel axes swapped, (kh, kw, F, C), C-contiguous (one kernel call:
+    `kerasette.backend.kernels.conv.taps_transposed`)."""
+    kh, kw, cin, cout = w.shape
+    out = np.empty((kh, kw, cout, cin), w.dtype)
+    if out.size:
+        ii, jj = _flipped_taps(kh, kw)
+        _conv.taps_transposed(np.ascontiguousarray(w), ii, jj, out.reshape(kh * kw, cout, cin))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _flipped_taps(kh: int, kw: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_tap_indices` of a (kh, kw) kernel's taps, flipped in both axes, row by row."""
+    return _tap_indices(tuple((kh - 1 - i, kw - 1 - j) for i in range(kh) for j in range(kw)))
+
+
+@functools.lru_cache(maxsize=64)
+def _tap_indices(taps: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel rows and columns of ``taps`` ((i, j) pairs) as two read-only int64 arrays,
+    made once per kernel geometry."""
+    ii, jj = (np.array([t[k] for t in taps], np.int64) for k in (0, 1))
+    ii.flags.writeable = jj.flags.writeable = False
+    return ii, jj
 
 
 def strided_input_grad(dy, wq, plan, dy_pads, strides, dx, scratch) -> None:
