@@ -176,6 +176,41 @@ def test_affine_backward_rows_kernel(dtype):
     np.testing.assert_allclose(s2, r2, **_tol(dtype))
 
 
+def _affine_backward_plain(g, x, scale, s1, s2):
+    """`affine_backward_rows` as the plain loop over rows (blocks of SUM_BLOCK rows summed in
+    the input's dtype, value by value in row order, each block's sums added to ``s1``, ``s2``):
+    the bits the kernel must give."""
+    dtype = g.dtype.type
+    rows, width = g.shape
+    s1, s2 = s1.copy(), s2.copy()
+    for r0 in range(0, rows, kernels.SUM_BLOCK):
+        p1, p2 = np.zeros(width, g.dtype), np.zeros(width, g.dtype)
+        for r in range(r0, min(r0 + kernels.SUM_BLOCK, rows)):
+            p1 = (p1 + g[r]).astype(g.dtype)
+            p2 = (p2 + (g[r] * x[r]).astype(g.dtype)).astype(g.dtype)
+        s1 += p1
+        s2 += p2
+    return (g * scale).astype(dtype), s1, s2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [5, 16, 37, 64, 80])
+def test_affine_backward_rows_kernel_is_the_plain_loop(dtype, width):
+    """The kernel's vector groups (two vectors, one, then the channels left over) give the plain
+    loop's bits, at widths around this machine's vector lanes."""
+    rng = np.random.default_rng(width)
+    rows = 70  # two whole blocks and a short one
+    g, x = rng.standard_normal((rows, width)).astype(dtype), rng.standard_normal((rows, width)).astype(dtype)
+    scale = rng.standard_normal(width).astype(dtype)
+    dx = np.full_like(g, np.nan)
+    s1, s2 = np.full(width, 0.25), np.full(width, -0.5)  # added to
+    kernels.affine_backward_rows(g, x, scale, dx, s1, s2, np.empty(width, dtype), np.empty(width, dtype))
+    want_dx, w1, w2 = _affine_backward_plain(g, x, scale, np.full(width, 0.25), np.full(width, -0.5))
+    np.testing.assert_array_equal(dx, want_dx)
+    np.testing.assert_array_equal(s1, w1)
+    np.testing.assert_array_equal(s2, w2)
+
+
 def test_moving_update_kernel():
     mean, var = np.array([1.0, 2.0], "float32"), np.array([3.0, 4.0], "float32")
     update_moving_statistics(mean, var, np.array([5.0, -2.0]), np.array([1.0, 0.0]), 0.75)
