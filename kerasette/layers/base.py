@@ -38,16 +38,16 @@ import re
 
 import numpy as np
 
-from kerasette import initializers
-from kerasette.backend import ops, state, symbolic
+from kerasette.backend import state, symbolic
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor, Variable, no_grad
 from kerasette.layers.call_arguments import bind_call_arguments, call_takes
 from kerasette.layers.facts import LayerFacts
 from kerasette.layers.input_spec import InputSpec
+from kerasette.layers.layer_losses import LayerLosses
+from kerasette.layers.layer_weights import LayerWeights, dtype_name
 from kerasette.layers.legacy import translate_arguments
 from kerasette.layers.node import call_layer_symbolic
-from kerasette.layers.weight_arguments import weight_arguments
 from kerasette.utils.validation import shape_str
 
 
@@ -67,7 +67,7 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-class Layer(LayerFacts):
+class Layer(LayerWeights, LayerLosses, LayerFacts):
     """Base class of layers (and of models, which are layers).
 
     Args:
@@ -104,7 +104,7 @@ class Layer(LayerFacts):
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
-        self.dtype = _dtype_name(dtype) or floatx()
+        self.dtype = dtype_name(dtype) or floatx()
         self.built = False
         self._weights: list[Variable] = self.__dict__.get("_weights", [])
         self._regularizers: list = self.__dict__.get("_regularizers", [])
@@ -153,156 +153,15 @@ class Layer(LayerFacts):
         _, config, _ = translate_arguments(cls, (), dict(config))
         return config
 
-    # -- weights -----------------------------------------------------------------------------
-    def add_weight(self, *args, **kwargs) -> Variable:
-        """Creates a weight, tracks it and returns it.
-
-        Accepts Keras 3's keywords ``add_weight(shape=..., initializer=..., name=None, dtype=None,
-        trainable=True, regularizer=None, constraint=None)``, Keras 2's positional form
-        ``add_weight(name, shape, dtype, initializer, regularizer, trainable, constraint)`` and
-        Keras 1's ``add_weight(shape, initializer, name, trainable, regularizer, constraint)``.
-        """
-        a = weight_arguments(self, args, kwargs)
-        init = initializers.get(a["initializer"] if a["initializer"] is not None else "glorot_uniform")
-        dtype = _dtype_name(a["dtype"]) or self.dtype
-        name = a["name"] or f"weight_{len(self._weights)}"
-        value = init(tuple(int(d) for d in a["shape"]), dtype=dtype)
-        # The Variable keeps only its own flag; the layer's flag is applied on top of it (see
-        # `trainable`), so that a layer frozen at construction can be unfrozen later.
-        var = Variable(value, dtype=dtype, name=f"{self.name}/{name}", trainable=bool(a["trainable"]))
-        var.requires_grad = var.trainable and self.trainable
-        var.constraint = a["constraint"]
-        self._weights.append(var)
-        if a["regularizer"] is not None:
-            self._regularizers.append((var, a["regularizer"]))
-        return var
-
-    @property
-    def losses(self) -> list:
-        """The loss terms of this layer and of the layers inside it (scalar Tensors): the
-        regularization of its weights (recomputed from the current weights at each access), the
-        terms `add_loss` added during its latest call, and its `add_loss` functions (evaluated at
-        each access). The training loop adds them all to the loss."""
-        own = self.__dict__
-        terms = [fn(var) for var, fn in self._regularizers]
-        terms.extend(own.get("_call_losses", ()))
-        terms.extend(_scalar_loss(self, fn()) for fn in own.get("_loss_functions", ()))
-        for layer in self._tracked_layers():
-            terms.extend(layer.losses)
-        return terms
-
-    def add_loss(self, losses, inputs=None) -> None:
-        """Adds loss terms to the training loss, as Keras does.
-
-        - Called inside ``call`` with a tensor (or a list of them): a term of this call, kept
-          until the layer is called again (each training step computes it afresh, and its
-          gradient flows into the weights it depends on). A non-scalar tensor counts as its sum.
-        - Called outside ``call`` with a zero-argument function (or a list of them), such as
-          ``lambda: 1e-3 * K.sum(K.square(layer.kernel))``: the function is evaluated at every
-          step.
-        - Called outside ``call`` with a tensor or a number: kept until the layer's next call
-          (Keras 3).
-
-        The terms appear in ``layer.losses`` and ``model.losses``, and in the logged ``loss``.
-
-        Args:
-            losses: a tensor, a number, a zero-argument function, or a list of them.
-            inputs: ignored (Keras 2's conditional losses).
-
-        Example:
-            >>> import numpy as np
-            >>> class Sparse(Layer):
-            ...     def call(self, inputs):
-            ...         self.add_loss(ops.sum(ops.abs(inputs)) * 0.5)
-            ...         return inputs
-            >>> layer = Sparse()
-            >>> _ = layer(np.ones((2, 3), 'float32'))
-            >>> float(layer.losses[0].data)
-            3.0
-        """
-        own = self.__dict__
-        for term in losses if isinstance(losses, (list, tuple)) else [losses]:
-            if callable(term) and not isinstance(term, Tensor):
-                if own.get("_calling"):
-                    raise ValueError(f"{type(self).__name__} '{self.name}': add_loss inside call() takes a tensor; "
-                                     "a function (evaluated at every step) is added outside call()")
-                own.setdefault("_loss_functions", []).append(term)
-            elif symbolic.is_symbolic(term):
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': add_loss received a symbolic tensor "
-                    f"({getattr(term, 'name', term)!r}): a loss computed from a model's symbolic tensors (Keras "
-                    "2's model.add_loss(K.mean(...)) after building a functional model) is not supported; "
-                    "call self.add_loss(...) inside a layer's call() instead, where the tensors are values")
-            else:
-                own.setdefault("_call_losses", []).append(_scalar_loss(self, term))
-
-    @property
-    def trainable(self) -> bool:
-        """Whether the layer's weights are trained (weights made with ``trainable=False`` never are).
-
-        Setting it freezes or unfreezes the layer's weights, as in Keras: a frozen layer's weights
-        are in ``non_trainable_weights``, optimizers leave them alone and no gradient is computed
-        for them.
-        """
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for var in self.__dict__.get("_weights", ()):
-            var.requires_grad = var.trainable and self._trainable
-
-    @property
-    def weights(self) -> list[Variable]:
-        """The layer's own weights (trainable first, then the others, each in creation order,
-        as Keras orders them), then those of the layers inside it, layer by layer."""
-        own = list(self.__dict__.get("_weights", ()))
-        if self.trainable:
-            own = [w for w in own if w.trainable] + [w for w in own if not w.trainable]
-        return _unique(own + [w for layer in self._tracked_layers() for w in layer.weights])
-
-    @property
-    def trainable_weights(self) -> list[Variable]:
-        if not self.trainable:
-            return []
-        own = [w for w in self.__dict__.get("_weights", ()) if w.trainable]
-        return _unique(own + [w for layer in self._tracked_layers() for w in layer.trainable_weights])
-
-    @trainable_weights.setter
-    def trainable_weights(self, variables) -> None:
-        """Keras 1's ``self.trainable_weights = [W, b]``: these are the layer's trained weights."""
-        self._adopt(variables, trainable=True)
-
-    @property
-    def non_trainable_weights(self) -> list[Variable]:
-        own = self.__dict__.get("_weights", ())
-        nested = [w for layer in self._tracked_layers() for w in layer.weights]
-        if not self.trainable:
-            return _unique(list(own) + nested)
-        nested = [w for layer in self._tracked_layers() for w in layer.non_trainable_weights]
-        return _unique([w for w in own if not w.trainable] + nested)
-
-    @non_trainable_weights.setter
-    def non_trainable_weights(self, variables) -> None:
-        """Keras 1's ``self.non_trainable_weights = [...]``."""
-        self._adopt(variables, trainable=False)
-
-    def _adopt(self, variables, trainable: bool) -> None:
-        weights = self.__dict__.setdefault("_weights", [])
-        for var in variables:
-            if not isinstance(var, Variable):
-                raise TypeError(f"{type(self).__name__} '{getattr(self, 'name', '?')}': weights must be "
-                                f"variables (K.variable or add_weight); received {type(var).__name__}")
-            var.trainable = trainable
-            var.requires_grad = trainable and self.__dict__.get("_trainable", True)
-            if all(var is not w for w in weights):
-                weights.append(var)
-
+    # -- attributes --------------------------------------------------------------------------------
     def _tracked_layers(self) -> list:
         """The layers this one holds as attributes (Keras 3 tracks them; a model's are its layers)."""
         return self.__dict__.get("_sublayers", [])
 
     def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, Tensor):  # a weight, or a folded one swapped in (the planner's folds): no layer
+            object.__setattr__(self, name, value)
+            return
         if name == "input_spec":
             self.__dict__.pop("_accepted_shape", None)  # a new spec: check every shape again
         if not name.startswith("_"):
@@ -312,32 +171,6 @@ class Layer(LayerFacts):
                 tracked = self.__dict__.setdefault("_sublayers", [])
                 tracked.extend(v for v in found if v is not self and all(v is not t for t in tracked))
         object.__setattr__(self, name, value)
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of the weights' values."""
-        return [w.data.copy() for w in self.weights]
-
-    def set_weights(self, weights) -> None:
-        """Sets the weights from a list of arrays, checking count and shapes."""
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': set_weights expected a list of "
-                f"{len(own)} arrays, received {len(weights)}"
-            )
-        for var, value in zip(own, weights):
-            value = np.asarray(value)
-            if value.shape != var.shape:
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': weight '{var.name}' has shape "
-                    f"{var.shape}, received an array of shape {value.shape}"
-                )
-        for var, value in zip(own, weights):
-            var.assign(np.asarray(value, dtype=var.dtype))
-
-    def count_params(self) -> int:
-        return int(sum(w.size for w in self.weights))
 
     # -- calling -----------------------------------------------------------------------------
     def check_input(self, shape) -> None:
@@ -420,13 +253,6 @@ class Layer(LayerFacts):
             return self.call(inputs, **kwargs)
         finally:
             own["_calling"] -= 1
-
-    def _clear_call_losses(self) -> None:
-        """Forgets the `add_loss` terms of the previous call, here and in the layers inside."""
-        if self.__dict__.get("_call_losses"):
-            self._call_losses = []
-        for layer in self._tracked_layers():
-            layer._clear_call_losses()
 
     def _probe_output_shape(self, input_shape):
         """The output shape of ``call`` on probe batches of 2 and 3 (unknown sizes 2, then 3)."""
@@ -523,28 +349,6 @@ def attach_mask(layer, inputs, mask, outputs) -> None:
             out._keras_mask = m
 
 
-def _scalar_loss(layer, term) -> Tensor:
-    """A loss term as a scalar Tensor (the sum of a tensor's values, as Keras 3 aggregates)."""
-    if not isinstance(term, Tensor):
-        try:
-            term = Tensor(np.asarray(term, dtype=floatx()))
-        except (TypeError, ValueError):
-            raise ValueError(f"{type(layer).__name__} '{layer.name}': add_loss takes a tensor, a number or a "
-                             f"zero-argument function; received {term!r:.80}") from None
-    return term if term.ndim == 0 else ops.sum(term)
-
-
-def _dtype_name(dtype) -> str | None:
-    if dtype is None:
-        return None
-    if isinstance(dtype, dict):  # Keras 3's DTypePolicy config
-        dtype = (dtype.get("config") or {}).get("name")
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return None
-
-
 def _declared_input_shape(input_shape, batch_input_shape, input_dim, batch_size):
     if batch_input_shape is not None:
         return tuple(None if d is None else int(d) for d in batch_input_shape)
@@ -565,12 +369,3 @@ def _as_shape(shape):
 
 def _is_shape_list(shape) -> bool:
     return isinstance(shape, list) and bool(shape) and isinstance(shape[0], (tuple, list))
-
-
-def _unique(items) -> list:
-    seen, out = set(), []
-    for item in items:
-        if id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-    return out

@@ -11,7 +11,8 @@ other thread's half of each pass and the hand-offs), grouped by layer shape: the
 one pass and its total per prediction (a convolution that adds the residual sum in its output pass,
 the planner's rewrite 3, is marked ``+ residual``). Then the prediction's median minus the passes:
 the framework's Python (planner, layers, ops, the folds of the batch normalizations) and the small
-layers (Dense, softmax); and, per prediction, the pool's hand-offs, the calling thread's time
+layers (Dense, softmax), with the folds' own time (made, or kept after comparing their weights:
+`kerasette.models.fold_cache`); and, per prediction, the pool's hand-offs, the calling thread's time
 handing tasks over (which the settle of `kerasette.backend.pool` mostly is: the worker's Python
 before its kernel) and the process's voluntary context switches (a thread that blocked: mostly one waiting for the GIL while the other runs
 Python, each costing a wake-up of tens of microseconds on a virtual machine). ``--avx2``: AVX2 code
@@ -43,7 +44,7 @@ from kerasette.backend.engine import conv as engine_conv  # noqa: E402
 from kerasette.backend.engine import elementwise as engine_elementwise  # noqa: E402
 from kerasette.backend.engine import pooling as engine_pooling  # noqa: E402
 from kerasette.backend.kernels import simd  # noqa: E402
-from kerasette.models import planner  # noqa: E402
+from kerasette.models import fold_cache, planner  # noqa: E402
 
 
 def _conv_key(args, kwargs) -> str:
@@ -91,6 +92,20 @@ def main(argv: list[str] | None = None) -> None:
     timed(engine_conv, "conv2d_forward", _conv_key)
     timed(engine_elementwise, "add_relu", lambda a, k: f"Add+ReLU, {a[0].shape[1]}x{a[0].shape[2]}x{a[0].shape[3]}")
     timed(engine_pooling, "global_avgpool2d_forward", lambda a, k: "GlobalAveragePooling2D")
+    rest = collections.defaultdict(list)  # parts of the rest, timed on their own
+
+    def timed_rest(owner, name, key):
+        fn = getattr(owner, name)
+
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            out = fn(*a, **k)
+            rest[key].append(time.perf_counter() - start)
+            return out
+
+        setattr(owner, name, wrapper)
+
+    timed_rest(fold_cache.FoldsAhead, "contexts", "folds made ahead (or kept: their weights compared)")
     handoffs = [0]
     pool_run = backend_pool.Pool.run
 
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(5):
         model.predict(x, batch_size=args.batch)
     times.clear()
+    rest.clear()
     submits.clear()
     handoffs[0] = 0
     calls = []
@@ -132,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{key:36s} {per_call:8d} {each:8.3f} {each * per_call:8.3f}")
     print(f"{'passes':36s} {'':8s} {'':8s} {total:8.3f}")
     print(f"{'the rest (Python, Dense, softmax)':36s} {'':8s} {'':8s} {median - total:8.3f}")
+    for key, values in rest.items():
+        print(f"  of which {key}: {float(np.median(values)) * 1e3:.3f} ms ({len(values) // args.calls} per prediction)")
     print(f"per prediction: {handoffs[0] / args.calls:.1f} pool hand-offs, {switches / args.calls:.1f} voluntary "
           "context switches (threads that blocked: GIL waits, sleeps)")
     if submits:
