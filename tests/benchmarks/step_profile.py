@@ -6,8 +6,9 @@ A script, not a test: ``python tests/benchmarks/step_profile.py --case cifar32 [
 AVX-512 machine, in `bench.py`'s environment). Run it under ``chrt -f 10`` on a
 shared machine, several times.
 
-1. **Dispatches.** Wraps `kerasette.backend.parallel`'s three ways of handing work to the pool
-   (``map_chunks``, ``map_pieces``: batch normalization's and other memory-bound passes,
+1. **Dispatches.** Wraps `kerasette.backend.parallel`'s four ways of handing work to the pool
+   (``map_chunks``, ``map_prepared``: batch normalization's passes, the fused elementwise ones,
+   pooling, the dense layer's products; ``map_pieces``: other memory-bound passes,
    ``run_shared``) and prints, per step and per call site (the function that dispatched), the
    number of dispatches, their wall time, the longest chunk and the sum of all chunks (``-`` for
    ``run_shared``, whose pieces are shared inside the kernel). With two threads, ``sum`` well
@@ -60,15 +61,18 @@ from kerasette.optimizers import base as optimizer_base  # noqa: E402
 
 
 def _site(frame) -> str:
-    if frame.f_code.co_name == "by_images":
+    """The function that dispatched: the caller of the engines' helpers ``by_images`` and
+    ``split_map``."""
+    while frame.f_code.co_name in ("by_images", "split_map") and frame.f_back is not None:
         frame = frame.f_back
     return f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name})"
 
 
 def _timed_dispatches(stats):
-    """Wrapped `parallel.map_chunks`, `map_pieces` and `run_shared` adding to ``stats``
-    (site -> [calls, wall, longest chunk, sum of chunks])."""
-    plain_chunks, plain_pieces, plain_shared = parallel.map_chunks, parallel.map_pieces, parallel.run_shared
+    """Wrapped `parallel.map_chunks`, `map_prepared`, `map_pieces` and `run_shared` adding to
+    ``stats`` (site -> [calls, wall, longest chunk, sum of chunks])."""
+    plain_chunks, plain_prepared = parallel.map_chunks, parallel.map_prepared
+    plain_pieces, plain_shared = parallel.map_pieces, parallel.run_shared
 
     def timing(fn, times):
         def run(*args):
@@ -92,6 +96,13 @@ def _timed_dispatches(stats):
         record(_site(sys._getframe(1)), time.perf_counter() - t0, times)
         return out
 
+    def map_prepared(prepare, n_items, min_work=0, work_per_item=1):
+        times = []
+        t0 = time.perf_counter()
+        out = plain_prepared(lambda k, i, j: timing(prepare(k, i, j), times), n_items, min_work, work_per_item)
+        record(_site(sys._getframe(1)), time.perf_counter() - t0, times)
+        return out
+
     def map_pieces(fn, n_items, min_work=0, work_per_item=1, piece_work=None, ordered=False):
         times = []
         t0 = time.perf_counter()
@@ -105,11 +116,12 @@ def _timed_dispatches(stats):
         record(_site(sys._getframe(1)), time.perf_counter() - t0, [])
         return out
 
-    return (map_chunks, map_pieces, run_shared), (plain_chunks, plain_pieces, plain_shared)
+    return (map_chunks, map_prepared, map_pieces, run_shared), (plain_chunks, plain_prepared, plain_pieces,
+                                                                 plain_shared)
 
 
 def _set_dispatchers(functions) -> None:
-    parallel.map_chunks, parallel.map_pieces, parallel.run_shared = functions
+    parallel.map_chunks, parallel.map_prepared, parallel.map_pieces, parallel.run_shared = functions
 
 
 def _op_classes():
@@ -213,7 +225,7 @@ class _Kinds:
 
     def install(self) -> None:
         dispatched = self.dispatched
-        for name in ("map_chunks", "map_pieces", "run_shared"):  # (inline runs count as dispatched: kernels)
+        for name in ("map_chunks", "map_prepared", "map_pieces", "run_shared"):  # (inline runs count as dispatched)
             plain = getattr(parallel, name)
 
             def counted(*args, _plain=plain, **kwargs):
