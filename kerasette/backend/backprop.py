@@ -71,7 +71,8 @@ def _order_and_consumers(root) -> tuple[list, dict[int, int]]:
     keeps an iterator over its inputs, so that each input is looked at once (the general one
     builds a list of parents per tensor and pushes each tensor twice); a tensor enters the
     order when all its inputs have (the same order as `postorder`'s: each first unvisited
-    input's subgraph in input order, then the tensor)."""
+    input's subgraph in input order, then the tensor). A tensor without inputs (a weight, most
+    of a network's tensors) enters it at once instead of going through the stack."""
     order: list = []
     consumers: dict[int, int] = {}
     visited = {id(root)}
@@ -83,8 +84,10 @@ def _order_and_consumers(root) -> tuple[list, dict[int, int]]:
             consumers[key] = consumers.get(key, 0) + 1
             if key not in visited and parent.requires_grad:
                 visited.add(key)
-                stack.append((parent, iter(parent._inputs)))
-                break
+                if parent._inputs:
+                    stack.append((parent, iter(parent._inputs)))
+                    break
+                order.append(parent)
         else:
             stack.pop()
             order.append(node)

@@ -92,6 +92,11 @@ class Tensor:
     """
 
     __array_priority__ = 100  # so that ndarray + Tensor calls Tensor.__radd__
+    # The attributes every tensor has, in slots: the backward walk reads them on tensors that the
+    # forward pass's arrays have pushed out of the caches, and a slot is one read of the object
+    # where an attribute of the instance dictionary is two (the object, then its values). Other
+    # attributes (a variable's, a Keras mask) still go to the instance dictionary.
+    __slots__ = ("data", "requires_grad", "grad", "name", "_op", "_inputs", "__dict__", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
         if isinstance(data, Tensor):

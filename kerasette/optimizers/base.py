@@ -277,7 +277,7 @@ class Optimizer:
                 or cls._clip is not Optimizer._clip):
             return None
         variables = list(variables)
-        if len({np.dtype(v.dtype) for v in variables}) > 1 or len({id(v) for v in variables}) < len(variables):
+        if len({v.data.dtype for v in variables}) > 1 or len({id(v) for v in variables}) < len(variables):
             return None  # `before_step` takes the first updated variable's dtype, known only at the end
         return StreamedStep(self, variables)
 
@@ -447,6 +447,10 @@ class StreamedStep:
         self._updated: set[int] = set()
         self._late: dict[int, np.ndarray] = {}
         self._group: list[tuple] = []
+        # what `ready` asks for each gradient, looked up once a step (the pass calls it for every
+        # weight, between kernels that have pushed the optimizer out of the caches)
+        self._clips = optimizer.clipnorm is not None or optimizer.clipvalue is not None
+        self._joins_group = optimizer._joins_group
 
     def _start(self, dtype) -> float:
         """The step's learning rate; the first call also runs ``before_step``."""
@@ -460,14 +464,18 @@ class StreamedStep:
         if var.data.base is not None or _holders(var) > _SOLE_HOLDER:
             self._late[id(var)] = grad  # something may still read the weight: updated in `finish`
             return
-        opt = self.optimizer
-        grad = np.asarray(grad)
-        grad = opt._clip([grad if grad.dtype == var.dtype else grad.astype(var.dtype)])[0]
-        lr = self._start(var.dtype)
-        if opt._joins_group(var, grad):
+        if type(grad) is not np.ndarray:
+            grad = np.asarray(grad)
+        dtype = var.data.dtype
+        if grad.dtype != dtype:
+            grad = grad.astype(dtype)
+        if self._clips:
+            grad = self.optimizer._clip([grad])[0]
+        lr = self._lr if self._lr is not None else self._start(dtype)
+        if self._joins_group(var, grad):
             self._group.append((var, grad))  # updated with the others in `finish`
         else:
-            opt._update_variable(var, grad, lr)
+            self.optimizer._update_variable(var, grad, lr)
         self._updated.add(id(var))
 
     def finish(self) -> None:
