@@ -77,19 +77,21 @@ def test_channel_sums_rows_kernel(dtype, rows):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rows", [1, 3, 37, 70])
-def test_channel_stats_rows_kernel_is_the_sums_of_an_array_with_itself(dtype, rows):
+@pytest.mark.parametrize("width", [5, 16, 37, 64, 80])
+def test_channel_stats_rows_kernel_is_the_sums_of_an_array_with_itself(dtype, rows, width):
     """The statistics' kernel against the reference, and the same bits as `channel_sums_rows`
-    given the array twice."""
+    given the array twice (at widths around the vector lanes: its vectors and the channels left
+    over)."""
     rng = np.random.default_rng(rows)
-    a = (rng.standard_normal((rows, 5)) * 3 + 7).astype(dtype)
+    a = (rng.standard_normal((rows, width)) * 3 + 7).astype(dtype)
     center = a[0].copy()
-    s1, s2 = np.full(5, 0.5), np.full(5, -0.25)
-    kernels.channel_stats_rows(a, center, s1, s2, np.empty(5, dtype), np.empty(5, dtype))
+    s1, s2 = np.full(width, 0.5), np.full(width, -0.25)
+    kernels.channel_stats_rows(a, center, s1, s2, np.empty(width, dtype), np.empty(width, dtype))
     r1, r2 = sums_reference(a, a, center, center, 1)
     np.testing.assert_allclose(s1, r1 + 0.5, **_tol(dtype))
     np.testing.assert_allclose(s2, r2 - 0.25, **_tol(dtype))
-    t1, t2 = np.full(5, 0.5), np.full(5, -0.25)
-    kernels.channel_sums_rows(a, a, center, center, t1, t2, np.empty(5, dtype), np.empty(5, dtype))
+    t1, t2 = np.full(width, 0.5), np.full(width, -0.25)
+    kernels.channel_sums_rows(a, a, center, center, t1, t2, np.empty(width, dtype), np.empty(width, dtype))
     np.testing.assert_array_equal(s1, t1)
     np.testing.assert_array_equal(s2, t2)
 
