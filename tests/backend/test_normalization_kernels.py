@@ -96,6 +96,67 @@ def test_channel_stats_rows_kernel_is_the_sums_of_an_array_with_itself(dtype, ro
     np.testing.assert_array_equal(s2, t2)
 
 
+def _sums_plain(a, b, a_center, b_center, relu=None):
+    """The rows sums as the plain loop computes them, numpy over the channels (each channel's
+    arithmetic in the input's dtype, in the loop's order: blocks of SUM_BLOCK rows, four rows a
+    trip, then the block's last rows; the blocks' sums added in float64): the bits the kernels
+    must give. ``relu``: ``(scale, shift)``, the gradient ``a`` masked where ``b * scale +
+    shift`` is not positive (`channel_sums_rows_relu`, ``a_center`` zeros)."""
+    rows, width = a.shape
+    s1, s2 = np.zeros(width), np.zeros(width)
+
+    def term(r):
+        if relu is None:
+            d = a[r] - a_center
+        else:
+            d = np.where(b[r] * relu[0] + relu[1] > 0, a[r], a.dtype.type(0))
+        return d, d * (b[r] - b_center)
+
+    for r0 in range(0, rows, kernels.SUM_BLOCK):
+        r1 = min(r0 + kernels.SUM_BLOCK, rows)
+        p1, p2 = np.zeros(width, a.dtype), np.zeros(width, a.dtype)
+        r = r0
+        while r + 4 <= r1:
+            (d0, e0), (d1, e1), (d2, e2), (d3, e3) = (term(r + i) for i in range(4))
+            p1 = p1 + ((d0 + d1) + (d2 + d3))
+            p2 = p2 + ((e0 + e1) + (e2 + e3))
+            r += 4
+        while r < r1:
+            d, e = term(r)
+            p1, p2 = p1 + d, p2 + e
+            r += 1
+        s1 += p1
+        s2 += p2
+    return s1, s2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [5, 16, 37, 64, 80])
+@pytest.mark.parametrize("relu", [False, True])
+def test_channel_sums_rows_kernels_are_the_plain_loop(dtype, width, relu):
+    """`channel_sums_rows` and `channel_sums_rows_relu` (vectors of channels, then the channels
+    left over) give the plain loop's bits at widths around this machine's vector lanes, NaN in
+    the mask's map counting as off."""
+    rng = np.random.default_rng(width + relu)
+    rows = 70
+    a, b = rng.standard_normal((rows, width)).astype(dtype), (rng.standard_normal((rows, width)) + 2).astype(dtype)
+    b[5, 0] = np.nan if relu else b[5, 0]
+    b_center = b[1].copy() if not relu else rng.standard_normal(width).astype(dtype)
+    b_center[0] = 0
+    s1, s2 = np.zeros(width), np.zeros(width)
+    p = np.empty(width, dtype), np.empty(width, dtype)
+    if relu:
+        scale, shift = rng.uniform(0.5, 1.5, width).astype(dtype), rng.standard_normal(width).astype(dtype)
+        kernels.channel_sums_rows_relu(a, b, scale, shift, b_center, dtype(0), s1, s2, *p)
+        want = _sums_plain(a, b, np.zeros(width, dtype), b_center, (scale, shift))
+    else:
+        a_center = a[0].copy()
+        kernels.channel_sums_rows(a, b, a_center, b_center, s1, s2, *p)
+        want = _sums_plain(a, b, a_center, b_center)
+    np.testing.assert_array_equal(s1, want[0])
+    np.testing.assert_array_equal(s2, want[1])
+
+
 def test_channel_sums_rows_keeps_nan_and_inf():
     """A NaN or an infinity in the input reaches the statistics."""
     a = np.ones((8, 2), np.float32)
