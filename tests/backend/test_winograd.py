@@ -315,6 +315,11 @@ def test_fused_kernels_match_references(shape, dtype):
         tol = 1e-11 if dtype == np.float64 else 2e-5 * np.abs(conv_ref).max()
         np.testing.assert_allclose(y, np.maximum(conv_ref + b + r, 0), rtol=0, atol=tol)
         assert all(_untouched(buf, a) for buf, a in [(bx, x), (bu, u), (by, y), (bv, v), (bm, m)])
+        if winograd._shares_group(chans, chans, dtype):  # the products written over V: the same bits
+            shared = np.empty_like(y)
+            kernels.conv_chunk_fused(x, u, shared, v, v, tiles_h, tiles_w, pad, pad, b, True, r, True, True)
+            np.testing.assert_array_equal(shared, y)
+            assert _untouched(bv, v)
 
         dy = rng.standard_normal(y.shape).astype(dtype)
         bdu, du = _guarded(rng, (36, chans, chans), dtype)
@@ -341,3 +346,32 @@ def test_fused_side_rule():
         for cout in (8, 16, 24):
             for itemsize in (4, 8):
                 assert compiled(chans, cout, itemsize) == kernels.fused_side(chans, cout, itemsize)
+
+
+def test_shared_group_rule():
+    """The fused forward pass writes M over V only for equal channels of one vector."""
+    for dtype in (np.float32, np.float64):
+        lanes = simd.lanes(np.dtype(dtype).itemsize)
+        assert winograd._shares_group(lanes, lanes, dtype)
+        assert not winograd._shares_group(2 * lanes, 2 * lanes, dtype)  # a second vector reads V after the first's store
+        assert not winograd._shares_group(lanes, 2 * lanes, dtype) and not winograd._shares_group(2 * lanes, lanes, dtype)
+
+
+def test_vector_access_through_an_address():
+    """`simd.address`: loads, broadcasts and stores through an array's data pointer give what
+    they give on the array, at the same flat indices, for both dtypes."""
+    @numba.njit
+    def copy_both_ways(a, out_array, out_pointer):
+        lanes = simd.vcount(a)
+        ap, op = simd.address(a), simd.address(out_pointer)
+        for i in range(0, a.size - lanes + 1, lanes):
+            simd.vstore(out_array, i, simd.vadd(simd.vload(a, i), simd.vbroadcast(a, 1)))
+            simd.vstore(op, i, simd.vadd(simd.vload(ap, i), simd.vbroadcast(ap, 1)))
+        simd.keep(a), simd.keep(out_pointer)
+
+    for dtype in (np.float32, np.float64):
+        a = np.arange(4 * simd.lanes(np.dtype(dtype).itemsize), dtype=dtype).reshape(2, -1)
+        out_array, out_pointer = np.zeros_like(a), np.zeros_like(a)
+        copy_both_ways(a, out_array, out_pointer)
+        np.testing.assert_array_equal(out_array, a + a.reshape(-1)[1])
+        np.testing.assert_array_equal(out_pointer, out_array)

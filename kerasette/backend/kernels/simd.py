@@ -18,9 +18,11 @@ with another (`kerasette.backend.kernels.direct`).
 ``vsums_store`` adds lanes in a tree whose shape depends on the width, so float results can
 differ in the last bits between machines of different widths.
 
-Loads and stores take a flat element index into a C-contiguous array and check no bounds, like
-the BLAS calls of `kerasette.backend.kernels.blas`; the kernels that use them validate nothing
-either, and their Python callers pass arrays of the right shapes.
+Loads and stores take a flat element index into a C-contiguous array, or into the array's data
+pointer (:func:`address`, for code inlined into a loop, where numba's reference counting of an
+array argument costs calls), and check no bounds, like the BLAS calls of
+`kerasette.backend.kernels.blas`; the kernels that use them validate nothing either, and their
+Python callers pass arrays of the right shapes.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def vcount(typingctx, array):
 
 
 def _element_pointer(context, builder, array_type, array, index_type, index):
-    data = context.make_array(array_type)(context, builder, array).data
+    data = array if isinstance(array_type, types.CPointer) else context.make_array(array_type)(context, builder, array).data
     return builder.gep(data, [context.cast(builder, index, index_type, types.intp)])
 
 
@@ -106,14 +108,51 @@ def _llvm_call(builder, name: str, vector_type: ir.VectorType, args):
 
 
 def _contiguous(array) -> bool:
-    """Whether ``array`` is typed as a C-contiguous array of float32 or float64: the flat index of
-    the intrinsics is an offset from its data pointer, which a strided view would not honour."""
+    """Whether ``array`` is typed as a C-contiguous array of float32 or float64 (the flat index of
+    the intrinsics is an offset from its data pointer, which a strided view would not honour), or
+    as a pointer to such values (:func:`address`)."""
+    if isinstance(array, types.CPointer):
+        return array.dtype in (types.float32, types.float64)
     return isinstance(array, types.Array) and array.layout == "C" and array.dtype in (types.float32, types.float64)
 
 
 @intrinsic
+def address(typingctx, array):
+    """The data pointer of a C-contiguous float array, which the loads and stores here take in
+    place of the array (the same flat indices).
+
+    Why: numba counts references to arrays. An array handed to an inlined function is bound to
+    a new variable, and where the function has loops or branches the count's increment and
+    decrement are calls that LLVM cannot remove; on AVX-512 each call also clears the vector
+    registers' upper halves (``vzeroupper``), so constants kept in vector registers are reloaded
+    after it. Per tile of a Winograd kernel that was 2 to 8 such calls. A pointer is a plain
+    value. The caller must keep the array alive while the pointer is in use (:func:`keep`
+    after the last use, for an array the kernel allocates itself)."""
+    if not _contiguous(array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.make_array(sig.args[0])(context, builder, args[0]).data
+
+    return types.CPointer(array.dtype)(array), codegen
+
+
+@intrinsic
+def keep(typingctx, array):
+    """Nothing, but a use of ``array``: numba releases a kernel's own arrays after their last
+    use, so an array whose :func:`address` is used later needs this call after that use."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.get_dummy_value()
+
+    return types.none(array), codegen
+
+
+@intrinsic
 def vload(typingctx, array, index):
-    """The vector at flat element ``index`` of ``array`` (any alignment)."""
+    """The vector at flat element ``index`` of ``array`` (any alignment; an array or its :func:`address`)."""
     if not _contiguous(array):
         return None
     vector = _vector_of(array.dtype)
@@ -216,7 +255,7 @@ def vmul(typingctx, a, b):
 @intrinsic
 def vsplat(typingctx, array, value):
     """``value`` (a number, converted to ``array``'s dtype) in every lane of a vector of that dtype."""
-    if not (isinstance(array, types.Array) and array.dtype in (types.float32, types.float64)
+    if not (isinstance(array, (types.Array, types.CPointer)) and array.dtype in (types.float32, types.float64)
             and isinstance(value, (types.Integer, types.Float))):
         return None
     vector = _vector_of(array.dtype)

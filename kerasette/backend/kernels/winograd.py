@@ -372,7 +372,9 @@ def conv_chunk_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, h
     """:func:`conv_chunk` where both sides' channels are :func:`fused_side`: per group of tiles
     (``v.shape[1]``, a multiple of :data:`TILES`), the explicit-vector input transform, the
     register-blocked products and the output transform, the group's points in L1
-    (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`conv_chunk`."""
+    (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`conv_chunk`; ``mm`` may
+    be ``v`` itself where both sides have the same channels, one vector (see
+    `winograd_fused._products_v`)."""
     _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu)
 
 

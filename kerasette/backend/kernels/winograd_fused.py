@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import overload
 
-from kerasette.backend.kernels.simd import vbroadcast, vcount, vfma, vload, vstore, vzeros
+from kerasette.backend.kernels.simd import address, keep, vbroadcast, vcount, vfma, vload, vstore, vzeros
 from kerasette.backend.kernels.winograd_tiles import (
     _inline,
     _input_tile_v,
@@ -60,7 +60,9 @@ def _products_v(vf, uf, mf, nt, pv, pm, chans, cout):
     """``M[e] = V[e] @ U[e]`` for the first ``nt`` tiles (rounded up to :data:`TILES`: the
     scratch must hold them) of flat ``vf`` (36 planes of ``pv`` values, tiles ``C`` apart) into flat
     ``mf`` (36 planes of ``pm``, tiles ``F`` apart), ``uf`` flat (36, C, F). Each weight row is loaded once for :data:`TILES` tiles, each tile's point
-    broadcast: one load per fused multiply-add."""
+    broadcast: one load per fused multiply-add. ``mf`` may be ``vf`` itself when ``chans == cout``
+    and ``cout`` is one vector: a point's products for a run of tiles are stored after the
+    last read of that point's transformed tiles, which they replace."""
     lanes = vcount(mf)
     for e in range(36):
         for f in range(0, cout, lanes):
@@ -155,9 +157,11 @@ def _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_re
     """The body of `winograd.conv_chunk_fused`: the tiles in order (image, tile row, tile
     column), a group of ``v.shape[1]`` at a time: input transform into ``v``, products into
     ``mm``, output transform; tiles inside the image read and written in place, the others
-    through small zero-padded buffers. Arrays are flattened once, the tile code called on flat
-    arrays chosen per branch (an array variable bound in two branches cost reference counting
-    per tile: half the time of the transforms)."""
+    through small zero-padded buffers. The tile code is called on the arrays' data pointers
+    (`simd.address`), chosen per branch: an array handed to an inlined function cost numba's
+    reference counting, calls that LLVM kept in the tile loop (2 to 8 a tile, each followed by
+    reloads of the vector constants); with arrays flattened once the forward pass took 0.95 ms
+    for ResNet-20's 16 -> 16 layer (one thread, 2048 tiles)."""
     n_img, height, width, chans = x.shape
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     mm_planes = mm.shape[1]
@@ -168,10 +172,10 @@ def _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_re
     otmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((4, 4, cout), y.dtype)
     ro = np.empty((4, 4, cout), y.dtype)
-    xf, df, itf, ikc = x.reshape(-1), d.reshape(-1), itmp.reshape(-1), _vconsts(itmp)
-    yf, of, rf, rof = y.reshape(-1), o.reshape(-1), r.reshape(-1), ro.reshape(-1)
-    otf, okc = otmp.reshape(-1), _vconsts(otmp)
-    vf, mf, uf = v.reshape(-1), mm.reshape(-1), u.reshape(-1)
+    xf, df, itf, ikc = address(x), address(d), address(itmp), _vconsts(itmp)
+    yf, of, rf, rof = address(y), address(o), address(r), address(ro)
+    otf, okc = address(otmp), _vconsts(otmp)
+    vf, mf, uf, bf = address(v), address(mm), address(u), address(b)
     pos = np.empty((group, 3), np.int64)
     slot = 0
     total = n_img * tiles_h * tiles_w
@@ -196,16 +200,17 @@ def _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_re
                     on, oh0, ow0 = pos[s, 0], pos[s, 1], pos[s, 2]
                     at = ((on * oh_n + oh0) * ow_n + ow0) * cout
                     if oh0 + 4 <= oh_n and ow0 + 4 <= ow_n:
-                        _output_tile_v(mf, s * cout, pm, otf, yf, rf, at, ow_n * cout, b, has_bias,
+                        _output_tile_v(mf, s * cout, pm, otf, yf, rf, at, ow_n * cout, bf, has_bias,
                                        has_res, relu, cout, okc)
                     else:
                         rows, cols = min(4, oh_n - oh0), min(4, ow_n - ow0)
                         if has_res:
                             _copy_block_v(rf, at, ow_n * cout, rof, 0, 4 * cout, rows, cols, cout)
-                        _output_tile_v(mf, s * cout, pm, otf, of, rof, 0, 4 * cout, b, has_bias,
+                        _output_tile_v(mf, s * cout, pm, otf, of, rof, 0, 4 * cout, bf, has_bias,
                                        has_res, relu, cout, okc)
                         _copy_block_v(of, 0, 4 * cout, yf, at, ow_n * cout, rows, cols, cout)
                 slot = 0
+    keep(itmp), keep(d), keep(otmp), keep(o), keep(ro)  # their addresses were used up to here
 
 
 @_inline
@@ -221,10 +226,10 @@ def _weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
     d = np.empty((6, 6, chans), x.dtype)
     gtmp = np.empty((6, 4, cout), dy.dtype)
     g = np.empty((4, 4, cout), dy.dtype)
-    xf, df, itf, ikc = x.reshape(-1), d.reshape(-1), itmp.reshape(-1), _vconsts(itmp)
-    dyf, gf, gtf, gkc = dy.reshape(-1), g.reshape(-1), gtmp.reshape(-1), _vconsts(gtmp)
-    vf, mf, duf = v.reshape(-1), dm.reshape(-1), du.reshape(-1)
-    duf[:] = 0
+    du.reshape(-1)[:] = 0
+    xf, df, itf, ikc = address(x), address(d), address(itmp), _vconsts(itmp)
+    dyf, gf, gtf, gkc = address(dy), address(g), address(gtmp), _vconsts(gtmp)
+    vf, mf, duf = address(v), address(dm), address(du)
     slot = 0
     total = n_img * tiles_h * tiles_w
     done = 0
@@ -251,3 +256,4 @@ def _weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
                     continue
                 _weight_products_v(vf, mf, duf, slot, pv, pm, chans, cout)
                 slot = 0
+    keep(itmp), keep(d), keep(gtmp), keep(g)  # their addresses were used up to here

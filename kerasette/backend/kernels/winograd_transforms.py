@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.simd import vadd, vcount, vload, vstore
+from kerasette.backend.kernels.simd import address, keep, vadd, vcount, vload, vstore
 from kerasette.backend.kernels.winograd_tiles import (
     _a,
     _consts,
@@ -45,38 +45,33 @@ def input_transform(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
 
 @_inline
 def _input_transform_v(x, v, t0, t1, tiles_h, tiles_w, pt, pl):
-    """:func:`input_transform` for channels in whole vectors (used for one): interior tiles
-    straight from ``x``, the others through a zero-padded copy."""
-    chans = x.shape[3]
+    """:func:`input_transform` for channels in whole vectors (used for one): a tile whose window
+    lies inside the image straight from ``x``, the others through ``d`` (6, 6, C), zero-padded.
+    The tile code takes the arrays' data pointers (`simd.address`; see `winograd_fused._conv_fused`),
+    and the tile loop has no inlined function with an array argument: numba's reference counting
+    of it cost calls per tile."""
+    height, width, chans = x.shape[1], x.shape[2], x.shape[3]
     tmp = np.empty((6, 6, chans), x.dtype)
     d = np.zeros((1, 6, 6, chans), x.dtype)
-    xf, df, plane = x.reshape(-1), d.reshape(-1), v.shape[1] * chans
-    tf, vf, kc = tmp.reshape(-1), v.reshape(-1), _vconsts(tmp)
+    xf, df, plane = address(x), address(d), v.shape[1] * chans
+    tf, vf, kc = address(tmp), address(v), _vconsts(tmp)
     for t in range(t0, t1):
-        _input_tile_at_v(x, xf, d, df, tf, vf, t, (t - t0) * chans, plane, tiles_h, tiles_w, pt, pl, kc)
-
-
-@_inline
-def _input_tile_at_v(x, xf, d, df, tf, vf, t, vt, plane, tiles_h, tiles_w, pt, pl, kc):
-    """Tile ``t`` of ``x`` by :func:`_input_tile_v` into flat ``vf[e * plane + vt:]``: in place
-    where its window lies inside the image, else through ``d`` (1, 6, 6, C), whose border must
-    hold zeros (``xf``, ``df``: flat ``x`` and ``d``; ``tf``, ``kc``: as for :func:`_input_tile_v`)."""
-    height, width, chans = x.shape[1], x.shape[2], x.shape[3]
-    n, th, tw = _tile_position(t, tiles_h, tiles_w)
-    h0 = 4 * th - pt
-    w0 = 4 * tw - pl
-    # one inlined copy of the tile code (each copy costs compile time; a second, for
-    # interior tiles alone, measured no faster)
-    src, at, row = xf, ((n * height + h0) * width + w0) * chans, width * chans
-    if not (h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width):
-        for k in range(6):
-            for col in range(6):
-                h, w = h0 + k, w0 + col
-                inside = 0 <= h < height and 0 <= w < width
-                for c in range(chans):
-                    d[0, k, col, c] = x[n, h, w, c] if inside else 0
-        src, at, row = df, 0, 6 * chans
-    _input_tile_v(src, at, row, tf, vf, vt, plane, chans, kc)
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
+        h0 = 4 * th - pt
+        w0 = 4 * tw - pl
+        # one inlined copy of the tile code (each copy costs compile time; a second, for
+        # interior tiles alone, measured no faster)
+        src, at, row = xf, ((n * height + h0) * width + w0) * chans, width * chans
+        if not (h0 >= 0 and w0 >= 0 and h0 + 6 <= height and w0 + 6 <= width):
+            for k in range(6):
+                for col in range(6):
+                    h, w = h0 + k, w0 + col
+                    inside = 0 <= h < height and 0 <= w < width
+                    for c in range(chans):
+                        d[0, k, col, c] = x[n, h, w, c] if inside else 0
+            src, at, row = df, 0, 6 * chans
+        _input_tile_v(src, at, row, tf, vf, (t - t0) * chans, plane, chans, kc)
+    keep(tmp), keep(d)  # their addresses were used up to here
 
 
 @_inline
@@ -133,39 +128,30 @@ def _residual_block(r, ro, n, h0, w0):
 @_inline
 def _output_transform_v(mm, y, t0, t1, tiles_h, tiles_w, b, has_bias, r, has_res, relu):
     """:func:`output_transform` for channels in whole vectors (used for one): tiles inside the
-    image written in place, those crossing its border into a 4 x 4 buffer (their residual from
-    one: `_residual_block`), then cropped."""
-    cout = y.shape[3]
+    image written in place, those crossing its border into a 4 x 4 buffer ``o`` (their residual
+    from one, ``ro``: `_residual_block`), then cropped; on the arrays' data pointers, as
+    :func:`_input_transform_v`."""
+    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     tmp = np.empty((4, 6, cout), y.dtype)
     o = np.empty((1, 4, 4, cout), y.dtype)
     ro = np.zeros((1, 4, 4, cout), y.dtype)
-    yf, of, rf, rof, plane = y.reshape(-1), o.reshape(-1), r.reshape(-1), ro.reshape(-1), mm.shape[1] * cout
-    tf, mf, kc = tmp.reshape(-1), mm.reshape(-1), _vconsts(tmp)
+    yf, of, rf, rof, plane = address(y), address(o), address(r), address(ro), mm.shape[1] * cout
+    tf, mf, bf, kc = address(tmp), address(mm), address(b), _vconsts(tmp)
     for t in range(t0, t1):
-        _output_tile_at_v(mf, (t - t0) * cout, plane, tf, y, yf, o, of, r, rf, ro, rof, t, tiles_h, tiles_w,
-                          b, has_bias, has_res, relu, kc)
-
-
-@_inline
-def _output_tile_at_v(mf, mt, plane, tf, y, yf, o, of, r, rf, ro, rof, t, tiles_h, tiles_w, b, has_bias, has_res,
-                      relu, kc):
-    """Tile ``t`` of ``y`` by :func:`_output_tile_v` from flat ``mf[e * plane + mt:]``: in place
-    where its 4 x 4 block lies inside the image, else into ``o`` (1, 4, 4, F) (the residual from
-    ``ro``, same shape), then cropped (``yf``, ``of``, ``rf``, ``rof``: the flat arrays)."""
-    oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
-    n, th, tw = _tile_position(t, tiles_h, tiles_w)
-    h0, w0 = 4 * th, 4 * tw
-    inside = h0 + 4 <= oh_n and w0 + 4 <= ow_n
-    if has_res and not inside:
-        _residual_block(r, ro, n, h0, w0)
-    dst, res, at, row = ((yf, rf, ((n * oh_n + h0) * ow_n + w0) * cout, ow_n * cout) if inside
-                         else (of, rof, 0, 4 * cout))
-    _output_tile_v(mf, mt, plane, tf, dst, res, at, row, b, has_bias, has_res, relu, cout, kc)
-    if not inside:
-        for a in range(min(4, oh_n - h0)):
-            for bcol in range(min(4, ow_n - w0)):
-                for f in range(cout):
-                    y[n, h0 + a, w0 + bcol, f] = o[0, a, bcol, f]
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
+        h0, w0 = 4 * th, 4 * tw
+        inside = h0 + 4 <= oh_n and w0 + 4 <= ow_n
+        if has_res and not inside:
+            _residual_block(r, ro, n, h0, w0)
+        dst, res, at, row = ((yf, rf, ((n * oh_n + h0) * ow_n + w0) * cout, ow_n * cout) if inside
+                             else (of, rof, 0, 4 * cout))
+        _output_tile_v(mf, (t - t0) * cout, plane, tf, dst, res, at, row, bf, has_bias, has_res, relu, cout, kc)
+        if not inside:
+            for a in range(min(4, oh_n - h0)):
+                for bcol in range(min(4, ow_n - w0)):
+                    for f in range(cout):
+                        y[n, h0 + a, w0 + bcol, f] = o[0, a, bcol, f]
+    keep(tmp), keep(o), keep(ro)  # their addresses were used up to here
 
 
 @_inline
@@ -213,33 +199,26 @@ def output_grad_transform(dy, dm, t0, t1, tiles_h, tiles_w):
 @_inline
 def _output_grad_transform_v(dy, dm, t0, t1, tiles_h, tiles_w):
     """:func:`output_grad_transform` for channels in whole vectors (used for one): tiles inside
-    the image read in place, those crossing its border through a zero-padded copy."""
-    cout = dy.shape[3]
+    the image read in place, those crossing its border through ``g`` (4, 4, F), zero-padded; on
+    the arrays' data pointers, as :func:`_input_transform_v`."""
+    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
     tmp = np.empty((6, 4, cout), dy.dtype)
     g = np.empty((1, 4, 4, cout), dy.dtype)
-    dyf, gf, plane = dy.reshape(-1), g.reshape(-1), dm.shape[1] * cout
-    tf, mf, kc = tmp.reshape(-1), dm.reshape(-1), _vconsts(tmp)
+    dyf, gf, plane = address(dy), address(g), dm.shape[1] * cout
+    tf, mf, kc = address(tmp), address(dm), _vconsts(tmp)
     for t in range(t0, t1):
-        _output_grad_tile_at_v(dy, dyf, g, gf, tf, mf, t, (t - t0) * cout, plane, tiles_h, tiles_w, kc)
-
-
-@_inline
-def _output_grad_tile_at_v(dy, dyf, g, gf, tf, mf, t, mt, plane, tiles_h, tiles_w, kc):
-    """Tile ``t`` of ``dy`` by :func:`_output_grad_tile_v` into flat ``mf[e * plane + mt:]``: in
-    place where its 4 x 4 block lies inside the image, else through ``g`` (1, 4, 4, F), zero-padded
-    here (``dyf``, ``gf``: the flat arrays)."""
-    oh_n, ow_n, cout = dy.shape[1], dy.shape[2], dy.shape[3]
-    n, th, tw = _tile_position(t, tiles_h, tiles_w)
-    h0, w0 = 4 * th, 4 * tw
-    src, at, row = dyf, ((n * oh_n + h0) * ow_n + w0) * cout, ow_n * cout
-    if h0 + 4 > oh_n or w0 + 4 > ow_n:
-        for a in range(4):
-            for bcol in range(4):
-                inside = h0 + a < oh_n and w0 + bcol < ow_n
-                for f in range(cout):
-                    g[0, a, bcol, f] = dy[n, h0 + a, w0 + bcol, f] if inside else 0
-        src, at, row = gf, 0, 4 * cout
-    _output_grad_tile_v(src, at, row, tf, mf, mt, plane, cout, kc)
+        n, th, tw = _tile_position(t, tiles_h, tiles_w)
+        h0, w0 = 4 * th, 4 * tw
+        src, at, row = dyf, ((n * oh_n + h0) * ow_n + w0) * cout, ow_n * cout
+        if h0 + 4 > oh_n or w0 + 4 > ow_n:
+            for a in range(4):
+                for bcol in range(4):
+                    inside = h0 + a < oh_n and w0 + bcol < ow_n
+                    for f in range(cout):
+                        g[0, a, bcol, f] = dy[n, h0 + a, w0 + bcol, f] if inside else 0
+            src, at, row = gf, 0, 4 * cout
+        _output_grad_tile_v(src, at, row, tf, mf, (t - t0) * cout, plane, cout, kc)
+    keep(tmp), keep(g)  # their addresses were used up to here
 
 
 @_inline
