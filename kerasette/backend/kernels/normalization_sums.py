@@ -1,15 +1,19 @@
-"""Batch normalization's reductions over rows ``(R, W)`` with their sums in vector registers.
-
-The statistics' sums (`channel_stats_rows`), the backward pass's sums without and with the ReLU's
-mask (`channel_sums_rows`, `channel_sums_rows_relu`) and inference's backward sweep
+"""Batch normalization's reductions over rows ``(R, W)``: the statistics' sums
+(`channel_stats_rows`), the backward pass's sums without and with the ReLU's mask
+(`channel_sums_rows`, `channel_sums_rows_relu`) and inference's backward sweep
 (`affine_backward_rows`) of `kerasette.backend.kernels.normalization` (which re-exports them; its
 docstring says what each pass is). Each block of `SUM_BLOCK` rows is summed in the input's dtype,
-the channels a vector at a time (`kerasette.backend.kernels.simd`), the block's sums held in
-registers and stored at its end; the channels left over (fewer than a vector) go one by one.
-Lane by lane these are the additions of the plain loops over rows, in their order (a multiply
-then an add, never fused): the same bits. The plain loops kept their sums in memory, a load and a
-store per value (calls alternating in one process, one thread's half of ResNet-20's statistics
-pass at 32x32x32x16, 8192 rows of 64 values: 66.5 -> 53.9 us).
+the blocks' sums in float64.
+
+The statistics and inference's backward sweep take the channels a vector at a time
+(`kerasette.backend.kernels.simd`), each block's sums held in registers and stored at its end
+(the channels left over, fewer than a vector, one by one): lane by lane the additions of the plain
+loops over rows, in their order (a multiply then an add, never fused), so the same bits, without a
+load and a store of the sums per value. The backward sums stay plain loops: written the same way
+they were faster on blocks in the second-level cache (4096 and 2048 rows of 64 values, 1.2-1.5x)
+but slower on ResNet-20's largest (8192 rows, the input and the gradient 4 MB: 143 -> 162 us, the
+vector columns walking each block once per vector where the loop streams its rows), the pass
+that counts most in a step (`tests/benchmarks/norm_kernels_ab.py`).
 
 A kernel compiled for one vector width stays right on its own: the width is read when it is
 compiled, and numba's cache keys on the CPU's features.
@@ -17,28 +21,11 @@ compiled, and numba's cache keys on the CPU's features.
 
 from __future__ import annotations
 
-from llvmlite import ir
-from numba.extending import intrinsic
-
 from kerasette.backend.kernels._jit import kernel
-from kerasette.backend.kernels.simd import Vector, lanes, vadd, vload, vmul, vstore, vsub, vzeros
+from kerasette.backend.kernels.simd import lanes, vadd, vload, vmul, vstore, vsub, vzeros
 
 #: rows summed in the input's dtype before the sums move to float64
 SUM_BLOCK = 32
-
-
-@intrinsic
-def _where_positive(typingctx, v, a):
-    """Vector ``a`` lane by lane where vector ``v`` is above 0, else 0 (NaN in ``v``: 0): the
-    select of ``a if v > 0 else 0``, one compare and one blend."""
-    if not (isinstance(v, Vector) and isinstance(a, Vector) and v.count == a.count):
-        return None
-
-    def codegen(context, builder, sig, args):
-        above = builder.fcmp_ordered(">", args[0], ir.Constant(args[0].type, None))
-        return builder.select(above, args[1], ir.Constant(args[1].type, None))
-
-    return a(v, a), codegen
 
 
 def _channel_sums_rows(a, b, a_center, b_center, s1, s2, p1, p2):
@@ -55,51 +42,18 @@ def _channel_sums_rows(a, b, a_center, b_center, s1, s2, p1, p2):
             small numbers).
         s1, s2: (C,) float64 accumulators; added to.
         p1, p2: (C,) scratch of the input's dtype.
-
-    The channels go a vector at a time, each block's sums held in registers (`kernels.simd`;
-    the channels left over, fewer than a vector, one by one): lane by lane the same additions
-    in the same order, without a load and a store of the sums per value (see
-    `_channel_stats_rows`).
     """
-    rows, width = a.shape
-    nl = lanes(a.itemsize)
-    fa, fb = a.reshape(-1), b.reshape(-1)
-    vectors = width - width % nl
+    rows, chans = a.shape
     for r0 in range(0, rows, SUM_BLOCK):
         r1 = min(r0 + SUM_BLOCK, rows)
-        for c in range(0, vectors, nl):
-            k, n = vload(a_center, c), vload(b_center, c)
-            q1, q2 = vzeros(p1), vzeros(p1)
-            r = r0
-            while r + 4 <= r1:
-                o = r * width + c
-                d0 = vsub(vload(fa, o), k)
-                d1 = vsub(vload(fa, o + width), k)
-                d2 = vsub(vload(fa, o + 2 * width), k)
-                d3 = vsub(vload(fa, o + 3 * width), k)
-                e0 = vmul(d0, vsub(vload(fb, o), n))
-                e1 = vmul(d1, vsub(vload(fb, o + width), n))
-                e2 = vmul(d2, vsub(vload(fb, o + 2 * width), n))
-                e3 = vmul(d3, vsub(vload(fb, o + 3 * width), n))
-                q1 = vadd(q1, vadd(vadd(d0, d1), vadd(d2, d3)))
-                q2 = vadd(q2, vadd(vadd(e0, e1), vadd(e2, e3)))
-                r += 4
-            while r < r1:
-                o = r * width + c
-                d = vsub(vload(fa, o), k)
-                q1 = vadd(q1, d)
-                q2 = vadd(q2, vmul(d, vsub(vload(fb, o), n)))
-                r += 1
-            vstore(p1, c, q1)
-            vstore(p2, c, q2)
-        for c in range(vectors, width):
+        for c in range(chans):
             p1[c] = 0
             p2[c] = 0
         r = r0
         while r + 4 <= r1:
             a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
             b0, b1, b2, b3 = b[r], b[r + 1], b[r + 2], b[r + 3]
-            for c in range(vectors, width):
+            for c in range(chans):
                 k = a_center[c]
                 n = b_center[c]
                 d0 = a0[c] - k
@@ -111,12 +65,12 @@ def _channel_sums_rows(a, b, a_center, b_center, s1, s2, p1, p2):
             r += 4
         while r < r1:
             ar, br = a[r], b[r]
-            for c in range(vectors, width):
+            for c in range(chans):
                 d = ar[c] - a_center[c]
                 p1[c] += d
                 p2[c] += d * (br[c] - b_center[c])
             r += 1
-        for c in range(width):
+        for c in range(chans):
             s1[c] += p1[c]
             s2[c] += p2[c]
 
@@ -199,49 +153,18 @@ def _channel_sums_rows_relu(g, x, scale, shift, x_center, zero, s1, s2, p1, p2):
         zero: 0 of the arrays' dtype.
         s1, s2: (C,) float64 accumulators; added to.
         p1, p2: (C,) scratch of the input's dtype.
-
-    The channels go a vector at a time, as in `_channel_sums_rows` (the mask a vector select,
-    `_where_positive`, which also gives 0 where ``x * scale + shift`` is NaN); ``zero`` is 0.
     """
-    rows, width = g.shape
-    nl = lanes(g.itemsize)
-    fg, fx = g.reshape(-1), x.reshape(-1)
-    vectors = width - width % nl
+    rows, chans = g.shape
     for r0 in range(0, rows, SUM_BLOCK):
         r1 = min(r0 + SUM_BLOCK, rows)
-        for c in range(0, vectors, nl):
-            k, n, m = vload(scale, c), vload(shift, c), vload(x_center, c)
-            q1, q2 = vzeros(p1), vzeros(p1)
-            r = r0
-            while r + 4 <= r1:
-                o = r * width + c
-                v0, v1 = vload(fx, o), vload(fx, o + width)
-                v2, v3 = vload(fx, o + 2 * width), vload(fx, o + 3 * width)
-                d0 = _where_positive(vadd(vmul(v0, k), n), vload(fg, o))
-                d1 = _where_positive(vadd(vmul(v1, k), n), vload(fg, o + width))
-                d2 = _where_positive(vadd(vmul(v2, k), n), vload(fg, o + 2 * width))
-                d3 = _where_positive(vadd(vmul(v3, k), n), vload(fg, o + 3 * width))
-                q1 = vadd(q1, vadd(vadd(d0, d1), vadd(d2, d3)))
-                q2 = vadd(q2, vadd(vadd(vmul(d0, vsub(v0, m)), vmul(d1, vsub(v1, m))),
-                                   vadd(vmul(d2, vsub(v2, m)), vmul(d3, vsub(v3, m)))))
-                r += 4
-            while r < r1:
-                o = r * width + c
-                v = vload(fx, o)
-                d = _where_positive(vadd(vmul(v, k), n), vload(fg, o))
-                q1 = vadd(q1, d)
-                q2 = vadd(q2, vmul(d, vsub(v, m)))
-                r += 1
-            vstore(p1, c, q1)
-            vstore(p2, c, q2)
-        for c in range(vectors, width):
+        for c in range(chans):
             p1[c] = 0
             p2[c] = 0
         r = r0
-        while r + 4 <= r1:  # four rows a trip: the per-channel numbers and sums loaded once for four
+        while r + 4 <= r1:
             g0, g1, g2, g3 = g[r], g[r + 1], g[r + 2], g[r + 3]
             x0, x1, x2, x3 = x[r], x[r + 1], x[r + 2], x[r + 3]
-            for c in range(vectors, width):
+            for c in range(chans):
                 k, n, m = scale[c], shift[c], x_center[c]
                 v0, v1, v2, v3 = x0[c], x1[c], x2[c], x3[c]
                 d0 = g0[c] if v0 * k + n > zero else zero
@@ -253,13 +176,13 @@ def _channel_sums_rows_relu(g, x, scale, shift, x_center, zero, s1, s2, p1, p2):
             r += 4
         while r < r1:
             gr, xr = g[r], x[r]
-            for c in range(vectors, width):
+            for c in range(chans):
                 xv = xr[c]
                 d = gr[c] if xv * scale[c] + shift[c] > zero else zero
                 p1[c] += d
                 p2[c] += d * (xv - x_center[c])
             r += 1
-        for c in range(width):
+        for c in range(chans):
             s1[c] += p1[c]
             s2[c] += p2[c]
 
