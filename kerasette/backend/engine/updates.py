@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -17,11 +18,11 @@ def sgd_momentum(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: 
     pass; all three arrays C-contiguous and of one shape."""
     flat_w, flat_g, flat_v = value.reshape(-1), grad.reshape(-1), velocity.reshape(-1)
     kind = value.dtype.type
-
-    def part(i, j):
-        _update.sgd_momentum(flat_w[i:j], flat_g[i:j], flat_v[i:j], kind(lr), kind(momentum), nesterov)
-
-    parallel.map_chunks(part, flat_w.size, parallel.memory_bound_min())
+    lr, momentum = kind(lr), kind(momentum)
+    # (the calls prepared here: a worker reaches its kernel at once, `parallel.map_prepared`)
+    parallel.map_prepared(lambda _, i, j: functools.partial(_update.sgd_momentum, flat_w[i:j], flat_g[i:j],
+                                                            flat_v[i:j], lr, momentum, nesterov),
+                          flat_w.size, parallel.memory_bound_min())
 
 
 def sgd_momentum_small(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float,
@@ -42,11 +43,9 @@ def adam(value: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, alph
     flat_w, flat_g, flat_m, flat_v = value.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
     kind = value.dtype.type
     scalars = kind(alpha), kind(1 - beta_1), kind(1 - beta_2), kind(epsilon)
-
-    def part(i, j):
-        _update.adam(flat_w[i:j], flat_g[i:j], flat_m[i:j], flat_v[i:j], *scalars)
-
-    parallel.map_chunks(part, flat_w.size, parallel.memory_bound_min())
+    parallel.map_prepared(lambda _, i, j: functools.partial(_update.adam, flat_w[i:j], flat_g[i:j], flat_m[i:j],
+                                                            flat_v[i:j], *scalars),
+                          flat_w.size, parallel.memory_bound_min())
 
 
 class AddressTable:
@@ -114,9 +113,8 @@ class SgdGroup:
         kind = flat.dtype.type
         values, velocities = value_table.addresses, velocity_table.addresses
         lr, momentum = kind(lr), kind(momentum)
-
-        def part(lo, hi):
-            _update.sgd_momentum_group(flat, starts, values, velocities, lr, momentum, nesterov, lo, hi)
-
-        # (a step's weights and velocities are out of cache by its end: both cores' bandwidth)
-        parallel.map_chunks(part, flat.size, min(PASS_MIN, parallel.memory_bound_min()))
+        # (a step's weights and velocities are out of cache by its end: both cores' bandwidth; the
+        # calls prepared here, `parallel.map_prepared`)
+        parallel.map_prepared(lambda _, lo, hi: functools.partial(_update.sgd_momentum_group, flat, starts, values,
+                                                                  velocities, lr, momentum, nesterov, lo, hi),
+                              flat.size, min(PASS_MIN, parallel.memory_bound_min()))
