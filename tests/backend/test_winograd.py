@@ -375,3 +375,30 @@ def test_vector_access_through_an_address():
         copy_both_ways(a, out_array, out_pointer)
         np.testing.assert_array_equal(out_array, a + a.reshape(-1)[1])
         np.testing.assert_array_equal(out_pointer, out_array)
+
+
+def test_kept_kernel_transforms():
+    """A kernel declared unchanging (`keep_transform`) is transformed once and its transform kept
+    until the kernel is garbage; any other kernel is transformed on every call, so a change
+    written into it is seen."""
+    import gc
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((3, 3, 4, 6)).astype(np.float32)
+    first = winograd.kernel_transform(w)
+    w[0, 0, 0, 0] += 1.0
+    changed = winograd.kernel_transform(w)
+    assert changed is not first and not np.array_equal(changed, first)
+    np.testing.assert_array_equal(changed, winograd._transform(w))
+
+    kept = rng.standard_normal((3, 3, 4, 6)).astype(np.float32)
+    winograd.keep_transform(kept)
+    winograd.keep_transform(kept)  # declared again: the same entry
+    u = winograd.kernel_transform(kept)
+    np.testing.assert_array_equal(u, winograd._transform(kept))
+    assert winograd.kernel_transform(kept) is u
+    key = id(kept)
+    assert key in winograd._KEPT
+    del kept
+    gc.collect()
+    assert key not in winograd._KEPT
