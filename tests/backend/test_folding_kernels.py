@@ -117,3 +117,13 @@ def test_the_snapshot_sees_every_changed_byte():
 def test_the_snapshot_takes_contiguous_arrays_only():
     with pytest.raises(ValueError, match="C-contiguous"):
         folding.SourceSnapshot([[np.zeros((4, 4), np.float32)[:, ::2]]])
+
+
+def test_the_folded_weights_are_read_only():
+    """An engine may keep what it derives from them (the planner keeps them between calls)."""
+    kernel, bias = folding.fold(np.ones((3, 3, 2, 4), np.float32), np.zeros(4, np.float32),
+                                np.full(4, 2, np.float32), np.ones(4, np.float32))
+    for array in (kernel, bias):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            array[...] = 0

@@ -41,7 +41,11 @@ def scale_and_shift(gamma, beta, mean, variance, epsilon: float, dtype=None, out
 
 def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.ndarray, np.ndarray]:
     """``(kernel * scale, bias * scale + shift)`` (``shift`` alone without a bias), ``scale``
-    and ``shift`` along the last axis of ``kernel``; new arrays of ``kernel``'s shape and dtype."""
+    and ``shift`` along the last axis of ``kernel``; new arrays of ``kernel``'s shape and dtype,
+    read-only: a prediction keeps its folded weights from call to call while their sources are
+    unchanged (`kerasette.models.fold_cache`) and nothing writes into them, so that what an
+    engine derives from an array it receives (a Winograd kernel transform) stays valid while
+    that array, read-only and owning its memory (or a view of one), is alive."""
     dtype = kernel.dtype
     chans = kernel.shape[-1]
     weights = np.ascontiguousarray(kernel).reshape(-1, chans)
@@ -52,6 +56,7 @@ def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.
         raise ValueError(f"fold: scale, shift and bias must have one number per output channel ({chans}, the kernel's "
                          f"last axis); received sizes {scale.size}, {shift.size} and {bias.size}")
     _k.fold_into(weights, bias, scale, shift, folded, folded_bias)
+    folded.flags.writeable = folded_bias.flags.writeable = False
     return folded.reshape(kernel.shape), folded_bias
 
 

@@ -17,7 +17,7 @@ again.
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, types
+from numba import types
 from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import kernel
@@ -84,17 +84,15 @@ def compare_and_keep(addresses, sizes, offsets, groups, kept_words, kept_bytes, 
     for i in range(addresses.size):
         address, size, start = addresses[i], sizes[i], offsets[i]
         words = size // 8 if address % 8 == 0 else 0
+        first = start // 8
+        source_words = _words_at(address)
         differ = np.uint64(0)
-        if words:
-            source = carray(_words_at(address), words)
-            kept = kept_words[start // 8:start // 8 + words]
-            for j in range(words):
-                differ |= source[j] ^ kept[j]
-        rest = carray(_bytes_at(address + words * 8), size - words * 8)
-        kept_rest = kept_bytes[start + words * 8:start + size]
-        differ_rest = np.uint8(0)
-        for j in range(rest.size):
-            differ_rest |= rest[j] ^ kept_rest[j]
-        if differ or differ_rest:
-            kept_bytes[start:start + size] = carray(_bytes_at(address), size)
+        for j in range(words):
+            differ |= source_words[j] ^ kept_words[first + j]
+        source_bytes = _bytes_at(address)
+        for j in range(words * 8, size):
+            differ |= np.uint64(source_bytes[j] ^ kept_bytes[start + j])
+        if differ:
+            for j in range(size):
+                kept_bytes[start + j] = source_bytes[j]
             changed[groups[i]] = 1
