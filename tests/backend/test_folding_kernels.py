@@ -127,3 +127,13 @@ def test_the_folded_weights_are_read_only():
         assert not array.flags.writeable
         with pytest.raises(ValueError, match="read-only"):
             array[...] = 0
+
+
+def test_a_folded_kernel_has_its_winograd_transform_kept():
+    from kerasette.backend.engine import winograd_conv
+
+    kernel, _ = folding.fold(np.ones((3, 3, 2, 4), np.float32), None, np.full(4, 2, np.float32),
+                             np.ones(4, np.float32))
+    first = winograd_conv.kernel_transform(kernel)
+    assert winograd_conv.kernel_transform(kernel) is first
+    np.testing.assert_array_equal(first, winograd_conv.kernel_transform(kernel.copy()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasette.backend.engine import winograd_conv
 from kerasette.backend.kernels import folding as _k
 
 
@@ -45,7 +46,8 @@ def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.
     read-only: a prediction keeps its folded weights from call to call while their sources are
     unchanged (`kerasette.models.fold_cache`) and nothing writes into them, so that what an
     engine derives from an array it receives (a Winograd kernel transform) stays valid while
-    that array, read-only and owning its memory (or a view of one), is alive."""
+    that array, read-only and owning its memory (or a view of one), is alive: the kernel is
+    declared so to the Winograd engine (`winograd_conv.keep_transform`)."""
     dtype = kernel.dtype
     chans = kernel.shape[-1]
     weights = np.ascontiguousarray(kernel).reshape(-1, chans)
@@ -57,7 +59,9 @@ def fold(kernel: np.ndarray, bias: np.ndarray | None, scale, shift) -> tuple[np.
                          f"last axis); received sizes {scale.size}, {shift.size} and {bias.size}")
     _k.fold_into(weights, bias, scale, shift, folded, folded_bias)
     folded.flags.writeable = folded_bias.flags.writeable = False
-    return folded.reshape(kernel.shape), folded_bias
+    folded = folded.reshape(kernel.shape)
+    winograd_conv.keep_transform(folded)  # its Winograd transform made once, while it lives
+    return folded, folded_bias
 
 
 class SourceSnapshot:
