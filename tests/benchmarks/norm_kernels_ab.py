@@ -8,11 +8,12 @@ A script, not a test::
 
 Run it with ``NUMBA_CPU_NAME=haswell`` (or bench.py's AVX2 environment) for AVX2 code. On a shared
 machine the two sides of each row take turns call by call, so a busy spell falls on both; the
-figures are medians in microseconds. Rows: the statistics (`channel_stats_rows`), the backward sums
-without and with the ReLU's mask (`channel_sums_rows`, `channel_sums_rows_relu`) on one thread's
+figures are medians in microseconds. Rows: the statistics (`channel_stats_rows`) on one thread's
 half of ResNet-20's passes (rows of 64 values: 32x32x32x16 seen four images' rows wide, 32x16x16x32,
-32x8x8x64; the sums are plain loops in this checkout too, a control), and inference's backward sweep (`affine_backward_rows`) on the whole of the layers
-benchmark's shapes, one thread. ``plain`` is the loop as it was before (a4f6968), compiled here.
+32x8x8x64), and inference's backward sweep (`affine_backward_rows`) on the whole of the layers
+benchmark's shapes, one thread. (The backward sums, `channel_sums_rows` and
+`channel_sums_rows_relu`, stayed plain loops: held in registers they measured slower on
+ResNet-20's largest pass.) ``plain`` is the loop as it was before (a4f6968), compiled here.
 """
 
 from __future__ import annotations
@@ -32,40 +33,6 @@ from kerasette.backend.kernels import normalization_sums as sums  # noqa: E402
 from kerasette.backend.kernels.simd import VECTOR_BYTES  # noqa: E402
 
 SUM_BLOCK = sums.SUM_BLOCK
-
-
-@numba.njit(nogil=True)
-def plain_sums(a, b, a_center, b_center, s1, s2, p1, p2):
-    rows, chans = a.shape
-    for r0 in range(0, rows, SUM_BLOCK):
-        r1 = min(r0 + SUM_BLOCK, rows)
-        for c in range(chans):
-            p1[c] = 0
-            p2[c] = 0
-        r = r0
-        while r + 4 <= r1:
-            a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
-            b0, b1, b2, b3 = b[r], b[r + 1], b[r + 2], b[r + 3]
-            for c in range(chans):
-                k = a_center[c]
-                n = b_center[c]
-                d0 = a0[c] - k
-                d1 = a1[c] - k
-                d2 = a2[c] - k
-                d3 = a3[c] - k
-                p1[c] += (d0 + d1) + (d2 + d3)
-                p2[c] += (d0 * (b0[c] - n) + d1 * (b1[c] - n)) + (d2 * (b2[c] - n) + d3 * (b3[c] - n))
-            r += 4
-        while r < r1:
-            ar, br = a[r], b[r]
-            for c in range(chans):
-                d = ar[c] - a_center[c]
-                p1[c] += d
-                p2[c] += d * (br[c] - b_center[c])
-            r += 1
-        for c in range(chans):
-            s1[c] += p1[c]
-            s2[c] += p2[c]
 
 
 @numba.njit(nogil=True)
@@ -94,41 +61,6 @@ def plain_stats(a, a_center, s1, s2, p1, p2):
                 d = ar[c] - a_center[c]
                 p1[c] += d
                 p2[c] += d * d
-            r += 1
-        for c in range(chans):
-            s1[c] += p1[c]
-            s2[c] += p2[c]
-
-
-@numba.njit(nogil=True)
-def plain_sums_relu(g, x, scale, shift, x_center, zero, s1, s2, p1, p2):
-    rows, chans = g.shape
-    for r0 in range(0, rows, SUM_BLOCK):
-        r1 = min(r0 + SUM_BLOCK, rows)
-        for c in range(chans):
-            p1[c] = 0
-            p2[c] = 0
-        r = r0
-        while r + 4 <= r1:
-            g0, g1, g2, g3 = g[r], g[r + 1], g[r + 2], g[r + 3]
-            x0, x1, x2, x3 = x[r], x[r + 1], x[r + 2], x[r + 3]
-            for c in range(chans):
-                k, n, m = scale[c], shift[c], x_center[c]
-                v0, v1, v2, v3 = x0[c], x1[c], x2[c], x3[c]
-                d0 = g0[c] if v0 * k + n > zero else zero
-                d1 = g1[c] if v1 * k + n > zero else zero
-                d2 = g2[c] if v2 * k + n > zero else zero
-                d3 = g3[c] if v3 * k + n > zero else zero
-                p1[c] += (d0 + d1) + (d2 + d3)
-                p2[c] += (d0 * (v0 - m) + d1 * (v1 - m)) + (d2 * (v2 - m) + d3 * (v3 - m))
-            r += 4
-        while r < r1:
-            gr, xr = g[r], x[r]
-            for c in range(chans):
-                xv = xr[c]
-                d = gr[c] if xv * scale[c] + shift[c] > zero else zero
-                p1[c] += d
-                p2[c] += d * (xv - x_center[c])
             r += 1
         for c in range(chans):
             s1[c] += p1[c]
@@ -174,24 +106,11 @@ def rows(repeats: int):
     width = 64
     for n in (8192, 4096, 2048):  # one thread's half of 32x32x32x16, 32x16x16x32, 32x8x8x64
         a = (rng.standard_normal((n, width)) + 3).astype(np.float32)
-        x = rng.standard_normal((n, width)).astype(np.float32)
-        centre, zeros = a[0].copy(), np.zeros(width, np.float32)
-        scale, shift = rng.uniform(0.5, 1.5, width).astype(np.float32), rng.standard_normal(width).astype(np.float32)
-        zero = np.float32(0)
-        def bind(f, a=a, x=x, centre=centre, zeros=zeros, scale=scale, shift=shift, zero=zero, kind="stats"):
-            if kind == "stats":
-                return lambda acc: f(a, centre, *acc)
-            if kind == "sums":
-                return lambda acc: f(a, x, zeros, centre, *acc)
-            return lambda acc: f(a, x, scale, shift, centre, zero, *acc)
-
-        cases = {"stats": (plain_stats, sums.channel_stats_rows), "sums": (plain_sums, sums.channel_sums_rows),
-                 "sums relu": (plain_sums_relu, sums.channel_sums_rows_relu)}
-        for name, (old, new) in cases.items():
+        centre = a[0].copy()
+        for name, (old, new) in {"stats": (plain_stats, sums.channel_stats_rows)}.items():
             out = [(np.zeros(width), np.zeros(width), np.empty(width, np.float32), np.empty(width, np.float32))
                    for _ in range(2)]
-            calls = [bind(old, kind=name.split()[-1] if name != "sums relu" else "relu"),
-                     bind(new, kind=name.split()[-1] if name != "sums relu" else "relu")]
+            calls = [lambda acc, f=f, a=a, centre=centre: f(a, centre, *acc) for f in (old, new)]
             for call, s in zip(calls, out):
                 call(s)
             same = np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
