@@ -36,8 +36,8 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel
+from kerasette.backend.engine import folding
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
-from kerasette.backend.kernels import folding as _fold
 from kerasette.backend.kernels import normalization as _k
 from kerasette.backend.kernels import normalization_passes as _passes
 
@@ -416,21 +416,17 @@ def _channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView 
 def inference_numbers(view: ChannelView | None, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
                       variance: np.ndarray, epsilon: float, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Batch normalization at inference as ``x * scale + shift``: ``scale = gamma * (1 /
-    sqrt(variance + epsilon))`` and ``shift = beta - mean * scale`` in ``dtype``, in one kernel call
-    (`kernels.folding.scale_and_shift`, the bits of `engine.folding.scale_and_shift`), laid out as
+    sqrt(variance + epsilon))`` and ``shift = beta - mean * scale`` in ``dtype``
+    (`engine.folding.scale_and_shift`, one kernel call), laid out as
     ``view``'s kernels take them (repeated `ChannelView.wide` times on rows; ``view`` None: once).
     The four arrays have one size.
 
     Returns:
         ``(scale, shift)``, flat; their first ``variance.size`` values are the per-channel numbers.
     """
-    dtype = np.dtype(dtype)
-    kind, size = dtype.type, variance.size
     copies = view.wide if view is not None and view.rows else 1
-    both = np.empty((2, copies, size), dtype)
-    flat = [a.reshape(-1) if a.dtype == dtype and a.flags.c_contiguous else np.ascontiguousarray(a, dtype).reshape(-1)
-            for a in (gamma, beta, mean, variance)]
-    _fold.scale_and_shift(*flat, kind(epsilon), kind(1), both[0, 0], both[1, 0])
+    both = np.empty((2, copies, variance.size), dtype)
+    folding.scale_and_shift(gamma, beta, mean, variance, epsilon, dtype, out=(both[0, 0], both[1, 0]))
     if copies > 1:
         both[:, 1:] = both[:, :1]
     return both[0].reshape(-1), both[1].reshape(-1)

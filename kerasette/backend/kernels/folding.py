@@ -17,9 +17,8 @@ again.
 from __future__ import annotations
 
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
 
+from kerasette.backend.kernels import blas
 from kerasette.backend.kernels._jit import kernel
 
 
@@ -49,28 +48,6 @@ def fold_into(weights, bias, scale, shift, folded, folded_bias):
             folded_bias[c] = shift[c]
 
 
-@intrinsic
-def _bytes_at(typingctx, address):
-    """The memory at integer ``address`` as a pointer to bytes."""
-    signature = types.CPointer(types.uint8)(types.int64)
-
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
-
-    return signature, codegen
-
-
-@intrinsic
-def _words_at(typingctx, address):
-    """The memory at integer ``address`` (a multiple of 8) as a pointer to 8-byte words."""
-    signature = types.CPointer(types.uint64)(types.int64)
-
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
-
-    return signature, codegen
-
-
 @kernel
 def compare_and_keep(addresses, sizes, offsets, groups, kept_words, kept_bytes, changed):
     """Compares each source's bytes (``sizes[i]`` of them at ``addresses[i]``) with its copy
@@ -85,11 +62,11 @@ def compare_and_keep(addresses, sizes, offsets, groups, kept_words, kept_bytes, 
         address, size, start = addresses[i], sizes[i], offsets[i]
         words = size // 8 if address % 8 == 0 else 0
         first = start // 8
-        source_words = _words_at(address)
+        source_words = blas._pointer(address, np.uint64)
         differ = np.uint64(0)
         for j in range(words):
             differ |= source_words[j] ^ kept_words[first + j]
-        source_bytes = _bytes_at(address)
+        source_bytes = blas._pointer(address, np.uint8)
         for j in range(words * 8, size):
             differ |= np.uint64(source_bytes[j] ^ kept_bytes[start + j])
         if differ:
