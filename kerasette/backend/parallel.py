@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import itertools
 import os
@@ -258,19 +259,24 @@ def parallel_settings(matmul_min_work: int | None = None, memory_bound_min: int 
         settings.matmul_min_work, settings.memory_bound_min = saved
 
 
-def matmul(a, b, out=None):
-    """``a @ b`` for 2-D arrays, split over the pool when it is large: by the output's columns,
-    or by its rows when it has more rows than columns (each thread then packs its own rows of
-    ``a`` and all of ``b``, the smaller operand, rather than all of ``a``: a dense layer's kernel
-    gradient ``x.T @ dy``, 1600x128 by 128x256, 456 -> 400 us on two threads)."""
+def matmul(a, b, out=None, min_work: int | None = None):
+    """``a @ b`` for 2-D arrays, split over the pool from ``min_work`` multiply-adds (default
+    :func:`matmul_min_work`): by the output's columns, or by its rows when it has more rows than
+    columns (each thread then packs its own rows of ``a`` and all of ``b``, the smaller operand,
+    rather than all of ``a``: a dense layer's kernel gradient ``x.T @ dy``, 1600x128 by 128x256,
+    456 -> 400 us on two threads). The same bits as one product. Each thread's product is
+    prepared by the calling thread (:func:`map_prepared`: the worker reaches BLAS, which releases
+    the GIL, at once)."""
     m, k = a.shape
     n = b.shape[1]
     if out is None:
         out = np.empty((m, n), np.result_type(a.dtype, b.dtype))
+    if min_work is None:
+        min_work = state.parallel.matmul_min_work
     if m > n:
-        map_chunks(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]), m, state.parallel.matmul_min_work, n * k)
+        map_prepared(lambda _, i, j: functools.partial(np.matmul, a[i:j], b, out=out[i:j]), m, min_work, n * k)
     else:
-        map_chunks(lambda i, j: np.matmul(a, b[:, i:j], out=out[:, i:j]), n, state.parallel.matmul_min_work, m * k)
+        map_prepared(lambda _, i, j: functools.partial(np.matmul, a, b[:, i:j], out=out[:, i:j]), n, min_work, m * k)
     return out
 
 

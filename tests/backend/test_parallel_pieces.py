@@ -163,8 +163,8 @@ def test_matmul_splits_the_longer_side_of_the_output(shape_a, shape_b, monkeypat
     rng = np.random.default_rng(8)
     a, b = rng.normal(size=shape_a), rng.normal(size=shape_b)
     splits = []
-    chunks = parallel.map_chunks
-    monkeypatch.setattr(parallel, "map_chunks", lambda fn, n, *args: (splits.append(n), chunks(fn, n, *args))[1])
+    prepared = parallel.map_prepared
+    monkeypatch.setattr(parallel, "map_prepared", lambda fn, n, *args: (splits.append(n), prepared(fn, n, *args))[1])
     previous = parallel.num_threads()
     parallel.set_num_threads(2)
     try:

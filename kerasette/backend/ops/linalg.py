@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from kerasette.backend import parallel
@@ -19,21 +17,9 @@ DENSE_SPLIT_MIN = 1 << 23
 
 
 def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D float arrays as `parallel.matmul` computes it (by the output's columns, or
-    by its rows when it has more rows than columns; the same bits as one product), split from
-    `DENSE_SPLIT_MIN` multiply-adds, each thread's product prepared by the calling thread
-    (`parallel.map_prepared`: the worker reaches BLAS, which releases the GIL, at once)."""
-    m, k = a.shape
-    n = b.shape[1]
-    out = np.empty((m, n), np.result_type(a.dtype, b.dtype))
-    min_work = min(DENSE_SPLIT_MIN, parallel.matmul_min_work())
-    if m > n:
-        parallel.map_prepared(lambda _, i, j: functools.partial(np.matmul, a[i:j], b, out=out[i:j]), m, min_work,
-                              n * k)
-    else:
-        parallel.map_prepared(lambda _, i, j: functools.partial(np.matmul, a, b[:, i:j], out=out[:, i:j]), n,
-                              min_work, m * k)
-    return out
+    """``a @ b`` for 2-D float arrays by `parallel.matmul`, split from `DENSE_SPLIT_MIN`
+    multiply-adds (or the pool's threshold when that is lower)."""
+    return parallel.matmul(a, b, min_work=min(DENSE_SPLIT_MIN, parallel.matmul_min_work()))
 
 
 class MatMul(Op):
