@@ -18,9 +18,18 @@ them they are computed with ops, so gradients still reach the original weights a
 normalization's ``gamma`` and ``beta``; otherwise (``predict``, ``no_grad``, frozen weights) in
 one kernel call (`kerasette.backend.ops.normalization.fold_affine`), the same bits without
 recording anything.
+
+The folded weights are swapped into the layer for its call, so a layer's swap is guarded by a
+lock of its own: a second thread running the same folded layer waits for the first to restore
+the layer's weights, and never folds (nor, after its call, restores) the first thread's folded
+weights as if they were the layer's own. Without it, three threads calling a model with folded
+normalizations got wrong outputs on nearly every call.
 """
 
 from __future__ import annotations
+
+import threading
+import weakref
 
 from kerasette.backend import ops
 from kerasette.backend.ops.normalization import fold_affine
@@ -48,11 +57,12 @@ class folded_kernel_and_bias:  # noqa: N801 - used as a function returning a con
         [1.0, 1.0]
     """
 
-    __slots__ = ("layer", "kernel", "bias", "folded")
+    __slots__ = ("layer", "kernel", "bias", "folded", "lock")
 
     def __init__(self, layer, scale, shift):
-        self.layer, self.kernel, self.bias = layer, layer.kernel, layer.bias
-        kernel, bias = self.kernel, self.bias
+        self.layer, self.lock = layer, _swap_lock(layer)
+        with self.lock:  # the layer's own weights, not another thread's folded ones
+            self.kernel, self.bias = kernel, bias = layer.kernel, layer.bias
         if records_gradient(kernel, bias, scale, shift):
             self.folded = ops.multiply(kernel, scale), (ops.add(ops.multiply(bias, scale), shift)
                                                         if bias is not None else shift)
@@ -60,7 +70,25 @@ class folded_kernel_and_bias:  # noqa: N801 - used as a function returning a con
             self.folded = fold_affine(kernel, bias, scale, shift)
 
     def __enter__(self):
+        self.lock.acquire()
         self.layer.kernel, self.layer.bias = self.folded
 
     def __exit__(self, *exc) -> None:
         self.layer.kernel, self.layer.bias = self.kernel, self.bias
+        self.lock.release()
+
+
+#: Each folded layer's swap lock, for as long as the layer lives (kept here, not on the layer:
+#: a lock would stop the layer's copies and pickles).
+_SWAP_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SWAP_LOCKS_MADE = threading.Lock()
+
+
+def _swap_lock(layer) -> threading.RLock:
+    """The lock guarding ``layer``'s weights while a folded context has them swapped (re-entrant:
+    a thread inside the context may fold the same layer again)."""
+    lock = _SWAP_LOCKS.get(layer)
+    if lock is None:
+        with _SWAP_LOCKS_MADE:
+            lock = _SWAP_LOCKS.setdefault(layer, threading.RLock())
+    return lock
