@@ -16,6 +16,7 @@ from kerasette.layers import (  # noqa: F401 - they register their layers
     embeddings,
     masking,
     merge,
+    merge_keras1,
     noise,
     normalization,
     pooling,
@@ -36,11 +37,11 @@ from kerasette.layers.merge import (  # the functional forms; Keras 1's `merge` 
     concatenate,
     dot,
     maximum,
-    merge,  # noqa: F811 - Keras 1's merge() replaces the module's name here, as in Keras 1
     minimum,
     multiply,
     subtract,
 )
+from kerasette.layers.merge_keras1 import merge  # noqa: F811 - Keras 1's merge() replaces the module's name, as in Keras 1
 
 # Every registered layer class under each of its names (Conv2D and Convolution2D alike).
 globals().update({name: registry.get("layer", name) for name in registry.known("layer")})

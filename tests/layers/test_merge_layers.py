@@ -20,7 +20,6 @@ from kerasette.layers.merge import (
     Concatenate,
     Dot,
     Maximum,
-    Merge,
     Minimum,
     Multiply,
     Subtract,
@@ -29,11 +28,11 @@ from kerasette.layers.merge import (
     concatenate,
     dot,
     maximum,
-    merge,
     minimum,
     multiply,
     subtract,
 )
+from kerasette.layers.merge_keras1 import Merge, merge
 from kerasette.models import Model, load_model
 from kerasette.optimizers import SGD
 
