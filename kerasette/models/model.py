@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import json
-import weakref
 
 import numpy as np
 
@@ -33,6 +32,7 @@ from kerasette.layers.base import Layer, snake_case, unique_name
 from kerasette.layers.legacy import keras_layer
 from kerasette.layers.node import accepted_keywords
 from kerasette.models import functional, functional_config, legacy_methods
+from kerasette.models.call_masks import ANY_MASKS, CallMasks
 from kerasette.models.data import as_list
 from kerasette.models.planner import Plan
 from kerasette.models.summary import format_summary
@@ -188,7 +188,7 @@ class Model(Layer):
             count = len(self.outputs)  # the rest are this call's values of the symbolic add_loss terms
             self._call_losses = [v if v.ndim == 0 else ops.sum(v) for v in values[count:]]
             values = values[:count]
-        self._latest_masks = _CallMasks(inputs, masks, values)
+        self._latest_masks = CallMasks(inputs, masks, values)
         return values
 
     def add_loss(self, losses, inputs=None) -> None:
@@ -247,7 +247,7 @@ class Model(Layer):
         latest = self.__dict__.get("_latest_masks")
         masks = None
         if latest is not None:
-            masks = latest.of(values, mask if self.call_takes_mask() else _ANY)
+            masks = latest.of(values, mask if self.call_takes_mask() else ANY_MASKS)
         if masks is None:
             with no_grad():
                 if self.call_takes_mask():
@@ -469,52 +469,6 @@ class Model(Layer):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
-
-
-_ANY = object()  # a call's masks that do not matter (its ``call`` takes none)
-
-
-class _CallMasks:
-    """The output masks of a model's latest call, with what it was called on (the input
-    tensors, held weakly, and the masks given), so that `Model.compute_mask` can tell whether
-    it is asked about that call."""
-
-    def __init__(self, inputs: list, masks, outputs: list):
-        self._inputs = [_weak(x) for x in inputs]
-        self._given = masks
-        self.masks = [getattr(o, "_keras_mask", None) for o in outputs]
-
-    def __reduce__(self):  # a copied or pickled model has made no call yet (weak references do not copy)
-        return (_no_call, ())
-
-    def of(self, inputs: list, mask) -> list | None:
-        """The output masks when ``inputs`` are the tensors of that call (and ``mask`` the mask
-        it was given, unless ``_ANY``), else None."""
-        if len(inputs) != len(self._inputs) or any(ref() is not x for ref, x in zip(self._inputs, inputs)):
-            return None
-        if mask is not _ANY and not _same_masks(self._given, mask):
-            return None
-        return self.masks
-
-
-def _weak(value):
-    """A weak reference to ``value``; for a value that takes none, one that matches nothing."""
-    try:
-        return weakref.ref(value)
-    except TypeError:
-        return _no_call
-
-
-def _no_call() -> None:
-    return None
-
-
-def _same_masks(given, mask) -> bool:
-    """Whether the masks a call was given (a list, or None) are ``mask`` (as `Model.call` takes it)."""
-    masks = None if mask is None else list(mask) if isinstance(mask, (list, tuple)) else [mask]
-    if given is None or masks is None:
-        return all(m is None for m in (given or masks or ()))
-    return len(given) == len(masks) and all(a is b for a, b in zip(given, masks))
 
 
 def file_format():
