@@ -245,3 +245,62 @@ def test_op_without_input_gradient_leaves_the_output_gradient():
     assert dx is None
     np.testing.assert_array_equal(kept, dy)
     np.testing.assert_allclose(dbeta, dy.sum(axis=(0, 1, 2), dtype=np.float64), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pieces, parts, late, reserve", [(1, 1, False, 0), (9, 2, False, 2), (9, 2, True, 2),
+                                                          (16, 2, False, 0), (5, 3, False, 1), (4, 2, False, 9)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_affine_shared_is_the_plain_map(dtype, pieces, parts, late, reserve, relu):
+    """Inference's map with its pieces shared (`affine_rows_shared`): the plain kernel's bits,
+    whoever takes the pieces, a calling thread that leaves pieces to the others (``reserve``),
+    and helpers that start after the calling thread left (they find nothing and return)."""
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(17)
+    rows, width = 45, 64
+    x = rng.standard_normal((rows, width)).astype(dtype)
+    scale, shift = rng.uniform(0.5, 1.5, width).astype(dtype), rng.standard_normal(width).astype(dtype)
+    lower = dtype.type(0 if relu else np.nan)
+    want = np.empty_like(x)
+    kernels.channel_affine_rows(x, scale, shift, lower, want)
+    bounds = _bounds(rows, pieces)
+    for _ in range(3 if parts > 1 and not late else 1):
+        cells = np.zeros(parts + 3, np.int64)
+        y = np.full_like(x, np.nan)
+        _run_threads(lambda me, cells=cells, y=y: passes.affine_rows_shared(
+            x, scale, shift, lower, bounds, cells[:parts], cells[parts:], me, reserve, 10 ** 9, 1000, y), parts, late)
+        np.testing.assert_array_equal(y, want)
+
+
+def test_affine_shared_helper_alone_stops_waiting():
+    """A helper whose calling thread never comes maps every piece and returns after its wait."""
+    x = np.arange(32.0).reshape(8, 4)
+    ones, zeros = np.ones(4), np.zeros(4)
+    y = np.full_like(x, np.nan)
+    passes.affine_rows_shared(x, ones, zeros, np.nan, _bounds(8, 4), np.zeros(2, np.int64), np.zeros(3, np.int64),
+                              1, 2, 1000, 10 ** 12, y)
+    np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("relu", [False, True])
+def test_inference_map_split_is_unsplit(threads, relu):
+    """`ChannelView.affine` on rows, split over the threads (pieces of `MAP_PIECE` values made
+    small), the same bits as one plain kernel call."""
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((6, 9, 7, 16)).astype(np.float32)
+    scale, shift = rng.uniform(0.5, 1.5, 16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    view = bn.ChannelView((6 * 9 * 7, 16))
+    want = np.empty(view.shape, np.float32)
+    kernels.channel_affine_rows(view.of(x), view.tile(scale, np.float32), view.tile(shift, np.float32),
+                                np.float32(0 if relu else np.nan), want)
+    saved, piece = parallel.num_threads(), bn.MAP_PIECE
+    try:
+        parallel.set_num_threads(threads)
+        bn.MAP_PIECE = 64
+        with parallel.parallel_settings(memory_bound_min=0):
+            for _ in range(3):
+                np.testing.assert_array_equal(view.affine(view.of(x), scale, shift, relu=relu), want)
+    finally:
+        parallel.set_num_threads(saved)
+        bn.MAP_PIECE = piece

@@ -18,8 +18,10 @@ machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us where the tw
 pass on rows (`affine_backward`) is one kernel call per thread too, one hand-off where the pieces
 taken in turn cost a Python call and a GIL hand-over each (calls alternating in one process on a
 loaded machine, median ms: 8x112x112x64 2.09-2.40 -> 1.80-2.19, 32x32x32x64 0.70-0.74 -> 0.70-0.73,
-the same bits). The other passes (planes, the inference map, the layer's other uses) go pass by
-pass.
+the same bits). Inference's map on rows (`ChannelView.affine`) is one kernel call per thread as
+well, its threads leaving in an order that keeps them from waiting for the GIL at the end
+(`kernels.normalization_passes.affine_rows_shared`). The other passes (planes, the layer's other
+uses) go pass by pass.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 
 import numpy as np
 
@@ -49,6 +52,15 @@ WIDE = 64
 #: neighbouring pieces do not write to one cache line (the rows kernel writes its scratch at every
 #: row): unpadded, the statistics at 32x32x32x16 took 296 us on two threads, 199 on one.
 _PAD = 32
+#: Values per piece of a map whose threads share its pieces (`ChannelView.affine` on rows): a few
+#: tens of microseconds of one thread's work, so that the threads finish within one of each other.
+MAP_PIECE = 1 << 16
+#: Pieces of a shared map that the calling thread leaves to the others once they have started
+#: (`kernels.normalization_passes._affine_rows_shared`).
+MAP_RESERVE = 2
+#: Microseconds a pool thread that finished its part of a shared map waits at most for the calling
+#: thread to leave the kernel, and then waits more (`kernels.normalization_passes._leave`).
+LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
 
 
 class ChannelView:
@@ -182,12 +194,34 @@ class ChannelView:
                tiled: bool = False) -> np.ndarray:
         """``x * scale + shift`` per channel (then a ReLU, when ``relu``), a new array of the
         view's shape (``tiled``: ``scale`` and ``shift`` are already as `tile` gives them)."""
-        kernel = self._kernels()[1]
         y = memory.empty_aligned(self.shape, x.dtype)
         if not tiled:
             scale, shift = self.tile(scale, x.dtype), self.tile(shift, x.dtype)
-        self._map(kernel, x, scale, shift, x.dtype.type(0 if relu else np.nan), out=y, count=1)
+        lower = x.dtype.type(0 if relu else np.nan)
+        if self.rows and self._splits():
+            bounds = self._map_bounds()
+            claims = np.zeros(parallel.num_threads() + 3, np.int64)  # the threads' claims, then the state
+            wait, grace = _leave_ticks()
+            parallel.map_prepared(lambda me, start, stop: functools.partial(
+                _passes.affine_rows_shared, x, scale, shift, lower, bounds, claims[:-3], claims[-3:], me, MAP_RESERVE,
+                wait, grace, y), parallel.num_threads())
+            return y
+        self._map(self._kernels()[1], x, scale, shift, lower, out=y, count=1)
         return y
+
+    def _splits(self) -> bool:
+        """Whether a map over the view is shared with the pool's threads (as `_map` splits)."""
+        return (parallel.num_threads() > 1
+                and self.shape[0] * self._work() >= min(PASS_MIN, parallel.memory_bound_min()))
+
+    def _map_bounds(self) -> np.ndarray:
+        """Pieces of `MAP_PIECE` values (whole rows) for a map's threads to share: int64 starts,
+        then the end."""
+        bounds = self.__dict__.get("_map_bounds_of")
+        if bounds is None:
+            step = max(1, MAP_PIECE // self._work())
+            bounds = self._map_bounds_of = np.array([*range(0, self.shape[0], step), self.shape[0]], np.int64)
+        return bounds
 
     def affine2(self, u: np.ndarray, v: np.ndarray, a, b, c, relu=None, mask: np.ndarray | None = None,
                 tiled: bool = False, out: np.ndarray | None = None) -> np.ndarray:
@@ -392,6 +426,21 @@ class ChannelView:
         shifted_mean = s1 / n
         var = np.maximum(s2 / n - shifted_mean * shifted_mean, 0.0)
         return first + shifted_mean, var
+
+
+@functools.lru_cache(maxsize=1)
+def _leave_ticks() -> tuple[int, int]:
+    """`kernels.normalization_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
+    for the calling thread to leave, then until `LEAVE_GRACE_US` after (the ticks' rate timed
+    once, over a millisecond)."""
+    ticks = np.zeros(1, np.int64)
+    _passes.read_ticks(ticks)  # compiled
+    start, first = time.perf_counter(), int(ticks[0])
+    while time.perf_counter() - start < 1e-3:
+        pass
+    _passes.read_ticks(ticks)
+    per_us = (int(ticks[0]) - first) / ((time.perf_counter() - start) * 1e6)
+    return int(LEAVE_WAIT_US * per_us), int(LEAVE_GRACE_US * per_us)
 
 
 def channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView | None:
