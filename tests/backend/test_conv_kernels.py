@@ -408,6 +408,27 @@ def test_output_pass_kernels_in_place_and_not(relu):
         np.testing.assert_array_equal(db3, db)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+def test_output_pass_in_place_in_vectors_keeps_the_loop_bits(dtype, relu):
+    """The in-place output pass at widths of whole vectors (four, two, one at a time) and with
+    channels left over: the masked gradient and the bias sums bit for bit those of a plain loop
+    adding the rows in order (NaN and -0.0 among the values)."""
+    rng = np.random.default_rng(7)
+    for cout in (5, 16, 32, 37, 64, 80, 136):
+        dy = (rng.standard_normal((45, cout)) * 10.0 ** rng.integers(-6, 6, (45, cout))).astype(dtype)
+        out = rng.standard_normal((45, cout)).astype(dtype)
+        dy[1], out[2], dy[3, ::3], out[0, ::2] = -0.0, np.nan, np.nan, -0.0
+        db0 = rng.standard_normal(cout).astype(dtype)
+        expected = np.where(out > 0, dy, dtype(0)) if relu else dy.copy()
+        db_want = db0.copy()
+        for row in expected:
+            db_want += row
+        dz, db = dy.copy(), db0.copy()
+        conv_kernels.relu_grad_bias_rows_inplace(dz, out, relu, db)
+        assert dz.tobytes() == expected.tobytes() and db.tobytes() == db_want.tobytes(), cout
+
+
 def test_conv_backward_overwriting_its_gradient_gives_the_same_gradients():
     """``overwrite_dy``: the same gradients as a new array, the gradient now holding the masked
     one."""

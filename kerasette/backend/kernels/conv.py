@@ -12,7 +12,9 @@ All functions fill preallocated arrays and validate nothing; they are generic ov
 from __future__ import annotations
 
 from kerasette.backend.kernels import blas
-from kerasette.backend.kernels._jit import kernel
+from kerasette.backend.kernels._jit import inline, kernel
+from kerasette.backend.kernels.direct_masked import vrelu_grad
+from kerasette.backend.kernels.simd import address, keep, vadd, vcount, vload, vstore
 
 
 def _im2col_tile(x, cols, g0, g1, oh_n, ow_n, kh, kw, sh, sw, pt, pl):
@@ -120,18 +122,73 @@ def bias_act_rows(y, b, has_bias, relu):
                     yr[c] = 0
 
 
+@inline
+def _masked_row_vector(zf, of, at, relu):
+    """The vector of ``dz`` at ``at``, masked by the ReLU's output when ``relu``, stored back."""
+    d = vload(zf, at)
+    if relu:
+        d = vrelu_grad(d, vload(of, at))
+    vstore(zf, at, d)
+    return d
+
+
 @kernel
 def relu_grad_bias_rows_inplace(dz, out, relu, db):
     """`relu_grad_bias_rows` writing into the gradient it reads (``dz``: ``dy`` on entry, ``dy *
     (out > 0)`` on return; the caller's ``dy`` held by nobody else): one array fewer as large as
     the layer's output in the backward pass. A kernel of its own because with ``dz`` passed as
-    both ``dy`` and ``dz`` the loop cannot tell they are the same array and stays scalar."""
+    both ``dy`` and ``dz`` the loop cannot tell they are the same array and stays scalar.
+
+    ``dz``, ``out`` and ``db`` C-contiguous, float32 or float64. Whole vectors of channels, four
+    at a time, then two, then one, hold their bias sums in registers down the rows (the scalar loop added
+    each row into ``db`` through memory, in float64: its rounding to the dtype after each
+    addition gives the same bits, double rounding being harmless for a sum of two float32);
+    channels left over one by one. Each channel's sum is the rows' values in order, as before.
+    """
     rows, cout = dz.shape
+    nl = vcount(dz)
+    zf, of = address(dz), address(out)  # pointers: no reference counting in the inlined helper
+    f0 = 0
+    while f0 + 4 * nl <= cout:
+        s0, s1, s2, s3 = vload(db, f0), vload(db, f0 + nl), vload(db, f0 + 2 * nl), vload(db, f0 + 3 * nl)
+        at = f0
+        for _ in range(rows):
+            s0 = vadd(s0, _masked_row_vector(zf, of, at, relu))
+            s1 = vadd(s1, _masked_row_vector(zf, of, at + nl, relu))
+            s2 = vadd(s2, _masked_row_vector(zf, of, at + 2 * nl, relu))
+            s3 = vadd(s3, _masked_row_vector(zf, of, at + 3 * nl, relu))
+            at += cout
+        vstore(db, f0, s0)
+        vstore(db, f0 + nl, s1)
+        vstore(db, f0 + 2 * nl, s2)
+        vstore(db, f0 + 3 * nl, s3)
+        f0 += 4 * nl
+    if f0 + 2 * nl <= cout:  # two vectors in one pass down the rows: each row's line read once
+        s0, s1 = vload(db, f0), vload(db, f0 + nl)
+        at = f0
+        for _ in range(rows):
+            s0 = vadd(s0, _masked_row_vector(zf, of, at, relu))
+            s1 = vadd(s1, _masked_row_vector(zf, of, at + nl, relu))
+            at += cout
+        vstore(db, f0, s0)
+        vstore(db, f0 + nl, s1)
+        f0 += 2 * nl
+    if f0 + nl <= cout:
+        s0 = vload(db, f0)
+        at = f0
+        for _ in range(rows):
+            s0 = vadd(s0, _masked_row_vector(zf, of, at, relu))
+            at += cout
+        vstore(db, f0, s0)
+        f0 += nl
+    zero = dz.dtype.type(0)
+    keep(dz)
+    keep(out)
     for r in range(rows):
-        for c in range(cout):
+        for c in range(f0, cout):
             g = dz[r, c]
             if relu and not out[r, c] > 0:
-                g = 0
+                g = zero
             dz[r, c] = g
             db[c] += g
 
