@@ -72,22 +72,32 @@ def maxpool2d_forward(
         within each image's plane in the smallest integers that hold them (`position_dtype`:
         the backward pass keeps them, 2 bytes each for images up to 256 x 256).
     """
-    (oh_n, ow_n), pads = window(x.shape, pool_size, strides, padding)
-    n_img, height, width, chans = x.shape
-    index_dtype = position_dtype(height * width)
-    y = memory.empty_aligned((n_img, oh_n, ow_n, chans), x.dtype)
-    argmax = np.empty(y.shape, index_dtype)
+    y_shape, pads, index_dtype, tiles = _forward_plan(x.shape, tuple(pool_size), tuple(strides), padding)
+    y = memory.empty_aligned(y_shape, x.dtype)
+    argmax = np.empty(y_shape, index_dtype)
+    window_args = (*pool_size, *strides, pads[0], pads[2])
     if y.size and _VECTOR_BYTES >= 64:
-        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward, x[i:j], y[i:j], argmax[i:j], *pool_size,
-                                                     *strides, pads[0], pads[2]), x, _split_min())
+        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward, x[i:j], y[i:j], argmax[i:j], *window_args),
+                   x, _split_min())
     elif y.size:  # narrower vectors: the positions selected in lanes as wide as the values
         lane = np.int32 if x.dtype.itemsize <= 4 else np.int64
         _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward_lanes, x[i:j], y[i:j], argmax[i:j],
-                                                     *pool_size, *strides, pads[0], pads[2], np.empty(chans, lane)),
-                   x, _split_min())
-    if _tiles(x.shape, y.shape, pool_size, strides, padding):
+                                                     *window_args, np.empty(y_shape[3], lane)), x, _split_min())
+    if tiles:
         _TILED[id(argmax)] = argmax
     return y, argmax
+
+
+@functools.lru_cache(maxsize=256)
+def _forward_plan(x_shape, pool_size, strides, padding):
+    """``(y shape, pads, positions' dtype, whether the windows tile)`` of a max pooling forward
+    pass: remembered per geometry (a network asks for the same few at every step, and in a
+    training step, between large passes that leave the interpreter's data out of cache, computing
+    them took 25-30 us a call)."""
+    (oh_n, ow_n), pads = window(x_shape, pool_size, strides, padding)
+    n_img, height, width, chans = x_shape
+    y_shape = (n_img, oh_n, ow_n, chans)
+    return y_shape, pads, position_dtype(height * width), _tiles(x_shape, y_shape, pool_size, strides, padding)
 
 
 #: The positions arrays `maxpool2d_forward` returned for windows that tile the image, by id (the
