@@ -85,6 +85,18 @@ def test_dropout_op_key_comes_from_one_draw_of_the_generator():
     assert op.key == ((seed & 0xFFFFFFFF) | 1, seed >> 32)
 
 
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_key_draw_is_the_generators_integers_draw(bit_generator):
+    """`nn._draw_key_seed` (PCG64's raw output shifted) gives ``rng.integers(0, 2**63)``'s values
+    and leaves the generator in its state, draw after draw; other bit generators take
+    ``integers`` itself."""
+    for seed in range(20):
+        ours, numpys = np.random.Generator(bit_generator(seed)), np.random.Generator(bit_generator(seed))
+        for _ in range(200):
+            assert nn._draw_key_seed(ours) == int(numpys.integers(0, 2**63))
+        np.testing.assert_array_equal(ours.bit_generator.random_raw(8), numpys.bit_generator.random_raw(8))
+
+
 def test_dropout_op_other_dtypes_follow_the_same_rule():
     x = np.arange(1, 301, dtype=np.float16).reshape(3, 100)
     op = nn.Dropout(0.4, np.random.default_rng(2))

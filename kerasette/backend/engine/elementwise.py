@@ -103,6 +103,9 @@ def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale) -> np.ndarra
     out = memory.empty_aligned(x.shape, x.dtype)
     fx, fo = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
     k1, k2, threshold = np.uint32(k1), np.uint32(k2), np.uint32(threshold)
+    if fo.size < _split_min():  # one call here, without split_map's Python around it
+        _dropout.keep_scaled(fx, k1, k2, 0, threshold, scale, fo)
+        return out
     split_map(lambda i, j: functools.partial(_dropout.keep_scaled, fx[i:j], k1, k2, i, threshold, scale, fo[i:j]),
               fo.size)
     return out

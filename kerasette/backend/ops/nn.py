@@ -174,7 +174,7 @@ class Dropout(Op):
         self.rate, self.rng = rate, rng
 
     def forward(self, x):
-        seed = int(self.rng.integers(0, 2**63))
+        seed = _draw_key_seed(self.rng)
         self.key = ((seed & 0xFFFFFFFF) | 1, (seed >> 32) & 0xFFFFFFFF)
         return self._masked(x)
 
@@ -189,12 +189,25 @@ class Dropout(Op):
     def _masked(self, x):
         x = np.asarray(x)
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
-        if x.dtype in (np.float32, np.float64):
+        if x.dtype.char in "fd":  # float32, float64: the kernel
             return _fused().dropout(x, *self.key, self.threshold(), scale)
         from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
         kept = kernels.reference_keep(np.arange(x.size), *self.key, self.threshold()).reshape(x.shape)
         return np.where(kept, x * scale, x.dtype.type(0))
+
+
+def _draw_key_seed(rng: np.random.Generator) -> int:
+    """``int(rng.integers(0, 2**63))``, dropout's draw of a call's key. For numpy's default bit
+    generator (PCG64) that is its next 64-bit output shifted right by one (Lemire's bounded draw
+    over a range of 2**63 takes the top 63 bits of the first draw and never rejects): the same
+    value and the same generator state for a fraction of the cost (2.4 -> 0.5 us warm; in a
+    training step, between passes that leave the interpreter's data out of cache, ``integers``
+    measured 14-22 us a call)."""
+    bits = rng.bit_generator
+    if type(bits) is np.random.PCG64:
+        return int(bits.random_raw()) >> 1
+    return int(rng.integers(0, 2**63))
 
 
 class SoftmaxCrossEntropy(Op):
