@@ -61,6 +61,9 @@ MAP_RESERVE = 2
 #: Microseconds a pool thread that finished its part of a shared map waits at most for the calling
 #: thread to leave the kernel, and then waits more (`kernels.normalization_passes._leave`).
 LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
+#: `LEAVE_GRACE_US` of the passes whose threads share large pieces (training's passes, inference's
+#: backward pass: no piece left to the others), longer: the calling thread's way to the join.
+PASS_GRACE_US = 30
 
 
 class ChannelView:
@@ -359,12 +362,14 @@ class ChannelView:
         split = threads > 1 and pieces > 1 and work >= min(PASS_MIN, parallel.memory_bound_min())
         parts = min(threads, pieces) if split else 1
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
-        cells = np.zeros(2 * parts + 2, np.int64)  # the reduction's and the map's claims, then the state
+        cells = np.zeros(2 * parts + 4, np.int64)  # the reduction's and the map's claims, then the state
         shared = (scratch, cells[:2 * parts].reshape(2, parts), cells[2 * parts:])
+        wait, grace = _leave_ticks(PASS_GRACE_US)
         if parts == 1:
-            kernel(*before, *shared, 0, *after)
+            kernel(*before, *shared, 0, wait, grace, *after)
             return
-        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, *shared, me, *after), parts)
+        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, *shared, me, wait, grace,
+                                                                        *after), parts)
 
     def _normalize_rows(self, x, gamma, beta, epsilon, relu):
         """`normalize` on rows: the statistics, the numbers and the map in one kernel call per
@@ -428,11 +433,12 @@ class ChannelView:
         return first + shifted_mean, var
 
 
-@functools.lru_cache(maxsize=1)
-def _leave_ticks() -> tuple[int, int]:
+@functools.lru_cache(maxsize=4)
+def _leave_ticks(grace_us: float = 0.0) -> tuple[int, int]:
     """`kernels.normalization_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
-    for the calling thread to leave, then until `LEAVE_GRACE_US` after (the ticks' rate timed
-    once, over a millisecond)."""
+    for the calling thread to leave, then until ``grace_us`` (default `LEAVE_GRACE_US`) after
+    (the ticks' rate timed once, over a millisecond)."""
+    grace_us = grace_us or LEAVE_GRACE_US
     ticks = np.zeros(1, np.int64)
     _passes.read_ticks(ticks)  # compiled
     start, first = time.perf_counter(), int(ticks[0])
@@ -440,7 +446,7 @@ def _leave_ticks() -> tuple[int, int]:
         pass
     _passes.read_ticks(ticks)
     per_us = (int(ticks[0]) - first) / ((time.perf_counter() - start) * 1e6)
-    return int(LEAVE_WAIT_US * per_us), int(LEAVE_GRACE_US * per_us)
+    return int(LEAVE_WAIT_US * per_us), int(grace_us * per_us)
 
 
 def channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView | None:

@@ -53,8 +53,9 @@ from kerasette.backend.kernels.normalization import (
 from kerasette.backend.kernels.pool import _take_segment
 from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
 
-#: ``state``'s cells: reduction pieces done, per-channel numbers ready.
-_DONE, _READY = 0, 1
+#: ``state``'s cells: reduction pieces done, per-channel numbers ready, the calling thread has
+#: left (then its time: `_leave`).
+_DONE, _READY, _PASS_LEFT = 0, 1, 2
 #: `affine_rows_shared`'s ``state`` cells: the calling thread has left the kernel, its time then
 #: (`_ticks`), another thread has started.
 _LEFT, _STARTED = 0, 2
@@ -75,7 +76,7 @@ def _wait_ready(state):
 
 
 def _batch_norm_forward_rows_shared(x, centre, first, count, gamma, beta, epsilon, lower, bounds, totals, scratch,
-                                    claims, state, me, mean, var, inv, scale, shift, y):
+                                    claims, state, me, wait, grace, mean, var, inv, scale, shift, y):
     """Batch normalization's forward pass on (R, W) rows: the statistics' sums
     (`_channel_stats_rows` around ``centre``, ``first`` tiled), `_batch_norm_coefficients`,
     and the map `_channel_affine_rows` (clamped at ``lower``) into ``y``, the pieces shared as
@@ -84,7 +85,8 @@ def _batch_norm_forward_rows_shared(x, centre, first, count, gamma, beta, epsilo
     Args:
         bounds: (P + 1,) int64 piece starts, then R.
         totals: (P, 2, >= W) float64 zeros; scratch: (threads, 2, >= W) of ``x``'s dtype.
-        claims: (2, threads) int64 zeros; state: (2,) int64 zeros; me: this thread's number.
+        claims: (2, threads) int64 zeros; state: (4,) int64 zeros; me: this thread's number;
+        wait, grace: `_leave`'s ticks (the threads leave in its order).
         The rest: as `_batch_norm_coefficients` and `_channel_affine_rows` take them.
     """
     pieces, width = bounds.shape[0] - 1, x.shape[1]
@@ -101,13 +103,14 @@ def _batch_norm_forward_rows_shared(x, centre, first, count, gamma, beta, epsilo
     while True:
         p = _take_segment(claims[1], me, pieces)
         if p < 0:
-            return
+            break
         channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
+    _leave(state, _PASS_LEFT, me, wait, grace)
 
 
 def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre, zero, bounds, totals, scratch,
-                                     claims, state, me, rounded, mean, inv, gamma, count, dbeta, dgamma, a, b, c0,
-                                     map_out, dx):
+                                     claims, state, me, wait, grace, rounded, mean, inv, gamma, count, dbeta, dgamma,
+                                     a, b, c0, map_out, dx):
     """Batch normalization's backward pass on (R, W) rows: the sums of ``dy`` and ``dy * (x -
     centre)`` (with ``relu``, of the gradient through the ReLU after the map ``x * scale +
     shift``: `_channel_sums_rows_relu`; without, `_channel_sums_rows` with ``g_centre``, zeros),
@@ -133,12 +136,13 @@ def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre,
             batch_norm_backward_coefficients(totals, width, rounded, mean, inv, gamma, count, dbeta, dgamma, a, b, c0)
             _store_release(state, _READY, 1)
     if map_out == 0:
+        _leave(state, _PASS_LEFT, me, wait, grace)
         return
     _wait_ready(state)
     while True:
         p = _take_segment(claims[1], me, pieces)
         if p < 0:
-            return
+            break
         i, j = bounds[p], bounds[p + 1]
         if relu:
             if map_out == 2:
@@ -149,9 +153,10 @@ def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre,
             channel_affine2_rows_inplace(g[i:j], x[i:j], a, b, c0)
         else:
             channel_affine2_rows(g[i:j], x[i:j], a, b, c0, dx[i:j])
+    _leave(state, _PASS_LEFT, me, wait, grace)
 
 
-def _affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, dx):
+def _affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, wait, grace, dx):
     """The backward pass of inference batch normalization's map ``y = x * scale + shift`` on
     (R, W) rows: `_affine_backward_rows` (``dx = g * scale``, and ``sum(g)``, ``sum(g * x)``) piece
     by piece, each piece into its own float64 totals (the caller adds them up in piece order:
@@ -165,10 +170,11 @@ def _affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, s
     while True:
         p = _take_segment(claims[0], me, pieces)
         if p < 0:
-            return
+            break
         i, j = bounds[p], bounds[p + 1]
         affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[p, 0, :width], totals[p, 1, :width],
                              scratch[me, 0, :width], scratch[me, 1, :width])
+    _leave(state, _PASS_LEFT, me, wait, grace)
 
 
 @intrinsic
@@ -191,21 +197,21 @@ def _read_ticks(out):
 
 
 @inline
-def _leave(state, me, wait, grace):
-    """The calling thread (``me`` 0) says it leaves (``state``: the flag, then its time in
-    ticks); another thread waits up to ``wait`` ticks until it has, and until ``grace`` ticks
-    after it did, so that the calling thread holds the GIL before it and has let it go again
-    by the time this one returns (see the module docstring)."""
+def _leave(state, at, me, wait, grace):
+    """The calling thread (``me`` 0) says it leaves (``state[at]``, then its time in ticks in
+    ``state[at + 1]``); another thread waits up to ``wait`` ticks until it has, and until
+    ``grace`` ticks after it did, so that the calling thread holds the GIL before it and has let
+    it go again by the time this one returns (see the module docstring)."""
     if me == 0:
-        state[1] = _ticks()
-        _store_release(state, _LEFT, 1)
+        state[at + 1] = _ticks()
+        _store_release(state, at, 1)
         return
     give_up = _ticks() + wait
-    while _load_acquire(state, _LEFT) == 0:
+    while _load_acquire(state, at) == 0:
         if _ticks() > give_up:
             return
         _pause()
-    until = state[1] + grace
+    until = state[at + 1] + grace
     while _ticks() < until:
         _pause()
 
@@ -242,7 +248,7 @@ def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reser
         if p < 0:
             break
         channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
-    _leave(state, me, wait, grace)
+    _leave(state, _LEFT, me, wait, grace)
 
 
 batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
