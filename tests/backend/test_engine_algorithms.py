@@ -268,3 +268,42 @@ def test_forward_residual_matches_numpy(strides, padding, cin, in_place):
     y = r.copy() if in_place else np.full_like(r, np.nan)
     forward_residual(x, w, b, True, g, y, y if in_place else r)
     np.testing.assert_allclose(y, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("chans, residual", [(16, False), (16, True), (24, True)])
+def test_winograd_forward_prepared_chunks_match_one_thread(threads, chans, residual):
+    """Winograd's forward chunks are prepared calls (`parallel.map_prepared`), each with scratch
+    of its own: the same bits as one thread, with and without the residual epilogue (16 channels:
+    the fused kernels; 24: the blocked ones)."""
+    from kerasette.backend import parallel
+    from kerasette.backend.engine.algorithms import _chunk_scratch, forward_residual
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 12, 11, chans)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, chans, chans)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(chans).astype(np.float32)
+    r = rng.standard_normal((7, 12, 11, chans)).astype(np.float32) if residual else None
+    g = conv_geometry(x.shape, w.shape, (1, 1), "same", np.float32)
+    assert choose("forward", g).name == "winograd"
+
+    def run():
+        y = np.full((7, 12, 11, chans), np.nan, np.float32)
+        if residual:
+            forward_residual(x, w, b, True, g, y, r)
+        else:
+            choose("forward", g).run(x, w, b, True, g, y)
+        return y
+
+    previous = parallel.num_threads()
+    try:
+        with conv_settings(parallel_min_elements=0):
+            parallel.set_num_threads(1)
+            one = run()
+            parallel.set_num_threads(threads)
+            split = run()
+    finally:
+        parallel.set_num_threads(previous)
+    assert one.tobytes() == split.tobytes()
+    a, c = _chunk_scratch(0)("probe", (4,), np.float32), _chunk_scratch(1)("probe", (4,), np.float32)
+    assert not np.shares_memory(a, c)

@@ -50,13 +50,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from kerasette.backend import memory, state
+from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv
 from kerasette.backend.engine.batch import by_images, scratch, sum_parts
 from kerasette.backend.engine.geometry import ConvGeometry
@@ -103,10 +104,24 @@ def _forward_direct(x, w, b, relu, g, y) -> None:
 
 
 def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:
+    # the chunks' calls made here (`parallel.map_prepared`): a worker reaches its kernel after
+    # its dispatch alone instead of running the chunk's Python first, holding the GIL
     u = winograd_conv.kernel_transform(w)
     block = state.conv.winograd_block_bytes
-    r = (lambda i, j: None) if residual is None else (lambda i, j: residual[i:j])
-    by_images(lambda i, j: winograd_conv.conv(x[i:j], u, g.pads, y[i:j], scratch, block, b, relu, r(i, j)), x)
+
+    def call_of(k, i, j):
+        r = None if residual is None else residual[i:j]
+        return winograd_conv.conv_call(x[i:j], u, g.pads, y[i:j], _chunk_scratch(k), block, b, relu, r)
+
+    parallel.map_prepared(call_of, x.shape[0], state.conv.parallel_min_elements, math.prod(x.shape[1:]))
+
+
+def _chunk_scratch(k: int):
+    """The scratch of a prepared call's chunk ``k`` (`parallel.map_prepared`: made in the calling
+    thread, run in worker ``k``): the calling thread's, apart for each chunk."""
+    if k == 0:
+        return scratch
+    return lambda role, shape, dtype: scratch(f"{role}#{k}", shape, dtype)
 
 
 def _forward_rows(x, w, b, relu, g, y) -> None:

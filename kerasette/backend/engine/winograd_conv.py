@@ -22,6 +22,7 @@ convolution by about 1e-5 of the output's scale (the tests bound it); float64 is
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -190,6 +191,12 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
         residual: optional array added before the ReLU, the shape and dtype of ``y``,
             C-contiguous; only read. If it shares memory with ``y`` it is copied first.
     """
+    conv_call(x, u, pads, y, scratch, block_bytes, b, relu, residual)()
+
+
+def conv_call(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None):
+    """:func:`conv`'s kernel call, its arguments made (scratch arrays included), to be made
+    later (`kerasette.backend.parallel.map_prepared`): a ``functools.partial``."""
     if _fused(u.shape[1], u.shape[2], x.dtype):
         tiles_h, tiles_w = -(-y.shape[1] // 4), -(-y.shape[2] // 4)
         v, mm = _group(u.shape[1], u.shape[2], x.dtype, scratch, FUSED_GROUP,
@@ -211,7 +218,8 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
         res = scratch("wino_no_residual", y.shape, y.dtype)
     else:
         res = residual.copy() if np.may_share_memory(residual, y) else residual
-    chunk(x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res, residual is not None, relu)
+    return functools.partial(chunk, x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res,
+                             residual is not None, relu)
 
 
 def fewer_tiles_adjoint(in_hw, out_hw) -> bool:
