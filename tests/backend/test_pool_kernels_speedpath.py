@@ -181,14 +181,15 @@ def test_maxpool_forward_lanes_equals_the_general_kernel(dtype, x_shape, pool, s
 
 
 def test_maxpool_forward_takes_the_lanes_kernel_on_narrower_vectors(monkeypatch):
+    """Windows that do not tile the image (tiling ones take `kernels.pool_tiles` at any width)."""
     calls = []
     lanes = kernels.maxpool_forward_lanes
     monkeypatch.setattr(kernels, "maxpool_forward_lanes", lambda *a: (calls.append(a[-1].dtype), lanes(*a))[1])
     x = np.random.default_rng(7).standard_normal((2, 6, 6, 3)).astype(np.float32)
-    expected = engine.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    expected = engine.maxpool2d_forward(x, (3, 3), (2, 2), "valid")
     calls.clear()  # (a machine without AVX-512 took it already)
     monkeypatch.setattr(engine, "_VECTOR_BYTES", 32)
-    y, argmax = engine.maxpool2d_forward(x, (2, 2), (2, 2), "valid")
+    y, argmax = engine.maxpool2d_forward(x, (3, 3), (2, 2), "valid")
     assert calls == [np.int32]
     np.testing.assert_array_equal(y, expected[0])
     np.testing.assert_array_equal(argmax, expected[1])

@@ -21,6 +21,7 @@ from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN, split_map
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.kernels import pool as _pool
+from kerasette.backend.kernels import pool_tiles as _pool_tiles
 from kerasette.backend.kernels.simd import VECTOR_BYTES as _VECTOR_BYTES
 
 
@@ -76,7 +77,10 @@ def maxpool2d_forward(
     y = memory.empty_aligned(y_shape, x.dtype)
     argmax = np.empty(y_shape, index_dtype)
     window_args = (*pool_size, *strides, pads[0], pads[2])
-    if y.size and _VECTOR_BYTES >= 64:
+    if y.size and tiles and x.dtype.char in "fd" and x.flags.c_contiguous:  # whole vector registers
+        _by_pieces(lambda i, j: functools.partial(_pool_tiles.maxpool_forward_tiles, x[i:j], y[i:j], argmax[i:j],
+                                                     *pool_size), x, _split_min())
+    elif y.size and _VECTOR_BYTES >= 64:
         _by_pieces(lambda i, j: functools.partial(_pool.maxpool_forward, x[i:j], y[i:j], argmax[i:j], *window_args),
                    x, _split_min())
     elif y.size:  # narrower vectors: the positions selected in lanes as wide as the values
