@@ -72,3 +72,21 @@ def test_engine_takes_the_tiles_kernel_for_tiling_windows_only():
     y_want, at_want = _reference(np.ascontiguousarray(view), 2, 2)
     np.testing.assert_array_equal(y, y_want)
     np.testing.assert_array_equal(at, at_want)
+
+
+@pytest.mark.parametrize("size, window", [(11, 4), (7, 3), (28, 2), (5, 2)])
+def test_backward_sends_each_gradient_to_its_winner_when_rows_are_left_over(size, window):
+    """Windows that leave more rows than there are windows (11 pooled by 4: 2 windows, 3 rows
+    left): the one-pass backward kernel would read the window as 11 // 2 = 5 rows and lose the
+    gradients of winners in the second window's first row."""
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((2, size, size, 3)).astype(np.float32)
+    x[:, window, 0, :] = 50.0  # the winners of the second band's first window, in its first row
+    y, at = pooling.maxpool2d_forward(x, (window, window), (window, window), "valid")
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    want = np.zeros_like(x)
+    flat = want.reshape(2, size * size, 3)
+    for n, oh, ow, c in np.ndindex(*y.shape):
+        flat[n, at[n, oh, ow, c], c] += dy[n, oh, ow, c]
+    np.testing.assert_array_equal(pooling.maxpool2d_backward(dy, at, x.shape), want)
+    np.testing.assert_array_equal(pooling.maxpool2d_backward(dy, at, x.shape, (window, window)), want)

@@ -112,9 +112,12 @@ _TILED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 def _tiles(x_shape, y_shape, pool_size, strides, padding) -> bool:
     """Whether the windows tile the image: 'valid', pool size = strides (each input cell in at
-    most one window; the last rows or columns may be in none)."""
+    most one window; the last rows or columns may be in none), and the window is what
+    `maxpool_backward_tiles` takes from the shapes (``H // OH``: 11 rows pooled by 4 give 2
+    windows, whose size the shapes would say is 5: such images keep the general kernels)."""
     return (padding == "valid" and tuple(pool_size) == tuple(strides)
-            and y_shape[1] == x_shape[1] // pool_size[0] and y_shape[2] == x_shape[2] // pool_size[1])
+            and y_shape[1] == x_shape[1] // pool_size[0] and y_shape[2] == x_shape[2] // pool_size[1]
+            and x_shape[1] // max(y_shape[1], 1) == pool_size[0] and x_shape[2] // max(y_shape[2], 1) == pool_size[1])
 
 
 def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, int, int, int],
