@@ -9,6 +9,7 @@ import pytest
 from kerasette.backend import backprop, ops
 from kerasette.backend.engine import pooling as engine
 from kerasette.backend.kernels import pool as kernels
+from kerasette.backend.kernels import pool_tiles
 from kerasette.backend.ops.pooling import global_average_pool2d
 from kerasette.backend.parallel import parallel_settings
 from kerasette.backend.tensor import Variable
@@ -146,8 +147,10 @@ def test_maxpool_backward_knows_the_positions_of_tiling_windows(monkeypatch):
     """Without the window, the backward pass takes the one-pass kernel for the positions array
     the forward pass made for tiling windows (not for a copy of it, nor for overlapping ones)."""
     calls = []
-    tiles = kernels.maxpool_backward_tiles
-    monkeypatch.setattr(kernels, "maxpool_backward_tiles", lambda *a: (calls.append(True), tiles(*a))[1])
+    for module in (kernels, pool_tiles):  # the scalar one-pass kernel and its vector form
+        tiles = module.maxpool_backward_tiles
+        monkeypatch.setattr(module, "maxpool_backward_tiles",
+                            lambda *a, tiles=tiles: (calls.append(True), tiles(*a))[1])
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
     for pool, strides, tiled in (((2, 2), (2, 2), True), ((3, 3), (2, 2), False)):

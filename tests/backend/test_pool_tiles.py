@@ -90,3 +90,27 @@ def test_backward_sends_each_gradient_to_its_winner_when_rows_are_left_over(size
         flat[n, at[n, oh, ow, c], c] += dy[n, oh, ow, c]
     np.testing.assert_array_equal(pooling.maxpool2d_backward(dy, at, x.shape), want)
     np.testing.assert_array_equal(pooling.maxpool2d_backward(dy, at, x.shape, (window, window)), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("height, width, chans, window", SHAPES)
+def test_tiles_backward_matches_the_reference_and_the_scalar_kernel(dtype, height, width, chans, window):
+    """Each gradient (``dy + 0``: -0.0 becomes 0.0; NaN kept) at its window's winner, 0 elsewhere
+    and in the rows and columns no window covers; the scalar tiles kernel's bits."""
+    rng = np.random.default_rng(height + width * chans)
+    x = _input(rng, (3, height, width, chans), dtype)
+    ph, pw = window
+    y, at = _reference(x, ph, pw)
+    at = at.astype(pooling.position_dtype(height * width))
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dy[0, 0, 0, ::2], dy[1, 0, 0, ::5] = -0.0, np.nan
+    want = np.zeros_like(x)
+    flat = want.reshape(3, height * width, chans)
+    for n, oh, ow, c in np.ndindex(*y.shape):
+        flat[n, at[n, oh, ow, c], c] = dy[n, oh, ow, c] + dtype(0)
+    dx = np.full_like(x, 7)
+    pool_tiles.maxpool_backward_tiles(dy, at, dx)
+    assert dx.tobytes() == want.tobytes()
+    scalar = np.full_like(x, 5)
+    pool_kernels.maxpool_backward_tiles(dy, at, scalar)
+    assert dx.tobytes() == scalar.tobytes()

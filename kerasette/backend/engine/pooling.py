@@ -133,8 +133,9 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
 
     Windows that tile the image ('valid', pool size = strides: the common 2x2 pooling; known from
     the window given, or from ``argmax`` being an array `maxpool2d_forward` made for such
-    windows) take one pass that writes each input cell once (`maxpool_backward_tiles`) instead
-    of zeroing ``dx`` and adding the gradients into it (the same bits).
+    windows) take one pass that writes each input cell once (`maxpool_backward_tiles`, on whole
+    vector registers for C-contiguous float arrays: `kernels.pool_tiles`) instead of zeroing
+    ``dx`` and adding the gradients into it (the same bits).
 
     Returns:
         dx, ``x_shape``, dtype of ``dy``.
@@ -146,8 +147,9 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, i
     elif ((_TILED.get(id(argmax)) is argmax if pool_size is None
            else _tiles(x_shape, dy.shape, pool_size, strides or pool_size, padding))
           and (dy.dtype.itemsize > 4 or height * width <= 1 << 24)):  # positions exact in dy's dtype
-        _by_pieces(lambda i, j: functools.partial(_pool.maxpool_backward_tiles, dy[i:j], argmax[i:j], dx[i:j]), dx,
-                   _split_min())
+        vectors = dy.dtype.char in "fd" and dy.flags.c_contiguous and argmax.flags.c_contiguous
+        kernel = _pool_tiles.maxpool_backward_tiles if vectors else _pool.maxpool_backward_tiles
+        _by_pieces(lambda i, j: functools.partial(kernel, dy[i:j], argmax[i:j], dx[i:j]), dx, _split_min())
     else:
         flat = dx.reshape(n_img, height * width, chans)
         _by_pieces(lambda i, j: functools.partial(_pool.maxpool_backward, dy[i:j], argmax[i:j], flat[i:j]), dx,

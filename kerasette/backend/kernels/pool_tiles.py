@@ -1,4 +1,4 @@
-"""Max pooling's forward pass over windows that tile the image, on whole vector registers.
+"""Max pooling over windows that tile the image, forward and backward, on whole vector registers.
 
 For windows with pool size = strides and no padding (the common 2x2 pooling), each window's
 cells are read one after the other, a vector of channels at a time: the running maximum and the
@@ -21,9 +21,11 @@ from kerasette.backend.kernels.simd import (
     Vector,
     _element_pointer,
     _splat,
+    vadd,
     vcount,
     vload,
     vstore,
+    vzeros,
 )
 
 
@@ -138,3 +140,75 @@ def maxpool_forward_tiles(x, y, argmax, ph, pw):
                             best, best_at = v, first + i * width + j
                 yf[at + c] = best
                 af[at + c] = best_at
+
+
+@intrinsic
+def _load_positions(typingctx, values, positions, index):
+    """The vector of ``positions``' integers at flat ``index``, as many lanes as a vector of
+    ``values``' dtype."""
+    if not (isinstance(values, types.Array) and isinstance(positions, types.Array) and positions.layout == "C"
+            and isinstance(positions.dtype, types.Integer)):
+        return None
+    vector = Vector(positions.dtype, _lanes(values.dtype))
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[1], args[1], sig.args[2], args[2])
+        vptr = builder.bitcast(ptr, context.get_value_type(vector).as_pointer())
+        return builder.load(vptr, align=positions.dtype.bitwidth // 8)
+
+    return vector(values, positions, index), codegen
+
+
+@intrinsic
+def _where_equal(typingctx, p, q, a, b):
+    """``a`` in the lanes where the integer vectors ``p`` and ``q`` are equal, else ``b``."""
+    if not (isinstance(p, Vector) and p == q and isinstance(a, Vector) and a == b and a.count == p.count):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.icmp_unsigned("==", args[0], args[1]), args[2], args[3])
+
+    return a(p, q, a, b), codegen
+
+
+@kernel
+def maxpool_backward_tiles(dy, argmax, dx):
+    """`kernels.pool.maxpool_backward_tiles` on whole vector registers: each input cell written
+    once, ``dy + 0`` where its position is its window's winner's (compared as integers), else
+    0; the cells no window covers zeroed. Its outputs bit for bit.
+
+    Args:
+        dy: output gradient, (N, OH, OW, C), C-contiguous, float32 or float64.
+        argmax: the forward pass's positions, as ``dy``, C-contiguous.
+        dx: input gradient, (N, H, W, C), C-contiguous; overwritten. The window is ``H // OH``
+            by ``W // OW`` (the caller checks that it is the forward pass's).
+    """
+    n_img, oh_n, ow_n, chans = dy.shape
+    height, width = dx.shape[1], dx.shape[2]
+    ph, pw = height // oh_n, width // ow_n
+    dyf, af, dxf = dy.reshape(-1), argmax.reshape(-1), dx.reshape(-1)
+    nl = vcount(dy)
+    vector_end = chans - chans % nl
+    zeros = vzeros(dy)
+    zero = dx.dtype.type(0)
+    for g in range(n_img * oh_n):
+        n = g // oh_n
+        oh = g - n * oh_n
+        for i in range(ph):
+            h = oh * ph + i
+            row = (n * height + h) * width
+            for ow in range(ow_n):
+                at = (g * ow_n + ow) * chans
+                for j in range(pw):
+                    cell = (row + ow * pw + j) * chans
+                    here = _positions(dy, argmax, h * width + ow * pw + j)
+                    for c0 in range(0, vector_end, nl):
+                        d = vadd(vload(dyf, at + c0), zeros)
+                        vstore(dxf, cell + c0, _where_equal(_load_positions(dy, af, at + c0), here, d, zeros))
+                    for c in range(vector_end, chans):
+                        dxf[cell + c] = dyf[at + c] + zero if af[at + c] == h * width + ow * pw + j else zero
+            for k in range((row + ow_n * pw) * chans, (row + width) * chans):  # columns no window covers
+                dxf[k] = zero
+        if oh == oh_n - 1:  # rows no window covers
+            for k in range((n * height + oh_n * ph) * width * chans, (n + 1) * height * width * chans):
+                dxf[k] = zero
