@@ -2,7 +2,7 @@
 
 A script, not a test::
 
-    python tests/benchmarks/winograd_passes.py [--repeats 20] [--shapes resnet20 cifar32 mnist28]
+    python tests/benchmarks/winograd_passes.py [--repeats 20] [--shapes resnet20 cifar32 mnist28] [--avx2]
 
 For each 3x3 stride-1 layer that runs Winograd in ResNet-20 (batch 32), the seed convnet on
 CIFAR (32x32x3, batch 32) and on MNIST (28x28x1, batch 128), it times on the calling thread
@@ -20,12 +20,16 @@ CIFAR (32x32x3, batch 32) and on MNIST (28x28x1, batch 128), it times on the cal
   tiles (a floor for the products of ``fwd``), and ``GF/s`` the forward pass's rate in useful
   Winograd multiply-adds (2 * 36 * tiles * C * F flops over ``fwd``'s time), to set beside
   ``matmul_rate.py`` (about 160 GFLOP/s per core on this machine).
+
+``--avx2``: kernels compiled for AVX2 on an AVX-512 machine (`bench.py`'s environment; numpy's
+BLAS keeps its own choice).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -92,7 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
+    parser.add_argument("--avx2", action="store_true", help="kernels compiled for AVX2 (bench.py's environment)")
     args = parser.parse_args()
+    if args.avx2 and os.environ.get("NUMBA_CPU_NAME") != "haswell":
+        from bench import avx2_env  # deferred: only for --avx2
+
+        rest = [a for a in sys.argv[1:] if a != "--avx2"]
+        sys.exit(subprocess.run([sys.executable, __file__, *rest], env=avx2_env()).returncode)
     from kerasette.backend import parallel
 
     parallel.set_num_threads(1)
