@@ -307,3 +307,26 @@ def test_winograd_forward_prepared_chunks_match_one_thread(threads, chans, resid
     assert one.tobytes() == split.tobytes()
     a, c = _chunk_scratch(0)("probe", (4,), np.float32), _chunk_scratch(1)("probe", (4,), np.float32)
     assert not np.shares_memory(a, c)
+
+
+def test_choose_remembers_each_geometry_under_its_settings():
+    """`choose`'s remembered answers follow the allowed algorithms, the 'full' input gradient's
+    threshold and a replaced list."""
+    from kerasette.backend.engine import algorithms
+
+    g = conv_geometry((2, 8, 8, 16), (3, 3, 16, 16), (1, 1), "same", np.float32)
+    assert choose("forward", g).name == "winograd"
+    with conv_algorithms(deny=["winograd"]):
+        assert choose("forward", g).name == "rows"
+    assert choose("forward", g).name == "winograd"
+    assert choose("input_grad", g).name == "winograd"
+    with conv_settings(full_conv_min_cin=17):
+        assert choose("input_grad", g).name == "col2im"
+    gemm_only = tuple(a for a in ALGORITHMS["forward"] if a.name == "gemm")
+    saved = algorithms.ALGORITHMS
+    algorithms.ALGORITHMS = {**saved, "forward": gemm_only}
+    try:
+        assert choose("forward", g).name == "gemm"
+    finally:
+        algorithms.ALGORITHMS = saved
+    assert choose("forward", g).name == "winograd"

@@ -346,11 +346,29 @@ def algorithm_names() -> list[str]:
     return list(dict.fromkeys(a.name for algos in ALGORITHMS.values() for a in algos))
 
 
+#: `choose`'s answers: (pass, geometry, the settings the rules read) -> (the pass's list, its
+#: choice). A training step asks 3 times per convolution, each answer 1-8 us of rules (more with
+#: the step's cold caches); ResNet-20 has a few geometries.
+_CHOSEN: dict = {}
+
+#: `_CHOSEN` is emptied when it holds this many answers (a program trying many shapes).
+MAX_CHOSEN = 4096
+
+
 def choose(pass_name: str, geometry: ConvGeometry) -> Algorithm:
-    """The first algorithm of ``pass_name``'s list that is allowed and applies to ``geometry``."""
+    """The first algorithm of ``pass_name``'s list that is allowed and applies to ``geometry``
+    (remembered per geometry and settings; the rules read nothing else)."""
     settings = state.conv
-    for algorithm in ALGORITHMS[pass_name]:
+    algorithms = ALGORITHMS[pass_name]
+    key = (pass_name, geometry, settings.allow, settings.deny, settings.full_conv_min_cin)
+    known = _CHOSEN.get(key)
+    if known is not None and known[0] is algorithms:
+        return known[1]
+    for algorithm in algorithms:
         if settings.allows(algorithm.name) and algorithm.applies(geometry):
+            if len(_CHOSEN) >= MAX_CHOSEN:
+                _CHOSEN.clear()
+            _CHOSEN[key] = (algorithms, algorithm)
             return algorithm
     g = geometry
     allowed = [a.name for a in ALGORITHMS[pass_name] if settings.allows(a.name)]
