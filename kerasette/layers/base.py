@@ -44,11 +44,18 @@ from kerasette.backend.tensor import Tensor, Variable, no_grad
 from kerasette.layers.call_arguments import bind_call_arguments, call_takes
 from kerasette.layers.facts import LayerFacts
 from kerasette.layers.input_spec import InputSpec
-from kerasette.layers.layer_losses import LayerLosses
-from kerasette.layers.layer_weights import LayerWeights, dtype_name
+from kerasette.layers.layer_losses import LayerLosses, loss_sources_changed
+from kerasette.layers.layer_weights import LayerWeights, dtype_name, structure_changed
 from kerasette.layers.legacy import translate_arguments
 from kerasette.layers.node import call_layer_symbolic
 from kerasette.utils.validation import shape_str
+
+#: Attributes whose new value may change the layer tree's weight lists (`structure_changed`): its
+#: own weights, a model's graph or layers, the nested layers.
+_STRUCTURE_NAMES = frozenset({"_weights", "_graph", "_layers", "_sublayers", "_regularizers"})
+#: Attributes whose terms, where there were none, make the layer a source of loss terms
+#: (`loss_sources_changed`).
+_LOSS_NAMES = frozenset({"_call_losses", "_loss_functions"})
 
 
 def reset_names() -> None:
@@ -170,6 +177,11 @@ class Layer(LayerWeights, LayerLosses, LayerFacts):
             if found:
                 tracked = self.__dict__.setdefault("_sublayers", [])
                 tracked.extend(v for v in found if v is not self and all(v is not t for t in tracked))
+                structure_changed()
+        elif name in _STRUCTURE_NAMES:
+            structure_changed()
+        elif name in _LOSS_NAMES and value and not self.__dict__.get(name):
+            loss_sources_changed()
         object.__setattr__(self, name, value)
 
     # -- calling -----------------------------------------------------------------------------

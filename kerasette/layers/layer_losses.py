@@ -9,6 +9,7 @@ import numpy as np
 from kerasette.backend import ops, symbolic
 from kerasette.backend.config import floatx
 from kerasette.backend.tensor import Tensor
+from kerasette.layers.layer_weights import _STRUCTURE
 
 
 class LayerLosses:
@@ -23,11 +24,23 @@ class LayerLosses:
         terms `add_loss` added during its latest call, and its `add_loss` functions (evaluated at
         each access). The training loop adds them all to the loss."""
         own = self.__dict__
+        if not (own.get("_regularizers") or own.get("_call_losses") or own.get("_loss_functions")
+                or self._tracked_layers()):
+            return []  # a layer without terms or layers inside (most, asked by a layer's own `losses`)
+        kept = own.get("_losses_kept")
+        if kept is None or not kept.holds():
+            kept = self.__dict__["_losses_kept"] = LossSources(self)
+        terms = self._own_losses() if kept.own else []
+        for layer in kept.sources:
+            terms.extend(layer._own_losses() if type(layer).losses is _LOSSES else layer.losses)
+        return terms
+
+    def _own_losses(self) -> list:
+        """This layer's terms, without those of the layers inside it."""
+        own = self.__dict__
         terms = [fn(var) for var, fn in self._regularizers]
         terms.extend(own.get("_call_losses", ()))
         terms.extend(_scalar_loss(self, fn()) for fn in own.get("_loss_functions", ()))
-        for layer in self._tracked_layers():
-            terms.extend(layer.losses)
         return terms
 
     def add_loss(self, losses, inputs=None) -> None:
@@ -66,6 +79,8 @@ class LayerLosses:
                 if own.get("_calling"):
                     raise ValueError(f"{type(self).__name__} '{self.name}': add_loss inside call() takes a tensor; "
                                      "a function (evaluated at every step) is added outside call()")
+                if not own.get("_loss_functions"):
+                    loss_sources_changed()
                 own.setdefault("_loss_functions", []).append(term)
             elif symbolic.is_symbolic(term):
                 raise ValueError(
@@ -74,6 +89,8 @@ class LayerLosses:
                     "2's model.add_loss(K.mean(...)) after building a functional model) is not supported; "
                     "call self.add_loss(...) inside a layer's call() instead, where the tensors are values")
             else:
+                if not own.get("_call_losses"):  # (emptied after each call)
+                    loss_sources_changed()
                 own.setdefault("_call_losses", []).append(_scalar_loss(self, term))
 
     def _clear_call_losses(self) -> None:
@@ -82,6 +99,52 @@ class LayerLosses:
             self._call_losses = []
         for layer in self._tracked_layers():
             layer._clear_call_losses()
+
+
+#: How many times a layer may have got loss terms of a new kind (`loss_sources_changed`).
+_SOURCES = [0]
+
+
+def loss_sources_changed() -> None:
+    """Notes that a layer may have got `add_loss` terms or functions where it had none (or an
+    empty list): every kept `LossSources` is made again at its next use."""
+    _SOURCES[0] += 1
+
+
+class LossSources:
+    """The layers inside ``layer`` whose loss terms `LayerLosses.losses` collects after the
+    layer's own (``own``: whether it has any), in its order (depth first; a layer that defines its own
+    ``losses`` is asked for them, with those of the layers inside it), kept between steps (a
+    training step asks each step: 50 us for ResNet-20's 71 layers, none with a term) while no
+    weight, nested layer or loss source changed (`layer_weights.structure_changed`,
+    `loss_sources_changed`, the lengths of the penalty and nested-layer lists)."""
+
+    def __init__(self, layer) -> None:
+        self.versions = (_STRUCTURE[0], _SOURCES[0])
+        self.sources, self.penalties, self.nested, self.own = [], [], [], False
+        stack = [layer]
+        while stack:
+            current = stack.pop()
+            own = current.__dict__
+            penalties = own.get("_regularizers", ())
+            self.penalties.append(penalties)
+            opaque = current is not layer and type(current).losses is not _LOSSES
+            if opaque or penalties or own.get("_call_losses") or own.get("_loss_functions"):
+                if current is layer:
+                    self.own = True  # (the layer itself not kept here: no reference cycle)
+                else:
+                    self.sources.append(current)
+            if opaque:
+                continue
+            nested = current._tracked_layers()
+            if nested is current._tracked_layers():  # a list the layer keeps: appended to in place
+                self.nested.append((nested, len(nested)))
+            stack.extend(reversed(nested))
+        self.count = sum(map(len, self.penalties))
+
+    def holds(self) -> bool:
+        return (self.versions == (_STRUCTURE[0], _SOURCES[0]) and sum(map(len, self.penalties)) == self.count
+                and all(len(n) == size for n, size in self.nested))
 
 
 def _scalar_loss(layer, term) -> Tensor:
@@ -93,3 +156,6 @@ def _scalar_loss(layer, term) -> Tensor:
             raise ValueError(f"{type(layer).__name__} '{layer.name}': add_loss takes a tensor, a number or a "
                              f"zero-argument function; received {term!r:.80}") from None
     return term if term.ndim == 0 else ops.sum(term)
+
+
+_LOSSES = LayerLosses.__dict__["losses"]
