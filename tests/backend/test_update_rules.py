@@ -3,10 +3,13 @@ kernel (`kerasette.backend.kernels.update`). A golden sequence of steps through 
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
 from kerasette import optimizers
+from kerasette.backend import parallel
 from kerasette.backend.engine import updates
 from kerasette.backend.tensor import Variable
 
@@ -83,11 +86,39 @@ def test_small_weight_kernel_gives_the_numpy_statements_bits(shape, dtype, neste
 SHAPES = [(3, 3, 16, 16), (64,), (1,), (0,), (255, 257), (7, 5)]
 
 
+@pytest.fixture
+def threads():
+    saved = parallel.num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(saved)
+
+
+def test_array_data_offset_names_the_data_pointer_of_any_array():
+    """`SgdGroup` reads gradients through their objects' addresses: on this build the offset is
+    found, and holds for views, slices, Fortran-ordered, empty and 0-d arrays."""
+    assert updates.ARRAY_DATA_OFFSET is not None
+    base = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    for a in (base, base[1], base[:, 2:], base.T, np.asfortranarray(base), np.zeros(0), np.full((), 2.0),
+              base.reshape(-1)[7:]):
+        assert ctypes.c_void_p.from_address(id(a) + updates.ARRAY_DATA_OFFSET).value == a.ctypes.data
+
+
+@pytest.mark.parametrize("addressed", [True, False])
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_group_kernel_gives_the_numpy_statements_bits_on_every_weight(dtype, nesterov):
+def test_group_kernel_gives_the_numpy_statements_bits_on_every_weight(dtype, nesterov, split, addressed, threads,
+                                                                      monkeypatch):
     """`SgdGroup`: several weights (an empty one among them) in one call, step after step; the
-    gradients of any layout; the address tables rebuilt when a weight's array changes."""
+    gradients of any layout; the address tables rebuilt when a weight's array changes. The
+    gradients read by their objects' addresses or (``addressed=False``: no offset found)
+    concatenated; in one chunk, or split over three threads within the weights."""
+    if not addressed:
+        monkeypatch.setattr(updates, "ARRAY_DATA_OFFSET", None)
+    if split:
+        threads(3)
+        monkeypatch.setattr(updates, "PASS_MIN", 1000)
+        monkeypatch.setattr(parallel, "memory_bound_min", lambda: 1000)
     rng = np.random.default_rng(3)
     ws = [rng.normal(size=s).astype(dtype) for s in SHAPES]
     vs = [np.zeros(s, dtype) for s in SHAPES]
@@ -118,6 +149,9 @@ def test_group_refuses_arrays_it_cannot_address():
         group([w], [np.zeros(15, np.float32)], [np.zeros((4, 4), np.float32)], 0.1, 0.9, False)
     with pytest.raises(ValueError, match="do not match the weights"):
         group([w], [np.zeros((4, 4))], [np.zeros((4, 4), np.float32)], 0.1, 0.9, False)
+    with pytest.raises(ValueError, match="do not match the weights"):  # (each gradient its weight's size)
+        group([w, w[0].copy()], [np.zeros(15, np.float32), np.zeros(5, np.float32)],
+              [np.zeros((4, 4), np.float32), np.zeros(4, np.float32)], 0.1, 0.9, False)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import weakref
 
@@ -75,12 +76,32 @@ class AddressTable:
         return len(arrays) == len(self._refs) and all(ref() is a for ref, a in zip(self._refs, arrays))
 
 
+def _find_data_offset():
+    """How many bytes from the start of a numpy array object its data pointer sits (the first
+    field after the object header in numpy's array struct), found by looking at two arrays;
+    None where neither candidate holds it (then `SgdGroup` concatenates the gradients)."""
+    probes = np.zeros(3), np.zeros((2, 2), np.float32)
+    for offset in (16, 24, 32):  # (the object header: 16 bytes on common builds, more on others)
+        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data for a in probes):
+            return offset
+    return None
+
+
+#: Bytes from a numpy array object's start to its data pointer (`_find_data_offset`).
+ARRAY_DATA_OFFSET = _find_data_offset()
+
+
 class SgdGroup:
     """Keras's SGD rule with momentum for several small weights in one serial kernel call: the
-    gradients concatenated, the weights and velocities named by their addresses (an
-    `AddressTable` each, kept from one step to the next for each group met, while the arrays
-    stay the same). The same bits as `sgd_momentum_small` on each weight: one call instead of
-    one per weight, each with its Python around it."""
+    weights and velocities named by their addresses (an `AddressTable` each, kept from one step
+    to the next for each group met, while the arrays stay the same), the gradients (new arrays
+    each step) by the addresses of their array objects, whose data pointers the kernel reads
+    (``ARRAY_DATA_OFFSET``). The same bits as `sgd_momentum_small` on each weight: one call
+    instead of one per weight, each with its Python around it.
+
+    Why objects' addresses: ``a.ctypes.data`` costs about 2 us an array in Python (a ResNet-20
+    step has 82 small gradients), ``id(a)`` nothing; concatenating the gradients instead copied
+    a megabyte on the calling thread each step."""
 
     #: Groups whose tables are kept (more: all are forgotten, and built again as they come).
     MAX_TABLES = 256
@@ -89,13 +110,14 @@ class SgdGroup:
         self._tables: dict[int, tuple] = {}
 
     def _table(self, values, velocities) -> tuple:
-        """(values' table, velocities' table, starts) for this group, built when new."""
+        """(values' table, velocities' table, starts, sizes) for this group, built when new."""
         key = id(values[0])
         table = self._tables.get(key)
         if table is None or not (table[0].holds(values) and table[1].holds(velocities)):
+            sizes = [a.size for a in values]
             starts = np.zeros(len(values) + 1, np.int64)
-            np.cumsum([a.size for a in values], out=starts[1:])
-            table = (AddressTable(values), AddressTable(velocities), starts)
+            np.cumsum(sizes, out=starts[1:])
+            table = (AddressTable(values), AddressTable(velocities), starts, sizes)
             if len(self._tables) >= self.MAX_TABLES:
                 self._tables.clear()
             self._tables[key] = table
@@ -104,17 +126,26 @@ class SgdGroup:
     def __call__(self, values, grads, velocities, lr: float, momentum: float, nesterov: bool) -> None:
         """Updates ``values[k]`` and ``velocities[k]`` in place from ``grads[k]`` for every ``k``:
         ``values`` (at least one) and ``velocities`` C-contiguous, float32 or float64, all of one
-        dtype; ``grads[k]`` of ``values[k]``'s shape and dtype (any layout)."""
-        value_table, velocity_table, starts = self._table(values, velocities)
-        flat = np.concatenate(grads, axis=None)
-        if flat.dtype != value_table.dtype or flat.size != starts[-1]:
-            raise ValueError(f"SgdGroup: the gradients ({flat.size} values of {flat.dtype}) do not match the "
-                             f"weights ({starts[-1]} of {value_table.dtype})")
-        kind = flat.dtype.type
+        dtype; ``grads[k]`` of ``values[k]``'s size and dtype (any layout)."""
+        value_table, velocity_table, starts, sizes = self._table(values, velocities)
+        dtype = value_table.dtype
+        if [g.size for g in grads] != sizes or any(g.dtype != dtype for g in grads):
+            raise ValueError(f"SgdGroup: the gradients ({sum(g.size for g in grads)} values of "
+                             f"{[g.dtype.name for g in grads]}) do not match the weights ({starts[-1]} of {dtype})")
+        kind = dtype.type
         values, velocities = value_table.addresses, velocity_table.addresses
         lr, momentum = kind(lr), kind(momentum)
+        if ARRAY_DATA_OFFSET is None:
+            flat = np.concatenate(grads, axis=None)
+            call = functools.partial(_update.sgd_momentum_group, flat, starts, values, velocities, lr, momentum,
+                                     nesterov)
+        else:
+            # (the list holds the arrays the kernel reads until it returns: a copy of any that is not C-contiguous)
+            grads = [g if g.flags.c_contiguous else np.ascontiguousarray(g) for g in grads]
+            objects = np.fromiter(map(id, grads), np.int64, len(grads))
+            call = functools.partial(_update.sgd_momentum_addressed, objects, ARRAY_DATA_OFFSET, starts, values,
+                                     velocities, lr, momentum, nesterov)
         # (a step's weights and velocities are out of cache by its end: both cores' bandwidth; the
         # calls prepared here, `parallel.map_prepared`)
-        parallel.map_prepared(lambda _, lo, hi: functools.partial(_update.sgd_momentum_group, flat, starts, values,
-                                                                  velocities, lr, momentum, nesterov, lo, hi),
-                              flat.size, min(PASS_MIN, parallel.memory_bound_min()))
+        parallel.map_prepared(lambda _, lo, hi: functools.partial(call, lo, hi), int(starts[-1]),
+                              min(PASS_MIN, parallel.memory_bound_min()))

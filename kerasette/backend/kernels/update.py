@@ -55,9 +55,10 @@ def sgd_momentum_small(value, grad, velocity, lr, momentum, nesterov):
 
 @numba.extending.intrinsic
 def _pointer_like(typingctx, address, like):
-    """A pointer to ``like``'s element type at ``address`` (an integer): the start of an array the
-    caller holds, named by its address so that one call can reach many arrays."""
-    pointer = numba.types.CPointer(like.dtype)
+    """A pointer to ``like``'s element type (``like`` an array, or a scalar: its type) at
+    ``address`` (an integer): the start of an array the caller holds, named by its address so
+    that one call can reach many arrays."""
+    pointer = numba.types.CPointer(getattr(like, "dtype", like))  # (an array's elements or a scalar's type)
 
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], context.get_value_type(pointer))
@@ -100,3 +101,24 @@ def sgd_momentum_group(grads, starts, values, velocities, lr, momentum, nesterov
         value = numba.carray(_pointer_like(values[k], grads), n)[first - starts[k]:last - starts[k]]
         velocity = numba.carray(_pointer_like(velocities[k], grads), n)[first - starts[k]:last - starts[k]]
         _sgd_momentum_rows(value, grads[first:last], velocity, lr, momentum, nesterov)
+
+
+@kernel
+def sgd_momentum_addressed(grad_objects, data_offset, starts, values, velocities, lr, momentum, nesterov, lo, hi):
+    """`sgd_momentum_group` with the gradients named by the addresses of their numpy array
+    objects (``id``): weight ``k``'s gradient is the C-contiguous array of ``lr``'s dtype whose
+    data pointer sits ``data_offset`` bytes into the object at ``grad_objects[k]`` (the caller
+    holds the arrays), so that nobody concatenates them first. The same operations in the same
+    order, so the same bits."""
+    for k in range(starts.size - 1):
+        first = max(starts[k], lo)
+        last = min(starts[k + 1], hi)
+        if first >= last:
+            continue
+        n = starts[k + 1] - starts[k]
+        a, b = first - starts[k], last - starts[k]
+        grad_data = _pointer_like(grad_objects[k] + data_offset, starts)[0]
+        value = numba.carray(_pointer_like(values[k], lr), n)[a:b]
+        grad = numba.carray(_pointer_like(grad_data, lr), n)[a:b]
+        velocity = numba.carray(_pointer_like(velocities[k], lr), n)[a:b]
+        _sgd_momentum_rows(value, grad, velocity, lr, momentum, nesterov)
