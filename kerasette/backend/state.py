@@ -34,10 +34,13 @@ import threading
 import numpy as np
 
 
-class GradMode:
-    """Whether ops record the graph for the backward pass (on unless turned off)."""
+class GradMode(threading.local):
+    """Whether ops record the graph for the backward pass (on unless turned off), per thread as
+    in PyTorch: a thread's ``no_grad`` (``predict``, a model called with ``training=False``)
+    leaves other threads recording, and two threads entering and leaving ``no_grad`` at once
+    cannot leave recording off for everyone. Every thread starts with recording on."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # run in each thread on its first use
         self._enabled = True
 
     def is_enabled(self) -> bool:
@@ -55,7 +58,7 @@ class LearningPhase:
 
     def __init__(self) -> None:
         self._default = 0
-        self._running = False
+        self._calls = _RunningPhase()  # per thread: each thread's running function or model call
 
     def default(self) -> int:
         return self._default
@@ -66,17 +69,26 @@ class LearningPhase:
         return previous
 
     def running(self) -> bool:
-        """The phase a running ``K.function`` or functional model was given (False outside one)."""
-        return self._running
+        """The phase this thread's running ``K.function`` or functional model was given (False
+        outside one)."""
+        return self._calls.training
 
     def set_running(self, training: bool) -> bool:
-        """Sets the phase of the function starting now; returns the previous one."""
-        previous, self._running = self._running, bool(training)
+        """Sets the phase of this thread's function starting now; returns the previous one."""
+        calls = self._calls
+        previous, calls.training = calls.training, bool(training)
         return previous
 
     def current(self) -> bool:
         """The phase layers should use: the running function's, else the default."""
-        return self._running or bool(self._default)
+        return self._calls.training or bool(self._default)
+
+
+class _RunningPhase(threading.local):
+    """`LearningPhase`'s phase of the running call, one per thread (False in a new thread)."""
+
+    def __init__(self) -> None:  # run in each thread on its first use
+        self.training = False
 
 
 class Names:
