@@ -24,7 +24,17 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import overload
 
-from kerasette.backend.kernels.simd import address, keep, vbroadcast, vcount, vfma, vload, vstore, vzeros
+from kerasette.backend.kernels.simd import (
+    VECTOR_BYTES,
+    address,
+    keep,
+    vbroadcast,
+    vcount,
+    vfma,
+    vload,
+    vstore,
+    vzeros,
+)
 from kerasette.backend.kernels.winograd_tiles import (
     _inline,
     _input_tile_v,
@@ -37,6 +47,12 @@ from kerasette.backend.kernels.winograd_tiles import (
 #: Tiles multiplied at once by :func:`_products_v` (one accumulator each, per vector of output
 #: channels): eight chains of fused multiply-adds hide their latency (4 cycles, 2 a cycle).
 TILES = 8
+
+#: Whether a side of at most 64 bytes can be two vectors (narrower than AVX-512's), which
+#: :func:`_products_pair_v` takes: a constant, so that numba prunes its branch from the kernels
+#: compiled for AVX-512 (on an empty cache it added 0.6-1.0 s to a 16 -> 16 layer's first
+#: forward pass there; with AVX2 it adds about 0.7 s).
+PAIRS = VECTOR_BYTES < 64
 
 
 def fused_side(chans: int, cout: int, itemsize: int) -> bool:
@@ -65,9 +81,10 @@ def _products_v(vf, uf, mf, nt, pv, pm, chans, cout):
     last read of that point's transformed tiles, which they replace. With two vectors of output
     channels (16 float32 with AVX2) :func:`_products_pair_v` runs instead (the same sums)."""
     lanes = vcount(mf)
-    if cout == 2 * lanes:
-        _products_pair_v(vf, uf, mf, nt, pv, pm, chans, cout)
-        return
+    if PAIRS:
+        if cout == 2 * lanes:
+            _products_pair_v(vf, uf, mf, nt, pv, pm, chans, cout)
+            return
     for e in range(36):
         for f in range(0, cout, lanes):
             ub = e * chans * cout + f
@@ -135,12 +152,10 @@ def _weight_products_v(vf, mf, duf, nt, pv, pm, chans, cout):
     """``dU[e] += V[e]^T @ dM[e]`` over the first ``nt`` tiles of flat ``vf`` and ``mf`` (as for
     :func:`_products_v`), ``duf`` flat (36, C, F): eight rows of ``dU`` in registers at a time
     (``chans`` a multiple of 8: eight chains of fused multiply-adds), each tile's gradient row
-    loaded once for them. With two vectors of output channels :func:`_weight_products_pair_v`
-    runs instead (the same sums)."""
+    loaded once for them. (Four rows x two vectors, as :func:`_products_pair_v`, measured 4% faster
+    for AVX2's 16 -> 16 layer alone, one thread, and no faster in ResNet-20's training, for 0.5-0.9 s
+    more compilation on an empty cache: not kept.)"""
     lanes = vcount(mf)
-    if cout == 2 * lanes:
-        _weight_products_pair_v(vf, mf, duf, nt, pv, pm, chans, cout)
-        return
     for e in range(36):
         for c in range(0, chans, 8):
             for f in range(0, cout, lanes):
@@ -168,42 +183,6 @@ def _weight_products_v(vf, mf, duf, nt, pv, pm, chans, cout):
                 vstore(duf, db + 5 * cout, a5)
                 vstore(duf, db + 6 * cout, a6)
                 vstore(duf, db + 7 * cout, a7)
-
-
-@_inline
-def _weight_products_pair_v(vf, mf, duf, nt, pv, pm, chans, cout):
-    """:func:`_weight_products_v` for two vectors of output channels (16 float32 with AVX2): four
-    rows of ``dU`` x both vectors in registers (8 accumulators), so that 8 fused multiply-adds
-    take 6 loads (two gradient vectors, four broadcasts) where eight rows of one vector took 9.
-    Each sum runs over the tiles in the same order as there: the same bits."""
-    lanes = vcount(mf)
-    for e in range(36):
-        for c in range(0, chans, 4):
-            db = (e * chans + c) * cout
-            a0, b0 = vload(duf, db), vload(duf, db + lanes)
-            a1, b1 = vload(duf, db + cout), vload(duf, db + cout + lanes)
-            a2, b2 = vload(duf, db + 2 * cout), vload(duf, db + 2 * cout + lanes)
-            a3, b3 = vload(duf, db + 3 * cout), vload(duf, db + 3 * cout + lanes)
-            for t in range(nt):
-                mt = e * pm + t * cout
-                g0, g1 = vload(mf, mt), vload(mf, mt + lanes)
-                vb = e * pv + t * chans + c
-                s = vbroadcast(vf, vb)
-                a0, b0 = vfma(s, g0, a0), vfma(s, g1, b0)
-                s = vbroadcast(vf, vb + 1)
-                a1, b1 = vfma(s, g0, a1), vfma(s, g1, b1)
-                s = vbroadcast(vf, vb + 2)
-                a2, b2 = vfma(s, g0, a2), vfma(s, g1, b2)
-                s = vbroadcast(vf, vb + 3)
-                a3, b3 = vfma(s, g0, a3), vfma(s, g1, b3)
-            vstore(duf, db, a0)
-            vstore(duf, db + lanes, b0)
-            vstore(duf, db + cout, a1)
-            vstore(duf, db + cout + lanes, b1)
-            vstore(duf, db + 2 * cout, a2)
-            vstore(duf, db + 2 * cout + lanes, b2)
-            vstore(duf, db + 3 * cout, a3)
-            vstore(duf, db + 3 * cout + lanes, b3)
 
 
 @_inline
