@@ -21,7 +21,7 @@ from kerasette.backend.engine import (
     conv_algorithms,
     conv_settings,
 )
-from kerasette.backend.engine.algorithms import algorithms_from_environment
+from kerasette.backend.engine.conv_settings import algorithms_from_environment
 from kerasette.backend.engine.geometry import conv_geometry
 from kerasette.backend.kernels import simd
 from tests.backend.test_conv_kernels import TOL, ref_conv, ref_conv_backward

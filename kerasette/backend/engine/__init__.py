@@ -33,9 +33,8 @@ from kerasette.backend.engine.algorithms import (
     Algorithm,
     algorithm_names,
     choose,
-    conv_algorithms,
-    conv_settings,
 )
+from kerasette.backend.engine.conv_settings import conv_algorithms, conv_settings
 from kerasette.backend.parallel import parallel_settings
 
 __all__ = ["ALGORITHMS", "ENV_VAR", "Algorithm", "algorithm_names", "choose", "conv_algorithms",
