@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from kerasette.models import batches
-from kerasette.models.trainer import no_more_arguments
+from kerasette.models.arguments import no_more_arguments
 
 
 def fit_generator(trainer, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,

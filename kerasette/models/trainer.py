@@ -22,6 +22,13 @@ from kerasette.backend.tensor import Tensor, enable_grad, no_grad
 from kerasette.callbacks.progbar import format_value
 from kerasette.models import batches
 from kerasette.models import data as mdata
+from kerasette.models.arguments import (
+    check_validation_freq,
+    no_more_arguments,
+    spec_per_output,
+    unique_names,
+    validates,
+)
 
 
 class Trainer:
@@ -64,8 +71,8 @@ class Trainer:
         names = self.model.output_names
         self.loss = loss
         # None (Keras): no loss for that output; the model's add_loss terms may be the whole loss
-        self._loss_fns = [None if spec is None else klosses.get(spec) for spec in _per_output(loss, names, "loss")]
-        weights = _per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
+        self._loss_fns = [None if spec is None else klosses.get(spec) for spec in spec_per_output(loss, names, "loss")]
+        weights = spec_per_output(loss_weights if loss_weights is not None else 1.0, names, "loss_weights")
         self.loss_weights = [float(w) for w in weights]
         self.metrics_names_requested = list(metrics or [])
         self.weighted_metrics_requested = weighted
@@ -251,7 +258,7 @@ class Trainer:
             >>> # model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1)
         """
         no_more_arguments("fit", kwargs)
-        self._validation_freq = _check_validation_freq(validation_freq)
+        self._validation_freq = check_validation_freq(validation_freq)
         if nb_epoch is not None:
             epochs = nb_epoch
         self._require_compiled("fit")
@@ -338,7 +345,7 @@ class Trainer:
                     if self.stop_training:
                         break
             epoch_logs = self._means(totals, seen)
-            if val is not None and _validates(self._validation_freq, epoch):
+            if val is not None and validates(self._validation_freq, epoch):
                 epoch_logs.update({f"val_{k}": v for k, v in self._evaluate_batches(val, calls).items()})
             calls.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -452,57 +459,3 @@ class Trainer:
     def _as_result(self, logs):
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
-
-
-def _check_validation_freq(freq):
-    if isinstance(freq, (list, tuple, set)) and all(isinstance(e, int) and e >= 1 for e in freq):
-        return set(freq)
-    if isinstance(freq, int) and not isinstance(freq, bool) and freq >= 1:
-        return freq
-    raise ValueError(f"fit: validation_freq must be a positive int or a collection of epochs (from 1); received "
-                     f"validation_freq={freq!r}")
-
-
-def _validates(freq, epoch: int) -> bool:
-    """Whether epoch ``epoch`` (from 0) is validated: every ``freq``-th, or those listed (from 1)."""
-    return (epoch + 1) in freq if isinstance(freq, set) else (epoch + 1) % freq == 0
-
-
-def no_more_arguments(method: str, kwargs: dict) -> None:
-    """Raises the TypeError for keyword arguments ``method`` does not take."""
-    if kwargs:
-        raise TypeError(f"{method}: unexpected keyword argument(s) {sorted(kwargs)}")
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """``names`` with repeats made unique as tf.keras does for output names: the first keeps its
-    name, later ones get ``_1``, ``_2``, ... (skipping names already taken).
-
-    Example:
-        >>> unique_names(['dense', 'dense', 'out', 'dense'])
-        ['dense', 'dense_1', 'out', 'dense_2']
-    """
-    taken: set[str] = set()
-    counts: dict[str, int] = {}
-    out = []
-    for name in names:
-        proposal = name
-        while proposal in taken:
-            counts[name] = counts.get(name, 0) + 1
-            proposal = f"{name}_{counts[name]}"
-        taken.add(proposal)
-        out.append(proposal)
-    return out
-
-
-def _per_output(spec, names: list[str], what: str) -> list:
-    if isinstance(spec, dict):
-        missing = [n for n in names if n not in spec]
-        if missing:
-            raise ValueError(f"compile: `{what}` has no entry for output(s) {missing}; outputs are {names}")
-        return [spec[n] for n in names]
-    if isinstance(spec, (list, tuple)):
-        if len(spec) != len(names):
-            raise ValueError(f"compile: `{what}` lists {len(spec)} values for {len(names)} outputs {names}")
-        return list(spec)
-    return [spec] * len(names)
