@@ -67,6 +67,31 @@ def _tune_malloc() -> bool:
 ALIGNMENT = 64
 
 
+def _find_data_offset():
+    """How many bytes from the start of a numpy array object its data pointer sits (the first
+    field after the object header in numpy's array struct), found by looking at two arrays;
+    None where neither candidate holds it."""
+    probes = np.zeros(3), np.zeros((2, 2), np.float32)
+    for offset in (16, 24, 32):  # (the object header: 16 bytes on common builds, more on others)
+        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data for a in probes):
+            return offset
+    return None
+
+
+#: Bytes from a numpy array object's start to its data pointer (`_find_data_offset`), or None.
+ARRAY_DATA_OFFSET = _find_data_offset()
+_pointer_at = ctypes.c_void_p.from_address
+
+
+def data_address(array: np.ndarray) -> int:
+    """``array.ctypes.data`` (the address of its first value), read from the array object where
+    `ARRAY_DATA_OFFSET` was found: 0.1 us where ``.ctypes.data`` builds a ctypes helper object
+    (1.1 us; a ResNet-20 training step allocates about 95 aligned arrays)."""
+    if ARRAY_DATA_OFFSET is None:
+        return array.ctypes.data
+    return _pointer_at(id(array) + ARRAY_DATA_OFFSET).value or 0
+
+
 def empty_aligned(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)`` with its data starting at a multiple of :data:`ALIGNMENT` bytes.
 
@@ -77,13 +102,13 @@ def empty_aligned(shape, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
     raw = np.empty(nbytes + ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
+    start = -data_address(raw) % ALIGNMENT
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def aligned(array: np.ndarray) -> np.ndarray:
     """C-contiguous ``array`` itself when its data is aligned, else an aligned copy."""
-    if array.ctypes.data % ALIGNMENT == 0:
+    if data_address(array) % ALIGNMENT == 0:
         return array
     out = empty_aligned(array.shape, array.dtype)
     out[...] = array

@@ -57,9 +57,24 @@ def test_tuning_happens_once(monkeypatch):
     assert memory.keep_freed_memory() == first
 
 
+def test_data_address_is_the_data_pointer_of_any_array():
+    """`data_address` reads the pointer from the array object (the offset is found on this build),
+    for views, slices, Fortran-ordered, empty and 0-d arrays alike; without the offset it asks
+    ``.ctypes``."""
+    assert memory.ARRAY_DATA_OFFSET is not None
+    base = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    arrays = (base, base[1], base[:, 2:], base.T, np.asfortranarray(base), np.zeros(0), np.full((), 2.0),
+              base.reshape(-1)[7:], np.empty(100, np.uint8)[3:])
+    for a in arrays:
+        assert memory.data_address(a) == a.ctypes.data
+
+
+@pytest.mark.parametrize("offset", ["found", None])
 @pytest.mark.parametrize("shape", [(0,), (3, 5), (2, 7, 7, 3), ()])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
-def test_empty_aligned_starts_on_a_cache_line(shape, dtype):
+def test_empty_aligned_starts_on_a_cache_line(shape, dtype, offset, monkeypatch):
+    if offset is None:  # (a build where the pointer's offset is not found: `.ctypes` gives it)
+        monkeypatch.setattr(memory, "ARRAY_DATA_OFFSET", None)
     for _ in range(5):  # several allocations: numpy alone gives 16-byte alignment
         a = memory.empty_aligned(shape, dtype)
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable

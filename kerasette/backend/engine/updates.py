@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import weakref
 
@@ -11,6 +10,7 @@ import numpy as np
 from kerasette.backend import parallel
 from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.kernels import update as _update
+from kerasette.backend.memory import ARRAY_DATA_OFFSET  # (found there; read as updates.ARRAY_DATA_OFFSET)
 
 
 def sgd_momentum(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float,
@@ -76,19 +76,7 @@ class AddressTable:
         return len(arrays) == len(self._refs) and all(ref() is a for ref, a in zip(self._refs, arrays))
 
 
-def _find_data_offset():
-    """How many bytes from the start of a numpy array object its data pointer sits (the first
-    field after the object header in numpy's array struct), found by looking at two arrays;
-    None where neither candidate holds it (then `SgdGroup` concatenates the gradients)."""
-    probes = np.zeros(3), np.zeros((2, 2), np.float32)
-    for offset in (16, 24, 32):  # (the object header: 16 bytes on common builds, more on others)
-        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data for a in probes):
-            return offset
-    return None
 
-
-#: Bytes from a numpy array object's start to its data pointer (`_find_data_offset`).
-ARRAY_DATA_OFFSET = _find_data_offset()
 
 
 class SgdGroup:
