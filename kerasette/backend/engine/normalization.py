@@ -204,7 +204,7 @@ class ChannelView:
         if self.rows and self._splits():
             bounds = self._map_bounds()
             claims = np.zeros(parallel.num_threads() + 3, np.int64)  # the threads' claims, then the state
-            wait, grace = _leave_ticks()
+            wait, grace = leave_ticks()
             parallel.map_prepared(lambda me, start, stop: functools.partial(
                 _passes.affine_rows_shared, x, scale, shift, lower, bounds, claims[:-3], claims[-3:], me, MAP_RESERVE,
                 wait, grace, y), parallel.num_threads())
@@ -364,7 +364,7 @@ class ChannelView:
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
         cells = np.zeros(2 * parts + 4, np.int64)  # the reduction's and the map's claims, then the state
         shared = (scratch, cells[:2 * parts].reshape(2, parts), cells[2 * parts:])
-        wait, grace = _leave_ticks(PASS_GRACE_US)
+        wait, grace = leave_ticks(PASS_GRACE_US)
         if parts == 1:
             kernel(*before, *shared, 0, wait, grace, *after)
             return
@@ -434,10 +434,11 @@ class ChannelView:
 
 
 @functools.lru_cache(maxsize=4)
-def _leave_ticks(grace_us: float = 0.0) -> tuple[int, int]:
+def leave_ticks(grace_us: float = 0.0) -> tuple[int, int]:
     """`kernels.normalization_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
     for the calling thread to leave, then until ``grace_us`` (default `LEAVE_GRACE_US`) after
-    (the ticks' rate timed once, over a millisecond)."""
+    (the ticks' rate timed once, over a millisecond). Global average pooling's ordered kernel
+    (`kernels.global_pool`) takes its times from here too."""
     grace_us = grace_us or LEAVE_GRACE_US
     ticks = np.zeros(1, np.int64)
     _passes.read_ticks(ticks)  # compiled
