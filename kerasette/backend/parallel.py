@@ -103,6 +103,10 @@ def map_prepared(prepare, n_items: int, min_work: int = 0, work_per_item: int = 
     for ``k = 0``, else in worker ``k``, or (another thread is using the pool) in the calling
     thread after chunk 0: a chunk's scratch arrays may be kept per calling thread and ``k``.
 
+    A chunk may also be a tuple of such calls, made one after the other on its thread (a
+    convolution's backward chunk: output pass, input gradient, kernel gradient, each pass
+    reading what the last left in the core's cache); its result is then the list of theirs.
+
     Small work (``n_items * work_per_item < min_work``) or a single thread: one chunk, prepared
     and run here. Returns the calls' results in chunk order; an exception in any chunk is raised
     after every chunk has finished.
@@ -110,10 +114,20 @@ def map_prepared(prepare, n_items: int, min_work: int = 0, work_per_item: int = 
     threads = num_threads()
     _take_over_blas()
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
-        return [prepare(0, 0, n_items)()]
-    calls = [prepare(k, start, stop) for k, (start, stop) in enumerate(chunks(n_items, threads))]
+        return [_one_task(prepare(0, 0, n_items))()]
+    calls = [_one_task(prepare(k, start, stop)) for k, (start, stop) in enumerate(chunks(n_items, threads))]
     others, first = _pool().run(calls[1:], calls[0], prepared=True)
     return [first] + others
+
+
+def _one_task(calls):
+    """A prepared chunk as one callable: a tuple of calls made in turn."""
+    return functools.partial(in_turn, calls) if isinstance(calls, tuple) else calls
+
+
+def in_turn(calls) -> list:
+    """Makes ``calls`` (callables without arguments) one after the other; their results."""
+    return [call() for call in calls]
 
 
 def _pool() -> Pool:

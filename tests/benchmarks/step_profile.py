@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import os
 import subprocess
 import sys
@@ -99,7 +100,8 @@ def _timed_dispatches(stats):
     def map_prepared(prepare, n_items, min_work=0, work_per_item=1):
         times = []
         t0 = time.perf_counter()
-        out = plain_prepared(lambda k, i, j: timing(prepare(k, i, j), times), n_items, min_work, work_per_item)
+        out = plain_prepared(lambda k, i, j: timing(_one_call(prepare(k, i, j)), times), n_items, min_work,
+                             work_per_item)
         record(_site(sys._getframe(1)), time.perf_counter() - t0, times)
         return out
 
@@ -118,6 +120,11 @@ def _timed_dispatches(stats):
 
     return (map_chunks, map_prepared, map_pieces, run_shared), (plain_chunks, plain_prepared, plain_pieces,
                                                                  plain_shared)
+
+
+def _one_call(calls):
+    """A prepared chunk (a call, or a tuple of calls made in turn) as one call."""
+    return functools.partial(parallel.in_turn, calls) if isinstance(calls, tuple) else calls
 
 
 def _set_dispatchers(functions) -> None:

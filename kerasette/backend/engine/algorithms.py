@@ -59,6 +59,7 @@ from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv
 from kerasette.backend.engine.batch import by_images, scratch, sum_parts
 from kerasette.backend.engine.geometry import ConvGeometry
+from kerasette.backend.parallel import in_turn
 
 #: The environment variable naming the algorithms that may run: ``gemm,col2im`` allows only
 #: those; ``-winograd,-rows`` allows all but those.
@@ -85,6 +86,14 @@ class Algorithm:
             ``chunk(i, j)`` returning ``(db part, dw part)``; ``dy`` is only read.
         residual: a forward ``run`` that also takes ``residual=`` (an array of ``y``'s shape
             added before the ReLU, in the output pass; see `forward_residual`).
+        prepare: a gradient's ``run`` as prepared calls (`parallel.map_prepared`: a worker reaches
+            its kernels without running the chunk's Python), or None: input gradient:
+            ``prepare(dy, w, geometry, x_shape) -> (dx, calls_of or None)``, or None where it
+            does not prepare this geometry (``run`` then); kernel gradient: ``prepare(dy, x,
+            geometry, w_shape) -> (calls_of, finish)``. ``calls_of(scratch, i, j)`` makes the
+            calls of images ``i:j`` with that scratch (`_chunk_scratch`): the input gradient's
+            tuple; the kernel gradient's ``(tuple, part)``, ``part`` the array(s) they fill.
+        prepare_masked: ``run_masked`` as ``prepare`` (a part is ``(db part, dw part)``).
     """
 
     name: str
@@ -93,6 +102,8 @@ class Algorithm:
     run: Callable
     run_masked: Callable | None = None
     residual: bool = False
+    prepare: Callable | None = None
+    prepare_masked: Callable | None = None
 
 
 # -- forward ----------------------------------------------------------------------------------
@@ -134,28 +145,54 @@ def _forward_gemm(x, w, b, relu, g, y) -> None:
 
 
 # -- input gradient ---------------------------------------------------------------------------
+def _input_chunks(plan):
+    """An input gradient's ``run`` result from its ``prepare`` result: each chunk's calls made
+    with the running thread's scratch."""
+    dx, calls_of = plan
+    return dx, None if calls_of is None else (lambda i, j: in_turn(calls_of(scratch, i, j)))
+
+
+def _kernel_run(prepare):
+    """A kernel gradient's ``run`` (or ``run_masked``) from its ``prepare``."""
+    def run(*args):
+        calls_of, finish = prepare(*args)
+
+        def chunk(i, j):
+            calls, part = calls_of(scratch, i, j)
+            in_turn(calls)
+            return part
+
+        return chunk, finish
+
+    return run
+
+
 def _input_direct(dy, w, g, x_shape):
+    plan = _prepare_input_direct(dy, w, g, x_shape)
+    return _input_direct_full(dy, w, g, x_shape) if plan is None else _input_chunks(plan)
+
+
+def _prepare_input_direct(dy, w, g, x_shape):
     if g.strides != (1, 1):
-        return _input_direct_phases(dy, w, g, x_shape)
+        plan, taps, dy_pads = direct_conv.phase_plan(g.kernel, g.strides, g.pads, g.in_hw, g.out_hw)
+        wq = direct_conv.phase_kernels(w, taps)
+        dx = memory.empty_aligned(x_shape, dy.dtype)
+        return dx, lambda s, i, j: direct_conv.strided_input_grad_calls(dy[i:j], wq, plan, dy_pads, g.strides,
+                                                                        dx[i:j], s)
     if not _direct_sums_applies(g):
-        return _input_direct_full(dy, w, g, x_shape)
+        return None  # the 'full' convolution by the forward kernel: `run`
     dx = memory.empty_aligned(x_shape, dy.dtype)
     wf = direct_conv.flipped_kernel(w)
-    return dx, lambda i, j: direct_conv.input_grad(dy[i:j], wf, g.pads, dx[i:j])
+    return dx, lambda s, i, j: (direct_conv.input_grad_call(dy[i:j], wf, g.pads, dx[i:j]),)
 
 
-def _input_direct_phases(dy, w, g, x_shape):
-    plan, taps, dy_pads = direct_conv.phase_plan(g.kernel, g.strides, g.pads, g.in_hw, g.out_hw)
-    wq = direct_conv.phase_kernels(w, taps)
-    dx = memory.empty_aligned(x_shape, dy.dtype)
-    return dx, lambda i, j: direct_conv.strided_input_grad(dy[i:j], wq, plan, dy_pads, g.strides, dx[i:j], scratch)
-
-
-def _input_col2im(dy, w, g, x_shape):
+def _prepare_input_col2im(dy, w, g, x_shape):
     dx = np.zeros(x_shape, dy.dtype)
     if dy.size == 0:
         return dx, None
-    return dx, lambda i, j: gemm_conv.input_grad_col2im(dy[i:j], w, dx[i:j], g.strides, g.pads)
+    w2d = np.ascontiguousarray(w.reshape(-1, g.cout))
+    return dx, lambda s, i, j: (gemm_conv.input_grad_col2im_call(dy[i:j], w2d, g.kernel, dx[i:j], g.strides,
+                                                                 g.pads, s),)
 
 
 def _full_conv(dy, w, g, x_shape, make_chunk):
@@ -181,22 +218,18 @@ def _input_direct_full(dy, w, g, x_shape):
     return _full_conv(dy, w, g, x_shape, make_chunk)
 
 
-def _input_winograd(dy, w, g, x_shape):
-    if _winograd_adjoint_applies(g):
-        return _input_winograd_adjoint(dy, w, g, x_shape)
-
-    def make_chunk(wf, full, dx):
-        u, block = winograd_conv.kernel_transform(wf), state.conv.winograd_block_bytes
-        return lambda i, j: winograd_conv.conv(dy[i:j], u, full, dx[i:j], scratch, block)
-
-    return _full_conv(dy, w, g, x_shape, make_chunk)
-
-
-def _input_winograd_adjoint(dy, w, g, x_shape):
-    dx = memory.empty_aligned(x_shape, dy.dtype)
-    ut = winograd_conv.kernel_transform(np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
+def _prepare_input_winograd(dy, w, g, x_shape):
     block = state.conv.winograd_block_bytes
-    return dx, lambda i, j: winograd_conv.input_grad(dy[i:j], ut, g.pads, dx[i:j], scratch, block)
+    if _winograd_adjoint_applies(g):
+        dx = memory.empty_aligned(x_shape, dy.dtype)
+        ut = winograd_conv.kernel_transform(np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
+        return dx, lambda s, i, j: winograd_conv.input_grad_calls(dy[i:j], ut, g.pads, dx[i:j], s, block)
+
+    def make_calls(wf, full, dx):
+        u = winograd_conv.kernel_transform(wf)
+        return lambda s, i, j: (winograd_conv.conv_call(dy[i:j], u, full, dx[i:j], s, block),)
+
+    return _full_conv(dy, w, g, x_shape, make_calls)
 
 
 def _winograd_adjoint_applies(g: ConvGeometry) -> bool:
@@ -231,24 +264,23 @@ def _summed(x, w_shape):
     return lambda parts: sum_parts(parts, x.dtype).reshape(w_shape)
 
 
-def _kernel_direct(dy, x, g, w_shape):
-    return (lambda i, j: direct_conv.weight_grad(dy[i:j], x[i:j], g.kernel, g.strides, g.pads, scratch),
+def _prepare_kernel_direct(dy, x, g, w_shape):
+    return (lambda s, i, j: direct_conv.weight_grad_calls(dy[i:j], x[i:j], g.kernel, g.strides, g.pads, s),
             _summed(x, w_shape))
 
 
-def _kernel_direct_masked(dy, out, relu, x, g, w_shape):
-    return (lambda i, j: direct_conv.weight_grad_masked(dy[i:j], None if out is None else out[i:j], relu, x[i:j],
-                                                        g.kernel, g.strides, g.pads, scratch),
+def _prepare_kernel_direct_masked(dy, out, relu, x, g, w_shape):
+    return (lambda s, i, j: direct_conv.weight_grad_masked_calls(dy[i:j], None if out is None else out[i:j], relu,
+                                                                 x[i:j], g.kernel, g.strides, g.pads, s),
             _summed(x, w_shape))
 
 
-def _kernel_winograd(dy, x, g, w_shape):
+def _prepare_kernel_winograd(dy, x, g, w_shape):
     # each thread takes its own part back to the kernel's shape (G^T dU G is linear), so the
     # calling thread adds parts 4 times smaller after the hand-off, and the two transforms run
     # at once instead of one after the other (ResNet-20's 64 -> 64 layers: 117 -> 50 us alone)
     block = state.conv.winograd_block_bytes
-    return (lambda i, j: winograd_conv.kernel_grad(winograd_conv.weight_grad(dy[i:j], x[i:j], g.pads, scratch,
-                                                                             block)),
+    return (lambda s, i, j: winograd_conv.kernel_grad_calls(dy[i:j], x[i:j], g.pads, s, block),
             _summed(x, w_shape))
 
 
@@ -258,9 +290,9 @@ def _kernel_rows(dy, x, g, w_shape):
             _summed(x, w_shape))
 
 
-def _kernel_gemm(dy, x, g, w_shape):
+def _prepare_kernel_gemm(dy, x, g, w_shape):
     k = g.kernel[0] * g.kernel[1] * g.cin
-    return (lambda i, j: gemm_conv.weight_grad(dy[i:j], x[i:j], k, g.kernel, g.strides, g.pads),
+    return (lambda s, i, j: gemm_conv.weight_grad_calls(dy[i:j], x[i:j], k, g.kernel, g.strides, g.pads, s),
             _summed(x, w_shape))
 
 
@@ -316,22 +348,27 @@ FORWARD = (
 
 INPUT_GRAD = (
     Algorithm("direct", "input_grad",
-              lambda g: _direct_sums_applies(g) or _direct_full_applies(g) or _direct_phases_applies(g), _input_direct),
+              lambda g: _direct_sums_applies(g) or _direct_full_applies(g) or _direct_phases_applies(g), _input_direct,
+              prepare=_prepare_input_direct),
     Algorithm("winograd", "input_grad", lambda g: _winograd_adjoint_applies(g) or (_full_conv_applies(g)
-              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g))), _input_winograd),
+              and winograd_conv.usable(g.kernel, (1, 1), g.cout, g.in_hw, g.cin, _itemsize(g))),
+              lambda *args: _input_chunks(_prepare_input_winograd(*args)), prepare=_prepare_input_winograd),
     Algorithm("rows", "input_grad", lambda g: _full_conv_applies(g) and row_conv.usable(g.kernel, (1, 1), g.cout),
               _input_rows),
     Algorithm("gemm", "input_grad", _full_conv_applies, _input_gemm),
-    Algorithm("col2im", "input_grad", lambda g: True, _input_col2im),
+    Algorithm("col2im", "input_grad", lambda g: True, lambda *args: _input_chunks(_prepare_input_col2im(*args)),
+              prepare=_prepare_input_col2im),
 )
 
 KERNEL_GRAD = (
-    Algorithm("direct", "kernel_grad", _direct_kernel_applies, _kernel_direct, _kernel_direct_masked),
+    Algorithm("direct", "kernel_grad", _direct_kernel_applies, _kernel_run(_prepare_kernel_direct),
+              _kernel_run(_prepare_kernel_direct_masked), prepare=_prepare_kernel_direct,
+              prepare_masked=_prepare_kernel_direct_masked),
     Algorithm("winograd", "kernel_grad", lambda g: winograd_conv.usable(
         g.kernel, g.strides, g.cin, g.out_hw, g.cout, _itemsize(g), winograd_conv.MAX_KERNEL_GRAD_BYTES),
-        _kernel_winograd),
+        _kernel_run(_prepare_kernel_winograd), prepare=_prepare_kernel_winograd),
     Algorithm("rows", "kernel_grad", lambda g: row_conv.usable(g.kernel, g.strides, g.cin), _kernel_rows),
-    Algorithm("gemm", "kernel_grad", lambda g: True, _kernel_gemm),
+    Algorithm("gemm", "kernel_grad", lambda g: True, _kernel_run(_prepare_kernel_gemm), prepare=_prepare_kernel_gemm),
 )
 
 #: Each pass's algorithms, in the order they are tried.

@@ -31,11 +31,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
-from kerasette.backend import memory
+from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine import depthwise_conv, dilated_conv
-from kerasette.backend.engine.algorithms import choose, forward_residual
+from kerasette.backend.engine.algorithms import _chunk_scratch, choose, forward_residual
 from kerasette.backend.engine.batch import by_images, sum_parts
 from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
 from kerasette.backend.kernels import conv as _conv
@@ -237,6 +240,12 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     in_place = output_pass and (not relu or (overwrite_dy and dy.flags.writeable
                                              and dy.ctypes.data % memory.ALIGNMENT == 0))
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
+    prepared = _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place)
+    if prepared is not None:
+        dx, parts, finish = prepared
+        db = sum_parts([p[0] for p in parts]) if has_bias else None
+        dw = finish([p[1] for p in parts]) if need_kernel else None
+        return dx, dw, db
     dx = in_chunk = w_chunk = finish = None
     if need_input:
         dx, in_chunk = _input_grad_plan(dz, w, x.shape, strides, padding, g)
@@ -257,6 +266,47 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     db = sum_parts([p[0] for p in parts]) if has_bias else None
     dw = finish([p[1] for p in parts]) if need_kernel else None
     return dx, dw, db
+
+
+def _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place):
+    """`conv2d_backward`'s chunks as prepared calls (`parallel.map_prepared`: the calling thread
+    makes every chunk's calls, output pass -> input gradient -> kernel gradient part, so that a
+    worker reaches its kernels without running the chunk's Python, holding the GIL), where the
+    chosen algorithms prepare (``Algorithm.prepare``): ``(dx, [(db part, dw part) per chunk],
+    finish)``, or None."""
+    in_calls = w_calls = dx = finish = None
+    prepare_kernel = None if kernel_grad is None else (kernel_grad.prepare if masked is None
+                                                       else kernel_grad.prepare_masked)
+    if kernel_grad is not None and prepare_kernel is None:
+        return None
+    if need_input:
+        prepare = choose("input_grad", g).prepare
+        plan = None if prepare is None else prepare(dz, w.astype(dz.dtype, copy=False), g, x.shape)
+        if plan is None:
+            return None
+        dx, in_calls = plan
+    if kernel_grad is not None:
+        args = (dy, np.ascontiguousarray(out) if relu else None, relu) if masked is not None else (dz,)
+        w_calls, finish = prepare_kernel(*args, x, g, w.shape)
+    parts = {}
+
+    def chunk_calls(k, i, j):
+        scratch, calls, db, dw = _chunk_scratch(k), [], None, None
+        if output_pass:
+            call, db = _output_pass_call(dy, out, relu, None if in_place else dz, i, j)
+            calls.append(call)
+        if in_calls is not None:
+            calls += in_calls(scratch, i, j)
+        if w_calls is not None:
+            more, dw = w_calls(scratch, i, j)
+            calls += more
+            if masked is not None:
+                db, dw = dw
+        parts[k] = (db, dw)
+        return tuple(calls)
+
+    parallel.map_prepared(chunk_calls, x.shape[0], state.conv.parallel_min_elements, math.prod(x.shape[1:]))
+    return dx, [parts[k] for k in sorted(parts)], finish
 
 
 def _backward_in_passes(dy, x, w, out, relu, has_bias, strides, padding, need_input, need_kernel):
@@ -289,17 +339,24 @@ def output_pass_backward(dy: np.ndarray, out: np.ndarray | None, relu: bool) -> 
 def _output_pass_part(dy, out, relu, dz, i, j) -> np.ndarray:
     """:func:`output_pass_backward` for images ``i:j``: fills ``dz[i:j]`` (``dz`` None: ``dy``
     itself, in place), returns their bias gradient."""
+    call, db = _output_pass_call(dy, out, relu, dz, i, j)
+    call()
+    return db
+
+
+def _output_pass_call(dy, out, relu, dz, i, j):
+    """``(call, db)``: :func:`_output_pass_part`'s kernel call, its arguments made, and the bias
+    gradient it fills."""
     cout = dy.shape[-1]
     db = np.zeros(cout, dy.dtype)
     ref = out if relu else dy
+    rows = dy[i:j].reshape(-1, cout)
     if dz is None and not relu:  # dy read only: its column sums
-        _conv.bias_grad_rows(dy[i:j].reshape(-1, cout), db)
-    elif dz is None:
-        _conv.relu_grad_bias_rows_inplace(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu, db)
-    else:
-        _conv.relu_grad_bias_rows(dy[i:j].reshape(-1, cout), ref[i:j].reshape(-1, cout), relu,
-                                  dz[i:j].reshape(-1, cout), db)
-    return db
+        return functools.partial(_conv.bias_grad_rows, rows, db), db
+    if dz is None:
+        return functools.partial(_conv.relu_grad_bias_rows_inplace, rows, ref[i:j].reshape(-1, cout), relu, db), db
+    return functools.partial(_conv.relu_grad_bias_rows, rows, ref[i:j].reshape(-1, cout), relu,
+                             dz[i:j].reshape(-1, cout), db), db
 
 
 # -- dilated and grouped convolutions -------------------------------------------------------------

@@ -25,6 +25,7 @@ from kerasette.backend.kernels import direct_masked as _masked
 from kerasette.backend.kernels import direct_strided as _strided
 from kerasette.backend.kernels import phases as _phases
 from kerasette.backend.kernels import simd
+from kerasette.backend.parallel import in_turn
 
 #: Convolutions with more input channels than this use Winograd or GEMM. Measured with a batch
 #: of 32 3x3 convolutions to 32 channels at 100x100 (AVX-512, 2 threads), direct vs the previous
@@ -174,37 +175,80 @@ def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:
         x: forward input, (N, H, W, C), C-contiguous, of ``dy``'s dtype.
         kernel: (kh, kw); strides, pads, scratch: as for :func:`conv`.
     """
+    calls, dw = weight_grad_calls(dy, x, kernel, strides, pads, scratch)
+    in_turn(calls)
+    return dw
+
+
+def weight_grad_calls(dy, x, kernel, strides, pads, scratch) -> tuple[tuple, np.ndarray]:
+    """``(calls, dw)``: :func:`weight_grad`'s calls (zeroing, padding, the kernels), their
+    arguments made, to be made later in turn (`kerasette.backend.parallel.map_prepared`), and the
+    array they fill."""
     taps = kernel[0] * kernel[1] * x.shape[3]
-    dw = _zeroed_kernel_grad(taps, dy)
-    nl, xp = simd.lanes(dy.itemsize), _padded(x, pads, scratch)
+    dw = _kernel_grad_array(taps, dy)
+    nl = simd.lanes(dy.itemsize)
+    calls, xp = _padded_calls(x, pads, scratch)
+    calls.insert(0, functools.partial(dw.fill, 0))
     if SPLIT_TAP_GROUPS:
-        _by_vectors(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, dy, xp, dw, dw[0], False, False,
-                    *strides, *kernel)
+        calls += _vector_calls(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, dy, xp, dw, dw[0], False,
+                               False, *strides, *kernel)
         if dy.shape[3] % (2 * nl):
-            _direct.weight_grad_chunk_last(dy, xp, dw, *strides, *kernel, nl)
+            calls.append(functools.partial(_direct.weight_grad_chunk_last, dy, xp, dw, *strides, *kernel, nl))
     else:
-        _by_vectors(_direct.weight_grad_chunk, _direct.weight_grad_chunk_last, dy.shape[3], nl, dy, xp, dw,
-                    *strides, *kernel)
-    return dw[:taps]
+        calls += _vector_calls(_direct.weight_grad_chunk, _direct.weight_grad_chunk_last, dy.shape[3], nl, dy, xp,
+                               dw, *strides, *kernel)
+    return tuple(calls), dw[:taps]
 
 
 def weight_grad_masked(dy, out, relu, x, kernel, strides, pads, scratch):
     """:func:`weight_grad` of ``dz = dy * (out > 0)`` (``dy`` without ``relu``) and the bias
     gradient (the column sums of ``dz``) in one pass (`kerasette.backend.kernels.direct_masked`):
     the backward pass of a layer whose input gradient is not needed. Returns (db, dw part)."""
+    calls, parts = weight_grad_masked_calls(dy, out, relu, x, kernel, strides, pads, scratch)
+    in_turn(calls)
+    return parts
+
+
+def weight_grad_masked_calls(dy, out, relu, x, kernel, strides, pads, scratch) -> tuple[tuple, tuple]:
+    """``(calls, (db, dw part))``: :func:`weight_grad_masked`'s calls, their arguments made (as
+    :func:`weight_grad_calls`), and the arrays they fill."""
     taps = kernel[0] * kernel[1] * x.shape[3]
-    dw = _zeroed_kernel_grad(taps, dy)
-    db = np.zeros(dy.shape[3], dy.dtype)
-    nl, ref, xp = simd.lanes(dy.itemsize), out if relu else dy, _padded(x, pads, scratch)
+    dw = _kernel_grad_array(taps, dy)
+    db = np.empty(dy.shape[3], dy.dtype)
+    nl, ref = simd.lanes(dy.itemsize), out if relu else dy
+    calls, xp = _padded_calls(x, pads, scratch)
+    calls[:0] = [functools.partial(dw.fill, 0), functools.partial(db.fill, 0)]
     if SPLIT_TAP_GROUPS:
-        _by_vectors(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, ref, xp, dw, db, relu, True,
-                    *strides, *kernel)
+        calls += _vector_calls(_masked.weight_grad_chunk_split, None, dy.shape[3], nl, dy, ref, xp, dw, db, relu,
+                               True, *strides, *kernel)
         if dy.shape[3] % (2 * nl):
-            _masked.weight_grad_chunk_masked_last(dy, ref, xp, dw, db, relu, *strides, *kernel, nl)
+            calls.append(functools.partial(_masked.weight_grad_chunk_masked_last, dy, ref, xp, dw, db, relu,
+                                           *strides, *kernel, nl))
     else:
-        _by_vectors(_masked.weight_grad_chunk_masked, _masked.weight_grad_chunk_masked_last, dy.shape[3], nl,
-                    dy, ref, xp, dw, db, relu, *strides, *kernel)
-    return db, dw[:taps]
+        calls += _vector_calls(_masked.weight_grad_chunk_masked, _masked.weight_grad_chunk_masked_last,
+                               dy.shape[3], nl, dy, ref, xp, dw, db, relu, *strides, *kernel)
+    return tuple(calls), (db, dw[:taps])
+
+
+def _padded_calls(x: np.ndarray, pads, scratch) -> tuple[list, np.ndarray]:
+    """``([the padding's call], padded array)`` of :func:`_padded`, the call made later
+    (``([], x)`` without padding)."""
+    if not any(pads):
+        return [], x
+    top, bottom, left, right = pads
+    n_img, height, width, chans = x.shape
+    out = scratch("direct_pad", (n_img, height + top + bottom, width + left + right, chans), x.dtype)
+    return [functools.partial(_phases.pad_images, x, out, top, left)], out
+
+
+def _vector_calls(pairs, last, cout: int, nl: int, *args) -> list:
+    """:func:`_by_vectors`'s kernel calls, their arguments made."""
+    calls = []
+    if cout >= 2 * nl:
+        calls.append(functools.partial(pairs, *args, nl))
+    if cout % (2 * nl) and last is not None:
+        calls.append(functools.partial(last, *args, nl))
+    return calls
 
 
 def _by_vectors(pairs, last, cout: int, nl: int, *args) -> None:
@@ -217,12 +261,11 @@ def _by_vectors(pairs, last, cout: int, nl: int, *args) -> None:
         last(*args, nl)
 
 
-def _zeroed_kernel_grad(taps: int, dy: np.ndarray) -> np.ndarray:
-    """A zeroed (taps rounded up to whole `TAP_GROUP`s, F) kernel gradient for the kernels to add into."""
+def _kernel_grad_array(taps: int, dy: np.ndarray) -> np.ndarray:
+    """A (taps rounded up to whole `TAP_GROUP`s, F) kernel gradient for the kernels to add into,
+    once zeroed."""
     rows = -(-taps // _direct.TAP_GROUP) * _direct.TAP_GROUP
-    dw = memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
-    dw[...] = 0
-    return dw
+    return memory.empty_aligned((rows, dy.shape[3]), dy.dtype)
 
 
 def flipped_kernel(w: np.ndarray) -> np.ndarray:
@@ -246,8 +289,14 @@ def input_grad(dy, wf, pads, dx) -> None:
         pads: the forward pass's (top, bottom, left, right) padding.
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
     """
+    input_grad_call(dy, wf, pads, dx)()
+
+
+def input_grad_call(dy, wf, pads, dx):
+    """:func:`input_grad`'s kernel call, its arguments made."""
     kh, kw = wf.shape[0], wf.shape[2]
-    _input.input_grad_chunk(dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2], simd.lanes(dy.itemsize))
+    return functools.partial(_input.input_grad_chunk, dy, wf, dx, kh - 1 - pads[0], kw - 1 - pads[2],
+                             simd.lanes(dy.itemsize))
 
 
 # -- the strided input gradient, phase by phase -----------------------------------------------------
@@ -348,5 +397,12 @@ def strided_input_grad(dy, wq, plan, dy_pads, strides, dx, scratch) -> None:
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
         scratch: as for :func:`conv`.
     """
-    dyp = _padded(dy, dy_pads, scratch)
-    _strided.strided_input_grad_chunk(dyp, wq, dx, plan, *strides, simd.lanes(dy.itemsize))
+    in_turn(strided_input_grad_calls(dy, wq, plan, dy_pads, strides, dx, scratch))
+
+
+def strided_input_grad_calls(dy, wq, plan, dy_pads, strides, dx, scratch) -> tuple:
+    """:func:`strided_input_grad`'s calls (padding ``dy``, the kernel), their arguments made."""
+    calls, dyp = _padded_calls(dy, dy_pads, scratch)
+    calls.append(functools.partial(_strided.strided_input_grad_chunk, dyp, wq, dx, plan, *strides,
+                                   simd.lanes(dy.itemsize)))
+    return tuple(calls)

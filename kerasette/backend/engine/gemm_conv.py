@@ -17,6 +17,8 @@ Each function computes one chunk of images; scratch arrays come from
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kerasette.backend import state
@@ -60,20 +62,32 @@ def conv(x, w2d, kernel, strides, pads, y, b=None, relu=False) -> None:
 
 def input_grad_col2im(dy, w, dx, strides, pads) -> None:
     """Input gradient by tiles: ``dcols = dy_tile @ w2d.T``, then col2im adds it into ``dx``."""
-    kh, kw, cin, cout = w.shape
+    input_grad_col2im_call(dy, np.ascontiguousarray(w.reshape(-1, w.shape[3])), w.shape[:2], dx, strides, pads,
+                           scratch)()
+
+
+def input_grad_col2im_call(dy, w2d, kernel, dx, strides, pads, scratch):
+    """:func:`input_grad_col2im`'s kernel call (``w2d``: the kernel as a C-contiguous
+    (kh * kw * cin, cout) array), its arguments made (`kerasette.backend.parallel.map_prepared`)."""
     n_img, oh_n, ow_n, _ = dy.shape
-    k = kh * kw * cin
+    k = w2d.shape[0]
     rows = rows_per_tile(n_img * oh_n, ow_n * k, dy.itemsize)
     dcols = scratch("dcols", (rows * ow_n, k), dy.dtype)
-    _conv.col2im_input_grad_chunk(dy, np.ascontiguousarray(w.reshape(k, cout)), dx, dcols, kh, kw,
-                                  *strides, pads[0], pads[2])
+    return functools.partial(_conv.col2im_input_grad_chunk, dy, w2d, dx, dcols, *kernel, *strides, pads[0], pads[2])
 
 
 def weight_grad(dy, x, k, kernel, strides, pads) -> np.ndarray:
     """``sum over tiles of cols_tile.T @ dy_tile`` for one chunk of images, a new (k, cout) array."""
+    calls, dw = weight_grad_calls(dy, x, k, kernel, strides, pads, scratch)
+    calls[0]()
+    return dw
+
+
+def weight_grad_calls(dy, x, k, kernel, strides, pads, scratch):
+    """``((call,), dw)``: :func:`weight_grad`'s kernel call, its arguments made, and the array it
+    fills."""
     n_img, oh_n, ow_n, cout = dy.shape
     dw = np.empty((k, cout), x.dtype)
     rows = rows_per_tile(n_img * oh_n, ow_n * k, x.itemsize)
     cols = scratch("cols", (rows * ow_n, k), x.dtype)
-    _conv.gemm_weight_grad_chunk(dy, x, dw, cols, *kernel, *strides, pads[0], pads[2])
-    return dw
+    return (functools.partial(_conv.gemm_weight_grad_chunk, dy, x, dw, cols, *kernel, *strides, pads[0], pads[2]),), dw

@@ -29,6 +29,7 @@ import numpy as np
 
 from kerasette.backend.kernels import simd
 from kerasette.backend.kernels import winograd as _wino
+from kerasette.backend.parallel import in_turn
 
 #: G of F(4x4, 3x3) (interpolation points 0, 1, -1, 2, -2, inf); ``U = G g G^T``.
 G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -246,10 +247,16 @@ def input_grad(dy, ut, pads, dx, scratch, block_bytes) -> None:
         dx: input gradient, (N, H, W, C), C-contiguous; overwritten.
         scratch, block_bytes: as for :func:`conv`.
     """
+    in_turn(input_grad_calls(dy, ut, pads, dx, scratch, block_bytes))
+
+
+def input_grad_calls(dy, ut, pads, dx, scratch, block_bytes) -> tuple:
+    """:func:`input_grad`'s calls, their arguments made (`kerasette.backend.parallel.map_prepared`):
+    zeroing ``dx``, then the kernel's."""
     chans, cout = ut.shape[2], ut.shape[1]
     tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], dy.shape[0], chans, cout, dy.dtype, scratch, block_bytes)
-    dx[...] = 0
-    _wino.input_grad_chunk(dy, ut, dx, dm, v, tiles_h, tiles_w, pads[0], pads[2])
+    return (functools.partial(dx.fill, 0),
+            functools.partial(_wino.input_grad_chunk, dy, ut, dx, dm, v, tiles_h, tiles_w, pads[0], pads[2]))
 
 
 def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
@@ -260,15 +267,41 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
         x: forward input, (N, H, W, C), C-contiguous.
         pads, scratch, block_bytes: as for :func:`conv`.
     """
+    du = np.empty((36, x.shape[3], dy.shape[3]), x.dtype)
+    _weight_grad_call(dy, x, du, pads, scratch, block_bytes)()
+    return du
+
+
+def _weight_grad_call(dy, x, du, pads, scratch, block_bytes):
+    """:func:`weight_grad`'s kernel call into ``du``, its arguments made."""
     chans, cout = x.shape[3], dy.shape[3]
-    du = np.empty((36, chans, cout), x.dtype)
     if _fused(chans, cout, x.dtype):
         tiles_h, tiles_w = -(-dy.shape[1] // 4), -(-dy.shape[2] // 4)
         v, dm = _group(chans, cout, x.dtype, scratch, FUSED_GRAD_GROUP)
-        _wino.weight_grad_chunk_fused(dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
-        return du
+        return functools.partial(_wino.weight_grad_chunk_fused, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
     tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype, scratch,
                                       block_bytes)
     chunk = _wino.weight_grad_chunk_v if _vector_side(chans, cout, x.dtype) else _wino.weight_grad_chunk
-    chunk(dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
-    return du
+    return functools.partial(chunk, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+
+
+def kernel_grad_calls(dy, x, pads, scratch, block_bytes) -> tuple[tuple, np.ndarray]:
+    """``(calls, dw)``: the calls that fill ``dw``, a new (3, 3, C, F) array, with
+    :func:`kernel_grad` of :func:`weight_grad` (the same products, into arrays made here), to be
+    made later (`kerasette.backend.parallel.map_prepared`)."""
+    chans, cout = x.shape[3], dy.shape[3]
+    du = np.empty((36, chans, cout), x.dtype)
+    rows = scratch("wino_grad_rows", (3, 6 * chans * cout), x.dtype)
+    dw = np.empty((3, 3, chans, cout), x.dtype)
+    gt = _g_transposed(x.dtype)
+    return ((_weight_grad_call(dy, x, du, pads, scratch, block_bytes),
+             functools.partial(np.matmul, gt, du.reshape(6, -1), out=rows),
+             functools.partial(np.matmul, gt, rows.reshape(3, 6, -1), out=dw.reshape(3, 3, -1))), dw)
+
+
+@functools.lru_cache(maxsize=4)
+def _g_transposed(dtype) -> np.ndarray:
+    """``G^T`` in ``dtype``, read-only (:func:`kernel_grad`'s left factor)."""
+    gt = G.T.astype(dtype)
+    gt.flags.writeable = False
+    return gt
