@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from kerasette.optimizers.group_members import GroupMembers
 from kerasette.optimizers.schedules import LearningRateSchedule
 from kerasette.optimizers.schedules import deserialize as _deserialize_schedule
 from kerasette.optimizers.schedules import serialize as _serialize_schedule
@@ -249,6 +250,23 @@ class Optimizer:
         depends on its own gradient and state only, so the grouping changes no bit."""
         return False
 
+    def _group_rule(self):
+        """What `_joins_group`'s answer depends on besides the variable's array and its gradient,
+        or None where no answer is kept (here: there is no group). A variable's answer is kept
+        from step to step while the rule stays the same (`group_members`)."""
+        return None
+
+    def group_members(self) -> GroupMembers | None:
+        """The variables that joined the group under the current `_group_rule` (kept from step
+        to step; a new rule forgets them), or None where none are kept."""
+        rule = self._group_rule()
+        if rule is None:
+            return None
+        kept = self.__dict__.get("_group_members")
+        if kept is None or kept.rule != rule:
+            kept = self._group_members = GroupMembers(rule)
+        return kept
+
     def _update_group(self, pairs, lr: float) -> None:
         """Updates each ``(var, grad)`` of ``pairs`` (those `_joins_group` took) as
         `_update_variable` would."""
@@ -451,6 +469,7 @@ class StreamedStep:
         # weight, between kernels that have pushed the optimizer out of the caches)
         self._clips = optimizer.clipnorm is not None or optimizer.clipvalue is not None
         self._joins_group = optimizer._joins_group
+        self._members = None if self._clips else optimizer.group_members()
 
     def _start(self, dtype) -> float:
         """The step's learning rate; the first call also runs ``before_step``."""
@@ -461,6 +480,15 @@ class StreamedStep:
 
     def ready(self, var, grad: np.ndarray) -> None:
         """The backward pass's ``on_ready``: ``grad`` is ``var``'s final gradient."""
+        members = self._members
+        if members is not None and members.holds(var, grad):
+            # it joined the group with this array under the same rule: it does again, without the
+            # questions below (it waits for `finish` whoever else holds its array)
+            if self._lr is None:
+                self._start(grad.dtype)
+            self._group.append((var, grad))
+            self._updated.add(id(var))
+            return
         if var.data.base is not None or _holders(var) > _SOLE_HOLDER:
             self._late[id(var)] = grad  # something may still read the weight: updated in `finish`
             return
@@ -474,6 +502,8 @@ class StreamedStep:
         lr = self._lr if self._lr is not None else self._start(dtype)
         if self._joins_group(var, grad):
             self._group.append((var, grad))  # updated with the others in `finish`
+            if members is not None:
+                members.add(var)
         else:
             self.optimizer._update_variable(var, grad, lr)
         self._updated.add(id(var))
@@ -482,9 +512,12 @@ class StreamedStep:
         """Ends the step once the backward pass is over: updates the variables whose update had
         to wait, then the moving averages, constraints and iteration count."""
         opt = self.optimizer
-        late = [(self._late.pop(id(v)), v) for v in self.variables if id(v) in self._late]
-        late_ids = {id(v) for _, v in late}
-        with_grad = [v for v in self.variables if id(v) in self._updated or id(v) in late_ids]
+        late = [(self._late.pop(id(v)), v) for v in self.variables if id(v) in self._late] if self._late else []
+        if not late and len(self._updated) == len(self.variables):
+            with_grad = self.variables  # (the usual step: every variable had a gradient, none waited)
+        else:
+            late_ids = {id(v) for _, v in late}
+            with_grad = [v for v in self.variables if id(v) in self._updated or id(v) in late_ids]
         lr = self._start(with_grad[0].dtype if with_grad else np.float64)
         clipped = opt._clip([np.asarray(g).astype(v.dtype, copy=False) for g, v in late])
         for grad, (_, var) in zip(clipped, late, strict=True):

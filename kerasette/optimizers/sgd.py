@@ -95,18 +95,32 @@ class SGD(Optimizer):
                 and value.dtype in _KERNEL_DTYPES and grad.dtype == value.dtype and grad.shape == value.shape
                 and value.flags.c_contiguous and not (self.weight_decay and self._decays(var)))
 
+    def _group_rule(self):
+        """`_joins_group`'s answers are kept (`Optimizer.group_members`) while momentum stays on (or
+        off), where the group rule is SGD's and no weight decays (whether a variable decays is asked
+        by its name)."""
+        if self.weight_decay or type(self)._joins_group is not SGD._joins_group:
+            return None
+        return self.momentum > 0
+
     def _update_group(self, pairs, lr):
         """One kernel call per dtype for all of ``pairs`` (`kerasette.backend.engine.updates.
         SgdGroup`, kept by the optimizer): the bits of `update` on each."""
-        by_dtype: dict = {}
+        by_dtype: dict = {}  # dtype -> (values, gradients, velocities), in one pass
+        slots = self._slots
         for var, grad in pairs:
-            by_dtype.setdefault(var.dtype, []).append((var, grad))
-        for dtype, members in by_dtype.items():
+            value = var.data
+            lists = by_dtype.get(value.dtype)
+            if lists is None:
+                lists = by_dtype[value.dtype] = ([], [], [])
+            lists[0].append(value)
+            lists[1].append(grad)
+            lists[2].append((slots.get(id(var)) or self.slots_for(var))["momentum"])
+        for dtype, (values, grads, velocities) in by_dtype.items():
             run = self._groups.get(dtype)
             if run is None:
                 run = self._groups[dtype] = _engine_updates().SgdGroup()
-            run([v.data for v, _ in members], [g for _, g in members],
-                [self.slots_for(v)["momentum"] for v, _ in members], lr, self.momentum, self.nesterov)
+            run(values, grads, velocities, lr, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -97,6 +97,9 @@ class SgdGroup:
     def __init__(self):
         self._tables: dict[int, tuple] = {}
 
+    def __reduce__(self):  # (the tables' weak references neither copy nor pickle: a copy builds its own)
+        return (SgdGroup, ())
+
     def _table(self, values, velocities) -> tuple:
         """(values' table, velocities' table, starts, sizes) for this group, built when new."""
         key = id(values[0])
