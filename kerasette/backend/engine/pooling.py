@@ -204,10 +204,15 @@ def global_segments(size: int, chans: int) -> tuple[int, int]:
 
 #: Segments a pool thread leaves to the calling thread in global average pooling's forward pass
 #: (`kernels.global_pool`), and the microseconds the calling thread waits after the others left
-#: (their Python into the pool's wait): alternating calls in one process, 8x112x112x64 (chrt),
-#: reserve 0 or 1 and grace 5, 10, 20 us: 0.479-0.485, 0.488-0.491, 0.497-0.498 ms (unordered:
-#: 0.580); 32x32x32x64: 0.167-0.180 (unordered 0.167).
-GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 5
+#: (their Python into the pool's wait, 15-30 us with the caches cold after the pass). Layer calls
+#: in one process, blocks alternating with the unordered pass (chrt, load 10, the machine slow:
+#: ms and voluntary context switches a call), 32x32x32x64: unordered 0.339-0.344 (0.84-1.07),
+#: grace 5 us 0.330-0.333 (0.67-0.78: the calling thread often still found the GIL held and slept
+#: on it), 20 us 0.278-0.282 (0.07), 30 us 0.287-0.291 (0.04-0.09), 45 us 0.302-0.308;
+#: 8x112x112x64: 0.628-0.672, 0.651-0.660, 0.603-0.606, 0.611-0.619, 0.627-0.630. (On a quieter
+#: machine, warm: grace 5, 10, 20 us 0.479-0.485, 0.488-0.491, 0.497-0.498 ms, unordered 0.580.)
+#: Reserve 0 and 1 measured alike.
+GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 20
 
 
 @functools.lru_cache(maxsize=1)
