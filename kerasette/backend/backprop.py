@@ -371,7 +371,7 @@ def stream_gradients(root, tensors, on_ready) -> None:
     ``tensors`` the moment it is final, as `gradients_or_none` does, but keeps none of them.
 
     For an optimizer that applies each update as its gradient arrives (`kerasette.optimizers.
-    base.StreamedStep`): a gradient it has used is freed at once, not held to the end of the
+    streamed_step.StreamedStep`): a gradient it has used is freed at once, not held to the end of the
     pass with the others. The graph is spent as in `gradients_or_none`; ``on_ready`` is not
     called for a tensor the root does not depend on.
     """

@@ -54,7 +54,7 @@ class AddressTable:
     weights in one call reads, kept from one call to the next while the arrays are the same.
 
     It refers to the arrays only weakly: a weight's array held here would count as one more
-    holder of it (`kerasette.optimizers.base.StreamedStep` updates a weight during the backward
+    holder of it (`kerasette.optimizers.streamed_step.StreamedStep` updates a weight during the backward
     pass only when nothing else holds its array). Whoever calls the kernel holds them.
 
     Args:
