@@ -169,13 +169,15 @@ def test_window_kernels_up_to_288_taps_match_the_reference(case, dtype):
 @pytest.mark.parametrize("shape, pads", [((2, 5, 7, 3), (1, 1, 1, 1)), ((1, 4, 4, 16), (0, 1, 0, 1)),
                                          ((3, 3, 6, 17), (2, 0, 3, 1)), ((1, 1, 1, 1), (1, 2, 0, 2))])
 def test_padding_writes_every_value_of_the_scratch_array(shape, pads, dtype):
-    """`direct._padded` (the `phases.pad_images` kernel) against ``np.pad``, into a scratch array
-    holding NaNs from an earlier use: the border is zeroed, not assumed."""
+    """`direct._padded_calls` (the `phases.pad_images` kernel) against ``np.pad``, into a scratch
+    array holding NaNs from an earlier use: the border is zeroed, not assumed."""
     x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
     top, bottom, left, right = pads
     out_shape = (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3])
     scratch("direct_pad", out_shape, dtype)[...] = np.nan
-    padded = direct._padded(x, pads, scratch)
+    calls, padded = direct._padded_calls(x, pads, scratch)
+    for call in calls:
+        call()
     np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0))))
 
 

@@ -108,8 +108,10 @@ class Algorithm:
 
 # -- forward ----------------------------------------------------------------------------------
 def _forward_direct(x, w, b, relu, g, y) -> None:
-    wa = memory.aligned(w)  # the kernel's vector loads
-    by_images(lambda i, j: direct_conv.conv(x[i:j], wa, g.strides, g.pads, y[i:j], scratch, b, relu), x)
+    wa = memory.aligned(w)  # the kernel's vector loads; the chunks' calls made here, as _forward_winograd's
+    parallel.map_prepared(lambda k, i, j: direct_conv.conv_calls(x[i:j], wa, g.strides, g.pads, y[i:j],
+                                                                 _chunk_scratch(k), b, relu),
+                          x.shape[0], state.conv.parallel_min_elements, math.prod(x.shape[1:]))
 
 
 def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:

@@ -145,20 +145,6 @@ def few_taps(kernel: tuple[int, int], cin: int, cout: int, dtype, out_width: int
     return taps <= limit and whole_vectors(cout, dtype)
 
 
-def _padded(x: np.ndarray, pads, scratch) -> np.ndarray:
-    """``x`` zero-padded by ``pads`` = (top, bottom, left, right), in a reused scratch array
-    (`kerasette.backend.kernels.phases.pad_images`: one GIL-free call writing each value once;
-    zeroing the array and then copying ``x`` into it by numpy's slices wrote the interior twice,
-    and its calls took the GIL inside the threads' chunks)."""
-    if not any(pads):
-        return x
-    top, bottom, left, right = pads
-    n_img, height, width, chans = x.shape
-    out = scratch("direct_pad", (n_img, height + top + bottom, width + left + right, chans), x.dtype)
-    _phases.pad_images(x, out, top, left)
-    return out
-
-
 def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
     """``y = act(conv(x, w) + b)`` for one chunk of images.
 
@@ -172,15 +158,23 @@ def conv(x, w, strides, pads, y, scratch, b=None, relu=False) -> None:
         b: optional bias, (F,).
         relu: apply a ReLU after the bias.
     """
+    in_turn(conv_calls(x, w, strides, pads, y, scratch, b, relu))
+
+
+def conv_calls(x, w, strides, pads, y, scratch, b=None, relu=False) -> tuple:
+    """:func:`conv`'s calls (padding, the kernels), their arguments made, to be made later in
+    turn (`kerasette.backend.parallel.map_prepared`: a worker reaches its kernels without
+    running this Python)."""
     bias, nl = w.reshape(-1) if b is None else b, simd.lanes(x.itemsize)
+    args = (bias, b is not None, relu, *strides)
     if edges_in_kernel(x.shape, w.shape, strides, pads, y.shape[1:3]) and y.shape[3] % (2 * nl) == 0:
-        _direct.conv_chunk(x, w, y, bias, b is not None, relu, *strides, pads[1], pads[3], nl)
-        return
-    xp, args = _padded(x, pads, scratch), (bias, b is not None, relu, *strides)
+        return (functools.partial(_direct.conv_chunk, x, w, y, *args, pads[1], pads[3], nl),)
+    calls, xp = _padded_calls(x, pads, scratch)
     if y.shape[3] >= 2 * nl:
-        _direct.conv_chunk(xp, w, y, *args, 0, 0, nl)
+        calls.append(functools.partial(_direct.conv_chunk, xp, w, y, *args, 0, 0, nl))
     if y.shape[3] % (2 * nl):
-        _direct.conv_chunk_last(xp, w, y, *args, nl)
+        calls.append(functools.partial(_direct.conv_chunk_last, xp, w, y, *args, nl))
+    return tuple(calls)
 
 
 def edges_in_kernel(x_shape, w_shape, strides, pads, out_hw) -> bool:
@@ -262,8 +256,11 @@ def weight_grad_masked_calls(dy, out, relu, x, kernel, strides, pads, scratch) -
 
 
 def _padded_calls(x: np.ndarray, pads, scratch) -> tuple[list, np.ndarray]:
-    """``([the padding's call], padded array)`` of :func:`_padded`, the call made later
-    (``([], x)`` without padding)."""
+    """``([the padding's call], padded array)``: ``x`` zero-padded by ``pads`` = (top, bottom,
+    left, right) into a reused scratch array, by a call made later (``([], x)`` without padding;
+    `kerasette.backend.kernels.phases.pad_images`: one GIL-free call writing each value once;
+    zeroing the array and then copying ``x`` into it by numpy's slices wrote the interior twice,
+    and its calls took the GIL inside the threads' chunks)."""
     if not any(pads):
         return [], x
     top, bottom, left, right = pads
