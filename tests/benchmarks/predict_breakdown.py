@@ -130,12 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     submits.clear()
     handoffs[0] = 0
     calls = []
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    switches, faults = usage.ru_nvcsw, usage.ru_minflt
     for _ in range(args.calls):
         start = time.perf_counter()
         model.predict(x, batch_size=args.batch)
         calls.append(time.perf_counter() - start)
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - switches
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    switches, faults = usage.ru_nvcsw - switches, usage.ru_minflt - faults
     median = float(np.median(calls)) * 1e3
     print(f"ResNet-20 predict, batch {args.batch}, {args.calls} calls, kerasette {revision()}: "
           f"median {median:.2f} ms a prediction")
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     for key, values in rest.items():
         print(f"  of which {key}: {float(np.median(values)) * 1e3:.3f} ms ({len(values) // args.calls} per prediction)")
     print(f"per prediction: {handoffs[0] / args.calls:.1f} pool hand-offs, {switches / args.calls:.1f} voluntary "
-          "context switches (threads that blocked: GIL waits, sleeps)")
+          f"context switches (threads that blocked: GIL waits, sleeps), {faults / args.calls:.1f} minor page faults "
+          "(fresh memory: the kernel zeroes each page a thread first touches)")
     if submits:
         each = float(np.median(submits)) * 1e6
         print(f"handing a task over (publish, the worker's take, the settle before the caller takes the GIL back): "
