@@ -71,6 +71,33 @@ def test_remembered_members_follow_what_the_answer_depends_on(change, monkeypatc
         np.testing.assert_array_equal(got, want)
 
 
+def _train_tied(streamed: bool, monkeypatch):
+    """Two steps, then the second layer's kernel made the first's array object, four more steps."""
+    with monkeypatch.context() as patch:
+        if not streamed:
+            patch.setattr(Optimizer, "streamed_step", lambda self, variables: None)
+        rng = np.random.default_rng(1)
+        model = Sequential([Input((8,)), Dense(8, activation="relu"), Dense(8, activation="relu"),
+                            Dense(4, activation="softmax")])
+        for w in model.weights:
+            w.assign(rng.normal(0, 0.3, w.shape).astype(w.dtype))
+        model.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.05, momentum=0.9, nesterov=True))
+        x = rng.normal(size=(16, 8)).astype("float32")
+        y = np.eye(4, dtype="float32")[rng.integers(0, 4, 16)]
+        for step in range(6):
+            if step == 2:
+                model.layers[1].kernel.data = model.layers[0].kernel.data
+            model.train_on_batch(x, y)
+        return [w.data.copy() for w in model.weights]
+
+
+def test_a_remembered_member_whose_array_another_variable_shares_is_updated_in_order(monkeypatch):
+    """Two variables writing one array: both wait for `finish` and are updated in the variables'
+    order, as `apply_gradients` does, even the one remembered from the steps before the tie."""
+    for got, want in zip(_train_tied(True, monkeypatch), _train_tied(False, monkeypatch), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_member_is_asked_again_when_its_array_or_gradient_differs():
     members = GroupMembers(rule=True)
     w = Variable(np.zeros((3, 4), np.float32))

@@ -80,17 +80,19 @@ class StreamedStep:
 
     def ready(self, var, grad: np.ndarray) -> None:
         """The backward pass's ``on_ready``: ``grad`` is ``var``'s final gradient."""
+        if var.data.base is not None or _holders(var) > _SOLE_HOLDER:
+            # something may still read the weight, or another variable writes the same memory:
+            # updated in `finish`, in the variables' order
+            self._late[id(var)] = grad
+            return
         members = self._members
         if members is not None and members.holds(var, grad):
             # it joined the group with this array under the same rule: it does again, without the
-            # questions below (it waits for `finish` whoever else holds its array)
+            # questions below
             if self._lr is None:
                 self._start(grad.dtype)
             self._group.append((var, grad))
             self._updated.add(id(var))
-            return
-        if var.data.base is not None or _holders(var) > _SOLE_HOLDER:
-            self._late[id(var)] = grad  # something may still read the weight: updated in `finish`
             return
         if type(grad) is not np.ndarray:
             grad = np.asarray(grad)
