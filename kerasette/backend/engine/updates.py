@@ -10,7 +10,7 @@ import numpy as np
 from kerasette.backend import parallel
 from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.kernels import update as _update
-from kerasette.backend.memory import ARRAY_DATA_OFFSET  # (found there; read as updates.ARRAY_DATA_OFFSET)
+from kerasette.backend.memory import ARRAY_DATA_OFFSET  # the data pointer's place in an array object, or None
 
 
 def sgd_momentum(value: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float,
@@ -74,9 +74,6 @@ class AddressTable:
     def holds(self, arrays) -> bool:
         """Whether the table is for exactly these array objects (still alive), in this order."""
         return len(arrays) == len(self._refs) and all(ref() is a for ref, a in zip(self._refs, arrays))
-
-
-
 
 
 class SgdGroup:
