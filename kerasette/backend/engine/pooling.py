@@ -20,6 +20,7 @@ import numpy as np
 from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN, split_map
 from kerasette.backend.engine.geometry import window
+from kerasette.backend.engine.normalization import leave_ticks
 from kerasette.backend.kernels import global_pool as _global
 from kerasette.backend.kernels import pool as _pool
 from kerasette.backend.kernels import pool_tiles as _pool_tiles
@@ -218,8 +219,6 @@ GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 20
 @functools.lru_cache(maxsize=1)
 def _leave_ticks() -> tuple[int, int]:
     """``(wait, grace)`` of `kernels.global_pool` in ticks (`engine.normalization.leave_ticks`)."""
-    from kerasette.backend.engine.normalization import leave_ticks
-
     return leave_ticks(GLOBAL_GRACE_US)
 
 
