@@ -29,6 +29,22 @@ from kerasette.backend.kernels.simd import (
 )
 
 
+@intrinsic
+def _pointer(typingctx, array):
+    """The data pointer of a C-contiguous array, indexed flat as ``array.reshape(-1)`` would be.
+
+    Why: each ``reshape(-1)`` costs a kernel's first compile about 0.03 s (numba types and lowers
+    its shape checks and its error path), three in each kernel here; the pointer is a plain value.
+    The arrays are the kernel's arguments, alive for the whole call."""
+    if not (isinstance(array, types.Array) and array.layout == "C"):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.make_array(sig.args[0])(context, builder, args[0]).data
+
+    return types.CPointer(array.dtype)(array), codegen
+
+
 def _lanes(dtype) -> int:
     return VECTOR_BYTES * 8 // dtype.bitwidth
 
@@ -63,9 +79,8 @@ def _where_greater(typingctx, v, m, a, b):
 
 @intrinsic
 def _store_positions(typingctx, positions, index, p):
-    """Stores the integer vector ``p`` at flat ``index`` of the C-contiguous ``positions``."""
-    if not (isinstance(positions, types.Array) and positions.layout == "C" and isinstance(p, Vector)
-            and p.dtype == positions.dtype):
+    """Stores the integer vector ``p`` at flat ``index`` of ``positions`` (a `_pointer`)."""
+    if not (isinstance(positions, types.CPointer) and isinstance(p, Vector) and p.dtype == positions.dtype):
         return None
 
     def codegen(context, builder, sig, args):
@@ -94,7 +109,6 @@ def _two_by_two(x, argmax, xf, yf, af, corner, at, first, width, chans, vector_e
         _store_positions(af, at + c0, p)
 
 
-@kernel
 def maxpool_forward_tiles(x, y, argmax, ph, pw):
     """`kernels.pool.maxpool_forward` for windows of ``ph`` x ``pw`` that tile the image
     ('valid', strides = pool size; the last rows or columns may be in no window).
@@ -105,10 +119,42 @@ def maxpool_forward_tiles(x, y, argmax, ph, pw):
         argmax: the winners' flat positions ``h * W + w``, as ``y``, C-contiguous, an unsigned
             integer dtype that holds them; overwritten.
         ph, pw: the window (and strides).
+
+    The common 2 x 2 window has a kernel of its own (`maxpool_forward_2x2`), other windows
+    `maxpool_forward_windows`: a model compiles only the one it uses (the general window's loops
+    cost the 2 x 2 kernel a third of its first compile, 0.1 s a signature).
     """
+    if ph == 2 and pw == 2:
+        maxpool_forward_2x2(x, y, argmax)
+    else:
+        maxpool_forward_windows(x, y, argmax, ph, pw)
+
+
+@kernel
+def maxpool_forward_2x2(x, y, argmax):
+    """`maxpool_forward_tiles` for 2 x 2 windows, their cells written out."""
     n_img, height, width, chans = x.shape
     oh_n, ow_n = y.shape[1], y.shape[2]
-    xf, yf, af = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+    xf, yf, af = _pointer(x), _pointer(y), _pointer(argmax)
+    nl = vcount(x)
+    vector_end = chans - chans % nl
+    for g in range(n_img * oh_n):
+        n = g // oh_n
+        h0 = (g - n * oh_n) * 2
+        for ow in range(ow_n):
+            first = h0 * width + ow * 2
+            corner = (n * height * width + first) * chans
+            at = (g * ow_n + ow) * chans
+            _two_by_two(x, argmax, xf, yf, af, corner, at, first, width, chans, vector_end, nl)
+            _scalar_window(xf, yf, af, corner, at, first, width, chans, vector_end, 2, 2)
+
+
+@kernel
+def maxpool_forward_windows(x, y, argmax, ph, pw):
+    """`maxpool_forward_tiles` for any window, its cells in loops."""
+    n_img, height, width, chans = x.shape
+    oh_n, ow_n = y.shape[1], y.shape[2]
+    xf, yf, af = _pointer(x), _pointer(y), _pointer(argmax)
     nl = vcount(x)
     vector_end = chans - chans % nl
     for g in range(n_img * oh_n):
@@ -118,9 +164,7 @@ def maxpool_forward_tiles(x, y, argmax, ph, pw):
             first = h0 * width + ow * pw
             corner = (n * height * width + first) * chans
             at = (g * ow_n + ow) * chans
-            if ph == 2 and pw == 2:  # the common window, its cells written out
-                _two_by_two(x, argmax, xf, yf, af, corner, at, first, width, chans, vector_end, nl)
-            for c0 in range(0, vector_end if ph != 2 or pw != 2 else 0, nl):
+            for c0 in range(0, vector_end, nl):
                 m = vload(xf, corner + c0)
                 p = _positions(x, argmax, first)
                 for i in range(ph):
@@ -131,15 +175,21 @@ def maxpool_forward_tiles(x, y, argmax, ph, pw):
                             m = _where_greater(v, m, v, m)
                 vstore(yf, at + c0, m)
                 _store_positions(af, at + c0, p)
-            for c in range(vector_end, chans):  # channels left over: the scalar rule
-                best, best_at = xf[corner + c], first
-                for i in range(ph):
-                    for j in range(pw):
-                        v = xf[corner + (i * width + j) * chans + c]
-                        if v > best:
-                            best, best_at = v, first + i * width + j
-                yf[at + c] = best
-                af[at + c] = best_at
+            _scalar_window(xf, yf, af, corner, at, first, width, chans, vector_end, ph, pw)
+
+
+@inline
+def _scalar_window(xf, yf, af, corner, at, first, width, chans, vector_end, ph, pw):
+    """The channels left over (past the whole vectors) of one window: the scalar rule."""
+    for c in range(vector_end, chans):
+        best, best_at = xf[corner + c], first
+        for i in range(ph):
+            for j in range(pw):
+                v = xf[corner + (i * width + j) * chans + c]
+                if v > best:
+                    best, best_at = v, first + i * width + j
+        yf[at + c] = best
+        af[at + c] = best_at
 
 
 @intrinsic
