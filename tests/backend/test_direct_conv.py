@@ -266,60 +266,12 @@ def test_empty_batch_or_no_input_channels(shape):
     np.testing.assert_array_equal(conv.conv2d_backward_weight(dy, x, k.shape, (1, 1), "same"), 0)
 
 
-EDGE_CASES = [
-    # (n, h, w, cin, cout, kernel, strides): 'same' padding of one row below and one column on the right
-    (2, 32, 32, 16, 32, (3, 3), (2, 2)),  # ResNet-20's 16 -> 32 layer: 15x15 inner pixels, 15-pixel edges
-    (1, 34, 36, 3, 64, (3, 3), (2, 2)),  # two pairs of vectors, inner rows of 17 pixels
-    (3, 4, 4, 3, 32, (3, 3), (2, 2)),  # one inner pixel: every region shorter than a block
-    (1, 2, 2, 5, 32, (3, 3), (2, 2)),  # one output pixel: the corner region alone
-    (2, 10, 6, 5, 32, (3, 3), (2, 2)),  # taller than wide: a 4-pixel inner row, a 4-pixel edge column
-    (2, 7, 12, 3, 32, (2, 2), (1, 1)),  # stride 1 with an even kernel: the same padding
-    (1, 12, 9, 4, 32, (3, 2), (2, 1)),  # rows cut, no column cut (9 columns, stride 1, kernel 2: cut)
-]
-
-
-def test_the_kernel_takes_the_padding_below_and_on_the_right():
-    """`direct_conv.edges_in_kernel` refuses padding above or on the left, two rows or columns
-    of it, or an output row shorter than `MIN_EDGE_WIDTH`; takes a strided 'same' layer's."""
-    assert direct.edges_in_kernel((2, 32, 32, 16), (3, 3, 16, 32), (2, 2), (0, 1, 0, 1), (16, 16))
-    assert not direct.edges_in_kernel((2, 16, 16, 32), (3, 3, 32, 64), (2, 2), (0, 1, 0, 1), (8, 8))
-    assert not direct.edges_in_kernel((2, 32, 32, 3), (3, 3, 3, 16), (1, 1), (1, 1, 1, 1), (32, 32))
-    assert not direct.edges_in_kernel((2, 34, 34, 3), (5, 5, 3, 16), (2, 2), (1, 2, 1, 2), (17, 17))
-    assert not direct.edges_in_kernel((2, 32, 32, 3), (3, 3, 3, 16), (2, 2), (0, 0, 0, 0), (15, 15))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", EDGE_CASES)
-def test_forward_kernel_with_the_padding_left_to_it_matches_the_reference(case, dtype):
-    """The forward kernel on the unpadded input (``pb``, ``pr``: its last output row and column
-    skip the taps of the missing row and column), every output pixel written, with and without
-    a bias and ReLU; the padded copy gives the same bits."""
-    n, h, w, cin, cout, kernel, strides = case
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
-    k = rng.standard_normal((*kernel, cin, cout)).astype(dtype)
-    b = rng.standard_normal(cout).astype(dtype)
-    g = conv_geometry(x.shape, k.shape, strides, "same", dtype)
-    assert g.pads[0] == g.pads[2] == 0 and g.pads[1] + g.pads[3] > 0
-    nl = simd.lanes(np.dtype(dtype).itemsize)
-    for bias, relu in [(None, False), (b, True)]:
-        y = np.full((n, *g.out_hw, cout), np.nan, dtype)
-        direct_kernels.conv_chunk(x, k, y, k.reshape(-1) if bias is None else bias, bias is not None, relu,
-                                  *strides, g.pads[1], g.pads[3], nl)
-        np.testing.assert_allclose(y, ref_conv(x, k, bias, strides, "same", relu), **TOL[dtype])
-        xp = np.pad(x, ((0, 0), (0, g.pads[1]), (0, g.pads[3]), (0, 0)))
-        padded = np.empty_like(y)
-        direct_kernels.conv_chunk(xp, k, padded, k.reshape(-1) if bias is None else bias, bias is not None, relu,
-                                  *strides, 0, 0, nl)
-        np.testing.assert_array_equal(y, padded)
-
-
 def test_kernels_refuse_another_vector_width():
     x = np.ones((1, 5, 8, 3), np.float32)
     k = np.ones((3, 3, 3, 32), np.float32)
     y = np.empty((1, 3, 6, 32), np.float32)
     with pytest.raises(ValueError, match="the output channels must fill whole compiled vectors"):
-        direct_kernels.conv_chunk(x, k, y, k.reshape(-1), False, False, 1, 1, 0, 0, 2 * simd.lanes(4))
+        direct_kernels.conv_chunk(x, k, y, k.reshape(-1), False, False, 1, 1, 2 * simd.lanes(4))
 
 
 @pytest.mark.parametrize("cpu, features", NARROWER_CPUS)
@@ -334,11 +286,7 @@ def test_narrower_vectors_give_the_same_results(cpu, features, tmp_path):
         "from tests.backend.test_direct_conv import test_vsums_store_writes_each_vectors_sum_and_nothing_else\n"
         "from tests.backend.test_direct_conv import WINDOW_CASES\n"
         "from tests.backend.test_direct_conv import test_window_kernels_up_to_288_taps_match_the_reference as window\n"
-        "from tests.backend.test_direct_conv import EDGE_CASES\n"
-        "from tests.backend.test_direct_conv import test_forward_kernel_with_the_padding_left_to_it_matches_the_reference as edges\n"
         "for t in (np.float32, np.float64):\n"
-        "    for case in EDGE_CASES:\n"
-        "        edges(case, t)\n"
         "    for case in WINDOW_CASES:\n"
         "        window(case, t)\n"
         "    for count in (1, 3, 12, 24):\n"

@@ -103,16 +103,6 @@ MAX_PHASE_TAPS = 256
 MIN_PHASE_WIDTH = 8
 
 
-#: Output rows narrower than this keep the padded copy of the input where the forward kernel
-#: could take the padding itself (:func:`edges_in_kernel`): its last row and column then go in
-#: blocks of their own, several pixels of which are computed twice. One thread, 16 images,
-#: float32, ms, padded copy + kernel vs the kernel alone: ResNet-20's 16 -> 32 3x3 stride 2 at
-#: 32x32 (16-pixel rows) 0.041 + 0.219 vs 0.221, AVX2 0.041 + 0.342 vs 0.346 (the copy was 16% of
-#: the pass); 32 -> 64 3x3 stride 2 at 16x16 (8-pixel rows) 0.014 + 0.227 vs 0.248, AVX2 0.014 +
-#: 0.365 vs 0.403.
-MIN_EDGE_WIDTH = 16
-
-
 def whole_vectors(cout: int, dtype) -> bool:
     """Whether the direct kernels can compute ``cout`` output channels of ``dtype``: float32 or
     float64, in whole vectors."""
@@ -166,30 +156,10 @@ def conv_calls(x, w, strides, pads, y, scratch, b=None, relu=False) -> tuple:
     turn (`kerasette.backend.parallel.map_prepared`: a worker reaches its kernels without
     running this Python)."""
     bias, nl = w.reshape(-1) if b is None else b, simd.lanes(x.itemsize)
-    args = (bias, b is not None, relu, *strides)
-    if edges_in_kernel(x.shape, w.shape, strides, pads, y.shape[1:3]) and y.shape[3] % (2 * nl) == 0:
-        return (functools.partial(_direct.conv_chunk, x, w, y, *args, pads[1], pads[3], nl),)
     calls, xp = _padded_calls(x, pads, scratch)
-    if y.shape[3] >= 2 * nl:
-        calls.append(functools.partial(_direct.conv_chunk, xp, w, y, *args, 0, 0, nl))
-    if y.shape[3] % (2 * nl):
-        calls.append(functools.partial(_direct.conv_chunk_last, xp, w, y, *args, nl))
+    calls.extend(_vector_calls(_direct.conv_chunk, _direct.conv_chunk_last, y.shape[3], nl, xp, w, y, bias,
+                               b is not None, relu, *strides))
     return tuple(calls)
-
-
-def edges_in_kernel(x_shape, w_shape, strides, pads, out_hw) -> bool:
-    """Whether the forward kernel takes the padding itself (`kerasette.backend.kernels.direct`'s
-    ``pb``, ``pr``) instead of reading a padded copy of the input: a row of zeros below and a
-    column on the right at most, read only by the last output row and column (a strided 'same'
-    convolution of an even-sized input), in output rows of at least :data:`MIN_EDGE_WIDTH`
-    pixels."""
-    top, bottom, left, right = pads
-    if top or left or bottom > 1 or right > 1 or not (bottom or right) or out_hw[1] < MIN_EDGE_WIDTH:
-        return False
-    for size, k, s, pad, out in zip(x_shape[1:3], w_shape[:2], strides, (bottom, right), out_hw):
-        if (out - 1) * s + k != size + pad or (out > 1 and (out - 2) * s + k > size):
-            return False
-    return True
 
 
 def weight_grad(dy, x, kernel, strides, pads, scratch) -> np.ndarray:

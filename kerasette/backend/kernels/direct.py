@@ -84,14 +84,11 @@ def _tap_offsets(kh, kw, chans, width, count):
 
 
 @kernel
-def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, pb, pr, nl):
+def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, nl):
     """``y = act(conv(x, w) + b)`` ('valid' geometry, strides ``sh``, ``sw``) for a chunk of images.
 
     Args:
-        x: input, (N, H, W, C), C-contiguous, already padded, except for ``pb`` rows of zeros
-            below it and ``pr`` columns of zeros on its right (0 or 1 each: a strided 'same'
-            convolution's padding, left to the kernel: only the last output row, and column,
-            read into them).
+        x: input, (N, H, W, C), C-contiguous, already padded.
         w: kernel, (kh, kw, C, F), C-contiguous; F a multiple of ``lanes``.
         y: output, (N, OH, OW, F), C-contiguous; overwritten.
         b: bias, (F,) (read when ``has_bias``).
@@ -102,72 +99,51 @@ def conv_chunk(x, w, y, b, has_bias, relu, sh, sw, pb, pr, nl):
     oh_n, ow_n, cout = y.shape[1], y.shape[2], y.shape[3]
     xf, wf, yf = x.reshape(-1), w.reshape(-1), y.reshape(-1)
     _check_width(nl, x.itemsize, cout)
+    # The taps (i, j, c) of kernel row i are kw * C consecutive input values from the window's
+    # corner plus i input rows (no table of offsets: one kernel less to compile on a first run).
+    window = (kh, kw * chans, width * chans)  # kernel rows, taps per kernel row, input row length
+    step = sw * chans  # from one output pixel's window to the next one's
+    row_step = sh * width * chans  # from one output row's first window to the next row's
+    wrap = row_step - (ow_n - 1) * step  # from a row's last window to the next row's first
+    pixels = oh_n * ow_n
     zero = vzeros(xf)
-    inner_h, inner_w = oh_n - pb, ow_n - pr  # the output pixels whose windows lie inside x
-    # the taps (i, j, c) of kernel row i are kw * C consecutive input values from the window's
-    # corner plus i input rows (no table of offsets: one kernel less to compile on a first run)
-    steps = (sw * chans, sh * width * chans, ow_n * cout)  # to the next pixel's window, row's, y row
     for n in range(n_img):
-        firsts = (n * height * width * chans, n * oh_n * ow_n * cout)  # the image in xf, yf
+        image = n * height * width * chans
         for f0 in range(0, cout - cout % (2 * nl), 2 * nl):
             b0 = vload(b, f0) if has_bias else zero
             b1 = vload(b, f0 + nl) if has_bias else zero
-            channels = (cout, f0, nl)
-            # kernel rows, taps per kernel row read, input row length, taps per kernel row
-            whole = (kh, kw * chans, width * chans, kw * chans)
-            _region(xf, wf, yf, firsts, steps, (0, 0, inner_h, inner_w), whole, channels, b0, b1, relu, zero)
-            if pr:  # the last column's windows without their last kernel column
-                cut = (kh, (kw - 1) * chans, width * chans, kw * chans)
-                _region(xf, wf, yf, firsts, steps, (0, inner_w, inner_h, 1), cut, channels, b0, b1, relu, zero)
-            if pb:  # the last row's windows without their last kernel row
-                cut = (kh - 1, kw * chans, width * chans, kw * chans)
-                _region(xf, wf, yf, firsts, steps, (inner_h, 0, 1, inner_w), cut, channels, b0, b1, relu, zero)
-            if pb and pr:
-                cut = (kh - 1, (kw - 1) * chans, width * chans, kw * chans)
-                _region(xf, wf, yf, firsts, steps, (inner_h, inner_w, 1, 1), cut, channels, b0, b1, relu, zero)
-
-
-@_inline
-def _region(xf, wf, yf, firsts, steps, area, window, channels, b0, b1, relu, zero):
-    """:func:`conv_chunk` on a rectangle of one image's output pixels, in blocks of
-    :data:`PIXELS` pixels consecutive in the rectangle's row order (a block crosses the end of a
-    row, so that no pixel is computed twice whatever the width); the last block overlaps its
-    neighbour, and a rectangle of fewer pixels repeats its last one (the same values again).
-
-    ``firsts`` = (the image's first value in ``xf``, in ``yf``); ``steps`` = (from one pixel's
-    window to the next one's along a row, from one output row's to the next one's, the length of
-    an output row in ``yf``); ``area`` = (the rectangle's first output row and column, its rows
-    and columns); ``window``: see :func:`_block_pair`; ``channels`` = (F, the first channel,
-    lanes).
-    """
-    oh0, ow0, area_h, area_w = area
-    step, row_step, y_row = steps
-    cout = channels[0]
-    pixels = area_h * area_w
-    wraps = (row_step - (area_w - 1) * step, y_row - (area_w - 1) * cout)  # a row's last pixel to the next row's first
-    p = 0
-    while p < pixels:
-        p = max(0, min(p, pixels - PIXELS))
-        oh = p // area_w
-        ow = p - oh * area_w
-        corner = firsts[0] + (oh0 + oh) * row_step + (ow0 + ow) * step
-        at = firsts[1] + (oh0 + oh) * y_row + (ow0 + ow) * cout
-        _block_pair(xf, wf, yf, window, (corner, at, ow, area_w, pixels - p), (step, cout), wraps, channels,
-                    b0, b1, relu, zero)
-        p += PIXELS
+            p = 0
+            while p < pixels and pixels >= PIXELS:  # PIXELS pixels x 2 vectors of channels
+                p = min(p, pixels - PIXELS)  # the image's last block overlaps its neighbour: same values again
+                oh = p // ow_n
+                ow = p - oh * ow_n
+                _block_pair(xf, wf, yf, window, (image + oh * row_step + ow * step, ow, ow_n, step, wrap),
+                            (n * pixels + p) * cout, (cout, f0, nl), b0, b1, relu, zero)
+                p += PIXELS
+            while p < pixels:  # images of fewer pixels, one at a time
+                oh = p // ow_n
+                corner = image + oh * row_step + (p - oh * ow_n) * step
+                a00 = a01 = zero
+                for i in range(kh):
+                    for r in range(kw * chans):
+                        v = vbroadcast(xf, corner + i * width * chans + r)
+                        t = (i * kw * chans + r) * cout + f0
+                        a00 = vfma(v, vload(wf, t), a00)
+                        a01 = vfma(v, vload(wf, t + nl), a01)
+                at = (n * pixels + p) * cout + f0
+                vstore(yf, at, _act(a00, b0, relu, zero))
+                vstore(yf, at + nl, _act(a01, b1, relu, zero))
+                p += 1
 
 
 @linked
-def _next_pixel(at, ow, ow_n, step, wrap, left):
-    """The position of the pixel after the one at ``at`` (column ``ow`` of ``ow_n``) in row
-    order: ``step`` further along the row, or ``wrap`` further to the next row's first pixel;
-    the same pixel again when it is the last (``left``: the pixels from it on). Returns (the
-    position, its column, the pixels left from it on)."""
-    if left <= 1:
-        return at, ow, left
+def _next_window(corner, ow, ow_n, step, wrap):
+    """The window corner and column of the output pixel after the one at ``corner`` (column
+    ``ow``) in the image's row order: ``step`` further along the row, or ``wrap`` further to
+    the next row's first window."""
     if ow + 1 < ow_n:
-        return at + step, ow + 1, left - 1
-    return at + wrap, 0, left - 1
+        return corner + step, ow + 1
+    return corner + wrap, 0
 
 
 @linked
@@ -179,47 +155,33 @@ def _act(a, b, relu, zero):
 
 
 @_inline
-def _block_pair(xf, wf, yf, window, where, steps, wraps, channels, b0, b1, relu, zero):
-    """:func:`conv_chunk`'s block of :data:`PIXELS` output pixels, consecutive in a rectangle's
+def _block_pair(xf, wf, yf, window, where, at, channels, b0, b1, relu, zero):
+    """:func:`conv_chunk`'s block of :data:`PIXELS` output pixels, consecutive in the image's
     row order, x 2 vectors of channels: per kernel tap, 2 vector loads of the kernel, one
     broadcast per pixel, 2 FMAs per pixel.
 
-    ``window`` = (kernel rows read, taps read per kernel row, input row length, taps per kernel
-    row); ``where`` = (the first pixel's window corner in ``xf``, its place in ``yf``, its column
-    in the rectangle, the rectangle's columns, the pixels left from it on); ``steps`` and
-    ``wraps``: from one pixel to the next along a row and from a row's last pixel to the next
-    row's first, in ``xf`` and ``yf``; ``channels`` = (F, the first channel, lanes). The helpers
-    it calls more than once are :data:`linked` ones (``_inline`` copies would cost their compile
-    at each call).
+    ``window`` = (kernel rows, taps per kernel row, input row length); ``where`` = (the first
+    pixel's window corner in ``xf``, its column, OW, the step from one window to the next along
+    a row, from a row's last window to the next row's first); ``at``: the first pixel in ``yf``;
+    ``channels`` = (F, the first channel, lanes). The helpers it calls more than once are
+    :data:`linked` ones (``_inline`` copies would cost their compile at each call).
     """
-    rows, row_taps, row_len, k_row = window
+    rows, row_taps, row_len = window
     cout, f0, nl = channels
-    c0, at, ow0, ow_n, left0 = where
-    step, wrap = steps[0], wraps[0]
-    c1, ow, left = _next_pixel(c0, ow0, ow_n, step, wrap, left0)
-    c2, ow, left = _next_pixel(c1, ow, ow_n, step, wrap, left)
-    c3, ow, left = _next_pixel(c2, ow, ow_n, step, wrap, left)
-    c4, ow, left = _next_pixel(c3, ow, ow_n, step, wrap, left)
-    c5, ow, left = _next_pixel(c4, ow, ow_n, step, wrap, left)
-    c6, ow, left = _next_pixel(c5, ow, ow_n, step, wrap, left)
-    c7, ow, left = _next_pixel(c6, ow, ow_n, step, wrap, left)
-    # their places in yf, by the same walk, before the accumulators are live (a linked
-    # helper's call saves every vector register)
-    ystep, ywrap = steps[1], wraps[1]
-    y0 = at + f0
-    y1, ow, left = _next_pixel(y0, ow0, ow_n, ystep, ywrap, left0)
-    y2, ow, left = _next_pixel(y1, ow, ow_n, ystep, ywrap, left)
-    y3, ow, left = _next_pixel(y2, ow, ow_n, ystep, ywrap, left)
-    y4, ow, left = _next_pixel(y3, ow, ow_n, ystep, ywrap, left)
-    y5, ow, left = _next_pixel(y4, ow, ow_n, ystep, ywrap, left)
-    y6, ow, left = _next_pixel(y5, ow, ow_n, ystep, ywrap, left)
-    y7, ow, left = _next_pixel(y6, ow, ow_n, ystep, ywrap, left)
+    c0, ow, ow_n, step, wrap = where
+    c1, ow = _next_window(c0, ow, ow_n, step, wrap)
+    c2, ow = _next_window(c1, ow, ow_n, step, wrap)
+    c3, ow = _next_window(c2, ow, ow_n, step, wrap)
+    c4, ow = _next_window(c3, ow, ow_n, step, wrap)
+    c5, ow = _next_window(c4, ow, ow_n, step, wrap)
+    c6, ow = _next_window(c5, ow, ow_n, step, wrap)
+    c7, ow = _next_window(c6, ow, ow_n, step, wrap)
     a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = zero
     a40 = a41 = a50 = a51 = a60 = a61 = a70 = a71 = zero
     for i in range(rows):
         for r in range(row_taps):
             o = i * row_len + r  # the tap's input value, from a window's corner
-            t = (i * k_row + r) * cout + f0  # its kernel vectors
+            t = (i * row_taps + r) * cout + f0  # its kernel vectors
             w0 = vload(wf, t)
             w1 = vload(wf, t + nl)
             v = vbroadcast(xf, c0 + o)
@@ -239,15 +201,24 @@ def _block_pair(xf, wf, yf, window, where, steps, wraps, channels, b0, b1, relu,
                 a60, a61 = vfma(v, w0, a60), vfma(v, w1, a61)
                 v = vbroadcast(xf, c7 + o)
                 a70, a71 = vfma(v, w0, a70), vfma(v, w1, a71)
-    _put_pair(yf, y0, _act(a00, b0, relu, zero), _act(a01, b1, relu, zero))
-    _put_pair(yf, y1, _act(a10, b0, relu, zero), _act(a11, b1, relu, zero))
-    _put_pair(yf, y2, _act(a20, b0, relu, zero), _act(a21, b1, relu, zero))
-    _put_pair(yf, y3, _act(a30, b0, relu, zero), _act(a31, b1, relu, zero))
-    _put_pair(yf, y4, _act(a40, b0, relu, zero), _act(a41, b1, relu, zero))
-    _put_pair(yf, y5, _act(a50, b0, relu, zero), _act(a51, b1, relu, zero))
+    at += f0
+    vstore(yf, at, _act(a00, b0, relu, zero))
+    vstore(yf, at + nl, _act(a01, b1, relu, zero))
+    vstore(yf, at + cout, _act(a10, b0, relu, zero))
+    vstore(yf, at + cout + nl, _act(a11, b1, relu, zero))
+    vstore(yf, at + 2 * cout, _act(a20, b0, relu, zero))
+    vstore(yf, at + 2 * cout + nl, _act(a21, b1, relu, zero))
+    vstore(yf, at + 3 * cout, _act(a30, b0, relu, zero))
+    vstore(yf, at + 3 * cout + nl, _act(a31, b1, relu, zero))
+    vstore(yf, at + 4 * cout, _act(a40, b0, relu, zero))
+    vstore(yf, at + 4 * cout + nl, _act(a41, b1, relu, zero))
+    vstore(yf, at + 5 * cout, _act(a50, b0, relu, zero))
+    vstore(yf, at + 5 * cout + nl, _act(a51, b1, relu, zero))
     if PIXELS == 8:
-        _put_pair(yf, y6, _act(a60, b0, relu, zero), _act(a61, b1, relu, zero))
-        _put_pair(yf, y7, _act(a70, b0, relu, zero), _act(a71, b1, relu, zero))
+        vstore(yf, at + 6 * cout, _act(a60, b0, relu, zero))
+        vstore(yf, at + 6 * cout + nl, _act(a61, b1, relu, zero))
+        vstore(yf, at + 7 * cout, _act(a70, b0, relu, zero))
+        vstore(yf, at + 7 * cout + nl, _act(a71, b1, relu, zero))
 
 
 @kernel
