@@ -48,6 +48,14 @@ def _arrays(case, dtype):
     return x, k, y, dy
 
 
+def _padded(x, pads):
+    """``x`` zero-padded by ``pads`` as the direct passes pad it (their padding's calls, run), a copy."""
+    calls, padded = direct._padded_calls(x, pads, scratch)
+    for call in calls:
+        call()
+    return padded.copy()
+
+
 def _separate_passes(dy, x, k, y, relu, strides, padding):
     """The output pass, then the kernel gradient (the path with the input gradient)."""
     dz, db = conv.output_pass_backward(dy, y, relu)
@@ -149,7 +157,7 @@ def test_the_split_tap_groups_give_the_bits_of_the_one_pass_kernels(case, dtype)
     if cout % (2 * nl):
         pytest.skip(f"{cout} channels of {np.dtype(dtype).name} are not whole pairs of vectors here")
     g = conv_geometry(x.shape, k.shape, strides, padding, dtype)
-    xp = direct._padded(x, g.pads, scratch).copy()
+    xp = _padded(x, g.pads)
     rows = -(-k.size // cout // k_direct.TAP_GROUP) * k_direct.TAP_GROUP
     start = np.random.default_rng(1).standard_normal((rows, cout)).astype(dtype)  # they add into dw, db
     ref = y if relu else dy
