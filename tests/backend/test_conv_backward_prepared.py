@@ -39,15 +39,15 @@ CASES = {
 }
 
 
-def _inputs(case):
+def _inputs(case, dtype=np.float32):
     """(x, w, out, dy) of a case: its forward output and a random output gradient."""
     n, h, w, cin, cout, kernel, strides, padding, relu, _, allowed = case
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((n, h, w, cin)).astype(np.float32)
-    wk = (rng.standard_normal((*kernel, cin, cout)) * 0.2).astype(np.float32)
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    wk = (rng.standard_normal((*kernel, cin, cout)) * 0.2).astype(dtype)
     with conv_algorithms(allow=allowed):
-        out = conv.conv2d_forward(x, wk, np.zeros(cout, np.float32), strides, padding, relu)
-    return x, wk, out, rng.standard_normal(out.shape).astype(np.float32)
+        out = conv.conv2d_forward(x, wk, np.zeros(cout, dtype), strides, padding, relu)
+    return x, wk, out, rng.standard_normal(out.shape).astype(dtype)
 
 
 def _backward(case, inputs, overwrite, prepared):
@@ -64,6 +64,14 @@ def _backward(case, inputs, overwrite, prepared):
         conv._backward_prepared = plain
 
 
+def _assert_same_bits(expected, got):
+    for e, g in zip(expected, got, strict=True):
+        assert (e is None) == (g is None)
+        if e is not None:
+            assert e.dtype == g.dtype and e.shape == g.shape
+            assert e.tobytes() == g.tobytes()
+
+
 @pytest.mark.parametrize("count", [1, 2, 3])
 @pytest.mark.parametrize("overwrite", [False, True])
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -73,11 +81,18 @@ def test_prepared_backward_has_the_chunk_paths_bits(threads, name, overwrite, co
         inputs = _inputs(CASES[name])
         expected = _backward(CASES[name], inputs, overwrite, prepared=False)
         got = _backward(CASES[name], inputs, overwrite, prepared=True)
-    for e, g in zip(expected, got):
-        assert (e is None) == (g is None)
-        if e is not None:
-            assert e.dtype == g.dtype and e.shape == g.shape
-            assert e.tobytes() == g.tobytes()
+    _assert_same_bits(expected, got)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prepared_backward_has_the_chunk_paths_bits_in_float64(threads, name):
+    threads(2)
+    with conv_settings(parallel_min_elements=0):
+        inputs = _inputs(CASES[name], np.float64)
+        expected = _backward(CASES[name], inputs, False, prepared=False)
+        got = _backward(CASES[name], inputs, False, prepared=True)
+    assert expected[1].dtype == np.float64
+    _assert_same_bits(expected, got)
 
 
 def test_the_benchmark_layers_backward_prepared(threads):
