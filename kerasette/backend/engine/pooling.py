@@ -218,12 +218,6 @@ def global_segments(size: int, chans: int) -> tuple[int, int]:
 GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 20
 
 
-@functools.lru_cache(maxsize=1)
-def _leave_ticks() -> tuple[int, int]:
-    """``(wait, grace)`` of `kernels.global_pool` in ticks (`engine.normalization.leave_ticks`)."""
-    return leave_ticks(GLOBAL_GRACE_US)
-
-
 def _by_segments(call_of, total: int, work: int) -> None:
     """Runs ``call_of(claims, me)()`` (the call of a shared-segments kernel: a ``functools.partial``)
     in the calling thread (``me`` 0) and, for ``work`` elements of at least
@@ -260,7 +254,7 @@ def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     k, rows = global_segments(size, chans)
     sums = np.empty((n_img * k, chans))
     state = np.zeros(_global.STATE_CELLS, np.int64)
-    wait, grace = _leave_ticks()
+    wait, grace = leave_ticks(GLOBAL_GRACE_US)  # (kept per grace by leave_ticks)
     _by_segments(lambda claims, me: functools.partial(_global.global_avgpool_ordered, flat, k, rows, claims, state, me,
                                                       GLOBAL_RESERVE, wait, grace, sums, y), n_img * k, flat.size)
     if not state[_global.MEANS]:  # the calling thread gave up waiting for the others in the kernel
