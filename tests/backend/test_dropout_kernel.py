@@ -72,6 +72,38 @@ def test_dropout_op_forward_and_backward_use_one_mask(threads):
     assert abs(np.mean(y == 0) - 0.3) < 0.002
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_backward_writes_into_a_scratch_gradient(threads, dtype):
+    """With ``grad_is_scratch`` (the backward walk's word that no one else reads the gradient)
+    the backward pass writes into the gradient it is given, the same values as into a new array;
+    without it, or when the gradient cannot be written (read-only, not contiguous), a new array."""
+    previous = parallel.num_threads()
+    parallel.set_num_threads(threads)
+    try:
+        x = np.random.default_rng(2).standard_normal((3, 100003)).astype(dtype)
+        op = nn.Dropout(0.4, np.random.default_rng(3))
+        with parallel_settings(memory_bound_min=0):
+            op.forward(x)
+            grad = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
+            expected = op.backward(grad.copy())[0]
+            op.grad_is_scratch = True
+            scratch = grad.copy()
+            assert op.backward(scratch)[0] is scratch
+            read_only = grad.copy()
+            read_only.flags.writeable = False
+            strided = np.asfortranarray(grad)
+            others = [op.backward(read_only)[0], op.backward(strided)[0]]
+    finally:
+        parallel.set_num_threads(previous)
+    np.testing.assert_array_equal(expected, np.where(_op_mask(op, x.shape), grad * dtype(1 / 0.6), 0))
+    np.testing.assert_array_equal(scratch, expected)
+    for other in others:
+        np.testing.assert_array_equal(other, expected)
+    np.testing.assert_array_equal(read_only, grad)
+    np.testing.assert_array_equal(strided, grad)
+
+
 def test_dropout_op_key_comes_from_one_draw_of_the_generator():
     """A generator seeded alike gives the same masks; the op takes one draw per call."""
     rng = np.random.default_rng(5)

@@ -186,18 +186,19 @@ class Dropout(Op):
         return self._masked(x)
 
     def backward(self, grad):
-        return (self._masked(grad),)
+        # into the gradient itself when the backward walk says no one else reads it
+        return (self._masked(grad, getattr(self, "grad_is_scratch", False)),)
 
     def threshold(self) -> int:
         """The uint32 a value's hash must reach to be kept: ``rate * 2**32`` rounded (a keep
         probability within 2**-33 of ``1 - rate``)."""
         return min(round(self.rate * 2**32), 2**32 - 1)
 
-    def _masked(self, x):
+    def _masked(self, x, in_place: bool = False):
         x = np.asarray(x)
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
         if x.dtype.char in "fd":  # float32, float64: the kernel
-            return _fused().dropout(x, *self.key, self.threshold(), scale)
+            return _fused().dropout(x, *self.key, self.threshold(), scale, in_place)
         from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
         kept = kernels.reference_keep(np.arange(x.size), *self.key, self.threshold()).reshape(x.shape)
