@@ -89,7 +89,7 @@ def relu_grad_add(g: np.ndarray, h: np.ndarray, y: np.ndarray) -> np.ndarray:
     return g
 
 
-def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale, in_place: bool = False) -> np.ndarray:
+def dropout(x: np.ndarray, k1: np.uint32, k2: np.uint32, threshold: np.uint32, scale, in_place: bool = False) -> np.ndarray:
     """``x * scale`` where the hash of a value's flat position and the key ``(k1, k2)`` reaches
     ``threshold``, else 0 (`kerasette.backend.kernels.dropout`): dropout's forward pass and, on
     the output gradient with the same key, its backward pass. A new array, or, with
@@ -97,8 +97,8 @@ def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale, in_place: bo
 
     Args:
         x: a float32 or float64 array.
-        k1, k2: the key, integers in [0, 2**32) (``k1`` odd).
-        threshold: an integer in [0, 2**32).
+        k1, k2: the key, ``np.uint32`` (``k1`` odd).
+        threshold: an ``np.uint32``.
         scale: ``1 / (1 - rate)`` in ``x``'s dtype.
         in_place: write into ``x`` when it is C-contiguous and writeable.
     """
@@ -107,7 +107,6 @@ def dropout(x: np.ndarray, k1: int, k2: int, threshold: int, scale, in_place: bo
     else:
         out = memory.empty_aligned(x.shape, x.dtype)
     fx, fo = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    k1, k2, threshold = np.uint32(k1), np.uint32(k2), np.uint32(threshold)
     if fo.size < _split_min():  # one call here, without split_map's Python around it
         _dropout.keep_scaled(fx, k1, k2, 0, threshold, scale, fo)
         return out

@@ -183,6 +183,8 @@ class Dropout(Op):
     def forward(self, x):
         seed = _draw_key_seed(self.rng)
         self.key = ((seed & 0xFFFFFFFF) | 1, (seed >> 32) & 0xFFFFFFFF)
+        # the kernel's arguments, made once for both passes
+        self._key_args = (np.uint32(self.key[0]), np.uint32(self.key[1]), np.uint32(self.threshold()))
         return self._masked(x)
 
     def backward(self, grad):
@@ -196,13 +198,13 @@ class Dropout(Op):
 
     def _masked(self, x, in_place: bool = False):
         x = np.asarray(x)
-        scale = x.dtype.type(1.0 / (1.0 - self.rate))
         if x.dtype.char in "fd":  # float32, float64: the kernel
-            return _fused().dropout(x, *self.key, self.threshold(), scale, in_place)
+            scale = x.dtype.type(1.0 / (1.0 - self.rate))
+            return _fused().dropout(x, *self._key_args, scale, in_place)
         from kerasette.backend.kernels import dropout as kernels  # deferred: imports numba
 
         kept = kernels.reference_keep(np.arange(x.size), *self.key, self.threshold()).reshape(x.shape)
-        return np.where(kept, x * scale, x.dtype.type(0))
+        return np.where(kept, x * x.dtype.type(1.0 / (1.0 - self.rate)), x.dtype.type(0))
 
 
 def _draw_key_seed(rng: np.random.Generator) -> int:
