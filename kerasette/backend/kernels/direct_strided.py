@@ -33,6 +33,12 @@ from kerasette.backend.kernels.simd import VECTOR_BYTES, vbroadcast, vfma, vload
 #: with AVX-512's 32 vector registers, else 4 (8 of 16).
 PIXELS = 8 if VECTOR_BYTES == 64 else 4
 
+#: Whether a phase's pairs of vectors go in blocks of 6 pixels in the phase's row order, a block
+#: crossing the end of a row (:func:`_block_six`: 12 accumulators of 16 vector registers, 8 loads
+#: for 12 fused multiply-adds where 4 pixels took 6 for 8), with vectors narrower than AVX-512's.
+#: A constant: numba prunes the branch from the kernel compiled for 64-byte vectors.
+WRAPPED_SIX = VECTOR_BYTES < 64
+
 #: The columns of a phase plan row (see :func:`strided_input_grad_chunk`).
 PLAN_COLUMNS = 9
 
@@ -89,6 +95,74 @@ def _block_two(xf, wf, yf, offsets, taps, corner, xstep, w0row, chans, at, ystep
     if PIXELS == 8:
         _store4(yf, at + 4 * ystep, ystep, c0, c1, c2, c3)
         _store4(yf, at + 4 * ystep + nl, ystep, d0, d1, d2, d3)
+
+
+@_inline
+def _block_six(xf, wf, yf, offsets, taps, corners, w0row, chans, outs, nl):
+    """6 pixels (window corners ``corners``, outputs at ``outs``: anywhere in the phase) x the
+    2 vectors of channels from the kernel column ``w0row``'s offset, as :func:`_block_two`."""
+    c0, c1, c2, c3, c4, c5 = corners
+    zero = vzeros(xf)
+    a0 = a1 = a2 = a3 = a4 = a5 = b0 = b1 = b2 = b3 = b4 = b5 = zero
+    for t in range(taps):
+        o = offsets[t]
+        w0 = vload(wf, w0row + t * chans)
+        w1 = vload(wf, w0row + t * chans + nl)
+        v = vbroadcast(xf, c0 + o)
+        a0, b0 = vfma(v, w0, a0), vfma(v, w1, b0)
+        v = vbroadcast(xf, c1 + o)
+        a1, b1 = vfma(v, w0, a1), vfma(v, w1, b1)
+        v = vbroadcast(xf, c2 + o)
+        a2, b2 = vfma(v, w0, a2), vfma(v, w1, b2)
+        v = vbroadcast(xf, c3 + o)
+        a3, b3 = vfma(v, w0, a3), vfma(v, w1, b3)
+        v = vbroadcast(xf, c4 + o)
+        a4, b4 = vfma(v, w0, a4), vfma(v, w1, b4)
+        v = vbroadcast(xf, c5 + o)
+        a5, b5 = vfma(v, w0, a5), vfma(v, w1, b5)
+    o0, o1, o2, o3, o4, o5 = outs
+    vstore(yf, o0, a0), vstore(yf, o0 + nl, b0)
+    vstore(yf, o1, a1), vstore(yf, o1 + nl, b1)
+    vstore(yf, o2, a2), vstore(yf, o2 + nl, b2)
+    vstore(yf, o3, a3), vstore(yf, o3 + nl, b3)
+    vstore(yf, o4, a4), vstore(yf, o4 + nl, b4)
+    vstore(yf, o5, a5), vstore(yf, o5 + nl, b5)
+
+
+@_inline
+def _next_pixel(corner, out, q, wq_n, xstep, xwrap, ystep, ywrap):
+    """The window corner, output place and column of the pixel after the one at ``corner``,
+    ``out`` (column ``q``) in a phase's row order: one step along the row, or the wrap to the
+    next row's first pixel."""
+    if q + 1 < wq_n:
+        return corner + xstep, out + ystep, q + 1
+    return corner + xwrap, out + ywrap, 0
+
+
+@_inline
+def _wrapped_pairs(xf, wf, yf, offs, taps, phase, t0row, chans, pairs, nl):
+    """A phase's pairs of vectors of channels, :func:`_block_six` over its ``hq * wq`` pixels in
+    row order (the last block overlapping its neighbour: the same values again). ``phase`` =
+    (``hq``, ``wq``, the first pixel's window corner, the window rows' step, the pixels' step
+    in ``xf``; the first output, the output rows' step, the pixels' step in ``yf``)."""
+    hq, wq_n, corner0, xrow, xstep, out0, yrow, ystep = phase
+    xwrap, ywrap = xrow - (wq_n - 1) * xstep, yrow - (wq_n - 1) * ystep
+    pixels = hq * wq_n
+    p = 0
+    while p < pixels:
+        p = min(p, pixels - 6)
+        r = p // wq_n
+        q = p - r * wq_n
+        c0, u0 = corner0 + r * xrow + q * xstep, out0 + r * yrow + q * ystep
+        c1, u1, q = _next_pixel(c0, u0, q, wq_n, xstep, xwrap, ystep, ywrap)
+        c2, u2, q = _next_pixel(c1, u1, q, wq_n, xstep, xwrap, ystep, ywrap)
+        c3, u3, q = _next_pixel(c2, u2, q, wq_n, xstep, xwrap, ystep, ywrap)
+        c4, u4, q = _next_pixel(c3, u3, q, wq_n, xstep, xwrap, ystep, ywrap)
+        c5, u5, q = _next_pixel(c4, u4, q, wq_n, xstep, xwrap, ystep, ywrap)
+        for f0 in range(0, pairs, 2 * nl):
+            _block_six(xf, wf, yf, offs, taps, (c0, c1, c2, c3, c4, c5), t0row + f0, chans,
+                       (u0 + f0, u1 + f0, u2 + f0, u3 + f0, u4 + f0, u5 + f0), nl)
+        p += 6
 
 
 @_inline
@@ -156,6 +230,12 @@ def strided_input_grad_chunk(dyp, wq, dx, plan, sh, sw, nl):
             a, b, hq, wq_n = plan[p, 0], plan[p, 1], plan[p, 2], plan[p, 3]
             r0, c0, taps, t0 = plan[p, 4], plan[p, 5], plan[p, 6] * plan[p, 7] * fch, plan[p, 8] * fch
             offs = offsets[p]
+            wrapped = WRAPPED_SIX and taps > 0 and pairs > 0 and hq * wq_n >= 6
+            if WRAPPED_SIX:
+                if wrapped:
+                    _wrapped_pairs(xf, wf, yf, offs, taps, (hq, wq_n, ((n * hp + r0) * wp + c0) * fch, wp * fch, fch,
+                                                            ((n * height + a) * width + b) * chans,
+                                                            sh * width * chans, ystep), t0 * chans, chans, pairs, nl)
             for r in range(hq):
                 out = ((n * height + a + sh * r) * width + b) * chans
                 if taps == 0:
@@ -164,8 +244,8 @@ def strided_input_grad_chunk(dyp, wq, dx, plan, sh, sw, nl):
                             vstore(yf, out + q * ystep + f0, zero)
                     continue
                 corner0 = ((n * hp + r0 + r) * wp + c0) * fch
-                done = 0  # the channels computed in blocks of pixels
-                if wq_n >= PIXELS and pairs:
+                done = pairs if wrapped else 0  # the channels computed in blocks of pixels
+                if wq_n >= PIXELS and pairs and not wrapped:
                     done = pairs
                     q = 0
                     while q < wq_n:
