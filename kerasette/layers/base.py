@@ -56,6 +56,8 @@ _STRUCTURE_NAMES = frozenset({"_weights", "_graph", "_layers", "_sublayers", "_r
 #: Attributes whose terms, where there were none, make the layer a source of loss terms
 #: (`loss_sources_changed`).
 _LOSS_NAMES = frozenset({"_call_losses", "_loss_functions"})
+#: The keyword arguments of an eager call that `Layer.__call__` hands straight to `run`.
+_TRAINING_ONLY = frozenset({"training"})
 
 
 def reset_names() -> None:
@@ -219,10 +221,12 @@ class Layer(LayerWeights, LayerLosses, LayerFacts):
         """Calls the layer on tensors or arrays (building it first when needed), or records the
         call on symbolic tensors (the functional API). Positional arguments after the inputs
         bind to ``call``'s parameters in order (`bind_call_arguments`)."""
-        if not args and not kwargs and isinstance(inputs, Tensor) and self.built:
-            # the common eager call (one computed tensor, nothing else): straight to `run`
+        if not args and isinstance(inputs, Tensor) and self.built and (not kwargs or kwargs.keys() == _TRAINING_ONLY):
+            # the common eager call (one computed tensor, at most ``training=``): straight to `run`
             mask = getattr(inputs, "_keras_mask", None)
-            out = self.run(inputs) if mask is None else self.run(inputs, mask=mask)
+            if mask is not None:
+                kwargs["mask"] = mask
+            out = self.run(inputs, **kwargs)
             attach_mask(self, inputs, mask, out)
             return out
         if args:

@@ -278,3 +278,33 @@ def test_call_gets_training_and_mask_only_when_it_takes_them():
     Plain()(x, training=True)  # no TypeError
     Both()(x, training=True)
     assert seen == {"training": True, "mask": None}
+
+
+def test_eager_call_on_a_built_layer_passes_training_and_the_input_mask():
+    """A built layer called on a tensor with only ``training=`` (the quick way to `run`): the
+    phase and the mask the tensor carries reach ``call``, the output mask is left on the result,
+    and a layer whose call takes neither still runs."""
+    seen = []
+
+    class Both(Layer):
+        supports_masking = True
+
+        def call(self, inputs, training=None, mask=None):
+            seen.append((training, None if mask is None else mask.tolist()))
+            return inputs * 2
+
+    class Plain(Layer):
+        def call(self, inputs):
+            return inputs + 1
+
+    x = K.variable(np.ones((2, 3), "float32"))
+    both, plain = Both(), Plain()
+    both(x), plain(x)  # built on the first call
+    mask = np.array([True, False])
+    x._keras_mask = mask
+    for training in (True, False, None):
+        out = both(x, training=training)
+        assert out._keras_mask is mask
+        np.testing.assert_array_equal(out.numpy(), 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(plain(x, training=True).numpy(), 2 * np.ones((2, 3)))
+    assert seen[-3:] == [(True, [True, False]), (False, [True, False]), (None, [True, False])]
