@@ -6,6 +6,7 @@ whenever they start, and against the float64 reference through the op."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -87,7 +88,7 @@ def test_forward_shared_is_the_passes_one_by_one(dtype, pieces, parts, late, rel
     for _ in range(3 if parts > 1 and not late else 1):  # threads racing: several tries
         totals = np.zeros((pieces, 2, width + PAD))
         scratch = np.empty((parts, 2, width + PAD), dtype)
-        claims, state = np.zeros((2, parts), np.int64), np.zeros(4, np.int64)
+        claims, state = np.zeros((2, parts), np.int64), np.zeros(passes.PASS_STATE_CELLS, np.int64)
         mean, var, inv = np.empty((3, chans))
         scale, shift = np.empty((2, width), dtype)
         y = np.empty_like(x)
@@ -144,7 +145,7 @@ def test_backward_shared_is_the_passes_one_by_one(dtype, pieces, parts, late, re
         dx = np.full_like(g, np.nan) if map_out == 1 else gs
         totals = np.zeros((pieces, 2, width + PAD))
         scratch = np.empty((parts, 2, width + PAD), dtype)
-        claims, state = np.zeros((2, parts), np.int64), np.zeros(4, np.int64)
+        claims, state = np.zeros((2, parts), np.int64), np.zeros(passes.PASS_STATE_CELLS, np.int64)
         dbeta, dgamma = np.empty((2, chans))
         a, b, c = np.empty((3, width), dtype)
         before = (gs, x, relu, scale, shift, zeros, rounded, zero, bounds, totals, scratch, claims, state)
@@ -274,6 +275,45 @@ def test_affine_shared_is_the_plain_map(dtype, pieces, parts, late, reserve, rel
         _run_threads(lambda me, cells=cells, y=y: passes.affine_rows_shared(
             x, scale, shift, lower, bounds, cells[:parts], cells[parts:], me, reserve, 10 ** 9, 1000, y), parts, late)
         np.testing.assert_array_equal(y, want)
+
+
+def _forward_pass(state):
+    """A training forward pass on 8 rows of 4 channels in 2 pieces for 2 threads: a function of
+    ``(me, wait, grace)`` that makes thread ``me``'s call (`_leave_first`'s ticks) and returns its
+    seconds, and the output it writes."""
+    x = np.arange(32.0).reshape(8, 4)
+    y = np.full_like(x, np.nan)
+    first, claims = x[0].copy(), np.zeros((2, 2), np.int64)
+    arrays = (np.zeros((2, 2, 4)), np.empty((2, 2, 4)), claims, state)
+    numbers = (*np.empty((3, 4)), *np.empty((2, 4)))  # mean, var, inv, scale, shift
+
+    def call(me, wait, grace):
+        start = time.perf_counter()
+        passes.batch_norm_forward_rows_shared(x, first, first, 8.0, np.ones(4), np.zeros(4), 1e-3, np.nan,
+                                              _bounds(8, 2), *arrays, me, wait, grace, *numbers, y)
+        return time.perf_counter() - start
+
+    return call, y
+
+
+def test_training_pass_calling_thread_leaves_after_the_pool_threads():
+    """Training's passes end with the pool's threads first (`_leave_first`): the calling thread
+    that finds a pool thread gone waits ``grace`` after it left; one that finds a pool thread
+    started and never leaving gives up after ``wait``; a pool thread waits for no one."""
+    wait, grace = bn.leave_ticks(50_000)  # ticks: 2 ms; 50 ms
+    state = np.zeros(passes.PASS_STATE_CELLS, np.int64)
+    call, y = _forward_pass(state)
+    assert call(1, 10 ** 12, 10 ** 12) < 1  # the pool thread alone does it all, and leaves
+    assert state[2] == state[3] == 1 and not np.isnan(y).any()  # started, left
+    done = y.copy()
+    assert call(0, wait, grace) >= 0.045  # the calling thread finds it all done: waits the grace
+    np.testing.assert_array_equal(y, done)
+    stuck = np.zeros(passes.PASS_STATE_CELLS, np.int64)
+    stuck[2] = 1  # a pool thread that started and never leaves
+    call, y = _forward_pass(stuck)
+    wait, grace = bn.leave_ticks(1)  # 2 ms; 1 us
+    assert 0.0015 <= call(0, wait, grace) < 1  # does the pass, gives up after the wait
+    np.testing.assert_array_equal(y, done)
 
 
 def test_affine_shared_helper_alone_stops_waiting():

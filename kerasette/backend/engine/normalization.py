@@ -11,14 +11,14 @@ maps write one contiguous chunk per thread (`elementwise.split_map`).
 On rows, training's forward pass (`normalize`) and backward pass (`normalize_backward`) are each
 one kernel call per thread (`kerasette.backend.kernels.normalization_passes`, through
 `ChannelView._shared`): the reduction's pieces, the per-channel numbers and the map's pieces in
-one call, the calls prepared by the calling thread (`parallel.map_prepared`). One hand-off to
-the pool per pass where the reduction and the map took one each: on two threads (a loaded
-machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us where the two passes took
-351-357, the 32x16x16x32 backward pass 127-130 us where they took 238-242. Inference's backward
-pass on rows (`affine_backward`) is one kernel call per thread too, one hand-off where the pieces
-taken in turn cost a Python call and a GIL hand-over each (calls alternating in one process on a
-loaded machine, median ms: 8x112x112x64 2.09-2.40 -> 1.80-2.19, 32x32x32x64 0.70-0.74 -> 0.70-0.73,
-the same bits). Inference's map on rows (`ChannelView.affine`) is one kernel call per thread as
+one call, the calls prepared by the calling thread (`parallel.map_prepared`), the pool's threads
+leaving first (`WORKERS_GRACE_US`). One hand-off to the pool per pass where the reduction and the
+map took one each: on two threads (a loaded machine) the 32x32x32x16 forward pass with its ReLU
+took 142-148 us where the two passes took 351-357, the 32x16x16x32 backward pass 127-130 us where
+they took 238-242. Inference's backward pass on rows (`affine_backward`) is one kernel call per
+thread too, one hand-off where the pieces taken in turn cost a Python call and a GIL hand-over
+each (calls alternating in one process on a loaded machine, median ms: 8x112x112x64 2.09-2.40 ->
+1.80-2.19, 32x32x32x64 0.70-0.74 -> 0.70-0.73, the same bits). Inference's map on rows (`ChannelView.affine`) is one kernel call per thread as
 well, its threads leaving in an order that keeps them from waiting for the GIL at the end
 (`kernels.normalization_passes.affine_rows_shared`). The other passes (planes, the layer's other
 uses) go pass by pass.
@@ -61,9 +61,13 @@ MAP_RESERVE = 2
 #: Microseconds a pool thread that finished its part of a shared map waits at most for the calling
 #: thread to leave the kernel, and then waits more (`kernels.normalization_passes._leave`).
 LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
-#: `LEAVE_GRACE_US` of the passes whose threads share large pieces (training's passes, inference's
-#: backward pass: no piece left to the others), longer: the calling thread's way to the join.
+#: `LEAVE_GRACE_US` of inference's backward pass (its threads share large pieces, none left to the
+#: others), longer: the calling thread's way to the join.
 PASS_GRACE_US = 30
+#: Microseconds the calling thread waits, in training's passes, after the last pool thread left
+#: (`kernels.normalization_passes._leave_first`: the pool thread's way into the pool's wait; 10
+#: measured slower, 30 no better).
+WORKERS_GRACE_US = 20
 
 
 class ChannelView:
@@ -272,7 +276,7 @@ class ChannelView:
         dx = memory.empty_aligned(self.shape, g.dtype)
         totals = np.zeros((pieces, 2, width + _PAD))
         self._shared(_passes.affine_backward_rows_shared, (g, x, self.tile(scale, g.dtype), bounds, totals), (dx,),
-                     pieces, g.dtype)
+                     pieces, g.dtype, PASS_GRACE_US)
         dshift, dscale = np.empty(self.channels), np.empty(self.channels)
         _k.fold_totals(totals, width, self.channels, dshift, dscale)
         return dx, dshift, dscale
@@ -350,21 +354,22 @@ class ChannelView:
             cached = self._bounds_of = (work, np.array([start for start, _ in parts] + [parts[-1][1]], np.int64))
         return cached[1]
 
-    def _shared(self, kernel, before: tuple, after: tuple, pieces: int, dtype) -> None:
-        """Calls ``kernel(*before, scratch, claims, state, me, *after)``, a kernel that shares the
-        ``pieces`` out itself (`kernels.normalization_passes`), in the
+    def _shared(self, kernel, before: tuple, after: tuple, pieces: int, dtype,
+                grace_us: float = WORKERS_GRACE_US) -> None:
+        """Calls ``kernel(*before, scratch, claims, state, me, wait, grace, *after)``, a kernel that
+        shares the ``pieces`` out itself (`kernels.normalization_passes`), in the
         calling thread (``me`` 0) and, for a pass of `PASS_MIN` values or more (or less, as
         `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...; the
         calls prepared here: `parallel.map_prepared`), with the scratch and the counters it needs
-        for that many threads."""
+        for that many threads (``grace_us``: its order of leaving's grace, `leave_ticks`)."""
         work = self.shape[0] * self._work()
         threads = parallel.num_threads()
         split = threads > 1 and pieces > 1 and work >= min(PASS_MIN, parallel.memory_bound_min())
         parts = min(threads, pieces) if split else 1
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
-        cells = np.zeros(2 * parts + 4, np.int64)  # the reduction's and the map's claims, then the state
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the passes' claims, then the state
         shared = (scratch, cells[:2 * parts].reshape(2, parts), cells[2 * parts:])
-        wait, grace = leave_ticks(PASS_GRACE_US)
+        wait, grace = leave_ticks(grace_us)
         if parts == 1:
             kernel(*before, *shared, 0, wait, grace, *after)
             return
