@@ -63,6 +63,12 @@ def set_num_threads(n: int) -> None:
 
 def chunks(n_items: int, parts: int) -> list[tuple[int, int]]:
     """``parts`` contiguous (start, stop) ranges covering ``range(n_items)``, sizes within one."""
+    return list(_chunks(n_items, parts))
+
+
+@functools.lru_cache(maxsize=1024)
+def _chunks(n_items: int, parts: int) -> tuple[tuple[int, int], ...]:
+    """`chunks` kept per size (1 us a dispatch where a training step makes ~100 of a few sizes)."""
     parts = max(1, min(parts, n_items))
     base, extra = divmod(n_items, parts)
     out, start = [], 0
@@ -70,7 +76,7 @@ def chunks(n_items: int, parts: int) -> list[tuple[int, int]]:
         stop = start + base + (i < extra)
         out.append((start, stop))
         start = stop
-    return out
+    return tuple(out)
 
 
 def map_chunks(fn, n_items: int, min_work: int = 0, work_per_item: int = 1) -> list:
@@ -115,7 +121,7 @@ def map_prepared(prepare, n_items: int, min_work: int = 0, work_per_item: int = 
     _take_over_blas()
     if threads == 1 or n_items < 2 or n_items * work_per_item < min_work:
         return [_one_task(prepare(0, 0, n_items))()]
-    calls = [_one_task(prepare(k, start, stop)) for k, (start, stop) in enumerate(chunks(n_items, threads))]
+    calls = [_one_task(prepare(k, start, stop)) for k, (start, stop) in enumerate(_chunks(n_items, threads))]
     others, first = _pool().run(calls[1:], calls[0], prepared=True)
     return [first] + others
 

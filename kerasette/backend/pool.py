@@ -207,11 +207,19 @@ class Pool:
                              True: int(PREPARED_SETTLE_US * 1e-6 / per_spin) if spin_us else 0}
         self.spins, self.ack_spins = self._budgets
         self.contention = Contention() if spin_us else None
+        self._tids: tuple = ()
         self.workers = [_Worker(self, i + 1) for i in range(max(0, threads - 1))]
+
+    def _worker_tids(self) -> tuple:
+        """The workers' thread ids, kept once every worker has said its own (`_Worker._loop`)."""
+        tids = tuple(w.tid for w in self.workers)
+        if all(tids):
+            self._tids = tids
+        return tids
 
     def _adapt(self) -> None:
         """Spins only while the pool's threads get their cores (see `Contention`)."""
-        spinning = self.contention.spinning([w.tid for w in self.workers])
+        spinning = self.contention.spinning(self._tids or self._worker_tids())
         self.spins, self.ack_spins = self._budgets if spinning else (0, 0)
 
     def run(self, tasks, own, cancel_waiting: bool = False, prepared: bool = False) -> tuple[list, object]:
@@ -227,7 +235,8 @@ class Pool:
 
         When another thread is using the pool, every task runs here, one after the other.
         """
-        tasks = list(tasks)
+        if type(tasks) is not list:
+            tasks = list(tasks)
         if len(tasks) > len(self.workers):
             raise ValueError(f"Pool.run: {len(tasks)} tasks for {len(self.workers)} workers")
         if not self.lock.acquire(blocking=False):

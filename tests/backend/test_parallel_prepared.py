@@ -115,3 +115,33 @@ def test_prepared_tasks_get_the_shorter_settle(monkeypatch):
         assert sleeping.run([lambda: np.int64(3)], lambda: 4, prepared=True) == ([3], 4)
     finally:
         sleeping.close()
+
+
+def test_chunks_are_kept_per_size_and_handed_out_as_new_lists():
+    """`parallel.chunks` reads its ranges from a cache kept per size (a dispatch's 1 us): each
+    call still gets a list of its own, so a caller that changes it changes no later answer."""
+    first = parallel.chunks(37, 2)
+    assert first == [(0, 19), (19, 37)]
+    first.append((99, 100))
+    assert parallel.chunks(37, 2) == [(0, 19), (19, 37)]
+    assert parallel.chunks(37, 2) is not parallel.chunks(37, 2)
+
+
+def test_the_contention_check_reads_the_workers_thread_ids_once_they_are_known(monkeypatch):
+    """`Pool._adapt` hands `Contention.spinning` the workers' thread ids, kept from the first
+    time every worker has said its own (not a new list at each hand-off)."""
+    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", "2000")
+    p = pool.Pool(2)
+    try:
+        seen = []
+        p.contention.spinning = lambda tids: seen.append(tids) or True
+        for _ in range(200):  # the worker's loop says its id as it starts
+            if p.workers[0].tid:
+                break
+            time.sleep(0.005)
+        assert p.run([lambda: 1], lambda: 2) == ([1], 2)
+        assert p.run([lambda: 3], lambda: 4, prepared=True) == ([3], 4)
+        assert seen == [(p.workers[0].tid,)] * 2
+        assert seen[0] is seen[1]
+    finally:
+        p.close()
