@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kerasette.layers as L
-from kerasette.backend import autograd, backprop, ops
+from kerasette.backend import autograd, backprop, ops, parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
 from kerasette.backend.ops.normalization import update_moving_statistics
@@ -342,7 +342,11 @@ def test_channel_view_widens_few_channels(rows, chans, wide):
     assert view.wide == wide and view.shape == (rows // wide, chans * wide) and view.channels == chans
     values = np.arange(chans, dtype=np.float64)
     np.testing.assert_array_equal(view.tile(values, np.float32), np.tile(values, wide).astype(np.float32))
-    np.testing.assert_array_equal(view.fold(np.tile(values, wide)), values * wide)
+    totals = np.zeros((1, 2, chans * wide))  # one piece's per-column sums, folded back per channel
+    totals[0, 0] = np.tile(values, wide)
+    s1, s2 = np.empty((2, chans))
+    kernels.fold_totals(totals, chans * wide, chans, s1, s2)
+    np.testing.assert_array_equal(s1, values * wide)
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -644,3 +648,37 @@ def test_inference_numbers_are_folding_scale_and_shift_tiled(dtype, shape):
     assert scale.dtype == shift.dtype == np.dtype(dtype) and scale.size == chans * copies
     np.testing.assert_array_equal(scale, np.tile(want_scale, copies))
     np.testing.assert_array_equal(shift, np.tile(want_shift, copies))
+
+
+def test_rows_bounds_follow_the_piece_setting(monkeypatch):
+    """`ChannelView._bounds` keeps its pieces per view, made again when `parallel.PIECE_WORK`
+    changes (the pieces of `_pieces`, which the training passes' bits depend on)."""
+    view = bn.channel_view((32, 32, 32, 64), (0, 1, 2))
+    for piece_work, count in ((None, 8), (1 << 17, 16), (None, 8)):
+        if piece_work is not None:
+            monkeypatch.setattr(parallel, "PIECE_WORK", piece_work)
+        else:
+            monkeypatch.undo()
+        bounds = view._bounds()
+        parts = view._pieces()
+        assert len(parts) == count
+        np.testing.assert_array_equal(bounds, [start for start, _ in parts] + [parts[-1][1]])
+
+
+@pytest.mark.parametrize("chans, wide", [(64, 1), (16, 4)])
+def test_inference_numbers_direct_kernel_is_the_wrapper(chans, wide):
+    """`inference_numbers` calling the scale-and-shift kernel directly (1-D numbers of the input's
+    dtype) gives the bits of `engine.folding.scale_and_shift` (its path for other numbers) and of
+    numpy's float32 formula, tiled for a widened view."""
+    rng = np.random.default_rng(4)
+    gamma, beta, mean = (rng.standard_normal(chans).astype(np.float32) for _ in range(3))
+    variance = rng.uniform(0.1, 3, chans).astype(np.float32)
+    view = bn.channel_view((64, 1, chans), (0, 1))
+    assert view.wide == wide
+    dtype = np.dtype(np.float32)
+    direct = bn.inference_numbers(view, gamma, beta, mean, variance, 1e-3, dtype)
+    wrapped = bn.inference_numbers(view, gamma.astype(np.float64), beta, mean, variance[None], 1e-3, dtype)
+    scale = gamma * (np.float32(1) / np.sqrt(variance + np.float32(1e-3)))
+    for got, other, want in zip(direct, wrapped, (scale, beta - mean * scale), strict=True):
+        np.testing.assert_array_equal(got, other)
+        np.testing.assert_array_equal(got, np.tile(want, wide))

@@ -41,6 +41,7 @@ import numpy as np
 from kerasette.backend import memory, parallel
 from kerasette.backend.engine import folding
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
+from kerasette.backend.kernels import folding as _folding_kernels
 from kerasette.backend.kernels import normalization as _k
 from kerasette.backend.kernels import normalization_passes as _passes
 
@@ -64,9 +65,8 @@ LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
 #: `LEAVE_GRACE_US` of inference's backward pass (its threads share large pieces, none left to the
 #: others), longer: the calling thread's way to the join.
 PASS_GRACE_US = 30
-#: Microseconds the calling thread waits, in training's passes, after the last pool thread left
-#: (`kernels.normalization_passes._leave_first`: the pool thread's way into the pool's wait; 10
-#: measured slower, 30 no better).
+#: Microseconds the calling thread waits in training's passes after the last pool thread left
+#: (`kernels.normalization_passes._leave_first`: its way into the pool's wait; 10 slower, 30 no better).
 WORKERS_GRACE_US = 20
 
 
@@ -76,7 +76,7 @@ class ChannelView:
     Rows of fewer than `WIDE` channels (a divisor of it) are seen ``k`` at a time, as ``(R / k,
     C * k)`` (``k = WIDE / C``, halved until it divides ``R``), and every per-channel number given
     to a kernel is repeated ``k`` times (`tile`); each kernel's per-column sums are then added up
-    over the ``k`` copies of a channel (`fold`). The kernels' inner loops, over a row, are then
+    over the ``k`` copies of a channel (`_k.fold_totals`). The kernels' inner loops, over a row, are then
     ``C * k`` long: full vectors at 16 or 32 channels.
 
     Attributes:
@@ -96,6 +96,8 @@ class ChannelView:
             wide //= 2
         self.wide = wide
         self.shape = (shape[0] // wide, shape[1] * wide) if self.rows else shape
+        self.size = math.prod(self.shape)
+        self._bounds_of = None  # `_bounds`: (piece size setting, bounds)
 
     def of(self, array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array).reshape(self.shape)
@@ -109,10 +111,6 @@ class ChannelView:
         out = np.empty((self.wide, values.size), dtype)
         out[...] = values
         return out.reshape(-1)
-
-    def fold(self, sums: np.ndarray) -> np.ndarray:
-        """Per-column ``sums`` of the kernels' view back to per channel (the `wide` copies added)."""
-        return sums.reshape(self.wide, self.channels).sum(axis=0) if self.wide > 1 else sums
 
     def _kernels(self):
         if self.rows:
@@ -218,8 +216,7 @@ class ChannelView:
 
     def _splits(self) -> bool:
         """Whether a map over the view is shared with the pool's threads (as `_map` splits)."""
-        return (parallel.num_threads() > 1
-                and self.shape[0] * self._work() >= min(PASS_MIN, parallel.memory_bound_min()))
+        return parallel.num_threads() > 1 and self.size >= min(PASS_MIN, parallel.memory_bound_min())
 
     def _map_bounds(self) -> np.ndarray:
         """Pieces of `MAP_PIECE` values (whole rows) for a map's threads to share: int64 starts,
@@ -328,9 +325,7 @@ class ChannelView:
         centre = self.tile(rounded, g.dtype)
         if relu is None:
             totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
-        elif self.rows:
-            totals = self._totals(_k.channel_sums_rows_relu, (g, x), (*relu, centre, g.dtype.type(0)))
-        else:
+        else:  # (rows went to `_normalize_backward_rows`)
             g = relu_grad(g, self.affine(x, *relu, relu=True, tiled=True) if y is None else y, in_place=overwrite_g)
             relu, overwrite_g = None, True  # g is now a masked copy, or the caller's own
             totals = self._totals(self._kernels()[0], (g, x), (np.zeros_like(centre), centre))
@@ -347,24 +342,22 @@ class ChannelView:
     # -- rows: each pass one kernel call per thread ---------------------------------------------
     def _bounds(self) -> np.ndarray:
         """The pieces of `_pieces` as int64 starts followed by the end (kept per piece size)."""
-        work = piece_work(self.shape[0] * self._work())
-        cached = self.__dict__.get("_bounds_of")
-        if cached is None or cached[0] != work:
+        cached = self._bounds_of
+        if cached is None or cached[0] != parallel.PIECE_WORK:  # (the sizes' part of `piece_work` fixed)
             parts = self._pieces()
-            cached = self._bounds_of = (work, np.array([start for start, _ in parts] + [parts[-1][1]], np.int64))
+            starts = [start for start, _ in parts] + [parts[-1][1]]
+            cached = self._bounds_of = (parallel.PIECE_WORK, np.array(starts, np.int64))
         return cached[1]
 
-    def _shared(self, kernel, before: tuple, after: tuple, pieces: int, dtype,
-                grace_us: float = WORKERS_GRACE_US) -> None:
+    def _shared(self, kernel, before: tuple, after: tuple, pieces: int, dtype, grace_us: float = WORKERS_GRACE_US):
         """Calls ``kernel(*before, scratch, claims, state, me, wait, grace, *after)``, a kernel that
         shares the ``pieces`` out itself (`kernels.normalization_passes`), in the
         calling thread (``me`` 0) and, for a pass of `PASS_MIN` values or more (or less, as
         `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...; the
         calls prepared here: `parallel.map_prepared`), with the scratch and the counters it needs
         for that many threads (``grace_us``: its order of leaving's grace, `leave_ticks`)."""
-        work = self.shape[0] * self._work()
         threads = parallel.num_threads()
-        split = threads > 1 and pieces > 1 and work >= min(PASS_MIN, parallel.memory_bound_min())
+        split = threads > 1 and pieces > 1 and self.size >= min(PASS_MIN, parallel.memory_bound_min())
         parts = min(threads, pieces) if split else 1
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
         cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the passes' claims, then the state
@@ -382,11 +375,13 @@ class ChannelView:
         passes one by one)."""
         bounds = self._bounds()
         pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
-        first = self._first(x)
-        centre = self.tile(first, dtype)
+        numbers = np.empty((4, chans))  # few numpy calls (1-2 us each on the caches a pass left cold)
+        numbers[0] = x[0, :chans]
+        first, mean, var, inv = numbers  # the centre (each channel's first value) in float64, the outputs
+        small = np.empty((3, self.wide, chans), dtype)
+        small[0] = x[0, :chans]  # the centre as the kernels take it (`tile`: the same values)
+        centre, scale, shift = small.reshape(3, width)
         totals = np.zeros((pieces, 2, width + _PAD))
-        mean, var, inv = np.empty((3, chans))
-        scale, shift = np.empty((2, width), dtype)
         y = memory.empty_aligned(self.shape, dtype)
         before = (x, centre, first, float(self.count), gamma.reshape(-1), beta.reshape(-1), float(epsilon),
                   dtype.type(0 if relu else np.nan), bounds, totals)
@@ -399,13 +394,13 @@ class ChannelView:
         same bits as the passes one by one)."""
         bounds = self._bounds()
         pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
-        rounded = mean.astype(dtype)  # the centre the kernel uses
-        centre = self.tile(rounded, dtype)
-        zeros = np.zeros(width, dtype)
+        small = np.zeros((5, self.wide, chans), dtype)  # one numpy call (see `_normalize_rows`)
+        small[3] = mean  # the centre: the mean rounded to the input's dtype, tiled
+        a, b, c, centre, zeros = small.reshape(5, width)
+        rounded = centre[:chans]
         scale, shift = relu if relu is not None else (zeros, zeros)
         totals = np.zeros((pieces, 2, width + _PAD))
         dbeta, dgamma = np.empty((2, chans))
-        a, b, c = np.empty((3, width), dtype)
         dx, map_out = None, 0
         if input_gradient:
             dx, map_out = (g, 2) if overwrite_g else (memory.empty_aligned(self.shape, dtype), 1)
@@ -487,7 +482,12 @@ def inference_numbers(view: ChannelView | None, gamma: np.ndarray, beta: np.ndar
     """
     copies = view.wide if view is not None and view.rows else 1
     both = np.empty((2, copies, variance.size), dtype)
-    folding.scale_and_shift(gamma, beta, mean, variance, epsilon, dtype, out=(both[0, 0], both[1, 0]))
+    if variance.ndim == 1 and gamma.dtype is dtype and beta.dtype is dtype and mean.dtype is dtype \
+            and variance.dtype is dtype:  # the layer's usual case: the kernel without the wrapper's conversions
+        kind = dtype.type
+        _folding_kernels.scale_and_shift(gamma, beta, mean, variance, kind(epsilon), kind(1), both[0, 0], both[1, 0])
+    else:
+        folding.scale_and_shift(gamma, beta, mean, variance, epsilon, dtype, out=(both[0, 0], both[1, 0]))
     if copies > 1:
         both[:, 1:] = both[:, :1]
     return both[0].reshape(-1), both[1].reshape(-1)

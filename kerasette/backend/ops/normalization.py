@@ -271,8 +271,10 @@ class InferenceBatchNorm(ChannelAffine):
         view = engine.channel_view(x.shape, self.axes) if x.size else None
         # the scale and shift (one kernel call), repeated for a widened rows view
         tiled = engine.inference_numbers(view, gamma, beta, mean, variance, self.epsilon, x.dtype)
-        size = variance.size
-        scale, shift = tiled[0][:size].reshape(variance.shape), tiled[1][:size].reshape(variance.shape)
+        scale, shift = tiled
+        if scale.shape != variance.shape:  # repeated for a widened view, or several kept axes
+            size = variance.size
+            scale, shift = scale[:size].reshape(variance.shape), shift[:size].reshape(variance.shape)
         return self._map(x, view, scale, shift, tiled if view is not None else None)
 
     def backward(self, grad):
