@@ -31,6 +31,15 @@ from kerasette.backend.kernels._jit import kernel
 from kerasette.backend.kernels.direct import TAP_GROUP, _check_width, _load_pair, _put_pair, _tap_offsets
 from kerasette.backend.kernels.simd import Vector, vadd, vbroadcast, vfma, vload, vstore
 
+#: Output pixels :func:`weight_grad_chunk_split`'s tap passes take at least (whole output rows)
+#: where they read ``dy`` in place (no ReLU): the accumulators are loaded and stored once per band
+#: of rows instead of once per row. AVX2, one thread, batch 32, ms, the kernel gradient alone,
+#: one row / bands of 32 / 64 / 256 pixels: ResNet-20's 32 -> 64 3x3 stride 2 (8-pixel rows)
+#: 0.93-1.00 / 0.85-0.91 / 0.82-0.90 / 0.85-0.88, 16 -> 32 (16-pixel rows) 0.95-0.99 / 0.97-1.03 /
+#: 0.93-0.99 / 1.13-1.16 (whole images leave the L1 cache). With a ReLU the passes read a masked
+#: copy of one row: bands of it measured slower for MNIST's 1 -> 32 (backward 1.23-1.27 -> 1.27-1.40).
+BAND_PIXELS = 64
+
 
 @intrinsic
 def vrelu_grad(typingctx, d, o):
@@ -217,28 +226,31 @@ def _mask_row(dyf, outf, row, db, at0, ow_n, cout, pairs_end, nl, relu, bias):
 
 
 @_inline
-def _five_taps(xf, dyf, outf, dwf, offsets, t, r, cout, corner, at, ow_n, step, nl, relu):
-    """Taps ``t .. t + 4`` of one row for a pair of vectors of channels (10 accumulators)."""
+def _five_taps(xf, dyf, outf, dwf, offsets, t, r, cout, corner, at, ow_n, step, nl, relu, rows, wrap):
+    """Taps ``t .. t + 4`` of ``rows`` output rows (consecutive in ``dyf``; ``wrap``: from a row's
+    last window to the next row's first) for a pair of vectors of channels (10 accumulators)."""
     o0, o1, o2, o3, o4 = offsets[t], offsets[t + 1], offsets[t + 2], offsets[t + 3], offsets[t + 4]
     a00, a01 = _load_pair(dwf, r, nl)
     a10, a11 = _load_pair(dwf, r + cout, nl)
     a20, a21 = _load_pair(dwf, r + 2 * cout, nl)
     a30, a31 = _load_pair(dwf, r + 3 * cout, nl)
     a40, a41 = _load_pair(dwf, r + 4 * cout, nl)
-    for _ in range(ow_n):
-        d0, d1 = _dz(dyf, outf, at, relu), _dz(dyf, outf, at + nl, relu)
-        v = vbroadcast(xf, corner + o0)
-        a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
-        v = vbroadcast(xf, corner + o1)
-        a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
-        v = vbroadcast(xf, corner + o2)
-        a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
-        v = vbroadcast(xf, corner + o3)
-        a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
-        v = vbroadcast(xf, corner + o4)
-        a40, a41 = vfma(v, d0, a40), vfma(v, d1, a41)
-        corner += step
-        at += cout
+    for _ in range(rows):
+        for _ in range(ow_n):
+            d0, d1 = _dz(dyf, outf, at, relu), _dz(dyf, outf, at + nl, relu)
+            v = vbroadcast(xf, corner + o0)
+            a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
+            v = vbroadcast(xf, corner + o1)
+            a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
+            v = vbroadcast(xf, corner + o2)
+            a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
+            v = vbroadcast(xf, corner + o3)
+            a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
+            v = vbroadcast(xf, corner + o4)
+            a40, a41 = vfma(v, d0, a40), vfma(v, d1, a41)
+            corner += step
+            at += cout
+        corner += wrap - step
     _put_pair(dwf, r, a00, a01)
     _put_pair(dwf, r + cout, a10, a11)
     _put_pair(dwf, r + 2 * cout, a20, a21)
@@ -247,25 +259,28 @@ def _five_taps(xf, dyf, outf, dwf, offsets, t, r, cout, corner, at, ow_n, step, 
 
 
 @_inline
-def _four_taps(xf, dyf, outf, dwf, offsets, t, r, cout, corner, at, ow_n, step, nl, relu):
-    """Taps ``t .. t + 3`` of one row for a pair of vectors of channels (8 accumulators)."""
+def _four_taps(xf, dyf, outf, dwf, offsets, t, r, cout, corner, at, ow_n, step, nl, relu, rows, wrap):
+    """Taps ``t .. t + 3`` of ``rows`` output rows (as :func:`_five_taps`) for a pair of vectors of
+    channels (8 accumulators)."""
     o0, o1, o2, o3 = offsets[t], offsets[t + 1], offsets[t + 2], offsets[t + 3]
     a00, a01 = _load_pair(dwf, r, nl)
     a10, a11 = _load_pair(dwf, r + cout, nl)
     a20, a21 = _load_pair(dwf, r + 2 * cout, nl)
     a30, a31 = _load_pair(dwf, r + 3 * cout, nl)
-    for _ in range(ow_n):
-        d0, d1 = _dz(dyf, outf, at, relu), _dz(dyf, outf, at + nl, relu)
-        v = vbroadcast(xf, corner + o0)
-        a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
-        v = vbroadcast(xf, corner + o1)
-        a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
-        v = vbroadcast(xf, corner + o2)
-        a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
-        v = vbroadcast(xf, corner + o3)
-        a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
-        corner += step
-        at += cout
+    for _ in range(rows):
+        for _ in range(ow_n):
+            d0, d1 = _dz(dyf, outf, at, relu), _dz(dyf, outf, at + nl, relu)
+            v = vbroadcast(xf, corner + o0)
+            a00, a01 = vfma(v, d0, a00), vfma(v, d1, a01)
+            v = vbroadcast(xf, corner + o1)
+            a10, a11 = vfma(v, d0, a10), vfma(v, d1, a11)
+            v = vbroadcast(xf, corner + o2)
+            a20, a21 = vfma(v, d0, a20), vfma(v, d1, a21)
+            v = vbroadcast(xf, corner + o3)
+            a30, a31 = vfma(v, d0, a30), vfma(v, d1, a31)
+            corner += step
+            at += cout
+        corner += wrap - step
     _put_pair(dwf, r, a00, a01)
     _put_pair(dwf, r + cout, a10, a11)
     _put_pair(dwf, r + 2 * cout, a20, a21)
@@ -279,7 +294,8 @@ def weight_grad_chunk_split(dy, out, x, dw, db, relu, bias, sh, sw, kh, kw, nl):
     (when ``bias``); the same sums, the same bits. With ``relu``, that pass masks the row once
     into a buffer of one row (in L1) that the tap passes read, where each of them masked it
     again (7 masks a value for a 3x3 kernel: cifar32's 3 -> 32 layer, batch 32, AVX2, 2 threads,
-    0.728 -> 0.641 ms). With ``bias`` and ``relu`` off, ``out`` and
+    0.728 -> 0.641 ms). Without ``relu`` a pass takes a band of rows (:data:`BAND_PIXELS`), its
+    accumulators loaded and stored once for them. With ``bias`` and ``relu`` off, ``out`` and
     ``db`` are not read and it is `direct.weight_grad_chunk`. Arguments as for
     :func:`weight_grad_chunk_masked`; ``bias``: whether to add the bias gradient into ``db``."""
     n_img, height, width, chans = x.shape
@@ -288,22 +304,26 @@ def weight_grad_chunk_split(dy, out, x, dw, db, relu, bias, sh, sw, kh, kw, nl):
     _check_width(nl, x.itemsize, cout)
     offsets = _tap_offsets(kh, kw, chans, width, dw.shape[0])
     step = sw * chans
+    wrap = sh * width * chans - (ow_n - 1) * step  # from a row's last window to the next row's first
     pairs_end = cout - cout % (2 * nl)
-    row = np.empty(ow_n * cout, dy.dtype)  # one row's dz: masked once, read by every pass over the row
+    band = 1 if relu else max(1, BAND_PIXELS // ow_n)  # output rows a pass takes
+    row = np.empty(ow_n * cout, dy.dtype)  # a row's dz: masked once, read by every pass over it
     for n in range(n_img):
-        for oh in range(oh_n):
+        for oh in range(0, oh_n, band):
+            rows = min(band, oh_n - oh)
             corner0 = (n * height + oh * sh) * width * chans
             out0 = (n * oh_n + oh) * ow_n * cout
             if relu:
                 _mask_row(dyf, outf, row, db, out0, ow_n, cout, pairs_end, nl, relu, bias)
                 src, at0 = row, 0
-            else:  # dz is dy: read in place
+            else:  # dz is dy: read in place, the band's rows one after the other
                 if bias:
-                    _bias_row(dyf, outf, db, out0, ow_n, cout, pairs_end, nl, relu)
+                    _bias_row(dyf, outf, db, out0, rows * ow_n, cout, pairs_end, nl, relu)
                 src, at0 = dyf, out0
             for f0 in range(0, pairs_end, 2 * nl):
                 for t0 in range(0, dw.shape[0], TAP_GROUP):
                     r = t0 * cout + f0
-                    _five_taps(xf, src, src, dwf, offsets, t0, r, cout, corner0, at0 + f0, ow_n, step, nl, False)
+                    _five_taps(xf, src, src, dwf, offsets, t0, r, cout, corner0, at0 + f0, ow_n, step, nl, False,
+                               rows, wrap)
                     _four_taps(xf, src, src, dwf, offsets, t0 + 5, r + 5 * cout, cout, corner0, at0 + f0, ow_n,
-                               step, nl, False)
+                               step, nl, False, rows, wrap)
