@@ -214,8 +214,15 @@ def global_segments(size: int, chans: int) -> tuple[int, int]:
 #: on it), 20 us 0.278-0.282 (0.07), 30 us 0.287-0.291 (0.04-0.09), 45 us 0.302-0.308;
 #: 8x112x112x64: 0.628-0.672, 0.651-0.660, 0.603-0.606, 0.611-0.619, 0.627-0.630. (On a quieter
 #: machine, warm: grace 5, 10, 20 us 0.479-0.485, 0.488-0.491, 0.497-0.498 ms, unordered 0.580.)
-#: Reserve 0 and 1 measured alike.
-GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 20
+#: Reserve 0 and 1 measured alike. Later (load 14-16 from other work at nice 19, the machine in
+#: its fast mode; /tmp/small/gap_ab.py, blocks of back-to-back calls alternating grace 20 and the
+#: other, medians us), grace 10: 32x32x32x64 194.5/196.7/197.0 -> 183.9/186.5/187.1 and
+#: 203.5/212.1/206.9 -> 193.1/201.7/197.2 (voluntary switches a call 0.00-0.04 either way),
+#: 8x112x112x64 513.3/526.9/526.5 -> 502.6/519.6/516.2 and 558.6/564.5/548.6 -> 556.5/560.6/548.2
+#: (switches 0.00-0.04 -> 0.03-0.08); grace 5: 194.1/195.1/189.6 -> 180.3/181.3/182.8,
+#: 528.1/523.6/526.7 -> 516.0/515.3/516.8. 10 us: the gain of a shorter wait on a quiet or
+#: fast machine, with more margin than 5 us for a slow one.
+GLOBAL_RESERVE, GLOBAL_GRACE_US = 1, 10
 
 
 def _by_segments(call_of, total: int, work: int) -> None:
