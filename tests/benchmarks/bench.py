@@ -128,9 +128,14 @@ def instruction_set(env: dict | None = None) -> str:
 
 
 def avx2_env() -> dict:
-    """The environment that makes both sides run AVX2 code on an AVX-512 machine: numba compiles
-    for Haswell with every AVX-512 feature off (its own cache folder), PyTorch dispatches to its
-    AVX2 kernels."""
+    """The environment that makes both sides run AVX2 code on an AVX-512 machine, as on a CPU
+    without AVX-512: numba compiles for Haswell with every AVX-512 feature off (its own cache
+    folder); the BLAS libraries both sides call keep to their AVX2 kernels (numpy's OpenBLAS:
+    ``OPENBLAS_CORETYPE``; PyTorch's MKL: ``MKL_ENABLE_INSTRUCTIONS``); PyTorch dispatches to its
+    AVX2 kernels (``ATEN_CPU_CAPABILITY``) and oneDNN, which does its convolutions and ignores
+    ATen's setting, generates AVX2 code (``ONEDNN_MAX_CPU_ISA``). Until 2026-12-07 the last three
+    were missing: PyTorch's convolutions and numpy's products ran AVX-512 code in the AVX2
+    columns (`torch_isa` prints what oneDNN uses)."""
     import llvmlite.binding as ll
 
     host = ll.get_host_cpu_features()
@@ -138,7 +143,25 @@ def avx2_env() -> dict:
                         for name, on in sorted(host.items()))
     cache = Path(tempfile.gettempdir()) / "kerasette-numba-avx2"
     return dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=features,
-                NUMBA_CACHE_DIR=str(cache), ATEN_CPU_CAPABILITY="avx2")
+                NUMBA_CACHE_DIR=str(cache), ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2",
+                MKL_ENABLE_INSTRUCTIONS="AVX2", OPENBLAS_CORETYPE="Haswell")
+
+
+#: A PyTorch convolution's forward and backward, for oneDNN's verbose log of its kernels.
+_TORCH_CONV = ("import torch; c = torch.nn.Conv2d(16, 16, 3, padding=1); "
+               "c(torch.randn(2, 16, 16, 16)).sum().backward(); "
+               "print('ATen', torch.backends.cpu.get_cpu_capability())")
+
+
+def torch_isa(torch_python: str, env: dict | None = None) -> str:
+    """The instruction sets PyTorch's convolutions run in ``env``: ATen's capability and the
+    oneDNN kernels (``jit:avx512_core``, ``jit:avx2``, ...) its verbose log names."""
+    out = subprocess.run([torch_python, "-c", _TORCH_CONV], capture_output=True, text=True, cwd=ROOT,
+                         env=dict(env if env is not None else os.environ, ONEDNN_VERBOSE="1")).stdout
+    aten = next((line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("ATen ")), "?")
+    kernels = sorted({word.split(",")[0] for line in out.splitlines() if "convolution" in line
+                      for word in line.split(",") if word.startswith("jit:") and word != "jit:uni"})
+    return f"ATen {aten}, oneDNN convolutions {' '.join(kernels) or '?'}"
 
 
 def main() -> None:
@@ -152,9 +175,10 @@ def main() -> None:
                         help="also where kerasette's peak memory goes, per training case (Linux)")
     args = parser.parse_args()
     env = avx2_env() if args.avx2 else None
-    rate = run_json([sys.executable, str(HERE / "matmul_rate.py")])
+    rate = run_json([sys.executable, str(HERE / "matmul_rate.py")], env)
     print(f"numpy fp32 2048x2048 matmul: {rate['gflops_median']:.1f} GFLOP/s; kernels compiled for: "
           f"{instruction_set(env)}" + ("" if args.avx2 else " (--avx2: both sides on AVX2 code)"))
+    print(f"PyTorch: {torch_isa(args.torch_python, env)}")
     print(f"{'case':<17}{'kerasette/s':>13}{'torch/s':>10}{'ratio':>8}{'target':>8}"
           f"{'RSS MB k':>10}{'RSS MB t':>10}{'RSS ratio':>10}")
     rows = []
