@@ -50,6 +50,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -127,12 +128,34 @@ def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:
     parallel.map_prepared(call_of, x.shape[0], state.conv.parallel_min_elements, math.prod(x.shape[1:]))
 
 
-def _chunk_scratch(k: int):
+class _ChunkScratch:
+    """``scratch`` of one calling thread's chunk ``k``. Its ``key`` (thread, k) names whose
+    arrays it hands out, so that a call maker may keep the views it got for a layout
+    (`winograd_conv`'s layouts): only that thread's chunk ``k`` uses them, one call at a time."""
+
+    __slots__ = ("key", "_suffix")
+
+    def __init__(self, key: tuple, suffix: str) -> None:
+        self.key, self._suffix = key, suffix
+
+    def __call__(self, role: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return scratch(role + self._suffix, shape, dtype)
+
+
+_CHUNK_SCRATCH: dict[tuple, _ChunkScratch] = {}
+
+
+def _chunk_scratch(k: int) -> _ChunkScratch:
     """The scratch of a prepared call's chunk ``k`` (`parallel.map_prepared`: made in the calling
-    thread, run in worker ``k``): the calling thread's, apart for each chunk."""
-    if k == 0:
-        return scratch
-    return lambda role, shape, dtype: scratch(f"{role}#{k}", shape, dtype)
+    thread, run in worker ``k``): the calling thread's, apart for each chunk; one object per
+    (thread, k), kept."""
+    key = (threading.get_ident(), k)
+    found = _CHUNK_SCRATCH.get(key)
+    if found is None:
+        if len(_CHUNK_SCRATCH) >= MAX_CHOSEN:  # threads come and go
+            _CHUNK_SCRATCH.clear()
+        found = _CHUNK_SCRATCH[key] = _ChunkScratch(key, f"#{k}" if k else "")
+    return found
 
 
 def _forward_rows(x, w, b, relu, g, y) -> None:

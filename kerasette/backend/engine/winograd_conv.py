@@ -206,6 +206,41 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
 def conv_call(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None):
     """:func:`conv`'s kernel call, its arguments made (scratch arrays included), to be made
     later (`kerasette.backend.parallel.map_prepared`): a ``functools.partial``."""
+    chunk, tiles_h, tiles_w, v, mm, res = _layout(("conv", x.shape, u.shape, y.shape, x.dtype, y.dtype,
+                                                    block_bytes, residual is None), scratch,
+                                                   lambda: _conv_layout(x, u, y, scratch, block_bytes, residual))
+    bias = u[0, 0] if b is None else b
+    if residual is not None:
+        res = residual.copy() if np.may_share_memory(residual, y) else residual
+    return functools.partial(chunk, x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res,
+                             residual is not None, relu)
+
+
+#: Layouts kept by :func:`_layout` (at most `MAX_LAYOUTS`; cleared when full).
+_LAYOUTS: dict[tuple, tuple] = {}
+MAX_LAYOUTS = 1024
+
+
+def _layout(key: tuple, scratch, make) -> tuple:
+    """``make()``: a call maker's kernel choice, tiling and scratch views, which depend on the
+    shapes, dtypes and settings in ``key`` and on whose scratch it is, never on the arrays'
+    values; kept per ``key`` and ``scratch.key`` (`algorithms._chunk_scratch`: the calling
+    thread and chunk) and made anew for a scratch without a key. Making one took a Winograd
+    chunk 4-5 us of the calling thread's Python (five scratch look-ups), every dispatch."""
+    owner = getattr(scratch, "key", None)
+    if owner is None:
+        return make()
+    key = (owner, *key)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        if len(_LAYOUTS) >= MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        found = _LAYOUTS[key] = make()
+    return found
+
+
+def _conv_layout(x, u, y, scratch, block_bytes, residual) -> tuple:
+    """:func:`conv_call`'s (chunk kernel, tiles_h, tiles_w, V, M, the no-residual stand-in or None)."""
     if _fused(u.shape[1], u.shape[2], x.dtype):
         tiles_h, tiles_w = -(-y.shape[1] // 4), -(-y.shape[2] // 4)
         v, mm = _group(u.shape[1], u.shape[2], x.dtype, scratch, FUSED_GROUP,
@@ -219,16 +254,11 @@ def conv_call(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=
             chunk = _wino.conv_chunk_v if vectors else _wino.conv_chunk
         else:
             chunk = _wino.conv_chunk_v_res if vectors else _wino.conv_chunk_res
-    bias = u[0, 0] if b is None else b
-    if residual is None:
-        # never read, but the vectorised loops check at run time that the arrays they read and
-        # write do not overlap, and fall back to scalar code when they do: y itself there made
-        # the loops' output transform twice as slow. An untouched scratch array costs no memory.
-        res = scratch("wino_no_residual", y.shape, y.dtype)
-    else:
-        res = residual.copy() if np.may_share_memory(residual, y) else residual
-    return functools.partial(chunk, x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res,
-                             residual is not None, relu)
+    # never read, but the vectorised loops check at run time that the arrays they read and write
+    # do not overlap, and fall back to scalar code when they do: y itself there made the loops'
+    # output transform twice as slow. An untouched scratch array costs no memory.
+    res = scratch("wino_no_residual", y.shape, y.dtype) if residual is None else None
+    return chunk, tiles_h, tiles_w, v, mm, res
 
 
 def fewer_tiles_adjoint(in_hw, out_hw) -> bool:
@@ -262,7 +292,9 @@ def input_grad_calls(dy, ut, pads, dx, scratch, block_bytes) -> tuple:
     """:func:`input_grad`'s calls, their arguments made (`kerasette.backend.parallel.map_prepared`):
     zeroing ``dx``, then the kernel's."""
     chans, cout = ut.shape[2], ut.shape[1]
-    tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], dy.shape[0], chans, cout, dy.dtype, scratch, block_bytes)
+    tiles_h, tiles_w, v, dm = _layout(("input_grad", dy.shape, ut.shape, dy.dtype, block_bytes), scratch,
+                                      lambda: _blocks(dy.shape[1:3], dy.shape[0], chans, cout, dy.dtype, scratch,
+                                                      block_bytes))
     return (functools.partial(dx.fill, 0),
             functools.partial(_wino.input_grad_chunk, dy, ut, dx, dm, v, tiles_h, tiles_w, pads[0], pads[2]))
 
@@ -282,15 +314,22 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
 
 def _weight_grad_call(dy, x, du, pads, scratch, block_bytes):
     """:func:`weight_grad`'s kernel call into ``du``, its arguments made."""
+    chunk, tiles_h, tiles_w, v, dm = _layout(("weight_grad", dy.shape, x.shape, x.dtype, block_bytes), scratch,
+                                             lambda: _weight_grad_layout(dy, x, scratch, block_bytes))
+    return functools.partial(chunk, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+
+
+def _weight_grad_layout(dy, x, scratch, block_bytes) -> tuple:
+    """:func:`_weight_grad_call`'s (chunk kernel, tiles_h, tiles_w, V, dM)."""
     chans, cout = x.shape[3], dy.shape[3]
     if _fused(chans, cout, x.dtype):
         tiles_h, tiles_w = -(-dy.shape[1] // 4), -(-dy.shape[2] // 4)
         v, dm = _group(chans, cout, x.dtype, scratch, FUSED_GRAD_GROUP)
-        return functools.partial(_wino.weight_grad_chunk_fused, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+        return _wino.weight_grad_chunk_fused, tiles_h, tiles_w, v, dm
     tiles_h, tiles_w, v, dm = _blocks(dy.shape[1:3], x.shape[0], chans, cout, x.dtype, scratch,
                                       block_bytes)
     chunk = _wino.weight_grad_chunk_v if _vector_side(chans, cout, x.dtype) else _wino.weight_grad_chunk
-    return functools.partial(chunk, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+    return chunk, tiles_h, tiles_w, v, dm
 
 
 def kernel_grad_calls(dy, x, pads, scratch, block_bytes) -> tuple[tuple, np.ndarray]:
