@@ -335,6 +335,19 @@ def batch_normalization(x, gamma, beta, axes, epsilon: float, mean=None, varianc
     return apply(InferenceBatchNorm(axes, epsilon, relu), x, gamma, beta, mean, variance), None, None
 
 
+def inference_batch_normalization_array(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                                        variance: np.ndarray, axes: tuple[int, ...], epsilon: float,
+                                        relu: bool = False) -> np.ndarray:
+    """`InferenceBatchNorm`'s forward pass on arrays, with no op made and nothing recorded: an
+    eager inference call that no gradient can reach (the layer's, under ``no_grad``). The same
+    kernel calls, so the same bits; ``axes`` sorted and non-negative."""
+    view = _engine().channel_view(x.shape, axes) if x.size else None
+    if view is None or not gamma.shape == beta.shape == mean.shape == variance.shape:
+        return InferenceBatchNorm(axes, epsilon, relu).forward(x, gamma, beta, mean, variance)
+    tiled = _engine().inference_numbers(view, gamma, beta, mean, variance, epsilon, x.dtype)
+    return view.affine(view.of(x), *tiled, relu=relu, tiled=True).reshape(x.shape)
+
+
 def inference_scale_shift(gamma, beta, mean, variance, epsilon: float, dtype):
     """Batch normalization with given statistics as ``x * scale + shift``:
     ``scale = gamma / sqrt(variance + epsilon)``, ``shift = beta - mean * scale`` (tensors of

@@ -20,8 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from kerasette import activations, initializers
-from kerasette.backend import ops
-from kerasette.backend.ops.normalization import inference_scale_shift, update_moving_statistics
+from kerasette.backend import ops, state
+from kerasette.backend.ops.normalization import (
+    inference_batch_normalization_array,
+    inference_scale_shift,
+    update_moving_statistics,
+)
+from kerasette.backend.tensor import Tensor
 from kerasette.layers.core import reject_unsupported
 from kerasette.layers.input_spec import InputSpec
 from kerasette.layers.legacy import keras_layer
@@ -102,6 +107,16 @@ class BatchNormalization(ScaleAndOffset):
                                     axis_names={a: "normalized axis" for a in axes})
         self.built = True
 
+    def run(self, inputs, training=False, mask=None, **kwargs):
+        if (not training or not self.trainable) and mask is None and not kwargs and type(inputs) is Tensor \
+                and not state.grad_mode.is_enabled() and type(self).call is BatchNormalization.call \
+                and not self.__dict__.get("_call_losses"):
+            # eager inference with nothing recorded (layers_bench's rows, a user's loop under no_grad):
+            # `Layer.run`'s bookkeeping is for calls that may add losses or take masks; none here
+            self.check_input_once(inputs.shape)
+            return self._infer(inputs.data, self._reduced(), False)
+        return super().run(inputs, training, mask, **kwargs)
+
     def call(self, inputs, training=None, mask=None):
         return self._normalize(inputs, self._reduced(), training, mask=self._check_mask(inputs, mask))
 
@@ -148,10 +163,20 @@ class BatchNormalization(ScaleAndOffset):
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
             return y
+        if not state.grad_mode.is_enabled() and isinstance(x, Tensor):  # eager, nothing recorded: no op
+            return self._infer(x.data, reduce, relu)
         # the moving statistics as they are: variables that take no gradient, wrapped by nothing
         y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, self.moving_mean,
                                           self.moving_variance, relu=relu)
         return y
+
+    def _infer(self, x: np.ndarray, reduce: tuple[int, ...], relu: bool) -> Tensor:
+        """Inference on the array ``x`` with nothing recorded: the kernels of the op, without it."""
+        gamma, beta = self.gamma, self.beta
+        return Tensor(inference_batch_normalization_array(
+            x, gamma.data if gamma is not None else np.ones(self.moving_mean.shape, x.dtype),
+            beta.data if beta is not None else np.zeros(self.moving_mean.shape, x.dtype), self.moving_mean.data,
+            self.moving_variance.data, reduce, self.epsilon, relu))
 
     def inference_affine_axis(self) -> tuple[int, int] | None:
         """``(axis, ndim)`` when in inference this layer is ``x * scale + shift`` along one axis
