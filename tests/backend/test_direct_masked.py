@@ -25,8 +25,10 @@ MASKED_CASES = [
     (2, 9, 10, 5, 16, (5, 5), (1, 1), "same", True),  # 125 taps: the last group partial
 ]
 
-#: the split kernel's cases: the pointwise layer of SeparableConv2D (issue 14's row) besides
-SPLIT_CASES = MASKED_CASES + [(2, 8, 9, 64, 64, (1, 1), (1, 1), "valid", False)]
+#: the split kernel's cases: the pointwise layer of SeparableConv2D (issue 14's row) and a
+#: strided one without a ReLU (its bands of rows wrap by whole strided rows) besides
+SPLIT_CASES = MASKED_CASES + [(2, 8, 9, 64, 64, (1, 1), (1, 1), "valid", False),
+                              (2, 13, 11, 3, 32, (3, 3), (2, 2), "same", False)]
 #: The split kernel's cases at this machine's vector width: output channels in whole pairs of
 #: vectors (the narrower-vector run checks the others at its own width).
 SPLIT_HERE = [(case, dtype) for case in SPLIT_CASES for dtype in (np.float32, np.float64)
