@@ -29,6 +29,7 @@ class Case:
         make: rng -> list of input arrays.
         reference: the expected output from the arrays (None: tested separately).
         wrt: indices of the inputs to check gradients for (None: every float input).
+        eps: the central differences' step (None: `tests.helpers.EPS`).
     """
 
     id: str
@@ -37,6 +38,7 @@ class Case:
     make: Callable
     reference: Callable | None
     wrt: list[int] | None = None
+    eps: float | None = None
 
 
 def _normal(*shapes):
