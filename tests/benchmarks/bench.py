@@ -159,7 +159,7 @@ def torch_isa(torch_python: str, env: dict | None = None) -> str:
     out = subprocess.run([torch_python, "-c", _TORCH_CONV], capture_output=True, text=True, cwd=ROOT,
                          env=dict(env if env is not None else os.environ, ONEDNN_VERBOSE="1")).stdout
     aten = next((line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("ATen ")), "?")
-    kernels = sorted({word.split(",")[0] for line in out.splitlines() if "convolution" in line
+    kernels = sorted({word for line in out.splitlines() if "convolution" in line
                       for word in line.split(",") if word.startswith("jit:") and word != "jit:uni"})
     return f"ATen {aten}, oneDNN convolutions {' '.join(kernels) or '?'}"
 

@@ -206,11 +206,17 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
 def conv_call(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None):
     """:func:`conv`'s kernel call, its arguments made (scratch arrays included), to be made
     later (`kerasette.backend.parallel.map_prepared`): a ``functools.partial``."""
-    chunk, tiles_h, tiles_w, v, mm, res = _layout(("conv", x.shape, u.shape, y.shape, x.dtype, y.dtype,
-                                                    block_bytes, residual is None), scratch,
-                                                   lambda: _conv_layout(x, u, y, scratch, block_bytes, residual))
+    chunk, tiles_h, tiles_w, v, mm = _layout(("conv", x.shape, u.shape, y.shape, x.dtype, y.dtype,
+                                              block_bytes, residual is None), scratch,
+                                             lambda: _conv_layout(x, u, y, scratch, block_bytes, residual))
     bias = u[0, 0] if b is None else b
-    if residual is not None:
+    if residual is None:
+        # never read, but the vectorised loops check at run time that the arrays they read and
+        # write do not overlap, and fall back to scalar code when they do: y itself there made the
+        # loops' output transform twice as slow. An untouched scratch array costs no memory. Not
+        # kept in the layout: a kept one would outlive the scratch's replacement by a larger one.
+        res = scratch("wino_no_residual", y.shape, y.dtype)
+    else:
         res = residual.copy() if np.may_share_memory(residual, y) else residual
     return functools.partial(chunk, x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res,
                              residual is not None, relu)
@@ -240,7 +246,7 @@ def _layout(key: tuple, scratch, make) -> tuple:
 
 
 def _conv_layout(x, u, y, scratch, block_bytes, residual) -> tuple:
-    """:func:`conv_call`'s (chunk kernel, tiles_h, tiles_w, V, M, the no-residual stand-in or None)."""
+    """:func:`conv_call`'s (chunk kernel, tiles_h, tiles_w, V, M)."""
     if _fused(u.shape[1], u.shape[2], x.dtype):
         tiles_h, tiles_w = -(-y.shape[1] // 4), -(-y.shape[2] // 4)
         v, mm = _group(u.shape[1], u.shape[2], x.dtype, scratch, FUSED_GROUP,
@@ -254,11 +260,7 @@ def _conv_layout(x, u, y, scratch, block_bytes, residual) -> tuple:
             chunk = _wino.conv_chunk_v if vectors else _wino.conv_chunk
         else:
             chunk = _wino.conv_chunk_v_res if vectors else _wino.conv_chunk_res
-    # never read, but the vectorised loops check at run time that the arrays they read and write
-    # do not overlap, and fall back to scalar code when they do: y itself there made the loops'
-    # output transform twice as slow. An untouched scratch array costs no memory.
-    res = scratch("wino_no_residual", y.shape, y.dtype) if residual is None else None
-    return chunk, tiles_h, tiles_w, v, mm, res
+    return chunk, tiles_h, tiles_w, v, mm
 
 
 def fewer_tiles_adjoint(in_hw, out_hw) -> bool:
