@@ -4,6 +4,8 @@ kernels are first imported, handed its list at the first listed compile, gone wh
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -91,3 +93,31 @@ def test_a_helper_without_a_list_leaves(monkeypatch, tmp_path):
     _ahead._helper(os.getppid())
     assert 0.2 <= time.monotonic() - start < 5
     assert not list(tmp_path.glob("kerasette-ahead-*.done"))
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_helper_ends_with_its_parent_even_in_a_long_task():
+    """A process that runs `_exit_with` for its parent and then sleeps for a minute (as a long
+    compile) ends with its parent (within 5 s here; it would sleep on for the minute without)."""
+    child = ("import os, time; from kerasette.backend.kernels import _ahead; "
+             "_ahead._exit_with(os.getppid()); print(os.getpid(), flush=True); time.sleep(60)")
+    parent = ("import subprocess, sys; "
+              f"p = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True); "
+              "print(p.stdout.readline().strip(), flush=True)")
+    root = str(Path(_ahead.__file__).resolve().parents[3])
+    env = dict(os.environ, PYTHONPATH=root, KERASETTE_COMPILE_AHEAD="0")
+    out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, env=env, timeout=60)
+    helper = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 5
+    while not _gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _gone(helper)

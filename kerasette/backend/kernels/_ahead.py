@@ -83,7 +83,9 @@ for name, folder in (("kerasette", {package!r}), ("kerasette.backend", {backend!
         module = types.ModuleType(name)
         module.__path__ = [folder]
         sys.modules[name] = module
-from kerasette.backend.kernels import _jit, _ahead
+from kerasette.backend.kernels import _ahead
+_ahead._exit_with({parent})
+from kerasette.backend.kernels import _jit
 _ahead._helper({parent})
 """
 
@@ -446,6 +448,29 @@ def write_signatures(groups: list[list], path: Path | None = None) -> None:
 
     path = SIGNATURES if path is None else path
     path.write_text(json.dumps({"numba": numba.__version__, "kernels": rows}, indent=0) + "\n")
+
+
+#: how often the helper checks that its parent is still running, in seconds
+PARENT_POLL_SECONDS = 0.01
+
+
+def _exit_with(parent: int) -> None:
+    """Ends this process (the helper) as soon as ``parent`` has ended, even in the middle of a
+    compile (a thread checks every `PARENT_POLL_SECONDS`).
+
+    Why: a kernel left unfinished is of no use to a process that has ended, and the helper would
+    otherwise finish it (up to a second of CPU) at the same time as whatever runs next on the
+    machine. numba writes each cache file whole (to a temporary file it then renames), and an
+    index entry whose data file is missing is compiled again, so an end in the middle leaves no
+    broken entry. `_helper` also checks between kernels.
+    """
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kerasette-ahead-parent", daemon=True).start()
 
 
 def _helper(parent: int) -> None:
