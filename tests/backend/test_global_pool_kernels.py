@@ -169,3 +169,13 @@ def test_a_thread_takes_its_own_range_from_the_front_then_the_others_from_the_ba
     assert [take(claims, 2, 10) for _ in range(3)] == [7, 3, 2]  # range 2's rest, then range 0's end
     assert [take(claims, 0, 10) for _ in range(3)] == [0, 1, -1]
     assert take(claims, 1, 10) == -1
+
+
+def test_backward_takes_its_own_range_from_the_back_then_the_others_from_the_front():
+    """`_take_segment_toward` with ``backward``: 10 segments in ranges 0-3, 4-6, 7-9."""
+    take = numba.njit(lambda claims, me, total: kernels._take_segment_toward(claims, me, total, True))
+    claims = np.zeros(3, np.int64)
+    assert [take(claims, 1, 10) for _ in range(5)] == [6, 5, 4, 7, 8]  # its own range, then range 2's front
+    assert [take(claims, 2, 10) for _ in range(3)] == [9, 0, 1]  # range 2's rest, then range 0's front
+    assert [take(claims, 0, 10) for _ in range(3)] == [3, 2, -1]
+    assert take(claims, 1, 10) == -1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from kerasette.backend.kernels._jit import kernel
 from kerasette.backend.kernels.normalization_passes import _ticks, _unclaimed
-from kerasette.backend.kernels.pool import _take_segment, global_avgpool_mean, global_avgpool_sums
+from kerasette.backend.kernels.pool import _take_segment_toward, global_avgpool_mean, global_avgpool_sums
 from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
 
 #: ``state``'s cells: pool threads started, pool threads left, the last one's time of leaving
@@ -34,7 +34,7 @@ STARTED, LEFT, LEFT_AT, SUMMED, MEANS = range(5)
 STATE_CELLS = 5
 
 
-def _global_avgpool_ordered(x, k, rows, claims, state, me, reserve, wait, grace, sums, y):
+def _global_avgpool_ordered(x, k, rows, claims, state, me, reserve, wait, grace, backward, sums, y):
     """Global average pooling of ``x`` ((N, S, C), segments of ``k`` a image and ``rows`` rows
     as `pool.global_avgpool_sums` takes them) by the threads that call this at once: segment
     sums into ``sums`` ((N * k, C) float64), then ``y`` ((N, C)) from them in the calling thread
@@ -47,6 +47,8 @@ def _global_avgpool_ordered(x, k, rows, claims, state, me, reserve, wait, grace,
         reserve: segments a pool thread leaves to the calling thread.
         wait, grace: ticks (`normalization_passes._ticks`) the calling thread waits at most for
             the others, and after the last one left.
+        backward: each thread takes its own range's segments last one first
+            (`pool._take_segment_toward`); each segment is still read and summed front to back.
     """
     total = sums.shape[0]
     if me != 0:
@@ -54,7 +56,7 @@ def _global_avgpool_ordered(x, k, rows, claims, state, me, reserve, wait, grace,
     while True:
         if me != 0 and _unclaimed(claims, total) <= reserve:
             break
-        p = _take_segment(claims, me, total)
+        p = _take_segment_toward(claims, me, total, backward)
         if p < 0:
             break
         global_avgpool_sums(x, k, rows, p, p + 1, sums)

@@ -317,16 +317,24 @@ def _take_segment(claims, me, total):
     back (high 32 bits): one atomic add takes a segment and reads both counts, and the take is
     good while their sum before it is under the range's size, so no segment is taken twice.
     """
+    return _take_segment_toward(claims, me, total, False)
+
+
+@inline
+def _take_segment_toward(claims, me, total, backward):
+    """`_take_segment`, or with ``backward`` true the other way round: a thread takes its own
+    range's segments from the back (its last one first), then the others' from their front."""
     parts = claims.shape[0]
     base, extra = total // parts, total % parts
     for step in range(parts):
         r = (me + step) % parts
         size = base + (1 if r < extra else 0)
-        old = fetch_add(claims, r, 1 if step == 0 else 1 << 32)
+        from_back = (step != 0) != backward
+        old = fetch_add(claims, r, (1 << 32) if from_back else 1)
         front, back = old & 0xFFFFFFFF, old >> 32
         if front + back < size:
             start = r * base + min(r, extra)
-            return start + front if step == 0 else start + size - 1 - back
+            return start + size - 1 - back if from_back else start + front
     return -1
 
 
