@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from kerasette.backend import ops
+from kerasette.backend import ops, state
 from kerasette.backend.config import normalize_data_format
-from kerasette.backend.ops.pooling import global_average_pool2d
+from kerasette.backend.ops.pooling import global_average_pool2d, global_average_pool2d_array
+from kerasette.backend.tensor import Tensor
 from kerasette.layers.base import Layer
 from kerasette.layers.image_input import (
     TO_CHANNELS_FIRST,
@@ -159,12 +160,30 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         (None, 8)
     """
 
+    def run(self, inputs, training=False, mask=None, **kwargs):
+        if mask is None and not kwargs and isinstance(inputs, Tensor) and not state.grad_mode.is_enabled() \
+                and type(self).call is _GlobalPooling2D.call and type(self).reduce is GlobalAveragePooling2D.reduce \
+                and not self.__dict__.get("_call_losses"):
+            # an eager call with nothing recorded (layers_bench's forward rows, a user's loop under
+            # no_grad): straight to the kernels, without `Layer.run`'s bookkeeping (for calls that may
+            # add losses or take masks) or an op (~20 us a call of Python that runs with the caches
+            # cold after the pass)
+            self.check_input_once(inputs.shape)
+            channels_last = self.data_format == "channels_last"
+            y = global_average_pool2d_array(inputs.data, channels_last)
+            return Tensor(y.reshape(_kept_shape(y.shape, channels_last)) if self.keepdims else y)
+        return super().run(inputs, training, mask, **kwargs)
+
     def reduce(self, x, axes, keepdims):
         y = global_average_pool2d(x, "channels_last" if axes == (1, 2) else "channels_first")
         if keepdims:
-            shape = (y.shape[0], 1, 1, y.shape[1]) if axes == (1, 2) else (y.shape[0], y.shape[1], 1, 1)
-            y = ops.reshape(y, shape)
+            y = ops.reshape(y, _kept_shape(y.shape, axes == (1, 2)))
         return y
+
+
+def _kept_shape(shape: tuple[int, int], channels_last: bool) -> tuple[int, int, int, int]:
+    """The 4-D shape of global pooling's (N, C) output ``shape`` with ``keepdims``."""
+    return (shape[0], 1, 1, shape[1]) if channels_last else (shape[0], shape[1], 1, 1)
 
 
 @keras_layer(aliases=("GlobalMaxPool2D",), keras1=IMAGE_KERAS1)

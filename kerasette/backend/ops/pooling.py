@@ -66,10 +66,7 @@ class GlobalAvgPool2D(Op):
 
     def forward(self, x):
         self.x_shape = x.shape
-        if self.channels_last:
-            return _pooling().global_avgpool2d_forward(x)
-        n, c, h, w = x.shape
-        return (x.reshape(n, c, h * w).sum(axis=2, dtype=np.float64) / (h * w)).astype(x.dtype)
+        return global_average_pool2d_array(x, self.channels_last)
 
     def backward(self, grad):
         if self.channels_last:
@@ -77,6 +74,15 @@ class GlobalAvgPool2D(Op):
         n, c, h, w = self.x_shape
         g = grad / grad.dtype.type(h * w)
         return (np.ascontiguousarray(np.broadcast_to(g[:, :, None, None], self.x_shape)),)
+
+
+def global_average_pool2d_array(x: np.ndarray, channels_last: bool = True) -> np.ndarray:
+    """`GlobalAvgPool2D`'s forward pass on the array ``x``, with no op and nothing recorded (the
+    layer's eager calls under ``no_grad``): (N, C), in ``x``'s dtype from float64 sums."""
+    if channels_last:
+        return _pooling().global_avgpool2d_forward(x)
+    n, c, h, w = x.shape
+    return (x.reshape(n, c, h * w).sum(axis=2, dtype=np.float64) / (h * w)).astype(x.dtype)
 
 
 def global_average_pool2d(x, data_format: str = "channels_last"):
