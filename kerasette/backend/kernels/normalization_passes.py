@@ -42,12 +42,14 @@ us instead of 20 was slower than either (the pool thread still held the GIL), 30
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import inline, kernel
+from kerasette.backend.kernels.folding import scale_and_shift
 from kerasette.backend.kernels.normalization import (
     affine_backward_rows,
     batch_norm_backward_coefficients,
@@ -293,8 +295,37 @@ def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reser
     _leave(state, _LEFT, me, wait, grace)
 
 
+def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, relu, width, bounds, cells, me,
+                                      reserve, wait, grace, y):
+    """Batch normalization at inference on the rows of ``width`` values that the C-contiguous
+    ``x`` and ``y`` are (any shape, the same for both): each thread makes the per-channel
+    ``scale`` and ``shift`` from the weights (`kernels.folding.scale_and_shift`, the numbers of
+    `engine.normalization.inference_numbers`: the same bits), repeated over the ``width / C``
+    copies of the channels, then maps its share of the pieces as `_affine_rows_shared` does,
+    clamped at 0 when ``relu``. Nothing is made before the threads start but ``y`` and ``cells``.
+
+    Args:
+        gamma, beta, mean, variance: (C,) of ``x``'s dtype; epsilon: a float, rounded to it.
+        bounds: as `_affine_rows_shared`; cells: (threads + 3,) int64 zeros: its ``claims``,
+        then its ``state``. The rest: as `_affine_rows_shared` takes them.
+    """
+    chans = gamma.shape[0]
+    numbers = np.empty((2, width), x.dtype)
+    given = np.empty(3, x.dtype)  # epsilon, 1 and the clamp in the dtype (as numpy's scalars round them)
+    given[0], given[1], given[2] = epsilon, 1.0, 0.0 if relu else np.nan
+    scale, shift = numbers[0], numbers[1]
+    scale_and_shift(gamma, beta, mean, variance, given[0], given[1], scale[:chans], shift[:chans])
+    for c in range(chans, width):
+        scale[c] = scale[c - chans]
+        shift[c] = shift[c - chans]
+    rows, threads = x.size // width, cells.size - 3
+    affine_rows_shared(x.reshape((rows, width)), scale, shift, given[2], bounds, cells[:threads], cells[threads:], me,
+                       reserve, wait, grace, y.reshape((rows, width)))
+
+
 batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
 batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
 affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
 affine_rows_shared = kernel(_affine_rows_shared)
+batch_norm_inference_rows_shared = kernel(_batch_norm_inference_rows_shared)
 read_ticks = kernel(_read_ticks)

@@ -36,6 +36,15 @@ def _engine():
     return engine
 
 
+def _inference():
+    inference = _modules.get("inference")
+    if inference is None:
+        from kerasette.backend.engine import normalization_inference as inference  # deferred: imports numba
+
+        _modules["inference"] = inference
+    return inference
+
+
 def _folding():
     folding = _modules.get("folding")
     if folding is None:
@@ -342,6 +351,9 @@ def inference_batch_normalization_array(x: np.ndarray, gamma: np.ndarray, beta: 
     eager inference call that no gradient can reach (the layer's, under ``no_grad``). The same
     kernel calls, so the same bits; ``axes`` sorted and non-negative."""
     view = _engine().channel_view(x.shape, axes) if x.size else None
+    rows = _inference()
+    if rows.takes(view, x, gamma, beta, mean, variance):  # one kernel call per thread, numbers and map
+        return rows.inference_rows(view, x, gamma, beta, mean, variance, epsilon, relu)
     if view is None or not gamma.shape == beta.shape == mean.shape == variance.shape:
         return InferenceBatchNorm(axes, epsilon, relu).forward(x, gamma, beta, mean, variance)
     tiled = _engine().inference_numbers(view, gamma, beta, mean, variance, epsilon, x.dtype)
