@@ -20,7 +20,9 @@ a dispatch's wall time exceeds its longest thread's; this says by what, from tim
   returning;
 * ``wall``, ``over``: the dispatch, and what it spends beyond its longest chunk;
 * ``csw``, ``wsw``: voluntary context switches (sleeps: nearly always on the GIL) of the caller
-  during the dispatch and of the worker during its chunk, means.
+  during the dispatch and of the worker during its chunk, means; ``ssw``, ``osw``: the caller's
+  in ``submit`` (it took the GIL back after the settle while the worker still ran Python) and in
+  its own chunk (it left a kernel while the worker held the GIL).
 
 Medians per dispatch in microseconds, then the sums per step of the medians' parts; then each
 site's wall time by the number of sleeps in the dispatch (what a sleep costs), and for chunks
@@ -101,13 +103,14 @@ class _Timeline:
                 def run():
                     if k:
                         record["wv0"] = _switches()
+                    else:
+                        record["cv0"] = _switches()
                     record[f"s{k}"] = now()
                     try:
                         return call()
                     finally:
                         record[f"e{k}"] = now()
-                        if k:
-                            record["wv1"] = _switches()
+                        record["wv1" if k else "cv1"] = _switches()
                 return run
 
             def prep(k, i, j):
@@ -125,9 +128,11 @@ class _Timeline:
         def submit(worker, task, settle_spins=None):
             record = timeline.current
             record["asleep"] = worker.sleeping
+            switches = _switches()
             record["sub_s"] = now()
             plain_submit(worker, task, settle_spins)
             record["sub_e"] = now()
+            record["ssw"] = _switches() - switches
 
         def take(worker, seen):
             timeline.current.setdefault("take", now())
@@ -153,7 +158,9 @@ class _Timeline:
 
 
 _PARTS = ("prep", "pub", "take", "w0", "sub", "c0", "own", "wrk", "last", "join", "tail", "wall", "over")
-_MEANS = ("csw", "wsw")  # voluntary switches per dispatch: the caller's, the worker's in its chunk
+#: voluntary switches per dispatch: the caller's, the worker's in its chunk, the caller's in submit
+#: (its take of the GIL after the settle) and in its own chunk (leaving a kernel or a call)
+_MEANS = ("csw", "wsw", "ssw", "osw")
 
 
 def _parts(r: dict) -> dict | None:
@@ -169,7 +176,8 @@ def _parts(r: dict) -> dict | None:
             "own": own * us, "wrk": wrk * us, "last": (r["e1"] - r["e0"]) * us,
             "join": (r["join_e"] - r["join_s"]) * us, "tail": (r["end"] - r["join_e"]) * us,
             "wall": wall * us, "over": (wall - max(own, wrk)) * us,
-            "csw": r["v1"] - r["v0"], "wsw": r.get("wv1", 0) - r.get("wv0", 0)}
+            "csw": r["v1"] - r["v0"], "wsw": r.get("wv1", 0) - r.get("wv0", 0),
+            "ssw": r.get("ssw", 0), "osw": r.get("cv1", 0) - r.get("cv0", 0)}
 
 
 def report_calls(records: list[dict], site: str) -> None:
