@@ -76,9 +76,10 @@ def test_same_bits_as_the_numbers_and_the_map_apart(shape, dtype, relu, threads)
     np.testing.assert_array_equal(y, _numpy(x, weights, 1e-3, relu))
 
 
+@pytest.mark.parametrize("backward", [False, True])
 @pytest.mark.parametrize("late", [False, True])
 @pytest.mark.parametrize("parts, reserve", [(2, 0), (2, 2), (3, 1)])
-def test_threads_share_the_pieces_whenever_they_start(parts, reserve, late):
+def test_threads_share_the_pieces_whenever_they_start(parts, reserve, late, backward):
     """The kernel called from ``parts`` Python threads at once, or one after the other (helpers
     that started too late find the pieces taken and return): every row mapped once, the bits of
     one thread alone."""
@@ -90,7 +91,7 @@ def test_threads_share_the_pieces_whenever_they_start(parts, reserve, late):
     y = np.full_like(x, np.nan)
 
     def call(me):
-        passes.batch_norm_inference_rows_shared(x, *weights, 1e-3, False, 64, bounds, cells, me, reserve, *LEAVE, y)
+        passes.batch_norm_inference_rows_shared(x, *weights, 1e-3, False, 64, bounds, cells, me, reserve, *LEAVE, backward, y)
 
     if late:
         for me in range(parts):
@@ -145,3 +146,31 @@ def test_output_like_is_an_aligned_writable_array_of_the_input_s_shape(shape, dt
         assert y.ctypes.data % 64 == 0 and not np.shares_memory(y, x)
         y[...] = 1.5
         assert y.sum() == 1.5 * x.size
+
+
+def test_pieces_alternate_direction_on_the_same_array_and_start_backward_on_a_new_one(monkeypatch):
+    monkeypatch.setattr(inference, "_LAST_READ", [None, True])
+    x, other = np.ones((4, 64), np.float32), np.ones((4, 64), np.float32)
+    assert [inference._read_backward(x) for _ in range(3)] == [True, False, True]
+    assert inference._read_backward(other) is True
+    assert inference._read_backward(x) is True  # another array came between
+    monkeypatch.setattr(inference, "READ_ORDER", "forward")
+    assert inference._read_backward(x) is False
+
+
+@pytest.mark.parametrize("order", ["forward", "backward", "alternate"])
+def test_every_order_gives_the_same_bits(order, monkeypatch):
+    monkeypatch.setattr(inference, "READ_ORDER", order)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 16, 16, 64)).astype("float32")
+    weights = _weights(64, "float32", seed=6)
+    view = bn.channel_view(x.shape, (0, 1, 2))
+    before = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        with parallel.parallel_settings(memory_bound_min=0):
+            results = [inference.inference_rows(view, x, *weights, 1e-3, False) for _ in range(3)]
+    finally:
+        parallel.set_num_threads(before)
+    for y in results:
+        np.testing.assert_array_equal(y, _numpy(x, weights, 1e-3, False))

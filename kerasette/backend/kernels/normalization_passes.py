@@ -63,7 +63,7 @@ from kerasette.backend.kernels.normalization import (
     channel_sums_rows,
     channel_sums_rows_relu,
 )
-from kerasette.backend.kernels.pool import _take_segment
+from kerasette.backend.kernels.pool import _take_segment, _take_segment_toward
 from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
 from kerasette.backend.memory import ALIGNMENT
 
@@ -283,13 +283,20 @@ def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reser
     `_leave` says (``state``: (3,) int64 zeros; ``wait``, ``grace``: its ticks). Once another
     thread has started, the calling thread leaves the last ``reserve`` pieces to it: the others
     map them while it goes on to the pool's join, rather than wait for it there."""
+    _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, False, y)
+
+
+@inline
+def _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, backward, y):
+    """`_affine_rows_shared`, each thread taking its own range's pieces last one first when
+    ``backward`` (`kernels.pool._take_segment_toward`)."""
     pieces = bounds.shape[0] - 1
     if me != 0:
         _store_release(state, _STARTED, 1)
     while True:
         if me == 0 and _load_acquire(state, _STARTED) != 0 and _unclaimed(claims, pieces) <= reserve:
             break
-        p = _take_segment(claims, me, pieces)
+        p = _take_segment_toward(claims, me, pieces, backward)
         if p < 0:
             break
         channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
@@ -297,13 +304,13 @@ def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reser
 
 
 def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, relu, width, bounds, cells, me,
-                                      reserve, wait, grace, y):
+                                      reserve, wait, grace, backward, y):
     """Batch normalization at inference on the rows of ``width`` values that the C-contiguous
     ``x`` and ``y`` are (any shape, the same for both): each thread makes the per-channel
     ``scale`` and ``shift`` from the weights (`kernels.folding.scale_and_shift`, the numbers of
     `engine.normalization.inference_numbers`: the same bits), repeated over the ``width / C``
     copies of the channels, then maps its share of the pieces as `_affine_rows_shared` does,
-    clamped at 0 when ``relu``. Nothing is made before the threads start but ``y`` and ``cells``.
+    clamped at 0 when ``relu`` (with ``backward``, each thread its own range's last piece first). Nothing is made before the threads start but ``y`` and ``cells``.
 
     Args:
         gamma, beta, mean, variance: (C,) of ``x``'s dtype; epsilon: a float, rounded to it.
@@ -320,8 +327,8 @@ def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, r
         scale[c] = scale[c - chans]
         shift[c] = shift[c - chans]
     rows, threads = x.size // width, cells.size - 3
-    affine_rows_shared(x.reshape((rows, width)), scale, shift, given[2], bounds, cells[:threads], cells[threads:], me,
-                       reserve, wait, grace, y.reshape((rows, width)))
+    _map_shared(x.reshape((rows, width)), scale, shift, given[2], bounds, cells[:threads], cells[threads:], me,
+                reserve, wait, grace, backward, y.reshape((rows, width)))
 
 
 def _output_like(x):
