@@ -25,10 +25,12 @@ MASKED_CASES = [
     (2, 9, 10, 5, 16, (5, 5), (1, 1), "same", True),  # 125 taps: the last group partial
 ]
 
-#: the split kernel's cases: the pointwise layer of SeparableConv2D (issue 14's row) and a
-#: strided one without a ReLU (its bands of rows wrap by whole strided rows) besides
+#: the split kernel's cases: the pointwise layer of SeparableConv2D (issue 14's row), a
+#: strided one without a ReLU (its bands of rows wrap by whole strided rows) and ResNet-20's
+#: 32 -> 64 3x3 stride 2 layer (288 taps: `direct_conv.MAX_WINDOW_GRAD_TAPS` on AVX2) besides
 SPLIT_CASES = MASKED_CASES + [(2, 8, 9, 64, 64, (1, 1), (1, 1), "valid", False),
-                              (2, 13, 11, 3, 32, (3, 3), (2, 2), "same", False)]
+                              (2, 13, 11, 3, 32, (3, 3), (2, 2), "same", False),
+                              (2, 16, 16, 32, 64, (3, 3), (2, 2), "same", False)]
 #: The split kernel's cases at this machine's vector width: output channels in whole pairs of
 #: vectors (the narrower-vector run checks the others at its own width).
 SPLIT_HERE = [(case, dtype) for case in SPLIT_CASES for dtype in (np.float32, np.float64)
@@ -140,6 +142,11 @@ def test_narrower_vectors_give_the_same_bits(cpu, features, tmp_path):
         "            check_split(case, t)\n"
         "        except pytest.skip.Exception:\n"
         "            pass\n"
+        # ResNet-20's 32 -> 64 3x3 stride 2 kernel gradient (288 taps) is direct with AVX2's vectors
+        "from kerasette.backend.engine import algorithms, geometry\n"
+        "from kerasette.backend.kernels import simd\n"
+        "g = geometry.conv_geometry((2, 16, 16, 32), (3, 3, 32, 64), (2, 2), 'same', np.float32)\n"
+        "assert (algorithms.choose('kernel_grad', g).name == 'direct') == (simd.VECTOR_BYTES >= 32)\n"
     )
     run_with_narrower_vectors(body, cpu, features, tmp_path)
 

@@ -67,14 +67,16 @@ POINTWISE_FORWARD = simd.VECTOR_BYTES == 64
 MAX_WINDOW_TAPS = 288
 
 #: The kernel gradient's :data:`MAX_WINDOW_TAPS` beyond :data:`MAX_WINDOW_GRAD_TAPS_ALWAYS` taps:
-#: 288 with AVX-512's 32 vector registers where the output rows hold at least
+#: 288 with AVX-512 or AVX2 vectors where the output rows hold at least
 #: :data:`MIN_WINDOW_GRAD_WIDTH` pixels, else no further. 2 threads, float32, batch 32, ms, kernel
 #: gradient alone / the layer's whole backward pass (bias gradient, phases' input gradient), direct
 #: vs GEMM: 32 -> 64 3x3 stride 2 at 16x16 (8-pixel rows), AVX-512 0.46-0.47 / 0.88-0.95 vs
 #: 0.47-0.48 / 0.97-1.01 (the direct kernel gradient takes the bias gradient in its pass), AVX2
-#: 0.67-0.73 / 1.30-1.38 vs 0.56-0.57 / 1.24-1.30; at 8x8 (4-pixel rows) AVX-512 0.16-0.18 /
-#: 0.36-0.39 vs 0.14-0.16 / 0.29-0.33.
-MAX_WINDOW_GRAD_TAPS = 288 if simd.VECTOR_BYTES == 64 else 144
+#: 0.67-0.73 / 1.30-1.38 vs 0.56-0.57 / 1.24-1.30 before the AVX2 kernel gradient stored once per
+#: band of rows (bf22d74); since, 0.54-0.58 / 0.92-0.97 vs 0.61-0.63 / 1.11-1.12
+#: (strided_convs.py --avx2), a ResNet-20 training step 51.0 -> 49.9 and 51.6 -> 50.8 ms; at 8x8
+#: (4-pixel rows) AVX-512 0.16-0.18 / 0.36-0.39 vs 0.14-0.16 / 0.29-0.33.
+MAX_WINDOW_GRAD_TAPS = 288 if simd.VECTOR_BYTES >= 32 else 144
 
 #: Taps up to which the kernel gradient of a window kernel is direct on every machine and width.
 MAX_WINDOW_GRAD_TAPS_ALWAYS = 144
