@@ -137,17 +137,6 @@ def test_weights_written_in_place_are_read_at_the_next_call():
     assert not np.array_equal(first, second)
 
 
-@pytest.mark.parametrize("shape, dtype", [((32, 32, 32, 64), "float32"), ((3, 5), "float64"), ((7,), "float32")])
-def test_output_like_is_an_aligned_writable_array_of_the_input_s_shape(shape, dtype):
-    x = np.zeros(shape, dtype)
-    for _ in range(3):  # new memory each time
-        y = passes.output_like(x)
-        assert y.shape == x.shape and y.dtype == x.dtype and y.flags.c_contiguous and y.flags.writeable
-        assert y.ctypes.data % 64 == 0 and not np.shares_memory(y, x)
-        y[...] = 1.5
-        assert y.sum() == 1.5 * x.size
-
-
 def test_pieces_alternate_direction_on_the_same_array_and_start_backward_on_a_new_one(monkeypatch):
     monkeypatch.setattr(inference, "_LAST_READ", [None, True])
     x, other = np.ones((4, 64), np.float32), np.ones((4, 64), np.float32)

@@ -16,8 +16,9 @@ huge-page advice 2; a numpy scalar such as ``np.float32(epsilon)``: 1.4 us even 
 in a 32x32x32x64 layer call (native, two threads), the calling thread entered its kernel 53 us
 after the call began, 8.5 of them in the numbers' call and its arrays. Here the epsilon, the 1 and
 the clamp are rounded to the dtype in the kernel, the input and the output are passed in their own
-shape (the kernel sees them as rows): no reshape either side, and the output is allocated in one
-numba call (`kernels.normalization_passes.output_like`) where numpy's aligned allocation took three.
+shape (the kernel sees them as rows): no reshape either side. (The output allocated by numba's
+runtime instead, one call without numpy's huge-page advice, measured 4 us faster at 32x32x32x64
+but up to 25 us slower at 8x112x112x64 in some processes: its memory then on 4 KB pages, likely.)
 
 The threads take their pieces in the order that finds first what their cores' L2 still holds
 (`_read_backward`, as global average pooling does: `engine.pooling`), for arrays of up to
@@ -31,7 +32,7 @@ import weakref
 
 import numpy as np
 
-from kerasette.backend import parallel
+from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.engine.normalization import MAP_RESERVE, ChannelView, leave_ticks
 from kerasette.backend.kernels import normalization_passes as _passes
@@ -53,7 +54,8 @@ def inference_rows(view: ChannelView, x: np.ndarray, gamma: np.ndarray, beta: np
     """``max(x * scale + shift, 0 if relu)`` per channel of ``x`` (whose rows view is ``view``)
     as a new array of ``x``'s shape, the numbers made from the four (C,) arrays in the kernel
     (see the module docstring; `takes` says when this applies)."""
-    y = _passes.output_like(x)
+    raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # numpy advises huge pages (module docstring)
+    y = np.ndarray(x.shape, x.dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
     threads = parallel.num_threads()
     parts = threads if threads > 1 and view.size >= min(PASS_MIN, parallel.memory_bound_min()) else 1
     head = (x, gamma, beta, mean, variance, float(epsilon), bool(relu), view.shape[1], view._map_bounds(),

@@ -65,7 +65,6 @@ from kerasette.backend.kernels.normalization import (
 )
 from kerasette.backend.kernels.pool import _take_segment, _take_segment_toward
 from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
-from kerasette.backend.memory import ALIGNMENT
 
 #: ``state``'s cells: reduction pieces done, per-channel numbers ready, the calling thread has
 #: left (then its time: `_leave`).
@@ -331,21 +330,9 @@ def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, r
                 reserve, wait, grace, backward, y.reshape((rows, width)))
 
 
-def _output_like(x):
-    """An uninitialised C-contiguous array of ``x``'s shape and dtype whose data starts at a
-    multiple of `memory.ALIGNMENT` bytes (as `memory.empty_aligned`), allocated by numba's
-    runtime: one call where numpy's took three (the allocation, the address, the view), and no
-    huge-page advice (numpy asks the kernel for it on every array of 4 MB or more: a system call).
-    Its ``base`` is numba's memory record rather than a numpy array."""
-    raw = np.empty(x.size + ALIGNMENT // x.itemsize, x.dtype)
-    start = (-raw.ctypes.data % ALIGNMENT) // x.itemsize
-    return raw[start:start + x.size].reshape(x.shape)
-
-
 batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
 batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
 affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
 affine_rows_shared = kernel(_affine_rows_shared)
 batch_norm_inference_rows_shared = kernel(_batch_norm_inference_rows_shared)
 read_ticks = kernel(_read_ticks)
-output_like = kernel(_output_like)
