@@ -15,8 +15,10 @@ from tests.backend.narrower_vectors import NARROWER_CPUS, run_with_narrower_vect
 G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
 
-# (C, F): whole vectors of pairs, a tail shorter than a vector, fewer pairs than a vector
-SHAPES = [(16, 16), (64, 64), (20, 24), (3, 5), (1, 1)]
+# (C, F): whole vectors of pairs; whole vectors and a tail, which the kernels take as a last vector
+# overlapping the one before (21 and 45 pairs: 16 + 5 and 32 + 13 float32, 16 + 5 and 40 + 5
+# float64); fewer pairs than a vector (padded copies)
+SHAPES = [(16, 16), (64, 64), (20, 24), (3, 7), (5, 9), (3, 5), (1, 1)]
 TOLERANCE = {np.float32: 1e-6, np.float64: 1e-14}
 
 
