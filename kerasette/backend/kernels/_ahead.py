@@ -226,6 +226,9 @@ def _launch() -> tuple[subprocess.Popen, Path] | None:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         return None
+    # at this process's normal end, the helper ends at once rather than when its watch notices
+    # (see `_exit_with`): a kernel it is compiling then takes no core from the process's exit
+    atexit.register(process.kill)
     return process, folder
 
 
