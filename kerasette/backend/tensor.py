@@ -56,29 +56,45 @@ def is_grad_enabled() -> bool:
     return state.grad_mode.is_enabled()
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Context manager that turns graph recording off (for inference and updates).
+class _GradSetting(contextlib.ContextDecorator):
+    """Context manager (and decorator) that sets graph recording for the calling thread and
+    restores the previous setting on exit. A class rather than a generator function: entering
+    and leaving took 3-5 us less per eager layer call under it (issue 14's inference rows)."""
+
+    __slots__ = ("_saved",)
+    _enabled = True
+
+    def __init__(self) -> None:
+        self._saved: list[bool] = []  # a stack: one instance may be entered again inside itself
+
+    def __enter__(self) -> None:
+        self._saved.append(state.grad_mode.set(self._enabled))
+
+    def __exit__(self, *exc_info) -> bool:
+        state.grad_mode.set(self._saved.pop())
+        return False
+
+    def _recreate_cm(self):  # as a decorator: each call its own instance (threads, recursion)
+        return type(self)()
+
+
+class no_grad(_GradSetting):  # noqa: N801 -- named as PyTorch's and the Keras backend's
+    """Context manager (or decorator) that turns graph recording off (for inference and updates).
 
     Example:
         >>> with no_grad():
         ...     pass
     """
-    previous = state.grad_mode.set(False)
-    try:
-        yield
-    finally:
-        state.grad_mode.set(previous)
+
+    __slots__ = ()
+    _enabled = False
 
 
-@contextlib.contextmanager
-def enable_grad():
-    """Context manager that turns graph recording on."""
-    previous = state.grad_mode.set(True)
-    try:
-        yield
-    finally:
-        state.grad_mode.set(previous)
+class enable_grad(_GradSetting):  # noqa: N801
+    """Context manager (or decorator) that turns graph recording on."""
+
+    __slots__ = ()
+    _enabled = True
 
 
 class Tensor:

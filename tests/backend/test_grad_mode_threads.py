@@ -4,6 +4,8 @@ that is training, and threads entering and leaving ``no_grad`` at once must not 
 
 import threading
 
+import pytest
+
 from kerasette import backend as K
 from kerasette.backend import state
 from kerasette.backend.tensor import is_grad_enabled, no_grad
@@ -77,3 +79,49 @@ def test_the_running_phase_is_the_threads_own():
         assert _in_thread(state.learning_phase.current) is False
     finally:
         state.learning_phase.set_running(previous)
+
+
+def test_no_grad_and_enable_grad_as_decorators_nested_reused_and_raising():
+    """The context managers restore the setting they found: nested in each other, one instance
+    entered again inside itself, on an exception, and as decorators of a recursive function
+    (each call its own instance) and of a function two threads run at once."""
+    from kerasette.backend.tensor import enable_grad
+
+    with no_grad():
+        assert not is_grad_enabled()
+        with enable_grad():
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    again = no_grad()
+    with again:
+        with again:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    with pytest.raises(KeyError):
+        with no_grad():
+            raise KeyError("inside")
+    assert is_grad_enabled()
+
+    @no_grad()
+    def depth(n):
+        assert not is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(4) == 4 and is_grad_enabled()
+    seen = []
+    barrier = threading.Barrier(2)
+
+    @no_grad()
+    def inside():
+        barrier.wait()  # both threads inside at once
+        seen.append(is_grad_enabled())
+        barrier.wait()
+
+    threads = [threading.Thread(target=lambda: (inside(), seen.append(is_grad_enabled()))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == [False, False, True, True] and is_grad_enabled()
