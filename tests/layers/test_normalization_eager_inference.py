@@ -49,6 +49,20 @@ def test_no_grad_inference_equals_the_recorded_op_bit_for_bit(shape, axis, dtype
     np.testing.assert_array_equal(default.data, expected)
 
 
+def test_a_variable_input_takes_the_same_path_with_the_same_bits(monkeypatch):
+    """A Variable (layers_bench's input, a user's trainable input) records nothing under no_grad
+    either: it goes the same way as a plain Tensor."""
+    bn, x = _layer_and_input((4, 8, 8, 64))
+    expected = _recorded(bn, x, training=False)
+    x = Variable(x.data)
+    general = []
+    monkeypatch.setattr(layers.Layer, "run", lambda *a, **k: general.append(1))
+    with no_grad():
+        y = bn(x, training=False)
+    assert not general and type(y) is Tensor and not y.requires_grad
+    np.testing.assert_array_equal(y.data, expected)
+
+
 def test_float32_input_on_float64_weights_matches_the_recorded_op():
     bn, x = _layer_and_input((4, 8, 8, 64), dtype="float64")
     x = Tensor(x.data.astype("float32"))

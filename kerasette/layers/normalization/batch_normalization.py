@@ -108,7 +108,7 @@ class BatchNormalization(ScaleAndOffset):
         self.built = True
 
     def run(self, inputs, training=False, mask=None, **kwargs):
-        if (not training or not self.trainable) and mask is None and not kwargs and type(inputs) is Tensor \
+        if (not training or not self.trainable) and mask is None and not kwargs and isinstance(inputs, Tensor) \
                 and not state.grad_mode.is_enabled() and type(self).call is BatchNormalization.call \
                 and not self.__dict__.get("_call_losses"):
             # eager inference with nothing recorded (layers_bench's rows, a user's loop under no_grad):
