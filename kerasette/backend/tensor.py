@@ -124,6 +124,16 @@ class Tensor:
         self._op = None  # the op that produced this tensor, when recorded
         self._inputs: tuple[Tensor, ...] = ()
 
+    @classmethod
+    def of_array(cls, array: np.ndarray) -> Tensor:
+        """``cls(array)`` for an ndarray ``array`` made by the caller: held as it is, no
+        conversion, nothing recorded. For results made with caches cold (after a memory-bound
+        map, each call into numpy costs 1-4 us): no ``np.asarray`` and no argument handling."""
+        tensor = object.__new__(cls)
+        tensor.data, tensor.requires_grad, tensor.grad, tensor.name = array, False, None, None
+        tensor._op, tensor._inputs = None, ()
+        return tensor
+
     # -- array-like properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:

@@ -227,7 +227,8 @@ class Layer(LayerWeights, LayerLosses, LayerFacts):
             if mask is not None:
                 kwargs["mask"] = mask
             out = self.run(inputs, **kwargs)
-            attach_mask(self, inputs, mask, out)
+            if mask is not None or type(self).compute_mask is not Layer.compute_mask:  # `output_mask`'s test
+                attach_mask(self, inputs, mask, out)
             return out
         if args:
             kwargs, args = bind_call_arguments(self, args, kwargs), ()

@@ -33,3 +33,14 @@ def test_tensors_copy_and_pickle_with_every_attribute():
         np.testing.assert_array_equal(other._keras_mask, t._keras_mask)
     v = pickle.loads(pickle.dumps(Variable(np.ones(2), name="v", trainable=False)))
     assert v.name == "v" and not v.trainable and not v.requires_grad
+
+
+def test_of_array_holds_the_array_itself_as_the_constructor_would():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    lean, made = Tensor.of_array(array), Tensor(array)
+    assert type(lean) is Tensor and lean.data is array
+    for name in ("requires_grad", "grad", "name", "_op", "_inputs"):
+        assert getattr(lean, name) == getattr(made, name)
+    assert lean.__dict__ == {} and getattr(lean, "_keras_mask", None) is None
+    lean._keras_mask = np.array([True, False])  # the instance dictionary still takes other attributes
+    assert (lean + 1).data.tolist() == [[1, 2, 3], [4, 5, 6]]

@@ -32,7 +32,7 @@ import weakref
 
 import numpy as np
 
-from kerasette.backend import memory, parallel
+from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.engine.normalization import MAP_RESERVE, ChannelView, leave_ticks
 from kerasette.backend.kernels import normalization_passes as _passes
@@ -56,8 +56,8 @@ def inference_rows(view: ChannelView, x: np.ndarray, gamma: np.ndarray, beta: np
     (see the module docstring; `takes` says when this applies)."""
     raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # numpy advises huge pages (module docstring)
     y = np.ndarray(x.shape, x.dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
-    threads = parallel.num_threads()
-    parts = threads if threads > 1 and view.size >= min(PASS_MIN, parallel.memory_bound_min()) else 1
+    threads = state.threads.count() or parallel.num_threads()  # `parallel`'s accessors, without their calls
+    parts = threads if threads > 1 and view.size >= min(PASS_MIN, state.parallel.memory_bound_min) else 1
     head = (x, gamma, beta, mean, variance, float(epsilon), bool(relu), view.shape[1], view._map_bounds(),
             np.zeros(parts + 3, np.int64))  # the threads' claims, then the state
     wait, grace = leave_ticks()

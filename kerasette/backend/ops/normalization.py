@@ -350,13 +350,13 @@ def inference_batch_normalization_array(x: np.ndarray, gamma: np.ndarray, beta: 
     """`InferenceBatchNorm`'s forward pass on arrays, with no op made and nothing recorded: an
     eager inference call that no gradient can reach (the layer's, under ``no_grad``). The same
     kernel calls, so the same bits; ``axes`` sorted and non-negative."""
-    view = _engine().channel_view(x.shape, axes) if x.size else None
-    rows = _inference()
+    engine, rows = _modules.get("engine") or _engine(), _modules.get("inference") or _inference()  # no calls
+    view = engine.channel_view(x.shape, axes) if x.size else None
     if rows.takes(view, x, gamma, beta, mean, variance):  # one kernel call per thread, numbers and map
         return rows.inference_rows(view, x, gamma, beta, mean, variance, epsilon, relu)
     if view is None or not gamma.shape == beta.shape == mean.shape == variance.shape:
         return InferenceBatchNorm(axes, epsilon, relu).forward(x, gamma, beta, mean, variance)
-    tiled = _engine().inference_numbers(view, gamma, beta, mean, variance, epsilon, x.dtype)
+    tiled = engine.inference_numbers(view, gamma, beta, mean, variance, epsilon, x.dtype)
     return view.affine(view.of(x), *tiled, relu=relu, tiled=True).reshape(x.shape)
 
 

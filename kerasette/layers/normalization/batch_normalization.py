@@ -112,9 +112,16 @@ class BatchNormalization(ScaleAndOffset):
                 and not state.grad_mode.is_enabled() and type(self).call is BatchNormalization.call \
                 and not self.__dict__.get("_call_losses"):
             # eager inference with nothing recorded (layers_bench's rows, a user's loop under no_grad):
-            # `Layer.run`'s bookkeeping is for calls that may add losses or take masks; none here
-            self.check_input_once(inputs.shape)
-            return self._infer(inputs.data, self._reduced(), False)
+            # `Layer.run`'s bookkeeping is for calls that may add losses or take masks; none here.
+            # `_infer` written out: each Python call after a map of megabytes runs on cold caches
+            x = inputs.data
+            if x.shape != self.__dict__.get("_accepted_shape"):
+                self.check_input_once(x.shape)
+            gamma, beta, mean = self.gamma, self.beta, self.moving_mean
+            return Tensor.of_array(inference_batch_normalization_array(
+                x, gamma.data if gamma is not None else np.ones(mean.shape, x.dtype),
+                beta.data if beta is not None else np.zeros(mean.shape, x.dtype), mean.data,
+                self.moving_variance.data, self.__dict__.get("_reduce") or self._reduced(), self.epsilon, False))
         return super().run(inputs, training, mask, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
@@ -173,7 +180,7 @@ class BatchNormalization(ScaleAndOffset):
     def _infer(self, x: np.ndarray, reduce: tuple[int, ...], relu: bool) -> Tensor:
         """Inference on the array ``x`` with nothing recorded: the kernels of the op, without it."""
         gamma, beta = self.gamma, self.beta
-        return Tensor(inference_batch_normalization_array(
+        return Tensor.of_array(inference_batch_normalization_array(
             x, gamma.data if gamma is not None else np.ones(self.moving_mean.shape, x.dtype),
             beta.data if beta is not None else np.zeros(self.moving_mean.shape, x.dtype), self.moving_mean.data,
             self.moving_variance.data, reduce, self.epsilon, relu))
