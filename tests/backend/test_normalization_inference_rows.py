@@ -15,6 +15,7 @@ from kerasette import layers
 from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.engine import normalization_inference as inference
+from kerasette.backend.engine.read_order import ReadOrder
 from kerasette.backend.kernels import normalization_passes as passes
 from kerasette.backend.tensor import Tensor, no_grad
 
@@ -138,18 +139,20 @@ def test_weights_written_in_place_are_read_at_the_next_call():
 
 
 def test_pieces_alternate_direction_on_the_same_array_and_start_backward_on_a_new_one(monkeypatch):
-    monkeypatch.setattr(inference, "_LAST_READ", [None, True])
+    monkeypatch.setattr(inference, "READ", ReadOrder())
     x, other = np.ones((4, 64), np.float32), np.ones((4, 64), np.float32)
-    assert [inference._read_backward(x) for _ in range(3)] == [True, False, True]
-    assert inference._read_backward(other) is True
-    assert inference._read_backward(x) is True  # another array came between
-    monkeypatch.setattr(inference, "READ_ORDER", "forward")
-    assert inference._read_backward(x) is False
+    assert [inference.READ.backward(x) for _ in range(3)] == [True, False, True]
+    assert inference.READ.backward(other) is True
+    assert inference.READ.backward(x) is True  # another array came between
+    monkeypatch.setattr(inference.READ, "order", "forward")
+    assert inference.READ.backward(x) is False
+    monkeypatch.setattr(inference.READ, "order", "backward")
+    assert inference.READ.backward(x) is True
 
 
 @pytest.mark.parametrize("order", ["forward", "backward", "alternate"])
 def test_every_order_gives_the_same_bits(order, monkeypatch):
-    monkeypatch.setattr(inference, "READ_ORDER", order)
+    monkeypatch.setattr(inference, "READ", ReadOrder(order))
     rng = np.random.default_rng(5)
     x = rng.standard_normal((16, 16, 16, 64)).astype("float32")
     weights = _weights(64, "float32", seed=6)

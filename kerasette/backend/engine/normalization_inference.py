@@ -21,20 +21,20 @@ runtime instead, one call without numpy's huge-page advice, measured 4 us faster
 but up to 25 us slower at 8x112x112x64 in some processes: its memory then on 4 KB pages, likely.)
 
 The threads take their pieces in the order that finds first what their cores' L2 still holds
-(`_read_backward`, as global average pooling does: `engine.pooling`), for arrays of up to
+(`read_order.ReadOrder`, as global average pooling does: `engine.pooling`), for arrays of up to
 `BACKWARD_MAX_BYTES`.
 """
 
 from __future__ import annotations
 
 import functools
-import weakref
 
 import numpy as np
 
 from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.engine.normalization import MAP_RESERVE, ChannelView, leave_ticks
+from kerasette.backend.engine.read_order import ReadOrder
 from kerasette.backend.kernels import normalization_passes as _passes
 
 
@@ -65,36 +65,16 @@ def inference_rows(view: ChannelView, x: np.ndarray, gamma: np.ndarray, beta: np
     if parts == 1:
         kernel(*head, 0, MAP_RESERVE, wait, grace, False, y)
         return y
-    backward = x.nbytes <= BACKWARD_MAX_BYTES and _read_backward(x)
+    backward = x.nbytes <= BACKWARD_MAX_BYTES and READ.backward(x)
     parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *head, me, MAP_RESERVE, wait, grace,
                                                                     backward, y), parts)
     return y
 
 
-#: Arrays of more bytes than this are mapped front to back at every call (`_read_backward` not
+#: Arrays of more bytes than this are mapped front to back at every call (`READ` not
 #: asked): the 8x112x112x64 rows (25.7 MB) took 980 -> 997 us alternating (2 of 20 blocks
 #: faster), 32x32x32x64 (8.4 MB) 369 -> 351 us (37-38 of 40).
 BACKWARD_MAX_BYTES = 16 << 20
-#: ``[a weak reference to the array the last call read, whether its threads took their pieces
-#: last one first]`` (`_read_backward`)
-_LAST_READ: list = [None, True]
-#: the order of the pieces: "alternate" (`_read_backward`), or, for measurements, "forward" or
-#: "backward" at every call
-READ_ORDER = "alternate"
-
-
-def _read_backward(x: np.ndarray) -> bool:
-    """Whether each thread takes its range's pieces of ``x`` last one first: the order that
-    finds first what is most likely still in its core's L2 (2 MB a core here, a thread's range
-    of 32x32x32x64 is 4 MB of input and 4 of output). An array the last call did not read was
-    just written by the pass that made it, each thread's part front to back: backward. The array
-    the last call read (the same object: a loop on one batch) the other way round from that
-    call, starting where it ended (and writing first the output lines it wrote last, when the
-    output takes the memory of the last one). A map: the same bits in either order."""
-    if READ_ORDER != "alternate":
-        return READ_ORDER == "backward"
-    last = _LAST_READ[0]
-    backward = not _LAST_READ[1] if last is not None and last() is x else True
-    _LAST_READ[0], _LAST_READ[1] = weakref.ref(x), backward
-    return backward
-
+#: The direction the threads take their pieces in (`read_order`) for arrays of up to
+#: `BACKWARD_MAX_BYTES`; a map: the same bits in either order.
+READ = ReadOrder()

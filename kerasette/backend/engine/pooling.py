@@ -21,6 +21,7 @@ from kerasette.backend import memory, parallel
 from kerasette.backend.engine.elementwise import PASS_MIN, split_map
 from kerasette.backend.engine.geometry import window
 from kerasette.backend.engine.normalization import leave_ticks
+from kerasette.backend.engine.read_order import ReadOrder
 from kerasette.backend.kernels import global_pool as _global
 from kerasette.backend.kernels import pool as _pool
 from kerasette.backend.kernels import pool_tiles as _pool_tiles
@@ -247,37 +248,16 @@ def _by_segments(call_of, total: int, work: int) -> None:
     parallel.map_prepared(lambda me, start, stop: call_of(claims, me), parts)
 
 
-#: ``[a weak reference to the array the forward pass read last, whether it read it last segment
-#: first]`` (`_read_backward`)
-_LAST_READ: list = [None, True]
-#: the order the forward pass reads its segments in: "alternate" (`_read_backward`), or, for
-#: measurements, "forward" or "backward" at every call
-READ_ORDER = "alternate"
-
-
-def _read_backward(x: np.ndarray) -> bool:
-    """Whether each thread takes its range's segments of ``x`` last one first: the order that
-    reads first what is most likely still in the thread's core's cache (2 MB of L2 a core here;
-    a range is 4 MB for 32x32x32x64, 12.8 MB for 8x112x112x64). An array the last call did not
-    read was just written by the pass that made it, each thread's part front to back (the same
-    parts: `_by_segments`), so its ends are in the cores' caches: read backward. The array the
-    last call read (the same object: a loop calling the layer on one batch) is read the other
-    way round from that call, starting where it ended.
-
-    Each segment is still summed front to back into its own row: the same bits in either order.
-    Measured (chrt, medians): layers_bench's layer calls on one batch, forward at every call ->
-    alternating, 32x32x32x64 0.188/0.187/0.190 -> 0.169/0.165/0.165 ms native, 0.187/0.188/0.191
-    -> 0.163/0.165/0.163 AVX2; 8x112x112x64 0.512/0.502/0.506 -> 0.500/0.490/0.513 native,
-    0.506/0.507/0.512 -> 0.507/0.495/0.498 AVX2 (its ranges are 6x the L2). After a two-thread
-    pass that wrote the array front to back (one process, forward -> backward):
-    32x32x32x64 188.9 -> 165.0 us, 8x112x112x64 588.1 -> 559.1 us.
-    """
-    if READ_ORDER != "alternate":
-        return READ_ORDER == "backward"
-    last = _LAST_READ[0]
-    backward = not _LAST_READ[1] if last is not None and last() is x else True
-    _LAST_READ[0], _LAST_READ[1] = weakref.ref(x), backward
-    return backward
+#: The direction the forward pass's threads take their segments in (`read_order`: a range is
+#: 4 MB for 32x32x32x64, 12.8 MB for 8x112x112x64, against 2 MB of L2 a core here). Each segment
+#: is still summed front to back into its own row: the same bits in either order. Measured (chrt,
+#: medians): layers_bench's layer calls on one batch, forward at every call -> alternating,
+#: 32x32x32x64 0.188/0.187/0.190 -> 0.169/0.165/0.165 ms native, 0.187/0.188/0.191 ->
+#: 0.163/0.165/0.163 AVX2; 8x112x112x64 0.512/0.502/0.506 -> 0.500/0.490/0.513 native,
+#: 0.506/0.507/0.512 -> 0.507/0.495/0.498 AVX2 (its ranges are 6x the L2). After a two-thread
+#: pass that wrote the array front to back (one process, forward -> backward): 32x32x32x64
+#: 188.9 -> 165.0 us, 8x112x112x64 588.1 -> 559.1 us.
+READ = ReadOrder()
 
 
 def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
@@ -295,7 +275,7 @@ def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     sums = np.empty((n_img * k, chans))
     state = np.zeros(_global.STATE_CELLS, np.int64)
     wait, grace = leave_ticks(GLOBAL_GRACE_US)  # (kept per grace by leave_ticks)
-    backward = _read_backward(x)
+    backward = READ.backward(x)
     _by_segments(lambda claims, me: functools.partial(_global.global_avgpool_ordered, flat, k, rows, claims, state, me,
                                                       GLOBAL_RESERVE, wait, grace, backward, sums, y), n_img * k, flat.size)
     if not state[_global.MEANS]:  # the calling thread gave up waiting for the others in the kernel
