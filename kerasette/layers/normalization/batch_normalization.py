@@ -22,6 +22,7 @@ import numpy as np
 from kerasette import activations, initializers
 from kerasette.backend import ops, state
 from kerasette.backend.ops.normalization import (
+    BatchNorm,
     inference_batch_normalization_array,
     inference_scale_shift,
     update_moving_statistics,
@@ -108,20 +109,22 @@ class BatchNormalization(ScaleAndOffset):
         self.built = True
 
     def run(self, inputs, training=False, mask=None, **kwargs):
-        if (not training or not self.trainable) and mask is None and not kwargs and isinstance(inputs, Tensor) \
-                and not state.grad_mode.is_enabled() and type(self).call is BatchNormalization.call \
-                and not self.__dict__.get("_call_losses"):
-            # eager inference with nothing recorded (layers_bench's rows, a user's loop under no_grad):
+        own = self.__dict__
+        if mask is None and not kwargs and isinstance(inputs, Tensor) and type(self).call is BatchNormalization.call \
+                and not own.get("_call_losses") and not own.get("_sublayers"):
             # `Layer.run`'s bookkeeping is for calls that may add losses or take masks; none here.
-            # `_infer` written out: each Python call after a map of megabytes runs on cold caches
+            # Each Python call after a map of megabytes runs on cold caches: few of them
             x = inputs.data
-            if x.shape != self.__dict__.get("_accepted_shape"):
+            if x.shape != own.get("_accepted_shape"):
                 self.check_input_once(x.shape)
-            gamma, beta, mean = self.gamma, self.beta, self.moving_mean
-            return Tensor.of_array(inference_batch_normalization_array(
-                x, gamma.data if gamma is not None else np.ones(mean.shape, x.dtype),
-                beta.data if beta is not None else np.zeros(mean.shape, x.dtype), mean.data,
-                self.moving_variance.data, self.__dict__.get("_reduce") or self._reduced(), self.epsilon, False))
+            if training and self.trainable:
+                return self._normalize(inputs, own.get("_reduce") or self._reduced(), True)
+            if not state.grad_mode.is_enabled():  # eager inference with nothing recorded: `_infer` written out
+                gamma, beta, mean = self.gamma, self.beta, self.moving_mean
+                return Tensor.of_array(inference_batch_normalization_array(
+                    x, gamma.data if gamma is not None else np.ones(mean.shape, x.dtype),
+                    beta.data if beta is not None else np.zeros(mean.shape, x.dtype), mean.data,
+                    self.moving_variance.data, own.get("_reduce") or self._reduced(), self.epsilon, False))
         return super().run(inputs, training, mask, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
@@ -166,6 +169,8 @@ class BatchNormalization(ScaleAndOffset):
         gamma = self.gamma if self.gamma is not None else np.ones(shape, x.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
         if training and self.trainable:
+            if mask is None and isinstance(x, Tensor) and isinstance(gamma, Tensor) and isinstance(beta, Tensor):
+                return self._train(x, gamma, beta, reduce, relu)
             y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, relu=relu, mask=mask)
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
@@ -175,6 +180,18 @@ class BatchNormalization(ScaleAndOffset):
         # the moving statistics as they are: variables that take no gradient, wrapped by nothing
         y, _, _ = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, self.moving_mean,
                                           self.moving_variance, relu=relu)
+        return y
+
+    def _train(self, x: Tensor, gamma: Tensor, beta: Tensor, reduce: tuple[int, ...], relu: bool) -> Tensor:
+        """Training on tensors: `ops.batch_normalization`'s op run and recorded as `apply` does
+        it (``reduce`` sorted and non-negative), then the moving statistics' update."""
+        op = BatchNorm(reduce, self.epsilon, relu)
+        y = Tensor.of_array(op.forward(x.data, gamma.data, beta.data))
+        if state.grad_mode.is_enabled():
+            needs = (x.requires_grad, gamma.requires_grad, beta.requires_grad)
+            if True in needs:
+                op.needs_grad, y._op, y._inputs, y.requires_grad = needs, op, (x, gamma, beta), True
+        update_moving_statistics(self.moving_mean.data, self.moving_variance.data, op.mean, op.var, self.momentum)
         return y
 
     def _infer(self, x: np.ndarray, reduce: tuple[int, ...], relu: bool) -> Tensor:
