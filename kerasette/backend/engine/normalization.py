@@ -8,10 +8,10 @@ pieces (`elementwise.PASS_MIN`, `elementwise.piece_work`): reductions sum each p
 float64 totals, added up in piece order at the end (the same bits on any number of threads);
 maps write one contiguous chunk per thread (`elementwise.split_map`).
 
-On rows, training's forward pass (`normalize`) and backward pass (`normalize_backward`) are each
-one kernel call per thread (`kerasette.backend.kernels.normalization_passes`, through
-`ChannelView._shared`): the reduction's pieces, the per-channel numbers and the map's pieces in
-one call, the calls prepared by the calling thread (`parallel.map_prepared`), the pool's threads
+On rows, training's forward pass (`train_rows`) and backward pass (`train_rows_backward`) are
+each one kernel call per thread (`kerasette.backend.kernels.normalization_passes`, through
+`ChannelView._run_packed`; their arrays packed into three, one numpy call each): the reduction's
+pieces, the per-channel numbers and the map's pieces in one call, the calls prepared by the calling thread (`parallel.map_prepared`), the pool's threads
 leaving first (`WORKERS_GRACE_US`). One hand-off to the pool per pass where the reduction and the
 map took one each: on two threads (a loaded machine) the 32x32x32x16 forward pass with its ReLU
 took 142-148 us where the two passes took 351-357, the 32x16x16x32 backward pass 127-130 us where
@@ -356,9 +356,7 @@ class ChannelView:
         `parallel.memory_bound_min` asks), in the pool's threads at once (``me`` 1, 2...; the
         calls prepared here: `parallel.map_prepared`), with the scratch and the counters it needs
         for that many threads (``grace_us``: its order of leaving's grace, `leave_ticks`)."""
-        threads = parallel.num_threads()
-        split = threads > 1 and pieces > 1 and self.size >= min(PASS_MIN, parallel.memory_bound_min())
-        parts = min(threads, pieces) if split else 1
+        parts = self._parts(pieces)
         scratch = np.empty((parts, 2, self.shape[1] + _PAD), dtype)  # each thread's rows padded apart
         cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the passes' claims, then the state
         shared = (scratch, cells[:2 * parts].reshape(2, parts), cells[2 * parts:])
@@ -370,45 +368,88 @@ class ChannelView:
                                                                         *after), parts)
 
     def _normalize_rows(self, x, gamma, beta, epsilon, relu):
-        """`normalize` on rows: the statistics, the numbers and the map in one kernel call per
-        thread (`kernels.normalization_passes.batch_norm_forward_rows_shared`; the same bits as the
-        passes one by one)."""
-        bounds = self._bounds()
-        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
-        numbers = np.empty((4, chans))  # few numpy calls (1-2 us each on the caches a pass left cold)
-        numbers[0] = x[0, :chans]
-        first, mean, var, inv = numbers  # the centre (each channel's first value) in float64, the outputs
-        small = np.empty((3, self.wide, chans), dtype)
-        small[0] = x[0, :chans]  # the centre as the kernels take it (`tile`: the same values)
-        centre, scale, shift = small.reshape(3, width)
-        totals = np.zeros((pieces, 2, width + _PAD))
-        y = memory.empty_aligned(self.shape, dtype)
-        before = (x, centre, first, float(self.count), gamma.reshape(-1), beta.reshape(-1), float(epsilon),
-                  dtype.type(0 if relu else np.nan), bounds, totals)
-        self._shared(_passes.batch_norm_forward_rows_shared, before, (mean, var, inv, scale, shift, y), pieces, dtype)
-        return y, mean, var, inv, scale, shift
+        """`normalize` on rows, from `train_rows`'s packed arrays."""
+        y, work, small, _, _ = self.train_rows(x, gamma, beta, epsilon, relu)
+        chans, width = self.channels, self.shape[1]
+        mean, var, inv = work[:3 * chans].reshape(3, chans)
+        return y, mean, var, inv, small[:width], small[width:2 * width]
 
     def _normalize_backward_rows(self, g, x, mean, inv, gamma, relu, input_gradient, overwrite_g):
-        """`normalize_backward` on rows: the sums, the numbers and the input gradient's map in
-        one kernel call per thread (`kernels.normalization_passes.batch_norm_backward_rows_shared`; the
-        same bits as the passes one by one)."""
+        """`normalize_backward` on rows: `train_rows_backward` on the numbers packed as
+        `train_rows` leaves them; dgamma and dbeta in float64."""
+        chans, width = self.channels, self.shape[1]
+        saved, saved_small = np.empty((3, chans)), np.zeros((2, width), g.dtype)
+        saved[0], saved[2] = mean, inv
+        if relu is not None:
+            saved_small[0], saved_small[1] = relu
+        dx, _, _, work = self.train_rows_backward(g, x, gamma, (saved.reshape(-1), saved_small.reshape(-1)),
+                                                  relu is not None, input_gradient, overwrite_g)
+        return dx, work[chans:2 * chans], work[:chans]
+
+    def _parts(self, pieces: int) -> int:
+        """How many threads take part in a pass of ``pieces`` pieces (see `_shared`)."""
+        threads = parallel.num_threads()
+        split = threads > 1 and pieces > 1 and self.size >= min(PASS_MIN, parallel.memory_bound_min())
+        return min(threads, pieces) if split else 1
+
+    def _run_packed(self, kernel, before: tuple, after: tuple, parts: int) -> None:
+        """`_shared` for the packed kernels, whose scratch is in their arrays: ``kernel(*before,
+        cells, me, wait, grace, *after)``."""
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
+        wait, grace = leave_ticks(WORKERS_GRACE_US)
+        if parts == 1:
+            kernel(*before, cells, 0, wait, grace, *after)
+            return
+        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, cells, me, wait, grace,
+                                                                        *after), parts)
+
+    def train_rows(self, x, gamma, beta, epsilon, relu):
+        """Training's forward pass on the rows ``x`` in one kernel call per thread
+        (`kernels.normalization_passes.batch_norm_forward_rows_packed`; the statistics, the
+        numbers and the map, then a ReLU when ``relu``), its arrays packed into three (few numpy
+        calls: 1-4 us each on the caches a pass left cold).
+
+        Returns:
+            ``(y, work, small, mean, var)``: the output; the kernel's float64 and dtype arrays
+            (for `train_rows_backward`); the batch mean and variance rounded to ``x``'s dtype, (C,).
+        """
+        bounds = self._bounds()
+        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
+        parts = self._parts(pieces)
+        work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
+        small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
+        y = memory.empty_aligned(self.shape, dtype)
+        before = (x, gamma.reshape(-1), beta.reshape(-1), float(epsilon), dtype.type(0 if relu else np.nan), bounds,
+                  work, small)
+        self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
+        at = 2 * width
+        return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
+
+    def train_rows_backward(self, g, x, gamma, saved, relu: bool, input_gradient: bool, overwrite_g: bool):
+        """Training's backward pass on rows ``g`` and ``x`` in one kernel call per thread
+        (`kernels.normalization_passes.batch_norm_backward_rows_packed`): the sums, the numbers
+        and the input gradient's map (with ``relu``, through the ReLU after the forward map).
+
+        Args:
+            saved: `train_rows`'s ``(work, small)``.
+            input_gradient, overwrite_g: as `normalize_backward` takes them.
+
+        Returns:
+            ``(dx or None, dgamma, dbeta, work)``: dx in the view's shape; dgamma and dbeta (C,)
+            in ``g``'s dtype; the kernel's float64 array (dbeta, dgamma in float64 first).
+        """
         bounds = self._bounds()
         pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
-        small = np.zeros((5, self.wide, chans), dtype)  # one numpy call (see `_normalize_rows`)
-        small[3] = mean  # the centre: the mean rounded to the input's dtype, tiled
-        a, b, c, centre, zeros = small.reshape(5, width)
-        rounded = centre[:chans]
-        scale, shift = relu if relu is not None else (zeros, zeros)
-        totals = np.zeros((pieces, 2, width + _PAD))
-        dbeta, dgamma = np.empty((2, chans))
+        parts = self._parts(pieces)
+        work = np.zeros(2 * chans + pieces * 2 * (width + _PAD))
+        small = np.empty(3 * width + 2 * chans + parts * 4 * (width + _PAD), dtype)
         dx, map_out = None, 0
         if input_gradient:
             dx, map_out = (g, 2) if overwrite_g else (memory.empty_aligned(self.shape, dtype), 1)
-        before = (g, x, relu is not None, scale, shift, zeros, centre, dtype.type(0), bounds, totals)
-        after = (rounded, mean, inv, gamma.reshape(-1), float(self.count), dbeta, dgamma, a, b, c, map_out,
-                 g if dx is None else dx)
-        self._shared(_passes.batch_norm_backward_rows_shared, before, after, pieces, dtype)
-        return dx, dgamma, dbeta
+        before = (g, x, relu, gamma.reshape(-1), *saved, dtype.type(0), bounds, work, small)
+        self._run_packed(_passes.batch_norm_backward_rows_packed, before, (map_out, g if dx is None else dx), parts)
+        at = 3 * width
+        return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
 
     def _first(self, x: np.ndarray) -> np.ndarray:
         """The first value of each channel (float64): the centre of the statistics' sums."""

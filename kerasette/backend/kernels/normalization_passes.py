@@ -330,8 +330,91 @@ def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, r
                 reserve, wait, grace, backward, y.reshape((rows, width)))
 
 
+def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, bounds, work, small, cells, me, wait, grace, y):
+    """`_batch_norm_forward_rows_shared` on (R, W) rows with its arrays packed into three, which
+    the caller makes with one numpy call each (each costs 1-4 us on the caches a pass left cold),
+    and the centre of the sums (each channel's first value) taken from ``x`` here.
+
+    Args:
+        gamma, beta: (C,); epsilon: a float; lower: the map's clamp, of ``x``'s dtype.
+        bounds: (P + 1,) int64 piece starts, then R.
+        work: float64 zeros: the mean, the biased variance and ``1 / sqrt(var + epsilon)``
+            (C each), then the pieces' totals (P, 2, S) with S >= W.
+        small: ``x``'s dtype: the map's ``scale`` and ``shift`` (W each), the mean and the
+            variance rounded to the dtype (C each, written by the calling thread, ``me`` 0),
+            then each thread's scratch (T, 2, S') and centre (T, S'), S' >= W.
+        cells: int64 zeros: the claims (2, T), then the state (`PASS_STATE_CELLS`).
+        me, wait, grace, y: as `_batch_norm_forward_rows_shared` takes them.
+    """
+    chans, width, pieces = gamma.shape[0], x.shape[1], bounds.shape[0] - 1
+    threads = (cells.shape[0] - PASS_STATE_CELLS) // 2
+    totals = work[3 * chans:].reshape((pieces, 2, (work.shape[0] - 3 * chans) // (2 * pieces)))
+    rest = small[2 * width + 2 * chans:]
+    stride = rest.shape[0] // (3 * threads)
+    scratch = rest[:2 * threads * stride].reshape((threads, 2, stride))
+    centre = rest[(2 * threads + me) * stride:(2 * threads + me) * stride + width]
+    for k in range(width):
+        centre[k] = x[0, k % chans]
+    first = np.empty(chans)
+    for c in range(chans):
+        first[c] = x[0, c]
+    mean, var, inv = work[:chans], work[chans:2 * chans], work[2 * chans:3 * chans]
+    batch_norm_forward_rows_shared(x, centre, first, float(x.shape[0] * (width // chans)), gamma, beta, epsilon,
+                                   lower, bounds, totals, scratch, cells[:2 * threads].reshape((2, threads)),
+                                   cells[2 * threads:], me, wait, grace, mean, var, inv, small[:width],
+                                   small[width:2 * width], y)
+    if me == 0:  # (every thread has waited for the numbers)
+        for c in range(chans):
+            small[2 * width + c] = mean[c]
+            small[2 * width + chans + c] = var[c]
+
+
+def _batch_norm_backward_rows_packed(g, x, relu, gamma, saved, saved_small, zero, bounds, work, small, cells, me,
+                                     wait, grace, map_out, dx):
+    """`_batch_norm_backward_rows_shared` on (R, W) rows with its arrays packed as
+    `_batch_norm_forward_rows_packed` packs them, the forward pass's two read as it left them.
+
+    Args:
+        relu: whether a ReLU followed (its mask from the forward map's ``scale`` and ``shift``).
+        gamma: (C,); saved, saved_small: the forward pass's ``work`` and ``small``.
+        zero: 0 of ``g``'s dtype.
+        work: float64 zeros: ``dbeta`` and ``dgamma`` (C each), then the pieces' totals (P, 2, S).
+        small: ``g``'s dtype: the map's ``a``, ``b``, ``c`` (W each), ``dgamma`` and ``dbeta``
+            rounded to the dtype (C each, written by the calling thread), then each thread's
+            scratch (T, 2, S'), centre (T, S': the mean rounded to the dtype) and zeros (T, S').
+        map_out, dx: as `_batch_norm_backward_rows_shared` takes them.
+    """
+    chans, width, pieces = gamma.shape[0], g.shape[1], bounds.shape[0] - 1
+    threads = (cells.shape[0] - PASS_STATE_CELLS) // 2
+    totals = work[2 * chans:].reshape((pieces, 2, (work.shape[0] - 2 * chans) // (2 * pieces)))
+    rest = small[3 * width + 2 * chans:]
+    stride = rest.shape[0] // (4 * threads)
+    scratch = rest[:2 * threads * stride].reshape((threads, 2, stride))
+    at = (2 * threads + me) * stride
+    centre = rest[at:at + width]
+    at = (3 * threads + me) * stride
+    zeros = rest[at:at + width]
+    mean, inv = saved[:chans], saved[2 * chans:3 * chans]
+    for k in range(width):
+        centre[k] = mean[k % chans]
+        zeros[k] = 0
+    state = cells[2 * threads:]
+    batch_norm_backward_rows_shared(g, x, relu, saved_small[:width], saved_small[width:2 * width], zeros, centre,
+                                    zero, bounds, totals, scratch, cells[:2 * threads].reshape((2, threads)), state,
+                                    me, wait, grace, centre[:chans], mean, inv, gamma,
+                                    float(g.shape[0] * (width // chans)), work[:chans], work[chans:2 * chans],
+                                    small[:width], small[width:2 * width], small[2 * width:3 * width], map_out, dx)
+    if me == 0:
+        _wait_ready(state)  # (without a map the threads return without waiting for the numbers)
+        for c in range(chans):
+            small[3 * width + c] = work[chans + c]
+            small[3 * width + chans + c] = work[c]
+
+
 batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
 batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
+batch_norm_forward_rows_packed = kernel(_batch_norm_forward_rows_packed)
+batch_norm_backward_rows_packed = kernel(_batch_norm_backward_rows_packed)
 affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
 affine_rows_shared = kernel(_affine_rows_shared)
 batch_norm_inference_rows_shared = kernel(_batch_norm_inference_rows_shared)

@@ -79,35 +79,48 @@ class BatchNorm(Op):
 
     def forward(self, x, gamma, beta):
         self.x_shape = x.shape
-        self.view = _engine().channel_view(x.shape, self.axes) if x.size else None
-        if self.view is None:
+        self.view = view = (_modules.get("engine") or _engine()).channel_view(x.shape, self.axes) if x.size else None
+        if view is None:
             return self._forward_numpy(x, gamma, beta)
-        view = self.view
         self.x = view.of(x)
+        self.gamma = gamma
+        if view.rows:  # one kernel call per thread; its packed arrays kept for the backward pass
+            y, work, small, mean, var = view.train_rows(self.x, gamma, beta, self.epsilon, self.relu)
+            self.saved = (work, small)
+            kept = gamma.shape
+            self.mean, self.var = (mean, var) if len(kept) == 1 else (mean.reshape(kept), var.reshape(kept))
+            return y.reshape(x.shape)
         y, self.mean64, var, self.inv64, scale, shift = view.normalize(self.x, gamma, beta, self.epsilon,
                                                                         relu=self.relu)
-        self.gamma = gamma
         # the ReLU's mask is computed again from x with the map's numbers (rows), or read from y (planes)
         self.relu_map = (scale, shift) if self.relu else None
-        self.y = y if self.relu and not view.rows else None
+        self.y = y if self.relu else None
         self.mean = self.mean64.astype(x.dtype).reshape(gamma.shape)
         self.var = var.astype(x.dtype).reshape(gamma.shape)
         return y.reshape(x.shape)
 
     def backward(self, grad):
-        if self.view is None:
-            return self._backward_numpy(grad)
         view = self.view
+        if view is None:
+            return self._backward_numpy(grad)
         # with a ReLU after it, the ReLU's gradient runs inside the passes; the input gradient is
         # written over the output gradient when no one else reads it
         scratch = getattr(self, "grad_is_scratch", False) and grad.flags.c_contiguous and grad.flags.writeable
+        needs, kept = self.needs_grad, self.gamma.shape
+        if view.rows:
+            dx, dgamma, dbeta, _ = view.train_rows_backward(view.of(grad), self.x, self.gamma, self.saved, self.relu,
+                                                            needs[0], scratch)
+            if len(kept) != 1:
+                dgamma, dbeta = dgamma.reshape(kept), dbeta.reshape(kept)
+            return (dx.reshape(self.x_shape) if dx is not None else None, dgamma if needs[1] else None,
+                    dbeta if needs[2] else None)
         dx, dgamma, dbeta = view.normalize_backward(view.of(grad), self.x, self.mean64, self.inv64, self.gamma,
-                                                    self.relu_map, self.y, input_gradient=self.needs_grad[0],
+                                                    self.relu_map, self.y, input_gradient=needs[0],
                                                     overwrite_g=scratch)
-        kept, dtype = self.mean.shape, grad.dtype
+        dtype = grad.dtype
         return (dx.reshape(self.x_shape) if dx is not None else None,
-                dgamma.astype(dtype).reshape(kept) if self.needs_grad[1] else None,
-                dbeta.astype(dtype).reshape(kept) if self.needs_grad[2] else None)
+                dgamma.astype(dtype).reshape(kept) if needs[1] else None,
+                dbeta.astype(dtype).reshape(kept) if needs[2] else None)
 
     # -- kept axes that are not adjacent: numpy ---------------------------------------------------
     def _forward_numpy(self, x, gamma, beta):
