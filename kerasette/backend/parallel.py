@@ -126,6 +126,16 @@ def map_prepared(prepare, n_items: int, min_work: int = 0, work_per_item: int = 
     return [first] + others
 
 
+def run_native(call) -> bool:
+    """`Pool.run_native`: ``call(slots, spins)`` runs a native job with the pool's spinning
+    workers (`kernels.native_jobs`); False (not called) with one thread, or when the pool cannot
+    take it now."""
+    if num_threads() == 1:
+        return False
+    _take_over_blas()
+    return _pool().run_native(call)
+
+
 def _one_task(calls):
     """A prepared chunk as one callable: a tuple of calls made in turn."""
     return functools.partial(in_turn, calls) if isinstance(calls, tuple) else calls

@@ -18,6 +18,12 @@ code as well, after it has let the GIL go. Where a wait runs out (a busy machine
 sleeps on a semaphore as before: the protocol below is correct with any timing; spinning only
 makes the usual case fast.
 
+A worker spinning for its next task also runs *native jobs* where it is (`run_native`,
+`kerasette.backend.kernels.native_jobs`): a C function the caller's kernel posts in every slot,
+run without the GIL and without returning to Python, for a memory-bound pass of one kernel call
+per thread (batch normalization's inference map, global average pooling), where a task's two
+GIL hand-overs cost about a tenth of the pass.
+
 One caller at a time: `run` takes the pool's lock without waiting, and a second caller (another
 thread of the user's, or a worker's task that splits again) runs its work inline instead.
 
@@ -28,6 +34,7 @@ A slot's cells (int64), written as the comments in `_Worker` say::
     ACK      the task number the worker took (under the lock)
     DONE     the task number the worker finished (under the lock)
     FREE     the task number the worker finished, written after it released the GIL
+    JOB ...  a native job's state, C function and arguments (`kernels.spin.JOB`)
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ import time
 import numpy as np
 
 SEQ, PENDING, ACK, DONE, FREE = range(5)
+#: cells of a worker's slot (after the five above, a native job's: `kernels.spin.JOB` ...)
+SLOT_CELLS = 16
 
 #: Microseconds a worker spins for its next task, and the caller for a worker to finish, before
 #: they sleep (``KERASETTE_POOL_SPIN_US``).
@@ -73,9 +82,10 @@ def spin_budget_us() -> int:
 class _Worker:
     """One worker thread and its slot."""
 
-    def __init__(self, pool: Pool, index: int, start: bool = True):
+    def __init__(self, pool: Pool, index: int, start: bool = True, cells: np.ndarray | None = None):
         self.pool = pool
-        self.cells = np.zeros(8, np.int64)
+        self.index = index
+        self.cells = np.zeros(SLOT_CELLS, np.int64) if cells is None else cells
         self.lock = threading.Lock()
         self.wake = threading.Semaphore(0)  # released by the caller when `sleeping`
         self.joined = threading.Semaphore(0)  # released by the worker when `joiner_waiting`
@@ -98,7 +108,7 @@ class _Worker:
         watch = pool.watch
         seen = 0
         while not pool.closed:
-            seq = watch(cells, FREE, seen, SEQ, seen, pool.spins, 0)
+            seq = watch(cells, FREE, seen, SEQ, seen, pool.spins, 0, self.index)  # serving native jobs
             if pool.closed:
                 return
             if seq == seen:
@@ -157,7 +167,7 @@ class _Worker:
                 cells[SEQ] = seq
                 self.wake.release()
         if not asleep:  # spinning: publish without the GIL, and let the worker take it
-            pool.watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, settle_spins)
+            pool.watch(cells, SEQ, seq, ACK, acked, pool.ack_spins, settle_spins, 0)
 
     def cancel_if_waiting(self) -> bool:
         """Takes the last task back when the worker has not started it; True when it did."""
@@ -173,7 +183,7 @@ class _Worker:
         cells, seq = self.cells, self.seq
         seen = int(cells[FREE])
         while seen != seq:
-            changed = self.pool.watch(cells, -1, 0, FREE, seen, self.pool.spins, 0)
+            changed = self.pool.watch(cells, -1, 0, FREE, seen, self.pool.spins, 0, 0)
             if changed == seen:  # the wait ran out: sleep until the worker is done
                 with self.lock:
                     self.joiner_waiting = cells[DONE] != seq
@@ -208,7 +218,10 @@ class Pool:
         self.spins, self.ack_spins = self._budgets
         self.contention = Contention() if spin_us else None
         self._tids: tuple = ()
-        self.workers = [_Worker(self, i + 1) for i in range(max(0, threads - 1))]
+        #: the workers' slots, one row each (`native_jobs` posts to all at once), a row's cells
+        #: in cache lines of their own
+        self.slots = _aligned_rows(max(0, threads - 1), SLOT_CELLS)
+        self.workers = [_Worker(self, i + 1, cells=self.slots[i]) for i in range(max(0, threads - 1))]
 
     def _worker_tids(self) -> tuple:
         """The workers' thread ids, kept once every worker has said its own (`_Worker._loop`)."""
@@ -263,6 +276,23 @@ class Pool:
             if errors:
                 raise errors[0]
             return results, mine
+        finally:
+            self.lock.release()
+
+    def run_native(self, call) -> bool:
+        """Calls ``call(slots, spins)`` (a kernel that runs a native job with every worker:
+        `kerasette.backend.kernels.native_jobs`) when every worker is spinning, and returns True;
+        False without calling it when a worker sleeps or spinning is off (a busy machine: then
+        only `run` wakes them), another thread is using the pool, or there are no workers."""
+        if self.closed or not self.workers or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self.contention is not None:
+                self._adapt()
+            if not self.spins or any(worker.sleeping for worker in self.workers):
+                return False
+            call(self.slots, self.spins)
+            return True
         finally:
             self.lock.release()
 
@@ -424,6 +454,13 @@ class ThreadStats:
             self._close(tid)
 
 
+def _aligned_rows(rows: int, cells: int) -> np.ndarray:
+    """(rows, cells) int64 zeros starting at a multiple of 64 bytes (a cache line)."""
+    raw = np.zeros(rows * cells + 8, np.int64)
+    start = (-raw.ctypes.data % 64) // 8
+    return raw[start:start + rows * cells].reshape(rows, cells)
+
+
 def _status_field(text: bytes, key: bytes) -> int:
     """The integer after ``key`` in a /proc status text (ValueError when absent)."""
     at = text.index(key) + len(key)
@@ -437,12 +474,12 @@ def _spin_seconds() -> float:
         from kerasette.backend.kernels.spin import publish_and_watch  # deferred: see `Pool.__init__`
 
         cells = np.zeros(8, np.int64)
-        publish_and_watch(cells, -1, 0, SEQ, 0, 10, 0)
+        publish_and_watch(cells, -1, 0, SEQ, 0, 10, 0, 0)
         turns = 20000
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            publish_and_watch(cells, -1, 0, SEQ, 0, turns, 0)
+            publish_and_watch(cells, -1, 0, SEQ, 0, turns, 0, 0)
             best = min(best, time.perf_counter() - start)
         _SPIN_SECONDS = max(best / turns, 1e-9)
     return _SPIN_SECONDS

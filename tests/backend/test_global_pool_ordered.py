@@ -101,6 +101,7 @@ def test_engine_computes_the_means_when_the_kernel_gave_up(monkeypatch):
 
     x = np.random.default_rng(5).standard_normal((5, 4, 6, 3)).astype(np.float32)
     expected = engine.global_avgpool2d_forward(x)
+    monkeypatch.setattr(engine, "NATIVE", False)  # the pool's path (the native job's: test_native_jobs)
     monkeypatch.setattr(ordered, "global_avgpool_ordered", sums_only)
     with parallel_settings(memory_bound_min=0):
         np.testing.assert_array_equal(engine.global_avgpool2d_forward(x), expected)
@@ -118,6 +119,7 @@ def test_engine_reads_a_new_array_backward_and_the_same_array_the_other_way_each
         kernel(x, k, rows, claims, state, me, reserve, wait, grace, backward, sums, y)
 
     monkeypatch.setattr(ordered, "global_avgpool_ordered", spy)
+    monkeypatch.setattr(engine, "NATIVE", False)  # the pool's path (the native job's: test_native_jobs)
     x = np.random.default_rng(6).standard_normal((6, 9, 10, 5)).astype(np.float32)
     expected = plain(x.reshape(6, 90, 5), 1, 90)
     with parallel_settings(memory_bound_min=0):

@@ -92,10 +92,10 @@ def test_prepared_tasks_get_the_shorter_settle(monkeypatch):
         settles = []
         watch = p.watch
 
-        def recording(cells, publish, value, watched, old, spins, settle):
+        def recording(cells, publish, value, watched, old, spins, settle, serve=0):
             if publish == pool.SEQ:
                 settles.append(settle)
-            return watch(cells, publish, value, watched, old, spins, settle)
+            return watch(cells, publish, value, watched, old, spins, settle, serve)
 
         p.watch = recording
         turn = pool._spin_seconds()

@@ -86,8 +86,44 @@ def _pause(typingctx):
     return signature, codegen
 
 
+@intrinsic
+def compare_exchange(typingctx, cells, index, expected, new):
+    """``cells[index] = new`` if it holds ``expected``, atomically; True when it did."""
+    signature = types.boolean(cells, index, expected, new)
+
+    def codegen(context, builder, sig, args):
+        pointer = _cell_pointer(context, builder, sig.args[0], args[0], args[1])
+        expected_, new_ = (context.cast(builder, v, t, types.int64) for v, t in zip(args[2:], sig.args[2:]))
+        result = builder.cmpxchg(pointer, expected_, new_, "acq_rel", "monotonic")
+        return builder.extract_value(result, 1)
+
+    return signature, codegen
+
+
+@intrinsic
+def call_job(typingctx, function, data, arguments, me):
+    """Calls the C function at address ``function`` as ``function(data, arguments, me)`` (three
+    64-bit words: two addresses and a thread number; `native_jobs`)."""
+    signature = types.void(types.int64, types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, sig, args):
+        word = ir.IntType(64)
+        callee = builder.inttoptr(args[0], ir.FunctionType(ir.VoidType(), [word, word, word]).as_pointer())
+        builder.call(callee, list(args[1:]))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+#: A worker slot's cells for a native job (`native_jobs`), after the pool's five: the job's state
+#: (`IDLE`, `POSTED` by the caller, `TAKEN` and then `DONE` by the worker), the C function's
+#: address and its two arguments.
+JOB, JOB_FUNCTION, JOB_DATA, JOB_ARGUMENTS = 5, 6, 7, 8
+IDLE, POSTED, TAKEN, DONE = 0, 1, 2, 3
+
+
 @kernel
-def publish_and_watch(cells, publish, value, watch, old, spins, settle):
+def publish_and_watch(cells, publish, value, watch, old, spins, settle, serve=0):
     """Stores ``value`` in ``cells[publish]`` (when ``publish >= 0``), then watches
     ``cells[watch]`` (once, then for up to ``spins`` turns more) (about 14 ns each on a 2.6 GHz x86) until it
     differs from ``old``; after a change it spins ``settle`` turns more. Returns the value seen
@@ -97,16 +133,27 @@ def publish_and_watch(cells, publish, value, watch, old, spins, settle):
     the GIL at once; ``settle`` gives the other thread the time to release the GIL in turn (to
     call its own kernel) before this one returns and takes it.
 
-    ``cells``: a contiguous int64 array.
+    ``serve`` (a pool worker's thread number, 1 or more; 0: none): while it watches, the thread
+    also runs a native job posted in ``cells[JOB]`` (`native_jobs`) as thread ``serve``, without
+    returning to Python, and its turns start again after it.
+
+    ``cells``: a contiguous int64 array (`pool.SLOT_CELLS` of them when ``serve``).
     """
     if publish >= 0:
         _store_release(cells, publish, value)
-    for turn in range(spins + 1):  # one look at least
+    turn = 0
+    while True:  # one look at least
         seen = _load_acquire(cells, watch)
         if seen != old:
             for _ in range(settle):
                 _pause()
             return seen
-        if turn < spins:
-            _pause()
-    return old
+        if serve > 0 and _load_acquire(cells, JOB) == POSTED and compare_exchange(cells, JOB, POSTED, TAKEN):
+            call_job(cells[JOB_FUNCTION], cells[JOB_DATA], cells[JOB_ARGUMENTS], serve)
+            _store_release(cells, JOB, DONE)
+            turn = 0
+            continue
+        if turn >= spins:
+            return old
+        _pause()
+        turn += 1
