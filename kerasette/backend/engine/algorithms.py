@@ -117,8 +117,9 @@ def _forward_direct(x, w, b, relu, g, y) -> None:
 
 def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:
     # the chunks' calls made here (`parallel.map_prepared`): a worker reaches its kernel after
-    # its dispatch alone instead of running the chunk's Python first, holding the GIL
-    u = winograd_conv.kernel_transform(w)
+    # its dispatch alone instead of running the chunk's Python first, holding the GIL; the
+    # transform is read only until the dispatch returns
+    u = winograd_conv.transient_transform(w)
     block = state.conv.winograd_block_bytes
 
     def call_of(k, i, j):
