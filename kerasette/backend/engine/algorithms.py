@@ -286,8 +286,22 @@ def _full_conv_applies(g: ConvGeometry) -> bool:
 
 
 # -- kernel gradient --------------------------------------------------------------------------
+class Summed:
+    """A kernel gradient's ``finish``: the chunks' parts added in order in ``dtype``
+    (`batch.sum_parts`), as ``shape`` (`conv.conv2d_backward` adds two parts with the bias
+    gradient's in one kernel call where it knows ``finish`` is this)."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype, shape) -> None:
+        self.dtype, self.shape = np.dtype(dtype), tuple(shape)
+
+    def __call__(self, parts) -> np.ndarray:
+        return sum_parts(parts, self.dtype).reshape(self.shape)
+
+
 def _summed(x, w_shape):
-    return lambda parts: sum_parts(parts, x.dtype).reshape(w_shape)
+    return Summed(x.dtype, w_shape)
 
 
 def _prepare_kernel_direct(dy, x, g, w_shape):

@@ -38,7 +38,7 @@ import numpy as np
 
 from kerasette.backend import memory, parallel, state
 from kerasette.backend.engine import depthwise_conv, dilated_conv
-from kerasette.backend.engine.algorithms import _chunk_scratch, choose, forward_residual
+from kerasette.backend.engine.algorithms import Summed, _chunk_scratch, choose, forward_residual
 from kerasette.backend.engine.batch import by_images, sum_parts
 from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
 from kerasette.backend.kernels import conv as _conv
@@ -243,8 +243,7 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     prepared = _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place)
     if prepared is not None:
         dx, parts, finish = prepared
-        db = sum_parts([p[0] for p in parts]) if has_bias else None
-        dw = finish([p[1] for p in parts]) if need_kernel else None
+        db, dw = _finished_parts(parts, has_bias, need_kernel, finish)
         return dx, dw, db
     dx = in_chunk = w_chunk = finish = None
     if need_input:
@@ -266,6 +265,24 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     db = sum_parts([p[0] for p in parts]) if has_bias else None
     dw = finish([p[1] for p in parts]) if need_kernel else None
     return dx, dw, db
+
+
+def _finished_parts(parts, has_bias, need_kernel, finish):
+    """``(db, dw)`` from the chunks' ``(db part, dw part)`` (None where not needed): two parts of
+    one dtype added by a single kernel call (`kernels.conv.sum_two_parts`: the same bits), after
+    the hand-off the first Python on cold caches (ResNet-20's training step, per backward pass:
+    23-25 us with numpy's copies and adds, 17 us with the call)."""
+    if has_bias and need_kernel and len(parts) == 2 and type(finish) is Summed:
+        (db0, dw0), (db1, dw1) = parts
+        dtype = finish.dtype
+        if db0.dtype == db1.dtype == dw0.dtype == dw1.dtype == dtype and dw0.size == dw1.size == math.prod(
+                finish.shape):
+            db, dw = np.empty(db0.shape, dtype), np.empty(finish.shape, dtype)
+            _conv.sum_two_parts(db0, db1, db, dw0.reshape(-1), dw1.reshape(-1), dw.reshape(-1))
+            return db, dw
+    db = sum_parts([p[0] for p in parts]) if has_bias else None
+    dw = finish([p[1] for p in parts]) if need_kernel else None
+    return db, dw
 
 
 def _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place):

@@ -205,6 +205,18 @@ def bias_grad_rows(dy, db):
 
 
 @kernel
+def sum_two_parts(db0, db1, db, dw0, dw1, dw):
+    """``db = db0 + db1`` and ``dw = dw0 + dw1`` (1-D, one dtype): two threads' parts of a
+    convolution's bias and kernel gradients added in one call after the backward pass's hand-off,
+    where numpy's copy and add of each pair ran as the first Python on caches the pass had
+    left cold. The same additions, so the same bits as `engine.batch.sum_parts`."""
+    for i in range(db.shape[0]):
+        db[i] = db0[i] + db1[i]
+    for i in range(dw.shape[0]):
+        dw[i] = dw0[i] + dw1[i]
+
+
+@kernel
 def relu_grad_bias_rows(dy, out, relu, dz, db):
     """The backward of the fused output pass, for 2-D (rows, cout) views.
 
