@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from kerasette.backend.engine import normalization as bn
+from kerasette.backend.kernels import normalization as kernels
 from kerasette.backend.kernels import normalization_passes as passes
 from tests.backend.test_normalization_shared import LEAVE, PAD, _bounds, _forward_one_by_one, _run_threads
 
 
-def _forward_packed(x, gamma, beta, relu, bounds, parts, late):
-    """The packed forward pass on ``parts`` threads: ``(y, work, small)``."""
+def _forward_packed(x, gamma, beta, relu, bounds, parts, late, moving=None):
+    """The packed forward pass on ``parts`` threads: ``(y, work, small)`` (``moving``: the
+    moving statistics and momentum the kernel updates)."""
     width, chans, dtype = x.shape[1], gamma.size, x.dtype
     pieces = len(bounds) - 1
     work = np.zeros(3 * chans + pieces * 2 * (width + PAD))
@@ -22,8 +24,9 @@ def _forward_packed(x, gamma, beta, relu, bounds, parts, late):
     cells = np.zeros(2 * parts + passes.PASS_STATE_CELLS, np.int64)
     y = np.full_like(x, np.nan)
     lower = dtype.type(0 if relu else np.nan)
-    _run_threads(lambda me: passes.batch_norm_forward_rows_packed(x, gamma, beta, 1e-3, lower, bounds, work, small,
-                                                                  cells, me, *LEAVE, y), parts, late)
+    moving = (small[:0], small[:0], 0.0) if moving is None else moving
+    _run_threads(lambda me: passes.batch_norm_forward_rows_packed(x, gamma, beta, 1e-3, lower, *moving, bounds, work,
+                                                                  small, cells, me, *LEAVE, y), parts, late)
     assert cells[2 * parts] == pieces and cells[2 * parts + 1] == 1
     return y, work, small
 
@@ -48,6 +51,24 @@ def test_forward_packed_is_the_passes_one_by_one(dtype, pieces, parts, late, rel
         np.testing.assert_array_equal(small[:2 * width], np.concatenate([scale, shift]))
         np.testing.assert_array_equal(small[2 * width:2 * width + chans], mean.astype(dtype))
         np.testing.assert_array_equal(small[2 * width + chans:2 * width + 2 * chans], var.astype(dtype))
+
+
+@pytest.mark.parametrize("weights", [np.float32, np.float64])
+@pytest.mark.parametrize("parts, late", [(1, False), (2, False), (2, True)])
+def test_forward_packed_moves_the_moving_statistics(weights, parts, late):
+    """Given the moving statistics, the packed forward pass moves them as `moving_update` does
+    with the rounded batch statistics (weights of the input's dtype or another), once."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((40, 64)) * 2 + 3).astype(np.float32)
+    gamma, beta = np.ones(32, np.float32), np.zeros(32, np.float32)
+    start_mean, start_var = rng.standard_normal(32).astype(weights), rng.uniform(0.5, 2, 32).astype(weights)
+    moving_mean, moving_var = start_mean.copy(), start_var.copy()
+    _, _, small = _forward_packed(x, gamma, beta, False, _bounds(40, 4), parts, late, (moving_mean, moving_var, 0.9))
+    want_mean, want_var = start_mean.copy(), start_var.copy()
+    kernels.moving_update(want_mean, want_var, small[128:160], small[160:192], 0.9)
+    np.testing.assert_array_equal(moving_mean, want_mean)
+    np.testing.assert_array_equal(moving_var, want_var)
+    assert not np.array_equal(moving_mean, start_mean)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

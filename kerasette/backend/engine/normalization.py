@@ -403,11 +403,13 @@ class ChannelView:
         parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, cells, me, wait, grace,
                                                                         *after), parts)
 
-    def train_rows(self, x, gamma, beta, epsilon, relu):
+    def train_rows(self, x, gamma, beta, epsilon, relu, moving=None):
         """Training's forward pass on the rows ``x`` in one kernel call per thread
         (`kernels.normalization_passes.batch_norm_forward_rows_packed`; the statistics, the
         numbers and the map, then a ReLU when ``relu``), its arrays packed into three (few numpy
-        calls: 1-4 us each on the caches a pass left cold).
+        calls: 1-4 us each on the caches a pass left cold). ``moving``: ``(moving_mean,
+        moving_variance, momentum)``, flat, updated with the batch statistics in the kernel (as
+        `moving_update`), or None.
 
         Returns:
             ``(y, work, small, mean, var)``: the output; the kernel's float64 and dtype arrays
@@ -419,8 +421,10 @@ class ChannelView:
         work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
         small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
         y = memory.empty_aligned(self.shape, dtype)
-        before = (x, gamma.reshape(-1), beta.reshape(-1), float(epsilon), dtype.type(0 if relu else np.nan), bounds,
-                  work, small)
+        if moving is None:
+            moving = (small[:0], small[:0], 0.0)
+        before = (x, gamma.reshape(-1), beta.reshape(-1), float(epsilon), dtype.type(0 if relu else np.nan), *moving,
+                  bounds, work, small)
         self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
         at = 2 * width
         return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]

@@ -330,13 +330,17 @@ def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, r
                 reserve, wait, grace, backward, y.reshape((rows, width)))
 
 
-def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, bounds, work, small, cells, me, wait, grace, y):
+def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, moving_mean, moving_var, momentum, bounds, work,
+                                    small, cells, me, wait, grace, y):
     """`_batch_norm_forward_rows_shared` on (R, W) rows with its arrays packed into three, which
     the caller makes with one numpy call each (each costs 1-4 us on the caches a pass left cold),
     and the centre of the sums (each channel's first value) taken from ``x`` here.
 
     Args:
         gamma, beta: (C,); epsilon: a float; lower: the map's clamp, of ``x``'s dtype.
+        moving_mean, moving_var, momentum: the layer's moving statistics (C,), moved toward the
+            rounded batch statistics by the calling thread at the end (``moving * momentum +
+            batch * (1 - momentum)``, as `kernels.normalization.moving_update`), or empty.
         bounds: (P + 1,) int64 piece starts, then R.
         work: float64 zeros: the mean, the biased variance and ``1 / sqrt(var + epsilon)``
             (C each), then the pieces' totals (P, 2, S) with S >= W.
@@ -367,6 +371,10 @@ def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, bounds, work
         for c in range(chans):
             small[2 * width + c] = mean[c]
             small[2 * width + chans + c] = var[c]
+        rest = 1.0 - momentum
+        for c in range(moving_mean.shape[0]):
+            moving_mean[c] = moving_mean[c] * momentum + small[2 * width + c] * rest
+            moving_var[c] = moving_var[c] * momentum + small[2 * width + chans + c] * rest
 
 
 def _batch_norm_backward_rows_packed(g, x, relu, gamma, saved, saved_small, zero, bounds, work, small, cells, me,

@@ -36,6 +36,18 @@ def _engine():
     return engine
 
 
+#: `engine.normalization.channel_view` by (shape, axes), for `BatchNorm` (views hold only sizes)
+_views: dict = {}
+
+
+def _view(shape: tuple[int, ...], axes: tuple[int, ...]):
+    """`channel_view` of ``shape`` and ``axes``, kept in `_views` (at most 256)."""
+    if len(_views) >= 256:
+        _views.clear()
+    view = _views[shape, axes] = _engine().channel_view(shape, axes)
+    return view
+
+
 def _inference():
     inference = _modules.get("inference")
     if inference is None:
@@ -59,7 +71,9 @@ class BatchNorm(Op):
     variance of ``x`` over ``axes``; ``gamma`` and ``beta`` have the shape of the kept axes.
 
     After the forward pass ``self.mean`` and ``self.var`` hold the batch statistics (shape of
-    ``gamma``, dtype of ``x``), for the caller's moving averages. With ``relu``, a ReLU follows
+    ``gamma``, dtype of ``x``), for the caller's moving averages; given ``moving``
+    (``(moving_mean, moving_variance, momentum)``: arrays of ``gamma``'s shape), the forward pass
+    updates them itself (`update_moving_statistics`; on rows in its kernel). With ``relu``, a ReLU follows
     in the same passes (its mask, ``x * scale + shift > 0``, is computed again in the backward
     pass from the input and the map's per-channel numbers: the output is not kept, except on planes).
 
@@ -74,19 +88,32 @@ class BatchNorm(Op):
 
     name = "batch_normalization"
 
-    def __init__(self, axes: tuple[int, ...], epsilon: float, relu: bool = False):
-        self.axes, self.epsilon, self.relu = axes, epsilon, relu
+    def __init__(self, axes: tuple[int, ...], epsilon: float, relu: bool = False, moving=None):
+        self.axes, self.epsilon, self.relu, self.moving = axes, epsilon, relu, moving
 
     def forward(self, x, gamma, beta):
-        self.x_shape = x.shape
-        self.view = view = (_modules.get("engine") or _engine()).channel_view(x.shape, self.axes) if x.size else None
+        y = self._forward(x, gamma, beta)
+        moving = self.moving
+        if moving is not None and not self.moved:
+            update_moving_statistics(moving[0], moving[1], self.mean, self.var, moving[2])
+        return y
+
+    def _forward(self, x, gamma, beta):
+        self.x_shape, self.moved = x.shape, False
+        view = _views.get((x.shape, self.axes))  # (one look-up: 6-10 us through `channel_view` on cold caches)
+        if view is None and x.size:
+            view = _view(x.shape, self.axes)
+        self.view = view
         if view is None:
             return self._forward_numpy(x, gamma, beta)
         self.x = view.of(x)
         self.gamma = gamma
         if view.rows:  # one kernel call per thread; its packed arrays kept for the backward pass
-            y, work, small, mean, var = view.train_rows(self.x, gamma, beta, self.epsilon, self.relu)
-            self.saved = (work, small)
+            moving = self.moving
+            if moving is not None and moving[0].ndim != 1:
+                moving = (moving[0].reshape(-1), moving[1].reshape(-1), moving[2])
+            y, work, small, mean, var = view.train_rows(self.x, gamma, beta, self.epsilon, self.relu, moving)
+            self.saved, self.moved = (work, small), moving is not None
             kept = gamma.shape
             self.mean, self.var = (mean, var) if len(kept) == 1 else (mean.reshape(kept), var.reshape(kept))
             return y.reshape(x.shape)

@@ -118,7 +118,8 @@ class BatchNormalization(ScaleAndOffset):
             if x.shape != own.get("_accepted_shape"):
                 self.check_input_once(x.shape)
             if training and self.trainable:
-                return self._normalize(inputs, own.get("_reduce") or self._reduced(), True)
+                y = self._train(inputs, own.get("_reduce") or self._reduced(), False)
+                return y if y is not None else self._normalize(inputs, own.get("_reduce") or self._reduced(), True)
             if not state.grad_mode.is_enabled():  # eager inference with nothing recorded: `_infer` written out
                 gamma, beta, mean = self.gamma, self.beta, self.moving_mean
                 return Tensor.of_array(inference_batch_normalization_array(
@@ -134,6 +135,10 @@ class BatchNormalization(ScaleAndOffset):
         return activation is activations.relu
 
     def call_with_activation(self, inputs, activation, training=False, mask=None):
+        if training and self.trainable and mask is None:
+            y = self._train(inputs, self.__dict__.get("_reduce") or self._reduced(), activation is activations.relu)
+            if y is not None:
+                return y
         return self._normalize(inputs, self._reduced(), training, relu=activation is activations.relu,
                                mask=self._check_mask(inputs, mask))
 
@@ -169,8 +174,10 @@ class BatchNormalization(ScaleAndOffset):
         gamma = self.gamma if self.gamma is not None else np.ones(shape, x.dtype)
         beta = self.beta if self.beta is not None else np.zeros(shape, x.dtype)
         if training and self.trainable:
-            if mask is None and isinstance(x, Tensor) and isinstance(gamma, Tensor) and isinstance(beta, Tensor):
-                return self._train(x, gamma, beta, reduce, relu)
+            if mask is None:
+                y = self._train(x, reduce, relu)
+                if y is not None:
+                    return y
             y, mean, var = ops.batch_normalization(x, gamma, beta, reduce, self.epsilon, relu=relu, mask=mask)
             update_moving_statistics(self.moving_mean.data, self.moving_variance.data, mean, var,
                                      self.momentum)
@@ -182,16 +189,19 @@ class BatchNormalization(ScaleAndOffset):
                                           self.moving_variance, relu=relu)
         return y
 
-    def _train(self, x: Tensor, gamma: Tensor, beta: Tensor, reduce: tuple[int, ...], relu: bool) -> Tensor:
-        """Training on tensors: `ops.batch_normalization`'s op run and recorded as `apply` does
-        it (``reduce`` sorted and non-negative), then the moving statistics' update."""
-        op = BatchNorm(reduce, self.epsilon, relu)
-        y = Tensor.of_array(op.forward(x.data, gamma.data, beta.data))
+    def _train(self, x, reduce: tuple[int, ...], relu: bool) -> Tensor | None:
+        """Training without a mask on a tensor, with ``gamma`` and ``beta``: `ops.batch_normalization`'s
+        op run and recorded as `apply` does it (``reduce`` sorted and non-negative), the moving
+        statistics updated by the op; None for other calls (`_normalize` takes them)."""
+        gamma, beta = self.gamma, self.beta
+        if not (isinstance(x, Tensor) and isinstance(gamma, Tensor) and isinstance(beta, Tensor)):
+            return None
+        op = BatchNorm(reduce, self.epsilon, relu, (self.moving_mean.data, self.moving_variance.data, self.momentum))
+        y = Tensor.of_array(op.forward(x.data, gamma.data, beta.data))  # (the moving statistics updated)
         if state.grad_mode.is_enabled():
             needs = (x.requires_grad, gamma.requires_grad, beta.requires_grad)
             if True in needs:
                 op.needs_grad, y._op, y._inputs, y.requires_grad = needs, op, (x, gamma, beta), True
-        update_moving_statistics(self.moving_mean.data, self.moving_variance.data, op.mean, op.var, self.momentum)
         return y
 
     def _infer(self, x: np.ndarray, reduce: tuple[int, ...], relu: bool) -> Tensor:
