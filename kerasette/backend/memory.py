@@ -13,6 +13,10 @@ returned. Peak memory does not grow (the same arrays are reused; it fell from 61
 100 x 100 benchmark); memory freed after the peak stays with the process instead of going back to
 the OS. Set ``KERASETTE_MALLOC_TUNING=0`` to leave malloc alone. Elsewhere than glibc this does
 nothing.
+
+The peak is then this heap's high-water mark, which depends on where its small long-lived blocks
+sit among the step's large ones: kernels therefore load on a thread of their own, whose
+allocations glibc keeps in another arena (see `kerasette.backend.kernels._loader`).
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ import threading
 import time
 from pathlib import Path
 
+from kerasette.backend.kernels import _loader
+
 #: the list of kernels to compile ahead (module, function name, pickled argument types, group)
 SIGNATURES = Path(__file__).with_name("ahead_signatures.json")
 #: longest wait for a kernel the other process claimed, in seconds
@@ -112,7 +114,8 @@ def _key(text: str) -> str:
 
 
 def hook(dispatcher, prepare=None) -> None:
-    """Makes ``dispatcher`` compile each new signature through `compile_listed`; ``prepare``,
+    """Makes ``dispatcher`` compile each new signature through `compile_listed`, on the kernel
+    loader's thread (`kerasette.backend.kernels._loader`); ``prepare``,
     when given, is called with the argument types before each compile or load from the cache
     (see `kerasette.backend.kernels._jit.kernel`'s ``calls``)."""
     raw = _without_gc(dispatcher.compile)
@@ -125,7 +128,8 @@ def hook(dispatcher, prepare=None) -> None:
             return numba_compile(sig)
 
     _raw[id(dispatcher)] = raw
-    dispatcher.compile = lambda sig: compile_listed(dispatcher, sig, raw)
+    # on the loader thread: what loading allocates stays out of the arrays' heap (see `_loader`)
+    dispatcher.compile = lambda sig: _loader.run(compile_listed, dispatcher, sig, raw)
 
 
 def _without_gc(compile_fn):
