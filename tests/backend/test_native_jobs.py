@@ -38,14 +38,20 @@ def _run(slots, spins, function, cells):
     run_job(slots, spins, function, 0, address_of(cells))
 
 
-@pytest.fixture
-def spinning_pool(monkeypatch):
-    """A pool of two threads whose worker spins for minutes (never sleeps in a test) and keeps
-    spinning whatever the load (no contention check)."""
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = pool.Pool(2)
+def _spinning(threads: int) -> pool.Pool:
+    """A pool whose workers spin for minutes (never sleep in a test) and keep spinning whatever
+    the load (no contention check); KERASETTE_POOL_SPIN_US set by the caller."""
+    p = pool.Pool(threads)
     p.contention.close()
     p.contention = None
+    return p
+
+
+@pytest.fixture
+def spinning_pool(monkeypatch):
+    """`_spinning` with two threads."""
+    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
+    p = _spinning(2)
     yield p
     p.close()
 
@@ -160,3 +166,22 @@ def test_jobs_from_two_threads_at_once_give_the_same_bits(native_engine):
     assert len(results) == 40
     for y in results:
         np.testing.assert_array_equal(y, expected)
+
+
+def test_three_threads_share_a_job(monkeypatch):
+    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
+    p = _spinning(3)
+    try:
+        x = np.random.default_rng(4).standard_normal((8, 16 * 16, 64)).astype(np.float32)
+        k, rows = engine.global_segments(16 * 16, 64)
+        sums, y = np.empty((8 * k, 64)), np.empty((8, 64), np.float32)
+        expected = engine.global_avgpool2d_forward(x.reshape(8, 16, 16, 64))
+        job = jobs.job_address(jobs.global_avgpool_job, x.dtype)
+        for backward in (False, True):
+            y[...] = np.nan
+            assert p.run_native(lambda slots, spins, backward=backward: jobs.global_avgpool_run(
+                slots, spins, job, x, k, rows, np.zeros(3, np.int64), backward, sums, y))
+            np.testing.assert_array_equal(y, expected)
+            assert set(p.slots[:, spin.JOB]) <= {spin.DONE, spin.IDLE}
+    finally:
+        p.close()
