@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kerasette.backend import memory
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
 from kerasette.backend.kernels import normalization_passes as passes
@@ -140,3 +141,21 @@ def test_view_normalize_on_rows_keeps_its_results(relu):
     np.testing.assert_array_equal(dgamma, work2[16:32])
     np.testing.assert_array_equal(dbeta, work2[:16])
     np.testing.assert_array_equal(dgamma2, dgamma.astype(np.float32))
+
+
+def test_training_outputs_are_aligned_new_arrays():
+    """`train_rows`'s output and `train_rows_backward`'s input gradient (when not written over
+    the output gradient) are new, C-contiguous, writable and `memory.ALIGNMENT`-aligned."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((256, 64)).astype(np.float32)
+    gamma, beta = np.ones(64, np.float32), np.zeros(64, np.float32)
+    view = bn.channel_view(x.shape, (0,))
+    for _ in range(4):
+        y, work, small, _, _ = view.train_rows(x, gamma, beta, 1e-3, False)
+        g = rng.standard_normal(x.shape).astype(np.float32)
+        dx, _, _, _ = view.train_rows_backward(g, x, gamma, (work, small), False, True, False)
+        for out in (y, dx):
+            assert out.shape == view.shape and out.dtype == np.float32
+            assert out.flags.c_contiguous and out.flags.writeable
+            assert memory.data_address(out) % memory.ALIGNMENT == 0
+            assert not np.shares_memory(out, x) and not np.shares_memory(out, g)

@@ -420,7 +420,8 @@ class ChannelView:
         parts = self._parts(pieces)
         work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
         small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
-        y = memory.empty_aligned(self.shape, dtype)
+        raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
+        y = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
         if moving is None:
             moving = (small[:0], small[:0], 0.0)
         before = (x, gamma.reshape(-1), beta.reshape(-1), float(epsilon), dtype.type(0 if relu else np.nan), *moving,
@@ -448,8 +449,11 @@ class ChannelView:
         work = np.zeros(2 * chans + pieces * 2 * (width + _PAD))
         small = np.empty(3 * width + 2 * chans + parts * 4 * (width + _PAD), dtype)
         dx, map_out = None, 0
-        if input_gradient:
-            dx, map_out = (g, 2) if overwrite_g else (memory.empty_aligned(self.shape, dtype), 1)
+        if input_gradient and overwrite_g:
+            dx, map_out = g, 2
+        elif input_gradient:  # `memory.empty_aligned` in two numpy calls
+            raw = np.empty(g.nbytes + memory.ALIGNMENT, np.uint8)
+            dx, map_out = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT), 1
         before = (g, x, relu, gamma.reshape(-1), *saved, dtype.type(0), bounds, work, small)
         self._run_packed(_passes.batch_norm_backward_rows_packed, before, (map_out, g if dx is None else dx), parts)
         at = 3 * width
