@@ -94,9 +94,14 @@ def _native(view, x, gamma, beta, mean, variance, epsilon, relu, backward, y) ->
 
 
 #: Arrays of more bytes than this are mapped front to back at every call (`READ` not
-#: asked): the 8x112x112x64 rows (25.7 MB) took 980 -> 997 us alternating (2 of 20 blocks
-#: faster), 32x32x32x64 (8.4 MB) 369 -> 351 us (37-38 of 40).
-BACKWARD_MAX_BYTES = 16 << 20
+#: asked). On the pool's path the 8x112x112x64 rows (25.7 MB) took 980 -> 997 us alternating
+#: (2 of 20 blocks faster), 32x32x32x64 (8.4 MB) 369 -> 351 us (37-38 of 40), hence 16 MB then.
+#: As a native job (both threads start together), blocks of 10 calls alternating forward /
+#: alternate (chrt, 16 blocks, medians): 8x112x112x64 native 1003.2 -> 987.2, 1008.8 -> 991.1,
+#: 1047.6 -> 1015.5, 1051.5 -> 1044.0 us (9-15/16 faster), AVX2 1035.2 -> 1027.1, 1019.8 ->
+#: 991.6 (11, 13/16); 16x112x112x64 (51 MB) 2450.1 -> 2475.4 (2/10); 32x32x32x64 368.8 ->
+#: 328.0, 367.0 -> 336.0 (18, 20/20).
+BACKWARD_MAX_BYTES = 32 << 20
 #: The direction the threads take their pieces in (`read_order`) for arrays of up to
 #: `BACKWARD_MAX_BYTES`; a map: the same bits in either order.
 READ = ReadOrder()
