@@ -16,6 +16,8 @@ import numpy as np
 from kerasette.backend import memory, parallel
 from kerasette.backend.kernels import dropout as _dropout
 from kerasette.backend.kernels import elementwise as _k
+from kerasette.backend.kernels import elementwise_jobs as _jobs
+from kerasette.backend.kernels.inference_jobs import job_address
 
 #: Passes over fewer values than this run in the calling thread (unless `parallel_settings` asks
 #: for a lower `parallel.memory_bound_min`); larger ones split over the threads (`split_map`;
@@ -56,10 +58,27 @@ def split_map(call_of, n_items: int, work_per_item: int = 1, min_work: int | Non
                           work_per_item)
 
 
+#: Whether Add + ReLU and the ReLU gradients of `PASS_MIN` values or more run as native jobs
+#: (`kernels.elementwise_jobs`) when the pool's workers spin: no worker Python and no GIL
+#: hand-over. False: always the pool's path (measurements and tests).
+NATIVE = True
+
+
+def _native(job, first: np.ndarray, second: np.ndarray, third: np.ndarray) -> bool:
+    """The pass as a native job on flat arrays (`NATIVE`); False (nothing done) when it is too
+    small to split, not float32/float64, or the pool cannot take a job now."""
+    if not NATIVE or first.size < _split_min() or first.dtype.char not in "fd":
+        return False
+    address = job_address(job, first.dtype)
+    return parallel.run_native(lambda slots, spins: _jobs.elementwise_run(slots, spins, address, first, second, third))
+
+
 def add_relu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``max(a + b, 0)``, a new array (``a``, ``b``: one shape and dtype)."""
     y = memory.empty_aligned(a.shape, a.dtype)
     fa, fb, fy = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1), y.reshape(-1)
+    if _native(_jobs.add_relu_job, fa, fb, fy):
+        return y
     zero = a.dtype.type(0)
     split_map(lambda i, j: functools.partial(_k.add_relu, fa[i:j], fb[i:j], zero, fy[i:j]), fy.size)
     return y
@@ -71,10 +90,14 @@ def relu_grad(g: np.ndarray, y: np.ndarray, in_place: bool = False) -> np.ndarra
     fy, zero = np.ascontiguousarray(y).reshape(-1), g.dtype.type(0)
     if in_place and g.flags.c_contiguous and g.flags.writeable:
         fg = g.reshape(-1)
+        if _native(_jobs.relu_grad_inplace_job, fg, fy, fy):
+            return g
         split_map(lambda i, j: functools.partial(_k.relu_grad_inplace, fg[i:j], fy[i:j], zero), fg.size)
         return g
     out = memory.empty_aligned(g.shape, g.dtype)
     fg, fo = np.ascontiguousarray(g).reshape(-1), out.reshape(-1)
+    if _native(_jobs.relu_grad_job, fg, fy, fo):
+        return out
     split_map(lambda i, j: functools.partial(_k.relu_grad, fg[i:j], fy[i:j], zero, fo[i:j]), fo.size)
     return out
 
@@ -85,6 +108,8 @@ def relu_grad_add(g: np.ndarray, h: np.ndarray, y: np.ndarray) -> np.ndarray:
     of one shape and dtype): one pass where the sum and the mask took two."""
     fg, fh, fy, zero = g.reshape(-1), np.ascontiguousarray(h).reshape(-1), np.ascontiguousarray(y).reshape(-1), \
         g.dtype.type(0)
+    if _native(_jobs.relu_grad_add_job, fg, fh, fy):
+        return g
     split_map(lambda i, j: functools.partial(_k.relu_grad_add_inplace, fg[i:j], fh[i:j], fy[i:j], zero), fg.size)
     return g
 
