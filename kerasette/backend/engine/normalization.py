@@ -43,7 +43,9 @@ from kerasette.backend.engine import folding
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
 from kerasette.backend.kernels import folding as _folding_kernels
 from kerasette.backend.kernels import normalization as _k
+from kerasette.backend.kernels import normalization_jobs as _jobs
 from kerasette.backend.kernels import normalization_passes as _passes
+from kerasette.backend.kernels.inference_jobs import job_address
 
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
 #: many values wide (see `ChannelView`).
@@ -68,6 +70,9 @@ PASS_GRACE_US = 30
 #: Microseconds the calling thread waits in training's passes after the last pool thread left
 #: (`kernels.normalization_passes._leave_first`: its way into the pool's wait; 10 slower, 30 no better).
 WORKERS_GRACE_US = 20
+#: Whether the training passes on rows run as native jobs when the pool can take one
+#: (`kernels.normalization_jobs`; False: always the pool's path, for measurements).
+NATIVE = True
 
 
 class ChannelView:
@@ -424,8 +429,12 @@ class ChannelView:
         y = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
         if moving is None:
             moving = (small[:0], small[:0], 0.0)
-        before = (x, gamma.reshape(-1), beta.reshape(-1), float(epsilon), dtype.type(0 if relu else np.nan), *moving,
-                  bounds, work, small)
+        gamma, beta = gamma.reshape(-1), beta.reshape(-1)
+        if parts > 1 and NATIVE and _native_forward(x, gamma, beta, float(epsilon), relu, moving, bounds, work, small,
+                                                    parts, y):
+            at = 2 * width
+            return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
+        before = (x, gamma, beta, float(epsilon), dtype.type(0 if relu else np.nan), *moving, bounds, work, small)
         self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
         at = 2 * width
         return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
@@ -454,7 +463,12 @@ class ChannelView:
         elif input_gradient:  # `memory.empty_aligned` in two numpy calls
             raw = np.empty(g.nbytes + memory.ALIGNMENT, np.uint8)
             dx, map_out = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT), 1
-        before = (g, x, relu, gamma.reshape(-1), *saved, dtype.type(0), bounds, work, small)
+        gamma = gamma.reshape(-1)
+        if parts > 1 and NATIVE and _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out,
+                                                     g if dx is None else dx):
+            at = 3 * width
+            return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
+        before = (g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small)
         self._run_packed(_passes.batch_norm_backward_rows_packed, before, (map_out, g if dx is None else dx), parts)
         at = 3 * width
         return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
@@ -480,6 +494,53 @@ class ChannelView:
         shifted_mean = s1 / n
         var = np.maximum(s2 / n - shifted_mean * shifted_mean, 0.0)
         return first + shifted_mean, var
+
+
+def _native_takes(arrays, dtype) -> bool:
+    """Whether the native jobs take a pass on ``arrays``: all C-contiguous, of ``dtype``
+    (float32 or float64); the others go by the pool's path."""
+    return dtype.char in "fd" and all(a.dtype is dtype and a.flags.c_contiguous for a in arrays)
+
+
+def _native_forward(x, gamma, beta, epsilon, relu, moving, bounds, work, small, parts, y) -> bool:
+    """`ChannelView.train_rows`'s kernel as a native job with the pool's spinning workers
+    (`kernels.normalization_jobs`); False (nothing done) when it does not take the arrays or the
+    pool cannot take a job now."""
+    dtype = x.dtype
+    if not _native_takes((x, gamma, beta, moving[0], moving[1]), dtype):
+        return False
+    job = job_address(_jobs.batch_norm_forward_job, dtype)
+    lower = dtype.type(0 if relu else np.nan)
+
+    def run(slots, spins):
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
+        if slots.shape[0] + 1 != parts:  # (fewer pieces than threads: ``small`` has scratch for ``parts``)
+            _passes.batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, *moving, bounds, work, small,
+                                                   cells, 0, 0, 0, y)
+            return
+        _jobs.batch_norm_forward_run(slots, spins, job, x, gamma, beta, epsilon, bool(relu), moving[0], moving[1],
+                                     float(moving[2]), bounds, work, small, cells, y)
+
+    return parallel.run_native(run)
+
+
+def _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out, dx) -> bool:
+    """`ChannelView.train_rows_backward`'s kernel as a native job (as `_native_forward`)."""
+    dtype = g.dtype
+    if not _native_takes((g, x, gamma, dx), dtype):
+        return False
+    job = job_address(_jobs.batch_norm_backward_job, dtype)
+
+    def run(slots, spins):
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)
+        if slots.shape[0] + 1 != parts:
+            _passes.batch_norm_backward_rows_packed(g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small,
+                                                    cells, 0, 0, 0, map_out, dx)
+            return
+        _jobs.batch_norm_backward_run(slots, spins, job, g, x, bool(relu), gamma, saved[0], saved[1], bounds, work,
+                                      small, cells, map_out, dx)
+
+    return parallel.run_native(run)
 
 
 @functools.lru_cache(maxsize=4)
