@@ -80,3 +80,12 @@ def test_a_declined_job_takes_the_pool_path(native_engine, monkeypatch):
     a = np.random.default_rng(6).standard_normal(5000).astype(np.float32)
     np.testing.assert_array_equal(ew.add_relu(a, -a[::-1]), np.maximum(a - a[::-1], 0))
     assert native_engine == []
+
+
+def test_read_only_inputs(native_engine):
+    rng = np.random.default_rng(7)
+    a, b = (rng.standard_normal(3000).astype(np.float32) for _ in range(2))
+    a.flags.writeable = b.flags.writeable = False
+    np.testing.assert_array_equal(ew.add_relu(a, b), np.maximum(a + b, 0))
+    np.testing.assert_array_equal(ew.relu_grad(a, b), np.where(b > 0, a, 0))
+    assert len(native_engine) == 2
