@@ -16,7 +16,6 @@ import numpy as np
 from numba import types
 
 from kerasette.backend.kernels._jit import CFunction, kernel
-from kerasette.backend.kernels.folding import scale_and_shift
 from kerasette.backend.kernels.native_jobs import (
     address_of,
     float64_pointer,
@@ -25,6 +24,7 @@ from kerasette.backend.kernels.native_jobs import (
     run_job,
 )
 from kerasette.backend.kernels.normalization import channel_affine_rows
+from kerasette.backend.kernels.normalization_passes import inference_numbers
 from kerasette.backend.kernels.pool import _take_segment_toward, global_avgpool_mean, global_avgpool_sums
 from kerasette.backend.kernels.simd import keep
 
@@ -68,16 +68,8 @@ def _batch_norm_inference_run(slots, spins, job, x, gamma, beta, mean, variance,
     same map), run by this thread and the pool's workers spinning in ``slots`` (``job``: the
     address of `batch_norm_inference_job` for ``x``'s dtype; ``claims``: (workers + 1,) int64
     zeros)."""
-    chans = gamma.shape[0]
     table = np.empty((3, width), x.dtype)
-    given = np.empty(3, x.dtype)  # epsilon, 1 and the clamp in the dtype (as numpy's scalars round them)
-    given[0], given[1], given[2] = epsilon, 1.0, 0.0 if relu else np.nan
-    scale, shift = table[0], table[1]
-    scale_and_shift(gamma, beta, mean, variance, given[0], given[1], scale[:chans], shift[:chans])
-    for c in range(chans, width):
-        scale[c] = scale[c - chans]
-        shift[c] = shift[c - chans]
-    table[2, 0] = given[2]
+    table[2, 0] = inference_numbers(gamma, beta, mean, variance, epsilon, relu, table[:2])
     arguments = np.empty(BN_ARGUMENTS, np.int64)
     arguments[BN_X], arguments[BN_Y] = address_of(x), address_of(y)
     arguments[BN_ROWS], arguments[BN_WIDTH] = x.size // width, width

@@ -316,18 +316,29 @@ def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, r
         bounds: as `_affine_rows_shared`; cells: (threads + 3,) int64 zeros: its ``claims``,
         then its ``state``. The rest: as `_affine_rows_shared` takes them.
     """
-    chans = gamma.shape[0]
     numbers = np.empty((2, width), x.dtype)
-    given = np.empty(3, x.dtype)  # epsilon, 1 and the clamp in the dtype (as numpy's scalars round them)
+    lower = inference_numbers(gamma, beta, mean, variance, epsilon, relu, numbers)
+    rows, threads = x.size // width, cells.size - 3
+    _map_shared(x.reshape((rows, width)), numbers[0], numbers[1], lower, bounds, cells[:threads], cells[threads:],
+                me, reserve, wait, grace, backward, y.reshape((rows, width)))
+
+
+@inline
+def inference_numbers(gamma, beta, mean, variance, epsilon, relu, numbers):
+    """Batch normalization's map at inference from the weights: ``numbers[0]`` the scale and
+    ``numbers[1]`` the shift (W each: the C channels' numbers repeated over the W / C copies;
+    `kernels.folding.scale_and_shift`, the numbers of `engine.normalization.inference_numbers`,
+    the same bits); returns the map's clamp in ``numbers``' dtype (0 with ``relu``, else NaN).
+    ``epsilon``, 1 and the clamp are rounded to the dtype as numpy's scalars round them."""
+    chans, width = gamma.shape[0], numbers.shape[1]
+    given = np.empty(3, numbers.dtype)
     given[0], given[1], given[2] = epsilon, 1.0, 0.0 if relu else np.nan
     scale, shift = numbers[0], numbers[1]
     scale_and_shift(gamma, beta, mean, variance, given[0], given[1], scale[:chans], shift[:chans])
     for c in range(chans, width):
         scale[c] = scale[c - chans]
         shift[c] = shift[c - chans]
-    rows, threads = x.size // width, cells.size - 3
-    _map_shared(x.reshape((rows, width)), scale, shift, given[2], bounds, cells[:threads], cells[threads:], me,
-                reserve, wait, grace, backward, y.reshape((rows, width)))
+    return given[2]
 
 
 def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, moving_mean, moving_var, momentum, bounds, work,
