@@ -9,6 +9,7 @@ import pytest
 
 from kerasette.backend import parallel, pool
 from kerasette.backend.engine import normalization as bn
+from kerasette.backend.engine import normalization_training as training
 from kerasette.backend.kernels import normalization_jobs as jobs
 from kerasette.backend.kernels import spin
 
@@ -76,7 +77,7 @@ def test_jobs_same_bits_as_the_pool_path(native_pool, monkeypatch, shape, dtype,
     # fewer pieces than threads: the calling thread alone, inside run_native (the scratch is for fewer threads)
     jobs_run = ["batch_norm_forward_run", "batch_norm_backward_run"] * 3 if pieces > len(p.workers) else []
     assert ran == jobs_run
-    monkeypatch.setattr(bn, "NATIVE", False)
+    monkeypatch.setattr(training, "NATIVE", False)
     expected = _passes(*args)
     assert ran == jobs_run
     for arrays in native:
@@ -108,7 +109,7 @@ def test_arrays_the_jobs_do_not_take_go_by_the_pool_path(native_pool):
     moving = (np.zeros(16), np.ones(16), 0.5)  # float64 statistics of a float32 pass
     y, _, _, mean, var = view.train_rows(x, gamma, beta, 1e-3, False, moving)
     assert ran == []
-    assert not bn._native_takes((x, gamma, beta, x[:, ::2]), x.dtype)  # strided
-    assert not bn._native_takes((x.astype(np.float16),), np.dtype(np.float16))
+    assert not training._native_takes((x, gamma, beta, x[:, ::2]), x.dtype)  # strided
+    assert not training._native_takes((x.astype(np.float16),), np.dtype(np.float16))
     np.testing.assert_allclose(y.reshape(-1, 16).mean(axis=0), 0, atol=1e-5)
     np.testing.assert_array_equal(moving[0], mean.astype(np.float64) * 0.5)

@@ -9,19 +9,14 @@ float64 totals, added up in piece order at the end (the same bits on any number 
 maps write one contiguous chunk per thread (`elementwise.split_map`).
 
 On rows, training's forward pass (`train_rows`) and backward pass (`train_rows_backward`) are
-each one kernel call per thread (`kerasette.backend.kernels.normalization_passes`, through
-`ChannelView._run_packed`; their arrays packed into three, one numpy call each): the reduction's
-pieces, the per-channel numbers and the map's pieces in one call, the calls prepared by the calling thread (`parallel.map_prepared`), the pool's threads
-leaving first (`WORKERS_GRACE_US`). One hand-off to the pool per pass where the reduction and the
-map took one each: on two threads (a loaded machine) the 32x32x32x16 forward pass with its ReLU
-took 142-148 us where the two passes took 351-357, the 32x16x16x32 backward pass 127-130 us where
-they took 238-242. Inference's backward pass on rows (`affine_backward`) is one kernel call per
-thread too, one hand-off where the pieces taken in turn cost a Python call and a GIL hand-over
-each (calls alternating in one process on a loaded machine, median ms: 8x112x112x64 2.09-2.40 ->
-1.80-2.19, 32x32x32x64 0.70-0.74 -> 0.70-0.73, the same bits). Inference's map on rows (`ChannelView.affine`) is one kernel call per thread as
-well, its threads leaving in an order that keeps them from waiting for the GIL at the end
-(`kernels.normalization_passes.affine_rows_shared`). The other passes (planes, the layer's other
-uses) go pass by pass.
+each one kernel call per thread (`engine.normalization_training`, the base `RowsTraining`).
+Inference's backward pass on rows (`affine_backward`) is one kernel call per thread too, one
+hand-off where the pieces taken in turn cost a Python call and a GIL hand-over each (calls
+alternating in one process on a loaded machine, median ms: 8x112x112x64 2.09-2.40 -> 1.80-2.19,
+32x32x32x64 0.70-0.74 -> 0.70-0.73, the same bits). Inference's map on rows (`ChannelView.affine`)
+is one kernel call per thread as well, its threads leaving in an order that keeps them from
+waiting for the GIL at the end (`kernels.normalization_passes.affine_rows_shared`). The other
+passes (planes, the layer's other uses) go pass by pass.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -34,48 +29,34 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 
 import numpy as np
 
 from kerasette.backend import memory, parallel
 from kerasette.backend.engine import folding
 from kerasette.backend.engine.elementwise import PASS_MIN, piece_work, relu_grad, split_map
+from kerasette.backend.engine.normalization_training import RowsTraining
+from kerasette.backend.engine.shared_passes import PAD as _PAD
+from kerasette.backend.engine.shared_passes import WORKERS_GRACE_US, leave_ticks
 from kerasette.backend.kernels import folding as _folding_kernels
 from kerasette.backend.kernels import normalization as _k
-from kerasette.backend.kernels import normalization_jobs as _jobs
 from kerasette.backend.kernels import normalization_passes as _passes
-from kerasette.backend.kernels.inference_jobs import job_address
 
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
 #: many values wide (see `ChannelView`).
 WIDE = 64
-#: Values of padding after each piece's row of scratch and of totals (at least 128 bytes: two
-#: cache lines, which the adjacent-line prefetcher fetches together), so that two threads summing
-#: neighbouring pieces do not write to one cache line (the rows kernel writes its scratch at every
-#: row): unpadded, the statistics at 32x32x32x16 took 296 us on two threads, 199 on one.
-_PAD = 32
 #: Values per piece of a map whose threads share its pieces (`ChannelView.affine` on rows): a few
 #: tens of microseconds of one thread's work, so that the threads finish within one of each other.
 MAP_PIECE = 1 << 16
 #: Pieces of a shared map that the calling thread leaves to the others once they have started
 #: (`kernels.normalization_passes._affine_rows_shared`).
 MAP_RESERVE = 2
-#: Microseconds a pool thread that finished its part of a shared map waits at most for the calling
-#: thread to leave the kernel, and then waits more (`kernels.normalization_passes._leave`).
-LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
 #: `LEAVE_GRACE_US` of inference's backward pass (its threads share large pieces, none left to the
 #: others), longer: the calling thread's way to the join.
 PASS_GRACE_US = 30
-#: Microseconds the calling thread waits in training's passes after the last pool thread left
-#: (`kernels.normalization_passes._leave_first`: its way into the pool's wait; 10 slower, 30 no better).
-WORKERS_GRACE_US = 20
-#: Whether the training passes on rows run as native jobs when the pool can take one
-#: (`kernels.normalization_jobs`; False: always the pool's path, for measurements).
-NATIVE = True
 
 
-class ChannelView:
+class ChannelView(RowsTraining):
     """Where the channels of an array are: ``(R, C)`` rows or ``(A, C, S)`` planes.
 
     Rows of fewer than `WIDE` channels (a divisor of it) are seen ``k`` at a time, as ``(R / k,
@@ -372,106 +353,11 @@ class ChannelView:
         parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, *shared, me, wait, grace,
                                                                         *after), parts)
 
-    def _normalize_rows(self, x, gamma, beta, epsilon, relu):
-        """`normalize` on rows, from `train_rows`'s packed arrays."""
-        y, work, small, _, _ = self.train_rows(x, gamma, beta, epsilon, relu)
-        chans, width = self.channels, self.shape[1]
-        mean, var, inv = work[:3 * chans].reshape(3, chans)
-        return y, mean, var, inv, small[:width], small[width:2 * width]
-
-    def _normalize_backward_rows(self, g, x, mean, inv, gamma, relu, input_gradient, overwrite_g):
-        """`normalize_backward` on rows: `train_rows_backward` on the numbers packed as
-        `train_rows` leaves them; dgamma and dbeta in float64."""
-        chans, width = self.channels, self.shape[1]
-        saved, saved_small = np.empty((3, chans)), np.zeros((2, width), g.dtype)
-        saved[0], saved[2] = mean, inv
-        if relu is not None:
-            saved_small[0], saved_small[1] = relu
-        dx, _, _, work = self.train_rows_backward(g, x, gamma, (saved.reshape(-1), saved_small.reshape(-1)),
-                                                  relu is not None, input_gradient, overwrite_g)
-        return dx, work[chans:2 * chans], work[:chans]
-
     def _parts(self, pieces: int) -> int:
         """How many threads take part in a pass of ``pieces`` pieces (see `_shared`)."""
         threads = parallel.num_threads()
         split = threads > 1 and pieces > 1 and self.size >= min(PASS_MIN, parallel.memory_bound_min())
         return min(threads, pieces) if split else 1
-
-    def _run_packed(self, kernel, before: tuple, after: tuple, parts: int) -> None:
-        """`_shared` for the packed kernels, whose scratch is in their arrays: ``kernel(*before,
-        cells, me, wait, grace, *after)``."""
-        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
-        wait, grace = leave_ticks(WORKERS_GRACE_US)
-        if parts == 1:
-            kernel(*before, cells, 0, wait, grace, *after)
-            return
-        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, cells, me, wait, grace,
-                                                                        *after), parts)
-
-    def train_rows(self, x, gamma, beta, epsilon, relu, moving=None):
-        """Training's forward pass on the rows ``x`` in one kernel call per thread
-        (`kernels.normalization_passes.batch_norm_forward_rows_packed`; the statistics, the
-        numbers and the map, then a ReLU when ``relu``), its arrays packed into three (few numpy
-        calls: 1-4 us each on the caches a pass left cold). ``moving``: ``(moving_mean,
-        moving_variance, momentum)``, flat, updated with the batch statistics in the kernel (as
-        `moving_update`), or None.
-
-        Returns:
-            ``(y, work, small, mean, var)``: the output; the kernel's float64 and dtype arrays
-            (for `train_rows_backward`); the batch mean and variance rounded to ``x``'s dtype, (C,).
-        """
-        bounds = self._bounds()
-        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
-        parts = self._parts(pieces)
-        work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
-        small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
-        raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
-        y = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
-        if moving is None:
-            moving = (small[:0], small[:0], 0.0)
-        gamma, beta = gamma.reshape(-1), beta.reshape(-1)
-        if parts > 1 and NATIVE and _native_forward(x, gamma, beta, float(epsilon), relu, moving, bounds, work, small,
-                                                    parts, y):
-            at = 2 * width
-            return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
-        before = (x, gamma, beta, float(epsilon), dtype.type(0 if relu else np.nan), *moving, bounds, work, small)
-        self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
-        at = 2 * width
-        return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
-
-    def train_rows_backward(self, g, x, gamma, saved, relu: bool, input_gradient: bool, overwrite_g: bool):
-        """Training's backward pass on rows ``g`` and ``x`` in one kernel call per thread
-        (`kernels.normalization_passes.batch_norm_backward_rows_packed`): the sums, the numbers
-        and the input gradient's map (with ``relu``, through the ReLU after the forward map).
-
-        Args:
-            saved: `train_rows`'s ``(work, small)``.
-            input_gradient, overwrite_g: as `normalize_backward` takes them.
-
-        Returns:
-            ``(dx or None, dgamma, dbeta, work)``: dx in the view's shape; dgamma and dbeta (C,)
-            in ``g``'s dtype; the kernel's float64 array (dbeta, dgamma in float64 first).
-        """
-        bounds = self._bounds()
-        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
-        parts = self._parts(pieces)
-        work = np.zeros(2 * chans + pieces * 2 * (width + _PAD))
-        small = np.empty(3 * width + 2 * chans + parts * 4 * (width + _PAD), dtype)
-        dx, map_out = None, 0
-        if input_gradient and overwrite_g:
-            dx, map_out = g, 2
-        elif input_gradient:  # `memory.empty_aligned` in two numpy calls
-            raw = np.empty(g.nbytes + memory.ALIGNMENT, np.uint8)
-            dx, map_out = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT), 1
-        gamma = gamma.reshape(-1)
-        if parts > 1 and NATIVE and _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out,
-                                                     g if dx is None else dx):
-            at = 3 * width
-            return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
-        before = (g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small)
-        self._run_packed(_passes.batch_norm_backward_rows_packed, before, (map_out, g if dx is None else dx), parts)
-        at = 3 * width
-        return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
 
     def _first(self, x: np.ndarray) -> np.ndarray:
         """The first value of each channel (float64): the centre of the statistics' sums."""
@@ -494,70 +380,6 @@ class ChannelView:
         shifted_mean = s1 / n
         var = np.maximum(s2 / n - shifted_mean * shifted_mean, 0.0)
         return first + shifted_mean, var
-
-
-def _native_takes(arrays, dtype) -> bool:
-    """Whether the native jobs take a pass on ``arrays``: all C-contiguous, of ``dtype``
-    (float32 or float64); the others go by the pool's path."""
-    return dtype.char in "fd" and all(a.dtype is dtype and a.flags.c_contiguous for a in arrays)
-
-
-def _native_forward(x, gamma, beta, epsilon, relu, moving, bounds, work, small, parts, y) -> bool:
-    """`ChannelView.train_rows`'s kernel as a native job with the pool's spinning workers
-    (`kernels.normalization_jobs`); False (nothing done) when it does not take the arrays or the
-    pool cannot take a job now."""
-    dtype = x.dtype
-    if not _native_takes((x, gamma, beta, moving[0], moving[1]), dtype):
-        return False
-    job = job_address(_jobs.batch_norm_forward_job, dtype)
-    lower = dtype.type(0 if relu else np.nan)
-
-    def run(slots, spins):
-        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
-        if slots.shape[0] + 1 != parts:  # (fewer pieces than threads: ``small`` has scratch for ``parts``)
-            _passes.batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, *moving, bounds, work, small,
-                                                   cells, 0, 0, 0, y)
-            return
-        _jobs.batch_norm_forward_run(slots, spins, job, x, gamma, beta, epsilon, bool(relu), moving[0], moving[1],
-                                     float(moving[2]), bounds, work, small, cells, y)
-
-    return parallel.run_native(run)
-
-
-def _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out, dx) -> bool:
-    """`ChannelView.train_rows_backward`'s kernel as a native job (as `_native_forward`)."""
-    dtype = g.dtype
-    if not _native_takes((g, x, gamma, dx), dtype):
-        return False
-    job = job_address(_jobs.batch_norm_backward_job, dtype)
-
-    def run(slots, spins):
-        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)
-        if slots.shape[0] + 1 != parts:
-            _passes.batch_norm_backward_rows_packed(g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small,
-                                                    cells, 0, 0, 0, map_out, dx)
-            return
-        _jobs.batch_norm_backward_run(slots, spins, job, g, x, bool(relu), gamma, saved[0], saved[1], bounds, work,
-                                      small, cells, map_out, dx)
-
-    return parallel.run_native(run)
-
-
-@functools.lru_cache(maxsize=4)
-def leave_ticks(grace_us: float = 0.0) -> tuple[int, int]:
-    """`kernels.normalization_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
-    for the calling thread to leave, then until ``grace_us`` (default `LEAVE_GRACE_US`) after
-    (the ticks' rate timed once, over a millisecond). Global average pooling's ordered kernel
-    (`kernels.global_pool`) takes its times from here too."""
-    grace_us = grace_us or LEAVE_GRACE_US
-    ticks = np.zeros(1, np.int64)
-    _passes.read_ticks(ticks)  # compiled
-    start, first = time.perf_counter(), int(ticks[0])
-    while time.perf_counter() - start < 1e-3:
-        pass
-    _passes.read_ticks(ticks)
-    per_us = (int(ticks[0]) - first) / ((time.perf_counter() - start) * 1e6)
-    return int(LEAVE_WAIT_US * per_us), int(grace_us * per_us)
 
 
 def channel_view(shape: tuple[int, ...], axes: tuple[int, ...]) -> ChannelView | None:

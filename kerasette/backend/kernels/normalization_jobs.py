@@ -2,7 +2,7 @@
 
 `normalization_passes.batch_norm_forward_rows_packed` and `batch_norm_backward_rows_packed`,
 which the engine otherwise hands to the pool's threads as Python tasks
-(`engine.normalization.ChannelView._run_packed`), run by the pool's spinning workers in native
+(`engine.normalization_training.RowsTraining._run_packed`), run by the pool's spinning workers in native
 code: a C function per element type (``*_job``) that takes its arrays back from the addresses and
 sizes in its arguments and calls the same packed kernel with the thread's number, and a kernel
 the calling thread calls once (``*_run``) that writes the arguments and runs the job

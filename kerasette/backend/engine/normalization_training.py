@@ -1,0 +1,179 @@
+"""Batch normalization's training passes on rows: one kernel call per thread each way.
+
+On rows ``(R, C)`` (`engine.normalization.ChannelView`), training's forward pass
+(`RowsTraining.train_rows`) and backward pass (`RowsTraining.train_rows_backward`) are each one
+kernel call per thread (`kerasette.backend.kernels.normalization_passes`; their arrays packed into
+three, one numpy call each): the reduction's pieces, the per-channel numbers and the map's pieces
+in one call. When the pool's workers spin (`parallel.run_native` accepts), the call is a native
+job that they run without their Python (`kernels.normalization_jobs`); otherwise the calls are
+prepared by the calling thread (`parallel.map_prepared`), the pool's threads leaving first
+(`WORKERS_GRACE_US`). One hand-off to the pool per pass where the reduction and the map took one
+each: on two threads (a loaded machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us
+where the two passes took 351-357, the 32x16x16x32 backward pass 127-130 us where they took
+238-242.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from kerasette.backend import memory, parallel
+from kerasette.backend.engine.shared_passes import PAD as _PAD
+from kerasette.backend.engine.shared_passes import WORKERS_GRACE_US, leave_ticks
+from kerasette.backend.kernels import normalization_jobs as _jobs
+from kerasette.backend.kernels import normalization_passes as _passes
+from kerasette.backend.kernels.inference_jobs import job_address
+
+#: Whether the training passes on rows run as native jobs when the pool can take one
+#: (`kernels.normalization_jobs`; False: always the pool's path, for measurements).
+NATIVE = True
+
+
+class RowsTraining:
+    """`ChannelView`'s training passes on rows (a base of `engine.normalization.ChannelView`,
+    whose ``shape``, ``channels``, ``_bounds`` and ``_parts`` they use)."""
+
+    def _normalize_rows(self, x, gamma, beta, epsilon, relu):
+        """`normalize` on rows, from `train_rows`'s packed arrays."""
+        y, work, small, _, _ = self.train_rows(x, gamma, beta, epsilon, relu)
+        chans, width = self.channels, self.shape[1]
+        mean, var, inv = work[:3 * chans].reshape(3, chans)
+        return y, mean, var, inv, small[:width], small[width:2 * width]
+
+    def _normalize_backward_rows(self, g, x, mean, inv, gamma, relu, input_gradient, overwrite_g):
+        """`normalize_backward` on rows: `train_rows_backward` on the numbers packed as
+        `train_rows` leaves them; dgamma and dbeta in float64."""
+        chans, width = self.channels, self.shape[1]
+        saved, saved_small = np.empty((3, chans)), np.zeros((2, width), g.dtype)
+        saved[0], saved[2] = mean, inv
+        if relu is not None:
+            saved_small[0], saved_small[1] = relu
+        dx, _, _, work = self.train_rows_backward(g, x, gamma, (saved.reshape(-1), saved_small.reshape(-1)),
+                                                  relu is not None, input_gradient, overwrite_g)
+        return dx, work[chans:2 * chans], work[:chans]
+
+    def _run_packed(self, kernel, before: tuple, after: tuple, parts: int) -> None:
+        """`_shared` for the packed kernels, whose scratch is in their arrays: ``kernel(*before,
+        cells, me, wait, grace, *after)``."""
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
+        wait, grace = leave_ticks(WORKERS_GRACE_US)
+        if parts == 1:
+            kernel(*before, cells, 0, wait, grace, *after)
+            return
+        parallel.map_prepared(lambda me, start, stop: functools.partial(kernel, *before, cells, me, wait, grace,
+                                                                        *after), parts)
+
+    def train_rows(self, x, gamma, beta, epsilon, relu, moving=None):
+        """Training's forward pass on the rows ``x`` in one kernel call per thread
+        (`kernels.normalization_passes.batch_norm_forward_rows_packed`; the statistics, the
+        numbers and the map, then a ReLU when ``relu``), its arrays packed into three (few numpy
+        calls: 1-4 us each on the caches a pass left cold). ``moving``: ``(moving_mean,
+        moving_variance, momentum)``, flat, updated with the batch statistics in the kernel (as
+        `moving_update`), or None.
+
+        Returns:
+            ``(y, work, small, mean, var)``: the output; the kernel's float64 and dtype arrays
+            (for `train_rows_backward`); the batch mean and variance rounded to ``x``'s dtype, (C,).
+        """
+        bounds = self._bounds()
+        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
+        parts = self._parts(pieces)
+        work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
+        small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
+        raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
+        y = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
+        if moving is None:
+            moving = (small[:0], small[:0], 0.0)
+        gamma, beta = gamma.reshape(-1), beta.reshape(-1)
+        if parts > 1 and NATIVE and _native_forward(x, gamma, beta, float(epsilon), relu, moving, bounds, work, small,
+                                                    parts, y):
+            at = 2 * width
+            return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
+        before = (x, gamma, beta, float(epsilon), dtype.type(0 if relu else np.nan), *moving, bounds, work, small)
+        self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
+        at = 2 * width
+        return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
+
+    def train_rows_backward(self, g, x, gamma, saved, relu: bool, input_gradient: bool, overwrite_g: bool):
+        """Training's backward pass on rows ``g`` and ``x`` in one kernel call per thread
+        (`kernels.normalization_passes.batch_norm_backward_rows_packed`): the sums, the numbers
+        and the input gradient's map (with ``relu``, through the ReLU after the forward map).
+
+        Args:
+            saved: `train_rows`'s ``(work, small)``.
+            input_gradient, overwrite_g: as `normalize_backward` takes them.
+
+        Returns:
+            ``(dx or None, dgamma, dbeta, work)``: dx in the view's shape; dgamma and dbeta (C,)
+            in ``g``'s dtype; the kernel's float64 array (dbeta, dgamma in float64 first).
+        """
+        bounds = self._bounds()
+        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
+        parts = self._parts(pieces)
+        work = np.zeros(2 * chans + pieces * 2 * (width + _PAD))
+        small = np.empty(3 * width + 2 * chans + parts * 4 * (width + _PAD), dtype)
+        dx, map_out = None, 0
+        if input_gradient and overwrite_g:
+            dx, map_out = g, 2
+        elif input_gradient:  # `memory.empty_aligned` in two numpy calls
+            raw = np.empty(g.nbytes + memory.ALIGNMENT, np.uint8)
+            dx, map_out = np.ndarray(self.shape, dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT), 1
+        gamma = gamma.reshape(-1)
+        if parts > 1 and NATIVE and _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out,
+                                                     g if dx is None else dx):
+            at = 3 * width
+            return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
+        before = (g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small)
+        self._run_packed(_passes.batch_norm_backward_rows_packed, before, (map_out, g if dx is None else dx), parts)
+        at = 3 * width
+        return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
+
+
+def _native_takes(arrays, dtype) -> bool:
+    """Whether the native jobs take a pass on ``arrays``: all C-contiguous, of ``dtype``
+    (float32 or float64); the others go by the pool's path."""
+    return dtype.char in "fd" and all(a.dtype is dtype and a.flags.c_contiguous for a in arrays)
+
+
+def _native_forward(x, gamma, beta, epsilon, relu, moving, bounds, work, small, parts, y) -> bool:
+    """`ChannelView.train_rows`'s kernel as a native job with the pool's spinning workers
+    (`kernels.normalization_jobs`); False (nothing done) when it does not take the arrays or the
+    pool cannot take a job now."""
+    dtype = x.dtype
+    if not _native_takes((x, gamma, beta, moving[0], moving[1]), dtype):
+        return False
+    job = job_address(_jobs.batch_norm_forward_job, dtype)
+    lower = dtype.type(0 if relu else np.nan)
+
+    def run(slots, spins):
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
+        if slots.shape[0] + 1 != parts:  # (fewer pieces than threads: ``small`` has scratch for ``parts``)
+            _passes.batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, *moving, bounds, work, small,
+                                                   cells, 0, 0, 0, y)
+            return
+        _jobs.batch_norm_forward_run(slots, spins, job, x, gamma, beta, epsilon, bool(relu), moving[0], moving[1],
+                                     float(moving[2]), bounds, work, small, cells, y)
+
+    return parallel.run_native(run)
+
+
+def _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_out, dx) -> bool:
+    """`ChannelView.train_rows_backward`'s kernel as a native job (as `_native_forward`)."""
+    dtype = g.dtype
+    if not _native_takes((g, x, gamma, dx), dtype):
+        return False
+    job = job_address(_jobs.batch_norm_backward_job, dtype)
+
+    def run(slots, spins):
+        cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)
+        if slots.shape[0] + 1 != parts:
+            _passes.batch_norm_backward_rows_packed(g, x, relu, gamma, *saved, dtype.type(0), bounds, work, small,
+                                                    cells, 0, 0, 0, map_out, dx)
+            return
+        _jobs.batch_norm_backward_run(slots, spins, job, g, x, bool(relu), gamma, saved[0], saved[1], bounds, work,
+                                      small, cells, map_out, dx)
+
+    return parallel.run_native(run)
+
