@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 import pytest
 
-from kerasette.backend import autograd, ops
+from kerasette.backend import autograd, backprop, ops
 from kerasette.backend.graph import stop_gradient
 from kerasette.backend.ops.base import Op, apply
 from kerasette.backend.tensor import Tensor, Variable, enable_grad
@@ -246,6 +246,45 @@ def test_a_spending_pass_frees_values_no_backward_reads_before_it_starts():
     assert values == {"dropped": False, "kept": True, "held": True}
     np.testing.assert_allclose(got[0], np.exp(2 * w.data) * 4, rtol=1e-15)
     np.testing.assert_array_equal(held.data, 2 * np.exp(2 * w.data))
+
+
+def test_dropped_values_of_one_shape_and_dtype_share_one_read_only_stand_in(monkeypatch):
+    """A dropped value becomes a zero-strided, read-only array of zeros of its shape and dtype,
+    one per (shape, dtype), and the kept stand-ins are bounded in number."""
+    monkeypatch.setattr(backprop, "_STAND_INS", {})
+    stand_ins = {}
+
+    class Spy(Op):
+        name = "spy"
+
+        def __init__(self, key):
+            self.key = key
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            stand_ins[self.key] = self.upstream().data
+            return (grad,)
+
+    w = Variable(np.ones((2, 3)), dtype="float32")
+    with enable_grad():
+        total = None
+        for key in ("a", "b"):
+            spy = Spy(key)
+            first = apply(_KeepsNothing(), w)
+            spy.upstream = weakref.ref(first)
+            out = ops.sum(apply(spy, first))
+            total = out if total is None else ops.add(total, out)
+        del first, out
+    autograd.stream_gradients(total, [w], lambda t, g: None)
+    a, b = stand_ins["a"], stand_ins["b"]
+    assert a is b and a.shape == (2, 3) and a.dtype == np.float32 and a.strides == (0, 0)
+    assert not a.flags.writeable and not a.any()
+    monkeypatch.setattr(backprop, "STAND_INS_MAX", 2)
+    shapes = [(1,), (2,), (3,)]
+    made = [backprop._stand_in(np.ones(shape)) for shape in shapes]
+    assert len(backprop._STAND_INS) <= 2 and [m.shape for m in made] == shapes
 
 
 def test_backward_and_grad_keep_every_value():

@@ -194,7 +194,26 @@ def _drop_unread_values(order: list, root, consumers: dict[int, int] | None = No
         if (node._op is None or node is root or not node.data.size
                 or _references(node) != _NODE_BASE + consumers.get(id(node), 0) or not _sole_value(node)):
             continue
-        node.data = np.broadcast_to(np.zeros((), node.data.dtype), node.data.shape)
+        node.data = _stand_in(node.data)
+
+
+#: `_drop_unread_values`'s stand-ins by (shape, dtype), at most `STAND_INS_MAX` of them: every value
+#: dropped with one shape and dtype gets the same read-only zero-strided array (no one reads a
+#: dropped value, nor holds its tensor), instead of two numpy calls made afresh on the caches the
+#: forward pass left cold (12 drops in a ResNet-20 training step)
+_STAND_INS: dict[tuple, np.ndarray] = {}
+STAND_INS_MAX = 64
+
+
+def _stand_in(value: np.ndarray) -> np.ndarray:
+    """A read-only array of ``value``'s shape and dtype that reads zeros and takes no memory."""
+    key = (value.shape, value.dtype)
+    stand_in = _STAND_INS.get(key)
+    if stand_in is None:
+        if len(_STAND_INS) >= STAND_INS_MAX:
+            _STAND_INS.clear()
+        stand_in = _STAND_INS[key] = np.broadcast_to(np.zeros((), value.dtype), value.shape)
+    return stand_in
 
 
 def _seed_gradient(root, gradient) -> np.ndarray:
