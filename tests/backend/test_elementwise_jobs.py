@@ -89,3 +89,16 @@ def test_read_only_inputs(native_engine):
     np.testing.assert_array_equal(ew.add_relu(a, b), np.maximum(a + b, 0))
     np.testing.assert_array_equal(ew.relu_grad(a, b), np.where(b > 0, a, 0))
     assert len(native_engine) == 2
+
+
+def test_native_jobs_from_native_min_below_the_pool_split(native_engine):
+    """Passes of `NATIVE_MIN` values (below the pool path's `PASS_MIN`) are native jobs; smaller
+    ones run in the calling thread (the default thresholds)."""
+    assert ew.NATIVE_MIN < ew.PASS_MIN
+    rng = np.random.default_rng(7)
+    a, b = (rng.standard_normal(ew.NATIVE_MIN).astype(np.float32) for _ in range(2))
+    with parallel.parallel_settings(memory_bound_min=1 << 20):
+        np.testing.assert_array_equal(ew.add_relu(a, b), np.maximum(a + b, 0))
+        assert len(native_engine) == 1
+        np.testing.assert_array_equal(ew.add_relu(a[1:], b[1:]), np.maximum(a[1:] + b[1:], 0))
+        assert len(native_engine) == 1
