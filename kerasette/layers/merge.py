@@ -156,6 +156,8 @@ class Add(_Merge):
     def call_with_activation(self, inputs, activation, training=False, mask=None):
         if activation is not activations.relu or not isinstance(inputs, (list, tuple)):
             return activation(self.call(inputs))
+        if len(inputs) == 2 and inputs[0].ndim == inputs[1].ndim:  # a residual block's end: nothing to expand
+            return ops.add_relu(inputs[0], inputs[1])
         rank = max(x.ndim for x in inputs)
         inputs = [_expand_to_rank(x, rank) for x in inputs]
         return ops.add_relu(functools.reduce(self.merge, inputs[:-1]), inputs[-1])

@@ -80,7 +80,8 @@ def _native(job, first: np.ndarray, second: np.ndarray, third: np.ndarray) -> bo
 
 def add_relu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``max(a + b, 0)``, a new array (``a``, ``b``: one shape and dtype)."""
-    y = memory.empty_aligned(a.shape, a.dtype)
+    raw = np.empty(a.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
+    y = np.ndarray(a.shape, a.dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
     fa, fb, fy = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1), y.reshape(-1)
     if _native(_jobs.add_relu_job, fa, fb, fy):
         return y

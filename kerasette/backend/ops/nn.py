@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasette.backend import random
+from kerasette.backend import random, state
 from kerasette.backend.config import epsilon
 from kerasette.backend.ops import elementwise as ew
 from kerasette.backend.ops.base import Op, apply, as_tensor, unbroadcast
+from kerasette.backend.tensor import Tensor
 
 #: the engine module, imported at its first use (it imports numba) and kept: an import statement
 #: in `_fused`, asked by each fused ReLU pass and dropout, cost 0.45 us a call
@@ -70,7 +71,7 @@ class AddRelu(Op):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        if a.shape == b.shape and a.dtype == b.dtype and a.dtype in (np.float32, np.float64):
+        if a.shape == b.shape and a.dtype == b.dtype and a.dtype.char in "fd":  # float32, float64
             self.out = _fused().add_relu(a, b)
         else:
             self.out = np.maximum(a + b, 0)
@@ -289,7 +290,20 @@ def relu(x):
 
 def add_relu(a, b):
     """``relu(a + b)`` in one pass (the end of a residual block)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return _add_relu_tensors(a, b)
     return apply(AddRelu(), a, b)
+
+
+def _add_relu_tensors(a: Tensor, b: Tensor) -> Tensor:
+    """`add_relu` of two tensors: `apply` written out (nothing to wrap; the output held as it
+    is), for the Python after a pass of megabytes runs on cold caches."""
+    op = AddRelu()
+    y = op.forward(a.data, b.data)
+    out = Tensor.of_array(y) if type(y) is np.ndarray else Tensor(y)
+    if state.grad_mode.is_enabled() and (a.requires_grad or b.requires_grad):
+        op.needs_grad, out._op, out._inputs, out.requires_grad = (a.requires_grad, b.requires_grad), op, (a, b), True
+    return out
 
 
 def sigmoid(x):
