@@ -82,7 +82,7 @@ def add_relu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``max(a + b, 0)``, a new array (``a``, ``b``: one shape and dtype)."""
     raw = np.empty(a.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
     y = np.ndarray(a.shape, a.dtype, raw, -memory.data_address(raw) % memory.ALIGNMENT)
-    fa, fb, fy = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1), y.reshape(-1)
+    fa, fb, fy = a.ravel(), b.ravel(), y.ravel()  # (contiguous: a copy when the input is not)
     if _native(_jobs.add_relu_job, fa, fb, fy):
         return y
     zero = a.dtype.type(0)
@@ -112,10 +112,10 @@ def relu_grad_add(g: np.ndarray, h: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The gradient through a ReLU whose output is ``y`` of the sum ``g + h``: ``g + h`` where
     ``y > 0``, else 0, written into ``g`` (contiguous, writeable, no one else reads it; all three
     of one shape and dtype): one pass where the sum and the mask took two."""
-    fg, fh, fy, zero = g.reshape(-1), np.ascontiguousarray(h).reshape(-1), np.ascontiguousarray(y).reshape(-1), \
-        g.dtype.type(0)
+    fg, fh, fy = g.ravel(), h.ravel(), y.ravel()  # (contiguous: a copy when an input is not)
     if _native(_jobs.relu_grad_add_job, fg, fh, fy):
         return g
+    zero = g.dtype.type(0)
     split_map(lambda i, j: functools.partial(_k.relu_grad_add_inplace, fg[i:j], fh[i:j], fy[i:j], zero), fg.size)
     return g
 

@@ -37,7 +37,7 @@ def _relu_grad_of_sum(grad: np.ndarray, addend: np.ndarray, out: np.ndarray) -> 
     """``grad + addend`` where the ReLU's output ``out`` is positive, else 0, written into
     ``grad`` (the backward walk's own: see `backward_sum`): one pass on the kernels, or the sum
     and then `_relu_grad`."""
-    if (grad.dtype in (np.float32, np.float64) and grad.flags.c_contiguous
+    if (grad.dtype.char in "fd" and grad.flags.c_contiguous  # float32, float64
             and grad.shape == addend.shape == out.shape and grad.dtype == addend.dtype == out.dtype):
         return _fused().relu_grad_add(grad, addend, out)
     np.add(grad, addend, out=grad)
@@ -86,7 +86,8 @@ class AddRelu(Op):
         return self._split(_relu_grad_of_sum(grad, addend, self.out))
 
     def _split(self, g):
-        return tuple(unbroadcast(g, shape) if needs else None for shape, needs in zip(self.shapes, self.needs_grad))
+        (first, second), (first_needs, second_needs) = self.shapes, self.needs_grad
+        return (unbroadcast(g, first) if first_needs else None, unbroadcast(g, second) if second_needs else None)
 
 
 class Sigmoid(Op):
