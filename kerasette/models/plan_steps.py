@@ -168,33 +168,37 @@ def _run_masked(step: Step, store: Values, inputs, training: bool, mask, keyword
 
 
 def run_layer(step: Step, store: Values, training: bool) -> None:
-    layer = step.layer
     if step.residual is not None:
         _run_residual(step, store, training)
         return
     if step.keywords:
         _run_with_keywords(step, store, training)
         return
-    mask = input_mask(step, store)
+    mask = input_mask(step, store) if store.masks else None
     if step.as_list:
         _run_masked(step, store, [store.channels_first(t) for t in step.inputs], training, mask)
         return
+    layer = step.layer
     if mask is not None or step.index is not None or type(layer).compute_mask is not Layer.compute_mask:
         _run_masked(step, store, store.channels_first(step.inputs[0]), training, mask)
         return
-    source = step.inputs[0]
-    x, channels_last = store.raw(source)
+    # (the values read and stored in place: this runs between two layers' passes, on cold caches)
+    source, made = step.inputs[0], store._made
+    x, channels_last = made[id(source)]
     if x.ndim == 4 and layer.runs_channels_last():
         y = layer.call_channels_last(store.channels_last(source, layer), training, step.fused)
-        store.put(step.output, y, y.ndim == 4)
-    elif channels_last and layer.layout_free():
-        store.put(step.output, layer.run(x, training), True)
-    elif step.fused is not None:
+        made[id(step.output)] = (y, y.ndim == 4)
+        return
+    if channels_last:
+        if layer.layout_free():
+            made[id(step.output)] = (layer.run(x, training), True)
+            return
         x = store.channels_first(source)
+    if step.fused is not None:
         layer.check_input_once(x.shape)
-        store.put(step.output, layer.call_with_activation(x, step.fused, training=training), False)
+        made[id(step.output)] = (layer.call_with_activation(x, step.fused, training=training), False)
     else:
-        store.put(step.output, layer.run(store.channels_first(source), training), False)
+        made[id(step.output)] = (layer.run(x, training), False)
 
 
 def _run_residual(step: Step, store: Values, training: bool) -> None:
