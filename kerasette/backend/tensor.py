@@ -115,9 +115,13 @@ class Tensor:
     __slots__ = ("data", "requires_grad", "grad", "name", "_op", "_inputs", "__dict__", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
-        if isinstance(data, Tensor):
-            data = data.data
-        self.data = np.asarray(data, dtype=dtype)
+        # an ndarray kept as it is needs no call into numpy (which an op's result, made with the
+        # caches cold after its kernels, pays for: ``np.asarray`` gives the same object)
+        if type(data) is not np.ndarray or dtype is not None:
+            if isinstance(data, Tensor):
+                data = data.data
+            data = np.asarray(data, dtype=dtype)
+        self.data = data
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self.name = name
