@@ -23,20 +23,37 @@ import os
 import queue
 import threading
 
+from kerasette.backend.kernels import _code_pages
+
 _jobs: queue.SimpleQueue = queue.SimpleQueue()  # (function, arguments, result box, done event)
 _loader: dict[str, threading.Thread | None] = {"thread": None}
 _start_lock = threading.Lock()
 
 
+def _none_to_come() -> bool:
+    return False
+
+
+#: Whether a first run's compiles are to come, when LLVM's code pages are kept (each compile would
+#: touch them again): `kerasette.backend.kernels._ahead` sets its ``helper_running`` here.
+compiles_to_come = _none_to_come
+
+
 def _serve() -> None:
-    """The loader thread: runs each job handed over, its result or exception into its box."""
+    """The loader thread: runs each job handed over, its result or exception into its box; after
+    a job that compiled nothing (loaded from the cache), when no other job waits and no first
+    run's compiles are to come, gives LLVM's code pages back before saying it is done (see
+    `kerasette.backend.kernels._code_pages`: a training step never runs LLVM)."""
     while True:
         function, args, box, done = _jobs.get()
+        passes = _code_pages.passes_run()
         try:
             box.append((True, function(*args)))
         except BaseException as error:  # noqa: BLE001 - re-raised on the thread that asked
             box.append((False, error))
         finally:
+            if _jobs.empty() and _code_pages.passes_run() == passes and not compiles_to_come():
+                _code_pages.release()
             done.set()
 
 
