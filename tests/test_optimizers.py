@@ -396,3 +396,18 @@ def test_keras2_set_value_on_the_learning_rate():
     assert float(K.get_value(opt.lr)) == pytest.approx(0.1) and opt.lr * 2 == pytest.approx(0.2)
     K.set_value(opt.lr, 0.01)
     assert opt.learning_rate == pytest.approx(0.01) and opt.current_learning_rate() == pytest.approx(0.01)
+
+
+def test_build_makes_state_only_for_variables_without_it():
+    """`Optimizer.build` (each training step calls it) keeps a variable's state arrays and
+    makes them for a new variable, at their initial value."""
+    opt = Adagrad(learning_rate=0.1, initial_accumulator_value=0.5)
+    w = Variable(np.ones((2, 3)), dtype="float32")
+    opt.build([w])
+    first = opt.slots_for(w)
+    first["accumulator"] += 1.0
+    v = Variable(np.zeros(4), dtype="float64")
+    opt.build([w, v])
+    assert opt.slots_for(w) is first and first["accumulator"][0, 0] == 1.5
+    assert opt.slots_for(v)["accumulator"].dtype == np.float64
+    np.testing.assert_array_equal(opt.slots_for(v)["accumulator"], np.full(4, 0.5))

@@ -214,8 +214,10 @@ class Optimizer:
         convnet's dense kernel) are allocated before the step's temporaries rather than among
         them, where they would split the memory the next steps reuse (see
         `kerasette.backend.memory`)."""
+        made = self._slots
         for var in variables:
-            self.slots_for(var)
+            if id(var) not in made:  # (each step asks again: a look-up, not a call, for each variable)
+                self.slots_for(var)
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Updates each variable in place from its gradient, then counts one iteration.
