@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from kerasette.backend.kernels import _ahead, _code_pages, _jit, _loader
+from kerasette.backend.kernels import _code_pages, _jit, _loader
 
 linux_only = pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads /proc/self/smaps")
 
@@ -100,9 +100,8 @@ def test_passes_run_counts_compiles_not_calls():
 
 @pytest.fixture
 def releases(monkeypatch):
-    """The loader's releases, recorded instead of made (no compile-ahead helper running)."""
-    monkeypatch.setitem(_ahead._state, "helper", None)
-    monkeypatch.setitem(_ahead._state, "standby", None)
+    """The loader's releases, recorded instead of made (whenever the last compile was)."""
+    monkeypatch.setattr(_code_pages, "QUIET_SECONDS", 0.0)
     made = []
     monkeypatch.setattr(_code_pages, "release", lambda: made.append(threading.current_thread().name) or 0)
     return made
@@ -119,20 +118,18 @@ def test_the_loader_keeps_the_pages_after_a_job_that_compiled(releases):
     assert releases == []
 
 
-def test_the_loader_keeps_the_pages_while_a_compile_ahead_helper_runs(releases, monkeypatch):
-    class Running:
-        def poll(self):
-            return None
-
-    monkeypatch.setitem(_ahead._state, "helper", Running())
-    assert _ahead.helper_running()
+def test_the_loader_keeps_the_pages_for_a_while_after_a_compile_elsewhere(releases, monkeypatch):
+    # a first run: compiles on the calling thread, loads of the helper's kernels between them
+    monkeypatch.setattr(_code_pages, "QUIET_SECONDS", 60.0)
+    _code_pages.passes_run()  # listening
+    square = _jit.numba.njit(cache=False)(lambda x: x * x)
+    assert square(3.0) == 9.0
+    assert not _code_pages.quiet() and _code_pages.quiet(0.0)
     assert _loader.run(divmod, 9, 4) == (2, 1)
     assert releases == []
-    monkeypatch.setitem(_ahead._state, "helper", None)
-    monkeypatch.setitem(_ahead._state, "standby", (Running(), None))
-    assert _ahead.helper_running()
-    monkeypatch.setitem(_ahead._state, "standby", False)
-    assert not _ahead.helper_running()
+    monkeypatch.setattr(_code_pages, "QUIET_SECONDS", 0.0)
+    assert _loader.run(divmod, 9, 4) == (2, 1)
+    assert releases == ["kerasette-kernel-loader"]
 
 
 def test_the_loader_releases_once_no_other_job_waits(releases):

@@ -272,18 +272,6 @@ def _claims_dir() -> Path | None:
     return folder
 
 
-def helper_running() -> bool:
-    """Whether this process's helper (given its list or standing by) is still running: a first
-    run, with more kernels to compile (`kerasette.backend.kernels._loader` then keeps LLVM's code
-    pages, which each compile would touch again)."""
-    standby = _state["standby"]
-    processes = (_state["helper"], standby[0] if standby else None)
-    return any(process is not None and process.poll() is None for process in processes)
-
-
-_loader.compiles_to_come = helper_running
-
-
 def _other_alive() -> bool:
     """Whether the other process of the pair is still running."""
     helper = _state["helper"]

@@ -16,25 +16,31 @@ the library's ELF program headers load without write permission are released, an
 mappings with no page of their own (a page copied on write would lose its contents).
 Linux only; elsewhere, or with ``KERASETTE_RELEASE_CODE_PAGES=0``, it does nothing.
 
-The kernel loader releases them after a job that compiled nothing (:func:`passes_run`): a first
-run's compiles follow one another, and each would fault back in the 30 MB that the one before it
-touched (the empty-cache start, ``cold_start.py``, took 1.5% longer).
+The kernel loader releases them after a job that compiled nothing (:func:`passes_run`), when
+nothing was compiled in the last `QUIET_SECONDS` either (:func:`quiet`): a first run's compiles
+follow one another, with loads of what the compile-ahead helper compiled between them, and each
+would fault back in the 30 MB that the one before it touched (released after every load, the
+empty-cache start, ``cold_start.py``, took 1.5% longer).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 import struct
 import sys
+import time
 
 #: the library whose code pages are released (llvmlite's, which holds LLVM)
 LIBRARY = "libllvmlite"
 
 _MADV_DONTNEED = 4
 _PT_LOAD, _PF_W = 1, 2
-_state: dict = {"ranges": None, "madvise": None, "passes": 0, "listening": False}
+#: how long after a compile pass the pages are kept (see the module docstring), in seconds
+QUIET_SECONDS = 2.0
+_state: dict = {"ranges": None, "madvise": None, "passes": 0, "listening": False, "last_pass": -math.inf}
 
 
 def _writable_file_ranges(path: str) -> list[tuple[int, int]] | None:
@@ -142,15 +148,23 @@ def passes_run() -> int:
     return _state["passes"]
 
 
+def quiet(seconds: float | None = None) -> bool:
+    """Whether no compiler pass has run in the last ``seconds`` (default `QUIET_SECONDS`), as far
+    as :func:`passes_run` has been listening."""
+    seconds = QUIET_SECONDS if seconds is None else seconds
+    return time.monotonic() - _state["last_pass"] >= seconds
+
+
 def _pass_counter(listener_class):
     """A numba event listener class (deferred: numba is imported after this module) counting
-    the passes started."""
+    the passes started and noting when the last one started or ended."""
 
     class PassCounter(listener_class):
         def on_start(self, event) -> None:
             _state["passes"] += 1
+            _state["last_pass"] = time.monotonic()
 
         def on_end(self, event) -> None:
-            pass
+            _state["last_pass"] = time.monotonic()
 
     return PassCounter

@@ -30,20 +30,11 @@ _loader: dict[str, threading.Thread | None] = {"thread": None}
 _start_lock = threading.Lock()
 
 
-def _none_to_come() -> bool:
-    return False
-
-
-#: Whether a first run's compiles are to come, when LLVM's code pages are kept (each compile would
-#: touch them again): `kerasette.backend.kernels._ahead` sets its ``helper_running`` here.
-compiles_to_come = _none_to_come
-
-
 def _serve() -> None:
     """The loader thread: runs each job handed over, its result or exception into its box; after
-    a job that compiled nothing (loaded from the cache), when no other job waits and no first
-    run's compiles are to come, gives LLVM's code pages back before saying it is done (see
-    `kerasette.backend.kernels._code_pages`: a training step never runs LLVM)."""
+    a job that compiled nothing (loaded from the cache), when no other job waits and nothing was
+    compiled lately (`_code_pages.quiet`), gives LLVM's code pages back before saying it is done
+    (see `kerasette.backend.kernels._code_pages`: a training step never runs LLVM)."""
     while True:
         function, args, box, done = _jobs.get()
         passes = _code_pages.passes_run()
@@ -52,7 +43,7 @@ def _serve() -> None:
         except BaseException as error:  # noqa: BLE001 - re-raised on the thread that asked
             box.append((False, error))
         finally:
-            if _jobs.empty() and _code_pages.passes_run() == passes and not compiles_to_come():
+            if _jobs.empty() and _code_pages.passes_run() == passes and _code_pages.quiet():
                 _code_pages.release()
             done.set()
 
