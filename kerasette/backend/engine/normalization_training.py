@@ -10,7 +10,8 @@ prepared by the calling thread (`parallel.map_prepared`), the pool's threads lea
 (`WORKERS_GRACE_US`). One hand-off to the pool per pass where the reduction and the map took one
 each: on two threads (a loaded machine) the 32x32x32x16 forward pass with its ReLU took 142-148 us
 where the two passes took 351-357, the 32x16x16x32 backward pass 127-130 us where they took
-238-242.
+238-242. A pass of one piece (too few values to split: its sums' bits are one piece's) is shared
+by two threads as two halves from `HALVES_MIN` values (`RowsTraining._pass_plan`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ from kerasette.backend.engine.shared_passes import WORKERS_GRACE_US, leave_ticks
 from kerasette.backend.kernels import normalization_jobs as _jobs
 from kerasette.backend.kernels import normalization_passes as _passes
 from kerasette.backend.kernels.inference_jobs import job_address
+from kerasette.backend.kernels.normalization_sums import SUM_BLOCK
 
 #: Whether the training passes on rows run as native jobs when the pool can take one
 #: (`kernels.normalization_jobs`; False: always the pool's path, for measurements).
 NATIVE = True
+#: Values from which a pass of one piece (`ChannelView._pieces`: its reduction one sum, whose bits
+#: a split into pieces would change) is shared by two threads as two halves, the second half's sums
+#: taken block by block and added to the first's in order (`kernels.normalization_passes._units`:
+#: the same bits): ResNet-20's 32x8x8x64 passes. Fewer: the calling thread alone.
+HALVES_MIN = 1 << 17
 
 
 class RowsTraining:
@@ -54,6 +61,20 @@ class RowsTraining:
                                                   relu is not None, input_gradient, overwrite_g)
         return dx, work[chans:2 * chans], work[:chans]
 
+    def _pass_plan(self) -> tuple[np.ndarray, int, int]:
+        """``(bounds, totals, parts)`` of a training pass: the pieces' bounds (or a lone piece's
+        halves, ``(0, R, h)``, from `HALVES_MIN` values on two threads or more), the rows of
+        totals the kernel sums into, and how many threads take part."""
+        bounds = self._bounds()
+        pieces, rows = len(bounds) - 1, self.shape[0]
+        if pieces > 1 or self.size < HALVES_MIN or rows < 2 * SUM_BLOCK or parallel.num_threads() < 2:
+            return bounds, pieces, self._parts(pieces)
+        halves = self.__dict__.get("_halves")
+        if halves is None:
+            half = rows // 2 // SUM_BLOCK * SUM_BLOCK
+            halves = self._halves = np.array([0, rows, half], np.int64), 1 + -(-(rows - half) // SUM_BLOCK)
+        return halves[0], halves[1], 2
+
     def _run_packed(self, kernel, before: tuple, after: tuple, parts: int) -> None:
         """`_shared` for the packed kernels, whose scratch is in their arrays: ``kernel(*before,
         cells, me, wait, grace, *after)``."""
@@ -77,9 +98,8 @@ class RowsTraining:
             ``(y, work, small, mean, var)``: the output; the kernel's float64 and dtype arrays
             (for `train_rows_backward`); the batch mean and variance rounded to ``x``'s dtype, (C,).
         """
-        bounds = self._bounds()
-        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, x.dtype
-        parts = self._parts(pieces)
+        bounds, pieces, parts = self._pass_plan()
+        width, chans, dtype = self.shape[1], self.channels, x.dtype
         work = np.zeros(3 * chans + pieces * 2 * (width + _PAD))
         small = np.empty(2 * width + 2 * chans + parts * 3 * (width + _PAD), dtype)
         raw = np.empty(x.nbytes + memory.ALIGNMENT, np.uint8)  # `memory.empty_aligned` in two numpy calls
@@ -87,12 +107,12 @@ class RowsTraining:
         if moving is None:
             moving = (small[:0], small[:0], 0.0)
         gamma, beta = gamma.reshape(-1), beta.reshape(-1)
-        if parts > 1 and NATIVE and _native_forward(x, gamma, beta, float(epsilon), relu, moving, bounds, work, small,
-                                                    parts, y):
-            at = 2 * width
-            return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
-        before = (x, gamma, beta, float(epsilon), dtype.type(0 if relu else np.nan), *moving, bounds, work, small)
-        self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
+        if not (parts > 1 and NATIVE and _native_forward(x, gamma, beta, float(epsilon), relu, moving, bounds, work,
+                                                         small, parts, y)):
+            before = (x, gamma, beta, float(epsilon), dtype.type(0 if relu else np.nan), *moving, bounds, work, small)
+            self._run_packed(_passes.batch_norm_forward_rows_packed, before, (y,), parts)
+        if pieces >= len(bounds):  # halves: only the statistics are kept for the backward pass, not the blocks'
+            work = work[:3 * chans].copy()  # sums (50 KB at 2048 x 64, else kept until then)
         at = 2 * width
         return y, work, small, small[at:at + chans], small[at + chans:at + 2 * chans]
 
@@ -109,9 +129,8 @@ class RowsTraining:
             ``(dx or None, dgamma, dbeta, work)``: dx in the view's shape; dgamma and dbeta (C,)
             in ``g``'s dtype; the kernel's float64 array (dbeta, dgamma in float64 first).
         """
-        bounds = self._bounds()
-        pieces, width, chans, dtype = len(bounds) - 1, self.shape[1], self.channels, g.dtype
-        parts = self._parts(pieces)
+        bounds, pieces, parts = self._pass_plan()
+        width, chans, dtype = self.shape[1], self.channels, g.dtype
         work = np.zeros(2 * chans + pieces * 2 * (width + _PAD))
         small = np.empty(3 * width + 2 * chans + parts * 4 * (width + _PAD), dtype)
         dx, map_out = None, 0
