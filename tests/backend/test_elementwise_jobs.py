@@ -102,3 +102,26 @@ def test_native_jobs_from_native_min_below_the_pool_split(native_engine):
         assert len(native_engine) == 1
         np.testing.assert_array_equal(ew.add_relu(a[1:], b[1:]), np.maximum(a[1:] + b[1:], 0))
         assert len(native_engine) == 1
+
+
+@pytest.mark.parametrize("size", [1, 1000, 4099, 262147])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_job_same_bits_as_the_pool_path(native_engine, monkeypatch, size, dtype):
+    """Dropout's pass as a native job (`keep_scaled_job`): the pool path's bits and the numpy
+    rule's (`reference_keep`), new array and in place."""
+    from kerasette.backend.kernels import dropout as kernels
+
+    ran = []
+    monkeypatch.setattr(jobs, "dropout_run", lambda *args, run=jobs.dropout_run: ran.append(args[2]) or run(*args))
+    x = np.random.default_rng(size).standard_normal(size).astype(dtype)
+    k1, k2, threshold, scale = np.uint32(2654435769), np.uint32(12345), np.uint32(1 << 30), dtype(4 / 3)
+    native = [ew.dropout(x, k1, k2, threshold, scale), ew.dropout(x.copy(), k1, k2, threshold, scale, in_place=True)]
+    assert len(ran) == 2
+    monkeypatch.setattr(ew, "NATIVE", False)
+    pool_path = ew.dropout(x, k1, k2, threshold, scale)
+    assert len(ran) == 2
+    kept = kernels.reference_keep(np.arange(size), int(k1), int(k2), int(threshold))
+    for got in native:
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, pool_path)
+        np.testing.assert_array_equal(got, np.where(kept, x * scale, dtype(0)))

@@ -58,8 +58,8 @@ def split_map(call_of, n_items: int, work_per_item: int = 1, min_work: int | Non
                           work_per_item)
 
 
-#: Whether Add + ReLU and the ReLU gradients of `PASS_MIN` values or more run as native jobs
-#: (`kernels.elementwise_jobs`) when the pool's workers spin: no worker Python and no GIL
+#: Whether Add + ReLU, the ReLU gradients and dropout of `NATIVE_MIN` values or more run as native
+#: jobs (`kernels.elementwise_jobs`) when the pool's workers spin: no worker Python and no GIL
 #: hand-over. False: always the pool's path (measurements and tests).
 NATIVE = True
 #: Passes of this many values or more run as native jobs (`NATIVE`) even below `PASS_MIN`: no
@@ -138,6 +138,11 @@ def dropout(x: np.ndarray, k1: np.uint32, k2: np.uint32, threshold: np.uint32, s
     else:
         out = memory.empty_aligned(x.shape, x.dtype)
     fx, fo = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
+    if NATIVE and fo.size >= min(NATIVE_MIN, _split_min()) and fo.dtype.char in "fd":
+        address = job_address(_jobs.keep_scaled_job, fo.dtype)
+        if parallel.run_native(lambda slots, spins: _jobs.dropout_run(slots, spins, address, fx, fo, k1, k2,
+                                                                      threshold, scale)):
+            return out
     if fo.size < _split_min():  # one call here, without split_map's Python around it
         _dropout.keep_scaled(fx, k1, k2, 0, threshold, scale, fo)
         return out

@@ -1,5 +1,5 @@
 """A residual network's fused elementwise passes as native jobs (`native_jobs`): Add + ReLU, the
-ReLU's gradient (new array or in place) and the ReLU's gradient of a sum.
+ReLU's gradient (new array or in place) and the ReLU's gradient of a sum; and dropout's pass.
 
 Each pass is a C function per element type (``*_job``: what every thread runs) over flat arrays
 cut in `PIECES_PER_THREAD` pieces a thread, taken by `pool._take_segment_toward` (a worker that
@@ -15,6 +15,7 @@ import numpy as np
 from numba import types
 
 from kerasette.backend.kernels._jit import CFunction, inline, kernel
+from kerasette.backend.kernels.dropout import keep_scaled
 from kerasette.backend.kernels.elementwise import (
     add_relu,
     relu_grad,
@@ -29,6 +30,9 @@ from kerasette.backend.kernels.simd import keep
 #: kernel's order, unused ones repeated), their length, the pieces, the claims (address, threads).
 FIRST, SECOND, THIRD, SIZE, PIECES, CLAIMS, THREADS = range(7)
 ARGUMENTS = 7
+#: Dropout's job has three more cells: its key and threshold (uint32 values).
+K1, K2, THRESHOLD = range(ARGUMENTS, ARGUMENTS + 3)
+DROPOUT_ARGUMENTS = ARGUMENTS + 3
 #: Pieces per thread: a late worker's share goes to the others a piece at a time.
 PIECES_PER_THREAD = 4
 
@@ -97,23 +101,43 @@ def _relu_grad_add_job(zero, arguments, me):
         relu_grad_add_inplace(g[i:j], h[i:j], y[i:j], zero[0])
 
 
+def _keep_scaled_job(scale, arguments, me):
+    """Thread ``me``'s pieces of `dropout.keep_scaled` from ``FIRST`` into ``THIRD`` (``scale``:
+    points to the scale in the dtype); a value's decision depends on its flat position only."""
+    a = int64_array(arguments, DROPOUT_ARGUMENTS)
+    x, out = _flat(a, FIRST, scale), _flat(a, THIRD, scale)
+    k1, k2, threshold = numba.uint32(a[K1]), numba.uint32(a[K2]), numba.uint32(a[THRESHOLD])
+    while True:
+        i, j = _piece(a, me)
+        if i < 0:
+            return
+        keep_scaled(x[i:j], k1, k2, i, threshold, scale[0], out[i:j])
+
+
 add_relu_job = CFunction(_add_relu_job, _job_signature)
 relu_grad_job = CFunction(_relu_grad_job, _job_signature)
 relu_grad_inplace_job = CFunction(_relu_grad_inplace_job, _job_signature)
 relu_grad_add_job = CFunction(_relu_grad_add_job, _job_signature)
+keep_scaled_job = CFunction(_keep_scaled_job, _job_signature)
+
+
+@inline
+def _fill(arguments, claims, first, second, third):
+    """The cells every job reads: the three arrays, their length, the pieces and the claims."""
+    threads = claims.shape[0]
+    arguments[FIRST], arguments[SECOND], arguments[THIRD] = address_of(first), address_of(second), address_of(third)
+    arguments[SIZE], arguments[PIECES] = first.shape[0], min(first.shape[0], threads * PIECES_PER_THREAD)
+    arguments[CLAIMS], arguments[THREADS] = address_of(claims), threads
 
 
 def _elementwise_run(slots, spins, job, first, second, third):
     """Runs ``job`` (the address of one of the jobs above for the arrays' dtype) on the flat
     C-contiguous ``first``, ``second``, ``third`` (one length and dtype; the pass's operands in
     its kernel's order, an unused one repeated) with the pool's workers spinning in ``slots``."""
-    threads = slots.shape[0] + 1
     zero = np.zeros(1, first.dtype)
-    claims = np.zeros(threads, np.int64)
+    claims = np.zeros(slots.shape[0] + 1, np.int64)
     arguments = np.empty(ARGUMENTS, np.int64)
-    arguments[FIRST], arguments[SECOND], arguments[THIRD] = address_of(first), address_of(second), address_of(third)
-    arguments[SIZE], arguments[PIECES] = first.shape[0], min(first.shape[0], threads * PIECES_PER_THREAD)
-    arguments[CLAIMS], arguments[THREADS] = address_of(claims), threads
+    _fill(arguments, claims, first, second, third)
     run_job(slots, spins, job, address_of(zero), address_of(arguments))
     keep(zero)
     keep(claims)
@@ -123,4 +147,23 @@ def _elementwise_run(slots, spins, job, first, second, third):
     keep(third)
 
 
+def _dropout_run(slots, spins, job, x, out, k1, k2, threshold, scale):
+    """Runs ``job`` (`keep_scaled_job`'s address for the arrays' dtype): `dropout.keep_scaled`
+    of the flat C-contiguous ``x`` into ``out`` (one length and dtype; may be ``x``) with the
+    key ``(k1, k2)``, ``threshold`` (uint32) and ``scale`` (the dtype's), with the pool's workers
+    spinning in ``slots``."""
+    data = np.full(1, scale)
+    claims = np.zeros(slots.shape[0] + 1, np.int64)
+    arguments = np.empty(DROPOUT_ARGUMENTS, np.int64)
+    _fill(arguments, claims, x, x, out)
+    arguments[K1], arguments[K2], arguments[THRESHOLD] = k1, k2, threshold
+    run_job(slots, spins, job, address_of(data), address_of(arguments))
+    keep(data)
+    keep(claims)
+    keep(arguments)
+    keep(x)
+    keep(out)
+
+
 elementwise_run = kernel(_elementwise_run)
+dropout_run = kernel(_dropout_run)
