@@ -150,10 +150,21 @@ class RowsTraining:
         return dx, small[at:at + chans], small[at + chans:at + 2 * chans], work
 
 
+#: The native jobs' addresses by the dtype's character (`job_address`'s, kept here: a look-up
+#: by one character where `job_address` hashes the job and the dtype).
+_FORWARD_JOBS: dict = {}
+_BACKWARD_JOBS: dict = {}
+
+
 def _native_takes(arrays, dtype) -> bool:
     """Whether the native jobs take a pass on ``arrays``: all C-contiguous, of ``dtype``
     (float32 or float64); the others go by the pool's path."""
-    return dtype.char in "fd" and all(a.dtype is dtype and a.flags.c_contiguous for a in arrays)
+    if dtype.char not in "fd":
+        return False
+    for a in arrays:  # (a loop, not a generator: fewer calls on the caches a pass left cold)
+        if a.dtype is not dtype or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def _native_forward(x, gamma, beta, epsilon, relu, moving, bounds, work, small, parts, y) -> bool:
@@ -163,14 +174,15 @@ def _native_forward(x, gamma, beta, epsilon, relu, moving, bounds, work, small, 
     dtype = x.dtype
     if not _native_takes((x, gamma, beta, moving[0], moving[1]), dtype):
         return False
-    job = job_address(_jobs.batch_norm_forward_job, dtype)
-    lower = dtype.type(0 if relu else np.nan)
+    job = _FORWARD_JOBS.get(dtype.char)
+    if job is None:
+        job = _FORWARD_JOBS[dtype.char] = job_address(_jobs.batch_norm_forward_job, dtype)
 
     def run(slots, spins):
         cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)  # the claims, then the state
         if slots.shape[0] + 1 != parts:  # (fewer pieces than threads: ``small`` has scratch for ``parts``)
-            _passes.batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, *moving, bounds, work, small,
-                                                   cells, 0, 0, 0, y)
+            _passes.batch_norm_forward_rows_packed(x, gamma, beta, epsilon, dtype.type(0 if relu else np.nan),
+                                                   *moving, bounds, work, small, cells, 0, 0, 0, y)
             return
         _jobs.batch_norm_forward_run(slots, spins, job, x, gamma, beta, epsilon, bool(relu), moving[0], moving[1],
                                      float(moving[2]), bounds, work, small, cells, y)
@@ -183,7 +195,9 @@ def _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_o
     dtype = g.dtype
     if not _native_takes((g, x, gamma, dx), dtype):
         return False
-    job = job_address(_jobs.batch_norm_backward_job, dtype)
+    job = _BACKWARD_JOBS.get(dtype.char)
+    if job is None:
+        job = _BACKWARD_JOBS[dtype.char] = job_address(_jobs.batch_norm_backward_job, dtype)
 
     def run(slots, spins):
         cells = np.zeros(2 * parts + _passes.PASS_STATE_CELLS, np.int64)
@@ -195,4 +209,3 @@ def _native_backward(g, x, relu, gamma, saved, bounds, work, small, parts, map_o
                                       small, cells, map_out, dx)
 
     return parallel.run_native(run)
-
