@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kerasette.backend import memory, parallel, state
-from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv
+from kerasette.backend.engine import direct_conv, gemm_conv, row_conv, winograd_conv, winograd_jobs
 from kerasette.backend.engine.batch import by_images, scratch, sum_parts
 from kerasette.backend.engine.geometry import ConvGeometry
 from kerasette.backend.parallel import in_turn
@@ -119,6 +119,8 @@ def _forward_winograd(x, w, b, relu, g, y, residual=None) -> None:
     # the chunks' calls made here (`parallel.map_prepared`): a worker reaches its kernel after
     # its dispatch alone instead of running the chunk's Python first, holding the GIL; the
     # transform is read only until the dispatch returns
+    if winograd_jobs.forward(x, w, b, relu, g, y, residual, _chunk_scratch):
+        return
     u = winograd_conv.transient_transform(w)
     block = state.conv.winograd_block_bytes
 

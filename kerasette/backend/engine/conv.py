@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from kerasette.backend import memory, parallel, state
-from kerasette.backend.engine import depthwise_conv, dilated_conv
+from kerasette.backend.engine import conv_jobs, depthwise_conv, dilated_conv
 from kerasette.backend.engine.algorithms import Summed, _chunk_scratch, choose, forward_residual
 from kerasette.backend.engine.batch import by_images, sum_parts
 from kerasette.backend.engine.geometry import conv_geometry, dilated_window, window
@@ -240,7 +240,10 @@ def conv2d_backward(dy, x, w, out, relu, has_bias, strides, padding, need_input=
     in_place = output_pass and (not relu or (overwrite_dy and dy.flags.writeable
                                              and dy.ctypes.data % memory.ALIGNMENT == 0))
     dz = dy if in_place or not output_pass else memory.empty_aligned(dy.shape, dy.dtype)
-    prepared = _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place)
+    prepared = conv_jobs.backward(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass, in_place)
+    if prepared is None:
+        prepared = _backward_prepared(dy, dz, x, w, out, relu, g, need_input, kernel_grad, masked, output_pass,
+                                      in_place)
     if prepared is not None:
         dx, parts, finish = prepared
         db, dw = _finished_parts(parts, has_bias, need_kernel, finish)

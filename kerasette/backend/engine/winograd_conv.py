@@ -238,20 +238,29 @@ def conv(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None)
 def conv_call(x, u, pads, y, scratch, block_bytes, b=None, relu=False, residual=None):
     """:func:`conv`'s kernel call, its arguments made (scratch arrays included), to be made
     later (`kerasette.backend.parallel.map_prepared`): a ``functools.partial``."""
-    chunk, tiles_h, tiles_w, v, mm = _layout(("conv", x.shape, u.shape, y.shape, x.dtype, y.dtype,
-                                              block_bytes, residual is None), scratch,
-                                             lambda: _conv_layout(x, u, y, scratch, block_bytes, residual))
+    chunk, tiles_h, tiles_w, v, mm = conv_layout(x, u, y, scratch, block_bytes, residual)
     bias = u[0, 0] if b is None else b
     if residual is None:
-        # never read, but the vectorised loops check at run time that the arrays they read and
-        # write do not overlap, and fall back to scalar code when they do: y itself there made the
-        # loops' output transform twice as slow. An untouched scratch array costs no memory. Not
-        # kept in the layout: a kept one would outlive the scratch's replacement by a larger one.
-        res = scratch("wino_no_residual", y.shape, y.dtype)
+        res = no_residual(y, scratch)
     else:
         res = residual.copy() if np.may_share_memory(residual, y) else residual
     return functools.partial(chunk, x, u, y, v, mm, tiles_h, tiles_w, pads[0], pads[2], bias, b is not None, res,
                              residual is not None, relu)
+
+
+def conv_layout(x, u, y, scratch, block_bytes, residual=None) -> tuple:
+    """:func:`conv_call`'s (chunk kernel, tiles_h, tiles_w, V, M), kept per shapes and scratch."""
+    return _layout(("conv", x.shape, u.shape, y.shape, x.dtype, y.dtype, block_bytes, residual is None), scratch,
+                   lambda: _conv_layout(x, u, y, scratch, block_bytes, residual))
+
+
+def no_residual(y, scratch) -> np.ndarray:
+    """The stand-in residual of a pass without one: a scratch array of ``y``'s shape. Never read,
+    but the vectorised loops check at run time that the arrays they read and write do not
+    overlap, and fall back to scalar code when they do: ``y`` itself there made the loops'
+    output transform twice as slow. An untouched scratch array costs no memory. Not kept in a
+    layout: a kept one would outlive the scratch's replacement by a larger one."""
+    return scratch("wino_no_residual", y.shape, y.dtype)
 
 
 #: Layouts kept by :func:`_layout` (at most `MAX_LAYOUTS`; cleared when full).
@@ -348,9 +357,14 @@ def weight_grad(dy, x, pads, scratch, block_bytes) -> np.ndarray:
 
 def _weight_grad_call(dy, x, du, pads, scratch, block_bytes):
     """:func:`weight_grad`'s kernel call into ``du``, its arguments made."""
-    chunk, tiles_h, tiles_w, v, dm = _layout(("weight_grad", dy.shape, x.shape, x.dtype, block_bytes), scratch,
-                                             lambda: _weight_grad_layout(dy, x, scratch, block_bytes))
+    chunk, tiles_h, tiles_w, v, dm = weight_grad_layout(dy, x, scratch, block_bytes)
     return functools.partial(chunk, dy, x, du, v, dm, tiles_h, tiles_w, pads[0], pads[2])
+
+
+def weight_grad_layout(dy, x, scratch, block_bytes) -> tuple:
+    """:func:`_weight_grad_call`'s (chunk kernel, tiles_h, tiles_w, V, dM), kept per shapes and scratch."""
+    return _layout(("weight_grad", dy.shape, x.shape, x.dtype, block_bytes), scratch,
+                   lambda: _weight_grad_layout(dy, x, scratch, block_bytes))
 
 
 def _weight_grad_layout(dy, x, scratch, block_bytes) -> tuple:

@@ -137,6 +137,66 @@ _OUTPUT_RES = CFunction(_output_transform_res_c, _OUTPUT_SIG)
 _OUTPUT_V_RES = CFunction(_output_transform_v_res_c, _OUTPUT_SIG)
 
 
+# the fused kernels as C functions too: the native jobs (`kernels.conv_jobs`) call them by symbol
+# instead of carrying a copy of their large code each (3.4 MB more of loaded code for ResNet-20's
+# backward job, 4 MB of its peak memory)
+
+
+def _conv_fused_c(xp, n, h, w, c, up, yp, oh, ow, f, vp, vb, mp, mb, tiles_h, tiles_w, pt, pl, bp, has_bias, rp,
+                  has_res, relu):
+    _conv_fused(numba.carray(xp, (n, h, w, c)), numba.carray(up, (36, c, f)), numba.carray(yp, (n, oh, ow, f)),
+                numba.carray(vp, (36, vb, c)), numba.carray(mp, (36, mb, f)), tiles_h, tiles_w, pt, pl,
+                numba.carray(bp, (f,)), has_bias, numba.carray(rp, (n, oh, ow, f)), has_res, relu)
+
+
+def _weight_grad_fused_c(gp, n, oh, ow, f, xp, h, w, c, dup, vp, vb, mp, mb, tiles_h, tiles_w, pt, pl):
+    _weight_grad_fused(numba.carray(gp, (n, oh, ow, f)), numba.carray(xp, (n, h, w, c)),
+                       numba.carray(dup, (36, c, f)), numba.carray(vp, (36, vb, c)), numba.carray(mp, (36, mb, f)),
+                       tiles_h, tiles_w, pt, pl)
+
+
+_CONV_FUSED = CFunction(_conv_fused_c, lambda dt: types.void(_P(dt), *[_I] * 4, _P(dt), _P(dt), *[_I] * 3, _P(dt),
+                                                             _I, _P(dt), *[_I] * 5, _P(dt), _B, _P(dt), _B, _B))
+_WEIGHT_GRAD_FUSED = CFunction(_weight_grad_fused_c, lambda dt: types.void(
+    _P(dt), *[_I] * 4, _P(dt), *[_I] * 3, _P(dt), _P(dt), _I, _P(dt), *[_I] * 5))
+
+
+@numba.njit(inline="always")
+def _data(a):
+    return blas._pointer(a.ctypes.data, a)
+
+
+def _call_conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu):
+    _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu)
+
+
+@overload(_call_conv_fused, inline="always")
+def _call_conv_fused_overload(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu):
+    fn = _CONV_FUSED.external(x.dtype)
+
+    def impl(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu):
+        fn(_data(x), x.shape[0], x.shape[1], x.shape[2], x.shape[3], _data(u), _data(y), y.shape[1], y.shape[2],
+           y.shape[3], _data(v), v.shape[1], _data(mm), mm.shape[1], tiles_h, tiles_w, pt, pl, _data(b), has_bias,
+           _data(r), has_res, relu)
+
+    return impl
+
+
+def _call_weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
+    _weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl)
+
+
+@overload(_call_weight_grad_fused, inline="always")
+def _call_weight_grad_fused_overload(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
+    fn = _WEIGHT_GRAD_FUSED.external(x.dtype)
+
+    def impl(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
+        fn(_data(dy), dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3], _data(x), x.shape[1], x.shape[2],
+           x.shape[3], _data(du), _data(v), v.shape[1], _data(dm), dm.shape[1], tiles_h, tiles_w, pt, pl)
+
+    return impl
+
+
 def _input_transform_caller(c_function, python_kernel):
     """A function kernels call to run an input transform through ``c_function`` (inlined as one
     call of the C function); called from Python, it runs ``python_kernel``."""
@@ -367,21 +427,22 @@ def weight_grad_chunk_v(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
 
 
 
-@kernel
+@kernel(calls=(_CONV_FUSED,))
 def conv_chunk_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu):
     """:func:`conv_chunk` where both sides' channels are :func:`fused_side`: per group of tiles
     (``v.shape[1]``, a multiple of :data:`TILES`), the explicit-vector input transform, the
     register-blocked products and the output transform, the group's points in L1
     (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`conv_chunk`; ``mm`` may
     be ``v`` itself where both sides have the same channels, one vector (see
-    `winograd_fused._products_v`)."""
-    _conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu)
+    `winograd_fused._products_v`). The code is a C function's (`_CONV_FUSED`), which the native
+    jobs call as well."""
+    _call_conv_fused(x, u, y, v, mm, tiles_h, tiles_w, pt, pl, b, has_bias, r, has_res, relu)
 
 
-@kernel
+@kernel(calls=(_WEIGHT_GRAD_FUSED,))
 def weight_grad_chunk_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl):
     """:func:`weight_grad_chunk` where both sides' channels are :func:`fused_side`: per group of
     tiles, both transforms into L1-resident scratch and ``dU`` accumulated by register-blocked
     code (`kerasette.backend.kernels.winograd_fused`). Arguments as for :func:`weight_grad_chunk`
-    (``v.shape[1]`` any group size)."""
-    _weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl)
+    (``v.shape[1]`` any group size); the code is a C function's (`_WEIGHT_GRAD_FUSED`)."""
+    _call_weight_grad_fused(dy, x, du, v, dm, tiles_h, tiles_w, pt, pl)
