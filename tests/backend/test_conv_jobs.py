@@ -30,6 +30,8 @@ def native_pool(request, monkeypatch):
     ran = []
     monkeypatch.setattr(parallel, "_pool", lambda: p)
     monkeypatch.setattr(parallel, "num_threads", lambda: request.param)
+    monkeypatch.setattr(conv_jobs, "_PLANS", {})  # every pass new: its first call makes no plan
+    monkeypatch.setattr(winograd_jobs, "_PLANS", {})
     kernel = jobs.winograd_backward_run
     monkeypatch.setattr(jobs, "winograd_backward_run", lambda *args: ran.append(args[3]) or kernel(*args))
     yield p, ran
@@ -47,7 +49,14 @@ def _case(n, hw, cin, cout, dtype, seed=0):
 
 
 def _backward(native, monkeypatch, x, w, dy, out, relu, bias, need_input=True, padding="same", overwrite=False):
+    """The pass's second call (a pass's first takes the prepared calls and makes no plan)."""
     monkeypatch.setattr(conv_jobs, "NATIVE", native)
+    if native:
+        _backward_once(x, w, dy, out, relu, bias, need_input, padding, overwrite)
+    return _backward_once(x, w, dy, out, relu, bias, need_input, padding, overwrite)
+
+
+def _backward_once(x, w, dy, out, relu, bias, need_input, padding, overwrite):
     fresh = memory.empty_aligned(dy.shape, dy.dtype)  # aligned: the ReLU's mask may go into it
     fresh[...] = dy
     return conv.conv2d_backward(fresh, x, w, out, relu, bias, (1, 1), padding, need_input=need_input,
@@ -106,9 +115,11 @@ def test_a_job_no_worker_takes_runs_every_chunk_here(native_pool, monkeypatch):
 def test_declined_job_takes_the_prepared_calls(native_pool, monkeypatch):
     p, ran = native_pool
     x, w, dy, out = _case(5, 16, 32, 32, np.float64)
+    monkeypatch.setattr(conv_jobs, "NATIVE", True)
+    _backward_once(x, w, dy, out, True, True, True, "same", False)  # the first call: no plan yet
     p.workers[0].sleeping = True  # run_native declines: a sleeping worker is woken by `run` only
     try:
-        got = _backward(True, monkeypatch, x, w, dy, out, True, True)
+        got = _backward_once(x, w, dy, out, True, True, True, "same", False)
     finally:
         p.workers[0].sleeping = False
     assert not ran  # the run kernel never called: run_native declined
@@ -146,7 +157,10 @@ def forward_jobs(native_pool, monkeypatch):
 
 
 def _forward(native, monkeypatch, x, w, b, relu, residual):
+    """The pass's second call, as `_backward`."""
     monkeypatch.setattr(winograd_jobs, "NATIVE", native)
+    if native:
+        conv.conv2d_forward(x, w, b, padding="same", relu=relu, residual=residual)
     return conv.conv2d_forward(x, w, b, padding="same", relu=relu, residual=residual)
 
 
@@ -172,9 +186,23 @@ def test_forward_job_declined_or_small_takes_the_prepared_calls(forward_jobs, na
     assert _forward(True, monkeypatch, x, w, None, True, None).tobytes() == expected.tobytes()
     x, w, _, _ = _case(5, 16, 32, 32, np.float32)
     expected = _forward(False, monkeypatch, x, w, None, True, None)
+    monkeypatch.setattr(winograd_jobs, "NATIVE", True)
+    conv.conv2d_forward(x, w, None, padding="same", relu=True)  # the first call: no plan yet
     p.workers[0].sleeping = True
     try:
-        got = _forward(True, monkeypatch, x, w, None, True, None)
+        got = conv.conv2d_forward(x, w, None, padding="same", relu=True)
     finally:
         p.workers[0].sleeping = False
     assert not forward_jobs and got.tobytes() == expected.tobytes()
+
+
+def test_a_pass_first_call_takes_the_prepared_calls(native_pool, forward_jobs, monkeypatch):
+    """No plan (no job to compile or load) before a pass's second call."""
+    _, ran = native_pool
+    x, w, dy, out = _case(7, 16, 32, 32, np.float32, seed=5)
+    monkeypatch.setattr(conv_jobs, "NATIVE", True)
+    monkeypatch.setattr(winograd_jobs, "NATIVE", True)
+    for calls in (1, 2):
+        conv.conv2d_forward(x, w, None, padding="same")
+        conv.conv2d_backward(dy.copy(), x, w, None, False, True, (1, 1), "same")
+        assert len(forward_jobs) == len(ran) == calls - 1
