@@ -1,5 +1,5 @@
 """Batch normalization at inference in one kernel call per thread, from the weights to the output
-(`engine.normalization_inference`, `kernels.normalization_passes.batch_norm_inference_rows_shared`):
+(`engine.normalization_inference`, `kernels.normalization_inference_passes.batch_norm_inference_rows_shared`):
 the same bits as the numbers and the map made apart (`inference_numbers`, `ChannelView.affine`),
 on any number of threads and whenever they start, against numpy's formula, and the weights read
 at every call."""
@@ -16,7 +16,7 @@ from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.engine import normalization_inference as inference
 from kerasette.backend.engine.read_order import ReadOrder
-from kerasette.backend.kernels import normalization_passes as passes
+from kerasette.backend.kernels import normalization_inference_passes as passes
 from kerasette.backend.tensor import Tensor, no_grad
 
 #: `_leave`'s ticks: a helper waits long for the calling thread (a late one runs its whole kernel first)

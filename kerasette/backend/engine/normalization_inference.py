@@ -6,7 +6,7 @@ and ``shift = beta - mean * scale``. `engine.normalization.inference_numbers` ma
 numbers in one kernel call and `ChannelView.affine` maps with them in another, shared with the
 pool's threads; here each thread makes the numbers itself (64 channels: well under a
 microsecond) at the start of its share of the map
-(`kernels.normalization_passes.batch_norm_inference_rows_shared`). The same kernels inside, so
+(`kernels.normalization_inference_passes.batch_norm_inference_rows_shared`). The same kernels inside, so
 the same bits. Nothing derived from the weights is kept between calls: a weight written in place
 is read at the next call.
 
@@ -45,7 +45,7 @@ from kerasette.backend.engine.elementwise import PASS_MIN
 from kerasette.backend.engine.normalization import MAP_RESERVE, ChannelView, leave_ticks
 from kerasette.backend.engine.read_order import ReadOrder
 from kerasette.backend.kernels import inference_jobs as _jobs
-from kerasette.backend.kernels import normalization_passes as _passes
+from kerasette.backend.kernels import normalization_inference_passes as _passes
 
 
 def takes(view: ChannelView | None, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,

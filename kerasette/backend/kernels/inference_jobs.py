@@ -5,7 +5,7 @@ Each is a C function per element type (``*_job``: what every thread runs, its sh
 `pool._take_segment_toward` as the kernels run by the pool take theirs) and a kernel the calling
 thread calls once (``*_run``): it makes what the threads share (the per-channel numbers, the
 arguments), runs the job with the pool's spinning workers (`native_jobs.run_job`) and finishes
-the pass (the means). The same kernels on the same pieces as `normalization_passes` and
+the pass (the means). The same kernels on the same pieces as `normalization_inference_passes` and
 `global_pool`: the same bits.
 """
 
@@ -24,7 +24,7 @@ from kerasette.backend.kernels.native_jobs import (
     run_job,
 )
 from kerasette.backend.kernels.normalization import channel_affine_rows
-from kerasette.backend.kernels.normalization_passes import inference_numbers
+from kerasette.backend.kernels.normalization_inference_passes import inference_numbers
 from kerasette.backend.kernels.pool import _take_segment_toward, global_avgpool_mean, global_avgpool_sums
 from kerasette.backend.kernels.simd import keep
 
@@ -41,7 +41,7 @@ def _job_signature(dtype):
 
 def _batch_norm_inference_job(numbers, arguments, me):
     """Thread ``me``'s share of ``y = max(x * scale + shift, lower)`` on rows (the map of
-    `normalization_passes.batch_norm_inference_rows_shared`): ``numbers`` points to (3, width)
+    `normalization_inference_passes.batch_norm_inference_rows_shared`): ``numbers`` points to (3, width)
     values (the scale, the shift, then the clamp first), ``arguments`` to the `BN_ARGUMENTS`."""
     a = int64_array(arguments, BN_ARGUMENTS)
     rows, width, pieces = a[BN_ROWS], a[BN_WIDTH], a[BN_PIECES]
@@ -64,7 +64,7 @@ batch_norm_inference_job = CFunction(_batch_norm_inference_job, _job_signature)
 def _batch_norm_inference_run(slots, spins, job, x, gamma, beta, mean, variance, epsilon, relu, width, bounds,
                               claims, backward, y):
     """Batch normalization at inference on the rows of ``width`` values of the C-contiguous ``x``
-    and ``y``, as `normalization_passes.batch_norm_inference_rows_shared` (the same numbers, the
+    and ``y``, as `normalization_inference_passes.batch_norm_inference_rows_shared` (the same numbers, the
     same map), run by this thread and the pool's workers spinning in ``slots`` (``job``: the
     address of `batch_norm_inference_job` for ``x``'s dtype; ``claims``: (workers + 1,) int64
     zeros)."""

@@ -54,7 +54,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import inline, kernel
-from kerasette.backend.kernels.folding import scale_and_shift
 from kerasette.backend.kernels.normalization import (
     affine_backward_rows,
     batch_norm_backward_coefficients,
@@ -367,7 +366,8 @@ def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reser
 @inline
 def _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, backward, y):
     """`_affine_rows_shared`, each thread taking its own range's pieces last one first when
-    ``backward`` (`kernels.pool._take_segment_toward`)."""
+    ``backward`` (`kernels.pool._take_segment_toward`); also the map of
+    `normalization_inference_passes.batch_norm_inference_rows_shared`."""
     pieces = bounds.shape[0] - 1
     if me != 0:
         _store_release(state, _STARTED, 1)
@@ -379,45 +379,6 @@ def _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait
             break
         channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
     _leave(state, _LEFT, me, wait, grace)
-
-
-def _batch_norm_inference_rows_shared(x, gamma, beta, mean, variance, epsilon, relu, width, bounds, cells, me,
-                                      reserve, wait, grace, backward, y):
-    """Batch normalization at inference on the rows of ``width`` values that the C-contiguous
-    ``x`` and ``y`` are (any shape, the same for both): each thread makes the per-channel
-    ``scale`` and ``shift`` from the weights (`kernels.folding.scale_and_shift`, the numbers of
-    `engine.normalization.inference_numbers`: the same bits), repeated over the ``width / C``
-    copies of the channels, then maps its share of the pieces as `_affine_rows_shared` does,
-    clamped at 0 when ``relu`` (with ``backward``, each thread its own range's last piece first). Nothing is made before the threads start but ``y`` and ``cells``.
-
-    Args:
-        gamma, beta, mean, variance: (C,) of ``x``'s dtype; epsilon: a float, rounded to it.
-        bounds: as `_affine_rows_shared`; cells: (threads + 3,) int64 zeros: its ``claims``,
-        then its ``state``. The rest: as `_affine_rows_shared` takes them.
-    """
-    numbers = np.empty((2, width), x.dtype)
-    lower = inference_numbers(gamma, beta, mean, variance, epsilon, relu, numbers)
-    rows, threads = x.size // width, cells.size - 3
-    _map_shared(x.reshape((rows, width)), numbers[0], numbers[1], lower, bounds, cells[:threads], cells[threads:],
-                me, reserve, wait, grace, backward, y.reshape((rows, width)))
-
-
-@inline
-def inference_numbers(gamma, beta, mean, variance, epsilon, relu, numbers):
-    """Batch normalization's map at inference from the weights: ``numbers[0]`` the scale and
-    ``numbers[1]`` the shift (W each: the C channels' numbers repeated over the W / C copies;
-    `kernels.folding.scale_and_shift`, the numbers of `engine.normalization.inference_numbers`,
-    the same bits); returns the map's clamp in ``numbers``' dtype (0 with ``relu``, else NaN).
-    ``epsilon``, 1 and the clamp are rounded to the dtype as numpy's scalars round them."""
-    chans, width = gamma.shape[0], numbers.shape[1]
-    given = np.empty(3, numbers.dtype)
-    given[0], given[1], given[2] = epsilon, 1.0, 0.0 if relu else np.nan
-    scale, shift = numbers[0], numbers[1]
-    scale_and_shift(gamma, beta, mean, variance, given[0], given[1], scale[:chans], shift[:chans])
-    for c in range(chans, width):
-        scale[c] = scale[c - chans]
-        shift[c] = shift[c - chans]
-    return given[2]
 
 
 def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, moving_mean, moving_var, momentum, bounds, work,
@@ -516,5 +477,4 @@ batch_norm_forward_rows_packed = kernel(_batch_norm_forward_rows_packed)
 batch_norm_backward_rows_packed = kernel(_batch_norm_backward_rows_packed)
 affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
 affine_rows_shared = kernel(_affine_rows_shared)
-batch_norm_inference_rows_shared = kernel(_batch_norm_inference_rows_shared)
 read_ticks = kernel(_read_ticks)
