@@ -141,19 +141,27 @@ def _kernel_grad(a, s, like, first, count, grad_loops, grad_other):
 
 
 @inline
+def _claim(claims, part, n, parts):
+    """Chunk ``part`` of ``n`` images in ``parts`` (`parallel.chunks`' split) as ``(first image,
+    count)`` once this thread has claimed it; ``(0, -1)`` when another thread had."""
+    if not compare_exchange(claims, part, 0, 1):
+        return 0, -1
+    base, extra = n // parts, n % parts
+    return part * base + min(part, extra), base + (1 if part < extra else 0)
+
+
+@inline
 def _chunks(like, arguments, me, conv_loops, conv_other, grad_loops, grad_other):
     """Thread ``me``'s chunks: its own first, then any other no thread has claimed."""
     a = int64_array(arguments, ARGUMENTS)
     parts, n = a[PARTS], a[N]
     claims = int64_array(a[CLAIMS], parts)
     table = int64_array(a[TABLE], parts * SCRATCH)
-    base, extra = n // parts, n % parts
     for step in range(parts):
         part = (me + step) % parts
-        if not compare_exchange(claims, part, 0, 1):
+        first, count = _claim(claims, part, n, parts)
+        if count < 0:
             continue
-        first = part * base + min(part, extra)  # `parallel.chunks`' split
-        count = base + (1 if part < extra else 0)
         s = table[part * SCRATCH:(part + 1) * SCRATCH]
         db = numba.carray(pointer_like(s[DB_PART], like), a[F])
         _output_pass(a, like, first, count, db)
@@ -267,16 +275,14 @@ def _forward_chunks(like, arguments, me, conv_loops, conv_other):
     parts, n, c, f, size = a[FW_PARTS], a[FW_N], a[FW_C], a[FW_F], a[FW_ITEMSIZE]
     claims = int64_array(a[FW_CLAIMS], parts)
     table = int64_array(a[FW_TABLE], parts * FW_SCRATCH)
-    base, extra = n // parts, n % parts
     has_bias, relu, has_res = a[FW_HAS_BIAS] != 0, a[FW_RELU] != 0, a[FW_HAS_RES] != 0
     u = numba.carray(pointer_like(a[FW_U], like), (36, c, f))
     bias = numba.carray(pointer_like(a[FW_B], like), f)
     for step in range(parts):
         part = (me + step) % parts
-        if not compare_exchange(claims, part, 0, 1):
+        first, count = _claim(claims, part, n, parts)
+        if count < 0:
             continue
-        first = part * base + min(part, extra)  # `parallel.chunks`' split
-        count = base + (1 if part < extra else 0)
         s = table[part * FW_SCRATCH:(part + 1) * FW_SCRATCH]
         x = numba.carray(pointer_like(a[FW_X] + first * a[FW_H] * a[FW_W] * c * size, like),
                          (count, a[FW_H], a[FW_W], c))
