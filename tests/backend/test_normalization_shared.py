@@ -14,6 +14,7 @@ import pytest
 from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.kernels import normalization as kernels
+from kerasette.backend.kernels import normalization_inference_passes as inference_passes
 from kerasette.backend.kernels import normalization_passes as passes
 from kerasette.backend.ops.normalization import BatchNorm
 from tests.backend.test_normalization_kernels import batch_norm_grads_reference, batch_norm_reference
@@ -186,8 +187,8 @@ def test_affine_backward_shared_is_the_pieces_one_by_one(dtype, pieces, parts, l
         claims, state = np.zeros((2, parts), np.int64), np.zeros(4, np.int64)
         dx = np.full_like(g, np.nan)
         _run_threads(lambda me, totals=totals, scratch=scratch, claims=claims, state=state, dx=dx:
-                     passes.affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, *LEAVE,
-                                                        dx),
+                     inference_passes.affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state,
+                                                                  me, *LEAVE, dx),
                      parts, late)
         np.testing.assert_array_equal(dx, want_dx)
         np.testing.assert_array_equal(totals, want_totals)
@@ -272,7 +273,7 @@ def test_affine_shared_is_the_plain_map(dtype, pieces, parts, late, reserve, rel
     for _ in range(3 if parts > 1 and not late else 1):
         cells = np.zeros(parts + 3, np.int64)
         y = np.full_like(x, np.nan)
-        _run_threads(lambda me, cells=cells, y=y: passes.affine_rows_shared(
+        _run_threads(lambda me, cells=cells, y=y: inference_passes.affine_rows_shared(
             x, scale, shift, lower, bounds, cells[:parts], cells[parts:], me, reserve, 10 ** 9, 1000, y), parts, late)
         np.testing.assert_array_equal(y, want)
 
@@ -321,8 +322,8 @@ def test_affine_shared_helper_alone_stops_waiting():
     x = np.arange(32.0).reshape(8, 4)
     ones, zeros = np.ones(4), np.zeros(4)
     y = np.full_like(x, np.nan)
-    passes.affine_rows_shared(x, ones, zeros, np.nan, _bounds(8, 4), np.zeros(2, np.int64), np.zeros(3, np.int64),
-                              1, 2, 1000, 10 ** 12, y)
+    inference_passes.affine_rows_shared(x, ones, zeros, np.nan, _bounds(8, 4), np.zeros(2, np.int64),
+                                        np.zeros(3, np.int64), 1, 2, 1000, 10 ** 12, y)
     np.testing.assert_array_equal(y, x)
 
 

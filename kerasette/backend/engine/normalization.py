@@ -15,8 +15,8 @@ hand-off where the pieces taken in turn cost a Python call and a GIL hand-over e
 alternating in one process on a loaded machine, median ms: 8x112x112x64 2.09-2.40 -> 1.80-2.19,
 32x32x32x64 0.70-0.74 -> 0.70-0.73, the same bits). Inference's map on rows (`ChannelView.affine`)
 is one kernel call per thread as well, its threads leaving in an order that keeps them from
-waiting for the GIL at the end (`kernels.normalization_passes.affine_rows_shared`). The other
-passes (planes, the layer's other uses) go pass by pass.
+waiting for the GIL at the end (`kernels.normalization_inference_passes.affine_rows_shared`). The
+other passes (planes, the layer's other uses) go pass by pass.
 
 The batch statistics are taken in one pass over the input: the sums of ``x - k`` and
 ``(x - k)**2`` (runs of a few dozen values in the input's dtype, their totals in float64) with
@@ -40,6 +40,7 @@ from kerasette.backend.engine.shared_passes import PAD as _PAD
 from kerasette.backend.engine.shared_passes import WORKERS_GRACE_US, leave_ticks
 from kerasette.backend.kernels import folding as _folding_kernels
 from kerasette.backend.kernels import normalization as _k
+from kerasette.backend.kernels import normalization_inference_passes as _inference_passes
 from kerasette.backend.kernels import normalization_passes as _passes
 
 #: Channels-last rows of fewer channels than this (dividing it) are given to the kernels this
@@ -49,7 +50,7 @@ WIDE = 64
 #: tens of microseconds of one thread's work, so that the threads finish within one of each other.
 MAP_PIECE = 1 << 16
 #: Pieces of a shared map that the calling thread leaves to the others once they have started
-#: (`kernels.normalization_passes._affine_rows_shared`).
+#: (`kernels.normalization_inference_passes._affine_rows_shared`).
 MAP_RESERVE = 2
 #: `LEAVE_GRACE_US` of inference's backward pass (its threads share large pieces, none left to the
 #: others), longer: the calling thread's way to the join.
@@ -194,8 +195,8 @@ class ChannelView(RowsTraining):
             claims = np.zeros(parallel.num_threads() + 3, np.int64)  # the threads' claims, then the state
             wait, grace = leave_ticks()
             parallel.map_prepared(lambda me, start, stop: functools.partial(
-                _passes.affine_rows_shared, x, scale, shift, lower, bounds, claims[:-3], claims[-3:], me, MAP_RESERVE,
-                wait, grace, y), parallel.num_threads())
+                _inference_passes.affine_rows_shared, x, scale, shift, lower, bounds, claims[:-3], claims[-3:], me,
+                MAP_RESERVE, wait, grace, y), parallel.num_threads())
             return y
         self._map(self._kernels()[1], x, scale, shift, lower, out=y, count=1)
         return y
@@ -258,8 +259,8 @@ class ChannelView(RowsTraining):
         pieces, width = len(bounds) - 1, self.shape[1]
         dx = memory.empty_aligned(self.shape, g.dtype)
         totals = np.zeros((pieces, 2, width + _PAD))
-        self._shared(_passes.affine_backward_rows_shared, (g, x, self.tile(scale, g.dtype), bounds, totals), (dx,),
-                     pieces, g.dtype, PASS_GRACE_US)
+        self._shared(_inference_passes.affine_backward_rows_shared, (g, x, self.tile(scale, g.dtype), bounds, totals),
+                     (dx,), pieces, g.dtype, PASS_GRACE_US)
         dshift, dscale = np.empty(self.channels), np.empty(self.channels)
         _k.fold_totals(totals, width, self.channels, dshift, dscale)
         return dx, dshift, dscale

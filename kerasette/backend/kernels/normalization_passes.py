@@ -20,20 +20,10 @@ halves (``bounds`` ``(0, R, h)``, `_units`): the first half summed as the one pi
 are, the second block by block (`SUM_BLOCK` rows, each block's sums into their own totals), added
 to the first half's in row order by the thread that finishes last (`_add_blocks`): the additions
 of the one piece, the same bits (32x8x8x64, ResNet-20's third stage, in one training step:
-forward 82-85 -> 48-49 us, backward 93-96 -> 60-61 us a call, the kernel's time). Inference's backward pass (`affine_backward_rows_shared`)
-is a reduction and a map in one sweep, its pieces shared the same way with nothing to wait for.
+forward 82-85 -> 48-49 us, backward 93-96 -> 60-61 us a call, the kernel's time).
 
-Inference's forward map (`affine_rows_shared`) shares its pieces the same way and ends in an
-order: the calling thread (``me`` 0) leaves the last pieces to a thread that has started, says it
-leaves (``state``) and returns, and the other returns no sooner than `_leave`'s ``grace`` after
-that. Each thread takes the GIL back when its kernel returns; when the two ended together, the one
-that found the GIL held slept on it, and a sleeping thread's wake-up took 50-70 us (the calling
-thread's half of the 32x32x32x64 map took 383 us against the other's 307: calls time-stamped in
-the two threads; 0.5-0.85 voluntary context switches a call, 0.01 in this order). The calling
-thread's Python from its kernel's return to the pool's join (which waits without the GIL; 20-30
-us measured) then ends before the other thread wants the GIL.
-
-Training's passes end in the other order (`_leave_first`): the pool's threads leave first, and the
+Training's passes end in the other order from inference's map's
+(`kernels.normalization_inference_passes`; `_leave_first`): the pool's threads leave first, and the
 calling thread, spinning without the GIL, waits for every pool thread that started to leave and
 then ``grace`` more (the pool thread's Python from its kernel into the pool's wait, which lets
 the GIL go), so that the pool's join finds them finished. In the calling-thread-first order the
@@ -55,7 +45,6 @@ from numba.extending import intrinsic
 
 from kerasette.backend.kernels._jit import inline, kernel
 from kerasette.backend.kernels.normalization import (
-    affine_backward_rows,
     batch_norm_backward_coefficients,
     batch_norm_coefficients,
     channel_affine2_rows,
@@ -68,20 +57,16 @@ from kerasette.backend.kernels.normalization import (
     channel_sums_rows_relu,
 )
 from kerasette.backend.kernels.normalization_sums import SUM_BLOCK
-from kerasette.backend.kernels.pool import _take_segment, _take_segment_toward
+from kerasette.backend.kernels.pool import _take_segment
 from kerasette.backend.kernels.spin import _load_acquire, _pause, _store_release, fetch_add
 
-#: ``state``'s cells: reduction pieces done, per-channel numbers ready, the calling thread has
-#: left (then its time: `_leave`).
-_DONE, _READY, _PASS_LEFT = 0, 1, 2
+#: ``state``'s cells: reduction pieces done, per-channel numbers ready.
+_DONE, _READY = 0, 1
 #: The training passes' ``state`` cells after `_DONE` and `_READY` (`_leave_first`): pool threads
 #: started, pool threads left, the last one's time of leaving (ticks).
 _WORKERS, _WORKERS_LEFT, _WORKERS_LEFT_AT = 2, 3, 4
 #: ``state``'s length for the training passes.
 PASS_STATE_CELLS = 5
-#: `affine_rows_shared`'s ``state`` cells: the calling thread has left the kernel, its time then
-#: (`_ticks`), another thread has started.
-_LEFT, _STARTED = 0, 2
 
 
 @inline
@@ -256,27 +241,6 @@ def _batch_norm_backward_rows_shared(g, x, relu, scale, shift, g_centre, centre,
     _leave_first(state, me, wait, grace)
 
 
-def _affine_backward_rows_shared(g, x, scale, bounds, totals, scratch, claims, state, me, wait, grace, dx):
-    """The backward pass of inference batch normalization's map ``y = x * scale + shift`` on
-    (R, W) rows: `_affine_backward_rows` (``dx = g * scale``, and ``sum(g)``, ``sum(g * x)``) piece
-    by piece, each piece into its own float64 totals (the caller adds them up in piece order:
-    the same bits on any thread count), the pieces shared as the module docstring says
-    (``claims[0]``; ``state`` unused: no map waits for the sums).
-
-    Args: as `_batch_norm_forward_rows_shared` (``bounds`` ... ``me``); ``scale``: (W,) of
-    ``g``'s dtype; ``dx``: (R, W), written.
-    """
-    pieces, width = bounds.shape[0] - 1, g.shape[1]
-    while True:
-        p = _take_segment(claims[0], me, pieces)
-        if p < 0:
-            break
-        i, j = bounds[p], bounds[p + 1]
-        affine_backward_rows(g[i:j], x[i:j], scale, dx[i:j], totals[p, 0, :width], totals[p, 1, :width],
-                             scratch[me, 0, :width], scratch[me, 1, :width])
-    _leave(state, _PASS_LEFT, me, wait, grace)
-
-
 @intrinsic
 def _ticks(typingctx):
     """The CPU's time-stamp counter (``llvm.readcyclecounter``: a constant rate on machines
@@ -294,26 +258,6 @@ def _ticks(typingctx):
 def _read_ticks(out):
     """``out[0] = `_ticks` ()`` (for the engine to find the counter's rate)."""
     out[0] = _ticks()
-
-
-@inline
-def _leave(state, at, me, wait, grace):
-    """The calling thread (``me`` 0) says it leaves (``state[at]``, then its time in ticks in
-    ``state[at + 1]``); another thread waits up to ``wait`` ticks until it has, and until
-    ``grace`` ticks after it did, so that the calling thread holds the GIL before it and has let
-    it go again by the time this one returns (see the module docstring)."""
-    if me == 0:
-        state[at + 1] = _ticks()
-        _store_release(state, at, 1)
-        return
-    give_up = _ticks() + wait
-    while _load_acquire(state, at) == 0:
-        if _ticks() > give_up:
-            return
-        _pause()
-    until = state[at + 1] + grace
-    while _ticks() < until:
-        _pause()
 
 
 @inline
@@ -351,34 +295,6 @@ def _unclaimed(claims, total):
         if taken < size:
             left += size - taken
     return left
-
-
-def _affine_rows_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, y):
-    """Inference batch normalization's map `_channel_affine_rows` (``y = max(x * scale + shift,
-    lower)`` per channel) on (R, W) rows, the pieces ``bounds[p]:bounds[p + 1]`` shared by
-    `_take_segment` (``claims``: (threads,) int64 zeros), the threads leaving in the order
-    `_leave` says (``state``: (3,) int64 zeros; ``wait``, ``grace``: its ticks). Once another
-    thread has started, the calling thread leaves the last ``reserve`` pieces to it: the others
-    map them while it goes on to the pool's join, rather than wait for it there."""
-    _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, False, y)
-
-
-@inline
-def _map_shared(x, scale, shift, lower, bounds, claims, state, me, reserve, wait, grace, backward, y):
-    """`_affine_rows_shared`, each thread taking its own range's pieces last one first when
-    ``backward`` (`kernels.pool._take_segment_toward`); also the map of
-    `normalization_inference_passes.batch_norm_inference_rows_shared`."""
-    pieces = bounds.shape[0] - 1
-    if me != 0:
-        _store_release(state, _STARTED, 1)
-    while True:
-        if me == 0 and _load_acquire(state, _STARTED) != 0 and _unclaimed(claims, pieces) <= reserve:
-            break
-        p = _take_segment_toward(claims, me, pieces, backward)
-        if p < 0:
-            break
-        channel_affine_rows(x[bounds[p]:bounds[p + 1]], scale, shift, lower, y[bounds[p]:bounds[p + 1]])
-    _leave(state, _LEFT, me, wait, grace)
 
 
 def _batch_norm_forward_rows_packed(x, gamma, beta, epsilon, lower, moving_mean, moving_var, momentum, bounds, work,
@@ -475,6 +391,4 @@ batch_norm_forward_rows_shared = kernel(_batch_norm_forward_rows_shared)
 batch_norm_backward_rows_shared = kernel(_batch_norm_backward_rows_shared)
 batch_norm_forward_rows_packed = kernel(_batch_norm_forward_rows_packed)
 batch_norm_backward_rows_packed = kernel(_batch_norm_backward_rows_packed)
-affine_backward_rows_shared = kernel(_affine_backward_rows_shared)
-affine_rows_shared = kernel(_affine_rows_shared)
 read_ticks = kernel(_read_ticks)
