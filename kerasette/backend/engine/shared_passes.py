@@ -3,7 +3,7 @@
 Batch normalization's passes on rows (`engine.normalization`, `engine.normalization_training`,
 `engine.normalization_inference`) and global average pooling's ordered kernel
 (`engine.pooling`) call kernels that claim their pieces themselves and leave in an order
-(`kernels.normalization_passes._leave`): how long the threads wait for each other as they leave,
+(`kernels.normalization_inference_passes._leave`): how long the threads wait for each other as they leave,
 in the CPU's ticks (`leave_ticks`), and how far apart the threads' rows of scratch are kept.
 """
 
@@ -22,7 +22,7 @@ from kerasette.backend.kernels import normalization_passes as _passes
 #: row): unpadded, the statistics at 32x32x32x16 took 296 us on two threads, 199 on one.
 PAD = 32
 #: Microseconds a pool thread that finished its part of a shared map waits at most for the calling
-#: thread to leave the kernel, and then waits more (`kernels.normalization_passes._leave`).
+#: thread to leave the kernel, and then waits more (`kernels.normalization_inference_passes._leave`).
 LEAVE_WAIT_US, LEAVE_GRACE_US = 2000, 20
 #: Microseconds the calling thread waits in training's passes after the last pool thread left
 #: (`kernels.normalization_passes._leave_first`: its way into the pool's wait; 10 slower, 30 no better).
@@ -31,7 +31,7 @@ WORKERS_GRACE_US = 20
 
 @functools.lru_cache(maxsize=4)
 def leave_ticks(grace_us: float = 0.0) -> tuple[int, int]:
-    """`kernels.normalization_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
+    """`kernels.normalization_inference_passes._leave`'s times in the CPU's ticks: up to `LEAVE_WAIT_US`
     for the calling thread to leave, then until ``grace_us`` (default `LEAVE_GRACE_US`) after
     (the ticks' rate timed once, over a millisecond). Global average pooling's ordered kernel
     (`kernels.global_pool`) takes its times from here too."""

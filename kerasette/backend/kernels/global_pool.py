@@ -16,7 +16,7 @@ while the other runs its Python into the pool's wait, which releases the GIL) an
 left; the calling thread waits, spinning without the GIL, for every segment to be summed and
 until ``grace`` ticks after the last pool thread left, computes the means, and returns to a
 join that finds the others done. (Batch normalization's inference map orders its threads the
-other way, `normalization_passes._leave`: there the calling thread's way to the join overlaps
+other way, `normalization_inference_passes._leave`: there the calling thread's way to the join overlaps
 the others' last pieces; here that measured no better than no order at all.)
 """
 
