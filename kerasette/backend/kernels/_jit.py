@@ -77,9 +77,10 @@ import numba  # noqa: E402 - the cache location must be decided before numba is 
 if _CACHE_DIR is not None and not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = _CACHE_DIR  # numba was imported earlier, before the env was set
 
-from kerasette.backend.kernels import _linking_ir  # noqa: E402 - changes numba, imported above
+from kerasette.backend.kernels import _linking_ir, _source_stamps  # noqa: E402 - change numba, imported above
 
 _linking_ir.install()  # cache-loaded kernels keep their linking IR as bitcode until asked for
+_source_stamps.install()  # a kernel's cache entry also stamped by the modules it imports
 
 _njit = numba.njit(cache=True, nogil=True)
 

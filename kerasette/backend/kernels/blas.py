@@ -17,9 +17,8 @@ process to the next. Where no such entry point is found, the names point to numb
 
 The products run with BLAS's own thread count, which `kerasette.backend.parallel` sets to 1.
 
-numba keys its cache of a kernel on the kernel's own source file, and :func:`gemm` is inlined
-into the kernels: after changing :func:`gemm`'s code or the symbols' signature in a source
-checkout, touch the kernel modules (or remove their ``__pycache__``) so that they recompile.
+:func:`gemm` is inlined into the kernels; their cache entries are stamped by the modules they
+import as well as their own (`_source_stamps`), so a change here compiles them again.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ the same bits. The calling thread calls :func:`winograd_backward_run` once; each
 its own chunk first (chunk ``k`` is thread ``k``'s, as in `parallel.map_prepared`), then any chunk
 left (a worker that takes the job late, or never, leaves its chunk to the others).
 
-The jobs carry the code of the kernels they call (the fused ones excepted: C functions), and
-numba's on-disk cache checks only this file: after editing `winograd` or `conv`, touch the
-content of this one (or clear the cache), or the jobs keep their cached code.
+The jobs carry the code of the kernels they call (the fused ones excepted: C functions); their
+on-disk cache entries are stamped by the modules this one imports too (`_source_stamps`), so an
+edit of `winograd` or `conv` alone compiles them again.
 """
 
 from __future__ import annotations

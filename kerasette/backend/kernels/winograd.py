@@ -21,8 +21,8 @@ The code is in four modules, along its seams:
   :func:`weight_grad_chunk`, :func:`input_grad_chunk`, the ``_v`` twins of the first two, and
   the fused kernels); the public names of the other modules are importable from here.
 
-numba's on-disk cache checks only the file of a kernel: after editing one of the other
-modules, touch this one (or clear the cache), or the kernels here keep their cached code.
+The kernels' cache entries are stamped by the modules this one imports too (`_source_stamps`):
+an edit of one of the other modules compiles them again.
 
 Where a side's channels are whole vectors and at most 64 bytes (:func:`vector_side`: 16 float32
 channels with AVX-512, 8 or 16 with AVX2), its transform runs on explicit vectors instead (the
