@@ -13,23 +13,15 @@ from kerasette.backend.engine import conv, conv_jobs, winograd_jobs
 from kerasette.backend.engine.algorithms import choose
 from kerasette.backend.kernels import conv_jobs as jobs
 from kerasette.backend.kernels import spin
-
-
-def _spinning(threads: int) -> pool.Pool:
-    p = pool.Pool(threads)
-    p.contention.close()
-    p.contention = None
-    return p
+from tests.backend.native_pool import engine_on, spinning_pool
 
 
 @pytest.fixture(params=[2, 3])
 def native_pool(request, monkeypatch):
     """The engine's passes on a pool of spinning workers (1 or 2), recording the jobs run."""
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = _spinning(request.param)
+    p = spinning_pool(monkeypatch, request.param)
     ran = []
-    monkeypatch.setattr(parallel, "_pool", lambda: p)
-    monkeypatch.setattr(parallel, "num_threads", lambda: request.param)
+    engine_on(monkeypatch, p, request.param)
     monkeypatch.setattr(conv_jobs, "_PLANS", {})  # every pass new: its first call makes no plan
     monkeypatch.setattr(winograd_jobs, "_PLANS", {})
     kernel = jobs.winograd_backward_run

@@ -7,22 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasette.backend import parallel, pool
+from kerasette.backend import parallel
 from kerasette.backend.engine import elementwise as ew
 from kerasette.backend.kernels import elementwise_jobs as jobs
+from tests.backend.native_pool import engine_on, spinning_pool
 
 
 @pytest.fixture(params=[2, 3])
 def native_engine(request, monkeypatch):
     """The engine's passes on a pool whose workers spin for minutes (every large call a native
     job), recording the jobs run."""
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    spinning = pool.Pool(request.param)
-    spinning.contention.close()
-    spinning.contention = None
+    spinning = spinning_pool(monkeypatch, request.param)
     ran = []
-    monkeypatch.setattr(parallel, "_pool", lambda: spinning)
-    monkeypatch.setattr(parallel, "num_threads", lambda: request.param)
+    engine_on(monkeypatch, spinning, request.param)
     monkeypatch.setattr(jobs, "elementwise_run", lambda *args, run=jobs.elementwise_run: ran.append(args[2]) or run(*args))
     with parallel.parallel_settings(memory_bound_min=0):
         yield ran

@@ -19,6 +19,7 @@ from kerasette.backend.engine import pooling as engine
 from kerasette.backend.kernels import inference_jobs as jobs
 from kerasette.backend.kernels import spin
 from kerasette.backend.kernels.native_jobs import address_of, int64_array, run_job
+from tests.backend import native_pool
 
 
 @numba.cfunc(numba.types.void(numba.types.CPointer(numba.types.float64), numba.types.int64, numba.types.int64))
@@ -38,20 +39,10 @@ def _run(slots, spins, function, cells):
     run_job(slots, spins, function, 0, address_of(cells))
 
 
-def _spinning(threads: int) -> pool.Pool:
-    """A pool whose workers spin for minutes (never sleep in a test) and keep spinning whatever
-    the load (no contention check); KERASETTE_POOL_SPIN_US set by the caller."""
-    p = pool.Pool(threads)
-    p.contention.close()
-    p.contention = None
-    return p
-
-
 @pytest.fixture
 def spinning_pool(monkeypatch):
-    """`_spinning` with two threads."""
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = _spinning(2)
+    """`native_pool.spinning_pool` with two threads."""
+    p = native_pool.spinning_pool(monkeypatch, 2)
     yield p
     p.close()
 
@@ -112,8 +103,7 @@ def _weights(chans, dtype, seed=0):
 def native_engine(spinning_pool, monkeypatch):
     """The engine's passes on `spinning_pool` (every call a native job), recording the jobs run."""
     ran = []
-    monkeypatch.setattr(parallel, "_pool", lambda: spinning_pool)
-    monkeypatch.setattr(parallel, "num_threads", lambda: 2)
+    native_pool.engine_on(monkeypatch, spinning_pool, 2)
     monkeypatch.setattr(inference.state.threads, "count", lambda: 2)
     for name, backward in (("batch_norm_inference_run", -2), ("global_avgpool_run", -3)):  # its argument's place
         kernel = getattr(jobs, name)
@@ -169,8 +159,7 @@ def test_jobs_from_two_threads_at_once_give_the_same_bits(native_engine):
 
 
 def test_three_threads_share_a_job(monkeypatch):
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = _spinning(3)
+    p = native_pool.spinning_pool(monkeypatch, 3)
     try:
         x = np.random.default_rng(4).standard_normal((8, 16 * 16, 64)).astype(np.float32)
         k, rows = engine.global_segments(16 * 16, 64)

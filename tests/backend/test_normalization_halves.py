@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasette.backend import parallel, pool
+from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.engine import normalization_training as training
 from kerasette.backend.kernels import normalization_jobs as jobs
 from kerasette.backend.kernels import spin
+from tests.backend.native_pool import engine_on, spinning_pool
 
 
 @pytest.fixture(params=[(2, True), (3, True), (2, False)], ids=["native-2", "native-3", "pool-2"])
@@ -19,13 +20,9 @@ def two_threads(request, monkeypatch):
     """A pool of spinning workers (1 or 2) taking the native jobs, or the pool's path (NATIVE
     off); the jobs run are recorded."""
     threads, native = request.param
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = pool.Pool(threads)
-    p.contention.close()
-    p.contention = None
+    p = spinning_pool(monkeypatch, threads)
     ran = []
-    monkeypatch.setattr(parallel, "_pool", lambda: p)
-    monkeypatch.setattr(parallel, "num_threads", lambda: threads)
+    engine_on(monkeypatch, p, threads)
     monkeypatch.setattr(training, "NATIVE", native)
     for name in ("batch_norm_forward_run", "batch_norm_backward_run"):
         kernel = getattr(jobs, name)

@@ -7,28 +7,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasette.backend import parallel, pool
+from kerasette.backend import parallel
 from kerasette.backend.engine import normalization as bn
 from kerasette.backend.engine import normalization_training as training
 from kerasette.backend.kernels import normalization_jobs as jobs
 from kerasette.backend.kernels import spin
-
-
-def _spinning(threads: int) -> pool.Pool:
-    p = pool.Pool(threads)
-    p.contention.close()
-    p.contention = None
-    return p
+from tests.backend.native_pool import engine_on, spinning_pool
 
 
 @pytest.fixture(params=[2, 3])
 def native_pool(request, monkeypatch):
     """The engine's passes on a pool of spinning workers (1 or 2), recording the jobs run."""
-    monkeypatch.setenv("KERASETTE_POOL_SPIN_US", str(600 * 10**6))
-    p = _spinning(request.param)
+    p = spinning_pool(monkeypatch, request.param)
     ran = []
-    monkeypatch.setattr(parallel, "_pool", lambda: p)
-    monkeypatch.setattr(parallel, "num_threads", lambda: request.param)
+    engine_on(monkeypatch, p, request.param)
     for name in ("batch_norm_forward_run", "batch_norm_backward_run"):
         kernel = getattr(jobs, name)
         monkeypatch.setattr(jobs, name, lambda *args, kernel=kernel, name=name: ran.append(name) or kernel(*args))
